@@ -1,0 +1,284 @@
+// The one typed object every part of the server reads its settings from.
+// The config-file parser and the command-line flags both produce an Options;
+// embedding callers pass a Partial<Options> to startServer().
+//
+// Units are in the names where they are not obvious: *_ms are milliseconds,
+// *_bytes are bytes. Defaults follow nats-server's const.go.
+
+export interface PermissionRule {
+  allow?: string[];
+  deny?: string[];
+}
+
+export interface Permissions {
+  publish?: PermissionRule;
+  subscribe?: PermissionRule;
+  /** allow_responses: publishing to reply subjects of received requests */
+  allowResponses?: { max: number; expiresMs: number };
+}
+
+export interface UserEntry {
+  user?: string;
+  password?: string;
+  nkey?: string;
+  permissions?: Permissions;
+  allowedConnectionTypes?: string[];
+  /** account name the user belongs to ($G when configured under authorization) */
+  account?: string;
+}
+
+export interface AccountJetStreamLimits {
+  enabled: boolean;
+  maxMemory?: number;
+  maxFile?: number;
+  maxStreams?: number;
+  maxConsumers?: number;
+  maxAckPending?: number;
+  maxBytesRequired?: boolean;
+}
+
+export interface ExportEntry {
+  stream?: string;
+  service?: string;
+  accounts?: string[];
+  responseType?: 'singleton' | 'stream' | 'chunked';
+}
+
+export interface ImportEntry {
+  stream?: { account: string; subject: string };
+  service?: { account: string; subject: string };
+  prefix?: string;
+  to?: string;
+}
+
+export interface AccountConfig {
+  name: string;
+  users: UserEntry[];
+  jetstream?: AccountJetStreamLimits;
+  exports: ExportEntry[];
+  imports: ImportEntry[];
+  mappings: Record<string, string>;
+  defaultPermissions?: Permissions;
+}
+
+export interface AuthorizationConfig {
+  user?: string;
+  password?: string;
+  token?: string;
+  timeoutSec?: number;
+  users?: UserEntry[];
+  defaultPermissions?: Permissions;
+}
+
+export interface TlsConfig {
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  verify?: boolean;
+  timeoutSec?: number;
+  handshakeFirst?: boolean;
+  insecure?: boolean;
+}
+
+export interface ClusterOptions {
+  name?: string;
+  host: string;
+  /** 0 = random (config/flag -1), undefined = no cluster listener */
+  port?: number;
+  routes: string[];
+  noAdvertise: boolean;
+  advertise?: string;
+  connectRetries: number;
+  authorization?: { user?: string; password?: string; token?: string; timeoutSec?: number };
+  poolSize?: number;
+  pingIntervalMs?: number;
+  pingMax?: number;
+  writeDeadlineMs?: number;
+  tls?: TlsConfig;
+}
+
+export interface JetStreamOptions {
+  enabled: boolean;
+  /** directory given by the user; the server stores under <storeDir>/jetstream */
+  storeDir: string;
+  maxMemoryBytes: number;
+  maxFileBytes: number;
+  domain?: string;
+  /** fsync policy: 'always' = fsync before every PubAck (group-committed), or an interval in ms */
+  syncIntervalMs: number | 'always';
+  /** was a sync policy set explicitly by the user (config or flag)? */
+  syncIntervalSet?: boolean;
+  strict: boolean;
+  uniqueTag?: string;
+  maxOutstandingCatchupBytes?: number;
+  limits?: {
+    maxRequestBatch?: number;
+    maxAckPending?: number;
+    duplicateWindowMs?: number;
+    maxHaAssets?: number;
+  };
+}
+
+export interface Options {
+  // identity
+  serverName?: string;
+  serverTags: string[];
+  serverMetadata: Record<string, string>;
+
+  // client listener
+  host: string;
+  /** 0 = random port (config/flag -1) */
+  port: number;
+  clientAdvertise?: string;
+  noHeaderSupport: boolean;
+
+  // monitoring; undefined = off. 0 = random port.
+  httpHost?: string;
+  httpPort?: number;
+  httpsPort?: number;
+  httpBasePath: string;
+
+  // files
+  configFile?: string;
+  portsFileDir?: string;
+  pidFile?: string;
+
+  // limits
+  maxPayloadBytes: number;
+  maxPendingBytes: number;
+  maxControlLineBytes: number;
+  maxConnections: number;
+  /** 0 = unlimited */
+  maxSubscriptions: number;
+  /** 0 = unlimited */
+  maxSubTokens: number;
+  pingIntervalMs: number;
+  pingMax: number;
+  writeDeadlineMs: number;
+  authTimeoutMs: number;
+  lameDuckDurationMs: number;
+  lameDuckGracePeriodMs: number;
+  maxClosedClients: number;
+
+  // logging
+  debug: boolean;
+  trace: boolean;
+  traceVerbose: boolean;
+  logtime: boolean;
+  logtimeUtc: boolean;
+  logFile?: string;
+  logSizeLimitBytes: number;
+  logMaxNum: number;
+  syslog: boolean;
+  remoteSyslog?: string;
+  maxTracedMsgLen: number;
+
+  // auth and accounts
+  authorization?: AuthorizationConfig;
+  accounts: AccountConfig[];
+  noAuthUser?: string;
+  systemAccount: string;
+  noSystemAccount: boolean;
+  tls?: TlsConfig;
+  allowNonTls: boolean;
+  /** subject mappings of the global account */
+  mappings: Record<string, string>;
+
+  // subsystems
+  jetstream: JetStreamOptions;
+  cluster?: ClusterOptions;
+
+  /** config blocks that were accepted but whose feature tsnats does not have yet */
+  unsupported: string[];
+}
+
+export const DEFAULT_PORT = 4222;
+export const DEFAULT_HTTP_PORT = 8222;
+export const DEFAULT_CLUSTER_PORT = 6222;
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+export const DEFAULT_MAX_PENDING = 64 * 1024 * 1024;
+export const DEFAULT_MAX_CONTROL_LINE = 4096;
+export const DEFAULT_MAX_CONNECTIONS = 64 * 1024;
+export const DEFAULT_PING_INTERVAL_MS = 2 * 60 * 1000;
+export const DEFAULT_PING_MAX = 2;
+export const DEFAULT_WRITE_DEADLINE_MS = 10 * 1000;
+export const DEFAULT_AUTH_TIMEOUT_MS = 2 * 1000;
+export const DEFAULT_LAME_DUCK_DURATION_MS = 2 * 60 * 1000;
+export const DEFAULT_LAME_DUCK_GRACE_PERIOD_MS = 10 * 1000;
+export const DEFAULT_MAX_CLOSED_CLIENTS = 10000;
+export const DEFAULT_SYSTEM_ACCOUNT = '$SYS';
+export const GLOBAL_ACCOUNT = '$G';
+export const DEFAULT_JS_SYNC_INTERVAL_MS = 2 * 60 * 1000;
+
+export function defaultJetStreamOptions(): JetStreamOptions {
+  return {
+    enabled: false,
+    storeDir: '',
+    maxMemoryBytes: -1,
+    maxFileBytes: -1,
+    // tsnats default: durable PubAcks (fsync before ack, group-committed).
+    syncIntervalMs: 'always',
+    strict: true,
+  };
+}
+
+export function defaultOptions(): Options {
+  return {
+    serverTags: [],
+    serverMetadata: {},
+    host: '0.0.0.0',
+    port: DEFAULT_PORT,
+    noHeaderSupport: false,
+    httpBasePath: '',
+    maxPayloadBytes: DEFAULT_MAX_PAYLOAD,
+    maxPendingBytes: DEFAULT_MAX_PENDING,
+    maxControlLineBytes: DEFAULT_MAX_CONTROL_LINE,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    maxSubscriptions: 0,
+    maxSubTokens: 0,
+    pingIntervalMs: DEFAULT_PING_INTERVAL_MS,
+    pingMax: DEFAULT_PING_MAX,
+    writeDeadlineMs: DEFAULT_WRITE_DEADLINE_MS,
+    authTimeoutMs: DEFAULT_AUTH_TIMEOUT_MS,
+    lameDuckDurationMs: DEFAULT_LAME_DUCK_DURATION_MS,
+    lameDuckGracePeriodMs: DEFAULT_LAME_DUCK_GRACE_PERIOD_MS,
+    maxClosedClients: DEFAULT_MAX_CLOSED_CLIENTS,
+    debug: false,
+    trace: false,
+    traceVerbose: false,
+    logtime: true,
+    logtimeUtc: false,
+    logSizeLimitBytes: 0,
+    logMaxNum: 0,
+    syslog: false,
+    maxTracedMsgLen: 0,
+    accounts: [],
+    systemAccount: DEFAULT_SYSTEM_ACCOUNT,
+    noSystemAccount: false,
+    allowNonTls: false,
+    mappings: {},
+    jetstream: defaultJetStreamOptions(),
+    unsupported: [],
+  };
+}
+
+/** Overlay a partial Options (embedding callers, flags) on a full one. Nested
+ *  jetstream/cluster objects are merged one level deep. */
+export function mergeOptions(base: Options, over: Partial<Options>): Options {
+  const out: Options = { ...base };
+  for (const [k, v] of Object.entries(over) as [keyof Options, unknown][]) {
+    if (v === undefined) continue;
+    if (k === 'jetstream') {
+      out.jetstream = { ...base.jetstream, ...(v as Partial<JetStreamOptions>) };
+    } else if (k === 'cluster') {
+      const c = v as Partial<ClusterOptions>;
+      out.cluster = {
+        host: '0.0.0.0', routes: [], noAdvertise: false, connectRetries: 0,
+        ...(base.cluster ?? {}), ...c,
+      };
+    } else {
+      (out as unknown as Record<string, unknown>)[k] = v;
+    }
+  }
+  return out;
+}
