@@ -1,0 +1,48 @@
+// Store errors. Messages are nats-server's exact texts (they reach clients in
+// PubAck errors, e.g. 10077 "maximum messages exceeded").
+
+export type StoreErrorCode =
+  | 'ErrStoreClosed'
+  | 'ErrStoreMsgNotFound'
+  | 'ErrStoreEOF'
+  | 'ErrMaxMsgs'
+  | 'ErrMaxBytes'
+  | 'ErrMaxMsgsPerSubject'
+  | 'ErrMsgTooLarge'
+  | 'ErrSequenceMismatch'
+  | 'ErrNoAckPolicy'
+  | 'ErrStoreOldUpdate'
+  | 'ErrCorruptStreamState'
+  | 'ErrTooManyResults'
+  | 'ErrStoreFailed'
+  | 'ErrInvalidSequence';
+
+const MESSAGES: Record<StoreErrorCode, string> = {
+  ErrStoreClosed: 'store is closed',
+  ErrStoreMsgNotFound: 'no message found',
+  ErrStoreEOF: 'stream store EOF',
+  ErrMaxMsgs: 'maximum messages exceeded',
+  ErrMaxBytes: 'maximum bytes exceeded',
+  ErrMaxMsgsPerSubject: 'maximum messages per subject exceeded',
+  ErrMsgTooLarge: 'message too large',
+  ErrSequenceMismatch: 'expected sequence does not match store',
+  ErrNoAckPolicy: 'ack policy is none',
+  ErrStoreOldUpdate: 'old update ignored',
+  ErrCorruptStreamState: 'stream state snapshot is corrupt',
+  ErrTooManyResults: 'too many matching results for request',
+  ErrStoreFailed: 'store write failed',
+  ErrInvalidSequence: 'invalid sequence',
+};
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, detail?: string) {
+    super(detail ? `${MESSAGES[code]}: ${detail}` : MESSAGES[code]);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
+}
