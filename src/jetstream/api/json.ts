@@ -1,0 +1,181 @@
+// Request decoding and response encoding for the JetStream API.
+//
+// nats-server decodes API requests with Go's encoding/json into typed structs. With
+// `jetstream { strict: true }` (the default) unknown fields are an error; type mismatches
+// are always an error. Both answer 10025 "invalid JSON: <go error text>". We reproduce that
+// with a small schema per request type, so a request that the real server would reject
+// is rejected here with the same code and a matching message.
+//
+// Responses are encoded like Go's json.Marshal, which escapes <, > and & inside strings
+// (e.g. "r1.>" becomes "r1.\u003e"); clients do not care, but byte-level comparisons
+// against captured nats-server answers do.
+
+export type FieldType =
+  | 'string' | 'bool' | 'int' | 'int32' | 'int64' | 'uint64' | 'duration' | 'time'
+  | 'any'
+  | { enum: readonly string[]; caseInsensitive?: boolean; error?: string }
+  | { object: Schema; name: string }
+  | { array: FieldType }
+  | { map: FieldType };
+
+export interface Schema {
+  [field: string]: FieldType;
+}
+
+export class JsonDecodeError extends Error {}
+
+const goTypeName = (t: FieldType): string => {
+  if (typeof t === 'string') {
+    switch (t) {
+      case 'int': return 'int';
+      case 'int32': return 'int32';
+      case 'int64': return 'int64';
+      case 'uint64': return 'uint64';
+      case 'duration': return 'time.Duration';
+      case 'time': return 'time.Time';
+      case 'bool': return 'bool';
+      case 'string': return 'string';
+      default: return 'interface {}';
+    }
+  }
+  if ('enum' in t) return 'string';
+  if ('object' in t) return 'server.' + t.name;
+  if ('array' in t) return '[]' + goTypeName(t.array);
+  return 'map[string]' + goTypeName(t.map);
+};
+
+const jsonKind = (v: unknown): string => {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return 'number';
+  return typeof v === 'object' ? 'object' : typeof v;
+};
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function checkValue(v: unknown, t: FieldType, path: string, root: string, strict: boolean): void {
+  if (v === null) return; // Go leaves the field at its zero value
+  const mismatch = (): never => {
+    const shown = typeof v === 'number' ? `number ${v}` : jsonKind(v);
+    throw new JsonDecodeError(`json: cannot unmarshal ${shown} into Go struct field ${root}.${path} of type ${goTypeName(t)}`);
+  };
+  if (typeof t === 'string') {
+    switch (t) {
+      case 'any': return;
+      case 'string': if (typeof v !== 'string') mismatch(); return;
+      case 'bool': if (typeof v !== 'boolean') mismatch(); return;
+      case 'time':
+        if (typeof v !== 'string') mismatch();
+        if (!RFC3339.test(v as string)) {
+          throw new JsonDecodeError(`parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05Z07:00": cannot parse`);
+        }
+        return;
+      default: {
+        if (typeof v !== 'number' || !Number.isInteger(v)) mismatch();
+        const n = v as number;
+        if (t === 'uint64' && n < 0) mismatch();
+        if (t === 'int32' && (n > 2147483647 || n < -2147483648)) mismatch();
+        return;
+      }
+    }
+  }
+  if ('enum' in t) {
+    // nats-server's enum types answer `can not unmarshal "<raw json>"` for any value they
+    // do not know (including non-strings), or a fixed text (compression).
+    const raw = JSON.stringify(v);
+    const ok = typeof v === 'string' && t.enum.includes(t.caseInsensitive ? v.toLowerCase() : v);
+    if (!ok) throw new JsonDecodeError(t.error ?? `can not unmarshal ${JSON.stringify(raw)}`);
+    return;
+  }
+  if ('array' in t) {
+    if (!Array.isArray(v)) mismatch();
+    for (const item of v as unknown[]) checkValue(item, t.array, path, root, strict);
+    return;
+  }
+  if (typeof v !== 'object' || Array.isArray(v)) mismatch();
+  if ('map' in t) {
+    for (const item of Object.values(v as object)) checkValue(item, t.map, path, root, strict);
+    return;
+  }
+  checkObject(v as Record<string, unknown>, t.object, path ? path + '.' : '', root, strict);
+}
+
+function checkObject(obj: Record<string, unknown>, schema: Schema, prefix: string, root: string, strict: boolean): void {
+  for (const key of Object.keys(obj)) {
+    const t = schema[key];
+    if (t === undefined) {
+      if (strict) throw new JsonDecodeError(`json: unknown field ${JSON.stringify(key)}`);
+      continue;
+    }
+    checkValue(obj[key], t, prefix + key, root, strict);
+  }
+}
+
+/** Go-like text for a JSON syntax error. */
+function syntaxErrorText(text: string, err: unknown): string {
+  const m = /position (\d+)/.exec(err instanceof Error ? err.message : '');
+  if (!m) return 'unexpected end of JSON input';
+  const pos = Number(m[1]);
+  if (pos >= text.length) return 'unexpected end of JSON input';
+  return `invalid character '${text[pos]}' looking for beginning of value at offset ${pos + 1}`;
+}
+
+/**
+ * Decode a request body against `schema`. An empty body decodes to `{}` (optional request
+ * structs). Throws JsonDecodeError with Go's message on syntax/type/unknown-field errors.
+ * `rootName` is the Go struct name used in type-mismatch messages.
+ */
+export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootName: string, strict: boolean): T {
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  if (text.trim() === '') return {} as T;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new JsonDecodeError(syntaxErrorText(text, e));
+  }
+  if (v === null) return {} as T;
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new JsonDecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type server.${rootName}`);
+  }
+  checkObject(v as Record<string, unknown>, schema, '', rootName, strict);
+  return v as T;
+}
+
+const GO_ESCAPES: Record<string, string> = {
+  '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029',
+};
+
+/** JSON.stringify with Go's HTML-safe escaping. Key order = insertion order of the object. */
+export function goJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c]!);
+}
+
+/** RFC3339 with nanoseconds, trailing zeros trimmed, as Go prints time.Time in UTC. */
+export function goTime(ms: number, extraNanos = 0): string {
+  if (ms === 0 && extraNanos === 0) return '0001-01-01T00:00:00Z';
+  const d = new Date(ms);
+  const base = d.toISOString().slice(0, 19);
+  const nanos = (d.getUTCMilliseconds() * 1_000_000 + extraNanos).toString().padStart(9, '0').replace(/0+$/, '');
+  return nanos ? `${base}.${nanos}Z` : `${base}Z`;
+}
+
+/** Timestamp in nanoseconds since the epoch (bigint) to Go's RFC3339Nano text. */
+export function goTimeFromNanos(ns: bigint | number): string {
+  const n = typeof ns === 'bigint' ? ns : BigInt(Math.round(ns));
+  if (n === 0n) return '0001-01-01T00:00:00Z';
+  const ms = Number(n / 1_000_000n);
+  const sub = Number(n % 1_000_000n);
+  return goTime(ms, sub);
+}
+
+/** Parse an RFC3339(Nano) string to nanoseconds since the epoch. */
+export function parseGoTime(s: string): bigint {
+  const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
+  if (!m) return 0n;
+  if (s.startsWith('0001-01-01T00:00:00')) return 0n;
+  const ms = Date.parse(m[1] + m[3]);
+  if (Number.isNaN(ms)) return 0n;
+  const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
+  return BigInt(ms) * 1_000_000n + BigInt(frac || '0');
+}
