@@ -1,0 +1,134 @@
+// Encoders for the route protocol (nats-server 2.9.10 wire format, shared/reference/routes.md).
+// Interest lines are rare and built as strings; the routed-message header is on the hot path
+// and is written straight into a caller-supplied Buffer (see writeRoutedMsgHeader).
+
+export const PING_LINE = Buffer.from('PING\r\n', 'latin1');
+export const PONG_LINE = Buffer.from('PONG\r\n', 'latin1');
+
+/**
+ * INFO line. nats-server writes the first INFO of a connection with a space before CRLF
+ * (`INFO {..} \r\n`) and INFOs it forwards to other routes (gossip) without it.
+ */
+export function encodeInfoLine(json: string, trailingSpace = true): string {
+  return trailingSpace ? `INFO ${json} \r\n` : `INFO ${json}\r\n`;
+}
+
+export function encodeConnectLine(json: string): string {
+  return `CONNECT ${json}\r\n`;
+}
+
+export function encodeErrLine(text: string): string {
+  return `-ERR '${text}'\r\n`;
+}
+
+/** `RS+ <acc> <subject>[ <queue> <weight>]\r\n` */
+export function encodeRemoteSub(account: string, subject: string, queue?: string, weight = 1): string {
+  return queue === undefined || queue === ''
+    ? `RS+ ${account} ${subject}\r\n`
+    : `RS+ ${account} ${subject} ${queue} ${weight}\r\n`;
+}
+
+/** `RS- <acc> <subject>[ <queue>]\r\n` */
+export function encodeRemoteUnsub(account: string, subject: string, queue?: string): string {
+  return queue === undefined || queue === ''
+    ? `RS- ${account} ${subject}\r\n`
+    : `RS- ${account} ${subject} ${queue}\r\n`;
+}
+
+/**
+ * Routed-message control line as a string:
+ *   RMSG <acc> <subj> [<reply>] <size>
+ *   RMSG <acc> <subj> + <reply> <q...> <size>   |   RMSG <acc> <subj> | <q...> <size>
+ *   HMSG ... <hdr> <total>   (when headerBytes >= 0 and the peer takes headers)
+ */
+export function encodeRoutedMsgHeader(
+  account: string, subject: string, reply: string, queues: readonly string[] | undefined,
+  headerBytes: number, totalBytes: number,
+): string {
+  let s = headerBytes > 0 ? 'HMSG ' : 'RMSG ';
+  s += account + ' ' + subject + ' ';
+  if (queues !== undefined && queues.length > 0) {
+    s += reply.length > 0 ? '+ ' + reply + ' ' : '| ';
+    for (let i = 0; i < queues.length; i++) s += queues[i] + ' ';
+  } else if (reply.length > 0) {
+    s += reply + ' ';
+  }
+  if (headerBytes > 0) s += headerBytes + ' ';
+  return s + totalBytes + '\r\n';
+}
+
+/** Largest control line writeRoutedMsgHeader can produce for these strings (UTF-8 worst case). */
+export function routedMsgHeaderMaxBytes(
+  account: string, subject: string, reply: string, queues: readonly string[] | undefined,
+): number {
+  let n = 5 + 3 * (account.length + subject.length + reply.length) + 4 + 2 + 2 * 11 + 2;
+  if (queues !== undefined) for (let i = 0; i < queues.length; i++) n += 3 * queues[i]!.length + 1;
+  return n;
+}
+
+function writeUint(buf: Buffer, off: number, n: number): number {
+  if (n < 10) {
+    buf[off] = 48 + n;
+    return off + 1;
+  }
+  let digits = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 10)) digits++;
+  let p = off + digits;
+  for (let v = n; v > 0; v = Math.floor(v / 10)) buf[--p] = 48 + (v % 10);
+  return off + digits;
+}
+
+function writeStr(buf: Buffer, off: number, s: string): number {
+  // Subjects are nearly always ASCII; latin1 write is the cheapest path, but fall back to
+  // UTF-8 when any code unit is outside ASCII so multi-byte subjects stay intact.
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 127) return off + buf.write(s, off, 'utf8');
+  }
+  return off + buf.write(s, off, 'latin1');
+}
+
+/**
+ * Write the routed-message control line (same bytes as encodeRoutedMsgHeader) into `buf`
+ * at `off`; returns the new offset. The caller guarantees routedMsgHeaderMaxBytes() of room.
+ */
+export function writeRoutedMsgHeader(
+  buf: Buffer, off: number, account: string, subject: string, reply: string,
+  queues: readonly string[] | undefined, headerBytes: number, totalBytes: number,
+): number {
+  const hasHdr = headerBytes > 0;
+  buf[off] = hasHdr ? 72 /* H */ : 82 /* R */;
+  buf[off + 1] = 77; // M
+  buf[off + 2] = 83; // S
+  buf[off + 3] = 71; // G
+  buf[off + 4] = 32;
+  let p = writeStr(buf, off + 5, account);
+  buf[p++] = 32;
+  p = writeStr(buf, p, subject);
+  buf[p++] = 32;
+  if (queues !== undefined && queues.length > 0) {
+    if (reply.length > 0) {
+      buf[p++] = 43; // +
+      buf[p++] = 32;
+      p = writeStr(buf, p, reply);
+      buf[p++] = 32;
+    } else {
+      buf[p++] = 124; // |
+      buf[p++] = 32;
+    }
+    for (let i = 0; i < queues.length; i++) {
+      p = writeStr(buf, p, queues[i]!);
+      buf[p++] = 32;
+    }
+  } else if (reply.length > 0) {
+    p = writeStr(buf, p, reply);
+    buf[p++] = 32;
+  }
+  if (hasHdr) {
+    p = writeUint(buf, p, headerBytes);
+    buf[p++] = 32;
+  }
+  p = writeUint(buf, p, totalBytes);
+  buf[p++] = 13;
+  buf[p++] = 10;
+  return p;
+}

@@ -1,0 +1,552 @@
+// Streaming parser for the route protocol (server <-> server inside one cluster),
+// as spoken by nats-server 2.9.10 (see shared/reference/routes.md §2).
+//
+// Input is whatever the socket delivered: any op, argument line or payload may be
+// split across reads and many ops may arrive in one read. Control lines are found
+// with Buffer.indexOf (native) and tokenised in place; payloads are handed out as
+// subarrays of the read buffer whenever the whole payload is in one read, so the
+// common case copies nothing. The handler must copy anything it keeps.
+//
+// Errors follow nats-server's parser: an unknown op (or a payload not followed by
+// CRLF) answers -ERR 'Unknown Protocol Operation' and closes; malformed arguments of
+// a known op close the connection without an -ERR.
+
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
+const TAB = 9;
+
+/** Op codes (the parser's own numbering). */
+export const enum RouteOp {
+  INFO = 1,
+  CONNECT,
+  PING,
+  PONG,
+  OK,
+  ERR,
+  RS_PLUS,
+  RS_MINUS,
+  LS_PLUS,
+  LS_MINUS,
+  RMSG,
+  HMSG,
+  LMSG,
+  PUB,
+  HPUB,
+  SUB,
+  UNSUB,
+  A_PLUS,
+  A_MINUS,
+}
+
+export interface RouteProtocolHandler {
+  onInfo(json: string): void;
+  onConnect(json: string): void;
+  onPing(): void;
+  onPong(): void;
+  onOk(): void;
+  onErr(text: string): void;
+  /** RS+ (origin undefined) or LS+ (origin = leafnode origin cluster). weight is 0 for plain subs. */
+  onRemoteSub(account: string, subject: string, queue: string | undefined, weight: number, origin: string | undefined): void;
+  /** RS- or LS- (isLeaf). 2.9.10's LS- carries no origin. */
+  onRemoteUnsub(account: string, subject: string, queue: string | undefined, isLeaf: boolean): void;
+  /**
+   * RMSG/HMSG/LMSG. `data` is headers+payload (no trailing CRLF); `headerBytes` is -1 when the
+   * message has no header block (RMSG). `data` may be a view into the read buffer.
+   */
+  onRoutedMsg(
+    account: string, subject: string, reply: string, queues: string[] | undefined,
+    headerBytes: number, data: Buffer, origin: string | undefined,
+  ): void;
+}
+
+/** Why parsing stopped. `errText` (when set) is sent as -ERR '<errText>' before closing. */
+export class RouteParseError extends Error {
+  constructor(
+    message: string,
+    readonly errText: string | undefined,
+    /** connz-style close reason */
+    readonly closeReason: string,
+  ) {
+    super(message);
+  }
+}
+
+export const ERR_UNKNOWN_OP = 'Unknown Protocol Operation';
+export const ERR_MAX_CONTROL_LINE = 'maximum control line exceeded';
+export const ERR_AUTH_VIOLATION = 'Authorization Violation';
+
+/** Ops whose remaining bytes up to the newline are ignored. */
+const REST_IGNORED = 0;
+/** Ops whose argument may start right after the name (INFO, CONNECT). */
+const ARG_FREE = 1;
+/** Ops that need a space or tab between name and arguments. */
+const ARG_SEPARATED = 2;
+
+interface OpName { name: Uint8Array; op: RouteOp; kind: number }
+
+function opName(s: string, op: RouteOp, kind: number): OpName {
+  return { name: Buffer.from(s, 'latin1'), op, kind };
+}
+
+// Candidates by upper-cased first byte.
+const OPS_BY_FIRST: (OpName[] | undefined)[] = new Array(256);
+function addOp(o: OpName): void {
+  const f = o.name[0]!;
+  (OPS_BY_FIRST[f] ??= []).push(o);
+}
+addOp(opName('RS+', RouteOp.RS_PLUS, ARG_SEPARATED));
+addOp(opName('RS-', RouteOp.RS_MINUS, ARG_SEPARATED));
+addOp(opName('RMSG', RouteOp.RMSG, ARG_SEPARATED));
+addOp(opName('LS+', RouteOp.LS_PLUS, ARG_SEPARATED));
+addOp(opName('LS-', RouteOp.LS_MINUS, ARG_SEPARATED));
+addOp(opName('LMSG', RouteOp.LMSG, ARG_SEPARATED));
+addOp(opName('HMSG', RouteOp.HMSG, ARG_SEPARATED));
+addOp(opName('HPUB', RouteOp.HPUB, ARG_SEPARATED));
+addOp(opName('PING', RouteOp.PING, REST_IGNORED));
+addOp(opName('PONG', RouteOp.PONG, REST_IGNORED));
+addOp(opName('PUB', RouteOp.PUB, ARG_SEPARATED));
+addOp(opName('CONNECT', RouteOp.CONNECT, ARG_FREE));
+addOp(opName('INFO', RouteOp.INFO, ARG_FREE));
+addOp(opName('+OK', RouteOp.OK, REST_IGNORED));
+addOp(opName('-ERR', RouteOp.ERR, ARG_SEPARATED));
+addOp(opName('SUB', RouteOp.SUB, ARG_SEPARATED));
+addOp(opName('UNSUB', RouteOp.UNSUB, ARG_SEPARATED));
+addOp(opName('A+', RouteOp.A_PLUS, ARG_SEPARATED));
+addOp(opName('A-', RouteOp.A_MINUS, ARG_SEPARATED));
+
+const OP_NEED_MORE = -1;
+const OP_BAD = -2;
+
+function upper(b: number): number {
+  return b >= 97 && b <= 122 ? b - 32 : b;
+}
+
+/** nats-server's parseSize: 1..9 ASCII digits, else -1. */
+export function parseRouteSize(buf: Uint8Array, start: number, end: number): number {
+  const l = end - start;
+  if (l <= 0 || l > 9) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+const STATE_LINE = 0;
+const STATE_PAYLOAD = 1;
+const STATE_DEAD = 2;
+
+export interface RouteParserOptions {
+  /** Limit for a control line (nats-server: 16 x max_control_line for routes = 64 KiB). */
+  maxControlLineBytes?: number;
+  /** Largest payload accepted; protects memory against a broken peer. */
+  maxPayloadBytes?: number;
+}
+
+export class RouteParser {
+  /** When true, the first op must be CONNECT (cluster authorization configured on the accept side). */
+  awaitingConnect = false;
+
+  private state = STATE_LINE;
+  private stopped = false;
+  /** Bytes of an incomplete control line carried over from earlier reads. */
+  private lineCarry: Buffer | null = null;
+  private readonly maxLine: number;
+  private readonly maxPayload: number;
+
+  // Token positions of the current argument line (start,end pairs).
+  private tok = new Int32Array(32);
+  private ntok = 0;
+
+  // Pending message (between its control line and the end of its payload).
+  private mOp: RouteOp = RouteOp.RMSG;
+  private mAccount = '';
+  private mSubject = '';
+  private mReply = '';
+  private mQueues: string[] | undefined = undefined;
+  private mOrigin: string | undefined = undefined;
+  private mHeaderBytes = -1;
+  private mSize = 0;
+  /** Buffer collecting a payload that spans reads (size + CRLF). */
+  private payloadBuf: Buffer | null = null;
+  private payloadHave = 0;
+
+  // Small cache so the few account names in use are not re-decoded per message.
+  private accBytes: Buffer[] = [];
+  private accNames: string[] = [];
+
+  constructor(private readonly handler: RouteProtocolHandler, opts: RouteParserOptions = {}) {
+    this.maxLine = opts.maxControlLineBytes ?? 64 * 1024;
+    this.maxPayload = opts.maxPayloadBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Stop processing (e.g. the handler closed the connection); later parse() calls do nothing. */
+  stop(): void {
+    this.stopped = true;
+    this.state = STATE_DEAD;
+    this.lineCarry = null;
+    this.payloadBuf = null;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Feed bytes. Returns an error when the connection must be closed (the parser is then dead). */
+  parse(buf: Buffer): RouteParseError | undefined {
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len) {
+      if (this.stopped) return undefined;
+      if (this.state === STATE_PAYLOAD) {
+        const need = this.mSize + 2;
+        if (this.payloadBuf === null) {
+          if (len - pos >= need) {
+            const end = pos + this.mSize;
+            if (buf[end] !== CR || buf[end + 1] !== LF) return this.fail(ERR_UNKNOWN_OP, 'payload not followed by CRLF');
+            this.state = STATE_LINE;
+            this.emitMsg(buf.subarray(pos, end));
+            pos = end + 2;
+            continue;
+          }
+          this.payloadBuf = Buffer.allocUnsafe(need);
+          buf.copy(this.payloadBuf, 0, pos, len);
+          this.payloadHave = len - pos;
+          return undefined;
+        }
+        const take = Math.min(need - this.payloadHave, len - pos);
+        buf.copy(this.payloadBuf, this.payloadHave, pos, pos + take);
+        this.payloadHave += take;
+        pos += take;
+        if (this.payloadHave < need) return undefined;
+        const pb = this.payloadBuf;
+        this.payloadBuf = null;
+        if (pb[this.mSize] !== CR || pb[this.mSize + 1] !== LF) return this.fail(ERR_UNKNOWN_OP, 'payload not followed by CRLF');
+        this.state = STATE_LINE;
+        this.emitMsg(pb.subarray(0, this.mSize));
+        continue;
+      }
+      if (this.state === STATE_DEAD) return undefined;
+
+      // STATE_LINE
+      const nl = buf.indexOf(LF, pos);
+      if (this.lineCarry !== null) {
+        const end = nl < 0 ? len : nl;
+        const line = Buffer.concat([this.lineCarry, buf.subarray(pos, end)]);
+        if (nl < 0) {
+          const err = this.checkPartialLine(line, 0, line.length);
+          if (err) return err;
+          this.lineCarry = line;
+          return undefined;
+        }
+        this.lineCarry = null;
+        pos = nl + 1;
+        const err = this.processLine(line, 0, line.length);
+        if (err) return err;
+        continue;
+      }
+      if (nl < 0) {
+        const err = this.checkPartialLine(buf, pos, len);
+        if (err) return err;
+        this.lineCarry = Buffer.from(buf.subarray(pos, len));
+        return undefined;
+      }
+      const err = this.processLine(buf, pos, nl);
+      pos = nl + 1;
+      if (err) return err;
+    }
+    return undefined;
+  }
+
+  private fail(errText: string | undefined, message: string, closeReason = 'Protocol Violation'): RouteParseError {
+    this.state = STATE_DEAD;
+    this.stopped = true;
+    this.lineCarry = null;
+    this.payloadBuf = null;
+    return new RouteParseError(message, errText, closeReason);
+  }
+
+  /** Validate what we have of a line that has no newline yet. */
+  private checkPartialLine(buf: Buffer, s: number, e: number): RouteParseError | undefined {
+    if (e - s > this.maxLine) return this.fail(ERR_MAX_CONTROL_LINE, 'control line too long', 'Maximum Control Line Exceeded');
+    if (e === s) return undefined;
+    const op = this.matchOp(buf, s, e, false);
+    if (op === OP_BAD) return this.badOp(buf, s, e);
+    if (this.awaitingConnect && upper(buf[s]!) !== 67 /* C */) return this.authFail();
+    return undefined;
+  }
+
+  private badOp(buf: Buffer, s: number, e: number): RouteParseError {
+    if (this.awaitingConnect && upper(buf[s]!) !== 67) return this.authFail();
+    const snippet = JSON.stringify(buf.toString('latin1', s, Math.min(e, s + 32)));
+    return this.fail(ERR_UNKNOWN_OP, `route parser ERROR, proto=${snippet}`);
+  }
+
+  private authFail(): RouteParseError {
+    return this.fail(ERR_AUTH_VIOLATION, 'operation before CONNECT', 'Authentication Failure');
+  }
+
+  private argStart = 0;
+
+  /**
+   * Identify the op at buf[s..e). For complete lines e excludes the LF. Returns the op,
+   * OP_NEED_MORE (partial line that may still become valid) or OP_BAD.
+   */
+  private matchOp(buf: Buffer, s: number, e: number, complete: boolean): number {
+    const cands = OPS_BY_FIRST[upper(buf[s]!)];
+    if (cands === undefined) return OP_BAD;
+    const avail = e - s;
+    let needMore = false;
+    for (let c = 0; c < cands.length; c++) {
+      const o = cands[c]!;
+      const n = o.name;
+      const k = avail < n.length ? avail : n.length;
+      let i = 1;
+      while (i < k && upper(buf[s + i]!) === n[i]) i++;
+      if (i < k) continue;
+      if (avail < n.length) {
+        needMore = true;
+        continue;
+      }
+      let p = s + n.length;
+      if (o.kind === REST_IGNORED) {
+        this.argStart = p;
+        return o.op;
+      }
+      if (o.kind === ARG_SEPARATED) {
+        if (p === e) {
+          needMore = true;
+          continue;
+        }
+        const b = buf[p];
+        if (b !== SPACE && b !== TAB) continue;
+      }
+      while (p < e && (buf[p] === SPACE || buf[p] === TAB)) p++;
+      this.argStart = p;
+      return o.op;
+    }
+    return needMore && !complete ? OP_NEED_MORE : OP_BAD;
+  }
+
+  private processLine(buf: Buffer, s: number, e: number): RouteParseError | undefined {
+    if (e - s > this.maxLine) return this.fail(ERR_MAX_CONTROL_LINE, 'control line too long', 'Maximum Control Line Exceeded');
+    if (e === s) return this.badOp(buf, s, e + 1);
+    const op = this.matchOp(buf, s, e, true);
+    if (op < 0) return this.badOp(buf, s, e);
+    if (this.awaitingConnect) {
+      if (op !== RouteOp.CONNECT) return this.authFail();
+      this.awaitingConnect = false;
+    }
+    // Drop a CR right before the LF.
+    let end = e;
+    if (end > s && buf[end - 1] === CR) end--;
+    const a = this.argStart > end ? end : this.argStart;
+    const h = this.handler;
+    switch (op as RouteOp) {
+      case RouteOp.PING:
+        h.onPing();
+        return undefined;
+      case RouteOp.PONG:
+        h.onPong();
+        return undefined;
+      case RouteOp.OK:
+        h.onOk();
+        return undefined;
+      case RouteOp.INFO:
+        h.onInfo(buf.toString('utf8', a, end));
+        return undefined;
+      case RouteOp.CONNECT:
+        h.onConnect(buf.toString('utf8', a, end));
+        return undefined;
+      case RouteOp.ERR:
+        h.onErr(buf.toString('utf8', a, end));
+        return undefined;
+      case RouteOp.RS_PLUS:
+      case RouteOp.LS_PLUS:
+        return this.processSub(buf, a, end, op === RouteOp.LS_PLUS);
+      case RouteOp.RS_MINUS:
+      case RouteOp.LS_MINUS:
+        return this.processUnsub(buf, a, end, op === RouteOp.LS_MINUS);
+      case RouteOp.RMSG:
+      case RouteOp.LMSG:
+      case RouteOp.HMSG:
+        return this.processMsgArgs(buf, a, end, op);
+      case RouteOp.PUB:
+      case RouteOp.HPUB:
+        return this.processPubArgs(buf, a, end, op);
+      default:
+        // SUB, UNSUB, A+, A-: nats-server accepts these on a route and does nothing with them.
+        return undefined;
+    }
+  }
+
+  private tokenize(buf: Buffer, s: number, e: number): number {
+    let n = 0;
+    let start = -1;
+    for (let i = s; i < e; i++) {
+      const b = buf[i];
+      if (b === SPACE || b === TAB || b === CR || b === LF) {
+        if (start >= 0) {
+          n = this.pushTok(n, start, i);
+          start = -1;
+        }
+      } else if (start < 0) {
+        start = i;
+      }
+    }
+    if (start >= 0) n = this.pushTok(n, start, e);
+    this.ntok = n;
+    return n;
+  }
+
+  private pushTok(n: number, start: number, end: number): number {
+    if ((n + 1) * 2 > this.tok.length) {
+      const t = new Int32Array(this.tok.length * 2);
+      t.set(this.tok);
+      this.tok = t;
+    }
+    this.tok[n * 2] = start;
+    this.tok[n * 2 + 1] = end;
+    return n + 1;
+  }
+
+  private str(buf: Buffer, t: number): string {
+    return buf.toString('utf8', this.tok[t * 2]!, this.tok[t * 2 + 1]!);
+  }
+
+  private account(buf: Buffer, t: number): string {
+    const s = this.tok[t * 2]!;
+    const e = this.tok[t * 2 + 1]!;
+    const l = e - s;
+    const ab = this.accBytes;
+    for (let i = 0; i < ab.length; i++) {
+      const c = ab[i]!;
+      if (c.length === l && buf.compare(c, 0, l, s, e) === 0) return this.accNames[i]!;
+    }
+    const name = buf.toString('utf8', s, e);
+    if (ab.length >= 8) {
+      ab.shift();
+      this.accNames.shift();
+    }
+    ab.push(Buffer.from(buf.subarray(s, e)));
+    this.accNames.push(name);
+    return name;
+  }
+
+  private size(buf: Buffer, t: number): number {
+    return parseRouteSize(buf, this.tok[t * 2]!, this.tok[t * 2 + 1]!);
+  }
+
+  private processSub(buf: Buffer, s: number, e: number, hasOrigin: boolean): RouteParseError | undefined {
+    const n = this.tokenize(buf, s, e);
+    const off = hasOrigin ? 1 : 0;
+    let queue: string | undefined;
+    let weight = 0;
+    if (n === 2 + off) {
+      queue = undefined;
+    } else if (n === 4 + off) {
+      queue = this.str(buf, 2 + off);
+      weight = this.size(buf, 3 + off);
+      // nats-server keeps whatever it parsed; a member count below one makes no sense, count it as one.
+      if (weight < 1) weight = 1;
+    } else {
+      return this.fail(undefined, `processRemoteSub Parse Error: '${buf.toString('utf8', s, e)}'`);
+    }
+    const origin = hasOrigin ? this.str(buf, 0) : undefined;
+    this.handler.onRemoteSub(this.account(buf, off), this.str(buf, 1 + off), queue, weight, origin);
+    return undefined;
+  }
+
+  private processUnsub(buf: Buffer, s: number, e: number, isLeaf: boolean): RouteParseError | undefined {
+    const n = this.tokenize(buf, s, e);
+    if (n !== 2 && n !== 3) {
+      return this.fail(undefined, `processRemoteUnsub parse error: '${buf.toString('utf8', s, e)}'`);
+    }
+    const queue = n === 3 ? this.str(buf, 2) : undefined;
+    this.handler.onRemoteUnsub(this.account(buf, 0), this.str(buf, 1), queue, isLeaf);
+    return undefined;
+  }
+
+  /**
+   * RMSG <acc> <subj> [reply] <size>
+   * RMSG <acc> <subj> (+ <reply> | '|') <q...> <size>
+   * HMSG: same with <hdr> <size>; LMSG: <origin> first, always <hdr> <size>.
+   */
+  private processMsgArgs(buf: Buffer, s: number, e: number, op: RouteOp): RouteParseError | undefined {
+    const n = this.tokenize(buf, s, e);
+    const off = op === RouteOp.LMSG ? 1 : 0;
+    const withHdr = op !== RouteOp.RMSG;
+    const sizes = withHdr ? 2 : 1;
+    const fixed = 2 + off + sizes; // acc, subj, (origin), sizes
+    const name = op === RouteOp.RMSG ? 'processRoutedMsgArgs' : op === RouteOp.HMSG ? 'processRoutedHeaderMsgArgs' : 'processRoutedOriginClusterMsgArgs';
+    if (n < fixed) return this.fail(undefined, `${name} Parse Error: '${buf.toString('utf8', s, e)}'`);
+    let reply = '';
+    let queues: string[] | undefined;
+    if (n === fixed + 1) {
+      reply = this.str(buf, 2 + off);
+    } else if (n > fixed + 1) {
+      const ind = 2 + off;
+      const is = this.tok[ind * 2]!;
+      if (this.tok[ind * 2 + 1]! - is !== 1 || (buf[is] !== 43 /* + */ && buf[is] !== 124 /* | */)) {
+        return this.fail(undefined, `${name} Bad or Missing Reply Indicator: '${buf.toString('utf8', s, e)}'`);
+      }
+      let q = ind + 1;
+      if (buf[is] === 43) {
+        reply = this.str(buf, q);
+        q++;
+      }
+      const qEnd = n - sizes;
+      if (q < qEnd) {
+        queues = new Array<string>(qEnd - q);
+        for (let i = q; i < qEnd; i++) queues[i - q] = this.str(buf, i);
+      }
+    }
+    const size = this.size(buf, n - 1);
+    let hdr = -1;
+    if (withHdr) {
+      hdr = this.size(buf, n - 2);
+      if (hdr < 0) return this.fail(undefined, `${name} Bad or Missing Header Size: '${buf.toString('utf8', s, e)}'`);
+    }
+    if (size < 0) return this.fail(undefined, `${name} Bad or Missing Size: '${buf.toString('utf8', s, e)}'`);
+    if (hdr > size) return this.fail(undefined, `${name} Header Size larger then TotalSize: '${buf.toString('utf8', s, e)}'`);
+    if (size > this.maxPayload) return this.fail(undefined, `${name} payload of ${size} bytes is over the limit`);
+    this.mOp = op;
+    this.mOrigin = off ? this.str(buf, 0) : undefined;
+    this.mAccount = this.account(buf, off);
+    this.mSubject = this.str(buf, 1 + off);
+    this.mReply = reply;
+    this.mQueues = queues;
+    this.mHeaderBytes = hdr;
+    this.mSize = size;
+    this.state = STATE_PAYLOAD;
+    return undefined;
+  }
+
+  /** PUB/HPUB on a route: nats-server parses them and then drops the message (no account). */
+  private processPubArgs(buf: Buffer, s: number, e: number, op: RouteOp): RouteParseError | undefined {
+    const n = this.tokenize(buf, s, e);
+    const hpub = op === RouteOp.HPUB;
+    const ok = hpub ? n === 3 || n === 4 : n === 2 || n === 3;
+    if (!ok) return this.fail(undefined, `processPub Parse Error: '${buf.toString('utf8', s, e)}'`);
+    const size = this.size(buf, n - 1);
+    const hdr = hpub ? this.size(buf, n - 2) : 0;
+    if (size < 0 || hdr < 0 || hdr > size || size > this.maxPayload) {
+      return this.fail(undefined, `processPub Bad or Missing Size: '${buf.toString('utf8', s, e)}'`);
+    }
+    this.mOp = op;
+    this.mSize = size;
+    this.state = STATE_PAYLOAD;
+    return undefined;
+  }
+
+  private emitMsg(data: Buffer): void {
+    const op = this.mOp;
+    if (op === RouteOp.PUB || op === RouteOp.HPUB) return;
+    const queues = this.mQueues;
+    this.mQueues = undefined;
+    this.handler.onRoutedMsg(this.mAccount, this.mSubject, this.mReply, queues, this.mHeaderBytes, data, this.mOrigin);
+  }
+}
