@@ -7,9 +7,9 @@
 // are simple and exact. Durations are integer nanoseconds.
 
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
-import { formatGoTime, type GoTime } from './go-format.js';
-import { decodeStruct, type Schema } from './go-json.js';
-import { isLiteral, isValidSubject, subjectIsSubsetMatch } from './subjects.js';
+import { decodeRequest, JsonDecodeError, type Schema } from '../api/json.js';
+import { isLiteralSubject, isValidSubject, subjectIsSubsetMatch } from '../subjects.js';
+import { formatGoTime, parseRfc3339, type GoTime } from './go-format.js';
 
 export type DeliverPolicy = 'all' | 'last' | 'new' | 'by_start_sequence' | 'by_start_time' | 'last_per_subject';
 export type AckPolicy = 'none' | 'all' | 'explicit';
@@ -97,9 +97,9 @@ export const CONSUMER_CONFIG_SCHEMA: Schema = {
   ack_policy: { enum: ['none', 'all', 'explicit'] },
   ack_wait: 'duration',
   max_deliver: 'int',
-  backoff: 'durations',
+  backoff: { array: 'duration' },
   filter_subject: 'string',
-  filter_subjects: 'strings',
+  filter_subjects: { array: 'string' },
   replay_policy: { enum: ['instant', 'original'] },
   rate_limit_bps: 'uint64',
   sample_freq: 'string',
@@ -117,12 +117,12 @@ export const CONSUMER_CONFIG_SCHEMA: Schema = {
   num_replicas: 'int',
   mem_storage: 'bool',
   direct: 'bool',
-  metadata: 'stringMap',
+  metadata: { map: 'string' },
 };
 
 export const CREATE_CONSUMER_REQUEST_SCHEMA: Schema = {
   stream_name: 'string',
-  config: { struct: CONSUMER_CONFIG_SCHEMA, goType: 'ConsumerConfig' },
+  config: { object: CONSUMER_CONFIG_SCHEMA, name: 'ConsumerConfig' },
   action: { enum: ['', 'create', 'update'] },
   pedantic: 'bool',
 };
@@ -138,11 +138,30 @@ export function emptyConsumerConfig(): ConsumerConfig {
   };
 }
 
-/** Build a zero-filled config from decoded fields (output of decodeStruct with CONSUMER_CONFIG_SCHEMA). */
-export function consumerConfigFromDecoded(fields: Record<string, unknown>): ConsumerConfig {
-  const cfg = emptyConsumerConfig() as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(fields)) cfg[k] = v;
-  const c = cfg as unknown as ConsumerConfig;
+/**
+ * Build a zero-filled config from a JSON object that passed schema validation
+ * (decodeRequest with CONSUMER_CONFIG_SCHEMA). Throws JsonDecodeError for a time
+ * that matches the RFC3339 shape but is not a real date.
+ */
+export function consumerConfigFromJSON(obj: Record<string, unknown>): ConsumerConfig {
+  const c = emptyConsumerConfig();
+  const target = c as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === null || !Object.prototype.hasOwnProperty.call(CONSUMER_CONFIG_SCHEMA, k)) continue;
+    if (k === 'opt_start_time') {
+      const t = parseRfc3339(v as string);
+      if (!t) throw new JsonDecodeError(`parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05Z07:00": cannot parse`);
+      c.opt_start_time = t;
+    } else if (k === 'backoff' || k === 'filter_subjects') {
+      target[k] = (v as unknown[]).map((e) => e ?? (k === 'backoff' ? 0 : ''));
+    } else if (k === 'metadata') {
+      const m: Record<string, string> = {};
+      for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) m[mk] = (mv as string | null) ?? '';
+      c.metadata = m;
+    } else {
+      target[k] = v;
+    }
+  }
   // "undefined" is accepted on input as DeliverAll.
   if ((c.deliver_policy as string) === 'undefined') c.deliver_policy = 'all';
   if (c.backoff && c.backoff.length === 0) c.backoff = null;
@@ -151,9 +170,11 @@ export function consumerConfigFromDecoded(fields: Record<string, unknown>): Cons
   return c;
 }
 
-/** Decode a ConsumerConfig from a parsed JSON object (e.g. a stored config). Throws GoJsonError. */
-export function decodeConsumerConfig(obj: Record<string, unknown>, strict = false): ConsumerConfig {
-  return consumerConfigFromDecoded(decodeStruct(CONSUMER_CONFIG_SCHEMA, obj, 'ConsumerConfig', strict));
+/** Decode a ConsumerConfig from JSON text or an object (e.g. a stored config). Throws JsonDecodeError. */
+export function decodeConsumerConfig(src: Record<string, unknown> | string, strict = false): ConsumerConfig {
+  const obj = decodeRequest<Record<string, unknown>>(typeof src === 'string' ? src : JSON.stringify(src),
+    CONSUMER_CONFIG_SCHEMA, 'ConsumerConfig', strict);
+  return consumerConfigFromJSON(obj);
 }
 
 export function cloneConsumerConfig(c: ConsumerConfig): ConsumerConfig {
@@ -305,7 +326,7 @@ export function checkConsumerConfig(
   if (c.description.length > MAX_DESCRIPTION_LEN) return jsErr('ConsumerDescriptionTooLong', { max: MAX_DESCRIPTION_LEN });
 
   if (c.deliver_subject !== '') {
-    if (!isLiteral(c.deliver_subject)) return jsErr('ConsumerDeliverToWildcards');
+    if (!isLiteralSubject(c.deliver_subject)) return jsErr('ConsumerDeliverToWildcards');
     if (!isValidSubject(c.deliver_subject)) return jsErr('ConsumerInvalidDeliverSubject');
     if (deliveryFormsCycle(stream, c.deliver_subject)) return jsErr('ConsumerDeliverCycle');
     if (c.max_waiting !== 0) return jsErr('ConsumerPushMaxWaiting');

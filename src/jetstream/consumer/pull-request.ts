@@ -2,7 +2,7 @@
 // messages (header-only HMSGs) a consumer answers with. Texts and header layout
 // are byte-for-byte nats-server's.
 
-import { decodeRequest, GoJsonError, type Schema } from './go-json.js';
+import { decodeRequest, JsonDecodeError, type Schema } from '../api/json.js';
 
 export interface PullRequest {
   /** Messages asked for. nats-server does not reject 0 or negative: such a request still gets one message. */
@@ -37,9 +37,9 @@ export function parsePullRequest(body: Buffer): PullRequest | { error: string } 
     let f: Record<string, unknown>;
     try {
       // nats-server uses a lenient json.Unmarshal here: unknown fields are ignored.
-      f = decodeRequest(text, PULL_SCHEMA, 'JSApiConsumerGetNextRequest', false);
+      f = decodeRequest<Record<string, unknown>>(text, PULL_SCHEMA, 'JSApiConsumerGetNextRequest', false);
     } catch (e) {
-      return { error: e instanceof GoJsonError ? e.message : String(e) };
+      return { error: e instanceof JsonDecodeError ? e.message : String(e) };
     }
     const expiresNs = (f.expires as number | undefined) ?? 0;
     const heartbeatNs = (f.idle_heartbeat as number | undefined) ?? 0;
