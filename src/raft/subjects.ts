@@ -1,0 +1,44 @@
+// NRG subjects and identifiers (reference/raft.md §1, §2).
+
+import { createHash } from 'node:crypto';
+import { ID_LEN } from './types.js';
+
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE = 62;
+
+/**
+ * Peer id of a server: first 8 bytes of SHA-256(server name), each byte
+ * mapped to DIGITS[b % 62] (same as nats-server's route/system hash).
+ */
+export function peerIdForServerName(serverName: string): string {
+  const sum = createHash('sha256').update(serverName).digest();
+  let s = '';
+  for (let i = 0; i < ID_LEN; i++) s += DIGITS[sum[i] % BASE];
+  return s;
+}
+
+/** 8 base62 chars from a caller-supplied uniform random source in [0,1). */
+export function randomToken(random: () => number): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += DIGITS[Math.floor(random() * BASE) % BASE];
+  return s;
+}
+
+export const voteSubject = (group: string): string => `$NRG.V.${group}`;
+export const appendEntrySubject = (group: string): string => `$NRG.AE.${group}`;
+export const proposalSubject = (group: string): string => `$NRG.P.${group}`;
+export const removePeerSubject = (group: string): string => `$NRG.RP.${group}`;
+/** Reply inbox for vote responses and AE responses: `$NRG.R.<8 base62>`. */
+export const replyInbox = (token: string): string => `$NRG.R.${token}`;
+/** Catch-up inbox a lagging follower asks the leader to stream to. */
+export const catchupInbox = (token: string): string => `$NRG.CR.${token}`;
+
+/**
+ * Stream / consumer group names: `S-R<replicas><F|M>-<8-char hash>` and
+ * `C-R...`; the hash is peerIdForServerName-style over a fresh unique name.
+ */
+export function groupName(kind: 'S' | 'C', replicas: number, storage: 'F' | 'M', unique: string): string {
+  return `${kind}-R${replicas}${storage}-${peerIdForServerName(unique)}`;
+}
+
+export const META_GROUP = '_meta_';
