@@ -7,3 +7,18 @@ export type {
 } from './types.js';
 export { StoreError, isStoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
+export { MemStore } from './memstore.js';
+export { encodeStreamState, decodeStreamState, isEncodedStreamState } from './stream-state-codec.js';
+export { encodeConsumerState, decodeConsumerState, emptyConsumerState } from './consumer-state-codec.js';
+export { restoreSnapshot } from './snapshot.js';
+export type { RestoredConsumer } from './snapshot.js';
+export { nowNs } from './clock.js';
+export { subjectMatches } from './subject.js';
+
+import { MemStore } from './memstore.js';
+import type { NowNs, StoreConfig } from './types.js';
+
+/** Create an in-memory store. */
+export function createMemStore(cfg: StoreConfig, opts?: { now?: NowNs }): MemStore {
+  return new MemStore(cfg, opts);
+}

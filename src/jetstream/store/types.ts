@@ -150,8 +150,9 @@ export interface ConsumerStore {
   readonly name: string;
   /** Initialise the delivered/ack floor for a consumer starting at stream sequence sseq. */
   setStarting(sseq: number): void;
-  /** Record a delivery. dc = delivery count (1 first time). ackNone: no pending tracking. */
-  updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number, ackNone?: boolean): void;
+  /** Record a delivery. dc = delivery count (1 first time). With ack policy 'none' (from the
+   *  config's ack_policy) delivered and ack floor move together and nothing is pending. */
+  updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void;
   /** Record an ack of (dseq, sseq); moves the ack floor when possible. Throws ErrNoAckPolicy for ack none. */
   updateAcks(dseq: number, sseq: number): void;
   /** Replace the whole state (used by replication/snapshots). Older delivered/ackFloor are rejected (ErrStoreOldUpdate). */
@@ -161,7 +162,8 @@ export interface ConsumerStore {
   /** A copy of the current state. */
   state(): ConsumerState;
   hasState(): boolean;
-  /** Opaque consumer config persisted with the state (the ConsumerConfig JSON object). */
+  /** Consumer config persisted with the state: the ConsumerConfig JSON object (snake_case). The store
+   *  reads `ack_policy` ('none' | 'all' | 'explicit', default explicit) and `max_deliver` from it. */
   config(): unknown;
   updateConfig(cfg: unknown): void;
   /** Binary encoding of state (for replication snapshots). */
@@ -257,8 +259,9 @@ export interface StreamStore {
   /** First sequence whose timestamp >= tsNs; lastSeq+1 when none. */
   getSeqFromTime(tsNs: bigint): number;
 
-  /** Apply new limits (enforced immediately). */
-  updateConfig(cfg: StoreConfig): void;
+  /** Apply new limits (enforced immediately). firstSeq cannot change. The file store also rewrites
+   *  its meta file with cfg and, when given, the opaque metadata. */
+  updateConfig(cfg: StoreConfig, metadata?: unknown): void;
   registerStorageUpdates(cb: StorageUpdateHandler | undefined): void;
 
   // ---- Durability (group commit) ----

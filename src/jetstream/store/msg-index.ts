@@ -1,0 +1,708 @@
+// In-memory index of a stream's messages, shared by the memory and file stores.
+//
+// Per sequence it keeps subject id, timestamp, accounted size and the links of a
+// doubly linked list through all messages of the same subject (so per-subject
+// first/last stay exact on any removal and per-subject walks skip other
+// subjects). The file store adds the record location; the memory store adds the
+// message object. Columns live in typed arrays grouped in chunks of 4096
+// sequences; a chunk that holds no live message is dropped, so gaps (purges,
+// skips, compactions) cost nothing. Chunks are created in increasing order,
+// which keeps `chunkNos` sorted.
+
+import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
+import type { SimpleState, StoredMsg } from './types.js';
+
+const CHUNK_SHIFT = 12;
+export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
+const INITIAL_CAP = 64;
+
+export type IndexMode = 'memory' | 'file';
+
+export class SubjectState {
+  constructor(
+    public id: number,
+    public subject: string,
+    public msgs: number,
+    public first: number,
+    public last: number,
+  ) {}
+}
+
+export class Chunk {
+  readonly no: number;
+  readonly base: number;
+  cap = 0;
+  live = 0;
+  subj: Int32Array;
+  ts: BigInt64Array;
+  size: Uint32Array;
+  next: Float64Array;
+  prev: Float64Array;
+  loc: Float64Array | null = null;
+  rlen: Uint32Array | null = null;
+  refs: Array<StoredMsg | undefined> | null = null;
+
+  constructor(no: number, mode: IndexMode, cap: number) {
+    this.no = no;
+    this.base = no * CHUNK_SIZE;
+    this.cap = cap;
+    this.subj = new Int32Array(cap).fill(-1);
+    this.ts = new BigInt64Array(cap);
+    this.size = new Uint32Array(cap);
+    this.next = new Float64Array(cap);
+    this.prev = new Float64Array(cap);
+    if (mode === 'file') {
+      this.loc = new Float64Array(cap);
+      this.rlen = new Uint32Array(cap);
+    } else {
+      this.refs = [];
+    }
+  }
+
+  grow(minCap: number): void {
+    let cap = this.cap;
+    while (cap < minCap) cap *= 2;
+    if (cap > CHUNK_SIZE) cap = CHUNK_SIZE;
+    const subj = new Int32Array(cap).fill(-1);
+    subj.set(this.subj);
+    this.subj = subj;
+    this.ts = copyInto(new BigInt64Array(cap), this.ts);
+    this.size = copyInto(new Uint32Array(cap), this.size);
+    this.next = copyInto(new Float64Array(cap), this.next);
+    this.prev = copyInto(new Float64Array(cap), this.prev);
+    if (this.loc) this.loc = copyInto(new Float64Array(cap), this.loc);
+    if (this.rlen) this.rlen = copyInto(new Uint32Array(cap), this.rlen);
+    this.cap = cap;
+  }
+}
+
+function copyInto<T extends { set(a: T): void }>(dst: T, src: T): T {
+  dst.set(src);
+  return dst;
+}
+
+/** Cached per-filter subject-id match results (lazily filled). */
+class Matcher {
+  memo: Int8Array = new Int8Array(64);
+  constructor(readonly filter: string) {}
+}
+
+const MAX_MATCHERS = 16;
+
+export class MsgIndex {
+  readonly mode: IndexMode;
+  firstSeq: number;
+  lastSeq: number;
+  msgs = 0;
+  bytes = 0;
+  lastTs = 0n;
+
+  readonly subjects = new Map<string, SubjectState>();
+  private byId: Array<SubjectState | undefined> = [];
+  private freeIds: number[] = [];
+  private chunks = new Map<number, Chunk>();
+  private chunkNos: number[] = [];
+  private matchers = new Map<string, Matcher>();
+  // Last chunk looked up: most accesses are sequential.
+  private hot: Chunk | undefined;
+
+  /** Filled by remove(): what was removed. */
+  removedSubject = '';
+  removedSize = 0;
+  /** Filled by add()/lookup(): slot of the chunk returned. */
+  slot = 0;
+
+  constructor(mode: IndexMode, firstSeq = 1) {
+    this.mode = mode;
+    this.firstSeq = firstSeq > 0 ? firstSeq : 1;
+    this.lastSeq = this.firstSeq - 1;
+  }
+
+  // ---- chunk access ----
+
+  /** Chunk holding a live message at seq (and sets this.slot), or undefined. */
+  lookup(seq: number): Chunk | undefined {
+    const no = Math.floor(seq / CHUNK_SIZE);
+    let c = this.hot;
+    if (c === undefined || c.no !== no) {
+      c = this.chunks.get(no);
+      if (c === undefined) return undefined;
+      this.hot = c;
+    }
+    const i = seq - c.base;
+    if (i >= c.cap || c.subj[i] < 0) return undefined;
+    this.slot = i;
+    return c;
+  }
+
+  has(seq: number): boolean {
+    return this.lookup(seq) !== undefined;
+  }
+
+  subjectOf(seq: number): string | undefined {
+    const c = this.lookup(seq);
+    if (!c) return undefined;
+    return this.byId[c.subj[this.slot]]!.subject;
+  }
+
+  tsOf(seq: number): bigint {
+    const c = this.lookup(seq);
+    return c ? c.ts[this.slot] : 0n;
+  }
+
+  sizeOf(seq: number): number {
+    const c = this.lookup(seq);
+    return c ? c.size[this.slot] : 0;
+  }
+
+  subjectById(id: number): SubjectState | undefined {
+    return this.byId[id];
+  }
+
+  private chunkFor(seq: number): Chunk {
+    const no = Math.floor(seq / CHUNK_SIZE);
+    let c = this.hot;
+    if (c === undefined || c.no !== no) {
+      c = this.chunks.get(no);
+      if (c === undefined) {
+        c = new Chunk(no, this.mode, INITIAL_CAP);
+        this.chunks.set(no, c);
+        const nos = this.chunkNos;
+        if (nos.length === 0 || nos[nos.length - 1] < no) nos.push(no);
+        else nos.splice(lowerBound(nos, no), 0, no);
+      }
+      this.hot = c;
+    }
+    return c;
+  }
+
+  private dropChunk(c: Chunk): void {
+    this.chunks.delete(c.no);
+    const nos = this.chunkNos;
+    if (nos[0] === c.no) nos.shift();
+    else {
+      const i = lowerBound(nos, c.no);
+      if (nos[i] === c.no) nos.splice(i, 1);
+    }
+    if (this.hot === c) this.hot = undefined;
+  }
+
+  private setNext(seq: number, v: number): void {
+    const c = this.lookup(seq)!;
+    c.next[this.slot] = v;
+  }
+
+  private setPrev(seq: number, v: number): void {
+    const c = this.lookup(seq)!;
+    c.prev[this.slot] = v;
+  }
+
+  nextOf(seq: number): number {
+    const c = this.lookup(seq);
+    return c ? c.next[this.slot] : 0;
+  }
+
+  prevOf(seq: number): number {
+    const c = this.lookup(seq);
+    return c ? c.prev[this.slot] : 0;
+  }
+
+  // ---- mutation ----
+
+  /** Add a message at seq (> lastSeq). Returns its chunk; this.slot is its slot. */
+  add(seq: number, subject: string, ts: bigint, size: number): Chunk {
+    let ss = this.subjects.get(subject);
+    if (ss === undefined) {
+      const id = this.freeIds.length > 0 ? this.freeIds.pop()! : this.byId.length;
+      ss = new SubjectState(id, subject, 0, 0, 0);
+      this.subjects.set(subject, ss);
+      this.byId[id] = ss;
+    }
+    const c = this.chunkFor(seq);
+    const i = seq - c.base;
+    if (i >= c.cap) c.grow(i + 1);
+    c.subj[i] = ss.id;
+    c.ts[i] = ts;
+    c.size[i] = size;
+    c.next[i] = 0;
+    if (ss.msgs > 0) {
+      c.prev[i] = ss.last;
+      this.setNext(ss.last, seq);
+      ss.last = seq;
+    } else {
+      c.prev[i] = 0;
+      ss.first = seq;
+      ss.last = seq;
+    }
+    ss.msgs++;
+    c.live++;
+    this.msgs++;
+    this.bytes += size;
+    if (this.msgs === 1) this.firstSeq = seq;
+    this.lastSeq = seq;
+    this.lastTs = ts;
+    this.slot = i;
+    return c;
+  }
+
+  /** Remove the message at seq. Sets removedSubject/removedSize. False when absent. */
+  remove(seq: number): boolean {
+    const c = this.lookup(seq);
+    if (c === undefined) return false;
+    const i = this.slot;
+    const id = c.subj[i];
+    const ss = this.byId[id]!;
+    const p = c.prev[i];
+    const n = c.next[i];
+    const size = c.size[i];
+    c.subj[i] = -1;
+    if (c.refs) c.refs[i] = undefined;
+    c.live--;
+    if (p !== 0) this.setNext(p, n);
+    else ss.first = n;
+    if (n !== 0) this.setPrev(n, p);
+    else ss.last = p;
+    ss.msgs--;
+    if (ss.msgs === 0) {
+      this.subjects.delete(ss.subject);
+      this.byId[id] = undefined;
+      this.freeIds.push(id);
+      for (const m of this.matchers.values()) if (id < m.memo.length) m.memo[id] = 0;
+    }
+    this.msgs--;
+    this.bytes -= size;
+    this.removedSubject = ss.subject;
+    this.removedSize = size;
+    if (c.live === 0) this.dropChunk(c);
+    if (this.msgs === 0) this.firstSeq = this.lastSeq + 1;
+    else if (seq === this.firstSeq) this.firstSeq = this.nextLive(seq + 1);
+    return true;
+  }
+
+  /** Forget every message; firstSeq = newFirst, lastSeq = max(lastSeq, newFirst - 1). */
+  reset(newFirst: number, newLast?: number): void {
+    this.chunks.clear();
+    this.chunkNos = [];
+    this.hot = undefined;
+    this.subjects.clear();
+    this.byId = [];
+    this.freeIds = [];
+    this.matchers.clear();
+    this.msgs = 0;
+    this.bytes = 0;
+    this.lastSeq = newLast ?? Math.max(this.lastSeq, newFirst - 1);
+    this.firstSeq = this.lastSeq + 1;
+  }
+
+  /** Consume sequences up to seq without messages (skips). */
+  skipTo(seq: number, ts: bigint): void {
+    if (seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    if (ts !== 0n) this.lastTs = ts;
+    if (this.msgs === 0) this.firstSeq = seq + 1;
+  }
+
+  /** After removing everything above seq: make seq the last sequence. */
+  setLast(seq: number, ts: bigint): void {
+    this.lastSeq = seq;
+    this.lastTs = ts;
+    if (this.msgs === 0) this.firstSeq = seq + 1;
+  }
+
+  // ---- navigation ----
+
+  /** First live seq >= seq, or 0. */
+  nextLive(seq: number): number {
+    if (this.msgs === 0 || seq > this.lastSeq) return 0;
+    if (seq < this.firstSeq) seq = this.firstSeq;
+    const nos = this.chunkNos;
+    let k = lowerBound(nos, Math.floor(seq / CHUNK_SIZE));
+    for (; k < nos.length; k++) {
+      const c = this.chunks.get(nos[k])!;
+      let i = seq > c.base ? seq - c.base : 0;
+      const subj = c.subj;
+      for (; i < c.cap; i++) if (subj[i] >= 0) return c.base + i;
+    }
+    return 0;
+  }
+
+  /** Last live seq <= seq, or 0. */
+  prevLive(seq: number): number {
+    if (this.msgs === 0 || seq < this.firstSeq) return 0;
+    if (seq > this.lastSeq) seq = this.lastSeq;
+    const nos = this.chunkNos;
+    let k = upperBound(nos, Math.floor(seq / CHUNK_SIZE)) - 1;
+    for (; k >= 0; k--) {
+      const c = this.chunks.get(nos[k])!;
+      let i = Math.min(seq - c.base, c.cap - 1);
+      const subj = c.subj;
+      for (; i >= 0; i--) if (subj[i] >= 0) return c.base + i;
+    }
+    return 0;
+  }
+
+  lastLive(): number {
+    return this.prevLive(this.lastSeq);
+  }
+
+  /** Number of live messages with seq >= seq. */
+  countFrom(seq: number): number {
+    if (seq <= this.firstSeq) return this.msgs;
+    if (seq > this.lastSeq) return 0;
+    const nos = this.chunkNos;
+    const no = Math.floor(seq / CHUNK_SIZE);
+    let total = 0;
+    let k = lowerBound(nos, no);
+    if (k < nos.length && nos[k] === no) {
+      const c = this.chunks.get(no)!;
+      for (let i = seq - c.base; i < c.cap; i++) if (c.subj[i] >= 0) total++;
+      k++;
+    }
+    for (; k < nos.length; k++) total += this.chunks.get(nos[k])!.live;
+    return total;
+  }
+
+  /** Calls fn for each live seq in [from, to] in ascending order (fn may remove that seq). */
+  forEachLive(from: number, to: number, fn: (seq: number) => boolean | void): void {
+    let s = this.nextLive(from);
+    while (s !== 0 && s <= to) {
+      const nxt = s + 1;
+      if (fn(s) === false) return;
+      s = this.nextLive(nxt);
+    }
+  }
+
+  // ---- filters ----
+
+  private matcher(filter: string): Matcher {
+    let m = this.matchers.get(filter);
+    if (m === undefined) {
+      if (this.matchers.size >= MAX_MATCHERS) {
+        const oldest = this.matchers.keys().next().value as string;
+        this.matchers.delete(oldest);
+      }
+      m = new Matcher(filter);
+      this.matchers.set(filter, m);
+    }
+    return m;
+  }
+
+  /** Does the subject with this id match the wildcard filter (memoised)? */
+  private idMatches(m: Matcher, id: number): boolean {
+    if (id >= m.memo.length) {
+      let len = m.memo.length * 2;
+      while (len <= id) len *= 2;
+      const memo = new Int8Array(len);
+      memo.set(m.memo);
+      m.memo = memo;
+    }
+    const v = m.memo[id];
+    if (v !== 0) return v === 1;
+    const ok = subjectMatches(this.byId[id]!.subject, m.filter);
+    m.memo[id] = ok ? 1 : 2;
+    return ok;
+  }
+
+  /** Iterate subject states matching filter. */
+  forEachSubject(filter: string, fn: (ss: SubjectState) => void): void {
+    if (isAllFilter(filter)) {
+      for (const ss of this.subjects.values()) fn(ss);
+    } else if (!hasWildcard(filter)) {
+      const ss = this.subjects.get(filter);
+      if (ss) fn(ss);
+    } else {
+      const m = this.matcher(filter);
+      for (const ss of this.subjects.values()) if (this.idMatches(m, ss.id)) fn(ss);
+    }
+  }
+
+  /** First seq >= start in this subject's list (literal subject). */
+  private nextInSubject(ss: SubjectState, start: number): number {
+    if (start <= ss.first) return ss.first;
+    if (start > ss.last) return 0;
+    // Consumers usually ask for the seq after one they just got from this subject.
+    const pc = this.lookup(start - 1);
+    if (pc && pc.subj[this.slot] === ss.id) return pc.next[this.slot];
+    // Interleave a forward sequence scan with a backward walk of the subject list,
+    // so the cost is at most twice the cheaper of the two.
+    let fwd = start;
+    let back = ss.last;
+    let best = ss.last;
+    for (;;) {
+      const c = this.lookup(fwd);
+      if (c && c.subj[this.slot] === ss.id) return fwd;
+      fwd++;
+      const p = this.prevOf(back);
+      if (p === 0 || p < start) return best;
+      best = p;
+      back = p;
+      if (fwd > best) return best;
+    }
+  }
+
+  /** Last seq <= start in this subject's list. */
+  private prevInSubject(ss: SubjectState, start: number): number {
+    if (start >= ss.last) return ss.last;
+    if (start < ss.first) return 0;
+    let bwd = start;
+    let fwd = ss.first;
+    let best = ss.first;
+    for (;;) {
+      const c = this.lookup(bwd);
+      if (c && c.subj[this.slot] === ss.id) return bwd;
+      bwd--;
+      const n = this.nextOf(fwd);
+      if (n === 0 || n > start) return best;
+      best = n;
+      fwd = n;
+      if (bwd < best) return best;
+    }
+  }
+
+  /** Count messages of one subject with seq >= start. */
+  private countInSubject(ss: SubjectState, start: number): { n: number; first: number } {
+    if (start <= ss.first) return { n: ss.msgs, first: ss.first };
+    if (start > ss.last) return { n: 0, first: 0 };
+    if (ss.msgs <= ss.last - start + 1) {
+      let n = 0;
+      let first = 0;
+      for (let s = ss.last; s !== 0 && s >= start; s = this.prevOf(s)) {
+        n++;
+        first = s;
+      }
+      return { n, first };
+    }
+    let n = 0;
+    let first = 0;
+    for (let s = start; s <= ss.last; s++) {
+      const c = this.lookup(s);
+      if (c && c.subj[this.slot] === ss.id) {
+        n++;
+        if (first === 0) first = s;
+      }
+    }
+    return { n, first };
+  }
+
+  /** First seq >= start whose subject matches filter, or 0. */
+  nextMatch(filter: string, start: number): number {
+    if (start < this.firstSeq) start = this.firstSeq;
+    if (this.msgs === 0 || start > this.lastSeq) return 0;
+    if (isAllFilter(filter)) return this.nextLive(start);
+    if (!hasWildcard(filter)) {
+      const ss = this.subjects.get(filter);
+      return ss ? this.nextInSubject(ss, start) : 0;
+    }
+    const m = this.matcher(filter);
+    if (this.subjects.size <= 32) {
+      let best = 0;
+      for (const ss of this.subjects.values()) {
+        if (ss.last < start || !this.idMatches(m, ss.id)) continue;
+        if (best !== 0 && ss.first >= best) continue;
+        const s = this.nextInSubject(ss, start);
+        if (s !== 0 && (best === 0 || s < best)) best = s;
+      }
+      return best;
+    }
+    return this.scanForward(start, (id) => this.idMatches(m, id));
+  }
+
+  /** First seq >= start matching any of filters (empty = all). */
+  nextMatchMulti(filters: string[], start: number): number {
+    if (filters.length === 0) return this.nextMatch('', start);
+    if (filters.length === 1) return this.nextMatch(filters[0], start);
+    let best = 0;
+    for (const f of filters) {
+      const s = this.nextMatch(f, start);
+      if (s !== 0 && (best === 0 || s < best)) best = s;
+    }
+    return best;
+  }
+
+  private scanForward(start: number, ok: (id: number) => boolean): number {
+    const nos = this.chunkNos;
+    let k = lowerBound(nos, Math.floor(start / CHUNK_SIZE));
+    for (; k < nos.length; k++) {
+      const c = this.chunks.get(nos[k])!;
+      const subj = c.subj;
+      for (let i = start > c.base ? start - c.base : 0; i < c.cap; i++) {
+        const id = subj[i];
+        if (id >= 0 && ok(id)) return c.base + i;
+      }
+    }
+    return 0;
+  }
+
+  private scanBackward(start: number, stopBelow: number, ok: (id: number) => boolean): number {
+    const nos = this.chunkNos;
+    let k = upperBound(nos, Math.floor(start / CHUNK_SIZE)) - 1;
+    for (; k >= 0; k--) {
+      const c = this.chunks.get(nos[k])!;
+      const subj = c.subj;
+      for (let i = Math.min(start - c.base, c.cap - 1); i >= 0; i--) {
+        if (c.base + i < stopBelow) return 0;
+        const id = subj[i];
+        if (id >= 0 && ok(id)) return c.base + i;
+      }
+    }
+    return 0;
+  }
+
+  /** Last seq <= start whose subject matches filter, or 0. */
+  prevMatch(filter: string, start: number): number {
+    if (start > this.lastSeq) start = this.lastSeq;
+    if (this.msgs === 0 || start < this.firstSeq) return 0;
+    if (isAllFilter(filter)) return this.prevLive(start);
+    if (!hasWildcard(filter)) {
+      const ss = this.subjects.get(filter);
+      return ss ? this.prevInSubject(ss, start) : 0;
+    }
+    const m = this.matcher(filter);
+    return this.scanBackward(start, 0, (id) => this.idMatches(m, id));
+  }
+
+  /** Last seq whose subject matches filter, or 0. */
+  lastMatch(filter: string): number {
+    if (this.msgs === 0) return 0;
+    if (isAllFilter(filter)) return this.lastLive();
+    if (!hasWildcard(filter)) return this.subjects.get(filter)?.last ?? 0;
+    const m = this.matcher(filter);
+    // A bounded backward scan finds recent matches fast; otherwise ask every subject.
+    const bound = Math.max(this.lastSeq - 2 * this.subjects.size, this.firstSeq);
+    const s = this.scanBackward(this.lastSeq, bound, (id) => this.idMatches(m, id));
+    if (s !== 0) return s;
+    let best = 0;
+    for (const ss of this.subjects.values()) {
+      if (ss.last > best && this.idMatches(m, ss.id)) best = ss.last;
+    }
+    return best;
+  }
+
+  /** Summary of messages with seq >= start matching filter. */
+  filteredState(start: number, filter: string): SimpleState {
+    if (start < this.firstSeq) start = this.firstSeq;
+    if (this.msgs === 0 || start > this.lastSeq) return { msgs: 0, first: 0, last: 0 };
+    if (isAllFilter(filter)) {
+      const n = this.countFrom(start);
+      if (n === 0) return { msgs: 0, first: 0, last: 0 };
+      return { msgs: n, first: this.nextLive(start), last: this.lastLive() };
+    }
+    if (!hasWildcard(filter)) {
+      const ss = this.subjects.get(filter);
+      if (!ss) return { msgs: 0, first: 0, last: 0 };
+      const r = this.countInSubject(ss, start);
+      return r.n === 0 ? { msgs: 0, first: 0, last: 0 } : { msgs: r.n, first: r.first, last: ss.last };
+    }
+    const m = this.matcher(filter);
+    const out: SimpleState = { msgs: 0, first: 0, last: 0 };
+    if (this.lastSeq - start + 1 < this.subjects.size) {
+      for (let s = this.nextLive(start); s !== 0; s = this.nextLive(s + 1)) {
+        const c = this.lookup(s)!;
+        if (!this.idMatches(m, c.subj[this.slot])) continue;
+        out.msgs++;
+        if (out.first === 0) out.first = s;
+        out.last = s;
+      }
+      return out;
+    }
+    for (const ss of this.subjects.values()) {
+      if (ss.last < start || !this.idMatches(m, ss.id)) continue;
+      const r = this.countInSubject(ss, start);
+      if (r.n === 0) continue;
+      out.msgs += r.n;
+      if (out.first === 0 || r.first < out.first) out.first = r.first;
+      if (ss.last > out.last) out.last = ss.last;
+    }
+    return out;
+  }
+
+  /** Number of subjects matching filter whose last message is >= start. */
+  lastPerSubjectCount(start: number, filter: string): number {
+    let n = 0;
+    this.forEachSubject(filter, (ss) => {
+      if (ss.last >= start) n++;
+    });
+    return n;
+  }
+
+  /** Last seq <= maxSeq of a subject. */
+  lastAtOrBelow(ss: SubjectState, maxSeq: number): number {
+    return this.prevInSubject(ss, maxSeq);
+  }
+
+  /** First seq whose timestamp >= tsNs (timestamps grow with seq); lastSeq+1 when none. */
+  seqFromTime(tsNs: bigint): number {
+    if (this.msgs === 0) return this.lastSeq + 1;
+    const first = this.firstSeq;
+    if (tsNs <= this.tsOf(first)) return first;
+    const lastLive = this.lastLive();
+    const lastTs = this.tsOf(lastLive);
+    if (tsNs === lastTs) return lastLive;
+    if (tsNs > lastTs) return this.lastSeq + 1;
+    let lo = first;
+    let hi = lastLive;
+    let result = lastLive;
+    while (lo <= hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const s = this.nextLive(mid);
+      if (s === 0 || s > hi) {
+        hi = mid - 1;
+        continue;
+      }
+      if (this.tsOf(s) >= tsNs) {
+        result = s;
+        hi = mid - 1;
+      } else {
+        lo = s + 1;
+      }
+    }
+    return result;
+  }
+
+  /** Deleted (absent) sequences between firstSeq and lastSeq as [first, count] runs. */
+  deletedRuns(): Array<[number, number]> {
+    const runs: Array<[number, number]> = [];
+    if (this.msgs === 0) return runs;
+    let expect = this.firstSeq;
+    const last = this.lastSeq;
+    for (const no of this.chunkNos) {
+      const c = this.chunks.get(no)!;
+      const subj = c.subj;
+      const end = Math.min(c.cap, last - c.base + 1);
+      for (let i = Math.max(0, expect - c.base); i < end; i++) {
+        if (subj[i] < 0) continue;
+        const s = c.base + i;
+        if (s > expect) runs.push([expect, s - expect]);
+        expect = s + 1;
+      }
+    }
+    if (expect <= last) runs.push([expect, last - expect + 1]);
+    return runs;
+  }
+
+  numDeleted(): number {
+    return this.msgs === 0 ? 0 : this.lastSeq - this.firstSeq + 1 - this.msgs;
+  }
+}
+
+function lowerBound(a: number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(a: number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
