@@ -27,6 +27,22 @@ export interface UserEntry {
   account?: string;
 }
 
+/** one destination of a weighted subject mapping (`mappings { a: [{dest: b, weight: 50%}] }`) */
+export interface MappingDestination {
+  subject: string;
+  /** percent, 0..100 */
+  weight: number;
+  cluster?: string;
+}
+
+/** per-account connection limits (`accounts { A { limits { ... } } }`) */
+export interface AccountLimits {
+  maxConnections?: number;
+  maxSubscriptions?: number;
+  maxPayload?: number;
+  maxLeafnodes?: number;
+}
+
 export interface AccountJetStreamLimits {
   enabled: boolean;
   maxMemory?: number;
@@ -35,6 +51,8 @@ export interface AccountJetStreamLimits {
   maxConsumers?: number;
   maxAckPending?: number;
   maxBytesRequired?: boolean;
+  memoryMaxStreamBytes?: number;
+  storeMaxStreamBytes?: number;
 }
 
 export interface ExportEntry {
@@ -42,6 +60,10 @@ export interface ExportEntry {
   service?: string;
   accounts?: string[];
   responseType?: 'singleton' | 'stream' | 'chunked';
+  responseThresholdMs?: number;
+  accountTokenPosition?: number;
+  latency?: { subject: string; sampling: number | 'headers' };
+  allowTrace?: boolean;
 }
 
 export interface ImportEntry {
@@ -49,6 +71,8 @@ export interface ImportEntry {
   service?: { account: string; subject: string };
   prefix?: string;
   to?: string;
+  share?: boolean;
+  allowTrace?: boolean;
 }
 
 export interface AccountConfig {
@@ -59,6 +83,10 @@ export interface AccountConfig {
   imports: ImportEntry[];
   mappings: Record<string, string>;
   defaultPermissions?: Permissions;
+  /** account public nkey (A...) */
+  nkey?: string;
+  limits?: AccountLimits;
+  weightedMappings?: Record<string, MappingDestination[]>;
 }
 
 export interface AuthorizationConfig {
@@ -78,6 +106,18 @@ export interface TlsConfig {
   timeoutSec?: number;
   handshakeFirst?: boolean;
   insecure?: boolean;
+  /** handshake_first: "auto" / a duration: fall back to INFO-first after this delay */
+  handshakeFirstFallbackMs?: number;
+  verifyAndMap?: boolean;
+  cipherSuites?: string[];
+  curvePreferences?: string[];
+  /** hex sha256 of the DER SubjectPublicKeyInfo of allowed peer certificates */
+  pinnedCerts?: string[];
+  /** e.g. "1.2", "1.3" */
+  minVersion?: string;
+  connectionRateLimit?: number;
+  certificates?: { certFile: string; keyFile: string }[];
+  allowInsecureCipherSuites?: boolean;
 }
 
 export interface ClusterOptions {
@@ -95,6 +135,14 @@ export interface ClusterOptions {
   pingMax?: number;
   writeDeadlineMs?: number;
   tls?: TlsConfig;
+  /** route permissions: import = what may be received (publish), export = what may be sent (subscribe) */
+  permissions?: { import?: PermissionRule; export?: PermissionRule };
+  /** accounts that get a dedicated route connection (`accounts` in the cluster block) */
+  pinnedAccounts?: string[];
+  /** compression mode as written ("off", "accept", "s2_fast", ...) */
+  compression?: string;
+  connectBackoff?: boolean;
+  writeTimeoutPolicy?: 'default' | 'close' | 'retry';
 }
 
 export interface JetStreamOptions {
@@ -117,6 +165,9 @@ export interface JetStreamOptions {
     duplicateWindowMs?: number;
     maxHaAssets?: number;
   };
+  requestQueueLimit?: number;
+  maxBufferedMsgs?: number;
+  maxBufferedSizeBytes?: number;
 }
 
 export interface Options {
@@ -190,6 +241,20 @@ export interface Options {
 
   /** config blocks that were accepted but whose feature tsnats does not have yet */
   unsupported: string[];
+
+  // less common settings (all optional)
+  /** trace_headers: trace message headers (implies trace) */
+  traceHeaders?: boolean;
+  noSublistCache?: boolean;
+  /** pprof-style profiling port (--profile, prof_port) */
+  profPort?: number;
+  featureFlags?: Record<string, boolean>;
+  writeTimeoutPolicy?: 'default' | 'close' | 'retry';
+  /** weighted subject mappings of the global account */
+  weightedMappings?: Record<string, MappingDestination[]>;
+  connectErrorReports?: number;
+  reconnectErrorReports?: number;
+  noFastProducerStall?: boolean;
 }
 
 export const DEFAULT_PORT = 4222;
