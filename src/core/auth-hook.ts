@@ -1,0 +1,113 @@
+// The seam where authentication and permissions plug into client connections.
+// The core has no built-in users: the server installs a ClientAuthenticator
+// (src/auth builds it from the options) and the client asks it on CONNECT.
+import type { Account } from './account.js';
+
+/** CONNECT fields (client.go ClientOpts), after applying nats-server's defaults. */
+export interface ConnectOptions {
+  verbose: boolean;
+  pedantic: boolean;
+  tls_required: boolean;
+  echo: boolean;
+  headers: boolean;
+  no_responders: boolean;
+  protocol: number;
+  user?: string;
+  pass?: string;
+  auth_token?: string;
+  nkey?: string;
+  sig?: string;
+  jwt?: string;
+  name?: string;
+  lang?: string;
+  version?: string;
+  account?: string;
+  new_account?: boolean;
+}
+
+/** nats-server pre-fills verbose/pedantic/echo with true before decoding CONNECT. */
+export function defaultConnectOptions(): ConnectOptions {
+  return {
+    verbose: true,
+    pedantic: true,
+    tls_required: false,
+    echo: true,
+    headers: false,
+    no_responders: false,
+    protocol: 0,
+  };
+}
+
+const BOOL_FIELDS = ['verbose', 'pedantic', 'tls_required', 'echo', 'headers', 'no_responders', 'new_account'] as const;
+const STRING_FIELDS = ['user', 'pass', 'auth_token', 'nkey', 'sig', 'jwt', 'name', 'lang', 'version', 'account'] as const;
+
+/**
+ * Decode a CONNECT JSON on top of `base` (a second CONNECT merges into the
+ * first, like Go's json.Unmarshal into the same struct). Returns null when the
+ * JSON is invalid or a known field has the wrong type (nats-server then closes
+ * the connection without an -ERR).
+ */
+export function decodeConnect(json: string, base: ConnectOptions): ConnectOptions | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  const out: ConnectOptions = { ...base };
+  const rec = out as unknown as Record<string, unknown>;
+  for (const k of BOOL_FIELDS) {
+    const x = o[k];
+    if (x === undefined || x === null) continue;
+    if (typeof x !== 'boolean') return null;
+    rec[k] = x;
+  }
+  for (const k of STRING_FIELDS) {
+    const x = o[k];
+    if (x === undefined || x === null) continue;
+    if (typeof x !== 'string') return null;
+    rec[k] = x;
+  }
+  if (o.protocol !== undefined && o.protocol !== null) {
+    if (typeof o.protocol !== 'number' || !Number.isInteger(o.protocol)) return null;
+    out.protocol = o.protocol;
+  }
+  return out;
+}
+
+/** Publish/subscribe permissions of an authenticated user. */
+export interface ClientPermissions {
+  canPublish(subject: string): boolean;
+  canSubscribe(subject: string, queue?: string): boolean;
+  /** Checked at delivery for wildcard subscriptions overlapping a subscribe deny. */
+  canDeliver?(subject: string, queue?: string): boolean;
+}
+
+export interface AuthResult {
+  account: Account;
+  /** authorized user label (connz `authorized_user`) */
+  user?: string;
+  permissions?: ClientPermissions | null;
+}
+
+/** What the authenticator may look at besides the CONNECT fields. */
+export interface ConnectionAuthInfo {
+  cid: number;
+  ip: string;
+  port: number;
+  /** the nonce sent in INFO (nkey/JWT signatures), when one was sent */
+  nonce?: string;
+}
+
+export interface ClientAuthenticator {
+  /** clients must authenticate (INFO auth_required, auth timer, CONNECT first) */
+  readonly authRequired: boolean;
+  /** INFO carries a nonce for nkey/JWT signatures */
+  readonly needsNonce?: boolean;
+  /** an op before CONNECT is allowed and the client is bound to this result (no_auth_user) */
+  readonly noAuthUser?: boolean;
+  /** null = Authorization Violation */
+  authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null;
+}

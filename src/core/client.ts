@@ -1,0 +1,643 @@
+// A client connection over a socket: parses what the client sends, routes its
+// publishes, and queues MSG/HMSG frames for it (flushed once per event-loop turn).
+//
+// Readable state for monitoring (/connz): cid, kind, ip, port, startMs,
+// lastActivityMs, rttMs, inMsgs/inBytes, outMsgs/outBytes, pendingBytes,
+// subs (Map sid -> Subscription), opts (name/lang/version...), account,
+// authorizedUser, closeReason, stopMs.
+import type { Socket } from 'node:net';
+import type { Options } from '../config/options.js';
+import { ClientParser, ParseResult, type ClientOpHandler, type PubArgs } from '../protocol/client-parser.js';
+import { Err, errFrame, OK, PING, PONG } from '../protocol/client-encode.js';
+import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
+import type { Account } from './account.js';
+import {
+  decodeConnect, defaultConnectOptions,
+  type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+} from './auth-hook.js';
+import type { Logger } from './logger.js';
+import { Outbound } from './outbound.js';
+import { isValidLiteralSubject } from './subject.js';
+import { ClientKind, InboundMsg, Subscription, type MsgSink } from './types.js';
+
+/** Closed-connection reasons (nats-server ClosedState strings). */
+export const CloseReason = {
+  CLIENT_CLOSED: 'Client Closed',
+  AUTH_TIMEOUT: 'Authentication Timeout',
+  AUTH_VIOLATION: 'Authentication Failure',
+  SLOW_CONSUMER_PENDING: 'Slow Consumer (Pending Bytes)',
+  SLOW_CONSUMER_DEADLINE: 'Slow Consumer (Write Deadline)',
+  WRITE_ERROR: 'Write Error',
+  READ_ERROR: 'Read Error',
+  PARSE_ERROR: 'Parse Error',
+  STALE: 'Stale Connection',
+  PROTOCOL_VIOLATION: 'Protocol Violation',
+  BAD_CLIENT_PROTOCOL: 'Bad Client Protocol Version',
+  MAX_CONNECTIONS: 'Maximum Connections Exceeded',
+  MAX_PAYLOAD: 'Maximum Message Payload Exceeded',
+  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
+  MAX_SUBSCRIPTIONS: 'Maximum Subscriptions Exceeded',
+  SERVER_SHUTDOWN: 'Server Shutdown',
+  MSG_HEADER_VIOLATION: 'Message Header Violation',
+  NO_RESPONDERS_REQUIRES_HEADERS: 'No Responders Requires Headers',
+  KICKED: 'Kicked',
+} as const;
+
+/** Server-wide counters the clients update (/varz). */
+export class ServerStats {
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
+  slowConsumers = 0;
+  staleConnections = 0;
+  totalConnections = 0;
+}
+
+/** What a client connection needs from its server. */
+export interface ClientHost {
+  readonly options: Options;
+  readonly log: Logger;
+  readonly stats: ServerStats;
+  readonly globalAccount: Account;
+  readonly authenticator: ClientAuthenticator | null;
+  /** INFO JSON for this client (with client_id, client_ip, nonce) */
+  infoJsonFor(client: Client): string;
+  /** queue the client for a flush at the end of this event-loop turn */
+  scheduleFlush(client: Client): void;
+  /** the client finished closing (remove from registries, record it) */
+  clientClosed(client: Client): void;
+}
+
+const SYS_QUEUE = '_sys_';
+const JS_ACK_PREFIX = '$JS.ACK.';
+const SERVICE_REPLY_PREFIX = '_R_.';
+const GW_REPLY_PREFIX = '$GNR.';
+
+export class Client implements ClientOpHandler, MsgSink {
+  readonly kind: ClientKind = ClientKind.CLIENT;
+  readonly ip: string;
+  readonly port: number;
+  readonly startMs = Date.now();
+  lastActivityMs = this.startMs;
+  /** last time anything was read from the socket */
+  private lastInMs = this.startMs;
+  rttMs = 0;
+  private rttStartMs = 0;
+  private rttMeasuredMs = 0;
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
+  readonly subs = new Map<string, Subscription>();
+  opts: ConnectOptions = defaultConnectOptions();
+  account: Account;
+  authorizedUser = '';
+  permissions: ClientPermissions | null = null;
+  /** client supports HPUB/HMSG (CONNECT headers:true and server allows) */
+  headers = false;
+  connectReceived = false;
+  nonce: string | undefined;
+  closed = false;
+  closeReason = '';
+  stopMs = 0;
+
+  private readonly parser: ClientParser;
+  private readonly out = new Outbound();
+  /** bytes handed to the socket but not yet written out (socket.writableLength at last flush) */
+  private socketBuffered = 0;
+  flushQueued = false;
+  private pingsOut = 0;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  private writeDeadlineTimer: NodeJS.Timeout | null = null;
+  private readonly msg: InboundMsg;
+  private maxPayload: number;
+  private maxPending: number;
+  private maxSubs: number;
+  private awaitingAuth = false;
+
+  constructor(readonly cid: number, private readonly socket: Socket, private readonly host: ClientHost) {
+    this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    this.port = socket.remotePort ?? 0;
+    const o = host.options;
+    this.maxPayload = o.maxPayloadBytes;
+    this.maxPending = o.maxPendingBytes;
+    this.maxSubs = o.maxSubscriptions;
+    this.parser = new ClientParser(this, o.maxControlLineBytes);
+    this.account = host.globalAccount;
+    this.msg = new InboundMsg({ cid, account: this.account.name, kind: 'client' });
+  }
+
+  /** Accept-time setup: send INFO, arm timers, start reading. Returns false if
+   *  the connection was refused (`refuse` is an -ERR text to send after INFO). */
+  start(refuse?: string): void {
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onDrain);
+    const auth = this.host.authenticator;
+    this.awaitingAuth = auth !== null && auth.authRequired && !auth.noAuthUser;
+    this.parser.awaitingAuth = this.awaitingAuth;
+    this.account.numClients++;
+    this.sendNow(Buffer.from(`INFO ${this.host.infoJsonFor(this)} \r\n`));
+    if (refuse !== undefined) {
+      this.sendErrAndClose(refuse, CloseReason.MAX_CONNECTIONS);
+      return;
+    }
+    if (auth !== null && auth.authRequired) {
+      this.authTimer = setTimeout(this.onAuthTimeout, this.host.options.authTimeoutMs);
+    }
+    this.setPingTimer(this.host.options.pingIntervalMs);
+  }
+
+  // ---- socket events ----
+
+  private readonly onData = (buf: Buffer): void => {
+    this.lastInMs = Date.now();
+    const r = this.parser.parse(buf);
+    if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
+    switch (r) {
+      case ParseResult.UNKNOWN_OP:
+        this.host.log.error(`${this.label()} - Client parser ERROR, state: unknown protocol operation`);
+        this.sendErrAndClose(Err.UNKNOWN_PROTOCOL, CloseReason.PROTOCOL_VIOLATION);
+        break;
+      case ParseResult.MAX_CONTROL_LINE:
+        this.sendErrAndClose(Err.MAX_CONTROL_LINE, CloseReason.MAX_CONTROL_LINE);
+        break;
+      case ParseResult.AUTH_VIOLATION:
+        this.authViolation();
+        break;
+      case ParseResult.BAD_ARGS:
+        this.host.log.error(`${this.label()} - Client parser ERROR: malformed protocol arguments`);
+        this.close(CloseReason.PROTOCOL_VIOLATION, true);
+        break;
+    }
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!this.closed) this.host.log.debug(`${this.label()} - Client connection error: ${code ?? err.message}`);
+    this.close(code === 'EPIPE' ? CloseReason.WRITE_ERROR : code === 'ECONNRESET' ? CloseReason.CLIENT_CLOSED : CloseReason.READ_ERROR, false);
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.close(CloseReason.CLIENT_CLOSED, false);
+  };
+
+  private readonly onDrain = (): void => {
+    this.socketBuffered = this.socket.writableLength;
+    if (this.writeDeadlineTimer !== null) {
+      clearTimeout(this.writeDeadlineTimer);
+      this.writeDeadlineTimer = null;
+    }
+  };
+
+  // ---- timers ----
+
+  private readonly onAuthTimeout = (): void => {
+    this.authTimer = null;
+    if (this.closed || this.connectReceived) return;
+    this.sendErrAndClose(Err.AUTH_TIMEOUT, CloseReason.AUTH_TIMEOUT);
+  };
+
+  private setPingTimer(delayMs: number): void {
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    if (delayMs <= 0) return;
+    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
+    // Idle connections must not keep an embedding process alive on their own.
+    this.pingTimer.unref();
+  }
+
+  private readonly onPingTimer = (): void => {
+    this.pingTimer = null;
+    if (this.closed) return;
+    const o = this.host.options;
+    const now = Date.now();
+    // An RTT measurement (PING regardless of activity) is due first and then hourly.
+    const needRtt = this.rttMeasuredMs === 0 || now - this.rttMeasuredMs > 3600_000;
+    // nats-server skips the PING when the client was heard from within the interval.
+    if (now - this.lastInMs < o.pingIntervalMs && !needRtt) {
+      this.setPingTimer(o.pingIntervalMs);
+      return;
+    }
+    if (this.pingsOut + 1 > o.pingMax) {
+      this.host.log.debug(`${this.label()} - Stale Client Connection - Closing`);
+      this.host.stats.staleConnections++;
+      this.sendErrAndClose(Err.STALE_CONNECTION, CloseReason.STALE);
+      return;
+    }
+    this.pingsOut++;
+    this.rttStartMs = now;
+    this.enqueue(PING);
+    this.setPingTimer(o.pingIntervalMs);
+  };
+
+  // ---- output ----
+
+  /** Queue raw protocol bytes; flushed at the end of this event-loop turn. */
+  enqueue(buf: Buffer): void {
+    if (this.closed) return;
+    this.out.write(buf);
+    this.requestFlush();
+  }
+
+  private requestFlush(): void {
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.host.scheduleFlush(this);
+    }
+  }
+
+  /** Bytes queued for this client and not yet written by the kernel (connz pending_bytes). */
+  get pendingBytes(): number {
+    return this.out.pending + this.socketBuffered;
+  }
+
+  /** Write everything queued to the socket (called by the server's flush loop). */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.closed) return;
+    const bufs = this.out.take();
+    if (bufs === null) return;
+    const socket = this.socket;
+    let ok: boolean;
+    if (bufs.length === 1) {
+      ok = socket.write(bufs[0]);
+    } else {
+      socket.cork();
+      ok = true;
+      for (let i = 0; i < bufs.length; i++) ok = socket.write(bufs[i]);
+      socket.uncork();
+    }
+    this.socketBuffered = socket.writableLength;
+    if (!ok && this.writeDeadlineTimer === null) {
+      const deadline = this.host.options.writeDeadlineMs;
+      if (deadline > 0) this.writeDeadlineTimer = setTimeout(this.onWriteDeadline, deadline);
+    }
+    if (this.socketBuffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
+  }
+
+  private readonly onWriteDeadline = (): void => {
+    this.writeDeadlineTimer = null;
+    if (this.closed) return;
+    if (this.socket.writableLength > 0) this.slowConsumer(CloseReason.SLOW_CONSUMER_DEADLINE);
+  };
+
+  private slowConsumer(reason: string): void {
+    if (this.closed) return;
+    this.host.stats.slowConsumers++;
+    if (reason === CloseReason.SLOW_CONSUMER_PENDING) {
+      this.host.log.info(`${this.label()} - Slow Consumer Detected: MaxPending of ${this.maxPending} Exceeded`);
+    } else {
+      this.host.log.info(`${this.label()} - Slow Consumer Detected: WriteDeadline of ${this.host.options.writeDeadlineMs}ms Exceeded`);
+    }
+    // nats-server sends no -ERR to a slow consumer: the connection is just cut.
+    this.close(reason, false);
+  }
+
+  /** Write immediately (INFO on accept). */
+  private sendNow(buf: Buffer): void {
+    this.out.write(buf);
+    this.flush();
+  }
+
+  sendErr(text: string): void {
+    this.enqueue(errFrame(text));
+  }
+
+  /** -ERR then close once the error has been written. */
+  sendErrAndClose(text: string, reason: string): void {
+    if (this.closed) return;
+    this.out.write(errFrame(text));
+    this.close(reason, true);
+  }
+
+  /** Async INFO (lame duck, connect_urls changes): only to protocol>=1 clients. */
+  sendAsyncInfo(json: string): void {
+    if (this.closed || !this.connectReceived || this.opts.protocol < 1) return;
+    this.enqueue(Buffer.from(`INFO ${json} \r\n`));
+  }
+
+  // ---- MsgSink ----
+
+  deliverMsg(sub: Subscription, msg: InboundMsg): boolean {
+    if (this.closed) return false;
+    const perms = this.permissions;
+    if (perms !== null && perms.canDeliver !== undefined && !perms.canDeliver(msg.subject, sub.queue)) return false;
+    let sid = sub.sidBytes;
+    if (sid === null) sid = sub.sidBytes = Buffer.from(` ${sub.sid} `);
+    const wasEmpty = this.out.pending === 0;
+    let size: number;
+    if (msg.hdrLen > 0) {
+      if (this.headers) {
+        this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, msg.hdrLen, msg.data);
+        size = msg.data.length;
+      } else {
+        // Non-header clients get the payload only.
+        const payload = msg.data.subarray(msg.hdrLen);
+        this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, 0, payload);
+        size = payload.length;
+      }
+    } else {
+      this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, 0, msg.data);
+      size = msg.data.length;
+    }
+    this.outMsgs++;
+    this.outBytes += size;
+    const stats = this.host.stats;
+    stats.outMsgs++;
+    stats.outBytes += size;
+    sub.nmsgs++;
+    if (sub.max > 0 && sub.nmsgs >= sub.max) this.removeSub(sub);
+    if (wasEmpty) this.requestFlush();
+    if (this.out.pending + this.socketBuffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
+    return true;
+  }
+
+  // ---- ClientOpHandler ----
+
+  onConnect(json: string): boolean {
+    if (this.authTimer !== null) {
+      clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    this.lastActivityMs = Date.now();
+    const opts = decodeConnect(json, this.opts);
+    if (opts === null) {
+      this.host.log.error(`${this.label()} - Client parser ERROR: invalid CONNECT JSON`);
+      this.close(CloseReason.PROTOCOL_VIOLATION, true);
+      return false;
+    }
+    const first = !this.connectReceived;
+    if (first) this.rttMs = Math.max(0.001, Date.now() - this.startMs);
+    this.opts = opts;
+    this.connectReceived = true;
+    this.headers = !this.host.options.noHeaderSupport && opts.headers;
+    // A second CONNECT may switch accounts: drop subscriptions first.
+    if (!first) this.clearSubs();
+
+    const auth = this.host.authenticator;
+    if (auth !== null && auth.authRequired) {
+      const res = auth.authenticate(opts, { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
+      if (res === null) {
+        this.authViolation();
+        return false;
+      }
+      this.bindAccount(res.account);
+      this.authorizedUser = res.user ?? '';
+      this.permissions = res.permissions ?? null;
+    }
+    if (opts.new_account || (opts.account !== undefined && opts.account !== '')) {
+      this.authViolation();
+      return false;
+    }
+    this.awaitingAuth = false;
+    this.parser.awaitingAuth = false;
+
+    if (opts.protocol < 0 || opts.protocol > 1) {
+      this.sendErrAndClose(Err.BAD_CLIENT_PROTOCOL, CloseReason.BAD_CLIENT_PROTOCOL);
+      return false;
+    }
+    if (opts.no_responders && !this.headers) {
+      this.sendErrAndClose(Err.NO_RESPONDERS_REQUIRES_HEADERS, CloseReason.NO_RESPONDERS_REQUIRES_HEADERS);
+      return false;
+    }
+    if (opts.verbose) this.enqueue(OK);
+    if (first) {
+      const o = this.host.options;
+      // The first PING goes out ~2s after CONNECT (+ up to 20%) to measure RTT.
+      const firstPing = Math.min(o.pingIntervalMs, 2000);
+      this.setPingTimer(firstPing + Math.floor(Math.random() * (firstPing / 5)));
+      this.host.log.debug(`${this.label()} - Client connection created`);
+    }
+    return true;
+  }
+
+  private bindAccount(acc: Account): void {
+    if (acc === this.account) return;
+    this.account.numClients--;
+    this.account = acc;
+    acc.numClients++;
+    this.msg.origin = { cid: this.cid, account: acc.name, kind: 'client' };
+  }
+
+  private authViolation(): void {
+    this.host.log.error(`${this.label()} - authentication error`);
+    this.sendErrAndClose(Err.AUTH_VIOLATION, CloseReason.AUTH_VIOLATION);
+  }
+
+  onPubArgs(pa: PubArgs): boolean {
+    if (pa.hdrLen >= 0 && !this.headers) {
+      // HPUB from a client that did not negotiate headers: closed without -ERR.
+      this.host.log.error(`${this.label()} - message headers not supported`);
+      this.close(CloseReason.MSG_HEADER_VIOLATION, true);
+      return false;
+    }
+    if (this.maxPayload > 0 && pa.size > this.maxPayload) {
+      this.host.log.error(`${this.label()} - Maximum Payload Violation: ${pa.size} vs ${this.maxPayload}`);
+      this.sendErrAndClose(Err.MAX_PAYLOAD, CloseReason.MAX_PAYLOAD);
+      return false;
+    }
+    if (this.opts.pedantic && !isValidLiteralSubject(pa.subject)) {
+      this.sendErr(Err.INVALID_PUBLISH_SUBJECT);
+    }
+    return true;
+  }
+
+  onMsg(pa: PubArgs, data: Buffer): void {
+    const size = data.length;
+    this.inMsgs++;
+    this.inBytes += size;
+    this.lastActivityMs = this.lastInMs;
+    const stats = this.host.stats;
+    stats.inMsgs++;
+    stats.inBytes += size;
+    const acc = this.account;
+    acc.stats.inMsgs++;
+    acc.stats.inBytes += size;
+
+    const subject = pa.subject;
+    const reply = pa.reply;
+    if (this.permissions !== null && !this.permissions.canPublish(subject)) {
+      this.host.log.error(`${this.label()} - Publish Violation - Subject "${subject}"`);
+      this.sendErr(Err.pubViolation(subject));
+      return;
+    }
+    if (subject.startsWith(GW_REPLY_PREFIX)) {
+      this.sendErr(Err.pubViolation(subject));
+      return;
+    }
+    if (reply.length > 0 && isReservedReply(reply)) {
+      this.sendErr(Err.replyViolation(reply));
+      return;
+    }
+    if (this.opts.verbose) this.enqueue(OK);
+
+    const msg = this.msg;
+    msg.subject = subject;
+    msg.subjectBytes = pa.subjectBytes;
+    msg.reply = reply;
+    msg.replyBytes = pa.replyBytes;
+    msg.hdrLen = pa.hdrLen;
+    msg.data = data;
+    const delivered = acc.processMsg(msg, this, !this.opts.echo);
+    if (delivered === 0 && reply.length > 0 && this.opts.no_responders) this.sendNoResponders(msg);
+  }
+
+  /** 503 status to the requester's own subscription on the reply subject (2.9.10 bytes). */
+  private sendNoResponders(msg: InboundMsg): void {
+    const r = this.account.sublist.match(msg.reply);
+    for (const sub of r.psubs) {
+      if (sub.owner === this) {
+        let sid = sub.sidBytes;
+        if (sid === null) sid = sub.sidBytes = Buffer.from(` ${sub.sid} `);
+        this.out.writeMsg(msg.replyBytes!, sid, null, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
+        this.requestFlush();
+        return;
+      }
+    }
+  }
+
+  onSub(subject: string, queue: string | undefined, sid: string): void {
+    this.lastActivityMs = this.lastInMs;
+    const perms = this.permissions;
+    if (queue !== undefined) {
+      if ((perms !== null && !perms.canSubscribe(subject, queue)) || queue === SYS_QUEUE) {
+        this.host.log.error(`${this.label()} - Subscription Violation - Subject "${subject}", Queue: "${queue}"`);
+        this.sendErr(Err.queueSubViolation(subject, queue));
+        return;
+      }
+    } else if (perms !== null && !perms.canSubscribe(subject)) {
+      this.host.log.error(`${this.label()} - Subscription Violation - Subject "${subject}"`);
+      this.sendErr(Err.subViolation(subject));
+      return;
+    }
+    const maxTokens = this.host.options.maxSubTokens;
+    if (maxTokens > 0 && subject.split('.').length > maxTokens) {
+      this.sendErr(Err.tooManyTokens(subject));
+      return;
+    }
+    if (this.maxSubs > 0 && this.subs.size >= this.maxSubs) {
+      this.host.log.error(`${this.label()} - Maximum Subscriptions Exceeded (${this.maxSubs})`);
+      this.sendErr(Err.MAX_SUBSCRIPTIONS);
+      return;
+    }
+    // Re-using a sid keeps the first subscription (still +OK when verbose).
+    if (!this.subs.has(sid)) {
+      const sub = new Subscription(subject, queue, sid, this);
+      if (!this.account.addSubscription(sub)) {
+        this.sendErr(Err.INVALID_SUBJECT);
+        return;
+      }
+      this.subs.set(sid, sub);
+    }
+    if (this.opts.verbose) this.enqueue(OK);
+  }
+
+  onUnsub(sid: string, max: number): void {
+    this.lastActivityMs = this.lastInMs;
+    const sub = this.subs.get(sid);
+    if (sub !== undefined) {
+      if (max > 0 && max > sub.nmsgs) sub.max = max;
+      else this.removeSub(sub);
+    }
+    if (this.opts.verbose) this.enqueue(OK);
+  }
+
+  private removeSub(sub: Subscription): void {
+    if (this.subs.get(sub.sid) === sub) this.subs.delete(sub.sid);
+    sub.max = 0;
+    this.account.removeSubscription(sub);
+  }
+
+  private clearSubs(): void {
+    for (const sub of this.subs.values()) this.account.removeSubscription(sub);
+    this.subs.clear();
+  }
+
+  onPing(): void {
+    this.enqueue(PONG);
+  }
+
+  onPong(): void {
+    this.pingsOut = 0;
+    if (this.rttStartMs > 0) {
+      const now = Date.now();
+      this.rttMs = Math.max(0.001, now - this.rttStartMs);
+      this.rttStartMs = 0;
+      this.rttMeasuredMs = now;
+    }
+  }
+
+  onInfo(_json: string): void {
+    // Clients may send INFO; nats-server parses and ignores it.
+  }
+
+  onOk(): void {
+    // ignored
+  }
+
+  onErr(text: string): void {
+    this.host.log.error(`${this.label()} - Client Error ${text}`);
+    this.close(CloseReason.PARSE_ERROR, true);
+  }
+
+  // ---- lifecycle ----
+
+  /** Apply reloadable limits (config reload). */
+  applyLimits(o: Options): void {
+    this.maxPayload = o.maxPayloadBytes;
+    this.maxPending = o.maxPendingBytes;
+    this.maxSubs = o.maxSubscriptions;
+    this.parser.maxControlLine = o.maxControlLineBytes;
+  }
+
+  /**
+   * Close the connection. With `flush`, what is queued (e.g. an -ERR) is written
+   * before the socket is ended; otherwise the socket is destroyed at once.
+   */
+  close(reason: string, flush: boolean): void {
+    if (this.closed) return;
+    this.parser.stop();
+    if (flush) {
+      this.flushQueued = false;
+      const bufs = this.out.take();
+      if (bufs !== null && !this.socket.destroyed) {
+        this.socket.cork();
+        for (const b of bufs) this.socket.write(b);
+        this.socket.uncork();
+      }
+    }
+    this.closed = true;
+    this.closeReason = reason;
+    this.stopMs = Date.now();
+    this.out.clear();
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
+    if (this.writeDeadlineTimer !== null) clearTimeout(this.writeDeadlineTimer);
+    this.pingTimer = this.authTimer = this.writeDeadlineTimer = null;
+    const socket = this.socket;
+    if (flush && !socket.destroyed) {
+      socket.end();
+      // Do not wait forever for a peer that does not read.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else {
+      socket.destroy();
+    }
+    for (const sub of this.subs.values()) this.account.removeSubscription(sub);
+    this.account.numClients--;
+    this.host.clientClosed(this);
+  }
+
+  /** "127.0.0.1:54321 - cid:5" as nats-server prefixes client log lines. */
+  label(): string {
+    return `${this.ip}:${this.port} - cid:${this.cid}`;
+  }
+}
+
+function isReservedReply(reply: string): boolean {
+  return reply.startsWith(SERVICE_REPLY_PREFIX) || reply.startsWith(JS_ACK_PREFIX) || reply.startsWith(GW_REPLY_PREFIX);
+}

@@ -1,0 +1,280 @@
+// Subject trie with '*' and '>' wildcards, queue groups and a match cache.
+//
+// The cache maps a literal subject to its (immutable) match result. Every
+// insert/remove bumps `genid` and drops the cache, so a cached result is never
+// stale; callers may keep their own cache keyed by genid too. Results are
+// frozen arrays: the delivery loop can iterate them while subscriptions are
+// being added or removed (removed ones are flagged `closed`).
+import type { Subscription, SublistResult } from './types.js';
+import { isValidSubject } from './subject.js';
+
+const CACHE_MAX = 1024;
+const CACHE_SWEEP_TO = 768;
+
+const EMPTY_RESULT: SublistResult = Object.freeze({
+  psubs: Object.freeze([]) as readonly Subscription[],
+  qsubs: Object.freeze([]) as readonly (readonly Subscription[])[],
+});
+
+class SlNode {
+  next: SlLevel | null = null;
+  psubs: Set<Subscription> | null = null;
+  qsubs: Map<string, Set<Subscription>> | null = null;
+
+  isEmpty(): boolean {
+    return (this.psubs === null || this.psubs.size === 0) && (this.qsubs === null || this.qsubs.size === 0)
+      && (this.next === null || this.next.isEmpty());
+  }
+}
+
+class SlLevel {
+  nodes = new Map<string, SlNode>();
+  pwc: SlNode | null = null;
+  fwc: SlNode | null = null;
+
+  isEmpty(): boolean {
+    return this.nodes.size === 0 && this.pwc === null && this.fwc === null;
+  }
+}
+
+export interface SublistStats {
+  numSubs: number;
+  numCache: number;
+  numInserts: number;
+  numRemoves: number;
+  numMatches: number;
+  cacheHitRate: number;
+  maxFanout: number;
+  avgFanout: number;
+}
+
+class ResultBuilder {
+  psubs: Subscription[] = [];
+  qsubs: Subscription[][] = [];
+  qnames: string[] = [];
+
+  addNode(n: SlNode): void {
+    if (n.psubs !== null) for (const s of n.psubs) this.psubs.push(s);
+    if (n.qsubs !== null) {
+      for (const [qname, set] of n.qsubs) {
+        if (set.size === 0) continue;
+        let idx = this.qnames.indexOf(qname);
+        if (idx < 0) {
+          idx = this.qnames.length;
+          this.qnames.push(qname);
+          this.qsubs.push([]);
+        }
+        const group = this.qsubs[idx];
+        for (const s of set) {
+          // A remote queue subscription stands for `weight` members.
+          for (let w = s.weight; w > 0; w--) group.push(s);
+        }
+      }
+    }
+  }
+}
+
+export class Sublist {
+  /** generation counter: changes on every insert/remove */
+  genid = 0;
+  private root = new SlLevel();
+  private cache = new Map<string, SublistResult>();
+  private count = 0;
+  private inserts = 0;
+  private removes = 0;
+  private matches = 0;
+  private cacheHits = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Insert a subscription. Returns false for an invalid subject. */
+  insert(sub: Subscription): boolean {
+    const subject = sub.subject;
+    if (!isValidSubject(subject)) return false;
+    const toks = subject.split('.');
+    let l = this.root;
+    let n: SlNode | null = null;
+    for (let i = 0; i < toks.length; i++) {
+      const t = toks[i];
+      if (t === '*') {
+        if (l.pwc === null) l.pwc = new SlNode();
+        n = l.pwc;
+      } else if (t === '>') {
+        if (l.fwc === null) l.fwc = new SlNode();
+        n = l.fwc;
+      } else {
+        n = l.nodes.get(t) ?? null;
+        if (n === null) {
+          n = new SlNode();
+          l.nodes.set(t, n);
+        }
+      }
+      if (i < toks.length - 1) {
+        if (n.next === null) n.next = new SlLevel();
+        l = n.next;
+      }
+    }
+    const node = n!;
+    if (sub.queue === undefined) {
+      if (node.psubs === null) node.psubs = new Set();
+      if (node.psubs.has(sub)) return true;
+      node.psubs.add(sub);
+    } else {
+      if (node.qsubs === null) node.qsubs = new Map();
+      let set = node.qsubs.get(sub.queue);
+      if (set === undefined) {
+        set = new Set();
+        node.qsubs.set(sub.queue, set);
+      }
+      if (set.has(sub)) return true;
+      set.add(sub);
+    }
+    this.count++;
+    this.inserts++;
+    this.invalidate();
+    return true;
+  }
+
+  /** Remove a subscription. Returns false when it was not present. */
+  remove(sub: Subscription): boolean {
+    const toks = sub.subject.split('.');
+    // Walk down remembering the path so empty nodes can be pruned.
+    const levels: SlLevel[] = [];
+    const nodes: SlNode[] = [];
+    let l: SlLevel | null = this.root;
+    for (let i = 0; i < toks.length; i++) {
+      if (l === null) return false;
+      const t = toks[i];
+      const n: SlNode | null = t === '*' ? l.pwc : t === '>' ? l.fwc : (l.nodes.get(t) ?? null);
+      if (n === null) return false;
+      levels.push(l);
+      nodes.push(n);
+      l = n.next;
+    }
+    const node = nodes[nodes.length - 1];
+    let removed = false;
+    if (sub.queue === undefined) {
+      if (node.psubs !== null) removed = node.psubs.delete(sub);
+    } else if (node.qsubs !== null) {
+      const set = node.qsubs.get(sub.queue);
+      if (set !== undefined) {
+        removed = set.delete(sub);
+        if (set.size === 0) node.qsubs.delete(sub.queue);
+      }
+    }
+    if (!removed) return false;
+    // Prune empty nodes bottom-up.
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      if (n.next !== null && n.next.isEmpty()) n.next = null;
+      if (!n.isEmpty()) break;
+      const lv = levels[i];
+      const t = toks[i];
+      if (t === '*') lv.pwc = null;
+      else if (t === '>') lv.fwc = null;
+      else lv.nodes.delete(t);
+    }
+    this.count--;
+    this.removes++;
+    this.invalidate();
+    return true;
+  }
+
+  private invalidate(): void {
+    this.genid++;
+    if (this.cache.size > 0) this.cache.clear();
+  }
+
+  /** All subscriptions matching the literal subject `subject`. */
+  match(subject: string): SublistResult {
+    this.matches++;
+    const cached = this.cache.get(subject);
+    if (cached !== undefined) {
+      this.cacheHits++;
+      return cached;
+    }
+    const r = this.matchNoCache(subject);
+    if (this.cache.size >= CACHE_MAX) {
+      // Map iterates in insertion order: drop the oldest entries.
+      let drop = this.cache.size - CACHE_SWEEP_TO;
+      for (const k of this.cache.keys()) {
+        if (drop-- <= 0) break;
+        this.cache.delete(k);
+      }
+    }
+    this.cache.set(subject, r);
+    return r;
+  }
+
+  private matchNoCache(subject: string): SublistResult {
+    const toks = subject.split('.');
+    for (let i = 0; i < toks.length; i++) if (toks[i].length === 0) return EMPTY_RESULT;
+    const b = new ResultBuilder();
+    matchLevel(this.root, toks, 0, b);
+    if (b.psubs.length === 0 && b.qsubs.length === 0) return EMPTY_RESULT;
+    return { psubs: b.psubs, qsubs: b.qsubs };
+  }
+
+  /** True when at least one subscription matches. */
+  hasInterest(subject: string): boolean {
+    const r = this.match(subject);
+    return r.psubs.length > 0 || r.qsubs.length > 0;
+  }
+
+  /** Every subscription in the list (for monitoring and route interest floods). */
+  all(): Subscription[] {
+    const out: Subscription[] = [];
+    collect(this.root, out);
+    return out;
+  }
+
+  stats(): SublistStats {
+    let maxFanout = 0;
+    let totalFanout = 0;
+    for (const r of this.cache.values()) {
+      let f = r.psubs.length;
+      for (const q of r.qsubs) f += q.length;
+      if (f > maxFanout) maxFanout = f;
+      totalFanout += f;
+    }
+    return {
+      numSubs: this.count,
+      numCache: this.cache.size,
+      numInserts: this.inserts,
+      numRemoves: this.removes,
+      numMatches: this.matches,
+      cacheHitRate: this.matches > 0 ? this.cacheHits / this.matches : 0,
+      maxFanout,
+      avgFanout: this.cache.size > 0 ? totalFanout / this.cache.size : 0,
+    };
+  }
+}
+
+function matchLevel(level: SlLevel | null, toks: string[], start: number, b: ResultBuilder): void {
+  let l = level;
+  let n: SlNode | null = null;
+  let pwc: SlNode | null = null;
+  for (let i = start; i < toks.length; i++) {
+    if (l === null) return;
+    if (l.fwc !== null) b.addNode(l.fwc);
+    pwc = l.pwc;
+    if (pwc !== null) matchLevel(pwc.next, toks, i + 1, b);
+    n = l.nodes.get(toks[i]) ?? null;
+    l = n !== null ? n.next : null;
+  }
+  if (n !== null) b.addNode(n);
+  if (pwc !== null) b.addNode(pwc);
+}
+
+function collect(l: SlLevel, out: Subscription[]): void {
+  const visit = (n: SlNode): void => {
+    if (n.psubs !== null) for (const s of n.psubs) out.push(s);
+    if (n.qsubs !== null) for (const set of n.qsubs.values()) for (const s of set) out.push(s);
+    if (n.next !== null) collect(n.next, out);
+  };
+  for (const n of l.nodes.values()) visit(n);
+  if (l.pwc !== null) visit(l.pwc);
+  if (l.fwc !== null) visit(l.fwc);
+}

@@ -1,0 +1,146 @@
+// Shared core types: connection kinds, message origin, the message being
+// routed, subscription owners (MsgSink) and subscriptions.
+import type { Account } from './account.js';
+
+/** Kind of connection/client, as nats-server's CLIENT/ROUTER/SYSTEM/JETSTREAM/ACCOUNT. */
+export enum ClientKind {
+  CLIENT = 0,
+  ROUTE = 1,
+  SYSTEM = 2,
+  JETSTREAM = 3,
+  /** internal client created by an account (service imports, subsystems) */
+  ACCOUNT = 4,
+  LEAF = 5,
+}
+
+export function clientKindName(kind: ClientKind): string {
+  switch (kind) {
+    case ClientKind.CLIENT: return 'Client';
+    case ClientKind.ROUTE: return 'Router';
+    case ClientKind.SYSTEM: return 'System';
+    case ClientKind.JETSTREAM: return 'JetStream';
+    case ClientKind.ACCOUNT: return 'Account';
+    case ClientKind.LEAF: return 'Leafnode';
+  }
+}
+
+export interface MsgOrigin {
+  /** connection id (cid) of the client that published, 0 for internal publishers */
+  cid: number;
+  /** account name of the publisher */
+  account: string;
+  kind: 'client' | 'route' | 'internal' | 'system';
+}
+
+export const EMPTY_BUFFER = Buffer.alloc(0);
+
+/**
+ * One message on its way through the server. Socket clients reuse one instance
+ * per connection (no allocation per message); views into read buffers are only
+ * valid during the synchronous delivery call: a sink that keeps bytes copies them.
+ */
+export class InboundMsg {
+  subject = '';
+  /** the subject's bytes (written as-is into MSG frames) */
+  subjectBytes: Buffer = EMPTY_BUFFER;
+  /** '' when there is no reply subject */
+  reply = '';
+  replyBytes: Buffer | null = null;
+  /** length of the NATS header block at the start of `data`; <= 0 means no headers */
+  hdrLen = -1;
+  /** header block followed by the payload (no trailing CRLF) */
+  data: Buffer = EMPTY_BUFFER;
+  origin: MsgOrigin;
+
+  constructor(origin: MsgOrigin) {
+    this.origin = origin;
+  }
+
+  /** Headers as a separate view, or undefined. */
+  headers(): Buffer | undefined {
+    return this.hdrLen > 0 ? this.data.subarray(0, this.hdrLen) : undefined;
+  }
+
+  /** Payload without the header block. */
+  payload(): Buffer {
+    return this.hdrLen > 0 ? this.data.subarray(this.hdrLen) : this.data;
+  }
+
+  static create(
+    origin: MsgOrigin, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer,
+  ): InboundMsg {
+    const m = new InboundMsg(origin);
+    m.subject = subject;
+    m.subjectBytes = Buffer.from(subject);
+    m.reply = reply;
+    m.replyBytes = reply ? Buffer.from(reply) : null;
+    if (headers !== undefined && headers.length > 0) {
+      m.hdrLen = headers.length;
+      m.data = payload.length > 0 ? Buffer.concat([headers, payload]) : headers;
+    } else {
+      m.hdrLen = -1;
+      m.data = payload;
+    }
+    return m;
+  }
+}
+
+/**
+ * The owner of subscriptions: a socket client, an internal client, or a route.
+ * The delivery loop calls `deliverMsg` for every matching subscription owned by
+ * a non-route sink; route-owned subscriptions are collected and each route gets
+ * ONE `forwardMsg` call per message (see RouteSink).
+ */
+export interface MsgSink {
+  readonly kind: ClientKind;
+  readonly cid: number;
+  /** Deliver one message for `sub`. Return true when it was accepted. */
+  deliverMsg(sub: Subscription, msg: InboundMsg): boolean;
+}
+
+/**
+ * A route connection. Its remote interest lives in the account sublist as
+ * Subscriptions whose owner is the route (`kind === ClientKind.ROUTE`).
+ * For a message published locally, the core calls `forwardMsg` once per route
+ * with matching interest; `queues` lists the queue groups for which this route
+ * was picked (null when only plain interest matched). Messages that arrived
+ * from a route are never forwarded to routes.
+ */
+export interface RouteSink extends MsgSink {
+  forwardMsg(account: Account, msg: InboundMsg, queues: string[] | null): boolean;
+}
+
+/** Handler of an internal subscription (contract: src/core/internal-client.ts). */
+export type InternalMsgHandler = (
+  subject: string, reply: string, headers: Buffer | undefined, payload: Buffer, origin: MsgOrigin,
+) => void;
+
+export class Subscription {
+  /** messages delivered so far */
+  nmsgs = 0;
+  /** auto-unsubscribe after this many deliveries (0 = no limit) */
+  max = 0;
+  /** set once removed; the delivery loop skips closed subscriptions */
+  closed = false;
+  /** queue weight (remote queue subscriptions of routes; local ones are 1) */
+  weight = 1;
+  /** " <sid> " bytes, cached for MSG encoding */
+  sidBytes: Buffer | null = null;
+  /** handler of internal subscriptions */
+  handler: InternalMsgHandler | null = null;
+  /** account whose sublist holds it (set by Account.addSubscription) */
+  account: Account | null = null;
+
+  constructor(
+    readonly subject: string,
+    readonly queue: string | undefined,
+    readonly sid: string,
+    readonly owner: MsgSink,
+  ) {}
+}
+
+/** Result of a sublist match: plain subscribers and one array per queue group. */
+export interface SublistResult {
+  readonly psubs: readonly Subscription[];
+  readonly qsubs: readonly (readonly Subscription[])[];
+}

@@ -1,0 +1,53 @@
+// Embedding API: start a tsnats server inside a Node.js process.
+//
+//   import { startServer } from 'tsnats';
+//   const h = await startServer({ port: 0 });
+//   ... connect to h.clientUrl ...
+//   await h.shutdown();
+import { defaultOptions, mergeOptions, type Options } from './config/options.js';
+import { Server, type ServerExtras } from './server/server.js';
+
+export { Server, SERVER_VERSION } from './server/server.js';
+export type { Subsystem, RouteBridge } from './server/server.js';
+export type { Options } from './config/options.js';
+export { defaultOptions, mergeOptions } from './config/options.js';
+export { Account } from './core/account.js';
+export { InternalClient } from './core/internal-client.js';
+export { ClientKind } from './core/types.js';
+export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/types.js';
+
+export interface ServerHandle {
+  server: Server;
+  /** nats://127.0.0.1:<port> */
+  clientUrl: string;
+  port: number;
+  httpPort?: number;
+  clusterPort?: number;
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions extends ServerExtras {
+  /** Options object already complete (from the config file/flags): used as-is instead of merging over defaults. */
+  fullOptions?: Options;
+}
+
+/**
+ * Create a Server with the subsystems the options enable, start it, and
+ * resolve once it accepts connections. Embedding callers usually pass
+ * `{ port: 0 }` (random port); the default host is 0.0.0.0 like nats-server.
+ */
+export async function startServer(opts: Partial<Options> = {}, extras: StartOptions = {}): Promise<ServerHandle> {
+  const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
+  const server = new Server(o, { quietLog: extras.quietLog });
+  // Subsystems register here, one line each (monitoring, cluster routes, JetStream).
+  await server.start();
+  const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
+  return {
+    server,
+    clientUrl: `nats://${host.includes(':') ? `[${host}]` : host}:${server.port}`,
+    port: server.port,
+    get httpPort() { return server.listeners.port('monitoring'); },
+    get clusterPort() { return server.listeners.port('cluster'); },
+    shutdown: () => server.shutdown(),
+  };
+}

@@ -1,0 +1,525 @@
+// Streaming byte-level parser for the client protocol (what a NATS client sends
+// to the server). It knows nothing of sockets: feed it Buffers as they arrive,
+// in any split, and it calls the handler synchronously for each complete op.
+//
+// Behaviour follows nats-server parser.go: case-insensitive op names, spaces or
+// tabs between arguments, control lines ending in "\n" with an optional "\r",
+// payloads that must be followed by exactly "\r\n", and the control-line limit
+// applied to the accumulated argument bytes.
+//
+// Hot-path notes: control lines are located with Buffer.indexOf (native scan)
+// instead of a per-byte JS loop; a payload that is complete in the read buffer
+// is handed over as a subarray (no copy). Only frames split across reads are
+// copied, into buffers that are never reused, so views handed to the handler
+// stay valid.
+
+/** Result of `ClientParser.parse`. Non-zero values mean: stop reading this connection. */
+export const enum ParseResult {
+  OK = 0,
+  /** send -ERR 'Unknown Protocol Operation' and close */
+  UNKNOWN_OP = 1,
+  /** send -ERR 'maximum control line exceeded' and close */
+  MAX_CONTROL_LINE = 2,
+  /** malformed arguments: close silently (nats-server sends no -ERR here) */
+  BAD_ARGS = 3,
+  /** an op other than CONNECT arrived while authentication is pending */
+  AUTH_VIOLATION = 4,
+  /** the handler asked the parser to stop (connection is closing) */
+  STOPPED = 5,
+}
+
+/** Arguments of the PUB/HPUB being parsed. One instance per parser, reused. */
+export class PubArgs {
+  subject = '';
+  /** raw bytes of the subject; a view valid until the message has been handled */
+  subjectBytes: Buffer = EMPTY_BUFFER;
+  /** '' when the publish has no reply subject */
+  reply = '';
+  replyBytes: Buffer | null = null;
+  /** length of the header block for HPUB; -1 for PUB */
+  hdrLen = -1;
+  /** total size (headers + payload) */
+  size = 0;
+}
+
+export interface ClientOpHandler {
+  /** A PUB/HPUB control line was parsed. Return false to abort (the handler
+   *  has already answered and is closing the connection). */
+  onPubArgs(pa: PubArgs): boolean;
+  /** The full message: `msg` holds headers+payload (no trailing CRLF). */
+  onMsg(pa: PubArgs, msg: Buffer): void;
+  onSub(subject: string, queue: string | undefined, sid: string): void;
+  /** max is -1 when absent (or not a number: nats-server then unsubscribes at once) */
+  onUnsub(sid: string, max: number): void;
+  /** Return false when the CONNECT was rejected (handler answered and is closing). */
+  onConnect(json: string): boolean;
+  onPing(): void;
+  onPong(): void;
+  onInfo(json: string): void;
+  onOk(): void;
+  onErr(text: string): void;
+}
+
+export const EMPTY_BUFFER = Buffer.alloc(0);
+
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
+const TAB = 9;
+
+const enum S {
+  OP_START,
+  OP_P, OP_PU, OP_PUB,
+  OP_PI, OP_PIN, OP_PING,
+  OP_PO, OP_PON, OP_PONG,
+  OP_H, OP_HP, OP_HPU, OP_HPUB,
+  OP_S, OP_SU, OP_SUB,
+  OP_U, OP_UN, OP_UNS, OP_UNSU, OP_UNSUB,
+  OP_C, OP_CO, OP_CON, OP_CONN, OP_CONNE, OP_CONNEC, OP_CONNECT,
+  OP_I, OP_IN, OP_INF, OP_INFO,
+  OP_PLUS, OP_PLUS_O, OP_PLUS_OK,
+  OP_MINUS, OP_MINUS_E, OP_MINUS_ER, OP_MINUS_ERR,
+  /** skipping the whitespace between an op name and its arguments */
+  ARG_SPACE,
+  /** inside an argument line, waiting for "\n" */
+  ARG,
+  MSG_PAYLOAD, MSG_END_R, MSG_END_N,
+}
+
+/** Which op an argument line belongs to. */
+const enum ArgOp { PUB, HPUB, SUB, UNSUB, CONNECT, INFO, ERR }
+
+export class ClientParser {
+  readonly pa = new PubArgs();
+  /** When true, the first byte of every op must start CONNECT (auth pending). */
+  awaitingAuth = false;
+  maxControlLine: number;
+
+  private state = S.OP_START;
+  private argOp = ArgOp.PUB;
+  /** argument bytes carried over from a previous read (split control line) */
+  private argCarry: Buffer | null = null;
+  /** payload being assembled across reads */
+  private msgBuf: Buffer | null = null;
+  private msgPos = 0;
+  private stopped = false;
+
+  constructor(private readonly handler: ClientOpHandler, maxControlLine: number) {
+    this.maxControlLine = maxControlLine;
+  }
+
+  /** Called by the handler when the connection is closing: stops the current parse loop. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  parse(buf: Buffer): ParseResult {
+    if (this.stopped) return ParseResult.STOPPED;
+    const len = buf.length;
+    let i = 0;
+    while (i < len) {
+      const state = this.state;
+      if (state === S.ARG) {
+        const r = this.parseArg(buf, i);
+        if (r < 0) return -r as ParseResult;
+        i = r;
+        continue;
+      }
+      if (state === S.MSG_PAYLOAD) {
+        const r = this.parsePayload(buf, i);
+        if (r < 0) return -r as ParseResult;
+        i = r;
+        continue;
+      }
+      const b = buf[i];
+      switch (state) {
+        case S.OP_START:
+          if (this.awaitingAuth && b !== 67 /* C */ && b !== 99 /* c */) return ParseResult.AUTH_VIOLATION;
+          switch (b) {
+            case 80: case 112: this.state = S.OP_P; break; // P
+            case 72: case 104: this.state = S.OP_H; break; // H
+            case 83: case 115: this.state = S.OP_S; break; // S
+            case 85: case 117: this.state = S.OP_U; break; // U
+            case 67: case 99: this.state = S.OP_C; break; // C
+            case 73: case 105: this.state = S.OP_I; break; // I
+            case 43: this.state = S.OP_PLUS; break; // +
+            case 45: this.state = S.OP_MINUS; break; // -
+            default: return ParseResult.UNKNOWN_OP;
+          }
+          break;
+        case S.OP_P:
+          if (b === 85 || b === 117) this.state = S.OP_PU; // U
+          else if (b === 73 || b === 105) this.state = S.OP_PI; // I
+          else if (b === 79 || b === 111) this.state = S.OP_PO; // O
+          else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PU:
+          if (b === 66 || b === 98) this.state = S.OP_PUB; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PUB:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.PUB); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PI:
+          if (b === 78 || b === 110) this.state = S.OP_PIN; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PIN:
+          if (b === 71 || b === 103) this.state = S.OP_PING; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PING: {
+          // Everything up to the newline is ignored ("PING junk" is a PING).
+          const nl = buf.indexOf(LF, i);
+          if (nl < 0) return ParseResult.OK;
+          i = nl;
+          this.state = S.OP_START;
+          this.handler.onPing();
+          if (this.stopped) return ParseResult.STOPPED;
+          break;
+        }
+        case S.OP_PO:
+          if (b === 78 || b === 110) this.state = S.OP_PON; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PON:
+          if (b === 71 || b === 103) this.state = S.OP_PONG; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PONG: {
+          const nl = buf.indexOf(LF, i);
+          if (nl < 0) return ParseResult.OK;
+          i = nl;
+          this.state = S.OP_START;
+          this.handler.onPong();
+          if (this.stopped) return ParseResult.STOPPED;
+          break;
+        }
+        case S.OP_H:
+          // HMSG is a server->client op: a client sending it is a protocol error.
+          if (b === 80 || b === 112) this.state = S.OP_HP; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_HP:
+          if (b === 85 || b === 117) this.state = S.OP_HPU; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_HPU:
+          if (b === 66 || b === 98) this.state = S.OP_HPUB; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_HPUB:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.HPUB); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_S:
+          if (b === 85 || b === 117) this.state = S.OP_SU; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_SU:
+          if (b === 66 || b === 98) this.state = S.OP_SUB; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_SUB:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.SUB); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_U:
+          if (b === 78 || b === 110) this.state = S.OP_UN; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_UN:
+          if (b === 83 || b === 115) this.state = S.OP_UNS; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_UNS:
+          if (b === 85 || b === 117) this.state = S.OP_UNSU; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_UNSU:
+          if (b === 66 || b === 98) this.state = S.OP_UNSUB; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_UNSUB:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.UNSUB); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_C:
+          if (b === 79 || b === 111) this.state = S.OP_CO; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_CO:
+          if (b === 78 || b === 110) this.state = S.OP_CON; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_CON:
+          if (b === 78 || b === 110) this.state = S.OP_CONN; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_CONN:
+          if (b === 69 || b === 101) this.state = S.OP_CONNE; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_CONNE:
+          if (b === 67 || b === 99) this.state = S.OP_CONNEC; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_CONNEC:
+          // nats-server accepts the JSON right after "CONNECT" without a separator.
+          if (b === 84 || b === 116) { this.argOp = ArgOp.CONNECT; this.state = S.ARG_SPACE; } else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_I:
+          if (b === 78 || b === 110) this.state = S.OP_IN; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_IN:
+          if (b === 70 || b === 102) this.state = S.OP_INF; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_INF:
+          if (b === 79 || b === 111) this.state = S.OP_INFO; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_INFO:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.INFO); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PLUS:
+          if (b === 79 || b === 111) this.state = S.OP_PLUS_O; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PLUS_O:
+          if (b === 75 || b === 107) this.state = S.OP_PLUS_OK; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_PLUS_OK: {
+          const nl = buf.indexOf(LF, i);
+          if (nl < 0) return ParseResult.OK;
+          i = nl;
+          this.state = S.OP_START;
+          this.handler.onOk();
+          if (this.stopped) return ParseResult.STOPPED;
+          break;
+        }
+        case S.OP_MINUS:
+          if (b === 69 || b === 101) this.state = S.OP_MINUS_E; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_MINUS_E:
+          if (b === 82 || b === 114) this.state = S.OP_MINUS_ER; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_MINUS_ER:
+          if (b === 82 || b === 114) this.state = S.OP_MINUS_ERR; else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.OP_MINUS_ERR:
+          if (b === SPACE || b === TAB) this.beginArgs(ArgOp.ERR); else return ParseResult.UNKNOWN_OP;
+          break;
+        case S.ARG_SPACE:
+          if (b !== SPACE && b !== TAB) {
+            this.state = S.ARG;
+            continue; // re-examine this byte as the first argument byte
+          }
+          break;
+        case S.MSG_END_R:
+          if (b !== CR) return ParseResult.UNKNOWN_OP;
+          this.state = S.MSG_END_N;
+          break;
+        case S.MSG_END_N: {
+          if (b !== LF) return ParseResult.UNKNOWN_OP;
+          const msg = this.msgBuf!;
+          this.msgBuf = null;
+          this.state = S.OP_START;
+          this.handler.onMsg(this.pa, msg);
+          if (this.stopped) return ParseResult.STOPPED;
+          break;
+        }
+        default:
+          return ParseResult.UNKNOWN_OP;
+      }
+      i++;
+    }
+    return ParseResult.OK;
+  }
+
+  private beginArgs(op: ArgOp): void {
+    this.argOp = op;
+    this.state = S.ARG_SPACE;
+  }
+
+  /** Returns the next index, or -ParseResult on error. */
+  private parseArg(buf: Buffer, start: number): number {
+    const nl = buf.indexOf(LF, start);
+    const mcl = this.maxControlLine;
+    if (nl < 0) {
+      // Split control line: keep what we have (copied, the read buffer is not ours to keep).
+      const carry = this.argCarry;
+      const piece = buf.subarray(start);
+      this.argCarry = carry === null ? Buffer.from(piece) : Buffer.concat([carry, piece]);
+      if (mcl > 0 && this.argCarry.length > mcl) return -ParseResult.MAX_CONTROL_LINE;
+      return buf.length;
+    }
+    let arg: Buffer;
+    let end = nl;
+    if (this.argCarry !== null) {
+      arg = nl > start ? Buffer.concat([this.argCarry, buf.subarray(start, nl)]) : this.argCarry;
+      this.argCarry = null;
+      end = arg.length;
+      if (end > 0 && arg[end - 1] === CR) end--;
+      arg = arg.subarray(0, end);
+    } else {
+      if (end > start && buf[end - 1] === CR) end--;
+      arg = buf.subarray(start, end);
+    }
+    if (mcl > 0 && arg.length > mcl) return -ParseResult.MAX_CONTROL_LINE;
+    const next = nl + 1;
+    switch (this.argOp) {
+      case ArgOp.PUB:
+      case ArgOp.HPUB: {
+        if (!this.processPubArgs(arg, this.argOp === ArgOp.HPUB)) return -ParseResult.BAD_ARGS;
+        if (!this.handler.onPubArgs(this.pa)) return -ParseResult.STOPPED;
+        if (this.stopped) return -ParseResult.STOPPED;
+        this.state = S.MSG_PAYLOAD;
+        this.msgBuf = null;
+        this.msgPos = 0;
+        return next;
+      }
+      case ArgOp.SUB: {
+        const r = this.processSub(arg);
+        if (r !== ParseResult.OK) return -r;
+        break;
+      }
+      case ArgOp.UNSUB: {
+        const r = this.processUnsub(arg);
+        if (r !== ParseResult.OK) return -r;
+        break;
+      }
+      case ArgOp.CONNECT:
+        this.state = S.OP_START;
+        if (!this.handler.onConnect(arg.toString())) return -ParseResult.STOPPED;
+        if (this.stopped) return -ParseResult.STOPPED;
+        return next;
+      case ArgOp.INFO:
+        this.state = S.OP_START;
+        this.handler.onInfo(arg.toString());
+        if (this.stopped) return -ParseResult.STOPPED;
+        return next;
+      case ArgOp.ERR:
+        this.state = S.OP_START;
+        this.handler.onErr(arg.toString());
+        if (this.stopped) return -ParseResult.STOPPED;
+        return next;
+    }
+    this.state = S.OP_START;
+    if (this.stopped) return -ParseResult.STOPPED;
+    return next;
+  }
+
+  /** Returns the next index, or -ParseResult on error. */
+  private parsePayload(buf: Buffer, start: number): number {
+    const size = this.pa.size;
+    const avail = buf.length - start;
+    if (this.msgBuf === null) {
+      if (avail >= size + 2) {
+        // Whole payload and its CRLF are in this read: hand over a view.
+        const end = start + size;
+        if (buf[end] !== CR || buf[end + 1] !== LF) return -ParseResult.UNKNOWN_OP;
+        this.state = S.OP_START;
+        this.handler.onMsg(this.pa, buf.subarray(start, end));
+        if (this.stopped) return -ParseResult.STOPPED;
+        return end + 2;
+      }
+      // Split payload: the PUB arguments may be views into this read buffer;
+      // Node hands out a fresh buffer per read, so those views stay valid.
+      this.msgBuf = Buffer.allocUnsafe(size);
+      this.msgPos = 0;
+    }
+    const need = size - this.msgPos;
+    const n = avail < need ? avail : need;
+    buf.copy(this.msgBuf, this.msgPos, start, start + n);
+    this.msgPos += n;
+    if (this.msgPos >= size) this.state = S.MSG_END_R;
+    return start + n;
+  }
+
+  private processPubArgs(arg: Buffer, hpub: boolean): boolean {
+    // Split on runs of spaces/tabs into at most 4 fields without allocating arrays.
+    let n = 0;
+    let s0 = 0, e0 = 0, s1 = 0, e1 = 0, s2 = 0, e2 = 0, s3 = 0, e3 = 0;
+    let start = -1;
+    const len = arg.length;
+    for (let i = 0; i <= len; i++) {
+      const b = i < len ? arg[i] : SPACE;
+      if (b === SPACE || b === TAB) {
+        if (start >= 0) {
+          switch (n) {
+            case 0: s0 = start; e0 = i; break;
+            case 1: s1 = start; e1 = i; break;
+            case 2: s2 = start; e2 = i; break;
+            case 3: s3 = start; e3 = i; break;
+            default: return false;
+          }
+          n++;
+          start = -1;
+        }
+      } else if (start < 0) {
+        start = i;
+      }
+    }
+    const pa = this.pa;
+    pa.subjectBytes = arg.subarray(s0, e0);
+    pa.subject = pa.subjectBytes.toString();
+    if (!hpub) {
+      if (n === 2) {
+        pa.reply = '';
+        pa.replyBytes = null;
+        pa.size = parseSize(arg, s1, e1);
+      } else if (n === 3) {
+        pa.replyBytes = arg.subarray(s1, e1);
+        pa.reply = pa.replyBytes.toString();
+        pa.size = parseSize(arg, s2, e2);
+      } else {
+        return false;
+      }
+      pa.hdrLen = -1;
+      return pa.size >= 0;
+    }
+    if (n === 3) {
+      pa.reply = '';
+      pa.replyBytes = null;
+      pa.hdrLen = parseSize(arg, s1, e1);
+      pa.size = parseSize(arg, s2, e2);
+    } else if (n === 4) {
+      pa.replyBytes = arg.subarray(s1, e1);
+      pa.reply = pa.replyBytes.toString();
+      pa.hdrLen = parseSize(arg, s2, e2);
+      pa.size = parseSize(arg, s3, e3);
+    } else {
+      return false;
+    }
+    return pa.hdrLen >= 0 && pa.size >= 0 && pa.hdrLen <= pa.size;
+  }
+
+  private processSub(arg: Buffer): ParseResult {
+    const f = splitFields(arg, 3);
+    if (f === null) return ParseResult.BAD_ARGS;
+    if (f.length === 2) this.handler.onSub(f[0], undefined, f[1]);
+    else if (f.length === 3) this.handler.onSub(f[0], f[1], f[2]);
+    else return ParseResult.BAD_ARGS;
+    return ParseResult.OK;
+  }
+
+  private processUnsub(arg: Buffer): ParseResult {
+    const f = splitFields(arg, 2);
+    if (f === null || f.length === 0) return ParseResult.BAD_ARGS;
+    if (f.length === 1) this.handler.onUnsub(f[0], -1);
+    else {
+      const b = Buffer.from(f[1]);
+      this.handler.onUnsub(f[0], parseSize(b, 0, b.length));
+    }
+    return ParseResult.OK;
+  }
+}
+
+/** Decimal size as nats-server's parseSize: digits only, -1 otherwise (or when too long). */
+export function parseSize(buf: Buffer, start: number, end: number): number {
+  const len = end - start;
+  if (len <= 0 || len > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Split on runs of whitespace (space, tab, CR, LF); null when more than `max` fields. */
+export function splitFields(arg: Buffer, max: number): string[] | null {
+  const out: string[] = [];
+  let start = -1;
+  const len = arg.length;
+  for (let i = 0; i <= len; i++) {
+    const b = i < len ? arg[i] : SPACE;
+    if (b === SPACE || b === TAB || b === CR || b === LF) {
+      if (start >= 0) {
+        if (out.length === max) return null;
+        out.push(arg.toString('utf8', start, i));
+        start = -1;
+      }
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+// Addresses the server listens on, by kind, for the ports file, logs and
+// INFO connect_urls. A listener bound to 0.0.0.0/:: is reported with every
+// non-loopback interface address (as nats-server does), or 127.0.0.1 when
+// the machine has none.
+import { networkInterfaces } from 'node:os';
+
+export type ListenerKind = 'nats' | 'monitoring' | 'cluster' | 'websocket' | 'profile' | 'leafnode' | 'gateway';
+
+interface Entry {
+  kind: ListenerKind;
+  scheme: string;
+  host: string;
+  port: number;
+}
+
+export class ListenerRegistry {
+  private entries: Entry[] = [];
+
+  add(kind: ListenerKind, scheme: string, host: string, port: number): void {
+    this.entries = this.entries.filter((e) => !(e.kind === kind && e.scheme === scheme));
+    this.entries.push({ kind, scheme, host, port });
+  }
+
+  /** host:port strings of one kind. */
+  hostPorts(kind: ListenerKind): string[] {
+    const out: string[] = [];
+    for (const e of this.entries) {
+      if (e.kind !== kind) continue;
+      for (const h of expandHost(e.host)) out.push(joinHostPort(h, e.port));
+    }
+    return out;
+  }
+
+  /** URLs of one kind, e.g. ["nats://127.0.0.1:4222"]. */
+  urls(kind: ListenerKind): string[] {
+    const out: string[] = [];
+    for (const e of this.entries) {
+      if (e.kind !== kind) continue;
+      for (const h of expandHost(e.host)) out.push(`${e.scheme}://${joinHostPort(h, e.port)}`);
+    }
+    return out;
+  }
+
+  port(kind: ListenerKind): number | undefined {
+    return this.entries.find((e) => e.kind === kind)?.port;
+  }
+
+  /** Single-line JSON of the ports file: {"nats":[...],"monitoring":[...],"cluster":[...]} */
+  portsJson(): string {
+    const o: Record<string, string[]> = {};
+    for (const kind of ['nats', 'monitoring', 'cluster', 'profile', 'websocket'] as ListenerKind[]) {
+      const u = this.urls(kind);
+      if (u.length > 0) o[kind] = u;
+    }
+    return JSON.stringify(o);
+  }
+}
+
+function expandHost(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return [host];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (host === '0.0.0.0' && a.family !== 'IPv4') continue;
+      out.push(a.address);
+    }
+  }
+  return out.length > 0 ? out : ['127.0.0.1'];
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,460 @@
+// The server: client listener, accounts, INFO, subsystems, lifecycle (start,
+// shutdown, lame duck, reload), ports and pid files.
+//
+// Nothing here is global: several Server instances can live in one process.
+import net from 'node:net';
+import { createServer as createServerKeys } from '@nats-io/nkeys';
+import { randomBytes } from 'node:crypto';
+import type { Options } from '../config/options.js';
+import { GLOBAL_ACCOUNT } from '../config/options.js';
+import { Account, type AccountHost } from '../core/account.js';
+import type { ClientAuthenticator } from '../core/auth-hook.js';
+import { Client, CloseReason, ServerStats, type ClientHost } from '../core/client.js';
+import { Logger } from '../core/logger.js';
+import { ClientKind } from '../core/types.js';
+import { Err } from '../protocol/client-encode.js';
+import { FlushQueue } from './flush-queue.js';
+import { ListenerRegistry, type ListenerKind } from './listeners.js';
+import { writePidFile, PortsFile } from './files.js';
+import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
+
+/** The nats-server version whose client-visible features tsnats has (INFO version). */
+export const SERVER_VERSION = '2.10.0';
+/** Value of INFO `go` (informational only; clients do not read it). */
+export const RUNTIME_VERSION = `node${process.versions.node}`;
+
+export interface Subsystem {
+  name: string;
+  start(server: Server): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Routes plug in here to be told about local interest changes (RS+/RS-). */
+export interface RouteBridge {
+  onLocalInterest(account: Account, subject: string, queue: string | undefined, delta: 1 | -1, queueWeight: number): void;
+}
+
+export interface ServerExtras {
+  /** do not print log lines (tests, embedding) */
+  quietLog?: boolean;
+}
+
+export class Server implements ClientHost, AccountHost {
+  options: Options;
+  readonly serverId: string;
+  serverName: string;
+  readonly log: Logger;
+  readonly stats = new ServerStats();
+  readonly globalAccount: Account;
+  readonly systemAccount: Account;
+  /** open client connections by cid */
+  readonly clients = new Map<number, Client>();
+  /** recently closed client connections (connz state=closed) */
+  readonly closedClients: ClosedRing;
+  readonly startTime = new Date();
+  configLoadTime = new Date();
+  authenticator: ClientAuthenticator | null = null;
+  /** actual client port once listening */
+  port = 0;
+  running = false;
+  lameDuck = false;
+  shuttingDown = false;
+  readonly listeners = new ListenerRegistry();
+
+  private readonly accounts = new Map<string, Account>();
+  private readonly infoExtra = new Map<string, unknown>();
+  private infoBase = '';
+  private listener: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly subsystems: Subsystem[] = [];
+  private readonly startedSubsystems: Subsystem[] = [];
+  private routeBridge: RouteBridge | null = null;
+  private readonly flushQueue = new FlushQueue();
+  private cidCounter = 0;
+  private portsFile: PortsFile | null = null;
+  private shutdownPromise: Promise<void> | null = null;
+  private lameDuckTimer: NodeJS.Timeout | null = null;
+  private readonly exitWaiters: (() => void)[] = [];
+
+  constructor(options: Options, extras: ServerExtras = {}) {
+    this.options = options;
+    this.serverId = createServerKeys().getPublicKey();
+    this.serverName = options.serverName ?? this.serverId;
+    this.log = new Logger({
+      debug: options.debug, trace: options.trace, logtime: options.logtime,
+      logtimeUtc: options.logtimeUtc, logFile: options.logFile, quiet: extras.quietLog,
+    });
+    this.closedClients = new ClosedRing(options.maxClosedClients);
+    this.globalAccount = this.registerAccount(GLOBAL_ACCOUNT);
+    this.systemAccount = this.registerAccount(options.systemAccount || '$SYS');
+    for (const a of options.accounts) this.registerAccount(a.name);
+    this.rebuildInfo();
+  }
+
+  // ---- accounts ----
+
+  lookupAccount(name: string): Account | undefined {
+    return this.accounts.get(name);
+  }
+
+  /** Get or create an account. */
+  registerAccount(name: string): Account {
+    let acc = this.accounts.get(name);
+    if (acc === undefined) {
+      acc = new Account(name, this);
+      this.accounts.set(name, acc);
+    }
+    return acc;
+  }
+
+  allAccounts(): Account[] {
+    return [...this.accounts.values()];
+  }
+
+  // ---- AccountHost ----
+
+  nextCid(): number {
+    return ++this.cidCounter;
+  }
+
+  localInterestChanged(account: Account, subject: string, queue: string | undefined, delta: 1 | -1, queueWeight: number): void {
+    const b = this.routeBridge;
+    if (b !== null) b.onLocalInterest(account, subject, queue, delta, queueWeight);
+  }
+
+  reportError(text: string): void {
+    this.log.error(text);
+  }
+
+  // ---- extension points ----
+
+  addSubsystem(s: Subsystem): void {
+    this.subsystems.push(s);
+  }
+
+  setRouteBridge(bridge: RouteBridge | null): void {
+    this.routeBridge = bridge;
+  }
+
+  setAuthenticator(a: ClientAuthenticator | null): void {
+    this.authenticator = a;
+    this.rebuildInfo();
+  }
+
+  /**
+   * Extra INFO fields for clients (jetstream, domain, connect_urls, cluster...).
+   * `undefined` removes the field. With `resend`, protocol>=1 clients get an async INFO.
+   */
+  setInfoField(key: string, value: unknown, resend = false): void {
+    if (value === undefined) this.infoExtra.delete(key);
+    else this.infoExtra.set(key, value);
+    this.rebuildInfo();
+    if (resend) this.sendAsyncInfoToClients();
+  }
+
+  getInfoField(key: string): unknown {
+    return this.infoExtra.get(key);
+  }
+
+  /** Record a listener of a subsystem (monitoring, cluster...) for the ports file and logs. */
+  registerListener(kind: ListenerKind, scheme: string, host: string, port: number): void {
+    this.listeners.add(kind, scheme, host, port);
+    if (this.portsFile !== null) this.portsFile.write(this.listeners.portsJson());
+  }
+
+  /** host:port URLs clients can use to reach this server (INFO connect_urls of peers). */
+  clientConnectUrls(): string[] {
+    const adv = this.options.clientAdvertise;
+    if (adv) return [adv.includes(':') ? adv : `${adv}:${this.port}`];
+    return this.listeners.hostPorts('nats');
+  }
+
+  // ---- INFO ----
+
+  private rebuildInfo(): void {
+    const o = this.options;
+    const auth = this.authenticator;
+    const info: Record<string, unknown> = {
+      server_id: this.serverId,
+      server_name: this.serverName,
+      version: SERVER_VERSION,
+      proto: 1,
+      go: RUNTIME_VERSION,
+      host: o.host,
+      port: this.port || o.port,
+      headers: !o.noHeaderSupport,
+    };
+    if (auth !== null && auth.authRequired && !auth.noAuthUser) info.auth_required = true;
+    info.max_payload = o.maxPayloadBytes;
+    for (const k of ['jetstream', 'ip']) if (this.infoExtra.has(k)) info[k] = this.infoExtra.get(k);
+    // The per-client fields are appended after this prefix (see infoJsonFor).
+    const json = JSON.stringify(info);
+    this.infoBase = json.slice(0, -1);
+  }
+
+  private infoSuffix(): string {
+    let s = '';
+    for (const [k, v] of this.infoExtra) {
+      if (k === 'jetstream' || k === 'ip') continue;
+      s += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    }
+    if (this.lameDuck) s += ',"ldm":true';
+    return s;
+  }
+
+  infoJsonFor(client: Client): string {
+    let s = this.infoBase;
+    const auth = this.authenticator;
+    if (auth !== null && auth.needsNonce) {
+      client.nonce = randomBytes(11).toString('base64url');
+      s += `,"nonce":${JSON.stringify(client.nonce)}`;
+    }
+    s += `,"client_id":${client.cid},"client_ip":${JSON.stringify(client.ip)}`;
+    return s + this.infoSuffix() + '}';
+  }
+
+  private sendAsyncInfoToClients(): void {
+    for (const c of this.clients.values()) c.sendAsyncInfo(this.infoJsonFor(c));
+  }
+
+  // ---- ClientHost ----
+
+  scheduleFlush(client: Client): void {
+    this.flushQueue.add(client);
+  }
+
+  clientClosed(client: Client): void {
+    if (this.clients.get(client.cid) !== client) return;
+    this.clients.delete(client.cid);
+    this.closedClients.push(snapshotClosed(client));
+    this.log.debug(`${client.label()} - Client connection closed: ${client.closeReason}`);
+    if (this.lameDuck && this.clients.size === 0 && !this.shuttingDown) {
+      // Everyone is gone: lame duck mode can complete now.
+      void this.shutdown();
+    }
+  }
+
+  // ---- lifecycle ----
+
+  async start(): Promise<void> {
+    const o = this.options;
+    const tStart = Date.now();
+    this.log.info('Starting nats-server');
+    this.log.info(`  Version:  ${SERVER_VERSION}`);
+    this.log.info('  Git:      [not set]');
+    this.log.info(`  Name:     ${this.serverName}`);
+    this.log.info(`  ID:       ${this.serverId}`);
+    if (o.configFile) this.log.info(`Using configuration file: ${o.configFile}`);
+
+    const listener = net.createServer({ noDelay: true });
+    listener.on('connection', (socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (err: Error) => reject(err);
+      listener.once('error', onErr);
+      listener.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, exclusive: true }, () => {
+        listener.off('error', onErr);
+        resolve();
+      });
+    });
+    listener.on('error', (err) => this.log.error(`Error accepting client connection: ${err.message}`));
+    this.listener = listener;
+    const addr = listener.address() as net.AddressInfo;
+    this.port = addr.port;
+    this.listeners.add('nats', 'nats', o.host, this.port);
+    this.rebuildInfo();
+    this.running = true;
+    this.log.info(`Listening for client connections on ${hostPort(o.host, this.port)}`);
+
+    for (const s of this.subsystems) {
+      await s.start(this);
+      this.startedSubsystems.push(s);
+    }
+    if (o.pidFile) writePidFile(o.pidFile);
+    if (o.portsFileDir) {
+      this.portsFile = new PortsFile(o.portsFileDir);
+      this.portsFile.write(this.listeners.portsJson());
+    }
+    this.log.info('Server is ready');
+    this.log.debug(`Server started in ${Date.now() - tStart}ms`);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (!this.running || this.lameDuck || this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    this.stats.totalConnections++;
+    const client = new Client(this.nextCid(), socket, this);
+    const max = this.options.maxConnections;
+    if (max > 0 && this.clients.size >= max) {
+      this.log.error(`${client.label()} - Maximum Connections Exceeded (${max})`);
+      this.clients.set(client.cid, client);
+      client.start(Err.MAX_CONNECTIONS);
+      return;
+    }
+    this.clients.set(client.cid, client);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    client.start();
+  }
+
+  /** Resolves when the server has shut down (by shutdown(), signal, or lame duck). */
+  waitForShutdown(): Promise<void> {
+    if (!this.running && this.shuttingDown && this.shutdownPromise === null) return Promise.resolve();
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  /** Graceful shutdown: stop accepting, stop subsystems (reverse order), close clients. */
+  shutdown(): Promise<void> {
+    if (this.shutdownPromise !== null) return this.shutdownPromise;
+    this.shutdownPromise = this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.log.info('Initiating Shutdown...');
+    if (this.lameDuckTimer !== null) clearTimeout(this.lameDuckTimer);
+    const listener = this.listener;
+    this.listener = null;
+    const closed = listener !== null ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
+    for (const s of [...this.startedSubsystems].reverse()) {
+      try {
+        await s.shutdown();
+      } catch (e) {
+        this.log.error(`Error shutting down ${s.name}: ${(e as Error).message}`);
+      }
+    }
+    this.startedSubsystems.length = 0;
+    for (const c of [...this.clients.values()]) c.close(CloseReason.SERVER_SHUTDOWN, true);
+    // Sockets still draining an -ERR are cut so the listener can close.
+    for (const s of this.sockets) s.destroy();
+    await closed;
+    if (this.portsFile !== null) {
+      this.portsFile.remove();
+      this.portsFile = null;
+    }
+    // Like nats-server, the pid file is left in place.
+    this.running = false;
+    this.log.info('Server Exiting..');
+    for (const w of this.exitWaiters.splice(0)) w();
+  }
+
+  /**
+   * Lame duck mode: stop accepting, tell protocol>=1 clients (INFO ldm:true),
+   * wait the grace period, then close clients spread over the rest of
+   * lame_duck_duration and shut down.
+   */
+  enterLameDuckMode(): Promise<void> {
+    if (this.lameDuck || this.shuttingDown || !this.running) return this.waitForShutdown();
+    this.lameDuck = true;
+    this.log.info('Entering lame duck mode, stop accepting new clients');
+    const listener = this.listener;
+    this.listener = null;
+    if (listener !== null) listener.close();
+    const done = this.waitForShutdown();
+    if (this.clients.size === 0) {
+      void this.shutdown();
+      return done;
+    }
+    this.sendAsyncInfoToClients();
+    const o = this.options;
+    const grace = Math.abs(o.lameDuckGracePeriodMs);
+    let durMs = o.lameDuckDurationMs - grace;
+    if (durMs <= 0) durMs = 1000;
+    this.lameDuckTimer = setTimeout(() => {
+      this.lameDuckTimer = null;
+      this.log.info('Closing existing clients');
+      const clients = [...this.clients.values()];
+      const intervalMs = Math.min(1000, Math.max(1, durMs / Math.max(1, clients.length)));
+      let i = 0;
+      const closeNext = (): void => {
+        if (this.shuttingDown) return;
+        const c = clients[i++];
+        if (c !== undefined) c.close(CloseReason.SERVER_SHUTDOWN, true);
+        if (i < clients.length) {
+          this.lameDuckTimer = setTimeout(closeNext, intervalMs * (0.5 + Math.random() / 2));
+        } else {
+          this.lameDuckTimer = null;
+          void this.shutdown();
+        }
+      };
+      closeNext();
+    }, grace);
+    return done;
+  }
+
+  /**
+   * Apply what nats-server reloads on SIGHUP: logging and limits. Returns the
+   * names of the options that changed.
+   */
+  reload(next: Options): string[] {
+    const prev = this.options;
+    const keys: (keyof Options)[] = [
+      'debug', 'trace', 'traceVerbose', 'logtime', 'logtimeUtc', 'logFile',
+      'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
+      'maxSubTokens', 'pingIntervalMs', 'pingMax', 'writeDeadlineMs', 'authTimeoutMs',
+      'lameDuckDurationMs', 'lameDuckGracePeriodMs', 'noHeaderSupport',
+    ];
+    const changed: string[] = [];
+    const merged: Options = { ...prev };
+    for (const k of keys) {
+      if (JSON.stringify(prev[k]) !== JSON.stringify(next[k])) {
+        changed.push(k);
+        (merged as unknown as Record<string, unknown>)[k] = next[k];
+      }
+    }
+    this.options = merged;
+    this.configLoadTime = new Date();
+    this.log.configure({
+      debug: merged.debug, trace: merged.trace, logtime: merged.logtime,
+      logtimeUtc: merged.logtimeUtc, logFile: merged.logFile,
+    });
+    if (changed.length > 0) {
+      this.rebuildInfo();
+      for (const c of this.clients.values()) c.applyLimits(merged);
+    }
+    this.log.info('Reloaded server configuration');
+    return changed;
+  }
+
+  /** Number of client connections (kind CLIENT) currently open. */
+  get numClients(): number {
+    return this.clients.size;
+  }
+
+  /** Internal-client convenience for subsystems of the system account. */
+  createSystemClient(name: string) {
+    return this.systemAccount.createInternalClient(name, ClientKind.SYSTEM);
+  }
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function snapshotClosed(c: Client): ClosedClientInfo {
+  const subs: { subject: string; queue?: string; sid: string; msgs: number; max: number }[] = [];
+  for (const s of c.subs.values()) subs.push({ subject: s.subject, queue: s.queue, sid: s.sid, msgs: s.nmsgs, max: s.max });
+  return {
+    cid: c.cid,
+    kind: c.kind,
+    ip: c.ip,
+    port: c.port,
+    startMs: c.startMs,
+    stopMs: c.stopMs,
+    lastActivityMs: c.lastActivityMs,
+    rttMs: c.rttMs,
+    inMsgs: c.inMsgs,
+    outMsgs: c.outMsgs,
+    inBytes: c.inBytes,
+    outBytes: c.outBytes,
+    subscriptions: subs,
+    name: c.opts.name ?? '',
+    lang: c.opts.lang ?? '',
+    version: c.opts.version ?? '',
+    account: c.account.name,
+    authorizedUser: c.authorizedUser,
+    reason: c.closeReason,
+  };
+}

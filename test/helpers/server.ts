@@ -1,0 +1,20 @@
+// Start tsnats servers in-process for tests (127.0.0.1, random port, quiet log).
+import type { TestContext } from 'node:test';
+import { startServer, type ServerHandle } from '../../src/index.js';
+import type { Options } from '../../src/config/options.js';
+
+export type { ServerHandle };
+
+/** Start a server on 127.0.0.1:<random>; stopped automatically after the test when `t` is given. */
+export async function startTestServer(opts: Partial<Options> = {}, t?: TestContext): Promise<ServerHandle> {
+  const h = await startServer({ host: '127.0.0.1', port: 0, ...opts }, { quietLog: !process.env.TSNATS_TEST_LOG });
+  if (t) t.after(() => h.shutdown());
+  return h;
+}
+
+/** Capture the server's log lines (for assertions on logging). */
+export function captureLog(h: ServerHandle): string[] {
+  const lines: string[] = [];
+  h.server.log.sink = { write: (l) => lines.push(l) };
+  return lines;
+}
