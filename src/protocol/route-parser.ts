@@ -51,13 +51,29 @@ export interface RouteProtocolHandler {
   /** RS- or LS- (isLeaf). 2.9.10's LS- carries no origin. */
   onRemoteUnsub(account: string, subject: string, queue: string | undefined, isLeaf: boolean): void;
   /**
-   * RMSG/HMSG/LMSG. `data` is headers+payload (no trailing CRLF); `headerBytes` is -1 when the
-   * message has no header block (RMSG). `data` may be a view into the read buffer.
+   * RMSG/HMSG/LMSG. `args` is reused for every message; `data` is headers+payload (no trailing
+   * CRLF). Both may be views into read buffers: valid during the call only.
    */
-  onRoutedMsg(
-    account: string, subject: string, reply: string, queues: string[] | undefined,
-    headerBytes: number, data: Buffer, origin: string | undefined,
-  ): void;
+  onRoutedMsg(args: RoutedMsgArgs, data: Buffer): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Arguments of the routed message being delivered (one instance per parser). */
+export class RoutedMsgArgs {
+  account = '';
+  subject = '';
+  /** the subject's bytes as received */
+  subjectBytes: Buffer = EMPTY;
+  /** '' when there is no reply */
+  reply = '';
+  replyBytes: Buffer | null = null;
+  /** queue groups the sending server picked for us (undefined when none) */
+  queues: string[] | undefined = undefined;
+  /** header block length at the start of the data; -1 for RMSG (no headers) */
+  hdrLen = -1;
+  /** leafnode origin cluster (LMSG only) */
+  origin: string | undefined = undefined;
 }
 
 /** Why parsing stopped. `errText` (when set) is sent as -ERR '<errText>' before closing. */
@@ -163,12 +179,7 @@ export class RouteParser {
 
   // Pending message (between its control line and the end of its payload).
   private mOp: RouteOp = RouteOp.RMSG;
-  private mAccount = '';
-  private mSubject = '';
-  private mReply = '';
-  private mQueues: string[] | undefined = undefined;
-  private mOrigin: string | undefined = undefined;
-  private mHeaderBytes = -1;
+  private readonly margs = new RoutedMsgArgs();
   private mSize = 0;
   /** Buffer collecting a payload that spans reads (size + CRLF). */
   private payloadBuf: Buffer | null = null;
@@ -484,9 +495,11 @@ export class RouteParser {
     const name = op === RouteOp.RMSG ? 'processRoutedMsgArgs' : op === RouteOp.HMSG ? 'processRoutedHeaderMsgArgs' : 'processRoutedOriginClusterMsgArgs';
     if (n < fixed) return this.fail(undefined, `${name} Parse Error: '${buf.toString('utf8', s, e)}'`);
     let reply = '';
+    let replyTok = -1;
     let queues: string[] | undefined;
     if (n === fixed + 1) {
-      reply = this.str(buf, 2 + off);
+      replyTok = 2 + off;
+      reply = this.str(buf, replyTok);
     } else if (n > fixed + 1) {
       const ind = 2 + off;
       const is = this.tok[ind * 2]!;
@@ -495,6 +508,7 @@ export class RouteParser {
       }
       let q = ind + 1;
       if (buf[is] === 43) {
+        replyTok = q;
         reply = this.str(buf, q);
         q++;
       }
@@ -513,13 +527,17 @@ export class RouteParser {
     if (size < 0) return this.fail(undefined, `${name} Bad or Missing Size: '${buf.toString('utf8', s, e)}'`);
     if (hdr > size) return this.fail(undefined, `${name} Header Size larger then TotalSize: '${buf.toString('utf8', s, e)}'`);
     if (size > this.maxPayload) return this.fail(undefined, `${name} payload of ${size} bytes is over the limit`);
+    const m = this.margs;
     this.mOp = op;
-    this.mOrigin = off ? this.str(buf, 0) : undefined;
-    this.mAccount = this.account(buf, off);
-    this.mSubject = this.str(buf, 1 + off);
-    this.mReply = reply;
-    this.mQueues = queues;
-    this.mHeaderBytes = hdr;
+    m.origin = off ? this.str(buf, 0) : undefined;
+    m.account = this.account(buf, off);
+    const st = 1 + off;
+    m.subjectBytes = buf.subarray(this.tok[st * 2]!, this.tok[st * 2 + 1]!);
+    m.subject = m.subjectBytes.toString('utf8');
+    m.reply = reply;
+    m.replyBytes = replyTok < 0 ? null : buf.subarray(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
+    m.queues = queues;
+    m.hdrLen = hdr;
     this.mSize = size;
     this.state = STATE_PAYLOAD;
     return undefined;
@@ -545,8 +563,6 @@ export class RouteParser {
   private emitMsg(data: Buffer): void {
     const op = this.mOp;
     if (op === RouteOp.PUB || op === RouteOp.HPUB) return;
-    const queues = this.mQueues;
-    this.mQueues = undefined;
-    this.handler.onRoutedMsg(this.mAccount, this.mSubject, this.mReply, queues, this.mHeaderBytes, data, this.mOrigin);
+    this.handler.onRoutedMsg(this.margs, data);
   }
 }

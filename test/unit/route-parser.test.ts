@@ -52,8 +52,11 @@ function recorder(): { h: RouteProtocolHandler; events: Ev[] } {
     onErr: (t) => events.push(['-ERR', t]),
     onRemoteSub: (a, s, q, w, o) => events.push(['SUB', a, s, q, w, o]),
     onRemoteUnsub: (a, s, q, leaf) => events.push(['UNSUB', a, s, q, leaf]),
-    onRoutedMsg: (a, s, r, qs, hdr, data, o) =>
-      events.push(['MSG', a, s, r, qs, hdr, data.toString('latin1'), o]),
+    onRoutedMsg: (m, data) => {
+      assert.equal(m.subjectBytes.toString(), m.subject);
+      assert.equal(m.replyBytes === null ? '' : m.replyBytes.toString(), m.reply);
+      events.push(['MSG', m.account, m.subject, m.reply, m.queues, m.hdrLen, data.toString('latin1'), m.origin]);
+    },
   };
   return { h, events };
 }
@@ -203,7 +206,7 @@ test('stop() from inside a callback halts the parse', () => {
 test('payload views share the read buffer only when the payload is in one read', () => {
   const datas: Buffer[] = [];
   const h = recorder().h;
-  h.onRoutedMsg = (_a, _s, _r, _q, _h, d) => datas.push(d);
+  h.onRoutedMsg = (_m, d) => datas.push(d);
   const p = new RouteParser(h);
   const whole = Buffer.from('RMSG A s 3\r\nabc\r\n');
   p.parse(whole);
