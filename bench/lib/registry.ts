@@ -1,0 +1,92 @@
+// The suite registry. A suite is a module exporting `suite: BenchSuite`
+// (see types.ts). Built-in suites live in bench/suites/. Other engineers plug
+// in without editing this file:
+//  - a module compiled to dist/bench/<anything>-suite.js exporting `suite`
+//    (e.g. bench/store-suite.ts, bench/js-suite.ts) is discovered and run
+//    with the others; its name selects it (`npm run bench -- store`);
+//  - bench/raft-bench.ts stays a standalone script (npm run bench:raft);
+//    `npm run bench -- raft` runs it as a child process and takes the rows
+//    from a stdout line `BENCH_ROWS <json array of BenchRow>` if it prints one.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow, BenchSuite } from './types.js';
+
+export interface SuiteEntry {
+  name: string;
+  /** run when no suite is named on the command line */
+  byDefault: boolean;
+  load(): Promise<BenchSuite>;
+}
+
+const BENCH_DIR = new URL('../', import.meta.url);
+
+export function builtinSuites(): SuiteEntry[] {
+  const entry = (name: string, file: string): SuiteEntry => ({
+    name,
+    byDefault: true,
+    load: async () => ((await import(new URL(`suites/${file}`, BENCH_DIR).href)) as { suite: BenchSuite }).suite,
+  });
+  return [entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js')];
+}
+
+/** `*-suite.js` modules next to run.js, named by their file until loaded. */
+export function discoveredSuites(): SuiteEntry[] {
+  const dir = fileURLToPath(BENCH_DIR);
+  const out: SuiteEntry[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('-suite.js')) continue;
+    out.push({
+      name: f.slice(0, -'-suite.js'.length),
+      byDefault: true,
+      load: async () => {
+        const mod = (await import(new URL(f, BENCH_DIR).href)) as { suite?: BenchSuite };
+        if (!mod.suite || typeof mod.suite.run !== 'function') throw new Error(`${f} does not export a suite`);
+        return mod.suite;
+      },
+    });
+  }
+  return out;
+}
+
+/** bench/raft-bench.ts as a suite: run the script, collect its BENCH_ROWS line. */
+export function raftScriptSuite(): SuiteEntry | undefined {
+  const script = fileURLToPath(new URL('raft-bench.js', BENCH_DIR));
+  if (!existsSync(script)) return undefined;
+  return {
+    name: 'raft',
+    byDefault: false,
+    load: async () => ({
+      name: 'raft',
+      description: 'Raft benchmark (bench/raft-bench.ts) run as a child process',
+      run: (ctx) => runScriptSuite(script, (line) => ctx.log(`raft: ${line}`)),
+    }),
+  };
+}
+
+function runScriptSuite(script: string, log: (line: string) => void): Promise<BenchRow[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const rows: BenchRow[] = [];
+      for (const line of out.split('\n')) {
+        if (line.startsWith('BENCH_ROWS ')) rows.push(...(JSON.parse(line.slice('BENCH_ROWS '.length)) as BenchRow[]));
+        else if (line.trim()) log(line);
+      }
+      if (code !== 0 && rows.length === 0) reject(new Error(`${script} exited with code ${code}`));
+      else resolve(rows);
+    });
+  });
+}
+
+/** Selected entries: all default ones when `names` is empty, else those named (prefix before '-' counts). */
+export function selectSuites(all: SuiteEntry[], names: string[]): { selected: SuiteEntry[]; unknown: string[] } {
+  if (names.length === 0) return { selected: all.filter((e) => e.byDefault), unknown: [] };
+  const matches = (e: SuiteEntry, n: string) => e.name === n || e.name.startsWith(`${n}-`);
+  const unknown = names.filter((n) => !all.some((e) => matches(e, n)));
+  return { selected: all.filter((e) => names.some((n) => matches(e, n))), unknown };
+}

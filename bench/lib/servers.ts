@@ -1,0 +1,251 @@
+// Starting the servers under test as child processes: tsnats (node
+// dist/src/cli.js) and nats-server (when installed), each pinned to its own
+// CPU when taskset is available, on ports picked here so the start-up time
+// can be measured from spawn to the first INFO.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+export type ServerKind = 'tsnats' | 'nats-server';
+
+export interface ServerSpec {
+  kind: ServerKind;
+  /** JetStream with a file store under storeDir */
+  jetstream?: {
+    storeDir: string;
+    /**
+     * `jetstream { sync_interval: ... }`: 'always' (fsync before each ack) or a
+     * duration such as '2m'; undefined leaves the server's default. nats-server
+     * 2.9.x has no such option (it refuses the config), 2.10+ has.
+     */
+    syncInterval?: string;
+  };
+  /** cluster listener and routes to other servers' cluster ports */
+  cluster?: { name: string; port: number; routes: number[]; serverName: string };
+  /** override the client port (default: a free port) */
+  port?: number;
+}
+
+export interface RunningServer {
+  kind: ServerKind;
+  pid: number;
+  port: number;
+  /** milliseconds from spawn() to a connection that received INFO */
+  startMs: number;
+  stop(): Promise<void>;
+  /** VmRSS of the server process from /proc, in bytes */
+  rssBytes(): number;
+  /** last lines the process wrote to stderr/stdout (for error reports) */
+  outputTail(): string;
+  exited(): boolean;
+}
+
+export const TSNATS_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** nats-server executable from $NATS_SERVER_BIN or PATH, or undefined when not installed. */
+export function findNatsServer(): string | undefined {
+  const override = process.env.NATS_SERVER_BIN;
+  if (override) return isExecutable(override) ? override : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, 'nats-server');
+    if (isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+export function natsServerVersion(bin: string): string {
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').trim().replace(/^nats-server:\s*/, '');
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU pinning: the server under test on one core, the load generator on the other. */
+export interface Pinning {
+  serverCpus: string;
+  generatorCpus: string;
+}
+
+export function detectPinning(disabled: boolean): Pinning | undefined {
+  if (disabled) return undefined;
+  if (spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' }).status !== 0) return undefined;
+  const cpus = cpuList();
+  if (cpus.length < 2) return undefined;
+  // The last core for the generator (this process and its workers), the rest for servers.
+  return { serverCpus: cpus.slice(0, -1).join(','), generatorCpus: String(cpus[cpus.length - 1]) };
+}
+
+function cpuList(): number[] {
+  const r = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
+  const m = /:\s*([\d,\s-]+)\s*$/.exec(r.stdout ?? '');
+  if (!m) return [];
+  const out: number[] = [];
+  for (const part of m[1].split(',')) {
+    const [a, b] = part.trim().split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/** Pins this process and all its threads (workers created later inherit it). */
+export function pinSelf(cpus: string): void {
+  spawnSync('taskset', ['-a', '-c', '-p', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LaunchOptions {
+  natsServerBin?: string;
+  pinning?: Pinning;
+  /** tsnats only: write a V8 CPU profile into this directory */
+  cpuProfileDir?: string;
+  /** directory for generated config files */
+  scratchDir: string;
+  readyTimeoutMs?: number;
+}
+
+export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<RunningServer> {
+  const port = spec.port ?? (await freePort());
+  const { cmd, args } = commandFor(spec, port, o);
+  const full = o.pinning ? { cmd: 'taskset', args: ['-c', o.pinning.serverCpus, cmd, ...args] } : { cmd, args };
+  const t0 = performance.now();
+  const child = spawn(full.cmd, full.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const keep = (d: Buffer) => {
+    tail.push(d.toString());
+    if (tail.length > 40) tail.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exitedFlag = false;
+  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => { exitedFlag = true; resolve(); }));
+  try {
+    await waitForInfo(port, o.readyTimeoutMs ?? 10_000, () => exitedFlag);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exitPromise;
+    throw new Error(`${spec.kind} did not start: ${(err as Error).message}\n${tail.join('').slice(-1500)}`);
+  }
+  const startMs = performance.now() - t0;
+  return {
+    kind: spec.kind,
+    pid: child.pid!,
+    port,
+    startMs,
+    exited: () => exitedFlag,
+    outputTail: () => tail.join('').slice(-3000),
+    rssBytes: () => rssOf(child.pid!),
+    stop: () => stopChild(child, exitPromise, () => exitedFlag),
+  };
+}
+
+function commandFor(spec: ServerSpec, port: number, o: LaunchOptions): { cmd: string; args: string[] } {
+  if (spec.kind === 'nats-server') {
+    if (!o.natsServerBin) throw new Error('nats-server is not installed');
+    return { cmd: o.natsServerBin, args: ['-c', writeConf(spec, port, o.scratchDir)] };
+  }
+  if (!existsSync(TSNATS_CLI)) throw new Error(`${TSNATS_CLI} not built`);
+  const args: string[] = [];
+  if (o.cpuProfileDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir);
+  args.push(TSNATS_CLI);
+  if (spec.jetstream?.syncInterval !== undefined) {
+    // The sync policy has no flag: use a config file (same format as nats-server's).
+    args.push('-c', writeConf(spec, port, o.scratchDir));
+    return { cmd: process.execPath, args };
+  }
+  args.push('-p', String(port), '-a', '127.0.0.1');
+  if (spec.jetstream) args.push('-js', '-sd', spec.jetstream.storeDir);
+  if (spec.cluster) {
+    const c = spec.cluster;
+    args.push('-n', c.serverName, '--cluster_name', c.name, '--cluster', `nats://127.0.0.1:${c.port}`);
+    if (c.routes.length) args.push('--routes', c.routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
+  }
+  return { cmd: process.execPath, args };
+}
+
+function writeConf(spec: ServerSpec, port: number, dir: string): string {
+  const lines = [`listen: "127.0.0.1:${port}"`];
+  if (spec.jetstream) {
+    const sync = spec.jetstream.syncInterval !== undefined ? `, sync_interval: ${JSON.stringify(spec.jetstream.syncInterval)}` : '';
+    lines.push(`jetstream { store_dir: ${JSON.stringify(spec.jetstream.storeDir)}${sync} }`);
+  }
+  if (spec.cluster) {
+    const c = spec.cluster;
+    lines.push(`server_name: ${c.serverName}`);
+    const routes = c.routes.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ');
+    lines.push(`cluster { name: ${c.name}, listen: "127.0.0.1:${c.port}", routes: [${routes}] }`);
+  }
+  const conf = join(dir, `${spec.kind}-${port}.conf`);
+  writeFileSync(conf, lines.join('\n') + '\n');
+  return conf;
+}
+
+/** Polls until a TCP connection to the port receives an INFO line. */
+export async function waitForInfo(port: number, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (gaveUp()) throw new Error('process exited');
+    if (await tryInfo(port)) return;
+    if (performance.now() > deadline) throw new Error(`no INFO on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+function tryInfo(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection({ port, host: '127.0.0.1' });
+    let got = '';
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(2000, () => done(false));
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\n')) done(got.startsWith('INFO '));
+    });
+    s.on('error', () => done(false));
+    s.on('close', () => done(false));
+  });
+}
+
+export function rssOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>, isExited: () => boolean): Promise<void> {
+  if (isExited()) return;
+  // SIGINT lets both servers shut down cleanly (and node write its --cpu-prof file).
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
