@@ -6,6 +6,7 @@
 //   await h.shutdown();
 import { defaultOptions, mergeOptions, type Options } from './config/options.js';
 import { Server, type ServerExtras } from './server/server.js';
+import { createJetStream } from './jetstream/index.js';
 
 export { Server, SERVER_VERSION } from './server/server.js';
 export type { Subsystem, RouteBridge } from './server/server.js';
@@ -40,6 +41,7 @@ export async function startServer(opts: Partial<Options> = {}, extras: StartOpti
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
   const server = new Server(o, { quietLog: extras.quietLog });
   // Subsystems register here, one line each (monitoring, cluster routes, JetStream).
+  if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
   await server.start();
   const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
   return {

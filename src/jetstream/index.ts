@@ -1,0 +1,296 @@
+// The JetStream subsystem: enabled by options.jetstream, registered with
+// Server.addSubsystem. It owns the JetStream-enabled accounts (JsAccount), the
+// $JS.API request subscriptions in every account, server-wide storage limits and
+// usage, recovery of streams from the store directory, and the INFO flag.
+//
+// Layout on disk (as nats-server): <store_dir>/jetstream/<account>/streams/<stream>/
+
+import { mkdirSync } from 'node:fs';
+import { totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Options } from '../config/options.js';
+import type { Server, Subsystem } from '../server/server.js';
+import type { Account } from '../core/account.js';
+import type { InternalClient } from '../core/internal-client.js';
+import { ClientKind, type MsgOrigin } from '../core/types.js';
+import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/router.js';
+import type { JsApiContext } from './api/context.js';
+import { registerStreamApi } from './api/stream-api.js';
+import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
+import type { Stream } from './stream.js';
+import type { StreamConfig } from './api/types.js';
+import { StoreFactory } from './store-factory.js';
+import { registerSnapshotApi } from './snapshot.js';
+import { Sourcing } from './sourcing.js';
+
+/** Something that plugs more API handlers or stream hooks into JetStream (e.g. consumers). */
+export interface JetStreamExtension {
+  /** Called once at start, before streams are recovered. */
+  attach(js: JetStreamService): void;
+  /** A stream came to life (created or recovered): recover/attach its consumers. */
+  streamAdded?(acc: JsAccount, stream: Stream): void | Promise<void>;
+  /** A stream is about to stop or be deleted. */
+  streamRemoved?(acc: JsAccount, stream: Stream): void;
+}
+
+const extensions: JetStreamExtension[] = [];
+
+/** Register an extension for every JetStream service created afterwards (one line in the extension's module). */
+export function addJetStreamExtension(ext: JetStreamExtension): void {
+  if (!extensions.includes(ext)) extensions.push(ext);
+}
+
+const DEFAULT_MAX_STORE_BYTES = 1024 ** 4; // 1 TiB, nats-server's default cap
+
+export class JetStreamService implements Subsystem {
+  readonly name = 'jetstream';
+  readonly options: Options;
+  readonly router = new ApiRouter();
+  server!: Server;
+  /** <store_dir>/jetstream */
+  storeRoot = '';
+  maxMemoryBytes = 0;
+  maxStoreBytes = 0;
+  memoryUsed = 0;
+  storeUsed = 0;
+  apiTotal = 0;
+  apiErrors = 0;
+
+  private readonly accounts = new Map<string, JsAccount>();
+  private readonly apiClients = new Map<string, InternalClient>();
+  private storeFactory!: StoreFactory;
+  private sourcing!: Sourcing;
+  private readonly exts: JetStreamExtension[];
+  private started = false;
+
+  constructor(options: Options) {
+    this.options = options;
+    this.exts = [...extensions];
+  }
+
+  get domain(): string | undefined {
+    return this.options.jetstream.domain || undefined;
+  }
+
+  /** JetStream state of an account (undefined when not enabled for it). */
+  jsAccount(name: string): JsAccount | undefined {
+    return this.accounts.get(name);
+  }
+
+  allJsAccounts(): JsAccount[] {
+    return [...this.accounts.values()];
+  }
+
+  /** Add an API handler for "$JS.API.<pattern>" (extensions: consumers, cluster). */
+  registerApi(pattern: string, handler: ApiHandler): void {
+    this.router.add(pattern, handler);
+  }
+
+  readonly api: JsApiContext = {
+    strict: true,
+    serverName: '',
+    jsAccount: (n) => this.accounts.get(n),
+    respond: (req, body, isError) => this.respond(req, body, isError),
+    publishRaw: (acc, subject, reply, headers, payload) => {
+      this.apiClients.get(acc)?.publish(subject, reply, headers, payload);
+    },
+    subscribe: (acc, subject, handler) => {
+      const c = this.apiClients.get(acc);
+      if (!c) return () => {};
+      const sid = c.subscribe(subject, (s, r, h, p) => handler(s, r, h, p));
+      return () => c.unsubscribe(sid);
+    },
+  };
+
+  async start(server: Server): Promise<void> {
+    this.server = server;
+    const o = this.options.jetstream;
+    const base = o.storeDir || join(tmpdir(), 'nats');
+    this.storeRoot = join(base, 'jetstream');
+    mkdirSync(this.storeRoot, { recursive: true });
+    this.maxMemoryBytes = o.maxMemoryBytes > 0 ? o.maxMemoryBytes : Math.floor(totalmem() * 0.75);
+    this.maxStoreBytes = o.maxFileBytes > 0 ? o.maxFileBytes : DEFAULT_MAX_STORE_BYTES;
+    Object.assign(this.api, { strict: o.strict, serverName: server.serverName, domain: this.domain });
+    this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m));
+    this.sourcing = new Sourcing(this);
+
+    registerStreamApi(this.router, this.api);
+    registerSnapshotApi(this.router, this.api, this);
+    for (const e of this.exts) e.attach(this);
+
+    // API subscriptions in every account: JetStream-enabled ones are served, the others get 10039.
+    for (const acc of this.candidateAccounts()) this.subscribeApi(acc);
+    for (const [name, limits] of this.enabledAccounts()) {
+      const acc = server.lookupAccount(name) ?? server.registerAccount(name);
+      const jsa = new JsAccount(acc, limits, this.accountHost());
+      this.accounts.set(name, jsa);
+    }
+    for (const jsa of this.accounts.values()) await this.recoverStreams(jsa);
+    this.started = true;
+    server.setInfoField('jetstream', true);
+    if (this.domain) server.setInfoField('domain', this.domain);
+    server.log.info(`Starting JetStream (store: ${this.storeRoot}, max memory ${this.maxMemoryBytes}, max store ${this.maxStoreBytes})`);
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.sourcing.stop();
+    for (const c of this.apiClients.values()) c.close();
+    this.apiClients.clear();
+    await Promise.all([...this.accounts.values()].map((a) => a.stopAll()));
+    this.accounts.clear();
+  }
+
+  /** Accounts whose JetStream is enabled, with their limits (nats-server: only $G when no accounts are configured). */
+  private enabledAccounts(): Array<[string, JsAccountLimits]> {
+    const out: Array<[string, JsAccountLimits]> = [];
+    const accounts = this.options.accounts ?? [];
+    if (accounts.length === 0) return [['$G', { ...UNLIMITED_ACCOUNT }]];
+    for (const a of accounts) {
+      const j = a.jetstream;
+      if (!j?.enabled || a.name === this.options.systemAccount) continue;
+      out.push([a.name, {
+        ...UNLIMITED_ACCOUNT,
+        maxMemory: j.maxMemory ?? -1,
+        maxStore: j.maxFile ?? -1,
+        maxStreams: j.maxStreams ?? -1,
+        maxConsumers: j.maxConsumers ?? -1,
+        maxAckPending: j.maxAckPending ?? -1,
+        maxBytesRequired: j.maxBytesRequired ?? false,
+      }]);
+    }
+    return out;
+  }
+
+  private candidateAccounts(): Account[] {
+    const names = new Set<string>(['$G', ...(this.options.accounts ?? []).map((a) => a.name)]);
+    const out: Account[] = [];
+    for (const n of names) {
+      const a = this.server.lookupAccount(n);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  private subscribeApi(acc: Account): void {
+    const client = acc.createInternalClient('jsapi', ClientKind.JETSTREAM);
+    this.apiClients.set(acc.name, client);
+    const onRequest = (subject: string, reply: string, headers: Buffer | undefined, payload: Buffer, origin: MsgOrigin): void => {
+      this.dispatch(acc.name, subject, reply, headers, payload, origin);
+    };
+    client.subscribe('$JS.API.>', onRequest);
+    if (this.domain) client.subscribe(`$JS.${this.domain}.API.>`, onRequest);
+  }
+
+  private dispatch(accountName: string, subjectIn: string, reply: string, headers: Buffer | undefined,
+    payload: Buffer, origin: MsgOrigin): void {
+    const subject = subjectIn.startsWith(API_PREFIX) ? subjectIn : API_PREFIX + subjectIn.slice(subjectIn.indexOf('.API.') + 5);
+    const handler = this.router.find(subject);
+    if (!handler) return; // unknown API subjects are swallowed silently, like nats-server
+    const req: ApiRequest = {
+      accountName, subject, tokens: subject.slice(API_PREFIX.length).split('.'), reply,
+      headers: headers ? Buffer.from(headers) : undefined, payload: Buffer.from(payload), origin,
+    };
+    try {
+      const r = handler(req);
+      if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
+    } catch (e) {
+      this.server.log.error(`JetStream API ${subject}: ${String(e)}`);
+    }
+  }
+
+  private respond(req: ApiRequest, body: string, isError: boolean): void {
+    const jsa = this.accounts.get(req.accountName);
+    this.apiTotal++;
+    if (isError) this.apiErrors++;
+    if (jsa) {
+      jsa.apiTotal++;
+      if (isError) jsa.apiErrors++;
+    }
+    if (req.reply) this.apiClients.get(req.accountName)?.publish(req.reply, '', undefined, body);
+  }
+
+  private accountHost(): JsAccountHost {
+    return {
+      domain: this.domain,
+      serverName: this.server.serverName,
+      duplicateWindowLimitNs: (this.options.jetstream.limits?.duplicateWindowMs ?? 0) * 1_000_000,
+      maxPendingBytes: this.options.maxPendingBytes,
+      openStore: (acc, cfg, createdNs) => this.storeFactory.open(acc, cfg, createdNs),
+      saveStreamMeta: (acc, cfg, createdNs) => this.storeFactory.saveMeta(acc, cfg, createdNs),
+      removeStreamDir: (acc, name) => this.storeFactory.removeDir(acc, name),
+      serverUsage: (storage, _msgs, bytes) => {
+        if (storage === 'memory') this.memoryUsed += bytes;
+        else this.storeUsed += bytes;
+      },
+      serverHasRoom: (storage, bytes) => storage === 'memory'
+        ? this.memoryUsed + bytes <= this.maxMemoryBytes
+        : this.storeUsed + bytes <= this.maxStoreBytes,
+      serverCanReserve: (storage, bytes) => {
+        const reserved = this.reservedBytes(storage);
+        const max = storage === 'memory' ? this.maxMemoryBytes : this.maxStoreBytes;
+        return !(reserved > max || bytes > max - reserved);
+      },
+      warn: (m) => this.server.log.warn(m),
+      streamAdded: (acc, stream) => this.onStreamAdded(acc, stream),
+      streamRemoved: (acc, stream) => this.onStreamRemoved(acc, stream),
+    };
+  }
+
+  private reservedBytes(storage: StreamConfig['storage']): number {
+    let r = 0;
+    for (const a of this.accounts.values()) r += storage === 'memory' ? a.reservedMemory() : a.reservedStore();
+    return r;
+  }
+
+  private onStreamAdded(acc: JsAccount, stream: Stream): void {
+    this.sourcing.streamAdded(acc, stream);
+    for (const e of this.exts) {
+      try {
+        const r = e.streamAdded?.(acc, stream);
+        if (r instanceof Promise) r.catch((err) => this.server.log.error(`JetStream extension: ${String(err)}`));
+      } catch (err) {
+        this.server.log.error(`JetStream extension: ${String(err)}`);
+      }
+    }
+  }
+
+  private onStreamRemoved(acc: JsAccount, stream: Stream): void {
+    this.sourcing.streamRemoved(acc, stream);
+    for (const e of this.exts) {
+      try {
+        e.streamRemoved?.(acc, stream);
+      } catch (err) {
+        this.server.log.error(`JetStream extension: ${String(err)}`);
+      }
+    }
+  }
+
+  private async recoverStreams(jsa: JsAccount): Promise<void> {
+    const recovered = await this.storeFactory.recover(jsa.name);
+    for (const r of recovered) {
+      try {
+        jsa.addStream(r.config, r.store, r.createdNs);
+        this.server.log.info(`  Restored stream '${jsa.name} > ${r.config.name}'`);
+      } catch (e) {
+        this.server.log.error(`Error recovering stream '${jsa.name} > ${r.config.name}': ${String(e)}`);
+        await r.store.stop().catch(() => {});
+      }
+    }
+  }
+
+  /** Used by snapshot restore: adopt a store that was filled from a snapshot. */
+  adoptRestoredStream(jsa: JsAccount, cfg: StreamConfig, store: import('./store/types.js').StreamStore, createdNs: bigint): Stream {
+    return jsa.addStream(cfg, store, createdNs);
+  }
+
+  get stores(): StoreFactory {
+    return this.storeFactory;
+  }
+}
+
+/** Create the JetStream subsystem for these options (caller checks options.jetstream.enabled). */
+export function createJetStream(options: Options): JetStreamService {
+  return new JetStreamService(options);
+}

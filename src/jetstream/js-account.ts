@@ -1,0 +1,289 @@
+// JetStream state of one account: its streams, usage against limits, API counters,
+// and the internal client through which streams subscribe and answer.
+
+import type { Account } from '../core/account.js';
+import type { InternalClient } from '../core/internal-client.js';
+import { ClientKind } from '../core/types.js';
+import { ApiError, jsErr, jsErrText } from './api/errors.js';
+import type { StreamConfig, StreamConfigRequest } from './api/types.js';
+import { checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
+import { Stream, toStoreConfig, type StreamHost } from './stream.js';
+import { subjectsCollide } from './subjects.js';
+import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
+import type { StreamStore } from './store/types.js';
+
+/** Resolved per-account limits; -1 = unlimited. */
+export interface JsAccountLimits {
+  maxMemory: number;
+  maxStore: number;
+  maxStreams: number;
+  maxConsumers: number;
+  maxAckPending: number;
+  memoryMaxStreamBytes: number;
+  storeMaxStreamBytes: number;
+  maxBytesRequired: boolean;
+}
+
+export const UNLIMITED_ACCOUNT: JsAccountLimits = {
+  maxMemory: -1, maxStore: -1, maxStreams: -1, maxConsumers: -1, maxAckPending: -1,
+  memoryMaxStreamBytes: -1, storeMaxStreamBytes: -1, maxBytesRequired: false,
+};
+
+/** What an account needs from the JetStream service (server-wide limits and storage). */
+export interface JsAccountHost {
+  readonly domain?: string;
+  readonly serverName: string;
+  readonly duplicateWindowLimitNs: number;
+  /** Server max_pending: default byte budget of one direct-get answer. */
+  readonly maxPendingBytes: number;
+  /** Open a new store for a stream (memory, or file under the account's streams dir). */
+  openStore(account: string, cfg: StreamConfig, createdNs: bigint): Promise<StreamStore>;
+  /** Persist the stream's config (file streams) so it is recovered at restart. */
+  saveStreamMeta(account: string, cfg: StreamConfig, createdNs: bigint): Promise<void>;
+  /** Remove a deleted stream's directory (file streams). */
+  removeStreamDir(account: string, stream: string): Promise<void>;
+  /** Server-wide usage accounting and checks. */
+  serverUsage(storage: StreamConfig['storage'], msgsDelta: number, bytesDelta: number): void;
+  serverHasRoom(storage: StreamConfig['storage'], bytes: number): boolean;
+  /** Server-wide reservation check for a new max_bytes (true = fits). */
+  serverCanReserve(storage: StreamConfig['storage'], bytes: number): boolean;
+  warn(msg: string): void;
+  /** A stream was created/recovered/deleted in this account (consumers, mirrors react). */
+  streamAdded(acc: JsAccount, stream: Stream): void;
+  streamRemoved(acc: JsAccount, stream: Stream): void;
+}
+
+export class JsAccount {
+  readonly name: string;
+  readonly account: Account;
+  readonly limits: JsAccountLimits;
+  readonly client: InternalClient;
+  readonly streams = new Map<string, Stream>();
+  private readonly streamSids = new Map<string, number[]>();
+  private readonly host: JsAccountHost;
+  /** Names being created right now (async store open) so concurrent creates do not race. */
+  private readonly creating = new Set<string>();
+
+  memoryBytes = 0;
+  storeBytes = 0;
+  apiTotal = 0;
+  apiErrors = 0;
+
+  constructor(account: Account, limits: JsAccountLimits, host: JsAccountHost) {
+    this.name = account.name;
+    this.account = account;
+    this.limits = limits;
+    this.host = host;
+    this.client = account.createInternalClient('jetstream', ClientKind.JETSTREAM);
+  }
+
+  configContext(storage: StreamConfig['storage'] = 'file'): StreamConfigContext {
+    return {
+      lookupStream: (n) => this.streams.get(n)?.config,
+      duplicateWindowLimitNs: this.host.duplicateWindowLimitNs,
+      maxBytesRequired: this.limits.maxBytesRequired,
+      maxStreamBytes: storage === 'memory' ? this.limits.memoryMaxStreamBytes : this.limits.storeMaxStreamBytes,
+      clustered: false,
+    };
+  }
+
+  /** Sum of max_bytes reservations of the other streams on `storage`. */
+  private reserved(storage: StreamConfig['storage'], except: string): number {
+    let r = 0;
+    for (const s of this.streams.values()) {
+      const c = s.config;
+      if (c.name !== except && c.storage === storage && c.max_bytes > 0) r += c.max_bytes;
+    }
+    return r;
+  }
+
+  reservedMemory(): number { return this.reserved('memory', ''); }
+  reservedStore(): number { return this.reserved('file', ''); }
+
+  /** nats-server checkLimits: max_consumers and the byte reservation against account and server. */
+  private checkLimits(cfg: StreamConfig, addBytesIn: number): void {
+    if (cfg.max_consumers > 0 && this.limits.maxConsumers > 0 && cfg.max_consumers > this.limits.maxConsumers) {
+      throw jsErr('MaximumConsumersLimit');
+    }
+    const addBytes = addBytesIn < 0 ? 1 : addBytesIn;
+    const current = this.reserved(cfg.storage, cfg.name);
+    const mem = cfg.storage === 'memory';
+    const max = mem ? this.limits.maxMemory : this.limits.maxStore;
+    const err = mem ? 'MemoryResourcesExceeded' : 'StorageResourcesExceeded';
+    if (max >= 0 && (current > max || addBytes > max - current)) throw jsErr(err);
+    if (!this.host.serverCanReserve(cfg.storage, addBytes)) throw jsErr(err);
+  }
+
+  // ---- stream lifecycle ---------------------------------------------------------------
+
+  /**
+   * STREAM.CREATE after request decoding. Returns the stream and whether it is new;
+   * an identical existing stream is returned as is (idempotent create).
+   */
+  async createStream(req: StreamConfigRequest, pedantic: boolean): Promise<Stream> {
+    const storage = req.storage === 'memory' ? 'memory' : 'file';
+    // jsNonClusteredStreamLimitsCheck runs on the raw request before defaults are applied.
+    const existing = req.name ? this.streams.get(req.name) : undefined;
+    if (!existing && this.limits.maxStreams > 0 && this.streams.size >= this.limits.maxStreams) {
+      throw jsErr('MaximumStreamsLimit');
+    }
+    const rawCfg = { max_consumers: req.max_consumers ?? 0, max_bytes: req.max_bytes ?? 0, storage, name: req.name ?? '' } as StreamConfig;
+    this.checkLimits(rawCfg, rawCfg.max_bytes);
+
+    const cfg = checkStreamConfig(req, this.configContext(storage), pedantic);
+    if (cfg.num_replicas > 1) throw jsErr('StreamReplicasNotSupported');
+    const current = this.streams.get(cfg.name);
+    if (current) {
+      if (sameStreamConfig(current.config, cfg)) return current;
+      throw jsErr('StreamNameExist');
+    }
+    if (this.creating.has(cfg.name)) throw jsErr('StreamNameExist');
+    this.checkLimits(cfg, cfg.max_bytes);
+    this.checkOverlap(cfg, undefined);
+
+    this.creating.add(cfg.name);
+    try {
+      const createdNs = BigInt(Date.now()) * 1_000_000n;
+      const store = await this.host.openStore(this.name, cfg, createdNs);
+      await this.host.saveStreamMeta(this.name, cfg, createdNs);
+      return this.addStream(cfg, store, createdNs);
+    } finally {
+      this.creating.delete(cfg.name);
+    }
+  }
+
+  /** Bring a stream (new or recovered) to life: subscriptions and registration. */
+  addStream(cfg: StreamConfig, store: StreamStore, createdNs: bigint): Stream {
+    const stream = new Stream(cfg, store, this.streamHost(), createdNs);
+    this.streams.set(cfg.name, stream);
+    this.subscribeStream(stream);
+    this.host.streamAdded(this, stream);
+    return stream;
+  }
+
+  private streamHost(): StreamHost {
+    return {
+      domain: this.host.domain,
+      publish: (subject, reply, headers, payload) => { this.client.publish(subject, reply, headers, payload); },
+      checkResources: (storage, sizeBytes) => this.checkResources(storage, sizeBytes),
+      onUsage: (storage, msgs, bytes) => {
+        if (storage === 'memory') this.memoryBytes += bytes;
+        else this.storeBytes += bytes;
+        this.host.serverUsage(storage, msgs, bytes);
+      },
+      warn: (m) => this.host.warn(m),
+    };
+  }
+
+  /** Resource check before storing one message (nats-server wouldExceedLimits / limitsExceeded). */
+  private checkResources(storage: StreamConfig['storage'], sizeBytes: number): ApiError | undefined {
+    if (!this.host.serverHasRoom(storage, sizeBytes)) return jsErr('InsufficientResources');
+    const max = storage === 'memory' ? this.limits.maxMemory : this.limits.maxStore;
+    if (max >= 0) {
+      const used = storage === 'memory' ? this.memoryBytes : this.storeBytes;
+      if (used + sizeBytes > max) return jsErr('AccountResourcesExceeded');
+    }
+    return undefined;
+  }
+
+  private subscribeStream(stream: Stream): void {
+    const sids: number[] = [];
+    const cfg = stream.config;
+    for (const subj of cfg.subjects ?? []) {
+      sids.push(this.client.subscribe(subj, (s, r, h, p) => stream.processInbound(s, r, h, p)));
+    }
+    // Direct get: queue group "_sys_" like nats-server, so a mirror with mirror_direct can share the load.
+    const directNames: string[] = [];
+    if (cfg.allow_direct) directNames.push(cfg.name);
+    if (cfg.mirror_direct && cfg.mirror && !cfg.mirror.external) directNames.push(cfg.mirror.name);
+    if (directNames.length) {
+      const dg = new DirectGetResponder(stream, (subj, reply, h, p) => { this.client.publish(subj, reply, h, p); },
+        this.host.maxPendingBytes);
+      const prefixes = [DIRECT_GET_PREFIX];
+      if (this.host.domain) prefixes.push(`$JS.${this.host.domain}.API.DIRECT.GET.`);
+      for (const name of directNames) {
+        for (const pre of prefixes) {
+          sids.push(this.client.subscribe(pre + name, (_s, r, _h, p) => dg.handleRequest(r, p), '_sys_'));
+          sids.push(this.client.subscribe(pre + name + '.>', (s, r, _h, p) => {
+            dg.handleLastBySubject(pre === DIRECT_GET_PREFIX ? s : DIRECT_GET_PREFIX + s.slice(pre.length), r, p);
+          }, '_sys_'));
+        }
+      }
+    }
+    this.streamSids.set(stream.name, sids);
+  }
+
+  private unsubscribeStream(name: string): void {
+    for (const sid of this.streamSids.get(name) ?? []) this.client.unsubscribe(sid);
+    this.streamSids.delete(name);
+  }
+
+  /** Subjects may not overlap another stream of the account (10065). */
+  private checkOverlap(cfg: StreamConfig, self: string | undefined): void {
+    for (const s of this.streams.values()) {
+      if (s.name === self) continue;
+      for (const a of s.config.subjects ?? []) {
+        for (const b of cfg.subjects ?? []) if (subjectsCollide(a, b)) throw jsErr('StreamSubjectOverlap');
+      }
+    }
+  }
+
+  /** STREAM.UPDATE after decoding; throws ApiError. */
+  async updateStream(stream: Stream, req: StreamConfigRequest, pedantic: boolean): Promise<void> {
+    const old = stream.config;
+    const cfg = checkStreamUpdate(old, req, this.configContext(old.storage), pedantic);
+    if (cfg.max_consumers > 0 && stream.consumerCount > cfg.max_consumers) {
+      throw jsErrText('StreamUpdate', 'can not set max consumers to a value lower than the current number of consumers');
+    }
+    if (cfg.max_consumers > 0 && this.limits.maxConsumers > 0 && cfg.max_consumers > this.limits.maxConsumers) {
+      throw jsErr('MaximumConsumersLimit');
+    }
+    // Only a growth of max_bytes needs new room: the rest is already reserved.
+    const diff = Math.max(cfg.max_bytes, 0) - Math.max(old.max_bytes, 0);
+    if (diff > 0) {
+      const mem = cfg.storage === 'memory';
+      const max = mem ? this.limits.maxMemory : this.limits.maxStore;
+      const err = mem ? 'MemoryResourcesExceeded' : 'StorageResourcesExceeded';
+      if (max >= 0 && this.reserved(cfg.storage, cfg.name) + cfg.max_bytes > max) throw jsErr(err);
+      if (!this.host.serverCanReserve(cfg.storage, diff)) throw jsErr(err);
+    }
+    this.checkOverlap(cfg, stream.name);
+    stream.update(cfg);
+    this.unsubscribeStream(stream.name);
+    this.subscribeStream(stream);
+    await this.host.saveStreamMeta(this.name, cfg, stream.createdNs);
+  }
+
+  /** STREAM.DELETE: stop consumers, remove data. */
+  async deleteStream(stream: Stream): Promise<void> {
+    this.unsubscribeStream(stream.name);
+    this.streams.delete(stream.name);
+    this.host.streamRemoved(this, stream);
+    await stream.close(true);
+    if (stream.config.storage === 'file') await this.host.removeStreamDir(this.name, stream.name);
+  }
+
+  /** Server shutdown: stop streams without deleting. */
+  async stopAll(): Promise<void> {
+    const all = [...this.streams.values()];
+    for (const s of all) {
+      this.unsubscribeStream(s.name);
+      this.host.streamRemoved(this, s);
+    }
+    this.streams.clear();
+    await Promise.all(all.map((s) => s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`))));
+    this.client.close();
+  }
+
+  /** Number of consumers over all streams. */
+  consumerCount(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.consumerCount;
+    return n;
+  }
+
+  /** Store config of a stream as the store sees it (used by restore). */
+  static storeConfig(cfg: StreamConfig): ReturnType<typeof toStoreConfig> {
+    return toStoreConfig(cfg);
+  }
+}
