@@ -121,8 +121,8 @@ export abstract class BaseStore implements StreamStore {
   /** Accounted size of one message (nats-server's per-store formula). */
   protected abstract msgSize(subjectBytes: number, hdrLen: number, dataLen: number): number;
   /** Persist a message just added to the index at (chunk, slot). */
-  protected abstract writeMsg(seq: number, subject: string, hdr: Buffer | undefined, data: Buffer,
-    ts: bigint, ttlSec: number, chunk: Chunk, slot: number): void;
+  protected abstract writeMsg(seq: number, subject: string, subjectBytes: number, hdr: Buffer | undefined,
+    data: Buffer, ts: bigint, ttlSec: number, chunk: Chunk, slot: number): void;
   /** Load the message at (chunk, slot) (present in the index). */
   protected abstract readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg;
   /** Called before the index forgets a message. */
@@ -185,7 +185,7 @@ export abstract class BaseStore implements StreamStore {
     }
 
     const chunk = index.add(seq, subject, ts, size);
-    this.writeMsg(seq, subject, hdr, data, ts, ttlSec, chunk, index.slot);
+    this.writeMsg(seq, subject, subjBytes, hdr, data, ts, ttlSec, chunk, index.slot);
 
     if (cfg.allowMsgTtl && ttlSec !== 0) {
       if (ttlSec < 0) this.ttlNever.add(seq);
@@ -205,6 +205,18 @@ export abstract class BaseStore implements StreamStore {
     }
     this.enforceMsgAndBytesLimits();
     this.armExpiry();
+  }
+
+  /** Re-apply every limit (after recovery: removals driven by limits are not logged individually). */
+  protected enforceAllLimits(): void {
+    const per = this.cfg.maxMsgsPerSubject!;
+    if (per > 0) {
+      for (const ss of [...this.index.subjects.values()]) {
+        while (ss.msgs > per) this.removeInternal(ss.first, 'single');
+      }
+    }
+    this.enforceMsgAndBytesLimits();
+    if (this.cfg.maxAgeMs! > 0 || this.ttlHeap.size > 0) this.expireNow();
   }
 
   private enforceMsgAndBytesLimits(): void {

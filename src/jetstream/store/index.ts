@@ -22,3 +22,13 @@ import type { NowNs, StoreConfig } from './types.js';
 export function createMemStore(cfg: StoreConfig, opts?: { now?: NowNs }): MemStore {
   return new MemStore(cfg, opts);
 }
+
+import { FileStore } from './filestore.js';
+import type { FileStoreOptions } from './types.js';
+export { FileStore, readStoreMeta } from './filestore.js';
+export type { StoreMeta } from './filestore.js';
+
+/** Open (recovering existing data) or create a file store in opts.dir. Recovery is synchronous. */
+export function createFileStore(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs }): FileStore {
+  return new FileStore(cfg, opts);
+}

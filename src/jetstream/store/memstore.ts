@@ -21,8 +21,8 @@ export class MemStore extends BaseStore {
     return subjectBytes + hdrLen + dataLen + 16;
   }
 
-  protected writeMsg(seq: number, subject: string, hdr: Buffer | undefined, data: Buffer, ts: bigint,
-    _ttlSec: number, chunk: Chunk, slot: number): void {
+  protected writeMsg(seq: number, subject: string, _subjectBytes: number, hdr: Buffer | undefined, data: Buffer,
+    ts: bigint, _ttlSec: number, chunk: Chunk, slot: number): void {
     const hl = hdr ? hdr.length : 0;
     const buf = Buffer.allocUnsafe(hl + data.length);
     if (hdr) hdr.copy(buf, 0);

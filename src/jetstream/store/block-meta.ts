@@ -1,0 +1,157 @@
+// Per-block record metadata: collected while a block is written (or scanned) and
+// saved as <id>.idx when the block is sealed, so a restart can rebuild the
+// index without reading payloads. The index file describes the block at a
+// given size; it is trusted only when that size matches the block file and its
+// own crc matches.
+
+import * as fs from 'node:fs';
+import { crc32 } from './crc32.js';
+
+const IDX_MAGIC = 0x58495354; // "TSIX"
+const IDX_VERSION = 1;
+
+export class BlockMeta {
+  n = 0;
+  cap: number;
+  type: Uint8Array;
+  seq: Float64Array;
+  ts: BigInt64Array;
+  aux: Float64Array; // MSG: ttl seconds; DEL/SKIP: count; MARK: last seq
+  off: Uint32Array;
+  len: Uint32Array;
+  size: Uint32Array; // MSG: accounted bytes
+  subj: Int32Array; // MSG: index into subjects
+  subjects: string[] = [];
+  private subjIds = new Map<string, number>();
+
+  constructor(cap = 256) {
+    this.cap = cap;
+    this.type = new Uint8Array(cap);
+    this.seq = new Float64Array(cap);
+    this.ts = new BigInt64Array(cap);
+    this.aux = new Float64Array(cap);
+    this.off = new Uint32Array(cap);
+    this.len = new Uint32Array(cap);
+    this.size = new Uint32Array(cap);
+    this.subj = new Int32Array(cap);
+  }
+
+  private grow(): void {
+    const cap = this.cap * 2;
+    const g = <T extends { set(a: T): void }>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.type = g(this.type, new Uint8Array(cap));
+    this.seq = g(this.seq, new Float64Array(cap));
+    this.ts = g(this.ts, new BigInt64Array(cap));
+    this.aux = g(this.aux, new Float64Array(cap));
+    this.off = g(this.off, new Uint32Array(cap));
+    this.len = g(this.len, new Uint32Array(cap));
+    this.size = g(this.size, new Uint32Array(cap));
+    this.subj = g(this.subj, new Int32Array(cap));
+    this.cap = cap;
+  }
+
+  add(type: number, seq: number, ts: bigint, aux: number, off: number, len: number, size: number, subject: string | null): void {
+    if (this.n === this.cap) this.grow();
+    const i = this.n++;
+    this.type[i] = type;
+    this.seq[i] = seq;
+    this.ts[i] = ts;
+    this.aux[i] = aux;
+    this.off[i] = off;
+    this.len[i] = len;
+    this.size[i] = size;
+    if (subject === null) this.subj[i] = -1;
+    else {
+      let id = this.subjIds.get(subject);
+      if (id === undefined) {
+        id = this.subjects.length;
+        this.subjects.push(subject);
+        this.subjIds.set(subject, id);
+      }
+      this.subj[i] = id;
+    }
+  }
+
+  /** Serialise for a block file of blockSize bytes. */
+  encode(blockSize: number): Buffer {
+    const n = this.n;
+    const subjBufs = this.subjects.map((s) => Buffer.from(s, 'utf8'));
+    const subjBytes = subjBufs.reduce((a, b) => a + 2 + b.length, 0);
+    const pad8 = (x: number): number => (x + 7) & ~7;
+    const head = 24;
+    const total = head + n * 8 * 3 + pad8(n * 4 * 4 + n) + subjBytes + 4;
+    const buf = Buffer.alloc(total);
+    buf.writeUInt32LE(IDX_MAGIC, 0);
+    buf.writeUInt32LE(IDX_VERSION, 4);
+    buf.writeDoubleLE(blockSize, 8);
+    buf.writeUInt32LE(n, 16);
+    buf.writeUInt32LE(this.subjects.length, 20);
+    let off = head;
+    const put = (a: ArrayBufferView, bytes: number): void => {
+      buf.set(new Uint8Array(a.buffer, a.byteOffset, bytes), off);
+      off += bytes;
+    };
+    put(this.seq, n * 8);
+    put(this.ts, n * 8);
+    put(this.aux, n * 8);
+    put(this.off, n * 4);
+    put(this.len, n * 4);
+    put(this.size, n * 4);
+    put(this.subj, n * 4);
+    put(this.type, n);
+    off = head + n * 8 * 3 + pad8(n * 4 * 4 + n);
+    for (const b of subjBufs) {
+      buf.writeUInt16LE(b.length, off);
+      off += 2;
+      off += b.copy(buf, off);
+    }
+    buf.writeUInt32LE(crc32(buf, 0, off), off);
+    return buf.subarray(0, off + 4);
+  }
+
+  /** Load an index file; undefined when missing, corrupt or not describing a block of blockSize bytes. */
+  static load(file: string, blockSize: number): BlockMeta | undefined {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(file);
+    } catch {
+      return undefined;
+    }
+    if (buf.length < 28 || buf.readUInt32LE(0) !== IDX_MAGIC || buf.readUInt32LE(4) !== IDX_VERSION) return undefined;
+    if (crc32(buf, 0, buf.length - 4) !== buf.readUInt32LE(buf.length - 4)) return undefined;
+    if (buf.readDoubleLE(8) !== blockSize) return undefined;
+    const n = buf.readUInt32LE(16);
+    const ns = buf.readUInt32LE(20);
+    const m = new BlockMeta(Math.max(n, 1));
+    m.n = n;
+    let off = 24;
+    const take = (a: ArrayBufferView, bytes: number): void => {
+      new Uint8Array(a.buffer, a.byteOffset, bytes).set(buf.subarray(off, off + bytes));
+      off += bytes;
+    };
+    if (off + n * 8 * 3 + n * 4 * 4 + n > buf.length) return undefined;
+    take(m.seq, n * 8);
+    take(m.ts, n * 8);
+    take(m.aux, n * 8);
+    take(m.off, n * 4);
+    take(m.len, n * 4);
+    take(m.size, n * 4);
+    take(m.subj, n * 4);
+    take(m.type, n);
+    off = 24 + n * 8 * 3 + ((n * 4 * 4 + n + 7) & ~7);
+    for (let i = 0; i < ns; i++) {
+      if (off + 2 > buf.length - 4) return undefined;
+      const l = buf.readUInt16LE(off);
+      off += 2;
+      if (off + l > buf.length - 4) return undefined;
+      const s = buf.toString('utf8', off, off + l);
+      off += l;
+      m.subjects.push(s);
+      m.subjIds.set(s, i);
+    }
+    return m;
+  }
+}

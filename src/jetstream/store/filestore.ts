@@ -1,0 +1,875 @@
+// File-backed stream store.
+//
+// Layout under the store directory:
+//   meta.json              store config + opaque stream metadata (readStoreMeta)
+//   msgs/<id>.blk          append-only message blocks of records (record.ts)
+//   msgs/<id>.idx          record index of a sealed block (block-meta.ts)
+//   obs/<consumer>/        consumer meta.json + state.dat (consumer-store.ts)
+//
+// The whole log (blocks in id order, records in file order) is a history that
+// replays into the in-memory index: MSG adds, DEL removes interior messages,
+// SKIP consumes sequences, MARK sets first/last exactly (used for removals at
+// the head of the stream, purge, compact and truncate). Removing a message at
+// the head therefore writes nothing per message: one MARK per flush covers it.
+//
+// Write path: storeMsg encodes the record into an in-memory page (no I/O, no
+// Promise per message). Once per event-loop turn the flush loop writes the
+// pages with positional writev and, with sync policy 'always', fsyncs once for
+// everything written meanwhile (group commit), then reports the highest durable
+// sequence through onDurable and resolves flush() waiters. Reads are
+// synchronous: cache, then not-yet-written pages, then a positional read.
+//
+// Durability promise: with 'always', a sequence reported by onDurable/durableSeq
+// (and everything before it, including removals) survives a process or machine
+// crash. With { intervalMs }, data survives a process crash once written (end of
+// the turn) and a machine crash once the next interval fsync has run.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BaseStore, type RemoveKind } from './base-store.js';
+import { BlockMeta } from './block-meta.js';
+import { atomicWrite, atomicWriteSync, FileConsumerStore, readConsumerDirs } from './consumer-store.js';
+import { StoreError } from './errors.js';
+import type { Chunk } from './msg-index.js';
+import {
+  CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, RecordView,
+  REC_DEL, REC_ERASED, REC_MARK, REC_MSG, REC_SKIP,
+} from './record.js';
+import type {
+  ConsumerStore, FileStoreOptions, NowNs, RecoveredConsumer, StoreConfig, StoredMsg,
+} from './types.js';
+
+const TWO32 = 0x1_0000_0000;
+const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_SYNC_INTERVAL_MS = 120_000;
+const PAGE_SIZE = 256 * 1024;
+const META_FILE = 'meta.json';
+
+interface Block {
+  id: number;
+  path: string;
+  idxPath: string;
+  /** Logical size: bytes assigned to records, written or not. */
+  size: number;
+  /** Bytes whose write has completed (writes to one block complete in order). */
+  flushed: number;
+  fd: number;
+  live: number;
+  /** Seq range of MSG records in the block (0 when none). */
+  msgMin: number;
+  msgMax: number;
+  /** Highest sequence any record in the block speaks for (MSG seq, SKIP end, MARK last). */
+  maxInfo: number;
+  /** DEL runs recorded in this block, flattened [first, count, ...]. */
+  tombs: number[];
+  sealed: boolean;
+  removed: boolean;
+  /** Record metadata while the block is written (for its .idx at seal). */
+  meta: BlockMeta | null;
+  dirty: boolean;
+}
+
+interface PendingPage {
+  blk: Block;
+  off: number;
+  buf: Buffer;
+  maxSeq: number;
+}
+
+type QueueItem = { page: PendingPage } | { op: () => Promise<void> };
+
+export interface StoreMeta {
+  config: StoreConfig;
+  metadata?: unknown;
+}
+
+/** Read the meta file of a file store directory (undefined when absent or unreadable). */
+export function readStoreMeta(dir: string): StoreMeta | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, META_FILE), 'utf8')) as StoreMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+function blockPath(dir: string, id: number): string {
+  return path.join(dir, `${id}.blk`);
+}
+
+function writevFully(fd: number, bufs: Buffer[], pos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const total = bufs.reduce((a, b) => a + b.length, 0);
+    fs.writev(fd, bufs, pos, (err, written) => {
+      if (err) return reject(err);
+      if (written === total) return resolve();
+      // Short write: finish the rest with a plain write of the remainder.
+      const rest = Buffer.concat(bufs).subarray(written);
+      writevFully(fd, [rest], pos + written).then(resolve, reject);
+    });
+  });
+}
+
+function fsyncP(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function closeP(fd: number): Promise<void> {
+  return new Promise((resolve) => fs.close(fd, () => resolve()));
+}
+
+function unlinkP(file: string): Promise<void> {
+  return fs.promises.unlink(file).catch(() => undefined);
+}
+
+export class FileStore extends BaseStore {
+  readonly type = 'file' as const;
+  readonly ackWaitsForSync: boolean;
+  private readonly dir: string;
+  private readonly msgsDir: string;
+  private readonly obsDir: string;
+  private readonly blockSizeBytes: number;
+  private readonly cacheBudget: number;
+  private readonly syncAlways: boolean;
+  private metadata: unknown;
+
+  private blocks: Block[] = [];
+  private blockById = new Map<number, Block>();
+  private wb!: Block;
+  private nextBlockId = 1;
+
+  private page: Buffer | null = null;
+  private pageUsed = 0;
+  private pageBlk: Block | null = null;
+  private pageOff = 0;
+  private pageMaxSeq = 0;
+  private pendingPages: PendingPage[] = [];
+  private queue: QueueItem[] = [];
+  private postSync: Array<() => Promise<void>> = [];
+
+  private flushScheduled = false;
+  private flushing = false;
+  private syncRequested = false;
+  private syncWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private durable = 0;
+  private failed: Error | undefined;
+  private markDirty = false;
+  private emptyBlocks = new Set<Block>();
+  private recovering = false;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private readonly runFlushBound = (): void => {
+    void this.runFlush();
+  };
+
+  private cache = new Map<number, StoredMsg>();
+  private cacheBytes = 0;
+  private readonly rv = new RecordView();
+
+  private consumers = new Map<string, FileConsumerStore>();
+  private recovered: RecoveredConsumer[] = [];
+
+  /** Bytes cut from damaged block tails during recovery. */
+  recoveredCutBytes = 0;
+
+  constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs }) {
+    super({ ...cfg, storage: 'file' }, 'file', opts.now);
+    this.dir = opts.dir;
+    this.msgsDir = path.join(opts.dir, 'msgs');
+    this.obsDir = path.join(opts.dir, 'obs');
+    this.blockSizeBytes = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
+    this.cacheBudget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
+    this.syncAlways = sync === 'always';
+    this.ackWaitsForSync = this.syncAlways;
+    fs.mkdirSync(this.msgsDir, { recursive: true });
+    const existing = readStoreMeta(this.dir);
+    this.metadata = opts.metadata ?? existing?.metadata;
+    if (!existing || opts.metadata !== undefined ||
+      JSON.stringify(existing.config) !== JSON.stringify(this.cfg)) this.writeMeta();
+
+    this.recover();
+    this.durable = this.index.lastSeq;
+
+    for (const c of readConsumerDirs(this.obsDir)) {
+      this.recovered.push({ name: c.name, config: c.config, createdMs: c.createdMs, state: c.state });
+    }
+    if (sync !== 'always') {
+      const every = Math.max(1, sync.intervalMs);
+      this.intervalTimer = setInterval(() => {
+        this.syncRequested = true;
+        this.kick();
+      }, every);
+      this.intervalTimer.unref();
+    }
+    this.enforceAllLimits();
+    this.armExpiry();
+    this.kick();
+  }
+
+  private writeMeta(): void {
+    atomicWriteSync(path.join(this.dir, META_FILE),
+      JSON.stringify({ config: this.cfg, metadata: this.metadata }), this.syncAlways);
+  }
+
+  protected msgSize(subjectBytes: number, hdrLen: number, dataLen: number): number {
+    // nats-server's fileStoreMsgSize.
+    return hdrLen === 0 ? 30 + subjectBytes + dataLen : 34 + subjectBytes + hdrLen + dataLen;
+  }
+
+  // ---- blocks ----
+
+  private newBlock(): Block {
+    const id = this.nextBlockId++;
+    const p = blockPath(this.msgsDir, id);
+    const blk: Block = {
+      id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
+      fd: fs.openSync(p, 'w+'), live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [],
+      sealed: false, removed: false, meta: new BlockMeta(), dirty: false,
+    };
+    this.blocks.push(blk);
+    this.blockById.set(id, blk);
+    return blk;
+  }
+
+  private fdOf(blk: Block): number {
+    if (blk.fd < 0) blk.fd = fs.openSync(blk.path, 'r+');
+    return blk.fd;
+  }
+
+  /** Seal the write block and start a new one. */
+  private rotate(): void {
+    this.closePage();
+    const old = this.wb;
+    old.sealed = true;
+    this.queue.push({ op: () => this.sealOp(old) });
+    this.wb = this.newBlock();
+    if (old.live === 0) this.emptyBlocks.add(old);
+  }
+
+  private async sealOp(blk: Block): Promise<void> {
+    if (blk.removed || !blk.meta) return;
+    const meta = blk.meta;
+    blk.meta = null;
+    await fsyncP(this.fdOf(blk));
+    blk.dirty = false;
+    await atomicWrite(blk.idxPath, meta.encode(blk.size), false);
+  }
+
+  /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
+  private reserve(len: number, seq: number): number {
+    if (this.wb.size > 0 && this.wb.size + len > this.blockSizeBytes) this.rotate();
+    if (this.page === null || this.pageBlk !== this.wb || this.pageUsed + len > this.page.length) {
+      this.closePage();
+      this.page = Buffer.allocUnsafe(Math.max(PAGE_SIZE, len));
+      this.pageUsed = 0;
+      this.pageBlk = this.wb;
+      this.pageOff = this.wb.size;
+    }
+    const at = this.pageUsed;
+    this.pageUsed += len;
+    this.wb.size += len;
+    if (seq > this.pageMaxSeq) this.pageMaxSeq = seq;
+    return at;
+  }
+
+  /** Move the current page (its used part) to the write queue. */
+  private closePage(): void {
+    if (this.page === null || this.pageUsed === 0) return;
+    const p: PendingPage = { blk: this.pageBlk!, off: this.pageOff, buf: this.page.subarray(0, this.pageUsed), maxSeq: this.pageMaxSeq };
+    this.pendingPages.push(p);
+    this.queue.push({ page: p });
+    // Keep the unused tail as the next page when it is still worth it.
+    if (this.page.length - this.pageUsed >= 16 * 1024) {
+      this.page = this.page.subarray(this.pageUsed);
+      this.pageOff += this.pageUsed;
+    } else {
+      this.page = null;
+    }
+    this.pageUsed = 0;
+    this.pageMaxSeq = 0;
+  }
+
+  // ---- hooks from BaseStore ----
+
+  override storeMsg(subject: string, headers: Buffer | undefined, data: Buffer, ttlSec?: number) {
+    if (this.failed) throw new StoreError('ErrStoreFailed', this.failed.message);
+    return super.storeMsg(subject, headers, data, ttlSec);
+  }
+
+  override storeRawMsg(subject: string, headers: Buffer | undefined, data: Buffer, seq: number, ts: bigint,
+    ttlSec?: number, discardNewCheck?: boolean): void {
+    if (this.failed) throw new StoreError('ErrStoreFailed', this.failed.message);
+    super.storeRawMsg(subject, headers, data, seq, ts, ttlSec, discardNewCheck);
+  }
+
+  protected writeMsg(seq: number, subject: string, subjectBytes: number, hdr: Buffer | undefined, data: Buffer,
+    ts: bigint, ttlSec: number, chunk: Chunk, slot: number): void {
+    if (!this.cfg.allowMsgTtl) ttlSec = 0;
+    const len = msgRecordLen(subjectBytes, hdr ? hdr.length : -1, data.length, ttlSec !== 0);
+    const at = this.reserve(len, seq);
+    const page = this.page!;
+    const fileOff = this.pageOff + at;
+    encodeMsg(page, at, seq, ts, subject, subjectBytes, hdr, data, ttlSec);
+    const wb = this.wb;
+    chunk.loc![slot] = wb.id * TWO32 + fileOff;
+    chunk.rlen![slot] = len;
+    wb.live++;
+    if (wb.msgMin === 0) wb.msgMin = seq;
+    wb.msgMax = seq;
+    if (seq > wb.maxInfo) wb.maxInfo = seq;
+    wb.meta?.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
+    // Cache the fresh message: consumers usually read it right away.
+    const rv = this.rv;
+    parseRecord(page, at, at + len, rv, false);
+    this.cachePut({
+      subject, seq, ts,
+      headers: rv.hdrLen >= 0 ? page.subarray(rv.hdrStart, rv.hdrStart + rv.hdrLen) : undefined,
+      data: page.subarray(rv.dataStart, rv.dataStart + rv.dataLen),
+    });
+    this.kick();
+  }
+
+  private cachePut(m: StoredMsg): void {
+    if (this.cacheBudget <= 0) return;
+    this.cache.set(m.seq, m);
+    this.cacheBytes += m.data.length + (m.headers?.length ?? 0) + m.subject.length + 40;
+    while (this.cacheBytes > this.cacheBudget && this.cache.size > 0) {
+      const [k, v] = this.cache.entries().next().value as [number, StoredMsg];
+      this.cache.delete(k);
+      this.cacheBytes -= v.data.length + (v.headers?.length ?? 0) + v.subject.length + 40;
+    }
+  }
+
+  private cacheDelete(seq: number): void {
+    const v = this.cache.get(seq);
+    if (!v) return;
+    this.cache.delete(seq);
+    this.cacheBytes -= v.data.length + (v.headers?.length ?? 0) + v.subject.length + 40;
+  }
+
+  protected readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg {
+    const cached = this.cache.get(seq);
+    if (cached) return cached;
+    const loc = chunk.loc![slot];
+    const len = chunk.rlen![slot];
+    const blk = this.blockById.get(Math.floor(loc / TWO32))!;
+    const off = loc % TWO32;
+    let buf: Buffer | undefined;
+    let at = 0;
+    if (off + len > blk.flushed) {
+      if (this.pageBlk === blk && this.page && off >= this.pageOff && off + len <= this.pageOff + this.pageUsed) {
+        buf = this.page;
+        at = off - this.pageOff;
+      } else {
+        for (let i = this.pendingPages.length - 1; i >= 0; i--) {
+          const p = this.pendingPages[i];
+          if (p.blk === blk && off >= p.off && off + len <= p.off + p.buf.length) {
+            buf = p.buf;
+            at = off - p.off;
+            break;
+          }
+        }
+      }
+    }
+    if (!buf) {
+      buf = Buffer.allocUnsafe(len);
+      const n = fs.readSync(this.fdOf(blk), buf, 0, len, off);
+      if (n !== len) throw new StoreError('ErrStoreMsgNotFound', `short read of seq ${seq}`);
+    }
+    const rv = this.rv;
+    if (!parseRecord(buf, at, at + len, rv, true) || rv.type !== REC_MSG || rv.seq !== seq) {
+      throw new StoreError('ErrStoreMsgNotFound', `corrupt record for seq ${seq}`);
+    }
+    const m: StoredMsg = {
+      subject: this.index.subjectById(chunk.subj[slot])!.subject,
+      seq,
+      ts: rv.ts,
+      headers: rv.hdrLen >= 0 ? buf.subarray(rv.hdrStart, rv.hdrStart + rv.hdrLen) : undefined,
+      data: buf.subarray(rv.dataStart, rv.dataStart + rv.dataLen),
+    };
+    this.cachePut(m);
+    return m;
+  }
+
+  private blockOf(chunk: Chunk, slot: number): Block {
+    return this.blockById.get(Math.floor(chunk.loc![slot] / TWO32))!;
+  }
+
+  protected beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void {
+    const blk = this.blockOf(chunk, slot);
+    blk.live--;
+    if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
+    this.cacheDelete(seq);
+    if (this.recovering) return;
+    if (kind === 'erase') this.eraseRecord(blk, chunk.loc![slot] % TWO32, chunk.rlen![slot], seq);
+    if (seq === this.index.firstSeq) {
+      // Head removals are covered by the MARK written at the next flush.
+      this.markDirty = true;
+    } else if (kind !== 'bulk') {
+      this.appendControl(REC_DEL, seq, 0n, 1);
+    }
+    this.kick();
+  }
+
+  private eraseRecord(blk: Block, off: number, len: number, seq: number): void {
+    const rec = encodeErased(len, seq);
+    if (blk.meta) {
+      // Keep the future .idx consistent with the erased record.
+      const m = blk.meta;
+      let lo = 0;
+      let hi = m.n - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (m.off[mid] === off) {
+          m.type[mid] = REC_ERASED;
+          m.subj[mid] = -1;
+          break;
+        }
+        if (m.off[mid] < off) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
+    if (this.pageBlk === blk && this.page && off >= this.pageOff && off + len <= this.pageOff + this.pageUsed) {
+      rec.copy(this.page, off - this.pageOff);
+      return;
+    }
+    const sealed = blk.sealed;
+    this.queue.push({
+      op: async () => {
+        if (blk.removed) return;
+        await writevFully(this.fdOf(blk), [rec], off);
+        blk.dirty = true;
+        if (sealed) await unlinkP(blk.idxPath);
+      },
+    });
+  }
+
+  private appendControl(type: number, seq: number, ts: bigint, value: number): void {
+    const at = this.reserve(CONTROL_LEN, 0);
+    const fileOff = this.pageOff + at;
+    encodeControl(this.page!, at, type, seq, ts, value);
+    const wb = this.wb;
+    if (type === REC_DEL) wb.tombs.push(seq, value);
+    else {
+      const info = type === REC_SKIP ? seq + value - 1 : value;
+      if (info > wb.maxInfo) wb.maxInfo = info;
+    }
+    wb.meta?.add(type, seq, ts, value, fileOff, CONTROL_LEN, 0, null);
+  }
+
+  private appendMark(): void {
+    this.markDirty = false;
+    const ix = this.index;
+    this.appendControl(REC_MARK, ix.firstSeq, ix.lastTs, ix.lastSeq);
+  }
+
+  protected writeSkip(first: number, num: number, ts: bigint): void {
+    if (this.failed) throw new StoreError('ErrStoreFailed', this.failed.message);
+    this.appendControl(REC_SKIP, first, ts, num);
+    this.kick();
+  }
+
+  protected afterBulkRemove(): void {
+    // A write block left with only dead records is retired so its space can be reclaimed.
+    if (this.wb.live === 0 && this.wb.size > 0) this.rotate();
+    this.appendMark();
+    this.kick();
+  }
+
+  protected afterTruncate(seq: number): void {
+    this.closePage();
+    const k = this.blocks.findIndex((b) => b.maxInfo > seq);
+    if (k < 0) {
+      this.appendMark();
+      this.kick();
+      return;
+    }
+    const cut = this.blocks[k];
+    const later = this.blocks.slice(k + 1);
+    const oldWb = this.wb;
+    this.wb = this.newBlock();
+    if (oldWb !== cut && !later.includes(oldWb)) {
+      oldWb.sealed = true;
+      this.queue.push({ op: () => this.sealOp(oldWb) });
+    }
+    // Compensation first (durable before anything is cut): exact first/last and every interior delete.
+    this.appendMark();
+    for (const [first, n] of this.index.deletedRuns()) this.appendControl(REC_DEL, first, 0n, n);
+    this.closePage();
+
+    // Tombstones above seq are history that was cut away; never re-home them.
+    for (const b of this.blocks) {
+      if (b.tombs.length === 0) continue;
+      const kept: number[] = [];
+      for (let i = 0; i < b.tombs.length; i += 2) {
+        const s = b.tombs[i];
+        if (s > seq) continue;
+        kept.push(s, Math.min(b.tombs[i + 1], seq - s + 1));
+      }
+      b.tombs = kept;
+    }
+    cut.sealed = true;
+    cut.meta = null;
+    cut.maxInfo = Math.min(cut.maxInfo, seq);
+    if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
+    else cut.msgMax = Math.min(cut.msgMax, seq);
+    this.postSync.push(() => this.cutBlockOp(cut, seq));
+    for (const b of later) {
+      if (b === this.wb) continue;
+      this.retireBlock(b);
+    }
+    if (cut.live === 0) this.emptyBlocks.add(cut);
+    this.kick();
+  }
+
+  /** Cut a block file at its first record speaking for a sequence above seq. */
+  private async cutBlockOp(blk: Block, seq: number): Promise<void> {
+    if (blk.removed) return;
+    const buf = await fs.promises.readFile(blk.path);
+    const rv = new RecordView();
+    let off = 0;
+    while (off < buf.length && parseRecord(buf, off, buf.length, rv, false)) {
+      const info = rv.type === REC_MSG ? rv.seq : rv.type === REC_SKIP ? rv.seq + rv.value - 1 : rv.type === REC_MARK ? rv.value : 0;
+      if (info > seq) break;
+      off += rv.len;
+    }
+    const fd = this.fdOf(blk);
+    await new Promise<void>((resolve, reject) => fs.ftruncate(fd, off, (e) => (e ? reject(e) : resolve())));
+    await fsyncP(fd);
+    await unlinkP(blk.idxPath);
+    blk.size = off;
+    blk.flushed = off;
+  }
+
+  /** Forget a block in memory and delete its files after the next sync. */
+  private retireBlock(b: Block): void {
+    if (b.removed) return;
+    b.removed = true;
+    this.blockById.delete(b.id);
+    const i = this.blocks.indexOf(b);
+    if (i >= 0) this.blocks.splice(i, 1);
+    this.emptyBlocks.delete(b);
+    this.postSync.push(async () => {
+      if (b.fd >= 0) {
+        const fd = b.fd;
+        b.fd = -1;
+        await closeP(fd);
+      }
+      await unlinkP(b.path);
+      await unlinkP(b.idxPath);
+    });
+  }
+
+  /** Retire blocks without live messages, re-homing the control records they carried. */
+  private processEmptyBlocks(): void {
+    if (this.emptyBlocks.size === 0) return;
+    const gone = [...this.emptyBlocks].filter((b) => b.live === 0 && b !== this.wb && !b.removed);
+    this.emptyBlocks.clear();
+    if (gone.length === 0) return;
+    for (const b of gone) this.retireBlock(b);
+    // The MARK states first/last exactly; DEL runs are only needed while a block holding those seqs exists.
+    this.appendMark();
+    const first = this.index.firstSeq;
+    for (const b of gone) {
+      for (let i = 0; i < b.tombs.length; i += 2) {
+        let s = b.tombs[i];
+        const e = s + b.tombs[i + 1] - 1;
+        if (e < first) continue;
+        if (s < first) s = first;
+        if (this.blocks.some((x) => x.msgMin !== 0 && x.msgMin <= e && x.msgMax >= s)) {
+          this.appendControl(REC_DEL, s, 0n, e - s + 1);
+        }
+      }
+    }
+  }
+
+  // ---- flush loop (group commit) ----
+
+  private kick(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(this.runFlushBound);
+  }
+
+  private hasWork(): boolean {
+    return this.queue.length > 0 || this.pageUsed > 0 || this.syncWaiters.length > 0 || this.syncRequested ||
+      this.markDirty || this.emptyBlocks.size > 0 || this.postSync.length > 0;
+  }
+
+  private async runFlush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.hasWork()) {
+        if (this.failed) throw this.failed;
+        if (this.markDirty) this.appendMark();
+        this.processEmptyBlocks();
+        this.closePage();
+        const items = this.queue;
+        this.queue = [];
+        const post = this.postSync;
+        this.postSync = [];
+        const waiters = this.syncWaiters;
+        this.syncWaiters = [];
+        const doSync = this.syncAlways || waiters.length > 0 || this.syncRequested || post.length > 0;
+        this.syncRequested = false;
+        let maxSeq = 0;
+        for (let i = 0; i < items.length; i++) {
+          const it = items[i];
+          if ('op' in it) {
+            await it.op();
+            continue;
+          }
+          // Coalesce contiguous pages of one block into one writev.
+          const first = it.page;
+          const bufs = [first.buf];
+          let end = first.off + first.buf.length;
+          let mx = first.maxSeq;
+          while (i + 1 < items.length) {
+            const nx = items[i + 1];
+            if (!('page' in nx) || nx.page.blk !== first.blk || nx.page.off !== end) break;
+            bufs.push(nx.page.buf);
+            end += nx.page.buf.length;
+            if (nx.page.maxSeq > mx) mx = nx.page.maxSeq;
+            i++;
+          }
+          if (!first.blk.removed) {
+            await writevFully(this.fdOf(first.blk), bufs, first.off);
+            first.blk.dirty = true;
+          }
+          first.blk.flushed = end;
+          this.pendingPages.splice(0, bufs.length);
+          if (mx > maxSeq) maxSeq = mx;
+        }
+        if (doSync) {
+          for (const b of this.blocks) {
+            if (b.dirty && b.fd >= 0) {
+              b.dirty = false;
+              await fsyncP(b.fd);
+            }
+          }
+        }
+        for (const op of post) await op();
+        if (maxSeq > this.durable) this.durable = maxSeq;
+        if (this.syncAlways && maxSeq > 0 && this.durableCb) this.durableCb(this.durable);
+        for (const w of waiters) w.resolve();
+      }
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.failed = err;
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const w of waiters) w.reject(err);
+      this.durableCb?.(this.durable, err);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  durableSeq(): number {
+    return this.syncAlways ? this.durable : this.index.lastSeq;
+  }
+
+  flush(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  // ---- recovery ----
+
+  private recover(): void {
+    this.recovering = true;
+    const ids = fs.readdirSync(this.msgsDir)
+      .filter((f) => /^\d+\.blk$/.test(f))
+      .map((f) => Number(f.slice(0, -4)))
+      .sort((a, b) => a - b);
+    for (const id of ids) {
+      const p = blockPath(this.msgsDir, id);
+      const size = fs.statSync(p).size;
+      const blk: Block = {
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, live: 0,
+        msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [], sealed: false, removed: false, meta: null, dirty: false,
+      };
+      this.blocks.push(blk);
+      this.blockById.set(id, blk);
+      this.nextBlockId = id + 1;
+      const meta = BlockMeta.load(blk.idxPath, size);
+      if (meta) {
+        blk.sealed = true;
+        this.replayMeta(blk, meta);
+      } else {
+        this.scanBlock(blk);
+      }
+    }
+    // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
+    const last = this.blocks[this.blocks.length - 1];
+    for (const b of this.blocks) {
+      if (b === last || b.sealed) continue;
+      b.sealed = true;
+      this.queue.push({ op: () => this.sealOp(b) });
+    }
+    if (last && !last.sealed && last.size < this.blockSizeBytes) {
+      this.wb = last;
+      this.fdOf(last);
+    } else {
+      this.wb = this.newBlock();
+    }
+    for (const b of this.blocks) if (b.live === 0 && b !== this.wb) this.emptyBlocks.add(b);
+    this.recovering = false;
+  }
+
+  private replayMeta(blk: Block, m: BlockMeta): void {
+    const subjects = m.subjects;
+    for (let i = 0; i < m.n; i++) {
+      const type = m.type[i];
+      if (type === REC_MSG) {
+        this.applyMsg(blk, m.seq[i], m.ts[i], subjects[m.subj[i]], m.size[i], m.off[i], m.len[i], m.aux[i]);
+      } else if (type !== REC_ERASED) {
+        this.applyControl(blk, type, m.seq[i], m.ts[i], m.aux[i]);
+      }
+    }
+  }
+
+  /** Scan a block without a usable index; cut it at the first damaged record. */
+  private scanBlock(blk: Block): void {
+    const buf = fs.readFileSync(blk.path);
+    const rv = this.rv;
+    const meta = new BlockMeta(1024);
+    let off = 0;
+    while (off < buf.length) {
+      if (!parseRecord(buf, off, buf.length, rv, true)) break;
+      if (rv.type === REC_MSG) {
+        const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
+        const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
+        this.applyMsg(blk, rv.seq, rv.ts, subject, size, off, rv.len, rv.ttlSec);
+        meta.add(REC_MSG, rv.seq, rv.ts, rv.ttlSec, off, rv.len, size, subject);
+      } else if (rv.type === REC_ERASED) {
+        meta.add(REC_ERASED, rv.seq, 0n, 0, off, rv.len, 0, null);
+      } else {
+        this.applyControl(blk, rv.type, rv.seq, rv.ts, rv.value);
+        meta.add(rv.type, rv.seq, rv.ts, rv.value, off, rv.len, 0, null);
+      }
+      off += rv.len;
+    }
+    if (off < buf.length) {
+      // Torn or corrupt tail: keep everything before it, drop the rest.
+      this.recoveredCutBytes += buf.length - off;
+      fs.truncateSync(blk.path, off);
+      blk.size = off;
+      blk.flushed = off;
+    }
+    blk.meta = meta;
+  }
+
+  private applyMsg(blk: Block, seq: number, ts: bigint, subject: string, size: number, off: number, len: number, ttl: number): void {
+    const ix = this.index;
+    if (seq <= ix.lastSeq) return;
+    const c = ix.add(seq, subject, ts, size);
+    c.loc![ix.slot] = blk.id * TWO32 + off;
+    c.rlen![ix.slot] = len;
+    blk.live++;
+    if (blk.msgMin === 0) blk.msgMin = seq;
+    blk.msgMax = seq;
+    if (seq > blk.maxInfo) blk.maxInfo = seq;
+    this.recoverTtl(seq, ts, ttl);
+  }
+
+  private applyControl(blk: Block, type: number, seq: number, ts: bigint, value: number): void {
+    const ix = this.index;
+    if (type === REC_DEL) {
+      blk.tombs.push(seq, value);
+      if (value === 1) this.removeInternal(seq, 'bulk', false);
+      else ix.forEachLive(seq, seq + value - 1, (s) => void this.removeInternal(s, 'bulk', false));
+    } else if (type === REC_SKIP) {
+      const end = seq + value - 1;
+      if (end > blk.maxInfo) blk.maxInfo = end;
+      ix.skipTo(end, ts);
+    } else if (type === REC_MARK) {
+      const first = seq;
+      const last = value;
+      if (last > blk.maxInfo) blk.maxInfo = last;
+      ix.forEachLive(ix.firstSeq, first - 1, (s) => void this.removeInternal(s, 'bulk', false));
+      if (last < ix.lastSeq) {
+        ix.forEachLive(last + 1, ix.lastSeq, (s) => void this.removeInternal(s, 'bulk', false));
+        ix.setLast(last, ts);
+      } else if (last > ix.lastSeq) {
+        ix.skipTo(last, ts);
+      }
+      if (ix.msgs === 0) ix.reset(first, Math.max(last, first - 1));
+    }
+  }
+
+  // ---- consumers ----
+
+  private consumerDir(name: string): string {
+    return path.join(this.obsDir, encodeURIComponent(name));
+  }
+
+  consumerStore(name: string, cfg: unknown, createdMs: number): ConsumerStore {
+    this.checkOpen();
+    const existing = this.consumers.get(name);
+    if (existing) {
+      existing.updateConfig(cfg);
+      return existing;
+    }
+    const rec = this.recovered.find((r) => r.name === name);
+    const cs = new FileConsumerStore(name, cfg, rec?.createdMs ?? createdMs, this.consumerDir(name), this.syncAlways,
+      (n) => this.consumers.delete(n), rec?.state);
+    this.consumers.set(name, cs);
+    return cs;
+  }
+
+  recoveredConsumers(): RecoveredConsumer[] {
+    return this.recovered.map((r) => ({ ...r }));
+  }
+
+  protected consumersForSnapshot(): Array<{ name: string; store: ConsumerStore; createdMs: number }> {
+    return [...this.consumers.values()].map((c) => ({ name: c.name, store: c, createdMs: c.createdMs }));
+  }
+
+  // ---- config and lifecycle ----
+
+  override updateConfig(cfg: StoreConfig, metadata?: unknown): void {
+    super.updateConfig({ ...cfg, storage: 'file' });
+    if (metadata !== undefined) this.metadata = metadata;
+    this.writeMeta();
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.stopExpiry();
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    for (const c of [...this.consumers.values()]) await c.stop();
+    let err: unknown;
+    try {
+      await this.flush();
+    } catch (e) {
+      err = e;
+    }
+    this.closed = true;
+    while (this.flushing) await new Promise((r) => setImmediate(r));
+    for (const b of this.blocks) {
+      if (b.fd >= 0) {
+        const fd = b.fd;
+        b.fd = -1;
+        await closeP(fd);
+      }
+    }
+    this.cache.clear();
+    if (err) throw err;
+  }
+
+  async delete(): Promise<void> {
+    try {
+      await this.stop();
+    } catch {
+      // Deleting anyway.
+    }
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+}
