@@ -23,10 +23,9 @@ let fileStoreOpener: FileStoreOpener | undefined;
 async function openFileStore(cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions): Promise<StreamStore> {
   if (!fileStoreOpener) {
     const mod = (await import(FILESTORE_MODULE)) as Record<string, unknown>;
-    const cls = mod.FileStore as { open?: FileStoreOpener } | undefined;
-    const fn = (mod.openFileStore ?? mod.createFileStore ?? cls?.open?.bind(cls)) as FileStoreOpener | undefined;
-    if (!fn) throw new Error('file store is not available');
-    fileStoreOpener = fn;
+    const Cls = mod.FileStore as (new (c: typeof cfg, o: FileStoreOptions) => StreamStore) | undefined;
+    if (!Cls) throw new Error('file store is not available');
+    fileStoreOpener = async (c, o) => new Cls(c, o);
   }
   return fileStoreOpener(cfg, opts);
 }
