@@ -7,6 +7,7 @@
 import { defaultOptions, mergeOptions, type Options } from './config/options.js';
 import { Server, type ServerExtras } from './server/server.js';
 import { createJetStream } from './jetstream/index.js';
+import { createCluster } from './cluster/index.js';
 
 export { Server, SERVER_VERSION } from './server/server.js';
 export type { Subsystem, RouteBridge } from './server/server.js';
@@ -41,6 +42,7 @@ export async function startServer(opts: Partial<Options> = {}, extras: StartOpti
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
   const server = new Server(o, { quietLog: extras.quietLog });
   // Subsystems register here, one line each (monitoring, cluster routes, JetStream).
+  if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
   if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
   await server.start();
   const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;

@@ -132,3 +132,69 @@ export function writeRoutedMsgHeader(
   buf[p++] = 10;
   return p;
 }
+
+function copyBytes(src: Buffer, dst: Buffer, p: number): number {
+  const n = src.length;
+  if (n < 48) {
+    for (let i = 0; i < n; i++) dst[p++] = src[i]!;
+    return p;
+  }
+  src.copy(dst, p);
+  return p + n;
+}
+
+/** Room writeRoutedMsgFrame needs for the control line (payload and CRLF come on top). */
+export function routedMsgHeadRoom(
+  accountBytes: Buffer, subjectBytes: Buffer, replyBytes: Buffer | null, queues: readonly string[] | null,
+): number {
+  let n = 5 + accountBytes.length + 1 + subjectBytes.length + 1 + (replyBytes === null ? 0 : replyBytes.length + 3) + 2 + 24 + 2;
+  if (queues !== null) for (let i = 0; i < queues.length; i++) n += 3 * queues[i]!.length + 1;
+  return n;
+}
+
+/**
+ * Hot-path form of writeRoutedMsgHeader for bytes already at hand (account name bytes, the
+ * subject/reply bytes of the message being routed). Writes the control line only; returns the
+ * new offset. `headerBytes` > 0 selects HMSG.
+ */
+export function writeRoutedMsgHead(
+  buf: Buffer, off: number, accountBytes: Buffer, subjectBytes: Buffer, replyBytes: Buffer | null,
+  queues: readonly string[] | null, headerBytes: number, totalBytes: number,
+): number {
+  const hasHdr = headerBytes > 0;
+  buf[off] = hasHdr ? 72 : 82;
+  buf[off + 1] = 77;
+  buf[off + 2] = 83;
+  buf[off + 3] = 71;
+  buf[off + 4] = 32;
+  let p = copyBytes(accountBytes, buf, off + 5);
+  buf[p++] = 32;
+  p = copyBytes(subjectBytes, buf, p);
+  buf[p++] = 32;
+  if (queues !== null && queues.length > 0) {
+    if (replyBytes !== null && replyBytes.length > 0) {
+      buf[p++] = 43;
+      buf[p++] = 32;
+      p = copyBytes(replyBytes, buf, p);
+      buf[p++] = 32;
+    } else {
+      buf[p++] = 124;
+      buf[p++] = 32;
+    }
+    for (let i = 0; i < queues.length; i++) {
+      p = writeStr(buf, p, queues[i]!);
+      buf[p++] = 32;
+    }
+  } else if (replyBytes !== null && replyBytes.length > 0) {
+    p = copyBytes(replyBytes, buf, p);
+    buf[p++] = 32;
+  }
+  if (hasHdr) {
+    p = writeUint(buf, p, headerBytes);
+    buf[p++] = 32;
+  }
+  p = writeUint(buf, p, totalBytes);
+  buf[p++] = 13;
+  buf[p++] = 10;
+  return p;
+}

@@ -1,0 +1,576 @@
+// One route connection (a TCP link to another server of the cluster).
+//
+// It is a RouteSink of the core: the remote server's interest (RS+) lives in the
+// account sublists as Subscriptions owned by this connection, and the delivery loop
+// hands it each locally published message once (forwardMsg), which we write as
+// RMSG/HMSG. Messages received from the peer are delivered to local subscribers only
+// (Account.deliverRouted), never to another route, which is what keeps the full mesh
+// loop free.
+//
+// The connection owns its socket, parser, outbound buffer, timers and remote
+// subscriptions; registration, gossip and reconnects belong to the Cluster (RouteHost).
+import type { Socket } from 'node:net';
+import type { Account } from '../core/account.js';
+import { Outbound } from '../core/outbound.js';
+import { ClientKind, InboundMsg, Subscription, type MsgOrigin, type RouteSink } from '../core/types.js';
+import {
+  RouteParser, type RouteProtocolHandler, type RoutedMsgArgs,
+} from '../protocol/route-parser.js';
+import {
+  PING_LINE, PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
+  routedMsgHeadRoom, writeRoutedMsgHead,
+} from '../protocol/route-encoder.js';
+import type { RouteInfo } from './route-info.js';
+import type { RouteUrl } from './route-url.js';
+import { plainIp } from './route-url.js';
+
+/** Closed-connection reasons used for routes (nats-server ClosedState strings). */
+export const RouteCloseReason = {
+  CLIENT_CLOSED: 'Client Closed',
+  READ_ERROR: 'Read Error',
+  WRITE_ERROR: 'Write Error',
+  PARSE_ERROR: 'Parse Error',
+  PROTOCOL_VIOLATION: 'Protocol Violation',
+  AUTH_VIOLATION: 'Authentication Failure',
+  AUTH_TIMEOUT: 'Authentication Timeout',
+  STALE: 'Stale Connection',
+  SLOW_CONSUMER_PENDING: 'Slow Consumer (Pending Bytes)',
+  SLOW_CONSUMER_DEADLINE: 'Slow Consumer (Write Deadline)',
+  DUPLICATE_ROUTE: 'Duplicate Route',
+  DUPLICATE_SERVER_NAME: 'Duplicate Server Name',
+  CLUSTER_NAME_CONFLICT: 'Cluster Name Conflict',
+  WRONG_PORT: 'Incorrect Port',
+  WRONG_GATEWAY: 'Wrong Gateway',
+  SERVER_SHUTDOWN: 'Server Shutdown',
+  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
+} as const;
+
+export type RouteType = 'explicit' | 'implicit';
+
+/** What a route connection needs from the cluster it belongs to. */
+export interface RouteHost {
+  readonly serverId: string;
+  log(level: 'info' | 'warn' | 'error' | 'debug' | 'trace', text: string): void;
+  lookupAccount(name: string): Account | undefined;
+  /** may this route's peer learn of our interest in `subject` (cluster import permission) */
+  canImport(subject: string): boolean;
+  /** do we accept the peer's interest in `subject` (cluster export permission) */
+  canExport(subject: string): boolean;
+  readonly limits: RouteLimits;
+  /** the peer sent CONNECT (accept side); returns false when it closed the connection */
+  routeConnect(conn: RouteConnection, json: string): boolean;
+  /** the peer sent INFO */
+  routeInfo(conn: RouteConnection, json: string): void;
+  /** the connection is gone (called once) */
+  routeClosed(conn: RouteConnection): void;
+  /** write this connection's output at the end of the event-loop turn */
+  scheduleFlush(conn: RouteConnection): void;
+  /** server-wide counters */
+  countIn(bytes: number): void;
+  countOut(bytes: number): void;
+  countSlowConsumer(): void;
+}
+
+export interface RouteLimits {
+  pingIntervalMs: number;
+  pingMax: number;
+  writeDeadlineMs: number;
+  maxPendingBytes: number;
+  maxControlLineBytes: number;
+  maxPayloadBytes: number;
+}
+
+const CRLF_BYTES = 2;
+const CRLF = Buffer.from('\r\n');
+/** Frames up to this size are assembled in the scratch buffer and copied once. */
+const SCRATCH_BYTES = 8 * 1024;
+
+/** Bytes of an account name, cached per account (written on every routed message). */
+const accountNameBytes = new WeakMap<Account, Buffer>();
+function accountBytes(acc: Account): Buffer {
+  let b = accountNameBytes.get(acc);
+  if (b === undefined) {
+    b = Buffer.from(acc.name);
+    accountNameBytes.set(acc, b);
+  }
+  return b;
+}
+
+export class RouteConnection implements RouteSink, RouteProtocolHandler {
+  readonly kind = ClientKind.ROUTE;
+  readonly ip: string;
+  readonly port: number;
+  readonly startMs = Date.now();
+  lastActivityMs = this.startMs;
+  private lastInMs = this.startMs;
+  rttMs = 0;
+  private rttStartMs = 0;
+  private rttMeasuredMs = 0;
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
+
+  /** we dialled this connection */
+  didSolicit: boolean;
+  routeType: RouteType;
+  /** URL we dialled, or the peer's route URL built from its INFO */
+  url: RouteUrl | undefined;
+  /** reconnect even if implicit (set on the surviving connection of a duplicate pair) */
+  retry = false;
+  /** never reconnect (self route, shutdown, duplicate of a live route) */
+  noReconnect = false;
+  /** remote server_id (from CONNECT on the accept side, from INFO on either side) */
+  remoteId = '';
+  remoteName = '';
+  remoteInfo: RouteInfo | null = null;
+  infoReceived = false;
+  connectReceived = false;
+  /** registered in the cluster's remote table (not a duplicate or pending connection) */
+  registered = false;
+  /** peer takes HMSG */
+  headers = false;
+  /** client URLs of the peer that we added to our connect_urls */
+  connectUrls: string[] = [];
+
+  /** the peer's interest, keyed `<acc> <subject>[ <queue>]` as nats-server keys it */
+  readonly subs = new Map<string, Subscription>();
+  closed = false;
+  closeReason = '';
+  stopMs = 0;
+
+  flushQueued = false;
+  private readonly parser: RouteParser;
+  private readonly out = new Outbound();
+  private socketBuffered = 0;
+  private pingsOut = 0;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  private writeDeadlineTimer: NodeJS.Timeout | null = null;
+  private readonly inMsg: InboundMsg;
+  private readonly origins = new Map<string, MsgOrigin>();
+  private accountCache: { name: string; acc: Account | undefined } = { name: '', acc: undefined };
+  private scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+  constructor(
+    readonly cid: number,
+    private readonly socket: Socket,
+    private readonly host: RouteHost,
+    solicit: { url: RouteUrl; routeType: RouteType } | undefined,
+  ) {
+    this.ip = plainIp(socket.remoteAddress);
+    this.port = socket.remotePort ?? 0;
+    this.didSolicit = solicit !== undefined;
+    this.url = solicit?.url;
+    this.routeType = solicit?.routeType ?? 'implicit';
+    const l = host.limits;
+    this.parser = new RouteParser(this, {
+      maxControlLineBytes: Math.max(64 * 1024, l.maxControlLineBytes * 16),
+      maxPayloadBytes: Math.max(l.maxPayloadBytes, l.maxPendingBytes),
+    });
+    this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
+  }
+
+  /** Start reading; queue the opening protocol (CONNECT+INFO when dialling, INFO when accepting). */
+  start(opening: string, authTimeoutMs: number): void {
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onDrain);
+    if (authTimeoutMs > 0 && !this.didSolicit) {
+      this.parser.awaitingConnect = true;
+      this.authTimer = setTimeout(this.onAuthTimeout, authTimeoutMs);
+      this.authTimer.unref();
+    }
+    this.enqueueString(opening);
+    this.flush();
+    // First PING after 1s (or the ping interval if shorter) plus up to 20% jitter.
+    const first = Math.min(this.host.limits.pingIntervalMs, 1000);
+    this.setPingTimer(first + Math.floor(Math.random() * (first / 5)));
+  }
+
+  /** "127.0.0.1:6222 - rid:5" as nats-server prefixes route log lines. */
+  label(): string {
+    return `${this.ip.includes(':') ? `[${this.ip}]` : this.ip}:${this.port} - rid:${this.cid}`;
+  }
+
+  private log(level: 'info' | 'warn' | 'error' | 'debug' | 'trace', text: string): void {
+    this.host.log(level, `${this.label()} - ${text}`);
+  }
+
+  // ---- socket events ----
+
+  private readonly onData = (buf: Buffer): void => {
+    this.lastInMs = Date.now();
+    const err = this.parser.parse(buf);
+    if (err === undefined) return;
+    this.log('error', `Router parser ERROR: ${err.message}`);
+    if (err.errText !== undefined) this.sendErrAndClose(err.errText, err.closeReason);
+    else this.close(err.closeReason, true);
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!this.closed) this.log('debug', `Router connection error: ${code ?? err.message}`);
+    this.close(code === 'EPIPE' ? RouteCloseReason.WRITE_ERROR
+      : code === 'ECONNRESET' ? RouteCloseReason.CLIENT_CLOSED : RouteCloseReason.READ_ERROR, false);
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.close(RouteCloseReason.CLIENT_CLOSED, false);
+  };
+
+  private readonly onDrain = (): void => {
+    this.socketBuffered = this.socket.writableLength;
+    if (this.writeDeadlineTimer !== null) {
+      clearTimeout(this.writeDeadlineTimer);
+      this.writeDeadlineTimer = null;
+    }
+  };
+
+  // ---- timers ----
+
+  private readonly onAuthTimeout = (): void => {
+    this.authTimer = null;
+    if (this.closed || this.connectReceived) return;
+    this.sendErrAndClose('Authentication Timeout', RouteCloseReason.AUTH_TIMEOUT);
+  };
+
+  private setPingTimer(delayMs: number): void {
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    if (delayMs <= 0) return;
+    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
+    this.pingTimer.unref();
+  }
+
+  private readonly onPingTimer = (): void => {
+    this.pingTimer = null;
+    if (this.closed) return;
+    const l = this.host.limits;
+    const now = Date.now();
+    const needRtt = this.rttMeasuredMs === 0 || now - this.rttMeasuredMs > 3600_000;
+    // Like nats-server, skip the PING when the peer was heard from within the interval.
+    if (now - this.lastInMs < l.pingIntervalMs && !needRtt) {
+      this.setPingTimer(l.pingIntervalMs);
+      return;
+    }
+    if (this.pingsOut + 1 > l.pingMax) {
+      this.log('debug', 'Stale Router Connection - Closing');
+      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
+      return;
+    }
+    this.pingsOut++;
+    if (this.rttStartMs === 0) this.rttStartMs = now;
+    this.enqueue(PING_LINE);
+    this.setPingTimer(l.pingIntervalMs);
+  };
+
+  // ---- output ----
+
+  enqueue(buf: Buffer): void {
+    if (this.closed) return;
+    this.out.write(buf);
+    this.requestFlush();
+    this.checkPending();
+  }
+
+  enqueueString(s: string): void {
+    this.enqueue(Buffer.from(s));
+  }
+
+  private requestFlush(): void {
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.host.scheduleFlush(this);
+    }
+  }
+
+  /** Bytes queued and not yet written by the kernel (routez pending_size). */
+  get pendingBytes(): number {
+    return this.out.pending + this.socketBuffered;
+  }
+
+  private checkPending(): void {
+    const max = this.host.limits.maxPendingBytes;
+    if (max > 0 && this.out.pending + this.socketBuffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
+  }
+
+  flush(): void {
+    this.flushQueued = false;
+    if (this.closed) return;
+    const bufs = this.out.take();
+    if (bufs === null) return;
+    const socket = this.socket;
+    let ok: boolean;
+    if (bufs.length === 1) {
+      ok = socket.write(bufs[0]!);
+    } else {
+      socket.cork();
+      ok = true;
+      for (let i = 0; i < bufs.length; i++) ok = socket.write(bufs[i]!);
+      socket.uncork();
+    }
+    this.socketBuffered = socket.writableLength;
+    if (!ok && this.writeDeadlineTimer === null) {
+      const deadline = this.host.limits.writeDeadlineMs;
+      if (deadline > 0) {
+        this.writeDeadlineTimer = setTimeout(this.onWriteDeadline, deadline);
+        this.writeDeadlineTimer.unref();
+      }
+    }
+    this.checkPending();
+  }
+
+  private readonly onWriteDeadline = (): void => {
+    this.writeDeadlineTimer = null;
+    if (this.closed) return;
+    if (this.socket.writableLength > 0) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
+  };
+
+  private slowConsumer(reason: string): void {
+    if (this.closed) return;
+    this.host.countSlowConsumer();
+    if (reason === RouteCloseReason.SLOW_CONSUMER_PENDING) {
+      this.log('info', `Slow Consumer Detected: MaxPending of ${this.host.limits.maxPendingBytes} Exceeded`);
+    } else {
+      this.log('info', `Slow Consumer Detected: WriteDeadline of ${this.host.limits.writeDeadlineMs}ms Exceeded`);
+    }
+    // A slow route is cut (and re-dialled if we solicited it); local clients never wait for it.
+    this.close(reason, false);
+  }
+
+  sendErrAndClose(text: string, reason: string): void {
+    if (this.closed) return;
+    this.out.write(Buffer.from(encodeErrLine(text)));
+    this.close(reason, true);
+  }
+
+  // ---- interest we send ----
+
+  sendSub(account: string, subject: string, queue: string | undefined, weight: number): void {
+    this.enqueueString(encodeRemoteSub(account, subject, queue, weight));
+  }
+
+  sendUnsub(account: string, subject: string, queue: string | undefined): void {
+    this.enqueueString(encodeRemoteUnsub(account, subject, queue));
+  }
+
+  // ---- RouteSink ----
+
+  deliverMsg(): boolean {
+    // Routes receive messages through forwardMsg only.
+    return false;
+  }
+
+  forwardMsg(account: Account, msg: InboundMsg, queues: string[] | null): boolean {
+    if (this.closed || !this.registered) return false;
+    let hdrLen = msg.hdrLen;
+    let data = msg.data;
+    if (hdrLen > 0 && !this.headers) {
+      // A peer without header support gets the payload only.
+      data = data.subarray(hdrLen);
+      hdrLen = 0;
+    }
+    const acc = accountBytes(account);
+    const size = data.length;
+    const room = routedMsgHeadRoom(acc, msg.subjectBytes, msg.replyBytes, queues);
+    if (room + size + CRLF_BYTES <= SCRATCH_BYTES) {
+      const b = this.scratch;
+      let p = writeRoutedMsgHead(b, 0, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
+      if (size < 48) {
+        for (let i = 0; i < size; i++) b[p++] = data[i]!;
+      } else {
+        data.copy(b, p);
+        p += size;
+      }
+      b[p++] = 13;
+      b[p++] = 10;
+      this.out.write(b.subarray(0, p));
+    } else {
+      const head = Buffer.allocUnsafe(room);
+      const p = writeRoutedMsgHead(head, 0, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
+      this.out.write(head.subarray(0, p));
+      // Large payloads may be views into a read buffer: the outbound keeps a reference only
+      // beyond its copy limit, and read buffers are never reused by Node.
+      this.out.write(data);
+      this.out.write(CRLF);
+    }
+    this.outMsgs++;
+    this.outBytes += size;
+    this.host.countOut(size);
+    this.requestFlush();
+    this.checkPending();
+    return true;
+  }
+
+  // ---- RouteProtocolHandler ----
+
+  onInfo(json: string): void {
+    this.host.routeInfo(this, json);
+  }
+
+  onConnect(json: string): void {
+    if (this.authTimer !== null) {
+      clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    this.host.routeConnect(this, json);
+  }
+
+  onPing(): void {
+    this.lastActivityMs = this.lastInMs;
+    this.enqueue(PONG_LINE);
+  }
+
+  onPong(): void {
+    this.pingsOut = 0;
+    if (this.rttStartMs > 0) {
+      const now = Date.now();
+      this.rttMs = Math.max(0.001, now - this.rttStartMs);
+      this.rttStartMs = 0;
+      this.rttMeasuredMs = now;
+    }
+  }
+
+  onOk(): void {
+    // ignored, as nats-server does
+  }
+
+  onErr(text: string): void {
+    this.log('error', `Route Error ${text}`);
+    this.close(RouteCloseReason.PARSE_ERROR, true);
+  }
+
+  private lookup(name: string): Account | undefined {
+    const c = this.accountCache;
+    if (c.name === name) return c.acc;
+    const acc = this.host.lookupAccount(name);
+    this.accountCache = { name, acc };
+    return acc;
+  }
+
+  onRemoteSub(account: string, subject: string, queue: string | undefined, weight: number, origin: string | undefined): void {
+    this.lastActivityMs = this.lastInMs;
+    const acc = this.lookup(account);
+    if (acc === undefined) {
+      this.log('error', `Unknown account "${account}" for remote subject "${subject}"`);
+      return;
+    }
+    if (!this.host.canExport(subject)) {
+      this.log('debug', `Can not export "${subject}", ignoring remote subscription request`);
+      return;
+    }
+    const key = queue === undefined ? `${account} ${subject}` : `${account} ${subject} ${queue}`;
+    const existing = this.subs.get(key);
+    if (existing === undefined) {
+      const sub = new Subscription(subject, queue, key, this);
+      if (queue !== undefined) sub.weight = weight;
+      if (!acc.addSubscription(sub)) {
+        this.log('error', `Could not insert subscription: invalid subject "${subject}"`);
+        this.enqueueString(encodeErrLine('Invalid Subscription'));
+        return;
+      }
+      this.subs.set(key, sub);
+      if (origin !== undefined) this.log('trace', `LS+ ${origin} ${key}`);
+    } else if (queue !== undefined && existing.weight !== weight) {
+      // A queue group's member count changed on the peer: re-insert so matches see the new weight.
+      acc.sublist.remove(existing);
+      existing.weight = weight;
+      acc.sublist.insert(existing);
+    }
+  }
+
+  onRemoteUnsub(account: string, subject: string, queue: string | undefined): void {
+    this.lastActivityMs = this.lastInMs;
+    const key = queue === undefined ? `${account} ${subject}` : `${account} ${subject} ${queue}`;
+    const sub = this.subs.get(key);
+    if (sub === undefined) return;
+    this.subs.delete(key);
+    const acc = this.lookup(account);
+    if (acc !== undefined) acc.removeSubscription(sub);
+  }
+
+  onRoutedMsg(args: RoutedMsgArgs, data: Buffer): void {
+    const size = data.length;
+    this.inMsgs++;
+    this.inBytes += size;
+    this.lastActivityMs = this.lastInMs;
+    this.host.countIn(size);
+    const acc = this.lookup(args.account);
+    if (acc === undefined) {
+      this.log('debug', `Unknown account "${args.account}" for routed message on subject: "${args.subject}"`);
+      return;
+    }
+    const msg = this.inMsg;
+    let origin = this.origins.get(args.account);
+    if (origin === undefined) {
+      origin = { cid: this.cid, account: args.account, kind: 'route' };
+      this.origins.set(args.account, origin);
+    }
+    msg.origin = origin;
+    msg.subject = args.subject;
+    msg.subjectBytes = args.subjectBytes;
+    msg.reply = args.reply;
+    msg.replyBytes = args.replyBytes;
+    msg.hdrLen = args.hdrLen;
+    msg.data = data;
+    acc.deliverRouted(msg, args.queues);
+  }
+
+  // ---- lifecycle ----
+
+  /** Drop every remote subscription of this route from the account sublists. */
+  private removeRemoteSubs(): void {
+    for (const [key, sub] of this.subs) {
+      const acc = sub.account ?? this.host.lookupAccount(key.slice(0, key.indexOf(' ')));
+      if (acc !== null && acc !== undefined) acc.removeSubscription(sub);
+    }
+    this.subs.clear();
+  }
+
+  /**
+   * Close the connection. With `flush`, what is queued (e.g. an -ERR) is written before the
+   * socket is ended; otherwise the socket is destroyed at once.
+   */
+  close(reason: string, flush: boolean): void {
+    if (this.closed) return;
+    this.parser.stop();
+    if (flush) {
+      this.flushQueued = false;
+      const bufs = this.out.take();
+      if (bufs !== null && !this.socket.destroyed) {
+        this.socket.cork();
+        for (const b of bufs) this.socket.write(b);
+        this.socket.uncork();
+      }
+    }
+    this.closed = true;
+    this.closeReason = reason;
+    this.stopMs = Date.now();
+    this.out.clear();
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
+    if (this.writeDeadlineTimer !== null) clearTimeout(this.writeDeadlineTimer);
+    this.pingTimer = this.authTimer = this.writeDeadlineTimer = null;
+    const socket = this.socket;
+    if (flush && !socket.destroyed) {
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else {
+      socket.destroy();
+    }
+    this.removeRemoteSubs();
+    this.host.routeClosed(this);
+  }
+
+  /** Snapshot of the peer's interest for monitoring (subject [queue]). */
+  subscriptionList(): { account: string; subject: string; queue?: string; weight: number }[] {
+    const out: { account: string; subject: string; queue?: string; weight: number }[] = [];
+    for (const [key, sub] of this.subs) {
+      out.push({ account: key.slice(0, key.indexOf(' ')), subject: sub.subject, queue: sub.queue, weight: sub.weight });
+    }
+    return out;
+  }
+}
