@@ -8,6 +8,7 @@ import { defaultOptions, mergeOptions, type Options } from './config/options.js'
 import { Server, type ServerExtras } from './server/server.js';
 import { createJetStream } from './jetstream/index.js';
 import { createCluster } from './cluster/index.js';
+import './jetstream/consumer/api.js'; // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)
 
 export { Server, SERVER_VERSION } from './server/server.js';
 export type { Subsystem, RouteBridge } from './server/server.js';

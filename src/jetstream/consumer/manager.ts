@@ -1,0 +1,253 @@
+// Creating, updating, recovering and deleting consumers of a stream, with
+// nats-server's rules (addConsumerWithAssignmentAndMode in standalone mode):
+// defaults and validation, create/update actions, max consumers, workqueue
+// restrictions, naming, the consumer-state store, and interest-retention
+// clean-up when a consumer goes away.
+
+import type { JsAccount } from '../js-account.js';
+import { InboundMsg, type MsgOrigin } from '../../core/types.js';
+import type { Stream } from '../stream.js';
+import type { StreamConfig } from '../api/types.js';
+import { ApiError, jsErr, jsErrText } from '../api/errors.js';
+import { subjectsCollide } from '../subjects.js';
+import { emptyConsumerState } from '../store/consumer-state-codec.js';
+import {
+  checkConsumerConfig, checkConsumerUpdate, consumerConfigsEqual, consumerConfigToJSON, decodeConsumerConfig,
+  gatherFilters, isValidAssetName, setConsumerConfigDefaults, MAX_NAME_LEN,
+  type ConsumerAction, type ConsumerConfig, type ConsumerLimits, type StreamConfigView,
+} from './config.js';
+import { Consumer, StopReason, type ConsumerHost } from './consumer.js';
+import { newConsumerName } from './advisories.js';
+
+/** The stream config as consumer validation sees it. */
+export function streamView(cfg: StreamConfig): StreamConfigView {
+  return {
+    name: cfg.name,
+    subjects: cfg.subjects ?? [],
+    retention: cfg.retention,
+    num_replicas: cfg.num_replicas,
+    max_msgs_per_subject: cfg.max_msgs_per_subject,
+    max_consumers: cfg.max_consumers,
+    consumer_limits: cfg.consumer_limits,
+    placement: cfg.placement ?? null,
+  };
+}
+
+/** The consumer-facing services of one JetStream account (one per account, cached). */
+const hosts = new WeakMap<JsAccount, ConsumerHost>();
+
+export function consumerHostFor(acc: JsAccount, domain: string | undefined, warn: (m: string) => void): ConsumerHost {
+  let h = hosts.get(acc);
+  if (h === undefined) {
+    const client = acc.client;
+    const account = acc.account;
+    const sublist = account.sublist;
+    const origin: MsgOrigin = { cid: 0, account: account.name, kind: 'internal' };
+    h = {
+      subscribe: (subject, handler) => client.subscribe(subject, handler),
+      unsubscribe: (id) => client.unsubscribe(id),
+      publish: (subject, reply, headers, payload) => client.publish(subject, reply, headers, payload),
+      deliver: (dsubj, subject, reply, headers, payload) => {
+        // Routed on dsubj, shown with the message's own subject (nats-server pa.deliver).
+        const m = InboundMsg.create(origin, dsubj, reply, headers, payload);
+        m.subjectBytes = Buffer.from(subject);
+        account.stats.inMsgs++;
+        account.stats.inBytes += m.data.length;
+        return account.processMsg(m, null, false);
+      },
+      hasInterest: (subject) => sublist.hasInterest(subject),
+      domain,
+      warn,
+    };
+    hosts.set(acc, h);
+  }
+  return h;
+}
+
+/** Server/account limits for consumer configs. */
+export function consumerLimits(acc: JsAccount, serverMaxRequestBatch: number, serverMaxAckPending: number): ConsumerLimits {
+  return {
+    serverMaxRequestBatch: serverMaxRequestBatch > 0 ? serverMaxRequestBatch : 0,
+    serverMaxAckPending: serverMaxAckPending > 0 ? serverMaxAckPending : 0,
+    accountMaxAckPending: acc.limits.maxAckPending > 0 ? acc.limits.maxAckPending : 0,
+  };
+}
+
+export function lookupConsumer(stream: Stream, name: string): Consumer | undefined {
+  const c = stream.getConsumer(name);
+  return c instanceof Consumer ? c : undefined;
+}
+
+/** Consumers visible through the API (direct consumers of mirrors/sources are internal). */
+export function publicConsumers(stream: Stream): Consumer[] {
+  const out: Consumer[] = [];
+  for (const n of stream.consumerNames()) {
+    const c = lookupConsumer(stream, n);
+    if (c !== undefined && !c.isDirect) out.push(c);
+  }
+  return out;
+}
+
+export interface AddConsumerOptions {
+  action: ConsumerAction;
+  pedantic: boolean;
+  limits: ConsumerLimits;
+  /** Account max_consumers (<= 0 unlimited). */
+  accountMaxConsumers: number;
+}
+
+/**
+ * Does any other consumer of a workqueue stream overlap these filters? (nats-server
+ * partitionUnique: an unfiltered other consumer overlaps everything.)
+ */
+function partitionUnique(stream: Stream, self: string, filters: string[]): boolean {
+  for (const f of filters) {
+    for (const o of publicConsumers(stream)) {
+      if (o.name === self) continue;
+      const of = gatherFilters(o.cfg);
+      if (of.length === 0) return false;
+      for (const g of of) if (subjectsCollide(f, g)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Create a consumer or update an existing one (same name). Throws ApiError with the
+ * code nats-server answers; plain reasons become 10012.
+ */
+export function addConsumer(stream: Stream, host: ConsumerHost, config: ConsumerConfig, opts: AddConsumerOptions): Consumer {
+  if (stream.isClosed) throw jsErr('StreamInvalid');
+  const scfg = stream.config;
+  const view = streamView(scfg);
+  let err: ApiError | undefined = setConsumerConfigDefaults(config, view, opts.limits, opts.pedantic);
+  if (err) throw err;
+  err = checkConsumerConfig(config, view, opts.limits);
+  if (err) throw err;
+
+  const cName = config.durable_name !== '' ? config.durable_name : config.name;
+  if (cName !== '') {
+    const existing = lookupConsumer(stream, cName);
+    if (existing !== undefined) {
+      if (opts.action === 'create' && !consumerConfigsEqual(config, existing.cfg)) throw jsErr('ConsumerAlreadyExists');
+      if (scfg.retention === 'workqueue' && !partitionUnique(stream, cName, gatherFilters(config))) {
+        throw jsErr('ConsumerWQConsumerNotUnique');
+      }
+      const check = checkConsumerUpdate(existing.cfg, config, (s) => host.hasInterest(s));
+      if (check instanceof ApiError) throw check;
+      if (typeof check === 'string') throw jsErrText('ConsumerCreate', check);
+      existing.updateConfig(config);
+      return existing;
+    }
+  }
+  if (opts.action === 'update') throw jsErr('ConsumerDoesNotExist');
+
+  let maxc = scfg.max_consumers;
+  if (maxc <= 0 || (opts.accountMaxConsumers > 0 && opts.accountMaxConsumers < maxc)) maxc = opts.accountMaxConsumers;
+  if (maxc > 0 && publicConsumers(stream).length >= maxc) throw jsErr('MaximumConsumersLimit');
+
+  if (scfg.retention === 'workqueue' && !config.direct) {
+    if (config.ack_policy !== 'explicit') throw jsErr('ConsumerWQRequiresExplicitAck');
+    if (config.deliver_policy !== 'all') throw jsErr('ConsumerWQConsumerNotDeliverAll');
+    if (publicConsumers(stream).length > 0) {
+      const filters = gatherFilters(config);
+      if (filters.length === 0) throw jsErr('ConsumerWQMultipleUnfiltered');
+      if (!partitionUnique(stream, cName, filters)) throw jsErr('ConsumerWQConsumerNotUnique');
+    }
+  }
+
+  let name: string;
+  if (config.durable_name !== '') {
+    if (config.durable_name.length > MAX_NAME_LEN) throw jsErr('ConsumerNameTooLong', { max: MAX_NAME_LEN });
+    name = config.durable_name;
+  } else if (config.name !== '') {
+    name = config.name;
+  } else {
+    do name = newConsumerName(); while (stream.getConsumer(name) !== undefined);
+    config.name = name;
+  }
+  if (!isValidAssetName(name)) throw jsErr('ConsumerBadDurableName');
+  if (stream.getConsumer(name) !== undefined) throw jsErr('ConsumerNameExist');
+
+  const createdNs = BigInt(Date.now()) * 1_000_000n;
+  let cstore;
+  if (!config.direct) {
+    try {
+      cstore = stream.store.consumerStore(name, consumerConfigToJSON(config), Number(createdNs / 1_000_000n));
+      // A brand-new consumer never inherits state left by an earlier one of the same name.
+      if (cstore.hasState()) cstore.forceUpdate(emptyConsumerState());
+    } catch (e) {
+      throw jsErr('ConsumerStoreFailed', { err: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  const c = new Consumer(stream, host, config, name, createdNs, cstore);
+  stream.attachConsumer(c);
+  try {
+    c.start();
+  } catch (e) {
+    void c.shutdown(StopReason.Deleted, true);
+    throw e instanceof ApiError ? e : jsErrText('ConsumerCreate', e instanceof Error ? e.message : String(e));
+  }
+  c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
+  c.sendCreateAdvisory();
+  return c;
+}
+
+/**
+ * Bring back the consumers the stream's store recovered from disk (restart).
+ * Their configs were validated when they were created; a config that no longer
+ * decodes is skipped with a warning.
+ */
+export function recoverConsumers(stream: Stream, host: ConsumerHost): Consumer[] {
+  const out: Consumer[] = [];
+  for (const r of stream.store.recoveredConsumers()) {
+    if (stream.getConsumer(r.name) !== undefined) continue;
+    let cfg: ConsumerConfig;
+    try {
+      cfg = decodeConsumerConfig(r.config as Record<string, unknown>, false);
+    } catch (e) {
+      host.warn(`JetStream consumer '${stream.name} > ${r.name}' has an unreadable config, skipped: ${String(e)}`);
+      continue;
+    }
+    try {
+      const cstore = stream.store.consumerStore(r.name, r.config, r.createdMs);
+      const c = new Consumer(stream, host, cfg, r.name, BigInt(r.createdMs) * 1_000_000n, cstore);
+      stream.attachConsumer(c);
+      c.start(r.state);
+      c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
+      out.push(c);
+    } catch (e) {
+      host.warn(`JetStream consumer '${stream.name} > ${r.name}' could not be recovered: ${String(e)}`);
+    }
+  }
+  return out;
+}
+
+/** CONSUMER.DELETE: stop, remove state, advisory, then interest clean-up. */
+export async function deleteConsumer(stream: Stream, c: Consumer): Promise<void> {
+  await c.stop(true);
+  cleanupAfterDelete(stream, c);
+}
+
+/**
+ * Interest retention: messages only this consumer still needed go with it
+ * (nats-server cleanupNoInterestMessages; with no consumers left the stream is purged).
+ */
+function cleanupAfterDelete(stream: Stream, gone: Consumer): void {
+  if (stream.isClosed || stream.config.retention !== 'interest') return;
+  const store = stream.store;
+  if (stream.consumerCount === 0) {
+    stream.purge({}, true);
+    return;
+  }
+  const st = store.fastState();
+  const start = Math.max(gone.ackFloorStreamSeq, st.firstSeq);
+  // A very long scan is left to normal acks (nats-server bails out at 100k too).
+  if (st.lastSeq - start > 100_000) return;
+  const others = publicConsumers(stream);
+  for (let seq = start; seq <= st.lastSeq; seq++) {
+    const subject = store.subjectForSeq(seq);
+    if (subject === undefined) continue;
+    if (!others.some((o) => o.needsAck(seq, subject))) store.removeMsg(seq);
+  }
+}
