@@ -132,6 +132,11 @@ export class Server implements ClientHost, AccountHost {
     this.subsystems.push(s);
   }
 
+  /** A registered subsystem by name ('cluster', 'jetstream', ...): monitoring reads their state. */
+  getSubsystem(name: string): Subsystem | undefined {
+    return this.subsystems.find((s) => s.name === name);
+  }
+
   setRouteBridge(bridge: RouteBridge | null): void {
     this.routeBridge = bridge;
   }
