@@ -19,12 +19,13 @@ import {
 } from './config.js';
 import { ackPrefix, ackSubscription, parseAckSubject, BAD_NUM } from './ack-subject.js';
 import {
-  parsePullRequest, requestTimeout, idleHeartbeat, headersOnly, badRequest, statusHeader, batchCompleted,
-  messageSizeExceedsMaxBytes, STATUS_CONSUMER_DELETED, STATUS_CONSUMER_IS_PUSH, STATUS_EXCEEDED_MAX_WAITING,
-  STATUS_FLOW_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUESTS_PENDING,
+  parsePullRequest, idleHeartbeat, headersOnly, badRequest, statusHeader, batchCompleted, STATUS_CONSUMER_DELETED,
+  STATUS_CONSUMER_IS_PUSH, STATUS_EXCEEDED_MAX_WAITING, STATUS_FLOW_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUESTS_PENDING,
 } from './pull-request.js';
 import { WaitQueue, WaitingRequest } from './wait-queue.js';
+import { RedeliveryQueue } from './redelivery-queue.js';
 import { FilterSet } from './filters.js';
+import { FlowControl } from './flow-control.js';
 import { formatGoDuration, parseGoDuration } from './go-format.js';
 import {
   ackMetric, ackMetricSubject, consumerActionAdvisory, createdSubject, deletedSubject, maxDeliverAdvisory,
@@ -99,10 +100,8 @@ export class Consumer implements StreamConsumer {
   private pending = new Map<number, PendingInfo>();
   /** delivery counts of redelivered messages [rdc] */
   private rdc = new Map<number, number>();
-  /** redelivery queue in order, with a set for membership [rdq, rdqi] */
-  private rdq: number[] = [];
-  private rdqHead = 0;
-  private rdqSet = new Set<number>();
+  /** messages due for redelivery, in order [rdq, rdqi] */
+  private readonly rdq = new RedeliveryQueue();
   /** cached number of messages left to deliver, valid for sequences <= npf [npc, npf] */
   private npc = 0;
   private npf = 0;
@@ -114,17 +113,13 @@ export class Consumer implements StreamConsumer {
 
   // ---- pull ----
   private waiting: WaitQueue | undefined;
-  private lastWaitCheckMs = 0;
 
   // ---- push ----
   /** deliver subject has interest */
   active = true;
   private dsubj: string;
-  private pbytes = 0;
-  private maxpb = 0;
-  private pblimit = 0;
-  private fcid = '';
-  private fcsz = 0;
+  /** flow control window, when flow_control is on */
+  private fc: FlowControl | undefined;
   private rateBytesPerMs = 0;
   private rateTokens = 0;
   private rateLastMs = 0;
@@ -186,7 +181,13 @@ export class Consumer implements StreamConsumer {
     this.ackPre = ackPrefix(stream.name, name);
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream.name}.${name}`;
     this.fcPrefix = `$JS.FC.${stream.name}.${name}.`;
-    if (this.isPull) this.waiting = new WaitQueue(cfg.max_waiting);
+    if (this.isPull) {
+      this.waiting = new WaitQueue(cfg.max_waiting, {
+        publish: (subject, hdr) => { this.host.publish(subject, '', hdr, EMPTY); },
+        hasInterest: (subject) => this.host.hasInterest(subject),
+        heartbeat: (reply) => this.sendIdleHeartbeat(reply),
+      });
+    }
     this.updateInactiveThreshold();
     if (cfg.rate_limit_bps > 0) this.setRateLimit(cfg.rate_limit_bps);
   }
@@ -238,7 +239,7 @@ export class Consumer implements StreamConsumer {
     }
     this.subs.push(this.host.subscribe(this.nextSubject, (_s, r, _h, p) => this.processNextMsgRequest(r, p)));
     if (this.cfg.flow_control) {
-      this.setMaxPendingBytes(FC_MAX_PENDING_BYTES);
+      this.fc = new FlowControl(FC_MAX_PENDING_BYTES);
       this.subs.push(this.host.subscribe(this.fcPrefix + '*', (s) => this.processFlowControl(s)));
     }
     this.unlisten = this.stream.addListener(this.listener);
@@ -400,11 +401,6 @@ export class Consumer implements StreamConsumer {
     this.rateLastMs = Date.now();
   }
 
-  private setMaxPendingBytes(limit: number): void {
-    this.pblimit = limit;
-    this.maxpb = Math.max(1, Math.floor(limit / 16));
-  }
-
   // ==== stream events ===================================================================
 
   private onStreamMsg(seq: number, subject: string): void {
@@ -465,7 +461,7 @@ export class Consumer implements StreamConsumer {
     for (const s of [...this.rdc.keys()]) {
       if (s < seq) {
         this.rdc.delete(s);
-        this.removeFromRdq(s);
+        this.rdq.remove(s);
       }
     }
   }
@@ -494,10 +490,10 @@ export class Consumer implements StreamConsumer {
       this.adflr = this.dseq - 1;
       this.asflr = this.sseq - 1;
     }
-    if (this.rdqSet.size > 0) {
-      const keep = this.rdqArray().filter((s) => s >= this.sseq);
-      this.clearRdq();
-      for (const s of keep) this.addToRdq(s);
+    if (this.rdq.size > 0) {
+      const keep = this.rdq.toArray().filter((s) => s >= this.sseq);
+      this.rdq.clear();
+      for (const s of keep) this.rdq.add(s);
     }
     this.writeState();
   }
@@ -549,7 +545,7 @@ export class Consumer implements StreamConsumer {
     const now = Date.now();
     while (sent < RUN_BUDGET_MSGS && bytes < RUN_BUDGET_BYTES) {
       if (this.isPush) {
-        if (!this.active || (this.maxpb > 0 && this.pbytes > this.maxpb)) break;
+        if (!this.active || (this.fc !== undefined && this.fc.stalled)) break;
       } else if (this.waiting!.isEmpty) {
         break;
       }
@@ -575,7 +571,7 @@ export class Consumer implements StreamConsumer {
     if (this.replay && this.sseq > this.replayUntilSeq) this.replay = false;
     if (this.isPull) {
       // Do not end no_wait requests when we only stopped at max_ack_pending.
-      const fexp = this.processWaiting(!maxAckPendingHit, Date.now());
+      const fexp = this.waiting!.processWaiting(!maxAckPendingHit, Date.now());
       if (fexp > 0) this.scheduleWaitTimer(fexp);
     }
   }
@@ -601,7 +597,7 @@ export class Consumer implements StreamConsumer {
     if (this.isPush) {
       dsubj = this.dsubj;
     } else {
-      wr = this.nextWaiting(sz, nowMs);
+      wr = this.waiting!.nextWaiting(sz, nowMs);
       if (wr === null) {
         this.undoGet(msg.seq, dc);
         return -1;
@@ -659,9 +655,9 @@ export class Consumer implements StreamConsumer {
     if (dc === 1 && seq === this.sseq - 1) {
       this.sseq--;
       this.npc++;
-    } else if (!this.rdqSet.has(seq)) {
+    } else if (!this.rdq.has(seq)) {
       this.decDeliveryCount(seq);
-      this.addToRdqFront(seq);
+      this.rdq.addFront(seq);
     }
   }
 
@@ -673,8 +669,8 @@ export class Consumer implements StreamConsumer {
    */
   private getNextMsg(): NextMsg | undefined | null {
     const store = this.stream.store;
-    while (this.rdqSet.size > 0) {
-      const seq = this.popRdq();
+    while (this.rdq.size > 0) {
+      const seq = this.rdq.pop();
       const dc = this.incDeliveryCount(seq);
       if (this.maxDeliver > 0 && dc > this.maxDeliver) {
         if (dc === this.maxDeliver + 1) this.notifyDeliveryExceeded(seq, dc - 1);
@@ -746,53 +742,6 @@ export class Consumer implements StreamConsumer {
     this.rdc.set(seq, (this.rdc.get(seq) ?? 0) - 1);
   }
 
-  // ---- redelivery queue ----
-
-  private addToRdq(seq: number): void {
-    if (this.rdqSet.has(seq)) return;
-    this.rdq.push(seq);
-    this.rdqSet.add(seq);
-  }
-
-  private addToRdqFront(seq: number): void {
-    if (this.rdqSet.has(seq)) return;
-    if (this.rdqHead > 0) this.rdq[--this.rdqHead] = seq;
-    else this.rdq.unshift(seq);
-    this.rdqSet.add(seq);
-  }
-
-  private popRdq(): number {
-    while (this.rdqHead < this.rdq.length) {
-      const seq = this.rdq[this.rdqHead++]!;
-      if (this.rdqSet.delete(seq)) {
-        if (this.rdqSet.size === 0) this.clearRdq();
-        return seq;
-      }
-    }
-    this.clearRdq();
-    return 0;
-  }
-
-  private removeFromRdq(seq: number): void {
-    // Lazy removal: the set is authoritative, stale array entries are skipped on pop.
-    if (this.rdqSet.delete(seq) && this.rdqSet.size === 0) this.clearRdq();
-  }
-
-  private clearRdq(): void {
-    this.rdq = [];
-    this.rdqHead = 0;
-    this.rdqSet.clear();
-  }
-
-  private rdqArray(): number[] {
-    const out: number[] = [];
-    for (let i = this.rdqHead; i < this.rdq.length; i++) {
-      const s = this.rdq[i]!;
-      if (this.rdqSet.has(s) && !out.includes(s)) out.push(s);
-    }
-    return out;
-  }
-
   // ==== delivery ========================================================================
 
   private deliverMsg(
@@ -801,7 +750,6 @@ export class Consumer implements StreamConsumer {
   ): void {
     const dseq = this.dseq++;
     if (dc === 1 && seq > this.deliveredSseq) this.deliveredSseq = seq;
-    if (this.maxpb > 0) this.pbytes += dsubj.length + ackReply.length + (hdrs ? hdrs.length : 0) + data.length;
     this.storeUpdateDelivered(dseq, seq, dc, nowMs);
     if (this.cfg.ack_policy === 'none') {
       this.adflr = dseq;
@@ -812,7 +760,10 @@ export class Consumer implements StreamConsumer {
     this.lastDeliveredNs = BigInt(nowMs) * 1_000_000n;
     const receivers = this.host.deliver(dsubj, subject, ackReply, hdrs, data);
     if (receivers === 0) this.didNotDeliver(seq, dsubj);
-    if (this.maxpb > 0 && this.needFlowControl(sz)) this.sendFlowControl();
+    // Flow control counts what the client receives: deliver subject, reply, headers, payload.
+    if (this.fc !== undefined && this.fc.delivered(dsubj.length + ackReply.length + (hdrs ? hdrs.length : 0) + data.length)) {
+      this.sendFlowControl();
+    }
     this.lastActivityMs = nowMs;
     if (this.isPull && this.dthreshMs > 0) this.waiting!.lastMs = nowMs;
     // Interest/workqueue retention with no acks: the delivery is the ack.
@@ -847,10 +798,10 @@ export class Consumer implements StreamConsumer {
       this.active = false;
       this.updateDeliveryInterest(this.host.hasInterest(this.dsubj));
     } else {
-      this.processWaiting(false, Date.now());
+      this.waiting!.processWaiting(false, Date.now());
       this.waiting!.credit(dsubj);
       if (this.pending.has(seq)) {
-        this.addToRdq(seq);
+        this.rdq.add(seq);
         if (!this.waiting!.isEmpty) this.kick();
       }
     }
@@ -858,29 +809,16 @@ export class Consumer implements StreamConsumer {
 
   // ---- flow control (push) ----
 
-  private needFlowControl(sz: number): boolean {
-    if (this.maxpb === 0) return false;
-    if (this.fcid === '' && this.pbytes > this.maxpb / 2) return true;
-    if (this.fcid !== '' && this.pbytes - this.fcsz >= this.maxpb) this.fcsz += sz;
-    return false;
-  }
-
   private sendFlowControl(): void {
     if (!this.isPush) return;
     const reply = this.fcPrefix + randomToken();
-    this.fcsz = this.pbytes;
-    this.fcid = reply;
+    this.fc!.requested(reply);
     this.host.publish(this.dsubj, reply, STATUS_FLOW_CONTROL, EMPTY);
   }
 
   private processFlowControl(subject: string): void {
-    if (this.closed || subject !== this.fcid) return;
-    if (this.maxpb < this.pblimit) this.maxpb = Math.min(this.maxpb * 2, this.pblimit);
-    this.pbytes -= this.fcsz;
-    if (this.pbytes < 0) this.pbytes = 0;
-    this.fcid = '';
-    this.fcsz = 0;
-    this.kick();
+    if (this.closed || this.fc === undefined) return;
+    if (this.fc.answered(subject)) this.kick();
   }
 
   // ---- idle heartbeats (push) ----
@@ -906,7 +844,7 @@ export class Consumer implements StreamConsumer {
   }
 
   private sendIdleHeartbeat(subject: string): void {
-    this.host.publish(subject, '', idleHeartbeat(this.dseq - 1, this.sseq - 1, this.fcid || undefined), EMPTY);
+    this.host.publish(subject, '', idleHeartbeat(this.dseq - 1, this.sseq - 1, this.fc?.outstanding || undefined), EMPTY);
   }
 
   // ---- push interest ----
@@ -996,7 +934,7 @@ export class Consumer implements StreamConsumer {
           this.moveAckFloor(dseq, sseq);
         }
         this.rdc.delete(sseq);
-        this.removeFromRdq(sseq);
+        this.rdq.remove(sseq);
         break;
       }
       case 'all': {
@@ -1010,7 +948,7 @@ export class Consumer implements StreamConsumer {
             if (ackAll !== undefined && seq !== sseq) ackAll.push(seq);
             this.pending.delete(seq);
             this.rdc.delete(seq);
-            this.removeFromRdq(seq);
+            this.rdq.remove(seq);
           }
         }
         for (const seq of [...this.rdc.keys()]) if (seq <= sseq) this.rdc.delete(seq);
@@ -1078,7 +1016,7 @@ export class Consumer implements StreamConsumer {
           this.host.warn(`JetStream consumer '${this.streamName} > ${this.name}' bad NAK delay value: ${JSON.stringify(arg)}`);
         } else {
           // Redeliver after the delay: pretend the delivery happened so that ack wait ends then.
-          this.removeFromRdq(sseq);
+          this.rdq.remove(sseq);
           p.tsMs = Date.now() - this.cfg.ack_wait / NS_PER_MS + delayNs / NS_PER_MS;
           this.storeUpdateDelivered(p.seq, sseq, dc, p.tsMs);
           if (this.ackTimer !== undefined) this.resetAckTimer(10);
@@ -1087,7 +1025,7 @@ export class Consumer implements StreamConsumer {
         }
       }
     }
-    this.addToRdq(sseq);
+    this.rdq.add(sseq);
     this.kick();
   }
 
@@ -1155,7 +1093,7 @@ export class Consumer implements StreamConsumer {
       if (seq < fseq || seq <= this.asflr) {
         this.pending.delete(seq);
         this.rdc.delete(seq);
-        this.removeFromRdq(seq);
+        this.rdq.remove(seq);
         changed = true;
         if (seq > this.asflr) this.asflr = seq;
         if (p.seq > this.adflr) this.adflr = p.seq;
@@ -1175,14 +1113,14 @@ export class Consumer implements StreamConsumer {
         if (nb < next) next = nb;
       }
       if (elapsed >= deadline) {
-        if (!this.rdqSet.has(seq) && !this.hasMaxDeliveries(seq)) expired.push(seq);
+        if (!this.rdq.has(seq) && !this.hasMaxDeliveries(seq)) expired.push(seq);
       } else if (deadline - elapsed < next) {
         next = deadline - elapsed;
       }
     }
     if (expired.length > 0) {
       expired.sort((a, b) => a - b);
-      for (const s of expired) this.addToRdq(s);
+      for (const s of expired) this.rdq.add(s);
       // Shift timestamps by the same offset so later expiries keep their order.
       const off = now - this.pending.get(expired[0]!)!.tsMs;
       for (const s of expired) {
@@ -1195,7 +1133,7 @@ export class Consumer implements StreamConsumer {
       this.resetAckTimer(next);
     } else {
       this.stopAckTimer();
-      this.clearRdq();
+      this.rdq.clear();
       this.adflr = this.dseq - 1;
       this.asflr = this.sseq - 1;
     }
@@ -1225,7 +1163,7 @@ export class Consumer implements StreamConsumer {
     const fseq = this.stream.store.fastState().firstSeq;
     let changed = false;
     for (const seq of [...this.rdc.keys()]) {
-      if (seq <= this.asflr || seq < fseq) this.removeFromRdq(seq);
+      if (seq <= this.asflr || seq < fseq) this.rdq.remove(seq);
       if (seq < fseq) {
         this.rdc.delete(seq);
         changed = true;
@@ -1264,17 +1202,17 @@ export class Consumer implements StreamConsumer {
       return;
     }
     const wq = this.waiting;
-    if (wq.isFull && now - this.lastWaitCheckMs > 1000) this.processWaiting(false, now);
+    if (wq.isFull && now - wq.lastCheckMs > 1000) wq.processWaiting(false, now);
     const expiresAtMs = req.expiresNs !== 0 ? now + req.expiresNs / NS_PER_MS : 0;
     if (req.noWait) {
-      const msgsPending = (this.npc < 0 ? 0 : this.npc) + this.rdqSet.size;
+      const msgsPending = (this.npc < 0 ? 0 : this.npc) + this.rdq.size;
       if (msgsPending === 0 && expiresAtMs === 0) {
         wq.lastMs = now;
         sendErr(STATUS_NO_MESSAGES);
         return;
       }
       if (msgsPending > 0) {
-        const brp = this.batchRequestsPending(now);
+        const brp = wq.batchRequestsPending(now);
         if (msgsPending < brp) {
           wq.lastMs = now;
           sendErr(STATUS_REQUESTS_PENDING);
@@ -1293,85 +1231,6 @@ export class Consumer implements StreamConsumer {
     this.kick();
   }
 
-  /** Sum of outstanding batch sizes of requests that still have interest. */
-  private batchRequestsPending(now: number): number {
-    this.processWaiting(false, now);
-    let brp = 0;
-    for (let w = this.waiting!.head; w !== null; w = w.next) brp += w.n;
-    return brp;
-  }
-
-  /**
-   * nats-server processWaiting: expire requests (408), end no_wait requests at end of stream
-   * (404), drop requests whose requester went away, send due heartbeats. Returns the next
-   * time (ms) something is due, or 0.
-   */
-  private processWaiting(eos: boolean, now: number): number {
-    const wq = this.waiting;
-    if (wq === undefined || wq.isEmpty) return 0;
-    this.lastWaitCheckMs = now;
-    let fexp = 0;
-    let pre: WaitingRequest | null = null;
-    let wr = wq.head;
-    while (wr !== null) {
-      const expired = wr.expiresAtMs !== 0 && now >= wr.expiresAtMs;
-      if ((eos && wr.noWait) || expired) {
-        if (expired) {
-          this.host.publish(wr.reply, '', requestTimeout(wr.n, wr.b), EMPTY);
-          wr = wq.remove(pre, wr);
-          continue;
-        } else if (wr.expiresAtMs === 0 || wr.d > 0) {
-          this.host.publish(wr.reply, '', STATUS_NO_MESSAGES, EMPTY);
-          wr = wq.remove(pre, wr);
-          continue;
-        }
-      }
-      if (!this.host.hasInterest(wr.reply)) {
-        wr = wq.remove(pre, wr);
-        continue;
-      }
-      if (wr.hbtMs !== 0) {
-        if (now >= wr.hbtMs) {
-          this.sendIdleHeartbeat(wr.reply);
-          wr.hbtMs = now + wr.hbMs;
-        }
-        if (fexp === 0 || wr.hbtMs < fexp) fexp = wr.hbtMs;
-      }
-      if (wr.expiresAtMs !== 0 && (fexp === 0 || wr.expiresAtMs < fexp)) fexp = wr.expiresAtMs;
-      pre = wr;
-      wr = wr.next;
-    }
-    return fexp;
-  }
-
-  /** nats-server nextWaiting: the request that gets a message of size sz, or null. */
-  private nextWaiting(sz: number, now: number): WaitingRequest | null {
-    const wq = this.waiting!;
-    while (!wq.isEmpty) {
-      const wr = wq.head!;
-      if (wr.expiresAtMs === 0 || now < wr.expiresAtMs) {
-        if (wr.b > 0) {
-          if (sz <= wr.b) {
-            wr.b -= sz;
-            if (wr.b === 0) wr.n = 1;
-          } else {
-            this.host.publish(wr.reply, '', messageSizeExceedsMaxBytes(wr.n, wr.b), EMPTY);
-            wq.removeHead();
-            continue;
-          }
-        }
-        if (this.host.hasInterest(wr.reply)) return wq.pop();
-      } else {
-        this.host.publish(wr.reply, '', requestTimeout(wr.n, wr.b), EMPTY);
-        wq.removeHead();
-        continue;
-      }
-      // Requester went away.
-      wq.removeHead();
-    }
-    return null;
-  }
-
   private scheduleWaitTimer(atMs: number): void {
     if (this.waitTimer !== undefined && this.waitTimerAtMs <= atMs) return;
     if (this.waitTimer !== undefined) clearTimeout(this.waitTimer);
@@ -1380,7 +1239,7 @@ export class Consumer implements StreamConsumer {
       this.waitTimer = undefined;
       this.waitTimerAtMs = 0;
       if (this.closed) return;
-      const fexp = this.processWaiting(true, Date.now());
+      const fexp = this.waiting!.processWaiting(true, Date.now());
       if (fexp > 0) this.scheduleWaitTimer(fexp);
     }, Math.max(1, Math.ceil(atMs - Date.now())));
   }
@@ -1413,7 +1272,7 @@ export class Consumer implements StreamConsumer {
         this.resetDeleteTimer(this.dthreshMs - elapsed);
         return;
       }
-      this.processWaiting(true, now);
+      this.waiting!.processWaiting(true, now);
       if (!this.waiting!.isEmpty) {
         this.resetDeleteTimer(this.dthreshMs);
         return;
@@ -1450,7 +1309,7 @@ export class Consumer implements StreamConsumer {
     }
     if (next.deliver_subject !== cur.deliver_subject && this.isPush) {
       // New deliver subject: everything pending goes again.
-      for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) this.addToRdq(seq);
+      for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) this.rdq.add(seq);
       this.dsubj = next.deliver_subject;
       this.active = this.host.hasInterest(this.dsubj);
       if (!this.active) this.startInterestPoll();
@@ -1527,7 +1386,7 @@ export class Consumer implements StreamConsumer {
   /** ConsumerInfo fields in nats-server's order (without the response `type`). */
   info(opts: ConsumerInfoOptions = {}): Record<string, unknown> {
     const np = this.checkNumPending();
-    if (this.isPull) this.processWaiting(false, Date.now());
+    if (this.isPull) this.waiting!.processWaiting(false, Date.now());
     if (this.isPush && opts.refreshInterest !== false) {
       const has = this.host.hasInterest(this.dsubj);
       if (has !== this.active) this.updateDeliveryInterest(has);

@@ -1,6 +1,19 @@
 // Outstanding pull requests of a pull consumer, in arrival order. Messages are
 // handed out round-robin: a request that still wants more after receiving one
-// goes to the back of the queue (nats-server waitQueue.pop semantics).
+// goes to the back of the queue (nats-server waitQueue.pop semantics). Also the
+// request-side status answers: 408 on expiry, 404 for finished no_wait requests,
+// 409 when the next message exceeds a request's max_bytes, idle heartbeats.
+
+import { messageSizeExceedsMaxBytes, requestTimeout, STATUS_NO_MESSAGES } from './pull-request.js';
+
+/** How the queue talks to the outside. */
+export interface WaitQueueIo {
+  /** Send a header-only status message to a requester. */
+  publish(subject: string, hdr: Buffer): void;
+  hasInterest(subject: string): boolean;
+  /** Send an idle heartbeat to a requester. */
+  heartbeat(reply: string): void;
+}
 
 export class WaitingRequest {
   next: WaitingRequest | null = null;
@@ -32,8 +45,10 @@ export class WaitQueue {
   n = 0;
   /** time of the last request received (ms since epoch), for inactivity tracking */
   lastMs = 0;
+  /** when processWaiting last ran (ms since epoch) */
+  lastCheckMs = 0;
 
-  constructor(public max: number) {}
+  constructor(public max: number, private readonly io: WaitQueueIo) {}
 
   get isEmpty(): boolean {
     return this.n === 0;
@@ -121,5 +136,82 @@ export class WaitQueue {
     this.head = this.tail = null;
     this.n = 0;
     return all;
+  }
+
+  /** Sum of outstanding batch sizes of requests that still have interest. */
+  batchRequestsPending(now: number): number {
+    this.processWaiting(false, now);
+    let brp = 0;
+    for (let w = this.head; w !== null; w = w.next) brp += w.n;
+    return brp;
+  }
+
+  /**
+   * nats-server processWaiting: expire requests (408), end no_wait requests at end of stream
+   * (404, `eos`), drop requests whose requester went away, send due heartbeats. Returns the
+   * next time (ms) something is due, or 0.
+   */
+  processWaiting(eos: boolean, now: number): number {
+    if (this.n === 0) return 0;
+    this.lastCheckMs = now;
+    let fexp = 0;
+    let pre: WaitingRequest | null = null;
+    let wr = this.head;
+    while (wr !== null) {
+      const expired = wr.expiresAtMs !== 0 && now >= wr.expiresAtMs;
+      if ((eos && wr.noWait) || expired) {
+        if (expired) {
+          this.io.publish(wr.reply, requestTimeout(wr.n, wr.b));
+          wr = this.remove(pre, wr);
+          continue;
+        } else if (wr.expiresAtMs === 0 || wr.d > 0) {
+          this.io.publish(wr.reply, STATUS_NO_MESSAGES);
+          wr = this.remove(pre, wr);
+          continue;
+        }
+      }
+      if (!this.io.hasInterest(wr.reply)) {
+        wr = this.remove(pre, wr);
+        continue;
+      }
+      if (wr.hbtMs !== 0) {
+        if (now >= wr.hbtMs) {
+          this.io.heartbeat(wr.reply);
+          wr.hbtMs = now + wr.hbMs;
+        }
+        if (fexp === 0 || wr.hbtMs < fexp) fexp = wr.hbtMs;
+      }
+      if (wr.expiresAtMs !== 0 && (fexp === 0 || wr.expiresAtMs < fexp)) fexp = wr.expiresAtMs;
+      pre = wr;
+      wr = wr.next;
+    }
+    return fexp;
+  }
+
+  /** nats-server nextWaiting: the request that gets the next message (of sz bytes), or null. */
+  nextWaiting(sz: number, now: number): WaitingRequest | null {
+    while (this.n > 0) {
+      const wr = this.head!;
+      if (wr.expiresAtMs === 0 || now < wr.expiresAtMs) {
+        if (wr.b > 0) {
+          if (sz <= wr.b) {
+            wr.b -= sz;
+            if (wr.b === 0) wr.n = 1;
+          } else {
+            this.io.publish(wr.reply, messageSizeExceedsMaxBytes(wr.n, wr.b));
+            this.removeHead();
+            continue;
+          }
+        }
+        if (this.io.hasInterest(wr.reply)) return this.pop();
+      } else {
+        this.io.publish(wr.reply, requestTimeout(wr.n, wr.b));
+        this.removeHead();
+        continue;
+      }
+      // The requester went away.
+      this.removeHead();
+    }
+    return null;
   }
 }
