@@ -22,6 +22,7 @@ import type { StreamConfig } from './api/types.js';
 import { StoreFactory } from './store-factory.js';
 import { registerSnapshotApi } from './snapshot.js';
 import { Sourcing } from './sourcing.js';
+import { publishApiAudit } from './advisories.js';
 
 /** Something that plugs more API handlers or stream hooks into JetStream (e.g. consumers). */
 export interface JetStreamExtension {
@@ -208,7 +209,14 @@ export class JetStreamService implements Subsystem {
       jsa.apiTotal++;
       if (isError) jsa.apiErrors++;
     }
-    if (req.reply) this.apiClients.get(req.accountName)?.publish(req.reply, '', undefined, body);
+    const client = this.apiClients.get(req.accountName);
+    if (req.reply) client?.publish(req.reply, '', undefined, body);
+    const acc = this.server.lookupAccount(req.accountName);
+    if (client && acc) {
+      publishApiAudit(acc, (subj, b) => { client.publish(subj, '', undefined, b); }, {
+        server: this.server.serverName, subject: req.subject, request: req.payload.toString(), response: body, domain: this.domain,
+      });
+    }
   }
 
   private accountHost(): JsAccountHost {

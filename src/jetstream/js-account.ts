@@ -10,6 +10,7 @@ import { checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConf
 import { Stream, toStoreConfig, type StreamHost } from './stream.js';
 import { subjectsCollide } from './subjects.js';
 import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
+import { publishStreamAction, type StreamAction } from './advisories.js';
 import type { StreamStore } from './store/types.js';
 
 /** Resolved per-account limits; -1 = unlimited. */
@@ -146,7 +147,9 @@ export class JsAccount {
       const createdNs = BigInt(Date.now()) * 1_000_000n;
       const store = await this.host.openStore(this.name, cfg, createdNs);
       await this.host.saveStreamMeta(this.name, cfg, createdNs);
-      return this.addStream(cfg, store, createdNs);
+      const stream = this.addStream(cfg, store, createdNs);
+      this.advise(stream.name, 'create');
+      return stream;
     } finally {
       this.creating.delete(cfg.name);
     }
@@ -252,6 +255,12 @@ export class JsAccount {
     this.unsubscribeStream(stream.name);
     this.subscribeStream(stream);
     await this.host.saveStreamMeta(this.name, cfg, stream.createdNs);
+    this.advise(stream.name, 'modify');
+  }
+
+  /** Stream action advisory ($JS.EVENT.ADVISORY.STREAM.CREATED/UPDATED/DELETED.<stream>). */
+  advise(stream: string, action: StreamAction): void {
+    publishStreamAction(this.account, (subj, body) => { this.client.publish(subj, '', undefined, body); }, stream, action, this.host.domain);
   }
 
   /** STREAM.DELETE: stop consumers, remove data. */
@@ -261,6 +270,7 @@ export class JsAccount {
     this.host.streamRemoved(this, stream);
     await stream.close(true);
     if (stream.config.storage === 'file') await this.host.removeStreamDir(this.name, stream.name);
+    this.advise(stream.name, 'delete');
   }
 
   /** Server shutdown: stop streams without deleting. */

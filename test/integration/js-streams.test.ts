@@ -56,6 +56,7 @@ async function until(fn: () => boolean | Promise<boolean>, ms = 3000): Promise<v
 test('create, info, publish and the exact answers of nats-server', async (t) => {
   const { nc, server } = await startJs(t);
   assert.equal(nc.info?.jetstream, true);
+  const advisories = nc.subscribe('$JS.EVENT.ADVISORY.>');
   const jsm = await jetstreamManager(nc);
   const si = await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], storage: 'memory' });
   assert.equal(si.config.duplicate_window, 120_000_000_000);
@@ -99,6 +100,18 @@ test('create, info, publish and the exact answers of nats-server', async (t) => 
   const acct = await jsm.getAccountInfo();
   assert.equal(acct.streams, 1);
   assert.ok(acct.memory > 0);
+
+  // Advisories: the create (once, not for the idempotent re-create) and an API audit per request.
+  await nc.flush();
+  advisories.unsubscribe();
+  const seen: Array<{ subject: string; body: any }> = [];
+  for await (const m of advisories) seen.push({ subject: m.subject, body: m.json() });
+  const created = seen.filter((a) => a.subject === '$JS.EVENT.ADVISORY.STREAM.CREATED.ORDERS');
+  assert.equal(created.length, 1);
+  assert.equal(created[0]!.body.type, 'io.nats.jetstream.advisory.v1.stream_action');
+  assert.equal(created[0]!.body.action, 'create');
+  const audits = seen.filter((a) => a.subject === '$JS.EVENT.ADVISORY.API');
+  assert.ok(audits.some((a) => a.body.subject === '$JS.API.STREAM.CREATE.ORDERS' && a.body.type === 'io.nats.jetstream.advisory.v1.api_audit'));
 });
 
 test('bad requests get nats-server error codes and nothing stored is lost', async (t) => {
