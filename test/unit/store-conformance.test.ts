@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   decodeStreamState, isStoreError, restoreSnapshot, type StreamStore, type StoredMsg,
 } from '../../src/jetstream/store/index.js';
-import { b, fakeClock, storeTest, waitFor } from './store-helpers.js';
+import { b, fakeClock, runRandomModel, storeTest, waitFor } from './store-helpers.js';
 
 function sizeOf(kind: 'memory' | 'file', subj: string, hdr: number, data: number): number {
   if (kind === 'memory') return subj.length + hdr + data + 16;
@@ -596,90 +596,5 @@ storeTest('snapshot restores into either store kind with gaps, timestamps and co
 });
 
 storeTest('random operations agree with a simple model (and survive restarts)', async (kit) => {
-  // Deterministic pseudo-random sequence of operations checked against a Map model.
-  let seed = 12345;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
-  let s = kit.make({ maxMsgsPerSubject: 4 });
-  const model = new Map<number, { subj: string; data: string }>();
-  let last = 0;
-  let first = 1;
-  const subjects = ['a.1', 'a.2', 'b.1', 'b.2', 'c'];
-  const perSubjectTrim = (subj: string): void => {
-    const list = [...model.entries()].filter(([, v]) => v.subj === subj).map(([k]) => k).sort((x, y) => x - y);
-    while (list.length > 4) model.delete(list.shift()!);
-  };
-  for (let step = 0; step < 1500; step++) {
-    const op = rnd(100);
-    if (op < 60) {
-      const subj = subjects[rnd(subjects.length)];
-      const data = `d${step}`;
-      const r = s.storeMsg(subj, undefined, b(data));
-      last = r.seq;
-      model.set(r.seq, { subj, data });
-      perSubjectTrim(subj);
-    } else if (op < 75) {
-      const keys = [...model.keys()];
-      if (keys.length) {
-        const k = keys[rnd(keys.length)];
-        assert.equal(s.removeMsg(k), true);
-        model.delete(k);
-      }
-    } else if (op < 78) {
-      const subj = subjects[rnd(subjects.length)];
-      const keep = rnd(3);
-      const n = s.purgeEx(subj, 0, keep);
-      const list = [...model.entries()].filter(([, v]) => v.subj === subj).map(([k]) => k).sort((x, y) => x - y);
-      const drop = Math.max(0, list.length - keep);
-      assert.equal(n, keep >= list.length ? 0 : drop);
-      for (const k of list.slice(0, keep >= list.length ? 0 : drop)) model.delete(k);
-    } else if (op < 80) {
-      const at = first + rnd(Math.max(1, last - first + 2));
-      s.compact(at);
-      for (const k of [...model.keys()]) if (k < at) model.delete(k);
-      if (at > last) last = at - 1;
-    } else if (op < 82) {
-      if (last > 0) {
-        const at = Math.max(0, last - rnd(5));
-        s.truncate(at);
-        for (const k of [...model.keys()]) if (k > at) model.delete(k);
-        last = at;
-      }
-    } else if (op < 84) {
-      const n = 1 + rnd(3);
-      s.skipMsgs(last + 1, n);
-      last += n;
-    } else if (op < 86) {
-      s = await kit.reopen(s);
-    } else {
-      // verify
-      const keys = [...model.keys()].sort((x, y) => x - y);
-      const st = s.state();
-      assert.equal(st.msgs, keys.length, `msgs at step ${step}`);
-      assert.equal(st.lastSeq, last, `last at step ${step}`);
-      if (keys.length) assert.equal(st.firstSeq, keys[0], `first at step ${step}`);
-      else assert.equal(st.firstSeq, last + 1);
-      first = st.firstSeq;
-      const got = seqs(s, '>');
-      assert.deepEqual(got, keys, `seqs at step ${step}`);
-      for (const k of keys.slice(-3)) {
-        const m = s.loadMsg(k)!;
-        assert.equal(m.subject, model.get(k)!.subj);
-        assert.equal(m.data.toString(), model.get(k)!.data);
-      }
-      for (const subj of subjects) {
-        const ks = keys.filter((k) => model.get(k)!.subj === subj);
-        const f = s.filteredState(1, subj);
-        assert.equal(f.msgs, ks.length);
-        if (ks.length) {
-          assert.equal(f.first, ks[0]);
-          assert.equal(f.last, ks[ks.length - 1]);
-          assert.equal(s.loadLastMsg(subj)!.seq, ks[ks.length - 1]);
-        }
-      }
-      assert.equal(s.filteredState(1, 'a.*').msgs, keys.filter((k) => model.get(k)!.subj.startsWith('a.')).length);
-    }
-  }
+  await runRandomModel(kit, 12345, 1500);
 });

@@ -123,8 +123,9 @@ export abstract class BaseStore implements StreamStore {
   /** Persist a message just added to the index at (chunk, slot). */
   protected abstract writeMsg(seq: number, subject: string, subjectBytes: number, hdr: Buffer | undefined,
     data: Buffer, ts: bigint, ttlSec: number, chunk: Chunk, slot: number): void;
-  /** Load the message at (chunk, slot) (present in the index). */
-  protected abstract readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg;
+  /** Load the message at (chunk, slot) (present in the index). undefined when its bytes turned out to
+   *  be unreadable: the subclass then has dropped it from the index and recorded it as lost. */
+  protected abstract readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg | undefined;
   /** Called before the index forgets a message. */
   protected abstract beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void;
   /** Record consumed sequences [first, first+num) without messages. */
@@ -489,28 +490,47 @@ export abstract class BaseStore implements StreamStore {
     return c ? this.readMsg(seq, c, this.index.slot) : undefined;
   }
 
-  private loadSeq(seq: number): StoredMsg | undefined {
-    return seq === 0 ? undefined : this.loadMsg(seq);
-  }
-
   loadLastMsg(filter: string): StoredMsg | undefined {
     this.checkOpen();
-    return this.loadSeq(this.index.lastMatch(filter));
+    for (;;) {
+      const seq = this.index.lastMatch(filter);
+      if (seq === 0) return undefined;
+      const m = this.loadMsg(seq);
+      if (m) return m;
+    }
   }
 
   loadNextMsg(filter: string, startSeq: number): StoredMsg | undefined {
     this.checkOpen();
-    return this.loadSeq(this.index.nextMatch(filter, startSeq));
+    for (;;) {
+      const seq = this.index.nextMatch(filter, startSeq);
+      if (seq === 0) return undefined;
+      const m = this.loadMsg(seq);
+      if (m) return m;
+      startSeq = seq + 1;
+    }
   }
 
   loadNextMsgMulti(filters: string[], startSeq: number): StoredMsg | undefined {
     this.checkOpen();
-    return this.loadSeq(this.index.nextMatchMulti(filters, startSeq));
+    for (;;) {
+      const seq = this.index.nextMatchMulti(filters, startSeq);
+      if (seq === 0) return undefined;
+      const m = this.loadMsg(seq);
+      if (m) return m;
+      startSeq = seq + 1;
+    }
   }
 
   loadPrevMsg(filter: string, startSeq: number): StoredMsg | undefined {
     this.checkOpen();
-    return this.loadSeq(this.index.prevMatch(filter, startSeq));
+    for (;;) {
+      const seq = this.index.prevMatch(filter, startSeq);
+      if (seq === 0) return undefined;
+      const m = this.loadMsg(seq);
+      if (m) return m;
+      startSeq = seq - 1;
+    }
   }
 
   subjectForSeq(seq: number): string | undefined {
@@ -519,10 +539,14 @@ export abstract class BaseStore implements StreamStore {
 
   // ---- state ----
 
+  /** Messages found unreadable (file store), reported as StreamState.lost. */
+  protected lostMsgs: number[] = [];
+  protected lostBytes = 0;
+
   fastState(): StreamState {
     const ix = this.index;
     const empty = ix.msgs === 0;
-    return {
+    const st: StreamState = {
       msgs: ix.msgs,
       bytes: ix.bytes,
       firstSeq: ix.firstSeq,
@@ -532,6 +556,8 @@ export abstract class BaseStore implements StreamStore {
       numSubjects: ix.subjects.size,
       numDeleted: ix.numDeleted(),
     };
+    if (this.lostMsgs.length > 0 || this.lostBytes > 0) st.lost = { msgs: [...this.lostMsgs], bytes: this.lostBytes };
+    return st;
   }
 
   state(): StreamState {

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import { crc32 } from './crc32.js';
 
 const IDX_MAGIC = 0x58495354; // "TSIX"
-const IDX_VERSION = 1;
+const IDX_VERSION = 2;
+const HEAD = 32;
 
 export class BlockMeta {
   n = 0;
@@ -22,6 +23,8 @@ export class BlockMeta {
   size: Uint32Array; // MSG: accounted bytes
   subj: Int32Array; // MSG: index into subjects
   subjects: string[] = [];
+  /** crc32 of the block file this index describes (set by load). */
+  blockCrc = 0;
   private subjIds = new Map<string, number>();
 
   constructor(cap = 256) {
@@ -75,13 +78,13 @@ export class BlockMeta {
     }
   }
 
-  /** Serialise for a block file of blockSize bytes. */
-  encode(blockSize: number): Buffer {
+  /** Serialise for a block file of blockSize bytes whose content has crc32 blockCrc. */
+  encode(blockSize: number, blockCrc: number): Buffer {
     const n = this.n;
     const subjBufs = this.subjects.map((s) => Buffer.from(s, 'utf8'));
     const subjBytes = subjBufs.reduce((a, b) => a + 2 + b.length, 0);
     const pad8 = (x: number): number => (x + 7) & ~7;
-    const head = 24;
+    const head = HEAD;
     const total = head + n * 8 * 3 + pad8(n * 4 * 4 + n) + subjBytes + 4;
     const buf = Buffer.alloc(total);
     buf.writeUInt32LE(IDX_MAGIC, 0);
@@ -89,6 +92,7 @@ export class BlockMeta {
     buf.writeDoubleLE(blockSize, 8);
     buf.writeUInt32LE(n, 16);
     buf.writeUInt32LE(this.subjects.length, 20);
+    buf.writeUInt32LE(blockCrc >>> 0, 24);
     let off = head;
     const put = (a: ArrayBufferView, bytes: number): void => {
       buf.set(new Uint8Array(a.buffer, a.byteOffset, bytes), off);
@@ -120,14 +124,15 @@ export class BlockMeta {
     } catch {
       return undefined;
     }
-    if (buf.length < 28 || buf.readUInt32LE(0) !== IDX_MAGIC || buf.readUInt32LE(4) !== IDX_VERSION) return undefined;
+    if (buf.length < HEAD + 4 || buf.readUInt32LE(0) !== IDX_MAGIC || buf.readUInt32LE(4) !== IDX_VERSION) return undefined;
     if (crc32(buf, 0, buf.length - 4) !== buf.readUInt32LE(buf.length - 4)) return undefined;
     if (buf.readDoubleLE(8) !== blockSize) return undefined;
     const n = buf.readUInt32LE(16);
     const ns = buf.readUInt32LE(20);
     const m = new BlockMeta(Math.max(n, 1));
     m.n = n;
-    let off = 24;
+    m.blockCrc = buf.readUInt32LE(24);
+    let off = HEAD;
     const take = (a: ArrayBufferView, bytes: number): void => {
       new Uint8Array(a.buffer, a.byteOffset, bytes).set(buf.subarray(off, off + bytes));
       off += bytes;
@@ -141,7 +146,7 @@ export class BlockMeta {
     take(m.size, n * 4);
     take(m.subj, n * 4);
     take(m.type, n);
-    off = 24 + n * 8 * 3 + ((n * 4 * 4 + n + 7) & ~7);
+    off = HEAD + n * 8 * 3 + ((n * 4 * 4 + n + 7) & ~7);
     for (let i = 0; i < ns; i++) {
       if (off + 2 > buf.length - 4) return undefined;
       const l = buf.readUInt16LE(off);

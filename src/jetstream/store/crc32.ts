@@ -15,15 +15,15 @@ function makeTable(): Int32Array {
   return t;
 }
 
-function crc32Table(buf: Uint8Array, start: number, end: number): number {
+function crc32Table(buf: Uint8Array, start: number, end: number, init: number): number {
   const t = (table ??= makeTable());
-  let c = -1;
+  let c = init ^ -1;
   for (let i = start; i < end; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
 
-/** CRC-32 of buf[start, end). */
-export function crc32(buf: Buffer, start: number, end: number): number {
-  if (native) return native(buf.subarray(start, end)) >>> 0;
-  return crc32Table(buf, start, end);
+/** CRC-32 of buf[start, end), continuing from init (the crc of preceding bytes). */
+export function crc32(buf: Buffer, start: number, end: number, init = 0): number {
+  if (native) return native(buf.subarray(start, end), init) >>> 0;
+  return crc32Table(buf, start, end, init);
 }

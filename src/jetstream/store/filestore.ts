@@ -29,6 +29,7 @@ import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
 import { atomicWrite, atomicWriteSync, FileConsumerStore, readConsumerDirs } from './consumer-store.js';
+import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
 import type { Chunk } from './msg-index.js';
 import {
@@ -68,6 +69,9 @@ interface Block {
   /** Record metadata while the block is written (for its .idx at seal). */
   meta: BlockMeta | null;
   dirty: boolean;
+  /** crc32 of the block content queued so far; stale (crcValid false) after an in-place rewrite. */
+  crc: number;
+  crcValid: boolean;
 }
 
 interface PendingPage {
@@ -224,7 +228,7 @@ export class FileStore extends BaseStore {
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
       fd: fs.openSync(p, 'w+'), live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [],
-      sealed: false, removed: false, meta: new BlockMeta(), dirty: false,
+      sealed: false, removed: false, meta: new BlockMeta(), dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
     this.blockById.set(id, blk);
@@ -252,7 +256,8 @@ export class FileStore extends BaseStore {
     blk.meta = null;
     await fsyncP(this.fdOf(blk));
     blk.dirty = false;
-    await atomicWrite(blk.idxPath, meta.encode(blk.size), false);
+    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
+    if (blk.crcValid) await atomicWrite(blk.idxPath, meta.encode(blk.size, blk.crc), false);
   }
 
   /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
@@ -276,6 +281,7 @@ export class FileStore extends BaseStore {
   private closePage(): void {
     if (this.page === null || this.pageUsed === 0) return;
     const p: PendingPage = { blk: this.pageBlk!, off: this.pageOff, buf: this.page.subarray(0, this.pageUsed), maxSeq: this.pageMaxSeq };
+    p.blk.crc = crc32(p.buf, 0, p.buf.length, p.blk.crc);
     this.pendingPages.push(p);
     this.queue.push({ page: p });
     // Keep the unused tail as the next page when it is still worth it.
@@ -347,7 +353,7 @@ export class FileStore extends BaseStore {
     this.cacheBytes -= v.data.length + (v.headers?.length ?? 0) + v.subject.length + 40;
   }
 
-  protected readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg {
+  protected readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg | undefined {
     const cached = this.cache.get(seq);
     if (cached) return cached;
     const loc = chunk.loc![slot];
@@ -373,12 +379,17 @@ export class FileStore extends BaseStore {
     }
     if (!buf) {
       buf = Buffer.allocUnsafe(len);
-      const n = fs.readSync(this.fdOf(blk), buf, 0, len, off);
-      if (n !== len) throw new StoreError('ErrStoreMsgNotFound', `short read of seq ${seq}`);
+      let n = 0;
+      try {
+        n = fs.readSync(this.fdOf(blk), buf, 0, len, off);
+      } catch {
+        n = -1;
+      }
+      if (n !== len) return this.markLost(seq);
     }
     const rv = this.rv;
     if (!parseRecord(buf, at, at + len, rv, true) || rv.type !== REC_MSG || rv.seq !== seq) {
-      throw new StoreError('ErrStoreMsgNotFound', `corrupt record for seq ${seq}`);
+      return this.markLost(seq);
     }
     const m: StoredMsg = {
       subject: this.index.subjectById(chunk.subj[slot])!.subject,
@@ -389,6 +400,15 @@ export class FileStore extends BaseStore {
     };
     this.cachePut(m);
     return m;
+  }
+
+  /** A message whose bytes are damaged on disk: drop it and report it in state().lost. */
+  private markLost(seq: number): undefined {
+    const size = this.index.sizeOf(seq);
+    this.lostMsgs.push(seq);
+    this.lostBytes += size;
+    this.removeInternal(seq, 'single');
+    return undefined;
   }
 
   private blockOf(chunk: Chunk, slot: number): Block {
@@ -434,6 +454,7 @@ export class FileStore extends BaseStore {
       return;
     }
     const sealed = blk.sealed;
+    blk.crcValid = false;
     this.queue.push({
       op: async () => {
         if (blk.removed) return;
@@ -690,20 +711,24 @@ export class FileStore extends BaseStore {
       .sort((a, b) => a - b);
     for (const id of ids) {
       const p = blockPath(this.msgsDir, id);
-      const size = fs.statSync(p).size;
+      const buf = fs.readFileSync(p);
+      const size = buf.length;
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, live: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [], sealed: false, removed: false, meta: null, dirty: false,
+        crc: 0, crcValid: true,
       };
       this.blocks.push(blk);
       this.blockById.set(id, blk);
       this.nextBlockId = id + 1;
       const meta = BlockMeta.load(blk.idxPath, size);
-      if (meta) {
+      // The index is trusted only for a block whose bytes are exactly those it was written for.
+      if (meta && crc32(buf, 0, size) === meta.blockCrc) {
         blk.sealed = true;
+        blk.crc = meta.blockCrc;
         this.replayMeta(blk, meta);
       } else {
-        this.scanBlock(blk);
+        this.scanBlock(blk, buf);
       }
     }
     // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
@@ -736,8 +761,7 @@ export class FileStore extends BaseStore {
   }
 
   /** Scan a block without a usable index; cut it at the first damaged record. */
-  private scanBlock(blk: Block): void {
-    const buf = fs.readFileSync(blk.path);
+  private scanBlock(blk: Block, buf: Buffer): void {
     const rv = this.rv;
     const meta = new BlockMeta(1024);
     let off = 0;
@@ -762,8 +786,10 @@ export class FileStore extends BaseStore {
       fs.truncateSync(blk.path, off);
       blk.size = off;
       blk.flushed = off;
+      fs.rmSync(blk.idxPath, { force: true });
     }
     blk.meta = meta;
+    blk.crc = crc32(buf, 0, off);
   }
 
   private applyMsg(blk: Block, seq: number, ts: bigint, subject: string, size: number, off: number, len: number, ttl: number): void {
