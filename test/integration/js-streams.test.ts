@@ -457,3 +457,29 @@ test('account limits: max streams and memory reservation', async (t) => {
   assert.equal(info.limits.max_streams, 1);
   assert.equal(info.reserved_memory, 500);
 });
+
+test('KV buckets through @nats-io/kv: create, put, get, update with revision, delete, purge', async (t) => {
+  const { nc } = await startJs(t);
+  const { Kvm } = await import('@nats-io/kv');
+  const kvm = new Kvm(nc);
+  const kv = await kvm.create('cfg', { history: 3 });
+  const r1 = await kv.put('a', 'one');
+  assert.equal(r1, 1);
+  assert.equal((await kv.get('a'))?.string(), 'one');
+  const r2 = await kv.update('a', 'two', r1);
+  assert.equal(r2, 2);
+  await assert.rejects(kv.update('a', 'three', r1));
+  await assert.rejects(kv.create('a', 'dup'));
+  assert.equal(await kv.create('b', 'bee'), 3); // rejected writes use no sequence
+  await kv.delete('b');
+  const del = await kv.get('b');
+  assert.equal(del?.operation, 'DEL');
+  await kv.purge('a');
+  const purged = await kv.get('a');
+  assert.equal(purged?.operation, 'PURGE');
+  const jsm = await jetstreamManager(nc);
+  const si = await jsm.streams.info('KV_cfg');
+  assert.equal(si.config.allow_direct, true);
+  assert.equal(si.config.max_msgs_per_subject, 3);
+  assert.equal(si.state.messages, 3); // b's value and DEL marker, a's PURGE marker (the rollup removed a's history)
+});
