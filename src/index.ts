@@ -8,6 +8,7 @@ import { defaultOptions, mergeOptions, type Options } from './config/options.js'
 import { Server, type ServerExtras } from './server/server.js';
 import { createJetStream } from './jetstream/index.js';
 import { createCluster } from './cluster/index.js';
+import { createMonitor } from './monitor/index.js';
 import './jetstream/consumer/api.js'; // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)
 
 export { Server, SERVER_VERSION } from './server/server.js';
@@ -45,6 +46,7 @@ export async function startServer(opts: Partial<Options> = {}, extras: StartOpti
   // Subsystems register here, one line each (monitoring, cluster routes, JetStream).
   if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
   if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
+  server.addSubsystem(createMonitor(o)); // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
   await server.start();
   const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
   return {

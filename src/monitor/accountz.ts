@@ -1,0 +1,127 @@
+// /accountz and /accstatz (nats-server monitor.go Accountz, AccountInfo,
+// AccountStatz). Imports, exports and mappings are reported as configured.
+import type { Server } from '../server/server.js';
+import type { Account } from '../core/account.js';
+import { GLOBAL_ACCOUNT, type AccountConfig } from '../config/options.js';
+import { goTime } from './format.js';
+import { BadRequest } from './query.js';
+import { jetStreamSource } from './sources.js';
+import { sublistStats } from './subsz.js';
+
+function accountConfig(server: Server, name: string): AccountConfig | undefined {
+  return server.options.accounts.find((a) => a.name === name);
+}
+
+function jetStreamEnabled(server: Server, name: string): boolean {
+  return jetStreamSource(server)?.allJsAccounts().some((a) => a.name === name) ?? false;
+}
+
+function mappingsJson(server: Server, name: string): Record<string, unknown> | undefined {
+  const simple = name === GLOBAL_ACCOUNT ? server.options.mappings : accountConfig(server, name)?.mappings ?? {};
+  const weighted = name === GLOBAL_ACCOUNT ? server.options.weightedMappings : accountConfig(server, name)?.weightedMappings;
+  const out: Record<string, unknown> = {};
+  for (const [src, dest] of Object.entries(simple)) out[src] = [{ dest, weight: 100 }];
+  for (const [src, dests] of Object.entries(weighted ?? {})) {
+    out[src] = dests.map((d) => (d.cluster ? { dest: d.subject, weight: d.weight, cluster: d.cluster } : { dest: d.subject, weight: d.weight }));
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function exportsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const e of cfg?.exports ?? []) {
+    const x: Record<string, unknown> = { subject: e.service ?? e.stream, type: e.service !== undefined ? 'service' : 'stream' };
+    if (e.service !== undefined) x.response_type = e.responseType === 'stream' ? 'Stream' : e.responseType === 'chunked' ? 'Chunked' : 'Singleton';
+    if (e.accountTokenPosition) x.account_token_position = e.accountTokenPosition;
+    x.approved_accounts = [...(e.accounts ?? [])];
+    out.push(x);
+  }
+  return out;
+}
+
+function importsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const i of cfg?.imports ?? []) {
+    if (i.stream) {
+      const x: Record<string, unknown> = { subject: i.stream.subject, account: i.stream.account };
+      const local = i.to ?? (i.prefix ? `${i.prefix}.${i.stream.subject}` : undefined);
+      if (local !== undefined) x.local_subject = local;
+      x.type = 'stream';
+      x.invalid = false;
+      x.share = false;
+      x.tracking = false;
+      out.push(x);
+    } else if (i.service) {
+      const local = i.to ?? i.service.subject;
+      out.push({
+        subject: i.service.subject, account: i.service.account, to: local, local_subject: local, type: 'service',
+        invalid: false, share: i.share === true, tracking: false,
+      });
+    }
+  }
+  return out;
+}
+
+/** AccountInfo of one account (/accountz?acc=, $SYS.REQ.ACCOUNT.<acc>.INFO). */
+export function accountInfo(server: Server, acc: Account): Record<string, unknown> {
+  const cfg = accountConfig(server, acc.name);
+  const info: Record<string, unknown> = {
+    account_name: acc.name,
+    update_time: goTime(server.startTime.getTime()),
+  };
+  if (acc === server.systemAccount) info.is_system = true;
+  info.expired = false;
+  info.complete = true;
+  info.jetstream_enabled = jetStreamEnabled(server, acc.name);
+  info.leafnode_connections = 0;
+  info.client_connections = acc.numClients;
+  info.subscriptions = acc.sublist.size;
+  const mappings = mappingsJson(server, acc.name);
+  if (mappings) info.mappings = mappings;
+  const exports = exportsJson(cfg);
+  if (exports.length > 0) info.exports = exports;
+  const imports = importsJson(cfg);
+  if (imports.length > 0) info.imports = imports;
+  info.sublist_stats = sublistStats([acc]);
+  return info;
+}
+
+export function accountz(server: Server, accName: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { server_id: server.serverId, now: goTime(Date.now()) };
+  if (!server.options.noSystemAccount) out.system_account = server.systemAccount.name;
+  if (accName === '') {
+    out.accounts = server.allAccounts().map((a) => a.name);
+    return out;
+  }
+  const acc = server.lookupAccount(accName);
+  if (!acc) throw new BadRequest(`Account ${accName} does not exist`);
+  out.account_detail = accountInfo(server, acc);
+  return out;
+}
+
+/** AccountStat of one account (also the $SYS STATZ answers). */
+export function accountStat(acc: Account): Record<string, unknown> {
+  const st = acc.stats;
+  return {
+    acc: acc.name,
+    name: acc.name,
+    conns: acc.numClients,
+    leafnodes: 0,
+    total_conns: acc.numClients,
+    num_subscriptions: acc.sublist.size,
+    sent: { msgs: st.outMsgs, bytes: st.outBytes },
+    received: { msgs: st.inMsgs, bytes: st.inBytes },
+    slow_consumers: 0,
+  };
+}
+
+export function accstatz(server: Server, opts: { accounts?: string[]; includeUnused?: boolean }): Record<string, unknown> {
+  const candidates = opts.accounts && opts.accounts.length > 0
+    ? opts.accounts.map((n) => server.lookupAccount(n)).filter((a): a is Account => a !== undefined)
+    : server.allAccounts();
+  return {
+    server_id: server.serverId,
+    now: goTime(Date.now()),
+    account_statz: candidates.filter((a) => opts.includeUnused || a.numClients > 0).map(accountStat),
+  };
+}
