@@ -271,12 +271,15 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
     if (!cfg.mirror && !cfg.sources?.length) cfg.subjects = [cfg.name];
   } else {
     if (cfg.mirror) throw jsErr('MirrorWithSubjects');
-    const seen = new Set<string>();
     const subs = cfg.subjects;
+    // Literal duplicates are reported as such before any overlap check.
+    if (new Set(subs).size !== subs.length) {
+      const firstDup = subs.findIndex((x, i) => subs.indexOf(x) !== i);
+      if (subs.slice(0, firstDup + 1).every((x) => isValidSubject(x))) throw invalid('duplicate subjects detected');
+    }
     for (let i = 0; i < subs.length; i++) {
       const subj = subs[i]!;
       if (!isValidSubject(subj)) throw invalid('invalid subject');
-      if (seen.has(subj)) throw invalid('duplicate subjects detected');
       if (subj === '>') {
         if (!cfg.no_ack) throw invalid('capturing all subjects requires no-ack to be true');
         if (cfg.num_replicas !== 1) throw invalid('capturing all subjects requires replicas of 1');
@@ -294,7 +297,6 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
       for (const other of subs.slice(i + 1)) {
         if (subjectsCollide(other, subj)) throw invalid(`subject ${JSON.stringify(subj)} overlaps with ${JSON.stringify(other)}`);
       }
-      seen.add(subj);
     }
   }
   if (!cfg.subjects?.length && !cfg.sources?.length && !cfg.mirror) {

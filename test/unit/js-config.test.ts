@@ -47,6 +47,7 @@ test('invalid configs get nats-server error codes and texts', () => {
     [{ name: 'S', max_age: 50_000_000 }, 10052, 'max age needs to be >= 100ms'],
     [{ name: 'S', max_age: 1_000_000_000, duplicate_window: 2_000_000_000 }, 10052, 'duplicates window can not be larger then max age'],
     [{ name: 'S', subjects: ['a.*', 'a.b'] }, 10052, 'subject "a.*" overlaps with "a.b"'],
+    [{ name: 'S', subjects: ['a', 'b', 'a'] }, 10052, 'duplicate subjects detected'],
     [{ name: 'S', subjects: ['>'] }, 10052, 'capturing all subjects requires no-ack to be true'],
     [{ name: 'S', subjects: ['$JS.API.x'] }, 10052, 'subjects that overlap with jetstream api require no-ack to be true'],
     [{ name: 'S', deny_purge: true, allow_rollup_hdrs: true }, 10052, 'roll-ups require the purge permission'],
