@@ -45,6 +45,7 @@ const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SYNC_INTERVAL_MS = 120_000;
 const PAGE_SIZE = 256 * 1024;
+const READ_AHEAD_BYTES = 64 * 1024;
 const META_FILE = 'meta.json';
 
 interface Block {
@@ -168,6 +169,7 @@ export class FileStore extends BaseStore {
   private cache = new Map<number, StoredMsg>();
   private cacheBytes = 0;
   private readonly rv = new RecordView();
+  private readonly rvAhead = new RecordView();
 
   private consumers = new Map<string, FileConsumerStore>();
   private recovered: RecoveredConsumer[] = [];
@@ -378,14 +380,17 @@ export class FileStore extends BaseStore {
       }
     }
     if (!buf) {
-      buf = Buffer.allocUnsafe(len);
+      // Read ahead: consumers mostly walk forward, so one read fills the cache for the next records.
+      const want = Math.max(len, Math.min(READ_AHEAD_BYTES, blk.flushed - off, this.cacheBudget >> 2));
+      buf = Buffer.allocUnsafe(want);
       let n = 0;
       try {
-        n = fs.readSync(this.fdOf(blk), buf, 0, len, off);
+        n = fs.readSync(this.fdOf(blk), buf, 0, want, off);
       } catch {
         n = -1;
       }
-      if (n !== len) return this.markLost(seq);
+      if (n < len) return this.markLost(seq);
+      if (n > len) this.cacheAhead(blk, buf, off, len, n);
     }
     const rv = this.rv;
     if (!parseRecord(buf, at, at + len, rv, true) || rv.type !== REC_MSG || rv.seq !== seq) {
@@ -400,6 +405,29 @@ export class FileStore extends BaseStore {
     };
     this.cachePut(m);
     return m;
+  }
+
+  /** Cache the live messages found in buf[start, end) read from blk (after the one asked for). */
+  private cacheAhead(blk: Block, buf: Buffer, fileOff: number, start: number, end: number): void {
+    const rv = this.rvAhead;
+    const ix = this.index;
+    const base = blk.id * TWO32 + fileOff;
+    let off = start;
+    while (off < end && parseRecord(buf, off, end, rv, true)) {
+      if (rv.type === REC_MSG && !this.cache.has(rv.seq)) {
+        const c = ix.lookup(rv.seq);
+        if (c && c.loc![ix.slot] === base + off) {
+          this.cachePut({
+            subject: ix.subjectById(c.subj[ix.slot])!.subject,
+            seq: rv.seq,
+            ts: rv.ts,
+            headers: rv.hdrLen >= 0 ? buf.subarray(rv.hdrStart, rv.hdrStart + rv.hdrLen) : undefined,
+            data: buf.subarray(rv.dataStart, rv.dataStart + rv.dataLen),
+          });
+        }
+      }
+      off += rv.len;
+    }
   }
 
   /** A message whose bytes are damaged on disk: drop it and report it in state().lost. */
