@@ -1,0 +1,1462 @@
+// The pure Raft state machine of one NRG group member.
+//
+// Behaviour follows nats-server's NRG (reference/raft.md): one append entry
+// (AE) per log index, AEs broadcast on $NRG.AE.<group>, lagging followers
+// pull a catch-up stream from the leader, no pre-vote, a new leader's first
+// entry is an EntryPeerState, single-server membership changes applied when
+// appended and made official on commit.
+//
+// Where we deliberately differ (all wire-compatible):
+// * A follower acknowledges only what is durable: responses report the last
+//   fsync'ed index, sent when the group-commit fsync completes.
+// * A duplicate or delayed AE never truncates entries we already hold; only
+//   a real conflict does, and it skips back over every entry whose term is
+//   higher than the leader's term at that point (fast back-off), then asks
+//   for catch-up at once instead of waiting for the next heartbeat.
+// * Each candidacy uses a fresh vote inbox, so a granted vote can be counted
+//   even when the voter (nats-server 2.9.10) reports its pre-vote term.
+// * Followers acknowledge catch-up entries (as 2.9.10 did) so the leader can
+//   pace the stream; the acks are durable and truthful, so safe for quorum.
+
+import { appendEntrySize, decodePeerId, decodePeerState, encodePeerId, encodePeerState } from './codec.js';
+import {
+  type CoreConfig,
+  type CoreStatus,
+  DEFAULT_TIMING,
+  type PeerProgress,
+  type RaftEnv,
+  type RaftHost,
+  type RaftTiming,
+  type RestoredState,
+} from './core-types.js';
+import { LeaderCatchup } from './core-catchup.js';
+import {
+  appendEntrySubject,
+  catchupInbox,
+  proposalSubject,
+  randomToken,
+  removePeerSubject,
+  replyInbox,
+  voteSubject,
+} from './subjects.js';
+import {
+  type AppendEntry,
+  type AppendEntryResponse,
+  type Entry,
+  EntryType,
+  type PeerState,
+  RaftError,
+  type RaftStateName,
+  type VoteRequest,
+  type VoteResponse,
+} from './types.js';
+
+interface MembershipChange {
+  /** Log index holding the change. */
+  index: number;
+  peer: string;
+  add: boolean;
+  /** For removals: the progress record to restore on revert. */
+  prev?: PeerProgress;
+}
+
+interface FollowerCatchup {
+  /** Target: the live AE's pterm/pindex that showed we were behind. */
+  cterm: number;
+  cindex: number;
+  /** Progress marker for stall detection. */
+  pindex: number;
+  activeAt: number;
+  inbox: string;
+}
+
+const EMPTY_ENTRIES: Entry[] = [];
+
+/** The first catch-up AE a leader sends when the follower is behind its snapshot. */
+function isSnapshotPair(ae: AppendEntry): boolean {
+  const es = ae.entries;
+  return es.length === 2 && es[0].type === EntryType.Snapshot && es[1].type === EntryType.PeerState;
+}
+const EMPTY_DATA = new Uint8Array(0);
+
+export class RaftCore {
+  readonly id: string;
+  readonly group: string;
+  readonly timing: RaftTiming;
+  readonly voteSubject: string;
+  readonly aeSubject: string;
+  readonly proposalSubject: string;
+  readonly removePeerSubject: string;
+  /** Our AE-response inbox (fixed for the node's life). */
+  readonly aeReply: string;
+  private readonly env: RaftEnv;
+  private readonly host: RaftHost;
+  private readonly managed: boolean;
+
+  private _state: RaftStateName = 'follower';
+  private _term = 0;
+  private _vote = '';
+  private _leader = '';
+  private pterm = 0;
+  private pindex = 0;
+  private _commit = 0;
+  private _applied = 0;
+  private snapIndex = 0;
+  private snapTerm = 0;
+  private durable = 0;
+  private readonly peers = new Map<string, PeerProgress>();
+  private csz = 1;
+  private qn = 1;
+  private readonly removed = new Map<string, number>();
+  private membChange: MembershipChange | null = null;
+  private observer: boolean;
+  private initializing: boolean;
+  private hadLeader = false;
+
+  private electionDeadline = 0;
+  /** Leader transfer target mode: AEs do not push our election timer back. */
+  private lxfer = false;
+  /** Index of a new leader's first entry; leadership is signalled once it is applied. */
+  private aflr = 0;
+  private leaderReady = false;
+  private voteInbox = '';
+  private readonly votes = new Set<string>();
+  private readonly emptyVotes = new Set<string>();
+  private catchup: FollowerCatchup | null = null;
+  private readonly runs: LeaderCatchup;
+
+  /** Follower: reply subject waiting for a durable acknowledgement. */
+  private ackReply = '';
+  private ackTarget = 0;
+  private lastAckIndex = -1;
+
+  private lastStoreAt = 0;
+  private nextHeartbeatAt = 0;
+  private nextLostQuorumCheckAt = 0;
+  private scaleUpAt = 0;
+  private lastQuorumSignalAt = 0;
+  private heartbeatAfterCommit = false;
+
+  // Proposals queued on the leader until flush() (or a full batch).
+  private queue: Entry[] = [];
+  private queueBytes = 0;
+  private queueSeqEnd = 0;
+  private forwardedReplies: string[] = [];
+  private nextPropSeq = 1;
+  private committedPropSeq = 0;
+  /** [index, propSeqEnd] pairs of leader batches not yet committed, in index order. */
+  private propMarks: number[] = [];
+
+  /** Recently stored AEs by index (pending apply); bounded. */
+  private readonly cache = new Map<number, AppendEntry>();
+  private commitScratch: number[] = [];
+
+  constructor(cfg: CoreConfig, env: RaftEnv, host: RaftHost, restored?: RestoredState) {
+    this.id = cfg.id;
+    this.group = cfg.group;
+    this.env = env;
+    this.host = host;
+    this.timing = { ...DEFAULT_TIMING, ...cfg.timing };
+    this.managed = cfg.managed ?? false;
+    this.observer = cfg.observer ?? false;
+    this.voteSubject = voteSubject(cfg.group);
+    this.aeSubject = appendEntrySubject(cfg.group);
+    this.proposalSubject = proposalSubject(cfg.group);
+    this.removePeerSubject = removePeerSubject(cfg.group);
+    this.aeReply = replyInbox(randomToken(env.random));
+    this.runs = new LeaderCatchup(this.timing, host);
+
+    if (restored) {
+      this._term = restored.term;
+      this._vote = restored.vote;
+    }
+    if (restored?.snapshot) {
+      const s = restored.snapshot;
+      this.snapIndex = this.pindex = this._commit = this.durable = s.lastIndex;
+      this.snapTerm = this.pterm = s.lastTerm;
+      this.processPeerState(s.peerState, false);
+    } else if (restored?.peerState) {
+      this.processPeerState(restored.peerState, false);
+    } else {
+      const size = Math.max(cfg.clusterSize ?? cfg.peers.length, cfg.peers.length, 1);
+      this.processPeerState({ knownPeers: [...cfg.peers], clusterSize: size, domainExt: 0 }, true);
+    }
+    this.replayLog();
+    this.initializing = !cfg.recovering && this.pindex === 0;
+
+    host.subscribe(this.voteSubject, 'vote-request');
+    host.subscribe(this.aeSubject, 'append-entry');
+    host.subscribe(this.aeReply, 'append-response');
+    this.resetElectionTimeout();
+    this.lastQuorumSignalAt = env.now();
+  }
+
+  // ------------------------------------------------------------------ status
+
+  get state(): RaftStateName {
+    return this._state;
+  }
+  get term(): number {
+    return this._term;
+  }
+  get vote(): string {
+    return this._vote;
+  }
+  /** Current leader id as known here ('' = none). */
+  get leader(): string {
+    return this._leader;
+  }
+  get commit(): number {
+    return this._commit;
+  }
+  get applied(): number {
+    return this._applied;
+  }
+  get lastIndex(): number {
+    return this.pindex;
+  }
+  get lastTerm(): number {
+    return this.pterm;
+  }
+  get durableIndex(): number {
+    return this.durable;
+  }
+  get snapshotIndex(): number {
+    return this.snapIndex;
+  }
+  get clusterSize(): number {
+    return this.csz;
+  }
+  get quorumNeeded(): number {
+    return this.qn;
+  }
+  get isObserver(): boolean {
+    return this.observer;
+  }
+  /** Leader whose first entry has been applied (what upper layers call "leader"). */
+  get isLeader(): boolean {
+    return this._state === 'leader' && this.leaderReady;
+  }
+  get isCatchingUp(): boolean {
+    return this.catchup !== null;
+  }
+  get catchupInbox(): string {
+    return this.catchup?.inbox ?? '';
+  }
+  get currentVoteInbox(): string {
+    return this.voteInbox;
+  }
+  get membershipChangeInProgress(): boolean {
+    return this.membChange !== null;
+  }
+  get hadPreviousLeader(): boolean {
+    return this.hadLeader;
+  }
+  get leaderCatchupsRunning(): number {
+    return this.runs.size;
+  }
+  peerIds(): string[] {
+    return [...this.peers.keys()];
+  }
+  /** Milliseconds until the election timer fires (negative when overdue). */
+  electionTimerRemainingMs(): number {
+    return this.electionDeadline - this.env.now();
+  }
+
+  /** Earliest time (env clock) at which tick() has something to do. */
+  nextDeadline(): number {
+    if (this._state === 'closed') return Infinity;
+    if (this._state !== 'leader') return this.electionDeadline;
+    let d = Math.min(this.nextHeartbeatAt, this.nextLostQuorumCheckAt);
+    const r = this.runs.nextDeadline();
+    if (r < d) d = r;
+    return d;
+  }
+
+  /** Quorum as seen from here: self plus peers heard from recently. */
+  hasQuorum(): boolean {
+    const now = this.env.now();
+    let n = 0;
+    for (const [pid, p] of this.peers) {
+      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.lostQuorumMs)) {
+        if (++n >= this.qn) return true;
+      }
+    }
+    return false;
+  }
+
+  status(): CoreStatus {
+    const now = this.env.now();
+    const isLeader = this._state === 'leader';
+    const peers = [];
+    for (const [pid, p] of this.peers) {
+      const self = pid === this.id;
+      const seen = self ? now : p.lastSeen;
+      const li = self ? this.pindex : p.li;
+      peers.push({
+        id: pid,
+        self,
+        lastSeenAgoMs: seen > 0 ? now - seen : null,
+        lastIndex: li,
+        lag: isLeader && !self ? Math.max(0, this.pindex - li) : 0,
+        current: self || (seen > 0 && now - seen < 2 * this.timing.heartbeatMs),
+      });
+    }
+    return {
+      id: this.id,
+      group: this.group,
+      state: this._state,
+      leader: this._leader,
+      term: this._term,
+      vote: this._vote,
+      pterm: this.pterm,
+      pindex: this.pindex,
+      commit: this._commit,
+      applied: this._applied,
+      snapshotIndex: this.snapIndex,
+      durableIndex: this.durable,
+      clusterSize: this.csz,
+      quorum: this.qn,
+      observer: this.observer,
+      catchingUp: this.catchup !== null,
+      leaderReady: this.leaderReady,
+      membershipChangeInProgress: this.membChange !== null,
+      peers,
+    };
+  }
+
+  // ------------------------------------------------------------------ time
+
+  /** Advance timers to env.now(); call at or after nextDeadline(). */
+  tick(): void {
+    if (this._state === 'closed') return;
+    const now = this.env.now();
+    if (this._state === 'leader') {
+      if (now >= this.nextHeartbeatAt) {
+        this.nextHeartbeatAt = now + this.timing.heartbeatMs;
+        if (now - this.lastStoreAt >= this.timing.heartbeatMs) this.sendHeartbeat();
+      }
+      if (now >= this.nextLostQuorumCheckAt) {
+        this.nextLostQuorumCheckAt = now + this.timing.lostQuorumMs;
+        if (!(this.scaleUpAt > 0 && now - this.scaleUpAt < this.timing.lostQuorumMs) && this.lostQuorum(now)) {
+          this.debug('lost quorum, stepping down');
+          this.switchToFollower('');
+          return;
+        }
+      }
+      this.runs.expire(now);
+      return;
+    }
+    if (now >= this.electionDeadline) this.onElectionTimeout(now);
+  }
+
+  private onElectionTimeout(now: number): void {
+    if (this._state === 'follower') {
+      if (this.observer) {
+        this.electionDeadline = now + this.timing.observerIntervalMs;
+        return;
+      }
+      if (this.catchup) {
+        if (this.catchupStalled(now)) this.cancelCatchup();
+        this.resetElectionTimeout();
+        return;
+      }
+    }
+    this.switchToCandidate();
+  }
+
+  private randomBetween(min: number, max: number): number {
+    return min + Math.floor(this.env.random() * (max - min));
+  }
+  private resetElectionTimeout(): void {
+    this.electionDeadline = this.env.now() + this.randomBetween(this.timing.electionTimeoutMinMs, this.timing.electionTimeoutMaxMs);
+  }
+  private resetElect(ms: number): void {
+    this.electionDeadline = this.env.now() + ms;
+  }
+  private campaignTimeout(): number {
+    return this.randomBetween(this.timing.campaignTimeoutMinMs, this.timing.campaignTimeoutMaxMs);
+  }
+
+  // ------------------------------------------------------------------ persistence helpers
+
+  private persistTermVote(): boolean {
+    if (this.host.persistTermVote(this._term, this._vote)) return true;
+    this.failWrite('term and vote');
+    return false;
+  }
+
+  private failWrite(what: string): void {
+    if (this._state === 'closed') return;
+    this.close();
+    this.host.writeFailed(what);
+  }
+
+  /** Durable position reported by the driver (after fsync). */
+  persisted(index: number): void {
+    if (this._state === 'closed') return;
+    if (index > this.pindex) index = this.pindex;
+    if (index <= this.durable) return;
+    this.durable = index;
+    if (this._state === 'leader') this.leaderTryCommit();
+    else this.sendPendingAck();
+  }
+
+  termAt(index: number): number {
+    if (index === 0) return 0;
+    if (index === this.snapIndex) return this.snapTerm;
+    if (index > this.pindex) return -1;
+    const c = this.cache.get(index);
+    if (c) return c.term;
+    return this.host.termAt(index);
+  }
+
+  private readEntry(index: number): AppendEntry | undefined {
+    return this.cache.get(index) ?? this.host.read(index);
+  }
+
+  private cachePut(index: number, ae: AppendEntry): void {
+    if (this.cache.size < this.timing.cacheMaxEntries) this.cache.set(index, ae);
+    else this.cache.delete(index);
+  }
+
+  // ------------------------------------------------------------------ restore
+
+  /** Rebuild pindex/pterm, membership and commit from the stored log (NRG replay). */
+  private replayLog(): void {
+    const first = this.host.firstIndex();
+    const last = this.host.lastIndex();
+    if (last < first) return;
+    const ae0 = this.host.read(first);
+    if (!ae0 || ae0.pindex !== first - 1 || ae0.pindex !== this.pindex) {
+      this.warn(`log does not line up with snapshot at ${this.pindex} (first ${first}), truncating`);
+      this.host.truncateLog(this.pindex);
+      return;
+    }
+    for (let i = first; i <= last; i++) {
+      const ae = i === first ? ae0 : this.host.read(i);
+      if (!ae || ae.pindex !== i - 1 || ae.pterm !== this.pterm) {
+        this.warn(`corrupt or misaligned log entry at ${i}, truncating`);
+        this.host.truncateLog(i - 1);
+        break;
+      }
+      this.pterm = ae.term;
+      this.pindex = i;
+      this.trackMembershipEntries(ae, i);
+      const c = Math.min(ae.commit, i);
+      if (c > this._commit) this.commitTo(c);
+    }
+    // A restarted node's log has been synced by the driver before replay.
+    this.durable = this.pindex;
+  }
+
+  // ------------------------------------------------------------------ elections
+
+  private switchToCandidate(): void {
+    if (this._state === 'closed') return;
+    if (this.observer || this._applied < this._commit) {
+      this.resetElect(this.timing.electionTimeoutMinMs / 4);
+      return;
+    }
+    // Never campaign with an uncommitted membership change about ourselves,
+    // nor (managed groups) from outside our own peer set.
+    if ((this.membChange && this.membChange.peer === this.id) || (this.managed && !this.peers.has(this.id))) {
+      this.updateLeader('');
+      this.resetElect(this.timing.electionTimeoutMinMs);
+      return;
+    }
+    const now = this.env.now();
+    if (this._state === 'candidate' && this.lostQuorum(now) && now - this.lastQuorumSignalAt > this.timing.lostQuorumSignalMs) {
+      this.lastQuorumSignalAt = now;
+      this.host.leaderSignal(false, this._term);
+    }
+    this._term++;
+    this._vote = this.id;
+    this.updateLeader('');
+    this._state = 'candidate';
+    this.resetElectionTimeout();
+    // Term and self-vote must be durable before we ask anyone for a vote.
+    if (!this.persistTermVote()) return;
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = replyInbox(randomToken(this.env.random));
+    this.host.subscribe(this.voteInbox, 'vote-response');
+    this.votes.clear();
+    this.emptyVotes.clear();
+    this.votes.add(this.id);
+    this.host.stateChanged();
+    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
+      term: this._term,
+      lastTerm: this.pterm,
+      lastIndex: this.pindex,
+      candidate: this.id,
+    });
+    this.checkElectionWon();
+  }
+
+  private checkElectionWon(): void {
+    if (this.votes.size >= this.qn || this.votes.size + this.emptyVotes.size >= this.csz) this.switchToLeader();
+  }
+
+  handleVoteRequest(vr: VoteRequest, reply: string): void {
+    if (this._state === 'closed') return;
+    const resp: VoteResponse = { term: this._term, peer: this.id, granted: false, empty: this.pindex === 0 && !this.initializing };
+    if (vr.term < this._term) {
+      if (reply) this.host.sendVoteResponse(reply, resp);
+      return;
+    }
+    let dirty = false;
+    if (vr.term > this._term) {
+      if (this._state !== 'follower') this.switchToFollower('');
+      this.cancelCatchup();
+      this._term = vr.term;
+      this._vote = '';
+      this.updateLeader('');
+      dirty = true;
+    }
+    const voteOk = this._vote === '' || this._vote === vr.candidate;
+    if (voteOk && (vr.lastTerm > this.pterm || (vr.lastTerm === this.pterm && vr.lastIndex >= this.pindex))) {
+      this._vote = vr.candidate;
+      dirty = true;
+      // Persist before granting: a restart must not forget a vote.
+      if (!this.persistTermVote()) return;
+      dirty = false;
+      resp.granted = true;
+      this.resetElectionTimeout();
+    } else if (this._vote === '' && this._state !== 'candidate') {
+      // We have the better log and have not voted: campaign early.
+      this.resetElect(this.campaignTimeout());
+    }
+    if (dirty && !this.persistTermVote()) return;
+    resp.term = this._term;
+    if (dirty) this.host.stateChanged();
+    if (reply) this.host.sendVoteResponse(reply, resp);
+  }
+
+  /** A vote response arriving on `inbox`. */
+  handleVoteResponse(vr: VoteResponse, inbox: string): void {
+    if (this._state === 'closed') return;
+    if (vr.term > this._term) {
+      this._term = vr.term;
+      this._vote = '';
+      this.lxfer = false;
+      if (!this.persistTermVote()) return;
+      if (this._state !== 'follower') this.switchToFollower('');
+      else this.host.stateChanged();
+      return;
+    }
+    if (this._state !== 'candidate' || inbox !== this.voteInbox || !vr.granted) return;
+    this.trackPeerSeen(vr.peer);
+    if (this.peers.has(vr.peer) || this.peers.size < this.csz) {
+      if (vr.empty) this.emptyVotes.add(vr.peer);
+      else this.votes.add(vr.peer);
+    }
+    this.checkElectionWon();
+  }
+
+  private switchToLeader(): void {
+    if (this._state === 'closed') return;
+    this.lxfer = false;
+    this.updateLeader(this.id);
+    this._state = 'leader';
+    if (this.voteInbox) {
+      this.host.unsubscribe(this.voteInbox);
+      this.voteInbox = '';
+    }
+    for (const p of this.peers.values()) p.match = 0;
+    this.host.subscribe(this.proposalSubject, 'proposal');
+    this.host.subscribe(this.removePeerSubject, 'remove-peer');
+    const now = this.env.now();
+    this.lastStoreAt = now;
+    this.nextHeartbeatAt = now + this.timing.heartbeatMs;
+    this.nextLostQuorumCheckAt = now + this.timing.lostQuorumMs;
+    this.leaderReady = false;
+    this.debug(`leader for term ${this._term}`);
+    this.host.stateChanged();
+    // The peer state doubles as the no-op that lets us commit earlier terms.
+    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
+    this.aflr = this.pindex;
+    this.maybeSignalLeader();
+  }
+
+  private switchToFollower(newLeader: string): void {
+    if (this._state === 'closed') return;
+    const was = this._state;
+    this.aflr = 0;
+    this.lxfer = false;
+    for (const p of this.peers.values()) p.match = 0;
+    this._state = 'follower';
+    this.updateLeader(newLeader);
+    this.resetElectionTimeout();
+    if (this.voteInbox) {
+      this.host.unsubscribe(this.voteInbox);
+      this.voteInbox = '';
+    }
+    if (was === 'leader') {
+      this.leaderReady = false;
+      this.host.unsubscribe(this.proposalSubject);
+      this.host.unsubscribe(this.removePeerSubject);
+      this.runs.clear();
+      this.abandonProposals();
+      this.host.leaderSignal(false, this._term);
+    }
+    this.host.stateChanged();
+  }
+
+  private updateLeader(newLeader: string): void {
+    const wasLeader = this._leader === this.id;
+    if (newLeader !== '') this.hadLeader = true;
+    this._leader = newLeader;
+    // Followers only track the leader; a (former) leader keeps its view.
+    if (newLeader !== this.id && !wasLeader) {
+      for (const [pid, p] of this.peers) {
+        p.li = 0;
+        if (pid !== newLeader) p.lastSeen = 0;
+      }
+    }
+  }
+
+  private lostQuorum(now: number): boolean {
+    let n = 0;
+    for (const [pid, p] of this.peers) {
+      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.lostQuorumMs)) {
+        if (++n >= this.qn) return false;
+      }
+    }
+    return true;
+  }
+
+  private maybeSignalLeader(): void {
+    if (this.aflr > 0 && this._applied >= this.aflr && this._state === 'leader' && !this.leaderReady) {
+      this.aflr = 0;
+      this.leaderReady = true;
+      this.host.leaderSignal(true, this._term);
+      this.host.stateChanged();
+    }
+  }
+
+  // ------------------------------------------------------------------ append entries (follower side)
+
+  /**
+   * An AE arriving on `subject`: the group's AE subject (live) or a catch-up
+   * inbox. `reply` is the leader's AE-response inbox.
+   */
+  handleAppendEntry(ae: AppendEntry, reply: string, subject: string): void {
+    if (this._state === 'closed') return;
+    if (!this.lxfer) this.resetElectionTimeout();
+    const isNew = subject === this.aeSubject;
+    const lterm = ae.lterm !== 0 ? ae.lterm : ae.term;
+
+    if (this._state === 'leader') {
+      if (lterm >= this._term) {
+        if (lterm > this._term) {
+          this._term = lterm;
+          this._vote = '';
+          if (!this.persistTermVote()) return;
+        }
+        this.debug(`AE from another leader ${ae.leader}, stepping down`);
+        this.switchToFollower(ae.leader);
+      } else {
+        if (reply) this.respond(reply, this._term, this.pindex, false, '');
+        return;
+      }
+    }
+    if (this._state === 'candidate' && lterm >= this._term) {
+      if (lterm > this._term) {
+        this._term = lterm;
+        this._vote = '';
+        if (!this.persistTermVote()) return;
+      }
+      this.switchToFollower(ae.leader);
+      this.host.leaderSignal(false, this._term);
+    }
+
+    let catchingUp = this.catchup !== null;
+    // Entries on an inbox we no longer listen to are stale: ignore.
+    if (!isNew && (!this.catchup || subject !== this.catchup.inbox)) return;
+
+    if (lterm > this._term) {
+      this._term = lterm;
+      this._vote = '';
+      if (!this.persistTermVote()) return;
+      if (this._state !== 'follower') this.switchToFollower(ae.leader);
+      else this.host.stateChanged();
+    } else if (lterm < this._term) {
+      if (isNew) {
+        if (reply) this.respond(reply, this._term, this.pindex, false, '');
+        return;
+      }
+      // Catch-up from a newer server always carries lterm; without it
+      // (2.9.10 leader) the entries keep their original, older terms.
+      if (ae.lterm !== 0) return;
+    }
+
+    if (this.catchup) {
+      const cs = this.catchup;
+      if (this.pterm >= cs.cterm && this.pindex >= cs.cindex) {
+        this.cancelCatchup();
+        catchingUp = false;
+      } else if (isNew) {
+        if (this.catchupStalled(this.env.now())) this.requestCatchup(ae, reply);
+        return;
+      }
+    }
+
+    if (isNew && this._leader !== ae.leader && this._state === 'follower') {
+      this.updateLeader(ae.leader);
+      this.resetElectionTimeout();
+      this.host.leaderSignal(false, this._term);
+      this.host.stateChanged();
+    }
+    if (isNew && ae.leader !== '' && ae.leader === this._leader) {
+      const p = this.peers.get(ae.leader);
+      if (p) p.lastSeen = this.env.now();
+    }
+
+    // A leader's catch-up snapshot (+ peer state) is installed when it is
+    // ahead of us and never stored as a log entry (duplicates included).
+    if (!isNew && isSnapshotPair(ae)) {
+      if (ae.pindex > this.pindex) this.installLeaderSnapshot(ae);
+      return;
+    }
+    if (ae.pterm !== this.pterm || ae.pindex !== this.pindex) {
+      if (ae.pindex <= this.pindex) {
+        this.handleOverlap(ae, reply, isNew);
+        return;
+      }
+      if (catchingUp) {
+        // A gap in the catch-up stream (lost or reordered entries): ask again
+        // from where we are rather than wait for a stall.
+        this.requestCatchup(ae, reply);
+        return;
+      }
+      this.requestCatchup(ae, reply);
+      return;
+    }
+    this.acceptAppendEntry(ae, reply, isNew);
+  }
+
+  /** ae.pterm/pindex line up with our last entry: store, commit, acknowledge. */
+  private acceptAppendEntry(ae: AppendEntry, reply: string, isNew: boolean): void {
+    if (ae.entries.length > 0) {
+      const index = this.pindex + 1;
+      this.host.appendLog(index, ae);
+      this.cachePut(index, ae);
+      this.pterm = ae.term;
+      this.pindex = index;
+      this.initializing = false;
+      this.trackMembershipEntries(ae, index);
+      if (isNew) this.checkLeaderTransfer(ae);
+    }
+    if (ae.commit > this._commit) this.commitTo(Math.min(ae.commit, this.pindex));
+    if (reply && this._state !== 'closed') {
+      this.ackReply = reply;
+      this.ackTarget = this.pindex;
+      this.sendPendingAck();
+    }
+  }
+
+  /**
+   * The AE starts at or before our last entry. Either we already hold it
+   * (duplicate/delayed: nothing to do), or our log conflicts with the
+   * leader's from some point, which we cut away before asking for catch-up.
+   * Never answers with success here: only acceptAppendEntry may.
+   */
+  private handleOverlap(ae: AppendEntry, reply: string, isNew: boolean): void {
+    if (ae.pindex < this._commit) return; // committed prefix always matches
+    const myTerm = this.termAt(ae.pindex);
+    if (myTerm === ae.pterm) {
+      const next = ae.pindex + 1;
+      if (ae.entries.length === 0) {
+        // Heartbeat behind our tail: we already match up to ae.pindex.
+        if (ae.commit > this._commit) this.commitTo(Math.min(ae.commit, ae.pindex));
+        return;
+      }
+      const have = this.termAt(next);
+      if (have === ae.term) {
+        // Already stored (duplicate or delayed): never truncate for it.
+        if (ae.commit > this._commit) this.commitTo(Math.min(ae.commit, next));
+        return;
+      }
+      if (next <= this._commit) return;
+      // Real conflict at `next`: drop it and everything after, then store.
+      this.truncateLog(ae.pindex);
+      this.acceptAppendEntry(ae, reply, isNew);
+      return;
+    }
+    if (myTerm < 0) return; // below our snapshot: nothing we can compare
+    // Our entry at ae.pindex conflicts. Skip back over every entry whose term
+    // is higher than the leader's term there (they cannot be the leader's).
+    let keep = ae.pindex - 1;
+    const floor = Math.max(this._commit, this.snapIndex);
+    while (keep > floor) {
+      const t = this.termAt(keep);
+      if (t >= 0 && t <= ae.pterm) break;
+      keep--;
+    }
+    if (keep < floor) keep = floor;
+    this.truncateLog(keep);
+    if (reply) this.requestCatchup(ae, reply);
+    else this.cancelCatchup();
+  }
+
+  private truncateLog(lastKept: number): void {
+    if (lastKept < this._commit) {
+      this.warn(`refusing to truncate below commit (${lastKept} < ${this._commit})`);
+      return;
+    }
+    if (lastKept >= this.pindex) return;
+    this.host.truncateLog(lastKept);
+    for (let i = lastKept + 1; i <= this.pindex; i++) this.cache.delete(i);
+    this.pterm = this.termAt(lastKept);
+    this.pindex = lastKept;
+    if (this.durable > lastKept) this.durable = lastKept;
+    if (this.lastAckIndex > lastKept) this.lastAckIndex = lastKept;
+    if (this.membChange && this.membChange.index > lastKept) this.revertMembershipChange();
+  }
+
+  private requestCatchup(ae: AppendEntry, reply: string): void {
+    if (this.catchup) this.host.unsubscribe(this.catchup.inbox);
+    const inbox = catchupInbox(randomToken(this.env.random));
+    this.catchup = { cterm: ae.pterm, cindex: ae.pindex, pindex: this.pindex, activeAt: this.env.now(), inbox };
+    this.host.subscribe(inbox, 'catchup');
+    if (reply) this.respond(reply, this.pterm, this.pindex, false, inbox);
+  }
+
+  private cancelCatchup(): void {
+    if (!this.catchup) return;
+    this.host.unsubscribe(this.catchup.inbox);
+    this.catchup = null;
+  }
+
+  private catchupStalled(now: number): boolean {
+    const cs = this.catchup;
+    if (!cs) return false;
+    if (cs.pindex === this.pindex) return now - cs.activeAt > this.timing.catchupStallMs;
+    cs.pindex = this.pindex;
+    cs.activeAt = now;
+    return false;
+  }
+
+  private installLeaderSnapshot(ae: AppendEntry): void {
+    const es = ae.entries;
+    const ps = decodePeerState(es[1].data);
+    if (ps instanceof RaftError) {
+      this.cancelCatchup();
+      return;
+    }
+    if (ae.pindex < this._commit) return;
+    this.processPeerState(ps, true);
+    this.membChange = null;
+    const data = Uint8Array.from(es[0].data);
+    if (!this.host.installSnapshot({ lastTerm: ae.pterm, lastIndex: ae.pindex, peerState: encodePeerState(ps), data })) {
+      this.failWrite('snapshot');
+      return;
+    }
+    this.cache.clear();
+    this.snapIndex = this.pindex = this._commit = this.durable = ae.pindex;
+    this.snapTerm = this.pterm = ae.pterm;
+    if (this.lastAckIndex > ae.pindex) this.lastAckIndex = -1;
+    this.initializing = false;
+    // Hand the snapshot up; the upper layer replaces its state with it.
+    this._applied = Math.min(this._applied, ae.pindex);
+    this.host.apply(ae.pindex, [{ type: EntryType.Snapshot, data }]);
+  }
+
+  private checkLeaderTransfer(ae: AppendEntry): void {
+    for (const e of ae.entries) {
+      if (e.type === EntryType.LeaderTransfer && decodePeerId(e.data) === this.id && !this.observer) {
+        this.lxfer = true;
+        this.resetElect(this.timing.transferCampaignMs);
+      }
+    }
+  }
+
+  private respond(subject: string, term: number, index: number, success: boolean, replyTo: string): void {
+    const ar: AppendEntryResponse = { term, index, peer: this.id, success };
+    this.host.sendAppendEntryResponse(subject, replyTo, ar);
+  }
+
+  /** Acknowledge what is durable to the latest leader that asked. */
+  private sendPendingAck(): void {
+    if (!this.ackReply) return;
+    const d = this.durable;
+    if (d > this.lastAckIndex || d >= this.ackTarget) {
+      const reply = this.ackReply;
+      if (d >= this.ackTarget) this.ackReply = '';
+      this.lastAckIndex = d;
+      this.respond(reply, this.termAt(d), d, true, '');
+    }
+  }
+
+  // ------------------------------------------------------------------ commit and apply
+
+  private commitTo(target: number): void {
+    while (this._commit < target && this._state !== 'closed') {
+      const i = this._commit + 1;
+      if (i <= this.snapIndex) {
+        this._commit = i;
+        continue;
+      }
+      const ae = this.readEntry(i);
+      if (!ae) {
+        this.warn(`cannot load committed entry ${i}`);
+        return;
+      }
+      this._commit = i;
+      this.cache.delete(i);
+      this.applyEntries(i, ae);
+    }
+  }
+
+  private applyEntries(index: number, ae: AppendEntry): void {
+    const es = ae.entries;
+    let allNormal = true;
+    for (let k = 0; k < es.length; k++) {
+      if (es[k].type !== EntryType.Normal) {
+        allNormal = false;
+        break;
+      }
+    }
+    // Fast path: a batch of plain proposals goes up as is.
+    let up: Entry[] = allNormal ? es : [];
+    let removedSelf = false;
+    if (!allNormal) {
+      for (const e of es) {
+        switch (e.type) {
+          case EntryType.Normal:
+          case EntryType.Snapshot:
+            up.push(e);
+            break;
+          case EntryType.OldSnapshot:
+            up.push({ type: EntryType.Snapshot, data: e.data });
+            break;
+          case EntryType.PeerState:
+            if (this._state !== 'leader') {
+              const ps = decodePeerState(e.data);
+              if (!(ps instanceof RaftError)) this.processPeerState(ps, true);
+            }
+            break;
+          case EntryType.AddPeer:
+          case EntryType.RemovePeer: {
+            const peer = decodePeerId(e.data);
+            if (peer === null) break;
+            // A leader skips a change it reverted; followers apply what committed.
+            if (this.membChange === null && this._state === 'leader') break;
+            if (e.type === EntryType.AddPeer) this.addPeerOfficial(peer);
+            else {
+              this.removePeerOfficial(peer);
+              if (peer === this.id && this._state === 'leader') removedSelf = true;
+            }
+            if (this.membChange && this.membChange.index <= index) this.membChange = null;
+            up.push(e);
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      if (up.length === 0) up = EMPTY_ENTRIES;
+    }
+    this.host.apply(index, up);
+    this.notifyProposalsCommitted(index);
+    if (removedSelf) {
+      this.debug('removed from the group, stepping down');
+      this.transferAndStepDown('');
+      this.close();
+    }
+  }
+
+  /** Driver: entries up to `index` have been applied by the upper layer. */
+  appliedTo(index: number): void {
+    if (index > this._commit) index = this._commit;
+    if (index > this._applied) this._applied = index;
+    this.maybeSignalLeader();
+  }
+
+  // ------------------------------------------------------------------ leader side
+
+  handleAppendEntryResponse(ar: AppendEntryResponse, reply: string): void {
+    if (this._state === 'closed') return;
+    this.trackPeerSeen(ar.peer);
+    if (ar.success) {
+      if (this._state !== 'leader') return;
+      const p = this.peers.get(ar.peer);
+      if (p && ar.index > p.li) p.li = ar.index;
+      this.runs.acknowledged(ar.peer, ar.index, this.env.now(), this.readEntryFn, this._term);
+      if (ar.index <= this._commit || ar.term !== this._term || !p) return;
+      if (ar.index > p.match) p.match = Math.min(ar.index, this.pindex);
+      this.leaderTryCommit();
+    } else if (reply) {
+      if (this._state === 'leader') this.catchupFollower(ar, reply);
+    } else if (ar.term > this._term) {
+      this._term = ar.term;
+      this._vote = '';
+      if (!this.persistTermVote()) return;
+      this.debug('response with a higher term, stepping down');
+      if (this._state !== 'follower') this.switchToFollower('');
+    }
+  }
+
+  private readonly readEntryFn = (i: number): AppendEntry | undefined => this.readEntry(i);
+
+  private catchupFollower(ar: AppendEntryResponse, inbox: string): void {
+    let start = ar.index + 1;
+    const first = Math.max(this.host.firstIndex(), this.snapIndex + 1);
+    if (start <= this.snapIndex || (start < first && this.snapIndex > 0)) {
+      const snap = this.host.loadSnapshot();
+      if (!snap) {
+        this.warn('need a snapshot for catch-up but have none, stepping down');
+        this.switchToFollower('');
+        return;
+      }
+      const sae: AppendEntry = {
+        leader: this.id,
+        term: this._term,
+        commit: this._commit,
+        pterm: snap.lastTerm,
+        pindex: snap.lastIndex,
+        entries: [
+          { type: EntryType.Snapshot, data: snap.data },
+          { type: EntryType.PeerState, data: snap.peerState },
+        ],
+        lterm: 0,
+      };
+      this.host.sendAppendEntry(inbox, this.aeReply, sae);
+      start = snap.lastIndex + 1;
+    }
+    if (start > this.pindex) {
+      this.runs.cancel(ar.peer);
+      this.catchupDone(ar.peer);
+      return;
+    }
+    if (start < first) {
+      this.warn(`catch-up from ${start} but the log starts at ${first}, stepping down`);
+      this.switchToFollower('');
+      return;
+    }
+    this.runs.start(ar.peer, inbox, start, this.pindex, this.env.now(), this.readEntryFn, this._term, this.aeReply, (peer) =>
+      this.catchupDone(peer),
+    );
+  }
+
+  private catchupDone(peer: string): void {
+    if (this._state === 'leader' && !this.managed && !this.peers.has(peer) && !this.recentlyRemoved(peer)) {
+      this.proposeAddPeerInternal(peer);
+    }
+  }
+
+  private leaderTryCommit(): void {
+    if (this._state !== 'leader') return;
+    const vals = this.commitScratch;
+    let n = 0;
+    for (const [pid, p] of this.peers) vals[n++] = pid === this.id ? this.durable : p.match;
+    if (n < this.qn) return;
+    vals.length = n;
+    vals.sort((a, b) => b - a);
+    const candidate = vals[this.qn - 1];
+    // Only an entry of our own term commits by counting (earlier ones follow it).
+    if (candidate > this._commit && this.termAt(candidate) === this._term) {
+      this.commitTo(candidate);
+      this.heartbeatAfterCommit = true;
+    }
+  }
+
+  private appendAndSend(entries: Entry[], propSeqEnd: number): void {
+    const ae: AppendEntry = {
+      leader: this.id,
+      term: this._term,
+      commit: this._commit,
+      pterm: this.pterm,
+      pindex: this.pindex,
+      entries,
+      lterm: 0,
+    };
+    const index = this.pindex + 1;
+    this.host.appendLog(index, ae);
+    this.cachePut(index, ae);
+    this.pterm = this._term;
+    this.pindex = index;
+    this.lastStoreAt = this.env.now();
+    if (propSeqEnd > 0) this.propMarks.push(index, propSeqEnd);
+    this.trackMembershipEntriesLeader(entries, index);
+    this.host.sendAppendEntry(this.aeSubject, this.aeReply, ae);
+    this.heartbeatAfterCommit = false;
+  }
+
+  private sendHeartbeat(): void {
+    this.host.sendAppendEntry(this.aeSubject, this.aeReply, {
+      leader: this.id,
+      term: this._term,
+      commit: this._commit,
+      pterm: this.pterm,
+      pindex: this.pindex,
+      entries: EMPTY_ENTRIES,
+      lterm: 0,
+    });
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  private isOverrun(): boolean {
+    const applied = Math.max(this._applied, this.snapIndex);
+    const commit = Math.max(this._commit, this.snapIndex);
+    const t = this.timing.overrunThreshold;
+    return this.pindex - commit > t || commit - applied > t;
+  }
+
+  /**
+   * Queue a proposal on the leader. Returns the local proposal sequence number
+   * (reported back through proposalsCommitted/proposalsAbandoned). `term`,
+   * when given, fences the proposal to that leadership term.
+   */
+  propose(data: Uint8Array, term?: number): number {
+    if (this._state !== 'leader' || (term !== undefined && term !== this._term)) throw new RaftError('not_leader');
+    if (this.isOverrun()) {
+      this.warn('leader overrun, stepping down');
+      this.switchToFollower('');
+      throw new RaftError('not_leader');
+    }
+    const seq = this.nextPropSeq++;
+    this.queue.push({ type: EntryType.Normal, data });
+    this.queueBytes += data.length + 1;
+    this.queueSeqEnd = seq;
+    if (this.queue.length >= this.timing.maxBatchEntries || this.queueBytes >= this.timing.maxBatchBytes) this.flushQueue();
+    return seq;
+  }
+
+  /** A follower sends a proposal to the leader ($NRG.P.<group>); on the leader it is propose(). */
+  forwardProposal(data: Uint8Array): void {
+    if (this._state === 'closed') throw new RaftError('closed');
+    if (this._state === 'leader') {
+      this.propose(data);
+      return;
+    }
+    this.host.sendRaw(this.proposalSubject, '', data);
+  }
+
+  handleForwardedProposal(data: Uint8Array, reply: string): void {
+    if (this._state !== 'leader' || !this.leaderReady) return;
+    if (this.isOverrun()) {
+      this.switchToFollower('');
+      return;
+    }
+    this.queue.push({ type: EntryType.Normal, data });
+    this.queueBytes += data.length + 1;
+    if (reply) this.forwardedReplies.push(reply);
+    if (this.queue.length >= this.timing.maxBatchEntries || this.queueBytes >= this.timing.maxBatchBytes) this.flushQueue();
+  }
+
+  /** Driver: end of a batch of inputs; sends queued proposals and a pending heartbeat. */
+  flush(): void {
+    if (this._state !== 'leader') return;
+    if (this.queue.length > 0) this.flushQueue();
+    if (this.heartbeatAfterCommit) {
+      this.heartbeatAfterCommit = false;
+      this.sendHeartbeat();
+    }
+  }
+
+  private flushQueue(): void {
+    const entries = this.queue;
+    const seqEnd = this.queueSeqEnd > this.committedPropSeq ? this.queueSeqEnd : 0;
+    this.queue = [];
+    this.queueBytes = 0;
+    this.queueSeqEnd = 0;
+    this.appendAndSend(entries, seqEnd);
+    if (this.forwardedReplies.length > 0) {
+      for (const r of this.forwardedReplies) this.host.sendRaw(r, '', EMPTY_DATA);
+      this.forwardedReplies = [];
+    }
+  }
+
+  private notifyProposalsCommitted(index: number): void {
+    const m = this.propMarks;
+    if (m.length === 0 || m[0] > index) return;
+    let seq = 0;
+    let k = 0;
+    while (k < m.length && m[k] <= index) {
+      seq = m[k + 1];
+      k += 2;
+    }
+    m.splice(0, k);
+    if (seq > this.committedPropSeq) {
+      this.committedPropSeq = seq;
+      this.host.proposalsCommitted(seq, index);
+    }
+  }
+
+  private abandonProposals(): void {
+    this.queue = [];
+    this.queueBytes = 0;
+    this.queueSeqEnd = 0;
+    this.forwardedReplies = [];
+    this.propMarks = [];
+    const last = this.nextPropSeq - 1;
+    if (last > this.committedPropSeq) {
+      const from = this.committedPropSeq + 1;
+      this.committedPropSeq = last;
+      this.host.proposalsAbandoned(from, last);
+    }
+  }
+
+  // ------------------------------------------------------------------ leadership API
+
+  /** Step down, transferring leadership to `preferred` (or any healthy peer). */
+  stepDown(preferred?: string): void {
+    if (this._state !== 'leader') throw new RaftError('not_leader');
+    this.transferAndStepDown(preferred ?? '');
+  }
+
+  private transferAndStepDown(preferred: string): void {
+    const now = this.env.now();
+    const healthy = (pid: string): boolean => {
+      const p = this.peers.get(pid);
+      return !!p && pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.healthyPeerMs;
+    };
+    let target = preferred && healthy(preferred) ? preferred : '';
+    if (!target) {
+      for (const pid of this.peers.keys()) {
+        if (healthy(pid)) {
+          target = pid;
+          break;
+        }
+      }
+    }
+    if (this.queue.length > 0) this.flushQueue();
+    if (target) {
+      this.debug(`transferring leadership to ${target}`);
+      this.appendAndSend([{ type: EntryType.LeaderTransfer, data: encodePeerId(target) }], 0);
+    }
+    this.switchToFollower('');
+  }
+
+  /** Start an election after a short random delay (NRG Campaign). */
+  campaign(): void {
+    if (this._state === 'leader') throw new RaftError('already_leader');
+    if (this._state === 'closed') throw new RaftError('closed');
+    this.resetElect(this.campaignTimeout());
+  }
+
+  /** Start an election almost at once (NRG CampaignImmediately). */
+  campaignImmediately(): void {
+    if (this._state === 'leader') throw new RaftError('already_leader');
+    if (this._state === 'closed') throw new RaftError('closed');
+    this.initializing = false;
+    this.resetElect(this.timing.campaignTimeoutMinMs / 2);
+  }
+
+  setObserver(on: boolean): void {
+    const was = this.observer;
+    this.observer = on;
+    if (was && !on) this.resetElectionTimeout();
+    this.host.stateChanged();
+  }
+
+  /** Stop taking part; the driver stops delivering input. */
+  close(): void {
+    if (this._state === 'closed') return;
+    const wasLeader = this._state === 'leader';
+    this._state = 'closed';
+    this.cancelCatchup();
+    this.runs.clear();
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    if (wasLeader) {
+      this.host.unsubscribe(this.proposalSubject);
+      this.host.unsubscribe(this.removePeerSubject);
+      this.abandonProposals();
+      this.host.leaderSignal(false, this._term);
+    }
+    this.host.unsubscribe(this.voteSubject);
+    this.host.unsubscribe(this.aeSubject);
+    this.host.unsubscribe(this.aeReply);
+    this.host.stateChanged();
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private currentPeerState(): PeerState {
+    return { knownPeers: [...this.peers.keys()], clusterSize: this.csz, domainExt: 0 };
+  }
+
+  /** Committed membership as of `index` (a pending change after it is reverted). */
+  committedPeerState(index: number): PeerState {
+    const mc = this.membChange;
+    if (!mc || mc.index <= index) return this.currentPeerState();
+    const names = [...this.peers.keys()].filter((p) => p !== mc.peer || !mc.add);
+    if (!mc.add && !names.includes(mc.peer)) names.push(mc.peer);
+    return { knownPeers: names, clusterSize: names.length, domainExt: 0 };
+  }
+
+  private processPeerState(ps: PeerState, persist: boolean): void {
+    this.csz = Math.max(ps.clusterSize, 1);
+    this.qn = Math.floor(this.csz / 2) + 1;
+    const old = new Map(this.peers);
+    this.peers.clear();
+    for (const pid of ps.knownPeers) {
+      this.peers.set(pid, old.get(pid) ?? { lastSeen: 0, li: 0, match: 0 });
+      old.delete(pid);
+      this.removed.delete(pid);
+    }
+    const now = this.env.now();
+    for (const pid of old.keys()) this.removed.set(pid, now);
+    if (persist) this.host.persistPeerState(ps);
+  }
+
+  private adjustClusterSizeAndQuorum(): void {
+    const prev = this.csz;
+    this.csz = Math.max(this.peers.size, 1);
+    this.qn = Math.floor(this.csz / 2) + 1;
+    if (this.csz > prev) this.scaleUpAt = this.env.now();
+    else if (this.csz < prev && this._state === 'leader') this.heartbeatAfterCommit = true;
+  }
+
+  /** Follower/replay: entries just stored at `index` change membership speculatively. */
+  private trackMembershipEntries(ae: AppendEntry, index: number): void {
+    for (const e of ae.entries) {
+      if (e.type !== EntryType.AddPeer && e.type !== EntryType.RemovePeer) continue;
+      const peer = decodePeerId(e.data);
+      if (peer === null) continue;
+      if (e.type === EntryType.AddPeer) {
+        this.membChange = { index, peer, add: true };
+        if (!this.peers.has(peer)) this.peers.set(peer, { lastSeen: 0, li: 0, match: 0 });
+      } else {
+        const prev = this.peers.get(peer) ?? { lastSeen: 0, li: 0, match: 0 };
+        this.membChange = { index, peer, add: false, prev };
+        this.peers.delete(peer);
+      }
+      this.adjustClusterSizeAndQuorum();
+    }
+  }
+
+  private trackMembershipEntriesLeader(entries: Entry[], index: number): void {
+    if (entries.length !== 1) return;
+    const e = entries[0];
+    if (e.type === EntryType.AddPeer || e.type === EntryType.RemovePeer) {
+      this.trackMembershipEntries({ entries } as AppendEntry, index);
+      this.leaderTryCommit();
+    }
+  }
+
+  private revertMembershipChange(): void {
+    const mc = this.membChange;
+    if (!mc) return;
+    if (mc.add) this.peers.delete(mc.peer);
+    else {
+      this.peers.set(mc.peer, mc.prev ?? { lastSeen: 0, li: 0, match: 0 });
+      this.removed.delete(mc.peer);
+    }
+    this.membChange = null;
+    this.adjustClusterSizeAndQuorum();
+    this.host.persistPeerState(this.currentPeerState());
+  }
+
+  private addPeerOfficial(peer: string): void {
+    this.removed.delete(peer);
+    if (!this.peers.has(peer)) this.peers.set(peer, { lastSeen: 0, li: 0, match: 0 });
+    this.adjustClusterSizeAndQuorum();
+    this.host.persistPeerState(this.currentPeerState());
+  }
+
+  private removePeerOfficial(peer: string): void {
+    this.removed.set(peer, this.env.now());
+    this.peers.delete(peer);
+    this.adjustClusterSizeAndQuorum();
+    this.host.persistPeerState(this.currentPeerState());
+  }
+
+  private recentlyRemoved(peer: string): boolean {
+    const t = this.removed.get(peer);
+    return t !== undefined && this.env.now() - t < this.timing.peerRejoinMs;
+  }
+
+  private trackPeerSeen(peer: string): void {
+    const p = this.peers.get(peer);
+    if (p) p.lastSeen = this.env.now();
+    else if (this._state === 'leader' && !this.managed && !this.recentlyRemoved(peer) && this.leaderReady) {
+      this.proposeAddPeerInternal(peer);
+    }
+  }
+
+  private proposeAddPeerInternal(peer: string): void {
+    if (this.membChange === null && !this.peers.has(peer)) this.sendMembershipChange(EntryType.AddPeer, peer);
+  }
+
+  /** Leader: add a peer (one membership change at a time). */
+  proposeAddPeer(peer: string): void {
+    if (this._state !== 'leader') throw new RaftError('not_leader');
+    if (this.membChange) throw new RaftError('membership_change');
+    if (this.peers.has(peer)) return;
+    this.sendMembershipChange(EntryType.AddPeer, peer);
+  }
+
+  /** Remove a peer; a follower forwards the request to the leader. */
+  proposeRemovePeer(peer: string): void {
+    if (this._state === 'closed') throw new RaftError('closed');
+    if (this._state !== 'leader') {
+      this.host.sendRaw(this.removePeerSubject, '', encodePeerId(peer));
+      return;
+    }
+    if (this.membChange) throw new RaftError('membership_change');
+    if (!this.peers.has(peer)) throw new RaftError('peer_not_found');
+    if (this.peers.size <= 1) throw new RaftError('remove_last_node');
+    this.sendMembershipChange(EntryType.RemovePeer, peer);
+  }
+
+  handleForwardedRemovePeer(data: Uint8Array, reply: string): void {
+    const peer = decodePeerId(data);
+    if (peer === null || this._state !== 'leader' || !this.leaderReady) return;
+    if (this.membChange || !this.peers.has(peer) || this.peers.size <= 1) return;
+    this.sendMembershipChange(EntryType.RemovePeer, peer);
+    if (reply) this.host.sendRaw(reply, '', EMPTY_DATA);
+  }
+
+  private sendMembershipChange(type: number, peer: string): void {
+    // Keep proposal order: whatever is queued goes out first, the change alone.
+    if (this.queue.length > 0) this.flushQueue();
+    this.appendAndSend([{ type, data: encodePeerId(peer) }], 0);
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  /**
+   * Metadata for a snapshot at the applied index, or an error when none may
+   * be taken now (nothing new applied, or catch-ups running and !force).
+   */
+  prepareSnapshot(force = false): { lastIndex: number; lastTerm: number; peerState: PeerState } | RaftError {
+    if (this._state === 'closed') return new RaftError('closed');
+    if (!force && this.runs.size > 0) return new RaftError('snapshot_in_progress');
+    const idx = this._applied;
+    if (idx === 0 || idx <= this.snapIndex) return new RaftError('snapshot_not_allowed');
+    const t = this.termAt(idx);
+    if (t < 0) return new RaftError('snapshot_not_allowed');
+    return { lastIndex: idx, lastTerm: t, peerState: this.committedPeerState(idx) };
+  }
+
+  /** Driver: the snapshot file is durable and the log compacted through lastIndex. */
+  snapshotInstalled(lastIndex: number, lastTerm: number): void {
+    if (lastIndex <= this.snapIndex) return;
+    this.snapIndex = lastIndex;
+    this.snapTerm = lastTerm;
+    for (const k of this.cache.keys()) if (k <= lastIndex) this.cache.delete(k);
+    if (this.pindex < lastIndex) {
+      this.pindex = lastIndex;
+      this.pterm = lastTerm;
+    }
+  }
+
+  /** Leader: replicate an upper-layer snapshot as an EntrySnapshot (scale-up). */
+  sendSnapshot(data: Uint8Array): void {
+    if (this._state !== 'leader') throw new RaftError('not_leader');
+    if (this.queue.length > 0) this.flushQueue();
+    this.appendAndSend([{ type: EntryType.Snapshot, data }], 0);
+  }
+
+  // ------------------------------------------------------------------ diagnostics
+
+  private debug(msg: string): void {
+    this.host.log?.('debug', `RAFT [${this.id} - ${this.group}] ${msg}`);
+  }
+  private warn(msg: string): void {
+    this.host.log?.('warn', `RAFT [${this.id} - ${this.group}] ${msg}`);
+  }
+}

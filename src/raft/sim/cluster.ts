@@ -1,0 +1,576 @@
+// Deterministic simulation of one NRG group on N servers in one process.
+// Drives the pure core (no timers, no I/O) with a seeded schedule of
+// message delay, loss, duplication, reordering, partitions, crashes that
+// lose unsynced writes, slow disks and drifting clocks. Invariants are
+// checked after every event (see invariants.ts).
+
+import {
+  decodeAppendEntry,
+  decodeAppendEntryResponse,
+  decodePeerState,
+  decodeVoteRequest,
+  decodeVoteResponse,
+  encodeAppendEntry,
+  encodeAppendEntryResponse,
+  encodePeerState,
+  encodeVoteRequest,
+  encodeVoteResponse,
+} from '../codec.js';
+import { RaftCore } from '../core.js';
+import type { RaftHost, RaftTiming, SnapshotRecord, SubscriptionKind } from '../core-types.js';
+import { peerIdForServerName } from '../subjects.js';
+import {
+  type AppendEntry,
+  type AppendEntryResponse,
+  type Entry,
+  EntryType,
+  type PeerState,
+  RaftError,
+  type VoteRequest,
+  type VoteResponse,
+} from '../types.js';
+import { EventQueue } from './event-queue.js';
+import { fnv32, mix53 } from './hash.js';
+import { SimDisk } from './disk.js';
+import { Invariants, SimFailure } from './invariants.js';
+import { Prng } from './prng.js';
+
+export const SIM_GROUP = 'S-R3F-SIMGROUP';
+
+/** NRG timings divided by 10: same ratios, ten times more elections per simulated second. */
+export const SIM_TIMING: Partial<RaftTiming> = {
+  electionTimeoutMinMs: 400,
+  electionTimeoutMaxMs: 900,
+  campaignTimeoutMinMs: 10,
+  campaignTimeoutMaxMs: 80,
+  heartbeatMs: 100,
+  lostQuorumMs: 1000,
+  lostQuorumSignalMs: 2000,
+  catchupStallMs: 200,
+  leaderCatchupStallMs: 200,
+  leaderCatchupMaxBytes: 64 * 1024,
+  transferCampaignMs: 1,
+  peerRejoinMs: 30_000,
+  healthyPeerMs: 300,
+  maxBatchEntries: 64,
+};
+
+type Payload =
+  | { k: 'vreq'; v: VoteRequest }
+  | { k: 'vresp'; v: VoteResponse }
+  | { k: 'ae'; v: AppendEntry }
+  | { k: 'aer'; v: AppendEntryResponse }
+  | { k: 'raw'; v: Uint8Array }
+  | { k: 'bytes'; kind: 'vreq' | 'vresp' | 'ae' | 'aer'; v: Uint8Array };
+
+export interface NetworkConditions {
+  loss: number;
+  dup: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Probability of a long delay (reordering), and its range. */
+  slowProb: number;
+  slowMaxMs: number;
+}
+
+const CALM: NetworkConditions = { loss: 0, dup: 0, minDelayMs: 0.05, maxDelayMs: 1, slowProb: 0, slowMaxMs: 0 };
+
+/** One server: its disk survives crashes, everything else is per incarnation. */
+export class SimServer {
+  readonly disk = new SimDisk();
+  up = true;
+  incarnation = 0;
+  core!: RaftCore;
+  host!: SimHost;
+  /** Upper-layer state machine: last applied index and running hash. */
+  smIndex = 0;
+  smHash = 0;
+  commitChecked = 0;
+  clockRate = 1;
+  clockOffset = 0;
+  wakeGen = 0;
+  wakeAt = Infinity;
+  slowDisk = false;
+  readonly subs = new Map<string, SubscriptionKind>();
+  rng: Prng;
+
+  constructor(
+    readonly idx: number,
+    readonly name: string,
+    readonly id: string,
+    rng: Prng,
+  ) {
+    this.rng = rng;
+  }
+}
+
+/** RaftHost of one server incarnation: effects go to the sim, applies are buffered. */
+class SimHost implements RaftHost {
+  readonly applies: { index: number; entries: Entry[] }[] = [];
+
+  constructor(
+    private readonly sim: SimCluster,
+    private readonly s: SimServer,
+  ) {}
+
+  firstIndex(): number {
+    return this.s.disk.firstIndex();
+  }
+  lastIndex(): number {
+    return this.s.disk.lastIndex();
+  }
+  termAt(index: number): number {
+    return this.s.disk.termAt(index);
+  }
+  read(index: number): AppendEntry | undefined {
+    return this.s.disk.rec(index)?.ae;
+  }
+  appendLog(index: number, ae: AppendEntry): void {
+    const r = this.s.disk.append(index, ae);
+    this.sim.inv.onAppend(this.s, r.index, r.term, r.chain);
+  }
+  truncateLog(lastKept: number): void {
+    this.sim.inv.onTruncate(this.s, lastKept);
+    this.s.disk.truncate(lastKept);
+  }
+  persistTermVote(term: number, vote: string): boolean {
+    this.s.disk.term = term;
+    this.s.disk.vote = vote;
+    return true;
+  }
+  persistPeerState(ps: PeerState): void {
+    this.s.disk.peerState = { ...ps, knownPeers: [...ps.knownPeers] };
+  }
+  installSnapshot(snap: SnapshotRecord): boolean {
+    const st = decodeSmSnapshot(snap.data);
+    this.s.disk.installSnapshot({ ...snap, chain: st.chain });
+    this.sim.inv.onSnapshotInstalled(this.s, snap.lastIndex, st.chain);
+    return true;
+  }
+  loadSnapshot(): SnapshotRecord | undefined {
+    return this.s.disk.snapshot;
+  }
+  sendVoteRequest(subject: string, reply: string, vr: VoteRequest): void {
+    this.sim.publish(this.s, subject, reply, { k: 'vreq', v: vr });
+  }
+  sendVoteResponse(subject: string, vr: VoteResponse): void {
+    this.sim.publish(this.s, subject, '', { k: 'vresp', v: vr });
+  }
+  sendAppendEntry(subject: string, reply: string, ae: AppendEntry): void {
+    this.sim.publish(this.s, subject, reply, { k: 'ae', v: ae });
+  }
+  sendAppendEntryResponse(subject: string, reply: string, ar: AppendEntryResponse): void {
+    this.sim.publish(this.s, subject, reply, { k: 'aer', v: ar });
+  }
+  sendRaw(subject: string, reply: string, data: Uint8Array): void {
+    this.sim.publish(this.s, subject, reply, { k: 'raw', v: data });
+  }
+  subscribe(subject: string, kind: SubscriptionKind): void {
+    this.s.subs.set(subject, kind);
+    this.sim.registerInbox(subject, this.s);
+  }
+  unsubscribe(subject: string): void {
+    this.s.subs.delete(subject);
+  }
+  apply(index: number, entries: Entry[]): void {
+    this.applies.push({ index, entries });
+  }
+  leaderSignal(): void {}
+  stateChanged(): void {
+    if (this.s.core && this.s.core.state === 'leader') this.sim.inv.onLeader(this.s, this.s.core.term);
+  }
+  proposalsCommitted(): void {}
+  proposalsAbandoned(): void {}
+  writeFailed(what: string): void {
+    throw new SimFailure(`unexpected write failure (${what}) on ${this.s.name}`);
+  }
+  log(level: 'debug' | 'warn', msg: string): void {
+    if (this.sim.tracing) this.sim.trace(`${this.s.name} ${level} ${msg}`);
+  }
+}
+
+export interface SimConfig {
+  seed: number;
+  nodes: number;
+  /** Encode and decode every message through the NRG codec. */
+  codec?: boolean;
+  timing?: Partial<RaftTiming>;
+  traceLimit?: number;
+}
+
+/** Snapshot payload of the sim state machine: applied index, state hash, log chain. */
+export function encodeSmSnapshot(index: number, hash: number, chain: number): Uint8Array {
+  const b = Buffer.alloc(24);
+  b.writeDoubleLE(index, 0);
+  b.writeDoubleLE(hash, 8);
+  b.writeDoubleLE(chain, 16);
+  return b;
+}
+export function decodeSmSnapshot(data: Uint8Array): { index: number; hash: number; chain: number } {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { index: b.readDoubleLE(0), hash: b.readDoubleLE(8), chain: b.readDoubleLE(16) };
+}
+
+export class SimCluster {
+  readonly rng: Prng;
+  readonly q = new EventQueue();
+  readonly servers: SimServer[] = [];
+  readonly inv: Invariants;
+  readonly timing: Partial<RaftTiming>;
+  now = 0;
+  net: NetworkConditions = { ...CALM };
+  /** Directed links that drop everything: blocked[from][to]. */
+  readonly blocked: boolean[][];
+  private readonly linkLastAt: number[][] = [];
+  private readonly inboxOwner = new Map<string, SimServer>();
+  private readonly codec: boolean;
+  private readonly traceBuf: string[] = [];
+  private traceNext = 0;
+  private readonly traceLimit: number;
+  events = 0;
+  messages = 0;
+  /** Called for every applied normal entry (liveness probes). */
+  onApplied?: (s: SimServer, index: number, data: Uint8Array) => void;
+
+  constructor(cfg: SimConfig) {
+    this.rng = new Prng(cfg.seed);
+    this.codec = cfg.codec ?? false;
+    this.timing = { ...SIM_TIMING, ...cfg.timing };
+    this.traceLimit = cfg.traceLimit ?? 0;
+    this.inv = new Invariants(this);
+    this.blocked = [];
+    for (let i = 0; i < cfg.nodes; i++) {
+      const name = `n${i + 1}`;
+      this.servers.push(new SimServer(i, name, peerIdForServerName(name), this.rng.fork()));
+      this.blocked.push(new Array<boolean>(cfg.nodes).fill(false));
+      this.linkLastAt.push(new Array<number>(cfg.nodes).fill(0));
+    }
+    const peers = this.servers.map((s) => s.id);
+    for (const s of this.servers) {
+      s.disk.peerState = { knownPeers: peers, clusterSize: peers.length, domainExt: 0 };
+      this.boot(s, false);
+    }
+  }
+
+  get tracing(): boolean {
+    return this.traceLimit > 0;
+  }
+  trace(line: string): void {
+    if (this.traceLimit === 0) return;
+    this.traceBuf[this.traceNext % this.traceLimit] = `${this.now.toFixed(3)} ${line}`;
+    this.traceNext++;
+  }
+  traceTail(): string[] {
+    if (this.traceNext <= this.traceLimit) return this.traceBuf.slice(0, this.traceNext);
+    const k = this.traceNext % this.traceLimit;
+    return this.traceBuf.slice(k).concat(this.traceBuf.slice(0, k));
+  }
+
+  localNow(s: SimServer): number {
+    return s.clockOffset + s.clockRate * this.now;
+  }
+
+  private boot(s: SimServer, recovering: boolean): void {
+    s.incarnation++;
+    s.up = true;
+    s.subs.clear();
+    s.host = new SimHost(this, s);
+    const d = s.disk;
+    const snap = d.snapshot;
+    s.smIndex = 0;
+    s.smHash = 0;
+    if (snap) {
+      const st = decodeSmSnapshot(snap.data);
+      s.smIndex = st.index;
+      s.smHash = st.hash;
+    }
+    s.commitChecked = snap ? snap.lastIndex : 0;
+    const env = { now: () => this.localNow(s), random: () => s.rng.next() };
+    s.core = new RaftCore(
+      { id: s.id, group: SIM_GROUP, peers: this.servers.map((x) => x.id), recovering, timing: this.timing },
+      env,
+      s.host,
+      {
+        term: d.term,
+        vote: d.vote,
+        peerState: d.peerState,
+        snapshot: snap
+          ? { lastTerm: snap.lastTerm, lastIndex: snap.lastIndex, peerState: decodePeerStateOrThrow(snap.peerState) }
+          : undefined,
+      },
+    );
+    if (snap) s.core.appliedTo(snap.lastIndex);
+    this.trace(`${s.name} boot inc=${s.incarnation} term=${d.term} vote=${d.vote} base=${d.base} last=${d.lastIndex()}`);
+    this.afterCall(s);
+  }
+
+  crash(s: SimServer): void {
+    if (!s.up) return;
+    this.trace(`${s.name} CRASH (synced to ${s.disk.stableLen + s.disk.base}, last ${s.disk.lastIndex()})`);
+    s.up = false;
+    s.incarnation++;
+    s.disk.crash(s.rng);
+    s.subs.clear();
+    this.inv.onCrash(s);
+  }
+
+  restart(s: SimServer): void {
+    if (s.up) return;
+    this.boot(s, true);
+  }
+
+  // ---------------------------------------------------------------- network
+
+  registerInbox(subject: string, s: SimServer): void {
+    if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) this.inboxOwner.set(subject, s);
+  }
+
+  publish(from: SimServer, subject: string, reply: string, p: Payload): void {
+    if (this.codec) p = encodePayload(p);
+    if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) {
+      const to = this.inboxOwner.get(subject);
+      if (to && to !== from) this.transmit(from, to, subject, reply, p);
+      return;
+    }
+    for (const to of this.servers) if (to !== from) this.transmit(from, to, subject, reply, p);
+  }
+
+  private transmit(from: SimServer, to: SimServer, subject: string, reply: string, p: Payload): void {
+    if (this.blocked[from.idx][to.idx]) return;
+    const n = this.net;
+    if (n.loss > 0 && this.rng.chance(n.loss)) return;
+    const copies = n.dup > 0 && this.rng.chance(n.dup) ? 2 : 1;
+    const inc = to.incarnation;
+    for (let c = 0; c < copies; c++) {
+      let at = this.now + this.rng.range(n.minDelayMs, n.maxDelayMs);
+      if (n.slowProb > 0 && this.rng.chance(n.slowProb)) {
+        // A straggler: may overtake or be overtaken (reordering).
+        at += this.rng.range(0, n.slowMaxMs);
+      } else {
+        // Routes are ordered streams: keep FIFO per link otherwise.
+        const last = this.linkLastAt[from.idx][to.idx];
+        if (at <= last) at = last + 0.0001;
+        this.linkLastAt[from.idx][to.idx] = at;
+      }
+      this.q.push(at, () => this.deliver(to, inc, subject, reply, p));
+    }
+  }
+
+  private deliver(s: SimServer, inc: number, subject: string, reply: string, p: Payload): void {
+    if (!s.up || s.incarnation !== inc) return;
+    const kind = s.subs.get(subject);
+    if (!kind) return;
+    this.messages++;
+    const core = s.core;
+    if (p.k === 'bytes') p = decodePayload(p);
+    switch (kind) {
+      case 'vote-request':
+        if (p.k === 'vreq') core.handleVoteRequest(p.v, reply);
+        break;
+      case 'vote-response':
+        if (p.k === 'vresp') core.handleVoteResponse(p.v, subject);
+        break;
+      case 'append-entry':
+      case 'catchup':
+        if (p.k === 'ae') core.handleAppendEntry(p.v, reply, subject);
+        break;
+      case 'append-response':
+        if (p.k === 'aer') core.handleAppendEntryResponse(p.v, reply);
+        break;
+      case 'proposal':
+        if (p.k === 'raw') core.handleForwardedProposal(p.v, reply);
+        break;
+      case 'remove-peer':
+        if (p.k === 'raw') core.handleForwardedRemovePeer(p.v, reply);
+        break;
+    }
+    this.afterCall(s);
+  }
+
+  // ---------------------------------------------------------------- per-call bookkeeping
+
+  /** After any input to a core: flush, apply, sync, reschedule, check. */
+  afterCall(s: SimServer): void {
+    if (!s.up) return;
+    const core = s.core;
+    core.flush();
+    const applies = s.host.applies;
+    while (applies.length > 0) {
+      const a = applies.shift()!;
+      this.applyToSm(s, a.index, a.entries);
+      core.appliedTo(a.index);
+    }
+    this.inv.onCommit(s);
+    if (s.disk.dirty && !s.disk.syncing) this.startSync(s);
+    this.scheduleWake(s);
+  }
+
+  private applyToSm(s: SimServer, index: number, entries: Entry[]): void {
+    if (entries.length === 1 && entries[0].type === EntryType.Snapshot) {
+      const st = decodeSmSnapshot(entries[0].data);
+      if (st.index !== index) throw new SimFailure(`${s.name}: snapshot entry for ${index} carries index ${st.index}`);
+      s.smIndex = st.index;
+      s.smHash = st.hash;
+      this.inv.onApplied(s, index, s.smHash);
+      return;
+    }
+    if (index !== s.smIndex + 1) throw new SimFailure(`${s.name}: applied ${index} after ${s.smIndex} (gap or repeat)`);
+    let h = mix53(s.smHash, index);
+    for (const e of entries) {
+      h = mix53(h, fnv32(e.data, e.type));
+      if (e.type === EntryType.Normal) this.onApplied?.(s, index, e.data);
+    }
+    s.smIndex = index;
+    s.smHash = h;
+    this.inv.onApplied(s, index, h);
+  }
+
+  private startSync(s: SimServer): void {
+    s.disk.startSync();
+    const lat = s.slowDisk ? this.rng.range(5, 60) : this.rng.range(0.1, 1.5);
+    const inc = s.incarnation;
+    this.q.push(this.now + lat, () => {
+      if (!s.up || s.incarnation !== inc) return;
+      const d = s.disk.finishSync();
+      s.core.persisted(d);
+      this.afterCall(s);
+    });
+  }
+
+  private scheduleWake(s: SimServer): void {
+    const d = s.core.nextDeadline();
+    if (d === Infinity) return;
+    let at = (d - s.clockOffset) / s.clockRate + 0.0005;
+    if (at <= this.now) at = this.now + 0.0005;
+    if (at === s.wakeAt) return;
+    s.wakeAt = at;
+    const gen = ++s.wakeGen;
+    const inc = s.incarnation;
+    this.q.push(at, () => {
+      if (!s.up || s.incarnation !== inc || s.wakeGen !== gen) return;
+      s.wakeAt = Infinity;
+      s.core.tick();
+      this.afterCall(s);
+    });
+  }
+
+  // ---------------------------------------------------------------- driving
+
+  /** Run events until simulated time `until` (ms). */
+  runUntil(until: number): void {
+    while (this.q.peekTime() <= until) {
+      const ev = this.q.pop()!;
+      this.now = ev.at;
+      this.events++;
+      ev.run();
+    }
+    this.now = until;
+  }
+
+  at(time: number, fn: () => void): void {
+    this.q.push(time, fn);
+  }
+
+  /** Leader whose first entry is applied, if exactly one such server is up. */
+  readyLeader(): SimServer | undefined {
+    let best: SimServer | undefined;
+    for (const s of this.servers) {
+      if (s.up && s.core.isLeader && (!best || s.core.term > best.core.term)) best = s;
+    }
+    return best;
+  }
+
+  /** Client proposal through server `s` (leader: propose; follower: forward). */
+  propose(s: SimServer, data: Uint8Array): boolean {
+    if (!s.up) return false;
+    const core = s.core;
+    try {
+      if (core.state === 'leader') core.propose(data);
+      else if (core.leader) core.forwardProposal(data);
+      else return false;
+    } catch (e) {
+      if (e instanceof RaftError) return false;
+      throw e;
+    }
+    this.afterCall(s);
+    return true;
+  }
+
+  /** Snapshot on `s` at its applied index, as the upper layer would. */
+  snapshot(s: SimServer): boolean {
+    if (!s.up) return false;
+    const meta = s.core.prepareSnapshot();
+    if (meta instanceof RaftError) return false;
+    const chain = s.disk.chainAt(meta.lastIndex);
+    if (chain === undefined || s.smIndex !== meta.lastIndex) throw new SimFailure(`${s.name}: snapshot at ${meta.lastIndex} but sm at ${s.smIndex}`);
+    const data = encodeSmSnapshot(meta.lastIndex, s.smHash, chain);
+    s.disk.snapshot = { lastTerm: meta.lastTerm, lastIndex: meta.lastIndex, peerState: encodePeerStateBytes(meta.peerState), data, chain };
+    s.disk.compact(meta.lastIndex, chain, meta.lastTerm);
+    s.core.snapshotInstalled(meta.lastIndex, meta.lastTerm);
+    this.trace(`${s.name} snapshot at ${meta.lastIndex}`);
+    this.afterCall(s);
+    return true;
+  }
+
+  stepDown(s: SimServer, preferred?: string): boolean {
+    if (!s.up || s.core.state !== 'leader') return false;
+    s.core.stepDown(preferred);
+    this.afterCall(s);
+    return true;
+  }
+
+  /** Cut every link between the two sides (symmetric partition). */
+  partition(sideA: SimServer[]): void {
+    const inA = new Set(sideA.map((s) => s.idx));
+    for (const a of this.servers) for (const b of this.servers) if (inA.has(a.idx) !== inA.has(b.idx)) this.blocked[a.idx][b.idx] = true;
+  }
+  blockLink(from: SimServer, to: SimServer): void {
+    this.blocked[from.idx][to.idx] = true;
+  }
+  healNetwork(): void {
+    for (const row of this.blocked) row.fill(false);
+  }
+  calm(): void {
+    this.net = { ...CALM };
+  }
+}
+
+function decodePeerStateOrThrow(b: Uint8Array): PeerState {
+  const ps = decodePeerState(b);
+  if (ps instanceof RaftError) throw new SimFailure('corrupt peer state in snapshot');
+  return ps;
+}
+function encodePeerStateBytes(ps: PeerState): Uint8Array {
+  return encodePeerState(ps);
+}
+
+function encodePayload(p: Payload): Payload {
+  switch (p.k) {
+    case 'vreq':
+      return { k: 'bytes', kind: 'vreq', v: encodeVoteRequest(p.v) };
+    case 'vresp':
+      return { k: 'bytes', kind: 'vresp', v: encodeVoteResponse(p.v) };
+    case 'ae':
+      return { k: 'bytes', kind: 'ae', v: encodeAppendEntry(p.v) };
+    case 'aer':
+      return { k: 'bytes', kind: 'aer', v: encodeAppendEntryResponse(p.v) };
+    default:
+      return p;
+  }
+}
+
+function decodePayload(p: Payload & { k: 'bytes' }): Payload {
+  switch (p.kind) {
+    case 'vreq':
+      return { k: 'vreq', v: decodeVoteRequest(p.v)! };
+    case 'vresp':
+      return { k: 'vresp', v: decodeVoteResponse(p.v)! };
+    case 'ae': {
+      const ae = decodeAppendEntry(p.v);
+      if (ae instanceof RaftError) throw new SimFailure('codec: AE did not decode');
+      return { k: 'ae', v: ae };
+    }
+    case 'aer':
+      return { k: 'aer', v: decodeAppendEntryResponse(p.v)! };
+  }
+}

@@ -1,0 +1,192 @@
+// One seeded simulation run: a chaos phase (faulty network, crashes, slow
+// disks, drifting clocks, stepdowns, snapshots, client load), then the
+// network heals and every server restarts; within a bound there must be a
+// leader and a proposal made after the heal must be applied everywhere.
+
+import { SimCluster, type SimServer } from './cluster.js';
+import { SimFailure } from './invariants.js';
+import { Prng } from './prng.js';
+
+export interface ScenarioOptions {
+  seed: number;
+  nodes?: number;
+  /** Simulated milliseconds of chaos. */
+  chaosMs?: number;
+  /** Bound (simulated ms) for a leader and progress after the heal. */
+  livenessMs?: number;
+  /** Route every message through the NRG codec (default: every 8th seed). */
+  codec?: boolean;
+  /** Keep the last N trace lines (0 = off; failures are re-run with tracing). */
+  traceLimit?: number;
+}
+
+export interface ScenarioResult {
+  seed: number;
+  nodes: number;
+  ok: boolean;
+  error?: string;
+  trace?: string[];
+  stats: { events: number; messages: number; leaders: number; committed: number; proposals: number; simMs: number };
+}
+
+const PROBE_TAG = 0xfe;
+
+export function runScenario(opts: ScenarioOptions): ScenarioResult {
+  const seed = opts.seed;
+  const plan = new Prng(seed ^ 0x5bd1e995);
+  const nodes = opts.nodes ?? (plan.chance(0.5) ? 3 : 5);
+  const chaosMs = opts.chaosMs ?? 6000;
+  const livenessMs = opts.livenessMs ?? 20_000;
+  const sim = new SimCluster({ seed, nodes, codec: opts.codec ?? seed % 8 === 0, traceLimit: opts.traceLimit ?? 0 });
+  const stats = { events: 0, messages: 0, leaders: 0, committed: 0, proposals: 0, simMs: 0 };
+  let probeFrom = Infinity;
+  const probed = new Set<string>();
+  sim.onApplied = (s, _index, data) => {
+    if (data.length === 5 && data[0] === PROBE_TAG) {
+      const k = data[1] + data[2] * 0x100 + data[3] * 0x10000 + data[4] * 0x1000000;
+      if (k >= probeFrom) probed.add(s.name);
+    }
+  };
+  try {
+    scheduleChaos(sim, plan, chaosMs, stats);
+    sim.runUntil(chaosMs);
+    // Heal: reliable network, every server up, disks fast.
+    sim.healNetwork();
+    sim.calm();
+    for (const s of sim.servers) {
+      s.slowDisk = false;
+      sim.restart(s);
+    }
+    let probeSeq = 1_000_000;
+    probeFrom = probeSeq;
+    const deadline = chaosMs + livenessMs;
+    const step = 50;
+    for (let t = chaosMs + step; t <= deadline; t += step) {
+      sim.runUntil(t);
+      if (probed.size === sim.servers.length) break;
+      const l = sim.readyLeader();
+      if (l && (t / step) % 4 === 0) {
+        const b = Buffer.alloc(5);
+        b[0] = PROBE_TAG;
+        b.writeUInt32LE(probeSeq++, 1);
+        sim.propose(l, b);
+      }
+    }
+    if (probed.size !== sim.servers.length) {
+      const st = sim.servers.map((s) => `${s.name}:${s.core.state}/t${s.core.term}/i${s.core.lastIndex}/c${s.core.commit}/l=${s.core.leader || '-'}`).join(' ');
+      throw new SimFailure(`no progress within ${livenessMs}ms after heal (applied probe on ${[...probed].join(',') || 'none'}) [${st}]`);
+    }
+    fill(stats, sim);
+    return { seed, nodes, ok: true, stats };
+  } catch (e) {
+    fill(stats, sim);
+    if (e instanceof SimFailure) return { seed, nodes, ok: false, error: e.message, trace: sim.traceTail(), stats };
+    const msg = e instanceof Error ? `${e.message}\n${e.stack}` : String(e);
+    return { seed, nodes, ok: false, error: `exception: ${msg}`, trace: sim.traceTail(), stats };
+  }
+}
+
+function fill(stats: ScenarioResult['stats'], sim: SimCluster): void {
+  stats.events = sim.events;
+  stats.messages = sim.messages;
+  stats.leaders = sim.inv.leadersElected;
+  stats.committed = sim.inv.maxCommitted;
+  stats.simMs = sim.now;
+}
+
+/** Lays out the random fault schedule of the chaos phase. */
+function scheduleChaos(sim: SimCluster, plan: Prng, chaosMs: number, stats: ScenarioResult['stats']): void {
+  const servers = sim.servers;
+  for (const s of servers) {
+    s.clockRate = plan.chance(0.3) ? plan.range(0.9, 1.1) : plan.range(0.995, 1.005);
+    s.clockOffset = plan.range(0, 100_000);
+  }
+  // Network conditions change in phases.
+  for (let t = 0; t < chaosMs; t += plan.range(300, 1500)) {
+    const loss = plan.pick([0, 0, 0.01, 0.05, 0.2]);
+    const dup = plan.pick([0, 0, 0.01, 0.05]);
+    const slowProb = plan.pick([0, 0.01, 0.05, 0.2]);
+    const slowMaxMs = plan.range(5, 400);
+    const maxDelayMs = plan.pick([0.5, 2, 10]);
+    sim.at(t, () => {
+      sim.net = { loss, dup, minDelayMs: 0.05, maxDelayMs, slowProb, slowMaxMs };
+    });
+  }
+  // Partitions.
+  for (let t = plan.range(200, 1000); t < chaosMs; t += plan.range(400, 2500)) {
+    const kind: number = plan.int(0, 3);
+    const dur = plan.range(100, 2500);
+    const side = servers.filter(() => plan.chance(0.5));
+    const links: [SimServer, SimServer][] = [];
+    for (let k = plan.int(1, servers.length); k > 0; k--) links.push([plan.pick(servers), plan.pick(servers)]);
+    sim.at(t, () => {
+      if (kind === 0) {
+        sim.partition(side);
+      } else if (kind === 1) {
+        for (const [a, b] of links) if (a !== b) sim.blockLink(a, b);
+      } else if (kind === 2) {
+        const l = sim.readyLeader();
+        if (l) sim.partition([l]);
+      } else {
+        sim.partition(side.slice(0, 1));
+      }
+      sim.trace(`partition kind=${kind}`);
+    });
+    sim.at(Math.min(t + dur, chaosMs), () => {
+      sim.healNetwork();
+      sim.trace('network healed');
+    });
+  }
+  // Crashes and restarts.
+  for (let t = plan.range(300, 1500); t < chaosMs; t += plan.range(300, 2000)) {
+    const target = plan.int(0, servers.length - 1);
+    const leaderBias = plan.chance(0.4);
+    const down = plan.range(20, 2000);
+    sim.at(t, () => {
+      const l = leaderBias ? sim.readyLeader() : undefined;
+      const s = l ?? servers[target];
+      sim.crash(s);
+      sim.at(sim.now + down, () => sim.restart(s));
+    });
+  }
+  // Slow disks.
+  for (let t = plan.range(0, 2000); t < chaosMs; t += plan.range(500, 3000)) {
+    const s = plan.pick(servers);
+    const on = plan.chance(0.6);
+    sim.at(t, () => {
+      s.slowDisk = on;
+    });
+  }
+  // Stepdowns / leader transfers.
+  for (let t = plan.range(500, 3000); t < chaosMs; t += plan.range(700, 3000)) {
+    const pref = plan.chance(0.5) ? plan.pick(servers).id : undefined;
+    sim.at(t, () => {
+      const l = sim.readyLeader();
+      if (l) sim.stepDown(l, pref);
+    });
+  }
+  // Snapshots.
+  for (let t = plan.range(200, 1000); t < chaosMs; t += plan.range(150, 1200)) {
+    const s = plan.pick(servers);
+    sim.at(t, () => {
+      sim.snapshot(s);
+    });
+  }
+  // Client load: bursts of proposals through random servers.
+  let seq = 0;
+  const meanGap = plan.range(5, 40);
+  for (let t = plan.range(0, 50); t < chaosMs; t += plan.range(0, 2 * meanGap)) {
+    const burst = plan.chance(0.1) ? plan.int(2, 40) : 1;
+    const via = plan.int(0, servers.length - 1);
+    const toLeader = plan.chance(0.7);
+    sim.at(t, () => {
+      const s = toLeader ? (sim.readyLeader() ?? servers[via]) : servers[via];
+      for (let k = 0; k < burst; k++) {
+        const b = Buffer.alloc(5);
+        b[0] = 1;
+        b.writeUInt32LE(seq++, 1);
+        if (sim.propose(s, b)) stats.proposals++;
+      }
+    });
+  }
+}
