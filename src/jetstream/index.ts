@@ -15,7 +15,7 @@ import type { InternalClient } from '../core/internal-client.js';
 import { ClientKind, type MsgOrigin } from '../core/types.js';
 import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/router.js';
 import type { JsApiContext } from './api/context.js';
-import { registerStreamApi } from './api/stream-api.js';
+import { registerStreamApi, registerStandaloneClusterApi } from './api/stream-api.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
@@ -116,6 +116,7 @@ export class JetStreamService implements Subsystem {
     this.sourcing = new Sourcing(this);
 
     registerStreamApi(this.router, this.api);
+    registerStandaloneClusterApi(this.router, this.api);
     registerSnapshotApi(this.router, this.api, this);
     for (const e of this.exts) e.attach(this);
 

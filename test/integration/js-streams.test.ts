@@ -138,6 +138,7 @@ test('bad requests get nats-server error codes and nothing stored is lost', asyn
     ['$JS.API.STREAM.MSG.DELETE.S', '{"seq":99}', 10043, 'sequence 99 not found'],
     ['$JS.API.STREAM.DELETE.S', '{"x":1}', 10038, 'expected an empty request payload'],
     ['$JS.API.STREAM.PURGE.S', '{"seq":2,"keep":1}', 10003, 'bad request'],
+    ['$JS.API.STREAM.LEADER.STEPDOWN.S', '', 10010, 'JetStream clustering support required'],
   ];
   for (const [subj, body, code, text] of cases) {
     const r = await api(nc, subj, body);

@@ -207,4 +207,19 @@ export function registerStreamApi(router: ApiRouter, ctx: JsApiContext): void {
   }));
 }
 
+/**
+ * Cluster-only operations answered in standalone mode with 10010 (JetStream clustering
+ * support required), as nats-server does. The clustered layer registers its own handlers
+ * for these patterns, which replace these.
+ */
+export function registerStandaloneClusterApi(router: ApiRouter, ctx: JsApiContext): void {
+  const clusterRequired = (type: string) => (req: ApiRequest) => guarded(ctx, req, type, () => {
+    requireAccount(ctx, req);
+    throw jsErr('ClusterRequired');
+  });
+  router.add('STREAM.LEADER.STEPDOWN.*', clusterRequired(ResponseType.StreamLeaderStepdown));
+  router.add('STREAM.PEER.REMOVE.*', clusterRequired(ResponseType.StreamRemovePeer));
+  router.add('CONSUMER.LEADER.STEPDOWN.*.*', clusterRequired('io.nats.jetstream.api.v1.consumer_leader_stepdown_response'));
+}
+
 export { ApiError, sendErr };
