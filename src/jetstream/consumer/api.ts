@@ -11,7 +11,7 @@ import type { JsAccount } from '../js-account.js';
 import type { Stream } from '../stream.js';
 import type { ApiRequest } from '../api/router.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
-import { decodeBody, guarded, isEmptyBody, sendErr, sendOk, type JsApiContext } from '../api/context.js';
+import { decodeBody, guarded, sendErr, sendOk, type JsApiContext } from '../api/context.js';
 import { API_LIST_LIMIT, API_NAMES_LIMIT } from '../api/types.js';
 import type { Schema } from '../api/json.js';
 import {
@@ -38,6 +38,17 @@ interface CreateRequest {
   config?: Record<string, unknown>;
   action?: ConsumerAction;
   pedantic?: boolean;
+}
+
+/** nats-server isEmptyRequest: no bytes, or a JSON object without fields ("{}", " { } "). */
+export function isEmptyRequest(payload: Buffer): boolean {
+  if (payload.length === 0) return true;
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Body looks like a JSON object or array (nats-server isJSONObjectOrArray). */
@@ -144,7 +155,7 @@ export class ConsumerApi {
   private async info(ctx: JsApiContext, req: ApiRequest): Promise<void> {
     const type = ConsumerResponseType.info;
     await guarded(ctx, req, type, () => {
-      if (!isEmptyBody(req.payload)) throw jsErr('NotEmptyRequest');
+      if (!isEmptyRequest(req.payload)) throw jsErr('NotEmptyRequest');
       const acc = ctx.jsAccount(req.accountName);
       if (!acc) throw jsErr('NotEnabledForAccount');
       const stream = acc.streams.get(req.tokens[2]!);
@@ -190,7 +201,7 @@ export class ConsumerApi {
     await guarded(ctx, req, type, async () => {
       const acc = ctx.jsAccount(req.accountName);
       if (!acc) throw jsErr('NotEnabledForAccount');
-      if (!isEmptyBody(req.payload)) throw jsErr('NotEmptyRequest');
+      if (!isEmptyRequest(req.payload)) throw jsErr('NotEmptyRequest');
       const stream = acc.streams.get(req.tokens[2]!);
       if (!stream) throw jsErr('StreamNotFound');
       const c = lookupConsumer(stream, req.tokens[3]!);

@@ -26,7 +26,7 @@ import { WaitQueue, WaitingRequest } from './wait-queue.js';
 import { RedeliveryQueue } from './redelivery-queue.js';
 import { FilterSet } from './filters.js';
 import { FlowControl } from './flow-control.js';
-import { formatGoDuration, parseGoDuration } from './go-format.js';
+import { formatGoDuration, nowNs, parseGoDuration } from './go-format.js';
 import {
   ackMetric, ackMetricSubject, consumerActionAdvisory, createdSubject, deletedSubject, maxDeliverAdvisory,
   maxDeliveriesSubject, nakAdvisory, nakedSubject, randomToken, terminatedAdvisory, terminatedSubject,
@@ -757,7 +757,7 @@ export class Consumer implements StreamConsumer {
     } else {
       this.trackPending(seq, dseq, nowMs);
     }
-    this.lastDeliveredNs = BigInt(nowMs) * 1_000_000n;
+    this.lastDeliveredNs = nowNs();
     const receivers = this.host.deliver(dsubj, subject, ackReply, hdrs, data);
     if (receivers === 0) this.didNotDeliver(seq, dsubj);
     // Flow control counts what the client receives: deliver subject, reply, headers, payload.
@@ -958,7 +958,7 @@ export class Consumer implements StreamConsumer {
         return retention !== 'limits';
     }
     this.storeUpdateAcks(dseq, sseq);
-    this.lastAckNs = BigInt(Date.now()) * 1_000_000n;
+    this.lastAckNs = nowNs();
     if (retention !== 'limits') {
       this.stream.ackMsg(this, sseq);
       if (ackAll !== undefined) for (const s of ackAll) this.stream.ackMsg(this, s);
@@ -1408,7 +1408,7 @@ export class Consumer implements StreamConsumer {
       num_pending: np,
     };
     if (this.isPush && this.active) info.push_bound = true;
-    info.ts = goTimeFromNanos(BigInt(Date.now()) * 1_000_000n);
+    info.ts = goTimeFromNanos(nowNs());
     return info;
   }
 

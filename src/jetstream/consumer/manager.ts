@@ -18,6 +18,7 @@ import {
 } from './config.js';
 import { Consumer, StopReason, type ConsumerHost } from './consumer.js';
 import { newConsumerName } from './advisories.js';
+import { nowNs } from './go-format.js';
 
 /** The stream config as consumer validation sees it. */
 export function streamView(cfg: StreamConfig): StreamConfigView {
@@ -169,7 +170,7 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
   if (!isValidAssetName(name)) throw jsErr('ConsumerBadDurableName');
   if (stream.getConsumer(name) !== undefined) throw jsErr('ConsumerNameExist');
 
-  const createdNs = BigInt(Date.now()) * 1_000_000n;
+  const createdNs = nowNs();
   let cstore;
   if (!config.direct) {
     try {
