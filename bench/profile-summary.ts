@@ -28,7 +28,9 @@ export interface FrameTime {
 
 export interface ProfileSummary {
   totalMs: number;
-  /** time not spent in (idle) or (program)/(garbage collector) is in `frames` too, by those names */
+  /** sampled time minus (idle): what the shares are relative to */
+  busyMs: number;
+  /** self time per function; (garbage collector) and (program) appear by those names, (idle) is left out */
   frames: FrameTime[];
   /** self time per source file (url), for a coarser picture */
   files: FrameTime[];
@@ -61,11 +63,14 @@ export function summarizeProfile(path: string): ProfileSummary {
     const fileKey = file || cf.functionName || '(native)';
     files.set(fileKey, (files.get(fileKey) ?? 0) + us);
   }
+  const busyUs = totalUs - (frames.get('(idle)') ?? 0);
+  frames.delete('(idle)');
+  files.delete('(idle)');
   const toList = (m: Map<string, number>) =>
     [...m.entries()]
-      .map(([frame, us]) => ({ frame, selfMs: us / 1000, share: totalUs ? us / totalUs : 0 }))
+      .map(([frame, us]) => ({ frame, selfMs: us / 1000, share: busyUs ? us / busyUs : 0 }))
       .sort((a, b) => b.selfMs - a.selfMs);
-  return { totalMs: totalUs / 1000, frames: toList(frames), files: toList(files) };
+  return { totalMs: totalUs / 1000, busyMs: busyUs / 1000, frames: toList(frames), files: toList(files) };
 }
 
 function shortUrl(url: string): string {
@@ -76,8 +81,7 @@ function shortUrl(url: string): string {
 }
 
 export function renderSummary(s: ProfileSummary, top = 25): string {
-  const busyMs = s.frames.filter((f) => f.frame !== '(idle)').reduce((a, f) => a + f.selfMs, 0);
-  const lines = [`sampled ${s.totalMs.toFixed(0)} ms, busy (not idle) ${busyMs.toFixed(0)} ms`, '', 'self time by function:'];
+  const lines = [`sampled ${s.totalMs.toFixed(0)} ms, busy (not idle) ${s.busyMs.toFixed(0)} ms; shares are of busy time`, '', 'self time by function:'];
   for (const f of s.frames.slice(0, top)) {
     lines.push(`${f.selfMs.toFixed(0).padStart(8)} ms ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
   }

@@ -44,9 +44,14 @@ function parseFlags(argv: string[]): Flags {
   return f;
 }
 
+// Ctrl-C: leave through process.exit so the 'exit' hook in servers.ts kills the servers.
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
-  const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+  const t0 = performance.now();
+  const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`);
 
   const entries: SuiteEntry[] = [...builtinSuites(), ...discoveredSuites()];
   const raft = raftScriptSuite();
@@ -106,7 +111,7 @@ async function main(): Promise<number> {
           return s;
         },
       };
-      const t0 = performance.now();
+      const suiteStart = performance.now();
       log(`suite ${suite.name}: ${suite.description}`);
       try {
         results.push({ suite: suite.name, rows: await suite.run(ctx) });
@@ -116,7 +121,7 @@ async function main(): Promise<number> {
       } finally {
         for (const s of [...running]) await s.stop();
       }
-      log(`suite ${suite.name} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      log(`suite ${suite.name} took ${((performance.now() - suiteStart) / 1000).toFixed(1)} s`);
     }
   } finally {
     for (const s of [...running]) await s.stop();

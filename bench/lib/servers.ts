@@ -43,6 +43,12 @@ export interface RunningServer {
   exited(): boolean;
 }
 
+/** Every server process still running: killed if the benchmark itself exits early. */
+const liveChildren = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of liveChildren) c.kill('SIGKILL');
+});
+
 export const TSNATS_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 /** nats-server executable from $NATS_SERVER_BIN or PATH, or undefined when not installed. */
@@ -140,13 +146,21 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exitedFlag = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => { exitedFlag = true; resolve(); }));
+  liveChildren.add(child);
+  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => {
+    exitedFlag = true;
+    liveChildren.delete(child);
+    resolve();
+  }));
   try {
     await waitForInfo(port, o.readyTimeoutMs ?? 10_000, () => exitedFlag);
   } catch (err) {
     child.kill('SIGKILL');
     await exitPromise;
-    throw new Error(`${spec.kind} did not start: ${(err as Error).message}\n${tail.join('').slice(-1500)}`);
+    const lines = tail.join('').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
+    // The line that says why (a usage text or stack may follow it).
+    const output = lines.find((l) => /error|flag|unknown|fatal|cannot|invalid|EADDR/i.test(l)) ?? lines[lines.length - 1] ?? '';
+    throw new Error(`${spec.kind} did not start (${(err as Error).message})${output ? `: ${output.slice(0, 300)}` : ''}`);
   }
   const startMs = performance.now() - t0;
   return {

@@ -34,7 +34,7 @@ export const suite: BenchSuite = {
     const throughput: Counts = { warmupMsgs: q ? 50_000 : 200_000, measuredMsgs: q ? 300_000 : 2_000_000 };
     const fanout: Counts = { warmupMsgs: q ? 20_000 : 100_000, measuredMsgs: q ? 150_000 : 1_000_000 };
     const requests = { warmup: q ? 500 : 2_000, count: q ? 3_000 : 20_000 };
-    const rounds = q ? 1 : 3;
+    const rounds = q ? 1 : 2;
     const figures = new Map<ServerKind, Figures>();
     const notes: string[] = [];
 

@@ -60,8 +60,7 @@ export const suite: BenchSuite = {
             jetstream: { storeDir: ctx.tempDir(`js-${kind}`), syncInterval: mode === 'fsync' ? 'always' : kind === 'tsnats' ? '2m' : undefined },
           })
           .catch((err: Error) => {
-            const first = err.message.split('\n').find((l) => /unknown field|error|fatal/i.test(l)) ?? err.message.split('\n')[0];
-            notes.push(`${kind} (${mode}) did not start: ${first.trim().slice(0, 200)}`);
+            notes.push(`${kind} (${mode}): ${err.message}`);
             return undefined;
           });
         if (!server) continue;
