@@ -12,22 +12,12 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
+import { FileStore } from './store/filestore.js';
 
 const META_FILE = 'meta.inf';
 
-type FileStoreOpener = (cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions) => Promise<StreamStore>;
-// The file store module is loaded on first use of file storage (and resolved by name so
-// this module builds while the store layer is being completed).
-const FILESTORE_MODULE = './store/filestore.js';
-let fileStoreOpener: FileStoreOpener | undefined;
-async function openFileStore(cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions): Promise<StreamStore> {
-  if (!fileStoreOpener) {
-    const mod = (await import(FILESTORE_MODULE)) as Record<string, unknown>;
-    const Cls = mod.FileStore as (new (c: typeof cfg, o: FileStoreOptions) => StreamStore) | undefined;
-    if (!Cls) throw new Error('file store is not available');
-    fileStoreOpener = async (c, o) => new Cls(c, o);
-  }
-  return fileStoreOpener(cfg, opts);
+function openFileStore(cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions): StreamStore {
+  return new FileStore(cfg, opts);
 }
 
 interface StreamMeta {
@@ -104,7 +94,7 @@ export class StoreFactory {
         // Re-normalise through validation so configs written by older versions get today's defaults.
         const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
         const createdNs = BigInt(meta.created);
-        const store = await openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: { config: cfg, created: meta.created } });
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: { config: cfg, created: meta.created } });
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}`);
