@@ -24,8 +24,8 @@ import {
 import {
   RefCountedUrlSet, hostPortKey, parseRouteUrl, routeIpUrl, routeUrlKey, type RouteUrl,
 } from './route-url.js';
+import { goTime, natsUptime, rttString } from '../monitor/format.js';
 import {
-  goDuration, natsUptime,
   type RoutezJson, type RoutezOptions, type RouteInfoJson, type RouteSubDetail, type VarzClusterJson,
 } from './routez.js';
 
@@ -70,6 +70,8 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   dynamicName: boolean;
   /** actual route listen port */
   port = 0;
+  /** routes cut as slow consumers (varz slow_consumer_stats.routes) */
+  slowConsumers = 0;
   limits!: RouteLimits;
 
   private listener: net.Server | null = null;
@@ -220,6 +222,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
 
   countSlowConsumer(): void {
     this.server.stats.slowConsumers++;
+    this.slowConsumers++;
   }
 
   // ---- INFO / CONNECT we send ----
@@ -733,9 +736,9 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
         is_configured: r.routeType === 'explicit',
         ip: r.ip,
         port: r.port,
-        start: new Date(r.startMs).toISOString(),
-        last_activity: new Date(r.lastActivityMs).toISOString(),
-        rtt: goDuration(r.rttMs),
+        start: goTime(r.startMs),
+        last_activity: goTime(r.lastActivityMs),
+        rtt: rttString(r.rttMs),
         uptime: natsUptime(now - r.startMs),
         idle: natsUptime(now - r.lastActivityMs),
         pending_size: r.pendingBytes,
@@ -765,7 +768,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     const out: RoutezJson = {
       server_id: this.server.serverId,
       server_name: this.server.serverName,
-      now: new Date(now).toISOString(),
+      now: goTime(now),
       num_routes: routes.length,
       routes,
     };

@@ -148,7 +148,9 @@ test('interest goes away on unsubscribe and on client disconnect', async (t) => 
   await ncb.close();
   await waitRemoteInterest(a, 'gone.disc', false);
   await waitRemoteInterest(a, 'gone.q', false);
-  assert.equal(a.cluster.routez().routes[0]!.subscriptions, 0);
+  // Nothing of B's $G interest is left on A ($SYS service subscriptions remain).
+  const left = a.cluster.routez({ subscriptionsDetail: true }).routes[0]!.subscriptions_list_detail ?? [];
+  assert.deepEqual(left.filter((d) => d.account === '$G'), []);
   assert.equal(got, 0);
 });
 
@@ -190,4 +192,37 @@ test('clients get connect_urls of the cluster in an async INFO', async (t) => {
   const text2 = await c.waitFor(/INFO \{[^\r]*\} \r\n/, 5000);
   const info2 = JSON.parse(text2.match(/INFO (\{[^\r]*\}) \r\n/)![1]!) as { connect_urls: string[] };
   assert.deepEqual(info2.connect_urls, [`127.0.0.1:${a.h.port}`]);
+});
+
+test('/routez and the /varz cluster section over HTTP', async (t) => {
+  const a = await startNode({ name: 'HA', extra: { httpHost: '127.0.0.1', httpPort: 0 } });
+  t.after(() => a.h.shutdown());
+  const b = await startNode({ name: 'HB', routes: [a.routeUrl] });
+  t.after(() => b.h.shutdown());
+  await waitRoutes([a, b], 1);
+  const ncb = await client(b, t);
+  ncb.subscribe('rz.one');
+  ncb.subscribe('rz.q', { queue: 'g' });
+  await ncb.flush();
+  await waitRemoteInterest(a, 'rz.q');
+  const base = `http://127.0.0.1:${a.h.httpPort}`;
+  const rz = await (await fetch(`${base}/routez?subs=1`)).json() as Record<string, unknown> & { routes: Record<string, unknown>[] };
+  assert.equal(rz.server_id, a.h.server.serverId);
+  assert.equal(rz.num_routes, 1);
+  const r = rz.routes[0]!;
+  assert.deepEqual(Object.keys(r).slice(0, 5), ['rid', 'remote_id', 'remote_name', 'did_solicit', 'is_configured']);
+  assert.equal(r.remote_id, b.h.server.serverId);
+  assert.equal(r.remote_name, 'HB');
+  assert.equal(r.did_solicit, false);
+  assert.equal(r.ip, '127.0.0.1');
+  assert.match(String(r.uptime), /^\d+s$/);
+  assert.match(String(r.start), /^\d{4}-\d\d-\d\dT/);
+  assert.ok((r.subscriptions as number) >= 2);
+  assert.ok((r.subscriptions_list as string[]).includes('rz.one'));
+  const detail = await (await fetch(`${base}/routez?subs=detail`)).json() as { routes: { subscriptions_list_detail: { subject: string; qgroup?: string }[] }[] };
+  assert.ok(detail.routes[0]!.subscriptions_list_detail.some((d) => d.subject === 'rz.q' && d.qgroup === 'g'));
+  const varz = await (await fetch(`${base}/varz`)).json() as { cluster: Record<string, unknown>; routes: number };
+  assert.equal(varz.cluster.name, 'C1');
+  assert.equal(varz.cluster.cluster_port, a.h.clusterPort);
+  assert.equal(varz.routes, 1);
 });
