@@ -484,3 +484,24 @@ test('KV buckets through @nats-io/kv: create, put, get, update with revision, de
   assert.equal(si.config.max_msgs_per_subject, 3);
   assert.equal(si.state.messages, 3); // b's value and DEL marker, a's PURGE marker (the rollup removed a's history)
 });
+
+test('first_seq, metadata and compression round-trip; max_msgs_per_subject with discard new per subject', async (t) => {
+  const { nc } = await startJs(t);
+  const jsm = await jetstreamManager(nc);
+  const si = await jsm.streams.add({
+    name: 'FS', subjects: ['fs.>'], storage: 'memory', first_seq: 100, metadata: { owner: 'team-a' }, compression: 's2' as any,
+  });
+  assert.equal(si.config.first_seq, 100);
+  assert.deepEqual(si.config.metadata, { owner: 'team-a' });
+  assert.equal(si.config.compression, 's2');
+  const js = jetstream(nc);
+  assert.equal((await js.publish('fs.a', 'x')).seq, 100);
+
+  await jsm.streams.add({
+    name: 'DN', subjects: ['dn.>'], storage: 'memory', max_msgs_per_subject: 1, discard: 'new' as any, discard_new_per_subject: true,
+  });
+  await js.publish('dn.k', '1');
+  const second = await pub(nc, 'dn.k', '2');
+  assert.deepEqual(second.error, { code: 503, err_code: 10077, description: 'maximum messages per subject exceeded' });
+  assert.equal((await js.publish('dn.other', '1')).seq, 2);
+});
