@@ -1,0 +1,46 @@
+// Public surface of the Raft (NRG) layer. Raft knows nothing of JetStream,
+// servers or routes: the clustered JetStream layer creates a RaftNode per
+// group and hands it a RaftTransport that the route layer implements.
+
+export { RaftNode, type RaftNodeOptions, type RaftNodeStatus } from './node.js';
+export { type RaftTransport, type RaftSubscription, type RaftMessageHandler, InProcessHub } from './transport.js';
+export {
+  EntryType,
+  ExtensionState,
+  RaftError,
+  ID_LEN,
+  type Entry,
+  type AppendEntry,
+  type AppendEntryResponse,
+  type VoteRequest,
+  type VoteResponse,
+  type PeerState,
+  type RaftErrorCode,
+  type RaftStateName,
+} from './types.js';
+export { DEFAULT_TIMING, type RaftTiming, type CoreStatus, type PeerReport } from './core-types.js';
+export {
+  peerIdForServerName,
+  groupName,
+  voteSubject,
+  appendEntrySubject,
+  proposalSubject,
+  removePeerSubject,
+  replyInbox,
+  catchupInbox,
+  META_GROUP,
+} from './subjects.js';
+export {
+  encodeVoteRequest,
+  decodeVoteRequest,
+  encodeVoteResponse,
+  decodeVoteResponse,
+  encodeAppendEntry,
+  decodeAppendEntry,
+  encodeAppendEntryResponse,
+  decodeAppendEntryResponse,
+  encodePeerState,
+  decodePeerState,
+  encodePeerId,
+  decodePeerId,
+} from './codec.js';

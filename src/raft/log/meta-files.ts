@@ -1,0 +1,191 @@
+// Small durable files of a Raft group directory (names as NRG uses them):
+//   tav.idx                 u64 term | 8-byte vote (absent = no vote)
+//   peers.idx               encoded peer state (codec.ts)
+//   snapshots/snap.<term>.<index>
+//       u64 lastTerm | u64 lastIndex | u32 len(peerstate) | peerstate | data | 8-byte checksum
+// Every write goes to a temp file that is fsync'ed and renamed over the old
+// one (then the directory is fsync'ed), so a crash leaves old or new, never
+// half. The snapshot checksum is the first 8 bytes of SHA-256 over the rest
+// (nats-server uses HighwayHash here; the file is ours, not shared).
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { decodePeerState, encodePeerState, readU32, readU64, writeU32, writeU64 } from '../codec.js';
+import type { SnapshotRecord } from '../core-types.js';
+import { ID_LEN, type PeerState, RaftError } from '../types.js';
+
+export const TERM_VOTE_FILE = 'tav.idx';
+export const PEER_STATE_FILE = 'peers.idx';
+export const SNAPSHOTS_DIR = 'snapshots';
+const SNAP_RE = /^snap\.(\d+)\.(\d+)$/;
+const MIN_SNAPSHOT_BYTES = 28;
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Atomically and durably replaces `path` with `data`. */
+export function writeFileDurable(path: string, data: Uint8Array, dir: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+  fsyncDir(dir);
+}
+
+export function writeTermVote(dir: string, term: number, vote: string): void {
+  const buf = Buffer.alloc(8 + (vote ? ID_LEN : 0));
+  writeU64(buf, 0, term);
+  if (vote) buf.write(vote, 8, ID_LEN, 'latin1');
+  writeFileDurable(join(dir, TERM_VOTE_FILE), buf, dir);
+}
+
+/** Term and vote; a missing or short file reads as far as it goes (term 0, no vote). */
+export function readTermVote(dir: string): { term: number; vote: string } {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(join(dir, TERM_VOTE_FILE));
+  } catch {
+    return { term: 0, vote: '' };
+  }
+  if (buf.length < 8) return { term: 0, vote: '' };
+  const term = Math.max(0, readU64(buf, 0));
+  const vote = buf.length >= 8 + ID_LEN ? buf.toString('latin1', 8, 8 + ID_LEN) : '';
+  return { term, vote };
+}
+
+export function writePeerStateFile(dir: string, ps: PeerState): void {
+  writeFileDurable(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir);
+}
+
+export function readPeerStateFile(dir: string): PeerState | undefined {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(join(dir, PEER_STATE_FILE));
+  } catch {
+    return undefined;
+  }
+  const ps = decodePeerState(buf);
+  return ps instanceof RaftError ? undefined : ps;
+}
+
+function checksum(buf: Uint8Array): Buffer {
+  return createHash('sha256').update(buf).digest().subarray(0, 8);
+}
+
+export function encodeSnapshotFile(s: SnapshotRecord): Buffer {
+  const body = 20 + s.peerState.length + s.data.length;
+  const buf = Buffer.allocUnsafe(body + 8);
+  writeU64(buf, 0, s.lastTerm);
+  writeU64(buf, 8, s.lastIndex);
+  writeU32(buf, 16, s.peerState.length);
+  buf.set(s.peerState, 20);
+  buf.set(s.data, 20 + s.peerState.length);
+  checksum(buf.subarray(0, body)).copy(buf, body);
+  return buf;
+}
+
+export function decodeSnapshotFile(buf: Buffer): SnapshotRecord | undefined {
+  if (buf.length < MIN_SNAPSHOT_BYTES) return undefined;
+  const body = buf.length - 8;
+  if (!checksum(buf.subarray(0, body)).equals(buf.subarray(body))) return undefined;
+  const lastTerm = readU64(buf, 0);
+  const lastIndex = readU64(buf, 8);
+  const psLen = readU32(buf, 16);
+  if (lastTerm < 0 || lastIndex < 0 || 20 + psLen > body) return undefined;
+  return {
+    lastTerm,
+    lastIndex,
+    peerState: buf.subarray(20, 20 + psLen),
+    data: buf.subarray(20 + psLen, body),
+  };
+}
+
+/** Snapshots directory of a group: write, load latest, clean up. */
+export class SnapshotStore {
+  readonly dir: string;
+  private current = '';
+
+  constructor(groupDir: string) {
+    this.dir = join(groupDir, SNAPSHOTS_DIR);
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Writes a snapshot durably and removes older ones. */
+  write(s: SnapshotRecord): void {
+    const name = `snap.${s.lastTerm}.${s.lastIndex}`;
+    const path = join(this.dir, name);
+    writeFileDurable(path, encodeSnapshotFile(s), this.dir);
+    for (const n of fs.readdirSync(this.dir)) if (n !== name) fs.rmSync(join(this.dir, n), { force: true });
+    this.current = path;
+  }
+
+  /**
+   * The newest valid snapshot (highest term, then index). Temp files,
+   * unparseable names, corrupt files and legacy index-0 snapshots are removed.
+   */
+  loadLatest(): SnapshotRecord | undefined {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return undefined;
+    }
+    const cands: { name: string; term: number; index: number }[] = [];
+    for (const n of names) {
+      const m = SNAP_RE.exec(n);
+      if (!m) {
+        fs.rmSync(join(this.dir, n), { force: true });
+        continue;
+      }
+      cands.push({ name: n, term: Number(m[1]), index: Number(m[2]) });
+    }
+    cands.sort((a, b) => b.term - a.term || b.index - a.index);
+    for (const c of cands) {
+      const path = join(this.dir, c.name);
+      const s = c.index > 0 ? decodeSnapshotFile(fs.readFileSync(path)) : undefined;
+      if (s && s.lastIndex === c.index && s.lastTerm === c.term) {
+        this.current = path;
+        for (const o of cands) if (o !== c) fs.rmSync(join(this.dir, o.name), { force: true });
+        return s;
+      }
+      fs.rmSync(path, { force: true });
+    }
+    this.current = '';
+    return undefined;
+  }
+
+  /** Re-reads the current snapshot (for catching up followers). */
+  loadCurrent(): SnapshotRecord | undefined {
+    if (!this.current) return undefined;
+    try {
+      return decodeSnapshotFile(fs.readFileSync(this.current));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Deletes every snapshot (memory-style reset). */
+  clear(): void {
+    for (const n of fs.readdirSync(this.dir)) fs.rmSync(join(this.dir, n), { force: true });
+    this.current = '';
+  }
+}
+
+export function decodePeerStateOrThrow(b: Uint8Array): PeerState {
+  const ps = decodePeerState(b);
+  if (ps instanceof RaftError) throw ps;
+  return ps;
+}

@@ -1,0 +1,465 @@
+// Write-ahead log of one Raft group: segment files of checksummed records,
+// one record per log index (the encoded append entry, as NRG stores it).
+//
+// Record: u32 payloadLen | u32 crc32(index..payload) | u64 index | u64 term | payload
+// Segment file: <dir>/<first index, 20 digits>.wal
+//
+// Writes are buffered and written with writev at flush(); sync() runs one
+// fdatasync at a time for everything written so far (group commit) and
+// reports the index that became durable. Recovery reads every segment, cuts
+// a torn or corrupt tail at the first bad record and drops what follows: a
+// record that fails its checksum is never trusted.
+
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { readU64, writeU32, writeU64 } from '../codec.js';
+import { crc32 } from './crc32.js';
+
+const HEADER_BYTES = 24;
+const MAX_PAYLOAD_BYTES = 512 * 1024 * 1024;
+const SEGMENT_RE = /^(\d{20})\.wal$/;
+const FLUSH_PENDING_BYTES = 4 * 1024 * 1024;
+
+export interface WalOptions {
+  /** Roll over to a new segment past this size. */
+  segmentMaxBytes?: number;
+  /** Entries at or below this index are covered by a snapshot and ignored. */
+  floor?: number;
+  /** fdatasync on sync() (default true). Only tests may turn this off. */
+  fsync?: boolean;
+}
+
+export interface WalRecovery {
+  /** Records dropped from the tail (torn write, bad checksum, gap). */
+  droppedRecords: number;
+  /** Why the tail was cut, if it was. */
+  reason?: string;
+}
+
+interface Segment {
+  first: number;
+  path: string;
+  fd: number;
+  /** Bytes including those still pending in memory. */
+  size: number;
+  /** Bytes handed to the OS. */
+  flushed: number;
+  offsets: number[];
+  terms: number[];
+}
+
+function segmentName(first: number): string {
+  return `${String(first).padStart(20, '0')}.wal`;
+}
+
+export class Wal {
+  readonly dir: string;
+  readonly recovery: WalRecovery = { droppedRecords: 0 };
+  private readonly segMax: number;
+  private readonly doFsync: boolean;
+  private segs: Segment[] = [];
+  private floor: number;
+  private floorTerm = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private readonly dirty = new Set<Segment>();
+  private dirDirty = false;
+  private dirFd = -1;
+  private syncing = false;
+  private syncAgain = false;
+  private syncMinTrunc = Infinity;
+  private closeLater: number[] = [];
+  private closed = false;
+  /** Called with the durable index when a sync completes (or with an error). */
+  onDurable: (index: number, err?: Error) => void = () => {};
+
+  private constructor(dir: string, opts: WalOptions) {
+    this.dir = dir;
+    this.segMax = opts.segmentMaxBytes ?? 64 * 1024 * 1024;
+    this.doFsync = opts.fsync ?? true;
+    this.floor = opts.floor ?? 0;
+  }
+
+  /** Opens (creating if needed) and recovers the WAL in `dir`. Synchronous. */
+  static open(dir: string, opts: WalOptions = {}): Wal {
+    fs.mkdirSync(dir, { recursive: true });
+    const w = new Wal(dir, opts);
+    w.recover();
+    return w;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  firstIndex(): number {
+    if (this.segs.length === 0) return this.floor + 1;
+    return Math.max(this.segs[0].first, this.floor + 1);
+  }
+
+  lastIndex(): number {
+    if (this.segs.length === 0) return this.floor;
+    const s = this.segs[this.segs.length - 1];
+    return s.first + s.offsets.length - 1;
+  }
+
+  /** Term of the record at index, or -1. */
+  termAt(index: number): number {
+    if (index <= this.floor) return index === this.floor && this.floorTerm > 0 ? this.floorTerm : -1;
+    const s = this.segmentFor(index);
+    return s ? s.terms[index - s.first] : -1;
+  }
+
+  /** Payload of the record at index (a fresh buffer), or undefined. */
+  read(index: number): Buffer | undefined {
+    if (index <= this.floor) return undefined;
+    const s = this.segmentFor(index);
+    if (!s) return undefined;
+    const k = index - s.first;
+    const off = s.offsets[k];
+    const end = k + 1 < s.offsets.length ? s.offsets[k + 1] : s.size;
+    if (end > s.flushed) this.flush();
+    const buf = Buffer.allocUnsafe(end - off - HEADER_BYTES);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(s.fd, buf, got, buf.length - got, off + HEADER_BYTES + got);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return buf;
+  }
+
+  /** Bytes of all segments (stored size). */
+  sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segs) n += s.size;
+    return n;
+  }
+
+  segmentCount(): number {
+    return this.segs.length;
+  }
+
+  private segmentFor(index: number): Segment | undefined {
+    const segs = this.segs;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = segs[mid];
+      if (index < s.first) hi = mid - 1;
+      else if (index >= s.first + s.offsets.length) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Appends the record for `index` (must be lastIndex()+1). Buffered. */
+  append(index: number, term: number, payload: Uint8Array): void {
+    this.checkOpen();
+    const expect = this.lastIndex() + 1;
+    if (index !== expect) throw new Error(`wal: append at ${index}, expected ${expect}`);
+    if (payload.length > MAX_PAYLOAD_BYTES) throw new Error(`wal: record of ${payload.length} bytes is too large`);
+    const recBytes = HEADER_BYTES + payload.length;
+    let s = this.segs.length > 0 ? this.segs[this.segs.length - 1] : undefined;
+    if (!s || (s.offsets.length > 0 && s.size + recBytes > this.segMax)) s = this.newSegment(index);
+    const h = Buffer.allocUnsafe(HEADER_BYTES);
+    writeU32(h, 0, payload.length);
+    writeU64(h, 8, index);
+    writeU64(h, 16, term);
+    writeU32(h, 4, crc32(payload, crc32(h.subarray(8, HEADER_BYTES))));
+    this.pending.push(h, payload);
+    this.pendingBytes += recBytes;
+    s.offsets.push(s.size);
+    s.terms.push(term);
+    s.size += recBytes;
+    this.dirty.add(s);
+    if (this.pendingBytes >= FLUSH_PENDING_BYTES) this.flush();
+  }
+
+  private newSegment(first: number): Segment {
+    this.flush();
+    const path = join(this.dir, segmentName(first));
+    const fd = fs.openSync(path, 'w+');
+    const s: Segment = { first, path, fd, size: 0, flushed: 0, offsets: [], terms: [] };
+    this.segs.push(s);
+    this.dirDirty = true;
+    return s;
+  }
+
+  /** Hands buffered records to the OS (writev). */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const s = this.segs[this.segs.length - 1];
+    const bufs = this.pending;
+    const total = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let written = fs.writevSync(s.fd, bufs, s.flushed);
+    if (written < total) {
+      // Partial writev (rare): write the rest contiguously.
+      const all = Buffer.concat(bufs);
+      while (written < total) written += fs.writeSync(s.fd, all, written, total - written, s.flushed + written);
+    }
+    s.flushed += total;
+  }
+
+  /** Removes every record above lastKept. */
+  truncateAfter(lastKept: number): void {
+    this.checkOpen();
+    if (lastKept >= this.lastIndex()) return;
+    if (lastKept < this.floor) lastKept = this.floor;
+    this.flush();
+    while (this.segs.length > 0) {
+      const s = this.segs[this.segs.length - 1];
+      if (s.first > lastKept) {
+        this.dropSegment(s);
+        this.segs.pop();
+        continue;
+      }
+      const keep = lastKept - s.first + 1;
+      if (keep < s.offsets.length) {
+        const off = s.offsets[keep];
+        fs.ftruncateSync(s.fd, off);
+        s.offsets.length = keep;
+        s.terms.length = keep;
+        s.size = s.flushed = off;
+        this.dirty.add(s);
+      }
+      break;
+    }
+    if (lastKept < this.syncMinTrunc) this.syncMinTrunc = lastKept;
+  }
+
+  /** Drops records at or below `index` (covered by a snapshot with `term`). */
+  compactThrough(index: number, term: number): void {
+    this.checkOpen();
+    if (index <= this.floor) return;
+    this.flush();
+    this.floor = index;
+    this.floorTerm = term;
+    while (this.segs.length > 0) {
+      const s = this.segs[0];
+      const last = s.first + s.offsets.length - 1;
+      if (last > index) break;
+      this.dropSegment(s);
+      this.segs.shift();
+    }
+  }
+
+  /** Empties the log; the next append is at floor+1 (snapshot from a leader). */
+  resetTo(floor: number, term: number): void {
+    this.checkOpen();
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const s of this.segs) this.dropSegment(s);
+    this.segs = [];
+    this.floor = floor;
+    this.floorTerm = term;
+    this.syncMinTrunc = Math.min(this.syncMinTrunc, floor);
+  }
+
+  private dropSegment(s: Segment): void {
+    this.dirty.delete(s);
+    try {
+      fs.unlinkSync(s.path);
+    } catch {
+      // already gone
+    }
+    if (this.syncing) this.closeLater.push(s.fd);
+    else fs.closeSync(s.fd);
+    this.dirDirty = true;
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /**
+   * Makes everything appended so far durable. Calls run one at a time; a
+   * call during a sync is folded into the next one (group commit). The
+   * result arrives through onDurable.
+   */
+  sync(): void {
+    if (this.closed) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.startSync();
+  }
+
+  get syncInProgress(): boolean {
+    return this.syncing;
+  }
+
+  private startSync(): void {
+    this.flush();
+    const fds: number[] = [];
+    for (const s of this.dirty) fds.push(s.fd);
+    this.dirty.clear();
+    const syncDir = this.dirDirty;
+    this.dirDirty = false;
+    const target = this.lastIndex();
+    this.syncMinTrunc = Infinity;
+    this.syncing = true;
+    let remaining = this.doFsync ? fds.length + (syncDir ? 1 : 0) : 0;
+    let failure: Error | undefined;
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      if (err && !failure) failure = err;
+      if (--remaining > 0) return;
+      this.syncing = false;
+      for (const fd of this.closeLater) fs.close(fd, () => {});
+      this.closeLater = [];
+      if (this.closed) return;
+      const durable = Math.min(target, this.syncMinTrunc);
+      this.onDurable(durable, failure);
+      if (!failure && (this.syncAgain || this.dirty.size > 0)) {
+        this.syncAgain = false;
+        this.startSync();
+      }
+    };
+    if (remaining === 0) {
+      remaining = 1;
+      process.nextTick(done, null);
+      return;
+    }
+    for (const fd of fds) fs.fdatasync(fd, done);
+    if (syncDir) fs.fsync(this.dirFdOpen(), done);
+  }
+
+  private dirFdOpen(): number {
+    if (this.dirFd < 0) this.dirFd = fs.openSync(this.dir, 'r');
+    return this.dirFd;
+  }
+
+  /** Synchronous sync of everything (startup and shutdown paths). */
+  syncNow(): void {
+    this.flush();
+    if (this.doFsync) {
+      for (const s of this.segs) fs.fdatasyncSync(s.fd);
+      fs.fsyncSync(this.dirFdOpen());
+    }
+    this.dirty.clear();
+    this.dirDirty = false;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      const fds = this.segs.map((s) => s.fd);
+      if (this.dirFd >= 0) fds.push(this.dirFd);
+      this.segs = [];
+      // A sync in flight still owns its fds; close once it is done.
+      if (this.syncing) this.closeLater.push(...fds);
+      else for (const fd of fds) fs.closeSync(fd);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('wal: closed');
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  private recover(): void {
+    const names = fs
+      .readdirSync(this.dir)
+      .filter((n) => SEGMENT_RE.test(n))
+      .sort();
+    let expected = -1;
+    let cut = false;
+    for (const name of names) {
+      const path = join(this.dir, name);
+      const first = Number(SEGMENT_RE.exec(name)![1]);
+      if (cut || (expected >= 0 && first !== expected)) {
+        if (!cut) this.recovery.reason = `gap before segment ${name}`;
+        this.recovery.droppedRecords += this.countRecords(path);
+        cut = true;
+        fs.unlinkSync(path);
+        continue;
+      }
+      const buf = fs.readFileSync(path);
+      const s: Segment = { first, path, fd: -1, size: 0, flushed: 0, offsets: [], terms: [] };
+      let off = 0;
+      let index = first;
+      while (off < buf.length) {
+        const bad = this.checkRecord(buf, off, index);
+        if (bad) {
+          this.recovery.reason = `${bad} at index ${index} in ${name}`;
+          this.recovery.droppedRecords += this.countRecords(path, off);
+          cut = true;
+          break;
+        }
+        s.offsets.push(off);
+        s.terms.push(readU64(buf, off + 16));
+        off += HEADER_BYTES + readU32le(buf, off);
+        index++;
+      }
+      if (cut) fs.truncateSync(path, off);
+      if (s.offsets.length === 0) {
+        fs.unlinkSync(path);
+        if (!cut) continue;
+        continue;
+      }
+      s.fd = fs.openSync(path, 'r+');
+      s.size = s.flushed = off;
+      this.segs.push(s);
+      expected = index;
+    }
+    // Records at or below the snapshot floor are not part of the log.
+    while (this.segs.length > 0) {
+      const s = this.segs[0];
+      if (s.first + s.offsets.length - 1 > this.floor) break;
+      fs.closeSync(s.fd);
+      fs.unlinkSync(s.path);
+      this.segs.shift();
+    }
+    if (this.segs.length > 0 && this.segs[0].first > this.floor + 1) {
+      // The log does not continue the snapshot: nothing in it is usable.
+      this.recovery.reason ??= `log starts at ${this.segs[0].first}, snapshot ends at ${this.floor}`;
+      for (const s of this.segs) {
+        this.recovery.droppedRecords += s.offsets.length;
+        fs.closeSync(s.fd);
+        fs.unlinkSync(s.path);
+      }
+      this.segs = [];
+    }
+    // Whatever survived recovery is made durable before anyone relies on it.
+    this.syncNow();
+  }
+
+  /** Why the record at `off` cannot be trusted, or '' if it is fine. */
+  private checkRecord(buf: Buffer, off: number, index: number): string {
+    if (buf.length - off < HEADER_BYTES) return 'torn header';
+    const len = readU32le(buf, off);
+    if (len > MAX_PAYLOAD_BYTES || off + HEADER_BYTES + len > buf.length) return 'torn record';
+    const sum = crc32(buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len), crc32(buf.subarray(off + 8, off + HEADER_BYTES)));
+    if (sum !== readU32le(buf, off + 4)) return 'checksum mismatch';
+    if (readU64(buf, off + 8) !== index) return 'index out of sequence';
+    if (readU64(buf, off + 16) < 0) return 'bad term';
+    return '';
+  }
+
+  private countRecords(path: string, from = 0): number {
+    try {
+      const buf = fs.readFileSync(path);
+      let n = 0;
+      let off = from;
+      while (buf.length - off >= HEADER_BYTES) {
+        const len = readU32le(buf, off);
+        if (off + HEADER_BYTES + len > buf.length) break;
+        off += HEADER_BYTES + len;
+        n++;
+      }
+      return n + (off < buf.length ? 1 : 0);
+    } catch {
+      return 0;
+    }
+  }
+}
+
+function readU32le(b: Uint8Array, off: number): number {
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16)) + b[off + 3] * 0x100_0000;
+}

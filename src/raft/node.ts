@@ -1,0 +1,644 @@
+// A running Raft group member: drives the pure core with a clock, persists
+// through the WAL and meta files, talks through a RaftTransport and applies
+// committed entries to the upper layer's callback, in order, exactly once
+// per process lifetime.
+//
+// Event-loop discipline: inbound messages are handled as they arrive; the
+// effects the core produces are published at once (AEs are encoded once and
+// the same bytes go to the WAL), WAL writes are buffered, and at the end of
+// the turn queued proposals are batched into AEs, the WAL is flushed and a
+// group-commit fsync started. Durability reaches the core when the fsync
+// completes, and only then does a follower acknowledge.
+
+import { join } from 'node:path';
+import * as fs from 'node:fs';
+import {
+  APPEND_ENTRY_BASE_LEN,
+  decodeAppendEntry,
+  decodeAppendEntryResponse,
+  decodeVoteRequest,
+  decodeVoteResponse,
+  encodeAppendEntry,
+  encodeAppendEntryResponse,
+  encodePeerState,
+  encodeVoteRequest,
+  encodeVoteResponse,
+} from './codec.js';
+import { RaftCore } from './core.js';
+import type { CoreStatus, RaftEnv, RaftHost, RaftTiming, SnapshotRecord, SubscriptionKind } from './core-types.js';
+import {
+  decodePeerStateOrThrow,
+  readPeerStateFile,
+  readTermVote,
+  SnapshotStore,
+  writePeerStateFile,
+  writeTermVote,
+} from './log/meta-files.js';
+import { Wal } from './log/wal.js';
+import { peerIdForServerName } from './subjects.js';
+import type { RaftSubscription, RaftTransport } from './transport.js';
+import {
+  type AppendEntry,
+  type AppendEntryResponse,
+  type Entry,
+  EntryType,
+  type PeerState,
+  RaftError,
+  type RaftStateName,
+  type VoteRequest,
+  type VoteResponse,
+} from './types.js';
+
+export interface RaftNodeOptions {
+  /** Group name (`_meta_`, `S-R3F-...`, `C-R3F-...`). */
+  group: string;
+  /** This server's name; the peer id is derived from it unless `id` is given. */
+  serverName: string;
+  id?: string;
+  /** Peer ids of the group (including this one) used when the group directory is new. */
+  peers: string[];
+  /** Expected cluster size when not all peers are known yet (meta bootstrap). */
+  clusterSize?: number;
+  /** Group directory: tav.idx, peers.idx, snapshots/, wal/. */
+  storeDir: string;
+  transport: RaftTransport;
+  /** Never campaigns (still replicates, votes and acknowledges). */
+  observer?: boolean;
+  /** Membership driven by the meta layer (stream/consumer groups). */
+  managed?: boolean;
+  /** Defaults to "the directory already holds state". */
+  recovering?: boolean;
+  timing?: Partial<RaftTiming>;
+  segmentMaxBytes?: number;
+  /** fdatasync the WAL (default true). Turning it off voids durability; tests only. */
+  fsync?: boolean;
+  /**
+   * Committed entries, in index order, exactly once per process lifetime.
+   * `entries` holds EntryNormal data, EntrySnapshot (replace your state with
+   * it), EntryAddPeer/EntryRemovePeer (informational); it may be empty.
+   * Entry data are only valid during the call unless copied.
+   */
+  apply(index: number, entries: Entry[]): void;
+  /** Leadership for the upper layer: true once this leader's first entry is applied. */
+  onLeaderChange?(isLeader: boolean, term: number, leader: string): void;
+  /** Local proposals up to seq are committed (at raft index `index`). */
+  onProposalsCommitted?(seqUpTo: number, index: number): void;
+  /** Local proposals fromSeq..toSeq lost their leader before commit (they may still commit; watch apply). */
+  onProposalsAbandoned?(fromSeq: number, toSeq: number): void;
+  /** Any change of state, leader or term. */
+  onStateChange?(state: RaftStateName, leader: string, term: number): void;
+  /** A fatal storage error; the node has stopped. */
+  onError?(err: Error): void;
+  log?(level: 'debug' | 'warn', msg: string): void;
+}
+
+export interface RaftNodeStatus extends CoreStatus {
+  walBytes: number;
+}
+
+type Notice =
+  | { k: 'apply'; index: number; entries: Entry[] }
+  | { k: 'leader'; isLeader: boolean; term: number }
+  | { k: 'state' }
+  | { k: 'committed'; seq: number; index: number }
+  | { k: 'abandoned'; from: number; to: number };
+
+const clock = (): number => performance.now();
+
+export class RaftNode {
+  readonly id: string;
+  readonly group: string;
+  readonly storeDir: string;
+  private readonly opts: RaftNodeOptions;
+  private readonly transport: RaftTransport;
+  private readonly wal: Wal;
+  private readonly snapshots: SnapshotStore;
+  private readonly core: RaftCore;
+  private readonly subs = new Map<string, RaftSubscription>();
+  private notices: Notice[] = [];
+  private draining = false;
+  private started = false;
+  private stopped = false;
+  private turnScheduled = false;
+  private walDirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly restoredSnapshot: SnapshotRecord | undefined;
+  private readonly waiters = new Map<number, { resolve: (index: number) => void; reject: (e: Error) => void }>();
+
+  constructor(opts: RaftNodeOptions) {
+    this.opts = opts;
+    this.group = opts.group;
+    this.id = opts.id ?? peerIdForServerName(opts.serverName);
+    this.storeDir = opts.storeDir;
+    this.transport = opts.transport;
+    fs.mkdirSync(opts.storeDir, { recursive: true });
+
+    const tav = readTermVote(opts.storeDir);
+    let peerState = readPeerStateFile(opts.storeDir);
+    this.snapshots = new SnapshotStore(opts.storeDir);
+    const snap = this.snapshots.loadLatest();
+    this.restoredSnapshot = snap;
+    this.wal = Wal.open(join(opts.storeDir, 'wal'), {
+      floor: snap?.lastIndex ?? 0,
+      segmentMaxBytes: opts.segmentMaxBytes,
+      fsync: opts.fsync,
+    });
+    if (this.wal.recovery.reason) this.log('warn', `WAL recovery: ${this.wal.recovery.reason}, dropped ${this.wal.recovery.droppedRecords} record(s)`);
+    const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
+    if (!peerState && !snap) {
+      const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
+      peerState = { knownPeers: [...opts.peers], clusterSize: size, domainExt: 0 };
+      writePeerStateFile(opts.storeDir, peerState);
+    }
+    const env: RaftEnv = { now: clock, random: Math.random };
+    this.wal.onDurable = (index, err) => this.onDurable(index, err);
+    this.core = new RaftCore(
+      {
+        id: this.id,
+        group: opts.group,
+        peers: opts.peers,
+        clusterSize: opts.clusterSize,
+        observer: opts.observer,
+        managed: opts.managed,
+        recovering: opts.recovering ?? hasState,
+        timing: opts.timing,
+      },
+      env,
+      this.host,
+      {
+        term: tav.term,
+        vote: tav.vote,
+        peerState,
+        snapshot: snap ? { lastTerm: snap.lastTerm, lastIndex: snap.lastIndex, peerState: decodePeerStateOrThrow(snap.peerState) } : undefined,
+      },
+    );
+  }
+
+  /**
+   * Delivers the restored snapshot and every committed entry found on disk to
+   * `apply` (synchronously, before returning), then starts taking part.
+   */
+  start(): this {
+    if (this.started) return this;
+    this.started = true;
+    const snap = this.restoredSnapshot;
+    if (snap) {
+      this.callApply(snap.lastIndex, [{ type: EntryType.Snapshot, data: snap.data }]);
+      this.core.appliedTo(snap.lastIndex);
+    }
+    this.afterCore();
+    this.armTimer();
+    return this;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  get state(): RaftStateName {
+    return this.core.state;
+  }
+  get term(): number {
+    return this.core.term;
+  }
+  /** Leader ready for upper-layer work (its first entry is applied). */
+  get isLeader(): boolean {
+    return this.core.isLeader;
+  }
+  get leaderId(): string {
+    return this.core.leader;
+  }
+  get commit(): number {
+    return this.core.commit;
+  }
+  get applied(): number {
+    return this.core.applied;
+  }
+  get lastIndex(): number {
+    return this.core.lastIndex;
+  }
+  get clusterSize(): number {
+    return this.core.clusterSize;
+  }
+  get isObserver(): boolean {
+    return this.core.isObserver;
+  }
+  get isCatchingUp(): boolean {
+    return this.core.isCatchingUp;
+  }
+  get membershipChangeInProgress(): boolean {
+    return this.core.membershipChangeInProgress;
+  }
+  get hadPreviousLeader(): boolean {
+    return this.core.hadPreviousLeader;
+  }
+  peers(): string[] {
+    return this.core.peerIds();
+  }
+  /** Self plus peers heard from within the lost-quorum window form a quorum. */
+  hasQuorum(): boolean {
+    return this.core.hasQuorum();
+  }
+  /** Leader, or a follower that heard from its leader recently and applied all it knows. */
+  isCurrent(): boolean {
+    const s = this.core.status();
+    if (s.state === 'closed' || s.commit === 0) return false;
+    if (s.state === 'leader') return true;
+    if (s.catchingUp || !s.leader) return false;
+    const l = s.peers.find((p) => p.id === s.leader);
+    if (!l || l.lastSeenAgoMs === null || l.lastSeenAgoMs > 2 * this.core.timing.heartbeatMs) return false;
+    return s.applied >= s.commit;
+  }
+  status(): RaftNodeStatus {
+    return { ...this.core.status(), walBytes: this.wal.sizeBytes() };
+  }
+
+  /**
+   * Proposes `data` (leader only). Returns a local sequence number reported
+   * back through onProposalsCommitted / onProposalsAbandoned. Proposals made
+   * in one event-loop turn go out in one append entry. Throws RaftError
+   * 'not_leader' otherwise. `term` fences the proposal to a leadership term.
+   */
+  propose(data: Uint8Array, term?: number): number {
+    const seq = this.core.propose(data, term);
+    this.scheduleTurn();
+    return seq;
+  }
+
+  /** Convenience: resolves with the raft index once committed (one Promise per call: not for hot paths). */
+  proposeAndWait(data: Uint8Array): Promise<number> {
+    const seq = this.propose(data);
+    return new Promise((resolve, reject) => this.waiters.set(seq, { resolve, reject }));
+  }
+
+  /** Sends a proposal to the leader (followers) or proposes it (leader). */
+  forwardProposal(data: Uint8Array): void {
+    this.core.forwardProposal(Uint8Array.from(data));
+    this.afterCore();
+  }
+
+  proposeAddPeer(peer: string): void {
+    this.core.proposeAddPeer(peer);
+    this.afterCore();
+  }
+
+  /** Removes a peer; on a follower the request is forwarded to the leader. */
+  proposeRemovePeer(peer: string): void {
+    this.core.proposeRemovePeer(peer);
+    this.afterCore();
+  }
+
+  /** Steps down; transfers leadership to `preferred` (or a healthy peer) first. */
+  stepDown(preferred?: string): void {
+    this.core.stepDown(preferred);
+    this.afterCore();
+  }
+
+  campaign(): void {
+    this.core.campaign();
+    this.armTimer();
+  }
+
+  campaignImmediately(): void {
+    this.core.campaignImmediately();
+    this.armTimer();
+  }
+
+  setObserver(on: boolean): void {
+    this.core.setObserver(on);
+    this.afterCore();
+  }
+
+  /**
+   * Installs `data` as the snapshot of everything applied so far and
+   * compacts the WAL behind it. Throws RaftError when not possible now
+   * ('snapshot_not_allowed' if nothing new was applied, 'snapshot_in_progress'
+   * while catching followers up unless `force`).
+   */
+  installSnapshot(data: Uint8Array, force = false): { index: number; term: number } {
+    const meta = this.core.prepareSnapshot(force);
+    if (meta instanceof RaftError) throw meta;
+    const rec: SnapshotRecord = {
+      lastTerm: meta.lastTerm,
+      lastIndex: meta.lastIndex,
+      peerState: encodePeerState(meta.peerState),
+      data,
+    };
+    this.snapshots.write(rec);
+    this.wal.compactThrough(meta.lastIndex, meta.lastTerm);
+    this.core.snapshotInstalled(meta.lastIndex, meta.lastTerm);
+    return { index: meta.lastIndex, term: meta.lastTerm };
+  }
+
+  /** Leader: replicate `data` as an EntrySnapshot (e.g. scaling up from R1). */
+  sendSnapshot(data: Uint8Array): void {
+    this.core.sendSnapshot(data);
+    this.afterCore();
+  }
+
+  /** Stops taking part and closes files. Safe to call more than once. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.core.close();
+    this.drainNotices();
+    for (const s of this.subs.values()) s.unsubscribe();
+    this.subs.clear();
+    try {
+      this.wal.close();
+    } catch (e) {
+      this.log('warn', `closing WAL: ${(e as Error).message}`);
+    }
+    for (const w of this.waiters.values()) w.reject(new RaftError('closed'));
+    this.waiters.clear();
+  }
+
+  /** Stops and removes the group directory. */
+  delete(): void {
+    this.stop();
+    fs.rmSync(this.storeDir, { recursive: true, force: true });
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private log(level: 'debug' | 'warn', msg: string): void {
+    this.opts.log?.(level, msg);
+  }
+
+  private callApply(index: number, entries: Entry[]): void {
+    try {
+      this.opts.apply(index, entries);
+    } catch (e) {
+      this.log('warn', `apply of ${index} threw: ${(e as Error).message}`);
+    }
+  }
+
+  /** After any call into the core: deliver notices, keep the timer right. */
+  private afterCore(): void {
+    this.drainNotices();
+    if (this.walDirty) this.scheduleTurn();
+    this.armTimer();
+  }
+
+  private drainNotices(): void {
+    if (this.draining || !this.started) return;
+    this.draining = true;
+    try {
+      while (this.notices.length > 0) {
+        const batch = this.notices;
+        this.notices = [];
+        for (const n of batch) this.deliver(n);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliver(n: Notice): void {
+    switch (n.k) {
+      case 'apply':
+        this.callApply(n.index, n.entries);
+        this.core.appliedTo(n.index);
+        break;
+      case 'leader':
+        this.opts.onLeaderChange?.(n.isLeader, n.term, this.core.leader);
+        break;
+      case 'state':
+        this.opts.onStateChange?.(this.core.state, this.core.leader, this.core.term);
+        break;
+      case 'committed':
+        this.opts.onProposalsCommitted?.(n.seq, n.index);
+        if (this.waiters.size > 0) {
+          for (const [seq, w] of this.waiters) {
+            if (seq > n.seq) continue;
+            this.waiters.delete(seq);
+            w.resolve(n.index);
+          }
+        }
+        break;
+      case 'abandoned':
+        this.opts.onProposalsAbandoned?.(n.from, n.to);
+        if (this.waiters.size > 0) {
+          for (const [seq, w] of this.waiters) {
+            if (seq < n.from || seq > n.to) continue;
+            this.waiters.delete(seq);
+            w.reject(new RaftError('not_leader', 'raft: leadership lost before the proposal committed'));
+          }
+        }
+        break;
+    }
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled || this.stopped) return;
+    this.turnScheduled = true;
+    setImmediate(this.endOfTurn);
+  }
+
+  /** End of an event-loop turn: batch proposals, write the WAL, start a group commit. */
+  private readonly endOfTurn = (): void => {
+    this.turnScheduled = false;
+    if (this.stopped) return;
+    this.core.flush();
+    this.drainNotices();
+    if (this.walDirty) {
+      this.walDirty = false;
+      try {
+        this.wal.sync();
+      } catch (e) {
+        this.fatal(e as Error);
+        return;
+      }
+    }
+    this.armTimer();
+  };
+
+  private onDurable(index: number, err?: Error): void {
+    if (this.stopped) return;
+    if (err) {
+      this.fatal(err);
+      return;
+    }
+    this.core.persisted(index);
+    this.afterCore();
+  }
+
+  private fatal(err: Error): void {
+    this.log('warn', `storage failure: ${err.message}`);
+    this.opts.onError?.(err);
+    this.stop();
+  }
+
+  private armTimer(): void {
+    if (this.stopped || !this.started) return;
+    const at = this.core.nextDeadline();
+    // Deadlines that moved later need no re-arm: tick() re-checks.
+    if (at >= this.timerAt || at === Infinity) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - clock())));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.stopped) return;
+    this.core.tick();
+    this.afterCore();
+  };
+
+  // ---------------------------------------------------------------- inbound
+
+  private handlerFor(kind: SubscriptionKind): (subject: string, reply: string, payload: Uint8Array) => void {
+    return (subject, reply, payload) => {
+      if (this.stopped || !this.started) return;
+      switch (kind) {
+        case 'vote-request': {
+          const vr = decodeVoteRequest(payload);
+          if (!vr) return this.log('warn', `malformed vote request on ${subject}`);
+          this.core.handleVoteRequest(vr, reply);
+          break;
+        }
+        case 'vote-response': {
+          const vr = decodeVoteResponse(payload);
+          if (!vr) return this.log('warn', `malformed vote response on ${subject}`);
+          this.core.handleVoteResponse(vr, subject);
+          break;
+        }
+        case 'append-entry':
+        case 'catchup': {
+          if (payload.length < APPEND_ENTRY_BASE_LEN) return this.log('warn', `malformed append entry on ${subject}`);
+          // Keep our own copy: entries are stored and applied after this call.
+          const ae = decodeAppendEntry(Buffer.from(payload));
+          if (ae instanceof RaftError) return this.log('warn', `malformed append entry on ${subject}`);
+          this.core.handleAppendEntry(ae, reply, subject);
+          break;
+        }
+        case 'append-response': {
+          const ar = decodeAppendEntryResponse(payload);
+          if (!ar) return this.log('warn', `malformed append entry response on ${subject}`);
+          this.core.handleAppendEntryResponse(ar, reply);
+          break;
+        }
+        case 'proposal':
+          this.core.handleForwardedProposal(Buffer.from(payload), reply);
+          this.scheduleTurn();
+          break;
+        case 'remove-peer':
+          this.core.handleForwardedRemovePeer(payload, reply);
+          break;
+      }
+      this.afterCore();
+    };
+  }
+
+  // ---------------------------------------------------------------- host (effects of the core)
+
+  private readonly host: RaftHost = {
+    firstIndex: () => this.wal.firstIndex(),
+    lastIndex: () => this.wal.lastIndex(),
+    termAt: (i) => this.wal.termAt(i),
+    read: (i) => {
+      const b = this.wal.read(i);
+      if (!b) return undefined;
+      const ae = decodeAppendEntry(b);
+      return ae instanceof RaftError ? undefined : ae;
+    },
+    appendLog: (index, ae) => {
+      if (!ae.buf) ae.buf = encodeAppendEntry(ae);
+      // Stored without a catch-up lterm trailer (NRG stores the AE as sent live).
+      const stored = ae.lterm !== 0 ? ae.buf.subarray(0, storedLength(ae)) : ae.buf;
+      try {
+        this.wal.append(index, ae.term, stored);
+      } catch (e) {
+        this.fatal(e as Error);
+        return;
+      }
+      this.walDirty = true;
+    },
+    truncateLog: (lastKept) => {
+      try {
+        this.wal.truncateAfter(lastKept);
+      } catch (e) {
+        this.fatal(e as Error);
+      }
+      this.walDirty = true;
+    },
+    persistTermVote: (term, vote) => {
+      try {
+        writeTermVote(this.storeDir, term, vote);
+        return true;
+      } catch (e) {
+        this.log('warn', `writing term and vote: ${(e as Error).message}`);
+        return false;
+      }
+    },
+    persistPeerState: (ps: PeerState) => {
+      try {
+        writePeerStateFile(this.storeDir, ps);
+      } catch (e) {
+        this.fatal(e as Error);
+      }
+    },
+    installSnapshot: (snap) => {
+      try {
+        this.snapshots.write(snap);
+        this.wal.resetTo(snap.lastIndex, snap.lastTerm);
+        return true;
+      } catch (e) {
+        this.log('warn', `installing snapshot: ${(e as Error).message}`);
+        return false;
+      }
+    },
+    loadSnapshot: () => this.snapshots.loadCurrent(),
+    sendVoteRequest: (subject: string, reply: string, vr: VoteRequest) => this.transport.publish(subject, reply, encodeVoteRequest(vr)),
+    sendVoteResponse: (subject: string, vr: VoteResponse) => this.transport.publish(subject, '', encodeVoteResponse(vr)),
+    sendAppendEntry: (subject: string, reply: string, ae: AppendEntry) => {
+      if (!ae.buf) ae.buf = encodeAppendEntry(ae);
+      this.transport.publish(subject, reply, ae.buf);
+    },
+    sendAppendEntryResponse: (subject: string, reply: string, ar: AppendEntryResponse) => {
+      this.transport.publish(subject, reply, encodeAppendEntryResponse(ar));
+    },
+    sendRaw: (subject, reply, data) => this.transport.publish(subject, reply, data),
+    subscribe: (subject, kind) => {
+      if (this.subs.has(subject)) return;
+      this.subs.set(subject, this.transport.subscribe(subject, this.handlerFor(kind)));
+    },
+    unsubscribe: (subject) => {
+      const s = this.subs.get(subject);
+      if (!s) return;
+      this.subs.delete(subject);
+      s.unsubscribe();
+    },
+    apply: (index, entries) => {
+      this.notices.push({ k: 'apply', index, entries });
+    },
+    leaderSignal: (isLeader, term) => {
+      this.notices.push({ k: 'leader', isLeader, term });
+    },
+    stateChanged: () => {
+      if (this.opts.onStateChange) this.notices.push({ k: 'state' });
+    },
+    proposalsCommitted: (seq, index) => {
+      this.notices.push({ k: 'committed', seq, index });
+    },
+    proposalsAbandoned: (from, to) => {
+      this.notices.push({ k: 'abandoned', from, to });
+    },
+    writeFailed: (what) => {
+      const err = new RaftError('write_error', `raft: could not persist ${what}`);
+      this.opts.onError?.(err);
+      queueMicrotask(() => this.stop());
+    },
+    log: (level, msg) => this.log(level, msg),
+  };
+}
+
+/** Encoded length of an AE without its lterm trailer. */
+function storedLength(ae: AppendEntry): number {
+  let n = APPEND_ENTRY_BASE_LEN;
+  for (const e of ae.entries) n += 5 + e.data.length;
+  return n;
+}
