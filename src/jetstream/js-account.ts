@@ -4,7 +4,7 @@
 import type { Account } from '../core/account.js';
 import type { InternalClient } from '../core/internal-client.js';
 import { ClientKind } from '../core/types.js';
-import { ApiError, jsErr, jsErrText } from './api/errors.js';
+import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
 import { checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
 import { Stream, toStoreConfig, type StreamHost } from './stream.js';
@@ -145,8 +145,16 @@ export class JsAccount {
     this.creating.add(cfg.name);
     try {
       const createdNs = BigInt(Date.now()) * 1_000_000n;
-      const store = await this.host.openStore(this.name, cfg, createdNs);
-      await this.host.saveStreamMeta(this.name, cfg, createdNs);
+      let store: StreamStore;
+      try {
+        store = await this.host.openStore(this.name, cfg, createdNs);
+        await this.host.saveStreamMeta(this.name, cfg, createdNs);
+      } catch (e) {
+        throw unlessApiError('StreamCreate', e);
+      }
+      if (cfg.compression === 's2') {
+        this.host.warn(`stream '${this.name} > ${cfg.name}': compression "s2" accepted, messages are stored uncompressed`);
+      }
       const stream = this.addStream(cfg, store, createdNs);
       this.advise(stream.name, 'create');
       return stream;

@@ -158,6 +158,7 @@ function receiveRestore(ctx: JsApiContext, js: JetStreamService, acc: JsAccount,
         await restoreSnapshot(store, chunks);
       } catch (e) {
         await store.delete().catch(() => {});
+        if (cfg.storage === 'file') await js.stores.removeDir(acc.name, cfg.name).catch(() => {});
         throw jsErrText('StreamRestore', e instanceof Error ? e.message : String(e));
       }
       await js.stores.saveMeta(acc.name, cfg, createdNs);

@@ -133,4 +133,14 @@ test('snapshot and restore with the chunked, acknowledged protocol', async (t) =
   // Restoring over an existing stream is refused.
   const again = await api(nc, '$JS.API.STREAM.RESTORE.SNAP', { config: snapResp.config, state: snapResp.state });
   assert.deepEqual(again.error, { code: 400, err_code: 10130, description: 'stream name already in use, cannot restore' });
+
+  // A corrupt upload fails with 10062 and leaves no stream behind.
+  const bad = await api(nc, '$JS.API.STREAM.RESTORE.BAD', { config: { ...snapResp.config, name: 'BAD', subjects: ['bad.>'] }, state: snapResp.state });
+  const badTarget = bad.deliver_subject as string;
+  await nc.request(badTarget, Buffer.from('this is not a snapshot'), { timeout: 2000 });
+  const badFin = JSON.parse((await nc.request(badTarget, new Uint8Array(0), { timeout: 5000 })).string());
+  assert.equal(badFin.error?.err_code, 10062);
+  assert.match(badFin.error.description, /^restore failed: /);
+  assert.equal((await api(nc, '$JS.API.STREAM.INFO.BAD')).error?.err_code, 10059);
+  assert.equal(existsSync(join(dir, 'jetstream', '$G', 'streams', 'BAD')), false);
 });
