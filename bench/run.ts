@@ -12,7 +12,7 @@ import {
   detectPinning, findNatsServer, launchServer, natsServerVersion, pinSelf, TSNATS_CLI,
   type RunningServer, type ServerKind, type ServerSpec,
 } from './lib/servers.js';
-import { builtinSuites, discoveredSuites, raftScriptSuite, selectSuites, type SuiteEntry } from './lib/registry.js';
+import { builtinSuites, discoveredSuites, scriptSuites, selectSuites, type SuiteEntry } from './lib/registry.js';
 import { renderTable, type SuiteRows } from './lib/report.js';
 import { renderSummary, summarizeProfile } from './profile-summary.js';
 import type { BenchContext } from './lib/types.js';
@@ -53,9 +53,7 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`);
 
-  const entries: SuiteEntry[] = [...builtinSuites(), ...discoveredSuites()];
-  const raft = raftScriptSuite();
-  if (raft) entries.push(raft);
+  const entries: SuiteEntry[] = [...builtinSuites(), ...discoveredSuites(), ...scriptSuites()];
   const { selected, unknown } = selectSuites(entries, flags.suites);
   if (unknown.length) {
     console.error(`unknown suite(s): ${unknown.join(', ')}; available: ${entries.map((e) => e.name).join(', ')}`);
@@ -111,6 +109,8 @@ async function main(): Promise<number> {
           return s;
         },
       };
+      // Scripts measure themselves: give them every CPU, as when run alone.
+      if (pinning) pinSelf(entry.script ? `${pinning.serverCpus},${pinning.generatorCpus}` : pinning.generatorCpus);
       const suiteStart = performance.now();
       log(`suite ${suite.name}: ${suite.description}`);
       try {

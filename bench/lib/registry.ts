@@ -1,14 +1,17 @@
 // The suite registry. A suite is a module exporting `suite: BenchSuite`
 // (see types.ts). Built-in suites live in bench/suites/. Other engineers plug
 // in without editing this file:
-//  - a module compiled to dist/bench/<anything>-suite.js exporting `suite`
-//    (e.g. bench/store-suite.ts, bench/js-suite.ts) is discovered and run
-//    with the others; its name selects it (`npm run bench -- store`);
-//  - bench/raft-bench.ts stays a standalone script (npm run bench:raft);
-//    `npm run bench -- raft` runs it as a child process and takes the rows
-//    from a stdout line `BENCH_ROWS <json array of BenchRow>` if it prints one.
+//  - a module compiled to dist/bench/<name>-suite.js exporting `suite`
+//    (e.g. bench/js-suite.ts) is discovered and run with the default suites;
+//    `npm run bench -- <name>` selects it;
+//  - a standalone script dist/bench/<name>-bench.js (bench/raft-bench.ts,
+//    bench/store-bench.ts, bench/js-*-bench.ts) is a suite named <name> that
+//    runs only when named (`npm run bench -- raft`): it runs as a child
+//    process, its output is shown, and rows are taken from any stdout line
+//    `BENCH_ROWS <json array of BenchRow>` it prints.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow, BenchSuite } from './types.js';
@@ -17,6 +20,8 @@ export interface SuiteEntry {
   name: string;
   /** run when no suite is named on the command line */
   byDefault: boolean;
+  /** a standalone script run as a child process (not pinned to the generator CPU) */
+  script?: boolean;
   load(): Promise<BenchSuite>;
 }
 
@@ -50,19 +55,26 @@ export function discoveredSuites(): SuiteEntry[] {
   return out;
 }
 
-/** bench/raft-bench.ts as a suite: run the script, collect its BENCH_ROWS line. */
-export function raftScriptSuite(): SuiteEntry | undefined {
-  const script = fileURLToPath(new URL('raft-bench.js', BENCH_DIR));
-  if (!existsSync(script)) return undefined;
-  return {
-    name: 'raft',
-    byDefault: false,
-    load: async () => ({
-      name: 'raft',
-      description: 'Raft benchmark (bench/raft-bench.ts) run as a child process',
-      run: (ctx) => runScriptSuite(script, (line) => ctx.log(`raft: ${line}`)),
-    }),
-  };
+/** `*-bench.js` scripts next to run.js, run as child processes when named. */
+export function scriptSuites(): SuiteEntry[] {
+  const dir = fileURLToPath(BENCH_DIR);
+  const out: SuiteEntry[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('-bench.js')) continue;
+    const name = f.slice(0, -'-bench.js'.length);
+    const script = join(dir, f);
+    out.push({
+      name,
+      byDefault: false,
+      script: true,
+      load: async () => ({
+        name,
+        description: `bench/${name}-bench.ts run as a child process`,
+        run: (ctx) => runScriptSuite(script, (line) => ctx.log(`${name}: ${line}`)),
+      }),
+    });
+  }
+  return out;
 }
 
 function runScriptSuite(script: string, log: (line: string) => void): Promise<BenchRow[]> {

@@ -109,7 +109,6 @@ export async function measureFanout(
     pub.start();
     const results = await Promise.all(subs.map((s) => s.done));
     const generatorCpuShare = meter();
-    if (process.env.BENCH_DEBUG) console.error(JSON.stringify(process.cpuUsage()), results.map((r) => `reads=${r.reads} msgs/read=${((c.warmupMsgs + c.measuredMsgs) / (r.reads as number)).toFixed(0)}`).join(' '));
     await pub.done;
     let first = results[0].startNs as bigint;
     let last = results[0].endNs as bigint;

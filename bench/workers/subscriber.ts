@@ -44,13 +44,11 @@ async function main(): Promise<void> {
     clearTimeout(timer);
     const endNs = process.hrtime.bigint();
     if (err) parentPort!.postMessage({ type: 'error', message: err.message });
-    else parentPort!.postMessage({ type: 'done', count: conn.scanner.msgCount, startNs, endNs, reads });
+    else parentPort!.postMessage({ type: 'done', count: conn.scanner.msgCount, startNs, endNs });
     conn.close();
   }
 
-  let reads = 0;
   conn.afterRead = () => {
-    reads++;
     const count = conn.scanner.msgCount;
     Atomics.store(counters, cfg.index, count);
     Atomics.notify(counters, cfg.index);
