@@ -7,7 +7,7 @@ import { ClientKind } from '../core/types.js';
 import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
 import { checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
-import { Stream, toStoreConfig, type StreamHost } from './stream.js';
+import { Stream, type StreamHost } from './stream.js';
 import { subjectsCollide } from './subjects.js';
 import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
 import { publishStreamAction, type StreamAction } from './advisories.js';
@@ -298,10 +298,5 @@ export class JsAccount {
     let n = 0;
     for (const s of this.streams.values()) n += s.consumerCount;
     return n;
-  }
-
-  /** Store config of a stream as the store sees it (used by restore). */
-  static storeConfig(cfg: StreamConfig): ReturnType<typeof toStoreConfig> {
-    return toStoreConfig(cfg);
   }
 }

@@ -245,8 +245,4 @@ export class Sourcing {
     for (const fs of this.followers.values()) for (const f of fs) f.stop();
     this.followers.clear();
   }
-
-  get service(): JetStreamService {
-    return this.js;
-  }
 }

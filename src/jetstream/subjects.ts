@@ -4,19 +4,14 @@
 // Hot-path matching of published messages is the core Sublist's job; these run
 // on API calls and per-stream filters.
 
-/** A valid subject (wildcards allowed): non-empty tokens, '>' only last, wildcards alone in a token. */
+/** A valid subject (wildcards allowed): no whitespace, non-empty tokens, '>' only as the last token. */
 export function isValidSubject(subject: string): boolean {
-  if (subject === '' || /[\s]/.test(subject)) return false;
+  if (subject === '' || /\s/.test(subject)) return false;
   const tokens = subject.split('.');
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (t === '') return false;
     if (t === '>' && i !== tokens.length - 1) return false;
-    if (t.length > 1 && (t.includes('>') || t.includes('*'))) {
-      // '*' or '>' inside a longer token is a literal in NATS, but nats-server's
-      // IsValidSubject accepts it; only whole-token wildcards have meaning.
-      continue;
-    }
   }
   return true;
 }
