@@ -27,7 +27,7 @@ export class BlockMeta {
   blockCrc = 0;
   private subjIds = new Map<string, number>();
 
-  constructor(cap = 256) {
+  constructor(cap = 4096) {
     this.cap = cap;
     this.type = new Uint8Array(cap);
     this.seq = new Float64Array(cap);

@@ -46,6 +46,8 @@ const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SYNC_INTERVAL_MS = 120_000;
 const PAGE_SIZE = 256 * 1024;
 const READ_AHEAD_BYTES = 64 * 1024;
+const CACHE_SLOTS = 4096;
+const CACHE_MASK = CACHE_SLOTS - 1;
 const META_FILE = 'meta.json';
 
 interface Block {
@@ -96,6 +98,10 @@ export function readStoreMeta(dir: string): StoreMeta | undefined {
   } catch {
     return undefined;
   }
+}
+
+function cacheCost(m: StoredMsg): number {
+  return m.data.length + (m.headers ? m.headers.length : 0) + m.subject.length + 64;
 }
 
 function blockPath(dir: string, id: number): string {
@@ -166,8 +172,9 @@ export class FileStore extends BaseStore {
     void this.runFlush();
   };
 
-  private cache = new Map<number, StoredMsg>();
+  private cache: Array<StoredMsg | undefined> = new Array(CACHE_SLOTS).fill(undefined);
   private cacheBytes = 0;
+  private readonly cacheMaxEntry: number;
   private readonly rv = new RecordView();
   private readonly rvAhead = new RecordView();
 
@@ -184,6 +191,7 @@ export class FileStore extends BaseStore {
     this.obsDir = path.join(opts.dir, 'obs');
     this.blockSizeBytes = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
     this.cacheBudget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.cacheMaxEntry = this.cacheBudget / 16;
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
     this.syncAlways = sync === 'always';
     this.ackWaitsForSync = this.syncAlways;
@@ -326,37 +334,42 @@ export class FileStore extends BaseStore {
     wb.msgMax = seq;
     if (seq > wb.maxInfo) wb.maxInfo = seq;
     wb.meta?.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
-    // Cache the fresh message: consumers usually read it right away.
-    const rv = this.rv;
-    parseRecord(page, at, at + len, rv, false);
-    this.cachePut({
-      subject, seq, ts,
-      headers: rv.hdrLen >= 0 ? page.subarray(rv.hdrStart, rv.hdrStart + rv.hdrLen) : undefined,
-      data: page.subarray(rv.dataStart, rv.dataStart + rv.dataLen),
-    });
     this.kick();
   }
 
+  /** Direct-mapped read cache: slot = seq mod size. No per-entry bookkeeping beyond a byte total;
+   *  when the byte budget would be exceeded the whole cache is dropped (cheap, and rare with
+   *  read-ahead sized well below the budget). */
   private cachePut(m: StoredMsg): void {
-    if (this.cacheBudget <= 0) return;
-    this.cache.set(m.seq, m);
-    this.cacheBytes += m.data.length + (m.headers?.length ?? 0) + m.subject.length + 40;
-    while (this.cacheBytes > this.cacheBudget && this.cache.size > 0) {
-      const [k, v] = this.cache.entries().next().value as [number, StoredMsg];
-      this.cache.delete(k);
-      this.cacheBytes -= v.data.length + (v.headers?.length ?? 0) + v.subject.length + 40;
+    const cost = cacheCost(m);
+    if (cost > this.cacheMaxEntry) return;
+    const i = m.seq & CACHE_MASK;
+    const old = this.cache[i];
+    if (old !== undefined) this.cacheBytes -= cacheCost(old);
+    if (this.cacheBytes + cost > this.cacheBudget) {
+      this.cache.fill(undefined);
+      this.cacheBytes = 0;
     }
+    this.cache[i] = m;
+    this.cacheBytes += cost;
+  }
+
+  private cacheGet(seq: number): StoredMsg | undefined {
+    const m = this.cache[seq & CACHE_MASK];
+    return m !== undefined && m.seq === seq ? m : undefined;
   }
 
   private cacheDelete(seq: number): void {
-    const v = this.cache.get(seq);
-    if (!v) return;
-    this.cache.delete(seq);
-    this.cacheBytes -= v.data.length + (v.headers?.length ?? 0) + v.subject.length + 40;
+    const i = seq & CACHE_MASK;
+    const m = this.cache[i];
+    if (m !== undefined && m.seq === seq) {
+      this.cache[i] = undefined;
+      this.cacheBytes -= cacheCost(m);
+    }
   }
 
   protected readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg | undefined {
-    const cached = this.cache.get(seq);
+    const cached = this.cacheGet(seq);
     if (cached) return cached;
     const loc = chunk.loc![slot];
     const len = chunk.rlen![slot];
@@ -414,7 +427,7 @@ export class FileStore extends BaseStore {
     const base = blk.id * TWO32 + fileOff;
     let off = start;
     while (off < end && parseRecord(buf, off, end, rv, true)) {
-      if (rv.type === REC_MSG && !this.cache.has(rv.seq)) {
+      if (rv.type === REC_MSG && this.cacheGet(rv.seq) === undefined) {
         const c = ix.lookup(rv.seq);
         if (c && c.loc![ix.slot] === base + off) {
           this.cachePut({
@@ -914,7 +927,8 @@ export class FileStore extends BaseStore {
         await closeP(fd);
       }
     }
-    this.cache.clear();
+    this.cache.fill(undefined);
+    this.cacheBytes = 0;
     if (err) throw err;
   }
 

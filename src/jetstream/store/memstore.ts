@@ -23,17 +23,10 @@ export class MemStore extends BaseStore {
 
   protected writeMsg(seq: number, subject: string, _subjectBytes: number, hdr: Buffer | undefined, data: Buffer,
     ts: bigint, _ttlSec: number, chunk: Chunk, slot: number): void {
-    const hl = hdr ? hdr.length : 0;
-    const buf = Buffer.allocUnsafe(hl + data.length);
-    if (hdr) hdr.copy(buf, 0);
-    data.copy(buf, hl);
-    chunk.refs![slot] = {
-      subject,
-      seq,
-      ts,
-      headers: hdr ? buf.subarray(0, hl) : undefined,
-      data: buf.subarray(hl),
-    };
+    // One copy per part: the caller's buffers are usually views of a socket read buffer.
+    const copy = Buffer.allocUnsafe(data.length);
+    data.copy(copy, 0);
+    chunk.refs![slot] = { subject, seq, ts, headers: hdr ? Buffer.from(hdr) : undefined, data: copy };
   }
 
   protected readMsg(_seq: number, chunk: Chunk, slot: number): StoredMsg {

@@ -165,7 +165,8 @@ export class MsgIndex {
     if (c === undefined || c.no !== no) {
       c = this.chunks.get(no);
       if (c === undefined) {
-        c = new Chunk(no, this.mode, INITIAL_CAP);
+        // Small streams start with small columns; once a stream spans chunks, use full ones.
+        c = new Chunk(no, this.mode, this.chunks.size === 0 && this.chunkNos.length === 0 && this.lastSeq < CHUNK_SIZE ? INITIAL_CAP : CHUNK_SIZE);
         this.chunks.set(no, c);
         const nos = this.chunkNos;
         if (nos.length === 0 || nos[nos.length - 1] < no) nos.push(no);
