@@ -11,7 +11,6 @@
 // subscriptions; registration, gossip and reconnects belong to the Cluster (RouteHost).
 import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
-import { Outbound } from '../core/outbound.js';
 import { ClientKind, InboundMsg, Subscription, type MsgOrigin, type RouteSink } from '../core/types.js';
 import {
   RouteParser, type RouteProtocolHandler, type RoutedMsgArgs,
@@ -23,6 +22,7 @@ import {
 import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
+import { RouteOutbound } from './route-outbound.js';
 
 /** Closed-connection reasons used for routes (nats-server ClosedState strings). */
 export const RouteCloseReason = {
@@ -80,10 +80,7 @@ export interface RouteLimits {
   maxPayloadBytes: number;
 }
 
-const CRLF_BYTES = 2;
 const CRLF = Buffer.from('\r\n');
-/** Frames up to this size are assembled in the scratch buffer and copied once. */
-const SCRATCH_BYTES = 8 * 1024;
 
 /** Bytes of an account name, cached per account (written on every routed message). */
 const accountNameBytes = new WeakMap<Account, Buffer>();
@@ -141,7 +138,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
 
   flushQueued = false;
   private readonly parser: RouteParser;
-  private readonly out = new Outbound();
+  private readonly out = new RouteOutbound();
   private socketBuffered = 0;
   private pingsOut = 0;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -150,7 +147,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   private readonly inMsg: InboundMsg;
   private readonly origins = new Map<string, MsgOrigin>();
   private accountCache: { name: string; acc: Account | undefined } = { name: '', acc: undefined };
-  private scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
   constructor(
     readonly cid: number,
@@ -376,10 +372,12 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     const acc = accountBytes(account);
     const size = data.length;
     const room = routedMsgHeadRoom(acc, msg.subjectBytes, msg.replyBytes, queues);
-    if (room + size + CRLF_BYTES <= SCRATCH_BYTES) {
-      const b = this.scratch;
-      let p = writeRoutedMsgHead(b, 0, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
-      if (size < 48) {
+    const out = this.out;
+    if (RouteOutbound.copies(size)) {
+      // Control line, payload and CRLF written in one pass into the slab.
+      const b = out.reserve(room + size + 2);
+      let p = writeRoutedMsgHead(b, out.pos, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
+      if (size < 64) {
         for (let i = 0; i < size; i++) b[p++] = data[i]!;
       } else {
         data.copy(b, p);
@@ -387,15 +385,13 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       }
       b[p++] = 13;
       b[p++] = 10;
-      this.out.write(b.subarray(0, p));
+      out.commit(p);
     } else {
-      const head = Buffer.allocUnsafe(room);
-      const p = writeRoutedMsgHead(head, 0, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
-      this.out.write(head.subarray(0, p));
-      // Large payloads may be views into a read buffer: the outbound keeps a reference only
-      // beyond its copy limit, and read buffers are never reused by Node.
-      this.out.write(data);
-      this.out.write(CRLF);
+      const b = out.reserve(room);
+      out.commit(writeRoutedMsgHead(b, out.pos, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size));
+      // Large payloads are referenced: read buffers are never reused by Node.
+      out.write(data);
+      out.write(CRLF);
     }
     this.outMsgs++;
     this.outBytes += size;

@@ -138,6 +138,11 @@ function upper(b: number): number {
   return b >= 97 && b <= 122 ? b - 32 : b;
 }
 
+function sameBytes(a: Buffer, aStart: number, b: Buffer, len: number): boolean {
+  for (let i = 0; i < len; i++) if (a[aStart + i] !== b[i]) return false;
+  return true;
+}
+
 /** nats-server's parseSize: 1..9 ASCII digits, else -1. */
 export function parseRouteSize(buf: Uint8Array, start: number, end: number): number {
   const l = end - start;
@@ -184,6 +189,10 @@ export class RouteParser {
   /** Buffer collecting a payload that spans reads (size + CRLF). */
   private payloadBuf: Buffer | null = null;
   private payloadHave = 0;
+
+  // Last routed subject, reused while it repeats.
+  private lastSubjectBytes: Buffer = EMPTY;
+  private lastSubject = '';
 
   // Small cache so the few account names in use are not re-decoded per message.
   private accBytes: Buffer[] = [];
@@ -307,6 +316,16 @@ export class RouteParser {
    * OP_NEED_MORE (partial line that may still become valid) or OP_BAD.
    */
   private matchOp(buf: Buffer, s: number, e: number, complete: boolean): number {
+    // Fast path for the hot ops as nats-server writes them: "RMSG " / "HMSG ".
+    if (e - s > 5 && buf[s + 1] === 77 && buf[s + 2] === 83 && buf[s + 3] === 71 && buf[s + 4] === SPACE) {
+      const b0 = buf[s];
+      if (b0 === 82 || b0 === 72) {
+        let p = s + 5;
+        while (p < e && (buf[p] === SPACE || buf[p] === TAB)) p++;
+        this.argStart = p;
+        return b0 === 82 ? RouteOp.RMSG : RouteOp.HMSG;
+      }
+    }
     const cands = OPS_BY_FIRST[upper(buf[s]!)];
     if (cands === undefined) return OP_BAD;
     const avail = e - s;
@@ -435,7 +454,7 @@ export class RouteParser {
     const ab = this.accBytes;
     for (let i = 0; i < ab.length; i++) {
       const c = ab[i]!;
-      if (c.length === l && buf.compare(c, 0, l, s, e) === 0) return this.accNames[i]!;
+      if (c.length === l && sameBytes(buf, s, c, l)) return this.accNames[i]!;
     }
     const name = buf.toString('utf8', s, e);
     if (ab.length >= 8) {
@@ -532,8 +551,20 @@ export class RouteParser {
     m.origin = off ? this.str(buf, 0) : undefined;
     m.account = this.account(buf, off);
     const st = 1 + off;
-    m.subjectBytes = buf.subarray(this.tok[st * 2]!, this.tok[st * 2 + 1]!);
-    m.subject = m.subjectBytes.toString('utf8');
+    const ss = this.tok[st * 2]!;
+    const sl = this.tok[st * 2 + 1]! - ss;
+    const last = this.lastSubjectBytes;
+    if (last.length === sl && sameBytes(buf, ss, last, sl)) {
+      // Same subject as the previous message (the common case on a busy route): no decode.
+      m.subjectBytes = last;
+      m.subject = this.lastSubject;
+    } else {
+      m.subjectBytes = buf.subarray(ss, ss + sl);
+      m.subject = m.subjectBytes.toString('utf8');
+      // The view keeps one read buffer alive until the subject changes; Node never reuses them.
+      this.lastSubjectBytes = m.subjectBytes;
+      this.lastSubject = m.subject;
+    }
     m.reply = reply;
     m.replyBytes = replyTok < 0 ? null : buf.subarray(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
     m.queues = queues;
