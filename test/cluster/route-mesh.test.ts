@@ -263,3 +263,34 @@ test('route PINGs: a peer that never answers is closed as stale', async (t) => {
   await nc.flush();
   await nc.close();
 });
+
+test('a route peer that stops reading is cut as a slow consumer; local clients keep flowing', async (t) => {
+  const a = await node(t, { name: 'SLOW', extra: { maxPendingBytes: 2 * 1024 * 1024 } });
+  const lines = logLines(a);
+  const peer = await RawClient.connect(a.h.clusterPort!);
+  t.after(() => peer.close());
+  await peer.readLine();
+  peer.send('CONNECT {"name":"NSTUCK","cluster":"C1","headers":true}\r\n');
+  peer.send('INFO {"server_id":"NSTUCK","server_name":"stuck","version":"2.9.10","proto":2,"go":"go","host":"127.0.0.1","port":1,"headers":true,"max_payload":1048576,"cluster":"C1"}\r\n');
+  peer.send('RS+ $G big.data\r\n');
+  await waitFor(() => a.cluster.hasRemoteInterest('$G', 'big.data'), 'stuck peer interest');
+  // The peer never reads again.
+  (peer as unknown as { socket: net.Socket }).socket.pause();
+
+  const nc = await connect({ servers: a.h.clientUrl });
+  t.after(() => nc.close());
+  let local = 0;
+  nc.subscribe('big.data', { callback: () => { local++; } });
+  await nc.flush();
+  const payload = new Uint8Array(60 * 1024);
+  let sent = 0;
+  while (a.cluster.numRoutes === 1 && sent < 2000) {
+    for (let i = 0; i < 20; i++) nc.publish('big.data', payload);
+    sent += 20;
+    await nc.flush();
+  }
+  assert.equal(a.cluster.numRoutes, 0, 'the stuck route was closed');
+  assert.ok(lines.some((l) => l.includes('Slow Consumer Detected')), 'slow consumer logged');
+  await waitFor(() => local === sent, 'local subscriber got every message');
+  assert.equal(a.cluster.hasRemoteInterest('$G', 'big.data'), false);
+});
