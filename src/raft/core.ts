@@ -1146,6 +1146,11 @@ export class RaftCore {
     if (this.queue.length >= this.timing.maxBatchEntries || this.queueBytes >= this.timing.maxBatchBytes) this.flushQueue();
   }
 
+  /** True when flush() has work: queued proposals or a commit to announce. */
+  get needsFlush(): boolean {
+    return this._state === 'leader' && (this.queue.length > 0 || this.heartbeatAfterCommit);
+  }
+
   /** Driver: end of a batch of inputs; sends queued proposals and a pending heartbeat. */
   flush(): void {
     if (this._state !== 'leader') return;
