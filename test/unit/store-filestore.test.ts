@@ -187,14 +187,19 @@ test('recovery after truncated or corrupted block files keeps everything before 
     const size = fs.statSync(fp).size;
     const at = rnd(size);
     const truncate = round % 2 === 0;
+    // A sealed block with an index file is not re-read at startup: a flipped byte there is found
+    // by the record's crc when it is read, and only that record is lost. A truncated block, or one
+    // without an index, is scanned and cut at the first bad record.
+    const hasIdx = fs.existsSync(fp.replace(/\.blk$/, '.idx'));
     if (truncate) fs.truncateSync(fp, at);
     else {
       const buf = fs.readFileSync(fp);
       buf[at] ^= 1 + rnd(255);
       fs.writeFileSync(fp, buf);
     }
-    // Records of the damaged file from the damaged one on are gone; everything else survives.
-    const lost = new Set(records.filter((r) => r.file === file && r.end > at).map((r) => r.seq));
+    const lost = new Set(records
+      .filter((r) => r.file === file && r.end > at && (truncate || !hasIdx || r.start <= at))
+      .map((r) => r.seq));
     const r = createFileStore(cfg, { dir, blockSizeBytes: 3000 });
     const label = `round ${round}: ${truncate ? 'truncate' : 'flip'} ${file}@${at}`;
     for (const rec of records) {
@@ -208,6 +213,7 @@ test('recovery after truncated or corrupted block files keeps everything before 
       }
     }
     assert.equal(r.state().msgs, 400 - lost.size, label);
+    if (!truncate && hasIdx) assert.deepEqual(r.state().lost?.msgs, [...lost], label);
     // The store keeps working and the cut is permanent.
     const next = r.storeMsg('after', undefined, b('new'));
     assert.equal(next.seq, lost.has(400) ? Math.max(...records.filter((x) => !lost.has(x.seq)).map((x) => x.seq), 0) + 1 : 401);

@@ -40,7 +40,7 @@ export class BlockMeta {
   }
 
   private grow(): void {
-    const cap = this.cap * 2;
+    const cap = Math.max(16, this.cap * 2);
     const g = <T extends { set(a: T): void }>(a: T, b: T): T => {
       b.set(a);
       return b;
@@ -129,23 +129,35 @@ export class BlockMeta {
     if (buf.readDoubleLE(8) !== blockSize) return undefined;
     const n = buf.readUInt32LE(16);
     const ns = buf.readUInt32LE(20);
-    const m = new BlockMeta(Math.max(n, 1));
+    if (HEAD + n * 8 * 3 + n * 4 * 4 + n > buf.length) return undefined;
+    const m = new BlockMeta(0);
     m.n = n;
+    m.cap = n;
     m.blockCrc = buf.readUInt32LE(24);
+    // Column views straight onto the file buffer when it is 8-byte aligned (large reads are), else copies.
+    const ab = buf.buffer;
+    const aligned = buf.byteOffset % 8 === 0;
     let off = HEAD;
-    const take = (a: ArrayBufferView, bytes: number): void => {
-      new Uint8Array(a.buffer, a.byteOffset, bytes).set(buf.subarray(off, off + bytes));
+    const col = <T>(ctor: new (b: ArrayBuffer, o: number, l: number) => T, bytesPer: number): T => {
+      const bytes = n * bytesPer;
+      let v: T;
+      if (aligned) v = new ctor(ab as ArrayBuffer, buf.byteOffset + off, n);
+      else {
+        const copy = new Uint8Array(bytes);
+        copy.set(buf.subarray(off, off + bytes));
+        v = new ctor(copy.buffer, 0, n);
+      }
       off += bytes;
+      return v;
     };
-    if (off + n * 8 * 3 + n * 4 * 4 + n > buf.length) return undefined;
-    take(m.seq, n * 8);
-    take(m.ts, n * 8);
-    take(m.aux, n * 8);
-    take(m.off, n * 4);
-    take(m.len, n * 4);
-    take(m.size, n * 4);
-    take(m.subj, n * 4);
-    take(m.type, n);
+    m.seq = col(Float64Array, 8);
+    m.ts = col(BigInt64Array, 8);
+    m.aux = col(Float64Array, 8);
+    m.off = col(Uint32Array, 4);
+    m.len = col(Uint32Array, 4);
+    m.size = col(Uint32Array, 4);
+    m.subj = col(Int32Array, 4);
+    m.type = col(Uint8Array, 1);
     off = HEAD + n * 8 * 3 + ((n * 4 * 4 + n + 7) & ~7);
     for (let i = 0; i < ns; i++) {
       if (off + 2 > buf.length - 4) return undefined;
