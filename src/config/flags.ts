@@ -10,7 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './parser.js';
-import { loadConfigFile } from './load.js';
+import { loadConfigFile, validateOptions } from './load.js';
 import {
   DEFAULT_PORT, defaultOptions, type AuthorizationConfig, type ClusterOptions, type Options,
 } from './options.js';
@@ -344,7 +344,9 @@ function applyTlsFlags(o: Options, values: Map<string, string | number | boolean
 
 /**
  * Everything the CLI needs from argv: what to do, and the merged Options.
- * Throws FlagError for bad flags and ConfigError for a bad config file.
+ * Throws FlagError for bad flags (and, when the server is to run, options
+ * nats-server refuses at start, e.g. max_payload above max_pending) and
+ * ConfigError for a bad config file.
  */
 export function resolveOptions(argv: string[]): ResolvedCommandLine {
   const { values, rest } = parseFlags(argv);
@@ -376,6 +378,11 @@ export function resolveOptions(argv: string[]): ResolvedCommandLine {
     throw new FlagError('must specify [-c, --config] option to check configuration file syntax');
   }
   const options = applyFlags(base, values);
+  if (!check) {
+    // The checks nats-server makes when the server is created (not with -t).
+    const invalid = validateOptions(options);
+    if (invalid !== undefined) throw new FlagError(invalid);
+  }
   return { action: check ? 'check' : 'run', options, configFile: configFile || undefined, warnings, notices };
 }
 

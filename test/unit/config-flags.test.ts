@@ -31,7 +31,7 @@ test('Go flag syntax: -x and --x, "-p 1" and "-p=1", bools with =false', () => {
 
 test('flag values map onto Options', () => {
   const o = resolveOptions([
-    '-a', '127.0.0.1', '-p', '-1', '-n', 'srv', '-m', '8222', '-ms', '8443', '-P', '/tmp/pid', '-l', '/tmp/log',
+    '-a', '127.0.0.1', '-p', '-1', '-n', 'srv', '-m', '8222', '-P', '/tmp/pid', '-l', '/tmp/log',
     '-T=false', '-s', '-r', 'udp://localhost:514', '--client_advertise', 'adv:4222', '--ports_file_dir', '/tmp/pf',
     '-sd', '/tmp/js', '--max_traced_msg_len', '64', '--log_size_limit', '1000', '--profile', '6060',
   ]).options;
@@ -39,7 +39,6 @@ test('flag values map onto Options', () => {
   assert.equal(o.port, 0, '-1 means a random port (0 in Options)');
   assert.equal(o.serverName, 'srv');
   assert.equal(o.httpPort, 8222);
-  assert.equal(o.httpsPort, 8443);
   assert.equal(o.pidFile, '/tmp/pid');
   assert.equal(o.logFile, '/tmp/log');
   assert.equal(o.logtime, false);
@@ -52,6 +51,8 @@ test('flag values map onto Options', () => {
   assert.equal(o.logSizeLimitBytes, 1000);
   assert.equal(o.profPort, 6060);
   assert.equal(resolveOptions(['-m', '-1']).options.httpPort, 0);
+  assert.equal(resolveOptions(['-ms', '8443', '--tls', '--tlscert', '/c.pem', '--tlskey', '/k.pem']).options.httpsPort, 8443);
+  assert.throws(() => resolveOptions(['-ms', '8443']), /TLS cert and key required for HTTPS/);
   assert.equal(resolveOptions(['-m', '0']).options.httpPort, undefined);
 });
 
@@ -177,6 +178,18 @@ test('explicit flags override the config file; the file overrides defaults', (t)
   assert.equal(o.cluster?.port, 7222);
   assert.deepEqual(o.cluster?.routes, ['nats://127.0.0.1:9999']);
   assert.equal(o.pingIntervalMs, 45_000);
+});
+
+test('options nats-server refuses at start fail a run, but not -t', (t) => {
+  const f = tempConf(t, 'max_payload: 2MB\nmax_pending: 1MB\n');
+  assert.throws(() => resolveOptions(['-c', f]), (e: FlagError) => {
+    assert.ok(e instanceof FlagError);
+    assert.equal(e.message, 'max_payload (2097152) cannot be higher than max_pending (1048576)');
+    return true;
+  });
+  assert.equal(resolveOptions(['-c', f, '-t']).action, 'check');
+  const nau = tempConf(t, 'no_auth_user: ghost\n');
+  assert.throws(() => resolveOptions(['-c', nau]), /no_auth_user: "ghost" present, but users\/nkeys are not defined/);
 });
 
 test('-t with a config file reports "check"; bad files throw ConfigError', (t) => {
