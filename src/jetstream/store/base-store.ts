@@ -383,6 +383,10 @@ export abstract class BaseStore implements StreamStore {
    *  with max age the oldest message is the first one (timestamps grow with seq). */
   protected armExpiry(): void {
     if (this.closed) return;
+    if (this.cfg.maxAgeMs! <= 0 && this.ttlHeap.size === 0) return;
+    // An armed timer already covers the oldest message (new ones are never older); only a TTL
+    // deadline earlier than the timer needs re-arming.
+    if (this.expiryTimer && (this.ttlHeap.size === 0 || this.ttlHeap.peekAt() >= this.expiryTimerAt)) return;
     let at = Infinity;
     if (this.cfg.maxAgeMs! > 0 && this.index.msgs > 0) {
       at = nsToMs(this.index.tsOf(this.index.firstSeq)) + this.cfg.maxAgeMs!;
