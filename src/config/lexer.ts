@@ -985,19 +985,34 @@ export class Lexer {
 }
 
 /**
- * Line (1-based) and column of an offset, as nats-server reports them: the
+ * Line (1-based) and column of offsets, as nats-server reports them: the
  * column counts from the newline that ends the previous line, so it is 0-based
  * on line 1 and 1-based on later lines ("file.conf:1:0", "file.conf:2:1").
  */
-export function lineCol(input: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  const end = Math.min(offset, input.length);
-  for (let i = 0; i < end; i++) {
-    if (input.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i;
-    }
+export class LineIndex {
+  /** offsets of every '\n' in the input */
+  private readonly newlines: number[] = [];
+
+  constructor(private readonly input: string) {
+    for (let i = input.indexOf('\n'); i >= 0; i = input.indexOf('\n', i + 1)) this.newlines.push(i);
   }
-  return { line, col: offset - lineStart };
+
+  at(offset: number): { line: number; col: number } {
+    const end = Math.min(offset, this.input.length);
+    // number of newlines strictly before `end`
+    let lo = 0;
+    let hi = this.newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.newlines[mid] < end) lo = mid + 1;
+      else hi = mid;
+    }
+    const lineStart = lo === 0 ? 0 : this.newlines[lo - 1];
+    return { line: lo + 1, col: offset - lineStart };
+  }
+}
+
+/** One-off form of LineIndex.at. */
+export function lineCol(input: string, offset: number): { line: number; col: number } {
+  return new LineIndex(input).at(offset);
 }

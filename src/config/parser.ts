@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join, isAbsolute } from 'node:path';
-import { Lexer, lineCol, type Token } from './lexer.js';
+import { Lexer, LineIndex, type Token } from './lexer.js';
 
 export type ConfKind = 'string' | 'integer' | 'float' | 'bool' | 'datetime' | 'array' | 'map';
 
@@ -99,6 +99,7 @@ interface Frame {
 class Parser {
   private readonly frames: Frame[] = [];
   private readonly keys: PendingKey[] = [];
+  private readonly lines: LineIndex;
   readonly root: ConfMap = new Map();
 
   constructor(
@@ -107,10 +108,12 @@ class Parser {
     private readonly file: string,
     /** names of environment variables being expanded (cycle detection, shared with sub-parsers) */
     private readonly envRefs: Set<string>,
-  ) {}
+  ) {
+    this.lines = new LineIndex(text);
+  }
 
   private pos(offset: number): { file: string; line: number; col: number } {
-    const { line, col } = lineCol(this.text, offset);
+    const { line, col } = this.lines.at(offset);
     return { file: this.file, line, col };
   }
 

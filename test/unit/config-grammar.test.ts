@@ -274,6 +274,22 @@ test('structural errors', () => {
   assert.match(parseError('m {').message, /Unexpected EOF processing map\./);
 });
 
+test('CRLF line endings', () => {
+  assert.deepEqual(parse('port: 4222\r\nhost: h\r\nm {\r\n  a: 1\r\n  b: [x,\r\n y]\r\n}\r\n'), {
+    port: 4222, host: 'h', m: { a: 1, b: ['x', 'y'] },
+  });
+});
+
+test('a large file parses quickly', () => {
+  let text = 'accounts {\n A {\n users = [\n';
+  for (let i = 0; i < 5000; i++) text += `  {user: u${i}, password: p${i}, permissions: {publish: ["a.>"], subscribe: ">"}}\n`;
+  text += ' ]\n }\n}\n';
+  const t0 = performance.now();
+  const root = toPlain(parseConfigText(text, 't.conf')) as { accounts: { A: { users: unknown[] } } };
+  assert.equal(root.accounts.A.users.length, 5000);
+  assert.ok(performance.now() - t0 < 2000, 'positions are computed without rescanning the text');
+});
+
 test('empty and comment-only files parse to nothing', () => {
   assert.deepEqual(parse(''), {});
   assert.deepEqual(parse('\n\n   \n'), {});
