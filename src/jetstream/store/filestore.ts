@@ -167,6 +167,8 @@ export class FileStore extends BaseStore {
   private markDirty = false;
   private emptyBlocks = new Set<Block>();
   private recovering = false;
+  /** Set once stop() has synced everything: the flush loop no longer runs. */
+  private shutdown = false;
   private intervalTimer: NodeJS.Timeout | undefined;
   private readonly runFlushBound = (): void => {
     void this.runFlush();
@@ -660,7 +662,7 @@ export class FileStore extends BaseStore {
 
   private async runFlush(): Promise<void> {
     this.flushScheduled = false;
-    if (this.flushing) return;
+    if (this.flushing || this.shutdown) return;
     this.flushing = true;
     try {
       while (this.hasWork()) {
@@ -734,8 +736,12 @@ export class FileStore extends BaseStore {
   }
 
   flush(): Promise<void> {
+    if (this.closed) return this.failed ? Promise.reject(this.failed) : Promise.resolve();
+    return this.syncAll();
+  }
+
+  private syncAll(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.syncWaiters.push({ resolve, reject });
       this.kick();
@@ -910,16 +916,18 @@ export class FileStore extends BaseStore {
 
   async stop(): Promise<void> {
     if (this.closed) return;
+    // New operations are refused from here on; what is queued is still written and synced.
+    this.closed = true;
     this.stopExpiry();
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     for (const c of [...this.consumers.values()]) await c.stop();
     let err: unknown;
     try {
-      await this.flush();
+      await this.syncAll();
     } catch (e) {
       err = e;
     }
-    this.closed = true;
+    this.shutdown = true;
     while (this.flushing) await new Promise((r) => setImmediate(r));
     for (const b of this.blocks) {
       if (b.fd >= 0) {
