@@ -61,6 +61,20 @@ function localInterfaceAddrs(): Set<string> {
   return out;
 }
 
+/** A server of the cluster we have a registered route to. */
+export interface ClusterPeer {
+  /** server_id */
+  id: string;
+  /** server_name (the raft peer id is a hash of it) */
+  name: string;
+  /** the peer's route INFO said jetstream:true */
+  jetstream: boolean;
+  cluster: string;
+  domain?: string;
+}
+
+export type PeerListener = (event: 'added' | 'removed', peer: ClusterPeer) => void;
+
 export class Cluster implements Subsystem, RouteBridge, RouteHost {
   readonly name = 'cluster';
   private server!: Server;
@@ -85,6 +99,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly peerClientUrls = new RefCountedUrlSet();
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
+  private readonly peerListeners: PeerListener[] = [];
   private flushList: RouteConnection[] = [];
   private flushScheduled = false;
 
@@ -572,6 +587,35 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       conn.connectUrls = [...info.connect_urls];
       this.addConnectUrls(conn.connectUrls);
     }
+    this.notifyPeer('added', conn);
+  }
+
+  private peerOf(conn: RouteConnection): ClusterPeer {
+    const info = conn.remoteInfo;
+    const p: ClusterPeer = { id: conn.remoteId, name: conn.remoteName, jetstream: info?.jetstream === true, cluster: info?.cluster ?? this.clusterName };
+    if (info?.domain) p.domain = info.domain;
+    return p;
+  }
+
+  private notifyPeer(event: 'added' | 'removed', conn: RouteConnection): void {
+    if (this.peerListeners.length === 0) return;
+    const peer = this.peerOf(conn);
+    for (const l of [...this.peerListeners]) {
+      try {
+        l(event, peer);
+      } catch (e) {
+        this.log('error', `cluster peer listener failed: ${(e as Error).stack ?? e}`);
+      }
+    }
+  }
+
+  /** Be told when a server joins (route registered) or leaves (its last route closed). */
+  onPeerChange(listener: PeerListener): () => void {
+    this.peerListeners.push(listener);
+    return () => {
+      const i = this.peerListeners.indexOf(listener);
+      if (i >= 0) this.peerListeners.splice(i, 1);
+    };
   }
 
   /** Tell every other route about a new peer so they connect to it (full mesh from one seed). */
@@ -632,6 +676,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       this.remotes.delete(conn.remoteId);
       conn.registered = false;
       if (conn.connectUrls.length > 0) this.removeConnectUrls(conn.connectUrls);
+      this.notifyPeer('removed', conn);
     }
     this.log('info', `${conn.label()} - Router connection closed: ${conn.closeReason}`);
     if (this.stopped || conn.noReconnect) return;
@@ -705,13 +750,9 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     return [...this.remotes.keys()];
   }
 
-  /** server_name by server_id of connected peers (with the `jetstream` flag of their INFO). */
-  peers(): { id: string; name: string; jetstream: boolean; cluster: string }[] {
-    const out: { id: string; name: string; jetstream: boolean; cluster: string }[] = [];
-    for (const [id, r] of this.remotes) {
-      out.push({ id, name: r.remoteName, jetstream: r.remoteInfo?.jetstream === true, cluster: r.remoteInfo?.cluster ?? this.clusterName });
-    }
-    return out;
+  /** The servers we have a registered route to. */
+  peers(): ClusterPeer[] {
+    return [...this.remotes.values()].map((r) => this.peerOf(r));
   }
 
   /** Does any route carry interest from a peer for `subject` in `account`? */

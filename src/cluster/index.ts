@@ -6,6 +6,7 @@ import type { Server } from '../server/server.js';
 import { Cluster } from './cluster.js';
 
 export { Cluster } from './cluster.js';
+export type { ClusterPeer, PeerListener } from './cluster.js';
 export type { RoutezJson, RoutezOptions, RouteInfoJson, VarzClusterJson } from './routez.js';
 
 const byServer = new WeakMap<Server, Cluster>();

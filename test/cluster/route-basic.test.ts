@@ -226,3 +226,18 @@ test('/routez and the /varz cluster section over HTTP', async (t) => {
   assert.equal(varz.cluster.cluster_port, a.h.clusterPort);
   assert.equal(varz.routes, 1);
 });
+
+test('peer join/leave events for other subsystems (JetStream placement, raft peers)', async (t) => {
+  const a = await startNode({ name: 'EA' });
+  t.after(() => a.h.shutdown());
+  const events: string[] = [];
+  const off = a.cluster.onPeerChange((ev, p) => events.push(`${ev}:${p.name}:${p.cluster}:${p.jetstream}`));
+  const b = await startNode({ name: 'EB', routes: [a.routeUrl] });
+  await waitRoutes([a, b], 1);
+  assert.deepEqual(events, ['added:EB:C1:false']);
+  assert.deepEqual(a.cluster.peers().map((p) => p.id), [b.h.server.serverId]);
+  await b.h.shutdown();
+  await waitRoutes([a], 0);
+  assert.deepEqual(events, ['added:EB:C1:false', 'removed:EB:C1:false']);
+  off();
+});
