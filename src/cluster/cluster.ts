@@ -53,6 +53,10 @@ function permits(rule: PermissionRule | undefined, subject: string): boolean {
   return true;
 }
 
+function ignoreError(): void {
+  // handled by the dial promise or the route connection
+}
+
 function localInterfaceAddrs(): Set<string> {
   const out = new Set<string>(['127.0.0.1', '::1', '0.0.0.0', '::']);
   for (const list of Object.values(networkInterfaces())) {
@@ -390,6 +394,9 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private dial(host: string, port: number): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port, noDelay: true });
+      // Errors after the dial settled (a reset before the route takes the socket over, a late
+      // error after a timeout) must never go unhandled; the route adds its own handler.
+      socket.on('error', ignoreError);
       this.dialSockets.add(socket);
       const timer = setTimeout(() => {
         socket.destroy();
