@@ -3,7 +3,7 @@
 // interest removal, and route reconnection after either side restarts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import {
   NatsServerNode, freePort, hasNatsServer, startNode, waitFor, waitRemoteInterest, waitRoutes, type InProcNode,
 } from '../cluster/cluster-helpers.js';
@@ -97,6 +97,30 @@ async function exercisePair(t: T, ts: InProcNode, nsUrl: string): Promise<void> 
   await waitRemoteInterest(ts, 'svc.ns');
   assert.equal((await tc.request('svc.ns', 'q1', { timeout: 2000 })).string(), 'ns:q1');
   assert.equal((await nc.request('probe.ts', 'q2', { timeout: 2000 })).string(), 'ts:q2');
+
+  // Headers cross in both directions (HMSG on the route).
+  const echoHdr = (who: string) => (_e: unknown, m: Msg) => {
+    const h = headers();
+    h.set('X-Seen-By', who);
+    h.set('X-Got', m.headers?.get('X-Req') ?? 'none');
+    m.respond(m.data, { headers: h });
+  };
+  nc.subscribe('hdr.ns', { callback: echoHdr('ns') });
+  tc.subscribe('hdr.ts', { callback: echoHdr('ts') });
+  await nc.flush();
+  await tc.flush();
+  await waitRemoteInterest(ts, 'hdr.ns');
+  await requestUntilOk(nc, 'hdr.ts');
+  const rh = headers();
+  rh.set('X-Req', 'abc');
+  const r1 = await tc.request('hdr.ns', 'p1', { timeout: 2000, headers: rh });
+  assert.equal(r1.headers?.get('X-Seen-By'), 'ns');
+  assert.equal(r1.headers?.get('X-Got'), 'abc');
+  assert.equal(r1.string(), 'p1');
+  const r2 = await nc.request('hdr.ts', 'p2', { timeout: 2000, headers: rh });
+  assert.equal(r2.headers?.get('X-Seen-By'), 'ts');
+  assert.equal(r2.headers?.get('X-Got'), 'abc');
+  assert.equal(r2.string(), 'p2');
 
   // Queue group with members on both servers: one delivery per message, cluster-wide.
   const seen = new Map<string, string[]>();
