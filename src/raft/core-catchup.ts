@@ -97,7 +97,9 @@ export class LeaderCatchup {
   }
 
   private sendMore(run: Run, read: ReadEntry, term: number): void {
-    while (run.inflightBytes <= this.timing.leaderCatchupMaxBytes && run.next <= run.last) {
+    const maxBytes = this.timing.leaderCatchupMaxBytes;
+    const maxEntries = this.timing.leaderCatchupMaxEntries * 2;
+    while (run.inflightBytes <= maxBytes && run.inflight.length < maxEntries && run.next <= run.last) {
       const stored = read(run.next);
       if (!stored) {
         // Compacted or truncated under us: the follower will ask again.

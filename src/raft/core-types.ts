@@ -22,6 +22,8 @@ export interface RaftTiming {
   leaderCatchupStallMs: number;
   /** Leader: unacknowledged catch-up bytes allowed in flight per follower. */
   leaderCatchupMaxBytes: number;
+  /** Leader: unacknowledged catch-up entries (indexes) allowed in flight per follower. */
+  leaderCatchupMaxEntries: number;
   /** Delay before the target of a leader transfer campaigns. */
   transferCampaignMs: number;
   /** Observers re-arm their election timer to this (they never campaign). */
@@ -50,6 +52,7 @@ export const DEFAULT_TIMING: RaftTiming = {
   catchupStallMs: 2000,
   leaderCatchupStallMs: 2000,
   leaderCatchupMaxBytes: 2 * 1024 * 1024,
+  leaderCatchupMaxEntries: 8192,
   transferCampaignMs: 10,
   observerIntervalMs: 48 * 3600_000,
   peerRejoinMs: 5 * 60_000,

@@ -67,6 +67,8 @@ interface FollowerCatchup {
   /** Progress marker for stall detection. */
   pindex: number;
   activeAt: number;
+  /** When this catch-up was requested. */
+  requestedAt: number;
   inbox: string;
 }
 
@@ -725,8 +727,11 @@ export class RaftCore {
       }
       if (catchingUp) {
         // A gap in the catch-up stream (lost or reordered entries): ask again
-        // from where we are rather than wait for a stall.
-        this.requestCatchup(ae, reply);
+        // from where we are rather than wait for a full stall, but not more
+        // often than a quarter stall interval (each request restarts the
+        // leader's stream).
+        const cs = this.catchup!;
+        if (this.env.now() - cs.requestedAt >= this.timing.catchupStallMs / 4) this.requestCatchup(ae, reply);
         return;
       }
       this.requestCatchup(ae, reply);
@@ -817,7 +822,8 @@ export class RaftCore {
   private requestCatchup(ae: AppendEntry, reply: string): void {
     if (this.catchup) this.host.unsubscribe(this.catchup.inbox);
     const inbox = catchupInbox(randomToken(this.env.random));
-    this.catchup = { cterm: ae.pterm, cindex: ae.pindex, pindex: this.pindex, activeAt: this.env.now(), inbox };
+    const now = this.env.now();
+    this.catchup = { cterm: ae.pterm, cindex: ae.pindex, pindex: this.pindex, activeAt: now, requestedAt: now, inbox };
     this.host.subscribe(inbox, 'catchup');
     if (reply) this.respond(reply, this.pterm, this.pindex, false, inbox);
   }
