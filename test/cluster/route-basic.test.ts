@@ -1,6 +1,9 @@
 // Two- and three-server tsnats clusters in one process: messages, queue groups,
 // request/reply, no-responders and interest bookkeeping across routes.
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
@@ -240,4 +243,30 @@ test('peer join/leave events for other subsystems (JetStream placement, raft pee
   await waitRoutes([a], 0);
   assert.deepEqual(events, ['added:EB:C1:false', 'removed:EB:C1:false']);
   off();
+});
+
+test('no_advertise keeps client URLs out of route INFO and client INFO; ports file lists the cluster port', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-ports-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const noAdv = { name: 'C1', host: '127.0.0.1', port: 0, routes: [], noAdvertise: true, connectRetries: 0 };
+  const a = await startNode({ name: 'NA1', extra: { cluster: noAdv, portsFileDir: dir } });
+  t.after(() => a.h.shutdown());
+  const ports = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.ports'))!), 'utf8')) as Record<string, string[]>;
+  assert.deepEqual(ports.cluster, [`nats://127.0.0.1:${a.h.clusterPort}`]);
+  assert.deepEqual(ports.nats, [`nats://127.0.0.1:${a.h.port}`]);
+
+  const raw = await RawClient.connect(a.h.clusterPort!);
+  t.after(() => raw.close());
+  const info = JSON.parse((await raw.readLine()).slice(5)) as Record<string, unknown>;
+  assert.equal(info.connect_urls, undefined);
+  raw.close();
+
+  const b = await startNode({ name: 'NA2', routes: [a.routeUrl] });
+  t.after(() => b.h.shutdown());
+  await waitRoutes([a, b], 1);
+  // B advertises, but A was told not to pass cluster URLs to its clients.
+  assert.equal(a.h.server.getInfoField('connect_urls'), undefined);
+  // B learned nothing from A either (A's route INFO had no connect_urls).
+  const bUrls = b.h.server.getInfoField('connect_urls') as string[] | undefined;
+  assert.ok(bUrls === undefined || !bUrls.includes(`127.0.0.1:${a.h.port}`));
 });
