@@ -294,3 +294,27 @@ test('a route peer that stops reading is cut as a slow consumer; local clients k
   await waitFor(() => local === sent, 'local subscriber got every message');
   assert.equal(a.cluster.hasRemoteInterest('$G', 'big.data'), false);
 });
+
+test('every node lists every node (itself included): a clean 3-node mesh', async (t) => {
+  const { freePort } = await import('./cluster-helpers.js');
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const urls = ports.map((p) => `nats-route://127.0.0.1:${p}`);
+  const nodes: InProcNode[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await node(t, { name: `ALL${i}`, clusterPort: ports[i], routes: urls }));
+  await waitRoutes(nodes, 2, 20_000);
+  const ncs = await Promise.all(nodes.map((n) => connect({ servers: n.h.clientUrl })));
+  t.after(async () => { for (const nc of ncs) await nc.close(); });
+  const counts = [0, 0, 0];
+  ncs.forEach((nc, i) => nc.subscribe('all.x', { callback: () => { counts[i]!++; } }));
+  ncs[1]!.subscribe('all.sync', { callback: (_e, m) => { m.respond('ok'); } });
+  for (const nc of ncs) await nc.flush();
+  await waitFor(() => nodes[0]!.cluster.hasRemoteInterest('$G', 'all.sync') && nodes[2]!.cluster.hasRemoteInterest('$G', 'all.sync'), 'sync interest');
+  await waitFor(() => nodes.every((n) => n.h.server.globalAccount.sublist.match('all.x').psubs.length === 3), 'all.x interest everywhere');
+  for (let i = 0; i < 30; i++) ncs[i % 3]!.publish('all.x', String(i));
+  for (const nc of ncs) await nc.flush();
+  await waitFor(() => counts.every((c) => c >= 30), 'every subscriber got 30');
+  for (const nc of [ncs[0]!, ncs[2]!]) assert.equal((await nc.request('all.sync', '', { timeout: 2000 })).string(), 'ok');
+  assert.deepEqual(counts, [30, 30, 30]);
+  // No node dialled itself.
+  for (const n of nodes) assert.ok(n.cluster.routez().routes.every((r) => r.remote_id !== n.h.server.serverId));
+});
