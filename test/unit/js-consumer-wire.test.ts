@@ -20,7 +20,7 @@ test('ack subject round trip matches the captured 2.9.10 delivery', () => {
   assert.equal(s, '$JS.ACK.T3.D1.1.1.1.1795738563295351080.1');
   const info = parseAckSubject('$JS.ACK.ORDERS.C1.2.7.9.1795732728188044053.4');
   assert.deepEqual(info, { stream: 'ORDERS', consumer: 'C1', dc: 2, sseq: 7, dseq: 9, ts: '1795732728188044053', pending: 4 });
-  assert.equal(ackSubscription('S', 'C'), '$JS.ACK.S.C.*.*.*.*.*');
+  assert.equal(ackSubscription('S', 'C'), '$JS.ACK.S.C.>');
 });
 
 test('ack subject parser accepts v2 form and rejects other shapes', () => {

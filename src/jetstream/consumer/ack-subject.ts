@@ -24,9 +24,14 @@ export function ackPrefix(stream: string, consumer: string): string {
   return `$JS.ACK.${stream}.${consumer}.`;
 }
 
-/** Subscription subject for a consumer's acks (v1). */
+/**
+ * Subscription subject for a consumer's acks. nats-server subscribes the exact v1 shape
+ * (five '*'); we take "<prefix>.>" and check the token count when parsing, which is
+ * equivalent (a malformed ack is ignored either way) and much cheaper to match for the
+ * per-ack unique subjects.
+ */
 export function ackSubscription(stream: string, consumer: string): string {
-  return `$JS.ACK.${stream}.${consumer}.*.*.*.*.*`;
+  return `$JS.ACK.${stream}.${consumer}.>`;
 }
 
 export function encodeAckSubject(prefix: string, dc: number, sseq: number, dseq: number, ts: bigint, pending: number): string {
@@ -58,4 +63,51 @@ export function parseAckSubject(subject: string): AckInfo | undefined {
     ts: toks[off + 5]!,
     pending: parseNum(toks[off + 6]!),
   };
+}
+
+/** The numbers the ack path needs, parsed without allocating: [dc, sseq, dseq]. */
+export interface AckNumbers {
+  dc: number;
+  sseq: number;
+  dseq: number;
+}
+
+function parseRange(s: string, from: number, to: number): number {
+  if (to <= from) return BAD_NUM;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return BAD_NUM;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Scratch for parseAckNumbers (single-threaded: no allocation per ack). */
+const DOTS = new Int32Array(11);
+
+/**
+ * Hot-path form of parseAckSubject for a subject that arrived on the consumer's own ack
+ * subscription (so the prefix and token count are right): fills `out` from the three
+ * numeric tokens after the consumer name. Returns false when the subject is not 9 or
+ * 11+ tokens long (nats-server then treats every number as 0).
+ */
+export function parseAckNumbers(subject: string, out: AckNumbers): boolean {
+  // Token boundaries, counted from the start (names cannot contain dots).
+  let dots = 0;
+  const pos = DOTS;
+  for (let i = 0; i < subject.length; i++) {
+    if (subject.charCodeAt(i) === 46) {
+      if (dots < 11) pos[dots] = i;
+      dots++;
+    }
+  }
+  const ntok = dots + 1;
+  if (ntok !== 9 && ntok < 11) return false;
+  // v1: $JS.ACK.<s>.<c>.<dc>.<sseq>.<dseq>.<ts>.<pending>; v2 has two more tokens in front.
+  const t = ntok >= 11 ? 5 : 3; // index of the dot before <dc>
+  out.dc = parseRange(subject, pos[t]! + 1, pos[t + 1]!);
+  out.sseq = parseRange(subject, pos[t + 1]! + 1, pos[t + 2]!);
+  out.dseq = parseRange(subject, pos[t + 2]! + 1, pos[t + 3]!);
+  return true;
 }

@@ -17,7 +17,7 @@ import {
   cloneConsumerConfig, consumerConfigToJSON, gatherFilters, parseSampleFreq, EPHEMERAL_INACTIVE_DEFAULT_NS,
   type ConsumerConfig,
 } from './config.js';
-import { ackPrefix, ackSubscription, parseAckSubject, BAD_NUM } from './ack-subject.js';
+import { ackPrefix, ackSubscription, parseAckNumbers, BAD_NUM, type AckNumbers } from './ack-subject.js';
 import {
   parsePullRequest, idleHeartbeat, headersOnly, badRequest, statusHeader, batchCompleted, STATUS_CONSUMER_DELETED,
   STATUS_CONSUMER_IS_PUSH, STATUS_EXCEEDED_MAX_WAITING, STATUS_FLOW_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUESTS_PENDING,
@@ -63,6 +63,24 @@ const FC_MAX_PENDING_BYTES = 32 * 1024 * 1024;
 /** delay added to ack-wait timers so bursts are handled in one pass (ackWaitDelay) */
 const ACK_WAIT_DELAY_MS = 1;
 const TERM_REASON_UNACKED_REMOVED = 'Unacknowledged message was deleted';
+
+// Ack bodies (nats-server AckAck, AckOK, AckNext, AckNak, AckProgress, AckTerm).
+const ACK_ACK = Buffer.from('+ACK');
+const ACK_OK = Buffer.from('+OK');
+const ACK_NEXT = Buffer.from('+NXT');
+const ACK_NAK = Buffer.from('-NAK');
+const ACK_PROGRESS = Buffer.from('+WPI');
+const ACK_TERM = Buffer.from('+TERM');
+
+function startsWith(b: Buffer, prefix: Buffer): boolean {
+  if (b.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
+  return true;
+}
+
+function isBody(b: Buffer, body: Buffer): boolean {
+  return b.length === body.length && startsWith(b, body);
+}
 
 interface NextMsg {
   msg: StoredMsg;
@@ -135,8 +153,9 @@ export class Consumer implements StreamConsumer {
   } | undefined;
 
   // ---- activity ----
-  private lastDeliveredNs = 0n;
-  private lastAckNs = 0n;
+  /** last delivery / last ack, ms since epoch (0 = never) */
+  private lastDeliveredMs = 0;
+  private lastAckMs = 0;
   private lastActivityMs = Date.now();
   /** inactive threshold in ms (with jitter), 0 = never [dthresh] */
   private dthreshMs = 0;
@@ -157,6 +176,8 @@ export class Consumer implements StreamConsumer {
   private holdTimer: NodeJS.Timeout | undefined;
   private runScheduled = false;
   private readonly runBound = (): void => this.run();
+  /** scratch for parsing ack subjects */
+  private readonly ackNums: AckNumbers = { dc: 0, sseq: 0, dseq: 0 };
   private unlisten: (() => void) | undefined;
   private closed = false;
   /** Called once the consumer removed itself (inactivity); the manager forgets it. */
@@ -757,7 +778,7 @@ export class Consumer implements StreamConsumer {
     } else {
       this.trackPending(seq, dseq, nowMs);
     }
-    this.lastDeliveredNs = nowNs();
+    this.lastDeliveredMs = nowMs;
     const receivers = this.host.deliver(dsubj, subject, ackReply, hdrs, data);
     if (receivers === 0) this.didNotDeliver(seq, dsubj);
     // Flow control counts what the client receives: deliver subject, reply, headers, payload.
@@ -882,24 +903,27 @@ export class Consumer implements StreamConsumer {
   /** A message on the ack subject $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>. */
   processAck(subject: string, reply: string, _hdr: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
-    const info = parseAckSubject(subject);
-    const sseq = info ? info.sseq : 0;
-    const dseq = info ? info.dseq : 0;
-    const dc = info ? info.dc : 0;
+    const a = this.ackNums;
+    if (!parseAckNumbers(subject, a)) {
+      a.dc = 0;
+      a.sseq = 0;
+      a.dseq = 0;
+    }
+    const { sseq, dseq, dc } = a;
     let skipAckReply = sseq === 0;
     const len = payload.length;
     const c0 = len > 0 ? payload[0] : 0;
-    if (len === 0 || (len === 4 && payload.toString('latin1') === '+ACK') || (len === 3 && payload.toString('latin1') === '+OK')) {
+    if (len === 0 || isBody(payload, ACK_ACK) || isBody(payload, ACK_OK)) {
       if (!this.processAckMsg(sseq, dseq, dc, true)) skipAckReply = true;
-    } else if (c0 === 0x2b /* + */ && payload.subarray(0, 4).toString('latin1') === '+NXT') {
+    } else if (c0 === 0x2b /* + */ && startsWith(payload, ACK_NEXT)) {
       this.processAckMsg(sseq, dseq, dc, true);
       this.processNextMsgRequest(reply, payload.subarray(4));
       skipAckReply = true;
-    } else if (c0 === 0x2d /* - */ && payload.subarray(0, 4).toString('latin1') === '-NAK') {
+    } else if (c0 === 0x2d /* - */ && startsWith(payload, ACK_NAK)) {
       this.processNak(sseq, dseq, dc, payload);
-    } else if (len === 4 && payload.toString('latin1') === '+WPI') {
+    } else if (isBody(payload, ACK_PROGRESS)) {
       this.progressUpdate(sseq);
-    } else if (c0 === 0x2b && payload.subarray(0, 5).toString('latin1') === '+TERM') {
+    } else if (c0 === 0x2b && startsWith(payload, ACK_TERM)) {
       const reason = payload.subarray(5).toString('utf8').trim();
       if (!this.processTerm(sseq, dseq, dc, reason)) skipAckReply = true;
     }
@@ -958,7 +982,7 @@ export class Consumer implements StreamConsumer {
         return retention !== 'limits';
     }
     this.storeUpdateAcks(dseq, sseq);
-    this.lastAckNs = nowNs();
+    this.lastAckMs = Date.now();
     if (retention !== 'limits') {
       this.stream.ackMsg(this, sseq);
       if (ackAll !== undefined) for (const s of ackAll) this.stream.ackMsg(this, s);
@@ -1392,9 +1416,9 @@ export class Consumer implements StreamConsumer {
       if (has !== this.active) this.updateDeliveryInterest(has);
     }
     const delivered: Record<string, unknown> = { consumer_seq: Math.max(this.dseq, 1) - 1, stream_seq: this.deliveredSseq };
-    if (this.lastDeliveredNs > 0n) delivered.last_active = goTimeFromNanos(this.lastDeliveredNs);
+    if (this.lastDeliveredMs > 0) delivered.last_active = goTimeFromNanos(BigInt(this.lastDeliveredMs) * 1_000_000n);
     const ackFloor: Record<string, unknown> = { consumer_seq: this.adflr, stream_seq: this.asflr };
-    if (this.lastAckNs > 0n) ackFloor.last_active = goTimeFromNanos(this.lastAckNs);
+    if (this.lastAckMs > 0) ackFloor.last_active = goTimeFromNanos(BigInt(this.lastAckMs) * 1_000_000n);
     const info: Record<string, unknown> = {
       stream_name: this.streamName,
       name: this.name,

@@ -5,7 +5,8 @@
 // clean-up when a consumer goes away.
 
 import type { JsAccount } from '../js-account.js';
-import { InboundMsg, type MsgOrigin } from '../../core/types.js';
+import { EMPTY_BUFFER, InboundMsg } from '../../core/types.js';
+import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
 import type { StreamConfig } from '../api/types.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
@@ -34,6 +35,61 @@ export function streamView(cfg: StreamConfig): StreamConfigView {
   };
 }
 
+/**
+ * Publishes stream messages to consumers' deliver subjects / pull inboxes on the hot path:
+ * routed on the destination, shown with the message's own subject (nats-server pa.deliver).
+ * One InboundMsg is reused (delivery is synchronous and sinks copy what they keep), subject
+ * bytes are cached, the ack reply is written into a scratch buffer.
+ */
+class Deliverer {
+  private readonly msg: InboundMsg;
+  private readonly subjects = new Map<string, Buffer>();
+  private scratch = Buffer.allocUnsafe(512);
+
+  constructor(private readonly account: Account) {
+    this.msg = new InboundMsg({ cid: 0, account: account.name, kind: 'internal' });
+  }
+
+  private subjectBytes(subject: string): Buffer {
+    let b = this.subjects.get(subject);
+    if (b === undefined) {
+      if (this.subjects.size >= 4096) this.subjects.clear();
+      b = Buffer.from(subject);
+      this.subjects.set(subject, b);
+    }
+    return b;
+  }
+
+  deliver(dsubj: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): number {
+    const m = this.msg;
+    m.subject = dsubj;
+    m.subjectBytes = this.subjectBytes(subject);
+    m.reply = reply;
+    if (reply === '') {
+      m.replyBytes = null;
+    } else {
+      if (reply.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafe(reply.length * 3);
+      const n = this.scratch.write(reply, 0, 'utf8');
+      m.replyBytes = this.scratch.subarray(0, n);
+    }
+    if (headers !== undefined && headers.length > 0) {
+      m.hdrLen = headers.length;
+      m.data = payload.length > 0 ? Buffer.concat([headers, payload]) : headers;
+    } else {
+      m.hdrLen = -1;
+      m.data = payload;
+    }
+    const stats = this.account.stats;
+    stats.inMsgs++;
+    stats.inBytes += m.data.length;
+    const n = this.account.processMsg(m, null, false);
+    // Drop references so stored buffers are not kept alive by the scratch message.
+    m.data = EMPTY_BUFFER;
+    m.replyBytes = null;
+    return n;
+  }
+}
+
 /** The consumer-facing services of one JetStream account (one per account, cached). */
 const hosts = new WeakMap<JsAccount, ConsumerHost>();
 
@@ -43,19 +99,12 @@ export function consumerHostFor(acc: JsAccount, domain: string | undefined, warn
     const client = acc.client;
     const account = acc.account;
     const sublist = account.sublist;
-    const origin: MsgOrigin = { cid: 0, account: account.name, kind: 'internal' };
+    const deliverer = new Deliverer(account);
     h = {
       subscribe: (subject, handler) => client.subscribe(subject, handler),
       unsubscribe: (id) => client.unsubscribe(id),
       publish: (subject, reply, headers, payload) => client.publish(subject, reply, headers, payload),
-      deliver: (dsubj, subject, reply, headers, payload) => {
-        // Routed on dsubj, shown with the message's own subject (nats-server pa.deliver).
-        const m = InboundMsg.create(origin, dsubj, reply, headers, payload);
-        m.subjectBytes = Buffer.from(subject);
-        account.stats.inMsgs++;
-        account.stats.inBytes += m.data.length;
-        return account.processMsg(m, null, false);
-      },
+      deliver: (dsubj, subject, reply, headers, payload) => deliverer.deliver(dsubj, subject, reply, headers, payload),
       hasInterest: (subject) => sublist.hasInterest(subject),
       domain,
       warn,
