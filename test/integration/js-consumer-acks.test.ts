@@ -223,3 +223,22 @@ test('acks for unknown or future messages are ignored without a reply and do not
   got[0]!.respond('+ACK');
   await waitUntil(async () => (await jsm.consumers.info('S', 'U')).num_ack_pending === 0, 2000, 'real ack works');
 });
+
+test('sample_freq 100% publishes an ack metric for every ack', async (t) => {
+  const { nc, jsm } = await setup(t);
+  await publish(nc, 3);
+  await jsm.consumers.add('S', { durable_name: 'M', ack_policy: AckPolicy.Explicit, sample_freq: '100%' });
+  const metrics: Array<Record<string, unknown>> = [];
+  nc.subscribe('$JS.EVENT.METRIC.CONSUMER.ACK.S.M', { callback: (_e, m) => { metrics.push(m.json()); } });
+  await nc.flush();
+  const got = collector(nc, '_INBOX.m');
+  pull(nc, 'S', 'M', '_INBOX.m', { batch: 3, expires: 2e9 });
+  await waitUntil(() => got.length === 3, 2000, 'deliveries');
+  for (const m of got) m.respond('+ACK');
+  await waitUntil(() => metrics.length === 3, 2000, 'metrics');
+  assert.deepEqual(Object.keys(metrics[0]!), ['type', 'id', 'timestamp', 'stream', 'consumer', 'consumer_seq', 'stream_seq', 'ack_time', 'deliveries']);
+  assert.equal(metrics[0]!.type, 'io.nats.jetstream.metric.v1.consumer_ack');
+  assert.deepEqual(metrics.map((m) => m.stream_seq), [1, 2, 3]);
+  assert.ok((metrics[0]!.ack_time as number) >= 0);
+  assert.equal(metrics[0]!.deliveries, 1);
+});

@@ -181,3 +181,15 @@ test('ordered consumers of the client (push and pull) see every message in order
   }
   assert.deepEqual(pseqs, seqs);
 });
+
+test('an ephemeral push consumer goes away after its subscriber left for inactive_threshold', async (t) => {
+  const { nc, jsm } = await setup(t);
+  const sub = nc.subscribe('dlv.gone');
+  await nc.flush();
+  const ci = await jsm.consumers.add('S', { deliver_subject: 'dlv.gone', ack_policy: AckPolicy.None, inactive_threshold: 300 * MS });
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await jsm.consumers.info('S', ci.name)).push_bound, true, 'kept while bound');
+  sub.unsubscribe();
+  await nc.flush();
+  await waitUntil(async () => (await jsm.consumers.list('S').next()).length === 0, 4000, 'removed after the subscriber left');
+});

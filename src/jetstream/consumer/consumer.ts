@@ -267,7 +267,7 @@ export class Consumer implements StreamConsumer {
 
     if (this.isPush) {
       this.active = this.host.hasInterest(this.dsubj);
-      if (!this.active) this.startInterestPoll();
+      this.startInterestPoll();
       if (this.cfg.idle_heartbeat > 0) this.scheduleHeartbeat(this.cfg.idle_heartbeat / NS_PER_MS);
     }
     if (this.dthreshMs > 0 && (this.isPull || !this.active)) this.resetDeleteTimer(this.dthreshMs);
@@ -759,8 +759,11 @@ export class Consumer implements StreamConsumer {
     return n + 1;
   }
 
+  /** Give back a delivery count that was taken for a delivery that did not happen. */
   private decDeliveryCount(seq: number): void {
-    this.rdc.set(seq, (this.rdc.get(seq) ?? 0) - 1);
+    const n = (this.rdc.get(seq) ?? 0) - 1;
+    if (n <= 0) this.rdc.delete(seq);
+    else this.rdc.set(seq, n);
   }
 
   // ==== delivery ========================================================================
@@ -870,21 +873,28 @@ export class Consumer implements StreamConsumer {
 
   // ---- push interest ----
 
-  /** Poll the deliver subject's interest while nobody listens (the core has no interest notifications). */
+  /**
+   * Watch the deliver subject's interest (the core has no interest notifications): while
+   * nobody listens, poll quickly so delivery starts soon after a subscribe; while bound and
+   * an inactive threshold applies, check every second so a vanished subscriber is noticed
+   * (that starts the delete timer).
+   */
   private startInterestPoll(): void {
     if (this.interestTimer !== undefined || this.closed || !this.isPush) return;
+    if (this.active && this.dthreshMs <= 0) return;
+    const delay = this.active ? Math.min(1000, Math.max(50, this.dthreshMs / 2)) : this.interestPollMs;
     this.interestTimer = setTimeout(() => {
       this.interestTimer = undefined;
       if (this.closed) return;
       const has = this.host.hasInterest(this.dsubj);
-      if (has) {
+      if (has !== this.active) {
         this.interestPollMs = 20;
-        this.updateDeliveryInterest(true);
-      } else {
+        this.updateDeliveryInterest(has);
+      } else if (!has) {
         this.interestPollMs = Math.min(this.interestPollMs * 2, 250);
-        this.startInterestPoll();
       }
-    }, this.interestPollMs);
+      this.startInterestPoll();
+    }, delay);
     this.interestTimer.unref?.();
   }
 
@@ -892,7 +902,7 @@ export class Consumer implements StreamConsumer {
     if (this.closed || this.isPull) return;
     if (interest && !this.active) this.kick();
     this.active = interest;
-    if (!interest) this.startInterestPoll();
+    this.startInterestPoll();
     if (this.deleteTimer !== undefined && this.dthreshMs > 0 && !interest) return;
     this.clearDeleteTimer();
     if (!interest && this.dthreshMs > 0) this.resetDeleteTimer(this.dthreshMs);
@@ -1285,8 +1295,9 @@ export class Consumer implements StreamConsumer {
     this.deleteTimer = undefined;
     if (this.closed) return;
     if (this.isPush) {
-      if (this.active || this.host.hasInterest(this.dsubj)) {
-        this.active = true;
+      if (this.active) return;
+      if (this.host.hasInterest(this.dsubj)) {
+        this.updateDeliveryInterest(true);
         return;
       }
     } else {
@@ -1336,7 +1347,7 @@ export class Consumer implements StreamConsumer {
       for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) this.rdq.add(seq);
       this.dsubj = next.deliver_subject;
       this.active = this.host.hasInterest(this.dsubj);
-      if (!this.active) this.startInterestPoll();
+      this.startInterestPoll();
     }
     if (next.max_ack_pending !== cur.max_ack_pending) {
       this.maxAckPending = next.max_ack_pending;
