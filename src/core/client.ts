@@ -18,7 +18,8 @@ import {
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
 import { isValidLiteralSubject } from './subject.js';
-import { ClientKind, InboundMsg, Subscription, type MsgSink } from './types.js';
+import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
+import { deliverResult } from './deliver.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
 export const CloseReason = {
@@ -112,6 +113,9 @@ export class Client implements ClientOpHandler, MsgSink {
   private authTimer: NodeJS.Timeout | null = null;
   private writeDeadlineTimer: NodeJS.Timeout | null = null;
   private readonly msg: InboundMsg;
+  private l1Subject = '';
+  private l1Genid = -1;
+  private l1Result: SublistResult | null = null;
   private maxPayload: number;
   private maxPending: number;
   private maxSubs: number;
@@ -447,8 +451,8 @@ export class Client implements ClientOpHandler, MsgSink {
     return true;
   }
 
-  onMsg(pa: PubArgs, data: Buffer): void {
-    const size = data.length;
+  onMsg(pa: PubArgs, buf: Buffer, start: number, end: number): void {
+    const size = end - start;
     this.inMsgs++;
     this.inBytes += size;
     this.lastActivityMs = this.lastInMs;
@@ -466,7 +470,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErr(Err.pubViolation(subject));
       return;
     }
-    if (subject.startsWith(GW_REPLY_PREFIX)) {
+    if (subject.charCodeAt(0) === 36 /* $ */ && subject.startsWith(GW_REPLY_PREFIX)) {
       this.sendErr(Err.pubViolation(subject));
       return;
     }
@@ -476,25 +480,40 @@ export class Client implements ClientOpHandler, MsgSink {
     }
     if (this.opts.verbose) this.enqueue(OK);
 
-    const msg = this.msg;
-    msg.subject = subject;
-    msg.subjectBytes = pa.subjectBytes;
-    msg.reply = reply;
-    msg.replyBytes = pa.replyBytes;
-    msg.hdrLen = pa.hdrLen;
-    msg.data = data;
-    const delivered = acc.processMsg(msg, this, !this.opts.echo);
-    if (delivered === 0 && reply.length > 0 && this.opts.no_responders) this.sendNoResponders(msg);
+    // Per-connection L1 match cache: the parser hands back the same subject
+    // string for repeated subjects, and the sublist genid tells if it is stale.
+    const sl = acc.sublist;
+    let r = this.l1Result;
+    if (subject !== this.l1Subject || sl.genid !== this.l1Genid || r === null) {
+      r = sl.match(subject);
+      this.l1Subject = subject;
+      this.l1Genid = sl.genid;
+      this.l1Result = r;
+    }
+    let delivered = 0;
+    if (r.psubs.length > 0 || r.qsubs.length > 0) {
+      const msg = this.msg;
+      msg.subject = subject;
+      msg.subjectBytes = pa.subjectBytes;
+      msg.reply = reply;
+      msg.replyBytes = pa.replyBytes;
+      msg.hdrLen = pa.hdrLen;
+      msg.data = buf.subarray(start, end);
+      delivered = deliverResult(acc, r, msg, this, !this.opts.echo, false, null);
+    }
+    if (delivered === 0 && reply.length > 0 && this.opts.no_responders) {
+      this.sendNoResponders(subject, pa.replyBytes!, reply);
+    }
   }
 
   /** 503 status to the requester's own subscription on the reply subject (2.9.10 bytes). */
-  private sendNoResponders(msg: InboundMsg): void {
-    const r = this.account.sublist.match(msg.reply);
+  private sendNoResponders(_subject: string, replyBytes: Buffer, reply: string): void {
+    const r = this.account.sublist.match(reply);
     for (const sub of r.psubs) {
       if (sub.owner === this) {
         let sid = sub.sidBytes;
         if (sid === null) sid = sub.sidBytes = Buffer.from(` ${sub.sid} `);
-        this.out.writeMsg(msg.replyBytes!, sid, null, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
+        this.out.writeMsg(replyBytes, sid, null, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
         this.requestFlush();
         return;
       }

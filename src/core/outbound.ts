@@ -79,9 +79,11 @@ export class Outbound {
   writeMsg(subject: Buffer, sidBytes: Buffer, reply: Buffer | null, hdrLen: number, data: Buffer): number {
     const size = data.length;
     const rlen = reply === null ? 0 : reply.length + 1;
-    const headLen = 5 + subject.length + sidBytes.length + rlen + 34;
+    const headLen = 5 + subject.length + sidBytes.length + rlen + 40;
     const inline = size <= COPY_LIMIT;
-    const slab = this.reserve(inline ? headLen + size + 2 : headLen);
+    const need = inline ? headLen + size + 2 : headLen;
+    let slab = this.slab;
+    if (slab === null || slab.length - this.pos < need) slab = this.reserve(need);
     let p = this.pos;
     const p0 = p;
     if (hdrLen > 0) {
@@ -166,10 +168,26 @@ function copySmall(src: Buffer, dst: Buffer, p: number): number {
 /** Write a non-negative integer in decimal; returns the new position. */
 function writeUint(dst: Buffer, p: number, v: number): number {
   if (v < 10) {
-    dst[p++] = 48 + v;
-    return p;
+    dst[p] = 48 + v;
+    return p + 1;
+  }
+  if (v < 100) {
+    const t = (v / 10) | 0;
+    dst[p] = 48 + t;
+    dst[p + 1] = 48 + v - t * 10;
+    return p + 2;
   }
   let digits = 0;
+  if (v < 2147483648) {
+    for (let t = v; t > 0; t = (t / 10) | 0) digits++;
+    let q = p + digits - 1;
+    for (let t = v; t > 0; q--) {
+      const d = (t / 10) | 0;
+      dst[q] = 48 + t - d * 10;
+      t = d;
+    }
+    return p + digits;
+  }
   for (let t = v; t > 0; t = Math.floor(t / 10)) digits++;
   let q = p + digits - 1;
   for (let t = v; t > 0; t = Math.floor(t / 10)) dst[q--] = 48 + (t % 10);

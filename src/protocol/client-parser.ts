@@ -46,8 +46,9 @@ export interface ClientOpHandler {
   /** A PUB/HPUB control line was parsed. Return false to abort (the handler
    *  has already answered and is closing the connection). */
   onPubArgs(pa: PubArgs): boolean;
-  /** The full message: `msg` holds headers+payload (no trailing CRLF). */
-  onMsg(pa: PubArgs, msg: Buffer): void;
+  /** The full message: `buf[start, end)` holds headers+payload (no trailing CRLF).
+   *  Take `buf.subarray(start, end)` to use it (read buffers are never reused, so a view stays valid). */
+  onMsg(pa: PubArgs, buf: Buffer, start: number, end: number): void;
   onSub(subject: string, queue: string | undefined, sid: string): void;
   /** max is -1 when absent (or not a number: nats-server then unsubscribes at once) */
   onUnsub(sid: string, max: number): void;
@@ -62,6 +63,8 @@ export interface ClientOpHandler {
 
 export const EMPTY_BUFFER = Buffer.alloc(0);
 
+/** fastPub result: let the state machine handle this op */
+const FALLBACK = -1000;
 const CR = 13;
 const LF = 10;
 const SPACE = 32;
@@ -103,6 +106,10 @@ export class ClientParser {
   private msgBuf: Buffer | null = null;
   private msgPos = 0;
   private stopped = false;
+  /** start/end offsets of up to 4 argument fields */
+  private readonly fields = new Int32Array(8);
+  private lastReply: Buffer | null = null;
+  private lastReplyStr = '';
 
   constructor(private readonly handler: ClientOpHandler, maxControlLine: number) {
     this.maxControlLine = maxControlLine;
@@ -135,6 +142,23 @@ export class ClientParser {
       switch (state) {
         case S.OP_START:
           if (this.awaitingAuth && b !== 67 /* C */ && b !== 99 /* c */) return ParseResult.AUTH_VIOLATION;
+          // Fast path for the hot op: "PUB" + space/tab (any case) with its whole
+          // control line in this buffer; anything unusual falls back to the state machine.
+          if ((b | 0x20) === 0x70 && i + 3 < len && (buf[i + 1] | 0x20) === 0x75 && (buf[i + 2] | 0x20) === 0x62) {
+            const sp = buf[i + 3];
+            if (sp === SPACE || sp === TAB) {
+              const r = this.fastPub(buf, i + 4, len);
+              if (r >= 0) {
+                i = r;
+                continue;
+              }
+              if (r !== FALLBACK) return -r as ParseResult;
+              this.argOp = ArgOp.PUB;
+              this.state = S.ARG_SPACE;
+              i += 4;
+              continue;
+            }
+          }
           switch (b) {
             case 80: case 112: this.state = S.OP_P; break; // P
             case 72: case 104: this.state = S.OP_H; break; // H
@@ -300,7 +324,7 @@ export class ClientParser {
           const msg = this.msgBuf!;
           this.msgBuf = null;
           this.state = S.OP_START;
-          this.handler.onMsg(this.pa, msg);
+          this.handler.onMsg(this.pa, msg, 0, msg.length);
           if (this.stopped) return ParseResult.STOPPED;
           break;
         }
@@ -329,31 +353,32 @@ export class ClientParser {
       if (mcl > 0 && this.argCarry.length > mcl) return -ParseResult.MAX_CONTROL_LINE;
       return buf.length;
     }
-    let arg: Buffer;
-    let end = nl;
+    // The argument bytes are src[as, ae).
+    let src = buf;
+    let as = start;
+    let ae = nl;
     if (this.argCarry !== null) {
-      arg = nl > start ? Buffer.concat([this.argCarry, buf.subarray(start, nl)]) : this.argCarry;
+      src = nl > start ? Buffer.concat([this.argCarry, buf.subarray(start, nl)]) : this.argCarry;
       this.argCarry = null;
-      end = arg.length;
-      if (end > 0 && arg[end - 1] === CR) end--;
-      arg = arg.subarray(0, end);
-    } else {
-      if (end > start && buf[end - 1] === CR) end--;
-      arg = buf.subarray(start, end);
+      as = 0;
+      ae = src.length;
     }
-    if (mcl > 0 && arg.length > mcl) return -ParseResult.MAX_CONTROL_LINE;
+    if (ae > as && src[ae - 1] === CR) ae--;
+    if (mcl > 0 && ae - as > mcl) return -ParseResult.MAX_CONTROL_LINE;
     const next = nl + 1;
-    switch (this.argOp) {
-      case ArgOp.PUB:
-      case ArgOp.HPUB: {
-        if (!this.processPubArgs(arg, this.argOp === ArgOp.HPUB)) return -ParseResult.BAD_ARGS;
-        if (!this.handler.onPubArgs(this.pa)) return -ParseResult.STOPPED;
-        if (this.stopped) return -ParseResult.STOPPED;
-        this.state = S.MSG_PAYLOAD;
-        this.msgBuf = null;
-        this.msgPos = 0;
-        return next;
-      }
+    const op = this.argOp;
+    if (op === ArgOp.PUB || op === ArgOp.HPUB) {
+      if (!this.processPubArgs(src, as, ae, op === ArgOp.HPUB)) return -ParseResult.BAD_ARGS;
+      if (!this.handler.onPubArgs(this.pa)) return -ParseResult.STOPPED;
+      if (this.stopped) return -ParseResult.STOPPED;
+      this.state = S.MSG_PAYLOAD;
+      this.msgBuf = null;
+      this.msgPos = 0;
+      return next;
+    }
+    const arg = src.subarray(as, ae);
+    this.state = S.OP_START;
+    switch (op) {
       case ArgOp.SUB: {
         const r = this.processSub(arg);
         if (r !== ParseResult.OK) return -r;
@@ -365,22 +390,15 @@ export class ClientParser {
         break;
       }
       case ArgOp.CONNECT:
-        this.state = S.OP_START;
         if (!this.handler.onConnect(arg.toString())) return -ParseResult.STOPPED;
-        if (this.stopped) return -ParseResult.STOPPED;
-        return next;
+        break;
       case ArgOp.INFO:
-        this.state = S.OP_START;
         this.handler.onInfo(arg.toString());
-        if (this.stopped) return -ParseResult.STOPPED;
-        return next;
+        break;
       case ArgOp.ERR:
-        this.state = S.OP_START;
         this.handler.onErr(arg.toString());
-        if (this.stopped) return -ParseResult.STOPPED;
-        return next;
+        break;
     }
-    this.state = S.OP_START;
     if (this.stopped) return -ParseResult.STOPPED;
     return next;
   }
@@ -395,7 +413,7 @@ export class ClientParser {
         const end = start + size;
         if (buf[end] !== CR || buf[end + 1] !== LF) return -ParseResult.UNKNOWN_OP;
         this.state = S.OP_START;
-        this.handler.onMsg(this.pa, buf.subarray(start, end));
+        this.handler.onMsg(this.pa, buf, start, end);
         if (this.stopped) return -ParseResult.STOPPED;
         return end + 2;
       }
@@ -412,23 +430,76 @@ export class ClientParser {
     return start + n;
   }
 
-  private processPubArgs(arg: Buffer, hpub: boolean): boolean {
-    // Split on runs of spaces/tabs into at most 4 fields without allocating arrays.
+  /**
+   * Parse a PUB whose control line starts at `i` (after "PUB "). Returns the
+   * index after what was consumed, FALLBACK when the state machine must handle
+   * it (line split across reads, stray CR), or -ParseResult on error.
+   */
+  private fastPub(buf: Buffer, i: number, len: number): number {
+    const f = this.fields;
     let n = 0;
-    let s0 = 0, e0 = 0, s1 = 0, e1 = 0, s2 = 0, e2 = 0, s3 = 0, e3 = 0;
     let start = -1;
-    const len = arg.length;
-    for (let i = 0; i <= len; i++) {
-      const b = i < len ? arg[i] : SPACE;
+    let p = i;
+    for (; p < len; p++) {
+      const b = buf[p];
       if (b === SPACE || b === TAB) {
         if (start >= 0) {
-          switch (n) {
-            case 0: s0 = start; e0 = i; break;
-            case 1: s1 = start; e1 = i; break;
-            case 2: s2 = start; e2 = i; break;
-            case 3: s3 = start; e3 = i; break;
-            default: return false;
-          }
+          if (n === 4) return -ParseResult.BAD_ARGS;
+          f[n * 2] = start;
+          f[n * 2 + 1] = p;
+          n++;
+          start = -1;
+        }
+      } else if (b === LF || b === CR) {
+        break;
+      } else if (start < 0) {
+        start = p;
+      }
+    }
+    if (p >= len) return FALLBACK;
+    let eol = p;
+    if (buf[p] === CR) {
+      if (p + 1 >= len || buf[p + 1] !== LF) return FALLBACK;
+      eol = p + 1;
+    }
+    const mcl = this.maxControlLine;
+    if (mcl > 0 && p - i > mcl) return -ParseResult.MAX_CONTROL_LINE;
+    if (start >= 0) {
+      if (n === 4) return -ParseResult.BAD_ARGS;
+      f[n * 2] = start;
+      f[n * 2 + 1] = p;
+      n++;
+    }
+    if (!this.applyPubFields(buf, n, false)) return -ParseResult.BAD_ARGS;
+    if (!this.handler.onPubArgs(this.pa)) return -ParseResult.STOPPED;
+    if (this.stopped) return -ParseResult.STOPPED;
+    const ps = eol + 1;
+    const size = this.pa.size;
+    if (ps + size + 2 <= len) {
+      const end = ps + size;
+      if (buf[end] !== CR || buf[end + 1] !== LF) return -ParseResult.UNKNOWN_OP;
+      this.handler.onMsg(this.pa, buf, ps, end);
+      if (this.stopped) return -ParseResult.STOPPED;
+      return end + 2;
+    }
+    this.state = S.MSG_PAYLOAD;
+    this.msgBuf = null;
+    this.msgPos = 0;
+    return ps;
+  }
+
+  private processPubArgs(arg: Buffer, from: number, to: number, hpub: boolean): boolean {
+    // Split on runs of spaces/tabs into at most 4 fields without allocating arrays.
+    const f = this.fields;
+    let n = 0;
+    let start = -1;
+    for (let i = from; i <= to; i++) {
+      const b = i < to ? arg[i] : SPACE;
+      if (b === SPACE || b === TAB) {
+        if (start >= 0) {
+          if (n === 4) return false;
+          f[n * 2] = start;
+          f[n * 2 + 1] = i;
           n++;
           start = -1;
         }
@@ -436,18 +507,23 @@ export class ClientParser {
         start = i;
       }
     }
+    return this.applyPubFields(arg, n, hpub);
+  }
+
+  /** Fill `pa` from the `n` fields recorded in `this.fields`. */
+  private applyPubFields(arg: Buffer, n: number, hpub: boolean): boolean {
+    const f = this.fields;
     const pa = this.pa;
-    pa.subjectBytes = arg.subarray(s0, e0);
-    pa.subject = pa.subjectBytes.toString();
+    if (n < 2) return false;
+    this.setSubject(arg, f[0], f[1]);
     if (!hpub) {
       if (n === 2) {
         pa.reply = '';
         pa.replyBytes = null;
-        pa.size = parseSize(arg, s1, e1);
+        pa.size = parseSize(arg, f[2], f[3]);
       } else if (n === 3) {
-        pa.replyBytes = arg.subarray(s1, e1);
-        pa.reply = pa.replyBytes.toString();
-        pa.size = parseSize(arg, s2, e2);
+        this.setReply(arg, f[2], f[3]);
+        pa.size = parseSize(arg, f[4], f[5]);
       } else {
         return false;
       }
@@ -457,17 +533,41 @@ export class ClientParser {
     if (n === 3) {
       pa.reply = '';
       pa.replyBytes = null;
-      pa.hdrLen = parseSize(arg, s1, e1);
-      pa.size = parseSize(arg, s2, e2);
+      pa.hdrLen = parseSize(arg, f[2], f[3]);
+      pa.size = parseSize(arg, f[4], f[5]);
     } else if (n === 4) {
-      pa.replyBytes = arg.subarray(s1, e1);
-      pa.reply = pa.replyBytes.toString();
-      pa.hdrLen = parseSize(arg, s2, e2);
-      pa.size = parseSize(arg, s3, e3);
+      this.setReply(arg, f[2], f[3]);
+      pa.hdrLen = parseSize(arg, f[4], f[5]);
+      pa.size = parseSize(arg, f[6], f[7]);
     } else {
       return false;
     }
     return pa.hdrLen >= 0 && pa.size >= 0 && pa.hdrLen <= pa.size;
+  }
+
+  /** Subjects usually repeat: reuse the previous string and bytes when the bytes are equal. */
+  private setSubject(buf: Buffer, s: number, e: number): void {
+    const pa = this.pa;
+    const prev = pa.subjectBytes;
+    if (!sameBytes(prev, buf, s, e)) {
+      pa.subjectBytes = Buffer.from(buf.subarray(s, e));
+      pa.subject = pa.subjectBytes.toString();
+    }
+  }
+
+  private setReply(buf: Buffer, s: number, e: number): void {
+    const pa = this.pa;
+    const prev = this.lastReply;
+    if (prev !== null && sameBytes(prev, buf, s, e)) {
+      pa.replyBytes = prev;
+      pa.reply = this.lastReplyStr;
+      return;
+    }
+    const b = Buffer.from(buf.subarray(s, e));
+    this.lastReply = b;
+    this.lastReplyStr = b.toString();
+    pa.replyBytes = b;
+    pa.reply = this.lastReplyStr;
   }
 
   private processSub(arg: Buffer): ParseResult {
@@ -489,6 +589,13 @@ export class ClientParser {
     }
     return ParseResult.OK;
   }
+}
+
+function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {
+  const n = e - s;
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== buf[s + i]) return false;
+  return true;
 }
 
 /** Decimal size as nats-server's parseSize: digits only, -1 otherwise (or when too long). */

@@ -3,7 +3,6 @@
 //
 // Nothing here is global: several Server instances can live in one process.
 import net from 'node:net';
-import { createServer as createServerKeys } from '@nats-io/nkeys';
 import { randomBytes } from 'node:crypto';
 import type { Options } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
@@ -14,6 +13,7 @@ import { Logger } from '../core/logger.js';
 import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
+import { newServerId } from './server-id.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
@@ -78,7 +78,7 @@ export class Server implements ClientHost, AccountHost {
 
   constructor(options: Options, extras: ServerExtras = {}) {
     this.options = options;
-    this.serverId = createServerKeys().getPublicKey();
+    this.serverId = newServerId();
     this.serverName = options.serverName ?? this.serverId;
     this.log = new Logger({
       debug: options.debug, trace: options.trace, logtime: options.logtime,
