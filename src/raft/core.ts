@@ -184,6 +184,7 @@ export class RaftCore {
       this.processPeerState({ knownPeers: [...cfg.peers], clusterSize: size, domainExt: 0 }, true);
     }
     this.replayLog();
+    this.lastAckIndex = this.durable;
     this.initializing = !cfg.recovering && this.pindex === 0;
 
     host.subscribe(this.voteSubject, 'vote-request');
@@ -861,7 +862,7 @@ export class RaftCore {
     this.cache.clear();
     this.snapIndex = this.pindex = this._commit = this.durable = ae.pindex;
     this.snapTerm = this.pterm = ae.pterm;
-    if (this.lastAckIndex > ae.pindex) this.lastAckIndex = -1;
+    this.lastAckIndex = ae.pindex;
     this.initializing = false;
     // Hand the snapshot up; the upper layer replaces its state with it.
     this._applied = Math.min(this._applied, ae.pindex);
