@@ -1,80 +1,125 @@
 #!/usr/bin/env node
-// The `tsnats` command: nats-server compatible flags, signals and logging.
-import { defaultOptions, type Options } from './config/options.js';
+// The `tsnats` command: nats-server compatible flags, config file, signals
+// (SIGINT/SIGTERM stop, SIGUSR2 lame duck, SIGHUP reload, SIGUSR1 reopen log)
+// and logging.
+import { FlagError, resolveOptions, signalForCommand, usageText, type ResolvedCommandLine } from './config/flags.js';
+import { ConfigError } from './config/load.js';
+import type { Options } from './config/options.js';
 import { Server, SERVER_VERSION } from './server/server.js';
+import { addDefaultSubsystems } from './index.js';
 
-function usage(): string {
-  return `Usage: tsnats [options]
-
-Server Options:
-    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
-    -p, --port <port>                Use port for clients (default: 4222, -1 random)
-    -n, --name <server_name>         Server name (default: auto)
-    -P, --pid <file>                 File to store PID
-        --ports_file_dir <dir>       Creates a ports file in the specified directory
-    -D, --debug                      Enable debugging output
-    -V, --trace                      Trace the raw protocol
-    -h, --help                       Show this message
-    -v, --version                    Show version
-`;
+function fail(msg: string, showUsage = false): never {
+  process.stderr.write(`nats-server: ${msg}\n`);
+  if (showUsage) process.stderr.write(usageText());
+  process.exit(1);
 }
 
-/** Minimal flag reader used until the config package provides parseFlags. */
-function parseBasicFlags(argv: string[]): Options {
-  const o = defaultOptions();
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let val: string | undefined;
-    const eq = a.indexOf('=');
-    if (eq > 0) {
-      val = a.slice(eq + 1);
-      a = a.slice(0, eq);
+function describeConfigError(e: ConfigError): string {
+  return (e.errors?.length ? e.errors : [e]).map((x) => x.message).join('\n');
+}
+
+function resolve(argv: string[]): ResolvedCommandLine {
+  try {
+    return resolveOptions(argv);
+  } catch (e) {
+    if (e instanceof FlagError) {
+      if (e.showUsage) {
+        process.stderr.write(`${e.message}\n${usageText()}`);
+        process.exit(2);
+      }
+      fail(e.message);
     }
-    const next = (): string => {
-      if (val !== undefined) return val;
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag needs an argument: ${a}`);
-      return v;
-    };
-    switch (a.replace(/^--?/, '-')) {
-      case '-a': case '-addr': case '-net': o.host = next(); break;
-      case '-p': case '-port': o.port = Number(next()); if (o.port < 0) o.port = 0; break;
-      case '-n': case '-name': case '-server_name': o.serverName = next(); break;
-      case '-P': case '-pid': o.pidFile = next(); break;
-      case '-ports_file_dir': o.portsFileDir = next(); break;
-      case '-D': case '-debug': o.debug = true; break;
-      case '-V': case '-trace': o.trace = true; break;
-      case '-DV': o.debug = true; o.trace = true; break;
-      case '-h': case '-help': process.stdout.write(usage()); process.exit(0); break;
-      case '-v': case '-version': process.stdout.write(`nats-server: v${SERVER_VERSION}\n`); process.exit(0); break;
-      default: throw new Error(`flag provided but not defined: ${argv[i]}`);
+    if (e instanceof ConfigError) fail(describeConfigError(e));
+    throw e;
+  }
+}
+
+function sendSignal(command: string, pidSpec: string | undefined): void {
+  const sig = signalForCommand(command);
+  let pids: number[];
+  if (pidSpec !== undefined) {
+    pids = [Number(pidSpec.replace(/\*$/, ''))];
+  } else {
+    fail('no pid given: use -sl <signal>=<pid or pid file>');
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch (e) {
+      fail(`signal ${command} to ${pid} failed: ${(e as Error).message}`);
     }
   }
-  return o;
 }
 
 async function main(): Promise<void> {
-  let options: Options;
-  try {
-    options = parseBasicFlags(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`nats-server: ${(e as Error).message}\n${usage()}`);
-    process.exit(1);
+  const argv = process.argv.slice(2);
+  const r = resolve(argv);
+  switch (r.action) {
+    case 'version':
+      process.stdout.write(`nats-server: v${SERVER_VERSION}\n`);
+      process.exit(0);
+      break;
+    case 'help':
+    case 'help_tls':
+      process.stdout.write(usageText());
+      process.exit(0);
+      break;
+    case 'check':
+      if (r.warnings.length > 0) fail(r.warnings.join('\n'));
+      process.stdout.write(`nats-server: configuration file ${r.configFile} is valid\n`);
+      process.exit(0);
+      break;
+    case 'signal':
+      sendSignal(r.signal!.command, r.signal!.pid);
+      process.exit(0);
+      break;
+    case 'run':
+      break;
   }
+
+  const options: Options = { ...r.options, configFile: r.configFile ?? r.options.configFile };
   const server = new Server(options);
+  for (const w of r.warnings) server.log.warn(w);
+  for (const n of r.notices) server.log.info(n);
+  addDefaultSubsystems(server);
   try {
     await server.start();
   } catch (e) {
     server.log.fatal(`Error listening on port: ${(e as Error).message}`);
     process.exit(1);
   }
+
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     void server.shutdown().then(() => process.exit(0));
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => {
+    server.log.info('Trapped "interrupt" signal');
+    stop();
+  });
+  process.on('SIGTERM', () => {
+    server.log.info('Trapped "terminated" signal');
+    stop();
+  });
   process.on('SIGUSR2', () => {
     void server.enterLameDuckMode().then(() => process.exit(0));
+  });
+  process.on('SIGUSR1', () => {
+    // Log lines are appended per write: reopening is implicit.
+    server.log.info('Trapped "user defined signal 1" signal: log file reopened');
+  });
+  process.on('SIGHUP', () => {
+    server.log.info('Trapped "hangup" signal');
+    try {
+      const next = resolveOptions(argv);
+      const changed = server.reload(next.options);
+      for (const k of changed) server.log.info(`Reloaded: ${k}`);
+    } catch (e) {
+      const msg = e instanceof ConfigError ? describeConfigError(e) : (e as Error).message;
+      server.log.error(`Failed to reload server configuration: ${msg}`);
+    }
   });
 }
 

@@ -20,6 +20,16 @@ export { InternalClient } from './core/internal-client.js';
 export { ClientKind } from './core/types.js';
 export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/types.js';
 
+/**
+ * Register the subsystems the options enable (the CLI and startServer both
+ * call this). Subsystem engineers add one line each here, e.g.
+ *   if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
+ */
+export function addDefaultSubsystems(server: Server): void {
+  const o = server.options;
+  void o;
+}
+
 export interface ServerHandle {
   server: Server;
   /** nats://127.0.0.1:<port> */
