@@ -138,6 +138,14 @@ function upper(b: number): number {
   return b >= 97 && b <= 122 ? b - 32 : b;
 }
 
+/** Index of the next LF at or after `from`, or -1. Control lines are short: a plain loop beats
+ *  the native indexOf call overhead; long runs fall back to it. */
+function findLF(buf: Buffer, from: number, len: number): number {
+  const stop = from + 128 < len ? from + 128 : len;
+  for (let i = from; i < stop; i++) if (buf[i] === LF) return i;
+  return stop === len ? -1 : buf.indexOf(LF, stop);
+}
+
 function sameBytes(a: Buffer, aStart: number, b: Buffer, len: number): boolean {
   for (let i = 0; i < len; i++) if (a[aStart + i] !== b[i]) return false;
   return true;
@@ -252,7 +260,7 @@ export class RouteParser {
       if (this.state === STATE_DEAD) return undefined;
 
       // STATE_LINE
-      const nl = buf.indexOf(LF, pos);
+      const nl = findLF(buf, pos, len);
       if (this.lineCarry !== null) {
         const end = nl < 0 ? len : nl;
         const line = Buffer.concat([this.lineCarry, buf.subarray(pos, end)]);
