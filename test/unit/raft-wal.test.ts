@@ -1,0 +1,233 @@
+// WAL replay and corruption (§D TruncateOnStartup, misaligned snapshot,
+// InvalidTAV; §F snapshot files): the on-disk log and meta files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wal } from '../../src/raft/log/wal.js';
+import {
+  readPeerStateFile,
+  readTermVote,
+  SnapshotStore,
+  writePeerStateFile,
+  writeTermVote,
+} from '../../src/raft/log/meta-files.js';
+import { crc32, crc32Portable } from '../../src/raft/log/crc32.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'tsnats-wal-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function fill(w: Wal, from: number, to: number, term = 1): void {
+  for (let i = from; i <= to; i++) w.append(i, term, Buffer.from(`entry-${i}`));
+}
+
+function segments(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+}
+
+test('append, read and reopen: records, terms and indexes survive', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir);
+  fill(w, 1, 5, 1);
+  fill(w, 6, 8, 2);
+  assert.equal(w.read(3)!.toString(), 'entry-3', 'readable before flush');
+  w.syncNow();
+  w.close();
+  const r = Wal.open(dir);
+  assert.equal(r.firstIndex(), 1);
+  assert.equal(r.lastIndex(), 8);
+  assert.equal(r.termAt(5), 1);
+  assert.equal(r.termAt(6), 2);
+  assert.equal(r.termAt(9), -1);
+  assert.equal(r.read(8)!.toString(), 'entry-8');
+  assert.equal(r.recovery.droppedRecords, 0);
+  assert.throws(() => r.append(10, 2, Buffer.from('gap')), /expected 9/);
+  r.close();
+});
+
+test('TruncateOnStartup: a torn tail record is cut, earlier records are kept', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir);
+  fill(w, 1, 10);
+  w.syncNow();
+  w.close();
+  const [seg] = segments(dir);
+  const p = join(dir, seg);
+  truncateSync(p, statSync(p).size - 3);
+  const r = Wal.open(dir);
+  assert.equal(r.lastIndex(), 9);
+  assert.equal(r.recovery.droppedRecords, 1);
+  assert.match(r.recovery.reason!, /torn record at index 10/);
+  // The file was cut at the bad record: appending continues cleanly.
+  r.append(10, 2, Buffer.from('again'));
+  r.syncNow();
+  r.close();
+  const r2 = Wal.open(dir);
+  assert.equal(r2.read(10)!.toString(), 'again');
+  assert.equal(r2.recovery.droppedRecords, 0);
+  r2.close();
+});
+
+test('a corrupt record is never trusted: it and everything after it are dropped', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir, { segmentMaxBytes: 200 });
+  fill(w, 1, 30);
+  w.syncNow();
+  w.close();
+  const segs = segments(dir);
+  assert.ok(segs.length >= 4, `expected several segments, got ${segs.length}`);
+  // Flip one payload byte in the second segment's second record.
+  const p = join(dir, segs[1]);
+  const b = readFileSync(p);
+  const firstLen = b.readUInt32LE(0);
+  const off = 24 + firstLen + 24 + 2;
+  b[off] ^= 0x55;
+  writeFileSync(p, b);
+  const firstOfSeg2 = Number(segs[1].slice(0, 20));
+  const r = Wal.open(dir);
+  assert.equal(r.lastIndex(), firstOfSeg2);
+  assert.match(r.recovery.reason!, /checksum mismatch/);
+  assert.equal(r.recovery.droppedRecords, 30 - firstOfSeg2);
+  assert.equal(segments(dir).length, 2, 'later segments removed');
+  r.close();
+});
+
+test('a missing middle segment cuts the log at the gap', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir, { segmentMaxBytes: 150 });
+  fill(w, 1, 20);
+  w.syncNow();
+  w.close();
+  const segs = segments(dir);
+  unlinkSync(join(dir, segs[2]));
+  const r = Wal.open(dir);
+  assert.equal(r.lastIndex(), Number(segs[2].slice(0, 20)) - 1);
+  assert.match(r.recovery.reason!, /gap/);
+  r.close();
+});
+
+test('truncateAfter across segments, compactThrough and reopen with a snapshot floor', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir, { segmentMaxBytes: 120 });
+  fill(w, 1, 40);
+  w.truncateAfter(25);
+  assert.equal(w.lastIndex(), 25);
+  fill(w, 26, 30, 3);
+  w.compactThrough(12, 1);
+  assert.equal(w.firstIndex(), 13);
+  assert.equal(w.read(12), undefined);
+  assert.equal(w.read(13)!.toString(), 'entry-13');
+  w.syncNow();
+  w.close();
+  const r = Wal.open(dir, { floor: 12 });
+  assert.equal(r.firstIndex(), 13);
+  assert.equal(r.lastIndex(), 30);
+  assert.equal(r.termAt(26), 3);
+  assert.equal(r.read(30)!.toString(), 'entry-30');
+  r.close();
+});
+
+test('TruncateLogWithMisalignedSnapshotGap: a log that does not continue the snapshot is dropped', (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir);
+  fill(w, 1, 10);
+  w.syncNow();
+  w.close();
+  const r = Wal.open(dir, { floor: 50 });
+  assert.equal(r.lastIndex(), 50);
+  assert.equal(r.firstIndex(), 51);
+  assert.equal(segments(dir).length, 0);
+  r.close();
+  rmSync(dir, { recursive: true });
+  const w2 = Wal.open(dir);
+  fill(w2, 1, 10);
+  w2.compactThrough(10, 1);
+  w2.resetTo(10, 1);
+  fill(w2, 11, 12);
+  w2.syncNow();
+  w2.close();
+  // A snapshot floor below the log start leaves a gap: the log cannot be used.
+  const r2 = Wal.open(dir, { floor: 5 });
+  assert.equal(r2.lastIndex(), 5);
+  assert.match(r2.recovery.reason!, /log starts at 11/);
+  r2.close();
+});
+
+test('group commit: sync reports the durable index; a truncation during a sync lowers it', async (t) => {
+  const dir = tempDir(t);
+  const w = Wal.open(dir);
+  const durable: number[] = [];
+  let wake: () => void = () => {};
+  w.onDurable = (i, err) => {
+    assert.equal(err, undefined);
+    durable.push(i);
+    wake();
+  };
+  fill(w, 1, 5);
+  w.sync();
+  w.truncateAfter(3);
+  fill(w, 4, 6, 2);
+  w.sync(); // folded into the next group commit
+  await new Promise<void>((r) => {
+    wake = () => {
+      if (durable.length >= 2) r();
+    };
+  });
+  assert.deepEqual(durable, [3, 6]);
+  w.close();
+});
+
+test('meta files: tav.idx and peers.idx round trip; a truncated tav.idx is tolerated (InvalidTAVDoesntPanic)', (t) => {
+  const dir = tempDir(t);
+  assert.deepEqual(readTermVote(dir), { term: 0, vote: '' });
+  writeTermVote(dir, 42, 'abcdefgh');
+  assert.deepEqual(readTermVote(dir), { term: 42, vote: 'abcdefgh' });
+  const raw = readFileSync(join(dir, 'tav.idx'));
+  assert.equal(raw.length, 16);
+  assert.equal(raw.readBigUInt64LE(0), 42n);
+  writeTermVote(dir, 43, '');
+  assert.deepEqual(readTermVote(dir), { term: 43, vote: '' });
+  writeFileSync(join(dir, 'tav.idx'), raw.subarray(0, 3));
+  assert.deepEqual(readTermVote(dir), { term: 0, vote: '' });
+  writeFileSync(join(dir, 'tav.idx'), raw.subarray(0, 12));
+  assert.deepEqual(readTermVote(dir), { term: 42, vote: '' });
+  assert.equal(readPeerStateFile(dir), undefined);
+  const ps = { knownPeers: ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'], clusterSize: 3, domainExt: 0 };
+  writePeerStateFile(dir, ps);
+  assert.deepEqual(readPeerStateFile(dir), ps);
+  assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 0, 'no temp files left');
+});
+
+test('snapshot files: newest wins, older removed, .tmp and legacy index-0 files ignored, corrupt ones dropped', (t) => {
+  const dir = tempDir(t);
+  const s = new SnapshotStore(dir);
+  assert.equal(s.loadLatest(), undefined);
+  const ps = new Uint8Array([3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  s.write({ lastTerm: 1, lastIndex: 10, peerState: ps, data: Buffer.from('ten') });
+  s.write({ lastTerm: 2, lastIndex: 20, peerState: ps, data: Buffer.from('twenty') });
+  assert.deepEqual(readdirSync(s.dir), ['snap.2.20']);
+  writeFileSync(join(s.dir, 'snap.9.99.tmp'), 'partial');
+  writeFileSync(join(s.dir, 'snap.3.0'), 'legacy');
+  const got = new SnapshotStore(dir).loadLatest()!;
+  assert.equal(got.lastIndex, 20);
+  assert.equal(Buffer.from(got.data).toString(), 'twenty');
+  assert.deepEqual(readdirSync(s.dir), ['snap.2.20']);
+  // Corrupt the only snapshot: it is rejected (checksum) and removed.
+  const p = join(s.dir, 'snap.2.20');
+  const b = readFileSync(p);
+  b[22] ^= 1;
+  writeFileSync(p, b);
+  assert.equal(new SnapshotStore(dir).loadLatest(), undefined);
+  assert.deepEqual(readdirSync(s.dir), []);
+});
+
+test('crc32: native and portable implementations agree', () => {
+  const data = Buffer.from('The quick brown fox jumps over the lazy dog');
+  assert.equal(crc32(data), 0x414fa339);
+  assert.equal(crc32Portable(data), 0x414fa339);
+  assert.equal(crc32(data.subarray(10), crc32(data.subarray(0, 10))), 0x414fa339);
+});
