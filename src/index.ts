@@ -27,6 +27,7 @@ export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/t
  */
 export function addDefaultSubsystems(server: Server): void {
   const o = server.options;
+  if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
   void o;
 }
 
