@@ -1,0 +1,63 @@
+// Outbound buffer: MSG/HMSG frames byte-exact, large payloads by reference,
+// numbers of every width.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Outbound } from '../../src/core/outbound.js';
+
+const B = (s: string) => Buffer.from(s);
+
+function drain(o: Outbound): string {
+  const bufs = o.take();
+  return bufs === null ? '' : Buffer.concat(bufs).toString('latin1');
+}
+
+test('MSG and HMSG frames', () => {
+  const o = new Outbound();
+  o.writeMsg(B('foo.bar'), B(' 1 '), null, 0, B('hello'));
+  o.writeMsg(B('foo'), B(' 22 '), B('_INBOX.x'), 0, B(''));
+  o.writeMsg(B('h'), B(' 3 '), null, 12, B('NATS/1.0\r\n\r\nhi'));
+  o.writeMsg(B('h'), B(' 3 '), B('r'), 16, B('NATS/1.0 503\r\n\r\n'));
+  assert.equal(drain(o),
+    'MSG foo.bar 1 5\r\nhello\r\n'
+    + 'MSG foo 22 _INBOX.x 0\r\n\r\n'
+    + 'HMSG h 3 12 14\r\nNATS/1.0\r\n\r\nhi\r\n'
+    + 'HMSG h 3 r 16 16\r\nNATS/1.0 503\r\n\r\n\r\n');
+  assert.equal(o.pending, 0);
+  assert.equal(o.take(), null);
+});
+
+test('sizes of every width are written in decimal', () => {
+  const o = new Outbound();
+  for (const n of [0, 7, 9, 10, 99, 100, 999, 1000, 12345, 65535, 1048576]) {
+    const payload = Buffer.alloc(n, 0x61);
+    o.writeMsg(B('s'), B(' 1 '), null, 0, payload);
+    const text = drain(o);
+    assert.equal(text, `MSG s 1 ${n}\r\n${'a'.repeat(n)}\r\n`);
+  }
+});
+
+test('large payloads and many frames keep their order across slabs', () => {
+  const o = new Outbound();
+  const big = Buffer.alloc(100_000, 0x62);
+  let want = '';
+  for (let i = 0; i < 50; i++) {
+    const p = i % 10 === 0 ? big : Buffer.from(`m${i}`.repeat(i * 10));
+    o.writeMsg(B('x.y'), B(` ${i} `), null, 0, p);
+    want += `MSG x.y ${i} ${p.length}\r\n${p.toString('latin1')}\r\n`;
+    if (i % 7 === 0) o.write(B('PONG\r\n')), (want += 'PONG\r\n');
+  }
+  assert.equal(o.pending, Buffer.byteLength(want, 'latin1'));
+  const bufs = o.take()!;
+  assert.ok(bufs.some((b) => b === big), 'large payload is referenced, not copied');
+  assert.equal(Buffer.concat(bufs).toString('latin1'), want);
+});
+
+test('bytes written after a take do not overwrite what was taken', () => {
+  const o = new Outbound();
+  o.write(B('first\r\n'));
+  const a = o.take()!;
+  o.write(B('second\r\n'));
+  const b = o.take()!;
+  assert.equal(Buffer.concat(a).toString(), 'first\r\n');
+  assert.equal(Buffer.concat(b).toString(), 'second\r\n');
+});
