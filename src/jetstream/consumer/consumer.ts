@@ -25,6 +25,7 @@ import {
 import { WaitQueue, WaitingRequest } from './wait-queue.js';
 import { RedeliveryQueue } from './redelivery-queue.js';
 import { FilterSet } from './filters.js';
+import { reconcileWithStream, selectStartingSeq, type LastPerSubjectList } from './start-position.js';
 import { FlowControl } from './flow-control.js';
 import { formatGoDuration, nowNs, parseGoDuration } from './go-format.js';
 import {
@@ -124,7 +125,7 @@ export class Consumer implements StreamConsumer {
   private npc = 0;
   private npf = 0;
   /** deliver_policy last_per_subject start-up list [lss] */
-  private lss: { resume: number; seqs: number[]; idx: number } | undefined;
+  private lss: LastPerSubjectList | undefined;
   private maxAckPending: number;
   private maxDeliver: number;
   private sampleFreq = 0;
@@ -301,102 +302,32 @@ export class Consumer implements StreamConsumer {
     if (this.sseq - 1 > last) this.reconcileWithStream(last);
   }
 
-  /** nats-server reconcileStateWithStream: the stream went backwards; pull our state back. */
+  /** The stream went backwards (data lost in a crash): pull our state back and persist it. */
   private reconcileWithStream(last: number): void {
-    if (this.asflr > last) {
-      this.asflr = last;
-      this.adflr = Math.max(this.dseq - 1, 0);
-      this.pending.clear();
-      this.rdc.clear();
-    }
-    for (const seq of this.pending.keys()) if (seq > last) this.pending.delete(seq);
-    for (const seq of this.rdc.keys()) if (seq > last) this.rdc.delete(seq);
-    if (this.pending.size === 0) {
-      this.sseq = this.asflr + 1;
-      this.dseq = this.adflr + 1;
-    } else {
-      let ms = 0;
-      let mc = 0;
-      for (const [s, p] of this.pending) {
-        if (s > ms) ms = s;
-        if (p.seq > mc) mc = p.seq;
-      }
-      this.sseq = ms + 1;
-      this.dseq = mc + 1;
-    }
+    const d = { sseq: this.sseq, dseq: this.dseq, adflr: this.adflr, asflr: this.asflr, pending: this.pending, rdc: this.rdc };
+    reconcileWithStream(d, last);
+    this.sseq = d.sseq;
+    this.dseq = d.dseq;
+    this.adflr = d.adflr;
+    this.asflr = d.asflr;
+    this.deliveredSseq = Math.min(this.deliveredSseq, this.sseq - 1);
     this.writeState();
   }
 
-  /** nats-server selectStartingSeqNo. */
+  /** A new consumer: pick the start and record it as the persisted starting point. */
   private selectStartingSeq(): void {
-    const store = this.stream.store;
-    const st = store.fastState();
-    const cfg = this.cfg;
-    const filters = this.filters.filters;
-    if (cfg.opt_start_seq === 0) {
-      switch (cfg.deliver_policy) {
-        case 'all':
-          this.sseq = st.firstSeq;
-          break;
-        case 'last':
-          if (filters.length === 0) {
-            this.sseq = st.lastSeq;
-          } else {
-            let best = 0;
-            for (const f of filters) best = Math.max(best, store.filteredState(1, f).last);
-            this.sseq = best;
-          }
-          break;
-        case 'last_per_subject': {
-          if (this.stream.config.max_msgs_per_subject === 1) {
-            this.sseq = st.firstSeq;
-          } else {
-            const seqs = store.multiLastSeqs(filters.length > 0 ? [...filters] : [cfg.filter_subject], 0, 0);
-            if (seqs.length === 0) {
-              this.sseq = st.lastSeq;
-            } else {
-              this.sseq = seqs[0]!;
-              this.lss = { resume: st.lastSeq, seqs, idx: 0 };
-            }
-          }
-          break;
-        }
-        case 'by_start_time': {
-          this.sseq = store.getSeqFromTime(cfg.opt_start_time!.ns);
-          if (filters.length > 0) {
-            // Skip ahead to the first matching message when it is later.
-            let nseq = st.lastSeq;
-            for (const f of filters) {
-              const fs = store.filteredState(st.firstSeq, f);
-              if (fs.first >= this.sseq && fs.first < nseq) nseq = fs.first;
-            }
-            if (nseq > this.sseq && nseq < st.lastSeq) this.sseq = nseq;
-          }
-          break;
-        }
-        default: // new
-          this.sseq = st.lastSeq + 1;
-      }
-    } else {
-      this.sseq = cfg.opt_start_seq;
-    }
-    if (st.firstSeq === 0 && cfg.opt_start_seq === 0) {
-      this.sseq = 1;
-    } else if (this.sseq > st.lastSeq && cfg.opt_start_seq === 0) {
-      this.sseq = st.lastSeq + 1;
-    } else if (this.sseq < st.firstSeq) {
-      this.sseq = st.firstSeq;
-    }
-    if (this.sseq < 1) this.sseq = 1;
+    const start = selectStartingSeq(this.stream.store, this.cfg, this.filters.filters, this.stream.config.max_msgs_per_subject);
+    this.sseq = start.sseq;
+    this.lss = start.lss;
     this.deliveredSseq = this.sseq - 1;
     this.dseq = 1;
     this.adflr = 0;
     this.asflr = this.sseq - 1;
-    if (this.store !== undefined && this.sseq > 0) {
+    if (this.store !== undefined) {
       try {
         this.store.setStarting(this.sseq - 1);
       } catch (e) {
-        this.host.warn(`consumer ${this.streamName} > ${this.name}: set starting sequence: ${String(e)}`);
+        this.storeError('set starting sequence', e);
       }
     }
   }
