@@ -34,6 +34,7 @@ export interface LocalClusterOptions {
   dir?: string;
   timing?: Partial<RaftTiming>;
   fsync?: boolean;
+  segmentMaxBytes?: number;
   /** Extra options per member (observer, managed, ...). */
   memberOptions?: (name: string) => Partial<RaftNodeOptions>;
   log?: (level: 'debug' | 'warn', msg: string) => void;
@@ -156,6 +157,7 @@ export class LocalCluster {
       transport: this.hub.transport(m.name),
       timing: { ...FAST_TIMING, ...this.opts.timing },
       fsync: this.opts.fsync,
+      segmentMaxBytes: this.opts.segmentMaxBytes,
       apply: (index, entries) => m.applyEntries(index, entries),
       onLeaderChange: (isLeader, term) => m.leaderChanges.push({ isLeader, term }),
       log: this.opts.log,
