@@ -10,6 +10,8 @@ export interface LatencyResult {
   p50Us: number;
   p99Us: number;
   meanUs: number;
+  /** every measured round trip, in nanoseconds (for pooling runs) */
+  samplesNs: Float64Array;
 }
 
 export interface SequentialOptions {
@@ -67,5 +69,16 @@ export function summarize(samplesNs: Float64Array): LatencyResult {
   const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000;
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { count: sorted.length, p50Us: pick(0.5), p99Us: pick(0.99), meanUs: sum / sorted.length / 1000 };
+  return { count: sorted.length, p50Us: pick(0.5), p99Us: pick(0.99), meanUs: sum / sorted.length / 1000, samplesNs };
+}
+
+/** Summary over the samples of several runs together. */
+export function pooled(runs: Float64Array[]): LatencyResult {
+  const all = new Float64Array(runs.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r, at);
+    at += r.length;
+  }
+  return summarize(all);
 }

@@ -1,7 +1,8 @@
 // JetStream suite over raw protocol: async publish (128-byte messages, 256
 // PubAcks in flight) to R1 file and memory streams, sync publish p50, a
 // pull-consumer drain of 500,000 messages (fetch 500, explicit ack) and KV
-// put/get p50.
+// put/get p50. The drain reads the file stream of the publish figures, topped
+// up to 500,000 messages.
 //
 // Each server runs in two configurations:
 //  - "fsync": jetstream { sync_interval: always } — a PubAck means the
@@ -83,7 +84,7 @@ export const suite: BenchSuite = {
       row(`async pub ${PAYLOAD_BYTES}B memory R1`, 'periodic', 'asyncMem', 'msgs/s'),
       row('sync pub p50 file R1, periodic sync', 'periodic', 'syncFileP50', 'us'),
       row('sync pub p50 memory R1', 'periodic', 'syncMemP50', 'us'),
-      row(`pull drain ${sizes.drainMsgs.toLocaleString('en-US')} (fetch ${FETCH_BATCH}, explicit ack)`, 'periodic', 'drain', 'msgs/s'),
+      row(`pull drain >= ${sizes.drainMsgs.toLocaleString('en-US')} file (fetch ${FETCH_BATCH}, explicit ack)`, 'periodic', 'drain', 'msgs/s'),
       row('KV put p50', 'periodic', 'kvPutP50', 'us'),
       row('KV get p50 (direct get)', 'periodic', 'kvGetP50', 'us'),
     ];
@@ -161,16 +162,22 @@ async function runOne(
     });
 
     await step(`pull drain of ${sizes.drainMsgs}`, async () => {
-      await createStream(control, { name: 'BENCHDRAIN', subjects: ['bench.drain'], storage: 'file' });
-      const fill = await asyncPublish(load, 'bench.drain', PAYLOAD_BYTES, {
-        inFlight: IN_FLIGHT, warmup: 0, measured: sizes.drainMsgs, maxMs: Number.MAX_SAFE_INTEGER,
-      });
-      if (fill.acked !== sizes.drainMsgs) throw new Error(`only ${fill.acked} messages stored`);
+      // The file stream already holds what the publish figures stored: top it
+      // up to the drain count instead of filling a new stream from zero.
+      const state = (await jsApi(control, '$JS.API.STREAM.INFO.BENCHFILE', undefined)).state as { messages: number };
+      const missing = sizes.drainMsgs - state.messages;
+      if (missing > 0) {
+        const fill = await asyncPublish(load, 'bench.file', PAYLOAD_BYTES, {
+          inFlight: IN_FLIGHT, warmup: 0, measured: missing, maxMs: Number.MAX_SAFE_INTEGER,
+        });
+        if (fill.acked !== missing) throw new Error(`only ${fill.acked} of ${missing} messages stored`);
+      }
+      const stored = Math.max(sizes.drainMsgs, state.messages);
       const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
-      await jsApi(control, '$JS.API.CONSUMER.CREATE.BENCHDRAIN.drain', { stream_name: 'BENCHDRAIN', config });
-      f.drain = await pullDrain(load, 'BENCHDRAIN', 'drain', sizes.drainMsgs, FETCH_BATCH);
-      ctx.log(`${label}: drained at ${Math.round(f.drain)} msgs/s`);
-      const info = await jsApi(control, '$JS.API.CONSUMER.INFO.BENCHDRAIN.drain', undefined);
+      await jsApi(control, '$JS.API.CONSUMER.CREATE.BENCHFILE.drain', { stream_name: 'BENCHFILE', config });
+      f.drain = await pullDrain(load, 'BENCHFILE', 'drain', stored, FETCH_BATCH);
+      ctx.log(`${label}: drained ${stored} at ${Math.round(f.drain)} msgs/s`);
+      const info = await jsApi(control, '$JS.API.CONSUMER.INFO.BENCHFILE.drain', undefined);
       if (info.num_ack_pending !== 0) notes.push(`${kind}: ${info.num_ack_pending} drain acks still pending after the run`);
     });
 
