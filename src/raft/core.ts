@@ -1428,6 +1428,22 @@ export class RaftCore {
     this.appendAndSend([{ type, data: encodePeerId(peer) }], 0);
   }
 
+  /** Leader: set the expected cluster size (floor 2, as NRG) and send a peer state. */
+  adjustClusterSize(size: number): void {
+    if (this._state !== 'leader') throw new RaftError('not_leader');
+    this.csz = Math.max(size, 2);
+    this.qn = Math.floor(this.csz / 2) + 1;
+    if (this.queue.length > 0) this.flushQueue();
+    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
+  }
+
+  /** Only while the group never had a leader: set the bootstrap cluster size (floor 2). */
+  adjustBootClusterSize(size: number): void {
+    if (this._leader !== '' || this.hadLeader) throw new RaftError('bad_message', 'raft: can not adjust boot peer size on established group');
+    this.csz = Math.max(size, 2);
+    this.qn = Math.floor(this.csz / 2) + 1;
+  }
+
   // ------------------------------------------------------------------ snapshots
 
   /**

@@ -34,6 +34,7 @@ import {
   writePeerStateFile,
   writeTermVote,
 } from './log/meta-files.js';
+import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
 import { peerIdForServerName } from './subjects.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
@@ -70,6 +71,12 @@ export interface RaftNodeOptions {
   recovering?: boolean;
   timing?: Partial<RaftTiming>;
   segmentMaxBytes?: number;
+  /**
+   * 'file' (default): WAL segments on disk. 'memory': the log lives in memory
+   * and is lost on restart (NRG memory WAL; term/vote and peers stay on disk,
+   * snapshots are removed at start).
+   */
+  storage?: 'file' | 'memory';
   /** fdatasync the WAL (default true). Turning it off voids durability; tests only. */
   fsync?: boolean;
   /**
@@ -111,7 +118,7 @@ export class RaftNode {
   readonly storeDir: string;
   private readonly opts: RaftNodeOptions;
   private readonly transport: RaftTransport;
-  private readonly wal: Wal;
+  private readonly wal: LogStore;
   private readonly snapshots: SnapshotStore;
   private readonly core: RaftCore;
   private readonly subs = new Map<string, RaftSubscription>();
@@ -137,13 +144,17 @@ export class RaftNode {
     const tav = readTermVote(opts.storeDir);
     let peerState = readPeerStateFile(opts.storeDir);
     this.snapshots = new SnapshotStore(opts.storeDir);
+    if (opts.storage === 'memory') this.snapshots.clear();
     const snap = this.snapshots.loadLatest();
     this.restoredSnapshot = snap;
-    this.wal = Wal.open(join(opts.storeDir, 'wal'), {
-      floor: snap?.lastIndex ?? 0,
-      segmentMaxBytes: opts.segmentMaxBytes,
-      fsync: opts.fsync,
-    });
+    this.wal =
+      opts.storage === 'memory'
+        ? new MemoryLog()
+        : Wal.open(join(opts.storeDir, 'wal'), {
+            floor: snap?.lastIndex ?? 0,
+            segmentMaxBytes: opts.segmentMaxBytes,
+            fsync: opts.fsync,
+          });
     if (this.wal.recovery.reason) this.log('warn', `WAL recovery: ${this.wal.recovery.reason}, dropped ${this.wal.recovery.droppedRecords} record(s)`);
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
@@ -327,6 +338,17 @@ export class RaftNode {
     this.wal.compactThrough(meta.lastIndex, meta.lastTerm);
     this.core.snapshotInstalled(meta.lastIndex, meta.lastTerm);
     return { index: meta.lastIndex, term: meta.lastTerm };
+  }
+
+  /** Leader: change the expected cluster size and announce it with a peer-state entry. */
+  adjustClusterSize(size: number): void {
+    this.core.adjustClusterSize(size);
+    this.afterCore();
+  }
+
+  /** Before any leader ever existed: change the bootstrap cluster size (meta group). */
+  adjustBootClusterSize(size: number): void {
+    this.core.adjustBootClusterSize(size);
   }
 
   /** Leader: replicate `data` as an EntrySnapshot (e.g. scaling up from R1). */

@@ -263,3 +263,18 @@ test('restart recovers commit from stored append entries and re-applies exactly 
   assert.equal(core.lastIndex, 3);
   assert.deepEqual(again.applied.map((a) => Buffer.from(a.entries[0].data).toString()), ['a', 'b']);
 });
+
+test('AdjustClusterSize (leader, announced by peer state) and AdjustBootClusterSize (never had a leader)', () => {
+  const boot = singleNode({ peers: [SINGLE_ID] });
+  boot.core.adjustBootClusterSize(3);
+  assert.equal(boot.core.clusterSize, 3);
+  assert.equal(boot.core.quorumNeeded, 2);
+  const n = readyLeader();
+  assert.throws(() => n.core.adjustBootClusterSize(5));
+  n.core.adjustClusterSize(5);
+  assert.equal(n.core.quorumNeeded, 3);
+  const [ps] = n.host.take('ae');
+  assert.deepEqual(ps.msg.entries.map((e) => e.type), [EntryType.PeerState]);
+  const f = singleNode({ peers: PEERS });
+  assert.throws(() => f.core.adjustClusterSize(5), isCode('not_leader'));
+});

@@ -227,3 +227,18 @@ test('ObserverMode: an observer applies everything but never becomes leader', as
   assert.equal(obs.n.state, 'follower');
   assert.deepEqual(text(obs), ['o0', 'o1']);
 });
+
+test('memory storage: a restarted member comes back with an empty log and catches up from the leader', async (t) => {
+  const c = cluster(t, 3, { memberOptions: () => ({ storage: 'memory' as const }) });
+  c.startAll();
+  const l = await c.waitForLeader();
+  await proposeAll(c, ['m1', 'm2']);
+  await c.waitForStateSize(2);
+  const f = c.members.find((m) => m !== l)!;
+  c.stop(f);
+  c.start(f);
+  assert.equal(f.n.lastIndex, 0, 'nothing replayed from memory');
+  await proposeAll(c, ['m3']);
+  await c.waitForStateSize(3);
+  assert.deepEqual(text(f), ['m1', 'm2', 'm3']);
+});
