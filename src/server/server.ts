@@ -233,10 +233,6 @@ export class Server implements ClientHost, AccountHost {
     this.clients.delete(client.cid);
     this.closedClients.push(snapshotClosed(client));
     this.log.debug(`${client.label()} - Client connection closed: ${client.closeReason}`);
-    if (this.lameDuck && this.clients.size === 0 && !this.shuttingDown) {
-      // Everyone is gone: lame duck mode can complete now.
-      void this.shutdown();
-    }
   }
 
   // ---- lifecycle ----
