@@ -8,6 +8,7 @@ import {
   type AppendEntryResponse,
   type Entry,
   ID_LEN,
+  makeAppendEntry,
   type PeerState,
   RaftError,
   type VoteRequest,
@@ -228,7 +229,7 @@ export function decodeAppendEntry(msg: Uint8Array): AppendEntry | RaftError {
       mul *= 128;
     }
   }
-  return { leader: readId(msg, 0), term, commit, pterm, pindex, entries, lterm, buf: msg };
+  return makeAppendEntry(readId(msg, 0), term, commit, pterm, pindex, entries, lterm, msg);
 }
 
 // ---- peer state ----

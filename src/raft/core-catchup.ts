@@ -6,7 +6,7 @@
 
 import { appendEntrySize } from './codec.js';
 import type { RaftHost, RaftTiming } from './core-types.js';
-import type { AppendEntry } from './types.js';
+import { type AppendEntry, makeAppendEntry } from './types.js';
 
 type ReadEntry = (index: number) => AppendEntry | undefined;
 
@@ -106,8 +106,11 @@ export class LeaderCatchup {
         this.runs.delete(run.peer);
         return;
       }
-      const ae: AppendEntry = stored.lterm === term ? stored : { ...stored, lterm: term, buf: undefined };
-      const size = stored.sizeBytes ?? (stored.sizeBytes = appendEntrySize(stored));
+      const ae =
+        stored.lterm === term
+          ? stored
+          : makeAppendEntry(stored.leader, stored.term, stored.commit, stored.pterm, stored.pindex, stored.entries, term);
+      const size = stored.sizeBytes || (stored.sizeBytes = appendEntrySize(stored));
       this.host.sendAppendEntry(run.inbox, run.aeReply, ae);
       run.inflight.push(run.next, size);
       run.inflightBytes += size;

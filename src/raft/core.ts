@@ -18,7 +18,7 @@
 // * Followers acknowledge catch-up entries (as 2.9.10 did) so the leader can
 //   pace the stream; the acks are durable and truthful, so safe for quorum.
 
-import { appendEntrySize, decodePeerId, decodePeerState, encodePeerId, encodePeerState } from './codec.js';
+import { decodePeerId, decodePeerState, encodePeerId, encodePeerState } from './codec.js';
 import {
   type CoreConfig,
   type CoreStatus,
@@ -44,6 +44,7 @@ import {
   type AppendEntryResponse,
   type Entry,
   EntryType,
+  makeAppendEntry,
   type PeerState,
   RaftError,
   type RaftStateName,
@@ -1016,18 +1017,10 @@ export class RaftCore {
         this.switchToFollower('');
         return;
       }
-      const sae: AppendEntry = {
-        leader: this.id,
-        term: this._term,
-        commit: this._commit,
-        pterm: snap.lastTerm,
-        pindex: snap.lastIndex,
-        entries: [
-          { type: EntryType.Snapshot, data: snap.data },
-          { type: EntryType.PeerState, data: snap.peerState },
-        ],
-        lterm: 0,
-      };
+      const sae = makeAppendEntry(this.id, this._term, this._commit, snap.lastTerm, snap.lastIndex, [
+        { type: EntryType.Snapshot, data: snap.data },
+        { type: EntryType.PeerState, data: snap.peerState },
+      ]);
       this.host.sendAppendEntry(inbox, this.aeReply, sae);
       start = snap.lastIndex + 1;
     }
@@ -1069,37 +1062,28 @@ export class RaftCore {
   }
 
   private appendAndSend(entries: Entry[], propSeqEnd: number): void {
-    const ae: AppendEntry = {
-      leader: this.id,
-      term: this._term,
-      commit: this._commit,
-      pterm: this.pterm,
-      pindex: this.pindex,
-      entries,
-      lterm: 0,
-    };
+    const ae = makeAppendEntry(this.id, this._term, this._commit, this.pterm, this.pindex, entries);
     const index = this.pindex + 1;
     this.host.appendLog(index, ae);
     this.cachePut(index, ae);
     this.pterm = this._term;
     this.pindex = index;
     this.lastStoreAt = this.env.now();
-    if (propSeqEnd > 0) this.propMarks.push(index, propSeqEnd);
+    if (propSeqEnd > 0) {
+      ae.propSeqEnd = propSeqEnd;
+      this.propMarks.push(index, propSeqEnd);
+    }
     this.trackMembershipEntriesLeader(entries, index);
     this.host.sendAppendEntry(this.aeSubject, this.aeReply, ae);
     this.heartbeatAfterCommit = false;
   }
 
   private sendHeartbeat(): void {
-    this.host.sendAppendEntry(this.aeSubject, this.aeReply, {
-      leader: this.id,
-      term: this._term,
-      commit: this._commit,
-      pterm: this.pterm,
-      pindex: this.pindex,
-      entries: EMPTY_ENTRIES,
-      lterm: 0,
-    });
+    this.host.sendAppendEntry(
+      this.aeSubject,
+      this.aeReply,
+      makeAppendEntry(this.id, this._term, this._commit, this.pterm, this.pindex, EMPTY_ENTRIES),
+    );
   }
 
   // ------------------------------------------------------------------ proposals
@@ -1344,7 +1328,7 @@ export class RaftCore {
     if (entries.length !== 1) return;
     const e = entries[0];
     if (e.type === EntryType.AddPeer || e.type === EntryType.RemovePeer) {
-      this.trackMembershipEntries({ entries } as AppendEntry, index);
+      this.trackMembershipEntries(makeAppendEntry('', 0, 0, 0, 0, entries), index);
       this.leaderTryCommit();
     }
   }

@@ -37,10 +37,27 @@ export interface AppendEntry {
   lterm: number;
   /** Cached wire encoding (without lterm trailer when lterm is 0). */
   buf?: Uint8Array;
-  /** Leader-local: highest local proposal sequence carried by this batch. */
-  propSeqEnd?: number;
-  /** Cached encoded size estimate in bytes (for catch-up flow control). */
-  sizeBytes?: number;
+  /** Leader-local: highest local proposal sequence carried by this batch (0 = none). */
+  propSeqEnd: number;
+  /** Cached encoded size in bytes (0 = not computed yet; catch-up flow control). */
+  sizeBytes: number;
+}
+
+/**
+ * Creates an AE with every field present, so all AEs share one object shape
+ * (adding fields later would make the hot paths polymorphic).
+ */
+export function makeAppendEntry(
+  leader: string,
+  term: number,
+  commit: number,
+  pterm: number,
+  pindex: number,
+  entries: Entry[],
+  lterm = 0,
+  buf?: Uint8Array,
+): AppendEntry {
+  return { leader, term, commit, pterm, pindex, entries, lterm, buf, propSeqEnd: 0, sizeBytes: 0 };
 }
 
 export interface VoteRequest {

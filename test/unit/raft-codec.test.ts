@@ -20,7 +20,7 @@ import {
   writeU64,
 } from '../../src/raft/codec.js';
 import { peerIdForServerName, groupName } from '../../src/raft/subjects.js';
-import { type AppendEntry, EntryType, RaftError } from '../../src/raft/types.js';
+import { type AppendEntry, EntryType, makeAppendEntry, RaftError } from '../../src/raft/types.js';
 
 const VECTORS = '/work/shared/vectors/nrg';
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
@@ -160,7 +160,7 @@ test('peer ids are the 8-char base62 SHA-256 hash of the server name (captured n
 });
 
 test('AppendEntryEncode: leader must be empty or 8 bytes; 65535 entries max', () => {
-  const ae: AppendEntry = { leader: 'foo_bar_baz', term: 1, commit: 0, pterm: 0, pindex: 0, entries: [], lterm: 0 };
+  const ae: AppendEntry = makeAppendEntry('foo_bar_baz', 1, 0, 0, 0, []);
   assert.throws(() => encodeAppendEntry(ae), (e: unknown) => e instanceof RaftError && e.code === 'leader_len');
   ae.leader = '';
   const empty = encodeAppendEntry(ae);
@@ -174,7 +174,7 @@ test('AppendEntryEncode: leader must be empty or 8 bytes; 65535 entries max', ()
 });
 
 test('AppendEntryDecode: truncated buffers fail, header corruption decodes, entry-size corruption fails', () => {
-  const ae: AppendEntry = { leader: '12345678', term: 1, commit: 0, pterm: 0, pindex: 0, entries: [], lterm: 0 };
+  const ae: AppendEntry = makeAppendEntry('12345678', 1, 0, 0, 0, []);
   for (let i = 0; i < 0xffff; i++) ae.entries.push({ type: EntryType.Normal, data: new Uint8Array(0) });
   const buf = Buffer.from(encodeAppendEntry(ae));
   assert.ok(decodeAppendEntry(buf.subarray(0, buf.length - 1)) instanceof RaftError);
@@ -197,12 +197,12 @@ test('AppendEntryDecode: truncated buffers fail, header corruption decodes, entr
 });
 
 test('AppendEntryDecodeTruncatedEntryLength: 2 of 4 length bytes is an error, not a crash', () => {
-  const b = Buffer.from(encodeAppendEntry({ leader: 'abcdefgh', term: 1, commit: 0, pterm: 0, pindex: 0, entries: [{ type: 0, data: Buffer.from('x') }], lterm: 0 }));
+  const b = Buffer.from(encodeAppendEntry(makeAppendEntry('abcdefgh', 1, 0, 0, 0, [{ type: 0, data: Buffer.from('x') }])));
   assert.ok(decodeAppendEntry(b.subarray(0, 44)) instanceof RaftError);
 });
 
 test('lterm trailer: written only when set, decoded when present, ignored by old layout', () => {
-  const base: AppendEntry = { leader: 'abcdefgh', term: 3, commit: 2, pterm: 3, pindex: 7, entries: [{ type: 0, data: Buffer.from('hi') }], lterm: 0 };
+  const base: AppendEntry = makeAppendEntry('abcdefgh', 3, 2, 3, 7, [{ type: 0, data: Buffer.from('hi') }]);
   const plain = encodeAppendEntry(base);
   const withL = encodeAppendEntry({ ...base, lterm: 300 });
   assert.equal(withL.length, plain.length + 2);

@@ -6,7 +6,7 @@ import { RaftCore } from '../core.js';
 import type { CoreConfig, RaftHost, RaftTiming, RestoredState, SnapshotRecord, SubscriptionKind } from '../core-types.js';
 import { encodePeerId } from '../codec.js';
 import { peerIdForServerName } from '../subjects.js';
-import type { AppendEntry, AppendEntryResponse, Entry, PeerState, VoteRequest, VoteResponse } from '../types.js';
+import { type AppendEntry, type AppendEntryResponse, type Entry, makeAppendEntry, type PeerState, type VoteRequest, type VoteResponse } from '../types.js';
 import { Prng } from './prng.js';
 
 export type Sent =
@@ -211,15 +211,7 @@ export function singleNode(o: SingleNodeOptions = {}): SingleNode {
 
 /** Crafts an append entry (fields default to an empty heartbeat from nats-0). */
 export function ae(p: Partial<AppendEntry>): AppendEntry {
-  return {
-    leader: p.leader ?? NATS0,
-    term: p.term ?? 1,
-    commit: p.commit ?? 0,
-    pterm: p.pterm ?? 0,
-    pindex: p.pindex ?? 0,
-    entries: p.entries ?? [],
-    lterm: p.lterm ?? 0,
-  };
+  return makeAppendEntry(p.leader ?? NATS0, p.term ?? 1, p.commit ?? 0, p.pterm ?? 0, p.pindex ?? 0, p.entries ?? [], p.lterm ?? 0);
 }
 
 export function normal(text: string): Entry {
