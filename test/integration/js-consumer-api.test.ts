@@ -154,6 +154,10 @@ test('info, names/list paging, delete, stepdown', async (t) => {
     error: { code: 503, err_code: 10010, description: 'JetStream clustering support required' },
   });
   assert.equal((await jsm.streams.info('S')).state.consumer_count, 4);
+  // Re-created under a deleted name: a fresh consumer.
+  await nc.request('s.x', 'one');
+  const again = await jsm.consumers.add('S', { durable_name: 'c1', ack_policy: AckPolicy.Explicit });
+  assert.deepEqual([again.delivered.stream_seq, again.num_pending, again.num_ack_pending], [0, 1, 0]);
 });
 
 test('created/deleted advisories have nats-server consumer_action shape', async (t) => {
