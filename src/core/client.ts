@@ -152,7 +152,18 @@ export class Client implements ClientOpHandler, MsgSink {
       return;
     }
     if (auth !== null && auth.authRequired) {
-      this.authTimer = setTimeout(this.onAuthTimeout, this.host.options.authTimeoutMs);
+      if (auth.noAuthUser) {
+        // no_auth_user: ops before CONNECT run as that user; a CONNECT with
+        // credentials authenticates again.
+        const res = auth.authenticate(defaultConnectOptions(), { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
+        if (res !== null) {
+          this.bindAccount(res.account);
+          this.authorizedUser = res.user ?? '';
+          this.permissions = res.permissions ?? null;
+        }
+      } else {
+        this.authTimer = setTimeout(this.onAuthTimeout, this.host.options.authTimeoutMs);
+      }
     }
     this.setPingTimer(this.host.options.pingIntervalMs);
   }
@@ -351,6 +362,10 @@ export class Client implements ClientOpHandler, MsgSink {
     }
     this.outMsgs++;
     this.outBytes += size;
+    if (this.host.log.traceEnabled) {
+      const hdr = msg.hdrLen > 0 && this.headers;
+      this.traceOp('->>', `${hdr ? 'HMSG' : 'MSG'} ${msg.subject} ${sub.sid}${msg.reply ? ' ' + msg.reply : ''}${hdr ? ' ' + msg.hdrLen : ''} ${size}`);
+    }
     const stats = this.host.stats;
     stats.outMsgs++;
     stats.outBytes += size;
@@ -364,6 +379,7 @@ export class Client implements ClientOpHandler, MsgSink {
   // ---- ClientOpHandler ----
 
   onConnect(json: string): boolean {
+    if (this.host.log.traceEnabled) this.traceOp('<<-', `CONNECT ${json.replace(/"(pass|auth_token|sig|jwt)":"[^"]*"/g, '"$1":"[REDACTED]"')}`);
     if (this.authTimer !== null) {
       clearTimeout(this.authTimer);
       this.authTimer = null;
@@ -434,6 +450,10 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   onPubArgs(pa: PubArgs): boolean {
+    if (this.host.log.traceEnabled) {
+      const op = pa.hdrLen >= 0 ? 'HPUB' : 'PUB';
+      this.traceOp('<<-', `${op} ${pa.subject}${pa.reply ? ' ' + pa.reply : ''}${pa.hdrLen >= 0 ? ' ' + pa.hdrLen : ''} ${pa.size}`);
+    }
     if (pa.hdrLen >= 0 && !this.headers) {
       // HPUB from a client that did not negotiate headers: closed without -ERR.
       this.host.log.error(`${this.label()} - message headers not supported`);
@@ -521,6 +541,7 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   onSub(subject: string, queue: string | undefined, sid: string): void {
+    if (this.host.log.traceEnabled) this.traceOp('<<-', `SUB ${subject}${queue !== undefined ? ' ' + queue : ''} ${sid}`);
     this.lastActivityMs = this.lastInMs;
     const perms = this.permissions;
     if (queue !== undefined) {
@@ -557,6 +578,7 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   onUnsub(sid: string, max: number): void {
+    if (this.host.log.traceEnabled) this.traceOp('<<-', `UNSUB ${sid}${max >= 0 ? ' ' + max : ''}`);
     this.lastActivityMs = this.lastInMs;
     const sub = this.subs.get(sid);
     if (sub !== undefined) {
@@ -578,10 +600,15 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   onPing(): void {
+    if (this.host.log.traceEnabled) {
+      this.traceOp('<<-', 'PING');
+      this.traceOp('->>', 'PONG');
+    }
     this.enqueue(PONG);
   }
 
   onPong(): void {
+    if (this.host.log.traceEnabled) this.traceOp('<<-', 'PONG');
     this.pingsOut = 0;
     if (this.rttStartMs > 0) {
       const now = Date.now();
@@ -649,6 +676,11 @@ export class Client implements ClientOpHandler, MsgSink {
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.account.numClients--;
     this.host.clientClosed(this);
+  }
+
+  /** Protocol trace line (-V): `<<-` inbound, `->>` outbound, as nats-server writes them. */
+  private traceOp(dir: '<<-' | '->>', op: string): void {
+    this.host.log.trace(`${this.label()} - ${dir} [${op}]`);
   }
 
   /** "127.0.0.1:54321 - cid:5" as nats-server prefixes client log lines. */

@@ -189,6 +189,17 @@ export class Server implements ClientHost, AccountHost {
       port: this.port || o.port,
       headers: !o.noHeaderSupport,
     };
+    if (o.clientAdvertise) {
+      // INFO host/port carry the advertised address (nats-server setInfoHostPort).
+      const adv = o.clientAdvertise;
+      const i = adv.lastIndexOf(':');
+      if (i > 0 && !adv.endsWith(']')) {
+        info.host = adv.slice(0, i).replace(/^\[|\]$/g, '');
+        info.port = Number(adv.slice(i + 1));
+      } else {
+        info.host = adv.replace(/^\[|\]$/g, '');
+      }
+    }
     if (auth !== null && auth.authRequired && !auth.noAuthUser) info.auth_required = true;
     info.max_payload = o.maxPayloadBytes;
     for (const k of ['jetstream', 'ip']) if (this.infoExtra.has(k)) info[k] = this.infoExtra.get(k);
