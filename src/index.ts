@@ -28,7 +28,8 @@ export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/t
 export function addDefaultSubsystems(server: Server): void {
   const o = server.options;
   if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
-  void o;
+  if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
+  server.addSubsystem(createMonitor(o)); // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
 }
 
 export interface ServerHandle {
@@ -54,10 +55,8 @@ export interface StartOptions extends ServerExtras {
 export async function startServer(opts: Partial<Options> = {}, extras: StartOptions = {}): Promise<ServerHandle> {
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
   const server = new Server(o, { quietLog: extras.quietLog });
-  // Subsystems register here, one line each (monitoring, cluster routes, JetStream).
-  if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
-  if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
-  server.addSubsystem(createMonitor(o)); // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
+  // Subsystems register in addDefaultSubsystems, one line each (cluster routes, JetStream, monitoring).
+  addDefaultSubsystems(server);
   await server.start();
   const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
   return {
