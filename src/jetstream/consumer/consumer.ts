@@ -149,7 +149,7 @@ export class Consumer implements StreamConsumer {
   private lastReplayTsNs = 0n;
   /** a delivery held back by replay timing or the rate limit */
   private held: {
-    dsubj: string; ackReply: string; seq: number; subject: string; dc: number; sz: number;
+    dsubj: string; ackReply: string; seq: number; subject: string; dc: number;
     hdrs: Buffer | undefined; data: Buffer; batchLeftBytes: number;
   } | undefined;
 
@@ -575,7 +575,7 @@ export class Consumer implements StreamConsumer {
     }
     if (delayMs > 0) {
       this.held = {
-        dsubj, ackReply, seq: msg.seq, subject: msg.subject, dc, sz,
+        dsubj, ackReply, seq: msg.seq, subject: msg.subject, dc,
         hdrs: hdrs ? Buffer.from(hdrs) : undefined,
         data: data.length > 0 ? Buffer.from(data) : EMPTY,
         batchLeftBytes: wr !== null && wr.n <= 0 ? wr.b : 0,
@@ -583,7 +583,7 @@ export class Consumer implements StreamConsumer {
       this.holdTimer = setTimeout(() => this.releaseHeld(), Math.ceil(delayMs));
       return -1;
     }
-    this.deliverMsg(dsubj, msg.subject, ackReply, msg.seq, hdrs, data, dc, sz, nowMs);
+    this.deliverMsg(dsubj, msg.subject, ackReply, msg.seq, hdrs, data, dc, nowMs);
     if (wr !== null && wr.n <= 0 && wr.b > 0) {
       // Batch done but byte budget left (newest nats-server tells the client).
       this.host.publish(dsubj, '', batchCompleted(0, wr.b), EMPTY);
@@ -597,7 +597,7 @@ export class Consumer implements StreamConsumer {
     const h = this.held;
     this.held = undefined;
     if (h === undefined || this.closed) return;
-    this.deliverMsg(h.dsubj, h.subject, h.ackReply, h.seq, h.hdrs, h.data, h.dc, h.sz, Date.now());
+    this.deliverMsg(h.dsubj, h.subject, h.ackReply, h.seq, h.hdrs, h.data, h.dc, Date.now());
     if (h.batchLeftBytes > 0) this.host.publish(h.dsubj, '', batchCompleted(0, h.batchLeftBytes), EMPTY);
     this.kick();
   }
@@ -701,7 +701,7 @@ export class Consumer implements StreamConsumer {
 
   private deliverMsg(
     dsubj: string, subject: string, ackReply: string, seq: number, hdrs: Buffer | undefined, data: Buffer,
-    dc: number, sz: number, nowMs: number,
+    dc: number, nowMs: number,
   ): void {
     const dseq = this.dseq++;
     if (dc === 1 && seq > this.deliveredSseq) this.deliveredSseq = seq;
