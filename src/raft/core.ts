@@ -1377,9 +1377,13 @@ export class RaftCore {
     if (this.membChange === null && !this.peers.has(peer)) this.sendMembershipChange(EntryType.AddPeer, peer);
   }
 
-  /** Leader: add a peer (one membership change at a time). */
+  /**
+   * Leader: add a peer (one membership change at a time). Only once the
+   * leader's own first entry committed, so a change never races one left
+   * uncommitted by an earlier leader (single-server change safety).
+   */
   proposeAddPeer(peer: string): void {
-    if (this._state !== 'leader') throw new RaftError('not_leader');
+    if (this._state !== 'leader' || !this.leaderReady) throw new RaftError('not_leader');
     if (this.membChange) throw new RaftError('membership_change');
     if (this.peers.has(peer)) return;
     this.sendMembershipChange(EntryType.AddPeer, peer);
@@ -1392,6 +1396,7 @@ export class RaftCore {
       this.host.sendRaw(this.removePeerSubject, '', encodePeerId(peer));
       return;
     }
+    if (!this.leaderReady) throw new RaftError('not_leader');
     if (this.membChange) throw new RaftError('membership_change');
     if (!this.peers.has(peer)) throw new RaftError('peer_not_found');
     if (this.peers.size <= 1) throw new RaftError('remove_last_node');

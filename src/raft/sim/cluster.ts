@@ -513,6 +513,21 @@ export class SimCluster {
     return true;
   }
 
+  /** Membership change through the ready leader `s`; false when refused. */
+  changeMembership(s: SimServer, add: boolean, peer: string): boolean {
+    if (!s.up || !s.core.isLeader) return false;
+    try {
+      if (add) s.core.proposeAddPeer(peer);
+      else s.core.proposeRemovePeer(peer);
+    } catch (e) {
+      if (e instanceof RaftError) return false;
+      throw e;
+    }
+    this.trace(`${s.name} ${add ? 'add' : 'remove'} peer ${peer}`);
+    this.afterCall(s);
+    return true;
+  }
+
   stepDown(s: SimServer, preferred?: string): boolean {
     if (!s.up || s.core.state !== 'leader') return false;
     s.core.stepDown(preferred);

@@ -165,6 +165,25 @@ function scheduleChaos(sim: SimCluster, plan: Prng, chaosMs: number, stats: Scen
       if (l) sim.stepDown(l, pref);
     });
   }
+  // Membership (5-node groups): remove a follower, later add it back. The
+  // removed server keeps running and listening, like a real one would.
+  if (servers.length === 5) {
+    let removed: string | undefined;
+    for (let t = plan.range(300, 1500); t < chaosMs; t += plan.range(250, 1200)) {
+      const pickIdx = plan.int(0, servers.length - 1);
+      sim.at(t, () => {
+        const l = sim.readyLeader();
+        if (!l || l.core.membershipChangeInProgress) return;
+        if (removed === undefined) {
+          const victim = servers[pickIdx];
+          if (victim === l || !l.core.peerIds().includes(victim.id)) return;
+          if (sim.changeMembership(l, false, victim.id)) removed = victim.id;
+        } else if (sim.changeMembership(l, true, removed)) {
+          removed = undefined;
+        }
+      });
+    }
+  }
   // Snapshots.
   for (let t = plan.range(200, 1000); t < chaosMs; t += plan.range(150, 1200)) {
     const s = plan.pick(servers);
