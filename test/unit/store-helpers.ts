@@ -124,7 +124,7 @@ export async function runRandomModel(kit: StoreKit, seedIn: number, steps: numbe
       const keys = [...model.keys()];
       if (keys.length) {
         const k = keys[rnd(keys.length)];
-        assert.equal(s.removeMsg(k), true);
+        assert.equal(op < 72 ? s.removeMsg(k) : s.eraseMsg(k), true);
         model.delete(k);
       }
     } else if (op < 78) {

@@ -481,6 +481,13 @@ export abstract class BaseStore implements StreamStore {
     }
   }
 
+  /** The TTL a stored message was given: seconds, -1 for never, 0 for none. */
+  protected ttlSecOf(seq: number, ts: bigint): number {
+    if (this.ttlNever.size > 0 && this.ttlNever.has(seq)) return -1;
+    const at = this.ttlExpiry.get(seq);
+    return at === undefined ? 0 : Math.max(1, Math.round((at - nsToMs(ts)) / 1000));
+  }
+
   protected forgetTtl(seq: number): void {
     this.ttlExpiry.delete(seq);
     this.ttlNever.delete(seq);

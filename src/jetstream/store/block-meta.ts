@@ -1,6 +1,8 @@
-// Per-block record metadata: collected while a block is written (or scanned) and
-// saved as <id>.idx when the block is sealed, so a restart can rebuild the
-// index without reading payloads. The index file describes the block at a
+// Per-block record metadata, saved as <id>.idx when a block is sealed so a
+// restart can rebuild the index without reading payloads. It lists the block's
+// live messages at seal time and all its control records, plus the block's
+// full MSG sequence range and the highest sequence it speaks for (so deleted
+// messages may be left out without losing last_seq or tombstone bookkeeping). The index file describes the block at a
 // given size; it is trusted only when that size matches the block file and its
 // own crc matches.
 
@@ -8,8 +10,8 @@ import * as fs from 'node:fs';
 import { crc32 } from './crc32.js';
 
 const IDX_MAGIC = 0x58495354; // "TSIX"
-const IDX_VERSION = 2;
-const HEAD = 32;
+const IDX_VERSION = 3;
+const HEAD = 64;
 
 export class BlockMeta {
   n = 0;
@@ -25,6 +27,12 @@ export class BlockMeta {
   subjects: string[] = [];
   /** crc32 of the block file this index describes (set by load). */
   blockCrc = 0;
+  /** MSG sequence range of every record ever written to the block (0 when none). */
+  msgMin = 0;
+  msgMax = 0;
+  /** Highest sequence any record of the block speaks for, and its timestamp. */
+  maxInfo = 0;
+  maxInfoTs = 0n;
   private subjIds = new Map<string, number>();
 
   constructor(cap = 4096) {
@@ -93,6 +101,10 @@ export class BlockMeta {
     buf.writeUInt32LE(n, 16);
     buf.writeUInt32LE(this.subjects.length, 20);
     buf.writeUInt32LE(blockCrc >>> 0, 24);
+    buf.writeDoubleLE(this.msgMin, 32);
+    buf.writeDoubleLE(this.msgMax, 40);
+    buf.writeDoubleLE(this.maxInfo, 48);
+    buf.writeBigInt64LE(this.maxInfoTs, 56);
     let off = head;
     const put = (a: ArrayBufferView, bytes: number): void => {
       buf.set(new Uint8Array(a.buffer, a.byteOffset, bytes), off);
@@ -134,6 +146,10 @@ export class BlockMeta {
     m.n = n;
     m.cap = n;
     m.blockCrc = buf.readUInt32LE(24);
+    m.msgMin = buf.readDoubleLE(32);
+    m.msgMax = buf.readDoubleLE(40);
+    m.maxInfo = buf.readDoubleLE(48);
+    m.maxInfoTs = buf.readBigInt64LE(56);
     // Column views straight onto the file buffer when it is 8-byte aligned (large reads are), else copies.
     const ab = buf.buffer;
     const aligned = buf.byteOffset % 8 === 0;

@@ -67,14 +67,25 @@ interface Block {
   maxInfo: number;
   /** DEL runs recorded in this block, flattened [first, count, ...]. */
   tombs: number[];
+  maxInfoTs: bigint;
+  /** Holds MARK or SKIP records (state that a retirement must carry forward). */
+  hasMark: boolean;
   sealed: boolean;
   removed: boolean;
-  /** Record metadata while the block is written (for its .idx at seal). */
-  meta: BlockMeta | null;
+  /** Control records of the block (for its .idx at seal); null once no index may be written. */
+  ctl: CtlRec[] | null;
   dirty: boolean;
   /** crc32 of the block content queued so far; stale (crcValid false) after an in-place rewrite. */
   crc: number;
   crcValid: boolean;
+}
+
+interface CtlRec {
+  type: number;
+  seq: number;
+  ts: bigint;
+  value: number;
+  off: number;
 }
 
 interface PendingPage {
@@ -166,6 +177,10 @@ export class FileStore extends BaseStore {
   private failed: Error | undefined;
   private markDirty = false;
   private emptyBlocks = new Set<Block>();
+  /** Empty blocks kept because their tombstones are still needed. */
+  private emptyKept = new Set<Block>();
+  private retiredSinceCheck = false;
+  private keptCheckedFirst = 0;
   private recovering = false;
   /** Set once stop() has synced everything: the flush loop no longer runs. */
   private shutdown = false;
@@ -239,8 +254,8 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: fs.openSync(p, 'w+'), live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [],
-      sealed: false, removed: false, meta: new BlockMeta(), dirty: false, crc: 0, crcValid: true,
+      fd: fs.openSync(p, 'w+'), live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
     this.blockById.set(id, blk);
@@ -263,13 +278,42 @@ export class FileStore extends BaseStore {
   }
 
   private async sealOp(blk: Block): Promise<void> {
-    if (blk.removed || !blk.meta) return;
-    const meta = blk.meta;
-    blk.meta = null;
+    if (blk.removed) return;
     await fsyncP(this.fdOf(blk));
     blk.dirty = false;
     // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
-    if (blk.crcValid) await atomicWrite(blk.idxPath, meta.encode(blk.size, blk.crc), false);
+    const meta = blk.crcValid && !blk.removed ? this.buildMeta(blk) : undefined;
+    blk.ctl = null;
+    if (meta) await atomicWrite(blk.idxPath, meta.encode(blk.size, blk.crc), false);
+  }
+
+  /** Index of a sealed block: its live messages (from the in-memory index) and control records, in file order. */
+  private buildMeta(blk: Block): BlockMeta | undefined {
+    const ctl = blk.ctl;
+    if (!ctl) return undefined;
+    const ix = this.index;
+    const m = new BlockMeta(Math.max(16, blk.live + ctl.length));
+    const base = blk.id * TWO32;
+    let ci = 0;
+    const addCtl = (r: CtlRec): void => m.add(r.type, r.seq, r.ts, r.value, r.off, CONTROL_LEN, 0, null);
+    if (blk.msgMin > 0) {
+      for (let s = ix.nextLive(blk.msgMin); s !== 0 && s <= blk.msgMax; s = ix.nextLive(s + 1)) {
+        const c = ix.lookup(s)!;
+        const i = ix.slot;
+        const loc = c.loc![i];
+        if (loc < base || loc >= base + TWO32) continue;
+        const off = loc - base;
+        while (ci < ctl.length && ctl[ci].off < off) addCtl(ctl[ci++]);
+        const ts = c.ts[i];
+        m.add(REC_MSG, s, ts, this.ttlSecOf(s, ts), off, c.rlen![i], c.size[i], ix.subjectById(c.subj[i])!.subject);
+      }
+    }
+    while (ci < ctl.length) addCtl(ctl[ci++]);
+    m.msgMin = blk.msgMin;
+    m.msgMax = blk.msgMax;
+    m.maxInfo = blk.maxInfo;
+    m.maxInfoTs = blk.maxInfoTs;
+    return m;
   }
 
   /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
@@ -334,8 +378,10 @@ export class FileStore extends BaseStore {
     wb.live++;
     if (wb.msgMin === 0) wb.msgMin = seq;
     wb.msgMax = seq;
-    if (seq > wb.maxInfo) wb.maxInfo = seq;
-    wb.meta?.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
+    if (seq > wb.maxInfo) {
+      wb.maxInfo = seq;
+      wb.maxInfoTs = ts;
+    }
     this.kick();
   }
 
@@ -476,22 +522,6 @@ export class FileStore extends BaseStore {
 
   private eraseRecord(blk: Block, off: number, len: number, seq: number): void {
     const rec = encodeErased(len, seq);
-    if (blk.meta) {
-      // Keep the future .idx consistent with the erased record.
-      const m = blk.meta;
-      let lo = 0;
-      let hi = m.n - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (m.off[mid] === off) {
-          m.type[mid] = REC_ERASED;
-          m.subj[mid] = -1;
-          break;
-        }
-        if (m.off[mid] < off) lo = mid + 1;
-        else hi = mid - 1;
-      }
-    }
     if (this.pageBlk === blk && this.page && off >= this.pageOff && off + len <= this.pageOff + this.pageUsed) {
       rec.copy(this.page, off - this.pageOff);
       return;
@@ -515,10 +545,14 @@ export class FileStore extends BaseStore {
     const wb = this.wb;
     if (type === REC_DEL) wb.tombs.push(seq, value);
     else {
+      wb.hasMark = true;
       const info = type === REC_SKIP ? seq + value - 1 : value;
-      if (info > wb.maxInfo) wb.maxInfo = info;
+      if (info > wb.maxInfo) {
+        wb.maxInfo = info;
+        wb.maxInfoTs = ts;
+      }
     }
-    wb.meta?.add(type, seq, ts, value, fileOff, CONTROL_LEN, 0, null);
+    wb.ctl?.push({ type, seq, ts, value, off: fileOff });
   }
 
   private appendMark(): void {
@@ -573,7 +607,7 @@ export class FileStore extends BaseStore {
       b.tombs = kept;
     }
     cut.sealed = true;
-    cut.meta = null;
+    cut.ctl = null;
     cut.maxInfo = Math.min(cut.maxInfo, seq);
     if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
     else cut.msgMax = Math.min(cut.msgMax, seq);
@@ -613,6 +647,7 @@ export class FileStore extends BaseStore {
     const i = this.blocks.indexOf(b);
     if (i >= 0) this.blocks.splice(i, 1);
     this.emptyBlocks.delete(b);
+    this.emptyKept.delete(b);
     this.postSync.push(async () => {
       if (b.fd >= 0) {
         const fd = b.fd;
@@ -624,27 +659,71 @@ export class FileStore extends BaseStore {
     });
   }
 
-  /** Retire blocks without live messages, re-homing the control records they carried. */
+  /** Retire blocks without live messages. A block still carrying tombstones for messages in another
+   *  block is kept (re-writing them elsewhere could ping-pong forever); it is looked at again when
+   *  another block goes away or the first sequence moves. When a retired block may have carried the
+   *  stream's first/last (MARK/SKIP records, or the highest sequence), a fresh MARK records them. */
   private processEmptyBlocks(): void {
-    if (this.emptyBlocks.size === 0) return;
-    const gone = [...this.emptyBlocks].filter((b) => b.live === 0 && b !== this.wb && !b.removed);
+    const recheck = this.emptyKept.size > 0 && (this.retiredSinceCheck || this.index.firstSeq !== this.keptCheckedFirst);
+    if (this.emptyBlocks.size === 0 && !recheck) return;
+    const candidates = new Set<Block>(this.emptyBlocks);
+    if (recheck) for (const b of this.emptyKept) candidates.add(b);
     this.emptyBlocks.clear();
-    if (gone.length === 0) return;
-    for (const b of gone) this.retireBlock(b);
-    // The MARK states first/last exactly; DEL runs are only needed while a block holding those seqs exists.
-    this.appendMark();
+    this.retiredSinceCheck = false;
+    this.keptCheckedFirst = this.index.firstSeq;
+    let needMark = false;
+    for (const b of [...candidates].sort((x, y) => x.id - y.id)) {
+      if (b.live !== 0 || b === this.wb || b.removed) {
+        this.emptyKept.delete(b);
+        continue;
+      }
+      if (this.tombsNeeded(b)) {
+        this.emptyKept.add(b);
+        continue;
+      }
+      this.emptyKept.delete(b);
+      let carriesState = b.hasMark;
+      if (!carriesState) {
+        let maxOther = 0;
+        for (const x of this.blocks) if (x !== b && x.maxInfo > maxOther) maxOther = x.maxInfo;
+        carriesState = b.maxInfo >= maxOther;
+      }
+      this.retireBlock(b);
+      this.retiredSinceCheck = true;
+      if (carriesState && !this.blocks.some((x) => x.id > b.id && x.hasMark)) needMark = true;
+    }
+    if (needMark) this.appendMark();
+  }
+
+  /** Does block b hold a DEL for a message that another remaining block still contains? */
+  private tombsNeeded(b: Block): boolean {
     const first = this.index.firstSeq;
-    for (const b of gone) {
-      for (let i = 0; i < b.tombs.length; i += 2) {
-        let s = b.tombs[i];
-        const e = s + b.tombs[i + 1] - 1;
-        if (e < first) continue;
-        if (s < first) s = first;
-        if (this.blocks.some((x) => x.msgMin !== 0 && x.msgMin <= e && x.msgMax >= s)) {
-          this.appendControl(REC_DEL, s, 0n, e - s + 1);
-        }
+    const blocks = this.blocks;
+    for (let i = 0; i < b.tombs.length; i += 2) {
+      let s = b.tombs[i];
+      const e = s + b.tombs[i + 1] - 1;
+      if (e < first) continue;
+      if (s < first) s = first;
+      // Blocks are in log order and their MSG ranges ascend: binary search the first with msgMax >= s.
+      let lo = 0;
+      let hi = blocks.length - 1;
+      let found = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const x = blocks[mid];
+        if (x.msgMax !== 0 && x.msgMax >= s) {
+          found = mid;
+          hi = mid - 1;
+        } else lo = mid + 1;
+      }
+      for (let k = found; k >= 0 && k < blocks.length; k++) {
+        const x = blocks[k];
+        if (x.msgMin === 0 || x === b) continue;
+        if (x.msgMin > e) break;
+        if (x.msgMax >= s) return true;
       }
     }
+    return false;
   }
 
   // ---- flush loop (group commit) ----
@@ -657,7 +736,8 @@ export class FileStore extends BaseStore {
 
   private hasWork(): boolean {
     return this.queue.length > 0 || this.pageUsed > 0 || this.syncWaiters.length > 0 || this.syncRequested ||
-      this.markDirty || this.emptyBlocks.size > 0 || this.postSync.length > 0;
+      this.markDirty || this.emptyBlocks.size > 0 || this.postSync.length > 0 ||
+      (this.emptyKept.size > 0 && (this.retiredSinceCheck || this.index.firstSeq !== this.keptCheckedFirst));
   }
 
   private async runFlush(): Promise<void> {
@@ -761,8 +841,8 @@ export class FileStore extends BaseStore {
       const size = fs.statSync(p).size;
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, live: 0,
-        msgMin: 0, msgMax: 0, maxInfo: 0, tombs: [], sealed: false, removed: false, meta: null, dirty: false,
-        crc: 0, crcValid: true,
+        msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
+        dirty: false, crc: 0, crcValid: true,
       };
       this.blocks.push(blk);
       this.blockById.set(id, blk);
@@ -806,12 +886,20 @@ export class FileStore extends BaseStore {
         this.applyControl(blk, type, m.seq[i], m.ts[i], m.aux[i]);
       }
     }
+    // Messages deleted before the seal are not listed: the header keeps what they spoke for.
+    blk.msgMin = m.msgMin;
+    blk.msgMax = m.msgMax;
+    if (m.maxInfo > blk.maxInfo) {
+      blk.maxInfo = m.maxInfo;
+      blk.maxInfoTs = m.maxInfoTs;
+    }
+    if (m.maxInfo > this.index.lastSeq) this.index.skipTo(m.maxInfo, m.maxInfoTs);
   }
 
   /** Scan a block without a usable index; cut it at the first damaged record. */
   private scanBlock(blk: Block, buf: Buffer): void {
     const rv = this.rv;
-    const meta = new BlockMeta(1024);
+    const ctl: CtlRec[] = [];
     let off = 0;
     while (off < buf.length) {
       if (!parseRecord(buf, off, buf.length, rv, true)) break;
@@ -819,12 +907,9 @@ export class FileStore extends BaseStore {
         const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
         this.applyMsg(blk, rv.seq, rv.ts, subject, size, off, rv.len, rv.ttlSec);
-        meta.add(REC_MSG, rv.seq, rv.ts, rv.ttlSec, off, rv.len, size, subject);
-      } else if (rv.type === REC_ERASED) {
-        meta.add(REC_ERASED, rv.seq, 0n, 0, off, rv.len, 0, null);
-      } else {
+      } else if (rv.type !== REC_ERASED) {
         this.applyControl(blk, rv.type, rv.seq, rv.ts, rv.value);
-        meta.add(rv.type, rv.seq, rv.ts, rv.value, off, rv.len, 0, null);
+        ctl.push({ type: rv.type, seq: rv.seq, ts: rv.ts, value: rv.value, off });
       }
       off += rv.len;
     }
@@ -836,7 +921,7 @@ export class FileStore extends BaseStore {
       blk.flushed = off;
       fs.rmSync(blk.idxPath, { force: true });
     }
-    blk.meta = meta;
+    blk.ctl = ctl;
     blk.crc = crc32(buf, 0, off);
   }
 
@@ -849,24 +934,34 @@ export class FileStore extends BaseStore {
     blk.live++;
     if (blk.msgMin === 0) blk.msgMin = seq;
     blk.msgMax = seq;
-    if (seq > blk.maxInfo) blk.maxInfo = seq;
+    if (seq > blk.maxInfo) {
+      blk.maxInfo = seq;
+      blk.maxInfoTs = ts;
+    }
     this.recoverTtl(seq, ts, ttl);
   }
 
   private applyControl(blk: Block, type: number, seq: number, ts: bigint, value: number): void {
     const ix = this.index;
+    if (type !== REC_DEL) blk.hasMark = true;
     if (type === REC_DEL) {
       blk.tombs.push(seq, value);
       if (value === 1) this.removeInternal(seq, 'bulk', false);
       else ix.forEachLive(seq, seq + value - 1, (s) => void this.removeInternal(s, 'bulk', false));
     } else if (type === REC_SKIP) {
       const end = seq + value - 1;
-      if (end > blk.maxInfo) blk.maxInfo = end;
+      if (end > blk.maxInfo) {
+        blk.maxInfo = end;
+        blk.maxInfoTs = ts;
+      }
       ix.skipTo(end, ts);
     } else if (type === REC_MARK) {
       const first = seq;
       const last = value;
-      if (last > blk.maxInfo) blk.maxInfo = last;
+      if (last > blk.maxInfo) {
+        blk.maxInfo = last;
+        blk.maxInfoTs = ts;
+      }
       ix.forEachLive(ix.firstSeq, first - 1, (s) => void this.removeInternal(s, 'bulk', false));
       if (last < ix.lastSeq) {
         ix.forEachLive(last + 1, ix.lastSeq, (s) => void this.removeInternal(s, 'bulk', false));
