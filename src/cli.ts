@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const server = new Server(options);
   for (const w of r.warnings) server.log.warn(w);
   for (const n of r.notices) server.log.info(n);
-  addDefaultSubsystems(server);
+  await addDefaultSubsystems(server);
   try {
     await server.start();
   } catch (e) {

@@ -6,10 +6,6 @@
 //   await h.shutdown();
 import { defaultOptions, mergeOptions, type Options } from './config/options.js';
 import { Server, type ServerExtras } from './server/server.js';
-import { createJetStream } from './jetstream/index.js';
-import { createCluster } from './cluster/index.js';
-import { createMonitor } from './monitor/index.js';
-import './jetstream/consumer/api.js'; // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)
 
 export { Server, SERVER_VERSION } from './server/server.js';
 export type { Subsystem, RouteBridge } from './server/server.js';
@@ -22,14 +18,20 @@ export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/t
 
 /**
  * Register the subsystems the options enable (the CLI and startServer both
- * call this). Subsystem engineers add one line each here, e.g.
- *   if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
+ * call this). Subsystems are imported only when enabled so a plain server
+ * starts fast; one line each, e.g.
+ *   if (o.jetstream.enabled) server.addSubsystem((await import('./jetstream/index.js')).createJetStream(o));
  */
-export function addDefaultSubsystems(server: Server): void {
+export async function addDefaultSubsystems(server: Server): Promise<void> {
   const o = server.options;
-  if (o.cluster?.port !== undefined) server.addSubsystem(createCluster(o));
-  if (o.jetstream.enabled) server.addSubsystem(createJetStream(o));
-  server.addSubsystem(createMonitor(o)); // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
+  if (o.cluster?.port !== undefined) server.addSubsystem((await import('./cluster/index.js')).createCluster(o));
+  if (o.jetstream.enabled) {
+    // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)
+    await import('./jetstream/consumer/api.js');
+    server.addSubsystem((await import('./jetstream/index.js')).createJetStream(o));
+  }
+  // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
+  server.addSubsystem((await import('./monitor/index.js')).createMonitor(o));
 }
 
 export interface ServerHandle {
@@ -56,7 +58,7 @@ export async function startServer(opts: Partial<Options> = {}, extras: StartOpti
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
   const server = new Server(o, { quietLog: extras.quietLog });
   // Subsystems register in addDefaultSubsystems, one line each (cluster routes, JetStream, monitoring).
-  addDefaultSubsystems(server);
+  await addDefaultSubsystems(server);
   await server.start();
   const host = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
   return {

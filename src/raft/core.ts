@@ -1383,8 +1383,9 @@ export class RaftCore {
    * uncommitted by an earlier leader (single-server change safety).
    */
   proposeAddPeer(peer: string): void {
-    if (this._state !== 'leader' || !this.leaderReady) throw new RaftError('not_leader');
+    if (this._state !== 'leader') throw new RaftError('not_leader');
     if (this.membChange) throw new RaftError('membership_change');
+    if (!this.leaderReady) throw new RaftError('not_leader');
     if (this.peers.has(peer)) return;
     this.sendMembershipChange(EntryType.AddPeer, peer);
   }
@@ -1396,8 +1397,8 @@ export class RaftCore {
       this.host.sendRaw(this.removePeerSubject, '', encodePeerId(peer));
       return;
     }
-    if (!this.leaderReady) throw new RaftError('not_leader');
     if (this.membChange) throw new RaftError('membership_change');
+    if (!this.leaderReady) throw new RaftError('not_leader');
     if (!this.peers.has(peer)) throw new RaftError('peer_not_found');
     if (this.peers.size <= 1) throw new RaftError('remove_last_node');
     this.sendMembershipChange(EntryType.RemovePeer, peer);
