@@ -197,3 +197,22 @@ test('no_wait with some messages returns them and ends with 404; waiting request
   const order = [...t2.matchAll(/^MSG s\.a 1 \$JS\.ACK\.S\.N\.1\.(\d+)\./gm)].map((m) => Number(m[1]));
   assert.deepEqual(order, [3, 4, 5, 6]);
 });
+
+test('a JetStream domain: clients using $JS.<domain>.API create, fetch and ack', async (t) => {
+  const h = await startTestServer({ jetstream: { ...JS_OPTS.jetstream, domain: 'hub' } }, t);
+  const nc = await connect({ servers: h.clientUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc, { domain: 'hub' });
+  await jsm.streams.add({ name: 'D', subjects: ['d.>'], storage: 'memory' as never });
+  const js = jetstream(nc, { domain: 'hub' });
+  for (let i = 0; i < 3; i++) await js.publish('d.x', `v${i}`);
+  await jsm.consumers.add('D', { durable_name: 'dc', ack_policy: AckPolicy.Explicit });
+  const c = await js.consumers.get('D', 'dc');
+  const seqs: number[] = [];
+  for await (const m of await c.fetch({ max_messages: 3, expires: 2000 })) {
+    seqs.push(m.seq);
+    await m.ackAck();
+  }
+  assert.deepEqual(seqs, [1, 2, 3]);
+  assert.equal((await c.info()).ack_floor.stream_seq, 3);
+});

@@ -259,7 +259,12 @@ export class Consumer implements StreamConsumer {
     if (this.cfg.ack_policy !== 'none') {
       this.subs.push(this.host.subscribe(ackSubscription(this.streamName, this.name), (s, r, h, p) => this.processAck(s, r, h, p)));
     }
-    this.subs.push(this.host.subscribe(this.nextSubject, (_s, r, _h, p) => this.processNextMsgRequest(r, p)));
+    const onNext = (_s: string, r: string, _h: Buffer | undefined, p: Buffer): void => this.processNextMsgRequest(r, p);
+    this.subs.push(this.host.subscribe(this.nextSubject, onNext));
+    // Clients bound to a JetStream domain pull on $JS.<domain>.API...
+    if (this.host.domain) {
+      this.subs.push(this.host.subscribe(`$JS.${this.host.domain}.API.CONSUMER.MSG.NEXT.${this.streamName}.${this.name}`, onNext));
+    }
     if (this.cfg.flow_control) {
       this.fc = new FlowControl(FC_MAX_PENDING_BYTES);
       this.subs.push(this.host.subscribe(this.fcPrefix + '*', (s) => this.processFlowControl(s)));
