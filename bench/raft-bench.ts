@@ -4,7 +4,7 @@
 // on the leader; we report committed proposals/s and commit latency
 // (propose -> committed on the leader) p50/p99.
 //
-//   npm run bench:raft -- [--seconds 5] [--window 512] [--size 128] [--no-fsync]
+//   npm run bench:raft -- [--seconds 5] [--window 256] [--size 128] [--no-fsync]
 
 import { LocalCluster } from '../src/raft/local-cluster.js';
 import type { RaftNode } from '../src/raft/node.js';
@@ -15,7 +15,7 @@ function arg(name: string, dflt: number): number {
 }
 
 const seconds = arg('seconds', 5);
-const window = arg('window', 512);
+const window = arg('window', 256);
 const size = arg('size', 128);
 const fsync = !process.argv.includes('--no-fsync');
 const warmupMs = 1000;
