@@ -61,6 +61,7 @@ export interface ClientHost {
   readonly log: Logger;
   readonly stats: ServerStats;
   readonly globalAccount: Account;
+  readonly systemAccount: Account;
   readonly authenticator: ClientAuthenticator | null;
   /** INFO JSON for this client (with client_id, client_ip, nonce) */
   infoJsonFor(client: Client): string;
@@ -74,6 +75,7 @@ const SYS_QUEUE = '_sys_';
 const JS_ACK_PREFIX = '$JS.ACK.';
 const SERVICE_REPLY_PREFIX = '_R_.';
 const GW_REPLY_PREFIX = '$GNR.';
+const NRG_PREFIX = '$NRG.';
 
 export class Client implements ClientOpHandler, MsgSink {
   readonly kind: ClientKind = ClientKind.CLIENT;
@@ -490,7 +492,11 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErr(Err.pubViolation(subject));
       return;
     }
-    if (subject.charCodeAt(0) === 36 /* $ */ && subject.startsWith(GW_REPLY_PREFIX)) {
+    if (subject.charCodeAt(0) === 36 /* $ */ && (
+      (subject.length > GW_REPLY_PREFIX.length && subject.startsWith(GW_REPLY_PREFIX))
+      // raft traffic belongs to the system account
+      || (subject.startsWith(NRG_PREFIX) && acc !== this.host.systemAccount))) {
+      this.host.log.error(`${this.label()} - Publish Violation - Subject "${subject}"`);
       this.sendErr(Err.pubViolation(subject));
       return;
     }
@@ -689,6 +695,9 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 }
 
+/** nats-server isReservedReply: service-import replies, JetStream acks, gateway replies. */
 function isReservedReply(reply: string): boolean {
-  return reply.startsWith(SERVICE_REPLY_PREFIX) || reply.startsWith(JS_ACK_PREFIX) || reply.startsWith(GW_REPLY_PREFIX);
+  return reply.startsWith(SERVICE_REPLY_PREFIX)
+    || (reply.length > JS_ACK_PREFIX.length && reply.startsWith(JS_ACK_PREFIX))
+    || (reply.length > GW_REPLY_PREFIX.length && reply.startsWith(GW_REPLY_PREFIX));
 }

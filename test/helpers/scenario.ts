@@ -165,5 +165,7 @@ export const CLIENT_SCENARIOS: Scenario[] = [
   { name: 'ops split on CR', steps: [{ send: C() }, { send: 'SUB s 1\r' }, { send: '\nPUB s 1\r' }, { send: '\nx\r' }, { send: '\n' }, { sync: true }] },
   { name: 'PONG from client', steps: [{ send: C() }, { send: 'PONG\r\n' }, { sync: true }] },
   { name: 'op split across words', steps: [{ send: C() }, { send: 'SU' }, { send: 'B x 1\r\nPU' }, { send: 'B x 2\r\nh' }, { send: 'i\r\n' }, { sync: true }] },
+  { name: 'publish to reserved gateway prefix', newerThan2910: 'newest nats-server refuses client publishes to $GNR. subjects', steps: [{ send: C() }, { send: 'SUB > 1\r\nPUB $GNR.x 1\r\nx\r\nPUB $GNR. 1\r\ny\r\nPUB foo $JS.ACK. 1\r\nz\r\n' }, { sync: true }] },
+  { name: 'publish to raft prefix outside the system account', newerThan2910: 'newest nats-server refuses $NRG. publishes from non-system accounts', steps: [{ send: C() }, { send: 'SUB > 1\r\nPUB $NRG.x 1\r\nx\r\n' }, { sync: true }] },
   { name: 'split frame: CONNECT then byte-sized chunks', steps: [{ send: C() }, ...'SUB s 1\r\nPUB s 3\r\nabc\r\n'.split('').map((ch) => ({ send: ch })), { sync: true }] },
 ];

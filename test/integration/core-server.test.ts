@@ -166,3 +166,32 @@ test('route hooks: local interest callbacks, one forward per route, queue picks,
   assert.equal(r1.forwarded.at(-1)?.payload, 'from-internal');
   ic.close();
 });
+
+test('newest nats-server rules where 2.9.10 differs', async (t) => {
+  const h = await startTestServer({}, t);
+  const { c } = await RawClient.connectInfo(h.port);
+  t.after(() => c.close());
+  // a second CONNECT drops the subscriptions (the account may change)
+  c.send(connectLine() + 'SUB a 1\r\n');
+  await c.flushPing();
+  c.send(connectLine() + 'PUB a 1\r\nx\r\n');
+  assert.equal(await c.flushPing(), '');
+  assert.equal(h.server.globalAccount.sublist.size, 0);
+  // reserved publish prefixes
+  c.send('SUB > 2\r\nPUB $GNR.x 1\r\nx\r\nPUB $NRG.y 1\r\ny\r\nPUB ok 1\r\nz\r\n');
+  assert.equal(await c.flushPing(),
+    "-ERR 'Permissions Violation for Publish to \"$GNR.x\"'\r\n"
+    + "-ERR 'Permissions Violation for Publish to \"$NRG.y\"'\r\n"
+    + 'MSG ok 2 1\r\nz\r\n');
+  // raft subjects are fine inside the system account
+  const seen: string[] = [];
+  const ic = h.server.systemAccount.createInternalClient('nrg');
+  ic.subscribe('$NRG.>', (subject) => { seen.push(subject); });
+  h.server.setAuthenticator({ authRequired: true, authenticate: () => ({ account: h.server.systemAccount, user: 'sys' }) });
+  const { c: sys } = await RawClient.connectInfo(h.port);
+  t.after(() => sys.close());
+  sys.send(connectLine({ user: 'sys' }) + 'PUB $NRG.AE.g 1\r\nx\r\n');
+  assert.equal(await sys.flushPing(), '');
+  assert.deepEqual(seen, ['$NRG.AE.g']);
+  ic.close();
+});

@@ -1,0 +1,76 @@
+// Golden bytes: replay the client side of the transcripts captured from
+// nats-server 2.9.10 (/work/shared/vectors/client) against tsnats and expect
+// the same server bytes (INFO aside) and the same close behaviour.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestServer } from '../helpers/server.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { subjectMatchesFilter } from '../../src/core/subject.js';
+
+const DIR = '/work/shared/vectors/client';
+const skip = existsSync(DIR) ? false : 'vectors not available';
+
+interface Entry { dir: 'server->client' | 'client->server'; text: string }
+interface Vector { name: string; transcript?: Entry[]; closed_by_server_before_client_close: boolean }
+
+/** Transcripts that need something other than this one connection. */
+const LEAVE_OUT = new Set([
+  // the MSG is caused by a publish on another connection that is not in the transcript
+  'msg_headers_to_non_header_client',
+]);
+
+const vectors: Vector[] = skip ? [] : readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Vector)
+  .filter((v) => Array.isArray(v.transcript) && !LEAVE_OUT.has(v.name));
+
+test('golden client transcripts from nats-server 2.9.10', { skip }, async (t) => {
+  // The captures ran against a server with users a/a and lim/lim (publish deny
+  // deny.>, subscribe deny nosub.>): the same rules through the auth hook.
+  const h = await startTestServer({}, t);
+  h.server.setAuthenticator({
+    authRequired: true,
+    authenticate: (o) => {
+      if (o.user === 'a' && o.pass === 'a') return { account: h.server.globalAccount, user: 'a' };
+      if (o.user === 'lim' && o.pass === 'lim') {
+        return {
+          account: h.server.globalAccount,
+          user: 'lim',
+          permissions: {
+            canPublish: (s) => !subjectMatchesFilter(s, 'deny.>'),
+            canSubscribe: (s) => !subjectMatchesFilter(s, 'nosub.>'),
+          },
+        };
+      }
+      return null;
+    },
+  });
+  assert.ok(vectors.length >= 15, `found ${vectors.length} transcripts`);
+  await Promise.all(vectors.map(async (v) => {
+    const entries = v.transcript!.filter((e, i) => !(i === 0 && e.dir === 'server->client' && e.text.startsWith('INFO ')));
+    const c = await RawClient.connect(h.port);
+    try {
+      await c.waitFor(/^INFO \{.*\} \r\n/);
+      const info = c.text;
+      c.clear();
+      assert.match(info, /"auth_required":true/);
+      let expected = '';
+      for (const e of entries) {
+        if (e.dir === 'server->client') {
+          expected += e.text;
+        } else {
+          await c.waitFor((x) => x.length >= expected.length, 5000);
+          c.send(e.text);
+        }
+      }
+      if (v.closed_by_server_before_client_close) await c.waitClosed(5000);
+      else await c.waitFor((x) => x.length >= expected.length, 5000);
+      assert.equal(c.text, expected, v.name);
+      assert.equal(c.isClosed, v.closed_by_server_before_client_close, `${v.name}: close behaviour`);
+    } finally {
+      c.close();
+    }
+  }));
+});
