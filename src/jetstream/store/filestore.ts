@@ -300,12 +300,12 @@ export class FileStore extends BaseStore {
       for (let s = ix.nextLive(blk.msgMin); s !== 0 && s <= blk.msgMax; s = ix.nextLive(s + 1)) {
         const c = ix.lookup(s)!;
         const i = ix.slot;
-        const loc = c.loc![i];
+        const loc = c.loc[i];
         if (loc < base || loc >= base + TWO32) continue;
         const off = loc - base;
         while (ci < ctl.length && ctl[ci].off < off) addCtl(ctl[ci++]);
         const ts = c.ts[i];
-        m.add(REC_MSG, s, ts, this.ttlSecOf(s, ts), off, c.rlen![i], c.size[i], ix.subjectById(c.subj[i])!.subject);
+        m.add(REC_MSG, s, ts, this.ttlSecOf(s, ts), off, c.rlen[i], c.size[i], ix.subjectById(c.subj[i])!.subject);
       }
     }
     while (ci < ctl.length) addCtl(ctl[ci++]);
@@ -373,8 +373,8 @@ export class FileStore extends BaseStore {
     const fileOff = this.pageOff + at;
     encodeMsg(page, at, seq, ts, subject, subjectBytes, hdr, data, ttlSec);
     const wb = this.wb;
-    chunk.loc![slot] = wb.id * TWO32 + fileOff;
-    chunk.rlen![slot] = len;
+    chunk.loc[slot] = wb.id * TWO32 + fileOff;
+    chunk.rlen[slot] = len;
     wb.live++;
     if (wb.msgMin === 0) wb.msgMin = seq;
     wb.msgMax = seq;
@@ -419,8 +419,8 @@ export class FileStore extends BaseStore {
   protected readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg | undefined {
     const cached = this.cacheGet(seq);
     if (cached) return cached;
-    const loc = chunk.loc![slot];
-    const len = chunk.rlen![slot];
+    const loc = chunk.loc[slot];
+    const len = chunk.rlen[slot];
     const blk = this.blockById.get(Math.floor(loc / TWO32))!;
     const off = loc % TWO32;
     let buf: Buffer | undefined;
@@ -477,7 +477,7 @@ export class FileStore extends BaseStore {
     while (off < end && parseRecord(buf, off, end, rv, true)) {
       if (rv.type === REC_MSG && this.cacheGet(rv.seq) === undefined) {
         const c = ix.lookup(rv.seq);
-        if (c && c.loc![ix.slot] === base + off) {
+        if (c && c.loc[ix.slot] === base + off) {
           this.cachePut({
             subject: ix.subjectById(c.subj[ix.slot])!.subject,
             seq: rv.seq,
@@ -501,7 +501,7 @@ export class FileStore extends BaseStore {
   }
 
   private blockOf(chunk: Chunk, slot: number): Block {
-    return this.blockById.get(Math.floor(chunk.loc![slot] / TWO32))!;
+    return this.blockById.get(Math.floor(chunk.loc[slot] / TWO32))!;
   }
 
   protected beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void {
@@ -510,7 +510,7 @@ export class FileStore extends BaseStore {
     if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
     this.cacheDelete(seq);
     if (this.recovering) return;
-    if (kind === 'erase') this.eraseRecord(blk, chunk.loc![slot] % TWO32, chunk.rlen![slot], seq);
+    if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq);
     if (seq === this.index.firstSeq) {
       // Head removals are covered by the MARK written at the next flush.
       this.markDirty = true;
@@ -929,8 +929,8 @@ export class FileStore extends BaseStore {
     const ix = this.index;
     if (seq <= ix.lastSeq) return;
     const c = ix.add(seq, subject, ts, size);
-    c.loc![ix.slot] = blk.id * TWO32 + off;
-    c.rlen![ix.slot] = len;
+    c.loc[ix.slot] = blk.id * TWO32 + off;
+    c.rlen[ix.slot] = len;
     blk.live++;
     if (blk.msgMin === 0) blk.msgMin = seq;
     blk.msgMax = seq;

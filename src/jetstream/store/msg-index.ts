@@ -4,13 +4,13 @@
 // doubly linked list through all messages of the same subject (so per-subject
 // first/last stay exact on any removal and per-subject walks skip other
 // subjects). The file store adds the record location; the memory store adds the
-// message object. Columns live in typed arrays grouped in chunks of 4096
+// location of its bytes in a slab. Columns live in typed arrays grouped in chunks of 4096
 // sequences; a chunk that holds no live message is dropped, so gaps (purges,
 // skips, compactions) cost nothing. Chunks are created in increasing order,
 // which keeps `chunkNos` sorted.
 
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
-import type { SimpleState, StoredMsg } from './types.js';
+import type { SimpleState } from './types.js';
 
 const CHUNK_SHIFT = 12;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
@@ -38,9 +38,12 @@ export class Chunk {
   size: Uint32Array;
   next: Float64Array;
   prev: Float64Array;
-  loc: Float64Array | null = null;
-  rlen: Uint32Array | null = null;
-  refs: Array<StoredMsg | undefined> | null = null;
+  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
+  loc: Float64Array;
+  /** File: record length. Memory: header + payload length. */
+  rlen: Uint32Array;
+  /** Memory only: header length, -1 when the message has no headers. */
+  hlen: Int32Array | null = null;
 
   constructor(no: number, mode: IndexMode, cap: number) {
     this.no = no;
@@ -51,12 +54,9 @@ export class Chunk {
     this.size = new Uint32Array(cap);
     this.next = new Float64Array(cap);
     this.prev = new Float64Array(cap);
-    if (mode === 'file') {
-      this.loc = new Float64Array(cap);
-      this.rlen = new Uint32Array(cap);
-    } else {
-      this.refs = [];
-    }
+    this.loc = new Float64Array(cap);
+    this.rlen = new Uint32Array(cap);
+    if (mode === 'memory') this.hlen = new Int32Array(cap);
   }
 
   grow(minCap: number): void {
@@ -70,8 +70,9 @@ export class Chunk {
     this.size = copyInto(new Uint32Array(cap), this.size);
     this.next = copyInto(new Float64Array(cap), this.next);
     this.prev = copyInto(new Float64Array(cap), this.prev);
-    if (this.loc) this.loc = copyInto(new Float64Array(cap), this.loc);
-    if (this.rlen) this.rlen = copyInto(new Uint32Array(cap), this.rlen);
+    this.loc = copyInto(new Float64Array(cap), this.loc);
+    this.rlen = copyInto(new Uint32Array(cap), this.rlen);
+    if (this.hlen) this.hlen = copyInto(new Int32Array(cap), this.hlen);
     this.cap = cap;
   }
 }
@@ -257,7 +258,6 @@ export class MsgIndex {
     const n = c.next[i];
     const size = c.size[i];
     c.subj[i] = -1;
-    if (c.refs) c.refs[i] = undefined;
     c.live--;
     if (p !== 0) this.setNext(p, n);
     else ss.first = n;
