@@ -10,10 +10,15 @@ export interface Counts {
 }
 
 const CHUNK_BYTES = 64 * 1024;
-/** unanswered PING barriers allowed per publisher (each follows one 64 KiB chunk) */
-const MAX_PINGS_OUTSTANDING = 4;
-/** how far (in 64 KiB chunks) the publisher may run ahead of the slowest subscriber */
-const WINDOW_CHUNKS = 32;
+/**
+ * Unanswered PING barriers allowed per publisher (each follows one 64 KiB
+ * chunk): 1 MiB in flight. A shallow pipeline (4 chunks were tried) makes the
+ * figure depend on how fast the OS wakes each side up on a busy machine, not
+ * on how fast the server processes messages.
+ */
+const MAX_PINGS_OUTSTANDING = 16;
+/** how far (in 64 KiB chunks, ~4 MiB) the publisher may run ahead of the slowest subscriber */
+const WINDOW_CHUNKS = 64;
 
 function framesPerChunk(subject: string, payloadBytes: number): number {
   const frameBytes = `PUB ${subject} ${payloadBytes}\r\n`.length + payloadBytes + 2;
