@@ -510,7 +510,7 @@ export class FileStore extends BaseStore {
     if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
     this.cacheDelete(seq);
     if (this.recovering) return;
-    if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq);
+    if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq, chunk.ts[slot]);
     if (seq === this.index.firstSeq) {
       // Head removals are covered by the MARK written at the next flush.
       this.markDirty = true;
@@ -520,8 +520,8 @@ export class FileStore extends BaseStore {
     this.kick();
   }
 
-  private eraseRecord(blk: Block, off: number, len: number, seq: number): void {
-    const rec = encodeErased(len, seq);
+  private eraseRecord(blk: Block, off: number, len: number, seq: number, ts: bigint): void {
+    const rec = encodeErased(len, seq, ts);
     if (this.pageBlk === blk && this.page && off >= this.pageOff && off + len <= this.pageOff + this.pageUsed) {
       rec.copy(this.page, off - this.pageOff);
       return;
@@ -907,7 +907,14 @@ export class FileStore extends BaseStore {
         const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
         this.applyMsg(blk, rv.seq, rv.ts, subject, size, off, rv.len, rv.ttlSec);
-      } else if (rv.type !== REC_ERASED) {
+      } else if (rv.type === REC_ERASED) {
+        // The message is gone but its sequence was used.
+        if (rv.seq > blk.maxInfo) {
+          blk.maxInfo = rv.seq;
+          blk.maxInfoTs = rv.ts;
+        }
+        if (rv.seq > this.index.lastSeq) this.index.skipTo(rv.seq, rv.ts);
+      } else {
         this.applyControl(blk, rv.type, rv.seq, rv.ts, rv.value);
         ctl.push({ type: rv.type, seq: rv.seq, ts: rv.ts, value: rv.value, off });
       }

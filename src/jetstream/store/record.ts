@@ -14,7 +14,8 @@
 // DEL: seq = first deleted, payload = u64 count. SKIP: seq = first skipped, payload = u64 count.
 // MARK: seq = first sequence of the stream at that point (everything below is gone),
 // payload = u64 last sequence (state is set to exactly that), ts = last timestamp.
-// ERASED: a MSG overwritten in place by eraseMsg (same length, zero payload, valid crc).
+// ERASED: a MSG overwritten in place by eraseMsg (same length, seq and ts kept, zero payload,
+// valid crc); it still consumes its sequence on replay.
 
 import { crc32 } from './crc32.js';
 
@@ -97,11 +98,12 @@ export function encodeControl(buf: Buffer, off: number, type: number, seq: numbe
 export const CONTROL_LEN = REC_MIN + 8;
 
 /** A same-length ERASED record replacing a MSG record of length len. */
-export function encodeErased(len: number, seq: number): Buffer {
+export function encodeErased(len: number, seq: number, ts: bigint): Buffer {
   const buf = Buffer.alloc(len);
   buf.writeUInt32LE(len, 0);
   buf[4] = REC_ERASED;
   writeU64(buf, 8, seq);
+  buf.writeBigInt64LE(ts, 16);
   buf.writeUInt32LE(crc32(buf, 0, len - 4), len - 4);
   return buf;
 }
