@@ -24,6 +24,8 @@ const TWO_32 = 0x1_0000_0000;
 const MAX_SAFE_HI = 0x1f_ffff;
 
 export function writeU64(buf: Uint8Array, off: number, v: number): void {
+  // A negative or fractional term/index is a bug upstream of the encoder.
+  if (!(v >= 0) || v !== Math.floor(v)) throw new RangeError(`raft: cannot encode ${v} as u64`);
   const lo = v % TWO_32;
   const hi = (v - lo) / TWO_32;
   buf[off] = lo & 0xff;

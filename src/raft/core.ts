@@ -889,10 +889,12 @@ export class RaftCore {
     if (!this.ackReply) return;
     const d = this.durable;
     if (d > this.lastAckIndex || d >= this.ackTarget) {
+      const t = this.termAt(d);
+      if (t < 0) return;
       const reply = this.ackReply;
       if (d >= this.ackTarget) this.ackReply = '';
       this.lastAckIndex = d;
-      this.respond(reply, this.termAt(d), d, true, '');
+      this.respond(reply, t, d, true, '');
     }
   }
 
@@ -1455,6 +1457,8 @@ export class RaftCore {
     if (lastIndex <= this.snapIndex) return;
     this.snapIndex = lastIndex;
     this.snapTerm = lastTerm;
+    // The snapshot file is durable: so is everything it covers.
+    if (this.durable < lastIndex) this.durable = lastIndex;
     for (const k of this.cache.keys()) if (k <= lastIndex) this.cache.delete(k);
     if (this.pindex < lastIndex) {
       this.pindex = lastIndex;
