@@ -53,7 +53,9 @@ export interface StoreConfig {
   allowMsgTtl?: boolean;
 }
 
-/** A message as stored. `headers` and `data` may be subarrays of internal buffers: copy to keep past the next store call. */
+/** A message as loaded. `headers` and `data` are views of store-owned buffers that the store never
+ *  reuses, so they stay valid as long as they are referenced; only eraseMsg overwrites them in place
+ *  (with random bytes). Do not modify them. */
 export interface StoredMsg {
   subject: string;
   seq: number;
@@ -226,7 +228,8 @@ export interface StreamStore {
 
   /** Remove one message. false when it was not there. */
   removeMsg(seq: number): boolean;
-  /** Remove and overwrite its bytes on disk (file store) so the payload is unrecoverable. */
+  /** Remove and overwrite its bytes (in place on disk for the file store, in the slab for the memory
+   *  store) so the payload is unrecoverable. */
   eraseMsg(seq: number): boolean;
   /** Remove everything; firstSeq becomes lastSeq+1. Returns number purged. */
   purge(): number;
@@ -301,7 +304,7 @@ export interface FileStoreOptions {
   blockSizeBytes?: number;
   /** Durability policy; default { intervalMs: 120_000 } like nats-server's sync_interval. */
   sync?: SyncPolicy;
-  /** Budget of the read cache of recently written/read records. Default 4 MiB. */
+  /** Budget of the read cache (records read, plus read-ahead). Default 4 MiB. */
   cacheBytes?: number;
   /** Opaque JSON-serialisable stream metadata (e.g. the full StreamConfig) persisted in the
    *  directory; read back with readStoreMeta(dir) when the server restarts. */
