@@ -120,6 +120,8 @@ test('UnsuccessfulVoteRequestCampaignEarly: grant resets the timer; denying an o
   assert.equal(n.core.term, 1);
   assert.equal(n.core.vote, NATS0);
   assert.equal(n.host.vote, NATS0, 'vote persisted');
+  const persistedAt = n.host.events.indexOf(`tav 1 ${NATS0}`);
+  assert.ok(persistedAt >= 0 && persistedAt < n.host.events.indexOf('send vresp'), 'vote durable before the reply');
   assert.ok(n.core.electionTimerRemainingMs() >= 4000, 'granting resets the full election timeout');
   assert.equal(n.host.take('vresp')[0].msg.granted, true);
   // We hold a longer log now; an outdated candidate on term 2 is denied.
