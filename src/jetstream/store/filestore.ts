@@ -697,31 +697,32 @@ export class FileStore extends BaseStore {
 
   /** Does block b hold a DEL for a message that another remaining block still contains? */
   private tombsNeeded(b: Block): boolean {
+    if (b.tombs.length === 0) return false;
+    // MSG ranges of the other blocks, ascending (blocks are in log order and sequences only grow
+    // along the log); blocks without MSG records are left out so the search is monotonic.
+    const mins: number[] = [];
+    const maxs: number[] = [];
+    for (const x of this.blocks) {
+      if (x === b || x.msgMin === 0) continue;
+      mins.push(x.msgMin);
+      maxs.push(x.msgMax);
+    }
+    if (mins.length === 0) return false;
     const first = this.index.firstSeq;
-    const blocks = this.blocks;
     for (let i = 0; i < b.tombs.length; i += 2) {
       let s = b.tombs[i];
       const e = s + b.tombs[i + 1] - 1;
       if (e < first) continue;
       if (s < first) s = first;
-      // Blocks are in log order and their MSG ranges ascend: binary search the first with msgMax >= s.
+      // First range with max >= s; it holds part of [s, e] when its min <= e.
       let lo = 0;
-      let hi = blocks.length - 1;
-      let found = -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        const x = blocks[mid];
-        if (x.msgMax !== 0 && x.msgMax >= s) {
-          found = mid;
-          hi = mid - 1;
-        } else lo = mid + 1;
+      let hi = maxs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (maxs[mid] < s) lo = mid + 1;
+        else hi = mid;
       }
-      for (let k = found; k >= 0 && k < blocks.length; k++) {
-        const x = blocks[k];
-        if (x.msgMin === 0 || x === b) continue;
-        if (x.msgMin > e) break;
-        if (x.msgMax >= s) return true;
-      }
+      if (lo < maxs.length && mins[lo] <= e) return true;
     }
     return false;
   }
