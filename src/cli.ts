@@ -82,18 +82,20 @@ async function main(): Promise<void> {
   for (const w of r.warnings) server.log.warn(w);
   for (const n of r.notices) server.log.info(n);
   await addDefaultSubsystems(server);
-  try {
-    await server.start();
-  } catch (e) {
-    server.log.fatal(`Error listening on port: ${(e as Error).message}`);
-    process.exit(1);
-  }
 
+  // Signal handlers go in before start so a signal during start-up is not
+  // fatal; what they ask for runs once start-up has finished.
+  let started = false;
+  const deferred: (() => void)[] = [];
+  const whenStarted = (fn: () => void): void => {
+    if (started) fn();
+    else deferred.push(fn);
+  };
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void server.shutdown().then(() => process.exit(0));
+    whenStarted(() => void server.shutdown().then(() => process.exit(0)));
   };
   process.on('SIGINT', () => {
     server.log.info('Trapped "interrupt" signal');
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
     stop();
   });
   process.on('SIGUSR2', () => {
-    void server.enterLameDuckMode().then(() => process.exit(0));
+    whenStarted(() => void server.enterLameDuckMode().then(() => process.exit(0)));
   });
   process.on('SIGUSR1', () => {
     // Log lines are appended per write: reopening is implicit.
@@ -112,15 +114,26 @@ async function main(): Promise<void> {
   });
   process.on('SIGHUP', () => {
     server.log.info('Trapped "hangup" signal');
-    try {
-      const next = resolveOptions(argv);
-      const changed = server.reload(next.options);
-      for (const k of changed) server.log.info(`Reloaded: ${k}`);
-    } catch (e) {
-      const msg = e instanceof ConfigError ? describeConfigError(e) : (e as Error).message;
-      server.log.error(`Failed to reload server configuration: ${msg}`);
-    }
+    whenStarted(() => {
+      try {
+        const next = resolveOptions(argv);
+        const changed = server.reload(next.options);
+        for (const k of changed) server.log.info(`Reloaded: ${k}`);
+      } catch (e) {
+        const msg = e instanceof ConfigError ? describeConfigError(e) : (e as Error).message;
+        server.log.error(`Failed to reload server configuration: ${msg}`);
+      }
+    });
   });
+
+  try {
+    await server.start();
+  } catch (e) {
+    server.log.fatal(`Error listening on port: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  started = true;
+  for (const fn of deferred.splice(0)) fn();
 }
 
 void main();

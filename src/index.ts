@@ -5,7 +5,7 @@
 //   ... connect to h.clientUrl ...
 //   await h.shutdown();
 import { defaultOptions, mergeOptions, type Options } from './config/options.js';
-import { Server, type ServerExtras } from './server/server.js';
+import { Server, type ServerExtras, type Subsystem } from './server/server.js';
 
 export { Server, SERVER_VERSION } from './server/server.js';
 export type { Subsystem, RouteBridge } from './server/server.js';
@@ -30,8 +30,24 @@ export async function addDefaultSubsystems(server: Server): Promise<void> {
     await import('./jetstream/consumer/api.js');
     server.addSubsystem((await import('./jetstream/index.js')).createJetStream(o));
   }
-  // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always
-  server.addSubsystem((await import('./monitor/index.js')).createMonitor(o));
+  // HTTP endpoints when a monitoring port is set; $SYS.REQ.SERVER.* always.
+  // Loaded once the client listener is up: it is not needed to accept clients.
+  server.addSubsystem(lazySubsystem('monitor', async () => (await import('./monitor/index.js')).createMonitor(o)));
+}
+
+/** A subsystem whose module is imported when the server starts it. */
+function lazySubsystem(name: string, load: () => Promise<Subsystem>): Subsystem {
+  let inner: Subsystem | null = null;
+  return {
+    name,
+    async start(server: Server): Promise<void> {
+      inner = await load();
+      await inner.start(server);
+    },
+    async shutdown(): Promise<void> {
+      if (inner !== null) await inner.shutdown();
+    },
+  };
 }
 
 export interface ServerHandle {

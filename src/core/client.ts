@@ -67,6 +67,8 @@ export interface ClientHost {
   infoJsonFor(client: Client): string;
   /** queue the client for a flush at the end of this event-loop turn */
   scheduleFlush(client: Client): void;
+  /** flush every queued client now (end of a socket read) */
+  flushPending(): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
 }
@@ -174,7 +176,16 @@ export class Client implements ClientOpHandler, MsgSink {
 
   private readonly onData = (buf: Buffer): void => {
     this.lastInMs = Date.now();
-    const r = this.parser.parse(buf);
+    let r: ParseResult;
+    try {
+      r = this.parser.parse(buf);
+    } catch (e) {
+      // A bug must cost this connection, never the server.
+      this.host.log.error(`${this.label()} - internal error while processing client data: ${(e as Error)?.stack ?? e}`);
+      this.close(CloseReason.PROTOCOL_VIOLATION, true);
+      return;
+    }
+    this.host.flushPending();
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
     switch (r) {
       case ParseResult.UNKNOWN_OP:

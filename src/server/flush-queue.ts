@@ -1,6 +1,9 @@
-// Flushes every connection that queued output during this event-loop turn,
-// once, in a setImmediate callback: many MSG frames for one client become one
-// socket write (writev via cork/uncork when there are several chunks).
+// Flushes every connection that queued output: at the end of each socket read
+// (flushNow, like nats-server's flush at the end of a readLoop pass, so a PONG
+// or a reply is not held back while more reads are processed) and otherwise
+// once per event-loop turn in a setImmediate callback (timers, internal
+// publishes). Many MSG frames for one client become one socket write
+// (writev via cork/uncork when there are several chunks).
 import type { Client } from '../core/client.js';
 
 export class FlushQueue {
@@ -15,10 +18,16 @@ export class FlushQueue {
     }
   }
 
-  private readonly run = (): void => {
-    this.scheduled = false;
+  /** Flush everything queued so far (the scheduled callback then finds little or nothing). */
+  flushNow(): void {
+    if (this.queue.length === 0) return;
     const q = this.queue;
     this.queue = [];
     for (let i = 0; i < q.length; i++) q[i].flush();
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    this.flushNow();
   };
 }

@@ -239,6 +239,10 @@ export class Server implements ClientHost, AccountHost {
     this.flushQueue.add(client);
   }
 
+  flushPending(): void {
+    this.flushQueue.flushNow();
+  }
+
   clientClosed(client: Client): void {
     if (this.clients.get(client.cid) !== client) return;
     this.clients.delete(client.cid);
