@@ -364,6 +364,13 @@ export class Consumer implements StreamConsumer {
     if (this.closed || !this.filters.matches(subject)) return;
     if (seq > this.npf) this.npc++;
     if (seq < this.sseq) return;
+    if (this.isPush && !this.active) {
+      // A client that subscribed after creating the consumer: its SUB was processed before
+      // this publish, so look now rather than wait for the next interest poll (nats-server
+      // learns of the SUB itself; the core has no interest notifications for us).
+      if (this.host.hasInterest(this.dsubj)) this.updateDeliveryInterest(true);
+      return;
+    }
     if (this.isPush ? this.active : !this.waiting!.isEmpty) this.kick();
   }
 
