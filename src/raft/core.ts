@@ -486,7 +486,9 @@ export class RaftCore {
     this.host.subscribe(this.voteInbox, 'vote-response');
     this.votes.clear();
     this.emptyVotes.clear();
-    this.votes.add(this.id);
+    // Our own vote counts like anyone's: only as a member (or while the peer
+    // set is still incomplete). A removed node must not help elect itself.
+    if (this.countsVote(this.id)) this.votes.add(this.id);
     this.host.stateChanged();
     this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
       term: this._term,
@@ -495,6 +497,10 @@ export class RaftCore {
       candidate: this.id,
     });
     this.checkElectionWon();
+  }
+
+  private countsVote(peer: string): boolean {
+    return this.peers.has(peer) || this.peers.size < this.csz;
   }
 
   private checkElectionWon(): void {
@@ -550,7 +556,7 @@ export class RaftCore {
     }
     if (this._state !== 'candidate' || inbox !== this.voteInbox || !vr.granted) return;
     this.trackPeerSeen(vr.peer);
-    if (this.peers.has(vr.peer) || this.peers.size < this.csz) {
+    if (this.countsVote(vr.peer)) {
       if (vr.empty) this.emptyVotes.add(vr.peer);
       else this.votes.add(vr.peer);
     }

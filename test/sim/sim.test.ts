@@ -62,6 +62,10 @@ test('seeds 3, 4, 5: followers stuck behind a catch-up stream with gaps never ca
   for (const seed of [3, 4, 5]) check(runScenario({ seed }));
 });
 
+test('seed 3887: a removed server counted its own vote and was elected without a committed entry', () => {
+  check(runScenario({ seed: 3887 }));
+});
+
 test('every message through the NRG codec: 50 seeds', () => {
   for (let seed = 10_001; seed <= 10_050; seed++) check(runScenario({ seed, codec: true }));
 });

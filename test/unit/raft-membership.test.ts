@@ -278,3 +278,15 @@ test('AdjustClusterSize (leader, announced by peer state) and AdjustBootClusterS
   const f = singleNode({ peers: PEERS });
   assert.throws(() => f.core.adjustClusterSize(5), isCode('not_leader'));
 });
+
+test('RemovedPeerVoteDoesNotElectLeader: votes of non-members, including a non-member candidate itself, do not count', () => {
+  const n = singleNode({ peers: [NATS0, NATS1, 'AAAAAAAA'] });
+  n.expireElection();
+  assert.equal(n.core.state, 'candidate');
+  const inbox = n.core.currentVoteInbox;
+  n.core.handleVoteResponse({ term: 1, peer: NEW, granted: true, empty: false }, inbox);
+  n.core.handleVoteResponse({ term: 1, peer: NATS0, granted: true, empty: false }, inbox);
+  assert.equal(n.core.state, 'candidate', 'own vote + one member is not a quorum of the members');
+  n.core.handleVoteResponse({ term: 1, peer: NATS1, granted: true, empty: false }, inbox);
+  assert.equal(n.core.state, 'leader');
+});
