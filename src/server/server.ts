@@ -280,6 +280,7 @@ export class Server implements ClientHost, AccountHost {
     this.rebuildInfo();
     this.running = true;
     this.log.info(`Listening for client connections on ${hostPort(o.host, this.port)}`);
+    this.log.debug(`Accepting clients ${Math.round(performance.now())}ms after process start`);
 
     for (const s of this.subsystems) {
       await s.start(this);
@@ -291,7 +292,7 @@ export class Server implements ClientHost, AccountHost {
       this.portsFile.write(this.listeners.portsJson());
     }
     this.log.info('Server is ready');
-    this.log.debug(`Server started in ${Date.now() - tStart}ms`);
+    this.log.debug(`Server started in ${Date.now() - tStart}ms (${Math.round(performance.now())}ms after process start)`);
   }
 
   private accept(socket: net.Socket): void {
