@@ -147,7 +147,7 @@ export class ClientParser {
           if ((b | 0x20) === 0x70 && i + 3 < len && (buf[i + 1] | 0x20) === 0x75 && (buf[i + 2] | 0x20) === 0x62) {
             const sp = buf[i + 3];
             if (sp === SPACE || sp === TAB) {
-              const r = this.fastPub(buf, i + 4, len);
+              const r = this.fastPub(buf, i + 4, len, false);
               if (r >= 0) {
                 i = r;
                 continue;
@@ -156,6 +156,22 @@ export class ClientParser {
               this.argOp = ArgOp.PUB;
               this.state = S.ARG_SPACE;
               i += 4;
+              continue;
+            }
+          } else if ((b | 0x20) === 0x68 && i + 4 < len && (buf[i + 1] | 0x20) === 0x70
+            && (buf[i + 2] | 0x20) === 0x75 && (buf[i + 3] | 0x20) === 0x62) {
+            // "HPUB" + space/tab: same fast path when headers are in use.
+            const sp = buf[i + 4];
+            if (sp === SPACE || sp === TAB) {
+              const r = this.fastPub(buf, i + 5, len, true);
+              if (r >= 0) {
+                i = r;
+                continue;
+              }
+              if (r !== FALLBACK) return -r as ParseResult;
+              this.argOp = ArgOp.HPUB;
+              this.state = S.ARG_SPACE;
+              i += 5;
               continue;
             }
           }
@@ -431,11 +447,11 @@ export class ClientParser {
   }
 
   /**
-   * Parse a PUB whose control line starts at `i` (after "PUB "). Returns the
+   * Parse a PUB/HPUB whose control line starts at `i` (after the op). Returns the
    * index after what was consumed, FALLBACK when the state machine must handle
    * it (line split across reads, stray CR), or -ParseResult on error.
    */
-  private fastPub(buf: Buffer, i: number, len: number): number {
+  private fastPub(buf: Buffer, i: number, len: number, hpub: boolean): number {
     const f = this.fields;
     let n = 0;
     let start = -1;
@@ -470,7 +486,7 @@ export class ClientParser {
       f[n * 2 + 1] = p;
       n++;
     }
-    if (!this.applyPubFields(buf, n, false)) return -ParseResult.BAD_ARGS;
+    if (!this.applyPubFields(buf, n, hpub)) return -ParseResult.BAD_ARGS;
     if (!this.handler.onPubArgs(this.pa)) return -ParseResult.STOPPED;
     if (this.stopped) return -ParseResult.STOPPED;
     const ps = eol + 1;
