@@ -20,6 +20,8 @@ export interface Scenario {
   steps: Step[];
   /** tsnats deliberately follows the newest nats-server here, not 2.9.10 (reason) */
   newerThan2910?: string;
+  /** keep the server's keepalive PINGs in the transcript (default: dropped, their timing is not part of a scenario) */
+  keepServerPings?: boolean;
 }
 
 export interface Transcript {
@@ -80,10 +82,44 @@ export async function runScenario(port: number, sc: Scenario): Promise<Transcrip
         }
       }
     }
-    return { texts, closed: conns.map((c) => c.isClosed), infos };
+    const out = sc.keepServerPings ? texts : texts.map(dropServerPings);
+    return { texts: out, closed: conns.map((c) => c.isClosed), infos };
   } finally {
     for (const c of conns) c.close();
   }
+}
+
+/** Remove keepalive "PING\r\n" frames (at frame boundaries) from a transcript. */
+function dropServerPings(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith('PING\r\n', i)) {
+      i += 6;
+      continue;
+    }
+    if (text.startsWith('<PONG>', i)) {
+      out += '<PONG>';
+      i += 6;
+      continue;
+    }
+    // copy one frame: a control line, plus the payload of MSG/HMSG
+    const eol = text.indexOf('\r\n', i);
+    if (eol < 0) {
+      out += text.slice(i);
+      break;
+    }
+    const line = text.slice(i, eol + 2);
+    out += line;
+    i = eol + 2;
+    const m = /^(H?MSG) .* (\d+)\r\n$/.exec(line);
+    if (m) {
+      const n = Number(m[2]) + 2;
+      out += text.slice(i, i + n);
+      i += n;
+    }
+  }
+  return out;
 }
 
 const C = (o: Record<string, unknown> = {}) => `CONNECT ${JSON.stringify({

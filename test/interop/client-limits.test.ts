@@ -44,7 +44,7 @@ after(async () => {
 
 const C = 'CONNECT {"verbose":false,"pedantic":false,"protocol":1,"headers":true}\r\n';
 const scenarios: Scenario[] = [
-  { name: 'stale connection', steps: [{ send: C }, { expectClose: true }] },
+  { name: 'stale connection', keepServerPings: true, steps: [{ send: C }, { expectClose: true }] },
   { name: 'max subscriptions', steps: [{ send: C + 'SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n' }, { sync: true }] },
   { name: 'max payload from config', steps: [{ send: C }, { sync: true }, { send: 'PUB a 101\r\n' }, { expectClose: true }] },
   { name: 'payload at the limit', steps: [{ send: C + 'SUB a 1\r\n' }, { send: `PUB a 100\r\n${'y'.repeat(100)}\r\n` }, { sync: true }] },
