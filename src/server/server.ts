@@ -27,6 +27,8 @@ export interface Subsystem {
   name: string;
   start(server: Server): Promise<void>;
   shutdown(): Promise<void>;
+  /** Optional: the server entered lame duck mode (e.g. tell routes, hand over leadership). */
+  lameDuck?(): void;
 }
 
 /** Routes plug in here to be told about local interest changes (RS+/RS-). */
@@ -375,6 +377,13 @@ export class Server implements ClientHost, AccountHost {
       return done;
     }
     this.sendAsyncInfoToClients();
+    for (const s of this.startedSubsystems) {
+      try {
+        s.lameDuck?.();
+      } catch (e) {
+        this.log.error(`Error entering lame duck mode in ${s.name}: ${(e as Error).message}`);
+      }
+    }
     const o = this.options;
     const grace = Math.abs(o.lameDuckGracePeriodMs);
     let durMs = o.lameDuckDurationMs - grace;
