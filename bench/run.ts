@@ -6,7 +6,7 @@
 // and PASS/MISS against the target. See BENCHMARKS.md for the method.
 
 import { mkdtempSync, rmSync, readdirSync, statSync, existsSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus, loadavg, totalmem } from 'node:os';
+import { tmpdir, cpus, loadavg, totalmem, setPriority, getPriority } from 'node:os';
 import { join } from 'node:path';
 import {
   detectPinning, findNatsServer, launchServer, natsServerVersion, pinSelf, TSNATS_CLI,
@@ -17,26 +17,31 @@ import { renderTable, type SuiteRows } from './lib/report.js';
 import { renderSummary, summarizeProfile } from './profile-summary.js';
 import type { BenchContext } from './lib/types.js';
 
+/** --nice: servers and generator ahead of unrelated work on a shared machine */
+const NICE_PRIORITY = -10;
+
 interface Flags {
   suites: string[];
   quick: boolean;
   pin: boolean;
   profile: boolean;
   json: boolean;
+  nice: boolean;
   kinds: ServerKind[];
 }
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { suites: [], quick: false, pin: true, profile: false, json: false, kinds: ['tsnats', 'nats-server'] };
+  const f: Flags = { suites: [], quick: false, pin: true, profile: false, json: false, nice: false, kinds: ['tsnats', 'nats-server'] };
   for (const a of argv) {
     if (a === '--quick') f.quick = true;
     else if (a === '--no-pin') f.pin = false;
     else if (a === '--profile') f.profile = true;
     else if (a === '--json') f.json = true;
+    else if (a === '--nice') f.nice = true;
     else if (a === '--tsnats-only') f.kinds = ['tsnats'];
     else if (a === '--nats-only') f.kinds = ['nats-server'];
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node dist/bench/run.js [suite...] [--quick] [--no-pin] [--profile] [--json] [--tsnats-only|--nats-only]');
+      console.log('usage: node dist/bench/run.js [suite...] [--quick] [--no-pin] [--nice] [--profile] [--json] [--tsnats-only|--nats-only]');
       process.exit(0);
     } else if (a.startsWith('-')) throw new Error(`unknown flag ${a}`);
     else f.suites.push(a);
@@ -67,6 +72,14 @@ async function main(): Promise<number> {
     if (k === 'nats-server' && !natsBin) skipped.push('nats-server not found on PATH (set NATS_SERVER_BIN): its side is skipped');
     else if (k === 'tsnats' && !existsSync(TSNATS_CLI)) skipped.push(`${TSNATS_CLI} missing (run npm run build): tsnats side skipped`);
     else kinds.push(k);
+  }
+  if (flags.nice) {
+    // Before any worker thread or server exists: they inherit the priority.
+    try {
+      setPriority(NICE_PRIORITY);
+    } catch (err) {
+      log(`--nice: cannot raise priority (${(err as Error).message}); running at normal priority`);
+    }
   }
   const pinning = detectPinning(!flags.pin);
   if (pinning) pinSelf(pinning.generatorCpus);
@@ -140,7 +153,7 @@ function printHeader(natsBin: string | undefined, pinningText: string, flags: Fl
   console.log(`# tsnats benchmark ${new Date().toISOString()}${flags.quick ? ' (--quick: reduced counts)' : ''}`);
   console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`node ${process.version}; nats-server ${natsBin ? `${natsServerVersion(natsBin)} (${natsBin})` : 'not installed'}`);
-  console.log(`CPU pinning: ${pinningText}`);
+  console.log(`CPU pinning: ${pinningText}; scheduling priority (nice) ${getPriority()}`);
   console.log('');
 }
 
