@@ -702,7 +702,9 @@ export class RaftCore {
 
     if (this.catchup) {
       const cs = this.catchup;
-      if (this.pterm >= cs.cterm && this.pindex >= cs.cindex) {
+      if ((this.pterm >= cs.cterm && this.pindex >= cs.cindex) || (isNew && ae.pindex <= this.pindex)) {
+        // Caught up, or the leader's position lies inside our log (we may
+        // hold a divergent tail the stream can never fix): process normally.
         this.cancelCatchup();
         catchingUp = false;
       } else if (isNew) {
@@ -949,7 +951,11 @@ export class RaftCore {
           case EntryType.PeerState:
             if (this._state !== 'leader') {
               const ps = decodePeerState(e.data);
-              if (!(ps instanceof RaftError)) this.processPeerState(ps, true);
+              if (!(ps instanceof RaftError)) {
+                this.processPeerState(ps, true);
+                // A membership change stored after this entry still holds.
+                this.reapplyPendingChange(index);
+              }
             }
             break;
           case EntryType.AddPeer:
@@ -1016,8 +1022,14 @@ export class RaftCore {
   private readonly readEntryFn = (i: number): AppendEntry | undefined => this.readEntry(i);
 
   private catchupFollower(ar: AppendEntryResponse, inbox: string): void {
-    let start = ar.index + 1;
+    // ar = the follower's last entry (term, index). Every entry of the
+    // follower up to it has a term <= ar.term, so where our log has a higher
+    // term the logs differ: start below those entries (fast back-off; the
+    // follower truncates what does not match and asks again if needed).
     const first = Math.max(this.host.firstIndex(), this.snapIndex + 1);
+    let from = Math.min(ar.index, this.pindex);
+    while (from >= first && this.termAt(from) > ar.term) from--;
+    let start = from + 1;
     if (start <= this.snapIndex || (start < first && this.snapIndex > 0)) {
       const snap = this.host.loadSnapshot();
       if (!snap) {
@@ -1339,6 +1351,19 @@ export class RaftCore {
       this.trackMembershipEntries(makeAppendEntry('', 0, 0, 0, 0, entries), index);
       this.leaderTryCommit();
     }
+  }
+
+  private reapplyPendingChange(after: number): void {
+    const mc = this.membChange;
+    if (!mc || mc.index <= after) return;
+    if (mc.add) {
+      if (!this.peers.has(mc.peer)) this.peers.set(mc.peer, { lastSeen: 0, li: 0, match: 0 });
+    } else {
+      const p = this.peers.get(mc.peer);
+      if (p) mc.prev = p;
+      this.peers.delete(mc.peer);
+    }
+    this.adjustClusterSizeAndQuorum();
   }
 
   private revertMembershipChange(): void {

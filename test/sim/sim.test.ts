@@ -66,6 +66,10 @@ test('seed 3887: a removed server counted its own vote and was elected without a
   check(runScenario({ seed: 3887 }));
 });
 
+test('seed 9203: a follower with a longer divergent log stayed in catch-up forever after the heal', () => {
+  check(runScenario({ seed: 9203 }));
+});
+
 test('every message through the NRG codec: 50 seeds', () => {
   for (let seed = 10_001; seed <= 10_050; seed++) check(runScenario({ seed, codec: true }));
 });

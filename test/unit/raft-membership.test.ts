@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ae, NATS0, NATS1, normal, peerEntry, RecordingHost, SINGLE_ID, singleNode } from '../../src/raft/sim/recording-host.js';
-import { decodeAppendEntry, encodeAppendEntry } from '../../src/raft/codec.js';
+import { decodeAppendEntry, encodeAppendEntry, encodePeerState } from '../../src/raft/codec.js';
 import { RaftCore } from '../../src/raft/core.js';
 import { type AppendEntry, EntryType, RaftError } from '../../src/raft/types.js';
 
@@ -289,4 +289,16 @@ test('RemovedPeerVoteDoesNotElectLeader: votes of non-members, including a non-m
   assert.equal(n.core.state, 'candidate', 'own vote + one member is not a quorum of the members');
   n.core.handleVoteResponse({ term: 1, peer: NATS1, granted: true, empty: false }, inbox);
   assert.equal(n.core.state, 'leader');
+});
+
+test('a committed peer state does not undo a membership change stored after it', () => {
+  const n = singleNode({ peers: PEERS });
+  const ps = encodePeerState({ knownPeers: PEERS, clusterSize: 3, domainExt: 0 });
+  n.core.handleAppendEntry(ae({ leader: NATS0, term: 1, entries: [{ type: EntryType.PeerState, data: ps }] }), '$R', LIVE);
+  // The removal arrives before we learn that the peer state committed.
+  n.core.handleAppendEntry(ae({ leader: NATS0, term: 1, commit: 1, pterm: 1, pindex: 1, entries: [peerEntry(EntryType.RemovePeer, NATS1)] }), '$R', LIVE);
+  assert.equal(n.core.commit, 1);
+  assert.equal(n.core.peerIds().includes(NATS1), false);
+  assert.equal(n.core.clusterSize, 2);
+  assert.equal(n.core.membershipChangeInProgress, true);
 });

@@ -325,3 +325,37 @@ test('a follower installs the leader snapshot from catch-up once, then continues
   n.core.handleAppendEntry(ae({ leader: NATS0, term: 3, lterm: 3, pterm: 2, pindex: 10, entries: [normal('k')] }), '$LEADER', inbox);
   assert.equal(n.core.lastIndex, 11);
 });
+
+test('a catching-up follower with a longer divergent log handles a live AE inside its log (no stuck catch-up)', () => {
+  const n = singleNode({ peers: PEERS });
+  feed(n, 3, ['a', 'b', 'c', 'd', 'e']);
+  // Behind a (since deposed) leader: catch-up toward index 9.
+  n.core.handleAppendEntry(ae({ leader: NATS0, term: 4, pterm: 4, pindex: 9 }), '$OLD', LIVE);
+  assert.equal(n.core.isCatchingUp, true);
+  n.host.take('aer');
+  // The new leader (term 5) is at index 3 with a term-5 entry there.
+  n.core.handleAppendEntry(ae({ leader: NATS1, term: 5, commit: 0, pterm: 5, pindex: 3 }), '$NEW', LIVE);
+  assert.equal(n.core.leader, NATS1);
+  assert.equal(n.core.lastIndex, 2, 'divergent tail cut');
+  const [req] = n.host.take('aer');
+  assert.equal(req.subject, '$NEW');
+  assert.equal(req.msg.index, 2);
+  assert.match(req.reply, /^\$NRG\.CR\./);
+});
+
+test('leader back-off: a catch-up request from a follower with an older last term starts below our newer-term entries', () => {
+  const n = singleNode({ peers: PEERS });
+  feed(n, 2, ['a', 'b', 'c']);
+  n.persistAll();
+  // Become leader in term 3: entries 1..3 are term 2, 4 (no-op) is term 3.
+  n.expireElection();
+  n.core.handleVoteResponse({ term: 3, peer: NATS0, granted: true, empty: false }, n.core.currentVoteInbox);
+  n.persistAll();
+  n.core.handleAppendEntryResponse({ term: 3, index: 4, peer: NATS0, success: true }, '');
+  n.applyAll();
+  n.host.take('ae');
+  // Follower claims index 6 of term 2 (a divergent tail of an old leader).
+  n.core.handleAppendEntryResponse({ term: 2, index: 6, peer: NATS1, success: false }, '$NRG.CR.backoff1');
+  const sent = n.host.take('ae');
+  assert.deepEqual(sent.map((s) => [s.msg.pindex, s.msg.pterm]), [[3, 2]], 'starts right after our last term-2 entry');
+});
