@@ -26,6 +26,17 @@ function fmtRate(n: number, ms: number): string {
   return `${Math.round((n / ms) * 1000).toLocaleString('en-US')} msgs/s (${((n * MSG_SIZE) / 1024 / 1024 / (ms / 1000)).toFixed(1)} MiB/s payload)`;
 }
 
+/** CPU time of this process since `from` in ms (the machine may be shared: wall time alone misleads). */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
+function cpuNote(n: number, from: NodeJS.CpuUsage): string {
+  const ms = cpuMs(from);
+  return `[cpu ${ms.toFixed(0)} ms = ${((ms * 1000) / n).toFixed(2)} us/msg]`;
+}
+
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Store n messages, `batch` per event-loop turn; returns elapsed ms until everything is durable. */
@@ -75,10 +86,11 @@ async function main(): Promise<void> {
     // Memory store.
     {
       const s = createMemStore({ name: 'M', storage: 'memory' });
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < count; i++) s.storeMsg(subjects[i % subjects.length], undefined, payload);
       const ms = performance.now() - t0;
-      console.log(`memory store append:              ${fmtRate(count, ms)}`);
+      console.log(`memory store append:              ${fmtRate(count, ms)} ${cpuNote(count, c0)}`);
       const t1 = performance.now();
       let n = 0;
       for (let m = s.loadNextMsg('', 1); m; m = s.loadNextMsg('', m.seq + 1)) n++;
@@ -91,9 +103,10 @@ async function main(): Promise<void> {
       const h = monitorEventLoopDelay({ resolution: 5 });
       h.enable();
       const s = createFileStore({ name: 'F', storage: 'file' }, { dir: intervalDir, sync: { intervalMs: 120_000 } });
+      const c0 = process.cpuUsage();
       const ms = await appendOpenLoop(s, count, 1000);
       h.disable();
-      console.log(`file store append, interval sync: ${fmtRate(count, ms)} (incl. final fsync); event-loop delay p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
+      console.log(`file store append, interval sync: ${fmtRate(count, ms)} (incl. final fsync) ${cpuNote(count, c0)}; event-loop delay p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
       const t1 = performance.now();
       let n = 0;
       for (let m = s.loadNextMsg('', 1); m; m = s.loadNextMsg('', m.seq + 1)) n++;
@@ -104,8 +117,10 @@ async function main(): Promise<void> {
     {
       const n = Math.min(count, 200_000);
       const s = createFileStore({ name: 'A', storage: 'file' }, { dir: path.join(root, 'always'), sync: 'always' });
+      const c0 = process.cpuUsage();
       const r = await appendClosedLoop(s, n, 5000);
-      console.log(`file store append, sync always:   ${fmtRate(n, r.ms)} with 5000 awaiting acks; ${r.commits} group commits (${Math.round(n / r.commits)} msgs per fsync)`);
+      const note = cpuNote(n, c0);
+      console.log(`file store append, sync always:   ${fmtRate(n, r.ms)} with 5000 awaiting acks; ${r.commits} group commits (${Math.round(n / r.commits)} msgs per fsync) ${note}`);
       const r2 = await appendClosedLoop(s, Math.min(n, 20_000), 100);
       console.log(`file store append, sync always:   ${fmtRate(Math.min(n, 20_000), r2.ms)} with 100 awaiting acks; ${r2.commits} group commits`);
       await s.stop();
@@ -124,9 +139,17 @@ async function main(): Promise<void> {
         const after = process.memoryUsage().rss;
         console.log(JSON.stringify({ ms, msgs: st.msgs, last: m && m.seq, rssMiB: after / 1048576, deltaMiB: (after - before) / 1048576 }));
         await s.stop();`;
-      for (const label of ['with block index files', 'full scan (index files removed)']) {
-        if (label.startsWith('full')) {
-          for (const f of fs.readdirSync(path.join(intervalDir, 'msgs'))) if (f.endsWith('.idx')) fs.rmSync(path.join(intervalDir, 'msgs', f));
+      const idxFiles = (): string[] => fs.readdirSync(path.join(intervalDir, 'msgs')).filter((f) => f.endsWith('.idx'))
+        .sort((a, b) => parseInt(a) - parseInt(b));
+      for (const label of ['after clean stop (every block indexed)', 'as after a crash (write block scanned)',
+        'worst case (no index files, every block scanned)']) {
+        if (label.startsWith('as after')) {
+          // The opens above re-indexed everything; drop the newest index like a crash would.
+          const all = idxFiles();
+          fs.rmSync(path.join(intervalDir, 'msgs', all[all.length - 1]));
+        }
+        if (label.startsWith('worst')) {
+          for (const f of idxFiles()) fs.rmSync(path.join(intervalDir, 'msgs', f));
         }
         const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(r.stderr);

@@ -856,6 +856,17 @@ export class FileStore extends BaseStore {
         blk.sealed = true;
         blk.crc = meta.blockCrc;
         this.replayMeta(blk, meta);
+        if (id === ids[ids.length - 1] && size < this.blockSizeBytes) {
+          // The write block of a clean shutdown: keep writing to it. Its index goes (appends and
+          // in-place erases would make it stale) and is rebuilt when the block is sealed.
+          blk.sealed = false;
+          blk.ctl = [];
+          for (let i = 0; i < meta.n; i++) {
+            const t = meta.type[i];
+            if (t !== REC_MSG && t !== REC_ERASED) blk.ctl.push({ type: t, seq: meta.seq[i], ts: meta.ts[i], value: meta.aux[i], off: meta.off[i] });
+          }
+          fs.rmSync(blk.idxPath, { force: true });
+        }
       } else {
         this.scanBlock(blk, fs.readFileSync(p));
       }
@@ -1032,6 +1043,12 @@ export class FileStore extends BaseStore {
     }
     this.shutdown = true;
     while (this.flushing) await new Promise((r) => setImmediate(r));
+    // Index the write block too, so a clean restart reads no block data at all.
+    const wb = this.wb;
+    if (!err && !this.failed && wb.size > 0 && wb.crcValid && wb.ctl && !wb.removed) {
+      const meta = this.buildMeta(wb);
+      if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
+    }
     for (const b of this.blocks) {
       if (b.fd >= 0) {
         const fd = b.fd;
