@@ -87,6 +87,15 @@ async function main(): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), 'tsnats-bench-'));
   const profileDir = flags.profile ? join(scratch, 'profiles') : undefined;
   if (profileDir) mkdirSync(profileDir);
+  // Stores hold hundreds of MB after the JetStream suite: remove them on every
+  // way out (servers are killed first by the 'exit' hook in servers.ts).
+  process.on('exit', () => {
+    if (profileDir) {
+      for (const f of readdirSync(scratch)) if (f !== 'profiles') rmSync(join(scratch, f), { recursive: true, force: true });
+    } else {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 
   printHeader(natsBin, pinning ? `servers on CPU ${pinning.serverCpus}, load generator on CPU ${pinning.generatorCpus}` : 'none', flags);
   for (const s of skipped) log(s);
@@ -144,7 +153,6 @@ async function main(): Promise<number> {
   if (skipped.length) console.log(['', ...skipped.map((s) => `- ${s}`)].join('\n'));
   if (flags.json) console.log(`\nBENCH_RESULTS ${JSON.stringify(results)}`);
   if (profileDir) printProfiles(profileDir);
-  else rmSync(scratch, { recursive: true, force: true });
   return 0;
 }
 
