@@ -65,6 +65,11 @@ export async function sideBySide(
     runOn(urls.ts, scenario, 'tsnats'),
   ]);
   if (process.env.SBS_DUMP) console.log(JSON.stringify({ theirs, ours }, null, 1));
+  if (process.env.SBS_DIFFS && theirs) {
+    for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
+      if (!isDeepStrictEqual(ours[i], theirs[i])) console.log(`step ${i}\n  ns: ${JSON.stringify(theirs[i])}\n  ts: ${JSON.stringify(ours[i])}`);
+    }
+  }
   if (theirs) {
     for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
       if (versionDiffs[i] !== undefined) {
