@@ -180,6 +180,46 @@ export async function runRandomModel(kit: StoreKit, seedIn: number, steps: numbe
         }
       }
       assert.equal(s.filteredState(1, 'a.*').msgs, keys.filter((k) => model.get(k)!.subj.startsWith('a.')).length);
+      // Queries from a random start against brute force over the model.
+      const start = keys.length ? keys[0] - 1 + rnd(keys[keys.length - 1] - keys[0] + 3) : 1;
+      for (const filter of step % 2 === 0 ? FILTERS : []) {
+        const match = keys.filter((k) => filterMatch(model.get(k)!.subj, filter));
+        const from = match.filter((k) => k >= start);
+        const fstate = s.filteredState(start, filter);
+        const ctx = `${filter} from ${start} at step ${step}`;
+        assert.equal(fstate.msgs, from.length, `filteredState ${ctx}`);
+        if (from.length) {
+          assert.equal(fstate.first, from[0], `filteredState.first ${ctx}`);
+          assert.equal(fstate.last, from[from.length - 1], `filteredState.last ${ctx}`);
+        }
+        assert.equal(s.numPending(start, filter, false).total, from.length, `numPending ${ctx}`);
+        const lastPer = new Map<string, number>();
+        for (const k of match) lastPer.set(model.get(k)!.subj, k);
+        const lps = [...lastPer.values()].filter((k) => k >= start).length;
+        assert.equal(s.numPending(start, filter, true).total, lps, `numPending lastPerSubject ${ctx}`);
+        assert.equal(s.loadNextMsg(filter, start)?.seq, from[0], `loadNextMsg ${ctx}`);
+        const before = match.filter((k) => k <= start);
+        assert.equal(s.loadPrevMsg(filter, start)?.seq, before[before.length - 1], `loadPrevMsg ${ctx}`);
+        assert.equal(s.loadLastMsg(filter)?.seq, match[match.length - 1], `loadLastMsg ${ctx}`);
+        const maxSeq = Math.max(start, 1);
+        const bounded = new Map<string, number>();
+        for (const k of match) if (k <= maxSeq) bounded.set(model.get(k)!.subj, k);
+        assert.deepEqual(s.multiLastSeqs([filter], maxSeq, 0), [...bounded.values()].sort((x, y) => x - y), `multiLastSeqs ${ctx}`);
+      }
     }
   }
+}
+
+const FILTERS = ['>', 'a.*', 'a.1', 'b.>', '*.2', 'c', 'nope.*'];
+
+function filterMatch(subject: string, filter: string): boolean {
+  if (filter === '>' || filter === '') return true;
+  const st = subject.split('.');
+  const ft = filter.split('.');
+  for (let i = 0; i < ft.length; i++) {
+    if (ft[i] === '>') return st.length > i;
+    if (i >= st.length) return false;
+    if (ft[i] !== '*' && ft[i] !== st[i]) return false;
+  }
+  return st.length === ft.length;
 }
