@@ -178,8 +178,13 @@ class SimHost implements RaftHost {
   }
   leaderSignal(): void {}
   stateChanged(): void {
-    if (this.s.core && this.s.core.state === 'leader') this.sim.inv.onLeader(this.s, this.s.core.term);
+    const core = this.s.core;
+    if (core && core.state === 'leader' && this.leaderTerm !== core.term) {
+      this.leaderTerm = core.term;
+      this.sim.inv.onLeader(this.s, core.term);
+    }
   }
+  private leaderTerm = -1;
   proposalsCommitted(): void {}
   proposalsAbandoned(): void {}
   writeFailed(what: string): void {

@@ -21,6 +21,8 @@ export class Invariants {
   private readonly chainByIndexTerm = new Map<number, Map<number, number>>();
   private readonly committedChain: number[] = [];
   private readonly appliedHash: number[] = [];
+  /** Highest index first seen committed by a server in each term. */
+  private readonly maxCommittedInTerm = new Map<number, number>();
   maxCommitted = 0;
   leadersElected = 0;
 
@@ -30,6 +32,7 @@ export class Invariants {
     throw new SimFailure(`t=${this.sim.now.toFixed(3)}ms ${msg}`);
   }
 
+  /** A server just became leader of `term`. */
   onLeader(s: SimServer, term: number): void {
     const prev = this.leaderOfTerm.get(term);
     if (prev === undefined) {
@@ -38,8 +41,11 @@ export class Invariants {
     } else if (prev !== s.name) {
       this.fail(`two leaders in term ${term}: ${prev} and ${s.name}`);
     }
-    // Leader completeness: the new leader holds every committed entry.
-    const m = this.maxCommitted;
+    // Leader completeness: a leader of term T holds every entry committed in
+    // an earlier term (entries committed in T or later, e.g. by a newer
+    // leader while this one is still deposed-but-unaware, are not owed).
+    let m = 0;
+    for (const [t, i] of this.maxCommittedInTerm) if (t < term && i > m) m = i;
     if (m > 0 && m >= s.disk.base) {
       const c = s.disk.chainAt(m);
       if (c === undefined) this.fail(`leader ${s.name} (term ${term}) lacks committed index ${m} (last ${s.disk.lastIndex()})`);
@@ -84,8 +90,11 @@ export class Invariants {
       const c = s.disk.chainAt(i);
       if (c === undefined) continue;
       const cc = this.committedChain[i];
-      if (cc === undefined) this.committedChain[i] = c;
-      else if (cc !== c) this.fail(`${s.name} committed a different entry at index ${i}`);
+      if (cc === undefined) {
+        this.committedChain[i] = c;
+        const t = core.term;
+        if ((this.maxCommittedInTerm.get(t) ?? 0) < i) this.maxCommittedInTerm.set(t, i);
+      } else if (cc !== c) this.fail(`${s.name} committed a different entry at index ${i}`);
     }
     if (commit > this.maxCommitted) this.maxCommitted = commit;
     s.commitChecked = commit;
