@@ -134,7 +134,12 @@ test('push consumers: flow control + heartbeats, deliver_group — tsnats vs nat
     await nc.flush();
     await publishN(nc, 'q.x', 1, 40);
     await waitFor(() => seen.size === 40, 5000, '40 queue deliveries');
-    const qi = await jsm.consumers.info('Q', 'G');
+    // nats-server applies acks asynchronously: poll until the last one landed.
+    let qi = await jsm.consumers.info('Q', 'G');
+    for (const deadline = Date.now() + 2000; qi.num_ack_pending > 0 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 20));
+      qi = await jsm.consumers.info('Q', 'G');
+    }
     out.push(`group: distinct=${seen.size} dup=${[...seen.values()].some((c) => c > 1)} both=${perSub.every((c) => c > 0) || 'one-member'}`);
     out.push(`group info pending=${qi.num_pending} ack_pending=${qi.num_ack_pending} push_bound=${qi.push_bound}`);
     out.push(`plain sub on grouped consumer ${await errorOf(jsm.consumers.add('Q', { durable_name: 'G2', deliver_subject: qinbox, ack_policy: AckPolicy.None }))}`);

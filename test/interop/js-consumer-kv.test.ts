@@ -27,7 +27,9 @@ async function watchCollect(kv: KV, opts: Record<string, unknown>, initial: numb
   const w = await kv.watch(opts as never);
   const loop = (async () => {
     for await (const e of w) {
-      seen.push(`${entry(e)}${e.isUpdate ? ' upd' : ''}`);
+      // An update's delta is the server's pending count at delivery time: racy with the
+      // next put on nats-server (asynchronous delivery), so only initial deltas are compared.
+      seen.push(e.isUpdate ? `${entry(e).replace(/ d\d+$/, '')} upd` : entry(e));
       if (e.key === stopKey) break;
     }
   })();
@@ -108,5 +110,5 @@ test('KV: several key filters at once (2.10 filter_subjects) on tsnats', async (
   for (const k of ['a.1', 'b.1', 'c.1']) await kv.put(k, k);
   assert.deepEqual(await keysOf(kv, ['a.1', 'c.1']), ['a.1', 'c.1']);
   const seen = await watchCollect(kv, { key: ['b.*', 'c.*'] }, 2, async () => { await kv.put('a.2', 'x'); await kv.put('c.stop', 's'); }, 'c.stop');
-  assert.deepEqual(seen, ['b.1=b.1 PUT r2 d1', 'c.1=c.1 PUT r3 d0 upd', 'c.stop=s PUT r5 d0 upd']);
+  assert.deepEqual(seen, ['b.1=b.1 PUT r2 d1', 'c.1=c.1 PUT r3 upd', 'c.stop=s PUT r5 upd']);
 });
