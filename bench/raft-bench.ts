@@ -6,6 +6,7 @@
 //
 //   npm run bench:raft -- [--seconds 5] [--window 256] [--size 128] [--no-fsync]
 
+import type { BenchRow } from './lib/types.js';
 import { LocalCluster } from '../src/raft/local-cluster.js';
 import type { RaftNode } from '../src/raft/node.js';
 
@@ -99,6 +100,14 @@ async function main(): Promise<void> {
   console.log(`  commit latency p99    : ${pct(0.99).toFixed(3)} ms`);
   console.log(`  proposals measured    : ${measuredCommits} in ${elapsed.toFixed(2)} s; raft indexes ${st.commit} (avg ${(committedSeq / Math.max(1, st.commit)).toFixed(1)} proposals per append entry)`);
   console.log(`  applied on n1/n2/n3   : ${applied.join(' / ')}`);
+  // Rows for the benchmark runner (`npm run bench -- raft`).
+  const what = `3-node raft, ${size}B proposals, window ${window}`;
+  const rows: BenchRow[] = [
+    { name: `${what}: committed`, tsnats: Math.round(rate), natsServer: null, unit: 'proposals/s', note: 'target >= 50,000/s' },
+    { name: `${what}: commit p50`, tsnats: Number(pct(0.5).toFixed(3)), natsServer: null, unit: 'ms', target: { kind: 'at-most', value: 2 } },
+    { name: `${what}: commit p99`, tsnats: Number(pct(0.99).toFixed(3)), natsServer: null, unit: 'ms' },
+  ];
+  console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
   cluster.destroy();
 }
 
