@@ -112,6 +112,42 @@ test('deliver policies, headers_only, updates, validation — tsnats vs nats-ser
   assert.equal((obs[31] as Json).error.description, 'can not update pull consumer to push based');
 });
 
+test('durable/legacy create forms, push rebinding, list paging, config checks — tsnats vs nats-server', async (t) => {
+  const urls = { ns: await startNatsServer(t), ts: await startTsnats(t) };
+  const obs = await sideBySide(t, urls, async (nc, out) => {
+    const req = async (s: string, b: unknown = '') => {
+      const r = (await nc.request(s, typeof b === 'string' ? b : JSON.stringify(b), { timeout: 3000 })).json<Json>();
+      return r.error ? `ERR ${r.error.err_code} ${r.error.description}`
+        : JSON.stringify({ n: r.name, c: r.consumers?.length ?? r.consumers, t: r.total, o: r.offset, md: r.config?.max_deliver, dsub: r.config?.deliver_subject, pb: r.push_bound, meta: r.config?.metadata });
+    };
+    await req('$JS.API.STREAM.CREATE.E', { name: 'E', subjects: ['e.>'], storage: 'memory' });
+    const sub = nc.subscribe('old.dlv');
+    await nc.flush();
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.PD', { stream_name: 'E', config: { durable_name: 'PD', deliver_subject: 'old.dlv', ack_policy: 'explicit', max_deliver: 0 } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.PD', { stream_name: 'E', config: { durable_name: 'PD', deliver_subject: 'new.dlv', ack_policy: 'explicit' } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.X', { stream_name: 'E', config: { durable_name: 'Y', ack_policy: 'explicit' } }));
+    out.push(await req('$JS.API.CONSUMER.CREATE.E', { stream_name: 'E', config: { durable_name: 'Z', ack_policy: 'explicit' } }));
+    out.push(await req('$JS.API.CONSUMER.INFO.NOPE.X'));
+    for (let i = 0; i < 3; i++) await req(`$JS.API.CONSUMER.DURABLE.CREATE.E.L${i}`, { stream_name: 'E', config: { durable_name: `L${i}`, ack_policy: 'explicit', filter_subject: `e.${i}` } });
+    out.push(await req('$JS.API.CONSUMER.LIST.E', { offset: 2 }));
+    out.push(await req('$JS.API.CONSUMER.NAMES.E', 'garbage'));
+    out.push(await req('$JS.API.CONSUMER.DELETE.E.PD', '{"x":1}'));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.AW', { stream_name: 'E', config: { durable_name: 'AW', ack_policy: 'explicit', ack_wait: -5 } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.HB', { stream_name: 'E', config: { durable_name: 'HB', ack_policy: 'explicit', idle_heartbeat: 1e9 } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.FC', { stream_name: 'E', config: { durable_name: 'FC', ack_policy: 'explicit', deliver_subject: 'fc.x', flow_control: true } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.DG', { stream_name: 'E', config: { durable_name: 'DG', ack_policy: 'explicit', deliver_group: 'g' } }));
+    out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.MD', { stream_name: 'E', config: { durable_name: 'MD', ack_policy: 'explicit', metadata: { team: 'x' } } }));
+    sub.unsubscribe();
+  }, {
+    6: 'newer servers ignore a non-JSON NAMES body (2.9.10: invalid JSON)',
+    8: 'newer servers refuse a negative ack_wait (2.9.10 accepts it)',
+    12: 'consumer metadata came with 2.10 (2.9.10 drops it)',
+  });
+  assert.equal(obs[6], JSON.stringify({ c: 4, t: 4, o: 0 }));
+  assert.match(String(obs[12]), /"meta":\{"team":"x"\}/);
+  assert.match(String(obs[8]), /^ERR \d+ consumer ack wait needs to be positive$/);
+});
+
 test('pull status replies, malformed requests, delete mid-fetch, inactive threshold — tsnats vs nats-server', async (t) => {
   const urls = { ns: await startNatsServer(t), ts: await startTsnats(t) };
   await sideBySide(t, urls, async (nc, out) => {
