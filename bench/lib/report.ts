@@ -29,7 +29,7 @@ export function targetText(t: Target | undefined, unit: string): string {
 
 export function formatValue(v: number | null, unit: string): string {
   if (v === null || !Number.isFinite(v)) return '-';
-  if (unit === 'msgs/s' || unit === 'B/s') return Math.round(v).toLocaleString('en-US');
+  if (unit.endsWith('/s')) return Math.round(v).toLocaleString('en-US');
   if (Math.abs(v) >= 100) return v.toFixed(0);
   if (Math.abs(v) >= 10) return v.toFixed(1);
   return v.toFixed(2);
