@@ -90,7 +90,7 @@ test('sealed blocks get index files; recovery gives the same state with or witho
 test('blocks whose messages are all gone are deleted from disk', async (t) => {
   const dir = path.join(tmpDir(t), 's');
   const s = createFileStore({ name: 'T', storage: 'file' }, { dir, blockSizeBytes: 2048 });
-  t.after(() => s.stop());
+  t.after(() => s.stop().catch(() => undefined));
   for (let i = 1; i <= 300; i++) s.storeMsg('a', undefined, Buffer.alloc(50, i));
   await s.flush();
   const many = blockFiles(dir, '.blk').length;
@@ -107,6 +107,7 @@ test('blocks whose messages are all gone are deleted from disk', async (t) => {
   await s.flush();
   assert.ok(blockFiles(dir, '.blk').length <= 2);
   assert.equal(s.storeMsg('a', undefined, b('x')).seq, 301);
+  await s.stop();
 });
 
 test('eraseMsg overwrites the payload on disk', async (t) => {
@@ -121,16 +122,17 @@ test('eraseMsg overwrites the payload on disk', async (t) => {
   await s.stop();
   assert.ok(!fs.readFileSync(path.join(dir, 'msgs', '1.blk')).includes('secret-payload-xyz'));
   const s2 = createFileStore({ name: 'T', storage: 'file' }, { dir });
-  t.after(() => s2.stop());
+  t.after(() => s2.stop().catch(() => undefined));
   assert.equal(s2.loadMsg(2), undefined);
   assert.equal(s2.loadMsg(3)!.data.toString(), 'keep-me-too');
   assert.deepEqual(s2.state().deleted, [2]);
+  await s2.stop();
 });
 
 test('group commit: many writes share few fsyncs; durable seq reaches the last write', async (t) => {
   const dir = path.join(tmpDir(t), 's');
   const s = createFileStore({ name: 'T', storage: 'file' }, { dir, sync: 'always' });
-  t.after(() => s.stop());
+  t.after(() => s.stop().catch(() => undefined));
   assert.equal(s.ackWaitsForSync, true);
   const reports: number[] = [];
   s.onDurable((seq, err) => {
@@ -149,10 +151,12 @@ test('group commit: many writes share few fsyncs; durable seq reaches the last w
   for (let i = 1; i < reports.length; i++) assert.ok(reports[i] > reports[i - 1]);
 
   const s2 = createFileStore({ name: 'T2', storage: 'file' }, { dir: path.join(dir, '..', 'i'), sync: { intervalMs: 50 } });
-  t.after(() => s2.stop());
+  t.after(() => s2.stop().catch(() => undefined));
   assert.equal(s2.ackWaitsForSync, false);
   s2.storeMsg('a', undefined, b('x'));
   assert.equal(s2.durableSeq(), 1);
+  await s2.stop();
+  await s.stop();
 });
 
 /** Map every MSG record of the block files to its seq and byte range. */

@@ -12,6 +12,7 @@ import { crc32 } from './crc32.js';
 const IDX_MAGIC = 0x58495354; // "TSIX"
 const IDX_VERSION = 3;
 const HEAD = 64;
+const CRC_SLICE_BYTES = 256 * 1024;
 
 export class BlockMeta {
   n = 0;
@@ -88,6 +89,13 @@ export class BlockMeta {
 
   /** Serialise for a block file of blockSize bytes whose content has crc32 blockCrc. */
   encode(blockSize: number, blockCrc: number): Buffer {
+    const buf = this.encodeBody(blockSize, blockCrc);
+    buf.writeUInt32LE(crc32(buf, 0, buf.length - 4), buf.length - 4);
+    return buf;
+  }
+
+  /** Everything but the trailing crc (left as zero). */
+  private encodeBody(blockSize: number, blockCrc: number): Buffer {
     const n = this.n;
     const subjBufs = this.subjects.map((s) => Buffer.from(s, 'utf8'));
     const subjBytes = subjBufs.reduce((a, b) => a + 2 + b.length, 0);
@@ -124,8 +132,20 @@ export class BlockMeta {
       off += 2;
       off += b.copy(buf, off);
     }
-    buf.writeUInt32LE(crc32(buf, 0, off), off);
     return buf.subarray(0, off + 4);
+  }
+
+  /** encode() spread over event-loop turns: the crc of a large index is computed in slices. */
+  async encodeAsync(blockSize: number, blockCrc: number): Promise<Buffer> {
+    const buf = this.encodeBody(blockSize, blockCrc);
+    const end = buf.length - 4;
+    let c = 0;
+    for (let at = 0; at < end; at += CRC_SLICE_BYTES) {
+      c = crc32(buf, at, Math.min(end, at + CRC_SLICE_BYTES), c);
+      if (at + CRC_SLICE_BYTES < end) await new Promise((r) => setImmediate(r));
+    }
+    buf.writeUInt32LE(c, end);
+    return buf;
   }
 
   /** Load an index file; undefined when missing, corrupt or not describing a block of blockSize bytes. */

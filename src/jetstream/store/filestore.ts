@@ -47,6 +47,8 @@ const DEFAULT_SYNC_INTERVAL_MS = 120_000;
 const PAGE_SIZE = 256 * 1024;
 const READ_AHEAD_BYTES = 64 * 1024;
 const CACHE_SLOTS = 4096;
+/** Messages indexed per event-loop turn when building a block index. */
+const BUILD_SLICE = 8192;
 const CACHE_MASK = CACHE_SLOTS - 1;
 const META_FILE = 'meta.json';
 
@@ -59,6 +61,8 @@ interface Block {
   /** Bytes whose write has completed (writes to one block complete in order). */
   flushed: number;
   fd: number;
+  /** False until the flush loop has created the file (opening files can stall behind an fsync). */
+  created: boolean;
   live: number;
   /** Seq range of MSG records in the block (0 when none). */
   msgMin: number;
@@ -182,6 +186,8 @@ export class FileStore extends BaseStore {
   private retiredSinceCheck = false;
   private keptCheckedFirst = 0;
   private recovering = false;
+  /** Index writes of sealed blocks in progress (stop() waits for them). */
+  private bgTasks = new Set<Promise<void>>();
   /** Set once stop() has synced everything: the flush loop no longer runs. */
   private shutdown = false;
   private intervalTimer: NodeJS.Timeout | undefined;
@@ -254,7 +260,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: fs.openSync(p, 'w+'), live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, created: false, live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -263,8 +269,23 @@ export class FileStore extends BaseStore {
   }
 
   private fdOf(blk: Block): number {
-    if (blk.fd < 0) blk.fd = fs.openSync(blk.path, 'r+');
+    if (!blk.created) {
+      blk.fd = fs.openSync(blk.path, 'w+');
+      blk.created = true;
+    } else if (blk.fd < 0) blk.fd = fs.openSync(blk.path, 'r+');
     return blk.fd;
+  }
+
+  /** Create a new block's file without blocking the event loop. */
+  private async createFile(blk: Block): Promise<void> {
+    const fd = await new Promise<number>((resolve, reject) =>
+      fs.open(blk.path, 'w+', (err, f) => (err ? reject(err) : resolve(f))));
+    if (blk.created) {
+      await closeP(fd);
+      return;
+    }
+    blk.fd = fd;
+    blk.created = true;
   }
 
   /** Seal the write block and start a new one. */
@@ -277,18 +298,29 @@ export class FileStore extends BaseStore {
     if (old.live === 0) this.emptyBlocks.add(old);
   }
 
+  /** A block was sealed: write its index in the background (the flush loop does not wait for it). */
   private async sealOp(blk: Block): Promise<void> {
-    if (blk.removed) return;
-    await fsyncP(this.fdOf(blk));
-    blk.dirty = false;
-    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
-    const meta = blk.crcValid && !blk.removed ? this.buildMeta(blk) : undefined;
-    blk.ctl = null;
-    if (meta) await atomicWrite(blk.idxPath, meta.encode(blk.size, blk.crc), false);
+    const task = this.writeIndex(blk).catch(() => undefined).finally(() => this.bgTasks.delete(task));
+    this.bgTasks.add(task);
   }
 
-  /** Index of a sealed block: its live messages (from the in-memory index) and control records, in file order. */
-  private buildMeta(blk: Block): BlockMeta | undefined {
+  private async writeIndex(blk: Block): Promise<void> {
+    if (blk.removed || !blk.crcValid || blk.ctl === null) return;
+    // The index may only describe bytes that are durable.
+    await fsyncP(this.fdOf(blk));
+    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
+    const meta = await this.buildMeta(blk);
+    if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
+    blk.ctl = null;
+    await atomicWrite(blk.idxPath, await meta.encodeAsync(blk.size, blk.crc), false);
+    // An erase or retirement that raced with the write makes the index stale.
+    if (blk.removed || !blk.crcValid) await unlinkP(blk.idxPath);
+  }
+
+  /** Index of a sealed block: its live messages (from the in-memory index) and control records, in
+   *  file order. Built in slices across event-loop turns; messages removed meanwhile may or may not
+   *  be listed, both replay the same (their removal is logged elsewhere). */
+  private async buildMeta(blk: Block): Promise<BlockMeta | undefined> {
     const ctl = blk.ctl;
     if (!ctl) return undefined;
     const ix = this.index;
@@ -297,8 +329,14 @@ export class FileStore extends BaseStore {
     let ci = 0;
     const addCtl = (r: CtlRec): void => m.add(r.type, r.seq, r.ts, r.value, r.off, CONTROL_LEN, 0, null);
     if (blk.msgMin > 0) {
+      let n = 0;
       for (let s = ix.nextLive(blk.msgMin); s !== 0 && s <= blk.msgMax; s = ix.nextLive(s + 1)) {
-        const c = ix.lookup(s)!;
+        if (++n % BUILD_SLICE === 0) {
+          await new Promise((r) => setImmediate(r));
+          if (blk.removed || blk.ctl === null) return undefined;
+        }
+        const c = ix.lookup(s);
+        if (c === undefined) continue;
         const i = ix.slot;
         const loc = c.loc[i];
         if (loc < base || loc >= base + TWO32) continue;
@@ -780,6 +818,7 @@ export class FileStore extends BaseStore {
             i++;
           }
           if (!first.blk.removed) {
+            if (!first.blk.created) await this.createFile(first.blk);
             await writevFully(this.fdOf(first.blk), bufs, first.off);
             first.blk.dirty = true;
           }
@@ -841,7 +880,7 @@ export class FileStore extends BaseStore {
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {
-        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, live: 0,
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, created: true, live: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
@@ -1043,10 +1082,11 @@ export class FileStore extends BaseStore {
     }
     this.shutdown = true;
     while (this.flushing) await new Promise((r) => setImmediate(r));
+    while (this.bgTasks.size > 0) await Promise.all([...this.bgTasks]);
     // Index the write block too, so a clean restart reads no block data at all.
     const wb = this.wb;
     if (!err && !this.failed && wb.size > 0 && wb.crcValid && wb.ctl && !wb.removed) {
-      const meta = this.buildMeta(wb);
+      const meta = await this.buildMeta(wb);
       if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
     }
     for (const b of this.blocks) {
