@@ -2,7 +2,7 @@
 // commit, and interval sync), memory store throughput, and restart (recovery)
 // time and RSS of a file store holding N x 128-byte messages.
 //
-//   node dist/bench/store-bench.js [--count 1000000] [--dir /tmp/x]
+//   node dist/bench/store-bench.js [--count 1000000 | --quick] [--dir /tmp/x] [--keep]
 //
 // Recovery is measured in a fresh child process so its RSS is the store's.
 import { spawnSync } from 'node:child_process';
@@ -77,8 +77,21 @@ async function appendClosedLoop(s: StreamStore, n: number, window: number): Prom
   return { ms: performance.now() - t0, commits };
 }
 
+interface Row {
+  name: string;
+  tsnats: number | null;
+  natsServer: null;
+  unit: string;
+  target?: { kind: 'at-most'; value: number };
+  note?: string;
+}
+const rows: Row[] = [];
+const row = (name: string, value: number, unit: string, extra: Partial<Row> = {}): void => {
+  rows.push({ name, tsnats: Math.round(value), natsServer: null, unit, ...extra });
+};
+
 async function main(): Promise<void> {
-  const count = Number(arg('count', '1000000'));
+  const count = Number(arg('count', args.includes('--quick') ? '100000' : '1000000'));
   const root = arg('dir', fs.mkdtempSync(path.join(os.tmpdir(), 'store-bench-')));
   const keep = args.includes('--keep');
   console.log(`store bench: ${count.toLocaleString('en-US')} x ${MSG_SIZE}-byte messages, dir ${root}, node ${process.version}, ${os.cpus().length} cpus`);
@@ -91,6 +104,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < count; i++) s.storeMsg(subjects[i % subjects.length], undefined, payload);
       const ms = performance.now() - t0;
       console.log(`memory store append:              ${fmtRate(count, ms)} ${cpuNote(count, c0)}`);
+      row('store: memory append 128B', (count / ms) * 1000, 'msgs/s');
       const t1 = performance.now();
       let n = 0;
       for (let m = s.loadNextMsg('', 1); m; m = s.loadNextMsg('', m.seq + 1)) n++;
@@ -106,6 +120,7 @@ async function main(): Promise<void> {
       const c0 = process.cpuUsage();
       const ms = await appendOpenLoop(s, count, 1000);
       h.disable();
+      row('store: file append 128B, interval sync', (count / ms) * 1000, 'msgs/s');
       console.log(`file store append, interval sync: ${fmtRate(count, ms)} (incl. final fsync) ${cpuNote(count, c0)}; event-loop delay p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
       const t1 = performance.now();
       let n = 0;
@@ -120,6 +135,7 @@ async function main(): Promise<void> {
       const c0 = process.cpuUsage();
       const r = await appendClosedLoop(s, n, 5000);
       const note = cpuNote(n, c0);
+      row('store: file append 128B, sync always, 5000 awaiting', (n / r.ms) * 1000, 'msgs/s', { note: `${r.commits} group commits` });
       console.log(`file store append, sync always:   ${fmtRate(n, r.ms)} with 5000 awaiting acks; ${r.commits} group commits (${Math.round(n / r.commits)} msgs per fsync) ${note}`);
       const r2 = await appendClosedLoop(s, Math.min(n, 20_000), 100);
       console.log(`file store append, sync always:   ${fmtRate(Math.min(n, 20_000), r2.ms)} with 100 awaiting acks; ${r2.commits} group commits`);
@@ -154,12 +170,15 @@ async function main(): Promise<void> {
         const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(r.stderr);
         const o = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        row(`store: restart ${o.msgs} msgs, ${label}`, o.ms, 'ms', label.startsWith('after clean') ? { target: { kind: 'at-most', value: 3000 } } : {});
         console.log(`file store restart, ${label}: ${o.ms.toFixed(0)} ms for ${o.msgs.toLocaleString('en-US')} msgs; RSS ${o.rssMiB.toFixed(0)} MiB (+${o.deltaMiB.toFixed(0)} MiB for the store)`);
       }
     }
   } finally {
     if (!keep) fs.rmSync(root, { recursive: true, force: true });
   }
+  // Rows for the bench harness (bench/lib/registry.ts).
+  console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
 }
 
 main().catch((e) => {
