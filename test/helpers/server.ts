@@ -1,5 +1,8 @@
 // Start tsnats servers in-process for tests (127.0.0.1, random port, quiet log).
 import type { TestContext } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
 
@@ -7,7 +10,22 @@ export type { ServerHandle };
 
 /** Start a server on 127.0.0.1:<random>; stopped automatically after the test when `t` is given. */
 export async function startTestServer(opts: Partial<Options> = {}, t?: TestContext): Promise<ServerHandle> {
+  // JetStream without a store dir would fall back to the shared <tmp>/nats directory, so
+  // concurrently running test files would see each other's streams: give each server its own.
+  let privateStoreDir: string | undefined;
+  if (opts.jetstream?.enabled && !opts.jetstream.storeDir) {
+    privateStoreDir = mkdtempSync(join(tmpdir(), 'tsnats-test-js-'));
+    opts = { ...opts, jetstream: { ...opts.jetstream, storeDir: privateStoreDir } };
+  }
   const h = await startServer({ host: '127.0.0.1', port: 0, ...opts }, { quietLog: !process.env.TSNATS_TEST_LOG });
+  if (privateStoreDir) {
+    const dir = privateStoreDir;
+    const shutdown = h.shutdown.bind(h);
+    h.shutdown = async () => {
+      await shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
   if (t) t.after(() => h.shutdown());
   return h;
 }
