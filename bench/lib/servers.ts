@@ -38,6 +38,8 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** VmRSS of the server process from /proc, in bytes */
   rssBytes(): number;
+  /** CPU time (user + system, all threads) the server process has used, in seconds */
+  cpuSeconds(): number;
   /** last lines the process wrote to stderr/stdout (for error reports) */
   outputTail(): string;
   exited(): boolean;
@@ -171,6 +173,7 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
     exited: () => exitedFlag,
     outputTail: () => tail.join('').slice(-3000),
     rssBytes: () => rssOf(child.pid!),
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     stop: () => stopChild(child, exitPromise, () => exitedFlag),
   };
 }
@@ -254,6 +257,21 @@ export function rssOf(pid: number): number {
     return NaN;
   }
 }
+
+/** utime + stime of a process from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces: count fields after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function stopChild(child: ChildProcess, exited: Promise<void>, isExited: () => boolean): Promise<void> {
   if (isExited()) return;

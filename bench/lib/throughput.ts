@@ -41,13 +41,23 @@ function publisherConfig(port: number, subject: string, payloadBytes: number, c:
 }
 
 /** Messages per second the server accepts from one publisher with no subscribers. */
-export async function measurePublishOnly(port: number, subject: string, payloadBytes: number, c: Counts): Promise<{ perSec: number; generatorCpuShare: number }> {
+/** Called when publishing starts (workers connected) and when the last result is in. */
+export interface Window {
+  start(): void;
+  end(): void;
+}
+
+export async function measurePublishOnly(
+  port: number, subject: string, payloadBytes: number, c: Counts, window?: Window,
+): Promise<{ perSec: number; generatorCpuShare: number }> {
   const pub = startWorker('publisher', publisherConfig(port, subject, payloadBytes, c));
   try {
     await pub.ready;
     const meter = cpuMeter();
+    window?.start();
     pub.start();
     const d = await pub.done;
+    window?.end();
     return { perSec: rate(c.measuredMsgs, d.startNs as bigint, d.endNs as bigint), generatorCpuShare: meter() };
   } finally {
     await pub.terminate();
@@ -88,6 +98,7 @@ export async function measureFanout(
   c: Counts,
   timeoutMs: number,
   beforePublish?: () => Promise<void>,
+  window?: Window,
 ): Promise<FanoutResult> {
   const counters = new SharedArrayBuffer(4 * subscribers);
   const subs: GenWorker[] = [];
@@ -111,8 +122,10 @@ export async function measureFanout(
     pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters));
     await pub.ready;
     const meter = cpuMeter();
+    window?.start();
     pub.start();
     const results = await Promise.all(subs.map((s) => s.done));
+    window?.end();
     const generatorCpuShare = meter();
     await pub.done;
     let first = results[0].startNs as bigint;

@@ -33,7 +33,7 @@ export const suite: BenchSuite = {
     const q = ctx.quick;
     const throughput: Counts = { warmupMsgs: q ? 50_000 : 200_000, measuredMsgs: q ? 300_000 : 2_000_000 };
     const fanout: Counts = { warmupMsgs: q ? 20_000 : 100_000, measuredMsgs: q ? 150_000 : 1_000_000 };
-    const rounds = q ? 1 : 2;
+    const rounds = q ? 1 : 3;
     // 20,000 measured requests per server, split over the rounds and pooled.
     const requests = { warmup: q ? 500 : 1_000, count: (q ? 3_000 : 20_000) / rounds };
     const latencySamples = new Map<ServerKind, Float64Array[]>();
@@ -105,23 +105,39 @@ export const suite: BenchSuite = {
         if (old === undefined || (higherIsBetter ? v > old : v < old)) f[key] = v;
       };
       const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+      // Share of one core the server used while measuring: near 100% means it
+      // was the bottleneck; far below on a busy machine means it was not given
+      // the CPU (or the pipeline was latency-bound), so treat the figure with care.
+      const serverMeter = (s: RunningServer) => {
+        let cpu0 = 0;
+        let t0 = 0;
+        let share = NaN;
+        return {
+          start: () => { cpu0 = s.cpuSeconds(); t0 = performance.now(); },
+          end: () => { share = (s.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000); },
+          text: () => pct(share),
+        };
+      };
       for (let round = 1; round <= rounds; round++) {
         for (const [kind, s] of servers) {
           const tag = `${kind} round ${round}/${rounds}`;
           await attempt(`${tag}: publish only`, async () => {
-            const r = await measurePublishOnly(s.port, SUBJECT, PAYLOAD_BYTES, throughput);
+            const server = serverMeter(s);
+            const r = await measurePublishOnly(s.port, SUBJECT, PAYLOAD_BYTES, throughput, server);
             best(kind, 'pubOnly', r.perSec, true);
-            ctx.log(`core/${tag}: ${Math.round(r.perSec)} msgs/s, generator CPU ${pct(r.generatorCpuShare)}`);
+            ctx.log(`core/${tag}: ${Math.round(r.perSec)} msgs/s, server CPU ${server.text()}, generator CPU ${pct(r.generatorCpuShare)}`);
           });
           await attempt(`${tag}: pub -> sub`, async () => {
-            const r = await measureFanout(s.port, s.port, 1, SUBJECT, PAYLOAD_BYTES, throughput, timeoutMs);
+            const server = serverMeter(s);
+            const r = await measureFanout(s.port, s.port, 1, SUBJECT, PAYLOAD_BYTES, throughput, timeoutMs, undefined, server);
             best(kind, 'pubSub', r.deliveredPerSec, true);
-            ctx.log(`core/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s, generator CPU ${pct(r.generatorCpuShare)}`);
+            ctx.log(`core/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s, server CPU ${server.text()}, generator CPU ${pct(r.generatorCpuShare)}`);
           });
           await attempt(`${tag}: pub -> 4 subs`, async () => {
-            const r = await measureFanout(s.port, s.port, 4, SUBJECT, PAYLOAD_BYTES, fanout, timeoutMs);
+            const server = serverMeter(s);
+            const r = await measureFanout(s.port, s.port, 4, SUBJECT, PAYLOAD_BYTES, fanout, timeoutMs, undefined, server);
             best(kind, 'fanout', r.deliveredPerSec, true);
-            ctx.log(`core/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s delivered, generator CPU ${pct(r.generatorCpuShare)}`);
+            ctx.log(`core/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s delivered, server CPU ${server.text()}, generator CPU ${pct(r.generatorCpuShare)}`);
           });
           await attempt(`${tag}: request/reply`, async () => {
             const r = await requestReply(s.port, requests.warmup, requests.count);
