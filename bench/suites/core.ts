@@ -35,7 +35,7 @@ export const suite: BenchSuite = {
     const fanout: Counts = { warmupMsgs: q ? 20_000 : 100_000, measuredMsgs: q ? 150_000 : 1_000_000 };
     const rounds = q ? 1 : 3;
     // 20,000 measured requests per server, split over the rounds and pooled.
-    const requests = { warmup: q ? 500 : 1_000, count: (q ? 3_000 : 20_000) / rounds };
+    const requests = { warmup: q ? 500 : 1_000, count: Math.ceil((q ? 3_000 : 20_000) / rounds) };
     const latencySamples = new Map<ServerKind, Float64Array[]>();
     const figures = new Map<ServerKind, Figures>();
     const notes: string[] = [];
