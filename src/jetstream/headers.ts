@@ -61,7 +61,7 @@ export function getHeader(hdr: Buffer | undefined, name: string): string | undef
   return found;
 }
 
-/** Parse the JetStream publish headers. Numeric headers that do not parse are treated as absent, as nats-server does. */
+/** Parse the JetStream publish headers. Numeric headers that do not parse become -1 (never matches), as in nats-server. */
 export function parsePubHeaders(hdr: Buffer): JsPubHeaders | undefined {
   // Cheap pre-check: no "Nats-" at all means none of ours (case-insensitive 'nats-').
   const out: JsPubHeaders = {};
@@ -70,8 +70,10 @@ export function parsePubHeaders(hdr: Buffer): JsPubHeaders | undefined {
     const field = KEYS[k.toLowerCase()];
     if (field === undefined || out[field] !== undefined) return;
     if (field === 'expectedLastSeq' || field === 'expectedLastSubjSeq') {
-      if (!/^\d+$/.test(v)) return;
-      out[field] = Number(v);
+      if (v === '') return;
+      // nats-server parses these with parseInt64, which yields -1 (as uint64: a sequence no
+      // stream ever has) for anything but digits, so the expectation fails instead of being dropped.
+      out[field] = /^\d+$/.test(v) ? Number(v) : -1;
     } else {
       if (v === '') return;
       (out as Record<string, string>)[field] = v;

@@ -84,6 +84,8 @@ export class Stream {
   readonly createdNs: bigint;
   private cfg: StreamConfig;
   private closed = false;
+  /** Set by close(): the stream's usage has been handed back to the account. */
+  private usageReleased = false;
 
   private readonly consumers = new Map<string, StreamConsumer>();
   private listeners: StreamListener[] = [];
@@ -436,7 +438,9 @@ export class Stream {
   }
 
   private onStorageUpdate(msgs: number, bytes: number, seq: number, subject: string): void {
-    this.host.onUsage?.(this.cfg.storage, msgs, bytes);
+    // After close() has handed the stream's whole usage back, late store callbacks
+    // (a delete purging its data) must not subtract it a second time.
+    if (!this.usageReleased) this.host.onUsage?.(this.cfg.storage, msgs, bytes);
     if (msgs < 0 && seq > 0) {
       const ls = this.listeners;
       for (let i = 0; i < ls.length; i++) ls[i]!.msgRemoved?.(seq, subject);
@@ -471,7 +475,16 @@ export class Stream {
     } catch (e) {
       throw unlessApiError('StreamMsgDeleteFailed', e);
     }
-    if (!removed) throw jsErr('SequenceNotFound', { seq });
+    if (!removed) {
+      // nats-server's file store answers a sequence it has no block for with a store
+      // error (10057) rather than 10043: EOF past the end, "no message found" otherwise.
+      if (this.cfg.storage === 'file') {
+        const st = this.store.fastState();
+        if (seq > st.lastSeq) throw jsErrText('StreamMsgDeleteFailed', 'stream store EOF');
+        if (seq === 0 || seq < st.firstSeq || st.msgs === 0) throw jsErrText('StreamMsgDeleteFailed', 'no message found');
+      }
+      throw jsErr('SequenceNotFound', { seq });
+    }
   }
 
   /** Message by seq / last for subject / next for subject from seq. */
@@ -570,11 +583,19 @@ export class Stream {
         this.host.warn(`stream ${this.name}: stopping consumer ${c.name}: ${String(e)}`);
       }
     }
+    // The account's memory/storage usage counts live streams only (nats-server
+    // subtracts a deleted stream's bytes): hand back what this stream holds now.
+    const held = this.store.fastState();
+    this.usageReleased = true;
     // Acks still waiting for a sync: let the store finish the write first.
     try {
       await this.store.flush();
     } catch { /* reported through onDurable */ }
-    if (deleting) await this.store.delete();
-    else await this.store.stop();
+    try {
+      if (deleting) await this.store.delete();
+      else await this.store.stop();
+    } finally {
+      this.host.onUsage?.(this.cfg.storage, -held.msgs, -held.bytes);
+    }
   }
 }

@@ -154,7 +154,8 @@ test('bad requests get nats-server error codes and nothing stored is lost', asyn
   const m = await jsm.streams.getMessage('S', { seq: 1 });
   assert.equal(m?.string(), 'keep-me');
   const acct = await jsm.getAccountInfo();
-  assert.ok(acct.api.errors >= cases.length);
+  // A failed MSG.DELETE is answered as an ordinary response by nats-server (not an api error).
+  assert.ok(acct.api.errors >= cases.length - 1);
 });
 
 test('update, names/list with subject filter and paging fields, delete', async (t) => {

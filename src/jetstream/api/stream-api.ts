@@ -10,7 +10,7 @@ import {
   type StreamConfigRequest, type StreamInfoRequest, type StreamNamesRequest, type StreamPurgeRequest,
   type MsgDeleteRequest, type MsgGetRequest,
 } from './types.js';
-import { goTimeFromNanos, parseGoTime } from './json.js';
+import { goJson, goTimeFromNanos, parseGoTime } from './json.js';
 import type { ApiRequest, ApiRouter } from './router.js';
 import {
   decodeBody, guarded, isEmptyBody, requireAccount, sendOk, sendErr, type JsApiContext,
@@ -173,7 +173,17 @@ export function registerStreamApi(router: ApiRouter, ctx: JsApiContext): void {
     if (isEmptyBody(req.payload)) throw jsErr('BadRequest');
     const body = decodeBody<MsgDeleteRequest>(ctx, req, msgDeleteRequestSchema, 'JSApiMsgDeleteRequest');
     const stream = lookupStream(acc, req.tokens[3]!);
-    stream.deleteMessage(body.seq ?? 0, body.no_erase === true);
+    if (stream.config.sealed) throw jsErr('StreamSealed');
+    if (stream.config.deny_delete) throw jsErrText('StreamMsgDeleteFailed', 'message delete not permitted');
+    try {
+      stream.deleteMessage(body.seq ?? 0, body.no_erase === true);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      // nats-server sends the outcome of the delete itself (not found, store error) as an
+      // ordinary response: it is not counted in the account's api.errors.
+      ctx.respond(req, goJson({ type: ResponseType.StreamMsgDelete, error: e.toJSON() }), false);
+      return;
+    }
     sendOk(ctx, req, ResponseType.StreamMsgDelete, { success: true });
   }));
 
