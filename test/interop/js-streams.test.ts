@@ -3,7 +3,7 @@
 // apart from volatile values (times, ids, versions) and fields 2.9.10 does not
 // have (only keys the reference server sends are compared). Skipped when
 // nats-server is absent.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { startTestServer } from '../helpers/server.js';
 type Json = Record<string, any>;
 type Step = [label: string, answer: unknown];
 
-const VOLATILE = new Set(['created', 'ts', 'first_ts', 'last_ts', 'time', 'cluster', 'timestamp', 'id', 'server_id', 'version']);
+const VOLATILE = new Set(['created', 'ts', 'first_ts', 'last_ts', 'time', 'cluster', 'timestamp', 'id', 'server_id', 'version', 'active']);
 
 function normalize(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normalize);
@@ -63,12 +63,22 @@ const NEWER: Record<string, (ours: Json) => void> = {
   // Newest counts the whole stored record size (not just the payload) against max_bytes.
   'l2 1': (o) => assert.deepEqual(o, { error: err(503, 10077, 'maximum bytes exceeded'), stream: 'L2', seq: 0 }),
   'l2 2': (o) => assert.deepEqual(o, { error: err(503, 10077, 'maximum bytes exceeded'), stream: 'L2', seq: 0 }),
+  // Newest: a NAMES body that does not start like JSON is ignored; 2.9.10: 10025.
+  'names bad json': (o) => { assert.equal(o.error, undefined); assert.ok(Array.isArray(o.streams) && o.streams.length > 0); },
+  // Newest refuses replicas > 1 on update in single-server mode too; 2.9.10 accepted it.
+  'update U replicas': (o) => assert.deepEqual(o.error, err(500, 10074, 'replicas > 1 not supported in non-clustered mode')),
+  // Newest lets a mirror be promoted to a normal stream; 2.9.10: 10055.
+  'update MI remove mirror': (o) => { assert.equal(o.error, undefined); assert.equal(o.config.mirror, undefined); },
+  // Newest rejects the same source twice; 2.9.10 accepted it.
+  'create dup sources': (o) => assert.deepEqual(o.error, err(400, 10140, 'duplicate source configuration detected')),
 };
 
 /** Account usage: 2.9.10's file-store byte accounting drifts after erases and rollups; ours must equal the streams' bytes. */
 const USAGE_STEPS = new Set(['account info', 'account info 2']);
 
-async function scenario(url: string): Promise<Step[]> {
+type Req = (label: string, subject: string, body?: unknown, hdrs?: Record<string, string>) => Promise<void>;
+
+async function run(url: string, body: (req: Req, nc: NatsConnection) => Promise<void>): Promise<Step[]> {
   const nc: NatsConnection = await connect({ servers: url, reconnect: false });
   const out: Step[] = [];
   const req = async (label: string, subject: string, body: unknown = '', hdrs?: Record<string, string>): Promise<void> => {
@@ -81,6 +91,11 @@ async function scenario(url: string): Promise<Step[]> {
       const r = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 1500, headers: h });
       if (r.headers?.code) {
         out.push([label, { status: r.headers.code, description: r.headers.description }]);
+      } else if (r.headers) {
+        // A direct-get answer: the stored message with its headers (the time stamp varies).
+        const hs: Json = {};
+        for (const k of r.headers.keys()) if (k !== 'Nats-Time-Stamp') hs[k] = r.headers.get(k);
+        out.push([label, { headers: hs, data: r.string() }]);
       } else {
         let j: unknown;
         try { j = r.json<Json>(); } catch { j = { raw: r.string() }; }
@@ -90,9 +105,18 @@ async function scenario(url: string): Promise<Step[]> {
       out.push([label, { failed: (e as Error).name }]);
     }
   };
+  try {
+    await body(req, nc);
+  } finally {
+    await nc.close();
+  }
+  return out;
+}
+
+async function streamsScenario(req: Req): Promise<void> {
   const create = (label: string, cfg: Json, name = cfg.name): Promise<void> => req(label, `$JS.API.STREAM.CREATE.${name}`, cfg);
   const update = (label: string, cfg: Json, name = cfg.name): Promise<void> => req(label, `$JS.API.STREAM.UPDATE.${name}`, cfg);
-  try {
+  {
     await req('info empty', '$JS.API.INFO');
     // --- bad requests and bad configs
     await req('create bad json', '$JS.API.STREAM.CREATE.X', '{"name":');
@@ -241,22 +265,19 @@ async function scenario(url: string): Promise<Step[]> {
     await req('delete L1 again', '$JS.API.STREAM.DELETE.L1');
     await req('account info 2', '$JS.API.INFO');
     await req('list for usage 2', '$JS.API.STREAM.LIST');
-  } finally {
-    await nc.close();
   }
-  return out;
 }
 
-test('stream scenario: tsnats answers like nats-server 2.9.10', { skip: !natsServerAvailable() && 'nats-server not installed' }, async (t) => {
+async function compare(t: TestContext, body: (req: Req, nc: NatsConnection) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-sinterop-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ns = await spawnNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', join(dir, 'ref')]);
   t.after(() => ns.stop());
-  const theirs = await scenario(`nats://127.0.0.1:${ns.port}`);
+  const theirs = await run(`nats://127.0.0.1:${ns.port}`, body);
   const h = await startTestServer({
     jetstream: { enabled: true, storeDir: join(dir, 'ours'), maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
   }, t);
-  const ours = await scenario(h.clientUrl);
+  const ours = await run(h.clientUrl, body);
   assert.equal(ours.length, theirs.length);
   const diffs: string[] = [];
   for (let i = 0; i < ours.length; i++) {
@@ -283,4 +304,78 @@ test('stream scenario: tsnats answers like nats-server 2.9.10', { skip: !natsSer
   }
   if (diffs.length && process.env.JS_INTEROP_DUMP) (await import('node:fs')).writeFileSync(process.env.JS_INTEROP_DUMP, diffs.join('\n'));
   assert.deepEqual(diffs, []);
-});
+}
+
+const skipNoRef = { skip: !natsServerAvailable() && 'nats-server not installed' };
+
+test('stream scenario: tsnats answers like nats-server 2.9.10', skipNoRef, (t) => compare(t, streamsScenario));
+
+/** Direct get, dedupe, max_age, headers, update rules on subjects/mirrors, names paging. */
+async function moreScenario(req: Req, nc: NatsConnection): Promise<void> {
+  const create = (label: string, cfg: Json): Promise<void> => req(label, `$JS.API.STREAM.CREATE.${cfg.name}`, cfg);
+  const update = (label: string, cfg: Json): Promise<void> => req(label, `$JS.API.STREAM.UPDATE.${cfg.name}`, cfg);
+  await create('create D', { name: 'D', subjects: ['d.>'], storage: 'memory', allow_direct: true, max_msgs_per_subject: 2 });
+  for (let i = 0; i < 6; i++) await req(`pub d ${i}`, `d.${i % 2}`, `x${i}`, i === 4 ? { 'X-App': 'yes' } : undefined);
+  await req('direct seq', '$JS.API.DIRECT.GET.D', { seq: 5 });
+  await req('direct last', '$JS.API.DIRECT.GET.D', { last_by_subj: 'd.1' });
+  await req('direct next', '$JS.API.DIRECT.GET.D', { seq: 1, next_by_subj: 'd.1' });
+  await req('direct subject form', '$JS.API.DIRECT.GET.D.d.0');
+  await req('direct missing', '$JS.API.DIRECT.GET.D', { seq: 1 });
+  await req('direct subject missing', '$JS.API.DIRECT.GET.D.d.9');
+  await req('direct empty', '$JS.API.DIRECT.GET.D');
+  await req('direct bad json', '$JS.API.DIRECT.GET.D', '{bad');
+  await req('direct both', '$JS.API.DIRECT.GET.D', { seq: 2, last_by_subj: 'd.1' });
+  await req('msg get hdrs', '$JS.API.STREAM.MSG.GET.D', { seq: 5 });
+  await req('info D deleted', '$JS.API.STREAM.INFO.D', { deleted_details: true, subjects_filter: 'd.*' });
+
+  // Dedupe window and max_age on a file stream.
+  await create('create W', { name: 'W', subjects: ['w'], max_age: 600e6, duplicate_window: 300e6 });
+  await req('w 1', 'w', 'a', { 'Nats-Msg-Id': 'k' });
+  await req('w dupe', 'w', 'a', { 'Nats-Msg-Id': 'k' });
+  await req('w 2', 'w', 'b');
+  const deadline = Date.now() + 3000;
+  let gone = false;
+  while (!gone && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const si = JSON.parse((await nc.request('$JS.API.STREAM.INFO.W', '')).string());
+    gone = si.state.messages === 0;
+  }
+  await req('info W after max_age', '$JS.API.STREAM.INFO.W');
+  await req('w after window', 'w', 'a', { 'Nats-Msg-Id': 'k' });
+  await update('update W dupe > age', { name: 'W', subjects: ['w'], max_age: 600e6, duplicate_window: 900e6 });
+
+  // Update rules: subjects overlap, mirror changes, discard/limits changes.
+  await create('create U', { name: 'U', subjects: ['u.*'], storage: 'memory' });
+  await update('update U overlap', { name: 'U', subjects: ['u.*', 'd.x'], storage: 'memory' });
+  await update('update U add mirror', { name: 'U', storage: 'memory', mirror: { name: 'D' } });
+  await update('update U discard new', { name: 'U', subjects: ['u.*'], storage: 'memory', discard: 'new', max_msgs: 5, max_age: 10e9 });
+  await update('update U bad json', { name: 'U', subjects: 'u.*' });
+  await create('create MI', { name: 'MI', storage: 'memory', mirror: { name: 'D' } });
+  const mirrorDeadline = Date.now() + 3000;
+  while (Date.now() < mirrorDeadline) {
+    const si = JSON.parse((await nc.request('$JS.API.STREAM.INFO.MI', '')).string());
+    if (si.state.messages === 4) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await req('info mirror', '$JS.API.STREAM.INFO.MI');
+  await req('pub to mirror', '$JS.API.STREAM.CREATE.X', { name: 'X', subjects: ['mi.x'], storage: 'memory' });
+  await update('update MI change mirror', { name: 'MI', storage: 'memory', mirror: { name: 'U' } });
+  await create('create mirror+sources', { name: 'MS', storage: 'memory', mirror: { name: 'D' }, sources: [{ name: 'U' }] });
+  await create('create mirror filter', { name: 'MF', storage: 'memory', mirror: { name: 'D', filter_subject: 'd.1' } });
+  await create('create self source', { name: 'SS', storage: 'memory', sources: [{ name: 'SS' }] });
+
+  // Header and payload limits on the server side.
+  await req('pub too large', 'u.1', 'x'.repeat(1024 * 1024 + 1));
+  await req('info U', '$JS.API.STREAM.INFO.U');
+  await req('names page', '$JS.API.STREAM.NAMES', { offset: 2 });
+  await req('names bad offset type', '$JS.API.STREAM.NAMES', { offset: 'x' });
+  await req('names bad json', '$JS.API.STREAM.NAMES', 'oops');
+  await req('info bad json', '$JS.API.STREAM.INFO.D', '{"deleted_details":1}');
+  await req('delete with body', '$JS.API.STREAM.DELETE.U', '{"a":1}');
+  // Version differences last, so their effects do not spill into the compared steps.
+  await update('update U replicas', { name: 'U', subjects: ['u.*'], storage: 'memory', num_replicas: 3 });
+  await update('update MI remove mirror', { name: 'MI', storage: 'memory' });
+  await create('create dup sources', { name: 'DS', storage: 'memory', sources: [{ name: 'D' }, { name: 'D' }] });
+}
+
+test('direct get, dedupe, max_age and update rules answer like nats-server 2.9.10', skipNoRef, (t) => compare(t, moreScenario));
