@@ -23,6 +23,8 @@ import { parseGoTime } from './api/json.js';
 import type { StoredMsg } from './store/types.js';
 
 const BATCH = 512;
+/** Idle heartbeat interval of nats-server's sourcing consumers (activity while attached). */
+const SOURCE_HEARTBEAT_MS = 1000;
 
 /** One origin followed by one sourcing stream. */
 class SourceFollower {
@@ -56,6 +58,7 @@ class SourceFollower {
     this.disconnect();
     this.origin = origin;
     this.error = undefined;
+    this.lastActiveMs = Date.now();
     if (this.lastOriginSeq === 0) this.lastOriginSeq = this.initialPosition(origin);
     this.detach = origin.addListener({
       msgStored: () => this.schedule(),
@@ -161,7 +164,14 @@ class SourceFollower {
       const last = this.origin.store.fastState().lastSeq;
       o.lag = Math.max(0, last - this.lastOriginSeq);
     }
-    if (this.lastActiveMs > 0) o.active = (Date.now() - this.lastActiveMs) * 1_000_000;
+    if (this.lastActiveMs > 0) {
+      let sinceMs = Date.now() - this.lastActiveMs;
+      // nats-server's sourcing consumer receives an idle heartbeat every second while the
+      // origin is reachable, and counts it as activity: an attached follower is never
+      // more than a heartbeat interval inactive.
+      if (this.origin && !this.origin.isClosed) sinceMs %= SOURCE_HEARTBEAT_MS;
+      o.active = sinceMs * 1_000_000;
+    }
     if (this.error) o.error = { code: 500, err_code: 10029, description: this.error };
     if (this.src.filter_subject) o.filter_subject = this.src.filter_subject;
     if (this.src.subject_transforms?.length) o.subject_transforms = this.src.subject_transforms;
