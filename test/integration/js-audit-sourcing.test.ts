@@ -76,3 +76,33 @@ test('mirror and filtered/transformed source survive a restart and follow an ori
   assert.equal(si.sources?.[0]?.name, 'O');
   assert.equal(si.sources?.[0]?.lag, 0);
 });
+
+test('an origin deleted and created again: followers resume after the sequences they already have', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsaudit-src2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = await start(dir);
+  t.after(async () => {
+    await env.nc.close().catch(() => {});
+    await env.h.shutdown().catch(() => {});
+  });
+  const { jsm, nc } = env;
+  await jsm.streams.add({ name: 'O', subjects: ['o.>'], storage: 'memory' });
+  await jsm.streams.add({ name: 'S', storage: 'memory', sources: [{ name: 'O' }] });
+  await jsm.streams.add({ name: 'M', storage: 'memory', mirror: { name: 'O' } });
+  for (let i = 0; i < 3; i++) await nc.request('o.a', `x${i}`);
+  await until('first copies', async () =>
+    (await jsm.streams.info('S')).state.messages === 3 && (await jsm.streams.info('M')).state.messages === 3);
+
+  await jsm.streams.delete('O');
+  await jsm.streams.add({ name: 'O', subjects: ['o.>'], storage: 'memory' });
+  for (let i = 0; i < 5; i++) await nc.request('o.a', `y${i}`);
+  // nats-server 2.9.10 answers the same: the new origin's sequences 1..3 were already
+  // seen, so only 4 and 5 are copied by both the source and the mirror.
+  await until('copies from the new origin', async () =>
+    (await jsm.streams.info('S')).state.messages === 5 && (await jsm.streams.info('M')).state.messages === 5);
+  assert.deepEqual(await contents(jsm, 'M'), ['o.a=x0', 'o.a=x1', 'o.a=x2', 'o.a=y3', 'o.a=y4']);
+  assert.deepEqual(await contents(jsm, 'S'), ['o.a=x0', 'o.a=x1', 'o.a=x2', 'o.a=y3', 'o.a=y4']);
+  const mi = await jsm.streams.info('M');
+  assert.equal(mi.mirror?.lag, 0);
+  assert.ok(mi.mirror!.active >= 0 && mi.mirror!.active < 1e9, `attached mirror active ${mi.mirror!.active} ns`);
+});
