@@ -69,6 +69,13 @@ const NEWER: Record<string, (ours: Json) => void> = {
   'update U replicas': (o) => assert.deepEqual(o.error, err(500, 10074, 'replicas > 1 not supported in non-clustered mode')),
   // Newest lets a mirror be promoted to a normal stream; 2.9.10: 10055.
   'update MI remove mirror': (o) => { assert.equal(o.error, undefined); assert.equal(o.config.mirror, undefined); },
+  // Newest names the path separators in the message too.
+  'name with star': (o) => assert.deepEqual(o.error, err(500, 10052, "stream name is required and can not contain '.', '*', '>', '\\', '/'")),
+  'name with gt': (o) => assert.deepEqual(o.error, err(500, 10052, "stream name is required and can not contain '.', '*', '>', '\\', '/'")),
+  // Newest lets max_consumers change on update.
+  'update max_consumers': (o) => { assert.equal(o.error, undefined); assert.equal(o.config.max_consumers, 5); },
+  // Templates are gone from the newest server: the field is unknown (strict decoding).
+  'update template owner': (o) => assert.deepEqual(o.error, err(400, 10025, 'invalid JSON')),
   // Newest rejects the same source twice; 2.9.10 accepted it.
   'create dup sources': (o) => assert.deepEqual(o.error, err(400, 10140, 'duplicate source configuration detected')),
 };
@@ -372,6 +379,25 @@ async function moreScenario(req: Req, nc: NatsConnection): Promise<void> {
   await req('names bad json', '$JS.API.STREAM.NAMES', 'oops');
   await req('info bad json', '$JS.API.STREAM.INFO.D', '{"deleted_details":1}');
   await req('delete with body', '$JS.API.STREAM.DELETE.U', '{"a":1}');
+  // Names, defaults and more update rules.
+  await create('no subjects defaults to name', { name: 'ZED', storage: 'memory' });
+  await create('name with star', { name: 'a*b', storage: 'memory' });
+  await create('name with gt', { name: 'a>b', storage: 'memory' });
+  await create('name too long', { name: 'n'.repeat(300), storage: 'memory' });
+  await update('update max_consumers', { name: 'ZED', storage: 'memory', max_consumers: 5 });
+  await update('update overlap other', { name: 'ZED', subjects: ['ZED', 'w'], storage: 'memory' });
+  await update('update template owner', { name: 'ZED', storage: 'memory', template_owner: 'x' });
+  await update('update allow_direct and rollup', { name: 'ZED', storage: 'memory', allow_direct: true, allow_rollup_hdrs: true, max_msg_size: 100 });
+  await update('update seal then', { name: 'ZED', storage: 'memory', sealed: true });
+  await update('update unseal', { name: 'ZED', storage: 'memory', sealed: false });
+  await req('purge filter wildcard', '$JS.API.STREAM.PURGE.D', { filter: 'd.*', keep: 1 });
+  await req('purge filter no match', '$JS.API.STREAM.PURGE.D', { filter: 'zzz' });
+  await req('purge filter outside', '$JS.API.STREAM.PURGE.D', { filter: 'q.>' });
+  await req('info D after purges', '$JS.API.STREAM.INFO.D', { subjects_filter: '>' });
+  await req('msg get next beyond', '$JS.API.STREAM.MSG.GET.D', { seq: 100, next_by_subj: 'd.1' });
+  await req('names bad subject', '$JS.API.STREAM.NAMES', { subject: 'a..b' });
+  await req('info offset', '$JS.API.STREAM.INFO.D', { subjects_filter: '>', offset: 1 });
+
   // Version differences last, so their effects do not spill into the compared steps.
   await update('update U replicas', { name: 'U', subjects: ['u.*'], storage: 'memory', num_replicas: 3 });
   await update('update MI remove mirror', { name: 'MI', storage: 'memory' });
