@@ -121,6 +121,10 @@ export class Stream {
     this.createdNs = createdNs;
     this.applyConfig(cfg);
     store.registerStorageUpdates((msgs, bytes, seq, subject) => this.onStorageUpdate(msgs, bytes, seq, subject));
+    // A recovered (or restored) store already holds data: count it in the account usage,
+    // as close() hands it back.
+    const held = store.fastState();
+    if (held.msgs !== 0 || held.bytes !== 0) host.onUsage?.(cfg.storage, held.msgs, held.bytes);
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
     this.rebuildDedupe();
   }

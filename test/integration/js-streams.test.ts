@@ -425,9 +425,14 @@ test('JetStream domain: API on $JS.<domain>.API and domain in PubAck', async (t)
 
 test('account limits: max streams and memory reservation', async (t) => {
   const { nc, server: srv } = await startJs(t, {
-    accounts: [{ name: 'A', users: [{ user: 'a', password: 'a' }], jetstream: { enabled: true, maxStreams: 1, maxMemory: 1000 }, exports: [], imports: [], mappings: {} }],
+    accounts: [
+      { name: 'A', users: [{ user: 'a', password: 'a' }], jetstream: { enabled: true, maxStreams: 1, maxMemory: 1000 }, exports: [], imports: [], mappings: {} },
+      { name: 'N', users: [{ user: 'n', password: 'n' }], exports: [], imports: [], mappings: {} },
+    ],
+    // With users configured, an anonymous connection needs no_auth_user to get in.
+    noAuthUser: 'n',
   } as Partial<Options>);
-  // The default user is in $G, which has no JetStream when accounts are configured.
+  // The default user is in an account without JetStream.
   const noJs = await api(nc, '$JS.API.INFO');
   assert.deepEqual(noJs.error, { code: 503, err_code: 10039, description: 'JetStream not enabled for account' });
   // Requests published inside account A (users are mapped to accounts by the auth layer;
