@@ -340,6 +340,7 @@ async function moreScenario(req: Req, nc: NatsConnection): Promise<void> {
   await req('w 1', 'w', 'a', { 'Nats-Msg-Id': 'k' });
   await req('w dupe', 'w', 'a', { 'Nats-Msg-Id': 'k' });
   await req('w 2', 'w', 'b');
+  await req('direct get without allow_direct', '$JS.API.DIRECT.GET.W', { seq: 1 });
   const deadline = Date.now() + 3000;
   let gone = false;
   while (!gone && Date.now() < deadline) {
@@ -373,6 +374,9 @@ async function moreScenario(req: Req, nc: NatsConnection): Promise<void> {
 
   // Header and payload limits on the server side.
   await req('pub too large', 'u.1', 'x'.repeat(1024 * 1024 + 1));
+  await req('pub huge header', 'u.1', 'x', { 'X-Big': 'h'.repeat(70 * 1024) });
+  await req('pub rollup not allowed', 'u.1', 'x', { 'Nats-Rollup': 'sub' });
+  await req('pub over max_msgs discard new', 'u.2', 'x');
   await req('info U', '$JS.API.STREAM.INFO.U');
   await req('names page', '$JS.API.STREAM.NAMES', { offset: 2 });
   await req('names bad offset type', '$JS.API.STREAM.NAMES', { offset: 'x' });
