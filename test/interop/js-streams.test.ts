@@ -402,6 +402,15 @@ async function moreScenario(req: Req, nc: NatsConnection): Promise<void> {
   await req('names bad subject', '$JS.API.STREAM.NAMES', { subject: 'a..b' });
   await req('info offset', '$JS.API.STREAM.INFO.D', { subjects_filter: '>', offset: 1 });
 
+  // Lowering limits on update applies them to what is stored.
+  await create('create LU', { name: 'LU', subjects: ['lu.*'], storage: 'file', max_msgs_per_subject: 3 });
+  for (let i = 0; i < 6; i++) await req(`lu ${i}`, `lu.${i % 2}`, `v${i}`);
+  await update('update LU per subject 1', { name: 'LU', subjects: ['lu.*'], storage: 'file', max_msgs_per_subject: 1 });
+  await req('info LU', '$JS.API.STREAM.INFO.LU', { subjects_filter: '>' });
+  await update('update LU max_msgs 1', { name: 'LU', subjects: ['lu.*'], storage: 'file', max_msgs_per_subject: 1, max_msgs: 1 });
+  await update('update LU max_bytes', { name: 'LU', subjects: ['lu.*'], storage: 'file', max_bytes: 10 });
+  await req('info LU 2', '$JS.API.STREAM.INFO.LU', { deleted_details: true });
+
   // Version differences last, so their effects do not spill into the compared steps.
   await update('update U replicas', { name: 'U', subjects: ['u.*'], storage: 'memory', num_replicas: 3 });
   await update('update MI remove mirror', { name: 'MI', storage: 'memory' });
