@@ -130,6 +130,10 @@ test('snapshot and restore with the chunked, acknowledged protocol', async (t) =
   assert.equal(await jsm.streams.getMessage('SNAP', { seq: 7 }), null);
   // The restored stream takes new messages on its subjects.
   assert.equal((await js.publish('snap.x', 'after')).seq, 41);
+  // The restored data counts in the account usage.
+  const usage = await api(nc, '$JS.API.INFO');
+  const restoredBytes = (await api(nc, '$JS.API.STREAM.INFO.SNAP')).state.bytes;
+  assert.equal(usage.storage + usage.memory, restoredBytes);
   // Restoring over an existing stream is refused.
   const again = await api(nc, '$JS.API.STREAM.RESTORE.SNAP', { config: snapResp.config, state: snapResp.state });
   assert.deepEqual(again.error, { code: 400, err_code: 10130, description: 'stream name already in use, cannot restore' });
