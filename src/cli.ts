@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   }
 
   const options: Options = { ...r.options, configFile: r.configFile ?? r.options.configFile };
-  const server = new Server(options);
+  const server = new Server(options, { configAuth: true });
   for (const w of r.warnings) server.log.warn(w);
   for (const n of r.notices) server.log.info(n);
   await addDefaultSubsystems(server);

@@ -72,7 +72,7 @@ export interface StartOptions extends ServerExtras {
  */
 export async function startServer(opts: Partial<Options> = {}, extras: StartOptions = {}): Promise<ServerHandle> {
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
-  const server = new Server(o, { quietLog: extras.quietLog });
+  const server = new Server(o, { quietLog: extras.quietLog, configAuth: extras.configAuth });
   // Subsystems register in addDefaultSubsystems, one line each (cluster routes, JetStream, monitoring).
   await addDefaultSubsystems(server);
   await server.start();

@@ -14,6 +14,7 @@ import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
+import { authenticatorFromOptions } from './options-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
@@ -39,6 +40,12 @@ export interface RouteBridge {
 export interface ServerExtras {
   /** do not print log lines (tests, embedding) */
   quietLog?: boolean;
+  /**
+   * Enforce the users of the options' authorization/accounts blocks (the CLI
+   * always does). Off by default for embedding until every in-process test
+   * that configures users also connects with credentials.
+   */
+  configAuth?: boolean;
 }
 
 export class Server implements ClientHost, AccountHost {
@@ -77,6 +84,9 @@ export class Server implements ClientHost, AccountHost {
   private shutdownPromise: Promise<void> | null = null;
   private lameDuckTimer: NodeJS.Timeout | null = null;
   private readonly exitWaiters: (() => void)[] = [];
+  /** the authenticator was built from the options (rebuilt on reload) */
+  private authFromOptions = false;
+  private configAuth = false;
 
   constructor(options: Options, extras: ServerExtras = {}) {
     this.options = options;
@@ -90,6 +100,11 @@ export class Server implements ClientHost, AccountHost {
     this.globalAccount = this.registerAccount(GLOBAL_ACCOUNT);
     this.systemAccount = this.registerAccount(options.systemAccount || '$SYS');
     for (const a of options.accounts) this.registerAccount(a.name);
+    if (extras.configAuth) {
+      this.authenticator = authenticatorFromOptions(options, this, (m) => this.log.warn(m));
+      this.authFromOptions = this.authenticator !== null;
+      this.configAuth = true;
+    }
     this.rebuildInfo();
   }
 
@@ -145,6 +160,7 @@ export class Server implements ClientHost, AccountHost {
 
   setAuthenticator(a: ClientAuthenticator | null): void {
     this.authenticator = a;
+    this.authFromOptions = false;
     this.rebuildInfo();
   }
 
@@ -421,6 +437,7 @@ export class Server implements ClientHost, AccountHost {
       'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
       'maxSubTokens', 'pingIntervalMs', 'pingMax', 'writeDeadlineMs', 'authTimeoutMs',
       'lameDuckDurationMs', 'lameDuckGracePeriodMs', 'noHeaderSupport',
+      'authorization', 'accounts', 'noAuthUser',
     ];
     const changed: string[] = [];
     const merged: Options = { ...prev };
@@ -436,6 +453,12 @@ export class Server implements ClientHost, AccountHost {
       debug: merged.debug, trace: merged.trace, logtime: merged.logtime,
       logtimeUtc: merged.logtimeUtc, logFile: merged.logFile,
     });
+    const authKeys = ['authorization', 'accounts', 'noAuthUser'];
+    if (this.configAuth && (this.authFromOptions || this.authenticator === null) && changed.some((k) => authKeys.includes(k))) {
+      for (const a of merged.accounts) this.registerAccount(a.name);
+      this.authenticator = authenticatorFromOptions(merged, this, (m) => this.log.warn(m));
+      this.authFromOptions = this.authenticator !== null;
+    }
     if (changed.length > 0) {
       this.rebuildInfo();
       for (const c of this.clients.values()) c.applyLimits(merged);

@@ -8,8 +8,11 @@ import type { Options } from '../../src/config/options.js';
 
 export type { ServerHandle };
 
-/** Start a server on 127.0.0.1:<random>; stopped automatically after the test when `t` is given. */
-export async function startTestServer(opts: Partial<Options> = {}, t?: TestContext): Promise<ServerHandle> {
+/** Start a server on 127.0.0.1:<random>; stopped automatically after the test when `t` is given.
+ *  `extras.configAuth` enforces the users of the options (as the CLI does). */
+export async function startTestServer(
+  opts: Partial<Options> = {}, t?: TestContext, extras: { configAuth?: boolean } = {},
+): Promise<ServerHandle> {
   // JetStream without a store dir would fall back to the shared <tmp>/nats directory, so
   // concurrently running test files would see each other's streams: give each server its own.
   let privateStoreDir: string | undefined;
@@ -17,7 +20,7 @@ export async function startTestServer(opts: Partial<Options> = {}, t?: TestConte
     privateStoreDir = mkdtempSync(join(tmpdir(), 'tsnats-test-js-'));
     opts = { ...opts, jetstream: { ...opts.jetstream, storeDir: privateStoreDir } };
   }
-  const h = await startServer({ host: '127.0.0.1', port: 0, ...opts }, { quietLog: !process.env.TSNATS_TEST_LOG });
+  const h = await startServer({ host: '127.0.0.1', port: 0, ...opts }, { quietLog: !process.env.TSNATS_TEST_LOG, ...extras });
   if (privateStoreDir) {
     const dir = privateStoreDir;
     const shutdown = h.shutdown.bind(h);

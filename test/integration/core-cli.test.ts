@@ -88,3 +88,20 @@ test('SIGHUP reloads the config file', async (t) => {
   assert.equal(await srv.stop(), 0);
   assert.deepEqual(readdirSync(dir), ['reload.conf']);
 });
+
+test('the CLI enforces the users of the config file', async (t) => {
+  const dir = tempDir(t);
+  const conf = join(dir, 'auth.conf');
+  writeFileSync(conf, 'listen: "127.0.0.1:-1"\naccounts { APP { users: [ { user: a, password: a } ] } }\n');
+  const srv = await spawnTsnats(['-c', conf]);
+  t.after(() => srv.stop('SIGKILL'));
+  const { c, info } = await RawClient.connectInfo(srv.port);
+  t.after(() => c.close());
+  assert.equal(info.auth_required, true);
+  c.send('CONNECT {"verbose":false,"user":"a","pass":"b"}\r\nPING\r\n');
+  await c.waitClosed();
+  assert.equal(c.text, "-ERR 'Authorization Violation'\r\n");
+  const nc = await connect({ servers: `nats://127.0.0.1:${srv.port}`, user: 'a', pass: 'a' });
+  await nc.flush();
+  await nc.close();
+});

@@ -7,7 +7,6 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { subjectMatchesFilter } from '../../src/core/subject.js';
 
 const DIR = '/work/shared/vectors/client';
 const skip = existsSync(DIR) ? false : 'vectors not available';
@@ -27,26 +26,20 @@ const vectors: Vector[] = skip ? [] : readdirSync(DIR)
   .filter((v) => Array.isArray(v.transcript) && !LEAVE_OUT.has(v.name));
 
 test('golden client transcripts from nats-server 2.9.10', { skip }, async (t) => {
-  // The captures ran against a server with users a/a and lim/lim (publish deny
-  // deny.>, subscribe deny nosub.>): the same rules through the auth hook.
-  const h = await startTestServer({}, t);
-  h.server.setAuthenticator({
-    authRequired: true,
-    authenticate: (o) => {
-      if (o.user === 'a' && o.pass === 'a') return { account: h.server.globalAccount, user: 'a' };
-      if (o.user === 'lim' && o.pass === 'lim') {
-        return {
-          account: h.server.globalAccount,
-          user: 'lim',
-          permissions: {
-            canPublish: (s) => !subjectMatchesFilter(s, 'deny.>'),
-            canSubscribe: (s) => !subjectMatchesFilter(s, 'nosub.>'),
-          },
-        };
-      }
-      return null;
-    },
-  });
+  // The captures ran against a server with account APP holding users a/a and
+  // lim/lim (publish deny deny.>, subscribe deny nosub.>): the same config here.
+  const h = await startTestServer({
+    accounts: [{
+      name: 'APP',
+      users: [
+        { user: 'a', password: 'a' },
+        { user: 'lim', password: 'lim', permissions: { publish: { deny: ['deny.>'] }, subscribe: { deny: ['nosub.>'] } } },
+      ],
+      exports: [],
+      imports: [],
+      mappings: {},
+    }],
+  }, t, { configAuth: true });
   assert.ok(vectors.length >= 15, `found ${vectors.length} transcripts`);
   await Promise.all(vectors.map(async (v) => {
     const entries = v.transcript!.filter((e, i) => !(i === 0 && e.dir === 'server->client' && e.text.startsWith('INFO ')));

@@ -1,0 +1,155 @@
+// Authentication and permissions from the configuration (nats-server's
+// "authorization" and "accounts" blocks): single user/password, token, users
+// lists (password or nkey), the account each user belongs to, publish and
+// subscribe permissions, and no_auth_user. It is a ClientAuthenticator like any
+// other: src/auth can replace it with setAuthenticator().
+//
+// Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
+// without a bcrypt implementation), allow_responses, allowed_connection_types,
+// JWT/operator mode.
+import { createRequire } from 'node:module';
+import type { Options, Permissions, UserEntry } from '../config/options.js';
+import { GLOBAL_ACCOUNT } from '../config/options.js';
+import type { Account } from '../core/account.js';
+import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
+import { Sublist } from '../core/sublist.js';
+import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
+
+export interface AccountDirectory {
+  registerAccount(name: string): Account;
+}
+
+interface UserRecord {
+  name: string;
+  password?: string;
+  nkey?: string;
+  account: Account;
+  permissions: ClientPermissions | null;
+}
+
+/** Build the authenticator the options ask for; null when no authentication is configured. */
+export function authenticatorFromOptions(o: Options, accounts: AccountDirectory, warn: (msg: string) => void): ClientAuthenticator | null {
+  const byName = new Map<string, UserRecord>();
+  const byNkey = new Map<string, UserRecord>();
+  const add = (u: UserEntry, accountName: string): void => {
+    const rec: UserRecord = {
+      name: u.user ?? u.nkey ?? '',
+      password: u.password,
+      nkey: u.nkey,
+      account: accounts.registerAccount(u.account ?? accountName),
+      permissions: compilePermissions(u.permissions),
+    };
+    if (u.nkey) byNkey.set(u.nkey, rec);
+    else if (u.user !== undefined) byName.set(u.user, rec);
+  };
+  const a = o.authorization;
+  let token: string | undefined;
+  if (a) {
+    if (a.user !== undefined) add({ user: a.user, password: a.password, permissions: a.defaultPermissions }, GLOBAL_ACCOUNT);
+    if (a.token !== undefined) token = a.token;
+    for (const u of a.users ?? []) add(u, GLOBAL_ACCOUNT);
+  }
+  for (const acc of o.accounts) for (const u of acc.users) add(u, acc.name);
+  if (byName.size === 0 && byNkey.size === 0 && token === undefined) return null;
+
+  const noAuthUser = o.noAuthUser !== undefined ? byName.get(o.noAuthUser) : undefined;
+  if (o.noAuthUser !== undefined && noAuthUser === undefined) warn(`no_auth_user "${o.noAuthUser}" is not a configured user`);
+  for (const rec of byName.values()) {
+    if (rec.password !== undefined && /^\$2[abxy]?\$/.test(rec.password)) {
+      warn(`user "${rec.name}" has a bcrypt password: not supported, the user cannot log in`);
+    }
+  }
+  const globalAccount = accounts.registerAccount(GLOBAL_ACCOUNT);
+  const result = (rec: UserRecord): AuthResult => ({ account: rec.account, user: rec.name, permissions: rec.permissions });
+
+  return {
+    authRequired: true,
+    needsNonce: byNkey.size > 0,
+    noAuthUser: noAuthUser !== undefined,
+    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null {
+      if (opts.nkey) {
+        const rec = byNkey.get(opts.nkey);
+        if (rec === undefined || !conn.nonce || !opts.sig) return null;
+        return verifyNonce(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
+      }
+      if (token !== undefined) {
+        if (opts.auth_token !== undefined && opts.auth_token === token) return { account: globalAccount, user: '', permissions: null };
+        if (opts.auth_token === undefined && opts.user === undefined && noAuthUser) return result(noAuthUser);
+        return null;
+      }
+      if (opts.user !== undefined && opts.user !== '') {
+        const rec = byName.get(opts.user);
+        if (rec === undefined || rec.password === undefined) return null;
+        if (/^\$2[abxy]?\$/.test(rec.password)) return null;
+        return opts.pass === rec.password ? result(rec) : null;
+      }
+      if (noAuthUser !== undefined) return result(noAuthUser);
+      return null;
+    },
+  };
+}
+
+let nkeysModule: { fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean } } | null = null;
+
+/** Signature over the INFO nonce (base64url or standard base64, as nats-server accepts). */
+function verifyNonce(nkey: string, nonce: string, sig: string): boolean {
+  try {
+    // Loaded on first use: the pure-JS ed25519 code is not needed by most servers.
+    nkeysModule ??= createRequire(import.meta.url)('@nats-io/nkeys');
+    const raw = Buffer.from(sig.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    return nkeysModule!.fromPublic(nkey).verify(Buffer.from(nonce), raw);
+  } catch {
+    return false;
+  }
+}
+
+const PERM_SINK: MsgSink = { kind: ClientKind.ACCOUNT, cid: 0, deliverMsg: () => false };
+
+/** A permission list as a sublist; "subject queue" entries are queue permissions. */
+function permList(entries: string[] | undefined): Sublist | null {
+  if (entries === undefined) return null;
+  const sl = new Sublist();
+  let i = 0;
+  for (const e of entries) {
+    const sp = e.trim().split(/\s+/);
+    sl.insert(new Subscription(sp[0], sp.length > 1 ? sp[1] : undefined, String(++i), PERM_SINK));
+  }
+  return sl;
+}
+
+function queueIn(queue: string, r: ReturnType<Sublist['match']>): boolean {
+  for (const g of r.qsubs) if (g.length > 0 && g[0].queue === queue) return true;
+  return false;
+}
+
+/** nats-server canPublish/canSubscribe/checkDenySub over compiled allow/deny lists. */
+export function compilePermissions(p: Permissions | undefined): ClientPermissions | null {
+  if (!p || (!p.publish && !p.subscribe)) return null;
+  const pubAllow = permList(p.publish?.allow);
+  const pubDeny = permList(p.publish?.deny);
+  const subAllow = permList(p.subscribe?.allow);
+  const subDeny = permList(p.subscribe?.deny);
+  return {
+    canPublish(subject: string): boolean {
+      if (pubAllow !== null && pubAllow.match(subject).psubs.length === 0) return false;
+      if (pubDeny !== null && pubDeny.match(subject).psubs.length > 0) return false;
+      return true;
+    },
+    canSubscribe(subject: string, queue?: string): boolean {
+      let allowed = true;
+      if (subAllow !== null) {
+        const r = subAllow.match(subject);
+        allowed = r.psubs.length > 0;
+        if (queue !== undefined && r.qsubs.length > 0) allowed = queueIn(queue, r);
+      }
+      if (allowed && subDeny !== null) {
+        const r = subDeny.match(subject);
+        allowed = r.psubs.length === 0;
+        if (queue !== undefined && r.qsubs.length > 0) allowed = !queueIn(queue, r);
+      }
+      return allowed;
+    },
+    // A wildcard subscription may be wider than a deny clause: such messages are not delivered.
+    canDeliver: subDeny === null ? undefined : (subject: string): boolean => subDeny.match(subject).psubs.length === 0,
+  };
+}
