@@ -529,6 +529,12 @@ storeTest('consumer state: deliveries, acks, ack floor and redeliveries', async 
     const c2 = s2.consumerStore('dur', rec[0].config, 0);
     assert.deepEqual(c2.encodedState(), enc);
     await c2.delete();
+    // The name is free again at once: a new consumer under it starts empty and persists.
+    const c3 = s2.consumerStore('dur', rec[0].config, 5678);
+    assert.equal(c3.hasState(), false);
+    c3.setStarting(0);
+    c3.updateDelivered(1, 70, 1, now);
+    await c3.delete();
     const s3 = await kit.reopen(s2);
     assert.equal(s3.recoveredConsumers().length, 0);
   }

@@ -190,6 +190,11 @@ export class MemConsumerStore implements ConsumerStore {
 
   async stop(): Promise<void> {
     if (this.closed) return;
+    this.markClosed();
+  }
+
+  /** Closed for good: no more updates, and the owner forgets this store (so the name can be reused). */
+  protected markClosed(): void {
     this.closed = true;
     this.onClose?.(this.name);
   }
@@ -320,11 +325,12 @@ export class FileConsumerStore extends MemConsumerStore {
   }
 
   override async delete(): Promise<void> {
-    this.closed = true;
+    // Close first (pending writes are dropped, the owner releases the name), then remove the files
+    // once any write already in flight has finished, so nothing re-creates the directory.
+    if (!this.closed) this.markClosed();
     this.dirty = false;
     if (this.writing) await this.writing;
     await fs.promises.rm(this.dir, { recursive: true, force: true });
-    await super.stop().catch(() => undefined);
   }
 }
 

@@ -1044,7 +1044,10 @@ export class FileStore extends BaseStore {
       existing.updateConfig(cfg);
       return existing;
     }
-    const rec = this.recovered.find((r) => r.name === name);
+    // A recovered state is handed over once: after that the live store owns it, and a consumer
+    // deleted and created again under the same name must start empty.
+    const recIdx = this.recovered.findIndex((r) => r.name === name);
+    const rec = recIdx >= 0 ? this.recovered.splice(recIdx, 1)[0] : undefined;
     const cs = new FileConsumerStore(name, cfg, rec?.createdMs ?? createdMs, this.consumerDir(name), this.syncAlways,
       (n) => this.consumers.delete(n), rec?.state);
     this.consumers.set(name, cs);
