@@ -56,7 +56,14 @@ export function decodeConnect(json: string, base: ConnectOptions): ConnectOption
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
-  const out: ConnectOptions = { ...base };
+  // Every field in a fixed order: all decoded options share one hidden class.
+  const out: ConnectOptions = {
+    verbose: base.verbose, pedantic: base.pedantic, tls_required: base.tls_required, echo: base.echo,
+    headers: base.headers, no_responders: base.no_responders, protocol: base.protocol,
+    user: base.user, pass: base.pass, auth_token: base.auth_token, nkey: base.nkey, sig: base.sig,
+    jwt: base.jwt, name: base.name, lang: base.lang, version: base.version, account: base.account,
+    new_account: base.new_account,
+  };
   const rec = out as unknown as Record<string, unknown>;
   for (const k of BOOL_FIELDS) {
     const x = o[k];

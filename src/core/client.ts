@@ -101,6 +101,11 @@ export class Client implements ClientOpHandler, MsgSink {
   permissions: ClientPermissions | null = null;
   /** client supports HPUB/HMSG (CONNECT headers:true and server allows) */
   headers = false;
+  // Hot CONNECT flags copied out of `opts` (read for every message).
+  private verbose = true;
+  private pedantic = true;
+  private noEcho = false;
+  private noResponders = false;
   connectReceived = false;
   nonce: string | undefined;
   closed = false;
@@ -407,6 +412,10 @@ export class Client implements ClientOpHandler, MsgSink {
     const first = !this.connectReceived;
     if (first) this.rttMs = Math.max(0.001, Date.now() - this.startMs);
     this.opts = opts;
+    this.verbose = opts.verbose;
+    this.pedantic = opts.pedantic;
+    this.noEcho = !opts.echo;
+    this.noResponders = opts.no_responders;
     this.connectReceived = true;
     this.headers = !this.host.options.noHeaderSupport && opts.headers;
     // A second CONNECT may switch accounts: drop subscriptions first.
@@ -438,7 +447,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErrAndClose(Err.NO_RESPONDERS_REQUIRES_HEADERS, CloseReason.NO_RESPONDERS_REQUIRES_HEADERS);
       return false;
     }
-    if (opts.verbose) this.enqueue(OK);
+    if (this.verbose) this.enqueue(OK);
     if (first) {
       const o = this.host.options;
       // The first PING goes out ~2s after CONNECT (+ up to 20%) to measure RTT.
@@ -478,7 +487,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErrAndClose(Err.MAX_PAYLOAD, CloseReason.MAX_PAYLOAD);
       return false;
     }
-    if (this.opts.pedantic && !isValidLiteralSubject(pa.subject)) {
+    if (this.pedantic && !isValidLiteralSubject(pa.subject)) {
       this.sendErr(Err.INVALID_PUBLISH_SUBJECT);
     }
     return true;
@@ -515,7 +524,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErr(Err.replyViolation(reply));
       return;
     }
-    if (this.opts.verbose) this.enqueue(OK);
+    if (this.verbose) this.enqueue(OK);
 
     // Per-connection L1 match cache: the parser hands back the same subject
     // string for repeated subjects, and the sublist genid tells if it is stale.
@@ -536,9 +545,9 @@ export class Client implements ClientOpHandler, MsgSink {
       msg.replyBytes = pa.replyBytes;
       msg.hdrLen = pa.hdrLen;
       msg.data = buf.subarray(start, end);
-      delivered = deliverResult(acc, r, msg, this, !this.opts.echo, false, null);
+      delivered = deliverResult(acc, r, msg, this, this.noEcho, false, null);
     }
-    if (delivered === 0 && reply.length > 0 && this.opts.no_responders) {
+    if (delivered === 0 && reply.length > 0 && this.noResponders) {
       this.sendNoResponders(subject, pa.replyBytes!, reply);
     }
   }
@@ -591,7 +600,7 @@ export class Client implements ClientOpHandler, MsgSink {
       }
       this.subs.set(sid, sub);
     }
-    if (this.opts.verbose) this.enqueue(OK);
+    if (this.verbose) this.enqueue(OK);
   }
 
   onUnsub(sid: string, max: number): void {
@@ -602,7 +611,7 @@ export class Client implements ClientOpHandler, MsgSink {
       if (max > 0 && max > sub.nmsgs) sub.max = max;
       else this.removeSub(sub);
     }
-    if (this.opts.verbose) this.enqueue(OK);
+    if (this.verbose) this.enqueue(OK);
   }
 
   private removeSub(sub: Subscription): void {
