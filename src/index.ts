@@ -72,7 +72,9 @@ export interface StartOptions extends ServerExtras {
  */
 export async function startServer(opts: Partial<Options> = {}, extras: StartOptions = {}): Promise<ServerHandle> {
   const o = extras.fullOptions ?? mergeOptions(defaultOptions(), opts);
-  const server = new Server(o, { quietLog: extras.quietLog, configAuth: extras.configAuth });
+  // Users and permissions given in the options are enforced, as nats-server does; an embedding
+  // caller that installs its own authenticator can opt out with { configAuth: false }.
+  const server = new Server(o, { quietLog: extras.quietLog, configAuth: extras.configAuth ?? true });
   // Subsystems register in addDefaultSubsystems, one line each (cluster routes, JetStream, monitoring).
   await addDefaultSubsystems(server);
   await server.start();

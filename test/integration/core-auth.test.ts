@@ -10,13 +10,18 @@ import { waitUntil } from '../helpers/wait.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
 import type { AccountConfig } from '../../src/config/options.js';
 
-/** the options' users are enforced (as by the CLI) */
+/** the options' users are enforced (the default, as by the CLI) */
 const CFG = { configAuth: true };
 const account = (name: string, users: AccountConfig['users']): AccountConfig => ({ name, users, exports: [], imports: [], mappings: {} });
 
-test('embedded servers enforce configured users only when asked', async (t) => {
+test('embedded servers enforce configured users by default; configAuth:false leaves auth to the embedder', async (t) => {
   const h = await startTestServer({ authorization: { user: 'u', password: 'p' } }, t);
-  const nc = await connect({ servers: h.clientUrl });
+  await assert.rejects(connect({ servers: h.clientUrl, reconnect: false }), /auth/i);
+  const ok = await connect({ servers: h.clientUrl, user: 'u', pass: 'p' });
+  await ok.close();
+
+  const open = await startTestServer({ authorization: { user: 'u', password: 'p' } }, t, { configAuth: false });
+  const nc = await connect({ servers: open.clientUrl });
   await nc.close();
 });
 
