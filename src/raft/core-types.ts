@@ -208,3 +208,25 @@ export interface CoreStatus {
   membershipChangeInProgress: boolean;
   peers: PeerReport[];
 }
+
+/** A membership change appended but not yet committed (reverted if its entry is truncated). */
+export interface MembershipChange {
+  /** Log index holding the change. */
+  index: number;
+  peer: string;
+  add: boolean;
+  /** For removals: the progress record to restore on revert. */
+  prev?: PeerProgress;
+}
+
+export interface FollowerCatchup {
+  /** Target: the live AE's pterm/pindex that showed we were behind. */
+  cterm: number;
+  cindex: number;
+  /** Progress marker for stall detection. */
+  pindex: number;
+  activeAt: number;
+  /** When this catch-up was requested. */
+  requestedAt: number;
+  inbox: string;
+}

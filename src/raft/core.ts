@@ -28,6 +28,8 @@ import {
   type RaftHost,
   type RaftTiming,
   type RestoredState,
+  type MembershipChange,
+  type FollowerCatchup,
 } from './core-types.js';
 import { LeaderCatchup } from './core-catchup.js';
 import {
@@ -51,27 +53,6 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './types.js';
-
-interface MembershipChange {
-  /** Log index holding the change. */
-  index: number;
-  peer: string;
-  add: boolean;
-  /** For removals: the progress record to restore on revert. */
-  prev?: PeerProgress;
-}
-
-interface FollowerCatchup {
-  /** Target: the live AE's pterm/pindex that showed we were behind. */
-  cterm: number;
-  cindex: number;
-  /** Progress marker for stall detection. */
-  pindex: number;
-  activeAt: number;
-  /** When this catch-up was requested. */
-  requestedAt: number;
-  inbox: string;
-}
 
 const EMPTY_ENTRIES: Entry[] = [];
 
