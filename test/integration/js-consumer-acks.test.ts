@@ -3,22 +3,15 @@
 // max_ack_pending, ack policy all, acks for unknown messages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { startTestServer } from '../helpers/server.js';
+import { type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { startJetStreamClient } from '../helpers/js.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const JS_OPTS = {
-  jetstream: { enabled: true, storeDir: '', maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-};
 const MS = 1_000_000;
 
 async function setup(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-  const h = await startTestServer(JS_OPTS, t);
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: 'memory' as never });
+  const { nc, jsm } = await startJetStreamClient(t, { memoryStreamS: true });
   return { nc, jsm };
 }
 

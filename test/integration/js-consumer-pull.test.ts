@@ -6,19 +6,12 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { startTestServer } from '../helpers/server.js';
+import { startJetStreamClient, JS_TEST_OPTIONS } from '../helpers/js.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const JS_OPTS = {
-  jetstream: { enabled: true, storeDir: '', maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-};
-
 async function setup(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; jsm: JetStreamManager; port: number }> {
-  const h = await startTestServer(JS_OPTS, t);
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: 'memory' as never });
+  const { h, nc, jsm } = await startJetStreamClient(t, { memoryStreamS: true });
   return { nc, jsm, port: h.port };
 }
 
@@ -199,7 +192,7 @@ test('no_wait with some messages returns them and ends with 404; waiting request
 });
 
 test('a JetStream domain: clients using $JS.<domain>.API create, fetch and ack', async (t) => {
-  const h = await startTestServer({ jetstream: { ...JS_OPTS.jetstream, domain: 'hub' } }, t);
+  const h = await startTestServer({ jetstream: { ...JS_TEST_OPTIONS.jetstream!, domain: 'hub' } }, t);
   const nc = await connect({ servers: h.clientUrl });
   t.after(() => nc.close());
   const jsm = await jetstreamManager(nc, { domain: 'hub' });

@@ -3,20 +3,14 @@
 // ack (workqueue); deleting a consumer releases what only it held.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { startTestServer } from '../helpers/server.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { startJetStreamClient } from '../helpers/js.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const JS_OPTS = {
-  jetstream: { enabled: true, storeDir: '', maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-};
-
 async function setup(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-  const h = await startTestServer(JS_OPTS, t);
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  return { nc, jsm: await jetstreamManager(nc) };
+  const { nc, jsm } = await startJetStreamClient(t);
+  return { nc, jsm };
 }
 
 async function drain(nc: NatsConnection, stream: string, consumer: string, n: number, ack = true): Promise<number[]> {

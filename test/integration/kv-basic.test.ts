@@ -3,20 +3,14 @@
 // filters, watch variants, TTL and direct gets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startTestServer } from '../helpers/server.js';
+import { startJetStreamClient } from '../helpers/js.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const JS_OPTS = {
-  jetstream: { enabled: true, storeDir: '', maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-};
-
 async function setup(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; kvm: Kvm }> {
-  const h = await startTestServer(JS_OPTS, t);
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
+  const { nc } = await startJetStreamClient(t);
   return { nc, kvm: new Kvm(nc) };
 }
 

@@ -3,19 +3,13 @@
 // status, destroy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import { startTestServer } from '../helpers/server.js';
+import { startJetStreamClient } from '../helpers/js.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const JS_OPTS = {
-  jetstream: { enabled: true, storeDir: '', maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-};
-
 async function setup(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; objm: Objm }> {
-  const h = await startTestServer(JS_OPTS, t);
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
+  const { nc } = await startJetStreamClient(t);
   return { nc, objm: new Objm(nc) };
 }
 
