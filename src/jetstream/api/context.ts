@@ -3,7 +3,7 @@
 
 import type { JsAccount } from '../js-account.js';
 import { ApiError, jsErr, jsErrText } from './errors.js';
-import { decodeRequest, goJson, JsonDecodeError, type Schema } from './json.js';
+import { decodeRequest, goJson, isEmptyRequest, JsonDecodeError, type Schema } from './json.js';
 import type { ApiRequest } from './router.js';
 
 export interface JsApiContext {
@@ -42,12 +42,9 @@ export function decodeBody<T>(ctx: JsApiContext, req: ApiRequest, schema: Schema
   }
 }
 
+/** nats-server's isEmptyRequest (whitespace alone is NOT empty there). */
 export function isEmptyBody(payload: Buffer): boolean {
-  for (let i = 0; i < payload.length; i++) {
-    const c = payload[i]!;
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
-  }
-  return true;
+  return isEmptyRequest(payload);
 }
 
 /** Run `fn`, turning a thrown ApiError (or anything else) into an error answer of `type`. */

@@ -10,6 +10,8 @@
 // (e.g. "r1.>" becomes "r1.\u003e"); clients do not care, but byte-level comparisons
 // against captured nats-server answers do.
 
+import { checkValidJson, GoJsonStream } from './go-json-scanner.js';
+
 export type FieldType =
   | 'string' | 'bool' | 'int' | 'int32' | 'int64' | 'uint64' | 'duration' | 'time'
   | 'any'
@@ -111,35 +113,108 @@ function checkObject(obj: Record<string, unknown>, schema: Schema, prefix: strin
   }
 }
 
-/** Go-like text for a JSON syntax error. */
-function syntaxErrorText(text: string, err: unknown): string {
-  const m = /position (\d+)/.exec(err instanceof Error ? err.message : '');
-  if (!m) return 'unexpected end of JSON input';
-  const pos = Number(m[1]);
-  if (pos >= text.length) return 'unexpected end of JSON input';
-  return `invalid character '${text[pos]}' looking for beginning of value at offset ${pos + 1}`;
-}
-
-/**
- * Decode a request body against `schema`. An empty body decodes to `{}` (optional request
- * structs). Throws JsonDecodeError with Go's message on syntax/type/unknown-field errors.
- * `rootName` is the Go struct name used in type-mismatch messages.
- */
-export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootName: string, strict: boolean): T {
-  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-  if (text.trim() === '') return {} as T;
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new JsonDecodeError(syntaxErrorText(text, e));
-  }
-  if (v === null) return {} as T;
+/** Check one decoded top-level value against the request struct's schema (Go's decode step). */
+function checkTopLevel(v: unknown, schema: Schema, rootName: string, strict: boolean): void {
+  if (v === null) return; // null leaves the struct at its zero value
   if (typeof v !== 'object' || Array.isArray(v)) {
     throw new JsonDecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type server.${rootName}`);
   }
   checkObject(v as Record<string, unknown>, schema, '', rootName, strict);
-  return v as T;
+}
+
+/**
+ * Later values of a multi-value body decode into the same Go struct: nested objects merge,
+ * everything else is replaced, and null leaves what is there.
+ */
+function mergeInto(target: Record<string, unknown>, src: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(src)) {
+    if (v === null) continue;
+    const cur = target[k];
+    if (typeof v === 'object' && !Array.isArray(v) && typeof cur === 'object' && cur !== null && !Array.isArray(cur)) {
+      mergeInto(cur as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      target[k] = v;
+    }
+  }
+}
+
+/**
+ * nats-server's strict path: a json.Decoder (unknown fields disallowed) decodes value after
+ * value from the body until EOF. Only reached when JSON.parse rejected the whole body, i.e.
+ * the body is malformed or holds more than one value.
+ */
+function decodeStream<T>(body: Buffer, schema: Schema, rootName: string): T {
+  const stream = new GoJsonStream(body);
+  const result: Record<string, unknown> = {};
+  for (;;) {
+    const r = stream.next();
+    if (r.kind === 'eof') return result as T;
+    if (r.kind === 'unexpected-eof') throw new JsonDecodeError('unexpected EOF');
+    if (r.kind === 'syntax') throw new JsonDecodeError(`${r.error.message} at offset ${r.error.offset}`);
+    const v: unknown = JSON.parse(body.subarray(r.start, r.end).toString('utf8'));
+    checkTopLevel(v, schema, rootName, true);
+    if (v !== null) mergeInto(result, v as Record<string, unknown>);
+  }
+}
+
+/**
+ * Decode a request body against `schema` the way nats-server's unmarshalRequest does.
+ * strict: a json.Decoder with unknown fields disallowed; syntax errors read
+ * "<Go text> at offset N", a body cut short reads "unexpected EOF", and an empty or
+ * whitespace-only body decodes to `{}`. Not strict: the same Decoder first, and on any error
+ * json.Unmarshal (unknown fields ignored, syntax errors without offset, "unexpected end of
+ * JSON input"). Throws JsonDecodeError with Go's message. `rootName` is the Go struct name
+ * used in type-mismatch messages.
+ */
+export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootName: string, strict: boolean): T {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (isJsonSpaceOnly(body)) return {} as T;
+  let v: unknown;
+  let parsed = true;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    parsed = false;
+  }
+  if (parsed) {
+    // Not strict: Go falls back to json.Unmarshal, which ignores unknown fields.
+    checkTopLevel(v, schema, rootName, strict);
+    return (v ?? {}) as T;
+  }
+  if (strict) return decodeStream<T>(body, schema, rootName);
+  try {
+    return decodeStream<T>(body, schema, rootName);
+  } catch {
+    const err = checkValidJson(body);
+    // JSON.parse failed, so Go's validation fails too; the fallback text covers a body that
+    // only Node rejects (there is none known).
+    throw new JsonDecodeError(err ? err.message : 'unexpected end of JSON input');
+  }
+}
+
+function isJsonSpaceOnly(body: Buffer): boolean {
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
+  }
+  return true;
+}
+
+/**
+ * nats-server's isEmptyRequest: a body of length zero, exactly `{}`, or any JSON object with
+ * no members (e.g. ` { } `). Whitespace alone, `null` and `[]` are not empty.
+ */
+export function isEmptyRequest(payload: Buffer | string): boolean {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (body.length === 0) return true;
+  if (body.length === 2 && body[0] === 0x7b && body[1] === 0x7d) return true;
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    return false;
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 }
 
 const GO_ESCAPES: Record<string, string> = {
