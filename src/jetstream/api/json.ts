@@ -167,12 +167,12 @@ function decodeStream<T>(body: Buffer, schema: Schema, rootName: string): T {
  * used in type-mismatch messages.
  */
 export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootName: string, strict: boolean): T {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  if (isJsonSpaceOnly(body)) return {} as T;
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  if (isJsonSpaceOnly(text)) return {} as T;
   let v: unknown;
   let parsed = true;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     parsed = false;
   }
@@ -181,6 +181,8 @@ export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootN
     checkTopLevel(v, schema, rootName, strict);
     return (v ?? {}) as T;
   }
+  // Error path only: Go's offsets count bytes, so scan the UTF-8 bytes.
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
   if (strict) return decodeStream<T>(body, schema, rootName);
   try {
     return decodeStream<T>(body, schema, rootName);
@@ -192,9 +194,10 @@ export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootN
   }
 }
 
-function isJsonSpaceOnly(body: Buffer): boolean {
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
+/** Only JSON whitespace (space, tab, CR, LF): what Go's Decoder skips before reporting EOF. */
+function isJsonSpaceOnly(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
   }
   return true;
