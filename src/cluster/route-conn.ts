@@ -23,6 +23,10 @@ import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
 import { RouteOutbound } from './route-outbound.js';
+import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
+
+/** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
+const jsDeliver = new RoutedDeliverSubject();
 
 /** Closed-connection reasons used for routes (nats-server ClosedState strings). */
 export const RouteCloseReason = {
@@ -371,12 +375,18 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     }
     const acc = accountBytes(account);
     const size = data.length;
-    const room = routedMsgHeadRoom(acc, msg.subjectBytes, msg.replyBytes, queues);
+    let subject = msg.subjectBytes;
+    let reply = msg.replyBytes;
+    if (jsDeliver.prepare(msg)) {
+      subject = jsDeliver.subject;
+      reply = jsDeliver.reply;
+    }
+    const room = routedMsgHeadRoom(acc, subject, reply, queues);
     const out = this.out;
     if (RouteOutbound.copies(size)) {
       // Control line, payload and CRLF written in one pass into the slab.
       const b = out.reserve(room + size + 2);
-      let p = writeRoutedMsgHead(b, out.pos, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size);
+      let p = writeRoutedMsgHead(b, out.pos, acc, subject, reply, queues, hdrLen, size);
       if (size < 64) {
         for (let i = 0; i < size; i++) b[p++] = data[i]!;
       } else {
@@ -388,7 +398,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       out.commit(p);
     } else {
       const b = out.reserve(room);
-      out.commit(writeRoutedMsgHead(b, out.pos, acc, msg.subjectBytes, msg.replyBytes, queues, hdrLen, size));
+      out.commit(writeRoutedMsgHead(b, out.pos, acc, subject, reply, queues, hdrLen, size));
       // Large payloads are referenced: read buffers are never reused by Node.
       out.write(data);
       out.write(CRLF);
@@ -507,9 +517,18 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     }
     msg.origin = origin;
     msg.subject = args.subject;
-    msg.subjectBytes = args.subjectBytes;
-    msg.reply = args.reply;
-    msg.replyBytes = args.replyBytes;
+    const replyBytes = args.replyBytes;
+    const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
+    if (at > 0 && at < replyBytes!.length - 1) {
+      // A JetStream delivery: matched on args.subject, shown with the subject after '@'.
+      msg.subjectBytes = replyBytes!.subarray(at + 1);
+      msg.replyBytes = replyBytes!.subarray(0, at);
+      msg.reply = msg.replyBytes.toString('utf8');
+    } else {
+      msg.subjectBytes = args.subjectBytes;
+      msg.reply = args.reply;
+      msg.replyBytes = replyBytes;
+    }
     msg.hdrLen = args.hdrLen;
     msg.data = data;
     acc.deliverRouted(msg, args.queues);

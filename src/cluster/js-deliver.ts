@@ -1,0 +1,81 @@
+// JetStream deliveries across a route, the nats-server way.
+//
+// A JetStream delivery is matched on one subject (the push consumer's deliver subject or
+// the pull requester's inbox: InboundMsg.subject) but shown to the client with another
+// (the stream message's subject: InboundMsg.subjectBytes). RMSG has a single subject, so
+// nats-server routes on the matched subject and appends `@<shown subject>` to the
+// `$JS.ACK.…` reply; the receiving server cuts it off again and delivers the message with
+// the shown subject. We do the same in both directions so mixed clusters interoperate.
+
+import type { InboundMsg } from '../core/types.js';
+
+const ACK_PREFIX = Buffer.from('$JS.ACK.');
+const AT = 64;
+const DOT = 46;
+
+/**
+ * Index of the `@` that separates `$JS.ACK.<8+ tokens>` from the delivered subject in a
+ * routed reply, or -1. Stream and consumer names may contain `@`, so only an `@` after the
+ * eighth dot counts (the ack reply has at least nine tokens).
+ */
+export function jsAckDeliverIdx(reply: Buffer): number {
+  const n = reply.length;
+  if (n <= ACK_PREFIX.length) return -1;
+  for (let i = 0; i < ACK_PREFIX.length; i++) if (reply[i] !== ACK_PREFIX[i]) return -1;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = reply[i];
+    if (c === DOT) dots++;
+    else if (c === AT && dots >= 8) return i;
+  }
+  return -1;
+}
+
+/** Does `bytes` hold exactly the UTF-8 encoding of `s`? (no allocation for ASCII subjects) */
+function sameSubject(bytes: Buffer, s: string): boolean {
+  const n = s.length;
+  if (bytes.length !== n) return bytes.length > n && Buffer.byteLength(s) === bytes.length && bytes.toString() === s;
+  for (let i = 0; i < n; i++) if (bytes[i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Rewrites a JetStream delivery for a route: after `prepare(msg)` returned true, `subject`
+ * (the matched subject) and `reply` (`<reply>@<shown subject>`) are views into a scratch
+ * buffer, valid until the next call. Returns false for every other message (the common case,
+ * decided with one property read for client publishes).
+ */
+export class RoutedDeliverSubject {
+  subject: Buffer = ACK_PREFIX;
+  reply: Buffer = ACK_PREFIX;
+  private scratch = Buffer.allocUnsafe(1024);
+
+  prepare(msg: InboundMsg): boolean {
+    // Only internal publishers (the JetStream deliverer) set a shown subject of their own.
+    if (msg.origin.kind !== 'internal') return false;
+    const shown = msg.subjectBytes;
+    const matched = msg.subject;
+    if (sameSubject(shown, matched)) return false;
+    const reply = msg.replyBytes;
+    const replyLen = reply === null ? 0 : reply.length;
+    const need = 3 * matched.length + replyLen + 1 + shown.length;
+    if (need > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
+    const b = this.scratch;
+    const subjLen = b.write(matched, 0, 'utf8');
+    this.subject = b.subarray(0, subjLen);
+    if (reply === null || replyLen === 0 || jsAckDeliverIdx(reply) !== -1) {
+      // Without a reply there is nowhere to carry the shown subject (nats-server does the same);
+      // a reply that already carries one is left alone.
+      this.reply = reply ?? ACK_PREFIX.subarray(0, 0);
+      return true;
+    }
+    let p = subjLen;
+    reply.copy(b, p);
+    p += replyLen;
+    b[p++] = AT;
+    shown.copy(b, p);
+    p += shown.length;
+    this.reply = b.subarray(subjLen, p);
+    return true;
+  }
+}

@@ -1,0 +1,135 @@
+// JetStream on server A only, clients on server B: API requests, pull fetches, push and
+// ordered consumers cross the route, and messages arrive with their stream subjects
+// (carried as `$JS.ACK…@<subject>` in the RMSG reply, like nats-server).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { NatsServerNode, hasNatsServer, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+
+async function jsPair(t: TestContext): Promise<{ a: InProcNode; b: InProcNode; ncb: NatsConnection }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = await startNode({
+    name: 'A',
+    extra: { jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true } } as never,
+  });
+  t.after(() => a.h.shutdown());
+  const b = await startNode({ name: 'B', routes: [a.routeUrl] });
+  t.after(() => b.h.shutdown());
+  await waitRoutes([a, b], 1);
+  const ncb = await connect({ servers: b.h.clientUrl, reconnect: false });
+  t.after(() => ncb.close());
+  // The JetStream API subscriptions of A must be known on B before the first request.
+  await waitFor(() => b.cluster.hasRemoteInterest('$G', '$JS.API.INFO'), 'JS API interest on B');
+  return { a, b, ncb };
+}
+
+test('pull consumer on server B fetches from a stream on server A with original subjects; acks work', async (t) => {
+  const { ncb } = await jsPair(t);
+  const jsm = await jetstreamManager(ncb);
+  await jsm.streams.add({ name: 'ORD', subjects: ['orders.>'], storage: 'memory' as never });
+  const js = jetstream(ncb);
+  await js.publish('orders.new', 'o1');
+  await js.publish('orders.eu.paid', 'o2');
+  await js.publish('orders.us.shipped', 'o3');
+  await jsm.consumers.add('ORD', { durable_name: 'P', ack_policy: AckPolicy.Explicit });
+  const c = await js.consumers.get('ORD', 'P');
+  const iter = await c.fetch({ max_messages: 3, expires: 2000 });
+  const got: string[] = [];
+  for await (const m of iter) {
+    got.push(`${m.subject}|${m.string()}|${m.seq}`);
+    await m.ackAck();
+  }
+  assert.deepEqual(got, ['orders.new|o1|1', 'orders.eu.paid|o2|2', 'orders.us.shipped|o3|3']);
+  const info = await jsm.consumers.info('ORD', 'P');
+  assert.equal(info.num_ack_pending, 0);
+  assert.equal(info.ack_floor.stream_seq, 3);
+  assert.equal(info.num_pending, 0);
+});
+
+test('push consumer with deliver subject on server B gets original subjects; acks reach server A', async (t) => {
+  const { a, ncb } = await jsPair(t);
+  const jsm = await jetstreamManager(ncb);
+  await jsm.streams.add({ name: 'EV', subjects: ['ev.>'], storage: 'memory' as never });
+  const js = jetstream(ncb);
+  for (let i = 0; i < 5; i++) await js.publish(`ev.k${i}`, `e${i}`);
+
+  const got: string[] = [];
+  const sub = ncb.subscribe('push.deliver.ev', {
+    callback: (_e, m) => {
+      got.push(`${m.subject}|${m.string()}`);
+      assert.ok(m.reply?.startsWith('$JS.ACK.EV.PU.'), `ack reply without the '@' suffix: ${m.reply}`);
+      assert.ok(!m.reply!.includes('@'));
+      m.respond(); // +ACK
+    },
+  });
+  t.after(() => sub.unsubscribe());
+  await ncb.flush();
+  await waitFor(() => a.cluster.hasRemoteInterest('$G', 'push.deliver.ev'), 'deliver interest on A');
+  await jsm.consumers.add('EV', {
+    durable_name: 'PU', deliver_subject: 'push.deliver.ev', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
+  });
+  await waitFor(() => got.length === 5, 'five push deliveries on B');
+  assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `ev.k${i}|e${i}`));
+  await waitFor(async () => (await jsm.consumers.info('EV', 'PU')).num_ack_pending === 0, 'acks processed on A');
+  const info = await jsm.consumers.info('EV', 'PU');
+  assert.equal(info.delivered.stream_seq, 5);
+  assert.equal(info.ack_floor.stream_seq, 5);
+});
+
+test('ordered consumer on server B reads a stream on server A', async (t) => {
+  const { ncb } = await jsPair(t);
+  const jsm = await jetstreamManager(ncb);
+  await jsm.streams.add({ name: 'LOG', subjects: ['log.*'], storage: 'memory' as never });
+  const js = jetstream(ncb);
+  for (let i = 0; i < 10; i++) await js.publish(`log.${i % 3}`, `l${i}`);
+  const oc = await js.consumers.get('LOG');
+  const msgs = await oc.consume();
+  const got: string[] = [];
+  for await (const m of msgs) {
+    got.push(`${m.subject}|${m.string()}`);
+    if (got.length === 10) break;
+  }
+  assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `log.${i % 3}|l${i}`));
+});
+
+test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees original subjects', { skip: !hasNatsServer }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = await startNode({
+    name: 'A',
+    extra: { jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true } } as never,
+  });
+  t.after(() => a.h.shutdown());
+  const ns = await NatsServerNode.start('NS', [a.routeUrl]);
+  t.after(() => ns.cleanup());
+  await waitRoutes([a], 1);
+  const nc = await connect({ servers: ns.clientUrl, reconnect: false });
+  t.after(() => nc.close());
+  await waitFor(async () => {
+    try {
+      await jetstreamManager(nc, { timeout: 500 });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'JetStream API reachable through nats-server');
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'MX', subjects: ['mx.>'], storage: 'memory' as never });
+  const js = jetstream(nc);
+  await js.publish('mx.a', 'm1');
+  await js.publish('mx.b.c', 'm2');
+  await jsm.consumers.add('MX', { durable_name: 'P', ack_policy: AckPolicy.Explicit });
+  const c = await js.consumers.get('MX', 'P');
+  const got: string[] = [];
+  for await (const m of await c.fetch({ max_messages: 2, expires: 2000 })) {
+    got.push(`${m.subject}|${m.string()}`);
+    await m.ackAck();
+  }
+  assert.deepEqual(got, ['mx.a|m1', 'mx.b.c|m2']);
+  assert.equal((await jsm.consumers.info('MX', 'P')).ack_floor.stream_seq, 2);
+});
