@@ -100,6 +100,8 @@ export class Stream {
   private dedupeOrder: DedupeEntry[] = [];
   private dedupeHead = 0;
   private lastMsgId = '';
+  /** Have the ids of the duplicate window been read back from the store (once, before the first publish)? */
+  private dedupeRecovered = false;
 
   // PubAcks waiting for the store to make their message durable (sync 'always').
   private ackSeqs: number[] = [];
@@ -126,7 +128,8 @@ export class Stream {
     const held = store.fastState();
     if (held.msgs !== 0 || held.bytes !== 0) host.onUsage?.(cfg.storage, held.msgs, held.bytes);
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
-    this.rebuildDedupe();
+    // The message ids of the duplicate window are recovered on the first publish, not here:
+    // reading back a whole window of messages would hold up a restarted server's start-up.
   }
 
   get config(): StreamConfig {
@@ -217,6 +220,7 @@ export class Stream {
    */
   storeMessage(subjectIn: string, headers: Buffer | undefined, payload: Buffer, reply: string): number {
     const cfg = this.cfg;
+    if (!this.dedupeRecovered) this.rebuildDedupe();
     const subject = this.inputTransform ? (this.inputTransform.apply(subjectIn) ?? subjectIn) : subjectIn;
     if (cfg.sealed) throw jsErr('StreamSealed');
 
@@ -308,6 +312,7 @@ export class Stream {
    * Gaps before `seq` are skipped. No publish checks, no PubAck.
    */
   storeRaw(subject: string, headers: Buffer | undefined, payload: Buffer, seq: number, tsNs: bigint): void {
+    if (!this.dedupeRecovered) this.rebuildDedupe();
     const last = this.store.fastState().lastSeq;
     if (seq <= last) return;
     if (seq > last + 1) this.store.skipMsgs(last + 1, seq - last - 1);
@@ -421,6 +426,7 @@ export class Stream {
 
   /** After a restart: recover message ids still inside the duplicate window from the store. */
   private rebuildDedupe(): void {
+    this.dedupeRecovered = true;
     const st = this.store.fastState();
     if (st.msgs === 0 || this.cfg.duplicate_window <= 0) return;
     const fromNs = BigInt(Date.now()) * 1_000_000n - BigInt(this.cfg.duplicate_window);
