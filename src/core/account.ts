@@ -4,6 +4,10 @@ import { Sublist } from './sublist.js';
 import { deliverResult } from './deliver.js';
 import { InternalClient } from './internal-client.js';
 import { ClientKind, InboundMsg, type MsgSink, type MsgOrigin, type Subscription } from './types.js';
+import { subjectMatchesFilter } from './subject.js';
+
+/** Called after a subscription that can match a watched subject was added or removed. */
+export type InterestWatcher = () => void;
 
 /** What an account needs from the server it lives in. */
 export interface AccountHost {
@@ -32,7 +36,41 @@ export class Account {
   /** refcount of local (non-route) interest per "subject" or "subject queue" key */
   private readonly localInterest = new Map<string, number>();
 
+  /** literal subject -> watchers; null while nobody watches (one null check per sub change) */
+  private interestWatchers: Map<string, Set<InterestWatcher>> | null = null;
+
   constructor(readonly name: string, private readonly host: AccountHost) {}
+
+  /**
+   * Call `cb` whenever a subscription that matches the literal `subject` (plain or queue,
+   * wildcards included) is added to or removed from this account: local clients, internal
+   * clients and route (remote) interest alike. It runs synchronously after the sublist
+   * changed and may fire for changes that leave `sublist.hasInterest(subject)` as it was;
+   * it must not throw. Returns the function that stops watching.
+   */
+  watchInterest(subject: string, cb: InterestWatcher): () => void {
+    const all = this.interestWatchers ??= new Map();
+    let set = all.get(subject);
+    if (set === undefined) all.set(subject, set = new Set());
+    set.add(cb);
+    return () => {
+      const cur = this.interestWatchers?.get(subject);
+      if (cur === undefined || !cur.delete(cb) || cur.size > 0) return;
+      this.interestWatchers!.delete(subject);
+      if (this.interestWatchers!.size === 0) this.interestWatchers = null;
+    };
+  }
+
+  private notifyInterest(subject: string): void {
+    const all = this.interestWatchers!;
+    const exact = all.get(subject);
+    if (exact !== undefined) for (const cb of [...exact]) cb();
+    if (subject.includes('*') || subject.includes('>')) {
+      for (const [watched, set] of [...all]) {
+        if (watched !== subject && subjectMatchesFilter(watched, subject)) for (const cb of [...set]) cb();
+      }
+    }
+  }
 
   /** Insert a subscription into the sublist; tracks local interest for routes.
    *  Returns false for an invalid subject. */
@@ -41,6 +79,7 @@ export class Account {
     sub.account = this;
     sub.closed = false;
     if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF) this.trackInterest(sub, 1);
+    if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
     return true;
   }
 
@@ -49,6 +88,7 @@ export class Account {
     sub.closed = true;
     if (!this.sublist.remove(sub)) return;
     if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF) this.trackInterest(sub, -1);
+    if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
   }
 
   private trackInterest(sub: Subscription, delta: 1 | -1): void {

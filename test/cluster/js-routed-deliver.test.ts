@@ -133,3 +133,27 @@ test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees orig
   assert.deepEqual(got, ['mx.a|m1', 'mx.b.c|m2']);
   assert.equal((await jsm.consumers.info('MX', 'P')).ack_floor.stream_seq, 2);
 });
+
+test('push consumer notices a subscriber on server B coming and going (interest notifications)', async (t) => {
+  const { ncb } = await jsPair(t);
+  const jsm = await jetstreamManager(ncb);
+  await jsm.streams.add({ name: 'LATE', subjects: ['late.>'], storage: 'memory' as never });
+  const js = jetstream(ncb);
+  await js.publish('late.1', 'x1');
+  // Created while nobody listens on the deliver subject; short inactive threshold.
+  await jsm.consumers.add('LATE', {
+    name: 'LC', deliver_subject: 'late.deliver', ack_policy: AckPolicy.None, inactive_threshold: 400_000_000,
+  });
+  assert.equal((await jsm.consumers.info('LATE', 'LC')).push_bound, undefined);
+  const got: string[] = [];
+  const sub = ncb.subscribe('late.deliver', { callback: (_e, m) => { got.push(`${m.subject}|${m.string()}`); } });
+  await waitFor(() => got.length === 1, 'delivery once the subscriber appeared on B', 3000);
+  assert.deepEqual(got, ['late.1|x1']);
+  assert.equal((await jsm.consumers.info('LATE', 'LC')).push_bound, true);
+  await js.publish('late.2', 'x2');
+  await waitFor(() => got.length === 2, 'live delivery', 3000);
+  sub.unsubscribe();
+  await ncb.flush();
+  // Unbound: the inactive threshold deletes the consumer.
+  await waitFor(async () => (await jsm.consumers.list('LATE').next()).length === 0, 'ephemeral consumer removed after inactivity', 5000);
+});

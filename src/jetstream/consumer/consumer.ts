@@ -47,6 +47,11 @@ export interface ConsumerHost {
   deliver(dsubj: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): number;
   /** Does anyone in the account listen on this subject? */
   hasInterest(subject: string): boolean;
+  /**
+   * Call `cb` when subscriptions that can match `subject` come or go (local or remote);
+   * returns the unwatch function. Without it, push consumers poll for interest.
+   */
+  watchInterest?(subject: string, cb: () => void): () => void;
   readonly domain?: string;
   warn(msg: string): void;
 }
@@ -173,6 +178,13 @@ export class Consumer implements StreamConsumer {
   private hbTimer: NodeJS.Timeout | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private interestTimer: NodeJS.Timeout | undefined;
+  /** stops the interest watch on the deliver subject (push consumers on a host that has one) */
+  private unwatchInterest: (() => void) | undefined;
+  private readonly onInterestChange = (): void => {
+    if (this.closed) return;
+    const has = this.host.hasInterest(this.dsubj);
+    if (has !== this.active) this.updateDeliveryInterest(has);
+  };
   private interestPollMs = 20;
   private holdTimer: NodeJS.Timeout | undefined;
   private runScheduled = false;
@@ -272,6 +284,7 @@ export class Consumer implements StreamConsumer {
     this.unlisten = this.stream.addListener(this.listener);
 
     if (this.isPush) {
+      this.watchDeliverSubject();
       this.active = this.host.hasInterest(this.dsubj);
       this.startInterestPoll();
       if (this.cfg.idle_heartbeat > 0) this.scheduleHeartbeat(this.cfg.idle_heartbeat / NS_PER_MS);
@@ -366,8 +379,7 @@ export class Consumer implements StreamConsumer {
     if (seq < this.sseq) return;
     if (this.isPush && !this.active) {
       // A client that subscribed after creating the consumer: its SUB was processed before
-      // this publish, so look now rather than wait for the next interest poll (nats-server
-      // learns of the SUB itself; the core has no interest notifications for us).
+      // this publish, so look now (cheap; covers hosts without interest notifications).
       if (this.host.hasInterest(this.dsubj)) this.updateDeliveryInterest(true);
       return;
     }
@@ -817,13 +829,15 @@ export class Consumer implements StreamConsumer {
   // ---- push interest ----
 
   /**
-   * Watch the deliver subject's interest (the core has no interest notifications): while
+   * Fallback for hosts without watchInterest: poll the deliver subject's interest. While
    * nobody listens, poll quickly so delivery starts soon after a subscribe; while bound and
    * an inactive threshold applies, check every second so a vanished subscriber is noticed
    * (that starts the delete timer).
    */
   private startInterestPoll(): void {
     if (this.interestTimer !== undefined || this.closed || !this.isPush) return;
+    // The core tells us of every subscription change on the deliver subject: no polling.
+    if (this.unwatchInterest !== undefined) return;
     if (this.active && this.dthreshMs <= 0) return;
     const delay = this.active ? Math.min(1000, Math.max(50, this.dthreshMs / 2)) : this.interestPollMs;
     this.interestTimer = setTimeout(() => {
@@ -839,6 +853,12 @@ export class Consumer implements StreamConsumer {
       this.startInterestPoll();
     }, delay);
     this.interestTimer.unref?.();
+  }
+
+  /** (Re)watch the deliver subject's interest when the host offers notifications. */
+  private watchDeliverSubject(): void {
+    this.unwatchInterest?.();
+    this.unwatchInterest = this.host.watchInterest?.(this.dsubj, this.onInterestChange);
   }
 
   private updateDeliveryInterest(interest: boolean): void {
@@ -1289,6 +1309,7 @@ export class Consumer implements StreamConsumer {
       // New deliver subject: everything pending goes again.
       for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) this.rdq.add(seq);
       this.dsubj = next.deliver_subject;
+      this.watchDeliverSubject();
       this.active = this.host.hasInterest(this.dsubj);
       this.startInterestPoll();
     }
@@ -1459,6 +1480,8 @@ export class Consumer implements StreamConsumer {
     this.subs = [];
     this.unlisten?.();
     this.unlisten = undefined;
+    this.unwatchInterest?.();
+    this.unwatchInterest = undefined;
     this.stopAckTimer();
     for (const t of [this.waitTimer, this.hbTimer, this.deleteTimer, this.interestTimer, this.holdTimer]) {
       if (t !== undefined) clearTimeout(t);

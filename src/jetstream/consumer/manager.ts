@@ -106,6 +106,7 @@ export function consumerHostFor(acc: JsAccount, domain: string | undefined, warn
       publish: (subject, reply, headers, payload) => client.publish(subject, reply, headers, payload),
       deliver: (dsubj, subject, reply, headers, payload) => deliverer.deliver(dsubj, subject, reply, headers, payload),
       hasInterest: (subject) => sublist.hasInterest(subject),
+      watchInterest: (subject, cb) => account.watchInterest(subject, cb),
       domain,
       warn,
     };
