@@ -142,11 +142,11 @@ test('push consumer notices a subscriber on server B coming and going (interest 
   await js.publish('late.1', 'x1');
   // Created while nobody listens on the deliver subject; short inactive threshold.
   await jsm.consumers.add('LATE', {
-    name: 'LC', deliver_subject: 'late.deliver', ack_policy: AckPolicy.None, inactive_threshold: 400_000_000,
+    name: 'LC', deliver_subject: 'inbox.late', ack_policy: AckPolicy.None, inactive_threshold: 400_000_000,
   });
   assert.equal((await jsm.consumers.info('LATE', 'LC')).push_bound, undefined);
   const got: string[] = [];
-  const sub = ncb.subscribe('late.deliver', { callback: (_e, m) => { got.push(`${m.subject}|${m.string()}`); } });
+  const sub = ncb.subscribe('inbox.late', { callback: (_e, m) => { got.push(`${m.subject}|${m.string()}`); } });
   await waitFor(() => got.length === 1, 'delivery once the subscriber appeared on B', 3000);
   assert.deepEqual(got, ['late.1|x1']);
   assert.equal((await jsm.consumers.info('LATE', 'LC')).push_bound, true);
