@@ -338,7 +338,8 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
       case 'ca_certs_match':
       case 'cert_match_skip_invalid':
       case 'ocsp_peer':
-        // Windows certificate store and OCSP peer checks: accepted, not implemented.
+        // Windows certificate store and OCSP peer checks: accepted so configs written for
+        // nats-server load; tsnats does not act on them.
         break;
       default:
         throw tlsError(v, `unknown field ${goQuote(key)}`);

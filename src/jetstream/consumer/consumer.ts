@@ -32,6 +32,7 @@ import {
   ackMetric, ackMetricSubject, consumerActionAdvisory, createdSubject, deletedSubject, maxDeliverAdvisory,
   maxDeliveriesSubject, nakAdvisory, nakedSubject, randomToken, terminatedAdvisory, terminatedSubject,
 } from './advisories.js';
+import { ACK_ACK, ACK_NAK, ACK_NEXT, ACK_OK, ACK_PROGRESS, ACK_TERM, isBody, startsWith } from './ack-bodies.js';
 
 /** What a consumer needs from the account it lives in. */
 export interface ConsumerHost {
@@ -69,24 +70,6 @@ const FC_MAX_PENDING_BYTES = 32 * 1024 * 1024;
 /** delay added to ack-wait timers so bursts are handled in one pass (ackWaitDelay) */
 const ACK_WAIT_DELAY_MS = 1;
 const TERM_REASON_UNACKED_REMOVED = 'Unacknowledged message was deleted';
-
-// Ack bodies (nats-server AckAck, AckOK, AckNext, AckNak, AckProgress, AckTerm).
-const ACK_ACK = Buffer.from('+ACK');
-const ACK_OK = Buffer.from('+OK');
-const ACK_NEXT = Buffer.from('+NXT');
-const ACK_NAK = Buffer.from('-NAK');
-const ACK_PROGRESS = Buffer.from('+WPI');
-const ACK_TERM = Buffer.from('+TERM');
-
-function startsWith(b: Buffer, prefix: Buffer): boolean {
-  if (b.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
-  return true;
-}
-
-function isBody(b: Buffer, body: Buffer): boolean {
-  return b.length === body.length && startsWith(b, body);
-}
 
 interface NextMsg {
   msg: StoredMsg;
