@@ -24,6 +24,7 @@ import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
 import { RouteOutbound } from './route-outbound.js';
 import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
+import { SocketWriter } from '../core/socket-writer.js';
 
 /** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
 const jsDeliver = new RoutedDeliverSubject();
@@ -143,11 +144,11 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   flushQueued = false;
   private readonly parser: RouteParser;
   private readonly out = new RouteOutbound();
-  private socketBuffered = 0;
+  /** Writes `out` to the socket; knows the kernel's backlog and the write deadline. */
+  private readonly writer: SocketWriter;
   private pingsOut = 0;
   private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
-  private writeDeadlineTimer: NodeJS.Timeout | null = null;
   private readonly inMsg: InboundMsg;
   private readonly origins = new Map<string, MsgOrigin>();
   private accountCache: { name: string; acc: Account | undefined } = { name: '', acc: undefined };
@@ -169,6 +170,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       maxPayloadBytes: Math.max(l.maxPayloadBytes, l.maxPendingBytes),
     });
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
+    this.writer = new SocketWriter(socket, this.onWriteDeadline);
   }
 
   /** Start reading; queue the opening protocol (CONNECT+INFO when dialling, INFO when accepting). */
@@ -178,7 +180,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-    socket.on('drain', this.onDrain);
     if (authTimeoutMs > 0 && !this.didSolicit) {
       this.parser.awaitingConnect = true;
       this.authTimer = setTimeout(this.onAuthTimeout, authTimeoutMs);
@@ -220,14 +221,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
 
   private readonly onSocketClose = (): void => {
     this.close(RouteCloseReason.CLIENT_CLOSED, false);
-  };
-
-  private readonly onDrain = (): void => {
-    this.socketBuffered = this.socket.writableLength;
-    if (this.writeDeadlineTimer !== null) {
-      clearTimeout(this.writeDeadlineTimer);
-      this.writeDeadlineTimer = null;
-    }
   };
 
   // ---- timers ----
@@ -289,12 +282,12 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
 
   /** Bytes queued and not yet written by the kernel (routez pending_size). */
   get pendingBytes(): number {
-    return this.out.pending + this.socketBuffered;
+    return this.out.pending + this.writer.buffered;
   }
 
   private checkPending(): void {
     const max = this.host.limits.maxPendingBytes;
-    if (max > 0 && this.out.pending + this.socketBuffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
+    if (max > 0 && this.out.pending + this.writer.buffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
   }
 
   flush(): void {
@@ -302,31 +295,12 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     if (this.closed) return;
     const bufs = this.out.take();
     if (bufs === null) return;
-    const socket = this.socket;
-    let ok: boolean;
-    if (bufs.length === 1) {
-      ok = socket.write(bufs[0]!);
-    } else {
-      socket.cork();
-      ok = true;
-      for (let i = 0; i < bufs.length; i++) ok = socket.write(bufs[i]!);
-      socket.uncork();
-    }
-    this.socketBuffered = socket.writableLength;
-    if (!ok && this.writeDeadlineTimer === null) {
-      const deadline = this.host.limits.writeDeadlineMs;
-      if (deadline > 0) {
-        this.writeDeadlineTimer = setTimeout(this.onWriteDeadline, deadline);
-        this.writeDeadlineTimer.unref();
-      }
-    }
+    this.writer.write(bufs, this.host.limits.writeDeadlineMs);
     this.checkPending();
   }
 
   private readonly onWriteDeadline = (): void => {
-    this.writeDeadlineTimer = null;
-    if (this.closed) return;
-    if (this.socket.writableLength > 0) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
+    if (!this.closed) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
   };
 
   private slowConsumer(reason: string): void {
@@ -552,14 +526,10 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   close(reason: string, flush: boolean): void {
     if (this.closed) return;
     this.parser.stop();
+    let last: Buffer[] | null = null;
     if (flush) {
       this.flushQueued = false;
-      const bufs = this.out.take();
-      if (bufs !== null && !this.socket.destroyed) {
-        this.socket.cork();
-        for (const b of bufs) this.socket.write(b);
-        this.socket.uncork();
-      }
+      last = this.out.take();
     }
     this.closed = true;
     this.closeReason = reason;
@@ -567,15 +537,8 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     this.out.clear();
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    if (this.writeDeadlineTimer !== null) clearTimeout(this.writeDeadlineTimer);
-    this.pingTimer = this.authTimer = this.writeDeadlineTimer = null;
-    const socket = this.socket;
-    if (flush && !socket.destroyed) {
-      socket.end();
-      setTimeout(() => socket.destroy(), 1000).unref();
-    } else {
-      socket.destroy();
-    }
+    this.pingTimer = this.authTimer = null;
+    this.writer.end(last, flush);
     this.removeRemoteSubs();
     this.host.routeClosed(this);
   }

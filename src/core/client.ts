@@ -20,6 +20,7 @@ import { Outbound } from './outbound.js';
 import { isValidLiteralSubject } from './subject.js';
 import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
+import { SocketWriter } from './socket-writer.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
 export const CloseReason = {
@@ -114,13 +115,12 @@ export class Client implements ClientOpHandler, MsgSink {
 
   private readonly parser: ClientParser;
   private readonly out = new Outbound();
-  /** bytes handed to the socket but not yet written out (socket.writableLength at last flush) */
-  private socketBuffered = 0;
+  /** Writes `out` to the socket; knows the kernel's backlog and the write deadline. */
+  private readonly writer: SocketWriter;
   flushQueued = false;
   private pingsOut = 0;
   private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
-  private writeDeadlineTimer: NodeJS.Timeout | null = null;
   private readonly msg: InboundMsg;
   private l1Subject = '';
   private l1Genid = -1;
@@ -138,6 +138,7 @@ export class Client implements ClientOpHandler, MsgSink {
     this.maxPending = o.maxPendingBytes;
     this.maxSubs = o.maxSubscriptions;
     this.parser = new ClientParser(this, o.maxControlLineBytes);
+    this.writer = new SocketWriter(socket, this.onWriteDeadline);
     this.account = host.globalAccount;
     this.msg = new InboundMsg({ cid, account: this.account.name, kind: 'client' });
   }
@@ -150,7 +151,6 @@ export class Client implements ClientOpHandler, MsgSink {
     socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-    socket.on('drain', this.onDrain);
     const auth = this.host.authenticator;
     this.awaitingAuth = auth !== null && auth.authRequired && !auth.noAuthUser;
     this.parser.awaitingAuth = this.awaitingAuth;
@@ -220,14 +220,6 @@ export class Client implements ClientOpHandler, MsgSink {
     this.close(CloseReason.CLIENT_CLOSED, false);
   };
 
-  private readonly onDrain = (): void => {
-    this.socketBuffered = this.socket.writableLength;
-    if (this.writeDeadlineTimer !== null) {
-      clearTimeout(this.writeDeadlineTimer);
-      this.writeDeadlineTimer = null;
-    }
-  };
-
   // ---- timers ----
 
   private readonly onAuthTimeout = (): void => {
@@ -286,7 +278,7 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** Bytes queued for this client and not yet written by the kernel (connz pending_bytes). */
   get pendingBytes(): number {
-    return this.out.pending + this.socketBuffered;
+    return this.out.pending + this.writer.buffered;
   }
 
   /** Write everything queued to the socket (called by the server's flush loop). */
@@ -295,28 +287,12 @@ export class Client implements ClientOpHandler, MsgSink {
     if (this.closed) return;
     const bufs = this.out.take();
     if (bufs === null) return;
-    const socket = this.socket;
-    let ok: boolean;
-    if (bufs.length === 1) {
-      ok = socket.write(bufs[0]);
-    } else {
-      socket.cork();
-      ok = true;
-      for (let i = 0; i < bufs.length; i++) ok = socket.write(bufs[i]);
-      socket.uncork();
-    }
-    this.socketBuffered = socket.writableLength;
-    if (!ok && this.writeDeadlineTimer === null) {
-      const deadline = this.host.options.writeDeadlineMs;
-      if (deadline > 0) this.writeDeadlineTimer = setTimeout(this.onWriteDeadline, deadline);
-    }
-    if (this.socketBuffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
+    this.writer.write(bufs, this.host.options.writeDeadlineMs);
+    if (this.writer.buffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
   }
 
   private readonly onWriteDeadline = (): void => {
-    this.writeDeadlineTimer = null;
-    if (this.closed) return;
-    if (this.socket.writableLength > 0) this.slowConsumer(CloseReason.SLOW_CONSUMER_DEADLINE);
+    if (!this.closed) this.slowConsumer(CloseReason.SLOW_CONSUMER_DEADLINE);
   };
 
   private slowConsumer(reason: string): void {
@@ -390,7 +366,7 @@ export class Client implements ClientOpHandler, MsgSink {
     sub.nmsgs++;
     if (sub.max > 0 && sub.nmsgs >= sub.max) this.removeSub(sub);
     if (wasEmpty) this.requestFlush();
-    if (this.out.pending + this.socketBuffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
+    if (this.out.pending + this.writer.buffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
     return true;
   }
 
@@ -674,14 +650,11 @@ export class Client implements ClientOpHandler, MsgSink {
   close(reason: string, flush: boolean): void {
     if (this.closed) return;
     this.parser.stop();
+    // What is queued (e.g. an -ERR) is written before the socket is ended when flushing.
+    let last: Buffer[] | null = null;
     if (flush) {
       this.flushQueued = false;
-      const bufs = this.out.take();
-      if (bufs !== null && !this.socket.destroyed) {
-        this.socket.cork();
-        for (const b of bufs) this.socket.write(b);
-        this.socket.uncork();
-      }
+      last = this.out.take();
     }
     this.closed = true;
     this.closeReason = reason;
@@ -689,16 +662,8 @@ export class Client implements ClientOpHandler, MsgSink {
     this.out.clear();
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    if (this.writeDeadlineTimer !== null) clearTimeout(this.writeDeadlineTimer);
-    this.pingTimer = this.authTimer = this.writeDeadlineTimer = null;
-    const socket = this.socket;
-    if (flush && !socket.destroyed) {
-      socket.end();
-      // Do not wait forever for a peer that does not read.
-      setTimeout(() => socket.destroy(), 1000).unref();
-    } else {
-      socket.destroy();
-    }
+    this.pingTimer = this.authTimer = null;
+    this.writer.end(last, flush);
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.account.numClients--;
     this.host.clientClosed(this);
