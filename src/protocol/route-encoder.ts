@@ -95,42 +95,11 @@ export function writeRoutedMsgHeader(
   buf: Buffer, off: number, account: string, subject: string, reply: string,
   queues: readonly string[] | undefined, headerBytes: number, totalBytes: number,
 ): number {
-  const hasHdr = headerBytes > 0;
-  buf[off] = hasHdr ? 72 /* H */ : 82 /* R */;
-  buf[off + 1] = 77; // M
-  buf[off + 2] = 83; // S
-  buf[off + 3] = 71; // G
-  buf[off + 4] = 32;
-  let p = writeStr(buf, off + 5, account);
-  buf[p++] = 32;
-  p = writeStr(buf, p, subject);
-  buf[p++] = 32;
-  if (queues !== undefined && queues.length > 0) {
-    if (reply.length > 0) {
-      buf[p++] = 43; // +
-      buf[p++] = 32;
-      p = writeStr(buf, p, reply);
-      buf[p++] = 32;
-    } else {
-      buf[p++] = 124; // |
-      buf[p++] = 32;
-    }
-    for (let i = 0; i < queues.length; i++) {
-      p = writeStr(buf, p, queues[i]!);
-      buf[p++] = 32;
-    }
-  } else if (reply.length > 0) {
-    p = writeStr(buf, p, reply);
-    buf[p++] = 32;
-  }
-  if (hasHdr) {
-    p = writeUint(buf, p, headerBytes);
-    buf[p++] = 32;
-  }
-  p = writeUint(buf, p, totalBytes);
-  buf[p++] = 13;
-  buf[p++] = 10;
-  return p;
+  // Not on the hot path (route connections call writeRoutedMsgHead with bytes at hand).
+  return writeRoutedMsgHead(
+    buf, off, Buffer.from(account), Buffer.from(subject), reply.length > 0 ? Buffer.from(reply) : null,
+    queues ?? null, headerBytes, totalBytes,
+  );
 }
 
 function copyBytes(src: Buffer, dst: Buffer, p: number): number {
