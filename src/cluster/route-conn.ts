@@ -25,6 +25,7 @@ import { plainIp } from './route-url.js';
 import { RouteOutbound } from './route-outbound.js';
 import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
 import { SocketWriter } from '../core/socket-writer.js';
+import { PingAction, pingTimerAction } from '../core/keepalive.js';
 
 /** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
 const jsDeliver = new RoutedDeliverSubject();
@@ -243,13 +244,12 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     if (this.closed) return;
     const l = this.host.limits;
     const now = Date.now();
-    const needRtt = this.rttMeasuredMs === 0 || now - this.rttMeasuredMs > 3600_000;
-    // Like nats-server, skip the PING when the peer was heard from within the interval.
-    if (now - this.lastInMs < l.pingIntervalMs && !needRtt) {
+    const action = pingTimerAction(now, this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
+    if (action === PingAction.Skip) {
       this.setPingTimer(l.pingIntervalMs);
       return;
     }
-    if (this.pingsOut + 1 > l.pingMax) {
+    if (action === PingAction.Stale) {
       this.log('debug', 'Stale Router Connection - Closing');
       this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
       return;

@@ -21,6 +21,7 @@ import { isValidLiteralSubject } from './subject.js';
 import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
 import { SocketWriter } from './socket-writer.js';
+import { PingAction, pingTimerAction } from './keepalive.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
 export const CloseReason = {
@@ -241,14 +242,12 @@ export class Client implements ClientOpHandler, MsgSink {
     if (this.closed) return;
     const o = this.host.options;
     const now = Date.now();
-    // An RTT measurement (PING regardless of activity) is due first and then hourly.
-    const needRtt = this.rttMeasuredMs === 0 || now - this.rttMeasuredMs > 3600_000;
-    // nats-server skips the PING when the client was heard from within the interval.
-    if (now - this.lastInMs < o.pingIntervalMs && !needRtt) {
+    const action = pingTimerAction(now, this.lastInMs, this.rttMeasuredMs, this.pingsOut, o.pingIntervalMs, o.pingMax);
+    if (action === PingAction.Skip) {
       this.setPingTimer(o.pingIntervalMs);
       return;
     }
-    if (this.pingsOut + 1 > o.pingMax) {
+    if (action === PingAction.Stale) {
       this.host.log.debug(`${this.label()} - Stale Client Connection - Closing`);
       this.host.stats.staleConnections++;
       this.sendErrAndClose(Err.STALE_CONNECTION, CloseReason.STALE);
