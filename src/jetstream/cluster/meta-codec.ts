@@ -325,6 +325,27 @@ function memberSpans(text: string, start: number): Map<string, Span> {
   }
 }
 
+/** Spans of the elements of a JSON array (text already known to be valid JSON); [] for null. */
+export function arrayElementSpans(text: string, start = 0): Array<{ start: number; end: number }> {
+  const out: Span[] = [];
+  let i = skipWs(text, start);
+  if (text[i] !== '[') return out;
+  i = skipWs(text, i + 1);
+  if (text[i] === ']') return out;
+  for (;;) {
+    const end = skipValue(text, i);
+    out.push({ start: i, end });
+    i = skipWs(text, end);
+    if (text[i] !== ',') return out;
+    i = skipWs(text, i + 1);
+  }
+}
+
+/** Span of one member's value in a JSON object text (exact key first, then case-insensitive as Go). */
+export function memberSpan(text: string, key: string, start = 0): { start: number; end: number } | undefined {
+  return lookup(memberSpans(text, start), key);
+}
+
 function skipWs(t: string, i: number): number {
   while (i < t.length && (t[i] === ' ' || t[i] === '\n' || t[i] === '\r' || t[i] === '\t')) i++;
   return i;
