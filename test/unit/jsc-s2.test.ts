@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import {
   S2Error, crc32c, s2Decode, s2DecodedLen, s2Encode, s2StreamDecode, s2StreamEncode,
 } from '../../src/jetstream/cluster/s2.js';
-import { metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterFixturesDir, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
 
 /** Small deterministic PRNG (mulberry32) so fuzz failures are reproducible by seed. */
 function rng(seed: number): () => number {
@@ -225,6 +228,20 @@ test('S2 stream: framing round trip, identifier, CRC-32C and multi-block input',
   assert.equal(chunks, 3);
   // Incompressible data goes into an uncompressed chunk (type 1).
   assert.equal(s2StreamEncode(inputs[3]!)[10], 0x01);
+});
+
+test('S2 stream: decodes a stream snapshot written by nats-server 2.9.10 (Go s2.NewWriter)', () => {
+  const framed = readFileSync(join(clusterFixturesDir(), 'stream-snapshot-2.9.10.tar.s2'));
+  const tar = s2StreamDecode(framed);
+  assert.equal(createHash('sha256').update(tar).digest('hex'), '4b7ddb0a9e59d8bebf4510c455f3341f02d5f38c05d62eeb7c14f91d3a94fb09');
+  assert.equal(tar.length, 50688);
+  for (const name of ['meta.inf', 'meta.sum', 'msgs/1.idx', 'msgs/1.fss', 'msgs/1.blk']) assert.ok(tar.includes(Buffer.from(name)), name);
+  // And back through our writer.
+  assert.deepEqual(s2StreamDecode(s2StreamEncode(tar)), tar);
+  // A single flipped byte inside the data is caught (corrupt block or CRC mismatch).
+  const bad = Buffer.from(framed);
+  bad[framed.length >> 1] ^= 0x20;
+  assert.throws(() => s2StreamDecode(bad), S2Error);
 });
 
 test('S2 stream: Snappy identifier accepted; padding skipped; bad frames throw S2Error', () => {
