@@ -9,7 +9,7 @@
 
 import {
   MetaCodecError, arrayElementSpans, clientForSnapshot, decodeConsumerAssignmentJson, decodeStreamAssignmentJson,
-  encodeClientInfo, encodeRaftGroup, memberSpan, type ConsumerAssignment, type StreamAssignmentWithConsumers,
+  encodeClientInfo, encodeRaftGroup, memberSpan, objectMemberSpans, type ConsumerAssignment, type StreamAssignmentWithConsumers,
 } from './meta-codec.js';
 import { goJson } from '../api/json.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
@@ -68,9 +68,10 @@ export function decodeMetaSnapshot(buf: Uint8Array): StreamAssignmentWithConsume
   const out: StreamAssignmentWithConsumers[] = [];
   for (const span of arrayElementSpans(text)) {
     const elem = text.slice(span.start, span.end);
-    const sa = decodeStreamAssignmentJson(elem);
+    const spans = objectMemberSpans(elem);
+    const sa = decodeStreamAssignmentJson(elem, spans);
     const consumers: ConsumerAssignment[] = [];
-    const cs = memberSpan(elem, 'Consumers');
+    const cs = memberSpan(spans, 'Consumers');
     if (cs) {
       const arrText = elem.slice(cs.start, cs.end);
       const arr = JSON.parse(arrText) as unknown;
