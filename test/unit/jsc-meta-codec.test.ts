@@ -157,6 +157,26 @@ test('assignCompressedConsumerOp: framed S2 stream written; 2.9.10 S2 block and 
   assert.throws(() => decodeMetaEntry(broken), (e: unknown) => e instanceof MetaCodecError);
 });
 
+test('escapes inside strings do not confuse the raw-config extraction', () => {
+  const config = checkStreamConfig({
+    name: 'ESC', description: 'quote " backslash \\ both \\" brace } bracket ] \u00e9 \u2028', subjects: ['e.>'],
+    metadata: { 'k"ey\\': 'v}a"l', '{': '[' },
+  }, { lookupStream: () => undefined });
+  const sa = makeStreamAssignment({
+    client: { acc: 'A"CC' }, config, group: { name: 'S-R1F-escescES', peers: ['p"1'], store: 'file' }, sync: 's',
+    subject: 'sub"ject', reply: '',
+  });
+  const buf = encodeMetaEntry(EntryOp.assignStreamOp, sa);
+  const d = decodeMetaEntry(buf).stream!;
+  assert.equal(d.config.description, config.description);
+  assert.deepEqual(d.config.metadata, config.metadata);
+  assert.equal(d.configJson, sa.configJson);
+  assert.equal(d.client!.acc, 'A"CC');
+  assert.equal(d.reply, '', 'empty reply is kept as present');
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignStreamOp, d), buf);
+  assert.ok(buf.includes(Buffer.from('\\u2028')), 'Go escapes U+2028');
+});
+
 test('clientForSnapshot keeps account, service account and cluster only', () => {
   assert.deepEqual(clientForSnapshot({ acc: 'A', svc: 'S', cluster: 'C', server: 'x', rtt: 5, user: 'u' }), { acc: 'A', svc: 'S', cluster: 'C' });
   assert.deepEqual(clientForSnapshot({ acc: 'A' }), { acc: 'A' });
