@@ -7,7 +7,7 @@ import {
   EntryOp, entryOpName, isMetaOp,
 } from '../../src/jetstream/cluster/ops.js';
 import {
-  MetaCodecError, assignmentAccount, clientForProposal, clientForSnapshot, createdNs, decodeMetaEntry,
+  MetaCodecError, assignmentAccount, createdTime, clientForProposal, clientForSnapshot, createdNs, decodeMetaEntry,
   encodeMetaEntry, makeConsumerAssignment, makeStreamAssignment, withStreamConfig, type ConsumerAssignment,
   type StreamAssignment,
 } from '../../src/jetstream/cluster/meta-codec.js';
@@ -59,6 +59,9 @@ test('2.9.10 meta entries: decode, then re-encode gives the same bytes', () => {
   assert.equal(sa.reply, '_R_.AendjG.9QYfBM');
   assert.equal(sa.unsupported, undefined);
   assert.equal(createdNs(sa), 1795738558335068305n);
+  assert.equal(createdTime(1795738558335068305n), sa.created, 'same text as Go for the same instant');
+  assert.equal(createdTime(1795738559384776070n), '2026-11-27T00:15:59.38477607Z', 'trailing zeros trimmed');
+  assert.match(createdTime(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
   const r3 = decodeMetaEntry(fx.ae_meta_assign_stream_r3!).stream!;
   assert.deepEqual(r3.group.peers, ['fjFyEjc1', 'BXScrY9i', '44jzkV9D']);

@@ -17,7 +17,7 @@ import {
   encodeStreamConfig, streamConfigSchema, type StreamConfig, type StorageType, type StreamSource,
 } from '../api/types.js';
 import { consumerConfigToJSON, decodeConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
-import { parseRfc3339 } from '../consumer/go-format.js';
+import { formatRfc3339Nano, nowNs, parseRfc3339 } from '../consumer/go-format.js';
 import { EntryOp, entryOpName, isConsumerAssignmentOp, isMetaOp, isStreamAssignmentOp, type MetaOp } from './ops.js';
 import { S2Error, s2Decode, s2StreamDecode, s2StreamEncode } from './s2.js';
 
@@ -132,6 +132,11 @@ export interface DecodedMetaEntry {
 /** The account that owns an assignment: the service account if set, else the client's account. */
 export function assignmentAccount(a: { client?: ClientInfo }): string {
   return a.client?.svc || a.client?.acc || '';
+}
+
+/** An assignment's `created` text for a time in ns (default now): RFC3339Nano UTC as Go writes it. */
+export function createdTime(ns: bigint = nowNs()): string {
+  return formatRfc3339Nano(ns);
 }
 
 /** Creation time in ns since the epoch (0 for Go's zero time). */
