@@ -187,6 +187,16 @@ test('S2 block: corrupt, truncated and oversized input throws S2Error', () => {
   const huge = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
   assert.throws(() => s2Decode(huge), (e: unknown) => e instanceof S2Error && e.code === 'too_large');
   assert.throws(() => s2Decode(good, 10), (e: unknown) => e instanceof S2Error && e.code === 'too_large');
+  // Under the limit but impossible for the input: fails without allocating the claimed 200 MB.
+  const before = process.memoryUsage().arrayBuffers;
+  const claims200MB = Buffer.from([0x80, 0x80, 0x80, 0x64, 0x08, 0x41, 0x42]);
+  assert.equal(s2DecodedLen(claims200MB), 200 * 1024 * 1024);
+  for (let i = 0; i < 50; i++) assert.throws(() => s2Decode(claims200MB), S2Error);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 50 * 1024 * 1024, 'no 200 MB buffers allocated');
+  // A legitimately huge expansion still works (10 MB of one byte from a few bytes).
+  const zeros = s2Encode(Buffer.alloc(10 * 1024 * 1024));
+  assert.ok(zeros.length < 64);
+  assert.deepEqual(s2Decode(zeros), Buffer.alloc(10 * 1024 * 1024));
 });
 
 test('S2 block: fuzz — random and mutated blocks either decode or throw S2Error', () => {
