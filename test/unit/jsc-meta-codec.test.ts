@@ -180,6 +180,22 @@ test('escapes inside strings do not confuse the raw-config extraction', () => {
   assert.ok(buf.includes(Buffer.from('\\u2028')), 'Go escapes U+2028');
 });
 
+test('restore_state and consumer state travel verbatim (field order, numbers as written)', () => {
+  const sa = { ...sampleStream(), restoreStateJson: '{"messages":3,"bytes":99,"first_seq":1,"first_ts":"2026-01-01T00:00:00Z","last_seq":3,"last_ts":"2026-01-01T00:00:01Z","consumer_count":0}' };
+  const buf = encodeMetaEntry(EntryOp.assignStreamOp, sa);
+  assert.ok(buf.toString().endsWith(`"reply":"_INBOX.1","restore_state":${sa.restoreStateJson}}\n`));
+  const d = decodeMetaEntry(buf).stream!;
+  assert.equal(d.restoreStateJson, sa.restoreStateJson);
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignStreamOp, d), buf);
+  const ca = { ...sampleConsumer(), stateJson: '{"delivered":{"consumer_seq":5,"stream_seq":18446744073709551615},"ack_floor":{"consumer_seq":1,"stream_seq":1}}' };
+  const cbuf = encodeMetaEntry(EntryOp.assignConsumerOp, ca);
+  const cd = decodeMetaEntry(cbuf).consumer!;
+  assert.equal(cd.stateJson, ca.stateJson, 'a uint64 beyond 2^53 is not rounded');
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignConsumerOp, cd), cbuf);
+  assert.throws(() => decodeMetaEntry(Buffer.concat([Buffer.from([1]), Buffer.from(cbuf.subarray(1).toString().replace(ca.stateJson, '[1]'))])),
+    (e: unknown) => e instanceof MetaCodecError && e.code === 'bad_assignment');
+});
+
 test('clientForSnapshot keeps account, service account and cluster only', () => {
   assert.deepEqual(clientForSnapshot({ acc: 'A', svc: 'S', cluster: 'C', server: 'x', rtt: 5, user: 'u' }), { acc: 'A', svc: 'S', cluster: 'C' });
   assert.deepEqual(clientForSnapshot({ acc: 'A' }), { acc: 'A' });
