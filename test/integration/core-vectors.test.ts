@@ -1,15 +1,11 @@
 // Golden bytes: replay the client side of the transcripts captured from
-// nats-server 2.9.10 (/work/shared/vectors/client) against tsnats and expect
+// nats-server 2.9.10 (test/fixtures/vectors/client) against tsnats and expect
 // the same server bytes (INFO aside) and the same close behaviour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
-
-const DIR = '/work/shared/vectors/client';
-const skip = existsSync(DIR) ? false : 'vectors not available';
+import { readVectorJson, vectorFiles } from '../helpers/vectors.js';
 
 interface Entry { dir: 'server->client' | 'client->server'; text: string }
 interface Vector { name: string; transcript?: Entry[]; closed_by_server_before_client_close: boolean }
@@ -20,12 +16,11 @@ const LEAVE_OUT = new Set([
   'msg_headers_to_non_header_client',
 ]);
 
-const vectors: Vector[] = skip ? [] : readdirSync(DIR)
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Vector)
+const vectors: Vector[] = vectorFiles('client')
+  .map((f) => readVectorJson<Vector>('client', f))
   .filter((v) => Array.isArray(v.transcript) && !LEAVE_OUT.has(v.name));
 
-test('golden client transcripts from nats-server 2.9.10', { skip }, async (t) => {
+test('golden client transcripts from nats-server 2.9.10', async (t) => {
   // The captures ran against a server with account APP holding users a/a and
   // lim/lim (publish deny deny.>, subscribe deny nosub.>): the same config here.
   const h = await startTestServer({
