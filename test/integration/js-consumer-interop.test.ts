@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { natsServerAvailable, spawnNatsServer } from '../helpers/child.js';
+import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 
 type Json = Record<string, any>;
@@ -96,7 +97,7 @@ async function scenario(url: string): Promise<unknown[]> {
   return out;
 }
 
-test('consumer scenario: tsnats answers like nats-server', { skip: !natsServerAvailable() && 'nats-server not installed' }, async (t) => {
+test('consumer scenario: tsnats answers like nats-server', { skip: natsServerSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-cinterop-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ns = await spawnNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir]);

@@ -3,21 +3,21 @@
 // values that identify the server (ids, version, ports).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { natsServerAvailable, spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { CLIENT_SCENARIOS, runScenario } from '../helpers/scenario.js';
 
-const skip = natsServerAvailable() ? false : 'nats-server not installed';
+const skip = natsServerSkip();
 
 let ref: ChildServer | undefined;
 let ours: ServerHandle | undefined;
 
 before(async () => {
   if (skip) return;
-  [ref, ours] = await Promise.all([
-    spawnNatsServer(['-a', '127.0.0.1', '-p', '-1']),
-    startTestServer(),
-  ]);
+  // One after the other: if nats-server cannot start, ours is already known to after().
+  ours = await startTestServer();
+  ref = await spawnNatsServer(['-a', '127.0.0.1', '-p', '-1']);
 });
 
 after(async () => {

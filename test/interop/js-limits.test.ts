@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { natsServerAvailable, spawnNatsServer, spawnTsnats, type ChildServer } from '../helpers/child.js';
+import { spawnNatsServer, spawnTsnats, type ChildServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 
 type Json = Record<string, any>;
 
@@ -72,7 +73,7 @@ accounts {
 `;
 
 test('server and account JetStream limits from a config file answer like nats-server 2.9.10',
-  { skip: !natsServerAvailable() && 'nats-server not installed' }, async (t) => {
+  { skip: natsServerSkip() }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tsnats-jslimits-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const run = async (name: string, spawnFn: (args: string[]) => Promise<ChildServer>): Promise<Array<[string, unknown]>> => {

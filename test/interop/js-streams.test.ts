@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers as mkHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { natsServerAvailable, spawnNatsServer } from '../helpers/child.js';
+import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 
 type Json = Record<string, any>;
@@ -313,7 +314,7 @@ async function compare(t: TestContext, body: (req: Req, nc: NatsConnection) => P
   assert.deepEqual(diffs, []);
 }
 
-const skipNoRef = { skip: !natsServerAvailable() && 'nats-server not installed' };
+const skipNoRef = { skip: natsServerSkip() };
 
 test('stream scenario: tsnats answers like nats-server 2.9.10', skipNoRef, (t) => compare(t, streamsScenario));
 
