@@ -50,7 +50,7 @@ async function pull(nc: NatsConnection, stream: string, consumer: string, body: 
   nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(body), { reply: inbox });
   await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
   sub.unsubscribe();
-  // Known version difference (reference §8): 2.9.10 ends a no_wait request that got part of
+  // Known version difference (nats-server server/consumer.go, processNextMsgRequest): 2.9.10 ends a no_wait request that got part of
   // its batch with "408 Request Timeout", newer servers (and tsnats) with "404 No Messages".
   if (body.no_wait) return got.map((l) => (l.startsWith('408 Request Timeout') ? '404 No Messages' : l));
   return got;
