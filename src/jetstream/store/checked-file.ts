@@ -63,12 +63,12 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function writeSyncedSync(file: string, data: Uint8Array): void {
+function writeSyncedSync(file: string, data: Uint8Array, doSync: boolean): void {
   const fd = fs.openSync(file, 'w');
   try {
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    fs.fsyncSync(fd);
+    if (doSync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -84,15 +84,19 @@ async function writeSynced(file: string, data: Uint8Array): Promise<void> {
   }
 }
 
-/** Write `data` to dir/file and its checksum to dir/sumFile, crash-safe as described above. */
-export function writeCheckedFileSync(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array): void {
+/**
+ * Write `data` to dir/file and its checksum to dir/sumFile, crash-safe as described above.
+ * doSync false keeps the order (safe against a process crash) but leaves the fsyncs to the OS.
+ */
+export function writeCheckedFileSync(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array,
+  doSync = true): void {
   const target = path.join(dir, file);
-  writeSyncedSync(`${target}.new`, data);
+  writeSyncedSync(`${target}.new`, data, doSync);
   const sumPath = path.join(dir, sumFile);
-  writeSyncedSync(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)));
+  writeSyncedSync(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)), doSync);
   fs.renameSync(`${sumPath}.tmp`, sumPath);
   fs.renameSync(`${target}.new`, target);
-  fsyncDirSync(dir);
+  if (doSync) fsyncDirSync(dir);
 }
 
 export async function writeCheckedFile(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array): Promise<void> {
