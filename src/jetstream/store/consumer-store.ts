@@ -371,7 +371,10 @@ export class FileConsumerStore extends MemConsumerStore {
     this.dirty = false;
     const data = encodeStateFile(this.st);
     this.writing = atomicWrite(path.join(this.dir, STATE_FILE), data, this.syncAlways)
-      .catch((err: Error) => {
+      .then(() => {
+        // A later good write supersedes an earlier failure: flush() reports the current state.
+        this.writeError = undefined;
+      }, (err: Error) => {
         this.writeError = err;
       })
       .finally(() => {
