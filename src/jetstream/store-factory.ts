@@ -16,7 +16,7 @@
 
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
 import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
@@ -65,9 +65,11 @@ export class StoreFactory {
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
     await this.moveAsideLeftover(account, cfg.name, dir);
-    await mkdir(dir, { recursive: true });
-    // Make the new directory entry itself durable.
-    await fsyncDir(join(this.root, account, 'streams'));
+    const firstCreated = await mkdir(dir, { recursive: true });
+    // Make the new directory entries durable: each created directory's parent.
+    if (firstCreated !== undefined) {
+      for (let d = dir; d.length >= firstCreated.length; d = dirname(d)) await fsyncDir(dirname(d));
+    }
     return openFileStore(sc, { dir, sync: this.sync, metadata: { config: cfg, created: createdNs.toString() } });
   }
 

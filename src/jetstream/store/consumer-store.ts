@@ -340,7 +340,11 @@ export class FileConsumerStore extends MemConsumerStore {
       moveAside(dir);
       recovered = undefined;
     }
-    fs.mkdirSync(dir, { recursive: true });
+    const firstCreated = fs.mkdirSync(dir, { recursive: true });
+    if (firstCreated !== undefined && syncAlways) {
+      // The new directory entries must survive a machine crash too, not only the files in them.
+      for (let d = dir; d.length >= firstCreated.length; d = path.dirname(d)) fsyncDirSync(path.dirname(d));
+    }
     if (recovered) this.st = copyConsumerState(recovered);
     this.writeMeta();
   }
