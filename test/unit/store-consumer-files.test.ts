@@ -166,3 +166,30 @@ test('consumer files written before checksums (no meta.sum, no trailer) still lo
   assert.deepEqual(r!.state.ackFloor, { consumerSeq: 4, streamSeq: 4 });
   assert.equal(consumerRecoveryNote(r!.state)?.restart, undefined);
 });
+
+test('flush waits for the state as of the call, not for changes made after it (ack replies are not starved)', async (t) => {
+  const dir = tmp(t);
+  const s = open(dir);
+  t.after(() => s.stop());
+  for (let i = 1; i <= 10; i++) s.storeMsg('s.x', undefined, Buffer.from(`m${i}`));
+  const cs = s.consumerStore('D', CFG, 1) as FileConsumerStore;
+  const LIMIT = 20_000;
+  let n = 0;
+  // A change every event-loop turn, as under a steady stream of acks.
+  const churn = (): void => {
+    if (n >= LIMIT) return;
+    n++;
+    cs.updateDelivered(n, n, 1, Date.now());
+    setImmediate(churn);
+  };
+  churn();
+  const target = n;
+  await cs.flush();
+  const at = n;
+  n = LIMIT; // stop the churn
+  assert.ok(at < LIMIT, 'flush resolved while changes were still coming');
+  const { decodeStateFile } = await import('../../src/jetstream/store/consumer-store.js');
+  const st = decodeStateFile(fs.readFileSync(path.join(dir, 'obs', 'D', 'state.dat')));
+  assert.equal(st.damage, undefined);
+  assert.ok(st.state.delivered.streamSeq >= target, `on disk: delivered ${st.state.delivered.streamSeq} >= ${target}`);
+});

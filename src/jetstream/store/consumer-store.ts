@@ -331,6 +331,9 @@ export class FileConsumerStore extends MemConsumerStore {
   private writing: Promise<void> | undefined;
   private scheduled = false;
   private writeError: Error | undefined;
+  /** Bumped by every state change; durableGen is the highest generation known to be on disk. */
+  private changeGen = 0;
+  private durableGen = 0;
 
   constructor(name: string, cfg: unknown, createdMs: number, private readonly dir: string,
     private readonly syncAlways: boolean, onClose?: (name: string) => void, recovered?: ConsumerState) {
@@ -361,6 +364,7 @@ export class FileConsumerStore extends MemConsumerStore {
   }
 
   protected override changed(): void {
+    this.changeGen++;
     this.dirty = true;
     if (this.scheduled || this.writing) return;
     this.scheduled = true;
@@ -373,11 +377,13 @@ export class FileConsumerStore extends MemConsumerStore {
   private startWrite(): void {
     if (this.writing || !this.dirty) return;
     this.dirty = false;
+    const gen = this.changeGen;
     const data = encodeStateFile(this.st);
     this.writing = atomicWrite(path.join(this.dir, STATE_FILE), data, this.syncAlways)
       .then(() => {
         // A later good write supersedes an earlier failure: flush() reports the current state.
         this.writeError = undefined;
+        if (gen > this.durableGen) this.durableGen = gen;
       }, (err: Error) => {
         this.writeError = err;
       })
@@ -387,13 +393,23 @@ export class FileConsumerStore extends MemConsumerStore {
       });
   }
 
-  /** Resolves when the latest state is on disk. */
+  /**
+   * Resolves when the state as of this call is on disk (later changes are not waited for, so a
+   * caller is not held up by a steady stream of new changes). Rejects if the write failed.
+   */
   async flush(): Promise<void> {
-    while (this.writing || this.dirty) {
-      if (!this.writing) this.startWrite();
+    const target = this.changeGen;
+    while (this.durableGen < target) {
+      // Closed (deleted): there is nothing left to write to.
+      if (this.closed && !this.writing) return;
+      if (!this.writing) {
+        // Nothing in flight for our change (a failed write is retried once per flush call).
+        this.dirty = true;
+        this.startWrite();
+      }
       await this.writing;
+      if (this.durableGen < target && this.writeError) throw this.writeError;
     }
-    if (this.writeError) throw this.writeError;
   }
 
   override async stop(): Promise<void> {
