@@ -119,7 +119,12 @@ export class StoreFactory {
     const out: RecoveredStream[] = [];
     for (const name of names.sort()) {
       const dir = join(base, name);
-      const meta = await this.readMeta(account, name, dir);
+      let meta: StreamMeta | undefined;
+      try {
+        meta = await this.readMeta(account, name, dir);
+      } catch (e) {
+        this.warn(`JetStream: stream '${account} > ${name}' NOT loaded: ${String(e)}; its directory ${dir} is left on disk untouched`);
+      }
       if (!meta) continue;
       try {
         // Re-normalise through validation so configs written by older versions get today's defaults.
@@ -154,8 +159,13 @@ export class StoreFactory {
     }
     if (r.status === 'no-sum') {
       // Written before checksums existed: nothing to verify against. Load it, and guard it from now on.
-      await writeCheckedFile(dir, META_FILE, SUM_FILE, name, r.data);
-      this.warn(`JetStream: stream '${account} > ${name}': ${META_FILE} had no checksum (${SUM_FILE}); loaded as is and checksum written`);
+      let wrote = 'checksum written';
+      try {
+        await writeCheckedFile(dir, META_FILE, SUM_FILE, name, r.data);
+      } catch (e) {
+        wrote = `checksum could not be written (${String(e)})`;
+      }
+      this.warn(`JetStream: stream '${account} > ${name}': ${META_FILE} had no checksum (${SUM_FILE}); loaded as is, ${wrote}`);
     } else if (r.rolledForward) {
       this.warn(`JetStream: stream '${account} > ${name}': completed a ${META_FILE} update interrupted by a crash`);
     }

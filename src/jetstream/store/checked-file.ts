@@ -167,8 +167,12 @@ export function readCheckedFileSync(dir: string, file: string, sumFile: string, 
     // Usually absent: only there after a crash in the middle of a write.
   }
   return judge(raw, keyName, file, sumFile, () => {
-    fs.renameSync(`${target}.new`, target);
-    fsyncDirSync(dir);
+    try {
+      fs.renameSync(`${target}.new`, target);
+      fsyncDirSync(dir);
+    } catch {
+      // The content verified; completing the rename is retried by the next read or write.
+    }
   });
 }
 
@@ -190,8 +194,12 @@ export async function readCheckedFile(dir: string, file: string, sumFile: string
     rolled = true;
   });
   if (rolled) {
-    await fs.promises.rename(`${target}.new`, target);
-    await fsyncDir(dir);
+    try {
+      await fs.promises.rename(`${target}.new`, target);
+      await fsyncDir(dir);
+    } catch {
+      // See readCheckedFileSync.
+    }
   }
   return r;
 }

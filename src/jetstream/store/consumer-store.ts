@@ -549,9 +549,19 @@ export function readConsumerDirs(obsDir: string): RecoveredConsumerDir[] {
       // Not written by us; use the directory name as is.
     }
     const note: ConsumerRecoveryNote = { messages: [] };
-    const meta = readConsumerMeta(dir, name, note.messages);
-    if (!meta) note.metaUnreadable = true;
-    const state = readConsumerStateFile(dir, note);
+    let meta: ConsumerMeta | undefined;
+    let state: ConsumerState;
+    try {
+      meta = readConsumerMeta(dir, name, note.messages);
+      if (!meta) note.metaUnreadable = true;
+      state = readConsumerStateFile(dir, note);
+    } catch (e) {
+      // One consumer's files must not stop the stream from loading.
+      meta = undefined;
+      note.metaUnreadable = true;
+      note.messages.push(`files unreadable (${String(e)}); the durable is NOT started, its files are left in ${dir}`);
+      state = emptyConsumerState();
+    }
     if (note.messages.length > 0) recoveryNotes.set(state, note);
     out.push({ name, config: meta?.config, createdMs: meta?.createdMs ?? 0, state, dir });
   }
