@@ -198,6 +198,7 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   edited.config.max_msgs = 2;
   fs.writeFileSync(badMeta, JSON.stringify(edited));
   const badMetaFiles = fs.readdirSync(streamDir(dir, 'BADMETA')).sort();
+  const badMetaBytes = snapshotDir(streamDir(dir, 'BADMETA'));
   // K1: its meta.json bit-flipped (the second copy is intact).
   const k1meta = path.join(c, 'obs', 'K1', 'meta.json');
   const b = fs.readFileSync(k1meta);
@@ -234,6 +235,15 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   await assert.rejects(jsm.streams.info('BADMETA'), /stream not found/);
   assert.deepEqual(fs.readdirSync(streamDir(dir, 'BADMETA')).sort(), badMetaFiles);
 
+  // Creating BADMETA again starts an empty stream; the old directory is set aside whole, not adopted or trimmed.
+  const again = await jsm.streams.add({ name: 'BADMETA', subjects: ['bad.>'], max_msgs: 1 });
+  assert.equal(again.state.messages, 0);
+  assert.equal(again.state.last_seq, 0);
+  assert.match(srv.output(), /creating stream '\$G > BADMETA'.*moved to/);
+  const damagedRoot = path.join(dir, 'store', 'jetstream', '$G', 'damaged');
+  const [aside] = fs.readdirSync(damagedRoot);
+  assert.deepEqual(snapshotDir(path.join(damagedRoot, aside!)), badMetaBytes, 'every file of the old stream, byte for byte');
+
   // K1 is back with its real config and state.
   const k1 = await jsm.consumers.info('C', 'K1');
   assert.equal(k1.config.ack_policy, AckPolicy.Explicit);
@@ -248,3 +258,17 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   // K4 (deliver "new", created after message 5) restarts from its own beginning: 6, not 11 and not 1.
   assert.deepEqual(await nextSeqs(nc, 'K4', 5), [6, 7, 8, 9, 10]);
 });
+
+/** relative path -> bytes (hex) of every file under dir. */
+function snapshotDir(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, path.join(rel, e.name));
+      else out[path.join(rel, e.name)] = fs.readFileSync(p).toString('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
