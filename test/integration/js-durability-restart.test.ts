@@ -16,19 +16,44 @@ import { waitUntil } from '../helpers/wait.js';
 
 const MS = 1_000_000;
 
-function tmpDir(t: { after: (fn: () => void) => void }): string {
+type Ctx = { after: (fn: () => Promise<void>) => void };
+
+/** What a test started, released in one after-hook in a safe order: clients, then servers, then files. */
+interface Resources {
+  clients: NatsConnection[];
+  children: ChildServer[];
+  dirs: string[];
+}
+const resources = new WeakMap<Ctx, Resources>();
+
+function res(t: Ctx): Resources {
+  let r = resources.get(t);
+  if (!r) {
+    const created: Resources = { clients: [], children: [], dirs: [] };
+    r = created;
+    resources.set(t, created);
+    t.after(async () => {
+      for (const nc of created.clients) await nc.close().catch(() => undefined);
+      for (const c of created.children) await kill9(c);
+      for (const d of created.dirs) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return r;
+}
+
+function tmpDir(t: Ctx): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-dur-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  res(t).dirs.push(d);
   return d;
 }
 
 /** Start tsnats as a child on `dir` (sync always, random port); SIGKILLed after the test if still running. */
-async function start(t: { after: (fn: () => Promise<unknown>) => void }, dir: string): Promise<ChildServer> {
+async function start(t: Ctx, dir: string): Promise<ChildServer> {
   const conf = path.join(dir, 'server.conf');
   const store = path.join(dir, 'store');
   fs.writeFileSync(conf, `host: 127.0.0.1\nport: -1\njetstream {\n  store_dir: ${JSON.stringify(store)}\n  sync_interval: always\n}\n`);
   const child = await spawnTsnats(['-c', conf]);
-  t.after(() => kill9(child));
+  res(t).children.push(child);
   // Recovery is complete (whatever the order of listening and recovering) once the server says it is ready.
   await waitUntil(() => /Server is ready/.test(child.output()), 60_000, 'server ready');
   return child;
@@ -39,9 +64,9 @@ async function kill9(child: ChildServer): Promise<void> {
   await child.exited;
 }
 
-async function client(t: { after: (fn: () => Promise<unknown>) => void }, child: ChildServer): Promise<NatsConnection> {
+async function client(t: Ctx, child: ChildServer): Promise<NatsConnection> {
   const nc = await connect({ servers: `nats://127.0.0.1:${child.port}`, reconnect: false });
-  t.after(() => nc.close().catch(() => undefined));
+  res(t).clients.push(nc);
   return nc;
 }
 
