@@ -147,7 +147,9 @@ export class StoreFactory {
     };
     const r = await readCheckedFile(dir, META_FILE, SUM_FILE, name);
     if (r.status === 'missing') return notLoaded(`no ${META_FILE}`);
-    if (r.status === 'damaged') return notLoaded(r.reason);
+    if (r.status === 'damaged') {
+      return notLoaded(`${r.reason} (to load it anyway once ${META_FILE} is checked, remove ${SUM_FILE} and restart)`);
+    }
     let meta: StreamMeta;
     try {
       meta = JSON.parse(r.data.toString('utf8')) as StreamMeta;

@@ -15,10 +15,30 @@ import { metaChecksum } from '../../src/jetstream/store/checked-file.js';
 
 const CFG = { durable_name: 'D', ack_policy: 'explicit', deliver_policy: 'all' };
 
-function tmp(t: { after: (fn: () => void) => void }): string {
+type Ctx = { after: (fn: () => Promise<void>) => void };
+const cleanups = new WeakMap<Ctx, Array<() => Promise<unknown>>>();
+
+/** A temp dir removed after the test, once everything registered with onCleanup (stores) has stopped. */
+function tmp(t: Ctx): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-cfiles-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  let list = cleanups.get(t);
+  if (!list) {
+    const fns: Array<() => Promise<unknown>> = [];
+    list = fns;
+    cleanups.set(t, fns);
+    t.after(async () => {
+      for (const f of fns.splice(0)) await f().catch(() => undefined);
+    });
+  }
+  list.push(async () => fs.rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** Run fn after the test, before the temp dirs are removed. */
+function onCleanup(t: Ctx, fn: () => Promise<unknown>): void {
+  const list = cleanups.get(t);
+  if (list) list.unshift(fn);
+  else t.after(async () => { await fn(); });
 }
 
 function open(dir: string): FileStore {
@@ -49,7 +69,7 @@ test('consumer files: meta.json + meta.sum, a second copy, and a state that roun
   assert.deepEqual(fs.readdirSync(cdir).sort(), ['meta.bak', 'meta.bak.sum', 'meta.json', 'meta.sum', 'state.dat']);
   assert.equal(fs.readFileSync(path.join(cdir, 'meta.sum'), 'latin1'), metaChecksum('D', fs.readFileSync(path.join(cdir, 'meta.json'))));
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.equal(r!.name, 'D');
   assert.deepEqual(r!.config, CFG);
@@ -67,7 +87,7 @@ test('consumer meta: a hand-edited meta.json is detected and the durable comes b
   meta.config.ack_policy = 'none';
   fs.writeFileSync(path.join(cdir, 'meta.json'), JSON.stringify(meta));
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.deepEqual(r!.config, CFG, 'the written config, not the edited one');
   const note = consumerRecoveryNote(r!.state);
@@ -87,7 +107,7 @@ test('consumer meta: both copies damaged -> reported, not dropped silently, file
   fs.writeFileSync(path.join(cdir, 'meta.bak'), 'garbage');
   const before = files(cdir);
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.equal(r!.name, 'D', 'the durable is still listed as recovered');
   const note = consumerRecoveryNote(r!.state);
@@ -109,7 +129,7 @@ test('consumer state: truncated in the pending list -> ack floor kept, everythin
   // Header and the four sequences are the first 6 bytes here (all small varints); cut inside the pending list.
   fs.writeFileSync(path.join(cdir, 'state.dat'), full.subarray(0, 9));
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.deepEqual(r!.state.ackFloor, { consumerSeq: 3, streamSeq: 3 });
   assert.deepEqual(r!.state.delivered, { consumerSeq: 3, streamSeq: 3 }, 'delivered pulled back to the floor');
@@ -129,7 +149,7 @@ test('consumer state: a flipped bit is caught by the checksum -> nothing trusted
   buf[3] ^= 0x04;
   fs.writeFileSync(path.join(cdir, 'state.dat'), buf);
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.deepEqual(r!.state, emptyConsumerState());
   const note = consumerRecoveryNote(r!.state);
@@ -160,7 +180,7 @@ test('consumer files written before checksums (no meta.sum, no trailer) still lo
   st.ackFloor = { consumerSeq: 4, streamSeq: 4 };
   fs.writeFileSync(path.join(cdir, 'state.dat'), encodeConsumerState(st));
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   const [r] = s.recoveredConsumers();
   assert.deepEqual(r!.config, CFG);
   assert.deepEqual(r!.state.ackFloor, { consumerSeq: 4, streamSeq: 4 });
@@ -170,7 +190,7 @@ test('consumer files written before checksums (no meta.sum, no trailer) still lo
 test('flush waits for the state as of the call, not for changes made after it (ack replies are not starved)', async (t) => {
   const dir = tmp(t);
   const s = open(dir);
-  t.after(() => s.stop());
+  onCleanup(t, () => s.stop());
   for (let i = 1; i <= 10; i++) s.storeMsg('s.x', undefined, Buffer.from(`m${i}`));
   const cs = s.consumerStore('D', CFG, 1) as FileConsumerStore;
   const LIMIT = 20_000;

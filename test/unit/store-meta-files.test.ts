@@ -24,10 +24,30 @@ function fixturesDir(): string {
   return found;
 }
 
-function tmp(t: { after: (fn: () => void) => void }): string {
+type Ctx = { after: (fn: () => Promise<void>) => void };
+const cleanups = new WeakMap<Ctx, Array<() => Promise<unknown>>>();
+
+/** A temp dir removed after the test, once everything registered with onCleanup (stores) has stopped. */
+function tmp(t: Ctx): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-meta-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  let list = cleanups.get(t);
+  if (!list) {
+    const fns: Array<() => Promise<unknown>> = [];
+    list = fns;
+    cleanups.set(t, fns);
+    t.after(async () => {
+      for (const f of fns.splice(0)) await f().catch(() => undefined);
+    });
+  }
+  list.push(async () => fs.rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** Run fn after the test, before the temp dirs are removed. */
+function onCleanup(t: Ctx, fn: () => Promise<unknown>): void {
+  const list = cleanups.get(t);
+  if (list) list.unshift(fn);
+  else t.after(async () => { await fn(); });
 }
 
 function cfgOf(req: StreamConfigRequest): StreamConfig {
@@ -200,7 +220,7 @@ test('re-creating a stream over a damaged, unloaded directory never adopts or tr
   const cfg = cfgOf({ name: 'A', subjects: ['a.>'], max_msgs: 1 });
   const store = await f.open('$G', cfg, 2000n);
   await f.saveMeta('$G', cfg, 2000n);
-  t.after(() => store.stop());
+  onCleanup(t, () => store.stop());
   assert.equal(store.state().msgs, 0, 'the new stream starts empty');
   assert.equal(store.state().lastSeq, 0);
   const moved = warns.find((w) => /moved/.test(w));

@@ -475,7 +475,8 @@ function readConsumerMeta(dir: string, name: string, notes: string[]): ConsumerM
     return b.meta;
   }
   notes.push(`config unreadable: ${META_FILE}: ${p.problem}; ${META_BAK}: ${b.problem}. ` +
-    `The durable is NOT started; its files are left in ${dir}`);
+    `The durable is NOT started; its files are left in ${dir} (fix ${META_FILE} and remove ${META_SUM} to load it, ` +
+    'or create the consumer again: these files are then moved aside)');
   return undefined;
 }
 
