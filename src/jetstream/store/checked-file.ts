@@ -74,11 +74,11 @@ function writeSyncedSync(file: string, data: Uint8Array, doSync: boolean): void 
   }
 }
 
-async function writeSynced(file: string, data: Uint8Array): Promise<void> {
+async function writeSynced(file: string, data: Uint8Array, doSync = true): Promise<void> {
   const fh = await fs.promises.open(file, 'w');
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (doSync) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -99,14 +99,15 @@ export function writeCheckedFileSync(dir: string, file: string, sumFile: string,
   if (doSync) fsyncDirSync(dir);
 }
 
-export async function writeCheckedFile(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array): Promise<void> {
+export async function writeCheckedFile(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array,
+  doSync = true): Promise<void> {
   const target = path.join(dir, file);
-  await writeSynced(`${target}.new`, data);
+  await writeSynced(`${target}.new`, data, doSync);
   const sumPath = path.join(dir, sumFile);
-  await writeSynced(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)));
+  await writeSynced(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)), doSync);
   await fs.promises.rename(`${sumPath}.tmp`, sumPath);
   await fs.promises.rename(`${target}.new`, target);
-  await fsyncDir(dir);
+  if (doSync) await fsyncDir(dir);
 }
 
 interface RawPair {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import {
   copyConsumerState, decodeConsumerStateLenient, emptyConsumerState, encodeConsumerState, type LenientDecode,
 } from './consumer-state-codec.js';
-import { readCheckedFileSync, writeCheckedFileSync, type CheckedRead } from './checked-file.js';
+import { readCheckedFileSync, writeCheckedFile, writeCheckedFileSync, type CheckedRead } from './checked-file.js';
 import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
 import type { ConsumerState, ConsumerStore } from './types.js';
@@ -334,6 +334,9 @@ export class FileConsumerStore extends MemConsumerStore {
   /** Bumped by every state change; durableGen is the highest generation known to be on disk. */
   private changeGen = 0;
   private durableGen = 0;
+  /** Latest meta not yet written to the second copy, and the loop writing it. */
+  private backupData: Buffer | undefined;
+  private backupWriting: Promise<void> | undefined;
 
   constructor(name: string, cfg: unknown, createdMs: number, private readonly dir: string,
     private readonly syncAlways: boolean, onClose?: (name: string) => void, recovered?: ConsumerState) {
@@ -354,9 +357,23 @@ export class FileConsumerStore extends MemConsumerStore {
 
   private writeMeta(): void {
     const data = Buffer.from(JSON.stringify({ name: this.name, config: this.cfg, createdMs: this.createdMs }));
-    // Primary first, then the copy: at any crash point at least one of them verifies.
+    // The primary is durable before the caller answers (consumer create/update). The copy follows
+    // off the event loop: until it lands the primary alone holds the config (as in nats-server),
+    // and at any crash point at least one of the two verifies.
     writeCheckedFileSync(this.dir, META_FILE, META_SUM, this.name, data, this.syncAlways);
-    writeCheckedFileSync(this.dir, META_BAK, META_BAK_SUM, this.name, data, this.syncAlways);
+    this.backupData = data;
+    if (this.backupWriting) return;
+    this.backupWriting = (async () => {
+      while (this.backupData !== undefined && !this.closed) {
+        const d = this.backupData;
+        this.backupData = undefined;
+        await writeCheckedFile(this.dir, META_BAK, META_BAK_SUM, this.name, d, this.syncAlways).catch(() => {
+          // The primary is intact; the copy is written again with the next config change.
+        });
+      }
+    })().finally(() => {
+      this.backupWriting = undefined;
+    });
   }
   override updateConfig(cfg: unknown): void {
     super.updateConfig(cfg);
@@ -415,6 +432,7 @@ export class FileConsumerStore extends MemConsumerStore {
   override async stop(): Promise<void> {
     if (this.closed) return;
     await this.flush().catch(() => undefined);
+    if (this.backupWriting) await this.backupWriting;
     await super.stop();
   }
 
@@ -424,6 +442,7 @@ export class FileConsumerStore extends MemConsumerStore {
     if (!this.closed) this.markClosed();
     this.dirty = false;
     if (this.writing) await this.writing;
+    if (this.backupWriting) await this.backupWriting;
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 }
