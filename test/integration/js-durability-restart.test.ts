@@ -166,9 +166,11 @@ async function buildStore(t: Parameters<typeof start>[0], dir: string): Promise<
   await jsm.streams.add({ name: 'GOOD', subjects: ['good.>'] });
   await jsm.streams.add({ name: 'BADMETA', subjects: ['bad.>'], max_msgs: 1000 });
   await jsm.streams.add({ name: 'C', subjects: ['c.>'] });
+  await jsm.streams.add({ name: 'TORN', subjects: ['torn.>'] });
   for (let i = 1; i <= 5; i++) {
     await pub('GOOD', 'good.x', `g${i}`);
     await pub('BADMETA', 'bad.x', `b${i}`);
+    await pub('TORN', 'torn.x', `t${i}`);
     await pub('C', 'c.x', `c${i}`);
   }
   const durable = async (name: string, extra: Record<string, unknown> = {}): Promise<void> => {
@@ -224,6 +226,10 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   fs.writeFileSync(badMeta, JSON.stringify(edited));
   const badMetaFiles = fs.readdirSync(streamDir(dir, 'BADMETA')).sort();
   const badMetaBytes = snapshotDir(streamDir(dir, 'BADMETA'));
+  // TORN: meta.inf cut short, as a torn write would leave it.
+  const tornMeta = path.join(streamDir(dir, 'TORN'), 'meta.inf');
+  fs.truncateSync(tornMeta, Math.floor(fs.statSync(tornMeta).size / 2));
+  const tornBytes = snapshotDir(streamDir(dir, 'TORN'));
   // K1: its meta.json bit-flipped (the second copy is intact).
   const k1meta = path.join(c, 'obs', 'K1', 'meta.json');
   const b = fs.readFileSync(k1meta);
@@ -249,6 +255,10 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   assert.match(log, /'C > K2'.*config unreadable.*NOT started/);
   assert.match(log, /'C > K3'.*state\.dat damaged.*redelivered/);
   assert.match(log, /'C > K4'.*state\.dat damaged.*beginning/);
+
+  assert.match(log, /stream '\$G > TORN' NOT loaded: meta\.inf does not match its checksum/);
+  await assert.rejects(jsm.streams.info('TORN'), /stream not found/);
+  assert.deepEqual(snapshotDir(streamDir(dir, 'TORN')), tornBytes, 'the torn stream is left exactly as it was');
 
   // Undamaged streams are served, with every acknowledged message.
   await checkAcked(jsm, 'GOOD', acked.get('GOOD')!);
