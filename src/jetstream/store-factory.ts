@@ -29,8 +29,38 @@ const META_FILE = 'meta.inf';
 const SUM_FILE = 'meta.sum';
 const DAMAGED_DIR = 'damaged';
 
+/** Left in place of meta.inf while a stream's files are being removed. */
+const DELETING_FILE = 'meta.inf.deleted';
+
+/**
+ * A stream's file store whose delete() first retires meta.inf (one atomic rename), so a crash in
+ * the middle of removing the files can never bring the stream back with part of its data: at
+ * start-up a directory with the marker and no meta.inf is a deletion to finish.
+ */
+class StreamFileStore extends FileStore {
+  constructor(cfg: ReturnType<typeof toStoreConfig>, private readonly streamDirPath: string, opts: FileStoreOptions) {
+    super(cfg, opts);
+  }
+
+  override async delete(): Promise<void> {
+    try {
+      await rename(join(this.streamDirPath, META_FILE), join(this.streamDirPath, DELETING_FILE));
+      await fsyncDir(this.streamDirPath);
+    } catch {
+      // No meta.inf (never saved): nothing could bring the stream back.
+    }
+    await super.delete();
+  }
+}
+
 function openFileStore(cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions): StreamStore {
-  return new FileStore(cfg, opts);
+  return new StreamFileStore(cfg, opts.dir, opts);
+}
+
+/** A directory whose stream was being deleted when the server stopped: marker present, meta.inf gone. */
+async function isInterruptedDelete(dir: string): Promise<boolean> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  return entries.includes(DELETING_FILE) && !entries.includes(META_FILE);
 }
 
 interface StreamMeta {
@@ -86,6 +116,11 @@ export class StoreFactory {
       return; // no directory yet: the normal case
     }
     if (entries.length === 0) return;
+    if (await isInterruptedDelete(dir)) {
+      await rm(dir, { recursive: true, force: true });
+      this.warn(`JetStream: creating stream '${account} > ${name}': removed what was left of its deleted predecessor`);
+      return;
+    }
     const parent = join(this.root, account, DAMAGED_DIR);
     await mkdir(parent, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -119,6 +154,12 @@ export class StoreFactory {
     const out: RecoveredStream[] = [];
     for (const name of names.sort()) {
       const dir = join(base, name);
+      if (await isInterruptedDelete(dir)) {
+        // Deleted on request; the server stopped before all files were gone. Finish the job.
+        await rm(dir, { recursive: true, force: true }).catch((e) => this.warn(`JetStream: removing ${dir}: ${String(e)}`));
+        this.warn(`JetStream: stream '${account} > ${name}' was being deleted when the server stopped; deletion finished`);
+        continue;
+      }
       let meta: StreamMeta | undefined;
       try {
         meta = await this.readMeta(account, name, dir);

@@ -243,3 +243,49 @@ function snapshotDir(dir: string): Record<string, string> {
   walk(dir, '');
   return out;
 }
+
+test('stream delete: a deletion interrupted by a crash is finished at start-up, never resurrected with part of its data', async (t) => {
+  const root = tmp(t);
+  await makeStream(root, cfgOf({ name: 'A', subjects: ['a.>'] }), 3);
+  await makeStream(root, cfgOf({ name: 'B', subjects: ['b.>'] }), 3);
+  // A normal delete through the store removes everything.
+  const f = new StoreFactory(root, 'always', () => undefined);
+  const recB = await f.recover('$G');
+  const b = recB.find((r) => r.config.name === 'B')!;
+  for (const r of recB) if (r !== b) await r.store.stop();
+  await b.store.delete();
+  await f.removeDir('$G', 'B');
+  assert.equal(fs.existsSync(path.join(root, '$G', 'streams', 'B')), false);
+  // What a crash in the middle of deleting A leaves: meta.inf retired first, some data still there.
+  const a = path.join(root, '$G', 'streams', 'A');
+  fs.renameSync(path.join(a, 'meta.inf'), path.join(a, 'meta.inf.deleted'));
+  assert.ok(fs.readdirSync(path.join(a, 'msgs')).length > 0);
+  const warns: string[] = [];
+  const rec = await new StoreFactory(root, 'always', (m) => warns.push(m)).recover('$G');
+  assert.deepEqual(rec, []);
+  assert.equal(fs.existsSync(a), false, 'the deletion is completed');
+  assert.match(warns.join('\n'), /'\$G > A' was being deleted.*deletion finished/);
+});
+
+test('stream delete: retiring meta.inf is the first step (the store deletes its files after it)', async (t) => {
+  const root = tmp(t);
+  const cfg = cfgOf({ name: 'A', subjects: ['a.>'] });
+  const f = new StoreFactory(root, 'always', () => undefined);
+  const store = await f.open('$G', cfg, 1n);
+  await f.saveMeta('$G', cfg, 1n);
+  store.storeMsg('a.x', undefined, Buffer.from('x'));
+  const dir = path.join(root, '$G', 'streams', 'A');
+  // The file store's delete() starts by stopping the store; look at the directory at that moment.
+  let atStop: string[] | undefined;
+  const s = store as unknown as { stop: () => Promise<void> };
+  const realStop = s.stop.bind(store);
+  s.stop = async () => {
+    atStop ??= fs.readdirSync(dir).sort();
+    await realStop();
+  };
+  await store.delete();
+  assert.ok(atStop, 'delete() stopped the store');
+  assert.ok(atStop.includes('meta.inf.deleted') && !atStop.includes('meta.inf'), `meta.inf retired first: ${atStop.join(',')}`);
+  assert.ok(atStop.includes('msgs'), 'while the data was still there');
+  assert.equal(fs.existsSync(path.join(dir, 'meta.inf')), false);
+});
