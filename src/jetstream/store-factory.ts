@@ -12,7 +12,8 @@
 // trim or expose its data. It is logged and left on disk untouched (nats-server
 // jetstream.go also skips it). If a stream of that name is created later, the old
 // directory is moved to <root>/<account>/damaged/ first, so the new stream never
-// adopts, and its limits never trim, the old data.
+// adopts, and its limits never trim, the old data. Deleting a stream retires meta.inf
+// before removing the files, so a crash half-way never brings back part of a stream.
 
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
