@@ -238,9 +238,9 @@ export class Consumer implements StreamConsumer {
 
   /**
    * Bring the consumer to life: restore or select the starting position, subscribe,
-   * start timers. `restored` is the persisted state when recovering.
+   * start timers. `restored` is the persisted state when recovering; with `resume` it is
+   * applied even when all zeros (a restart point chosen after the state was lost).
    */
-  /** resume: apply `restored` even when it is all zeros (a restart point chosen after lost state). */
   start(restored?: ConsumerState, resume = false): void {
     if (restored !== undefined && (resume || restored.delivered.streamSeq > 0 || restored.ackFloor.streamSeq > 0 || restored.pending.size > 0)) {
       this.applyState(restored);
