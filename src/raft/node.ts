@@ -132,6 +132,8 @@ export class RaftNode {
   private timerAt = Infinity;
   private readonly restoredSnapshot: SnapshotRecord | undefined;
   private readonly waiters = new Map<number, { resolve: (index: number) => void; reject: (e: Error) => void }>();
+  /** Index being delivered to `apply` right now (0 = not inside apply). */
+  private applyingIndex = 0;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -326,6 +328,10 @@ export class RaftNode {
    * while catching followers up unless `force`).
    */
   installSnapshot(data: Uint8Array, force = false): { index: number; term: number } {
+    // Called from inside apply(): the caller's state already includes the
+    // entry being applied, so the snapshot covers it (else it is applied
+    // again after a restart).
+    if (this.applyingIndex > 0) this.core.appliedTo(this.applyingIndex);
     const meta = this.core.prepareSnapshot(force);
     if (meta instanceof RaftError) throw meta;
     const rec: SnapshotRecord = {
@@ -389,10 +395,14 @@ export class RaftNode {
   }
 
   private callApply(index: number, entries: Entry[]): void {
+    const outer = this.applyingIndex;
+    this.applyingIndex = index;
     try {
       this.opts.apply(index, entries);
     } catch (e) {
       this.log('warn', `apply of ${index} threw: ${(e as Error).message}`);
+    } finally {
+      this.applyingIndex = outer;
     }
   }
 
