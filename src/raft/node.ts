@@ -157,7 +157,13 @@ export class RaftNode {
             segmentMaxBytes: opts.segmentMaxBytes,
             fsync: opts.fsync,
           });
-    if (this.wal.recovery.reason) this.log('warn', `WAL recovery: ${this.wal.recovery.reason}, dropped ${this.wal.recovery.droppedRecords} record(s)`);
+    const rec = this.wal.recovery;
+    if (rec.reason) this.log('warn', `WAL recovery: ${rec.reason}, dropped ${rec.droppedRecords} record(s)${rec.lostDurable ? ' that may have been acknowledged' : ''}`);
+    for (const f of this.snapshots.movedAside) this.log('warn', `snapshot ${f} failed to load; moved aside`);
+    for (const f of rec.movedAside ?? []) this.log('warn', `WAL data moved aside to ${f}`);
+    // Recovery that lost possibly acknowledged state: the core must not vote
+    // or lead as if its log were complete until a leader has caught it up.
+    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
       const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
@@ -174,7 +180,8 @@ export class RaftNode {
         clusterSize: opts.clusterSize,
         observer: opts.observer,
         managed: opts.managed,
-        recovering: opts.recovering ?? hasState,
+        recovering: opts.recovering ?? (hasState || stateLost),
+        stateLost,
         timing: opts.timing,
       },
       env,

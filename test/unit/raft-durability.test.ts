@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft/node.js';
-import { FAST_TIMING } from '../../src/raft/local-cluster.js';
+import { FAST_TIMING, LocalCluster } from '../../src/raft/local-cluster.js';
+import { Wal } from '../../src/raft/log/wal.js';
 import { peerIdForServerName } from '../../src/raft/subjects.js';
 import { InProcessHub } from '../../src/raft/transport.js';
 import { type Entry, EntryType } from '../../src/raft/types.js';
@@ -91,4 +92,85 @@ test('installSnapshot() from inside apply() covers the entry being applied: afte
   assert.equal(sm2.snapshotsSeen, 1);
   for (const [i, c] of sm2.appliedCount) assert.equal(c, 1, `index ${i} applied ${c} times`);
   assert.ok(![...sm2.appliedCount.keys()].some((i) => i !== snapAt && i <= snapAt), 'no entry at or below the snapshot is re-applied');
+});
+
+test('a corrupt snapshot is moved aside with the WAL it covered, never deleted; the node reports lost state until the leader caught it up', async (t) => {
+  const c = new LocalCluster({ size: 3, segmentMaxBytes: 256 });
+  t.after(() => c.destroy());
+  c.startAll();
+  const l = await c.waitForLeader();
+  for (let k = 0; k < 20; k++) l.n.propose(Buffer.from(`a${k}`));
+  await c.waitForStateSize(20);
+  const m = c.members.find((x) => x !== l)!;
+  const snap = m.n.installSnapshot(m.snapshotData());
+  for (let k = 0; k < 5; k++) l.n.propose(Buffer.from(`b${k}`));
+  await c.waitForStateSize(25);
+  assert.equal(m.n.status().stateLost, false);
+  c.stop(m);
+
+  // Flip one byte in the middle of the snapshot file.
+  const snapDir = join(m.dir, 'snapshots');
+  const [snapName] = fs.readdirSync(snapDir);
+  assert.equal(snapName, `snap.${snap.term}.${snap.index}`);
+  const bytes = fs.readFileSync(join(snapDir, snapName));
+  bytes[bytes.length >> 1] ^= 0xff;
+  fs.writeFileSync(join(snapDir, snapName), bytes);
+  const walBefore = fs.readdirSync(join(m.dir, 'wal')).filter((n) => n.endsWith('.wal'));
+  assert.ok(walBefore.length > 0);
+
+  c.start(m);
+  // Nothing deleted: the snapshot and every segment that followed it are kept as *.bad.
+  assert.deepEqual(fs.readdirSync(snapDir), [`${snapName}.bad`]);
+  const walAfter = fs.readdirSync(join(m.dir, 'wal'));
+  for (const w of walBefore) assert.ok(walAfter.includes(`${w}.bad`), `${w} kept aside (have ${walAfter.join(' ')})`);
+  assert.deepEqual(fs.readFileSync(join(snapDir, `${snapName}.bad`)), bytes);
+  const st = m.n.status();
+  assert.equal(st.stateLost, true, 'lost state is reported in status');
+  assert.equal(st.pindex, 0);
+
+  // The leader catches it up; only then is its state complete again.
+  await c.waitFor(() => !m.n.status().stateLost, 10_000, 'leader to catch the member up');
+  await c.waitFor(() => m.state.length === 25, 10_000, 'member state rebuilt');
+  assert.deepEqual(m.stateStrings(), l.stateStrings());
+  assert.equal(m.leaderChanges.some((x) => x.isLeader), false);
+});
+
+test('WAL recovery: a torn end of the last segment is an unfinished write; a bad record with data after it is lost durable data, kept aside', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raft-wal-'));
+  try {
+    const w = Wal.open(dir, { segmentMaxBytes: 1 << 20 });
+    for (let i = 1; i <= 10; i++) w.append(i, 1, Buffer.from(`record-${i}`));
+    w.syncNow();
+    w.close();
+    const [seg] = fs.readdirSync(dir).filter((n) => n.endsWith('.wal'));
+    const path = join(dir, seg);
+    const full = fs.readFileSync(path);
+
+    // Torn tail: the last record is cut short (a write the crash interrupted).
+    fs.writeFileSync(path, full.subarray(0, full.length - 3));
+    const torn = Wal.open(dir);
+    assert.equal(torn.lastIndex(), 9);
+    assert.equal(torn.recovery.droppedRecords, 1);
+    assert.equal(torn.recovery.lostDurable, undefined);
+    torn.close();
+
+    // Bit flip in record 4 of 10: records 4..10 are cut, and that was durable data.
+    fs.writeFileSync(path, full);
+    const rec4 = full.indexOf(Buffer.from('record-4'));
+    const flipped = Buffer.from(full);
+    flipped[rec4] ^= 0x01;
+    fs.writeFileSync(path, flipped);
+    const bad = Wal.open(dir);
+    assert.equal(bad.lastIndex(), 3);
+    assert.equal(bad.recovery.lostDurable, true);
+    assert.equal(bad.recovery.droppedRecords, 7);
+    const aside = bad.recovery.movedAside ?? [];
+    assert.equal(aside.length, 1);
+    // The cut bytes are kept byte for byte.
+    assert.ok(fs.readFileSync(aside[0]).equals(flipped.subarray(flipped.length - fs.readFileSync(aside[0]).length)));
+    assert.ok(fs.readFileSync(aside[0]).includes(Buffer.from('record-10')));
+    bad.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -19,6 +19,8 @@ export const TERM_VOTE_FILE = 'tav.idx';
 export const PEER_STATE_FILE = 'peers.idx';
 export const SNAPSHOTS_DIR = 'snapshots';
 const SNAP_RE = /^snap\.(\d+)\.(\d+)$/;
+/** Snapshots that failed to load, kept for inspection (never loaded, never deleted). */
+const BAD_RE = /\.bad\d*$/;
 const MIN_SNAPSHOT_BYTES = 28;
 
 function fsyncDir(dir: string): void {
@@ -117,6 +119,8 @@ export function decodeSnapshotFile(buf: Buffer): SnapshotRecord | undefined {
 export class SnapshotStore {
   readonly dir: string;
   private current = '';
+  /** Snapshot files that failed to load and were renamed `*.bad` by loadLatest(). */
+  readonly movedAside: string[] = [];
 
   constructor(groupDir: string) {
     this.dir = join(groupDir, SNAPSHOTS_DIR);
@@ -128,13 +132,14 @@ export class SnapshotStore {
     const name = `snap.${s.lastTerm}.${s.lastIndex}`;
     const path = join(this.dir, name);
     writeFileDurable(path, encodeSnapshotFile(s), this.dir);
-    for (const n of fs.readdirSync(this.dir)) if (n !== name) fs.rmSync(join(this.dir, n), { force: true });
+    for (const n of fs.readdirSync(this.dir)) if (n !== name && !BAD_RE.test(n)) fs.rmSync(join(this.dir, n), { force: true });
     this.current = path;
   }
 
   /**
    * The newest valid snapshot (highest term, then index). Temp files,
-   * unparseable names, corrupt files and legacy index-0 snapshots are removed.
+   * unparseable names and legacy index-0 snapshots are removed; a corrupt
+   * snapshot is renamed `*.bad` (kept, listed in movedAside).
    */
   loadLatest(): SnapshotRecord | undefined {
     let names: string[];
@@ -146,6 +151,7 @@ export class SnapshotStore {
     const cands: { name: string; term: number; index: number }[] = [];
     for (const n of names) {
       const m = SNAP_RE.exec(n);
+      if (BAD_RE.test(n)) continue;
       if (!m) {
         fs.rmSync(join(this.dir, n), { force: true });
         continue;
@@ -155,13 +161,28 @@ export class SnapshotStore {
     cands.sort((a, b) => b.term - a.term || b.index - a.index);
     for (const c of cands) {
       const path = join(this.dir, c.name);
-      const s = c.index > 0 ? decodeSnapshotFile(fs.readFileSync(path)) : undefined;
+      if (c.index === 0) {
+        fs.rmSync(path, { force: true });
+        continue;
+      }
+      let s: SnapshotRecord | undefined;
+      try {
+        s = decodeSnapshotFile(fs.readFileSync(path));
+      } catch {
+        s = undefined;
+      }
       if (s && s.lastIndex === c.index && s.lastTerm === c.term) {
         this.current = path;
+        // Older valid snapshots are superseded; corrupt ones stay aside.
+        // (corrupt ones were renamed already and are not touched).
         for (const o of cands) if (o !== c) fs.rmSync(join(this.dir, o.name), { force: true });
         return s;
       }
-      fs.rmSync(path, { force: true });
+      let aside = `${path}.bad`;
+      for (let n = 1; fs.existsSync(aside); n++) aside = `${path}.bad${n}`;
+      fs.renameSync(path, aside);
+      fsyncDir(this.dir);
+      this.movedAside.push(aside);
     }
     this.current = '';
     return undefined;
@@ -179,7 +200,7 @@ export class SnapshotStore {
 
   /** Deletes every snapshot (memory-style reset). */
   clear(): void {
-    for (const n of fs.readdirSync(this.dir)) fs.rmSync(join(this.dir, n), { force: true });
+    for (const n of fs.readdirSync(this.dir)) if (!BAD_RE.test(n)) fs.rmSync(join(this.dir, n), { force: true });
     this.current = '';
   }
 }

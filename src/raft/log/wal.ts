@@ -34,6 +34,15 @@ export interface WalRecovery {
   droppedRecords: number;
   /** Why the tail was cut, if it was. */
   reason?: string;
+  /**
+   * True when what was dropped may have been durable (and acknowledged): a
+   * bad record with data after it, a cut before the last segment, a gap, a
+   * log that does not continue the snapshot. A torn end of the last segment
+   * (an unfinished write) is not: it was never fsync'ed.
+   */
+  lostDurable?: boolean;
+  /** Files (or cut tails) moved aside as `*.bad` instead of being deleted. */
+  movedAside?: string[];
 }
 
 interface Segment {
@@ -370,14 +379,17 @@ export class Wal {
       .sort();
     let expected = -1;
     let cut = false;
-    for (const name of names) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k];
+      const lastSegment = k === names.length - 1;
       const path = join(this.dir, name);
       const first = Number(SEGMENT_RE.exec(name)![1]);
       if (cut || (expected >= 0 && first !== expected)) {
         if (!cut) this.recovery.reason = `gap before segment ${name}`;
         this.recovery.droppedRecords += this.countRecords(path);
+        this.recovery.lostDurable = true;
         cut = true;
-        fs.unlinkSync(path);
+        this.moveAside(path);
         continue;
       }
       const buf = fs.readFileSync(path);
@@ -389,6 +401,16 @@ export class Wal {
         if (bad) {
           this.recovery.reason = `${bad} at index ${index} in ${name}`;
           this.recovery.droppedRecords += this.countRecords(path, off);
+          // An unfinished write can only be the very end of the last segment.
+          const recEnd = buf.length - off >= HEADER_BYTES ? off + HEADER_BYTES + readU32le(buf, off) : buf.length;
+          const tornEnd = lastSegment && (bad.startsWith('torn') || (bad === 'checksum mismatch' && recEnd >= buf.length));
+          if (!tornEnd) {
+            this.recovery.lostDurable = true;
+            // Keep the cut bytes for inspection instead of destroying them.
+            const aside = `${path}.${off}.bad`;
+            fs.writeFileSync(aside, buf.subarray(off));
+            (this.recovery.movedAside ??= []).push(aside);
+          }
           cut = true;
           break;
         }
@@ -400,7 +422,6 @@ export class Wal {
       if (cut) fs.truncateSync(path, off);
       if (s.offsets.length === 0) {
         fs.unlinkSync(path);
-        if (!cut) continue;
         continue;
       }
       s.fd = fs.openSync(path, 'r+');
@@ -417,17 +438,27 @@ export class Wal {
       this.segs.shift();
     }
     if (this.segs.length > 0 && this.segs[0].first > this.floor + 1) {
-      // The log does not continue the snapshot: nothing in it is usable.
+      // The log does not continue the snapshot (e.g. the snapshot it follows
+      // was corrupt): nothing in it is usable, but it is kept aside.
       this.recovery.reason ??= `log starts at ${this.segs[0].first}, snapshot ends at ${this.floor}`;
+      this.recovery.lostDurable = true;
       for (const s of this.segs) {
         this.recovery.droppedRecords += s.offsets.length;
         fs.closeSync(s.fd);
-        fs.unlinkSync(s.path);
+        this.moveAside(s.path);
       }
       this.segs = [];
     }
     // Whatever survived recovery is made durable before anyone relies on it.
     this.syncNow();
+  }
+
+  /** Renames a file to `<name>.bad` (never overwriting an earlier one). */
+  private moveAside(path: string): void {
+    let aside = `${path}.bad`;
+    for (let n = 1; fs.existsSync(aside); n++) aside = `${path}.bad${n}`;
+    fs.renameSync(path, aside);
+    (this.recovery.movedAside ??= []).push(aside);
   }
 
   /** Why the record at `off` cannot be trusted, or '' if it is fine. */
