@@ -32,7 +32,8 @@ import {
   readTermVote,
   SnapshotStore,
   writePeerStateFile,
-  writeTermVote,
+  writePeerStateFileLater,
+  writeTermVoteLater,
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
@@ -134,6 +135,15 @@ export class RaftNode {
   private readonly waiters = new Map<number, { resolve: (index: number) => void; reject: (e: Error) => void }>();
   /** Index being delivered to `apply` right now (0 = not inside apply). */
   private applyingIndex = 0;
+  // Term/vote persistence runs off the event loop. Every message the node
+  // sends while a term/vote write is wanted or in flight is held back and
+  // published, in order, once the write is durable: no vote (or anything
+  // else reflecting the new term) leaves before it is on disk.
+  private tavWanted: { term: number; vote: string } | null = null;
+  private tavWriting = false;
+  private held: { subject: string; reply: string; payload: Uint8Array }[] = [];
+  /** Term/vote writes completed (diagnostics and tests). */
+  termVoteWrites = 0;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -575,6 +585,36 @@ export class RaftNode {
     };
   }
 
+  /** Publishes now, or holds the message while a term/vote write is not yet durable. */
+  private send(subject: string, reply: string, payload: Uint8Array): void {
+    if (this.tavWanted || this.tavWriting) this.held.push({ subject, reply, payload });
+    else this.transport.publish(subject, reply, payload);
+  }
+
+  private writeTermVote(): void {
+    const want = this.tavWanted;
+    if (!want || this.stopped) return;
+    this.tavWanted = null;
+    this.tavWriting = true;
+    writeTermVoteLater(this.storeDir, want.term, want.vote, (err) => {
+      this.tavWriting = false;
+      if (this.stopped) return;
+      if (err) {
+        this.log('warn', `writing term and vote: ${err.message}`);
+        this.fatal(new RaftError('write_error', 'raft: could not persist term and vote'));
+        return;
+      }
+      this.termVoteWrites++;
+      if (this.tavWanted) {
+        this.writeTermVote();
+        return;
+      }
+      const held = this.held;
+      this.held = [];
+      for (const m of held) this.transport.publish(m.subject, m.reply, m.payload);
+    });
+  }
+
   // ---------------------------------------------------------------- host (effects of the core)
 
   private readonly host: RaftHost = {
@@ -608,20 +648,15 @@ export class RaftNode {
       this.walDirty = true;
     },
     persistTermVote: (term, vote) => {
-      try {
-        writeTermVote(this.storeDir, term, vote);
-        return true;
-      } catch (e) {
-        this.log('warn', `writing term and vote: ${(e as Error).message}`);
-        return false;
-      }
+      this.tavWanted = { term, vote };
+      if (!this.tavWriting) this.writeTermVote();
+      return true;
     },
     persistPeerState: (ps: PeerState) => {
-      try {
-        writePeerStateFile(this.storeDir, ps);
-      } catch (e) {
-        this.fatal(e as Error);
-      }
+      // Derived from the log (replayed at start), so nothing waits for it.
+      writePeerStateFileLater(this.storeDir, ps, (err) => {
+        if (err && !this.stopped) this.fatal(err);
+      });
     },
     installSnapshot: (snap) => {
       try {
@@ -634,16 +669,16 @@ export class RaftNode {
       }
     },
     loadSnapshot: () => this.snapshots.loadCurrent(),
-    sendVoteRequest: (subject: string, reply: string, vr: VoteRequest) => this.transport.publish(subject, reply, encodeVoteRequest(vr)),
-    sendVoteResponse: (subject: string, vr: VoteResponse) => this.transport.publish(subject, '', encodeVoteResponse(vr)),
+    sendVoteRequest: (subject: string, reply: string, vr: VoteRequest) => this.send(subject, reply, encodeVoteRequest(vr)),
+    sendVoteResponse: (subject: string, vr: VoteResponse) => this.send(subject, '', encodeVoteResponse(vr)),
     sendAppendEntry: (subject: string, reply: string, ae: AppendEntry) => {
       if (!ae.buf) ae.buf = encodeAppendEntry(ae);
-      this.transport.publish(subject, reply, ae.buf);
+      this.send(subject, reply, ae.buf);
     },
     sendAppendEntryResponse: (subject: string, reply: string, ar: AppendEntryResponse) => {
-      this.transport.publish(subject, reply, encodeAppendEntryResponse(ar));
+      this.send(subject, reply, encodeAppendEntryResponse(ar));
     },
-    sendRaw: (subject, reply, data) => this.transport.publish(subject, reply, data),
+    sendRaw: (subject, reply, data) => this.send(subject, reply, data),
     subscribe: (subject, kind) => {
       if (this.subs.has(subject)) return;
       this.subs.set(subject, this.transport.subscribe(subject, this.handlerFor(kind)));

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft/node.js';
 import { FAST_TIMING, LocalCluster } from '../../src/raft/local-cluster.js';
 import { Wal } from '../../src/raft/log/wal.js';
+import { readTermVote } from '../../src/raft/log/meta-files.js';
+import { decodeVoteResponse } from '../../src/raft/codec.js';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { peerIdForServerName } from '../../src/raft/subjects.js';
 import { InProcessHub } from '../../src/raft/transport.js';
 import { type Entry, EntryType } from '../../src/raft/types.js';
@@ -173,4 +176,66 @@ test('WAL recovery: a torn end of the last segment is an unfinished write; a bad
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('term/vote writes run off the event loop, and no vote leaves a node before its term and vote are on disk', async (t) => {
+  const c = new LocalCluster({ size: 3 });
+  t.after(() => c.destroy());
+  const dirOf = new Map(c.members.map((m) => [m.name, m.dir]));
+  // Every vote request / response, at the moment it is published, must already be durable in tav.idx.
+  const violations: string[] = [];
+  let votesSeen = 0;
+  c.hub.onPublish = (from, subject, _reply, payload) => {
+    const dir = dirOf.get(from)!;
+    if (subject.startsWith('$NRG.V.') && payload.length === 32) {
+      const term = Number(Buffer.from(payload).readBigUInt64LE(0));
+      const tav = readTermVote(dir);
+      votesSeen++;
+      // A probe asks at the current term without voting; a real request needs term and self-vote on disk.
+      if (tav.term < term) violations.push(`${from} asked for votes in term ${term} with tav ${tav.term}/${tav.vote}`);
+    } else if (subject.startsWith('$NRG.R.') && payload.length === 17) {
+      const r = decodeVoteResponse(payload)!;
+      const tav = readTermVote(dir);
+      votesSeen++;
+      if (r.granted && (tav.term < r.term || tav.vote === '')) violations.push(`${from} granted in term ${r.term} with tav ${tav.term}/${tav.vote}`);
+    }
+  };
+  // Count synchronous fsyncs: term/vote (and peer state) writes must not make any.
+  const cjsFs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const origFsync = cjsFs.fsyncSync;
+  const origFdatasync = cjsFs.fdatasyncSync;
+  let syncCalls = 0;
+  let counting = false;
+  cjsFs.fsyncSync = (fd: number) => {
+    if (counting) syncCalls++;
+    origFsync(fd);
+  };
+  cjsFs.fdatasyncSync = (fd: number) => {
+    if (counting) syncCalls++;
+    origFdatasync(fd);
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    cjsFs.fsyncSync = origFsync;
+    cjsFs.fdatasyncSync = origFdatasync;
+    syncBuiltinESMExports();
+  });
+
+  c.startAll();
+  counting = true;
+  let l = await c.waitForLeader();
+  for (let round = 0; round < 3; round++) {
+    l.n.propose(Buffer.from(`r${round}`));
+    await c.waitForStateSize(round + 1);
+    const prevTerm = l.n.term;
+    l.n.stepDown();
+    await c.waitFor(() => c.leader() !== undefined && c.leader()!.n.term > prevTerm, 10_000, 'a new leader');
+    l = c.leader()!;
+  }
+  counting = false;
+  assert.ok(votesSeen >= 6, `elections happened (${votesSeen} vote messages)`);
+  assert.deepEqual(violations, []);
+  assert.equal(syncCalls, 0, 'no synchronous fsync during elections');
+  const writes = c.members.reduce((n, m) => n + m.n.termVoteWrites, 0);
+  assert.ok(writes >= 6, `term/vote writes went through the async path (${writes})`);
 });

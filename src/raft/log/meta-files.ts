@@ -47,11 +47,62 @@ export function writeFileDurable(path: string, data: Uint8Array, dir: string): v
   fsyncDir(dir);
 }
 
-export function writeTermVote(dir: string, term: number, vote: string): void {
+function encodeTermVote(term: number, vote: string): Buffer {
   const buf = Buffer.alloc(8 + (vote ? ID_LEN : 0));
   writeU64(buf, 0, term);
   if (vote) buf.write(vote, 8, ID_LEN, 'latin1');
-  writeFileDurable(join(dir, TERM_VOTE_FILE), buf, dir);
+  return buf;
+}
+
+export function writeTermVote(dir: string, term: number, vote: string): void {
+  writeFileDurable(join(dir, TERM_VOTE_FILE), encodeTermVote(term, vote), dir);
+}
+
+// Asynchronous durable writes (write temp, fdatasync, rename, fsync dir) off
+// the event loop. Writes to one path run one after another, also across node
+// incarnations on the same directory, so the last requested content wins.
+const writeChains = new Map<string, Promise<void>>();
+
+async function writeFileDurableAsync(path: string, data: Uint8Array, dir: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, path);
+  const dh = await fs.promises.open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** Queues a durable replacement of `path`; `done` runs once it is on disk (or failed). */
+export function writeFileDurableLater(path: string, data: Uint8Array, dir: string, done: (err?: Error) => void): void {
+  const prev = writeChains.get(path) ?? Promise.resolve();
+  const p = prev.then(() => writeFileDurableAsync(path, data, dir));
+  const tail = p.then(
+    () => done(),
+    (e: Error) => done(e),
+  );
+  writeChains.set(path, tail);
+  void tail.then(() => {
+    if (writeChains.get(path) === tail) writeChains.delete(path);
+  });
+}
+
+/** tav.idx written off the event loop; `done` once durable. */
+export function writeTermVoteLater(dir: string, term: number, vote: string, done: (err?: Error) => void): void {
+  writeFileDurableLater(join(dir, TERM_VOTE_FILE), encodeTermVote(term, vote), dir, done);
+}
+
+/** peers.idx written off the event loop. */
+export function writePeerStateFileLater(dir: string, ps: PeerState, done: (err?: Error) => void): void {
+  writeFileDurableLater(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir, done);
 }
 
 /** Term and vote; a missing or short file reads as far as it goes (term 0, no vote). */
