@@ -32,6 +32,7 @@ import {
   type FollowerCatchup,
 } from './core-types.js';
 import { LeaderCatchup } from './core-catchup.js';
+import { injectedFaults } from './test-faults.js';
 import {
   appendEntrySubject,
   candidateVoteInbox,
@@ -114,6 +115,8 @@ export class RaftCore {
   private probing = false;
   /** The next candidacy skips the probe (leader transfer target, campaign() calls). */
   private forceCampaign = false;
+  /** An empty-log node skips every other chance to campaign. */
+  private emptyDefer = false;
   /** env.now() of the last live AE from the current leader (0 = none). */
   private leaderContactAt = 0;
   /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
@@ -467,7 +470,7 @@ export class RaftCore {
 
   // ------------------------------------------------------------------ elections
 
-  private switchToCandidate(): void {
+  private switchToCandidate(afterProbe = false): void {
     if (this._state === 'closed') return;
     if (this.observer || this._applied < this._commit) {
       this.resetElect(this.timing.electionTimeoutMinMs / 4);
@@ -481,9 +484,13 @@ export class RaftCore {
     }
     // Never campaign with an uncommitted membership change about ourselves,
     // nor (managed groups) from outside our own peer set.
-    // A server removed from the group never campaigns.
+    // A server removed from the group never campaigns, nor does one whose
+    // addition is still uncommitted. One whose *removal* is uncommitted may
+    // (as in the Raft dissertation, without counting its own vote): it may
+    // hold the only complete log, and winning commits its removal, after
+    // which it hands over and closes.
     if (
-      (this.membChange && this.membChange.peer === this.id) ||
+      (this.membChange && this.membChange.peer === this.id && this.membChange.add) ||
       (this.managed && !this.peers.has(this.id)) ||
       (this.removed.has(this.id) && !this.peers.has(this.id))
     ) {
@@ -499,7 +506,18 @@ export class RaftCore {
     // changes term for it) and campaigns for real once enough peers answered.
     const force = this.forceCampaign || this.lxfer;
     this.forceCampaign = false;
-    if (!force && this._term > 0 && !this.reachableQuorum(now)) {
+    // A restarted node with an empty log can only win when every member
+    // answers; it lets nodes holding a log campaign first (every other
+    // timeout), or its own candidacies keep splitting their votes.
+    if (!force && !afterProbe && this.pindex === 0 && !this.initializing && this._term > 0) {
+      this.emptyDefer = !this.emptyDefer;
+      if (this.emptyDefer) {
+        this.updateLeader('');
+        this.resetElectionTimeout();
+        return;
+      }
+    }
+    if (!force && !afterProbe && this._term > 0 && !this.reachableQuorum(now)) {
       this.sendProbe();
       return;
     }
@@ -652,7 +670,7 @@ export class RaftCore {
     if (this.probing) {
       if (this.reachableQuorum(this.env.now())) {
         this.probing = false;
-        this.switchToCandidate();
+        this.switchToCandidate(true);
       }
       return;
     }
@@ -1208,7 +1226,7 @@ export class RaftCore {
     vals.sort((a, b) => b - a);
     const candidate = vals[this.qn - 1];
     // Only an entry of our own term commits by counting (earlier ones follow it).
-    if (candidate > this._commit && this.termAt(candidate) === this._term) {
+    if (candidate > this._commit && (this.termAt(candidate) === this._term || injectedFaults.commitEarlierTermByCounting)) {
       this.commitTo(candidate);
       this.heartbeatAfterCommit = true;
     }

@@ -41,6 +41,8 @@ export class SimDisk {
   syncMinTrunc = Infinity;
   dirty = false;
   generation = 0;
+  /** Durable marker: recovery lost state and no leader has caught this server up yet. */
+  lost = false;
 
   lastIndex(): number {
     return this.base + this.cur.length;
@@ -122,6 +124,15 @@ export class SimDisk {
     this.stableLen = 0;
     this.durTail = [];
     this.dirty = false;
+  }
+
+  /** Corruption of the newest `k` durable records (after a crash): they are cut. Returns how many. */
+  dropTail(k: number): number {
+    const n = Math.min(k, this.cur.length);
+    this.cur.length -= n;
+    this.stableLen = this.cur.length;
+    this.durTail = [];
+    return n;
   }
 
   /** Power loss: keep the durable log, maybe plus a prefix of unsynced writes. */
