@@ -1156,7 +1156,7 @@ export class RaftCore {
       const p = this.peers.get(ar.peer);
       if (p && ar.index > p.li) p.li = ar.index;
       this.runs.acknowledged(ar.peer, ar.index, this.env.now(), this.readEntryFn, this._term);
-      if (ar.index <= this._commit || ar.term !== this._term || !p) return;
+      if (ar.index <= this._commit || (ar.term !== this._term && !injectedFaults.commitEarlierTermByCounting) || !p) return;
       if (ar.index > p.match) p.match = Math.min(ar.index, this.pindex);
       this.leaderTryCommit();
     } else if (reply) {

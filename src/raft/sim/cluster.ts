@@ -90,6 +90,9 @@ export class SimServer {
   smIndex = 0;
   smHash = 0;
   commitChecked = 0;
+  /** Leader commit tracking for the commitment-rule check (term and index last seen as leader). */
+  leaderCommitTerm = -1;
+  leaderCommitSeen = 0;
   clockRate = 1;
   clockOffset = 0;
   wakeGen = 0;
@@ -223,6 +226,8 @@ export interface SimConfig {
   nodes: number;
   /** Encode and decode every message through the NRG codec. */
   codec?: boolean;
+  /** Check durability promises of messages as they are sent (default true). */
+  checkSends?: boolean;
   timing?: Partial<RaftTiming>;
   traceLimit?: number;
 }
@@ -270,6 +275,7 @@ export class SimCluster {
   constructor(cfg: SimConfig) {
     this.rng = new Prng(cfg.seed);
     this.codec = cfg.codec ?? false;
+    this.checkSends = cfg.checkSends ?? true;
     this.timing = { ...SIM_TIMING, ...cfg.timing };
     this.traceLimit = cfg.traceLimit ?? 0;
     this.inv = new Invariants(this);
@@ -374,6 +380,57 @@ export class SimCluster {
     this.trace(`${s.name} CORRUPTED: ${n} durable records cut`);
   }
 
+  /**
+   * Promises a message makes must already be on disk when it leaves: a
+   * granted vote (term and vote durable), a successful append response (the
+   * acknowledged entries durable). Off, only their consequences are checked
+   * (two leaders in a term, lost committed entries, unapplied acks).
+   */
+  checkSends = true;
+
+  private checkDurableBeforeSend(from: SimServer, p: Payload): void {
+    const d = from.disk;
+    if (p.k === 'vresp' && p.v.granted) {
+      if (d.term < p.v.term || (d.term === p.v.term && d.vote === '')) {
+        throw new SimFailure(`t=${this.now.toFixed(3)}ms ${from.name} granted a vote in term ${p.v.term} before it was durable (disk: term ${d.term} vote '${d.vote}')`);
+      }
+    } else if (p.k === 'aer' && p.v.success) {
+      const i = p.v.index;
+      if (i > d.durableBase + d.durable.length && !(d.snapshot && i <= d.snapshot.lastIndex)) {
+        throw new SimFailure(`t=${this.now.toFixed(3)}ms ${from.name} acknowledged index ${i} but only ${d.durableBase + d.durable.length} is durable`);
+      }
+    }
+  }
+
+  /** Probability that a server crashes while one of its fsyncs is in flight (power loss mid-write). */
+  crashDuringFsync = 0;
+
+  /** The same for term/vote writes (rarer than log fsyncs, so they get their own rate). */
+  crashDuringTavWrite = 0;
+
+  private maybeCrashDuringFsync(s: SimServer, lat: number, p = this.crashDuringFsync): void {
+    if (p <= 0 || !this.rng.chance(p)) return;
+    const at = this.now + this.rng.range(0, lat);
+    const down = this.rng.chance(0.5) ? this.rng.range(0.5, 20) : this.rng.range(20, 600);
+    const inc = s.incarnation;
+    this.q.push(at, () => {
+      if (!s.up || s.incarnation !== inc) return;
+      this.trace(`${s.name} crash during fsync`);
+      this.crash(s);
+      this.q.push(this.now + down, () => this.restart(s));
+    });
+  }
+
+  /** Power loss of several servers at the same instant; each comes back after its own delay. */
+  powerLoss(victims: SimServer[], downMs: () => number): void {
+    this.trace(`POWER LOSS ${victims.map((v) => v.name).join(',')}`);
+    for (const v of victims) {
+      if (!v.up) continue;
+      this.crash(v);
+      this.q.push(this.now + downMs(), () => this.restart(v));
+    }
+  }
+
   /** Term/vote write of `s`, completing after a disk latency; then held messages go out. */
   startTavWrite(s: SimServer): void {
     const want = s.tavPending;
@@ -382,6 +439,7 @@ export class SimCluster {
     s.tavWriting = true;
     const inc = s.incarnation;
     const lat = s.slowDisk ? this.rng.range(5, 60) : this.rng.range(0.1, 1.5);
+    this.maybeCrashDuringFsync(s, lat, this.crashDuringTavWrite);
     this.q.push(this.now + lat, () => {
       if (!s.up || s.incarnation !== inc) return;
       s.disk.term = want.term;
@@ -409,6 +467,7 @@ export class SimCluster {
   }
 
   publish(from: SimServer, subject: string, reply: string, p: Payload): void {
+    if (this.checkSends) this.checkDurableBeforeSend(from, p);
     if (this.codec) p = encodePayload(p);
     if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) {
       const to = this.inboxOwner.get(subject);
@@ -523,6 +582,7 @@ export class SimCluster {
   private startSync(s: SimServer): void {
     s.disk.startSync();
     const lat = s.slowDisk ? this.rng.range(5, 60) : this.rng.range(0.1, 1.5);
+    this.maybeCrashDuringFsync(s, lat);
     const inc = s.incarnation;
     this.q.push(this.now + lat, () => {
       if (!s.up || s.incarnation !== inc) return;
