@@ -32,8 +32,10 @@ import {
   readTermVote,
   SnapshotStore,
   writePeerStateFile,
+  writeFileDurable,
   writePeerStateFileLater,
   writeTermVoteLater,
+  STATE_LOST_FILE,
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
@@ -142,6 +144,8 @@ export class RaftNode {
   private tavWanted: { term: number; vote: string } | null = null;
   private tavWriting = false;
   private held: { subject: string; reply: string; payload: Uint8Array }[] = [];
+  /** The state-lost marker file exists (removed once the core reports it caught up). */
+  private stateLostMarked = false;
   /** Term/vote writes completed (diagnostics and tests). */
   termVoteWrites = 0;
 
@@ -173,7 +177,12 @@ export class RaftNode {
     for (const f of rec.movedAside ?? []) this.log('warn', `WAL data moved aside to ${f}`);
     // Recovery that lost possibly acknowledged state: the core must not vote
     // or lead as if its log were complete until a leader has caught it up.
-    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true;
+    // The marker keeps that knowledge across restarts until a leader has
+    // caught the node up (a crash during catch-up must not forget it).
+    const marker = join(opts.storeDir, STATE_LOST_FILE);
+    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true || fs.existsSync(marker);
+    if (stateLost && !fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir);
+    this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
       const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
@@ -425,6 +434,7 @@ export class RaftNode {
 
   /** After any call into the core: deliver notices, keep the timer right. */
   private afterCore(): void {
+    if (this.stateLostMarked && !this.core.hasLostState && !this.stopped) this.clearStateLost();
     this.drainNotices();
     if (this.walDirty || this.core.needsFlush) this.scheduleTurn();
     this.armTimer();
@@ -583,6 +593,15 @@ export class RaftNode {
       }
       this.afterCore();
     };
+  }
+
+  private clearStateLost(): void {
+    this.stateLostMarked = false;
+    try {
+      fs.rmSync(join(this.storeDir, STATE_LOST_FILE), { force: true });
+    } catch (e) {
+      this.log('warn', `removing ${STATE_LOST_FILE}: ${(e as Error).message}`);
+    }
   }
 
   /** Publishes now, or holds the message while a term/vote write is not yet durable. */

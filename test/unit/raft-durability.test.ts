@@ -130,12 +130,18 @@ test('a corrupt snapshot is moved aside with the WAL it covered, never deleted; 
   const st = m.n.status();
   assert.equal(st.stateLost, true, 'lost state is reported in status');
   assert.equal(st.pindex, 0);
+  // A restart before the leader caught it up does not forget that state was lost.
+  assert.ok(fs.existsSync(join(m.dir, 'state-lost')));
+  c.stop(m);
+  c.start(m);
+  assert.equal(m.n.status().stateLost, true, 'still lost after a restart');
 
   // The leader catches it up; only then is its state complete again.
   await c.waitFor(() => !m.n.status().stateLost, 10_000, 'leader to catch the member up');
   await c.waitFor(() => m.state.length === 25, 10_000, 'member state rebuilt');
   assert.deepEqual(m.stateStrings(), l.stateStrings());
   assert.equal(m.leaderChanges.some((x) => x.isLeader), false);
+  assert.equal(fs.existsSync(join(m.dir, 'state-lost')), false, 'marker removed once caught up');
 });
 
 test('WAL recovery: a torn end of the last segment is an unfinished write; a bad record with data after it is lost durable data, kept aside', () => {

@@ -1,7 +1,8 @@
 // Small durable files of a Raft group directory (names as NRG uses them):
 //   tav.idx                 u64 term | 8-byte vote (absent = no vote)
 //   peers.idx               encoded peer state (codec.ts)
-//   snapshots/snap.<term>.<index>
+//   state-lost              present while state lost in recovery is not repaired
+//   snapshots/snap.<term>.<index>   (snap.*.bad: failed to load, kept aside)
 //       u64 lastTerm | u64 lastIndex | u32 len(peerstate) | peerstate | data | 8-byte checksum
 // Every write goes to a temp file that is fsync'ed and renamed over the old
 // one (then the directory is fsync'ed), so a crash leaves old or new, never
@@ -18,6 +19,8 @@ import { ID_LEN, type PeerState, RaftError } from '../types.js';
 export const TERM_VOTE_FILE = 'tav.idx';
 export const PEER_STATE_FILE = 'peers.idx';
 export const SNAPSHOTS_DIR = 'snapshots';
+/** Present while recovery-lost state has not been repaired by a leader (RaftNode). */
+export const STATE_LOST_FILE = 'state-lost';
 const SNAP_RE = /^snap\.(\d+)\.(\d+)$/;
 /** Snapshots that failed to load, kept for inspection (never loaded, never deleted). */
 const BAD_RE = /\.bad\d*$/;
