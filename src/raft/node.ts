@@ -11,7 +11,6 @@
 // completes, and only then does a follower acknowledge.
 
 import { join } from 'node:path';
-import * as fs from 'node:fs';
 import {
   APPEND_ENTRY_BASE_LEN,
   decodeAppendEntry,
@@ -39,6 +38,7 @@ import {
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
+import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
@@ -100,6 +100,8 @@ export interface RaftNodeOptions {
   /** A fatal storage error; the node has stopped. */
   onError?(err: Error): void;
   log?(level: 'debug' | 'warn', msg: string): void;
+  /** Clock, randomness, timers and file system (default: the real ones; the simulator passes its own). */
+  runtime?: RaftRuntime;
 }
 
 export interface RaftNodeStatus extends CoreStatus {
@@ -113,13 +115,14 @@ type Notice =
   | { k: 'committed'; seq: number; index: number }
   | { k: 'abandoned'; from: number; to: number };
 
-const clock = (): number => performance.now();
 
 export class RaftNode {
   readonly id: string;
   readonly group: string;
   readonly storeDir: string;
   private readonly opts: RaftNodeOptions;
+  private readonly rt: RaftRuntime;
+  private readonly fs: RaftFs;
   private readonly transport: RaftTransport;
   private readonly wal: LogStore;
   private readonly snapshots: SnapshotStore;
@@ -131,7 +134,7 @@ export class RaftNode {
   private stopped = false;
   private turnScheduled = false;
   private walDirty = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private timerAt = Infinity;
   private readonly restoredSnapshot: SnapshotRecord | undefined;
   private readonly waiters = new Map<number, { resolve: (index: number) => void; reject: (e: Error) => void }>();
@@ -155,11 +158,13 @@ export class RaftNode {
     this.id = opts.id ?? peerIdForServerName(opts.serverName);
     this.storeDir = opts.storeDir;
     this.transport = opts.transport;
-    fs.mkdirSync(opts.storeDir, { recursive: true });
+    this.rt = opts.runtime ?? realRuntime;
+    this.fs = this.rt.fs;
+    this.fs.mkdirSync(opts.storeDir, { recursive: true });
 
-    const tav = readTermVote(opts.storeDir);
-    let peerState = readPeerStateFile(opts.storeDir);
-    this.snapshots = new SnapshotStore(opts.storeDir);
+    const tav = readTermVote(opts.storeDir, this.fs);
+    let peerState = readPeerStateFile(opts.storeDir, this.fs);
+    this.snapshots = new SnapshotStore(opts.storeDir, this.fs);
     if (opts.storage === 'memory') this.snapshots.clear();
     const snap = this.snapshots.loadLatest();
     this.restoredSnapshot = snap;
@@ -170,6 +175,7 @@ export class RaftNode {
             floor: snap?.lastIndex ?? 0,
             segmentMaxBytes: opts.segmentMaxBytes,
             fsync: opts.fsync,
+            fs: this.fs,
           });
     const rec = this.wal.recovery;
     if (rec.reason) this.log('warn', `WAL recovery: ${rec.reason}, dropped ${rec.droppedRecords} record(s)${rec.lostDurable ? ' that may have been acknowledged' : ''}`);
@@ -180,16 +186,16 @@ export class RaftNode {
     // The marker keeps that knowledge across restarts until a leader has
     // caught the node up (a crash during catch-up must not forget it).
     const marker = join(opts.storeDir, STATE_LOST_FILE);
-    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true || fs.existsSync(marker);
-    if (stateLost && !fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir);
+    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true || this.fs.existsSync(marker);
+    if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
     this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
       const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
       peerState = { knownPeers: [...opts.peers], clusterSize: size, domainExt: 0 };
-      writePeerStateFile(opts.storeDir, peerState);
+      writePeerStateFile(opts.storeDir, peerState, this.fs);
     }
-    const env: RaftEnv = { now: clock, random: Math.random };
+    const env: RaftEnv = { now: this.rt.now, random: this.rt.random };
     this.wal.onDurable = (index, err) => this.onDurable(index, err);
     this.core = new RaftCore(
       {
@@ -393,7 +399,7 @@ export class RaftNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.rt.clearTimer(this.timer);
     this.timer = undefined;
     this.core.close();
     this.drainNotices();
@@ -411,7 +417,7 @@ export class RaftNode {
   /** Stops and removes the group directory. */
   delete(): void {
     this.stop();
-    fs.rmSync(this.storeDir, { recursive: true, force: true });
+    this.fs.rmSync(this.storeDir, { recursive: true, force: true });
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -495,7 +501,7 @@ export class RaftNode {
     // A microtask runs once the current callback (a whole batch of inbound
     // messages, or a client's burst of proposals) has finished: one AE and
     // one WAL write + fsync per batch, without an extra event-loop hop.
-    queueMicrotask(this.endOfTurn);
+    this.rt.defer(this.endOfTurn);
   }
 
   /** End of a turn: batch proposals, write the WAL, start a group commit. */
@@ -537,9 +543,9 @@ export class RaftNode {
     const at = this.core.nextDeadline();
     // Deadlines that moved later need no re-arm: tick() re-checks.
     if (at >= this.timerAt || at === Infinity) return;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.rt.clearTimer(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - clock())));
+    this.timer = this.rt.setTimer(this.onTimer, Math.max(0, Math.ceil(at - this.rt.now())));
   }
 
   private readonly onTimer = (): void => {
@@ -598,7 +604,7 @@ export class RaftNode {
   private clearStateLost(): void {
     this.stateLostMarked = false;
     try {
-      fs.rmSync(join(this.storeDir, STATE_LOST_FILE), { force: true });
+      this.fs.rmSync(join(this.storeDir, STATE_LOST_FILE), { force: true });
     } catch (e) {
       this.log('warn', `removing ${STATE_LOST_FILE}: ${(e as Error).message}`);
     }
@@ -615,24 +621,26 @@ export class RaftNode {
     if (!want || this.stopped) return;
     this.tavWanted = null;
     this.tavWriting = true;
-    writeTermVoteLater(this.storeDir, want.term, want.vote, (err) => {
-      this.tavWriting = false;
-      if (this.stopped) return;
-      if (err) {
-        this.log('warn', `writing term and vote: ${err.message}`);
-        this.fatal(new RaftError('write_error', 'raft: could not persist term and vote'));
-        return;
-      }
-      this.termVoteWrites++;
-      if (this.tavWanted) {
-        this.writeTermVote();
-        return;
-      }
-      const held = this.held;
-      this.held = [];
-      for (const m of held) this.transport.publish(m.subject, m.reply, m.payload);
-    });
+    writeTermVoteLater(this.storeDir, want.term, want.vote, this.onTermVoteWritten, this.fs);
   }
+
+  private readonly onTermVoteWritten = (err?: Error): void => {
+    this.tavWriting = false;
+    if (this.stopped) return;
+    if (err) {
+      this.log('warn', `writing term and vote: ${err.message}`);
+      this.fatal(new RaftError('write_error', 'raft: could not persist term and vote'));
+      return;
+    }
+    this.termVoteWrites++;
+    if (this.tavWanted) {
+      this.writeTermVote();
+      return;
+    }
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.transport.publish(m.subject, m.reply, m.payload);
+  };
 
   // ---------------------------------------------------------------- host (effects of the core)
 
@@ -673,9 +681,14 @@ export class RaftNode {
     },
     persistPeerState: (ps: PeerState) => {
       // Derived from the log (replayed at start), so nothing waits for it.
-      writePeerStateFileLater(this.storeDir, ps, (err) => {
-        if (err && !this.stopped) this.fatal(err);
-      });
+      writePeerStateFileLater(
+        this.storeDir,
+        ps,
+        (err) => {
+          if (err && !this.stopped) this.fatal(err);
+        },
+        this.fs,
+      );
     },
     installSnapshot: (snap) => {
       try {
@@ -726,7 +739,7 @@ export class RaftNode {
     writeFailed: (what) => {
       const err = new RaftError('write_error', `raft: could not persist ${what}`);
       this.opts.onError?.(err);
-      queueMicrotask(() => this.stop());
+      this.rt.defer(() => this.stop());
     },
     log: (level, msg) => this.log(level, msg),
   };
