@@ -40,6 +40,7 @@ import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
 import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
+import { injectedFaults } from './test-faults.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
   type AppendEntry,
@@ -363,7 +364,7 @@ export class RaftNode {
     // Called from inside apply(): the caller's state already includes the
     // entry being applied, so the snapshot covers it (else it is applied
     // again after a restart).
-    if (this.applyingIndex > 0) this.core.appliedTo(this.applyingIndex);
+    if (this.applyingIndex > 0 && !injectedFaults.snapshotBelowApplied) this.core.appliedTo(this.applyingIndex);
     const meta = this.core.prepareSnapshot(force);
     if (meta instanceof RaftError) throw meta;
     const rec: SnapshotRecord = {
@@ -612,7 +613,7 @@ export class RaftNode {
 
   /** Publishes now, or holds the message while a term/vote write is not yet durable. */
   private send(subject: string, reply: string, payload: Uint8Array): void {
-    if (this.tavWanted || this.tavWriting) this.held.push({ subject, reply, payload });
+    if ((this.tavWanted || this.tavWriting) && !injectedFaults.voteBeforeDurable) this.held.push({ subject, reply, payload });
     else this.transport.publish(subject, reply, payload);
   }
 
@@ -665,6 +666,13 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
+      if (injectedFaults.ackBeforeFsync) {
+        this.rt.defer(() => {
+          if (this.stopped) return;
+          this.core.persisted(index);
+          this.afterCore();
+        });
+      }
     },
     truncateLog: (lastKept) => {
       try {

@@ -9,6 +9,8 @@ export const injectedFaults = {
   ackBeforeFsync: false,
   /** Votes are sent before the term/vote write is durable, so a crash can forget a granted vote. */
   voteBeforeDurable: false,
+  /** installSnapshot() called inside apply() snapshots one index below the entry being applied (issue 12). */
+  snapshotBelowApplied: false,
 };
 
 export type InjectedFault = keyof typeof injectedFaults;

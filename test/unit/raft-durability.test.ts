@@ -179,6 +179,18 @@ test('WAL recovery: a torn end of the last segment is an unfinished write; a bad
     assert.ok(fs.readFileSync(aside[0]).equals(flipped.subarray(flipped.length - fs.readFileSync(aside[0]).length)));
     assert.ok(fs.readFileSync(aside[0]).includes(Buffer.from('record-10')));
     bad.close();
+
+    // A bit flip in the length field of record 4 makes it "run past the end of
+    // the file" like an unfinished write; intact records after it show it is not.
+    fs.rmSync(aside[0]);
+    fs.writeFileSync(path, full);
+    const lenFlipped = Buffer.from(full);
+    lenFlipped[rec4 - 24 + 3] ^= 0x40;
+    fs.writeFileSync(path, lenFlipped);
+    const rot = Wal.open(dir);
+    assert.equal(rot.lastIndex(), 3);
+    assert.equal(rot.recovery.lostDurable, true, 'length-field bit rot is lost durable data, not a torn write');
+    rot.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

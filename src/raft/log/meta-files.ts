@@ -113,6 +113,15 @@ function writeFileDurableAsync(fsx: RaftFs, path: string, data: Uint8Array, dir:
   });
 }
 
+/**
+ * Drops the write queues of a file system whose process "died" (simulator
+ * crash: callbacks of writes in flight never run, so their queues would
+ * stay blocked for the next incarnation).
+ */
+export function forgetPendingWrites(fsx: RaftFs): void {
+  queuesByFs.delete(fsx);
+}
+
 /** Queues a durable replacement of `path`; `done` runs once it is on disk (or failed). */
 export function writeFileDurableLater(path: string, data: Uint8Array, dir: string, done: (err?: Error) => void, fsx: RaftFs = realFs): void {
   let byPath = queuesByFs.get(fsx);

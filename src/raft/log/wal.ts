@@ -38,9 +38,10 @@ export interface WalRecovery {
   reason?: string;
   /**
    * True when what was dropped may have been durable (and acknowledged): a
-   * bad record with data after it, a cut before the last segment, a gap, a
-   * log that does not continue the snapshot. A torn end of the last segment
-   * (an unfinished write) is not: it was never fsync'ed.
+   * complete record with a bad checksum, a cut before the last segment, a
+   * gap, a log that does not continue the snapshot. A record running past
+   * the end of the last segment (an unfinished write) is not: it was never
+   * fsync'ed.
    */
   lostDurable?: boolean;
   /** Files (or cut tails) moved aside as `*.bad` instead of being deleted. */
@@ -406,9 +407,14 @@ export class Wal {
         if (bad) {
           this.recovery.reason = `${bad} at index ${index} in ${name}`;
           this.recovery.droppedRecords += this.countRecords(path, off);
-          // An unfinished write can only be the very end of the last segment.
-          const recEnd = buf.length - off >= HEADER_BYTES ? off + HEADER_BYTES + readU32le(buf, off) : buf.length;
-          const tornEnd = lastSegment && (bad.startsWith('torn') || (bad === 'checksum mismatch' && recEnd >= buf.length));
+          // An unfinished write can only be the very end of the last
+          // segment, and shows as a record running past the end of the
+          // file. A complete record with a bad checksum may have been
+          // durable and acknowledged (bit rot of the last record looks the
+          // same), so it counts as lost state.
+          // A bit flip in a length field also "runs past the end": it is
+          // only an unfinished write if no intact later record follows.
+          const tornEnd = lastSegment && bad.startsWith('torn') && !this.intactRecordAfter(buf, off, index);
           if (!tornEnd) {
             this.recovery.lostDurable = true;
             // Keep the cut bytes for inspection instead of destroying them.
@@ -464,6 +470,15 @@ export class Wal {
     for (let n = 1; this.fs.existsSync(aside); n++) aside = `${path}.bad${n}`;
     this.fs.renameSync(path, aside);
     (this.recovery.movedAside ??= []).push(aside);
+  }
+
+  /** True when a valid record of a later index starts somewhere after `off` (recovery only). */
+  private intactRecordAfter(buf: Buffer, off: number, index: number): boolean {
+    for (let p = off + 1; p + HEADER_BYTES <= buf.length; p++) {
+      const idx = readU64(buf, p + 8);
+      if (idx > index && idx < index + 100_000_000 && this.checkRecord(buf, p, idx) === '') return true;
+    }
+    return false;
   }
 
   /** Why the record at `off` cannot be trusted, or '' if it is fine. */
