@@ -73,6 +73,12 @@ export interface RaftNodeOptions {
   managed?: boolean;
   /** Defaults to "the directory already holds state". */
   recovering?: boolean;
+  /**
+   * The upper layer knows this server held the group but its directory is
+   * gone or was replaced (a wiped disk): start as a node that lost state
+   * (never campaigns, votes as an empty log) until a leader caught it up.
+   */
+  stateLost?: boolean;
   timing?: Partial<RaftTiming>;
   segmentMaxBytes?: number;
   /**
@@ -187,7 +193,7 @@ export class RaftNode {
     // The marker keeps that knowledge across restarts until a leader has
     // caught the node up (a crash during catch-up must not forget it).
     const marker = join(opts.storeDir, STATE_LOST_FILE);
-    const stateLost = this.snapshots.movedAside.length > 0 || rec.lostDurable === true || this.fs.existsSync(marker);
+    const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || this.fs.existsSync(marker);
     if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
     this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;

@@ -35,6 +35,8 @@ export interface NodeScenarioOptions {
   livenessMs?: number;
   traceLimit?: number;
   timing?: Partial<RaftTiming>;
+  /** Return the trace also for passing runs. */
+  keepTrace?: boolean;
   /** Only end-to-end consequences, not the durable-before-send checks. */
   consequencesOnly?: boolean;
 }
@@ -65,6 +67,9 @@ class Server {
   smIndex = 0;
   smHash = 0;
   slowDisk = false;
+  everBooted = false;
+  /** Disk wiped: the next boot is told the state was lost. */
+  wiped = false;
   readonly seqToId = new Map<number, number>();
   readonly subs = new Set<Sub>();
   fs!: SimFs;
@@ -279,6 +284,8 @@ class NodeSim {
   // ------------------------------------------------------------ servers
 
   boot(s: Server): void {
+    const stateLost = s.wiped;
+    s.wiped = false;
     s.inc++;
     s.up = true;
     s.smIndex = 0;
@@ -294,6 +301,8 @@ class NodeSim {
       transport: this.transport(s),
       timing: this.timing,
       runtime: this.runtime(s),
+      recovering: s.everBooted,
+      stateLost,
       apply: (index, entries) => this.apply(s, index, entries),
       onStateChange: (state, _leader, term) => {
         if (state !== 'leader') return;
@@ -317,7 +326,8 @@ class NodeSim {
       },
     });
     s.node = node;
-    this.trace(`${s.name} boot inc=${s.inc}`);
+    s.everBooted = true;
+    this.trace(`${s.name} boot inc=${s.inc}${stateLost ? ' (disk wiped: state lost)' : ''}`);
     node.start();
   }
 
@@ -337,6 +347,29 @@ class NodeSim {
     this.boot(s);
   }
 
+  /** A node that closed itself (removed from the group) is stopped and recreated by its upper layer. */
+  recreateClosed(): void {
+    for (const s of this.servers) {
+      if (!s.up || s.node?.state !== 'closed') continue;
+      this.trace(`${s.name} closed: recreated`);
+      s.node.stop();
+      s.up = false;
+      s.inc++;
+      for (const sub of [...s.subs]) this.dropSub(sub);
+      s.node = undefined;
+      this.boot(s);
+    }
+  }
+
+  /** The disk is replaced by an empty one; the upper layer knows the server held the group. */
+  wipe(s: Server): void {
+    this.crash(s);
+    s.fs = this.newFs(s);
+    s.wiped = true;
+    this.corruptions++;
+    this.trace(`${s.name} WIPED`);
+  }
+
   /** Bit rot in a crashed server's durable WAL (one byte in a record) or its snapshot. */
   corrupt(s: Server): void {
     const files = s.fs.list(DIR).filter((p) => p.endsWith('.wal') || /snap\.\d+\.\d+$/.test(p));
@@ -354,7 +387,7 @@ class NodeSim {
 
   /** A server that lost state and has not been caught up yet. */
   lostState(s: Server): boolean {
-    return s.fs.api.existsSync(`${DIR}/state-lost`) || (s.node?.status().stateLost ?? false);
+    return s.wiped || s.fs.api.existsSync(`${DIR}/state-lost`) || (s.node?.status().stateLost ?? false);
   }
 
   // ------------------------------------------------------------ state machine
@@ -466,7 +499,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
       nodes,
       ok,
       error,
-      trace: ok ? undefined : sim.traceTail(),
+      trace: ok && !opts.keepTrace ? undefined : sim.traceTail(),
       stats: {
         events: sim.events,
         messages: sim.messages,
@@ -500,6 +533,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
     for (let t = chaosMs + 50; t <= chaosMs + livenessMs; t += 50) {
       sim.runUntil(t);
       if (sim.probed.size === sim.servers.length) break;
+      sim.recreateClosed();
       const l = sim.readyLeader();
       if (l && (t / 50) % 4 === 0) sim.propose(l, PROBE, probe++);
     }
@@ -560,11 +594,15 @@ function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
   for (let t = plan.range(500, 2500); t < chaosMs; t += plan.range(800, 3000)) {
     const target = plan.int(0, servers.length - 1);
     const down = plan.range(5, 500);
+    const wipe = plan.chance(0.3);
     sim.q.push(t, () => {
       if (servers.some((s) => sim.lostState(s))) return;
       const s = servers[target];
-      sim.crash(s);
-      sim.corrupt(s);
+      if (wipe) sim.wipe(s);
+      else {
+        sim.crash(s);
+        sim.corrupt(s);
+      }
       sim.q.push(sim.now + down, () => sim.restart(s));
     });
   }
@@ -590,6 +628,35 @@ function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
       if (l?.node && l.node.state === 'leader') l.node.stepDown(pref);
     });
   }
+  // Membership (5 nodes): remove a server (sometimes the leader itself, which
+  // hands over and closes), later add it back.
+  if (servers.length === 5) {
+    let removed: string | undefined;
+    for (let t = plan.range(300, 1500); t < chaosMs; t += plan.range(250, 1200)) {
+      const idx = plan.int(0, servers.length - 1);
+      const self = plan.chance(0.3);
+      sim.q.push(t, () => {
+        const l = sim.readyLeader();
+        if (!l?.node || l.node.membershipChangeInProgress) return;
+        try {
+          if (removed === undefined) {
+            const victim = self ? l : servers[idx];
+            if (!l.node.peers().includes(victim.id)) return;
+            l.node.proposeRemovePeer(victim.id);
+            removed = victim.id;
+            sim.trace(`${l.name} removes ${victim.name}`);
+          } else {
+            l.node.proposeAddPeer(removed);
+            sim.trace(`${l.name} adds ${removed}`);
+            removed = undefined;
+          }
+        } catch (e) {
+          if (!(e instanceof RaftError)) throw e;
+        }
+      });
+    }
+  }
+  for (let t = 250; t < chaosMs; t += 250) sim.q.push(t, () => sim.recreateClosed());
   let id = 0;
   const gap = plan.range(5, 40);
   for (let t = plan.range(0, 50); t < chaosMs; t += plan.range(0, 2 * gap)) {
