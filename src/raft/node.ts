@@ -619,6 +619,7 @@ export class RaftNode {
 
   /** Publishes now, or holds the message while a term/vote write is not yet durable. */
   private send(subject: string, reply: string, payload: Uint8Array): void {
+    this.rt.onProduce?.(subject, payload);
     if ((this.tavWanted || this.tavWriting) && !injectedFaults.voteBeforeDurable) this.held.push({ subject, reply, payload });
     else this.transport.publish(subject, reply, payload);
   }

@@ -43,6 +43,8 @@ export interface RaftRuntime {
   /** Run `fn` once the current callback has finished (a microtask in production). */
   defer(fn: () => void): void;
   fs: RaftFs;
+  /** Test hook: sees every message the node produces, before it may be held for a term/vote write. */
+  onProduce?(subject: string, payload: Uint8Array): void;
 }
 
 export const realFs: RaftFs = nodeFs;

@@ -154,6 +154,9 @@ class SimHost implements RaftHost {
   }
   private send(subject: string, reply: string, p: Payload): void {
     const s = this.s;
+    // An acknowledgement is checked when it is made (one held behind a
+    // term/vote write may leave after a truncation, like any delayed message).
+    if (this.sim.checkSends && p.k === 'aer') this.sim.checkDurableBeforeSend(s, p);
     if ((s.tavPending || s.tavWriting) && !injectedFaults.voteBeforeDurable) s.held.push({ subject, reply, p });
     else this.sim.publish(s, subject, reply, p);
   }
@@ -388,7 +391,7 @@ export class SimCluster {
    */
   checkSends = true;
 
-  private checkDurableBeforeSend(from: SimServer, p: Payload): void {
+  checkDurableBeforeSend(from: SimServer, p: Payload): void {
     const d = from.disk;
     if (p.k === 'vresp' && p.v.granted) {
       if (d.term < p.v.term || (d.term === p.v.term && d.vote === '')) {
@@ -467,7 +470,8 @@ export class SimCluster {
   }
 
   publish(from: SimServer, subject: string, reply: string, p: Payload): void {
-    if (this.checkSends) this.checkDurableBeforeSend(from, p);
+    // A vote is checked when it leaves (it is held until the term/vote write is durable).
+    if (this.checkSends && p.k === 'vresp') this.checkDurableBeforeSend(from, p);
     if (this.codec) p = encodePayload(p);
     if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) {
       const to = this.inboxOwner.get(subject);

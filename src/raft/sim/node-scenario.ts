@@ -173,6 +173,11 @@ class NodeSim {
         });
       },
       fs: s.fs.raftFs,
+      // An acknowledgement is checked when it is made: one held back behind a
+      // term/vote write may leave after a truncation, like any delayed message.
+      onProduce: (subject, payload) => {
+        if (this.checkSends && alive() && subject.startsWith('$NRG.R.') && payload.length === 25) this.checkDurableBeforeSend(s, payload);
+      },
     };
   }
 
@@ -187,7 +192,8 @@ class NodeSim {
       publish: (subject, reply, payload) => {
         if (!s.up || s.inc !== inc) return;
         if (this.traceLimit > 0) this.trace(`${s.name} pub ${subject} ${reply} ${payload.length}B`);
-        if (this.checkSends && subject.startsWith('$NRG.R.')) this.checkDurableBeforeSend(s, payload);
+        // A vote is checked when it leaves (the node holds it until the term/vote write is durable).
+        if (this.checkSends && subject.startsWith('$NRG.R.') && payload.length === 17) this.checkDurableBeforeSend(s, payload);
         const list = this.subs.get(subject);
         if (!list) return;
         for (const sub of list) {
