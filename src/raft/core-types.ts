@@ -5,7 +5,7 @@
 
 import type { AppendEntry, AppendEntryResponse, Entry, PeerState, VoteRequest, VoteResponse } from './types.js';
 
-/** NRG timing constants (reference/raft.md §4). Tests and the sim may shrink them. */
+/** NRG timing constants (server/raft.go: minElectionTimeout, hbInterval, lostQuorumInterval, ...). Tests and the sim may shrink them. */
 export interface RaftTiming {
   electionTimeoutMinMs: number;
   electionTimeoutMaxMs: number;

@@ -1,6 +1,6 @@
 // The pure Raft state machine of one NRG group member.
 //
-// Behaviour follows nats-server's NRG (reference/raft.md): one append entry
+// Behaviour follows nats-server's NRG (server/raft.go upstream): one append entry
 // (AE) per log index, AEs broadcast on $NRG.AE.<group>, lagging followers
 // pull a catch-up stream from the leader, no pre-vote, a new leader's first
 // entry is an EntryPeerState, single-server membership changes applied when

@@ -1,4 +1,4 @@
-// NRG subjects and identifiers (reference/raft.md §1, §2).
+// NRG subjects and identifiers (server/raft.go: raftVoteSubj, raftAppendSubj, newInbox, ...).
 
 import { createHash } from 'node:crypto';
 import { ID_LEN } from './types.js';

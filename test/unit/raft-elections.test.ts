@@ -1,4 +1,4 @@
-// Elections, terms and votes (reference/raft-test-scenarios.md §B), driving
+// Elections, terms and votes (upstream server/raft_test.go TestNRG* cases), driving
 // one core by hand with crafted messages, as upstream's single-node tests do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
