@@ -1,4 +1,4 @@
-// NRG binary encodings (reference/raft.md §3), byte for byte as nats-server
+// NRG binary encodings (server/raft.go encode/decode functions), byte for byte as nats-server
 // writes them. All integers are little-endian. Decoders never throw on bad
 // input from the network: they return null (or a RaftError for AEs, whose
 // callers want to know why) so a malformed message is dropped, not fatal.

@@ -5,7 +5,7 @@
 
 import type { AppendEntry, AppendEntryResponse, Entry, PeerState, VoteRequest, VoteResponse } from './types.js';
 
-/** NRG timing constants (reference/raft.md §4). Tests and the sim may shrink them. */
+/** NRG timing constants (server/raft.go: minElectionTimeout, hbInterval, lostQuorumInterval, ...). Tests and the sim may shrink them. */
 export interface RaftTiming {
   electionTimeoutMinMs: number;
   electionTimeoutMaxMs: number;
@@ -156,6 +156,12 @@ export interface CoreConfig {
   managed?: boolean;
   /** Set when restarting with existing data: an empty log then counts as "empty" in votes. */
   recovering?: boolean;
+  /**
+   * Recovery lost state that may have been acknowledged (WAL records dropped
+   * by corruption, a snapshot that failed to load): until a leader has caught
+   * this node up it votes as an empty log and never campaigns.
+   */
+  stateLost?: boolean;
   timing?: Partial<RaftTiming>;
 }
 
@@ -206,6 +212,10 @@ export interface CoreStatus {
   catchingUp: boolean;
   leaderReady: boolean;
   membershipChangeInProgress: boolean;
+  /** Recovery lost state; votes as an empty log and does not campaign until a leader caught it up. */
+  stateLost: boolean;
+  /** The current leader's log ends below our commit index (its log lost committed entries). */
+  commitAheadOfLeader: boolean;
   peers: PeerReport[];
 }
 

@@ -1,6 +1,6 @@
 // The pure Raft state machine of one NRG group member.
 //
-// Behaviour follows nats-server's NRG (reference/raft.md): one append entry
+// Behaviour follows nats-server's NRG (server/raft.go upstream): one append entry
 // (AE) per log index, AEs broadcast on $NRG.AE.<group>, lagging followers
 // pull a catch-up stream from the leader, no pre-vote, a new leader's first
 // entry is an EntryPeerState, single-server membership changes applied when
@@ -32,9 +32,12 @@ import {
   type FollowerCatchup,
 } from './core-types.js';
 import { LeaderCatchup } from './core-catchup.js';
+import { injectedFaults } from './test-faults.js';
 import {
   appendEntrySubject,
+  candidateVoteInbox,
   catchupInbox,
+  readsEmptyVoteFlag,
   proposalSubject,
   randomToken,
   removePeerSubject,
@@ -96,10 +99,28 @@ export class RaftCore {
   private observer: boolean;
   private initializing: boolean;
   private hadLeader = false;
+  /** Recovery lost possibly-acknowledged state: vote as an empty log, never campaign, until a leader caught us up. */
+  private stateLost: boolean;
+  /** Leader term for which "our commit is ahead of the leader's log" was reported (0 = none). */
+  private commitAheadTerm = 0;
 
   private electionDeadline = 0;
   /** Leader transfer target mode: AEs do not push our election timer back. */
   private lxfer = false;
+  /**
+   * Pre-vote by probe (NRG has no pre-vote message): the current vote inbox
+   * belongs to a vote request sent at our *current* term, only to learn
+   * whether a quorum is reachable before we raise the term.
+   */
+  private probing = false;
+  /** The next candidacy skips the probe (leader transfer target, campaign() calls). */
+  private forceCampaign = false;
+  /** An empty-log node skips every other chance to campaign. */
+  private emptyDefer = false;
+  /** env.now() of the last live AE from the current leader (0 = none). */
+  private leaderContactAt = 0;
+  /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
+  private transferTarget = '';
   /** Index of a new leader's first entry; leadership is signalled once it is applied. */
   private aflr = 0;
   private leaderReady = false;
@@ -143,6 +164,7 @@ export class RaftCore {
     this.timing = { ...DEFAULT_TIMING, ...cfg.timing };
     this.managed = cfg.managed ?? false;
     this.observer = cfg.observer ?? false;
+    this.stateLost = cfg.stateLost ?? false;
     this.voteSubject = voteSubject(cfg.group);
     this.aeSubject = appendEntrySubject(cfg.group);
     this.proposalSubject = proposalSubject(cfg.group);
@@ -167,7 +189,8 @@ export class RaftCore {
     }
     this.replayLog();
     this.lastAckIndex = this.durable;
-    this.initializing = !cfg.recovering && this.pindex === 0;
+    this.initializing = !cfg.recovering && this.pindex === 0 && !this.stateLost;
+    if (this.stateLost) this.warn('recovery lost state: voting as an empty log and not campaigning until a leader has caught us up');
 
     host.subscribe(this.voteSubject, 'vote-request');
     host.subscribe(this.aeSubject, 'append-entry');
@@ -233,6 +256,14 @@ export class RaftCore {
   }
   get membershipChangeInProgress(): boolean {
     return this.membChange !== null;
+  }
+  /** A probe (vote request at the current term) is out: we campaign once a quorum answers. */
+  get isProbing(): boolean {
+    return this.probing;
+  }
+  /** Recovery lost state and no leader has caught us up yet. */
+  get hasLostState(): boolean {
+    return this.stateLost;
   }
   get hadPreviousLeader(): boolean {
     return this.hadLeader;
@@ -306,6 +337,8 @@ export class RaftCore {
       catchingUp: this.catchup !== null,
       leaderReady: this.leaderReady,
       membershipChangeInProgress: this.membChange !== null,
+      stateLost: this.stateLost,
+      commitAheadOfLeader: this.commitAheadTerm !== 0,
       peers,
     };
   }
@@ -437,20 +470,58 @@ export class RaftCore {
 
   // ------------------------------------------------------------------ elections
 
-  private switchToCandidate(): void {
+  private switchToCandidate(afterProbe = false): void {
     if (this._state === 'closed') return;
     if (this.observer || this._applied < this._commit) {
       this.resetElect(this.timing.electionTimeoutMinMs / 4);
       return;
     }
+    // A node that lost state in recovery could win with a log missing
+    // committed entries: it waits for a leader to catch it up.
+    if (this.stateLost) {
+      this.resetElectionTimeout();
+      return;
+    }
     // Never campaign with an uncommitted membership change about ourselves,
     // nor (managed groups) from outside our own peer set.
-    if ((this.membChange && this.membChange.peer === this.id) || (this.managed && !this.peers.has(this.id))) {
+    // A server removed from the group never campaigns, nor does one whose
+    // addition is still uncommitted. One whose *removal* is uncommitted may
+    // (as in the Raft dissertation, without counting its own vote): it may
+    // hold the only complete log, and winning commits its removal, after
+    // which it hands over and closes.
+    if (
+      (this.membChange && this.membChange.peer === this.id && this.membChange.add) ||
+      (this.managed && !this.peers.has(this.id)) ||
+      (this.removed.has(this.id) && !this.peers.has(this.id))
+    ) {
       this.updateLeader('');
       this.resetElect(this.timing.electionTimeoutMinMs);
       return;
     }
     const now = this.env.now();
+    // Raise the term only when a quorum is reachable: a node cut off from
+    // the group (or coming back from a partition) would otherwise return
+    // with a higher term and depose a healthy leader. It first probes with a
+    // vote request at its current term (harmless to every voter: nobody
+    // changes term for it) and campaigns for real once enough peers answered.
+    const force = this.forceCampaign || this.lxfer;
+    this.forceCampaign = false;
+    // A restarted node with an empty log can only win when every member
+    // answers; it lets nodes holding a log campaign first (every other
+    // timeout), or its own candidacies keep splitting their votes.
+    if (!force && !afterProbe && this.pindex === 0 && !this.initializing && this._term > 0) {
+      this.emptyDefer = !this.emptyDefer;
+      if (this.emptyDefer) {
+        this.updateLeader('');
+        this.resetElectionTimeout();
+        return;
+      }
+    }
+    if (!force && !afterProbe && this._term > 0 && !this.reachableQuorum(now)) {
+      this.sendProbe();
+      return;
+    }
+    this.probing = false;
     if (this._state === 'candidate' && this.lostQuorum(now) && now - this.lastQuorumSignalAt > this.timing.lostQuorumSignalMs) {
       this.lastQuorumSignalAt = now;
       this.host.leaderSignal(false, this._term);
@@ -463,7 +534,7 @@ export class RaftCore {
     // Term and self-vote must be durable before we ask anyone for a vote.
     if (!this.persistTermVote()) return;
     if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
-    this.voteInbox = replyInbox(randomToken(this.env.random));
+    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
     this.host.subscribe(this.voteInbox, 'vote-response');
     this.votes.clear();
     this.emptyVotes.clear();
@@ -480,6 +551,53 @@ export class RaftCore {
     this.checkElectionWon();
   }
 
+  /** Self plus peers heard from within the minimum election timeout form a quorum. */
+  private reachableQuorum(now: number): boolean {
+    let n = 0;
+    for (const [pid, p] of this.peers) {
+      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.electionTimeoutMinMs)) {
+        if (++n >= this.qn) return true;
+      }
+    }
+    return this.qn <= 1;
+  }
+
+  private sendProbe(): void {
+    this.updateLeader('');
+    this.resetElectionTimeout();
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
+    this.host.subscribe(this.voteInbox, 'vote-response');
+    this.probing = true;
+    this.debug(`probing for a quorum at term ${this._term} before campaigning`);
+    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
+      term: this._term,
+      lastTerm: this.pterm,
+      lastIndex: this.pindex,
+      candidate: this.id,
+    });
+  }
+
+  private cancelProbe(): void {
+    if (!this.probing) return;
+    this.probing = false;
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = '';
+  }
+
+  /**
+   * A vote request that would raise our term is refused without effect while
+   * we follow a leader heard from within the minimum election timeout (or
+   * lead with a quorum heard from within it): the candidate is disruptive,
+   * not needed. The target of a leader transfer is exempt.
+   */
+  private disruptive(vr: VoteRequest): boolean {
+    if (vr.term <= this._term || vr.candidate === this.transferTarget) return false;
+    const now = this.env.now();
+    if (this._state === 'leader') return this.reachableQuorum(now) && this.qn > 1;
+    return this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs;
+  }
+
   private countsVote(peer: string): boolean {
     return this.peers.has(peer) || this.peers.size < this.csz;
   }
@@ -490,8 +608,11 @@ export class RaftCore {
 
   handleVoteRequest(vr: VoteRequest, reply: string): void {
     if (this._state === 'closed') return;
-    const resp: VoteResponse = { term: this._term, peer: this.id, granted: false, empty: this.pindex === 0 && !this.initializing };
-    if (vr.term < this._term) {
+    // The empty-log flag goes only to candidates that read it (ours): NRG
+    // 2.9.10 takes a flag byte other than 1 as a refusal.
+    const flagAware = readsEmptyVoteFlag(reply, this.group, vr.candidate, vr.term);
+    const resp: VoteResponse = { term: this._term, peer: this.id, granted: false, empty: flagAware && this.pindex === 0 && !this.initializing };
+    if (vr.term < this._term || this.disruptive(vr)) {
       if (reply) this.host.sendVoteResponse(reply, resp);
       return;
     }
@@ -505,7 +626,15 @@ export class RaftCore {
       dirty = true;
     }
     const voteOk = this._vote === '' || this._vote === vr.candidate;
-    if (voteOk && (vr.lastTerm > this.pterm || (vr.lastTerm === this.pterm && vr.lastIndex >= this.pindex))) {
+    // A node that lost state compares as an empty log (any candidate is at
+    // least as up to date) and says so, so the vote counts only as "empty".
+    // (Towards a candidate that cannot read the flag it compares its log as
+    // it is, as NRG 2.9.10 would.)
+    const asEmpty = this.stateLost && flagAware;
+    const myTerm = asEmpty ? 0 : this.pterm;
+    const myIndex = asEmpty ? 0 : this.pindex;
+    if (asEmpty) resp.empty = true;
+    if (voteOk && (vr.lastTerm > myTerm || (vr.lastTerm === myTerm && vr.lastIndex >= myIndex))) {
       this._vote = vr.candidate;
       dirty = true;
       // Persist before granting: a restart must not forget a vote.
@@ -535,8 +664,17 @@ export class RaftCore {
       else this.host.stateChanged();
       return;
     }
-    if (this._state !== 'candidate' || inbox !== this.voteInbox || !vr.granted) return;
+    if (inbox !== this.voteInbox || this._state === 'leader') return;
+    // Any answer on our current inbox shows that peer is reachable.
     this.trackPeerSeen(vr.peer);
+    if (this.probing) {
+      if (this.reachableQuorum(this.env.now())) {
+        this.probing = false;
+        this.switchToCandidate(true);
+      }
+      return;
+    }
+    if (this._state !== 'candidate' || !vr.granted) return;
     if (this.countsVote(vr.peer)) {
       if (vr.empty) this.emptyVotes.add(vr.peer);
       else this.votes.add(vr.peer);
@@ -547,6 +685,7 @@ export class RaftCore {
   private switchToLeader(): void {
     if (this._state === 'closed') return;
     this.lxfer = false;
+    this.probing = false;
     this.updateLeader(this.id);
     this._state = 'leader';
     if (this.voteInbox) {
@@ -576,6 +715,7 @@ export class RaftCore {
     this.lxfer = false;
     for (const p of this.peers.values()) p.match = 0;
     this._state = 'follower';
+    this.probing = false;
     this.updateLeader(newLeader);
     this.resetElectionTimeout();
     if (this.voteInbox) {
@@ -596,6 +736,10 @@ export class RaftCore {
   private updateLeader(newLeader: string): void {
     const wasLeader = this._leader === this.id;
     if (newLeader !== '') this.hadLeader = true;
+    if (newLeader !== this._leader) {
+      this.leaderContactAt = 0;
+      if (newLeader !== '') this.transferTarget = '';
+    }
     this._leader = newLeader;
     // Followers only track the leader; a (former) leader keeps its view.
     if (newLeader !== this.id && !wasLeader) {
@@ -702,7 +846,14 @@ export class RaftCore {
     }
     if (isNew && ae.leader !== '' && ae.leader === this._leader) {
       const p = this.peers.get(ae.leader);
-      if (p) p.lastSeen = this.env.now();
+      const now = this.env.now();
+      if (p) p.lastSeen = now;
+      this.leaderContactAt = now;
+      this.cancelProbe();
+      if (this.commitAheadTerm !== 0 && (ae.term !== this.commitAheadTerm || ae.pindex >= this._commit)) {
+        this.commitAheadTerm = 0;
+        this.host.stateChanged();
+      }
     }
 
     // A leader's catch-up snapshot (+ peer state) is installed when it is
@@ -733,6 +884,13 @@ export class RaftCore {
 
   /** ae.pterm/pindex line up with our last entry: store, commit, acknowledge. */
   private acceptAppendEntry(ae: AppendEntry, reply: string, isNew: boolean): void {
+    if (isNew && this.stateLost && ae.leader === this._leader) {
+      // A live AE lines up with our log: we hold the leader's log up to its
+      // latest entry, so ours is complete again.
+      this.stateLost = false;
+      this.warn(`caught up by leader ${ae.leader} at ${ae.pindex}: state recovered, voting and campaigning again`);
+      this.host.stateChanged();
+    }
     if (ae.entries.length > 0) {
       const index = this.pindex + 1;
       this.host.appendLog(index, ae);
@@ -758,7 +916,18 @@ export class RaftCore {
    * Never answers with success here: only acceptAppendEntry may.
    */
   private handleOverlap(ae: AppendEntry, reply: string, isNew: boolean): void {
-    if (ae.pindex < this._commit) return; // committed prefix always matches
+    if (ae.pindex < this._commit) {
+      // Our committed prefix always matches the leader's. A live AE of the
+      // current leader ending below our commit means the leader's log lost
+      // committed entries: nothing we can fix here, but never silently.
+      const leaderLast = ae.pindex + (ae.entries.length > 0 ? 1 : 0);
+      if (isNew && ae.leader === this._leader && ae.term === this._term && leaderLast < this._commit && this.commitAheadTerm !== ae.term) {
+        this.commitAheadTerm = ae.term;
+        this.warn(`commit ${this._commit} is ahead of leader ${ae.leader}'s log (last ${leaderLast}, term ${ae.term}): the leader lost committed entries; ignoring its appends below our commit`);
+        this.host.stateChanged();
+      }
+      return;
+    }
     const myTerm = this.termAt(ae.pindex);
     if (myTerm === ae.pterm) {
       const next = ae.pindex + 1;
@@ -861,6 +1030,7 @@ export class RaftCore {
 
   private checkLeaderTransfer(ae: AppendEntry): void {
     for (const e of ae.entries) {
+      if (e.type === EntryType.LeaderTransfer) this.transferTarget = decodePeerId(e.data) ?? '';
       if (e.type === EntryType.LeaderTransfer && decodePeerId(e.data) === this.id && !this.observer) {
         this.lxfer = true;
         this.resetElect(this.timing.transferCampaignMs);
@@ -986,7 +1156,7 @@ export class RaftCore {
       const p = this.peers.get(ar.peer);
       if (p && ar.index > p.li) p.li = ar.index;
       this.runs.acknowledged(ar.peer, ar.index, this.env.now(), this.readEntryFn, this._term);
-      if (ar.index <= this._commit || ar.term !== this._term || !p) return;
+      if (ar.index <= this._commit || (ar.term !== this._term && !injectedFaults.commitEarlierTermByCounting) || !p) return;
       if (ar.index > p.match) p.match = Math.min(ar.index, this.pindex);
       this.leaderTryCommit();
     } else if (reply) {
@@ -1056,7 +1226,7 @@ export class RaftCore {
     vals.sort((a, b) => b - a);
     const candidate = vals[this.qn - 1];
     // Only an entry of our own term commits by counting (earlier ones follow it).
-    if (candidate > this._commit && this.termAt(candidate) === this._term) {
+    if (candidate > this._commit && (this.termAt(candidate) === this._term || injectedFaults.commitEarlierTermByCounting)) {
       this.commitTo(candidate);
       this.heartbeatAfterCommit = true;
     }
@@ -1206,14 +1376,18 @@ export class RaftCore {
 
   private transferAndStepDown(preferred: string): void {
     const now = this.env.now();
-    const healthy = (pid: string): boolean => {
+    // A transfer target must be healthy and hold everything we have (as
+    // acknowledged): a lagging target would need a catch-up first, miss the
+    // transfer entry or lose the election it is asked to win.
+    const caughtUp = (pid: string): boolean => {
       const p = this.peers.get(pid);
-      return !!p && pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.healthyPeerMs;
+      return !!p && pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.healthyPeerMs && p.li >= this.pindex;
     };
-    let target = preferred && healthy(preferred) ? preferred : '';
+    let target = preferred && caughtUp(preferred) ? preferred : '';
+    if (preferred && !target) this.warn(`leader transfer: preferred peer ${preferred} is not caught up, choosing another`);
     if (!target) {
       for (const pid of this.peers.keys()) {
-        if (healthy(pid)) {
+        if (caughtUp(pid)) {
           target = pid;
           break;
         }
@@ -1231,6 +1405,7 @@ export class RaftCore {
   campaign(): void {
     if (this._state === 'leader') throw new RaftError('already_leader');
     if (this._state === 'closed') throw new RaftError('closed');
+    this.forceCampaign = true;
     this.resetElect(this.campaignTimeout());
   }
 
@@ -1239,6 +1414,7 @@ export class RaftCore {
     if (this._state === 'leader') throw new RaftError('already_leader');
     if (this._state === 'closed') throw new RaftError('closed');
     this.initializing = false;
+    this.forceCampaign = true;
     this.resetElect(this.timing.campaignTimeoutMinMs / 2);
   }
 

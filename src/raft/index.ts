@@ -4,6 +4,7 @@
 
 export { RaftNode, type RaftNodeOptions, type RaftNodeStatus } from './node.js';
 export { type RaftTransport, type RaftSubscription, type RaftMessageHandler, InProcessHub } from './transport.js';
+export { type RaftRuntime, type RaftFs, realRuntime } from './runtime.js';
 export {
   EntryType,
   ExtensionState,

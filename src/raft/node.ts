@@ -11,7 +11,6 @@
 // completes, and only then does a follower acknowledge.
 
 import { join } from 'node:path';
-import * as fs from 'node:fs';
 import {
   APPEND_ENTRY_BASE_LEN,
   decodeAppendEntry,
@@ -32,11 +31,16 @@ import {
   readTermVote,
   SnapshotStore,
   writePeerStateFile,
-  writeTermVote,
+  writeFileDurable,
+  writePeerStateFileLater,
+  writeTermVoteLater,
+  STATE_LOST_FILE,
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
+import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
+import { injectedFaults } from './test-faults.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
   type AppendEntry,
@@ -69,6 +73,12 @@ export interface RaftNodeOptions {
   managed?: boolean;
   /** Defaults to "the directory already holds state". */
   recovering?: boolean;
+  /**
+   * The upper layer knows this server held the group but its directory is
+   * gone or was replaced (a wiped disk): start as a node that lost state
+   * (never campaigns, votes as an empty log) until a leader caught it up.
+   */
+  stateLost?: boolean;
   timing?: Partial<RaftTiming>;
   segmentMaxBytes?: number;
   /**
@@ -97,6 +107,8 @@ export interface RaftNodeOptions {
   /** A fatal storage error; the node has stopped. */
   onError?(err: Error): void;
   log?(level: 'debug' | 'warn', msg: string): void;
+  /** Clock, randomness, timers and file system (default: the real ones; the simulator passes its own). */
+  runtime?: RaftRuntime;
 }
 
 export interface RaftNodeStatus extends CoreStatus {
@@ -110,13 +122,14 @@ type Notice =
   | { k: 'committed'; seq: number; index: number }
   | { k: 'abandoned'; from: number; to: number };
 
-const clock = (): number => performance.now();
 
 export class RaftNode {
   readonly id: string;
   readonly group: string;
   readonly storeDir: string;
   private readonly opts: RaftNodeOptions;
+  private readonly rt: RaftRuntime;
+  private readonly fs: RaftFs;
   private readonly transport: RaftTransport;
   private readonly wal: LogStore;
   private readonly snapshots: SnapshotStore;
@@ -128,10 +141,23 @@ export class RaftNode {
   private stopped = false;
   private turnScheduled = false;
   private walDirty = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private timerAt = Infinity;
   private readonly restoredSnapshot: SnapshotRecord | undefined;
   private readonly waiters = new Map<number, { resolve: (index: number) => void; reject: (e: Error) => void }>();
+  /** Index being delivered to `apply` right now (0 = not inside apply). */
+  private applyingIndex = 0;
+  // Term/vote persistence runs off the event loop. Every message the node
+  // sends while a term/vote write is wanted or in flight is held back and
+  // published, in order, once the write is durable: no vote (or anything
+  // else reflecting the new term) leaves before it is on disk.
+  private tavWanted: { term: number; vote: string } | null = null;
+  private tavWriting = false;
+  private held: { subject: string; reply: string; payload: Uint8Array }[] = [];
+  /** The state-lost marker file exists (removed once the core reports it caught up). */
+  private stateLostMarked = false;
+  /** Term/vote writes completed (diagnostics and tests). */
+  termVoteWrites = 0;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -139,11 +165,13 @@ export class RaftNode {
     this.id = opts.id ?? peerIdForServerName(opts.serverName);
     this.storeDir = opts.storeDir;
     this.transport = opts.transport;
-    fs.mkdirSync(opts.storeDir, { recursive: true });
+    this.rt = opts.runtime ?? realRuntime;
+    this.fs = this.rt.fs;
+    this.fs.mkdirSync(opts.storeDir, { recursive: true });
 
-    const tav = readTermVote(opts.storeDir);
-    let peerState = readPeerStateFile(opts.storeDir);
-    this.snapshots = new SnapshotStore(opts.storeDir);
+    const tav = readTermVote(opts.storeDir, this.fs);
+    let peerState = readPeerStateFile(opts.storeDir, this.fs);
+    this.snapshots = new SnapshotStore(opts.storeDir, this.fs);
     if (opts.storage === 'memory') this.snapshots.clear();
     const snap = this.snapshots.loadLatest();
     this.restoredSnapshot = snap;
@@ -154,15 +182,27 @@ export class RaftNode {
             floor: snap?.lastIndex ?? 0,
             segmentMaxBytes: opts.segmentMaxBytes,
             fsync: opts.fsync,
+            fs: this.fs,
           });
-    if (this.wal.recovery.reason) this.log('warn', `WAL recovery: ${this.wal.recovery.reason}, dropped ${this.wal.recovery.droppedRecords} record(s)`);
+    const rec = this.wal.recovery;
+    if (rec.reason) this.log('warn', `WAL recovery: ${rec.reason}, dropped ${rec.droppedRecords} record(s)${rec.lostDurable ? ' that may have been acknowledged' : ''}`);
+    for (const f of this.snapshots.movedAside) this.log('warn', `snapshot ${f} failed to load; moved aside`);
+    for (const f of rec.movedAside ?? []) this.log('warn', `WAL data moved aside to ${f}`);
+    // Recovery that lost possibly acknowledged state: the core must not vote
+    // or lead as if its log were complete until a leader has caught it up.
+    // The marker keeps that knowledge across restarts until a leader has
+    // caught the node up (a crash during catch-up must not forget it).
+    const marker = join(opts.storeDir, STATE_LOST_FILE);
+    const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || this.fs.existsSync(marker);
+    if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
+    this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
       const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
       peerState = { knownPeers: [...opts.peers], clusterSize: size, domainExt: 0 };
-      writePeerStateFile(opts.storeDir, peerState);
+      writePeerStateFile(opts.storeDir, peerState, this.fs);
     }
-    const env: RaftEnv = { now: clock, random: Math.random };
+    const env: RaftEnv = { now: this.rt.now, random: this.rt.random };
     this.wal.onDurable = (index, err) => this.onDurable(index, err);
     this.core = new RaftCore(
       {
@@ -172,7 +212,8 @@ export class RaftNode {
         clusterSize: opts.clusterSize,
         observer: opts.observer,
         managed: opts.managed,
-        recovering: opts.recovering ?? hasState,
+        recovering: opts.recovering ?? (hasState || stateLost),
+        stateLost,
         timing: opts.timing,
       },
       env,
@@ -326,6 +367,10 @@ export class RaftNode {
    * while catching followers up unless `force`).
    */
   installSnapshot(data: Uint8Array, force = false): { index: number; term: number } {
+    // Called from inside apply(): the caller's state already includes the
+    // entry being applied, so the snapshot covers it (else it is applied
+    // again after a restart).
+    if (this.applyingIndex > 0 && !injectedFaults.snapshotBelowApplied) this.core.appliedTo(this.applyingIndex);
     const meta = this.core.prepareSnapshot(force);
     if (meta instanceof RaftError) throw meta;
     const rec: SnapshotRecord = {
@@ -361,7 +406,7 @@ export class RaftNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.rt.clearTimer(this.timer);
     this.timer = undefined;
     this.core.close();
     this.drainNotices();
@@ -379,7 +424,7 @@ export class RaftNode {
   /** Stops and removes the group directory. */
   delete(): void {
     this.stop();
-    fs.rmSync(this.storeDir, { recursive: true, force: true });
+    this.fs.rmSync(this.storeDir, { recursive: true, force: true });
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -389,15 +434,20 @@ export class RaftNode {
   }
 
   private callApply(index: number, entries: Entry[]): void {
+    const outer = this.applyingIndex;
+    this.applyingIndex = index;
     try {
       this.opts.apply(index, entries);
     } catch (e) {
       this.log('warn', `apply of ${index} threw: ${(e as Error).message}`);
+    } finally {
+      this.applyingIndex = outer;
     }
   }
 
   /** After any call into the core: deliver notices, keep the timer right. */
   private afterCore(): void {
+    if (this.stateLostMarked && !this.core.hasLostState && !this.stopped) this.clearStateLost();
     this.drainNotices();
     if (this.walDirty || this.core.needsFlush) this.scheduleTurn();
     this.armTimer();
@@ -458,7 +508,7 @@ export class RaftNode {
     // A microtask runs once the current callback (a whole batch of inbound
     // messages, or a client's burst of proposals) has finished: one AE and
     // one WAL write + fsync per batch, without an extra event-loop hop.
-    queueMicrotask(this.endOfTurn);
+    this.rt.defer(this.endOfTurn);
   }
 
   /** End of a turn: batch proposals, write the WAL, start a group commit. */
@@ -500,9 +550,9 @@ export class RaftNode {
     const at = this.core.nextDeadline();
     // Deadlines that moved later need no re-arm: tick() re-checks.
     if (at >= this.timerAt || at === Infinity) return;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.rt.clearTimer(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - clock())));
+    this.timer = this.rt.setTimer(this.onTimer, Math.max(0, Math.ceil(at - this.rt.now())));
   }
 
   private readonly onTimer = (): void => {
@@ -558,6 +608,48 @@ export class RaftNode {
     };
   }
 
+  private clearStateLost(): void {
+    this.stateLostMarked = false;
+    try {
+      this.fs.rmSync(join(this.storeDir, STATE_LOST_FILE), { force: true });
+    } catch (e) {
+      this.log('warn', `removing ${STATE_LOST_FILE}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Publishes now, or holds the message while a term/vote write is not yet durable. */
+  private send(subject: string, reply: string, payload: Uint8Array): void {
+    this.rt.onProduce?.(subject, payload);
+    if ((this.tavWanted || this.tavWriting) && !injectedFaults.voteBeforeDurable) this.held.push({ subject, reply, payload });
+    else this.transport.publish(subject, reply, payload);
+  }
+
+  private writeTermVote(): void {
+    const want = this.tavWanted;
+    if (!want || this.stopped) return;
+    this.tavWanted = null;
+    this.tavWriting = true;
+    writeTermVoteLater(this.storeDir, want.term, want.vote, this.onTermVoteWritten, this.fs);
+  }
+
+  private readonly onTermVoteWritten = (err?: Error): void => {
+    this.tavWriting = false;
+    if (this.stopped) return;
+    if (err) {
+      this.log('warn', `writing term and vote: ${err.message}`);
+      this.fatal(new RaftError('write_error', 'raft: could not persist term and vote'));
+      return;
+    }
+    this.termVoteWrites++;
+    if (this.tavWanted) {
+      this.writeTermVote();
+      return;
+    }
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.transport.publish(m.subject, m.reply, m.payload);
+  };
+
   // ---------------------------------------------------------------- host (effects of the core)
 
   private readonly host: RaftHost = {
@@ -581,6 +673,13 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
+      if (injectedFaults.ackBeforeFsync) {
+        this.rt.defer(() => {
+          if (this.stopped) return;
+          this.core.persisted(index);
+          this.afterCore();
+        });
+      }
     },
     truncateLog: (lastKept) => {
       try {
@@ -591,20 +690,20 @@ export class RaftNode {
       this.walDirty = true;
     },
     persistTermVote: (term, vote) => {
-      try {
-        writeTermVote(this.storeDir, term, vote);
-        return true;
-      } catch (e) {
-        this.log('warn', `writing term and vote: ${(e as Error).message}`);
-        return false;
-      }
+      this.tavWanted = { term, vote };
+      if (!this.tavWriting) this.writeTermVote();
+      return true;
     },
     persistPeerState: (ps: PeerState) => {
-      try {
-        writePeerStateFile(this.storeDir, ps);
-      } catch (e) {
-        this.fatal(e as Error);
-      }
+      // Derived from the log (replayed at start), so nothing waits for it.
+      writePeerStateFileLater(
+        this.storeDir,
+        ps,
+        (err) => {
+          if (err && !this.stopped) this.fatal(err);
+        },
+        this.fs,
+      );
     },
     installSnapshot: (snap) => {
       try {
@@ -617,16 +716,16 @@ export class RaftNode {
       }
     },
     loadSnapshot: () => this.snapshots.loadCurrent(),
-    sendVoteRequest: (subject: string, reply: string, vr: VoteRequest) => this.transport.publish(subject, reply, encodeVoteRequest(vr)),
-    sendVoteResponse: (subject: string, vr: VoteResponse) => this.transport.publish(subject, '', encodeVoteResponse(vr)),
+    sendVoteRequest: (subject: string, reply: string, vr: VoteRequest) => this.send(subject, reply, encodeVoteRequest(vr)),
+    sendVoteResponse: (subject: string, vr: VoteResponse) => this.send(subject, '', encodeVoteResponse(vr)),
     sendAppendEntry: (subject: string, reply: string, ae: AppendEntry) => {
       if (!ae.buf) ae.buf = encodeAppendEntry(ae);
-      this.transport.publish(subject, reply, ae.buf);
+      this.send(subject, reply, ae.buf);
     },
     sendAppendEntryResponse: (subject: string, reply: string, ar: AppendEntryResponse) => {
-      this.transport.publish(subject, reply, encodeAppendEntryResponse(ar));
+      this.send(subject, reply, encodeAppendEntryResponse(ar));
     },
-    sendRaw: (subject, reply, data) => this.transport.publish(subject, reply, data),
+    sendRaw: (subject, reply, data) => this.send(subject, reply, data),
     subscribe: (subject, kind) => {
       if (this.subs.has(subject)) return;
       this.subs.set(subject, this.transport.subscribe(subject, this.handlerFor(kind)));
@@ -655,7 +754,7 @@ export class RaftNode {
     writeFailed: (what) => {
       const err = new RaftError('write_error', `raft: could not persist ${what}`);
       this.opts.onError?.(err);
-      queueMicrotask(() => this.stop());
+      this.rt.defer(() => this.stop());
     },
     log: (level, msg) => this.log(level, msg),
   };

@@ -1,4 +1,4 @@
-// NRG subjects and identifiers (reference/raft.md §1, §2).
+// NRG subjects and identifiers (server/raft.go: raftVoteSubj, raftAppendSubj, newInbox, ...).
 
 import { createHash } from 'node:crypto';
 import { ID_LEN } from './types.js';
@@ -42,3 +42,32 @@ export function groupName(kind: 'S' | 'C', replicas: number, storage: 'F' | 'M',
 }
 
 export const META_GROUP = '_meta_';
+
+// A candidate's vote inbox tells voters whether it reads the "empty log"
+// flag of a vote response. NRG 2.9.10 reads a grant only when the flag byte
+// is exactly 1 (a grant with the empty bit set reads as a refusal), newer
+// servers read bit 0 = granted, bit 1 = empty. Our candidates name their vote
+// inbox `$NRG.R.<2 random><6 check>` where the check characters are a hash
+// of (group, candidate, term, random part); a voter that recognises the
+// check sends the empty bit, to anyone else a grant is the plain byte 1.
+// A random 2.9.10 inbox passes the check with probability 62^-6.
+
+function voteInboxCheck(group: string, candidate: string, term: number, rnd: string): string {
+  const sum = createHash('sha256').update(`${group}\u0000${candidate}\u0000${term}\u0000${rnd}`).digest();
+  let s = '';
+  for (let i = 0; i < 6; i++) s += DIGITS[sum[i] % BASE];
+  return s;
+}
+
+/** Vote inbox of one candidacy of ours (see above). */
+export function candidateVoteInbox(group: string, candidate: string, term: number, random: () => number): string {
+  const rnd = randomToken(random).slice(0, 2);
+  return replyInbox(rnd + voteInboxCheck(group, candidate, term, rnd));
+}
+
+/** True when `reply` is the vote inbox of a candidate that reads the empty flag (one of ours). */
+export function readsEmptyVoteFlag(reply: string, group: string, candidate: string, term: number): boolean {
+  if (reply.length !== 15 || !reply.startsWith('$NRG.R.')) return false;
+  const rnd = reply.slice(7, 9);
+  return reply.slice(9) === voteInboxCheck(group, candidate, term, rnd);
+}

@@ -1,9 +1,9 @@
 // Shared Raft (NRG) value types. Field names follow nats-server's NRG so the
-// wire tables in reference/raft.md map one to one onto these objects.
+// wire structures of server/raft.go (appendEntry, voteRequest, ...) map one to one onto these objects.
 // Terms and indices are JS numbers: u64 on the wire, but values above 2^53
 // are rejected by the decoders (no real group gets near that).
 
-/** NRG entry types (raft.md §3.6). The numeric values are wire bytes. */
+/** NRG entry types (server/raft.go EntryType). The numeric values are wire bytes. */
 export const EntryType = {
   Normal: 0,
   OldSnapshot: 1,
@@ -84,7 +84,7 @@ export interface AppendEntryResponse {
   success: boolean;
 }
 
-/** domainExt values of the peer state (raft.md §3.5). */
+/** domainExt values of the peer state (server/raft.go extensionState). */
 export const ExtensionState = { Undetermined: 0, Extended: 1, NotExtended: 2 } as const;
 
 export interface PeerState {

@@ -1,9 +1,10 @@
-// Elections, terms and votes (reference/raft-test-scenarios.md §B), driving
+// Elections, terms and votes (upstream server/raft_test.go TestNRG* cases), driving
 // one core by hand with crafted messages, as upstream's single-node tests do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ae, NATS0, NATS1, normal, SINGLE_ID, singleNode } from '../../src/raft/sim/recording-host.js';
 import { decodePeerState } from '../../src/raft/codec.js';
+import { candidateVoteInbox } from '../../src/raft/subjects.js';
 import { EntryType, RaftError, type PeerState } from '../../src/raft/types.js';
 
 const PEERS = [SINGLE_ID, NATS0, NATS1];
@@ -126,6 +127,7 @@ test('UnsuccessfulVoteRequestCampaignEarly: grant resets the timer; denying an o
   assert.equal(n.host.take('vresp')[0].msg.granted, true);
   // We hold a longer log now; an outdated candidate on term 2 is denied.
   n.core.handleAppendEntry(ae({ leader: NATS0, term: 1, entries: [normal('x')] }), '$R', '$NRG.AE.TEST');
+  n.clock.advance(4000); // the leader has been silent for a minimum election timeout
   n.core.handleVoteRequest({ term: 2, lastTerm: 0, lastIndex: 0, candidate: NATS1 }, '$VR');
   assert.equal(n.core.term, 2);
   assert.equal(n.core.vote, '');
@@ -148,6 +150,7 @@ test('voters grant only candidates whose log is at least as up to date (last ter
   const n = singleNode({ peers: PEERS });
   n.core.handleAppendEntry(ae({ term: 2, entries: [normal('a')] }), '$R', '$NRG.AE.TEST');
   n.core.handleAppendEntry(ae({ term: 2, pterm: 2, pindex: 1, entries: [normal('b')] }), '$R', '$NRG.AE.TEST');
+  n.clock.advance(4000); // the leader has been silent for a minimum election timeout
   n.core.handleVoteRequest({ term: 3, lastTerm: 2, lastIndex: 1, candidate: NATS1 }, '$VR');
   assert.equal(n.host.take('vresp')[0].msg.granted, false, 'shorter log, same last term');
   n.core.handleVoteRequest({ term: 4, lastTerm: 1, lastIndex: 9, candidate: NATS1 }, '$VR');
@@ -165,11 +168,13 @@ test('voters grant only candidates whose log is at least as up to date (last ter
 });
 
 test('vote response carries the empty-log flag only for a recovering empty voter', () => {
+  // A candidate of ours names its vote inbox so voters know it reads the flag.
+  const ours = candidateVoteInbox('TEST', NATS0, 1, () => 0.5);
   const fresh = singleNode({ peers: PEERS });
-  fresh.core.handleVoteRequest({ term: 1, lastTerm: 0, lastIndex: 0, candidate: NATS0 }, '$VR');
+  fresh.core.handleVoteRequest({ term: 1, lastTerm: 0, lastIndex: 0, candidate: NATS0 }, ours);
   assert.equal(fresh.host.take('vresp')[0].msg.empty, false, 'initializing: not flagged');
   const wiped = singleNode({ peers: PEERS, recovering: true });
-  wiped.core.handleVoteRequest({ term: 1, lastTerm: 0, lastIndex: 0, candidate: NATS0 }, '$VR');
+  wiped.core.handleVoteRequest({ term: 1, lastTerm: 0, lastIndex: 0, candidate: NATS0 }, ours);
   assert.equal(wiped.host.take('vresp')[0].msg.empty, true);
   // A candidate does not win on empty votes alone unless the whole group answered.
   const c = singleNode({ peers: [SINGLE_ID, NATS0, NATS1, 'AAAAAAAA', 'BBBBBBBB'] });
@@ -294,6 +299,7 @@ test('observers never campaign but still store, vote and acknowledge; leaving ob
   n.core.handleAppendEntry(ae({ term: 1, entries: [normal('a')] }), '$R', '$NRG.AE.TEST');
   n.persistAll();
   assert.deepEqual(n.host.take('aer').at(-1)!.msg, { term: 1, index: 1, peer: SINGLE_ID, success: true });
+  n.clock.advance(4000); // the leader has been silent for a minimum election timeout
   n.core.handleVoteRequest({ term: 2, lastTerm: 1, lastIndex: 1, candidate: NATS1 }, '$VR');
   assert.equal(n.host.take('vresp')[0].msg.granted, true);
   n.core.setObserver(false);

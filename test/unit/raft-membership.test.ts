@@ -136,9 +136,9 @@ test('UncommittedMembershipChangeOnNewLeader: an inherited pending change blocks
   assert.equal(n.host.take('ae').length, 0);
 });
 
-test('DontSwitchToCandidateWithInflightSelfMembershipChange', () => {
-  const n = singleNode({ peers: PEERS });
-  n.core.handleAppendEntry(ae({ term: 1, entries: [peerEntry(EntryType.RemovePeer, SINGLE_ID)] }), '$R', LIVE);
+test('DontSwitchToCandidateWithInflightSelfMembershipChange (addition); a pending self-removal may campaign without its own vote', () => {
+  const n = singleNode({ peers: [NATS0, NATS1] });
+  n.core.handleAppendEntry(ae({ term: 1, entries: [peerEntry(EntryType.AddPeer, SINGLE_ID)] }), '$R', LIVE);
   n.expireElection();
   assert.equal(n.core.state, 'follower');
   assert.equal(n.core.leader, '');
@@ -147,6 +147,18 @@ test('DontSwitchToCandidateWithInflightSelfMembershipChange', () => {
   n.core.handleAppendEntry(ae({ leader: NATS1, term: 2, entries: [normal('x')] }), '$R', LIVE);
   n.expireElection();
   assert.equal(n.core.state, 'candidate');
+
+  // Pending removal of ourselves: we may hold the only complete log, so we
+  // campaign, but our own vote does not count (quorum of the new membership).
+  const r = singleNode({ peers: PEERS });
+  r.core.handleAppendEntry(ae({ term: 1, entries: [peerEntry(EntryType.RemovePeer, SINGLE_ID)] }), '$R', LIVE);
+  r.clock.advance(20_000);
+  r.expireElection();
+  assert.equal(r.core.state, 'candidate');
+  r.core.handleVoteResponse({ term: r.core.term, peer: NATS0, granted: true, empty: false }, r.core.currentVoteInbox);
+  assert.equal(r.core.state, 'candidate', 'one vote of two remaining members is not a quorum');
+  r.core.handleVoteResponse({ term: r.core.term, peer: NATS1, granted: true, empty: false }, r.core.currentVoteInbox);
+  assert.equal(r.core.state, 'leader');
 });
 
 test('TrackPeerAutoAddOnlyUnmanaged: an unmanaged leader proposes adding a peer it hears from', () => {

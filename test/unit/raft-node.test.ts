@@ -242,3 +242,27 @@ test('memory storage: a restarted member comes back with an empty log and catche
   await c.waitForStateSize(3);
   assert.deepEqual(text(f), ['m1', 'm2', 'm3']);
 });
+
+test('a follower cut off for many election timeouts comes back without deposing the healthy leader (pre-vote by probe)', async (t) => {
+  const c = cluster(t).startAll();
+  const l = await c.waitForLeader();
+  await proposeAll(c, ['before']);
+  await c.waitForStateSize(1);
+  const f = c.members.find((m) => m !== l)!;
+  const termBefore = l.n.term;
+  // Count the cut-off follower's vote requests (probes at its current term).
+  const requests: number[] = [];
+  c.hub.onPublish = (from, subject, _reply, payload) => {
+    if (from === f.name && subject.startsWith('$NRG.V.')) requests.push(Number(Buffer.from(payload).readBigUInt64LE(0)));
+  };
+  c.hub.isolate(f.name, c.members.map((m) => m.name));
+  await c.waitFor(() => requests.length >= 4, 20_000, 'four election timeouts on the cut-off follower');
+  assert.ok(requests.every((term) => term === termBefore), `probes stay at term ${termBefore}: ${requests.join(',')}`);
+  assert.equal(f.n.term, termBefore, 'no term raised while cut off');
+  c.hub.heal();
+  await proposeAll(c, ['after']);
+  await c.waitFor(() => f.state.length === 2 && f.n.leaderId === l.id, 10_000, 'follower back under the same leader');
+  assert.equal(l.n.isLeader, true);
+  assert.equal(l.n.term, termBefore, 'the leader was never deposed');
+  assert.deepEqual(text(f), ['before', 'after']);
+});

@@ -224,6 +224,7 @@ test('IgnoreEntryAfterCanceledCatchup / CancelCatchupWhenDetectingHigherTermDuri
   n.core.handleAppendEntry(ae({ leader: NATS0, term: 1, pterm: 1, pindex: 5 }), '$LEADER', LIVE);
   const inbox = n.core.catchupInbox;
   assert.ok(inbox);
+  n.clock.advance(4000); // the leader has been silent for a minimum election timeout
   n.core.handleVoteRequest({ term: 2, lastTerm: 1, lastIndex: 5, candidate: NATS1 }, '$VR');
   assert.equal(n.core.isCatchingUp, false);
   n.core.handleAppendEntry(ae({ leader: NATS0, term: 1, lterm: 2, entries: [normal('late')] }), '$LEADER', inbox);
@@ -234,6 +235,7 @@ test('RejectAppendEntryDuringCatchupFromPreviousLeader: catch-up entries with an
   const n = singleNode({ peers: PEERS });
   n.core.handleAppendEntry(ae({ leader: NATS0, term: 5, pterm: 1, pindex: 3 }), '$LEADER', LIVE);
   const inbox = n.core.catchupInbox;
+  n.clock.advance(4000); // the leader has been silent for a minimum election timeout
   n.core.handleVoteRequest({ term: 6, lastTerm: 9, lastIndex: 9, candidate: NATS1 }, '$VR');
   // (the vote cancelled catch-up; request it again from a term-6 leader)
   n.core.handleAppendEntry(ae({ leader: NATS1, term: 6, pterm: 1, pindex: 3 }), '$L6', LIVE);

@@ -202,7 +202,7 @@ test('meta files: tav.idx and peers.idx round trip; a truncated tav.idx is toler
   assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 0, 'no temp files left');
 });
 
-test('snapshot files: newest wins, older removed, .tmp and legacy index-0 files ignored, corrupt ones dropped', (t) => {
+test('snapshot files: newest wins, older removed, .tmp and legacy index-0 files ignored, corrupt ones moved aside', (t) => {
   const dir = tempDir(t);
   const s = new SnapshotStore(dir);
   assert.equal(s.loadLatest(), undefined);
@@ -216,13 +216,20 @@ test('snapshot files: newest wins, older removed, .tmp and legacy index-0 files 
   assert.equal(got.lastIndex, 20);
   assert.equal(Buffer.from(got.data).toString(), 'twenty');
   assert.deepEqual(readdirSync(s.dir), ['snap.2.20']);
-  // Corrupt the only snapshot: it is rejected (checksum) and removed.
+  // Corrupt the only snapshot: it is rejected (checksum) and kept as *.bad, byte for byte.
   const p = join(s.dir, 'snap.2.20');
   const b = readFileSync(p);
   b[22] ^= 1;
   writeFileSync(p, b);
-  assert.equal(new SnapshotStore(dir).loadLatest(), undefined);
-  assert.deepEqual(readdirSync(s.dir), []);
+  const s2 = new SnapshotStore(dir);
+  assert.equal(s2.loadLatest(), undefined);
+  assert.deepEqual(readdirSync(s.dir), ['snap.2.20.bad']);
+  assert.deepEqual(readFileSync(join(s.dir, 'snap.2.20.bad')), b);
+  assert.deepEqual(s2.movedAside, [join(s.dir, 'snap.2.20.bad')]);
+  // Later snapshots and loads leave the moved-aside file alone.
+  s2.write({ lastTerm: 3, lastIndex: 30, peerState: ps, data: Buffer.from('thirty') });
+  assert.equal(new SnapshotStore(dir).loadLatest()!.lastIndex, 30);
+  assert.deepEqual(readdirSync(s.dir).sort(), ['snap.2.20.bad', 'snap.3.30']);
 });
 
 test('crc32: native and portable implementations agree', () => {

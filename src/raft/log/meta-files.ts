@@ -1,7 +1,8 @@
 // Small durable files of a Raft group directory (names as NRG uses them):
 //   tav.idx                 u64 term | 8-byte vote (absent = no vote)
 //   peers.idx               encoded peer state (codec.ts)
-//   snapshots/snap.<term>.<index>
+//   state-lost              present while state lost in recovery is not repaired
+//   snapshots/snap.<term>.<index>   (snap.*.bad: failed to load, kept aside)
 //       u64 lastTerm | u64 lastIndex | u32 len(peerstate) | peerstate | data | 8-byte checksum
 // Every write goes to a temp file that is fsync'ed and renamed over the old
 // one (then the directory is fsync'ed), so a crash leaves old or new, never
@@ -9,7 +10,7 @@
 // (nats-server uses HighwayHash here; the file is ours, not shared).
 
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
+import { type RaftFs, realFs } from '../runtime.js';
 import { join } from 'node:path';
 import { decodePeerState, encodePeerState, readU32, readU64, writeU32, writeU64 } from '../codec.js';
 import type { SnapshotRecord } from '../core-types.js';
@@ -18,45 +19,151 @@ import { ID_LEN, type PeerState, RaftError } from '../types.js';
 export const TERM_VOTE_FILE = 'tav.idx';
 export const PEER_STATE_FILE = 'peers.idx';
 export const SNAPSHOTS_DIR = 'snapshots';
+/** Present while recovery-lost state has not been repaired by a leader (RaftNode). */
+export const STATE_LOST_FILE = 'state-lost';
 const SNAP_RE = /^snap\.(\d+)\.(\d+)$/;
+/** Snapshots that failed to load, kept for inspection (never loaded, never deleted). */
+const BAD_RE = /\.bad\d*$/;
 const MIN_SNAPSHOT_BYTES = 28;
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
+function fsyncDir(dir: string, fsx: RaftFs = realFs): void {
+  const fd = fsx.openSync(dir, 'r');
   try {
-    fs.fsyncSync(fd);
+    fsx.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    fsx.closeSync(fd);
   }
 }
 
 /** Atomically and durably replaces `path` with `data`. */
-export function writeFileDurable(path: string, data: Uint8Array, dir: string): void {
+export function writeFileDurable(path: string, data: Uint8Array, dir: string, fsx: RaftFs = realFs): void {
   const tmp = `${path}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+  const fd = fsx.openSync(tmp, 'w');
   try {
     let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    fs.fsyncSync(fd);
+    while (off < data.length) off += fsx.writeSync(fd, data, off, data.length - off);
+    fsx.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    fsx.closeSync(fd);
   }
-  fs.renameSync(tmp, path);
-  fsyncDir(dir);
+  fsx.renameSync(tmp, path);
+  fsyncDir(dir, fsx);
 }
 
-export function writeTermVote(dir: string, term: number, vote: string): void {
+function encodeTermVote(term: number, vote: string): Buffer {
   const buf = Buffer.alloc(8 + (vote ? ID_LEN : 0));
   writeU64(buf, 0, term);
   if (vote) buf.write(vote, 8, ID_LEN, 'latin1');
-  writeFileDurable(join(dir, TERM_VOTE_FILE), buf, dir);
+  return buf;
+}
+
+export function writeTermVote(dir: string, term: number, vote: string, fsx: RaftFs = realFs): void {
+  writeFileDurable(join(dir, TERM_VOTE_FILE), encodeTermVote(term, vote), dir, fsx);
+}
+
+// Asynchronous durable writes (write temp, fdatasync, rename, fsync dir) off
+// the event loop, with callbacks only (no promises, so a simulated file
+// system keeps control of when each step completes). Writes to one path run
+// one after another, also across node incarnations on the same directory,
+// so the last requested content wins.
+interface PathQueue {
+  running: boolean;
+  queue: { data: Uint8Array; dir: string; done: (err?: Error) => void }[];
+}
+const queuesByFs = new WeakMap<RaftFs, Map<string, PathQueue>>();
+
+function writeFileDurableAsync(fsx: RaftFs, path: string, data: Uint8Array, dir: string, cb: (err?: Error) => void): void {
+  const tmp = `${path}.tmp`;
+  const fail = (e: Error | null): boolean => {
+    if (!e) return false;
+    cb(e);
+    return true;
+  };
+  fsx.open(tmp, 'w', (e1, fd) => {
+    if (fail(e1)) return;
+    const writeAll = (off: number): void => {
+      if (off >= data.length) {
+        fsx.fdatasync(fd, (e3) => {
+          fsx.close(fd, (e4) => {
+            if (fail(e3) || fail(e4)) return;
+            fsx.rename(tmp, path, (e5) => {
+              if (fail(e5)) return;
+              fsx.open(dir, 'r', (e6, dfd) => {
+                if (fail(e6)) return;
+                fsx.fsync(dfd, (e7) => {
+                  fsx.close(dfd, () => {
+                    if (!fail(e7)) cb();
+                  });
+                });
+              });
+            });
+          });
+        });
+        return;
+      }
+      fsx.write(fd, data, off, data.length - off, off, (e2, n) => {
+        if (e2) {
+          fsx.close(fd, () => cb(e2));
+          return;
+        }
+        writeAll(off + n);
+      });
+    };
+    writeAll(0);
+  });
+}
+
+/**
+ * Drops the write queues of a file system whose process "died" (simulator
+ * crash: callbacks of writes in flight never run, so their queues would
+ * stay blocked for the next incarnation).
+ */
+export function forgetPendingWrites(fsx: RaftFs): void {
+  queuesByFs.delete(fsx);
+}
+
+/** Queues a durable replacement of `path`; `done` runs once it is on disk (or failed). */
+export function writeFileDurableLater(path: string, data: Uint8Array, dir: string, done: (err?: Error) => void, fsx: RaftFs = realFs): void {
+  let byPath = queuesByFs.get(fsx);
+  if (!byPath) queuesByFs.set(fsx, (byPath = new Map()));
+  let q = byPath.get(path);
+  if (!q) byPath.set(path, (q = { running: false, queue: [] }));
+  q.queue.push({ data, dir, done });
+  if (!q.running) runQueue(fsx, byPath, path, q);
+}
+
+function runQueue(fsx: RaftFs, byPath: Map<string, PathQueue>, path: string, q: PathQueue): void {
+  const job = q.queue.shift();
+  if (!job) {
+    q.running = false;
+    byPath.delete(path);
+    return;
+  }
+  q.running = true;
+  writeFileDurableAsync(fsx, path, job.data, job.dir, (err) => {
+    try {
+      job.done(err);
+    } finally {
+      runQueue(fsx, byPath, path, q);
+    }
+  });
+}
+
+/** tav.idx written off the event loop; `done` once durable. */
+export function writeTermVoteLater(dir: string, term: number, vote: string, done: (err?: Error) => void, fsx: RaftFs = realFs): void {
+  writeFileDurableLater(join(dir, TERM_VOTE_FILE), encodeTermVote(term, vote), dir, done, fsx);
+}
+
+/** peers.idx written off the event loop. */
+export function writePeerStateFileLater(dir: string, ps: PeerState, done: (err?: Error) => void, fsx: RaftFs = realFs): void {
+  writeFileDurableLater(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir, done, fsx);
 }
 
 /** Term and vote; a missing or short file reads as far as it goes (term 0, no vote). */
-export function readTermVote(dir: string): { term: number; vote: string } {
+export function readTermVote(dir: string, fsx: RaftFs = realFs): { term: number; vote: string } {
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(join(dir, TERM_VOTE_FILE));
+    buf = fsx.readFileSync(join(dir, TERM_VOTE_FILE));
   } catch {
     return { term: 0, vote: '' };
   }
@@ -66,14 +173,14 @@ export function readTermVote(dir: string): { term: number; vote: string } {
   return { term, vote };
 }
 
-export function writePeerStateFile(dir: string, ps: PeerState): void {
-  writeFileDurable(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir);
+export function writePeerStateFile(dir: string, ps: PeerState, fsx: RaftFs = realFs): void {
+  writeFileDurable(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir, fsx);
 }
 
-export function readPeerStateFile(dir: string): PeerState | undefined {
+export function readPeerStateFile(dir: string, fsx: RaftFs = realFs): PeerState | undefined {
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(join(dir, PEER_STATE_FILE));
+    buf = fsx.readFileSync(join(dir, PEER_STATE_FILE));
   } catch {
     return undefined;
   }
@@ -117,37 +224,44 @@ export function decodeSnapshotFile(buf: Buffer): SnapshotRecord | undefined {
 export class SnapshotStore {
   readonly dir: string;
   private current = '';
+  /** Snapshot files that failed to load and were renamed `*.bad` by loadLatest(). */
+  readonly movedAside: string[] = [];
 
-  constructor(groupDir: string) {
+  private readonly fs: RaftFs;
+
+  constructor(groupDir: string, fsx: RaftFs = realFs) {
+    this.fs = fsx;
     this.dir = join(groupDir, SNAPSHOTS_DIR);
-    fs.mkdirSync(this.dir, { recursive: true });
+    this.fs.mkdirSync(this.dir, { recursive: true });
   }
 
   /** Writes a snapshot durably and removes older ones. */
   write(s: SnapshotRecord): void {
     const name = `snap.${s.lastTerm}.${s.lastIndex}`;
     const path = join(this.dir, name);
-    writeFileDurable(path, encodeSnapshotFile(s), this.dir);
-    for (const n of fs.readdirSync(this.dir)) if (n !== name) fs.rmSync(join(this.dir, n), { force: true });
+    writeFileDurable(path, encodeSnapshotFile(s), this.dir, this.fs);
+    for (const n of this.fs.readdirSync(this.dir)) if (n !== name && !BAD_RE.test(n)) this.fs.rmSync(join(this.dir, n), { force: true });
     this.current = path;
   }
 
   /**
    * The newest valid snapshot (highest term, then index). Temp files,
-   * unparseable names, corrupt files and legacy index-0 snapshots are removed.
+   * unparseable names and legacy index-0 snapshots are removed; a corrupt
+   * snapshot is renamed `*.bad` (kept, listed in movedAside).
    */
   loadLatest(): SnapshotRecord | undefined {
     let names: string[];
     try {
-      names = fs.readdirSync(this.dir);
+      names = this.fs.readdirSync(this.dir);
     } catch {
       return undefined;
     }
     const cands: { name: string; term: number; index: number }[] = [];
     for (const n of names) {
       const m = SNAP_RE.exec(n);
+      if (BAD_RE.test(n)) continue;
       if (!m) {
-        fs.rmSync(join(this.dir, n), { force: true });
+        this.fs.rmSync(join(this.dir, n), { force: true });
         continue;
       }
       cands.push({ name: n, term: Number(m[1]), index: Number(m[2]) });
@@ -155,13 +269,28 @@ export class SnapshotStore {
     cands.sort((a, b) => b.term - a.term || b.index - a.index);
     for (const c of cands) {
       const path = join(this.dir, c.name);
-      const s = c.index > 0 ? decodeSnapshotFile(fs.readFileSync(path)) : undefined;
+      if (c.index === 0) {
+        this.fs.rmSync(path, { force: true });
+        continue;
+      }
+      let s: SnapshotRecord | undefined;
+      try {
+        s = decodeSnapshotFile(this.fs.readFileSync(path));
+      } catch {
+        s = undefined;
+      }
       if (s && s.lastIndex === c.index && s.lastTerm === c.term) {
         this.current = path;
-        for (const o of cands) if (o !== c) fs.rmSync(join(this.dir, o.name), { force: true });
+        // Older valid snapshots are superseded; corrupt ones stay aside.
+        // (corrupt ones were renamed already and are not touched).
+        for (const o of cands) if (o !== c) this.fs.rmSync(join(this.dir, o.name), { force: true });
         return s;
       }
-      fs.rmSync(path, { force: true });
+      let aside = `${path}.bad`;
+      for (let n = 1; this.fs.existsSync(aside); n++) aside = `${path}.bad${n}`;
+      this.fs.renameSync(path, aside);
+      fsyncDir(this.dir, this.fs);
+      this.movedAside.push(aside);
     }
     this.current = '';
     return undefined;
@@ -171,7 +300,7 @@ export class SnapshotStore {
   loadCurrent(): SnapshotRecord | undefined {
     if (!this.current) return undefined;
     try {
-      return decodeSnapshotFile(fs.readFileSync(this.current));
+      return decodeSnapshotFile(this.fs.readFileSync(this.current));
     } catch {
       return undefined;
     }
@@ -179,7 +308,7 @@ export class SnapshotStore {
 
   /** Deletes every snapshot (memory-style reset). */
   clear(): void {
-    for (const n of fs.readdirSync(this.dir)) fs.rmSync(join(this.dir, n), { force: true });
+    for (const n of this.fs.readdirSync(this.dir)) if (!BAD_RE.test(n)) this.fs.rmSync(join(this.dir, n), { force: true });
     this.current = '';
   }
 }

@@ -10,7 +10,7 @@
 // a torn or corrupt tail at the first bad record and drops what follows: a
 // record that fails its checksum is never trusted.
 
-import * as fs from 'node:fs';
+import { type RaftFs, realFs } from '../runtime.js';
 import { join } from 'node:path';
 import { readU64, writeU32, writeU64 } from '../codec.js';
 import { crc32 } from './crc32.js';
@@ -27,6 +27,8 @@ export interface WalOptions {
   floor?: number;
   /** fdatasync on sync() (default true). Only tests may turn this off. */
   fsync?: boolean;
+  /** File system (default: node:fs; the simulator passes its own). */
+  fs?: RaftFs;
 }
 
 export interface WalRecovery {
@@ -34,6 +36,16 @@ export interface WalRecovery {
   droppedRecords: number;
   /** Why the tail was cut, if it was. */
   reason?: string;
+  /**
+   * True when what was dropped may have been durable (and acknowledged): a
+   * complete record with a bad checksum, a cut before the last segment, a
+   * gap, a log that does not continue the snapshot. A record running past
+   * the end of the last segment (an unfinished write) is not: it was never
+   * fsync'ed.
+   */
+  lostDurable?: boolean;
+  /** Files (or cut tails) moved aside as `*.bad` instead of being deleted. */
+  movedAside?: string[];
 }
 
 interface Segment {
@@ -73,7 +85,10 @@ export class Wal {
   /** Called with the durable index when a sync completes (or with an error). */
   onDurable: (index: number, err?: Error) => void = () => {};
 
+  private readonly fs: RaftFs;
+
   private constructor(dir: string, opts: WalOptions) {
+    this.fs = opts.fs ?? realFs;
     this.dir = dir;
     this.segMax = opts.segmentMaxBytes ?? 64 * 1024 * 1024;
     this.doFsync = opts.fsync ?? true;
@@ -82,7 +97,7 @@ export class Wal {
 
   /** Opens (creating if needed) and recovers the WAL in `dir`. Synchronous. */
   static open(dir: string, opts: WalOptions = {}): Wal {
-    fs.mkdirSync(dir, { recursive: true });
+    (opts.fs ?? realFs).mkdirSync(dir, { recursive: true });
     const w = new Wal(dir, opts);
     w.recover();
     return w;
@@ -120,7 +135,7 @@ export class Wal {
     const buf = Buffer.allocUnsafe(end - off - HEADER_BYTES);
     let got = 0;
     while (got < buf.length) {
-      const n = fs.readSync(s.fd, buf, got, buf.length - got, off + HEADER_BYTES + got);
+      const n = this.fs.readSync(s.fd, buf, got, buf.length - got, off + HEADER_BYTES + got);
       if (n === 0) return undefined;
       got += n;
     }
@@ -180,7 +195,7 @@ export class Wal {
   private newSegment(first: number): Segment {
     this.flush();
     const path = join(this.dir, segmentName(first));
-    const fd = fs.openSync(path, 'w+');
+    const fd = this.fs.openSync(path, 'w+');
     const s: Segment = { first, path, fd, size: 0, flushed: 0, offsets: [], terms: [] };
     this.segs.push(s);
     this.dirDirty = true;
@@ -195,11 +210,11 @@ export class Wal {
     const total = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    let written = fs.writevSync(s.fd, bufs, s.flushed);
+    let written = this.fs.writevSync(s.fd, bufs, s.flushed);
     if (written < total) {
       // Partial writev (rare): write the rest contiguously.
       const all = Buffer.concat(bufs);
-      while (written < total) written += fs.writeSync(s.fd, all, written, total - written, s.flushed + written);
+      while (written < total) written += this.fs.writeSync(s.fd, all, written, total - written, s.flushed + written);
     }
     s.flushed += total;
   }
@@ -220,7 +235,7 @@ export class Wal {
       const keep = lastKept - s.first + 1;
       if (keep < s.offsets.length) {
         const off = s.offsets[keep];
-        fs.ftruncateSync(s.fd, off);
+        this.fs.ftruncateSync(s.fd, off);
         s.offsets.length = keep;
         s.terms.length = keep;
         s.size = s.flushed = off;
@@ -262,12 +277,12 @@ export class Wal {
   private dropSegment(s: Segment): void {
     this.dirty.delete(s);
     try {
-      fs.unlinkSync(s.path);
+      this.fs.unlinkSync(s.path);
     } catch {
       // already gone
     }
     if (this.syncing) this.closeLater.push(s.fd);
-    else fs.closeSync(s.fd);
+    else this.fs.closeSync(s.fd);
     this.dirDirty = true;
   }
 
@@ -307,7 +322,7 @@ export class Wal {
       if (err && !failure) failure = err;
       if (--remaining > 0) return;
       this.syncing = false;
-      for (const fd of this.closeLater) fs.close(fd, () => {});
+      for (const fd of this.closeLater) this.fs.close(fd, () => {});
       this.closeLater = [];
       if (this.closed) return;
       const durable = Math.min(target, this.syncMinTrunc);
@@ -322,12 +337,12 @@ export class Wal {
       process.nextTick(done, null);
       return;
     }
-    for (const fd of fds) fs.fdatasync(fd, done);
-    if (syncDir) fs.fsync(this.dirFdOpen(), done);
+    for (const fd of fds) this.fs.fdatasync(fd, done);
+    if (syncDir) this.fs.fsync(this.dirFdOpen(), done);
   }
 
   private dirFdOpen(): number {
-    if (this.dirFd < 0) this.dirFd = fs.openSync(this.dir, 'r');
+    if (this.dirFd < 0) this.dirFd = this.fs.openSync(this.dir, 'r');
     return this.dirFd;
   }
 
@@ -335,8 +350,8 @@ export class Wal {
   syncNow(): void {
     this.flush();
     if (this.doFsync) {
-      for (const s of this.segs) fs.fdatasyncSync(s.fd);
-      fs.fsyncSync(this.dirFdOpen());
+      for (const s of this.segs) this.fs.fdatasyncSync(s.fd);
+      this.fs.fsyncSync(this.dirFdOpen());
     }
     this.dirty.clear();
     this.dirDirty = false;
@@ -353,7 +368,7 @@ export class Wal {
       this.segs = [];
       // A sync in flight still owns its fds; close once it is done.
       if (this.syncing) this.closeLater.push(...fds);
-      else for (const fd of fds) fs.closeSync(fd);
+      else for (const fd of fds) this.fs.closeSync(fd);
     }
   }
 
@@ -364,23 +379,26 @@ export class Wal {
   // ---------------------------------------------------------------- recovery
 
   private recover(): void {
-    const names = fs
+    const names = this.fs
       .readdirSync(this.dir)
-      .filter((n) => SEGMENT_RE.test(n))
+      .filter((n: string) => SEGMENT_RE.test(n))
       .sort();
     let expected = -1;
     let cut = false;
-    for (const name of names) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k];
+      const lastSegment = k === names.length - 1;
       const path = join(this.dir, name);
       const first = Number(SEGMENT_RE.exec(name)![1]);
       if (cut || (expected >= 0 && first !== expected)) {
         if (!cut) this.recovery.reason = `gap before segment ${name}`;
         this.recovery.droppedRecords += this.countRecords(path);
+        this.recovery.lostDurable = true;
         cut = true;
-        fs.unlinkSync(path);
+        this.moveAside(path);
         continue;
       }
-      const buf = fs.readFileSync(path);
+      const buf = this.fs.readFileSync(path);
       const s: Segment = { first, path, fd: -1, size: 0, flushed: 0, offsets: [], terms: [] };
       let off = 0;
       let index = first;
@@ -389,6 +407,21 @@ export class Wal {
         if (bad) {
           this.recovery.reason = `${bad} at index ${index} in ${name}`;
           this.recovery.droppedRecords += this.countRecords(path, off);
+          // An unfinished write can only be the very end of the last
+          // segment, and shows as a record running past the end of the
+          // file. A complete record with a bad checksum may have been
+          // durable and acknowledged (bit rot of the last record looks the
+          // same), so it counts as lost state.
+          // A bit flip in a length field also "runs past the end": it is
+          // only an unfinished write if no intact later record follows.
+          const tornEnd = lastSegment && bad.startsWith('torn') && !this.intactRecordAfter(buf, off, index);
+          if (!tornEnd) {
+            this.recovery.lostDurable = true;
+            // Keep the cut bytes for inspection instead of destroying them.
+            const aside = `${path}.${off}.bad`;
+            this.fs.writeFileSync(aside, buf.subarray(off));
+            (this.recovery.movedAside ??= []).push(aside);
+          }
           cut = true;
           break;
         }
@@ -397,13 +430,12 @@ export class Wal {
         off += HEADER_BYTES + readU32le(buf, off);
         index++;
       }
-      if (cut) fs.truncateSync(path, off);
+      if (cut) this.fs.truncateSync(path, off);
       if (s.offsets.length === 0) {
-        fs.unlinkSync(path);
-        if (!cut) continue;
+        this.fs.unlinkSync(path);
         continue;
       }
-      s.fd = fs.openSync(path, 'r+');
+      s.fd = this.fs.openSync(path, 'r+');
       s.size = s.flushed = off;
       this.segs.push(s);
       expected = index;
@@ -412,22 +444,41 @@ export class Wal {
     while (this.segs.length > 0) {
       const s = this.segs[0];
       if (s.first + s.offsets.length - 1 > this.floor) break;
-      fs.closeSync(s.fd);
-      fs.unlinkSync(s.path);
+      this.fs.closeSync(s.fd);
+      this.fs.unlinkSync(s.path);
       this.segs.shift();
     }
     if (this.segs.length > 0 && this.segs[0].first > this.floor + 1) {
-      // The log does not continue the snapshot: nothing in it is usable.
+      // The log does not continue the snapshot (e.g. the snapshot it follows
+      // was corrupt): nothing in it is usable, but it is kept aside.
       this.recovery.reason ??= `log starts at ${this.segs[0].first}, snapshot ends at ${this.floor}`;
+      this.recovery.lostDurable = true;
       for (const s of this.segs) {
         this.recovery.droppedRecords += s.offsets.length;
-        fs.closeSync(s.fd);
-        fs.unlinkSync(s.path);
+        this.fs.closeSync(s.fd);
+        this.moveAside(s.path);
       }
       this.segs = [];
     }
     // Whatever survived recovery is made durable before anyone relies on it.
     this.syncNow();
+  }
+
+  /** Renames a file to `<name>.bad` (never overwriting an earlier one). */
+  private moveAside(path: string): void {
+    let aside = `${path}.bad`;
+    for (let n = 1; this.fs.existsSync(aside); n++) aside = `${path}.bad${n}`;
+    this.fs.renameSync(path, aside);
+    (this.recovery.movedAside ??= []).push(aside);
+  }
+
+  /** True when a valid record of a later index starts somewhere after `off` (recovery only). */
+  private intactRecordAfter(buf: Buffer, off: number, index: number): boolean {
+    for (let p = off + 1; p + HEADER_BYTES <= buf.length; p++) {
+      const idx = readU64(buf, p + 8);
+      if (idx > index && idx < index + 100_000_000 && this.checkRecord(buf, p, idx) === '') return true;
+    }
+    return false;
   }
 
   /** Why the record at `off` cannot be trusted, or '' if it is fine. */
@@ -444,7 +495,7 @@ export class Wal {
 
   private countRecords(path: string, from = 0): number {
     try {
-      const buf = fs.readFileSync(path);
+      const buf = this.fs.readFileSync(path);
       let n = 0;
       let off = from;
       while (buf.length - off >= HEADER_BYTES) {

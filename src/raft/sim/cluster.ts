@@ -34,8 +34,11 @@ import { fnv32, mix53 } from './hash.js';
 import { SimDisk } from './disk.js';
 import { Invariants, SimFailure } from './invariants.js';
 import { Prng } from './prng.js';
+import { injectedFaults } from '../test-faults.js';
 
 export const SIM_GROUP = 'S-R3F-SIMGROUP';
+/** First byte of a client proposal (then its id, u32 LE). */
+export const CLIENT_TAG = 1;
 
 /** NRG timings divided by 10: same ratios, ten times more elections per simulated second. */
 export const SIM_TIMING: Partial<RaftTiming> = {
@@ -78,7 +81,7 @@ const CALM: NetworkConditions = { loss: 0, dup: 0, minDelayMs: 0.05, maxDelayMs:
 
 /** One server: its disk survives crashes, everything else is per incarnation. */
 export class SimServer {
-  readonly disk = new SimDisk();
+  disk = new SimDisk();
   up = true;
   incarnation = 0;
   core!: RaftCore;
@@ -87,11 +90,21 @@ export class SimServer {
   smIndex = 0;
   smHash = 0;
   commitChecked = 0;
+  /** Leader commit tracking for the commitment-rule check (term and index last seen as leader). */
+  leaderCommitTerm = -1;
+  leaderCommitSeen = 0;
   clockRate = 1;
   clockOffset = 0;
   wakeGen = 0;
   wakeAt = Infinity;
   slowDisk = false;
+  // Term/vote written asynchronously, as RaftNode does: messages sent while
+  // a write is wanted or in flight are held until it is durable.
+  tavPending: { term: number; vote: string } | null = null;
+  tavWriting = false;
+  held: { subject: string; reply: string; p: Payload }[] = [];
+  /** Local proposal sequence (this incarnation) -> client proposal id. */
+  readonly proposalIds = new Map<number, number>();
   readonly subs = new Map<string, SubscriptionKind>();
   rng: Prng;
 
@@ -135,9 +148,17 @@ class SimHost implements RaftHost {
     this.s.disk.truncate(lastKept);
   }
   persistTermVote(term: number, vote: string): boolean {
-    this.s.disk.term = term;
-    this.s.disk.vote = vote;
+    this.s.tavPending = { term, vote };
+    if (!this.s.tavWriting) this.sim.startTavWrite(this.s);
     return true;
+  }
+  private send(subject: string, reply: string, p: Payload): void {
+    const s = this.s;
+    // An acknowledgement is checked when it is made (one held behind a
+    // term/vote write may leave after a truncation, like any delayed message).
+    if (this.sim.checkSends && p.k === 'aer') this.sim.checkDurableBeforeSend(s, p);
+    if ((s.tavPending || s.tavWriting) && !injectedFaults.voteBeforeDurable) s.held.push({ subject, reply, p });
+    else this.sim.publish(s, subject, reply, p);
   }
   persistPeerState(ps: PeerState): void {
     this.s.disk.peerState = { ...ps, knownPeers: [...ps.knownPeers] };
@@ -152,19 +173,19 @@ class SimHost implements RaftHost {
     return this.s.disk.snapshot;
   }
   sendVoteRequest(subject: string, reply: string, vr: VoteRequest): void {
-    this.sim.publish(this.s, subject, reply, { k: 'vreq', v: vr });
+    this.send(subject, reply, { k: 'vreq', v: vr });
   }
   sendVoteResponse(subject: string, vr: VoteResponse): void {
-    this.sim.publish(this.s, subject, '', { k: 'vresp', v: vr });
+    this.send(subject, '', { k: 'vresp', v: vr });
   }
   sendAppendEntry(subject: string, reply: string, ae: AppendEntry): void {
-    this.sim.publish(this.s, subject, reply, { k: 'ae', v: ae });
+    this.send(subject, reply, { k: 'ae', v: ae });
   }
   sendAppendEntryResponse(subject: string, reply: string, ar: AppendEntryResponse): void {
-    this.sim.publish(this.s, subject, reply, { k: 'aer', v: ar });
+    this.send(subject, reply, { k: 'aer', v: ar });
   }
   sendRaw(subject: string, reply: string, data: Uint8Array): void {
-    this.sim.publish(this.s, subject, reply, { k: 'raw', v: data });
+    this.send(subject, reply, { k: 'raw', v: data });
   }
   subscribe(subject: string, kind: SubscriptionKind): void {
     this.s.subs.set(subject, kind);
@@ -185,8 +206,16 @@ class SimHost implements RaftHost {
     }
   }
   private leaderTerm = -1;
-  proposalsCommitted(): void {}
-  proposalsAbandoned(): void {}
+  proposalsCommitted(seqUpTo: number): void {
+    for (const [seq, id] of this.s.proposalIds) {
+      if (seq > seqUpTo) continue;
+      this.s.proposalIds.delete(seq);
+      this.sim.acked.add(id);
+    }
+  }
+  proposalsAbandoned(from: number, to: number): void {
+    for (let q = from; q <= to; q++) this.s.proposalIds.delete(q);
+  }
   writeFailed(what: string): void {
     throw new SimFailure(`unexpected write failure (${what}) on ${this.s.name}`);
   }
@@ -200,6 +229,8 @@ export interface SimConfig {
   nodes: number;
   /** Encode and decode every message through the NRG codec. */
   codec?: boolean;
+  /** Check durability promises of messages as they are sent (default true). */
+  checkSends?: boolean;
   timing?: Partial<RaftTiming>;
   traceLimit?: number;
 }
@@ -235,12 +266,19 @@ export class SimCluster {
   private readonly traceLimit: number;
   events = 0;
   messages = 0;
+  /** Client proposal ids acknowledged to the client (committed on their leader). */
+  readonly acked = new Set<number>();
+  /** Client proposal id -> the one log index where it was applied (a second index is a duplicate). */
+  readonly appliedAt = new Map<number, number>();
+  /** Client proposal ids proposed on the leader itself (never sent over the network). */
+  readonly directIds = new Set<number>();
   /** Called for every applied normal entry (liveness probes). */
   onApplied?: (s: SimServer, index: number, data: Uint8Array) => void;
 
   constructor(cfg: SimConfig) {
     this.rng = new Prng(cfg.seed);
     this.codec = cfg.codec ?? false;
+    this.checkSends = cfg.checkSends ?? true;
     this.timing = { ...SIM_TIMING, ...cfg.timing };
     this.traceLimit = cfg.traceLimit ?? 0;
     this.inv = new Invariants(this);
@@ -292,8 +330,12 @@ export class SimCluster {
     }
     s.commitChecked = snap ? snap.lastIndex : 0;
     const env = { now: () => this.localNow(s), random: () => s.rng.next() };
+    s.tavPending = null;
+    s.tavWriting = false;
+    s.held = [];
+    s.proposalIds.clear();
     s.core = new RaftCore(
-      { id: s.id, group: SIM_GROUP, peers: this.servers.map((x) => x.id), recovering, timing: this.timing },
+      { id: s.id, group: SIM_GROUP, peers: this.servers.map((x) => x.id), recovering, stateLost: d.lost, timing: this.timing },
       env,
       s.host,
       {
@@ -317,7 +359,103 @@ export class SimCluster {
     s.incarnation++;
     s.disk.crash(s.rng);
     s.subs.clear();
+    s.tavPending = null;
+    s.tavWriting = false;
+    s.held = [];
     this.inv.onCrash(s);
+  }
+
+  /** The disk is replaced by an empty one (the server knows it should hold the group: it recovers as lost). */
+  wipe(s: SimServer): void {
+    this.crash(s);
+    const peers = this.servers.map((x) => x.id);
+    s.disk = new SimDisk();
+    s.disk.peerState = { knownPeers: peers, clusterSize: peers.length, domainExt: 0 };
+    s.disk.lost = true;
+    this.trace(`${s.name} WIPED`);
+  }
+
+  /** Bit rot in the newest `k` durable log records: recovery cuts them and reports lost state. */
+  corrupt(s: SimServer, k: number): void {
+    this.crash(s);
+    const n = s.disk.dropTail(k);
+    if (n > 0) s.disk.lost = true;
+    this.trace(`${s.name} CORRUPTED: ${n} durable records cut`);
+  }
+
+  /**
+   * Promises a message makes must already be on disk when it leaves: a
+   * granted vote (term and vote durable), a successful append response (the
+   * acknowledged entries durable). Off, only their consequences are checked
+   * (two leaders in a term, lost committed entries, unapplied acks).
+   */
+  checkSends = true;
+
+  checkDurableBeforeSend(from: SimServer, p: Payload): void {
+    const d = from.disk;
+    if (p.k === 'vresp' && p.v.granted) {
+      if (d.term < p.v.term || (d.term === p.v.term && d.vote === '')) {
+        throw new SimFailure(`t=${this.now.toFixed(3)}ms ${from.name} granted a vote in term ${p.v.term} before it was durable (disk: term ${d.term} vote '${d.vote}')`);
+      }
+    } else if (p.k === 'aer' && p.v.success) {
+      const i = p.v.index;
+      if (i > d.durableBase + d.durable.length && !(d.snapshot && i <= d.snapshot.lastIndex)) {
+        throw new SimFailure(`t=${this.now.toFixed(3)}ms ${from.name} acknowledged index ${i} but only ${d.durableBase + d.durable.length} is durable`);
+      }
+    }
+  }
+
+  /** Probability that a server crashes while one of its fsyncs is in flight (power loss mid-write). */
+  crashDuringFsync = 0;
+
+  /** The same for term/vote writes (rarer than log fsyncs, so they get their own rate). */
+  crashDuringTavWrite = 0;
+
+  private maybeCrashDuringFsync(s: SimServer, lat: number, p = this.crashDuringFsync): void {
+    if (p <= 0 || !this.rng.chance(p)) return;
+    const at = this.now + this.rng.range(0, lat);
+    const down = this.rng.chance(0.5) ? this.rng.range(0.5, 20) : this.rng.range(20, 600);
+    const inc = s.incarnation;
+    this.q.push(at, () => {
+      if (!s.up || s.incarnation !== inc) return;
+      this.trace(`${s.name} crash during fsync`);
+      this.crash(s);
+      this.q.push(this.now + down, () => this.restart(s));
+    });
+  }
+
+  /** Power loss of several servers at the same instant; each comes back after its own delay. */
+  powerLoss(victims: SimServer[], downMs: () => number): void {
+    this.trace(`POWER LOSS ${victims.map((v) => v.name).join(',')}`);
+    for (const v of victims) {
+      if (!v.up) continue;
+      this.crash(v);
+      this.q.push(this.now + downMs(), () => this.restart(v));
+    }
+  }
+
+  /** Term/vote write of `s`, completing after a disk latency; then held messages go out. */
+  startTavWrite(s: SimServer): void {
+    const want = s.tavPending;
+    if (!want) return;
+    s.tavPending = null;
+    s.tavWriting = true;
+    const inc = s.incarnation;
+    const lat = s.slowDisk ? this.rng.range(5, 60) : this.rng.range(0.1, 1.5);
+    this.maybeCrashDuringFsync(s, lat, this.crashDuringTavWrite);
+    this.q.push(this.now + lat, () => {
+      if (!s.up || s.incarnation !== inc) return;
+      s.disk.term = want.term;
+      s.disk.vote = want.vote;
+      s.tavWriting = false;
+      if (s.tavPending) {
+        this.startTavWrite(s);
+        return;
+      }
+      const held = s.held;
+      s.held = [];
+      for (const m of held) this.publish(s, m.subject, m.reply, m.p);
+    });
   }
 
   restart(s: SimServer): void {
@@ -332,6 +470,8 @@ export class SimCluster {
   }
 
   publish(from: SimServer, subject: string, reply: string, p: Payload): void {
+    // A vote is checked when it leaves (it is held until the term/vote write is durable).
+    if (this.checkSends && p.k === 'vresp') this.checkDurableBeforeSend(from, p);
     if (this.codec) p = encodePayload(p);
     if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) {
       const to = this.inboxOwner.get(subject);
@@ -407,6 +547,8 @@ export class SimCluster {
       core.appliedTo(a.index);
     }
     this.inv.onCommit(s);
+    if (s.disk.lost && !core.hasLostState && core.state !== 'closed') s.disk.lost = false;
+    if (injectedFaults.ackBeforeFsync && core.lastIndex > core.durableIndex) core.persisted(core.lastIndex);
     if (s.disk.dirty && !s.disk.syncing) this.startSync(s);
     this.scheduleWake(s);
   }
@@ -424,7 +566,17 @@ export class SimCluster {
     let h = mix53(s.smHash, index);
     for (const e of entries) {
       h = mix53(h, fnv32(e.data, e.type));
-      if (e.type === EntryType.Normal) this.onApplied?.(s, index, e.data);
+      if (e.type === EntryType.Normal) {
+        if (e.data.length === 5 && e.data[0] === CLIENT_TAG) {
+          const id = e.data[1] + e.data[2] * 0x100 + e.data[3] * 0x10000 + e.data[4] * 0x1000000;
+          const at = this.appliedAt.get(id);
+          if (at === undefined) this.appliedAt.set(id, index);
+          // (Forwarded proposals may be duplicated by the network, as a
+          // client retry would be; proposals made on the leader may not.)
+          else if (at !== index && this.directIds.has(id)) throw new SimFailure(`t=${this.now.toFixed(3)}ms proposal ${id} applied at index ${at} and again at ${index}`);
+        }
+        this.onApplied?.(s, index, e.data);
+      }
     }
     s.smIndex = index;
     s.smHash = h;
@@ -434,6 +586,7 @@ export class SimCluster {
   private startSync(s: SimServer): void {
     s.disk.startSync();
     const lat = s.slowDisk ? this.rng.range(5, 60) : this.rng.range(0.1, 1.5);
+    this.maybeCrashDuringFsync(s, lat);
     const inc = s.incarnation;
     this.q.push(this.now + lat, () => {
       if (!s.up || s.incarnation !== inc) return;
@@ -491,8 +644,14 @@ export class SimCluster {
     if (!s.up) return false;
     const core = s.core;
     try {
-      if (core.state === 'leader') core.propose(data);
-      else if (core.leader) core.forwardProposal(data);
+      if (core.state === 'leader') {
+        const seq = core.propose(data);
+        if (data.length === 5 && data[0] === CLIENT_TAG) {
+          const id = data[1] + data[2] * 0x100 + data[3] * 0x10000 + data[4] * 0x1000000;
+          s.proposalIds.set(seq, id);
+          this.directIds.add(id);
+        }
+      } else if (core.leader) core.forwardProposal(data);
       else return false;
     } catch (e) {
       if (e instanceof RaftError) return false;

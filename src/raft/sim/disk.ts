@@ -26,21 +26,30 @@ export class SimDisk {
   base = 0;
   baseTerm = 0;
   baseChain = 0;
+  /** The log as the process sees it (page cache). */
   cur: LogRec[] = [];
-  /** cur[0..stableLen) is identical to the durable log ... */
-  stableLen = 0;
-  /** ... which continues with these entries (truncated in cur, truncation not yet durable). */
-  durTail: LogRec[] = [];
+  /** The log as it is on the platter: what the last completed fsync covered. */
+  durable: LogRec[] = [];
+  durableBase = 0;
   term = 0;
   vote = '';
   peerState?: PeerState;
   snapshot?: SimSnapshot;
-  /** Sync in flight: last index it covers and the lowest truncation since it started. */
+  /** Sync in flight: the log it will make durable and the lowest truncation since it started. */
   syncing = false;
+  private syncImage: LogRec[] = [];
+  private syncBase = 0;
   syncLast = 0;
   syncMinTrunc = Infinity;
   dirty = false;
   generation = 0;
+  /** Durable marker: recovery lost state and no leader has caught this server up yet. */
+  lost = false;
+
+  /** Length of the durable log prefix (for traces). */
+  get stableLen(): number {
+    return this.durable.length;
+  }
 
   lastIndex(): number {
     return this.base + this.cur.length;
@@ -74,28 +83,33 @@ export class SimDisk {
     if (lastKept < this.base) throw new Error(`sim disk: truncate below snapshot ${lastKept} < ${this.base}`);
     const k = lastKept - this.base;
     if (k >= this.cur.length) return;
-    const removed = this.cur.splice(k);
-    if (k < this.stableLen) {
-      this.durTail = removed.slice(0, this.stableLen - k).concat(this.durTail);
-      this.stableLen = k;
-    }
+    this.cur.length = k;
     if (lastKept < this.syncMinTrunc) this.syncMinTrunc = lastKept;
     this.dirty = true;
   }
 
-  /** Starts a sync; the data it covers counts as durable from now on. */
+  /** Starts an fsync of the log as it is now; it becomes durable only when finishSync() runs. */
   startSync(): void {
     this.syncing = true;
     this.dirty = false;
     this.syncLast = this.lastIndex();
     this.syncMinTrunc = Infinity;
-    this.stableLen = this.cur.length;
-    this.durTail = [];
+    this.syncImage = this.cur.slice();
+    this.syncBase = this.base;
   }
 
   /** Finishes the sync; returns the index the core may treat as durable. */
   finishSync(): number {
     this.syncing = false;
+    if (this.syncBase === this.base) {
+      this.durable = this.syncImage;
+      this.durableBase = this.syncBase;
+    } else {
+      // Compacted meanwhile: what the sync covered above the new base.
+      this.durable = this.syncImage.slice(Math.max(0, this.base - this.syncBase));
+      this.durableBase = this.base;
+    }
+    this.syncImage = [];
     return Math.min(this.syncLast, this.syncMinTrunc);
   }
 
@@ -103,11 +117,9 @@ export class SimDisk {
     const k = through - this.base;
     if (k <= 0) return;
     this.cur.splice(0, Math.min(k, this.cur.length));
-    if (this.stableLen >= k) this.stableLen -= k;
-    else {
-      this.durTail.splice(0, k - this.stableLen);
-      this.stableLen = 0;
-    }
+    const kd = through - this.durableBase;
+    if (kd > 0) this.durable = this.durable.slice(Math.min(kd, this.durable.length));
+    this.durableBase = Math.max(this.durableBase, through);
     this.base = through;
     this.baseTerm = term;
     this.baseChain = chain;
@@ -119,18 +131,38 @@ export class SimDisk {
     this.baseTerm = s.lastTerm;
     this.baseChain = s.chain;
     this.cur = [];
-    this.stableLen = 0;
-    this.durTail = [];
+    this.durable = [];
+    this.durableBase = s.lastIndex;
     this.dirty = false;
   }
 
-  /** Power loss: keep the durable log, maybe plus a prefix of unsynced writes. */
+  /** Corruption of the newest `k` durable records (after a crash): they are cut. Returns how many. */
+  dropTail(k: number): number {
+    const n = Math.min(k, this.cur.length);
+    this.cur.length -= n;
+    this.durable = this.cur.slice();
+    return n;
+  }
+
+  /**
+   * Power loss: keep the durable log; if the page cache only appended to it
+   * since, maybe also a prefix of those unsynced writes (the OS may have
+   * written some pages back on its own).
+   */
   crash(rng: Prng): void {
-    const extra = this.durTail.length === 0 && rng.chance(0.5) ? rng.int(0, this.cur.length - this.stableLen) : 0;
-    this.cur = this.cur.slice(0, this.stableLen + extra).concat(this.durTail);
-    this.stableLen = this.cur.length;
-    this.durTail = [];
+    const d = this.durable;
+    let extends_ = this.durableBase === this.base && this.cur.length >= d.length;
+    for (let i = 0; extends_ && i < d.length; i++) if (this.cur[i] !== d[i]) extends_ = false;
+    const extra = extends_ && rng.chance(0.5) ? rng.int(0, this.cur.length - d.length) : 0;
+    this.cur = extends_ ? this.cur.slice(0, d.length + extra) : d.slice();
+    if (this.durableBase !== this.base) {
+      // The durable image predates a compaction: only what lies above the snapshot counts.
+      this.cur = d.slice(Math.max(0, this.base - this.durableBase));
+    }
+    this.durable = this.cur.slice();
+    this.durableBase = this.base;
     this.syncing = false;
+    this.syncImage = [];
     this.dirty = false;
     this.generation++;
   }

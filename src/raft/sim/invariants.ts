@@ -25,6 +25,8 @@ export class Invariants {
   private readonly maxCommittedInTerm = new Map<number, number>();
   maxCommitted = 0;
   leadersElected = 0;
+  /** Check Raft's commitment rule directly (off: only its consequences are seen). */
+  checkCommitRule = true;
 
   constructor(private readonly sim: SimCluster) {}
 
@@ -85,6 +87,16 @@ export class Invariants {
     const core = s.core;
     const commit = core.commit;
     if (commit > core.lastIndex) this.fail(`${s.name} commit ${commit} beyond its last index ${core.lastIndex}`);
+    // Raft's commitment rule (§5.4.2): a leader advances commit only to an
+    // entry of its own term (earlier entries follow it), never by counting
+    // replicas of an earlier term's entry.
+    if (core.state === 'leader') {
+      if (this.checkCommitRule && s.leaderCommitTerm === core.term && commit > s.leaderCommitSeen && commit > s.disk.base && s.disk.termAt(commit) !== core.term) {
+        this.fail(`leader ${s.name} (term ${core.term}) committed index ${commit} of term ${s.disk.termAt(commit)} by counting`);
+      }
+      s.leaderCommitTerm = core.term;
+      s.leaderCommitSeen = commit;
+    }
     if (commit <= s.commitChecked) return;
     for (let i = s.commitChecked + 1; i <= commit; i++) {
       const c = s.disk.chainAt(i);

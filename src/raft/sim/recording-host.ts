@@ -33,6 +33,8 @@ export class RecordingHost implements RaftHost {
   abandoned: [number, number][] = [];
   writeFailures: string[] = [];
   failTermVote = false;
+  /** Diagnostics sink (tests set it to collect warnings). */
+  log?: (level: 'debug' | 'warn', msg: string) => void;
   failTruncate = false;
 
   firstIndex(): number {
@@ -140,6 +142,7 @@ export interface SingleNodeOptions {
   observer?: boolean;
   managed?: boolean;
   recovering?: boolean;
+  stateLost?: boolean;
   timing?: Partial<RaftTiming>;
   restored?: RestoredState;
   host?: RecordingHost;
@@ -154,8 +157,15 @@ export interface SingleNode {
   id: string;
   /** Advance the clock and tick. */
   advance(ms: number): void;
-  /** Fire the election timer now. */
+  /**
+   * Fire the election timer now. If the core probes for a quorum first (it
+   * heard from nobody recently), the other peers answer the probe (refusing,
+   * at the node's term) so the real candidacy follows; the probe request is
+   * removed from host.sent. Use expireElectionAlone() to see the probe.
+   */
   expireElection(): void;
+  /** Fire the election timer with nobody answering. */
+  expireElectionAlone(): void;
   /** Mark everything stored as durable. */
   persistAll(): void;
   /** Apply every pending committed index (as the driver would). */
@@ -180,6 +190,7 @@ export function singleNode(o: SingleNodeOptions = {}): SingleNode {
     observer: o.observer,
     managed: o.managed,
     recovering: o.recovering,
+    stateLost: o.stateLost,
     timing: o.timing,
   };
   const core = new RaftCore(cfg, { now: clock.now, random: () => rng.next() }, host, o.restored ?? { term: host.term, vote: host.vote, peerState: host.peerState });
@@ -194,6 +205,18 @@ export function singleNode(o: SingleNodeOptions = {}): SingleNode {
       core.tick();
     },
     expireElection() {
+      clock.advance(Math.max(0, core.electionTimerRemainingMs()) + 1);
+      core.tick();
+      if (!core.isProbing) return;
+      const inbox = core.currentVoteInbox;
+      host.sent = host.sent.filter((m) => !(m.kind === 'vreq' && m.reply === inbox));
+      host.events = host.events.filter((e) => e !== 'send vreq');
+      for (const p of core.peerIds()) {
+        if (p === id || !core.isProbing) continue;
+        core.handleVoteResponse({ term: core.term, peer: p, granted: false, empty: false }, inbox);
+      }
+    },
+    expireElectionAlone() {
       clock.advance(Math.max(0, core.electionTimerRemainingMs()) + 1);
       core.tick();
     },

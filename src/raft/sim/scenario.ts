@@ -6,6 +6,7 @@
 import { SimCluster, type SimServer } from './cluster.js';
 import { SimFailure } from './invariants.js';
 import { Prng } from './prng.js';
+import { mix53 } from './hash.js';
 
 export interface ScenarioOptions {
   seed: number;
@@ -18,6 +19,12 @@ export interface ScenarioOptions {
   codec?: boolean;
   /** Keep the last N trace lines (0 = off; failures are re-run with tracing). */
   traceLimit?: number;
+  /**
+   * Check only consequences (election safety, log matching, commit durability,
+   * state machine safety, acknowledged proposals applied once), not the
+   * direct rules (durable-before-send, commitment rule).
+   */
+  consequencesOnly?: boolean;
 }
 
 export interface ScenarioResult {
@@ -26,7 +33,9 @@ export interface ScenarioResult {
   ok: boolean;
   error?: string;
   trace?: string[];
-  stats: { events: number; messages: number; leaders: number; committed: number; proposals: number; simMs: number };
+  stats: { events: number; messages: number; leaders: number; committed: number; proposals: number; acked: number; simMs: number };
+  /** Hash of the run's outcome (event count, messages, every server's final state): equal runs, equal fingerprints. */
+  fingerprint: number;
 }
 
 const PROBE_TAG = 0xfe;
@@ -37,8 +46,9 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   const nodes = opts.nodes ?? (plan.chance(0.5) ? 3 : 5);
   const chaosMs = opts.chaosMs ?? 6000;
   const livenessMs = opts.livenessMs ?? 20_000;
-  const sim = new SimCluster({ seed, nodes, codec: opts.codec ?? seed % 8 === 0, traceLimit: opts.traceLimit ?? 0 });
-  const stats = { events: 0, messages: 0, leaders: 0, committed: 0, proposals: 0, simMs: 0 };
+  const sim = new SimCluster({ seed, nodes, codec: opts.codec ?? seed % 8 === 0, traceLimit: opts.traceLimit ?? 0, checkSends: !opts.consequencesOnly });
+  if (opts.consequencesOnly) sim.inv.checkCommitRule = false;
+  const stats = { events: 0, messages: 0, leaders: 0, committed: 0, proposals: 0, acked: 0, simMs: 0 };
   let probeFrom = Infinity;
   const probed = new Set<string>();
   sim.onApplied = (s, _index, data) => {
@@ -55,6 +65,8 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     sim.calm();
     for (const s of sim.servers) {
       s.slowDisk = false;
+      // A node that closed itself (removed from the group) is recreated by its upper layer.
+      if (s.up && s.core.state === 'closed') sim.crash(s);
       sim.restart(s);
     }
     let probeSeq = 1_000_000;
@@ -64,6 +76,12 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     for (let t = chaosMs + step; t <= deadline; t += step) {
       sim.runUntil(t);
       if (probed.size === sim.servers.length) break;
+      for (const s of sim.servers) {
+        if (s.up && s.core.state === 'closed') {
+          sim.crash(s);
+          sim.restart(s);
+        }
+      }
       const l = sim.readyLeader();
       if (l && (t / step) % 4 === 0) {
         const b = Buffer.alloc(5);
@@ -76,14 +94,32 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       const st = sim.servers.map((s) => `${s.name}:${s.core.state}/t${s.core.term}/i${s.core.lastIndex}/c${s.core.commit}/l=${s.core.leader || '-'}`).join(' ');
       throw new SimFailure(`no progress within ${livenessMs}ms after heal (applied probe on ${[...probed].join(',') || 'none'}) [${st}]`);
     }
+    // End to end: every proposal acknowledged to its client was applied, at
+    // one index (duplicates fail as they happen), before the probe that
+    // every server has applied.
+    for (const id of sim.acked) {
+      if (!sim.appliedAt.has(id)) throw new SimFailure(`acknowledged proposal ${id} was never applied`);
+    }
+    stats.acked = sim.acked.size;
     fill(stats, sim);
-    return { seed, nodes, ok: true, stats };
+    return { seed, nodes, ok: true, stats, fingerprint: fingerprint(sim) };
   } catch (e) {
     fill(stats, sim);
-    if (e instanceof SimFailure) return { seed, nodes, ok: false, error: e.message, trace: sim.traceTail(), stats };
+    if (e instanceof SimFailure) return { seed, nodes, ok: false, error: e.message, trace: sim.traceTail(), stats, fingerprint: fingerprint(sim) };
     const msg = e instanceof Error ? `${e.message}\n${e.stack}` : String(e);
-    return { seed, nodes, ok: false, error: `exception: ${msg}`, trace: sim.traceTail(), stats };
+    return { seed, nodes, ok: false, error: `exception: ${msg}`, trace: sim.traceTail(), stats, fingerprint: fingerprint(sim) };
   }
+}
+
+function fingerprint(sim: SimCluster): number {
+  let h = mix53(mix53(0, sim.events), sim.messages);
+  h = mix53(h, Math.round(sim.now * 1000));
+  for (const s of sim.servers) {
+    h = mix53(h, s.smIndex);
+    h = mix53(h, s.smHash);
+    h = mix53(h, s.core.term);
+  }
+  return h;
 }
 
 function fill(stats: ScenarioResult['stats'], sim: SimCluster): void {
@@ -171,18 +207,70 @@ function scheduleChaos(sim: SimCluster, plan: Prng, chaosMs: number, stats: Scen
     let removed: string | undefined;
     for (let t = plan.range(300, 1500); t < chaosMs; t += plan.range(250, 1200)) {
       const pickIdx = plan.int(0, servers.length - 1);
+      const removeLeader = plan.chance(0.25);
       sim.at(t, () => {
         const l = sim.readyLeader();
         if (!l || l.core.membershipChangeInProgress) return;
         if (removed === undefined) {
-          const victim = servers[pickIdx];
-          if (victim === l || !l.core.peerIds().includes(victim.id)) return;
+          // Sometimes the leader removes itself (it transfers leadership and closes).
+          const victim = removeLeader ? l : servers[pickIdx];
+          if (!l.core.peerIds().includes(victim.id)) return;
           if (sim.changeMembership(l, false, victim.id)) removed = victim.id;
         } else if (sim.changeMembership(l, true, removed)) {
           removed = undefined;
         }
       });
     }
+  }
+  // Disk faults on a minority: a wiped disk or bit rot in the newest durable
+  // records. One server at a time, and only once earlier damage has been
+  // repaired (its leader caught it up): Raft cannot survive losing the data
+  // of a majority.
+  for (let t = plan.range(500, 3000); t < chaosMs; t += plan.range(800, 4000)) {
+    const target = plan.int(0, servers.length - 1);
+    const wipe = plan.chance(0.4);
+    const k = plan.int(1, 30);
+    const down = plan.range(20, 1500);
+    sim.at(t, () => {
+      if (servers.some((x) => x.disk.lost)) return;
+      const s = servers[target];
+      if (wipe) sim.wipe(s);
+      else sim.corrupt(s, k);
+      sim.at(sim.now + down, () => sim.restart(s));
+    });
+  }
+  // Crashes while an fsync is in flight, and power losses of a majority or of
+  // everyone at once: what was not durable is gone on all of them together.
+  sim.crashDuringFsync = plan.pick([0, 0.002, 0.01, 0.03]);
+  sim.crashDuringTavWrite = plan.pick([0, 0.05, 0.2]);
+  for (let t = plan.range(400, 3000); t < chaosMs; t += plan.range(800, 4000)) {
+    const all = plan.chance(0.5);
+    const shortDown = plan.chance(0.5);
+    sim.at(t, () => {
+      const victims = all ? servers : servers.filter(() => sim.rng.chance(0.6));
+      sim.powerLoss(victims, () => (shortDown ? sim.rng.range(1, 50) : sim.rng.range(50, 1500)));
+    });
+  }
+  // Clock jumps (NTP steps, VM pauses): forward and backward.
+  for (let t = plan.range(300, 3000); t < chaosMs; t += plan.range(500, 3000)) {
+    const s = plan.pick(servers);
+    const jump = plan.pick([-5000, -800, -100, 100, 800, 5000]);
+    sim.at(t, () => {
+      s.clockOffset += jump;
+      sim.trace(`${s.name} clock jumps ${jump}ms`);
+      if (s.up) sim.afterCall(s);
+    });
+  }
+  // A node that closed itself (removed from the group) is recreated by its upper layer.
+  for (let t = 250; t < chaosMs; t += 250) {
+    sim.at(t, () => {
+      for (const s of servers) {
+        if (s.up && s.core.state === 'closed') {
+          sim.crash(s);
+          sim.restart(s);
+        }
+      }
+    });
   }
   // Snapshots.
   for (let t = plan.range(200, 1000); t < chaosMs; t += plan.range(150, 1200)) {

@@ -1,0 +1,27 @@
+// Known bugs that can be switched on, for tests only: the simulator's
+// sensitivity tests turn one on and check that the seeded runs catch it.
+// Production code never sets these; each check costs one property read.
+
+export const injectedFaults = {
+  /** Leader commits an entry of an earlier term by counting replicas (Raft §5.4.2 forbids it). */
+  commitEarlierTermByCounting: false,
+  /** Followers acknowledge appends before they are fsync'ed. */
+  ackBeforeFsync: false,
+  /** Votes are sent before the term/vote write is durable, so a crash can forget a granted vote. */
+  voteBeforeDurable: false,
+  /** installSnapshot() called inside apply() snapshots one index below the entry being applied (issue 12). */
+  snapshotBelowApplied: false,
+};
+
+export type InjectedFault = keyof typeof injectedFaults;
+
+/** Runs `fn` with one fault switched on, restoring it afterwards. */
+export function withInjectedFault<T>(fault: InjectedFault, fn: () => T): T {
+  const was = injectedFaults[fault];
+  injectedFaults[fault] = true;
+  try {
+    return fn();
+  } finally {
+    injectedFaults[fault] = was;
+  }
+}
