@@ -45,6 +45,8 @@ const DEFAULT_MAX_STORE_BYTES = 1024 ** 4; // 1 TiB, nats-server's default cap
 
 export class JetStreamService implements Subsystem {
   readonly name = 'jetstream';
+  /** Streams are recovered before the client (and route) listeners open, as nats-server does. */
+  readonly startBeforeClients = true;
   readonly options: Options;
   readonly router = new ApiRouter();
   server!: Server;
@@ -127,7 +129,7 @@ export class JetStreamService implements Subsystem {
       const jsa = new JsAccount(acc, limits, this.accountHost());
       this.accounts.set(name, jsa);
     }
-    for (const jsa of this.accounts.values()) await this.recoverStreams(jsa);
+    await Promise.all([...this.accounts.values()].map((jsa) => this.recoverStreams(jsa)));
     this.started = true;
     server.setInfoField('jetstream', true);
     if (this.domain) server.setInfoField('domain', this.domain);

@@ -12,7 +12,7 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
-import { FileStore } from './store/filestore.js';
+import { FileStore, readStoreMeta } from './store/filestore.js';
 
 const META_FILE = 'meta.inf';
 
@@ -81,11 +81,19 @@ export class StoreFactory {
       return [];
     }
     const out: RecoveredStream[] = [];
-    for (const name of names.sort()) {
+    names.sort();
+    // The meta files are read concurrently (the disk can overlap those reads); the stores are
+    // then opened one after the other.
+    const metas = await Promise.all(names.map((name) => readFile(join(base, name, META_FILE), 'utf8').then(
+      (text) => text, (e: unknown) => e instanceof Error ? e : new Error(String(e)))));
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const dir = join(base, name);
       let meta: StreamMeta;
       try {
-        meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8')) as StreamMeta;
+        const text = metas[i]!;
+        if (text instanceof Error) throw text;
+        meta = JSON.parse(text) as StreamMeta;
       } catch (e) {
         this.warn(`JetStream: skipping '${account} > ${name}': no readable ${META_FILE} (${String(e)})`);
         continue;
@@ -94,7 +102,11 @@ export class StoreFactory {
         // Re-normalise through validation so configs written by older versions get today's defaults.
         const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
         const createdNs = BigInt(meta.created);
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: { config: cfg, created: meta.created } });
+        // Hand the store its metadata only when it changed: the store rewrites (and fsyncs) its
+        // meta file whenever metadata is given, which would cost every stream a sync write at start.
+        const metadata = { config: cfg, created: meta.created };
+        const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: same ? undefined : metadata });
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}`);
