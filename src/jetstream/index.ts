@@ -196,12 +196,18 @@ export class JetStreamService implements Subsystem {
       accountName, subject, tokens: subject.slice(API_PREFIX.length).split('.'), reply,
       headers: headers ? Buffer.from(headers) : undefined, payload: Buffer.from(payload), origin,
     };
-    try {
-      const r = handler(req);
-      if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
-    } catch (e) {
-      this.server.log.error(`JetStream API ${subject}: ${String(e)}`);
-    }
+    const run = (): void => {
+      try {
+        const r = handler(req);
+        if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
+      } catch (e) {
+        this.server.log.error(`JetStream API ${subject}: ${String(e)}`);
+      }
+    };
+    // Visibility follows durability: a request waits for what was stored before it (visibility.ts).
+    const gate = this.accounts.get(accountName)?.requestGate;
+    if (gate !== undefined) gate.submit(run);
+    else run();
   }
 
   private respond(req: ApiRequest, body: string, isError: boolean): void {

@@ -16,6 +16,7 @@ import { parsePubHeaders, appendHeaders, getHeader, HDR_MSG_ID } from './headers
 import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubsetMatch } from './subjects.js';
 import type { StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
+import { VisibilityGate } from './visibility.js';
 
 /** What a stream needs from the server around it. Implemented by the JetStream subsystem. */
 export interface StreamHost {
@@ -27,6 +28,8 @@ export interface StreamHost {
   checkResources?(storage: StreamConfig['storage'], sizeBytes: number): ApiError | undefined;
   /** Storage usage change (for account usage and limits). */
   onUsage?(storage: StreamConfig['storage'], msgsDelta: number, bytesDelta: number): void;
+  /** More of the stream became visible (durable): requests waiting on it may run. */
+  onVisible?(stream: Stream): void;
   warn(msg: string): void;
 }
 
@@ -43,7 +46,8 @@ export interface StreamConsumer {
 
 /** Stream events. All are called synchronously; listeners must not throw. */
 export interface StreamListener {
-  /** A message was stored at `seq` (after dedupe/checks; once per message). */
+  /** A message was stored at `seq` (after dedupe/checks; once per message). Under the
+   *  fsync-before-ack policy this is called once the message is durable, after its PubAck. */
   msgStored?(seq: number, subject: string): void;
   /** A single message was removed (limits, delete, ack under interest/workqueue retention). */
   msgRemoved?(seq: number, subject: string): void;
@@ -100,6 +104,8 @@ export class Stream {
   private dedupeOrder: DedupeEntry[] = [];
   private dedupeHead = 0;
   private lastMsgId = '';
+  /** Set by storeMessage when the message used a sequence without being kept (its PubAck waits for a flush). */
+  private lastWasSkip = false;
   /** Have the ids of the duplicate window been read back from the store (once, before the first publish)? */
   private dedupeRecovered = false;
 
@@ -108,6 +114,13 @@ export class Stream {
   private ackReplies: string[] = [];
   private ackBodies: string[] = [];
   private ackHead = 0;
+  // PubAcks of sequences consumed without a message (interest retention, no interest): they
+  // wait for a store flush, as the durable point counts messages only.
+  private skipAcks: Array<[string, string]> = [];
+  private skipFlushInFlight = false;
+
+  /** What readers (consumers, direct gets, API requests) may see: see visibility.ts. */
+  readonly visibility: VisibilityGate;
 
   /** Mirror/source state reported in info (set by the sourcing module). */
   mirrorInfo: (() => StreamSourceInfo | undefined) | undefined;
@@ -127,6 +140,8 @@ export class Stream {
     // as close() hands it back.
     const held = store.fastState();
     if (held.msgs !== 0 || held.bytes !== 0) host.onUsage?.(cfg.storage, held.msgs, held.bytes);
+    this.visibility = new VisibilityGate(store.ackWaitsForSync, held.lastSeq,
+      (seq, subject) => { const ls = this.listeners; for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject); });
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
     // The message ids of the duplicate window are recovered on the first publish, not here:
     // reading back a whole window of messages would hold up a restarted server's start-up.
@@ -205,8 +220,12 @@ export class Stream {
     if (this.closed) return;
     const respond = reply !== '' && this.cfg.no_ack !== true;
     try {
+      this.lastWasSkip = false;
       const seq = this.storeMessage(subject, headers, payload, respond ? reply : '');
-      if (seq > 0 && respond) this.sendAck(reply, seq);
+      if (seq > 0 && respond) {
+        if (this.lastWasSkip) this.sendSkipAck(reply, seq);
+        else this.sendAck(reply, seq);
+      }
     } catch (e) {
       if (respond) this.sendErrorAck(reply, e);
       else if (!(e instanceof ApiError) && !isStoreError(e)) this.host.warn(`stream ${this.name}: ${String(e)}`);
@@ -247,7 +266,8 @@ export class Stream {
           if (!cfg.mirror) {
             const dup = this.checkMsgId(msgId);
             if (dup > 0) {
-              if (reply !== '') this.host.publish(reply, '', undefined, this.pubAckPrefix + dup + ',"duplicate": true}');
+              // Not "duplicate" before the original is durable: a crash could still lose it.
+              if (reply !== '') this.queueAck(reply, dup, this.pubAckPrefix + dup + ',"duplicate": true}');
               return 0;
             }
           }
@@ -279,6 +299,7 @@ export class Stream {
       const seq = this.store.skipMsg(0);
       this.noteMsgId(msgId, seq);
       if (rollup !== '') this.applyRollup(rollup, subject);
+      this.lastWasSkip = true;
       return seq;
     }
 
@@ -302,8 +323,7 @@ export class Stream {
     this.noteMsgId(msgId, seq, tsNs);
     if (rollup !== '') this.applyRollup(rollup, subject);
     if (republishSubject !== undefined) this.republish(republishSubject, subject, headers, payload, seq, tsNs, republishLastSeq);
-    const ls = this.listeners;
-    for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject);
+    this.visibility.stored(seq, subject);
     return seq;
   }
 
@@ -319,8 +339,7 @@ export class Stream {
     this.store.storeRawMsg(subject, headers, payload, seq, tsNs);
     const id = headers ? getHeader(headers, HDR_MSG_ID) : undefined;
     this.noteMsgId(id ?? '', seq, tsNs);
-    const ls = this.listeners;
-    for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject);
+    this.visibility.stored(seq, subject);
   }
 
   private hasInterest(subject: string): boolean {
@@ -348,7 +367,11 @@ export class Stream {
   // ---- PubAcks ------------------------------------------------------------------------
 
   private sendAck(reply: string, seq: number): void {
-    const body = this.pubAckPrefix + seq + '}';
+    this.queueAck(reply, seq, this.pubAckPrefix + seq + '}');
+  }
+
+  /** Send `body` to `reply` once `seq` is durable (at once when it is, or the policy does not wait). */
+  private queueAck(reply: string, seq: number, body: string): void {
     if (this.store.ackWaitsForSync && this.store.durableSeq() < seq) {
       this.ackSeqs.push(seq);
       this.ackReplies.push(reply);
@@ -356,6 +379,33 @@ export class Stream {
       return;
     }
     this.host.publish(reply, '', undefined, body);
+  }
+
+  /** PubAck of a skipped sequence: after the next flush that covers its skip record. */
+  private sendSkipAck(reply: string, seq: number): void {
+    const body = this.pubAckPrefix + seq + '}';
+    if (!this.store.ackWaitsForSync) {
+      this.host.publish(reply, '', undefined, body);
+      return;
+    }
+    this.skipAcks.push([reply, body]);
+    if (!this.skipFlushInFlight) this.flushSkipAcks();
+  }
+
+  private flushSkipAcks(): void {
+    const batch = this.skipAcks;
+    this.skipAcks = [];
+    this.skipFlushInFlight = true;
+    this.store.flush().then(() => {
+      for (const [reply, body] of batch) this.host.publish(reply, '', undefined, body);
+    }, (e: unknown) => {
+      const err = jsErrText('StreamStoreFailed', e instanceof Error ? e.message : String(e));
+      for (const [reply] of batch) this.sendErrorAck(reply, err);
+    }).finally(() => {
+      this.skipFlushInFlight = false;
+      // Skips that arrived while this flush ran need one that started after them.
+      if (this.skipAcks.length > 0) this.flushSkipAcks();
+    });
   }
 
   private sendErrorAck(reply: string, e: unknown): void {
@@ -373,6 +423,10 @@ export class Stream {
     } else {
       for (; i < n && this.ackSeqs[i]! <= durableSeq; i++) this.host.publish(this.ackReplies[i]!, '', undefined, this.ackBodies[i]!);
     }
+    // Everything stored up to the durable point becomes visible after its PubAck went out:
+    // consumers and watchers are told now, and deferred readers run.
+    this.visibility.durable(durableSeq, err !== undefined);
+    this.host.onVisible?.(this);
     if (i === n) {
       this.ackSeqs.length = 0;
       this.ackReplies.length = 0;
@@ -475,6 +529,11 @@ export class Stream {
     return purged;
   }
 
+  /** Resolves once the removals made so far (purge, delete) are durable under the sync policy. */
+  removalsDurable(): Promise<void> {
+    return this.store.ackWaitsForSync ? this.store.flush() : Promise.resolve();
+  }
+
   /** Remove one message (API MSG.DELETE). */
   deleteMessage(seq: number, noErase: boolean): void {
     if (this.cfg.sealed) throw jsErr('StreamSealed');
@@ -497,11 +556,18 @@ export class Stream {
     }
   }
 
-  /** Message by seq / last for subject / next for subject from seq. */
+  /** Message by seq / last for subject / next for subject from seq, among the visible ones. */
   getMessage(seq: number, lastBySubject: string, nextBySubject: string): StoredMsg | undefined {
-    if (nextBySubject) return this.store.loadNextMsg(nextBySubject, seq);
-    if (lastBySubject) return this.store.loadLastMsg(lastBySubject);
-    return this.store.loadMsg(seq);
+    const vis = this.visibility.seq;
+    if (nextBySubject) {
+      const m = this.store.loadNextMsg(nextBySubject, seq);
+      return m !== undefined && m.seq <= vis ? m : undefined;
+    }
+    if (lastBySubject) {
+      const m = this.store.loadLastMsg(lastBySubject);
+      return m === undefined || m.seq <= vis ? m : this.store.loadPrevMsg(lastBySubject, vis);
+    }
+    return seq <= vis ? this.store.loadMsg(seq) : undefined;
   }
 
   /** StreamState JSON; subjects/deleted only when asked. */
@@ -584,6 +650,9 @@ export class Stream {
   async close(deleting: boolean): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Readers waiting for this stream's durability answer now.
+    this.visibility.end();
+    this.host.onVisible?.(this);
     const cs = [...this.consumers.values()];
     this.consumers.clear();
     for (const c of cs) {

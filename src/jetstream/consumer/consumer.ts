@@ -653,8 +653,11 @@ export class Consumer implements StreamConsumer {
     }
     if (this.maxAckPending > 0 && this.pending.size >= this.maxAckPending) return null;
 
+    // Only messages that are durable (visible) are delivered: see jetstream/visibility.ts.
+    const visible = this.stream.visibility.seq;
     const lss = this.lss;
     if (lss !== undefined && lss.idx < lss.seqs.length) {
+      if (lss.seqs[lss.idx]! > visible) return undefined;
       const seq = lss.seqs[lss.idx++]!;
       if (lss.idx >= lss.seqs.length) {
         this.sseq = lss.resume;
@@ -668,13 +671,15 @@ export class Consumer implements StreamConsumer {
       return { msg, dc: 1 };
     }
 
+    if (this.sseq > visible) return undefined;
     const f = this.filters.filters;
     const msg = f.length === 0 ? store.loadNextMsg('', this.sseq)
       : f.length === 1 ? store.loadNextMsg(f[0]!, this.sseq)
         : store.loadNextMsgMulti(f as string[], this.sseq);
+    if (msg !== undefined && msg.seq > visible) return undefined;
     if (msg === undefined) {
       // End of stream: skip ahead past non-matching messages.
-      const last = store.fastState().lastSeq;
+      const last = Math.min(store.fastState().lastSeq, visible);
       if (last >= this.sseq) this.sseq = last + 1;
       if (this.sseq > last && this.npc !== 0) {
         this.npc = 0;
