@@ -17,6 +17,7 @@ import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubse
 import type { StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
 import { VisibilityGate } from './visibility.js';
+import { DedupeWindow } from './dedupe.js';
 
 /** What a stream needs from the server around it. Implemented by the JetStream subsystem. */
 export interface StreamHost {
@@ -57,7 +58,11 @@ export interface StreamListener {
   configChanged?(cfg: StreamConfig): void;
 }
 
-interface DedupeEntry { id: string; seq: number; tsNs: bigint }
+/** A publish held back while the duplicate window is rebuilt (copied out of the read buffer). */
+interface HeldPublish { subject: string; reply: string; headers: Buffer | undefined; payload: Buffer }
+
+/** Held publishes processed per event-loop turn once the rebuild is done. */
+const HELD_DRAIN_SLICE = 1024;
 
 /** Result of storing one message (code path without exceptions for the hot path). */
 export const enum StoreOutcome { Stored = 0, Duplicate = 1, Skipped = 2 }
@@ -99,15 +104,14 @@ export class Stream {
   private inputTransform: SubjectTransform | undefined;
   private republishTransform: SubjectTransform | undefined;
 
-  // Dedupe window: id -> entry, plus insertion order for expiry.
-  private readonly dedupe = new Map<string, DedupeEntry>();
-  private dedupeOrder: DedupeEntry[] = [];
-  private dedupeHead = 0;
+  private readonly dedupe = new DedupeWindow(() => this.cfg.duplicate_window);
   private lastMsgId = '';
+  /** Publishes held, in arrival order, while the duplicate window is rebuilt after a restart
+   *  (undefined when none are held and no rebuild runs). */
+  private held: HeldPublish[] | undefined;
+  private heldHead = 0;
   /** Set by storeMessage when the message used a sequence without being kept (its PubAck waits for a flush). */
   private lastWasSkip = false;
-  /** Have the ids of the duplicate window been read back from the store (once, before the first publish)? */
-  private dedupeRecovered = false;
 
   // PubAcks waiting for the store to make their message durable (sync 'always').
   private ackSeqs: number[] = [];
@@ -143,8 +147,7 @@ export class Stream {
     this.visibility = new VisibilityGate(store.ackWaitsForSync, held.lastSeq,
       (seq, subject) => { const ls = this.listeners; for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject); });
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
-    // The message ids of the duplicate window are recovered on the first publish, not here:
-    // reading back a whole window of messages would hold up a restarted server's start-up.
+    if (held.msgs > 0) this.startDedupeRebuild();
   }
 
   get config(): StreamConfig {
@@ -218,6 +221,17 @@ export class Stream {
    */
   processInbound(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
+    // While the duplicate window is rebuilt, a publish with headers (a Nats-Msg-Id or an
+    // expected last id) waits, and so does everything after it, to keep the arrival order.
+    const held = this.held;
+    if (held !== undefined && (headers !== undefined || held.length > this.heldHead)) {
+      held.push({ subject, reply, headers: headers === undefined ? undefined : Buffer.from(headers), payload: Buffer.from(payload) });
+      return;
+    }
+    this.ingest(subject, reply, headers, payload);
+  }
+
+  private ingest(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     const respond = reply !== '' && this.cfg.no_ack !== true;
     try {
       this.lastWasSkip = false;
@@ -239,7 +253,8 @@ export class Stream {
    */
   storeMessage(subjectIn: string, headers: Buffer | undefined, payload: Buffer, reply: string): number {
     const cfg = this.cfg;
-    if (!this.dedupeRecovered) this.rebuildDedupe();
+    // A direct caller (sourcing) with headers cannot wait: read the rest of the window now.
+    if (headers !== undefined && this.dedupe.rebuilding) this.dedupe.rebuildSlice(this.store, true);
     const subject = this.inputTransform ? (this.inputTransform.apply(subjectIn) ?? subjectIn) : subjectIn;
     if (cfg.sealed) throw jsErr('StreamSealed');
 
@@ -332,7 +347,6 @@ export class Stream {
    * Gaps before `seq` are skipped. No publish checks, no PubAck.
    */
   storeRaw(subject: string, headers: Buffer | undefined, payload: Buffer, seq: number, tsNs: bigint): void {
-    if (!this.dedupeRecovered) this.rebuildDedupe();
     const last = this.store.fastState().lastSeq;
     if (seq <= last) return;
     if (seq > last + 1) this.store.skipMsgs(last + 1, seq - last - 1);
@@ -446,59 +460,57 @@ export class Stream {
 
   /** Sequence of a message with this id inside the duplicate window, else 0. */
   private checkMsgId(id: string): number {
-    const e = this.dedupe.get(id);
-    if (e === undefined) return 0;
-    const windowNs = BigInt(this.cfg.duplicate_window);
-    if (BigInt(Date.now()) * 1_000_000n - e.tsNs >= windowNs) return 0;
-    return e.seq;
+    return this.dedupe.check(id, BigInt(Date.now()) * 1_000_000n);
   }
 
   private noteMsgId(id: string, seq: number, tsNs: bigint = BigInt(Date.now()) * 1_000_000n): void {
     this.lastMsgId = id;
-    if (id === '' || this.cfg.duplicate_window <= 0) return;
-    const e: DedupeEntry = { id, seq, tsNs };
-    this.dedupe.set(id, e);
-    this.dedupeOrder.push(e);
-    this.expireMsgIds(tsNs);
+    this.dedupe.note(id, seq, tsNs);
   }
 
-  private expireMsgIds(nowNs: bigint): void {
-    const windowNs = BigInt(this.cfg.duplicate_window);
-    const order = this.dedupeOrder;
-    let h = this.dedupeHead;
-    while (h < order.length && nowNs - order[h]!.tsNs >= windowNs) {
-      const e = order[h]!;
-      if (this.dedupe.get(e.id) === e) this.dedupe.delete(e.id);
-      h++;
+  /**
+   * After a restart: read the message ids of the duplicate window back from the store, a
+   * slice per event-loop turn (dedupe.ts), holding back the publishes that need them.
+   */
+  private startDedupeRebuild(): void {
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    if (this.cfg.duplicate_window <= 0) return;
+    const last = this.store.loadLastMsg('');
+    if (last !== undefined && nowNs - last.ts < BigInt(this.cfg.duplicate_window) && last.headers) {
+      this.lastMsgId = getHeader(last.headers, HDR_MSG_ID) ?? '';
     }
-    if (h > 1024 && h * 2 > order.length) {
-      this.dedupeOrder = order.slice(h);
-      h = 0;
-    }
-    this.dedupeHead = h;
+    if (!this.dedupe.startRebuild(this.store, nowNs)) return;
+    this.held = [];
+    this.heldHead = 0;
+    const step = (): void => {
+      if (this.closed) return;
+      if (!this.dedupe.rebuilding || this.dedupe.rebuildSlice(this.store)) this.drainHeld();
+      else setImmediate(step);
+    };
+    setImmediate(step);
   }
 
-  /** After a restart: recover message ids still inside the duplicate window from the store. */
-  private rebuildDedupe(): void {
-    this.dedupeRecovered = true;
-    const st = this.store.fastState();
-    if (st.msgs === 0 || this.cfg.duplicate_window <= 0) return;
-    const fromNs = BigInt(Date.now()) * 1_000_000n - BigInt(this.cfg.duplicate_window);
-    let seq = this.store.getSeqFromTime(fromNs);
-    let last = '';
-    while (seq <= st.lastSeq) {
-      const m = this.store.loadNextMsg('', seq);
-      if (!m) break;
-      const id = m.headers ? getHeader(m.headers, HDR_MSG_ID) : undefined;
-      last = id ?? '';
-      if (id) {
-        const e: DedupeEntry = { id, seq: m.seq, tsNs: m.ts };
-        this.dedupe.set(id, e);
-        this.dedupeOrder.push(e);
-      }
-      seq = m.seq + 1;
+  /** Process the publishes held during the rebuild, a slice per turn, then stop holding. */
+  private drainHeld(): void {
+    const held = this.held;
+    if (held === undefined || this.closed) return;
+    const stop = Math.min(held.length, this.heldHead + HELD_DRAIN_SLICE);
+    while (this.heldHead < stop) {
+      const m = held[this.heldHead]!;
+      held[this.heldHead++] = undefined as unknown as HeldPublish;
+      this.ingest(m.subject, m.reply, m.headers, m.payload);
     }
-    this.lastMsgId = last;
+    if (this.heldHead < held.length) {
+      setImmediate(() => this.drainHeld());
+      return;
+    }
+    this.held = undefined;
+    this.heldHead = 0;
+  }
+
+  /** For tests: is the duplicate window still being rebuilt from the store? */
+  get dedupeRebuilding(): boolean {
+    return this.dedupe.rebuilding;
   }
 
   private onStorageUpdate(msgs: number, bytes: number, seq: number, subject: string): void {
