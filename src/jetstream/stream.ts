@@ -337,8 +337,18 @@ export class Stream {
     }
     this.noteMsgId(msgId, seq, tsNs);
     if (rollup !== '') this.applyRollup(rollup, subject);
-    if (republishSubject !== undefined) this.republish(republishSubject, subject, headers, payload, seq, tsNs, republishLastSeq);
     this.visibility.stored(seq, subject);
+    if (republishSubject !== undefined) {
+      // Republishing is a delivery: it waits for durability like consumers do (copies, as
+      // headers/payload may be views of a read buffer).
+      const dest = republishSubject;
+      if (!this.visibility.pending) this.republish(dest, subject, headers, payload, seq, tsNs, republishLastSeq);
+      else {
+        const h = headers === undefined ? undefined : Buffer.from(headers);
+        const p = Buffer.from(payload);
+        this.visibility.whenVisible(() => { if (!this.closed) this.republish(dest, subject, h, p, seq, tsNs, republishLastSeq); });
+      }
+    }
     return seq;
   }
 

@@ -194,3 +194,19 @@ test('official KV client: a watcher sees a put only after the put was acknowledg
     assert.ok(ackAt < dlv.index, `PubAck of revision ${rev} before its delivery to the watcher`);
   }
 });
+
+test('a no-wait pull request sent right after a publish gets the message (after its PubAck)', async (t) => {
+  const h = await server(t);
+  const nc = await connect({ servers: h.clientUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'Q', subjects: ['q.>'] });
+  await jsm.consumers.add('Q', { durable_name: 'P', ack_policy: 'explicit' as never });
+  const c = await raw(t, h, ['r.>']);
+  const body = '{"batch":1,"no_wait":true}';
+  c.send(`PUB q.1 r.ack 3\r\none\r\nPUB $JS.API.CONSUMER.MSG.NEXT.Q.P r.pull ${body.length}\r\n${body}\r\n`);
+  const text = await c.waitFor((x) => msgAt(x, 'r.ack') >= 0 && /MSG q\.1 1 \$JS\.ACK\.Q\.P\./.test(x));
+  const dlv = /MSG q\.1 1 \$JS\.ACK\.Q\.P\./.exec(text)!.index;
+  assert.ok(msgAt(text, 'r.ack') < dlv, `PubAck before the pulled message:\n${text}`);
+  assert.doesNotMatch(text, /404 No Messages/);
+});

@@ -254,7 +254,16 @@ export class Consumer implements StreamConsumer {
     if (this.cfg.ack_policy !== 'none') {
       this.subs.push(this.host.subscribe(ackSubscription(this.streamName, this.name), (s, r, h, p) => this.processAck(s, r, h, p)));
     }
-    const onNext = (_s: string, r: string, _h: Buffer | undefined, p: Buffer): void => this.processNextMsgRequest(r, p);
+    const onNext = (_s: string, r: string, _h: Buffer | undefined, p: Buffer): void => {
+      // A pull request sees every message published before it: it waits until those are
+      // durable and visible (jetstream/visibility.ts). The body may be a read-buffer view.
+      const vis = this.stream.visibility;
+      if (!vis.pending) this.processNextMsgRequest(r, p);
+      else {
+        const body = Buffer.from(p);
+        vis.whenVisible(() => { if (!this.closed) this.processNextMsgRequest(r, body); });
+      }
+    };
     this.subs.push(this.host.subscribe(this.nextSubject, onNext));
     // Clients bound to a JetStream domain pull on $JS.<domain>.API...
     if (this.host.domain) {
