@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startServer } from '../../src/index.js';
 import { spawnTsnats, type ChildServer } from '../helpers/child.js';
-import { delay } from '../helpers/wait.js';
+import { delay, waitUntil } from '../helpers/wait.js';
 
 const STREAMS = 150;
 const MSGS_PER_STREAM = 40;
@@ -76,4 +76,33 @@ test('after a restart, the first client connection sees every stream and consume
   const ack = await jetstream(nc).publish('s0.after', 'x');
   assert.equal(ack.stream, 'S0');
   assert.equal(ack.seq, MSGS_PER_STREAM + 1);
+});
+
+test('clustered: streams are restored before the client and route listeners open (log order)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-startup-rt-'));
+  let child: ChildServer | undefined;
+  t.after(async () => {
+    await child?.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const h = await startServer({
+    port: 0, host: '127.0.0.1',
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
+  }, { quietLog: true });
+  try {
+    const nc = await connect({ servers: h.clientUrl });
+    const jsm = await jetstreamManager(nc);
+    for (let i = 0; i < 5; i++) await jsm.streams.add({ name: `R${i}`, subjects: [`r${i}.>`] });
+    await nc.close();
+  } finally {
+    await h.shutdown();
+  }
+  child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1']);
+  const c = child;
+  await waitUntil(() => c.output().includes('Listening for route connections'), 10_000, 'the route listener');
+  const out = c.output();
+  const lastRestored = out.lastIndexOf("Restored stream '$G > R4'");
+  assert.ok(lastRestored > 0, out);
+  assert.ok(out.indexOf('Listening for client connections') > lastRestored, `client listener after recovery:\n${out}`);
+  assert.ok(out.indexOf('Listening for route connections') > lastRestored, `route listener after recovery:\n${out}`);
 });
