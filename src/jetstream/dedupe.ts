@@ -7,6 +7,10 @@
 // schedules them, one per event-loop turn). Rebuilt ids go straight into the table unless a
 // newer entry (a higher sequence, noted since the restart) is there; their expiry order is
 // kept apart and put in front of the newer ones when done, without copying the table.
+//
+// A million ids are a large live heap, and a full garbage collection pause grows with the
+// number of objects, so an entry is only its id string: the table maps id -> sequence, and
+// the expiry order is three flat arrays (ids, sequences, times in ms), sorted by sequence.
 // Until then the window cannot answer for the part not read yet: the Stream holds back the
 // publishes that need an answer (see Stream.processInbound) or finishes the rebuild at once
 // for the rare direct caller.
@@ -14,23 +18,78 @@
 import { getHeader, HDR_MSG_ID } from './headers.js';
 import type { StreamStore } from './store/types.js';
 
-interface DedupeEntry { id: string; seq: number; tsNs: bigint }
-
 /** Messages read per rebuild slice at most, and the time budget of one slice. */
 const REBUILD_SLICE_MSGS = 8192;
 const REBUILD_SLICE_MS = 4;
+const NS_PER_MS = 1e6;
+
+/** Entries in sequence order: parallel arrays, read from `head`. */
+class Order {
+  ids: string[] = [];
+  seqs: number[] = [];
+  tsMs: number[] = [];
+  head = 0;
+
+  get live(): number {
+    return this.ids.length - this.head;
+  }
+
+  push(id: string, seq: number, tsMs: number): void {
+    this.ids.push(id);
+    this.seqs.push(seq);
+    this.tsMs.push(tsMs);
+  }
+
+  /** Index of `seq` (binary search over the live part), or -1. */
+  find(seq: number): number {
+    let lo = this.head;
+    let hi = this.seqs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.seqs[mid]!;
+      if (v === seq) return mid;
+      if (v < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Drop the consumed head once it is the larger part. */
+  compact(): void {
+    const h = this.head;
+    if (h > 1024 && h * 2 > this.ids.length) {
+      this.ids = this.ids.slice(h);
+      this.seqs = this.seqs.slice(h);
+      this.tsMs = this.tsMs.slice(h);
+      this.head = 0;
+    }
+  }
+
+  /** `older` entries first, then the live part of this one. */
+  prepend(older: Order): void {
+    if (this.live === 0) {
+      this.ids = older.ids;
+      this.seqs = older.seqs;
+      this.tsMs = older.tsMs;
+    } else {
+      this.ids = older.ids.concat(this.ids.slice(this.head));
+      this.seqs = older.seqs.concat(this.seqs.slice(this.head));
+      this.tsMs = older.tsMs.concat(this.tsMs.slice(this.head));
+    }
+    this.head = 0;
+  }
+}
 
 interface Rebuild {
   next: number;
   end: number;
-  /** Rebuilt entries in sequence (and so time) order. */
-  order: DedupeEntry[];
+  /** Rebuilt entries, in sequence (and so time) order. */
+  order: Order;
 }
 
 export class DedupeWindow {
-  private map = new Map<string, DedupeEntry>();
-  private order: DedupeEntry[] = [];
-  private head = 0;
+  private map = new Map<string, number>();
+  private order = new Order();
   private rebuild: Rebuild | undefined;
 
   /** `windowNs` is read on every use: a stream update may change it. */
@@ -42,35 +101,40 @@ export class DedupeWindow {
   }
 
   /** Sequence of a message with this id inside the window, else 0 (the rebuilt part and later ones). */
-  check(id: string, nowNs: bigint): number {
-    const e = this.map.get(id);
-    if (e === undefined) return 0;
-    if (nowNs - e.tsNs >= BigInt(this.windowNs())) return 0;
-    return e.seq;
+  check(id: string, nowMs: number = Date.now()): number {
+    const seq = this.map.get(id);
+    if (seq === undefined) return 0;
+    const windowMs = this.windowNs() / NS_PER_MS;
+    let i = this.order.find(seq);
+    let o = this.order;
+    if (i < 0 && this.rebuild !== undefined) {
+      o = this.rebuild.order;
+      i = o.find(seq);
+    }
+    if (i < 0 || nowMs - o.tsMs[i]! >= windowMs) return 0;
+    return seq;
   }
 
-  note(id: string, seq: number, tsNs: bigint): void {
+  /** A message `seq` with id `id` was stored at `tsMs` (ms since the epoch). */
+  note(id: string, seq: number, tsMs: number): void {
     if (id === '' || this.windowNs() <= 0) return;
-    const e: DedupeEntry = { id, seq, tsNs };
-    this.map.set(id, e);
-    this.order.push(e);
-    this.expire(tsNs);
+    this.map.set(id, seq);
+    this.order.push(id, seq, tsMs);
+    this.expire(tsMs);
   }
 
-  private expire(nowNs: bigint): void {
-    const windowNs = BigInt(this.windowNs());
-    const order = this.order;
-    let h = this.head;
-    while (h < order.length && nowNs - order[h]!.tsNs >= windowNs) {
-      const e = order[h]!;
-      if (this.map.get(e.id) === e) this.map.delete(e.id);
+  private expire(nowMs: number): void {
+    const windowMs = this.windowNs() / NS_PER_MS;
+    const o = this.order;
+    let h = o.head;
+    while (h < o.ids.length && nowMs - o.tsMs[h]! >= windowMs) {
+      const id = o.ids[h]!;
+      if (this.map.get(id) === o.seqs[h]) this.map.delete(id);
+      o.ids[h] = '';
       h++;
     }
-    if (h > 1024 && h * 2 > order.length) {
-      this.order = order.slice(h);
-      h = 0;
-    }
-    this.head = h;
+    o.head = h;
+    o.compact();
   }
 
   /**
@@ -82,7 +146,7 @@ export class DedupeWindow {
     if (st.msgs === 0 || this.windowNs() <= 0) return false;
     const from = store.getSeqFromTime(nowNs - BigInt(this.windowNs()));
     if (from > st.lastSeq) return false;
-    this.rebuild = { next: from, end: st.lastSeq, order: [] };
+    this.rebuild = { next: from, end: st.lastSeq, order: new Order() };
     return true;
   }
 
@@ -100,22 +164,15 @@ export class DedupeWindow {
       r.next = m.seq + 1;
       const id = m.headers ? getHeader(m.headers, HDR_MSG_ID) : undefined;
       if (id) {
-        const e: DedupeEntry = { id, seq: m.seq, tsNs: m.ts };
+        // A higher sequence already there was noted since the restart: it is the newer one.
         const have = this.map.get(id);
-        if (have === undefined || have.seq < e.seq) this.map.set(id, e);
-        r.order.push(e);
+        if (have === undefined || have < m.seq) this.map.set(id, m.seq);
+        r.order.push(id, m.seq, Number(m.ts) / NS_PER_MS);
       }
     }
-    this.finish(r);
-    return true;
-  }
-
-  /** The rebuilt (older) entries expire before the ones noted since the rebuild began. */
-  private finish(r: Rebuild): void {
     this.rebuild = undefined;
-    const noted = this.head < this.order.length ? this.order.slice(this.head) : [];
-    this.order = noted.length === 0 ? r.order : r.order.concat(noted);
-    this.head = 0;
-    if (this.order.length > 0) this.expire(BigInt(Date.now()) * 1_000_000n);
+    this.order.prepend(r.order);
+    if (this.order.live > 0) this.expire(Date.now());
+    return true;
   }
 }

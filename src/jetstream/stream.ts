@@ -63,6 +63,8 @@ interface HeldPublish { subject: string; reply: string; headers: Buffer | undefi
 
 /** Held publishes processed per event-loop turn once the rebuild is done. */
 const HELD_DRAIN_SLICE = 1024;
+/** Above this many bytes held, the rest of the rebuild is done at once rather than holding more. */
+const HELD_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Result of storing one message (code path without exceptions for the hot path). */
 export const enum StoreOutcome { Stored = 0, Duplicate = 1, Skipped = 2 }
@@ -110,6 +112,7 @@ export class Stream {
    *  (undefined when none are held and no rebuild runs). */
   private held: HeldPublish[] | undefined;
   private heldHead = 0;
+  private heldBytes = 0;
   /** Set by storeMessage when the message used a sequence without being kept (its PubAck waits for a flush). */
   private lastWasSkip = false;
 
@@ -226,6 +229,9 @@ export class Stream {
     const held = this.held;
     if (held !== undefined && (headers !== undefined || held.length > this.heldHead)) {
       held.push({ subject, reply, headers: headers === undefined ? undefined : Buffer.from(headers), payload: Buffer.from(payload) });
+      this.heldBytes += subject.length + reply.length + (headers?.length ?? 0) + payload.length;
+      // Memory stays bounded under a flood: finish the window now (one long turn) instead.
+      if (this.heldBytes > HELD_MAX_BYTES && this.dedupe.rebuilding) this.dedupe.rebuildSlice(this.store, true);
       return;
     }
     this.ingest(subject, reply, headers, payload);
@@ -470,12 +476,13 @@ export class Stream {
 
   /** Sequence of a message with this id inside the duplicate window, else 0. */
   private checkMsgId(id: string): number {
-    return this.dedupe.check(id, BigInt(Date.now()) * 1_000_000n);
+    return this.dedupe.check(id);
   }
 
-  private noteMsgId(id: string, seq: number, tsNs: bigint = BigInt(Date.now()) * 1_000_000n): void {
+  /** `tsNs`: the message's store time (ns since the epoch); now when not given. */
+  private noteMsgId(id: string, seq: number, tsNs?: bigint): void {
     this.lastMsgId = id;
-    this.dedupe.note(id, seq, tsNs);
+    if (id !== '') this.dedupe.note(id, seq, tsNs === undefined ? Date.now() : Number(tsNs) / 1e6);
   }
 
   /**
@@ -492,6 +499,7 @@ export class Stream {
     if (!this.dedupe.startRebuild(this.store, nowNs)) return;
     this.held = [];
     this.heldHead = 0;
+    this.heldBytes = 0;
     const step = (): void => {
       if (this.closed) return;
       if (!this.dedupe.rebuilding || this.dedupe.rebuildSlice(this.store)) this.drainHeld();
