@@ -6,7 +6,9 @@
 //    (it is read back in slices, src/jetstream/dedupe.ts), the time until the duplicate's
 //    PubAck (it waits for the rebuild), and the rebuild time. Before the slices, the first
 //    publish after a restart read the whole window in one go (about 0.8 s at 1M messages).
-// 2. Start-up with many streams: S file streams of M messages each; time from startServer()
+// 2. Steady state: the longest single publish while N ids accumulate in the window (the id
+//    table is sharded so no Map rehash of all ids lands on one publish).
+// 3. Start-up with many streams: S file streams of M messages each; time from startServer()
 //    until the client port accepts (JetStream is recovered before the listener opens).
 //
 //   node dist/bench/js-restart-bench.js [--count 1000000 | --quick] [--streams 300 --per-stream 1000]
@@ -18,6 +20,7 @@ import { FileStore } from '../src/jetstream/store/filestore.js';
 import { Stream, toStoreConfig, type StreamHost } from '../src/jetstream/stream.js';
 import { checkStreamConfig } from '../src/jetstream/stream-config.js';
 import { startServer } from '../src/index.js';
+import { createMemStore } from '../src/jetstream/store/index.js';
 import type { BenchRow } from './lib/types.js';
 
 const args = process.argv.slice(2);
@@ -69,6 +72,24 @@ async function dedupeRebuild(dir: string): Promise<BenchRow[]> {
   ];
 }
 
+async function steadyPublish(): Promise<BenchRow[]> {
+  const cfg = checkStreamConfig({ name: 'W', subjects: ['w.>'], storage: 'memory' }, { lookupStream: () => undefined });
+  const store = createMemStore(toStoreConfig(cfg));
+  const stream = new Stream(cfg, store, { publish: () => {}, warn: () => {} }, 1n);
+  const payload = Buffer.alloc(16, 'x');
+  let maxMs = 0;
+  for (let i = 0; i < COUNT; i++) {
+    const h = Buffer.from(`NATS/1.0\r\nNats-Msg-Id: w-${i}\r\n\r\n`);
+    const t = performance.now();
+    stream.processInbound('w.x', 'r', h, payload);
+    const d = performance.now() - t;
+    if (d > maxMs) maxMs = d;
+  }
+  await stream.close(false);
+  console.log(`longest single publish while ${COUNT} ids fill the window: ${maxMs.toFixed(1)} ms`);
+  return [{ name: `publish with Nats-Msg-Id: longest single call, ${COUNT} ids in window`, tsnats: Number(maxMs.toFixed(1)), natsServer: null, unit: 'ms' }];
+}
+
 async function manyStreams(dir: string): Promise<BenchRow[]> {
   const js = { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, strict: true };
   const first = await startServer({ port: 0, host: '127.0.0.1', jetstream: { ...js, syncIntervalMs: 60_000 } }, { quietLog: true });
@@ -94,6 +115,7 @@ async function main(): Promise<void> {
   try {
     const rows = [
       ...await dedupeRebuild(path.join(root, 'dedupe')),
+      ...await steadyPublish(),
       ...await manyStreams(path.join(root, 'many')),
     ];
     console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);

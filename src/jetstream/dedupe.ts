@@ -11,6 +11,9 @@
 // A million ids are a large live heap, and a full garbage collection pause grows with the
 // number of objects, so an entry is only its id string: the table maps id -> sequence, and
 // the expiry order is three flat arrays (ids, sequences, times in ms), sorted by sequence.
+// The table is split in shards: a JS Map rehashes all its entries at once when it grows
+// past a power of two, which at a few hundred thousand ids stalls one publish for tens to
+// hundreds of milliseconds; a shard holds 1/64 of them.
 // Until then the window cannot answer for the part not read yet: the Stream holds back the
 // publishes that need an answer (see Stream.processInbound) or finishes the rebuild at once
 // for the rare direct caller.
@@ -22,6 +25,30 @@ import type { StreamStore } from './store/types.js';
 const REBUILD_SLICE_MSGS = 8192;
 const REBUILD_SLICE_MS = 4;
 const NS_PER_MS = 1e6;
+const SHARDS = 64;
+
+/** id -> sequence, split over SHARDS maps by a hash of the id. */
+class ShardedMap {
+  private readonly maps: Array<Map<string, number>> = Array.from({ length: SHARDS }, () => new Map());
+
+  private shard(id: string): Map<string, number> {
+    let h = 0;
+    for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0;
+    return this.maps[h & (SHARDS - 1)]!;
+  }
+
+  get(id: string): number | undefined {
+    return this.shard(id).get(id);
+  }
+
+  set(id: string, seq: number): void {
+    this.shard(id).set(id, seq);
+  }
+
+  delete(id: string): void {
+    this.shard(id).delete(id);
+  }
+}
 
 /** Entries in sequence order: parallel arrays, read from `head`. */
 class Order {
@@ -88,7 +115,7 @@ interface Rebuild {
 }
 
 export class DedupeWindow {
-  private map = new Map<string, number>();
+  private map = new ShardedMap();
   private order = new Order();
   private rebuild: Rebuild | undefined;
 
