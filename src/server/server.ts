@@ -36,6 +36,13 @@ export interface Subsystem {
    * accepts clients or routes, so no client sees a stream missing or loses a publish to one.
    */
   readonly startBeforeClients?: boolean;
+  /**
+   * Optional: called once every subsystem has started and the client and route listeners
+   * are open. An early subsystem puts here what needs a later one running (clustered
+   * JetStream's meta group needs the routes; nats-server also creates it before the routes
+   * and lets it wait for them).
+   */
+  afterStart?(): Promise<void>;
 }
 
 /** Routes plug in here to be told about local interest changes (RS+/RS-). */
@@ -319,6 +326,7 @@ export class Server implements ClientHost, AccountHost {
       await s.start(this);
       this.startedSubsystems.push(s);
     }
+    for (const s of this.startedSubsystems) await s.afterStart?.();
     if (o.pidFile) writePidFile(o.pidFile);
     if (o.portsFileDir) {
       this.portsFile = new PortsFile(o.portsFileDir);
