@@ -66,7 +66,7 @@ export class JsAccount {
   /** Names being created right now (async store open) so concurrent creates do not race. */
   private readonly creating = new Set<string>();
   /** API requests wait here until what the streams held when they arrived is durable (visibility.ts). */
-  readonly requestGate = new RequestGate(() => this.streams.values());
+  readonly requestGate = new RequestGate(() => this.streams.values(), (e) => this.host.warn(`JetStream API: ${String(e)}`));
 
   memoryBytes = 0;
   storeBytes = 0;

@@ -148,7 +148,8 @@ export class Stream {
     const held = store.fastState();
     if (held.msgs !== 0 || held.bytes !== 0) host.onUsage?.(cfg.storage, held.msgs, held.bytes);
     this.visibility = new VisibilityGate(store.ackWaitsForSync, held.lastSeq,
-      (seq, subject) => { const ls = this.listeners; for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject); });
+      (seq, subject) => { const ls = this.listeners; for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject); },
+      (e) => host.warn(`stream ${cfg.name}: ${String(e)}`));
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
     if (held.msgs > 0) this.startDedupeRebuild();
   }

@@ -33,6 +33,9 @@ export class VisibilityGate {
     readonly gated: boolean,
     lastSeq: number,
     private readonly notify: (seq: number, subject: string) => void,
+    /** Where a throwing listener or reader is reported: it runs inside the store's
+     *  durability callback, and must neither fail the store nor stop the others. */
+    private readonly onError: (e: unknown) => void = () => {},
   ) {
     this.visible = lastSeq;
     this.lastStored = lastSeq;
@@ -87,7 +90,11 @@ export class VisibilityGate {
       const subject = this.subjects[i]!;
       i++;
       this.head = i;
-      this.notify(seq, subject);
+      try {
+        this.notify(seq, subject);
+      } catch (e) {
+        this.onError(e);
+      }
     }
     if (this.head === this.seqs.length) {
       this.seqs = [];
@@ -121,7 +128,11 @@ export class VisibilityGate {
     while (this.readersHead < rs.length && this.reached(rs[this.readersHead]!.seq)) {
       const r = rs[this.readersHead]!;
       this.readersHead++;
-      r.run();
+      try {
+        r.run();
+      } catch (e) {
+        this.onError(e);
+      }
     }
     if (this.readersHead === rs.length) {
       this.readers = [];
@@ -143,7 +154,10 @@ export interface HasVisibility {
 export class RequestGate {
   private queue: Array<{ waits: Array<[VisibilityGate, number]>; run: () => void }> = [];
 
-  constructor(private readonly streams: () => Iterable<HasVisibility>) {}
+  constructor(
+    private readonly streams: () => Iterable<HasVisibility>,
+    private readonly onError: (e: unknown) => void = () => {},
+  ) {}
 
   /** Run `request` now, or once what the account's streams hold now is visible. */
   submit(request: () => void): void {
@@ -166,6 +180,12 @@ export class RequestGate {
     while (i < q.length && q[i]!.waits.every(([g, seq]) => g.reached(seq))) i++;
     if (i === 0) return;
     const ready = q.splice(0, i);
-    for (const r of ready) r.run();
+    for (const r of ready) {
+      try {
+        r.run();
+      } catch (e) {
+        this.onError(e);
+      }
+    }
   }
 }

@@ -10,7 +10,7 @@ import { createMemStore } from '../../src/jetstream/store/index.js';
 import type { DurableHandler, StreamStore } from '../../src/jetstream/store/types.js';
 import { RequestGate } from '../../src/jetstream/visibility.js';
 
-function gatedStream(): { stream: Stream; events: string[]; durable: (seq: number, err?: Error) => void } {
+function gatedStream(): { stream: Stream; events: string[]; warnings: string[]; durable: (seq: number, err?: Error) => void } {
   const cfg = checkStreamConfig({ name: 'S', subjects: ['s.>'], storage: 'memory' }, { lookupStream: () => undefined });
   let durableSeq = 0;
   let cb: DurableHandler | undefined;
@@ -24,10 +24,11 @@ function gatedStream(): { stream: Stream; events: string[]; durable: (seq: numbe
     },
   }) as StreamStore;
   const events: string[] = [];
-  const host: StreamHost = { publish: (subject) => { events.push(`pub ${subject}`); }, warn: () => {} };
+  const warnings: string[] = [];
+  const host: StreamHost = { publish: (subject) => { events.push(`pub ${subject}`); }, warn: (m) => { warnings.push(m); } };
   const stream = new Stream(cfg, store, host, 1n);
   stream.addListener({ msgStored: (seq) => events.push(`stored ${seq}`) });
-  return { stream, events, durable: (seq, err) => { durableSeq = seq; cb!(seq, err); } };
+  return { stream, events, warnings, durable: (seq, err) => { durableSeq = seq; cb!(seq, err); } };
 }
 
 test('listeners hear of a message after it is durable and after its PubAck; readers wait in order', () => {
@@ -75,4 +76,16 @@ test('API requests of an account wait for what was stored before them, in arriva
   b.durable(1);
   gate.progress();
   assert.deepEqual(ran, ['r0', 'r1', 'r2']);
+});
+
+test('a throwing listener or reader is reported and stops neither the others nor the store callback', () => {
+  const { stream, events, warnings, durable } = gatedStream();
+  stream.addListener({ msgStored: () => { throw new Error('listener bug'); } });
+  stream.processInbound('s.1', 'ack.1', undefined, Buffer.from('a'));
+  stream.visibility.whenVisible(() => { throw new Error('reader bug'); });
+  stream.visibility.whenVisible(() => events.push('second reader'));
+  assert.doesNotThrow(() => durable(1));
+  assert.deepEqual(events, ['pub ack.1', 'stored 1', 'second reader']);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings.join('\n'), /listener bug[\s\S]*reader bug/);
 });
