@@ -432,7 +432,7 @@ export class Stream {
     }, (e: unknown) => {
       const err = jsErrText('StreamStoreFailed', e instanceof Error ? e.message : String(e));
       for (const [reply] of batch) this.sendErrorAck(reply, err);
-    }).finally(() => {
+    }).catch((e: unknown) => this.host.warn(`stream ${this.name}: ${String(e)}`)).finally(() => {
       this.skipFlushInFlight = false;
       // Skips that arrived while this flush ran need one that started after them.
       if (this.skipAcks.length > 0) this.flushSkipAcks();
