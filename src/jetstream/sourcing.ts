@@ -101,6 +101,12 @@ class SourceFollower {
   private pump(): void {
     const origin = this.origin;
     if (!origin || origin.isClosed || this.stopped || this.target.isClosed) return;
+    // A source's copies go through the target's dedupe checks: wait (a turn at a time) for
+    // its window to be rebuilt after a restart rather than make it finish in one long turn.
+    if (!this.isMirror && this.target.dedupeRebuilding) {
+      this.schedule();
+      return;
+    }
     const store = origin.store;
     // Only what is durable in the origin is copied (jetstream/visibility.ts); the origin's
     // msgStored event reschedules this once more becomes visible.
