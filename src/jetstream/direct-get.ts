@@ -50,6 +50,18 @@ export class DirectGetResponder {
   /** `$JS.API.DIRECT.GET.<stream>` with a JSON body. */
   handleRequest(reply: string, payload: Buffer): void {
     if (reply === '') return;
+    // Answer once what was stored before the request is durable (visibility.ts); the
+    // payload may be a view of a read buffer, so it is copied when the answer waits.
+    const vis = this.stream.visibility;
+    if (vis.pending) {
+      const copy = Buffer.from(payload);
+      vis.whenVisible(() => this.handleRequestNow(reply, copy));
+      return;
+    }
+    this.handleRequestNow(reply, payload);
+  }
+
+  private handleRequestNow(reply: string, payload: Buffer): void {
     if (payload.length === 0 || isBlank(payload)) return this.publish(reply, '', status(408, 'Empty Request'), EMPTY);
     const req = decode(payload);
     if (req === undefined) return this.publish(reply, '', status(408, 'Malformed Request'), EMPTY);
@@ -71,6 +83,16 @@ export class DirectGetResponder {
   /** `$JS.API.DIRECT.GET.<stream>.<subject…>`: last message for that subject. */
   handleLastBySubject(subject: string, reply: string, payload: Buffer): void {
     if (reply === '') return;
+    const vis = this.stream.visibility;
+    if (vis.pending) {
+      const copy = Buffer.from(payload);
+      vis.whenVisible(() => this.handleLastBySubjectNow(subject, reply, copy));
+      return;
+    }
+    this.handleLastBySubjectNow(subject, reply, payload);
+  }
+
+  private handleLastBySubjectNow(subject: string, reply: string, payload: Buffer): void {
     let req: MsgGetRequest = {};
     if (payload.length > 0) {
       const r = decode(payload);
@@ -104,6 +126,8 @@ export class DirectGetResponder {
   private answer(req: MsgGetRequest, reply: string): void {
     if (req.multi_last?.length) return this.answerMulti(req, reply);
     const store = this.stream.store;
+    // Messages stored after the request and not durable yet are not answered.
+    const visible = this.stream.visibility.seq;
     let seq = req.start_time ? store.getSeqFromTime(parseGoTime(req.start_time)) : (req.seq ?? 0);
     const next = req.next_by_subj ?? '';
     const isBatch = (req.batch ?? 0) > 0;
@@ -126,7 +150,9 @@ export class DirectGetResponder {
         m = store.loadNextMsg(next, seq);
       } else {
         m = store.loadLastMsg(req.last_by_subj ?? '');
+        if (m !== undefined && m.seq > visible) m = store.loadPrevMsg(req.last_by_subj ?? '', visible);
       }
+      if (m !== undefined && m.seq > visible) m = undefined;
       if (!m) {
         if (batch > 1 && i > 0) break;
         return this.publish(reply, '', status(404, 'Message Not Found'), EMPTY);
@@ -160,7 +186,7 @@ export class DirectGetResponder {
       if (upTo <= store.fastState().firstSeq) return this.publish(reply, '', status(404, 'No Results'), EMPTY);
       upTo--;
     }
-    if (upTo === 0) upTo = store.fastState().lastSeq;
+    if (upTo === 0) upTo = Math.min(store.fastState().lastSeq, this.stream.visibility.seq);
     let seqs: number[];
     try {
       seqs = store.multiLastSeqs(req.multi_last!, upTo, MAX_MULTI_RESULTS);

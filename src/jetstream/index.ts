@@ -45,6 +45,8 @@ const DEFAULT_MAX_STORE_BYTES = 1024 ** 4; // 1 TiB, nats-server's default cap
 
 export class JetStreamService implements Subsystem {
   readonly name = 'jetstream';
+  /** Streams are recovered before the client (and route) listeners open, as nats-server does. */
+  readonly startBeforeClients = true;
   readonly options: Options;
   readonly router = new ApiRouter();
   server!: Server;
@@ -127,7 +129,7 @@ export class JetStreamService implements Subsystem {
       const jsa = new JsAccount(acc, limits, this.accountHost());
       this.accounts.set(name, jsa);
     }
-    for (const jsa of this.accounts.values()) await this.recoverStreams(jsa);
+    await Promise.all([...this.accounts.values()].map((jsa) => this.recoverStreams(jsa)));
     this.started = true;
     server.setInfoField('jetstream', true);
     if (this.domain) server.setInfoField('domain', this.domain);
@@ -194,12 +196,18 @@ export class JetStreamService implements Subsystem {
       accountName, subject, tokens: subject.slice(API_PREFIX.length).split('.'), reply,
       headers: headers ? Buffer.from(headers) : undefined, payload: Buffer.from(payload), origin,
     };
-    try {
-      const r = handler(req);
-      if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
-    } catch (e) {
-      this.server.log.error(`JetStream API ${subject}: ${String(e)}`);
-    }
+    const run = (): void => {
+      try {
+        const r = handler(req);
+        if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
+      } catch (e) {
+        this.server.log.error(`JetStream API ${subject}: ${String(e)}`);
+      }
+    };
+    // Visibility follows durability: a request waits for what was stored before it (visibility.ts).
+    const gate = this.accounts.get(accountName)?.requestGate;
+    if (gate !== undefined) gate.submit(run);
+    else run();
   }
 
   private respond(req: ApiRequest, body: string, isError: boolean): void {

@@ -12,6 +12,7 @@ import { subjectsCollide } from './subjects.js';
 import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
 import { publishStreamAction, type StreamAction } from './advisories.js';
 import type { StreamStore } from './store/types.js';
+import { RequestGate } from './visibility.js';
 
 /** Resolved per-account limits; -1 = unlimited. */
 export interface JsAccountLimits {
@@ -64,6 +65,8 @@ export class JsAccount {
   private readonly host: JsAccountHost;
   /** Names being created right now (async store open) so concurrent creates do not race. */
   private readonly creating = new Set<string>();
+  /** API requests wait here until what the streams held when they arrived is durable (visibility.ts). */
+  readonly requestGate = new RequestGate(() => this.streams.values(), (e) => this.host.warn(`JetStream API: ${String(e)}`));
 
   memoryBytes = 0;
   storeBytes = 0;
@@ -182,6 +185,7 @@ export class JsAccount {
         else this.storeBytes += bytes;
         this.host.serverUsage(storage, msgs, bytes);
       },
+      onVisible: () => this.requestGate.progress(),
       warn: (m) => this.host.warn(m),
     };
   }

@@ -101,13 +101,23 @@ class SourceFollower {
   private pump(): void {
     const origin = this.origin;
     if (!origin || origin.isClosed || this.stopped || this.target.isClosed) return;
+    // A source's copies go through the target's dedupe checks: wait (a turn at a time) for
+    // its window to be rebuilt after a restart rather than make it finish in one long turn.
+    if (!this.isMirror && this.target.dedupeRebuilding) {
+      this.schedule();
+      return;
+    }
     const store = origin.store;
+    // Only what is durable in the origin is copied (jetstream/visibility.ts); the origin's
+    // msgStored event reschedules this once more becomes visible.
+    const visible = origin.visibility.seq;
     let seq = this.lastOriginSeq + 1;
     for (let n = 0; n < BATCH; n++) {
-      const m = store.loadNextMsg('', seq);
+      let m = seq <= visible ? store.loadNextMsg('', seq) : undefined;
+      if (m !== undefined && m.seq > visible) m = undefined;
       if (!m) {
         // Nothing more stored; for mirrors advance over trailing deletes so lag is right.
-        const last = store.fastState().lastSeq;
+        const last = Math.min(store.fastState().lastSeq, visible);
         if (this.isMirror && last > this.lastOriginSeq) this.skipTo(last);
         return;
       }

@@ -23,7 +23,7 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
-import { FileStore } from './store/filestore.js';
+import { FileStore, readStoreMeta } from './store/filestore.js';
 import { fsyncDir, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
 
 const META_FILE = 'meta.inf';
@@ -172,7 +172,11 @@ export class StoreFactory {
         // Re-normalise through validation so configs written by older versions get today's defaults.
         const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
         const createdNs = BigInt(meta.created);
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: { config: cfg, created: meta.created } });
+        // Hand the store its metadata only when it changed: the store rewrites (and fsyncs) its
+        // meta file whenever metadata is given, which would cost every stream a sync write at start.
+        const metadata = { config: cfg, created: meta.created };
+        const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: same ? undefined : metadata });
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}; left on disk in ${dir}`);

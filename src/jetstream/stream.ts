@@ -16,6 +16,8 @@ import { parsePubHeaders, appendHeaders, getHeader, HDR_MSG_ID } from './headers
 import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubsetMatch } from './subjects.js';
 import type { StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
+import { VisibilityGate } from './visibility.js';
+import { DedupeWindow } from './dedupe.js';
 
 /** What a stream needs from the server around it. Implemented by the JetStream subsystem. */
 export interface StreamHost {
@@ -27,6 +29,8 @@ export interface StreamHost {
   checkResources?(storage: StreamConfig['storage'], sizeBytes: number): ApiError | undefined;
   /** Storage usage change (for account usage and limits). */
   onUsage?(storage: StreamConfig['storage'], msgsDelta: number, bytesDelta: number): void;
+  /** More of the stream became visible (durable): requests waiting on it may run. */
+  onVisible?(stream: Stream): void;
   warn(msg: string): void;
 }
 
@@ -43,7 +47,8 @@ export interface StreamConsumer {
 
 /** Stream events. All are called synchronously; listeners must not throw. */
 export interface StreamListener {
-  /** A message was stored at `seq` (after dedupe/checks; once per message). */
+  /** A message was stored at `seq` (after dedupe/checks; once per message). Under the
+   *  fsync-before-ack policy this is called once the message is durable, after its PubAck. */
   msgStored?(seq: number, subject: string): void;
   /** A single message was removed (limits, delete, ack under interest/workqueue retention). */
   msgRemoved?(seq: number, subject: string): void;
@@ -53,7 +58,13 @@ export interface StreamListener {
   configChanged?(cfg: StreamConfig): void;
 }
 
-interface DedupeEntry { id: string; seq: number; tsNs: bigint }
+/** A publish held back while the duplicate window is rebuilt (copied out of the read buffer). */
+interface HeldPublish { subject: string; reply: string; headers: Buffer | undefined; payload: Buffer }
+
+/** Held publishes processed per event-loop turn once the rebuild is done. */
+const HELD_DRAIN_SLICE = 1024;
+/** Above this many bytes held, the rest of the rebuild is done at once rather than holding more. */
+const HELD_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Result of storing one message (code path without exceptions for the hot path). */
 export const enum StoreOutcome { Stored = 0, Duplicate = 1, Skipped = 2 }
@@ -95,19 +106,28 @@ export class Stream {
   private inputTransform: SubjectTransform | undefined;
   private republishTransform: SubjectTransform | undefined;
 
-  // Dedupe window: id -> entry, plus insertion order for expiry.
-  private readonly dedupe = new Map<string, DedupeEntry>();
-  private dedupeOrder: DedupeEntry[] = [];
-  private dedupeHead = 0;
+  private readonly dedupe = new DedupeWindow(() => this.cfg.duplicate_window);
   private lastMsgId = '';
-  /** Have the ids of the duplicate window been read back from the store (once, before the first publish)? */
-  private dedupeRecovered = false;
+  /** Publishes held, in arrival order, while the duplicate window is rebuilt after a restart
+   *  (undefined when none are held and no rebuild runs). */
+  private held: HeldPublish[] | undefined;
+  private heldHead = 0;
+  private heldBytes = 0;
+  /** Set by storeMessage when the message used a sequence without being kept (its PubAck waits for a flush). */
+  private lastWasSkip = false;
 
   // PubAcks waiting for the store to make their message durable (sync 'always').
   private ackSeqs: number[] = [];
   private ackReplies: string[] = [];
   private ackBodies: string[] = [];
   private ackHead = 0;
+  // PubAcks of sequences consumed without a message (interest retention, no interest): they
+  // wait for a store flush, as the durable point counts messages only.
+  private skipAcks: Array<[string, string]> = [];
+  private skipFlushInFlight = false;
+
+  /** What readers (consumers, direct gets, API requests) may see: see visibility.ts. */
+  readonly visibility: VisibilityGate;
 
   /** Mirror/source state reported in info (set by the sourcing module). */
   mirrorInfo: (() => StreamSourceInfo | undefined) | undefined;
@@ -127,9 +147,11 @@ export class Stream {
     // as close() hands it back.
     const held = store.fastState();
     if (held.msgs !== 0 || held.bytes !== 0) host.onUsage?.(cfg.storage, held.msgs, held.bytes);
+    this.visibility = new VisibilityGate(store.ackWaitsForSync, held.lastSeq,
+      (seq, subject) => { const ls = this.listeners; for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject); },
+      (e) => host.warn(`stream ${cfg.name}: ${String(e)}`));
     if (store.ackWaitsForSync) store.onDurable((seq, err) => this.onDurable(seq, err));
-    // The message ids of the duplicate window are recovered on the first publish, not here:
-    // reading back a whole window of messages would hold up a restarted server's start-up.
+    if (held.msgs > 0) this.startDedupeRebuild();
   }
 
   get config(): StreamConfig {
@@ -203,10 +225,28 @@ export class Stream {
    */
   processInbound(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
+    // While the duplicate window is rebuilt, a publish with headers (a Nats-Msg-Id or an
+    // expected last id) waits, and so does everything after it, to keep the arrival order.
+    const held = this.held;
+    if (held !== undefined && (headers !== undefined || held.length > this.heldHead)) {
+      held.push({ subject, reply, headers: headers === undefined ? undefined : Buffer.from(headers), payload: Buffer.from(payload) });
+      this.heldBytes += subject.length + reply.length + (headers?.length ?? 0) + payload.length;
+      // Memory stays bounded under a flood: finish the window now (one long turn) instead.
+      if (this.heldBytes > HELD_MAX_BYTES && this.dedupe.rebuilding) this.dedupe.rebuildSlice(this.store, true);
+      return;
+    }
+    this.ingest(subject, reply, headers, payload);
+  }
+
+  private ingest(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     const respond = reply !== '' && this.cfg.no_ack !== true;
     try {
+      this.lastWasSkip = false;
       const seq = this.storeMessage(subject, headers, payload, respond ? reply : '');
-      if (seq > 0 && respond) this.sendAck(reply, seq);
+      if (seq > 0 && respond) {
+        if (this.lastWasSkip) this.sendSkipAck(reply, seq);
+        else this.sendAck(reply, seq);
+      }
     } catch (e) {
       if (respond) this.sendErrorAck(reply, e);
       else if (!(e instanceof ApiError) && !isStoreError(e)) this.host.warn(`stream ${this.name}: ${String(e)}`);
@@ -220,7 +260,8 @@ export class Stream {
    */
   storeMessage(subjectIn: string, headers: Buffer | undefined, payload: Buffer, reply: string): number {
     const cfg = this.cfg;
-    if (!this.dedupeRecovered) this.rebuildDedupe();
+    // A direct caller (sourcing) with headers cannot wait: read the rest of the window now.
+    if (headers !== undefined && this.dedupe.rebuilding) this.dedupe.rebuildSlice(this.store, true);
     const subject = this.inputTransform ? (this.inputTransform.apply(subjectIn) ?? subjectIn) : subjectIn;
     if (cfg.sealed) throw jsErr('StreamSealed');
 
@@ -247,7 +288,8 @@ export class Stream {
           if (!cfg.mirror) {
             const dup = this.checkMsgId(msgId);
             if (dup > 0) {
-              if (reply !== '') this.host.publish(reply, '', undefined, this.pubAckPrefix + dup + ',"duplicate": true}');
+              // Not "duplicate" before the original is durable: a crash could still lose it.
+              if (reply !== '') this.queueAck(reply, dup, this.pubAckPrefix + dup + ',"duplicate": true}');
               return 0;
             }
           }
@@ -279,6 +321,7 @@ export class Stream {
       const seq = this.store.skipMsg(0);
       this.noteMsgId(msgId, seq);
       if (rollup !== '') this.applyRollup(rollup, subject);
+      this.lastWasSkip = true;
       return seq;
     }
 
@@ -301,9 +344,18 @@ export class Stream {
     }
     this.noteMsgId(msgId, seq, tsNs);
     if (rollup !== '') this.applyRollup(rollup, subject);
-    if (republishSubject !== undefined) this.republish(republishSubject, subject, headers, payload, seq, tsNs, republishLastSeq);
-    const ls = this.listeners;
-    for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject);
+    this.visibility.stored(seq, subject);
+    if (republishSubject !== undefined) {
+      // Republishing is a delivery: it waits for durability like consumers do (copies, as
+      // headers/payload may be views of a read buffer).
+      const dest = republishSubject;
+      if (!this.visibility.pending) this.republish(dest, subject, headers, payload, seq, tsNs, republishLastSeq);
+      else {
+        const h = headers === undefined ? undefined : Buffer.from(headers);
+        const p = Buffer.from(payload);
+        this.visibility.whenVisible(() => { if (!this.closed) this.republish(dest, subject, h, p, seq, tsNs, republishLastSeq); });
+      }
+    }
     return seq;
   }
 
@@ -312,15 +364,13 @@ export class Stream {
    * Gaps before `seq` are skipped. No publish checks, no PubAck.
    */
   storeRaw(subject: string, headers: Buffer | undefined, payload: Buffer, seq: number, tsNs: bigint): void {
-    if (!this.dedupeRecovered) this.rebuildDedupe();
     const last = this.store.fastState().lastSeq;
     if (seq <= last) return;
     if (seq > last + 1) this.store.skipMsgs(last + 1, seq - last - 1);
     this.store.storeRawMsg(subject, headers, payload, seq, tsNs);
     const id = headers ? getHeader(headers, HDR_MSG_ID) : undefined;
     this.noteMsgId(id ?? '', seq, tsNs);
-    const ls = this.listeners;
-    for (let i = 0; i < ls.length; i++) ls[i]!.msgStored?.(seq, subject);
+    this.visibility.stored(seq, subject);
   }
 
   private hasInterest(subject: string): boolean {
@@ -348,7 +398,11 @@ export class Stream {
   // ---- PubAcks ------------------------------------------------------------------------
 
   private sendAck(reply: string, seq: number): void {
-    const body = this.pubAckPrefix + seq + '}';
+    this.queueAck(reply, seq, this.pubAckPrefix + seq + '}');
+  }
+
+  /** Send `body` to `reply` once `seq` is durable (at once when it is, or the policy does not wait). */
+  private queueAck(reply: string, seq: number, body: string): void {
     if (this.store.ackWaitsForSync && this.store.durableSeq() < seq) {
       this.ackSeqs.push(seq);
       this.ackReplies.push(reply);
@@ -356,6 +410,33 @@ export class Stream {
       return;
     }
     this.host.publish(reply, '', undefined, body);
+  }
+
+  /** PubAck of a skipped sequence: after the next flush that covers its skip record. */
+  private sendSkipAck(reply: string, seq: number): void {
+    const body = this.pubAckPrefix + seq + '}';
+    if (!this.store.ackWaitsForSync) {
+      this.host.publish(reply, '', undefined, body);
+      return;
+    }
+    this.skipAcks.push([reply, body]);
+    if (!this.skipFlushInFlight) this.flushSkipAcks();
+  }
+
+  private flushSkipAcks(): void {
+    const batch = this.skipAcks;
+    this.skipAcks = [];
+    this.skipFlushInFlight = true;
+    this.store.flush().then(() => {
+      for (const [reply, body] of batch) this.host.publish(reply, '', undefined, body);
+    }, (e: unknown) => {
+      const err = jsErrText('StreamStoreFailed', e instanceof Error ? e.message : String(e));
+      for (const [reply] of batch) this.sendErrorAck(reply, err);
+    }).catch((e: unknown) => this.host.warn(`stream ${this.name}: ${String(e)}`)).finally(() => {
+      this.skipFlushInFlight = false;
+      // Skips that arrived while this flush ran need one that started after them.
+      if (this.skipAcks.length > 0) this.flushSkipAcks();
+    });
   }
 
   private sendErrorAck(reply: string, e: unknown): void {
@@ -373,6 +454,10 @@ export class Stream {
     } else {
       for (; i < n && this.ackSeqs[i]! <= durableSeq; i++) this.host.publish(this.ackReplies[i]!, '', undefined, this.ackBodies[i]!);
     }
+    // Everything stored up to the durable point becomes visible after its PubAck went out:
+    // consumers and watchers are told now, and deferred readers run.
+    this.visibility.durable(durableSeq, err !== undefined);
+    this.host.onVisible?.(this);
     if (i === n) {
       this.ackSeqs.length = 0;
       this.ackReplies.length = 0;
@@ -392,59 +477,59 @@ export class Stream {
 
   /** Sequence of a message with this id inside the duplicate window, else 0. */
   private checkMsgId(id: string): number {
-    const e = this.dedupe.get(id);
-    if (e === undefined) return 0;
-    const windowNs = BigInt(this.cfg.duplicate_window);
-    if (BigInt(Date.now()) * 1_000_000n - e.tsNs >= windowNs) return 0;
-    return e.seq;
+    return this.dedupe.check(id);
   }
 
-  private noteMsgId(id: string, seq: number, tsNs: bigint = BigInt(Date.now()) * 1_000_000n): void {
+  /** `tsNs`: the message's store time (ns since the epoch); now when not given. */
+  private noteMsgId(id: string, seq: number, tsNs?: bigint): void {
     this.lastMsgId = id;
-    if (id === '' || this.cfg.duplicate_window <= 0) return;
-    const e: DedupeEntry = { id, seq, tsNs };
-    this.dedupe.set(id, e);
-    this.dedupeOrder.push(e);
-    this.expireMsgIds(tsNs);
+    if (id !== '') this.dedupe.note(id, seq, tsNs === undefined ? Date.now() : Number(tsNs) / 1e6);
   }
 
-  private expireMsgIds(nowNs: bigint): void {
-    const windowNs = BigInt(this.cfg.duplicate_window);
-    const order = this.dedupeOrder;
-    let h = this.dedupeHead;
-    while (h < order.length && nowNs - order[h]!.tsNs >= windowNs) {
-      const e = order[h]!;
-      if (this.dedupe.get(e.id) === e) this.dedupe.delete(e.id);
-      h++;
+  /**
+   * After a restart: read the message ids of the duplicate window back from the store, a
+   * slice per event-loop turn (dedupe.ts), holding back the publishes that need them.
+   */
+  private startDedupeRebuild(): void {
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    if (this.cfg.duplicate_window <= 0) return;
+    const last = this.store.loadLastMsg('');
+    if (last !== undefined && nowNs - last.ts < BigInt(this.cfg.duplicate_window) && last.headers) {
+      this.lastMsgId = getHeader(last.headers, HDR_MSG_ID) ?? '';
     }
-    if (h > 1024 && h * 2 > order.length) {
-      this.dedupeOrder = order.slice(h);
-      h = 0;
-    }
-    this.dedupeHead = h;
+    if (!this.dedupe.startRebuild(this.store, nowNs)) return;
+    this.held = [];
+    this.heldHead = 0;
+    this.heldBytes = 0;
+    const step = (): void => {
+      if (this.closed) return;
+      if (!this.dedupe.rebuilding || this.dedupe.rebuildSlice(this.store)) this.drainHeld();
+      else setImmediate(step);
+    };
+    setImmediate(step);
   }
 
-  /** After a restart: recover message ids still inside the duplicate window from the store. */
-  private rebuildDedupe(): void {
-    this.dedupeRecovered = true;
-    const st = this.store.fastState();
-    if (st.msgs === 0 || this.cfg.duplicate_window <= 0) return;
-    const fromNs = BigInt(Date.now()) * 1_000_000n - BigInt(this.cfg.duplicate_window);
-    let seq = this.store.getSeqFromTime(fromNs);
-    let last = '';
-    while (seq <= st.lastSeq) {
-      const m = this.store.loadNextMsg('', seq);
-      if (!m) break;
-      const id = m.headers ? getHeader(m.headers, HDR_MSG_ID) : undefined;
-      last = id ?? '';
-      if (id) {
-        const e: DedupeEntry = { id, seq: m.seq, tsNs: m.ts };
-        this.dedupe.set(id, e);
-        this.dedupeOrder.push(e);
-      }
-      seq = m.seq + 1;
+  /** Process the publishes held during the rebuild, a slice per turn, then stop holding. */
+  private drainHeld(): void {
+    const held = this.held;
+    if (held === undefined || this.closed) return;
+    const stop = Math.min(held.length, this.heldHead + HELD_DRAIN_SLICE);
+    while (this.heldHead < stop) {
+      const m = held[this.heldHead]!;
+      held[this.heldHead++] = undefined as unknown as HeldPublish;
+      this.ingest(m.subject, m.reply, m.headers, m.payload);
     }
-    this.lastMsgId = last;
+    if (this.heldHead < held.length) {
+      setImmediate(() => this.drainHeld());
+      return;
+    }
+    this.held = undefined;
+    this.heldHead = 0;
+  }
+
+  /** For tests: is the duplicate window still being rebuilt from the store? */
+  get dedupeRebuilding(): boolean {
+    return this.dedupe.rebuilding;
   }
 
   private onStorageUpdate(msgs: number, bytes: number, seq: number, subject: string): void {
@@ -475,6 +560,11 @@ export class Stream {
     return purged;
   }
 
+  /** Resolves once the removals made so far (purge, delete) are durable under the sync policy. */
+  removalsDurable(): Promise<void> {
+    return this.store.ackWaitsForSync ? this.store.flush() : Promise.resolve();
+  }
+
   /** Remove one message (API MSG.DELETE). */
   deleteMessage(seq: number, noErase: boolean): void {
     if (this.cfg.sealed) throw jsErr('StreamSealed');
@@ -497,11 +587,18 @@ export class Stream {
     }
   }
 
-  /** Message by seq / last for subject / next for subject from seq. */
+  /** Message by seq / last for subject / next for subject from seq, among the visible ones. */
   getMessage(seq: number, lastBySubject: string, nextBySubject: string): StoredMsg | undefined {
-    if (nextBySubject) return this.store.loadNextMsg(nextBySubject, seq);
-    if (lastBySubject) return this.store.loadLastMsg(lastBySubject);
-    return this.store.loadMsg(seq);
+    const vis = this.visibility.seq;
+    if (nextBySubject) {
+      const m = this.store.loadNextMsg(nextBySubject, seq);
+      return m !== undefined && m.seq <= vis ? m : undefined;
+    }
+    if (lastBySubject) {
+      const m = this.store.loadLastMsg(lastBySubject);
+      return m === undefined || m.seq <= vis ? m : this.store.loadPrevMsg(lastBySubject, vis);
+    }
+    return seq <= vis ? this.store.loadMsg(seq) : undefined;
   }
 
   /** StreamState JSON; subjects/deleted only when asked. */
@@ -584,6 +681,9 @@ export class Stream {
   async close(deleting: boolean): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Readers waiting for this stream's durability answer now.
+    this.visibility.end();
+    this.host.onVisible?.(this);
     const cs = [...this.consumers.values()];
     this.consumers.clear();
     for (const c of cs) {

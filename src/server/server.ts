@@ -30,6 +30,19 @@ export interface Subsystem {
   shutdown(): Promise<void>;
   /** Optional: the server entered lame duck mode (e.g. tell routes, hand over leadership). */
   lameDuck?(): void;
+  /**
+   * Start before the client listener opens (and so before the subsystems that start after
+   * it, such as routes). JetStream sets this: nats-server recovers JetStream before it
+   * accepts clients or routes, so no client sees a stream missing or loses a publish to one.
+   */
+  readonly startBeforeClients?: boolean;
+  /**
+   * Optional: called once every subsystem has started and the client and route listeners
+   * are open. An early subsystem puts here what needs a later one running (clustered
+   * JetStream's meta group needs the routes; nats-server also creates it before the routes
+   * and lets it wait for them).
+   */
+  afterStart?(): Promise<void>;
 }
 
 /** Routes plug in here to be told about local interest changes (RS+/RS-). */
@@ -280,6 +293,14 @@ export class Server implements ClientHost, AccountHost {
     this.log.info(`  ID:       ${this.serverId}`);
     if (o.configFile) this.log.info(`Using configuration file: ${o.configFile}`);
 
+    // Subsystems whose state clients must see from their first message start first,
+    // in registration order; the others (routes, monitoring) once clients are accepted.
+    const early = this.subsystems.filter((s) => s.startBeforeClients === true);
+    for (const s of early) {
+      await s.start(this);
+      this.startedSubsystems.push(s);
+    }
+
     const listener = net.createServer({ noDelay: true });
     listener.on('connection', (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
@@ -301,9 +322,11 @@ export class Server implements ClientHost, AccountHost {
     this.log.debug(`Accepting clients ${Math.round(performance.now())}ms after process start`);
 
     for (const s of this.subsystems) {
+      if (s.startBeforeClients === true) continue;
       await s.start(this);
       this.startedSubsystems.push(s);
     }
+    for (const s of this.startedSubsystems) await s.afterStart?.();
     if (o.pidFile) writePidFile(o.pidFile);
     if (o.portsFileDir) {
       this.portsFile = new PortsFile(o.portsFileDir);

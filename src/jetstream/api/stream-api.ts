@@ -165,7 +165,8 @@ export function registerStreamApi(router: ApiRouter, ctx: JsApiContext): void {
     }
     const stream = lookupStream(acc, req.tokens[2]!);
     const purged = stream.purge(preq);
-    sendOk(ctx, req, ResponseType.StreamPurge, { success: true, purged });
+    // The reply promises the purge: send it once its records are durable.
+    return stream.removalsDurable().then(() => sendOk(ctx, req, ResponseType.StreamPurge, { success: true, purged }));
   }, { purged: 0 }));
 
   router.add('STREAM.MSG.DELETE.*', (req) => guarded(ctx, req, ResponseType.StreamMsgDelete, () => {
@@ -184,7 +185,7 @@ export function registerStreamApi(router: ApiRouter, ctx: JsApiContext): void {
       ctx.respond(req, goJson({ type: ResponseType.StreamMsgDelete, error: e.toJSON() }), false);
       return;
     }
-    sendOk(ctx, req, ResponseType.StreamMsgDelete, { success: true });
+    return stream.removalsDurable().then(() => sendOk(ctx, req, ResponseType.StreamMsgDelete, { success: true }));
   }));
 
   router.add('STREAM.MSG.GET.*', (req) => guarded(ctx, req, ResponseType.StreamMsgGet, () => {
@@ -203,11 +204,8 @@ export function registerStreamApi(router: ApiRouter, ctx: JsApiContext): void {
     const stream = acc.streams.get(req.tokens[3]!);
     if (!stream) throw jsErr('StreamNotFound');
     const seq = start ? stream.store.getSeqFromTime(parseGoTime(start)) : seqIn;
-    let m;
-    if (seq > 0 && !next) m = stream.store.loadMsg(seq);
-    else if (next) m = stream.store.loadNextMsg(next, seq);
-    else if (last) m = stream.store.loadLastMsg(last);
-    else m = stream.store.loadNextMsg('', seq);
+    // Among the visible (durable) messages only: see jetstream/visibility.ts.
+    const m = seq > 0 && !next ? stream.getMessage(seq, '', '') : stream.getMessage(seq, last, next || (last ? '' : '>'));
     if (!m) throw jsErr('NoMessageFound');
     const message: Record<string, unknown> = { subject: m.subject, seq: m.seq };
     if (!body.no_hdr && m.headers && m.headers.length) message.hdrs = m.headers.toString('base64');

@@ -255,7 +255,16 @@ export class Consumer implements StreamConsumer {
     if (this.cfg.ack_policy !== 'none') {
       this.subs.push(this.host.subscribe(ackSubscription(this.streamName, this.name), (s, r, h, p) => this.processAck(s, r, h, p)));
     }
-    const onNext = (_s: string, r: string, _h: Buffer | undefined, p: Buffer): void => this.processNextMsgRequest(r, p);
+    const onNext = (_s: string, r: string, _h: Buffer | undefined, p: Buffer): void => {
+      // A pull request sees every message published before it: it waits until those are
+      // durable and visible (jetstream/visibility.ts). The body may be a read-buffer view.
+      const vis = this.stream.visibility;
+      if (!vis.pending) this.processNextMsgRequest(r, p);
+      else {
+        const body = Buffer.from(p);
+        vis.whenVisible(() => { if (!this.closed) this.processNextMsgRequest(r, body); });
+      }
+    };
     this.subs.push(this.host.subscribe(this.nextSubject, onNext));
     // Clients bound to a JetStream domain pull on $JS.<domain>.API...
     if (this.host.domain) {
@@ -654,8 +663,11 @@ export class Consumer implements StreamConsumer {
     }
     if (this.maxAckPending > 0 && this.pending.size >= this.maxAckPending) return null;
 
+    // Only messages that are durable (visible) are delivered: see jetstream/visibility.ts.
+    const visible = this.stream.visibility.seq;
     const lss = this.lss;
     if (lss !== undefined && lss.idx < lss.seqs.length) {
+      if (lss.seqs[lss.idx]! > visible) return undefined;
       const seq = lss.seqs[lss.idx++]!;
       if (lss.idx >= lss.seqs.length) {
         this.sseq = lss.resume;
@@ -669,13 +681,15 @@ export class Consumer implements StreamConsumer {
       return { msg, dc: 1 };
     }
 
+    if (this.sseq > visible) return undefined;
     const f = this.filters.filters;
     const msg = f.length === 0 ? store.loadNextMsg('', this.sseq)
       : f.length === 1 ? store.loadNextMsg(f[0]!, this.sseq)
         : store.loadNextMsgMulti(f as string[], this.sseq);
+    if (msg !== undefined && msg.seq > visible) return undefined;
     if (msg === undefined) {
       // End of stream: skip ahead past non-matching messages.
-      const last = store.fastState().lastSeq;
+      const last = Math.min(store.fastState().lastSeq, visible);
       if (last >= this.sseq) this.sseq = last + 1;
       if (this.sseq > last && this.npc !== 0) {
         this.npc = 0;
