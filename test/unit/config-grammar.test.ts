@@ -280,14 +280,13 @@ test('CRLF line endings', () => {
   });
 });
 
-test('a large file parses quickly', () => {
+test('a large file parses whole (its parse time is measured by npm run bench, not here)', () => {
   let text = 'accounts {\n A {\n users = [\n';
   for (let i = 0; i < 5000; i++) text += `  {user: u${i}, password: p${i}, permissions: {publish: ["a.>"], subscribe: ">"}}\n`;
   text += ' ]\n }\n}\n';
-  const t0 = performance.now();
-  const root = toPlain(parseConfigText(text, 't.conf')) as { accounts: { A: { users: unknown[] } } };
+  const root = toPlain(parseConfigText(text, 't.conf')) as { accounts: { A: { users: Array<{ user: string; password: string }> } } };
   assert.equal(root.accounts.A.users.length, 5000);
-  assert.ok(performance.now() - t0 < 2000, 'positions are computed without rescanning the text');
+  assert.deepEqual([root.accounts.A.users[0]!.user, root.accounts.A.users[4999]!.password], ['u0', 'p4999']);
 });
 
 test('empty and comment-only files parse to nothing', () => {
