@@ -14,6 +14,7 @@
 
 import { EntryOp } from './ops.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
+import { goJson } from '../api/json.js';
 
 export type StreamEntryErrorCode = 'bad_op' | 'short' | 'truncated' | 'range' | 'bad_flags' | 'compressed' | 'bad_json';
 
@@ -328,7 +329,7 @@ export function encodePurge(p: StreamPurge): Buffer {
   o.subject = p.subject;
   o.reply = p.reply;
   if (p.request) o.request = p.request;
-  return withOp(EntryOp.purgeStreamOp, JSON.stringify(o), false);
+  return withOp(EntryOp.purgeStreamOp, goJson(o), false);
 }
 
 export function decodePurge(entry: Buffer): StreamPurge {
@@ -355,7 +356,7 @@ export function encodeMsgDelete(d: StreamMsgDelete): Buffer {
   if (d.no_erase) o.no_erase = true;
   o.subject = d.subject;
   o.reply = d.reply;
-  return withOp(EntryOp.deleteMsgOp, JSON.stringify(o), false);
+  return withOp(EntryOp.deleteMsgOp, goJson(o), false);
 }
 
 export function decodeMsgDelete(entry: Buffer): StreamMsgDelete {
