@@ -203,15 +203,24 @@ export type ProposeDecision =
   /** Propose `entry` (already encoded); its PubAck is decided when it is applied. */
   | { kind: 'propose'; lseq: number; entry: Buffer }
   /** Answer now without proposing (no sequence is used). */
-  | { kind: 'answer'; result: ApplyResult };
+  | { kind: 'answer'; result: ApplyResult }
+  /** Leader still applying entries of earlier terms: hold the publish and retry. */
+  | { kind: 'not_ready' };
 
 /**
  * The stream leader's clustered sequence (nats-server mset.clseq) and in-flight bookkeeping.
- * Checks that depend on state are only made before proposing when no proposal of ours is
- * in flight and the leader has applied everything committed (`caughtUp`); otherwise the
- * message is proposed and the deterministic apply decides, exactly as on every replica. A
- * duplicate of an id that is already applied is answered at once: apply would reach the same
- * answer because it measures the window with the same timestamp we put in the entry.
+ *
+ * A new leader must not propose until it has applied every entry its log held when it was
+ * elected (`ready`): proposals are numbered from the applied state, and a number taken from a
+ * stale state would make the entry look like a replay on every replica, silently dropping the
+ * message. Until then propose() answers `not_ready` and the caller holds the publish.
+ *
+ * Checks that depend on state are only made before proposing when no proposal of ours is in
+ * flight (then the applied store is exactly what apply will see); otherwise the message is
+ * proposed and the deterministic apply decides, exactly as on every replica (2.9.10 always
+ * does the latter). A duplicate of an id that is already applied is answered at once: apply
+ * would reach the same answer because it measures the window with the timestamp we put in
+ * the entry, and leader timestamps do not go backwards.
  */
 export class ProposalSequencer {
   private clseq = 0;
@@ -234,10 +243,11 @@ export class ProposalSequencer {
 
   /**
    * Decide what to do with a publish. `tsNs` becomes the message's timestamp on every replica
-   * and must not go backwards on one leader. `caughtUp`: the leader has applied every entry
-   * committed so far (after an election, entries of the previous term may still be applying).
+   * and must not go backwards on one leader. `ready`: this leader has applied every entry its
+   * log held when it was elected.
    */
-  propose(subject: string, reply: string, hdr: Buffer | null, msg: Buffer | null, tsNs: bigint, caughtUp: boolean): ProposeDecision {
+  propose(subject: string, reply: string, hdr: Buffer | null, msg: Buffer | null, tsNs: bigint, ready: boolean): ProposeDecision {
+    if (!ready) return { kind: 'not_ready' };
     const a = this.applier;
     const base = a.expectedLseq();
     if (this.clseq === 0 || this.clseq < base) this.clseq = base;
@@ -246,8 +256,8 @@ export class ProposalSequencer {
       const dup = a.lookupMsgId(h.msgId, tsNs);
       if (dup !== undefined) return { kind: 'answer', result: { kind: 'duplicate', seq: dup } };
     }
-    if (h && this.pending.size === 0 && caughtUp && this.clseq === base) {
-      // Nothing of ours is in flight and everything committed is applied: the store is what
+    if (h && this.pending.size === 0 && this.clseq === base) {
+      // Nothing of ours is in flight and everything before is applied: the store is what
       // apply will see, so failing checks can be answered without using a sequence.
       const lastSeq = a.store.state().lastSeq;
       if (h.expectedStream !== undefined && h.expectedStream !== a.opts.stream) {
