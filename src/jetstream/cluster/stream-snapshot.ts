@@ -320,6 +320,9 @@ function decodeBinary(buf: Buffer): StreamSnapshotState {
   }
   const nd = r.uv('#deleted');
   if (nd > 0) {
+    // Go does not compare the count with the blocks (its own count is derived from first/last
+    // and msgs), so neither do we; but a count with no block at all is a truncated buffer.
+    if (r.off >= buf.length) throw new StreamSnapshotError(`${nd} deleted but no delete block`);
     while (r.off < buf.length) {
       const magic = buf[r.off];
       if (magic === RUN_LENGTH_MAGIC) {
