@@ -100,7 +100,9 @@ function bodyLen(sl: number, rl: number, hl: number, ml: number, flags: number |
 }
 
 function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: number): number {
-  out.writeBigUInt64LE(BigInt(m.lseq), off);
+  // lseq is a safe integer (checked): two u32 halves avoid a BigInt per message.
+  out.writeUInt32LE(m.lseq % 0x100000000, off);
+  out.writeUInt32LE(Math.floor(m.lseq / 0x100000000), off + 4);
   out.writeBigInt64LE(m.ts, off + 8);
   off += 16;
   out.writeUInt16LE(sl, off);
@@ -168,10 +170,12 @@ export function encodeSkipEntry(lseq: number): Buffer {
 }
 
 /** Decode the body after the op byte of op 4 (or the decompressed body of op 14). */
-export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
+export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedStreamMsg {
   if (body.length < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${body.length} bytes`);
-  const lseqBig = body.readBigUInt64LE(0);
-  if (lseqBig > BigInt(Number.MAX_SAFE_INTEGER)) throw new StreamEntryError('range', `lseq ${lseqBig} beyond 2^53`);
+  const lo = body.readUInt32LE(0);
+  const hi = body.readUInt32LE(4);
+  if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${body.readBigUInt64LE(0)} beyond 2^53`);
+  const lseq = hi * 0x100000000 + lo;
   const ts = body.readBigInt64LE(8);
   let off = 16;
   const need = (n: number, what: string): void => {
@@ -200,7 +204,8 @@ export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
   need(ml, 'payload');
   const msg = ml ? body.subarray(off, off + ml) : null;
   off += ml;
-  const out: StreamMsgEntry = { lseq: Number(lseqBig), ts, subject, reply, hdr, msg };
+  // One object shape for every decoded message (flags always present, maybe undefined).
+  const out: DecodedStreamMsg = { lseq, ts, subject, reply, hdr, msg, flags: undefined, compressed };
   if (off < body.length) {
     // Trailing flags uvarint (newer servers). Anything else after it is an error: we would
     // not re-encode it and silently dropping bytes hides corruption.
@@ -224,7 +229,7 @@ export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
 export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY): DecodedStreamMsg {
   if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
   const op = entry[0];
-  if (op === EntryOp.streamMsgOp) return { ...decodeStreamMsgBody(entry.subarray(1)), compressed: false };
+  if (op === EntryOp.streamMsgOp) return decodeStreamMsgBody(entry.subarray(1));
   if (op === EntryOp.compressedStreamMsgOp) {
     let body: Buffer;
     try {
@@ -233,7 +238,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
       if (err instanceof S2Error) throw new StreamEntryError('compressed', err.message);
       throw err;
     }
-    return { ...decodeStreamMsgBody(body), compressed: true };
+    return decodeStreamMsgBody(body, true);
   }
   throw new StreamEntryError('bad_op', `op ${op} is not a stream message`);
 }
