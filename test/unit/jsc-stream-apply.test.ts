@@ -83,6 +83,10 @@ test('stream apply: the captured 2.9.10 proposals give the captured PubAcks', ()
     assert.equal(pubAckFor('T3', results[i]!), loadVector('jsapi', acks[i]!).response.payload_text, acks[i]);
   }
   assert.equal(a.clfs, 2);
+  assert.equal(pubAckFor('T3', results[2]!, 'hub'), '{"stream":"T3", "domain":"hub", "seq":2,"duplicate": true}');
+  assert.equal(pubAckFor('T3', results[3]!, 'hub'),
+    '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"},"stream":"T3","seq":0,"domain":"hub"}');
+  assert.equal(pubAckFor('T3', { kind: 'replayed' }), undefined);
   assert.equal(store.state().lastSeq, 2);
   assert.equal(store.msgs.get(1)!.ts, 1795738563295351080n, 'stored with the leader timestamp');
   // Replaying the same four entries (restart without a snapshot of the state) changes nothing.

@@ -18,6 +18,7 @@
 import type { JsPubHeaders } from '../headers.js';
 import { parsePubHeaders } from '../headers.js';
 import { jsErr, type ApiError } from '../api/errors.js';
+import { goJson } from '../api/json.js';
 import { encodeStreamMsg, isSkipEntry, type StreamMsgEntry } from './stream-entry.js';
 
 /** Store limit refusals that are not fatal at apply (nats-server: ErrMaxMsgs & co). */
@@ -185,14 +186,21 @@ export class StreamApplier {
   }
 }
 
-/** The PubAck text nats-server 2.9.10 sends for an apply result (hand-formatted, as captured). */
+/**
+ * The PubAck text nats-server 2.9.10 sends for an apply result. Success and duplicate acks are
+ * hand-formatted from a prefix (`{"stream":"T3", "seq":` or `{"stream":"T3", "domain":"D", "seq":`,
+ * with those spaces); error acks are a marshalled JSPubAckResponse (error, stream, seq, domain).
+ */
 export function pubAckFor(stream: string, r: ApplyResult, domain?: string): string | undefined {
-  const dom = domain ? `,"domain":${JSON.stringify(domain)}` : '';
-  const name = JSON.stringify(stream);
+  const name = goJson(stream);
+  const prefix = domain ? `{"stream":${name}, "domain":${goJson(domain)}, "seq":` : `{"stream":${name}, "seq":`;
   switch (r.kind) {
-    case 'stored': return `{"stream":${name}${dom}, "seq":${r.seq}}`;
-    case 'duplicate': return `{"stream":${name}${dom}, "seq":${r.seq},"duplicate": true}`;
-    case 'rejected': return `{"error":${JSON.stringify(r.error.toJSON())},"stream":${name}${dom},"seq":0}`;
+    case 'stored': return `${prefix}${r.seq}}`;
+    case 'duplicate': return `${prefix}${r.seq},"duplicate": true}`;
+    case 'rejected': {
+      const dom = domain ? `,"domain":${goJson(domain)}` : '';
+      return `{"error":${goJson(r.error.toJSON())},"stream":${name},"seq":0${dom}}`;
+    }
     default: return undefined;
   }
 }
