@@ -248,7 +248,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
 /** Client info carried in purge/delete proposals (passed through verbatim). */
 export type ClientInfoJson = Record<string, unknown>;
 
-/** nats-server's streamPurge (op 5). Field order is nats-server's. */
+/** nats-server's streamPurge (op 5). Field order is nats-server's; Go's json.Encoder ends it with a newline. */
 export interface StreamPurge {
   client?: ClientInfoJson;
   stream: string;
@@ -334,7 +334,7 @@ export function encodePurge(p: StreamPurge): Buffer {
   o.subject = p.subject;
   o.reply = p.reply;
   if (p.request) o.request = p.request;
-  return withOp(EntryOp.purgeStreamOp, goJson(o), false);
+  return withOp(EntryOp.purgeStreamOp, goJson(o), true);
 }
 
 export function decodePurge(entry: Buffer): StreamPurge {
@@ -361,7 +361,7 @@ export function encodeMsgDelete(d: StreamMsgDelete): Buffer {
   if (d.no_erase) o.no_erase = true;
   o.subject = d.subject;
   o.reply = d.reply;
-  return withOp(EntryOp.deleteMsgOp, goJson(o), false);
+  return withOp(EntryOp.deleteMsgOp, goJson(o), true);
 }
 
 export function decodeMsgDelete(entry: Buffer): StreamMsgDelete {
