@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   StreamSnapshotError, decodeStreamSnapshot, deleteBlocksFrom, deletedSequences, encodeStreamSnapshot,
-  encodeStreamSnapshotJson, numDeleted, type StreamSnapshotState,
+  encodeStreamSnapshotJson, numDeleted, planSnapshotApply, type StreamSnapshotState,
 } from '../../src/jetstream/cluster/stream-snapshot.js';
 import { decodeStreamState, encodeStreamState } from '../../src/jetstream/store/stream-state-codec.js';
 
@@ -167,4 +167,20 @@ test('stream snapshot: random state round trips and random mutations only throw 
       assert.ok(err instanceof StreamSnapshotError, `${(err as Error).name}: ${(err as Error).message}`);
     }
   }
+});
+
+test('installing a snapshot: purge below its first seq, delete what it deleted, adopt clfs, fetch the rest', () => {
+  const snap: StreamSnapshotState = {
+    msgs: 10, bytes: 100, firstSeq: 5, lastSeq: 20, failed: 3,
+    deleted: [{ kind: 'set', seqs: [6, 9, 18] }, { kind: 'range', first: 12, num: 2 }],
+  };
+  const held = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const plan = planSnapshotApply({ firstSeq: 1, lastSeq: 12 }, snap, (s) => held.has(s));
+  assert.deepEqual(plan, { compactTo: 5, deletes: [6, 9, 12], clfs: 3, catchup: { firstSeq: 13, lastSeq: 20 } });
+  // Already ahead or equal: nothing to fetch; deletes only of what we hold.
+  const eq = planSnapshotApply({ firstSeq: 5, lastSeq: 20 }, snap, (s) => s !== 9);
+  assert.deepEqual(eq, { deletes: [6, 12, 13, 18], clfs: 3 });
+  // A snapshot whose first sequence is beyond everything we have (purged stream).
+  const far = planSnapshotApply({ firstSeq: 1, lastSeq: 3 }, { ...snap, firstSeq: 50, lastSeq: 60, deleted: [] }, () => true);
+  assert.deepEqual(far, { compactTo: 50, deletes: [], clfs: 3, catchup: { firstSeq: 50, lastSeq: 60 } });
 });
