@@ -26,7 +26,11 @@ export class StreamEntryError extends Error {
   }
 }
 
-/** Bodies whose subject+reply+hdr+msg exceed this are offered to S2 (newest; 2.9.10 used 4096). */
+/**
+ * Bodies whose subject+reply+hdr+msg exceed this are offered to S2 (newest; 2.9.10 used 4096
+ * and only when every peer advertised compress_ok: in our 2.9.10 captures 5000- and 12000-byte
+ * proposals went out uncompressed as op 4, even after a leader stepdown).
+ */
 export const COMPRESS_THRESHOLD = 8192;
 /** Minimum body length after the op byte (all fixed fields, empty strings). */
 export const STREAM_MSG_MIN_BODY = 26;
