@@ -17,7 +17,11 @@ import {
 import { loadVector } from './jsc-vectors.js';
 import { applyStoreFor } from '../../src/jetstream/cluster/stream-apply.js';
 import { createMemStore } from '../../src/jetstream/store/index.js';
-import type { StoreConfig, StoredMsg } from '../../src/jetstream/store/types.js';
+import type { StoreConfig, StoredMsg, StreamStore } from '../../src/jetstream/store/types.js';
+import { createFileStore } from '../../src/jetstream/store/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface Stored { subject: string; hdr: string; msg: string; ts: bigint }
 
@@ -217,9 +221,8 @@ interface Backend extends ApplyStore {
   msgs: { get(seq: number): Stored | undefined; [Symbol.iterator](): Iterator<[number, Stored]>; values(): Iterable<Stored> };
 }
 
-/** The apply view of the real memory store, read back through its public API. */
-function realBackend(): Backend {
-  const ms = createMemStore({ name: 'P', storage: 'memory' } as StoreConfig);
+/** The apply view of a real store (memory by default), read back through its public API. */
+function realBackend(ms: StreamStore = createMemStore({ name: 'P', storage: 'memory' } as StoreConfig)): Backend {
   const view = applyStoreFor(ms);
   const toStored = (m: StoredMsg): Stored => ({ subject: m.subject, hdr: m.headers ? m.headers.toString('latin1') : '', msg: m.data.toString('latin1'), ts: m.ts });
   const all = (): Array<[number, Stored]> => {
@@ -418,6 +421,24 @@ test('stream apply property on the real memory store (applyStoreFor), 5 seeds', 
     for (let seed = 101; seed <= 105; seed++) runWorkload(seed);
   } finally {
     backendFactory = () => new MemApplyStore();
+  }
+});
+
+test('stream apply property on the file store (applyStoreFor), 2 seeds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsc-apply-'));
+  const stores: StreamStore[] = [];
+  let n = 0;
+  backendFactory = () => {
+    const fs = createFileStore({ name: 'P', storage: 'file' } as StoreConfig, { dir: join(dir, `r${n++}`), blockSizeBytes: 4096 });
+    stores.push(fs);
+    return realBackend(fs);
+  };
+  try {
+    for (let seed = 201; seed <= 202; seed++) runWorkload(seed);
+  } finally {
+    backendFactory = () => new MemApplyStore();
+    for (const st of stores) await st.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
