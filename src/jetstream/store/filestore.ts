@@ -28,9 +28,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
-import { atomicWrite, atomicWriteSync, FileConsumerStore, readConsumerDirs } from './consumer-store.js';
+import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
+import { OpenFiles } from './open-files.js';
 import type { Chunk } from './msg-index.js';
 import {
   CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, RecordView,
@@ -44,6 +45,9 @@ const TWO32 = 0x1_0000_0000;
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SYNC_INTERVAL_MS = 120_000;
+const DEFAULT_MAX_OPEN_BLOCKS = 128;
+/** At most one read-failure log line per this many ms (a failing disk fails every read). */
+const READ_ERROR_LOG_EVERY_MS = 1000;
 const PAGE_SIZE = 256 * 1024;
 const READ_AHEAD_BYTES = 64 * 1024;
 const CACHE_SLOTS = 4096;
@@ -61,6 +65,8 @@ interface Block {
   /** Bytes whose write has completed (writes to one block complete in order). */
   flushed: number;
   fd: number;
+  /** Asynchronous operations using fd in flight (the open-files LRU leaves the block open). */
+  busy: number;
   /** False until the flush loop has created the file (opening files can stall behind an fsync). */
   created: boolean;
   live: number;
@@ -206,6 +212,11 @@ export class FileStore extends BaseStore {
 
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
+  /** Read failures (I/O errors) seen so far. */
+  readErrors = 0;
+  private readErrorLoggedAt = 0;
+  private readonly openFiles: OpenFiles<Block>;
+  private readonly log: (msg: string) => void;
 
   constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs }) {
     super({ ...cfg, storage: 'file' }, 'file', opts.now);
@@ -215,6 +226,8 @@ export class FileStore extends BaseStore {
     this.blockSizeBytes = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
     this.cacheBudget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.cacheMaxEntry = this.cacheBudget / 16;
+    this.openFiles = new OpenFiles<Block>(Math.max(2, opts.maxOpenBlocks ?? DEFAULT_MAX_OPEN_BLOCKS));
+    this.log = opts.log ?? ((m) => console.warn(m));
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
     this.syncAlways = sync === 'always';
     this.ackWaitsForSync = this.syncAlways;
@@ -260,7 +273,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: -1, created: false, live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, busy: 0, created: false, live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -268,16 +281,37 @@ export class FileStore extends BaseStore {
     return blk;
   }
 
+  /** The block's descriptor, opened on demand; the least recently used idle ones beyond the cap are closed. */
   private fdOf(blk: Block): number {
-    if (!blk.created) {
-      blk.fd = fs.openSync(blk.path, 'w+');
+    if (blk.fd < 0) {
+      this.openFiles.makeRoom(this.wb);
+      const flags = blk.created ? 'r+' : 'w+';
+      try {
+        blk.fd = fs.openSync(blk.path, flags);
+      } catch (e) {
+        // Out of descriptors: give back every idle one and try once more.
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'EMFILE' && code !== 'ENFILE') || this.openFiles.closeIdle(this.wb) === 0) throw e;
+        blk.fd = fs.openSync(blk.path, flags);
+      }
       blk.created = true;
-    } else if (blk.fd < 0) blk.fd = fs.openSync(blk.path, 'r+');
+    }
+    this.openFiles.touch(blk);
     return blk.fd;
   }
 
-  /** Create a new block's file without blocking the event loop. */
+  /** Close a block's descriptor (block retired or store stopping). */
+  private async closeFd(blk: Block): Promise<void> {
+    if (blk.fd < 0) return;
+    const fd = blk.fd;
+    blk.fd = -1;
+    this.openFiles.forget(blk);
+    await closeP(fd);
+  }
+
+  /** Create a new block's file without blocking the event loop; the directory entry is made durable. */
   private async createFile(blk: Block): Promise<void> {
+    this.openFiles.makeRoom(this.wb);
     const fd = await new Promise<number>((resolve, reject) =>
       fs.open(blk.path, 'w+', (err, f) => (err ? reject(err) : resolve(f))));
     if (blk.created) {
@@ -286,6 +320,20 @@ export class FileStore extends BaseStore {
     }
     blk.fd = fd;
     blk.created = true;
+    this.openFiles.touch(blk);
+    // A block file whose name is not durable vanishes with its fsynced contents in a machine crash.
+    if (this.syncAlways) await fsyncDir(this.msgsDir);
+  }
+
+  /** Run an asynchronous operation on blk's descriptor, keeping it open meanwhile. */
+  private async withFd<T>(blk: Block, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fd = this.fdOf(blk);
+    blk.busy++;
+    try {
+      return await fn(fd);
+    } finally {
+      blk.busy--;
+    }
   }
 
   /** Seal the write block and start a new one. */
@@ -307,7 +355,7 @@ export class FileStore extends BaseStore {
   private async writeIndex(blk: Block): Promise<void> {
     if (blk.removed || !blk.crcValid || blk.ctl === null) return;
     // The index may only describe bytes that are durable.
-    await fsyncP(this.fdOf(blk));
+    await this.withFd(blk, fsyncP);
     // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
     const meta = await this.buildMeta(blk);
     if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
@@ -482,18 +530,20 @@ export class FileStore extends BaseStore {
       // Read ahead: consumers mostly walk forward, so one read fills the cache for the next records.
       const want = Math.max(len, Math.min(READ_AHEAD_BYTES, blk.flushed - off, this.cacheBudget >> 2));
       buf = Buffer.allocUnsafe(want);
-      let n = 0;
+      let n: number;
       try {
         n = fs.readSync(this.fdOf(blk), buf, 0, want, off);
-      } catch {
-        n = -1;
+      } catch (e) {
+        // The disk or the process failed us, not the data: the message stays; the caller gets an error.
+        throw this.readFailed(seq, blk, e);
       }
-      if (n < len) return this.markLost(seq);
+      // A block shorter than the index says: its bytes are gone.
+      if (n < len) return this.markLost(seq, `block ${blk.id} ends before the record (${n} of ${len} bytes at offset ${off})`);
       if (n > len) this.cacheAhead(blk, buf, off, len, n);
     }
     const rv = this.rv;
     if (!parseRecord(buf, at, at + len, rv, true) || rv.type !== REC_MSG || rv.seq !== seq) {
-      return this.markLost(seq);
+      return this.markLost(seq, `record in block ${blk.id} at offset ${off} fails its checksum`);
     }
     const m: StoredMsg = {
       subject: this.index.subjectById(chunk.subj[slot])!.subject,
@@ -529,13 +579,27 @@ export class FileStore extends BaseStore {
     }
   }
 
-  /** A message whose bytes are damaged on disk: drop it and report it in state().lost. */
-  private markLost(seq: number): undefined {
+  /** A message whose bytes are damaged on disk (checksum, short block): report it in state().lost
+   *  and the log, and drop it from the index. Its removal is recorded like a delete so the stream's
+   *  counts stay true after a restart; the report is what tells it apart from a delete. */
+  private markLost(seq: number, why: string): undefined {
     const size = this.index.sizeOf(seq);
-    this.lostMsgs.push(seq);
-    this.lostBytes += size;
+    this.lost.add([seq], size);
+    this.log(`file store '${this.cfg.name}': message ${seq} lost: ${why}`);
     this.removeInternal(seq, 'single');
     return undefined;
+  }
+
+  private readFailed(seq: number, blk: Block, e: unknown): StoreError {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.readErrors++;
+    const now = Date.now();
+    if (now - this.readErrorLoggedAt >= READ_ERROR_LOG_EVERY_MS) {
+      this.readErrorLoggedAt = now;
+      this.log(`file store '${this.cfg.name}': reading message ${seq} from block ${blk.id} failed ` +
+        `(${this.readErrors} read errors so far; nothing is removed): ${msg}`);
+    }
+    return new StoreError('ErrStoreRead', `message ${seq}: ${msg}`);
   }
 
   private blockOf(chunk: Chunk, slot: number): Block {
@@ -569,7 +633,7 @@ export class FileStore extends BaseStore {
     this.queue.push({
       op: async () => {
         if (blk.removed) return;
-        await writevFully(this.fdOf(blk), [rec], off);
+        await this.withFd(blk, (fd) => writevFully(fd, [rec], off));
         blk.dirty = true;
         if (sealed) await unlinkP(blk.idxPath);
       },
@@ -669,9 +733,10 @@ export class FileStore extends BaseStore {
       if (info > seq) break;
       off += rv.len;
     }
-    const fd = this.fdOf(blk);
-    await new Promise<void>((resolve, reject) => fs.ftruncate(fd, off, (e) => (e ? reject(e) : resolve())));
-    await fsyncP(fd);
+    await this.withFd(blk, async (fd) => {
+      await new Promise<void>((resolve, reject) => fs.ftruncate(fd, off, (e) => (e ? reject(e) : resolve())));
+      await fsyncP(fd);
+    });
     await unlinkP(blk.idxPath);
     blk.size = off;
     blk.flushed = off;
@@ -687,11 +752,7 @@ export class FileStore extends BaseStore {
     this.emptyBlocks.delete(b);
     this.emptyKept.delete(b);
     this.postSync.push(async () => {
-      if (b.fd >= 0) {
-        const fd = b.fd;
-        b.fd = -1;
-        await closeP(fd);
-      }
+      await this.closeFd(b);
       await unlinkP(b.path);
       await unlinkP(b.idxPath);
     });
@@ -819,7 +880,7 @@ export class FileStore extends BaseStore {
           }
           if (!first.blk.removed) {
             if (!first.blk.created) await this.createFile(first.blk);
-            await writevFully(this.fdOf(first.blk), bufs, first.off);
+            await this.withFd(first.blk, (fd) => writevFully(fd, bufs, first.off));
             first.blk.dirty = true;
           }
           first.blk.flushed = end;
@@ -828,11 +889,13 @@ export class FileStore extends BaseStore {
         }
         if (doSync) {
           for (const b of this.blocks) {
-            if (b.dirty && b.fd >= 0) {
+            if (b.dirty && !b.removed) {
+              await this.withFd(b, fsyncP);
               b.dirty = false;
-              await fsyncP(b.fd);
             }
           }
+          // Blocks kept open only because they were dirty may be closed now.
+          this.openFiles.makeRoom(this.wb, 0);
         }
         for (const op of post) await op();
         if (maxSeq > this.durable) this.durable = maxSeq;
@@ -880,7 +943,7 @@ export class FileStore extends BaseStore {
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {
-        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, created: true, live: 0,
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
@@ -1092,13 +1155,7 @@ export class FileStore extends BaseStore {
       const meta = await this.buildMeta(wb);
       if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
     }
-    for (const b of this.blocks) {
-      if (b.fd >= 0) {
-        const fd = b.fd;
-        b.fd = -1;
-        await closeP(fd);
-      }
-    }
+    for (const b of this.blocks) await this.closeFd(b);
     this.cache.fill(undefined);
     this.cacheBytes = 0;
     if (err) throw err;
