@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
+import { scanRecords, type DamagedRange } from './block-scan.js';
 import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
@@ -212,6 +213,8 @@ export class FileStore extends BaseStore {
 
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
+  /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
+  private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
   /** Read failures (I/O errors) seen so far. */
   readErrors = 0;
   private readErrorLoggedAt = 0;
@@ -970,7 +973,12 @@ export class FileStore extends BaseStore {
           fs.rmSync(blk.idxPath, { force: true });
         }
       } else {
-        this.scanBlock(blk, fs.readFileSync(p));
+        // An index that no longer matches (the block was cut or torn after it was written) still
+        // says which sequences the block held: it bounds what a damaged tail lost.
+        const stale = BlockMeta.load(blk.idxPath);
+        const staleSeqs: number[] = [];
+        if (stale) for (let i = 0; i < stale.n; i++) if (stale.type[i] === REC_MSG) staleSeqs.push(stale.seq[i]);
+        this.scanBlock(blk, fs.readFileSync(p), staleSeqs);
       }
     }
     // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
@@ -987,6 +995,7 @@ export class FileStore extends BaseStore {
       this.wb = this.newBlock();
     }
     for (const b of this.blocks) if (b.live === 0 && b !== this.wb) this.emptyBlocks.add(b);
+    this.reportRecoveryCuts();
     this.recovering = false;
   }
 
@@ -1010,13 +1019,12 @@ export class FileStore extends BaseStore {
     if (m.maxInfo > this.index.lastSeq) this.index.skipTo(m.maxInfo, m.maxInfoTs);
   }
 
-  /** Scan a block without a usable index; cut it at the first damaged record. */
-  private scanBlock(blk: Block, buf: Buffer): void {
+  /** Scan a block without a usable index, record by record. A damaged record is skipped (the scan
+   *  resyncs on the next good one) and noted as a cut; a damaged tail is cut off the file. */
+  private scanBlock(blk: Block, buf: Buffer, staleSeqs: number[]): void {
     const rv = this.rv;
     const ctl: CtlRec[] = [];
-    let off = 0;
-    while (off < buf.length) {
-      if (!parseRecord(buf, off, buf.length, rv, true)) break;
+    const damaged = scanRecords(buf, rv, this.index.lastSeq, (off) => {
       if (rv.type === REC_MSG) {
         const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
@@ -1032,18 +1040,55 @@ export class FileStore extends BaseStore {
         this.applyControl(blk, rv.type, rv.seq, rv.ts, rv.value);
         ctl.push({ type: rv.type, seq: rv.seq, ts: rv.ts, value: rv.value, off });
       }
-      off += rv.len;
+    });
+    let size = buf.length;
+    for (const d of damaged) {
+      this.recoveryCuts.push({ blk, ...d, staleSeqs: d.end === buf.length ? staleSeqs : [] });
+      if (d.end === buf.length) size = d.start;
     }
-    if (off < buf.length) {
-      // Torn or corrupt tail: keep everything before it, drop the rest.
-      this.recoveredCutBytes += buf.length - off;
-      fs.truncateSync(blk.path, off);
-      blk.size = off;
-      blk.flushed = off;
+    if (size < buf.length) {
+      // Torn or corrupt tail: keep everything before it, cut the rest off the file so appends
+      // continue from a good record.
+      this.recoveredCutBytes += buf.length - size;
+      fs.truncateSync(blk.path, size);
+      blk.size = size;
+      blk.flushed = size;
       fs.rmSync(blk.idxPath, { force: true });
     }
     blk.ctl = ctl;
-    blk.crc = crc32(buf, 0, off);
+    blk.crc = crc32(buf, 0, size);
+  }
+
+  /** After every block is replayed: work out which sequences each recovery cut lost, log the cut and
+   *  report them in state().lost. A sequence counts as lost when the damaged bytes must have held it
+   *  and nothing later in the log removed it (a head MARK or a delete tombstone). */
+  private reportRecoveryCuts(): void {
+    const cuts = this.recoveryCuts;
+    this.recoveryCuts = [];
+    if (cuts.length === 0) return;
+    const ix = this.index;
+    const tombs: Array<[number, number]> = [];
+    for (const b of this.blocks) for (let i = 0; i < b.tombs.length; i += 2) tombs.push([b.tombs[i], b.tombs[i] + b.tombs[i + 1] - 1]);
+    const tombstoned = (s: number): boolean => tombs.some(([a, z]) => s >= a && s <= z);
+    for (const c of cuts) {
+      let to = c.beforeSeq > 0 ? c.beforeSeq - 1 : c.tornSeq;
+      if (c.beforeSeq === 0) {
+        // A tail: the next block (if any) starts after the sequences it held.
+        const i = this.blocks.indexOf(c.blk);
+        const nxt = this.blocks.slice(i + 1).find((b) => b.msgMin > 0 || b.maxInfo > 0);
+        if (nxt) to = Math.max(to, (nxt.msgMin > 0 ? nxt.msgMin : nxt.maxInfo) - 1);
+      }
+      const seqs: number[] = [];
+      const gone = (s: number): boolean => s < ix.firstSeq || ix.has(s) || tombstoned(s);
+      for (let s = c.afterSeq + 1; s <= to; s++) if (!gone(s)) seqs.push(s);
+      for (const s of c.staleSeqs) if (s > Math.max(to, c.afterSeq) && !gone(s)) seqs.push(s);
+      const bytes = c.end - c.start;
+      this.lost.add(seqs, bytes);
+      const what = c.beforeSeq === 0 ? 'torn or corrupt tail cut' : 'damaged records skipped';
+      const lostText = seqs.length === 0 ? 'no stored message lost'
+        : seqs.length === 1 ? `message ${seqs[0]} lost` : `messages ${seqs[0]}..${seqs[seqs.length - 1]} lost (${seqs.length})`;
+      this.log(`file store '${this.cfg.name}': block ${c.blk.id}: ${what} at offset ${c.start} (${bytes} bytes): ${lostText}`);
+    }
   }
 
   private applyMsg(blk: Block, seq: number, ts: bigint, subject: string, size: number, off: number, len: number, ttl: number): void {
