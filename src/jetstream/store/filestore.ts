@@ -29,6 +29,7 @@ import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
 import { scanRecords, type DamagedRange } from './block-scan.js';
+import { planCompaction } from './block-compact.js';
 import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
@@ -71,6 +72,20 @@ interface Block {
   /** False until the flush loop has created the file (opening files can stall behind an fsync). */
   created: boolean;
   live: number;
+  /** Record bytes of the live messages (compaction starts when they fall below half the size). */
+  liveBytes: number;
+  /** A compaction is queued; noCompact: never again in this process (damaged, or cut by truncate). */
+  compactQueued: boolean;
+  noCompact: boolean;
+  /** Bumped by every in-place change of the file (erase, truncate cut, compaction). */
+  epoch: number;
+  /** Bumped by every compaction (record offsets changed). */
+  rewrites: number;
+  /** MSG records in the file whose message was removed (an upper bound). While it is 0 no tombstone
+   *  is needed for this block: every message it still holds on disk is live. */
+  deadOnDisk: number;
+  /** An index write is in flight. */
+  indexing: boolean;
   /** Seq range of MSG records in the block (0 when none). */
   msgMin: number;
   msgMax: number;
@@ -107,6 +122,22 @@ interface PendingPage {
 }
 
 type QueueItem = { page: PendingPage } | { op: () => Promise<void> };
+
+/** Fault-injection points for tests (a crash test kills the process at a compaction step). */
+export interface FileStoreTestHooks {
+  compactStep?: (step: 'start' | 'written' | 'index-removed' | 'renamed' | 'done') => void;
+}
+
+/** Write a whole file and fsync it. */
+async function writeFileSynced(file: string, data: Buffer): Promise<void> {
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 export interface StoreMeta {
   config: StoreConfig;
@@ -215,13 +246,17 @@ export class FileStore extends BaseStore {
   recoveredCutBytes = 0;
   /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
   private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
+  /** Bytes given back by block compaction. */
+  compactedBytes = 0;
+  private readonly compactMinBytes: number;
+  private readonly hooks: FileStoreTestHooks | undefined;
   /** Read failures (I/O errors) seen so far. */
   readErrors = 0;
   private readErrorLoggedAt = 0;
   private readonly openFiles: OpenFiles<Block>;
   private readonly log: (msg: string) => void;
 
-  constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs }) {
+  constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs; testHooks?: FileStoreTestHooks }) {
     super({ ...cfg, storage: 'file' }, 'file', opts.now);
     this.dir = opts.dir;
     this.msgsDir = path.join(opts.dir, 'msgs');
@@ -229,6 +264,8 @@ export class FileStore extends BaseStore {
     this.blockSizeBytes = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
     this.cacheBudget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.cacheMaxEntry = this.cacheBudget / 16;
+    this.compactMinBytes = opts.compactMinBytes ?? Math.min(2 * 1024 * 1024, Math.floor(this.blockSizeBytes / 4));
+    this.hooks = opts.testHooks;
     this.openFiles = new OpenFiles<Block>(Math.max(2, opts.maxOpenBlocks ?? DEFAULT_MAX_OPEN_BLOCKS));
     this.log = opts.log ?? ((m) => console.warn(m));
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
@@ -276,7 +313,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: -1, busy: 0, created: false, live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, indexing: false, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -357,15 +394,149 @@ export class FileStore extends BaseStore {
 
   private async writeIndex(blk: Block): Promise<void> {
     if (blk.removed || !blk.crcValid || blk.ctl === null) return;
-    // The index may only describe bytes that are durable.
-    await this.withFd(blk, fsyncP);
-    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
-    const meta = await this.buildMeta(blk);
-    if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
-    blk.ctl = null;
-    await atomicWrite(blk.idxPath, await meta.encodeAsync(blk.size, blk.crc), false);
-    // An erase or retirement that raced with the write makes the index stale.
-    if (blk.removed || !blk.crcValid) await unlinkP(blk.idxPath);
+    blk.indexing = true;
+    try {
+      // The index may only describe bytes that are durable.
+      await this.withFd(blk, fsyncP);
+      // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
+      const meta = await this.buildMeta(blk);
+      if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
+      blk.ctl = null;
+      await atomicWrite(blk.idxPath, await meta.encodeAsync(blk.size, blk.crc), false);
+      // An erase or retirement that raced with the write makes the index stale.
+      if (blk.removed || !blk.crcValid) await unlinkP(blk.idxPath);
+    } finally {
+      blk.indexing = false;
+    }
+    this.maybeCompact(blk);
+  }
+
+  // ---- compaction ----
+
+  private shouldCompact(blk: Block): boolean {
+    return blk.sealed && !blk.removed && !blk.noCompact && blk !== this.wb && blk.live > 0 &&
+      blk.size >= this.compactMinBytes && blk.liveBytes * 2 < blk.size;
+  }
+
+  /** Queue a compaction of blk when most of it is dead (nats-server: live bytes below half). */
+  private maybeCompact(blk: Block): void {
+    if (blk.compactQueued || this.recovering || this.shutdown || !this.shouldCompact(blk)) return;
+    blk.compactQueued = true;
+    this.queue.push({ op: () => this.compactOp(blk) });
+    this.kick();
+  }
+
+  /** Rewrite blk without its dead records. Crash-safe: the new content goes to a temp file that is
+   *  fsynced, the stale index is removed, the temp file is renamed over the block and the directory
+   *  is fsynced. A crash at any point leaves either the old or the new block, each of which replays
+   *  to the same messages (a removal whose record is not durable yet may be kept or not: it was not
+   *  acknowledged). Any in-place change of the block meanwhile (erase, truncate) cancels it. */
+  private async compactOp(blk: Block): Promise<void> {
+    blk.compactQueued = false;
+    if (!this.shouldCompact(blk) || blk.indexing) return;
+    const epoch = blk.epoch;
+    const size = blk.size;
+    let buf: Buffer;
+    try {
+      buf = await fs.promises.readFile(blk.path);
+    } catch (e) {
+      this.log(`file store '${this.cfg.name}': compaction of block ${blk.id} skipped, read failed: ${String(e)}`);
+      return;
+    }
+    if (blk.epoch !== epoch || !this.shouldCompact(blk) || buf.length !== size) return;
+    const ix = this.index;
+    const base = blk.id * TWO32;
+    // MSG ranges of the other blocks, in log order, for the tombstone check (as tombsNeeded).
+    const mins: number[] = [];
+    const maxs: number[] = [];
+    for (const x of this.blocks) {
+      if (x === blk || x.msgMin === 0 || x.deadOnDisk === 0) continue;
+      mins.push(x.msgMin);
+      maxs.push(x.msgMax);
+    }
+    const plan = planCompaction(buf, {
+      isLive: (seq, off) => {
+        const c = ix.lookup(seq);
+        return c !== undefined && c.loc[ix.slot] === base + off;
+      },
+      delNeeded: (first, count) => {
+        const last = first + count - 1;
+        if (last < ix.firstSeq) return false;
+        const live = ix.nextLive(first);
+        if (live !== 0 && live <= last) return true;
+        let lo = 0;
+        let hi = maxs.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (maxs[mid] < first) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo < maxs.length && mins[lo] <= last;
+      },
+      maxInfo: blk.maxInfo,
+      maxInfoTs: blk.maxInfoTs,
+    });
+    if (!plan) {
+      blk.noCompact = true;
+      this.log(`file store '${this.cfg.name}': block ${blk.id} has a damaged record; not compacted`);
+      return;
+    }
+    const tmp = `${blk.path}.compact`;
+    this.hooks?.compactStep?.('start');
+    try {
+      await writeFileSynced(tmp, plan.buf);
+    } catch (e) {
+      await unlinkP(tmp);
+      this.log(`file store '${this.cfg.name}': compaction of block ${blk.id} failed: ${String(e)}`);
+      return;
+    }
+    this.hooks?.compactStep?.('written');
+    if (blk.epoch !== epoch || blk.removed || blk.indexing) {
+      await unlinkP(tmp);
+      return;
+    }
+    // From here to the end of the swap nothing else runs: reads see either the old block with the
+    // old offsets or the new one with the new offsets.
+    fs.rmSync(blk.idxPath, { force: true });
+    this.hooks?.compactStep?.('index-removed');
+    fs.renameSync(tmp, blk.path);
+    this.hooks?.compactStep?.('renamed');
+    blk.epoch++;
+    blk.rewrites++;
+    if (blk.fd >= 0) {
+      const fd = blk.fd;
+      blk.fd = -1;
+      this.openFiles.forget(blk);
+      fs.closeSync(fd);
+    }
+    let liveBytes = 0;
+    blk.deadOnDisk = 0;
+    for (const [seq, oldOff, newOff] of plan.moves) {
+      const c = ix.lookup(seq);
+      if (c === undefined || c.loc[ix.slot] !== base + oldOff) {
+        blk.deadOnDisk++;
+        continue;
+      }
+      c.loc[ix.slot] = base + newOff;
+      liveBytes += c.rlen[ix.slot];
+    }
+    const saved = size - plan.buf.length;
+    blk.liveBytes = liveBytes;
+    blk.size = plan.buf.length;
+    blk.flushed = plan.buf.length;
+    blk.crc = crc32(plan.buf, 0, plan.buf.length);
+    blk.crcValid = true;
+    blk.ctl = plan.ctl;
+    blk.msgMin = plan.msgMin;
+    blk.msgMax = plan.msgMax;
+    blk.tombs = plan.tombs;
+    blk.hasMark = plan.hasMark;
+    this.compactedBytes += saved;
+    await fsyncDir(this.msgsDir);
+    this.hooks?.compactStep?.('done');
+    // Narrower ranges may free tombstone-only blocks elsewhere; the new content gets an index.
+    this.retiredSinceCheck = true;
+    this.queue.push({ op: () => this.sealOp(blk) });
   }
 
   /** Index of a sealed block: its live messages (from the in-memory index) and control records, in
@@ -465,6 +636,7 @@ export class FileStore extends BaseStore {
     chunk.loc[slot] = wb.id * TWO32 + fileOff;
     chunk.rlen[slot] = len;
     wb.live++;
+    wb.liveBytes += len;
     if (wb.msgMin === 0) wb.msgMin = seq;
     wb.msgMax = seq;
     if (seq > wb.maxInfo) {
@@ -612,10 +784,13 @@ export class FileStore extends BaseStore {
   protected beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void {
     const blk = this.blockOf(chunk, slot);
     blk.live--;
+    blk.liveBytes -= chunk.rlen[slot];
+    blk.deadOnDisk++;
     if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
     this.cacheDelete(seq);
     if (this.recovering) return;
     if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq, chunk.ts[slot]);
+    if (blk.live > 0) this.maybeCompact(blk);
     if (seq === this.index.firstSeq) {
       // Head removals are covered by the MARK written at the next flush.
       this.markDirty = true;
@@ -633,9 +808,12 @@ export class FileStore extends BaseStore {
     }
     const sealed = blk.sealed;
     blk.crcValid = false;
+    blk.epoch++;
+    const rewrites = blk.rewrites;
     this.queue.push({
       op: async () => {
-        if (blk.removed) return;
+        // A compaction since dropped the record (the message was already out of the index).
+        if (blk.removed || blk.rewrites !== rewrites) return;
         await this.withFd(blk, (fd) => writevFully(fd, [rec], off));
         blk.dirty = true;
         if (sealed) await unlinkP(blk.idxPath);
@@ -712,6 +890,8 @@ export class FileStore extends BaseStore {
       b.tombs = kept;
     }
     cut.sealed = true;
+    cut.epoch++;
+    cut.noCompact = true;
     cut.ctl = null;
     cut.maxInfo = Math.min(cut.maxInfo, seq);
     if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
@@ -805,7 +985,7 @@ export class FileStore extends BaseStore {
     const mins: number[] = [];
     const maxs: number[] = [];
     for (const x of this.blocks) {
-      if (x === b || x.msgMin === 0) continue;
+      if (x === b || x.msgMin === 0 || x.deadOnDisk === 0) continue;
       mins.push(x.msgMin);
       maxs.push(x.msgMax);
     }
@@ -946,7 +1126,7 @@ export class FileStore extends BaseStore {
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {
-        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0,
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, indexing: false,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
@@ -1012,6 +1192,10 @@ export class FileStore extends BaseStore {
     // Messages deleted before the seal are not listed: the header keeps what they spoke for.
     blk.msgMin = m.msgMin;
     blk.msgMax = m.msgMax;
+    let listed = 0;
+    for (let i = 0; i < m.n; i++) if (m.type[i] === REC_MSG) listed++;
+    // Unlisted sequences of the range may be dead records on disk (or skips: counted to be safe).
+    if (m.msgMin > 0) blk.deadOnDisk += Math.max(0, m.msgMax - m.msgMin + 1 - listed);
     if (m.maxInfo > blk.maxInfo) {
       blk.maxInfo = m.maxInfo;
       blk.maxInfoTs = m.maxInfoTs;
@@ -1025,6 +1209,8 @@ export class FileStore extends BaseStore {
     const rv = this.rv;
     const ctl: CtlRec[] = [];
     const damaged = scanRecords(buf, rv, this.index.lastSeq, (off) => {
+      // Records replay ignores (sequence already passed) and erased ones are dead on disk.
+      if ((rv.type === REC_MSG && rv.seq <= this.index.lastSeq) || rv.type === REC_ERASED) blk.deadOnDisk++;
       if (rv.type === REC_MSG) {
         const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
@@ -1098,6 +1284,7 @@ export class FileStore extends BaseStore {
     c.loc[ix.slot] = blk.id * TWO32 + off;
     c.rlen[ix.slot] = len;
     blk.live++;
+    blk.liveBytes += len;
     if (blk.msgMin === 0) blk.msgMin = seq;
     blk.msgMax = seq;
     if (seq > blk.maxInfo) {
