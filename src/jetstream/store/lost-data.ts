@@ -30,20 +30,21 @@ export class LostData {
   /** Record seqs (with their total bytes) as lost; sequences already listed are not counted twice. */
   add(seqs: Iterable<number>, bytes: number): void {
     let added = false;
+    let sorted = true;
     for (const s of seqs) {
       if (this.known.has(s)) continue;
       this.known.add(s);
+      if (this.seqs.length > 0 && s < this.seqs[this.seqs.length - 1]) sorted = false;
       this.seqs.push(s);
       added = true;
     }
     if (!added && bytes === 0) return;
     this.bytes += bytes;
-    if (added) {
-      this.seqs.sort((a, b) => a - b);
-      while (this.seqs.length > this.max) {
-        this.known.delete(this.seqs.shift()!);
-        this.dropped++;
-      }
+    if (!sorted) this.seqs.sort((a, b) => a - b);
+    if (this.seqs.length > this.max) {
+      const drop = this.seqs.splice(0, this.seqs.length - this.max);
+      for (const s of drop) this.known.delete(s);
+      this.dropped += drop.length;
     }
     this.view = undefined;
   }
