@@ -84,8 +84,6 @@ interface Block {
   /** MSG records in the file whose message was removed (an upper bound). While it is 0 no tombstone
    *  is needed for this block: every message it still holds on disk is live. */
   deadOnDisk: number;
-  /** An index write is in flight. */
-  indexing: boolean;
   /** Seq range of MSG records in the block (0 when none). */
   msgMin: number;
   msgMax: number;
@@ -246,6 +244,10 @@ export class FileStore extends BaseStore {
   recoveredCutBytes = 0;
   /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
   private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
+  /** A block file was created since the last directory fsync. */
+  private dirDirty = false;
+  /** Sequences removed since the current flush pass began (their removal records are not durable). */
+  private removedPending = new Set<number>();
   /** Bytes given back by block compaction. */
   compactedBytes = 0;
   private readonly compactMinBytes: number;
@@ -313,7 +315,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, indexing: false, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -361,8 +363,9 @@ export class FileStore extends BaseStore {
     blk.fd = fd;
     blk.created = true;
     this.openFiles.touch(blk);
-    // A block file whose name is not durable vanishes with its fsynced contents in a machine crash.
-    if (this.syncAlways) await fsyncDir(this.msgsDir);
+    // A block file whose name is not durable vanishes with its fsynced contents in a machine crash:
+    // the directory is fsynced with the pass's data, once for all files created in it.
+    this.dirDirty = true;
   }
 
   /** Run an asynchronous operation on blk's descriptor, keeping it open meanwhile. */
@@ -394,21 +397,25 @@ export class FileStore extends BaseStore {
 
   private async writeIndex(blk: Block): Promise<void> {
     if (blk.removed || !blk.crcValid || blk.ctl === null) return;
-    blk.indexing = true;
-    try {
-      // The index may only describe bytes that are durable.
-      await this.withFd(blk, fsyncP);
-      // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
-      const meta = await this.buildMeta(blk);
-      if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
-      blk.ctl = null;
-      await atomicWrite(blk.idxPath, await meta.encodeAsync(blk.size, blk.crc), false);
-      // An erase or retirement that raced with the write makes the index stale.
-      if (blk.removed || !blk.crcValid) await unlinkP(blk.idxPath);
-    } finally {
-      blk.indexing = false;
-    }
-    this.maybeCompact(blk);
+    // A compaction meanwhile changes the offsets: the index is then dropped, and in any case it
+    // names the size it was built for, so a stale one never matches the file.
+    const rewrites = blk.rewrites;
+    const size = blk.size;
+    const crc = blk.crc;
+    const stale = (): boolean => blk.removed || !blk.crcValid || blk.ctl === null || blk.rewrites !== rewrites;
+    // The index may only describe bytes that are durable.
+    await this.withFd(blk, fsyncP);
+    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
+    const meta = await this.buildMeta(blk);
+    if (!meta || stale()) return;
+    // The index leaves out messages removed before it was built; their removal records must be
+    // durable before the index is, or a crash would lose them with no record of their removal.
+    await this.syncAll();
+    if (stale()) return;
+    blk.ctl = null;
+    await atomicWrite(blk.idxPath, await meta.encodeAsync(size, crc), false);
+    // An erase, retirement or compaction that raced with the write makes the index stale.
+    if (blk.removed || !blk.crcValid || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
   }
 
   // ---- compaction ----
@@ -418,11 +425,12 @@ export class FileStore extends BaseStore {
       blk.size >= this.compactMinBytes && blk.liveBytes * 2 < blk.size;
   }
 
-  /** Queue a compaction of blk when most of it is dead (nats-server: live bytes below half). */
+  /** Queue a compaction of blk when most of it is dead (nats-server: live bytes below half). It runs
+   *  after the next sync, so the removals that made the block dead are durable by then. */
   private maybeCompact(blk: Block): void {
     if (blk.compactQueued || this.recovering || this.shutdown || !this.shouldCompact(blk)) return;
     blk.compactQueued = true;
-    this.queue.push({ op: () => this.compactOp(blk) });
+    this.postSync.push(() => this.compactOp(blk));
     this.kick();
   }
 
@@ -433,7 +441,7 @@ export class FileStore extends BaseStore {
    *  acknowledged). Any in-place change of the block meanwhile (erase, truncate) cancels it. */
   private async compactOp(blk: Block): Promise<void> {
     blk.compactQueued = false;
-    if (!this.shouldCompact(blk) || blk.indexing) return;
+    if (!this.shouldCompact(blk)) return;
     const epoch = blk.epoch;
     const size = blk.size;
     let buf: Buffer;
@@ -455,7 +463,10 @@ export class FileStore extends BaseStore {
       maxs.push(x.msgMax);
     }
     const plan = planCompaction(buf, {
+      // A message removed since the last sync keeps its record: its removal is not durable yet, and
+      // a crash must not take it together with an acknowledged value it replaced.
       isLive: (seq, off) => {
+        if (this.removedPending.has(seq)) return true;
         const c = ix.lookup(seq);
         return c !== undefined && c.loc[ix.slot] === base + off;
       },
@@ -476,6 +487,7 @@ export class FileStore extends BaseStore {
       maxInfo: blk.maxInfo,
       maxInfoTs: blk.maxInfoTs,
     });
+    if (plan && plan.buf.length >= size) return;
     if (!plan) {
       blk.noCompact = true;
       this.log(`file store '${this.cfg.name}': block ${blk.id} has a damaged record; not compacted`);
@@ -491,7 +503,7 @@ export class FileStore extends BaseStore {
       return;
     }
     this.hooks?.compactStep?.('written');
-    if (blk.epoch !== epoch || blk.removed || blk.indexing) {
+    if (blk.epoch !== epoch || blk.removed) {
       await unlinkP(tmp);
       return;
     }
@@ -789,6 +801,7 @@ export class FileStore extends BaseStore {
     if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
     this.cacheDelete(seq);
     if (this.recovering) return;
+    this.removedPending.add(seq);
     if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq, chunk.ts[slot]);
     if (blk.live > 0) this.maybeCompact(blk);
     if (seq === this.index.firstSeq) {
@@ -1037,6 +1050,8 @@ export class FileStore extends BaseStore {
         this.queue = [];
         const post = this.postSync;
         this.postSync = [];
+        // Removals up to here are in `items` (or a MARK above) and durable once this pass has synced.
+        if (this.removedPending.size > 0) this.removedPending = new Set();
         const waiters = this.syncWaiters;
         this.syncWaiters = [];
         const doSync = this.syncAlways || waiters.length > 0 || this.syncRequested || post.length > 0;
@@ -1077,6 +1092,10 @@ export class FileStore extends BaseStore {
               b.dirty = false;
             }
           }
+          if (this.dirDirty) {
+            this.dirDirty = false;
+            await fsyncDir(this.msgsDir);
+          }
           // Blocks kept open only because they were dirty may be closed now.
           this.openFiles.makeRoom(this.wb, 0);
         }
@@ -1108,6 +1127,8 @@ export class FileStore extends BaseStore {
 
   private syncAll(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
+    // Stopped: everything was written and synced, and nothing can be added any more.
+    if (this.shutdown) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.syncWaiters.push({ resolve, reject });
       this.kick();
@@ -1118,6 +1139,10 @@ export class FileStore extends BaseStore {
 
   private recover(): void {
     this.recovering = true;
+    // A compaction interrupted before its rename leaves its temp file; the block itself is intact.
+    for (const f of fs.readdirSync(this.msgsDir)) {
+      if (f.endsWith('.blk.compact')) fs.rmSync(path.join(this.msgsDir, f), { force: true });
+    }
     const ids = fs.readdirSync(this.msgsDir)
       .filter((f) => /^\d+\.blk$/.test(f))
       .map((f) => Number(f.slice(0, -4)))
@@ -1126,7 +1151,7 @@ export class FileStore extends BaseStore {
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {
-        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, indexing: false,
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
