@@ -51,7 +51,7 @@ export class StoreFactory {
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
     await mkdir(dir, { recursive: true });
-    return openFileStore(sc, { dir, sync: this.sync, metadata: { config: cfg, created: createdNs.toString() } });
+    return openFileStore(sc, { dir, sync: this.sync, log: this.warn, metadata: { config: cfg, created: createdNs.toString() } });
   }
 
   /** Persist config + creation time of a file stream (memory streams are not recovered). */
@@ -94,7 +94,7 @@ export class StoreFactory {
         // Re-normalise through validation so configs written by older versions get today's defaults.
         const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
         const createdNs = BigInt(meta.created);
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: { config: cfg, created: meta.created } });
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, log: this.warn, metadata: { config: cfg, created: meta.created } });
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}`);

@@ -274,11 +274,12 @@ for (let round = 0; round < 2; round++) {
     } catch (e) { errors++; }
   }
 }
+const heldCount = held.length;
 for (const fd of held) fs.closeSync(fd);
 await s.stop();
-process.stdout.write(JSON.stringify({ ok, errors, bad }) + '\\n');
+process.stdout.write(JSON.stringify({ ok, errors, bad, held: heldCount }) + '\\n');
 `;
-  const out = await new Promise<{ ok: number; errors: number; bad: number }>((resolve, reject) => {
+  const out = await new Promise<{ ok: number; errors: number; bad: number; held: number }>((resolve, reject) => {
     const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" --input-type=module -e "$CODE"`], {
       env: { ...process.env, STORE_DIR: dir, CODE: readerCode },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -296,6 +297,8 @@ process.stdout.write(JSON.stringify({ ok, errors, bad }) + '\\n');
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!));
     });
   });
+  // The limit was in force: the reader held all but a dozen descriptors, far fewer than the blocks.
+  assert.ok(out.held >= 30 && out.held < 64, `descriptors held under ulimit -n 64: ${out.held}`);
   // Under the limit every read succeeds: the LRU gives descriptors back when the process runs out.
   assert.equal(out.bad, 0);
   assert.equal(out.ok + out.errors, 2 * acked);

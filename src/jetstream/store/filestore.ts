@@ -23,6 +23,22 @@
 // (and everything before it, including removals) survives a process or machine
 // crash. With { intervalMs }, data survives a process crash once written (end of
 // the turn) and a machine crash once the next interval fsync has run.
+//
+// Faults (see test/integration/store-faults.test.ts):
+// - A failed read (EIO, EMFILE, ...) throws ErrStoreRead and is logged; nothing is
+//   removed. Open block files are bounded by an LRU (maxOpenBlocks); on EMFILE the
+//   idle ones are closed and the open retried.
+// - Damaged bytes found at recovery (torn tail, bad checksum, a block without its
+//   index) are skipped record by record (block-scan.ts resyncs on the next good
+//   record), logged with the sequences they held and reported in state().lost; a
+//   torn tail is cut off the file. A damaged record found when read (a sealed block
+//   whose index is trusted) is reported the same way, then removed like a delete.
+// - Space: a sealed block whose live bytes fall below half its size is rewritten
+//   without its dead records (block-compact.ts), crash-safely: temp file, fsync,
+//   index removed, rename, directory fsync. It runs after a sync and keeps records
+//   whose removal is not durable yet, so a crash never takes an acknowledged
+//   message together with the unacknowledged write that replaced it. Block index
+//   files likewise wait for the removals they leave out to be durable.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
