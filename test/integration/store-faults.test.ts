@@ -349,3 +349,53 @@ test('SIGKILL at every step of a block compaction keeps every acknowledged messa
     await o.s.stop();
   }
 });
+
+test('a server restarted on a damaged block reports the loss in STREAM.INFO state.lost and serves the rest', async (t) => {
+  const { startTestServer } = await import('../helpers/server.js');
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
+  const dir = tmp(t);
+  const options = {
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always' as const, strict: true },
+  };
+  let h = await startTestServer(options);
+  let nc = await connect({ servers: h.clientUrl });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'D', subjects: ['d.>'], storage: 'file' as never });
+  const js = jetstream(nc);
+  const N = 300;
+  for (let seq = 1; seq <= N; seq++) {
+    const ack = await js.publish(`d.${seq % 3}`, payload(seq));
+    assert.equal(ack.seq, seq);
+  }
+  await nc.close();
+  await h.shutdown();
+
+  // Damage one acknowledged record of the (only) block and drop its index, as a crash would.
+  const msgsDir = path.join(dir, 'jetstream', '$G', 'streams', 'D', 'msgs');
+  const blk = fs.readdirSync(msgsDir).filter((f) => f.endsWith('.blk')).map((f) => path.join(msgsDir, f))[0];
+  fs.rmSync(blk.replace(/\.blk$/, '.idx'), { force: true });
+  const victim = 123;
+  const buf = fs.readFileSync(blk);
+  buf[buf.indexOf(`<${victim}>`) + 1] ^= 0x20;
+  fs.writeFileSync(blk, buf);
+
+  h = await startTestServer(options);
+  t.after(() => h.shutdown());
+  nc = await connect({ servers: h.clientUrl });
+  t.after(() => nc.close());
+  const jsm2 = await jetstreamManager(nc);
+  const info = await jsm2.streams.info('D');
+  assert.deepEqual(info.state.lost?.msgs, [victim]);
+  assert.ok((info.state.lost?.bytes ?? 0) > 0);
+  assert.equal(info.state.messages, N - 1);
+  assert.equal(info.state.last_seq, N);
+  for (let seq = 1; seq <= N; seq++) {
+    if (seq === victim) {
+      assert.equal(await jsm2.streams.getMessage('D', { seq }).catch(() => null), null);
+      continue;
+    }
+    const m = await jsm2.streams.getMessage('D', { seq });
+    assert.equal(m?.string(), payload(seq), `seq ${seq}`);
+  }
+});
