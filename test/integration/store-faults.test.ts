@@ -399,3 +399,63 @@ test('a server restarted on a damaged block reports the loss in STREAM.INFO stat
     assert.equal(m?.string(), payload(seq), `seq ${seq}`);
   }
 });
+
+test('read errors in a running server: consumers get nothing while reads fail, then every message', async (t) => {
+  const { createRequire, syncBuiltinESMExports } = await import('node:module');
+  const { startTestServer } = await import('../helpers/server.js');
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstream, jetstreamManager, AckPolicy } = await import('@nats-io/jetstream');
+  const dir = tmp(t);
+  const h = await startTestServer({
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
+  }, t);
+  const nc = await connect({ servers: h.clientUrl });
+  t.after(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'E', subjects: ['e.>'], storage: 'file' as never });
+  const js = jetstream(nc);
+  const N = 200;
+  for (let seq = 1; seq <= N; seq++) assert.equal((await js.publish('e.x', payload(seq))).seq, seq);
+  await jsm.consumers.add('E', { durable_name: 'c', ack_policy: AckPolicy.Explicit });
+
+  // Every positional read of a block fails from now on (as with EIO or EMFILE).
+  const cjsFs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const orig = cjsFs.readSync;
+  let failing = true;
+  cjsFs.readSync = function patched(this: unknown, ...args: unknown[]) {
+    if (failing) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+    return (orig as (...a: unknown[]) => number).apply(this, args);
+  } as typeof fs.readSync;
+  syncBuiltinESMExports();
+  const restore = (): void => {
+    cjsFs.readSync = orig;
+    syncBuiltinESMExports();
+  };
+  t.after(restore);
+  const c = await js.consumers.get('E', 'c');
+  const none = await c.fetch({ max_messages: 10, expires: 1000 });
+  let got = 0;
+  for await (const m of none) {
+    got++;
+    m.ack();
+  }
+  // Nothing was read before, so nothing is cached: every read failed and nothing was delivered.
+  assert.equal(got, 0);
+  const info = await jsm.streams.info('E');
+  assert.equal(info.state.messages, N, 'a read error removes nothing');
+  assert.equal(info.state.lost, undefined);
+
+  failing = false;
+  restore();
+  const seen = new Set<number>();
+  while (seen.size < N - got) {
+    const batch = await c.fetch({ max_messages: 100, expires: 2000 });
+    for await (const m of batch) {
+      assert.equal(m.string(), payload(m.seq));
+      seen.add(m.seq);
+      m.ack();
+    }
+  }
+  assert.equal(seen.size + got, N);
+  assert.equal((await jsm.streams.info('E')).state.messages, N);
+});
