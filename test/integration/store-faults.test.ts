@@ -21,9 +21,25 @@ const BLOCK = 32 * 1024;
 const payload = (seq: number): string => `<${seq}>` + 'p'.repeat((seq * 7919) % 200);
 const subjectOf = (seq: number): string => `f.${seq % 10}`;
 
+const cleanups = new WeakMap<TestContext, Array<() => unknown>>();
+
+/** Run fn after the test, before everything registered earlier (stores stop before their dir goes). */
+function onCleanup(t: TestContext, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (!stack) {
+    const s: Array<() => unknown> = [];
+    cleanups.set(t, s);
+    t.after(async () => {
+      while (s.length > 0) await s.pop()!();
+    });
+    stack = s;
+  }
+  stack.push(fn);
+}
+
 function tmp(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-faults-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  onCleanup(t, () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -37,7 +53,7 @@ function openStore(t: TestContext, dir: string, extra: Record<string, unknown> =
   const s = createFileStore({ name: 'F', storage: 'file' }, {
     dir, sync: 'always', blockSizeBytes: BLOCK, log: (m) => logs.push(m), ...extra,
   });
-  t.after(() => s.stop().catch(() => undefined));
+  onCleanup(t, () => s.stop().catch(() => undefined));
   return { s, logs };
 }
 
@@ -149,7 +165,7 @@ function runWriter(t: TestContext, env: Record<string, string>, killAt: number):
       env: { ...process.env, BLOCK: String(BLOCK), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    t.after(() => {
+    onCleanup(t, () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
     let acked = 0;
@@ -284,7 +300,7 @@ process.stdout.write(JSON.stringify({ ok, errors, bad, held: heldCount }) + '\\n
       env: { ...process.env, STORE_DIR: dir, CODE: readerCode },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    t.after(() => {
+    onCleanup(t, () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
     let stdout = '';
@@ -381,9 +397,9 @@ test('a server restarted on a damaged block reports the loss in STREAM.INFO stat
   fs.writeFileSync(blk, buf);
 
   h = await startTestServer(options);
-  t.after(() => h.shutdown());
+  onCleanup(t, () => h.shutdown());
   nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
+  onCleanup(t, () => nc.close());
   const jsm2 = await jetstreamManager(nc);
   const info = await jsm2.streams.info('D');
   assert.deepEqual(info.state.lost?.msgs, [victim]);
@@ -408,9 +424,10 @@ test('read errors in a running server: consumers get nothing while reads fail, t
   const dir = tmp(t);
   const h = await startTestServer({
     jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
-  }, t);
+  });
+  onCleanup(t, () => h.shutdown());
   const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
+  onCleanup(t, () => nc.close());
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: 'E', subjects: ['e.>'], storage: 'file' as never });
   const js = jetstream(nc);
@@ -431,7 +448,7 @@ test('read errors in a running server: consumers get nothing while reads fail, t
     cjsFs.readSync = orig;
     syncBuiltinESMExports();
   };
-  t.after(restore);
+  onCleanup(t, restore);
   const c = await js.consumers.get('E', 'c');
   const none = await c.fetch({ max_messages: 10, expires: 1000 });
   let got = 0;

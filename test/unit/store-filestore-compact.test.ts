@@ -37,11 +37,12 @@ function checkLive(s: FileStore, live: Map<string, string>): void {
 }
 
 test('mostly-deleted blocks are compacted: disk use follows the live data', async (t) => {
+  // Registered before the temp dir so the store stops before its directory is removed.
+  t.after(() => s.stop().catch(() => undefined));
   const dir = path.join(tmpDir(t), 's');
   const cfg = { name: 'KV', storage: 'file' as const, maxMsgsPerSubject: 1 };
   const opts = { dir, blockSizeBytes: 64 * 1024, sync: 'always' as const };
   let s = createFileStore(cfg, opts);
-  t.after(() => s.stop().catch(() => undefined));
   const live = await kvChurn(s, 40, 400);
   const written = 40 * 401 * 330;
   const used = diskBytes(dir);
@@ -59,14 +60,16 @@ test('mostly-deleted blocks are compacted: disk use follows the live data', asyn
   checkLive(s, live);
   assert.equal(s.state().lastSeq, 40 * 401);
   assert.equal(s.storeMsg('kv.new', undefined, Buffer.from('n')).seq, 40 * 401 + 1);
+  await s.stop();
 });
 
 test('compaction keeps what it must: interior deletes, erased payloads stay gone, last sequence', async (t) => {
+  // Registered before the temp dir so the store stops before its directory is removed.
+  t.after(() => s.stop().catch(() => undefined));
   const dir = path.join(tmpDir(t), 's');
   const cfg = { name: 'C', storage: 'file' as const };
   const opts = { dir, blockSizeBytes: 16 * 1024, compactMinBytes: 1024 };
   let s = createFileStore(cfg, opts);
-  t.after(() => s.stop().catch(() => undefined));
   const N = 2000;
   const pay = (i: number): string => `m${i}:`.padEnd(100, 'z');
   for (let i = 1; i <= N; i++) s.storeMsg(`c.${i % 7}`, undefined, Buffer.from(pay(i)));
@@ -114,4 +117,29 @@ test('compaction keeps what it must: interior deletes, erased payloads stay gone
   s = createFileStore(cfg, opts);
   assert.equal(s.state().lastSeq, N);
   assert.equal(s.storeMsg('c.x', undefined, Buffer.from('x')).seq, N + 1);
+  await s.stop();
+});
+
+test('blocks left mostly dead by an earlier run are compacted after a restart', async (t) => {
+  // Registered before the temp dir so the store stops before its directory is removed.
+  t.after(() => s.stop().catch(() => undefined));
+  const dir = path.join(tmpDir(t), 's');
+  const cfg = { name: 'R', storage: 'file' as const };
+  // First run: compaction effectively off (as with a store written before it existed).
+  let s = createFileStore(cfg, { dir, blockSizeBytes: 16 * 1024, compactMinBytes: Number.MAX_SAFE_INTEGER });
+  const N = 3000;
+  const pay = (i: number): string => `r${i}:`.padEnd(120, 'q');
+  for (let i = 1; i <= N; i++) s.storeMsg('r', undefined, Buffer.from(pay(i)));
+  for (let i = 1; i < N; i++) if (i % 100 !== 0) s.removeMsg(i);
+  await s.stop();
+  const before = diskBytes(dir);
+  s = createFileStore(cfg, { dir, blockSizeBytes: 16 * 1024 });
+  await s.flush();
+  await s.flush();
+  const after = diskBytes(dir);
+  assert.ok(after < before / 4, `disk ${before} -> ${after}`);
+  const keep = [...Array.from({ length: N / 100 }, (_, k) => (k + 1) * 100)];
+  assert.equal(s.state().msgs, keep.length);
+  for (const i of keep) assert.equal(s.loadMsg(i)?.data.toString(), pay(i));
+  await s.stop();
 });

@@ -46,12 +46,13 @@ function openFdsUnder(dir: string): number {
 const payload = (seq: number): string => `msg-${seq}-`.padEnd(200, String.fromCharCode(97 + (seq % 26)));
 
 test('a read error (EIO, EMFILE) is an error to the caller and a log line; no message is lost or deleted', async (t) => {
+  // Registered before the temp dir so the store stops before its directory is removed.
+  t.after(() => s.stop().catch(() => undefined));
   const dir = path.join(tmpDir(t), 's');
   const logs: string[] = [];
   const cfg = { name: 'R', storage: 'file' as const };
   const opts = { dir, blockSizeBytes: 4096, cacheBytes: 1024, log: (m: string) => logs.push(m) };
   let s = createFileStore(cfg, opts);
-  t.after(() => s.stop().catch(() => undefined));
   const N = 1000;
   for (let i = 1; i <= N; i++) s.storeMsg(`r.${i % 3}`, undefined, Buffer.from(payload(i)));
   await s.stop();
@@ -88,11 +89,12 @@ test('a read error (EIO, EMFILE) is an error to the caller and a log line; no me
 });
 
 test('open block files are bounded by an LRU (many blocks, small cap)', async (t) => {
+  // Registered before the temp dir so the store stops before its directory is removed.
+  t.after(() => s.stop().catch(() => undefined));
   const dir = path.join(tmpDir(t), 's');
   const cfg = { name: 'L', storage: 'file' as const };
   const opts = { dir, blockSizeBytes: 1024, cacheBytes: 1024, maxOpenBlocks: 4 };
   let s = createFileStore(cfg, opts);
-  t.after(() => s.stop().catch(() => undefined));
   const N = 2000;
   for (let i = 1; i <= N; i++) {
     s.storeMsg('l', undefined, Buffer.from(payload(i)));

@@ -23,12 +23,13 @@ interface Fixture {
 }
 
 async function fixture(t: TestContext): Promise<Fixture> {
-  const dir = path.join(tmpDir(t), 's');
   const logs: string[] = [];
   const stores: FileStore[] = [];
+  // Registered before the temp dir so the stores stop before their directory is removed.
   t.after(async () => {
     for (const s of stores) await s.stop().catch(() => undefined);
   });
+  const dir = path.join(tmpDir(t), 's');
   const open = (): FileStore => {
     const s = createFileStore(cfg, { dir, blockSizeBytes: BLOCK, log: (m) => logs.push(m) });
     stores.push(s);

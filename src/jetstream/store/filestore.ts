@@ -1218,6 +1218,8 @@ export class FileStore extends BaseStore {
     for (const b of this.blocks) if (b.live === 0 && b !== this.wb) this.emptyBlocks.add(b);
     this.reportRecoveryCuts();
     this.recovering = false;
+    // Blocks left mostly dead by an earlier run (or one without compaction) are compacted now.
+    for (const b of this.blocks) this.maybeCompact(b);
   }
 
   private replayMeta(blk: Block, m: BlockMeta): void {
