@@ -279,7 +279,7 @@ const held = [];
 try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
 for (let i = 0; i < 12 && held.length; i++) fs.closeSync(held.pop());
 const s = createFileStore({ name: 'F', storage: 'file' }, { dir: process.env.STORE_DIR, blockSizeBytes: 2048,
-  log: (m) => process.stderr.write('LOG ' + m + '\\n') });
+  sync: 'always', log: (m) => process.stderr.write('LOG ' + m + '\\n') });
 let ok = 0, errors = 0, bad = 0;
 const payload = (seq) => '<' + seq + '>' + 'p'.repeat((seq * 7919) % 200);
 for (let round = 0; round < 2; round++) {
@@ -290,12 +290,18 @@ for (let round = 0; round < 2; round++) {
     } catch (e) { errors++; }
   }
 }
+// Writing under the limit too: new block files every few messages.
+let written = 0;
+for (let seq = ${acked} + 1; seq <= ${acked} + 500; seq++) {
+  if (s.storeMsg('f.' + (seq % 10), undefined, Buffer.from(payload(seq))).seq === seq) written++;
+}
+await s.flush();
 const heldCount = held.length;
 for (const fd of held) fs.closeSync(fd);
 await s.stop();
-process.stdout.write(JSON.stringify({ ok, errors, bad, held: heldCount }) + '\\n');
+process.stdout.write(JSON.stringify({ ok, errors, bad, held: heldCount, written }) + '\\n');
 `;
-  const out = await new Promise<{ ok: number; errors: number; bad: number; held: number }>((resolve, reject) => {
+  const out = await new Promise<{ ok: number; errors: number; bad: number; held: number; written: number }>((resolve, reject) => {
     const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" --input-type=module -e "$CODE"`], {
       env: { ...process.env, STORE_DIR: dir, CODE: readerCode },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -319,10 +325,11 @@ process.stdout.write(JSON.stringify({ ok, errors, bad, held: heldCount }) + '\\n
   assert.equal(out.bad, 0);
   assert.equal(out.ok + out.errors, 2 * acked);
   assert.equal(out.errors, 0, `read errors under ulimit -n 64: ${out.errors}`);
-  // And whatever happened there, every acknowledged message is still on disk.
+  assert.equal(out.written, 500, 'writes under the limit were acknowledged');
+  // And every acknowledged message, old and new, is on disk.
   const r = openStore(t, dir, { blockSizeBytes: 2048 });
-  assert.deepEqual(checkAcked(r, acked, 'after ulimit'), []);
-  assert.equal(r.s.state().msgs, acked);
+  assert.deepEqual(checkAcked(r, acked + 500, 'after ulimit'), []);
+  assert.equal(r.s.state().msgs, acked + 500);
   assert.equal(r.s.state().lost, undefined);
 });
 

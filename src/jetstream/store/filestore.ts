@@ -358,6 +358,17 @@ export class FileStore extends BaseStore {
     return blk.fd;
   }
 
+  /** After EMFILE in the flush loop: fsync the dirty blocks (their data is then durable early, which is
+   *  harmless) so that they, and every idle block, can be closed. Returns how many were closed. */
+  private async reclaimFds(keep: Block): Promise<number> {
+    for (const b of this.blocks) {
+      if (b === keep || b === this.wb || !b.dirty || b.fd < 0 || b.busy > 0) continue;
+      await this.withFd(b, fsyncP);
+      b.dirty = false;
+    }
+    return this.openFiles.closeIdle(this.wb);
+  }
+
   /** Close a block's descriptor (block retired or store stopping). */
   private async closeFd(blk: Block): Promise<void> {
     if (blk.fd < 0) return;
@@ -370,8 +381,17 @@ export class FileStore extends BaseStore {
   /** Create a new block's file without blocking the event loop; the directory entry is made durable. */
   private async createFile(blk: Block): Promise<void> {
     this.openFiles.makeRoom(this.wb);
-    const fd = await new Promise<number>((resolve, reject) =>
+    const open = (): Promise<number> => new Promise<number>((resolve, reject) =>
       fs.open(blk.path, 'w+', (err, f) => (err ? reject(err) : resolve(f))));
+    let fd: number;
+    try {
+      fd = await open();
+    } catch (e) {
+      // Out of descriptors: sync and close every other block not in use, then try once more.
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'EMFILE' && code !== 'ENFILE') || (await this.reclaimFds(blk)) === 0) throw e;
+      fd = await open();
+    }
     if (blk.created) {
       await closeP(fd);
       return;
@@ -1056,6 +1076,8 @@ export class FileStore extends BaseStore {
     this.flushScheduled = false;
     if (this.flushing || this.shutdown) return;
     this.flushing = true;
+    // Waiters taken by the pass in progress: a failure must reach them too.
+    let inPass: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
     try {
       while (this.hasWork()) {
         if (this.failed) throw this.failed;
@@ -1070,6 +1092,7 @@ export class FileStore extends BaseStore {
         if (this.removedPending.size > 0) this.removedPending = new Set();
         const waiters = this.syncWaiters;
         this.syncWaiters = [];
+        inPass = waiters;
         const doSync = this.syncAlways || waiters.length > 0 || this.syncRequested || post.length > 0;
         this.syncRequested = false;
         let maxSeq = 0;
@@ -1123,7 +1146,8 @@ export class FileStore extends BaseStore {
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.failed = err;
-      const waiters = this.syncWaiters;
+      const waiters = [...inPass, ...this.syncWaiters];
+      inPass = [];
       this.syncWaiters = [];
       for (const w of waiters) w.reject(err);
       this.durableCb?.(this.durable, err);
