@@ -483,3 +483,84 @@ test('read errors in a running server: consumers get nothing while reads fail, t
   assert.equal(seen.size + got, N);
   assert.equal((await jsm.streams.info('E')).state.messages, N);
 });
+
+test('SIGKILL after random batches of stores, removals, erases, purges and skips (with compaction)', async (t) => {
+  const { runOpsBatch, opsPayload } = await import('./store-faults-ops.js');
+  const { createMemStore } = await import('../../src/jetstream/store/index.js');
+  const opsUrl = new URL('./store-faults-ops.js', import.meta.url).href;
+  const cfg = { name: 'R', storage: 'file' as const, maxMsgsPerSubject: 2 };
+  // The child runs batch after batch; after each batch is flushed (durable) it says so.
+  const childCode = `
+import { createFileStore } from ${JSON.stringify(storeUrl)};
+import { runOpsBatch } from ${JSON.stringify(opsUrl)};
+const s = createFileStore(${JSON.stringify(cfg)}, { dir: process.env.STORE_DIR, sync: 'always', blockSizeBytes: 4096,
+  compactMinBytes: 512, log: (m) => process.stderr.write('LOG ' + m + '\\n') });
+const rnd = { a: Number(process.env.SEED) };
+for (let batch = 1; ; batch++) {
+  runOpsBatch(s, rnd, batch);
+  await s.flush();
+  process.stdout.write('F ' + batch + '\\n');
+}
+`;
+  // STORE_FAULT_SEEDS=a-b runs more seeds (a longer local fuzz).
+  const range = process.env.STORE_FAULT_SEEDS?.split('-').map(Number);
+  const seeds = range ? Array.from({ length: range[1] - range[0] + 1 }, (_, i) => range[0] + i) : [11, 22, 33, 44, 55, 66];
+  for (const seed of seeds) {
+    const dir = tmp(t);
+    const killAfter = 5 + (seed % 17);
+    const got = await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', childCode], {
+        env: { ...process.env, STORE_DIR: dir, SEED: String(seed) }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      onCleanup(t, () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let done = 0;
+      let buf = '';
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const [kind, v] = buf.slice(0, nl).split(' ');
+          buf = buf.slice(nl + 1);
+          if (kind === 'F') done = Number(v);
+        }
+        if (done >= killAfter && child.exitCode === null) child.kill('SIGKILL');
+      });
+      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(done) : reject(new Error(`child ${code}: ${stderr}`))));
+    });
+    // Reference: the same batches on memory stores, up to the last durable batch and one more.
+    const rnd = { a: seed };
+    const ref = createMemStore({ ...cfg, storage: 'memory' });
+    for (let b = 1; b <= got; b++) runOpsBatch(ref, rnd, b);
+    const atDurable = new Map<number, string>();
+    for (let m = ref.loadNextMsg('', 0); m; m = ref.loadNextMsg('', m.seq + 1)) atDurable.set(m.seq, m.data.toString());
+    const lastDurable = ref.state().lastSeq;
+    runOpsBatch(ref, rnd, got + 1);
+    const afterNext = new Map<number, string>();
+    for (let m = ref.loadNextMsg('', 0); m; m = ref.loadNextMsg('', m.seq + 1)) afterNext.set(m.seq, m.data.toString());
+
+    const o = openStore(t, dir, { blockSizeBytes: 4096 });
+    const label = `seed ${seed}, killed after batch ${got}`;
+    assert.equal(o.s.state().lost, undefined, label);
+    // Everything live after the durable batch and not removed by the unfinished one is there, exactly.
+    for (const [seq, data] of atDurable) {
+      const m = o.s.loadMsg(seq);
+      if (afterNext.has(seq)) assert.equal(m?.data.toString(), data, `${label}: seq ${seq}`);
+      else if (m) assert.equal(m.data.toString(), data, `${label}: seq ${seq}`);
+    }
+    // Nothing else is: no message removed before the durable point came back, none was invented. A
+    // message stored by the unfinished batch may be there even if that batch removed it again later.
+    const lastNext = ref.state().lastSeq;
+    for (let m = o.s.loadNextMsg('', 0); m; m = o.s.loadNextMsg('', m.seq + 1)) {
+      const fromNext = m.seq > lastDurable && m.seq <= lastNext ? opsPayload(m.seq, got + 1) : undefined;
+      const want = atDurable.get(m.seq) ?? afterNext.get(m.seq) ?? fromNext;
+      assert.equal(m.data.toString(), want, `${label}: unexpected seq ${m.seq}`);
+    }
+    assert.ok(o.s.state().lastSeq >= ref.state().lastSeq - 200, label);
+    await o.s.stop();
+    await ref.stop();
+  }
+});

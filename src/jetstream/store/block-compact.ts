@@ -11,7 +11,7 @@
 // nats-server (filestore.go, msgBlock.compactWithFloor) rewrites a block the
 // same way, keeping only live messages and still-needed tombstones.
 
-import { encodeControl, CONTROL_LEN, parseRecord, RecordView, REC_DEL, REC_MSG, REC_SKIP } from './record.js';
+import { encodeControl, CONTROL_LEN, parseRecord, RecordView, REC_DEL, REC_MARK, REC_MSG, REC_SKIP } from './record.js';
 import { recordMaxSeq } from './block-scan.js';
 
 export interface CompactCtl {
@@ -31,6 +31,8 @@ export interface CompactPlan {
   msgMax: number;
   tombs: number[];
   hasMark: boolean;
+  /** A MARK record was kept. */
+  marks: boolean;
 }
 
 export interface CompactInput {
@@ -47,7 +49,7 @@ export interface CompactInput {
 export function planCompaction(buf: Buffer, input: CompactInput): CompactPlan | undefined {
   const rv = new RecordView();
   const keep: Array<[number, number]> = [];
-  const plan: CompactPlan = { buf: Buffer.alloc(0), moves: [], ctl: [], msgMin: 0, msgMax: 0, tombs: [], hasMark: false };
+  const plan: CompactPlan = { buf: Buffer.alloc(0), moves: [], ctl: [], msgMin: 0, msgMax: 0, tombs: [], hasMark: false, marks: false };
   let total = 0;
   let keptMax = 0;
   let off = 0;
@@ -68,6 +70,7 @@ export function planCompaction(buf: Buffer, input: CompactInput): CompactPlan | 
     } else if (rv.type !== REC_MSG && rv.type !== 5 /* ERASED */) {
       kept = true;
       plan.hasMark = true;
+      if (rv.type === REC_MARK) plan.marks = true;
     }
     if (kept) {
       if (rv.type !== REC_MSG) plan.ctl.push({ type: rv.type, seq: rv.seq, ts: rv.ts, value: rv.value, off: total });

@@ -110,6 +110,8 @@ interface Block {
   maxInfoTs: bigint;
   /** Holds MARK or SKIP records (state that a retirement must carry forward). */
   hasMark: boolean;
+  /** Holds a MARK record (the stream's first sequence, which a SKIP does not carry). */
+  marks: boolean;
   sealed: boolean;
   removed: boolean;
   /** Control records of the block (for its .idx at seal); null once no index may be written. */
@@ -331,7 +333,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -579,6 +581,7 @@ export class FileStore extends BaseStore {
     blk.msgMax = plan.msgMax;
     blk.tombs = plan.tombs;
     blk.hasMark = plan.hasMark;
+    blk.marks = plan.marks;
     this.compactedBytes += saved;
     await fsyncDir(this.msgsDir);
     this.hooks?.compactStep?.('done');
@@ -878,6 +881,7 @@ export class FileStore extends BaseStore {
     if (type === REC_DEL) wb.tombs.push(seq, value);
     else {
       wb.hasMark = true;
+      if (type === REC_MARK) wb.marks = true;
       const info = type === REC_SKIP ? seq + value - 1 : value;
       if (info > wb.maxInfo) {
         wb.maxInfo = info;
@@ -1021,7 +1025,8 @@ export class FileStore extends BaseStore {
       }
       this.retireBlock(b);
       this.retiredSinceCheck = true;
-      if (carriesState && !this.blocks.some((x) => x.id > b.id && x.hasMark)) needMark = true;
+      // Only a later MARK says what the retired one said about the first sequence; a SKIP does not.
+      if (carriesState && !this.blocks.some((x) => x.id > b.id && x.marks)) needMark = true;
     }
     if (needMark) this.appendMark();
   }
@@ -1192,7 +1197,7 @@ export class FileStore extends BaseStore {
       const size = fs.statSync(p).size;
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
-        msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
+        msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
       this.blocks.push(blk);
@@ -1364,6 +1369,7 @@ export class FileStore extends BaseStore {
   private applyControl(blk: Block, type: number, seq: number, ts: bigint, value: number): void {
     const ix = this.index;
     if (type !== REC_DEL) blk.hasMark = true;
+    if (type === REC_MARK) blk.marks = true;
     if (type === REC_DEL) {
       blk.tombs.push(seq, value);
       if (value === 1) this.removeInternal(seq, 'bulk', false);
