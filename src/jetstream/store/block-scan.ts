@@ -86,3 +86,24 @@ function tornSeqAt(buf: Buffer, off: number, maxSeq: number): number {
   const seq = buf.readUInt32LE(off + 8) + buf.readUInt32LE(off + 12) * 0x1_0000_0000;
   return seq === maxSeq + 1 ? seq : 0;
 }
+
+/** Sequences a damaged range lost: those between the good records around it (for a tail, up to the
+ *  next block's first sequence, the torn record's, or what a stale index listed), except the ones
+ *  `gone` says are accounted for (still stored, or removed by a later record). */
+export function lostSeqsOfCut(d: DamagedRange, staleSeqs: number[], nextBlockFirst: number,
+  gone: (seq: number) => boolean): number[] {
+  let to = d.beforeSeq > 0 ? d.beforeSeq - 1 : d.tornSeq;
+  if (d.beforeSeq === 0 && nextBlockFirst > 0) to = Math.max(to, nextBlockFirst - 1);
+  const seqs: number[] = [];
+  for (let s = d.afterSeq + 1; s <= to; s++) if (!gone(s)) seqs.push(s);
+  for (const s of staleSeqs) if (s > Math.max(to, d.afterSeq) && !gone(s)) seqs.push(s);
+  return seqs;
+}
+
+/** Log text of a recovery cut. */
+export function describeCut(blockId: number, d: DamagedRange, seqs: number[]): string {
+  const what = d.beforeSeq === 0 ? 'torn or corrupt tail cut' : 'damaged records skipped';
+  const lost = seqs.length === 0 ? 'no stored message lost'
+    : seqs.length === 1 ? `message ${seqs[0]} lost` : `messages ${seqs[0]}..${seqs[seqs.length - 1]} lost (${seqs.length})`;
+  return `block ${blockId}: ${what} at offset ${d.start} (${d.end - d.start} bytes): ${lost}`;
+}

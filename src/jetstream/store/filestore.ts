@@ -44,7 +44,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
-import { scanRecords, type DamagedRange } from './block-scan.js';
+import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
 import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
@@ -1327,25 +1327,15 @@ export class FileStore extends BaseStore {
     const ix = this.index;
     const tombs: Array<[number, number]> = [];
     for (const b of this.blocks) for (let i = 0; i < b.tombs.length; i += 2) tombs.push([b.tombs[i], b.tombs[i] + b.tombs[i + 1] - 1]);
-    const tombstoned = (s: number): boolean => tombs.some(([a, z]) => s >= a && s <= z);
+    const gone = (s: number): boolean => s < ix.firstSeq || ix.has(s) || tombs.some(([a, z]) => s >= a && s <= z);
     for (const c of cuts) {
-      let to = c.beforeSeq > 0 ? c.beforeSeq - 1 : c.tornSeq;
-      if (c.beforeSeq === 0) {
-        // A tail: the next block (if any) starts after the sequences it held.
-        const i = this.blocks.indexOf(c.blk);
-        const nxt = this.blocks.slice(i + 1).find((b) => b.msgMin > 0 || b.maxInfo > 0);
-        if (nxt) to = Math.max(to, (nxt.msgMin > 0 ? nxt.msgMin : nxt.maxInfo) - 1);
-      }
-      const seqs: number[] = [];
-      const gone = (s: number): boolean => s < ix.firstSeq || ix.has(s) || tombstoned(s);
-      for (let s = c.afterSeq + 1; s <= to; s++) if (!gone(s)) seqs.push(s);
-      for (const s of c.staleSeqs) if (s > Math.max(to, c.afterSeq) && !gone(s)) seqs.push(s);
-      const bytes = c.end - c.start;
-      this.lost.add(seqs, bytes);
-      const what = c.beforeSeq === 0 ? 'torn or corrupt tail cut' : 'damaged records skipped';
-      const lostText = seqs.length === 0 ? 'no stored message lost'
-        : seqs.length === 1 ? `message ${seqs[0]} lost` : `messages ${seqs[0]}..${seqs[seqs.length - 1]} lost (${seqs.length})`;
-      this.log(`file store '${this.cfg.name}': block ${c.blk.id}: ${what} at offset ${c.start} (${bytes} bytes): ${lostText}`);
+      // A tail: the next block (if any) starts after the sequences it held.
+      const i = this.blocks.indexOf(c.blk);
+      const nxt = this.blocks.slice(i + 1).find((b) => b.msgMin > 0 || b.maxInfo > 0);
+      const nextFirst = nxt ? (nxt.msgMin > 0 ? nxt.msgMin : nxt.maxInfo) : 0;
+      const seqs = lostSeqsOfCut(c, c.staleSeqs, nextFirst, gone);
+      this.lost.add(seqs, c.end - c.start);
+      this.log(`file store '${this.cfg.name}': ${describeCut(c.blk.id, c, seqs)}`);
     }
   }
 
