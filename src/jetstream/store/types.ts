@@ -87,7 +87,8 @@ export interface StreamState {
   numDeleted: number;
   /** Sorted list of the deleted sequences; only filled by state(), not fastState(). */
   deleted?: number[];
-  /** Messages found damaged on recovery of a file store (StreamState.lost in the API). */
+  /** Messages whose bytes a file store found damaged (at recovery, or when read), and the bytes cut
+   *  (StreamState.lost in the API, nats-server's LostStreamData). At most 10,000 sequences are listed. */
   lost?: { msgs: number[]; bytes: number };
 }
 
