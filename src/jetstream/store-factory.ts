@@ -101,7 +101,7 @@ export class StoreFactory {
     if (firstCreated !== undefined) {
       for (let d = dir; d.length >= firstCreated.length; d = dirname(d)) await fsyncDir(dirname(d));
     }
-    return openFileStore(sc, { dir, sync: this.sync, metadata: { config: cfg, created: createdNs.toString() } });
+    return openFileStore(sc, { dir, sync: this.sync, log: this.warn, metadata: { config: cfg, created: createdNs.toString() } });
   }
 
   /**
@@ -176,7 +176,7 @@ export class StoreFactory {
         // meta file whenever metadata is given, which would cost every stream a sync write at start.
         const metadata = { config: cfg, created: meta.created };
         const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, metadata: same ? undefined : metadata });
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, log: this.warn, metadata: same ? undefined : metadata });
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}; left on disk in ${dir}`);

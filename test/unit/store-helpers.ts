@@ -116,9 +116,11 @@ export async function runRandomModel(kit: StoreKit, seedIn: number, steps: numbe
     if (op < 60) {
       const subj = subjects[rnd(subjects.length)];
       const data = `d${step}`;
-      const r = s.storeMsg(subj, undefined, b(data));
-      last = r.seq;
-      model.set(r.seq, { subj, data });
+      // The model knows the next sequence: one past the last one consumed (stored, skipped, compacted to).
+      const expectSeq = last + 1;
+      assert.equal(s.storeMsg(subj, undefined, b(data)).seq, expectSeq, `seq at step ${step}`);
+      last = expectSeq;
+      model.set(expectSeq, { subj, data });
       perSubjectTrim(subj);
     } else if (op < 75) {
       const keys = [...model.keys()];
@@ -161,7 +163,7 @@ export async function runRandomModel(kit: StoreKit, seedIn: number, steps: numbe
       assert.equal(st.lastSeq, last, `last at step ${step}`);
       if (keys.length) assert.equal(st.firstSeq, keys[0], `first at step ${step}`);
       else assert.equal(st.firstSeq, last + 1);
-      first = st.firstSeq;
+      first = keys.length ? keys[0] : last + 1;
       const got = seqs(s, '>');
       assert.deepEqual(got, keys, `seqs at step ${step}`);
       for (const k of keys.slice(-3)) {

@@ -518,7 +518,14 @@ export class Consumer implements StreamConsumer {
       } else if (this.waiting!.isEmpty) {
         break;
       }
-      const next = this.getNextMsg();
+      let next: NextMsg | undefined | null;
+      try {
+        next = this.getNextMsg();
+      } catch (e) {
+        // A failed store read (ErrStoreRead) removes nothing; delivery resumes at the next kick.
+        this.host.warn(`JetStream consumer '${this.streamName} > ${this.name}' store read failed: ${String(e)}`);
+        break;
+      }
       if (next === undefined) break;
       if (next === null) {
         maxAckPendingHit = true;

@@ -5,6 +5,7 @@
 import { nowNs as defaultNowNs, nsToMs } from './clock.js';
 import { StoreError } from './errors.js';
 import { MsgIndex, type Chunk, type IndexMode } from './msg-index.js';
+import { LostData } from './lost-data.js';
 import { encodeStreamState } from './stream-state-codec.js';
 import { isAllFilter } from './subject.js';
 import { snapshotStore } from './snapshot.js';
@@ -124,7 +125,8 @@ export abstract class BaseStore implements StreamStore {
   protected abstract writeMsg(seq: number, subject: string, subjectBytes: number, hdr: Buffer | undefined,
     data: Buffer, ts: bigint, ttlSec: number, chunk: Chunk, slot: number): void;
   /** Load the message at (chunk, slot) (present in the index). undefined when its bytes turned out to
-   *  be unreadable: the subclass then has dropped it from the index and recorded it as lost. */
+   *  be damaged: the subclass then has dropped it from the index and recorded it as lost. A failed
+   *  read (I/O error) throws ErrStoreRead and changes nothing. */
   protected abstract readMsg(seq: number, chunk: Chunk, slot: number): StoredMsg | undefined;
   /** Called before the index forgets a message. */
   protected abstract beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void;
@@ -550,9 +552,8 @@ export abstract class BaseStore implements StreamStore {
 
   // ---- state ----
 
-  /** Messages found unreadable (file store), reported as StreamState.lost. */
-  protected lostMsgs: number[] = [];
-  protected lostBytes = 0;
+  /** Messages found damaged (file store), reported as StreamState.lost. */
+  protected readonly lost = new LostData();
 
   fastState(): StreamState {
     const ix = this.index;
@@ -567,7 +568,8 @@ export abstract class BaseStore implements StreamStore {
       numSubjects: ix.subjects.size,
       numDeleted: ix.numDeleted(),
     };
-    if (this.lostMsgs.length > 0 || this.lostBytes > 0) st.lost = { msgs: [...this.lostMsgs], bytes: this.lostBytes };
+    const lost = this.lost.state();
+    if (lost) st.lost = lost;
     return st;
   }
 

@@ -148,8 +148,9 @@ export class BlockMeta {
     return buf;
   }
 
-  /** Load an index file; undefined when missing, corrupt or not describing a block of blockSize bytes. */
-  static load(file: string, blockSize: number): BlockMeta | undefined {
+  /** Load an index file; undefined when missing, corrupt or not describing a block of blockSize bytes
+   *  (without blockSize: any size, for hints about a block that no longer matches its index). */
+  static load(file: string, blockSize?: number): BlockMeta | undefined {
     let buf: Buffer;
     try {
       buf = fs.readFileSync(file);
@@ -158,7 +159,7 @@ export class BlockMeta {
     }
     if (buf.length < HEAD + 4 || buf.readUInt32LE(0) !== IDX_MAGIC || buf.readUInt32LE(4) !== IDX_VERSION) return undefined;
     if (crc32(buf, 0, buf.length - 4) !== buf.readUInt32LE(buf.length - 4)) return undefined;
-    if (buf.readDoubleLE(8) !== blockSize) return undefined;
+    if (blockSize !== undefined && buf.readDoubleLE(8) !== blockSize) return undefined;
     const n = buf.readUInt32LE(16);
     const ns = buf.readUInt32LE(20);
     if (HEAD + n * 8 * 3 + n * 4 * 4 + n > buf.length) return undefined;

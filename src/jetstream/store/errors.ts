@@ -15,7 +15,8 @@ export type StoreErrorCode =
   | 'ErrCorruptStreamState'
   | 'ErrTooManyResults'
   | 'ErrStoreFailed'
-  | 'ErrInvalidSequence';
+  | 'ErrInvalidSequence'
+  | 'ErrStoreRead';
 
 const MESSAGES: Record<StoreErrorCode, string> = {
   ErrStoreClosed: 'store is closed',
@@ -32,6 +33,7 @@ const MESSAGES: Record<StoreErrorCode, string> = {
   ErrTooManyResults: 'too many matching results for request',
   ErrStoreFailed: 'store write failed',
   ErrInvalidSequence: 'invalid sequence',
+  ErrStoreRead: 'store read failed',
 };
 
 export class StoreError extends Error {

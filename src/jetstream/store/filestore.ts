@@ -23,14 +23,33 @@
 // (and everything before it, including removals) survives a process or machine
 // crash. With { intervalMs }, data survives a process crash once written (end of
 // the turn) and a machine crash once the next interval fsync has run.
+//
+// Faults (see test/integration/store-faults.test.ts):
+// - A failed read (EIO, EMFILE, ...) throws ErrStoreRead and is logged; nothing is
+//   removed. Open block files are bounded by an LRU (maxOpenBlocks); on EMFILE the
+//   idle ones are closed and the open retried.
+// - Damaged bytes found at recovery (torn tail, bad checksum, a block without its
+//   index) are skipped record by record (block-scan.ts resyncs on the next good
+//   record), logged with the sequences they held and reported in state().lost; a
+//   torn tail is cut off the file. A damaged record found when read (a sealed block
+//   whose index is trusted) is reported the same way, then removed like a delete.
+// - Space: a sealed block whose live bytes fall below half its size is rewritten
+//   without its dead records (block-compact.ts), crash-safely: temp file, fsync,
+//   index removed, rename, directory fsync. It runs after a sync and keeps records
+//   whose removal is not durable yet, so a crash never takes an acknowledged
+//   message together with the unacknowledged write that replaced it. Block index
+//   files likewise wait for the removals they leave out to be durable.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
-import { atomicWrite, atomicWriteSync, FileConsumerStore, readConsumerDirs } from './consumer-store.js';
+import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
+import { planCompaction } from './block-compact.js';
+import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
+import { OpenFiles } from './open-files.js';
 import type { Chunk } from './msg-index.js';
 import {
   CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, RecordView,
@@ -44,6 +63,9 @@ const TWO32 = 0x1_0000_0000;
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SYNC_INTERVAL_MS = 120_000;
+const DEFAULT_MAX_OPEN_BLOCKS = 128;
+/** At most one read-failure log line per this many ms (a failing disk fails every read). */
+const READ_ERROR_LOG_EVERY_MS = 1000;
 const PAGE_SIZE = 256 * 1024;
 const READ_AHEAD_BYTES = 64 * 1024;
 const CACHE_SLOTS = 4096;
@@ -61,9 +83,23 @@ interface Block {
   /** Bytes whose write has completed (writes to one block complete in order). */
   flushed: number;
   fd: number;
+  /** Asynchronous operations using fd in flight (the open-files LRU leaves the block open). */
+  busy: number;
   /** False until the flush loop has created the file (opening files can stall behind an fsync). */
   created: boolean;
   live: number;
+  /** Record bytes of the live messages (compaction starts when they fall below half the size). */
+  liveBytes: number;
+  /** A compaction is queued; noCompact: never again in this process (damaged, or cut by truncate). */
+  compactQueued: boolean;
+  noCompact: boolean;
+  /** Bumped by every in-place change of the file (erase, truncate cut, compaction). */
+  epoch: number;
+  /** Bumped by every compaction (record offsets changed). */
+  rewrites: number;
+  /** MSG records in the file whose message was removed (an upper bound). While it is 0 no tombstone
+   *  is needed for this block: every message it still holds on disk is live. */
+  deadOnDisk: number;
   /** Seq range of MSG records in the block (0 when none). */
   msgMin: number;
   msgMax: number;
@@ -74,6 +110,8 @@ interface Block {
   maxInfoTs: bigint;
   /** Holds MARK or SKIP records (state that a retirement must carry forward). */
   hasMark: boolean;
+  /** Holds a MARK record (the stream's first sequence, which a SKIP does not carry). */
+  marks: boolean;
   sealed: boolean;
   removed: boolean;
   /** Control records of the block (for its .idx at seal); null once no index may be written. */
@@ -100,6 +138,22 @@ interface PendingPage {
 }
 
 type QueueItem = { page: PendingPage } | { op: () => Promise<void> };
+
+/** Fault-injection points for tests (a crash test kills the process at a compaction step). */
+export interface FileStoreTestHooks {
+  compactStep?: (step: 'start' | 'written' | 'index-removed' | 'renamed' | 'done') => void;
+}
+
+/** Write a whole file and fsync it. */
+async function writeFileSynced(file: string, data: Buffer): Promise<void> {
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 export interface StoreMeta {
   config: StoreConfig;
@@ -206,8 +260,23 @@ export class FileStore extends BaseStore {
 
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
+  /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
+  private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
+  /** A block file was created since the last directory fsync. */
+  private dirDirty = false;
+  /** Sequences removed since the current flush pass began (their removal records are not durable). */
+  private removedPending = new Set<number>();
+  /** Bytes given back by block compaction. */
+  compactedBytes = 0;
+  private readonly compactMinBytes: number;
+  private readonly hooks: FileStoreTestHooks | undefined;
+  /** Read failures (I/O errors) seen so far. */
+  readErrors = 0;
+  private readErrorLoggedAt = 0;
+  private readonly openFiles: OpenFiles<Block>;
+  private readonly log: (msg: string) => void;
 
-  constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs }) {
+  constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs; testHooks?: FileStoreTestHooks }) {
     super({ ...cfg, storage: 'file' }, 'file', opts.now);
     this.dir = opts.dir;
     this.msgsDir = path.join(opts.dir, 'msgs');
@@ -215,6 +284,10 @@ export class FileStore extends BaseStore {
     this.blockSizeBytes = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
     this.cacheBudget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.cacheMaxEntry = this.cacheBudget / 16;
+    this.compactMinBytes = opts.compactMinBytes ?? Math.min(2 * 1024 * 1024, Math.floor(this.blockSizeBytes / 4));
+    this.hooks = opts.testHooks;
+    this.openFiles = new OpenFiles<Block>(Math.max(2, opts.maxOpenBlocks ?? DEFAULT_MAX_OPEN_BLOCKS));
+    this.log = opts.log ?? ((m) => console.warn(m));
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
     this.syncAlways = sync === 'always';
     this.ackWaitsForSync = this.syncAlways;
@@ -260,7 +333,7 @@ export class FileStore extends BaseStore {
     const p = blockPath(this.msgsDir, id);
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
-      fd: -1, created: false, live: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [],
+      fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [],
       sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
     };
     this.blocks.push(blk);
@@ -268,24 +341,80 @@ export class FileStore extends BaseStore {
     return blk;
   }
 
+  /** The block's descriptor, opened on demand; the least recently used idle ones beyond the cap are closed. */
   private fdOf(blk: Block): number {
-    if (!blk.created) {
-      blk.fd = fs.openSync(blk.path, 'w+');
+    if (blk.fd < 0) {
+      this.openFiles.makeRoom(this.wb);
+      const flags = blk.created ? 'r+' : 'w+';
+      try {
+        blk.fd = fs.openSync(blk.path, flags);
+      } catch (e) {
+        // Out of descriptors: give back every idle one and try once more.
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'EMFILE' && code !== 'ENFILE') || this.openFiles.closeIdle(this.wb) === 0) throw e;
+        blk.fd = fs.openSync(blk.path, flags);
+      }
       blk.created = true;
-    } else if (blk.fd < 0) blk.fd = fs.openSync(blk.path, 'r+');
+    }
+    this.openFiles.touch(blk);
     return blk.fd;
   }
 
-  /** Create a new block's file without blocking the event loop. */
+  /** After EMFILE in the flush loop: fsync the dirty blocks (their data is then durable early, which is
+   *  harmless) so that they, and every idle block, can be closed. Returns how many were closed. */
+  private async reclaimFds(keep: Block): Promise<number> {
+    for (const b of this.blocks) {
+      if (b === keep || b === this.wb || !b.dirty || b.fd < 0 || b.busy > 0) continue;
+      await this.withFd(b, fsyncP);
+      b.dirty = false;
+    }
+    return this.openFiles.closeIdle(this.wb);
+  }
+
+  /** Close a block's descriptor (block retired or store stopping). */
+  private async closeFd(blk: Block): Promise<void> {
+    if (blk.fd < 0) return;
+    const fd = blk.fd;
+    blk.fd = -1;
+    this.openFiles.forget(blk);
+    await closeP(fd);
+  }
+
+  /** Create a new block's file without blocking the event loop; the directory entry is made durable. */
   private async createFile(blk: Block): Promise<void> {
-    const fd = await new Promise<number>((resolve, reject) =>
+    this.openFiles.makeRoom(this.wb);
+    const open = (): Promise<number> => new Promise<number>((resolve, reject) =>
       fs.open(blk.path, 'w+', (err, f) => (err ? reject(err) : resolve(f))));
+    let fd: number;
+    try {
+      fd = await open();
+    } catch (e) {
+      // Out of descriptors: sync and close every other block not in use, then try once more.
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'EMFILE' && code !== 'ENFILE') || (await this.reclaimFds(blk)) === 0) throw e;
+      fd = await open();
+    }
     if (blk.created) {
       await closeP(fd);
       return;
     }
     blk.fd = fd;
     blk.created = true;
+    this.openFiles.touch(blk);
+    // A block file whose name is not durable vanishes with its fsynced contents in a machine crash:
+    // the directory is fsynced with the pass's data, once for all files created in it.
+    this.dirDirty = true;
+  }
+
+  /** Run an asynchronous operation on blk's descriptor, keeping it open meanwhile. */
+  private async withFd<T>(blk: Block, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fd = this.fdOf(blk);
+    blk.busy++;
+    try {
+      return await fn(fd);
+    } finally {
+      blk.busy--;
+    }
   }
 
   /** Seal the write block and start a new one. */
@@ -306,15 +435,159 @@ export class FileStore extends BaseStore {
 
   private async writeIndex(blk: Block): Promise<void> {
     if (blk.removed || !blk.crcValid || blk.ctl === null) return;
+    // A compaction meanwhile changes the offsets: the index is then dropped, and in any case it
+    // names the size it was built for, so a stale one never matches the file.
+    const rewrites = blk.rewrites;
+    const size = blk.size;
+    const crc = blk.crc;
+    const stale = (): boolean => blk.removed || !blk.crcValid || blk.ctl === null || blk.rewrites !== rewrites;
     // The index may only describe bytes that are durable.
-    await fsyncP(this.fdOf(blk));
+    await this.withFd(blk, fsyncP);
     // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
     const meta = await this.buildMeta(blk);
-    if (!meta || blk.removed || !blk.crcValid || blk.ctl === null) return;
+    if (!meta || stale()) return;
+    // The index leaves out messages removed before it was built; their removal records must be
+    // durable before the index is, or a crash would lose them with no record of their removal.
+    await this.syncAll();
+    if (stale()) return;
     blk.ctl = null;
-    await atomicWrite(blk.idxPath, await meta.encodeAsync(blk.size, blk.crc), false);
-    // An erase or retirement that raced with the write makes the index stale.
-    if (blk.removed || !blk.crcValid) await unlinkP(blk.idxPath);
+    await atomicWrite(blk.idxPath, await meta.encodeAsync(size, crc), false);
+    // An erase, retirement or compaction that raced with the write makes the index stale.
+    if (blk.removed || !blk.crcValid || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
+  }
+
+  // ---- compaction ----
+
+  private shouldCompact(blk: Block): boolean {
+    return blk.sealed && !blk.removed && !blk.noCompact && blk !== this.wb && blk.live > 0 &&
+      blk.size >= this.compactMinBytes && blk.liveBytes * 2 < blk.size;
+  }
+
+  /** Queue a compaction of blk when most of it is dead (nats-server: live bytes below half). It runs
+   *  after the next sync, so the removals that made the block dead are durable by then. */
+  private maybeCompact(blk: Block): void {
+    if (blk.compactQueued || this.recovering || this.shutdown || !this.shouldCompact(blk)) return;
+    blk.compactQueued = true;
+    this.postSync.push(() => this.compactOp(blk));
+    this.kick();
+  }
+
+  /** Rewrite blk without its dead records. Crash-safe: the new content goes to a temp file that is
+   *  fsynced, the stale index is removed, the temp file is renamed over the block and the directory
+   *  is fsynced. A crash at any point leaves either the old or the new block, each of which replays
+   *  to the same messages (a removal whose record is not durable yet may be kept or not: it was not
+   *  acknowledged). Any in-place change of the block meanwhile (erase, truncate) cancels it. */
+  private async compactOp(blk: Block): Promise<void> {
+    blk.compactQueued = false;
+    if (!this.shouldCompact(blk)) return;
+    const epoch = blk.epoch;
+    const size = blk.size;
+    let buf: Buffer;
+    try {
+      buf = await fs.promises.readFile(blk.path);
+    } catch (e) {
+      this.log(`file store '${this.cfg.name}': compaction of block ${blk.id} skipped, read failed: ${String(e)}`);
+      return;
+    }
+    if (blk.epoch !== epoch || !this.shouldCompact(blk) || buf.length !== size) return;
+    const ix = this.index;
+    const base = blk.id * TWO32;
+    // MSG ranges of the other blocks, in log order, for the tombstone check (as tombsNeeded).
+    const mins: number[] = [];
+    const maxs: number[] = [];
+    for (const x of this.blocks) {
+      if (x === blk || x.msgMin === 0 || x.deadOnDisk === 0) continue;
+      mins.push(x.msgMin);
+      maxs.push(x.msgMax);
+    }
+    const plan = planCompaction(buf, {
+      // A message removed since the last sync keeps its record: its removal is not durable yet, and
+      // a crash must not take it together with an acknowledged value it replaced.
+      isLive: (seq, off) => {
+        if (this.removedPending.has(seq)) return true;
+        const c = ix.lookup(seq);
+        return c !== undefined && c.loc[ix.slot] === base + off;
+      },
+      delNeeded: (first, count) => {
+        const last = first + count - 1;
+        if (last < ix.firstSeq) return false;
+        const live = ix.nextLive(first);
+        if (live !== 0 && live <= last) return true;
+        let lo = 0;
+        let hi = maxs.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (maxs[mid] < first) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo < maxs.length && mins[lo] <= last;
+      },
+      maxInfo: blk.maxInfo,
+      maxInfoTs: blk.maxInfoTs,
+    });
+    if (plan && plan.buf.length >= size) return;
+    if (!plan) {
+      blk.noCompact = true;
+      this.log(`file store '${this.cfg.name}': block ${blk.id} has a damaged record; not compacted`);
+      return;
+    }
+    const tmp = `${blk.path}.compact`;
+    this.hooks?.compactStep?.('start');
+    try {
+      await writeFileSynced(tmp, plan.buf);
+    } catch (e) {
+      await unlinkP(tmp);
+      this.log(`file store '${this.cfg.name}': compaction of block ${blk.id} failed: ${String(e)}`);
+      return;
+    }
+    this.hooks?.compactStep?.('written');
+    if (blk.epoch !== epoch || blk.removed) {
+      await unlinkP(tmp);
+      return;
+    }
+    // From here to the end of the swap nothing else runs: reads see either the old block with the
+    // old offsets or the new one with the new offsets.
+    fs.rmSync(blk.idxPath, { force: true });
+    this.hooks?.compactStep?.('index-removed');
+    fs.renameSync(tmp, blk.path);
+    this.hooks?.compactStep?.('renamed');
+    blk.epoch++;
+    blk.rewrites++;
+    if (blk.fd >= 0) {
+      const fd = blk.fd;
+      blk.fd = -1;
+      this.openFiles.forget(blk);
+      fs.closeSync(fd);
+    }
+    let liveBytes = 0;
+    blk.deadOnDisk = 0;
+    for (const [seq, oldOff, newOff] of plan.moves) {
+      const c = ix.lookup(seq);
+      if (c === undefined || c.loc[ix.slot] !== base + oldOff) {
+        blk.deadOnDisk++;
+        continue;
+      }
+      c.loc[ix.slot] = base + newOff;
+      liveBytes += c.rlen[ix.slot];
+    }
+    const saved = size - plan.buf.length;
+    blk.liveBytes = liveBytes;
+    blk.size = plan.buf.length;
+    blk.flushed = plan.buf.length;
+    blk.crc = crc32(plan.buf, 0, plan.buf.length);
+    blk.crcValid = true;
+    blk.ctl = plan.ctl;
+    blk.msgMin = plan.msgMin;
+    blk.msgMax = plan.msgMax;
+    blk.tombs = plan.tombs;
+    blk.hasMark = plan.hasMark;
+    blk.marks = plan.marks;
+    this.compactedBytes += saved;
+    await fsyncDir(this.msgsDir);
+    this.hooks?.compactStep?.('done');
+    // Narrower ranges may free tombstone-only blocks elsewhere; the new content gets an index.
+    this.retiredSinceCheck = true;
+    this.queue.push({ op: () => this.sealOp(blk) });
   }
 
   /** Index of a sealed block: its live messages (from the in-memory index) and control records, in
@@ -414,6 +687,7 @@ export class FileStore extends BaseStore {
     chunk.loc[slot] = wb.id * TWO32 + fileOff;
     chunk.rlen[slot] = len;
     wb.live++;
+    wb.liveBytes += len;
     if (wb.msgMin === 0) wb.msgMin = seq;
     wb.msgMax = seq;
     if (seq > wb.maxInfo) {
@@ -482,18 +756,20 @@ export class FileStore extends BaseStore {
       // Read ahead: consumers mostly walk forward, so one read fills the cache for the next records.
       const want = Math.max(len, Math.min(READ_AHEAD_BYTES, blk.flushed - off, this.cacheBudget >> 2));
       buf = Buffer.allocUnsafe(want);
-      let n = 0;
+      let n: number;
       try {
         n = fs.readSync(this.fdOf(blk), buf, 0, want, off);
-      } catch {
-        n = -1;
+      } catch (e) {
+        // The disk or the process failed us, not the data: the message stays; the caller gets an error.
+        throw this.readFailed(seq, blk, e);
       }
-      if (n < len) return this.markLost(seq);
+      // A block shorter than the index says: its bytes are gone.
+      if (n < len) return this.markLost(seq, `block ${blk.id} ends before the record (${n} of ${len} bytes at offset ${off})`);
       if (n > len) this.cacheAhead(blk, buf, off, len, n);
     }
     const rv = this.rv;
     if (!parseRecord(buf, at, at + len, rv, true) || rv.type !== REC_MSG || rv.seq !== seq) {
-      return this.markLost(seq);
+      return this.markLost(seq, `record in block ${blk.id} at offset ${off} fails its checksum`);
     }
     const m: StoredMsg = {
       subject: this.index.subjectById(chunk.subj[slot])!.subject,
@@ -529,13 +805,27 @@ export class FileStore extends BaseStore {
     }
   }
 
-  /** A message whose bytes are damaged on disk: drop it and report it in state().lost. */
-  private markLost(seq: number): undefined {
+  /** A message whose bytes are damaged on disk (checksum, short block): report it in state().lost
+   *  and the log, and drop it from the index. Its removal is recorded like a delete so the stream's
+   *  counts stay true after a restart; the report is what tells it apart from a delete. */
+  private markLost(seq: number, why: string): undefined {
     const size = this.index.sizeOf(seq);
-    this.lostMsgs.push(seq);
-    this.lostBytes += size;
+    this.lost.add([seq], size);
+    this.log(`file store '${this.cfg.name}': message ${seq} lost: ${why}`);
     this.removeInternal(seq, 'single');
     return undefined;
+  }
+
+  private readFailed(seq: number, blk: Block, e: unknown): StoreError {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.readErrors++;
+    const now = Date.now();
+    if (now - this.readErrorLoggedAt >= READ_ERROR_LOG_EVERY_MS) {
+      this.readErrorLoggedAt = now;
+      this.log(`file store '${this.cfg.name}': reading message ${seq} from block ${blk.id} failed ` +
+        `(${this.readErrors} read errors so far; nothing is removed): ${msg}`);
+    }
+    return new StoreError('ErrStoreRead', `message ${seq}: ${msg}`);
   }
 
   private blockOf(chunk: Chunk, slot: number): Block {
@@ -545,10 +835,14 @@ export class FileStore extends BaseStore {
   protected beforeRemove(seq: number, chunk: Chunk, slot: number, kind: RemoveKind): void {
     const blk = this.blockOf(chunk, slot);
     blk.live--;
+    blk.liveBytes -= chunk.rlen[slot];
+    blk.deadOnDisk++;
     if (blk.live === 0 && blk !== this.wb) this.emptyBlocks.add(blk);
     this.cacheDelete(seq);
     if (this.recovering) return;
+    this.removedPending.add(seq);
     if (kind === 'erase') this.eraseRecord(blk, chunk.loc[slot] % TWO32, chunk.rlen[slot], seq, chunk.ts[slot]);
+    if (blk.live > 0) this.maybeCompact(blk);
     if (seq === this.index.firstSeq) {
       // Head removals are covered by the MARK written at the next flush.
       this.markDirty = true;
@@ -566,10 +860,13 @@ export class FileStore extends BaseStore {
     }
     const sealed = blk.sealed;
     blk.crcValid = false;
+    blk.epoch++;
+    const rewrites = blk.rewrites;
     this.queue.push({
       op: async () => {
-        if (blk.removed) return;
-        await writevFully(this.fdOf(blk), [rec], off);
+        // A compaction since dropped the record (the message was already out of the index).
+        if (blk.removed || blk.rewrites !== rewrites) return;
+        await this.withFd(blk, (fd) => writevFully(fd, [rec], off));
         blk.dirty = true;
         if (sealed) await unlinkP(blk.idxPath);
       },
@@ -584,6 +881,7 @@ export class FileStore extends BaseStore {
     if (type === REC_DEL) wb.tombs.push(seq, value);
     else {
       wb.hasMark = true;
+      if (type === REC_MARK) wb.marks = true;
       const info = type === REC_SKIP ? seq + value - 1 : value;
       if (info > wb.maxInfo) {
         wb.maxInfo = info;
@@ -645,6 +943,8 @@ export class FileStore extends BaseStore {
       b.tombs = kept;
     }
     cut.sealed = true;
+    cut.epoch++;
+    cut.noCompact = true;
     cut.ctl = null;
     cut.maxInfo = Math.min(cut.maxInfo, seq);
     if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
@@ -669,9 +969,10 @@ export class FileStore extends BaseStore {
       if (info > seq) break;
       off += rv.len;
     }
-    const fd = this.fdOf(blk);
-    await new Promise<void>((resolve, reject) => fs.ftruncate(fd, off, (e) => (e ? reject(e) : resolve())));
-    await fsyncP(fd);
+    await this.withFd(blk, async (fd) => {
+      await new Promise<void>((resolve, reject) => fs.ftruncate(fd, off, (e) => (e ? reject(e) : resolve())));
+      await fsyncP(fd);
+    });
     await unlinkP(blk.idxPath);
     blk.size = off;
     blk.flushed = off;
@@ -687,11 +988,7 @@ export class FileStore extends BaseStore {
     this.emptyBlocks.delete(b);
     this.emptyKept.delete(b);
     this.postSync.push(async () => {
-      if (b.fd >= 0) {
-        const fd = b.fd;
-        b.fd = -1;
-        await closeP(fd);
-      }
+      await this.closeFd(b);
       await unlinkP(b.path);
       await unlinkP(b.idxPath);
     });
@@ -728,7 +1025,8 @@ export class FileStore extends BaseStore {
       }
       this.retireBlock(b);
       this.retiredSinceCheck = true;
-      if (carriesState && !this.blocks.some((x) => x.id > b.id && x.hasMark)) needMark = true;
+      // Only a later MARK says what the retired one said about the first sequence; a SKIP does not.
+      if (carriesState && !this.blocks.some((x) => x.id > b.id && x.marks)) needMark = true;
     }
     if (needMark) this.appendMark();
   }
@@ -741,7 +1039,7 @@ export class FileStore extends BaseStore {
     const mins: number[] = [];
     const maxs: number[] = [];
     for (const x of this.blocks) {
-      if (x === b || x.msgMin === 0) continue;
+      if (x === b || x.msgMin === 0 || x.deadOnDisk === 0) continue;
       mins.push(x.msgMin);
       maxs.push(x.msgMax);
     }
@@ -783,6 +1081,8 @@ export class FileStore extends BaseStore {
     this.flushScheduled = false;
     if (this.flushing || this.shutdown) return;
     this.flushing = true;
+    // Waiters taken by the pass in progress: a failure must reach them too.
+    let inPass: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
     try {
       while (this.hasWork()) {
         if (this.failed) throw this.failed;
@@ -793,8 +1093,11 @@ export class FileStore extends BaseStore {
         this.queue = [];
         const post = this.postSync;
         this.postSync = [];
+        // Removals up to here are in `items` (or a MARK above) and durable once this pass has synced.
+        if (this.removedPending.size > 0) this.removedPending = new Set();
         const waiters = this.syncWaiters;
         this.syncWaiters = [];
+        inPass = waiters;
         const doSync = this.syncAlways || waiters.length > 0 || this.syncRequested || post.length > 0;
         this.syncRequested = false;
         let maxSeq = 0;
@@ -819,7 +1122,7 @@ export class FileStore extends BaseStore {
           }
           if (!first.blk.removed) {
             if (!first.blk.created) await this.createFile(first.blk);
-            await writevFully(this.fdOf(first.blk), bufs, first.off);
+            await this.withFd(first.blk, (fd) => writevFully(fd, bufs, first.off));
             first.blk.dirty = true;
           }
           first.blk.flushed = end;
@@ -828,11 +1131,17 @@ export class FileStore extends BaseStore {
         }
         if (doSync) {
           for (const b of this.blocks) {
-            if (b.dirty && b.fd >= 0) {
+            if (b.dirty && !b.removed) {
+              await this.withFd(b, fsyncP);
               b.dirty = false;
-              await fsyncP(b.fd);
             }
           }
+          if (this.dirDirty) {
+            this.dirDirty = false;
+            await fsyncDir(this.msgsDir);
+          }
+          // Blocks kept open only because they were dirty may be closed now.
+          this.openFiles.makeRoom(this.wb, 0);
         }
         for (const op of post) await op();
         if (maxSeq > this.durable) this.durable = maxSeq;
@@ -842,7 +1151,8 @@ export class FileStore extends BaseStore {
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.failed = err;
-      const waiters = this.syncWaiters;
+      const waiters = [...inPass, ...this.syncWaiters];
+      inPass = [];
       this.syncWaiters = [];
       for (const w of waiters) w.reject(err);
       this.durableCb?.(this.durable, err);
@@ -862,6 +1172,8 @@ export class FileStore extends BaseStore {
 
   private syncAll(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
+    // Stopped: everything was written and synced, and nothing can be added any more.
+    if (this.shutdown) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.syncWaiters.push({ resolve, reject });
       this.kick();
@@ -872,6 +1184,10 @@ export class FileStore extends BaseStore {
 
   private recover(): void {
     this.recovering = true;
+    // A compaction interrupted before its rename leaves its temp file; the block itself is intact.
+    for (const f of fs.readdirSync(this.msgsDir)) {
+      if (f.endsWith('.blk.compact')) fs.rmSync(path.join(this.msgsDir, f), { force: true });
+    }
     const ids = fs.readdirSync(this.msgsDir)
       .filter((f) => /^\d+\.blk$/.test(f))
       .map((f) => Number(f.slice(0, -4)))
@@ -880,8 +1196,8 @@ export class FileStore extends BaseStore {
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {
-        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, created: true, live: 0,
-        msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, tombs: [], sealed: false, removed: false, ctl: null,
+        id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
+        msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [], sealed: false, removed: false, ctl: null,
         dirty: false, crc: 0, crcValid: true,
       };
       this.blocks.push(blk);
@@ -907,7 +1223,12 @@ export class FileStore extends BaseStore {
           fs.rmSync(blk.idxPath, { force: true });
         }
       } else {
-        this.scanBlock(blk, fs.readFileSync(p));
+        // An index that no longer matches (the block was cut or torn after it was written) still
+        // says which sequences the block held: it bounds what a damaged tail lost.
+        const stale = BlockMeta.load(blk.idxPath);
+        const staleSeqs: number[] = [];
+        if (stale) for (let i = 0; i < stale.n; i++) if (stale.type[i] === REC_MSG) staleSeqs.push(stale.seq[i]);
+        this.scanBlock(blk, fs.readFileSync(p), staleSeqs);
       }
     }
     // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
@@ -924,7 +1245,10 @@ export class FileStore extends BaseStore {
       this.wb = this.newBlock();
     }
     for (const b of this.blocks) if (b.live === 0 && b !== this.wb) this.emptyBlocks.add(b);
+    this.reportRecoveryCuts();
     this.recovering = false;
+    // Blocks left mostly dead by an earlier run (or one without compaction) are compacted now.
+    for (const b of this.blocks) this.maybeCompact(b);
   }
 
   private replayMeta(blk: Block, m: BlockMeta): void {
@@ -940,6 +1264,10 @@ export class FileStore extends BaseStore {
     // Messages deleted before the seal are not listed: the header keeps what they spoke for.
     blk.msgMin = m.msgMin;
     blk.msgMax = m.msgMax;
+    let listed = 0;
+    for (let i = 0; i < m.n; i++) if (m.type[i] === REC_MSG) listed++;
+    // Unlisted sequences of the range may be dead records on disk (or skips: counted to be safe).
+    if (m.msgMin > 0) blk.deadOnDisk += Math.max(0, m.msgMax - m.msgMin + 1 - listed);
     if (m.maxInfo > blk.maxInfo) {
       blk.maxInfo = m.maxInfo;
       blk.maxInfoTs = m.maxInfoTs;
@@ -947,13 +1275,14 @@ export class FileStore extends BaseStore {
     if (m.maxInfo > this.index.lastSeq) this.index.skipTo(m.maxInfo, m.maxInfoTs);
   }
 
-  /** Scan a block without a usable index; cut it at the first damaged record. */
-  private scanBlock(blk: Block, buf: Buffer): void {
+  /** Scan a block without a usable index, record by record. A damaged record is skipped (the scan
+   *  resyncs on the next good one) and noted as a cut; a damaged tail is cut off the file. */
+  private scanBlock(blk: Block, buf: Buffer, staleSeqs: number[]): void {
     const rv = this.rv;
     const ctl: CtlRec[] = [];
-    let off = 0;
-    while (off < buf.length) {
-      if (!parseRecord(buf, off, buf.length, rv, true)) break;
+    const damaged = scanRecords(buf, rv, this.index.lastSeq, (off) => {
+      // Records replay ignores (sequence already passed) and erased ones are dead on disk.
+      if ((rv.type === REC_MSG && rv.seq <= this.index.lastSeq) || rv.type === REC_ERASED) blk.deadOnDisk++;
       if (rv.type === REC_MSG) {
         const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
@@ -969,18 +1298,45 @@ export class FileStore extends BaseStore {
         this.applyControl(blk, rv.type, rv.seq, rv.ts, rv.value);
         ctl.push({ type: rv.type, seq: rv.seq, ts: rv.ts, value: rv.value, off });
       }
-      off += rv.len;
+    });
+    let size = buf.length;
+    for (const d of damaged) {
+      this.recoveryCuts.push({ blk, ...d, staleSeqs: d.end === buf.length ? staleSeqs : [] });
+      if (d.end === buf.length) size = d.start;
     }
-    if (off < buf.length) {
-      // Torn or corrupt tail: keep everything before it, drop the rest.
-      this.recoveredCutBytes += buf.length - off;
-      fs.truncateSync(blk.path, off);
-      blk.size = off;
-      blk.flushed = off;
+    if (size < buf.length) {
+      // Torn or corrupt tail: keep everything before it, cut the rest off the file so appends
+      // continue from a good record.
+      this.recoveredCutBytes += buf.length - size;
+      fs.truncateSync(blk.path, size);
+      blk.size = size;
+      blk.flushed = size;
       fs.rmSync(blk.idxPath, { force: true });
     }
     blk.ctl = ctl;
-    blk.crc = crc32(buf, 0, off);
+    blk.crc = crc32(buf, 0, size);
+  }
+
+  /** After every block is replayed: work out which sequences each recovery cut lost, log the cut and
+   *  report them in state().lost. A sequence counts as lost when the damaged bytes must have held it
+   *  and nothing later in the log removed it (a head MARK or a delete tombstone). */
+  private reportRecoveryCuts(): void {
+    const cuts = this.recoveryCuts;
+    this.recoveryCuts = [];
+    if (cuts.length === 0) return;
+    const ix = this.index;
+    const tombs: Array<[number, number]> = [];
+    for (const b of this.blocks) for (let i = 0; i < b.tombs.length; i += 2) tombs.push([b.tombs[i], b.tombs[i] + b.tombs[i + 1] - 1]);
+    const gone = (s: number): boolean => s < ix.firstSeq || ix.has(s) || tombs.some(([a, z]) => s >= a && s <= z);
+    for (const c of cuts) {
+      // A tail: the next block (if any) starts after the sequences it held.
+      const i = this.blocks.indexOf(c.blk);
+      const nxt = this.blocks.slice(i + 1).find((b) => b.msgMin > 0 || b.maxInfo > 0);
+      const nextFirst = nxt ? (nxt.msgMin > 0 ? nxt.msgMin : nxt.maxInfo) : 0;
+      const seqs = lostSeqsOfCut(c, c.staleSeqs, nextFirst, gone);
+      this.lost.add(seqs, c.end - c.start);
+      this.log(`file store '${this.cfg.name}': ${describeCut(c.blk.id, c, seqs)}`);
+    }
   }
 
   private applyMsg(blk: Block, seq: number, ts: bigint, subject: string, size: number, off: number, len: number, ttl: number): void {
@@ -990,6 +1346,7 @@ export class FileStore extends BaseStore {
     c.loc[ix.slot] = blk.id * TWO32 + off;
     c.rlen[ix.slot] = len;
     blk.live++;
+    blk.liveBytes += len;
     if (blk.msgMin === 0) blk.msgMin = seq;
     blk.msgMax = seq;
     if (seq > blk.maxInfo) {
@@ -1002,6 +1359,7 @@ export class FileStore extends BaseStore {
   private applyControl(blk: Block, type: number, seq: number, ts: bigint, value: number): void {
     const ix = this.index;
     if (type !== REC_DEL) blk.hasMark = true;
+    if (type === REC_MARK) blk.marks = true;
     if (type === REC_DEL) {
       blk.tombs.push(seq, value);
       if (value === 1) this.removeInternal(seq, 'bulk', false);
@@ -1092,13 +1450,7 @@ export class FileStore extends BaseStore {
       const meta = await this.buildMeta(wb);
       if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
     }
-    for (const b of this.blocks) {
-      if (b.fd >= 0) {
-        const fd = b.fd;
-        b.fd = -1;
-        await closeP(fd);
-      }
-    }
+    for (const b of this.blocks) await this.closeFd(b);
     this.cache.fill(undefined);
     this.cacheBytes = 0;
     if (err) throw err;

@@ -8,6 +8,13 @@
 // sequences; a chunk that holds no live message is dropped, so gaps (purges,
 // skips, compactions) cost nothing. Chunks are created in increasing order,
 // which keeps `chunkNos` sorted.
+//
+// A chunk is dense (entry i is sequence base + i) or, once few of its
+// sequences are live, sparse: its entries are packed and `slots` lists their
+// offsets from base in ascending order (found by binary search). Memory then
+// follows the live messages: one live message in a chunk costs a few dozen
+// bytes, not 4096 slots. Code outside this file only sees (chunk, entry) pairs
+// from lookup()/add(), valid until the next change of the index.
 
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
 import type { SimpleState } from './types.js';
@@ -15,6 +22,10 @@ import type { SimpleState } from './types.js';
 const CHUNK_SHIFT = 12;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const INITIAL_CAP = 64;
+/** A full dense chunk with at most this many live entries turns sparse. */
+const SPARSE_AT = CHUNK_SIZE / 32;
+/** A sparse chunk with this many live entries turns dense again. */
+const DENSE_AT = CHUNK_SIZE / 8;
 
 export type IndexMode = 'memory' | 'file';
 
@@ -44,6 +55,10 @@ export class Chunk {
   rlen: Uint32Array;
   /** Memory only: header length, -1 when the message has no headers. */
   hlen: Int32Array | null = null;
+  /** Sparse chunks: offset from base of each entry (ascending); null when dense. */
+  slots: Uint16Array | null = null;
+  /** Sparse chunks: entries in use (live or removed-not-yet-packed). */
+  n = 0;
 
   constructor(no: number, mode: IndexMode, cap: number) {
     this.no = no;
@@ -62,18 +77,175 @@ export class Chunk {
   grow(minCap: number): void {
     let cap = this.cap;
     while (cap < minCap) cap *= 2;
-    if (cap > CHUNK_SIZE) cap = CHUNK_SIZE;
+    if (cap > CHUNK_SIZE && this.slots === null) cap = CHUNK_SIZE;
+    this.realloc(cap, this.cap);
+    if (this.slots !== null) {
+      const slots = new Uint16Array(cap);
+      slots.set(this.slots);
+      this.slots = slots;
+    }
+  }
+
+  /** Columns of capacity cap keeping the first `keep` entries. */
+  private realloc(cap: number, keep: number): void {
     const subj = new Int32Array(cap).fill(-1);
-    subj.set(this.subj);
+    subj.set(this.subj.subarray(0, keep));
     this.subj = subj;
-    this.ts = copyInto(new BigInt64Array(cap), this.ts);
-    this.size = copyInto(new Uint32Array(cap), this.size);
-    this.next = copyInto(new Float64Array(cap), this.next);
-    this.prev = copyInto(new Float64Array(cap), this.prev);
-    this.loc = copyInto(new Float64Array(cap), this.loc);
-    this.rlen = copyInto(new Uint32Array(cap), this.rlen);
-    if (this.hlen) this.hlen = copyInto(new Int32Array(cap), this.hlen);
+    this.ts = copyInto(new BigInt64Array(cap), this.ts.subarray(0, keep));
+    this.size = copyInto(new Uint32Array(cap), this.size.subarray(0, keep));
+    this.next = copyInto(new Float64Array(cap), this.next.subarray(0, keep));
+    this.prev = copyInto(new Float64Array(cap), this.prev.subarray(0, keep));
+    this.loc = copyInto(new Float64Array(cap), this.loc.subarray(0, keep));
+    this.rlen = copyInto(new Uint32Array(cap), this.rlen.subarray(0, keep));
+    if (this.hlen) this.hlen = copyInto(new Int32Array(cap), this.hlen.subarray(0, keep));
     this.cap = cap;
+  }
+
+  /** Number of entries to iterate. */
+  get end(): number {
+    return this.slots === null ? this.cap : this.n;
+  }
+
+  /** Sequence of entry k. */
+  seqAt(k: number): number {
+    return this.slots === null ? this.base + k : this.base + this.slots[k];
+  }
+
+  /** Entry holding offset `off` from base, or -1. */
+  find(off: number): number {
+    const slots = this.slots;
+    if (slots === null) return off < this.cap ? off : -1;
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slots[mid] < off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.n && slots[lo] === off ? lo : -1;
+  }
+
+  /** First entry whose offset is >= off. */
+  from(off: number): number {
+    if (off <= 0) return 0;
+    const slots = this.slots;
+    if (slots === null) return off;
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slots[mid] < off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Last entry whose offset is <= off (-1 when none). */
+  upTo(off: number): number {
+    const slots = this.slots;
+    if (slots === null) return Math.min(off, this.cap - 1);
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slots[mid] <= off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
+
+  /** Pack the live entries into small columns (sparse layout). */
+  sparsify(): void {
+    const live = this.live;
+    let cap = 8;
+    while (cap < live) cap *= 2;
+    const old = { subj: this.subj, ts: this.ts, size: this.size, next: this.next, prev: this.prev, loc: this.loc, rlen: this.rlen, hlen: this.hlen };
+    const oldSlots = this.slots;
+    const end = this.end;
+    const slots = new Uint16Array(cap);
+    this.subj = new Int32Array(cap).fill(-1);
+    this.ts = new BigInt64Array(cap);
+    this.size = new Uint32Array(cap);
+    this.next = new Float64Array(cap);
+    this.prev = new Float64Array(cap);
+    this.loc = new Float64Array(cap);
+    this.rlen = new Uint32Array(cap);
+    if (old.hlen) this.hlen = new Int32Array(cap);
+    let j = 0;
+    for (let k = 0; k < end; k++) {
+      if (old.subj[k] < 0) continue;
+      slots[j] = oldSlots === null ? k : oldSlots[k];
+      this.subj[j] = old.subj[k];
+      this.ts[j] = old.ts[k];
+      this.size[j] = old.size[k];
+      this.next[j] = old.next[k];
+      this.prev[j] = old.prev[k];
+      this.loc[j] = old.loc[k];
+      this.rlen[j] = old.rlen[k];
+      if (old.hlen) this.hlen![j] = old.hlen[k];
+      j++;
+    }
+    this.slots = slots;
+    this.n = j;
+    this.cap = cap;
+  }
+
+  /** Back to one entry per sequence. */
+  densify(): void {
+    const slots = this.slots;
+    if (slots === null) return;
+    const old = { subj: this.subj, ts: this.ts, size: this.size, next: this.next, prev: this.prev, loc: this.loc, rlen: this.rlen, hlen: this.hlen };
+    const n = this.n;
+    this.slots = null;
+    this.n = 0;
+    this.subj = new Int32Array(CHUNK_SIZE).fill(-1);
+    this.ts = new BigInt64Array(CHUNK_SIZE);
+    this.size = new Uint32Array(CHUNK_SIZE);
+    this.next = new Float64Array(CHUNK_SIZE);
+    this.prev = new Float64Array(CHUNK_SIZE);
+    this.loc = new Float64Array(CHUNK_SIZE);
+    this.rlen = new Uint32Array(CHUNK_SIZE);
+    if (old.hlen) this.hlen = new Int32Array(CHUNK_SIZE);
+    this.cap = CHUNK_SIZE;
+    for (let k = 0; k < n; k++) {
+      if (old.subj[k] < 0) continue;
+      const i = slots[k];
+      this.subj[i] = old.subj[k];
+      this.ts[i] = old.ts[k];
+      this.size[i] = old.size[k];
+      this.next[i] = old.next[k];
+      this.prev[i] = old.prev[k];
+      this.loc[i] = old.loc[k];
+      this.rlen[i] = old.rlen[k];
+      if (old.hlen) this.hlen![i] = old.hlen[k];
+    }
+  }
+
+  /** Entry for a new sequence at offset off (greater than every offset in the chunk). */
+  append(off: number): number {
+    if (this.slots === null) {
+      if (off >= this.cap) this.grow(off + 1);
+      return off;
+    }
+    if (this.live + 1 >= DENSE_AT) {
+      this.densify();
+      return off;
+    }
+    // Full: repack when most entries are removed ones, else grow.
+    if (this.n === this.cap && this.n - this.live > this.live) this.sparsify();
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const k = this.n++;
+    this.slots[k] = off;
+    return k;
+  }
+
+  /** After a removal: switch a mostly empty chunk to (or repack) the sparse layout. */
+  shrink(): void {
+    if (this.slots === null) {
+      if (this.cap === CHUNK_SIZE && this.live <= SPARSE_AT) this.sparsify();
+    } else if (this.n - this.live > this.live && this.n > 8) {
+      this.sparsify();
+    }
   }
 }
 
@@ -130,8 +302,8 @@ export class MsgIndex {
       if (c === undefined) return undefined;
       this.hot = c;
     }
-    const i = seq - c.base;
-    if (i >= c.cap || c.subj[i] < 0) return undefined;
+    const i = c.find(seq - c.base);
+    if (i < 0 || c.subj[i] < 0) return undefined;
     this.slot = i;
     return c;
   }
@@ -221,8 +393,7 @@ export class MsgIndex {
       this.byId[id] = ss;
     }
     const c = this.chunkFor(seq);
-    const i = seq - c.base;
-    if (i >= c.cap) c.grow(i + 1);
+    const i = c.append(seq - c.base);
     c.subj[i] = ss.id;
     c.ts[i] = ts;
     c.size[i] = size;
@@ -275,6 +446,7 @@ export class MsgIndex {
     this.removedSubject = ss.subject;
     this.removedSize = size;
     if (c.live === 0) this.dropChunk(c);
+    else c.shrink();
     if (this.msgs === 0) this.firstSeq = this.lastSeq + 1;
     else if (seq === this.firstSeq) this.firstSeq = this.nextLive(seq + 1);
     return true;
@@ -320,9 +492,9 @@ export class MsgIndex {
     let k = lowerBound(nos, Math.floor(seq / CHUNK_SIZE));
     for (; k < nos.length; k++) {
       const c = this.chunks.get(nos[k])!;
-      let i = seq > c.base ? seq - c.base : 0;
       const subj = c.subj;
-      for (; i < c.cap; i++) if (subj[i] >= 0) return c.base + i;
+      const end = c.end;
+      for (let i = c.from(seq - c.base); i < end; i++) if (subj[i] >= 0) return c.seqAt(i);
     }
     return 0;
   }
@@ -335,9 +507,8 @@ export class MsgIndex {
     let k = upperBound(nos, Math.floor(seq / CHUNK_SIZE)) - 1;
     for (; k >= 0; k--) {
       const c = this.chunks.get(nos[k])!;
-      let i = Math.min(seq - c.base, c.cap - 1);
       const subj = c.subj;
-      for (; i >= 0; i--) if (subj[i] >= 0) return c.base + i;
+      for (let i = c.upTo(seq - c.base); i >= 0; i--) if (subj[i] >= 0) return c.seqAt(i);
     }
     return 0;
   }
@@ -356,7 +527,7 @@ export class MsgIndex {
     let k = lowerBound(nos, no);
     if (k < nos.length && nos[k] === no) {
       const c = this.chunks.get(no)!;
-      for (let i = seq - c.base; i < c.cap; i++) if (c.subj[i] >= 0) total++;
+      for (let i = c.from(seq - c.base), end = c.end; i < end; i++) if (c.subj[i] >= 0) total++;
       k++;
     }
     for (; k < nos.length; k++) total += this.chunks.get(nos[k])!.live;
@@ -526,9 +697,9 @@ export class MsgIndex {
     for (; k < nos.length; k++) {
       const c = this.chunks.get(nos[k])!;
       const subj = c.subj;
-      for (let i = start > c.base ? start - c.base : 0; i < c.cap; i++) {
+      for (let i = c.from(start - c.base), end = c.end; i < end; i++) {
         const id = subj[i];
-        if (id >= 0 && ok(id)) return c.base + i;
+        if (id >= 0 && ok(id)) return c.seqAt(i);
       }
     }
     return 0;
@@ -540,10 +711,11 @@ export class MsgIndex {
     for (; k >= 0; k--) {
       const c = this.chunks.get(nos[k])!;
       const subj = c.subj;
-      for (let i = Math.min(start - c.base, c.cap - 1); i >= 0; i--) {
-        if (c.base + i < stopBelow) return 0;
+      for (let i = c.upTo(start - c.base); i >= 0; i--) {
+        const s = c.seqAt(i);
+        if (s < stopBelow) return 0;
         const id = subj[i];
-        if (id >= 0 && ok(id)) return c.base + i;
+        if (id >= 0 && ok(id)) return s;
       }
     }
     return 0;
@@ -669,10 +841,11 @@ export class MsgIndex {
     for (const no of this.chunkNos) {
       const c = this.chunks.get(no)!;
       const subj = c.subj;
-      const end = Math.min(c.cap, last - c.base + 1);
-      for (let i = Math.max(0, expect - c.base); i < end; i++) {
+      const end = c.end;
+      for (let i = c.from(expect - c.base); i < end; i++) {
         if (subj[i] < 0) continue;
-        const s = c.base + i;
+        const s = c.seqAt(i);
+        if (s > last) break;
         if (s > expect) runs.push([expect, s - expect]);
         expect = s + 1;
       }

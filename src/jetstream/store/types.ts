@@ -87,7 +87,8 @@ export interface StreamState {
   numDeleted: number;
   /** Sorted list of the deleted sequences; only filled by state(), not fastState(). */
   deleted?: number[];
-  /** Messages found damaged on recovery of a file store (StreamState.lost in the API). */
+  /** Messages whose bytes a file store found damaged (at recovery, or when read), and the bytes cut
+   *  (StreamState.lost in the API, nats-server's LostStreamData). At most 10,000 sequences are listed. */
   lost?: { msgs: number[]; bytes: number };
 }
 
@@ -309,6 +310,13 @@ export interface FileStoreOptions {
   /** Opaque JSON-serialisable stream metadata (e.g. the full StreamConfig) persisted in the
    *  directory; read back with readStoreMeta(dir) when the server restarts. */
   metadata?: unknown;
+  /** At most this many block files are kept open (least recently used are closed). Default 128. */
+  maxOpenBlocks?: number;
+  /** Compact a sealed block (rewrite it without its removed messages) once its live bytes fall
+   *  below half of its size and it is at least this big. Default min(2 MiB, blockSizeBytes / 4). */
+  compactMinBytes?: number;
+  /** Where the store reports read errors and recovery cuts (default: console.warn). */
+  log?: (msg: string) => void;
 }
 
 /** Clock injected for tests: returns ns since the epoch. */
