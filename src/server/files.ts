@@ -1,9 +1,19 @@
 // Pid file (left in place at exit, like nats-server) and ports file (`<basename of argv0>_<pid>.ports` in ports_file_dir).
-import { writeFileSync, unlinkSync } from 'node:fs';
+import { writeFileSync, unlinkSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
+/**
+ * Tools poll for these files and read them as soon as they appear: write a temp file and rename it
+ * into place, so a reader never sees an empty or half-written file.
+ */
+function writeWhole(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
 export function writePidFile(path: string): void {
-  writeFileSync(path, String(process.pid));
+  writeWhole(path, String(process.pid));
 }
 
 export class PortsFile {
@@ -14,7 +24,7 @@ export class PortsFile {
   }
 
   write(json: string): void {
-    writeFileSync(this.path, json);
+    writeWhole(this.path, json);
   }
 
   remove(): void {
