@@ -1,0 +1,98 @@
+// The clustered $JS.API on 3 in-process servers: every meta operation and every stream or
+// consumer request gets exactly one reply whichever server the client is connected to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startJsCluster, connectAll, requestAll, stopAll, metaOf, jsOf } from './js-meta-own-helpers.js';
+
+const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
+
+test('meta: create/info/update/delete of R1 streams and consumers, one reply each from every server', async () => {
+  const { nodes, root } = await startJsCluster(3);
+  const ncs = await connectAll(nodes);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const nc = ncs[i]!;
+      const name = `S${i}`;
+      const cfg = JSON.stringify({ name, subjects: [`s${i}.>`], storage: 'file', num_replicas: 1 });
+      let r = await requestAll(nc, nodes, `$JS.API.STREAM.CREATE.${name}`, cfg);
+      assert.equal(r.length, 1, `one create reply via n${i + 1}: ${r.join('\n')}`);
+      const created = j(r[0]!);
+      assert.equal(created.type, 'io.nats.jetstream.api.v1.stream_create_response');
+      assert.equal(created.did_create, true);
+      assert.equal(created.cluster.name, 'C1');
+      const holder = created.cluster.leader as string;
+      const holderNode = nodes.find((n) => n.name === holder)!;
+      assert.ok(jsOf(holderNode).jsAccount('$G')!.streams.has(name), 'the holder has the stream');
+      for (const n of nodes) if (n !== holderNode) assert.ok(!jsOf(n).jsAccount('$G')!.streams.has(name), 'no copy elsewhere');
+      for (const n of nodes) assert.ok(metaOf(n).state.stream('$G', name), `assignment on ${n.name}`);
+
+      // Idempotent create: same config, one reply, nothing created twice.
+      r = await requestAll(nc, nodes, `$JS.API.STREAM.CREATE.${name}`, cfg);
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).error, undefined, r[0]);
+      // Different config under the same name.
+      r = await requestAll(nc, nodes, `$JS.API.STREAM.CREATE.${name}`, JSON.stringify({ name, subjects: ['other.>'] }));
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).error.err_code, 10058);
+
+      // Publish from every server, info from every server.
+      for (const c of ncs) await c.request(`s${i}.x`, 'hello', { timeout: 10_000 });
+      for (const c of ncs) {
+        r = await requestAll(c, nodes, `$JS.API.STREAM.INFO.${name}`);
+        assert.equal(r.length, 1);
+        const info = j(r[0]!);
+        assert.equal(info.state.messages, 3);
+        assert.deepEqual(info.cluster, { name: 'C1', leader: holder });
+      }
+
+      r = await requestAll(nc, nodes, `$JS.API.STREAM.UPDATE.${name}`, JSON.stringify({ name, subjects: [`s${i}.>`, `t${i}.>`], storage: 'file' }));
+      assert.equal(r.length, 1);
+      assert.deepEqual(j(r[0]!).config.subjects, [`s${i}.>`, `t${i}.>`], r[0]);
+
+      r = await requestAll(nc, nodes, `$JS.API.CONSUMER.CREATE.${name}.D`, JSON.stringify({ stream_name: name, config: { durable_name: 'D', ack_policy: 'explicit' } }));
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).name, 'D', r[0]);
+      assert.equal(j(r[0]!).cluster.leader, holder);
+      for (const c of ncs) {
+        r = await requestAll(c, nodes, `$JS.API.CONSUMER.INFO.${name}.D`);
+        assert.equal(r.length, 1);
+        assert.equal(j(r[0]!).num_pending, 3);
+      }
+      // A pull through a server that does not hold the consumer.
+      const other = ncs[(nodes.indexOf(holderNode) + 1) % 3]!;
+      const m = await other.request(`$JS.API.CONSUMER.MSG.NEXT.${name}.D`, JSON.stringify({ batch: 1 }), { timeout: 10_000, noMux: true });
+      assert.equal(m.string(), 'hello');
+      r = await requestAll(nc, nodes, `$JS.API.CONSUMER.NAMES.${name}`);
+      assert.equal(r.length, 1);
+      assert.deepEqual(j(r[0]!).consumers, ['D']);
+      r = await requestAll(nc, nodes, `$JS.API.CONSUMER.DELETE.${name}.D`);
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).success, true, r[0]);
+    }
+
+    let r = await requestAll(ncs[1]!, nodes, '$JS.API.STREAM.NAMES');
+    assert.equal(r.length, 1);
+    assert.deepEqual(j(r[0]!).streams, ['S0', 'S1', 'S2']);
+    r = await requestAll(ncs[2]!, nodes, '$JS.API.STREAM.LIST');
+    assert.equal(r.length, 1);
+    assert.deepEqual(j(r[0]!).streams.map((s: any) => [s.config.name, s.state.messages]), [['S0', 3], ['S1', 3], ['S2', 3]]);
+    r = await requestAll(ncs[0]!, nodes, '$JS.API.INFO');
+    assert.equal(r.length, 1);
+    assert.equal(j(r[0]!).streams, 3);
+
+    // Unknown stream: 10059 from exactly one server.
+    r = await requestAll(ncs[2]!, nodes, '$JS.API.STREAM.INFO.NOPE');
+    assert.equal(r.length, 1);
+    assert.equal(j(r[0]!).error.err_code, 10059);
+
+    for (let i = 0; i < 3; i++) {
+      r = await requestAll(ncs[(i + 2) % 3]!, nodes, `$JS.API.STREAM.DELETE.S${i}`);
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).success, true, r[0]);
+    }
+    for (const n of nodes) assert.equal(jsOf(n).jsAccount('$G')!.streams.size, 0);
+    for (const n of nodes) assert.equal(metaOf(n).state.streamsOf('$G').length, 0);
+  } finally {
+    await stopAll(nodes, ncs, root);
+  }
+});
