@@ -33,6 +33,8 @@ import {
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
+import { createGroupForStream, type PlacementContext } from './placement.js';
+import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 const CONSUMER_CREATE = T + 'consumer_create_response';
@@ -279,7 +281,7 @@ export class ClusterApi {
       }
       const max = acc.limits.maxStreams;
       if (max > 0 && others.length >= max) throw jsErr('MaximumStreamsLimit');
-      const group = this.placeStream(cfg.num_replicas || 1, storage, (cfgJson.placement as { cluster?: string } | undefined)?.cluster);
+      const group = this.placeStream({ num_replicas: cfg.num_replicas, storage, max_bytes: cfg.max_bytes, placement: cfg.placement ?? undefined });
       const sa: StreamAssignment = {
         client: this.clientInfo(req), created: nowGo(), stream: cfgJson, group,
         sync: `$JSC.SYNC.${rand8()}`, subject: req.subject, reply: req.reply,
@@ -289,29 +291,26 @@ export class ClusterApi {
     });
   }
 
-  /** R servers for a new stream: online JetStream servers of the meta group holding the fewest streams. */
-  private placeStream(replicas: number, storage: 'file' | 'memory', cluster: string | undefined): RaftGroupJson {
-    if (cluster && cluster !== this.c.clusterName) throw jsErrText('ClusterNoPeers', 'no suitable peers for placement');
-    const online = this.c.onlinePeers();
-    const members = new Set(this.c.node.peers());
-    members.add(this.c.id);
-    const load = new Map<string, number>();
-    for (const [, e] of this.c.state.all()) for (const p of e.sa.group.peers) load.set(p, (load.get(p) ?? 0) + 1);
-    const candidates = [...online].filter((p) => members.has(p));
-    if (replicas > candidates.length) throw jsErrText('ClusterNoPeers', 'insufficient resources');
-    // Shuffle, then fewest assets first (ties stay random).
-    for (let i = candidates.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
-    }
-    candidates.sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0));
-    const peers = candidates.slice(0, replicas);
-    const group: RaftGroupJson = {
-      name: groupName('S', replicas, storage === 'memory' ? 'M' : 'F', `${rand8()}${Date.now()}`),
-      peers, store: storage, cluster: this.c.clusterName,
+  /** Placement (nats-server createGroupForStream) over the meta peers this leader knows. */
+  private placeStream(cfg: { num_replicas: number; storage: 'file' | 'memory'; max_bytes: number; placement?: { cluster?: string; tags?: string[] } }): RaftGroupJson {
+    const c = this.c;
+    const members = new Set(c.node.peers());
+    members.add(c.id);
+    const assignments = [...c.state.all()].map(([, e]) => ({ group: e.sa.group })) as unknown as StreamAssignmentLib[];
+    const ctx: PlacementContext = {
+      peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers()),
+      assignments,
+      uniqueTag: c.js.options.jetstream.uniqueTag || undefined,
+      random: Math.random,
     };
-    if (replicas > 1) group.preferred = peers[0]!;
-    return group;
+    const r = createGroupForStream({ cluster: c.clusterName }, {
+      num_replicas: cfg.num_replicas || 1, storage: cfg.storage, max_bytes: cfg.max_bytes, placement: cfg.placement,
+    }, ctx);
+    if (!r.ok) throw r.error;
+    const g: RaftGroupJson = { name: r.group.name, peers: r.group.peers, store: r.group.store };
+    if (r.group.cluster) g.cluster = r.group.cluster;
+    if (r.group.preferred) g.preferred = r.group.preferred;
+    return g;
   }
 
   private forwardToHolder(entry: StreamEntry, req: ApiRequest): void {
@@ -319,7 +318,7 @@ export class ClusterApi {
       this.respondFromAssignment(req, entry.sa, ResponseType.StreamCreate, false);
       return;
     }
-    this.c.forward(holderOf(entry.sa.group), req);
+    this.c.forward(holderOf(entry.sa.group), req, true);
   }
 
   private streamUpdate(req: ApiRequest): Promise<void> {

@@ -38,6 +38,7 @@ import {
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
+import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -53,6 +54,8 @@ export interface ForwardedRequest {
   subject: string;
   reply: string;
   payload: string; // base64
+  /** Idempotent create: answered as STREAM.INFO with the create response type (nats-server). */
+  as_create?: boolean;
 }
 
 /** The server that holds (creates and answers for) an asset of this group. */
@@ -73,6 +76,7 @@ export class ClusteredJetStream {
   /** Snapshot + log replayed and local assets reconciled: JetStream may be served. */
   ready = false;
   private transport!: RouteRaftTransport;
+  peerInfo!: PeerInfoTable;
   private sys!: InternalClient;
   private readonly api: ClusterApi;
   private work: Promise<void> = Promise.resolve();
@@ -80,7 +84,6 @@ export class ClusteredJetStream {
   private orphanTimer: NodeJS.Timeout | undefined;
   private orphansChecked = false;
   private startedAt = 0;
-  private leaderSince = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
   /** Peer id -> server name, for every server seen (self, routes, assignments). */
@@ -150,6 +153,8 @@ export class ClusteredJetStream {
     this.sys.subscribe(STREAM_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onStreamResult(p));
     this.sys.subscribe(CONSUMER_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onConsumerResult(p));
     this.api.subscribeSystemApi(this.sys);
+    this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo());
+    this.peerInfo.start();
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
     // A server that was part of the group replays its snapshot + log before serving
     // JetStream. A new one waits until it has met another JetStream server (NRG waits for a
@@ -210,6 +215,7 @@ export class ClusteredJetStream {
       this.node.stop();
     }
     this.api.stop();
+    this.peerInfo?.stop();
     this.sys?.close();
     this.transport?.close();
   }
@@ -226,12 +232,13 @@ export class ClusteredJetStream {
 
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
     this.notePeer(peer);
-    if (ev === 'added' && peer.jetstream && !this.stopped && !this.node) void this.startMeta();
+    if (ev !== 'added' || !peer.jetstream || this.stopped) return;
+    this.peerInfo.announce();
+    if (!this.node) void this.startMeta();
   }
 
   private onLeaderChange(isLeader: boolean): void {
     if (isLeader) {
-      this.leaderSince = performance.now();
       this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
       // A new leader knows every committed assignment: take a snapshot now (nats-server does).
       queueMicrotask(() => this.snapshot(false));
@@ -543,12 +550,13 @@ export class ClusteredJetStream {
   }
 
   /** Hand a client request to the server holding the asset (the leader does this for repeated creates). */
-  forward(peer: string, req: ApiRequest): void {
+  forward(peer: string, req: ApiRequest, asCreate = false): void {
     if (peer === this.id) {
-      void this.enqueue(() => this.runForwarded(req.accountName, req.subject, req.reply, req.payload, 0));
+      void this.enqueue(() => this.runForwarded(req.accountName, req.subject, req.reply, req.payload, 0, asCreate));
       return;
     }
     const fr: ForwardedRequest = { account: req.accountName, subject: req.subject, reply: req.reply, payload: req.payload.toString('base64') };
+    if (asCreate) fr.as_create = true;
     this.sys.publish(forwardSubject(peer), '', undefined, JSON.stringify(fr));
   }
 
@@ -560,15 +568,23 @@ export class ClusteredJetStream {
     } catch {
       return;
     }
-    void this.enqueue(() => this.runForwarded(fr.account, fr.subject, fr.reply ?? '', Buffer.from(fr.payload ?? '', 'base64'), 0));
+    void this.enqueue(() => this.runForwarded(fr.account, fr.subject, fr.reply ?? '', Buffer.from(fr.payload ?? '', 'base64'), 0, fr.as_create === true));
   }
 
   /** The holder may apply the assignment a moment after the leader: wait for the local stream. */
-  private async runForwarded(account: string, subject: string, reply: string, payload: Buffer, attempt: number): Promise<void> {
+  private async runForwarded(account: string, subject: string, reply: string, payload: Buffer, attempt: number, asCreate: boolean): Promise<void> {
     const name = subject.split('.')[4] ?? '';
     const e = this.state.stream(account, name);
     if ((!e || !this.js.jsAccount(account)?.streams.has(name)) && attempt < 40) {
-      setTimeout(() => void this.enqueue(() => this.runForwarded(account, subject, reply, payload, attempt + 1)), 50).unref();
+      setTimeout(() => void this.enqueue(() => this.runForwarded(account, subject, reply, payload, attempt + 1, asCreate)), 50).unref();
+      return;
+    }
+    if (asCreate) {
+      await this.runLocal(account, `$JS.API.STREAM.INFO.${name}`, reply, '', (b, isError) => {
+        if (isError) return b.replace('"type":"io.nats.jetstream.api.v1.stream_info_response"', '"type":"io.nats.jetstream.api.v1.stream_create_response"');
+        return b.replace('"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,',
+          '"type":"io.nats.jetstream.api.v1.stream_create_response",');
+      });
       return;
     }
     await this.runLocal(account, subject, reply, payload, subject.includes('.CONSUMER.') ? (b) => this.withConsumerCluster(b) : undefined);
@@ -600,20 +616,48 @@ export class ClusteredJetStream {
     }
   }
 
-  /** For /jsz meta_cluster. */
+  /** This server as placement sees it (nats-server: its statsz). */
+  private selfInfo(): PeerInfoMsg {
+    let reservedMemory = 0;
+    let reservedStore = 0;
+    for (const a of this.js.allJsAccounts()) {
+      reservedMemory += a.reservedMemory();
+      reservedStore += a.reservedStore();
+    }
+    let haAssets = 1; // the meta group itself
+    for (const [, e] of this.state.all()) if (e.sa.group.peers.length > 1 && e.sa.group.peers.includes(this.id)) haAssets++;
+    return {
+      name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
+      maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,
+      usedStore: this.js.storeUsed, reservedMemory, reservedStore, haAssets,
+    };
+  }
+
+  /** nats-server's healthz meta checks, in its order. */
+  healthError(): string | undefined {
+    if (!this.node) return 'JetStream has not established contact with a meta leader';
+    if (this.node.state === 'closed') return 'JetStream meta layer is not running';
+    if (!this.ready) return 'JetStream is still recovering meta layer';
+    if (!this.node.leaderId) return 'JetStream has not established contact with a meta leader';
+    if (!this.node.isCurrent()) return 'JetStream is not current with the meta leader';
+    return undefined;
+  }
+
+  /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */
   metaClusterInfo(): Record<string, unknown> {
-    if (!this.node) return { name: this.clusterName, peer: this.id, cluster_size: 0 };
-    const st = this.node.status();
     const out: Record<string, unknown> = { name: this.clusterName };
+    if (!this.node) return { ...out, cluster_size: 0 };
+    const st = this.node.status();
     const leader = this.leaderName();
-    if (leader) out.leader = leader;
-    out.peer = this.id;
-    out.cluster_size = this.node.clusterSize;
+    if (leader) {
+      out.leader = leader;
+      out.peer = st.leader;
+    }
     const replicas: Array<Record<string, unknown>> = [];
     const online = this.onlinePeers();
-    for (const p of st.peers) {
+    for (const p of st.state === 'leader' ? st.peers : []) {
       if (p.id === this.id) continue;
-      const r: Record<string, unknown> = { name: this.serverNameOf(p.id), current: st.state === 'leader' ? (p.lag ?? 0) === 0 && online.has(p.id) : online.has(p.id) };
+      const r: Record<string, unknown> = { name: this.serverNameOf(p.id), current: p.current && online.has(p.id) };
       if (!online.has(p.id)) r.offline = true;
       r.active = p.lastSeenAgoMs === null ? 0 : Math.round(p.lastSeenAgoMs * 1e6);
       if (p.lag) r.lag = p.lag;
@@ -621,7 +665,7 @@ export class ClusteredJetStream {
       replicas.push(r);
     }
     if (replicas.length) out.replicas = replicas;
-    void this.leaderSince;
+    out.cluster_size = this.node.clusterSize;
     return out;
   }
 }
