@@ -1,14 +1,18 @@
-// The meta group's replicated state, as this layer uses it: accounts -> stream
-// assignments -> consumer assignments, the meta entry encoding (op byte + JSON, as
-// nats-server's assignStreamOp / updateStreamOp / removeStreamOp / assignConsumerOp /
-// removeConsumerOp) and the snapshot form (JSON array of streams with a capitalised
-// "Consumers" key). Decoding never throws on bad input: it returns an error string so
-// the caller can log and skip the entry.
-//
-// The S2 compression of snapshots and of assignCompressedConsumerOp, and the byte-exact
-// comparisons with nats-server's captures, belong to the sibling modules s2.ts /
-// meta-codec.ts / meta-snapshot.ts; this module is the working subset the clustered
-// JetStream layer runs on.
+// The meta group's replicated state as the clustered JetStream layer runs on it: accounts ->
+// stream assignments -> consumer assignments, with the configs kept as the JSON objects the
+// API handlers take. The bytes in the log and in snapshots are nats-server's, produced and
+// read by meta-codec.ts / meta-snapshot.ts (S2); this module converts between the two
+// forms. Decoding never throws on bad input: it returns an error string so the caller can
+// log and skip the entry.
+
+import { goJson } from '../api/json.js';
+import {
+  decodeMetaEntry as decodeLibEntry, encodeMetaEntry as encodeLibEntry,
+  type ClientInfo, type ConsumerAssignment as LibConsumer, type StreamAssignment as LibStream,
+  type StreamAssignmentWithConsumers,
+} from './meta-codec.js';
+import { decodeMetaSnapshot, encodeMetaSnapshot } from './meta-snapshot.js';
+import type { MetaOp as LibMetaOp } from './ops.js';
 
 export const MetaOp = {
   assignStream: 0,
@@ -73,14 +77,59 @@ export function accountOf(client: ClientInfoJson | undefined): string {
   return (client?.svc || client?.acc || '') as string;
 }
 
+function toLibStream(sa: StreamAssignment, withRequest: boolean): LibStream {
+  const out: LibStream = {
+    client: sa.client as ClientInfo, created: sa.created, config: undefined as unknown as LibStream['config'],
+    configJson: goJson(sa.stream), group: sa.group, sync: sa.sync,
+  };
+  if (withRequest) {
+    out.subject = sa.subject;
+    out.reply = sa.reply;
+  }
+  if (sa.restore_state !== undefined) out.restoreStateJson = goJson(sa.restore_state);
+  return out;
+}
+
+function toLibConsumer(ca: ConsumerAssignment, withRequest: boolean): LibConsumer {
+  const out: LibConsumer = {
+    client: ca.client as ClientInfo, created: ca.created, name: ca.name, stream: ca.stream,
+    config: undefined as unknown as LibConsumer['config'], configJson: goJson(ca.consumer), group: ca.group,
+  };
+  if (withRequest) {
+    out.subject = ca.subject;
+    out.reply = ca.reply;
+  }
+  if (ca.state !== undefined) out.stateJson = goJson(ca.state);
+  return out;
+}
+
+function fromLibStream(l: LibStream): StreamAssignment {
+  const sa: StreamAssignment = {
+    client: (l.client ?? {}) as ClientInfoJson, created: l.created,
+    stream: JSON.parse(l.configJson) as StreamAssignment['stream'], group: l.group as RaftGroupJson, sync: l.sync,
+    subject: l.subject ?? '', reply: l.reply ?? '',
+  };
+  if (l.restoreStateJson !== undefined) sa.restore_state = JSON.parse(l.restoreStateJson) as unknown;
+  return sa;
+}
+
+function fromLibConsumer(l: LibConsumer): ConsumerAssignment {
+  const ca: ConsumerAssignment = {
+    client: (l.client ?? {}) as ClientInfoJson, created: l.created, name: l.name, stream: l.stream,
+    consumer: JSON.parse(l.configJson) as Record<string, unknown>, group: l.group as RaftGroupJson,
+    subject: l.subject ?? '', reply: l.reply ?? '',
+  };
+  if (l.stateJson !== undefined) ca.state = JSON.parse(l.stateJson) as unknown;
+  return ca;
+}
+
+/** nats-server's bytes for a stream op (op byte + Go-encoded JSON, `\n` after assignments). */
 export function encodeStreamEntry(op: number, sa: StreamAssignment): Buffer {
-  const json = JSON.stringify(sa);
-  return Buffer.concat([Buffer.from([op]), Buffer.from(op === MetaOp.assignStream ? json + '\n' : json)]);
+  return encodeLibEntry(op as LibMetaOp, toLibStream(sa, true));
 }
 
 export function encodeConsumerEntry(op: number, ca: ConsumerAssignment): Buffer {
-  const json = JSON.stringify(ca);
-  return Buffer.concat([Buffer.from([op]), Buffer.from(op === MetaOp.assignConsumer ? json + '\n' : json)]);
+  return encodeLibEntry(op as LibMetaOp, toLibConsumer(ca, true));
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -108,29 +157,29 @@ function checkConsumer(v: unknown): string | undefined {
 
 /** Decode one EntryNormal payload of the meta group, or say why it is unusable. */
 export function decodeMetaEntry(data: Uint8Array): DecodedEntry | { error: string } {
-  if (data.length < 2) return { error: 'entry too short' };
-  const op = data[0]!;
-  let v: unknown;
+  let d;
   try {
-    v = JSON.parse(Buffer.from(data.buffer, data.byteOffset + 1, data.byteLength - 1).toString('utf8'));
+    d = decodeLibEntry(data);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const op = d.op as number;
+  try {
+    if (d.stream) {
+      const v = fromLibStream(d.stream);
+      const err = checkStream(v);
+      return err ? { error: `op ${op}: ${err}` } : { op: op as 0 | 2 | 11, sa: v };
+    }
+    if (d.consumer) {
+      const v = fromLibConsumer(d.consumer);
+      const err = checkConsumer(v);
+      // The compressed form (op 9) is an ordinary consumer assignment once decoded.
+      return err ? { error: `op ${op}: ${err}` } : { op: op === MetaOp.assignCompressedConsumer ? MetaOp.assignConsumer : op as 1 | 3, ca: v };
+    }
   } catch (e) {
     return { error: `op ${op}: ${(e as Error).message}` };
   }
-  switch (op) {
-    case MetaOp.assignStream:
-    case MetaOp.updateStream:
-    case MetaOp.removeStream: {
-      const err = checkStream(v);
-      return err ? { error: `op ${op}: ${err}` } : { op, sa: v as StreamAssignment };
-    }
-    case MetaOp.assignConsumer:
-    case MetaOp.removeConsumer: {
-      const err = checkConsumer(v);
-      return err ? { error: `op ${op}: ${err}` } : { op, ca: v as ConsumerAssignment };
-    }
-    default:
-      return { error: `unknown meta op ${op}` };
-  }
+  return { error: `op ${op}: no assignment` };
 }
 
 /** The whole assignment map (one per server, identical everywhere once applied). */
@@ -189,49 +238,48 @@ export class MetaAssignments {
     this.accounts.clear();
   }
 
-  /** Snapshot JSON: streams (without subject/reply) each with a "Consumers" array. */
-  toSnapshotJson(): string {
-    const out: unknown[] = [];
+  /** nats-server's meta snapshot (S2 block of the JSON array; empty state = empty buffer). */
+  toSnapshot(): Buffer {
+    const list: StreamAssignmentWithConsumers[] = [];
     for (const [, e] of this.all()) {
-      const { client, created, stream, group, sync } = e.sa;
-      const consumers = [...e.consumers.values()].map(({ client: c, created: cr, name, stream: s, consumer, group: g }) =>
-        ({ client: c, created: cr, name, stream: s, consumer, group: g }));
-      const item: Record<string, unknown> = { client, created, stream, group, sync };
-      if (consumers.length) item.Consumers = consumers;
-      out.push(item);
+      list.push({ ...toLibStream(e.sa, false), consumers: [...e.consumers.values()].map((c) => toLibConsumer(c, false)) });
     }
-    return out.length ? JSON.stringify(out) : '';
+    return encodeMetaSnapshot(list);
   }
 
   /** Parse a snapshot into a fresh map; malformed items are reported and skipped. */
-  static fromSnapshotJson(text: string, warn: (m: string) => void): MetaAssignments {
+  static fromSnapshot(data: Uint8Array, warn: (m: string) => void): MetaAssignments {
     const m = new MetaAssignments();
-    if (text.trim() === '') return m;
-    let arr: unknown;
+    let list: StreamAssignmentWithConsumers[];
     try {
-      arr = JSON.parse(text);
+      list = decodeMetaSnapshot(data);
     } catch (e) {
       warn(`meta snapshot: ${(e as Error).message}`);
-      return m;
+      throw e;
     }
-    if (!Array.isArray(arr)) {
-      warn('meta snapshot: not an array');
-      return m;
-    }
-    for (const item of arr) {
-      const err = checkStream({ subject: '', reply: '', ...(isObj(item) ? item : {}) });
+    for (const item of list) {
+      let sa: StreamAssignment;
+      try {
+        sa = fromLibStream(item);
+      } catch (e) {
+        warn(`meta snapshot: stream skipped: ${(e as Error).message}`);
+        continue;
+      }
+      const err = checkStream(sa);
       if (err) {
         warn(`meta snapshot: stream skipped: ${err}`);
         continue;
       }
-      const it = item as Record<string, unknown>;
-      const sa = { ...(it as unknown as StreamAssignment), subject: '', reply: '' };
-      delete (sa as unknown as Record<string, unknown>).Consumers;
       m.setStream(sa);
-      for (const c of Array.isArray(it.Consumers) ? it.Consumers : []) {
-        const cerr = checkConsumer(c);
-        if (cerr) warn(`meta snapshot: consumer skipped: ${cerr}`);
-        else m.setConsumer({ ...(c as ConsumerAssignment), subject: '', reply: '' });
+      for (const c of item.consumers) {
+        try {
+          const ca = fromLibConsumer(c);
+          const cerr = checkConsumer(ca);
+          if (cerr) warn(`meta snapshot: consumer skipped: ${cerr}`);
+          else m.setConsumer(ca);
+        } catch (e) {
+          warn(`meta snapshot: consumer skipped: ${(e as Error).message}`);
+        }
       }
     }
     return m;

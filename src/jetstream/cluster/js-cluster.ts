@@ -322,8 +322,12 @@ export class ClusteredJetStream {
 
   /** A snapshot replaces the state: assets that disappear are removed, the rest reconciled. */
   private applySnapshot(data: Uint8Array): void {
-    const next = MetaAssignments.fromSnapshotJson(Buffer.from(data).toString('utf8'),
-      (m) => this.server.log.warn(`JetStream cluster: ${m}`));
+    let next: MetaAssignments;
+    try {
+      next = MetaAssignments.fromSnapshot(data, (m) => this.server.log.warn(`JetStream cluster: ${m}`));
+    } catch {
+      return; // an unreadable snapshot leaves the state as it was (nats-server returns the error)
+    }
     const gone: Array<[string, StreamEntry]> = [];
     for (const [acc, e] of this.state.all()) if (!next.stream(acc, e.sa.stream.name)) gone.push([acc, e]);
     this.state.clear();
@@ -610,7 +614,7 @@ export class ClusteredJetStream {
     if (!this.node || this.node.state === 'closed') return;
     if (this.node.applied <= 0) return;
     try {
-      this.node.installSnapshot(Buffer.from(this.state.toSnapshotJson()), force);
+      this.node.installSnapshot(this.state.toSnapshot(), force);
     } catch (e) {
       if (!(e instanceof RaftError)) this.server.log.warn(`JetStream cluster: meta snapshot failed: ${(e as Error).message}`);
     }
