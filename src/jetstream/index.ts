@@ -118,8 +118,13 @@ export class JetStreamService implements Subsystem {
     this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m));
     this.sourcing = new Sourcing(this);
     if (this.options.cluster?.port !== undefined) {
-      // Created before the API subscriptions so no request is answered single-server style.
-      this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
+      if ((this.options.cluster.routes?.length ?? 0) > 0) {
+        // Created before the API subscriptions so no request is answered single-server style.
+        this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
+      } else {
+        // nats-server refuses to start this configuration; tsnats keeps JetStream on this server alone.
+        server.log.warn('JetStream cluster requires configured routes: running JetStream on this server only');
+      }
     }
 
     registerStreamApi(this.router, this.api);

@@ -48,8 +48,8 @@ export function tsnatsCli(): string {
 
 /**
  * Why a test of `impl` must be skipped, or undefined when it can run. nats-server missing is a skip
- * locally and an error under CI=true (CI must exercise the reference). The tsnats variants are opt-in
- * through TSNATS_META=1 until clustered JetStream's meta group lands.
+ * locally and an error under CI=true (CI must exercise the reference). The tsnats variants run
+ * unless TSNATS_META=0.
  */
 export function skipReason(impl: Impl): string | undefined {
   if (impl === 'nats-server') {
@@ -57,7 +57,7 @@ export function skipReason(impl: Impl): string | undefined {
     if (process.env.CI === 'true') throw new Error('nats-server not found (PATH or NATS_SERVER_BIN) and CI=true: the reference runs are required in CI');
     return 'nats-server not found on PATH (set NATS_SERVER_BIN)';
   }
-  if (process.env.TSNATS_META !== '1') return 'clustered JetStream meta group not yet enabled (TSNATS_META)';
+  if (process.env.TSNATS_META === '0') return 'tsnats variants turned off (TSNATS_META=0)';
   return undefined;
 }
 

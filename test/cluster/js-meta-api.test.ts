@@ -1,5 +1,5 @@
 // Clustered JetStream, meta group: the JetStream API of a 3-server cluster with R1 assets, checked
-// against nats-server 2.9.10 and (with TSNATS_META=1) tsnats. Every request is answered exactly once
+// against nats-server 2.9.10 and tsnats (TSNATS_META=0 skips the tsnats runs). Every request is answered exactly once
 // whichever server the client is on; the answers are the JSON nats-server sends. One cluster per
 // implementation is shared by the tests of this file (each test uses its own stream names).
 import { after, before, describe, test } from 'node:test';

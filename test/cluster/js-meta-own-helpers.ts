@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { freePort, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
 import type { JetStreamService } from '../../src/jetstream/index.js';
 import type { ClusteredJetStream } from '../../src/jetstream/cluster/js-cluster.js';
 import type { Options } from '../../src/config/options.js';
@@ -31,17 +31,26 @@ export function jsClusterOptions(dir: string, extra: Partial<Options> = {}): Par
   };
 }
 
-/** Start `n` clustered JetStream servers in this process (names n1..nN, routes to n1). */
+/** Start `n` clustered JetStream servers in this process (names n1..nN, fixed cluster ports, full mesh of routes). */
 export async function startJsCluster(n: number, root = mkdtempSync(join(tmpdir(), 'tsnats-meta-'))): Promise<{ nodes: JsNode[]; root: string }> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
   const nodes: JsNode[] = [];
-  for (let i = 1; i <= n; i++) {
-    const name = `n${i}`;
-    const dir = join(root, name);
-    const node = await startNode({ name, routes: i === 1 ? [] : [nodes[0]!.routeUrl], extra: jsClusterOptions(dir) });
-    nodes.push({ ...node, name, dir });
+  try {
+    for (let i = 1; i <= n; i++) {
+      const name = `n${i}`;
+      const dir = join(root, name);
+      const routes = ports.filter((_, k) => k !== i - 1).map((p) => `nats-route://127.0.0.1:${p}`);
+      const node = await startNode({ name, clusterPort: ports[i - 1], routes, extra: jsClusterOptions(dir, { cluster: { connectRetries: 60 } as never }) });
+      nodes.push({ ...node, name, dir });
+    }
+    await waitRoutes(nodes, n - 1);
+    await waitForMetaLeader(nodes);
+  } catch (e) {
+    await Promise.all(nodes.map((x) => x.h.shutdown()));
+    rmSync(root, { recursive: true, force: true });
+    throw e;
   }
-  await waitRoutes(nodes, n - 1);
-  await waitForMetaLeader(nodes);
   return { nodes, root };
 }
 

@@ -491,7 +491,8 @@ export class ClusteredJetStream {
       if (!stream) continue;
       stream.clusterInfo = () => this.clusterBlock();
       for (const ca of e.consumers.values()) {
-        if (lookupConsumer(stream, ca.name)) continue;
+        // Ephemeral consumers do not come back after a restart (as on a single server).
+        if (lookupConsumer(stream, ca.name) || !ca.consumer.durable_name) continue;
         const payload = JSON.stringify({ stream_name: name, config: { ...ca.consumer, name: ca.name } });
         const r = await this.runLocal(account, `$JS.API.CONSUMER.CREATE.${name}.${ca.name}`, '', payload);
         if (r?.error) this.server.log.warn(`JetStream cluster: restoring consumer '${account} > ${name} > ${ca.name}': ${r.body}`);
