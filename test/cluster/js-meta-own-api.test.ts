@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startJsCluster, connectAll, requestAll, stopAll, metaOf, jsOf } from './js-meta-own-helpers.js';
+import { waitFor } from './cluster-helpers.js';
+import { healthz } from '../../src/monitor/healthz.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
 
@@ -10,6 +12,8 @@ test('meta: create/info/update/delete of R1 streams and consumers, one reply eac
   const { nodes, root } = await startJsCluster(3);
   const ncs = await connectAll(nodes);
   try {
+    // Every server becomes healthy once it is current with the meta leader.
+    await waitFor(() => nodes.every((n) => healthz(n.h.server, {}).status === 'ok'), 'healthz ok everywhere');
     for (let i = 0; i < 3; i++) {
       const nc = ncs[i]!;
       const name = `S${i}`;

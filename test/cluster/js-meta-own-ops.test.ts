@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor, type InProcNode } from './cluster-helpers.js';
 import { connectAll, metaOf, requestAll, startJsCluster, stopAll, waitForMetaLeader } from './js-meta-own-helpers.js';
+import { healthz } from '../../src/monitor/healthz.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
 
@@ -30,10 +31,22 @@ test('meta: stepdown to a preferred server, then SERVER.REMOVE of a stopped serv
   try {
     const old = await waitForMetaLeader(nodes);
     const target = nodes.find((n) => n !== old)!;
+    // The new leader announces itself in the system account (newer nats-server's advisory).
+    const advisories: Record<string, any>[] = [];
+    const watcher = nodes[2]!.h.server.systemAccount.createInternalClient('adv');
+    watcher.subscribe('$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED', (_s, _r, _h, p) => { advisories.push(j(p.toString())); });
+    await waitFor(() => nodes.every((n) => n === nodes[2] || n.cluster.hasRemoteInterest('$SYS', '$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED')), 'advisory interest');
     const r = await sysRequest(nodes[0]!, nodes, '$JS.API.META.LEADER.STEPDOWN', JSON.stringify({ placement: { preferred: target.h.server.serverName } }));
     assert.deepEqual(j(r[0]!), { type: 'io.nats.jetstream.api.v1.meta_leader_stepdown_response', success: true });
     const now = await waitForMetaLeader(nodes);
     assert.equal(now, target, 'the preferred server leads');
+    await waitFor(() => advisories.length > 0, 'a leader elected advisory');
+    watcher.close();
+    assert.equal(advisories.length, 1);
+    assert.equal(advisories[0]!.type, 'io.nats.jetstream.advisory.v1.domain_leader_elected');
+    assert.equal(advisories[0]!.leader, metaOf(target).id);
+    assert.equal(advisories[0]!.cluster, 'C1');
+    assert.deepEqual(advisories[0]!.replicas.map((r: any) => r.name).sort(), ['n1', 'n2', 'n3']);
     // An unknown preferred server is refused and nothing changes.
     const bad = await sysRequest(nodes[1]!, nodes, '$JS.API.META.LEADER.STEPDOWN', JSON.stringify({ placement: { preferred: 'nope' } }));
     assert.equal(j(bad[0]!).error.err_code, 10005);
@@ -80,6 +93,11 @@ test('meta: with no meta leader, a meta request gets 10008 once, from the server
     assert.equal(got.length, 1);
     assert.deepEqual(j(got[0]!).error, { code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
     assert.equal(j(got[0]!).type, 'io.nats.jetstream.api.v1.stream_create_response');
+    // /healthz says why JetStream is not healthy (nats-server's text), and is fine with JetStream checks off.
+    const h = healthz(alone.h.server, {});
+    assert.equal(h.status, 'unavailable');
+    assert.equal(h.error, 'JetStream has not established contact with a meta leader');
+    assert.equal(healthz(alone.h.server, { jsEnabledOnly: true }).status, 'ok');
   } finally {
     await ncs[0]!.close();
     await nodes[0]!.h.shutdown();

@@ -29,7 +29,8 @@ import type { JetStreamService } from '../index.js';
 import type { JsAccount } from '../js-account.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
-import { goJson } from '../api/json.js';
+import { nuid } from '@nats-io/nuid';
+import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
 import { RouteRaftTransport } from './route-transport.js';
@@ -178,6 +179,7 @@ export class ClusteredJetStream {
   private async doStartMeta(): Promise<void> {
     if (this.stopped) return;
     const known = [...new Set([this.id, ...this.jsPeerIds()])];
+    const fresh = !existsSync(join(this.metaDir, 'peers.idx'));
     this.node = new RaftNode({
       group: META_GROUP,
       serverName: this.server.serverName,
@@ -193,6 +195,8 @@ export class ClusteredJetStream {
     this.recovering = true;
     this.node.start(); // replays snapshot + log through applyEntries before returning
     this.recovering = false;
+    // A group bootstrapped with no state campaigns early (nats-server setupMetaGroup).
+    if (fresh) this.node.campaign();
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
@@ -240,6 +244,7 @@ export class ClusteredJetStream {
   private onLeaderChange(isLeader: boolean): void {
     if (isLeader) {
       this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
+      this.sendLeaderElectedAdvisory();
       // A new leader knows every committed assignment: take a snapshot now (nats-server does).
       queueMicrotask(() => this.snapshot(false));
     } else {
@@ -247,6 +252,31 @@ export class ClusteredJetStream {
       if (l) this.server.log.info(`JetStream cluster new metadata leader: ${l}/${this.clusterName}`);
     }
     this.api.leaderChanged(isLeader);
+  }
+
+  /**
+   * `$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED` in the system account (newer nats-server; 2.9.10
+   * sends none). `leader` is the leader's peer id, as nats-server's GroupLeader().
+   */
+  private sendLeaderElectedAdvisory(): void {
+    const subject = '$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED';
+    if (!this.server.systemAccount.sublist.hasInterest(subject)) return;
+    const st = this.node.status();
+    const online = this.onlinePeers();
+    const replicas = st.peers.map((p) => {
+      const r: Record<string, unknown> = { name: this.serverNameOf(p.id), current: p.current };
+      if (!online.has(p.id)) r.offline = true;
+      r.active = p.lastSeenAgoMs === null ? 0 : Math.round(p.lastSeenAgoMs * 1e6);
+      if (p.lag) r.lag = p.lag;
+      r.peer = p.id;
+      return r;
+    });
+    const adv: Record<string, unknown> = {
+      type: 'io.nats.jetstream.advisory.v1.domain_leader_elected', id: nuid.next(),
+      timestamp: goTimeFromNanos(BigInt(Date.now()) * 1_000_000n), leader: this.id, replicas, cluster: this.clusterName,
+    };
+    if (this.js.domain) adv.domain = this.js.domain;
+    this.sys.publish(subject, '', undefined, goJson(adv));
   }
 
   // ------------------------------------------------------------------ proposals
