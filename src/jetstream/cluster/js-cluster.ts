@@ -154,7 +154,7 @@ export class ClusteredJetStream {
     this.sys.subscribe(STREAM_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onStreamResult(p));
     this.sys.subscribe(CONSUMER_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onConsumerResult(p));
     this.api.subscribeSystemApi(this.sys);
-    this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo());
+    this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo(), (id) => this.peerAnnounced(id));
     this.peerInfo.start();
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
     // A server that was part of the group replays its snapshot + log before serving
@@ -237,8 +237,21 @@ export class ClusteredJetStream {
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
     this.notePeer(peer);
     if (ev !== 'added' || !peer.jetstream || this.stopped) return;
-    this.peerInfo.announce();
+    // Meta subscriptions first: the announcement then reaches the leader after them.
     if (!this.node) void this.startMeta();
+    this.peerInfo.announce();
+  }
+
+  /**
+   * nats-server checkClusterSize: the leader grows the expected size when it meets more
+   * JetStream servers. The peer-state entry this sends also tells the newcomer at once who
+   * leads; it then catches up and the leader adds it as a peer.
+   */
+  private peerAnnounced(id: string): void {
+    if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
+    try {
+      this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
+    } catch { /* lost leadership meanwhile */ }
   }
 
   private onLeaderChange(isLeader: boolean): void {

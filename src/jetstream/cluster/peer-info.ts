@@ -29,14 +29,18 @@ export class PeerInfoTable {
   private timer: NodeJS.Timeout | undefined;
   private sid = 0;
 
-  constructor(private readonly client: InternalClient, private readonly self: () => PeerInfoMsg) {}
+  constructor(private readonly client: InternalClient, private readonly self: () => PeerInfoMsg,
+    private readonly onAnnounce?: (peerId: string) => void) {}
 
   start(): void {
     this.sid = this.client.subscribe(PEER_INFO_SUBJECT, (_s, _r, _h, payload, origin) => {
       if (origin.kind !== 'route') return;
       try {
         const m = JSON.parse(payload.toString()) as PeerInfoMsg;
-        if (typeof m.name === 'string' && m.name !== '' && Array.isArray(m.tags)) this.peers.set(peerIdForServerName(m.name), m);
+        if (typeof m.name !== 'string' || m.name === '' || !Array.isArray(m.tags)) return;
+        const id = peerIdForServerName(m.name);
+        this.peers.set(id, m);
+        this.onAnnounce?.(id);
       } catch { /* a malformed announcement is ignored */ }
     });
     this.announce();
