@@ -100,3 +100,28 @@ test('meta: create/info/update/delete of R1 streams and consumers, one reply eac
     await stopAll(nodes, ncs, root);
   }
 });
+
+test('meta: a 5-server cluster, one R1 stream created through each server, one reply each, listed everywhere', async () => {
+  const { nodes, root } = await startJsCluster(5);
+  const ncs = await connectAll(nodes);
+  try {
+    // The group grows to all five as the leader hears from each server.
+    await waitFor(() => nodes.every((n) => metaOf(n).node.peers().length === 5 && metaOf(n).node.clusterSize === 5), '5 meta peers everywhere', 30_000);
+    const holders = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const r = await requestAll(ncs[i]!, nodes, `$JS.API.STREAM.CREATE.F${i}`, JSON.stringify({ name: `F${i}`, subjects: [`f${i}.>`] }));
+      assert.equal(r.length, 1);
+      assert.equal(j(r[0]!).did_create, true, r[0]);
+      holders.add(j(r[0]!).cluster.leader as string);
+    }
+    // Least-loaded placement spreads five streams over several servers.
+    assert.ok(holders.size >= 3, `streams spread over ${[...holders].join(',')}`);
+    for (let i = 0; i < 5; i++) {
+      const r = await requestAll(ncs[4 - i]!, nodes, '$JS.API.STREAM.NAMES');
+      assert.equal(r.length, 1);
+      assert.deepEqual(j(r[0]!).streams, ['F0', 'F1', 'F2', 'F3', 'F4']);
+    }
+  } finally {
+    await stopAll(nodes, ncs, root);
+  }
+});

@@ -47,6 +47,10 @@ export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
 const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
 
 const SNAPSHOT_INTERVAL_MS = 60_000;
+/** nats-server also snapshots when this much WAL could be compacted and the last snapshot is 30 s old. */
+const SNAPSHOT_COMPACT_BYTES = 8 * 1024 * 1024;
+const SNAPSHOT_MIN_GAP_MS = 30_000;
+const SNAPSHOT_CHECK_MS = 5_000;
 /** nats-server answers 10008 once the meta group has been leaderless this long (since it started). */
 const LEADERLESS_GRACE_MS = 10_000;
 
@@ -200,7 +204,7 @@ export class ClusteredJetStream {
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
-    this.snapshotTimer = setInterval(() => this.snapshot(false), SNAPSHOT_INTERVAL_MS);
+    this.snapshotTimer = setInterval(() => this.snapshotCheck(), SNAPSHOT_CHECK_MS);
     this.snapshotTimer.unref();
     this.orphanTimer = setInterval(() => this.maybeCheckOrphans(), 250);
     this.orphanTimer.unref();
@@ -653,10 +657,22 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ snapshots
 
-  /** Install a meta snapshot (nats-server: periodic, on leadership, on shutdown). */
+  private lastSnapshotAt = performance.now();
+
+  /** Every minute, or sooner when the WAL has grown past the compaction threshold. */
+  private snapshotCheck(): void {
+    if (!this.node) return;
+    const since = performance.now() - this.lastSnapshotAt;
+    if (since >= SNAPSHOT_INTERVAL_MS || (since >= SNAPSHOT_MIN_GAP_MS && this.node.status().walBytes >= SNAPSHOT_COMPACT_BYTES)) {
+      this.snapshot(false);
+    }
+  }
+
+  /** Install a meta snapshot (nats-server: periodic, on compaction, on leadership, on shutdown). */
   snapshot(force: boolean): void {
     if (!this.node || this.node.state === 'closed') return;
     if (this.node.applied <= 0) return;
+    this.lastSnapshotAt = performance.now();
     try {
       this.node.installSnapshot(this.state.toSnapshot(), force);
     } catch (e) {
