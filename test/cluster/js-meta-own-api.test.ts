@@ -125,3 +125,24 @@ test('meta: a 5-server cluster, one R1 stream created through each server, one r
     await stopAll(nodes, ncs, root);
   }
 });
+
+test('meta: an ephemeral consumer removed by its holder for inactivity leaves the meta state on every server', async () => {
+  const { nodes, root } = await startJsCluster(3);
+  const ncs = await connectAll(nodes);
+  try {
+    let r = await requestAll(ncs[0]!, nodes, '$JS.API.STREAM.CREATE.EPH', JSON.stringify({ name: 'EPH', subjects: ['eph.>'] }));
+    assert.equal(j(r[0]!).did_create, true, r[0]);
+    r = await requestAll(ncs[1]!, nodes, '$JS.API.CONSUMER.CREATE.EPH',
+      JSON.stringify({ stream_name: 'EPH', config: { ack_policy: 'explicit', inactive_threshold: 500_000_000 } }));
+    assert.equal(r.length, 1);
+    const name = j(r[0]!).name as string;
+    assert.ok(name, r[0]);
+    for (const n of nodes) assert.ok(metaOf(n).state.stream('$G', 'EPH')!.consumers.has(name), `assigned on ${n.name}`);
+    await waitFor(() => nodes.every((n) => !metaOf(n).state.stream('$G', 'EPH')!.consumers.has(name)), 'assignment removed everywhere', 60_000);
+    r = await requestAll(ncs[2]!, nodes, `$JS.API.CONSUMER.INFO.EPH.${name}`);
+    assert.equal(r.length, 1);
+    assert.equal(j(r[0]!).error.err_code, 10014);
+  } finally {
+    await stopAll(nodes, ncs, root);
+  }
+});

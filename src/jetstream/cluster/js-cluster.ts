@@ -35,7 +35,7 @@ import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
 import { RouteRaftTransport } from './route-transport.js';
 import {
-  MetaAssignments, MetaOp, accountOf, decodeMetaEntry,
+  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
@@ -658,10 +658,37 @@ export class ClusteredJetStream {
   // ------------------------------------------------------------------ snapshots
 
   private lastSnapshotAt = performance.now();
+  /** Assigned consumers found missing locally on the previous sweep. */
+  private missingConsumers = new Set<string>();
+
+  /**
+   * A consumer the holder removed on its own (an ephemeral past its inactive threshold) is
+   * still assigned: once it has been missing on two sweeps in a row, the holder proposes its
+   * removal (nats-server forwards a removeConsumerOp proposal when it deletes one).
+   */
+  private sweepVanishedConsumers(): void {
+    if (!this.ready || this.stopped) return;
+    const now = new Set<string>();
+    for (const [account, e] of this.state.all()) {
+      if (!this.isLocalHolder(e.sa)) continue;
+      const stream = this.js.jsAccount(account)?.streams.get(e.sa.stream.name);
+      if (!stream) continue;
+      for (const ca of e.consumers.values()) {
+        if (lookupConsumer(stream, ca.name)) continue;
+        const k = `${account}\u0000${e.sa.stream.name}\u0000${ca.name}`;
+        now.add(k);
+        if (this.missingConsumers.has(k)) {
+          this.node.forwardProposal(encodeConsumerEntry(MetaOp.removeConsumer, { ...ca, subject: '', reply: '' }));
+        }
+      }
+    }
+    this.missingConsumers = now;
+  }
 
   /** Every minute, or sooner when the WAL has grown past the compaction threshold. */
   private snapshotCheck(): void {
     if (!this.node) return;
+    void this.enqueue(() => this.sweepVanishedConsumers());
     const since = performance.now() - this.lastSnapshotAt;
     if (since >= SNAPSHOT_INTERVAL_MS || (since >= SNAPSHOT_MIN_GAP_MS && this.node.status().walBytes >= SNAPSHOT_COMPACT_BYTES)) {
       this.snapshot(false);
