@@ -7,7 +7,7 @@ import {
   EntryOp, entryOpName, isMetaOp,
 } from '../../src/jetstream/cluster/ops.js';
 import {
-  MetaCodecError, assignmentAccount, clientForProposal, clientForSnapshot, createdNs, decodeMetaEntry,
+  MetaCodecError, assignmentAccount, createdTime, clientForProposal, clientForSnapshot, createdNs, decodeMetaEntry,
   encodeMetaEntry, makeConsumerAssignment, makeStreamAssignment, withStreamConfig, type ConsumerAssignment,
   type StreamAssignment,
 } from '../../src/jetstream/cluster/meta-codec.js';
@@ -59,6 +59,9 @@ test('2.9.10 meta entries: decode, then re-encode gives the same bytes', () => {
   assert.equal(sa.reply, '_R_.AendjG.9QYfBM');
   assert.equal(sa.unsupported, undefined);
   assert.equal(createdNs(sa), 1795738558335068305n);
+  assert.equal(createdTime(1795738558335068305n), sa.created, 'same text as Go for the same instant');
+  assert.equal(createdTime(1795738559384776070n), '2026-11-27T00:15:59.38477607Z', 'trailing zeros trimmed');
+  assert.match(createdTime(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
   const r3 = decodeMetaEntry(fx.ae_meta_assign_stream_r3!).stream!;
   assert.deepEqual(r3.group.peers, ['fjFyEjc1', 'BXScrY9i', '44jzkV9D']);
@@ -155,6 +158,42 @@ test('assignCompressedConsumerOp: framed S2 stream written; 2.9.10 S2 block and 
   const broken = Buffer.from(buf);
   broken[broken.length - 2] ^= 0x55;
   assert.throws(() => decodeMetaEntry(broken), (e: unknown) => e instanceof MetaCodecError);
+});
+
+test('escapes inside strings do not confuse the raw-config extraction', () => {
+  const config = checkStreamConfig({
+    name: 'ESC', description: 'quote " backslash \\ both \\" brace } bracket ] \u00e9 \u2028', subjects: ['e.>'],
+    metadata: { 'k"ey\\': 'v}a"l', '{': '[' },
+  }, { lookupStream: () => undefined });
+  const sa = makeStreamAssignment({
+    client: { acc: 'A"CC' }, config, group: { name: 'S-R1F-escescES', peers: ['p"1'], store: 'file' }, sync: 's',
+    subject: 'sub"ject', reply: '',
+  });
+  const buf = encodeMetaEntry(EntryOp.assignStreamOp, sa);
+  const d = decodeMetaEntry(buf).stream!;
+  assert.equal(d.config.description, config.description);
+  assert.deepEqual(d.config.metadata, config.metadata);
+  assert.equal(d.configJson, sa.configJson);
+  assert.equal(d.client!.acc, 'A"CC');
+  assert.equal(d.reply, '', 'empty reply is kept as present');
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignStreamOp, d), buf);
+  assert.ok(buf.includes(Buffer.from('\\u2028')), 'Go escapes U+2028');
+});
+
+test('restore_state and consumer state travel verbatim (field order, numbers as written)', () => {
+  const sa = { ...sampleStream(), restoreStateJson: '{"messages":3,"bytes":99,"first_seq":1,"first_ts":"2026-01-01T00:00:00Z","last_seq":3,"last_ts":"2026-01-01T00:00:01Z","consumer_count":0}' };
+  const buf = encodeMetaEntry(EntryOp.assignStreamOp, sa);
+  assert.ok(buf.toString().endsWith(`"reply":"_INBOX.1","restore_state":${sa.restoreStateJson}}\n`));
+  const d = decodeMetaEntry(buf).stream!;
+  assert.equal(d.restoreStateJson, sa.restoreStateJson);
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignStreamOp, d), buf);
+  const ca = { ...sampleConsumer(), stateJson: '{"delivered":{"consumer_seq":5,"stream_seq":18446744073709551615},"ack_floor":{"consumer_seq":1,"stream_seq":1}}' };
+  const cbuf = encodeMetaEntry(EntryOp.assignConsumerOp, ca);
+  const cd = decodeMetaEntry(cbuf).consumer!;
+  assert.equal(cd.stateJson, ca.stateJson, 'a uint64 beyond 2^53 is not rounded');
+  assert.deepEqual(encodeMetaEntry(EntryOp.assignConsumerOp, cd), cbuf);
+  assert.throws(() => decodeMetaEntry(Buffer.concat([Buffer.from([1]), Buffer.from(cbuf.subarray(1).toString().replace(ca.stateJson, '[1]'))])),
+    (e: unknown) => e instanceof MetaCodecError && e.code === 'bad_assignment');
 });
 
 test('clientForSnapshot keeps account, service account and cluster only', () => {

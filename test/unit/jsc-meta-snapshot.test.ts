@@ -158,3 +158,31 @@ test('bad snapshots throw MetaCodecError', () => {
   assert.throws(() => decodeMetaSnapshot(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00])),
     (e: unknown) => e instanceof MetaCodecError && e.code === 'bad_compression');
 });
+
+test('fuzz: mutated snapshots decode or throw MetaCodecError, nothing else', () => {
+  const f = metaSnapshotFixtures().find((x) => x.name.includes('-n2.'))!;
+  const json = s2Decode(f.data);
+  let seed = 77;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  let decoded = 0;
+  for (let i = 0; i < 1500; i++) {
+    let buf: Buffer;
+    if (i % 2) {
+      // Damage the compressed bytes.
+      buf = Buffer.from(f.data);
+      buf[Math.floor(rnd() * buf.length)] = Math.floor(rnd() * 256);
+    } else {
+      // Damage the JSON, then compress validly.
+      const j = Buffer.from(json);
+      for (let k = 0; k < 3; k++) j[Math.floor(rnd() * j.length)] = ' {}[]",:0a\\'.charCodeAt(Math.floor(rnd() * 11));
+      buf = s2Encode(j);
+    }
+    try {
+      decodeMetaSnapshot(buf);
+      decoded++;
+    } catch (e) {
+      assert.ok(e instanceof MetaCodecError, `iteration ${i}: ${String(e)}`);
+    }
+  }
+  assert.ok(decoded > 0, 'some mutations are harmless (e.g. inside a string)');
+});

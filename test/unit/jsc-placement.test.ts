@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EXCLUDE_PLACEMENT_TAG, SelectPeerError, choosePreferred, consumerReplicas, createGroupForConsumer, createGroupForStream,
-  groupName, peerIdForServerName, selectPeerGroup, syncSubject, type PlacementContext, type PlacementPeer,
+  groupName, peerIdForServerName, selectPeerGroup, stepDownPreferredPeer, syncSubject, type PlacementContext, type PlacementPeer,
   type PlacementStreamConfig,
 } from '../../src/jetstream/cluster/placement.js';
 import { makeStreamAssignment, type StreamAssignment } from '../../src/jetstream/cluster/meta-codec.js';
@@ -272,4 +272,27 @@ test('consumer groups: stream peers, subsets of online peers, quorum, 10023 insu
   assert.deepEqual(!noQuorum.ok && noQuorum.error.toJSON(), { code: 503, err_code: 10023, description: 'insufficient resources' });
   // More replicas than the stream has.
   assert.equal(createGroupForConsumer(durable({ num_replicas: 5 }), sa, ctx(peers)).ok, false);
+});
+
+test('stepdown placement: preferred server by name, else a random online non-leader matching cluster and tags', () => {
+  const peers = [peer('a', { tags: ['x'] }), peer('b', { tags: ['x', 'y'] }), peer('c', { cluster: 'C2', tags: ['x'] }), peer('d', { offline: true, tags: ['x'] })];
+  const group = peers.map((p) => p.id);
+  const leader = peerIdForServerName('a');
+  const r = rng(5);
+  assert.deepEqual(stepDownPreferredPeer(group, leader, undefined, peers, r), { ok: true, preferred: '' });
+  assert.deepEqual(stepDownPreferredPeer(group, leader, { preferred: 'b' }, peers, r), { ok: true, preferred: peerIdForServerName('b') });
+  const self = stepDownPreferredPeer(group, leader, { preferred: 'a' }, peers, r);
+  assert.deepEqual(!self.ok && self.error.toJSON(), { code: 400, err_code: 10005, description: 'preferred server "a" is already leader' });
+  const unknown = stepDownPreferredPeer(group, leader, { preferred: 'zz' }, peers, r);
+  assert.deepEqual(!unknown.ok && unknown.error.toJSON(), { code: 400, err_code: 10005, description: 'preferred server "zz" not known' });
+  const seen = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const c = stepDownPreferredPeer(group, leader, { tags: ['x'] }, peers, r);
+    assert.ok(c.ok);
+    if (c.ok) seen.add(c.preferred);
+  }
+  assert.deepEqual([...seen].sort(), ids('b', 'c').sort(), 'online, not the leader, tag x');
+  assert.deepEqual(stepDownPreferredPeer(group, leader, { cluster: 'C2' }, peers, r), { ok: true, preferred: peerIdForServerName('c') });
+  const none = stepDownPreferredPeer(group, leader, { cluster: 'C1', tags: ['y', 'z'] }, peers, r);
+  assert.deepEqual(!none.ok && none.error.toJSON(), { code: 400, err_code: 10005, description: 'no replacement peer connected' });
 });

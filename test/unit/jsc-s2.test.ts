@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import {
   S2Error, crc32c, s2Decode, s2DecodedLen, s2Encode, s2StreamDecode, s2StreamEncode,
 } from '../../src/jetstream/cluster/s2.js';
-import { metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterFixturesDir, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
 
 /** Small deterministic PRNG (mulberry32) so fuzz failures are reproducible by seed. */
 function rng(seed: number): () => number {
@@ -184,6 +187,16 @@ test('S2 block: corrupt, truncated and oversized input throws S2Error', () => {
   const huge = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
   assert.throws(() => s2Decode(huge), (e: unknown) => e instanceof S2Error && e.code === 'too_large');
   assert.throws(() => s2Decode(good, 10), (e: unknown) => e instanceof S2Error && e.code === 'too_large');
+  // Under the limit but impossible for the input: fails without allocating the claimed 200 MB.
+  const before = process.memoryUsage().arrayBuffers;
+  const claims200MB = Buffer.from([0x80, 0x80, 0x80, 0x64, 0x08, 0x41, 0x42]);
+  assert.equal(s2DecodedLen(claims200MB), 200 * 1024 * 1024);
+  for (let i = 0; i < 50; i++) assert.throws(() => s2Decode(claims200MB), S2Error);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 50 * 1024 * 1024, 'no 200 MB buffers allocated');
+  // A legitimately huge expansion still works (10 MB of one byte from a few bytes).
+  const zeros = s2Encode(Buffer.alloc(10 * 1024 * 1024));
+  assert.ok(zeros.length < 64);
+  assert.deepEqual(s2Decode(zeros), Buffer.alloc(10 * 1024 * 1024));
 });
 
 test('S2 block: fuzz — random and mutated blocks either decode or throw S2Error', () => {
@@ -225,6 +238,20 @@ test('S2 stream: framing round trip, identifier, CRC-32C and multi-block input',
   assert.equal(chunks, 3);
   // Incompressible data goes into an uncompressed chunk (type 1).
   assert.equal(s2StreamEncode(inputs[3]!)[10], 0x01);
+});
+
+test('S2 stream: decodes a stream snapshot written by nats-server 2.9.10 (Go s2.NewWriter)', () => {
+  const framed = readFileSync(join(clusterFixturesDir(), 'stream-snapshot-2.9.10.tar.s2'));
+  const tar = s2StreamDecode(framed);
+  assert.equal(createHash('sha256').update(tar).digest('hex'), '4b7ddb0a9e59d8bebf4510c455f3341f02d5f38c05d62eeb7c14f91d3a94fb09');
+  assert.equal(tar.length, 50688);
+  for (const name of ['meta.inf', 'meta.sum', 'msgs/1.idx', 'msgs/1.fss', 'msgs/1.blk']) assert.ok(tar.includes(Buffer.from(name)), name);
+  // And back through our writer.
+  assert.deepEqual(s2StreamDecode(s2StreamEncode(tar)), tar);
+  // A single flipped byte inside the data is caught (corrupt block or CRC mismatch).
+  const bad = Buffer.from(framed);
+  bad[framed.length >> 1] ^= 0x20;
+  assert.throws(() => s2StreamDecode(bad), S2Error);
 });
 
 test('S2 stream: Snappy identifier accepted; padding skipped; bad frames throw S2Error', () => {

@@ -17,7 +17,7 @@ import {
   encodeStreamConfig, streamConfigSchema, type StreamConfig, type StorageType, type StreamSource,
 } from '../api/types.js';
 import { consumerConfigToJSON, decodeConsumerConfig, type ConsumerConfig } from '../consumer/config.js';
-import { parseRfc3339 } from '../consumer/go-format.js';
+import { formatRfc3339Nano, nowNs, parseRfc3339 } from '../consumer/go-format.js';
 import { EntryOp, entryOpName, isConsumerAssignmentOp, isMetaOp, isStreamAssignmentOp, type MetaOp } from './ops.js';
 import { S2Error, s2Decode, s2StreamDecode, s2StreamEncode } from './s2.js';
 
@@ -132,6 +132,11 @@ export interface DecodedMetaEntry {
 /** The account that owns an assignment: the service account if set, else the client's account. */
 export function assignmentAccount(a: { client?: ClientInfo }): string {
   return a.client?.svc || a.client?.acc || '';
+}
+
+/** An assignment's `created` text for a time in ns (default now): RFC3339Nano UTC as Go writes it. */
+export function createdTime(ns: bigint = nowNs()): string {
+  return formatRfc3339Nano(ns);
 }
 
 /** Creation time in ns since the epoch (0 for Go's zero time). */
@@ -295,7 +300,7 @@ export function encodeMetaEntry(op: MetaOp, assignment: StreamAssignment | Consu
 
 // ---- decoding ---------------------------------------------------------------------------
 
-interface Span { start: number; end: number }
+export interface Span { start: number; end: number }
 
 /**
  * Spans of the values of a JSON object's members (text already known to be valid JSON).
@@ -310,7 +315,8 @@ function memberSpans(text: string, start: number): Map<string, Span> {
   if (text[i] === '}') return spans;
   for (;;) {
     const keyEnd = skipString(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const raw = text.slice(i + 1, keyEnd - 1);
+    const key = raw.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : raw;
     i = skipWs(text, keyEnd);
     i = skipWs(text, i + 1); // ':'
     const vStart = i;
@@ -341,38 +347,54 @@ export function arrayElementSpans(text: string, start = 0): Array<{ start: numbe
   }
 }
 
-/** Span of one member's value in a JSON object text (exact key first, then case-insensitive as Go). */
-export function memberSpan(text: string, key: string, start = 0): { start: number; end: number } | undefined {
-  return lookup(memberSpans(text, start), key);
+/** Spans of the members of a JSON object text, for memberSpan / decodeStreamAssignmentJson. */
+export function objectMemberSpans(text: string): Map<string, Span> {
+  return memberSpans(text, 0);
 }
 
+/** Span of one member's value (exact key first, then case-insensitive as Go). */
+export function memberSpan(spans: Map<string, Span>, key: string): Span | undefined {
+  return lookup(spans, key);
+}
+
+// The scanners below run over text JSON.parse has already accepted, so they only need to
+// find where values end. They work on char codes (snapshots of large systems are megabytes).
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
 function skipWs(t: string, i: number): number {
-  while (i < t.length && (t[i] === ' ' || t[i] === '\n' || t[i] === '\r' || t[i] === '\t')) i++;
+  while (i < t.length && isWs(t.charCodeAt(i))) i++;
   return i;
 }
+/** From an opening quote to just past the closing one. */
 function skipString(t: string, i: number): number {
-  i++; // opening quote
-  while (i < t.length) {
-    const c = t[i];
-    if (c === '\\') i += 2;
-    else if (c === '"') return i + 1;
-    else i++;
+  let j = i + 1;
+  for (;;) {
+    const q = t.indexOf('"', j);
+    if (q < 0) return t.length;
+    // The quote is escaped if an odd number of backslashes precede it.
+    let b = q - 1;
+    while (b > i && t.charCodeAt(b) === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    j = q + 1;
   }
-  return i;
 }
 function skipValue(t: string, i: number): number {
-  const c = t[i];
-  if (c === '"') return skipString(t, i);
-  if (c === '{' || c === '[') {
+  const c = t.charCodeAt(i);
+  if (c === QUOTE) return skipString(t, i);
+  if (c === 0x7b || c === 0x5b) {
     let depth = 0;
     while (i < t.length) {
-      const d = t[i];
-      if (d === '"') {
+      const d = t.charCodeAt(i);
+      if (d === QUOTE) {
         i = skipString(t, i);
         continue;
       }
-      if (d === '{' || d === '[') depth++;
-      else if (d === '}' || d === ']') {
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
         depth--;
         if (depth === 0) return i + 1;
       }
@@ -380,7 +402,12 @@ function skipValue(t: string, i: number): number {
     }
     return i;
   }
-  while (i < t.length && !',}] \n\r\t'.includes(t[i]!)) i++;
+  // Number, true, false, null.
+  while (i < t.length) {
+    const d = t.charCodeAt(i);
+    if (d === 0x2c || d === 0x7d || d === 0x5d || isWs(d)) break;
+    i++;
+  }
   return i;
 }
 
@@ -556,9 +583,8 @@ function parseObject(text: string): Record<string, unknown> {
 }
 
 /** Decode a stream assignment from its JSON text (an entry body or a snapshot element). */
-export function decodeStreamAssignmentJson(slice: string): StreamAssignment {
+export function decodeStreamAssignmentJson(slice: string, spans: Map<string, Span> = memberSpans(slice, 0)): StreamAssignment {
   const obj = parseObject(slice);
-  const spans = memberSpans(slice, 0);
   const cfgSpan = lookup(spans, 'stream');
   if (!cfgSpan || !isObj(field(obj, 'stream'))) throw bad('stream config missing or not an object');
   const configJson = slice.slice(cfgSpan.start, cfgSpan.end);

@@ -9,7 +9,7 @@
 
 import {
   MetaCodecError, arrayElementSpans, clientForSnapshot, decodeConsumerAssignmentJson, decodeStreamAssignmentJson,
-  encodeClientInfo, encodeRaftGroup, memberSpan, type ConsumerAssignment, type StreamAssignmentWithConsumers,
+  encodeClientInfo, encodeRaftGroup, memberSpan, objectMemberSpans, type ConsumerAssignment, type StreamAssignmentWithConsumers,
 } from './meta-codec.js';
 import { goJson } from '../api/json.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
@@ -67,19 +67,28 @@ export function decodeMetaSnapshot(buf: Uint8Array): StreamAssignmentWithConsume
   if (!Array.isArray(parsed)) throw new MetaCodecError('bad_json', 'meta snapshot: not a JSON array');
   const out: StreamAssignmentWithConsumers[] = [];
   for (const span of arrayElementSpans(text)) {
-    const elem = text.slice(span.start, span.end);
-    const sa = decodeStreamAssignmentJson(elem);
-    const consumers: ConsumerAssignment[] = [];
-    const cs = memberSpan(elem, 'Consumers');
-    if (cs) {
-      const arrText = elem.slice(cs.start, cs.end);
-      const arr = JSON.parse(arrText) as unknown;
-      if (arr !== null && !Array.isArray(arr)) throw new MetaCodecError('bad_assignment', 'meta snapshot: Consumers is not an array');
-      for (const c of arrayElementSpans(arrText)) {
-        consumers.push(decodeConsumerAssignmentJson(arrText.slice(c.start, c.end), sa.config.name));
-      }
+    try {
+      out.push(decodeElement(text.slice(span.start, span.end)));
+    } catch (e) {
+      if (e instanceof MetaCodecError) throw e;
+      throw new MetaCodecError('bad_assignment', `meta snapshot: ${(e as Error).message}`);
     }
-    out.push({ ...sa, consumers });
   }
   return out;
+}
+
+function decodeElement(elem: string): StreamAssignmentWithConsumers {
+  const spans = objectMemberSpans(elem);
+  const sa = decodeStreamAssignmentJson(elem, spans);
+  const consumers: ConsumerAssignment[] = [];
+  const cs = memberSpan(spans, 'Consumers');
+  if (cs) {
+    const arrText = elem.slice(cs.start, cs.end);
+    const arr = JSON.parse(arrText) as unknown;
+    if (arr !== null && !Array.isArray(arr)) throw new MetaCodecError('bad_assignment', 'meta snapshot: Consumers is not an array');
+    for (const c of arrayElementSpans(arrText)) {
+      consumers.push(decodeConsumerAssignmentJson(arrText.slice(c.start, c.end), sa.config.name));
+    }
+  }
+  return { ...sa, consumers };
 }

@@ -355,3 +355,36 @@ function onlineCheck(ctx: PlacementContext): (peer: string) => boolean {
     return p !== undefined && !p.offline;
   };
 }
+
+export type StepDownChoice = { ok: true; preferred: string } | { ok: false; error: ApiError };
+
+/**
+ * Leader stepdown with a placement (META / STREAM / CONSUMER .LEADER.STEPDOWN, nats-server's
+ * getStepDownPreferredPlacement). A named `preferred` server wins (it must be a member and not
+ * the current leader); otherwise a random online member other than the leader that is in
+ * `placement.cluster` (if given) and has every tag in `placement.tags`. No placement: ''
+ * (any peer may take over). Errors are 10005 with nats-server's texts.
+ */
+export function stepDownPreferredPeer(
+  groupPeers: string[], leaderId: string, placement: { cluster?: string; tags?: string[]; preferred?: string } | undefined,
+  peers: PlacementPeer[], random: Rand,
+): StepDownChoice {
+  if (!placement) return { ok: true, preferred: '' };
+  const byId = new Map(peers.map((p) => [p.id, p]));
+  if (placement.preferred) {
+    const id = groupPeers.find((p) => byId.get(p)?.name === placement.preferred);
+    if (id !== undefined && id === leaderId) {
+      return { ok: false, error: jsErrText('ClusterNoPeers', `preferred server "${placement.preferred}" is already leader`) };
+    }
+    if (id === undefined) return { ok: false, error: jsErrText('ClusterNoPeers', `preferred server "${placement.preferred}" not known`) };
+    return { ok: true, preferred: id };
+  }
+  const candidates = groupPeers.filter((id) => {
+    const p = byId.get(id);
+    if (!p || p.offline || id === leaderId) return false;
+    if (placement.cluster && p.cluster !== placement.cluster) return false;
+    return (placement.tags ?? []).every((t) => p.tags.includes(t));
+  });
+  if (candidates.length === 0) return { ok: false, error: jsErrText('ClusterNoPeers', 'no replacement peer connected') };
+  return { ok: true, preferred: candidates[Math.floor(random() * candidates.length)]! };
+}

@@ -64,7 +64,15 @@ export function s2Decode(src: Uint8Array, maxDecoded = S2_DEFAULT_MAX_DECODED): 
   if (dLen > maxDecoded) {
     throw new S2Error('too_large', `s2: decoded block is too large (${dLen} > ${maxDecoded})`);
   }
-  const dst = Buffer.allocUnsafe(dLen);
+  // The output grows as it is produced (up to the declared length), so a short input that
+  // claims a huge length fails before it costs memory.
+  let dst = Buffer.allocUnsafe(Math.min(dLen, Math.max(4096, src.length * 16)));
+  const room = (need: number): void => {
+    if (need <= dst.length) return;
+    const next = Buffer.allocUnsafe(Math.min(dLen, Math.max(need, dst.length * 2)));
+    dst.copy(next, 0, 0, d);
+    dst = next;
+  };
   let d = 0;
   let s = next;
   let offset = 0;
@@ -86,6 +94,7 @@ export function s2Decode(src: Uint8Array, maxDecoded = S2_DEFAULT_MAX_DECODED): 
         }
         length = x + 1;
         if (length > dLen - d || length > n - s) throw corrupt('literal overruns');
+        room(d + length);
         dst.set(src.subarray(s, s + length), d);
         d += length;
         s += length;
@@ -133,6 +142,7 @@ export function s2Decode(src: Uint8Array, maxDecoded = S2_DEFAULT_MAX_DECODED): 
       }
     }
     if (offset <= 0 || d < offset || length > dLen - d) throw corrupt('bad copy');
+    room(d + length);
     if (offset >= length) {
       dst.copyWithin(d, d - offset, d - offset + length);
       d += length;
@@ -142,7 +152,7 @@ export function s2Decode(src: Uint8Array, maxDecoded = S2_DEFAULT_MAX_DECODED): 
     }
   }
   if (d !== dLen) throw corrupt(`decoded ${d} of ${dLen} bytes`);
-  return dst;
+  return dst.length === dLen ? dst : dst.subarray(0, dLen);
 }
 
 // ---- block encoder ---------------------------------------------------------------------
