@@ -1,0 +1,124 @@
+// Clustered JetStream, meta group on five servers, checked against nats-server 2.9.10 and (with
+// TSNATS_META=1) tsnats: the group grows to all five servers, every server's clients get exactly one
+// answer, META.LEADER.STEPDOWN's answers, and a killed meta leader is replaced by one of the four
+// others. One cluster per implementation, shared by the tests in order.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { IMPLS, JsCluster, SYS, apiRequest, peerIdOf, skipReason } from './js-cluster-harness.js';
+
+interface StreamResp {
+  type: string;
+  error?: { code: number; err_code: number; description: string };
+  did_create?: boolean;
+  cluster?: { name: string; leader: string };
+  config?: { name: string };
+}
+interface NamesResp { total: number; streams: string[] | null; consumers?: string[] | null }
+
+function r1(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, subjects: [`${name.toLowerCase()}.>`], num_replicas: 1, storage: 'file', ...extra };
+}
+const STEPDOWN_TYPE = 'io.nats.jetstream.api.v1.meta_leader_stepdown_response';
+
+for (const impl of IMPLS) {
+  describe(`meta group on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
+    let c: JsCluster;
+    let ncs: NatsConnection[];
+    before(async () => {
+      c = await JsCluster.start({ impl, size: 5, tags: [1, 2, 3, 4, 5].map((i) => [`node:n${i}`]) });
+      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+    });
+    after(async () => {
+      await c?.shutdown();
+    });
+
+    test('the meta group grows to all five servers as they join', async () => {
+      const leader = await c.metaLeader();
+      const m = (await c.metaOf(leader))!;
+      assert.equal(m.cluster_size, 5);
+      assert.equal(m.leader, leader.name);
+      assert.equal(m.peer, peerIdOf(leader.name));
+      const reps = [...(m.replicas ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+      assert.deepEqual(reps.map((r) => r.name), c.nodes.filter((n) => n !== leader).map((n) => n.name));
+      assert.ok(reps.every((r) => r.current && r.peer === peerIdOf(r.name)));
+      for (const n of c.nodes) assert.equal((await c.metaOf(n))!.cluster_size, 5);
+    });
+
+    test('R1 streams and consumers created from a client on each of the five servers: one reply each, seen from every server', async () => {
+      const created = await Promise.all(ncs.map((nc, i) => apiRequest<StreamResp>(nc, `$JS.API.STREAM.CREATE.F${i}`, r1(`F${i}`))));
+      const holder = new Map<string, string>();
+      created.forEach((r, i) => {
+        assert.equal(r.all.length, 1, `one reply via ${c.nodes[i]!.name}`);
+        assert.equal(r.first!.did_create, true);
+        assert.equal(r.first!.cluster?.name, 'C1');
+        assert.ok(c.nodes.some((n) => n.name === r.first!.cluster?.leader));
+        holder.set(`F${i}`, r.first!.cluster!.leader);
+      });
+      const cons = await Promise.all(ncs.map((nc, i) => apiRequest<{ name?: string; cluster?: unknown }>(nc, `$JS.API.CONSUMER.CREATE.F0.C${i}`,
+        { stream_name: 'F0', config: { durable_name: `C${i}`, ack_policy: 'explicit' } })));
+      cons.forEach((r, i) => {
+        assert.equal(r.all.length, 1, `one consumer reply via ${c.nodes[i]!.name}`);
+        assert.equal(r.first!.name, `C${i}`);
+        assert.deepEqual(r.first!.cluster, { name: 'C1', leader: holder.get('F0') });
+      });
+      await Promise.all(ncs.map(async (nc, i) => {
+        const names = await apiRequest<NamesResp>(nc, '$JS.API.STREAM.NAMES');
+        assert.equal(names.all.length, 1);
+        for (const s of holder.keys()) assert.ok(names.first!.streams?.includes(s), `${s} via ${c.nodes[i]!.name}`);
+        const cn = await apiRequest<NamesResp>(nc, '$JS.API.CONSUMER.NAMES.F0');
+        assert.equal(cn.all.length, 1);
+        assert.deepEqual([...(cn.first!.consumers ?? [])].sort(), ['C0', 'C1', 'C2', 'C3', 'C4']);
+        for (const [s, h] of holder) {
+          const info = await apiRequest<StreamResp>(nc, `$JS.API.STREAM.INFO.${s}`, undefined, { settleMs: 0 });
+          assert.deepEqual(info.first!.cluster, { name: 'C1', leader: h });
+        }
+      }));
+    });
+
+    test('META.LEADER.STEPDOWN answers: tags 10011, unknown cluster 10005, bad JSON 10025, own cluster success', async () => {
+      const leader = await c.metaLeader();
+      const sys = await c.connect(c.nodes[(leader.index + 1) % 5]!, SYS);
+      const cases: [unknown, unknown][] = [
+        [{ placement: { tags: ['x'] } }, { code: 400, err_code: 10011, description: 'tags placement not supported for operation' }],
+        [{ placement: { cluster: 'NOPE' } }, { code: 400, err_code: 10005, description: 'no replacement peer connected' }],
+        ['not json', { code: 400, err_code: 10025, description: 'invalid JSON' }],
+      ];
+      for (const [body, error] of cases) {
+        const r = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN', body);
+        assert.equal(r.all.length, 1);
+        assert.deepEqual(r.first, { type: STEPDOWN_TYPE, error }, JSON.stringify(body));
+      }
+      assert.equal((await c.metaLeader()).name, leader.name, 'refused stepdowns keep the leader');
+      const ok = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN', { placement: { cluster: 'C1' } });
+      assert.equal(ok.all.length, 1);
+      assert.deepEqual(ok.first, { type: STEPDOWN_TYPE, success: true });
+      const now = await c.waitMetaLeader({ not: leader.name });
+      assert.notEqual(now.name, leader.name);
+      await sys.close();
+    });
+
+    test('kill -9 of the meta leader: one of the four others leads and serves creates; the killed server rejoins', async () => {
+      const leader = await c.metaLeader();
+      await c.kill(leader);
+      const next = await c.waitMetaLeader({ not: leader.name });
+      assert.notEqual(next.name, leader.name);
+      const via = ncs[(leader.index + 1) % 5]!;
+      // Placed on a live server explicitly: 2.9.10 keeps a killed peer "current" (and placeable) for ~10 s.
+      const target = c.nodes[(leader.index + 2) % 5]!;
+      const r = await apiRequest<StreamResp>(via, '$JS.API.STREAM.CREATE.AFTER_KILL', r1('AFTER_KILL', { placement: { tags: [`node:${target.name}`] } }));
+      assert.equal(r.all.length, 1);
+      assert.equal(r.first!.did_create, true);
+      assert.deepEqual(r.first!.cluster, { name: 'C1', leader: target.name });
+      await c.restart(leader);
+      await c.waitMetaLeader();
+      const back = await c.connect(leader);
+      const names = await apiRequest<NamesResp>(back, '$JS.API.STREAM.NAMES');
+      assert.equal(names.all.length, 1);
+      for (const s of ['F0', 'F1', 'F2', 'F3', 'F4', 'AFTER_KILL']) assert.ok(names.first!.streams?.includes(s), s);
+      const info = await apiRequest<StreamResp>(back, '$JS.API.STREAM.INFO.AFTER_KILL');
+      assert.equal(info.all.length, 1);
+      assert.deepEqual(info.first!.cluster, r.first!.cluster);
+    });
+  });
+}
