@@ -71,6 +71,8 @@ export interface ClusterSpec {
   tags?: (string[] | undefined)[];
   /** node names; default n1..nN */
   names?: string[];
+  /** how often start() polls /jsz for the first meta leader (default 50 ms; the benchmark uses less) */
+  pollMs?: number;
 }
 
 export interface Creds { user: string; pass: string }
@@ -179,7 +181,7 @@ export class JsCluster {
         c.nodes.push(new JsNode(i, name, dir, spec.tags?.[i]));
       }
       for (const n of c.nodes) await c.launch(n);
-      await c.waitMetaLeader();
+      await c.waitMetaLeader({ intervalMs: spec.pollMs });
       return c;
     } catch (e) {
       await c.shutdown();
@@ -306,7 +308,7 @@ export class JsCluster {
    * `peers` (default: every node of the cluster, or the running ones when some are down) as current.
    * `not` excludes a leader (after a stepdown or a kill). Returns the leader node.
    */
-  async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number } = {}): Promise<JsNode> {
+  async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number; intervalMs?: number } = {}): Promise<JsNode> {
     const alive = () => this.nodes.filter((n) => n.alive);
     return pollUntil(async () => {
       const up = alive();
@@ -321,7 +323,7 @@ export class JsCluster {
       const current = (lm.replicas ?? []).filter((r) => r.current && !r.offline).length;
       if (current < wantCurrent) return undefined;
       return leader;
-    }, `a meta leader on ${this.impl}${opts.not ? ` other than ${opts.not}` : ''}`, opts.timeoutMs ?? 30_000, 50);
+    }, `a meta leader on ${this.impl}${opts.not ? ` other than ${opts.not}` : ''}`, opts.timeoutMs ?? 30_000, opts.intervalMs ?? 50);
   }
 
   /** The current meta leader as every running node reports it (waits for agreement). */
