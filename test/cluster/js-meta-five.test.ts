@@ -1,11 +1,12 @@
 // Clustered JetStream, meta group on five servers, checked against nats-server 2.9.10 and (with
 // TSNATS_META=1) tsnats: the group grows to all five servers, every server's clients get exactly one
-// answer, META.LEADER.STEPDOWN's answers, and a killed meta leader is replaced by one of the four
-// others. One cluster per implementation, shared by the tests in order.
+// answer, META.LEADER.STEPDOWN's answers, a killed meta leader is replaced by one of the four
+// others, and SERVER.REMOVE takes a stopped server out of the group. One cluster per
+// implementation, shared by the tests in order.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { IMPLS, JsCluster, SYS, apiRequest, peerIdOf, skipReason } from './js-cluster-harness.js';
+import { IMPLS, JsCluster, SYS, apiRequest, peerIdOf, pollUntil, skipReason } from './js-cluster-harness.js';
 
 interface StreamResp {
   type: string;
@@ -119,6 +120,32 @@ for (const impl of IMPLS) {
       const info = await apiRequest<StreamResp>(back, '$JS.API.STREAM.INFO.AFTER_KILL');
       assert.equal(info.all.length, 1);
       assert.deepEqual(info.first!.cluster, r.first!.cluster);
+    });
+
+    test('SERVER.REMOVE from the system account: unknown peer 10044, bad request 10003; a stopped server leaves the group', async () => {
+      const leader = await c.metaLeader();
+      const sys = await c.connect(leader, SYS);
+      const type = 'io.nats.jetstream.api.v1.meta_server_remove_response';
+      const notMember = { code: 400, err_code: 10044, description: 'server is not a member of the cluster' };
+      const unknown = await apiRequest(sys, '$JS.API.SERVER.REMOVE', { peer: 'nope' });
+      assert.equal(unknown.all.length, 1);
+      assert.deepEqual(unknown.first, { type, error: notMember });
+      const bad = await apiRequest(sys, '$JS.API.SERVER.REMOVE', {});
+      assert.equal(bad.all.length, 1);
+      assert.deepEqual(bad.first, { type, error: { code: 400, err_code: 10003, description: 'bad request' } });
+
+      const gone = c.nodes[(leader.index + 1) % 5]!;
+      await c.kill(gone);
+      const ok = await apiRequest(sys, '$JS.API.SERVER.REMOVE', { peer: gone.name });
+      assert.equal(ok.all.length, 1);
+      assert.deepEqual(ok.first, { type, success: true });
+      const m = await pollUntil(async () => {
+        const x = await c.metaOf(leader);
+        return x?.cluster_size === 4 ? x : undefined;
+      }, 'a meta group of four');
+      assert.ok(!(m.replicas ?? []).some((r) => r.name === gone.name), 'the removed server is no longer a replica');
+      const again = await apiRequest(sys, '$JS.API.SERVER.REMOVE', { peer: gone.name });
+      assert.deepEqual(again.first, { type, error: notMember });
     });
   });
 }
