@@ -289,13 +289,20 @@ for (const impl of IMPLS) {
           { type: updateType, error: { code: 400, err_code: 10056, description: 'stream name in subject does not match request' } }],
         ['$JS.API.STREAM.CREATE.BAD2', r1('OTHER2'),
           { type: createType, error: { code: 400, err_code: 10056, description: 'stream name in subject does not match request' } }],
-        ['$JS.API.STREAM.UPDATE.BAD', 'not json', { type: updateType, error: { code: 400, err_code: 10025, description: 'invalid JSON' } }],
-        ['$JS.API.STREAM.CREATE.BAD3', 'not json', { type: createType, error: { code: 400, err_code: 10025, description: 'invalid JSON' } }],
       ];
       await Promise.all(cases.map(async ([subject, body, want], k) => {
         const r = await apiRequest(ncs[k % 3]!, subject, body);
         assert.equal(r.all.length, 1, `one reply to ${subject} ${JSON.stringify(body)}`);
         assert.deepEqual(r.first, want);
+      }));
+      // A body that is not a stream config: 10025. 2.9.10 says just "invalid JSON"; newer servers (and
+      // tsnats' single-server API, on purpose) append the decoder's message: "invalid JSON: json: ...".
+      await Promise.all([['$JS.API.STREAM.UPDATE.BAD', updateType], ['$JS.API.STREAM.CREATE.BAD3', createType]].map(async ([subject, type], k) => {
+        const r = await apiRequest<StreamResp>(ncs[k % 3]!, subject!, 'not json');
+        assert.equal(r.all.length, 1, `one reply to ${subject}`);
+        assert.equal(r.first!.type, type);
+        assert.deepEqual([r.first!.error?.code, r.first!.error?.err_code], [400, 10025]);
+        assert.match(r.first!.error!.description, /^invalid JSON(: .+)?$/);
       }));
       const info = await apiRequest<StreamResp>(ncs[2]!, '$JS.API.STREAM.INFO.BAD');
       assert.equal((info.first!.config as unknown as { storage: string }).storage, 'file', 'the refused update left the stream as it was');

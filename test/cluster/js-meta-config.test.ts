@@ -8,15 +8,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMPLS, natsServerBin, skipReason, tsnatsCli, type Impl } from './js-cluster-harness.js';
 
-function run(impl: Impl, conf: string): Promise<{ code: number | null; out: string }> {
+/**
+ * Start the server with `conf`; resolves when it exits, or — if it starts serving instead of
+ * refusing the config — as soon as it logs that it is ready (then it is killed and `started` is set).
+ */
+function run(impl: Impl, conf: string): Promise<{ code: number | null; out: string; started: boolean }> {
   const [cmd, args] = impl === 'nats-server' ? [natsServerBin()!, ['-c', conf]] : [process.execPath, [tsnatsCli(), '-c', conf]];
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    p.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    let started = false;
+    const onData = (b: Buffer): void => {
+      out += b.toString();
+      if (!started && out.includes('Server is ready')) {
+        started = true;
+        p.kill('SIGKILL');
+      }
+    };
+    p.stdout.on('data', onData);
+    p.stderr.on('data', onData);
     p.on('error', reject);
-    p.on('exit', (code) => resolve({ code, out }));
+    p.on('exit', (code) => resolve({ code, out, started }));
   });
 }
 
@@ -36,6 +48,7 @@ for (const impl of IMPLS) {
     });
     for (const [id, conf, msg] of cases) {
       const r = await run(impl, conf);
+      assert.equal(r.started, false, `${id}: the server must refuse to start (output: ${r.out.slice(-500)})`);
       assert.equal(r.code, 1, `${id}: exit code 1 (output: ${r.out.slice(-500)})`);
       assert.ok(r.out.includes(msg), `${id}: says "${msg}" (output: ${r.out.slice(-500)})`);
     }
