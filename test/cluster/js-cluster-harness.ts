@@ -7,15 +7,17 @@
 // Ports: every listener binds port -1 (ephemeral) and the harness reads the
 // bound ports back from the node's ports file, so no port is ever released and
 // re-bound. Routes therefore point at nodes that are already up: node k routes
-// to nodes 1..k-1 and gossip completes the mesh. nats-server refuses to start
-// clustered JetStream with no configured route at all, so the first node gets
-// a route to an "anchor": a listener of this process that closes every
-// connection (the node keeps retrying it, which is harmless). A restarted node
-// routes to the current ports of all other nodes.
+// to nodes 1..k-1 and gossip completes the mesh.
 //
-// With fewer configured routes than servers, every node starts with the
-// smallest expected meta group size (2) and the group grows as the others join
-// (nats-server's behaviour); waitMetaLeader waits for the full peer set.
+// nats-server sizes a new meta group by the number of configured routes
+// (at least 2), as in a deployment where every server lists every server
+// (itself included). Nodes started with 1, 2, ... routes would each expect a
+// different group size; on 2.9.10 that can leave two meta leaders for good.
+// So every node is given exactly N routes: the nodes already up plus
+// "anchors", listeners of this process that close every connection (the node
+// keeps retrying them, which is harmless). This also gives the first node the
+// route nats-server requires for clustered JetStream. A restarted node routes
+// to the current ports of all other nodes, padded the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -71,6 +73,8 @@ export interface ClusterSpec {
   tags?: (string[] | undefined)[];
   /** node names; default n1..nN */
   names?: string[];
+  /** how often start() polls /jsz for the first meta leader (default 50 ms; the benchmark uses less) */
+  pollMs?: number;
 }
 
 export interface Creds { user: string; pass: string }
@@ -159,8 +163,8 @@ export interface MetaCluster {
 export class JsCluster {
   readonly nodes: JsNode[] = [];
   private readonly conns: NatsConnection[] = [];
-  private anchor: net.Server | undefined;
-  private anchorPort = 0;
+  private readonly anchors: net.Server[] = [];
+  private readonly anchorPorts: number[] = [];
 
   private constructor(readonly spec: ClusterSpec, readonly root: string, readonly bin: string) {}
 
@@ -171,7 +175,7 @@ export class JsCluster {
     const root = mkdtempSync(join(tmpdir(), `tsnats-jsc-${spec.impl}-`));
     const c = new JsCluster(spec, root, bin);
     try {
-      await c.openAnchor();
+      await c.openAnchors(spec.size);
       for (let i = 0; i < spec.size; i++) {
         const name = spec.names?.[i] ?? `n${i + 1}`;
         const dir = join(root, name);
@@ -179,7 +183,7 @@ export class JsCluster {
         c.nodes.push(new JsNode(i, name, dir, spec.tags?.[i]));
       }
       for (const n of c.nodes) await c.launch(n);
-      await c.waitMetaLeader();
+      await c.waitMetaLeader({ intervalMs: spec.pollMs });
       return c;
     } catch (e) {
       await c.shutdown();
@@ -197,19 +201,23 @@ export class JsCluster {
     return n;
   }
 
-  private async openAnchor(): Promise<void> {
-    const srv = net.createServer((s) => s.destroy());
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.anchor = srv;
-    this.anchorPort = (srv.address() as net.AddressInfo).port;
+  private async openAnchors(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer((sock) => sock.destroy());
+      this.anchors.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+      this.anchorPorts.push((srv.address() as net.AddressInfo).port);
+    }
   }
 
+  /** Exactly `size` routes: the other nodes' cluster ports, padded with anchors. */
   private routesFor(n: JsNode): string[] {
-    const others = this.nodes.filter((x) => x !== n && x.clusterPort !== 0).map((x) => `nats-route://127.0.0.1:${x.clusterPort}`);
-    return others.length > 0 ? others : [`nats-route://127.0.0.1:${this.anchorPort}`];
+    const others = this.nodes.filter((x) => x !== n && x.clusterPort !== 0).map((x) => x.clusterPort);
+    const ports = [...others, ...this.anchorPorts.slice(0, this.spec.size - others.length)];
+    return ports.map((p) => `nats-route://127.0.0.1:${p}`);
   }
 
   private writeConfig(n: JsNode): string {
@@ -306,11 +314,13 @@ export class JsCluster {
    * `peers` (default: every node of the cluster, or the running ones when some are down) as current.
    * `not` excludes a leader (after a stepdown or a kill). Returns the leader node.
    */
-  async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number } = {}): Promise<JsNode> {
+  async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number; intervalMs?: number } = {}): Promise<JsNode> {
     const alive = () => this.nodes.filter((n) => n.alive);
+    let seen = '';
     return pollUntil(async () => {
       const up = alive();
       const metas = await Promise.all(up.map((n) => this.metaOf(n)));
+      seen = up.map((n, i) => `${n.name}: ${JSON.stringify(metas[i])}`).join('; ');
       const leaderName = metas[0]?.leader;
       if (!leaderName || leaderName === opts.not) return undefined;
       if (!metas.every((m) => m?.leader === leaderName)) return undefined;
@@ -321,7 +331,10 @@ export class JsCluster {
       const current = (lm.replicas ?? []).filter((r) => r.current && !r.offline).length;
       if (current < wantCurrent) return undefined;
       return leader;
-    }, `a meta leader on ${this.impl}${opts.not ? ` other than ${opts.not}` : ''}`, opts.timeoutMs ?? 30_000, 50);
+    }, `a meta leader on ${this.impl}${opts.not ? ` other than ${opts.not}` : ''}`, opts.timeoutMs ?? 30_000, opts.intervalMs ?? 50)
+      .catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; last /jsz meta_cluster seen: ${seen}`);
+      });
   }
 
   /** The current meta leader as every running node reports it (waits for agreement). */
@@ -340,7 +353,7 @@ export class JsCluster {
   async shutdown(): Promise<void> {
     await Promise.all(this.conns.splice(0).map((nc) => nc.close().catch(() => undefined)));
     await Promise.all(this.nodes.map((n) => this.kill(n)));
-    if (this.anchor) await new Promise((r) => this.anchor!.close(r));
+    await Promise.all(this.anchors.splice(0).map((a) => new Promise((r) => a.close(r))));
     if (existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
   }
 }

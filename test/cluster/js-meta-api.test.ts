@@ -276,6 +276,87 @@ for (const impl of IMPLS) {
       await apiRequest(ncs[0]!, '$JS.API.STREAM.DELETE.IDEM', undefined, { settleMs: 0 });
     });
 
+    test('bad requests and stream-level operations from any server: one reply each, nats-server\'s errors, the stream intact', async () => {
+      const cfg = r1('BAD', { placement: { tags: ['node:n2'] } });
+      const created = await apiRequest<StreamResp>(ncs[0]!, '$JS.API.STREAM.CREATE.BAD', cfg, { settleMs: 0 });
+      assert.equal(created.first?.did_create, true);
+      const createType = 'io.nats.jetstream.api.v1.stream_create_response';
+      const updateType = 'io.nats.jetstream.api.v1.stream_update_response';
+      const cases: [string, unknown, unknown][] = [
+        ['$JS.API.STREAM.UPDATE.BAD', { ...cfg, storage: 'memory' },
+          { type: updateType, error: { code: 500, err_code: 10052, description: 'stream configuration update can not change storage type' } }],
+        ['$JS.API.STREAM.UPDATE.BAD', { ...cfg, name: 'OTHER' },
+          { type: updateType, error: { code: 400, err_code: 10056, description: 'stream name in subject does not match request' } }],
+        ['$JS.API.STREAM.CREATE.BAD2', r1('OTHER2'),
+          { type: createType, error: { code: 400, err_code: 10056, description: 'stream name in subject does not match request' } }],
+      ];
+      await Promise.all(cases.map(async ([subject, body, want], k) => {
+        const r = await apiRequest(ncs[k % 3]!, subject, body);
+        assert.equal(r.all.length, 1, `one reply to ${subject} ${JSON.stringify(body)}`);
+        assert.deepEqual(r.first, want);
+      }));
+      // A body that is not a stream config: 10025. 2.9.10 says just "invalid JSON"; newer servers (and
+      // tsnats' single-server API, on purpose) append the decoder's message: "invalid JSON: json: ...".
+      await Promise.all([['$JS.API.STREAM.UPDATE.BAD', updateType], ['$JS.API.STREAM.CREATE.BAD3', createType]].map(async ([subject, type], k) => {
+        const r = await apiRequest<StreamResp>(ncs[k % 3]!, subject!, 'not json');
+        assert.equal(r.all.length, 1, `one reply to ${subject}`);
+        assert.equal(r.first!.type, type);
+        assert.deepEqual([r.first!.error?.code, r.first!.error?.err_code], [400, 10025]);
+        assert.match(r.first!.error!.description, /^invalid JSON(: .+)?$/);
+      }));
+      const info = await apiRequest<StreamResp>(ncs[2]!, '$JS.API.STREAM.INFO.BAD');
+      assert.equal((info.first!.config as unknown as { storage: string }).storage, 'file', 'the refused update left the stream as it was');
+      assert.equal(info.first!.config?.name, 'BAD');
+
+      // The same durable twice is the same consumer; a different ack policy is refused.
+      const durable = { stream_name: 'BAD', config: { durable_name: 'DUR', ack_policy: 'explicit' } };
+      const d1 = await apiRequest<Record<string, unknown>>(ncs[0]!, '$JS.API.CONSUMER.CREATE.BAD.DUR', durable);
+      const d2 = await apiRequest<Record<string, unknown>>(ncs[1]!, '$JS.API.CONSUMER.CREATE.BAD.DUR', durable);
+      assert.equal(d2.all.length, 1);
+      assert.equal(d2.first!.error, undefined);
+      assert.equal(d2.first!.created, d1.first!.created);
+      const d3 = await apiRequest(ncs[2]!, '$JS.API.CONSUMER.CREATE.BAD.DUR', { stream_name: 'BAD', config: { durable_name: 'DUR', ack_policy: 'none' } });
+      assert.equal(d3.all.length, 1);
+      assert.deepEqual(d3.first, {
+        type: 'io.nats.jetstream.api.v1.consumer_create_response',
+        error: { code: 500, err_code: 10012, description: 'ack policy can not be updated' },
+      });
+      // An ephemeral consumer, created through a server that does not hold the stream.
+      const eph = await apiRequest<{ name?: string; cluster?: unknown; config?: Record<string, unknown> }>(ncs[2]!, '$JS.API.CONSUMER.CREATE.BAD',
+        { stream_name: 'BAD', config: { ack_policy: 'none' } });
+      assert.equal(eph.all.length, 1);
+      assert.equal(typeof eph.first!.name, 'string');
+      assert.equal(eph.first!.name!.length, 8);
+      assert.deepEqual(eph.first!.cluster, { name: 'C1', leader: 'n2' });
+      assert.equal(eph.first!.config?.inactive_threshold, 5_000_000_000);
+
+      // Messages: get, delete and purge through the servers that do not hold the stream.
+      for (let i = 1; i <= 3; i++) await ncs[0]!.request('bad.x', `m${i}`);
+      const get = await apiRequest<{ message?: { seq: number; subject: string; data: string } }>(ncs[0]!, '$JS.API.STREAM.MSG.GET.BAD', { seq: 2 });
+      assert.equal(get.all.length, 1);
+      assert.deepEqual([get.first!.message?.seq, get.first!.message?.subject, Buffer.from(get.first!.message!.data, 'base64').toString()], [2, 'bad.x', 'm2']);
+      const del = await apiRequest(ncs[2]!, '$JS.API.STREAM.MSG.DELETE.BAD', { seq: 2 });
+      assert.equal(del.all.length, 1);
+      assert.deepEqual(del.first, { type: 'io.nats.jetstream.api.v1.stream_msg_delete_response', success: true });
+      const purge = await apiRequest(ncs[0]!, '$JS.API.STREAM.PURGE.BAD');
+      assert.equal(purge.all.length, 1);
+      assert.deepEqual(purge.first, { type: 'io.nats.jetstream.api.v1.stream_purge_response', success: true, purged: 2 });
+
+      // ACCOUNT INFO: one reply from whichever server, the same counts; deleting the stream drops them.
+      const counts = async () => Promise.all(ncs.map(async (nc) => {
+        const r = await apiRequest<{ type: string; streams: number; consumers: number }>(nc, '$JS.API.INFO');
+        assert.equal(r.all.length, 1);
+        assert.equal(r.first!.type, 'io.nats.jetstream.api.v1.account_info_response');
+        return [r.first!.streams, r.first!.consumers];
+      }));
+      const before = await counts();
+      assert.ok(before.every((x) => x[0] === before[0]![0] && x[1] === before[0]![1]), `same counts everywhere: ${JSON.stringify(before)}`);
+      assert.ok(before[0]![0]! >= 1 && before[0]![1]! >= 2);
+      await apiRequest(ncs[1]!, '$JS.API.STREAM.DELETE.BAD', undefined, { settleMs: 0 });
+      const afterDel = await counts();
+      assert.ok(afterDel.every((x) => x[0] === before[0]![0]! - 1 && x[1] === before[0]![1]! - 2), `one stream and two consumers fewer: ${JSON.stringify(afterDel)}`);
+    });
+
     test('/jsz meta_cluster: the leader lists the other peers as replicas; followers name the leader', async () => {
       const leader = await c.metaLeader();
       for (const n of c.nodes) {
@@ -302,6 +383,18 @@ for (const impl of IMPLS) {
       }
       // The ids are nats-server's hash of the server name (the vectors' n1).
       assert.equal(peerIdOf('n1'), 'fjFyEjc1');
+      // /jsz?leader-only=true answers on the meta leader only.
+      for (const n of c.nodes) {
+        const r = await fetch(`${n.monitorUrl}/jsz?leader-only=true`);
+        const body = await r.text();
+        if (n === leader) {
+          assert.equal(r.status, 200);
+          assert.equal((JSON.parse(body) as { meta_cluster: MetaCluster }).meta_cluster.leader, leader.name);
+        } else {
+          assert.equal(r.status, 400);
+          assert.equal(body, 'filtered response: not leader');
+        }
+      }
     });
 
     test('META.LEADER.STEPDOWN from the system account: success, a different leader, and the API keeps working', async () => {
