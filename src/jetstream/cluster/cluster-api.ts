@@ -22,7 +22,7 @@ import {
   API_LIST_LIMIT, API_NAMES_LIMIT, ResponseType, encodeStreamConfig, streamCreateRequestSchema, streamNamesRequestSchema,
   type StreamConfigRequest, type StreamNamesRequest,
 } from '../api/types.js';
-import { goJson, goTimeFromNanos } from '../api/json.js';
+import { decodeRequest, goJson, goTimeFromNanos, type Schema } from '../api/json.js';
 import { checkStreamConfig } from '../stream-config.js';
 import { subjectsCollide } from '../subjects.js';
 import { accountInfo } from '../api/stream-api.js';
@@ -44,6 +44,10 @@ const META_STEPDOWN = T + 'meta_leader_stepdown_response';
 const SERVER_REMOVE = T + 'meta_server_remove_response';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+const STEPDOWN_SCHEMA: Schema = {
+  placement: { object: { cluster: 'string', tags: { array: 'string' }, preferred: 'string' }, name: 'Placement' },
+};
+const SERVER_REMOVE_SCHEMA: Schema = { peer: 'string', peer_id: 'string' };
 const EMPTY_STATE = {
   messages: 0, bytes: 0, first_seq: 0, first_ts: ZERO_TIME, last_seq: 0, last_ts: ZERO_TIME, consumer_count: 0,
 };
@@ -652,7 +656,7 @@ export class ClusterApi {
     if (payload.length > 0 && !isEmptyRequest(payload)) {
       let body: { placement?: { cluster?: string; preferred?: string; tags?: string[] } };
       try {
-        body = JSON.parse(payload.toString()) as typeof body;
+        body = decodeRequest<typeof body>(payload, STEPDOWN_SCHEMA, 'JSApiLeaderStepDownRequest', c.js.options.jetstream.strict);
       } catch (e) {
         this.sysError(reply, META_STEPDOWN, jsErr('InvalidJSON', { err: (e as Error).message }));
         return;
@@ -683,7 +687,7 @@ export class ClusterApi {
     }
     let body: { peer?: string; peer_id?: string };
     try {
-      body = payload.length ? JSON.parse(payload.toString()) as typeof body : {};
+      body = decodeRequest<typeof body>(payload, SERVER_REMOVE_SCHEMA, 'JSApiMetaServerRemoveRequest', c.js.options.jetstream.strict);
     } catch (e) {
       this.sysError(reply, SERVER_REMOVE, jsErr('InvalidJSON', { err: (e as Error).message }));
       return;
