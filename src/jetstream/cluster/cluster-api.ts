@@ -33,7 +33,7 @@ import {
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
-import { createGroupForStream, type PlacementContext } from './placement.js';
+import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -302,7 +302,7 @@ export class ClusterApi {
     members.add(c.id);
     const assignments = [...c.state.all()].map(([, e]) => ({ group: e.sa.group })) as unknown as StreamAssignmentLib[];
     const ctx: PlacementContext = {
-      peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers()),
+      peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)),
       assignments,
       uniqueTag: c.js.options.jetstream.uniqueTag || undefined,
       random: Math.random,
@@ -661,19 +661,14 @@ export class ClusterApi {
         this.sysError(reply, META_STEPDOWN, jsErr('InvalidJSON', { err: (e as Error).message }));
         return;
       }
-      const p = body.placement;
-      if (p?.cluster && p.cluster !== c.clusterName) {
-        this.sysError(reply, META_STEPDOWN, jsErrText('ClusterNoPeers', 'no suitable peers for placement'));
+      const members = c.node.peers();
+      const choice = stepDownPreferredPeer(members, c.id, body.placement,
+        c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)), Math.random);
+      if (!choice.ok) {
+        this.sysError(reply, META_STEPDOWN, choice.error);
         return;
       }
-      if (p?.preferred) {
-        const id = peerIdForServerName(p.preferred);
-        if (id === c.id || !c.node.peers().includes(id) || !c.onlinePeers().has(id)) {
-          this.sysError(reply, META_STEPDOWN, jsErrText('ClusterNoPeers', `preferred server "${p.preferred}" not known or not online`));
-          return;
-        }
-        preferred = id;
-      }
+      if (choice.preferred) preferred = choice.preferred;
     }
     this.sysReply(reply, { type: META_STEPDOWN, success: true });
     c.node.stepDown(preferred);

@@ -58,11 +58,11 @@ export class PeerInfoTable {
   }
 
   /** Placement view of the meta peers: `online` decides offline; unknown stats mean "not placeable". */
-  placementPeers(selfId: string, memberIds: Iterable<string>, online: Set<string>): PlacementPeer[] {
+  placementPeers(selfId: string, memberIds: Iterable<string>, online: Set<string>, nameOf: (id: string) => string = (id) => id): PlacementPeer[] {
     const out: PlacementPeer[] = [];
     for (const id of memberIds) {
       const m = id === selfId ? this.self() : this.peers.get(id);
-      const p: PlacementPeer = { id, name: m?.name ?? id, cluster: m?.cluster ?? '', tags: m?.tags ?? [], offline: !online.has(id) };
+      const p: PlacementPeer = { id, name: m?.name ?? nameOf(id), cluster: m?.cluster ?? '', tags: m?.tags ?? [], offline: !online.has(id) };
       if (m) {
         p.stats = {
           maxMemory: m.maxMemory, maxStore: m.maxStore, usedMemory: m.usedMemory, reservedMemory: m.reservedMemory,
