@@ -33,7 +33,9 @@ export function builtinSuites(): SuiteEntry[] {
     byDefault: true,
     load: async () => ((await import(new URL(`suites/${file}`, BENCH_DIR).href)) as { suite: BenchSuite }).suite,
   });
-  return [entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js')];
+  return [
+    entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js'), entry('cluster-meta', 'cluster-meta.js'),
+  ];
 }
 
 /** `*-suite.js` modules next to run.js, named by their file until loaded. */

@@ -472,6 +472,8 @@ export function validateOptions(o: Options): string | undefined {
   }
   if (o.serverName !== undefined && o.serverName.includes(' ')) return 'server name cannot contain spaces';
   if (o.cluster?.name !== undefined && o.cluster.name.includes(' ')) return 'cluster name cannot contain spaces';
+  if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.serverName) return 'jetstream cluster requires `server_name` to be set';
+  if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.cluster.name) return 'jetstream cluster requires `cluster.name` to be set';
   if (o.httpsPort !== undefined && !o.tls?.certFile && !o.tls?.certificates) return 'TLS cert and key required for HTTPS';
   if (o.noAuthUser) {
     const users = [...(o.authorization?.users ?? []), ...o.accounts.flatMap((a) => a.users)];

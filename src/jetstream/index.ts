@@ -23,6 +23,7 @@ import { StoreFactory } from './store-factory.js';
 import { registerSnapshotApi } from './snapshot.js';
 import { Sourcing } from './sourcing.js';
 import { publishApiAudit } from './advisories.js';
+import type { ClusteredJetStream } from './cluster/js-cluster.js';
 
 /** Something that plugs more API handlers or stream hooks into JetStream (e.g. consumers). */
 export interface JetStreamExtension {
@@ -65,6 +66,8 @@ export class JetStreamService implements Subsystem {
   private sourcing!: Sourcing;
   private readonly exts: JetStreamExtension[];
   private started = false;
+  /** Clustered mode (jetstream and cluster both configured): the meta layer. */
+  clustered: ClusteredJetStream | undefined;
 
   constructor(options: Options) {
     this.options = options;
@@ -116,6 +119,15 @@ export class JetStreamService implements Subsystem {
     Object.assign(this.api, { strict: o.strict, serverName: server.serverName, domain: this.domain });
     this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m));
     this.sourcing = new Sourcing(this);
+    if (this.options.cluster?.port !== undefined) {
+      if ((this.options.cluster.routes?.length ?? 0) > 0) {
+        // Created before the API subscriptions so no request is answered single-server style.
+        this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
+      } else {
+        // nats-server refuses to start this configuration; tsnats keeps JetStream on this server alone.
+        server.log.warn('JetStream cluster requires configured routes: running JetStream on this server only');
+      }
+    }
 
     registerStreamApi(this.router, this.api);
     registerStandaloneClusterApi(this.router, this.api);
@@ -136,9 +148,18 @@ export class JetStreamService implements Subsystem {
     server.log.info(`Starting JetStream (store: ${this.storeRoot}, max memory ${this.maxMemoryBytes}, max store ${this.maxStoreBytes})`);
   }
 
+  /**
+   * The meta group needs the routes, which start after the client listener (nats-server's
+   * order): the clustered layer starts once every subsystem is up.
+   */
+  async afterStart(): Promise<void> {
+    await this.clustered?.start();
+  }
+
   async shutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.clustered?.stop();
     this.sourcing.stop();
     for (const c of this.apiClients.values()) c.close();
     this.apiClients.clear();
@@ -191,12 +212,18 @@ export class JetStreamService implements Subsystem {
     payload: Buffer, origin: MsgOrigin): void {
     const subject = subjectIn.startsWith(API_PREFIX) ? subjectIn : API_PREFIX + subjectIn.slice(subjectIn.indexOf('.API.') + 5);
     const handler = this.router.find(subject);
-    if (!handler) return; // unknown API subjects are swallowed silently, like nats-server
+    // unknown API subjects are swallowed silently, like nats-server
+    if (!handler && !this.clustered) return;
     const req: ApiRequest = {
       accountName, subject, tokens: subject.slice(API_PREFIX.length).split('.'), reply,
       headers: headers ? Buffer.from(headers) : undefined, payload: Buffer.from(payload), origin,
     };
     const run = (): void => {
+      if (this.clustered) {
+        this.clustered.route(req, handler);
+        return;
+      }
+      if (!handler) return;
       try {
         const r = handler(req);
         if (r instanceof Promise) r.catch((e) => this.server.log.error(`JetStream API ${subject}: ${String(e)}`));
@@ -210,7 +237,9 @@ export class JetStreamService implements Subsystem {
     else run();
   }
 
-  private respond(req: ApiRequest, body: string, isError: boolean): void {
+  private respond(req: ApiRequest, bodyIn: string, isError: boolean): void {
+    const body = req.onRespond ? req.onRespond(bodyIn, isError) : bodyIn;
+    if (body === null) return;
     const jsa = this.accounts.get(req.accountName);
     this.apiTotal++;
     if (isError) this.apiErrors++;
@@ -262,6 +291,7 @@ export class JetStreamService implements Subsystem {
   }
 
   private onStreamAdded(acc: JsAccount, stream: Stream): void {
+    this.clustered?.streamAdded(acc, stream);
     this.sourcing.streamAdded(acc, stream);
     for (const e of this.exts) {
       try {

@@ -67,7 +67,11 @@ export function healthz(server: Server, opts: HealthzOptions): HealthStatus {
   if (!server.options.jetstream.enabled) return finish();
   const js = jetStreamSource(server);
   if (!js) return fail(503, 'unavailable', 'JETSTREAM', 'JetStream not enabled');
-  if (opts.jsEnabledOnly || opts.jsEnabled || opts.jsMetaOnly) return finish();
+  if (opts.jsEnabledOnly || opts.jsEnabled) return finish();
+  // Clustered: JetStream is healthy only once the meta layer has recovered and is current.
+  const metaErr = js.clustered?.healthError();
+  if (metaErr) return fail(503, 'unavailable', 'JETSTREAM', metaErr);
+  if (opts.jsMetaOnly) return finish();
 
   // Single server: every stream directory on disk must have been recovered.
   const accounts = js.allJsAccounts();

@@ -12,7 +12,7 @@ import { BadRequest, Query } from './query.js';
 import { varz, type ProcessUsage } from './varz.js';
 import { connz } from './connz.js';
 import { subsz } from './subsz.js';
-import { jsz } from './jsz.js';
+import { jsz, jszFilteredOut } from './jsz.js';
 import { healthz } from './healthz.js';
 import { accountz, accstatz } from './accountz.js';
 import { expvarz, gatewayz, joinPath, leafz, normalizeBasePath, rootPage, routez } from './other.js';
@@ -104,7 +104,10 @@ export class MonitorHttp {
       const leaderOnly = q.bool('leader-only');
       q.bool('raft');
       q.bool('stream-leader-only');
-      return this.json(jsz(s, { account: q.get('acc'), accounts, streams, consumers, config, offset, limit, leaderOnly }));
+      const jo = { account: q.get('acc'), accounts, streams, consumers, config, offset, limit, leaderOnly };
+      // nats-server: a non-leader asked for leader-only data answers 400 with the error text.
+      if (jszFilteredOut(s, jo)) return { status: 400, body: 'filtered response: not leader', contentType: 'text/plain' };
+      return this.json(jsz(s, jo));
     });
     r.set('/healthz', (q) => {
       this.count('/healthz');

@@ -116,6 +116,14 @@ function accountDetail(a: JsAccountSource, opts: JszOptions): Record<string, unk
   return d;
 }
 
+/** leader-only: nats-server answers only from the meta leader (a single server is its own leader). */
+export function jszFilteredOut(server: Server, opts: JszOptions): boolean {
+  if (!opts.leaderOnly) return false;
+  const js = jetStreamSource(server);
+  if (!js) return true;
+  return js.clustered !== undefined && !js.clustered.isLeader;
+}
+
 export function jsz(server: Server, optsIn: JszOptions): Record<string, unknown> {
   const opts: JszOptions = { ...optsIn };
   if ((opts.offset ?? 0) < 0) opts.offset = 0;
@@ -149,6 +157,7 @@ export function jsz(server: Server, optsIn: JszOptions): Record<string, unknown>
     bytes += t.bytes;
   }
   Object.assign(out, { streams, consumers, messages, bytes });
+  if (js.clustered) out.meta_cluster = js.clustered.metaClusterInfo();
   const total = accounts.length;
   const target = opts.account ? accounts.find((a) => a.name === opts.account) : undefined;
   if (target) {

@@ -42,6 +42,14 @@ export interface JetStreamSource {
   apiErrors: number;
   readonly domain?: string;
   allJsAccounts(): JsAccountSource[];
+  /** Clustered JetStream (meta group), absent on a single server. */
+  readonly clustered?: {
+    readonly ready: boolean;
+    readonly isLeader: boolean;
+    metaClusterInfo(): Record<string, unknown>;
+    /** Why the meta layer is not healthy (nats-server's healthz texts), or undefined. */
+    healthError(): string | undefined;
+  };
 }
 
 function subsystem(server: Server, name: string): Record<string, unknown> | undefined {

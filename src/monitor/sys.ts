@@ -13,7 +13,7 @@ import { BadRequest } from './query.js';
 import { totalSubscriptions, varz, type ProcessUsage } from './varz.js';
 import { connz, type ConnzOptions } from './connz.js';
 import { subsz } from './subsz.js';
-import { jsz } from './jsz.js';
+import { jsz, jszFilteredOut } from './jsz.js';
 import { healthz } from './healthz.js';
 import { accountInfo, accountStat, accountz, accstatz } from './accountz.js';
 import { expvarz, gatewayz, leafz, routez } from './other.js';
@@ -207,7 +207,7 @@ export class SysMonitorServices {
       case 'JSZ': {
         const o = this.jszOptions(req);
         // leader_only: a single server is its own leader, but a server without JetStream stays silent
-        if (o.leaderOnly && !jetStreamSource(s)) return SKIP;
+        if (jszFilteredOut(s, o)) return SKIP;
         return jsz(s, o);
       }
       case 'HEALTHZ':

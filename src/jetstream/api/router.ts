@@ -18,6 +18,11 @@ export interface ApiRequest {
   /** The request body (a private copy; safe to keep). */
   payload: Buffer;
   origin: MsgOrigin;
+  /**
+   * Clustered JetStream: sees every answer before it is sent and returns the body to
+   * send (e.g. with the cluster block added), or null to send nothing and count nothing.
+   */
+  onRespond?: (body: string, isError: boolean) => string | null;
 }
 
 export type ApiHandler = (req: ApiRequest) => void | Promise<void>;

@@ -56,10 +56,9 @@ export function accountInfo(ctx: JsApiContext, acc: JsAccount): Record<string, u
   return out;
 }
 
-/** StreamInfo body as returned by create/update (no cluster block). */
+/** StreamInfo body as returned by create/update (a cluster block only in clustered mode). */
 function createInfo(ctx: JsApiContext, s: Stream, withDomain: boolean): Record<string, unknown> {
   const { info } = s.info();
-  delete info.cluster;
   if (!withDomain) delete info.domain;
   return info;
 }

@@ -1,0 +1,717 @@
+// The clustered $JS.API: which server answers which request, and the meta leader's side
+// of the meta operations (nats-server jsClusteredStreamRequest, jsClusteredStreamUpdateRequest,
+// jsClusteredStreamDeleteRequest, jsClusteredConsumerRequest, jsLeaderStepDownRequest,
+// jsLeaderServerRemoveRequest).
+//
+// Every server receives every request (the API subscription exists on all of them), so the
+// rule that gives exactly one reply is decided here, on each server, from the same
+// replicated state:
+// * meta operations: the meta leader only; with no meta leader, the server the client is
+//   connected to answers 10008 (nats-server lets every server answer that one; one answer
+//   is enough and the client keeps only the first anyway);
+// * stream / consumer requests: the server holding the R1 asset; when the asset is not
+//   assigned at all, the meta leader answers (10059 / 10014).
+
+import { randomBytes } from 'node:crypto';
+import type { InternalClient } from '../../core/internal-client.js';
+import { groupName, peerIdForServerName } from '../../raft/index.js';
+import type { ApiHandler, ApiRequest } from '../api/router.js';
+import { ApiError, jsErr, jsErrText } from '../api/errors.js';
+import { decodeBody, guarded, isEmptyBody, requireAccount, sendErr, sendOk, type JsApiContext } from '../api/context.js';
+import {
+  API_LIST_LIMIT, API_NAMES_LIMIT, ResponseType, encodeStreamConfig, streamCreateRequestSchema, streamNamesRequestSchema,
+  type StreamConfigRequest, type StreamNamesRequest,
+} from '../api/types.js';
+import { decodeRequest, goJson, goTimeFromNanos, type Schema } from '../api/json.js';
+import { checkStreamConfig } from '../stream-config.js';
+import { subjectsCollide } from '../subjects.js';
+import { accountInfo } from '../api/stream-api.js';
+import { CREATE_CONSUMER_REQUEST_SCHEMA, consumerConfigFromJSON } from '../consumer/config.js';
+import { isEmptyRequest } from '../consumer/api.js';
+import {
+  MetaOp, accountOf, encodeConsumerEntry, encodeStreamEntry,
+  type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
+} from './assignments.js';
+import { holderOf, type ClusteredJetStream } from './js-cluster.js';
+import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
+import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
+
+const T = 'io.nats.jetstream.api.v1.';
+const CONSUMER_CREATE = T + 'consumer_create_response';
+const CONSUMER_INFO = T + 'consumer_info_response';
+const CONSUMER_DELETE = T + 'consumer_delete_response';
+const META_STEPDOWN = T + 'meta_leader_stepdown_response';
+const SERVER_REMOVE = T + 'meta_server_remove_response';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const STEPDOWN_SCHEMA: Schema = {
+  placement: { object: { cluster: 'string', tags: { array: 'string' }, preferred: 'string' }, name: 'Placement' },
+};
+const SERVER_REMOVE_SCHEMA: Schema = { peer: 'string', peer_id: 'string' };
+const EMPTY_STATE = {
+  messages: 0, bytes: 0, first_seq: 0, first_ts: ZERO_TIME, last_seq: 0, last_ts: ZERO_TIME, consumer_count: 0,
+};
+
+type Kind =
+  | { k: 'meta'; type: string }
+  | { k: 'stream'; type: string; stream: string }
+  | { k: 'consumer'; type: string; stream: string; consumer: string }
+  | { k: 'none' };
+
+/** What a $JS.API subject is, from its tokens after "$JS.API.". */
+export function classify(t: string[]): Kind {
+  const [a, b, c] = t;
+  if (a === 'INFO' && t.length === 1) return { k: 'meta', type: ResponseType.AccountInfo };
+  if (a === 'STREAM') {
+    if (t.length === 3 && b === 'CREATE') return { k: 'meta', type: ResponseType.StreamCreate };
+    if (t.length === 3 && b === 'UPDATE') return { k: 'meta', type: ResponseType.StreamUpdate };
+    if (t.length === 3 && b === 'DELETE') return { k: 'meta', type: ResponseType.StreamDelete };
+    if (t.length === 2 && b === 'NAMES') return { k: 'meta', type: ResponseType.StreamNames };
+    if (t.length === 2 && b === 'LIST') return { k: 'meta', type: ResponseType.StreamList };
+    if (t.length === 3 && b === 'RESTORE') return { k: 'meta', type: ResponseType.StreamRestore };
+    if (t.length === 3 && b === 'INFO') return { k: 'stream', type: ResponseType.StreamInfo, stream: c! };
+    if (t.length === 3 && b === 'PURGE') return { k: 'stream', type: ResponseType.StreamPurge, stream: c! };
+    if (t.length === 3 && b === 'SNAPSHOT') return { k: 'stream', type: ResponseType.StreamSnapshot, stream: c! };
+    if (t.length === 4 && b === 'MSG' && c === 'GET') return { k: 'stream', type: ResponseType.StreamMsgGet, stream: t[3]! };
+    if (t.length === 4 && b === 'MSG' && c === 'DELETE') return { k: 'stream', type: ResponseType.StreamMsgDelete, stream: t[3]! };
+    if (t.length === 4 && b === 'LEADER' && c === 'STEPDOWN') return { k: 'stream', type: ResponseType.StreamLeaderStepdown, stream: t[3]! };
+    if (t.length === 4 && b === 'PEER' && c === 'REMOVE') return { k: 'stream', type: ResponseType.StreamRemovePeer, stream: t[3]! };
+    return { k: 'none' };
+  }
+  if (a === 'CONSUMER') {
+    if (b === 'CREATE' && t.length >= 3) return { k: 'meta', type: CONSUMER_CREATE };
+    if (b === 'DURABLE' && c === 'CREATE') return { k: 'meta', type: CONSUMER_CREATE };
+    if (b === 'DELETE' && t.length === 4) return { k: 'meta', type: CONSUMER_DELETE };
+    if ((b === 'NAMES' || b === 'LIST') && t.length === 3) {
+      return { k: 'stream', type: b === 'NAMES' ? T + 'consumer_names_response' : T + 'consumer_list_response', stream: c! };
+    }
+    if (b === 'INFO' && t.length === 4) return { k: 'consumer', type: CONSUMER_INFO, stream: c!, consumer: t[3]! };
+    if (b === 'LEADER' && t[2] === 'STEPDOWN' && t.length === 5) {
+      return { k: 'consumer', type: T + 'consumer_leader_stepdown_response', stream: t[3]!, consumer: t[4]! };
+    }
+  }
+  return { k: 'none' };
+}
+
+const key = (account: string, name: string): string => `${account}\u0000${name}`;
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function rand8(): string {
+  const b = randomBytes(8);
+  let s = '';
+  for (let i = 0; i < 8; i++) s += BASE62[b[i]! % 62];
+  return s;
+}
+
+const nowGo = (): string => goTimeFromNanos(BigInt(Date.now()) * 1_000_000n);
+
+interface Inflight {
+  cfg: string;
+  waiters: ApiRequest[];
+}
+
+export class ClusterApi {
+  private readonly c: ClusteredJetStream;
+  /** Proposed, not yet applied stream assignments (leader only): repeated creates wait here. */
+  private readonly inflightStreams = new Map<string, Inflight>();
+  private readonly inflightConsumers = new Map<string, Inflight>();
+  /** Last good assignment before an update, to restore if the holder rejects it. */
+  private readonly beforeUpdate = new Map<string, StreamAssignment>();
+  /** Consumers this leader proposed as new (removed again if their holder fails to create them). */
+  private readonly newConsumers = new Map<string, ConsumerAssignment | null>();
+  /** SERVER.REMOVE requests waiting for the EntryRemovePeer to commit. */
+  private readonly pendingRemovals = new Map<string, string[]>();
+  private sysClient: InternalClient | undefined;
+
+  constructor(c: ClusteredJetStream) {
+    this.c = c;
+  }
+
+  private get ctx(): JsApiContext {
+    return this.c.js.api;
+  }
+
+  stop(): void {
+    this.inflightStreams.clear();
+    this.inflightConsumers.clear();
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  route(req: ApiRequest, handler: ApiHandler | undefined): void {
+    const kind = classify(req.tokens);
+    if (kind.k === 'none') {
+      // Not a clustered operation we know: answer only where the client is, if at all.
+      if (handler && req.origin.kind !== 'route') this.run(req, handler);
+      return;
+    }
+    const c = this.c;
+    if (kind.k === 'meta') {
+      if (!c.hasLeader()) {
+        if (req.origin.kind !== 'route' && c.isLeaderless()) this.unavailable(req, kind.type);
+        return;
+      }
+      if (!c.isLeader) return;
+      this.leaderHandle(req, handler);
+      return;
+    }
+    const entry = c.state.stream(req.accountName, kind.stream);
+    if (!entry) {
+      if (c.isLeader && handler) {
+        if (kind.k === 'stream' || kind.k === 'consumer') this.answerNotFound(req, kind.type, 'StreamNotFound');
+      } else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) {
+        this.unavailable(req, kind.type);
+      }
+      return;
+    }
+    const holder = holderOf(entry.sa.group);
+    if (entry.sa.group.peers.length > 1) {
+      // Recorded, not replicated yet: the meta leader answers from the assignment.
+      if (c.isLeader) this.answerReplicated(req, kind, entry);
+      return;
+    }
+    if (kind.k === 'consumer' && !entry.consumers.has(kind.consumer)) {
+      if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
+      return;
+    }
+    if (holder !== c.id || !handler) return;
+    if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
+    this.run(req, handler);
+  }
+
+  private run(req: ApiRequest, handler: ApiHandler): void {
+    try {
+      const r = handler(req);
+      if (r instanceof Promise) r.catch((e) => this.c.server.log.error(`JetStream API ${req.subject}: ${String(e)}`));
+    } catch (e) {
+      this.c.server.log.error(`JetStream API ${req.subject}: ${String(e)}`);
+    }
+  }
+
+  /** 10008 for any API request this layer knows (used before the meta group exists). */
+  unavailableFor(req: ApiRequest): void {
+    const kind = classify(req.tokens);
+    if (kind.k !== 'none') this.unavailable(req, kind.type);
+  }
+
+  private unavailable(req: ApiRequest, type: string): void {
+    if (!this.ctx.jsAccount(req.accountName)) return;
+    sendErr(this.ctx, req, type, jsErr('ClusterNotAvail'), this.extraFor(type));
+  }
+
+  private answerNotFound(req: ApiRequest, type: string, err: 'StreamNotFound' | 'ConsumerNotFound'): void {
+    void guarded(this.ctx, req, type, () => {
+      requireAccount(this.ctx, req);
+      throw jsErr(err);
+    }, this.extraFor(type));
+  }
+
+  /** Success-shape fields nats-server still sends with some errors. */
+  private extraFor(type: string): Record<string, unknown> {
+    if (type === ResponseType.StreamInfo) return { total: 0, offset: 0, limit: 0 };
+    if (type === ResponseType.StreamPurge) return { purged: 0 };
+    if (type === ResponseType.StreamNames || type === ResponseType.StreamList) return { total: 0, offset: 0, limit: 0, streams: null };
+    return {};
+  }
+
+  private leaderHandle(req: ApiRequest, handler: ApiHandler | undefined): void {
+    const t = req.tokens;
+    let p: Promise<void>;
+    if (t[0] === 'INFO') p = this.accountInfo(req);
+    else if (t[0] === 'STREAM' && t[1] === 'CREATE') p = this.streamCreate(req);
+    else if (t[0] === 'STREAM' && t[1] === 'UPDATE') p = this.streamUpdate(req);
+    else if (t[0] === 'STREAM' && t[1] === 'DELETE') p = this.streamDelete(req);
+    else if (t[0] === 'STREAM' && (t[1] === 'NAMES' || t[1] === 'LIST')) p = this.streamNames(req, t[1] === 'LIST');
+    else if (t[0] === 'CONSUMER' && t[1] === 'DELETE') p = this.consumerDelete(req);
+    else if (t[0] === 'CONSUMER') p = this.consumerCreate(req);
+    else {
+      if (handler) this.run(req, handler);
+      return;
+    }
+    p.catch((e) => this.c.server.log.error(`JetStream API ${req.subject}: ${String(e)}`));
+  }
+
+  // ------------------------------------------------------------------ meta leader: streams
+
+  private clientInfo(req: ApiRequest): Record<string, unknown> {
+    return { acc: req.accountName, server: this.c.server.serverName, cluster: this.c.clusterName };
+  }
+
+  private accountInfo(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, ResponseType.AccountInfo, () => {
+      const acc = requireAccount(this.ctx, req);
+      const info = accountInfo(this.ctx, acc);
+      const streams = this.c.state.streamsOf(acc.name);
+      info.streams = streams.length;
+      info.consumers = streams.reduce((n, e) => n + e.consumers.size, 0);
+      sendOk(this.ctx, req, ResponseType.AccountInfo, info);
+    });
+  }
+
+  private streamCreate(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, ResponseType.StreamCreate, () => {
+      const acc = requireAccount(this.ctx, req);
+      const body = decodeBody<StreamConfigRequest>(this.ctx, req, streamCreateRequestSchema, 'StreamConfigRequest');
+      const name = req.tokens[2]!;
+      if (name !== (body.name ?? '')) throw jsErr('StreamMismatch');
+      if (/[\\/]/.test(name)) throw jsErr('StreamNameContainsPathSeparators');
+      if (body.sealed) throw jsErrText('StreamInvalidConfig', 'stream configuration for create can not be sealed');
+      if (body.mirror_direct && !body.mirror) throw jsErrText('StreamInvalidConfig', 'stream has no mirror but does have mirror direct');
+      const storage = body.storage === 'memory' ? 'memory' : 'file';
+      const cfg = checkStreamConfig(body, { ...acc.configContext(storage), clustered: true }, body.pedantic === true);
+      const cfgJson = encodeStreamConfig(cfg) as StreamAssignment['stream'];
+      const cfgText = JSON.stringify(cfgJson);
+      const k = key(acc.name, name);
+      const existing = this.c.state.stream(acc.name, name);
+      const inflight = this.inflightStreams.get(k);
+      if (existing || inflight) {
+        if ((existing ? JSON.stringify(existing.sa.stream) : inflight!.cfg) !== cfgText) throw jsErr('StreamNameExist');
+        // Idempotent create: the holder answers it as it would on a single server.
+        if (inflight) inflight.waiters.push(req);
+        else this.forwardToHolder(existing!, req);
+        return;
+      }
+      const subjects = (cfgJson.subjects as string[] | undefined) ?? [];
+      const others: Array<{ name: string; subjects: string[] }> = this.c.state.streamsOf(acc.name)
+        .map((e) => ({ name: e.sa.stream.name, subjects: (e.sa.stream.subjects as string[] | undefined) ?? [] }));
+      for (const [ik, f] of this.inflightStreams) {
+        if (!ik.startsWith(acc.name + '\u0000')) continue;
+        const parsed = JSON.parse(f.cfg) as { name: string; subjects?: string[] };
+        others.push({ name: parsed.name, subjects: parsed.subjects ?? [] });
+      }
+      for (const o of others) {
+        if (o.name === name) continue;
+        if (subjects.some((s) => o.subjects.some((x) => subjectsCollide(s, x)))) throw jsErr('StreamSubjectOverlap');
+      }
+      const max = acc.limits.maxStreams;
+      if (max > 0 && others.length >= max) throw jsErr('MaximumStreamsLimit');
+      const group = this.placeStream({ num_replicas: cfg.num_replicas, storage, max_bytes: cfg.max_bytes, placement: cfg.placement ?? undefined });
+      const sa: StreamAssignment = {
+        client: this.clientInfo(req), created: nowGo(), stream: cfgJson, group,
+        sync: `$JSC.SYNC.${rand8()}`, subject: req.subject, reply: req.reply,
+      };
+      if (!this.c.propose(encodeStreamEntry(MetaOp.assignStream, sa))) throw jsErr('ClusterNotLeader');
+      this.inflightStreams.set(k, { cfg: cfgText, waiters: [] });
+    });
+  }
+
+  /** Placement (nats-server createGroupForStream) over the meta peers this leader knows. */
+  private placeStream(cfg: { num_replicas: number; storage: 'file' | 'memory'; max_bytes: number; placement?: { cluster?: string; tags?: string[] } }): RaftGroupJson {
+    const c = this.c;
+    const members = new Set(c.node.peers());
+    members.add(c.id);
+    const assignments = [...c.state.all()].map(([, e]) => ({ group: e.sa.group })) as unknown as StreamAssignmentLib[];
+    const ctx: PlacementContext = {
+      peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)),
+      assignments,
+      uniqueTag: c.js.options.jetstream.uniqueTag || undefined,
+      random: Math.random,
+    };
+    const r = createGroupForStream({ cluster: c.clusterName }, {
+      num_replicas: cfg.num_replicas || 1, storage: cfg.storage, max_bytes: cfg.max_bytes, placement: cfg.placement,
+    }, ctx);
+    if (!r.ok) throw r.error;
+    const g: RaftGroupJson = { name: r.group.name, peers: r.group.peers, store: r.group.store };
+    if (r.group.cluster) g.cluster = r.group.cluster;
+    if (r.group.preferred) g.preferred = r.group.preferred;
+    return g;
+  }
+
+  private forwardToHolder(entry: StreamEntry, req: ApiRequest): void {
+    if (entry.sa.group.peers.length > 1) {
+      this.respondFromAssignment(req, entry.sa, ResponseType.StreamCreate, false);
+      return;
+    }
+    this.c.forward(holderOf(entry.sa.group), req, true);
+  }
+
+  private streamUpdate(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, ResponseType.StreamUpdate, () => {
+      const acc = requireAccount(this.ctx, req);
+      const body = decodeBody<StreamConfigRequest>(this.ctx, req, streamCreateRequestSchema, 'StreamConfigRequest');
+      const name = req.tokens[2]!;
+      const storage = body.storage === 'memory' ? 'memory' : 'file';
+      const cfg = checkStreamConfig(body, { ...acc.configContext(storage), clustered: true }, body.pedantic === true);
+      if (name !== cfg.name) throw jsErr('StreamMismatch');
+      const entry = this.c.state.stream(acc.name, name);
+      if (!entry) throw jsErr('StreamNotFound');
+      const cfgJson = encodeStreamConfig(cfg) as StreamAssignment['stream'];
+      const oldReplicas = Number(entry.sa.stream.num_replicas ?? 1) || 1;
+      if ((cfg.num_replicas || 1) !== oldReplicas) throw jsErr('StreamReplicasNotUpdatable');
+      for (const e of this.c.state.streamsOf(acc.name)) {
+        if (e.sa.stream.name === name) continue;
+        const theirs = (e.sa.stream.subjects as string[] | undefined) ?? [];
+        if ((cfg.subjects ?? []).some((s) => theirs.some((x) => subjectsCollide(s, x)))) throw jsErr('StreamSubjectOverlap');
+      }
+      const sa: StreamAssignment = { ...entry.sa, stream: cfgJson, subject: req.subject, reply: req.reply };
+      if (!this.c.propose(encodeStreamEntry(MetaOp.updateStream, sa))) throw jsErr('ClusterNotLeader');
+      this.beforeUpdate.set(key(acc.name, name), entry.sa);
+    });
+  }
+
+  private streamDelete(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, ResponseType.StreamDelete, () => {
+      const acc = requireAccount(this.ctx, req);
+      if (!isEmptyBody(req.payload)) throw jsErr('NotEmptyRequest');
+      const entry = this.c.state.stream(acc.name, req.tokens[2]!);
+      if (!entry) throw jsErr('StreamNotFound');
+      const sa: StreamAssignment = { ...entry.sa, subject: req.subject, reply: req.reply };
+      if (!this.c.propose(encodeStreamEntry(MetaOp.removeStream, sa))) throw jsErr('ClusterNotLeader');
+    });
+  }
+
+  private streamNames(req: ApiRequest, list: boolean): Promise<void> {
+    const type = list ? ResponseType.StreamList : ResponseType.StreamNames;
+    const limit = list ? API_LIST_LIMIT : API_NAMES_LIMIT;
+    return guarded(this.ctx, req, type, async () => {
+      const acc = requireAccount(this.ctx, req);
+      let offset = 0;
+      let filter = '';
+      if (req.payload.length && /^\s*[{[]/.test(req.payload.toString('latin1', 0, 64))) {
+        const body = decodeBody<StreamNamesRequest>(this.ctx, req, streamNamesRequestSchema,
+          list ? 'JSApiStreamListRequest' : 'JSApiStreamNamesRequest');
+        offset = Math.max(body.offset ?? 0, 0);
+        filter = body.subject ?? '';
+      }
+      let entries = this.c.state.streamsOf(acc.name);
+      if (filter) entries = entries.filter((e) => ((e.sa.stream.subjects as string[] | undefined) ?? []).some((x) => subjectsCollide(filter, x)));
+      entries.sort((a, b) => (a.sa.stream.name < b.sa.stream.name ? -1 : a.sa.stream.name > b.sa.stream.name ? 1 : 0));
+      const total = entries.length;
+      offset = Math.min(offset, total);
+      const page = entries.slice(offset, offset + limit);
+      if (!list) {
+        sendOk(this.ctx, req, type, { total, offset, limit, streams: page.length ? page.map((e) => e.sa.stream.name) : null });
+        return;
+      }
+      const { infos, missing } = await this.gatherInfos(acc.name, page);
+      const fields: Record<string, unknown> = { total, offset, limit, streams: infos };
+      if (missing.length) fields.missing = missing;
+      sendOk(this.ctx, req, type, fields);
+    }, this.extraFor(type));
+  }
+
+  /** STREAM.LIST: ask each holder for its stream's info (nats-server asks stream leaders on $JSC.SI). */
+  private async gatherInfos(account: string, page: StreamEntry[]): Promise<{ infos: unknown[]; missing: string[] }> {
+    const results = new Map<string, unknown>();
+    const inbox = `_INBOX.JSC.${rand8()}`;
+    const remote = page.filter((e) => e.sa.group.peers.length === 1 && holderOf(e.sa.group) !== this.c.id);
+    let done: () => void = () => {};
+    const all = new Promise<void>((r) => { done = r; });
+    const unsub = remote.length ? this.ctx.subscribe(account, `${inbox}.*`, (subject, _r, _h, payload) => {
+      const i = Number(subject.slice(inbox.length + 1));
+      const e = page[i];
+      if (!e) return;
+      try {
+        const j = JSON.parse(payload.toString()) as Record<string, unknown>;
+        if (j.error) return;
+        delete j.type; delete j.total; delete j.offset; delete j.limit;
+        results.set(e.sa.stream.name, j);
+      } catch { /* ignored: counted as missing */ }
+      if (remote.every((x) => results.has(x.sa.stream.name))) done();
+    }) : () => {};
+    page.forEach((e, i) => {
+      if (!remote.includes(e)) return;
+      const fake: ApiRequest = {
+        accountName: account, subject: `$JS.API.STREAM.INFO.${e.sa.stream.name}`, tokens: [], reply: `${inbox}.${i}`,
+        headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account, kind: 'internal' },
+      };
+      this.c.forward(holderOf(e.sa.group), fake);
+    });
+    if (remote.length) {
+      const timer = setTimeout(done, 2000);
+      await all;
+      clearTimeout(timer);
+      unsub();
+    }
+    const infos: unknown[] = [];
+    const missing: string[] = [];
+    for (const e of page) {
+      const name = e.sa.stream.name;
+      if (e.sa.group.peers.length > 1) infos.push(this.infoFromAssignment(e.sa));
+      else if (holderOf(e.sa.group) === this.c.id) {
+        const s = this.c.js.jsAccount(account)?.streams.get(name);
+        if (s) infos.push(s.info().info);
+        else missing.push(name);
+      } else if (results.has(name)) infos.push(results.get(name));
+      else missing.push(name);
+    }
+    return { infos, missing };
+  }
+
+  private infoFromAssignment(sa: StreamAssignment): Record<string, unknown> {
+    const replicas = sa.group.peers.map((p) => ({ name: this.c.serverNameOf(p), current: false, active: 0, peer: p }));
+    return { config: sa.stream, created: sa.created, state: { ...EMPTY_STATE }, cluster: { name: this.c.clusterName, replicas } };
+  }
+
+  private respondFromAssignment(req: ApiRequest, sa: StreamAssignment, type: string, created: boolean): void {
+    const info = this.infoFromAssignment(sa);
+    const fields: Record<string, unknown> = type === ResponseType.StreamInfo ? { total: 0, offset: 0, limit: 0, ...info } : info;
+    if (created) fields.did_create = true;
+    sendOk(this.ctx, req, type, fields);
+  }
+
+  // ------------------------------------------------------------------ meta leader: consumers
+
+  private consumerCreate(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, CONSUMER_CREATE, () => {
+      const body = decodeBody<{ stream_name?: string; config?: Record<string, unknown>; action?: string; pedantic?: boolean }>(
+        this.ctx, req, CREATE_CONSUMER_REQUEST_SCHEMA, 'CreateConsumerRequest');
+      const acc = requireAccount(this.ctx, req);
+      let config;
+      try {
+        config = consumerConfigFromJSON(body.config ?? {});
+      } catch (e) {
+        throw jsErr('InvalidJSON', { err: e instanceof Error ? e.message : String(e) });
+      }
+      const t = req.tokens;
+      let streamName: string;
+      let name = '';
+      if (t[1] === 'DURABLE') {
+        if (t.length !== 5) throw jsErr('ConsumerDurableNameNotInSubject');
+        streamName = t[3]!;
+        name = t[4]!;
+        if (config.durable_name === '') throw jsErr('ConsumerDurableNameNotSet');
+        if (name !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
+      } else if (t.length === 3) {
+        streamName = t[2]!;
+        if (config.durable_name !== '') throw jsErr('ConsumerEphemeralWithDurableName');
+        name = config.name;
+      } else {
+        streamName = t[2]!;
+        name = t[3]!;
+        if (config.durable_name !== '' && name !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
+        const filtered = t.length > 4 ? t.slice(4).join('.') : '';
+        if (filtered !== '' && config.filter_subjects !== null && config.filter_subjects.length > 0) throw jsErr('ConsumerMultipleFiltersNotAllowed');
+        if (filtered !== '' && config.filter_subject !== filtered) throw jsErr('ConsumerCreateFilterSubjectMismatch');
+      }
+      if (streamName !== (body.stream_name ?? '')) throw jsErr('StreamMismatch');
+      if (name !== '' && /[\\/]/.test(name)) throw jsErr('ConsumerNameContainsPathSeparators');
+      const entry = this.c.state.stream(acc.name, streamName);
+      if (!entry) throw jsErr('StreamNotFound');
+      if (name === '') name = rand8();
+      const cfgJson = { ...(body.config ?? {}), name };
+      const cfgText = JSON.stringify(cfgJson);
+      const k = key(acc.name, `${streamName}\u0000${name}`);
+      const existing = entry.consumers.get(name);
+      const inflight = this.inflightConsumers.get(k);
+      if (inflight) {
+        if (inflight.cfg !== cfgText) throw jsErr('ConsumerAlreadyExists');
+        inflight.waiters.push(req);
+        return;
+      }
+      const action = body.action ?? '';
+      if (existing) {
+        const same = JSON.stringify({ ...existing.consumer, name }) === cfgText;
+        if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
+        if (same) {
+          this.c.forward(holderOf(entry.sa.group), req);
+          return;
+        }
+      } else if (action === 'update') {
+        throw jsErr('ConsumerDoesNotExist');
+      }
+      if (entry.sa.group.peers.length > 1) throw jsErr('StreamReplicasNotSupported');
+      const ca: ConsumerAssignment = {
+        client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
+        group: {
+          name: groupName('C', 1, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
+          peers: [...entry.sa.group.peers], store: entry.sa.group.store, cluster: this.c.clusterName,
+        },
+        subject: req.subject, reply: req.reply,
+      };
+      if (!this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca))) throw jsErr('ClusterNotLeader');
+      this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });
+      this.newConsumers.set(k, existing ?? null);
+    });
+  }
+
+  private consumerDelete(req: ApiRequest): Promise<void> {
+    return guarded(this.ctx, req, CONSUMER_DELETE, () => {
+      const acc = requireAccount(this.ctx, req);
+      if (!isEmptyRequest(req.payload)) throw jsErr('NotEmptyRequest');
+      const entry = this.c.state.stream(acc.name, req.tokens[2]!);
+      if (!entry) throw jsErr('StreamNotFound');
+      const ca = entry.consumers.get(req.tokens[3]!);
+      if (!ca) throw jsErr('ConsumerNotFound');
+      if (!this.c.propose(encodeConsumerEntry(MetaOp.removeConsumer, { ...ca, subject: req.subject, reply: req.reply }))) {
+        throw jsErr('ClusterNotLeader');
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ apply-side notifications
+
+  /** A stream assignment was applied: repeated creates that waited go to the holder now. */
+  streamAssigned(entry: StreamEntry, _replaced: boolean): void {
+    const k = key(accountOf(entry.sa.client), entry.sa.stream.name);
+    const f = this.inflightStreams.get(k);
+    if (!f) return;
+    this.inflightStreams.delete(k);
+    for (const w of f.waiters) this.forwardToHolder(entry, w);
+  }
+
+  consumerAssigned(ca: ConsumerAssignment): void {
+    const account = accountOf(ca.client);
+    const k = key(account, `${ca.stream}\u0000${ca.name}`);
+    const f = this.inflightConsumers.get(k);
+    if (!f) return;
+    this.inflightConsumers.delete(k);
+    const entry = this.c.state.stream(account, ca.stream);
+    if (entry) for (const w of f.waiters) this.c.forward(holderOf(entry.sa.group), w);
+  }
+
+  /** The meta leader answers creates of replicated assets (recorded and placed only). */
+  answerReplicatedCreate(sa: StreamAssignment, isUpdate: boolean): void {
+    if (!this.c.isLeader || !sa.reply) return;
+    const req: ApiRequest = {
+      accountName: accountOf(sa.client), subject: sa.subject, tokens: [], reply: sa.reply,
+      headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account: accountOf(sa.client), kind: 'internal' },
+    };
+    this.respondFromAssignment(req, sa, isUpdate ? ResponseType.StreamUpdate : ResponseType.StreamCreate, !isUpdate);
+  }
+
+  private answerReplicated(req: ApiRequest, kind: Kind, entry: StreamEntry): void {
+    if (kind.k === 'stream' && kind.type === ResponseType.StreamInfo) {
+      this.respondFromAssignment(req, entry.sa, ResponseType.StreamInfo, false);
+      return;
+    }
+    if (kind.k === 'stream' || kind.k === 'consumer') sendErr(this.ctx, req, kind.type, jsErr('ClusterNotLeader'), this.extraFor(kind.type));
+  }
+
+  leaderChanged(isLeader: boolean): void {
+    // nats-server clears in-flight proposal tracking on every meta leader change.
+    this.inflightStreams.clear();
+    this.inflightConsumers.clear();
+    this.beforeUpdate.clear();
+    this.newConsumers.clear();
+    if (!isLeader) this.pendingRemovals.clear();
+  }
+
+  /** Member -> leader: a create or update failed on the holder (the holder already answered the client). */
+  onStreamResult(payload: Buffer, local = false): void {
+    if (!this.c.isLeader) return;
+    if (!local && payload.length === 0) return;
+    let r: { account?: string; stream?: string; create_response?: { error?: unknown }; is_update?: boolean };
+    try {
+      r = JSON.parse(payload.toString()) as typeof r;
+    } catch {
+      return;
+    }
+    if (!r.account || !r.stream || !r.create_response?.error) return;
+    const entry = this.c.state.stream(r.account, r.stream);
+    if (!entry) return;
+    const k = key(r.account, r.stream);
+    if (r.is_update) {
+      const prev = this.beforeUpdate.get(k);
+      this.beforeUpdate.delete(k);
+      if (prev) this.c.propose(encodeStreamEntry(MetaOp.updateStream, { ...prev, subject: '', reply: '' }));
+      return;
+    }
+    this.c.propose(encodeStreamEntry(MetaOp.removeStream, { ...entry.sa, subject: '', reply: '' }));
+  }
+
+  onConsumerResult(payload: Buffer): void {
+    if (!this.c.isLeader) return;
+    let r: { account?: string; stream?: string; consumer?: string; response?: { error?: unknown } };
+    try {
+      r = JSON.parse(payload.toString()) as typeof r;
+    } catch {
+      return;
+    }
+    if (!r.account || !r.stream || !r.consumer || !r.response?.error) return;
+    const k = key(r.account, `${r.stream}\u0000${r.consumer}`);
+    if (!this.newConsumers.has(k)) return;
+    const prev = this.newConsumers.get(k);
+    this.newConsumers.delete(k);
+    const cur = this.c.state.stream(r.account, r.stream)?.consumers.get(r.consumer);
+    if (!cur) return;
+    if (prev) this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, { ...prev, subject: '', reply: '' }));
+    else this.c.propose(encodeConsumerEntry(MetaOp.removeConsumer, { ...cur, subject: '', reply: '' }));
+  }
+
+  // ------------------------------------------------------------------ system account API
+
+  /** META.LEADER.STEPDOWN and SERVER.REMOVE live in the system account (leader answers). */
+  subscribeSystemApi(sys: InternalClient): void {
+    this.sysClient = sys;
+    sys.subscribe('$JS.API.META.LEADER.STEPDOWN', (_s, reply, _h, payload, origin) => this.metaStepdown(reply, payload, origin.kind));
+    sys.subscribe('$JS.API.SERVER.REMOVE', (_s, reply, _h, payload, origin) => this.serverRemove(reply, payload, origin.kind));
+  }
+
+  private sysReply(reply: string, body: Record<string, unknown>): void {
+    if (reply) this.sysClient?.publish(reply, '', undefined, goJson(body));
+  }
+
+  private sysError(reply: string, type: string, err: ApiError): void {
+    this.sysReply(reply, { type, error: err.toJSON() });
+  }
+
+  private metaStepdown(reply: string, payload: Buffer, origin: string): void {
+    const c = this.c;
+    if (!c.isLeader) {
+      if (!c.hasLeader() && origin !== 'route' && c.isLeaderless()) this.sysError(reply, META_STEPDOWN, jsErr('ClusterNotAvail'));
+      return;
+    }
+    let preferred: string | undefined;
+    if (payload.length > 0 && !isEmptyRequest(payload)) {
+      let body: { placement?: { cluster?: string; preferred?: string; tags?: string[] } };
+      try {
+        body = decodeRequest<typeof body>(payload, STEPDOWN_SCHEMA, 'JSApiLeaderStepDownRequest', c.js.options.jetstream.strict);
+      } catch (e) {
+        this.sysError(reply, META_STEPDOWN, jsErr('InvalidJSON', { err: (e as Error).message }));
+        return;
+      }
+      const members = c.node.peers();
+      const choice = stepDownPreferredPeer(members, c.id, body.placement,
+        c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)), Math.random);
+      if (!choice.ok) {
+        this.sysError(reply, META_STEPDOWN, choice.error);
+        return;
+      }
+      if (choice.preferred) preferred = choice.preferred;
+    }
+    this.sysReply(reply, { type: META_STEPDOWN, success: true });
+    c.node.stepDown(preferred);
+  }
+
+  private serverRemove(reply: string, payload: Buffer, origin: string): void {
+    const c = this.c;
+    if (!c.isLeader) {
+      if (!c.hasLeader() && origin !== 'route' && c.isLeaderless()) this.sysError(reply, SERVER_REMOVE, jsErr('ClusterNotAvail'));
+      return;
+    }
+    let body: { peer?: string; peer_id?: string };
+    try {
+      body = decodeRequest<typeof body>(payload, SERVER_REMOVE_SCHEMA, 'JSApiMetaServerRemoveRequest', c.js.options.jetstream.strict);
+    } catch (e) {
+      this.sysError(reply, SERVER_REMOVE, jsErr('InvalidJSON', { err: (e as Error).message }));
+      return;
+    }
+    if (!body.peer && !body.peer_id) {
+      this.sysError(reply, SERVER_REMOVE, jsErr('BadRequest'));
+      return;
+    }
+    const id = body.peer_id || peerIdForServerName(body.peer!);
+    if (!c.node.peers().includes(id)) {
+      this.sysError(reply, SERVER_REMOVE, jsErr('ClusterServerNotMember'));
+      return;
+    }
+    try {
+      c.node.proposeRemovePeer(id);
+    } catch (e) {
+      this.sysError(reply, SERVER_REMOVE, jsErrText('ClusterNoPeers', (e as Error).message));
+      return;
+    }
+    const list = this.pendingRemovals.get(id) ?? [];
+    list.push(reply);
+    this.pendingRemovals.set(id, list);
+  }
+
+  /** EntryRemovePeer committed: answer the SERVER.REMOVE requests that asked for it. */
+  peerRemoved(id: string): void {
+    const list = this.pendingRemovals.get(id);
+    if (!list) return;
+    this.pendingRemovals.delete(id);
+    for (const r of list) this.sysReply(r, { type: SERVER_REMOVE, success: true });
+  }
+}

@@ -1,0 +1,773 @@
+// Clustered JetStream, meta layer: the `_meta_` Raft group of every JetStream server of
+// the cluster, the assignment state it replicates, and what each server does with the
+// committed entries (nats-server's jetstream_cluster.go: setupMetaGroup, applyMetaEntries,
+// processStreamAssignment, processClusterCreateStream, checkForOrphans...).
+//
+// Who does what:
+// * every server applies every committed meta entry to its MetaAssignments (one state,
+//   identical everywhere);
+// * the server named in an R1 assignment (its "holder") creates, updates and removes the
+//   stream / consumer locally by running the ordinary (single-server) API handler with the
+//   assignment's request, so it also answers the client exactly as a single server does;
+// * the meta leader validates and proposes (cluster-api.ts) and forwards repeated creates
+//   to the holder;
+// * local work runs in one queue, in commit order, so a create and a later delete of the
+//   same stream can never overtake each other.
+//
+// R>1 assignments are recorded and placed; their replication is the stream-group layer's
+// job (not here): the meta leader answers their create from the assignment.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from '../../server/server.js';
+import type { Cluster, ClusterPeer } from '../../cluster/cluster.js';
+import { getCluster } from '../../cluster/index.js';
+import type { InternalClient } from '../../core/internal-client.js';
+import { ClientKind } from '../../core/types.js';
+import { EntryType, META_GROUP, RaftError, RaftNode, peerIdForServerName, type Entry } from '../../raft/index.js';
+import type { JetStreamService } from '../index.js';
+import type { JsAccount } from '../js-account.js';
+import type { Stream } from '../stream.js';
+import type { ApiHandler, ApiRequest } from '../api/router.js';
+import { nuid } from '@nats-io/nuid';
+import { goJson, goTimeFromNanos } from '../api/json.js';
+import { encodeStreamConfig } from '../api/types.js';
+import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
+import { RouteRaftTransport } from './route-transport.js';
+import {
+  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
+  type ConsumerAssignment, type StreamAssignment, type StreamEntry,
+} from './assignments.js';
+import { ClusterApi } from './cluster-api.js';
+import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
+
+export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
+export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
+/** Requests the meta leader hands to the server holding an asset (ours; not a nats-server subject). */
+const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
+
+const SNAPSHOT_INTERVAL_MS = 60_000;
+/** nats-server also snapshots when this much WAL could be compacted and the last snapshot is 30 s old. */
+const SNAPSHOT_COMPACT_BYTES = 8 * 1024 * 1024;
+const SNAPSHOT_MIN_GAP_MS = 30_000;
+const SNAPSHOT_CHECK_MS = 5_000;
+/** nats-server answers 10008 once the meta group has been leaderless this long (since it started). */
+const LEADERLESS_GRACE_MS = 10_000;
+
+export interface ForwardedRequest {
+  account: string;
+  subject: string;
+  reply: string;
+  payload: string; // base64
+  /** Idempotent create: answered as STREAM.INFO with the create response type (nats-server). */
+  as_create?: boolean;
+}
+
+/** The server that holds (creates and answers for) an asset of this group. */
+export function holderOf(group: { peers: string[]; preferred?: string }): string {
+  if (group.preferred && group.peers.includes(group.preferred)) return group.preferred;
+  return group.peers[0] ?? '';
+}
+
+export class ClusteredJetStream {
+  readonly js: JetStreamService;
+  readonly server: Server;
+  readonly id: string;
+  readonly state = new MetaAssignments();
+  cluster!: Cluster;
+  node!: RaftNode;
+  /** Replaying snapshot + WAL at start: local actions wait for the end of recovery. */
+  recovering = true;
+  /** Snapshot + log replayed and local assets reconciled: JetStream may be served. */
+  ready = false;
+  private transport!: RouteRaftTransport;
+  peerInfo!: PeerInfoTable;
+  private sys!: InternalClient;
+  private readonly api: ClusterApi;
+  private work: Promise<void> = Promise.resolve();
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private orphanTimer: NodeJS.Timeout | undefined;
+  private orphansChecked = false;
+  private startedAt = 0;
+  private stopped = false;
+  private offPeer: (() => void) | undefined;
+  /** Peer id -> server name, for every server seen (self, routes, assignments). */
+  private readonly names = new Map<string, string>();
+
+  constructor(js: JetStreamService, server: Server) {
+    this.js = js;
+    this.server = server;
+    if (server.options.serverName === undefined || server.options.serverName === '') {
+      throw new Error('jetstream cluster requires `server_name` to be set');
+    }
+    this.id = peerIdForServerName(server.serverName);
+    this.names.set(this.id, server.serverName);
+    this.api = new ClusterApi(this);
+  }
+
+  get clusterName(): string {
+    return this.cluster?.clusterName ?? this.server.options.cluster?.name ?? '';
+  }
+
+  get metaDir(): string {
+    return join(this.js.storeRoot, this.server.systemAccount.name, '_js_', META_GROUP);
+  }
+
+  serverNameOf(peer: string): string {
+    return this.names.get(peer) ?? peer;
+  }
+
+  /** JetStream servers reachable now (self included), by peer id. */
+  onlinePeers(): Set<string> {
+    const out = new Set<string>([this.id]);
+    for (const p of this.cluster.peers()) if (p.jetstream) out.add(peerIdForServerName(p.name));
+    return out;
+  }
+
+  /** Meta leader's server name ('' when none is known). */
+  leaderName(): string {
+    const l = this.node?.leaderId ?? '';
+    return l ? this.serverNameOf(l) : '';
+  }
+
+  hasLeader(): boolean {
+    return !!this.node && this.node.leaderId !== '' && this.node.state !== 'closed';
+  }
+
+  /** nats-server isLeaderless: no leader and the group is past its start-up grace. */
+  isLeaderless(): boolean {
+    if (this.hasLeader()) return false;
+    return performance.now() - this.startedAt > LEADERLESS_GRACE_MS || this.node?.hadPreviousLeader === true;
+  }
+
+  get isLeader(): boolean {
+    return this.ready && this.node.isLeader;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const cluster = getCluster(this.server);
+    if (!cluster) throw new Error('jetstream cluster: the cluster subsystem is not running');
+    this.cluster = cluster;
+    this.startedAt = performance.now();
+    for (const p of cluster.peers()) this.notePeer(p);
+    this.transport = new RouteRaftTransport(this.server.systemAccount, 'nrg-meta');
+    this.sys = this.server.systemAccount.createInternalClient('jsc', ClientKind.SYSTEM);
+    this.sys.subscribe(forwardSubject(this.id), (_s, _r, _h, payload) => this.onForward(payload));
+    this.sys.subscribe(STREAM_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onStreamResult(p));
+    this.sys.subscribe(CONSUMER_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onConsumerResult(p));
+    this.api.subscribeSystemApi(this.sys);
+    this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo(), (id) => this.peerAnnounced(id));
+    this.peerInfo.start();
+    this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
+    // A server that was part of the group replays its snapshot + log before serving
+    // JetStream. A new one waits until it has met another JetStream server (NRG waits for a
+    // route): the peers it knows then are the group's bootstrap peers, so a leader can
+    // count their acknowledgements from its first entry on; later servers are added by the
+    // leader as it hears them.
+    if (existsSync(join(this.metaDir, 'peers.idx')) || this.jsPeerIds().length > 0) await this.startMeta();
+  }
+
+  private jsPeerIds(): string[] {
+    return this.cluster.peers().filter((p) => p.jetstream).map((p) => peerIdForServerName(p.name));
+  }
+
+  private metaStarting: Promise<void> | undefined;
+
+  private startMeta(): Promise<void> {
+    this.metaStarting ??= this.doStartMeta();
+    return this.metaStarting;
+  }
+
+  private async doStartMeta(): Promise<void> {
+    if (this.stopped) return;
+    const known = [...new Set([this.id, ...this.jsPeerIds()])];
+    const fresh = !existsSync(join(this.metaDir, 'peers.idx'));
+    this.node = new RaftNode({
+      group: META_GROUP,
+      serverName: this.server.serverName,
+      peers: known,
+      clusterSize: Math.max(2, known.length),
+      storeDir: this.metaDir,
+      transport: this.transport,
+      apply: (index, entries) => this.applyEntries(index, entries),
+      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
+    });
+    this.server.log.info('Creating JetStream metadata controller');
+    this.recovering = true;
+    this.node.start(); // replays snapshot + log through applyEntries before returning
+    this.recovering = false;
+    // A group bootstrapped with no state campaigns early (nats-server setupMetaGroup).
+    if (fresh) this.node.campaign();
+    await this.enqueue(() => this.reconcile(undefined));
+    if (this.stopped) return;
+    this.ready = true;
+    this.snapshotTimer = setInterval(() => this.snapshotCheck(), SNAPSHOT_CHECK_MS);
+    this.snapshotTimer.unref();
+    this.orphanTimer = setInterval(() => this.maybeCheckOrphans(), 250);
+    this.orphanTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.offPeer?.();
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
+    await this.metaStarting?.catch(() => {});
+    await this.work.catch(() => {});
+    if (this.node) {
+      this.snapshot(true);
+      this.node.stop();
+    }
+    this.api.stop();
+    this.peerInfo?.stop();
+    this.sys?.close();
+    this.transport?.close();
+  }
+
+  /** Run local work in commit order; errors are logged, never thrown to the caller. */
+  enqueue(fn: () => void | Promise<void>): Promise<void> {
+    this.work = this.work.then(fn).catch((e) => this.server.log.error(`JetStream cluster: ${(e as Error)?.stack ?? e}`));
+    return this.work;
+  }
+
+  private notePeer(p: ClusterPeer): void {
+    if (p.name) this.names.set(peerIdForServerName(p.name), p.name);
+  }
+
+  private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
+    this.notePeer(peer);
+    if (ev !== 'added' || !peer.jetstream || this.stopped) return;
+    // Meta subscriptions first: the announcement then reaches the leader after them.
+    if (!this.node) void this.startMeta();
+    this.peerInfo.announce();
+  }
+
+  /**
+   * nats-server checkClusterSize: the leader grows the expected size when it meets more
+   * JetStream servers. The peer-state entry this sends also tells the newcomer at once who
+   * leads; it then catches up and the leader adds it as a peer.
+   */
+  private peerAnnounced(id: string): void {
+    if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
+    try {
+      this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
+    } catch { /* lost leadership meanwhile */ }
+  }
+
+  private onLeaderChange(isLeader: boolean): void {
+    if (isLeader) {
+      this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
+      this.sendLeaderElectedAdvisory();
+      // A new leader knows every committed assignment: take a snapshot now (nats-server does).
+      queueMicrotask(() => this.snapshot(false));
+    } else {
+      const l = this.leaderName();
+      if (l) this.server.log.info(`JetStream cluster new metadata leader: ${l}/${this.clusterName}`);
+    }
+    this.api.leaderChanged(isLeader);
+  }
+
+  /**
+   * `$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED` in the system account (newer nats-server; 2.9.10
+   * sends none). `leader` is the leader's peer id, as nats-server's GroupLeader().
+   */
+  private sendLeaderElectedAdvisory(): void {
+    const subject = '$JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED';
+    if (!this.server.systemAccount.sublist.hasInterest(subject)) return;
+    const st = this.node.status();
+    const online = this.onlinePeers();
+    const replicas = st.peers.map((p) => {
+      const r: Record<string, unknown> = { name: this.serverNameOf(p.id), current: p.current };
+      if (!online.has(p.id)) r.offline = true;
+      r.active = p.lastSeenAgoMs === null ? 0 : Math.round(p.lastSeenAgoMs * 1e6);
+      if (p.lag) r.lag = p.lag;
+      r.peer = p.id;
+      return r;
+    });
+    const adv: Record<string, unknown> = {
+      type: 'io.nats.jetstream.advisory.v1.domain_leader_elected', id: nuid.next(),
+      timestamp: goTimeFromNanos(BigInt(Date.now()) * 1_000_000n), leader: this.id, replicas, cluster: this.clusterName,
+    };
+    if (this.js.domain) adv.domain = this.js.domain;
+    this.sys.publish(subject, '', undefined, goJson(adv));
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  /** Propose a meta entry (leader only). Returns false when this server is not the leader. */
+  propose(data: Buffer): boolean {
+    try {
+      this.node.propose(data);
+      return true;
+    } catch (e) {
+      if (e instanceof RaftError) return false;
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ applying
+
+  private applyEntries(_index: number, entries: Entry[]): void {
+    for (const e of entries) {
+      try {
+        if (e.type === EntryType.Normal) this.applyEntry(e.data);
+        else if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) this.applySnapshot(e.data);
+        else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'));
+      } catch (err) {
+        this.server.log.error(`JetStream cluster: applying meta entry failed: ${(err as Error)?.stack ?? err}`);
+      }
+    }
+  }
+
+  private applyEntry(data: Uint8Array): void {
+    const d = decodeMetaEntry(data);
+    if ('error' in d) {
+      this.server.log.warn(`JetStream cluster: skipping malformed meta entry: ${d.error}`);
+      return;
+    }
+    const live = !this.recovering;
+    switch (d.op) {
+      case MetaOp.assignStream: {
+        const prev = this.state.stream(accountOf(d.sa.client), d.sa.stream.name);
+        const entry = this.state.setStream(d.sa);
+        this.api.streamAssigned(entry, prev !== undefined);
+        if (live) void this.enqueue(() => this.localAssignStream(entry, false));
+        break;
+      }
+      case MetaOp.updateStream: {
+        if (!this.state.stream(accountOf(d.sa.client), d.sa.stream.name)) return;
+        const entry = this.state.setStream(d.sa);
+        if (live) void this.enqueue(() => this.localAssignStream(entry, true));
+        break;
+      }
+      case MetaOp.removeStream: {
+        const acc = accountOf(d.sa.client);
+        if (!this.state.stream(acc, d.sa.stream.name)) {
+          if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, undefined));
+          break;
+        }
+        const prev = this.state.removeStream(acc, d.sa.stream.name, d.sa);
+        if (!prev) break; // a removal of an older incarnation of this name
+        if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, prev));
+        break;
+      }
+      case MetaOp.assignConsumer: {
+        if (!this.state.setConsumer(d.ca)) {
+          this.server.log.warn(`JetStream cluster: consumer assignment '${accountOf(d.ca.client)} > ${d.ca.stream} > ${d.ca.name}' for an unknown stream, skipped`);
+          return;
+        }
+        this.api.consumerAssigned(d.ca);
+        if (live) void this.enqueue(() => this.localAssignConsumer(d.ca));
+        break;
+      }
+      case MetaOp.removeConsumer: {
+        const cur = this.state.stream(accountOf(d.ca.client), d.ca.stream)?.consumers.get(d.ca.name);
+        if (cur && !this.state.removeConsumer(d.ca)) break; // a newer consumer of that name stays
+        if (live) void this.enqueue(() => this.localRemoveConsumer(d.ca));
+        break;
+      }
+    }
+  }
+
+  /** A snapshot replaces the state: assets that disappear are removed, the rest reconciled. */
+  private applySnapshot(data: Uint8Array): void {
+    let next: MetaAssignments;
+    try {
+      next = MetaAssignments.fromSnapshot(data, (m) => this.server.log.warn(`JetStream cluster: ${m}`));
+    } catch {
+      return; // an unreadable snapshot leaves the state as it was (nats-server returns the error)
+    }
+    const gone: Array<[string, StreamEntry]> = [];
+    for (const [acc, e] of this.state.all()) if (!next.stream(acc, e.sa.stream.name)) gone.push([acc, e]);
+    this.state.clear();
+    for (const [acc, m] of next.accounts) this.state.accounts.set(acc, m);
+    if (this.recovering) return; // reconciled once at the end of recovery
+    void this.enqueue(async () => {
+      for (const [acc, e] of gone) await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
+      await this.reconcile(undefined);
+    });
+  }
+
+  // ------------------------------------------------------------------ local assets
+
+  private isLocalHolder(sa: StreamAssignment): boolean {
+    return sa.group.peers.length === 1 && holderOf(sa.group) === this.id;
+  }
+
+  /** The cluster block of STREAM.INFO / create answers for a stream held here. */
+  clusterBlock(): Record<string, unknown> {
+    return { name: this.clusterName, leader: this.server.serverName };
+  }
+
+  /** Called for every stream that comes to life on this server. */
+  streamAdded(_acc: JsAccount, stream: Stream): void {
+    stream.clusterInfo = () => this.clusterBlock();
+  }
+
+  /** Run the single-server handler for `subject` with a request made from an assignment. */
+  async runLocal(account: string, subject: string, reply: string, payload: Buffer | string,
+    onRespond?: ApiRequest['onRespond']): Promise<{ error: boolean; body: string } | undefined> {
+    const handler = this.js.router.find(subject);
+    if (!handler) return undefined;
+    let out: { error: boolean; body: string } | undefined;
+    const req: ApiRequest = {
+      accountName: account, subject, tokens: subject.slice('$JS.API.'.length).split('.'), reply,
+      headers: undefined, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+      origin: { cid: 0, account, kind: 'internal' },
+      onRespond: (body, isError) => {
+        out = { error: isError, body };
+        const b = onRespond ? onRespond(body, isError) : body;
+        // An answer with no one to receive it (recovery, reconcile) is not sent or counted.
+        return reply ? b : null;
+      },
+    };
+    await handler(req);
+    return out;
+  }
+
+  private async localAssignStream(entry: StreamEntry, isUpdate: boolean): Promise<void> {
+    const sa = entry.sa;
+    const account = accountOf(sa.client);
+    const name = sa.stream.name;
+    const jsa = this.js.jsAccount(account);
+    if (sa.group.peers.length > 1) {
+      // Recorded and placed only: the meta leader answers for replicated assets.
+      this.api.answerReplicatedCreate(sa, isUpdate);
+      return;
+    }
+    if (!this.isLocalHolder(sa)) {
+      if (jsa?.streams.has(name)) await this.removeLocalStream(account, name, 'assigned to another server');
+      return;
+    }
+    if (!jsa) {
+      this.publishStreamResult(account, name, isUpdate, goJson({
+        type: 'io.nats.jetstream.api.v1.stream_create_response',
+        error: { code: 503, err_code: 10039, description: 'jetstream not enabled for account' },
+      }));
+      return;
+    }
+    const subject = `$JS.API.STREAM.${isUpdate ? 'UPDATE' : 'CREATE'}.${name}`;
+    const res = await this.runLocal(account, subject, sa.reply, JSON.stringify(sa.stream));
+    if (res?.error) this.publishStreamResult(account, name, isUpdate, res.body);
+  }
+
+  private async localRemoveStream(account: string, sa: StreamAssignment, prev: StreamEntry | undefined): Promise<void> {
+    const name = sa.stream.name;
+    const group = prev?.sa.group ?? sa.group;
+    const holder = holderOf(group);
+    const jsa = this.js.jsAccount(account);
+    const local = jsa?.streams.has(name) ?? false;
+    if (holder === this.id && group.peers.length === 1 && local) {
+      const res = await this.runLocal(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply, '');
+      if (res?.error) this.server.log.warn(`JetStream cluster: deleting stream '${account} > ${name}': ${res.body}`);
+      return;
+    }
+    if (local) await this.removeLocalStream(account, name, 'stream removed');
+    // The holder answers; when it has nothing to delete, or is not reachable (nats-server:
+    // meta leader when all peers are offline), answer here so the client gets one reply.
+    const holderAnswers = holder !== this.id && group.peers.length === 1 && this.onlinePeers().has(holder);
+    const iAnswer = group.peers.length > 1 ? this.node.isLeader : holder === this.id || (!holderAnswers && this.node.isLeader);
+    if (iAnswer && sa.reply) {
+      this.respondRaw(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply,
+        goJson({ type: 'io.nats.jetstream.api.v1.stream_delete_response', success: true }), false);
+    }
+  }
+
+  private async localAssignConsumer(ca: ConsumerAssignment): Promise<void> {
+    const account = accountOf(ca.client);
+    const entry = this.state.stream(account, ca.stream);
+    if (!entry || !this.isLocalHolder(entry.sa)) return;
+    const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${ca.name}`;
+    const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: ca.name } });
+    const res = await this.runLocal(account, subject, ca.reply, payload, (b) => this.withConsumerCluster(b));
+    if (res?.error) {
+      this.sys.publish(CONSUMER_RESULT_SUBJECT, '', undefined, JSON.stringify({
+        account, stream: ca.stream, consumer: ca.name, response: JSON.parse(res.body) as unknown,
+      }));
+    }
+  }
+
+  private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {
+    const account = accountOf(ca.client);
+    const entry = this.state.stream(account, ca.stream);
+    if (!entry || !this.isLocalHolder(entry.sa)) return;
+    const subject = `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`;
+    const stream = this.js.jsAccount(account)?.streams.get(ca.stream);
+    if (stream && lookupConsumer(stream, ca.name)) {
+      await this.runLocal(account, subject, ca.reply, '');
+    } else if (ca.reply) {
+      this.respondRaw(account, subject, ca.reply, goJson({ type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true }), false);
+    }
+  }
+
+  /** Add the consumer's cluster block to a ConsumerInfo answer (before `ts`, as newer servers order it). */
+  withConsumerCluster(body: string): string {
+    if (body.includes('"error":')) return body;
+    const block = `"cluster":${JSON.stringify(this.clusterBlock())}`;
+    const i = body.lastIndexOf(',"ts":"');
+    if (i >= 0) return `${body.slice(0, i)},${block}${body.slice(i)}`;
+    return body.endsWith('}') ? `${body.slice(0, -1)},${block}}` : body;
+  }
+
+  async removeLocalStream(account: string, name: string, why: string): Promise<void> {
+    const jsa = this.js.jsAccount(account);
+    const s = jsa?.streams.get(name);
+    if (!jsa || !s) return;
+    this.server.log.warn(`JetStream cluster: removing local stream '${account} > ${name}' (${why})`);
+    await jsa.deleteStream(s);
+  }
+
+  /**
+   * Bring the local assets in line with the state after recovery or a snapshot: create
+   * or update what this server holds; nothing is removed here (see checkOrphans).
+   */
+  private async reconcile(only: string | undefined): Promise<void> {
+    for (const [account, e] of [...this.state.all()]) {
+      if (only !== undefined && only !== account) continue;
+      if (!this.isLocalHolder(e.sa)) continue;
+      const jsa = this.js.jsAccount(account);
+      if (!jsa) continue;
+      const name = e.sa.stream.name;
+      const local = jsa.streams.get(name);
+      if (!local) {
+        const r = await this.runLocal(account, `$JS.API.STREAM.CREATE.${name}`, '', JSON.stringify(e.sa.stream));
+        if (r?.error) this.server.log.warn(`JetStream cluster: restoring stream '${account} > ${name}': ${r.body}`);
+      } else if (JSON.stringify(encodeStreamConfig(local.config)) !== JSON.stringify(e.sa.stream)) {
+        const r = await this.runLocal(account, `$JS.API.STREAM.UPDATE.${name}`, '', JSON.stringify(e.sa.stream));
+        if (r?.error) this.server.log.warn(`JetStream cluster: updating stream '${account} > ${name}': ${r.body}`);
+      }
+      const stream = jsa.streams.get(name);
+      if (!stream) continue;
+      stream.clusterInfo = () => this.clusterBlock();
+      for (const ca of e.consumers.values()) {
+        // Ephemeral consumers do not come back after a restart (as on a single server).
+        if (lookupConsumer(stream, ca.name) || !ca.consumer.durable_name) continue;
+        const payload = JSON.stringify({ stream_name: name, config: { ...ca.consumer, name: ca.name } });
+        const r = await this.runLocal(account, `$JS.API.CONSUMER.CREATE.${name}.${ca.name}`, '', payload);
+        if (r?.error) this.server.log.warn(`JetStream cluster: restoring consumer '${account} > ${name} > ${ca.name}': ${r.body}`);
+      }
+    }
+  }
+
+  /**
+   * nats-server checkForOrphans: once the meta state is known complete (a leader exists and
+   * everything committed is applied), local streams and consumers it does not assign to this
+   * server are removed. Runs once after start.
+   */
+  private maybeCheckOrphans(): void {
+    if (this.orphansChecked || this.stopped || !this.ready) return;
+    if (!this.node.leaderId || !this.node.isCurrent()) return;
+    this.orphansChecked = true;
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
+    void this.enqueue(() => this.checkOrphans());
+  }
+
+  private async checkOrphans(): Promise<void> {
+    for (const jsa of this.js.allJsAccounts()) {
+      for (const s of [...jsa.streams.values()]) {
+        const e = this.state.stream(jsa.name, s.name);
+        if (!e || !this.isLocalHolder(e.sa)) {
+          await this.removeLocalStream(jsa.name, s.name, 'orphaned: not in the meta state');
+          continue;
+        }
+        for (const name of publicConsumers(s).map((c) => c.name)) {
+          if (e.consumers.has(name)) continue;
+          this.server.log.warn(`JetStream cluster: removing orphaned consumer '${jsa.name} > ${s.name} > ${name}'`);
+          await this.runLocal(jsa.name, `$JS.API.CONSUMER.DELETE.${s.name}.${name}`, '', '');
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ messaging
+
+  /** Answer a client in its account, counted like any API answer. */
+  respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
+    const req: ApiRequest = {
+      accountName: account, subject, tokens: subject.slice('$JS.API.'.length).split('.'), reply,
+      headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account, kind: 'internal' },
+    };
+    this.js.api.respond(req, body, isError);
+  }
+
+  private publishStreamResult(account: string, stream: string, isUpdate: boolean, body: string): void {
+    let response: unknown;
+    try {
+      response = JSON.parse(body);
+    } catch {
+      response = { error: { code: 500, description: body } };
+    }
+    this.sys.publish(STREAM_RESULT_SUBJECT, '', undefined,
+      JSON.stringify({ account, stream, create_response: response, is_update: isUpdate }));
+    // The result also reaches this server's own leader logic when it is the meta leader.
+    if (this.node.isLeader) this.api.onStreamResult(Buffer.from(JSON.stringify({ account, stream, create_response: response, is_update: isUpdate })), true);
+  }
+
+  /** Hand a client request to the server holding the asset (the leader does this for repeated creates). */
+  forward(peer: string, req: ApiRequest, asCreate = false): void {
+    if (peer === this.id) {
+      void this.enqueue(() => this.runForwarded(req.accountName, req.subject, req.reply, req.payload, 0, asCreate));
+      return;
+    }
+    const fr: ForwardedRequest = { account: req.accountName, subject: req.subject, reply: req.reply, payload: req.payload.toString('base64') };
+    if (asCreate) fr.as_create = true;
+    this.sys.publish(forwardSubject(peer), '', undefined, JSON.stringify(fr));
+  }
+
+  private onForward(payload: Buffer): void {
+    let fr: ForwardedRequest;
+    try {
+      fr = JSON.parse(payload.toString()) as ForwardedRequest;
+      if (typeof fr.account !== 'string' || typeof fr.subject !== 'string' || !fr.subject.startsWith('$JS.API.')) return;
+    } catch {
+      return;
+    }
+    void this.enqueue(() => this.runForwarded(fr.account, fr.subject, fr.reply ?? '', Buffer.from(fr.payload ?? '', 'base64'), 0, fr.as_create === true));
+  }
+
+  /** The holder may apply the assignment a moment after the leader: wait for the local stream. */
+  private async runForwarded(account: string, subject: string, reply: string, payload: Buffer, attempt: number, asCreate: boolean): Promise<void> {
+    const name = subject.split('.')[4] ?? '';
+    const e = this.state.stream(account, name);
+    if ((!e || !this.js.jsAccount(account)?.streams.has(name)) && attempt < 40) {
+      setTimeout(() => void this.enqueue(() => this.runForwarded(account, subject, reply, payload, attempt + 1, asCreate)), 50).unref();
+      return;
+    }
+    if (asCreate) {
+      await this.runLocal(account, `$JS.API.STREAM.INFO.${name}`, reply, '', (b, isError) => {
+        if (isError) return b.replace('"type":"io.nats.jetstream.api.v1.stream_info_response"', '"type":"io.nats.jetstream.api.v1.stream_create_response"');
+        return b.replace('"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,',
+          '"type":"io.nats.jetstream.api.v1.stream_create_response",');
+      });
+      return;
+    }
+    await this.runLocal(account, subject, reply, payload, subject.includes('.CONSUMER.') ? (b) => this.withConsumerCluster(b) : undefined);
+  }
+
+  // ------------------------------------------------------------------ API entry
+
+  /** Every $JS.API request of every account arrives here in clustered mode. */
+  route(req: ApiRequest, handler: ApiHandler | undefined): void {
+    if (!this.ready) {
+      // No meta group yet (alone, or still replaying its log): the API is not served; past
+      // the start-up grace the client's own server says so (10008).
+      if (req.origin.kind !== 'route' && performance.now() - this.startedAt > LEADERLESS_GRACE_MS) this.api.unavailableFor(req);
+      return;
+    }
+    this.api.route(req, handler);
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  private lastSnapshotAt = performance.now();
+  /** Assigned consumers found missing locally on the previous sweep. */
+  private missingConsumers = new Set<string>();
+
+  /**
+   * A consumer the holder removed on its own (an ephemeral past its inactive threshold) is
+   * still assigned: once it has been missing on two sweeps in a row, the holder proposes its
+   * removal (nats-server forwards a removeConsumerOp proposal when it deletes one).
+   */
+  private sweepVanishedConsumers(): void {
+    if (!this.ready || this.stopped) return;
+    const now = new Set<string>();
+    for (const [account, e] of this.state.all()) {
+      if (!this.isLocalHolder(e.sa)) continue;
+      const stream = this.js.jsAccount(account)?.streams.get(e.sa.stream.name);
+      if (!stream) continue;
+      for (const ca of e.consumers.values()) {
+        if (lookupConsumer(stream, ca.name)) continue;
+        const k = `${account}\u0000${e.sa.stream.name}\u0000${ca.name}`;
+        now.add(k);
+        if (this.missingConsumers.has(k)) {
+          this.node.forwardProposal(encodeConsumerEntry(MetaOp.removeConsumer, { ...ca, subject: '', reply: '' }));
+        }
+      }
+    }
+    this.missingConsumers = now;
+  }
+
+  /** Every minute, or sooner when the WAL has grown past the compaction threshold. */
+  private snapshotCheck(): void {
+    if (!this.node) return;
+    void this.enqueue(() => this.sweepVanishedConsumers());
+    const since = performance.now() - this.lastSnapshotAt;
+    if (since >= SNAPSHOT_INTERVAL_MS || (since >= SNAPSHOT_MIN_GAP_MS && this.node.status().walBytes >= SNAPSHOT_COMPACT_BYTES)) {
+      this.snapshot(false);
+    }
+  }
+
+  /** Install a meta snapshot (nats-server: periodic, on compaction, on leadership, on shutdown). */
+  snapshot(force: boolean): void {
+    if (!this.node || this.node.state === 'closed') return;
+    if (this.node.applied <= 0) return;
+    this.lastSnapshotAt = performance.now();
+    try {
+      this.node.installSnapshot(this.state.toSnapshot(), force);
+    } catch (e) {
+      if (!(e instanceof RaftError)) this.server.log.warn(`JetStream cluster: meta snapshot failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** This server as placement sees it (nats-server: its statsz). */
+  private selfInfo(): PeerInfoMsg {
+    let reservedMemory = 0;
+    let reservedStore = 0;
+    for (const a of this.js.allJsAccounts()) {
+      reservedMemory += a.reservedMemory();
+      reservedStore += a.reservedStore();
+    }
+    let haAssets = 1; // the meta group itself
+    for (const [, e] of this.state.all()) if (e.sa.group.peers.length > 1 && e.sa.group.peers.includes(this.id)) haAssets++;
+    return {
+      name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
+      maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,
+      usedStore: this.js.storeUsed, reservedMemory, reservedStore, haAssets,
+    };
+  }
+
+  /** nats-server's healthz meta checks, in its order. */
+  healthError(): string | undefined {
+    if (!this.node) return 'JetStream has not established contact with a meta leader';
+    if (this.node.state === 'closed') return 'JetStream meta layer is not running';
+    if (!this.ready) return 'JetStream is still recovering meta layer';
+    if (!this.node.leaderId) return 'JetStream has not established contact with a meta leader';
+    if (!this.node.isCurrent()) return 'JetStream is not current with the meta leader';
+    return undefined;
+  }
+
+  /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */
+  metaClusterInfo(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.clusterName };
+    if (!this.node) return { ...out, cluster_size: 0 };
+    const st = this.node.status();
+    const leader = this.leaderName();
+    if (leader) {
+      out.leader = leader;
+      out.peer = st.leader;
+    }
+    const replicas: Array<Record<string, unknown>> = [];
+    const online = this.onlinePeers();
+    for (const p of st.state === 'leader' ? st.peers : []) {
+      if (p.id === this.id) continue;
+      const r: Record<string, unknown> = { name: this.serverNameOf(p.id), current: p.current && online.has(p.id) };
+      if (!online.has(p.id)) r.offline = true;
+      r.active = p.lastSeenAgoMs === null ? 0 : Math.round(p.lastSeenAgoMs * 1e6);
+      if (p.lag) r.lag = p.lag;
+      r.peer = p.id;
+      replicas.push(r);
+    }
+    if (replicas.length) out.replicas = replicas;
+    out.cluster_size = this.node.clusterSize;
+    return out;
+  }
+}
+
+/** Created by JetStreamService when `jetstream` and `cluster` are both configured. */
+export function createClusteredJetStream(js: JetStreamService, server: Server): ClusteredJetStream {
+  return new ClusteredJetStream(js, server);
+}

@@ -1,0 +1,76 @@
+// What the meta leader needs to know about every JetStream server for placement: its
+// cluster, server tags, configured limits and usage. nats-server learns this from the
+// servers' statsz heartbeats; here each server announces it on a system-account subject
+// when it joins, when a new server appears, and periodically, and everyone keeps the
+// latest announcement per peer.
+
+import type { InternalClient } from '../../core/internal-client.js';
+import { peerIdForServerName } from '../../raft/index.js';
+import type { PlacementPeer } from './placement.js';
+
+export const PEER_INFO_SUBJECT = '$JSC.PEER.INFO';
+const ANNOUNCE_INTERVAL_MS = 5_000;
+
+export interface PeerInfoMsg {
+  name: string;
+  cluster: string;
+  tags: string[];
+  maxMemory: number;
+  maxStore: number;
+  usedMemory: number;
+  usedStore: number;
+  reservedMemory: number;
+  reservedStore: number;
+  haAssets: number;
+}
+
+export class PeerInfoTable {
+  private readonly peers = new Map<string, PeerInfoMsg>();
+  private timer: NodeJS.Timeout | undefined;
+  private sid = 0;
+
+  constructor(private readonly client: InternalClient, private readonly self: () => PeerInfoMsg,
+    private readonly onAnnounce?: (peerId: string) => void) {}
+
+  start(): void {
+    this.sid = this.client.subscribe(PEER_INFO_SUBJECT, (_s, _r, _h, payload, origin) => {
+      if (origin.kind !== 'route') return;
+      try {
+        const m = JSON.parse(payload.toString()) as PeerInfoMsg;
+        if (typeof m.name !== 'string' || m.name === '' || !Array.isArray(m.tags)) return;
+        const id = peerIdForServerName(m.name);
+        this.peers.set(id, m);
+        this.onAnnounce?.(id);
+      } catch { /* a malformed announcement is ignored */ }
+    });
+    this.announce();
+    this.timer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.sid) this.client.unsubscribe(this.sid);
+  }
+
+  announce(): void {
+    this.client.publish(PEER_INFO_SUBJECT, '', undefined, JSON.stringify(this.self()));
+  }
+
+  /** Placement view of the meta peers: `online` decides offline; unknown stats mean "not placeable". */
+  placementPeers(selfId: string, memberIds: Iterable<string>, online: Set<string>, nameOf: (id: string) => string = (id) => id): PlacementPeer[] {
+    const out: PlacementPeer[] = [];
+    for (const id of memberIds) {
+      const m = id === selfId ? this.self() : this.peers.get(id);
+      const p: PlacementPeer = { id, name: m?.name ?? nameOf(id), cluster: m?.cluster ?? '', tags: m?.tags ?? [], offline: !online.has(id) };
+      if (m) {
+        p.stats = {
+          maxMemory: m.maxMemory, maxStore: m.maxStore, usedMemory: m.usedMemory, reservedMemory: m.reservedMemory,
+          usedStore: m.usedStore, reservedStore: m.reservedStore, haAssets: m.haAssets,
+        };
+      }
+      out.push(p);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,51 @@
+// RaftTransport over routes: NRG traffic is ordinary NATS messages in the system
+// account, carried to the other servers by the route layer (RS+/RMSG $SYS ...).
+//
+// The transport contract (src/raft/transport.ts) says a publish reaches the
+// subscriptions of *other* servers only. An internal client's publish is also
+// matched against this server's own sublist, so every handler here drops what did
+// not arrive from a route: a node never sees its own votes or append entries, and
+// two groups on one server never talk to each other through the local sublist.
+// Route deliveries come from socket reads, so handlers never run inside publish().
+
+import type { Account } from '../../core/account.js';
+import type { InternalClient } from '../../core/internal-client.js';
+import { ClientKind } from '../../core/types.js';
+import type { RaftMessageHandler, RaftSubscription, RaftTransport } from '../../raft/index.js';
+
+export class RouteRaftTransport implements RaftTransport {
+  private readonly client: InternalClient;
+  /** Messages handed to routes / received from routes (monitoring, tests). */
+  sent = 0;
+  received = 0;
+
+  constructor(systemAccount: Account, name = 'nrg') {
+    this.client = systemAccount.createInternalClient(name, ClientKind.SYSTEM);
+  }
+
+  publish(subject: string, reply: string, payload: Uint8Array): void {
+    const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    this.sent++;
+    this.client.publish(subject, reply, undefined, buf);
+  }
+
+  subscribe(subject: string, handler: RaftMessageHandler): RaftSubscription {
+    const sid = this.client.subscribe(subject, (subj, reply, _hdr, payload, origin) => {
+      if (origin.kind !== 'route') return;
+      this.received++;
+      handler(subj, reply, payload);
+    });
+    let active = true;
+    return {
+      unsubscribe: () => {
+        if (!active) return;
+        active = false;
+        this.client.unsubscribe(sid);
+      },
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

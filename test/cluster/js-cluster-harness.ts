@@ -1,0 +1,426 @@
+// A JetStream cluster of 3 or 5 servers as child processes — either the real
+// nats-server or tsnats (`node dist/src/cli.js`), started from the same config
+// file — for the clustered JetStream (meta group) acceptance tests. Every node
+// gets its own dir (config, log, ports file, store dir); kill -9 and restart
+// keep the store dir, so a restarted node recovers from disk.
+//
+// Ports: every listener binds port -1 (ephemeral) and the harness reads the
+// bound ports back from the node's ports file, so no port is ever released and
+// re-bound. Routes therefore point at nodes that are already up: node k routes
+// to nodes 1..k-1 and gossip completes the mesh.
+//
+// nats-server sizes a new meta group by the number of configured routes
+// (at least 2), as in a deployment where every server lists every server
+// (itself included). Nodes started with 1, 2, ... routes would each expect a
+// different group size; on 2.9.10 that can leave two meta leaders for good.
+// So every node is given exactly N routes: the nodes already up plus
+// "anchors", listeners of this process that close every connection (the node
+// keeps retrying them, which is harmless). This also gives the first node the
+// route nats-server requires for clustered JetStream. A restarted node routes
+// to the current ports of all other nodes, padded the same way.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
+
+export type Impl = 'nats-server' | 'tsnats';
+
+/** The nats-server binary: $NATS_SERVER_BIN, else `nats-server` found on PATH; undefined when missing. */
+export function natsServerBin(): string | undefined {
+  const want = process.env.NATS_SERVER_BIN ?? 'nats-server';
+  const candidates = want.includes('/') ? [want] : (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, want));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Path of the compiled tsnats CLI, relative to this compiled file (dist/test/cluster → dist/src/cli.js). */
+export function tsnatsCli(): string {
+  return new URL('../../src/cli.js', import.meta.url).pathname;
+}
+
+/**
+ * Why a test of `impl` must be skipped, or undefined when it can run. nats-server missing is a skip
+ * locally and an error under CI=true (CI must exercise the reference). The tsnats variants run
+ * unless TSNATS_META=0.
+ */
+export function skipReason(impl: Impl): string | undefined {
+  if (impl === 'nats-server') {
+    if (natsServerBin() !== undefined) return undefined;
+    if (process.env.CI === 'true') throw new Error('nats-server not found (PATH or NATS_SERVER_BIN) and CI=true: the reference runs are required in CI');
+    return 'nats-server not found on PATH (set NATS_SERVER_BIN)';
+  }
+  if (process.env.TSNATS_META === '0') return 'tsnats variants turned off (TSNATS_META=0)';
+  return undefined;
+}
+
+export const IMPLS: Impl[] = ['nats-server', 'tsnats'];
+
+export interface ClusterSpec {
+  impl: Impl;
+  size: number;
+  clusterName?: string;
+  /** server_tags per node index (optional) */
+  tags?: (string[] | undefined)[];
+  /** node names; default n1..nN */
+  names?: string[];
+  /** how often start() polls /jsz for the first meta leader (default 50 ms; the benchmark uses less) */
+  pollMs?: number;
+}
+
+export interface Creds { user: string; pass: string }
+export const APP: Creds = { user: 'a', pass: 'a' };
+export const SYS: Creds = { user: 'sys', pass: 'sys' };
+
+interface Ports { nats?: string[]; monitoring?: string[]; cluster?: string[] }
+
+export class JsNode {
+  proc: ChildProcess | undefined;
+  clientUrl = '';
+  monitorUrl = '';
+  clusterPort = 0;
+  /** how many times this node was started */
+  starts = 0;
+  constructor(readonly index: number, readonly name: string, readonly dir: string, readonly tags: string[] | undefined) {}
+
+  get storeDir(): string {
+    return join(this.dir, 'store');
+  }
+
+  get logFile(): string {
+    return join(this.dir, `${this.name}.log`);
+  }
+
+  get alive(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** PIDs of every child started by any harness in this process: killed on exit if a test forgot. */
+const livePids = new Set<number>();
+process.on('exit', () => {
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** Thrown from a pollUntil probe to stop polling at once (e.g. the process exited). */
+export class FatalError extends Error {}
+
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000, intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      if (e instanceof FatalError) throw e;
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface MetaCluster {
+  name?: string;
+  leader?: string;
+  peer?: string;
+  cluster_size?: number;
+  replicas?: { name: string; current: boolean; active: number; lag?: number; offline?: boolean; peer?: string }[];
+}
+
+export class JsCluster {
+  readonly nodes: JsNode[] = [];
+  private readonly conns: NatsConnection[] = [];
+  private readonly anchors: net.Server[] = [];
+  private readonly anchorPorts: number[] = [];
+
+  private constructor(readonly spec: ClusterSpec, readonly root: string, readonly bin: string) {}
+
+  /** Start every node (sequentially, each routing to the ones already up) and wait for a meta leader with all peers. */
+  static async start(spec: ClusterSpec): Promise<JsCluster> {
+    const bin = spec.impl === 'nats-server' ? natsServerBin() : process.execPath;
+    if (bin === undefined) throw new Error('nats-server not found');
+    const root = mkdtempSync(join(tmpdir(), `tsnats-jsc-${spec.impl}-`));
+    const c = new JsCluster(spec, root, bin);
+    try {
+      await c.openAnchors(spec.size);
+      for (let i = 0; i < spec.size; i++) {
+        const name = spec.names?.[i] ?? `n${i + 1}`;
+        const dir = join(root, name);
+        mkdirSync(dir, { recursive: true });
+        c.nodes.push(new JsNode(i, name, dir, spec.tags?.[i]));
+      }
+      for (const n of c.nodes) await c.launch(n);
+      await c.waitMetaLeader({ intervalMs: spec.pollMs });
+      return c;
+    } catch (e) {
+      await c.shutdown();
+      throw e;
+    }
+  }
+
+  get impl(): Impl {
+    return this.spec.impl;
+  }
+
+  node(name: string): JsNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (n === undefined) throw new Error(`no node named ${name}`);
+    return n;
+  }
+
+  private async openAnchors(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer((sock) => sock.destroy());
+      this.anchors.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+      this.anchorPorts.push((srv.address() as net.AddressInfo).port);
+    }
+  }
+
+  /** Exactly `size` routes: the other nodes' cluster ports, padded with anchors. */
+  private routesFor(n: JsNode): string[] {
+    const others = this.nodes.filter((x) => x !== n && x.clusterPort !== 0).map((x) => x.clusterPort);
+    const ports = [...others, ...this.anchorPorts.slice(0, this.spec.size - others.length)];
+    return ports.map((p) => `nats-route://127.0.0.1:${p}`);
+  }
+
+  private writeConfig(n: JsNode): string {
+    const lines = [
+      `server_name: ${n.name}`,
+      'listen: 127.0.0.1:-1',
+      'http: 127.0.0.1:-1',
+      `ports_file_dir: "${n.dir}"`,
+      n.tags && n.tags.length > 0 ? `server_tags: [${n.tags.map((t) => `"${t}"`).join(', ')}]` : '',
+      `jetstream { store_dir: "${n.storeDir}" }`,
+      'cluster {',
+      `  name: ${this.spec.clusterName ?? 'C1'}`,
+      '  listen: 127.0.0.1:-1',
+      `  routes: [ ${this.routesFor(n).join(', ')} ]`,
+      '}',
+      'accounts {',
+      '  SYS { users: [ {user: sys, password: sys} ] }',
+      '  APP { jetstream: enabled, users: [ {user: a, password: a} ] }',
+      '}',
+      'system_account: SYS',
+      '',
+    ];
+    const file = join(n.dir, `${n.name}.conf`);
+    writeFileSync(file, lines.filter((l) => l !== '').join('\n') + '\n');
+    return file;
+  }
+
+  private async launch(n: JsNode): Promise<void> {
+    const conf = this.writeConfig(n);
+    const args = this.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
+    // Log straight to a file: nothing buffers in this process and the log survives for diagnosis.
+    const fd = openSync(n.logFile, 'a');
+    let proc: ChildProcess;
+    try {
+      proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    n.proc = proc;
+    n.starts++;
+    const pid = proc.pid!;
+    livePids.add(pid);
+    proc.once('exit', () => livePids.delete(pid));
+    const ports = await pollUntil<Ports>(() => {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new FatalError(`${this.impl} ${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
+      }
+      const f = readdirSync(n.dir).find((x) => x.endsWith(`_${pid}.ports`));
+      if (f === undefined) return undefined;
+      try {
+        const p = JSON.parse(readFileSync(join(n.dir, f), 'utf8')) as Ports;
+        return p.nats?.[0] && p.monitoring?.[0] && p.cluster?.[0] ? p : undefined;
+      } catch {
+        return undefined; // written while we read it
+      }
+    }, `${this.impl} ${n.name} ports file`, 20_000, 20).catch((e: unknown) => {
+      throw e instanceof FatalError ? e : new Error(`${(e as Error).message}\n${n.log().slice(-3000)}`);
+    });
+    n.clientUrl = ports.nats![0]!;
+    n.monitorUrl = ports.monitoring![0]!;
+    n.clusterPort = Number(new URL(ports.cluster![0]!).port);
+  }
+
+  /** kill -9 a node (no shutdown, no flush: the store is left as a crash leaves it). */
+  async kill(n: JsNode): Promise<void> {
+    const p = n.proc;
+    if (p === undefined || !n.alive) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Start a stopped node again with the same name and store dir (new ports, routes to the other nodes). */
+  async restart(n: JsNode): Promise<void> {
+    if (n.alive) throw new Error(`${n.name} is still running`);
+    // A kill -9 leaves the old ports file behind; the new one is found by pid, but keep the dir tidy.
+    for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
+    await this.launch(n);
+  }
+
+  /** GET a monitoring endpoint of node n as JSON. */
+  async monitor<T = Record<string, unknown>>(n: JsNode, path: string): Promise<T> {
+    const r = await fetch(`${n.monitorUrl}${path}`);
+    return (await r.json()) as T;
+  }
+
+  async metaOf(n: JsNode): Promise<MetaCluster | undefined> {
+    const j = await this.monitor<{ meta_cluster?: MetaCluster }>(n, '/jsz');
+    return j.meta_cluster;
+  }
+
+  /**
+   * Wait until every running server has a route to every other running server (by server id, from
+   * /varz and /routez). A meta leader can be elected before the mesh is complete; a reply from a
+   * server without a route to the requester's server yet would be dropped for want of interest.
+   */
+  async waitFullMesh(timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+    await pollUntil(async () => {
+      const up = this.nodes.filter((n) => n.alive);
+      const ids = await Promise.all(up.map(async (n) => (await this.monitor<{ server_id: string }>(n, '/varz')).server_id));
+      const routes = await Promise.all(up.map(async (n) => (await this.monitor<{ routes?: { remote_id: string }[] }>(n, '/routez')).routes ?? []));
+      const full = up.every((_n, i) => {
+        const remote = new Set(routes[i]!.map((r) => r.remote_id));
+        return ids.every((id, j) => j === i || remote.has(id));
+      });
+      return full ? true : undefined;
+    }, `a full route mesh on ${this.impl}`, timeoutMs, intervalMs);
+  }
+
+  /**
+   * Wait until every running node names the same running node as meta leader and that leader sees
+   * `peers` (default: every node of the cluster, or the running ones when some are down) as current.
+   * `not` excludes a leader (after a stepdown or a kill). Waits for the full route mesh first.
+   * Returns the leader node.
+   */
+  async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number; intervalMs?: number } = {}): Promise<JsNode> {
+    const alive = () => this.nodes.filter((n) => n.alive);
+    await this.waitFullMesh(opts.timeoutMs, opts.intervalMs);
+    let seen = '';
+    return pollUntil(async () => {
+      const up = alive();
+      const metas = await Promise.all(up.map((n) => this.metaOf(n)));
+      seen = up.map((n, i) => `${n.name}: ${JSON.stringify(metas[i])}`).join('; ');
+      const leaderName = metas[0]?.leader;
+      if (!leaderName || leaderName === opts.not) return undefined;
+      if (!metas.every((m) => m?.leader === leaderName)) return undefined;
+      const leader = up.find((n) => n.name === leaderName);
+      if (leader === undefined) return undefined;
+      const lm = metas[up.indexOf(leader)]!;
+      const wantCurrent = (opts.peers ?? up.length) - 1;
+      const current = (lm.replicas ?? []).filter((r) => r.current && !r.offline).length;
+      if (current < wantCurrent) return undefined;
+      return leader;
+    }, `a meta leader on ${this.impl}${opts.not ? ` other than ${opts.not}` : ''}`, opts.timeoutMs ?? 30_000, opts.intervalMs ?? 50)
+      .catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; last /jsz meta_cluster seen: ${seen}`);
+      });
+  }
+
+  /** The current meta leader as every running node reports it (waits for agreement). */
+  async metaLeader(): Promise<JsNode> {
+    return this.waitMetaLeader();
+  }
+
+  /** A client connection to node n (closed by shutdown). Defaults to the JetStream account's user. */
+  async connect(n: JsNode, creds: Creds = APP): Promise<NatsConnection> {
+    const nc = await connect({ servers: n.clientUrl, user: creds.user, pass: creds.pass, reconnect: false });
+    this.conns.push(nc);
+    return nc;
+  }
+
+  /** Close every connection, kill every node (-9, they are throwaway) and remove all dirs. */
+  async shutdown(): Promise<void> {
+    await Promise.all(this.conns.splice(0).map((nc) => nc.close().catch(() => undefined)));
+    await Promise.all(this.nodes.map((n) => this.kill(n)));
+    await Promise.all(this.anchors.splice(0).map((a) => new Promise((r) => a.close(r))));
+    if (existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+// ---- raw JetStream API requests with reply counting ----
+
+/**
+ * How long to keep listening after the first reply. Its only purpose is the "no second reply" check:
+ * a duplicate answer from another server would cross at most one route hop on loopback, so it
+ * arrives within milliseconds of the first; 300 ms is a wide margin without slowing the tests much.
+ */
+export const SETTLE_MS = 300;
+
+export interface ApiReply<T = Record<string, unknown>> {
+  /** every reply received on the inbox, parsed */
+  all: T[];
+  /** the first reply (undefined when none came within the wait) */
+  first: T | undefined;
+}
+
+/**
+ * Publish a JetStream API request with a fresh inbox as reply subject and collect every reply:
+ * wait (up to waitMs) for the first one, then SETTLE_MS more for duplicates.
+ */
+export async function apiRequest<T = Record<string, unknown>>(
+  nc: NatsConnection, subject: string, body?: unknown, opts: { waitMs?: number; settleMs?: number } = {},
+): Promise<ApiReply<T>> {
+  const inbox = createInbox();
+  const all: T[] = [];
+  const sub = nc.subscribe(inbox, { callback: (_e, m) => { all.push(m.json<T>()); } });
+  try {
+    await nc.flush();
+    nc.publish(subject, body === undefined ? '' : JSON.stringify(body), { reply: inbox });
+    await nc.flush();
+    await pollUntil(() => (all.length > 0 ? true : undefined), `a reply to ${subject}`, opts.waitMs ?? 10_000, 5).catch(() => undefined);
+    if (all.length > 0) await new Promise((r) => setTimeout(r, opts.settleMs ?? SETTLE_MS));
+  } finally {
+    sub.unsubscribe();
+  }
+  return { all, first: all[0] };
+}
+
+/** nats-server's raft peer id of a server: the first 8 bytes of SHA-256(name), each mapped to 0-9A-Za-z[b % 62]. */
+export function peerIdOf(serverName: string): string {
+  const digits = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const h = createHash('sha256').update(serverName).digest();
+  let s = '';
+  for (let i = 0; i < 8; i++) s += digits[h[i]! % 62];
+  return s;
+}
