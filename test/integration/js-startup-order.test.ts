@@ -97,7 +97,7 @@ test('clustered: streams are restored before the client and route listeners open
   } finally {
     await h.shutdown();
   }
-  child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1']);
+  child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1', '-n', 'n1']);
   const c = child;
   await waitUntil(() => c.output().includes('Listening for route connections'), 10_000, 'the route listener');
   const out = c.output();
