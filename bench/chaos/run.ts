@@ -1,0 +1,250 @@
+// `npm run chaos -- --seed N --duration S [--impl nats-server|tsnats] [--faults kill,stop,...] [--keep]`
+//
+// One chaos run: a 3-node cluster of child processes, an R3 file stream and an
+// R3 durable pull consumer, publishers with Nats-Msg-Id and with
+// Nats-Expected-Last-Sequence, the seeded fault schedule, then the checks of
+// verify.ts. Prints the seed and the schedule; exits 1 on a violation (with a
+// replay command), 2 on a usage error. See bench/chaos/README.md.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { api, connectTo, consumerConfig, CONSUMER, STREAM, streamConfig, type ConsumerInfo, type StreamInfo } from './api.js';
+import { ChaosCluster, waitFor, type Impl } from './cluster.js';
+import { FaultRunner, type FaultRecord } from './faults.js';
+import { ALL_FAULTS, DEFAULT_FAULTS, describeFault, FAULT_DOC, parseFaults, planSchedule, type FaultKind, type PlannedFault } from './schedule.js';
+import { verify } from './verify.js';
+import { consumerWorker, expectPublisher, Ledger, msgIdPublisher, pause, type LoadControl } from './workload.js';
+
+export interface ChaosOptions {
+  seed: number;
+  durationS: number;
+  impl: Impl;
+  faults: FaultKind[];
+  keep?: boolean;
+  /** progress lines (default: stderr) */
+  log?: (m: string) => void;
+}
+
+export interface ChaosResult {
+  ok: boolean;
+  seed: number;
+  schedule: PlannedFault[];
+  executed: FaultRecord[];
+  violations: string[];
+  notes: string[];
+  stats: { acked: number; sent: number; delivered: number; duplicates: number; retries: number; wrongLast: number; errors: Record<string, number> };
+  replay: string;
+}
+
+/** The faults of a run without --faults: every kind (both implementations keep file stores and raft WALs). */
+export function defaultFaults(_impl: Impl): FaultKind[] {
+  return [...DEFAULT_FAULTS];
+}
+
+/**
+ * The faults of the bounded run in `npm test`. For nats-server 2.9.10 this leaves out bitflip: bits
+ * flipped in a minority replica's older message block are not detected on restart, the replica keeps
+ * a store it cannot read past the flipped record (its /jsz state still claims the messages) and is never
+ * repaired, so every seed with a bitflip fails there (see bench/chaos/README.md, findings). A check
+ * that always fails on the reference would make CI red without telling anything new; tsnats is held to
+ * every fault.
+ */
+export function ciFaults(impl: Impl): FaultKind[] {
+  return impl === 'nats-server'
+    ? ['kill', 'stop', 'partition', 'torn', 'unsynced', 'peer-remove']
+    : ['kill', 'stop', 'partition', 'torn', 'bitflip', 'unsynced', 'peer-remove'];
+}
+
+export function replayCommand(o: ChaosOptions): string {
+  return `npm run chaos -- --seed ${o.seed} --duration ${o.durationS} --impl ${o.impl} --faults ${o.faults.join(',')}`;
+}
+
+async function setup(nc: NatsConnection): Promise<void> {
+  await waitFor(async () => {
+    const r = await api<StreamInfo>(nc, `$JS.API.STREAM.CREATE.${STREAM}`, streamConfig(), 10_000);
+    if (r.error !== undefined && r.error.err_code !== 10058) throw new Error(`stream create: ${JSON.stringify(r.error)}`);
+    return true;
+  }, 'the R3 stream to be created', 60_000, 500);
+  await waitFor(async () => {
+    const r = await api<ConsumerInfo>(nc, `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM}.${CONSUMER}`, { stream_name: STREAM, config: consumerConfig() }, 10_000);
+    if (r.error !== undefined) throw new Error(`consumer create: ${JSON.stringify(r.error)}`);
+    return true;
+  }, 'the R3 durable consumer to be created', 60_000, 500);
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const t0 = Date.now();
+  const log = o.log ?? ((m: string) => process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`));
+  const schedule = planSchedule(o.seed, o.durationS * 1000, o.faults);
+  const replay = replayCommand(o);
+  log(`seed ${o.seed}, ${o.durationS} s on ${o.impl}, faults ${o.faults.join(',') || 'none'}; schedule:`);
+  for (const f of schedule) log(`  ${describeFault(f)}`);
+  const ledger = new Ledger();
+  const executed: FaultRecord[] = [];
+  const violations: string[] = [];
+  const notes: string[] = [];
+  // Peer remove needs somewhere to place the replacement: with only the stream's 3 servers nats-server
+  // answers "peer remap failed" or leaves the stream on 2 peers. So that fault adds a 4th server.
+  const size = o.faults.includes('peer-remove') ? 4 : 3;
+  const cluster = new ChaosCluster(o.impl, size, o.keep === true);
+  const conns: NatsConnection[] = [];
+  const ctl: LoadControl = { running: true };
+  try {
+    await cluster.start();
+    log(`${size} servers up in ${cluster.root}`);
+    const urls = cluster.nodes.map((n) => n.clientUrl);
+    // Each connection starts at a different node, so load and faults meet every path.
+    const at = (i: number) => [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)];
+    const control = await connectTo(at(0), 'chaos-control');
+    conns.push(control);
+    await setup(control);
+    log('stream and durable consumer created');
+    const workers: Promise<void>[] = [];
+    for (let p = 0; p < 2; p++) {
+      const nc = await connectTo(at(p), `chaos-msgid-${p}`);
+      conns.push(nc);
+      workers.push(msgIdPublisher(nc, p, 3, ledger, ctl));
+    }
+    const enc = await connectTo(at(2), 'chaos-expect');
+    conns.push(enc);
+    workers.push(expectPublisher(enc, 0, ledger, ctl));
+    const cnc = await connectTo(at(1), 'chaos-consumer');
+    conns.push(cnc);
+    workers.push(consumerWorker(cnc, ledger, ctl));
+
+    const runner = new FaultRunner(cluster, control, t0, log);
+    const loadEnd = Date.now() + o.durationS * 1000;
+    for (const f of schedule) {
+      await pause(f.gapMs);
+      if (Date.now() > loadEnd + 30_000) {
+        notes.push(`schedule cut short at fault #${f.n}: faults ran late on a busy machine`);
+        break;
+      }
+      const rec = await runner.run(f);
+      executed.push(rec);
+      if (rec.violation !== undefined) violations.push(rec.violation);
+    }
+    const left = loadEnd - Date.now();
+    if (left > 0) await pause(left);
+    ctl.running = false;
+    await Promise.all(workers);
+    log(`load stopped: ${ledger.acks} acks for ${ledger.acked.size} keys of ${ledger.sent.size} sent, ${ledger.retries} retries`);
+
+    // Heal everything and bring every node back before checking.
+    cluster.healAll();
+    for (const n of cluster.nodes) cluster.cont(n);
+    for (const n of cluster.nodes) {
+      if (n.alive) continue;
+      try {
+        await cluster.restart(n);
+      } catch (e) {
+        await cluster.kill(n);
+        violations.push(`${n.name} did not start again for the checks: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+
+    violations.push(...ledger.violations);
+    const r = await verify(cluster, control, ledger, log);
+    violations.push(...r.violations);
+    notes.push(...r.notes);
+  } catch (e) {
+    violations.push(`run aborted: ${(e as Error).stack ?? e}`);
+  } finally {
+    ctl.running = false;
+    if (violations.length > 0) {
+      for (const n of cluster.nodes) {
+        const tail = n.log().split('\n').filter((l) => /\[(ERR|WRN|FTL)\]|error|panic/i.test(l)).slice(-8);
+        if (tail.length > 0) log(`${n.name} log (errors/warnings, last 8):\n    ${tail.join('\n    ')}`);
+      }
+    }
+    await Promise.all(conns.map((nc) => nc.close().catch(() => undefined)));
+    await cluster.shutdown();
+  }
+  const errors: Record<string, number> = {};
+  for (const [k, v] of ledger.pubErrors) errors[k] = v;
+  return {
+    ok: violations.length === 0,
+    seed: o.seed,
+    schedule,
+    executed,
+    violations,
+    notes,
+    stats: {
+      acked: ledger.acked.size, sent: ledger.sent.size, delivered: ledger.delivered.size,
+      duplicates: ledger.duplicates, retries: ledger.retries, wrongLast: ledger.wrongLast, errors,
+    },
+    replay,
+  };
+}
+
+export function report(r: ChaosResult, impl: Impl): string {
+  const lines = [
+    `chaos ${r.ok ? 'PASS' : 'FAIL'}: seed ${r.seed} on ${impl}`,
+    `  acked ${r.stats.acked} of ${r.stats.sent} keys sent; consumer delivered ${r.stats.delivered} seqs; ${r.stats.duplicates} duplicate acks, ${r.stats.retries} retries, ${r.stats.wrongLast} wrong-last-sequence`,
+    `  publish errors: ${JSON.stringify(r.stats.errors)}`,
+    '  faults executed:',
+    ...r.executed.map((e) => `    ${describeFault(e.fault)} -> ${e.node ?? '-'} (leader ${e.leaderBefore ?? '?'}) at ${e.atMs} ms: ${e.note}`),
+    ...r.notes.map((n) => `  note: ${n}`),
+  ];
+  if (!r.ok) {
+    lines.push('  VIOLATIONS:', ...r.violations.map((v) => `    ${v}`));
+    lines.push('  schedule (replay with the same seed and faults):', ...r.schedule.map((f) => `    ${describeFault(f)}`));
+    lines.push(`  replay: ${r.replay}`);
+  }
+  return lines.join('\n');
+}
+
+function usage(): string {
+  return [
+    'usage: npm run chaos -- --seed N --duration S [--impl nats-server|tsnats] [--faults a,b,...] [--keep]',
+    'faults:',
+    ...ALL_FAULTS.map((k) => `  ${k.padEnd(12)} ${FAULT_DOC[k]}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  let seed = Date.now() % 100_000;
+  let durationS = 30;
+  let impl: Impl = 'nats-server';
+  let faults: FaultKind[] | undefined;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--seed') seed = Number(val());
+    else if (a === '--duration') durationS = Number(val());
+    else if (a === '--impl') impl = val() as Impl;
+    else if (a === '--faults') faults = parseFaults(val());
+    else if (a === '--keep') keep = true;
+    else if (a === '-h' || a === '--help') {
+      console.log(usage());
+      return 0;
+    } else throw new Error(`unknown argument ${a}\n${usage()}`);
+  }
+  if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed must be a non-negative integer');
+  if (!(durationS > 0 && durationS <= 3600)) throw new Error('--duration must be in (0, 3600] seconds');
+  if (impl !== 'nats-server' && impl !== 'tsnats') throw new Error('--impl must be nats-server or tsnats');
+  const o: ChaosOptions = { seed, durationS, impl, faults: faults ?? defaultFaults(impl), keep };
+  // A hard bound on the whole run: the load, plus generous room for recovery and the checks.
+  const hardMs = (durationS + 300) * 1000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`chaos: run exceeded ${hardMs} ms; aborting (seed ${seed}): ${replayCommand(o)}\n`);
+    process.exit(1); // the exit hook kills every child
+  }, hardMs);
+  watchdog.unref();
+  const r = await runChaos(o);
+  console.log(report(r, impl));
+  return r.ok ? 0 : 1;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  process.on('SIGINT', () => process.exit(130));
+  process.on('SIGTERM', () => process.exit(143));
+  main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
+    console.error((e as Error).message);
+    process.exit(2);
+  });
+}

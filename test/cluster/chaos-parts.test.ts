@@ -1,0 +1,104 @@
+// The chaos suite's parts that do not need a cluster: the TCP proxy used to cut
+// routes, and the seeded schedule that makes a failing run replayable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitUntil } from '../helpers/wait.js';
+import { ALL_FAULTS, planSchedule, parseFaults } from '../../bench/chaos/schedule.js';
+import { streamSeqOfAck } from '../../bench/chaos/api.js';
+import { ciFaults } from '../../bench/chaos/run.js';
+
+async function echoServer(): Promise<{ srv: net.Server; port: number }> {
+  const srv = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return { srv, port: (srv.address() as net.AddressInfo).port };
+}
+
+/** Connects through the proxy and resolves with what came back for `msg`, or 'closed' when the proxy dropped it. */
+function roundTrip(port: number, msg: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let got = '';
+    s.on('connect', () => s.write(msg));
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.length >= msg.length) {
+        s.destroy();
+        resolve(got);
+      }
+    });
+    s.on('error', () => resolve('closed'));
+    s.on('close', () => resolve(got === '' ? 'closed' : got));
+  });
+}
+
+test('tcp proxy: forwards, cut drops open and new connections, heal restores, target can change', async () => {
+  const a = await echoServer();
+  const b = await echoServer();
+  const p = new TcpProxy(undefined, 't');
+  const port = await p.listen();
+  try {
+    assert.equal(await roundTrip(port, 'x'), 'closed', 'no target yet: dropped');
+    p.setTarget(a.port);
+    assert.equal(await roundTrip(port, 'hello'), 'hello');
+
+    // an open connection is destroyed by cut
+    const s = net.connect({ host: '127.0.0.1', port });
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.on('connect', () => r()));
+    await waitUntil(() => p.connections === 2, 5000, 'the proxied connection');
+    p.cut();
+    await closed;
+    assert.equal(await roundTrip(port, 'y'), 'closed', 'cut: new connections dropped');
+    assert.ok(p.dropped >= 2);
+
+    p.heal();
+    p.setTarget(b.port);
+    assert.equal(await roundTrip(port, 'again'), 'again');
+    assert.ok(p.forwarded >= 3);
+  } finally {
+    await p.close();
+    await new Promise((r) => a.srv.close(r));
+    await new Promise((r) => b.srv.close(r));
+  }
+});
+
+test('chaos schedule: same seed same schedule, bounded by the duration, only the requested kinds', () => {
+  const a = planSchedule(42, 60_000, ALL_FAULTS);
+  const b = planSchedule(42, 60_000, ALL_FAULTS);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(planSchedule(43, 60_000, ALL_FAULTS), a);
+  assert.ok(a.length > 5);
+  const total = a.reduce((t, f) => t + f.gapMs + f.durationMs, 0);
+  assert.ok(total <= 60_000, `schedule of ${total} ms exceeds 60 s`);
+  const only = planSchedule(42, 60_000, ['stop', 'partition']);
+  assert.ok(only.every((f) => f.kind === 'stop' || f.kind === 'partition'));
+  assert.ok(only.filter((f) => f.kind === 'stop').every((f) => f.role === 'leader'), 'SIGSTOP targets the leader');
+  assert.ok(a.filter((f) => f.kind === 'corrupt' || f.kind === 'unsynced').every((f) => f.role === 'follower'), 'disk faults hit a minority replica');
+  assert.deepEqual(planSchedule(1, 60_000, []), []);
+  assert.throws(() => parseFaults('kill,meteor'), /unknown fault 'meteor'/);
+  assert.deepEqual(parseFaults('kill, stop'), ['kill', 'stop']);
+});
+
+test('ack reply subjects: stream sequence from both the 9-token and the domain form', () => {
+  assert.equal(streamSeqOfAck('$JS.ACK.CHAOS.C1.1.42.7.1700000000000000000.3'), 42);
+  assert.equal(streamSeqOfAck('$JS.ACK.dom.acchash.CHAOS.C1.1.42.7.1700000000000000000.3.rnd'), 42);
+  assert.equal(streamSeqOfAck('_INBOX.x'), undefined);
+  assert.equal(streamSeqOfAck(undefined), undefined);
+});
+
+test('the CI seeds of chaos.slow.test.ts schedule every CI fault kind, and kill and partition of the leader', () => {
+  // the same seeds and duration as test/cluster/chaos.slow.test.ts (kept in step by hand: importing that
+  // file would register its tests here)
+  const seeds = { 'nats-server': [1, 3, 15], tsnats: [1, 6, 15] } as const;
+  for (const impl of ['nats-server', 'tsnats'] as const) {
+    const planned = seeds[impl].flatMap((seed) => planSchedule(seed, 12_000, ciFaults(impl)));
+    assert.deepEqual([...new Set(planned.map((f) => f.kind))].sort(), [...ciFaults(impl)].sort(), impl);
+    const kr = new Set(planned.map((f) => `${f.kind}:${f.role}`));
+    assert.ok(kr.has('kill:leader') && kr.has('partition:leader') && kr.has('stop:leader'), `${impl}: ${[...kr].join(' ')}`);
+  }
+  assert.ok(!ciFaults('nats-server').includes('bitflip'), 'bitflip is a known nats-server 2.9.10 failure (README findings)');
+  assert.ok(ciFaults('tsnats').includes('bitflip'));
+});
