@@ -229,6 +229,18 @@ export class ChaosCluster {
     n.clientProxy.heal();
   }
 
+  /** SIGTERM (the server flushes and closes its stores), kill -9 if it has not exited within `ms`. */
+  async stopGracefully(n: ChaosNode, ms = 15_000): Promise<void> {
+    const p = n.proc;
+    if (p === undefined || !n.alive) return;
+    if (n.stopped) this.cont(n);
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+    await exited;
+    clearTimeout(timer);
+  }
+
   async restart(n: ChaosNode): Promise<void> {
     if (n.alive) throw new Error(`${n.name} is still running`);
     await this.launch(n);

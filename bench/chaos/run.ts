@@ -10,7 +10,9 @@ import { api, connectTo, consumerConfig, CONSUMER, STREAM, streamConfig, type Co
 import { ChaosCluster, waitFor, type Impl } from './cluster.js';
 import { FaultRunner, type FaultRecord } from './faults.js';
 import { ALL_FAULTS, DEFAULT_FAULTS, describeFault, FAULT_DOC, parseFaults, planSchedule, type FaultKind, type PlannedFault } from './schedule.js';
-import { verify } from './verify.js';
+import { checkContent, digest, verify } from './verify.js';
+import { readReplicaOffline } from './offline.js';
+import { join } from 'node:path';
 import { consumerWorker, expectPublisher, Ledger, msgIdPublisher, pause, type LoadControl } from './workload.js';
 
 export interface ChaosOptions {
@@ -40,16 +42,18 @@ export function defaultFaults(_impl: Impl): FaultKind[] {
 }
 
 /**
- * The faults of the bounded run in `npm test`. For nats-server 2.9.10 this leaves out bitflip: bits
- * flipped in a minority replica's older message block are not detected on restart, the replica keeps
- * a store it cannot read past the flipped record (its /jsz state still claims the messages) and is never
- * repaired, so every seed with a bitflip fails there (see bench/chaos/README.md, findings). A check
- * that always fails on the reference would make CI red without telling anything new; tsnats is held to
- * every fault.
+ * The faults of the bounded run in `npm test`: for tsnats every kind; for nats-server 2.9.10 only the
+ * kinds it survived in every run we made (kill, torn, unsynced). It fails bitflip every time (the
+ * flipped replica is never repaired: it cannot be read past the flipped record, or never catches up
+ * again), and partition of the leader and peer-remove followed by a torn tail on the new replica
+ * sometimes (a replica ends up with messages missing and others at the wrong sequences while it is
+ * reported current). Those are findings about
+ * the reference, recorded in bench/chaos/README.md with their seeds; checks that fail on the reference
+ * some of the time would only make CI flaky. Run them with `npm run chaos -- --faults ...`.
  */
 export function ciFaults(impl: Impl): FaultKind[] {
   return impl === 'nats-server'
-    ? ['kill', 'stop', 'partition', 'torn', 'unsynced', 'peer-remove']
+    ? ['kill', 'torn', 'unsynced']
     : ['kill', 'stop', 'partition', 'torn', 'bitflip', 'unsynced', 'peer-remove'];
 }
 
@@ -145,6 +149,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const r = await verify(cluster, control, ledger, log);
     violations.push(...r.violations);
     notes.push(...r.notes);
+    if (o.impl === 'tsnats' && r.peers.length > 0) {
+      // Every replica's own files, read with the project's file store once its server has stopped.
+      for (const n of cluster.nodes) await cluster.stopGracefully(n);
+      const digests = new Map<string, string>();
+      for (const p of r.peers) {
+        const rep = await readReplicaOffline(cluster.node(p).storeDir, join(cluster.root, 'offline', p));
+        if (rep === undefined) {
+          violations.push(`offline store of ${p}: no store of stream ${STREAM} found`);
+          continue;
+        }
+        checkContent(rep.msgs, ledger, `offline store of ${p}`, violations);
+        digests.set(p, `${digest(rep.msgs)} (${rep.msgs.size} msgs, first ${rep.firstSeq}, last ${rep.lastSeq})`);
+        log(`offline store of ${p}: ${digests.get(p)}`);
+      }
+      if (new Set(digests.values()).size > 1) violations.push(`offline replica stores differ: ${[...digests].map(([n, d]) => `${n}=${d}`).join(' ')}`);
+    }
   } catch (e) {
     violations.push(`run aborted: ${(e as Error).stack ?? e}`);
   } finally {

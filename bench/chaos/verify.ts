@@ -16,7 +16,12 @@ import type { ChaosCluster } from './cluster.js';
 import { streamInfo } from './faults.js';
 import { keyOf, pause, pullOnce, type Ledger } from './workload.js';
 
-export interface VerifyResult { violations: string[]; notes: string[] }
+export interface VerifyResult {
+  violations: string[];
+  notes: string[];
+  /** the stream's peers after recovery (empty when it did not recover) */
+  peers: string[];
+}
 
 interface JszStream { name: string; state?: { messages: number; first_seq: number; last_seq: number; num_deleted?: number }; cluster?: { leader?: string } }
 interface Jsz { account_details?: { name: string; stream_detail?: JszStream[] }[] }
@@ -85,13 +90,13 @@ async function readStream(
   return { at, msgs, dupSeq };
 }
 
-function digest(msgs: Map<number, string>): string {
+export function digest(msgs: Map<number, string>): string {
   const h = createHash('sha256');
   for (const seq of [...msgs.keys()].sort((a, b) => a - b)) h.update(`${seq}:${msgs.get(seq)};`);
   return h.digest('hex').slice(0, 16);
 }
 
-function checkContent(read: Map<number, string>, ledger: Ledger, where: string, v: string[]): void {
+export function checkContent(read: Map<number, string>, ledger: Ledger, where: string, v: string[]): void {
   const seen = new Map<string, number>();
   let lost = 0;
   let moved = 0;
@@ -136,7 +141,7 @@ export async function verify(c: ChaosCluster, nc: NatsConnection, ledger: Ledger
     })();
   } catch (e) {
     v.push((e as Error).message);
-    return { violations: v, notes };
+    return { violations: v, notes, peers: [] };
   }
   const peers = [si.cluster!.leader!, ...(si.cluster!.replicas ?? []).map((r) => r.name)].sort();
   log(`recovered: leader ${si.cluster!.leader}, peers ${peers.join(',')}, state msgs=${si.state?.messages} last=${si.state?.last_seq}`);
@@ -220,5 +225,5 @@ export async function verify(c: ChaosCluster, nc: NatsConnection, ledger: Ledger
   if (missing > 10) v.push(`consumer never delivered ${missing} acknowledged messages in all`);
   if (elsewhere > 10) v.push(`consumer delivered ${elsewhere} acknowledged messages at other sequences in all`);
   if (ci?.num_pending !== 0 || ci?.num_ack_pending !== 0) notes.push('durable consumer not fully drained within 60 s');
-  return { violations: v, notes };
+  return { violations: v, notes, peers };
 }
