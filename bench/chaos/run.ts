@@ -61,17 +61,28 @@ export function replayCommand(o: ChaosOptions): string {
   return `npm run chaos -- --seed ${o.seed} --duration ${o.durationS} --impl ${o.impl} --faults ${o.faults.join(',')}`;
 }
 
+/** API errors that mean "the cluster is not ready yet" (no meta leader, no stream leader): retried. */
+function retryable(e: { code: number; err_code?: number }): boolean {
+  return e.code === 503 || e.err_code === 10008;
+}
+
+/** Create the stream and the durable, retrying while the cluster settles; any other error fails at once. */
 async function setup(nc: NatsConnection): Promise<void> {
-  await waitFor(async () => {
-    const r = await api<StreamInfo>(nc, `$JS.API.STREAM.CREATE.${STREAM}`, streamConfig(), 10_000);
-    if (r.error !== undefined && r.error.err_code !== 10058) throw new Error(`stream create: ${JSON.stringify(r.error)}`);
-    return true;
-  }, 'the R3 stream to be created', 60_000, 500);
-  await waitFor(async () => {
-    const r = await api<ConsumerInfo>(nc, `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM}.${CONSUMER}`, { stream_name: STREAM, config: consumerConfig() }, 10_000);
-    if (r.error !== undefined) throw new Error(`consumer create: ${JSON.stringify(r.error)}`);
-    return true;
-  }, 'the R3 durable consumer to be created', 60_000, 500);
+  const create = async (what: string, subject: string, body: unknown, okCodes: number[]) => {
+    let fatal: string | undefined;
+    await waitFor(async () => {
+      const r = await api<StreamInfo | ConsumerInfo>(nc, subject, body, 10_000);
+      if (r.error === undefined || okCodes.includes(r.error.err_code ?? 0)) return true;
+      if (!retryable(r.error)) {
+        fatal = `${what}: ${JSON.stringify(r.error)}`;
+        return true;
+      }
+      throw new Error(`${what}: ${JSON.stringify(r.error)}`);
+    }, what, 60_000, 500);
+    if (fatal !== undefined) throw new Error(fatal);
+  };
+  await create('the R3 stream', `$JS.API.STREAM.CREATE.${STREAM}`, streamConfig(), [10058]);
+  await create('the R3 durable consumer', `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM}.${CONSUMER}`, { stream_name: STREAM, config: consumerConfig() }, []);
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
