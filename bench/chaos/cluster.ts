@@ -179,7 +179,9 @@ export class ChaosCluster {
     const fd = openSync(n.logFile, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd] });
+      // cwd in the node's own dir: a server writing a relative path (nats-server 2.9.10 once wrote a
+      // consumer's meta.inf there) must not litter the caller's directory.
+      proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd], cwd: n.dir });
     } finally {
       closeSync(fd);
     }

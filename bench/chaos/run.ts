@@ -13,7 +13,9 @@ import { ALL_FAULTS, DEFAULT_FAULTS, describeFault, FAULT_DOC, parseFaults, plan
 import { checkContent, digest, verify } from './verify.js';
 import { readReplicaOffline } from './offline.js';
 import { join } from 'node:path';
-import { consumerWorker, expectPublisher, Ledger, msgIdPublisher, pause, type LoadControl } from './workload.js';
+import { consumerWorker, expectPublisher, Ledger, msgIdPublisher, Pacer, pause, type LoadControl } from './workload.js';
+
+export const DEFAULT_RATE = 1000;
 
 export interface ChaosOptions {
   seed: number;
@@ -21,6 +23,8 @@ export interface ChaosOptions {
   impl: Impl;
   faults: FaultKind[];
   keep?: boolean;
+  /** publishes per second, all publishers together (default 1000; 0 = as fast as acks come) */
+  rate?: number;
   /** progress lines (default: stderr) */
   log?: (m: string) => void;
 }
@@ -58,12 +62,17 @@ export function ciFaults(impl: Impl): FaultKind[] {
 }
 
 export function replayCommand(o: ChaosOptions): string {
-  return `npm run chaos -- --seed ${o.seed} --duration ${o.durationS} --impl ${o.impl} --faults ${o.faults.join(',')}`;
+  const rate = o.rate !== undefined && o.rate !== DEFAULT_RATE ? ` --rate ${o.rate}` : '';
+  return `npm run chaos -- --seed ${o.seed} --duration ${o.durationS} --impl ${o.impl} --faults ${o.faults.join(',')}${rate}`;
 }
 
-/** API errors that mean "the cluster is not ready yet" (no meta leader, no stream leader): retried. */
+/**
+ * API errors that mean "the cluster is not ready yet", retried: no meta or stream leader (503, 10008),
+ * and "no suitable peers for placement" (10005), which nats-server answers until the meta leader has
+ * heard from every server.
+ */
 function retryable(e: { code: number; err_code?: number }): boolean {
-  return e.code === 503 || e.err_code === 10008;
+  return e.code === 503 || e.err_code === 10008 || e.err_code === 10005;
 }
 
 /** Create the stream and the durable, retrying while the cluster settles; any other error fails at once. */
@@ -90,7 +99,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`));
   const schedule = planSchedule(o.seed, o.durationS * 1000, o.faults);
   const replay = replayCommand(o);
-  log(`seed ${o.seed}, ${o.durationS} s on ${o.impl}, faults ${o.faults.join(',') || 'none'}; schedule:`);
+  log(`seed ${o.seed}, ${o.durationS} s on ${o.impl} at up to ${o.rate ?? DEFAULT_RATE} msgs/s, faults ${o.faults.join(',') || 'none'}; schedule:`);
   for (const f of schedule) log(`  ${describeFault(f)}`);
   const ledger = new Ledger();
   const executed: FaultRecord[] = [];
@@ -101,7 +110,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const size = o.faults.includes('peer-remove') ? 4 : 3;
   const cluster = new ChaosCluster(o.impl, size, o.keep === true);
   const conns: NatsConnection[] = [];
-  const ctl: LoadControl = { running: true };
+  const ctl: LoadControl = { running: true, pacer: new Pacer(o.rate ?? DEFAULT_RATE) };
   try {
     await cluster.start();
     log(`${size} servers up in ${cluster.root}`);
@@ -225,7 +234,7 @@ export function report(r: ChaosResult, impl: Impl): string {
 
 function usage(): string {
   return [
-    'usage: npm run chaos -- --seed N --duration S [--impl nats-server|tsnats] [--faults a,b,...] [--keep]',
+    'usage: npm run chaos -- --seed N --duration S [--impl nats-server|tsnats] [--faults a,b,...] [--rate msgs/s] [--keep]',
     'faults:',
     ...ALL_FAULTS.map((k) => `  ${k.padEnd(12)} ${FAULT_DOC[k]}`),
   ].join('\n');
@@ -237,6 +246,7 @@ async function main(argv: string[]): Promise<number> {
   let impl: Impl = 'nats-server';
   let faults: FaultKind[] | undefined;
   let keep = false;
+  let rate = DEFAULT_RATE;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => {
@@ -249,6 +259,7 @@ async function main(argv: string[]): Promise<number> {
     else if (a === '--impl') impl = val() as Impl;
     else if (a === '--faults') faults = parseFaults(val());
     else if (a === '--keep') keep = true;
+    else if (a === '--rate') rate = Number(val());
     else if (a === '-h' || a === '--help') {
       console.log(usage());
       return 0;
@@ -257,7 +268,8 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed must be a non-negative integer');
   if (!(durationS > 0 && durationS <= 3600)) throw new Error('--duration must be in (0, 3600] seconds');
   if (impl !== 'nats-server' && impl !== 'tsnats') throw new Error('--impl must be nats-server or tsnats');
-  const o: ChaosOptions = { seed, durationS, impl, faults: faults ?? defaultFaults(impl), keep };
+  if (!(rate >= 0 && rate <= 1_000_000)) throw new Error('--rate must be in [0, 1000000] messages per second');
+  const o: ChaosOptions = { seed, durationS, impl, faults: faults ?? defaultFaults(impl), keep, rate };
   // A hard bound on the whole run: the load, plus generous room for recovery and the checks.
   const hardMs = (durationS + 300) * 1000;
   const watchdog = setTimeout(() => {

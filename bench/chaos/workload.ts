@@ -85,7 +85,29 @@ function errText(e: unknown): string {
   return m.slice(0, 60);
 }
 
-export interface LoadControl { running: boolean }
+export interface LoadControl {
+  running: boolean;
+  /** publish slots handed out (all publishers together) */
+  pacer?: Pacer;
+}
+
+/**
+ * Shares a publish rate between all publishers. The suite is about what survives, not speed, and it
+ * runs next to other tests on small machines: a bounded rate keeps its load (and the reads of the
+ * checks) bounded too.
+ */
+export class Pacer {
+  private next = 0;
+  constructor(private readonly perSecond: number) {}
+
+  async take(): Promise<void> {
+    if (!(this.perSecond > 0)) return;
+    const now = performance.now();
+    const at = Math.max(now, this.next);
+    this.next = at + 1000 / this.perSecond;
+    if (at > now + 1) await pause(at - now);
+  }
+}
 
 const ATTEMPT_MS = 2000;
 
@@ -93,6 +115,7 @@ const ATTEMPT_MS = 2000;
 export async function msgIdPublisher(nc: NatsConnection, id: number, lanes: number, ledger: Ledger, ctl: LoadControl): Promise<void> {
   const lane = async (l: number) => {
     for (let i = 0; ctl.running; i++) {
+      await ctl.pacer?.take();
       const key = `m${id}.${l}-${i}`;
       const subject = `chaos.m${id}`;
       ledger.sent.add(key);
@@ -127,6 +150,7 @@ export async function msgIdPublisher(nc: NatsConnection, id: number, lanes: numb
 export async function expectPublisher(nc: NatsConnection, id: number, ledger: Ledger, ctl: LoadControl): Promise<void> {
   let last = 0;
   for (let i = 0; ctl.running; i++) {
+    await ctl.pacer?.take();
     const key = `e${id}-${i}`;
     const subject = `chaos.e${id}`;
     const expected = last;
