@@ -49,9 +49,10 @@ export function defaultFaults(_impl: Impl): FaultKind[] {
  * The faults of the bounded run in `npm test`: for tsnats every kind; for nats-server 2.9.10 only the
  * kinds it survived in every run we made (kill, torn, unsynced). It fails bitflip every time (the
  * flipped replica is never repaired: it cannot be read past the flipped record, or never catches up
- * again), and partition of the leader and peer-remove followed by a torn tail on the new replica
- * sometimes (a replica ends up with messages missing and others at the wrong sequences while it is
- * reported current). Those are findings about
+ * again), peer-remove under load (replacements that hold only the stream's tail, or a replacement
+ * with a torn tail that ends up past the leader's last sequence), and partition of the leader sometimes
+ * (a replica ends up with messages missing and others at the wrong sequences while it is reported
+ * current). Those are findings about
  * the reference, recorded in bench/chaos/README.md with their seeds; checks that fail on the reference
  * some of the time would only make CI flaky. Run them with `npm run chaos -- --faults ...`.
  */
