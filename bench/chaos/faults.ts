@@ -58,9 +58,15 @@ export function streamBlocks(storeDir: string): string[] {
   return walk(storeDir).filter((p) => p.includes(`/streams/${STREAM}/msgs/`) && p.endsWith('.blk')).sort((a, b) => blkId(a) - blkId(b));
 }
 
-/** The stream raft group's WAL blocks (…/_js_/S-…/msgs/<n>.blk), oldest first. */
+/**
+ * The stream raft group's WAL files, oldest first: nats-server's …/_js_/S-…/msgs/<n>.blk, or tsnats's
+ * segments …/_js_/S-…/<first index, 20 digits>.wal (zero-padded, so they sort as strings).
+ */
 export function walBlocks(storeDir: string): string[] {
-  return walk(storeDir).filter((p) => /\/_js_\/S-[^/]+\/msgs\/\d+\.blk$/.test(p)).sort((a, b) => blkId(a) - blkId(b));
+  const files = walk(storeDir);
+  const blks = files.filter((p) => /\/_js_\/S-[^/]+\/msgs\/\d+\.blk$/.test(p)).sort((a, b) => blkId(a) - blkId(b));
+  const segs = files.filter((p) => /\/_js_\/S-[^/]+\/(?:.*\/)?\d{20}\.wal$/.test(p)).sort((a, b) => (a.split('/').pop()! < b.split('/').pop()! ? -1 : 1));
+  return [...blks, ...segs];
 }
 
 function truncateTail(file: string, bytes: number): string {
@@ -167,7 +173,9 @@ export class FaultRunner {
         if (blocks.length > 0) parts.push(truncateTail(blocks[blocks.length - 1]!, f.amount!));
         const wal = walBlocks(node.storeDir);
         if (wal.length > 0) parts.push(truncateTail(wal[wal.length - 1]!, f.amount!));
-        rec.note = parts.length > 0 ? `dropped tails: ${parts.join('; ')}` : 'no stream or WAL blocks found';
+        else parts.push('no raft WAL file found');
+        if (blocks.length === 0) parts.push('no stream message block found');
+        rec.note = `dropped tails: ${parts.join('; ')}`;
         await pause(f.durationMs);
         await this.restart(node, rec);
         break;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../src/jetstream/store/index.js';
@@ -13,6 +13,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { ALL_FAULTS, planSchedule, parseFaults } from '../../bench/chaos/schedule.js';
 import { streamSeqOfAck } from '../../bench/chaos/api.js';
 import { ciFaults } from '../../bench/chaos/run.js';
+import { streamBlocks, walBlocks } from '../../bench/chaos/faults.js';
 
 async function echoServer(): Promise<{ srv: net.Server; port: number }> {
   const srv = net.createServer((s) => s.pipe(s));
@@ -140,6 +141,32 @@ test('offline replica reader: reads a stopped tsnats store through a copy, never
     assert.deepEqual(readFileSync(blk), torn);
 
     assert.equal(await readReplicaOffline(join(root, 'nothing'), join(root, 'scratch3')), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('disk faults find the stream blocks and the raft WAL in both layouts', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-chaos-layout-'));
+  try {
+    const touch = (rel: string) => {
+      mkdirSync(join(root, rel, '..'), { recursive: true });
+      writeFileSync(join(root, rel), 'x');
+    };
+    touch('jetstream/APP/streams/CHAOS/msgs/2.blk');
+    touch('jetstream/APP/streams/CHAOS/msgs/10.blk');
+    touch('jetstream/APP/streams/CHAOS/msgs/10.idx');
+    touch('jetstream/APP/streams/OTHER/msgs/1.blk');
+    touch('jetstream/$SYS/_js_/S-R3F-abc/msgs/3.blk');
+    touch('jetstream/$SYS/_js_/S-R3F-abc/msgs/12.blk');
+    touch('jetstream/$SYS/_js_/C-R3F-xyz/msgs/1.blk');
+    touch('jetstream/$SYS/_js_/_meta_/msgs/1.blk');
+    const tail = (l: string[]) => l.map((p) => p.slice(root.length));
+    assert.deepEqual(tail(streamBlocks(root)), ['/jetstream/APP/streams/CHAOS/msgs/2.blk', '/jetstream/APP/streams/CHAOS/msgs/10.blk']);
+    assert.deepEqual(tail(walBlocks(root)), ['/jetstream/$SYS/_js_/S-R3F-abc/msgs/3.blk', '/jetstream/$SYS/_js_/S-R3F-abc/msgs/12.blk']);
+    touch(`jetstream/$SYS/_js_/S-R3F-def/${'9'.padStart(20, '0')}.wal`);
+    touch(`jetstream/$SYS/_js_/S-R3F-def/${'10'.padStart(20, '0')}.wal`);
+    assert.equal(walBlocks(root).pop()!.slice(root.length), `/jetstream/$SYS/_js_/S-R3F-def/${'10'.padStart(20, '0')}.wal`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
