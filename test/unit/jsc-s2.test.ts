@@ -10,18 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterFixturesDir, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
-
-/** Small deterministic PRNG (mulberry32) so fuzz failures are reproducible by seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../helpers/wait.js';
 
 function randomBytes(r: () => number, n: number, alphabet = 256): Buffer {
   const b = Buffer.allocUnsafe(n);
