@@ -34,6 +34,7 @@ import { fnv32, mix53 } from './hash.js';
 import { SimDisk } from './disk.js';
 import { Invariants, SimFailure } from './invariants.js';
 import { Prng } from './prng.js';
+import { ClientLedger, TAGGED_LEN, TraceRing, taggedId } from './run-checks.js';
 import { injectedFaults } from '../test-faults.js';
 
 export const SIM_GROUP = 'S-R3F-SIMGROUP';
@@ -210,7 +211,7 @@ class SimHost implements RaftHost {
     for (const [seq, id] of this.s.proposalIds) {
       if (seq > seqUpTo) continue;
       this.s.proposalIds.delete(seq);
-      this.sim.acked.add(id);
+      this.sim.clients.acked.add(id);
     }
   }
   proposalsAbandoned(from: number, to: number): void {
@@ -261,17 +262,10 @@ export class SimCluster {
   private readonly linkLastAt: number[][] = [];
   private readonly inboxOwner = new Map<string, SimServer>();
   private readonly codec: boolean;
-  private readonly traceBuf: string[] = [];
-  private traceNext = 0;
-  private readonly traceLimit: number;
+  private readonly traceRing: TraceRing;
   events = 0;
   messages = 0;
-  /** Client proposal ids acknowledged to the client (committed on their leader). */
-  readonly acked = new Set<number>();
-  /** Client proposal id -> the one log index where it was applied (a second index is a duplicate). */
-  readonly appliedAt = new Map<number, number>();
-  /** Client proposal ids proposed on the leader itself (never sent over the network). */
-  readonly directIds = new Set<number>();
+  readonly clients = new ClientLedger();
   /** Called for every applied normal entry (liveness probes). */
   onApplied?: (s: SimServer, index: number, data: Uint8Array) => void;
 
@@ -280,7 +274,7 @@ export class SimCluster {
     this.codec = cfg.codec ?? false;
     this.checkSends = cfg.checkSends ?? true;
     this.timing = { ...SIM_TIMING, ...cfg.timing };
-    this.traceLimit = cfg.traceLimit ?? 0;
+    this.traceRing = new TraceRing(cfg.traceLimit ?? 0);
     this.inv = new Invariants(this);
     this.blocked = [];
     for (let i = 0; i < cfg.nodes; i++) {
@@ -297,17 +291,13 @@ export class SimCluster {
   }
 
   get tracing(): boolean {
-    return this.traceLimit > 0;
+    return this.traceRing.enabled;
   }
   trace(line: string): void {
-    if (this.traceLimit === 0) return;
-    this.traceBuf[this.traceNext % this.traceLimit] = `${this.now.toFixed(3)} ${line}`;
-    this.traceNext++;
+    this.traceRing.add(this.now, line);
   }
   traceTail(): string[] {
-    if (this.traceNext <= this.traceLimit) return this.traceBuf.slice(0, this.traceNext);
-    const k = this.traceNext % this.traceLimit;
-    return this.traceBuf.slice(k).concat(this.traceBuf.slice(0, k));
+    return this.traceRing.tail();
   }
 
   localNow(s: SimServer): number {
@@ -567,13 +557,9 @@ export class SimCluster {
     for (const e of entries) {
       h = mix53(h, fnv32(e.data, e.type));
       if (e.type === EntryType.Normal) {
-        if (e.data.length === 5 && e.data[0] === CLIENT_TAG) {
-          const id = e.data[1] + e.data[2] * 0x100 + e.data[3] * 0x10000 + e.data[4] * 0x1000000;
-          const at = this.appliedAt.get(id);
-          if (at === undefined) this.appliedAt.set(id, index);
-          // (Forwarded proposals may be duplicated by the network, as a
-          // client retry would be; proposals made on the leader may not.)
-          else if (at !== index && this.directIds.has(id)) throw new SimFailure(`t=${this.now.toFixed(3)}ms proposal ${id} applied at index ${at} and again at ${index}`);
+        if (e.data.length === TAGGED_LEN && e.data[0] === CLIENT_TAG) {
+          const dup = this.clients.applied(taggedId(e.data), index);
+          if (dup !== undefined) throw new SimFailure(`t=${this.now.toFixed(3)}ms ${dup}`);
         }
         this.onApplied?.(s, index, e.data);
       }
@@ -646,10 +632,10 @@ export class SimCluster {
     try {
       if (core.state === 'leader') {
         const seq = core.propose(data);
-        if (data.length === 5 && data[0] === CLIENT_TAG) {
-          const id = data[1] + data[2] * 0x100 + data[3] * 0x10000 + data[4] * 0x1000000;
+        if (data.length === TAGGED_LEN && data[0] === CLIENT_TAG) {
+          const id = taggedId(data);
           s.proposalIds.set(seq, id);
-          this.directIds.add(id);
+          this.clients.directIds.add(id);
         }
       } else if (core.leader) core.forwardProposal(data);
       else return false;

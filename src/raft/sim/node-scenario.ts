@@ -21,6 +21,7 @@ import { fnv32, mix53 } from './hash.js';
 import { SimFailure } from './invariants.js';
 import { Prng } from './prng.js';
 import { SimFs } from './sim-fs.js';
+import { ClientLedger, TAGGED_LEN, TraceRing, taggedId, taggedProposal } from './run-checks.js';
 import { SIM_TIMING } from './cluster.js';
 
 const GROUP = 'S-R3F-NODESIM1';
@@ -92,9 +93,7 @@ class NodeSim {
   net = { loss: 0, dup: 0, maxDelay: 1, slowProb: 0, slowMax: 0 };
   readonly leaderOfTerm = new Map<number, string>();
   readonly appliedHash: number[] = [];
-  readonly acked = new Set<number>();
-  readonly appliedAt = new Map<number, number>();
-  readonly directIds = new Set<number>();
+  readonly clients = new ClientLedger();
   probed = new Set<string>();
   probeFrom = Infinity;
   events = 0;
@@ -102,8 +101,7 @@ class NodeSim {
   restarts = 0;
   corruptions = 0;
   snapshotChance = 0;
-  private readonly traceBuf: string[] = [];
-  private traceNext = 0;
+  private readonly traceRing: TraceRing;
   failure: string | undefined;
 
   constructor(
@@ -113,6 +111,7 @@ class NodeSim {
     private readonly traceLimit: number,
   ) {
     this.rng = new Prng(seed);
+    this.traceRing = new TraceRing(traceLimit);
     for (let i = 0; i < nodes; i++) {
       const name = `n${i + 1}`;
       const s = new Server(i, name, peerIdForServerName(name), this.rng.fork());
@@ -131,14 +130,10 @@ class NodeSim {
   }
 
   trace(line: string): void {
-    if (this.traceLimit === 0) return;
-    this.traceBuf[this.traceNext % this.traceLimit] = `${this.now.toFixed(3)} ${line}`;
-    this.traceNext++;
+    this.traceRing.add(this.now, line);
   }
   traceTail(): string[] {
-    if (this.traceNext <= this.traceLimit) return this.traceBuf.slice(0, this.traceNext);
-    const k = this.traceNext % this.traceLimit;
-    return this.traceBuf.slice(k).concat(this.traceBuf.slice(0, k));
+    return this.traceRing.tail();
   }
 
   fail(msg: string): never {
@@ -320,7 +315,7 @@ class NodeSim {
         for (const [seq, id] of s.seqToId) {
           if (seq > seqUpTo) continue;
           s.seqToId.delete(seq);
-          this.acked.add(id);
+          this.clients.acked.add(id);
         }
       },
       onProposalsAbandoned: (from, to) => {
@@ -413,12 +408,11 @@ class NodeSim {
     let h = mix53(s.smHash, index);
     for (const e of entries) {
       h = mix53(h, fnv32(e.data, e.type));
-      if (e.type !== EntryType.Normal || e.data.length !== 5) continue;
-      const id = e.data[1] + e.data[2] * 0x100 + e.data[3] * 0x10000 + e.data[4] * 0x1000000;
+      if (e.type !== EntryType.Normal || e.data.length !== TAGGED_LEN) continue;
+      const id = taggedId(e.data);
       if (e.data[0] === CLIENT) {
-        const at = this.appliedAt.get(id);
-        if (at === undefined) this.appliedAt.set(id, index);
-        else if (at !== index && this.directIds.has(id)) this.fail(`proposal ${id} applied at index ${at} and again at ${index}`);
+        const dup = this.clients.applied(id, index);
+        if (dup !== undefined) this.fail(dup);
       } else if (e.data[0] === PROBE && id >= this.probeFrom) this.probed.add(s.name);
     }
     s.smIndex = index;
@@ -458,15 +452,13 @@ class NodeSim {
   propose(s: Server, tag: number, id: number): boolean {
     const node = s.node;
     if (!s.up || !node) return false;
-    const b = Buffer.alloc(5);
-    b[0] = tag;
-    b.writeUInt32LE(id, 1);
+    const b = taggedProposal(tag, id);
     try {
       if (node.state === 'leader') {
         const seq = node.propose(b);
         if (tag === CLIENT) {
           s.seqToId.set(seq, id);
-          this.directIds.add(id);
+          this.clients.directIds.add(id);
         }
       } else if (node.leaderId) node.forwardProposal(b);
       else return false;
@@ -511,7 +503,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
         messages: sim.messages,
         leaders: sim.leaderOfTerm.size,
         applied: sim.appliedHash.length,
-        acked: sim.acked.size,
+        acked: sim.clients.acked.size,
         restarts: sim.restarts,
         corruptions: sim.corruptions,
       },
@@ -552,7 +544,8 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
         .join(' ');
       sim.fail(`no progress within ${livenessMs}ms after heal (probe applied on ${[...sim.probed].join(',') || 'none'}) [${st}]`);
     }
-    for (const id of sim.acked) if (!sim.appliedAt.has(id)) sim.fail(`acknowledged proposal ${id} was never applied`);
+    const unapplied = sim.clients.unapplied();
+    if (unapplied !== undefined) sim.fail(unapplied);
     for (const s of sim.servers) s.node?.stop();
     return result(true);
   } catch (e) {
