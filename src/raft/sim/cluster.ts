@@ -33,6 +33,7 @@ import { EventQueue } from './event-queue.js';
 import { fnv32, mix53 } from './hash.js';
 import { SimDisk } from './disk.js';
 import { Invariants, SimFailure } from './invariants.js';
+import { CALM, SimLinks, type NetworkConditions } from './network.js';
 import { Prng } from './prng.js';
 import { ClientLedger, TAGGED_LEN, TraceRing, taggedId } from './run-checks.js';
 import { injectedFaults } from '../test-faults.js';
@@ -68,17 +69,7 @@ type Payload =
   | { k: 'raw'; v: Uint8Array }
   | { k: 'bytes'; kind: 'vreq' | 'vresp' | 'ae' | 'aer'; v: Uint8Array };
 
-export interface NetworkConditions {
-  loss: number;
-  dup: number;
-  minDelayMs: number;
-  maxDelayMs: number;
-  /** Probability of a long delay (reordering), and its range. */
-  slowProb: number;
-  slowMaxMs: number;
-}
-
-const CALM: NetworkConditions = { loss: 0, dup: 0, minDelayMs: 0.05, maxDelayMs: 1, slowProb: 0, slowMaxMs: 0 };
+export type { NetworkConditions };
 
 /** One server: its disk survives crashes, everything else is per incarnation. */
 export class SimServer {
@@ -257,9 +248,7 @@ export class SimCluster {
   readonly timing: Partial<RaftTiming>;
   now = 0;
   net: NetworkConditions = { ...CALM };
-  /** Directed links that drop everything: blocked[from][to]. */
-  readonly blocked: boolean[][];
-  private readonly linkLastAt: number[][] = [];
+  readonly links: SimLinks;
   private readonly inboxOwner = new Map<string, SimServer>();
   private readonly codec: boolean;
   private readonly traceRing: TraceRing;
@@ -276,12 +265,10 @@ export class SimCluster {
     this.timing = { ...SIM_TIMING, ...cfg.timing };
     this.traceRing = new TraceRing(cfg.traceLimit ?? 0);
     this.inv = new Invariants(this);
-    this.blocked = [];
+    this.links = new SimLinks(cfg.nodes);
     for (let i = 0; i < cfg.nodes; i++) {
       const name = `n${i + 1}`;
       this.servers.push(new SimServer(i, name, peerIdForServerName(name), this.rng.fork()));
-      this.blocked.push(new Array<boolean>(cfg.nodes).fill(false));
-      this.linkLastAt.push(new Array<number>(cfg.nodes).fill(0));
     }
     const peers = this.servers.map((s) => s.id);
     for (const s of this.servers) {
@@ -472,24 +459,8 @@ export class SimCluster {
   }
 
   private transmit(from: SimServer, to: SimServer, subject: string, reply: string, p: Payload): void {
-    if (this.blocked[from.idx][to.idx]) return;
-    const n = this.net;
-    if (n.loss > 0 && this.rng.chance(n.loss)) return;
-    const copies = n.dup > 0 && this.rng.chance(n.dup) ? 2 : 1;
     const inc = to.incarnation;
-    for (let c = 0; c < copies; c++) {
-      let at = this.now + this.rng.range(n.minDelayMs, n.maxDelayMs);
-      if (n.slowProb > 0 && this.rng.chance(n.slowProb)) {
-        // A straggler: may overtake or be overtaken (reordering).
-        at += this.rng.range(0, n.slowMaxMs);
-      } else {
-        // Routes are ordered streams: keep FIFO per link otherwise.
-        const last = this.linkLastAt[from.idx][to.idx];
-        if (at <= last) at = last + 0.0001;
-        this.linkLastAt[from.idx][to.idx] = at;
-      }
-      this.q.push(at, () => this.deliver(to, inc, subject, reply, p));
-    }
+    this.links.send(from.idx, to.idx, this.now, this.net, this.rng, (at) => this.q.push(at, () => this.deliver(to, inc, subject, reply, p)));
   }
 
   private deliver(s: SimServer, inc: number, subject: string, reply: string, p: Payload): void {
@@ -687,14 +658,13 @@ export class SimCluster {
 
   /** Cut every link between the two sides (symmetric partition). */
   partition(sideA: SimServer[]): void {
-    const inA = new Set(sideA.map((s) => s.idx));
-    for (const a of this.servers) for (const b of this.servers) if (inA.has(a.idx) !== inA.has(b.idx)) this.blocked[a.idx][b.idx] = true;
+    this.links.partition(new Set(sideA.map((s) => s.idx)));
   }
   blockLink(from: SimServer, to: SimServer): void {
-    this.blocked[from.idx][to.idx] = true;
+    this.links.blocked[from.idx][to.idx] = true;
   }
   healNetwork(): void {
-    for (const row of this.blocked) row.fill(false);
+    this.links.heal();
   }
   calm(): void {
     this.net = { ...CALM };

@@ -19,6 +19,7 @@ import { type Entry, EntryType, RaftError } from '../types.js';
 import { EventQueue } from './event-queue.js';
 import { fnv32, mix53 } from './hash.js';
 import { SimFailure } from './invariants.js';
+import { CALM, SimLinks, type NetworkConditions } from './network.js';
 import { Prng } from './prng.js';
 import { SimFs } from './sim-fs.js';
 import { ClientLedger, TAGGED_LEN, TraceRing, taggedId, taggedProposal } from './run-checks.js';
@@ -88,9 +89,8 @@ class NodeSim {
   readonly rng: Prng;
   readonly servers: Server[] = [];
   private readonly subs = new Map<string, Sub[]>();
-  readonly blocked: boolean[][] = [];
-  private readonly linkLast: number[][] = [];
-  net = { loss: 0, dup: 0, maxDelay: 1, slowProb: 0, slowMax: 0 };
+  readonly links: SimLinks;
+  net: NetworkConditions = { ...CALM };
   readonly leaderOfTerm = new Map<number, string>();
   readonly appliedHash: number[] = [];
   readonly clients = new ClientLedger();
@@ -112,13 +112,12 @@ class NodeSim {
   ) {
     this.rng = new Prng(seed);
     this.traceRing = new TraceRing(traceLimit);
+    this.links = new SimLinks(nodes);
     for (let i = 0; i < nodes; i++) {
       const name = `n${i + 1}`;
       const s = new Server(i, name, peerIdForServerName(name), this.rng.fork());
       s.fs = this.newFs(s);
       this.servers.push(s);
-      this.blocked.push(new Array<boolean>(nodes).fill(false));
-      this.linkLast.push(new Array<number>(nodes).fill(0));
     }
   }
 
@@ -222,24 +221,11 @@ class NodeSim {
 
   private transmit(from: Server, sub: Sub, subject: string, reply: string, payload: Uint8Array): void {
     const to = sub.server;
-    if (this.blocked[from.idx][to.idx]) return;
-    const n = this.net;
-    if (n.loss > 0 && this.rng.chance(n.loss)) return;
-    const copies = n.dup > 0 && this.rng.chance(n.dup) ? 2 : 1;
-    for (let c = 0; c < copies; c++) {
-      let at = this.now + this.rng.range(0.05, n.maxDelay);
-      if (n.slowProb > 0 && this.rng.chance(n.slowProb)) at += this.rng.range(0, n.slowMax);
-      else {
-        const last = this.linkLast[from.idx][to.idx];
-        if (at <= last) at = last + 0.0001;
-        this.linkLast[from.idx][to.idx] = at;
-      }
-      this.q.push(at, () => {
-        if (!sub.active || !to.up) return;
-        this.messages++;
-        sub.handler(subject, reply, payload);
-      });
-    }
+    this.links.send(from.idx, to.idx, this.now, this.net, this.rng, (at) => this.q.push(at, () => {
+      if (!sub.active || !to.up) return;
+      this.messages++;
+      sub.handler(subject, reply, payload);
+    }));
   }
 
   /** Check that promises leaving a server are on its disk (what a crash now would keep). */
@@ -520,8 +506,8 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
     schedule(sim, plan, chaosMs);
     sim.runUntil(chaosMs);
     // Heal: reliable network, everyone up.
-    for (const row of sim.blocked) row.fill(false);
-    sim.net = { loss: 0, dup: 0, maxDelay: 1, slowProb: 0, slowMax: 0 };
+    sim.links.heal();
+    sim.net = { ...CALM };
     for (const s of sim.servers) {
       s.slowDisk = false;
       sim.restart(s);
@@ -557,7 +543,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
 function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
   const servers = sim.servers;
   for (let t = 0; t < chaosMs; t += plan.range(300, 1500)) {
-    const net = { loss: plan.pick([0, 0, 0.01, 0.05, 0.2]), dup: plan.pick([0, 0, 0.01, 0.05]), maxDelay: plan.pick([0.5, 2, 10]), slowProb: plan.pick([0, 0.01, 0.05]), slowMax: plan.range(5, 300) };
+    const net = { loss: plan.pick([0, 0, 0.01, 0.05, 0.2]), dup: plan.pick([0, 0, 0.01, 0.05]), minDelayMs: 0.05, maxDelayMs: plan.pick([0.5, 2, 10]), slowProb: plan.pick([0, 0.01, 0.05]), slowMaxMs: plan.range(5, 300) };
     sim.q.push(t, () => {
       sim.net = net;
     });
@@ -566,12 +552,11 @@ function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
     const side = servers.filter(() => plan.chance(0.5));
     const dur = plan.range(100, 2000);
     sim.q.push(t, () => {
-      const inA = new Set(side.map((s) => s.idx));
-      for (const a of servers) for (const b of servers) if (inA.has(a.idx) !== inA.has(b.idx)) sim.blocked[a.idx][b.idx] = true;
+      sim.links.partition(new Set(side.map((s) => s.idx)));
       sim.trace('partition');
     });
     sim.q.push(Math.min(t + dur, chaosMs), () => {
-      for (const row of sim.blocked) row.fill(false);
+      sim.links.heal();
     });
   }
   // Crashes (often the leader), power loss of several servers at once.
