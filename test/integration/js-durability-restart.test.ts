@@ -13,6 +13,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { spawnTsnats, type ChildServer } from '../helpers/child.js';
 import { waitUntil } from '../helpers/wait.js';
+import { snapshotDir } from '../helpers/store-files.js';
 
 const MS = 1_000_000;
 
@@ -293,17 +294,3 @@ test('start on a damaged store: damage is logged, the rest is served, no acknowl
   // K4 (deliver "new", created after message 5) restarts from its own beginning: 6, not 11 and not 1.
   assert.deepEqual(await nextSeqs(nc, 'K4', 5), [6, 7, 8, 9, 10]);
 });
-
-/** relative path -> bytes (hex) of every file under dir. */
-function snapshotDir(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p, path.join(rel, e.name));
-      else out[path.join(rel, e.name)] = fs.readFileSync(p).toString('hex');
-    }
-  };
-  walk(dir, '');
-  return out;
-}

@@ -17,6 +17,25 @@ import { delay, waitUntil } from '../helpers/wait.js';
 const STREAMS = 150;
 const MSGS_PER_STREAM = 40;
 
+/** Fill a store in-process on dir (periodic sync keeps this quick), then stop; returns the client port it used. */
+async function prepareStore(dir: string, fill: (nc: NatsConnection) => Promise<void>): Promise<number> {
+  const h = await startServer({
+    port: 0, host: '127.0.0.1',
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
+  }, { quietLog: true });
+  try {
+    const nc = await connect({ servers: h.clientUrl });
+    try {
+      await fill(nc);
+    } finally {
+      await nc.close();
+    }
+    return h.port;
+  } finally {
+    await h.shutdown();
+  }
+}
+
 test('after a restart, the first client connection sees every stream and consumer, and its publishes are stored', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-startup-'));
   // One cleanup in order: client, then the server process, then its directory (removing a
@@ -29,14 +48,7 @@ test('after a restart, the first client connection sees every stream and consume
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // Fill the store in-process (periodic sync keeps this quick), then stop.
-  const h = await startServer({
-    port: 0, host: '127.0.0.1',
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-  }, { quietLog: true });
-  const port = h.port;
-  try {
-    const nc = await connect({ servers: h.clientUrl });
+  const port = await prepareStore(dir, async (nc) => {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     for (let i = 0; i < STREAMS; i++) {
@@ -46,10 +58,7 @@ test('after a restart, the first client connection sees every stream and consume
       await Promise.all(acks);
     }
     await jsm.consumers.add(`S${STREAMS - 1}`, { durable_name: 'D', ack_policy: 'explicit' as never });
-    await nc.close();
-  } finally {
-    await h.shutdown();
-  }
+  });
 
   // Restart on the same port (default sync policy: fsync before ack) while a client keeps trying.
   child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], { waitListening: false });
@@ -85,18 +94,10 @@ test('clustered: streams are restored before the client and route listeners open
     await child?.stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const h = await startServer({
-    port: 0, host: '127.0.0.1',
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
-  }, { quietLog: true });
-  try {
-    const nc = await connect({ servers: h.clientUrl });
+  await prepareStore(dir, async (nc) => {
     const jsm = await jetstreamManager(nc);
     for (let i = 0; i < 5; i++) await jsm.streams.add({ name: `R${i}`, subjects: [`r${i}.>`] });
-    await nc.close();
-  } finally {
-    await h.shutdown();
-  }
+  });
   child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1', '-n', 'n1']);
   const c = child;
   await waitUntil(() => c.output().includes('Listening for route connections'), 10_000, 'the route listener');

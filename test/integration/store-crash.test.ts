@@ -3,12 +3,12 @@
 // store must then recover every message reported durable, byte for byte, with
 // no holes, and cut any torn tail so that new writes continue cleanly.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { createFileStore } from '../../src/jetstream/store/index.js';
+import { runUntilKilled } from '../helpers/kill-child.js';
 
 const storeUrl = new URL('../../src/jetstream/store/index.js', import.meta.url).href;
 
@@ -35,38 +35,21 @@ batch();
 
 const payload = (seq: number): string => `m${seq}-` + 'x'.repeat((seq * 7919) % 300);
 
-function runAndKill(dir: string, killAfterDurable: number): Promise<{ maxDurable: number; startLast: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', writerCode], {
-      env: { ...process.env, STORE_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let maxDurable = 0;
-    let startLast = -1;
-    let killed = false;
-    let buf = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const [kind, v] = line.split(' ');
-        if (kind === 'S') startLast = Number(v);
-        if (kind === 'D') maxDurable = Math.max(maxDurable, Number(v));
-      }
-      if (!killed && maxDurable >= killAfterDurable) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.on('exit', () => {
-      if (!killed) reject(new Error(`writer exited on its own: ${stderr}`));
-      else resolve({ maxDurable, startLast });
-    });
+async function runAndKill(dir: string, killAfterDurable: number): Promise<{ maxDurable: number; startLast: number }> {
+  let maxDurable = 0;
+  let startLast = -1;
+  const r = await runUntilKilled({
+    code: writerCode,
+    env: { STORE_DIR: dir },
+    label: 'writer',
+    onLine: (kind, v) => {
+      if (kind === 'S') startLast = Number(v);
+      if (kind === 'D') maxDurable = Math.max(maxDurable, Number(v));
+    },
+    killWhen: () => maxDurable >= killAfterDurable,
   });
+  if (!r.killedHere) throw new Error(`writer was killed before it reported seq ${killAfterDurable} durable: ${r.stderr}`);
+  return { maxDurable, startLast };
 }
 
 test('SIGKILL mid-write loses nothing acknowledged durable and cuts the torn tail', async (t) => {

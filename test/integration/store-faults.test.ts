@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createFileStore, type FileStore } from '../../src/jetstream/store/index.js';
 import { seededRandom } from '../helpers/wait.js';
+import { runUntilKilled } from '../helpers/kill-child.js';
 
 const storeUrl = new URL('../../src/jetstream/store/index.js', import.meta.url).href;
 const BLOCK = 32 * 1024;
@@ -159,37 +160,23 @@ interface RunResult {
 }
 
 /** Run the writer; SIGKILL it as soon as an ack >= killAt arrives (no sleep), or let a hook kill it. */
-function runWriter(t: TestContext, env: Record<string, string>, killAt: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', writerCode], {
-      env: { ...process.env, BLOCK: String(BLOCK), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    onCleanup(t, () => {
+async function runWriter(t: TestContext, env: Record<string, string>, killAt: number): Promise<RunResult> {
+  let acked = 0;
+  let start = -1;
+  const r = await runUntilKilled({
+    code: writerCode,
+    env: { BLOCK: String(BLOCK), ...env },
+    label: 'writer',
+    onSpawn: (child) => onCleanup(t, () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let acked = 0;
-    let start = -1;
-    let buf = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const [kind, v] = buf.slice(0, nl).split(' ');
-        buf = buf.slice(nl + 1);
-        if (kind === 'S') start = Number(v);
-        if (kind === 'A') acked = Math.max(acked, Number(v));
-      }
-      if (acked >= killAt && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited ${code}: ${stderr}`));
-      else resolve({ acked, start, stderr, signal });
-    });
+    }),
+    onLine: (kind, v) => {
+      if (kind === 'S') start = Number(v);
+      if (kind === 'A') acked = Math.max(acked, Number(v));
+    },
+    killWhen: () => acked >= killAt,
   });
+  return { acked, start, stderr: r.stderr, signal: r.signal };
 }
 
 test('SIGKILL right after an acknowledgement loses nothing acknowledged (3 rounds)', async (t) => {
@@ -508,28 +495,17 @@ for (let batch = 1; ; batch++) {
   for (const seed of seeds) {
     const dir = tmp(t);
     const killAfter = 5 + (seed % 17);
-    const got = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', childCode], {
-        env: { ...process.env, STORE_DIR: dir, SEED: String(seed) }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      onCleanup(t, () => {
+    let got = 0;
+    await runUntilKilled({
+      code: childCode,
+      env: { STORE_DIR: dir, SEED: String(seed) },
+      onSpawn: (child) => onCleanup(t, () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      let done = 0;
-      let buf = '';
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const [kind, v] = buf.slice(0, nl).split(' ');
-          buf = buf.slice(nl + 1);
-          if (kind === 'F') done = Number(v);
-        }
-        if (done >= killAfter && child.exitCode === null) child.kill('SIGKILL');
-      });
-      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(done) : reject(new Error(`child ${code}: ${stderr}`))));
+      }),
+      onLine: (kind, v) => {
+        if (kind === 'F') got = Number(v);
+      },
+      killWhen: () => got >= killAfter,
     });
     // Reference: the same batches on memory stores, up to the last durable batch and one more.
     const rnd = { a: seed };

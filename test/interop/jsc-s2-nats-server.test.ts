@@ -11,6 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsServerAvailable, spawnNatsServer, type ChildServer } from '../helpers/child.js';
 import { s2StreamDecode, s2StreamEncode } from '../../src/jetstream/cluster/s2.js';
+import { s2TagCounts } from '../helpers/s2-tags.js';
 
 const skip = natsServerAvailable() ? false : 'nats-server not installed';
 let ref: ChildServer | undefined;
@@ -49,34 +50,9 @@ function tagCounts(stream: Buffer): { repeat: number; copy4: number; compressedC
     s += 4 + len;
     if (type !== 0) continue;
     out.compressedChunks++;
-    let i = 0;
-    while (block[i]! & 0x80) i++;
-    i++;
-    while (i < block.length) {
-      const t = block[i]!;
-      if ((t & 3) === 0) {
-        let x = t >>> 2;
-        if (x < 60) i += 1;
-        else {
-          const e = x - 59;
-          x = 0;
-          for (let k = e; k >= 1; k--) x = x * 256 + block[i + k]!;
-          i += 1 + e;
-        }
-        i += x + 1;
-      } else if ((t & 3) === 1) {
-        if ((((t & 0xe0) << 3) | block[i + 1]!) === 0) {
-          out.repeat++;
-          const l = (t >>> 2) & 7;
-          i += l === 5 ? 1 : l === 6 ? 2 : l === 7 ? 3 : 0;
-        }
-        i += 2;
-      } else if ((t & 3) === 2) i += 3;
-      else {
-        out.copy4++;
-        i += 5;
-      }
-    }
+    const c = s2TagCounts(block);
+    out.repeat += c.repeat;
+    out.copy4 += c.copy4;
   }
   return out;
 }

@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import {
   ConsumerSnapshotError, decodeConsumerSnapshot, encodeConsumerSnapshot, isConsumerSnapshot,
 } from '../../src/jetstream/cluster/consumer-snapshot.js';
-
-function uv(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-const zz = (v: number): number[] => uv(v >= 0 ? v * 2 : -v * 2 - 1);
+import { uv, zz } from '../helpers/uvarint.js';
 
 test('consumer snapshot v2: Go layout with pending (base timestamp) and redelivered', () => {
   const base = 1_795_738_563; // seconds

@@ -13,6 +13,7 @@ import { EntryOp } from '../../src/jetstream/cluster/ops.js';
 import { checkStreamConfig } from '../../src/jetstream/stream-config.js';
 import { decodeConsumerConfig } from '../../src/jetstream/consumer/config.js';
 import { metaEntryFixtures, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
+import { seededRandom as rng } from '../helpers/wait.js';
 
 let counter = 0;
 const nextTime = (): string => `2026-12-06T20:${String(Math.floor(counter / 60) % 60).padStart(2, '0')}:${String(counter++ % 60).padStart(2, '0')}Z`;
@@ -206,17 +207,6 @@ test('recovery: staged ops absent from a snapshot applied mid-recovery are dropp
 });
 
 // ---- random histories ------------------------------------------------------------------
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A plausible meta log: what a meta leader would commit (removes name the current incarnation). */
 function randomHistory(r: () => number, n: number): DecodedMetaEntry[] {

@@ -10,17 +10,7 @@ import {
 import { makeStreamAssignment, type StreamAssignment } from '../../src/jetstream/cluster/meta-codec.js';
 import { checkStreamConfig } from '../../src/jetstream/stream-config.js';
 import { decodeConsumerConfig } from '../../src/jetstream/consumer/config.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../helpers/wait.js';
 
 const GB = 1024 ** 3;
 function peer(name: string, opts: Partial<PlacementPeer> & { store?: number; mem?: number; usedStore?: number; ha?: number } = {}): PlacementPeer {

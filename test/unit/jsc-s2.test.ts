@@ -10,18 +10,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterFixturesDir, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
-
-/** Small deterministic PRNG (mulberry32) so fuzz failures are reproducible by seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../helpers/wait.js';
+import { s2TagCounts } from '../helpers/s2-tags.js';
 
 function randomBytes(r: () => number, n: number, alphabet = 256): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -55,47 +45,9 @@ test('S2 block: decodes the meta snapshots written by nats-server 2.9.10 (repeat
     assert.deepEqual(s2Decode(s2Encode(json)), json);
   }
   // The fixtures do carry S2's repeat-offset copies (tag 01 with offset 0), which plain Snappy lacks.
-  const repeats = files.map((f) => countRepeatTags(f.data)).reduce((a, b) => a + b, 0);
+  const repeats = files.map((f) => s2TagCounts(f.data).repeat).reduce((a, b) => a + b, 0);
   assert.ok(repeats > 0, 'golden data contains repeat copies');
 });
-
-/** Walk the tags of a valid block and count repeat copies. */
-function countRepeatTags(block: Uint8Array): number {
-  let s = 0;
-  while (block[s]! & 0x80) s++;
-  s++;
-  let repeats = 0;
-  while (s < block.length) {
-    const t = block[s]!;
-    switch (t & 3) {
-      case 0: {
-        let x = t >>> 2;
-        if (x < 60) s += 1;
-        else {
-          const e = x - 59;
-          x = 0;
-          for (let i = e; i >= 1; i--) x = x * 256 + block[s + i]!;
-          s += 1 + e;
-        }
-        s += x + 1;
-        break;
-      }
-      case 1: {
-        const off = ((t & 0xe0) << 3) | block[s + 1]!;
-        s += 2;
-        if (off === 0) {
-          repeats++;
-          const l = (t >>> 2) & 7;
-          s += l === 5 ? 1 : l === 6 ? 2 : l === 7 ? 3 : 0;
-        }
-        break;
-      }
-      case 2: s += 3; break;
-      default: s += 5;
-    }
-  }
-  return repeats;
-}
 
 test('S2 block: round trips of empty, tiny, random, repetitive and long-run inputs', () => {
   const r = rng(1);

@@ -22,6 +22,7 @@ import { createFileStore } from '../../src/jetstream/store/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { seededRandom as rng } from '../helpers/wait.js';
 
 interface Stored { subject: string; hdr: string; msg: string; ts: bigint }
 
@@ -203,17 +204,6 @@ test('proposal sequencer: in-flight duplicates and expectations are proposed and
 });
 
 // ---- property test ----
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the property test reads back from a replica's store. */
 interface Backend extends ApplyStore {

@@ -12,6 +12,7 @@ import {
 } from '../../src/jetstream/cluster/stream-entry.js';
 import { EntryOp } from '../../src/jetstream/cluster/ops.js';
 import { loadVector } from './jsc-vectors.js';
+import { seededRandom as rng } from '../helpers/wait.js';
 
 const VECTORS = [
   'ae_stream_msg_plain', 'ae_stream_msg_with_msgid_header', 'ae_stream_msg_duplicate_msgid_still_proposed',
@@ -27,17 +28,6 @@ function entryOf(name: string): { data: Buffer; decoded: any } {
   const data = Buffer.from(ae.entries[0]!.data);
   assert.equal(data.toString('hex'), v.decoded.entries[0].data_hex);
   return { data, decoded: v.decoded.entries[0].op.msg };
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 for (const name of VECTORS) {

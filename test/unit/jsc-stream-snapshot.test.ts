@@ -8,16 +8,7 @@ import {
   encodeStreamSnapshotJson, numDeleted, planSnapshotApply, type StreamSnapshotState,
 } from '../../src/jetstream/cluster/stream-snapshot.js';
 import { decodeStreamState, encodeStreamState } from '../../src/jetstream/store/stream-state-codec.js';
-
-function uv(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
+import { uv } from '../helpers/uvarint.js';
 
 const u64 = (v: bigint): number[] => {
   const b = Buffer.alloc(8);

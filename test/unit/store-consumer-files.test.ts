@@ -6,40 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { createFileStore, emptyConsumerState, encodeConsumerState } from '../../src/jetstream/store/index.js';
 import type { FileStore } from '../../src/jetstream/store/index.js';
 import { consumerRecoveryNote, type FileConsumerStore } from '../../src/jetstream/store/consumer-store.js';
 import { metaChecksum } from '../../src/jetstream/store/checked-file.js';
+import { onCleanup, tmpDir, type AfterCtx } from '../helpers/store-files.js';
 
 const CFG = { durable_name: 'D', ack_policy: 'explicit', deliver_policy: 'all' };
-
-type Ctx = { after: (fn: () => Promise<void>) => void };
-const cleanups = new WeakMap<Ctx, Array<() => Promise<unknown>>>();
-
-/** A temp dir removed after the test, once everything registered with onCleanup (stores) has stopped. */
-function tmp(t: Ctx): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-cfiles-'));
-  let list = cleanups.get(t);
-  if (!list) {
-    const fns: Array<() => Promise<unknown>> = [];
-    list = fns;
-    cleanups.set(t, fns);
-    t.after(async () => {
-      for (const f of fns.splice(0)) await f().catch(() => undefined);
-    });
-  }
-  list.push(async () => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** Run fn after the test, before the temp dirs are removed. */
-function onCleanup(t: Ctx, fn: () => Promise<unknown>): void {
-  const list = cleanups.get(t);
-  if (list) list.unshift(fn);
-  else t.after(async () => { await fn(); });
-}
+const tmp = (t: AfterCtx): string => tmpDir(t, 'tsnats-cfiles-');
 
 function open(dir: string): FileStore {
   return createFileStore({ name: 'S', storage: 'file' }, { dir, sync: 'always' });

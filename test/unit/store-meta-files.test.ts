@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreFactory } from '../../src/jetstream/store-factory.js';
@@ -13,6 +12,7 @@ import { checkStreamConfig } from '../../src/jetstream/stream-config.js';
 import type { StreamConfig, StreamConfigRequest } from '../../src/jetstream/api/types.js';
 import { highwayHash64 } from '../../src/jetstream/store/highwayhash.js';
 import { metaChecksum, readCheckedFileSync, writeCheckedFileSync } from '../../src/jetstream/store/checked-file.js';
+import { onCleanup, snapshotDir, tmpDir, type AfterCtx } from '../helpers/store-files.js';
 
 function fixturesDir(): string {
   const candidates = [
@@ -23,32 +23,7 @@ function fixturesDir(): string {
   if (!found) throw new Error(`nats-server meta fixtures not found in ${candidates.join(', ')}`);
   return found;
 }
-
-type Ctx = { after: (fn: () => Promise<void>) => void };
-const cleanups = new WeakMap<Ctx, Array<() => Promise<unknown>>>();
-
-/** A temp dir removed after the test, once everything registered with onCleanup (stores) has stopped. */
-function tmp(t: Ctx): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-meta-'));
-  let list = cleanups.get(t);
-  if (!list) {
-    const fns: Array<() => Promise<unknown>> = [];
-    list = fns;
-    cleanups.set(t, fns);
-    t.after(async () => {
-      for (const f of fns.splice(0)) await f().catch(() => undefined);
-    });
-  }
-  list.push(async () => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** Run fn after the test, before the temp dirs are removed. */
-function onCleanup(t: Ctx, fn: () => Promise<unknown>): void {
-  const list = cleanups.get(t);
-  if (list) list.unshift(fn);
-  else t.after(async () => { await fn(); });
-}
+const tmp = (t: AfterCtx): string => tmpDir(t, 'tsnats-meta-');
 
 function cfgOf(req: StreamConfigRequest): StreamConfig {
   return checkStreamConfig(req, { lookupStream: () => undefined });
@@ -229,20 +204,6 @@ test('re-creating a stream over a damaged, unloaded directory never adopts or tr
   assert.deepEqual(snapshotDir(aside), oldFiles, 'the old directory is kept intact where the log says');
   assert.ok(!aside.startsWith(path.join(root, '$G', 'streams') + path.sep), 'not under streams/, so it is never recovered as a stream');
 });
-
-/** name -> bytes (hex) of every file under dir. */
-function snapshotDir(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p, path.join(rel, e.name));
-      else out[path.join(rel, e.name)] = fs.readFileSync(p).toString('hex');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 test('stream delete: a deletion interrupted by a crash is finished at start-up, never resurrected with part of its data', async (t) => {
   const root = tmp(t);

@@ -20,7 +20,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fsyncDir, fsyncDirSync, writeSynced, writeSyncedSync } from './durable-fs.js';
 import { highwayHash64 } from './highwayhash.js';
+
+// store-factory takes fsyncDir from here.
+export { fsyncDir };
 
 /** The checksum nats-server writes to meta.sum: HighwayHash-64 keyed with SHA-256(keyName), hex. */
 export function metaChecksum(keyName: string, data: Uint8Array): string {
@@ -37,52 +41,6 @@ export type CheckedRead =
   | { status: 'no-sum'; data: Buffer }
   /** The file does not match its sum, or could not be read: do not trust it. */
   | { status: 'damaged'; reason: string };
-
-function fsyncDirSync(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the renames are still atomic.
-  }
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // See fsyncDirSync.
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
-function writeSyncedSync(file: string, data: Uint8Array, doSync: boolean): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    if (doSync) fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-async function writeSynced(file: string, data: Uint8Array, doSync = true): Promise<void> {
-  const fh = await fs.promises.open(file, 'w');
-  try {
-    await fh.writeFile(data);
-    if (doSync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Write `data` to dir/file and its checksum to dir/sumFile, crash-safe as described above.

@@ -9,8 +9,12 @@ import {
 } from './consumer-state-codec.js';
 import { readCheckedFileSync, writeCheckedFile, writeCheckedFileSync, type CheckedRead } from './checked-file.js';
 import { crc32 } from './crc32.js';
+import { atomicWrite, atomicWriteSync, fsyncDir, fsyncDirSync } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import type { ConsumerState, ConsumerStore } from './types.js';
+
+// The file store takes these from here (they live in durable-fs.ts).
+export { atomicWrite, atomicWriteSync, fsyncDir, fsyncDirSync };
 
 type AckPolicy = 'none' | 'all' | 'explicit';
 
@@ -270,58 +274,6 @@ export function decodeStateFile(buf: Buffer): LenientDecode {
     return decodeConsumerStateLenient(body);
   }
   return decodeConsumerStateLenient(buf);
-}
-
-/** Write a file atomically: temp file, fsync (optional), rename, fsync of the directory (optional). */
-export async function atomicWrite(file: string, data: Buffer | string, doSync: boolean): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await fs.promises.open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    if (doSync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.rename(tmp, file);
-  if (doSync) await fsyncDir(path.dirname(file));
-}
-
-export function atomicWriteSync(file: string, data: Buffer | string, doSync: boolean): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    if (doSync) fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  if (doSync) fsyncDirSync(path.dirname(file));
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Some platforms cannot fsync directories; the rename is still atomic.
-  } finally {
-    await fh?.close();
-  }
-}
-
-export function fsyncDirSync(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // See fsyncDir.
-  }
 }
 
 /** Consumer state persisted under <dir> (layout above).

@@ -44,17 +44,15 @@ export class Chunk {
   readonly base: number;
   cap = 0;
   live = 0;
-  subj: Int32Array;
-  ts: BigInt64Array;
-  size: Uint32Array;
-  next: Float64Array;
-  prev: Float64Array;
-  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
-  loc: Float64Array;
-  /** File: record length. Memory: header + payload length. */
-  rlen: Uint32Array;
-  /** Memory only: header length, -1 when the message has no headers. */
-  hlen: Int32Array | null = null;
+  // The columns (see Columns); set through useColumns.
+  subj!: Int32Array;
+  ts!: BigInt64Array;
+  size!: Uint32Array;
+  next!: Float64Array;
+  prev!: Float64Array;
+  loc!: Float64Array;
+  rlen!: Uint32Array;
+  hlen!: Int32Array | null;
   /** Sparse chunks: offset from base of each entry (ascending); null when dense. */
   slots: Uint16Array | null = null;
   /** Sparse chunks: entries in use (live or removed-not-yet-packed). */
@@ -64,14 +62,35 @@ export class Chunk {
     this.no = no;
     this.base = no * CHUNK_SIZE;
     this.cap = cap;
-    this.subj = new Int32Array(cap).fill(-1);
-    this.ts = new BigInt64Array(cap);
-    this.size = new Uint32Array(cap);
-    this.next = new Float64Array(cap);
-    this.prev = new Float64Array(cap);
-    this.loc = new Float64Array(cap);
-    this.rlen = new Uint32Array(cap);
-    if (mode === 'memory') this.hlen = new Int32Array(cap);
+    this.useColumns(newColumns(cap, mode === 'memory'));
+  }
+
+  /** The current column arrays (a snapshot: useColumns does not change it). */
+  private columns(): Columns {
+    return { subj: this.subj, ts: this.ts, size: this.size, next: this.next, prev: this.prev, loc: this.loc, rlen: this.rlen, hlen: this.hlen };
+  }
+
+  private useColumns(c: Columns): void {
+    this.subj = c.subj;
+    this.ts = c.ts;
+    this.size = c.size;
+    this.next = c.next;
+    this.prev = c.prev;
+    this.loc = c.loc;
+    this.rlen = c.rlen;
+    this.hlen = c.hlen;
+  }
+
+  /** Entry `from` of the columns `old` becomes entry `to` of this chunk. */
+  private copyEntry(old: Columns, from: number, to: number): void {
+    this.subj[to] = old.subj[from];
+    this.ts[to] = old.ts[from];
+    this.size[to] = old.size[from];
+    this.next[to] = old.next[from];
+    this.prev[to] = old.prev[from];
+    this.loc[to] = old.loc[from];
+    this.rlen[to] = old.rlen[from];
+    if (old.hlen) this.hlen![to] = old.hlen[from];
   }
 
   grow(minCap: number): void {
@@ -88,16 +107,16 @@ export class Chunk {
 
   /** Columns of capacity cap keeping the first `keep` entries. */
   private realloc(cap: number, keep: number): void {
-    const subj = new Int32Array(cap).fill(-1);
-    subj.set(this.subj.subarray(0, keep));
-    this.subj = subj;
-    this.ts = copyInto(new BigInt64Array(cap), this.ts.subarray(0, keep));
-    this.size = copyInto(new Uint32Array(cap), this.size.subarray(0, keep));
-    this.next = copyInto(new Float64Array(cap), this.next.subarray(0, keep));
-    this.prev = copyInto(new Float64Array(cap), this.prev.subarray(0, keep));
-    this.loc = copyInto(new Float64Array(cap), this.loc.subarray(0, keep));
-    this.rlen = copyInto(new Uint32Array(cap), this.rlen.subarray(0, keep));
-    if (this.hlen) this.hlen = copyInto(new Int32Array(cap), this.hlen.subarray(0, keep));
+    const c = newColumns(cap, this.hlen !== null);
+    c.subj.set(this.subj.subarray(0, keep));
+    c.ts.set(this.ts.subarray(0, keep));
+    c.size.set(this.size.subarray(0, keep));
+    c.next.set(this.next.subarray(0, keep));
+    c.prev.set(this.prev.subarray(0, keep));
+    c.loc.set(this.loc.subarray(0, keep));
+    c.rlen.set(this.rlen.subarray(0, keep));
+    if (c.hlen) c.hlen.set(this.hlen!.subarray(0, keep));
+    this.useColumns(c);
     this.cap = cap;
   }
 
@@ -115,13 +134,7 @@ export class Chunk {
   find(off: number): number {
     const slots = this.slots;
     if (slots === null) return off < this.cap ? off : -1;
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (slots[mid] < off) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(slots, off, this.n);
     return lo < this.n && slots[lo] === off ? lo : -1;
   }
 
@@ -130,28 +143,14 @@ export class Chunk {
     if (off <= 0) return 0;
     const slots = this.slots;
     if (slots === null) return off;
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (slots[mid] < off) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(slots, off, this.n);
   }
 
   /** Last entry whose offset is <= off (-1 when none). */
   upTo(off: number): number {
     const slots = this.slots;
     if (slots === null) return Math.min(off, this.cap - 1);
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (slots[mid] <= off) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    return upperBound(slots, off, this.n) - 1;
   }
 
   /** Pack the live entries into small columns (sparse layout). */
@@ -159,30 +158,16 @@ export class Chunk {
     const live = this.live;
     let cap = 8;
     while (cap < live) cap *= 2;
-    const old = { subj: this.subj, ts: this.ts, size: this.size, next: this.next, prev: this.prev, loc: this.loc, rlen: this.rlen, hlen: this.hlen };
+    const old = this.columns();
     const oldSlots = this.slots;
     const end = this.end;
     const slots = new Uint16Array(cap);
-    this.subj = new Int32Array(cap).fill(-1);
-    this.ts = new BigInt64Array(cap);
-    this.size = new Uint32Array(cap);
-    this.next = new Float64Array(cap);
-    this.prev = new Float64Array(cap);
-    this.loc = new Float64Array(cap);
-    this.rlen = new Uint32Array(cap);
-    if (old.hlen) this.hlen = new Int32Array(cap);
+    this.useColumns(newColumns(cap, old.hlen !== null));
     let j = 0;
     for (let k = 0; k < end; k++) {
       if (old.subj[k] < 0) continue;
       slots[j] = oldSlots === null ? k : oldSlots[k];
-      this.subj[j] = old.subj[k];
-      this.ts[j] = old.ts[k];
-      this.size[j] = old.size[k];
-      this.next[j] = old.next[k];
-      this.prev[j] = old.prev[k];
-      this.loc[j] = old.loc[k];
-      this.rlen[j] = old.rlen[k];
-      if (old.hlen) this.hlen![j] = old.hlen[k];
+      this.copyEntry(old, k, j);
       j++;
     }
     this.slots = slots;
@@ -194,30 +179,14 @@ export class Chunk {
   densify(): void {
     const slots = this.slots;
     if (slots === null) return;
-    const old = { subj: this.subj, ts: this.ts, size: this.size, next: this.next, prev: this.prev, loc: this.loc, rlen: this.rlen, hlen: this.hlen };
+    const old = this.columns();
     const n = this.n;
     this.slots = null;
     this.n = 0;
-    this.subj = new Int32Array(CHUNK_SIZE).fill(-1);
-    this.ts = new BigInt64Array(CHUNK_SIZE);
-    this.size = new Uint32Array(CHUNK_SIZE);
-    this.next = new Float64Array(CHUNK_SIZE);
-    this.prev = new Float64Array(CHUNK_SIZE);
-    this.loc = new Float64Array(CHUNK_SIZE);
-    this.rlen = new Uint32Array(CHUNK_SIZE);
-    if (old.hlen) this.hlen = new Int32Array(CHUNK_SIZE);
+    this.useColumns(newColumns(CHUNK_SIZE, old.hlen !== null));
     this.cap = CHUNK_SIZE;
     for (let k = 0; k < n; k++) {
-      if (old.subj[k] < 0) continue;
-      const i = slots[k];
-      this.subj[i] = old.subj[k];
-      this.ts[i] = old.ts[k];
-      this.size[i] = old.size[k];
-      this.next[i] = old.next[k];
-      this.prev[i] = old.prev[k];
-      this.loc[i] = old.loc[k];
-      this.rlen[i] = old.rlen[k];
-      if (old.hlen) this.hlen![i] = old.hlen[k];
+      if (old.subj[k] >= 0) this.copyEntry(old, k, slots[k]);
     }
   }
 
@@ -249,9 +218,33 @@ export class Chunk {
   }
 }
 
-function copyInto<T extends { set(a: T): void }>(dst: T, src: T): T {
-  dst.set(src);
-  return dst;
+/** A chunk's columns: entry i of every array describes one message. */
+interface Columns {
+  subj: Int32Array;
+  ts: BigInt64Array;
+  size: Uint32Array;
+  next: Float64Array;
+  prev: Float64Array;
+  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
+  loc: Float64Array;
+  /** File: record length. Memory: header + payload length. */
+  rlen: Uint32Array;
+  /** Memory only: header length, -1 when the message has no headers. */
+  hlen: Int32Array | null;
+}
+
+/** Empty columns for cap entries (subj -1: no message). */
+function newColumns(cap: number, withHlen: boolean): Columns {
+  return {
+    subj: new Int32Array(cap).fill(-1),
+    ts: new BigInt64Array(cap),
+    size: new Uint32Array(cap),
+    next: new Float64Array(cap),
+    prev: new Float64Array(cap),
+    loc: new Float64Array(cap),
+    rlen: new Uint32Array(cap),
+    hlen: withHlen ? new Int32Array(cap) : null,
+  };
 }
 
 /** Cached per-filter subject-id match results (lazily filled). */
@@ -261,6 +254,9 @@ class Matcher {
 }
 
 const MAX_MATCHERS = 16;
+
+/** Subject filter of the plain (unfiltered) scans. */
+const anyId = (): boolean => true;
 
 export class MsgIndex {
   readonly mode: IndexMode;
@@ -488,29 +484,14 @@ export class MsgIndex {
   nextLive(seq: number): number {
     if (this.msgs === 0 || seq > this.lastSeq) return 0;
     if (seq < this.firstSeq) seq = this.firstSeq;
-    const nos = this.chunkNos;
-    let k = lowerBound(nos, Math.floor(seq / CHUNK_SIZE));
-    for (; k < nos.length; k++) {
-      const c = this.chunks.get(nos[k])!;
-      const subj = c.subj;
-      const end = c.end;
-      for (let i = c.from(seq - c.base); i < end; i++) if (subj[i] >= 0) return c.seqAt(i);
-    }
-    return 0;
+    return this.scanForward(seq, anyId);
   }
 
   /** Last live seq <= seq, or 0. */
   prevLive(seq: number): number {
     if (this.msgs === 0 || seq < this.firstSeq) return 0;
     if (seq > this.lastSeq) seq = this.lastSeq;
-    const nos = this.chunkNos;
-    let k = upperBound(nos, Math.floor(seq / CHUNK_SIZE)) - 1;
-    for (; k >= 0; k--) {
-      const c = this.chunks.get(nos[k])!;
-      const subj = c.subj;
-      for (let i = c.upTo(seq - c.base); i >= 0; i--) if (subj[i] >= 0) return c.seqAt(i);
-    }
-    return 0;
+    return this.scanBackward(seq, 0, anyId);
   }
 
   lastLive(): number {
@@ -691,6 +672,7 @@ export class MsgIndex {
     return best;
   }
 
+  /** First live seq >= start whose subject id passes ok, or 0. */
   private scanForward(start: number, ok: (id: number) => boolean): number {
     const nos = this.chunkNos;
     let k = lowerBound(nos, Math.floor(start / CHUNK_SIZE));
@@ -705,6 +687,7 @@ export class MsgIndex {
     return 0;
   }
 
+  /** Last live seq <= start (and >= stopBelow) whose subject id passes ok, or 0. */
   private scanBackward(start: number, stopBelow: number, ok: (id: number) => boolean): number {
     const nos = this.chunkNos;
     let k = upperBound(nos, Math.floor(start / CHUNK_SIZE)) - 1;
@@ -859,9 +842,10 @@ export class MsgIndex {
   }
 }
 
-function lowerBound(a: number[], v: number): number {
+/** First index in a[0, n) (ascending) whose value is >= v. */
+function lowerBound(a: ArrayLike<number>, v: number, n = a.length): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid] < v) lo = mid + 1;
@@ -870,9 +854,10 @@ function lowerBound(a: number[], v: number): number {
   return lo;
 }
 
-function upperBound(a: number[], v: number): number {
+/** First index in a[0, n) (ascending) whose value is > v. */
+function upperBound(a: ArrayLike<number>, v: number, n = a.length): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid] <= v) lo = mid + 1;

@@ -33,7 +33,9 @@ import { EventQueue } from './event-queue.js';
 import { fnv32, mix53 } from './hash.js';
 import { SimDisk } from './disk.js';
 import { Invariants, SimFailure } from './invariants.js';
+import { CALM, SimLinks, type NetworkConditions } from './network.js';
 import { Prng } from './prng.js';
+import { ClientLedger, TAGGED_LEN, TraceRing, taggedId } from './run-checks.js';
 import { injectedFaults } from '../test-faults.js';
 
 export const SIM_GROUP = 'S-R3F-SIMGROUP';
@@ -67,17 +69,7 @@ type Payload =
   | { k: 'raw'; v: Uint8Array }
   | { k: 'bytes'; kind: 'vreq' | 'vresp' | 'ae' | 'aer'; v: Uint8Array };
 
-export interface NetworkConditions {
-  loss: number;
-  dup: number;
-  minDelayMs: number;
-  maxDelayMs: number;
-  /** Probability of a long delay (reordering), and its range. */
-  slowProb: number;
-  slowMaxMs: number;
-}
-
-const CALM: NetworkConditions = { loss: 0, dup: 0, minDelayMs: 0.05, maxDelayMs: 1, slowProb: 0, slowMaxMs: 0 };
+export type { NetworkConditions };
 
 /** One server: its disk survives crashes, everything else is per incarnation. */
 export class SimServer {
@@ -210,7 +202,7 @@ class SimHost implements RaftHost {
     for (const [seq, id] of this.s.proposalIds) {
       if (seq > seqUpTo) continue;
       this.s.proposalIds.delete(seq);
-      this.sim.acked.add(id);
+      this.sim.clients.acked.add(id);
     }
   }
   proposalsAbandoned(from: number, to: number): void {
@@ -256,22 +248,13 @@ export class SimCluster {
   readonly timing: Partial<RaftTiming>;
   now = 0;
   net: NetworkConditions = { ...CALM };
-  /** Directed links that drop everything: blocked[from][to]. */
-  readonly blocked: boolean[][];
-  private readonly linkLastAt: number[][] = [];
+  readonly links: SimLinks;
   private readonly inboxOwner = new Map<string, SimServer>();
   private readonly codec: boolean;
-  private readonly traceBuf: string[] = [];
-  private traceNext = 0;
-  private readonly traceLimit: number;
+  private readonly traceRing: TraceRing;
   events = 0;
   messages = 0;
-  /** Client proposal ids acknowledged to the client (committed on their leader). */
-  readonly acked = new Set<number>();
-  /** Client proposal id -> the one log index where it was applied (a second index is a duplicate). */
-  readonly appliedAt = new Map<number, number>();
-  /** Client proposal ids proposed on the leader itself (never sent over the network). */
-  readonly directIds = new Set<number>();
+  readonly clients = new ClientLedger();
   /** Called for every applied normal entry (liveness probes). */
   onApplied?: (s: SimServer, index: number, data: Uint8Array) => void;
 
@@ -280,14 +263,12 @@ export class SimCluster {
     this.codec = cfg.codec ?? false;
     this.checkSends = cfg.checkSends ?? true;
     this.timing = { ...SIM_TIMING, ...cfg.timing };
-    this.traceLimit = cfg.traceLimit ?? 0;
+    this.traceRing = new TraceRing(cfg.traceLimit ?? 0);
     this.inv = new Invariants(this);
-    this.blocked = [];
+    this.links = new SimLinks(cfg.nodes);
     for (let i = 0; i < cfg.nodes; i++) {
       const name = `n${i + 1}`;
       this.servers.push(new SimServer(i, name, peerIdForServerName(name), this.rng.fork()));
-      this.blocked.push(new Array<boolean>(cfg.nodes).fill(false));
-      this.linkLastAt.push(new Array<number>(cfg.nodes).fill(0));
     }
     const peers = this.servers.map((s) => s.id);
     for (const s of this.servers) {
@@ -297,17 +278,13 @@ export class SimCluster {
   }
 
   get tracing(): boolean {
-    return this.traceLimit > 0;
+    return this.traceRing.enabled;
   }
   trace(line: string): void {
-    if (this.traceLimit === 0) return;
-    this.traceBuf[this.traceNext % this.traceLimit] = `${this.now.toFixed(3)} ${line}`;
-    this.traceNext++;
+    this.traceRing.add(this.now, line);
   }
   traceTail(): string[] {
-    if (this.traceNext <= this.traceLimit) return this.traceBuf.slice(0, this.traceNext);
-    const k = this.traceNext % this.traceLimit;
-    return this.traceBuf.slice(k).concat(this.traceBuf.slice(0, k));
+    return this.traceRing.tail();
   }
 
   localNow(s: SimServer): number {
@@ -482,24 +459,8 @@ export class SimCluster {
   }
 
   private transmit(from: SimServer, to: SimServer, subject: string, reply: string, p: Payload): void {
-    if (this.blocked[from.idx][to.idx]) return;
-    const n = this.net;
-    if (n.loss > 0 && this.rng.chance(n.loss)) return;
-    const copies = n.dup > 0 && this.rng.chance(n.dup) ? 2 : 1;
     const inc = to.incarnation;
-    for (let c = 0; c < copies; c++) {
-      let at = this.now + this.rng.range(n.minDelayMs, n.maxDelayMs);
-      if (n.slowProb > 0 && this.rng.chance(n.slowProb)) {
-        // A straggler: may overtake or be overtaken (reordering).
-        at += this.rng.range(0, n.slowMaxMs);
-      } else {
-        // Routes are ordered streams: keep FIFO per link otherwise.
-        const last = this.linkLastAt[from.idx][to.idx];
-        if (at <= last) at = last + 0.0001;
-        this.linkLastAt[from.idx][to.idx] = at;
-      }
-      this.q.push(at, () => this.deliver(to, inc, subject, reply, p));
-    }
+    this.links.send(from.idx, to.idx, this.now, this.net, this.rng, (at) => this.q.push(at, () => this.deliver(to, inc, subject, reply, p)));
   }
 
   private deliver(s: SimServer, inc: number, subject: string, reply: string, p: Payload): void {
@@ -567,13 +528,9 @@ export class SimCluster {
     for (const e of entries) {
       h = mix53(h, fnv32(e.data, e.type));
       if (e.type === EntryType.Normal) {
-        if (e.data.length === 5 && e.data[0] === CLIENT_TAG) {
-          const id = e.data[1] + e.data[2] * 0x100 + e.data[3] * 0x10000 + e.data[4] * 0x1000000;
-          const at = this.appliedAt.get(id);
-          if (at === undefined) this.appliedAt.set(id, index);
-          // (Forwarded proposals may be duplicated by the network, as a
-          // client retry would be; proposals made on the leader may not.)
-          else if (at !== index && this.directIds.has(id)) throw new SimFailure(`t=${this.now.toFixed(3)}ms proposal ${id} applied at index ${at} and again at ${index}`);
+        if (e.data.length === TAGGED_LEN && e.data[0] === CLIENT_TAG) {
+          const dup = this.clients.applied(taggedId(e.data), index);
+          if (dup !== undefined) throw new SimFailure(`t=${this.now.toFixed(3)}ms ${dup}`);
         }
         this.onApplied?.(s, index, e.data);
       }
@@ -646,10 +603,10 @@ export class SimCluster {
     try {
       if (core.state === 'leader') {
         const seq = core.propose(data);
-        if (data.length === 5 && data[0] === CLIENT_TAG) {
-          const id = data[1] + data[2] * 0x100 + data[3] * 0x10000 + data[4] * 0x1000000;
+        if (data.length === TAGGED_LEN && data[0] === CLIENT_TAG) {
+          const id = taggedId(data);
           s.proposalIds.set(seq, id);
-          this.directIds.add(id);
+          this.clients.directIds.add(id);
         }
       } else if (core.leader) core.forwardProposal(data);
       else return false;
@@ -701,14 +658,13 @@ export class SimCluster {
 
   /** Cut every link between the two sides (symmetric partition). */
   partition(sideA: SimServer[]): void {
-    const inA = new Set(sideA.map((s) => s.idx));
-    for (const a of this.servers) for (const b of this.servers) if (inA.has(a.idx) !== inA.has(b.idx)) this.blocked[a.idx][b.idx] = true;
+    this.links.partition(new Set(sideA.map((s) => s.idx)));
   }
   blockLink(from: SimServer, to: SimServer): void {
-    this.blocked[from.idx][to.idx] = true;
+    this.links.blocked[from.idx][to.idx] = true;
   }
   healNetwork(): void {
-    for (const row of this.blocked) row.fill(false);
+    this.links.heal();
   }
   calm(): void {
     this.net = { ...CALM };

@@ -19,8 +19,10 @@ import { type Entry, EntryType, RaftError } from '../types.js';
 import { EventQueue } from './event-queue.js';
 import { fnv32, mix53 } from './hash.js';
 import { SimFailure } from './invariants.js';
+import { CALM, SimLinks, type NetworkConditions } from './network.js';
 import { Prng } from './prng.js';
 import { SimFs } from './sim-fs.js';
+import { ClientLedger, TAGGED_LEN, TraceRing, taggedId, taggedProposal } from './run-checks.js';
 import { SIM_TIMING } from './cluster.js';
 
 const GROUP = 'S-R3F-NODESIM1';
@@ -87,14 +89,11 @@ class NodeSim {
   readonly rng: Prng;
   readonly servers: Server[] = [];
   private readonly subs = new Map<string, Sub[]>();
-  readonly blocked: boolean[][] = [];
-  private readonly linkLast: number[][] = [];
-  net = { loss: 0, dup: 0, maxDelay: 1, slowProb: 0, slowMax: 0 };
+  readonly links: SimLinks;
+  net: NetworkConditions = { ...CALM };
   readonly leaderOfTerm = new Map<number, string>();
   readonly appliedHash: number[] = [];
-  readonly acked = new Set<number>();
-  readonly appliedAt = new Map<number, number>();
-  readonly directIds = new Set<number>();
+  readonly clients = new ClientLedger();
   probed = new Set<string>();
   probeFrom = Infinity;
   events = 0;
@@ -102,8 +101,7 @@ class NodeSim {
   restarts = 0;
   corruptions = 0;
   snapshotChance = 0;
-  private readonly traceBuf: string[] = [];
-  private traceNext = 0;
+  private readonly traceRing: TraceRing;
   failure: string | undefined;
 
   constructor(
@@ -113,13 +111,13 @@ class NodeSim {
     private readonly traceLimit: number,
   ) {
     this.rng = new Prng(seed);
+    this.traceRing = new TraceRing(traceLimit);
+    this.links = new SimLinks(nodes);
     for (let i = 0; i < nodes; i++) {
       const name = `n${i + 1}`;
       const s = new Server(i, name, peerIdForServerName(name), this.rng.fork());
       s.fs = this.newFs(s);
       this.servers.push(s);
-      this.blocked.push(new Array<boolean>(nodes).fill(false));
-      this.linkLast.push(new Array<number>(nodes).fill(0));
     }
   }
 
@@ -131,14 +129,10 @@ class NodeSim {
   }
 
   trace(line: string): void {
-    if (this.traceLimit === 0) return;
-    this.traceBuf[this.traceNext % this.traceLimit] = `${this.now.toFixed(3)} ${line}`;
-    this.traceNext++;
+    this.traceRing.add(this.now, line);
   }
   traceTail(): string[] {
-    if (this.traceNext <= this.traceLimit) return this.traceBuf.slice(0, this.traceNext);
-    const k = this.traceNext % this.traceLimit;
-    return this.traceBuf.slice(k).concat(this.traceBuf.slice(0, k));
+    return this.traceRing.tail();
   }
 
   fail(msg: string): never {
@@ -227,24 +221,11 @@ class NodeSim {
 
   private transmit(from: Server, sub: Sub, subject: string, reply: string, payload: Uint8Array): void {
     const to = sub.server;
-    if (this.blocked[from.idx][to.idx]) return;
-    const n = this.net;
-    if (n.loss > 0 && this.rng.chance(n.loss)) return;
-    const copies = n.dup > 0 && this.rng.chance(n.dup) ? 2 : 1;
-    for (let c = 0; c < copies; c++) {
-      let at = this.now + this.rng.range(0.05, n.maxDelay);
-      if (n.slowProb > 0 && this.rng.chance(n.slowProb)) at += this.rng.range(0, n.slowMax);
-      else {
-        const last = this.linkLast[from.idx][to.idx];
-        if (at <= last) at = last + 0.0001;
-        this.linkLast[from.idx][to.idx] = at;
-      }
-      this.q.push(at, () => {
-        if (!sub.active || !to.up) return;
-        this.messages++;
-        sub.handler(subject, reply, payload);
-      });
-    }
+    this.links.send(from.idx, to.idx, this.now, this.net, this.rng, (at) => this.q.push(at, () => {
+      if (!sub.active || !to.up) return;
+      this.messages++;
+      sub.handler(subject, reply, payload);
+    }));
   }
 
   /** Check that promises leaving a server are on its disk (what a crash now would keep). */
@@ -320,7 +301,7 @@ class NodeSim {
         for (const [seq, id] of s.seqToId) {
           if (seq > seqUpTo) continue;
           s.seqToId.delete(seq);
-          this.acked.add(id);
+          this.clients.acked.add(id);
         }
       },
       onProposalsAbandoned: (from, to) => {
@@ -413,12 +394,11 @@ class NodeSim {
     let h = mix53(s.smHash, index);
     for (const e of entries) {
       h = mix53(h, fnv32(e.data, e.type));
-      if (e.type !== EntryType.Normal || e.data.length !== 5) continue;
-      const id = e.data[1] + e.data[2] * 0x100 + e.data[3] * 0x10000 + e.data[4] * 0x1000000;
+      if (e.type !== EntryType.Normal || e.data.length !== TAGGED_LEN) continue;
+      const id = taggedId(e.data);
       if (e.data[0] === CLIENT) {
-        const at = this.appliedAt.get(id);
-        if (at === undefined) this.appliedAt.set(id, index);
-        else if (at !== index && this.directIds.has(id)) this.fail(`proposal ${id} applied at index ${at} and again at ${index}`);
+        const dup = this.clients.applied(id, index);
+        if (dup !== undefined) this.fail(dup);
       } else if (e.data[0] === PROBE && id >= this.probeFrom) this.probed.add(s.name);
     }
     s.smIndex = index;
@@ -458,15 +438,13 @@ class NodeSim {
   propose(s: Server, tag: number, id: number): boolean {
     const node = s.node;
     if (!s.up || !node) return false;
-    const b = Buffer.alloc(5);
-    b[0] = tag;
-    b.writeUInt32LE(id, 1);
+    const b = taggedProposal(tag, id);
     try {
       if (node.state === 'leader') {
         const seq = node.propose(b);
         if (tag === CLIENT) {
           s.seqToId.set(seq, id);
-          this.directIds.add(id);
+          this.clients.directIds.add(id);
         }
       } else if (node.leaderId) node.forwardProposal(b);
       else return false;
@@ -511,7 +489,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
         messages: sim.messages,
         leaders: sim.leaderOfTerm.size,
         applied: sim.appliedHash.length,
-        acked: sim.acked.size,
+        acked: sim.clients.acked.size,
         restarts: sim.restarts,
         corruptions: sim.corruptions,
       },
@@ -528,8 +506,8 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
     schedule(sim, plan, chaosMs);
     sim.runUntil(chaosMs);
     // Heal: reliable network, everyone up.
-    for (const row of sim.blocked) row.fill(false);
-    sim.net = { loss: 0, dup: 0, maxDelay: 1, slowProb: 0, slowMax: 0 };
+    sim.links.heal();
+    sim.net = { ...CALM };
     for (const s of sim.servers) {
       s.slowDisk = false;
       sim.restart(s);
@@ -552,7 +530,8 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
         .join(' ');
       sim.fail(`no progress within ${livenessMs}ms after heal (probe applied on ${[...sim.probed].join(',') || 'none'}) [${st}]`);
     }
-    for (const id of sim.acked) if (!sim.appliedAt.has(id)) sim.fail(`acknowledged proposal ${id} was never applied`);
+    const unapplied = sim.clients.unapplied();
+    if (unapplied !== undefined) sim.fail(unapplied);
     for (const s of sim.servers) s.node?.stop();
     return result(true);
   } catch (e) {
@@ -564,7 +543,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
 function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
   const servers = sim.servers;
   for (let t = 0; t < chaosMs; t += plan.range(300, 1500)) {
-    const net = { loss: plan.pick([0, 0, 0.01, 0.05, 0.2]), dup: plan.pick([0, 0, 0.01, 0.05]), maxDelay: plan.pick([0.5, 2, 10]), slowProb: plan.pick([0, 0.01, 0.05]), slowMax: plan.range(5, 300) };
+    const net = { loss: plan.pick([0, 0, 0.01, 0.05, 0.2]), dup: plan.pick([0, 0, 0.01, 0.05]), minDelayMs: 0.05, maxDelayMs: plan.pick([0.5, 2, 10]), slowProb: plan.pick([0, 0.01, 0.05]), slowMaxMs: plan.range(5, 300) };
     sim.q.push(t, () => {
       sim.net = net;
     });
@@ -573,12 +552,11 @@ function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
     const side = servers.filter(() => plan.chance(0.5));
     const dur = plan.range(100, 2000);
     sim.q.push(t, () => {
-      const inA = new Set(side.map((s) => s.idx));
-      for (const a of servers) for (const b of servers) if (inA.has(a.idx) !== inA.has(b.idx)) sim.blocked[a.idx][b.idx] = true;
+      sim.links.partition(new Set(side.map((s) => s.idx)));
       sim.trace('partition');
     });
     sim.q.push(Math.min(t + dur, chaosMs), () => {
-      for (const row of sim.blocked) row.fill(false);
+      sim.links.heal();
     });
   }
   // Crashes (often the leader), power loss of several servers at once.

@@ -3,7 +3,8 @@
 // network heals and every server restarts; within a bound there must be a
 // leader and a proposal made after the heal must be applied everywhere.
 
-import { SimCluster, type SimServer } from './cluster.js';
+import { CLIENT_TAG, SimCluster, type SimServer } from './cluster.js';
+import { TAGGED_LEN, taggedId, taggedProposal } from './run-checks.js';
 import { SimFailure } from './invariants.js';
 import { Prng } from './prng.js';
 import { mix53 } from './hash.js';
@@ -52,9 +53,8 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
   let probeFrom = Infinity;
   const probed = new Set<string>();
   sim.onApplied = (s, _index, data) => {
-    if (data.length === 5 && data[0] === PROBE_TAG) {
-      const k = data[1] + data[2] * 0x100 + data[3] * 0x10000 + data[4] * 0x1000000;
-      if (k >= probeFrom) probed.add(s.name);
+    if (data.length === TAGGED_LEN && data[0] === PROBE_TAG) {
+      if (taggedId(data) >= probeFrom) probed.add(s.name);
     }
   };
   try {
@@ -84,10 +84,7 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
       }
       const l = sim.readyLeader();
       if (l && (t / step) % 4 === 0) {
-        const b = Buffer.alloc(5);
-        b[0] = PROBE_TAG;
-        b.writeUInt32LE(probeSeq++, 1);
-        sim.propose(l, b);
+        sim.propose(l, taggedProposal(PROBE_TAG, probeSeq++));
       }
     }
     if (probed.size !== sim.servers.length) {
@@ -97,10 +94,9 @@ export function runScenario(opts: ScenarioOptions): ScenarioResult {
     // End to end: every proposal acknowledged to its client was applied, at
     // one index (duplicates fail as they happen), before the probe that
     // every server has applied.
-    for (const id of sim.acked) {
-      if (!sim.appliedAt.has(id)) throw new SimFailure(`acknowledged proposal ${id} was never applied`);
-    }
-    stats.acked = sim.acked.size;
+    const unapplied = sim.clients.unapplied();
+    if (unapplied !== undefined) throw new SimFailure(unapplied);
+    stats.acked = sim.clients.acked.size;
     fill(stats, sim);
     return { seed, nodes, ok: true, stats, fingerprint: fingerprint(sim) };
   } catch (e) {
@@ -289,10 +285,7 @@ function scheduleChaos(sim: SimCluster, plan: Prng, chaosMs: number, stats: Scen
     sim.at(t, () => {
       const s = toLeader ? (sim.readyLeader() ?? servers[via]) : servers[via];
       for (let k = 0; k < burst; k++) {
-        const b = Buffer.alloc(5);
-        b[0] = 1;
-        b.writeUInt32LE(seq++, 1);
-        if (sim.propose(s, b)) stats.proposals++;
+        if (sim.propose(s, taggedProposal(CLIENT_TAG, seq++))) stats.proposals++;
       }
     });
   }
