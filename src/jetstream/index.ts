@@ -263,7 +263,7 @@ export class JetStreamService implements Subsystem {
       serverName: this.server.serverName,
       duplicateWindowLimitNs: (this.options.jetstream.limits?.duplicateWindowMs ?? 0) * 1_000_000,
       maxPendingBytes: this.options.maxPendingBytes,
-      openStore: (acc, cfg, createdNs) => this.storeFactory.open(acc, cfg, createdNs),
+      openStore: (acc, cfg, createdNs) => this.storeFactory.create(acc, cfg, createdNs),
       saveStreamMeta: (acc, cfg, createdNs) => this.storeFactory.saveMeta(acc, cfg, createdNs),
       removeStreamDir: (acc, name) => this.storeFactory.removeDir(acc, name),
       serverUsage: (storage, _msgs, bytes) => {

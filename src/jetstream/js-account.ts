@@ -38,7 +38,8 @@ export interface JsAccountHost {
   readonly duplicateWindowLimitNs: number;
   /** Server max_pending: default byte budget of one direct-get answer. */
   readonly maxPendingBytes: number;
-  /** Open a new store for a stream (memory, or file under the account's streams dir). */
+  /** Open a new store for a stream (memory, or file under the account's streams dir); for a file
+   *  stream its config (meta.inf) is durable when this resolves, so it is recovered at restart. */
   openStore(account: string, cfg: StreamConfig, createdNs: bigint): Promise<StreamStore>;
   /** Persist the stream's config (file streams) so it is recovered at restart. */
   saveStreamMeta(account: string, cfg: StreamConfig, createdNs: bigint): Promise<void>;
@@ -151,7 +152,6 @@ export class JsAccount {
       let store: StreamStore;
       try {
         store = await this.host.openStore(this.name, cfg, createdNs);
-        await this.host.saveStreamMeta(this.name, cfg, createdNs);
       } catch (e) {
         throw unlessApiError('StreamCreate', e);
       }

@@ -1402,11 +1402,17 @@ export class RaftCore {
   }
 
   /** Start an election after a short random delay (NRG Campaign). */
-  campaign(): void {
+  /**
+   * Campaign after a random campaign timeout (NRG Campaign), or within `withinMs` when given (a
+   * bootstrapping group lets one agreed member go first, so the first election of a fresh group
+   * does not wait the random timeout; see jetstream/cluster/js-cluster.ts). Timing only: the
+   * candidacy itself is the ordinary one.
+   */
+  campaign(withinMs?: number): void {
     if (this._state === 'leader') throw new RaftError('already_leader');
     if (this._state === 'closed') throw new RaftError('closed');
     this.forceCampaign = true;
-    this.resetElect(this.campaignTimeout());
+    this.resetElect(withinMs === undefined ? this.campaignTimeout() : Math.max(0, withinMs));
   }
 
   /** Start an election almost at once (NRG CampaignImmediately). */

@@ -345,8 +345,8 @@ export class RaftNode {
     this.afterCore();
   }
 
-  campaign(): void {
-    this.core.campaign();
+  campaign(withinMs?: number): void {
+    this.core.campaign(withinMs);
     this.armTimer();
   }
 

@@ -57,15 +57,24 @@ export function writeCheckedFileSync(dir: string, file: string, sumFile: string,
   if (doSync) fsyncDirSync(dir);
 }
 
+/**
+ * The async variant. <file>.new and the sum's temp file are written (and fsync'ed) concurrently:
+ * the order that matters is between step 1 and step 2, and the new sum only takes effect with its
+ * rename, which waits for both. syncDir false leaves the final directory fsync to a caller that
+ * fsyncs the directory once for several files (a new stream's directory, store-factory.ts); the
+ * pair is then durable only after that fsync.
+ */
 export async function writeCheckedFile(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array,
-  doSync = true): Promise<void> {
+  doSync = true, syncDir = true): Promise<void> {
   const target = path.join(dir, file);
-  await writeSynced(`${target}.new`, data, doSync);
   const sumPath = path.join(dir, sumFile);
-  await writeSynced(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)), doSync);
+  await Promise.all([
+    writeSynced(`${target}.new`, data, doSync),
+    writeSynced(`${sumPath}.tmp`, Buffer.from(metaChecksum(keyName, data)), doSync),
+  ]);
   await fs.promises.rename(`${sumPath}.tmp`, sumPath);
   await fs.promises.rename(`${target}.new`, target);
-  if (doSync) await fsyncDir(dir);
+  if (doSync && syncDir) await fsyncDir(dir);
 }
 
 interface RawPair {

@@ -42,7 +42,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BaseStore, type RemoveKind } from './base-store.js';
+import { BaseStore, normalizeConfig, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
@@ -158,6 +158,30 @@ async function writeFileSynced(file: string, data: Buffer): Promise<void> {
 export interface StoreMeta {
   config: StoreConfig;
   metadata?: unknown;
+}
+
+/** The meta file text a FileStore of `cfg` writes (the constructor leaves an identical file alone). */
+function storeMetaText(cfg: StoreConfig, metadata: unknown): string {
+  return JSON.stringify({ config: cfg, metadata });
+}
+
+/**
+ * Write the meta file of a new store directory before the FileStore is constructed, without
+ * blocking the event loop: temp file, fsync, rename. The directory fsync that makes the name
+ * durable is left to the caller, who fsyncs the directory once for all files it created there
+ * (store-factory.ts). The constructor then finds the same content and writes nothing.
+ */
+export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): Promise<void> {
+  const text = storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata);
+  const file = path.join(dir, META_FILE);
+  const fh = await fs.promises.open(`${file}.tmp`, 'w');
+  try {
+    await fh.writeFile(text);
+    if (doSync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(`${file}.tmp`, file);
 }
 
 /** Read the meta file of a file store directory (undefined when absent or unreadable). */
@@ -317,8 +341,7 @@ export class FileStore extends BaseStore {
   }
 
   private writeMeta(): void {
-    atomicWriteSync(path.join(this.dir, META_FILE),
-      JSON.stringify({ config: this.cfg, metadata: this.metadata }), this.syncAlways);
+    atomicWriteSync(path.join(this.dir, META_FILE), storeMetaText(this.cfg, this.metadata), this.syncAlways);
   }
 
   protected msgSize(subjectBytes: number, hdrLen: number, dataLen: number): number {

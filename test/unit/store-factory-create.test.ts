@@ -1,0 +1,94 @@
+// StoreFactory.create, the file-stream create path: the stream's files are written
+// concurrently and its directory fsync'ed once, and the result must be what the
+// sequential path produced: meta.inf + meta.sum that verify, the store's meta.json
+// exactly as the FileStore would write it (so its constructor writes nothing on the
+// event loop), no temp files, and a stream that recovery loads with its data.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { StoreFactory } from '../../src/jetstream/store-factory.js';
+import { checkStreamConfig } from '../../src/jetstream/stream-config.js';
+import { toStoreConfig } from '../../src/jetstream/stream.js';
+import type { StreamConfig, StreamConfigRequest } from '../../src/jetstream/api/types.js';
+import { readCheckedFileSync } from '../../src/jetstream/store/checked-file.js';
+import { FileStore, readStoreMeta } from '../../src/jetstream/store/filestore.js';
+
+function cfgOf(req: StreamConfigRequest): StreamConfig {
+  return checkStreamConfig(req, { lookupStream: () => undefined });
+}
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnats-create-'));
+  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+for (const sync of ['always', 60_000] as const) {
+  test(`StoreFactory.create (sync ${sync}): verifying meta.inf, the store's own meta.json, no temp files; recovery loads it`, async (t) => {
+    const root = tmp(t);
+    const f = new StoreFactory(root, sync, () => undefined);
+    const cfg = cfgOf({ name: 'ORDERS', subjects: ['orders.>'], max_msgs: 10, max_age: 3_000_000_000 });
+    const store = await f.create('APP', cfg, 1234n);
+    const dir = path.join(root, 'APP', 'streams', 'ORDERS');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs'], 'exactly the final files, no .tmp/.new');
+
+    const inf = readCheckedFileSync(dir, 'meta.inf', 'meta.sum', 'ORDERS');
+    assert.equal(inf.status, 'ok');
+    if (inf.status !== 'ok') return;
+    const meta = JSON.parse(inf.data.toString('utf8')) as { created: string; config: StreamConfig };
+    assert.equal(meta.created, '1234');
+    assert.deepEqual(meta.config, cfg);
+    assert.deepEqual(readStoreMeta(dir)?.metadata, { config: cfg, created: '1234' });
+
+    // The meta.json written ahead is the one the FileStore expects: opening the directory again
+    // rewrites nothing (a rewrite replaces the file through a rename, so the inode would change).
+    const ino = fs.statSync(path.join(dir, 'meta.json')).ino;
+    const again = new FileStore(toStoreConfig(cfg), { dir, sync: 'always', log: () => undefined });
+    assert.equal(fs.statSync(path.join(dir, 'meta.json')).ino, ino, 'meta.json was not rewritten by the constructor');
+    await again.stop();
+
+    store.storeMsg('orders.1', undefined, Buffer.from('one'));
+    store.storeMsg('orders.2', undefined, Buffer.from('two'));
+    await store.flush();
+    await store.stop();
+
+    const warns: string[] = [];
+    const rec = await new StoreFactory(root, sync, (m) => warns.push(m)).recover('APP');
+    assert.deepEqual(warns, []);
+    assert.equal(rec.length, 1);
+    assert.deepEqual(rec[0]!.config, cfg);
+    assert.equal(rec[0]!.createdNs, 1234n);
+    assert.equal(rec[0]!.store.state().msgs, 2);
+    assert.equal(rec[0]!.store.loadMsg(2)?.data.toString(), 'two');
+    await rec[0]!.store.stop();
+  });
+}
+
+test('StoreFactory.create: the first stream of an account creates the account and streams directories', async (t) => {
+  const root = tmp(t);
+  const f = new StoreFactory(path.join(root, 'jetstream'), 'always', () => undefined);
+  const a = await f.create('NEW', cfgOf({ name: 'A', subjects: ['a'] }), 1n);
+  const b = await f.create('NEW', cfgOf({ name: 'B', subjects: ['b'] }), 2n);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'jetstream', 'NEW', 'streams')).sort(), ['A', 'B']);
+  await a.stop();
+  await b.stop();
+  const rec = await new StoreFactory(path.join(root, 'jetstream'), 'always', () => undefined).recover('NEW');
+  assert.deepEqual(rec.map((r) => [r.config.name, r.createdNs]), [['A', 1n], ['B', 2n]]);
+  for (const r of rec) await r.store.stop();
+});
+
+test('StoreFactory.open (snapshot restore) writes no meta.inf: a crash before saveMeta never loads half a restore', async (t) => {
+  const root = tmp(t);
+  const f = new StoreFactory(root, 'always', () => undefined);
+  const cfg = cfgOf({ name: 'R', subjects: ['r'] });
+  const store = await f.open('APP', cfg, 5n);
+  const dir = path.join(root, 'APP', 'streams', 'R');
+  assert.ok(!fs.existsSync(path.join(dir, 'meta.inf')));
+  await store.stop();
+  const warns: string[] = [];
+  const rec = await new StoreFactory(root, 'always', (m) => warns.push(m)).recover('APP');
+  assert.equal(rec.length, 0);
+  assert.ok(warns.some((w) => w.includes('NOT loaded') && w.includes('no meta.inf')), warns.join('\n'));
+});
