@@ -1,0 +1,123 @@
+// Consumer group entries against nats-server 2.9.10 captures: op 12 (pull request), the AE
+// with op 13 + op 7 (zig-zag timestamp equal to the stream message's ts), op 8 (ack); plus
+// ops 10 and 18, round trips at the edges, and hostile input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeAppendEntry } from '../../src/raft/codec.js';
+import { RaftError } from '../../src/raft/types.js';
+import {
+  ConsumerEntryError, decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
+  encodeDeliveredUpdate, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
+} from '../../src/jetstream/cluster/consumer-entry.js';
+import { decodeStreamMsg } from '../../src/jetstream/cluster/stream-entry.js';
+import { EntryOp } from '../../src/jetstream/cluster/ops.js';
+import { loadVector } from './jsc-vectors.js';
+
+function entries(name: string): Buffer[] {
+  const v = loadVector('nrg', name);
+  const ae = decodeAppendEntry(Buffer.from(v.payload_hex, 'hex'));
+  assert.ok(!(ae instanceof RaftError));
+  return ae.entries.map((e) => Buffer.from(e.data));
+}
+
+test('consumer entry: addPendingRequest (op 12) from the capture', () => {
+  const [e] = entries('ae_consumer_add_pending_request');
+  const d = decodeConsumerEntry(e!);
+  assert.deepEqual(d, { op: EntryOp.addPendingRequest, reply: '_INBOX.pull1' });
+  assert.deepEqual(encodeAddPendingRequest('_INBOX.pull1'), e);
+  assert.deepEqual(encodeConsumerEntry(d), e);
+});
+
+test('consumer entry: one AE with removePendingRequest (op 13) then updateDeliveredOp (op 7)', () => {
+  const es = entries('ae_consumer_remove_pending_and_delivered');
+  assert.equal(es.length, 2);
+  const rm = decodeConsumerEntry(es[0]!);
+  assert.deepEqual(rm, { op: EntryOp.removePendingRequest, reply: '_INBOX.pull1' });
+  assert.deepEqual(encodeRemovePendingRequest('_INBOX.pull1'), es[0]);
+  const dl = decodeConsumerEntry(es[1]!);
+  assert.deepEqual(dl, { op: EntryOp.updateDeliveredOp, dseq: 1, sseq: 1, dc: 1, ts: 1795738563295351080n });
+  assert.deepEqual(encodeConsumerEntry(dl), es[1]);
+  // The timestamp is the stream message's own stored timestamp (the plain publish, seq 1).
+  const streamMsg = loadVector('nrg', 'ae_stream_msg_plain');
+  const sae = decodeAppendEntry(Buffer.from(streamMsg.payload_hex, 'hex'));
+  assert.ok(!(sae instanceof RaftError));
+  assert.equal(decodeStreamMsg(Buffer.from(sae.entries[0]!.data)).ts, (dl as { ts: bigint }).ts);
+});
+
+test('consumer entry: updateAcksOp (op 8) from the capture', () => {
+  const [e] = entries('ae_consumer_update_acks');
+  const d = decodeConsumerEntry(e!);
+  assert.deepEqual(d, { op: EntryOp.updateAcksOp, dseq: 1, sseq: 1 });
+  assert.deepEqual(encodeAckUpdate({ dseq: 1, sseq: 1 }), e);
+});
+
+test('consumer entry: skip (op 10) and reset (op 18) layouts', () => {
+  const s = encodeSkipUpdate(0x0102030405);
+  assert.equal(s.toString('hex'), '0a0504030201000000');
+  assert.deepEqual(decodeConsumerEntry(s), { op: EntryOp.updateSkipOp, sseq: 0x0102030405 });
+  const r = encodeResetSeq(77, '_INBOX.reset');
+  assert.equal(r[0], 18);
+  assert.equal(r.readBigUInt64LE(1), 77n);
+  assert.equal(r.toString('latin1', 9), '_INBOX.reset');
+  assert.deepEqual(decodeConsumerEntry(r), { op: EntryOp.resetSeqOp, sseq: 77, reply: '_INBOX.reset' });
+  assert.deepEqual(decodeConsumerEntry(encodeResetSeq(5, '')), { op: EntryOp.resetSeqOp, sseq: 5, reply: '' });
+});
+
+test('consumer entry: round trips at the edges (negative and extreme timestamps, 2^53-1)', () => {
+  const cases: ConsumerGroupEntry[] = [
+    { op: EntryOp.updateDeliveredOp, dseq: 0, sseq: 0, dc: 0, ts: 0n },
+    { op: EntryOp.updateDeliveredOp, dseq: 2 ** 53 - 1, sseq: 2 ** 53 - 1, dc: 300, ts: -1n },
+    { op: EntryOp.updateDeliveredOp, dseq: 1, sseq: 2, dc: 3, ts: (1n << 63n) - 1n },
+    { op: EntryOp.updateDeliveredOp, dseq: 1, sseq: 2, dc: 3, ts: -(1n << 63n) },
+    { op: EntryOp.updateAcksOp, dseq: 128, sseq: 16384 },
+    { op: EntryOp.updateSkipOp, sseq: 2 ** 53 - 1 },
+    { op: EntryOp.addPendingRequest, reply: '' },
+    { op: EntryOp.resetSeqOp, sseq: 0, reply: 'é' },
+  ];
+  for (const c of cases) assert.deepEqual(decodeConsumerEntry(encodeConsumerEntry(c)), c);
+  // Go's PutVarint: -1 is the single byte 0x01, and 1 is 0x02.
+  assert.equal(encodeDeliveredUpdate({ dseq: 1, sseq: 1, dc: 1, ts: -1n }).toString('hex'), '0701010101');
+  assert.equal(encodeDeliveredUpdate({ dseq: 1, sseq: 1, dc: 1, ts: 1n }).toString('hex'), '0701010102');
+  // The extreme int64 values take 10 bytes.
+  assert.equal(encodeDeliveredUpdate({ dseq: 0, sseq: 0, dc: 0, ts: -(1n << 63n) }).length, 1 + 3 + 10);
+});
+
+test('consumer entry: malformed input throws ConsumerEntryError', () => {
+  const bad: Array<[string, Buffer]> = [
+    ['empty', Buffer.alloc(0)],
+    ['unknown op', Buffer.from([9, 1, 1])],
+    ['stream op', Buffer.from([4, 0])],
+    ['delivered truncated', Buffer.from([7, 1, 1, 1])],
+    ['delivered varint unterminated', Buffer.from([7, 1, 1, 1, 0x80])],
+    ['ack missing sseq', Buffer.from([8, 1])],
+    ['ack trailing', Buffer.from([8, 1, 1, 0])],
+    ['ack 11-byte varint', Buffer.from([8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1])],
+    ['ack varint over 64 bits', Buffer.from([8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1])],
+    ['ack seq beyond 2^53', Buffer.from([8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1])],
+    ['skip short', Buffer.from([10, 1, 2, 3])],
+    ['skip long', Buffer.alloc(10, 10)],
+    ['reset short', Buffer.from([18, 1, 2])],
+  ];
+  for (const [what, b] of bad) assert.throws(() => decodeConsumerEntry(b), ConsumerEntryError, what);
+  assert.throws(() => encodeAckUpdate({ dseq: -1, sseq: 0 }), ConsumerEntryError);
+  assert.throws(() => encodeDeliveredUpdate({ dseq: 1, sseq: 1, dc: 1, ts: 1n << 63n }), ConsumerEntryError);
+  assert.throws(() => encodeSkipUpdate(1.5), ConsumerEntryError);
+});
+
+test('consumer entry: random bytes never throw anything but ConsumerEntryError', () => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 5000; i++) {
+    const len = Math.floor(next() * 14);
+    const b = Buffer.alloc(len);
+    for (let k = 0; k < len; k++) b[k] = Math.floor(next() * 256);
+    if (len > 0 && next() < 0.7) b[0] = [7, 8, 10, 12, 13, 18][Math.floor(next() * 6)]!;
+    try {
+      const d = decodeConsumerEntry(b);
+      // A skip update that decodes re-encodes to the same bytes (fixed layout).
+      if (d.op === EntryOp.updateSkipOp) assert.deepEqual(encodeConsumerEntry(d), b);
+    } catch (err) {
+      assert.ok(err instanceof ConsumerEntryError, `${(err as Error).name}: ${(err as Error).message}`);
+    }
+  }
+});
