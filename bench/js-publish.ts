@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
 import { RawConn } from './lib/conn.js';
 import { asyncPublish, createStream, jsApi } from './lib/jetstream-load.js';
 import { sequentialRequests } from './lib/latency.js';
@@ -21,43 +20,43 @@ const PAYLOAD = 128;
 const IN_FLIGHT = 256;
 const INDEX_JS = fileURLToPath(new URL('../src/index.js', import.meta.url));
 
-function freePort(): Promise<number> {
+interface Started { child: ChildProcess; port: number }
+
+/** Resolves with the client port once the child prints `Listening for client connections on host:port`. */
+function portFromLog(child: ChildProcess, ms: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no listening line within ${ms} ms: ${out}`)), ms);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /Listening for client connections on \S+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${out}`));
     });
-    s.on('error', reject);
   });
 }
 
-async function waitPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); });
-      c.on('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} not listening`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function startTsnats(port: number, dir: string, sync: 'always' | number): Promise<ChildProcess> {
+// Both servers bind a free port themselves (port 0 / -1); the port is read back from the log.
+async function startTsnats(dir: string, sync: 'always' | number): Promise<Started> {
   const script = `import { startServer } from ${JSON.stringify(INDEX_JS)};
-await startServer({ port: ${port}, host: '127.0.0.1', jetstream: { enabled: true, storeDir: ${JSON.stringify(dir)},
-  maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: ${JSON.stringify(sync)}, strict: true } }, { quietLog: true });`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitPort(port, 10_000);
-  return child;
+const h = await startServer({ port: 0, host: '127.0.0.1', jetstream: { enabled: true, storeDir: ${JSON.stringify(dir)},
+  maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: ${JSON.stringify(sync)}, strict: true } }, { quietLog: true });
+console.log('Listening for client connections on 127.0.0.1:' + h.port);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return { child, port: await portFromLog(child, 10_000) };
 }
 
-async function startNats(bin: string, port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
-  await waitPort(port, 10_000);
-  return child;
+async function startNats(bin: string, dir: string): Promise<Started> {
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return { child, port: await portFromLog(child, 10_000) };
 }
 
 async function measure(port: number, msgs: number): Promise<{ asyncPerSec: number; syncP50Us: number }> {
@@ -82,10 +81,9 @@ async function main(): Promise<void> {
   const i = process.argv.indexOf('--msgs');
   const msgs = i > 0 ? Number(process.argv[i + 1]) : 100_000;
   const results: Array<[string, { asyncPerSec: number; syncP50Us: number }]> = [];
-  const run = async (label: string, start: (port: number, dir: string) => Promise<ChildProcess>): Promise<void> => {
+  const run = async (label: string, start: (dir: string) => Promise<Started>): Promise<void> => {
     const dir = mkdtempSync(join(tmpdir(), 'jsb-'));
-    const port = await freePort();
-    const child = await start(port, dir);
+    const { child, port } = await start(dir);
     try {
       results.push([label, await measure(port, msgs)]);
     } finally {
@@ -95,9 +93,9 @@ async function main(): Promise<void> {
     }
   };
   const bin = findNatsServer();
-  if (bin) await run('nats-server (default sync 2m)', (p, d) => startNats(bin, p, d));
-  await run('tsnats (sync 2m)', (p, d) => startTsnats(p, d, 120_000));
-  await run('tsnats (fsync before ack)', (p, d) => startTsnats(p, d, 'always'));
+  if (bin) await run('nats-server (default sync 2m)', (d) => startNats(bin, d));
+  await run('tsnats (sync 2m)', (d) => startTsnats(d, 120_000));
+  await run('tsnats (fsync before ack)', (d) => startTsnats(d, 'always'));
   for (const [label, r] of results) {
     console.log(`${label.padEnd(32)} async ${Math.round(r.asyncPerSec).toString().padStart(8)} msgs/s   sync p50 ${r.syncP50Us.toFixed(0).padStart(6)} us`);
   }

@@ -1,13 +1,15 @@
 // Starting the servers under test as child processes: tsnats (node
 // dist/src/cli.js) and nats-server (when installed), each pinned to its own
-// CPU when taskset is available, on ports picked here so the start-up time
-// can be measured from spawn to the first INFO.
+// CPU when taskset is available. Each server binds a free port itself (-1);
+// the port is read back from its "Listening for ... connections on" log line,
+// and the start-up time is measured from spawn to the first INFO on it.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { natsServerBin } from '../../test/helpers/nats-server.js';
 
 export type ServerKind = 'tsnats' | 'nats-server';
 
@@ -23,9 +25,9 @@ export interface ServerSpec {
      */
     syncInterval?: string;
   };
-  /** cluster listener and routes to other servers' cluster ports */
+  /** cluster listener (-1: a free port, read back into RunningServer.clusterPort) and routes to other servers' cluster ports */
   cluster?: { name: string; port: number; routes: number[]; serverName: string };
-  /** override the client port (default: a free port) */
+  /** override the client port (default -1: the server binds a free port) */
   port?: number;
 }
 
@@ -33,6 +35,8 @@ export interface RunningServer {
   kind: ServerKind;
   pid: number;
   port: number;
+  /** cluster port when spec.cluster was given, else 0 */
+  clusterPort: number;
   /** milliseconds from spawn() to a connection that received INFO */
   startMs: number;
   stop(): Promise<void>;
@@ -53,30 +57,14 @@ process.on('exit', () => {
 
 export const TSNATS_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-/** nats-server executable from $NATS_SERVER_BIN or PATH, or undefined when not installed. */
+/** nats-server executable from $NATS_SERVER_BIN or PATH (the tests' lookup), or undefined when not installed. */
 export function findNatsServer(): string | undefined {
-  const override = process.env.NATS_SERVER_BIN;
-  if (override) return isExecutable(override) ? override : undefined;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, 'nats-server');
-    if (isExecutable(p)) return p;
-  }
-  return undefined;
+  return natsServerBin();
 }
 
 export function natsServerVersion(bin: string): string {
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   return (r.stdout || r.stderr || '').trim().replace(/^nats-server:\s*/, '');
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** CPU pinning: the server under test on one core, the load generator on the other. */
@@ -111,19 +99,6 @@ export function pinSelf(cpus: string): void {
   spawnSync('taskset', ['-a', '-c', '-p', cpus, String(process.pid)], { stdio: 'ignore' });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface LaunchOptions {
   natsServerBin?: string;
   pinning?: Pinning;
@@ -134,16 +109,33 @@ export interface LaunchOptions {
   readyTimeoutMs?: number;
 }
 
+const CLIENT_LISTEN_RE = /Listening for client connections on \S+:(\d+)/;
+const ROUTE_LISTEN_RE = /Listening for route connections on \S+:(\d+)/;
+
 export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<RunningServer> {
-  const port = spec.port ?? (await freePort());
-  const { cmd, args } = commandFor(spec, port, o);
+  const { cmd, args } = commandFor(spec, spec.port ?? -1, o);
   const full = o.pinning ? { cmd: 'taskset', args: ['-c', o.pinning.serverCpus, cmd, ...args] } : { cmd, args };
   const t0 = performance.now();
   const child = spawn(full.cmd, full.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
+  // The ports come from the first log lines; keep all output until both are known.
+  let head = '';
+  let port = 0;
+  let clusterPort = 0;
+  let portsKnown: () => void = () => {};
+  const portsReady = new Promise<void>((resolve) => { portsKnown = resolve; });
   const keep = (d: Buffer) => {
     tail.push(d.toString());
     if (tail.length > 40) tail.shift();
+    if (port === 0 || (spec.cluster !== undefined && clusterPort === 0)) {
+      head += d.toString();
+      port ||= Number(CLIENT_LISTEN_RE.exec(head)?.[1] ?? 0);
+      if (spec.cluster !== undefined) clusterPort ||= Number(ROUTE_LISTEN_RE.exec(head)?.[1] ?? 0);
+      if (port !== 0 && (spec.cluster === undefined || clusterPort !== 0)) {
+        head = '';
+        portsKnown();
+      }
+    }
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -154,8 +146,15 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
     liveChildren.delete(child);
     resolve();
   }));
+  const readyTimeoutMs = o.readyTimeoutMs ?? 10_000;
   try {
-    await waitForInfo(port, o.readyTimeoutMs ?? 10_000, () => exitedFlag);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      portsReady,
+      exitPromise.then(() => { throw new Error('process exited'); }),
+      new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error(`no listening log line within ${readyTimeoutMs} ms`)), readyTimeoutMs); }),
+    ]).finally(() => clearTimeout(timer));
+    await waitForInfo(port, readyTimeoutMs, () => exitedFlag);
   } catch (err) {
     child.kill('SIGKILL');
     await exitPromise;
@@ -169,6 +168,7 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
     kind: spec.kind,
     pid: child.pid!,
     port,
+    clusterPort,
     startMs,
     exited: () => exitedFlag,
     outputTail: () => tail.join('').slice(-3000),
@@ -202,6 +202,8 @@ function commandFor(spec: ServerSpec, port: number, o: LaunchOptions): { cmd: st
   return { cmd: process.execPath, args };
 }
 
+let confCounter = 0;
+
 function writeConf(spec: ServerSpec, port: number, dir: string): string {
   const lines = [`listen: "127.0.0.1:${port}"`];
   if (spec.jetstream) {
@@ -214,7 +216,7 @@ function writeConf(spec: ServerSpec, port: number, dir: string): string {
     const routes = c.routes.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ');
     lines.push(`cluster { name: ${c.name}, listen: "127.0.0.1:${c.port}", routes: [${routes}] }`);
   }
-  const conf = join(dir, `${spec.kind}-${port}.conf`);
+  const conf = join(dir, `${spec.kind}-${spec.cluster?.serverName ?? 'server'}-${++confCounter}.conf`);
   writeFileSync(conf, lines.join('\n') + '\n');
   return conf;
 }

@@ -6,7 +6,6 @@
 
 import type { BenchContext, BenchRow, BenchSuite } from '../lib/types.js';
 import type { RunningServer, ServerKind } from '../lib/servers.js';
-import { freePort } from '../lib/servers.js';
 import { RawConn } from '../lib/conn.js';
 import { measureFanout, type Counts } from '../lib/throughput.js';
 
@@ -25,10 +24,10 @@ export const suite: BenchSuite = {
       ctx.log(`cluster/${kind}: starting two servers`);
       const servers: RunningServer[] = [];
       try {
-        const [portA, portB] = [await freePort(), await freePort()];
-        const a = await ctx.startServer({ kind, cluster: { name: 'bench', serverName: 'A', port: portA, routes: [] } });
+        // Each server binds free ports itself; B dials the cluster port A reported.
+        const a = await ctx.startServer({ kind, cluster: { name: 'bench', serverName: 'A', port: -1, routes: [] } });
         servers.push(a);
-        const b = await ctx.startServer({ kind, cluster: { name: 'bench', serverName: 'B', port: portB, routes: [portA] } });
+        const b = await ctx.startServer({ kind, cluster: { name: 'bench', serverName: 'B', port: -1, routes: [a.clusterPort] } });
         servers.push(b);
         // Fail fast (and skip) when the servers never form a route.
         await probeRoute(a.port, b.port, ROUTE_WAIT_MS);

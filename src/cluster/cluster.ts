@@ -1,8 +1,9 @@
 // The cluster subsystem: the route listener, solicited (configured) and implicit
 // (gossiped) routes, the handshake (CONNECT/INFO), duplicate resolution, reconnects,
 // interest propagation (RS+/RS-) and the client connect_urls learned from peers.
-// Behaviour follows nats-server 2.9.10 (shared/reference/routes.md), one connection
-// per remote server, account names in every protocol line.
+// Behaviour follows nats-server 2.9.10 (server/route.go: connectToRoute, processRouteInfo,
+// addRoute, forwardNewRouteInfoToKnownServers), one connection per remote server,
+// account names in every protocol line.
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';

@@ -1,4 +1,6 @@
-// JSON shapes of the route INFO and CONNECT protocols (shared/reference/routes.md §1.1, §1.2).
+// JSON shapes of the route INFO and CONNECT protocols (nats-server: the Info struct in
+// server/server.go, serialized by generateInfoJSON; the route connectInfo struct sent by
+// sendRouteConnect in server/route.go).
 // Field names and their order follow nats-server's Info / connectInfo structs so a 2.9.10 peer
 // (and anyone diffing captures) sees the same bytes; empty optional fields are left out like Go's
 // `omitempty`.

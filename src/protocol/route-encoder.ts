@@ -1,4 +1,6 @@
-// Encoders for the route protocol (nats-server 2.9.10 wire format, shared/reference/routes.md).
+// Encoders for the route protocol, byte for byte as nats-server 2.9.10 writes it (server/route.go:
+// sendRouteSubProtos / sendRouteUnSubProtos build RS+/RS- lines, client.go msgHeaderForRouteOrLeaf the
+// RMSG/HMSG head; captured bytes in test/fixtures/vectors/route).
 // Interest lines are rare and built as strings; the routed-message header is on the hot path
 // and is written straight into a caller-supplied Buffer (see writeRoutedMsgHeader).
 

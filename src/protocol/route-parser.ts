@@ -1,5 +1,7 @@
 // Streaming parser for the route protocol (server <-> server inside one cluster),
-// as spoken by nats-server 2.9.10 (see shared/reference/routes.md §2).
+// as spoken by nats-server 2.9.10 (its parser is server/parser.go `parse`, the route
+// arguments are read by processRoutedMsgArgs / processRemoteSub / processRemoteUnsub in
+// server/route.go; captured bytes in test/fixtures/vectors/route).
 //
 // Input is whatever the socket delivered: any op, argument line or payload may be
 // split across reads and many ops may arrive in one read. Control lines are found

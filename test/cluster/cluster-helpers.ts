@@ -1,17 +1,15 @@
 // Helpers shared by the cluster and route-interop tests: in-process nodes, child-process
 // nodes (for SIGKILL/restart), nats-server 2.9.10 nodes, and condition waits.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import { getCluster } from '../../src/cluster/index.js';
 import type { Cluster } from '../../src/cluster/cluster.js';
 import type { Options } from '../../src/config/options.js';
-
-export const NATS_SERVER = '/usr/sbin/nats-server';
-export const hasNatsServer = existsSync(NATS_SERVER);
+import { requireNatsServer } from '../helpers/nats-server.js';
 
 /** Poll `cond` every 20 ms until it holds; throws `what` after `timeoutMs`. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -23,8 +21,32 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-/** A TCP port that was free a moment ago (for nodes that must come back on the same port). */
-export async function freePort(): Promise<number> {
+/**
+ * Start in-process nodes that must know each other's cluster ports before they start
+ * (each lists the others, or itself). tsnats cannot add routes at run time, so the ports
+ * are chosen first: each is bound on port 0 and released, then the nodes bind them.
+ * Another process may take one in between; then a node fails to listen (or dials a
+ * stranger, which refuses the route because every attempt uses a fresh cluster name) and
+ * the whole attempt is retried with new ports. Everywhere else, nodes bind port 0 and the
+ * port is read back from the listener (or the ports file).
+ */
+export async function startNodesOnPortsKnownInAdvance(
+  count: number, specs: (ports: number[], clusterName: string) => NodeSpec[], attempts = 5,
+): Promise<InProcNode[]> {
+  for (let i = 1; ; i++) {
+    const ports = await Promise.all(Array.from({ length: count }, () => probePort()));
+    const started: InProcNode[] = [];
+    try {
+      for (const spec of specs(ports, `C-${process.pid}-${ports[0]}-${i}`)) started.push(await startNode(spec));
+      return started;
+    } catch (e) {
+      for (const n of started) await n.h.shutdown();
+      if (i >= attempts || !/EADDRINUSE|Error listening on router port/.test(String((e as Error).message))) throw e;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -175,16 +197,21 @@ export class ChildNode {
 export class NatsServerNode {
   clientUrl = '';
   clusterPort = 0;
-  private constructor(readonly proc: ChildProcess, readonly dir: string, readonly logFile: string) {}
+  private constructor(
+    readonly proc: ChildProcess, readonly dir: string, readonly logFile: string,
+    private readonly confFile: string, private readonly conf: (routes: string[]) => string,
+  ) {}
 
   /**
-   * Start nats-server with a conf file in a temp dir; `clusterPort` 0 means -1 (random).
-   * Ports are learned from the ports file.
+   * Start nats-server with a conf file in a temp dir; `clusterPort` 0 means -1 (the server
+   * binds a free port). Both ports are read back from the ports file nats-server writes
+   * (2.9.10 lists the cluster listener there too).
    */
   static async start(name: string, routes: string[], clusterPort = 0, clusterName = 'C1', dir?: string): Promise<NatsServerNode> {
+    const bin = requireNatsServer();
     const d = dir ?? mkdtempSync(join(tmpdir(), 'tsnats-ns-'));
     for (const f of readdirSync(d)) if (f.endsWith('.ports')) rmSync(join(d, f));
-    const conf = [
+    const conf = (rs: string[]): string => [
       'host: 127.0.0.1',
       'port: -1',
       `server_name: ${name}`,
@@ -193,14 +220,14 @@ export class NatsServerNode {
       `  name: ${clusterName}`,
       '  host: 127.0.0.1',
       `  port: ${clusterPort === 0 ? -1 : clusterPort}`,
-      routes.length > 0 ? `  routes: [${routes.map((r) => `"${r}"`).join(', ')}]` : '',
+      rs.length > 0 ? `  routes: [${rs.map((r) => `"${r}"`).join(', ')}]` : '',
       '}',
     ].join('\n');
     const confFile = join(d, `${name}.conf`);
-    writeFileSync(confFile, conf);
+    writeFileSync(confFile, conf(routes));
     const logFile = join(d, `${name}.log`);
-    const proc = spawn(NATS_SERVER, ['-c', confFile, '-l', logFile, '-D'], { stdio: 'ignore' });
-    const node = new NatsServerNode(proc, d, logFile);
+    const proc = spawn(bin, ['-c', confFile, '-l', logFile, '-D'], { stdio: 'ignore' });
+    const node = new NatsServerNode(proc, d, logFile, confFile, conf);
     await waitFor(() => {
       if (proc.exitCode !== null) throw new Error(`nats-server exited: ${readLog(logFile)}`);
       const f = readdirSync(d).find((x) => x.endsWith('.ports'));
@@ -219,6 +246,18 @@ export class NatsServerNode {
 
   get routeUrl(): string {
     return `nats-route://127.0.0.1:${this.clusterPort}`;
+  }
+
+  /**
+   * Replace the configured routes and reload (SIGHUP; nats-server 2.9.10 reloads cluster
+   * routes and keeps the cluster listener it bound, even with `port: -1` in the file).
+   */
+  async setRoutes(routes: string[]): Promise<void> {
+    const reloads = (): number => this.log().split('Reloaded server configuration').length - 1;
+    const before = reloads();
+    writeFileSync(this.confFile, this.conf(routes));
+    this.proc.kill('SIGHUP');
+    await waitFor(() => reloads() > before, 'nats-server reloaded its routes');
   }
 
   log(): string {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { NatsServerNode, hasNatsServer, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { NatsServerNode, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 
 async function jsPair(t: TestContext): Promise<{ a: InProcNode; b: InProcNode; ncb: NatsConnection }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
@@ -97,7 +98,7 @@ test('ordered consumer on server B reads a stream on server A', async (t) => {
   assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `log.${i % 3}|l${i}`));
 });
 
-test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees original subjects', { skip: !hasNatsServer }, async (t) => {
+test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees original subjects', { skip: natsServerSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const a = await startNode({

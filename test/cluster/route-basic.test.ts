@@ -120,9 +120,8 @@ test('request/reply and no-responders account for remote interest', async (t) =>
   assert.equal((await ncb.request('svc.echo', 'hey', { timeout: 2000 })).string(), 'hey');
 
   // Nobody anywhere: the requester gets a 503 at once instead of a timeout.
-  const t0 = Date.now();
-  await assert.rejects(nca.request('svc.none', 'x', { timeout: 5000 }), /no responders/i);
-  assert.ok(Date.now() - t0 < 2000, 'no-responders came before the timeout');
+  // A timeout longer than the test's own: only the 503 can end the request.
+  await assert.rejects(nca.request('svc.none', 'x', { timeout: 600_000 }), /no responders/i);
 });
 
 test('interest goes away on unsubscribe and on client disconnect', async (t) => {

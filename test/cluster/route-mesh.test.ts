@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { RawClient } from '../helpers/raw-client.js';
-import { startNode, waitRoutes, waitRemoteInterest, waitFor, type InProcNode } from './cluster-helpers.js';
+import {
+  startNode, startNodesOnPortsKnownInAdvance, waitRoutes, waitRemoteInterest, waitFor, type InProcNode,
+} from './cluster-helpers.js';
 
 type T = { after: (fn: () => Promise<void> | void) => void };
 
@@ -55,12 +57,12 @@ test('a full mesh forms from a single seed (implicit routes by gossip)', async (
 });
 
 test('servers that dial each other end with one route and no duplicate deliveries', async (t) => {
-  // Reserve both cluster ports so each node can list the other before it starts.
-  const { freePort } = await import('./cluster-helpers.js');
-  const pa = await freePort();
-  const pb = await freePort();
-  const a = await node(t, { name: 'DA', clusterPort: pa, routes: [`nats-route://127.0.0.1:${pb}`] });
-  const b = await node(t, { name: 'DB', clusterPort: pb, routes: [`nats-route://127.0.0.1:${pa}`] });
+  // Each node lists the other before it starts.
+  const [a, b] = await startNodesOnPortsKnownInAdvance(2, ([pa, pb], clusterName) => [
+    { name: 'DA', clusterName, clusterPort: pa, routes: [`nats-route://127.0.0.1:${pb}`] },
+    { name: 'DB', clusterName, clusterPort: pb, routes: [`nats-route://127.0.0.1:${pa}`] },
+  ]) as [InProcNode, InProcNode];
+  t.after(async () => { await a.h.shutdown(); await b.h.shutdown(); });
   await waitRoutes([a, b], 1, 15_000);
   const nca = await connect({ servers: a.h.clientUrl });
   const ncb = await connect({ servers: b.h.clientUrl });
@@ -296,11 +298,11 @@ test('a route peer that stops reading is cut as a slow consumer; local clients k
 });
 
 test('every node lists every node (itself included): a clean 3-node mesh', async (t) => {
-  const { freePort } = await import('./cluster-helpers.js');
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const urls = ports.map((p) => `nats-route://127.0.0.1:${p}`);
-  const nodes: InProcNode[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await node(t, { name: `ALL${i}`, clusterPort: ports[i], routes: urls }));
+  const nodes = await startNodesOnPortsKnownInAdvance(3, (ports, clusterName) => {
+    const urls = ports.map((p) => `nats-route://127.0.0.1:${p}`);
+    return ports.map((p, i) => ({ name: `ALL${i}`, clusterName, clusterPort: p, routes: urls }));
+  });
+  t.after(async () => { for (const n of nodes) await n.h.shutdown(); });
   await waitRoutes(nodes, 2, 20_000);
   const ncs = await Promise.all(nodes.map((n) => connect({ servers: n.h.clientUrl })));
   t.after(async () => { for (const nc of ncs) await nc.close(); });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ChildNode, freePort, waitFor, type NodeSpec } from './cluster-helpers.js';
+import { ChildNode, waitFor, type NodeSpec } from './cluster-helpers.js';
 
 type T = { after: (fn: () => Promise<void> | void) => void };
 
@@ -28,15 +28,18 @@ async function counted(nc: NatsConnection, subject: string): Promise<{ n: () => 
 }
 
 test('SIGKILL a member and restart it: mesh re-forms, interest re-synced, no duplicates', async (t: T) => {
-  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
-  const seed = `nats-route://127.0.0.1:${p1}`;
-  const specs: NodeSpec[] = [
-    { name: 'K1', clusterPort: p1, routes: [`nats-route://127.0.0.1:${p2}`] },
-    { name: 'K2', clusterPort: p2, routes: [seed] },
-    { name: 'K3', clusterPort: p3, routes: [seed] },
-  ];
-  const nodes = [await ChildNode.start(specs[0]!), await ChildNode.start(specs[1]!), await ChildNode.start(specs[2]!)];
+  // Every node binds a free cluster port; restarts reuse the port the node had, since
+  // the others keep dialling it (K1 then also lists K2, whose port is known by then).
+  const k1 = await ChildNode.start({ name: 'K1' });
+  const seed = `nats-route://127.0.0.1:${k1.ready.clusterPort}`;
+  const k2 = await ChildNode.start({ name: 'K2', routes: [seed] });
+  const k3 = await ChildNode.start({ name: 'K3', routes: [seed] });
+  const nodes = [k1, k2, k3];
   t.after(async () => { for (const n of nodes) await n.stop(); });
+  const specs: NodeSpec[] = [
+    { name: 'K1', clusterPort: k1.ready.clusterPort, routes: [`nats-route://127.0.0.1:${k2.ready.clusterPort}`] },
+    { name: 'K2', clusterPort: k2.ready.clusterPort, routes: [seed] },
+  ];
   await routesEverywhere(nodes, 2);
 
   const nc1 = await connect({ servers: nodes[0]!.ready.clientUrl, reconnect: false });

@@ -1,14 +1,13 @@
 // Run servers as child processes: tsnats (the CLI next to this file's build
-// output) or the real nats-server when installed. Both print nats-server style
-// logs, so the client port is read from the "Listening for client connections
-// on host:port" line.
+// output) or the real nats-server (found by ./nats-server.ts). Both print
+// nats-server style logs, so the client port is read from the "Listening for
+// client connections on host:port" line.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { hasNatsServer, requireNatsServer } from './nats-server.js';
 
-export const NATS_SERVER_BIN = '/usr/sbin/nats-server';
-
+/** @deprecated for a test's `skip` option use natsServerSkip() from ./nats-server.js (it fails in CI instead of skipping). */
 export function natsServerAvailable(): boolean {
-  return existsSync(NATS_SERVER_BIN);
+  return hasNatsServer();
 }
 
 /** Path of the compiled CLI, relative to this compiled helper (works from any outDir). */
@@ -41,9 +40,15 @@ export function spawnTsnats(args: string[], opts: SpawnOptions = {}): Promise<Ch
   return spawnServer(process.execPath, [cliPath(), ...args], opts);
 }
 
-/** Spawn the real nats-server with the given flags. */
+/** Spawn the real nats-server with the given flags; rejects, naming what is missing, when it is not installed. */
 export function spawnNatsServer(args: string[], opts: SpawnOptions = {}): Promise<ChildServer> {
-  return spawnServer(NATS_SERVER_BIN, args, opts);
+  let bin: string;
+  try {
+    bin = requireNatsServer();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return spawnServer(bin, args, opts);
 }
 
 const LISTEN_RE = /Listening for client connections on (\S+):(\d+)/;

@@ -67,6 +67,7 @@ async function garbageConnection(port: number, rnd: () => number): Promise<strin
       if (rnd() < 0.2) await new Promise((r) => setImmediate(r));
     }
   }
+  // A seeded random pause before the close varies how much of the output the server got to write.
   await new Promise((r) => setTimeout(r, 5 + Math.floor(rnd() * 20)));
   s.destroy();
   await closed;

@@ -38,8 +38,8 @@ test('lame duck: stop accepting, INFO ldm:true, close clients after the grace pe
   await nc.closed();
   const closedAfter = Date.now() - t0;
   assert.ok(closedAfter >= 250, `clients closed after the grace period (${closedAfter}ms)`);
+  // Resolves once every client is gone (the test timeout, not a time bound, catches a hang).
   await done;
-  assert.ok(Date.now() - t0 < 3000);
   await raw.waitClosed();
   await old.waitClosed();
   assert.ok(!old.text.includes('INFO'), 'protocol 0 clients get no async INFO');
@@ -75,11 +75,9 @@ test('reload applies limits to new and existing connections', async (t) => {
   assert.equal(h.server.log.debugEnabled, true);
 });
 
-test('start to accepting is quick', async (t) => {
-  const t0 = Date.now();
+test('accepts a client as soon as startServer resolves (start-up time is measured by npm run bench)', async (t) => {
   const h = await startTestServer({}, t);
-  const elapsed = Date.now() - t0;
-  const { c } = await RawClient.connectInfo(h.port);
+  const { c, info } = await RawClient.connectInfo(h.port);
   c.close();
-  assert.ok(elapsed < 3000, `started in ${elapsed}ms`);
+  assert.equal(info.port, h.port);
 });

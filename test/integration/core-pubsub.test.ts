@@ -92,13 +92,13 @@ test('headers are delivered to header clients and stripped for others', async (t
 test('no responders: request fails fast with 503', async (t) => {
   const h = await startTestServer({}, t);
   const nc = await client(h, t);
-  const start = Date.now();
-  await assert.rejects(nc.request('nobody.home', 'x', { timeout: 5000 }), (e: Error) => {
+  // A timeout longer than the test's own: only a 503 can end the request (a timeout error
+  // would not match "no responders" either).
+  await assert.rejects(nc.request('nobody.home', 'x', { timeout: 600_000 }), (e: Error) => {
     const text = `${e.message} ${String((e as { cause?: Error }).cause?.message ?? '')}`;
     assert.match(text, /no responders/i);
     return true;
   });
-  assert.ok(Date.now() - start < 1000, 'did not wait for the timeout');
 });
 
 test('echo off: own messages are not delivered back', async (t) => {

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { natsServerAvailable, spawnNatsServer } from '../helpers/child.js';
+import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 
 type Json = Record<string, any>;
@@ -49,7 +50,7 @@ async function pull(nc: NatsConnection, stream: string, consumer: string, body: 
   nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(body), { reply: inbox });
   await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
   sub.unsubscribe();
-  // Known version difference (reference §8): 2.9.10 ends a no_wait request that got part of
+  // Known version difference (nats-server server/consumer.go, processNextMsgRequest): 2.9.10 ends a no_wait request that got part of
   // its batch with "408 Request Timeout", newer servers (and tsnats) with "404 No Messages".
   if (body.no_wait) return got.map((l) => (l.startsWith('408 Request Timeout') ? '404 No Messages' : l));
   return got;
@@ -96,7 +97,7 @@ async function scenario(url: string): Promise<unknown[]> {
   return out;
 }
 
-test('consumer scenario: tsnats answers like nats-server', { skip: !natsServerAvailable() && 'nats-server not installed' }, async (t) => {
+test('consumer scenario: tsnats answers like nats-server', { skip: natsServerSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-cinterop-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ns = await spawnNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', dir]);

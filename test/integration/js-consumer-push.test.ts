@@ -77,6 +77,7 @@ test('flow control: delivery stalls without answers, heartbeats report the stall
   assert.equal(stalled[0], fc[0]!.reply);
   const before = data;
   assert.ok(before < 64, `stalled after ${before} messages`);
+  // Proving a non-event: nothing more is delivered while the flow control request is unanswered.
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(data, before, 'no delivery while stalled');
   // Answer every request from now on: the rest flows.
@@ -126,6 +127,7 @@ test('headers_only delivers the headers plus Nats-Msg-Size and no payload', asyn
 test('replay original keeps the original spacing; rate_limit_bps slows delivery', async (t) => {
   const { nc, jsm } = await setup(t);
   await publish(nc, 1, 's.r');
+  // The point of the test: two messages stored at least 300 ms apart, a spacing to replay.
   await new Promise((r) => setTimeout(r, 300));
   await publish(nc, 1, 's.r');
   const times: number[] = [];
@@ -180,6 +182,7 @@ test('an ephemeral push consumer goes away after its subscriber left for inactiv
   const sub = nc.subscribe('dlv.gone');
   await nc.flush();
   const ci = await jsm.consumers.add('S', { deliver_subject: 'dlv.gone', ack_policy: AckPolicy.None, inactive_threshold: 300 * MS });
+  // Proving a non-event: twice the inactive threshold passes while the subscriber is there.
   await new Promise((r) => setTimeout(r, 600));
   assert.equal((await jsm.consumers.info('S', ci.name)).push_bound, true, 'kept while bound');
   sub.unsubscribe();

@@ -126,10 +126,9 @@ test('SIGKILL: acked progress survives, nothing acked comes back, unacked does',
   assert.deepEqual(await fetchSeqs(nc, 'K', 10, (s) => s <= 8), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const before = await jsm.consumers.info('S', 'K');
   assert.deepEqual([before.ack_floor.stream_seq, before.delivered.stream_seq], [8, 10]);
-  // The consumer state file is written within an event-loop turn or two; give it a moment.
-  await new Promise((r) => setTimeout(r, 200));
-  await nc.close();
+  // An ack-sync reply means the consumer state holding that ack is on disk: kill at once.
   await kill9(child.proc);
+  await nc.close();
 
   child = await spawnServer(dir);
   nc = await connect({ servers: `nats://127.0.0.1:${child.port}`, reconnect: false });

@@ -3,7 +3,7 @@
 // request statistics and nats-server's 400 texts for bad query values.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
+import { opensslSkip, requireOpenssl } from '../helpers/nats-server.js';
 
 async function start(t: TestContext, over: Partial<Options> = {}): Promise<ServerHandle> {
   const h = await startServer({ port: 0, host: '127.0.0.1', httpPort: 0, ...over }, { quietLog: true });
@@ -333,10 +334,10 @@ test('index page, unknown paths and http_base_path', async (t) => {
   assert.equal((await get(based, '/nats/varz')).json.http_base_path, 'nats/');
 });
 
-test('https_port serves the endpoints over TLS with the server certificate', { skip: !existsSync('/usr/bin/openssl') && 'openssl not installed' }, async (t) => {
+test('https_port serves the endpoints over TLS with the server certificate', { skip: opensslSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-https-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync('/usr/bin/openssl', [
+  execFileSync(requireOpenssl(), [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
   ], { stdio: 'ignore' });

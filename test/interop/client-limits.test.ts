@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { natsServerAvailable, spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { runScenario, type Scenario } from '../helpers/scenario.js';
 import { RawClient } from '../helpers/raw-client.js';
 
-const skip = natsServerAvailable() ? false : 'nats-server not installed';
+const skip = natsServerSkip();
 let ref: ChildServer | undefined;
 let ours: ServerHandle | undefined;
 let dir = '';
@@ -28,13 +29,12 @@ before(async () => {
     'max_payload: 100',
     'max_control_line: 64',
   ].join('\n'));
-  [ref, ours] = await Promise.all([
-    spawnNatsServer(['-c', conf]),
-    startTestServer({
-      pingIntervalMs: 150, pingMax: 2, maxConnections: 3, maxSubscriptions: 2,
-      maxPayloadBytes: 100, maxControlLineBytes: 64,
-    }),
-  ]);
+  // One after the other: if nats-server cannot start, ours is already known to after().
+  ours = await startTestServer({
+    pingIntervalMs: 150, pingMax: 2, maxConnections: 3, maxSubscriptions: 2,
+    maxPayloadBytes: 100, maxControlLineBytes: 64,
+  });
+  ref = await spawnNatsServer(['-c', conf]);
 });
 
 after(async () => {

@@ -6,10 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { sideBySide, startNatsServer, startTsnats, waitFor } from './js-consumer-sbs.js';
+import { sideBySide, startNatsServer, startTsnats, waitFor, type VersionDiff } from './js-consumer-sbs.js';
 
 type Json = Record<string, any>;
 const MS = 1_000_000;
+
+/** Newer servers start a consumer's ack floor at its start position - 1 (2.9.10: 0), like `delivered`. */
+const initialAckFloor: VersionDiff = {
+  why: 'newer servers report the initial ack floor as start-1, the same as delivered (2.9.10: 0)',
+  expect: (x) => ({ ...(x as Json), ack_floor: { ...(x as Json).delivered } }),
+};
 
 /** Answer of a JetStream API request with volatile fields removed. */
 async function api(nc: NatsConnection, subject: string, body: unknown = ''): Promise<unknown> {
@@ -95,15 +101,38 @@ test('deliver policies, headers_only, updates, validation â€” tsnats vs nats-ser
     const names = (await nc.request('$JS.API.CONSUMER.NAMES.D', '', { timeout: 3000 })).json<Json>();
     out.push(['names', names.consumers.sort(), names.total]);
   }, {
-    1: 'newer servers report the initial ack floor as start-1 (2.9.10: 0)',
-    2: 'initial ack floor', 3: 'initial ack floor', 4: 'initial ack floor',
-    17: '2.10 dropped the "filter subject is not a valid subset" (10093) check',
-    18: 'newer servers normalise a negative max_waiting to the default (2.9.10: 10087)',
-    21: 'newer servers normalise a negative max_batch to 0 (2.9.10: 10114)',
-    24: '2.9.10 has no $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter> form (newer: 10131)',
-    25: 'newer servers append the decoder error to "invalid JSON"',
-    31: 'newer servers check the deliver subject change first ("can not update pull consumer to push based")',
-    33: 'consumer names follow from steps 17, 18, 21, 24',
+    1: initialAckFloor, 2: initialAckFloor, 3: initialAckFloor, 4: initialAckFloor,
+    17: {
+      why: '2.10 dropped the "filter subject is not a valid subset" (10093) check: created like ALL, with nothing pending for x.y',
+      expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD4', num_pending: 0 }),
+    },
+    18: {
+      why: 'newer servers normalise a negative max_waiting to the default (2.9.10: 10087): created like ALL',
+      expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD5' }),
+    },
+    21: {
+      why: 'newer servers normalise a negative max_batch to 0, i.e. unset (2.9.10: 10114): created like ALL',
+      expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD8' }),
+    },
+    24: {
+      why: '2.9.10 has no $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter> form; newer servers refuse a filter that differs (10131)',
+      expect: () => ({ error: { code: 400, err_code: 10131, description: 'Consumer create request did not match filtered subject from create subject' } }),
+    },
+    25: {
+      why: 'newer servers append the decoder error to "invalid JSON" (server/jetstream_api.go unmarshalRequest: Go json error + " at offset N")',
+      expect: (x) => ({ error: { ...(x as Json).error, description: `${(x as Json).error.description}: invalid character 'o' in literal null (expecting 'u') at offset 2` } }),
+    },
+    31: {
+      why: 'newer servers check the deliver subject change first',
+      expect: (x) => ({ error: { ...(x as Json).error, description: 'can not update pull consumer to push based' } }),
+    },
+    33: {
+      why: 'consumer names follow from steps 17, 18, 21, 24',
+      expect: (x) => {
+        const names = [...((x as [string, string[], number])[1]).filter((n) => n !== 'bad'), 'BAD4', 'BAD5', 'BAD8'].sort();
+        return ['names', names, names.length];
+      },
+    },
   });
   // tsnats' side of the known differences (newer nats-server behaviour).
   assert.deepEqual((obs[1] as Json).ack_floor, { consumer_seq: 0, stream_seq: 5 });
@@ -139,9 +168,21 @@ test('durable/legacy create forms, push rebinding, list paging, config checks â€
     out.push(await req('$JS.API.CONSUMER.DURABLE.CREATE.E.MD', { stream_name: 'E', config: { durable_name: 'MD', ack_policy: 'explicit', metadata: { team: 'x' } } }));
     sub.unsubscribe();
   }, {
-    6: 'newer servers ignore a non-JSON NAMES body (2.9.10: invalid JSON)',
-    8: 'newer servers refuse a negative ack_wait (2.9.10 accepts it)',
-    12: 'consumer metadata came with 2.10 (2.9.10 drops it)',
+    6: {
+      why: 'newer servers ignore a non-JSON NAMES body (2.9.10: invalid JSON): every name, as many as LIST counted',
+      expect: (_x, all) => {
+        const total = (JSON.parse(String(all[5])) as { t: number }).t;
+        return JSON.stringify({ c: total, t: total, o: 0 });
+      },
+    },
+    8: {
+      why: 'newer servers refuse a negative ack_wait (JSConsumerAckWaitNegativeErr, 10183); 2.9.10 accepts it',
+      expect: () => 'ERR 10183 consumer ack wait needs to be positive',
+    },
+    12: {
+      why: 'consumer metadata came with 2.10 (2.9.10 drops it)',
+      expect: (x) => JSON.stringify({ ...JSON.parse(String(x)), meta: { team: 'x' } }),
+    },
   });
   assert.equal(obs[6], JSON.stringify({ c: 4, t: 4, o: 0 }));
   assert.match(String(obs[12]), /"meta":\{"team":"x"\}/);
@@ -196,5 +237,5 @@ test('pull status replies, malformed requests, delete mid-fetch, inactive thresh
     }
     out.push(['ephemeral after threshold', gone]);
     out.push(await api(nc, '$JS.API.CONSUMER.INFO.P.L'));
-  }, { 11: 'Go json error wording for "{bad" (tsnats: src/jetstream/api/json.ts approximation)' });
+  });
 });

@@ -200,5 +200,10 @@ test('interest and workqueue retention — tsnats vs nats-server', async (t) => 
     await jsm.consumers.delete('I', 'Y');
     await jsm.consumers.delete('I', 'X');
     out.push(`interest after deleting consumers ${await state('I')}`);
-  }, { 3: '10084 text: 2.9.10 "requires ack policy", newer "requires explicit ack policy on workqueue stream"' });
+  }, {
+    3: {
+      why: '10084 text: 2.9.10 "requires ack policy", newer "requires explicit ack policy on workqueue stream"',
+      expect: (s) => String(s).replace('requires ack policy', 'requires explicit ack policy on workqueue stream'),
+    },
+  });
 });

@@ -3,13 +3,12 @@
 // `nats-server -c <file> -t` does (it fails on warnings too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { loadConfigFile } from '../../src/config/load.js';
 import { configFixturesDir } from '../fixtures/config/locate.js';
-
-const NATS_SERVER = '/usr/sbin/nats-server';
+import { natsServerSkip, requireNatsServer } from '../helpers/nats-server.js';
 
 /**
  * Fixtures that use settings newer than the installed nats-server 2.9.10, or
@@ -35,7 +34,7 @@ function ours(file: string): Verdict {
 
 function natsServer(file: string, cwd: string): Promise<Verdict> {
   return new Promise((resolve, reject) => {
-    const p = spawn(NATS_SERVER, ['-c', file, '-t'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(requireNatsServer(), ['-c', file, '-t'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { out += d; });
@@ -56,7 +55,7 @@ test('fixtures: our verdict matches the folder they are in', () => {
   }
 });
 
-test('fixtures: nats-server -t agrees with us', { skip: !existsSync(NATS_SERVER) && 'nats-server not installed' }, async () => {
+test('fixtures: nats-server -t agrees with us', { skip: natsServerSkip() }, async () => {
   const comparable = cases.filter((c) => !NOT_COMPARABLE[c.name]);
   // run the checks concurrently: each is a short-lived process
   const results = await Promise.all(comparable.map(async (c) => ({

@@ -2,13 +2,14 @@
 // blocks, auth/accounts, and every error path with its file:line:col.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, loadConfigText, validateOptions, ConfigError } from '../../src/config/load.js';
 import { defaultOptions } from '../../src/config/options.js';
 import { configFixturesDir } from '../fixtures/config/locate.js';
+import { opensslSkip, requireOpenssl } from '../helpers/nats-server.js';
 
 function load(text: string) {
   return loadConfigText(text, 't.conf');
@@ -342,22 +343,25 @@ test('tls block checks the certificate files like nats-server', (t) => {
   writeFileSync(join(dir, 'k.pem'), 'not a key');
   assert.match(loadError(`tls { cert_file: "${dir}/c.pem", key_file: "${dir}/k.pem" }`).message,
     /^t\.conf:1:0: error parsing X509 certificate\/key pair: /);
-  if (existsSync('/usr/bin/openssl')) {
-    execFileSync('/usr/bin/openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    const ok = load(`tls { cert_file: "${dir}/cert.pem", key_file: "${dir}/key.pem", ca_file: "${dir}/cert.pem", min_version: "1.3" }`).options;
-    assert.deepEqual(ok.tls, { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem`, caFile: `${dir}/cert.pem`, minVersion: '1.3' });
-    // a key that does not belong to the certificate
-    execFileSync('/usr/bin/openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'other.pem')], { stdio: 'ignore' });
-    assert.match(loadError(`tls { cert_file: "${dir}/cert.pem", key_file: "${dir}/other.pem" }`).message,
-      /^t\.conf:1:0: error parsing X509 certificate\/key pair: /);
-  }
   const noFiles = load('tls { timeout: 5, handshake_first: true, verify: true }').options;
   assert.deepEqual(noFiles.tls, { timeoutSec: 5, handshakeFirst: true, verify: true });
   // with TLS, the default auth timeout is the TLS timeout plus one second
   assert.equal(noFiles.authTimeoutMs, 6000);
+});
+
+test('tls block accepts a real certificate/key pair and refuses a key of another certificate', { skip: opensslSkip() }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(requireOpenssl(), [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' });
+  const ok = load(`tls { cert_file: "${dir}/cert.pem", key_file: "${dir}/key.pem", ca_file: "${dir}/cert.pem", min_version: "1.3" }`).options;
+  assert.deepEqual(ok.tls, { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem`, caFile: `${dir}/cert.pem`, minVersion: '1.3' });
+  // a key that does not belong to the certificate
+  execFileSync(requireOpenssl(), ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'other.pem')], { stdio: 'ignore' });
+  assert.match(loadError(`tls { cert_file: "${dir}/cert.pem", key_file: "${dir}/other.pem" }`).message,
+    /^t\.conf:1:0: error parsing X509 certificate\/key pair: /);
 });
 
 test('other top-level settings', () => {

@@ -5,6 +5,7 @@ import { encodeStreamConfig, streamCreateRequestSchema, type StreamConfig, type 
 import { decodeRequest, goJson, JsonDecodeError, goTimeFromNanos, parseGoTime } from '../../src/jetstream/api/json.js';
 import { ApiError, jsErr } from '../../src/jetstream/api/errors.js';
 import { SubjectTransform, subjectsCollide, subjectMatchesFilter, subjectIsSubsetMatch } from '../../src/jetstream/subjects.js';
+import { readVectorJson } from '../helpers/vectors.js';
 
 const noStreams = { lookupStream: () => undefined };
 
@@ -19,9 +20,9 @@ function errOf(fn: () => unknown): ApiError {
 }
 
 test('defaults are filled exactly as nats-server 2.9.10 returned them (golden vector)', () => {
-  // shared/vectors/jsapi/js_stream_create_r1.json (request body and response payload)
-  const req = JSON.parse("{\"name\":\"R1S\",\"subjects\":[\"r1.>\"],\"retention\":\"limits\",\"storage\":\"file\",\"num_replicas\":1}") as StreamConfigRequest;
-  const payload = "{\"type\":\"io.nats.jetstream.api.v1.stream_create_response\",\"config\":{\"name\":\"R1S\",\"subjects\":[\"r1.\\u003e\"],\"retention\":\"limits\",\"max_consumers\":-1,\"max_msgs\":-1,\"max_bytes\":-1,\"max_age\":0,\"max_msgs_per_subject\":-1,\"max_msg_size\":-1,\"discard\":\"old\",\"storage\":\"file\",\"num_replicas\":1,\"duplicate_window\":120000000000,\"allow_direct\":false,\"mirror_direct\":false,\"sealed\":false,\"deny_delete\":false,\"deny_purge\":false,\"allow_rollup_hdrs\":false},\"created\":\"2026-11-27T00:15:58.335068305Z\",\"state\":{\"messages\":0,\"bytes\":0,\"first_seq\":0,\"first_ts\":\"0001-01-01T00:00:00Z\",\"last_seq\":0,\"last_ts\":\"0001-01-01T00:00:00Z\",\"consumer_count\":0},\"cluster\":{\"name\":\"C1\",\"leader\":\"n1\"},\"did_create\":true}";
+  const captured = readVectorJson<{ request: { body: string }; response: { payload_text: string } }>('jsapi', 'js_stream_create_r1.json');
+  const req = JSON.parse(captured.request.body) as StreamConfigRequest;
+  const payload = captured.response.payload_text;
   const cfg = checkStreamConfig(req, noStreams);
   const encoded = goJson(encodeStreamConfig(cfg));
   const golden = /"config":(\{.*?\}),"created"/.exec(payload)![1]!;

@@ -1,6 +1,6 @@
 // Pure wire pieces of consumers: ack subjects, pull request parsing, status
 // headers (compared with bytes captured from nats-server 2.9.10 in
-// /work/shared/vectors/client/js_pull_*.json), Go duration/time renderings.
+// test/fixtures/vectors/client/js_pull_*.json), Go duration/time renderings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -13,11 +13,25 @@ import {
 import {
   formatGoDuration, parseGoDuration, parseRfc3339, formatGoTime, formatRfc3339Nano,
 } from '../../src/jetstream/consumer/go-format.js';
+import { readVectorJson } from '../helpers/vectors.js';
+
+/** Header blocks of the status messages nats-server 2.9.10 sent in one captured pull case. */
+function capturedHeaders(name: string): string[] {
+  const v = readVectorJson<{ server_frames: { op: string; header_text?: string }[] }>('client', `${name}.json`);
+  const hs = v.server_frames.filter((f) => f.op === 'HMSG').map((f) => f.header_text!);
+  assert.ok(hs.length > 0, `${name}: no HMSG captured`);
+  return hs;
+}
+
+/** The reply subject of the captured pull delivery. */
+function capturedAckReply(): string {
+  return readVectorJson<{ response: { reply: string } }>('jsapi', 'js_pull_msg_delivery.json').response.reply;
+}
 
 test('ack subject round trip matches the captured 2.9.10 delivery', () => {
-  // js_pull_msg_delivery.json: reply "$JS.ACK.T3.D1.1.1.1.1795738563295351080.1"
+  // js_pull_msg_delivery.json: the first delivery of stream T3's message 1 to consumer D1
   const s = encodeAckSubject(ackPrefix('T3', 'D1'), 1, 1, 1, 1795738563295351080n, 1);
-  assert.equal(s, '$JS.ACK.T3.D1.1.1.1.1795738563295351080.1');
+  assert.equal(s, capturedAckReply());
   const info = parseAckSubject('$JS.ACK.ORDERS.C1.2.7.9.1795732728188044053.4');
   assert.deepEqual(info, { stream: 'ORDERS', consumer: 'C1', dc: 2, sseq: 7, dseq: 9, ts: '1795732728188044053', pending: 4 });
   assert.equal(ackSubscription('S', 'C'), '$JS.ACK.S.C.>');
@@ -55,22 +69,16 @@ test('pull request bodies: empty, integer, JSON, bad JSON, heartbeat too large',
 });
 
 test('status headers are byte-identical to nats-server captures', () => {
-  // js_pull_404_no_messages.json
-  assert.equal(STATUS_NO_MESSAGES.toString('latin1'), 'NATS/1.0 404 No Messages\r\n\r\n');
-  assert.equal(STATUS_NO_MESSAGES.length, 28);
-  // js_pull_408_request_timeout.json (hdr_len 81)
-  const t = requestTimeout(1, 0);
-  assert.equal(t.toString('latin1'), 'NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 0\r\n\r\n');
-  assert.equal(t.length, 81);
-  // js_pull_100_idle_heartbeat.json (hdr_len 75)
-  const hb = idleHeartbeat(0, 0);
-  assert.equal(hb.toString('latin1'), 'NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 0\r\n\r\n');
-  assert.equal(hb.length, 75);
-  // js_pull_409_consumer_deleted.json (33) and js_pull_409_exceeded_max_request_batch.json (46)
-  assert.equal(STATUS_CONSUMER_DELETED.length, 33);
-  const mb = statusHeader(409, 'Exceeded MaxRequestBatch of 2');
-  assert.equal(mb.toString('latin1'), 'NATS/1.0 409 Exceeded MaxRequestBatch of 2\r\n\r\n');
-  assert.equal(mb.length, 46);
+  assert.deepEqual([STATUS_NO_MESSAGES.toString('latin1')], capturedHeaders('js_pull_404_no_messages'));
+  // the request asked for a batch of 1 and got nothing: 1 message and 0 bytes still pending
+  assert.deepEqual([requestTimeout(1, 0).toString('latin1')], capturedHeaders('js_pull_408_request_timeout'));
+  // two heartbeats on an empty consumer, then the 408 at expiry
+  const hb = idleHeartbeat(0, 0).toString('latin1');
+  assert.deepEqual([hb, hb, requestTimeout(1, 0).toString('latin1')], capturedHeaders('js_pull_100_idle_heartbeat'));
+  assert.deepEqual([STATUS_CONSUMER_DELETED.toString('latin1')], capturedHeaders('js_pull_409_consumer_deleted'));
+  // the consumer was created with max_batch 2
+  assert.deepEqual([statusHeader(409, 'Exceeded MaxRequestBatch of 2').toString('latin1')],
+    capturedHeaders('js_pull_409_exceeded_max_request_batch'));
   assert.equal(messageSizeExceedsMaxBytes(3, 10).toString('latin1'),
     'NATS/1.0 409 Message Size Exceeds MaxBytes\r\nNats-Pending-Messages: 3\r\nNats-Pending-Bytes: 10\r\n\r\n');
   assert.equal(badRequest('heartbeat value too large').toString('latin1'), 'NATS/1.0 400 Bad Request - heartbeat value too large\r\n\r\n');

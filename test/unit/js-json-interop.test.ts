@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsServerAvailable, spawnNatsServer } from '../helpers/child.js';
+import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import { startTestServer } from '../helpers/server.js';
 
 // [subject, body, Go text tsnats must append to "invalid JSON: " (undefined: compare whole answers)]
@@ -43,7 +44,7 @@ async function ask(url: string): Promise<Array<Record<string, any>>> {
 }
 
 test('malformed API bodies: nats-server 2.9.10 and tsnats reject alike; tsnats gives Go\'s text', {
-  skip: natsServerAvailable() ? false : 'nats-server not installed',
+  skip: natsServerSkip(),
 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsonerr-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

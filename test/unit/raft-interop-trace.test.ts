@@ -1,16 +1,15 @@
 // Replays the NRG traffic captured from a 3-node nats-server 2.9.10 cluster
-// (/work/shared/vectors/nrg/nrg_trace.jsonl: meta, stream and consumer
+// (test/fixtures/vectors/nrg/nrg_trace.jsonl: meta, stream and consumer
 // groups, elections, entries, stepdowns with leader transfer) into our core
 // as the member that never led the group, and checks that it answers exactly
 // as the real follower did and ends with the same log and commit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { decodeAppendEntry, decodeAppendEntryResponse, decodeVoteRequest, decodeVoteResponse } from '../../src/raft/codec.js';
 import { singleNode } from '../../src/raft/sim/recording-host.js';
 import { type AppendEntry, RaftError } from '../../src/raft/types.js';
+import { readVectorJsonl } from '../helpers/vectors.js';
 
-const TRACE = '/work/shared/vectors/nrg/nrg_trace.jsonl';
 const N1 = 'fjFyEjc1';
 const N2 = '44jzkV9D';
 const N3 = 'BXScrY9i';
@@ -27,11 +26,8 @@ const GROUPS: { group: string; follower: string }[] = [
   { group: 'C-R3F-B8uz6d3E', follower: N2 },
 ];
 
-test('replaying captured 2.9.10 group traffic: our follower answers like the real one and ends in the same state', { skip: !existsSync(TRACE) }, () => {
-  const rows = readFileSync(TRACE, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Row);
+test('replaying captured 2.9.10 group traffic: our follower answers like the real one and ends in the same state', () => {
+  const rows = readVectorJsonl<Row>('nrg', 'nrg_trace.jsonl');
   for (const { group, follower } of GROUPS) {
     const inboxes = new Set<string>();
     for (const r of rows) if ((r.subject === `$NRG.AE.${group}` || r.subject === `$NRG.V.${group}`) && r.reply) inboxes.add(r.reply);

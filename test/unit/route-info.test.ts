@@ -3,10 +3,17 @@ import assert from 'node:assert/strict';
 import {
   parseRouteInfo, routeInfoJson, parseRouteConnect, routeConnectJson,
 } from '../../src/cluster/route-info.js';
+import { readVectorJson } from '../helpers/vectors.js';
 
-// Captured from nats-server 2.9.10 (shared/vectors/route/route_transcript.txt).
-const N1_INFO = '{"server_id":"NDLYBZIPHX2JADNVRIZ7L6PSJS3EWBF4PTHDRS7NVTCLCY772MI3XSQV","server_name":"n1","version":"2.9.10","proto":2,"go":"go1.19.8","host":"127.0.0.1","port":36221,"headers":true,"max_payload":1048576,"jetstream":true,"nonce":"CTZ-KZRmBS7oUDc","cluster":"C1","connect_urls":["127.0.0.1:34221"],"lnoc":true}';
-const N2_CONNECT = '{"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"NAYOEET7D6OG45IKKCYDNMZX7XEMJOJYGA6P5OKT5SYSUSGIYKCIBWD3","cluster":"C1","lnoc":true}';
+// Captured from nats-server 2.9.10 (test/fixtures/vectors/route/route_transcript.json): the INFO
+// n1 sent on accepting a route, and the CONNECT n2 sent when it dialled the capturing peer.
+interface RouteCapture {
+  server_frames: { op: string; control_line: string }[];
+  inbound_dials: { chunks: { dir: string; text: string }[] }[];
+}
+const CAPTURE = readVectorJson<RouteCapture>('route', 'route_transcript.json');
+const N1_INFO = /^INFO (\{.*\}) $/.exec(CAPTURE.server_frames.find((f) => f.op === 'INFO')!.control_line)![1]!;
+const N2_CONNECT = /^CONNECT (\{.*\})\r\n/.exec(CAPTURE.inbound_dials[0]!.chunks[0]!.text)![1]!;
 
 test('route INFO round-trips byte for byte in nats-server field order', () => {
   const info = parseRouteInfo(N1_INFO);

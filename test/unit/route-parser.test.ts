@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import {
   RouteParser, RouteParseError, type RouteProtocolHandler,
 } from '../../src/protocol/route-parser.js';
@@ -8,26 +7,19 @@ import {
   encodeRemoteSub, encodeRemoteUnsub, encodeRoutedMsgHeader, writeRoutedMsgHeader,
   routedMsgHeaderMaxBytes, encodeInfoLine,
 } from '../../src/protocol/route-encoder.js';
+import { readVectorJson } from '../helpers/vectors.js';
 
-// Bytes nats-server 2.9.10 sent on a route (shared/vectors/route/route_transcript.txt).
-const N1_MESSAGES = [
-  'RMSG APP rt.plain 5\r\nhello\r\n',
-  'RMSG APP rt.plain my.reply 5\r\nhello\r\n',
-  'HMSG APP rt.plain 23 26\r\nNATS/1.0\r\nX-Test: 1\r\n\r\nabc\r\n',
-  'HMSG APP rt.plain my.reply 23 26\r\nNATS/1.0\r\nX-Test: 1\r\n\r\nabc\r\n',
-  'RMSG APP rt.q | grp1 3\r\nqqq\r\n',
-  'RMSG APP rt.q + my.reply grp1 3\r\nqqq\r\n',
-  'HMSG APP rt.q + my.reply grp1 23 26\r\nNATS/1.0\r\nX-Test: 1\r\n\r\nabc\r\n',
-  'HMSG APP rt.q | grp1 23 26\r\nNATS/1.0\r\nX-Test: 1\r\n\r\nabc\r\n',
-];
-const N1_INTEREST = [
-  'RS+ APP live.a\r\n',
-  'RS+ APP live.q lq 1\r\n',
-  'RS+ APP live.q lq 2\r\n',
-  'RS+ APP live.q lq 1\r\n',
-  'RS- APP live.q lq\r\n',
-  'RS- APP live.a\r\n',
-];
+// Bytes nats-server 2.9.10 sent on a route (test/fixtures/vectors/route/route_transcript.json):
+// the routed messages of the capture, in order, and the interest changes for the live.* subjects.
+interface RouteCapture {
+  transcript: { dir: string; hex: string }[];
+  server_frames: { op: string; raw_text?: string }[];
+}
+const CAPTURE = readVectorJson<RouteCapture>('route', 'route_transcript.json');
+const N1_MESSAGES = CAPTURE.server_frames.filter((f) => f.op === 'RMSG' || f.op === 'HMSG').map((f) => f.raw_text!);
+const N1_INTEREST = CAPTURE.server_frames
+  .filter((f) => (f.op === 'RS+' || f.op === 'RS-') && f.raw_text!.startsWith(`${f.op} APP live.`))
+  .map((f) => f.raw_text!);
 const EXPECTED_MESSAGES = [
   { acc: 'APP', subj: 'rt.plain', reply: '', queues: undefined, hdr: -1, data: 'hello' },
   { acc: 'APP', subj: 'rt.plain', reply: 'my.reply', queues: undefined, hdr: -1, data: 'hello' },
@@ -239,13 +231,8 @@ test('encoders produce the exact 2.9.10 bytes', () => {
   assert.equal(b.toString('utf8', 0, e), 'RMSG A ñ.ü 1234567\r\n');
 });
 
-const TRANSCRIPT = '/work/shared/vectors/route/route_transcript.json';
-
-test('full captured n1->route byte stream parses in its original TCP chunks', { skip: !existsSync(TRANSCRIPT) }, () => {
-  const d = JSON.parse(readFileSync(TRANSCRIPT, 'utf8')) as {
-    transcript: { dir: string; hex: string }[];
-    server_frames: { op: string }[];
-  };
+test('full captured n1->route byte stream parses in its original TCP chunks', () => {
+  const d = CAPTURE;
   const chunks = d.transcript.filter((t) => t.dir === 'n1->fake_route').map((t) => Buffer.from(t.hex, 'hex'));
   const { events, err } = parseAll(chunks);
   assert.equal(err, undefined);

@@ -238,10 +238,11 @@ export class Consumer implements StreamConsumer {
 
   /**
    * Bring the consumer to life: restore or select the starting position, subscribe,
-   * start timers. `restored` is the persisted state when recovering.
+   * start timers. `restored` is the persisted state when recovering; with `resume` it is
+   * applied even when all zeros (a restart point chosen after the state was lost).
    */
-  start(restored?: ConsumerState): void {
-    if (restored !== undefined && (restored.delivered.streamSeq > 0 || restored.ackFloor.streamSeq > 0 || restored.pending.size > 0)) {
+  start(restored?: ConsumerState, resume = false): void {
+    if (restored !== undefined && (resume || restored.delivered.streamSeq > 0 || restored.ackFloor.streamSeq > 0 || restored.pending.size > 0)) {
       this.applyState(restored);
     } else if (this.store !== undefined && this.store.hasState()) {
       this.applyState(this.store.state());
@@ -883,7 +884,25 @@ export class Consumer implements StreamConsumer {
       const reason = payload.subarray(5).toString('utf8').trim();
       if (!this.processTerm(sseq, dseq, dc, reason)) skipAckReply = true;
     }
-    if (reply !== '' && !skipAckReply) this.host.publish(reply, '', undefined, EMPTY);
+    if (reply !== '' && !skipAckReply) this.replyOnceStored(reply);
+  }
+
+  /**
+   * An ack confirmation (ack sync / double ack) promises the ack is kept: send it only once the
+   * consumer state that records it is on disk (the file store's flush), so a crash right after
+   * the confirmation cannot lose the ack. Stores without a flush (memory) answer at once.
+   */
+  private replyOnceStored(reply: string): void {
+    const flush = (this.store as { flush?: () => Promise<void> } | undefined)?.flush;
+    if (flush === undefined) {
+      this.host.publish(reply, '', undefined, EMPTY);
+      return;
+    }
+    flush.call(this.store).then(
+      () => { this.host.publish(reply, '', undefined, EMPTY); },
+      // No confirmation: the client's ack times out and it retries, rather than believing a lost ack.
+      (e: unknown) => this.storeError('write state before ack reply', e),
+    );
   }
 
   /**

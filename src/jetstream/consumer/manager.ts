@@ -12,6 +12,8 @@ import type { StreamConfig } from '../api/types.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
 import { subjectsCollide } from '../subjects.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
+import { consumerRecoveryNote } from '../store/consumer-store.js';
+import { stateAfterLostState } from './restart-point.js';
 import {
   checkConsumerConfig, checkConsumerUpdate, consumerConfigsEqual, consumerConfigToJSON, decodeConsumerConfig,
   gatherFilters, isValidAssetName, setConsumerConfigDefaults, MAX_NAME_LEN,
@@ -253,6 +255,10 @@ export function recoverConsumers(stream: Stream, host: ConsumerHost): Consumer[]
   const out: Consumer[] = [];
   for (const r of stream.store.recoveredConsumers()) {
     if (stream.getConsumer(r.name) !== undefined) continue;
+    // Damage the store found in this consumer's files, and what it kept (store/consumer-store.ts).
+    const note = consumerRecoveryNote(r.state);
+    for (const m of note?.messages ?? []) host.warn(`JetStream consumer '${stream.name} > ${r.name}': ${m}`);
+    if (note?.metaUnreadable) continue;
     let cfg: ConsumerConfig;
     try {
       cfg = decodeConsumerConfig(r.config as Record<string, unknown>, false);
@@ -264,7 +270,13 @@ export function recoverConsumers(stream: Stream, host: ConsumerHost): Consumer[]
       const cstore = stream.store.consumerStore(r.name, r.config, r.createdMs);
       const c = new Consumer(stream, host, cfg, r.name, BigInt(r.createdMs) * 1_000_000n, cstore);
       stream.attachConsumer(c);
-      c.start(r.state);
+      if (note?.restart === 'beginning') {
+        const st = stateAfterLostState(stream.store, cfg, r.createdMs, stream.config.max_msgs_per_subject);
+        cstore.forceUpdate(st);
+        c.start(st, true);
+      } else {
+        c.start(r.state);
+      }
       c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
       out.push(c);
     } catch (e) {

@@ -96,3 +96,52 @@ export function decodeConsumerState(buf: Buffer): ConsumerState {
   }
   return s;
 }
+
+/** What a damaged state file still tells us. */
+export interface LenientDecode {
+  state: ConsumerState;
+  /** Absent when the whole state decoded and is consistent. */
+  damage?: { reason: string; kept: 'floor' | 'nothing' };
+}
+
+/** Internal consistency of a decoded state (what a bit flip that still decodes usually breaks). */
+export function consumerStateProblem(s: ConsumerState): string | undefined {
+  if (s.ackFloor.streamSeq > s.delivered.streamSeq) return 'ack floor above delivered (stream)';
+  if (s.ackFloor.consumerSeq > s.delivered.consumerSeq) return 'ack floor above delivered (consumer)';
+  for (const [sseq, p] of s.pending) {
+    if (sseq <= s.ackFloor.streamSeq || sseq > s.delivered.streamSeq) return `pending stream sequence ${sseq} out of range`;
+    if (p.seq > s.delivered.consumerSeq) return `pending consumer sequence ${p.seq} out of range`;
+  }
+  return undefined;
+}
+
+/**
+ * Decode as much of a possibly damaged state as can be trusted (nats-server's
+ * decodeConsumerState gives up on the whole file instead). The ack floor and
+ * delivered pair come first in the layout: when they decode and agree but the
+ * pending/redelivered lists do not, the floor is kept and delivered is pulled
+ * back to it, so everything after the floor is delivered again rather than skipped.
+ */
+export function decodeConsumerStateLenient(buf: Buffer): LenientDecode {
+  const nothing = (reason: string): LenientDecode => ({ state: emptyConsumerState(), damage: { reason, kept: 'nothing' } });
+  if (buf.length === 0) return nothing('empty file');
+  if (buf.length < 2 || buf[0] !== MAGIC || buf[1] !== VERSION) return nothing('bad header');
+  try {
+    const s = decodeConsumerState(buf);
+    const problem = consumerStateProblem(s);
+    if (!problem) return { state: s };
+  } catch {
+    // Fall through to the partial read.
+  }
+  const pos = { off: 2 };
+  const floor = { consumerSeq: getUvarint(buf, pos), streamSeq: getUvarint(buf, pos) };
+  const delivered = { consumerSeq: getUvarint(buf, pos), streamSeq: getUvarint(buf, pos) };
+  if (pos.off < 0) return nothing('truncated before the ack floor and delivered sequences');
+  if (floor.streamSeq > delivered.streamSeq || floor.consumerSeq > delivered.consumerSeq) {
+    return nothing('ack floor above delivered');
+  }
+  const s = emptyConsumerState();
+  s.ackFloor = { ...floor };
+  s.delivered = { ...floor };
+  return { state: s, damage: { reason: 'pending/redelivered lists unreadable', kept: 'floor' } };
+}

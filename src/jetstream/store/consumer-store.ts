@@ -4,7 +4,11 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { copyConsumerState, decodeConsumerState, emptyConsumerState, encodeConsumerState } from './consumer-state-codec.js';
+import {
+  copyConsumerState, decodeConsumerStateLenient, emptyConsumerState, encodeConsumerState, type LenientDecode,
+} from './consumer-state-codec.js';
+import { readCheckedFileSync, writeCheckedFile, writeCheckedFileSync, type CheckedRead } from './checked-file.js';
+import { crc32 } from './crc32.js';
 import { StoreError } from './errors.js';
 import type { ConsumerState, ConsumerStore } from './types.js';
 
@@ -204,8 +208,69 @@ export class MemConsumerStore implements ConsumerStore {
   }
 }
 
+// Consumer directory <stream>/obs/<consumer>/:
+//   meta.json + meta.sum       name, config and creation time; meta.sum is its checksum
+//                              (HighwayHash-64 keyed by the consumer name, checked-file.ts)
+//   meta.bak + meta.bak.sum    a second copy, so one damaged file never loses a durable
+//   state.dat                  nats-server's consumer state encoding + an 8-byte trailer
+//                              (CRC-32 of the encoding, then "TSCK"), replaced atomically
+//   state.dat.damaged          a state file that failed its checks, kept for inspection
+// nats-server keeps meta.inf + meta.sum + o.dat; it drops a consumer whose meta or
+// state does not decode. Here the durable survives one damaged meta copy, and a damaged
+// state restarts it from what can be trusted (see readConsumerDirs).
 const META_FILE = 'meta.json';
+const META_SUM = 'meta.sum';
+const META_BAK = 'meta.bak';
+const META_BAK_SUM = 'meta.bak.sum';
 const STATE_FILE = 'state.dat';
+const DAMAGED_STATE_FILE = 'state.dat.damaged';
+/** Beside obs/ in the stream directory: consumer directories set aside, never loaded. */
+const DAMAGED_DIR = 'obs-damaged';
+const TRAILER_MAGIC = Buffer.from('TSCK', 'latin1');
+const TRAILER_LEN = 8;
+
+/** What recovery had to report or give up for one consumer (see consumerRecoveryNote). */
+export interface ConsumerRecoveryNote {
+  /** Log lines: what was damaged and what was done about it. */
+  messages: string[];
+  /** The state could only be partly trusted: resume after the ack floor, or from the consumer's beginning. */
+  restart?: 'floor' | 'beginning';
+  /** Neither meta copy could be read: there is no config to start the durable with. */
+  metaUnreadable?: boolean;
+}
+
+// Keyed by the recovered state object, which the file store hands on unchanged to
+// recoveredConsumers() and consumerStore(), so the note travels with it.
+const recoveryNotes = new WeakMap<ConsumerState, ConsumerRecoveryNote>();
+
+/** The damage found while recovering the consumer whose recovered state this is, if any. */
+export function consumerRecoveryNote(state: ConsumerState): ConsumerRecoveryNote | undefined {
+  return recoveryNotes.get(state);
+}
+
+/** state.dat content: the nats-server encoding followed by the checksum trailer. */
+export function encodeStateFile(st: ConsumerState): Buffer {
+  const body = encodeConsumerState(st);
+  const out = Buffer.allocUnsafe(body.length + TRAILER_LEN);
+  body.copy(out, 0);
+  out.writeUInt32LE(crc32(body, 0, body.length), body.length);
+  TRAILER_MAGIC.copy(out, body.length + 4);
+  return out;
+}
+
+/** Decode state.dat: verified when it has a trailer, leniently otherwise (older files, torn tails). */
+export function decodeStateFile(buf: Buffer): LenientDecode {
+  const n = buf.length;
+  if (n >= TRAILER_LEN + 2 && buf.subarray(n - 4).equals(TRAILER_MAGIC)) {
+    const body = buf.subarray(0, n - TRAILER_LEN);
+    if (crc32(body, 0, body.length) !== buf.readUInt32LE(n - TRAILER_LEN)) {
+      // A flipped bit may have moved the ack floor forward: none of it can be trusted.
+      return { state: emptyConsumerState(), damage: { reason: 'checksum mismatch', kept: 'nothing' } };
+    }
+    return decodeConsumerStateLenient(body);
+  }
+  return decodeConsumerStateLenient(buf);
+}
 
 /** Write a file atomically: temp file, fsync (optional), rename, fsync of the directory (optional). */
 export async function atomicWrite(file: string, data: Buffer | string, doSync: boolean): Promise<void> {
@@ -259,33 +324,64 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
-/** Consumer state persisted under <dir>: meta.json (name, config, created) and state.dat.
+/** Consumer state persisted under <dir> (layout above).
  *  Changes are coalesced: at most one write in flight, the next one starts after it with the latest state. */
 export class FileConsumerStore extends MemConsumerStore {
   private dirty = false;
   private writing: Promise<void> | undefined;
   private scheduled = false;
   private writeError: Error | undefined;
+  /** Bumped by every state change; durableGen is the highest generation known to be on disk. */
+  private changeGen = 0;
+  private durableGen = 0;
+  /** Latest meta not yet written to the second copy, and the loop writing it. */
+  private backupData: Buffer | undefined;
+  private backupWriting: Promise<void> | undefined;
 
   constructor(name: string, cfg: unknown, createdMs: number, private readonly dir: string,
     private readonly syncAlways: boolean, onClose?: (name: string) => void, recovered?: ConsumerState) {
     super(name, cfg, createdMs, onClose);
-    fs.mkdirSync(dir, { recursive: true });
+    if (recovered && consumerRecoveryNote(recovered)?.metaUnreadable) {
+      // The files left by an unreadable durable of this name are evidence, not this consumer's state.
+      moveAside(dir);
+      recovered = undefined;
+    }
+    const firstCreated = fs.mkdirSync(dir, { recursive: true });
+    if (firstCreated !== undefined && syncAlways) {
+      // The new directory entries must survive a machine crash too, not only the files in them.
+      for (let d = dir; d.length >= firstCreated.length; d = path.dirname(d)) fsyncDirSync(path.dirname(d));
+    }
     if (recovered) this.st = copyConsumerState(recovered);
     this.writeMeta();
   }
 
   private writeMeta(): void {
-    atomicWriteSync(path.join(this.dir, META_FILE),
-      JSON.stringify({ name: this.name, config: this.cfg, createdMs: this.createdMs }), this.syncAlways);
+    const data = Buffer.from(JSON.stringify({ name: this.name, config: this.cfg, createdMs: this.createdMs }));
+    // The primary is durable before the caller answers (consumer create/update). The copy follows
+    // off the event loop: until it lands the primary alone holds the config (as in nats-server),
+    // and at any crash point at least one of the two verifies.
+    writeCheckedFileSync(this.dir, META_FILE, META_SUM, this.name, data, this.syncAlways);
+    this.backupData = data;
+    if (this.backupWriting) return;
+    this.backupWriting = (async () => {
+      while (this.backupData !== undefined && !this.closed) {
+        const d = this.backupData;
+        this.backupData = undefined;
+        await writeCheckedFile(this.dir, META_BAK, META_BAK_SUM, this.name, d, this.syncAlways).catch(() => {
+          // The primary is intact; the copy is written again with the next config change.
+        });
+      }
+    })().finally(() => {
+      this.backupWriting = undefined;
+    });
   }
-
   override updateConfig(cfg: unknown): void {
     super.updateConfig(cfg);
     this.writeMeta();
   }
 
   protected override changed(): void {
+    this.changeGen++;
     this.dirty = true;
     if (this.scheduled || this.writing) return;
     this.scheduled = true;
@@ -298,9 +394,14 @@ export class FileConsumerStore extends MemConsumerStore {
   private startWrite(): void {
     if (this.writing || !this.dirty) return;
     this.dirty = false;
-    const data = encodeConsumerState(this.st);
+    const gen = this.changeGen;
+    const data = encodeStateFile(this.st);
     this.writing = atomicWrite(path.join(this.dir, STATE_FILE), data, this.syncAlways)
-      .catch((err: Error) => {
+      .then(() => {
+        // A later good write supersedes an earlier failure: flush() reports the current state.
+        this.writeError = undefined;
+        if (gen > this.durableGen) this.durableGen = gen;
+      }, (err: Error) => {
         this.writeError = err;
       })
       .finally(() => {
@@ -309,18 +410,29 @@ export class FileConsumerStore extends MemConsumerStore {
       });
   }
 
-  /** Resolves when the latest state is on disk. */
+  /**
+   * Resolves when the state as of this call is on disk (later changes are not waited for, so a
+   * caller is not held up by a steady stream of new changes). Rejects if the write failed.
+   */
   async flush(): Promise<void> {
-    while (this.writing || this.dirty) {
-      if (!this.writing) this.startWrite();
+    const target = this.changeGen;
+    while (this.durableGen < target) {
+      // Closed (deleted): there is nothing left to write to.
+      if (this.closed && !this.writing) return;
+      if (!this.writing) {
+        // Nothing in flight for our change (a failed write is retried once per flush call).
+        this.dirty = true;
+        this.startWrite();
+      }
       await this.writing;
+      if (this.durableGen < target && this.writeError) throw this.writeError;
     }
-    if (this.writeError) throw this.writeError;
   }
 
   override async stop(): Promise<void> {
     if (this.closed) return;
     await this.flush().catch(() => undefined);
+    if (this.backupWriting) await this.backupWriting;
     await super.stop();
   }
 
@@ -330,13 +442,113 @@ export class FileConsumerStore extends MemConsumerStore {
     if (!this.closed) this.markClosed();
     this.dirty = false;
     if (this.writing) await this.writing;
+    if (this.backupWriting) await this.backupWriting;
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Read consumers persisted under obsDir (one directory per consumer). Unreadable ones are skipped. */
-export function readConsumerDirs(obsDir: string): Array<{ name: string; config: unknown; createdMs: number; state: ConsumerState; dir: string }> {
-  const out: Array<{ name: string; config: unknown; createdMs: number; state: ConsumerState; dir: string }> = [];
+/** Move a consumer directory to <stream>/obs-damaged/<dir name>.<time>; nothing is deleted. */
+function moveAside(dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const parent = path.join(path.dirname(path.dirname(dir)), DAMAGED_DIR);
+  fs.mkdirSync(parent, { recursive: true });
+  const dest = path.join(parent, `${path.basename(dir)}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  fs.renameSync(dir, dest);
+  fsyncDirSync(parent);
+  fsyncDirSync(path.dirname(dir));
+  return dest;
+}
+
+interface ConsumerMeta {
+  name: string;
+  config: unknown;
+  createdMs: number;
+}
+
+function parseMeta(r: CheckedRead, name: string): { meta?: ConsumerMeta; problem?: string } {
+  if (r.status === 'missing') return { problem: 'missing' };
+  if (r.status === 'damaged') return { problem: r.reason };
+  try {
+    const m = JSON.parse(r.data.toString('utf8')) as ConsumerMeta;
+    if (m === null || typeof m !== 'object' || m.name !== name || typeof m.config !== 'object' || m.config === null) {
+      return { problem: `does not describe consumer ${JSON.stringify(name)}` };
+    }
+    return { meta: { name: m.name, config: m.config, createdMs: Number(m.createdMs) || 0 } };
+  } catch (e) {
+    return { problem: `not valid JSON (${String(e)})` };
+  }
+}
+
+/** The consumer's config from meta.json, else from meta.bak; notes say what was wrong. */
+function readConsumerMeta(dir: string, name: string, notes: string[]): ConsumerMeta | undefined {
+  const primary = readCheckedFileSync(dir, META_FILE, META_SUM, name);
+  const p = parseMeta(primary, name);
+  if (p.meta && primary.status === 'no-sum') {
+    notes.push(`${META_FILE} has no checksum (written by an older version); loaded as is`);
+  }
+  if (p.meta) return p.meta;
+  const backup = readCheckedFileSync(dir, META_BAK, META_BAK_SUM, name);
+  const b = backup.status === 'no-sum' ? { problem: 'has no checksum' } : parseMeta(backup, name);
+  if (b.meta) {
+    notes.push(`${META_FILE} damaged (${p.problem}; checksum ${META_SUM}); config recovered from ${META_BAK}`);
+    return b.meta;
+  }
+  notes.push(`config unreadable: ${META_FILE}: ${p.problem}; ${META_BAK}: ${b.problem}. ` +
+    `The durable is NOT started; its files are left in ${dir} (fix ${META_FILE} and remove ${META_SUM} to load it, ` +
+    'or create the consumer again: these files are then moved aside)');
+  return undefined;
+}
+
+/** The consumer's state from state.dat: what can be trusted of it, and notes on what was not. */
+function readConsumerStateFile(dir: string, note: ConsumerRecoveryNote): ConsumerState {
+  const file = path.join(dir, STATE_FILE);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    // No state written yet: the consumer starts from its config.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyConsumerState();
+    note.restart = 'beginning';
+    note.messages.push(`cannot read ${STATE_FILE} (${String(e)}); delivery restarts from the consumer's beginning`);
+    return emptyConsumerState();
+  }
+  const d = decodeStateFile(buf);
+  if (!d.damage) return d.state;
+  // Keep a copy for inspection (the next state write replaces state.dat). Until then state.dat
+  // stays, so a restart before that write reaches the same decision again.
+  try {
+    fs.copyFileSync(file, path.join(dir, DAMAGED_STATE_FILE));
+  } catch {
+    // Best effort: the decision below does not depend on it.
+  }
+  if (d.damage.kept === 'floor' && d.state.ackFloor.streamSeq > 0) {
+    note.restart = 'floor';
+    note.messages.push(`${STATE_FILE} damaged (${d.damage.reason}, ${buf.length} bytes): ack floor kept, ` +
+      `messages after stream sequence ${d.state.ackFloor.streamSeq} will be redelivered; ` +
+      `damaged file kept as ${DAMAGED_STATE_FILE}`);
+    return d.state;
+  }
+  note.restart = 'beginning';
+  note.messages.push(`${STATE_FILE} damaged (${d.damage.reason}, ${buf.length} bytes): nothing in it can be trusted, ` +
+    `delivery restarts from the consumer's beginning (redelivery rather than skipping); damaged file kept as ${DAMAGED_STATE_FILE}`);
+  return emptyConsumerState();
+}
+
+export interface RecoveredConsumerDir {
+  name: string;
+  config: unknown;
+  createdMs: number;
+  state: ConsumerState;
+  dir: string;
+}
+
+/**
+ * Read the consumers persisted under obsDir (one directory per consumer). Nothing is skipped
+ * silently: a consumer whose files are damaged is still returned, with a ConsumerRecoveryNote
+ * (consumerRecoveryNote(entry.state)) saying what was found and what to do.
+ */
+export function readConsumerDirs(obsDir: string): RecoveredConsumerDir[] {
+  const out: RecoveredConsumerDir[] = [];
   let names: string[];
   try {
     names = fs.readdirSync(obsDir);
@@ -346,17 +558,32 @@ export function readConsumerDirs(obsDir: string): Array<{ name: string; config: 
   for (const n of names.sort()) {
     const dir = path.join(obsDir, n);
     try {
-      const meta = JSON.parse(fs.readFileSync(path.join(dir, META_FILE), 'utf8')) as { name: string; config: unknown; createdMs: number };
-      let state = emptyConsumerState();
-      try {
-        state = decodeConsumerState(fs.readFileSync(path.join(dir, STATE_FILE)));
-      } catch {
-        // No state written yet (or unreadable): start from the config.
-      }
-      out.push({ name: meta.name, config: meta.config, createdMs: meta.createdMs, state, dir });
+      if (!fs.statSync(dir).isDirectory()) continue;
     } catch {
       continue;
     }
+    let name = n;
+    try {
+      name = decodeURIComponent(n);
+    } catch {
+      // Not written by us; use the directory name as is.
+    }
+    const note: ConsumerRecoveryNote = { messages: [] };
+    let meta: ConsumerMeta | undefined;
+    let state: ConsumerState;
+    try {
+      meta = readConsumerMeta(dir, name, note.messages);
+      if (!meta) note.metaUnreadable = true;
+      state = readConsumerStateFile(dir, note);
+    } catch (e) {
+      // One consumer's files must not stop the stream from loading.
+      meta = undefined;
+      note.metaUnreadable = true;
+      note.messages.push(`files unreadable (${String(e)}); the durable is NOT started, its files are left in ${dir}`);
+      state = emptyConsumerState();
+    }
+    if (note.messages.length > 0) recoveryNotes.set(state, note);
+    out.push({ name, config: meta?.config, createdMs: meta?.createdMs ?? 0, state, dir });
   }
   return out;
 }
