@@ -23,7 +23,7 @@ test('meta: create/info/update/delete of R1 streams and consumers, one reply eac
       const created = j(r[0]!);
       assert.equal(created.type, 'io.nats.jetstream.api.v1.stream_create_response');
       assert.equal(created.did_create, true);
-      assert.equal(created.cluster.name, 'C1');
+      assert.equal(created.cluster.name, metaOf(nodes[0]!).clusterName);
       const holder = created.cluster.leader as string;
       const holderNode = nodes.find((n) => n.name === holder)!;
       assert.ok(jsOf(holderNode).jsAccount('$G')!.streams.has(name), 'the holder has the stream');
@@ -46,7 +46,7 @@ test('meta: create/info/update/delete of R1 streams and consumers, one reply eac
         assert.equal(r.length, 1);
         const info = j(r[0]!);
         assert.equal(info.state.messages, 3);
-        assert.deepEqual(info.cluster, { name: 'C1', leader: holder });
+        assert.deepEqual(info.cluster, { name: metaOf(nodes[0]!).clusterName, leader: holder });
       }
 
       r = await requestAll(nc, nodes, `$JS.API.STREAM.UPDATE.${name}`, JSON.stringify({ name, subjects: [`s${i}.>`, `t${i}.>`], storage: 'file' }));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { freePort, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { startNodesOnPortsKnownInAdvance, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
 import type { JetStreamService } from '../../src/jetstream/index.js';
 import type { ClusteredJetStream } from '../../src/jetstream/cluster/js-cluster.js';
 import type { Options } from '../../src/config/options.js';
@@ -33,17 +33,14 @@ export function jsClusterOptions(dir: string, extra: Partial<Options> = {}): Par
 
 /** Start `n` clustered JetStream servers in this process (names n1..nN, fixed cluster ports, full mesh of routes). */
 export async function startJsCluster(n: number, root = mkdtempSync(join(tmpdir(), 'tsnats-meta-'))): Promise<{ nodes: JsNode[]; root: string }> {
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) ports.push(await freePort());
   const nodes: JsNode[] = [];
   try {
-    for (let i = 1; i <= n; i++) {
-      const name = `n${i}`;
-      const dir = join(root, name);
-      const routes = ports.filter((_, k) => k !== i - 1).map((p) => `nats-route://127.0.0.1:${p}`);
-      const node = await startNode({ name, clusterPort: ports[i - 1], routes, extra: jsClusterOptions(dir, { cluster: { connectRetries: 60 } as never }) });
-      nodes.push({ ...node, name, dir });
-    }
+    const started = await startNodesOnPortsKnownInAdvance(n, (ports, clusterName) => ports.map((port, i) => ({
+      name: `n${i + 1}`, clusterName, clusterPort: port,
+      routes: ports.filter((_, k) => k !== i).map((p) => `nats-route://127.0.0.1:${p}`),
+      extra: jsClusterOptions(join(root, `n${i + 1}`), { cluster: { connectRetries: 60 } as never }),
+    })));
+    started.forEach((node, i) => nodes.push({ ...node, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) }));
     await waitRoutes(nodes, n - 1);
     await waitForMetaLeader(nodes);
   } catch (e) {

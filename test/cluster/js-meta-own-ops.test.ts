@@ -45,7 +45,7 @@ test('meta: stepdown to a preferred server, then SERVER.REMOVE of a stopped serv
     assert.equal(advisories.length, 1);
     assert.equal(advisories[0]!.type, 'io.nats.jetstream.advisory.v1.domain_leader_elected');
     assert.equal(advisories[0]!.leader, metaOf(target).id);
-    assert.equal(advisories[0]!.cluster, 'C1');
+    assert.equal(advisories[0]!.cluster, metaOf(nodes[0]!).clusterName);
     assert.deepEqual(advisories[0]!.replicas.map((r: any) => r.name).sort(), ['n1', 'n2', 'n3']);
     // An unknown preferred server is refused and nothing changes.
     const bad = await sysRequest(nodes[1]!, nodes, '$JS.API.META.LEADER.STEPDOWN', JSON.stringify({ placement: { preferred: 'nope' } }));
