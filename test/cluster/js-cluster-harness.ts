@@ -310,12 +310,32 @@ export class JsCluster {
   }
 
   /**
+   * Wait until every running server has a route to every other running server (by server id, from
+   * /varz and /routez). A meta leader can be elected before the mesh is complete; a reply from a
+   * server without a route to the requester's server yet would be dropped for want of interest.
+   */
+  async waitFullMesh(timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+    await pollUntil(async () => {
+      const up = this.nodes.filter((n) => n.alive);
+      const ids = await Promise.all(up.map(async (n) => (await this.monitor<{ server_id: string }>(n, '/varz')).server_id));
+      const routes = await Promise.all(up.map(async (n) => (await this.monitor<{ routes?: { remote_id: string }[] }>(n, '/routez')).routes ?? []));
+      const full = up.every((_n, i) => {
+        const remote = new Set(routes[i]!.map((r) => r.remote_id));
+        return ids.every((id, j) => j === i || remote.has(id));
+      });
+      return full ? true : undefined;
+    }, `a full route mesh on ${this.impl}`, timeoutMs, intervalMs);
+  }
+
+  /**
    * Wait until every running node names the same running node as meta leader and that leader sees
    * `peers` (default: every node of the cluster, or the running ones when some are down) as current.
-   * `not` excludes a leader (after a stepdown or a kill). Returns the leader node.
+   * `not` excludes a leader (after a stepdown or a kill). Waits for the full route mesh first.
+   * Returns the leader node.
    */
   async waitMetaLeader(opts: { not?: string; timeoutMs?: number; peers?: number; intervalMs?: number } = {}): Promise<JsNode> {
     const alive = () => this.nodes.filter((n) => n.alive);
+    await this.waitFullMesh(opts.timeoutMs, opts.intervalMs);
     let seen = '';
     return pollUntil(async () => {
       const up = alive();

@@ -276,6 +276,29 @@ for (const impl of IMPLS) {
       await apiRequest(ncs[0]!, '$JS.API.STREAM.DELETE.IDEM', undefined, { settleMs: 0 });
     });
 
+    test('concurrent identical creates through every server: one stream, created once; the others get it without did_create', async () => {
+      for (let k = 0; k < 2; k++) {
+        const name = `CONC${k}`;
+        // Two requests per server, all in flight together.
+        const rs = await Promise.all([0, 1, 2, 0, 1, 2].map((i) => apiRequest<StreamResp>(ncs[i]!, `$JS.API.STREAM.CREATE.${name}`, r1(name))));
+        for (const r of rs) {
+          assert.equal(r.all.length, 1, 'one reply per request');
+          assert.equal(r.first!.error, undefined);
+        }
+        assert.equal(rs.filter((r) => r.first!.did_create === true).length, 1, 'exactly one reply says did_create');
+        assert.equal(new Set(rs.map((r) => r.first!.created)).size, 1, 'every reply describes the same stream');
+        assert.equal(holders(name).length, 1);
+        const cons = await Promise.all([0, 1, 2].map((i) => apiRequest<{ created?: string; error?: unknown }>(ncs[i]!, `$JS.API.CONSUMER.CREATE.${name}.D`,
+          { stream_name: name, config: { durable_name: 'D', ack_policy: 'explicit' } })));
+        for (const r of cons) {
+          assert.equal(r.all.length, 1);
+          assert.equal(r.first!.error, undefined);
+        }
+        assert.equal(new Set(cons.map((r) => r.first!.created)).size, 1, 'one consumer');
+        await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${name}`, undefined, { settleMs: 0 });
+      }
+    });
+
     test('bad requests and stream-level operations from any server: one reply each, nats-server\'s errors, the stream intact', async () => {
       const cfg = r1('BAD', { placement: { tags: ['node:n2'] } });
       const created = await apiRequest<StreamResp>(ncs[0]!, '$JS.API.STREAM.CREATE.BAD', cfg, { settleMs: 0 });

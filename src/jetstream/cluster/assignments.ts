@@ -209,10 +209,15 @@ export class MetaAssignments {
     return e;
   }
 
-  removeStream(account: string, name: string): StreamEntry | undefined {
+  /**
+   * Drop a stream assignment. With `sa`, a removal for an older incarnation of the name (a
+   * different created time and group: deleted and created again) is ignored, as nats-server does.
+   */
+  removeStream(account: string, name: string, sa?: StreamAssignment): StreamEntry | undefined {
     const m = this.accounts.get(account);
     const e = m?.get(name);
     if (!m || !e) return undefined;
+    if (sa && sa.created !== e.sa.created && sa.group.name !== e.sa.group.name) return undefined;
     m.delete(name);
     if (m.size === 0) this.accounts.delete(account);
     return e;
@@ -230,6 +235,7 @@ export class MetaAssignments {
     const e = this.stream(accountOf(ca.client), ca.stream);
     const cur = e?.consumers.get(ca.name);
     if (!e || !cur) return undefined;
+    if (ca.created !== cur.created && ca.group.name !== cur.group.name) return undefined; // a newer consumer of that name
     e.consumers.delete(ca.name);
     return cur;
   }

@@ -346,7 +346,12 @@ export class ClusteredJetStream {
       }
       case MetaOp.removeStream: {
         const acc = accountOf(d.sa.client);
-        const prev = this.state.removeStream(acc, d.sa.stream.name);
+        if (!this.state.stream(acc, d.sa.stream.name)) {
+          if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, undefined));
+          break;
+        }
+        const prev = this.state.removeStream(acc, d.sa.stream.name, d.sa);
+        if (!prev) break; // a removal of an older incarnation of this name
         if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, prev));
         break;
       }
@@ -360,7 +365,8 @@ export class ClusteredJetStream {
         break;
       }
       case MetaOp.removeConsumer: {
-        this.state.removeConsumer(d.ca);
+        const cur = this.state.stream(accountOf(d.ca.client), d.ca.stream)?.consumers.get(d.ca.name);
+        if (cur && !this.state.removeConsumer(d.ca)) break; // a newer consumer of that name stays
         if (live) void this.enqueue(() => this.localRemoveConsumer(d.ca));
         break;
       }
