@@ -168,8 +168,8 @@ export function quorumLostApplies(hasQuorum: boolean, groupCreatedMs: number, no
 export interface RaftPeerStatus {
   id: string;
   current: boolean;
-  /** ms since the epoch of the last contact; 0 / undefined = never. */
-  lastMs?: number;
+  /** ns since the epoch of the last contact; 0 / undefined = never. */
+  lastNs?: bigint;
   lag?: number;
 }
 
@@ -186,10 +186,10 @@ export interface ClusterInfoInput {
   groupPeers: string[];
   peers: RaftPeerStatus[];
   lookup: (peerId: string) => PeerServerInfo | undefined;
-  nowMs: number;
+  nowNs: bigint;
   raftGroup?: string;
-  /** A peer silent for longer than this is not current (raft lostQuorumInterval). */
-  lostQuorumMs?: number;
+  /** A peer silent for longer than this (ns) is not current (raft lostQuorumInterval, 10 s). */
+  lostQuorumNs?: bigint;
 }
 
 export interface ClusterInfo {
@@ -201,16 +201,15 @@ export interface ClusterInfo {
 
 /** nats-server's clusterInfo(rg) for an R>1 group. */
 export function clusterInfo(inp: ClusterInfoInput): ClusterInfo {
-  const lostQuorumMs = inp.lostQuorumMs ?? 10_000;
+  const lostQuorumNs = inp.lostQuorumNs ?? 10_000_000_000n;
   const excluded = inp.leader === '' ? '' : inp.selfId;
   const members = new Set(inp.groupPeers);
   const replicas: PeerInfo[] = [];
   for (const rp of inp.peers) {
     if (rp.id === excluded || !members.has(rp.id)) continue;
-    const seenMs = rp.lastMs && inp.nowMs > rp.lastMs ? inp.nowMs - rp.lastMs : 0;
+    const seen = rp.lastNs && inp.nowNs > rp.lastNs ? inp.nowNs - rp.lastNs : 0n;
     const pi: PeerInfo = {
-      name: '', current: rp.current && seenMs <= lostQuorumMs, offline: true,
-      active: BigInt(Math.round(seenMs * 1e6)), lag: rp.lag ?? 0, peer: rp.id,
+      name: '', current: rp.current && seen <= lostQuorumNs, offline: true, active: seen, lag: rp.lag ?? 0, peer: rp.id,
     };
     const si = inp.lookup(rp.id);
     if (si) {
@@ -245,14 +244,15 @@ export function clusterInfoJson(ci: ClusterInfo): string {
 }
 
 /** Replicas for LEADER_ELECTED / QUORUM_LOST (nats-server's s.replicas): every known peer, leader included. */
-export function advisoryReplicas(peers: RaftPeerStatus[], lookup: (peerId: string) => PeerServerInfo | undefined, nowMs: number): PeerInfo[] {
+export function advisoryReplicas(peers: RaftPeerStatus[], lookup: (peerId: string) => PeerServerInfo | undefined, nowNs: bigint): PeerInfo[] {
   const out: PeerInfo[] = [];
   for (const rp of peers) {
     const si = lookup(rp.id);
     if (!si) continue; // nats-server skips peers it cannot name
     out.push({
       name: si.name, current: rp.current, offline: si.offline,
-      active: rp.lastMs ? BigInt(Math.round((nowMs - rp.lastMs) * 1e6)) : 0, lag: rp.lag ?? 0, peer: rp.id,
+      // time.Since(last), not clamped: nats-server reports negative values for clock skew.
+      active: rp.lastNs ? nowNs - rp.lastNs : 0, lag: rp.lag ?? 0, peer: rp.id,
     });
   }
   return out;
