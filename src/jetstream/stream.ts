@@ -112,6 +112,11 @@ export class Stream {
   /** Mirror/source state reported in info (set by the sourcing module). */
   mirrorInfo: (() => StreamSourceInfo | undefined) | undefined;
   sourcesInfo: (() => StreamSourceInfo[] | undefined) | undefined;
+  /**
+   * Replicated streams: publishes go to the cluster layer instead of the store (it proposes
+   * them and stores committed entries through storeRaw on every replica).
+   */
+  replicator: ((subject: string, reply: string, headers: Buffer | undefined, payload: Buffer) => void) | undefined;
   /** Cluster info for responses (the clustered layer replaces this). */
   clusterInfo: (() => Record<string, unknown> | undefined) | undefined;
 
@@ -203,6 +208,10 @@ export class Stream {
    */
   processInbound(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
+    if (this.replicator) {
+      this.replicator(subject, reply, headers, payload);
+      return;
+    }
     const respond = reply !== '' && this.cfg.no_ack !== true;
     try {
       const seq = this.storeMessage(subject, headers, payload, respond ? reply : '');

@@ -166,7 +166,12 @@ export class ClusterApi {
     }
     const holder = holderOf(entry.sa.group);
     if (entry.sa.group.peers.length > 1) {
-      // Recorded, not replicated yet: the meta leader answers from the assignment.
+      // Replicated streams: the stream group's leader answers (stream-group.ts); consumers
+      // of replicated streams are not served yet: the meta leader says so.
+      if (kind.k === 'stream') {
+        c.streamGroups.get(req.accountName, kind.stream)?.handleApi(req, kind.type, handler);
+        return;
+      }
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
     }

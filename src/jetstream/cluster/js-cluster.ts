@@ -40,6 +40,7 @@ import {
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
+import { StreamGroups } from './stream-group.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -74,6 +75,8 @@ export class ClusteredJetStream {
   readonly server: Server;
   readonly id: string;
   readonly state = new MetaAssignments();
+  /** R>1 streams this server is a peer of (stream-group.ts). */
+  readonly streamGroups = new StreamGroups(this);
   cluster!: Cluster;
   node!: RaftNode;
   /** Replaying snapshot + WAL at start: local actions wait for the end of recovery. */
@@ -218,6 +221,7 @@ export class ClusteredJetStream {
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     await this.metaStarting?.catch(() => {});
     await this.work.catch(() => {});
+    await this.streamGroups.stopAll();
     if (this.node) {
       this.snapshot(true);
       this.node.stop();
@@ -387,7 +391,10 @@ export class ClusteredJetStream {
     for (const [acc, m] of next.accounts) this.state.accounts.set(acc, m);
     if (this.recovering) return; // reconciled once at the end of recovery
     void this.enqueue(async () => {
-      for (const [acc, e] of gone) await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
+      for (const [acc, e] of gone) {
+        await this.streamGroups.remove(acc, e.sa.stream.name);
+        await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
+      }
       await this.reconcile(undefined);
     });
   }
@@ -406,6 +413,8 @@ export class ClusteredJetStream {
   /** Called for every stream that comes to life on this server. */
   streamAdded(_acc: JsAccount, stream: Stream): void {
     stream.clusterInfo = () => this.clusterBlock();
+    // A replica recovered from disk takes no publishes until its group has rebuilt it.
+    if (stream.config.num_replicas > 1) stream.replicator = () => {};
   }
 
   /** Run the single-server handler for `subject` with a request made from an assignment. */
@@ -435,8 +444,10 @@ export class ClusteredJetStream {
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (sa.group.peers.length > 1) {
-      // Recorded and placed only: the meta leader answers for replicated assets.
-      this.api.answerReplicatedCreate(sa, isUpdate);
+      // Replicated: the group's first leader answers a create; updates are answered by the
+      // meta leader from the assignment.
+      if (isUpdate) this.api.answerReplicatedCreate(sa, isUpdate);
+      await this.streamGroups.assign(entry);
       return;
     }
     if (!this.isLocalHolder(sa)) {
@@ -460,6 +471,7 @@ export class ClusteredJetStream {
     const group = prev?.sa.group ?? sa.group;
     const holder = holderOf(group);
     const jsa = this.js.jsAccount(account);
+    if (this.streamGroups.get(account, name)) await this.streamGroups.remove(account, name);
     const local = jsa?.streams.has(name) ?? false;
     if (holder === this.id && group.peers.length === 1 && local) {
       const res = await this.runLocal(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply, '');
@@ -528,6 +540,10 @@ export class ClusteredJetStream {
   private async reconcile(only: string | undefined): Promise<void> {
     for (const [account, e] of [...this.state.all()]) {
       if (only !== undefined && only !== account) continue;
+      if (e.sa.group.peers.length > 1) {
+        await this.streamGroups.assign(e);
+        continue;
+      }
       if (!this.isLocalHolder(e.sa)) continue;
       const jsa = this.js.jsAccount(account);
       if (!jsa) continue;
@@ -570,6 +586,7 @@ export class ClusteredJetStream {
     for (const jsa of this.js.allJsAccounts()) {
       for (const s of [...jsa.streams.values()]) {
         const e = this.state.stream(jsa.name, s.name);
+        if (e && this.streamGroups.get(jsa.name, s.name)) continue;
         if (!e || !this.isLocalHolder(e.sa)) {
           await this.removeLocalStream(jsa.name, s.name, 'orphaned: not in the meta state');
           continue;
@@ -584,6 +601,11 @@ export class ClusteredJetStream {
   }
 
   // ------------------------------------------------------------------ messaging
+
+  /** Publish in the system account (advisories of the asset layer). */
+  publishSystem(subject: string, payload: string): void {
+    this.sys.publish(subject, '', undefined, payload);
+  }
 
   /** Answer a client in its account, counted like any API answer. */
   respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
