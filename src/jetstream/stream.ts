@@ -14,7 +14,7 @@ import {
 import { goTimeFromNanos } from './api/json.js';
 import { parsePubHeaders, appendHeaders, getHeader, HDR_MSG_ID } from './headers.js';
 import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubsetMatch } from './subjects.js';
-import type { StreamStore, StoreConfig, StoredMsg } from './store/types.js';
+import type { ConsumerStore, StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
 
 /** What a stream needs from the server around it. Implemented by the JetStream subsystem. */
@@ -117,6 +117,11 @@ export class Stream {
    * them and stores committed entries through storeRaw on every replica).
    */
   replicator: ((subject: string, reply: string, headers: Buffer | undefined, payload: Buffer) => void) | undefined;
+  /**
+   * Replicated consumers: the cluster layer wraps a consumer's state store so that the
+   * leader's deliveries and acks are also proposed to the consumer's group.
+   */
+  consumerStoreHook: ((name: string, store: ConsumerStore) => ConsumerStore) | undefined;
   /** Cluster info for responses (the clustered layer replaces this). */
   clusterInfo: (() => Record<string, unknown> | undefined) | undefined;
 
@@ -156,6 +161,12 @@ export class Stream {
   }
 
   // ---- consumers and listeners -------------------------------------------------------
+
+  /** A consumer's state store (through consumerStoreHook when the cluster layer set one). */
+  openConsumerStore(name: string, cfg: unknown, createdMs: number): ConsumerStore {
+    const s = this.store.consumerStore(name, cfg, createdMs);
+    return this.consumerStoreHook ? this.consumerStoreHook(name, s) : s;
+  }
 
   attachConsumer(c: StreamConsumer): void {
     this.consumers.set(c.name, c);

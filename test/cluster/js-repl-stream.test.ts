@@ -10,6 +10,7 @@ import { headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from './cluster-helpers.js';
 import { connectAll, jsOf, metaOf, requestAll, startJsCluster, stopAll, type JsNode } from './js-meta-own-helpers.js';
+import { waitPlacement } from './js-repl-helpers.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
 
@@ -23,16 +24,6 @@ function replicaMsgs(n: JsNode, stream: string): string[] {
     if (m) out.push(`${m.seq}:${m.subject}:${Buffer.from(m.data).toString()}`);
   }
   return out;
-}
-
-/** Placement of R3 needs every server in the meta group and its placement info known to the leader. */
-export async function waitPlacement(nodes: JsNode[]): Promise<void> {
-  await waitFor(() => nodes.every((n) => {
-    const m = metaOf(n);
-    if (m.node.peers().length !== nodes.length) return false;
-    const all = new Set(m.node.peers());
-    return m.peerInfo.placementPeers(m.id, all, m.onlinePeers(), (id) => m.serverNameOf(id)).filter((p) => p.stats && p.cluster).length === nodes.length;
-  }), 'every server placeable', 30_000);
 }
 
 function groupLeader(nodes: JsNode[], stream: string): JsNode | undefined {

@@ -172,6 +172,14 @@ export class ClusterApi {
         c.streamGroups.get(req.accountName, kind.stream)?.handleApi(req, kind.type, handler);
         return;
       }
+      if (kind.k === 'consumer') {
+        if (!entry.consumers.has(kind.consumer)) {
+          if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
+          return;
+        }
+        c.streamGroups.get(req.accountName, kind.stream)?.consumers.get(kind.consumer)?.handleApi(req, handler);
+        return;
+      }
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
     }
@@ -509,17 +517,20 @@ export class ClusterApi {
         const same = JSON.stringify({ ...existing.consumer, name }) === cfgText;
         if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
         if (same) {
-          this.c.forward(holderOf(entry.sa.group), req);
+          // Replicated: every peer gets it and the consumer's leader answers (js-cluster runForwarded).
+          if (entry.sa.group.peers.length > 1) for (const p of entry.sa.group.peers) this.c.forward(p, req);
+          else this.c.forward(holderOf(entry.sa.group), req);
           return;
         }
       } else if (action === 'update') {
         throw jsErr('ConsumerDoesNotExist');
       }
-      if (entry.sa.group.peers.length > 1) throw jsErr('StreamReplicasNotSupported');
+      // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts).
+      const replicas = entry.sa.group.peers.length;
       const ca: ConsumerAssignment = {
         client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
         group: {
-          name: groupName('C', 1, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
+          name: groupName('C', replicas, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
           peers: [...entry.sa.group.peers], store: entry.sa.group.store, cluster: this.c.clusterName,
         },
         subject: req.subject, reply: req.reply,

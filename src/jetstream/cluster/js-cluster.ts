@@ -492,6 +492,10 @@ export class ClusteredJetStream {
   private async localAssignConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
+    if (entry && entry.sa.group.peers.length > 1) {
+      this.streamGroups.get(account, ca.stream)?.assignConsumer(ca);
+      return;
+    }
     if (!entry || !this.isLocalHolder(entry.sa)) return;
     const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${ca.name}`;
     const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: ca.name } });
@@ -506,6 +510,11 @@ export class ClusteredJetStream {
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
+    const sg = this.streamGroups.get(account, ca.stream);
+    if (sg) {
+      await sg.removeConsumer(ca);
+      return;
+    }
     if (!entry || !this.isLocalHolder(entry.sa)) return;
     const subject = `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`;
     const stream = this.js.jsAccount(account)?.streams.get(ca.stream);
@@ -542,6 +551,8 @@ export class ClusteredJetStream {
       if (only !== undefined && only !== account) continue;
       if (e.sa.group.peers.length > 1) {
         await this.streamGroups.assign(e);
+        const sg = this.streamGroups.get(account, e.sa.stream.name);
+        if (sg) for (const ca of e.consumers.values()) sg.assignConsumer(ca);
         continue;
       }
       if (!this.isLocalHolder(e.sa)) continue;
@@ -653,6 +664,22 @@ export class ClusteredJetStream {
 
   /** The holder may apply the assignment a moment after the leader: wait for the local stream. */
   private async runForwarded(account: string, subject: string, reply: string, payload: Buffer, attempt: number, asCreate: boolean): Promise<void> {
+    const t = subject.split('.');
+    if (t[2] === 'CONSUMER') {
+      // A repeated create of a replicated consumer: only its leader answers (idempotent create).
+      const [stream, cname] = t[3] === 'DURABLE' ? [t[5] ?? '', t[6] ?? ''] : [t[4] ?? '', t[5] ?? ''];
+      const sg = this.streamGroups.get(account, stream);
+      if (sg) {
+        let n = cname;
+        if (!n) {
+          try {
+            n = String((JSON.parse(payload.toString()) as { config?: { name?: string } }).config?.name ?? '');
+          } catch { /* not ours to answer */ }
+        }
+        if (sg.consumers.get(n)?.isLeader) await this.runLocal(account, subject, reply, payload, (b) => sg.consumers.get(n)?.withCluster(b) ?? b);
+        return;
+      }
+    }
     const name = subject.split('.')[4] ?? '';
     const e = this.state.stream(account, name);
     if ((!e || !this.js.jsAccount(account)?.streams.has(name)) && attempt < 40) {

@@ -37,6 +37,8 @@ import {
   advisoryCopies, advisoryReplicas, clusterInfo, streamLeaderElected, streamStepdownResponse, type RaftPeerStatus,
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
+import { ConsumerGroup } from './consumer-group.js';
+import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 const MAX_HEADER_BYTES = 65535;
@@ -67,6 +69,8 @@ export class StreamGroup {
   private createReply: string;
   private lastTs = 0n;
   stopped = false;
+  /** Replicated consumers of this stream, by name. */
+  readonly consumers = new Map<string, ConsumerGroup>();
   /** Publishes held while a new leader applies the log of earlier terms. */
   private held: Array<[string, string, Buffer | undefined, Buffer]> = [];
 
@@ -121,6 +125,7 @@ export class StreamGroup {
     this.applier = new StreamApplier(store, { stream: this.name, duplicateWindowNs: dupNs > 0n ? dupNs : 0n });
     this.sequencer = new ProposalSequencer(this.applier);
     stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
+    stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
     const g = this.entry.sa.group;
     this.node = new RaftNode({
@@ -144,6 +149,8 @@ export class StreamGroup {
     if (this.stopped) return;
     this.stopped = true;
     this.abandon();
+    for (const cg of this.consumers.values()) await cg.stop(deleting);
+    this.consumers.clear();
     if (this.node) {
       if (deleting) this.node.delete();
       else this.node.stop();
@@ -285,10 +292,20 @@ export class StreamGroup {
   };
 
   clusterInfo(): Record<string, unknown> {
-    const leaderId = this.node?.leaderId ?? '';
+    return this.clusterInfoFor(this.node, this.entry.sa.group.peers);
+  }
+
+  /** The cluster block for a group of this stream (the stream's own or one of its consumers'). */
+  clusterInfoFor(node: RaftNode | undefined, groupPeers: string[]): Record<string, unknown> {
+    const leaderId = node?.leaderId ?? '';
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const peers: RaftPeerStatus[] = (node?.status().peers ?? []).map((p) => ({
+      id: p.id, current: p.current, lag: p.lag,
+      lastNs: p.self ? now : p.lastSeenAgoMs === null ? undefined : now - BigInt(Math.round(p.lastSeenAgoMs * 1e6)),
+    }));
     const ci = clusterInfo({
       cluster: this.c.clusterName, leader: leaderId ? this.c.serverNameOf(leaderId) : '', selfId: this.c.id,
-      groupPeers: this.entry.sa.group.peers, peers: this.peerStatus(), lookup: this.lookup, nowNs: BigInt(Date.now()) * 1_000_000n,
+      groupPeers, peers, lookup: this.lookup, nowNs: now,
     });
     // The info body is encoded with JSON: durations as plain numbers; omitempty as Go.
     const replicas = ci.replicas?.map((p) => {
@@ -311,6 +328,35 @@ export class StreamGroup {
       this.account, this.account === this.c.server.systemAccount.name, this.c.js.domain ? { domain: this.c.js.domain } : {});
     if (copies.owner) this.c.js.jsAccount(this.account)?.client.publish(copies.owner.subject, '', undefined, copies.owner.payload);
     this.c.publishSystem(copies.system.subject, copies.system.payload);
+  }
+
+  // ------------------------------------------------------------------ consumers
+
+  /** A consumer assignment of this stream was applied (or recovered). */
+  assignConsumer(ca: ConsumerAssignment): void {
+    if (this.stopped) return;
+    const cur = this.consumers.get(ca.name);
+    if (cur && cur.ca.group.name === ca.group.name) {
+      cur.ca = ca;
+      return;
+    }
+    if (cur) void cur.stop(true);
+    const cg = new ConsumerGroup(this.c, this, ca);
+    this.consumers.set(ca.name, cg);
+    try {
+      cg.start();
+    } catch (e) {
+      this.consumers.delete(ca.name);
+      void cg.stop(false);
+      this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}': ${(e as Error)?.stack ?? e}`);
+    }
+  }
+
+  async removeConsumer(ca: ConsumerAssignment): Promise<void> {
+    const cg = this.consumers.get(ca.name);
+    if (!cg) return;
+    this.consumers.delete(ca.name);
+    await cg.remove(ca.reply);
   }
 
   // ------------------------------------------------------------------ API (leader)
