@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 
 interface Info {
@@ -65,6 +65,18 @@ for (const impl of IMPLS) {
       const others = c.nodes.filter((n) => n !== leader);
       const nc = await c.connect(others[0]!);
       const js = jetstream(nc, { timeout: 3000 });
+      // A durable R3 consumer; it consumes (and acknowledges) while the leader is killed.
+      const jsm = await jetstreamManager(nc);
+      await jsm.consumers.add('KR', { durable_name: 'W', ack_policy: AckPolicy.Explicit, ack_wait: 2_000_000_000 });
+      const cons = await js.consumers.get('KR', 'W');
+      const consumed = new Set<string>();
+      const consume = async (n: number): Promise<void> => {
+        const it = await cons.fetch({ max_messages: n, expires: 1000 });
+        for await (const m of it) {
+          consumed.add(m.string());
+          m.ack();
+        }
+      };
       const acked = new Map<number, string>();
       const failed: string[] = [];
       let killed = false;
@@ -86,7 +98,10 @@ for (const impl of IMPLS) {
           }
         }
       };
-      await Promise.all(Array.from({ length: 8 }, worker));
+      const consumer = (async () => {
+        while (next < 300) await consume(20).catch(() => undefined);
+      })();
+      await Promise.all([...Array.from({ length: 8 }, worker), consumer]);
       assert.ok(killed);
       assert.ok(!leader.alive || (await c.kill(leader), true));
 
@@ -101,6 +116,12 @@ for (const impl of IMPLS) {
       const counts = new Map<string, number>();
       for (const p of stored.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
       for (const [p, n] of counts) assert.equal(n, 1, `${p} stored ${n} times`);
+
+      // The consumer (its leader may have died with the stream leader) delivers every acknowledged message.
+      await pollUntil(async () => {
+        await consume(100).catch(() => undefined);
+        return [...acked.values()].every((p) => consumed.has(p)) ? true : undefined;
+      }, 'every acknowledged message consumed after the failover', 60_000, 0);
 
       // The killed server comes back, catches up and, once leader, serves the same messages.
       await c.restart(leader);
