@@ -146,3 +146,4 @@ for (const impl of IMPLS) {
     });
   });
 }
+

@@ -28,7 +28,7 @@ import {
   advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerStepdownResponse, type RaftPeerStatus,
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
-import type { StreamGroup } from './stream-group.js';
+import { randomCurrentPeer, type StreamGroup } from './stream-group.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 
@@ -250,7 +250,7 @@ export class ConsumerGroup {
     if (req.tokens[1] === 'LEADER') {
       this.c.respondRaw(req.accountName, req.subject, req.reply, consumerStepdownResponse(), false);
       try {
-        this.node.stepDown();
+        this.node.stepDown(randomCurrentPeer(this.node));
       } catch { /* already stepping down */ }
       return true;
     }

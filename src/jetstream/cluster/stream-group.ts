@@ -25,7 +25,8 @@ import { rmSync } from 'node:fs';
 import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
-import { jsErr } from '../api/errors.js';
+import { jsErr, jsErrText } from '../api/errors.js';
+import { parsePubHeaders } from '../headers.js';
 import { goJson } from '../api/json.js';
 import { isStoreError } from '../store/errors.js';
 import { RouteRaftTransport } from './route-transport.js';
@@ -52,6 +53,15 @@ function refusalOf(e: unknown): LimitRefusal | undefined {
     case 'ErrMsgTooLarge': return 'msg_too_large';
     default: return undefined;
   }
+}
+
+/**
+ * A random current peer to hand leadership to (nats-server's StepDown takes the first of a Go
+ * map, i.e. a random one; the raft library's own choice is the first in its peer order).
+ */
+export function randomCurrentPeer(node: RaftNode): string | undefined {
+  const peers = node.status().peers.filter((p) => !p.self && p.current);
+  return peers.length ? peers[Math.floor(Math.random() * peers.length)]!.id : undefined;
 }
 
 /** One replicated stream on this server. */
@@ -111,6 +121,10 @@ export class StreamGroup {
       storeRaw: (subject, hdr, msg, seq, tsNs) => {
         try {
           stream.storeRaw(subject, hdr ?? undefined, msg ?? Buffer.alloc(0), seq, tsNs);
+          // Rollups (KV purge) run at apply, identically on every replica.
+          const rollup = hdr && hdr.length ? parsePubHeaders(hdr)?.rollup : undefined;
+          if (rollup === 'sub') stream.purge({ filter: subject, keep: 1 }, true);
+          else if (rollup === 'all') stream.purge({ keep: 1 }, true);
           return undefined;
         } catch (e) {
           const r = refusalOf(e);
@@ -185,6 +199,14 @@ export class StreamGroup {
     const hdrLen = headers?.length ?? 0;
     if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return fail(jsErr('StreamMessageExceedsMaximum'));
     if (hdrLen > MAX_HEADER_BYTES) return fail(jsErr('StreamHeaderExceedsMaximum'));
+    if (hdrLen > 0) {
+      const h = parsePubHeaders(headers!);
+      if (h?.rollup !== undefined) {
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(jsErrText('StreamRollupFailed', 'rollup not permitted'));
+        if (h.rollup !== 'sub' && h.rollup !== 'all') return fail(jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
+      }
+      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return fail(jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
+    }
     const d = this.sequencer.propose(subject, reply, headers && headers.length ? Buffer.from(headers) : null,
       payload.length ? Buffer.from(payload) : null, this.nextTs(), true);
     if (d.kind === 'answer') {
@@ -368,7 +390,7 @@ export class StreamGroup {
     if (sub === 'LEADER.STEPDOWN') {
       this.c.respondRaw(req.accountName, req.subject, req.reply, streamStepdownResponse(), false);
       try {
-        this.node.stepDown();
+        this.node.stepDown(randomCurrentPeer(this.node));
       } catch { /* already stepping down */ }
       return true;
     }
