@@ -525,13 +525,20 @@ export class ClusterApi {
       } else if (action === 'update') {
         throw jsErr('ConsumerDoesNotExist');
       }
-      // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts).
-      const replicas = entry.sa.group.peers.length;
+      // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts);
+      // ephemerals, and consumers configured with one replica, are R1 on one of them, at random.
+      const wantR = Number((cfgJson as Record<string, unknown>).num_replicas ?? 0) || 0;
+      const single = entry.sa.group.peers.length > 1 && (wantR === 1 || (!config.durable_name && wantR === 0));
+      const online = this.c.onlinePeers();
+      const up = entry.sa.group.peers.filter((p) => online.has(p));
+      const pool = up.length ? up : entry.sa.group.peers;
+      const peers = single ? [pool[Math.floor(Math.random() * pool.length)]!] : [...entry.sa.group.peers];
+      const replicas = peers.length;
       const ca: ConsumerAssignment = {
         client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
         group: {
           name: groupName('C', replicas, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
-          peers: [...entry.sa.group.peers], store: entry.sa.group.store, cluster: this.c.clusterName,
+          peers, store: entry.sa.group.store, cluster: this.c.clusterName,
         },
         subject: req.subject, reply: req.reply,
       };

@@ -30,7 +30,6 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, type StreamGroup } from './stream-group.js';
 
-const T = 'io.nats.jetstream.api.v1.';
 
 /**
  * The store the leader's Consumer writes through: local first, then proposed. `resuming`
@@ -115,13 +114,18 @@ export class ConsumerGroup {
     });
     this.node.start();
     const preferred = g.preferred ?? this.sg.node.leaderId;
-    if (preferred === this.c.id) this.node.campaign();
+    if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
   }
 
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.stopConsumer(deleting);
+    if (this.node && !deleting && this.node.state === 'leader') {
+      try {
+        this.node.stepDown(randomCurrentPeer(this.node));
+      } catch { /* not leader any more */ }
+    }
     if (this.node) {
       if (deleting) this.node.delete();
       else this.node.stop();
@@ -203,15 +207,9 @@ export class ConsumerGroup {
     this.wrapper = undefined;
   }
 
-  /** The consumer assignment was removed: the leader answers the delete, everyone drops the state. */
-  async remove(reply: string): Promise<void> {
-    const wasLeader = this.running;
+  /** The consumer assignment was removed: every peer drops the consumer and its state. */
+  async remove(): Promise<void> {
     await this.stop(true);
-    if (wasLeader && reply) {
-      this.c.respondRaw(this.account, `$JS.API.CONSUMER.DELETE.${this.ca.stream}.${this.name}`, reply,
-        `{"type":"${T}consumer_delete_response","success":true}`, false);
-    }
-    return undefined;
   }
 
   private peerStatus(): RaftPeerStatus[] {

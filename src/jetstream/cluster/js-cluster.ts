@@ -510,9 +510,14 @@ export class ClusteredJetStream {
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
-    const sg = this.streamGroups.get(account, ca.stream);
-    if (sg) {
-      await sg.removeConsumer(ca);
+    if (entry && entry.sa.group.peers.length > 1) {
+      // Replicated stream: its peers drop the consumer's group; the meta leader answers (the
+      // consumer's own peers may be down).
+      await this.streamGroups.get(account, ca.stream)?.removeConsumer(ca);
+      if (this.node.isLeader && ca.reply) {
+        this.respondRaw(account, `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`, ca.reply,
+          goJson({ type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true }), false);
+      }
       return;
     }
     if (!entry || !this.isLocalHolder(entry.sa)) return;

@@ -165,6 +165,12 @@ export class StreamGroup {
     this.abandon();
     for (const cg of this.consumers.values()) await cg.stop(deleting);
     this.consumers.clear();
+    // A leader that shuts down hands leadership over first (no election timeout for the others).
+    if (this.node && !deleting && this.node.state === 'leader') {
+      try {
+        this.node.stepDown(randomCurrentPeer(this.node));
+      } catch { /* not leader any more */ }
+    }
     if (this.node) {
       if (deleting) this.node.delete();
       else this.node.stop();
@@ -358,6 +364,14 @@ export class StreamGroup {
   assignConsumer(ca: ConsumerAssignment): void {
     if (this.stopped) return;
     const cur = this.consumers.get(ca.name);
+    if (!ca.group.peers.includes(this.c.id)) {
+      // Placed on other peers of the stream (an R1 consumer): nothing runs here.
+      if (cur) {
+        this.consumers.delete(ca.name);
+        void cur.stop(true);
+      }
+      return;
+    }
     if (cur && cur.ca.group.name === ca.group.name) {
       cur.ca = ca;
       return;
@@ -378,7 +392,7 @@ export class StreamGroup {
     const cg = this.consumers.get(ca.name);
     if (!cg) return;
     this.consumers.delete(ca.name);
-    await cg.remove(ca.reply);
+    await cg.remove();
   }
 
   // ------------------------------------------------------------------ API (leader)
