@@ -116,8 +116,17 @@ test('repl: R3 stream create, publish from every server, dedupe, expected-last-s
     await waitFor(() => nodes.every((n) => replicaMsgs(n, 'R').length === 31), 'post-stepdown message everywhere');
     for (const n of nodes) assert.deepEqual(replicaMsgs(n, 'R'), replicaMsgs(nodes[0]!, 'R'));
 
-    // Delete: one answer, no replica and no group directory left.
+    // Update: every replica takes the new limits (and trims to them identically).
     const jsm = await jetstreamManager(ncs[2]!);
+    const cur = await jsm.streams.info('R');
+    const upd = await jsm.streams.update('R', { ...cur.config, max_msgs: 10 });
+    assert.equal(upd.config.max_msgs, 10);
+    await waitFor(() => nodes.every((n) => jsOf(n).jsAccount('$G')!.streams.get('R')?.config.max_msgs === 10 && replicaMsgs(n, 'R').length === 10), 'limits updated on every replica');
+    for (const n of nodes) assert.deepEqual(replicaMsgs(n, 'R'), replicaMsgs(nodes[0]!, 'R'));
+    assert.equal((await jetstream(ncs[0]!).publish('r.last', 'l')).seq, 35);
+    await waitFor(() => nodes.every((n) => replicaMsgs(n, 'R').at(-1) === '35:r.last:l' && replicaMsgs(n, 'R').length === 10), 'limit holds on every replica');
+
+    // Delete: one answer, no replica and no group directory left.
     assert.equal(await jsm.streams.delete('R'), true);
     await waitFor(() => nodes.every((n) => !jsOf(n).jsAccount('$G')!.streams.has('R') && !existsSync(join(n.dir, 'jetstream', '$SYS', '_js_', group))), 'stream gone everywhere');
   } finally {

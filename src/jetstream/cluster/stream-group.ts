@@ -480,7 +480,16 @@ export class StreamGroups {
     if (!member) return;
     const existing = this.groups.get(k);
     if (existing) {
+      const changed = JSON.stringify(existing.entry.sa.stream) !== JSON.stringify(entry.sa.stream);
       existing.entry = entry;
+      if (changed && existing.stream && !existing.stopped) {
+        // An update (meta updateStreamOp): every replica applies the new config.
+        try {
+          await this.c.js.jsAccount(account)?.updateStream(existing.stream, entry.sa.stream as never, false);
+        } catch (e) {
+          this.c.server.log.warn(`JetStream cluster: updating stream '${account} > ${entry.sa.stream.name}': ${(e as Error).message}`);
+        }
+      }
       return;
     }
     const g = new StreamGroup(this.c, entry);
