@@ -81,6 +81,17 @@ test('repl: R3 durable consumer state replicated; stepdown continues from it', a
     }, 'all acknowledged');
     await waitFor(() => nodes.every((n) => cg(n, 'C', 'D')?.state().ackFloor.streamSeq === 20), 'ack floor 20 on every replica');
 
+    // An ephemeral is R1 on one stream peer; once inactive it removes itself, also from the meta state.
+    const eph = await requestAll(ncs[0]!, nodes, '$JS.API.CONSUMER.CREATE.C', JSON.stringify({
+      stream_name: 'C', config: { ack_policy: AckPolicy.Explicit, inactive_threshold: 500_000_000 },
+    }));
+    assert.equal(eph.length, 1);
+    const ename = j(eph[0]!).name as string;
+    assert.equal(nodes.filter((n) => cg(n, 'C', ename) !== undefined).length, 1, 'an R1 consumer group on one server');
+    assert.equal(j(eph[0]!).cluster.leader, nodes.find((n) => cg(n, 'C', ename))!.name);
+    await waitFor(() => nodes.every((n) => !metaOf(n).state.stream('$G', 'C')!.consumers.has(ename) && cg(n, 'C', ename) === undefined),
+      'the inactive ephemeral gone from the meta state and every server', 30_000);
+
     assert.equal(await jsm.consumers.delete('C', 'D'), true);
     await waitFor(() => nodes.every((n) => cg(n, 'C', 'D') === undefined), 'consumer group gone everywhere');
   } finally {

@@ -21,7 +21,7 @@ import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
 import { StopReason } from '../consumer/consumer.js';
 import { RouteRaftTransport } from './route-transport.js';
-import { accountOf, type ConsumerAssignment } from './assignments.js';
+import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { decodeConsumerEntry, encodeAckUpdate, encodeDeliveredUpdate, encodeSkipUpdate } from './consumer-entry.js';
 import {
@@ -195,6 +195,20 @@ export class ConsumerGroup {
       this.running = false;
       this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${res.body}`);
       return;
+    }
+    // A consumer that removes itself (an ephemeral past its inactive threshold) leaves the meta
+    // state too, or it would come back on the next leader or restart.
+    const cons = lookupConsumer(stream, this.name);
+    if (cons) {
+      const prev = cons.onSelfDelete;
+      cons.onSelfDelete = (gone) => {
+        prev?.(gone);
+        if (this.stopped) return;
+        this.running = false;
+        try {
+          this.c.node.forwardProposal(encodeMetaConsumerEntry(MetaOp.removeConsumer, { ...this.ca, subject: '', reply: '' }));
+        } catch { /* no meta group: the assignment stays until the next removal */ }
+      };
     }
     this.sendLeaderElected();
   }
