@@ -25,7 +25,8 @@ import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type
 import { EntryOp } from './ops.js';
 import { decodeConsumerEntry, encodeAckUpdate, encodeDeliveredUpdate, encodeSkipUpdate } from './consumer-entry.js';
 import {
-  advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerStepdownResponse, type RaftPeerStatus,
+  QuorumLostThrottle, advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse,
+  quorumLostApplies, type Advisory, type AdvisoryMeta, type PeerInfo, type RaftPeerStatus,
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, type StreamGroup } from './stream-group.js';
@@ -76,6 +77,9 @@ export class ConsumerGroup {
   private transport!: RouteRaftTransport;
   private createReply: string;
   stopped = false;
+  private wasLeader = false;
+  private readonly startedMs = Date.now();
+  private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
   private running = false;
 
@@ -173,6 +177,10 @@ export class ConsumerGroup {
 
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
+    if (!isLeader && this.wasLeader && quorumLostApplies(this.node.hasQuorum(), this.startedMs, Date.now()) && this.lostQuorum.shouldSend(Date.now())) {
+      this.sendQuorumLost();
+    }
+    this.wasLeader = isLeader;
     if (isLeader) void this.c.enqueue(() => this.startConsumer());
     else void this.c.enqueue(() => this.stopConsumer(false));
   }
@@ -244,13 +252,21 @@ export class ConsumerGroup {
     return body.endsWith('}') ? `${body.slice(0, -1)},${block}}` : body;
   }
 
+  private sendQuorumLost(): void {
+    this.advise((replicas, m) => consumerQuorumLost(this.ca.stream, this.name, replicas, m));
+  }
+
   private sendLeaderElected(): void {
+    this.advise((replicas, m) => consumerLeaderElected(this.ca.stream, this.name, this.c.server.serverName, replicas, m));
+  }
+
+  private advise(build: (replicas: PeerInfo[], m: AdvisoryMeta) => Advisory): void {
     const lookup = (id: string): { name: string; offline: boolean } | undefined => {
       const name = this.c.serverNameOf(id);
       return name === id ? undefined : { name, offline: !this.c.onlinePeers().has(id) };
     };
     const replicas = advisoryReplicas(this.peerStatus(), lookup, BigInt(Date.now()) * 1_000_000n);
-    const copies = advisoryCopies((m) => consumerLeaderElected(this.ca.stream, this.name, this.c.server.serverName, replicas, m),
+    const copies = advisoryCopies((m) => build(replicas, m),
       this.account, this.account === this.c.server.systemAccount.name, this.c.js.domain ? { domain: this.c.js.domain } : {});
     if (copies.owner) this.c.js.jsAccount(this.account)?.client.publish(copies.owner.subject, '', undefined, copies.owner.payload);
     this.c.publishSystem(copies.system.subject, copies.system.payload);

@@ -35,7 +35,8 @@ import { EntryOp } from './ops.js';
 import { decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
-  advisoryCopies, advisoryReplicas, clusterInfo, streamLeaderElected, streamStepdownResponse, type RaftPeerStatus,
+  QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
+  streamStepdownResponse, type RaftPeerStatus,
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
@@ -79,6 +80,9 @@ export class StreamGroup {
   private createReply: string;
   private lastTs = 0n;
   stopped = false;
+  private wasLeader = false;
+  private readonly startedMs = Date.now();
+  private readonly lostQuorum = new QuorumLostThrottle();
   /** Replicated consumers of this stream, by name. */
   readonly consumers = new Map<string, ConsumerGroup>();
   /** Publishes held while a new leader applies the log of earlier terms. */
@@ -288,7 +292,15 @@ export class StreamGroup {
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
     this.abandon();
-    if (!isLeader) return;
+    if (!isLeader) {
+      // Stepping down because the peers went silent: say so (throttled), as nats-server does.
+      if (this.wasLeader && quorumLostApplies(this.node.hasQuorum(), this.startedMs, Date.now()) && this.lostQuorum.shouldSend(Date.now())) {
+        this.sendQuorumLost();
+      }
+      this.wasLeader = false;
+      return;
+    }
+    this.wasLeader = true;
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
     if (this.createReply) {
@@ -348,6 +360,14 @@ export class StreamGroup {
     if (ci.leader) out.leader = ci.leader;
     if (replicas?.length) out.replicas = replicas;
     return out;
+  }
+
+  private sendQuorumLost(): void {
+    const replicas = advisoryReplicas(this.peerStatus(), this.lookup, BigInt(Date.now()) * 1_000_000n);
+    const copies = advisoryCopies((m) => streamQuorumLost(this.name, replicas, m),
+      this.account, this.account === this.c.server.systemAccount.name, this.c.js.domain ? { domain: this.c.js.domain } : {});
+    if (copies.owner) this.c.js.jsAccount(this.account)?.client.publish(copies.owner.subject, '', undefined, copies.owner.payload);
+    this.c.publishSystem(copies.system.subject, copies.system.payload);
   }
 
   private sendLeaderElected(): void {
