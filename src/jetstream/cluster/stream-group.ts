@@ -428,6 +428,11 @@ export class StreamGroup {
       } catch { /* already stepping down */ }
       return true;
     }
+    if (sub === 'PEER.REMOVE') {
+      // Peer removal (and replacement) of a replicated stream is not implemented: say so.
+      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
+      return true;
+    }
     if (sub.startsWith('PURGE.') || sub === 'MSG.DELETE') {
       this.proposeApi(req, type);
       return true;
