@@ -107,6 +107,11 @@ test('meta: a 5-server cluster, one R1 stream created through each server, one r
   try {
     // The group grows to all five as the leader hears from each server.
     await waitFor(() => nodes.every((n) => metaOf(n).node.peers().length === 5 && metaOf(n).node.clusterSize === 5), '5 meta peers everywhere', 30_000);
+    // Placement uses what each server announced about itself (tags, limits, usage).
+    await waitFor(() => nodes.every((n) => {
+      const m = metaOf(n);
+      return m.peerInfo.placementPeers(m.id, m.node.peers(), m.onlinePeers()).every((p) => p.stats !== undefined);
+    }), 'every server known to placement', 30_000);
     const holders = new Set<string>();
     for (let i = 0; i < 5; i++) {
       const r = await requestAll(ncs[i]!, nodes, `$JS.API.STREAM.CREATE.F${i}`, JSON.stringify({ name: `F${i}`, subjects: [`f${i}.>`] }));
