@@ -15,6 +15,13 @@ import {
   ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyResult, type ApplyStore, type LimitRefusal,
 } from '../../src/jetstream/cluster/stream-apply.js';
 import { loadVector } from './jsc-vectors.js';
+import { applyStoreFor } from '../../src/jetstream/cluster/stream-apply.js';
+import { createMemStore } from '../../src/jetstream/store/index.js';
+import type { StoreConfig, StoredMsg, StreamStore } from '../../src/jetstream/store/types.js';
+import { createFileStore } from '../../src/jetstream/store/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface Stored { subject: string; hdr: string; msg: string; ts: bigint }
 
@@ -83,6 +90,10 @@ test('stream apply: the captured 2.9.10 proposals give the captured PubAcks', ()
     assert.equal(pubAckFor('T3', results[i]!), loadVector('jsapi', acks[i]!).response.payload_text, acks[i]);
   }
   assert.equal(a.clfs, 2);
+  assert.equal(pubAckFor('T3', results[2]!, 'hub'), '{"stream":"T3", "domain":"hub", "seq":2,"duplicate": true}');
+  assert.equal(pubAckFor('T3', results[3]!, 'hub'),
+    '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"},"stream":"T3","seq":0,"domain":"hub"}');
+  assert.equal(pubAckFor('T3', { kind: 'replayed' }), undefined);
   assert.equal(store.state().lastSeq, 2);
   assert.equal(store.msgs.get(1)!.ts, 1795738563295351080n, 'stored with the leader timestamp');
   // Replaying the same four entries (restart without a snapshot of the state) changes nothing.
@@ -204,10 +215,45 @@ function rng(seed: number): () => number {
   };
 }
 
-interface Replica { store: MemApplyStore; applier: StreamApplier; applied: number }
+/** What the property test reads back from a replica's store. */
+interface Backend extends ApplyStore {
+  dump(): string;
+  msgs: { get(seq: number): Stored | undefined; [Symbol.iterator](): Iterator<[number, Stored]>; values(): Iterable<Stored> };
+}
+
+/** The apply view of a real store (memory by default), read back through its public API. */
+function realBackend(ms: StreamStore = createMemStore({ name: 'P', storage: 'memory' } as StoreConfig)): Backend {
+  const view = applyStoreFor(ms);
+  const toStored = (m: StoredMsg): Stored => ({ subject: m.subject, hdr: m.headers ? m.headers.toString('latin1') : '', msg: m.data.toString('latin1'), ts: m.ts });
+  const all = (): Array<[number, Stored]> => {
+    const out: Array<[number, Stored]> = [];
+    for (let m = ms.loadNextMsg('', 1); m; m = ms.loadNextMsg('', m.seq + 1)) out.push([m.seq, toStored(m)]);
+    return out;
+  };
+  return {
+    ...view,
+    dump() {
+      const st = ms.fastState();
+      const first = st.msgs === 0 ? st.lastSeq + 1 : st.firstSeq;
+      return JSON.stringify([first, st.lastSeq, all().map(([sq, m]) => [sq, m.subject, m.hdr, m.msg, String(m.ts)])]);
+    },
+    msgs: {
+      get: (seq: number) => {
+        const m = ms.loadMsg(seq);
+        return m ? toStored(m) : undefined;
+      },
+      [Symbol.iterator]: () => all()[Symbol.iterator](),
+      values: () => all().map(([, m]) => m),
+    },
+  };
+}
+
+let backendFactory: () => Backend = () => new MemApplyStore();
+
+interface Replica { store: Backend; applier: StreamApplier; applied: number }
 
 function newReplica(): Replica {
-  const store = new MemApplyStore();
+  const store = backendFactory();
   return { store, applier: new StreamApplier(store, { stream: 'P', duplicateWindowNs: WINDOW }), applied: 0 };
 }
 
@@ -320,9 +366,9 @@ function runWorkload(seed: number): void {
     const j = Math.floor(r() * (i + 1));
     const snap = newReplica();
     catchUp(snap, log, i);
-    // "Restart" from the state at index i and replay from an earlier index j.
-    const restored: Replica = { store: snap.store.clone(), applier: undefined as unknown as StreamApplier, applied: j };
-    restored.applier = new StreamApplier(restored.store, { stream: 'P', duplicateWindowNs: WINDOW });
+    // "Restart" from the state at index i (store kept, applier rebuilt) and replay from an
+    // earlier index j.
+    const restored: Replica = { store: snap.store, applier: new StreamApplier(snap.store, { stream: 'P', duplicateWindowNs: WINDOW }), applied: j };
     restored.applier.importState(snap.applier.exportState());
     // The dedupe window is rebuilt from the stored messages, as a restarted server does.
     for (const [seq, m] of restored.store.msgs) {
@@ -367,6 +413,54 @@ function runWorkload(seed: number): void {
 
 test('stream apply property: 3 replicas identical, replay idempotent, acks honoured (20 seeds)', () => {
   for (let seed = 1; seed <= 20; seed++) runWorkload(seed);
+});
+
+test('stream apply property on the real memory store (applyStoreFor), 5 seeds', () => {
+  backendFactory = realBackend;
+  try {
+    for (let seed = 101; seed <= 105; seed++) runWorkload(seed);
+  } finally {
+    backendFactory = () => new MemApplyStore();
+  }
+});
+
+test('stream apply property on the file store (applyStoreFor), 2 seeds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsc-apply-'));
+  const stores: StreamStore[] = [];
+  let n = 0;
+  backendFactory = () => {
+    const fs = createFileStore({ name: 'P', storage: 'file' } as StoreConfig, { dir: join(dir, `r${n++}`), blockSizeBytes: 4096 });
+    stores.push(fs);
+    return realBackend(fs);
+  };
+  try {
+    for (let seed = 201; seed <= 202; seed++) runWorkload(seed);
+  } finally {
+    backendFactory = () => new MemApplyStore();
+    for (const st of stores) await st.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('applyStoreFor: limit refusals, skip, empty-store forward move and subject lookups on the memory store', () => {
+  const ms = createMemStore({ name: 'L', storage: 'memory', maxMsgs: 2, discard: 'new' } as StoreConfig);
+  const a = new StreamApplier(applyStoreFor(ms), { stream: 'L', duplicateWindowNs: WINDOW });
+  const m = (lseq: number, subject = 'x'): StreamMsgEntry => ({ lseq, ts: 100n + BigInt(lseq), subject, reply: '', hdr: null, msg: Buffer.from('d') });
+  // Empty store joining at lseq 40: moves forward, stores at 41.
+  assert.deepEqual(a.apply(m(40)), { kind: 'stored', seq: 41 });
+  assert.equal(ms.fastState().firstSeq, 41);
+  assert.equal(ms.loadMsg(41)!.ts, 140n);
+  assert.deepEqual(a.apply(decodeStreamMsg(encodeSkipEntry(41))), { kind: 'skip', seq: 42 });
+  assert.deepEqual(a.apply(m(42, 'y')), { kind: 'stored', seq: 43 });
+  const r = a.apply(m(43));
+  assert.equal(r.kind, 'rejected');
+  assert.equal(a.clfs, 1);
+  assert.equal(ms.fastState().lastSeq, 43);
+  const hdr = Buffer.from('NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 43\r\n\r\n');
+  // Subject lookup through the store: y's last is 43 (the refusal is the store limit, not the check).
+  const ok = a.apply({ ...m(44, 'y'), hdr });
+  assert.equal(ok.kind, 'rejected');
+  assert.equal((ok as { error: { errCode: number } }).error.errCode, 10077);
 });
 
 test('stream apply: a hand-built skip proposal between messages keeps every replica aligned', () => {

@@ -200,13 +200,13 @@ test('stream entry: random mutations never throw anything but StreamEntryError',
 test('purge entry (op 5): nats-server field names and order, optional client/request', () => {
   const e = encodePurge({ stream: 'T3', last_seq: 12, subject: '$JS.API.STREAM.PURGE.T3', reply: '_INBOX.1' });
   assert.equal(e[0], 5);
-  assert.equal(e.toString('utf8', 1), '{"stream":"T3","last_seq":12,"subject":"$JS.API.STREAM.PURGE.T3","reply":"_INBOX.1"}');
+  assert.equal(e.toString('utf8', 1), '{"stream":"T3","last_seq":12,"subject":"$JS.API.STREAM.PURGE.T3","reply":"_INBOX.1"}\n');
   const full = encodePurge({
     client: { acc: 'APP', server: 'n1' }, stream: 'T3', last_seq: 12, subject: 's', reply: 'r',
     request: { filter: 'a.>', keep: 2 },
   });
   assert.equal(full.toString('utf8', 1),
-    '{"client":{"acc":"APP","server":"n1"},"stream":"T3","last_seq":12,"subject":"s","reply":"r","request":{"filter":"a.\\u003e","keep":2}}');
+    '{"client":{"acc":"APP","server":"n1"},"stream":"T3","last_seq":12,"subject":"s","reply":"r","request":{"filter":"a.\\u003e","keep":2}}\n');
   assert.deepEqual(decodePurge(full), {
     client: { acc: 'APP', server: 'n1' }, stream: 'T3', last_seq: 12, subject: 's', reply: 'r', request: { filter: 'a.>', keep: 2 },
   });
@@ -221,9 +221,9 @@ test('purge entry (op 5): nats-server field names and order, optional client/req
 test('delete message entry (op 6): fields, no_erase omitted when false', () => {
   const e = encodeMsgDelete({ stream: 'T3', seq: 4, subject: '$JS.API.STREAM.MSG.DELETE.T3', reply: 'r' });
   assert.equal(e[0], 6);
-  assert.equal(e.toString('utf8', 1), '{"stream":"T3","seq":4,"subject":"$JS.API.STREAM.MSG.DELETE.T3","reply":"r"}');
+  assert.equal(e.toString('utf8', 1), '{"stream":"T3","seq":4,"subject":"$JS.API.STREAM.MSG.DELETE.T3","reply":"r"}\n');
   const ne = encodeMsgDelete({ stream: 'T3', seq: 4, no_erase: true, subject: 's', reply: 'r' });
-  assert.equal(ne.toString('utf8', 1), '{"stream":"T3","seq":4,"no_erase":true,"subject":"s","reply":"r"}');
+  assert.equal(ne.toString('utf8', 1), '{"stream":"T3","seq":4,"no_erase":true,"subject":"s","reply":"r"}\n');
   assert.deepEqual(decodeMsgDelete(ne), { stream: 'T3', seq: 4, no_erase: true, subject: 's', reply: 'r' });
   assert.throws(() => decodeMsgDelete(Buffer.from('\x06{"seq":"4"}', 'latin1')), StreamEntryError);
   assert.throws(() => decodeMsgDelete(Buffer.from('\x06{"seq":1,"no_erase":1}', 'latin1')), StreamEntryError);
@@ -247,4 +247,70 @@ test('stream group dispatch: unknown ops and empty entries are typed errors', ()
   }
   const p = decodeStreamGroupEntry(encodePurge({ stream: 'S', last_seq: 0, subject: '', reply: '' }));
   assert.equal(p.op, EntryOp.purgeStreamOp);
+});
+
+// ---- a second capture: large messages, delete and purge entries (2.9.10, stream BIG) ----
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterFixturesDir } from '../fixtures/cluster/locate.js';
+
+function bigCapture(): { big: Buffer; noise: Buffer; entry: (k: string) => Buffer } {
+  const d = JSON.parse(readFileSync(join(clusterFixturesDir(), 'stream-entries-2.9.10.json'), 'utf8'));
+  return {
+    big: Buffer.from(d.big_hex, 'hex'),
+    noise: Buffer.from(d.noise_hex, 'hex'),
+    entry: (k: string) => {
+      const ae = decodeAppendEntry(Buffer.from(d.entries[k].payload_hex, 'hex'));
+      assert.ok(!(ae instanceof RaftError));
+      assert.equal(ae.entries.length, 1);
+      return Buffer.from(ae.entries[0]!.data);
+    },
+  };
+}
+
+test('stream entry (2.9.10 capture): 12000- and 9000-byte proposals decode and re-encode exactly', () => {
+  const c = bigCapture();
+  const e1 = c.entry('msg_12000_compressible_with_reply');
+  const m1 = decodeStreamMsg(e1);
+  assert.equal(m1.subject, 'big.a');
+  assert.deepEqual(m1.msg, c.big);
+  assert.equal(m1.lseq, 0);
+  // 2.9.10 sent it uncompressed; so do we when compression is off, byte for byte.
+  assert.deepEqual(encodeStreamMsg(m1, { allowCompress: false }), e1);
+  // With compression on (the newest default for bodies over 8 KiB) it becomes op 14 and
+  // decodes back to the same message.
+  const c1 = encodeStreamMsg(m1);
+  assert.equal(c1[0], EntryOp.compressedStreamMsgOp);
+  assert.ok(c1.length < e1.length / 10);
+  const back = decodeStreamMsg(c1);
+  assert.deepEqual({ ...back, compressed: false }, m1);
+  const e2 = c.entry('msg_9000_incompressible_with_msgid');
+  const m2 = decodeStreamMsg(e2);
+  assert.deepEqual(m2.msg, c.noise);
+  assert.equal(m2.hdr!.toString(), 'NATS/1.0\r\nNats-Msg-Id: big-1\r\n\r\n');
+  assert.equal(m2.lseq, 1);
+  assert.deepEqual(encodeStreamMsg(m2, { allowCompress: false }), e2);
+  // (The capture script's "noise" has short-period structure, so S2 still shrinks it.)
+  assert.deepEqual({ ...decodeStreamMsg(encodeStreamMsg(m2)), compressed: false }, m2);
+  const e3 = c.entry('msg_small');
+  assert.deepEqual(encodeStreamMsg(decodeStreamMsg(e3)), e3);
+});
+
+test('delete and purge entries (2.9.10 capture) decode and re-encode byte for byte', () => {
+  const c = bigCapture();
+  const del = c.entry('delete_msg_erase');
+  const d = decodeMsgDelete(del);
+  assert.equal(d.stream, 'BIG');
+  assert.equal(d.seq, 3);
+  assert.equal(d.no_erase, undefined);
+  assert.equal(d.subject, '$JS.API.STREAM.MSG.DELETE.BIG');
+  assert.equal((d.client as { acc: string }).acc, 'APP');
+  assert.deepEqual(encodeMsgDelete(d), del);
+  const pur = c.entry('purge_filter');
+  const p = decodePurge(pur);
+  assert.equal(p.stream, 'BIG');
+  assert.equal(p.last_seq, 3);
+  assert.deepEqual(p.request, { filter: 'big.a' });
+  assert.deepEqual(encodePurge(p), pur);
 });

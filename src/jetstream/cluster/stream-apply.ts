@@ -18,7 +18,10 @@
 import type { JsPubHeaders } from '../headers.js';
 import { parsePubHeaders } from '../headers.js';
 import { jsErr, type ApiError } from '../api/errors.js';
+import { goJson } from '../api/json.js';
 import { encodeStreamMsg, isSkipEntry, type StreamMsgEntry } from './stream-entry.js';
+import { isStoreError, type StoreErrorCode } from '../store/errors.js';
+import type { StreamStore } from '../store/types.js';
 
 /** Store limit refusals that are not fatal at apply (nats-server: ErrMaxMsgs & co). */
 export type LimitRefusal = 'max_msgs' | 'max_bytes' | 'max_msgs_per_subject' | 'msg_too_large';
@@ -185,14 +188,21 @@ export class StreamApplier {
   }
 }
 
-/** The PubAck text nats-server 2.9.10 sends for an apply result (hand-formatted, as captured). */
+/**
+ * The PubAck text nats-server 2.9.10 sends for an apply result. Success and duplicate acks are
+ * hand-formatted from a prefix (`{"stream":"T3", "seq":` or `{"stream":"T3", "domain":"D", "seq":`,
+ * with those spaces); error acks are a marshalled JSPubAckResponse (error, stream, seq, domain).
+ */
 export function pubAckFor(stream: string, r: ApplyResult, domain?: string): string | undefined {
-  const dom = domain ? `,"domain":${JSON.stringify(domain)}` : '';
-  const name = JSON.stringify(stream);
+  const name = goJson(stream);
+  const prefix = domain ? `{"stream":${name}, "domain":${goJson(domain)}, "seq":` : `{"stream":${name}, "seq":`;
   switch (r.kind) {
-    case 'stored': return `{"stream":${name}${dom}, "seq":${r.seq}}`;
-    case 'duplicate': return `{"stream":${name}${dom}, "seq":${r.seq},"duplicate": true}`;
-    case 'rejected': return `{"error":${JSON.stringify(r.error.toJSON())},"stream":${name}${dom},"seq":0}`;
+    case 'stored': return `${prefix}${r.seq}}`;
+    case 'duplicate': return `${prefix}${r.seq},"duplicate": true}`;
+    case 'rejected': {
+      const dom = domain ? `,"domain":${goJson(domain)}` : '';
+      return `{"error":${goJson(r.error.toJSON())},"stream":${name},"seq":0${dom}}`;
+    }
     default: return undefined;
   }
 }
@@ -294,4 +304,50 @@ export class ProposalSequencer {
     this.pending.clear();
     this.inflightIds.clear();
   }
+}
+
+// ---- adapter for the stream stores ----
+
+const REFUSALS: Partial<Record<StoreErrorCode, LimitRefusal>> = {
+  ErrMaxMsgs: 'max_msgs',
+  ErrMaxBytes: 'max_bytes',
+  ErrMaxMsgsPerSubject: 'max_msgs_per_subject',
+  ErrMsgTooLarge: 'msg_too_large',
+};
+
+/**
+ * The apply view of a memory or file stream store. Discard-new limits are checked at apply
+ * (every replica holds the same store at the same log position, so the refusal is the same
+ * everywhere and is counted in clfs, as 2.9.10 did).
+ */
+export function applyStoreFor(store: StreamStore): ApplyStore {
+  const empty = Buffer.alloc(0);
+  return {
+    state() {
+      const s = store.fastState();
+      return { msgs: s.msgs, firstSeq: s.firstSeq, lastSeq: s.lastSeq };
+    },
+    storeRaw(subject, hdr, msg, seq, tsNs) {
+      try {
+        store.storeRawMsg(subject, hdr ?? undefined, msg ?? empty, seq, tsNs, undefined, true);
+        return undefined;
+      } catch (err) {
+        const r = isStoreError(err) ? REFUSALS[err.code] : undefined;
+        if (r) return r;
+        throw err;
+      }
+    },
+    skipMsg(seq) {
+      store.skipMsg(seq);
+    },
+    compact(nextSeq) {
+      // Only called on an empty store: move it so that nextSeq is the next sequence.
+      const last = store.fastState().lastSeq;
+      if (nextSeq - 1 > last) store.skipMsgs(last + 1, nextSeq - 1 - last);
+      store.compact(nextSeq);
+    },
+    lastSeqForSubject(subject) {
+      return store.loadLastMsg(subject)?.seq ?? 0;
+    },
+  };
 }

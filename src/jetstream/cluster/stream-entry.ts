@@ -26,7 +26,11 @@ export class StreamEntryError extends Error {
   }
 }
 
-/** Bodies whose subject+reply+hdr+msg exceed this are offered to S2 (newest; 2.9.10 used 4096). */
+/**
+ * Bodies whose subject+reply+hdr+msg exceed this are offered to S2 (newest; 2.9.10 used 4096
+ * and only when every peer advertised compress_ok: in our 2.9.10 captures 5000- and 12000-byte
+ * proposals went out uncompressed as op 4, even after a leader stepdown).
+ */
 export const COMPRESS_THRESHOLD = 8192;
 /** Minimum body length after the op byte (all fixed fields, empty strings). */
 export const STREAM_MSG_MIN_BODY = 26;
@@ -100,7 +104,9 @@ function bodyLen(sl: number, rl: number, hl: number, ml: number, flags: number |
 }
 
 function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: number): number {
-  out.writeBigUInt64LE(BigInt(m.lseq), off);
+  // lseq is a safe integer (checked): two u32 halves avoid a BigInt per message.
+  out.writeUInt32LE(m.lseq % 0x100000000, off);
+  out.writeUInt32LE(Math.floor(m.lseq / 0x100000000), off + 4);
   out.writeBigInt64LE(m.ts, off + 8);
   off += 16;
   out.writeUInt16LE(sl, off);
@@ -168,10 +174,12 @@ export function encodeSkipEntry(lseq: number): Buffer {
 }
 
 /** Decode the body after the op byte of op 4 (or the decompressed body of op 14). */
-export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
+export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedStreamMsg {
   if (body.length < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${body.length} bytes`);
-  const lseqBig = body.readBigUInt64LE(0);
-  if (lseqBig > BigInt(Number.MAX_SAFE_INTEGER)) throw new StreamEntryError('range', `lseq ${lseqBig} beyond 2^53`);
+  const lo = body.readUInt32LE(0);
+  const hi = body.readUInt32LE(4);
+  if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${body.readBigUInt64LE(0)} beyond 2^53`);
+  const lseq = hi * 0x100000000 + lo;
   const ts = body.readBigInt64LE(8);
   let off = 16;
   const need = (n: number, what: string): void => {
@@ -200,7 +208,8 @@ export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
   need(ml, 'payload');
   const msg = ml ? body.subarray(off, off + ml) : null;
   off += ml;
-  const out: StreamMsgEntry = { lseq: Number(lseqBig), ts, subject, reply, hdr, msg };
+  // One object shape for every decoded message (flags always present, maybe undefined).
+  const out: DecodedStreamMsg = { lseq, ts, subject, reply, hdr, msg, flags: undefined, compressed };
   if (off < body.length) {
     // Trailing flags uvarint (newer servers). Anything else after it is an error: we would
     // not re-encode it and silently dropping bytes hides corruption.
@@ -224,7 +233,7 @@ export function decodeStreamMsgBody(body: Buffer): StreamMsgEntry {
 export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY): DecodedStreamMsg {
   if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
   const op = entry[0];
-  if (op === EntryOp.streamMsgOp) return { ...decodeStreamMsgBody(entry.subarray(1)), compressed: false };
+  if (op === EntryOp.streamMsgOp) return decodeStreamMsgBody(entry.subarray(1));
   if (op === EntryOp.compressedStreamMsgOp) {
     let body: Buffer;
     try {
@@ -233,7 +242,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
       if (err instanceof S2Error) throw new StreamEntryError('compressed', err.message);
       throw err;
     }
-    return { ...decodeStreamMsgBody(body), compressed: true };
+    return decodeStreamMsgBody(body, true);
   }
   throw new StreamEntryError('bad_op', `op ${op} is not a stream message`);
 }
@@ -243,7 +252,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
 /** Client info carried in purge/delete proposals (passed through verbatim). */
 export type ClientInfoJson = Record<string, unknown>;
 
-/** nats-server's streamPurge (op 5). Field order is nats-server's. */
+/** nats-server's streamPurge (op 5). Field order is nats-server's; Go's json.Encoder ends it with a newline. */
 export interface StreamPurge {
   client?: ClientInfoJson;
   stream: string;
@@ -329,7 +338,7 @@ export function encodePurge(p: StreamPurge): Buffer {
   o.subject = p.subject;
   o.reply = p.reply;
   if (p.request) o.request = p.request;
-  return withOp(EntryOp.purgeStreamOp, goJson(o), false);
+  return withOp(EntryOp.purgeStreamOp, goJson(o), true);
 }
 
 export function decodePurge(entry: Buffer): StreamPurge {
@@ -356,7 +365,7 @@ export function encodeMsgDelete(d: StreamMsgDelete): Buffer {
   if (d.no_erase) o.no_erase = true;
   o.subject = d.subject;
   o.reply = d.reply;
-  return withOp(EntryOp.deleteMsgOp, goJson(o), false);
+  return withOp(EntryOp.deleteMsgOp, goJson(o), true);
 }
 
 export function decodeMsgDelete(entry: Buffer): StreamMsgDelete {

@@ -401,3 +401,39 @@ export function decodeStreamSnapshot(buf: Buffer): StreamSnapshotState {
   if (buf.length > 0 && buf[0] === STREAM_STATE_MAGIC) throw new StreamSnapshotError(`unknown binary version ${buf[1]}`);
   return decodeJson(buf);
 }
+
+// ---- installing a snapshot on a replica (processSnapshot / processSnapshotDeletes) ----
+
+export interface SnapshotApplyPlan {
+  /** Purge everything below this sequence first (the snapshot's first sequence moved past ours). */
+  compactTo?: number;
+  /** Sequences we still hold that the snapshot says are deleted (only up to our last sequence). */
+  deletes: number[];
+  /** The clustered failure count to adopt. */
+  clfs: number;
+  /** When the snapshot is ahead of us: the range to fetch with a $JSC catch-up. */
+  catchup?: { firstSeq: number; lastSeq: number };
+}
+
+/**
+ * What a replica must do to match a stream snapshot, given its own store state and a way to
+ * ask whether it still holds a sequence. Pure: the caller applies the plan, then (if
+ * `catchup`) sends the sync request for that range.
+ */
+export function planSnapshotApply(
+  own: { firstSeq: number; lastSeq: number }, snap: StreamSnapshotState, holds: (seq: number) => boolean,
+): SnapshotApplyPlan {
+  const plan: SnapshotApplyPlan = { deletes: [], clfs: snap.failed };
+  let first = own.firstSeq;
+  if (snap.firstSeq > own.firstSeq) {
+    plan.compactTo = snap.firstSeq;
+    first = snap.firstSeq;
+  }
+  const upTo = Math.min(own.lastSeq, snap.lastSeq);
+  for (const seq of deletedSequences(snap.deleted)) {
+    if (seq >= first && seq <= upTo && holds(seq)) plan.deletes.push(seq);
+  }
+  plan.deletes.sort((a, b) => a - b);
+  if (snap.lastSeq > own.lastSeq) plan.catchup = { firstSeq: Math.max(own.lastSeq + 1, plan.compactTo ?? 0), lastSeq: snap.lastSeq };
+  return plan;
+}
