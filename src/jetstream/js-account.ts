@@ -125,7 +125,7 @@ export class JsAccount {
    * STREAM.CREATE after request decoding. Returns the stream and whether it is new;
    * an identical existing stream is returned as is (idempotent create).
    */
-  async createStream(req: StreamConfigRequest, pedantic: boolean): Promise<Stream> {
+  async createStream(req: StreamConfigRequest, pedantic: boolean, replicated = false): Promise<Stream> {
     const storage = req.storage === 'memory' ? 'memory' : 'file';
     // jsNonClusteredStreamLimitsCheck runs on the raw request before defaults are applied.
     const existing = req.name ? this.streams.get(req.name) : undefined;
@@ -135,8 +135,9 @@ export class JsAccount {
     const rawCfg = { max_consumers: req.max_consumers ?? 0, max_bytes: req.max_bytes ?? 0, storage, name: req.name ?? '' } as StreamConfig;
     this.checkLimits(rawCfg, rawCfg.max_bytes);
 
-    const cfg = checkStreamConfig(req, this.configContext(storage), pedantic);
-    if (cfg.num_replicas > 1) throw jsErr('StreamReplicasNotSupported');
+    // `replicated`: a replica of an R>1 stream, created by the cluster layer (src/jetstream/cluster/stream-group.ts).
+    const cfg = checkStreamConfig(req, { ...this.configContext(storage), clustered: replicated }, pedantic);
+    if (cfg.num_replicas > 1 && !replicated) throw jsErr('StreamReplicasNotSupported');
     const current = this.streams.get(cfg.name);
     if (current) {
       if (sameStreamConfig(current.config, cfg)) return current;
@@ -246,7 +247,8 @@ export class JsAccount {
   /** STREAM.UPDATE after decoding; throws ApiError. */
   async updateStream(stream: Stream, req: StreamConfigRequest, pedantic: boolean): Promise<void> {
     const old = stream.config;
-    const cfg = checkStreamUpdate(old, req, this.configContext(old.storage), pedantic);
+    // A replica of a replicated stream is updated by the cluster layer (stream-group.ts).
+    const cfg = checkStreamUpdate(old, req, { ...this.configContext(old.storage), clustered: old.num_replicas > 1 }, pedantic);
     if (cfg.max_consumers > 0 && stream.consumerCount > cfg.max_consumers) {
       throw jsErrText('StreamUpdate', 'can not set max consumers to a value lower than the current number of consumers');
     }

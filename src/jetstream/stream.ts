@@ -14,7 +14,7 @@ import {
 import { goTimeFromNanos } from './api/json.js';
 import { parsePubHeaders, appendHeaders, getHeader, HDR_MSG_ID } from './headers.js';
 import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubsetMatch } from './subjects.js';
-import type { StreamStore, StoreConfig, StoredMsg } from './store/types.js';
+import type { ConsumerStore, StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
 import { VisibilityGate } from './visibility.js';
 import { DedupeWindow } from './dedupe.js';
@@ -132,6 +132,16 @@ export class Stream {
   /** Mirror/source state reported in info (set by the sourcing module). */
   mirrorInfo: (() => StreamSourceInfo | undefined) | undefined;
   sourcesInfo: (() => StreamSourceInfo[] | undefined) | undefined;
+  /**
+   * Replicated streams: publishes go to the cluster layer instead of the store (it proposes
+   * them and stores committed entries through storeRaw on every replica).
+   */
+  replicator: ((subject: string, reply: string, headers: Buffer | undefined, payload: Buffer) => void) | undefined;
+  /**
+   * Replicated consumers: the cluster layer wraps a consumer's state store so that the
+   * leader's deliveries and acks are also proposed to the consumer's group.
+   */
+  consumerStoreHook: ((name: string, store: ConsumerStore) => ConsumerStore) | undefined;
   /** Cluster info for responses (the clustered layer replaces this). */
   clusterInfo: (() => Record<string, unknown> | undefined) | undefined;
 
@@ -173,6 +183,12 @@ export class Stream {
   }
 
   // ---- consumers and listeners -------------------------------------------------------
+
+  /** A consumer's state store (through consumerStoreHook when the cluster layer set one). */
+  openConsumerStore(name: string, cfg: unknown, createdMs: number): ConsumerStore {
+    const s = this.store.consumerStore(name, cfg, createdMs);
+    return this.consumerStoreHook ? this.consumerStoreHook(name, s) : s;
+  }
 
   attachConsumer(c: StreamConsumer): void {
     this.consumers.set(c.name, c);
@@ -225,6 +241,12 @@ export class Stream {
    */
   processInbound(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
+    // A replicated stream numbers and stores through its Raft group (cluster/stream-group.ts),
+    // whose proposal sequencer keeps the duplicate window cluster-wide.
+    if (this.replicator) {
+      this.replicator(subject, reply, headers, payload);
+      return;
+    }
     // While the duplicate window is rebuilt, a publish with headers (a Nats-Msg-Id or an
     // expected last id) waits, and so does everything after it, to keep the arrival order.
     const held = this.held;

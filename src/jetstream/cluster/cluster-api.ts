@@ -166,7 +166,20 @@ export class ClusterApi {
     }
     const holder = holderOf(entry.sa.group);
     if (entry.sa.group.peers.length > 1) {
-      // Recorded, not replicated yet: the meta leader answers from the assignment.
+      // Replicated streams: the stream group's leader answers (stream-group.ts); consumers
+      // of replicated streams are not served yet: the meta leader says so.
+      if (kind.k === 'stream') {
+        c.streamGroups.get(req.accountName, kind.stream)?.handleApi(req, kind.type, handler);
+        return;
+      }
+      if (kind.k === 'consumer') {
+        if (!entry.consumers.has(kind.consumer)) {
+          if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
+          return;
+        }
+        c.streamGroups.get(req.accountName, kind.stream)?.consumers.get(kind.consumer)?.handleApi(req, handler);
+        return;
+      }
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
     }
@@ -504,18 +517,28 @@ export class ClusterApi {
         const same = JSON.stringify({ ...existing.consumer, name }) === cfgText;
         if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
         if (same) {
-          this.c.forward(holderOf(entry.sa.group), req);
+          // Replicated: every peer gets it and the consumer's leader answers (js-cluster runForwarded).
+          if (entry.sa.group.peers.length > 1) for (const p of entry.sa.group.peers) this.c.forward(p, req);
+          else this.c.forward(holderOf(entry.sa.group), req);
           return;
         }
       } else if (action === 'update') {
         throw jsErr('ConsumerDoesNotExist');
       }
-      if (entry.sa.group.peers.length > 1) throw jsErr('StreamReplicasNotSupported');
+      // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts);
+      // ephemerals, and consumers configured with one replica, are R1 on one of them, at random.
+      const wantR = Number((cfgJson as Record<string, unknown>).num_replicas ?? 0) || 0;
+      const single = entry.sa.group.peers.length > 1 && (wantR === 1 || (!config.durable_name && wantR === 0));
+      const online = this.c.onlinePeers();
+      const up = entry.sa.group.peers.filter((p) => online.has(p));
+      const pool = up.length ? up : entry.sa.group.peers;
+      const peers = single ? [pool[Math.floor(Math.random() * pool.length)]!] : [...entry.sa.group.peers];
+      const replicas = peers.length;
       const ca: ConsumerAssignment = {
         client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
         group: {
-          name: groupName('C', 1, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
-          peers: [...entry.sa.group.peers], store: entry.sa.group.store, cluster: this.c.clusterName,
+          name: groupName('C', replicas, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
+          peers, store: entry.sa.group.store, cluster: this.c.clusterName,
         },
         subject: req.subject, reply: req.reply,
       };

@@ -40,6 +40,7 @@ import {
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
+import { StreamGroups } from './stream-group.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -76,6 +77,8 @@ export class ClusteredJetStream {
   readonly server: Server;
   readonly id: string;
   readonly state = new MetaAssignments();
+  /** R>1 streams this server is a peer of (stream-group.ts). */
+  readonly streamGroups = new StreamGroups(this);
   cluster!: Cluster;
   node!: RaftNode;
   /** Replaying snapshot + WAL at start: local actions wait for the end of recovery. */
@@ -225,6 +228,7 @@ export class ClusteredJetStream {
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     await this.metaStarting?.catch(() => {});
     await this.work.catch(() => {});
+    await this.streamGroups.stopAll();
     if (this.node) {
       this.snapshot(true);
       this.node.stop();
@@ -394,7 +398,10 @@ export class ClusteredJetStream {
     for (const [acc, m] of next.accounts) this.state.accounts.set(acc, m);
     if (this.recovering) return; // reconciled once at the end of recovery
     void this.enqueue(async () => {
-      for (const [acc, e] of gone) await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
+      for (const [acc, e] of gone) {
+        await this.streamGroups.remove(acc, e.sa.stream.name);
+        await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
+      }
       await this.reconcile(undefined);
     });
   }
@@ -413,6 +420,8 @@ export class ClusteredJetStream {
   /** Called for every stream that comes to life on this server. */
   streamAdded(_acc: JsAccount, stream: Stream): void {
     stream.clusterInfo = () => this.clusterBlock();
+    // A replica recovered from disk takes no publishes until its group has rebuilt it.
+    if (stream.config.num_replicas > 1) stream.replicator = () => {};
   }
 
   /** Run the single-server handler for `subject` with a request made from an assignment. */
@@ -442,8 +451,10 @@ export class ClusteredJetStream {
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (sa.group.peers.length > 1) {
-      // Recorded and placed only: the meta leader answers for replicated assets.
-      this.api.answerReplicatedCreate(sa, isUpdate);
+      // Replicated: the group's first leader answers a create; updates are answered by the
+      // meta leader from the assignment.
+      if (isUpdate) this.api.answerReplicatedCreate(sa, isUpdate);
+      await this.streamGroups.assign(entry);
       return;
     }
     if (!this.isLocalHolder(sa)) {
@@ -467,6 +478,7 @@ export class ClusteredJetStream {
     const group = prev?.sa.group ?? sa.group;
     const holder = holderOf(group);
     const jsa = this.js.jsAccount(account);
+    if (this.streamGroups.get(account, name)) await this.streamGroups.remove(account, name);
     const local = jsa?.streams.has(name) ?? false;
     if (holder === this.id && group.peers.length === 1 && local) {
       const res = await this.runLocal(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply, '');
@@ -487,6 +499,10 @@ export class ClusteredJetStream {
   private async localAssignConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
+    if (entry && entry.sa.group.peers.length > 1) {
+      this.streamGroups.get(account, ca.stream)?.assignConsumer(ca);
+      return;
+    }
     if (!entry || !this.isLocalHolder(entry.sa)) return;
     const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${ca.name}`;
     const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: ca.name } });
@@ -501,6 +517,16 @@ export class ClusteredJetStream {
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
+    if (entry && entry.sa.group.peers.length > 1) {
+      // Replicated stream: its peers drop the consumer's group; the meta leader answers (the
+      // consumer's own peers may be down).
+      await this.streamGroups.get(account, ca.stream)?.removeConsumer(ca);
+      if (this.node.isLeader && ca.reply) {
+        this.respondRaw(account, `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`, ca.reply,
+          goJson({ type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true }), false);
+      }
+      return;
+    }
     if (!entry || !this.isLocalHolder(entry.sa)) return;
     const subject = `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`;
     const stream = this.js.jsAccount(account)?.streams.get(ca.stream);
@@ -535,6 +561,12 @@ export class ClusteredJetStream {
   private async reconcile(only: string | undefined): Promise<void> {
     for (const [account, e] of [...this.state.all()]) {
       if (only !== undefined && only !== account) continue;
+      if (e.sa.group.peers.length > 1) {
+        await this.streamGroups.assign(e);
+        const sg = this.streamGroups.get(account, e.sa.stream.name);
+        if (sg) for (const ca of e.consumers.values()) sg.assignConsumer(ca);
+        continue;
+      }
       if (!this.isLocalHolder(e.sa)) continue;
       const jsa = this.js.jsAccount(account);
       if (!jsa) continue;
@@ -577,6 +609,7 @@ export class ClusteredJetStream {
     for (const jsa of this.js.allJsAccounts()) {
       for (const s of [...jsa.streams.values()]) {
         const e = this.state.stream(jsa.name, s.name);
+        if (e && this.streamGroups.get(jsa.name, s.name)) continue;
         if (!e || !this.isLocalHolder(e.sa)) {
           await this.removeLocalStream(jsa.name, s.name, 'orphaned: not in the meta state');
           continue;
@@ -591,6 +624,11 @@ export class ClusteredJetStream {
   }
 
   // ------------------------------------------------------------------ messaging
+
+  /** Publish in the system account (advisories of the asset layer). */
+  publishSystem(subject: string, payload: string): void {
+    this.sys.publish(subject, '', undefined, payload);
+  }
 
   /** Answer a client in its account, counted like any API answer. */
   respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
@@ -638,6 +676,22 @@ export class ClusteredJetStream {
 
   /** The holder may apply the assignment a moment after the leader: wait for the local stream. */
   private async runForwarded(account: string, subject: string, reply: string, payload: Buffer, attempt: number, asCreate: boolean): Promise<void> {
+    const t = subject.split('.');
+    if (t[2] === 'CONSUMER') {
+      // A repeated create of a replicated consumer: only its leader answers (idempotent create).
+      const [stream, cname] = t[3] === 'DURABLE' ? [t[5] ?? '', t[6] ?? ''] : [t[4] ?? '', t[5] ?? ''];
+      const sg = this.streamGroups.get(account, stream);
+      if (sg) {
+        let n = cname;
+        if (!n) {
+          try {
+            n = String((JSON.parse(payload.toString()) as { config?: { name?: string } }).config?.name ?? '');
+          } catch { /* not ours to answer */ }
+        }
+        if (sg.consumers.get(n)?.isLeader) await this.runLocal(account, subject, reply, payload, (b) => sg.consumers.get(n)?.withCluster(b) ?? b);
+        return;
+      }
+    }
     const name = subject.split('.')[4] ?? '';
     const e = this.state.stream(account, name);
     if ((!e || !this.js.jsAccount(account)?.streams.has(name)) && attempt < 40) {

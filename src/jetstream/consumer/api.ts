@@ -137,8 +137,9 @@ export class ConsumerApi {
         throw jsErr('ConsumerMultipleFiltersNotAllowed');
       }
       if (filtered !== '' && config.filter_subject !== filtered) throw jsErr('ConsumerCreateFilterSubjectMismatch');
-      if (config.num_replicas > 1) throw jsErr('StreamReplicasNotSupported');
       const stream = acc.streams.get(streamName);
+      // A replica of a replicated stream: the cluster layer replicates its consumers.
+      if (config.num_replicas > 1 && !(stream && stream.config.num_replicas > 1)) throw jsErr('StreamReplicasNotSupported');
       if (!stream) throw jsErr('StreamNotFound');
       const c = addConsumer(stream, this.host(acc), config, {
         action: body.action ?? '',

@@ -226,7 +226,7 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
   let cstore;
   if (!config.direct) {
     try {
-      cstore = stream.store.consumerStore(name, consumerConfigToJSON(config), Number(createdNs / 1_000_000n));
+      cstore = stream.openConsumerStore(name, consumerConfigToJSON(config), Number(createdNs / 1_000_000n));
       // A brand-new consumer never inherits state left by an earlier one of the same name.
       if (cstore.hasState()) cstore.forceUpdate(emptyConsumerState());
     } catch (e) {

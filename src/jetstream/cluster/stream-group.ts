@@ -1,0 +1,544 @@
+// Replicated (R>1) streams: one Raft group per stream on each of its assigned peers
+// (nats-server's createRaftGroup + monitorStream + applyStreamEntries + processClusteredInboundMsg).
+//
+// Who does what:
+// * every peer of the assignment runs a RaftNode for the group (WAL under
+//   `<store_dir>/jetstream/$SYS/_js_/<group>/`) and holds a local Stream;
+// * the local Stream gets a `replicator` hook: publishes that reach it are handed here, and
+//   only the group leader acts on them (followers drop theirs: the leader received its own
+//   copy, since every replica subscribes to the stream's subjects);
+// * the leader checks, numbers (ProposalSequencer) and proposes a streamMsgOp; every replica
+//   applies committed entries in log order through StreamApplier (exactly once, replays
+//   ignored), and the leader sends the PubAck once it applied the entry. A committed entry is
+//   in the fsync'ed WAL of a quorum, so an acknowledged message survives the loss of any
+//   minority of replicas;
+// * purge and message delete are proposed as their JSON ops and run on every replica at
+//   apply through the single-server handler; only the leader answers the client.
+//
+// The local store is a pure function of the log: at start the stream's store is recreated
+// empty and the whole log is replayed (the group's log is never compacted here). That makes a
+// store that lost its unsynced tail, or whose files were damaged while the server was down,
+// rebuild itself from the replicated log.
+
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
+import type { Stream } from '../stream.js';
+import type { ApiHandler, ApiRequest } from '../api/router.js';
+import { jsErr, jsErrText } from '../api/errors.js';
+import { parsePubHeaders } from '../headers.js';
+import { goJson } from '../api/json.js';
+import { isStoreError } from '../store/errors.js';
+import { RouteRaftTransport } from './route-transport.js';
+import { accountOf, type StreamEntry } from './assignments.js';
+import { EntryOp } from './ops.js';
+import { decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
+import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
+import {
+  QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
+  streamStepdownResponse, type RaftPeerStatus,
+} from './advisories.js';
+import type { ClusteredJetStream } from './js-cluster.js';
+import { ConsumerGroup } from './consumer-group.js';
+import type { ConsumerAssignment } from './assignments.js';
+
+const T = 'io.nats.jetstream.api.v1.';
+const MAX_HEADER_BYTES = 65535;
+
+function refusalOf(e: unknown): LimitRefusal | undefined {
+  if (!isStoreError(e)) return undefined;
+  switch (e.code) {
+    case 'ErrMaxMsgs': return 'max_msgs';
+    case 'ErrMaxBytes': return 'max_bytes';
+    case 'ErrMaxMsgsPerSubject': return 'max_msgs_per_subject';
+    case 'ErrMsgTooLarge': return 'msg_too_large';
+    default: return undefined;
+  }
+}
+
+/**
+ * A random current peer to hand leadership to (nats-server's StepDown takes the first of a Go
+ * map, i.e. a random one; the raft library's own choice is the first in its peer order).
+ */
+export function randomCurrentPeer(node: RaftNode): string | undefined {
+  const peers = node.status().peers.filter((p) => !p.self && p.current);
+  return peers.length ? peers[Math.floor(Math.random() * peers.length)]!.id : undefined;
+}
+
+/** One replicated stream on this server. */
+export class StreamGroup {
+  readonly account: string;
+  readonly name: string;
+  node!: RaftNode;
+  stream!: Stream;
+  private applier!: StreamApplier;
+  private sequencer!: ProposalSequencer;
+  private transport!: RouteRaftTransport;
+  /** Reply subject of each in-flight proposal, by lseq (leader only). */
+  private readonly replies = new Map<number, string>();
+  /** The client's create request is answered by the first leader (once). */
+  private createReply: string;
+  private lastTs = 0n;
+  stopped = false;
+  private wasLeader = false;
+  private readonly startedMs = Date.now();
+  private readonly lostQuorum = new QuorumLostThrottle();
+  /** Replicated consumers of this stream, by name. */
+  readonly consumers = new Map<string, ConsumerGroup>();
+  /** Publishes held while a new leader applies the log of earlier terms. */
+  private held: Array<[string, string, Buffer | undefined, Buffer]> = [];
+
+  constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
+    this.account = accountOf(entry.sa.client);
+    this.name = entry.sa.stream.name;
+    this.createReply = entry.sa.reply;
+  }
+
+  get groupName(): string {
+    return this.entry.sa.group.name;
+  }
+
+  get dir(): string {
+    return join(this.c.js.storeRoot, this.c.server.systemAccount.name, '_js_', this.groupName);
+  }
+
+  get isLeader(): boolean {
+    return !this.stopped && this.node?.isLeader === true;
+  }
+
+  /** Create the local stream (empty) and the raft node; replays the whole log into the store. */
+  async start(): Promise<void> {
+    const jsa = this.c.js.jsAccount(this.account);
+    if (!jsa) throw new Error(`jetstream not enabled for account ${this.account}`);
+    // The store is rebuilt from the log: drop whatever an earlier run left on disk.
+    const old = jsa.streams.get(this.name);
+    if (old) await jsa.deleteStream(old);
+    const stream = await jsa.createStream({ ...(this.entry.sa.stream as Record<string, unknown>) } as never, false, true);
+    this.stream = stream;
+    stream.clusterInfo = () => this.clusterInfo();
+    const dupNs = BigInt(stream.config.duplicate_window);
+    const store: ApplyStore = {
+      state: () => {
+        const st = stream.store.fastState();
+        return { msgs: st.msgs, firstSeq: st.firstSeq, lastSeq: st.lastSeq };
+      },
+      storeRaw: (subject, hdr, msg, seq, tsNs) => {
+        try {
+          stream.storeRaw(subject, hdr ?? undefined, msg ?? Buffer.alloc(0), seq, tsNs);
+          // Rollups (KV purge) run at apply, identically on every replica.
+          const rollup = hdr && hdr.length ? parsePubHeaders(hdr)?.rollup : undefined;
+          if (rollup === 'sub') stream.purge({ filter: subject, keep: 1 }, true);
+          else if (rollup === 'all') stream.purge({ keep: 1 }, true);
+          return undefined;
+        } catch (e) {
+          const r = refusalOf(e);
+          if (r) return r;
+          throw e;
+        }
+      },
+      skipMsg: (seq) => { stream.store.skipMsg(seq); },
+      compact: (nextSeq) => { stream.store.compact(nextSeq); },
+      lastSeqForSubject: (subject) => stream.store.loadLastMsg(subject)?.seq ?? 0,
+    };
+    this.applier = new StreamApplier(store, { stream: this.name, duplicateWindowNs: dupNs > 0n ? dupNs : 0n });
+    this.sequencer = new ProposalSequencer(this.applier);
+    stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
+    stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
+    this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
+    const g = this.entry.sa.group;
+    this.node = new RaftNode({
+      group: g.name,
+      serverName: this.c.server.serverName,
+      peers: [...g.peers],
+      storeDir: this.dir,
+      transport: this.transport,
+      managed: true,
+      apply: (index, entries) => this.applyEntries(index, entries),
+      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      onProposalsAbandoned: () => this.abandon(),
+      log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
+    });
+    this.node.start();
+    // The preferred peer (nats-server: the placement's first choice) campaigns at once.
+    if (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id)) this.node.campaign();
+  }
+
+  async stop(deleting: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abandon();
+    for (const cg of this.consumers.values()) await cg.stop(deleting);
+    this.consumers.clear();
+    // A leader that shuts down hands leadership over first (no election timeout for the others).
+    if (this.node && !deleting && this.node.state === 'leader') {
+      try {
+        this.node.stepDown(randomCurrentPeer(this.node));
+      } catch { /* not leader any more */ }
+    }
+    if (this.node) {
+      if (deleting) this.node.delete();
+      else this.node.stop();
+    }
+    this.transport?.close();
+    if (deleting) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // ------------------------------------------------------------------ publish path
+
+  private nextTs(): bigint {
+    let ts = BigInt(Date.now()) * 1_000_000n;
+    if (ts <= this.lastTs) ts = this.lastTs + 1n;
+    this.lastTs = ts;
+    return ts;
+  }
+
+  /** A publish on the stream's subjects reached this replica. */
+  private onPublish(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
+    if (this.stopped || this.node.state !== 'leader') return;
+    if (!this.node.isLeader) {
+      // Leader elected but still applying earlier terms: keep it for a moment.
+      this.held.push([subject, reply, headers ? Buffer.from(headers) : undefined, Buffer.from(payload)]);
+      return;
+    }
+    const cfg = this.stream.config;
+    const respond = reply !== '' && cfg.no_ack !== true;
+    const fail = (err: ReturnType<typeof jsErr>): void => {
+      if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
+    };
+    if (cfg.sealed) return fail(jsErr('StreamSealed'));
+    const hdrLen = headers?.length ?? 0;
+    if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return fail(jsErr('StreamMessageExceedsMaximum'));
+    if (hdrLen > MAX_HEADER_BYTES) return fail(jsErr('StreamHeaderExceedsMaximum'));
+    if (hdrLen > 0) {
+      const h = parsePubHeaders(headers!);
+      if (h?.rollup !== undefined) {
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(jsErrText('StreamRollupFailed', 'rollup not permitted'));
+        if (h.rollup !== 'sub' && h.rollup !== 'all') return fail(jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
+      }
+      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return fail(jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
+    }
+    const d = this.sequencer.propose(subject, reply, headers && headers.length ? Buffer.from(headers) : null,
+      payload.length ? Buffer.from(payload) : null, this.nextTs(), true);
+    if (d.kind === 'answer') {
+      const body = pubAckFor(this.name, d.result, this.c.js.domain);
+      if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+      return;
+    }
+    if (d.kind === 'not_ready') return;
+    try {
+      this.node.propose(d.entry);
+      if (respond) this.replies.set(d.lseq, reply);
+    } catch (e) {
+      this.sequencer.applied(d.lseq);
+      this.sequencer.reset();
+      if (!(e instanceof RaftError)) throw e;
+    }
+  }
+
+  /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
+  private abandon(): void {
+    this.sequencer?.reset();
+    this.replies.clear();
+    this.held = [];
+  }
+
+  // ------------------------------------------------------------------ apply
+
+  private applyEntries(_index: number, entries: Entry[]): void {
+    for (const e of entries) {
+      if (e.type !== EntryType.Normal) continue;
+      let d;
+      try {
+        d = decodeStreamGroupEntry(Buffer.from(e.data));
+      } catch (err) {
+        this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        if (d.op === EntryOp.streamMsgOp || d.op === EntryOp.compressedStreamMsgOp) this.applyMsg(d.msg);
+        else if (d.op === EntryOp.purgeStreamOp) this.applyApi(d.purge.subject, d.purge.reply, JSON.stringify(d.purge.request ?? {}));
+        else if (d.op === EntryOp.deleteMsgOp) {
+          this.applyApi(d.del.subject, d.del.reply, JSON.stringify({ seq: d.del.seq, ...(d.del.no_erase ? { no_erase: true } : {}) }));
+        }
+      } catch (err) {
+        if (err instanceof ApplyMismatchError) {
+          this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': ${err.message}`);
+        } else {
+          this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': apply failed: ${(err as Error)?.stack ?? err}`);
+        }
+      }
+    }
+  }
+
+  private applyMsg(m: DecodedStreamMsg): void {
+    const r = this.applier.apply(m);
+    const mine = this.sequencer.applied(m.lseq);
+    if (!mine) return;
+    const reply = this.replies.get(m.lseq);
+    this.replies.delete(m.lseq);
+    if (!reply || !this.node.isLeader) return;
+    const body = pubAckFor(this.name, r, this.c.js.domain);
+    if (body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+  }
+
+  /** Purge / message delete: the single-server handler on every replica; the leader answers. */
+  private applyApi(subject: string, reply: string, payload: string): void {
+    const answer = this.node.isLeader ? reply : '';
+    void this.c.runLocal(this.account, subject, answer, payload);
+  }
+
+  // ------------------------------------------------------------------ leadership
+
+  private onLeaderChange(isLeader: boolean): void {
+    if (this.stopped) return;
+    this.abandon();
+    if (!isLeader) {
+      // Stepping down because the peers went silent: say so (throttled), as nats-server does.
+      if (this.wasLeader && quorumLostApplies(this.node.hasQuorum(), this.startedMs, Date.now()) && this.lostQuorum.shouldSend(Date.now())) {
+        this.sendQuorumLost();
+      }
+      this.wasLeader = false;
+      return;
+    }
+    this.wasLeader = true;
+    this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
+    this.sendLeaderElected();
+    if (this.createReply) {
+      const reply = this.createReply;
+      this.createReply = '';
+      void this.c.runLocal(this.account, `$JS.API.STREAM.INFO.${this.name}`, reply, '', (b, isError) => {
+        if (isError) return b.replace(`"type":"${T}stream_info_response"`, `"type":"${T}stream_create_response"`);
+        return b.replace(`"type":"${T}stream_info_response","total":0,"offset":0,"limit":0,`, `"type":"${T}stream_create_response",`)
+          .replace(/}$/, ',"did_create":true}');
+      });
+    }
+    const held = this.held;
+    this.held = [];
+    for (const [s, r, h, p] of held) this.onPublish(s, r, h, p);
+  }
+
+  private peerStatus(): RaftPeerStatus[] {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    return this.node.status().peers.map((p) => ({
+      id: p.id, current: p.current, lag: p.lag,
+      lastNs: p.self ? now : p.lastSeenAgoMs === null ? undefined : now - BigInt(Math.round(p.lastSeenAgoMs * 1e6)),
+    }));
+  }
+
+  private lookup = (id: string): { name: string; offline: boolean } | undefined => {
+    const name = this.c.serverNameOf(id);
+    if (name === id) return undefined;
+    return { name, offline: !this.c.onlinePeers().has(id) };
+  };
+
+  clusterInfo(): Record<string, unknown> {
+    return this.clusterInfoFor(this.node, this.entry.sa.group.peers);
+  }
+
+  /** The cluster block for a group of this stream (the stream's own or one of its consumers'). */
+  clusterInfoFor(node: RaftNode | undefined, groupPeers: string[]): Record<string, unknown> {
+    const leaderId = node?.leaderId ?? '';
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const peers: RaftPeerStatus[] = (node?.status().peers ?? []).map((p) => ({
+      id: p.id, current: p.current, lag: p.lag,
+      lastNs: p.self ? now : p.lastSeenAgoMs === null ? undefined : now - BigInt(Math.round(p.lastSeenAgoMs * 1e6)),
+    }));
+    const ci = clusterInfo({
+      cluster: this.c.clusterName, leader: leaderId ? this.c.serverNameOf(leaderId) : '', selfId: this.c.id,
+      groupPeers, peers, lookup: this.lookup, nowNs: now,
+    });
+    // The info body is encoded with JSON: durations as plain numbers; omitempty as Go.
+    const replicas = ci.replicas?.map((p) => {
+      const r: Record<string, unknown> = { name: p.name, current: p.current };
+      if (p.offline) r.offline = true;
+      r.active = Number(p.active);
+      if (p.lag) r.lag = p.lag;
+      r.peer = p.peer;
+      return r;
+    });
+    const out: Record<string, unknown> = { name: ci.name };
+    if (ci.leader) out.leader = ci.leader;
+    if (replicas?.length) out.replicas = replicas;
+    return out;
+  }
+
+  private sendQuorumLost(): void {
+    const replicas = advisoryReplicas(this.peerStatus(), this.lookup, BigInt(Date.now()) * 1_000_000n);
+    const copies = advisoryCopies((m) => streamQuorumLost(this.name, replicas, m),
+      this.account, this.account === this.c.server.systemAccount.name, this.c.js.domain ? { domain: this.c.js.domain } : {});
+    if (copies.owner) this.c.js.jsAccount(this.account)?.client.publish(copies.owner.subject, '', undefined, copies.owner.payload);
+    this.c.publishSystem(copies.system.subject, copies.system.payload);
+  }
+
+  private sendLeaderElected(): void {
+    const replicas = advisoryReplicas(this.peerStatus(), this.lookup, BigInt(Date.now()) * 1_000_000n);
+    const copies = advisoryCopies((m) => streamLeaderElected(this.name, this.c.server.serverName, replicas, m),
+      this.account, this.account === this.c.server.systemAccount.name, this.c.js.domain ? { domain: this.c.js.domain } : {});
+    if (copies.owner) this.c.js.jsAccount(this.account)?.client.publish(copies.owner.subject, '', undefined, copies.owner.payload);
+    this.c.publishSystem(copies.system.subject, copies.system.payload);
+  }
+
+  // ------------------------------------------------------------------ consumers
+
+  /** A consumer assignment of this stream was applied (or recovered). */
+  assignConsumer(ca: ConsumerAssignment): void {
+    if (this.stopped) return;
+    const cur = this.consumers.get(ca.name);
+    if (!ca.group.peers.includes(this.c.id)) {
+      // Placed on other peers of the stream (an R1 consumer): nothing runs here.
+      if (cur) {
+        this.consumers.delete(ca.name);
+        void cur.stop(true);
+      }
+      return;
+    }
+    if (cur && cur.ca.group.name === ca.group.name) {
+      cur.ca = ca;
+      return;
+    }
+    if (cur) void cur.stop(true);
+    const cg = new ConsumerGroup(this.c, this, ca);
+    this.consumers.set(ca.name, cg);
+    try {
+      cg.start();
+    } catch (e) {
+      this.consumers.delete(ca.name);
+      void cg.stop(false);
+      this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}': ${(e as Error)?.stack ?? e}`);
+    }
+  }
+
+  async removeConsumer(ca: ConsumerAssignment): Promise<void> {
+    const cg = this.consumers.get(ca.name);
+    if (!cg) return;
+    this.consumers.delete(ca.name);
+    await cg.remove();
+  }
+
+  // ------------------------------------------------------------------ API (leader)
+
+  /** A stream-level API request for this stream; true when this server handled it. */
+  handleApi(req: ApiRequest, type: string, handler: ApiHandler | undefined): boolean {
+    if (!this.isLeader) return false;
+    const sub = req.tokens.slice(1, 3).join('.');
+    if (sub === 'LEADER.STEPDOWN') {
+      this.c.respondRaw(req.accountName, req.subject, req.reply, streamStepdownResponse(), false);
+      try {
+        this.node.stepDown(randomCurrentPeer(this.node));
+      } catch { /* already stepping down */ }
+      return true;
+    }
+    if (sub === 'PEER.REMOVE') {
+      // Peer removal (and replacement) of a replicated stream is not implemented: say so.
+      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
+      return true;
+    }
+    if (sub.startsWith('PURGE.') || sub === 'MSG.DELETE') {
+      this.proposeApi(req, type);
+      return true;
+    }
+    if (!handler) return true;
+    void Promise.resolve(handler(req)).catch((e) => this.c.server.log.error(`JetStream API ${req.subject}: ${String(e)}`));
+    return true;
+  }
+
+  private proposeApi(req: ApiRequest, type: string): void {
+    let body: Record<string, unknown> = {};
+    const text = req.payload.toString().trim();
+    if (text.startsWith('{')) {
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('InvalidJSON', { err: 'invalid JSON' }).toJSON() }), true);
+        return;
+      }
+    }
+    const isPurge = req.tokens[1] === 'PURGE';
+    let entry: Buffer;
+    if (isPurge) {
+      entry = encodePurge({ stream: this.name, last_seq: this.stream.store.fastState().lastSeq, subject: req.subject, reply: req.reply, request: body });
+    } else {
+      const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) && body.seq >= 0 ? body.seq : -1;
+      if (seq < 0 || text === '') {
+        this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('BadRequest').toJSON() }), true);
+        return;
+      }
+      entry = encodeMsgDelete({ stream: this.name, seq, no_erase: body.no_erase === true, subject: req.subject, reply: req.reply });
+    }
+    try {
+      this.node.propose(entry);
+    } catch {
+      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterNotLeader').toJSON() }), true);
+    }
+  }
+}
+
+/** Every replicated stream this server is a peer of. */
+export class StreamGroups {
+  private readonly groups = new Map<string, StreamGroup>();
+
+  constructor(private readonly c: ClusteredJetStream) {}
+
+  private static key(account: string, name: string): string {
+    return `${account}\u0000${name}`;
+  }
+
+  get(account: string, name: string): StreamGroup | undefined {
+    return this.groups.get(StreamGroups.key(account, name));
+  }
+
+  all(): StreamGroup[] {
+    return [...this.groups.values()];
+  }
+
+  /** An R>1 assignment was applied (or recovered): start the group if this server is a peer. */
+  async assign(entry: StreamEntry): Promise<void> {
+    const account = accountOf(entry.sa.client);
+    const k = StreamGroups.key(account, entry.sa.stream.name);
+    const cur = this.groups.get(k);
+    const member = entry.sa.group.peers.includes(this.c.id);
+    if (cur && (cur.groupName !== entry.sa.group.name || !member)) {
+      this.groups.delete(k);
+      await cur.stop(!member);
+      if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
+    }
+    if (!member) return;
+    const existing = this.groups.get(k);
+    if (existing) {
+      const changed = JSON.stringify(existing.entry.sa.stream) !== JSON.stringify(entry.sa.stream);
+      existing.entry = entry;
+      if (changed && existing.stream && !existing.stopped) {
+        // An update (meta updateStreamOp): every replica applies the new config.
+        try {
+          await this.c.js.jsAccount(account)?.updateStream(existing.stream, entry.sa.stream as never, false);
+        } catch (e) {
+          this.c.server.log.warn(`JetStream cluster: updating stream '${account} > ${entry.sa.stream.name}': ${(e as Error).message}`);
+        }
+      }
+      return;
+    }
+    const g = new StreamGroup(this.c, entry);
+    this.groups.set(k, g);
+    try {
+      await g.start();
+    } catch (e) {
+      this.groups.delete(k);
+      await g.stop(false);
+      this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}': ${(e as Error)?.stack ?? e}`);
+    }
+  }
+
+  async remove(account: string, name: string): Promise<void> {
+    const k = StreamGroups.key(account, name);
+    const g = this.groups.get(k);
+    if (!g) return;
+    this.groups.delete(k);
+    await g.stop(true);
+    await this.c.removeLocalStream(account, name, 'stream removed');
+  }
+
+  async stopAll(): Promise<void> {
+    for (const g of this.groups.values()) await g.stop(false);
+    this.groups.clear();
+  }
+}

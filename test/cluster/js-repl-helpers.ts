@@ -1,0 +1,46 @@
+// Helpers for the replicated stream / consumer tests on in-process clusters.
+import { join } from 'node:path';
+import { startNode, startNodesOnPortsKnownInAdvance, waitFor, waitRoutes, type InProcNode, type NodeSpec } from './cluster-helpers.js';
+import { jsClusterOptions, metaOf, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
+
+/** Placement of R3 needs every server in the meta group and its placement info known to the leader. */
+export async function waitPlacement(nodes: JsNode[]): Promise<void> {
+  await waitFor(() => nodes.every((n) => {
+    const m = metaOf(n);
+    if (m.node.peers().length !== nodes.length) return false;
+    const all = new Set(m.node.peers());
+    return m.peerInfo.placementPeers(m.id, all, m.onlinePeers(), (id) => m.serverNameOf(id)).filter((p) => p.stats && p.cluster).length === nodes.length;
+  }), 'every server placeable', 30_000);
+}
+
+
+export interface Layout { ports: number[]; clusterName: string }
+
+function specs(root: string, ports: number[], clusterName: string): NodeSpec[] {
+  return ports.map((port, i) => ({
+    name: `n${i + 1}`, clusterName, clusterPort: port,
+    routes: ports.filter((p) => p !== port).map((p) => `nats-route://127.0.0.1:${p}`),
+    extra: jsClusterOptions(join(root, `n${i + 1}`), { cluster: { connectRetries: 60 } as never }),
+  }));
+}
+
+/**
+ * Start 3 in-process JetStream servers under `root`; with `layout`, on the cluster ports and
+ * cluster name of an earlier start (a restart of the same servers on the same store dirs).
+ */
+export async function startRestartable(root: string, layout?: Layout): Promise<{ nodes: JsNode[]; layout: Layout }> {
+  let started: InProcNode[];
+  let lay: Layout;
+  if (layout === undefined) {
+    let name = '';
+    started = await startNodesOnPortsKnownInAdvance(3, (ports, clusterName) => { name = clusterName; return specs(root, ports, clusterName); });
+    lay = { ports: started.map((n) => n.h.clusterPort!), clusterName: name };
+  } else {
+    lay = layout;
+    started = await Promise.all(specs(root, lay.ports, lay.clusterName).map((s) => startNode(s)));
+  }
+  const nodes: JsNode[] = started.map((n, i) => ({ ...n, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) }));
+  await waitRoutes(nodes, 2);
+  await waitForMetaLeader(nodes);
+  return { nodes, layout: lay };
+}
