@@ -40,6 +40,7 @@ import {
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
+import { followStatsz } from './statsz-peers.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -91,6 +92,7 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  private offStatsz: (() => void) | undefined;
   /** Peer id -> server name, for every server seen (self, routes, assignments). */
   private readonly names = new Map<string, string>();
 
@@ -160,6 +162,7 @@ export class ClusteredJetStream {
     this.api.subscribeSystemApi(this.sys);
     this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo(), (id) => this.peerAnnounced(id));
     this.peerInfo.start();
+    this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
     // A server that was part of the group replays its snapshot + log before serving
     // JetStream. A new one waits until it has met another JetStream server (NRG waits for a
@@ -223,6 +226,7 @@ export class ClusteredJetStream {
       this.node.stop();
     }
     this.api.stop();
+    this.offStatsz?.();
     this.peerInfo?.stop();
     this.sys?.close();
     this.transport?.close();
