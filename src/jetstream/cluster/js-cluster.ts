@@ -41,6 +41,7 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { followStatsz } from './statsz-peers.js';
+import { isImportedCopy, isServiceImportReply } from './go-import.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -426,7 +427,13 @@ export class ClusteredJetStream {
         out = { error: isError, body };
         const b = onRespond ? onRespond(body, isError) : body;
         // An answer with no one to receive it (recovery, reconcile) is not sent or counted.
-        return reply ? b : null;
+        if (!reply || b === null) return null;
+        // A Go meta leader's assignment carries its service-import reply: answer in the system account.
+        if (isServiceImportReply(reply)) {
+          this.sys.publish(reply, '', undefined, b);
+          return null;
+        }
+        return b;
       },
     };
     await handler(req);
@@ -656,6 +663,7 @@ export class ClusteredJetStream {
 
   /** Every $JS.API request of every account arrives here in clustered mode. */
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
+    if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
     if (!this.ready) {
       // No meta group yet (alone, or still replaying its log): the API is not served; past
       // the start-up grace the client's own server says so (10008).
