@@ -151,7 +151,10 @@ export class ClusterApi {
         if (req.origin.kind !== 'route' && c.isLeaderless()) this.unavailable(req, kind.type);
         return;
       }
-      if (!c.isLeader) return;
+      if (!c.isLeader) {
+        if (c.isGoPeer(c.node.leaderId)) c.forwardAsImport(req);
+        return;
+      }
       this.leaderHandle(req, handler);
       return;
     }
@@ -161,6 +164,8 @@ export class ClusterApi {
         if (kind.k === 'stream' || kind.k === 'consumer') this.answerNotFound(req, kind.type, 'StreamNotFound');
       } else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) {
         this.unavailable(req, kind.type);
+      } else if (!c.isLeader && c.isGoPeer(c.node.leaderId)) {
+        c.forwardAsImport(req);
       }
       return;
     }
@@ -174,7 +179,10 @@ export class ClusterApi {
       if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
       return;
     }
-    if (holder !== c.id || !handler) return;
+    if (holder !== c.id || !handler) {
+      if (holder !== c.id && c.isGoPeer(holder)) c.forwardAsImport(req);
+      return;
+    }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
   }
@@ -216,6 +224,7 @@ export class ClusterApi {
 
   private leaderHandle(req: ApiRequest, handler: ApiHandler | undefined): void {
     const t = req.tokens;
+    this.c.relayReply(req);
     let p: Promise<void>;
     if (t[0] === 'INFO') p = this.accountInfo(req);
     else if (t[0] === 'STREAM' && t[1] === 'CREATE') p = this.streamCreate(req);

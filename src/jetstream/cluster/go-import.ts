@@ -48,3 +48,56 @@ export function isImportedCopy(req: { accountName: string; headers: Buffer | und
   const acc = requestInfoAccount(req.headers);
   return acc !== undefined && acc !== systemAccount;
 }
+
+/** The Nats-Request-Info header nats-server puts on a request it moves into the system account. */
+export function requestInfoHeader(account: string, server: string, cluster: string): Buffer {
+  return Buffer.from(`NATS/1.0\r\n${REQUEST_INFO}: ${JSON.stringify({ acc: account, server, cluster })}\r\n\r\n`, 'latin1');
+}
+
+const RELAY_TTL_MS = 60_000;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function rand(n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += BASE62[Math.floor(Math.random() * 62)];
+  return s;
+}
+
+/**
+ * Service-import replies made here, for answers that a nats-server peer sends in the system
+ * account: each `_R_.<prefix>.<id>` maps to a client's reply subject in its account, and the
+ * first answer on it is passed on there (then the mapping is dropped; unanswered ones expire).
+ */
+export class ImportReplyRelay {
+  private readonly prefix = `_R_.${rand(6)}.`;
+  private readonly pending = new Map<string, { account: string; reply: string; timer: NodeJS.Timeout }>();
+  private sid = 0;
+  private seq = 0;
+
+  constructor(private readonly sys: import('../../core/internal-client.js').InternalClient,
+    private readonly publishIn: (account: string, subject: string, payload: Buffer) => void) {}
+
+  start(): void {
+    this.sid = this.sys.subscribe(`${this.prefix}>`, (subject, _r, _h, payload) => {
+      const p = this.pending.get(subject);
+      if (p === undefined) return;
+      this.pending.delete(subject);
+      clearTimeout(p.timer);
+      this.publishIn(p.account, p.reply, Buffer.from(payload));
+    });
+  }
+
+  stop(): void {
+    if (this.sid) this.sys.unsubscribe(this.sid);
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+  }
+
+  /** A system-account reply subject whose first answer goes to `reply` in `account`. */
+  open(account: string, reply: string): string {
+    const subject = `${this.prefix}${rand(4)}${(++this.seq).toString(36)}`;
+    const timer = setTimeout(() => this.pending.delete(subject), RELAY_TTL_MS);
+    timer.unref();
+    this.pending.set(subject, { account, reply, timer });
+    return subject;
+  }
+}

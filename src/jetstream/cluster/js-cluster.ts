@@ -41,7 +41,7 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { followStatsz } from './statsz-peers.js';
-import { isImportedCopy, isServiceImportReply } from './go-import.js';
+import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader } from './go-import.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -94,6 +94,8 @@ export class ClusteredJetStream {
   private stopped = false;
   private offPeer: (() => void) | undefined;
   private offStatsz: (() => void) | undefined;
+  private relay: ImportReplyRelay | undefined;
+  private readonly accountClients = new Map<string, InternalClient>();
   /** Peer id -> server name, for every server seen (self, routes, assignments). */
   private readonly names = new Map<string, string>();
 
@@ -163,6 +165,8 @@ export class ClusteredJetStream {
     this.api.subscribeSystemApi(this.sys);
     this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo(), (id) => this.peerAnnounced(id));
     this.peerInfo.start();
+    this.relay = new ImportReplyRelay(this.sys, (acc, subject, payload) => this.publishIn(acc, subject, payload));
+    this.relay.start();
     this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
     // A server that was part of the group replays its snapshot + log before serving
@@ -228,6 +232,8 @@ export class ClusteredJetStream {
     }
     this.api.stop();
     this.offStatsz?.();
+    this.relay?.stop();
+    for (const cl of this.accountClients.values()) cl.close();
     this.peerInfo?.stop();
     this.sys?.close();
     this.transport?.close();
@@ -662,6 +668,47 @@ export class ClusteredJetStream {
   // ------------------------------------------------------------------ API entry
 
   /** Every $JS.API request of every account arrives here in clustered mode. */
+  private publishIn(account: string, subject: string, payload: Buffer): void {
+    let cl = this.accountClients.get(account);
+    if (cl === undefined) {
+      const acc = this.server.lookupAccount(account);
+      if (acc === undefined) return;
+      cl = acc.createInternalClient('jsc-relay', ClientKind.SYSTEM);
+      this.accountClients.set(account, cl);
+    }
+    cl.publish(subject, '', undefined, payload);
+  }
+
+  isGoPeer(id: string): boolean {
+    return id !== '' && id !== this.id && this.peerInfo.isGoPeer(id);
+  }
+
+  /**
+   * A local client's request that a nats-server must answer (meta leader or holder): send it the
+   * way nats-server's service import does, in the system account (go-import.ts).
+   */
+  forwardAsImport(req: ApiRequest): void {
+    if (req.origin.kind === 'route' || req.accountName === this.server.systemAccount.name || !this.relay) return;
+    const reply = req.reply ? this.relay.open(req.accountName, req.reply) : '';
+    this.sys.publish(req.subject, reply, requestInfoHeader(req.accountName, this.server.serverName, this.clusterName), req.payload);
+  }
+
+  /**
+   * Meta leader with nats-server peers: the request's reply (copied into assignments) becomes a
+   * system-account `_R_` reply relayed to the client, since a nats-server holder answers there.
+   */
+  relayReply(req: ApiRequest): void {
+    if (!req.reply || !this.relay || !this.peerInfo.hasGoPeers() || req.accountName === this.server.systemAccount.name) return;
+    const relayed = this.relay.open(req.accountName, req.reply);
+    req.reply = relayed;
+    const prev = req.onRespond;
+    req.onRespond = (body, isError) => {
+      const out = prev ? prev(body, isError) : body;
+      if (out !== null) this.sys.publish(relayed, '', undefined, out);
+      return null;
+    };
+  }
+
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
     if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
     if (!this.ready) {

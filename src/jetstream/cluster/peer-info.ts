@@ -28,6 +28,8 @@ export class PeerInfoTable {
   private readonly peers = new Map<string, PeerInfoMsg>();
   /** Peers that announce themselves on PEER_INFO_SUBJECT (tsnats): their statsz is not used. */
   private readonly announcing = new Set<string>();
+  /** Peers known only from their statsz: nats-server (go-import.ts says what that changes). */
+  private readonly statszOnly = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sid = 0;
 
@@ -55,10 +57,25 @@ export class PeerInfoTable {
 
   /** Keep the latest info of a peer: from its announcement, or (nats-server peers) from its statsz. */
   record(id: string, m: PeerInfoMsg, source: 'announce' | 'statsz'): void {
-    if (source === 'announce') this.announcing.add(id);
-    else if (this.announcing.has(id)) return;
+    if (source === 'announce') {
+      this.announcing.add(id);
+      this.statszOnly.delete(id);
+    } else if (this.announcing.has(id)) {
+      return;
+    } else {
+      this.statszOnly.add(id);
+    }
     this.peers.set(id, m);
     this.onAnnounce?.(id);
+  }
+
+  /** A peer that sends statsz but no announcement: a nats-server. */
+  isGoPeer(id: string): boolean {
+    return this.statszOnly.has(id);
+  }
+
+  hasGoPeers(): boolean {
+    return this.statszOnly.size > 0;
   }
 
   announce(): void {
