@@ -152,7 +152,7 @@ export class ClusterApi {
         return;
       }
       if (!c.isLeader) {
-        if (c.isGoPeer(c.node.leaderId)) c.forwardAsImport(req);
+        if (c.isGoPeer(c.node.leaderId, req.accountName)) c.forwardAsImport(req);
         return;
       }
       this.leaderHandle(req, handler);
@@ -164,7 +164,7 @@ export class ClusterApi {
         if (kind.k === 'stream' || kind.k === 'consumer') this.answerNotFound(req, kind.type, 'StreamNotFound');
       } else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) {
         this.unavailable(req, kind.type);
-      } else if (!c.isLeader && c.isGoPeer(c.node.leaderId)) {
+      } else if (!c.isLeader && c.isGoPeer(c.node.leaderId, req.accountName)) {
         c.forwardAsImport(req);
       }
       return;
@@ -180,7 +180,7 @@ export class ClusterApi {
       return;
     }
     if (holder !== c.id || !handler) {
-      if (holder !== c.id && c.isGoPeer(holder)) c.forwardAsImport(req);
+      if (holder !== c.id && c.isGoPeer(holder, req.accountName)) c.forwardAsImport(req);
       return;
     }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);

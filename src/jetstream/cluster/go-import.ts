@@ -1,3 +1,4 @@
+import { ClientKind } from '../../core/types.js';
 // How nats-server 2.9.10 carries a client's JetStream API request across a cluster, and
 // what a tsnats member does with it. nats-server does not route the request in the client's
 // account: the account's `$JS.API.>` service import moves it into the system account, with
@@ -100,4 +101,17 @@ export class ImportReplyRelay {
     this.pending.set(subject, { account, reply, timer });
     return subject;
   }
+}
+
+/**
+ * Does server `peerName` carry route interest in the JetStream API in `account`? tsnats servers
+ * do (they subscribe `$JS.API.>` in every JetStream account); nats-server does not (its API
+ * subscription lives in the system account).
+ */
+export function routesAccountApi(account: import('../../core/account.js').Account | undefined, peerName: string): boolean {
+  if (account === undefined) return false;
+  const r = account.sublist.match('$JS.API.INFO');
+  const fromPeer = (s: { owner: { kind: number }; closed?: boolean }): boolean =>
+    s.owner.kind === ClientKind.ROUTE && !s.closed && (s.owner as unknown as { remoteName?: string }).remoteName === peerName;
+  return r.psubs.some(fromPeer) || r.qsubs.some((g) => g.some(fromPeer));
 }

@@ -41,7 +41,7 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { followStatsz } from './statsz-peers.js';
-import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader } from './go-import.js';
+import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -679,8 +679,19 @@ export class ClusteredJetStream {
     cl.publish(subject, '', undefined, payload);
   }
 
-  isGoPeer(id: string): boolean {
-    return id !== '' && id !== this.id && this.peerInfo.isGoPeer(id);
+  /**
+   * A nats-server peer, as far as requests of `account` go: known from its statsz only (no
+   * `$JSC.PEER.INFO`), and no route interest from it in the account's JetStream API.
+   */
+  isGoPeer(id: string, account: string): boolean {
+    if (id === '' || id === this.id || !this.peerInfo.isGoPeer(id)) return false;
+    return !routesAccountApi(this.server.lookupAccount(account), this.serverNameOf(id));
+  }
+
+  private hasGoPeers(account: string): boolean {
+    if (!this.peerInfo.hasGoPeers()) return false;
+    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(peerIdForServerName(p.name), account)) return true;
+    return false;
   }
 
   /**
@@ -698,7 +709,7 @@ export class ClusteredJetStream {
    * system-account `_R_` reply relayed to the client, since a nats-server holder answers there.
    */
   relayReply(req: ApiRequest): void {
-    if (!req.reply || !this.relay || !this.peerInfo.hasGoPeers() || req.accountName === this.server.systemAccount.name) return;
+    if (!req.reply || !this.relay || !this.hasGoPeers(req.accountName) || req.accountName === this.server.systemAccount.name) return;
     const relayed = this.relay.open(req.accountName, req.reply);
     req.reply = relayed;
     const prev = req.onRespond;
