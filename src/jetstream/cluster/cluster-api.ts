@@ -33,6 +33,7 @@ import {
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
+import { answerConsumerNames } from './consumer-names.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
@@ -174,6 +175,17 @@ export class ClusterApi {
       // Recorded, not replicated yet: the meta leader answers from the assignment.
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
+    }
+    if (kind.type === T + 'consumer_names_response' && c.hasLeader()) {
+      // 2.9.10's meta leader answers CONSUMER.NAMES (consumer-names.ts).
+      if (c.isGoPeer(c.node.leaderId, req.accountName)) {
+        c.forwardAsImport(req);
+        return;
+      }
+      if (c.isLeader && holder !== c.id && c.isGoPeer(holder, req.accountName)) {
+        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
+        return;
+      }
     }
     if (kind.k === 'consumer' && !entry.consumers.has(kind.consumer)) {
       if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
