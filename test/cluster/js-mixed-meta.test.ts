@@ -77,13 +77,7 @@ for (const mix of MIXES) {
     });
 
     for (const kind of ['nats-server', 'tsnats'] as Impl[]) {
-      // Known gaps (docs/interop.md): with a Go meta leader, CONSUMER.NAMES of a stream held by tsnats is answered
-      // twice (2.9.10's meta leader answers it, and so does the tsnats holder); with a tsnats meta leader,
-      // STREAM.INFO of a stream held by nats-server is not yet answered with the stream.
-      const todo = kind === 'nats-server'
-        ? 'CONSUMER.NAMES answered twice with a Go meta leader (leader and tsnats holder)'
-        : 'STREAM.INFO of a stream held by nats-server under a tsnats meta leader lacks the stream';
-      test(`${kind} meta leader: R1 streams and consumers on every node, seen from every server; messages through either kind`, { todo }, async () => {
+      test(`${kind} meta leader: R1 streams and consumers on every node, seen from every server; messages through either kind`, async () => {
         const leader = await leadBy(kind);
         assert.equal(leader.impl, kind);
         const tag = kind === 'tsnats' ? 'TL' : 'GL';

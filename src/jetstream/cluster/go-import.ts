@@ -40,12 +40,12 @@ export function requestInfoAccount(headers: Buffer | undefined): string | undefi
 }
 
 /**
- * A request that reached this server in the system account over a route as nats-server's
- * service import puts it there for another account: its account copy is handled instead.
+ * A request in the system account as nats-server's service import puts it there for another
+ * account (routed from a nats-server, or sent by this server's forwardAsImport): the account
+ * copy is handled instead, or a nats-server answers it.
  */
-export function isImportedCopy(req: { accountName: string; headers: Buffer | undefined; origin: { kind: string } },
-  systemAccount: string): boolean {
-  if (req.origin.kind !== 'route' || req.accountName !== systemAccount) return false;
+export function isImportedCopy(req: { accountName: string; headers: Buffer | undefined }, systemAccount: string): boolean {
+  if (req.accountName !== systemAccount) return false;
   const acc = requestInfoAccount(req.headers);
   return acc !== undefined && acc !== systemAccount;
 }
