@@ -95,6 +95,19 @@ for (const mix of MIXES) {
           assert.deepEqual(r.first!.cluster, { name: 'C1', leader: n.name });
         }));
 
+        // A repeated create with the same config is answered (idempotent) through every server, whoever holds it.
+        await Promise.all(c.nodes.map(async (n, i) => {
+          const cfg = { name: names[i], subjects: [`${names[i]!.toLowerCase()}.>`], num_replicas: 1, storage: 'file', placement: { tags: [`node:${n.name}`] } };
+          for (const via of c.nodes) {
+            const r = await apiRequest<StreamResp>(ncs[via.index]!, `$JS.API.STREAM.CREATE.${names[i]}`, cfg);
+            assert.equal(r.all.length, 1, `one reply to a repeated STREAM.CREATE ${names[i]} via ${via.name} (${via.impl})`);
+            assert.equal(r.first!.error, undefined, JSON.stringify(r.first));
+            assert.equal(r.first!.type, 'io.nats.jetstream.api.v1.stream_create_response');
+            assert.equal(r.first!.config?.name, names[i]);
+            assert.deepEqual(r.first!.cluster, { name: 'C1', leader: n.name });
+          }
+        }));
+
         // Every server lists and describes all of them, with one reply.
         await Promise.all(c.nodes.map(async (via) => {
           const r = await apiRequest<NamesResp>(ncs[via.index]!, '$JS.API.STREAM.NAMES', {});

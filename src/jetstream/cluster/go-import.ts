@@ -70,7 +70,7 @@ function rand(n: number): string {
  */
 export class ImportReplyRelay {
   private readonly prefix = `_R_.${rand(6)}.`;
-  private readonly pending = new Map<string, { account: string; reply: string; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { deliver: (payload: Buffer) => void; timer: NodeJS.Timeout }>();
   private sid = 0;
   private seq = 0;
 
@@ -83,7 +83,7 @@ export class ImportReplyRelay {
       if (p === undefined) return;
       this.pending.delete(subject);
       clearTimeout(p.timer);
-      this.publishIn(p.account, p.reply, Buffer.from(payload));
+      p.deliver(Buffer.from(payload));
     });
   }
 
@@ -95,10 +95,15 @@ export class ImportReplyRelay {
 
   /** A system-account reply subject whose first answer goes to `reply` in `account`. */
   open(account: string, reply: string): string {
+    return this.openWith((payload) => this.publishIn(account, reply, payload));
+  }
+
+  /** A system-account reply subject whose first answer is handed to `deliver`. */
+  openWith(deliver: (payload: Buffer) => void): string {
     const subject = `${this.prefix}${rand(4)}${(++this.seq).toString(36)}`;
     const timer = setTimeout(() => this.pending.delete(subject), RELAY_TTL_MS);
     timer.unref();
-    this.pending.set(subject, { account, reply, timer });
+    this.pending.set(subject, { deliver, timer });
     return subject;
   }
 }

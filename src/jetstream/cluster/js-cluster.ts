@@ -626,6 +626,10 @@ export class ClusteredJetStream {
 
   /** Hand a client request to the server holding the asset (the leader does this for repeated creates). */
   forward(peer: string, req: ApiRequest, asCreate = false): void {
+    if (asCreate && this.relay && this.isGoPeer(peer, req.accountName)) {
+      this.askGoHolderAsCreate(req);
+      return;
+    }
     if (peer === this.id) {
       void this.enqueue(() => this.runForwarded(req.accountName, req.subject, req.reply, req.payload, 0, asCreate));
       return;
@@ -667,7 +671,6 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ API entry
 
-  /** Every $JS.API request of every account arrives here in clustered mode. */
   private publishIn(account: string, subject: string, payload: Buffer): void {
     let cl = this.accountClients.get(account);
     if (cl === undefined) {
@@ -683,6 +686,25 @@ export class ClusteredJetStream {
    * A nats-server peer, as far as requests of `account` go: known from its statsz only (no
    * `$JSC.PEER.INFO`), and no route interest from it in the account's JetStream API.
    */
+  /**
+   * Idempotent STREAM.CREATE of a stream a nats-server holds: it serves no `$JSC.FWD`, so ask it
+   * for STREAM.INFO as nats-server's import would and answer with the create response type.
+   */
+  private askGoHolderAsCreate(req: ApiRequest): void {
+    const name = req.subject.split('.')[4] ?? '';
+    const reply = this.relay!.openWith((payload) => {
+      let body = payload.toString();
+      body = body.includes('"error"')
+        ? body.replace('"type":"io.nats.jetstream.api.v1.stream_info_response"', '"type":"io.nats.jetstream.api.v1.stream_create_response"')
+        : body.replace('"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,',
+          '"type":"io.nats.jetstream.api.v1.stream_create_response",');
+      if (!req.reply) return;
+      if (isServiceImportReply(req.reply)) this.sys.publish(req.reply, '', undefined, body);
+      else this.publishIn(req.accountName, req.reply, Buffer.from(body));
+    });
+    this.sys.publish(`$JS.API.STREAM.INFO.${name}`, reply, requestInfoHeader(req.accountName, this.server.serverName, this.clusterName), '');
+  }
+
   isGoPeer(id: string, account: string): boolean {
     if (id === '' || id === this.id || !this.peerInfo.isGoPeer(id)) return false;
     return !routesAccountApi(this.server.lookupAccount(account), this.serverNameOf(id));
@@ -720,6 +742,7 @@ export class ClusteredJetStream {
     };
   }
 
+  /** Every $JS.API request of every account arrives here in clustered mode. */
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
     if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
     if (!this.ready) {
