@@ -19,6 +19,7 @@ import { accountInfo, accountStat, accountz, accstatz } from './accountz.js';
 import { expvarz, gatewayz, leafz, routez } from './other.js';
 import { clusterSource, jetStreamSource } from './sources.js';
 import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
+import { StatszHeartbeat } from './statsz-heartbeat.js';
 
 type Json = Record<string, unknown>;
 
@@ -38,6 +39,7 @@ const flag = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : 
 export class SysMonitorServices {
   private client: InternalClient | null = null;
   private seq = 0;
+  private heartbeat: StatszHeartbeat | null = null;
 
   constructor(private readonly server: Server, private readonly usage: ProcessUsage,
     private readonly httpReqStats: () => Record<string, number>) {}
@@ -68,9 +70,13 @@ export class SysMonitorServices {
     for (const name of ACCOUNT_ENDPOINTS) {
       on(`$SYS.REQ.ACCOUNT.*.${name}`, (subject, req) => this.accountEndpoint(name, subject.split('.')[3], req));
     }
+    this.heartbeat = new StatszHeartbeat(c, s.serverId, () => this.statsz({}));
+    this.heartbeat.start();
   }
 
   stop(): void {
+    this.heartbeat?.stop();
+    this.heartbeat = null;
     this.client?.close();
     this.client = null;
   }

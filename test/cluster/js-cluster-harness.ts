@@ -75,6 +75,8 @@ export interface ClusterSpec {
   names?: string[];
   /** how often start() polls /jsz for the first meta leader (default 50 ms; the benchmark uses less) */
   pollMs?: number;
+  /** implementation per node index, for a mixed cluster (default: `impl` for every node) */
+  impls?: Impl[];
 }
 
 export interface Creds { user: string; pass: string }
@@ -90,7 +92,8 @@ export class JsNode {
   clusterPort = 0;
   /** how many times this node was started */
   starts = 0;
-  constructor(readonly index: number, readonly name: string, readonly dir: string, readonly tags: string[] | undefined) {}
+  constructor(readonly index: number, readonly name: string, readonly dir: string, readonly tags: string[] | undefined,
+    readonly impl: Impl = 'nats-server') {}
 
   get storeDir(): string {
     return join(this.dir, 'store');
@@ -170,8 +173,9 @@ export class JsCluster {
 
   /** Start every node (sequentially, each routing to the ones already up) and wait for a meta leader with all peers. */
   static async start(spec: ClusterSpec): Promise<JsCluster> {
+    const kinds = Array.from({ length: spec.size }, (_x, i) => spec.impls?.[i] ?? spec.impl);
     const bin = spec.impl === 'nats-server' ? natsServerBin() : process.execPath;
-    if (bin === undefined) throw new Error('nats-server not found');
+    if (bin === undefined || (kinds.includes('nats-server') && natsServerBin() === undefined)) throw new Error('nats-server not found');
     const root = mkdtempSync(join(tmpdir(), `tsnats-jsc-${spec.impl}-`));
     const c = new JsCluster(spec, root, bin);
     try {
@@ -180,7 +184,7 @@ export class JsCluster {
         const name = spec.names?.[i] ?? `n${i + 1}`;
         const dir = join(root, name);
         mkdirSync(dir, { recursive: true });
-        c.nodes.push(new JsNode(i, name, dir, spec.tags?.[i]));
+        c.nodes.push(new JsNode(i, name, dir, spec.tags?.[i], kinds[i]));
       }
       for (const n of c.nodes) await c.launch(n);
       await c.waitMetaLeader({ intervalMs: spec.pollMs });
@@ -247,12 +251,13 @@ export class JsCluster {
 
   private async launch(n: JsNode): Promise<void> {
     const conf = this.writeConfig(n);
-    const args = this.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
+    const args = n.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
+    const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
     // Log straight to a file: nothing buffers in this process and the log survives for diagnosis.
     const fd = openSync(n.logFile, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd] });
+      proc = spawn(bin, args, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -263,7 +268,7 @@ export class JsCluster {
     proc.once('exit', () => livePids.delete(pid));
     const ports = await pollUntil<Ports>(() => {
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new FatalError(`${this.impl} ${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
+        throw new FatalError(`${n.impl} ${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
       }
       const f = readdirSync(n.dir).find((x) => x.endsWith(`_${pid}.ports`));
       if (f === undefined) return undefined;
@@ -273,7 +278,7 @@ export class JsCluster {
       } catch {
         return undefined; // written while we read it
       }
-    }, `${this.impl} ${n.name} ports file`, 20_000, 20).catch((e: unknown) => {
+    }, `${n.impl} ${n.name} ports file`, 20_000, 20).catch((e: unknown) => {
       throw e instanceof FatalError ? e : new Error(`${(e as Error).message}\n${n.log().slice(-3000)}`);
     });
     n.clientUrl = ports.nats![0]!;

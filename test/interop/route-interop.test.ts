@@ -8,6 +8,7 @@ import {
   NatsServerNode, startNode, waitFor, waitRemoteInterest, waitRoutes, type InProcNode,
 } from '../cluster/cluster-helpers.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
+import { ClientKind } from '../../src/core/types.js';
 
 type T = { after: (fn: () => Promise<void> | void) => void };
 const skip = natsServerSkip();
@@ -219,6 +220,12 @@ test('3-node mixed clusters form a full mesh by gossip across implementations', 
 
   // tsnats seed, two nats-server members: tsnats gossips each nats-server to the other.
   const seed = await tsNode(t, 'ts-seed');
+  // The only messages tsnats itself sends the nats-servers are its statsz heartbeats (as every
+  // nats-server does); count them so "relayed nothing" can be checked exactly.
+  let beats = 0;
+  const beat = seed.h.server.systemAccount.createInternalClient('test-statsz', ClientKind.SYSTEM);
+  beat.subscribe(`$SYS.SERVER.${seed.h.server.serverId}.STATSZ`, () => { beats++; });
+  t.after(() => beat.close());
   const n1 = await nsNode(t, 'ns-1', [seed.routeUrl]);
   const n2 = await nsNode(t, 'ns-2', [seed.routeUrl]);
   await waitRoutes([seed], 2);
@@ -229,8 +236,23 @@ test('3-node mixed clusters form a full mesh by gossip across implementations', 
   const c2 = await client(n2.clientUrl, t);
   responder(c2, 'mesh.svc', 'n2');
   await c2.flush();
+  // Route counters read between two equal heartbeat counts (a beat may fire meanwhile).
+  const countersBetweenBeats = async (): Promise<{ sent: number; outs: { remote_name: string; out_msgs: number }[] }> => {
+    let got = { sent: 0, outs: [] as { remote_name: string; out_msgs: number }[] };
+    await waitFor(() => {
+      got = { sent: beats, outs: seed.cluster.routez().routes };
+      return beats === got.sent;
+    }, 'route counters read between heartbeats');
+    return got;
+  };
+  assert.equal(await requestUntilOk(c1, 'mesh.svc', 'w'), 'n2:w'); // interest everywhere first
+  const before = await countersBetweenBeats();
   assert.equal(await requestUntilOk(c1, 'mesh.svc', 'x'), 'n2:x');
-  for (const r of seed.cluster.routez().routes) assert.equal(r.out_msgs, 0, `tsnats relayed nothing to ${r.remote_name}`);
+  const after = await countersBetweenBeats();
+  for (const r of after.outs) {
+    const was = before.outs.find((x) => x.remote_name === r.remote_name)?.out_msgs ?? 0;
+    assert.equal(r.out_msgs - was, after.sent - before.sent, `tsnats relayed nothing to ${r.remote_name} (only its own statsz heartbeats)`);
+  }
   // All three interoperate: a tsnats client reaches both nats-servers' responders.
   responder(c1, 'mesh.svc1', 'n1');
   await c1.flush();

@@ -33,6 +33,7 @@ import {
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
+import { answerConsumerNames } from './consumer-names.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
@@ -151,7 +152,10 @@ export class ClusterApi {
         if (req.origin.kind !== 'route' && c.isLeaderless()) this.unavailable(req, kind.type);
         return;
       }
-      if (!c.isLeader) return;
+      if (!c.isLeader) {
+        if (c.isGoPeer(c.node.leaderId, req.accountName)) c.forwardAsImport(req);
+        return;
+      }
       this.leaderHandle(req, handler);
       return;
     }
@@ -161,6 +165,8 @@ export class ClusterApi {
         if (kind.k === 'stream' || kind.k === 'consumer') this.answerNotFound(req, kind.type, 'StreamNotFound');
       } else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) {
         this.unavailable(req, kind.type);
+      } else if (!c.isLeader && c.isGoPeer(c.node.leaderId, req.accountName)) {
+        c.forwardAsImport(req);
       }
       return;
     }
@@ -183,11 +189,25 @@ export class ClusterApi {
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
     }
+    if (kind.type === T + 'consumer_names_response' && c.hasLeader()) {
+      // 2.9.10's meta leader answers CONSUMER.NAMES (consumer-names.ts).
+      if (c.isGoPeer(c.node.leaderId, req.accountName)) {
+        c.forwardAsImport(req);
+        return;
+      }
+      if (c.isLeader && holder !== c.id && c.isGoPeer(holder, req.accountName)) {
+        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
+        return;
+      }
+    }
     if (kind.k === 'consumer' && !entry.consumers.has(kind.consumer)) {
       if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
       return;
     }
-    if (holder !== c.id || !handler) return;
+    if (holder !== c.id || !handler) {
+      if (holder !== c.id && c.isGoPeer(holder, req.accountName)) c.forwardAsImport(req);
+      return;
+    }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
   }
@@ -229,6 +249,7 @@ export class ClusterApi {
 
   private leaderHandle(req: ApiRequest, handler: ApiHandler | undefined): void {
     const t = req.tokens;
+    this.c.relayReply(req);
     let p: Promise<void>;
     if (t[0] === 'INFO') p = this.accountInfo(req);
     else if (t[0] === 'STREAM' && t[1] === 'CREATE') p = this.streamCreate(req);

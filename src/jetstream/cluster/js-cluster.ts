@@ -41,6 +41,8 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
+import { followStatsz } from './statsz-peers.js';
+import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -96,6 +98,9 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  private offStatsz: (() => void) | undefined;
+  private relay: ImportReplyRelay | undefined;
+  private readonly accountClients = new Map<string, InternalClient>();
   /** Peer id -> server name, for every server seen (self, routes, assignments). */
   private readonly names = new Map<string, string>();
 
@@ -165,6 +170,9 @@ export class ClusteredJetStream {
     this.api.subscribeSystemApi(this.sys);
     this.peerInfo = new PeerInfoTable(this.sys, () => this.selfInfo(), (id) => this.peerAnnounced(id));
     this.peerInfo.start();
+    this.relay = new ImportReplyRelay(this.sys, (acc, subject, payload) => this.publishIn(acc, subject, payload));
+    this.relay.start();
+    this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
     // A server that was part of the group replays its snapshot + log before serving
     // JetStream. A new one waits until it has met another JetStream server (NRG waits for a
@@ -234,6 +242,9 @@ export class ClusteredJetStream {
       this.node.stop();
     }
     this.api.stop();
+    this.offStatsz?.();
+    this.relay?.stop();
+    for (const cl of this.accountClients.values()) cl.close();
     this.peerInfo?.stop();
     this.sys?.close();
     this.transport?.close();
@@ -438,7 +449,13 @@ export class ClusteredJetStream {
         out = { error: isError, body };
         const b = onRespond ? onRespond(body, isError) : body;
         // An answer with no one to receive it (recovery, reconcile) is not sent or counted.
-        return reply ? b : null;
+        if (!reply || b === null) return null;
+        // A Go meta leader's assignment carries its service-import reply: answer in the system account.
+        if (isServiceImportReply(reply)) {
+          this.sys.publish(reply, '', undefined, b);
+          return null;
+        }
+        return b;
       },
     };
     await handler(req);
@@ -654,6 +671,10 @@ export class ClusteredJetStream {
 
   /** Hand a client request to the server holding the asset (the leader does this for repeated creates). */
   forward(peer: string, req: ApiRequest, asCreate = false): void {
+    if (asCreate && this.relay && this.isGoPeer(peer, req.accountName)) {
+      this.askGoHolderAsCreate(req);
+      return;
+    }
     if (peer === this.id) {
       void this.enqueue(() => this.runForwarded(req.accountName, req.subject, req.reply, req.payload, 0, asCreate));
       return;
@@ -711,8 +732,80 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ API entry
 
+  private publishIn(account: string, subject: string, payload: Buffer): void {
+    let cl = this.accountClients.get(account);
+    if (cl === undefined) {
+      const acc = this.server.lookupAccount(account);
+      if (acc === undefined) return;
+      cl = acc.createInternalClient('jsc-relay', ClientKind.SYSTEM);
+      this.accountClients.set(account, cl);
+    }
+    cl.publish(subject, '', undefined, payload);
+  }
+
+  /**
+   * A nats-server peer, as far as requests of `account` go: known from its statsz only (no
+   * `$JSC.PEER.INFO`), and no route interest from it in the account's JetStream API.
+   */
+  /**
+   * Idempotent STREAM.CREATE of a stream a nats-server holds: it serves no `$JSC.FWD`, so ask it
+   * for STREAM.INFO as nats-server's import would and answer with the create response type.
+   */
+  private askGoHolderAsCreate(req: ApiRequest): void {
+    const name = req.subject.split('.')[4] ?? '';
+    const reply = this.relay!.openWith((payload) => {
+      let body = payload.toString();
+      body = body.includes('"error"')
+        ? body.replace('"type":"io.nats.jetstream.api.v1.stream_info_response"', '"type":"io.nats.jetstream.api.v1.stream_create_response"')
+        : body.replace('"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,',
+          '"type":"io.nats.jetstream.api.v1.stream_create_response",');
+      if (!req.reply) return;
+      if (isServiceImportReply(req.reply)) this.sys.publish(req.reply, '', undefined, body);
+      else this.publishIn(req.accountName, req.reply, Buffer.from(body));
+    });
+    this.sys.publish(`$JS.API.STREAM.INFO.${name}`, reply, requestInfoHeader(req.accountName, this.server.serverName, this.clusterName), '');
+  }
+
+  isGoPeer(id: string, account: string): boolean {
+    if (id === '' || id === this.id || !this.peerInfo.isGoPeer(id)) return false;
+    return !routesAccountApi(this.server.lookupAccount(account), this.serverNameOf(id));
+  }
+
+  private hasGoPeers(account: string): boolean {
+    if (!this.peerInfo.hasGoPeers()) return false;
+    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(peerIdForServerName(p.name), account)) return true;
+    return false;
+  }
+
+  /**
+   * A local client's request that a nats-server must answer (meta leader or holder): send it the
+   * way nats-server's service import does, in the system account (go-import.ts).
+   */
+  forwardAsImport(req: ApiRequest): void {
+    if (req.origin.kind === 'route' || req.accountName === this.server.systemAccount.name || !this.relay) return;
+    const reply = req.reply ? this.relay.open(req.accountName, req.reply) : '';
+    this.sys.publish(req.subject, reply, requestInfoHeader(req.accountName, this.server.serverName, this.clusterName), req.payload);
+  }
+
+  /**
+   * Meta leader with nats-server peers: the request's reply (copied into assignments) becomes a
+   * system-account `_R_` reply relayed to the client, since a nats-server holder answers there.
+   */
+  relayReply(req: ApiRequest): void {
+    if (!req.reply || !this.relay || !this.hasGoPeers(req.accountName) || req.accountName === this.server.systemAccount.name) return;
+    const relayed = this.relay.open(req.accountName, req.reply);
+    req.reply = relayed;
+    const prev = req.onRespond;
+    req.onRespond = (body, isError) => {
+      const out = prev ? prev(body, isError) : body;
+      if (out !== null) this.sys.publish(relayed, '', undefined, out);
+      return null;
+    };
+  }
+
   /** Every $JS.API request of every account arrives here in clustered mode. */
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
+    if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
     if (!this.ready) {
       // No meta group yet (alone, or still replaying its log): the API is not served; past
       // the start-up grace the client's own server says so (10008).

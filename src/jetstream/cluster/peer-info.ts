@@ -26,6 +26,10 @@ export interface PeerInfoMsg {
 
 export class PeerInfoTable {
   private readonly peers = new Map<string, PeerInfoMsg>();
+  /** Peers that announce themselves on PEER_INFO_SUBJECT (tsnats): their statsz is not used. */
+  private readonly announcing = new Set<string>();
+  /** Peers known only from their statsz: nats-server (go-import.ts says what that changes). */
+  private readonly statszOnly = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sid = 0;
 
@@ -38,9 +42,7 @@ export class PeerInfoTable {
       try {
         const m = JSON.parse(payload.toString()) as PeerInfoMsg;
         if (typeof m.name !== 'string' || m.name === '' || !Array.isArray(m.tags)) return;
-        const id = peerIdForServerName(m.name);
-        this.peers.set(id, m);
-        this.onAnnounce?.(id);
+        this.record(peerIdForServerName(m.name), m, 'announce');
       } catch { /* a malformed announcement is ignored */ }
     });
     this.announce();
@@ -51,6 +53,29 @@ export class PeerInfoTable {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     if (this.sid) this.client.unsubscribe(this.sid);
+  }
+
+  /** Keep the latest info of a peer: from its announcement, or (nats-server peers) from its statsz. */
+  record(id: string, m: PeerInfoMsg, source: 'announce' | 'statsz'): void {
+    if (source === 'announce') {
+      this.announcing.add(id);
+      this.statszOnly.delete(id);
+    } else if (this.announcing.has(id)) {
+      return;
+    } else {
+      this.statszOnly.add(id);
+    }
+    this.peers.set(id, m);
+    this.onAnnounce?.(id);
+  }
+
+  /** A peer that sends statsz but no announcement: a nats-server. */
+  isGoPeer(id: string): boolean {
+    return this.statszOnly.has(id);
+  }
+
+  hasGoPeers(): boolean {
+    return this.statszOnly.size > 0;
   }
 
   announce(): void {
