@@ -95,8 +95,8 @@ test('ack reply subjects: stream sequence from both the 9-token and the domain f
   assert.equal(streamSeqOfAck(undefined), undefined);
 });
 
-test('the CI seeds of chaos.slow.test.ts schedule every CI fault kind, and faults of the leader', () => {
-  // the same seeds and duration as test/cluster/chaos.slow.test.ts (kept in step by hand: importing that
+test('the CI seeds of chaos-ci.ts schedule every CI fault kind, and faults of the leader', () => {
+  // the same seeds and duration as test/cluster/chaos-ci.ts (kept in step by hand: importing that
   // file would register its tests here)
   const seeds = { 'nats-server': [1, 2, 8], tsnats: [1, 6, 15] } as const;
   const leaderFaults = { 'nats-server': ['kill:leader'], tsnats: ['kill:leader', 'partition:leader', 'stop:leader'] } as const;
