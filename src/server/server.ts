@@ -14,6 +14,7 @@ import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
+import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { authenticatorFromOptions } from './options-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
@@ -286,6 +287,9 @@ export class Server implements ClientHost, AccountHost {
   async start(): Promise<void> {
     const o = this.options;
     const tStart = Date.now();
+    // Never listen in plaintext when the options ask for TLS (not implemented yet).
+    const noTls = tlsUnsupportedError(o);
+    if (noTls !== undefined) throw new Error(noTls);
     this.log.info('Starting nats-server');
     this.log.info(`  Version:  ${SERVER_VERSION}`);
     this.log.info('  Git:      [not set]');
