@@ -12,6 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { RawClient } from '../helpers/raw-client.js';
 import { spawnNatsServer } from '../helpers/child.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { startNode } from './cluster-helpers.js';
 
 /** INFO + RS+ + PING without CONNECT: must be refused, and no interest may leak to the peer. */
@@ -57,8 +58,10 @@ test('nats-server 2.9.10 refuses INFO/RS+ before CONNECT with timeout 0 too', { 
   writeFileSync(conf, 'listen: 127.0.0.1:-1\ncluster { name: C1, listen: 127.0.0.1:-1, authorization { user: ruser, password: rpass, timeout: 0 } }\n');
   const ns = await spawnNatsServer(['-c', conf]);
   t.after(() => ns.stop());
-  const m = /Listening for route connections on [^:]+:(\d+)/.exec(ns.output());
-  assert.ok(m, ns.output());
+  // the route listener may be logged after the client one the spawn helper waits for
+  const routeLine = /Listening for route connections on [^:]+:(\d+)/;
+  await waitUntil(() => routeLine.test(ns.output()), 10_000, 'nats-server route listener');
+  const m = routeLine.exec(ns.output())!;
   const text = await probeNoConnect(Number(m[1]));
   assert.doesNotMatch(text, /RS\+|RMSG|PONG/);
   const c = await RawClient.connect(Number(m[1]));
