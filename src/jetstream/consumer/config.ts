@@ -204,9 +204,9 @@ export function gatherFilters(c: Pick<ConsumerConfig, 'filter_subject' | 'filter
   return out;
 }
 
-/** nats-server isValidAssetName: non-empty, no whitespace, '.', '*', '>', '\\', '/'. */
+/** nats-server isValidAssetName: non-empty, no whitespace, '.', '*', '>', '\\', '/'; nor NUL (no store can hold it). */
 export function isValidAssetName(name: string): boolean {
-  return name !== '' && !/[ \t\r\n\f.*>\\/]/.test(name);
+  return name !== '' && !/[ \t\r\n\f.*>\\/\0]/.test(name);
 }
 
 function pedanticErr(text: string): ApiError {
