@@ -323,8 +323,9 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     this.conns.add(conn);
     const opening = solicit !== undefined ? this.connectLine(solicit.url) + this.initialInfoLine() : this.initialInfoLine();
     const auth = this.opts.authorization;
-    const authTimeoutMs = auth?.user ? Math.round((auth.timeoutSec ?? DEFAULT_ROUTE_AUTH_TIMEOUT_MS / 1000) * 1000) : 0;
-    conn.start(opening, authTimeoutMs);
+    // timeout 0 (or unset) means the default, as nats-server: authorization is never switched off by it.
+    const timeoutSec = auth?.timeoutSec ? auth.timeoutSec : DEFAULT_ROUTE_AUTH_TIMEOUT_MS / 1000;
+    conn.start(opening, auth?.user ? Math.round(timeoutSec * 1000) : 0);
     this.log('info', `${conn.label()} - Route connection created`);
     return conn;
   }

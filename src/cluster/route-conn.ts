@@ -88,6 +88,9 @@ export interface RouteLimits {
 
 const CRLF = Buffer.from('\r\n');
 
+/** Longest route control line accepted (memory bound per route; nats-server has none). */
+export const ROUTE_MAX_CONTROL_LINE = 64 * 1024 * 1024;
+
 /** Bytes of an account name, cached per account (written on every routed message). */
 const accountNameBytes = new WeakMap<Account, Buffer>();
 function accountBytes(acc: Account): Buffer {
@@ -167,7 +170,9 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     this.routeType = solicit?.routeType ?? 'implicit';
     const l = host.limits;
     this.parser = new RouteParser(this, {
-      maxControlLineBytes: Math.max(64 * 1024, l.maxControlLineBytes * 16),
+      // nats-server has no control-line limit on routes (an RMSG lists every queue group the
+      // receiver serves); a large bound still caps the memory one peer's line can take.
+      maxControlLineBytes: Math.max(ROUTE_MAX_CONTROL_LINE, l.maxControlLineBytes),
       maxPayloadBytes: Math.max(l.maxPayloadBytes, l.maxPendingBytes),
     });
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './parser.js';
 import { loadConfigFile, validateOptions } from './load.js';
+import { tlsUnsupportedError } from './tls-unsupported.js';
 import {
   DEFAULT_PORT, defaultOptions, type AuthorizationConfig, type ClusterOptions, type Options,
 } from './options.js';
@@ -383,6 +384,9 @@ export function resolveOptions(argv: string[]): ResolvedCommandLine {
     const invalid = validateOptions(options);
     if (invalid !== undefined) throw new FlagError(invalid);
   }
+  // Refused with -t too: a config asking for TLS cannot be served by tsnats.
+  const noTls = tlsUnsupportedError(options);
+  if (noTls !== undefined) throw new FlagError(noTls);
   return { action: check ? 'check' : 'run', options, configFile: configFile || undefined, warnings, notices };
 }
 

@@ -106,6 +106,8 @@ export interface ConnectionAuthInfo {
   port: number;
   /** the nonce sent in INFO (nkey/JWT signatures), when one was sent */
   nonce?: string;
+  /** nats-server connection type for allowed_connection_types (STANDARD when absent: the client port) */
+  connectionType?: string;
 }
 
 export interface ClientAuthenticator {

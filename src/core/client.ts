@@ -21,6 +21,7 @@ import { isValidLiteralSubject } from './subject.js';
 import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
 import { SocketWriter } from './socket-writer.js';
+import { redactConnect } from './redact.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
@@ -372,7 +373,7 @@ export class Client implements ClientOpHandler, MsgSink {
   // ---- ClientOpHandler ----
 
   onConnect(json: string): boolean {
-    if (this.host.log.traceEnabled) this.traceOp('<<-', `CONNECT ${json.replace(/"(pass|auth_token|sig|jwt)":"[^"]*"/g, '"$1":"[REDACTED]"')}`);
+    if (this.host.log.traceEnabled) this.traceOp('<<-', `CONNECT ${redactConnect(json)}`);
     if (this.authTimer !== null) {
       clearTimeout(this.authTimer);
       this.authTimer = null;

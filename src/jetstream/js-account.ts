@@ -6,9 +6,9 @@ import type { InternalClient } from '../core/internal-client.js';
 import { ClientKind } from '../core/types.js';
 import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
-import { checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
+import { boundedOverlap, checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
 import { Stream, type StreamHost } from './stream.js';
-import { subjectsCollide } from './subjects.js';
+import { SubjectTrie } from './subject-trie.js';
 import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
 import { publishStreamAction, type StreamAction } from './advisories.js';
 import type { StreamStore } from './store/types.js';
@@ -236,12 +236,17 @@ export class JsAccount {
 
   /** Subjects may not overlap another stream of the account (10065). */
   private checkOverlap(cfg: StreamConfig, self: string | undefined): void {
-    for (const s of this.streams.values()) {
-      if (s.name === self) continue;
-      for (const a of s.config.subjects ?? []) {
-        for (const b of cfg.subjects ?? []) if (subjectsCollide(a, b)) throw jsErr('StreamSubjectOverlap');
+    const mine = cfg.subjects ?? [];
+    if (mine.length === 0) return;
+    // The new subjects go into a trie once; each subject of the other streams is one query.
+    const trie = new SubjectTrie();
+    boundedOverlap(() => {
+      mine.forEach((b, i) => trie.insert(b, i));
+      for (const s of this.streams.values()) {
+        if (s.name === self) continue;
+        for (const a of s.config.subjects ?? []) if (trie.collides(a)) throw jsErr('StreamSubjectOverlap');
       }
-    }
+    }, () => jsErrText('StreamInvalidConfig', 'subject overlap check exceeded its work limit'));
   }
 
   /** STREAM.UPDATE after decoding; throws ApiError. */

@@ -9,6 +9,7 @@ import {
   isValidAssetName, isValidSubject, isLiteralSubject, subjectsCollide, subjectIsSubsetMatch,
   SubjectTransform, SubjectTransformError,
 } from './subjects.js';
+import { firstSelfCollision, OverlapWorkExceeded, SubjectTrie } from './subject-trie.js';
 
 export const MAX_NAME_LEN = 255;
 export const MAX_DESCRIPTION_LEN = 4 * 1024;
@@ -33,6 +34,18 @@ export interface StreamConfigContext {
 }
 
 const invalid = (text: string): ApiError => jsErrText('StreamInvalidConfig', text);
+
+/** Runs an overlap check; a check too costly to finish is refused (never stalls the event loop). */
+export function boundedOverlap<T>(check: () => T, onLimit: () => ApiError): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof OverlapWorkExceeded) throw onLimit();
+    throw e;
+  }
+}
+
+const overlapLimit = (): ApiError => invalid('subject overlap check exceeded its work limit');
 const pedanticErr = (text: string): ApiError => jsErrText('Pedantic', text);
 
 /** Features of nats-server 2.11+ that tsnats (API of 2.10) does not have: refused, never silently dropped. */
@@ -191,10 +204,12 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
       if (tr.src && !isValidSubject(tr.src)) throw jsErr('MirrorInvalidSubjectFilter', { err: `invalid subject ${tr.src}` });
       const terr = checkTransform(tr.src, tr.dest || tr.src || '>');
       if (terr) throw jsErr('MirrorInvalidTransformDestination', { err: terr });
-      for (let j = 0; j < trs.length; j++) {
-        if (i !== j && subjectsCollide(tr.src || '>', trs[j]!.src || '>')) throw jsErr('MirrorOverlappingSubjectFilters');
-      }
     }
+    const mirrorTrie = new SubjectTrie();
+    boundedOverlap(() => {
+      trs.forEach((tr, i) => mirrorTrie.insert(tr.src || '>', i));
+      trs.forEach((tr, i) => { if (mirrorTrie.collides(tr.src || '>', i)) throw jsErr('MirrorOverlappingSubjectFilters'); });
+    }, overlapLimit);
     if (!m.external) {
       if (!isValidAssetName(m.name)) throw jsErr('MirrorInvalidStreamName');
       const origin = ctx.lookupStream(m.name);
@@ -230,11 +245,11 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
       const terr = checkTransform(tr.src, tr.dest || tr.src || '>');
       if (terr) throw jsErr('SourceInvalidTransformDestination', { err: terr });
     }
-    for (let i = 0; i < trs.length; i++) {
-      for (let j = 0; j < trs.length; j++) {
-        if (i !== j && subjectIsSubsetMatch(trs[i]!.src || '>', trs[j]!.src || '>')) throw jsErr('SourceOverlappingSubjectFilters');
-      }
-    }
+    const srcTrie = new SubjectTrie();
+    boundedOverlap(() => {
+      trs.forEach((tr, i) => srcTrie.insert(tr.src || '>', i));
+      trs.forEach((tr, i) => { if (srcTrie.coveredBy(tr.src || '>', i)) throw jsErr('SourceOverlappingSubjectFilters'); });
+    }, overlapLimit);
     if (src.filter_subject && !isValidSubject(src.filter_subject)) {
       throw jsErrText('StreamCreate', `subject filter '${src.filter_subject}' for the source invalid subject`);
     }
@@ -273,9 +288,11 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
     if (cfg.mirror) throw jsErr('MirrorWithSubjects');
     const subs = cfg.subjects;
     // Literal duplicates are reported as such before any overlap check.
-    if (new Set(subs).size !== subs.length) {
-      const firstDup = subs.findIndex((x, i) => subs.indexOf(x) !== i);
-      if (subs.slice(0, firstDup + 1).every((x) => isValidSubject(x))) throw invalid('duplicate subjects detected');
+    const seen = new Set<string>();
+    for (const x of subs) {
+      if (seen.has(x)) throw invalid('duplicate subjects detected');
+      if (!isValidSubject(x)) break;
+      seen.add(x);
     }
     for (let i = 0; i < subs.length; i++) {
       const subj = subs[i]!;
@@ -294,10 +311,10 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
           throw invalid('subjects that overlap with system api require no-ack to be true');
         }
       }
-      for (const other of subs.slice(i + 1)) {
-        if (subjectsCollide(other, subj)) throw invalid(`subject ${JSON.stringify(subj)} overlaps with ${JSON.stringify(other)}`);
-      }
     }
+    // A trie, not every pair: a request may carry tens of thousands of subjects.
+    const hit = boundedOverlap(() => firstSelfCollision(subs), overlapLimit);
+    if (hit) throw invalid(`subject ${JSON.stringify(subs[hit.i])} overlaps with ${JSON.stringify(subs[hit.j])}`);
   }
   if (!cfg.subjects?.length && !cfg.sources?.length && !cfg.mirror) {
     throw invalid('stream needs at least one configured subject or be a source/mirror');

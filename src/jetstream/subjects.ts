@@ -25,10 +25,10 @@ export function isValidLiteralSubject(subject: string): boolean {
   return isValidSubject(subject) && isLiteralSubject(subject);
 }
 
-/** Stream/consumer names: non-empty, no '.', '*', '>', path separators or whitespace. */
+/** Stream/consumer names: non-empty, no '.', '*', '>', path separators, whitespace or NUL (no store can hold it). */
 export function isValidAssetName(name: string | undefined): boolean {
   if (!name) return false;
-  return !/[.*>\\/\s]/.test(name);
+  return !/[.*>\\/\s\0]/.test(name);
 }
 
 /** Does literal `subject` match `filter` (which may hold '*' and '>')? */

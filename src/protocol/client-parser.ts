@@ -617,7 +617,8 @@ function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {
 /** Decimal size as nats-server's parseSize: digits only, -1 otherwise (or when too long). */
 export function parseSize(buf: Buffer, start: number, end: number): number {
   const len = end - start;
-  if (len <= 0 || len > 15) return -1;
+  // At most 9 digits (999,999,999), as nats-server: a longer size is a protocol error.
+  if (len <= 0 || len > 9) return -1;
   let n = 0;
   for (let i = start; i < end; i++) {
     const d = buf[i] - 48;

@@ -185,6 +185,8 @@ export class RouteParser {
   private stopped = false;
   /** Bytes of an incomplete control line carried over from earlier reads. */
   private lineCarry: Buffer | null = null;
+  /** Bytes used in lineCarry, which grows by doubling: a long line arriving in many reads costs linear time. */
+  private carryLen = 0;
   private readonly maxLine: number;
   private readonly maxPayload: number;
 
@@ -211,6 +213,17 @@ export class RouteParser {
   constructor(private readonly handler: RouteProtocolHandler, opts: RouteParserOptions = {}) {
     this.maxLine = opts.maxControlLineBytes ?? 64 * 1024;
     this.maxPayload = opts.maxPayloadBytes ?? 64 * 1024 * 1024;
+  }
+
+  private appendCarry(buf: Buffer, s: number, e: number): void {
+    const need = this.carryLen + (e - s);
+    if (this.lineCarry === null || this.lineCarry.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.lineCarry?.length ?? 0), 256));
+      if (this.lineCarry !== null) this.lineCarry.copy(grown, 0, 0, this.carryLen);
+      this.lineCarry = grown;
+    }
+    buf.copy(this.lineCarry, this.carryLen, s, e);
+    this.carryLen = need;
   }
 
   /** Stop processing (e.g. the handler closed the connection); later parse() calls do nothing. */
@@ -265,14 +278,14 @@ export class RouteParser {
       const nl = findLF(buf, pos, len);
       if (this.lineCarry !== null) {
         const end = nl < 0 ? len : nl;
-        const line = Buffer.concat([this.lineCarry, buf.subarray(pos, end)]);
-        if (nl < 0) {
-          const err = this.checkPartialLine(line, 0, line.length);
-          if (err) return err;
-          this.lineCarry = line;
-          return undefined;
+        if (this.carryLen + (end - pos) > this.maxLine) {
+          return this.fail(ERR_MAX_CONTROL_LINE, 'control line too long', 'Maximum Control Line Exceeded');
         }
+        this.appendCarry(buf, pos, end);
+        if (nl < 0) return this.checkPartialLine(this.lineCarry, 0, this.carryLen);
+        const line = this.lineCarry.subarray(0, this.carryLen);
         this.lineCarry = null;
+        this.carryLen = 0;
         pos = nl + 1;
         const err = this.processLine(line, 0, line.length);
         if (err) return err;
@@ -281,7 +294,8 @@ export class RouteParser {
       if (nl < 0) {
         const err = this.checkPartialLine(buf, pos, len);
         if (err) return err;
-        this.lineCarry = Buffer.from(buf.subarray(pos, len));
+        this.carryLen = 0;
+        this.appendCarry(buf, pos, len);
         return undefined;
       }
       const err = this.processLine(buf, pos, nl);

@@ -5,8 +5,8 @@
 // other: src/auth can replace it with setAuthenticator().
 //
 // Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
-// without a bcrypt implementation), allow_responses, allowed_connection_types,
-// JWT/operator mode.
+// without a bcrypt implementation), allow_responses, JWT/operator mode.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
@@ -25,6 +25,18 @@ interface UserRecord {
   nkey?: string;
   account: Account;
   permissions: ClientPermissions | null;
+  /** allowed_connection_types; null = every type */
+  connTypes: Set<string> | null;
+}
+
+/**
+ * Secret comparison whose time does not depend on where the strings differ (or on
+ * their lengths): both sides are hashed to equal-length digests first.
+ */
+export function secretEquals(given: string, want: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(want).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** Build the authenticator the options ask for; null when no authentication is configured. */
@@ -38,6 +50,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       nkey: u.nkey,
       account: accounts.registerAccount(u.account ?? accountName),
       permissions: compilePermissions(u.permissions),
+      connTypes: u.allowedConnectionTypes?.length ? new Set(u.allowedConnectionTypes) : null,
     };
     if (u.nkey) byNkey.set(u.nkey, rec);
     else if (u.user !== undefined) byName.set(u.user, rec);
@@ -61,6 +74,9 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
   }
   const globalAccount = accounts.registerAccount(GLOBAL_ACCOUNT);
   const result = (rec: UserRecord): AuthResult => ({ account: rec.account, user: rec.name, permissions: rec.permissions });
+  // allowed_connection_types, as nats-server: a user limited to other types is refused here.
+  const typeAllowed = (rec: UserRecord, conn: ConnectionAuthInfo): boolean =>
+    rec.connTypes === null || rec.connTypes.has(conn.connectionType ?? 'STANDARD');
 
   return {
     authRequired: true,
@@ -69,21 +85,26 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
     authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null {
       if (opts.nkey) {
         const rec = byNkey.get(opts.nkey);
-        if (rec === undefined || !conn.nonce || !opts.sig) return null;
+        if (rec === undefined || !conn.nonce || !opts.sig || !typeAllowed(rec, conn)) return null;
         return verifyNonce(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
       }
+      // nats-server falls back to no_auth_user only when no credential at all was sent.
+      const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
       if (token !== undefined) {
-        if (opts.auth_token !== undefined && opts.auth_token === token) return { account: globalAccount, user: '', permissions: null };
-        if (opts.auth_token === undefined && opts.user === undefined && noAuthUser) return result(noAuthUser);
+        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) {
+          return { account: globalAccount, user: '', permissions: null };
+        }
+        if (noCredentials && noAuthUser && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
         return null;
       }
       if (opts.user !== undefined && opts.user !== '') {
         const rec = byName.get(opts.user);
         if (rec === undefined || rec.password === undefined) return null;
         if (/^\$2[abxy]?\$/.test(rec.password)) return null;
-        return opts.pass === rec.password ? result(rec) : null;
+        if (typeof opts.pass !== 'string' || !secretEquals(opts.pass, rec.password)) return null;
+        return typeAllowed(rec, conn) ? result(rec) : null;
       }
-      if (noAuthUser !== undefined) return result(noAuthUser);
+      if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;
     },
   };

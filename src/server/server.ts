@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Options } from '../config/options.js';
-import { GLOBAL_ACCOUNT } from '../config/options.js';
+import { DEFAULT_MAX_PAYLOAD, GLOBAL_ACCOUNT } from '../config/options.js';
 import { Account, type AccountHost } from '../core/account.js';
 import type { ClientAuthenticator } from '../core/auth-hook.js';
 import { Client, CloseReason, ServerStats, type ClientHost } from '../core/client.js';
@@ -14,6 +14,7 @@ import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
+import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { authenticatorFromOptions } from './options-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
@@ -102,7 +103,7 @@ export class Server implements ClientHost, AccountHost {
   private configAuth = false;
 
   constructor(options: Options, extras: ServerExtras = {}) {
-    this.options = options;
+    this.options = options = withBaseline(options);
     this.serverId = newServerId();
     this.serverName = options.serverName ?? this.serverId;
     this.log = new Logger({
@@ -286,6 +287,9 @@ export class Server implements ClientHost, AccountHost {
   async start(): Promise<void> {
     const o = this.options;
     const tStart = Date.now();
+    // Never listen in plaintext when the options ask for TLS (not implemented yet).
+    const noTls = tlsUnsupportedError(o);
+    if (noTls !== undefined) throw new Error(noTls);
     this.log.info('Starting nats-server');
     this.log.info(`  Version:  ${SERVER_VERSION}`);
     this.log.info('  Git:      [not set]');
@@ -454,6 +458,7 @@ export class Server implements ClientHost, AccountHost {
    * names of the options that changed.
    */
   reload(next: Options): string[] {
+    next = withBaseline(next);
     const prev = this.options;
     const keys: (keyof Options)[] = [
       'debug', 'trace', 'traceVerbose', 'logtime', 'logtimeUtc', 'logFile',
@@ -529,4 +534,9 @@ function snapshotClosed(c: Client): ClosedClientInfo {
     authorizedUser: c.authorizedUser,
     reason: c.closeReason,
   };
+}
+
+/** nats-server's setBaselineOptions: `max_payload: 0` means the default (1 MB), never "unlimited". */
+function withBaseline(o: Options): Options {
+  return o.maxPayloadBytes === 0 ? { ...o, maxPayloadBytes: DEFAULT_MAX_PAYLOAD } : o;
 }

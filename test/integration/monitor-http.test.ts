@@ -5,7 +5,6 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -334,26 +333,14 @@ test('index page, unknown paths and http_base_path', async (t) => {
   assert.equal((await get(based, '/nats/varz')).json.http_base_path, 'nats/');
 });
 
-test('https_port serves the endpoints over TLS with the server certificate', { skip: opensslSkip() }, async (t) => {
+test('https_port is refused at start (no TLS yet): never served as plain http', { skip: opensslSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-https-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   execFileSync(requireOpenssl(), [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
   ], { stdio: 'ignore' });
-  const h = await startServer({
+  await assert.rejects(startServer({
     port: 0, host: '127.0.0.1', httpsPort: 0, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
-  }, { quietLog: true });
-  t.after(() => h.shutdown());
-  assert.ok(h.httpPort! > 0);
-  const body = await new Promise<string>((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port: h.httpPort, path: '/varz', rejectUnauthorized: false }, (res) => {
-      let data = '';
-      res.on('data', (d) => { data += d; });
-      res.on('end', () => resolve(data));
-    }).on('error', reject);
-  });
-  const v = JSON.parse(body);
-  assert.equal(v.https_port, 0, 'varz shows the configured https_port (0 = random)');
-  assert.equal(v.http_port, h.httpPort);
+  }, { quietLog: true }), /TLS is not supported by tsnats yet.*client connections.*monitoring \(https/);
 });

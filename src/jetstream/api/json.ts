@@ -58,7 +58,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 function checkValue(v: unknown, t: FieldType, path: string, root: string, strict: boolean): void {
   if (v === null) return; // Go leaves the field at its zero value
   const mismatch = (): never => {
-    const shown = typeof v === 'number' ? `number ${v}` : jsonKind(v);
+    // Go quotes the literal as sent; JS prints exponents as e+N where clients send eN.
+    const shown = typeof v === 'number' ? `number ${String(v).replace('e+', 'e')}` : jsonKind(v);
     throw new JsonDecodeError(`json: cannot unmarshal ${shown} into Go struct field ${root}.${path} of type ${goTypeName(t)}`);
   };
   if (typeof t === 'string') {
@@ -75,8 +76,11 @@ function checkValue(v: unknown, t: FieldType, path: string, root: string, strict
       default: {
         if (typeof v !== 'number' || !Number.isInteger(v)) mismatch();
         const n = v as number;
-        if (t === 'uint64' && n < 0) mismatch();
+        if (t === 'uint64' && (n < 0 || n >= 2 ** 64)) mismatch();
         if (t === 'int32' && (n > 2147483647 || n < -2147483648)) mismatch();
+        // Go's int/int64 overflow. After JSON.parse 2^63-1 reads as 2^63, so that literal is
+        // refused too: no client sends it, and accepting 1e300 as a limit is worse.
+        if ((t === 'int' || t === 'int64') && (n >= 2 ** 63 || n < -(2 ** 63))) mismatch();
         return;
       }
     }

@@ -9,6 +9,7 @@
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
 import { decodeRequest, JsonDecodeError, type Schema } from '../api/json.js';
 import { isLiteralSubject, isValidSubject, subjectIsSubsetMatch } from '../subjects.js';
+import { OverlapWorkExceeded, SubjectTrie } from '../subject-trie.js';
 import { formatGoTime, parseRfc3339, type GoTime } from './go-format.js';
 
 export type DeliverPolicy = 'all' | 'last' | 'new' | 'by_start_sequence' | 'by_start_time' | 'last_per_subject';
@@ -203,9 +204,9 @@ export function gatherFilters(c: Pick<ConsumerConfig, 'filter_subject' | 'filter
   return out;
 }
 
-/** nats-server isValidAssetName: non-empty, no whitespace, '.', '*', '>', '\\', '/'. */
+/** nats-server isValidAssetName: non-empty, no whitespace, '.', '*', '>', '\\', '/'; nor NUL (no store can hold it). */
 export function isValidAssetName(name: string): boolean {
-  return name !== '' && !/[ \t\r\n\f.*>\\/]/.test(name);
+  return name !== '' && !/[ \t\r\n\f.*>\\/\0]/.test(name);
 }
 
 function pedanticErr(text: string): ApiError {
@@ -370,11 +371,17 @@ export function checkConsumerConfig(
     for (const f of c.filter_subjects) if (f === '') return jsErr('ConsumerEmptyFilter');
   }
   const filters = gatherFilters(c);
-  for (let i = 0; i < filters.length; i++) {
-    if (!isValidSubject(filters[i]!)) return jsErrText('StreamInvalidConfig', 'invalid subject');
-    for (let j = 0; j < filters.length; j++) {
-      if (i !== j && subjectIsSubsetMatch(filters[i]!, filters[j]!)) return jsErr('ConsumerOverlappingSubjectFilters');
+  for (const f of filters) if (!isValidSubject(f)) return jsErrText('StreamInvalidConfig', 'invalid subject');
+  // A trie, not every pair: filter_subjects may be a very long list.
+  const trie = new SubjectTrie();
+  try {
+    filters.forEach((f, i) => trie.insert(f, i));
+    for (let i = 0; i < filters.length; i++) {
+      if (trie.coveredBy(filters[i]!, i)) return jsErr('ConsumerOverlappingSubjectFilters');
     }
+  } catch (e) {
+    if (e instanceof OverlapWorkExceeded) return jsErrText('ConsumerCreate', 'subject overlap check exceeded its work limit');
+    throw e;
   }
 
   switch (c.deliver_policy) {

@@ -10,7 +10,7 @@ import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
 import type { StreamConfig } from '../api/types.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
-import { subjectsCollide } from '../subjects.js';
+import { OverlapWorkExceeded, SubjectTrie } from '../subject-trie.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { consumerRecoveryNote } from '../store/consumer-store.js';
 import { stateAfterLostState } from './restart-point.js';
@@ -154,13 +154,20 @@ export interface AddConsumerOptions {
  * partitionUnique: an unfiltered other consumer overlaps everything.)
  */
 function partitionUnique(stream: Stream, self: string, filters: string[]): boolean {
-  for (const f of filters) {
+  if (filters.length === 0) return true;
+  // These filters go into a trie once; each filter of the other consumers is one query.
+  const trie = new SubjectTrie();
+  try {
+    filters.forEach((f, i) => trie.insert(f, i));
     for (const o of publicConsumers(stream)) {
       if (o.name === self) continue;
       const of = gatherFilters(o.cfg);
       if (of.length === 0) return false;
-      for (const g of of) if (subjectsCollide(f, g)) return false;
+      for (const g of of) if (trie.collides(g)) return false;
     }
+  } catch (e) {
+    if (e instanceof OverlapWorkExceeded) throw jsErrText('ConsumerCreate', 'subject overlap check exceeded its work limit');
+    throw e;
   }
   return true;
 }

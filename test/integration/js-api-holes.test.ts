@@ -1,0 +1,92 @@
+// Holes (issue 13) in $JS.API request checks, sent to tsnats and nats-server 2.9.10:
+//  - an int64 field given 1e300 (or 2^63) was accepted and echoed as 1e+300; Go's
+//    decoder refuses it (10025 invalid JSON; tsnats adds Go's decoder text, as
+//    nats-server 2.10+ does);
+//  - stream and consumer names with a NUL byte were accepted (nats-server refuses
+//    them: for a consumer 2.9.10 answers 10012 "error creating store for consumer",
+//    tsnats refuses the name itself, like the other invalid characters).
+// Not changed on purpose: negative stream limits (-5) become -1 as in current
+// nats-server (2.11+: "max_msgs must be set to -1" in pedantic mode); 2.9.10 kept -5.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { startServer } from '../../src/index.js';
+import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
+
+async function tsnats(t: TestContext): Promise<NatsConnection> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-apiholes-'));
+  const server = await startServer({
+    port: 0, host: '127.0.0.1',
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
+  }, { quietLog: true });
+  const nc = await connect({ servers: server.clientUrl, reconnect: false });
+  t.after(async () => {
+    await nc.close().catch(() => {});
+    await server.shutdown().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return nc;
+}
+
+async function natsServer(t: TestContext): Promise<NatsConnection> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-apiholes-ns-'));
+  const ns = await spawnNatsServer(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1']);
+  const nc = await connect({ servers: `nats://127.0.0.1:${ns.port}`, reconnect: false });
+  t.after(async () => {
+    await nc.close().catch(() => {});
+    await ns.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return nc;
+}
+
+async function api(nc: NatsConnection, subject: string, body: string): Promise<Record<string, any>> {
+  const m = await nc.request(subject, body, { timeout: 10_000 });
+  return JSON.parse(m.string()) as Record<string, any>;
+}
+
+const CASES: [string, string][] = [
+  ['$JS.API.STREAM.CREATE.A', '{"name":"A","subjects":["a"],"max_msgs":1e300}'],
+  ['$JS.API.STREAM.CREATE.B', '{"name":"B","subjects":["b"],"max_bytes":9223372036854775808}'],
+  ['$JS.API.STREAM.CREATE.C', '{"name":"C","subjects":["c"],"max_msgs":-1e300}'],
+  ['$JS.API.STREAM.CREATE.S', '{"name":"S","subjects":["s"]}'],
+  ['$JS.API.CONSUMER.CREATE.S', '{"stream_name":"S","config":{"name":"C\\u0000x"}}'],
+  ['$JS.API.CONSUMER.DURABLE.CREATE.S.D', '{"stream_name":"S","config":{"durable_name":"D","max_deliver":1e300}}'],
+];
+
+/** error code per case, or 'ok' */
+async function codes(nc: NatsConnection): Promise<(number | string)[]> {
+  const out: (number | string)[] = [];
+  for (const [s, b] of CASES) {
+    const r = await api(nc, s, b);
+    out.push(r.error ? r.error.err_code : 'ok');
+  }
+  return out;
+}
+
+test('tsnats: int64 overflow is a JSON error; NUL bytes in names are refused', async (t) => {
+  const nc = await tsnats(t);
+  const r = await api(nc, CASES[0]![0], CASES[0]![1]);
+  assert.equal(r.error?.err_code, 10025);
+  assert.equal(r.error?.description, 'invalid JSON: json: cannot unmarshal number 1e300 into Go struct field StreamConfigRequest.max_msgs of type int64');
+  const got = await codes(nc);
+  assert.deepEqual(got.slice(0, 4), [10025, 10025, 10025, 'ok']);
+  assert.equal(typeof got[4], 'number', 'consumer name with NUL refused');
+  assert.equal(got[5], 10025);
+  // the stream name with a NUL byte (in the subject and the body) is refused too
+  const nul = await api(nc, '$JS.API.STREAM.CREATE.N\u0000x', '{"name":"N\\u0000x","subjects":["n"]}');
+  assert.ok(nul.error, JSON.stringify(nul));
+  const names = await api(nc, '$JS.API.STREAM.NAMES', '{}');
+  assert.deepEqual(names.streams, ['S']);
+});
+
+test('nats-server 2.9.10 refuses the same requests', { skip: natsServerSkip() }, async (t) => {
+  const got = await codes(await natsServer(t));
+  assert.deepEqual(got.slice(0, 4), [10025, 10025, 10025, 'ok']);
+  assert.equal(got[4], 10012, 'nats-server fails to create the store of a consumer named with NUL');
+  assert.equal(got[5], 10025);
+});
