@@ -39,7 +39,7 @@ import {
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
-import { PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
+import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
@@ -98,6 +98,7 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  private offPeerInfoInterest: (() => void) | undefined;
   private offStatsz: (() => void) | undefined;
   private relay: ImportReplyRelay | undefined;
   private readonly accountClients = new Map<string, InternalClient>();
@@ -174,6 +175,19 @@ export class ClusteredJetStream {
     this.relay.start();
     this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
+    // A new server's interest in announcements reaches us over its route some time after the route
+    // itself (when we announced on meeting it, nobody there listened yet): announce again as soon as
+    // that interest arrives, so the meta leader can place assets on a new server at once, not only
+    // after the next periodic announcement.
+    let announcePending = false;
+    this.offPeerInfoInterest = this.server.systemAccount.watchInterest(PEER_INFO_SUBJECT, () => {
+      if (announcePending || this.stopped) return;
+      announcePending = true;
+      setImmediate(() => {
+        announcePending = false;
+        if (!this.stopped) this.peerInfo.announce();
+      });
+    });
     // A server that was part of the group replays its snapshot + log before serving
     // JetStream. A new one waits until it has met another JetStream server (NRG waits for a
     // route): the peers it knows then are the group's bootstrap peers, so a leader can
@@ -232,6 +246,7 @@ export class ClusteredJetStream {
     if (this.stopped) return;
     this.stopped = true;
     this.offPeer?.();
+    this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     await this.metaStarting?.catch(() => {});
