@@ -359,3 +359,15 @@ export function peerIdOf(serverName: string): string {
   for (let i = 0; i < 8; i++) s += digits[h[i]! % 62];
   return s;
 }
+
+/** STREAM.INFO of `name` once it has a leader (other than `notLeader`, when given) and no error. */
+export async function streamInfoWithLeader<T extends { error?: unknown; cluster?: { leader?: string } }>(
+  nc: NatsConnection, name: string, notLeader?: string,
+): Promise<T> {
+  return pollUntil(async () => {
+    const r = await apiRequest<T>(nc, `$JS.API.STREAM.INFO.${name}`, undefined, { settleMs: 0, waitMs: 2000 });
+    const l = r.first?.cluster?.leader;
+    if (!l || l === notLeader || r.first?.error) return undefined;
+    return r.first;
+  }, `stream info of ${name}${notLeader ? ` with a leader other than ${notLeader}` : ''}`, 30_000, 100);
+}
