@@ -6,15 +6,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startServer } from '../../src/index.js';
+import { startServer, type ServerHandle } from '../../src/index.js';
+import type { Options } from '../../src/config/options.js';
 import { spawnNatsServer } from './child.js';
 
-/** An in-process tsnats with strict JetStream and fsync on every write; `prefix` names its temp dir. */
-export async function tsnatsJs(t: TestContext, prefix: string): Promise<NatsConnection> {
+export interface TsnatsJsEnv { server: ServerHandle; nc: NatsConnection; storeDir: string }
+
+/**
+ * An in-process tsnats with strict JetStream and fsync on every write (`over` overrides options,
+ * its `jetstream` part field by field); `prefix` names its temp store dir.
+ */
+export async function startTsnatsJs(t: TestContext, prefix: string, over: Partial<Options> = {}): Promise<TsnatsJsEnv> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const server = await startServer({
-    port: 0, host: '127.0.0.1',
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
+    port: 0, host: '127.0.0.1', ...over,
+    jetstream: {
+      enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true,
+      ...(over.jetstream ?? {}),
+    },
   }, { quietLog: true });
   const nc = await connect({ servers: server.clientUrl, reconnect: false });
   t.after(async () => {
@@ -22,7 +31,12 @@ export async function tsnatsJs(t: TestContext, prefix: string): Promise<NatsConn
     await server.shutdown().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
-  return nc;
+  return { server, nc, storeDir: dir };
+}
+
+/** startTsnatsJs with default options; only the connection. */
+export async function tsnatsJs(t: TestContext, prefix: string): Promise<NatsConnection> {
+  return (await startTsnatsJs(t, prefix)).nc;
 }
 
 /** A nats-server child with JetStream (`-js`); `prefix` names its temp dir. */
