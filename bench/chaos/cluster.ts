@@ -11,31 +11,22 @@
 // directly and bypass a cut ("implicit routes"). Every node lists exactly N
 // routes — its N-1 proxies plus that black-hole address — because nats-server
 // sizes a new meta group from the number of configured routes.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { natsServerBin } from '../../test/helpers/nats-server.js';
+import { clusterNodeConfig, listenBlackHole, readPortsFile, ServerDir, spawnServer } from '../../test/helpers/cluster-proc.js';
 
 export type Impl = 'nats-server' | 'tsnats';
 
 export const TSNATS_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-/** Every child of every chaos cluster in this process, killed on exit whatever happened. */
-const livePids = new Set<number>();
-/** Temp dirs of clusters not shut down yet, removed on exit too (an aborted run leaves nothing behind). */
+/** Temp dirs of clusters not shut down yet, removed on exit (an aborted run leaves nothing behind; children are killed by cluster-proc). */
 const liveRoots = new Set<string>();
 process.on('exit', () => {
-  for (const pid of livePids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
   for (const r of liveRoots) rmSync(r, { recursive: true, force: true });
 });
 
@@ -54,8 +45,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
   }
 }
 
-export class ChaosNode {
-  proc: ChildProcess | undefined;
+export class ChaosNode extends ServerDir {
   clientPort = 0;
   monitorUrl = '';
   clusterPort = 0;
@@ -63,19 +53,6 @@ export class ChaosNode {
   starts = 0;
   /** stable client address (a proxy to the current client port) */
   clientProxy = new TcpProxy(undefined, 'client');
-  constructor(readonly index: number, readonly name: string, readonly dir: string) {}
-
-  get storeDir(): string {
-    return join(this.dir, 'store');
-  }
-
-  get logFile(): string {
-    return join(this.dir, `${this.name}.log`);
-  }
-
-  get alive(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
-  }
 
   /** running and not SIGSTOPped: it can answer */
   get responsive(): boolean {
@@ -85,17 +62,7 @@ export class ChaosNode {
   get clientUrl(): string {
     return `nats://127.0.0.1:${this.clientProxy.port}`;
   }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  }
 }
-
-interface Ports { nats?: string[]; monitoring?: string[]; cluster?: string[] }
 
 export class ChaosCluster {
   readonly nodes: ChaosNode[] = [];
@@ -115,13 +82,9 @@ export class ChaosCluster {
   }
 
   async start(): Promise<void> {
-    const bh = net.createServer((s) => s.destroy());
-    this.blackHole = bh;
-    await new Promise<void>((resolve, reject) => {
-      bh.once('error', reject);
-      bh.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.blackHolePort = (bh.address() as net.AddressInfo).port;
+    const bh = await listenBlackHole();
+    this.blackHole = bh.server;
+    this.blackHolePort = bh.port;
     for (let i = 0; i < this.size; i++) {
       const name = `n${i + 1}`;
       const dir = join(this.root, name);
@@ -148,27 +111,10 @@ export class ChaosCluster {
   private writeConfig(n: ChaosNode): string {
     const routes = this.nodes.filter((x) => x !== n).map((x) => `nats-route://127.0.0.1:${this.routeProxies[n.index]![x.index]!.port}`);
     routes.push(`nats-route://127.0.0.1:${this.blackHolePort}`);
-    const lines = [
-      `server_name: ${n.name}`,
-      'listen: 127.0.0.1:-1',
-      'http: 127.0.0.1:-1',
-      `ports_file_dir: "${n.dir}"`,
-      `jetstream { store_dir: "${n.storeDir}" }`,
-      'cluster {',
-      '  name: CHAOS',
-      '  listen: 127.0.0.1:-1',
-      `  advertise: "127.0.0.1:${this.blackHolePort}"`,
-      `  routes: [ ${routes.join(', ')} ]`,
-      '}',
-      'accounts {',
-      '  SYS { users: [ {user: sys, password: sys} ] }',
-      '  APP { jetstream: enabled, users: [ {user: a, password: a} ] }',
-      '}',
-      'system_account: SYS',
-      '',
-    ];
     const file = join(n.dir, `${n.name}.conf`);
-    writeFileSync(file, lines.join('\n'));
+    writeFileSync(file, clusterNodeConfig({
+      name: n.name, dir: n.dir, storeDir: n.storeDir, clusterName: 'CHAOS', advertise: `127.0.0.1:${this.blackHolePort}`, routes,
+    }));
     return file;
   }
 
@@ -176,31 +122,16 @@ export class ChaosCluster {
     for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
     const conf = this.writeConfig(n);
     const args = this.impl === 'nats-server' ? ['-c', conf] : [TSNATS_CLI, '-c', conf];
-    const fd = openSync(n.logFile, 'a');
-    let proc: ChildProcess;
-    try {
-      // cwd in the node's own dir: a server writing a relative path (nats-server 2.9.10 once wrote a
-      // consumer's meta.inf there) must not litter the caller's directory.
-      proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd], cwd: n.dir });
-    } finally {
-      closeSync(fd);
-    }
+    // cwd in the node's own dir: a server writing a relative path (nats-server 2.9.10 once wrote a
+    // consumer's meta.inf there) must not litter the caller's directory.
+    const proc = spawnServer(n, this.bin, args, n.dir);
     n.proc = proc;
     n.stopped = false;
     n.starts++;
     const pid = proc.pid!;
-    livePids.add(pid);
-    proc.once('exit', () => livePids.delete(pid));
-    const ports = await waitFor<Ports>(() => {
+    const ports = await waitFor(() => {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening`);
-      const f = readdirSync(n.dir).find((x) => x.endsWith(`_${pid}.ports`));
-      if (f === undefined) return undefined;
-      try {
-        const p = JSON.parse(readFileSync(join(n.dir, f), 'utf8')) as Ports;
-        return p.nats?.[0] && p.monitoring?.[0] && p.cluster?.[0] ? p : undefined;
-      } catch {
-        return undefined; // being written
-      }
+      return readPortsFile(n.dir, pid);
     }, `${this.impl} ${n.name} ports file`, 60_000, 20).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}\n${n.log().slice(-2000)}`);
     });

@@ -14,6 +14,7 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './types.js';
+import { putUvarint, uvarintLen } from '../protocol/varint.js';
 
 export const VOTE_REQUEST_LEN = 24 + ID_LEN; // 32
 export const VOTE_RESPONSE_LEN = 8 + 8 + 1; // 17
@@ -138,15 +139,6 @@ export function decodeAppendEntryResponse(msg: Uint8Array): AppendEntryResponse 
 
 // ---- append entry ----
 
-function uvarintLen(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
 /** Exact encoded size of an AE (used for buffers and catch-up flow control). */
 export function appendEntrySize(ae: AppendEntry): number {
   let n = APPEND_ENTRY_BASE_LEN;
@@ -181,14 +173,7 @@ export function encodeAppendEntry(ae: AppendEntry): Uint8Array {
     buf.set(e.data, off + 5);
     off += 5 + e.data.length;
   }
-  if (ae.lterm !== 0) {
-    let v = ae.lterm;
-    while (v >= 0x80) {
-      buf[off++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    buf[off++] = v;
-  }
+  if (ae.lterm !== 0) putUvarint(buf, off, ae.lterm);
   return buf;
 }
 

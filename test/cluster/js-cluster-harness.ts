@@ -18,13 +18,13 @@
 // keeps retrying them, which is harmless). This also gives the first node the
 // route nats-server requires for clustered JetStream. A restarted node routes
 // to the current ports of all other nodes, padded the same way.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
+import { clusterNodeConfig, listenBlackHole, readPortsFile, ServerDir, spawnServer } from '../helpers/cluster-proc.js';
 
 export type Impl = 'nats-server' | 'tsnats';
 
@@ -83,54 +83,21 @@ export interface Creds { user: string; pass: string }
 export const APP: Creds = { user: 'a', pass: 'a' };
 export const SYS: Creds = { user: 'sys', pass: 'sys' };
 
-interface Ports { nats?: string[]; monitoring?: string[]; cluster?: string[] }
-
-export class JsNode {
-  proc: ChildProcess | undefined;
+export class JsNode extends ServerDir {
   clientUrl = '';
   monitorUrl = '';
   clusterPort = 0;
   /** how many times this node was started */
   starts = 0;
-  constructor(readonly index: number, readonly name: string, readonly dir: string, readonly tags: string[] | undefined,
-    readonly impl: Impl = 'nats-server') {}
-
-  get storeDir(): string {
-    return join(this.dir, 'store');
-  }
-
-  get logFile(): string {
-    return join(this.dir, `${this.name}.log`);
-  }
-
-  get alive(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  constructor(index: number, name: string, dir: string, readonly tags: string[] | undefined,
+    readonly impl: Impl = 'nats-server') {
+    super(index, name, dir);
   }
 
   get pid(): number | undefined {
     return this.proc?.pid;
   }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  }
 }
-
-/** PIDs of every child started by any harness in this process: killed on exit if a test forgot. */
-const livePids = new Set<number>();
-process.on('exit', () => {
-  for (const pid of livePids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 /** Thrown from a pollUntil probe to stop polling at once (e.g. the process exited). */
 export class FatalError extends Error {}
@@ -207,13 +174,9 @@ export class JsCluster {
 
   private async openAnchors(n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
-      const srv = net.createServer((sock) => sock.destroy());
-      this.anchors.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => resolve());
-      });
-      this.anchorPorts.push((srv.address() as net.AddressInfo).port);
+      const { server, port } = await listenBlackHole();
+      this.anchors.push(server);
+      this.anchorPorts.push(port);
     }
   }
 
@@ -225,27 +188,10 @@ export class JsCluster {
   }
 
   private writeConfig(n: JsNode): string {
-    const lines = [
-      `server_name: ${n.name}`,
-      'listen: 127.0.0.1:-1',
-      'http: 127.0.0.1:-1',
-      `ports_file_dir: "${n.dir}"`,
-      n.tags && n.tags.length > 0 ? `server_tags: [${n.tags.map((t) => `"${t}"`).join(', ')}]` : '',
-      `jetstream { store_dir: "${n.storeDir}" }`,
-      'cluster {',
-      `  name: ${this.spec.clusterName ?? 'C1'}`,
-      '  listen: 127.0.0.1:-1',
-      `  routes: [ ${this.routesFor(n).join(', ')} ]`,
-      '}',
-      'accounts {',
-      '  SYS { users: [ {user: sys, password: sys} ] }',
-      '  APP { jetstream: enabled, users: [ {user: a, password: a} ] }',
-      '}',
-      'system_account: SYS',
-      '',
-    ];
     const file = join(n.dir, `${n.name}.conf`);
-    writeFileSync(file, lines.filter((l) => l !== '').join('\n') + '\n');
+    writeFileSync(file, clusterNodeConfig({
+      name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n),
+    }));
     return file;
   }
 
@@ -253,31 +199,15 @@ export class JsCluster {
     const conf = this.writeConfig(n);
     const args = n.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
     const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
-    // Log straight to a file: nothing buffers in this process and the log survives for diagnosis.
-    const fd = openSync(n.logFile, 'a');
-    let proc: ChildProcess;
-    try {
-      proc = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
+    const proc = spawnServer(n, bin, args);
     n.proc = proc;
     n.starts++;
     const pid = proc.pid!;
-    livePids.add(pid);
-    proc.once('exit', () => livePids.delete(pid));
-    const ports = await pollUntil<Ports>(() => {
+    const ports = await pollUntil(() => {
       if (proc.exitCode !== null || proc.signalCode !== null) {
         throw new FatalError(`${n.impl} ${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
       }
-      const f = readdirSync(n.dir).find((x) => x.endsWith(`_${pid}.ports`));
-      if (f === undefined) return undefined;
-      try {
-        const p = JSON.parse(readFileSync(join(n.dir, f), 'utf8')) as Ports;
-        return p.nats?.[0] && p.monitoring?.[0] && p.cluster?.[0] ? p : undefined;
-      } catch {
-        return undefined; // written while we read it
-      }
+      return readPortsFile(n.dir, pid);
     }, `${n.impl} ${n.name} ports file`, 20_000, 20).catch((e: unknown) => {
       throw e instanceof FatalError ? e : new Error(`${(e as Error).message}\n${n.log().slice(-3000)}`);
     });
@@ -428,4 +358,16 @@ export function peerIdOf(serverName: string): string {
   let s = '';
   for (let i = 0; i < 8; i++) s += digits[h[i]! % 62];
   return s;
+}
+
+/** STREAM.INFO of `name` once it has a leader (other than `notLeader`, when given) and no error. */
+export async function streamInfoWithLeader<T extends { error?: unknown; cluster?: { leader?: string } }>(
+  nc: NatsConnection, name: string, notLeader?: string,
+): Promise<T> {
+  return pollUntil(async () => {
+    const r = await apiRequest<T>(nc, `$JS.API.STREAM.INFO.${name}`, undefined, { settleMs: 0, waitMs: 2000 });
+    const l = r.first?.cluster?.leader;
+    if (!l || l === notLeader || r.first?.error) return undefined;
+    return r.first;
+  }, `stream info of ${name}${notLeader ? ` with a leader other than ${notLeader}` : ''}`, 30_000, 100);
 }

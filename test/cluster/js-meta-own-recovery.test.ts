@@ -6,43 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, startNodesOnPortsKnownInAdvance, waitRoutes, waitFor, type NodeSpec } from './cluster-helpers.js';
+import { waitFor } from './cluster-helpers.js';
+import { startRestartable } from './js-repl-helpers.js';
 import {
-  connectAll, jsClusterOptions, jsOf, metaOf, requestAll, settle, stopAll, waitForMetaLeader, type JsNode,
+  connectAll, jsOf, metaOf, requestAll, settle, stopAll, waitForMetaLeader, type JsNode,
 } from './js-meta-own-helpers.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
-
-interface Layout { ports: number[]; clusterName: string }
-
-function specs(root: string, ports: number[], clusterName: string): NodeSpec[] {
-  return ports.map((port, i) => ({
-    name: `n${i + 1}`, clusterName, clusterPort: port,
-    routes: ports.filter((p) => p !== port).map((p) => `nats-route://127.0.0.1:${p}`),
-    extra: jsClusterOptions(join(root, `n${i + 1}`), { cluster: { connectRetries: 60 } as never }),
-  }));
-}
-
-/**
- * First start: fresh ports (retried if one is taken). A restart reuses the cluster ports the
- * first servers bound (read back from them), since every server lists the others' routes.
- */
-async function startFixed(root: string, layout?: Layout): Promise<{ nodes: JsNode[]; layout: Layout }> {
-  let started;
-  let lay: Layout;
-  if (layout === undefined) {
-    let name = '';
-    started = await startNodesOnPortsKnownInAdvance(3, (ports, clusterName) => { name = clusterName; return specs(root, ports, clusterName); });
-    lay = { ports: started.map((n) => n.h.clusterPort!), clusterName: name };
-  } else {
-    lay = layout;
-    started = await Promise.all(specs(root, lay.ports, lay.clusterName).map((s) => startNode(s)));
-  }
-  const nodes: JsNode[] = started.map((n, i) => ({ ...n, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) }));
-  await waitRoutes(nodes, 2);
-  await waitForMetaLeader(nodes);
-  return { nodes, layout: lay };
-}
 
 function assignments(n: JsNode): string[] {
   const out: string[] = [];
@@ -54,7 +24,7 @@ function assignments(n: JsNode): string[] {
 
 test('meta: malformed entries are logged and skipped on every server, live and on replay; a restart of every server recovers the same assignments', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsnats-metarec-'));
-  let { nodes, layout } = await startFixed(root);
+  let { nodes, layout } = await startRestartable(root);
   let ncs = await connectAll(nodes);
   try {
     const create = async (i: number, name: string) => {
@@ -88,7 +58,7 @@ test('meta: malformed entries are logged and skipped on every server, live and o
     assert.equal(before.length, 3);
 
     await stopAll(nodes, ncs);
-    ({ nodes } = await startFixed(root, layout));
+    ({ nodes } = await startRestartable(root, layout));
     ncs = await connectAll(nodes);
     await settle(nodes);
     for (const n of nodes) assert.deepEqual(assignments(n), before, `same assignments on ${n.name} after restart`);
@@ -116,7 +86,7 @@ test('meta: malformed entries are logged and skipped on every server, live and o
 
 test('meta: an orphaned local stream (deleted while its server was down) is removed once the meta state is complete', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsnats-metaorph-'));
-  let { nodes, layout } = await startFixed(root);
+  let { nodes, layout } = await startRestartable(root);
   let ncs = await connectAll(nodes);
   try {
     const cr = await requestAll(ncs[0]!, nodes, '$JS.API.STREAM.CREATE.O', JSON.stringify({ name: 'O', subjects: ['o.>'] }));
@@ -131,7 +101,7 @@ test('meta: an orphaned local stream (deleted while its server was down) is remo
     const inbox = await restNcs[0]!.request('$JS.API.STREAM.DELETE.O', '', { timeout: 10_000 });
     assert.equal(j(inbox.string()).success, true, inbox.string());
     await stopAll(rest, restNcs);
-    ({ nodes } = await startFixed(root, layout));
+    ({ nodes } = await startRestartable(root, layout));
     ncs = await connectAll(nodes);
     const holder = nodes.find((n) => n.name === holderName)!;
     await waitFor(() => !jsOf(holder).jsAccount('$G')!.streams.has('O'), 'orphan removed from its old holder', 30_000);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
 
 interface Info {
   error?: { err_code: number; description: string };
@@ -25,14 +25,7 @@ async function createR3(nc: NatsConnection, name: string): Promise<void> {
   }, `R3 stream ${name} created`, 30_000, 200);
 }
 
-async function info(nc: NatsConnection, name: string, notLeader?: string): Promise<Info> {
-  return pollUntil(async () => {
-    const r = await apiRequest<Info>(nc, `$JS.API.STREAM.INFO.${name}`, undefined, { settleMs: 0, waitMs: 2000 });
-    const l = r.first?.cluster?.leader;
-    if (!l || l === notLeader || r.first?.error) return undefined;
-    return r.first;
-  }, `stream info of ${name}${notLeader ? ` with a leader other than ${notLeader}` : ''}`, 30_000, 100);
-}
+const info = (nc: NatsConnection, name: string, notLeader?: string): Promise<Info> => streamInfoWithLeader<Info>(nc, name, notLeader);
 
 /** Every message of the stream as seq -> payload, read with MSG.GET from its leader. */
 async function readAll(nc: NatsConnection, name: string, lastSeq: number): Promise<Map<number, string>> {

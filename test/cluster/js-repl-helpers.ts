@@ -1,7 +1,7 @@
 // Helpers for the replicated stream / consumer tests on in-process clusters.
 import { join } from 'node:path';
 import { startNode, startNodesOnPortsKnownInAdvance, waitFor, waitRoutes, type InProcNode, type NodeSpec } from './cluster-helpers.js';
-import { jsClusterOptions, metaOf, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
+import { jsClusterOptions, jsOf, metaOf, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
 
 /** Placement of R3 needs every server in the meta group and its placement info known to the leader. */
 export async function waitPlacement(nodes: JsNode[]): Promise<void> {
@@ -43,4 +43,17 @@ export async function startRestartable(root: string, layout?: Layout): Promise<{
   await waitRoutes(nodes, 2);
   await waitForMetaLeader(nodes);
   return { nodes, layout: lay };
+}
+
+/** The messages of `stream` in server n's own replica, as `seq:subject:payload` (empty while it has none). */
+export function replicaMsgs(n: JsNode, stream: string): string[] {
+  const s = jsOf(n).jsAccount('$G')?.streams.get(stream);
+  if (!s) return [];
+  const out: string[] = [];
+  const st = s.store.fastState();
+  for (let seq = st.firstSeq; seq <= st.lastSeq; seq++) {
+    const m = s.store.loadMsg(seq);
+    if (m) out.push(`${m.seq}:${m.subject}:${Buffer.from(m.data).toString()}`);
+  }
+  return out;
 }

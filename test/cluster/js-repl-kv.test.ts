@@ -6,18 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { JsCluster, apiRequest, pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
 
 interface Info { error?: { err_code: number }; cluster?: { leader?: string } }
 
-async function info(nc: NatsConnection, name: string, notLeader?: string): Promise<Info> {
-  return pollUntil(async () => {
-    const r = await apiRequest<Info>(nc, `$JS.API.STREAM.INFO.${name}`, undefined, { settleMs: 0, waitMs: 2000 });
-    const l = r.first?.cluster?.leader;
-    if (!l || l === notLeader || r.first?.error) return undefined;
-    return r.first;
-  }, `stream info of ${name}`, 30_000, 100);
-}
+const info = (nc: NatsConnection, name: string, notLeader?: string): Promise<Info> => streamInfoWithLeader<Info>(nc, name, notLeader);
 
 {
   const impl = 'tsnats' as const;

@@ -9,20 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from './cluster-helpers.js';
-import { connectAll, jsOf, metaOf, stopAll, type JsNode } from './js-meta-own-helpers.js';
-import { startRestartable, waitPlacement } from './js-repl-helpers.js';
-
-function replicaMsgs(n: JsNode, stream: string): string[] {
-  const s = jsOf(n).jsAccount('$G')?.streams.get(stream);
-  if (!s) return [];
-  const out: string[] = [];
-  const st = s.store.fastState();
-  for (let seq = st.firstSeq; seq <= st.lastSeq; seq++) {
-    const m = s.store.loadMsg(seq);
-    if (m) out.push(`${m.seq}:${m.subject}:${Buffer.from(m.data).toString()}`);
-  }
-  return out;
-}
+import { connectAll, metaOf, stopAll, type JsNode } from './js-meta-own-helpers.js';
+import { replicaMsgs, startRestartable, waitPlacement } from './js-repl-helpers.js';
 
 test('repl: every server restarted: R3 stream, dedupe window and durable consumer state come back', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsnats-repl-restart-'));

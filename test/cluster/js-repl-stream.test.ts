@@ -10,21 +10,9 @@ import { headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from './cluster-helpers.js';
 import { connectAll, jsOf, metaOf, requestAll, startJsCluster, stopAll, type JsNode } from './js-meta-own-helpers.js';
-import { waitPlacement } from './js-repl-helpers.js';
+import { replicaMsgs, waitPlacement } from './js-repl-helpers.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
-
-function replicaMsgs(n: JsNode, stream: string): string[] {
-  const s = jsOf(n).jsAccount('$G')!.streams.get(stream);
-  if (!s) return [];
-  const out: string[] = [];
-  const st = s.store.fastState();
-  for (let seq = st.firstSeq; seq <= st.lastSeq; seq++) {
-    const m = s.store.loadMsg(seq);
-    if (m) out.push(`${m.seq}:${m.subject}:${Buffer.from(m.data).toString()}`);
-  }
-  return out;
-}
 
 function groupLeader(nodes: JsNode[], stream: string): JsNode | undefined {
   return nodes.find((n) => metaOf(n).streamGroups.get('$G', stream)?.isLeader);

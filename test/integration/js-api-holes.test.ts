@@ -9,40 +9,12 @@
 // nats-server (2.11+: "max_msgs must be set to -1" in pedantic mode); 2.9.10 kept -5.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startServer } from '../../src/index.js';
-import { spawnNatsServer } from '../helpers/child.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { natsServerJs, tsnatsJs } from '../helpers/js-conn.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
 
-async function tsnats(t: TestContext): Promise<NatsConnection> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-apiholes-'));
-  const server = await startServer({
-    port: 0, host: '127.0.0.1',
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
-  }, { quietLog: true });
-  const nc = await connect({ servers: server.clientUrl, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await server.shutdown().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return nc;
-}
-
-async function natsServer(t: TestContext): Promise<NatsConnection> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-apiholes-ns-'));
-  const ns = await spawnNatsServer(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1']);
-  const nc = await connect({ servers: `nats://127.0.0.1:${ns.port}`, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await ns.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return nc;
-}
+const tsnats = (t: TestContext): Promise<NatsConnection> => tsnatsJs(t, 'tsnats-apiholes-');
+const natsServer = (t: TestContext): Promise<NatsConnection> => natsServerJs(t, 'tsnats-apiholes-ns-');
 
 async function api(nc: NatsConnection, subject: string, body: string): Promise<Record<string, any>> {
   const m = await nc.request(subject, body, { timeout: 10_000 });

@@ -9,40 +9,12 @@
 // its work limit" (nats-server would run the quadratic loop to the end).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startServer } from '../../src/index.js';
-import { spawnNatsServer } from '../helpers/child.js';
+import { natsServerJs, tsnatsJs } from '../helpers/js-conn.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
 
-async function tsnats(t: TestContext): Promise<NatsConnection> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-ovl-'));
-  const server = await startServer({
-    port: 0, host: '127.0.0.1',
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true },
-  }, { quietLog: true });
-  const nc = await connect({ servers: server.clientUrl, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await server.shutdown().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return nc;
-}
-
-async function natsServer(t: TestContext): Promise<NatsConnection> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-ovl-ns-'));
-  const ns = await spawnNatsServer(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1']);
-  const nc = await connect({ servers: `nats://127.0.0.1:${ns.port}`, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await ns.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return nc;
-}
+const tsnats = (t: TestContext): Promise<NatsConnection> => tsnatsJs(t, 'tsnats-ovl-');
+const natsServer = (t: TestContext): Promise<NatsConnection> => natsServerJs(t, 'tsnats-ovl-ns-');
 
 async function api(nc: NatsConnection, subject: string, body: unknown): Promise<Record<string, any>> {
   const m = await nc.request(subject, JSON.stringify(body), { timeout: 120_000 });

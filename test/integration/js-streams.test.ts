@@ -2,32 +2,15 @@
 // requests against an in-process tsnats server.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, headers as mkHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as mkHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiError } from '@nats-io/jetstream';
-import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
+import { startTsnatsJs, type TsnatsJsEnv } from '../helpers/js-conn.js';
 
-interface JsEnv { server: ServerHandle; nc: NatsConnection; storeDir: string }
+type JsEnv = TsnatsJsEnv;
 
-async function startJs(t: TestContext, over: Partial<Options> = {}): Promise<JsEnv> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
-  const server = await startServer({
-    port: 0, host: '127.0.0.1', ...over,
-    jetstream: {
-      enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 'always', strict: true,
-      ...(over.jetstream ?? {}),
-    },
-  }, { quietLog: true });
-  const nc = await connect({ servers: server.clientUrl, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await server.shutdown().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { server, nc, storeDir: dir };
+function startJs(t: TestContext, over: Partial<Options> = {}): Promise<JsEnv> {
+  return startTsnatsJs(t, 'tsnats-js-', over);
 }
 
 async function api(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, any>> {

@@ -29,7 +29,7 @@ import {
   quorumLostApplies, type Advisory, type AdvisoryMeta, type PeerInfo, type RaftPeerStatus,
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
-import { randomCurrentPeer, type StreamGroup } from './stream-group.js';
+import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 
 
 /**
@@ -125,16 +125,7 @@ export class ConsumerGroup {
     if (this.stopped) return;
     this.stopped = true;
     await this.stopConsumer(deleting);
-    if (this.node && !deleting && this.node.state === 'leader') {
-      try {
-        this.node.stepDown(randomCurrentPeer(this.node));
-      } catch { /* not leader any more */ }
-    }
-    if (this.node) {
-      if (deleting) this.node.delete();
-      else this.node.stop();
-    }
-    this.transport?.close();
+    stopGroupNode(this.node, this.transport, deleting);
     if (deleting) {
       rmSync(this.dir, { recursive: true, force: true });
       await this.store.delete().catch(() => {});

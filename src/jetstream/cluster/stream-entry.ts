@@ -15,6 +15,7 @@
 import { EntryOp } from './ops.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
 import { goJson } from '../api/json.js';
+import { putUvarint, uvarintLen } from '../store/varint.js';
 
 export type StreamEntryErrorCode = 'bad_op' | 'short' | 'truncated' | 'range' | 'bad_flags' | 'compressed' | 'bad_json';
 
@@ -76,23 +77,6 @@ export function isSourced(m: StreamMsgEntry): boolean {
   return m.flags !== undefined && (m.flags & MSG_FLAG_SOURCED) !== 0;
 }
 
-function uvarintLen(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function putUvarint(buf: Buffer, off: number, v: number): number {
-  while (v >= 0x80) {
-    buf[off++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[off++] = v;
-  return off;
-}
 
 function checkSeq(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new StreamEntryError('range', `${what} ${v} is not a sequence`);

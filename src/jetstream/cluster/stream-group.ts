@@ -65,6 +65,23 @@ export function randomCurrentPeer(node: RaftNode): string | undefined {
   return peers.length ? peers[Math.floor(Math.random() * peers.length)]!.id : undefined;
 }
 
+/**
+ * Stop (or, when deleting, delete) a stream's or consumer's raft node and close its transport. A
+ * leader that stops without deleting hands leadership over first (no election timeout for the others).
+ */
+export function stopGroupNode(node: RaftNode | undefined, transport: RouteRaftTransport | undefined, deleting: boolean): void {
+  if (node && !deleting && node.state === 'leader') {
+    try {
+      node.stepDown(randomCurrentPeer(node));
+    } catch { /* not leader any more */ }
+  }
+  if (node) {
+    if (deleting) node.delete();
+    else node.stop();
+  }
+  transport?.close();
+}
+
 /** One replicated stream on this server. */
 export class StreamGroup {
   readonly account: string;
@@ -169,17 +186,7 @@ export class StreamGroup {
     this.abandon();
     for (const cg of this.consumers.values()) await cg.stop(deleting);
     this.consumers.clear();
-    // A leader that shuts down hands leadership over first (no election timeout for the others).
-    if (this.node && !deleting && this.node.state === 'leader') {
-      try {
-        this.node.stepDown(randomCurrentPeer(this.node));
-      } catch { /* not leader any more */ }
-    }
-    if (this.node) {
-      if (deleting) this.node.delete();
-      else this.node.stop();
-    }
-    this.transport?.close();
+    stopGroupNode(this.node, this.transport, deleting);
     if (deleting) rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -14,6 +14,8 @@
 // (src/jetstream/store/stream-state-codec.ts writes the same v1 layout with runs only; this
 // module also reads sequence-set blocks, v2 sources and the JSON form that peers may send.)
 
+import { uvarintLen } from '../store/varint.js';
+
 export class StreamSnapshotError extends Error {
   constructor(message: string) {
     super(`stream snapshot: ${message}`);
@@ -90,15 +92,6 @@ export function deleteBlocksFrom(sortedSeqs: number[], minRun = 16): DeleteBlock
 }
 
 // ---- varints ----
-
-function uvarintLen(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 class Writer {
   buf: Buffer;

@@ -1,22 +1,8 @@
 // Unsigned LEB128 varints for JS numbers up to 2^53 (arithmetic, not 32-bit bit ops).
 
-export function uvarintLen(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
+import { putUvarint } from '../../protocol/varint.js';
 
-export function putUvarint(buf: Buffer, off: number, v: number): number {
-  while (v >= 0x80) {
-    buf[off++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[off++] = v;
-  return off;
-}
+export { putUvarint, uvarintLen } from '../../protocol/varint.js';
 
 /** Reads a uvarint at pos.off; advances pos.off. Returns -1 (and pos.off = -1) on truncation/overflow. */
 export function getUvarint(buf: Buffer, pos: { off: number }): number {

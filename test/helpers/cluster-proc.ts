@@ -1,0 +1,122 @@
+// Process plumbing shared by the clustered JetStream test harness
+// (test/cluster/js-cluster-harness.ts) and the chaos bench (bench/chaos/cluster.ts):
+// one dir per node, a server started from a config file with its log in a file,
+// its bound ports read back from its ports file, and every child killed when
+// this process exits whatever happened.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+
+/** What a server writes to `ports_file_dir`. */
+export interface Ports { nats?: string[]; monitoring?: string[]; cluster?: string[] }
+
+/** One server's dir: config, log, ports file and store dir all live there. */
+export class ServerDir {
+  proc: ChildProcess | undefined;
+  constructor(readonly index: number, readonly name: string, readonly dir: string) {}
+
+  get storeDir(): string {
+    return join(this.dir, 'store');
+  }
+
+  get logFile(): string {
+    return join(this.dir, `${this.name}.log`);
+  }
+
+  get alive(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** PIDs of every child started through spawnServer in this process: killed on exit if a caller forgot. */
+const livePids = new Set<number>();
+process.on('exit', () => {
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** Start `bin args` logging straight to the node's log file (nothing buffers here; the log survives). */
+export function spawnServer(n: ServerDir, bin: string, args: string[], cwd?: string): ChildProcess {
+  const fd = openSync(n.logFile, 'a');
+  let proc: ChildProcess;
+  try {
+    proc = spawn(bin, args, { stdio: ['ignore', fd, fd], cwd });
+  } finally {
+    closeSync(fd);
+  }
+  const pid = proc.pid!;
+  livePids.add(pid);
+  proc.once('exit', () => livePids.delete(pid));
+  return proc;
+}
+
+/** The ports a child wrote to `dir`, or undefined while they are not all there yet. */
+export function readPortsFile(dir: string, pid: number): Ports | undefined {
+  const f = readdirSync(dir).find((x) => x.endsWith(`_${pid}.ports`));
+  if (f === undefined) return undefined;
+  try {
+    const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Ports;
+    return p.nats?.[0] && p.monitoring?.[0] && p.cluster?.[0] ? p : undefined;
+  } catch {
+    return undefined; // written while we read it
+  }
+}
+
+/** A listener on 127.0.0.1 that closes every connection (a route that never completes). */
+export async function listenBlackHole(): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer((sock) => sock.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+export interface NodeConfig {
+  name: string;
+  dir: string;
+  storeDir: string;
+  clusterName: string;
+  routes: string[];
+  tags?: string[];
+  /** cluster `advertise` address, if any */
+  advertise?: string;
+}
+
+/** The config file text of one clustered JetStream node with the SYS and APP accounts. */
+export function clusterNodeConfig(c: NodeConfig): string {
+  const lines = [
+    `server_name: ${c.name}`,
+    'listen: 127.0.0.1:-1',
+    'http: 127.0.0.1:-1',
+    `ports_file_dir: "${c.dir}"`,
+    c.tags && c.tags.length > 0 ? `server_tags: [${c.tags.map((t) => `"${t}"`).join(', ')}]` : '',
+    `jetstream { store_dir: "${c.storeDir}" }`,
+    'cluster {',
+    `  name: ${c.clusterName}`,
+    '  listen: 127.0.0.1:-1',
+    c.advertise !== undefined ? `  advertise: "${c.advertise}"` : '',
+    `  routes: [ ${c.routes.join(', ')} ]`,
+    '}',
+    'accounts {',
+    '  SYS { users: [ {user: sys, password: sys} ] }',
+    '  APP { jetstream: enabled, users: [ {user: a, password: a} ] }',
+    '}',
+    'system_account: SYS',
+  ];
+  return lines.filter((l) => l !== '').join('\n') + '\n';
+}
