@@ -208,6 +208,8 @@ export class LocalCluster {
 
   destroy(): void {
     for (const m of this.members) this.stop(m);
-    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+    // A stopped node's last asynchronous term/vote or peer-state write may still land a file while
+    // the directory is removed (ENOTEMPTY): retry the removal briefly.
+    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   }
 }
