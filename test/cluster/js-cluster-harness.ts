@@ -330,15 +330,38 @@ export interface ApiReply<T = Record<string, unknown>> {
 }
 
 /**
- * Publish a JetStream API request with a fresh inbox as reply subject and collect every reply:
+ * One reply subscription per connection (`<inbox>.*`), made at the connection's first request and kept, as
+ * the official clients do: a fresh subscription per request would have to reach every server over the
+ * routes before the reply does, a race that real clients never run and that a loaded machine loses.
+ */
+const replyMux = new WeakMap<NatsConnection, { prefix: string; next: number; pending: Map<string, unknown[]> }>();
+
+function muxFor(nc: NatsConnection): { prefix: string; next: number; pending: Map<string, unknown[]> } {
+  let mux = replyMux.get(nc);
+  if (mux === undefined) {
+    const m = { prefix: createInbox(), next: 0, pending: new Map<string, unknown[]>() };
+    nc.subscribe(`${m.prefix}.*`, {
+      callback: (_e, msg) => {
+        m.pending.get(msg.subject)?.push(msg.json());
+      },
+    });
+    replyMux.set(nc, m);
+    mux = m;
+  }
+  return mux;
+}
+
+/**
+ * Publish a JetStream API request with a unique reply subject and collect every reply:
  * wait (up to waitMs) for the first one, then SETTLE_MS more for duplicates.
  */
 export async function apiRequest<T = Record<string, unknown>>(
   nc: NatsConnection, subject: string, body?: unknown, opts: { waitMs?: number; settleMs?: number } = {},
 ): Promise<ApiReply<T>> {
-  const inbox = createInbox();
+  const mux = muxFor(nc);
+  const inbox = `${mux.prefix}.${++mux.next}`;
   const all: T[] = [];
-  const sub = nc.subscribe(inbox, { callback: (_e, m) => { all.push(m.json<T>()); } });
+  mux.pending.set(inbox, all as unknown[]);
   try {
     await nc.flush();
     nc.publish(subject, body === undefined ? '' : JSON.stringify(body), { reply: inbox });
@@ -346,7 +369,7 @@ export async function apiRequest<T = Record<string, unknown>>(
     await pollUntil(() => (all.length > 0 ? true : undefined), `a reply to ${subject}`, opts.waitMs ?? 10_000, 5).catch(() => undefined);
     if (all.length > 0) await new Promise((r) => setTimeout(r, opts.settleMs ?? SETTLE_MS));
   } finally {
-    sub.unsubscribe();
+    mux.pending.delete(inbox);
   }
   return { all, first: all[0] };
 }
