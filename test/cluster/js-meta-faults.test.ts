@@ -1,8 +1,7 @@
 // Clustered JetStream, meta group under faults (kill -9 and restarts of servers in child processes),
 // checked against nats-server 2.9.10 and (with TSNATS_META=1) tsnats: a server that was down while
 // assets were created, changed and deleted catches up; a meta leader killed in the middle of a
-// STREAM.CREATE never leaves it half applied; a restart of every server (kill -9, then SIGTERM)
-// recovers the same state.
+// STREAM.CREATE never leaves it half applied; a restart of every server recovers the same state.
 // One cluster per implementation, shared by the tests in order; each test leaves all servers up.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
