@@ -225,6 +225,15 @@ export class JsCluster {
     await exited;
   }
 
+  /** Graceful stop (SIGTERM): the server shuts down as an operator would stop it (meta snapshot on the way out). */
+  async stop(n: JsNode): Promise<void> {
+    const p = n.proc;
+    if (p === undefined || !n.alive) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+  }
+
   /** Start a stopped node again with the same name and store dir (new ports, routes to the other nodes). */
   async restart(n: JsNode): Promise<void> {
     if (n.alive) throw new Error(`${n.name} is still running`);

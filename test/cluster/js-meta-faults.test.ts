@@ -198,6 +198,8 @@ for (const impl of IMPLS) {
       }
     });
 
+    let rsBefore: Record<string, unknown> | undefined;
+
     test('a restart of every server (kill -9) recovers the same streams, consumers, placement and messages', async () => {
       const nc = await c.connect(c.nodes[0]!);
       const jsm = await jetstreamManager(nc);
@@ -211,6 +213,7 @@ for (const impl of IMPLS) {
         await jsm.consumers.add(s, { durable_name: 'E', ack_policy: AckPolicy.Explicit });
       }
       const before = await snapshot(nc);
+      rsBefore = before;
       await nc.close();
 
       await Promise.all(c.nodes.map((n) => c.kill(n)));
@@ -224,6 +227,22 @@ for (const impl of IMPLS) {
           return JSON.stringify(s) === JSON.stringify(before) ? s : undefined;
         }, `the state before the restart via ${n.name}`).catch(async () => snapshot(ncn));
         assert.deepEqual(now, before, `state via ${n.name}`);
+        await ncn.close();
+      }
+    });
+
+    test('a graceful restart of every server (SIGTERM, which snapshots the meta state) recovers the same state', async () => {
+      assert.ok(rsBefore, 'runs after the kill -9 restart test, on its streams');
+      await Promise.all(c.nodes.map((n) => c.stop(n)));
+      for (const n of c.nodes) await c.restart(n);
+      await c.waitMetaLeader();
+      for (const n of c.nodes) {
+        const ncn = await c.connect(n);
+        const now = await pollUntil(async () => {
+          const s = await snapshot(ncn);
+          return JSON.stringify(s) === JSON.stringify(rsBefore) ? s : undefined;
+        }, `the state before the restart via ${n.name}`).catch(async () => snapshot(ncn));
+        assert.deepEqual(now, rsBefore, `state via ${n.name}`);
         await ncn.close();
       }
     });

@@ -1,5 +1,5 @@
 // Clustered JetStream, meta group on five servers, checked against nats-server 2.9.10 and (with
-// TSNATS_META=1) tsnats: the group grows to all five servers, every server's clients get exactly one
+// TSNATS_META=1) tsnats: the group holds all five servers, every server's clients get exactly one
 // answer, META.LEADER.STEPDOWN's answers, a killed meta leader is replaced by one of the four
 // others, and SERVER.REMOVE takes a stopped server out of the group. One cluster per
 // implementation, shared by the tests in order.
@@ -34,7 +34,7 @@ for (const impl of IMPLS) {
       await c?.shutdown();
     });
 
-    test('the meta group grows to all five servers as they join', async () => {
+    test('the meta group holds all five servers; every server reports its size', async () => {
       const leader = await c.metaLeader();
       const m = (await c.metaOf(leader))!;
       assert.equal(m.cluster_size, 5);
