@@ -287,7 +287,7 @@ export class Server implements ClientHost, AccountHost {
   async start(): Promise<void> {
     const o = this.options;
     const tStart = Date.now();
-    // Never listen in plaintext when the options ask for TLS (not implemented yet).
+    // tsnats has no TLS listener: options that ask for TLS are refused, never served in plaintext.
     const noTls = tlsUnsupportedError(o);
     if (noTls !== undefined) throw new Error(noTls);
     this.log.info('Starting nats-server');

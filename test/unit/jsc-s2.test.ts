@@ -218,7 +218,7 @@ test('S2 stream: Snappy identifier accepted; padding skipped; bad frames throw S
   crcBad[14] ^= 0xff; // first checksum byte of the data chunk
   const cases: Array<[string, Buffer, string]> = [
     ['no identifier', s2.subarray(10), 'corrupt'],
-    ['bad magic', Buffer.concat([Buffer.from([0xff, 6, 0, 0]), Buffer.from('XXXXXX'), s2.subarray(10)]), 'corrupt'],
+    ['bad magic', Buffer.concat([Buffer.from([0xff, 6, 0, 0]), Buffer.from('S2sTwX'), s2.subarray(10)]), 'corrupt'],
     ['crc mismatch', crcBad, 'crc'],
     ['truncated chunk', s2.subarray(0, s2.length - 1), 'corrupt'],
     ['truncated header', s2.subarray(0, 12), 'corrupt'],

@@ -436,7 +436,8 @@ export class StreamGroup {
       return true;
     }
     if (sub === 'PEER.REMOVE') {
-      // Peer removal (and replacement) of a replicated stream is not implemented: say so.
+      // tsnats does not move a replicated stream's replica to another peer: answer with
+      // nats-server's 10036 (feature unsupported) rather than leave the client waiting.
       this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
       return true;
     }
