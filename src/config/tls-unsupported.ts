@@ -11,6 +11,7 @@ export function tlsUnsupportedError(o: Options): string | undefined {
   if (o.tls) asked.push('client connections (tls block or --tls flags)');
   if (o.cluster?.tls) asked.push('routes (cluster tls block)');
   if (o.httpsPort !== undefined) asked.push('monitoring (https / https_port)');
+  if (o.websocket?.port !== undefined && o.websocket.tls) asked.push('websocket (websocket tls block)');
   if (asked.length === 0) return undefined;
   return `TLS is not supported by tsnats yet; refusing to start rather than run without it: TLS requested for ${asked.join(', ')}`;
 }

@@ -5,7 +5,6 @@
 // lastActivityMs, rttMs, inMsgs/inBytes, outMsgs/outBytes, pendingBytes,
 // subs (Map sid -> Subscription), opts (name/lang/version...), account,
 // authorizedUser, closeReason, stopMs.
-import type { Socket } from 'node:net';
 import type { Options } from '../config/options.js';
 import { ClientParser, ParseResult, type ClientOpHandler, type PubArgs } from '../protocol/client-parser.js';
 import { Err, errFrame, OK, PING, PONG } from '../protocol/client-encode.js';
@@ -13,14 +12,14 @@ import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
-  type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+  type ClientAuthenticator, type ClientPermissions, type ConnectOptions, type ConnectionAuthInfo,
 } from './auth-hook.js';
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
 import { isValidLiteralSubject } from './subject.js';
 import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
-import { SocketWriter } from './socket-writer.js';
+import { SocketWriter, type ByteStream } from './socket-writer.js';
 import { redactConnect } from './redact.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
 
@@ -75,6 +74,20 @@ export interface ClientHost {
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
 }
+
+/** How a client reached the server: the client port (TCP) or another listener (websocket). */
+export interface ClientConn {
+  /** nats-server connection type, for allowed_connection_types: STANDARD, WEBSOCKET */
+  readonly type: string;
+  /** log label id prefix: nats-server writes cid for TCP clients, wid for websocket ones */
+  readonly tag: string;
+  /** the listener's own authenticator (websocket authorization/no_auth_user); else the server's */
+  readonly authenticator?: ClientAuthenticator | null;
+  /** the listener's own authorization timeout */
+  readonly authTimeoutMs?: number;
+}
+
+export const TCP_CONN: ClientConn = { type: 'STANDARD', tag: 'cid' };
 
 const SYS_QUEUE = '_sys_';
 const JS_ACK_PREFIX = '$JS.ACK.';
@@ -132,7 +145,10 @@ export class Client implements ClientOpHandler, MsgSink {
   private maxSubs: number;
   private awaitingAuth = false;
 
-  constructor(readonly cid: number, private readonly socket: Socket, private readonly host: ClientHost) {
+  constructor(
+    readonly cid: number, private readonly socket: ByteStream, private readonly host: ClientHost,
+    readonly conn: ClientConn = TCP_CONN,
+  ) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     this.port = socket.remotePort ?? 0;
     const o = host.options;
@@ -153,7 +169,7 @@ export class Client implements ClientOpHandler, MsgSink {
     socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-    const auth = this.host.authenticator;
+    const auth = this.authenticator;
     this.awaitingAuth = auth !== null && auth.authRequired && !auth.noAuthUser;
     this.parser.awaitingAuth = this.awaitingAuth;
     this.account.numClients++;
@@ -166,17 +182,27 @@ export class Client implements ClientOpHandler, MsgSink {
       if (auth.noAuthUser) {
         // no_auth_user: ops before CONNECT run as that user; a CONNECT with
         // credentials authenticates again.
-        const res = auth.authenticate(defaultConnectOptions(), { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
+        const res = auth.authenticate(defaultConnectOptions(), this.authInfo());
         if (res !== null) {
           this.bindAccount(res.account);
           this.authorizedUser = res.user ?? '';
           this.permissions = res.permissions ?? null;
         }
       } else {
-        this.authTimer = setTimeout(this.onAuthTimeout, this.host.options.authTimeoutMs);
+        this.authTimer = setTimeout(this.onAuthTimeout, this.conn.authTimeoutMs ?? this.host.options.authTimeoutMs);
       }
     }
     this.setPingTimer(this.host.options.pingIntervalMs);
+  }
+
+  /** Who checks this client's credentials: its listener's authenticator, else the server's. */
+  get authenticator(): ClientAuthenticator | null {
+    const own = this.conn.authenticator;
+    return own !== undefined ? own : this.host.authenticator;
+  }
+
+  private authInfo(): ConnectionAuthInfo {
+    return { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce, connectionType: this.conn.type };
   }
 
   // ---- socket events ----
@@ -397,9 +423,9 @@ export class Client implements ClientOpHandler, MsgSink {
     // A second CONNECT may switch accounts: drop subscriptions first.
     if (!first) this.clearSubs();
 
-    const auth = this.host.authenticator;
+    const auth = this.authenticator;
     if (auth !== null && auth.authRequired) {
-      const res = auth.authenticate(opts, { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
+      const res = auth.authenticate(opts, this.authInfo());
       if (res === null) {
         this.authViolation();
         return false;
@@ -663,6 +689,7 @@ export class Client implements ClientOpHandler, MsgSink {
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
     this.pingTimer = this.authTimer = null;
+    this.socket.closing?.(reason);
     this.writer.end(last, flush);
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.account.numClients--;
@@ -676,7 +703,7 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** "127.0.0.1:54321 - cid:5" as nats-server prefixes client log lines. */
   label(): string {
-    return `${this.ip}:${this.port} - cid:${this.cid}`;
+    return `${this.ip}:${this.port} - ${this.conn.tag}:${this.cid}`;
   }
 }
 

@@ -1,0 +1,152 @@
+// The websocket listener (nats-server's `websocket {}` block): an HTTP server whose upgrade
+// requests pass nats-server's handshake and origin checks, then become ordinary client
+// connections over a WsStream. Loaded (with the `ws` package) only when the block is configured.
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Options, WebsocketOptions } from '../config/options.js';
+import type { ClientAuthenticator } from '../core/auth-hook.js';
+import type { ClientConn } from '../core/client.js';
+import type { Server, Subsystem } from '../server/server.js';
+import { authenticatorFromOptions } from '../server/options-auth.js';
+import { checkUpgrade, OriginPolicy, rejectUpgrade } from './handshake.js';
+import { WsStream } from './transport.js';
+
+/** Largest websocket message accepted: several protocol operations of max_payload fit. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Messages smaller than this are sent uncompressed (nats-server's wsCompressThreshold). */
+const COMPRESS_THRESHOLD = 64;
+
+export function createWebsocket(o: Options): WebsocketListener {
+  return new WebsocketListener(o.websocket!);
+}
+
+export class WebsocketListener implements Subsystem {
+  readonly name = 'websocket';
+  private server: Server | null = null;
+  private http: http.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private origins: OriginPolicy | null = null;
+  private conn: ClientConn = { type: 'WEBSOCKET', tag: 'wid' };
+  /** the actual port once listening */
+  port = 0;
+
+  constructor(readonly opts: WebsocketOptions) {}
+
+  async start(server: Server): Promise<void> {
+    this.server = server;
+    const w = this.opts;
+    this.origins = new OriginPolicy(w.sameOrigin, w.allowedOrigins, (m) => server.log.error(m));
+    this.conn = { type: 'WEBSOCKET', tag: 'wid', ...listenerAuth(server, w) };
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_MESSAGE_BYTES,
+      // nats-server always answers with both no_context_takeover parameters.
+      perMessageDeflate: w.compression
+        ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: COMPRESS_THRESHOLD }
+        : false,
+    });
+    const hs = http.createServer();
+    hs.on('connection', this.onConnection);
+    hs.on('upgrade', this.onUpgrade);
+    // A plain HTTP request fails the same checks (nats-server answers 400 or 405).
+    hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const bad = checkUpgrade(req, this.origins!, false) ?? { status: 400, reason: 'websocket upgrade not supported' };
+      this.logReject(req.socket, bad.reason);
+      res.writeHead(bad.status, {
+        'Content-Type': 'text/plain; charset=utf-8', 'Sec-Websocket-Version': '13', 'X-Content-Type-Options': 'nosniff',
+      });
+      res.end(`${http.STATUS_CODES[bad.status]}\n`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      hs.once('error', reject);
+      hs.listen({ host: w.host, port: w.port ?? 0, exclusive: true }, () => {
+        hs.off('error', reject);
+        resolve();
+      });
+    });
+    hs.on('error', (err) => server.log.error(`websocket listener error: ${err.message}`));
+    this.http = hs;
+    this.port = (hs.address() as net.AddressInfo).port;
+    server.registerListener('websocket', 'ws', w.host, this.port);
+    server.log.info(`Listening for websocket clients on ws://${joinHostPort(w.host, this.port)}`);
+    server.log.warn('Websocket not configured with TLS. DO NOT USE IN PRODUCTION!');
+  }
+
+  /** The handshake must finish within handshake_timeout (nats-server's HTTP read timeout). */
+  private readonly onConnection = (socket: net.Socket): void => {
+    const ms = this.opts.handshakeTimeoutMs;
+    if (ms > 0) socket.setTimeout(ms, () => socket.destroy());
+  };
+
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const raw = socket as net.Socket;
+    const bad = checkUpgrade(req, this.origins!, false);
+    if (bad !== undefined) return this.reject(raw, bad);
+    if (head.length > 0) return this.reject(raw, { status: 400, reason: 'client sent data before handshake is complete' });
+    raw.setTimeout(0);
+    this.wss!.handleUpgrade(req, raw, head, (ws: WebSocket) => this.accept(ws, req, raw));
+  };
+
+  private reject(socket: net.Socket, bad: { status: number; reason: string }): void {
+    this.logReject(socket, bad.reason);
+    rejectUpgrade(socket, bad.status);
+  }
+
+  private logReject(socket: net.Socket, reason: string): void {
+    this.server?.log.error(`${joinHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0)} - websocket handshake error: ${reason}`);
+  }
+
+  private accept(ws: WebSocket, req: http.IncomingMessage, raw: net.Socket): void {
+    // A proxy in front may say who the client is (nats-server uses a valid X-Forwarded-For IP).
+    const fwd = req.headers['x-forwarded-for'];
+    const fwdIp = (Array.isArray(fwd) ? fwd[0] : fwd)?.trim();
+    const ip = fwdIp !== undefined && net.isIP(fwdIp) !== 0 ? fwdIp : raw.remoteAddress;
+    const stream = new WsStream(ws, raw, ip, raw.remotePort);
+    if (this.server === null || !this.server.acceptClient(stream, this.conn)) ws.terminate();
+  }
+
+  /** Stop taking connections; the clients are closed by the server like the others. */
+  private stopListening(): void {
+    const hs = this.http;
+    this.http = null;
+    if (hs === null) return;
+    hs.close();
+    hs.closeAllConnections();
+  }
+
+  lameDuck(): void {
+    this.stopListening();
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopListening();
+    this.wss?.close();
+    this.wss = null;
+  }
+}
+
+/**
+ * The block's own authorization (nats-server's websocket auth override): when it sets a user,
+ * a token or no_auth_user, websocket clients authenticate against those (and the configured
+ * users) instead of the client port's single user/token.
+ */
+function listenerAuth(server: Server, w: WebsocketOptions): { authenticator?: ClientAuthenticator | null; authTimeoutMs?: number } {
+  const out: { authenticator?: ClientAuthenticator | null; authTimeoutMs?: number } = {};
+  if (w.authTimeoutSec) out.authTimeoutMs = w.authTimeoutSec * 1000;
+  if (!w.username && !w.token && !w.noAuthUser) return out;
+  const o = server.options;
+  const a = o.authorization;
+  const wsOpts: Options = {
+    ...o,
+    authorization: { user: w.username, password: w.password, token: w.token, users: a?.users },
+    noAuthUser: w.noAuthUser,
+  };
+  out.authenticator = authenticatorFromOptions(wsOpts, server, (m) => server.log.warn(`websocket: ${m}`));
+  return out;
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
