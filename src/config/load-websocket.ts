@@ -4,6 +4,7 @@
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, bool, entries, goType, int, optionalPortFromConfig, parseListen, str, strictDurationMs } from './load-util.js';
 import { parseTls } from './load-blocks.js';
+import { noAuthUserError } from './load-auth.js';
 import type { Options, WebsocketOptions } from './options.js';
 
 export function defaultWebsocketOptions(): WebsocketOptions {
@@ -124,10 +125,8 @@ export function validateWebsocketOptions(o: Options): string | undefined {
   // url.Parse, which nats-server checks here, accepts nearly any string).
   const users = [...(o.authorization?.users ?? []), ...o.accounts.flatMap((a) => a.users)];
   if (w.noAuthUser) {
-    if (users.length === 0) return `no_auth_user: "${w.noAuthUser}" present, but users/nkeys are not defined`;
-    if (!users.some((u) => u.user === w.noAuthUser)) {
-      return `no_auth_user: "${w.noAuthUser}" not present as user or nkey in authorization block or account configuration`;
-    }
+    const bad = noAuthUserError(o, w.noAuthUser);
+    if (bad !== undefined) return bad;
   }
   if (users.length > 0) {
     if (w.username) return 'websocket authentication username not compatible with presence of users/nkeys';

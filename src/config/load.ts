@@ -14,7 +14,7 @@ import {
   Collector, bool, clientPortFromConfig, entries, goType, int, optionalPortFromConfig,
   parseDurationField, parseListen, str, strictDurationMs,
 } from './load-util.js';
-import { checkDuplicateUsers, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
+import { checkDuplicateUsers, noAuthUserError, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
 import { parseWebsocket, validateWebsocketOptions } from './load-websocket.js';
 import { parseCluster, parseJetStream, parseTls, parseWriteTimeoutPolicy, type StoreDirState } from './load-blocks.js';
 import {
@@ -479,11 +479,8 @@ export function validateOptions(o: Options): string | undefined {
   if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.cluster.name) return 'jetstream cluster requires `cluster.name` to be set';
   if (o.httpsPort !== undefined && !o.tls?.certFile && !o.tls?.certificates) return 'TLS cert and key required for HTTPS';
   if (o.noAuthUser) {
-    const users = [...(o.authorization?.users ?? []), ...o.accounts.flatMap((a) => a.users)];
-    if (users.length === 0) return `no_auth_user: "${o.noAuthUser}" present, but users/nkeys are not defined`;
-    if (!users.some((u) => u.user === o.noAuthUser)) {
-      return `no_auth_user: "${o.noAuthUser}" not present as user or nkey in authorization block or account configuration`;
-    }
+    const bad = noAuthUserError(o, o.noAuthUser);
+    if (bad !== undefined) return bad;
   }
   return validateWebsocketOptions(o);
 }
