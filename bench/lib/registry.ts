@@ -35,6 +35,7 @@ export function builtinSuites(): SuiteEntry[] {
   });
   return [
     entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js'), entry('cluster-meta', 'cluster-meta.js'),
+    entry('ws', 'websocket.js'),
   ];
 }
 

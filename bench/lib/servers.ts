@@ -29,6 +29,8 @@ export interface ServerSpec {
   cluster?: { name: string; port: number; routes: number[]; serverName: string };
   /** override the client port (default -1: the server binds a free port) */
   port?: number;
+  /** a websocket listener (no TLS) on this port of 127.0.0.1 */
+  websocketPort?: number;
 }
 
 export interface RunningServer {
@@ -187,8 +189,8 @@ function commandFor(spec: ServerSpec, port: number, o: LaunchOptions): { cmd: st
   const args: string[] = [];
   if (o.cpuProfileDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir);
   args.push(TSNATS_CLI);
-  if (spec.jetstream?.syncInterval !== undefined) {
-    // The sync policy has no flag: use a config file (same format as nats-server's).
+  if (spec.jetstream?.syncInterval !== undefined || spec.websocketPort !== undefined) {
+    // The sync policy and websocket have no flags: use a config file (same format as nats-server's).
     args.push('-c', writeConf(spec, port, o.scratchDir));
     return { cmd: process.execPath, args };
   }
@@ -216,6 +218,7 @@ function writeConf(spec: ServerSpec, port: number, dir: string): string {
     const routes = c.routes.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ');
     lines.push(`cluster { name: ${c.name}, listen: "127.0.0.1:${c.port}", routes: [${routes}] }`);
   }
+  if (spec.websocketPort !== undefined) lines.push(`websocket { listen: "127.0.0.1:${spec.websocketPort}", no_tls: true }`);
   const conf = join(dir, `${spec.kind}-${spec.cluster?.serverName ?? 'server'}-${++confCounter}.conf`);
   writeFileSync(conf, lines.join('\n') + '\n');
   return conf;
