@@ -1,5 +1,6 @@
 // The checks nats-server makes on a websocket upgrade request before it answers 101
 // (RFC 6455 4.2.1 and the origin policy), with its status codes and log texts.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -73,6 +74,35 @@ export function checkUpgrade(req: IncomingMessage, origins: OriginPolicy, tls: b
   const bad = origins.check(req, tls);
   if (bad !== undefined) return { status: 403, reason: `origin not allowed: ${bad}` };
   return undefined;
+}
+
+const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** nats-server's 101 answer (RFC 6455 4.2.2) with its extension and no-masking lines. */
+export function acceptResponse(req: IncomingMessage, compress: boolean, noMasking: boolean): string {
+  const accept = createHash('sha1').update(header(req, 'sec-websocket-key') + ACCEPT_GUID).digest('base64');
+  return 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    + `Sec-WebSocket-Accept: ${accept}\r\n`
+    + (compress ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n' : '')
+    + (noMasking ? 'Nats-No-Masking: true\r\n' : '')
+    + '\r\n';
+}
+
+/** The client offers permessage-deflate (any parameters: nats-server answers with its own). */
+export function offersDeflate(req: IncomingMessage): boolean {
+  const v = req.headers['sec-websocket-extensions'];
+  if (v === undefined) return false;
+  for (const line of Array.isArray(v) ? v : [v]) {
+    for (const ext of line.split(',')) {
+      for (const p of ext.split(';')) if (p.trim().toLowerCase() === 'permessage-deflate') return true;
+    }
+  }
+  return false;
+}
+
+/** nats-server's extension for trusted clients (Go client, leaf nodes): unmasked client frames. */
+export function wantsNoMasking(req: IncomingMessage): boolean {
+  return header(req, 'nats-no-masking') === 'true';
 }
 
 /** The response Go's http.Error writes (plus nats-server's Sec-Websocket-Version), then close. */

@@ -1,22 +1,19 @@
 // The websocket listener (nats-server's `websocket {}` block): an HTTP server whose upgrade
 // requests pass nats-server's handshake and origin checks, then become ordinary client
-// connections over a WsStream. Loaded (with the `ws` package) only when the block is configured.
+// connections over a WsStream. Loaded only when the block is configured.
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
 import type { Options, WebsocketOptions } from '../config/options.js';
 import type { ClientAuthenticator } from '../core/auth-hook.js';
 import type { ClientConn } from '../core/client.js';
 import type { Server, Subsystem } from '../server/server.js';
 import { authenticatorFromOptions } from '../server/options-auth.js';
-import { checkUpgrade, OriginPolicy, rejectUpgrade } from './handshake.js';
+import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, wantsNoMasking } from './handshake.js';
 import { WsStream } from './transport.js';
 
-/** Largest websocket message accepted: several protocol operations of max_payload fit. */
+/** Largest compressed or control message collected whole (others stream to the parser). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-/** Messages smaller than this are sent uncompressed (nats-server's wsCompressThreshold). */
-const COMPRESS_THRESHOLD = 64;
 
 export function createWebsocket(o: Options): WebsocketListener {
   return new WebsocketListener(o.websocket!);
@@ -26,7 +23,6 @@ export class WebsocketListener implements Subsystem {
   readonly name = 'websocket';
   private server: Server | null = null;
   private http: http.Server | null = null;
-  private wss: WebSocketServer | null = null;
   private origins: OriginPolicy | null = null;
   private conn: ClientConn = { type: 'WEBSOCKET', tag: 'wid' };
   /** the actual port once listening */
@@ -39,14 +35,6 @@ export class WebsocketListener implements Subsystem {
     const w = this.opts;
     this.origins = new OriginPolicy(w.sameOrigin, w.allowedOrigins, (m) => server.log.error(m));
     this.conn = { type: 'WEBSOCKET', tag: 'wid', ...listenerAuth(server, w) };
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: MAX_MESSAGE_BYTES,
-      // nats-server always answers with both no_context_takeover parameters.
-      perMessageDeflate: w.compression
-        ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: COMPRESS_THRESHOLD }
-        : false,
-    });
     const hs = http.createServer();
     hs.on('connection', this.onConnection);
     hs.on('upgrade', this.onUpgrade);
@@ -82,11 +70,17 @@ export class WebsocketListener implements Subsystem {
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const raw = socket as net.Socket;
+    // Until a client connection owns it, a socket error (a reset peer) only ends the socket.
+    raw.on('error', () => raw.destroy());
     const bad = checkUpgrade(req, this.origins!, false);
     if (bad !== undefined) return this.reject(raw, bad);
     if (head.length > 0) return this.reject(raw, { status: 400, reason: 'client sent data before handshake is complete' });
     raw.setTimeout(0);
-    this.wss!.handleUpgrade(req, raw, head, (ws: WebSocket) => this.accept(ws, req, raw));
+    // Compression only when configured and offered; nats-server's no-masking when asked.
+    const compress = this.opts.compression && offersDeflate(req);
+    const noMasking = wantsNoMasking(req);
+    raw.write(acceptResponse(req, compress, noMasking));
+    this.accept(req, raw, compress, noMasking);
   };
 
   private reject(socket: net.Socket, bad: { status: number; reason: string }): void {
@@ -98,13 +92,13 @@ export class WebsocketListener implements Subsystem {
     this.server?.log.error(`${joinHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0)} - websocket handshake error: ${reason}`);
   }
 
-  private accept(ws: WebSocket, req: http.IncomingMessage, raw: net.Socket): void {
+  private accept(req: http.IncomingMessage, raw: net.Socket, compress: boolean, noMasking: boolean): void {
     // A proxy in front may say who the client is (nats-server uses a valid X-Forwarded-For IP).
     const fwd = req.headers['x-forwarded-for'];
     const fwdIp = (Array.isArray(fwd) ? fwd[0] : fwd)?.trim();
     const ip = fwdIp !== undefined && net.isIP(fwdIp) !== 0 ? fwdIp : raw.remoteAddress;
-    const stream = new WsStream(ws, raw, ip, raw.remotePort);
-    if (this.server === null || !this.server.acceptClient(stream, this.conn)) ws.terminate();
+    const stream = new WsStream(raw, ip, raw.remotePort, { requireMask: !noMasking, compress, maxMessageBytes: MAX_MESSAGE_BYTES });
+    if (this.server === null || !this.server.acceptClient(stream, this.conn)) raw.destroy();
   }
 
   /** Stop taking connections; the clients are closed by the server like the others. */
@@ -122,8 +116,6 @@ export class WebsocketListener implements Subsystem {
 
   async shutdown(): Promise<void> {
     this.stopListening();
-    this.wss?.close();
-    this.wss = null;
   }
 }
 

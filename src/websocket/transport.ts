@@ -1,17 +1,17 @@
 // A websocket connection as the byte stream a client connection reads and writes (ByteStream):
-// the payload of every message (binary or text) goes to the client parser as if read from TCP,
-// and each flush of the client's output goes out as one binary message. Frames, masking,
-// permessage-deflate, ping/pong and close frames are the `ws` package's.
+// the payload of every data frame (binary or text) goes to the client parser as if read from
+// TCP, and each flush of the client's output goes out as one binary frame written with the
+// socket corked (header, then the queued buffers: no copy). Ping, pong and close frames are
+// answered here; nats-server's close statuses say why a connection ends.
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
 import type { ByteStream } from '../core/socket-writer.js';
 import { CloseReason } from '../core/client.js';
+import { closePayload, deflateMessage, FrameDecoder, frameHeader, Op, type FrameHandler } from './frames.js';
 
-const SEND_OPTS = { binary: true };
-/** Like a socket's highWaterMark: past this, write() reports back-pressure. */
-const HIGH_WATER_MARK = 64 * 1024;
-/** A close frame's body is at most 125 bytes: 2 for the status, the rest for the text. */
-const MAX_CLOSE_TEXT = 123;
+/** Output smaller than this is not compressed (nats-server's wsCompressThreshold). */
+const COMPRESS_THRESHOLD = 64;
+/** A peer that does not read after our close frame is cut after this. */
+const CLOSE_GRACE_MS = 1000;
 
 const enum Status {
   NORMAL = 1000,
@@ -50,41 +50,43 @@ export function closeStatusFor(reason: string): number {
   }
 }
 
-export class WsStream implements ByteStream {
-  private onData: ((data: Buffer) => void) | null = null;
-  private readonly onError: ((err: Error) => void)[] = [];
-  private readonly onClose: (() => void)[] = [];
-  private readonly onDrain: (() => void)[] = [];
+export interface WsStreamOptions {
+  /** client frames must be masked (false when nats-server's Nats-No-Masking was agreed) */
+  requireMask: boolean;
+  /** permessage-deflate was negotiated */
+  compress: boolean;
+  /** largest (inflated or fragmented) message accepted */
+  maxMessageBytes: number;
+}
+
+export class WsStream implements ByteStream, FrameHandler {
+  private onBytes: ((data: Buffer) => void) | null = null;
+  private readonly onErrors: ((err: Error) => void)[] = [];
+  private readonly decoder: FrameDecoder;
   private corked = 0;
-  private readonly held: Buffer[] = [];
+  private held: Buffer[] = [];
   private closeStatus: number = Status.NORMAL;
   private closeText = '';
-  private ended = false;
+  /** our close frame is written: nothing else may follow it */
+  private closeSent = false;
 
   constructor(
-    private readonly ws: WebSocket, private readonly raw: Socket,
-    readonly remoteAddress: string | undefined, readonly remotePort: number | undefined,
+    private readonly raw: Socket, readonly remoteAddress: string | undefined, readonly remotePort: number | undefined,
+    private readonly opts: WsStreamOptions,
   ) {
-    ws.on('message', (data: Buffer) => {
-      if (this.onData !== null) this.onData(data);
-    });
-    ws.on('error', (err: Error) => {
-      for (const f of this.onError) f(err);
-    });
-    ws.on('close', () => {
-      for (const f of this.onClose.splice(0)) f();
-    });
-    raw.on('drain', () => {
-      for (const f of this.onDrain) f();
+    this.decoder = new FrameDecoder(this, opts.requireMask, opts.maxMessageBytes);
+    raw.on('data', (buf: Buffer) => this.decoder.feed(buf));
+    raw.on('error', (err: Error) => {
+      for (const f of this.onErrors) f(err);
     });
   }
 
   get writableLength(): number {
-    return this.ws.bufferedAmount;
+    return this.raw.writableLength;
   }
 
   get destroyed(): boolean {
-    return this.raw.destroyed || this.ws.readyState === this.ws.CLOSED;
+    return this.raw.destroyed;
   }
 
   setNoDelay(noDelay?: boolean): void {
@@ -92,71 +94,115 @@ export class WsStream implements ByteStream {
   }
 
   on(event: 'data' | 'error' | 'close' | 'drain', listener: (arg: never) => void): this {
-    switch (event) {
-      case 'data':
-        this.onData = listener as (data: Buffer) => void;
-        break;
-      case 'error':
-        this.onError.push(listener as (err: Error) => void);
-        break;
-      case 'close':
-        this.onClose.push(listener as () => void);
-        break;
-      case 'drain':
-        this.onDrain.push(listener as () => void);
-        break;
-    }
+    if (event === 'data') this.onBytes = listener as (data: Buffer) => void;
+    else if (event === 'error') this.onErrors.push(listener as (err: Error) => void);
+    else this.raw.on(event, listener as () => void);
     return this;
   }
 
   once(event: 'close', listener: () => void): this {
-    // 'close' listeners run once already (the list is emptied when it fires).
-    return this.on(event, listener);
+    this.raw.once(event, listener);
+    return this;
   }
+
+  // ---- FrameHandler (what the client sent) ----
+
+  onData(data: Buffer): void {
+    if (this.onBytes !== null) this.onBytes(data);
+  }
+
+  onControl(op: Op, payload: Buffer): void {
+    if (op === Op.PING) {
+      this.sendFrame(Op.PONG, payload);
+    } else if (op === Op.CLOSE) {
+      // Echo the status and text (1005 when none was given, as nats-server does), then end:
+      // the socket's close ends the client connection as "Client Closed".
+      const status = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+      const text = payload.length > 2 ? payload.toString('utf8', 2) : '';
+      this.sendClose(status, text);
+    }
+  }
+
+  onProtocolError(text: string): void {
+    this.sendClose(Status.PROTOCOL_ERROR, text);
+    const err = new Error(`websocket protocol error: ${text}`);
+    for (const f of this.onErrors) f(err);
+  }
+
+  // ---- output (what the client connection writes) ----
 
   write(data: Buffer): boolean {
     if (this.corked > 0) {
       this.held.push(data);
       return true;
     }
-    return this.send(data);
+    return this.sendData([data], data.length);
   }
 
   cork(): void {
     this.corked++;
   }
 
-  /** Everything written while corked goes out as one message. */
+  /** Everything written while corked goes out as one frame. */
   uncork(): void {
     if (this.corked === 0 || --this.corked > 0) return;
     const held = this.held;
     if (held.length === 0) return;
-    const data = held.length === 1 ? held[0]! : Buffer.concat(held);
-    held.length = 0;
-    this.send(data);
+    this.held = [];
+    let len = 0;
+    for (let i = 0; i < held.length; i++) len += held[i]!.length;
+    this.sendData(held, len);
   }
 
-  private send(data: Buffer): boolean {
-    if (this.ended || this.ws.readyState !== this.ws.OPEN) return false;
-    this.ws.send(data, SEND_OPTS);
-    return this.ws.bufferedAmount < HIGH_WATER_MARK;
+  private sendData(bufs: Buffer[], len: number): boolean {
+    const raw = this.raw;
+    if (this.closeSent || raw.destroyed) return false;
+    if (this.opts.compress && len > COMPRESS_THRESHOLD) {
+      const z = deflateMessage(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len));
+      raw.cork();
+      raw.write(frameHeader(Op.BINARY, z.length, true));
+      const ok = raw.write(z);
+      raw.uncork();
+      return ok;
+    }
+    raw.cork();
+    raw.write(frameHeader(Op.BINARY, len));
+    let ok = true;
+    for (let i = 0; i < bufs.length; i++) ok = raw.write(bufs[i]!);
+    raw.uncork();
+    return ok;
+  }
+
+  private sendFrame(op: Op, payload: Buffer): void {
+    if (this.closeSent || this.raw.destroyed) return;
+    this.raw.cork();
+    this.raw.write(frameHeader(op, payload.length));
+    if (payload.length > 0) this.raw.write(payload);
+    this.raw.uncork();
+  }
+
+  private sendClose(status: number, text: string): void {
+    if (this.closeSent || this.raw.destroyed) return;
+    this.sendFrame(Op.CLOSE, closePayload(status, text));
+    this.closeSent = true;
+    this.raw.end();
+    setTimeout(() => this.raw.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   closing(reason: string): void {
     this.closeStatus = closeStatusFor(reason);
-    this.closeText = reason.length > MAX_CLOSE_TEXT ? reason.slice(0, MAX_CLOSE_TEXT - 3) + '...' : reason;
+    this.closeText = reason;
   }
 
   /** Graceful end: a close frame with the reason after what was written. */
   end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(this.closeStatus, this.closeText);
-    else this.ws.terminate();
+    if (this.closeSent) return;
+    this.sendClose(this.closeStatus, this.closeText);
   }
 
   destroy(): void {
-    this.ended = true;
-    this.ws.terminate();
+    // A close frame just written is left its grace period to reach the peer.
+    if (this.closeSent) return;
+    this.raw.destroy();
   }
 }
