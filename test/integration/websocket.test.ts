@@ -3,6 +3,7 @@
 // checks, handshake errors, compression, the block's own authorization and the WEBSOCKET
 // connection type.
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -205,4 +206,55 @@ test('websocket: server shutdown closes websocket clients with 1001', async () =
   const c = await rawWs(wsUrl(h));
   await h.shutdown();
   assert.deepEqual(await c.closed, { code: 1001, reason: 'Server Shutdown' });
+});
+
+test('websocket frames: ping answered, client close echoed, bad frames closed with 1002 and the server keeps serving', async (t) => {
+  const h = await startTestServer({ websocket: wsBlock() }, t);
+  const url = wsUrl(h);
+  const c = await rawWs(url);
+  const pong = new Promise<string>((r) => c.ws.once('pong', (d: Buffer) => r(d.toString())));
+  c.ws.ping('are you there');
+  assert.equal(await pong, 'are you there');
+  c.ws.close(4000, 'done here');
+  // the server echoes the client's status and text
+  assert.deepEqual(await c.closed, { code: 4000, reason: 'done here' });
+  await waitUntil(() => h.server.closedClients.list().some((i) => i.reason === 'Client Closed'), 5000, 'the connection closed as Client Closed');
+
+  // a client that does not mask its frames (raw TCP after a hand-made upgrade)
+  const port = h.server.listeners.port('websocket')!;
+  const sock = net.createConnection({ port, host: '127.0.0.1' });
+  t.after(() => sock.destroy());
+  let got = Buffer.alloc(0);
+  sock.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
+  const ended = new Promise<void>((r) => sock.on('close', () => r()));
+  sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  await waitUntil(() => got.includes('INFO '), 5000, 'INFO');
+  assert.match(got.toString('latin1'), /^HTTP\/1\.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n\r\n/);
+  sock.write(Buffer.concat([Buffer.from([0x82, 6]), Buffer.from('PING\r\n')]));
+  await ended;
+  const closeAt = got.lastIndexOf(Buffer.from([0x88]));
+  assert.ok(closeAt > 0);
+  const len = got[closeAt + 1]!;
+  const body = got.subarray(closeAt + 2, closeAt + 2 + len);
+  assert.equal(body.readUInt16BE(0), 1002);
+  assert.equal(body.toString('utf8', 2), 'mask bit missing');
+
+  // still serving
+  const nc = await wsConnect(url);
+  await nc.flush();
+  await nc.close();
+});
+
+test('websocket handshake_timeout: a connection that never sends its upgrade request is closed', async (t) => {
+  const h = await startTestServer({ websocket: wsBlock({ handshakeTimeoutMs: 200 }) }, t);
+  const sock = net.createConnection({ port: h.server.listeners.port('websocket')!, host: '127.0.0.1' });
+  t.after(() => sock.destroy());
+  sock.on('error', () => { /* the close is what is awaited */ });
+  await new Promise<void>((r) => sock.on('close', () => r()));
+  // a client that upgrades in time stays connected past the timeout
+  const nc = await wsConnect(wsUrl(h));
+  await new Promise((r) => setTimeout(r, 400));
+  await nc.flush();
+  await nc.close();
 });
