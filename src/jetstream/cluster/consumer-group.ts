@@ -10,20 +10,38 @@
 // replicated state says: a delivery or ack the old leader made but could not commit is
 // redelivered (at-least-once), never lost.
 //
-// Like the stream, the state is rebuilt from the group's log at start (the store is reset
-// and the log replayed).
+// Snapshots (nats-server monitorConsumer's doSnapshot): every replica installs the encoded
+// consumer state as its group's snapshot every 2 minutes (+ up to 1 minute of spread), once
+// 1,024 entries or 64 KiB were applied since the last one, when it becomes leader and on a
+// clean stop; the WAL behind it is compacted. At start the store is reset and rebuilt from the
+// snapshot plus the log after it; a follower behind the leader's compacted log receives the
+// leader's snapshot and adopts it.
+//
+// Acks reach interest/workqueue retention when they are applied, on every replica (see
+// consumer-retention.ts), so every copy of the stream removes the same messages.
+//
+// Pending pull requests (nats-server 2.9.10): the leader proposes addPendingRequest /
+// removePendingRequest as requests wait and finish; followers keep the set, and a new leader
+// answers each of them "409 Leadership Change" (the requests died with the old leader).
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { EntryType, RaftNode, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
-import { StopReason } from '../consumer/consumer.js';
+import { StopReason, type Consumer } from '../consumer/consumer.js';
+import type { WaitQueue } from '../consumer/wait-queue.js';
+import { STATUS_LEADERSHIP_CHANGE } from '../consumer/pull-request.js';
+import type { FilterSet } from '../consumer/filters.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
-import { decodeConsumerEntry, encodeAckUpdate, encodeDeliveredUpdate, encodeSkipUpdate } from './consumer-entry.js';
+import {
+  decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate,
+} from './consumer-entry.js';
+import { decodeConsumerSnapshot } from './consumer-snapshot.js';
+import { removeIfDone, retentionConfig, stateNeedsAck, type AckPolicyName, type RetentionMember } from './consumer-retention.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse,
   quorumLostApplies, type Advisory, type AdvisoryMeta, type PeerInfo, type RaftPeerStatus,
@@ -31,6 +49,21 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 
+/** A pull consumer's queue of waiting requests. */
+function pullQueueOf(cons: Consumer): WaitQueue | undefined {
+  // consumer.ts is being split into modules (another helper); a public accessor follows the merge.
+  return (cons as unknown as { waiting: WaitQueue | undefined }).waiting;
+}
+
+/** nats-server monitorConsumer's compaction thresholds. */
+export const CONSUMER_SNAPSHOT = {
+  intervalMs: 2 * 60_000,
+  /** Up to this much random spread on the interval, so restarted servers do not snapshot together. */
+  spreadMs: 60_000,
+  minEntries: 1024,
+  minBytes: 64 * 1024,
+  minGapMs: 2_000,
+};
 
 /**
  * The store the leader's Consumer writes through: local first, then proposed. `resuming`
@@ -39,7 +72,9 @@ import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-gro
  */
 class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
-  constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void) {}
+  constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
+    /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
+    private readonly deliveryAcks: () => boolean) {}
   get name(): string { return this.inner.name; }
   setStarting(sseq: number): void {
     this.inner.setStarting(sseq);
@@ -48,6 +83,7 @@ class ReplicatingConsumerStore implements ConsumerStore {
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
     this.inner.updateDelivered(dseq, sseq, dc, tsMs);
     this.propose(encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(Math.round(tsMs)) * 1_000_000n }));
+    if (this.deliveryAcks()) this.propose(encodeAckUpdate({ dseq, sseq }));
   }
   updateAcks(dseq: number, sseq: number): void {
     this.inner.updateAcks(dseq, sseq);
@@ -68,7 +104,7 @@ class ReplicatingConsumerStore implements ConsumerStore {
   async delete(): Promise<void> { await this.inner.delete(); }
 }
 
-export class ConsumerGroup {
+export class ConsumerGroup implements RetentionMember {
   readonly account: string;
   readonly name: string;
   node!: RaftNode;
@@ -82,11 +118,25 @@ export class ConsumerGroup {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
   private running = false;
+  /** Entries and bytes applied since the last snapshot (nats-server's n.Applied counts). */
+  private sinceSnapEntries = 0;
+  private sinceSnapBytes = 0;
+  private lastSnapAt = 0;
+  private lastSnap: Buffer | undefined;
+  private snapTimer: NodeJS.Timeout | undefined;
+  /** Pull requests waiting on the leader, as the leader announced them (followers only). */
+  private readonly pendingRequests = new Set<string>();
+  private ackPolicy: AckPolicyName;
+  private filters: FilterSet;
+  /** AckAll: the stream sequence up to which retention already ran for this consumer. */
+  private retentionFloor = 0;
+  private unlisten: (() => void) | undefined;
 
   constructor(private readonly c: ClusteredJetStream, private readonly sg: StreamGroup, public ca: ConsumerAssignment) {
     this.account = accountOf(ca.client);
     this.name = ca.name;
     this.createReply = ca.reply;
+    ({ ackPolicy: this.ackPolicy, filters: this.filters } = retentionConfig(ca.consumer));
   }
 
   get dir(): string {
@@ -102,11 +152,26 @@ export class ConsumerGroup {
     return this.store.state();
   }
 
+  /** Pull requests this follower knows to be waiting on the leader (tests, healthz). */
+  pendingRequestReplies(): string[] {
+    return [...this.pendingRequests];
+  }
+
   start(): void {
     const stream = this.sg.stream;
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
-    // Rebuilt from the group's log below.
+    // Rebuilt from the group's snapshot and log below.
     if (this.store.hasState()) this.store.forceUpdate(emptyConsumerState());
+    const groups = this.sg.consumers;
+    stream.ackDeferred = (cons) => groups.has(cons.name);
+    if (stream.config.retention !== 'limits') {
+      // A message this replica stores after it applied its ack (its stream copy lagged).
+      this.unlisten = stream.addListener({
+        msgStored: (seq, subject) => {
+          if (!this.stopped && seq <= this.store.state().delivered.streamSeq) this.removeIfDone(seq, subject);
+        },
+      });
+    }
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.ca.group.name}`);
     const g = this.ca.group;
     this.node = new RaftNode({
@@ -117,14 +182,22 @@ export class ConsumerGroup {
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();
+    this.lastSnapAt = Date.now();
+    this.armSnapshotTimer();
     const preferred = g.preferred ?? this.sg.node.leaderId;
     if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
   }
 
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
-    this.stopped = true;
     await this.stopConsumer(deleting);
+    // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
+    if (!deleting) this.snapshot(true);
+    this.stopped = true;
+    if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
+    this.snapTimer = undefined;
+    this.unlisten?.();
+    this.unlisten = undefined;
     stopGroupNode(this.node, this.transport, deleting);
     if (deleting) {
       rmSync(this.dir, { recursive: true, force: true });
@@ -147,24 +220,165 @@ export class ConsumerGroup {
     return this.wrapper;
   }
 
+  // ------------------------------------------------------------------ applying (applyConsumerEntries)
+
   private applyEntries(entries: Entry[]): void {
     for (const e of entries) {
+      if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
+        this.applySnapshot(e.data);
+        continue;
+      }
       if (e.type !== EntryType.Normal) continue;
-      // The leader already applied its own changes when it made them.
-      if (this.running) continue;
+      this.sinceSnapEntries++;
+      this.sinceSnapBytes += e.data.length;
       try {
-        const d = decodeConsumerEntry(Buffer.from(e.data));
-        if (d.op === EntryOp.updateDeliveredOp) this.store.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts / 1_000_000n));
-        else if (d.op === EntryOp.updateAcksOp) {
-          this.store.updateAcks(d.dseq, d.sseq);
-          // Work queues: an acknowledged message leaves the stream on every replica.
-          if (this.sg.stream.config.retention === 'workqueue') this.sg.stream.store.removeMsg(d.sseq);
-        } else if (d.op === EntryOp.updateSkipOp) this.store.setStarting(d.sseq);
+        this.applyOp(Buffer.from(e.data));
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
     }
+    if ((this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes) {
+      this.snapshot(false);
+    }
   }
+
+  private applyOp(buf: Buffer): void {
+    const d = decodeConsumerEntry(buf);
+    // The leader already applied its own changes to its store when it made them.
+    const follower = !this.running;
+    switch (d.op) {
+      case EntryOp.updateDeliveredOp:
+        if (follower) this.store.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts / 1_000_000n));
+        break;
+      case EntryOp.updateAcksOp:
+        if (follower && this.ackPolicy !== 'none') {
+          try {
+            this.store.updateAcks(d.dseq, d.sseq);
+          } catch { /* an ack of something already acknowledged: retention below still runs */ }
+        }
+        // nats-server processReplicatedAck: every replica (the leader too) applies retention.
+        this.replicatedAck(d.sseq);
+        break;
+      case EntryOp.updateSkipOp:
+        if (follower) this.store.setStarting(d.sseq);
+        break;
+      case EntryOp.addPendingRequest:
+        if (follower) this.pendingRequests.add(d.reply);
+        break;
+      case EntryOp.removePendingRequest:
+        if (follower) this.pendingRequests.delete(d.reply);
+        break;
+      case EntryOp.resetSeqOp:
+        // A newer servers' op (consumer reset); 2.9.10 has none to send.
+        break;
+    }
+  }
+
+  /** A snapshot entry: the replicated state as of its index (restart, or a leader's catch-up). */
+  private applySnapshot(data: Uint8Array): void {
+    if (this.running) return;
+    let st: ConsumerState;
+    try {
+      st = decodeConsumerSnapshot(Buffer.from(data));
+    } catch (err) {
+      this.c.server.log.error(`JetStream cluster could not decode consumer snapshot for '${this.account} > ${this.ca.stream} > ${this.name}' [${this.ca.group.name}]: ${(err as Error).message}`);
+      return;
+    }
+    this.store.forceUpdate(st);
+    this.sinceSnapEntries = 0;
+    this.sinceSnapBytes = 0;
+    this.sweepAcked(st);
+  }
+
+  // ------------------------------------------------------------------ retention (processReplicatedAck)
+
+  /** Does this consumer still need `seq`? From the live Consumer on the leader, else from the replicated state. */
+  needsAck(seq: number, subject: string): boolean {
+    if (this.stopped) return false;
+    if (this.running) {
+      const cons = lookupConsumer(this.sg.stream, this.name);
+      if (cons) return cons.needsAck(seq, subject);
+    }
+    if (!this.filters.matches(subject)) return false;
+    return stateNeedsAck(this.store.state(), this.ackPolicy, seq);
+  }
+
+  private removeIfDone(seq: number, subject?: string): boolean {
+    return removeIfDone(this.sg.stream, this, this.filters, this.sg.consumers.values(), seq, subject);
+  }
+
+  private replicatedAck(sseq: number): void {
+    const stream = this.sg.stream;
+    if (stream.config.retention === 'limits') return;
+    if (this.ackPolicy === 'all' && sseq > this.retentionFloor + 1) {
+      // Everything up to sseq is acknowledged: what this replica holds of it may go.
+      const from = Math.max(this.retentionFloor + 1, stream.store.fastState().firstSeq);
+      for (let seq = from; seq <= sseq; seq++) this.removeIfDone(seq);
+    } else {
+      this.removeIfDone(sseq);
+    }
+    if (this.ackPolicy === 'all' && sseq > this.retentionFloor) this.retentionFloor = sseq;
+  }
+
+  /**
+   * After a snapshot: the acks it covers are not in the log any more, so remove what this
+   * replica's stream still holds of the acknowledged range (the stream may have been rebuilt
+   * from its own log at start).
+   */
+  private sweepAcked(st: ConsumerState): void {
+    const stream = this.sg.stream;
+    if (stream.config.retention === 'limits') return;
+    const ss = stream.store.fastState();
+    const to = Math.min(st.delivered.streamSeq, ss.lastSeq);
+    for (let seq = Math.max(ss.firstSeq, 1); seq <= to; seq++) this.removeIfDone(seq);
+    this.retentionFloor = Math.max(this.retentionFloor, st.ackFloor.streamSeq);
+  }
+
+  // ------------------------------------------------------------------ snapshots (monitorConsumer doSnapshot)
+
+  private armSnapshotTimer(): void {
+    if (this.stopped) return;
+    const delay = CONSUMER_SNAPSHOT.intervalMs + Math.floor(Math.random() * CONSUMER_SNAPSHOT.spreadMs);
+    this.snapTimer = setTimeout(() => {
+      this.snapTimer = undefined;
+      this.snapshot(false);
+      this.armSnapshotTimer();
+    }, delay);
+    this.snapTimer.unref?.();
+  }
+
+  /**
+   * Install the encoded consumer state as the group's snapshot (the WAL behind it is
+   * compacted). Skipped within 2 s of the last one unless forced, and when nothing changed
+   * and no threshold is met.
+   */
+  snapshot(force: boolean): void {
+    if (this.stopped || !this.node || this.node.state === 'closed') return;
+    const now = Date.now();
+    if (!force && now - this.lastSnapAt < CONSUMER_SNAPSHOT.minGapMs) return;
+    const need = force || (this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes;
+    let data: Buffer;
+    try {
+      data = this.store.encodedState();
+    } catch {
+      return;
+    }
+    if (!need && this.lastSnap !== undefined && data.equals(this.lastSnap)) return;
+    try {
+      this.node.installSnapshot(data, force);
+      this.lastSnap = data;
+      this.lastSnapAt = now;
+      this.sinceSnapEntries = 0;
+      this.sinceSnapBytes = 0;
+    } catch (e) {
+      // Nothing new applied, or a follower is being caught up from the current snapshot.
+      if (!(e instanceof RaftError)) {
+        this.c.server.log.warn(`Failed to install snapshot for '${this.account} > ${this.ca.stream} > ${this.name}' [${this.ca.group.name}]: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ leadership (processConsumerLeaderChange)
 
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
@@ -180,7 +394,8 @@ export class ConsumerGroup {
   private async startConsumer(): Promise<void> {
     if (this.stopped || !this.node.isLeader || this.running) return;
     const stream = this.sg.stream;
-    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose);
+    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
+      () => this.ackPolicy === 'none' && stream.config.retention !== 'limits');
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;
     this.running = true;
@@ -189,7 +404,7 @@ export class ConsumerGroup {
     const subject = `$JS.API.CONSUMER.CREATE.${this.ca.stream}.${this.name}`;
     const payload = JSON.stringify({ stream_name: this.ca.stream, config: { ...this.ca.consumer, name: this.name } });
     const res = await this.c.runLocal(this.account, subject, reply, payload, (b) => this.withCluster(b));
-    this.wrapper.resuming = false;
+    if (this.wrapper) this.wrapper.resuming = false;
     if (res?.error) {
       this.running = false;
       this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${res.body}`);
@@ -208,15 +423,43 @@ export class ConsumerGroup {
           this.c.node.forwardProposal(encodeMetaConsumerEntry(MetaOp.removeConsumer, { ...this.ca, subject: '', reply: '' }));
         } catch { /* no meta group: the assignment stays until the next removal */ }
       };
+      this.watchPullRequests(cons);
     }
+    this.releasePendingRequests();
     this.sendLeaderElected();
+    this.snapshot(true);
+  }
+
+  /**
+   * nats-server checkPendingRequests: the pull requests that waited on the old leader are gone
+   * with it; tell each requester so it can ask again.
+   */
+  private releasePendingRequests(): void {
+    if (this.pendingRequests.size === 0) return;
+    const client = this.c.js.jsAccount(this.account)?.client;
+    for (const reply of this.pendingRequests) client?.publish(reply, '', STATUS_LEADERSHIP_CHANGE, Buffer.alloc(0));
+    this.pendingRequests.clear();
+  }
+
+  /** The leader mirrors its waiting pull requests to the group (addPendingRequest / removePendingRequest). */
+  private watchPullRequests(cons: Consumer): void {
+    const wq = pullQueueOf(cons);
+    if (!wq) return;
+    wq.observer = {
+      added: (reply) => this.propose(encodeAddPendingRequest(reply)),
+      removed: (reply) => this.propose(encodeRemovePendingRequest(reply)),
+    };
   }
 
   private async stopConsumer(deleting: boolean): Promise<void> {
     if (!this.running) return;
     this.running = false;
     const cons = lookupConsumer(this.sg.stream, this.name);
-    if (cons) await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
+    if (cons) {
+      const wq = pullQueueOf(cons);
+      if (wq) wq.observer = undefined;
+      await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
+    }
     this.wrapper = undefined;
   }
 
