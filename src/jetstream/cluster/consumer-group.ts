@@ -63,6 +63,12 @@ export const CONSUMER_SNAPSHOT = {
   minEntries: 1024,
   minBytes: 64 * 1024,
   minGapMs: 2_000,
+  /**
+   * WAL segment size of a consumer group. Compaction drops whole segments, so with the 64 MiB
+   * default a consumer's WAL would grow to 64 MiB before a snapshot could shrink it; what a
+   * consumer logs is small (nats-server: "always small for consumers").
+   */
+  segmentBytes: 256 * 1024,
 };
 
 /**
@@ -176,7 +182,7 @@ export class ConsumerGroup implements RetentionMember {
     const g = this.ca.group;
     this.node = new RaftNode({
       group: g.name, serverName: this.c.server.serverName, peers: [...g.peers], storeDir: this.dir,
-      transport: this.transport, managed: true,
+      transport: this.transport, managed: true, segmentMaxBytes: CONSUMER_SNAPSHOT.segmentBytes,
       apply: (_i, entries) => this.applyEntries(entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
