@@ -31,7 +31,6 @@ import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
 import { StopReason, type Consumer } from '../consumer/consumer.js';
-import type { WaitQueue } from '../consumer/wait-queue.js';
 import { STATUS_LEADERSHIP_CHANGE } from '../consumer/pull-request.js';
 import type { FilterSet } from '../consumer/filters.js';
 import { RouteRaftTransport } from './route-transport.js';
@@ -48,12 +47,6 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
-
-/** A pull consumer's queue of waiting requests. */
-function pullQueueOf(cons: Consumer): WaitQueue | undefined {
-  // consumer.ts is being split into modules (another helper); a public accessor follows the merge.
-  return (cons as unknown as { waiting: WaitQueue | undefined }).waiting;
-}
 
 /** nats-server monitorConsumer's compaction thresholds. */
 export const CONSUMER_SNAPSHOT = {
@@ -449,7 +442,7 @@ export class ConsumerGroup implements RetentionMember {
 
   /** The leader mirrors its waiting pull requests to the group (addPendingRequest / removePendingRequest). */
   private watchPullRequests(cons: Consumer): void {
-    const wq = pullQueueOf(cons);
+    const wq = cons.pullQueue;
     if (!wq) return;
     wq.observer = {
       added: (reply) => this.propose(encodeAddPendingRequest(reply)),
@@ -462,7 +455,7 @@ export class ConsumerGroup implements RetentionMember {
     this.running = false;
     const cons = lookupConsumer(this.sg.stream, this.name);
     if (cons) {
-      const wq = pullQueueOf(cons);
+      const wq = cons.pullQueue;
       if (wq) wq.observer = undefined;
       await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
     }
