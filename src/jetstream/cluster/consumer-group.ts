@@ -130,6 +130,8 @@ export class ConsumerGroup implements RetentionMember {
   /** AckAll: the stream sequence up to which retention already ran for this consumer. */
   private retentionFloor = 0;
   private unlisten: (() => void) | undefined;
+  /** A follower's state as retention reads it; the store hands out copies, so one is kept until the next apply. */
+  private stateCache: ConsumerState | undefined;
 
   constructor(private readonly c: ClusteredJetStream, private readonly sg: StreamGroup, public ca: ConsumerAssignment) {
     this.account = accountOf(ca.client);
@@ -167,7 +169,8 @@ export class ConsumerGroup implements RetentionMember {
       // A message this replica stores after it applied its ack (its stream copy lagged).
       this.unlisten = stream.addListener({
         msgStored: (seq, subject) => {
-          if (!this.stopped && seq <= this.store.state().delivered.streamSeq) this.removeIfDone(seq, subject);
+          // The leader delivers from its own copy, so only a follower can store a message after its ack.
+          if (!this.stopped && !this.running && seq <= this.followerState().delivered.streamSeq) this.removeIfDone(seq, subject);
         },
       });
     }
@@ -243,6 +246,7 @@ export class ConsumerGroup implements RetentionMember {
 
   private applyOp(buf: Buffer): void {
     const d = decodeConsumerEntry(buf);
+    this.stateCache = undefined;
     // The leader already applied its own changes to its store when it made them.
     const follower = !this.running;
     switch (d.op) {
@@ -284,6 +288,7 @@ export class ConsumerGroup implements RetentionMember {
       return;
     }
     this.store.forceUpdate(st);
+    this.stateCache = undefined;
     this.sinceSnapEntries = 0;
     this.sinceSnapBytes = 0;
     this.sweepAcked(st);
@@ -299,7 +304,12 @@ export class ConsumerGroup implements RetentionMember {
       if (cons) return cons.needsAck(seq, subject);
     }
     if (!this.filters.matches(subject)) return false;
-    return stateNeedsAck(this.store.state(), this.ackPolicy, seq);
+    return stateNeedsAck(this.followerState(), this.ackPolicy, seq);
+  }
+
+  private followerState(): ConsumerState {
+    if (this.running) return this.store.state();
+    return (this.stateCache ??= this.store.state());
   }
 
   private removeIfDone(seq: number, subject?: string): boolean {
@@ -453,12 +463,14 @@ export class ConsumerGroup implements RetentionMember {
   private async stopConsumer(deleting: boolean): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stateCache = undefined;
     const cons = lookupConsumer(this.sg.stream, this.name);
     if (cons) {
       const wq = cons.pullQueue;
       if (wq) wq.observer = undefined;
       await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
     }
+    this.stateCache = undefined;
     this.wrapper = undefined;
   }
 
