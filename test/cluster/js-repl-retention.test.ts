@@ -80,6 +80,21 @@ test('repl: workqueue and interest retention remove the same messages on every r
     }, 'messages 31..51 after the leader changes', 30_000);
     await waitReplicas(nodes, 'WQ', '0/52/51');
 
+    // ---- interest with one ack-none consumer: the delivery is the ack, on every replica.
+    await jsm.streams.add({ name: 'WN', subjects: ['wn.>'], num_replicas: 3, retention: RetentionPolicy.Interest });
+    await jsm.consumers.add('WN', { durable_name: 'N', ack_policy: AckPolicy.None });
+    await waitFor(() => nodes.every((n) => cg(n, 'WN', 'N') !== undefined), 'N on every server');
+    for (let i = 1; i <= 10; i++) await js.publish('wn.x', `n${i}`);
+    await waitReplicas(nodes, 'WN', '10/1/10');
+    const wn = await jetstream(ncs[0]!).consumers.get('WN', 'N');
+    let wnSeen = 0;
+    for await (const m of await wn.fetch({ max_messages: 6, expires: 5000 })) {
+      assert.ok(m.seq <= 6);
+      wnSeen++;
+    }
+    assert.equal(wnSeen, 6);
+    await waitReplicas(nodes, 'WN', '4/7/10');
+
     // ---- interest: removed once every consumer acknowledged (B with AckAll acknowledges ranges).
     await jsm.streams.add({ name: 'IN', subjects: ['in.>'], num_replicas: 3, retention: RetentionPolicy.Interest });
     await jsm.consumers.add('IN', { durable_name: 'A', ack_policy: AckPolicy.Explicit });
