@@ -8,15 +8,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { AckPolicy, RetentionPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { waitFor } from './cluster-helpers.js';
-import { connectAll, metaOf, stopAll, type JsNode } from './js-meta-own-helpers.js';
+import { connectAll, jsOf, metaOf, stopAll, type JsNode } from './js-meta-own-helpers.js';
 import { restartOne, startRestartable, waitPlacement } from './js-repl-helpers.js';
 import { CONSUMER_SNAPSHOT } from '../../src/jetstream/cluster/consumer-group.js';
 import type { ConsumerState } from '../../src/jetstream/store/types.js';
 
 const cg = (n: JsNode, s: string, c: string) => metaOf(n).streamGroups.get('$G', s)?.consumers.get(c);
+
+/** msgs/first/last of server n's own copy of the stream. */
+function replicaState(n: JsNode, stream: string): string {
+  const st = jsOf(n).jsAccount('$G')?.streams.get(stream)?.store.fastState();
+  return st ? `${st.msgs}/${st.firstSeq}/${st.lastSeq}` : 'none';
+}
 
 function stateKey(st: ConsumerState | undefined): string {
   if (!st) return 'none';
@@ -82,12 +88,33 @@ test('repl: consumer snapshots bound the WAL; full restart and a lagging followe
     await waitFor(() => new Set(nodes.map((n) => stateKey(cg(n, 'CS', 'D')?.state()))).size === 1, 'identical state on every replica');
     const before = stateKey(cg(nodes[0]!, 'CS', 'D')!.state());
 
+    // A workqueue stream whose acks are partly behind a consumer snapshot: the stream is rebuilt
+    // from its own log at start, the consumer snapshot's acknowledged range is swept again.
+    await jsm.streams.add({ name: 'SW', subjects: ['sw.>'], num_replicas: 3, retention: RetentionPolicy.Workqueue });
+    await publishN(jetstream(ncs[1]!), 'sw.x', 200);
+    await jsm.consumers.add('SW', { durable_name: 'W', ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000 });
+    await waitFor(() => nodes.every((n) => cg(n, 'SW', 'W') !== undefined), 'W on every server');
+    const w = await jetstream(ncs[0]!).consumers.get('SW', 'W');
+    let wGot = 0;
+    await waitFor(async () => {
+      for await (const m of await w.fetch({ max_messages: Math.min(50, 150 - wGot), expires: 2000 })) {
+        m.ack();
+        wGot++;
+      }
+      return wGot >= 150;
+    }, '150 workqueue messages', 30_000);
+    await waitFor(() => nodes.every((n) => replicaState(n, 'SW') === '50/151/200'), 'SW = 50/151/200 on every replica', 20_000);
+    await waitFor(() => nodes.every((n) => cg(n, 'SW', 'W')!.node.status().snapshotIndex > 0), 'W snapshots on every replica');
+
     // Every server restarted: snapshot + the log after it give the same state.
     await stopAll(nodes, ncs);
     ({ nodes } = await startRestartable(root, layout));
     ncs = await connectAll(nodes);
     await waitFor(() => nodes.every((n) => cg(n, 'CS', 'D') !== undefined), 'the consumer group back on every server', 30_000);
     for (const n of nodes) assert.equal(stateKey(cg(n, 'CS', 'D')!.state()), before, `${n.name} after the restart`);
+    await waitFor(() => nodes.every((n) => cg(n, 'SW', 'W') !== undefined), 'W back on every server', 30_000);
+    await waitFor(() => nodes.every((n) => replicaState(n, 'SW') === '50/151/200'),
+      'SW = 50/151/200 on every replica after the restart', 20_000);
     await waitFor(() => nodes.some((n) => cg(n, 'CS', 'D')?.isLeader), 'a consumer leader', 30_000);
 
     // A follower goes down; the others go on and compact past its log.
