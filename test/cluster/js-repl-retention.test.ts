@@ -1,8 +1,8 @@
 // Interest and workqueue retention on R3 streams with R3 consumers (nats-server
 // processReplicatedAck → stream ackMsg on every replica): an acknowledged message leaves every
 // replica's copy of the stream, not only the consumer leader's; under interest retention only
-// once every consumer acknowledged it (AckAll acknowledging a whole range); the counts stay
-// right after stream and consumer leader changes.
+// once every consumer acknowledged it (AckAll acknowledging a whole range) or the consumers
+// that still needed it were deleted; the counts stay right after stream and consumer leader changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AckPolicy, RetentionPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -121,6 +121,14 @@ test('repl: workqueue and interest retention remove the same messages on every r
       }
       return nodes.every((n) => replicaState(n, 'IN') === '0/21/20');
     }, 'B acknowledges the rest after its leader changed', 30_000);
+
+    // Deleting a consumer of an interest stream removes what only it still needed, on every replica.
+    for (let i = 21; i <= 25; i++) await js.publish(`in.${i % 2}`, `i${i}`);
+    for await (const m of await a.fetch({ max_messages: 5, expires: 5000 })) await m.ackAck();
+    await waitFor(() => nodes.every((n) => cg(n, 'IN', 'A')?.state().ackFloor.streamSeq === 25), 'A acknowledged 21..25 on every replica');
+    assert.deepEqual(nodes.map((n) => replicaState(n, 'IN')), ['5/21/25', '5/21/25', '5/21/25']);
+    assert.equal(await jsm.consumers.delete('IN', 'B'), true);
+    await waitReplicas(nodes, 'IN', '0/26/25');
   } finally {
     await stopAll(nodes, ncs, root);
   }

@@ -40,7 +40,7 @@ import {
   decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
-import { removeIfDone, retentionConfig, stateNeedsAck, type AckPolicyName, type RetentionMember } from './consumer-retention.js';
+import { removeIfDone, removeUninterested, retentionConfig, stateNeedsAck, type AckPolicyName, type RetentionMember } from './consumer-retention.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse,
   quorumLostApplies, type Advisory, type AdvisoryMeta, type PeerInfo, type RaftPeerStatus,
@@ -474,9 +474,15 @@ export class ConsumerGroup implements RetentionMember {
     this.wrapper = undefined;
   }
 
-  /** The consumer assignment was removed: every peer drops the consumer and its state. */
+  /**
+   * The consumer assignment was removed: every peer drops the consumer and its state; under
+   * interest retention the messages only it still needed leave this replica's stream.
+   */
   async remove(): Promise<void> {
+    const floor = this.store ? this.followerState().ackFloor.streamSeq : 0;
     await this.stop(true);
+    const stream = this.sg.stream;
+    if (stream) removeUninterested(stream, floor + 1, [...this.sg.consumers.values()].filter((g) => g !== this));
   }
 
   private peerStatus(): RaftPeerStatus[] {

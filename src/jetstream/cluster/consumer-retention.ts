@@ -69,3 +69,23 @@ export function removeIfDone(stream: Stream, acker: RetentionMember, filters: Fi
   }
   return stream.store.removeMsg(seq);
 }
+
+/** Past this many sequences the clean-up after a consumer delete is left to later acks (as the single-server path). */
+export const DELETE_SCAN_LIMIT = 100_000;
+
+/**
+ * A consumer of an interest stream was deleted (nats-server consumer stopWithFlags, on every
+ * replica): messages from its ack floor on that no remaining consumer held here needs go.
+ */
+export function removeUninterested(stream: Stream, fromSeq: number, others: Iterable<RetentionMember>): void {
+  if (stream.isClosed || stream.config.retention !== 'interest') return;
+  const st = stream.store.fastState();
+  const start = Math.max(fromSeq, st.firstSeq);
+  if (st.lastSeq - start > DELETE_SCAN_LIMIT) return;
+  const rest = [...others];
+  for (let seq = start; seq <= st.lastSeq; seq++) {
+    const subject = stream.store.subjectForSeq(seq);
+    if (subject === undefined) continue;
+    if (!rest.some((o) => o.needsAck(seq, subject))) stream.store.removeMsg(seq);
+  }
+}
