@@ -125,8 +125,8 @@ export class ConsumerGroup implements RetentionMember {
   private snapTimer: NodeJS.Timeout | undefined;
   /** Pull requests waiting on the leader, as the leader announced them (followers only). */
   private readonly pendingRequests = new Set<string>();
-  private ackPolicy: AckPolicyName;
-  private filters: FilterSet;
+  /** Ack policy and filters of `ca` (re-read when a config update replaces the assignment). */
+  private retentionOf: { ca: ConsumerAssignment; ackPolicy: AckPolicyName; filters: FilterSet } | undefined;
   /** AckAll: the stream sequence up to which retention already ran for this consumer. */
   private retentionFloor = 0;
   private unlisten: (() => void) | undefined;
@@ -137,11 +137,23 @@ export class ConsumerGroup implements RetentionMember {
     this.account = accountOf(ca.client);
     this.name = ca.name;
     this.createReply = ca.reply;
-    ({ ackPolicy: this.ackPolicy, filters: this.filters } = retentionConfig(ca.consumer));
   }
 
   get dir(): string {
     return join(this.c.js.storeRoot, this.c.server.systemAccount.name, '_js_', this.ca.group.name);
+  }
+
+  private get ackPolicy(): AckPolicyName {
+    return this.retention().ackPolicy;
+  }
+
+  private get filters(): FilterSet {
+    return this.retention().filters;
+  }
+
+  private retention(): { ackPolicy: AckPolicyName; filters: FilterSet } {
+    if (this.retentionOf?.ca !== this.ca) this.retentionOf = { ca: this.ca, ...retentionConfig(this.ca.consumer) };
+    return this.retentionOf;
   }
 
   get isLeader(): boolean {
@@ -192,10 +204,10 @@ export class ConsumerGroup implements RetentionMember {
 
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
+    this.stopped = true;
     await this.stopConsumer(deleting);
     // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
-    if (!deleting) this.snapshot(true);
-    this.stopped = true;
+    if (!deleting) this.installSnapshot(true);
     if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
     this.snapTimer = undefined;
     this.unlisten?.();
@@ -362,7 +374,12 @@ export class ConsumerGroup implements RetentionMember {
    * and no threshold is met.
    */
   snapshot(force: boolean): void {
-    if (this.stopped || !this.node || this.node.state === 'closed') return;
+    if (this.stopped) return;
+    this.installSnapshot(force);
+  }
+
+  private installSnapshot(force: boolean): void {
+    if (!this.node || this.node.state === 'closed') return;
     const now = Date.now();
     if (!force && now - this.lastSnapAt < CONSUMER_SNAPSHOT.minGapMs) return;
     const need = force || (this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes;
@@ -479,7 +496,10 @@ export class ConsumerGroup implements RetentionMember {
    * interest retention the messages only it still needed leave this replica's stream.
    */
   async remove(): Promise<void> {
-    const floor = this.store ? this.followerState().ackFloor.streamSeq : 0;
+    let floor = 0;
+    try {
+      floor = this.followerState().ackFloor.streamSeq;
+    } catch { /* the store is already gone (a consumer that deleted itself): scan from the stream's first message */ }
     await this.stop(true);
     const stream = this.sg.stream;
     if (stream) removeUninterested(stream, floor + 1, [...this.sg.consumers.values()].filter((g) => g !== this));
