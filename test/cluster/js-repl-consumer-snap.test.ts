@@ -55,7 +55,7 @@ async function consume(nc: NatsConnection, nodes: JsNode[], count: number, floor
   await waitFor(() => nodes.every((n) => cg(n, 'CS', 'D')?.state().ackFloor.streamSeq === floor), `ack floor ${floor} on every replica`, 30_000);
 }
 
-test('repl: consumer snapshots bound the WAL; full restart and a lagging follower recover the same state', async () => {
+test('repl: consumer snapshots bound the WAL; full restart and a lagging follower recover the same state', async (t) => {
   const saved = { ...CONSUMER_SNAPSHOT };
   // Small thresholds so that a few hundred acks go through many snapshots.
   CONSUMER_SNAPSHOT.minEntries = 40;
@@ -80,6 +80,7 @@ test('repl: consumer snapshots bound the WAL; full restart and a lagging followe
     await consume(ncs[2]!, nodes, 600, 600).finally(() => clearInterval(sampler));
     // Never more than the active segment plus one being compacted (4 KiB each) and a batch.
     assert.ok(maxWal > 0 && maxWal <= 3 * 4096, `largest consumer WAL seen: ${maxWal} bytes`);
+    t.diagnostic(`largest consumer WAL seen through 1,200 entries: ${maxWal} bytes`);
     await waitFor(() => nodes.every((n) => cg(n, 'CS', 'D')!.node.status().snapshotIndex > 0), 'a snapshot on every replica');
     for (const n of nodes) {
       const st = cg(n, 'CS', 'D')!.node.status();
