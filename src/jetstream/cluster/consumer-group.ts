@@ -53,7 +53,9 @@ export const CONSUMER_SNAPSHOT = {
   intervalMs: 2 * 60_000,
   /** Up to this much random spread on the interval, so restarted servers do not snapshot together. */
   spreadMs: 60_000,
+  /** Committed log entries (each may carry many ops) since the last snapshot. */
   minEntries: 1024,
+  /** Bytes of ops applied since the last snapshot. */
   minBytes: 64 * 1024,
   minGapMs: 2_000,
   /**
@@ -237,13 +239,14 @@ export class ConsumerGroup implements RetentionMember {
   // ------------------------------------------------------------------ applying (applyConsumerEntries)
 
   private applyEntries(entries: Entry[]): void {
+    // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
+    this.sinceSnapEntries++;
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
         this.applySnapshot(e.data);
         continue;
       }
       if (e.type !== EntryType.Normal) continue;
-      this.sinceSnapEntries++;
       this.sinceSnapBytes += e.data.length;
       try {
         this.applyOp(Buffer.from(e.data));
