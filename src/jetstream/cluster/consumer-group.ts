@@ -15,7 +15,10 @@
 // 1,024 entries or 64 KiB were applied since the last one, when it becomes leader and on a
 // clean stop; the WAL behind it is compacted. At start the store is reset and rebuilt from the
 // snapshot plus the log after it; a follower behind the leader's compacted log receives the
-// leader's snapshot and adopts it.
+// leader's snapshot and adopts it. As in nats-server, the leader's state (and so its snapshot)
+// may hold its own changes that are not committed yet; a replica that restarts from such a
+// snapshot keeps them (a delivery stays pending and is redelivered; an ack the client sent but
+// the group never committed stays an ack, also for retention on that replica).
 //
 // Acks reach interest/workqueue retention when they are applied, on every replica (see
 // consumer-retention.ts), so every copy of the stream removes the same messages.
