@@ -6,6 +6,8 @@
 //  - failover: kill -9 of the stream leader until a publish through a surviving server gets a PubAck
 //    (the publish is retried with a short timeout); the killed server is restarted and the stream
 //    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
+// R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
+// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles).
 // When this process runs pinned (the runner pins the load generator to the last CPU), the servers are
 // pinned to the other CPUs, as the single-server suites do.
 
@@ -126,6 +128,8 @@ async function measure(
     }
   } finally {
     for (const conn of conns) conn.close();
+    // With NODE_OPTIONS=--cpu-prof the servers write their profiles on a graceful exit only.
+    if (process.env.R3_GRACEFUL_STOP === '1') for (const n of c.nodes) await c.stop(n);
     await c.shutdown();
   }
 }

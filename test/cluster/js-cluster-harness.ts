@@ -197,7 +197,9 @@ export class JsCluster {
 
   private async launch(n: JsNode): Promise<void> {
     const conf = this.writeConfig(n);
-    const args = n.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
+    // TSNATS_CHILD_NODE_ARGS (benchmarks only), e.g. "--cpu-prof --cpu-prof-dir=/tmp/p": node flags for tsnats children.
+    const nodeArgs = process.env.TSNATS_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const args = n.impl === 'nats-server' ? ['-c', conf] : [...nodeArgs, tsnatsCli(), '-c', conf];
     const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
     const proc = spawnServer(n, bin, args);
     n.proc = proc;

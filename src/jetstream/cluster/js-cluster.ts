@@ -33,7 +33,7 @@ import { nuid } from '@nats-io/nuid';
 import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
-import { RouteRaftTransport } from './route-transport.js';
+import { RouteRaftTransport, routePeerGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
@@ -277,6 +277,9 @@ export class ClusteredJetStream {
 
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
     this.notePeer(peer);
+    // The last route to that server closed (a kill -9 closes it at once): every Raft node here
+    // may stop waiting out its election timeout for a leader there (RaftCore.peerGone).
+    if (ev === 'removed' && peer.name && !this.stopped) routePeerGone(this.server.systemAccount, peerIdForServerName(peer.name));
     if (ev !== 'added' || !peer.jetstream || this.stopped) return;
     // Meta subscriptions first: the announcement then reaches the leader after them.
     if (!this.node) void this.startMeta();

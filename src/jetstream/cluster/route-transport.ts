@@ -11,7 +11,21 @@
 import type { Account } from '../../core/account.js';
 import type { InternalClient } from '../../core/internal-client.js';
 import { ClientKind } from '../../core/types.js';
-import type { RaftMessageHandler, RaftSubscription, RaftTransport } from '../../raft/index.js';
+import type { PeerGoneListener, RaftMessageHandler, RaftSubscription, RaftTransport } from '../../raft/index.js';
+
+/**
+ * "Server gone" listeners per server (keyed by its system account, which every transport of the
+ * server is built on): the JetStream cluster layer reports a peer whose last route closed
+ * (routePeerGone) and every Raft node of this server hears it at once.
+ */
+const goneListeners = new WeakMap<Account, Set<PeerGoneListener>>();
+
+/** The last route to the server with raft peer id `peerId` closed: tell this server's Raft nodes. */
+export function routePeerGone(systemAccount: Account, peerId: string): void {
+  const set = goneListeners.get(systemAccount);
+  if (set === undefined) return;
+  for (const l of [...set]) l(peerId);
+}
 
 export class RouteRaftTransport implements RaftTransport {
   private readonly client: InternalClient;
@@ -19,8 +33,16 @@ export class RouteRaftTransport implements RaftTransport {
   sent = 0;
   received = 0;
 
-  constructor(systemAccount: Account, name = 'nrg') {
+  constructor(private readonly systemAccount: Account, name = 'nrg') {
     this.client = systemAccount.createInternalClient(name, ClientKind.SYSTEM);
+  }
+
+  onPeerGone(listener: PeerGoneListener): () => void {
+    let set = goneListeners.get(this.systemAccount);
+    if (set === undefined) goneListeners.set(this.systemAccount, (set = new Set()));
+    set.add(listener);
+    const own = set;
+    return () => { own.delete(listener); };
   }
 
   publish(subject: string, reply: string, payload: Uint8Array): void {

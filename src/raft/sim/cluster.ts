@@ -59,6 +59,8 @@ export const SIM_TIMING: Partial<RaftTiming> = {
   peerRejoinMs: 30_000,
   healthyPeerMs: 300,
   maxBatchEntries: 64,
+  goneLeaderDelayMinMs: 2,
+  goneLeaderDelayMaxMs: 25,
 };
 
 type Payload =
