@@ -33,7 +33,7 @@ import { nuid } from '@nats-io/nuid';
 import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
-import { RouteRaftTransport, routePeerGone } from './route-transport.js';
+import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
@@ -98,6 +98,8 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  /** Stops reporting closed routes to this server's Raft nodes (watchRoutePeersGone). */
+  private offPeerGone: (() => void) | undefined;
   private offPeerInfoInterest: (() => void) | undefined;
   private offStatsz: (() => void) | undefined;
   private relay: ImportReplyRelay | undefined;
@@ -175,6 +177,7 @@ export class ClusteredJetStream {
     this.relay.start();
     this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
+    this.offPeerGone = watchRoutePeersGone(cluster, this.server.systemAccount);
     // A new server's interest in announcements reaches us over its route some time after the route
     // itself (when we announced on meeting it, nobody there listened yet): announce again as soon as
     // that interest arrives, so the meta leader can place assets on a new server at once, not only
@@ -246,6 +249,7 @@ export class ClusteredJetStream {
     if (this.stopped) return;
     this.stopped = true;
     this.offPeer?.();
+    this.offPeerGone?.();
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
@@ -277,9 +281,6 @@ export class ClusteredJetStream {
 
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
     this.notePeer(peer);
-    // The last route to that server closed (a kill -9 closes it at once): every Raft node here
-    // may stop waiting out its election timeout for a leader there (RaftCore.peerGone).
-    if (ev === 'removed' && peer.name && !this.stopped) routePeerGone(this.server.systemAccount, peerIdForServerName(peer.name));
     if (ev !== 'added' || !peer.jetstream || this.stopped) return;
     // Meta subscriptions first: the announcement then reaches the leader after them.
     if (!this.node) void this.startMeta();

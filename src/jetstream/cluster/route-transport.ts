@@ -8,10 +8,11 @@
 // two groups on one server never talk to each other through the local sublist.
 // Route deliveries come from socket reads, so handlers never run inside publish().
 
+import type { Cluster } from '../../cluster/cluster.js';
 import type { Account } from '../../core/account.js';
 import type { InternalClient } from '../../core/internal-client.js';
 import { ClientKind } from '../../core/types.js';
-import type { PeerGoneListener, RaftMessageHandler, RaftSubscription, RaftTransport } from '../../raft/index.js';
+import { peerIdForServerName, type PeerGoneListener, type RaftMessageHandler, type RaftSubscription, type RaftTransport } from '../../raft/index.js';
 
 /**
  * "Server gone" listeners per server (keyed by its system account, which every transport of the
@@ -25,6 +26,17 @@ export function routePeerGone(systemAccount: Account, peerId: string): void {
   const set = goneListeners.get(systemAccount);
   if (set === undefined) return;
   for (const l of [...set]) l(peerId);
+}
+
+/**
+ * Report every server whose last route closes (a kill -9 closes it at once) to this server's Raft
+ * nodes, so a follower of a leader there does not wait out its election timeout
+ * (RaftCore.peerGone). Returns the function that stops watching.
+ */
+export function watchRoutePeersGone(cluster: Cluster, systemAccount: Account): () => void {
+  return cluster.onPeerChange((ev, peer) => {
+    if (ev === 'removed' && peer.name) routePeerGone(systemAccount, peerIdForServerName(peer.name));
+  });
 }
 
 export class RouteRaftTransport implements RaftTransport {
