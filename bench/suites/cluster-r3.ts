@@ -6,7 +6,8 @@
 //  - failover: kill -9 of the stream leader until a publish through a surviving server gets a PubAck
 //    (the publish is retried with a short timeout); the killed server is restarted and the stream
 //    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
-// R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
+// R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
+// fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
 // servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles).
 // When this process runs pinned (the runner pins the load generator to the last CPU), the servers are
 // pinned to the other CPUs, as the single-server suites do.
@@ -75,7 +76,7 @@ async function measure(
   only: string[] | undefined,
 ): Promise<void> {
   const want = (part: string) => only === undefined || only.includes(part);
-  const c = await JsCluster.start({ impl: kind, size: 3, pollMs: 5 });
+  const c = await JsCluster.start({ impl: kind, size: 3, pollMs: 5, tsnatsSyncInterval: process.env.R3_TSNATS_SYNC });
   const serverCpus = serverCpuList();
   const pin = (n: JsNode) => {
     if (serverCpus && n.pid !== undefined) spawnSync('taskset', ['-a', '-c', '-p', serverCpus, String(n.pid)], { stdio: 'ignore' });

@@ -77,6 +77,8 @@ export interface ClusterSpec {
   pollMs?: number;
   /** implementation per node index, for a mixed cluster (default: `impl` for every node) */
   impls?: Impl[];
+  /** jetstream `sync_interval` of tsnats nodes (benchmarks; nats-server 2.9.10 has no such option) */
+  tsnatsSyncInterval?: string;
 }
 
 export interface Creds { user: string; pass: string }
@@ -191,6 +193,7 @@ export class JsCluster {
     const file = join(n.dir, `${n.name}.conf`);
     writeFileSync(file, clusterNodeConfig({
       name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n),
+      syncInterval: n.impl === 'tsnats' ? this.spec.tsnatsSyncInterval : undefined,
     }));
     return file;
   }
