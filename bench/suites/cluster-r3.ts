@@ -13,6 +13,7 @@
 // pinned to the other CPUs, as the single-server suites do.
 
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { BenchContext, BenchRow, BenchSuite } from '../lib/types.js';
 import type { ServerKind } from '../lib/servers.js';
@@ -27,7 +28,7 @@ const STREAM = 'R3';
 /** How long the failover client waits for a PubAck before publishing again. */
 const RETRY_MS = 250;
 
-interface Figures { pubPerSec?: number; consumePerSec?: number; failoverMs: number[] }
+interface Figures { pubPerSec?: number; consumePerSec?: number; failoverMs: number[]; electedMs: number[] }
 
 export const suite: BenchSuite = {
   name: 'cluster-r3',
@@ -45,7 +46,7 @@ export const suite: BenchSuite = {
     const notes: string[] = [];
     const only = process.env.R3_PARTS?.split(',');
     for (const kind of ctx.kinds) {
-      const f: Figures = { failoverMs: [] };
+      const f: Figures = { failoverMs: [], electedMs: [] };
       figures.set(kind, f);
       try {
         await measure(ctx, kind, f, sizes, only);
@@ -59,7 +60,8 @@ export const suite: BenchSuite = {
       const s = figures.get(kind)?.failoverMs ?? [];
       return s.length ? median(s) : null;
     };
-    const dist = ctx.kinds.map((k) => `${k} failover samples (ms): ${[...(figures.get(k)?.failoverMs ?? [])].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(', ') || 'none'}`);
+    const list = (xs: number[] | undefined) => [...(xs ?? [])].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(', ') || 'none';
+    const dist = ctx.kinds.map((k) => `${k} failover samples (ms): ${list(figures.get(k)?.failoverMs)}; leader-elected advisory seen after (ms): ${list(figures.get(k)?.electedMs)}`);
     const rows: BenchRow[] = [
       { name: `R3 file async pub ${PAYLOAD_BYTES}B, ${IN_FLIGHT} in flight`, unit: 'msgs/s', tsnats: get('tsnats', 'pubPerSec'), natsServer: get('nats-server', 'pubPerSec'), target: { kind: 'ratio-at-least', ratio: 1.5 } },
       { name: `R3 pull consume (fetch ${FETCH_BATCH}, explicit ack)`, unit: 'msgs/s', tsnats: get('tsnats', 'consumePerSec'), natsServer: get('nats-server', 'consumePerSec'), target: { kind: 'ratio-at-least', ratio: 1.0 } },
@@ -122,9 +124,10 @@ async function measure(
 
     if (want('failover')) {
       for (let i = 0; i < sizes.failovers; i++) {
-        const ms = await failoverSample(c, pin);
+        const { ms, electedMs } = await failoverSample(c, pin);
         f.failoverMs.push(ms);
-        ctx.log(`cluster-r3/${kind}: failover ${i + 1}/${sizes.failovers}: PubAck ${ms.toFixed(0)} ms after the leader kill`);
+        if (electedMs !== undefined) f.electedMs.push(electedMs);
+        ctx.log(`cluster-r3/${kind}: failover ${i + 1}/${sizes.failovers}: PubAck ${ms.toFixed(0)} ms after the leader kill (leader elected advisory after ${electedMs?.toFixed(0) ?? '-'} ms)`);
       }
     }
   } finally {
@@ -136,15 +139,22 @@ async function measure(
 }
 
 /** Kill -9 the stream leader; time until a publish through a survivor is acknowledged. Restarts the victim. */
-async function failoverSample(c: JsCluster, pin: (n: JsNode) => void): Promise<number> {
+async function failoverSample(c: JsCluster, pin: (n: JsNode) => void): Promise<{ ms: number; electedMs?: number }> {
   const any = c.nodes.find((n) => n.alive)!;
   const control = await RawConn.open({ port: portOf(any), headers: true, name: 'bench-r3-fo-control', user: APP.user, pass: APP.pass });
   let client: RawConn | undefined;
+  let adv: RawConn | undefined;
   try {
     const leader = await streamLeader(c, control);
     const survivor = c.nodes.find((n) => n !== leader && n.alive)!;
     client = await RawConn.open({ port: portOf(survivor), headers: true, name: 'bench-r3-fo', user: APP.user, pass: APP.pass });
     const payload = Buffer.alloc(PAYLOAD_BYTES, 120);
+    // When the new leader announces itself (both servers send this advisory): the election's share.
+    let electedAt: number | undefined;
+    adv = await RawConn.open({ port: portOf(survivor), headers: true, name: 'bench-r3-fo-adv', user: APP.user, pass: APP.pass });
+    adv.onMsg = () => { electedAt ??= performance.now(); };
+    adv.sub(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${STREAM}`, 'elected');
+    await adv.ping();
     // The client is connected and its interest known before the clock starts.
     await client.ping();
     const t0 = performance.now();
@@ -160,6 +170,7 @@ async function failoverSample(c: JsCluster, pin: (n: JsNode) => void): Promise<n
       if (performance.now() - t0 > 60_000) throw new Error('no PubAck within 60 s of the stream leader kill');
     }
     client.close();
+    adv.close();
     control.close();
     await c.restart(leader);
     pin(leader);
@@ -172,12 +183,19 @@ async function failoverSample(c: JsCluster, pin: (n: JsNode) => void): Promise<n
         const reps = (info.cluster?.replicas ?? []) as { current?: boolean; offline?: boolean }[];
         return info.cluster?.leader && reps.length === 2 && reps.every((r) => r.current && !r.offline) ? true : undefined;
       }, 'R3 stream back to 3 current replicas', 60_000, 100);
+    } catch (err) {
+      // Keep what the servers said: this is a finding, not bench noise.
+      const logs = c.nodes.map((n) => `--- ${n.name} (${n.alive ? 'up' : 'down'}) log tail:\n${n.log().slice(-4000)}`).join('\n');
+      const file = `/tmp/cluster-r3-failure-${Date.now()}.log`;
+      writeFileSync(file, `${(err as Error).message}\n${logs}\n`);
+      throw new Error(`${(err as Error).message} (server logs in ${file})`);
     } finally {
       check.close();
     }
-    return ms;
+    return { ms, electedMs: electedAt === undefined ? undefined : electedAt - t0 };
   } finally {
     client?.close();
+    adv?.close();
     control.close();
   }
 }
