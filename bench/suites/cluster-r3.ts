@@ -16,8 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { BenchContext, BenchRow, BenchSuite } from '../lib/types.js';
-import type { ServerKind } from '../lib/servers.js';
+import { cpuList, type ServerKind } from '../lib/servers.js';
 import { RawConn, replyJson } from '../lib/conn.js';
+import { median } from './core.js';
 import { asyncPublish, jsApi, pullDrain } from '../lib/jetstream-load.js';
 import { APP, JsCluster, pollUntil, type JsNode } from '../../test/cluster/js-cluster-harness.js';
 
@@ -212,22 +213,10 @@ function portOf(n: JsNode): number {
   return Number(new URL(n.clientUrl).port);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** The CPUs other than ours when this process is pinned to a subset (undefined: no pinning). */
 function serverCpuList(): string | undefined {
-  const r = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
-  const m = /:\s*([\d,\s-]+)\s*$/.exec(r.stdout ?? '');
-  if (r.status !== 0 || !m) return undefined;
-  const mine = new Set<number>();
-  for (const part of m[1]!.split(',')) {
-    const [a, b] = part.trim().split('-').map(Number);
-    for (let x = a!; x <= (b ?? a!); x++) mine.add(x);
-  }
+  const mine = new Set(cpuList());
+  if (mine.size === 0) return undefined;
   const others = cpus().map((_c, i) => i).filter((i) => !mine.has(i));
   return others.length > 0 ? others.join(',') : undefined;
 }
