@@ -17,14 +17,18 @@ const skip = skipReason('tsnats');
 test('repl snapshot: a follower behind the compacted log catches up from snapshot + $JSC catch-up', { skip, timeout: 180_000 }, async () => {
   const c = await startWithEnv(SMALL_SNAPSHOTS);
   try {
-    const nc = await c.connect(c.nodes[0]!);
+    let nc = await c.connect(c.nodes[0]!);
     await createR3(nc, 'SNAP');
     await publishRange(nc, 'SNAP', 1, 300);
     await waitReplicas(c, 'SNAP', 300);
     await pollUntil(() => (c.nodes.every((n) => streamSnapshotIndex(n) > 0) ? true : undefined), 'a stream snapshot on every replica', 30_000, 100);
 
     const leader = await streamLeader(c, nc, 'SNAP');
-    const follower = c.nodes.find((n) => n !== leader && n !== c.nodes[0])!;
+    // Neither the stream leader nor the meta leader (API requests wait for no meta election).
+    const metaLeader = await c.waitMetaLeader();
+    const follower = c.nodes.find((n) => n !== leader && n !== metaLeader)!;
+    // Keep a connection to a server that stays up.
+    if (follower === c.nodes[0]) nc = await c.connect(leader);
     await c.stop(follower);
     const followerIndex = streamSnapshotIndex(follower);
     assert.ok(followerIndex > 0, 'the follower snapshotted on shutdown');
@@ -34,6 +38,7 @@ test('repl snapshot: a follower behind the compacted log catches up from snapsho
     await pollUntil(() => (streamSnapshotIndex(leader) > followerIndex + 5 ? true : undefined), 'the leader compacted past the follower', 30_000, 100);
 
     await restartWithEnv(c, follower, SMALL_SNAPSHOTS);
+    await c.waitMetaLeader();
     await waitReplicas(c, 'SNAP', 700);
     assert.match(follower.log(), /catching up from the leader/, 'the follower ran a $JSC catch-up');
     assert.match(follower.log(), /caught up to \d+ in \d+ run/);

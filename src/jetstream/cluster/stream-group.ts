@@ -36,7 +36,7 @@ import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
-import { snapshotDue, streamSnapshotPolicy, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
+import { snapshotDue, streamSnapshotPolicy, walSegmentBytes, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
 import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
@@ -237,6 +237,7 @@ export class StreamGroup {
       storeDir: this.dir,
       transport: this.transport,
       managed: true,
+      segmentMaxBytes: walSegmentBytes(this.snapPolicy),
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       onProposalsAbandoned: () => this.abandon(),

@@ -42,6 +42,15 @@ export function streamSnapshotPolicy(env: NodeJS.ProcessEnv = process.env): Stre
   };
 }
 
+/**
+ * WAL segment size for stream groups. Compaction frees whole segments only, so segments must be
+ * well below the size that triggers a snapshot; otherwise the WAL stays above it after every
+ * snapshot (the raft default of 64 MiB would never shrink below 8 MiB) and snapshots repeat.
+ */
+export function walSegmentBytes(p: StreamSnapshotPolicy): number {
+  return Math.max(16 * 1024, Math.floor(p.walBytes / 4));
+}
+
 /** Is a snapshot due? `sinceMs`: time since the last one; `dueMs`: this replica's interval (with jitter). */
 export function snapshotDue(p: StreamSnapshotPolicy, sinceMs: number, dueMs: number, walBytes: number): boolean {
   return sinceMs >= dueMs || (sinceMs >= p.minGapMs && walBytes >= p.walBytes);
