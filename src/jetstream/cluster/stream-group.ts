@@ -133,6 +133,8 @@ export class StreamGroup {
   private lastSnapAt = Date.now();
   private snapDueMs = 0;
   private snapshotting = false;
+  /** resetReplica() is under way: entries are ignored until the node restarts. */
+  private resetting = false;
   /** Stream snapshots installed by this replica since start (tests, monitoring). */
   snapshotsTaken = 0;
   /** `$JSC` catch-ups this replica completed since start (tests, monitoring). */
@@ -154,6 +156,62 @@ export class StreamGroup {
 
   get isLeader(): boolean {
     return !this.stopped && this.node?.isLeader === true;
+  }
+
+  /**
+   * Create and start the group's raft node (replaying its snapshot and log into the store).
+   * `stateLost`: its log was dropped on purpose (resetReplica): vote as an empty log, never campaign.
+   */
+  private startNode(stateLost: boolean): void {
+    const g = this.entry.sa.group;
+    this.node = new RaftNode({
+      group: g.name,
+      serverName: this.c.server.serverName,
+      peers: [...g.peers],
+      storeDir: this.dir,
+      transport: this.transport,
+      managed: true,
+      stateLost,
+      segmentMaxBytes: walSegmentBytes(this.snapPolicy),
+      apply: (index, entries) => this.applyEntries(index, entries),
+      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      onProposalsAbandoned: () => this.abandon(),
+      log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
+    });
+    this.node.start();
+    // No snapshot and no entry on disk: nothing vouches for a store left on disk.
+    if (!this.decided) this.untrustStore();
+  }
+
+  /**
+   * This replica's store no longer lines up with the log (a sequence mismatch, or the store
+   * failed while applying): it can neither apply nor lead safely. Drop its log and snapshots
+   * (term and vote stay), distrust the whole store and start over as a replica that lost its
+   * state: the leader sends its snapshot (or its log) and the messages follow by catch-up
+   * (nats-server resetClusteredState).
+   */
+  private resetReplica(why: string): void {
+    if (this.resetting || this.stopped) return;
+    this.resetting = true;
+    this.log('warn', `${why}; resetting this replica from the leader`);
+    this.catchup?.stop();
+    this.catchup = undefined;
+    this.buffered = [];
+    // Not from inside the node's apply callback; a short pause also keeps a repeated failure from spinning.
+    const t = setTimeout(() => {
+      if (this.stopped) return;
+      this.abandon();
+      this.catchupServer.setActive(false);
+      stopGroupNode(this.node, undefined, false);
+      for (const d of ['wal', 'snapshots']) rmSync(join(this.dir, d), { recursive: true, force: true });
+      this.decided = false;
+      this.trusted = 0;
+      this.applier.importState({ clfs: 0 });
+      this.applier.clearMsgIds();
+      this.resetting = false;
+      this.startNode(true);
+    }, 250);
+    t.unref();
   }
 
   /** True while this replica fetches missing messages from the leader. */
@@ -230,22 +288,7 @@ export class StreamGroup {
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    this.node = new RaftNode({
-      group: g.name,
-      serverName: this.c.server.serverName,
-      peers: [...g.peers],
-      storeDir: this.dir,
-      transport: this.transport,
-      managed: true,
-      segmentMaxBytes: walSegmentBytes(this.snapPolicy),
-      apply: (index, entries) => this.applyEntries(index, entries),
-      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
-      onProposalsAbandoned: () => this.abandon(),
-      log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
-    });
-    this.node.start();
-    // No snapshot and no entry on disk: nothing vouches for a store left on disk.
-    if (!this.decided) this.untrustStore();
+    this.startNode(false);
     this.snapDueMs = this.nextSnapDue();
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
     this.snapTimer.unref();
@@ -332,6 +375,7 @@ export class StreamGroup {
 
   private applyEntries(index: number, entries: Entry[]): void {
     for (const e of entries) {
+      if (this.resetting) return;
       if (e.type === EntryType.Snapshot) {
         this.applySnapshot(index, e.data);
         continue;
@@ -368,6 +412,7 @@ export class StreamGroup {
         } else {
           this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': apply failed: ${(err as Error)?.stack ?? err}`);
         }
+        this.resetReplica(err instanceof ApplyMismatchError ? 'the store does not line up with the log' : 'the store failed at apply');
       }
     }
   }
