@@ -122,6 +122,11 @@ export class CatchupServer {
     }
     run.window.acked(parseCatchupAckSize(subject));
     run.timer.refresh();
+    if (run.sender.done) {
+      // Everything is sent: the run (and the peer's "not current") lasts until it is all stored.
+      if (run.window.outMsgs === 0) this.end(run);
+      return;
+    }
     this.pump(run);
   }
 
@@ -138,7 +143,7 @@ export class CatchupServer {
       if (o.kind === 'msg') this.transport.publish(run.reply, formatCatchupAck(run.wildcard, o.payload.length), o.payload);
       else this.transport.publish(run.reply, '', o.payload);
     }
-    if (run.sender.done) this.end(run);
+    if (run.sender.done && run.window.outMsgs === 0) this.end(run);
   }
 
   private end(run: Run): void {
