@@ -58,6 +58,8 @@ import { ConsumerGroup } from './consumer-group.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
+/** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
+const MEMORY_CATCHUP_GIVE_UP_MS = 20_000;
 const MAX_HEADER_BYTES = 65535;
 
 function refusalOf(e: unknown): LimitRefusal | undefined {
@@ -493,13 +495,37 @@ export class StreamGroup {
       if (this.catchup === client && !this.stopped) this.node.setObserver(true);
     });
     client.start();
+    if (this.stream.config.storage === 'memory') this.giveUpWithoutLeader(client, lastSeq);
   }
 
-  private finishCatchup(client: CatchupClient): void {
+  /**
+   * A memory stream keeps no messages across a restart; when every replica restarted, no leader
+   * holds them either and every replica would wait as an observer for good. After a while without
+   * any leader, accept the loss (the sequences stay used) and take part again.
+   */
+  private giveUpWithoutLeader(client: CatchupClient, lastSeq: number): void {
+    const t = setTimeout(() => {
+      if (this.catchup !== client || this.stopped) return;
+      if (this.node.leaderId) {
+        this.giveUpWithoutLeader(client, lastSeq);
+        return;
+      }
+      const own = this.stream.store.fastState().lastSeq;
+      this.log('warn', `memory stream: no leader to catch up from; messages ${own + 1}..${lastSeq} are lost`);
+      client.stop();
+      if (lastSeq > own) this.stream.store.skipMsgs(own + 1, lastSeq - own);
+      this.finishCatchup(client, true);
+    }, MEMORY_CATCHUP_GIVE_UP_MS);
+    t.unref();
+  }
+
+  private finishCatchup(client: CatchupClient, gaveUp = false): void {
     if (this.catchup !== client || this.stopped) return;
     this.catchup = undefined;
-    this.catchupsDone++;
-    this.log('info', `caught up to ${this.stream.store.fastState().lastSeq} in ${client.attempts} run(s)`);
+    if (!gaveUp) {
+      this.catchupsDone++;
+      this.log('info', `caught up to ${this.stream.store.fastState().lastSeq} in ${client.attempts} run(s)`);
+    }
     // Resume the log where the snapshot left it.
     const pending = this.buffered;
     this.buffered = [];
@@ -543,7 +569,7 @@ export class StreamGroup {
    * so state and raft index match.
    */
   async snapshot(force: boolean): Promise<boolean> {
-    if (this.stopped || this.catchup || this.snapshotting || !this.node || this.node.state === 'closed') return false;
+    if (this.stopped || this.catchup || this.resetting || this.snapshotting || !this.node || this.node.state === 'closed') return false;
     if (!this.decided || this.node.applied <= 0) return false;
     this.snapshotting = true;
     try {
@@ -554,7 +580,7 @@ export class StreamGroup {
     } finally {
       this.snapshotting = false;
     }
-    if (this.stopped || this.catchup || (this.node.state as string) === 'closed') return false;
+    if (this.stopped || this.catchup || this.resetting || (this.node.state as string) === 'closed') return false;
     this.lastSnapAt = Date.now();
     this.snapDueMs = this.nextSnapDue();
     try {
