@@ -94,7 +94,8 @@ class WildcardBus {
   }
 }
 
-test('$JSC catch-up over a transport: the follower gets messages and gaps, acks, and the leader reports it', async () => {
+for (const [label, window] of [['default window', {}], ['a window of 4 messages (acks pace the run)', { maxMsgs: 4 }]] as const) {
+test(`$JSC catch-up over a transport, ${label}: the follower gets messages and gaps, acks, and the leader reports it`, async () => {
   const hub = new WildcardBus();
   const leaderStore = filled(300);
   for (const seq of [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 150]) leaderStore.removeMsg(seq);
@@ -107,7 +108,7 @@ test('$JSC catch-up over a transport: the follower gets messages and gaps, acks,
       const m = leaderStore.loadMsg(seq);
       return m ? { subject: m.subject, hdr: m.headers ?? null, msg: m.data, ts: m.ts } : undefined;
     },
-  }), (m) => logs.push(m));
+  }), (m) => logs.push(m), window);
   server.setActive(true);
   let sawCatchingUp = false;
   const done = new Promise<void>((resolve) => {
@@ -135,6 +136,7 @@ test('$JSC catch-up over a transport: the follower gets messages and gaps, acks,
   server.setActive(false);
   assert.deepEqual(logs, []);
 });
+}
 
 test('snapshot policy: defaults, environment overrides, due conditions, segment size', () => {
   const d = streamSnapshotPolicy({});

@@ -61,6 +61,8 @@ export class CatchupServer {
     private readonly syncSubject: string,
     private readonly source: () => CatchupSource | undefined,
     private readonly log: (msg: string) => void,
+    /** Per-run window (nats-server: 64 MiB, 256 Ki messages); smaller in tests. */
+    private readonly window: { maxBytes?: number; maxMsgs?: number } = {},
   ) {}
 
   /** Peers (ids from their sync requests) with a run in progress: not current. */
@@ -94,7 +96,7 @@ export class CatchupServer {
     if (!source) return;
     // A repeated request from the same peer replaces its earlier run.
     for (const r of this.runs) if (req.peer && r.peer === req.peer) this.end(r);
-    const window = new CatchupWindow(undefined, undefined, serverBudget);
+    const window = new CatchupWindow(this.window.maxBytes, this.window.maxMsgs, serverBudget);
     const wildcard = catchupAckWildcard();
     const run: Run = {
       peer: req.peer ?? '', reply, window, wildcard, sender: new CatchupSender(req, source, window),
