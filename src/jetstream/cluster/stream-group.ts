@@ -141,6 +141,8 @@ export class StreamGroup {
   snapshotsTaken = 0;
   /** `$JSC` catch-ups this replica completed since start (tests, monitoring). */
   catchupsDone = 0;
+  /** Times this replica reset itself from the leader (resetReplica) since start. */
+  resets = 0;
 
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
@@ -195,6 +197,7 @@ export class StreamGroup {
   private resetReplica(why: string): void {
     if (this.resetting || this.stopped) return;
     this.resetting = true;
+    this.resets++;
     this.log('warn', `${why}; resetting this replica from the leader`);
     this.catchup?.stop();
     this.catchup = undefined;
