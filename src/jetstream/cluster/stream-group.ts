@@ -33,7 +33,7 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
-import { decodeStreamSnapshot } from './stream-snapshot.js';
+import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
 import { snapshotDue, streamSnapshotPolicy, walSegmentBytes, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
@@ -587,7 +587,10 @@ export class StreamGroup {
     this.lastSnapAt = Date.now();
     this.snapDueMs = this.nextSnapDue();
     try {
-      this.node.installSnapshot(this.stream.store.encodedStreamState(this.applier.clfs), force);
+      const bin = this.stream.store.encodedStreamState(this.applier.clfs);
+      // A nats-server 2.9.10 peer reads only the JSON form (raft sends it our snapshot when it lags).
+      const goPeer = this.entry.sa.group.peers.some((id) => id !== this.c.id && this.c.peerInfo.isGoPeer(id));
+      this.node.installSnapshot(goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
       this.snapshotsTaken++;
       return true;
     } catch (e) {
