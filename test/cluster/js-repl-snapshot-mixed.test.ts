@@ -1,47 +1,55 @@
-// Mixed cluster (1 nats-server 2.9.10 + 2 tsnats): a nats-server follower that was down while the
-// tsnats stream leader compacted its log gets the leader's snapshot (JSON, the form 2.9.10 reads)
-// and fetches the missing messages from the leader's `$JSC` catch-up server.
-// Skipped, saying so, where nats-server is missing (an error under CI=true).
+// Mixed clusters (nats-server 2.9.10 and tsnats): a follower of the other implementation than the
+// stream leader is stopped while the leader compacts its log, then started again; it installs the
+// leader's snapshot (JSON, the form 2.9.10 reads and writes) and fetches the missing messages with
+// the `$JSC` catch-up of the other implementation. Which direction a run covers depends on who wins
+// the stream election (nats-server leader → tsnats follower, or tsnats leader → nats-server
+// follower); both mixes are run. Skipped, saying so, where nats-server is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { JsCluster, pollUntil, skipReason } from './js-cluster-harness.js';
-import { SMALL_SNAPSHOTS, createR3, localState, publishRange, restartWithEnv, streamLeader, streamSnapshotIndex } from './js-repl-snapshot-helpers.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { JsCluster, pollUntil, skipReason, type Impl } from './js-cluster-harness.js';
+import { SMALL_SNAPSHOTS, createR3, localState, restartWithEnv, streamLeader } from './js-repl-snapshot-helpers.js';
 
-test('repl snapshot: a nats-server follower catches up from a tsnats leader\'s snapshot', { skip: skipReason('nats-server'), timeout: 240_000 }, async () => {
-  const saved = Object.fromEntries(Object.keys(SMALL_SNAPSHOTS).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, SMALL_SNAPSHOTS);
-  const c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: ['nats-server', 'tsnats', 'tsnats'] });
-  try {
-    const nc = await c.connect(c.nodes[1]!);
-    await createR3(nc, 'MIX');
-    await publishRange(nc, 'MIX', 1, 100);
-    let leader = await streamLeader(c, nc, 'MIX');
-    for (let i = 0; leader.impl !== 'tsnats'; i++) {
-      assert.ok(i < 20, 'a tsnats stream leader');
-      await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.MIX', '', { timeout: 5000 }).catch(() => undefined);
-      leader = await pollUntil(async () => {
-        const l = await streamLeader(c, nc, 'MIX');
-        return l !== leader ? l : undefined;
-      }, 'a new stream leader', 30_000, 200);
-    }
-    const go = c.nodes[0]!;
-    await c.stop(go);
-    const before = streamSnapshotIndex(leader);
-    await publishRange(nc, 'MIX', 101, 600);
-    await pollUntil(() => (streamSnapshotIndex(leader) > before + 5 ? true : undefined), 'the leader compacted its log', 30_000, 100);
-    await restartWithEnv(c, go, SMALL_SNAPSHOTS);
-    await pollUntil(async () => {
-      const s = await localState(c, go, 'MIX');
-      return s && s.last_seq === 600 && s.messages === 600 && s.first_seq === 1 ? true : undefined;
-    }, 'the nats-server replica holding 1..600', 60_000, 200);
-    const info = await (await jetstreamManager(nc, { timeout: 20_000 })).streams.info('MIX');
-    assert.equal(info.state.messages, 600);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    await c.shutdown();
-  }
-});
+const MIXES: Impl[][] = [['nats-server', 'tsnats', 'tsnats'], ['nats-server', 'nats-server', 'tsnats']];
+
+for (const impls of MIXES) {
+  test(`repl snapshot, mixed ${impls.join('+')}: a follower of the other kind catches up from the leader's snapshot`,
+    { skip: skipReason('nats-server'), timeout: 240_000 }, async () => {
+      const saved = Object.fromEntries(Object.keys(SMALL_SNAPSHOTS).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, SMALL_SNAPSHOTS);
+      const c = await JsCluster.start({ impl: 'nats-server', size: 3, impls });
+      try {
+        const leader = await (async () => {
+          const nc0 = await c.connect(c.nodes[0]!);
+          await createR3(nc0, 'MIX');
+          return streamLeader(c, nc0, 'MIX');
+        })();
+        const follower = c.nodes.find((n) => n.impl !== leader.impl)!;
+        const nc = await c.connect(leader);
+        const js = jetstream(nc, { timeout: 20_000 });
+        for (let i = 1; i <= 20; i++) assert.equal((await js.publish(`mix.${i % 5}`, `k${i}`)).seq, i);
+        await c.stop(follower);
+        // nats-server 2.9.10 compacts a stream group once more than 8 MiB of log can go (tsnats here: 32 KiB).
+        const big = 'b'.repeat(16 * 1024);
+        for (let i = 21; i <= 720; i += 20) {
+          const acks = await Promise.all(Array.from({ length: 20 }, (_x, k) => js.publish(`mix.${(i + k) % 5}`, `k${i + k}|${big}`)));
+          acks.forEach((a, k) => assert.equal(a.seq, i + k));
+        }
+        await restartWithEnv(c, follower, SMALL_SNAPSHOTS);
+        await pollUntil(async () => {
+          const s = await localState(c, follower, 'MIX');
+          return s && s.last_seq === 720 && s.messages === 720 && s.first_seq === 1 ? true : undefined;
+        }, `the ${follower.impl} replica holding 1..720`, 90_000, 200);
+        if (follower.impl === 'tsnats') assert.match(follower.log(), /catching up from the leader/, 'tsnats installed the leader\'s snapshot');
+        const info = await (await jetstreamManager(nc, { timeout: 20_000 })).streams.info('MIX');
+        assert.equal(info.state.messages, 720);
+        console.log(`# ${leader.impl} leader -> ${follower.impl} follower`);
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+        await c.shutdown();
+      }
+    });
+}
