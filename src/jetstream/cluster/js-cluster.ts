@@ -33,7 +33,7 @@ import { nuid } from '@nats-io/nuid';
 import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
-import { RouteRaftTransport } from './route-transport.js';
+import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
@@ -43,6 +43,7 @@ import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.
 import { StreamGroups } from './stream-group.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
+import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -98,6 +99,8 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  /** Stops reporting closed routes to this server's Raft nodes (watchRoutePeersGone). */
+  private offPeerGone: (() => void) | undefined;
   private offPeerInfoInterest: (() => void) | undefined;
   private offStatsz: (() => void) | undefined;
   private relay: ImportReplyRelay | undefined;
@@ -175,6 +178,7 @@ export class ClusteredJetStream {
     this.relay.start();
     this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
+    this.offPeerGone = watchRoutePeersGone(cluster, this.server.systemAccount);
     // A new server's interest in announcements reaches us over its route some time after the route
     // itself (when we announced on meeting it, nobody there listened yet): announce again as soon as
     // that interest arrives, so the meta leader can place assets on a new server at once, not only
@@ -246,6 +250,7 @@ export class ClusteredJetStream {
     if (this.stopped) return;
     this.stopped = true;
     this.offPeer?.();
+    this.offPeerGone?.();
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
@@ -888,6 +893,11 @@ export class ClusteredJetStream {
     if (!this.node.leaderId) return 'JetStream has not established contact with a meta leader';
     if (!this.node.isCurrent()) return 'JetStream is not current with the meta leader';
     return undefined;
+  }
+
+  /** /healthz: streams and consumers assigned here that are not current. */
+  assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
+    return assetHealth(this, filter, firstOnly);
   }
 
   /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */
