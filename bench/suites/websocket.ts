@@ -38,10 +38,18 @@ export const suite: BenchSuite = {
             const tag = `${kind} round ${round}/${rounds} ${size}B`;
             ctx.log(`ws/${tag}: pub -> sub`);
             try {
-              const r = await measureFanout(wsPort, wsPort, 1, SUBJECT, size, counts, q ? 60_000 : 120_000, undefined, undefined, true);
+              // The server's share of a core while measuring: near 100% means it was the limit.
+              let cpu0 = 0;
+              let t0 = 0;
+              let share = NaN;
+              const window = {
+                start: () => { cpu0 = s.cpuSeconds(); t0 = performance.now(); },
+                end: () => { share = (s.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000); },
+              };
+              const r = await measureFanout(wsPort, wsPort, 1, SUBJECT, size, counts, q ? 60_000 : 120_000, undefined, window, true);
               const key = `${kind}/${size}`;
               best.set(key, Math.max(best.get(key) ?? 0, r.deliveredPerSec));
-              ctx.log(`ws/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s, generator CPU ${(r.generatorCpuShare * 100).toFixed(0)}%`);
+              ctx.log(`ws/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s, server CPU ${(share * 100).toFixed(0)}%, generator CPU ${(r.generatorCpuShare * 100).toFixed(0)}%`);
             } catch (err) {
               notes.push(`${tag} failed: ${(err as Error).message.split('\n')[0]}`);
             }
