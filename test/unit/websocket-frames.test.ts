@@ -144,3 +144,16 @@ test('encoder: frame headers for each length form, close payload truncation, def
   const z = deflateMessage(msg);
   assert.deepEqual(inflateRawSync(Buffer.concat([z, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zc.Z_SYNC_FLUSH }), msg);
 });
+
+test('decoder: random bytes in random splits never throw, and stop at the first protocol error', () => {
+  const rnd = seededRandom(99);
+  for (let round = 0; round < 300; round++) {
+    const { d, seen } = decoder(rnd() < 0.5, 1 << 16);
+    const bytes = Buffer.alloc(1 + Math.floor(rnd() * 3000));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rnd() * 256);
+    // half the rounds start with a valid frame, so the garbage hits later states too
+    const input = rnd() < 0.5 ? Buffer.concat([clientFrame(Op.BINARY, Buffer.from('ok')), bytes]) : bytes;
+    assert.doesNotThrow(() => feedSplit(d, input, rnd));
+    assert.ok(seen.errors.length <= 1);
+  }
+});
