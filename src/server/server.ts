@@ -540,6 +540,7 @@ function snapshotClosed(c: Client): ClosedClientInfo {
   return {
     cid: c.cid,
     kind: c.kind,
+    connectionType: c.conn.type,
     ip: c.ip,
     port: c.port,
     startMs: c.startMs,

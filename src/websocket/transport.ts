@@ -115,11 +115,11 @@ export class WsStream implements ByteStream, FrameHandler {
     if (op === Op.PING) {
       this.sendFrame(Op.PONG, payload);
     } else if (op === Op.CLOSE) {
-      // Echo the status and text (1005 when none was given, as nats-server does), then end:
-      // the socket's close ends the client connection as "Client Closed".
-      const status = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
-      const text = payload.length > 2 ? payload.toString('utf8', 2) : '';
-      this.sendClose(status, text);
+      // Echo the status and text, then end: the socket's close ends the client connection as
+      // "Client Closed". A close without a status gets an empty close back (nats-server sends
+      // 1005, which RFC 6455 forbids on the wire and clients such as `ws` reject).
+      if (payload.length >= 2) this.sendClose(payload.readUInt16BE(0), payload.toString('utf8', 2));
+      else this.sendClose(undefined, '');
     }
   }
 
@@ -181,9 +181,9 @@ export class WsStream implements ByteStream, FrameHandler {
     this.raw.uncork();
   }
 
-  private sendClose(status: number, text: string): void {
+  private sendClose(status: number | undefined, text: string): void {
     if (this.closeSent || this.raw.destroyed) return;
-    this.sendFrame(Op.CLOSE, closePayload(status, text));
+    this.sendFrame(Op.CLOSE, status === undefined ? Buffer.alloc(0) : closePayload(status, text));
     this.closeSent = true;
     this.raw.end();
     setTimeout(() => this.raw.destroy(), CLOSE_GRACE_MS).unref();

@@ -16,7 +16,7 @@ async function closeAll(...ncs: NatsConnection[]): Promise<void> {
 }
 
 test('websocket client: pub/sub and request/reply, with TCP clients on the same subjects', async (t) => {
-  const h = await startTestServer({ websocket: wsBlock() }, t);
+  const h = await startTestServer({ websocket: wsBlock({ compression: true, handshakeTimeoutMs: 2000 }), httpPort: 0 }, t);
   const ws = await wsConnect(wsUrl(h));
   const tcp = await connect({ servers: h.clientUrl });
   t.after(() => closeAll(ws, tcp));
@@ -56,6 +56,20 @@ test('websocket client: pub/sub and request/reply, with TCP clients on the same 
   const wsClient = [...h.server.clients.values()].find((c) => c.conn.type === 'WEBSOCKET');
   assert.ok(wsClient);
   assert.match(wsClient.label(), / - wid:\d+$/);
+
+  // /connz types the connections and /varz shows the block, as nats-server 2.9.10 does
+  const mon = `http://127.0.0.1:${h.httpPort}`;
+  const connz = await (await fetch(`${mon}/connz`)).json() as { connections: { type: string; cid: number }[] };
+  assert.deepEqual(connz.connections.map((c) => c.type).sort(), ['nats', 'websocket']);
+  const varz = await (await fetch(`${mon}/varz`)).json() as { websocket: Record<string, unknown> };
+  assert.deepEqual(varz.websocket, {
+    host: '127.0.0.1', port: h.server.listeners.port('websocket'), handshake_timeout: 2_000_000_000, no_tls: true, compression: true,
+  });
+  await ws.close();
+  await waitUntil(async () => {
+    const closed = await (await fetch(`${mon}/connz?state=closed`)).json() as { connections: { type: string }[] };
+    return closed.connections.some((c) => c.type === 'websocket');
+  }, 5000, 'the closed websocket connection in connz');
 });
 
 test('websocket client: a KV bucket over websocket with JetStream', async (t) => {
