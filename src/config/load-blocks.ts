@@ -11,6 +11,7 @@ import {
   parseListen, storageSize, str, strictDurationMs,
 } from './load-util.js';
 import { parseAuthorizationBlock, parsePermissions } from './load-auth.js';
+import { tlsNamesError } from '../tls/settings.js';
 import type { ClusterOptions, JetStreamOptions, Options, TlsConfig } from './options.js';
 
 const ROUTE_MAX_PING_INTERVAL_MS = 30_000;
@@ -245,7 +246,10 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
       case 'verify_cert_and_check_known_urls': {
         const b = expectBool(v, 'verify_cert_and_check_known_urls');
         if (b && clientContext) throw ConfigError.at(v, 'verify_cert_and_check_known_urls not supported in this context');
-        if (b) t.verify = true;
+        if (b) {
+          t.verify = true;
+          (t.unsupported ??= []).push(k);
+        }
         break;
       }
       case 'allow_insecure_cipher_suites':
@@ -338,8 +342,9 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
       case 'ca_certs_match':
       case 'cert_match_skip_invalid':
       case 'ocsp_peer':
-        // Windows certificate store and OCSP peer checks: accepted so configs written for
-        // nats-server load; tsnats does not act on them.
+        // Windows certificate store and OCSP peer checks: the config loads, and the server
+        // refuses to start with them (config/tls-unsupported.ts) rather than skip a check.
+        (t.unsupported ??= []).push(k);
         break;
       default:
         throw tlsError(v, `unknown field ${goQuote(key)}`);
@@ -348,6 +353,8 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
   if (t.certificates && t.certFile) {
     throw ConfigError.at(n, "error parsing tls config, cannot combine 'cert_file' option with 'certs' option");
   }
+  const badName = tlsNamesError(t);
+  if (badName !== undefined) throw ConfigError.at(n, badName);
   checkTlsFiles(n, t);
   return t;
 }

@@ -4,9 +4,12 @@
 // subscribe permissions, and no_auth_user. It is a ClientAuthenticator like any
 // other: src/auth can replace it with setAuthenticator().
 //
-// Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
-// without a bcrypt implementation), allow_responses, JWT/operator mode.
+// Passwords may be bcrypt hashes ($2a$/$2b$, as `nats server passwd` writes them).
+// With `tls { verify_and_map: true }` the user comes from the client certificate.
+// Not covered here: allow_responses, JWT/operator mode.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { userForCert } from '../tls/cert-map.js';
 import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
@@ -67,11 +70,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
 
   const noAuthUser = o.noAuthUser !== undefined ? byName.get(o.noAuthUser) : undefined;
   if (o.noAuthUser !== undefined && noAuthUser === undefined) warn(`no_auth_user "${o.noAuthUser}" is not a configured user`);
-  for (const rec of byName.values()) {
-    if (rec.password !== undefined && /^\$2[abxy]?\$/.test(rec.password)) {
-      warn(`user "${rec.name}" has a bcrypt password: not supported, the user cannot log in`);
-    }
-  }
+  const tlsMap = o.tls?.verifyAndMap === true && byName.size > 0;
   const globalAccount = accounts.registerAccount(GLOBAL_ACCOUNT);
   const result = (rec: UserRecord): AuthResult => ({ account: rec.account, user: rec.name, permissions: rec.permissions });
   // allowed_connection_types, as nats-server: a user limited to other types is refused here.
@@ -88,10 +87,19 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
         if (rec === undefined || !conn.nonce || !opts.sig || !typeAllowed(rec, conn)) return null;
         return verifyNonce(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
       }
+      if (tlsMap) {
+        // The certificate names the user; a user/password in CONNECT is not looked at.
+        if (conn.tlsCert === undefined) return null;
+        const name = userForCert(conn.tlsCert, byName.keys(), (n) => {
+          const r = byName.get(n);
+          return r !== undefined && typeAllowed(r, conn);
+        });
+        return name === undefined ? null : result(byName.get(name)!);
+      }
       // nats-server falls back to no_auth_user only when no credential at all was sent.
       const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
       if (token !== undefined) {
-        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) {
+        if (typeof opts.auth_token === 'string' && passwordMatches(opts.auth_token, token)) {
           return { account: globalAccount, user: '', permissions: null };
         }
         if (noCredentials && noAuthUser && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
@@ -100,14 +108,43 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       if (opts.user !== undefined && opts.user !== '') {
         const rec = byName.get(opts.user);
         if (rec === undefined || rec.password === undefined) return null;
-        if (/^\$2[abxy]?\$/.test(rec.password)) return null;
-        if (typeof opts.pass !== 'string' || !secretEquals(opts.pass, rec.password)) return null;
+        if (typeof opts.pass !== 'string' || !passwordMatches(opts.pass, rec.password)) return null;
         return typeAllowed(rec, conn) ? result(rec) : null;
       }
       if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;
     },
   };
+}
+
+/** nats-server isBcrypt: "$2a$10$...", "$2b$11$...": a bcrypt hash, not a plain password. */
+function isBcrypt(p: string): boolean {
+  return /^\$2[abxy]?\$\d\d\$/.test(p);
+}
+
+/**
+ * Successful bcrypt checks, by a digest of (hash, password): bcrypt is slow by design and
+ * runs on the event loop here, so a client that reconnects with the right password pays
+ * it once. Failed checks are never cached. Bounded: cleared when full.
+ */
+const bcryptOk = new Set<string>();
+const BCRYPT_CACHE_MAX = 4096;
+
+function passwordMatches(given: string, want: string): boolean {
+  if (!isBcrypt(want)) return secretEquals(given, want);
+  const key = createHash('sha256').update(want).update('\u0000').update(given).digest('base64');
+  if (bcryptOk.has(key)) return true;
+  let ok = false;
+  try {
+    ok = bcrypt.compareSync(given, want);
+  } catch {
+    ok = false;
+  }
+  if (ok) {
+    if (bcryptOk.size >= BCRYPT_CACHE_MAX) bcryptOk.clear();
+    bcryptOk.add(key);
+  }
+  return ok;
 }
 
 let nkeysModule: { fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean } } | null = null;

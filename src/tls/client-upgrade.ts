@@ -1,0 +1,154 @@
+// The TLS part of accepting a client, in nats-server's order (createClient):
+//   - default: INFO in plaintext, then the server-side handshake;
+//   - allow_non_tls: INFO, then the first bytes decide: a TLS record (0x16) starts the
+//     handshake, anything else (or nothing within the TLS timeout) stays plaintext;
+//   - handshake_first: the handshake comes first and INFO is sent over TLS; with a
+//     fallback delay, a client that says nothing for that long gets INFO first instead.
+// A handshake that fails or does not finish within the TLS timeout closes the connection
+// ("TLS Handshake Failure"); on the timeout the client is told
+// -ERR 'Secure Connection - TLS Required' first, as nats-server does.
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { serverHandshakeError, type TlsSettings } from './settings.js';
+
+export const TLS_REQUIRED_ERR = 'Secure Connection - TLS Required';
+
+export interface ClientTlsHooks {
+  /** write INFO to `sock` now */
+  sendInfo(sock: Socket): void;
+  /** the connection is ready: read from and write to `sock`; `pre` was read while deciding */
+  ready(sock: Socket, pre: Buffer | null, secure: TLSSocket | null): void;
+  /** close with "TLS Handshake Failure"; `log` is the error line, `tellClient` sends the -ERR first */
+  failed(log: string, tellClient: boolean): void;
+}
+
+/** Run the TLS part of a client's accept on the plaintext socket `raw`. */
+export function negotiateClientTls(raw: Socket, s: TlsSettings, allowNonTls: boolean, hooks: ClientTlsHooks): void {
+  const afterInfo = (): void => {
+    hooks.sendInfo(raw);
+    if (!allowNonTls) {
+      serverHandshake(raw, null, s, hooks, false);
+      return;
+    }
+    firstBytes(raw, s.timeoutMs, hooks, (pre) => {
+      if (pre !== null && pre[0] === 0x16) serverHandshake(raw, pre, s, hooks, false);
+      else hooks.ready(raw, pre, null);
+    });
+  };
+  if (!s.handshakeFirst) {
+    afterInfo();
+  } else if (s.handshakeFirstFallbackMs <= 0) {
+    serverHandshake(raw, null, s, hooks, true);
+  } else {
+    firstBytes(raw, s.handshakeFirstFallbackMs, hooks, (pre) => {
+      if (pre !== null) serverHandshake(raw, pre, s, hooks, true);
+      else afterInfo();
+    });
+  }
+}
+
+/** The first chunk the client sends, or null when nothing came within `waitMs`. */
+function firstBytes(raw: Socket, waitMs: number, hooks: ClientTlsHooks, then: (pre: Buffer | null) => void): void {
+  let done = false;
+  const finish = (pre: Buffer | null): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    raw.off('data', onData);
+    raw.off('close', onClose);
+    raw.pause();
+    then(pre);
+  };
+  const onData = (b: Buffer): void => finish(b);
+  const onClose = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    hooks.failed('TLS handshake error: EOF', false);
+  };
+  const timer = setTimeout(() => finish(null), waitMs);
+  raw.on('data', onData);
+  raw.on('close', onClose);
+}
+
+function serverHandshake(raw: Socket, pre: Buffer | null, s: TlsSettings, hooks: ClientTlsHooks, infoAfter: boolean): void {
+  // Bytes already read cannot be handed back to the socket's handle: a stream that
+  // replays them in front of the socket carries the handshake instead.
+  const stream = pre === null ? raw : new ReplayDuplex(raw, pre);
+  const sock = new TLSSocket(stream, {
+    isServer: true, secureContext: s.context, requestCert: s.verify, rejectUnauthorized: s.verify,
+  });
+  let done = false;
+  const fail = (log: string, tellClient: boolean): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (tellClient && !raw.destroyed) raw.write(`-ERR '${TLS_REQUIRED_ERR}'\r\n`);
+    hooks.failed(log, tellClient);
+  };
+  const timer = setTimeout(() => fail('TLS handshake timeout', true), s.timeoutMs);
+  const onError = (e: Error): void => fail(`TLS handshake error: ${tlsErrorText(e)}`, false);
+  const onClose = (): void => fail('TLS handshake error: EOF', false);
+  sock.on('error', onError);
+  sock.on('close', onClose);
+  sock.once('secure', () => {
+    if (done) return;
+    const err = serverHandshakeError(s, sock);
+    if (err !== undefined) {
+      fail(`TLS handshake error: ${err}`, false);
+      return;
+    }
+    done = true;
+    clearTimeout(timer);
+    sock.off('error', onError);
+    sock.off('close', onClose);
+    if (infoAfter) hooks.sendInfo(sock);
+    hooks.ready(sock, null, sock);
+  });
+}
+
+/** OpenSSL's complaints about a first record that is not TLS at all (Go: RecordHeaderError). */
+const NOT_TLS = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LENGTH_MISMATCH',
+]);
+
+/** The handshake error as nats-server would log it, else OpenSSL's reason. */
+export function tlsErrorText(e: Error): string {
+  const err = e as NodeJS.ErrnoException & { reason?: string };
+  if (err.code !== undefined && NOT_TLS.has(err.code)) return 'tls: first record does not look like a TLS handshake';
+  return err.reason ?? e.message;
+}
+
+/** A duplex over a socket that first yields bytes already read from it. */
+class ReplayDuplex extends Duplex {
+  constructor(private readonly raw: Socket, first: Buffer) {
+    super();
+    this.push(first);
+    raw.on('data', (d: Buffer) => {
+      if (!this.push(d)) raw.pause();
+    });
+    raw.on('end', () => this.push(null));
+    raw.on('error', (e) => this.destroy(e));
+    raw.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.raw.write(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.raw.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.raw.destroy();
+    cb(err);
+  }
+}

@@ -1,0 +1,207 @@
+// Client TLS (issue 13) through the official client: required, available
+// (allow_non_tls), an untrusted CA, mutual TLS, verify_and_map, pinned certs,
+// handshake_first, a plaintext client on a TLS port and a handshake that never
+// finishes; plus bcrypt passwords. Certificates are made per test with openssl.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect } from '@nats-io/transport-node';
+import bcrypt from 'bcryptjs';
+import { startTestServer, captureLog } from '../helpers/server.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { makeCerts, type CertFiles } from '../helpers/certs.js';
+import { opensslSkip } from '../helpers/nats-server.js';
+import { spkiSha256 } from '../../src/tls/settings.js';
+import type { Options } from '../../src/config/options.js';
+
+const skip = opensslSkip();
+
+function serverTls(c: CertFiles, extra: Partial<NonNullable<Options['tls']>> = {}): Options['tls'] {
+  return { certFile: c.serverCert, keyFile: c.serverKey, ...extra };
+}
+
+async function roundTrip(nc: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const sub = nc.subscribe('tls.echo', { max: 1 });
+  nc.publish('tls.echo', 'hello');
+  for await (const m of sub) assert.equal(m.string(), 'hello');
+}
+
+test('tls required: INFO says so, the official client upgrades and pub/sub works', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c) }, t);
+  const { c: raw, info } = await RawClient.connectInfo(h.port);
+  raw.close();
+  assert.equal(info.tls_required, true);
+  assert.equal(info.tls_available, undefined);
+  assert.equal(info.tls_verify, undefined);
+  const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca) } });
+  t.after(() => nc.close());
+  await roundTrip(nc);
+  const client = [...h.server.clients.values()][0]!;
+  assert.match(client.tlsVersion ?? '', /^1\.[23]$/);
+  assert.ok(client.tlsCipher);
+});
+
+test('tls available (allow_non_tls): TLS and plaintext clients both work', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c), allowNonTls: true }, t);
+  const { c: raw, info } = await RawClient.connectInfo(h.port);
+  assert.equal(info.tls_required, undefined);
+  assert.equal(info.tls_available, true);
+  raw.send('CONNECT {"verbose":false}\r\nPING\r\n');
+  await raw.waitFor('PONG');
+  raw.close();
+  const plain = await connect({ port: h.port, tls: null });
+  t.after(() => plain.close());
+  await roundTrip(plain);
+  const secure = await connect({ port: h.port, tls: { ca: c.pem(c.ca) } });
+  t.after(() => secure.close());
+  await roundTrip(secure);
+  const versions = [...h.server.clients.values()].map((cl) => cl.tlsVersion);
+  assert.ok(versions.includes(undefined) && versions.some((v) => v !== undefined), String(versions));
+});
+
+test('a client that trusts another CA cannot connect', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c) }, t);
+  await assert.rejects(connect({ port: h.port, tls: { ca: c.pem(c.otherCa) }, reconnect: false }));
+  // and the default trust store does not know our CA either
+  await assert.rejects(connect({ port: h.port, tls: {}, reconnect: false }));
+});
+
+test('mutual TLS (verify): a client certificate from the CA is required', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c, { caFile: c.ca, verify: true }) }, t);
+  const log = captureLog(h);
+  const { c: raw, info } = await RawClient.connectInfo(h.port);
+  raw.close();
+  assert.equal(info.tls_verify, true);
+  const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(c.clientCert), key: c.pem(c.clientKey) } });
+  t.after(() => nc.close());
+  await roundTrip(nc);
+  await assert.rejects(connect({ port: h.port, tls: { ca: c.pem(c.ca) }, reconnect: false }), 'no client certificate');
+  // a certificate the server's CA did not sign
+  const otherKey = c.issue('stranger', '/CN=stranger');
+  const selfSigned = await selfSignedPair(c);
+  await assert.rejects(connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: selfSigned.cert, key: selfSigned.key }, reconnect: false }));
+  assert.ok(otherKey.cert);
+  assert.ok(log.some((l) => /TLS handshake error/.test(l)), log.join('\n'));
+  assert.equal(h.server.clients.size, 1);
+});
+
+async function selfSignedPair(c: CertFiles): Promise<{ cert: string; key: string }> {
+  return { cert: c.pem(c.otherCa), key: readFileSync(c.otherCa.replace(/\.pem$/, '-key.pem'), 'utf8') };
+}
+
+test('verify_and_map: the certificate names the user (e-mail SAN, then subject DN)', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const bob = c.issue('bob', '/CN=bob/OU=ops/O=acme');
+  const eve = c.issue('eve', '/CN=eve/O=acme');
+  const h = await startTestServer({
+    tls: serverTls(c, { caFile: c.ca, verifyAndMap: true }),
+    authorization: {
+      users: [
+        { user: 'client@tsnats.test', permissions: { publish: { allow: ['mapped.>'] }, subscribe: { allow: ['mapped.>'] } } },
+        // written in another attribute order than the certificate's
+        { user: 'O=acme,OU=ops,CN=bob' },
+      ],
+    },
+  }, t, { configAuth: true });
+  const byEmail = await connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(c.clientCert), key: c.pem(c.clientKey) } });
+  t.after(() => byEmail.close());
+  await byEmail.flush();
+  const byDn = await connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(bob.cert), key: c.pem(bob.key) } });
+  t.after(() => byDn.close());
+  await byDn.flush();
+  const users = [...h.server.clients.values()].map((cl) => cl.authorizedUser).sort();
+  assert.deepEqual(users, ['O=acme,OU=ops,CN=bob', 'client@tsnats.test']);
+  // permissions of the mapped user apply
+  const denied = new Promise<string>((resolve) => {
+    void (async () => {
+      for await (const s of byEmail.status()) if (s.type === 'error') resolve(String((s as { error?: Error }).error?.message ?? ''));
+    })();
+  });
+  byEmail.publish('other.subject', 'x');
+  assert.match(await denied, /Permissions Violation for Publish to "other.subject"/);
+  // a valid certificate of nobody configured is refused
+  await assert.rejects(
+    connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(eve.cert), key: c.pem(eve.key) }, reconnect: false }),
+    /Authorization Violation/,
+  );
+});
+
+test('pinned_certs: only the listed client keys pass the handshake', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const other = c.issue('unpinned', '/CN=unpinned');
+  const pin = spkiSha256(new X509Certificate(readFileSync(c.clientCert)));
+  const h = await startTestServer({ tls: serverTls(c, { caFile: c.ca, verify: true, pinnedCerts: [pin] }) }, t);
+  const log = captureLog(h);
+  const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(c.clientCert), key: c.pem(c.clientKey) } });
+  t.after(() => nc.close());
+  await nc.flush();
+  await assert.rejects(connect({ port: h.port, tls: { ca: c.pem(c.ca), cert: c.pem(other.cert), key: c.pem(other.key) }, reconnect: false }));
+  assert.ok(log.some((l) => /TLS handshake error: certificate not pinned/.test(l)), log.join('\n'));
+});
+
+test('handshake_first: the TLS handshake comes before INFO', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c, { handshakeFirst: true }) }, t);
+  const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca), handshakeFirst: true } });
+  t.after(() => nc.close());
+  await roundTrip(nc);
+  // a raw TLS socket gets INFO as the first thing inside the tunnel
+  const sock = tls.connect({ host: '127.0.0.1', port: h.port, ca: c.pem(c.ca) });
+  t.after(() => sock.destroy());
+  const first = await new Promise<string>((resolve, reject) => {
+    sock.once('data', (b) => resolve(b.toString()));
+    sock.once('error', reject);
+  });
+  assert.match(first, /^INFO \{.*"tls_required":true/);
+});
+
+test('a plaintext client on a TLS-required port is closed; one that says nothing gets the timeout error', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c, { timeoutSec: 0.5 }) }, t);
+  const log = captureLog(h);
+  // a client that sends CONNECT in plaintext: the handshake fails at once
+  const { c: talker } = await RawClient.connectInfo(h.port);
+  talker.send('CONNECT {"verbose":false}\r\nPING\r\n');
+  await talker.waitClosed();
+  assert.doesNotMatch(talker.text, /PONG/);
+  // a client that never starts the handshake: -ERR at the TLS timeout, then closed
+  const { c: silent } = await RawClient.connectInfo(h.port);
+  await silent.waitFor("-ERR 'Secure Connection - TLS Required'");
+  await silent.waitClosed();
+  assert.ok(log.some((l) => /TLS handshake error: tls: first record does not look like a TLS handshake/.test(l)), log.join('\n'));
+  assert.ok(log.some((l) => /TLS handshake timeout/.test(l)), log.join('\n'));
+  const reasons = h.server.closedClients.list().map((cc) => cc.reason);
+  assert.deepEqual(reasons, ["TLS Handshake Failure", "TLS Handshake Failure"]);
+  assert.equal(h.server.clients.size, 0);
+});
+
+test('bcrypt passwords ($2a$ and $2b$) are checked, plain ones still work', async (t) => {
+  const a = bcrypt.hashSync('s3cret', 4).replace(/^\$2b\$/, '$2a$');
+  const b = bcrypt.hashSync('other', 4);
+  assert.match(a, /^\$2a\$/);
+  assert.match(b, /^\$2b\$/);
+  const h = await startTestServer({
+    authorization: { users: [{ user: 'alice', password: a }, { user: 'bob', password: b }, { user: 'carol', password: 'plain' }] },
+  }, t, { configAuth: true });
+  for (const [user, pass] of [['alice', 's3cret'], ['bob', 'other'], ['carol', 'plain'], ['alice', 's3cret']]) {
+    const nc = await connect({ port: h.port, user, pass });
+    await nc.flush();
+    await nc.close();
+  }
+  for (const [user, pass] of [['alice', 'wrong'], ['bob', b], ['carol', 'wrong'], ['alice', '']]) {
+    await assert.rejects(connect({ port: h.port, user, pass, reconnect: false }), /Authorization Violation/, `${user}/${pass}`);
+  }
+});
+
+test('bcrypt token', async (t) => {
+  const h = await startTestServer({ authorization: { token: bcrypt.hashSync('tok', 4) } }, t, { configAuth: true });
+  const nc = await connect({ port: h.port, token: 'tok' });
+  await nc.close();
+  await assert.rejects(connect({ port: h.port, token: 'nope', reconnect: false }), /Authorization Violation/);
+});
