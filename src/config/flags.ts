@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from './parser.js';
 import { loadConfigFile, validateOptions } from './load.js';
 import { tlsUnsupportedError } from './tls-unsupported.js';
+import { buildTlsSettings } from '../tls/settings.js';
 import {
   DEFAULT_PORT, defaultOptions, type AuthorizationConfig, type ClusterOptions, type Options,
 } from './options.js';
@@ -341,6 +342,14 @@ function applyTlsFlags(o: Options, values: Map<string, string | number | boolean
     caFile: values.get('tlscacert') as string | undefined,
     verify: values.get('tlsverify') === true,
   };
+  // nats-server loads the files while reading the flags (GenTLSConfig).
+  try {
+    buildTlsSettings(o.tls);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' && err.path) throw new FlagError(`open ${err.path}: no such file or directory`);
+    throw new FlagError(`error parsing X509 certificate/key pair: ${err.message}`);
+  }
 }
 
 /**
@@ -384,7 +393,7 @@ export function resolveOptions(argv: string[]): ResolvedCommandLine {
     const invalid = validateOptions(options);
     if (invalid !== undefined) throw new FlagError(invalid);
   }
-  // Refused with -t too: a config asking for TLS cannot be served by tsnats.
+  // Refused with -t too: TLS settings tsnats cannot honour.
   const noTls = tlsUnsupportedError(options);
   if (noTls !== undefined) throw new FlagError(noTls);
   return { action: check ? 'check' : 'run', options, configFile: configFile || undefined, warnings, notices };

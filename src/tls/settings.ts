@@ -4,7 +4,7 @@
 // curve names are translated to OpenSSL's, so configs written for nats-server load.
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { TlsConfig } from '../config/options.js';
 
 /** nats-server's default TLS timeout (seconds). */
@@ -73,11 +73,11 @@ export interface TlsSettings {
   readonly handshakeFirstFallbackMs: number;
 }
 
-/** Build the settings of one tls block (files were checked when the config was read). */
-export function buildTlsSettings(t: TlsConfig): TlsSettings {
+/** node:tls context options of a tls block: certificate, CA, ciphers, curves, minimum version. */
+export function secureContextOptions(t: TlsConfig): SecureContextOptions {
   const pair = t.certFile && t.keyFile ? { certFile: t.certFile, keyFile: t.keyFile } : t.certificates?.[0];
   const ciphers = (t.cipherSuites ?? DEFAULT_CIPHERS).map((c) => CIPHERS[c]).filter((c): c is string => !!c);
-  const context = createSecureContext({
+  return {
     cert: pair ? readFileSync(pair.certFile) : undefined,
     key: pair ? readFileSync(pair.keyFile) : undefined,
     ca: t.caFile ? readFileSync(t.caFile) : undefined,
@@ -85,7 +85,12 @@ export function buildTlsSettings(t: TlsConfig): TlsSettings {
     ecdhCurve: (t.curvePreferences ?? DEFAULT_CURVES).map((c) => CURVES[c]).join(':'),
     minVersion: t.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     honorCipherOrder: true,
-  });
+  };
+}
+
+/** Build the settings of one tls block (files were checked when the config was read). */
+export function buildTlsSettings(t: TlsConfig): TlsSettings {
+  const context = createSecureContext(secureContextOptions(t));
   const timeoutSec = t.timeoutSec !== undefined && t.timeoutSec > 0 ? t.timeoutSec : DEFAULT_TLS_TIMEOUT_SEC;
   return {
     context,
