@@ -215,7 +215,7 @@ export class Client implements ClientOpHandler, MsgSink {
       },
       failed: (log) => {
         if (this.closed) return;
-        this.host.log.error(`${this.label()} - ${log}`);
+        for (const l of log) this.host.log.error(`${this.label()} - ${l}`);
         this.close(CloseReason.TLS_HANDSHAKE, false);
       },
     });

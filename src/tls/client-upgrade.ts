@@ -5,22 +5,21 @@
 //   - handshake_first: the handshake comes first and INFO is sent over TLS; with a
 //     fallback delay, a client that says nothing for that long gets INFO first instead.
 // A handshake that fails or does not finish within the TLS timeout closes the connection
-// ("TLS Handshake Failure"); on the timeout the client is told
-// -ERR 'Secure Connection - TLS Required' first, as nats-server does.
+// ("TLS Handshake Failure"). On the timeout nats-server 2.9.10 queues
+// -ERR 'Secure Connection - TLS Required' but the connection is already closed: the
+// client sees INFO and then EOF (checked against the real server), and so it is here.
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { serverHandshakeError, type TlsSettings } from './settings.js';
-
-export const TLS_REQUIRED_ERR = 'Secure Connection - TLS Required';
 
 export interface ClientTlsHooks {
   /** write INFO to `sock` now */
   sendInfo(sock: Socket): void;
   /** the connection is ready: read from and write to `sock`; `pre` was read while deciding */
   ready(sock: Socket, pre: Buffer | null, secure: TLSSocket | null): void;
-  /** close with "TLS Handshake Failure"; `log` is the error line, `tellClient` sends the -ERR first */
-  failed(log: string, tellClient: boolean): void;
+  /** close with "TLS Handshake Failure"; `log` holds the error lines to print */
+  failed(log: string[]): void;
 }
 
 /** Run the TLS part of a client's accept on the plaintext socket `raw`. */
@@ -65,7 +64,7 @@ function firstBytes(raw: Socket, waitMs: number, hooks: ClientTlsHooks, then: (p
     if (done) return;
     done = true;
     clearTimeout(timer);
-    hooks.failed('TLS handshake error: EOF', false);
+    hooks.failed(['TLS handshake error: EOF']);
   };
   const timer = setTimeout(() => finish(null), waitMs);
   raw.on('data', onData);
@@ -80,23 +79,25 @@ function serverHandshake(raw: Socket, pre: Buffer | null, s: TlsSettings, hooks:
     isServer: true, secureContext: s.context, requestCert: s.verify, rejectUnauthorized: s.verify,
   });
   let done = false;
-  const fail = (log: string, tellClient: boolean): void => {
+  const fail = (...log: string[]): void => {
     if (done) return;
     done = true;
     clearTimeout(timer);
-    if (tellClient && !raw.destroyed) raw.write(`-ERR '${TLS_REQUIRED_ERR}'\r\n`);
-    hooks.failed(log, tellClient);
+    hooks.failed(log);
   };
-  const timer = setTimeout(() => fail('TLS handshake timeout', true), s.timeoutMs);
-  const onError = (e: Error): void => fail(`TLS handshake error: ${tlsErrorText(e)}`, false);
-  const onClose = (): void => fail('TLS handshake error: EOF', false);
+  const timer = setTimeout(() => {
+    const where = `${raw.localAddress ?? ''}:${raw.localPort ?? 0}->${raw.remoteAddress ?? ''}:${raw.remotePort ?? 0}`;
+    fail(`TLS handshake error: read tcp ${where.replace(/::ffff:/g, '')}: i/o timeout`, 'TLS handshake timeout');
+  }, s.timeoutMs);
+  const onError = (e: Error): void => fail(`TLS handshake error: ${tlsErrorText(e)}`);
+  const onClose = (): void => fail('TLS handshake error: EOF');
   sock.on('error', onError);
   sock.on('close', onClose);
   sock.once('secure', () => {
     if (done) return;
     const err = serverHandshakeError(s, sock);
     if (err !== undefined) {
-      fail(`TLS handshake error: ${err}`, false);
+      fail(`TLS handshake error: ${err}`);
       return;
     }
     done = true;
