@@ -210,6 +210,7 @@ export class Client implements ClientOpHandler, MsgSink {
         this.listen(sock);
         this.armTimers();
         if (pre !== null) this.onData(pre);
+        sock.setNoDelay(true);
         sock.resume();
         if (this.out.pending > 0) this.requestFlush();
       },
