@@ -12,11 +12,10 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from './parser.js';
 import { loadConfigFile, validateOptions } from './load.js';
 import { tlsUnsupportedError } from './tls-unsupported.js';
-import { buildTlsSettings } from '../tls/settings.js';
 import {
   DEFAULT_PORT, defaultOptions, type AuthorizationConfig, type ClusterOptions, type Options,
 } from './options.js';
-import { defaultClusterOptions } from './load-blocks.js';
+import { defaultClusterOptions, tlsFilesError } from './load-blocks.js';
 
 /** A command-line error, with nats-server's message (the CLI prints `nats-server: <message>`). */
 export class FlagError extends Error {
@@ -343,13 +342,8 @@ function applyTlsFlags(o: Options, values: Map<string, string | number | boolean
     verify: values.get('tlsverify') === true,
   };
   // nats-server loads the files while reading the flags (GenTLSConfig).
-  try {
-    buildTlsSettings(o.tls);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' && err.path) throw new FlagError(`open ${err.path}: no such file or directory`);
-    throw new FlagError(`error parsing X509 certificate/key pair: ${err.message}`);
-  }
+  const bad = tlsFilesError(o.tls);
+  if (bad !== undefined) throw new FlagError(bad);
 }
 
 /**

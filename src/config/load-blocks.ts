@@ -11,7 +11,7 @@ import {
   parseListen, storageSize, str, strictDurationMs,
 } from './load-util.js';
 import { parseAuthorizationBlock, parsePermissions } from './load-auth.js';
-import { tlsNamesError } from '../tls/settings.js';
+import { tlsNamesError } from './tls-names.js';
 import type { ClusterOptions, JetStreamOptions, Options, TlsConfig } from './options.js';
 
 const ROUTE_MAX_PING_INTERVAL_MS = 30_000;
@@ -370,25 +370,33 @@ function readFileForTls(file: string): Buffer {
 
 /** nats-server GenTLSConfig loads the certificate files while reading the config; so do we. */
 function checkTlsFiles(n: ConfNode, t: TlsConfig): void {
-  if (t.certFile && !t.keyFile) throw ConfigError.at(n, "missing 'key_file' in TLS configuration");
-  if (!t.certFile && t.keyFile) throw ConfigError.at(n, "missing 'cert_file' in TLS configuration");
+  const err = tlsFilesError(t);
+  if (err !== undefined) throw ConfigError.at(n, err);
+}
+
+/** Why the files of a tls block cannot be used (missing, unreadable, not a key pair), or undefined. */
+export function tlsFilesError(t: TlsConfig): string | undefined {
+  if (t.certFile && !t.keyFile) return "missing 'key_file' in TLS configuration";
+  if (!t.certFile && t.keyFile) return "missing 'cert_file' in TLS configuration";
   const pairs = t.certFile && t.keyFile ? [{ certFile: t.certFile, keyFile: t.keyFile }] : (t.certificates ?? []);
-  pairs.forEach((p, i) => {
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i]!;
     const which = t.certificates ? ` ${i + 1}/${pairs.length}` : '';
     try {
       createSecureContext({ cert: readFileForTls(p.certFile), key: readFileForTls(p.keyFile) });
     } catch (e) {
-      throw ConfigError.at(n, `error parsing X509 certificate/key pair${which}: ${(e as Error).message}`);
+      return `error parsing X509 certificate/key pair${which}: ${(e as Error).message}`;
     }
-  });
+  }
   if (t.caFile) {
     try {
       const pem = readFileForTls(t.caFile);
-      if (!pem.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) throw new Error('failed to parse root ca certificate');
+      if (!pem.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) return 'failed to parse root ca certificate';
     } catch (e) {
-      throw ConfigError.at(n, (e as Error).message);
+      return (e as Error).message;
     }
   }
+  return undefined;
 }
 
 // ---- cluster --------------------------------------------------------------------------

@@ -1,61 +1,15 @@
 // TLS settings built once from a `tls {}` block (client port, cluster, monitoring),
 // as nats-server's GenTLSConfig: one SecureContext shared by every connection, the
 // handshake timeout, peer verification, pinned certificates. Go cipher-suite and
-// curve names are translated to OpenSSL's, so configs written for nats-server load.
+// curve names are translated to OpenSSL's by config/tls-names.ts.
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { TlsConfig } from '../config/options.js';
+import { opensslCiphers, opensslCurves } from '../config/tls-names.js';
 
 /** nats-server's default TLS timeout (seconds). */
 export const DEFAULT_TLS_TIMEOUT_SEC = 2;
-
-/** Go cipher-suite name -> OpenSSL name. TLS 1.3 suites are not configurable in Go (always on). */
-const CIPHERS: Record<string, string | null> = {
-  TLS_RSA_WITH_RC4_128_SHA: 'RC4-SHA',
-  TLS_RSA_WITH_3DES_EDE_CBC_SHA: 'DES-CBC3-SHA',
-  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
-  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
-  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
-  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
-  TLS_ECDHE_ECDSA_WITH_RC4_128_SHA: 'ECDHE-ECDSA-RC4-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
-  TLS_ECDHE_RSA_WITH_RC4_128_SHA: 'ECDHE-RSA-RC4-SHA',
-  TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA: 'ECDHE-RSA-DES-CBC3-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
-  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
-  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
-  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
-  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305: 'ECDHE-RSA-CHACHA20-POLY1305',
-  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  TLS_AES_128_GCM_SHA256: null,
-  TLS_AES_256_GCM_SHA384: null,
-  TLS_CHACHA20_POLY1305_SHA256: null,
-};
-
-/** nats-server's defaultCipherSuites (TLS 1.2). */
-const DEFAULT_CIPHERS = [
-  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
-  'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305',
-  'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
-];
-/** Go's TLS 1.3 suites, in the order Go prefers them on machines with AES hardware. */
-const TLS13_CIPHERS = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-
-const CURVES: Record<string, string> = { X25519: 'X25519', CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521' };
-const DEFAULT_CURVES = ['X25519', 'CurveP256', 'CurveP384', 'CurveP521'];
-
-/** nats-server's parseCipher / parseCurvePreferences errors, or undefined when the names are known. */
-export function tlsNamesError(t: TlsConfig): string | undefined {
-  for (const c of t.cipherSuites ?? []) if (!(c in CIPHERS)) return `unrecognized cipher ${c}`;
-  for (const c of t.curvePreferences ?? []) if (!(c in CURVES)) return `unrecognized curve preference ${c}`;
-  return undefined;
-}
 
 export interface TlsSettings {
   readonly context: SecureContext;
@@ -76,13 +30,12 @@ export interface TlsSettings {
 /** node:tls context options of a tls block: certificate, CA, ciphers, curves, minimum version. */
 export function secureContextOptions(t: TlsConfig): SecureContextOptions {
   const pair = t.certFile && t.keyFile ? { certFile: t.certFile, keyFile: t.keyFile } : t.certificates?.[0];
-  const ciphers = (t.cipherSuites ?? DEFAULT_CIPHERS).map((c) => CIPHERS[c]).filter((c): c is string => !!c);
   return {
     cert: pair ? readFileSync(pair.certFile) : undefined,
     key: pair ? readFileSync(pair.keyFile) : undefined,
     ca: t.caFile ? readFileSync(t.caFile) : undefined,
-    ciphers: [TLS13_CIPHERS, ...ciphers].join(':'),
-    ecdhCurve: (t.curvePreferences ?? DEFAULT_CURVES).map((c) => CURVES[c]).join(':'),
+    ciphers: opensslCiphers(t),
+    ecdhCurve: opensslCurves(t),
     minVersion: t.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     honorCipherOrder: true,
   };
