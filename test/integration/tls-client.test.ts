@@ -206,3 +206,32 @@ test('bcrypt token', async (t) => {
   await nc.close();
   await assert.rejects(connect({ port: h.port, token: 'nope', reconnect: false }), /Authorization Violation/);
 });
+
+test('handshake_first with a fallback delay: TLS-first clients and INFO-first clients both connect', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c, { handshakeFirst: true, handshakeFirstFallbackMs: 50 }) }, t);
+  const first = await connect({ port: h.port, tls: { ca: c.pem(c.ca), handshakeFirst: true } });
+  t.after(() => first.close());
+  await roundTrip(first);
+  // a client that waits for INFO gets it (tls_required) after the delay, then upgrades
+  const { c: raw, info } = await RawClient.connectInfo(h.port);
+  raw.close();
+  assert.equal(info.tls_required, true);
+  const later = await connect({ port: h.port, tls: { ca: c.pem(c.ca) } });
+  t.after(() => later.close());
+  await roundTrip(later);
+  assert.ok([...h.server.clients.values()].filter((cl) => cl.tlsVersion !== undefined).length >= 2);
+});
+
+test('connz shows the TLS version and cipher suite of TLS clients', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({ tls: serverTls(c), httpPort: 0, httpHost: '127.0.0.1' }, t);
+  const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca) } });
+  t.after(() => nc.close());
+  await nc.flush();
+  const port = h.server.listeners.port('monitoring')!;
+  const connz = await (await fetch(`http://127.0.0.1:${port}/connz`)).json() as { connections: Record<string, unknown>[] };
+  assert.equal(connz.connections.length, 1);
+  assert.match(String(connz.connections[0]!.tls_version), /^1\.[23]$/);
+  assert.match(String(connz.connections[0]!.tls_cipher_suite), /^TLS_/);
+});
