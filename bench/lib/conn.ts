@@ -24,9 +24,8 @@ export interface ConnOptions extends ConnectOptions {
 export interface ConnTls {
   /** PEM of the CA that signed the server certificate */
   ca: string;
-  /** OpenSSL cipher list / TLS 1.3 suites offered, so both servers negotiate the same one */
-  ciphers?: string;
-  ciphersuites?: string;
+  /** the only TLS 1.3 suite offered (e.g. TLS_AES_128_GCM_SHA256), so both servers negotiate the same one */
+  suite?: string;
 }
 
 export interface ReceivedMsg {
@@ -152,9 +151,11 @@ export class RawConn {
       raw.once('error', reject);
       raw.once('close', () => reject(new Error('closed before INFO')));
     }), timeoutMs, 'INFO');
+    // node takes TLS 1.3 suites in `ciphers` (TLS_ names); offering one suite and TLS 1.3 only
+    // leaves the server no choice.
     const socket = tls.connect({
-      socket: raw, host: o.host ?? '127.0.0.1', ca: t.ca, ciphers: t.ciphers,
-      ...(t.ciphersuites ? { ciphersuites: t.ciphersuites } as object : {}),
+      socket: raw, host: o.host ?? '127.0.0.1', ca: t.ca,
+      ...(t.suite ? { ciphers: t.suite, minVersion: 'TLSv1.3' as const } : {}),
     });
     await withTimeout(new Promise<void>((resolve, reject) => {
       socket.once('secureConnect', () => resolve());
