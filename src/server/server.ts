@@ -482,7 +482,7 @@ export class Server implements ClientHost, AccountHost {
       'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
       'maxSubTokens', 'pingIntervalMs', 'pingMax', 'writeDeadlineMs', 'authTimeoutMs',
       'lameDuckDurationMs', 'lameDuckGracePeriodMs', 'noHeaderSupport',
-      'authorization', 'accounts', 'noAuthUser',
+      'authorization', 'accounts', 'noAuthUser', 'tls',
     ];
     const changed: string[] = [];
     const merged: Options = { ...prev };
@@ -492,13 +492,17 @@ export class Server implements ClientHost, AccountHost {
         (merged as unknown as Record<string, unknown>)[k] = next[k];
       }
     }
+    if (changed.includes('tls') && !this.reloadTls(merged)) {
+      merged.tls = prev.tls;
+      changed.splice(changed.indexOf('tls'), 1);
+    }
     this.options = merged;
     this.configLoadTime = new Date();
     this.log.configure({
       debug: merged.debug, trace: merged.trace, logtime: merged.logtime,
       logtimeUtc: merged.logtimeUtc, logFile: merged.logFile,
     });
-    const authKeys = ['authorization', 'accounts', 'noAuthUser'];
+    const authKeys = ['authorization', 'accounts', 'noAuthUser', 'tls'];
     if (this.configAuth && (this.authFromOptions || this.authenticator === null) && changed.some((k) => authKeys.includes(k))) {
       for (const a of merged.accounts) this.registerAccount(a.name);
       this.authenticator = authenticatorFromOptions(merged, this, (m) => this.log.warn(m));
@@ -510,6 +514,20 @@ export class Server implements ClientHost, AccountHost {
     }
     this.log.info('Reloaded server configuration');
     return changed;
+  }
+
+  /** New client TLS settings for connections accepted from now on (nats-server's tls reload); false: kept the old ones. */
+  private reloadTls(next: Options): boolean {
+    const refused = tlsUnsupportedError(next);
+    try {
+      if (refused !== undefined) throw new Error(refused);
+      this.clientTls = next.tls ? { settings: buildTlsSettings(next.tls), allowNonTls: next.allowNonTls } : null;
+    } catch (e) {
+      this.log.error(`Failed to reload the tls configuration, keeping the previous one: ${(e as Error).message}`);
+      return false;
+    }
+    this.log.info(`Reloaded: tls = ${next.tls ? 'enabled' : 'disabled'}`);
+    return true;
   }
 
   /** Number of client connections (kind CLIENT) currently open. */

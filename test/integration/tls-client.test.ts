@@ -235,3 +235,30 @@ test('connz shows the TLS version and cipher suite of TLS clients', { skip }, as
   assert.match(String(connz.connections[0]!.tls_version), /^1\.[23]$/);
   assert.match(String(connz.connections[0]!.tls_cipher_suite), /^TLS_/);
 });
+
+test('reload turns client TLS on and off for new connections (as nats-server)', { skip }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startTestServer({}, t);
+  const plain = await connect({ port: h.port });
+  t.after(() => plain.close());
+  const base = h.server.options;
+  const changed = h.server.reload({ ...base, tls: serverTls(c) });
+  assert.ok(changed.includes('tls'));
+  const { c: raw, info } = await RawClient.connectInfo(h.port);
+  raw.close();
+  assert.equal(info.tls_required, true);
+  const secure = await connect({ port: h.port, tls: { ca: c.pem(c.ca) } });
+  t.after(() => secure.close());
+  await roundTrip(secure);
+  // the connection made before the reload keeps working
+  await roundTrip(plain);
+  // TLS settings tsnats refuses: the previous settings stay
+  const log = captureLog(h);
+  h.server.reload({ ...base, tls: { certFile: c.serverCert, keyFile: c.serverKey, unsupported: ['ocsp_peer'] } });
+  assert.ok(log.some((l) => /Failed to reload the tls configuration/.test(l)), log.join('\n'));
+  assert.equal((await RawClient.connectInfo(h.port).then(({ c: r, info: i }) => { r.close(); return i; })).tls_required, true);
+  h.server.reload({ ...base, tls: undefined });
+  const after = await connect({ port: h.port, tls: null });
+  t.after(() => after.close());
+  await roundTrip(after);
+});
