@@ -46,11 +46,9 @@ test('a node whose certificate the cluster CA did not sign gets no route', { ski
   const lines: string[] = [];
   a.h.server.log.sink = { write: (l: string) => lines.push(l) };
   // B presents a certificate of another CA (and trusts it): A refuses the handshake
-  const strangerCa = c.otherCa;
-  const strangerKey = c.otherCa.replace(/\.pem$/, '-key.pem');
   const b = await startNode({
     name: 'B', routes: [a.routeUrl],
-    extra: { cluster: { tls: { certFile: strangerCa, keyFile: strangerKey, caFile: c.ca, verify: true, timeoutSec: 2 } } as never },
+    extra: { cluster: { tls: { certFile: c.otherCa, keyFile: c.otherCaKey, caFile: c.ca, verify: true, timeoutSec: 2 } } as never },
   });
   t.after(() => b.h.shutdown());
   await waitFor(() => lines.some((l) => /TLS route handshake error/.test(l)), 'A logs the refused handshake');

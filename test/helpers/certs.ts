@@ -16,8 +16,9 @@ export interface CertFiles {
   serverKey: string;
   clientCert: string;
   clientKey: string;
-  /** a CA that signed nothing here */
+  /** a CA that signed nothing here, and its key (a certificate the CA above did not sign) */
   otherCa: string;
+  otherCaKey: string;
   /** PEM contents, for client options */
   pem(path: string): string;
   /** another certificate signed by the CA: `subject` like "/CN=bob/O=acme", SANs like "email:bob@acme.io" */
@@ -62,7 +63,7 @@ export function makeCerts(t?: TestContext): CertFiles {
   const client = issue(dir, ca, 'client', '/CN=client/OU=tests/O=tsnats', ['email:client@tsnats.test'], 'clientAuth');
   return {
     dir, ca: ca.cert, caKey: ca.key, serverCert: server.cert, serverKey: server.key,
-    clientCert: client.cert, clientKey: client.key, otherCa: other.cert,
+    clientCert: client.cert, clientKey: client.key, otherCa: other.cert, otherCaKey: other.key,
     pem: (p) => readFileSync(p, 'utf8'),
     issue: (name, subject, sans = []) => issue(dir, ca, name, subject, sans, 'clientAuth'),
   };

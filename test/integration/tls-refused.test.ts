@@ -6,27 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { spawnTsnats, spawnNatsServer } from '../helpers/child.js';
 import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { makeCerts } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
+import { RawClient } from '../helpers/raw-client.js';
 
-function firstInfo(port: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      const i = buf.indexOf('\r\n');
-      if (i >= 0) {
-        sock.destroy();
-        resolve(JSON.parse(buf.slice(5, i)));
-      }
-    });
-    sock.on('error', reject);
-  });
+async function firstInfo(port: number): Promise<Record<string, unknown>> {
+  const { c, info } = await RawClient.connectInfo(port);
+  c.close();
+  return info;
 }
 
 test('TLS settings tsnats cannot honour are refused at start-up and by -t', { skip: opensslSkip() }, async (t) => {
