@@ -219,6 +219,7 @@ export class Client implements ClientOpHandler, MsgSink {
         for (const l of log) this.host.log.error(`${this.label()} - ${l}`);
         this.close(CloseReason.TLS_HANDSHAKE, false);
       },
+      gone: () => this.close(CloseReason.CLIENT_CLOSED, false),
     });
   }
 

@@ -20,10 +20,18 @@ export interface ClientTlsHooks {
   ready(sock: Socket, pre: Buffer | null, secure: TLSSocket | null): void;
   /** close with "TLS Handshake Failure"; `log` holds the error lines to print */
   failed(log: string[]): void;
+  /** the client went away before saying anything (allow_non_tls / handshake_first fallback wait) */
+  gone(): void;
+}
+
+function ignoreError(): void {
+  // The socket's 'close' follows every error; that is where the connection is ended.
 }
 
 /** Run the TLS part of a client's accept on the plaintext socket `raw`. */
 export function negotiateClientTls(raw: Socket, s: TlsSettings, allowNonTls: boolean, hooks: ClientTlsHooks): void {
+  // No reader is attached yet: a reset must not become an unhandled 'error' event.
+  raw.on('error', ignoreError);
   const afterInfo = (): void => {
     hooks.sendInfo(raw);
     if (!allowNonTls) {
@@ -64,7 +72,7 @@ function firstBytes(raw: Socket, waitMs: number, hooks: ClientTlsHooks, then: (p
     if (done) return;
     done = true;
     clearTimeout(timer);
-    hooks.failed(['TLS handshake error: EOF']);
+    hooks.gone();
   };
   const timer = setTimeout(() => finish(null), waitMs);
   raw.on('data', onData);

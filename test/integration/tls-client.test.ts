@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { waitUntil } from '../helpers/wait.js';
 import { connect } from '@nats-io/transport-node';
 import bcrypt from 'bcryptjs';
 import { startTestServer, captureLog } from '../helpers/server.js';
@@ -255,4 +257,28 @@ test('reload turns client TLS on and off for new connections (as nats-server)', 
   const after = await connect({ port: h.port, tls: null });
   t.after(() => after.close());
   await roundTrip(after);
+});
+
+test('clients that reset the connection while the server waits for their first bytes or handshake do not hurt the server', { skip }, async (t) => {
+  const c = makeCerts(t);
+  for (const opts of [
+    { tls: serverTls(c), allowNonTls: true },
+    { tls: serverTls(c, { handshakeFirst: true, handshakeFirstFallbackMs: 200 }) },
+    { tls: serverTls(c) },
+  ] as Partial<Options>[]) {
+    const h = await startTestServer(opts, t);
+    for (let i = 0; i < 5; i++) {
+      const sock = net.connect(h.port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => {
+        sock.once('connect', () => resolve());
+        sock.once('error', reject);
+      });
+      if (i % 2 === 1) await new Promise((r) => sock.once('data', r));
+      sock.resetAndDestroy();
+    }
+    await waitUntil(() => h.server.clients.size === 0, 5000, 'every reset client gone');
+    const nc = await connect({ port: h.port, tls: { ca: c.pem(c.ca), handshakeFirst: opts.tls?.handshakeFirst === true } });
+    await roundTrip(nc);
+    await nc.close();
+  }
 });
