@@ -120,6 +120,9 @@ export interface ClientAuthenticator {
   readonly needsNonce?: boolean;
   /** an op before CONNECT is allowed and the client is bound to this result (no_auth_user) */
   readonly noAuthUser?: boolean;
-  /** null = Authorization Violation */
-  authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null;
+  /**
+   * null = Authorization Violation. A Promise (a check that must not run on the event loop,
+   * such as bcrypt) holds the connection's input until it settles.
+   */
+  authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null | Promise<AuthResult | null>;
 }

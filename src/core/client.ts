@@ -15,7 +15,7 @@ import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
-  type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+  type AuthResult, type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
 } from './auth-hook.js';
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
@@ -128,6 +128,8 @@ export class Client implements ClientOpHandler, MsgSink {
   peerCert: X509Certificate | undefined;
   /** INFO went before the TLS handshake was done (handshake_first sends it after) */
   private tlsPending = false;
+  /** input read while an asynchronous authentication (bcrypt) runs; null when none runs */
+  private heldInput: Buffer[] | null = null;
 
   private readonly parser: ClientParser;
   private readonly out = new Outbound();
@@ -237,8 +239,9 @@ export class Client implements ClientOpHandler, MsgSink {
       if (auth.noAuthUser) {
         // no_auth_user: ops before CONNECT run as that user; a CONNECT with
         // credentials authenticates again.
+        // No credentials: answered at once (only password checks run asynchronously).
         const res = auth.authenticate(defaultConnectOptions(), this.authInfo());
-        if (res !== null) {
+        if (res !== null && !(res instanceof Promise)) {
           this.bindAccount(res.account);
           this.authorizedUser = res.user ?? '';
           this.permissions = res.permissions ?? null;
@@ -258,6 +261,11 @@ export class Client implements ClientOpHandler, MsgSink {
 
   private readonly onData = (buf: Buffer): void => {
     this.lastInMs = Date.now();
+    if (this.heldInput !== null) {
+      // Authentication is still running: nothing after the CONNECT is looked at yet.
+      this.heldInput.push(buf);
+      return;
+    }
     let r: ParseResult;
     try {
       r = this.parser.parse(buf);
@@ -269,6 +277,13 @@ export class Client implements ClientOpHandler, MsgSink {
     }
     this.host.flushPending();
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
+    if (r === ParseResult.SUSPENDED) {
+      // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.
+      const rest = buf.subarray(this.parser.resumeOffset);
+      // (onConnect set heldInput during parse())
+      if (rest.length > 0) (this.heldInput as Buffer[] | null)?.push(Buffer.from(rest));
+      return;
+    }
     switch (r) {
       case ParseResult.UNKNOWN_OP:
         this.host.log.error(`${this.label()} - Client parser ERROR, state: unknown protocol operation`);
@@ -475,10 +490,42 @@ export class Client implements ClientOpHandler, MsgSink {
     const auth = this.host.authenticator;
     if (auth !== null && auth.authRequired) {
       const res = auth.authenticate(opts, this.authInfo());
-      if (res === null) {
-        this.authViolation();
-        return false;
+      if (res instanceof Promise) {
+        // Checked off the event loop: hold this connection's input (and reads) until it settles.
+        this.parser.suspend();
+        this.heldInput = [];
+        this.socket.pause();
+        res.then((r) => this.connectAuthenticated(opts, first, r), () => this.connectAuthenticated(opts, first, null));
+        return true;
       }
+      return this.connectAuthenticated(opts, first, res);
+    }
+    return this.connectAuthenticated(opts, first, undefined);
+  }
+
+  /** The rest of CONNECT once authentication is known (`undefined`: no authentication configured). */
+  private connectAuthenticated(opts: ConnectOptions, first: boolean, res: AuthResult | null | undefined): boolean {
+    const held = this.heldInput;
+    this.heldInput = null;
+    if (this.closed) return false;
+    const ok = this.finishConnect(opts, first, res);
+    if (held !== null) {
+      // Asynchronous case: replay what arrived meanwhile, then read again.
+      this.host.flushPending();
+      if (!ok || this.closed) return ok;
+      for (const b of held) this.onData(b);
+      // A replayed CONNECT may have started another check: keep holding until it settles.
+      if (!this.closed && this.heldInput === null) this.socket.resume();
+    }
+    return ok;
+  }
+
+  private finishConnect(opts: ConnectOptions, first: boolean, res: AuthResult | null | undefined): boolean {
+    if (res === null) {
+      this.authViolation();
+      return false;
+    }
+    if (res !== undefined) {
       this.bindAccount(res.account);
       this.authorizedUser = res.user ?? '';
       this.permissions = res.permissions ?? null;

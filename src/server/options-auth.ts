@@ -8,7 +8,7 @@
 // With `tls { verify_and_map: true }` the user comes from the client certificate.
 // Not covered here: allow_responses, JWT/operator mode.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { bcryptKnownMatch, bcryptMatches, isBcrypt } from './bcrypt-check.js';
 import { userForCert } from '../tls/cert-map.js';
 import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
@@ -81,7 +81,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
     authRequired: true,
     needsNonce: byNkey.size > 0,
     noAuthUser: noAuthUser !== undefined,
-    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null {
+    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null | Promise<AuthResult | null> {
       if (opts.nkey) {
         const rec = byNkey.get(opts.nkey);
         if (rec === undefined || !conn.nonce || !opts.sig || !typeAllowed(rec, conn)) return null;
@@ -99,52 +99,29 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       // nats-server falls back to no_auth_user only when no credential at all was sent.
       const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
       if (token !== undefined) {
-        if (typeof opts.auth_token === 'string' && passwordMatches(opts.auth_token, token)) {
-          return { account: globalAccount, user: '', permissions: null };
+        const tokenResult: AuthResult = { account: globalAccount, user: '', permissions: null };
+        if (typeof opts.auth_token === 'string' && isBcrypt(token)) {
+          if (bcryptKnownMatch(opts.auth_token, token)) return tokenResult;
+          return bcryptMatches(opts.auth_token, token).then((ok) => (ok ? tokenResult : null));
         }
+        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) return tokenResult;
         if (noCredentials && noAuthUser && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
         return null;
       }
       if (opts.user !== undefined && opts.user !== '') {
         const rec = byName.get(opts.user);
         if (rec === undefined || rec.password === undefined) return null;
-        if (typeof opts.pass !== 'string' || !passwordMatches(opts.pass, rec.password)) return null;
-        return typeAllowed(rec, conn) ? result(rec) : null;
+        if (typeof opts.pass !== 'string' || !typeAllowed(rec, conn)) return null;
+        if (isBcrypt(rec.password)) {
+          if (bcryptKnownMatch(opts.pass, rec.password)) return result(rec);
+          return bcryptMatches(opts.pass, rec.password).then((ok) => (ok ? result(rec) : null));
+        }
+        return secretEquals(opts.pass, rec.password) ? result(rec) : null;
       }
       if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;
     },
   };
-}
-
-/** nats-server isBcrypt: "$2a$10$...", "$2b$11$...": a bcrypt hash, not a plain password. */
-function isBcrypt(p: string): boolean {
-  return /^\$2[abxy]?\$\d\d\$/.test(p);
-}
-
-/**
- * Successful bcrypt checks, by a digest of (hash, password): bcrypt is slow by design and
- * runs on the event loop here, so a client that reconnects with the right password pays
- * it once. Failed checks are never cached. Bounded: cleared when full.
- */
-const bcryptOk = new Set<string>();
-const BCRYPT_CACHE_MAX = 4096;
-
-function passwordMatches(given: string, want: string): boolean {
-  if (!isBcrypt(want)) return secretEquals(given, want);
-  const key = createHash('sha256').update(want).update('\u0000').update(given).digest('base64');
-  if (bcryptOk.has(key)) return true;
-  let ok = false;
-  try {
-    ok = bcrypt.compareSync(given, want);
-  } catch {
-    ok = false;
-  }
-  if (ok) {
-    if (bcryptOk.size >= BCRYPT_CACHE_MAX) bcryptOk.clear();
-    bcryptOk.add(key);
-  }
-  return ok;
 }
 
 let nkeysModule: { fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean } } | null = null;

@@ -282,3 +282,29 @@ test('clients that reset the connection while the server waits for their first b
     await nc.close();
   }
 });
+
+test('bcrypt is checked off the event loop: what a client pipelines after CONNECT waits for the result', async (t) => {
+  const hash = bcryptHash('pw');
+  const h = await startTestServer({ authorization: { users: [{ user: 'u', password: hash }] } }, t, { configAuth: true });
+  // right password, with SUB/PUB/PING in the same packet as CONNECT
+  const { c: good } = await RawClient.connectInfo(h.port);
+  good.send('CONNECT {"verbose":false,"user":"u","pass":"pw"}\r\nSUB pipe 1\r\nPUB pipe 2\r\nhi\r\nPING\r\n');
+  await good.waitFor('PONG', 20_000);
+  assert.match(good.text, /^MSG pipe 1 2\r\nhi\r\nPONG\r\n$/);
+  good.close();
+  // wrong password: the pipelined ops never run
+  const { c: bad } = await RawClient.connectInfo(h.port);
+  bad.send('CONNECT {"verbose":false,"user":"u","pass":"nope"}\r\nSUB pipe 1\r\nPING\r\n');
+  await bad.waitClosed(20_000);
+  assert.equal(bad.text, "-ERR 'Authorization Violation'\r\n");
+  // the same CONNECT split over two packets, right password
+  const { c: split } = await RawClient.connectInfo(h.port);
+  split.send('CONNECT {"verbose":false,"user":"u",');
+  split.send('"pass":"pw"}\r\nPING\r\n');
+  await split.waitFor('PONG', 20_000);
+  split.close();
+});
+
+function bcryptHash(pw: string): string {
+  return bcrypt.hashSync(pw, 4);
+}
