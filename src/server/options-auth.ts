@@ -6,7 +6,8 @@
 //
 // Passwords may be bcrypt hashes ($2a$/$2b$, as `nats server passwd` writes them).
 // With `tls { verify_and_map: true }` the user comes from the client certificate.
-// Not covered here: allow_responses, JWT/operator mode.
+// bcrypt checks run in a worker thread (bcrypt-check.ts). Not covered here: allow_responses,
+// JWT/operator mode.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { bcryptKnownMatch, bcryptMatches, isBcrypt } from './bcrypt-check.js';
 import { userForCert } from '../tls/cert-map.js';
