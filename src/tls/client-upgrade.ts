@@ -123,10 +123,23 @@ const NOT_TLS = new Set([
   'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LENGTH_MISMATCH',
 ]);
 
+/** TLS alerts from the peer, as Go's crypto/tls names them in nats-server's log. */
+const PEER_ALERTS: Record<string, string> = {
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'remote error: tls: unknown certificate authority',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'remote error: tls: bad certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'remote error: tls: unknown certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'remote error: tls: expired certificate',
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'remote error: tls: handshake failure',
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'remote error: tls: protocol version not supported',
+  ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: "tls: client didn't provide a certificate",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'remote error: tls: certificate required',
+};
+
 /** The handshake error as nats-server would log it, else OpenSSL's reason. */
 export function tlsErrorText(e: Error): string {
   const err = e as NodeJS.ErrnoException & { reason?: string };
   if (err.code !== undefined && NOT_TLS.has(err.code)) return 'tls: first record does not look like a TLS handshake';
+  if (err.code !== undefined && PEER_ALERTS[err.code] !== undefined) return PEER_ALERTS[err.code]!;
   return err.reason ?? e.message;
 }
 
