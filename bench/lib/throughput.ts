@@ -3,6 +3,7 @@
 import { startWorker, type GenWorker } from './workers.js';
 import type { PublisherConfig } from '../workers/publisher.js';
 import type { SubscriberConfig } from '../workers/subscriber.js';
+import type { ConnTls } from './conn.js';
 
 export interface Counts {
   warmupMsgs: number;
@@ -26,11 +27,12 @@ function framesPerChunk(subject: string, payloadBytes: number): number {
 }
 
 function publisherConfig(
-  port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer, websocket?: boolean,
+  port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer, tls?: ConnTls, websocket?: boolean,
 ): PublisherConfig {
   const fpc = framesPerChunk(subject, payloadBytes);
   return {
     port,
+    tls,
     subject,
     payloadBytes,
     warmupMsgs: c.warmupMsgs,
@@ -51,9 +53,9 @@ export interface Window {
 }
 
 export async function measurePublishOnly(
-  port: number, subject: string, payloadBytes: number, c: Counts, window?: Window,
+  port: number, subject: string, payloadBytes: number, c: Counts, window?: Window, tls?: ConnTls,
 ): Promise<{ perSec: number; generatorCpuShare: number }> {
-  const pub = startWorker('publisher', publisherConfig(port, subject, payloadBytes, c));
+  const pub = startWorker('publisher', publisherConfig(port, subject, payloadBytes, c, undefined, tls));
   try {
     await pub.ready;
     const meter = cpuMeter();
@@ -102,6 +104,7 @@ export async function measureFanout(
   timeoutMs: number,
   beforePublish?: () => Promise<void>,
   window?: Window,
+  tls?: ConnTls,
   /** the ports are websocket ports (publisher and subscribers connect with ws://) */
   websocket?: boolean,
 ): Promise<FanoutResult> {
@@ -112,6 +115,7 @@ export async function measureFanout(
     for (let i = 0; i < subscribers; i++) {
       const cfg: SubscriberConfig = {
         port: subPort,
+        tls,
         subject,
         payloadBytes,
         warmupMsgs: c.warmupMsgs,
@@ -125,7 +129,7 @@ export async function measureFanout(
     }
     await Promise.all(subs.map((s) => s.ready));
     if (beforePublish) await beforePublish();
-    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters, websocket));
+    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters, tls, websocket));
     await pub.ready;
     const meter = cpuMeter();
     window?.start();

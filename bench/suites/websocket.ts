@@ -49,7 +49,7 @@ export const suite: BenchSuite = {
                 start: () => { cpu0 = s.cpuSeconds(); t0 = performance.now(); },
                 end: () => { share = (s.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000); },
               };
-              const r = await measureFanout(wsPort, wsPort, 1, SUBJECT, size, countsFor(size), q ? 60_000 : 120_000, undefined, window, true);
+              const r = await measureFanout(wsPort, wsPort, 1, SUBJECT, size, countsFor(size), q ? 60_000 : 120_000, undefined, window, undefined, true);
               const key = `${kind}/${size}`;
               best.set(key, Math.max(best.get(key) ?? 0, r.deliveredPerSec));
               ctx.log(`ws/${tag}: ${Math.round(r.deliveredPerSec)} msgs/s, server CPU ${(share * 100).toFixed(0)}%, generator CPU ${(r.generatorCpuShare * 100).toFixed(0)}%`);

@@ -23,6 +23,9 @@ export interface ByteStream {
   uncork(): void;
   end(): unknown;
   destroy(): unknown;
+  /** Stop and restart reading (input is held while a CONNECT is checked asynchronously). */
+  pause(): unknown;
+  resume(): unknown;
   /** Told why the connection ends before end()/destroy() (a websocket sends it in its close frame). */
   closing?(reason: string): void;
 }

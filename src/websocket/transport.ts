@@ -93,6 +93,14 @@ export class WsStream implements ByteStream, FrameHandler {
     this.raw.setNoDelay(noDelay);
   }
 
+  pause(): void {
+    this.raw.pause();
+  }
+
+  resume(): void {
+    this.raw.resume();
+  }
+
   on(event: 'data' | 'error' | 'close' | 'drain', listener: (arg: never) => void): this {
     if (event === 'data') this.onBytes = listener as (data: Buffer) => void;
     else if (event === 'error') this.onErrors.push(listener as (err: Error) => void);
