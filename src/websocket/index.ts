@@ -2,6 +2,7 @@
 // requests pass nats-server's handshake and origin checks, then become ordinary client
 // connections over a WsStream. Loaded only when the block is configured.
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Options, WebsocketOptions } from '../config/options.js';
@@ -11,6 +12,7 @@ import type { Server, Subsystem } from '../server/server.js';
 import { authenticatorFromOptions } from '../server/options-auth.js';
 import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, wantsNoMasking } from './handshake.js';
 import { WsStream } from './transport.js';
+import { secureContextOptions } from '../tls/settings.js';
 
 /** Largest compressed or control message collected whole (others stream to the parser). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -25,6 +27,7 @@ export class WebsocketListener implements Subsystem {
   private http: http.Server | null = null;
   private origins: OriginPolicy | null = null;
   private conn: ClientConn = { type: 'WEBSOCKET', tag: 'wid' };
+  private tls = false;
   /** the actual port once listening */
   port = 0;
 
@@ -35,12 +38,23 @@ export class WebsocketListener implements Subsystem {
     const w = this.opts;
     this.origins = new OriginPolicy(w.sameOrigin, w.allowedOrigins, (m) => server.log.error(m));
     this.conn = { type: 'WEBSOCKET', tag: 'wid', ...listenerAuth(server, w) };
-    const hs = http.createServer();
-    hs.on('connection', this.onConnection);
+    // wss: the TLS handshake happens before the HTTP request, as nats-server's TLS listener does.
+    const tls = w.tls !== undefined;
+    this.tls = tls;
+    const verify = w.tls?.verify === true;
+    const hs = tls
+      ? https.createServer({
+        ...secureContextOptions(w.tls!), requestCert: verify, rejectUnauthorized: verify,
+        ...(w.handshakeTimeoutMs > 0 ? { handshakeTimeout: w.handshakeTimeoutMs } : {}),
+      })
+      : http.createServer();
+    // The timeout goes on the socket the upgrade hands over (the TLS one for wss), so the upgrade
+    // can clear it.
+    hs.on(tls ? 'secureConnection' : 'connection', this.onConnection);
     hs.on('upgrade', this.onUpgrade);
     // A plain HTTP request fails the same checks (nats-server answers 400 or 405).
     hs.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const bad = checkUpgrade(req, this.origins!, false) ?? { status: 400, reason: 'websocket upgrade not supported' };
+      const bad = checkUpgrade(req, this.origins!, this.tls) ?? { status: 400, reason: 'websocket upgrade not supported' };
       this.logReject(req.socket, bad.reason);
       res.writeHead(bad.status, {
         'Content-Type': 'text/plain; charset=utf-8', 'Sec-Websocket-Version': '13', 'X-Content-Type-Options': 'nosniff',
@@ -57,9 +71,10 @@ export class WebsocketListener implements Subsystem {
     hs.on('error', (err) => server.log.error(`websocket listener error: ${err.message}`));
     this.http = hs;
     this.port = (hs.address() as net.AddressInfo).port;
-    server.registerListener('websocket', 'ws', w.host, this.port);
-    server.log.info(`Listening for websocket clients on ws://${joinHostPort(w.host, this.port)}`);
-    server.log.warn('Websocket not configured with TLS. DO NOT USE IN PRODUCTION!');
+    const scheme = tls ? 'wss' : 'ws';
+    server.registerListener('websocket', scheme, w.host, this.port);
+    server.log.info(`Listening for websocket clients on ${scheme}://${joinHostPort(w.host, this.port)}`);
+    if (!tls) server.log.warn('Websocket not configured with TLS. DO NOT USE IN PRODUCTION!');
   }
 
   /** The handshake must finish within handshake_timeout (nats-server's HTTP read timeout). */
@@ -72,7 +87,7 @@ export class WebsocketListener implements Subsystem {
     const raw = socket as net.Socket;
     // Until a client connection owns it, a socket error (a reset peer) only ends the socket.
     raw.on('error', () => raw.destroy());
-    const bad = checkUpgrade(req, this.origins!, false);
+    const bad = checkUpgrade(req, this.origins!, this.tls);
     if (bad !== undefined) return this.reject(raw, bad);
     if (head.length > 0) return this.reject(raw, { status: 400, reason: 'client sent data before handshake is complete' });
     raw.setTimeout(0);

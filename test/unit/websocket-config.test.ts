@@ -62,9 +62,11 @@ test('websocket block: start-up checks (nats-server validateWebsocketOptions)', 
   assert.equal(validateOptions(load('websocket { port: 1, no_tls: true }')), undefined);
   assert.equal(validateOptions(load('websocket { port: 1, no_tls: true, jwt_cookie: c }')),
     'trusted operators or trusted keys configuration is required for JWT authentication via cookie "c"');
-  // a tls block: refused until tsnats serves TLS on the websocket port
+  // a tls block replaces no_tls (wss); what tsnats cannot honour in it is refused
   const base = load('websocket { port: 1 }');
   const tls = { ...base, websocket: { ...base.websocket!, tls: { certFile: 'c.pem', keyFile: 'k.pem' } } };
   assert.equal(validateOptions(tls), undefined);
-  assert.match(tlsUnsupportedError(tls) ?? '', /websocket \(websocket tls block\)/);
+  assert.equal(tlsUnsupportedError(tls), undefined);
+  const limited = { ...tls, websocket: { ...tls.websocket, tls: { ...tls.websocket.tls, connectionRateLimit: 5 } } };
+  assert.match(tlsUnsupportedError(limited) ?? '', /websocket \(tls block\): connection_rate_limit/);
 });
