@@ -6,13 +6,12 @@
 //
 // Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
 // without a bcrypt implementation), allow_responses, JWT/operator mode.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
-import { nkeys } from '../core/lazy-modules.js';
+import { crypto, nkeys } from '../core/lazy-modules.js';
 import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
 
 export interface AccountDirectory {
@@ -34,6 +33,7 @@ interface UserRecord {
  * their lengths): both sides are hashed to equal-length digests first.
  */
 export function secretEquals(given: string, want: string): boolean {
+  const { createHash, timingSafeEqual } = crypto();
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(want).digest();
   return timingSafeEqual(a, b);
