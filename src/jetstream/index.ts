@@ -123,6 +123,8 @@ export class JetStreamService implements Subsystem {
       if ((this.options.cluster.routes?.length ?? 0) > 0) {
         // Created before the API subscriptions so no request is answered single-server style.
         this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
+        // The meta log records each stream: its files become durable with its first write (store-factory.ts).
+        this.storeFactory.deferCreateDurability();
       } else {
         // nats-server refuses to start this configuration; tsnats keeps JetStream on this server alone.
         server.log.warn('JetStream cluster requires configured routes: running JetStream on this server only');
