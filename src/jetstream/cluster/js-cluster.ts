@@ -201,6 +201,8 @@ export class ClusteredJetStream {
   }
 
   private metaStarting: Promise<void> | undefined;
+  /** The meta group started with no state and has not had a leader yet (retryFirstCampaign). */
+  private bootstrapping = false;
 
   private startMeta(): Promise<void> {
     this.metaStarting ??= this.doStartMeta();
@@ -233,6 +235,7 @@ export class ClusteredJetStream {
     // before the peer has its own group running is lost, and the candidate then waits a whole
     // election timeout.
     if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : undefined);
+    this.bootstrapping = fresh;
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
@@ -289,13 +292,35 @@ export class ClusteredJetStream {
    * leads; it then catches up and the leader adds it as a peer.
    */
   private peerAnnounced(id: string): void {
+    this.retryFirstCampaign();
     if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
     try {
       this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
     } catch { /* lost leadership meanwhile */ }
   }
 
+  /**
+   * A fresh group's first vote requests are lost when they reach a peer whose group is not running
+   * yet (a loaded machine starts servers slowly); the candidate would then wait a whole election
+   * timeout (4-9 s). A peer announces itself only once its meta subscriptions exist, so until the
+   * group has had a leader the agreed first candidate campaigns again, at once, on each announcement.
+   */
+  private retryFirstCampaign(): void {
+    if (!this.bootstrapping || !this.node || this.stopped) return;
+    if (this.node.leaderId !== '') {
+      this.bootstrapping = false;
+      return;
+    }
+    if (![this.id, ...this.jsPeerIds()].every((p) => this.id <= p)) return;
+    try {
+      this.node.campaign(FIRST_CAMPAIGN_MS);
+    } catch {
+      // leader or closed meanwhile
+    }
+  }
+
   private onLeaderChange(isLeader: boolean): void {
+    this.bootstrapping = false;
     if (isLeader) {
       this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
       this.sendLeaderElectedAdvisory();
