@@ -52,6 +52,8 @@ const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
 const SNAPSHOT_INTERVAL_MS = 60_000;
 /** Campaign timeout of the agreed first candidate of a fresh meta group (NRG's minimum campaign timeout). */
 const FIRST_CAMPAIGN_MS = 100;
+/** Earliest campaign of the other members of a fresh meta group (plus up to 500 ms at random). */
+const OTHERS_FIRST_CAMPAIGN_MS = 1000;
 /** nats-server also snapshots when this much WAL could be compacted and the last snapshot is 30 s old. */
 const SNAPSHOT_COMPACT_BYTES = 8 * 1024 * 1024;
 const SNAPSHOT_MIN_GAP_MS = 30_000;
@@ -234,7 +236,10 @@ export class ClusteredJetStream {
     // so the first election does not wait ~450 ms on average. Not sooner: a vote request sent
     // before the peer has its own group running is lost, and the candidate then waits a whole
     // election timeout.
-    if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : undefined);
+    // The others campaign only after a later window (1-1.5 s): with both at NRG's 100-800 ms, one of
+    // them could start a candidacy at the same term as the agreed one on a loaded machine, split the
+    // vote, and leave both waiting a whole election timeout (4-9 s).
+    if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : OTHERS_FIRST_CAMPAIGN_MS + Math.floor(Math.random() * 500));
     this.bootstrapping = fresh;
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
