@@ -33,7 +33,7 @@ import { nuid } from '@nats-io/nuid';
 import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
-import { RouteRaftTransport } from './route-transport.js';
+import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
@@ -43,6 +43,7 @@ import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.
 import { StreamGroups } from './stream-group.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
+import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -100,6 +101,8 @@ export class ClusteredJetStream {
   private startedAt = 0;
   private stopped = false;
   private offPeer: (() => void) | undefined;
+  /** Stops reporting closed routes to this server's Raft nodes (watchRoutePeersGone). */
+  private offPeerGone: (() => void) | undefined;
   private offPeerInfoInterest: (() => void) | undefined;
   private offStatsz: (() => void) | undefined;
   private relay: ImportReplyRelay | undefined;
@@ -177,6 +180,7 @@ export class ClusteredJetStream {
     this.relay.start();
     this.offStatsz = followStatsz(this.sys, this.peerInfo, this.server.serverName, this.js.domain ?? '');
     this.offPeer = cluster.onPeerChange((ev, peer) => this.onPeerChange(ev, peer));
+    this.offPeerGone = watchRoutePeersGone(cluster, this.server.systemAccount);
     // A new server's interest in announcements reaches us over its route some time after the route
     // itself (when we announced on meeting it, nobody there listened yet): announce again as soon as
     // that interest arrives, so the meta leader can place assets on a new server at once, not only
@@ -254,6 +258,7 @@ export class ClusteredJetStream {
     if (this.stopped) return;
     this.stopped = true;
     this.offPeer?.();
+    this.offPeerGone?.();
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
@@ -397,50 +402,33 @@ export class ClusteredJetStream {
       return;
     }
     const live = !this.recovering;
-    switch (d.op) {
-      case MetaOp.assignStream: {
-        const prev = this.state.stream(accountOf(d.sa.client), d.sa.stream.name);
-        const entry = this.state.setStream(d.sa);
-        this.api.streamAssigned(entry, prev !== undefined);
-        if (live) void this.enqueue(() => this.localAssignStream(entry, false));
+    const ch = this.state.apply(d);
+    switch (ch.kind) {
+      case 'stream_assigned':
+        this.api.streamAssigned(ch.entry, ch.replaced);
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, false));
         break;
-      }
-      case MetaOp.updateStream: {
-        if (!this.state.stream(accountOf(d.sa.client), d.sa.stream.name)) return;
-        const entry = this.state.setStream(d.sa);
-        if (live) void this.enqueue(() => this.localAssignStream(entry, true));
+      case 'stream_updated':
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true));
         break;
-      }
-      case MetaOp.removeStream: {
-        const acc = accountOf(d.sa.client);
-        if (!this.state.stream(acc, d.sa.stream.name)) {
-          if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, undefined));
-          break;
-        }
-        const prev = this.state.removeStream(acc, d.sa.stream.name, d.sa);
-        if (!prev) break; // a removal of an older incarnation of this name
-        if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, prev));
+      case 'stream_removed':
+        if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
         break;
-      }
-      case MetaOp.assignConsumer: {
-        if (!this.state.setConsumer(d.ca)) {
-          this.server.log.warn(`JetStream cluster: consumer assignment '${accountOf(d.ca.client)} > ${d.ca.stream} > ${d.ca.name}' for an unknown stream, skipped`);
-          return;
-        }
-        this.api.consumerAssigned(d.ca);
-        if (live) void this.enqueue(() => this.localAssignConsumer(d.ca));
+      case 'consumer_assigned':
+        this.api.consumerAssigned(ch.ca);
+        if (live) void this.enqueue(() => this.localAssignConsumer(ch.ca));
         break;
-      }
-      case MetaOp.removeConsumer: {
-        const cur = this.state.stream(accountOf(d.ca.client), d.ca.stream)?.consumers.get(d.ca.name);
-        if (cur && !this.state.removeConsumer(d.ca)) break; // a newer consumer of that name stays
-        if (live) void this.enqueue(() => this.localRemoveConsumer(d.ca));
+      case 'consumer_removed':
+        if (live) void this.enqueue(() => this.localRemoveConsumer(ch.ca));
         break;
-      }
+      case 'ignored':
+        // A consumer for a stream we do not have is worth a warning (nats-server logs it too).
+        if (d.op === MetaOp.assignConsumer) this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+        break;
     }
   }
 
-  /** A snapshot replaces the state: assets that disappear are removed, the rest reconciled. */
+  /** A snapshot replaces the state: assets that disappear (or were recreated) are removed, the rest reconciled. */
   private applySnapshot(data: Uint8Array): void {
     let next: MetaAssignments;
     try {
@@ -448,16 +436,14 @@ export class ClusteredJetStream {
     } catch {
       return; // an unreadable snapshot leaves the state as it was (nats-server returns the error)
     }
-    const gone: Array<[string, StreamEntry]> = [];
-    for (const [acc, e] of this.state.all()) if (!next.stream(acc, e.sa.stream.name)) gone.push([acc, e]);
-    this.state.clear();
-    for (const [acc, m] of next.accounts) this.state.accounts.set(acc, m);
+    const d = this.state.applySnapshot(next);
     if (this.recovering) return; // reconciled once at the end of recovery
     void this.enqueue(async () => {
-      for (const [acc, e] of gone) {
+      for (const [acc, e] of d.removedStreams) {
         await this.streamGroups.remove(acc, e.sa.stream.name);
         await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
       }
+      for (const ca of d.removedConsumers) await this.localRemoveConsumer(ca);
       await this.reconcile(undefined);
     });
   }
@@ -937,6 +923,11 @@ export class ClusteredJetStream {
     if (!this.node.leaderId) return 'JetStream has not established contact with a meta leader';
     if (!this.node.isCurrent()) return 'JetStream is not current with the meta leader';
     return undefined;
+  }
+
+  /** /healthz: streams and consumers assigned here that are not current. */
+  assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
+    return assetHealth(this, filter, firstOnly);
   }
 
   /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */
