@@ -37,7 +37,7 @@ export class WebsocketListener implements Subsystem {
     this.server = server;
     const w = this.opts;
     this.origins = new OriginPolicy(w.sameOrigin, w.allowedOrigins, (m) => server.log.error(m));
-    this.conn = { type: 'WEBSOCKET', tag: 'wid', ...listenerAuth(server, w) };
+    this.conn = new WebsocketConn(server, w);
     // wss: the TLS handshake happens before the HTTP request, as nats-server's TLS listener does.
     const tls = w.tls !== undefined;
     this.tls = tls;
@@ -135,23 +135,39 @@ export class WebsocketListener implements Subsystem {
 }
 
 /**
- * The block's own authorization (nats-server's websocket auth override): when it sets a user,
- * a token or no_auth_user, websocket clients authenticate against those (and the configured
- * users) instead of the client port's single user/token.
+ * How websocket clients reached the server (ClientConn), with the block's own authorization
+ * (nats-server's websocket auth override): when it sets a user, a token or no_auth_user,
+ * websocket clients authenticate against those (and the configured users) instead of the
+ * client port's single user/token. That authenticator follows the server's users: it is
+ * rebuilt when a reload replaced the server's options.
  */
-function listenerAuth(server: Server, w: WebsocketOptions): { authenticator?: ClientAuthenticator | null; authTimeoutMs?: number } {
-  const out: { authenticator?: ClientAuthenticator | null; authTimeoutMs?: number } = {};
-  if (w.authTimeoutSec) out.authTimeoutMs = w.authTimeoutSec * 1000;
-  if (!w.username && !w.token && !w.noAuthUser) return out;
-  const o = server.options;
-  const a = o.authorization;
-  const wsOpts: Options = {
-    ...o,
-    authorization: { user: w.username, password: w.password, token: w.token, users: a?.users },
-    noAuthUser: w.noAuthUser,
-  };
-  out.authenticator = authenticatorFromOptions(wsOpts, server, (m) => server.log.warn(`websocket: ${m}`));
-  return out;
+class WebsocketConn implements ClientConn {
+  readonly type = 'WEBSOCKET';
+  readonly tag = 'wid';
+  readonly authTimeoutMs: number | undefined;
+  private builtFor: Options | null = null;
+  private auth: ClientAuthenticator | null = null;
+
+  constructor(private readonly server: Server, private readonly w: WebsocketOptions) {
+    this.authTimeoutMs = w.authTimeoutSec ? w.authTimeoutSec * 1000 : undefined;
+  }
+
+  /** undefined: no override, the server's authenticator applies */
+  get authenticator(): ClientAuthenticator | null | undefined {
+    const w = this.w;
+    if (!w.username && !w.token && !w.noAuthUser) return undefined;
+    const o = this.server.options;
+    if (o !== this.builtFor) {
+      this.builtFor = o;
+      const wsOpts: Options = {
+        ...o,
+        authorization: { user: w.username, password: w.password, token: w.token, users: o.authorization?.users },
+        noAuthUser: w.noAuthUser,
+      };
+      this.auth = authenticatorFromOptions(wsOpts, this.server, (m) => this.server.log.warn(`websocket: ${m}`));
+    }
+    return this.auth;
+  }
 }
 
 function joinHostPort(host: string, port: number): string {

@@ -272,3 +272,15 @@ test('websocket handshake_timeout: a connection that never sends its upgrade req
   await nc.flush();
   await nc.close();
 });
+
+test('websocket block authorization follows a reload of the users', async (t) => {
+  const users = [{ user: 'a', password: 'p' }, { user: 'b', password: 'p' }];
+  const h = await startTestServer({ authorization: { users }, websocket: wsBlock({ noAuthUser: 'a' }) }, t);
+  const url = wsUrl(h);
+  const b = await wsConnect(url, { user: 'b', pass: 'p' });
+  await b.close();
+  h.server.reload({ ...h.server.options, authorization: { users: [users[0]!] } });
+  await assert.rejects(wsConnect(url, { user: 'b', pass: 'p', reconnect: false }), /auth/i);
+  const anon = await wsConnect(url);
+  await anon.close();
+});
