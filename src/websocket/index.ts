@@ -13,6 +13,7 @@ import { authenticatorFromOptions } from '../server/options-auth.js';
 import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, wantsNoMasking } from './handshake.js';
 import { WsStream } from './transport.js';
 import { secureContextOptions } from '../tls/settings.js';
+import { joinHostPort } from '../server/listeners.js';
 
 /** Largest compressed or control message collected whole (others stream to the parser). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -168,8 +169,4 @@ class WebsocketConn implements ClientConn {
     }
     return this.auth;
   }
-}
-
-function joinHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
