@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
+import { FatalError, JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
 
 /**
@@ -65,9 +65,18 @@ export async function publishRange(nc: NatsConnection, stream: string, from: num
   }
 }
 
+/** Create an R3 stream; retried while the meta leader cannot place it yet (10005: it has not heard every peer's statsz). */
 export async function createR3(nc: NatsConnection, stream: string): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 20_000 });
-  await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000 });
+  await pollUntil(async () => {
+    try {
+      await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000 });
+      return true;
+    } catch (e) {
+      if ((e as { code?: number }).code === 10005) return undefined;
+      throw new FatalError((e as Error).message);
+    }
+  }, `R3 stream ${stream} placed`, 30_000, 200);
 }
 
 /** The stream's leader as STREAM.INFO reports it. */
