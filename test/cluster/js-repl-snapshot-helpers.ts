@@ -19,12 +19,12 @@ export const SMALL_SNAPSHOTS: Record<string, string> = {
   TSNATS_STREAM_SNAPSHOT_INTERVAL_MS: '600000',
 };
 
-/** Start a 3-node tsnats cluster with `env` set for its children (restored afterwards). */
-export async function startWithEnv(env: Record<string, string>): Promise<JsCluster> {
+/** Run `fn` with `env` set in process.env (child servers started meanwhile inherit it), then restore it. */
+export async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    return await JsCluster.start({ impl: 'tsnats', size: 3 });
+    return await fn();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -33,18 +33,14 @@ export async function startWithEnv(env: Record<string, string>): Promise<JsClust
   }
 }
 
+/** Start a 3-node tsnats cluster with `env` set for its children. */
+export function startWithEnv(env: Record<string, string>): Promise<JsCluster> {
+  return withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3 }));
+}
+
 /** Restart a node with `env` set for its child. */
-export async function restartWithEnv(c: JsCluster, n: JsNode, env: Record<string, string>): Promise<void> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    await c.restart(n);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+export function restartWithEnv(c: JsCluster, n: JsNode, env: Record<string, string>): Promise<void> {
+  return withEnv(env, () => c.restart(n));
 }
 
 export const PAD = 'x'.repeat(200);
