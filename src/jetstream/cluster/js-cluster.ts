@@ -41,6 +41,7 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
+import { GroupMembership, dissolveToSingle } from './stream-membership.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 
@@ -81,6 +82,8 @@ export class ClusteredJetStream {
   readonly state = new MetaAssignments();
   /** R>1 streams this server is a peer of (stream-group.ts). */
   readonly streamGroups = new StreamGroups(this);
+  /** Raft membership of the groups this server leads follows their assignments. */
+  private readonly membership = new GroupMembership(this);
   cluster!: Cluster;
   node!: RaftNode;
   /** Replaying snapshot + WAL at start: local actions wait for the end of recovery. */
@@ -240,6 +243,7 @@ export class ClusteredJetStream {
     this.snapshotTimer.unref();
     this.orphanTimer = setInterval(() => this.maybeCheckOrphans(), 250);
     this.orphanTimer.unref();
+    this.membership.start();
   }
 
   async stop(): Promise<void> {
@@ -249,6 +253,7 @@ export class ClusteredJetStream {
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
+    this.membership.stop();
     await this.metaStarting?.catch(() => {});
     await this.work.catch(() => {});
     await this.streamGroups.stopAll();
@@ -353,7 +358,8 @@ export class ClusteredJetStream {
       try {
         if (e.type === EntryType.Normal) this.applyEntry(e.data);
         else if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) this.applySnapshot(e.data);
-        else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'));
+        else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'), !this.recovering);
+        else if (e.type === EntryType.AddPeer) this.api.peerAdded(Buffer.from(e.data).toString('latin1'), !this.recovering);
       } catch (err) {
         this.server.log.error(`JetStream cluster: applying meta entry failed: ${(err as Error)?.stack ?? err}`);
       }
@@ -483,11 +489,20 @@ export class ClusteredJetStream {
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (sa.group.peers.length > 1) {
-      // Replicated: the group's first leader answers a create; updates are answered by the
-      // meta leader from the assignment.
-      if (isUpdate) this.api.answerReplicatedCreate(sa, isUpdate);
+      // Replicated: the group's first leader answers a create, its current leader an update.
       await this.streamGroups.assign(entry);
       return;
+    }
+    const sg = this.streamGroups.get(account, name);
+    if (sg) {
+      // Scaled down to one replica: the remaining server keeps the data and serves it as R1
+      // (and answers the update below); the others drop their replica.
+      if (this.isLocalHolder(sa)) {
+        this.streamGroups.detach(account, name);
+        await dissolveToSingle(this, sg);
+      } else {
+        await this.streamGroups.remove(account, name);
+      }
     }
     if (!this.isLocalHolder(sa)) {
       if (jsa?.streams.has(name)) await this.removeLocalStream(account, name, 'assigned to another server');

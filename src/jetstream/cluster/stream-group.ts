@@ -40,6 +40,7 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
+import { answerUpdate, handOver } from './stream-membership.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -108,7 +109,8 @@ export class StreamGroup {
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
     this.name = entry.sa.stream.name;
-    this.createReply = entry.sa.reply;
+    // A replica joining through an update (scale-up) has no create to answer.
+    this.createReply = entry.sa.subject.includes('.STREAM.UPDATE.') ? '' : entry.sa.reply;
   }
 
   get groupName(): string {
@@ -435,12 +437,6 @@ export class StreamGroup {
       } catch { /* already stepping down */ }
       return true;
     }
-    if (sub === 'PEER.REMOVE') {
-      // tsnats does not move a replicated stream's replica to another peer: answer with
-      // nats-server's 10036 (feature unsupported) rather than leave the client waiting.
-      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
-      return true;
-    }
     if (sub.startsWith('PURGE.') || sub === 'MSG.DELETE') {
       this.proposeApi(req, type);
       return true;
@@ -507,6 +503,7 @@ export class StreamGroups {
     const member = entry.sa.group.peers.includes(this.c.id);
     if (cur && (cur.groupName !== entry.sa.group.name || !member)) {
       this.groups.delete(k);
+      if (!member) handOver(cur.node, entry.sa.group.peers);
       await cur.stop(!member);
       if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
     }
@@ -523,6 +520,8 @@ export class StreamGroups {
           this.c.server.log.warn(`JetStream cluster: updating stream '${account} > ${entry.sa.stream.name}': ${(e as Error).message}`);
         }
       }
+      // Peer changes are carried out by the group's leader (stream-membership.ts).
+      if (entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, existing, entry.sa.reply);
       return;
     }
     const g = new StreamGroup(this.c, entry);
@@ -534,6 +533,11 @@ export class StreamGroups {
       await g.stop(false);
       this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}': ${(e as Error)?.stack ?? e}`);
     }
+  }
+
+  /** Forget a group without stopping it (its stream is scaled down to R1 here: stream-membership.ts). */
+  detach(account: string, name: string): void {
+    this.groups.delete(StreamGroups.key(account, name));
   }
 
   async remove(account: string, name: string): Promise<void> {
