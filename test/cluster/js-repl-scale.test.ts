@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { IMPLS, JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
+import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -47,6 +47,23 @@ for (const impl of IMPLS) {
       }
       const del = await apiRequest<{ success?: boolean }>(nc, '$JS.API.STREAM.DELETE.E');
       assert.equal(del.first?.success, true);
+    });
+
+    test('peer remove of an R1 stream\'s server: the stream is placed on another server', async () => {
+      const nc = ncs[3]!;
+      const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.ONE', { name: 'ONE', subjects: ['one'], num_replicas: 1 });
+      assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
+      const holder = created.first!.cluster!.leader!;
+      const r = await apiRequest<{ type: string; success?: boolean }>(nc, '$JS.API.STREAM.PEER.REMOVE.ONE', { peer: holder });
+      assert.deepEqual(r.all, [{ type: `${T}stream_remove_peer_response`, success: true }]);
+      const moved = await pollUntil(async () => {
+        const i = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.INFO.ONE', undefined, { settleMs: 0 });
+        const l = i.first?.cluster?.leader;
+        return l && l !== holder ? i.first : undefined;
+      }, 'ONE on another server');
+      assert.equal(moved.config!.num_replicas, 1);
+      const del = await apiRequest<{ success?: boolean }>(nc, '$JS.API.STREAM.DELETE.ONE');
+      assert.deepEqual(del.all.map((x) => x.success), [true]);
     });
 
     test('peer remove of a follower, then of the leader: replaced by other servers, data and consumer kept', async () => {
