@@ -401,6 +401,10 @@ export class ClusterApi {
       let consumers: ConsumerAssignment[] = [];
       if (newReplicas !== oldReplicas) {
         const leader = newReplicas < entry.sa.group.peers.length ? await this.streamLeaderOf(acc.name, entry) : '';
+        // Only the stream leader surely holds every acknowledged message: without one, a
+        // scale-down to one replica could keep a replica that misses some (nats-server would
+        // keep the first online peer).
+        if (newReplicas === 1 && leader === '') throw jsErr('ClusterNotAvail');
         const online = this.c.onlinePeers();
         const r = scaleGroup(entry, newReplicas, { num_replicas: newReplicas, storage, max_bytes: cfg.max_bytes, placement: cfg.placement ?? undefined },
           this.c.clusterName, this.placementContext(), leader, (p) => online.has(p));

@@ -112,6 +112,13 @@ export function answerUpdate(c: ClusteredJetStream, sg: StreamGroup, reply: stri
  * consumers continue here as plain local assets from that state.
  */
 export async function dissolveToSingle(c: ClusteredJetStream, sg: StreamGroup): Promise<void> {
+  // The server that stays must hold every committed entry: the meta leader keeps the stream
+  // leader (cluster-api.ts refuses a scale-down to R1 when it does not know it). Leadership may
+  // have moved since; say so, as entries committed after this replica's commit index would be
+  // missing (the others are dropping their replicas at the same time, so there is nobody to ask).
+  if (!sg.node.isLeader) {
+    c.server.log.warn(`JetStream cluster: '${sg.account} > ${sg.name}' scaled down to R1 on a server that is not its leader (applied index ${sg.node.applied})`);
+  }
   const stream = sg.stream;
   const kept: Array<{ name: string; config: Record<string, unknown>; state: ConsumerState; createdMs: number }> = [];
   for (const cg of sg.consumers.values()) {
