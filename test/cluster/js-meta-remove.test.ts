@@ -3,7 +3,9 @@
 //   place (nats-server's processRemovePeer), with every acknowledged message kept and its durable
 //   consumer continuing;
 // * STREAM.PEER.REMOVE on a 3-server cluster: no server can take the peer's place, so the answer
-//   is 10075 and the stream continues on the two others.
+//   is 10075 and the stream continues on the two others;
+// * SERVER.REMOVE of a running server: the SERVER.REMOVED advisory, and the server disables its
+//   JetStream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -73,6 +75,27 @@ for (const impl of IMPLS) {
       assert.equal(two.state!.messages, 10);
       await publishAcked(nc, 'q', 11, 15);
       await assertAllReadable(nc, 'Q', 15);
+    });
+
+    test('SERVER.REMOVE of a running server: it announces SERVER.REMOVED and leaves JetStream', async () => {
+      const meta = await c.metaLeader();
+      const victim = c.nodes.find((n) => n !== meta)!;
+      const sys = await c.connect(meta, SYS);
+      const seen: Array<Record<string, unknown>> = [];
+      sys.subscribe('$JS.EVENT.ADVISORY.SERVER.REMOVED', { callback: (_e, m) => { seen.push(m.json()); } });
+      await sys.flush();
+      const ok = await apiRequest(sys, '$JS.API.SERVER.REMOVE', { peer: victim.name });
+      assert.deepEqual(ok.all, [{ type: 'io.nats.jetstream.api.v1.meta_server_remove_response', success: true }]);
+      const adv = await pollUntil(() => seen[0], 'the SERVER.REMOVED advisory');
+      assert.equal(adv.type, 'io.nats.jetstream.advisory.v1.server_removed');
+      assert.equal(adv.server, victim.name);
+      assert.equal(adv.cluster, 'C1');
+      assert.match(String(adv.server_id), /^N[A-Z0-9]{55}$/);
+      assert.deepEqual(Object.keys(adv), ['type', 'id', 'timestamp', 'server', 'server_id', 'cluster']);
+      await pollUntil(async () => (victim.log().includes('JetStream being DISABLED, our server was removed from the cluster') ? true : undefined),
+        'the removed server saying JetStream is disabled');
+      // The stream keeps the two other servers.
+      await waitSettled(nc, '$JS.API.STREAM.INFO.Q', 2, [victim.name]);
     });
   });
 }

@@ -880,6 +880,7 @@ export class ClusterApi {
       this.pendingRemovals.delete(id);
       for (const r of list) this.sysReply(r, { type: SERVER_REMOVE, success: true });
     }
+    if (live && id === this.c.id) this.c.removedFromCluster();
     if (!live || !this.c.node.isLeader) return;
     for (const [, e] of [...this.c.state.all()]) if (e.sa.group.peers.includes(id)) this.removePeerFromStream(e, id);
   }

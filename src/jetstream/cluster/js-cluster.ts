@@ -42,6 +42,7 @@ import { ClusterApi } from './cluster-api.js';
 import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
 import { GroupMembership, dissolveToSingle } from './stream-membership.js';
+import { serverRemoved } from './advisories.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 
@@ -90,6 +91,8 @@ export class ClusteredJetStream {
   recovering = true;
   /** Snapshot + log replayed and local assets reconciled: JetStream may be served. */
   ready = false;
+  /** This server was removed from the meta group: it answers no API request (the others do). */
+  private removed = false;
   private transport!: RouteRaftTransport;
   peerInfo!: PeerInfoTable;
   private sys!: InternalClient;
@@ -150,7 +153,7 @@ export class ClusteredJetStream {
 
   /** nats-server isLeaderless: no leader and the group is past its start-up grace. */
   isLeaderless(): boolean {
-    if (this.hasLeader()) return false;
+    if (this.hasLeader() || this.removed) return false;
     return performance.now() - this.startedAt > LEADERLESS_GRACE_MS || this.node?.hadPreviousLeader === true;
   }
 
@@ -672,6 +675,26 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ messaging
 
+  /**
+   * Our own removal from the meta group committed (nats-server processRemovePeer "isUs"): the
+   * SERVER.REMOVED advisory, then this server stops its JetStream cluster work: stream and
+   * consumer groups stop (their data stays on disk), the meta node stops and the API is no
+   * longer served here.
+   */
+  removedFromCluster(): void {
+    if (this.stopped || !this.ready) return;
+    this.server.log.error('JetStream being DISABLED, our server was removed from the cluster');
+    const adv = serverRemoved(this.server.serverName, this.server.serverId, this.clusterName, this.js.domain ? { domain: this.js.domain } : {});
+    this.publishSystem(adv.subject, adv.payload);
+    this.ready = false;
+    this.removed = true;
+    this.membership.stop();
+    void this.enqueue(async () => {
+      await this.streamGroups.stopAll();
+      this.node.stop();
+    });
+  }
+
   /** Publish in the system account (advisories of the asset layer). */
   publishSystem(subject: string, payload: string): void {
     this.sys.publish(subject, '', undefined, payload);
@@ -835,7 +858,7 @@ export class ClusteredJetStream {
 
   /** Every $JS.API request of every account arrives here in clustered mode. */
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
-    if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
+    if (isImportedCopy(req, this.server.systemAccount.name) || this.removed) return; // go-import.ts
     if (!this.ready) {
       // No meta group yet (alone, or still replaying its log): the API is not served; past
       // the start-up grace the client's own server says so (10008).
