@@ -7,14 +7,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
-import { assertAllReadable, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { assertAllReadable, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 for (const impl of IMPLS) {
   describe(`placement retry on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
     let c: JsCluster;
     before(async () => {
       // n3..n5 carry the tag the stream asks for.
-      c = await JsCluster.start({ impl, size: 5, tags: [[], [], ['disk:ssd'], ['disk:ssd'], ['disk:ssd']] });
+      c = await JsCluster.start({ impl, size: 5, clusterName: ownClusterName(), tags: [[], [], ['disk:ssd'], ['disk:ssd'], ['disk:ssd']] });
     });
     after(async () => {
       await c?.shutdown();

@@ -10,13 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { IMPLS, JsCluster, SYS, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
-import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 for (const impl of IMPLS) {
   describe(`SERVER.REMOVE on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
     let c: JsCluster;
     before(async () => {
-      c = await JsCluster.start({ impl, size: 5, tags: [1, 2, 3, 4, 5].map((i) => [`node:n${i}`]) });
+      c = await JsCluster.start({ impl, size: 5, clusterName: ownClusterName(), tags: [1, 2, 3, 4, 5].map((i) => [`node:n${i}`]) });
     });
     after(async () => {
       await c?.shutdown();
@@ -54,7 +54,7 @@ for (const impl of IMPLS) {
     let c: JsCluster;
     let nc: NatsConnection;
     before(async () => {
-      c = await JsCluster.start({ impl, size: 3 });
+      c = await JsCluster.start({ impl, size: 3, clusterName: ownClusterName() });
       nc = await c.connect(c.nodes[0]!);
     });
     after(async () => {
@@ -89,7 +89,7 @@ for (const impl of IMPLS) {
       const adv = await pollUntil(() => seen[0], 'the SERVER.REMOVED advisory');
       assert.equal(adv.type, 'io.nats.jetstream.advisory.v1.server_removed');
       assert.equal(adv.server, victim.name);
-      assert.equal(adv.cluster, 'C1');
+      assert.equal(adv.cluster, c.spec.clusterName);
       assert.match(String(adv.server_id), /^N[A-Z0-9]{55}$/);
       assert.deepEqual(Object.keys(adv), ['type', 'id', 'timestamp', 'server', 'server_id', 'cluster']);
       await pollUntil(async () => (victim.log().includes('JetStream being DISABLED, our server was removed from the cluster') ? true : undefined),

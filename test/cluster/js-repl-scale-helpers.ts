@@ -18,6 +18,16 @@ export interface InfoResp {
   num_pending?: number;
 }
 
+let clusters = 0;
+/**
+ * A cluster name of its own for each test cluster. These tests stop servers for good; the others
+ * keep dialling the stopped server's route port, and a cluster started later (another test file)
+ * may bind that port: with a shared name the two clusters would merge.
+ */
+export function ownClusterName(): string {
+  return `SC${process.pid}N${++clusters}`;
+}
+
 /** The servers of a cluster block: leader first, then the replicas by name. */
 export function serversOf(cl: ClusterBlock | undefined): string[] {
   if (!cl?.leader) return [];

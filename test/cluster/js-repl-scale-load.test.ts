@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { IMPLS, JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
-import { waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 for (const impl of IMPLS) {
   describe(`peer changes under load on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
     let c: JsCluster;
     let ncs: NatsConnection[];
     before(async () => {
-      c = await JsCluster.start({ impl, size: 5 });
+      c = await JsCluster.start({ impl, size: 5, clusterName: ownClusterName() });
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
     });
     after(async () => {

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IMPLS, JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
-import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 async function restartAll(c: JsCluster): Promise<void> {
   for (const n of c.nodes) await c.stop(n);
@@ -18,7 +18,7 @@ for (const impl of IMPLS) {
   describe(`peer changes and restarts on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
     let c: JsCluster;
     before(async () => {
-      c = await JsCluster.start({ impl, size: 5 });
+      c = await JsCluster.start({ impl, size: 5, clusterName: ownClusterName() });
     });
     after(async () => {
       await c?.shutdown();

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
-import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 
@@ -16,7 +16,7 @@ for (const impl of IMPLS) {
     let c: JsCluster;
     let ncs: NatsConnection[];
     before(async () => {
-      c = await JsCluster.start({ impl, size: 5 });
+      c = await JsCluster.start({ impl, size: 5, clusterName: ownClusterName() });
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
     });
     after(async () => {
