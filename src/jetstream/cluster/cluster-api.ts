@@ -107,11 +107,11 @@ function rand8(): string {
 }
 
 /**
- * Replica changes tsnats carries out: between replicated counts, and down to one replica. Up from
- * one replica needs the stream's data on the new replicas (stream snapshot catch-up).
+ * Replica changes tsnats carries out: any change between 1 and the configured maximum (up from
+ * one replica the old server seeds the new ones: stream-membership.ts).
  */
 export function scalingSupported(from: number, to: number): boolean {
-  return from > 1 && to >= 1;
+  return from >= 1 && to >= 1;
 }
 
 const nowGo = (): string => goTimeFromNanos(BigInt(Date.now()) * 1_000_000n);
@@ -389,8 +389,6 @@ export class ClusterApi {
       const cfgJson = encodeStreamConfig(cfg) as StreamAssignment['stream'];
       const oldReplicas = Number(entry.sa.stream.num_replicas ?? 1) || 1;
       const newReplicas = cfg.num_replicas || 1;
-      // From one replica the new replicas would need the stream's data, which only a stream
-      // snapshot catch-up can give them (not here yet): refused as before.
       if (newReplicas !== oldReplicas && !scalingSupported(oldReplicas, newReplicas)) throw jsErr('StreamReplicasNotUpdatable');
       for (const e of this.c.state.streamsOf(acc.name)) {
         if (e.sa.stream.name === name) continue;

@@ -31,7 +31,7 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
@@ -55,7 +55,8 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
-import { answerUpdate, handOver } from './stream-membership.js';
+import { answerUpdate, clearSeedMark, consumerStates, handOver, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
+import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -144,6 +145,13 @@ export class StreamGroup {
   catchupsDone = 0;
   /** Times this replica reset itself from the leader (resetReplica) since start. */
   resets = 0;
+
+  /** Scale-up from one replica (stream-membership.ts scaleUpRole), decided before start. */
+  scaleUp: ScaleUpRole;
+  /** This replica started as the seed of a scale-up from R1 (its consumers keep their state). */
+  seeded = false;
+  /** The seed's R1 consumers' states, taken before the group starts (consumer-group.ts seeds from them). */
+  seedConsumerStates: Map<string, ConsumerState> | undefined;
 
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
@@ -240,7 +248,7 @@ export class StreamGroup {
         const raw = this.entry.sa.stream as { storage?: string };
         const want = checkStreamConfig(cfg, { ...jsa.configContext(raw.storage === 'memory' ? 'memory' : 'file'), clustered: true }, false);
         if (sameStreamConfig(old.config, want)) return old;
-        await jsa.updateStream(old, cfg, false);
+        await jsa.updateStream(old, cfg, false, true);
         return old;
       } catch (e) {
         // The assignment changed in a way the store cannot follow: rebuild it from the group.
@@ -295,7 +303,15 @@ export class StreamGroup {
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    this.startNode(false);
+    // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet); a new
+    // replica starts as one that lost its state, so it cannot lead before the seed did.
+    if (this.scaleUp === 'seed') {
+      this.seeded = true;
+      mkdirSync(this.dir, { recursive: true });
+      markSeed(this.dir);
+      this.decided = true;
+    }
+    this.startNode(this.scaleUp === 'join');
     this.snapDueMs = this.nextSnapDue();
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
     this.snapTimer.unref();
@@ -461,6 +477,11 @@ export class StreamGroup {
   /** A stream snapshot: our own at start, or the leader's (we lagged behind its compacted log). */
   private applySnapshot(index: number, data: Uint8Array): void {
     this.decided = true;
+    // The seed's own snapshot is in its log: a restart replays it instead of seeding again.
+    if (this.scaleUp === 'seed') {
+      this.scaleUp = undefined;
+      clearSeedMark(this.dir);
+    }
     let snap;
     try {
       snap = decodeStreamSnapshot(Buffer.from(data));
@@ -624,6 +645,14 @@ export class StreamGroup {
     this.wasLeader = true;
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
+    if (this.scaleUp === 'seed') {
+      // Ahead of any message entry: the new replicas restore this state and catch up from here.
+      try {
+        this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
+      } catch (e) {
+        this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
+      }
+    }
     if (this.createReply) {
       const reply = this.createReply;
       this.createReply = '';
@@ -838,9 +867,13 @@ export class StreamGroups {
       return;
     }
     const g = new StreamGroup(this.c, entry);
+    const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
+    if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {
       await g.start();
+      if (g.scaleUp === 'seed' && entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, g, entry.sa.reply, true);
     } catch (e) {
       this.groups.delete(k);
       await g.stop(false);

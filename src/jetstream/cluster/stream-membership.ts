@@ -10,9 +10,17 @@
 //   a removed peer stopped and deleted its replica when it applied the assignment;
 // * a stream scaled down to one replica keeps its data on the remaining server, which stops the
 //   raft group and serves the stream as a plain R1 stream (its consumers continue from their
-//   replicated state).
+//   replicated state);
+// * a stream scaled up from one replica (nats-server keeps the R1 group's name and makes the old
+//   server the preferred leader): the old server is the seed: its store is the data, it campaigns,
+//   and once it leads it replicates a stream snapshot (EntrySnapshot, as nats-server's
+//   SendSnapshot), from which the new replicas catch up with `$JSC` (stream-catchup.ts). The new
+//   replicas start as raft nodes that lost their state, so none of them can lead with an empty
+//   store before the seed has led.
 
-import { rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Stream } from '../stream.js';
 import { RaftError, type RaftNode } from '../../raft/index.js';
 import { consumerHostFor, lookupConsumer, resumeConsumer } from '../consumer/manager.js';
 import type { ConsumerState } from '../store/types.js';
@@ -94,15 +102,63 @@ export class GroupMembership {
   }
 }
 
+/** Marks a seed whose snapshot is not in its log yet (a restart then seeds again). */
+const SEED_MARKER = 'scale-up-seed';
+
+export type ScaleUpRole = 'seed' | 'join' | undefined;
+
+/**
+ * This server's part in a group scaled up from one replica, decided when its replica starts:
+ * 'seed' (it held the R1 stream), 'join' (a new, empty replica) or undefined (anything else, and
+ * every restart after the seed's snapshot is in the log).
+ */
+export function scaleUpRole(selfId: string, entry: { sa: { group: { name: string; peers: string[]; preferred?: string } } },
+  dir: string, local: Stream | undefined): ScaleUpRole {
+  const g = entry.sa.group;
+  if (existsSync(join(dir, SEED_MARKER))) return 'seed';
+  if (existsSync(dir) || g.peers.length < 2 || !/^S-R1[FM]-/.test(g.name)) return undefined;
+  if (g.preferred !== selfId) return 'join';
+  return local !== undefined && local.config.num_replicas === 1 ? 'seed' : undefined;
+}
+
+/** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
+export function consumerStates(stream: Stream): Map<string, ConsumerState> {
+  const out = new Map<string, ConsumerState>();
+  for (const name of stream.consumerNames()) {
+    const cons = lookupConsumer(stream, name);
+    if (cons) out.set(name, cons.state());
+  }
+  return out;
+}
+
+/** The seed's marker, written durably before its raft group starts. */
+export function markSeed(dir: string): void {
+  const fd = openSync(join(dir, SEED_MARKER), 'w');
+  try {
+    writeSync(fd, 'scale-up from R1: this store seeds the group until its snapshot is in the log\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function clearSeedMark(dir: string): void {
+  rmSync(join(dir, SEED_MARKER), { force: true });
+}
+
 /** nats-server answers a clustered update with the stream leader's info, typed as an update. */
 export function asUpdateResponse(body: string, isError: boolean): string {
   if (isError) return body.replace(`"type":"${T}stream_info_response"`, `"type":"${T}stream_update_response"`);
   return body.replace(`"type":"${T}stream_info_response","total":0,"offset":0,"limit":0,`, `"type":"${T}stream_update_response",`);
 }
 
-/** The stream leader answers a STREAM.UPDATE of a replicated stream once it applied the new config. */
-export function answerUpdate(c: ClusteredJetStream, sg: StreamGroup, reply: string): void {
-  if (!reply || !sg.isLeader) return;
+/**
+ * The stream leader answers a STREAM.UPDATE of a replicated stream once it applied the new config;
+ * a seed answers the update that scaled it up before any leader exists (nats-server: "a single
+ * node being promoted assumes leadership role for purpose of responding").
+ */
+export function answerUpdate(c: ClusteredJetStream, sg: StreamGroup, reply: string, promoted = false): void {
+  if (!reply || (!sg.isLeader && !promoted)) return;
   void c.runLocal(sg.account, `$JS.API.STREAM.INFO.${sg.name}`, reply, '', asUpdateResponse);
 }
 
