@@ -128,11 +128,12 @@ test('fillMissingPeer: a stream short of a peer takes a new server of its cluste
   assert.equal(fillMissingPeer(e, 'a', 'C1', 'C1'), undefined);
 });
 
-test('scalingSupported: between replicated counts and down to R1; not up from R1', () => {
+test('scalingSupported: any change between counts of at least one', () => {
   assert.equal(scalingSupported(3, 5), true);
   assert.equal(scalingSupported(5, 3), true);
   assert.equal(scalingSupported(3, 1), true);
-  assert.equal(scalingSupported(1, 3), false);
+  assert.equal(scalingSupported(1, 3), true);
+  assert.equal(scalingSupported(0, 3), false);
 });
 
 /** A raft node as reconcileMembership sees it; membership changes apply at once. */
