@@ -78,9 +78,10 @@ for (const impl of IMPLS) {
     });
 
     test('SERVER.REMOVE of a running server: it announces SERVER.REMOVED and leaves JetStream', async () => {
-      const meta = await c.metaLeader();
-      const victim = c.nodes.find((n) => n !== meta)!;
-      const sys = await c.connect(meta, SYS);
+      // The server the stream no longer uses (its peer removal above).
+      const q = await waitSettled(nc, '$JS.API.STREAM.INFO.Q', 2);
+      const victim = c.nodes.find((n) => !serversOf(q.cluster).includes(n.name))!;
+      const sys = await c.connect(c.nodes.find((n) => n !== victim)!, SYS);
       const seen: Array<Record<string, unknown>> = [];
       sys.subscribe('$JS.EVENT.ADVISORY.SERVER.REMOVED', { callback: (_e, m) => { seen.push(m.json()); } });
       await sys.flush();

@@ -108,17 +108,18 @@ const SEED_MARKER = 'scale-up-seed';
 export type ScaleUpRole = 'seed' | 'join' | undefined;
 
 /**
- * This server's part in a group scaled up from one replica, decided when its replica starts:
- * 'seed' (it held the R1 stream), 'join' (a new, empty replica) or undefined (anything else, and
- * every restart after the seed's snapshot is in the log).
+ * This server's part when it starts a replica of a group it has no directory for, outside a
+ * create: 'seed' when it holds the stream locally as the group's preferred (or first) peer (a
+ * scale-up from one replica, or peers added back to a stream left on this one server), 'join'
+ * otherwise (a new, empty replica of an existing group). Undefined for creates and restarts.
  */
-export function scaleUpRole(selfId: string, entry: { sa: { group: { name: string; peers: string[]; preferred?: string } } },
+export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
   dir: string, local: Stream | undefined): ScaleUpRole {
   const g = entry.sa.group;
   if (existsSync(join(dir, SEED_MARKER))) return 'seed';
-  if (existsSync(dir) || g.peers.length < 2 || !/^S-R1[FM]-/.test(g.name)) return undefined;
-  if (g.preferred !== selfId) return 'join';
-  return local !== undefined && local.config.num_replicas === 1 ? 'seed' : undefined;
+  if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
+  const first = g.preferred ?? g.peers[0];
+  return local !== undefined && first === selfId ? 'seed' : 'join';
 }
 
 /** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
