@@ -57,6 +57,8 @@ export interface JetStreamSource {
   apiErrors: number;
   readonly domain?: string;
   allJsAccounts(): JsAccountSource[];
+  /** Long work in progress (src/jetstream/progress.ts ProgressReport), for /healthz details. */
+  progressReports?(): Record<string, unknown>[];
   /** Clustered JetStream (meta group), absent on a single server. */
   readonly clustered?: {
     readonly ready: boolean;
