@@ -101,3 +101,41 @@ test('progress lines: paced by the interval, with an estimate from the rate so f
   assert.match(lines[1]!, /^work B: 40\/100 bytes \(40%\), about \d+s left$/);
   assert.match(lines[2]!, /^work B: finished after \d+\.\ds \(100\/100 bytes\)$/);
 });
+
+test('snapshot restore logs its progress in bytes of the upload', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-progress-restore-'));
+  const logFile = join(root, 'server.log');
+  const h = await startServer({ port: 0, host: '127.0.0.1', logFile, jetstream: jsOptions(join(root, 'store'), 0) });
+  const nc = await connect({ servers: h.clientUrl, reconnect: false });
+  t.after(async () => {
+    await nc.close();
+    await h.shutdown();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const api = async (subject: string, body: unknown): Promise<any> => JSON.parse((await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).string());
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'R', subjects: ['r.>'] });
+  const js = jetstream(nc);
+  for (let i = 0; i < 20; i++) await js.publish(`r.${i}`, 'y'.repeat(2000));
+  // Take the snapshot (acking every chunk), delete the stream, upload the chunks again.
+  const chunks: Uint8Array[] = [];
+  const sub = nc.subscribe('_INBOX.progress-snap');
+  const collected = (async () => {
+    for await (const m of sub) {
+      if (m.data.length === 0) break;
+      chunks.push(m.data);
+      if (m.reply) nc.publish(m.reply, '');
+    }
+  })();
+  const snap = await api('$JS.API.STREAM.SNAPSHOT.R', { deliver_subject: '_INBOX.progress-snap', chunk_size: 4096 });
+  await collected;
+  await jsm.streams.delete('R');
+  const target = (await api('$JS.API.STREAM.RESTORE.R', { config: snap.config, state: snap.state })).deliver_subject as string;
+  for (const c of chunks) await nc.request(target, c, { timeout: 5000 });
+  const fin = JSON.parse((await nc.request(target, new Uint8Array(0), { timeout: 5000 })).string());
+  assert.equal(fin.state.messages, 20);
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const log = readFileSync(logFile, 'utf8');
+  assert.match(log, new RegExp(`JetStream: restoring stream '\\$G > R' from a snapshot: \\d+/${total} bytes \\(\\d+%\\)`));
+  assert.match(log, new RegExp(`JetStream: restoring stream '\\$G > R' from a snapshot: restored after \\d+\\.\\ds \\(${total}/${total} bytes\\)`));
+});
