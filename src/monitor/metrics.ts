@@ -8,6 +8,7 @@ import { varz, type ProcessUsage } from './varz.js';
 import { connz } from './connz.js';
 import { routez } from './other.js';
 import { jsz } from './jsz.js';
+import { healthz } from './healthz.js';
 import { jetStreamSource, type RaftGroupSource } from './sources.js';
 import { Exposition, type Labels, type MetricType } from './prom-text.js';
 
@@ -107,6 +108,13 @@ function routezMetrics(e: Exposition, server: Server, sid: Labels): void {
     e.add('gnatsd_routez_route_pending_bytes', 'gauge', 'Bytes queued to this route', l, num(rt.pending_size));
     e.add('gnatsd_routez_route_subscriptions', 'gauge', 'Remote subscriptions known over this route', l, num(rt.subscriptions));
   }
+}
+
+function healthzMetrics(e: Exposition, server: Server, sid: Labels): void {
+  const h = healthz(server, {});
+  // The exporter's two forms: 0 = ok (older dashboards), and 1 = ok with the status text as a label.
+  e.add('gnatsd_healthz_status', 'gauge', 'Health: 0 ok, 1 not ok (/healthz)', sid, h.status === 'ok' ? 0 : 1);
+  e.add('gnatsd_healthz_status_value', 'gauge', 'Health: 1 ok, 0 not ok, status text as label (/healthz)', { ...sid, value: h.status }, h.status === 'ok' ? 1 : 0);
 }
 
 const tf = (b: boolean): string => (b ? 'true' : 'false');
@@ -229,6 +237,7 @@ export function metrics(server: Server, usage: ProcessUsage, httpReqStats: Recor
   varzMetrics(e, varz(server, usage, httpReqStats), sid);
   connzMetrics(e, server, sid);
   routezMetrics(e, server, sid);
+  healthzMetrics(e, server, sid);
   jszMetrics(e, server);
   processMetrics(e);
   return e.render();

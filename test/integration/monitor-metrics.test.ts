@@ -79,6 +79,8 @@ test('/metrics: server, connection and JetStream figures in Prometheus text, mat
   assert.equal(sampleOf(fams, 'gnatsd_connz_subscriptions', sid).value, connz.connections[0].subscriptions);
   assert.equal(sampleOf(fams, 'gnatsd_connz_in_msgs', sid).value, connz.connections[0].in_msgs);
   assert.equal(sampleOf(fams, 'gnatsd_routez_num_routes', sid).value, 0);
+  assert.equal(sampleOf(fams, 'gnatsd_healthz_status', sid).value, 0);
+  assert.deepEqual(sampleOf(fams, 'gnatsd_healthz_status_value', sid), { labels: { ...sid, value: 'ok' }, value: 1 });
 
   // JetStream (exporter: jetstream_server_*, jetstream_stream_*, jetstream_consumer_*).
   const server = { server_id: varz.server_id, server_name: varz.server_name, is_meta_leader: 'true' };
