@@ -16,6 +16,7 @@ export function sanitizeName(name: string, label = false): string {
 
 /** Label value: backslash, double quote and line feed are escaped. */
 export function escapeLabelValue(v: string): string {
+  if (!/[\\"\n]/.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -42,13 +43,30 @@ interface Family {
 /** Collects samples by family (a family's samples must be contiguous) and renders them. */
 export class Exposition {
   private readonly families = new Map<string, Family>();
+  /** `name="value"` by name and value: the same server/stream labels recur on most series of a page. */
+  private readonly pairs = new Map<string, string>();
+  private readonly names = new Map<string, string>();
+  private readonly labelNames = new Map<string, string>();
+
+  private pair(k: string, v: string): string {
+    const key = `${k}\u0000${v}`;
+    let p = this.pairs.get(key);
+    if (p === undefined) {
+      let n = this.labelNames.get(k);
+      if (n === undefined) this.labelNames.set(k, (n = sanitizeName(k, true)));
+      p = `${n}="${escapeLabelValue(v)}"`;
+      this.pairs.set(key, p);
+    }
+    return p;
+  }
 
   /**
    * Add one sample. The first call for a name fixes its type and help; a later call with a
    * different type is a programming error and throws rather than emit an invalid page.
    */
   add(name: string, type: MetricType, help: string, labels: Labels, value: number): void {
-    const n = sanitizeName(name);
+    let n = this.names.get(name);
+    if (n === undefined) this.names.set(name, (n = sanitizeName(name)));
     let f = this.families.get(n);
     if (!f) {
       f = { type, help, samples: [], seen: new Set() };
@@ -56,9 +74,9 @@ export class Exposition {
     } else if (f.type !== type) {
       throw new Error(`metric ${n} registered as ${f.type}, added as ${type}`);
     }
-    const parts: string[] = [];
-    for (const [k, v] of Object.entries(labels)) parts.push(`${sanitizeName(k, true)}="${escapeLabelValue(v)}"`);
-    const ls = parts.length > 0 ? `{${parts.join(',')}}` : '';
+    let ls = '';
+    for (const k in labels) ls += (ls === '' ? '{' : ',') + this.pair(k, labels[k]!);
+    if (ls !== '') ls += '}';
     if (f.seen.has(ls)) return;
     f.seen.add(ls);
     f.samples.push(`${n}${ls} ${formatValue(value)}`);
