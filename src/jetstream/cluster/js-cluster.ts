@@ -46,6 +46,7 @@ import { serverRemoved } from './advisories.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
+import { raftGroupReports, type RaftGroupReport } from './raft-report.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -966,6 +967,11 @@ export class ClusteredJetStream {
   /** /healthz: streams and consumers assigned here that are not current. */
   assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
     return assetHealth(this, filter, firstOnly);
+  }
+
+  /** /metrics: every Raft group running here (meta, streams, consumers). */
+  raftGroups(): RaftGroupReport[] {
+    return raftGroupReports(this);
   }
 
   /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */

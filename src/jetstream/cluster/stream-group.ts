@@ -514,6 +514,7 @@ export class StreamGroup {
       },
       onDone: () => this.finishCatchup(client),
       log: (m) => this.log('warn', m),
+      progress: this.c.js.progress?.begin(`JetStream: catching up stream '${this.account} > ${this.name}' from its leader`, 'last seq', lastSeq, store.fastState().lastSeq),
     });
     this.catchup = client;
     // Never lead with missing messages. Deferred: we may be inside the node's apply callback.
