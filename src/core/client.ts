@@ -13,7 +13,7 @@ import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
-  type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+  type AuthResult, type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
 } from './auth-hook.js';
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
@@ -45,6 +45,8 @@ export const CloseReason = {
   MSG_HEADER_VIOLATION: 'Message Header Violation',
   NO_RESPONDERS_REQUIRES_HEADERS: 'No Responders Requires Headers',
   KICKED: 'Kicked',
+  AUTH_EXPIRED: 'Authentication Expired',
+  MAX_ACCOUNT_CONNECTIONS: 'Maximum Account Connections Exceeded',
 } as const;
 
 /** Server-wide counters the clients update (/varz). */
@@ -131,6 +133,10 @@ export class Client implements ClientOpHandler, MsgSink {
   private maxPending: number;
   private maxSubs: number;
   private awaitingAuth = false;
+  /** limits from the credentials (JWT user/account; -1 = none), combined with the options' in applyLimits */
+  private authMaxSubs = -1;
+  private authMaxPayload = -1;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly cid: number, private readonly socket: Socket, private readonly host: ClientHost) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
@@ -407,6 +413,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.bindAccount(res.account);
       this.authorizedUser = res.user ?? '';
       this.permissions = res.permissions ?? null;
+      if (!this.applyCredentialLimits(res)) return false;
     }
     if (opts.new_account || (opts.account !== undefined && opts.account !== '')) {
       this.authViolation();
@@ -440,6 +447,36 @@ export class Client implements ClientOpHandler, MsgSink {
     this.account = acc;
     acc.numClients++;
     this.msg.origin = { cid: this.cid, account: acc.name, kind: 'client' };
+  }
+
+  /** Limits and expiry that come with the credentials (operator mode); false = refused. */
+  private applyCredentialLimits(res: AuthResult): boolean {
+    const maxConns = res.accountMaxConnections ?? -1;
+    if (maxConns >= 0 && this.account.numClients > maxConns) {
+      this.host.log.error(`${this.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+      this.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+      return false;
+    }
+    this.authMaxSubs = res.maxSubs ?? -1;
+    this.authMaxPayload = res.maxPayload ?? -1;
+    this.applyLimits(this.host.options);
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (res.expires !== undefined) this.armExpiry(res.expires.atMs, res.expires.error);
+    return true;
+  }
+
+  private armExpiry(atMs: number, error: string): void {
+    // setTimeout holds at most ~24.8 days: longer expiries re-arm on the way.
+    const delay = Math.min(Math.max(0, atMs - Date.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (this.closed) return;
+      if (Date.now() < atMs) return this.armExpiry(atMs, error);
+      this.host.log.debug(`${this.label()} - ${error}`);
+      this.sendErrAndClose(error, CloseReason.AUTH_EXPIRED);
+    }, delay);
+    this.expiryTimer.unref();
   }
 
   private authViolation(): void {
@@ -637,9 +674,10 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** Apply reloadable limits (config reload). */
   applyLimits(o: Options): void {
-    this.maxPayload = o.maxPayloadBytes;
+    // The smaller of the server's and the credentials' limits (nats-server applyAccountLimits).
+    this.maxPayload = combineLimit(o.maxPayloadBytes, this.authMaxPayload);
     this.maxPending = o.maxPendingBytes;
-    this.maxSubs = o.maxSubscriptions;
+    this.maxSubs = combineLimit(o.maxSubscriptions, this.authMaxSubs);
     this.parser.maxControlLine = o.maxControlLineBytes;
   }
 
@@ -662,7 +700,8 @@ export class Client implements ClientOpHandler, MsgSink {
     this.out.clear();
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.pingTimer = this.authTimer = null;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.pingTimer = this.authTimer = this.expiryTimer = null;
     this.writer.end(last, flush);
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.account.numClients--;
@@ -678,6 +717,13 @@ export class Client implements ClientOpHandler, MsgSink {
   label(): string {
     return `${this.ip}:${this.port} - cid:${this.cid}`;
   }
+}
+
+/** Server limit combined with a credentials limit (0 or less = none on either side). */
+function combineLimit(server: number, cred: number): number {
+  if (cred <= 0) return server;
+  if (server <= 0) return cred;
+  return Math.min(server, cred);
 }
 
 /** nats-server isReservedReply: service-import replies, JetStream acks, gateway replies. */

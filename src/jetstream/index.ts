@@ -16,6 +16,7 @@ import { ClientKind, type MsgOrigin } from '../core/types.js';
 import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/router.js';
 import type { JsApiContext } from './api/context.js';
 import { registerStreamApi, registerStandaloneClusterApi } from './api/stream-api.js';
+import { operatorJetStreamAccounts } from '../auth/jwt-accounts.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
@@ -170,6 +171,9 @@ export class JetStreamService implements Subsystem {
   /** Accounts whose JetStream is enabled, with their limits (nats-server: only $G when no accounts are configured). */
   private enabledAccounts(): Array<[string, JsAccountLimits]> {
     const out: Array<[string, JsAccountLimits]> = [];
+    // Operator mode: the account JWTs say which accounts have JetStream and with which limits.
+    const op = this.options.operatorMode;
+    if (op !== undefined) return operatorJetStreamAccounts(op, (m) => this.server.log.warn(m));
     const accounts = this.options.accounts ?? [];
     if (accounts.length === 0) return [['$G', { ...UNLIMITED_ACCOUNT }]];
     for (const a of accounts) {
@@ -190,6 +194,7 @@ export class JetStreamService implements Subsystem {
 
   private candidateAccounts(): Account[] {
     const names = new Set<string>(['$G', ...(this.options.accounts ?? []).map((a) => a.name)]);
+    if (this.options.operatorMode !== undefined) for (const n of Object.keys(this.options.operatorMode.preload)) names.add(n);
     const out: Account[] = [];
     for (const n of names) {
       const a = this.server.lookupAccount(n);

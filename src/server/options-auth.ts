@@ -5,14 +5,14 @@
 // other: src/auth can replace it with setAuthenticator().
 //
 // Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
-// without a bcrypt implementation), allow_responses, JWT/operator mode.
+// without a bcrypt implementation), allow_responses. JWT/operator mode is src/auth/jwt-auth.ts.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
+import { verifyNkeySig } from '../auth/jwt-lib.js';
 import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
 
 export interface AccountDirectory {
@@ -86,7 +86,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       if (opts.nkey) {
         const rec = byNkey.get(opts.nkey);
         if (rec === undefined || !conn.nonce || !opts.sig || !typeAllowed(rec, conn)) return null;
-        return verifyNonce(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
+        return verifyNkeySig(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
       }
       // nats-server falls back to no_auth_user only when no credential at all was sent.
       const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
@@ -108,20 +108,6 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       return null;
     },
   };
-}
-
-let nkeysModule: { fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean } } | null = null;
-
-/** Signature over the INFO nonce (base64url or standard base64, as nats-server accepts). */
-function verifyNonce(nkey: string, nonce: string, sig: string): boolean {
-  try {
-    // Loaded on first use: the pure-JS ed25519 code is not needed by most servers.
-    nkeysModule ??= createRequire(import.meta.url)('@nats-io/nkeys');
-    const raw = Buffer.from(sig.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    return nkeysModule!.fromPublic(nkey).verify(Buffer.from(nonce), raw);
-  } catch {
-    return false;
-  }
 }
 
 const PERM_SINK: MsgSink = { kind: ClientKind.ACCOUNT, cid: 0, deliverMsg: () => false };

@@ -16,6 +16,7 @@ import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { authenticatorFromOptions } from './options-auth.js';
+import { operatorAuthenticator } from '../auth/jwt-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
@@ -120,7 +121,10 @@ export class Server implements ClientHost, AccountHost {
     this.globalAccount = this.registerAccount(GLOBAL_ACCOUNT);
     this.systemAccount = this.registerAccount(options.systemAccount || '$SYS');
     for (const a of options.accounts) this.registerAccount(a.name);
-    if (extras.configAuth) {
+    if (options.operatorMode !== undefined) {
+      // Operator mode always authenticates (JWT users only: no users in the options).
+      this.authenticator = operatorAuthenticator(options, this, this.log);
+    } else if (extras.configAuth) {
       this.authenticator = authenticatorFromOptions(options, this, (m) => this.log.warn(m));
       this.authFromOptions = this.authenticator !== null;
       this.configAuth = true;

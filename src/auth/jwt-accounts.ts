@@ -1,0 +1,147 @@
+// The accounts of operator mode: account JWTs from the memory resolver
+// (resolver_preload), decoded once, with what authentication and JetStream
+// need from them (signing keys and scopes, revocations, limits, expiry).
+import type { OperatorModeOptions } from '../config/options.js';
+import type { JsAccountLimits } from '../jetstream/js-account.js';
+import { decodeJwt } from './jwt-lib.js';
+
+/** The parts of @nats-io/jwt's claim bodies we read (all optional: JWTs come from outside). */
+export interface PermissionBody { allow?: string[]; deny?: string[] }
+export interface UserBody {
+  type?: string;
+  pub?: PermissionBody;
+  sub?: PermissionBody;
+  resp?: { max?: number; ttl?: number };
+  subs?: number;
+  payload?: number;
+  data?: number;
+  src?: string[] | string;
+  tags?: string[];
+  bearer_token?: boolean;
+  allowed_connection_types?: string[];
+  issuer_account?: string;
+}
+interface ScopeBody { kind?: string; key: string; role?: string; template?: UserBody }
+interface JsLimitsBody {
+  mem_storage?: number; disk_storage?: number; streams?: number; consumer?: number; max_ack_pending?: number;
+  mem_max_stream_bytes?: number; disk_max_stream_bytes?: number; max_bytes_required?: boolean;
+}
+interface AccountBody {
+  type?: string;
+  signing_keys?: (string | ScopeBody)[];
+  revocations?: Record<string, number>;
+  default_permissions?: { pub?: PermissionBody; sub?: PermissionBody };
+  disallow_bearer?: boolean;
+  tags?: string[];
+  limits?: JsLimitsBody & {
+    subs?: number; payload?: number; data?: number; conn?: number; leaf?: number; disallow_bearer?: boolean;
+    tiered_limits?: Record<string, JsLimitsBody>;
+  };
+}
+
+/** One account as operator mode knows it. */
+export interface JwtAccount {
+  /** public key (A...): also the account's name in the server */
+  subject: string;
+  /** claim name (templates' {{account-name()}}) */
+  claimName: string;
+  issuer: string;
+  /** seconds since the epoch; 0 = never */
+  expires: number;
+  /** signing key -> its user scope (null: an unscoped key) */
+  signingKeys: Map<string, ScopeBody | null>;
+  revocations: Record<string, number>;
+  defaultPermissions?: { pub?: PermissionBody; sub?: PermissionBody };
+  disallowBearer: boolean;
+  tags: string[];
+  /** -1 = unlimited */
+  maxConnections: number;
+  maxLeafnodes: number;
+  maxSubs: number;
+  maxPayload: number;
+  /** JetStream limits, or null when the account has no JetStream */
+  jetstream: JsAccountLimits | null;
+}
+
+/** JetStream is on for an account whose JWT gives it memory or disk storage (nats-server jwt.go). */
+function jsLimits(l: AccountBody['limits']): JsAccountLimits | null {
+  if (l === undefined) return null;
+  const tiers = l.tiered_limits ?? {};
+  const base: JsLimitsBody | undefined = (l.mem_storage ?? 0) !== 0 || (l.disk_storage ?? 0) !== 0
+    ? l : Object.keys(tiers).length > 0 ? tiers.R1 ?? Object.values(tiers)[0] : undefined;
+  if (base === undefined) return null;
+  const n = (x: number | undefined): number => (typeof x === 'number' ? x : -1);
+  return {
+    maxMemory: n(base.mem_storage), maxStore: n(base.disk_storage), maxStreams: n(base.streams),
+    maxConsumers: n(base.consumer), maxAckPending: n(base.max_ack_pending),
+    memoryMaxStreamBytes: typeof base.mem_max_stream_bytes === 'number' && base.mem_max_stream_bytes > 0 ? base.mem_max_stream_bytes : -1,
+    storeMaxStreamBytes: typeof base.disk_max_stream_bytes === 'number' && base.disk_max_stream_bytes > 0 ? base.disk_max_stream_bytes : -1,
+    maxBytesRequired: base.max_bytes_required === true,
+  };
+}
+
+/** Decode and check one account JWT against the trusted operator keys; throws with the reason. */
+export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount {
+  const c = decodeJwt<AccountBody>(jwt);
+  const a = c.nats ?? {};
+  if (a.type !== 'account') throw new Error('not an account JWT');
+  if (!trustedKeys.has(c.iss)) throw new Error('account JWT not signed by a trusted operator');
+  const keys = new Map<string, ScopeBody | null>();
+  for (const k of a.signing_keys ?? []) {
+    if (typeof k === 'string') keys.set(k, null);
+    else if (k && typeof k.key === 'string') keys.set(k.key, k.kind === 'user_scope' ? k : null);
+  }
+  const l = a.limits ?? {};
+  const lim = (x: number | undefined): number => (typeof x === 'number' ? x : -1);
+  return {
+    subject: c.sub, claimName: c.name ?? '', issuer: c.iss, expires: c.exp ?? 0,
+    signingKeys: keys, revocations: a.revocations ?? {}, defaultPermissions: a.default_permissions,
+    disallowBearer: a.disallow_bearer === true || l.disallow_bearer === true,
+    tags: a.tags ?? [],
+    maxConnections: lim(l.conn), maxLeafnodes: lim(l.leaf), maxSubs: lim(l.subs), maxPayload: lim(l.payload),
+    jetstream: jsLimits(a.limits),
+  };
+}
+
+/** The keys allowed to sign account JWTs (nats-server validateTrustedOperators). */
+export function trustedOperatorKeys(m: OperatorModeOptions): Set<string> {
+  const keys = new Set<string>();
+  for (const op of m.operators) {
+    if (!op.strictSigningKeyUsage) keys.add(op.subject);
+    for (const k of op.signingKeys) keys.add(k);
+  }
+  return keys;
+}
+
+/** The memory resolver: every preloaded account that decodes and is signed by a trusted operator key. */
+export class JwtAccountResolver {
+  private readonly accounts = new Map<string, JwtAccount>();
+
+  constructor(m: OperatorModeOptions, warn: (msg: string) => void) {
+    const trusted = trustedOperatorKeys(m);
+    for (const [pub, jwt] of Object.entries(m.preload)) {
+      try {
+        const acc = decodeAccount(jwt, trusted);
+        if (acc.subject !== pub) throw new Error(`JWT subject ${acc.subject} does not match`);
+        this.accounts.set(pub, acc);
+      } catch (e) {
+        warn(`preload account error for "${pub}": ${(e as Error).message}`);
+      }
+    }
+  }
+
+  lookup(pub: string): JwtAccount | undefined {
+    return this.accounts.get(pub);
+  }
+
+  all(): JwtAccount[] {
+    return [...this.accounts.values()];
+  }
+}
+
+/** Accounts of operator mode with JetStream, and their limits (JetStream reads these instead of `accounts`). */
+export function operatorJetStreamAccounts(m: OperatorModeOptions, warn: (msg: string) => void): Array<[string, JsAccountLimits]> {
+  const out: Array<[string, JsAccountLimits]> = [];
+  for (const a of new JwtAccountResolver(m, warn).all()) if (a.jetstream !== null) out.push([a.subject, a.jetstream]);
+  return out;
+}
