@@ -92,7 +92,8 @@ export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount
     else if (k && typeof k.key === 'string') keys.set(k.key, k.kind === 'user_scope' ? k : null);
   }
   const l = a.limits ?? {};
-  const lim = (x: number | undefined): number => (typeof x === 'number' ? x : -1);
+  // A limit missing from the JWT is 0 (Go's zero value), as nats-server reads it: nsc always writes them.
+  const lim = (x: number | undefined): number => (typeof x === 'number' ? x : 0);
   return {
     subject: c.sub, claimName: c.name ?? '', issuer: c.iss, expires: c.exp ?? 0,
     signingKeys: keys, revocations: a.revocations ?? {}, defaultPermissions: a.default_permissions,

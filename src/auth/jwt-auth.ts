@@ -95,7 +95,8 @@ export function operatorAuthenticator(
   };
 }
 
-const num = (x: number | undefined): number => (typeof x === 'number' ? x : -1);
+/** A user limit; missing is 0 (Go's zero value), as nats-server reads it. */
+const num = (x: number | undefined): number => (typeof x === 'number' ? x : 0);
 
 /** nats-server minLimit: the smaller of two limits where -1 is "none". */
 function minLimit(a: number, b: number): number {
@@ -107,7 +108,7 @@ function minLimit(a: number, b: number): number {
 function hasPermissionsOrLimits(u: UserBody): boolean {
   const perm = (p: PermissionBody | undefined): boolean => (p?.allow?.length ?? 0) > 0 || (p?.deny?.length ?? 0) > 0;
   return perm(u.pub) || perm(u.sub) || u.resp !== undefined && u.resp !== null
-    || num(u.subs) !== -1 || num(u.payload) !== -1 || num(u.data) !== -1
+    || (u.subs ?? -1) !== -1 || (u.payload ?? -1) !== -1 || (u.data ?? -1) !== -1
     || (Array.isArray(u.src) ? u.src.length > 0 : !!u.src);
 }
 

@@ -142,9 +142,10 @@ export class Client implements ClientOpHandler, MsgSink {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     this.port = socket.remotePort ?? 0;
     const o = host.options;
-    this.maxPayload = o.maxPayloadBytes;
+    // -1 = no limit (the options say 0 for that)
+    this.maxPayload = combineLimit(o.maxPayloadBytes, -1);
     this.maxPending = o.maxPendingBytes;
-    this.maxSubs = o.maxSubscriptions;
+    this.maxSubs = combineLimit(o.maxSubscriptions, -1);
     this.parser = new ClientParser(this, o.maxControlLineBytes);
     this.writer = new SocketWriter(socket, this.onWriteDeadline);
     this.account = host.globalAccount;
@@ -460,6 +461,11 @@ export class Client implements ClientOpHandler, MsgSink {
     this.authMaxSubs = res.maxSubs ?? -1;
     this.authMaxPayload = res.maxPayload ?? -1;
     this.applyLimits(this.host.options);
+    if (this.maxSubs === 0) {
+      // credentials that allow no subscriptions at all: nats-server says so and closes
+      this.sendErrAndClose(Err.MAX_SUBSCRIPTIONS, CloseReason.MAX_SUBSCRIPTIONS);
+      return false;
+    }
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (res.expires !== undefined) this.armExpiry(res.expires.atMs, res.expires.error);
@@ -495,7 +501,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.MSG_HEADER_VIOLATION, true);
       return false;
     }
-    if (this.maxPayload > 0 && pa.size > this.maxPayload) {
+    if (this.maxPayload >= 0 && pa.size > this.maxPayload) {
       this.host.log.error(`${this.label()} - Maximum Payload Violation: ${pa.size} vs ${this.maxPayload}`);
       this.sendErrAndClose(Err.MAX_PAYLOAD, CloseReason.MAX_PAYLOAD);
       return false;
@@ -599,7 +605,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErr(Err.tooManyTokens(subject));
       return;
     }
-    if (this.maxSubs > 0 && this.subs.size >= this.maxSubs) {
+    if (this.maxSubs >= 0 && this.subs.size >= this.maxSubs) {
       this.host.log.error(`${this.label()} - Maximum Subscriptions Exceeded (${this.maxSubs})`);
       this.sendErr(Err.MAX_SUBSCRIPTIONS);
       return;
@@ -719,11 +725,15 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 }
 
-/** Server limit combined with a credentials limit (0 or less = none on either side). */
+/**
+ * A server limit (0 or less = none) combined with a credentials limit (-1 = none; 0 allows
+ * nothing, as in nats-server). The result uses -1 for "none".
+ */
 function combineLimit(server: number, cred: number): number {
-  if (cred <= 0) return server;
-  if (server <= 0) return cred;
-  return Math.min(server, cred);
+  const srv = server > 0 ? server : -1;
+  if (cred < 0) return srv;
+  if (srv < 0) return cred;
+  return Math.min(srv, cred);
 }
 
 /** nats-server isReservedReply: service-import replies, JetStream acks, gateway replies. */

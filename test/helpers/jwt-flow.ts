@@ -24,14 +24,20 @@ export async function newOperator(): Promise<OperatorSetup> {
     signing_keys: [operatorSigner.getPublicKey()],
     system_account: sys.getPublicKey(),
   });
-  const sysJwt = await encodeAccount('SYS', sys, {}, { signer: operator });
+  const sysJwt = await encodeAccount('SYS', sys, { limits: { ...NO_LIMITS } }, { signer: operator });
   return { operator, operatorSigner, operatorJwt, sys, sysJwt };
 }
 
-/** An account JWT signed by the operator's signing key. */
+/**
+ * nsc writes every account limit, -1 meaning none; nats-server reads a missing one as 0
+ * (no connections, no subscriptions), so the accounts made here start from these.
+ */
+export const NO_LIMITS = { subs: -1, data: -1, payload: -1, conn: -1, leaf: -1, imports: -1, exports: -1, wildcards: true };
+
+/** An account JWT signed by the operator's signing key; `data.limits` is laid over NO_LIMITS. */
 export async function accountJwt(op: OperatorSetup, name: string, akp: KeyPair, data: Partial<Account> = {},
   opts: { exp?: number } = {}): Promise<string> {
-  return encodeAccount(name, akp, data, { signer: op.operatorSigner, ...opts });
+  return encodeAccount(name, akp, { ...data, limits: { ...NO_LIMITS, ...data.limits } }, { signer: op.operatorSigner, ...opts });
 }
 
 /** A user JWT (signer: the account key or one of its signing keys; issuer_account set for the latter). */
