@@ -63,21 +63,34 @@ export interface JwtAccount {
   jetstream: JsAccountLimits | null;
 }
 
-/** JetStream is on for an account whose JWT gives it memory or disk storage (nats-server jwt.go). */
+/** One set of JetStream limits as nats-server reads it from a JWT (missing numbers are 0). */
+function jsLimitsOf(l: JsLimitsBody): JsAccountLimits {
+  const n = (x: number | undefined): number => (typeof x === 'number' ? x : 0);
+  // 0 means "none" for these three, reported as -1
+  const orNone = (x: number | undefined): number => (typeof x === 'number' && x !== 0 ? x : -1);
+  return {
+    maxMemory: n(l.mem_storage), maxStore: n(l.disk_storage), maxStreams: n(l.streams), maxConsumers: n(l.consumer),
+    maxAckPending: orNone(l.max_ack_pending), memoryMaxStreamBytes: orNone(l.mem_max_stream_bytes),
+    storeMaxStreamBytes: orNone(l.disk_max_stream_bytes), maxBytesRequired: l.max_bytes_required === true,
+  };
+}
+
+/**
+ * JetStream is on for an account whose JWT gives it memory or disk storage, or has
+ * tiered limits (nats-server jwt.go). With tiers, a single server enforces the R1 tier.
+ */
 function jsLimits(l: AccountBody['limits']): JsAccountLimits | null {
   if (l === undefined) return null;
   const tiers = l.tiered_limits ?? {};
-  const base: JsLimitsBody | undefined = (l.mem_storage ?? 0) !== 0 || (l.disk_storage ?? 0) !== 0
-    ? l : Object.keys(tiers).length > 0 ? tiers.R1 ?? Object.values(tiers)[0] : undefined;
-  if (base === undefined) return null;
-  const n = (x: number | undefined): number => (typeof x === 'number' ? x : -1);
-  return {
-    maxMemory: n(base.mem_storage), maxStore: n(base.disk_storage), maxStreams: n(base.streams),
-    maxConsumers: n(base.consumer), maxAckPending: n(base.max_ack_pending),
-    memoryMaxStreamBytes: typeof base.mem_max_stream_bytes === 'number' && base.mem_max_stream_bytes > 0 ? base.mem_max_stream_bytes : -1,
-    storeMaxStreamBytes: typeof base.disk_max_stream_bytes === 'number' && base.disk_max_stream_bytes > 0 ? base.disk_max_stream_bytes : -1,
-    maxBytesRequired: base.max_bytes_required === true,
-  };
+  if (Object.keys(tiers).length > 0) {
+    const all: Record<string, JsAccountLimits> = {};
+    for (const [name, t] of Object.entries(tiers)) all[name] = jsLimitsOf(t ?? {});
+    // no R1 tier: a single server has no applicable limit, so nothing may be stored
+    const r1 = all.R1 ?? { ...jsLimitsOf({}), maxMemory: 0, maxStore: 0, maxStreams: -1 };
+    return { ...r1, tiers: all };
+  }
+  if ((l.mem_storage ?? 0) === 0 && (l.disk_storage ?? 0) === 0) return null;
+  return jsLimitsOf(l);
 }
 
 /** Decode and check one account JWT against the trusted operator keys; throws with the reason. */
