@@ -2,8 +2,21 @@
 // (resolver_preload), decoded once, with what authentication and JetStream
 // need from them (signing keys and scopes, revocations, limits, expiry).
 import type { OperatorModeOptions } from '../config/options.js';
-import type { JsAccountLimits } from '../jetstream/js-account.js';
-import { decodeJwt } from './jwt-lib.js';
+import { decodeJwt } from '../config/jwt-lib.js';
+
+/** JetStream limits of an account (the shape of jetstream/js-account.ts JsAccountLimits; -1 = none). */
+export interface JsAccountLimits {
+  maxMemory: number;
+  maxStore: number;
+  maxStreams: number;
+  maxConsumers: number;
+  maxAckPending: number;
+  memoryMaxStreamBytes: number;
+  storeMaxStreamBytes: number;
+  maxBytesRequired: boolean;
+  /** tiered limits by replica count ("R1", "R3") */
+  tiers?: Record<string, JsAccountLimits>;
+}
 
 /** The parts of @nats-io/jwt's claim bodies we read (all optional: JWTs come from outside). */
 export interface PermissionBody { allow?: string[]; deny?: string[] }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ConfNode } from './parser.js';
 import { goType, type Collector } from './load-util.js';
 import type { OperatorModeOptions, Options, TrustedOperator } from './options.js';
-import { decodeJwt, parseDecoratedJwt } from '../auth/jwt-lib.js';
+import { decodeJwt, parseDecoratedJwt } from './jwt-lib.js';
 
 /** What the operator keys of one file set (combined in finishOperatorMode). */
 export interface OperatorKeys {

@@ -12,7 +12,7 @@ import { GLOBAL_ACCOUNT } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
-import { verifyNkeySig } from '../auth/jwt-lib.js';
+import { verifyNkeySig } from '../config/jwt-lib.js';
 import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
 
 export interface AccountDirectory {

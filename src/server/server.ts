@@ -16,7 +16,7 @@ import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { authenticatorFromOptions } from './options-auth.js';
-import { operatorAuthenticator } from '../auth/jwt-auth.js';
+import { operatorAuthenticator } from './jwt-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';

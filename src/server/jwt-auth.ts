@@ -8,9 +8,9 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Options, Permissions } from '../config/options.js';
 import type { AuthResult, ClientAuthenticator, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
-import { compilePermissions, type AccountDirectory } from '../server/options-auth.js';
-import { JwtAccountResolver, type JwtAccount, type PermissionBody, type UserBody } from './jwt-accounts.js';
-import { decodeJwt, verifyNkeySig } from './jwt-lib.js';
+import { compilePermissions, type AccountDirectory } from './options-auth.js';
+import { JwtAccountResolver, type JwtAccount, type PermissionBody, type UserBody } from '../auth/jwt-accounts.js';
+import { decodeJwt, verifyNkeySig } from '../config/jwt-lib.js';
 
 /** Texts nats-server sends when credentials run out on a live connection. */
 export const USER_EXPIRED = 'User Authentication Expired';
