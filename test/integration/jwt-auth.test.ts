@@ -209,3 +209,19 @@ test('account limits: max connections; user limits: subscriptions and payload', 
   await first.waitFor("-ERR 'Maximum Payload Violation'\r\n");
   await first.waitClosed();
 });
+
+test('account expiry: connected users are disconnected with nats-server\'s error, new ones refused', async (t) => {
+  const op = await newOperator();
+  const a = createAccount();
+  const h = await serverFor(t, operatorConfig(op, {
+    [a.getPublicKey()]: await accountJwt(op, 'A', a, {}, { exp: Math.floor(Date.now() / 1000) + 2 }),
+  }));
+  const u = createUser();
+  const jwt = await userJwt('u', u, a);
+  const c = await rawJwtConnect(h.port, jwt, u);
+  assert.equal(await c.flushPing(), '');
+  await c.waitFor("-ERR 'Account Authentication Expired'\r\n", 10_000);
+  await c.waitClosed();
+  const again = await rawJwtConnect(h.port, jwt, u);
+  await again.waitFor("-ERR 'Authorization Violation'\r\n");
+});
