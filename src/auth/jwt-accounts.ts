@@ -1,6 +1,9 @@
 // The accounts of operator mode: account JWTs from the memory resolver
 // (resolver_preload), decoded once, with what authentication and JetStream
 // need from them (signing keys and scopes, revocations, limits, expiry).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OperatorModeOptions } from '../config/options.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 
@@ -140,35 +143,105 @@ export function trustedOperatorKeys(m: OperatorModeOptions): Set<string> {
   return keys;
 }
 
-/** The memory resolver: every preloaded account that decodes and is signed by a trusted operator key. */
+/**
+ * The account resolver: the preloaded account JWTs (memory resolver), and for the
+ * full resolver the `<dir>/<account>.jwt` files too, which account updates
+ * replace (nats-server DirJWTStore without sharding, saveIfNewer).
+ */
 export class JwtAccountResolver {
   private readonly accounts = new Map<string, JwtAccount>();
+  private readonly jwts = new Map<string, string>();
+  private readonly trusted: Set<string>;
+  private readonly listeners: ((acc: JwtAccount) => void)[] = [];
 
-  constructor(m: OperatorModeOptions, warn: (msg: string) => void) {
-    const trusted = trustedOperatorKeys(m);
-    for (const [pub, jwt] of Object.entries(m.preload)) {
+  constructor(private readonly mode: OperatorModeOptions, private readonly warn: (msg: string) => void) {
+    this.trusted = trustedOperatorKeys(mode);
+    if (mode.resolver === 'full' && mode.dir !== undefined) {
+      mkdirSync(mode.dir, { recursive: true });
+      for (const f of readdirSync(mode.dir)) {
+        if (!f.endsWith('.jwt')) continue;
+        const pub = f.slice(0, -4);
+        try {
+          this.accept(pub, readFileSync(join(mode.dir, f), 'utf8').trim());
+        } catch (e) {
+          warn(`account resolver: ${f}: ${(e as Error).message}`);
+        }
+      }
+    }
+    for (const [pub, jwt] of Object.entries(mode.preload)) {
       try {
-        const acc = decodeAccount(jwt, trusted);
-        if (acc.subject !== pub) throw new Error(`JWT subject ${acc.subject} does not match`);
-        this.accounts.set(pub, acc);
+        if (mode.resolver === 'full') this.update(pub, jwt);
+        else this.accept(pub, jwt);
       } catch (e) {
         warn(`preload account error for "${pub}": ${(e as Error).message}`);
       }
     }
   }
 
+  private accept(pub: string, jwt: string): JwtAccount {
+    const acc = decodeAccount(jwt, this.trusted);
+    if (acc.subject !== pub) throw new Error('jwt subject nkey and provided nkey do not match');
+    this.accounts.set(pub, acc);
+    this.jwts.set(pub, jwt);
+    return acc;
+  }
+
   lookup(pub: string): JwtAccount | undefined {
     return this.accounts.get(pub);
+  }
+
+  /** The stored JWT of an account (CLAIMS.LOOKUP). */
+  jwtOf(pub: string): string | undefined {
+    return this.jwts.get(pub);
   }
 
   all(): JwtAccount[] {
     return [...this.accounts.values()];
   }
+
+  /** Called after an account's JWT was replaced. */
+  onChange(cb: (acc: JwtAccount) => void): void {
+    this.listeners.push(cb);
+  }
+
+  /**
+   * Store an account JWT if it is newer than the one held (full resolver). Throws with
+   * nats-server's reason when it is refused; returns whether anything changed.
+   */
+  update(pub: string, jwt: string): boolean {
+    const cur = this.jwts.get(pub);
+    if (cur !== undefined) {
+      const next = decodeJwt<unknown>(jwt);
+      const old = decodeJwt<unknown>(cur);
+      if (old.jti === next.jti || old.iat > next.iat) return false;
+    }
+    const acc = this.accept(pub, jwt);
+    if (this.mode.resolver === 'full' && this.mode.dir !== undefined) {
+      writeFileSync(join(this.mode.dir, `${pub}.jwt`), jwt);
+    }
+    for (const l of this.listeners) l(acc);
+    return true;
+  }
+
+  /** nats-server's store hash: the XOR of the SHA-256 of every stored JWT. */
+  hash(): Buffer {
+    const h = Buffer.alloc(32);
+    for (const jwt of this.jwts.values()) {
+      const d = createHash('sha256').update(jwt).digest();
+      for (let i = 0; i < 32; i++) h[i] ^= d[i];
+    }
+    return h;
+  }
+
+  /** CLAIMS.PACK messages: one `<account>|<jwt>` per message. */
+  packLines(): string[] {
+    return [...this.jwts].map(([pub, jwt]) => `${pub}|${jwt}`);
+  }
 }
 
 /** Accounts of operator mode with JetStream, and their limits (JetStream reads these instead of `accounts`). */
-export function operatorJetStreamAccounts(m: OperatorModeOptions, warn: (msg: string) => void): Array<[string, JsAccountLimits]> {
+export function operatorJetStreamAccounts(resolver: JwtAccountResolver): Array<[string, JsAccountLimits]> {
   const out: Array<[string, JsAccountLimits]> = [];
-  for (const a of new JwtAccountResolver(m, warn).all()) if (a.jetstream !== null) out.push([a.subject, a.jetstream]);
+  for (const a of resolver.all()) if (a.jetstream !== null) out.push([a.subject, a.jetstream]);
   return out;
 }

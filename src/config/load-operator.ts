@@ -3,7 +3,7 @@
 // are decoded here, with their signatures checked, so a bad JWT is a config
 // error as in nats-server. @nats-io/jwt is only loaded when one of these keys
 // is present (src/auth/jwt-lib.ts).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ConfNode } from './parser.js';
 import { goType, type Collector } from './load-util.js';
 import type { OperatorModeOptions, Options, TrustedOperator } from './options.js';
@@ -12,8 +12,8 @@ import { decodeJwt, parseDecoratedJwt } from './jwt-lib.js';
 /** What the operator keys of one file set (combined in finishOperatorMode). */
 export interface OperatorKeys {
   operators?: TrustedOperator[];
-  /** 'memory', or the reason another resolver is refused */
-  resolver?: 'memory';
+  resolver?: 'memory' | 'full';
+  dir?: string;
   preload?: Record<string, string>;
 }
 
@@ -74,9 +74,24 @@ export function parseResolverKey(v: ConfNode, st: OperatorKeys, c: Collector): v
       return c.error(v, 'URL account resolver is not supported by tsnats; use resolver: MEMORY with resolver_preload');
     }
   } else if (v.kind === 'map') {
-    const t = v.value.get('type');
-    const type = t?.kind === 'string' ? t.value.toUpperCase() : '';
-    return c.error(v, `resolver type ${type || '(none)'} (directory resolver) is not supported by tsnats yet; use resolver: MEMORY with resolver_preload`);
+    const get = (k: string): string | undefined => {
+      const n = v.value.get(k);
+      return n?.kind === 'string' ? n.value : undefined;
+    };
+    const dir = get('dir') ?? '';
+    const type = (get('type') ?? '').toUpperCase();
+    if (dir === '') return c.error(v, 'dir has no value and needs to point to a directory');
+    try {
+      if (!statSync(dir).isDirectory()) return c.error(v, 'dir needs to point to an accessible directory');
+    } catch {
+      // created when the server starts, as nats-server does
+    }
+    if (type === 'FULL') {
+      st.resolver = 'full';
+      st.dir = dir;
+      return;
+    }
+    if (type === 'CACHE') return c.error(v, 'resolver type CACHE is not supported by tsnats yet; use type: full or MEMORY');
   } else {
     return c.error(v, `error parsing operator resolver, wrong type ${goType(v)}`);
   }
@@ -110,6 +125,7 @@ export function finishOperatorMode(o: Options, st: OperatorKeys, systemAccountSe
     resolver: st.resolver ?? 'none',
     preload: st.preload ?? {},
   };
+  if (st.dir !== undefined) mode.dir = st.dir;
   o.operatorMode = mode;
   if (!systemAccountSet && st.operators.length === 1 && st.operators[0].systemAccount) {
     o.systemAccount = st.operators[0].systemAccount;

@@ -104,8 +104,14 @@ export interface TrustedOperator {
 /** `operator` + `resolver: MEMORY` + `resolver_preload` (nats-server's memory account resolver). */
 export interface OperatorModeOptions {
   operators: TrustedOperator[];
-  /** 'none': operator given without a resolver (refused at start, as nats-server) */
-  resolver: 'memory' | 'none';
+  /**
+   * 'memory': resolver_preload only; 'full': the directory resolver (account JWTs in `dir`,
+   * updated at run time through $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE); 'none': operator given
+   * without a resolver (refused at start, as nats-server)
+   */
+  resolver: 'memory' | 'full' | 'none';
+  /** directory of the full resolver */
+  dir?: string;
   /** account public key -> account JWT */
   preload: Record<string, string>;
 }

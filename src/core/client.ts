@@ -47,6 +47,7 @@ export const CloseReason = {
   KICKED: 'Kicked',
   AUTH_EXPIRED: 'Authentication Expired',
   MAX_ACCOUNT_CONNECTIONS: 'Maximum Account Connections Exceeded',
+  REVOKED: 'Credentials Revoked',
 } as const;
 
 /** Server-wide counters the clients update (/varz). */
@@ -470,6 +471,26 @@ export class Client implements ClientOpHandler, MsgSink {
     this.expiryTimer = null;
     if (res.expires !== undefined) this.armExpiry(res.expires.atMs, res.expires.error);
     return true;
+  }
+
+  /**
+   * The credentials were checked again (the account JWT changed): apply the new permissions
+   * and limits, or close the connection as nats-server does (`res` null = no longer valid).
+   */
+  credentialsChanged(res: AuthResult | null, revoked: boolean, overConnectionLimit: boolean): void {
+    if (this.closed) return;
+    if (overConnectionLimit) {
+      this.host.log.error(`${this.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+      this.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+    } else if (revoked) {
+      this.host.log.debug(`${this.label()} - User Authentication Revoked`);
+      this.sendErrAndClose('User Authentication Revoked', CloseReason.REVOKED);
+    } else if (res === null) {
+      this.authViolation();
+    } else {
+      this.permissions = res.permissions ?? null;
+      this.applyCredentialLimits({ ...res, accountMaxConnections: -1 });
+    }
   }
 
   private armExpiry(atMs: number, error: string): void {

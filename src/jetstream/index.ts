@@ -17,6 +17,7 @@ import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/r
 import type { JsApiContext } from './api/context.js';
 import { registerStreamApi, registerStandaloneClusterApi } from './api/stream-api.js';
 import { operatorJetStreamAccounts } from '../auth/jwt-accounts.js';
+import type { OperatorAuthenticator } from '../server/jwt-auth.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
@@ -172,8 +173,8 @@ export class JetStreamService implements Subsystem {
   private enabledAccounts(): Array<[string, JsAccountLimits]> {
     const out: Array<[string, JsAccountLimits]> = [];
     // Operator mode: the account JWTs say which accounts have JetStream and with which limits.
-    const op = this.options.operatorMode;
-    if (op !== undefined) return operatorJetStreamAccounts(op, (m) => this.server.log.warn(m));
+    const resolver = (this.server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver;
+    if (this.options.operatorMode !== undefined) return resolver !== undefined ? operatorJetStreamAccounts(resolver) : [];
     const accounts = this.options.accounts ?? [];
     if (accounts.length === 0) return [['$G', { ...UNLIMITED_ACCOUNT }]];
     for (const a of accounts) {
@@ -194,7 +195,8 @@ export class JetStreamService implements Subsystem {
 
   private candidateAccounts(): Account[] {
     const names = new Set<string>(['$G', ...(this.options.accounts ?? []).map((a) => a.name)]);
-    if (this.options.operatorMode !== undefined) for (const n of Object.keys(this.options.operatorMode.preload)) names.add(n);
+    const resolver = (this.server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver;
+    if (resolver !== undefined) for (const a of resolver.all()) names.add(a.subject);
     const out: Account[] = [];
     for (const n of names) {
       const a = this.server.lookupAccount(n);

@@ -18,6 +18,11 @@ export const ACCOUNT_EXPIRED = 'Account Authentication Expired';
 
 export interface OperatorAuthenticator extends ClientAuthenticator {
   readonly resolver: JwtAccountResolver;
+  /**
+   * Check a connected client's credentials again after its account JWT changed (the
+   * nonce signature is not checked again). `revoked`: refused because the user was revoked.
+   */
+  recheck(opts: ConnectOptions, conn: ConnectionAuthInfo): { result: AuthResult | null; revoked: boolean };
 }
 
 /** Build the operator-mode authenticator; accounts are registered under their public keys. */
@@ -28,69 +33,80 @@ export function operatorAuthenticator(
   const resolver = new JwtAccountResolver(m, (msg) => log.warn(msg));
   for (const a of resolver.all()) accounts.registerAccount(a.subject);
 
+  let revoked = false;
   const refuse = (conn: ConnectionAuthInfo, why: string): null => {
     log.debug(`cid:${conn.cid} - ${why}`);
     return null;
+  };
+
+  const check = (opts: ConnectOptions, conn: ConnectionAuthInfo, checkSig: boolean): AuthResult | null => {
+    if (!opts.jwt) return refuse(conn, 'Authentication requires a user JWT');
+    let uc: ReturnType<typeof decodeJwt<UserBody>>;
+    try {
+      uc = decodeJwt<UserBody>(opts.jwt);
+    } catch (e) {
+      return refuse(conn, `User JWT not valid: ${(e as Error).message}`);
+    }
+    const u = uc.nats ?? {};
+    const nowSec = Date.now() / 1000;
+    if (u.type !== 'user') return refuse(conn, 'User JWT not valid: not a user JWT');
+    if (uc.exp && uc.exp <= nowSec) return refuse(conn, 'User JWT no longer valid: claim is expired');
+    if (uc.nbf && uc.nbf > nowSec) return refuse(conn, 'User JWT no longer valid: claim is not yet valid');
+    const types = u.allowed_connection_types ?? [];
+    if (types.length > 0 && !types.includes(conn.connectionType ?? 'STANDARD')) return refuse(conn, 'Connection type not allowed');
+
+    const issuer = u.issuer_account || uc.iss;
+    const acc = resolver.lookup(issuer);
+    if (acc === undefined) return refuse(conn, `Account JWT lookup error: ${issuer}`);
+    let perms: UserBody = u;
+    if (uc.iss !== acc.subject) {
+      if (!acc.signingKeys.has(uc.iss)) return refuse(conn, 'User JWT issuer is not known');
+      const scope = acc.signingKeys.get(uc.iss);
+      if (scope) {
+        if (hasPermissionsOrLimits(u)) return refuse(conn, 'User JWT is not valid: scoped users require no permissions or limits set');
+        const t = expandTemplate(scope.template ?? {}, uc.name ?? '', uc.sub, acc, u.tags ?? []);
+        if (t === null) return refuse(conn, 'User JWT generated invalid permissions');
+        perms = t;
+      }
+    }
+    if (acc.expires > 0 && acc.expires <= nowSec) return refuse(conn, 'Account JWT has expired');
+    if (u.bearer_token === true && acc.disallowBearer) return refuse(conn, 'Account does not allow bearer token');
+    if (u.bearer_token !== true && checkSig) {
+      if (!opts.sig) return refuse(conn, 'Signature missing');
+      if (!conn.nonce || !verifyNkeySig(uc.sub, conn.nonce, opts.sig)) return refuse(conn, 'Signature not verified');
+    }
+    if (isRevoked(acc, uc.sub, uc.iat)) {
+      revoked = true;
+      return refuse(conn, 'User authentication revoked');
+    }
+    if (!sourceAllowed(u.src, conn.ip)) return refuse(conn, `Bad src Ip ${conn.ip}`);
+
+    const account = accounts.registerAccount(acc.subject);
+    const userExp = uc.exp ? uc.exp * 1000 : 0;
+    const accExp = acc.expires * 1000;
+    let expires: AuthResult['expires'];
+    if (userExp > 0 && (accExp === 0 || userExp <= accExp)) expires = { atMs: userExp, error: USER_EXPIRED };
+    else if (accExp > 0) expires = { atMs: accExp, error: ACCOUNT_EXPIRED };
+    return {
+      account,
+      user: uc.sub,
+      permissions: compilePermissions(permissionsOf(perms, acc)),
+      maxSubs: minLimit(num(perms.subs), acc.maxSubs),
+      maxPayload: minLimit(num(perms.payload), acc.maxPayload),
+      accountMaxConnections: acc.maxConnections,
+      expires,
+    };
   };
 
   return {
     authRequired: true,
     needsNonce: true,
     resolver,
-    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null {
-      if (!opts.jwt) return refuse(conn, 'Authentication requires a user JWT');
-      let uc: ReturnType<typeof decodeJwt<UserBody>>;
-      try {
-        uc = decodeJwt<UserBody>(opts.jwt);
-      } catch (e) {
-        return refuse(conn, `User JWT not valid: ${(e as Error).message}`);
-      }
-      const u = uc.nats ?? {};
-      const nowSec = Date.now() / 1000;
-      if (u.type !== 'user') return refuse(conn, 'User JWT not valid: not a user JWT');
-      if (uc.exp && uc.exp <= nowSec) return refuse(conn, 'User JWT no longer valid: claim is expired');
-      if (uc.nbf && uc.nbf > nowSec) return refuse(conn, 'User JWT no longer valid: claim is not yet valid');
-      const types = u.allowed_connection_types ?? [];
-      if (types.length > 0 && !types.includes(conn.connectionType ?? 'STANDARD')) return refuse(conn, 'Connection type not allowed');
-
-      const issuer = u.issuer_account || uc.iss;
-      const acc = resolver.lookup(issuer);
-      if (acc === undefined) return refuse(conn, `Account JWT lookup error: ${issuer}`);
-      let perms: UserBody = u;
-      if (uc.iss !== acc.subject) {
-        if (!acc.signingKeys.has(uc.iss)) return refuse(conn, 'User JWT issuer is not known');
-        const scope = acc.signingKeys.get(uc.iss);
-        if (scope) {
-          if (hasPermissionsOrLimits(u)) return refuse(conn, 'User JWT is not valid: scoped users require no permissions or limits set');
-          const t = expandTemplate(scope.template ?? {}, uc.name ?? '', uc.sub, acc, u.tags ?? []);
-          if (t === null) return refuse(conn, 'User JWT generated invalid permissions');
-          perms = t;
-        }
-      }
-      if (acc.expires > 0 && acc.expires <= nowSec) return refuse(conn, 'Account JWT has expired');
-      if (u.bearer_token === true && acc.disallowBearer) return refuse(conn, 'Account does not allow bearer token');
-      if (u.bearer_token !== true) {
-        if (!opts.sig) return refuse(conn, 'Signature missing');
-        if (!conn.nonce || !verifyNkeySig(uc.sub, conn.nonce, opts.sig)) return refuse(conn, 'Signature not verified');
-      }
-      if (isRevoked(acc, uc.sub, uc.iat)) return refuse(conn, 'User authentication revoked');
-      if (!sourceAllowed(u.src, conn.ip)) return refuse(conn, `Bad src Ip ${conn.ip}`);
-
-      const account = accounts.registerAccount(acc.subject);
-      const userExp = uc.exp ? uc.exp * 1000 : 0;
-      const accExp = acc.expires * 1000;
-      let expires: AuthResult['expires'];
-      if (userExp > 0 && (accExp === 0 || userExp <= accExp)) expires = { atMs: userExp, error: USER_EXPIRED };
-      else if (accExp > 0) expires = { atMs: accExp, error: ACCOUNT_EXPIRED };
-      return {
-        account,
-        user: uc.sub,
-        permissions: compilePermissions(permissionsOf(perms, acc)),
-        maxSubs: minLimit(num(perms.subs), acc.maxSubs),
-        maxPayload: minLimit(num(perms.payload), acc.maxPayload),
-        accountMaxConnections: acc.maxConnections,
-        expires,
-      };
+    authenticate: (opts, conn) => check(opts, conn, true),
+    recheck(opts, conn) {
+      revoked = false;
+      const result = check(opts, conn, false);
+      return { result, revoked };
     },
   };
 }

@@ -17,6 +17,7 @@ import { newServerId } from './server-id.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { authenticatorFromOptions } from './options-auth.js';
 import { operatorAuthenticator } from './jwt-auth.js';
+import { JwtResolverService } from './jwt-resolver-service.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
@@ -123,7 +124,9 @@ export class Server implements ClientHost, AccountHost {
     for (const a of options.accounts) this.registerAccount(a.name);
     if (options.operatorMode !== undefined) {
       // Operator mode always authenticates (JWT users only: no users in the options).
-      this.authenticator = operatorAuthenticator(options, this, this.log);
+      const auth = operatorAuthenticator(options, this, this.log);
+      this.authenticator = auth;
+      if (options.operatorMode.resolver === 'full') this.addSubsystem(new JwtResolverService(auth));
     } else if (extras.configAuth) {
       this.authenticator = authenticatorFromOptions(options, this, (m) => this.log.warn(m));
       this.authFromOptions = this.authenticator !== null;
