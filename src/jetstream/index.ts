@@ -16,7 +16,7 @@ import { ClientKind, type MsgOrigin } from '../core/types.js';
 import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/router.js';
 import type { JsApiContext } from './api/context.js';
 import { registerStreamApi, registerStandaloneClusterApi } from './api/stream-api.js';
-import { operatorJetStreamAccounts } from '../auth/jwt-accounts.js';
+import { operatorJetStreamAccounts, type JwtAccount } from '../auth/jwt-accounts.js';
 import type { OperatorAuthenticator } from '../server/jwt-auth.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
@@ -144,6 +144,7 @@ export class JetStreamService implements Subsystem {
       this.accounts.set(name, jsa);
     }
     await Promise.all([...this.accounts.values()].map((jsa) => this.recoverStreams(jsa)));
+    (server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver?.onChange((a) => this.jwtAccountChanged(a));
     this.started = true;
     server.setInfoField('jetstream', true);
     if (this.domain) server.setInfoField('domain', this.domain);
@@ -191,6 +192,23 @@ export class JetStreamService implements Subsystem {
       }]);
     }
     return out;
+  }
+
+  /**
+   * An account JWT was pushed (full resolver): an account that gains JetStream gets it at
+   * once, one that has it takes the new limits (nats-server configJetStream on update).
+   */
+  private jwtAccountChanged(a: JwtAccount): void {
+    if (!this.started || a.jetstream === null) return;
+    const jsa = this.accounts.get(a.subject);
+    if (jsa !== undefined) {
+      Object.assign(jsa.limits, a.jetstream);
+      if (a.jetstream.tiers === undefined) delete jsa.limits.tiers;
+      return;
+    }
+    const acc = this.server.registerAccount(a.subject);
+    if (!this.apiClients.has(acc.name)) this.subscribeApi(acc);
+    this.accounts.set(acc.name, new JsAccount(acc, { ...a.jetstream }, this.accountHost()));
   }
 
   private candidateAccounts(): Account[] {

@@ -23,7 +23,7 @@ async function flow(spawn: Spawn, dir: string): Promise<Record<string, unknown>>
   const store = join(dir, 'jwt');
   const conf = join(dir, 'full.conf');
   writeFileSync(conf, operatorConfig(op, { [a.getPublicKey()]: await accountJwt(op, 'A', a) },
-    `listen: "127.0.0.1:-1"\nresolver: { type: full, dir: "${store}" }`).replace('resolver: MEMORY\n', ''));
+    `listen: "127.0.0.1:-1"\nresolver: { type: full, dir: "${store}" }\njetstream { store_dir: "${join(dir, 'js')}" }`).replace('resolver: MEMORY\n', ''));
   const out: Record<string, unknown> = {};
   let srv = await spawn(['-c', conf]);
   const conns: NatsConnection[] = [];
@@ -43,12 +43,33 @@ async function flow(spawn: Spawn, dir: string): Promise<Record<string, unknown>>
     const before = await rawJwtConnect(srv.port, bJwt, bu);
     await before.waitClosed(5000);
     out.unknownAccount = before.text.trim();
-    out.update = await request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b));
+    const jsLimits = { mem_storage: 1 << 20, disk_storage: 1 << 20, streams: 2, consumer: 3 };
+    out.update = await request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b, { limits: jsLimits }));
     out.mismatch = await request(`$SYS.REQ.ACCOUNT.${a.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b));
     out.garbage = await request('$SYS.REQ.CLAIMS.UPDATE', 'not a jwt');
     const after = await rawJwtConnect(srv.port, bJwt, bu);
     out.afterPush = await after.flushPing(5000);
     after.close();
+    // JetStream comes with the pushed account, and follows its updates
+    const nb = await connect({ port: srv.port, authenticator: credsAuthenticator(credsOf(bJwt, bu)) });
+    conns.push(nb);
+    const jsInfo = async () => (JSON.parse((await nb.request('$JS.API.INFO', '', { timeout: 5000 })).string()) as { limits: unknown }).limits;
+    out.jsLimits = await jsInfo();
+    await new Promise((r) => setTimeout(r, 1100)); // a newer JWT needs a later iat (seconds)
+    await request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b, { limits: { ...jsLimits, streams: 5 } }));
+    out.jsLimitsUpdated = await jsInfo();
+    // CLAIMS.PACK: one "<account>|<jwt>" message per stored JWT, then an empty one
+    const inbox = sys.subscribe('_INBOX.pack');
+    const pack: string[] = [];
+    const done = (async () => {
+      for await (const m of inbox) {
+        if (m.data.length === 0) break;
+        pack.push(m.string());
+      }
+    })();
+    sys.publish('$SYS.REQ.CLAIMS.PACK', new Uint8Array(32), { reply: '_INBOX.pack' });
+    await done;
+    out.pack = pack.map((l) => l.split('|')[0]).sort();
     const lookup = await sys.request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.LOOKUP`, '', { timeout: 5000 });
     out.lookupIsAccountJwt = lookup.string().split('.').length === 3;
 
@@ -91,6 +112,9 @@ test('full resolver: push, lookup, revoke a connected user, restart (tsnats)', {
   assert.deepEqual(r.mismatch, { error: { account: '<acc>', code: 500, description: 'jwt update resulted in error - subject does not match jwt content' } });
   assert.equal((r.garbage as { error: { account: string } }).error.account, 'n/a');
   assert.equal(r.afterPush, '');
+  assert.equal((r.jsLimits as { max_streams: number }).max_streams, 2);
+  assert.equal((r.jsLimitsUpdated as { max_streams: number }).max_streams, 5);
+  assert.deepEqual(r.pack, ['<acc>', '<acc>', '<acc>']);
   assert.equal(r.lookupIsAccountJwt, true);
   assert.deepEqual(r.revoke, { data: { account: '<acc>', code: 200, message: 'jwt updated' } });
   assert.deepEqual(r.revokedError, ["-ERR 'User Authentication Revoked'"]);

@@ -41,6 +41,14 @@ test('operator from a decorated .jwt file (as nsc writes it)', async (t) => {
   assert.equal(o.operatorMode?.operators[0].jwt, op.operatorJwt);
 });
 
+test('the full directory resolver', async () => {
+  const op = await newOperator();
+  const { options: o } = loadConfigText(`operator: "${op.operatorJwt}"\nresolver: { type: full, dir: "/tmp/some/dir", allow_delete: false }`, 't.conf');
+  assert.equal(o.operatorMode?.resolver, 'full');
+  assert.equal(o.operatorMode?.dir, '/tmp/some/dir');
+  assert.equal(validateOptions(o), undefined);
+});
+
 test('errors as nats-server reports them', async () => {
   assert.equal(loadError('operator: /nonexistent/op.jwt\nresolver: MEMORY'),
     't.conf:1:0: error parsing operator JWT: open /nonexistent/op.jwt: no such file or directory');
@@ -48,8 +56,9 @@ test('errors as nats-server reports them', async () => {
   assert.equal(loadError('resolver: BOGUS'),
     't.conf:1:0: error parsing account resolver, should be MEM or  URL("url") or a map containing dir and type state=[FULL|CACHE])');
   assert.equal(loadError('resolver_preload: 1'), 't.conf:1:0: preload should be a map of account_public_key:account_jwt');
-  // the directory resolvers are refused rather than silently ignored
-  assert.match(loadError('resolver: { type: full, dir: "/tmp/x" }'), /resolver type FULL .*not supported by tsnats/);
+  assert.equal(loadError('resolver: { type: full }'), 't.conf:1:0: dir has no value and needs to point to a directory');
+  // resolvers tsnats does not have are refused rather than silently ignored
+  assert.match(loadError('resolver: { type: cache, dir: "/tmp/x" }'), /resolver type CACHE is not supported by tsnats/);
   assert.match(loadError('resolver: URL(http://localhost:9090/jwt/v1/accounts/)'), /URL account resolver is not supported/);
 
   const op = await newOperator();
