@@ -116,7 +116,7 @@ export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount
   if (a.type !== 'account') throw new Error('not an account JWT');
   if (!trustedKeys.has(c.iss)) throw new Error('account JWT not signed by a trusted operator');
   const keys = new Map<string, ScopeBody | null>();
-  for (const k of a.signing_keys ?? []) {
+  for (const k of Array.isArray(a.signing_keys) ? a.signing_keys : []) {
     if (typeof k === 'string') keys.set(k, null);
     else if (k && typeof k.key === 'string') keys.set(k.key, k.kind === 'user_scope' ? k : null);
   }
@@ -125,9 +125,10 @@ export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount
   const lim = (x: number | undefined): number => (typeof x === 'number' ? x : 0);
   return {
     subject: c.sub, claimName: c.name ?? '', issuer: c.iss, expires: c.exp ?? 0,
-    signingKeys: keys, revocations: a.revocations ?? {}, defaultPermissions: a.default_permissions,
+    signingKeys: keys, revocations: a.revocations !== null && typeof a.revocations === 'object' ? a.revocations : {},
+    defaultPermissions: a.default_permissions,
     disallowBearer: a.disallow_bearer === true || l.disallow_bearer === true,
-    tags: a.tags ?? [],
+    tags: Array.isArray(a.tags) ? a.tags.filter((x) => typeof x === 'string') : [],
     maxConnections: lim(l.conn), maxLeafnodes: lim(l.leaf), maxSubs: lim(l.subs), maxPayload: lim(l.payload),
     jetstream: jsLimits(a.limits),
   };

@@ -52,7 +52,7 @@ export function operatorAuthenticator(
     if (u.type !== 'user') return refuse(conn, 'User JWT not valid: not a user JWT');
     if (uc.exp && uc.exp <= nowSec) return refuse(conn, 'User JWT no longer valid: claim is expired');
     if (uc.nbf && uc.nbf > nowSec) return refuse(conn, 'User JWT no longer valid: claim is not yet valid');
-    const types = u.allowed_connection_types ?? [];
+    const types = Array.isArray(u.allowed_connection_types) ? u.allowed_connection_types : [];
     if (types.length > 0 && !types.includes(conn.connectionType ?? 'STANDARD')) return refuse(conn, 'Connection type not allowed');
 
     const issuer = u.issuer_account || uc.iss;
@@ -64,7 +64,7 @@ export function operatorAuthenticator(
       const scope = acc.signingKeys.get(uc.iss);
       if (scope) {
         if (hasPermissionsOrLimits(u)) return refuse(conn, 'User JWT is not valid: scoped users require no permissions or limits set');
-        const t = expandTemplate(scope.template ?? {}, uc.name ?? '', uc.sub, acc, u.tags ?? []);
+        const t = expandTemplate(scope.template ?? {}, uc.name ?? '', uc.sub, acc, stringsOf(u.tags));
         if (t === null) return refuse(conn, 'User JWT generated invalid permissions');
         perms = t;
       }
@@ -111,6 +111,10 @@ export function operatorAuthenticator(
   };
 }
 
+function stringsOf(l: unknown): string[] {
+  return Array.isArray(l) ? l.filter((x): x is string => typeof x === 'string') : [];
+}
+
 /** A user limit; missing is 0 (Go's zero value), as nats-server reads it. */
 const num = (x: number | undefined): number => (typeof x === 'number' ? x : 0);
 
@@ -130,13 +134,16 @@ function hasPermissionsOrLimits(u: UserBody): boolean {
 
 /** The user's permissions, or the account's default permissions when the user has none. */
 function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
-  const has = (p: PermissionBody | undefined): boolean => (p?.allow?.length ?? 0) > 0 || (p?.deny?.length ?? 0) > 0;
+  const has = (p: PermissionBody | undefined): boolean =>
+    (Array.isArray(p?.allow) && p!.allow.length > 0) || (Array.isArray(p?.deny) && p!.deny.length > 0);
   const src = has(u.pub) || has(u.sub) ? u : acc.defaultPermissions;
   if (src === undefined) return undefined;
-  const rule = (p: PermissionBody | undefined) => (has(p) ? {
-    allow: p!.allow?.length ? p!.allow : undefined,
-    deny: p!.deny?.length ? p!.deny : undefined,
-  } : undefined);
+  // JWT contents are outside input: only string subjects are taken
+  const subjects = (l: unknown): string[] | undefined => {
+    const out = Array.isArray(l) ? l.filter((x): x is string => typeof x === 'string' && x !== '') : [];
+    return out.length > 0 ? out : undefined;
+  };
+  const rule = (p: PermissionBody | undefined) => (has(p) ? { allow: subjects(p!.allow), deny: subjects(p!.deny) } : undefined);
   const out: Permissions = { publish: rule(src.pub), subscribe: rule(src.sub) };
   return out.publish || out.subscribe ? out : undefined;
 }
@@ -204,7 +211,7 @@ function expandTemplate(t: UserBody, name: string, subject: string, acc: JwtAcco
   const list = (l: string[] | undefined): string[] | undefined | null => {
     if (l === undefined) return undefined;
     const out: string[] = [];
-    for (const s of l) {
+    for (const s of stringsOf(l)) {
       const e = expandOne(s);
       if (e === null) return null;
       out.push(...e);

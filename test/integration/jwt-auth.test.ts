@@ -225,3 +225,23 @@ test('account expiry: connected users are disconnected with nats-server\'s error
   const again = await rawJwtConnect(h.port, jwt, u);
   await again.waitFor("-ERR 'Authorization Violation'\r\n");
 });
+
+test('bad input: garbage JWTs and signed JWTs with fields of the wrong types never hurt the server', async (t) => {
+  const op = await newOperator();
+  const a = createAccount();
+  const h = await serverFor(t, operatorConfig(op, { [a.getPublicKey()]: await accountJwt(op, 'A', a) }));
+  const u = createUser();
+  for (const jwt of ['a.b.c', 'eyJ.eyJ.x', '...', 'x'.repeat(3000), `${await userJwt('u', u, a)}x`]) {
+    const c = await rawJwtConnect(h.port, jwt, u);
+    await c.waitFor("-ERR 'Authorization Violation'\r\n");
+  }
+  const odd = { pub: { allow: 5 }, sub: { deny: [1, null, 'x.>'] }, tags: 'team:red', allowed_connection_types: 3, src: 7, subs: 'many' };
+  const c = await rawJwtConnect(h.port, await userJwt('odd', u, a, odd as never), u);
+  c.send('SUB x.y 1\r\nPUB q 0\r\n\r\n');
+  await c.flushPing().catch(() => undefined);
+  c.close();
+  // the server still serves a normal user
+  const nc = await connect({ servers: h.clientUrl, authenticator: credsAuthenticator(credsOf(await userJwt('ok', u, a), u)) });
+  await nc.flush();
+  await nc.close();
+});
