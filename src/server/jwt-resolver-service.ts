@@ -95,19 +95,19 @@ export class JwtResolverService implements Subsystem {
     };
   }
 
-  /** Re-check every connected user of a changed account, oldest connection first. */
+  /**
+   * Re-check every connected user of a changed account. Newest connections first: over a
+   * lowered connection limit nats-server keeps the newest and disconnects the oldest.
+   */
   private accountChanged(acc: JwtAccount): void {
     const s = this.server;
     if (s === null) return;
     const clients: Client[] = [];
     for (const c of s.clients.values()) if (!c.closed && c.account.name === acc.subject) clients.push(c);
-    clients.sort((a, b) => a.startMs - b.startMs || a.cid - b.cid);
-    let kept = 0;
-    for (const c of clients) {
+    clients.sort((a, b) => b.startMs - a.startMs || b.cid - a.cid);
+    clients.forEach((c, i) => {
       const { result, revoked } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
-      const over = result !== null && acc.maxConnections >= 0 && kept >= acc.maxConnections;
-      c.credentialsChanged(result, revoked, over);
-      if (result !== null && !over) kept++;
-    }
+      c.credentialsChanged(result, revoked, acc.maxConnections >= 0 && i >= acc.maxConnections);
+    });
   }
 }

@@ -58,6 +58,19 @@ async function flow(spawn: Spawn, dir: string): Promise<Record<string, unknown>>
     await new Promise((r) => setTimeout(r, 1100)); // a newer JWT needs a later iat (seconds)
     await request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b, { limits: { ...jsLimits, streams: 5 } }));
     out.jsLimitsUpdated = await jsInfo();
+    // a lowered connection limit: nats-server keeps the newest connections
+    await nb.close();
+    conns.splice(conns.indexOf(nb), 1);
+    const older = await rawJwtConnect(srv.port, bJwt, bu);
+    await older.flushPing(5000);
+    const newer = await rawJwtConnect(srv.port, bJwt, bu);
+    await newer.flushPing(5000);
+    await new Promise((r) => setTimeout(r, 1100));
+    await request('$SYS.REQ.CLAIMS.UPDATE', await accountJwt(op, 'B', b, { limits: { ...jsLimits, streams: 5, conn: 1 } }));
+    await older.waitClosed(5000);
+    out.connLimitOldest = older.text.split('\r\n').filter((l) => l.startsWith('-ERR'));
+    out.connLimitNewest = await newer.flushPing(5000);
+    newer.close();
     // CLAIMS.PACK: one "<account>|<jwt>" message per stored JWT, then an empty one
     const inbox = sys.subscribe('_INBOX.pack');
     const pack: string[] = [];
@@ -115,6 +128,8 @@ test('full resolver: push, lookup, revoke a connected user, restart (tsnats)', {
   assert.equal((r.jsLimits as { max_streams: number }).max_streams, 2);
   assert.equal((r.jsLimitsUpdated as { max_streams: number }).max_streams, 5);
   assert.deepEqual(r.pack, ['<acc>', '<acc>', '<acc>']);
+  assert.deepEqual(r.connLimitOldest, ["-ERR 'maximum account active connections exceeded'"]);
+  assert.equal(r.connLimitNewest, '');
   assert.equal(r.lookupIsAccountJwt, true);
   assert.deepEqual(r.revoke, { data: { account: '<acc>', code: 200, message: 'jwt updated' } });
   assert.deepEqual(r.revokedError, ["-ERR 'User Authentication Revoked'"]);
