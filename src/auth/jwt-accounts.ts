@@ -1,11 +1,11 @@
 // The accounts of operator mode: account JWTs from the memory resolver
 // (resolver_preload), decoded once, with what authentication and JetStream
 // need from them (signing keys and scopes, revocations, limits, expiry).
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OperatorModeOptions } from '../config/options.js';
 import { decodeJwt } from '../config/jwt-lib.js';
+import { crypto } from '../core/lazy-modules.js';
 
 /** JetStream limits of an account (the shape of jetstream/js-account.ts JsAccountLimits; -1 = none). */
 export interface JsAccountLimits {
@@ -228,7 +228,7 @@ export class JwtAccountResolver {
   hash(): Buffer {
     const h = Buffer.alloc(32);
     for (const jwt of this.jwts.values()) {
-      const d = createHash('sha256').update(jwt).digest();
+      const d = crypto().createHash('sha256').update(jwt).digest();
       for (let i = 0; i < 32; i++) h[i] ^= d[i];
     }
     return h;

@@ -8,9 +8,9 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Options, Permissions } from '../config/options.js';
 import type { AuthResult, ClientAuthenticator, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
-import { compilePermissions, type AccountDirectory } from './options-auth.js';
+import { compilePermissions, verifyNonce, type AccountDirectory } from './options-auth.js';
 import { JwtAccountResolver, type JwtAccount, type PermissionBody, type UserBody } from '../auth/jwt-accounts.js';
-import { decodeJwt, verifyNkeySig } from '../config/jwt-lib.js';
+import { decodeJwt } from '../config/jwt-lib.js';
 
 /** Texts nats-server sends when credentials run out on a live connection. */
 export const USER_EXPIRED = 'User Authentication Expired';
@@ -73,7 +73,7 @@ export function operatorAuthenticator(
     if (u.bearer_token === true && acc.disallowBearer) return refuse(conn, 'Account does not allow bearer token');
     if (u.bearer_token !== true && checkSig) {
       if (!opts.sig) return refuse(conn, 'Signature missing');
-      if (!conn.nonce || !verifyNkeySig(uc.sub, conn.nonce, opts.sig)) return refuse(conn, 'Signature not verified');
+      if (!conn.nonce || !verifyNonce(uc.sub, conn.nonce, opts.sig)) return refuse(conn, 'Signature not verified');
     }
     if (isRevoked(acc, uc.sub, uc.iat)) {
       revoked = true;
