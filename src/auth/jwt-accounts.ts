@@ -153,7 +153,7 @@ export class JwtAccountResolver {
   private readonly accounts = new Map<string, JwtAccount>();
   private readonly jwts = new Map<string, string>();
   private readonly trusted: Set<string>;
-  private readonly listeners: ((acc: JwtAccount) => void)[] = [];
+  private readonly listeners: ((acc: JwtAccount, old: JwtAccount | undefined) => void)[] = [];
 
   constructor(private readonly mode: OperatorModeOptions, private readonly warn: (msg: string) => void) {
     this.trusted = trustedOperatorKeys(mode);
@@ -200,8 +200,8 @@ export class JwtAccountResolver {
     return [...this.accounts.values()];
   }
 
-  /** Called after an account's JWT was replaced. */
-  onChange(cb: (acc: JwtAccount) => void): void {
+  /** Called after an account's JWT was replaced (`old`: the account before). */
+  onChange(cb: (acc: JwtAccount, old: JwtAccount | undefined) => void): void {
     this.listeners.push(cb);
   }
 
@@ -216,11 +216,12 @@ export class JwtAccountResolver {
       const old = decodeJwt<unknown>(cur);
       if (old.jti === next.jti || old.iat > next.iat) return false;
     }
+    const old = this.accounts.get(pub);
     const acc = this.accept(pub, jwt);
     if (this.mode.resolver === 'full' && this.mode.dir !== undefined) {
       writeFileSync(join(this.mode.dir, `${pub}.jwt`), jwt);
     }
-    for (const l of this.listeners) l(acc);
+    for (const l of this.listeners) l(acc, old);
     return true;
   }
 

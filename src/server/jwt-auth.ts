@@ -22,7 +22,7 @@ export interface OperatorAuthenticator extends ClientAuthenticator {
    * Check a connected client's credentials again after its account JWT changed (the
    * nonce signature is not checked again). `revoked`: refused because the user was revoked.
    */
-  recheck(opts: ConnectOptions, conn: ConnectionAuthInfo): { result: AuthResult | null; revoked: boolean };
+  recheck(opts: ConnectOptions, conn: ConnectionAuthInfo): { result: AuthResult | null; revoked: boolean; signer?: string };
 }
 
 /** Build the operator-mode authenticator; accounts are registered under their public keys. */
@@ -34,6 +34,8 @@ export function operatorAuthenticator(
   for (const a of resolver.all()) accounts.registerAccount(a.subject);
 
   let revoked = false;
+  /** the signing key of the last user checked (undefined: signed by the account's identity key) */
+  let signer: string | undefined;
   const refuse = (conn: ConnectionAuthInfo, why: string): null => {
     log.debug(`cid:${conn.cid} - ${why}`);
     return null;
@@ -59,6 +61,7 @@ export function operatorAuthenticator(
     const acc = resolver.lookup(issuer);
     if (acc === undefined) return refuse(conn, `Account JWT lookup error: ${issuer}`);
     let perms: UserBody = u;
+    signer = uc.iss !== acc.subject ? uc.iss : undefined;
     if (uc.iss !== acc.subject) {
       if (!acc.signingKeys.has(uc.iss)) return refuse(conn, 'User JWT issuer is not known');
       const scope = acc.signingKeys.get(uc.iss);
@@ -105,8 +108,9 @@ export function operatorAuthenticator(
     authenticate: (opts, conn) => check(opts, conn, true),
     recheck(opts, conn) {
       revoked = false;
+      signer = undefined;
       const result = check(opts, conn, false);
-      return { result, revoked };
+      return { result, revoked, signer };
     },
   };
 }

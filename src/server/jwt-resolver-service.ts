@@ -5,7 +5,7 @@
 // is applied to the connected users of the account at once: new permissions and
 // limits, revoked users and users over the connection limit disconnected.
 import type { InternalClient } from '../core/internal-client.js';
-import type { Client } from '../core/client.js';
+import { CloseReason, type Client } from '../core/client.js';
 import type { JwtAccount } from '../auth/jwt-accounts.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 import type { OperatorAuthenticator } from './jwt-auth.js';
@@ -49,7 +49,7 @@ export class JwtResolverService implements Subsystem {
       const ids = this.auth.resolver.all().map((a) => a.subject);
       c.publish(reply, '', undefined, JSON.stringify({ server: this.serverInfo(), data: ids }));
     });
-    this.auth.resolver.onChange((acc) => this.accountChanged(acc));
+    this.auth.resolver.onChange((acc, old) => this.accountChanged(acc, old));
     server.log.info(`Managing all jwt in exclusive directory ${server.options.operatorMode?.dir ?? ''}`);
   }
 
@@ -99,15 +99,24 @@ export class JwtResolverService implements Subsystem {
    * Re-check every connected user of a changed account. Newest connections first: over a
    * lowered connection limit nats-server keeps the newest and disconnects the oldest.
    */
-  private accountChanged(acc: JwtAccount): void {
+  private accountChanged(acc: JwtAccount, old: JwtAccount | undefined): void {
     const s = this.server;
     if (s === null) return;
     const clients: Client[] = [];
     for (const c of s.clients.values()) if (!c.closed && c.account.name === acc.subject) clients.push(c);
     clients.sort((a, b) => b.startMs - a.startMs || b.cid - a.cid);
+    const scope = (a: JwtAccount | undefined, key: string) => JSON.stringify(a?.signingKeys.get(key) ?? null);
     clients.forEach((c, i) => {
-      const { result, revoked } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
-      c.credentialsChanged(result, revoked, acc.maxConnections >= 0 && i >= acc.maxConnections);
+      const { result, revoked, signer } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
+      // A user whose signing key was removed or whose scope changed is cut off without an
+      // -ERR (nats-server closes it with an authentication violation).
+      const over = acc.maxConnections >= 0 && i >= acc.maxConnections;
+      if (!over && !revoked && signer !== undefined
+        && (!acc.signingKeys.has(signer) || scope(acc, signer) !== scope(old, signer))) {
+        c.close(CloseReason.AUTH_VIOLATION, true);
+        return;
+      }
+      c.credentialsChanged(result, revoked, over);
     });
   }
 }

@@ -19,10 +19,10 @@ type Spawn = (args: string[]) => Promise<ChildServer>;
 /** Runs the flow on one server kind; returns what a client observes. */
 async function flow(spawn: Spawn, dir: string): Promise<Record<string, unknown>> {
   const op = await newOperator();
-  const [a, b] = [createAccount(), createAccount()];
+  const [a, b, sk] = [createAccount(), createAccount(), createAccount()];
   const store = join(dir, 'jwt');
   const conf = join(dir, 'full.conf');
-  writeFileSync(conf, operatorConfig(op, { [a.getPublicKey()]: await accountJwt(op, 'A', a) },
+  writeFileSync(conf, operatorConfig(op, { [a.getPublicKey()]: await accountJwt(op, 'A', a, { signing_keys: [sk.getPublicKey()] }) },
     `listen: "127.0.0.1:-1"\nresolver: { type: full, dir: "${store}" }\njetstream { store_dir: "${join(dir, 'js')}" }`).replace('resolver: MEMORY\n', ''));
   const out: Record<string, unknown> = {};
   let srv = await spawn(['-c', conf]);
@@ -90,11 +90,17 @@ async function flow(spawn: Spawn, dir: string): Promise<Record<string, unknown>>
     const au = createUser();
     const c = await rawJwtConnect(srv.port, await userJwt('au', au, a), au);
     await c.flushPing(5000);
+    // and a user signed by A's signing key, which the update drops
+    const skUser = createUser();
+    const viaKey = await rawJwtConnect(srv.port, await userJwt('sku', skUser, a, {}, { signer: sk }), skUser);
+    await viaKey.flushPing(5000);
     await new Promise((r) => setTimeout(r, 1100)); // the revocation must be later than the user's iat (seconds)
     out.revoke = await request('$SYS.REQ.CLAIMS.UPDATE',
       await accountJwt(op, 'A', a, { revocations: { [au.getPublicKey()]: Math.floor(Date.now() / 1000) } }));
     await c.waitClosed(5000);
     out.revokedError = c.text.split('\r\n').filter((l) => l.startsWith('-ERR'));
+    await viaKey.waitClosed(5000);
+    out.signerRemoved = viaKey.text;
     await sys.close();
     conns.length = 0;
     await srv.stop();
@@ -133,6 +139,7 @@ test('full resolver: push, lookup, revoke a connected user, restart (tsnats)', {
   assert.equal(r.lookupIsAccountJwt, true);
   assert.deepEqual(r.revoke, { data: { account: '<acc>', code: 200, message: 'jwt updated' } });
   assert.deepEqual(r.revokedError, ["-ERR 'User Authentication Revoked'"]);
+  assert.equal(r.signerRemoved, '');
   assert.equal(r.afterRestart, '');
 });
 
