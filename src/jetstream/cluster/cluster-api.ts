@@ -172,8 +172,10 @@ export class ClusterApi {
     }
     const holder = holderOf(entry.sa.group);
     if (entry.sa.group.peers.length > 1) {
-      // Replicated streams: the stream group's leader answers (stream-group.ts); consumers
-      // of replicated streams are not served yet: the meta leader says so.
+      // Replicated streams: the stream group's leader answers (stream-group.ts), a consumer's
+      // requests its consumer group's leader. A nats-server group leader only hears them in the
+      // system account (go-import.ts), and CONSUMER.NAMES is 2.9.10's meta leader's.
+      if (this.routeToGoLeader(req, kind, entry)) return;
       if (kind.k === 'stream') {
         c.streamGroups.get(req.accountName, kind.stream)?.handleApi(req, kind.type, handler);
         return;
@@ -210,6 +212,33 @@ export class ClusterApi {
     }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
+  }
+
+  /**
+   * A request for a replicated stream or consumer whose answering server is a nats-server
+   * (docs/interop.md): a local client's request is passed on as its service import would, and
+   * nobody here answers. A tsnats meta leader answers CONSUMER.NAMES for a Go-led stream.
+   */
+  private routeToGoLeader(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
+    const c = this.c;
+    if (kind.k !== 'stream' && kind.k !== 'consumer') return false;
+    if (kind.type === T + 'consumer_names_response' && c.hasLeader()) {
+      if (c.isGoPeer(c.node.leaderId, req.accountName)) {
+        c.forwardAsImport(req);
+        return true;
+      }
+      const sl = c.streamGroups.get(req.accountName, kind.stream)?.node?.leaderId ?? '';
+      if (c.isLeader && sl !== c.id && c.isGoPeer(sl, req.accountName)) {
+        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
+        return true;
+      }
+      return false;
+    }
+    const sg = c.streamGroups.get(req.accountName, kind.stream);
+    const leaderId = kind.k === 'stream' ? sg?.node?.leaderId : sg?.consumers.get(kind.consumer)?.node?.leaderId;
+    if (leaderId === undefined || leaderId === '' || leaderId === c.id || !c.isGoPeer(leaderId, req.accountName)) return false;
+    c.forwardAsImport(req);
+    return true;
   }
 
   private run(req: ApiRequest, handler: ApiHandler): void {

@@ -1,0 +1,86 @@
+// Replicated (R3) streams across implementations (issue 11): nats-server 2.9.10 and tsnats nodes
+// holding replicas of one stream — 2 nats-server + 1 tsnats, and 1 nats-server + 2 tsnats. The
+// stream is created through either kind; publishes through every server are acknowledged once
+// and stored on every replica (checked per server with /jsz, which reports each server's own
+// replica); leadership is moved with STREAM.LEADER.STEPDOWN until each server in turn leads —
+// so a tsnats replica follows a Go leader and leads Go followers — and after every change of
+// leader every acknowledged message is read back through every server, and STREAM.INFO's
+// cluster block is the same from every server.
+// Skipped, saying so, where nats-server is missing (an error under CI=true).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
+import { MIXES, leadStream, replicaStates, replicaStatesOf, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
+
+for (const mix of MIXES) {
+  describe(`R3 stream in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
+    let c: JsCluster;
+    let ncs: NatsConnection[];
+    before(async () => {
+      c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
+      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+      await c.connect(c.nodes[0]!, SYS);
+    });
+    after(async () => {
+      await c?.shutdown();
+    });
+
+    for (const createVia of ['nats-server', 'tsnats'] as const) {
+      test(`created through ${createVia}: publishes through every server, stepdown to every server, every message on every replica`, async () => {
+        const name = `R3_${createVia === 'tsnats' ? 'T' : 'G'}`;
+        const subj = name.toLowerCase();
+        const via = c.nodes.find((n) => n.impl === createVia)!;
+        const cfg = { name, subjects: [`${subj}.>`], num_replicas: 3, storage: 'file' };
+        const r = await apiRequest<StreamInfo>(ncs[via.index]!, `$JS.API.STREAM.CREATE.${name}`, cfg);
+        assert.equal(r.all.length, 1, `one reply to STREAM.CREATE via ${via.name} (${via.impl})`);
+        assert.equal(r.first!.error, undefined, JSON.stringify(r.first));
+        assert.equal(r.first!.type, 'io.nats.jetstream.api.v1.stream_create_response');
+        assert.equal(r.first!.config?.num_replicas, 3);
+
+        let sent = 0;
+        const expected: string[] = [];
+        const publishRound = async (tag: string): Promise<void> => {
+          for (const n of c.nodes) {
+            for (let k = 0; k < 3; k++) {
+              const body = `${tag}-${n.name}-${k}`;
+              const ack = await jetstream(ncs[n.index]!).publish(`${subj}.${n.name}`, body);
+              sent++;
+              assert.equal(ack.stream, name);
+              assert.equal(ack.seq, sent, `seq of ${body} published via ${n.name} (${n.impl})`);
+              expected.push(`${sent}:${subj}.${n.name}:${body}`);
+            }
+          }
+        };
+        await publishRound('first');
+        // Every server in turn leads; each time, publish more and read everything back through every server.
+        for (const target of c.nodes) {
+          const leader = await leadStream(c, ncs, name, target);
+          assert.equal(leader.name, target.name);
+          await publishRound(`lead-${target.name}`);
+          await replicaStates(c, name, sent);
+          const info = await streamInfoEverywhere(c, ncs, name);
+          assert.equal(info.cluster?.leader, target.name);
+          assert.equal(info.state?.messages, sent);
+          for (const n of c.nodes) {
+            const got: string[] = [];
+            for (let seq = 1; seq <= sent; seq++) {
+              const m = await apiRequest<{ message?: { seq: number; subject: string; data: string }; error?: unknown }>(
+                ncs[n.index]!, `$JS.API.STREAM.MSG.GET.${name}`, { seq }, { settleMs: 0 });
+              assert.ok(m.first?.message, `seq ${seq} via ${n.name} (${n.impl}) with ${target.name} (${target.impl}) leading: ${JSON.stringify(m.first)}`);
+              got.push(`${m.first.message.seq}:${m.first.message.subject}:${Buffer.from(m.first.message.data, 'base64').toString()}`);
+            }
+            assert.deepEqual(got, expected, `messages via ${n.name} (${n.impl}) with ${target.name} (${target.impl}) leading`);
+          }
+        }
+        const d = await apiRequest(ncs[via.index]!, `$JS.API.STREAM.DELETE.${name}`);
+        assert.deepEqual(d.first, { type: 'io.nats.jetstream.api.v1.stream_delete_response', success: true });
+        await Promise.all(c.nodes.map((n) => pollUntil(async () => {
+          const s = await replicaStatesOf(c, n);
+          return s.some((x) => x.name === name) ? undefined : true;
+        }, `${name} gone from ${n.name}`)));
+      });
+    }
+  });
+}
