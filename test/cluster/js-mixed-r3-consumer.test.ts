@@ -1,0 +1,120 @@
+// Replicated durable consumers across implementations (issue 11): an R3 pull consumer of an R3
+// stream with replicas on nats-server 2.9.10 and tsnats (2 + 1 and 1 + 2). The consumer's
+// leadership is moved (CONSUMER.LEADER.STEPDOWN, repeated until the wanted server leads) to every
+// server in turn; each leader delivers the next messages, through a client on every server, and
+// the acks it receives are replicated: the next leader — of the other kind as often as not —
+// continues after the last acknowledged message (no redelivery of acked messages), reports the
+// same delivered / ack floor as every other server, and redelivers a message delivered but not
+// acknowledged before the failover, as explicit ack with ack_wait says.
+// Skipped, saying so, where nats-server is missing (an error under CI=true).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { MIXES, infoEverywhere, leadGroup, replicaStatesOf, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
+
+interface ConsumerInfo {
+  type: string;
+  error?: ApiError;
+  cluster?: ClusterBlock;
+  config?: { durable_name?: string; num_replicas?: number; ack_policy?: string };
+  delivered: { consumer_seq: number; stream_seq: number };
+  ack_floor: { consumer_seq: number; stream_seq: number };
+  num_ack_pending: number;
+  num_redelivered: number;
+  num_pending: number;
+}
+
+const MSGS = 40;
+const ACK_WAIT_NS = 2_000_000_000;
+
+for (const mix of MIXES) {
+  describe(`R3 durable consumer in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
+    let c: JsCluster;
+    let ncs: NatsConnection[];
+    before(async () => {
+      c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
+      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+    });
+    after(async () => {
+      await c?.shutdown();
+    });
+
+    test('acks replicated; failover to every server (both kinds) continues after the ack floor; an unacked message is redelivered', async () => {
+      const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, '$JS.API.STREAM.CREATE.CR3',
+        { name: 'CR3', subjects: ['cr3.>'], num_replicas: 3, storage: 'file' });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      for (let i = 1; i <= MSGS; i++) {
+        const ack = await jetstream(ncs[i % 3]!).publish(`cr3.${i}`, `m${i}`);
+        assert.equal(ack.seq, i);
+      }
+      // Created through the tsnats server of the first mix / the Go server of the second.
+      const via = c.nodes[mix.impls.filter((k) => k === 'tsnats').length === 1 ? 2 : 0]!;
+      const cr = await apiRequest<ConsumerInfo>(ncs[via.index]!, '$JS.API.CONSUMER.DURABLE.CREATE.CR3.D',
+        { stream_name: 'CR3', config: { durable_name: 'D', ack_policy: 'explicit', ack_wait: ACK_WAIT_NS, max_deliver: -1 } });
+      assert.equal(cr.all.length, 1, `one reply to CONSUMER.DURABLE.CREATE via ${via.name} (${via.impl}): ${JSON.stringify(cr.all)}`);
+      assert.equal(cr.first!.error, undefined, JSON.stringify(cr.first));
+      assert.equal(cr.first!.type, 'io.nats.jetstream.api.v1.consumer_create_response');
+
+      let acked = 0;
+      let unacked = 0; // a message delivered but not acknowledged before the last failover
+      for (let round = 0; round < 2; round++) {
+        for (const target of c.nodes) {
+          const leader = await leadGroup(c, ncs, target, 'CR3', 'D');
+          const ctx = `consumer leader ${leader.name} (${leader.impl}), round ${round}`;
+          const info = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
+          assert.equal(info.ack_floor.stream_seq, acked, `ack floor after failover, ${ctx}`);
+          // Every server's own replica of the consumer (/jsz) has the acks (followers included).
+          await Promise.all(c.nodes.map((n) => pollUntil(async () => {
+            const d = (await replicaStatesOf(c, n)).find((x) => x.name === 'CR3')?.consumer_detail?.find((x) => x.name === 'D');
+            return d && d.ack_floor.stream_seq === acked ? true : undefined;
+          }, `ack floor ${acked} in ${n.name}'s (${n.impl}) replica of D, ${ctx}`)));
+
+          if (unacked !== 0) {
+            // Delivered, never acked, leader changed since: redelivered (ack_wait), not lost.
+            const cons = await jetstream(ncs[leader.index]!).consumers.get('CR3', 'D');
+            const m = await cons.next({ expires: 15_000 });
+            assert.ok(m, `redelivery of ${unacked}, ${ctx}`);
+            assert.equal(m.seq, unacked, `redelivered message, ${ctx}`);
+            assert.equal(m.redelivered, true, `redelivered flag, ${ctx}`);
+            await m.ackAck();
+            acked = unacked;
+            unacked = 0;
+          }
+          // Pull and ack the next messages through a client on every server.
+          for (const n of c.nodes) {
+            const cons = await jetstream(ncs[n.index]!).consumers.get('CR3', 'D');
+            for (let k = 0; k < 2; k++) {
+              const m = await cons.next({ expires: 10_000 });
+              assert.ok(m, `a message via ${n.name} (${n.impl}), ${ctx}`);
+              assert.equal(m.seq, acked + 1, `next message via ${n.name} (${n.impl}), ${ctx}`);
+              assert.equal(m.redelivered, false, `seq ${m.seq} is not a redelivery, ${ctx}`);
+              assert.equal(m.string(), `m${m.seq}`);
+              assert.ok(await m.ackAck(), `ack of ${m.seq} confirmed, ${ctx}`);
+              acked = m.seq;
+            }
+          }
+          // One more delivered and left unacknowledged for the next leader to redeliver.
+          const cons = await jetstream(ncs[(leader.index + 1) % 3]!).consumers.get('CR3', 'D');
+          const m = await cons.next({ expires: 10_000 });
+          assert.ok(m);
+          assert.equal(m.seq, acked + 1);
+          unacked = m.seq;
+          const after = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
+          assert.equal(after.ack_floor.stream_seq, acked, ctx);
+          assert.equal(after.delivered.stream_seq, unacked, ctx);
+          assert.equal(after.num_ack_pending, 1, ctx);
+          assert.equal(after.num_pending, MSGS - unacked, ctx);
+        }
+      }
+      assert.ok(acked + 1 < MSGS);
+
+      const del = await apiRequest(ncs[1]!, '$JS.API.CONSUMER.DELETE.CR3.D');
+      assert.equal(del.all.length, 1, `one reply to CONSUMER.DELETE: ${JSON.stringify(del.all)}`);
+      assert.deepEqual(del.first, { type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true });
+      const sd = await apiRequest(ncs[2]!, '$JS.API.STREAM.DELETE.CR3');
+      assert.equal(sd.all.length, 1, `one reply to STREAM.DELETE: ${JSON.stringify(sd.all)}`);
+    });
+  });
+}
