@@ -17,33 +17,17 @@
 //   even when the voter (nats-server 2.9.10) reports its pre-vote term.
 // * Followers acknowledge catch-up entries (as 2.9.10 did) so the leader can
 //   pace the stream; the acks are durable and truthful, so safe for quorum.
+//
+// The core is split into layers (see core-base.ts): shared state in
+// core-base.ts, membership in core-membership.ts, elections in
+// core-elections.ts; this module holds the log side: append entries,
+// commit and apply, the leader's replication, proposals and snapshots.
 
-import { decodePeerId, decodePeerState, encodePeerId, encodePeerState } from './codec.js';
-import {
-  type CoreConfig,
-  type CoreStatus,
-  DEFAULT_TIMING,
-  type PeerProgress,
-  type RaftEnv,
-  type RaftHost,
-  type RaftTiming,
-  type RestoredState,
-  type MembershipChange,
-  type FollowerCatchup,
-} from './core-types.js';
-import { LeaderCatchup } from './core-catchup.js';
+import { decodePeerId, decodePeerState, encodePeerState } from './codec.js';
+import type { CoreConfig, RaftEnv, RaftHost, RestoredState } from './core-types.js';
+import { RaftCoreElections } from './core-elections.js';
 import { injectedFaults } from './test-faults.js';
-import {
-  appendEntrySubject,
-  candidateVoteInbox,
-  catchupInbox,
-  readsEmptyVoteFlag,
-  proposalSubject,
-  randomToken,
-  removePeerSubject,
-  replyInbox,
-  voteSubject,
-} from './subjects.js';
+import { catchupInbox, randomToken } from './subjects.js';
 import {
   type AppendEntry,
   type AppendEntryResponse,
@@ -52,9 +36,6 @@ import {
   makeAppendEntry,
   type PeerState,
   RaftError,
-  type RaftStateName,
-  type VoteRequest,
-  type VoteResponse,
 } from './types.js';
 
 const EMPTY_ENTRIES: Entry[] = [];
@@ -66,112 +47,9 @@ function isSnapshotPair(ae: AppendEntry): boolean {
 }
 const EMPTY_DATA = new Uint8Array(0);
 
-export class RaftCore {
-  readonly id: string;
-  readonly group: string;
-  readonly timing: RaftTiming;
-  readonly voteSubject: string;
-  readonly aeSubject: string;
-  readonly proposalSubject: string;
-  readonly removePeerSubject: string;
-  /** Our AE-response inbox (fixed for the node's life). */
-  readonly aeReply: string;
-  private readonly env: RaftEnv;
-  private readonly host: RaftHost;
-  private readonly managed: boolean;
-
-  private _state: RaftStateName = 'follower';
-  private _term = 0;
-  private _vote = '';
-  private _leader = '';
-  private pterm = 0;
-  private pindex = 0;
-  private _commit = 0;
-  private _applied = 0;
-  private snapIndex = 0;
-  private snapTerm = 0;
-  private durable = 0;
-  private readonly peers = new Map<string, PeerProgress>();
-  private csz = 1;
-  private qn = 1;
-  private readonly removed = new Map<string, number>();
-  private membChange: MembershipChange | null = null;
-  private observer: boolean;
-  private initializing: boolean;
-  private hadLeader = false;
-  /** Recovery lost possibly-acknowledged state: vote as an empty log, never campaign, until a leader caught us up. */
-  private stateLost: boolean;
-  /** Leader term for which "our commit is ahead of the leader's log" was reported (0 = none). */
-  private commitAheadTerm = 0;
-
-  private electionDeadline = 0;
-  /** Leader transfer target mode: AEs do not push our election timer back. */
-  private lxfer = false;
-  /**
-   * Pre-vote by probe (NRG has no pre-vote message): the current vote inbox
-   * belongs to a vote request sent at our *current* term, only to learn
-   * whether a quorum is reachable before we raise the term.
-   */
-  private probing = false;
-  /** The next candidacy skips the probe (leader transfer target, campaign() calls). */
-  private forceCampaign = false;
-  /** An empty-log node skips every other chance to campaign. */
-  private emptyDefer = false;
-  /** env.now() of the last live AE from the current leader (0 = none). */
-  private leaderContactAt = 0;
-  /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
-  private transferTarget = '';
-  /** Index of a new leader's first entry; leadership is signalled once it is applied. */
-  private aflr = 0;
-  private leaderReady = false;
-  private voteInbox = '';
-  private readonly votes = new Set<string>();
-  private readonly emptyVotes = new Set<string>();
-  private catchup: FollowerCatchup | null = null;
-  private readonly runs: LeaderCatchup;
-
-  /** Follower: reply subject waiting for a durable acknowledgement. */
-  private ackReply = '';
-  private ackTarget = 0;
-  private lastAckIndex = -1;
-
-  private lastStoreAt = 0;
-  private nextHeartbeatAt = 0;
-  private nextLostQuorumCheckAt = 0;
-  private scaleUpAt = 0;
-  private lastQuorumSignalAt = 0;
-  private heartbeatAfterCommit = false;
-
-  // Proposals queued on the leader until flush() (or a full batch).
-  private queue: Entry[] = [];
-  private queueBytes = 0;
-  private queueSeqEnd = 0;
-  private forwardedReplies: string[] = [];
-  private nextPropSeq = 1;
-  private committedPropSeq = 0;
-  /** [index, propSeqEnd] pairs of leader batches not yet committed, in index order. */
-  private propMarks: number[] = [];
-
-  /** Recently stored AEs by index (pending apply); bounded. */
-  private readonly cache = new Map<number, AppendEntry>();
-  private commitScratch: number[] = [];
-
+export class RaftCore extends RaftCoreElections {
   constructor(cfg: CoreConfig, env: RaftEnv, host: RaftHost, restored?: RestoredState) {
-    this.id = cfg.id;
-    this.group = cfg.group;
-    this.env = env;
-    this.host = host;
-    this.timing = { ...DEFAULT_TIMING, ...cfg.timing };
-    this.managed = cfg.managed ?? false;
-    this.observer = cfg.observer ?? false;
-    this.stateLost = cfg.stateLost ?? false;
-    this.voteSubject = voteSubject(cfg.group);
-    this.aeSubject = appendEntrySubject(cfg.group);
-    this.proposalSubject = proposalSubject(cfg.group);
-    this.removePeerSubject = removePeerSubject(cfg.group);
-    this.aeReply = replyInbox(randomToken(env.random));
-    this.runs = new LeaderCatchup(this.timing, host);
-
+    super(cfg, env, host);
     if (restored) {
       this._term = restored.term;
       this._vote = restored.vote;
@@ -199,150 +77,6 @@ export class RaftCore {
     this.lastQuorumSignalAt = env.now();
   }
 
-  // ------------------------------------------------------------------ status
-
-  get state(): RaftStateName {
-    return this._state;
-  }
-  get term(): number {
-    return this._term;
-  }
-  get vote(): string {
-    return this._vote;
-  }
-  /** Current leader id as known here ('' = none). */
-  get leader(): string {
-    return this._leader;
-  }
-  get commit(): number {
-    return this._commit;
-  }
-  get applied(): number {
-    return this._applied;
-  }
-  get lastIndex(): number {
-    return this.pindex;
-  }
-  get lastTerm(): number {
-    return this.pterm;
-  }
-  get durableIndex(): number {
-    return this.durable;
-  }
-  get snapshotIndex(): number {
-    return this.snapIndex;
-  }
-  get clusterSize(): number {
-    return this.csz;
-  }
-  get quorumNeeded(): number {
-    return this.qn;
-  }
-  get isObserver(): boolean {
-    return this.observer;
-  }
-  /** Leader whose first entry has been applied (what upper layers call "leader"). */
-  get isLeader(): boolean {
-    return this._state === 'leader' && this.leaderReady;
-  }
-  get isCatchingUp(): boolean {
-    return this.catchup !== null;
-  }
-  get catchupInbox(): string {
-    return this.catchup?.inbox ?? '';
-  }
-  get currentVoteInbox(): string {
-    return this.voteInbox;
-  }
-  get membershipChangeInProgress(): boolean {
-    return this.membChange !== null;
-  }
-  /** A probe (vote request at the current term) is out: we campaign once a quorum answers. */
-  get isProbing(): boolean {
-    return this.probing;
-  }
-  /** Recovery lost state and no leader has caught us up yet. */
-  get hasLostState(): boolean {
-    return this.stateLost;
-  }
-  get hadPreviousLeader(): boolean {
-    return this.hadLeader;
-  }
-  get leaderCatchupsRunning(): number {
-    return this.runs.size;
-  }
-  peerIds(): string[] {
-    return [...this.peers.keys()];
-  }
-  /** Milliseconds until the election timer fires (negative when overdue). */
-  electionTimerRemainingMs(): number {
-    return this.electionDeadline - this.env.now();
-  }
-
-  /** Earliest time (env clock) at which tick() has something to do. */
-  nextDeadline(): number {
-    if (this._state === 'closed') return Infinity;
-    if (this._state !== 'leader') return this.electionDeadline;
-    let d = Math.min(this.nextHeartbeatAt, this.nextLostQuorumCheckAt);
-    const r = this.runs.nextDeadline();
-    if (r < d) d = r;
-    return d;
-  }
-
-  /** Quorum as seen from here: self plus peers heard from recently. */
-  hasQuorum(): boolean {
-    const now = this.env.now();
-    let n = 0;
-    for (const [pid, p] of this.peers) {
-      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.lostQuorumMs)) {
-        if (++n >= this.qn) return true;
-      }
-    }
-    return false;
-  }
-
-  status(): CoreStatus {
-    const now = this.env.now();
-    const isLeader = this._state === 'leader';
-    const peers = [];
-    for (const [pid, p] of this.peers) {
-      const self = pid === this.id;
-      const seen = self ? now : p.lastSeen;
-      const li = self ? this.pindex : p.li;
-      peers.push({
-        id: pid,
-        self,
-        lastSeenAgoMs: seen > 0 ? now - seen : null,
-        lastIndex: li,
-        lag: isLeader && !self ? Math.max(0, this.pindex - li) : 0,
-        current: self || (seen > 0 && now - seen < 2 * this.timing.heartbeatMs),
-      });
-    }
-    return {
-      id: this.id,
-      group: this.group,
-      state: this._state,
-      leader: this._leader,
-      term: this._term,
-      vote: this._vote,
-      pterm: this.pterm,
-      pindex: this.pindex,
-      commit: this._commit,
-      applied: this._applied,
-      snapshotIndex: this.snapIndex,
-      durableIndex: this.durable,
-      clusterSize: this.csz,
-      quorum: this.qn,
-      observer: this.observer,
-      catchingUp: this.catchup !== null,
-      leaderReady: this.leaderReady,
-      membershipChangeInProgress: this.membChange !== null,
-      stateLost: this.stateLost,
-      commitAheadOfLeader: this.commitAheadTerm !== 0,
-      peers,
-    };
-  }
-
   // ------------------------------------------------------------------ time
 
   /** Advance timers to env.now(); call at or after nextDeadline(). */
@@ -368,47 +102,7 @@ export class RaftCore {
     if (now >= this.electionDeadline) this.onElectionTimeout(now);
   }
 
-  private onElectionTimeout(now: number): void {
-    if (this._state === 'follower') {
-      if (this.observer) {
-        this.electionDeadline = now + this.timing.observerIntervalMs;
-        return;
-      }
-      if (this.catchup) {
-        if (this.catchupStalled(now)) this.cancelCatchup();
-        this.resetElectionTimeout();
-        return;
-      }
-    }
-    this.switchToCandidate();
-  }
-
-  private randomBetween(min: number, max: number): number {
-    return min + Math.floor(this.env.random() * (max - min));
-  }
-  private resetElectionTimeout(): void {
-    this.electionDeadline = this.env.now() + this.randomBetween(this.timing.electionTimeoutMinMs, this.timing.electionTimeoutMaxMs);
-  }
-  private resetElect(ms: number): void {
-    this.electionDeadline = this.env.now() + ms;
-  }
-  private campaignTimeout(): number {
-    return this.randomBetween(this.timing.campaignTimeoutMinMs, this.timing.campaignTimeoutMaxMs);
-  }
-
   // ------------------------------------------------------------------ persistence helpers
-
-  private persistTermVote(): boolean {
-    if (this.host.persistTermVote(this._term, this._vote)) return true;
-    this.failWrite('term and vote');
-    return false;
-  }
-
-  private failWrite(what: string): void {
-    if (this._state === 'closed') return;
-    this.close();
-    this.host.writeFailed(what);
-  }
 
   /** Durable position reported by the driver (after fsync). */
   persisted(index: number): void {
@@ -466,307 +160,6 @@ export class RaftCore {
     }
     // A restarted node's log has been synced by the driver before replay.
     this.durable = this.pindex;
-  }
-
-  // ------------------------------------------------------------------ elections
-
-  private switchToCandidate(afterProbe = false): void {
-    if (this._state === 'closed') return;
-    if (this.observer || this._applied < this._commit) {
-      this.resetElect(this.timing.electionTimeoutMinMs / 4);
-      return;
-    }
-    // A node that lost state in recovery could win with a log missing
-    // committed entries: it waits for a leader to catch it up.
-    if (this.stateLost) {
-      this.resetElectionTimeout();
-      return;
-    }
-    // Never campaign with an uncommitted membership change about ourselves,
-    // nor (managed groups) from outside our own peer set.
-    // A server removed from the group never campaigns, nor does one whose
-    // addition is still uncommitted. One whose *removal* is uncommitted may
-    // (as in the Raft dissertation, without counting its own vote): it may
-    // hold the only complete log, and winning commits its removal, after
-    // which it hands over and closes.
-    if (
-      (this.membChange && this.membChange.peer === this.id && this.membChange.add) ||
-      (this.managed && !this.peers.has(this.id)) ||
-      (this.removed.has(this.id) && !this.peers.has(this.id))
-    ) {
-      this.updateLeader('');
-      this.resetElect(this.timing.electionTimeoutMinMs);
-      return;
-    }
-    const now = this.env.now();
-    // Raise the term only when a quorum is reachable: a node cut off from
-    // the group (or coming back from a partition) would otherwise return
-    // with a higher term and depose a healthy leader. It first probes with a
-    // vote request at its current term (harmless to every voter: nobody
-    // changes term for it) and campaigns for real once enough peers answered.
-    const force = this.forceCampaign || this.lxfer;
-    this.forceCampaign = false;
-    // A restarted node with an empty log can only win when every member
-    // answers; it lets nodes holding a log campaign first (every other
-    // timeout), or its own candidacies keep splitting their votes.
-    if (!force && !afterProbe && this.pindex === 0 && !this.initializing && this._term > 0) {
-      this.emptyDefer = !this.emptyDefer;
-      if (this.emptyDefer) {
-        this.updateLeader('');
-        this.resetElectionTimeout();
-        return;
-      }
-    }
-    if (!force && !afterProbe && this._term > 0 && !this.reachableQuorum(now)) {
-      this.sendProbe();
-      return;
-    }
-    this.probing = false;
-    if (this._state === 'candidate' && this.lostQuorum(now) && now - this.lastQuorumSignalAt > this.timing.lostQuorumSignalMs) {
-      this.lastQuorumSignalAt = now;
-      this.host.leaderSignal(false, this._term);
-    }
-    this._term++;
-    this._vote = this.id;
-    this.updateLeader('');
-    this._state = 'candidate';
-    this.resetElectionTimeout();
-    // Term and self-vote must be durable before we ask anyone for a vote.
-    if (!this.persistTermVote()) return;
-    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
-    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
-    this.host.subscribe(this.voteInbox, 'vote-response');
-    this.votes.clear();
-    this.emptyVotes.clear();
-    // Our own vote counts like anyone's: only as a member (or while the peer
-    // set is still incomplete). A removed node must not help elect itself.
-    if (this.countsVote(this.id)) this.votes.add(this.id);
-    this.host.stateChanged();
-    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
-      term: this._term,
-      lastTerm: this.pterm,
-      lastIndex: this.pindex,
-      candidate: this.id,
-    });
-    this.checkElectionWon();
-  }
-
-  /** Self plus peers heard from within the minimum election timeout form a quorum. */
-  private reachableQuorum(now: number): boolean {
-    let n = 0;
-    for (const [pid, p] of this.peers) {
-      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.electionTimeoutMinMs)) {
-        if (++n >= this.qn) return true;
-      }
-    }
-    return this.qn <= 1;
-  }
-
-  private sendProbe(): void {
-    this.updateLeader('');
-    this.resetElectionTimeout();
-    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
-    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
-    this.host.subscribe(this.voteInbox, 'vote-response');
-    this.probing = true;
-    this.debug(`probing for a quorum at term ${this._term} before campaigning`);
-    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
-      term: this._term,
-      lastTerm: this.pterm,
-      lastIndex: this.pindex,
-      candidate: this.id,
-    });
-  }
-
-  private cancelProbe(): void {
-    if (!this.probing) return;
-    this.probing = false;
-    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
-    this.voteInbox = '';
-  }
-
-  /**
-   * A vote request that would raise our term is refused without effect while
-   * we follow a leader heard from within the minimum election timeout (or
-   * lead with a quorum heard from within it): the candidate is disruptive,
-   * not needed. The target of a leader transfer is exempt.
-   */
-  private disruptive(vr: VoteRequest): boolean {
-    if (vr.term <= this._term || vr.candidate === this.transferTarget) return false;
-    const now = this.env.now();
-    if (this._state === 'leader') return this.reachableQuorum(now) && this.qn > 1;
-    return this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs;
-  }
-
-  private countsVote(peer: string): boolean {
-    return this.peers.has(peer) || this.peers.size < this.csz;
-  }
-
-  private checkElectionWon(): void {
-    if (this.votes.size >= this.qn || this.votes.size + this.emptyVotes.size >= this.csz) this.switchToLeader();
-  }
-
-  handleVoteRequest(vr: VoteRequest, reply: string): void {
-    if (this._state === 'closed') return;
-    // The empty-log flag goes only to candidates that read it (ours): NRG
-    // 2.9.10 takes a flag byte other than 1 as a refusal.
-    const flagAware = readsEmptyVoteFlag(reply, this.group, vr.candidate, vr.term);
-    const resp: VoteResponse = { term: this._term, peer: this.id, granted: false, empty: flagAware && this.pindex === 0 && !this.initializing };
-    if (vr.term < this._term || this.disruptive(vr)) {
-      if (reply) this.host.sendVoteResponse(reply, resp);
-      return;
-    }
-    let dirty = false;
-    if (vr.term > this._term) {
-      if (this._state !== 'follower') this.switchToFollower('');
-      this.cancelCatchup();
-      this._term = vr.term;
-      this._vote = '';
-      this.updateLeader('');
-      dirty = true;
-    }
-    const voteOk = this._vote === '' || this._vote === vr.candidate;
-    // A node that lost state compares as an empty log (any candidate is at
-    // least as up to date) and says so, so the vote counts only as "empty".
-    // (Towards a candidate that cannot read the flag it compares its log as
-    // it is, as NRG 2.9.10 would.)
-    const asEmpty = this.stateLost && flagAware;
-    const myTerm = asEmpty ? 0 : this.pterm;
-    const myIndex = asEmpty ? 0 : this.pindex;
-    if (asEmpty) resp.empty = true;
-    if (voteOk && (vr.lastTerm > myTerm || (vr.lastTerm === myTerm && vr.lastIndex >= myIndex))) {
-      this._vote = vr.candidate;
-      dirty = true;
-      // Persist before granting: a restart must not forget a vote.
-      if (!this.persistTermVote()) return;
-      dirty = false;
-      resp.granted = true;
-      this.resetElectionTimeout();
-    } else if (this._vote === '' && this._state !== 'candidate') {
-      // We have the better log and have not voted: campaign early.
-      this.resetElect(this.campaignTimeout());
-    }
-    if (dirty && !this.persistTermVote()) return;
-    resp.term = this._term;
-    if (dirty) this.host.stateChanged();
-    if (reply) this.host.sendVoteResponse(reply, resp);
-  }
-
-  /** A vote response arriving on `inbox`. */
-  handleVoteResponse(vr: VoteResponse, inbox: string): void {
-    if (this._state === 'closed') return;
-    if (vr.term > this._term) {
-      this._term = vr.term;
-      this._vote = '';
-      this.lxfer = false;
-      if (!this.persistTermVote()) return;
-      if (this._state !== 'follower') this.switchToFollower('');
-      else this.host.stateChanged();
-      return;
-    }
-    if (inbox !== this.voteInbox || this._state === 'leader') return;
-    // Any answer on our current inbox shows that peer is reachable.
-    this.trackPeerSeen(vr.peer);
-    if (this.probing) {
-      if (this.reachableQuorum(this.env.now())) {
-        this.probing = false;
-        this.switchToCandidate(true);
-      }
-      return;
-    }
-    if (this._state !== 'candidate' || !vr.granted) return;
-    if (this.countsVote(vr.peer)) {
-      if (vr.empty) this.emptyVotes.add(vr.peer);
-      else this.votes.add(vr.peer);
-    }
-    this.checkElectionWon();
-  }
-
-  private switchToLeader(): void {
-    if (this._state === 'closed') return;
-    this.lxfer = false;
-    this.probing = false;
-    this.updateLeader(this.id);
-    this._state = 'leader';
-    if (this.voteInbox) {
-      this.host.unsubscribe(this.voteInbox);
-      this.voteInbox = '';
-    }
-    for (const p of this.peers.values()) p.match = 0;
-    this.host.subscribe(this.proposalSubject, 'proposal');
-    this.host.subscribe(this.removePeerSubject, 'remove-peer');
-    const now = this.env.now();
-    this.lastStoreAt = now;
-    this.nextHeartbeatAt = now + this.timing.heartbeatMs;
-    this.nextLostQuorumCheckAt = now + this.timing.lostQuorumMs;
-    this.leaderReady = false;
-    this.debug(`leader for term ${this._term}`);
-    this.host.stateChanged();
-    // The peer state doubles as the no-op that lets us commit earlier terms.
-    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
-    this.aflr = this.pindex;
-    this.maybeSignalLeader();
-  }
-
-  private switchToFollower(newLeader: string): void {
-    if (this._state === 'closed') return;
-    const was = this._state;
-    this.aflr = 0;
-    this.lxfer = false;
-    for (const p of this.peers.values()) p.match = 0;
-    this._state = 'follower';
-    this.probing = false;
-    this.updateLeader(newLeader);
-    this.resetElectionTimeout();
-    if (this.voteInbox) {
-      this.host.unsubscribe(this.voteInbox);
-      this.voteInbox = '';
-    }
-    if (was === 'leader') {
-      this.leaderReady = false;
-      this.host.unsubscribe(this.proposalSubject);
-      this.host.unsubscribe(this.removePeerSubject);
-      this.runs.clear();
-      this.abandonProposals();
-      this.host.leaderSignal(false, this._term);
-    }
-    this.host.stateChanged();
-  }
-
-  private updateLeader(newLeader: string): void {
-    const wasLeader = this._leader === this.id;
-    if (newLeader !== '') this.hadLeader = true;
-    if (newLeader !== this._leader) {
-      this.leaderContactAt = 0;
-      if (newLeader !== '') this.transferTarget = '';
-    }
-    this._leader = newLeader;
-    // Followers only track the leader; a (former) leader keeps its view.
-    if (newLeader !== this.id && !wasLeader) {
-      for (const [pid, p] of this.peers) {
-        p.li = 0;
-        if (pid !== newLeader) p.lastSeen = 0;
-      }
-    }
-  }
-
-  private lostQuorum(now: number): boolean {
-    let n = 0;
-    for (const [pid, p] of this.peers) {
-      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.lostQuorumMs)) {
-        if (++n >= this.qn) return false;
-      }
-    }
-    return true;
-  }
-
-  private maybeSignalLeader(): void {
-    if (this.aflr > 0 && this._applied >= this.aflr && this._state === 'leader' && !this.leaderReady) {
-      this.aflr = 0;
-      this.leaderReady = true;
-      this.host.leaderSignal(true, this._term);
-      this.host.stateChanged();
-    }
   }
 
   // ------------------------------------------------------------------ append entries (follower side)
@@ -988,13 +381,13 @@ export class RaftCore {
     if (reply) this.respond(reply, this.pterm, this.pindex, false, inbox);
   }
 
-  private cancelCatchup(): void {
+  protected cancelCatchup(): void {
     if (!this.catchup) return;
     this.host.unsubscribe(this.catchup.inbox);
     this.catchup = null;
   }
 
-  private catchupStalled(now: number): boolean {
+  protected catchupStalled(now: number): boolean {
     const cs = this.catchup;
     if (!cs) return false;
     if (cs.pindex === this.pindex) return now - cs.activeAt > this.timing.catchupStallMs;
@@ -1216,7 +609,7 @@ export class RaftCore {
     }
   }
 
-  private leaderTryCommit(): void {
+  protected leaderTryCommit(): void {
     if (this._state !== 'leader') return;
     const vals = this.commitScratch;
     let n = 0;
@@ -1232,7 +625,7 @@ export class RaftCore {
     }
   }
 
-  private appendAndSend(entries: Entry[], propSeqEnd: number): void {
+  protected appendAndSend(entries: Entry[], propSeqEnd: number): void {
     const ae = makeAppendEntry(this.id, this._term, this._commit, this.pterm, this.pindex, entries);
     const index = this.pindex + 1;
     this.host.appendLog(index, ae);
@@ -1323,7 +716,7 @@ export class RaftCore {
     }
   }
 
-  private flushQueue(): void {
+  protected flushQueue(): void {
     const entries = this.queue;
     const seqEnd = this.queueSeqEnd > this.committedPropSeq ? this.queueSeqEnd : 0;
     this.queue = [];
@@ -1352,7 +745,7 @@ export class RaftCore {
     }
   }
 
-  private abandonProposals(): void {
+  protected abandonProposals(): void {
     this.queue = [];
     this.queueBytes = 0;
     this.queueSeqEnd = 0;
@@ -1367,62 +760,6 @@ export class RaftCore {
   }
 
   // ------------------------------------------------------------------ leadership API
-
-  /** Step down, transferring leadership to `preferred` (or any healthy peer). */
-  stepDown(preferred?: string): void {
-    if (this._state !== 'leader') throw new RaftError('not_leader');
-    this.transferAndStepDown(preferred ?? '');
-  }
-
-  private transferAndStepDown(preferred: string): void {
-    const now = this.env.now();
-    // A transfer target must be healthy and hold everything we have (as
-    // acknowledged): a lagging target would need a catch-up first, miss the
-    // transfer entry or lose the election it is asked to win.
-    const caughtUp = (pid: string): boolean => {
-      const p = this.peers.get(pid);
-      return !!p && pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.healthyPeerMs && p.li >= this.pindex;
-    };
-    let target = preferred && caughtUp(preferred) ? preferred : '';
-    if (preferred && !target) this.warn(`leader transfer: preferred peer ${preferred} is not caught up, choosing another`);
-    if (!target) {
-      for (const pid of this.peers.keys()) {
-        if (caughtUp(pid)) {
-          target = pid;
-          break;
-        }
-      }
-    }
-    if (this.queue.length > 0) this.flushQueue();
-    if (target) {
-      this.debug(`transferring leadership to ${target}`);
-      this.appendAndSend([{ type: EntryType.LeaderTransfer, data: encodePeerId(target) }], 0);
-    }
-    this.switchToFollower('');
-  }
-
-  /** Start an election after a short random delay (NRG Campaign). */
-  /**
-   * Campaign after a random campaign timeout (NRG Campaign), or within `withinMs` when given (a
-   * bootstrapping group lets one agreed member go first, so the first election of a fresh group
-   * does not wait the random timeout; see jetstream/cluster/js-cluster.ts). Timing only: the
-   * candidacy itself is the ordinary one.
-   */
-  campaign(withinMs?: number): void {
-    if (this._state === 'leader') throw new RaftError('already_leader');
-    if (this._state === 'closed') throw new RaftError('closed');
-    this.forceCampaign = true;
-    this.resetElect(withinMs === undefined ? this.campaignTimeout() : Math.max(0, withinMs));
-  }
-
-  /** Start an election almost at once (NRG CampaignImmediately). */
-  campaignImmediately(): void {
-    if (this._state === 'leader') throw new RaftError('already_leader');
-    if (this._state === 'closed') throw new RaftError('closed');
-    this.initializing = false;
-    this.forceCampaign = true;
-    this.resetElect(this.timing.campaignTimeoutMinMs / 2);
-  }
 
   setObserver(on: boolean): void {
     const was = this.observer;
@@ -1449,185 +786,6 @@ export class RaftCore {
     this.host.unsubscribe(this.aeSubject);
     this.host.unsubscribe(this.aeReply);
     this.host.stateChanged();
-  }
-
-  // ------------------------------------------------------------------ membership
-
-  private currentPeerState(): PeerState {
-    return { knownPeers: [...this.peers.keys()], clusterSize: this.csz, domainExt: 0 };
-  }
-
-  /** Committed membership as of `index` (a pending change after it is reverted). */
-  committedPeerState(index: number): PeerState {
-    const mc = this.membChange;
-    if (!mc || mc.index <= index) return this.currentPeerState();
-    const names = [...this.peers.keys()].filter((p) => p !== mc.peer || !mc.add);
-    if (!mc.add && !names.includes(mc.peer)) names.push(mc.peer);
-    return { knownPeers: names, clusterSize: names.length, domainExt: 0 };
-  }
-
-  private processPeerState(ps: PeerState, persist: boolean): void {
-    this.csz = Math.max(ps.clusterSize, 1);
-    this.qn = Math.floor(this.csz / 2) + 1;
-    const old = new Map(this.peers);
-    this.peers.clear();
-    for (const pid of ps.knownPeers) {
-      this.peers.set(pid, old.get(pid) ?? { lastSeen: 0, li: 0, match: 0 });
-      old.delete(pid);
-      this.removed.delete(pid);
-    }
-    const now = this.env.now();
-    for (const pid of old.keys()) this.removed.set(pid, now);
-    if (persist) this.host.persistPeerState(ps);
-  }
-
-  private adjustClusterSizeAndQuorum(): void {
-    const prev = this.csz;
-    this.csz = Math.max(this.peers.size, 1);
-    this.qn = Math.floor(this.csz / 2) + 1;
-    if (this.csz > prev) this.scaleUpAt = this.env.now();
-    else if (this.csz < prev && this._state === 'leader') this.heartbeatAfterCommit = true;
-  }
-
-  /** Follower/replay: entries just stored at `index` change membership speculatively. */
-  private trackMembershipEntries(ae: AppendEntry, index: number): void {
-    for (const e of ae.entries) {
-      if (e.type !== EntryType.AddPeer && e.type !== EntryType.RemovePeer) continue;
-      const peer = decodePeerId(e.data);
-      if (peer === null) continue;
-      if (e.type === EntryType.AddPeer) {
-        this.membChange = { index, peer, add: true };
-        if (!this.peers.has(peer)) this.peers.set(peer, { lastSeen: 0, li: 0, match: 0 });
-      } else {
-        const prev = this.peers.get(peer) ?? { lastSeen: 0, li: 0, match: 0 };
-        this.membChange = { index, peer, add: false, prev };
-        this.peers.delete(peer);
-      }
-      this.adjustClusterSizeAndQuorum();
-    }
-  }
-
-  private trackMembershipEntriesLeader(entries: Entry[], index: number): void {
-    if (entries.length !== 1) return;
-    const e = entries[0];
-    if (e.type === EntryType.AddPeer || e.type === EntryType.RemovePeer) {
-      this.trackMembershipEntries(makeAppendEntry('', 0, 0, 0, 0, entries), index);
-      this.leaderTryCommit();
-    }
-  }
-
-  private reapplyPendingChange(after: number): void {
-    const mc = this.membChange;
-    if (!mc || mc.index <= after) return;
-    if (mc.add) {
-      if (!this.peers.has(mc.peer)) this.peers.set(mc.peer, { lastSeen: 0, li: 0, match: 0 });
-    } else {
-      const p = this.peers.get(mc.peer);
-      if (p) mc.prev = p;
-      this.peers.delete(mc.peer);
-    }
-    this.adjustClusterSizeAndQuorum();
-  }
-
-  private revertMembershipChange(): void {
-    const mc = this.membChange;
-    if (!mc) return;
-    if (mc.add) this.peers.delete(mc.peer);
-    else {
-      this.peers.set(mc.peer, mc.prev ?? { lastSeen: 0, li: 0, match: 0 });
-      this.removed.delete(mc.peer);
-    }
-    this.membChange = null;
-    this.adjustClusterSizeAndQuorum();
-    this.host.persistPeerState(this.currentPeerState());
-  }
-
-  private addPeerOfficial(peer: string): void {
-    this.removed.delete(peer);
-    if (!this.peers.has(peer)) this.peers.set(peer, { lastSeen: 0, li: 0, match: 0 });
-    this.adjustClusterSizeAndQuorum();
-    this.host.persistPeerState(this.currentPeerState());
-  }
-
-  private removePeerOfficial(peer: string): void {
-    this.removed.set(peer, this.env.now());
-    this.peers.delete(peer);
-    this.adjustClusterSizeAndQuorum();
-    this.host.persistPeerState(this.currentPeerState());
-  }
-
-  private recentlyRemoved(peer: string): boolean {
-    const t = this.removed.get(peer);
-    return t !== undefined && this.env.now() - t < this.timing.peerRejoinMs;
-  }
-
-  private trackPeerSeen(peer: string): void {
-    const p = this.peers.get(peer);
-    if (p) p.lastSeen = this.env.now();
-    else if (this._state === 'leader' && !this.managed && !this.recentlyRemoved(peer) && this.leaderReady) {
-      this.proposeAddPeerInternal(peer);
-    }
-  }
-
-  private proposeAddPeerInternal(peer: string): void {
-    if (this.membChange === null && !this.peers.has(peer)) this.sendMembershipChange(EntryType.AddPeer, peer);
-  }
-
-  /**
-   * Leader: add a peer (one membership change at a time). Only once the
-   * leader's own first entry committed, so a change never races one left
-   * uncommitted by an earlier leader (single-server change safety).
-   */
-  proposeAddPeer(peer: string): void {
-    if (this._state !== 'leader') throw new RaftError('not_leader');
-    if (this.membChange) throw new RaftError('membership_change');
-    if (!this.leaderReady) throw new RaftError('not_leader');
-    if (this.peers.has(peer)) return;
-    this.sendMembershipChange(EntryType.AddPeer, peer);
-  }
-
-  /** Remove a peer; a follower forwards the request to the leader. */
-  proposeRemovePeer(peer: string): void {
-    if (this._state === 'closed') throw new RaftError('closed');
-    if (this._state !== 'leader') {
-      this.host.sendRaw(this.removePeerSubject, '', encodePeerId(peer));
-      return;
-    }
-    if (this.membChange) throw new RaftError('membership_change');
-    if (!this.leaderReady) throw new RaftError('not_leader');
-    if (!this.peers.has(peer)) throw new RaftError('peer_not_found');
-    if (this.peers.size <= 1) throw new RaftError('remove_last_node');
-    this.sendMembershipChange(EntryType.RemovePeer, peer);
-  }
-
-  handleForwardedRemovePeer(data: Uint8Array, reply: string): void {
-    const peer = decodePeerId(data);
-    if (peer === null || this._state !== 'leader' || !this.leaderReady) return;
-    if (this.membChange || !this.peers.has(peer) || this.peers.size <= 1) return;
-    this.sendMembershipChange(EntryType.RemovePeer, peer);
-    if (reply) this.host.sendRaw(reply, '', EMPTY_DATA);
-  }
-
-  private sendMembershipChange(type: number, peer: string): void {
-    // Keep proposal order: whatever is queued goes out first, the change alone.
-    if (this.queue.length > 0) this.flushQueue();
-    this.appendAndSend([{ type, data: encodePeerId(peer) }], 0);
-  }
-
-  /** Leader: set the expected cluster size (floor 2, as NRG) and send a peer state. */
-  adjustClusterSize(size: number): void {
-    if (this._state !== 'leader') throw new RaftError('not_leader');
-    this.csz = Math.max(size, 2);
-    this.qn = Math.floor(this.csz / 2) + 1;
-    if (this.queue.length > 0) this.flushQueue();
-    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
-  }
-
-  /** Only while the group never had a leader: set the bootstrap cluster size (floor 2). */
-  adjustBootClusterSize(size: number): void {
-    if (this._leader !== '' || this.hadLeader) throw new RaftError('bad_message', 'raft: can not adjust boot peer size on established group');
-    this.csz = Math.max(size, 2);
-    this.qn = Math.floor(this.csz / 2) + 1;
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -1665,14 +823,5 @@ export class RaftCore {
     if (this._state !== 'leader') throw new RaftError('not_leader');
     if (this.queue.length > 0) this.flushQueue();
     this.appendAndSend([{ type: EntryType.Snapshot, data }], 0);
-  }
-
-  // ------------------------------------------------------------------ diagnostics
-
-  private debug(msg: string): void {
-    this.host.log?.('debug', `RAFT [${this.id} - ${this.group}] ${msg}`);
-  }
-  private warn(msg: string): void {
-    this.host.log?.('warn', `RAFT [${this.id} - ${this.group}] ${msg}`);
   }
 }

@@ -6,62 +6,36 @@
 // consumer.go; the shape is event-driven instead of goroutines: events (new
 // message, pull request, ack, timer) update state and schedule one delivery
 // run, which delivers as much as it may in a bounded batch.
+//
+// The consumer is built in layers (see consumer-base.ts): state in
+// consumer-base.ts, persistence in consumer-persistence.ts, acks in
+// consumer-acks.ts, ConsumerInfo in consumer-info.ts; this module holds
+// start-up, delivery, pull requests, push delivery and the timers.
 
-import type { InternalMsgHandler } from '../../core/types.js';
-import type { Stream, StreamConsumer, StreamListener } from '../stream.js';
-import type { ConsumerState, ConsumerStore, PendingInfo, StoredMsg } from '../store/types.js';
-import { isStoreError } from '../store/errors.js';
-import { goTimeFromNanos } from '../api/json.js';
+import type { StreamConsumer, StreamListener } from '../stream.js';
+import type { ConsumerState, StoredMsg } from '../store/types.js';
 import { subjectIsSubsetMatch } from '../subjects.js';
 import {
-  cloneConsumerConfig, consumerConfigToJSON, gatherFilters, parseSampleFreq, EPHEMERAL_INACTIVE_DEFAULT_NS,
-  type ConsumerConfig,
+  cloneConsumerConfig, consumerConfigToJSON, gatherFilters, parseSampleFreq, EPHEMERAL_INACTIVE_DEFAULT_NS, type ConsumerConfig,
 } from './config.js';
-import { ackPrefix, ackSubscription, parseAckNumbers, BAD_NUM, type AckNumbers } from './ack-subject.js';
+import { ackSubscription } from './ack-subject.js';
 import {
   parsePullRequest, idleHeartbeat, headersOnly, badRequest, statusHeader, batchCompleted, STATUS_CONSUMER_DELETED,
   STATUS_CONSUMER_IS_PUSH, STATUS_EXCEEDED_MAX_WAITING, STATUS_FLOW_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUESTS_PENDING,
 } from './pull-request.js';
-import { WaitQueue, WaitingRequest } from './wait-queue.js';
-import { RedeliveryQueue } from './redelivery-queue.js';
+import { WaitingRequest } from './wait-queue.js';
 import { FilterSet } from './filters.js';
-import { reconcileWithStream, selectStartingSeq, type LastPerSubjectList } from './start-position.js';
+import { reconcileWithStream, selectStartingSeq } from './start-position.js';
 import { FlowControl } from './flow-control.js';
-import { formatGoDuration, nowNs, parseGoDuration } from './go-format.js';
-import {
-  ackMetric, ackMetricSubject, consumerActionAdvisory, createdSubject, deletedSubject, maxDeliverAdvisory,
-  maxDeliveriesSubject, nakAdvisory, nakedSubject, randomToken, terminatedAdvisory, terminatedSubject,
-} from './advisories.js';
-import { ACK_ACK, ACK_NAK, ACK_NEXT, ACK_OK, ACK_PROGRESS, ACK_TERM, isBody, startsWith } from './ack-bodies.js';
+import { formatGoDuration } from './go-format.js';
+import { consumerActionAdvisory, createdSubject, deletedSubject, randomToken } from './advisories.js';
+import { EMPTY, NS_PER_MS, StopReason } from './consumer-base.js';
+import { ConsumerAcks } from './consumer-acks.js';
+import { buildConsumerInfo, type ConsumerInfoOptions } from './consumer-info.js';
 
-/** What a consumer needs from the account it lives in. */
-export interface ConsumerHost {
-  /** Subscribe in the stream's account; the handler runs synchronously. Returns an id for unsubscribe. */
-  subscribe(subject: string, handler: InternalMsgHandler): number;
-  unsubscribe(id: number): void;
-  /** Publish in the stream's account; returns the number of receivers. */
-  publish(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string): number;
-  /**
-   * Deliver a stream message: routed to `dsubj` (deliver subject or pull request inbox) but
-   * presented to subscribers with the message's own `subject`, as nats-server does.
-   */
-  deliver(dsubj: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): number;
-  /** Does anyone in the account listen on this subject? */
-  hasInterest(subject: string): boolean;
-  /**
-   * Call `cb` when subscriptions that can match `subject` come or go (local or remote);
-   * returns the unwatch function. Without it, push consumers poll for interest.
-   */
-  watchInterest?(subject: string, cb: () => void): () => void;
-  readonly domain?: string;
-  warn(msg: string): void;
-}
+export { StopReason, type ConsumerHost } from './consumer-base.js';
+export type { ConsumerInfoOptions } from './consumer-info.js';
 
-/** Why a consumer stops. */
-export const enum StopReason { Shutdown = 0, Deleted = 1 }
-
-const NS_PER_MS = 1_000_000;
-const EMPTY = Buffer.alloc(0);
 /** Messages delivered per run before yielding to I/O. */
 const RUN_BUDGET_MSGS = 1024;
 const RUN_BUDGET_BYTES = 4 * 1024 * 1024;
@@ -76,163 +50,15 @@ interface NextMsg {
   dc: number;
 }
 
-export interface ConsumerInfoOptions {
-  /** Refresh push interest before reporting push_bound. */
-  refreshInterest?: boolean;
-}
-
-export class Consumer implements StreamConsumer {
-  readonly name: string;
-  readonly stream: Stream;
-  readonly streamName: string;
-  readonly createdNs: bigint;
-  cfg: ConsumerConfig;
-
-  private readonly host: ConsumerHost;
-  private store: ConsumerStore | undefined;
-  private filters: FilterSet;
-
-  // ---- delivery state (nats-server names in brackets) ----
-  /** next stream sequence to look at [sseq] */
-  private sseq = 1;
-  /** highest stream sequence handed out for the first time (what info reports as delivered) */
-  private deliveredSseq = 0;
-  /** next consumer (delivery) sequence [dseq] */
-  private dseq = 1;
-  /** ack floor, consumer sequence [adflr] */
-  private adflr = 0;
-  /** ack floor, stream sequence [asflr] */
-  private asflr = 0;
-  /** unacknowledged deliveries by stream sequence [pending] */
-  private pending = new Map<number, PendingInfo>();
-  /** delivery counts of redelivered messages [rdc] */
-  private rdc = new Map<number, number>();
-  /** messages due for redelivery, in order [rdq, rdqi] */
-  private readonly rdq = new RedeliveryQueue();
-  /** cached number of messages left to deliver, valid for sequences <= npf [npc, npf] */
-  private npc = 0;
-  private npf = 0;
-  /** deliver_policy last_per_subject start-up list [lss] */
-  private lss: LastPerSubjectList | undefined;
-  private maxAckPending: number;
-  private maxDeliver: number;
-  private sampleFreq = 0;
-
-  // ---- pull ----
-  private waiting: WaitQueue | undefined;
-
-  // ---- push ----
-  /** deliver subject has interest */
-  active = true;
-  private dsubj: string;
-  /** flow control window, when flow_control is on */
-  private fc: FlowControl | undefined;
-  private rateBytesPerMs = 0;
-  private rateTokens = 0;
-  private rateLastMs = 0;
-
-  // ---- replay original ----
-  private replay = false;
-  private replayUntilSeq = 0;
-  private lastReplayTsNs = 0n;
-  /** a delivery held back by replay timing or the rate limit */
-  private held: {
-    dsubj: string; ackReply: string; seq: number; subject: string; dc: number;
-    hdrs: Buffer | undefined; data: Buffer; batchLeftBytes: number;
-  } | undefined;
-
-  // ---- activity ----
-  /** last delivery / last ack, ms since epoch (0 = never) */
-  private lastDeliveredMs = 0;
-  private lastAckMs = 0;
-  private lastActivityMs = Date.now();
-  /** inactive threshold in ms (with jitter), 0 = never [dthresh] */
-  private dthreshMs = 0;
-
-  // ---- subscriptions and timers ----
-  private readonly ackPre: string;
-  private readonly nextSubject: string;
-  private readonly fcPrefix: string;
-  private subs: number[] = [];
-  private ackTimer: NodeJS.Timeout | undefined;
-  private ackTimerAtMs = 0;
-  private waitTimer: NodeJS.Timeout | undefined;
-  private waitTimerAtMs = 0;
-  private hbTimer: NodeJS.Timeout | undefined;
-  private deleteTimer: NodeJS.Timeout | undefined;
-  private interestTimer: NodeJS.Timeout | undefined;
-  /** stops the interest watch on the deliver subject (push consumers on a host that has one) */
-  private unwatchInterest: (() => void) | undefined;
+export class Consumer extends ConsumerAcks implements StreamConsumer {
   private readonly onInterestChange = (): void => {
     if (this.closed) return;
     const has = this.host.hasInterest(this.dsubj);
     if (has !== this.active) this.updateDeliveryInterest(has);
   };
-  private interestPollMs = 20;
-  private holdTimer: NodeJS.Timeout | undefined;
-  private runScheduled = false;
   private readonly runBound = (): void => this.run();
-  /** scratch for parsing ack subjects */
-  private readonly ackNums: AckNumbers = { dc: 0, sseq: 0, dseq: 0 };
-  private unlisten: (() => void) | undefined;
-  private closed = false;
   /** Called once the consumer removed itself (inactivity); the manager forgets it. */
   onSelfDelete: ((c: Consumer) => void) | undefined;
-
-  constructor(
-    stream: Stream, host: ConsumerHost, cfg: ConsumerConfig, name: string, createdNs: bigint,
-    store: ConsumerStore | undefined,
-  ) {
-    this.stream = stream;
-    this.streamName = stream.name;
-    this.host = host;
-    this.cfg = cfg;
-    this.name = name;
-    this.createdNs = createdNs;
-    this.store = store;
-    this.filters = new FilterSet(gatherFilters(cfg));
-    this.maxAckPending = cfg.max_ack_pending;
-    this.maxDeliver = Math.max(cfg.max_deliver, 0);
-    this.sampleFreq = cfg.sample_freq ? (parseSampleFreq(cfg.sample_freq) ?? 0) : 0;
-    this.dsubj = cfg.deliver_subject;
-    this.ackPre = ackPrefix(stream.name, name);
-    this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream.name}.${name}`;
-    this.fcPrefix = `$JS.FC.${stream.name}.${name}.`;
-    if (this.isPull) {
-      this.waiting = new WaitQueue(cfg.max_waiting, {
-        publish: (subject, hdr) => { this.host.publish(subject, '', hdr, EMPTY); },
-        hasInterest: (subject) => this.host.hasInterest(subject),
-        heartbeat: (reply) => this.sendIdleHeartbeat(reply),
-      });
-    }
-    this.updateInactiveThreshold();
-    if (cfg.rate_limit_bps > 0) this.setRateLimit(cfg.rate_limit_bps);
-  }
-
-  get isPull(): boolean {
-    return this.cfg.deliver_subject === '';
-  }
-
-  get isPush(): boolean {
-    return this.cfg.deliver_subject !== '';
-  }
-
-  get isDurable(): boolean {
-    return this.cfg.durable_name !== '';
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  get isDirect(): boolean {
-    return this.cfg.direct;
-  }
-
-  /** Stream sequence of the ack floor. */
-  get ackFloorStreamSeq(): number {
-    return this.asflr;
-  }
 
   // ==== start-up ========================================================================
 
@@ -343,7 +169,7 @@ export class Consumer implements StreamConsumer {
     }
   }
 
-  private updateInactiveThreshold(): void {
+  protected updateInactiveThreshold(): void {
     const jitter = (): number => 100 + Math.floor(Math.random() * 900);
     const cfg = this.cfg;
     if (!this.isDurable && cfg.inactive_threshold <= 0) {
@@ -357,7 +183,7 @@ export class Consumer implements StreamConsumer {
     }
   }
 
-  private setRateLimit(bps: number): void {
+  protected setRateLimit(bps: number): void {
     // nats-server: bytes per second = bits/8, burst = max(1MiB-ish, payload) -> we use a 1s bucket.
     this.rateBytesPerMs = bps / 8 / 1000;
     this.rateTokens = Math.max(bps / 8, 64 * 1024);
@@ -827,7 +653,7 @@ export class Consumer implements StreamConsumer {
     }
   }
 
-  private sendIdleHeartbeat(subject: string): void {
+  protected sendIdleHeartbeat(subject: string): void {
     this.host.publish(subject, '', idleHeartbeat(this.dseq - 1, this.sseq - 1, this.fc?.outstanding || undefined), EMPTY);
   }
 
@@ -876,215 +702,9 @@ export class Consumer implements StreamConsumer {
     if (!interest && this.dthreshMs > 0) this.resetDeleteTimer(this.dthreshMs);
   }
 
-  // ==== acks ============================================================================
-
-  /** A message on the ack subject $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>. */
-  processAck(subject: string, reply: string, _hdr: Buffer | undefined, payload: Buffer): void {
-    if (this.closed) return;
-    const a = this.ackNums;
-    if (!parseAckNumbers(subject, a)) {
-      a.dc = 0;
-      a.sseq = 0;
-      a.dseq = 0;
-    }
-    const { sseq, dseq, dc } = a;
-    let skipAckReply = sseq === 0;
-    const len = payload.length;
-    const c0 = len > 0 ? payload[0] : 0;
-    if (len === 0 || isBody(payload, ACK_ACK) || isBody(payload, ACK_OK)) {
-      if (!this.processAckMsg(sseq, dseq, dc, true)) skipAckReply = true;
-    } else if (c0 === 0x2b /* + */ && startsWith(payload, ACK_NEXT)) {
-      this.processAckMsg(sseq, dseq, dc, true);
-      this.processNextMsgRequest(reply, payload.subarray(4));
-      skipAckReply = true;
-    } else if (c0 === 0x2d /* - */ && startsWith(payload, ACK_NAK)) {
-      this.processNak(sseq, dseq, dc, payload);
-    } else if (isBody(payload, ACK_PROGRESS)) {
-      this.progressUpdate(sseq);
-    } else if (c0 === 0x2b && startsWith(payload, ACK_TERM)) {
-      const reason = payload.subarray(5).toString('utf8').trim();
-      if (!this.processTerm(sseq, dseq, dc, reason)) skipAckReply = true;
-    }
-    if (reply !== '' && !skipAckReply) this.replyOnceStored(reply);
-  }
-
-  /**
-   * An ack confirmation (ack sync / double ack) promises the ack is kept: send it only once the
-   * consumer state that records it is on disk (the file store's flush), so a crash right after
-   * the confirmation cannot lose the ack. Stores without a flush (memory) answer at once.
-   */
-  private replyOnceStored(reply: string): void {
-    const flush = (this.store as { flush?: () => Promise<void> } | undefined)?.flush;
-    if (flush === undefined) {
-      this.host.publish(reply, '', undefined, EMPTY);
-      return;
-    }
-    flush.call(this.store).then(
-      () => { this.host.publish(reply, '', undefined, EMPTY); },
-      // No confirmation: the client's ack times out and it retries, rather than believing a lost ack.
-      (e: unknown) => this.storeError('write state before ack reply', e),
-    );
-  }
-
-  /**
-   * nats-server processAckMsg. Returns whether the ack was handled so that an ack-sync
-   * reply is due: false for acks beyond what we delivered and for ack policy none on a
-   * limits stream (nats-server answers neither).
-   */
-  private processAckMsg(sseq: number, dseq: number, dc: number, doSample: boolean): boolean {
-    if (this.closed) return false;
-    if (sseq >= this.sseq) {
-      // Beyond what we delivered: ignore (never move our pointer on a foreign ack).
-      if (sseq !== BAD_NUM && sseq > this.stream.store.fastState().lastSeq) {
-        this.host.warn(`JetStream consumer '${this.streamName} > ${this.name}' ACK sequence ${sseq} past last stream sequence`);
-      }
-      return false;
-    }
-    const retention = this.stream.config.retention;
-    let needSignal = false;
-    let ackAll: number[] | undefined;
-    switch (this.cfg.ack_policy) {
-      case 'explicit': {
-        const p = this.pending.get(sseq);
-        if (p !== undefined) {
-          if (doSample && this.sampleFreq > 0) this.sampleAck(sseq, dseq, dc, p);
-          if (this.maxAckPending > 0 && this.pending.size >= this.maxAckPending) needSignal = true;
-          this.pending.delete(sseq);
-          dseq = p.seq;
-          this.moveAckFloor(dseq, sseq);
-        }
-        this.rdc.delete(sseq);
-        this.rdq.remove(sseq);
-        break;
-      }
-      case 'all': {
-        if (dseq <= this.adflr || sseq <= this.asflr) return true;
-        if (this.maxAckPending > 0 && this.pending.size >= this.maxAckPending) needSignal = true;
-        this.adflr = dseq;
-        this.asflr = sseq;
-        if (retention !== 'limits') ackAll = [];
-        for (const seq of [...this.pending.keys()]) {
-          if (seq <= sseq) {
-            if (ackAll !== undefined && seq !== sseq) ackAll.push(seq);
-            this.pending.delete(seq);
-            this.rdc.delete(seq);
-            this.rdq.remove(seq);
-          }
-        }
-        for (const seq of [...this.rdc.keys()]) if (seq <= sseq) this.rdc.delete(seq);
-        break;
-      }
-      case 'none':
-        return retention !== 'limits';
-    }
-    this.storeUpdateAcks(dseq, sseq);
-    this.lastAckMs = Date.now();
-    if (retention !== 'limits') {
-      this.stream.ackMsg(this, sseq);
-      if (ackAll !== undefined) for (const s of ackAll) this.stream.ackMsg(this, s);
-    }
-    if (needSignal) this.kick();
-    return true;
-  }
-
-  /** nats-server moveAckFloor: advance the floor past contiguous acks. */
-  private moveAckFloor(dseq: number, sseq: number): void {
-    if (this.pending.size === 0) {
-      this.adflr = this.dseq - 1;
-      this.asflr = this.sseq - 1;
-    } else if (dseq === this.adflr + 1) {
-      this.adflr = dseq;
-      this.asflr = sseq;
-      // The next floor is just below the lowest outstanding delivery.
-      for (let ss = sseq + 1; ss < this.sseq; ss++) {
-        const p = this.pending.get(ss);
-        if (p !== undefined) {
-          if (p.seq > 0) {
-            this.adflr = p.seq - 1;
-            this.asflr = ss - 1;
-          }
-          break;
-        }
-      }
-    }
-  }
-
-  private processNak(sseq: number, dseq: number, dc: number, payload: Buffer): void {
-    if (dseq <= this.adflr || dseq > this.dseq) return;
-    const p = this.pending.get(sseq);
-    if (p === undefined) return;
-    this.advise(nakedSubject(this.streamName, this.name),
-      () => nakAdvisory(this.streamName, this.name, dseq, sseq, dc, this.host.domain));
-    if (payload.length > 4) {
-      const arg = payload.subarray(4).toString('utf8').trim();
-      if (arg.length > 0) {
-        let delayNs: number | undefined;
-        if (arg[0] === '{') {
-          try {
-            const o = JSON.parse(arg) as { delay?: unknown };
-            if (o !== null && typeof o === 'object') {
-              const d = (o as { delay?: unknown }).delay;
-              if (d === undefined || d === null) delayNs = 0;
-              else if (typeof d === 'number' && Number.isInteger(d)) delayNs = d;
-            }
-          } catch { /* bad JSON: a plain NAK */ }
-        } else {
-          const d = parseGoDuration(arg);
-          if (d !== undefined) delayNs = Number(d);
-        }
-        if (delayNs === undefined) {
-          this.host.warn(`JetStream consumer '${this.streamName} > ${this.name}' bad NAK delay value: ${JSON.stringify(arg)}`);
-        } else {
-          // Redeliver after the delay: pretend the delivery happened so that ack wait ends then.
-          this.rdq.remove(sseq);
-          p.tsMs = Date.now() - this.cfg.ack_wait / NS_PER_MS + delayNs / NS_PER_MS;
-          this.storeUpdateDelivered(p.seq, sseq, dc, p.tsMs);
-          if (this.ackTimer !== undefined) this.resetAckTimer(10);
-          else this.resetAckTimer(Math.max(10, delayNs / NS_PER_MS));
-          return;
-        }
-      }
-    }
-    this.rdq.add(sseq);
-    this.kick();
-  }
-
-  /** +TERM: like an ack (no more redeliveries) plus the MSG_TERMINATED advisory. */
-  private processTerm(sseq: number, dseq: number, dc: number, reason: string): boolean {
-    const handled = this.processAckMsg(sseq, dseq, dc, false);
-    this.advise(terminatedSubject(this.streamName, this.name),
-      () => terminatedAdvisory(this.streamName, this.name, dseq, sseq, dc, reason, this.host.domain));
-    return handled;
-  }
-
-  private progressUpdate(sseq: number): void {
-    const p = this.pending.get(sseq);
-    if (p === undefined) return;
-    p.tsMs = Date.now();
-    this.storeUpdateDelivered(p.seq, sseq, 1, p.tsMs);
-  }
-
-  private sampleAck(sseq: number, dseq: number, dc: number, p: PendingInfo): void {
-    if (this.sampleFreq < 100 && Math.floor(Math.random() * 100) > this.sampleFreq) return;
-    const ackTimeNs = Math.max(0, (Date.now() - p.tsMs) * NS_PER_MS);
-    this.advise(ackMetricSubject(this.streamName, this.name),
-      () => ackMetric(this.streamName, this.name, dseq, sseq, ackTimeNs, dc, this.host.domain));
-  }
-
-  private notifyDeliveryExceeded(sseq: number, dc: number): void {
-    this.advise(maxDeliveriesSubject(this.streamName, this.name),
-      () => maxDeliverAdvisory(this.streamName, this.name, sseq, dc, this.host.domain));
-  }
-
-  /** Publish an advisory only when someone listens (JSON is built lazily). */
-  private advise(subject: string, body: () => string): void {
-    if (!this.host.hasInterest(subject)) return;
-    this.host.publish(subject, '', undefined, body());
-  }
-
   // ==== ack wait / redelivery ===========================================================
 
-  private resetAckTimer(delayMs: number): void {
+  protected resetAckTimer(delayMs: number): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     const d = Math.max(1, Math.ceil(delayMs));
     this.ackTimerAtMs = Date.now() + d;
@@ -1413,74 +1033,23 @@ export class Consumer implements StreamConsumer {
       const has = this.host.hasInterest(this.dsubj);
       if (has !== this.active) this.updateDeliveryInterest(has);
     }
-    const delivered: Record<string, unknown> = { consumer_seq: Math.max(this.dseq, 1) - 1, stream_seq: this.deliveredSseq };
-    if (this.lastDeliveredMs > 0) delivered.last_active = goTimeFromNanos(BigInt(this.lastDeliveredMs) * 1_000_000n);
-    const ackFloor: Record<string, unknown> = { consumer_seq: this.adflr, stream_seq: this.asflr };
-    if (this.lastAckMs > 0) ackFloor.last_active = goTimeFromNanos(BigInt(this.lastAckMs) * 1_000_000n);
-    const info: Record<string, unknown> = {
-      stream_name: this.streamName,
+    return buildConsumerInfo({
+      streamName: this.streamName,
       name: this.name,
-      created: goTimeFromNanos(this.createdNs),
-      config: consumerConfigToJSON(this.cfg),
-      delivered,
-      ack_floor: ackFloor,
-      num_ack_pending: this.pending.size,
-      num_redelivered: this.cfg.max_deliver === 1 ? 0 : this.rdc.size,
-      num_waiting: this.waiting?.n ?? 0,
-      num_pending: np,
-    };
-    if (this.isPush && this.active) info.push_bound = true;
-    info.ts = goTimeFromNanos(nowNs());
-    return info;
-  }
-
-  /** The delivery state as the store keeps it. */
-  state(): ConsumerState {
-    return {
-      delivered: { consumerSeq: this.dseq - 1, streamSeq: this.sseq - 1 },
-      ackFloor: { consumerSeq: this.adflr, streamSeq: this.asflr },
-      pending: new Map([...this.pending].map(([k, v]) => [k, { ...v }])),
-      redelivered: new Map(this.rdc),
-    };
-  }
-
-  // ==== persistence =====================================================================
-
-  private storeUpdateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
-    const s = this.store;
-    if (s === undefined) return;
-    try {
-      s.updateDelivered(dseq, sseq, dc, tsMs);
-    } catch (e) {
-      this.storeError('update delivered', e);
-    }
-  }
-
-  private storeUpdateAcks(dseq: number, sseq: number): void {
-    const s = this.store;
-    if (s === undefined || this.cfg.ack_policy === 'none') return;
-    try {
-      s.updateAcks(dseq, sseq);
-    } catch (e) {
-      this.storeError('update acks', e);
-    }
-  }
-
-  /** Store complaints about acks of unknown messages are expected (duplicate acks); others are logged. */
-  private storeError(what: string, e: unknown): void {
-    if (isStoreError(e, 'ErrStoreMsgNotFound') || isStoreError(e, 'ErrNoAckPolicy')) return;
-    this.host.warn(`JetStream consumer '${this.streamName} > ${this.name}' ${what}: ${String(e)}`);
-  }
-
-  /** Write the whole state (after bulk changes such as purges). */
-  private writeState(): void {
-    const s = this.store;
-    if (s === undefined) return;
-    try {
-      s.forceUpdate(this.state());
-    } catch (e) {
-      this.storeError('write state', e);
-    }
+      createdNs: this.createdNs,
+      cfg: this.cfg,
+      dseq: this.dseq,
+      deliveredSseq: this.deliveredSseq,
+      lastDeliveredMs: this.lastDeliveredMs,
+      adflr: this.adflr,
+      asflr: this.asflr,
+      lastAckMs: this.lastAckMs,
+      numAckPending: this.pending.size,
+      numRedelivered: this.rdc.size,
+      numWaiting: this.waiting?.n ?? 0,
+      numPending: np,
+      pushBound: this.isPush && this.active,
+    });
   }
 
   // ==== shutdown ========================================================================

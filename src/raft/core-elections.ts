@@ -1,0 +1,386 @@
+// Elections of a Raft group (NRG): the election timer, candidacy, votes,
+// becoming leader or follower, leader transfer. Pre-vote without a pre-vote
+// message: a node raises its term only when a quorum is reachable, else it
+// first probes with a vote request at its current term (see README.md).
+
+import { encodePeerId, encodePeerState } from './codec.js';
+import { RaftCoreMembership } from './core-membership.js';
+import { candidateVoteInbox, readsEmptyVoteFlag } from './subjects.js';
+import { EntryType, RaftError, type VoteRequest, type VoteResponse } from './types.js';
+
+export abstract class RaftCoreElections extends RaftCoreMembership {
+  // Follower catch-up and proposals (core.ts).
+  protected abstract cancelCatchup(): void;
+  protected abstract catchupStalled(now: number): boolean;
+  protected abstract abandonProposals(): void;
+
+  protected onElectionTimeout(now: number): void {
+    if (this._state === 'follower') {
+      if (this.observer) {
+        this.electionDeadline = now + this.timing.observerIntervalMs;
+        return;
+      }
+      if (this.catchup) {
+        if (this.catchupStalled(now)) this.cancelCatchup();
+        this.resetElectionTimeout();
+        return;
+      }
+    }
+    this.switchToCandidate();
+  }
+
+  protected switchToCandidate(afterProbe = false): void {
+    if (this._state === 'closed') return;
+    if (this.observer || this._applied < this._commit) {
+      this.resetElect(this.timing.electionTimeoutMinMs / 4);
+      return;
+    }
+    // A node that lost state in recovery could win with a log missing
+    // committed entries: it waits for a leader to catch it up.
+    if (this.stateLost) {
+      this.resetElectionTimeout();
+      return;
+    }
+    // Never campaign with an uncommitted membership change about ourselves,
+    // nor (managed groups) from outside our own peer set.
+    // A server removed from the group never campaigns, nor does one whose
+    // addition is still uncommitted. One whose *removal* is uncommitted may
+    // (as in the Raft dissertation, without counting its own vote): it may
+    // hold the only complete log, and winning commits its removal, after
+    // which it hands over and closes.
+    if (
+      (this.membChange && this.membChange.peer === this.id && this.membChange.add) ||
+      (this.managed && !this.peers.has(this.id)) ||
+      (this.removed.has(this.id) && !this.peers.has(this.id))
+    ) {
+      this.updateLeader('');
+      this.resetElect(this.timing.electionTimeoutMinMs);
+      return;
+    }
+    const now = this.env.now();
+    // Raise the term only when a quorum is reachable: a node cut off from
+    // the group (or coming back from a partition) would otherwise return
+    // with a higher term and depose a healthy leader. It first probes with a
+    // vote request at its current term (harmless to every voter: nobody
+    // changes term for it) and campaigns for real once enough peers answered.
+    const force = this.forceCampaign || this.lxfer;
+    this.forceCampaign = false;
+    // A restarted node with an empty log can only win when every member
+    // answers; it lets nodes holding a log campaign first (every other
+    // timeout), or its own candidacies keep splitting their votes.
+    if (!force && !afterProbe && this.pindex === 0 && !this.initializing && this._term > 0) {
+      this.emptyDefer = !this.emptyDefer;
+      if (this.emptyDefer) {
+        this.updateLeader('');
+        this.resetElectionTimeout();
+        return;
+      }
+    }
+    if (!force && !afterProbe && this._term > 0 && !this.reachableQuorum(now)) {
+      this.sendProbe();
+      return;
+    }
+    this.probing = false;
+    if (this._state === 'candidate' && this.lostQuorum(now) && now - this.lastQuorumSignalAt > this.timing.lostQuorumSignalMs) {
+      this.lastQuorumSignalAt = now;
+      this.host.leaderSignal(false, this._term);
+    }
+    this._term++;
+    this._vote = this.id;
+    this.updateLeader('');
+    this._state = 'candidate';
+    this.resetElectionTimeout();
+    // Term and self-vote must be durable before we ask anyone for a vote.
+    if (!this.persistTermVote()) return;
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
+    this.host.subscribe(this.voteInbox, 'vote-response');
+    this.votes.clear();
+    this.emptyVotes.clear();
+    // Our own vote counts like anyone's: only as a member (or while the peer
+    // set is still incomplete). A removed node must not help elect itself.
+    if (this.countsVote(this.id)) this.votes.add(this.id);
+    this.host.stateChanged();
+    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
+      term: this._term,
+      lastTerm: this.pterm,
+      lastIndex: this.pindex,
+      candidate: this.id,
+    });
+    this.checkElectionWon();
+  }
+
+  /** Self plus peers heard from within the minimum election timeout form a quorum. */
+  protected reachableQuorum(now: number): boolean {
+    let n = 0;
+    for (const [pid, p] of this.peers) {
+      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.electionTimeoutMinMs)) {
+        if (++n >= this.qn) return true;
+      }
+    }
+    return this.qn <= 1;
+  }
+
+  protected sendProbe(): void {
+    this.updateLeader('');
+    this.resetElectionTimeout();
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
+    this.host.subscribe(this.voteInbox, 'vote-response');
+    this.probing = true;
+    this.debug(`probing for a quorum at term ${this._term} before campaigning`);
+    this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
+      term: this._term,
+      lastTerm: this.pterm,
+      lastIndex: this.pindex,
+      candidate: this.id,
+    });
+  }
+
+  protected cancelProbe(): void {
+    if (!this.probing) return;
+    this.probing = false;
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = '';
+  }
+
+  /**
+   * A vote request that would raise our term is refused without effect while
+   * we follow a leader heard from within the minimum election timeout (or
+   * lead with a quorum heard from within it): the candidate is disruptive,
+   * not needed. The target of a leader transfer is exempt.
+   */
+  protected disruptive(vr: VoteRequest): boolean {
+    if (vr.term <= this._term || vr.candidate === this.transferTarget) return false;
+    const now = this.env.now();
+    if (this._state === 'leader') return this.reachableQuorum(now) && this.qn > 1;
+    return this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs;
+  }
+
+  protected countsVote(peer: string): boolean {
+    return this.peers.has(peer) || this.peers.size < this.csz;
+  }
+
+  protected checkElectionWon(): void {
+    if (this.votes.size >= this.qn || this.votes.size + this.emptyVotes.size >= this.csz) this.switchToLeader();
+  }
+
+  handleVoteRequest(vr: VoteRequest, reply: string): void {
+    if (this._state === 'closed') return;
+    // The empty-log flag goes only to candidates that read it (ours): NRG
+    // 2.9.10 takes a flag byte other than 1 as a refusal.
+    const flagAware = readsEmptyVoteFlag(reply, this.group, vr.candidate, vr.term);
+    const resp: VoteResponse = { term: this._term, peer: this.id, granted: false, empty: flagAware && this.pindex === 0 && !this.initializing };
+    if (vr.term < this._term || this.disruptive(vr)) {
+      if (reply) this.host.sendVoteResponse(reply, resp);
+      return;
+    }
+    let dirty = false;
+    if (vr.term > this._term) {
+      if (this._state !== 'follower') this.switchToFollower('');
+      this.cancelCatchup();
+      this._term = vr.term;
+      this._vote = '';
+      this.updateLeader('');
+      dirty = true;
+    }
+    const voteOk = this._vote === '' || this._vote === vr.candidate;
+    // A node that lost state compares as an empty log (any candidate is at
+    // least as up to date) and says so, so the vote counts only as "empty".
+    // (Towards a candidate that cannot read the flag it compares its log as
+    // it is, as NRG 2.9.10 would.)
+    const asEmpty = this.stateLost && flagAware;
+    const myTerm = asEmpty ? 0 : this.pterm;
+    const myIndex = asEmpty ? 0 : this.pindex;
+    if (asEmpty) resp.empty = true;
+    if (voteOk && (vr.lastTerm > myTerm || (vr.lastTerm === myTerm && vr.lastIndex >= myIndex))) {
+      this._vote = vr.candidate;
+      dirty = true;
+      // Persist before granting: a restart must not forget a vote.
+      if (!this.persistTermVote()) return;
+      dirty = false;
+      resp.granted = true;
+      this.resetElectionTimeout();
+    } else if (this._vote === '' && this._state !== 'candidate') {
+      // We have the better log and have not voted: campaign early.
+      this.resetElect(this.campaignTimeout());
+    }
+    if (dirty && !this.persistTermVote()) return;
+    resp.term = this._term;
+    if (dirty) this.host.stateChanged();
+    if (reply) this.host.sendVoteResponse(reply, resp);
+  }
+
+  /** A vote response arriving on `inbox`. */
+  handleVoteResponse(vr: VoteResponse, inbox: string): void {
+    if (this._state === 'closed') return;
+    if (vr.term > this._term) {
+      this._term = vr.term;
+      this._vote = '';
+      this.lxfer = false;
+      if (!this.persistTermVote()) return;
+      if (this._state !== 'follower') this.switchToFollower('');
+      else this.host.stateChanged();
+      return;
+    }
+    if (inbox !== this.voteInbox || this._state === 'leader') return;
+    // Any answer on our current inbox shows that peer is reachable.
+    this.trackPeerSeen(vr.peer);
+    if (this.probing) {
+      if (this.reachableQuorum(this.env.now())) {
+        this.probing = false;
+        this.switchToCandidate(true);
+      }
+      return;
+    }
+    if (this._state !== 'candidate' || !vr.granted) return;
+    if (this.countsVote(vr.peer)) {
+      if (vr.empty) this.emptyVotes.add(vr.peer);
+      else this.votes.add(vr.peer);
+    }
+    this.checkElectionWon();
+  }
+
+  protected switchToLeader(): void {
+    if (this._state === 'closed') return;
+    this.lxfer = false;
+    this.probing = false;
+    this.updateLeader(this.id);
+    this._state = 'leader';
+    if (this.voteInbox) {
+      this.host.unsubscribe(this.voteInbox);
+      this.voteInbox = '';
+    }
+    for (const p of this.peers.values()) p.match = 0;
+    this.host.subscribe(this.proposalSubject, 'proposal');
+    this.host.subscribe(this.removePeerSubject, 'remove-peer');
+    const now = this.env.now();
+    this.lastStoreAt = now;
+    this.nextHeartbeatAt = now + this.timing.heartbeatMs;
+    this.nextLostQuorumCheckAt = now + this.timing.lostQuorumMs;
+    this.leaderReady = false;
+    this.debug(`leader for term ${this._term}`);
+    this.host.stateChanged();
+    // The peer state doubles as the no-op that lets us commit earlier terms.
+    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
+    this.aflr = this.pindex;
+    this.maybeSignalLeader();
+  }
+
+  protected switchToFollower(newLeader: string): void {
+    if (this._state === 'closed') return;
+    const was = this._state;
+    this.aflr = 0;
+    this.lxfer = false;
+    for (const p of this.peers.values()) p.match = 0;
+    this._state = 'follower';
+    this.probing = false;
+    this.updateLeader(newLeader);
+    this.resetElectionTimeout();
+    if (this.voteInbox) {
+      this.host.unsubscribe(this.voteInbox);
+      this.voteInbox = '';
+    }
+    if (was === 'leader') {
+      this.leaderReady = false;
+      this.host.unsubscribe(this.proposalSubject);
+      this.host.unsubscribe(this.removePeerSubject);
+      this.runs.clear();
+      this.abandonProposals();
+      this.host.leaderSignal(false, this._term);
+    }
+    this.host.stateChanged();
+  }
+
+  protected updateLeader(newLeader: string): void {
+    const wasLeader = this._leader === this.id;
+    if (newLeader !== '') this.hadLeader = true;
+    if (newLeader !== this._leader) {
+      this.leaderContactAt = 0;
+      if (newLeader !== '') this.transferTarget = '';
+    }
+    this._leader = newLeader;
+    // Followers only track the leader; a (former) leader keeps its view.
+    if (newLeader !== this.id && !wasLeader) {
+      for (const [pid, p] of this.peers) {
+        p.li = 0;
+        if (pid !== newLeader) p.lastSeen = 0;
+      }
+    }
+  }
+
+  protected lostQuorum(now: number): boolean {
+    let n = 0;
+    for (const [pid, p] of this.peers) {
+      if (pid === this.id || (p.lastSeen > 0 && now - p.lastSeen < this.timing.lostQuorumMs)) {
+        if (++n >= this.qn) return false;
+      }
+    }
+    return true;
+  }
+
+  protected maybeSignalLeader(): void {
+    if (this.aflr > 0 && this._applied >= this.aflr && this._state === 'leader' && !this.leaderReady) {
+      this.aflr = 0;
+      this.leaderReady = true;
+      this.host.leaderSignal(true, this._term);
+      this.host.stateChanged();
+    }
+  }
+
+  /** Step down, transferring leadership to `preferred` (or any healthy peer). */
+  stepDown(preferred?: string): void {
+    if (this._state !== 'leader') throw new RaftError('not_leader');
+    this.transferAndStepDown(preferred ?? '');
+  }
+
+  protected transferAndStepDown(preferred: string): void {
+    const now = this.env.now();
+    // A transfer target must be healthy and hold everything we have (as
+    // acknowledged): a lagging target would need a catch-up first, miss the
+    // transfer entry or lose the election it is asked to win.
+    const caughtUp = (pid: string): boolean => {
+      const p = this.peers.get(pid);
+      return !!p && pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.healthyPeerMs && p.li >= this.pindex;
+    };
+    let target = preferred && caughtUp(preferred) ? preferred : '';
+    if (preferred && !target) this.warn(`leader transfer: preferred peer ${preferred} is not caught up, choosing another`);
+    if (!target) {
+      for (const pid of this.peers.keys()) {
+        if (caughtUp(pid)) {
+          target = pid;
+          break;
+        }
+      }
+    }
+    if (this.queue.length > 0) this.flushQueue();
+    if (target) {
+      this.debug(`transferring leadership to ${target}`);
+      this.appendAndSend([{ type: EntryType.LeaderTransfer, data: encodePeerId(target) }], 0);
+    }
+    this.switchToFollower('');
+  }
+
+  /** Start an election after a short random delay (NRG Campaign). */
+  /**
+   * Campaign after a random campaign timeout (NRG Campaign), or within `withinMs` when given (a
+   * bootstrapping group lets one agreed member go first, so the first election of a fresh group
+   * does not wait the random timeout; see jetstream/cluster/js-cluster.ts). Timing only: the
+   * candidacy itself is the ordinary one.
+   */
+  campaign(withinMs?: number): void {
+    if (this._state === 'leader') throw new RaftError('already_leader');
+    if (this._state === 'closed') throw new RaftError('closed');
+    this.forceCampaign = true;
+    this.resetElect(withinMs === undefined ? this.campaignTimeout() : Math.max(0, withinMs));
+  }
+
+  /** Start an election almost at once (NRG CampaignImmediately). */
+  campaignImmediately(): void {
+    if (this._state === 'leader') throw new RaftError('already_leader');
+    if (this._state === 'closed') throw new RaftError('closed');
+    this.initializing = false;
+    this.forceCampaign = true;
+    this.resetElect(this.timing.campaignTimeoutMinMs / 2);
+  }
+}
