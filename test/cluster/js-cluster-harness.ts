@@ -90,7 +90,8 @@ export class JsNode extends ServerDir {
   /** how many times this node was started */
   starts = 0;
   constructor(index: number, name: string, dir: string, readonly tags: string[] | undefined,
-    readonly impl: Impl = 'nats-server') {
+    /** changes only through JsCluster.replace (rolling replacement) */
+    public impl: Impl = 'nats-server') {
     super(index, name, dir);
   }
 
@@ -240,6 +241,17 @@ export class JsCluster {
     // A kill -9 leaves the old ports file behind; the new one is found by pid, but keep the dir tidy.
     for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
     await this.launch(n);
+  }
+
+  /**
+   * Rolling replacement: a stopped node comes back as a server of `impl` with the same name (so the
+   * same raft peer id) and an empty store dir, as an operator swapping the binary on a fresh disk.
+   */
+  async replace(n: JsNode, impl: Impl): Promise<void> {
+    if (n.alive) throw new Error(`${n.name} is still running`);
+    rmSync(n.storeDir, { recursive: true, force: true });
+    n.impl = impl;
+    await this.restart(n);
   }
 
   /** GET a monitoring endpoint of node n as JSON. */

@@ -109,3 +109,15 @@ export async function replicaStates(c: JsCluster, stream: string, count: number)
     });
   }));
 }
+
+/** Run `fn`; when it fails, add the tail of every node's log (minus route chatter) to the error. */
+export async function withLogs<T>(c: JsCluster, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const logs = c.nodes.map((n) => `==== ${n.name} (${n.impl})\n${n.log().split('\n')
+      .filter((l) => /\[(WRN|ERR)\]|leader|RAFT|catch/i.test(l) && !/route/i.test(l)).slice(-25).join('\n')}`).join('\n');
+    (e as Error).message += `\n${logs}`;
+    throw e;
+  }
+}
