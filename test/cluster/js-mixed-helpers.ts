@@ -121,3 +121,16 @@ export async function withLogs<T>(c: JsCluster, fn: () => Promise<T>): Promise<T
     throw e;
   }
 }
+
+/** Step the meta leader down (system account) until a server of `kind` leads (2.9.10 takes no placement tags). */
+export async function leadMeta(c: JsCluster, sys: NatsConnection, kind: Impl, opts: { notName?: string } = {}): Promise<JsNode> {
+  let leader = await c.waitMetaLeader();
+  for (let i = 0; leader.impl !== kind || leader.name === opts.notName; i++) {
+    assert.ok(i < 30, `no ${kind} meta leader after ${i} stepdowns`);
+    const r = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN');
+    assert.equal(r.all.length, 1, 'one reply to META.LEADER.STEPDOWN');
+    assert.deepEqual(r.first, { type: 'io.nats.jetstream.api.v1.meta_leader_stepdown_response', success: true });
+    leader = await c.waitMetaLeader({ not: leader.name });
+  }
+  return leader;
+}

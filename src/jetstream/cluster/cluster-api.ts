@@ -34,6 +34,7 @@ import {
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
+import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
@@ -744,7 +745,10 @@ export class ClusterApi {
       if (choice.preferred) preferred = choice.preferred;
     }
     this.sysReply(reply, { type: META_STEPDOWN, success: true });
-    c.node.stepDown(preferred);
+    // No placement: a random current peer, as nats-server's StepDown (the first of a Go map). The
+    // raft library's own choice, the first caught-up peer in its order, could alternate between
+    // the same two servers for ever (seen in a mixed cluster after a member was replaced).
+    c.node.stepDown(preferred ?? randomCurrentPeer(c.node));
   }
 
   private serverRemove(reply: string, payload: Buffer, origin: string): void {
