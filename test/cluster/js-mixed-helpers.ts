@@ -96,15 +96,16 @@ export async function replicaStatesOf(c: JsCluster, n: JsNode): Promise<ReplicaD
   return j.account_details?.find((a) => a.name === 'APP')?.stream_detail ?? [];
 }
 
-/** Wait until every server's own replica of `stream` holds messages 1..count. */
-export async function replicaStates(c: JsCluster, stream: string, count: number): Promise<void> {
+/** Wait until every server's own replica of `stream` holds messages 1..count (or has the state `want`). */
+export async function replicaStates(c: JsCluster, stream: string, count: number, want?: { messages: number; last_seq: number }): Promise<void> {
+  const w = want ?? { messages: count, last_seq: count };
   await Promise.all(c.nodes.map(async (n) => {
     let seen = '';
     await pollUntil(async () => {
       const d = (await replicaStatesOf(c, n)).find((s) => s.name === stream);
       seen = JSON.stringify(d?.state);
-      return d && d.state.messages === count && d.state.last_seq === count ? true : undefined;
-    }, `${count} messages in ${n.name}'s (${n.impl}) replica of ${stream}`).catch((e: unknown) => {
+      return d && d.state.messages === w.messages && d.state.last_seq === w.last_seq ? true : undefined;
+    }, `${w.messages} messages up to ${w.last_seq} in ${n.name}'s (${n.impl}) replica of ${stream}`).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; last state ${seen}`);
     });
   }));

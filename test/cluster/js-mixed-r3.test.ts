@@ -5,7 +5,8 @@
 // replica); leadership is moved with STREAM.LEADER.STEPDOWN until each server in turn leads —
 // so a tsnats replica follows a Go leader and leads Go followers — and after every change of
 // leader every acknowledged message is read back through every server, and STREAM.INFO's
-// cluster block is the same from every server.
+// cluster block is the same from every server. A message delete proposed by a tsnats leader and a
+// subject purge proposed by a nats-server leader are applied by the replicas of the other kind.
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,25 @@ for (const mix of MIXES) {
             assert.deepEqual(got, expected, `messages via ${n.name} (${n.impl}) with ${target.name} (${target.impl}) leading`);
           }
         }
+        // Replicated message delete and purge, each proposed by one kind and applied by the other:
+        // the last leader above is tsnats (n3); a client on a nats-server asks it to delete seq 2.
+        const last = c.nodes[2]!;
+        assert.equal(last.impl, 'tsnats');
+        const go = c.nodes[0]!;
+        const del = await apiRequest(ncs[go.index]!, `$JS.API.STREAM.MSG.DELETE.${name}`, { seq: 2 });
+        assert.equal(del.all.length, 1, `one reply to MSG.DELETE: ${JSON.stringify(del.all)}`);
+        assert.deepEqual(del.first, { type: 'io.nats.jetstream.api.v1.stream_msg_delete_response', success: true });
+        await replicaStates(c, name, sent, { messages: sent - 1, last_seq: sent });
+        // A nats-server leader purges one subject, asked through tsnats.
+        await leadStream(c, ncs, name, go);
+        const onSubject = expected.filter((e) => e.split(':')[1] === `${subj}.n1`).map((e) => Number(e.split(':')[0]));
+        const purge = await apiRequest<{ success?: boolean; purged?: number }>(ncs[last.index]!, `$JS.API.STREAM.PURGE.${name}`, { filter: `${subj}.n1` });
+        assert.equal(purge.all.length, 1, `one reply to PURGE: ${JSON.stringify(purge.all)}`);
+        assert.deepEqual(purge.first, { type: 'io.nats.jetstream.api.v1.stream_purge_response', success: true, purged: onSubject.length - 1 });
+        await replicaStates(c, name, sent, { messages: sent - onSubject.length, last_seq: sent });
+        const gone = await apiRequest<{ error?: { err_code: number } }>(ncs[last.index]!, `$JS.API.STREAM.MSG.GET.${name}`, { seq: onSubject[0] });
+        assert.equal(gone.first?.error?.err_code, 10037, JSON.stringify(gone.first));
+
         const d = await apiRequest(ncs[via.index]!, `$JS.API.STREAM.DELETE.${name}`);
         assert.deepEqual(d.first, { type: 'io.nats.jetstream.api.v1.stream_delete_response', success: true });
         await Promise.all(c.nodes.map((n) => pollUntil(async () => {
