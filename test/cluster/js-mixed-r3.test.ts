@@ -5,7 +5,8 @@
 // replica); leadership is moved with STREAM.LEADER.STEPDOWN until each server in turn leads —
 // so a tsnats replica follows a Go leader and leads Go followers — and after every change of
 // leader every acknowledged message is read back through every server, and STREAM.INFO's
-// cluster block is the same from every server. A message delete proposed by a tsnats leader and a
+// cluster block is the same from every server; a message id stored under one leader is a duplicate
+// for the next. A message delete proposed by a tsnats leader and a
 // subject purge proposed by a nats-server leader are applied by the replicas of the other kind.
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
@@ -56,9 +57,23 @@ for (const mix of MIXES) {
         };
         await publishRound('first');
         // Every server in turn leads; each time, publish more and read everything back through every server.
+        // Dedupe across a change of leader: the message id stored under the previous leader (often
+        // of the other kind) is recognised by the new one (every replica tracks ids at apply).
+        let prev: { id: string; seq: number; via: number } | undefined;
         for (const target of c.nodes) {
           const leader = await leadStream(c, ncs, name, target);
           assert.equal(leader.name, target.name);
+          if (prev) {
+            const again = await jetstream(ncs[(prev.via + 1) % 3]!).publish(`${subj}.dup`, 'again', { msgID: prev.id });
+            assert.equal(again.duplicate, true, `${prev.id} is a duplicate for ${target.name} (${target.impl})`);
+            assert.equal(again.seq, prev.seq);
+          }
+          const via = (target.index + 1) % 3;
+          const idAck = await jetstream(ncs[via]!).publish(`${subj}.dup`, `id-${target.name}`, { msgID: `id-${target.name}` });
+          assert.equal(idAck.duplicate, false);
+          assert.equal(idAck.seq, ++sent);
+          expected.push(`${sent}:${subj}.dup:id-${target.name}`);
+          prev = { id: `id-${target.name}`, seq: idAck.seq, via };
           await publishRound(`lead-${target.name}`);
           await replicaStates(c, name, sent);
           const info = await streamInfoEverywhere(c, ncs, name);
