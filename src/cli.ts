@@ -5,7 +5,7 @@
 import { FlagError, resolveOptions, signalForCommand, usageText, type ResolvedCommandLine } from './config/flags.js';
 import { ConfigError } from './config/load.js';
 import type { Options } from './config/options.js';
-import { Server, SERVER_VERSION } from './server/server.js';
+import { Server, SERVER_VERSION, StartupError } from './server/server.js';
 import { addDefaultSubsystems } from './index.js';
 
 function fail(msg: string, showUsage = false): never {
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   try {
     await server.start();
   } catch (e) {
-    server.log.fatal(`Error listening on port: ${(e as Error).message}`);
+    server.log.fatal(e instanceof StartupError ? e.message : `Error listening on port: ${(e as Error).message}`);
     process.exit(1);
   }
   started = true;

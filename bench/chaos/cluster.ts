@@ -11,14 +11,14 @@
 // directly and bypass a cut ("implicit routes"). Every node lists exactly N
 // routes — its N-1 proxies plus that black-hole address — because nats-server
 // sizes a new meta group from the number of configured routes.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { natsServerBin } from '../../test/helpers/nats-server.js';
-import { clusterNodeConfig, listenBlackHole, readPortsFile, ServerDir, spawnServer } from '../../test/helpers/cluster-proc.js';
+import { clusterNodeConfig, killServer, launchServer, listenBlackHole, ServerDir, terminateServer } from '../../test/helpers/cluster-proc.js';
 
 export type Impl = 'nats-server' | 'tsnats';
 
@@ -30,27 +30,11 @@ process.on('exit', () => {
   for (const r of liveRoots) rmSync(r, { recursive: true, force: true });
 });
 
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs: number, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 export class ChaosNode extends ServerDir {
   clientPort = 0;
   monitorUrl = '';
   clusterPort = 0;
   stopped = false;
-  starts = 0;
   /** stable client address (a proxy to the current client port) */
   clientProxy = new TcpProxy(undefined, 'client');
 
@@ -119,22 +103,12 @@ export class ChaosCluster {
   }
 
   private async launch(n: ChaosNode): Promise<void> {
-    for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
     const conf = this.writeConfig(n);
     const args = this.impl === 'nats-server' ? ['-c', conf] : [TSNATS_CLI, '-c', conf];
     // cwd in the node's own dir: a server writing a relative path (nats-server 2.9.10 once wrote a
     // consumer's meta.inf there) must not litter the caller's directory.
-    const proc = spawnServer(n, this.bin, args, n.dir);
-    n.proc = proc;
+    const ports = await launchServer(n, this.bin, args, { cwd: n.dir, timeoutMs: 60_000, what: `${this.impl} ${n.name}` });
     n.stopped = false;
-    n.starts++;
-    const pid = proc.pid!;
-    const ports = await waitFor(() => {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening`);
-      return readPortsFile(n.dir, pid);
-    }, `${this.impl} ${n.name} ports file`, 60_000, 20).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}\n${n.log().slice(-2000)}`);
-    });
     n.clientPort = Number(new URL(ports.nats![0]!).port);
     n.monitorUrl = ports.monitoring![0]!;
     n.clusterPort = Number(new URL(ports.cluster![0]!).port);
@@ -150,11 +124,8 @@ export class ChaosCluster {
 
   /** kill -9: the store is left as a crash leaves it. */
   async kill(n: ChaosNode): Promise<void> {
-    const p = n.proc;
-    if (p === undefined || !n.alive) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
+    if (n.proc === undefined || !n.alive) return;
+    await killServer(n);
     n.stopped = false;
     // Its clients must notice at once rather than through their ping interval.
     n.clientProxy.setTarget(undefined);
@@ -164,14 +135,9 @@ export class ChaosCluster {
 
   /** SIGTERM (the server flushes and closes its stores), kill -9 if it has not exited within `ms`. */
   async stopGracefully(n: ChaosNode, ms = 15_000): Promise<void> {
-    const p = n.proc;
-    if (p === undefined || !n.alive) return;
+    if (n.proc === undefined || !n.alive) return;
     if (n.stopped) this.cont(n);
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
-    await exited;
-    clearTimeout(timer);
+    await terminateServer(n, ms);
   }
 
   async restart(n: ChaosNode): Promise<void> {

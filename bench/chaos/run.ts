@@ -7,7 +7,8 @@
 // replay command), 2 on a usage error. See bench/chaos/README.md.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { api, connectTo, consumerConfig, CONSUMER, STREAM, streamConfig, type ConsumerInfo, type StreamInfo } from './api.js';
-import { ChaosCluster, waitFor, type Impl } from './cluster.js';
+import { ChaosCluster, type Impl } from './cluster.js';
+import { pollUntil } from '../../test/helpers/wait.js';
 import { FaultRunner, type FaultRecord } from './faults.js';
 import { ALL_FAULTS, DEFAULT_FAULTS, describeFault, FAULT_DOC, parseFaults, planSchedule, type FaultKind, type PlannedFault } from './schedule.js';
 import { checkContent, digest, verify } from './verify.js';
@@ -80,7 +81,7 @@ function retryable(e: { code: number; err_code?: number }): boolean {
 async function setup(nc: NatsConnection): Promise<void> {
   const create = async (what: string, subject: string, body: unknown, okCodes: number[]) => {
     let fatal: string | undefined;
-    await waitFor(async () => {
+    await pollUntil(async () => {
       const r = await api<StreamInfo | ConsumerInfo>(nc, subject, body, 10_000);
       if (r.error === undefined || okCodes.includes(r.error.err_code ?? 0)) return true;
       if (!retryable(r.error)) {

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Options } from '../config/options.js';
-import type { Server, Subsystem } from '../server/server.js';
+import { StartupError, type Server, type Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
 import type { InternalClient } from '../core/internal-client.js';
 import { ClientKind, type MsgOrigin } from '../core/types.js';
@@ -120,13 +120,13 @@ export class JetStreamService implements Subsystem {
     this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m));
     this.sourcing = new Sourcing(this);
     if (this.options.cluster?.port !== undefined) {
-      if ((this.options.cluster.routes?.length ?? 0) > 0) {
-        // Created before the API subscriptions so no request is answered single-server style.
-        this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
-      } else {
-        // nats-server refuses to start this configuration; tsnats keeps JetStream on this server alone.
-        server.log.warn('JetStream cluster requires configured routes: running JetStream on this server only');
+      // nats-server 2.9.10 (enableJetStreamClustering) refuses to start clustered JetStream
+      // without configured routes (tsnats has no leafnodes, the other way to reach a meta group).
+      if ((this.options.cluster.routes?.length ?? 0) === 0) {
+        throw new StartupError("Can't start JetStream: JetStream cluster requires configured routes or solicited leafnode for the system account");
       }
+      // Created before the API subscriptions so no request is answered single-server style.
+      this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
     }
 
     registerStreamApi(this.router, this.api);

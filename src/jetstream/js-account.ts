@@ -66,6 +66,12 @@ export class JsAccount {
   private readonly host: JsAccountHost;
   /** Names being created right now (async store open) so concurrent creates do not race. */
   private readonly creating = new Set<string>();
+  /**
+   * Deletions still removing their stream's files, by name. The name is free as soon as the
+   * deletion starts, but a stream created under it must wait: the deletion ends by removing
+   * the stream's directory, which would take the new stream's files with it.
+   */
+  private readonly deleting = new Map<string, Promise<void>>();
   /** API requests wait here until what the streams held when they arrived is durable (visibility.ts). */
   readonly requestGate = new RequestGate(() => this.streams.values(), (e) => this.host.warn(`JetStream API: ${String(e)}`));
 
@@ -149,6 +155,8 @@ export class JsAccount {
 
     this.creating.add(cfg.name);
     try {
+      const deletion = this.deleting.get(cfg.name);
+      if (deletion !== undefined) await deletion;
       const createdNs = BigInt(Date.now()) * 1_000_000n;
       let store: StreamStore;
       try {
@@ -284,12 +292,23 @@ export class JsAccount {
 
   /** STREAM.DELETE: stop consumers, remove data. */
   async deleteStream(stream: Stream): Promise<void> {
-    this.unsubscribeStream(stream.name);
-    this.streams.delete(stream.name);
+    const name = stream.name;
+    this.unsubscribeStream(name);
+    this.streams.delete(name);
     this.host.streamRemoved(this, stream);
-    await stream.close(true);
-    if (stream.config.storage === 'file') await this.host.removeStreamDir(this.name, stream.name);
-    this.advise(stream.name, 'delete');
+    const removal = (async () => {
+      await stream.close(true);
+      if (stream.config.storage === 'file') await this.host.removeStreamDir(this.name, name);
+    })();
+    // A create of this name waits for the files to be gone (it never fails for it).
+    const done = removal.catch(() => {});
+    this.deleting.set(name, done);
+    try {
+      await removal;
+    } finally {
+      if (this.deleting.get(name) === done) this.deleting.delete(name);
+    }
+    this.advise(name, 'delete');
   }
 
   /** Server shutdown: stop streams without deleting. */

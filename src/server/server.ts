@@ -46,6 +46,12 @@ export interface Subsystem {
   afterStart?(): Promise<void>;
 }
 
+/**
+ * A subsystem that cannot start in this configuration: the message is nats-server's fatal log
+ * text for it; the CLI logs it as [FTL] and exits 1 (nats-server's Fatalf).
+ */
+export class StartupError extends Error {}
+
 /** Routes plug in here to be told about local interest changes (RS+/RS-). */
 export interface RouteBridge {
   onLocalInterest(account: Account, subject: string, queue: string | undefined, delta: 1 | -1, queueWeight: number): void;

@@ -18,30 +18,20 @@
 // keeps retrying them, which is harmless). This also gives the first node the
 // route nats-server requires for clustered JetStream. A restarted node routes
 // to the current ports of all other nodes, padded the same way.
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
-import { clusterNodeConfig, listenBlackHole, readPortsFile, ServerDir, spawnServer } from '../helpers/cluster-proc.js';
+import { clusterNodeConfig, killServer, launchServer, listenBlackHole, ServerDir, terminateServer } from '../helpers/cluster-proc.js';
+import { natsServerBin } from '../helpers/nats-server.js';
+import { pollUntil } from '../helpers/wait.js';
+
+export { natsServerBin } from '../helpers/nats-server.js';
+export { FatalError, pollUntil } from '../helpers/wait.js';
 
 export type Impl = 'nats-server' | 'tsnats';
-
-/** The nats-server binary: $NATS_SERVER_BIN, else `nats-server` found on PATH; undefined when missing. */
-export function natsServerBin(): string | undefined {
-  const want = process.env.NATS_SERVER_BIN ?? 'nats-server';
-  const candidates = want.includes('/') ? [want] : (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, want));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** Path of the compiled tsnats CLI, relative to this compiled file (dist/test/cluster → dist/src/cli.js). */
 export function tsnatsCli(): string {
@@ -87,8 +77,6 @@ export class JsNode extends ServerDir {
   clientUrl = '';
   monitorUrl = '';
   clusterPort = 0;
-  /** how many times this node was started */
-  starts = 0;
   constructor(index: number, name: string, dir: string, readonly tags: string[] | undefined,
     /** changes only through JsCluster.replace (rolling replacement) */
     public impl: Impl = 'nats-server') {
@@ -97,29 +85,6 @@ export class JsNode extends ServerDir {
 
   get pid(): number | undefined {
     return this.proc?.pid;
-  }
-}
-
-/** Thrown from a pollUntil probe to stop polling at once (e.g. the process exited). */
-export class FatalError extends Error {}
-
-export async function pollUntil<T>(
-  probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000, intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      if (e instanceof FatalError) throw e;
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -200,18 +165,7 @@ export class JsCluster {
     const conf = this.writeConfig(n);
     const args = n.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
     const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
-    const proc = spawnServer(n, bin, args);
-    n.proc = proc;
-    n.starts++;
-    const pid = proc.pid!;
-    const ports = await pollUntil(() => {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new FatalError(`${n.impl} ${n.name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
-      }
-      return readPortsFile(n.dir, pid);
-    }, `${n.impl} ${n.name} ports file`, 20_000, 20).catch((e: unknown) => {
-      throw e instanceof FatalError ? e : new Error(`${(e as Error).message}\n${n.log().slice(-3000)}`);
-    });
+    const ports = await launchServer(n, bin, args, { what: `${n.impl} ${n.name}` });
     n.clientUrl = ports.nats![0]!;
     n.monitorUrl = ports.monitoring![0]!;
     n.clusterPort = Number(new URL(ports.cluster![0]!).port);
@@ -219,27 +173,17 @@ export class JsCluster {
 
   /** kill -9 a node (no shutdown, no flush: the store is left as a crash leaves it). */
   async kill(n: JsNode): Promise<void> {
-    const p = n.proc;
-    if (p === undefined || !n.alive) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
+    await killServer(n);
   }
 
   /** Graceful stop (SIGTERM): the server shuts down as an operator would stop it (meta snapshot on the way out). */
   async stop(n: JsNode): Promise<void> {
-    const p = n.proc;
-    if (p === undefined || !n.alive) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    await terminateServer(n);
   }
 
   /** Start a stopped node again with the same name and store dir (new ports, routes to the other nodes). */
   async restart(n: JsNode): Promise<void> {
     if (n.alive) throw new Error(`${n.name} is still running`);
-    // A kill -9 leaves the old ports file behind; the new one is found by pid, but keep the dir tidy.
-    for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
     await this.launch(n);
   }
 

@@ -1,5 +1,5 @@
-// Clustered JetStream needs a server name and a cluster name: nats-server 2.9.10 refuses to start
-// without either (exit code 1, the reason on stderr), and tsnats (with TSNATS_META=1) must too.
+// Clustered JetStream needs a server name, a cluster name and configured routes: nats-server 2.9.10
+// refuses to start without any of them (exit code 1, the reason on stderr), and tsnats must too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,7 +13,12 @@ import { IMPLS, natsServerBin, skipReason, tsnatsCli, type Impl } from './js-clu
  * refusing the config — as soon as it logs that it is ready (then it is killed and `started` is set).
  */
 function run(impl: Impl, conf: string): Promise<{ code: number | null; out: string; started: boolean }> {
-  const [cmd, args] = impl === 'nats-server' ? [natsServerBin()!, ['-c', conf]] : [process.execPath, [tsnatsCli(), '-c', conf]];
+  return runArgs(impl, ['-c', conf]);
+}
+
+/** As run(), with the server's command line arguments. */
+function runArgs(impl: Impl, argv: string[]): Promise<{ code: number | null; out: string; started: boolean }> {
+  const [cmd, args] = impl === 'nats-server' ? [natsServerBin()!, argv] : [process.execPath, [tsnatsCli(), ...argv]];
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -51,6 +56,25 @@ for (const impl of IMPLS) {
       assert.equal(r.started, false, `${id}: the server must refuse to start (output: ${r.out.slice(-500)})`);
       assert.equal(r.code, 1, `${id}: exit code 1 (output: ${r.out.slice(-500)})`);
       assert.ok(r.out.includes(msg), `${id}: says "${msg}" (output: ${r.out.slice(-500)})`);
+    }
+  });
+}
+
+for (const impl of IMPLS) {
+  test(`${impl}: JetStream with a cluster and no routes does not start ([FTL] Can't start JetStream, exit 1)`, { skip: skipReason(impl) }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsnoroutes-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const msg = "[FTL] Can't start JetStream: JetStream cluster requires configured routes or solicited leafnode for the system account";
+    const conf = join(dir, 'noroutes.conf');
+    writeFileSync(conf, `server_name: x1\nlisten: 127.0.0.1:-1\njetstream { store_dir: "${join(dir, 'conf')}" }\n`
+      + 'cluster { name: C1, listen: 127.0.0.1:-1 }\n');
+    const viaFlags = ['-js', '-sd', join(dir, 'flags'), '-n', 'x1', '-a', '127.0.0.1', '-p', '-1', '--cluster_name', 'C1', '--cluster', 'nats://127.0.0.1:-1'];
+    for (const [id, args] of [['config file', ['-c', conf]], ['flags', viaFlags]] as const) {
+      const r = await runArgs(impl, [...args]);
+      assert.equal(r.started, false, `${id}: the server must refuse to start (output: ${r.out.slice(-500)})`);
+      assert.equal(r.code, 1, `${id}: exit code 1 (output: ${r.out.slice(-500)})`);
+      assert.ok(r.out.includes(msg), `${id}: says "${msg}" (output: ${r.out.slice(-500)})`);
+      assert.ok(!r.out.includes('Listening for client connections'), `${id}: no client listener (output: ${r.out.slice(-500)})`);
     }
   });
 }

@@ -35,6 +35,12 @@ for (const impl of IMPLS) {
     });
 
     test('the meta group holds all five servers; every server reports its size', async () => {
+      // The expected size grows as servers are seen (checkClusterSize), so on a loaded machine a
+      // server may still report 4 for a moment after the leader is elected: wait for all to agree.
+      await pollUntil(async () => {
+        const sizes = await Promise.all(c.nodes.map(async (n) => (await c.metaOf(n))?.cluster_size));
+        return sizes.every((s) => s === 5) ? true : undefined;
+      }, 'every server reports cluster_size 5');
       const leader = await c.metaLeader();
       const m = (await c.metaOf(leader))!;
       assert.equal(m.cluster_size, 5);

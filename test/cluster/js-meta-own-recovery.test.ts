@@ -11,6 +11,9 @@ import { startRestartable } from './js-repl-helpers.js';
 import {
   connectAll, jsOf, metaOf, requestAll, settle, stopAll, waitForMetaLeader, type JsNode,
 } from './js-meta-own-helpers.js';
+import { MetaAssignments } from '../../src/jetstream/cluster/assignments.js';
+import { lookupConsumer } from '../../src/jetstream/consumer/manager.js';
+import { EntryType } from '../../src/raft/index.js';
 
 const j = (s: string): Record<string, any> => JSON.parse(s) as Record<string, any>;
 
@@ -106,6 +109,44 @@ test('meta: an orphaned local stream (deleted while its server was down) is remo
     const holder = nodes.find((n) => n.name === holderName)!;
     await waitFor(() => !jsOf(holder).jsAccount('$G')!.streams.has('O'), 'orphan removed from its old holder', 30_000);
     for (const n of nodes) assert.equal(metaOf(n).state.stream('$G', 'O'), undefined);
+  } finally {
+    await stopAll(nodes, ncs);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('meta: a snapshot installed on a live server removes the local consumers and streams it no longer assigns (applyMetaSnapshot)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-metasnapdiff-'));
+  const { nodes } = await startRestartable(root);
+  const ncs = await connectAll(nodes);
+  try {
+    const create = async (name: string): Promise<JsNode> => {
+      const r = await requestAll(ncs[0]!, nodes, `$JS.API.STREAM.CREATE.${name}`, JSON.stringify({ name, subjects: [`${name.toLowerCase()}.>`] }));
+      assert.equal(j(r[0]!).error, undefined, r[0]);
+      return nodes.find((n) => n.name === j(r[0]!).cluster.leader)!;
+    };
+    const kHolder = await create('K');
+    const gHolder = await create('G');
+    for (const c of ['DK', 'KEEP']) {
+      const r = await requestAll(ncs[1]!, nodes, `$JS.API.CONSUMER.CREATE.K.${c}`, JSON.stringify({ stream_name: 'K', config: { durable_name: c } }));
+      assert.equal(j(r[0]!).name, c, r[0]);
+    }
+    await settle(nodes);
+    const localK = () => jsOf(kHolder).jsAccount('$G')!.streams.get('K')!;
+    assert.ok(lookupConsumer(localK(), 'DK'));
+
+    // The state as a snapshot would carry it after DK and G were deleted: every server installs it
+    // (as a follower does when the leader catches it up by snapshot instead of the log entries).
+    const next = MetaAssignments.fromSnapshot(metaOf(kHolder).state.toSnapshot(), (w) => assert.fail(w));
+    next.removeConsumer(next.stream('$G', 'K')!.consumers.get('DK')!);
+    next.removeStream('$G', 'G');
+    const data = next.toSnapshot();
+    for (const n of nodes) metaOf(n)['applyEntries'](0, [{ type: EntryType.Snapshot, data }]);
+
+    await waitFor(() => lookupConsumer(localK(), 'DK') === undefined, 'the dropped consumer removed from its holder', 30_000);
+    await waitFor(() => !jsOf(gHolder).jsAccount('$G')!.streams.has('G'), 'the dropped stream removed from its holder', 30_000);
+    assert.ok(lookupConsumer(localK(), 'KEEP'), 'the consumer the snapshot keeps stays');
+    for (const n of nodes) assert.deepEqual(assignments(n), [`$G/K@${metaOf(kHolder).id}[KEEP]`]);
   } finally {
     await stopAll(nodes, ncs);
     rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,8 @@
-// JetStream on server A only, clients on server B: API requests, pull fetches, push and
-// ordered consumers cross the route, and messages arrive with their stream subjects
-// (carried as `$JS.ACK…@<subject>` in the RMSG reply, like nats-server).
+// Streams on server A, clients on server B: API requests, pull fetches, push and ordered
+// consumers cross the route, and messages arrive with their stream subjects (carried as
+// `$JS.ACK…@<subject>` in the RMSG reply, like nats-server). JetStream in a cluster is
+// clustered JetStream (nats-server refuses a JetStream server in a cluster without routes):
+// A and B form the meta group and every stream is placed on A by its tag.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,31 +10,46 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { NatsServerNode, startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { NatsServerNode, startNodesOnPortsKnownInAdvance, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
+import { jsClusterOptions, waitForMetaLeader } from './js-meta-own-helpers.js';
+import { waitPlacement } from './js-repl-helpers.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
 
-async function jsPair(t: TestContext): Promise<{ a: InProcNode; b: InProcNode; ncb: NatsConnection }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const a = await startNode({
-    name: 'A',
-    extra: { jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true } } as never,
+/** Placement of every stream of these tests: server A (by tag; the client's Placement type wants a cluster name too). */
+const ON_A = { tags: ['a'] } as never;
+
+/**
+ * Clustered JetStream servers with routes to each other, the first one tagged "a". Resolves
+ * once the meta leader can place streams on every server.
+ */
+async function jsServers(t: TestContext, names: string[]): Promise<InProcNode[]> {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const nodes = await startNodesOnPortsKnownInAdvance(names.length, (ports, clusterName) => names.map((name, i) => ({
+    name, clusterName, clusterPort: ports[i]!,
+    routes: ports.filter((_, k) => k !== i).map((p) => `nats-route://127.0.0.1:${p}`),
+    extra: jsClusterOptions(join(root, name), { serverTags: i === 0 ? ['a'] : [], cluster: { connectRetries: 60 } as never }),
+  })));
+  t.after(async () => {
+    for (const n of nodes) await n.h.shutdown();
   });
-  t.after(() => a.h.shutdown());
-  const b = await startNode({ name: 'B', routes: [a.routeUrl] });
-  t.after(() => b.h.shutdown());
-  await waitRoutes([a, b], 1);
-  const ncb = await connect({ servers: b.h.clientUrl, reconnect: false });
+  await waitRoutes(nodes, names.length - 1);
+  await waitForMetaLeader(nodes);
+  await waitPlacement(nodes.map((n, i) => ({ ...n, name: names[i]!, dir: join(root, names[i]!) })));
+  return nodes;
+}
+
+async function jsPair(t: TestContext): Promise<{ a: InProcNode; b: InProcNode; ncb: NatsConnection }> {
+  const [a, b] = await jsServers(t, ['A', 'B']);
+  const ncb = await connect({ servers: b!.h.clientUrl, reconnect: false });
   t.after(() => ncb.close());
-  // The JetStream API subscriptions of A must be known on B before the first request.
-  await waitFor(() => b.cluster.hasRemoteInterest('$G', '$JS.API.INFO'), 'JS API interest on B');
-  return { a, b, ncb };
+  return { a: a!, b: b!, ncb };
 }
 
 test('pull consumer on server B fetches from a stream on server A with original subjects; acks work', async (t) => {
   const { ncb } = await jsPair(t);
   const jsm = await jetstreamManager(ncb);
-  await jsm.streams.add({ name: 'ORD', subjects: ['orders.>'], storage: 'memory' as never });
+  await jsm.streams.add({ name: 'ORD', subjects: ['orders.>'], storage: 'memory' as never, placement: ON_A });
   const js = jetstream(ncb);
   await js.publish('orders.new', 'o1');
   await js.publish('orders.eu.paid', 'o2');
@@ -55,7 +72,7 @@ test('pull consumer on server B fetches from a stream on server A with original 
 test('push consumer with deliver subject on server B gets original subjects; acks reach server A', async (t) => {
   const { a, ncb } = await jsPair(t);
   const jsm = await jetstreamManager(ncb);
-  await jsm.streams.add({ name: 'EV', subjects: ['ev.>'], storage: 'memory' as never });
+  await jsm.streams.add({ name: 'EV', subjects: ['ev.>'], storage: 'memory' as never, placement: ON_A });
   const js = jetstream(ncb);
   for (let i = 0; i < 5; i++) await js.publish(`ev.k${i}`, `e${i}`);
 
@@ -85,7 +102,7 @@ test('push consumer with deliver subject on server B gets original subjects; ack
 test('ordered consumer on server B reads a stream on server A', async (t) => {
   const { ncb } = await jsPair(t);
   const jsm = await jetstreamManager(ncb);
-  await jsm.streams.add({ name: 'LOG', subjects: ['log.*'], storage: 'memory' as never });
+  await jsm.streams.add({ name: 'LOG', subjects: ['log.*'], storage: 'memory' as never, placement: ON_A });
   const js = jetstream(ncb);
   for (let i = 0; i < 10; i++) await js.publish(`log.${i % 3}`, `l${i}`);
   const oc = await js.consumers.get('LOG');
@@ -99,16 +116,11 @@ test('ordered consumer on server B reads a stream on server A', async (t) => {
 });
 
 test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees original subjects', { skip: natsServerSkip() }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsroute-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const a = await startNode({
-    name: 'A',
-    extra: { jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true } } as never,
-  });
-  t.after(() => a.h.shutdown());
-  const ns = await NatsServerNode.start('NS', [a.routeUrl]);
+  // A and A2 hold the meta group; the nats-server, without JetStream, routes to both.
+  const [a, a2] = await jsServers(t, ['A', 'A2']);
+  const ns = await NatsServerNode.start('NS', [a!.routeUrl, a2!.routeUrl], 0, a!.cluster.clusterName);
   t.after(() => ns.cleanup());
-  await waitRoutes([a], 1);
+  await waitRoutes([a!, a2!], 2);
   const nc = await connect({ servers: ns.clientUrl, reconnect: false });
   t.after(() => nc.close());
   await waitFor(async () => {
@@ -120,7 +132,7 @@ test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees orig
     }
   }, 'JetStream API reachable through nats-server');
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: 'MX', subjects: ['mx.>'], storage: 'memory' as never });
+  await jsm.streams.add({ name: 'MX', subjects: ['mx.>'], storage: 'memory' as never, placement: ON_A });
   const js = jetstream(nc);
   await js.publish('mx.a', 'm1');
   await js.publish('mx.b.c', 'm2');
@@ -138,7 +150,7 @@ test('mixed cluster: JetStream on tsnats, client on nats-server 2.9.10 sees orig
 test('push consumer notices a subscriber on server B coming and going (interest notifications)', async (t) => {
   const { ncb } = await jsPair(t);
   const jsm = await jetstreamManager(ncb);
-  await jsm.streams.add({ name: 'LATE', subjects: ['late.>'], storage: 'memory' as never });
+  await jsm.streams.add({ name: 'LATE', subjects: ['late.>'], storage: 'memory' as never, placement: ON_A });
   const js = jetstream(ncb);
   await js.publish('late.1', 'x1');
   // Created while nobody listens on the deliver subject; short inactive threshold.

@@ -4,9 +4,10 @@
 // its bound ports read back from its ports file, and every child killed when
 // this process exits whatever happened.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { FatalError, pollUntil } from './wait.js';
 
 /** What a server writes to `ports_file_dir`. */
 export interface Ports { nats?: string[]; monitoring?: string[]; cluster?: string[] }
@@ -14,6 +15,8 @@ export interface Ports { nats?: string[]; monitoring?: string[]; cluster?: strin
 /** One server's dir: config, log, ports file and store dir all live there. */
 export class ServerDir {
   proc: ChildProcess | undefined;
+  /** how many times this node was started */
+  starts = 0;
   constructor(readonly index: number, readonly name: string, readonly dir: string) {}
 
   get storeDir(): string {
@@ -74,6 +77,48 @@ export function readPortsFile(dir: string, pid: number): Ports | undefined {
   } catch {
     return undefined; // written while we read it
   }
+}
+
+/**
+ * Start `bin args` for node n (log in its dir, cwd `cwd`) and wait until its ports file lists every
+ * listener. A child that exits first fails at once, with the end of its log.
+ */
+export async function launchServer(n: ServerDir, bin: string, args: string[], opts: { cwd?: string; timeoutMs?: number; what?: string } = {}): Promise<Ports> {
+  // A kill -9 leaves the old ports file behind; the new one is found by pid, but keep the dir tidy.
+  for (const f of readdirSync(n.dir)) if (f.endsWith('.ports')) rmSync(join(n.dir, f), { force: true });
+  const proc = spawnServer(n, bin, args, opts.cwd);
+  n.proc = proc;
+  n.starts++;
+  const pid = proc.pid!;
+  const what = opts.what ?? n.name;
+  return pollUntil(() => {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new FatalError(`${what} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${n.log().slice(-3000)}`);
+    }
+    return readPortsFile(n.dir, pid);
+  }, `${what} ports file`, opts.timeoutMs ?? 20_000, 20).catch((e: unknown) => {
+    throw e instanceof FatalError ? e : new Error(`${(e as Error).message}\n${n.log().slice(-3000)}`);
+  });
+}
+
+/** kill -9 (no shutdown, no flush: the store is left as a crash leaves it); resolves once it exited. */
+export async function killServer(n: ServerDir): Promise<void> {
+  const p = n.proc;
+  if (p === undefined || !n.alive) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await exited;
+}
+
+/** SIGTERM (the server shuts down as an operator stops it), and kill -9 after `killAfterMs` when given. */
+export async function terminateServer(n: ServerDir, killAfterMs?: number): Promise<void> {
+  const p = n.proc;
+  if (p === undefined || !n.alive) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+  await exited;
+  if (timer !== undefined) clearTimeout(timer);
 }
 
 /** A listener on 127.0.0.1 that closes every connection (a route that never completes). */

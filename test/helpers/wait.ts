@@ -26,3 +26,30 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Thrown from a pollUntil probe to stop polling at once (e.g. the process exited). */
+export class FatalError extends Error {}
+
+/**
+ * Poll `probe` until it returns a value other than undefined (errors it throws count as "not yet",
+ * except FatalError); the timeout error names `what` and the last error seen.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000, intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      if (e instanceof FatalError) throw e;
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -98,7 +98,10 @@ test('clustered: streams are restored before the client and route listeners open
     const jsm = await jetstreamManager(nc);
     for (let i = 0; i < 5; i++) await jsm.streams.add({ name: `R${i}`, subjects: [`r${i}.>`] });
   });
-  child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1', '-n', 'n1']);
+  // Clustered JetStream needs a configured route (nats-server refuses to start without one); this
+  // one goes nowhere (port 1), the server keeps retrying it.
+  child = await spawnTsnats(['-js', '-sd', dir, '-a', '127.0.0.1', '-p', '-1', '--cluster', 'nats://127.0.0.1:-1', '--cluster_name', 'c1', '-n', 'n1',
+    '--routes', 'nats://127.0.0.1:1']);
   const c = child;
   await waitUntil(() => c.output().includes('Listening for route connections'), 10_000, 'the route listener');
   const out = c.output();

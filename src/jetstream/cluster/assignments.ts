@@ -1,9 +1,14 @@
 // The meta group's replicated state as the clustered JetStream layer runs on it: accounts ->
 // stream assignments -> consumer assignments, with the configs kept as the JSON objects the
-// API handlers take. The bytes in the log and in snapshots are nats-server's, produced and
-// read by meta-codec.ts / meta-snapshot.ts (S2); this module converts between the two
-// forms. Decoding never throws on bad input: it returns an error string so the caller can
-// log and skip the entry.
+// API handlers take. The one owner of the meta assignment state: every server applies the
+// committed `_meta_` entries here (apply(), nats-server's processStreamAssignment /
+// processUpdateStreamAssignment / processStreamRemoval / processConsumerAssignment /
+// processConsumerRemoval, map part) and installs snapshots here (applySnapshot(),
+// applyMetaSnapshot's diff); js-cluster.ts acts on what each call reports changed.
+// The bytes in the log and in snapshots are nats-server's, produced and read by
+// meta-codec.ts / meta-snapshot.ts (S2); this module converts between the two forms.
+// Decoding never throws on bad input: it returns an error string so the caller can log and
+// skip the entry.
 
 import { goJson } from '../api/json.js';
 import {
@@ -182,6 +187,32 @@ export function decodeMetaEntry(data: Uint8Array): DecodedEntry | { error: strin
   return { error: `op ${op}: no assignment` };
 }
 
+/** What applying one meta entry changed (MetaAssignments.apply). */
+export type MetaChange =
+  /** A new stream, or a re-assignment of an assigned name (`replaced`; its consumers stay). */
+  | { kind: 'stream_assigned'; account: string; entry: StreamEntry; replaced: boolean }
+  | { kind: 'stream_updated'; account: string; entry: StreamEntry }
+  /** `removed` is undefined when the name was not assigned (a local copy may still need removing). */
+  | { kind: 'stream_removed'; account: string; sa: StreamAssignment; removed: StreamEntry | undefined }
+  | { kind: 'consumer_assigned'; account: string; ca: ConsumerAssignment }
+  /** Also reported when the consumer was not assigned (a local copy may still need removing). */
+  | { kind: 'consumer_removed'; account: string; ca: ConsumerAssignment }
+  /** The map is unchanged: update of an unknown stream, consumer of an unknown stream, stale removal. */
+  | { kind: 'ignored'; account: string; reason: string };
+
+/** What installing a snapshot removed (MetaAssignments.applySnapshot); adds and updates are reconciled from the new state. */
+export interface MetaSnapshotDiff {
+  /** Streams the snapshot no longer has, or has recreated (same name, different created time and group). */
+  removedStreams: Array<[string, StreamEntry]>;
+  /** Consumers of streams kept by the snapshot that it no longer has, or has recreated. */
+  removedConsumers: ConsumerAssignment[];
+}
+
+/** Deleted and created again under the same name? (different created time and group, as nats-server tells them apart) */
+function recreated(a: { created: string; group: { name: string } }, b: { created: string; group: { name: string } }): boolean {
+  return a.created !== b.created && a.group.name !== b.group.name;
+}
+
 /** The whole assignment map (one per server, identical everywhere once applied). */
 export class MetaAssignments {
   readonly accounts = new Map<string, Map<string, StreamEntry>>();
@@ -217,7 +248,7 @@ export class MetaAssignments {
     const m = this.accounts.get(account);
     const e = m?.get(name);
     if (!m || !e) return undefined;
-    if (sa && sa.created !== e.sa.created && sa.group.name !== e.sa.group.name) return undefined;
+    if (sa && recreated(sa, e.sa)) return undefined;
     m.delete(name);
     if (m.size === 0) this.accounts.delete(account);
     return e;
@@ -235,13 +266,74 @@ export class MetaAssignments {
     const e = this.stream(accountOf(ca.client), ca.stream);
     const cur = e?.consumers.get(ca.name);
     if (!e || !cur) return undefined;
-    if (ca.created !== cur.created && ca.group.name !== cur.group.name) return undefined; // a newer consumer of that name
+    if (recreated(ca, cur)) return undefined; // a newer consumer of that name
     e.consumers.delete(ca.name);
     return cur;
   }
 
   clear(): void {
     this.accounts.clear();
+  }
+
+  /** Apply one decoded meta entry to the map and say what changed. */
+  apply(d: DecodedEntry): MetaChange {
+    switch (d.op) {
+      case MetaOp.assignStream: {
+        const account = accountOf(d.sa.client);
+        const replaced = this.stream(account, d.sa.stream.name) !== undefined;
+        return { kind: 'stream_assigned', account, entry: this.setStream(d.sa), replaced };
+      }
+      case MetaOp.updateStream: {
+        const account = accountOf(d.sa.client);
+        if (!this.stream(account, d.sa.stream.name)) return { kind: 'ignored', account, reason: `update of unknown stream '${account} > ${d.sa.stream.name}'` };
+        return { kind: 'stream_updated', account, entry: this.setStream(d.sa) };
+      }
+      case MetaOp.removeStream: {
+        const account = accountOf(d.sa.client);
+        if (!this.stream(account, d.sa.stream.name)) return { kind: 'stream_removed', account, sa: d.sa, removed: undefined };
+        const removed = this.removeStream(account, d.sa.stream.name, d.sa);
+        if (!removed) return { kind: 'ignored', account, reason: `removal of an older incarnation of stream '${account} > ${d.sa.stream.name}'` };
+        return { kind: 'stream_removed', account, sa: d.sa, removed };
+      }
+      case MetaOp.assignConsumer: {
+        const account = accountOf(d.ca.client);
+        if (!this.setConsumer(d.ca)) {
+          return { kind: 'ignored', account, reason: `consumer assignment '${account} > ${d.ca.stream} > ${d.ca.name}' for an unknown stream` };
+        }
+        return { kind: 'consumer_assigned', account, ca: d.ca };
+      }
+      case MetaOp.removeConsumer: {
+        const account = accountOf(d.ca.client);
+        const cur = this.stream(account, d.ca.stream)?.consumers.get(d.ca.name);
+        if (cur && !this.removeConsumer(d.ca)) {
+          return { kind: 'ignored', account, reason: `removal of an older incarnation of consumer '${account} > ${d.ca.stream} > ${d.ca.name}'` };
+        }
+        return { kind: 'consumer_removed', account, ca: d.ca };
+      }
+    }
+  }
+
+  /**
+   * Install a snapshot's state (nats-server applyMetaSnapshot): this map becomes `next`'s, and
+   * the result names the streams and consumers that went away or were recreated, which the
+   * caller removes locally before it reconciles what the new state assigns.
+   */
+  applySnapshot(next: MetaAssignments): MetaSnapshotDiff {
+    const d: MetaSnapshotDiff = { removedStreams: [], removedConsumers: [] };
+    for (const [acc, e] of this.all()) {
+      const n = next.stream(acc, e.sa.stream.name);
+      if (!n || recreated(n.sa, e.sa)) {
+        d.removedStreams.push([acc, e]);
+        continue;
+      }
+      for (const ca of e.consumers.values()) {
+        const nca = n.consumers.get(ca.name);
+        if (!nca || recreated(nca, ca)) d.removedConsumers.push(ca);
+      }
+    }
+    this.accounts.clear();
+    for (const [acc, m] of next.accounts) this.accounts.set(acc, m);
+    return d;
   }
 
   /** nats-server's meta snapshot (S2 block of the JSON array; empty state = empty buffer). */

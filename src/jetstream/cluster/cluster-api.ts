@@ -26,7 +26,7 @@ import { decodeRequest, goJson, goTimeFromNanos, type Schema } from '../api/json
 import { checkStreamConfig } from '../stream-config.js';
 import { subjectsCollide } from '../subjects.js';
 import { accountInfo } from '../api/stream-api.js';
-import { CREATE_CONSUMER_REQUEST_SCHEMA, consumerConfigFromJSON } from '../consumer/config.js';
+import { createConsumerTarget, decodeCreateConsumerBody } from '../consumer/create-request.js';
 import { isEmptyRequest } from '../consumer/api.js';
 import {
   MetaOp, accountOf, encodeConsumerEntry, encodeStreamEntry,
@@ -518,38 +518,10 @@ export class ClusterApi {
 
   private consumerCreate(req: ApiRequest): Promise<void> {
     return guarded(this.ctx, req, CONSUMER_CREATE, () => {
-      const body = decodeBody<{ stream_name?: string; config?: Record<string, unknown>; action?: string; pedantic?: boolean }>(
-        this.ctx, req, CREATE_CONSUMER_REQUEST_SCHEMA, 'CreateConsumerRequest');
+      const body = decodeCreateConsumerBody(this.ctx, req);
       const acc = requireAccount(this.ctx, req);
-      let config;
-      try {
-        config = consumerConfigFromJSON(body.config ?? {});
-      } catch (e) {
-        throw jsErr('InvalidJSON', { err: e instanceof Error ? e.message : String(e) });
-      }
-      const t = req.tokens;
-      let streamName: string;
-      let name = '';
-      if (t[1] === 'DURABLE') {
-        if (t.length !== 5) throw jsErr('ConsumerDurableNameNotInSubject');
-        streamName = t[3]!;
-        name = t[4]!;
-        if (config.durable_name === '') throw jsErr('ConsumerDurableNameNotSet');
-        if (name !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
-      } else if (t.length === 3) {
-        streamName = t[2]!;
-        if (config.durable_name !== '') throw jsErr('ConsumerEphemeralWithDurableName');
-        name = config.name;
-      } else {
-        streamName = t[2]!;
-        name = t[3]!;
-        if (config.durable_name !== '' && name !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
-        const filtered = t.length > 4 ? t.slice(4).join('.') : '';
-        if (filtered !== '' && config.filter_subjects !== null && config.filter_subjects.length > 0) throw jsErr('ConsumerMultipleFiltersNotAllowed');
-        if (filtered !== '' && config.filter_subject !== filtered) throw jsErr('ConsumerCreateFilterSubjectMismatch');
-      }
-      if (streamName !== (body.stream_name ?? '')) throw jsErr('StreamMismatch');
-      if (name !== '' && /[\\/]/.test(name)) throw jsErr('ConsumerNameContainsPathSeparators');
+      const { config, streamName, consumerName } = createConsumerTarget(body, req.tokens);
+      let name = consumerName;
       const entry = this.c.state.stream(acc.name, streamName);
       if (!entry) throw jsErr('StreamNotFound');
       if (name === '') name = rand8();

@@ -367,50 +367,33 @@ export class ClusteredJetStream {
       return;
     }
     const live = !this.recovering;
-    switch (d.op) {
-      case MetaOp.assignStream: {
-        const prev = this.state.stream(accountOf(d.sa.client), d.sa.stream.name);
-        const entry = this.state.setStream(d.sa);
-        this.api.streamAssigned(entry, prev !== undefined);
-        if (live) void this.enqueue(() => this.localAssignStream(entry, false));
+    const ch = this.state.apply(d);
+    switch (ch.kind) {
+      case 'stream_assigned':
+        this.api.streamAssigned(ch.entry, ch.replaced);
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, false));
         break;
-      }
-      case MetaOp.updateStream: {
-        if (!this.state.stream(accountOf(d.sa.client), d.sa.stream.name)) return;
-        const entry = this.state.setStream(d.sa);
-        if (live) void this.enqueue(() => this.localAssignStream(entry, true));
+      case 'stream_updated':
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true));
         break;
-      }
-      case MetaOp.removeStream: {
-        const acc = accountOf(d.sa.client);
-        if (!this.state.stream(acc, d.sa.stream.name)) {
-          if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, undefined));
-          break;
-        }
-        const prev = this.state.removeStream(acc, d.sa.stream.name, d.sa);
-        if (!prev) break; // a removal of an older incarnation of this name
-        if (live) void this.enqueue(() => this.localRemoveStream(acc, d.sa, prev));
+      case 'stream_removed':
+        if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
         break;
-      }
-      case MetaOp.assignConsumer: {
-        if (!this.state.setConsumer(d.ca)) {
-          this.server.log.warn(`JetStream cluster: consumer assignment '${accountOf(d.ca.client)} > ${d.ca.stream} > ${d.ca.name}' for an unknown stream, skipped`);
-          return;
-        }
-        this.api.consumerAssigned(d.ca);
-        if (live) void this.enqueue(() => this.localAssignConsumer(d.ca));
+      case 'consumer_assigned':
+        this.api.consumerAssigned(ch.ca);
+        if (live) void this.enqueue(() => this.localAssignConsumer(ch.ca));
         break;
-      }
-      case MetaOp.removeConsumer: {
-        const cur = this.state.stream(accountOf(d.ca.client), d.ca.stream)?.consumers.get(d.ca.name);
-        if (cur && !this.state.removeConsumer(d.ca)) break; // a newer consumer of that name stays
-        if (live) void this.enqueue(() => this.localRemoveConsumer(d.ca));
+      case 'consumer_removed':
+        if (live) void this.enqueue(() => this.localRemoveConsumer(ch.ca));
         break;
-      }
+      case 'ignored':
+        // A consumer for a stream we do not have is worth a warning (nats-server logs it too).
+        if (d.op === MetaOp.assignConsumer) this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+        break;
     }
   }
 
-  /** A snapshot replaces the state: assets that disappear are removed, the rest reconciled. */
+  /** A snapshot replaces the state: assets that disappear (or were recreated) are removed, the rest reconciled. */
   private applySnapshot(data: Uint8Array): void {
     let next: MetaAssignments;
     try {
@@ -418,16 +401,14 @@ export class ClusteredJetStream {
     } catch {
       return; // an unreadable snapshot leaves the state as it was (nats-server returns the error)
     }
-    const gone: Array<[string, StreamEntry]> = [];
-    for (const [acc, e] of this.state.all()) if (!next.stream(acc, e.sa.stream.name)) gone.push([acc, e]);
-    this.state.clear();
-    for (const [acc, m] of next.accounts) this.state.accounts.set(acc, m);
+    const d = this.state.applySnapshot(next);
     if (this.recovering) return; // reconciled once at the end of recovery
     void this.enqueue(async () => {
-      for (const [acc, e] of gone) {
+      for (const [acc, e] of d.removedStreams) {
         await this.streamGroups.remove(acc, e.sa.stream.name);
         await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
       }
+      for (const ca of d.removedConsumers) await this.localRemoveConsumer(ca);
       await this.reconcile(undefined);
     });
   }

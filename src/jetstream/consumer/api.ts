@@ -14,9 +14,7 @@ import { ApiError, jsErr, jsErrText } from '../api/errors.js';
 import { decodeBody, guarded, sendErr, sendOk, type JsApiContext } from '../api/context.js';
 import { API_LIST_LIMIT, API_NAMES_LIMIT } from '../api/types.js';
 import type { Schema } from '../api/json.js';
-import {
-  CREATE_CONSUMER_REQUEST_SCHEMA, consumerConfigFromJSON, type ConsumerAction,
-} from './config.js';
+import { createConsumerTarget, decodeCreateConsumerBody } from './create-request.js';
 import {
   addConsumer, consumerHostFor, consumerLimits, deleteConsumer, lookupConsumer, publicConsumers, recoverConsumers,
 } from './manager.js';
@@ -32,13 +30,6 @@ export const ConsumerResponseType = {
 } as const;
 
 const PAGED_REQUEST_SCHEMA: Schema = { offset: 'int' };
-
-interface CreateRequest {
-  stream_name?: string;
-  config?: Record<string, unknown>;
-  action?: ConsumerAction;
-  pedantic?: boolean;
-}
 
 /** nats-server isEmptyRequest: no bytes, or a JSON object without fields ("{}", " { } "). */
 export function isEmptyRequest(payload: Buffer): boolean {
@@ -91,52 +82,10 @@ export class ConsumerApi {
   private async create(ctx: JsApiContext, req: ApiRequest): Promise<void> {
     const type = ConsumerResponseType.create;
     await guarded(ctx, req, type, () => {
-      const body = decodeBody<CreateRequest>(ctx, req, CREATE_CONSUMER_REQUEST_SCHEMA, 'CreateConsumerRequest');
+      const body = decodeCreateConsumerBody(ctx, req);
       const acc = ctx.jsAccount(req.accountName);
       if (!acc) throw jsErr('NotEnabledForAccount');
-      let config;
-      try {
-        config = consumerConfigFromJSON(body.config ?? {});
-      } catch (e) {
-        throw jsErr('InvalidJSON', { err: e instanceof Error ? e.message : String(e) });
-      }
-      // Tokens after "$JS.API.": CONSUMER CREATE <stream> [<name> [<filter...>]] | CONSUMER DURABLE CREATE <stream> <durable>
-      const t = req.tokens;
-      let streamName: string;
-      let consumerName = '';
-      let filtered = '';
-      let kind: 'legacyEphemeral' | 'legacyDurable' | 'new';
-      if (t[1] === 'DURABLE') {
-        kind = 'legacyDurable';
-        if (t.length !== 5) throw jsErr('ConsumerDurableNameNotInSubject');
-        streamName = t[3]!;
-        consumerName = t[4]!;
-      } else if (t.length === 3) {
-        kind = 'legacyEphemeral';
-        streamName = t[2]!;
-        consumerName = config.name;
-      } else {
-        kind = 'new';
-        streamName = t[2]!;
-        consumerName = t[3]!;
-        if (t.length > 4) filtered = t.slice(4).join('.');
-      }
-      if (streamName !== (body.stream_name ?? '')) throw jsErr('StreamMismatch');
-      if (consumerName !== '' && /[\\/]/.test(consumerName)) throw jsErr('ConsumerNameContainsPathSeparators');
-      if (kind === 'legacyDurable') {
-        if (config.durable_name === '') throw jsErr('ConsumerDurableNameNotSet');
-        if (consumerName !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
-        config.name = consumerName;
-      }
-      if (kind === 'new') {
-        if (config.durable_name !== '' && consumerName !== config.durable_name) throw jsErr('ConsumerDurableNameNotMatchSubject');
-        config.name = consumerName;
-      }
-      if (kind === 'legacyEphemeral' && config.durable_name !== '') throw jsErr('ConsumerEphemeralWithDurableName');
-      if (filtered !== '' && config.filter_subjects !== null && config.filter_subjects.length > 0) {
-        throw jsErr('ConsumerMultipleFiltersNotAllowed');
-      }
-      if (filtered !== '' && config.filter_subject !== filtered) throw jsErr('ConsumerCreateFilterSubjectMismatch');
+      const { config, streamName } = createConsumerTarget(body, req.tokens);
       const stream = acc.streams.get(streamName);
       // A replica of a replicated stream: the cluster layer replicates its consumers.
       if (config.num_replicas > 1 && !(stream && stream.config.num_replicas > 1)) throw jsErr('StreamReplicasNotSupported');
