@@ -35,6 +35,14 @@ for (const mix of MIXES) {
         const subj = name.toLowerCase();
         const via = c.nodes.find((n) => n.impl === createVia)!;
         const cfg = { name, subjects: [`${subj}.>`], num_replicas: 3, storage: 'file' };
+        // LEADER_ELECTED advisories (from the creation on), seen through every server, whichever kind sends them.
+        const advisories: Record<string, unknown>[][] = c.nodes.map(() => []);
+        for (const n of c.nodes) {
+          ncs[n.index]!.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${name}`, {
+            callback: (_e, m) => { advisories[n.index]!.push(m.json<Record<string, unknown>>()); },
+          });
+          await ncs[n.index]!.flush();
+        }
         const r = await apiRequest<StreamInfo>(ncs[via.index]!, `$JS.API.STREAM.CREATE.${name}`, cfg);
         assert.equal(r.all.length, 1, `one reply to STREAM.CREATE via ${via.name} (${via.impl})`);
         assert.equal(r.first!.error, undefined, JSON.stringify(r.first));
@@ -60,9 +68,19 @@ for (const mix of MIXES) {
         // Dedupe across a change of leader: the message id stored under the previous leader (often
         // of the other kind) is recognised by the new one (every replica tracks ids at apply).
         let prev: { id: string; seq: number; via: number } | undefined;
+        const shapes = new Map<string, string>();
         for (const target of c.nodes) {
           const leader = await leadStream(c, ncs, name, target);
           assert.equal(leader.name, target.name);
+          for (const n of c.nodes) {
+            const a = await pollUntil(() => advisories[n.index]!.find((x) => x.leader === target.name),
+              `a LEADER_ELECTED advisory naming ${target.name} (${target.impl}) through ${n.name} (${n.impl})`);
+            assert.equal(a.type, 'io.nats.jetstream.advisory.v1.stream_leader_elected');
+            assert.equal(a.stream, name);
+            assert.deepEqual((a.replicas as { name: string }[]).map((r) => r.name).sort(), c.nodes.map((x) => x.name).sort());
+            shapes.set(target.impl, Object.keys(a).sort().join(','));
+          }
+          for (const list of advisories) list.length = 0;
           if (prev) {
             const again = await jetstream(ncs[(prev.via + 1) % 3]!).publish(`${subj}.dup`, 'again', { msgID: prev.id });
             assert.equal(again.duplicate, true, `${prev.id} is a duplicate for ${target.name} (${target.impl})`);
@@ -90,6 +108,7 @@ for (const mix of MIXES) {
             assert.deepEqual(got, expected, `messages via ${n.name} (${n.impl}) with ${target.name} (${target.impl}) leading`);
           }
         }
+        assert.equal(shapes.get('tsnats'), shapes.get('nats-server'), 'the same advisory fields from both kinds');
         // Replicated message delete and purge, each proposed by one kind and applied by the other:
         // the last leader above is tsnats (n3); a client on a nats-server asks it to delete seq 2.
         const last = c.nodes[2]!;
