@@ -142,6 +142,11 @@ export class Stream {
    * leader's deliveries and acks are also proposed to the consumer's group.
    */
   consumerStoreHook: ((name: string, store: ConsumerStore) => ConsumerStore) | undefined;
+  /**
+   * Set by the cluster layer (cluster/consumer-group.ts): true for a replicated consumer, whose
+   * acks reach retention when its group applies them, on every replica, not here.
+   */
+  ackDeferred: ((consumer: StreamConsumer) => boolean) | undefined;
   /** Cluster info for responses (the clustered layer replaces this). */
   clusterInfo: (() => Record<string, unknown> | undefined) | undefined;
 
@@ -221,6 +226,7 @@ export class Stream {
    */
   ackMsg(consumer: StreamConsumer, seq: number): void {
     if (this.closed || this.cfg.retention === 'limits') return;
+    if (this.ackDeferred?.(consumer) === true) return;
     if (this.cfg.retention === 'workqueue') {
       this.store.removeMsg(seq);
       return;

@@ -72,6 +72,17 @@ export function healthz(server: Server, opts: HealthzOptions): HealthStatus {
   const metaErr = js.clustered?.healthError();
   if (metaErr) return fail(503, 'unavailable', 'JETSTREAM', metaErr);
   if (opts.jsMetaOnly) return finish();
+  // Clustered: every stream and consumer assigned here must be current (not-found answers follow below).
+  let consumerAssigned = false;
+  if (js.clustered) {
+    const ah = js.clustered.assetHealth(opts, !details);
+    consumerAssigned = ah.consumerAssigned;
+    const errs = ah.errors;
+    if (errs.length > 0) {
+      if (!details) return fail(503, 'unavailable', errs[0]!.type, errs[0]!.error);
+      h.errors = [...(h.errors ?? []), ...errs];
+    }
+  }
 
   // Single server: every stream directory on disk must have been recovered.
   const accounts = js.allJsAccounts();
@@ -97,7 +108,7 @@ export function healthz(server: Server, opts: HealthzOptions): HealthStatus {
         continue;
       }
       if (streamFound) {
-        if (opts.consumer && stream.getConsumer?.(opts.consumer) !== undefined) consumerFound = true;
+        if (opts.consumer && (consumerAssigned || stream.getConsumer?.(opts.consumer) !== undefined)) consumerFound = true;
         break;
       }
     }

@@ -49,6 +49,11 @@ export interface JetStreamSource {
     metaClusterInfo(): Record<string, unknown>;
     /** Why the meta layer is not healthy (nats-server's healthz texts), or undefined. */
     healthError(): string | undefined;
+    /** Streams and consumers assigned here that are not current (cluster/health.ts). */
+    assetHealth(filter: { account?: string; stream?: string; consumer?: string }, firstOnly: boolean): {
+      errors: { type: 'STREAM' | 'CONSUMER'; account: string; stream: string; consumer?: string; error: string }[];
+      consumerAssigned: boolean;
+    };
   };
 }
 

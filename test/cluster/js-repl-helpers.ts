@@ -57,3 +57,9 @@ export function replicaMsgs(n: JsNode, stream: string): string[] {
   }
   return out;
 }
+
+/** Start server i (0-based) of an earlier startRestartable again on its store dir (the others keep running). */
+export async function restartOne(root: string, layout: Layout, i: number): Promise<JsNode> {
+  const n = await startNode(specs(root, layout.ports, layout.clusterName)[i]!);
+  return { ...n, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) };
+}

@@ -10,20 +10,40 @@
 // replicated state says: a delivery or ack the old leader made but could not commit is
 // redelivered (at-least-once), never lost.
 //
-// Like the stream, the state is rebuilt from the group's log at start (the store is reset
-// and the log replayed).
+// Snapshots (nats-server monitorConsumer's doSnapshot): every replica installs the encoded
+// consumer state as its group's snapshot every 2 minutes (+ up to 1 minute of spread), once
+// 1,024 entries or 64 KiB were applied since the last one, when it becomes leader and on a
+// clean stop; the WAL behind it is compacted. At start the store is reset and rebuilt from the
+// snapshot plus the log after it; a follower behind the leader's compacted log receives the
+// leader's snapshot and adopts it. As in nats-server, the leader's state (and so its snapshot)
+// may hold its own changes that are not committed yet; a replica that restarts from such a
+// snapshot keeps them (a delivery stays pending and is redelivered; an ack the client sent but
+// the group never committed stays an ack, also for retention on that replica).
+//
+// Acks reach interest/workqueue retention when they are applied, on every replica (see
+// consumer-retention.ts), so every copy of the stream removes the same messages.
+//
+// Pending pull requests (nats-server 2.9.10): the leader proposes addPendingRequest /
+// removePendingRequest as requests wait and finish; followers keep the set, and a new leader
+// answers each of them "409 Leadership Change" (the requests died with the old leader).
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { EntryType, RaftNode, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
-import { StopReason } from '../consumer/consumer.js';
+import { StopReason, type Consumer } from '../consumer/consumer.js';
+import { STATUS_LEADERSHIP_CHANGE } from '../consumer/pull-request.js';
+import type { FilterSet } from '../consumer/filters.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
-import { decodeConsumerEntry, encodeAckUpdate, encodeDeliveredUpdate, encodeSkipUpdate } from './consumer-entry.js';
+import {
+  decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate,
+} from './consumer-entry.js';
+import { decodeConsumerSnapshot } from './consumer-snapshot.js';
+import { removeIfDone, removeUninterested, retentionConfig, stateNeedsAck, type AckPolicyName, type RetentionMember } from './consumer-retention.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse,
   quorumLostApplies, type Advisory, type AdvisoryMeta, type PeerInfo, type RaftPeerStatus,
@@ -31,6 +51,23 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 
+/** nats-server monitorConsumer's compaction thresholds. */
+export const CONSUMER_SNAPSHOT = {
+  intervalMs: 2 * 60_000,
+  /** Up to this much random spread on the interval, so restarted servers do not snapshot together. */
+  spreadMs: 60_000,
+  /** Committed log entries (each may carry many ops) since the last snapshot. */
+  minEntries: 1024,
+  /** Bytes of ops applied since the last snapshot. */
+  minBytes: 64 * 1024,
+  minGapMs: 2_000,
+  /**
+   * WAL segment size of a consumer group. Compaction drops whole segments, so with the 64 MiB
+   * default a consumer's WAL would grow to 64 MiB before a snapshot could shrink it; what a
+   * consumer logs is small (nats-server: "always small for consumers").
+   */
+  segmentBytes: 256 * 1024,
+};
 
 /**
  * The store the leader's Consumer writes through: local first, then proposed. `resuming`
@@ -39,7 +76,9 @@ import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-gro
  */
 class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
-  constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void) {}
+  constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
+    /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
+    private readonly deliveryAcks: () => boolean) {}
   get name(): string { return this.inner.name; }
   setStarting(sseq: number): void {
     this.inner.setStarting(sseq);
@@ -48,6 +87,7 @@ class ReplicatingConsumerStore implements ConsumerStore {
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
     this.inner.updateDelivered(dseq, sseq, dc, tsMs);
     this.propose(encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(Math.round(tsMs)) * 1_000_000n }));
+    if (this.deliveryAcks()) this.propose(encodeAckUpdate({ dseq, sseq }));
   }
   updateAcks(dseq: number, sseq: number): void {
     this.inner.updateAcks(dseq, sseq);
@@ -68,7 +108,7 @@ class ReplicatingConsumerStore implements ConsumerStore {
   async delete(): Promise<void> { await this.inner.delete(); }
 }
 
-export class ConsumerGroup {
+export class ConsumerGroup implements RetentionMember {
   readonly account: string;
   readonly name: string;
   node!: RaftNode;
@@ -82,6 +122,21 @@ export class ConsumerGroup {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
   private running = false;
+  /** Entries and bytes applied since the last snapshot (nats-server's n.Applied counts). */
+  private sinceSnapEntries = 0;
+  private sinceSnapBytes = 0;
+  private lastSnapAt = 0;
+  private lastSnap: Buffer | undefined;
+  private snapTimer: NodeJS.Timeout | undefined;
+  /** Pull requests waiting on the leader, as the leader announced them (followers only). */
+  private readonly pendingRequests = new Set<string>();
+  /** Ack policy and filters of `ca` (re-read when a config update replaces the assignment). */
+  private retentionOf: { ca: ConsumerAssignment; ackPolicy: AckPolicyName; filters: FilterSet } | undefined;
+  /** AckAll: the stream sequence up to which retention already ran for this consumer. */
+  private retentionFloor = 0;
+  private unlisten: (() => void) | undefined;
+  /** A follower's state as retention reads it; the store hands out copies, so one is kept until the next apply. */
+  private stateCache: ConsumerState | undefined;
 
   constructor(private readonly c: ClusteredJetStream, private readonly sg: StreamGroup, public ca: ConsumerAssignment) {
     this.account = accountOf(ca.client);
@@ -93,6 +148,19 @@ export class ConsumerGroup {
     return join(this.c.js.storeRoot, this.c.server.systemAccount.name, '_js_', this.ca.group.name);
   }
 
+  private get ackPolicy(): AckPolicyName {
+    return this.retention().ackPolicy;
+  }
+
+  private get filters(): FilterSet {
+    return this.retention().filters;
+  }
+
+  private retention(): { ackPolicy: AckPolicyName; filters: FilterSet } {
+    if (this.retentionOf?.ca !== this.ca) this.retentionOf = { ca: this.ca, ...retentionConfig(this.ca.consumer) };
+    return this.retentionOf;
+  }
+
   get isLeader(): boolean {
     return !this.stopped && this.node?.isLeader === true;
   }
@@ -102,21 +170,39 @@ export class ConsumerGroup {
     return this.store.state();
   }
 
+  /** Pull requests this follower knows to be waiting on the leader (tests, healthz). */
+  pendingRequestReplies(): string[] {
+    return [...this.pendingRequests];
+  }
+
   start(): void {
     const stream = this.sg.stream;
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
-    // Rebuilt from the group's log below.
+    // Rebuilt from the group's snapshot and log below.
     if (this.store.hasState()) this.store.forceUpdate(emptyConsumerState());
+    const groups = this.sg.consumers;
+    stream.ackDeferred = (cons) => groups.has(cons.name);
+    if (stream.config.retention !== 'limits') {
+      // A message this replica stores after it applied its ack (its stream copy lagged).
+      this.unlisten = stream.addListener({
+        msgStored: (seq, subject) => {
+          // The leader delivers from its own copy, so only a follower can store a message after its ack.
+          if (!this.stopped && !this.running && seq <= this.followerState().delivered.streamSeq) this.removeIfDone(seq, subject);
+        },
+      });
+    }
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.ca.group.name}`);
     const g = this.ca.group;
     this.node = new RaftNode({
       group: g.name, serverName: this.c.server.serverName, peers: [...g.peers], storeDir: this.dir,
-      transport: this.transport, managed: true,
+      transport: this.transport, managed: true, segmentMaxBytes: CONSUMER_SNAPSHOT.segmentBytes,
       apply: (_i, entries) => this.applyEntries(entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();
+    this.lastSnapAt = Date.now();
+    this.armSnapshotTimer();
     const preferred = g.preferred ?? this.sg.node.leaderId;
     if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
   }
@@ -125,6 +211,12 @@ export class ConsumerGroup {
     if (this.stopped) return;
     this.stopped = true;
     await this.stopConsumer(deleting);
+    // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
+    if (!deleting) this.installSnapshot(true);
+    if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
+    this.snapTimer = undefined;
+    this.unlisten?.();
+    this.unlisten = undefined;
     stopGroupNode(this.node, this.transport, deleting);
     if (deleting) {
       rmSync(this.dir, { recursive: true, force: true });
@@ -147,24 +239,178 @@ export class ConsumerGroup {
     return this.wrapper;
   }
 
+  // ------------------------------------------------------------------ applying (applyConsumerEntries)
+
   private applyEntries(entries: Entry[]): void {
+    // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
+    this.sinceSnapEntries++;
     for (const e of entries) {
+      if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
+        this.applySnapshot(e.data);
+        continue;
+      }
       if (e.type !== EntryType.Normal) continue;
-      // The leader already applied its own changes when it made them.
-      if (this.running) continue;
+      this.sinceSnapBytes += e.data.length;
       try {
-        const d = decodeConsumerEntry(Buffer.from(e.data));
-        if (d.op === EntryOp.updateDeliveredOp) this.store.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts / 1_000_000n));
-        else if (d.op === EntryOp.updateAcksOp) {
-          this.store.updateAcks(d.dseq, d.sseq);
-          // Work queues: an acknowledged message leaves the stream on every replica.
-          if (this.sg.stream.config.retention === 'workqueue') this.sg.stream.store.removeMsg(d.sseq);
-        } else if (d.op === EntryOp.updateSkipOp) this.store.setStarting(d.sseq);
+        this.applyOp(Buffer.from(e.data));
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
     }
+    if ((this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes) {
+      this.snapshot(false);
+    }
   }
+
+  private applyOp(buf: Buffer): void {
+    const d = decodeConsumerEntry(buf);
+    this.stateCache = undefined;
+    // The leader already applied its own changes to its store when it made them.
+    const follower = !this.running;
+    switch (d.op) {
+      case EntryOp.updateDeliveredOp:
+        if (follower) this.store.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts / 1_000_000n));
+        break;
+      case EntryOp.updateAcksOp:
+        if (follower && this.ackPolicy !== 'none') {
+          try {
+            this.store.updateAcks(d.dseq, d.sseq);
+          } catch { /* an ack of something already acknowledged: retention below still runs */ }
+        }
+        // nats-server processReplicatedAck: every replica (the leader too) applies retention.
+        this.replicatedAck(d.sseq);
+        break;
+      case EntryOp.updateSkipOp:
+        if (follower) this.store.setStarting(d.sseq);
+        break;
+      case EntryOp.addPendingRequest:
+        if (follower) this.pendingRequests.add(d.reply);
+        break;
+      case EntryOp.removePendingRequest:
+        if (follower) this.pendingRequests.delete(d.reply);
+        break;
+      case EntryOp.resetSeqOp:
+        // A newer servers' op (consumer reset); 2.9.10 has none to send.
+        break;
+    }
+  }
+
+  /** A snapshot entry: the replicated state as of its index (restart, or a leader's catch-up). */
+  private applySnapshot(data: Uint8Array): void {
+    if (this.running) return;
+    let st: ConsumerState;
+    try {
+      st = decodeConsumerSnapshot(Buffer.from(data));
+    } catch (err) {
+      this.c.server.log.error(`JetStream cluster could not decode consumer snapshot for '${this.account} > ${this.ca.stream} > ${this.name}' [${this.ca.group.name}]: ${(err as Error).message}`);
+      return;
+    }
+    this.store.forceUpdate(st);
+    this.stateCache = undefined;
+    this.sinceSnapEntries = 0;
+    this.sinceSnapBytes = 0;
+    this.sweepAcked(st);
+  }
+
+  // ------------------------------------------------------------------ retention (processReplicatedAck)
+
+  /** Does this consumer still need `seq`? From the live Consumer on the leader, else from the replicated state. */
+  needsAck(seq: number, subject: string): boolean {
+    if (this.stopped) return false;
+    if (this.running) {
+      const cons = lookupConsumer(this.sg.stream, this.name);
+      if (cons) return cons.needsAck(seq, subject);
+    }
+    if (!this.filters.matches(subject)) return false;
+    return stateNeedsAck(this.followerState(), this.ackPolicy, seq);
+  }
+
+  private followerState(): ConsumerState {
+    if (this.running) return this.store.state();
+    return (this.stateCache ??= this.store.state());
+  }
+
+  private removeIfDone(seq: number, subject?: string): boolean {
+    return removeIfDone(this.sg.stream, this, this.filters, this.sg.consumers.values(), seq, subject);
+  }
+
+  private replicatedAck(sseq: number): void {
+    const stream = this.sg.stream;
+    if (stream.config.retention === 'limits') return;
+    if (this.ackPolicy === 'all' && sseq > this.retentionFloor + 1) {
+      // Everything up to sseq is acknowledged: what this replica holds of it may go.
+      const from = Math.max(this.retentionFloor + 1, stream.store.fastState().firstSeq);
+      for (let seq = from; seq <= sseq; seq++) this.removeIfDone(seq);
+    } else {
+      this.removeIfDone(sseq);
+    }
+    if (this.ackPolicy === 'all' && sseq > this.retentionFloor) this.retentionFloor = sseq;
+  }
+
+  /**
+   * After a snapshot: the acks it covers are not in the log any more, so remove what this
+   * replica's stream still holds of the acknowledged range (the stream may have been rebuilt
+   * from its own log at start).
+   */
+  private sweepAcked(st: ConsumerState): void {
+    const stream = this.sg.stream;
+    if (stream.config.retention === 'limits') return;
+    const ss = stream.store.fastState();
+    const to = Math.min(st.delivered.streamSeq, ss.lastSeq);
+    for (let seq = Math.max(ss.firstSeq, 1); seq <= to; seq++) this.removeIfDone(seq);
+    this.retentionFloor = Math.max(this.retentionFloor, st.ackFloor.streamSeq);
+  }
+
+  // ------------------------------------------------------------------ snapshots (monitorConsumer doSnapshot)
+
+  private armSnapshotTimer(): void {
+    if (this.stopped) return;
+    const delay = CONSUMER_SNAPSHOT.intervalMs + Math.floor(Math.random() * CONSUMER_SNAPSHOT.spreadMs);
+    this.snapTimer = setTimeout(() => {
+      this.snapTimer = undefined;
+      this.snapshot(false);
+      this.armSnapshotTimer();
+    }, delay);
+    this.snapTimer.unref?.();
+  }
+
+  /**
+   * Install the encoded consumer state as the group's snapshot (the WAL behind it is
+   * compacted). Skipped within 2 s of the last one unless forced, and when nothing changed
+   * and no threshold is met.
+   */
+  snapshot(force: boolean): void {
+    if (this.stopped) return;
+    this.installSnapshot(force);
+  }
+
+  private installSnapshot(force: boolean): void {
+    if (!this.node || this.node.state === 'closed') return;
+    const now = Date.now();
+    if (!force && now - this.lastSnapAt < CONSUMER_SNAPSHOT.minGapMs) return;
+    const need = force || (this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes;
+    let data: Buffer;
+    try {
+      data = this.store.encodedState();
+    } catch {
+      return;
+    }
+    if (!need && this.lastSnap !== undefined && data.equals(this.lastSnap)) return;
+    try {
+      this.node.installSnapshot(data, force);
+      this.lastSnap = data;
+      this.lastSnapAt = now;
+      this.sinceSnapEntries = 0;
+      this.sinceSnapBytes = 0;
+    } catch (e) {
+      // Nothing new applied, or a follower is being caught up from the current snapshot.
+      if (!(e instanceof RaftError)) {
+        this.c.server.log.warn(`Failed to install snapshot for '${this.account} > ${this.ca.stream} > ${this.name}' [${this.ca.group.name}]: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ leadership (processConsumerLeaderChange)
 
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
@@ -180,7 +426,8 @@ export class ConsumerGroup {
   private async startConsumer(): Promise<void> {
     if (this.stopped || !this.node.isLeader || this.running) return;
     const stream = this.sg.stream;
-    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose);
+    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
+      () => this.ackPolicy === 'none' && stream.config.retention !== 'limits');
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;
     this.running = true;
@@ -189,7 +436,7 @@ export class ConsumerGroup {
     const subject = `$JS.API.CONSUMER.CREATE.${this.ca.stream}.${this.name}`;
     const payload = JSON.stringify({ stream_name: this.ca.stream, config: { ...this.ca.consumer, name: this.name } });
     const res = await this.c.runLocal(this.account, subject, reply, payload, (b) => this.withCluster(b));
-    this.wrapper.resuming = false;
+    if (this.wrapper) this.wrapper.resuming = false;
     if (res?.error) {
       this.running = false;
       this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${res.body}`);
@@ -208,21 +455,60 @@ export class ConsumerGroup {
           this.c.node.forwardProposal(encodeMetaConsumerEntry(MetaOp.removeConsumer, { ...this.ca, subject: '', reply: '' }));
         } catch { /* no meta group: the assignment stays until the next removal */ }
       };
+      this.watchPullRequests(cons);
     }
+    this.releasePendingRequests();
     this.sendLeaderElected();
+    this.snapshot(true);
+  }
+
+  /**
+   * nats-server checkPendingRequests: the pull requests that waited on the old leader are gone
+   * with it; tell each requester so it can ask again.
+   */
+  private releasePendingRequests(): void {
+    if (this.pendingRequests.size === 0) return;
+    const client = this.c.js.jsAccount(this.account)?.client;
+    for (const reply of this.pendingRequests) client?.publish(reply, '', STATUS_LEADERSHIP_CHANGE, Buffer.alloc(0));
+    this.pendingRequests.clear();
+  }
+
+  /** The leader mirrors its waiting pull requests to the group (addPendingRequest / removePendingRequest). */
+  private watchPullRequests(cons: Consumer): void {
+    const wq = cons.pullQueue;
+    if (!wq) return;
+    wq.observer = {
+      added: (reply) => this.propose(encodeAddPendingRequest(reply)),
+      removed: (reply) => this.propose(encodeRemovePendingRequest(reply)),
+    };
   }
 
   private async stopConsumer(deleting: boolean): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stateCache = undefined;
     const cons = lookupConsumer(this.sg.stream, this.name);
-    if (cons) await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
+    if (cons) {
+      const wq = cons.pullQueue;
+      if (wq) wq.observer = undefined;
+      await cons.shutdown(deleting ? StopReason.Deleted : StopReason.Shutdown, deleting);
+    }
+    this.stateCache = undefined;
     this.wrapper = undefined;
   }
 
-  /** The consumer assignment was removed: every peer drops the consumer and its state. */
+  /**
+   * The consumer assignment was removed: every peer drops the consumer and its state; under
+   * interest retention the messages only it still needed leave this replica's stream.
+   */
   async remove(): Promise<void> {
+    let floor = 0;
+    try {
+      floor = this.followerState().ackFloor.streamSeq;
+    } catch { /* the store is already gone (a consumer that deleted itself): scan from the stream's first message */ }
     await this.stop(true);
+    const stream = this.sg.stream;
+    if (stream) removeUninterested(stream, floor + 1, [...this.sg.consumers.values()].filter((g) => g !== this));
   }
 
   private peerStatus(): RaftPeerStatus[] {

@@ -43,6 +43,7 @@ import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.
 import { StreamGroups } from './stream-group.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
+import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -906,6 +907,11 @@ export class ClusteredJetStream {
     if (!this.node.leaderId) return 'JetStream has not established contact with a meta leader';
     if (!this.node.isCurrent()) return 'JetStream is not current with the meta leader';
     return undefined;
+  }
+
+  /** /healthz: streams and consumers assigned here that are not current. */
+  assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
+    return assetHealth(this, filter, firstOnly);
   }
 
   /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */

@@ -172,6 +172,11 @@ export abstract class ConsumerBase {
     return this.cfg.deliver_subject === '';
   }
 
+  /** Waiting pull requests (pull consumers only); a replicated consumer observes it to mirror them to its group. */
+  get pullQueue(): WaitQueue | undefined {
+    return this.waiting;
+  }
+
   get isPush(): boolean {
     return this.cfg.deliver_subject !== '';
   }

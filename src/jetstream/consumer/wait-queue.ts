@@ -39,6 +39,12 @@ export class WaitingRequest {
   hbtMs: number;
 }
 
+/** Told when a request starts and stops waiting (a replicated consumer mirrors them to its group). */
+export interface WaitQueueObserver {
+  added(reply: string): void;
+  removed(reply: string): void;
+}
+
 export class WaitQueue {
   head: WaitingRequest | null = null;
   tail: WaitingRequest | null = null;
@@ -47,6 +53,7 @@ export class WaitQueue {
   lastMs = 0;
   /** when processWaiting last ran (ms since epoch) */
   lastCheckMs = 0;
+  observer: WaitQueueObserver | undefined;
 
   constructor(public max: number, private readonly io: WaitQueueIo) {}
 
@@ -63,6 +70,7 @@ export class WaitQueue {
     if (this.isFull) return false;
     this.append(wr);
     this.lastMs = wr.receivedMs;
+    this.observer?.added(wr.reply);
     return true;
   }
 
@@ -74,14 +82,20 @@ export class WaitQueue {
     this.n++;
   }
 
-  /** Remove the head. */
+  /** Remove the head (it stops waiting). */
   removeHead(): void {
+    const h = this.unlinkHead();
+    if (h !== null) this.observer?.removed(h.reply);
+  }
+
+  private unlinkHead(): WaitingRequest | null {
     const h = this.head;
-    if (h === null) return;
+    if (h === null) return null;
     this.head = h.next;
     if (this.head === null) this.tail = null;
     h.next = null;
     this.n--;
+    return h;
   }
 
   /** Remove `wr` whose predecessor is `pre` (null when wr is the head). Returns wr's successor. */
@@ -92,6 +106,7 @@ export class WaitQueue {
     if (this.tail === wr) this.tail = pre;
     wr.next = null;
     this.n--;
+    this.observer?.removed(wr.reply);
     return next;
   }
 
@@ -105,7 +120,8 @@ export class WaitQueue {
     wr.d++;
     wr.n--;
     if (wr.n > 0 && this.n > 1) {
-      this.removeHead();
+      // To the back of the queue: still waiting.
+      this.unlinkHead();
       this.append(wr);
     } else if (wr.n <= 0) {
       this.removeHead();
@@ -135,6 +151,7 @@ export class WaitQueue {
     const all = this.toArray();
     this.head = this.tail = null;
     this.n = 0;
+    if (this.observer) for (const wr of all) this.observer.removed(wr.reply);
     return all;
   }
 
