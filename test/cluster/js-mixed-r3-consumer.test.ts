@@ -6,13 +6,15 @@
 // continues after the last acknowledged message (no redelivery of acked messages), reports the
 // same delivered / ack floor as every other server, and redelivers a message delivered but not
 // acknowledged before the failover, as explicit ack with ack_wait (and max_ack_pending 1) says.
+// On a work-queue stream, acks taken by a consumer leader of one kind remove the message from the
+// replicas of both kinds (stream leader of the other kind).
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
-import { MIXES, infoEverywhere, leadGroup, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
+import { MIXES, infoEverywhere, leadGroup, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
 
 interface ConsumerInfo {
   type: string;
@@ -114,6 +116,35 @@ for (const mix of MIXES) {
       assert.equal(del.all.length, 1, `one reply to CONSUMER.DELETE: ${JSON.stringify(del.all)}`);
       assert.deepEqual(del.first, { type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true });
       const sd = await apiRequest(ncs[2]!, '$JS.API.STREAM.DELETE.CR3');
+      assert.equal(sd.all.length, 1, `one reply to STREAM.DELETE: ${JSON.stringify(sd.all)}`);
+    });
+
+    test('work queue: acks taken by a consumer leader of one kind remove the message on every replica', async () => {
+      const s = await apiRequest<{ error?: ApiError }>(ncs[1]!, '$JS.API.STREAM.CREATE.WQ3',
+        { name: 'WQ3', subjects: ['wq3.>'], num_replicas: 3, storage: 'file', retention: 'workqueue' });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      for (let i = 1; i <= 6; i++) assert.equal((await jetstream(ncs[i % 3]!).publish(`wq3.${i}`, `w${i}`)).seq, i);
+      const cr = await apiRequest<ConsumerInfo>(ncs[0]!, '$JS.API.CONSUMER.DURABLE.CREATE.WQ3.W',
+        { stream_name: 'WQ3', config: { durable_name: 'W', ack_policy: 'explicit' } });
+      assert.equal(cr.first?.error, undefined, JSON.stringify(cr.first));
+      const go = c.nodes.find((n) => n.impl === 'nats-server')!;
+      const ts = c.nodes.find((n) => n.impl === 'tsnats')!;
+      let acked = 0;
+      for (const [streamLeader, consumerLeader] of [[ts, go], [go, ts]] as const) {
+        await leadStream(c, ncs, 'WQ3', streamLeader);
+        await leadGroup(c, ncs, consumerLeader, 'WQ3', 'W');
+        const cons = await jetstream(ncs[streamLeader.index]!).consumers.get('WQ3', 'W');
+        for (let k = 0; k < 3; k++) {
+          const m = await cons.next({ expires: 10_000 });
+          assert.ok(m);
+          assert.equal(m.seq, acked + 1);
+          assert.ok(await m.ackAck());
+          acked = m.seq;
+        }
+        // Every replica (its own /jsz) dropped the acknowledged messages.
+        await replicaStates(c, 'WQ3', 6, { messages: 6 - acked, last_seq: 6 });
+      }
+      const sd = await apiRequest(ncs[2]!, '$JS.API.STREAM.DELETE.WQ3');
       assert.equal(sd.all.length, 1, `one reply to STREAM.DELETE: ${JSON.stringify(sd.all)}`);
     });
   });
