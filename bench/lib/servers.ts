@@ -82,7 +82,8 @@ export function detectPinning(disabled: boolean): Pinning | undefined {
   return { serverCpus: cpus.slice(0, -1).join(','), generatorCpus: String(cpus[cpus.length - 1]) };
 }
 
-function cpuList(): number[] {
+/** The CPUs this process may run on (taskset), [] when unknown. */
+export function cpuList(): number[] {
   const r = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
   const m = /:\s*([\d,\s-]+)\s*$/.exec(r.stdout ?? '');
   if (!m) return [];
