@@ -1,8 +1,8 @@
 // Meta snapshots across implementations (issue 11): the meta leader of one kind compacts its log
 // into a snapshot (S2-compressed JSON, nats-server's format); a server of the other kind with the
 // same name and an empty store dir then joins, so it can only learn the assignments from that
-// snapshot. It restores them — R1 streams on every node, an R3 stream (its replica is created
-// again), durable consumers — and, made meta leader, answers STREAM.NAMES,
+// snapshot. It restores them — R1 streams on every node, an R3 stream (whose replica it then
+// fills by catch-up), durable consumers — and, made meta leader, answers STREAM.NAMES,
 // STREAM.INFO and CONSUMER.NAMES for all of them.
 //   nats-server → tsnats: 2 nats-server + 1 tsnats; 2.9.10 snapshots its meta log when an asset
 //   is removed (more than 2 s after its last snapshot), on every server.
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, streamInfoWithLeader, type Impl, type JsNode } from './js-cluster-harness.js';
-import { leadMeta, replicaStatesOf, withLogs, type ApiError } from './js-mixed-helpers.js';
+import { leadMeta, replicaStates, withLogs, type ApiError } from './js-mixed-helpers.js';
 
 const TAGS = [['node:n1'], ['node:n2'], ['node:n3']];
 
@@ -87,10 +87,8 @@ for (const k of CASES) {
       await c.replace(fresh, k.fresh);
       ncs[fresh.index] = await c.connect(fresh);
       await c.waitMetaLeader({ timeoutMs: 60_000 });
-      // The R3 stream's replica is back on the fresh server (its messages come by stream catch-up,
-      // which from a compacted stream log needs the stream snapshot: js-mixed-rolling.test.ts).
-      await pollUntil(async () => ((await replicaStatesOf(c, fresh)).some((s) => s.name === 'M3') ? true : undefined),
-        `the M3 replica on ${fresh.name} (${fresh.impl})`);
+      // The R3 stream's replica is back on the fresh server, filled by stream catch-up.
+      await replicaStates(c, 'M3', 10);
       const restored = await leadMeta(c, sys, k.fresh);
       assert.equal(restored.name, fresh.name);
 
