@@ -1,9 +1,10 @@
 // Shared pieces of the mixed-cluster (nats-server 2.9.10 + tsnats) tests of replicated streams and
 // consumers: the two mixes, moving a group's leadership to a chosen server with stepdowns, and
-// reading each server's own replica state from its /jsz.
+// waiting for each server's own replica state (its /jsz, js-repl-snapshot-helpers.ts localState).
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { apiRequest, pollUntil, type Impl, type JsCluster, type JsNode } from './js-cluster-harness.js';
+import { localState } from './js-repl-snapshot-helpers.js';
 
 export const MIXES: { label: string; impls: Impl[] }[] = [
   { label: '2 nats-server + 1 tsnats', impls: ['nats-server', 'nats-server', 'tsnats'] },
@@ -83,28 +84,15 @@ export async function leadGroup(c: JsCluster, ncs: NatsConnection[], target: JsN
 export const leadStream = (c: JsCluster, ncs: NatsConnection[], stream: string, target: JsNode): Promise<JsNode> =>
   leadGroup(c, ncs, target, stream);
 
-export interface ReplicaDetail {
-  name: string;
-  state: { messages: number; first_seq: number; last_seq: number };
-  consumer_detail?: { name: string; delivered: { stream_seq: number }; ack_floor: { stream_seq: number }; num_ack_pending: number }[];
-}
-
-/** Server n's own replicas in the APP account, from its /jsz (each server reports its local copy). */
-export async function replicaStatesOf(c: JsCluster, n: JsNode): Promise<ReplicaDetail[]> {
-  const j = await c.monitor<{ account_details?: { name: string; stream_detail?: ReplicaDetail[] }[] }>(
-    n, '/jsz?accounts=true&streams=true&consumers=true');
-  return j.account_details?.find((a) => a.name === 'APP')?.stream_detail ?? [];
-}
-
 /** Wait until every server's own replica of `stream` holds messages 1..count (or has the state `want`). */
 export async function replicaStates(c: JsCluster, stream: string, count: number, want?: { messages: number; last_seq: number }): Promise<void> {
   const w = want ?? { messages: count, last_seq: count };
   await Promise.all(c.nodes.map(async (n) => {
     let seen = '';
     await pollUntil(async () => {
-      const d = (await replicaStatesOf(c, n)).find((s) => s.name === stream);
-      seen = JSON.stringify(d?.state);
-      return d && d.state.messages === w.messages && d.state.last_seq === w.last_seq ? true : undefined;
+      const st = await localState(c, n, stream);
+      seen = JSON.stringify(st);
+      return st && st.messages === w.messages && st.last_seq === w.last_seq ? true : undefined;
     }, `${w.messages} messages up to ${w.last_seq} in ${n.name}'s (${n.impl}) replica of ${stream}`).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; last state ${seen}`);
     });

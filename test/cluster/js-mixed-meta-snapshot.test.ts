@@ -10,20 +10,16 @@
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, streamInfoWithLeader, type Impl, type JsNode } from './js-cluster-harness.js';
 import { leadMeta, replicaStates, withLogs, type ApiError } from './js-mixed-helpers.js';
+import { filesMatching } from './js-repl-snapshot-helpers.js';
 
 const TAGS = [['node:n1'], ['node:n2'], ['node:n3']];
 
 /** The meta group's snapshot files on server n (the same layout for both kinds). */
-function metaSnapshots(n: JsNode): string[] {
-  const dir = join(n.storeDir, 'jetstream', 'SYS', '_js_', '_meta_', 'snapshots'); // system_account: SYS
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('snap.')) : [];
-}
+const metaSnapshots = (n: JsNode): string[] => filesMatching(n.storeDir, /\/_meta_\/snapshots\/snap\.\d+\.\d+$/);
 
 const CASES: { label: string; impls: Impl[]; snapshotBy: Impl; fresh: Impl }[] = [
   { label: 'taken by nats-server, restored by tsnats', impls: ['nats-server', 'nats-server', 'tsnats'], snapshotBy: 'nats-server', fresh: 'tsnats' },

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { JsCluster, skipReason, type Impl } from './js-cluster-harness.js';
-import { MIXES, leadStream, replicaStatesOf, streamInfoEverywhere, withLogs } from './js-mixed-helpers.js';
+import { MIXES, leadStream, streamInfoEverywhere, withLogs } from './js-mixed-helpers.js';
+import { localState } from './js-repl-snapshot-helpers.js';
 
 for (const mix of MIXES) {
   describe(`KV on an R3 bucket in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
@@ -73,7 +74,7 @@ for (const mix of MIXES) {
       }
       // Each replica holds the same state as the leader reports.
       const info = await streamInfoEverywhere(c, ncs, 'KV_MIX');
-      const states = await Promise.all(c.nodes.map(async (n) => (await replicaStatesOf(c, n)).find((s) => s.name === 'KV_MIX')?.state));
+      const states = await Promise.all(c.nodes.map((n) => localState(c, n, 'KV_MIX')));
       const view = (st: typeof info.state) => ({ messages: st?.messages, first_seq: st?.first_seq, last_seq: st?.last_seq });
       assert.deepEqual(states.map(view), c.nodes.map(() => view(info.state)),
         `every replica of KV_MIX as the leader (${info.cluster?.leader}) reports it: ${JSON.stringify(states)} vs ${JSON.stringify(info.state)}`);

@@ -1,6 +1,6 @@
 // Catch-up across implementations from a compacted log (issue 11): while a replica of an R3 stream
 // is stopped, the leader of the other kind stores more than 8 MiB, so it snapshots the stream and
-// compacts its log (nats-server 2.9.10: past 8 MiB of log; tsnats: the thresholds below, which the
+// compacts its log (nats-server 2.9.10: past 8 MiB of log; tsnats: SMALL_SNAPSHOTS, which the
 // child servers inherit). The restarted replica is behind the snapshot: it gets the leader's stream
 // snapshot and then the messages by `$JSC.CATCHUP` — a tsnats replica from a nats-server leader and a
 // nats-server replica from a tsnats leader, in both mixes — then leads and serves every message.
@@ -8,38 +8,30 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, apiRequest, pollUntil, skipReason, type Impl, type JsNode } from './js-cluster-harness.js';
 import { MIXES, leadStream, replicaStates, withLogs, type StreamInfo } from './js-mixed-helpers.js';
-
-// tsnats children snapshot a stream group once its WAL passes 256 KiB (stream-snapshot-policy.ts).
-process.env.TSNATS_STREAM_SNAPSHOT_WAL_BYTES = String(256 * 1024);
-process.env.TSNATS_STREAM_SNAPSHOT_MIN_GAP_MS = '0';
-process.env.TSNATS_STREAM_SNAPSHOT_CHECK_MS = '100';
+import { SMALL_SNAPSHOTS, restartWithEnv, streamSnapshotIndex } from './js-repl-snapshot-helpers.js';
 
 const BIG = 1_000_000; // 9 of these pass nats-server's 8 MiB compaction threshold
-
-/** Stream snapshot files of the R3 stream groups on server n (system_account: SYS). */
-function streamSnapshots(n: JsNode): string[] {
-  const root = join(n.storeDir, 'jetstream', 'SYS', '_js_');
-  if (!existsSync(root)) return [];
-  const out: string[] = [];
-  for (const g of readdirSync(root).filter((d) => d.startsWith('S-'))) {
-    const dir = join(root, g, 'snapshots');
-    if (existsSync(dir)) out.push(...readdirSync(dir).filter((f) => f.startsWith('snap.')).map((f) => `${g}/${f}`));
-  }
-  return out;
-}
 
 for (const mix of MIXES) {
   describe(`catch-up from a compacted log across kinds: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
     let c: JsCluster;
     let ncs: NatsConnection[];
     before(async () => {
-      c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
+      // tsnats children compact a stream group's log past 32 KiB (SMALL_SNAPSHOTS).
+      const saved = Object.fromEntries(Object.keys(SMALL_SNAPSHOTS).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, SMALL_SNAPSHOTS);
+      try {
+        c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
     });
     after(async () => {
@@ -72,19 +64,16 @@ for (const mix of MIXES) {
         };
         await publish(10, 100, c.nodes);
         await replicaStates(c, name, 10);
-        const before = streamSnapshots(leader);
+        const before = streamSnapshotIndex(leader);
 
         await c.stop(victim);
         const up = c.nodes.filter((n) => n !== victim);
         await publish(9, BIG, up);
         await publish(10, 100, up);
-        await pollUntil(() => {
-          const now = streamSnapshots(leader);
-          return now.some((f) => !before.includes(f)) ? true : undefined;
-        }, `a stream snapshot (log compaction) on the ${leader.impl} leader ${leader.name}`, 30_000, 100);
+        await pollUntil(() => (streamSnapshotIndex(leader) > before ? true : undefined), `a stream snapshot (log compaction) on the ${leader.impl} leader ${leader.name}`, 30_000, 100);
         await publish(5, 100, up);
 
-        await c.restart(victim);
+        await restartWithEnv(c, victim, SMALL_SNAPSHOTS);
         ncs[victim.index] = await c.connect(victim);
         await c.waitMetaLeader();
         await replicaStates(c, name, payloads.length);

@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { MIXES, leadStream, replicaStates, replicaStatesOf, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
+import { MIXES, leadStream, replicaStates, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
+import { localState } from './js-repl-snapshot-helpers.js';
 
 for (const mix of MIXES) {
   describe(`R3 stream in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
@@ -130,10 +131,8 @@ for (const mix of MIXES) {
 
         const d = await apiRequest(ncs[via.index]!, `$JS.API.STREAM.DELETE.${name}`);
         assert.deepEqual(d.first, { type: 'io.nats.jetstream.api.v1.stream_delete_response', success: true });
-        await Promise.all(c.nodes.map((n) => pollUntil(async () => {
-          const s = await replicaStatesOf(c, n);
-          return s.some((x) => x.name === name) ? undefined : true;
-        }, `${name} gone from ${n.name}`)));
+        await Promise.all(c.nodes.map((n) => pollUntil(async () => ((await localState(c, n, name)) === undefined ? true : undefined),
+          `${name} gone from ${n.name}`)));
       });
     }
   });
