@@ -34,7 +34,8 @@ export function builtinSuites(): SuiteEntry[] {
     load: async () => ((await import(new URL(`suites/${file}`, BENCH_DIR).href)) as { suite: BenchSuite }).suite,
   });
   return [
-    entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js'), entry('cluster-meta', 'cluster-meta.js'), entry('cluster-r3', 'cluster-r3.js'),
+    entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js'), entry('cluster-meta', 'cluster-meta.js'),
+    entry('cluster-r3', 'cluster-r3.js'), entry('tls', 'tls.js'),
   ];
 }
 
