@@ -6,15 +6,15 @@
 // continues after the last acknowledged message (no redelivery of acked messages), reports the
 // same delivered / ack floor as every other server, and redelivers a message delivered but not
 // acknowledged before the failover, as explicit ack with ack_wait (and max_ack_pending 1) says.
-// On a work-queue stream, acks taken by a consumer leader of one kind remove the message from the
+// A nats-server meta leader lists the tsnats-led consumer (CONSUMER.LIST, $JSC.CI). On a work-queue stream, acks taken by a consumer leader of one kind remove the message from the
 // replicas of both kinds (stream leader of the other kind).
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
-import { MIXES, infoEverywhere, leadGroup, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
+import { JsCluster, SYS, apiRequest, skipReason } from './js-cluster-harness.js';
+import { MIXES, infoEverywhere, leadGroup, leadMeta, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
 
 interface ConsumerInfo {
   type: string;
@@ -35,9 +35,11 @@ for (const mix of MIXES) {
   describe(`R3 durable consumer in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
     let c: JsCluster;
     let ncs: NatsConnection[];
+    let sys: NatsConnection;
     before(async () => {
       c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+      sys = await c.connect(c.nodes[0]!, SYS);
     });
     after(async () => {
       await c?.shutdown();
@@ -112,6 +114,18 @@ for (const mix of MIXES) {
       }
       assert.ok(delivered < MSGS);
 
+      // A nats-server meta leader gathers CONSUMER.LIST from the consumer leaders on $JSC.CI: the
+      // last leader above is tsnats (n3).
+      assert.equal(c.nodes[2]!.impl, 'tsnats');
+      await leadMeta(c, sys, 'nats-server');
+      for (const n of c.nodes) {
+        const l = await apiRequest<{ total: number; consumers?: { name: string; cluster?: { leader?: string } }[]; missing?: string[] }>(
+          ncs[n.index]!, '$JS.API.CONSUMER.LIST.CR3', {});
+        assert.equal(l.all.length, 1, `one reply to CONSUMER.LIST via ${n.name}`);
+        assert.equal(l.first!.total, 1, `CONSUMER.LIST via ${n.name}: ${JSON.stringify(l.first).slice(0, 300)}`);
+        assert.equal(l.first!.consumers?.[0]?.name, 'D');
+        assert.equal(l.first!.consumers?.[0]?.cluster?.leader, c.nodes[2]!.name);
+      }
       const del = await apiRequest(ncs[1]!, '$JS.API.CONSUMER.DELETE.CR3.D');
       assert.equal(del.all.length, 1, `one reply to CONSUMER.DELETE: ${JSON.stringify(del.all)}`);
       assert.deepEqual(del.first, { type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true });

@@ -6,7 +6,8 @@
 // so a tsnats replica follows a Go leader and leads Go followers — and after every change of
 // leader every acknowledged message is read back through every server, and STREAM.INFO's
 // cluster block is the same from every server; a message id stored under one leader is a duplicate
-// for the next. A message delete proposed by a tsnats leader and a
+// for the next; a nats-server meta leader lists the tsnats-led stream (STREAM.LIST, $JSC.SI). A
+// message delete proposed by a tsnats leader and a
 // subject purge proposed by a nats-server leader are applied by the replicas of the other kind.
 // Skipped, saying so, where nats-server is missing (an error under CI=true).
 import { after, before, describe, test } from 'node:test';
@@ -14,17 +15,18 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { MIXES, leadStream, replicaStates, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
+import { MIXES, leadMeta, leadStream, replicaStates, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
 for (const mix of MIXES) {
   describe(`R3 stream in a mixed cluster: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
     let c: JsCluster;
     let ncs: NatsConnection[];
+    let sys: NatsConnection;
     before(async () => {
       c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
-      await c.connect(c.nodes[0]!, SYS);
+      sys = await c.connect(c.nodes[0]!, SYS);
     });
     after(async () => {
       await c?.shutdown();
@@ -110,6 +112,18 @@ for (const mix of MIXES) {
           }
         }
         assert.equal(shapes.get('tsnats'), shapes.get('nats-server'), 'the same advisory fields from both kinds');
+        // A nats-server meta leader gathers STREAM.LIST from the stream leaders on $JSC.SI: the
+        // tsnats leader (n3 now) answers, so the stream is listed with its leader, not "missing".
+        await leadMeta(c, sys, 'nats-server');
+        for (const n of c.nodes) {
+          const l = await apiRequest<{ streams?: { config: { name: string }; cluster?: { leader?: string }; state: { messages: number } }[]; missing?: string[] }>(
+            ncs[n.index]!, '$JS.API.STREAM.LIST', {});
+          assert.equal(l.all.length, 1, `one reply to STREAM.LIST via ${n.name}`);
+          const mine = l.first!.streams?.find((x) => x.config.name === name);
+          assert.equal(l.first!.missing, undefined, `STREAM.LIST via ${n.name}: ${JSON.stringify(l.first).slice(0, 300)}`);
+          assert.equal(mine?.cluster?.leader, c.nodes[2]!.name);
+          assert.equal(mine?.state.messages, sent);
+        }
         // Replicated message delete and purge, each proposed by one kind and applied by the other:
         // the last leader above is tsnats (n3); a client on a nats-server asks it to delete seq 2.
         const last = c.nodes[2]!;

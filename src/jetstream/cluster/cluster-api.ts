@@ -223,11 +223,14 @@ export class ClusterApi {
   private routeToGoLeader(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
     const c = this.c;
     if (kind.k !== 'stream' && kind.k !== 'consumer') return false;
-    if (kind.type === T + 'consumer_names_response' && c.hasLeader()) {
+    // CONSUMER.NAMES / LIST are 2.9.10's meta leader's (it gathers LIST on $JSC.CI, leader-info.ts).
+    const metaOnly = kind.type === T + 'consumer_names_response' || kind.type === T + 'consumer_list_response';
+    if (metaOnly && c.hasLeader()) {
       if (c.isGoPeer(c.node.leaderId, req.accountName)) {
         c.forwardAsImport(req);
         return true;
       }
+      if (kind.type !== T + 'consumer_names_response') return false;
       const sl = c.streamGroups.get(req.accountName, kind.stream)?.node?.leaderId ?? '';
       if (c.isLeader && sl !== c.id && c.isGoPeer(sl, req.accountName)) {
         answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);

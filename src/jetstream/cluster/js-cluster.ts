@@ -689,6 +689,12 @@ export class ClusteredJetStream {
     this.sys.publish(subject, '', undefined, payload);
   }
 
+  /** Subscribe in the system account (a stream leader's `$JSC.SI`); returns the unsubscribe. */
+  subscribeSystem(subject: string, handler: (subject: string, reply: string) => void): () => void {
+    const sid = this.sys.subscribe(subject, (subj, reply) => handler(subj, reply));
+    return () => this.sys.unsubscribe(sid);
+  }
+
   /** Answer a client in its account, counted like any API answer. */
   respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
     const req: ApiRequest = {
