@@ -3,7 +3,7 @@
 // waiting for each server's own replica state (its /jsz, js-repl-snapshot-helpers.ts localState).
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { apiRequest, pollUntil, type Impl, type JsCluster, type JsNode } from './js-cluster-harness.js';
+import { apiRequest, pollUntil, type ApiReply, type Impl, type JsCluster, type JsNode } from './js-cluster-harness.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
 export const MIXES: { label: string; impls: Impl[] }[] = [
@@ -122,4 +122,18 @@ export async function leadMeta(c: JsCluster, sys: NatsConnection, kind: Impl, op
     leader = await c.waitMetaLeader({ not: leader.name });
   }
   return leader;
+}
+
+/**
+ * STREAM.CREATE, retried while the meta leader answers 10005 (no suitable peers): a new leader places
+ * only on servers whose statsz it has heard (nats-server) or whose `$JSC.PEER.INFO` (tsnats), which
+ * can trail the meta group's forming by a moment.
+ */
+export async function createStream<T extends { error?: ApiError } = StreamInfo>(
+  nc: NatsConnection, cfg: { name: string } & Record<string, unknown>,
+): Promise<ApiReply<T>> {
+  return pollUntil(async () => {
+    const r = await apiRequest<T>(nc, `$JS.API.STREAM.CREATE.${cfg.name}`, cfg);
+    return r.first?.error?.err_code === 10005 ? undefined : r;
+  }, `STREAM.CREATE ${cfg.name} placed`, 30_000, 250);
 }

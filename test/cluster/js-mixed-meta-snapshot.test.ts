@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, streamInfoWithLeader, type Impl, type JsNode } from './js-cluster-harness.js';
-import { leadMeta, replicaStates, withLogs, type ApiError } from './js-mixed-helpers.js';
+import { createStream, leadMeta, replicaStates, withLogs, type ApiError } from './js-mixed-helpers.js';
 import { filesMatching } from './js-repl-snapshot-helpers.js';
 
 const TAGS = [['node:n1'], ['node:n2'], ['node:n3']];
@@ -44,11 +44,11 @@ for (const k of CASES) {
       const fresh = c.nodes.find((n) => n.impl === k.fresh)!;
       const r1s = c.nodes.map((n) => `M1_${n.name.toUpperCase()}`);
       for (const [i, n] of c.nodes.entries()) {
-        const r = await apiRequest<{ error?: ApiError }>(ncs[i]!, `$JS.API.STREAM.CREATE.${r1s[i]}`,
-          { name: r1s[i], subjects: [`${r1s[i]!.toLowerCase()}.>`], num_replicas: 1, storage: 'file', placement: { tags: [`node:${n.name}`] } });
+        const r = await createStream(ncs[i]!,
+          { name: r1s[i]!, subjects: [`${r1s[i]!.toLowerCase()}.>`], num_replicas: 1, storage: 'file', placement: { tags: [`node:${n.name}`] } });
         assert.equal(r.first?.error, undefined, JSON.stringify(r.first));
       }
-      const r3 = await apiRequest<{ error?: ApiError }>(ncs[1]!, '$JS.API.STREAM.CREATE.M3',
+      const r3 = await createStream(ncs[1]!,
         { name: 'M3', subjects: ['m3.>'], num_replicas: 3, storage: 'file' });
       assert.equal(r3.first?.error, undefined, JSON.stringify(r3.first));
       for (const s of [...r1s, 'M3']) {

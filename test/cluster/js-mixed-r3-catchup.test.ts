@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, apiRequest, skipReason, type Impl, type JsNode } from './js-cluster-harness.js';
-import { MIXES, leadStream, replicaStates, type StreamInfo } from './js-mixed-helpers.js';
+import { MIXES, createStream, leadStream, replicaStates } from './js-mixed-helpers.js';
 
 for (const mix of MIXES) {
   describe(`catch-up across kinds: ${mix.label}`, { skip: skipReason('nats-server') }, () => {
@@ -33,7 +33,7 @@ for (const mix of MIXES) {
       test(`a stopped ${stopped} replica catches up from a ${leaderKind} leader`, async () => {
         const name = `CU_${stopped === 'tsnats' ? 'T' : 'G'}`;
         const subj = name.toLowerCase();
-        const r = await apiRequest<StreamInfo>(ncs[0]!, `$JS.API.STREAM.CREATE.${name}`,
+        const r = await createStream(ncs[0]!,
           { name, subjects: [`${subj}.>`], num_replicas: 3, storage: 'file' });
         assert.equal(r.first?.error, undefined, JSON.stringify(r.first));
         const leader = c.nodes.find((n) => n.impl === leaderKind)!;

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, skipReason } from './js-cluster-harness.js';
-import { MIXES, infoEverywhere, leadGroup, leadMeta, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
+import { MIXES, createStream, infoEverywhere, leadGroup, leadMeta, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
 
 interface ConsumerInfo {
   type: string;
@@ -46,7 +46,7 @@ for (const mix of MIXES) {
     });
 
     test('acks replicated; failover to every server (both kinds) continues after the ack floor; an unacked message is redelivered', async () => {
-      const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, '$JS.API.STREAM.CREATE.CR3',
+      const s = await createStream(ncs[0]!,
         { name: 'CR3', subjects: ['cr3.>'], num_replicas: 3, storage: 'file' });
       assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
       for (let i = 1; i <= MSGS; i++) {
@@ -134,7 +134,7 @@ for (const mix of MIXES) {
     });
 
     test('work queue: acks taken by a consumer leader of one kind remove the message on every replica', async () => {
-      const s = await apiRequest<{ error?: ApiError }>(ncs[1]!, '$JS.API.STREAM.CREATE.WQ3',
+      const s = await createStream(ncs[1]!,
         { name: 'WQ3', subjects: ['wq3.>'], num_replicas: 3, storage: 'file', retention: 'workqueue' });
       assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
       for (let i = 1; i <= 6; i++) assert.equal((await jetstream(ncs[i % 3]!).publish(`wq3.${i}`, `w${i}`)).seq, i);

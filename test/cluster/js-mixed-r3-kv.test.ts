@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { JsCluster, skipReason, type Impl } from './js-cluster-harness.js';
+import { JsCluster, pollUntil, skipReason, type Impl } from './js-cluster-harness.js';
 import { MIXES, leadStream, streamInfoEverywhere, withLogs } from './js-mixed-helpers.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
@@ -26,7 +26,11 @@ for (const mix of MIXES) {
     });
 
     test('puts, CAS, create, delete and purge through every server under a leader of each kind', () => withLogs(c, async () => {
-      await new Kvm(ncs[2]!).create('MIX', { replicas: 3, history: 3 });
+      // Placement needs every server's info at the meta leader: retry until the bucket is created.
+      await pollUntil(() => new Kvm(ncs[2]!).create('MIX', { replicas: 3, history: 3 }).catch((e: Error) => {
+        if (/no suitable peers/.test(e.message)) return undefined;
+        throw e;
+      }), 'R3 bucket created', 30_000, 250);
       const kvs: KV[] = await Promise.all(ncs.map((nc) => new Kvm(nc).open('MIX')));
       const model = new Map<string, { value: string | null; revision: number }>();
       let round = 0;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, apiRequest, pollUntil, skipReason, type Impl, type JsNode } from './js-cluster-harness.js';
-import { MIXES, leadStream, replicaStates, withLogs, type StreamInfo } from './js-mixed-helpers.js';
+import { MIXES, createStream, leadStream, replicaStates, withLogs } from './js-mixed-helpers.js';
 import { SMALL_SNAPSHOTS, restartWithEnv, streamSnapshotIndex } from './js-repl-snapshot-helpers.js';
 
 const BIG = 1_000_000; // 9 of these pass nats-server's 8 MiB compaction threshold
@@ -43,7 +43,7 @@ for (const mix of MIXES) {
       test(`a ${stopped} replica behind the snapshot of a ${leaderKind} leader catches up`, () => withLogs(c, async () => {
         const name = `SC_${stopped === 'tsnats' ? 'T' : 'G'}`;
         const subj = name.toLowerCase();
-        const r = await apiRequest<StreamInfo>(ncs[0]!, `$JS.API.STREAM.CREATE.${name}`,
+        const r = await createStream(ncs[0]!,
           { name, subjects: [`${subj}.>`], num_replicas: 3, storage: 'file' });
         assert.equal(r.first?.error, undefined, JSON.stringify(r.first));
         const leader = c.nodes.find((n) => n.impl === leaderKind)!;

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { MIXES, leadMeta, leadStream, replicaStates, streamInfoEverywhere, type StreamInfo } from './js-mixed-helpers.js';
+import { MIXES, createStream, leadMeta, leadStream, replicaStates, streamInfoEverywhere } from './js-mixed-helpers.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
 for (const mix of MIXES) {
@@ -46,7 +46,7 @@ for (const mix of MIXES) {
           });
           await ncs[n.index]!.flush();
         }
-        const r = await apiRequest<StreamInfo>(ncs[via.index]!, `$JS.API.STREAM.CREATE.${name}`, cfg);
+        const r = await createStream(ncs[via.index]!, cfg);
         assert.equal(r.all.length, 1, `one reply to STREAM.CREATE via ${via.name} (${via.impl})`);
         assert.equal(r.first!.error, undefined, JSON.stringify(r.first));
         assert.equal(r.first!.type, 'io.nats.jetstream.api.v1.stream_create_response');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { JsCluster, apiRequest, skipReason, type JsNode } from './js-cluster-harness.js';
-import { infoEverywhere, replicaStates, streamInfoEverywhere, withLogs, type ApiError, type ClusterBlock } from './js-mixed-helpers.js';
+import { createStream, infoEverywhere, replicaStates, streamInfoEverywhere, withLogs, type ApiError, type ClusterBlock } from './js-mixed-helpers.js';
 
 interface ConsumerInfo { error?: ApiError; cluster?: ClusterBlock; delivered: { stream_seq: number }; ack_floor: { stream_seq: number }; num_ack_pending: number }
 
@@ -26,7 +26,7 @@ describe('rolling replacement of 3 nats-server nodes by tsnats nodes', { skip: s
   });
 
   test('R3 stream and consumer survive; at the end all data is served by tsnats only', () => withLogs(c, async () => {
-    const r = await apiRequest<{ error?: ApiError }>(ncs[0]!, '$JS.API.STREAM.CREATE.ROLL',
+    const r = await createStream(ncs[0]!,
       { name: 'ROLL', subjects: ['roll.>'], num_replicas: 3, storage: 'file' });
     assert.equal(r.first?.error, undefined, JSON.stringify(r.first));
     const expected: string[] = [];
