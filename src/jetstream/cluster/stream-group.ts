@@ -31,7 +31,7 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
@@ -56,6 +56,8 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
+import { answerUpdate, clearSeedMark, consumerStates, handOver, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
+import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -147,10 +149,18 @@ export class StreamGroup {
   /** Times this replica reset itself from the leader (resetReplica) since start. */
   resets = 0;
 
+  /** Scale-up from one replica (stream-membership.ts scaleUpRole), decided before start. */
+  scaleUp: ScaleUpRole;
+  /** This replica started as the seed of a scale-up from R1 (its consumers keep their state). */
+  seeded = false;
+  /** The seed's R1 consumers' states, taken before the group starts (consumer-group.ts seeds from them). */
+  seedConsumerStates: Map<string, ConsumerState> | undefined;
+
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
     this.name = entry.sa.stream.name;
-    this.createReply = entry.sa.reply;
+    // A replica joining through an update (scale-up) has no create to answer.
+    this.createReply = entry.sa.subject.includes('.STREAM.UPDATE.') ? '' : entry.sa.reply;
   }
 
   get groupName(): string {
@@ -241,7 +251,7 @@ export class StreamGroup {
         const raw = this.entry.sa.stream as { storage?: string };
         const want = checkStreamConfig(cfg, { ...jsa.configContext(raw.storage === 'memory' ? 'memory' : 'file'), clustered: true }, false);
         if (sameStreamConfig(old.config, want)) return old;
-        await jsa.updateStream(old, cfg, false);
+        await jsa.updateStream(old, cfg, false, true);
         return old;
       } catch (e) {
         // The assignment changed in a way the store cannot follow: rebuild it from the group.
@@ -296,7 +306,15 @@ export class StreamGroup {
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    this.startNode(false);
+    // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet); a new
+    // replica starts as one that lost its state, so it cannot lead before the seed did.
+    if (this.scaleUp === 'seed') {
+      this.seeded = true;
+      mkdirSync(this.dir, { recursive: true });
+      markSeed(this.dir);
+      this.decided = true;
+    }
+    this.startNode(this.scaleUp === 'join');
     this.snapDueMs = this.nextSnapDue();
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
     this.snapTimer.unref();
@@ -463,6 +481,11 @@ export class StreamGroup {
   /** A stream snapshot: our own at start, or the leader's (we lagged behind its compacted log). */
   private applySnapshot(index: number, data: Uint8Array): void {
     this.decided = true;
+    // The seed's own snapshot is in its log: a restart replays it instead of seeding again.
+    if (this.scaleUp === 'seed') {
+      this.scaleUp = undefined;
+      clearSeedMark(this.dir);
+    }
     let snap;
     try {
       snap = decodeStreamSnapshot(Buffer.from(data));
@@ -495,6 +518,7 @@ export class StreamGroup {
       },
       onDone: () => this.finishCatchup(client),
       log: (m) => this.log('warn', m),
+      progress: this.c.js.progress?.begin(`JetStream: catching up stream '${this.account} > ${this.name}' from its leader`, 'last seq', lastSeq, store.fastState().lastSeq),
     });
     this.catchup = client;
     // Never lead with missing messages. Deferred: we may be inside the node's apply callback.
@@ -571,13 +595,18 @@ export class StreamGroup {
   }
 
   /**
-   * Install a stream snapshot of the applied state: flush the store first (the snapshot lets raft
-   * drop the log that could rebuild it), then encode the state and install it in the same turn,
-   * so state and raft index match.
+   * Install a stream snapshot: capture the store's state together with the applied index (the
+   * apply path is synchronous, so they match), wait until the store has made that state durable,
+   * then install it at that index. The snapshot lets raft drop the log that could rebuild the
+   * state, so it must never describe messages the store could still lose (a kill -9 loses what
+   * the file store has not written yet); entries applied meanwhile stay in the WAL.
    */
   async snapshot(force: boolean): Promise<boolean> {
     if (this.stopped || this.catchup || this.resetting || this.snapshotting || !this.node || this.node.state === 'closed') return false;
-    if (!this.decided || this.node.applied <= 0) return false;
+    if (!this.decided || this.node.applied <= 0 || this.node.applied <= this.node.status().snapshotIndex) return false;
+    const node = this.node;
+    const index = node.applied;
+    const bin = this.stream.store.encodedStreamState(this.applier.clfs);
     this.snapshotting = true;
     try {
       await this.stream.store.flush();
@@ -587,14 +616,14 @@ export class StreamGroup {
     } finally {
       this.snapshotting = false;
     }
-    if (this.stopped || this.catchup || this.resetting || (this.node.state as string) === 'closed') return false;
+    // A reset, a catch-up or a leader's snapshot meanwhile makes the captured state stale.
+    if (this.stopped || this.catchup || this.resetting || this.node !== node || (node.state as string) === 'closed') return false;
     this.lastSnapAt = Date.now();
     this.snapDueMs = this.nextSnapDue();
     try {
-      const bin = this.stream.store.encodedStreamState(this.applier.clfs);
       // A nats-server 2.9.10 peer reads only the JSON form (raft sends it our snapshot when it lags).
       const goPeer = this.entry.sa.group.peers.some((id) => id !== this.c.id && this.c.peerInfo.isGoPeer(id));
-      this.node.installSnapshot(goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
+      node.installSnapshotAt(index, goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
       this.snapshotsTaken++;
       return true;
     } catch (e) {
@@ -638,6 +667,14 @@ export class StreamGroup {
     this.wasLeader = true;
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
+    if (this.scaleUp === 'seed') {
+      // Ahead of any message entry: the new replicas restore this state and catch up from here.
+      try {
+        this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
+      } catch (e) {
+        this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
+      }
+    }
     if (this.createReply) {
       const reply = this.createReply;
       this.createReply = '';
@@ -764,12 +801,6 @@ export class StreamGroup {
       } catch { /* already stepping down */ }
       return true;
     }
-    if (sub === 'PEER.REMOVE') {
-      // tsnats does not move a replicated stream's replica to another peer: answer with
-      // nats-server's 10036 (feature unsupported) rather than leave the client waiting.
-      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
-      return true;
-    }
     if (sub.startsWith('PURGE.') || sub === 'MSG.DELETE') {
       this.proposeApi(req, type);
       return true;
@@ -836,6 +867,7 @@ export class StreamGroups {
     const member = entry.sa.group.peers.includes(this.c.id);
     if (cur && (cur.groupName !== entry.sa.group.name || !member)) {
       this.groups.delete(k);
+      if (!member) handOver(cur.node, entry.sa.group.peers);
       await cur.stop(!member);
       if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
     }
@@ -852,17 +884,28 @@ export class StreamGroups {
           this.c.server.log.warn(`JetStream cluster: updating stream '${account} > ${entry.sa.stream.name}': ${(e as Error).message}`);
         }
       }
+      // Peer changes are carried out by the group's leader (stream-membership.ts).
+      if (entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, existing, entry.sa.reply);
       return;
     }
     const g = new StreamGroup(this.c, entry);
+    const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
+    if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {
       await g.start();
+      if (g.scaleUp === 'seed' && entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, g, entry.sa.reply, true);
     } catch (e) {
       this.groups.delete(k);
       await g.stop(false);
       this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}': ${(e as Error)?.stack ?? e}`);
     }
+  }
+
+  /** Forget a group without stopping it (its stream is scaled down to R1 here: stream-membership.ts). */
+  detach(account: string, name: string): void {
+    this.groups.delete(StreamGroups.key(account, name));
   }
 
   async remove(account: string, name: string): Promise<void> {
