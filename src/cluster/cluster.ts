@@ -4,6 +4,7 @@
 // Behaviour follows nats-server 2.9.10 (server/route.go: connectToRoute, processRouteInfo,
 // addRoute, forwardNewRouteInfoToKnownServers), one connection per remote server,
 // account names in every protocol line.
+import { encodeName } from '../protocol/names.js';
 import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -780,7 +781,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     } else {
       line = queueWeight > 0 ? encodeRemoteSub(account.name, subject, queue, queueWeight) : encodeRemoteUnsub(account.name, subject, queue);
     }
-    const buf = Buffer.from(line);
+    const buf = encodeName(line);
     for (const r of this.remotes.values()) r.enqueue(buf);
   }
 
