@@ -5,8 +5,8 @@
 //  - stream and consumer names with a NUL byte were accepted (nats-server refuses
 //    them: for a consumer 2.9.10 answers 10012 "error creating store for consumer",
 //    tsnats refuses the name itself, like the other invalid characters).
-// Not changed on purpose: negative stream limits (-5) become -1 as in current
-// nats-server (2.11+: "max_msgs must be set to -1" in pedantic mode); 2.9.10 kept -5.
+// Negative stream limits (-5) are kept as sent and enforced as unlimited, as
+// 2.9.10 does (pedantic mode refuses them, as 2.11+ does).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
