@@ -9,7 +9,7 @@ import { EMPTY_BUFFER, InboundMsg } from '../../core/types.js';
 import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
 import type { StreamConfig } from '../api/types.js';
-import { ApiError, jsErr, jsErrText } from '../api/errors.js';
+import { ApiError, jsErr, jsErrText, unlessApiError } from '../api/errors.js';
 import { OverlapWorkExceeded, SubjectTrie } from '../subject-trie.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { consumerRecoveryNote } from '../store/consumer-store.js';
@@ -237,7 +237,9 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
       // A brand-new consumer never inherits state left by an earlier one of the same name.
       if (cstore.hasState()) cstore.forceUpdate(emptyConsumerState());
     } catch (e) {
-      throw jsErr('ConsumerStoreFailed', { err: e instanceof Error ? e.message : String(e) });
+      // nats-server answers 10012 with no detail (the cause, with its path, goes to the log).
+      host.warn(`JetStream consumer '${stream.name} > ${name}': error creating store: ${e instanceof Error ? e.message : String(e)}`);
+      throw jsErrText('ConsumerCreate', 'error creating store for consumer');
     }
   }
   const c = new Consumer(stream, host, config, name, createdNs, cstore);
@@ -246,7 +248,7 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
     c.start();
   } catch (e) {
     void c.shutdown(StopReason.Deleted, true);
-    throw e instanceof ApiError ? e : jsErrText('ConsumerCreate', e instanceof Error ? e.message : String(e));
+    throw unlessApiError('ConsumerCreate', e);
   }
   c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
   c.sendCreateAdvisory();
