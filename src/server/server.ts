@@ -17,7 +17,7 @@ import { newServerId } from './server-id.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { authenticatorFromOptions } from './options-auth.js';
-import { ListenerRegistry, type ListenerKind } from './listeners.js';
+import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
 
@@ -328,7 +328,7 @@ export class Server implements ClientHost, AccountHost {
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(err);
       listener.once('error', onErr);
-      listener.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, exclusive: true }, () => {
+      listener.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, exclusive: true, backlog: listenBacklog() }, () => {
         listener.off('error', onErr);
         resolve();
       });
