@@ -17,7 +17,7 @@ import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { seededRandom, waitUntil } from '../helpers/wait.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
 import {
-  clientCorpus, mutate, mutateJson, pick, routeCorpus, sendGarbage, withLoopWatch, type Rnd,
+  clientCorpus, mutate, mutateJson, pick, routeCorpus, sendGarbage, StallWatch, withLoopWatch, type Rnd,
 } from '../helpers/fuzz.js';
 
 const SEED = Number(process.env.TSNATS_FUZZ_SEED ?? 20261206);
@@ -172,13 +172,14 @@ async function apiPhase(f: Fixture, rnd: Rnd, storeDir: string): Promise<number>
       }
       let text = '';
       const t0 = performance.now();
+      const w = process.env.TSNATS_FUZZ_TRACE ? new StallWatch() : undefined;
       try {
         text = (await nc.request(subject, payload, { timeout: mangled ? 200 : 1000 })).string();
       } catch {
         continue; // a mangled subject may name no API at all, and nats-server then answers nothing either
       } finally {
-        const ms = performance.now() - t0;
-        if (process.env.TSNATS_FUZZ_TRACE && ms > 50) console.log(`slow ${ms.toFixed(0)} ms: ${subject} ${payload.toString('latin1').slice(0, 300)}`);
+        const stall = w?.stop() ?? 0;
+        if (stall > 30) console.log(`stall ${stall.toFixed(0)} ms (${(performance.now() - t0).toFixed(0)} ms): ${subject} ${payload.toString('latin1').slice(0, 200)}`);
       }
       assert.ok(!text.includes(storeDir), `API answer leaks the store path: ${text} (seed ${SEED})`);
     }
