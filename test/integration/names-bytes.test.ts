@@ -82,3 +82,33 @@ test('decodeName/encodeName round-trip every byte string and stay injective', ()
   // Valid UTF-8 decodes as ordinary text (so JSON-configured names still match).
   assert.equal(decodeName(Buffer.from('a.\u00fc.\u{1f600}'), 0, Buffer.byteLength('a.\u00fc.\u{1f600}')), 'a.\u00fc.\u{1f600}');
 });
+
+test('routes carry invalid UTF-8 names byte for byte in both directions', async (t) => {
+  const { startTestServer } = await import('../helpers/server.js');
+  const h = await startTestServer({
+    cluster: { name: 'C1', host: '127.0.0.1', port: 0, routes: [], noAdvertise: true, connectRetries: 0 },
+  } as never, t);
+  const route = await RawClient.connect(h.clusterPort!);
+  t.after(() => route.close());
+  await route.readLine(); // INFO
+  const id = 'NRAWROUTEPEER0000000000000000000000000000000000000000000X';
+  route.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${id}","cluster":"C1","lnoc":true}\r\n`);
+  route.send(`INFO {"server_id":"${id}","server_name":"raw","version":"2.9.10","proto":2,"host":"127.0.0.1","port":1,"headers":true,"max_payload":1048576,"cluster":"C1","lnoc":true}\r\n`);
+  route.send(b('RS+ $G r.\xff\r\nRS+ $G r.q g\xfe 1\r\n'));
+  const c = await RawClient.connect(h.port);
+  t.after(() => c.close());
+  await c.readLine();
+  c.send(connectLine({ headers: true }));
+  c.send(b('SUB l.\xfe 1\r\n'));
+  await c.flushPing();
+  await route.waitFor('RS+ $G l.\xfe\r\n'); // local interest reaches the route with its bytes
+  route.clear();
+  // Local publishes: only the exact subject crosses; the queue name comes back as sent.
+  c.send(b('PUB r.\xfe 1\r\nX\r\nPUB r.\xff 1\r\nA\r\nPUB r.q 1\r\nQ\r\n'));
+  const sent = await route.waitFor((x) => x.includes('Q\r\n'));
+  assert.equal(sent.replace(/PING\r\n|PONG\r\n/g, ''), 'RMSG $G r.\xff 1\r\nA\r\nRMSG $G r.q | g\xfe 1\r\nQ\r\n');
+  // A routed message for l.\xfe reaches the local subscriber byte for byte; l.\xff does not.
+  route.send(b('RMSG $G l.\xff 1\r\nN\r\nRMSG $G l.\xfe re.\xc3 1\r\nY\r\n'));
+  const got = await c.waitFor('Y\r\n');
+  assert.equal(got, 'MSG l.\xfe 1 re.\xc3 1\r\nY\r\n');
+});
