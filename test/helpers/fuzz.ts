@@ -39,29 +39,30 @@ export function mutate(rnd: Rnd, src: Buffer): Buffer {
   }
 }
 
-/** Mutate a JSON document structurally (drop, retype or blow up a field) or as bytes. */
+/** Mutate a JSON document structurally (drop, retype or blow up a field, also nested) or as bytes. */
 export function mutateJson(rnd: Rnd, doc: Record<string, unknown>): Buffer {
   if (rnd() < 0.3) return mutate(rnd, Buffer.from(JSON.stringify(doc)));
-  const o: Record<string, unknown> = JSON.parse(JSON.stringify(doc));
+  return Buffer.from(JSON.stringify(mutateObject(rnd, doc)));
+}
+
+const JSON_VALUES: unknown[] = [
+  null, true, -1, -5, 0, 1e300, -1e300, 9223372036854775807, 2 ** 64, 1.5, '', 'x'.repeat(300), '\u0000', 'a.>', '*',
+  [], [''], ['a', 'a'], Array.from({ length: 200 }, (_, i) => `s.${i}`), {}, { name: 'N' }, [[[[]]]],
+];
+
+function mutateObject(rnd: Rnd, doc: Record<string, unknown>): Record<string, unknown> {
+  const o: Record<string, unknown> = { ...doc };
   const keys = Object.keys(o);
   const k = keys.length > 0 && rnd() < 0.8 ? pick(rnd, keys) : pick(rnd, ['config', 'name', 'x', 'seq', 'batch', 'subjects']);
-  const values: unknown[] = [
-    null, true, -1, -5, 0, 1e300, -1e300, 9223372036854775807, 2 ** 64, 1.5, '', 'x'.repeat(300), '\u0000', 'a.>', '*',
-    [], [''], ['a', 'a'], Array.from({ length: 200 }, (_, i) => `s.${i}`), {}, { name: 'N' }, [[[[]]]],
-  ];
+  const inner = o[k];
   switch (Math.floor(rnd() * 3)) {
     case 0: delete o[k]; break;
-    case 1: o[k] = pick(rnd, values); break;
-    default: {
-      const inner = o[k];
-      if (inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
-        o[k] = JSON.parse(mutateJson(rnd, inner as Record<string, unknown>).toString('utf8').replace(/^[^{]*$/, '{}') || '{}');
-      } else {
-        o[k] = pick(rnd, values);
-      }
-    }
+    case 1: o[k] = pick(rnd, JSON_VALUES); break;
+    default:
+      o[k] = inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+        ? mutateObject(rnd, inner as Record<string, unknown>) : pick(rnd, JSON_VALUES);
   }
-  return Buffer.from(JSON.stringify(o));
+  return o;
 }
 
 /** Frames a client sent to nats-server 2.9.10 in the captured client transcripts. */
