@@ -112,3 +112,24 @@ test('routes carry invalid UTF-8 names byte for byte in both directions', async 
   const got = await c.waitFor('Y\r\n');
   assert.equal(got, 'MSG l.\xfe 1 re.\xc3 1\r\nY\r\n');
 });
+
+test('a JetStream pull consumer delivers a stored message under the exact subject bytes', async (t) => {
+  const { startTestServer } = await import('../helpers/server.js');
+  const h = await startTestServer({ jetstream: { enabled: true } } as never, t);
+  const c = await RawClient.connect(h.port);
+  t.after(() => c.close());
+  await c.readLine();
+  c.send(connectLine({ headers: true }));
+  c.send('SUB _INBOX.fz 1\r\n');
+  const create = (subj: string, body: string): void => { c.send(`PUB ${subj} _INBOX.fz ${Buffer.byteLength(body)}\r\n${body}\r\n`); };
+  create('$JS.API.STREAM.CREATE.B', '{"name":"B","subjects":["b.>"],"storage":"memory"}');
+  await c.waitFor('stream_create_response');
+  create('$JS.API.CONSUMER.DURABLE.CREATE.B.D', '{"stream_name":"B","config":{"durable_name":"D","ack_policy":"none"}}');
+  await c.waitFor('consumer_create_response');
+  c.send(b('PUB b.\xff.\xfe _INBOX.fz 1\r\nZ\r\n'));
+  await c.waitFor('"seq":1');
+  c.clear();
+  c.send('PUB $JS.API.CONSUMER.MSG.NEXT.B.D _INBOX.fz 1\r\n1\r\n');
+  const got = await c.waitFor('Z\r\n');
+  assert.match(got, /^MSG b\.\xff\.\xfe 1 \$JS\.ACK\.B\.D\.1\.1\.1\.\d+\.0 1\r\nZ\r\n$/);
+});

@@ -6,6 +6,7 @@
 
 import type { JsAccount } from '../js-account.js';
 import { EMPTY_BUFFER, InboundMsg } from '../../core/types.js';
+import { encodeName } from '../../protocol/names.js';
 import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
 import type { StreamConfig } from '../api/types.js';
@@ -56,7 +57,7 @@ class Deliverer {
     let b = this.subjects.get(subject);
     if (b === undefined) {
       if (this.subjects.size >= 4096) this.subjects.clear();
-      b = Buffer.from(subject);
+      b = encodeName(subject); // the exact bytes the publisher sent (protocol/names.ts)
       this.subjects.set(subject, b);
     }
     return b;
