@@ -4,6 +4,8 @@
 // Behaviour follows nats-server 2.9.10 (server/route.go: connectToRoute, processRouteInfo,
 // addRoute, forwardNewRouteInfoToKnownServers), one connection per remote server,
 // account names in every protocol line.
+import { encodeName } from '../protocol/names.js';
+import { listenBacklog } from '../server/listeners.js';
 import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -159,7 +161,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(new Error(`Error listening on router port: ${c.port} - ${err.message}`));
       listener.once('error', onErr);
-      listener.listen({ host, port: c.port === undefined || c.port < 0 ? 0 : c.port, exclusive: true }, () => {
+      listener.listen({ host, port: c.port === undefined || c.port < 0 ? 0 : c.port, exclusive: true, backlog: listenBacklog() }, () => {
         listener.off('error', onErr);
         resolve();
       });
@@ -780,7 +782,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     } else {
       line = queueWeight > 0 ? encodeRemoteSub(account.name, subject, queue, queueWeight) : encodeRemoteUnsub(account.name, subject, queue);
     }
-    const buf = Buffer.from(line);
+    const buf = encodeName(line);
     for (const r of this.remotes.values()) r.enqueue(buf);
   }
 

@@ -9,6 +9,7 @@
 //
 // The connection owns its socket, parser, outbound buffer, timers and remote
 // subscriptions; registration, gossip and reconnects belong to the Cluster (RouteHost).
+import { encodeName } from '../protocol/names.js';
 import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type MsgOrigin, type RouteSink } from '../core/types.js';
@@ -275,7 +276,8 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   }
 
   enqueueString(s: string): void {
-    this.enqueue(Buffer.from(s));
+    // Interest lines carry names that may hold escaped raw bytes (protocol/names.ts).
+    this.enqueue(encodeName(s));
   }
 
   private requestFlush(): void {

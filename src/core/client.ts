@@ -12,6 +12,7 @@ import type { Options } from '../config/options.js';
 import { ClientParser, ParseResult, type ClientOpHandler, type PubArgs } from '../protocol/client-parser.js';
 import { Err, errFrame, OK, PING, PONG } from '../protocol/client-encode.js';
 import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
+import { encodeName } from '../protocol/names.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
@@ -463,7 +464,7 @@ export class Client implements ClientOpHandler, MsgSink {
     const perms = this.permissions;
     if (perms !== null && perms.canDeliver !== undefined && !perms.canDeliver(msg.subject, sub.queue)) return false;
     let sid = sub.sidBytes;
-    if (sid === null) sid = sub.sidBytes = Buffer.from(` ${sub.sid} `);
+    if (sid === null) sid = sub.sidBytes = encodeName(` ${sub.sid} `);
     const wasEmpty = this.out.pending === 0;
     let size: number;
     if (msg.hdrLen > 0) {
@@ -748,7 +749,7 @@ export class Client implements ClientOpHandler, MsgSink {
     for (const sub of r.psubs) {
       if (sub.owner === this) {
         let sid = sub.sidBytes;
-        if (sid === null) sid = sub.sidBytes = Buffer.from(` ${sub.sid} `);
+        if (sid === null) sid = sub.sidBytes = encodeName(` ${sub.sid} `);
         this.out.writeMsg(replyBytes, sid, null, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
         this.requestFlush();
         return;

@@ -1,6 +1,7 @@
 // Shared core types: connection kinds, message origin, the message being
 // routed, subscription owners (MsgSink) and subscriptions.
 import type { Account } from './account.js';
+import { encodeName } from '../protocol/names.js';
 
 /** Kind of connection/client, as nats-server's CLIENT/ROUTER/SYSTEM/JETSTREAM/ACCOUNT. */
 export enum ClientKind {
@@ -71,9 +72,10 @@ export class InboundMsg {
   ): InboundMsg {
     const m = new InboundMsg(origin);
     m.subject = subject;
-    m.subjectBytes = Buffer.from(subject);
+    // encodeName: a subject that came in with invalid UTF-8 goes out with the same bytes.
+    m.subjectBytes = encodeName(subject);
     m.reply = reply;
-    m.replyBytes = reply ? Buffer.from(reply) : null;
+    m.replyBytes = reply ? encodeName(reply) : null;
     if (headers !== undefined && headers.length > 0) {
       m.hdrLen = headers.length;
       m.data = payload.length > 0 ? Buffer.concat([headers, payload]) : headers;

@@ -10,6 +10,7 @@ import type { MsgGetRequest } from './api/types.js';
 import { goTimeFromNanos, parseGoTime } from './api/json.js';
 import { appendHeaders, statusHeader } from './headers.js';
 import { isStoreError } from './store/errors.js';
+import { publicErrorText } from './api/errors.js';
 
 export const DIRECT_GET_PREFIX = '$JS.API.DIRECT.GET.';
 const MAX_MULTI_RESULTS = 1024;
@@ -192,7 +193,7 @@ export class DirectGetResponder {
       seqs = store.multiLastSeqs(req.multi_last!, upTo, MAX_MULTI_RESULTS);
     } catch (e) {
       if (isStoreError(e, 'ErrTooManyResults')) return this.publish(reply, '', status(413, 'Too Many Results'), EMPTY);
-      return this.publish(reply, '', status(500, String((e as Error).message)), EMPTY);
+      return this.publish(reply, '', status(500, publicErrorText(e)), EMPTY);
     }
     const start = req.seq ?? 0;
     if (start > 0) seqs = seqs.filter((s) => s >= start);

@@ -151,14 +151,12 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
   if (cfg.num_replicas > MAX_REPLICAS) throw invalid(`maximum replicas is ${MAX_REPLICAS}`);
   if (cfg.num_replicas < 0) throw jsErr('ReplicasCountCannotBeNegative');
 
+  // 0 means unlimited (-1); other negative limits are kept as sent and enforced as unlimited,
+  // as nats-server 2.9.10 does (it echoes max_msgs -5 back). Pedantic mode refuses them.
   for (const f of ['max_msgs', 'max_msgs_per_subject', 'max_bytes', 'max_msg_size', 'max_consumers'] as const) {
-    if (cfg[f] === 0 || cfg[f] < -1) {
-      if (pedantic && cfg[f] < -1) throw pedanticErr(`${f} must be set to -1`);
-      cfg[f] = -1;
-    }
+    if (cfg[f] === 0) cfg[f] = -1;
+    else if (pedantic && cfg[f] < -1) throw pedanticErr(`${f} must be set to -1`);
   }
-  if (cfg.max_age < 0) throw invalid('max age can not be negative');
-  if (cfg.max_age !== 0 && cfg.max_age < MIN_WINDOW_NS) throw invalid('max age needs to be >= 100ms');
 
   const dupLimit = ctx.duplicateWindowLimitNs ?? 0;
   if (cfg.duplicate_window === 0 && !cfg.mirror && !cfg.sources?.length) {
@@ -179,6 +177,10 @@ export function checkStreamConfig(req: StreamConfigRequest, ctx: StreamConfigCon
   if (dupLimit > 0 && cfg.duplicate_window > dupLimit) {
     throw invalid(`duplicates window can not be larger then server limit of ${goDuration(dupLimit)}`);
   }
+  // After the duplicate-window checks, as nats-server: a negative max_age shows up first as a
+  // negative (derived) duplicate window.
+  if (cfg.max_age < 0) throw invalid('max age can not be negative');
+  if (cfg.max_age !== 0 && cfg.max_age < MIN_WINDOW_NS) throw invalid('max age needs to be >= 100ms');
   if (cfg.duplicate_window > 0 && cfg.duplicate_window < MIN_WINDOW_NS) throw invalid('duplicates window needs to be >= 100ms');
 
   if (cfg.deny_purge && cfg.allow_rollup_hdrs) throw invalid('roll-ups require the purge permission');

@@ -7,7 +7,7 @@
 // Consumers (src/jetstream/consumer*.ts) attach through `attachConsumer` and
 // `addListener`; see StreamConsumer and StreamListener below.
 
-import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
+import { ApiError, jsErr, jsErrText, publicErrorText, unlessApiError } from './api/errors.js';
 import {
   encodeStreamConfig, type StreamConfig, type StreamStateJson, type StreamSourceInfo, type StreamPurgeRequest,
 } from './api/types.js';
@@ -458,7 +458,7 @@ export class Stream {
     this.store.flush().then(() => {
       for (const [reply, body] of batch) this.host.publish(reply, '', undefined, body);
     }, (e: unknown) => {
-      const err = jsErrText('StreamStoreFailed', e instanceof Error ? e.message : String(e));
+      const err = jsErrText('StreamStoreFailed', publicErrorText(e));
       for (const [reply] of batch) this.sendErrorAck(reply, err);
     }).catch((e: unknown) => this.host.warn(`stream ${this.name}: ${String(e)}`)).finally(() => {
       this.skipFlushInFlight = false;

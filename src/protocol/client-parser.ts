@@ -13,6 +13,8 @@
 // copied, into buffers that are never reused, so views handed to the handler
 // stay valid.
 
+import { decodeName } from './names.js';
+
 /** Result of `ClientParser.parse`. Non-zero values mean: stop reading this connection. */
 export const enum ParseResult {
   OK = 0,
@@ -583,7 +585,7 @@ export class ClientParser {
     const prev = pa.subjectBytes;
     if (!sameBytes(prev, buf, s, e)) {
       pa.subjectBytes = Buffer.from(buf.subarray(s, e));
-      pa.subject = pa.subjectBytes.toString();
+      pa.subject = decodeName(pa.subjectBytes, 0, pa.subjectBytes.length);
     }
   }
 
@@ -597,7 +599,7 @@ export class ClientParser {
     }
     const b = Buffer.from(buf.subarray(s, e));
     this.lastReply = b;
-    this.lastReplyStr = b.toString();
+    this.lastReplyStr = decodeName(b, 0, b.length);
     pa.replyBytes = b;
     pa.reply = this.lastReplyStr;
   }
@@ -654,7 +656,7 @@ export function splitFields(arg: Buffer, max: number): string[] | null {
     if (b === SPACE || b === TAB || b === CR || b === LF) {
       if (start >= 0) {
         if (out.length === max) return null;
-        out.push(arg.toString('utf8', start, i));
+        out.push(decodeName(arg, start, i));
         start = -1;
       }
     } else if (start < 0) {

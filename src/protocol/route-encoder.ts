@@ -4,6 +4,8 @@
 // Interest lines are rare and built as strings; the routed-message header is on the hot path
 // and is written straight into a caller-supplied Buffer (see writeRoutedMsgHeader).
 
+import { encodeName, writeName } from './names.js';
+
 export const PING_LINE = Buffer.from('PING\r\n', 'latin1');
 export const PONG_LINE = Buffer.from('PONG\r\n', 'latin1');
 
@@ -81,12 +83,8 @@ function writeUint(buf: Buffer, off: number, n: number): number {
 }
 
 function writeStr(buf: Buffer, off: number, s: string): number {
-  // Subjects are nearly always ASCII; latin1 write is the cheapest path, but fall back to
-  // UTF-8 when any code unit is outside ASCII so multi-byte subjects stay intact.
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 127) return off + buf.write(s, off, 'utf8');
-  }
-  return off + buf.write(s, off, 'latin1');
+  // Names keep the bytes the peer sent (see names.ts); ASCII takes the latin1 path there.
+  return writeName(buf, off, s);
 }
 
 /**
@@ -99,7 +97,7 @@ export function writeRoutedMsgHeader(
 ): number {
   // Not on the hot path (route connections call writeRoutedMsgHead with bytes at hand).
   return writeRoutedMsgHead(
-    buf, off, Buffer.from(account), Buffer.from(subject), reply.length > 0 ? Buffer.from(reply) : null,
+    buf, off, encodeName(account), encodeName(subject), reply.length > 0 ? encodeName(reply) : null,
     queues ?? null, headerBytes, totalBytes,
   );
 }

@@ -13,6 +13,8 @@
 // CRLF) answers -ERR 'Unknown Protocol Operation' and closes; malformed arguments of
 // a known op close the connection without an -ERR.
 
+import { decodeName } from './names.js';
+
 const CR = 13;
 const LF = 10;
 const SPACE = 32;
@@ -468,7 +470,7 @@ export class RouteParser {
   }
 
   private str(buf: Buffer, t: number): string {
-    return buf.toString('utf8', this.tok[t * 2]!, this.tok[t * 2 + 1]!);
+    return decodeName(buf, this.tok[t * 2]!, this.tok[t * 2 + 1]!);
   }
 
   private account(buf: Buffer, t: number): string {
@@ -480,7 +482,7 @@ export class RouteParser {
       const c = ab[i]!;
       if (c.length === l && sameBytes(buf, s, c, l)) return this.accNames[i]!;
     }
-    const name = buf.toString('utf8', s, e);
+    const name = decodeName(buf, s, e);
     if (ab.length >= 8) {
       ab.shift();
       this.accNames.shift();
@@ -584,7 +586,7 @@ export class RouteParser {
       m.subject = this.lastSubject;
     } else {
       m.subjectBytes = buf.subarray(ss, ss + sl);
-      m.subject = m.subjectBytes.toString('utf8');
+      m.subject = decodeName(m.subjectBytes, 0, m.subjectBytes.length);
       // The view keeps one read buffer alive until the subject changes; Node never reuses them.
       this.lastSubjectBytes = m.subjectBytes;
       this.lastSubject = m.subject;

@@ -3,6 +3,7 @@
 // non-loopback interface address (as nats-server does), or 127.0.0.1 when
 // the machine has none.
 import { networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
 
 export type ListenerKind = 'nats' | 'monitoring' | 'cluster' | 'websocket' | 'profile' | 'leafnode' | 'gateway';
 
@@ -72,4 +73,24 @@ function expandHost(host: string): string[] {
 /** host:port, with brackets around an IPv6 host. */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+let backlogCache: number | undefined;
+
+/**
+ * Accept-queue length for our listeners. Node's default (511) drops connections when
+ * thousands open at once (their SYN-ACKs stay unanswered for seconds); Go, and so
+ * nats-server, listens with the kernel's maximum (net.core.somaxconn). Do the same.
+ */
+export function listenBacklog(): number {
+  if (backlogCache !== undefined) return backlogCache;
+  let n = 511;
+  try {
+    const v = Number.parseInt(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim(), 10);
+    if (Number.isFinite(v) && v > 0) n = Math.min(v, 65535);
+  } catch {
+    // not Linux: keep Node's default
+  }
+  backlogCache = n;
+  return n;
 }

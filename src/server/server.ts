@@ -20,7 +20,7 @@ import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { authenticatorFromOptions } from './options-auth.js';
 import { operatorAuthenticator } from './jwt-auth.js';
 import { JwtResolverService } from './jwt-resolver-service.js';
-import { ListenerRegistry, type ListenerKind } from './listeners.js';
+import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
 
@@ -345,7 +345,7 @@ export class Server implements ClientHost, AccountHost {
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(err);
       listener.once('error', onErr);
-      listener.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, exclusive: true }, () => {
+      listener.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, exclusive: true, backlog: listenBacklog() }, () => {
         listener.off('error', onErr);
         resolve();
       });

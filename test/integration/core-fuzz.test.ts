@@ -5,10 +5,10 @@
 // serving the good client. Set TSNATS_FUZZ_SEED to reproduce a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { startTestServer } from '../helpers/server.js';
 import { seededRandom, waitUntil } from '../helpers/wait.js';
+import { mutate, sendGarbage } from '../helpers/fuzz.js';
 
 const VALID_FRAMES = [
   'CONNECT {"verbose":false,"headers":true,"protocol":1}\r\n',
@@ -26,52 +26,13 @@ const VALID_FRAMES = [
   'pub fz.c 0\r\n\r\n',
 ];
 
-function mutate(rnd: () => number, s: Buffer): Buffer {
-  const b = Buffer.from(s);
-  const kind = Math.floor(rnd() * 6);
-  const pos = Math.floor(rnd() * Math.max(1, b.length));
-  switch (kind) {
-    case 0: // flip a byte
-      if (b.length) b[pos] = Math.floor(rnd() * 256);
-      return b;
-    case 1: // truncate
-      return b.subarray(0, pos);
-    case 2: // insert random bytes
-      return Buffer.concat([b.subarray(0, pos), Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 8) }, () => Math.floor(rnd() * 256))), b.subarray(pos)]);
-    case 3: // duplicate a slice
-      return Buffer.concat([b, b.subarray(pos)]);
-    case 4: // wrong size digit
-      return Buffer.from(b.toString('latin1').replace(/ (\d+)\r\n/, (_m, d) => ` ${Number(d) + (rnd() < 0.5 ? 1 : -1)}\r\n`), 'latin1');
-    default: // pure garbage
-      return Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
-  }
-}
-
-async function garbageConnection(port: number, rnd: () => number): Promise<string> {
-  const s = net.connect({ port, host: '127.0.0.1' });
-  let text = '';
-  s.on('data', (d) => { text += d.toString('latin1'); });
-  const closed = new Promise<void>((r) => s.on('close', () => r()));
-  s.on('error', () => undefined);
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  const frames = 1 + Math.floor(rnd() * 12);
-  for (let i = 0; i < frames && !s.destroyed; i++) {
-    let f: Buffer = Buffer.from(VALID_FRAMES[Math.floor(rnd() * VALID_FRAMES.length)]);
-    if (rnd() < 0.5) f = mutate(rnd, f);
-    // write in random pieces
-    let off = 0;
-    while (off < f.length && !s.destroyed) {
-      const n = 1 + Math.floor(rnd() * f.length);
-      s.write(f.subarray(off, off + n));
-      off += n;
-      if (rnd() < 0.2) await new Promise((r) => setImmediate(r));
-    }
-  }
-  // A seeded random pause before the close varies how much of the output the server got to write.
-  await new Promise((r) => setTimeout(r, 5 + Math.floor(rnd() * 20)));
-  s.destroy();
-  await closed;
-  return text;
+/** Up to 12 valid or mutated frames, written in random pieces (helpers/fuzz.ts). */
+function garbageConnection(port: number, rnd: () => number): Promise<string> {
+  const frames = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => {
+    const f = Buffer.from(VALID_FRAMES[Math.floor(rnd() * VALID_FRAMES.length)]!);
+    return rnd() < 0.5 ? mutate(rnd, f) : f;
+  });
+  return sendGarbage(port, seededRandom(Math.floor(rnd() * 2 ** 32)), [], frames);
 }
 
 test('fuzzed client traffic never breaks the server (seeded)', async (t) => {

@@ -5,8 +5,8 @@
 //  - stream and consumer names with a NUL byte were accepted (nats-server refuses
 //    them: for a consumer 2.9.10 answers 10012 "error creating store for consumer",
 //    tsnats refuses the name itself, like the other invalid characters).
-// Not changed on purpose: negative stream limits (-5) become -1 as in current
-// nats-server (2.11+: "max_msgs must be set to -1" in pedantic mode); 2.9.10 kept -5.
+// Negative stream limits (-5) are kept as sent and enforced as unlimited, as
+// 2.9.10 does (pedantic mode refuses them, as 2.11+ does).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -61,4 +61,40 @@ test('nats-server 2.9.10 refuses the same requests', { skip: natsServerSkip() },
   assert.deepEqual(got.slice(0, 4), [10025, 10025, 10025, 'ok']);
   assert.equal(got[4], 10012, 'nats-server fails to create the store of a consumer named with NUL');
   assert.equal(got[5], 10025);
+});
+
+/** Answers that must be identical on both servers: no store path leaks, negative limits kept. */
+async function leakAndLimits(nc: NatsConnection): Promise<unknown[]> {
+  const long = 'L'.repeat(300);
+  const out: unknown[] = [];
+  out.push((await api(nc, '$JS.API.STREAM.CREATE.P', '{"name":"P","subjects":["p.>"]}')).error ?? 'ok');
+  // The store directory name is too long for the file system: nats-server answers 10012
+  // without the cause (which names the absolute store path).
+  out.push((await api(nc, '$JS.API.CONSUMER.CREATE.P', JSON.stringify({ stream_name: 'P', config: { name: long } }))).error);
+  const neg = await api(nc, '$JS.API.STREAM.CREATE.NEG', JSON.stringify({
+    name: 'NEG', subjects: ['neg'], max_msgs: -5, max_bytes: -2, max_msg_size: -3, max_consumers: -4, max_msgs_per_subject: -2,
+  }));
+  const c = neg.config ?? {};
+  out.push([c.max_msgs, c.max_bytes, c.max_msg_size, c.max_consumers, c.max_msgs_per_subject]);
+  // Negative limits are no limits: messages are stored.
+  for (let i = 0; i < 3; i++) await nc.request('neg', 'x', { timeout: 5000 });
+  out.push((await api(nc, '$JS.API.STREAM.INFO.NEG', '')).state?.messages);
+  out.push((await api(nc, '$JS.API.STREAM.CREATE.AGE', '{"name":"AGE","subjects":["age"],"max_age":-7}')).error);
+  return out;
+}
+
+const LEAK_EXPECTED = [
+  'ok',
+  { code: 500, err_code: 10012, description: 'error creating store for consumer' },
+  [-5, -2, -3, -4, -2],
+  3,
+  { code: 500, err_code: 10052, description: 'duplicates window can not be negative' },
+];
+
+test('tsnats: no store path in API errors; negative limits kept as sent', async (t) => {
+  assert.deepEqual(await leakAndLimits(await tsnats(t)), LEAK_EXPECTED);
+});
+
+test('nats-server 2.9.10 answers the same', { skip: natsServerSkip() }, async (t) => {
+  assert.deepEqual(await leakAndLimits(await natsServer(t)), LEAK_EXPECTED);
 });

@@ -106,14 +106,6 @@ test('deliver policies, headers_only, updates, validation — tsnats vs nats-ser
       why: '2.10 dropped the "filter subject is not a valid subset" (10093) check: created like ALL, with nothing pending for x.y',
       expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD4', num_pending: 0 }),
     },
-    18: {
-      why: 'newer servers normalise a negative max_waiting to the default (2.9.10: 10087): created like ALL',
-      expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD5' }),
-    },
-    21: {
-      why: 'newer servers normalise a negative max_batch to 0, i.e. unset (2.9.10: 10114): created like ALL',
-      expect: (_x, all) => ({ ...(all[0] as Json), name: 'BAD8' }),
-    },
     24: {
       why: '2.9.10 has no $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter> form; newer servers refuse a filter that differs (10131)',
       expect: () => ({ error: { code: 400, err_code: 10131, description: 'Consumer create request did not match filtered subject from create subject' } }),
@@ -127,9 +119,9 @@ test('deliver policies, headers_only, updates, validation — tsnats vs nats-ser
       expect: (x) => ({ error: { ...(x as Json).error, description: 'can not update pull consumer to push based' } }),
     },
     33: {
-      why: 'consumer names follow from steps 17, 18, 21, 24',
+      why: 'consumer names follow from steps 17 and 24 (negative max_waiting / max_batch are refused as in 2.9.10)',
       expect: (x) => {
-        const names = [...((x as [string, string[], number])[1]).filter((n) => n !== 'bad'), 'BAD4', 'BAD5', 'BAD8'].sort();
+        const names = [...((x as [string, string[], number])[1]).filter((n) => n !== 'bad'), 'BAD4'].sort();
         return ['names', names, names.length];
       },
     },

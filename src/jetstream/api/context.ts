@@ -2,7 +2,7 @@
 // for decoding requests and answering in nats-server's shapes.
 
 import type { JsAccount } from '../js-account.js';
-import { ApiError, jsErr, jsErrText } from './errors.js';
+import { ApiError, jsErr, unlessApiError } from './errors.js';
 import { decodeRequest, goJson, isEmptyRequest, JsonDecodeError, type Schema } from './json.js';
 import type { ApiRequest } from './router.js';
 
@@ -53,7 +53,7 @@ export async function guarded(ctx: JsApiContext, req: ApiRequest, type: string, 
   try {
     await fn();
   } catch (e) {
-    const err = e instanceof ApiError ? e : jsErrText('StreamGeneral', e instanceof Error ? e.message : String(e));
+    const err = unlessApiError('StreamGeneral', e);
     sendErr(ctx, req, type, err, extra);
   }
 }

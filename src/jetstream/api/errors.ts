@@ -57,6 +57,21 @@ export function jsErrText(name: JSErrorName, err: string): ApiError {
  */
 export function unlessApiError(name: JSErrorName, err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  const text = err instanceof Error ? err.message : String(err);
-  return jsErrText(name, text);
+  return jsErrText(name, publicErrorText(err));
+}
+
+/**
+ * The text of an internal failure as an API client may see it. A Node file-system error
+ * ("ENAMETOOLONG: name too long, mkdir '/var/lib/.../obs/X'") becomes its plain reason
+ * ("name too long"): store paths are the operator's business, not the requester's.
+ * Any other absolute path in a message is cut out too.
+ */
+export function publicErrorText(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const sys = err as { code?: unknown; syscall?: unknown };
+  if (typeof sys?.code === 'string' && typeof sys.syscall === 'string') {
+    const m = /^[A-Z0-9_]+: ([^,]*)/.exec(msg);
+    return m ? m[1]! : sys.code;
+  }
+  return msg.replace(/'\/[^']*'|"\/[^"]*"|(^|\s)\/[^\s:,]+/g, (_m, lead?: string) => `${lead ?? ''}<path>`);
 }

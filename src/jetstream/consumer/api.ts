@@ -10,7 +10,7 @@ import { addJetStreamExtension, type JetStreamService } from '../index.js';
 import type { JsAccount } from '../js-account.js';
 import type { Stream } from '../stream.js';
 import type { ApiRequest } from '../api/router.js';
-import { ApiError, jsErr, jsErrText } from '../api/errors.js';
+import { ApiError, jsErr, jsErrText, unlessApiError } from '../api/errors.js';
 import { decodeBody, guarded, sendErr, sendOk, type JsApiContext } from '../api/context.js';
 import { API_LIST_LIMIT, API_NAMES_LIMIT } from '../api/types.js';
 import type { Schema } from '../api/json.js';
@@ -159,7 +159,7 @@ export class ConsumerApi {
       try {
         await deleteConsumer(stream, c);
       } catch (e) {
-        throw e instanceof ApiError ? e : jsErrText('StreamGeneral', e instanceof Error ? e.message : String(e));
+        throw unlessApiError('StreamGeneral', e);
       }
       sendOk(ctx, req, type, { success: true });
     });

@@ -224,22 +224,16 @@ export function setConsumerConfigDefaults(
     if (pedantic && c.max_deliver < -1) return pedanticErr('max_deliver must be set to -1');
     c.max_deliver = -1;
   }
-  if (c.max_waiting < 0) {
-    if (pedantic) return pedanticErr('max_waiting must not be negative');
-    c.max_waiting = 0;
-  }
+  // Kept negative (pedantic aside): checkConsumerConfig refuses it as nats-server 2.9.10 does.
+  if (c.max_waiting < 0 && pedantic) return pedanticErr('max_waiting must not be negative');
   if (c.max_ack_pending < -1) {
     if (pedantic) return pedanticErr('max_ack_pending must be set to -1');
     c.max_ack_pending = -1;
   }
-  if (c.max_batch < 0) {
-    if (pedantic) return pedanticErr('max_batch must not be negative');
-    c.max_batch = 0;
-  }
-  if (c.max_expires < 0) {
-    if (pedantic) return pedanticErr('max_expires must not be negative');
-    c.max_expires = 0;
-  }
+  // Kept negative (pedantic aside): checkConsumerConfig refuses it as nats-server 2.9.10 does.
+  if (c.max_batch < 0 && pedantic) return pedanticErr('max_batch must not be negative');
+  // Kept negative (pedantic aside): checkConsumerConfig refuses it as nats-server 2.9.10 does.
+  if (c.max_expires < 0 && pedantic) return pedanticErr('max_expires must not be negative');
   if (c.max_bytes < 0) {
     if (pedantic) return pedanticErr('max_bytes must not be negative');
     c.max_bytes = 0;

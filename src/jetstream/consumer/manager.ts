@@ -6,11 +6,12 @@
 
 import type { JsAccount } from '../js-account.js';
 import { EMPTY_BUFFER, InboundMsg } from '../../core/types.js';
+import { encodeName } from '../../protocol/names.js';
 import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
 import type { ConsumerState } from '../store/types.js';
 import type { StreamConfig } from '../api/types.js';
-import { ApiError, jsErr, jsErrText } from '../api/errors.js';
+import { ApiError, jsErr, jsErrText, unlessApiError } from '../api/errors.js';
 import { OverlapWorkExceeded, SubjectTrie } from '../subject-trie.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { consumerRecoveryNote } from '../store/consumer-store.js';
@@ -57,7 +58,7 @@ class Deliverer {
     let b = this.subjects.get(subject);
     if (b === undefined) {
       if (this.subjects.size >= 4096) this.subjects.clear();
-      b = Buffer.from(subject);
+      b = encodeName(subject); // the exact bytes the publisher sent (protocol/names.ts)
       this.subjects.set(subject, b);
     }
     return b;
@@ -238,7 +239,9 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
       // A brand-new consumer never inherits state left by an earlier one of the same name.
       if (cstore.hasState()) cstore.forceUpdate(emptyConsumerState());
     } catch (e) {
-      throw jsErr('ConsumerStoreFailed', { err: e instanceof Error ? e.message : String(e) });
+      // nats-server answers 10012 with no detail (the cause, with its path, goes to the log).
+      host.warn(`JetStream consumer '${stream.name} > ${name}': error creating store: ${e instanceof Error ? e.message : String(e)}`);
+      throw jsErrText('ConsumerCreate', 'error creating store for consumer');
     }
   }
   const c = new Consumer(stream, host, config, name, createdNs, cstore);
@@ -247,7 +250,7 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
     c.start();
   } catch (e) {
     void c.shutdown(StopReason.Deleted, true);
-    throw e instanceof ApiError ? e : jsErrText('ConsumerCreate', e instanceof Error ? e.message : String(e));
+    throw unlessApiError('ConsumerCreate', e);
   }
   c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
   c.sendCreateAdvisory();

@@ -1,0 +1,128 @@
+// Protocol names (subjects, queue groups, sids, reply subjects) as strings that
+// keep the exact bytes a peer sent.
+//
+// nats-server treats names as opaque bytes. Decoding them as UTF-8 would turn
+// every invalid byte into U+FFFD, so two different subjects would match each
+// other and an echo would carry other bytes than the ones sent. Decoding as
+// latin1 would keep the bytes but break matching against names that come from
+// JSON (stream subjects, permissions), which are real UTF-8 text.
+//
+// So: valid UTF-8 decodes as usual; a name holding invalid UTF-8 maps each byte
+// that is not part of a valid sequence to a lone low surrogate U+DC80..U+DCFF
+// (the "surrogateescape" idea). A valid UTF-8 decode never yields a lone
+// surrogate, so the mapping is injective, and encodeName() reverses it exactly.
+// The hot path pays nothing for ASCII names: decoding checks for U+FFFD only,
+// encoding checks only when the UTF-8 length differs from the string length.
+import { isUtf8 } from 'node:buffer';
+
+const ESC_BASE = 0xdc00;
+
+/** Decode buf[s, e) as a name, keeping invalid UTF-8 bytes recoverable. */
+export function decodeName(buf: Buffer, s: number, e: number): string {
+  const str = buf.toString('utf8', s, e);
+  if (str.indexOf('\ufffd') === -1) return str;
+  const view = buf.subarray(s, e);
+  if (isUtf8(view)) return str; // a literal U+FFFD sent as EF BF BD
+  return decodeEscaped(view);
+}
+
+/** Slow path: walk the bytes, keep valid sequences, escape every other byte. */
+function decodeEscaped(b: Buffer): string {
+  let out = '';
+  let i = 0;
+  const n = b.length;
+  while (i < n) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      out += String.fromCharCode(c);
+      i++;
+      continue;
+    }
+    const len = seqLength(b, i);
+    if (len === 0) {
+      out += String.fromCharCode(ESC_BASE + c);
+      i++;
+    } else {
+      out += b.toString('utf8', i, i + len);
+      i += len;
+    }
+  }
+  return out;
+}
+
+/** Length of the valid UTF-8 sequence starting at b[i] (a non-ASCII lead byte), 0 when invalid. */
+function seqLength(b: Buffer, i: number): number {
+  const c = b[i]!;
+  const n = b.length;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => k < n && b[k]! >= lo && b[k]! <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    // E0 needs A0..BF (no overlongs), ED needs 80..9F (no surrogates).
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    // F0 needs 90..BF (no overlongs), F4 needs 80..8F (nothing above U+10FFFF).
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** True when `s` holds an escaped byte (so plain UTF-8 encoding would lose it). */
+function hasEscapes(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    if (u >= 0xdc80 && u <= 0xdcff) {
+      // A low surrogate preceded by a high one is a real astral character.
+      const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
+      if (!(prev >= 0xd800 && prev <= 0xdbff)) return true;
+    }
+  }
+  return false;
+}
+
+/** The exact bytes of a name produced by decodeName (or of any ordinary string). */
+export function encodeName(s: string): Buffer {
+  const b = Buffer.from(s);
+  if (b.length === s.length) return b; // ASCII: nothing escaped
+  return hasEscapes(s) ? encodeEscaped(s) : b;
+}
+
+/** Byte length of encodeName(s) without allocating on the ASCII path. */
+export function nameByteLength(s: string): number {
+  const n = Buffer.byteLength(s);
+  if (n === s.length || !hasEscapes(s)) return n;
+  return encodeEscaped(s).length;
+}
+
+/** Write encodeName(s) into buf at off; returns the new offset. */
+export function writeName(buf: Buffer, off: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 127) {
+      if (!hasEscapes(s)) return off + buf.write(s, off, 'utf8');
+      const b = encodeEscaped(s);
+      b.copy(buf, off);
+      return off + b.length;
+    }
+  }
+  return off + buf.write(s, off, 'latin1');
+}
+
+function encodeEscaped(s: string): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    if (u < 0xdc80 || u > 0xdcff) continue;
+    const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
+    if (prev >= 0xd800 && prev <= 0xdbff) continue;
+    if (i > start) parts.push(Buffer.from(s.slice(start, i)));
+    parts.push(Buffer.of(u - ESC_BASE));
+    start = i + 1;
+  }
+  if (start < s.length) parts.push(Buffer.from(s.slice(start)));
+  return Buffer.concat(parts);
+}
