@@ -40,6 +40,9 @@ export interface JetStreamExtension {
 
 const extensions: JetStreamExtension[] = [];
 
+/** Sync interval of replicated streams' stores under the default policy (nats-server's default sync interval). */
+const REPLICA_SYNC_INTERVAL_MS = 120_000;
+
 /** Register an extension for every JetStream service created afterwards (one line in the extension's module). */
 export function addJetStreamExtension(ext: JetStreamExtension): void {
   if (!extensions.includes(ext)) extensions.push(ext);
@@ -140,6 +143,8 @@ export class JetStreamService implements Subsystem {
       this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
       // The meta log records each stream: its files become durable with its first write (store-factory.ts).
       this.storeFactory.deferCreateDurability();
+      // Replicated streams are made durable by their raft WAL (store-factory.ts replicaSync).
+      if (!o.syncIntervalSet) this.storeFactory.lazyReplicaSync(REPLICA_SYNC_INTERVAL_MS);
     }
 
     registerStreamApi(this.router, this.api);

@@ -93,6 +93,15 @@ export class StoreFactory {
    * without weakening the promise that an acknowledged message survives a power loss.
    */
   private deferCreateSync = false;
+  /**
+   * Clustered mode with the default policy: the sync policy of replicated (R>1) streams' stores.
+   * Their messages are acknowledged once committed, i.e. fsync'ed in the raft WAL of a quorum,
+   * and a restarted replica trusts its store only up to the group's last snapshot (taken after
+   * a store flush) and re-applies the WAL after it (cluster/stream-restore.ts). So the store
+   * itself need not be durable per write: it syncs on an interval, on snapshot and at stop, and
+   * PubAcks and visibility wait for the commit and apply only, as in nats-server.
+   */
+  private replicaSync: SyncPolicy | undefined;
 
   constructor(
     private readonly root: string,
@@ -107,6 +116,20 @@ export class StoreFactory {
   /** Called once the meta layer is on (see deferCreateSync). */
   deferCreateDurability(): void {
     this.deferCreateSync = true;
+  }
+
+  /**
+   * Called in clustered mode unless the user chose a sync policy: replicated streams' stores
+   * sync every `intervalMs` instead of before each PubAck (see replicaSync). An explicit
+   * `sync_interval: always` keeps every store fsync'ing per write.
+   */
+  lazyReplicaSync(intervalMs: number): void {
+    if (this.sync === 'always') this.replicaSync = { intervalMs };
+  }
+
+  /** The sync policy of the store of a stream with config `cfg`. */
+  private syncFor(cfg: Pick<StreamConfig, 'num_replicas'>): SyncPolicy {
+    return this.replicaSync !== undefined && cfg.num_replicas > 1 ? this.replicaSync : this.sync;
   }
 
   streamDir(account: string, stream: string): string {
@@ -147,7 +170,9 @@ export class StoreFactory {
     const firstCreated = await mkdir(join(dir, 'msgs'), { recursive: true });
     // meta.json follows the store's sync policy (as the FileStore writes it); meta.inf and the
     // directory entries are always fsync'ed (as saveMeta does).
-    const doSync = this.sync === 'always';
+    // A restored store (open) keeps the server's policy: its data is in no raft log.
+    const sync = withMeta ? this.syncFor(cfg) : this.sync;
+    const doSync = sync === 'always';
     // Directories whose entries changed: the parent of each newly created directory.
     const parents = new Set<string>([dir]);
     if (firstCreated !== undefined) {
@@ -164,13 +189,13 @@ export class StoreFactory {
         await Promise.all([...files.map(fsyncFile), ...[...parents].filter((p) => p !== dir).map(fsyncDir)]);
         await fsyncDir(dir);
       };
-      return openFileStore(sc, { dir, sync: this.sync, log: this.warn, beforeFirstSync });
+      return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
     }
     // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
     for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
     await Promise.all(writes);
     await fsyncDir(dir);
-    return openFileStore(sc, { dir, sync: this.sync, log: this.warn });
+    return openFileStore(sc, { dir, sync, log: this.warn });
   }
 
   /**
@@ -250,7 +275,7 @@ export class StoreFactory {
           task ??= board.begin(`JetStream: recovering stream '${account} > ${name}'`, 'blocks', total);
           task.update(done, total);
         });
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, log: this.warn, metadata: same ? undefined : metadata, recoveryProgress });
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.syncFor(cfg), log: this.warn, metadata: same ? undefined : metadata, recoveryProgress });
         task?.end('recovered');
         out.push({ config: cfg, createdNs, store });
       } catch (e) {

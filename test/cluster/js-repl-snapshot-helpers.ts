@@ -47,10 +47,9 @@ export const PAD = 'x'.repeat(200);
 /** Payload of message i: its key before '|' (what readReplicaOffline reports), then padding. */
 export const payloadOf = (i: number): string => `k${i}|${PAD}`;
 
-/** Publish messages from..to (inclusive) and check each PubAck's sequence. */
-export async function publishRange(nc: NatsConnection, stream: string, from: number, to: number): Promise<void> {
+/** Publish messages from..to (inclusive), `window` at a time, and check each PubAck's sequence. */
+export async function publishRange(nc: NatsConnection, stream: string, from: number, to: number, window = 32): Promise<void> {
   const js = jetstream(nc, { timeout: 20_000 });
-  const window = 32;
   for (let i = from; i <= to; i += window) {
     const acks = [];
     for (let k = i; k <= Math.min(to, i + window - 1); k++) {

@@ -152,3 +152,35 @@ test('StoreFactory.create, clustered: a stream stopped or deleted before any wri
   assert.deepEqual(rec.map((r) => r.config.name), ['KEPT']);
   for (const r of rec) await r.store.stop();
 });
+
+test('StoreFactory.lazyReplicaSync: replicated stores (created and recovered) sync on the interval, single-replica ones per write', async (t) => {
+  const root = tmp(t);
+  const open = (): StoreFactory => {
+    const f = new StoreFactory(root, 'always', () => undefined);
+    f.deferCreateDurability();
+    f.lazyReplicaSync(120_000);
+    return f;
+  };
+  const r3 = cfgOf({ name: 'R3', subjects: ['r3'], num_replicas: 3 });
+  // As the cluster layer validates a replica's config (js-account.ts createStream).
+  const r3cfg = checkStreamConfig({ name: 'R3', subjects: ['r3'], num_replicas: 3 }, { lookupStream: () => undefined, clustered: true });
+  assert.equal(r3cfg.num_replicas, 3, JSON.stringify(r3));
+  const f = open();
+  const a = await f.create('APP', r3cfg, 1n);
+  const b = await f.create('APP', cfgOf({ name: 'R1', subjects: ['r1'] }), 2n);
+  assert.equal(a.ackWaitsForSync, false, 'R3: PubAcks do not wait for the store fsync');
+  assert.equal(b.ackWaitsForSync, true, 'R1: fsync before PubAck');
+  // A restored store holds data no raft log has: it keeps the server's policy.
+  const restored = await f.open('APP', { ...r3cfg, name: 'R3B', subjects: ['r3b'] }, 3n);
+  assert.equal(restored.ackWaitsForSync, true);
+  for (const s of [a, b, restored]) await s.stop();
+  const rec = await open().recover('APP');
+  assert.deepEqual(rec.map((r) => [r.config.name, r.store.ackWaitsForSync]), [['R1', true], ['R3', false]]);
+  for (const r of rec) await r.store.stop();
+
+  // An explicit sync policy (lazyReplicaSync not called), or single-server mode: unchanged.
+  const plain = new StoreFactory(root, 'always', () => undefined);
+  const again = await plain.recover('APP');
+  assert.ok(again.every((r) => r.store.ackWaitsForSync));
+  for (const r of again) await r.store.stop();
+});

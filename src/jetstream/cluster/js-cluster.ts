@@ -47,6 +47,7 @@ import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 import { raftGroupReports, type RaftGroupReport } from './raft-report.js';
+import { walSegmentBytes } from './stream-snapshot-policy.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -232,6 +233,8 @@ export class ClusteredJetStream {
       peers: known,
       clusterSize: Math.max(2, known.length),
       storeDir: this.metaDir,
+      // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
+      segmentMaxBytes: walSegmentBytes({ walBytes: SNAPSHOT_COMPACT_BYTES }),
       transport: this.transport,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),

@@ -43,11 +43,11 @@ export function streamSnapshotPolicy(env: NodeJS.ProcessEnv = process.env): Stre
 }
 
 /**
- * WAL segment size for stream groups. Compaction frees whole segments only, so segments must be
+ * WAL segment size for stream groups (and the meta group, with its own threshold). Compaction frees whole segments only, so segments must be
  * well below the size that triggers a snapshot; otherwise the WAL stays above it after every
  * snapshot (the raft default of 64 MiB would never shrink below 8 MiB) and snapshots repeat.
  */
-export function walSegmentBytes(p: StreamSnapshotPolicy): number {
+export function walSegmentBytes(p: Pick<StreamSnapshotPolicy, 'walBytes'>): number {
   return Math.max(16 * 1024, Math.floor(p.walBytes / 4));
 }
 
