@@ -1,0 +1,125 @@
+// Parity of the meta layer (nats-server jetstream_cluster.go) for behaviour no other test shows:
+// - jsClusteredConsumerListRequest: CONSUMER.LIST (and NAMES) of an R1 and of an R3 stream, asked
+//   through every server, is answered once with every consumer;
+// - processConsumerAssignmentResults: a consumer the meta leader accepted but the stream's server
+//   refuses (on a workqueue stream, one that does not deliver all) is answered once with that server's error and
+//   its assignment is taken back, so no server lists it and the name can be created again.
+// Run against nats-server 2.9.10 and tsnats with the same assertions; one cluster per implementation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
+
+interface ApiError { code: number; err_code: number; description: string }
+interface ConsumerInfo { name: string; stream_name: string; config: { durable_name?: string; filter_subject?: string } }
+interface ListResp { type: string; total: number; consumers: ConsumerInfo[] | null; error?: ApiError }
+interface NamesResp { type: string; total: number; consumers: string[] | null; error?: ApiError }
+interface CreateResp { type: string; name?: string; error?: ApiError }
+
+const CREATE_T = 'io.nats.jetstream.api.v1.consumer_create_response';
+
+for (const impl of IMPLS) {
+  describe(`meta parity on a 3-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
+    let c: JsCluster;
+    let ncs: NatsConnection[];
+    before(async () => {
+      c = await JsCluster.start({ impl, size: 3 });
+      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+    });
+    after(async () => {
+      await c?.shutdown();
+    });
+
+    async function createConsumer(i: number, stream: string, name: string, cfg: Record<string, unknown> = {}) {
+      const r = await apiRequest<CreateResp>(ncs[i]!, `$JS.API.CONSUMER.CREATE.${stream}.${name}`,
+        { stream_name: stream, config: { durable_name: name, ack_policy: 'explicit', ...cfg } });
+      assert.equal(r.all.length, 1, `one reply to CONSUMER.CREATE ${stream}.${name}`);
+      return r.first!;
+    }
+
+    /** CONSUMER.LIST and NAMES through every server once every server agrees on `want` (sorted). */
+    async function listedEverywhere(stream: string, want: string[]): Promise<void> {
+      for (let i = 0; i < 3; i++) {
+        // A consumer's leader may still be starting right after the create: wait for the full
+        // list, then check that the answer came once and in nats-server's shape.
+        const list = await pollUntil(async () => {
+          const r = await apiRequest<ListResp>(ncs[i]!, `$JS.API.CONSUMER.LIST.${stream}`);
+          const names = (r.first?.consumers ?? []).map((x) => x.name).sort();
+          return JSON.stringify(names) === JSON.stringify(want) ? r : undefined;
+        }, `CONSUMER.LIST of ${stream} via ${c.nodes[i]!.name} = ${want.join(',')}`, 30_000, 100);
+        assert.equal(list.all.length, 1, `one reply to CONSUMER.LIST via ${c.nodes[i]!.name}`);
+        const l = list.first!;
+        assert.equal(l.type, 'io.nats.jetstream.api.v1.consumer_list_response');
+        assert.equal(l.total, want.length);
+        for (const ci of l.consumers ?? []) {
+          assert.equal(ci.stream_name, stream);
+          assert.equal(ci.config.durable_name, ci.name);
+        }
+        const names = await apiRequest<NamesResp>(ncs[i]!, `$JS.API.CONSUMER.NAMES.${stream}`);
+        assert.equal(names.all.length, 1, `one reply to CONSUMER.NAMES via ${c.nodes[i]!.name}`);
+        assert.equal(names.first!.type, 'io.nats.jetstream.api.v1.consumer_names_response');
+        assert.deepEqual([...(names.first!.consumers ?? [])].sort(), want);
+      }
+    }
+
+    for (const replicas of [1, 3]) {
+      test(`CONSUMER.LIST of an R${replicas} stream: one reply through every server, every consumer listed`, async () => {
+        const stream = `LIST${replicas}`;
+        const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, `$JS.API.STREAM.CREATE.${stream}`,
+          { name: stream, subjects: [`list${replicas}.>`], num_replicas: replicas, storage: 'file' });
+        assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+        await streamInfoWithLeader(ncs[1]!, stream);
+        for (let i = 0; i < 3; i++) {
+          const r = await createConsumer(i, stream, `D${i}`);
+          assert.equal(r.error, undefined, JSON.stringify(r));
+        }
+        await listedEverywhere(stream, ['D0', 'D1', 'D2']);
+        const del = await apiRequest(ncs[2]!, `$JS.API.CONSUMER.DELETE.${stream}.D1`);
+        assert.equal(del.all.length, 1);
+        await listedEverywhere(stream, ['D0', 'D2']);
+        await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
+      });
+    }
+
+    test('a consumer the stream\'s server refuses: its error once, the assignment taken back, the name free again', async () => {
+      const stream = 'REFUSE';
+      const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, `$JS.API.STREAM.CREATE.${stream}`,
+        { name: stream, subjects: ['refuse.>'], num_replicas: 1, storage: 'file', retention: 'workqueue' });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      // The meta leader checks the consumer's own config; the workqueue rules are the stream's
+      // server's (nats-server addConsumerWithAssignment), which refuses after the assignment.
+      const consumersInMeta = async (i: number) => {
+        const r = await apiRequest<{ consumers: number }>(ncs[i]!, '$JS.API.INFO', undefined, { settleMs: 0 });
+        return r.first!.consumers;
+      };
+      const base = await consumersInMeta(0);
+      const bad = await createConsumer(1, stream, 'BAD', { deliver_policy: 'last' });
+      assert.equal(bad.type, CREATE_T);
+      assert.deepEqual(bad.error, { code: 400, err_code: 10101, description: 'consumer must be deliver all on workqueue stream' });
+      // The leader removes the refused assignment: the account's consumer count (the meta
+      // leader's, from the assignments) is back where it was; no server lists the name.
+      for (let i = 0; i < 3; i++) {
+        await pollUntil(async () => ((await consumersInMeta(i)) === base ? true : undefined),
+          `ACCOUNT INFO via ${c.nodes[i]!.name}: ${base} consumers again`, 30_000, 100);
+        await pollUntil(async () => {
+          const n = await apiRequest<NamesResp>(ncs[i]!, `$JS.API.CONSUMER.NAMES.${stream}`, undefined, { settleMs: 0 });
+          return n.first && (n.first.consumers ?? []).length === 0 ? true : undefined;
+        }, `BAD gone from CONSUMER.NAMES via ${c.nodes[i]!.name}`, 30_000, 100);
+        const info = await apiRequest(ncs[i]!, `$JS.API.CONSUMER.INFO.${stream}.BAD`);
+        assert.equal(info.all.length, 1);
+        assert.deepEqual(info.first, {
+          type: 'io.nats.jetstream.api.v1.consumer_info_response',
+          error: { code: 404, err_code: 10014, description: 'consumer not found' },
+        });
+      }
+      // The same name with a valid configuration is a new consumer (no "already exists").
+      const good = await pollUntil(async () => {
+        const r = await createConsumer(2, stream, 'BAD', { deliver_policy: 'all' });
+        return r.error === undefined ? r : undefined;
+      }, 'the valid create of BAD', 30_000, 200);
+      assert.equal(good.type, CREATE_T);
+      assert.equal(good.name, 'BAD');
+      await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
+    });
+  });
+}
