@@ -1,14 +1,19 @@
 // Parity of the meta layer (nats-server jetstream_cluster.go) for behaviour no other test shows:
 // - jsClusteredConsumerListRequest: CONSUMER.LIST (and NAMES) of an R1 and of an R3 stream, asked
 //   through every server, is answered once with every consumer;
+// - createRaftGroup / processClusterDeleteStream: every peer of an R3 stream has the group's
+//   directory under <system account>/_js_ with a peers.idx naming the three peers; the delete removes it;
 // - processConsumerAssignmentResults: a consumer the meta leader accepted but the stream's server
 //   refuses (on a workqueue stream, one that does not deliver all) is answered once with that server's error and
 //   its assignment is taken back, so no server lists it and the name can be created again.
 // Run against nats-server 2.9.10 and tsnats with the same assertions; one cluster per implementation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
+import { decodePeerState } from '../../src/raft/codec.js';
+import { IMPLS, JsCluster, apiRequest, peerIdOf, pollUntil, skipReason, streamInfoWithLeader, type JsNode } from './js-cluster-harness.js';
 
 interface ApiError { code: number; err_code: number; description: string }
 interface ConsumerInfo { name: string; stream_name: string; config: { durable_name?: string; filter_subject?: string } }
@@ -32,7 +37,7 @@ for (const impl of IMPLS) {
 
     async function createConsumer(i: number, stream: string, name: string, cfg: Record<string, unknown> = {}) {
       const r = await apiRequest<CreateResp>(ncs[i]!, `$JS.API.CONSUMER.CREATE.${stream}.${name}`,
-        { stream_name: stream, config: { durable_name: name, ack_policy: 'explicit', ...cfg } });
+        { stream_name: stream, config: { durable_name: name, ack_policy: 'explicit', ...cfg } }, { waitMs: 30_000 });
       assert.equal(r.all.length, 1, `one reply to CONSUMER.CREATE ${stream}.${name}`);
       return r.first!;
     }
@@ -62,11 +67,45 @@ for (const impl of IMPLS) {
       }
     }
 
+    /** The stream raft group directories (`S-R3F-...`) on node n. */
+    const streamGroupDirs = (n: JsNode): string[] => {
+      const dir = join(n.storeDir, 'jetstream', 'SYS', '_js_'); // the harness's system account is SYS
+      return existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith('S-R3')).map((d) => join(dir, d)) : [];
+    };
+
+    test('an R3 stream\'s raft group: its directory and peers.idx on every peer, gone after the delete', async () => {
+      const stream = 'GROUP3';
+      const s = await apiRequest<{ error?: ApiError }>(ncs[2]!, `$JS.API.STREAM.CREATE.${stream}`,
+        { name: stream, subjects: ['group3.>'], num_replicas: 3, storage: 'file' });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      await streamInfoWithLeader(ncs[0]!, stream);
+      const peers = c.nodes.map((n) => peerIdOf(n.name)).sort();
+      for (const n of c.nodes) {
+        const dirs = await pollUntil(async () => {
+          const d = streamGroupDirs(n).filter((x) => existsSync(join(x, 'peers.idx')));
+          return d.length === 1 ? d : undefined;
+        }, `one R3 stream group with peers.idx on ${n.name}`, 30_000, 100);
+        const ps = decodePeerState(readFileSync(join(dirs[0]!, 'peers.idx')));
+        assert.ok(!(ps instanceof Error), `peers.idx of ${n.name} decodes`);
+        assert.deepEqual([...ps.knownPeers].sort(), peers, `the group's peers in ${n.name}'s peers.idx`);
+        assert.equal(ps.clusterSize, 3);
+      }
+      const del = await apiRequest<{ success?: boolean }>(ncs[1]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { waitMs: 30_000 });
+      // nats-server 2.9.10 lets every member that knows no stream leader answer too (a follower
+      // that has not heard from the new leader yet, on a loaded machine): one or more successes
+      // there; tsnats answers once, from the stream leader or the meta leader.
+      if (impl === 'tsnats') assert.equal(del.all.length, 1, 'one reply to STREAM.DELETE');
+      assert.ok(del.all.length >= 1 && del.all.every((r) => r.success === true), JSON.stringify(del.all));
+      for (const n of c.nodes) {
+        await pollUntil(async () => (streamGroupDirs(n).length === 0 ? true : undefined), `no stream group dir left on ${n.name}`, 30_000, 100);
+      }
+    });
+
     for (const replicas of [1, 3]) {
       test(`CONSUMER.LIST of an R${replicas} stream: one reply through every server, every consumer listed`, async () => {
         const stream = `LIST${replicas}`;
         const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, `$JS.API.STREAM.CREATE.${stream}`,
-          { name: stream, subjects: [`list${replicas}.>`], num_replicas: replicas, storage: 'file' });
+          { name: stream, subjects: [`list${replicas}.>`], num_replicas: replicas, storage: 'file' }, { waitMs: 30_000 });
         assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
         await streamInfoWithLeader(ncs[1]!, stream);
         for (let i = 0; i < 3; i++) {
