@@ -4,6 +4,7 @@
 // scanner directly; the Promise-based helpers are for setup only.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { FrameScanner, connectFrame, tokenize, type ConnectOptions, type ScannerHandlers } from './proto.js';
 
 const PING = Buffer.from('PING\r\n');
@@ -16,6 +17,15 @@ export interface ConnOptions extends ConnectOptions {
   /** fixed MSG frame for the scanner's counting fast path */
   fixedFrame?: { frame: number; header: number };
   connectTimeoutMs?: number;
+  /** upgrade to TLS after INFO, as NATS clients do (the TLS suite) */
+  tls?: ConnTls;
+}
+
+export interface ConnTls {
+  /** PEM of the CA that signed the server certificate */
+  ca: string;
+  /** the only TLS 1.3 suite offered (e.g. TLS_AES_128_GCM_SHA256), so both servers negotiate the same one */
+  suite?: string;
 }
 
 export interface ReceivedMsg {
@@ -86,6 +96,7 @@ export class RawConn {
    * `wantMsgs` routes MSG frames to onMsg / request replies instead of only counting them.
    */
   static async open(o: ConnOptions, wantMsgs = true): Promise<RawConn> {
+    if (o.tls) return RawConn.openTls(o, o.tls, wantMsgs);
     // `onread` reads into one reused buffer and skips the stream machinery
     // (no Buffer allocation and 'data' event per read): the scanner only
     // looks at each read once and copies what it must keep.
@@ -116,6 +127,55 @@ export class RawConn {
     await conn.ping(timeoutMs);
     if (conn.closed) throw new Error(`connection refused after CONNECT: ${conn.lastError}`);
     return conn;
+  }
+
+  /**
+   * TLS: INFO arrives in plaintext, then the client starts the handshake. Reads come as
+   * 'data' events (a TLS socket has no `onread`); the scanner is the same.
+   */
+  private static async openTls(o: ConnOptions, t: ConnTls, wantMsgs: boolean): Promise<RawConn> {
+    const timeoutMs = o.connectTimeoutMs ?? 5000;
+    const raw = net.createConnection({ port: o.port, host: o.host ?? '127.0.0.1' });
+    raw.setNoDelay(true);
+    const infoLine = await withTimeout(new Promise<Buffer>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      const onData = (b: Buffer) => {
+        got = Buffer.concat([got, b]);
+        if (got.includes('\r\n')) {
+          raw.off('data', onData);
+          raw.pause();
+          resolve(got);
+        }
+      };
+      raw.on('data', onData);
+      raw.once('error', reject);
+      raw.once('close', () => reject(new Error('closed before INFO')));
+    }), timeoutMs, 'INFO');
+    // node takes TLS 1.3 suites in `ciphers` (TLS_ names); offering one suite and TLS 1.3 only
+    // leaves the server no choice.
+    const socket = tls.connect({
+      socket: raw, host: o.host ?? '127.0.0.1', ca: t.ca,
+      ...(t.suite ? { ciphers: t.suite, minVersion: 'TLSv1.3' as const } : {}),
+    });
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => resolve());
+      socket.once('error', reject);
+    }), timeoutMs, 'TLS handshake');
+    const conn = new RawConn(socket, wantMsgs, o.fixedFrame);
+    conn.scanner.feed(infoLine);
+    socket.on('data', (b: Buffer) => {
+      conn.scanner.feed(b);
+      conn.afterRead?.();
+    });
+    socket.write(connectFrame(o));
+    await conn.ping(timeoutMs);
+    if (conn.closed) throw new Error(`connection refused after CONNECT: ${conn.lastError}`);
+    return conn;
+  }
+
+  /** The negotiated TLS cipher (TLS connections only). */
+  get tlsCipher(): string | undefined {
+    return this.socket instanceof tls.TLSSocket ? this.socket.getCipher()?.standardName : undefined;
   }
 
   write(buf: Buffer | string): boolean {

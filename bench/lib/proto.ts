@@ -15,6 +15,9 @@ export interface ConnectOptions {
   noResponders?: boolean;
   echo?: boolean;
   name?: string;
+  /** user/password authentication (servers configured with accounts) */
+  user?: string;
+  pass?: string;
 }
 
 /** CONNECT line as real clients send it: verbose/pedantic explicitly false. */
@@ -30,6 +33,7 @@ export function connectFrame(o: ConnectOptions = {}): Buffer {
     lang: 'tsnats-bench',
     version: '1.0.0',
     name: o.name ?? 'bench',
+    ...(o.user !== undefined ? { user: o.user, pass: o.pass ?? '' } : {}),
   };
   return Buffer.from(`CONNECT ${JSON.stringify(json)}\r\n`);
 }

@@ -29,6 +29,8 @@ export interface ServerSpec {
   cluster?: { name: string; port: number; routes: number[]; serverName: string };
   /** override the client port (default -1: the server binds a free port) */
   port?: number;
+  /** client TLS (`tls {}` in a config file, the same for both servers) */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningServer {
@@ -82,7 +84,8 @@ export function detectPinning(disabled: boolean): Pinning | undefined {
   return { serverCpus: cpus.slice(0, -1).join(','), generatorCpus: String(cpus[cpus.length - 1]) };
 }
 
-function cpuList(): number[] {
+/** The CPUs this process may run on (taskset), [] when unknown. */
+export function cpuList(): number[] {
   const r = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
   const m = /:\s*([\d,\s-]+)\s*$/.exec(r.stdout ?? '');
   if (!m) return [];
@@ -187,8 +190,8 @@ function commandFor(spec: ServerSpec, port: number, o: LaunchOptions): { cmd: st
   const args: string[] = [];
   if (o.cpuProfileDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir);
   args.push(TSNATS_CLI);
-  if (spec.jetstream?.syncInterval !== undefined) {
-    // The sync policy has no flag: use a config file (same format as nats-server's).
+  if (spec.jetstream?.syncInterval !== undefined || spec.tls !== undefined) {
+    // The sync policy has no flag, TLS is set the same way for both: a config file (nats-server's format).
     args.push('-c', writeConf(spec, port, o.scratchDir));
     return { cmd: process.execPath, args };
   }
@@ -210,6 +213,7 @@ function writeConf(spec: ServerSpec, port: number, dir: string): string {
     const sync = spec.jetstream.syncInterval !== undefined ? `, sync_interval: ${JSON.stringify(spec.jetstream.syncInterval)}` : '';
     lines.push(`jetstream { store_dir: ${JSON.stringify(spec.jetstream.storeDir)}${sync} }`);
   }
+  if (spec.tls) lines.push(`tls { cert_file: ${JSON.stringify(spec.tls.certFile)}, key_file: ${JSON.stringify(spec.tls.keyFile)} }`);
   if (spec.cluster) {
     const c = spec.cluster;
     lines.push(`server_name: ${c.serverName}`);

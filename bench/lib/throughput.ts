@@ -3,6 +3,7 @@
 import { startWorker, type GenWorker } from './workers.js';
 import type { PublisherConfig } from '../workers/publisher.js';
 import type { SubscriberConfig } from '../workers/subscriber.js';
+import type { ConnTls } from './conn.js';
 
 export interface Counts {
   warmupMsgs: number;
@@ -25,10 +26,11 @@ function framesPerChunk(subject: string, payloadBytes: number): number {
   return Math.max(1, Math.floor(CHUNK_BYTES / frameBytes));
 }
 
-function publisherConfig(port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer): PublisherConfig {
+function publisherConfig(port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer, tls?: ConnTls): PublisherConfig {
   const fpc = framesPerChunk(subject, payloadBytes);
   return {
     port,
+    tls,
     subject,
     payloadBytes,
     warmupMsgs: c.warmupMsgs,
@@ -48,9 +50,9 @@ export interface Window {
 }
 
 export async function measurePublishOnly(
-  port: number, subject: string, payloadBytes: number, c: Counts, window?: Window,
+  port: number, subject: string, payloadBytes: number, c: Counts, window?: Window, tls?: ConnTls,
 ): Promise<{ perSec: number; generatorCpuShare: number }> {
-  const pub = startWorker('publisher', publisherConfig(port, subject, payloadBytes, c));
+  const pub = startWorker('publisher', publisherConfig(port, subject, payloadBytes, c, undefined, tls));
   try {
     await pub.ready;
     const meter = cpuMeter();
@@ -99,6 +101,7 @@ export async function measureFanout(
   timeoutMs: number,
   beforePublish?: () => Promise<void>,
   window?: Window,
+  tls?: ConnTls,
 ): Promise<FanoutResult> {
   const counters = new SharedArrayBuffer(4 * subscribers);
   const subs: GenWorker[] = [];
@@ -107,6 +110,7 @@ export async function measureFanout(
     for (let i = 0; i < subscribers; i++) {
       const cfg: SubscriberConfig = {
         port: subPort,
+        tls,
         subject,
         payloadBytes,
         warmupMsgs: c.warmupMsgs,
@@ -119,7 +123,7 @@ export async function measureFanout(
     }
     await Promise.all(subs.map((s) => s.ready));
     if (beforePublish) await beforePublish();
-    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters));
+    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters, tls));
     await pub.ready;
     const meter = cpuMeter();
     window?.start();

@@ -10,11 +10,13 @@
 // last PONG and posts {type:'done', measuredMsgs, startNs, endNs}.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { RawConn } from '../lib/conn.js';
+import { RawConn, type ConnTls } from '../lib/conn.js';
 import { payloadOf, pubFrame, repeatFrame } from '../lib/proto.js';
 
 export interface PublisherConfig {
   port: number;
+  /** TLS after INFO (the TLS suite) */
+  tls?: ConnTls;
   subject: string;
   payloadBytes: number;
   warmupMsgs: number;
@@ -36,7 +38,7 @@ const waitAsync = (Atomics as unknown as {
 const PING = Buffer.from('PING\r\n');
 
 async function main(): Promise<void> {
-  const conn = await RawConn.open({ port: cfg.port, name: 'bench-pub', echo: false }, false);
+  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: 'bench-pub', echo: false }, false);
   const frame = pubFrame(cfg.subject, '', payloadOf(cfg.payloadBytes));
   const chunk = repeatFrame(frame, cfg.framesPerChunk, PING);
   const counters = cfg.counters ? new Int32Array(cfg.counters) : undefined;

@@ -8,11 +8,13 @@
 // {type:'done', count, startNs, endNs} or {type:'error'}.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { RawConn } from '../lib/conn.js';
+import { RawConn, type ConnTls } from '../lib/conn.js';
 import { msgFrameLength } from '../lib/proto.js';
 
 export interface SubscriberConfig {
   port: number;
+  /** TLS after INFO (the TLS suite) */
+  tls?: ConnTls;
   subject: string;
   payloadBytes: number;
   warmupMsgs: number;
@@ -27,7 +29,7 @@ const cfg = workerData as SubscriberConfig;
 async function main(): Promise<void> {
   const sid = '1';
   const fixed = msgFrameLength(cfg.subject, sid, cfg.payloadBytes);
-  const conn = await RawConn.open({ port: cfg.port, name: `bench-sub-${cfg.index}`, fixedFrame: fixed }, false);
+  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: `bench-sub-${cfg.index}`, fixedFrame: fixed }, false);
   const counters = new Int32Array(cfg.counters);
   conn.sub(cfg.subject, sid);
   await conn.ping();

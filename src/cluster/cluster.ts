@@ -5,6 +5,8 @@
 // addRoute, forwardNewRouteInfoToKnownServers), one connection per remote server,
 // account names in every protocol line.
 import net from 'node:net';
+import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
+import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -101,6 +103,10 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly configured: RouteUrl[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly dialSockets = new Set<net.Socket>();
+  /** accepted route sockets still in the TLS handshake */
+  private readonly handshaking = new Set<net.Socket>();
+  /** cluster `tls` block: every route is TLS (null: plain TCP) */
+  private tls: TlsSettings | null = null;
   private readonly peerClientUrls = new RefCountedUrlSet();
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
@@ -140,7 +146,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
         server.log.error(`Error parsing route URL: ${(e as Error).message}`);
       }
     }
-    if (c.tls !== undefined) server.log.warn('TLS on routes is not supported by tsnats: routes are plain TCP');
+    this.tls = c.tls !== undefined ? buildTlsSettings(c.tls) : null;
     if (c.poolSize !== undefined && c.poolSize > 1) {
       server.log.debug('Route pooling is not used: one connection per remote server (nats-server 2.9 behaviour)');
     }
@@ -178,6 +184,8 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     this.timers.clear();
     for (const s of this.dialSockets) s.destroy();
     this.dialSockets.clear();
+    for (const s of this.handshaking) s.destroy();
+    this.handshaking.clear();
     const listener = this.listener;
     this.listener = null;
     const closed = listener !== null ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
@@ -264,6 +272,8 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       lnoc: true,
     };
     if (c.authorization?.user) info.auth_required = true;
+    // nats-server: a cluster tls block makes routes both require and verify TLS (in INFO).
+    if (c.tls !== undefined) info.tls_required = info.tls_verify = true;
     if (o.jetstream.enabled) info.jetstream = true;
     if (c.advertise) {
       const adv = parseRouteUrl(c.advertise.includes(':') ? c.advertise : `${c.advertise}:${this.port}`);
@@ -299,7 +309,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       pedantic: false,
       user: url.user,
       pass: url.pass,
-      tls_required: false,
+      tls_required: this.tls !== null,
       headers: !this.server.options.noHeaderSupport,
       name: this.server.serverId,
       cluster: this.clusterName,
@@ -315,7 +325,22 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       socket.destroy();
       return;
     }
-    this.createRoute(socket, undefined);
+    const settings = this.tls;
+    if (settings === null) {
+      this.createRoute(socket, undefined);
+      return;
+    }
+    this.handshaking.add(socket);
+    socket.on('error', ignoreError);
+    acceptRouteTls(socket, settings).then((secure) => {
+      this.handshaking.delete(socket);
+      if (this.stopped) secure.destroy();
+      else this.createRoute(secure, undefined);
+    }, (e: Error) => {
+      this.handshaking.delete(socket);
+      const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
+      this.log('error', `${who} - TLS route handshake error: ${e.message}`);
+    });
   }
 
   private createRoute(socket: net.Socket, solicit: { url: RouteUrl; routeType: RouteType } | undefined): RouteConnection {
@@ -357,6 +382,18 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
       if (error === null) {
         try {
           socket = await this.dial(address, url.port);
+          if (this.tls !== null) {
+            const raw = socket;
+            socket = null;
+            this.dialSockets.add(raw);
+            try {
+              socket = await dialRouteTls(raw, this.tls, url.host);
+            } catch (e) {
+              throw new Error(`TLS route handshake error: ${(e as Error).message}`);
+            } finally {
+              this.dialSockets.delete(raw);
+            }
+          }
         } catch (e) {
           error = e as Error;
         }

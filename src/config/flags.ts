@@ -15,7 +15,7 @@ import { tlsUnsupportedError } from './tls-unsupported.js';
 import {
   DEFAULT_PORT, defaultOptions, type AuthorizationConfig, type ClusterOptions, type Options,
 } from './options.js';
-import { defaultClusterOptions } from './load-blocks.js';
+import { defaultClusterOptions, tlsFilesError } from './load-blocks.js';
 
 /** A command-line error, with nats-server's message (the CLI prints `nats-server: <message>`). */
 export class FlagError extends Error {
@@ -341,6 +341,9 @@ function applyTlsFlags(o: Options, values: Map<string, string | number | boolean
     caFile: values.get('tlscacert') as string | undefined,
     verify: values.get('tlsverify') === true,
   };
+  // nats-server loads the files while reading the flags (GenTLSConfig).
+  const bad = tlsFilesError(o.tls);
+  if (bad !== undefined) throw new FlagError(bad);
 }
 
 /**
@@ -384,7 +387,7 @@ export function resolveOptions(argv: string[]): ResolvedCommandLine {
     const invalid = validateOptions(options);
     if (invalid !== undefined) throw new FlagError(invalid);
   }
-  // Refused with -t too: a config asking for TLS cannot be served by tsnats.
+  // Refused with -t too: TLS settings tsnats cannot honour.
   const noTls = tlsUnsupportedError(options);
   if (noTls !== undefined) throw new FlagError(noTls);
   return { action: check ? 'check' : 'run', options, configFile: configFile || undefined, warnings, notices };

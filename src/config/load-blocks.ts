@@ -11,6 +11,7 @@ import {
   parseListen, storageSize, str, strictDurationMs,
 } from './load-util.js';
 import { parseAuthorizationBlock, parsePermissions } from './load-auth.js';
+import { tlsNamesError } from './tls-names.js';
 import type { ClusterOptions, JetStreamOptions, Options, TlsConfig } from './options.js';
 
 const ROUTE_MAX_PING_INTERVAL_MS = 30_000;
@@ -245,7 +246,10 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
       case 'verify_cert_and_check_known_urls': {
         const b = expectBool(v, 'verify_cert_and_check_known_urls');
         if (b && clientContext) throw ConfigError.at(v, 'verify_cert_and_check_known_urls not supported in this context');
-        if (b) t.verify = true;
+        if (b) {
+          t.verify = true;
+          (t.unsupported ??= []).push(k);
+        }
         break;
       }
       case 'allow_insecure_cipher_suites':
@@ -338,8 +342,9 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
       case 'ca_certs_match':
       case 'cert_match_skip_invalid':
       case 'ocsp_peer':
-        // Windows certificate store and OCSP peer checks: accepted so configs written for
-        // nats-server load; tsnats does not act on them.
+        // Windows certificate store and OCSP peer checks: the config loads, and the server
+        // refuses to start with them (config/tls-unsupported.ts) rather than skip a check.
+        (t.unsupported ??= []).push(k);
         break;
       default:
         throw tlsError(v, `unknown field ${goQuote(key)}`);
@@ -348,6 +353,8 @@ export function parseTls(n: ConfNode, clientContext: boolean): TlsConfig {
   if (t.certificates && t.certFile) {
     throw ConfigError.at(n, "error parsing tls config, cannot combine 'cert_file' option with 'certs' option");
   }
+  const badName = tlsNamesError(t);
+  if (badName !== undefined) throw ConfigError.at(n, badName);
   checkTlsFiles(n, t);
   return t;
 }
@@ -363,25 +370,33 @@ function readFileForTls(file: string): Buffer {
 
 /** nats-server GenTLSConfig loads the certificate files while reading the config; so do we. */
 function checkTlsFiles(n: ConfNode, t: TlsConfig): void {
-  if (t.certFile && !t.keyFile) throw ConfigError.at(n, "missing 'key_file' in TLS configuration");
-  if (!t.certFile && t.keyFile) throw ConfigError.at(n, "missing 'cert_file' in TLS configuration");
+  const err = tlsFilesError(t);
+  if (err !== undefined) throw ConfigError.at(n, err);
+}
+
+/** Why the files of a tls block cannot be used (missing, unreadable, not a key pair), or undefined. */
+export function tlsFilesError(t: TlsConfig): string | undefined {
+  if (t.certFile && !t.keyFile) return "missing 'key_file' in TLS configuration";
+  if (!t.certFile && t.keyFile) return "missing 'cert_file' in TLS configuration";
   const pairs = t.certFile && t.keyFile ? [{ certFile: t.certFile, keyFile: t.keyFile }] : (t.certificates ?? []);
-  pairs.forEach((p, i) => {
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i]!;
     const which = t.certificates ? ` ${i + 1}/${pairs.length}` : '';
     try {
       createSecureContext({ cert: readFileForTls(p.certFile), key: readFileForTls(p.keyFile) });
     } catch (e) {
-      throw ConfigError.at(n, `error parsing X509 certificate/key pair${which}: ${(e as Error).message}`);
+      return `error parsing X509 certificate/key pair${which}: ${(e as Error).message}`;
     }
-  });
+  }
   if (t.caFile) {
     try {
       const pem = readFileForTls(t.caFile);
-      if (!pem.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) throw new Error('failed to parse root ca certificate');
+      if (!pem.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) return 'failed to parse root ca certificate';
     } catch (e) {
-      throw ConfigError.at(n, (e as Error).message);
+      return (e as Error).message;
     }
   }
+  return undefined;
 }
 
 // ---- cluster --------------------------------------------------------------------------

@@ -144,6 +144,8 @@ function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelS
   const unsupported = UNSUPPORTED_KEYS[k];
   if (unsupported) {
     c.notSupported(v, unsupported);
+    // TLS asked for a listener tsnats does not have: refused at start (config/tls-unsupported.ts).
+    if (v.kind === 'map' && [...v.value].some(([bk]) => bk.toLowerCase() === 'tls')) c.notSupported(v, `${unsupported} tls`);
     return;
   }
   switch (k) {

@@ -118,6 +118,8 @@ export interface TlsConfig {
   connectionRateLimit?: number;
   certificates?: { certFile: string; keyFile: string }[];
   allowInsecureCipherSuites?: boolean;
+  /** keys tsnats parses but cannot act on (cert_store, ocsp_peer, ...): refused at start */
+  unsupported?: string[];
 }
 
 export interface ClusterOptions {

@@ -1,16 +1,29 @@
-// tsnats has no TLS listener yet. A config that asks for TLS (client `tls {}`,
-// `--tls*` flags, `cluster { tls {} }`, the https monitoring port) must stop the
-// server at start-up (and fail `-t`): running plaintext where the operator asked
-// for encryption and certificate checks would hand cleartext passwords, and a
-// port meant for certificate holders only, to anyone who connects.
-import type { Options } from './options.js';
+// TLS settings tsnats cannot honour stop the server at start-up (and fail `-t`): running
+// without them where the operator asked for encryption or a certificate check would hand
+// cleartext passwords, or a port meant for certificate holders only, to anyone who
+// connects. Client, route and https monitoring TLS are served (src/tls/); what is listed
+// here is not.
+import type { Options, TlsConfig } from './options.js';
 
-/** The reason the options cannot be served without TLS support, or undefined when they ask for no TLS. */
+function blockProblems(where: string, t: TlsConfig | undefined, out: string[]): void {
+  if (t === undefined) return;
+  if (!t.certFile && !(t.certificates && t.certificates.length > 0)) {
+    out.push(`${where}: no cert_file/key_file (cert_store, the Windows certificate store, is not supported)`);
+  }
+  if (t.certificates && t.certificates.length > 1) out.push(`${where}: more than one certificate in 'certs'`);
+  if (t.connectionRateLimit !== undefined && t.connectionRateLimit > 0) out.push(`${where}: connection_rate_limit`);
+  for (const k of new Set(t.unsupported ?? [])) out.push(`${where}: ${k}`);
+}
+
+/** The reason the options cannot be served, or undefined when tsnats serves all the TLS they ask for. */
 export function tlsUnsupportedError(o: Options): string | undefined {
-  const asked: string[] = [];
-  if (o.tls) asked.push('client connections (tls block or --tls flags)');
-  if (o.cluster?.tls) asked.push('routes (cluster tls block)');
-  if (o.httpsPort !== undefined) asked.push('monitoring (https / https_port)');
-  if (asked.length === 0) return undefined;
-  return `TLS is not supported by tsnats yet; refusing to start rather than run without it: TLS requested for ${asked.join(', ')}`;
+  const problems: string[] = [];
+  blockProblems('client connections (tls block)', o.tls, problems);
+  blockProblems('routes (cluster tls block)', o.cluster?.tls, problems);
+  if (o.cluster?.tls?.verifyAndMap) problems.push('routes (cluster tls block): verify_and_map');
+  for (const u of o.unsupported) {
+    if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
+  }
+  if (problems.length === 0) return undefined;
+  return `TLS setting not supported by tsnats; refusing to start rather than run without it: ${problems.join(', ')}`;
 }

@@ -1,6 +1,7 @@
 // The seam where authentication and permissions plug into client connections.
 // The core has no built-in users: the server installs a ClientAuthenticator
 // (src/auth builds it from the options) and the client asks it on CONNECT.
+import type { X509Certificate } from 'node:crypto';
 import type { Account } from './account.js';
 
 /** CONNECT fields (client.go ClientOpts), after applying nats-server's defaults. */
@@ -108,6 +109,8 @@ export interface ConnectionAuthInfo {
   nonce?: string;
   /** nats-server connection type for allowed_connection_types (STANDARD when absent: the client port) */
   connectionType?: string;
+  /** the client's TLS certificate, when it presented one (verify_and_map) */
+  tlsCert?: X509Certificate;
 }
 
 export interface ClientAuthenticator {
@@ -117,6 +120,9 @@ export interface ClientAuthenticator {
   readonly needsNonce?: boolean;
   /** an op before CONNECT is allowed and the client is bound to this result (no_auth_user) */
   readonly noAuthUser?: boolean;
-  /** null = Authorization Violation */
-  authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null;
+  /**
+   * null = Authorization Violation. A Promise (a check that must not run on the event loop,
+   * such as bcrypt) holds the connection's input until it settles.
+   */
+  authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null | Promise<AuthResult | null>;
 }

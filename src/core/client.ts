@@ -6,6 +6,8 @@
 // subs (Map sid -> Subscription), opts (name/lang/version...), account,
 // authorizedUser, closeReason, stopMs.
 import type { Socket } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { Options } from '../config/options.js';
 import { ClientParser, ParseResult, type ClientOpHandler, type PubArgs } from '../protocol/client-parser.js';
 import { Err, errFrame, OK, PING, PONG } from '../protocol/client-encode.js';
@@ -13,7 +15,7 @@ import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
-  type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+  type AuthResult, type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
 } from './auth-hook.js';
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
@@ -23,6 +25,8 @@ import { deliverResult } from './deliver.js';
 import { SocketWriter } from './socket-writer.js';
 import { redactConnect } from './redact.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
+import { negotiateClientTls } from '../tls/client-upgrade.js';
+import { tlsVersionName, type TlsSettings } from '../tls/settings.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
 export const CloseReason = {
@@ -45,6 +49,7 @@ export const CloseReason = {
   MSG_HEADER_VIOLATION: 'Message Header Violation',
   NO_RESPONDERS_REQUIRES_HEADERS: 'No Responders Requires Headers',
   KICKED: 'Kicked',
+  TLS_HANDSHAKE: 'TLS Handshake Failure',
 } as const;
 
 /** Server-wide counters the clients update (/varz). */
@@ -74,6 +79,8 @@ export interface ClientHost {
   flushPending(): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
+  /** TLS of the client port (null: plaintext only) */
+  readonly clientTls?: { settings: TlsSettings; allowNonTls: boolean } | null;
 }
 
 const SYS_QUEUE = '_sys_';
@@ -114,11 +121,20 @@ export class Client implements ClientOpHandler, MsgSink {
   closed = false;
   closeReason = '';
   stopMs = 0;
+  /** TLS version / cipher once the handshake is done (connz tls_version, tls_cipher_suite) */
+  tlsVersion: string | undefined;
+  tlsCipher: string | undefined;
+  /** the client's certificate (verify / verify_and_map) */
+  peerCert: X509Certificate | undefined;
+  /** INFO went before the TLS handshake was done (handshake_first sends it after) */
+  private tlsPending = false;
+  /** input read while an asynchronous authentication (bcrypt) runs; null when none runs */
+  private heldInput: Buffer[] | null = null;
 
   private readonly parser: ClientParser;
   private readonly out = new Outbound();
   /** Writes `out` to the socket; knows the kernel's backlog and the write deadline. */
-  private readonly writer: SocketWriter;
+  private writer: SocketWriter;
   flushQueued = false;
   private pingsOut = 0;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -132,7 +148,7 @@ export class Client implements ClientOpHandler, MsgSink {
   private maxSubs: number;
   private awaitingAuth = false;
 
-  constructor(readonly cid: number, private readonly socket: Socket, private readonly host: ClientHost) {
+  constructor(readonly cid: number, private socket: Socket, private readonly host: ClientHost) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     this.port = socket.remotePort ?? 0;
     const o = host.options;
@@ -150,24 +166,82 @@ export class Client implements ClientOpHandler, MsgSink {
   start(refuse?: string): void {
     const socket = this.socket;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('error', this.onSocketError);
-    socket.on('close', this.onSocketClose);
     const auth = this.host.authenticator;
     this.awaitingAuth = auth !== null && auth.authRequired && !auth.noAuthUser;
     this.parser.awaitingAuth = this.awaitingAuth;
     this.account.numClients++;
+    const tls = this.host.clientTls;
+    if (tls && refuse === undefined) {
+      this.startTls(tls.settings, tls.allowNonTls);
+      return;
+    }
+    this.listen(socket);
     this.sendNow(Buffer.from(`INFO ${this.host.infoJsonFor(this)} \r\n`));
     if (refuse !== undefined) {
       this.sendErrAndClose(refuse, CloseReason.MAX_CONNECTIONS);
       return;
     }
+    this.armTimers();
+  }
+
+  private listen(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+  }
+
+  /** TLS before anything is read (see tls/client-upgrade.ts); timers start once it is done,
+   *  as nats-server arms the auth timer after the handshake. */
+  private startTls(settings: TlsSettings, allowNonTls: boolean): void {
+    this.tlsPending = true;
+    negotiateClientTls(this.socket, settings, allowNonTls, {
+      sendInfo: (sock) => {
+        sock.write(`INFO ${this.host.infoJsonFor(this)} \r\n`);
+      },
+      ready: (sock, pre, secure) => {
+        if (this.closed) {
+          sock.destroy();
+          return;
+        }
+        this.tlsPending = false;
+        if (secure !== null) this.secured(secure);
+        if (sock !== this.socket) {
+          this.socket = sock;
+          this.writer = new SocketWriter(sock, this.onWriteDeadline);
+        }
+        this.listen(sock);
+        this.armTimers();
+        if (pre !== null) this.onData(pre);
+        sock.setNoDelay(true);
+        sock.resume();
+        if (this.out.pending > 0) this.requestFlush();
+      },
+      failed: (log) => {
+        if (this.closed) return;
+        for (const l of log) this.host.log.error(`${this.label()} - ${l}`);
+        this.close(CloseReason.TLS_HANDSHAKE, false);
+      },
+      gone: () => this.close(CloseReason.CLIENT_CLOSED, false),
+    });
+  }
+
+  private secured(sock: TLSSocket): void {
+    this.tlsVersion = tlsVersionName(sock);
+    this.tlsCipher = sock.getCipher()?.standardName;
+    this.peerCert = sock.getPeerX509Certificate();
+    this.host.log.debug(`${this.label()} - TLS handshake complete`);
+    this.host.log.debug(`${this.label()} - TLS version ${this.tlsVersion}, cipher suite ${this.tlsCipher ?? ''}`);
+  }
+
+  private armTimers(): void {
+    const auth = this.host.authenticator;
     if (auth !== null && auth.authRequired) {
       if (auth.noAuthUser) {
         // no_auth_user: ops before CONNECT run as that user; a CONNECT with
         // credentials authenticates again.
-        const res = auth.authenticate(defaultConnectOptions(), { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
-        if (res !== null) {
+        // No credentials: answered at once (only password checks run asynchronously).
+        const res = auth.authenticate(defaultConnectOptions(), this.authInfo());
+        if (res !== null && !(res instanceof Promise)) {
           this.bindAccount(res.account);
           this.authorizedUser = res.user ?? '';
           this.permissions = res.permissions ?? null;
@@ -179,10 +253,19 @@ export class Client implements ClientOpHandler, MsgSink {
     this.setPingTimer(this.host.options.pingIntervalMs);
   }
 
+  private authInfo() {
+    return { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce, tlsCert: this.peerCert };
+  }
+
   // ---- socket events ----
 
   private readonly onData = (buf: Buffer): void => {
     this.lastInMs = Date.now();
+    if (this.heldInput !== null) {
+      // Authentication is still running: nothing after the CONNECT is looked at yet.
+      this.heldInput.push(buf);
+      return;
+    }
     let r: ParseResult;
     try {
       r = this.parser.parse(buf);
@@ -194,6 +277,13 @@ export class Client implements ClientOpHandler, MsgSink {
     }
     this.host.flushPending();
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
+    if (r === ParseResult.SUSPENDED) {
+      // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.
+      const rest = buf.subarray(this.parser.resumeOffset);
+      // (onConnect set heldInput during parse())
+      if (rest.length > 0) (this.heldInput as Buffer[] | null)?.push(Buffer.from(rest));
+      return;
+    }
     switch (r) {
       case ParseResult.UNKNOWN_OP:
         this.host.log.error(`${this.label()} - Client parser ERROR, state: unknown protocol operation`);
@@ -284,7 +374,7 @@ export class Client implements ClientOpHandler, MsgSink {
   /** Write everything queued to the socket (called by the server's flush loop). */
   flush(): void {
     this.flushQueued = false;
-    if (this.closed) return;
+    if (this.closed || this.tlsPending) return;
     const bufs = this.out.take();
     if (bufs === null) return;
     this.writer.write(bufs, this.host.options.writeDeadlineMs);
@@ -399,11 +489,43 @@ export class Client implements ClientOpHandler, MsgSink {
 
     const auth = this.host.authenticator;
     if (auth !== null && auth.authRequired) {
-      const res = auth.authenticate(opts, { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce });
-      if (res === null) {
-        this.authViolation();
-        return false;
+      const res = auth.authenticate(opts, this.authInfo());
+      if (res instanceof Promise) {
+        // Checked off the event loop: hold this connection's input (and reads) until it settles.
+        this.parser.suspend();
+        this.heldInput = [];
+        this.socket.pause();
+        res.then((r) => this.connectAuthenticated(opts, first, r), () => this.connectAuthenticated(opts, first, null));
+        return true;
       }
+      return this.connectAuthenticated(opts, first, res);
+    }
+    return this.connectAuthenticated(opts, first, undefined);
+  }
+
+  /** The rest of CONNECT once authentication is known (`undefined`: no authentication configured). */
+  private connectAuthenticated(opts: ConnectOptions, first: boolean, res: AuthResult | null | undefined): boolean {
+    const held = this.heldInput;
+    this.heldInput = null;
+    if (this.closed) return false;
+    const ok = this.finishConnect(opts, first, res);
+    if (held !== null) {
+      // Asynchronous case: replay what arrived meanwhile, then read again.
+      this.host.flushPending();
+      if (!ok || this.closed) return ok;
+      for (const b of held) this.onData(b);
+      // A replayed CONNECT may have started another check: keep holding until it settles.
+      if (!this.closed && this.heldInput === null) this.socket.resume();
+    }
+    return ok;
+  }
+
+  private finishConnect(opts: ConnectOptions, first: boolean, res: AuthResult | null | undefined): boolean {
+    if (res === null) {
+      this.authViolation();
+      return false;
+    }
+    if (res !== undefined) {
       this.bindAccount(res.account);
       this.authorizedUser = res.user ?? '';
       this.permissions = res.permissions ?? null;

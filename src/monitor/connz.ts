@@ -52,6 +52,9 @@ interface ConnRow {
   version: string;
   account: string;
   user: string;
+  /** TLS version / cipher suite (TLS connections) */
+  tlsVersion?: string;
+  tlsCipher?: string;
 }
 
 function openRow(c: Client): ConnRow {
@@ -76,6 +79,8 @@ function openRow(c: Client): ConnRow {
     version: c.opts.version ?? '',
     account: c.account.name,
     user: c.authorizedUser,
+    tlsVersion: c.tlsVersion,
+    tlsCipher: c.tlsCipher,
   };
 }
 
@@ -130,6 +135,8 @@ function connInfo(r: ConnRow, nowMs: number, opts: ConnzOptions): Record<string,
   if (r.name) ci.name = r.name;
   if (r.lang) ci.lang = r.lang;
   if (r.version) ci.version = r.version;
+  if (r.tlsVersion) ci.tls_version = r.tlsVersion;
+  if (r.tlsCipher) ci.tls_cipher_suite = r.tlsCipher;
   if (opts.auth) {
     if (r.user) ci.authorized_user = r.user;
     if (r.account && r.account !== GLOBAL_ACCOUNT) ci.account = r.account;

@@ -4,7 +4,7 @@
 // text, unknown paths with Go's "404 page not found".
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { secureContextOptions } from '../tls/settings.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from '../server/server.js';
 import { goJson } from './format.js';
@@ -199,7 +199,8 @@ export class MonitorHttp {
     const host = o.httpHost ?? o.host;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
     const srv = secure
-      ? https.createServer({ cert: readFileSync(o.tls!.certFile!), key: readFileSync(o.tls!.keyFile!) }, handler)
+      // The client port's certificate and ciphers; no client certificate is asked for (as nats-server).
+      ? https.createServer(secureContextOptions(o.tls!), handler)
       : http.createServer(handler);
     // A slow client must not hold a request open forever.
     srv.headersTimeout = 5000;

@@ -69,9 +69,12 @@ export function varz(server: Server, usage: ProcessUsage, httpReqStats: Record<s
   v.ping_interval = nanos(o.pingIntervalMs);
   v.ping_max = o.pingMax;
   v.http_host = o.httpHost ?? o.host;
-  v.http_port = server.listeners.port('monitoring') ?? o.httpPort ?? 0;
+  // The port the monitor listens on goes under its scheme (http_port or https_port).
+  const httpsMonitor = o.httpPort === undefined && o.httpsPort !== undefined;
+  const monPort = server.listeners.port('monitoring');
+  v.http_port = httpsMonitor ? 0 : monPort ?? o.httpPort ?? 0;
   v.http_base_path = o.httpBasePath;
-  v.https_port = o.httpsPort ?? 0;
+  v.https_port = httpsMonitor ? monPort ?? o.httpsPort ?? 0 : 0;
   v.auth_timeout = o.authTimeoutMs / 1000;
   v.max_control_line = o.maxControlLineBytes;
   v.max_payload = o.maxPayloadBytes;

@@ -26,6 +26,9 @@ export const enum ParseResult {
   AUTH_VIOLATION = 4,
   /** the handler asked the parser to stop (connection is closing) */
   STOPPED = 5,
+  /** the handler suspended parsing after a CONNECT (asynchronous authentication):
+   *  the bytes from `resumeOffset` on were not parsed */
+  SUSPENDED = 6,
 }
 
 /** Arguments of the PUB/HPUB being parsed. One instance per parser, reused. */
@@ -106,6 +109,9 @@ export class ClientParser {
   private msgBuf: Buffer | null = null;
   private msgPos = 0;
   private stopped = false;
+  private suspendRequested = false;
+  /** where parsing stopped in the last buffer when parse() returned SUSPENDED */
+  resumeOffset = 0;
   /** start/end offsets of up to 4 argument fields */
   private readonly fields = new Int32Array(8);
   private lastReply: Buffer | null = null;
@@ -118,6 +124,11 @@ export class ClientParser {
   /** Called by the handler when the connection is closing: stops the current parse loop. */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Called from onConnect: stop after this CONNECT and report where (SUSPENDED, resumeOffset). */
+  suspend(): void {
+    this.suspendRequested = true;
   }
 
   parse(buf: Buffer): ParseResult {
@@ -407,6 +418,11 @@ export class ClientParser {
       }
       case ArgOp.CONNECT:
         if (!this.handler.onConnect(arg.toString())) return -ParseResult.STOPPED;
+        if (this.suspendRequested) {
+          this.suspendRequested = false;
+          this.resumeOffset = next;
+          return -ParseResult.SUSPENDED;
+        }
         break;
       case ArgOp.INFO:
         this.handler.onInfo(arg.toString());

@@ -74,6 +74,15 @@ export abstract class RaftCoreBase {
   protected emptyDefer = false;
   /** env.now() of the last live AE from the current leader (0 = none). */
   protected leaderContactAt = 0;
+  /**
+   * Our leader's server was reported gone (peerGone) and no leader has been heard since: until
+   * this env time, election timers are short and every candidacy starts with a probe that must
+   * collect pre-vote grants from a quorum (0 = not in that window).
+   */
+  protected goneLeaderUntil = 0;
+  /** The current probe counts pre-vote grants (goneLeaderUntil window), not mere answers. */
+  protected probeWantsGrants = false;
+  protected readonly probeGrants = new Set<string>();
   /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
   protected transferTarget = '';
   /** Index of a new leader's first entry; leadership is signalled once it is applied. */
@@ -279,7 +288,15 @@ export abstract class RaftCoreBase {
     return min + Math.floor(this.env.random() * (max - min));
   }
   protected resetElectionTimeout(): void {
-    this.electionDeadline = this.env.now() + this.randomBetween(this.timing.electionTimeoutMinMs, this.timing.electionTimeoutMaxMs);
+    const now = this.env.now();
+    if (this.goneLeaderUntil > now) {
+      // Retries after a lost leader: long enough for a competing candidacy to win and be heard.
+      const max = this.timing.goneLeaderDelayMaxMs;
+      this.electionDeadline = now + this.randomBetween(2 * max, 4 * max);
+      return;
+    }
+    this.goneLeaderUntil = 0;
+    this.electionDeadline = now + this.randomBetween(this.timing.electionTimeoutMinMs, this.timing.electionTimeoutMaxMs);
   }
   protected resetElect(ms: number): void {
     this.electionDeadline = this.env.now() + ms;

@@ -5,7 +5,7 @@
 
 import { encodePeerId, encodePeerState } from './codec.js';
 import { RaftCoreMembership } from './core-membership.js';
-import { candidateVoteInbox, readsEmptyVoteFlag } from './subjects.js';
+import { candidateVoteInbox, isProbeVoteInbox, probeVoteInbox, readsEmptyVoteFlag } from './subjects.js';
 import { EntryType, RaftError, type VoteRequest, type VoteResponse } from './types.js';
 
 export abstract class RaftCoreElections extends RaftCoreMembership {
@@ -76,8 +76,11 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
         return;
       }
     }
-    if (!force && !afterProbe && this._term > 0 && !this.reachableQuorum(now)) {
-      this.sendProbe();
+    // After our leader was reported gone we always probe first and need pre-vote grants: a
+    // peer that still hears the leader refuses, so a route that merely flapped deposes nobody.
+    const goneWindow = this.goneLeaderUntil > now;
+    if (!force && !afterProbe && this._term > 0 && (goneWindow || !this.reachableQuorum(now))) {
+      this.sendProbe(goneWindow);
       return;
     }
     this.probing = false;
@@ -121,14 +124,21 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     return this.qn <= 1;
   }
 
-  protected sendProbe(): void {
+  /**
+   * A vote request at our current term, on a probe inbox: our voters answer it as a pre-vote
+   * (see answerPreVote), NRG voters as an ordinary same-term request. `wantGrants`: we campaign
+   * once a quorum would vote for us; otherwise once a quorum answered at all.
+   */
+  protected sendProbe(wantGrants: boolean): void {
     this.updateLeader('');
     this.resetElectionTimeout();
     if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
-    this.voteInbox = candidateVoteInbox(this.group, this.id, this._term, this.env.random);
+    this.voteInbox = probeVoteInbox(this.group, this.id, this._term, this.env.random);
     this.host.subscribe(this.voteInbox, 'vote-response');
     this.probing = true;
-    this.debug(`probing for a quorum at term ${this._term} before campaigning`);
+    this.probeWantsGrants = wantGrants;
+    this.probeGrants.clear();
+    this.debug(`probing for a quorum at term ${this._term} before campaigning${wantGrants ? ' (pre-vote grants needed)' : ''}`);
     this.host.sendVoteRequest(this.voteSubject, this.voteInbox, {
       term: this._term,
       lastTerm: this.pterm,
@@ -167,6 +177,10 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
 
   handleVoteRequest(vr: VoteRequest, reply: string): void {
     if (this._state === 'closed') return;
+    if (reply && isProbeVoteInbox(reply, this.group, vr.candidate, vr.term)) {
+      this.answerPreVote(vr, reply);
+      return;
+    }
     // The empty-log flag goes only to candidates that read it (ours): NRG
     // 2.9.10 takes a flag byte other than 1 as a refusal.
     const flagAware = readsEmptyVoteFlag(reply, this.group, vr.candidate, vr.term);
@@ -211,6 +225,28 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     if (reply) this.host.sendVoteResponse(reply, resp);
   }
 
+  /**
+   * A probe of one of ours: answer whether we would vote for that candidate at its next term,
+   * recording nothing and changing no term. A leader, or a follower that heard its leader within
+   * the minimum election timeout, refuses (the candidate's real request would be disruptive).
+   */
+  private answerPreVote(vr: VoteRequest, reply: string): void {
+    const now = this.env.now();
+    const liveLeader =
+      this._state === 'leader' ||
+      (this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs);
+    const myTerm = this.stateLost ? 0 : this.pterm;
+    const myIndex = this.stateLost ? 0 : this.pindex;
+    const logOk = vr.lastTerm > myTerm || (vr.lastTerm === myTerm && vr.lastIndex >= myIndex);
+    const empty = this.stateLost || (this.pindex === 0 && !this.initializing);
+    const granted = vr.term >= this._term && !liveLeader && logOk;
+    if (!logOk && !liveLeader && this._vote === '' && this._state === 'follower' && vr.term >= this._term) {
+      // We have the better log: campaign early (as for a real request).
+      this.resetElect(this.campaignTimeout());
+    }
+    this.host.sendVoteResponse(reply, { term: this._term, peer: this.id, granted, empty });
+  }
+
   /** A vote response arriving on `inbox`. */
   handleVoteResponse(vr: VoteResponse, inbox: string): void {
     if (this._state === 'closed') return;
@@ -227,10 +263,15 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     // Any answer on our current inbox shows that peer is reachable.
     this.trackPeerSeen(vr.peer);
     if (this.probing) {
-      if (this.reachableQuorum(this.env.now())) {
-        this.probing = false;
-        this.switchToCandidate(true);
+      if (this.probeWantsGrants) {
+        // Only a full (non-empty) pre-vote from a member counts: the real election needs as much.
+        if (vr.granted && !vr.empty && this.countsVote(vr.peer)) this.probeGrants.add(vr.peer);
+        if (this.probeGrants.size + (this.countsVote(this.id) ? 1 : 0) < this.qn) return;
+      } else if (!this.reachableQuorum(this.env.now())) {
+        return;
       }
+      this.probing = false;
+      this.switchToCandidate(true);
       return;
     }
     if (this._state !== 'candidate' || !vr.granted) return;
@@ -245,6 +286,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     if (this._state === 'closed') return;
     this.lxfer = false;
     this.probing = false;
+    this.goneLeaderUntil = 0;
     this.updateLeader(this.id);
     this._state = 'leader';
     if (this.voteInbox) {
@@ -373,6 +415,27 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     if (this._state === 'closed') throw new RaftError('closed');
     this.forceCampaign = true;
     this.resetElect(withinMs === undefined ? this.campaignTimeout() : Math.max(0, withinMs));
+  }
+
+  /**
+   * The transport reports `peerId`'s server gone (its last route closed: a kill -9 does that at
+   * once). When it is our leader we stop counting on it: we no longer refuse other candidates
+   * for its sake, and after a short random delay (not the election timeout) we probe. Our probes
+   * collect pre-votes and we campaign only once a quorum would vote for us, so a leader that the
+   * others still hear (a route flap between it and us alone) is not disturbed; until a leader is
+   * heard we retry at short intervals for at most the minimum election timeout.
+   */
+  peerGone(peerId: string): void {
+    if (this._state !== 'follower' || peerId === this.id || this._leader !== peerId) return;
+    const p = this.peers.get(peerId);
+    if (p) p.lastSeen = 0;
+    this.leaderContactAt = 0;
+    const now = this.env.now();
+    this.goneLeaderUntil = now + this.timing.electionTimeoutMinMs;
+    if (this.lxfer) return;
+    const delay = this.randomBetween(this.timing.goneLeaderDelayMinMs, this.timing.goneLeaderDelayMaxMs);
+    if (now + delay < this.electionDeadline) this.resetElect(delay);
+    this.debug(`leader ${peerId} reported gone: probing in ${delay} ms`);
   }
 
   /** Start an election almost at once (NRG CampaignImmediately). */

@@ -39,6 +39,13 @@ export interface RaftTiming {
   overrunThreshold: number;
   /** Pending-AE memory cache size (indexes); beyond it reads go to the log. */
   cacheMaxEntries: number;
+  /**
+   * A follower told that its leader's server is gone (RaftCore.peerGone: its route closed)
+   * probes after a random delay in [min, max] instead of waiting out the election timeout;
+   * until a leader is heard again (at most electionTimeoutMinMs) it retries within 2x..4x max.
+   */
+  goneLeaderDelayMinMs: number;
+  goneLeaderDelayMaxMs: number;
 }
 
 export const DEFAULT_TIMING: RaftTiming = {
@@ -61,6 +68,8 @@ export const DEFAULT_TIMING: RaftTiming = {
   maxBatchEntries: 4096,
   overrunThreshold: 100_000,
   cacheMaxEntries: 20_000,
+  goneLeaderDelayMinMs: 20,
+  goneLeaderDelayMaxMs: 250,
 };
 
 export interface RaftEnv {

@@ -243,6 +243,10 @@ export class RaftCore extends RaftCoreElections {
       if (p) p.lastSeen = now;
       this.leaderContactAt = now;
       this.cancelProbe();
+      if (this.goneLeaderUntil !== 0) {
+        this.goneLeaderUntil = 0;
+        if (!this.lxfer) this.resetElectionTimeout();
+      }
       if (this.commitAheadTerm !== 0 && (ae.term !== this.commitAheadTerm || ae.pindex >= this._commit)) {
         this.commitAheadTerm = 0;
         this.host.stateChanged();

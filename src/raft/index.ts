@@ -3,7 +3,7 @@
 // group and hands it a RaftTransport that the route layer implements.
 
 export { RaftNode, type RaftNodeOptions, type RaftNodeStatus } from './node.js';
-export { type RaftTransport, type RaftSubscription, type RaftMessageHandler, InProcessHub } from './transport.js';
+export { type RaftTransport, type RaftSubscription, type RaftMessageHandler, type PeerGoneListener, InProcessHub } from './transport.js';
 export { type RaftRuntime, type RaftFs, realRuntime } from './runtime.js';
 export {
   EntryType,

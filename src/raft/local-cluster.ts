@@ -25,6 +25,8 @@ export const FAST_TIMING: Partial<RaftTiming> = {
   leaderCatchupStallMs: 200,
   healthyPeerMs: 300,
   transferCampaignMs: 10,
+  goneLeaderDelayMinMs: 5,
+  goneLeaderDelayMaxMs: 40,
 };
 
 export interface LocalClusterOptions {

@@ -139,6 +139,8 @@ export class RaftNode {
   private draining = false;
   private started = false;
   private stopped = false;
+  /** Unregisters the transport's "peer gone" hint listener. */
+  private offPeerGone: (() => void) | undefined;
   private turnScheduled = false;
   private walDirty = false;
   private timer: unknown;
@@ -241,7 +243,20 @@ export class RaftNode {
     }
     this.afterCore();
     this.armTimer();
+    this.offPeerGone = this.transport.onPeerGone?.((peerId) => this.peerGone(peerId));
     return this;
+  }
+
+  /**
+   * A hint that `peerId`'s server is unreachable (its route closed). When it is our leader we
+   * do not wait out the election timeout: after a short random delay we ask the other members
+   * whether they would vote for us (a pre-vote that changes nothing), and campaign only when a
+   * quorum would, so a leader that others still hear is left alone.
+   */
+  peerGone(peerId: string): void {
+    if (this.stopped || !this.started) return;
+    this.core.peerGone(peerId);
+    this.afterCore();
   }
 
   // ---------------------------------------------------------------- public API
@@ -406,6 +421,8 @@ export class RaftNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.offPeerGone?.();
+    this.offPeerGone = undefined;
     if (this.timer !== undefined) this.rt.clearTimer(this.timer);
     this.timer = undefined;
     this.core.close();

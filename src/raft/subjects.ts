@@ -52,8 +52,8 @@ export const META_GROUP = '_meta_';
 // check sends the empty bit, to anyone else a grant is the plain byte 1.
 // A random 2.9.10 inbox passes the check with probability 62^-6.
 
-function voteInboxCheck(group: string, candidate: string, term: number, rnd: string): string {
-  const sum = createHash('sha256').update(`${group}\u0000${candidate}\u0000${term}\u0000${rnd}`).digest();
+function voteInboxCheck(group: string, candidate: string, term: number, rnd: string, kind = ''): string {
+  const sum = createHash('sha256').update(`${group}\u0000${candidate}\u0000${term}\u0000${rnd}${kind}`).digest();
   let s = '';
   for (let i = 0; i < 6; i++) s += DIGITS[sum[i] % BASE];
   return s;
@@ -70,4 +70,23 @@ export function readsEmptyVoteFlag(reply: string, group: string, candidate: stri
   if (reply.length !== 15 || !reply.startsWith('$NRG.R.')) return false;
   const rnd = reply.slice(7, 9);
   return reply.slice(9) === voteInboxCheck(group, candidate, term, rnd);
+}
+
+// A probe (vote request at the candidate's current term, sent before it raises the term) goes
+// out with an inbox whose check characters are salted differently. A voter of ours that
+// recognises it answers as a pre-vote: "granted" means it would vote for that candidate at the
+// next term; it records nothing and changes no term. Anyone else (NRG) sees an ordinary inbox
+// and answers a same-term vote request, as it did before.
+
+/** Vote inbox of one probe of ours. */
+export function probeVoteInbox(group: string, candidate: string, term: number, random: () => number): string {
+  const rnd = randomToken(random).slice(0, 2);
+  return replyInbox(rnd + voteInboxCheck(group, candidate, term, rnd, '\u0000probe'));
+}
+
+/** True when `reply` is the inbox of a probe of ours (see probeVoteInbox). */
+export function isProbeVoteInbox(reply: string, group: string, candidate: string, term: number): boolean {
+  if (reply.length !== 15 || !reply.startsWith('$NRG.R.')) return false;
+  const rnd = reply.slice(7, 9);
+  return reply.slice(9) === voteInboxCheck(group, candidate, term, rnd, '\u0000probe');
 }

@@ -15,6 +15,11 @@
 //   node copies what it keeps. A payload given to publish() is not modified
 //   by the node afterwards, so the transport may hold on to it.
 // * reply '' means "no reply subject".
+// * onPeerGone (optional): the transport tells the node at once when it knows
+//   a peer's server is unreachable (routes: the last route to that server
+//   closed, as a kill -9 of it does). A hint only: the node then checks with
+//   the other members before it acts (see RaftCore.peerGone), so a wrong or
+//   early report costs nothing but a probe.
 
 export type RaftMessageHandler = (subject: string, reply: string, payload: Uint8Array) => void;
 
@@ -22,9 +27,13 @@ export interface RaftSubscription {
   unsubscribe(): void;
 }
 
+export type PeerGoneListener = (peerId: string) => void;
+
 export interface RaftTransport {
   publish(subject: string, reply: string, payload: Uint8Array): void;
   subscribe(subject: string, handler: RaftMessageHandler): RaftSubscription;
+  /** Register for "that peer's server is gone" hints; returns the unregister function. */
+  onPeerGone?(listener: PeerGoneListener): () => void;
 }
 
 interface HubSub {
@@ -55,12 +64,32 @@ export class InProcessHub {
   delivered = 0;
   /** Optional tap on every published message (tests). */
   onPublish?: (from: string, subject: string, reply: string, payload: Uint8Array) => void;
+  private readonly goneListeners = new Map<string, Set<PeerGoneListener>>();
 
   transport(server: string): RaftTransport {
     return {
       publish: (subject, reply, payload) => this.publish(server, subject, reply, payload),
       subscribe: (subject, handler) => this.subscribe(server, subject, handler),
+      onPeerGone: (listener) => {
+        let set = this.goneListeners.get(server);
+        if (!set) this.goneListeners.set(server, (set = new Set()));
+        set.add(listener);
+        return () => { set.delete(listener); };
+      },
     };
+  }
+
+  /**
+   * Tells every other server's nodes (asynchronously, as a route close would) that `server`
+   * is gone; `peerId` is the id its nodes use. Tests call it with stop() or isolate().
+   */
+  reportGone(server: string, peerId: string, to?: string[]): void {
+    setImmediate(() => {
+      for (const [s, set] of this.goneListeners) {
+        if (s === server || (to !== undefined && !to.includes(s))) continue;
+        for (const l of [...set]) l(peerId);
+      }
+    });
   }
 
   /** Drops everything sent from `from` to `to` (and back, unless oneWay). */

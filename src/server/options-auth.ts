@@ -4,9 +4,13 @@
 // subscribe permissions, and no_auth_user. It is a ClientAuthenticator like any
 // other: src/auth can replace it with setAuthenticator().
 //
-// Not covered here: bcrypt-hashed passwords (refused: they cannot be checked
-// without a bcrypt implementation), allow_responses, JWT/operator mode.
+// Passwords may be bcrypt hashes ($2a$/$2b$, as `nats server passwd` writes them).
+// With `tls { verify_and_map: true }` the user comes from the client certificate.
+// bcrypt checks run in a worker thread (bcrypt-check.ts). Not covered here: allow_responses,
+// JWT/operator mode.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { bcryptKnownMatch, bcryptMatches, isBcrypt } from './bcrypt-check.js';
+import { userForCert } from '../tls/cert-map.js';
 import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
@@ -67,11 +71,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
 
   const noAuthUser = o.noAuthUser !== undefined ? byName.get(o.noAuthUser) : undefined;
   if (o.noAuthUser !== undefined && noAuthUser === undefined) warn(`no_auth_user "${o.noAuthUser}" is not a configured user`);
-  for (const rec of byName.values()) {
-    if (rec.password !== undefined && /^\$2[abxy]?\$/.test(rec.password)) {
-      warn(`user "${rec.name}" has a bcrypt password: not supported, the user cannot log in`);
-    }
-  }
+  const tlsMap = o.tls?.verifyAndMap === true && byName.size > 0;
   const globalAccount = accounts.registerAccount(GLOBAL_ACCOUNT);
   const result = (rec: UserRecord): AuthResult => ({ account: rec.account, user: rec.name, permissions: rec.permissions });
   // allowed_connection_types, as nats-server: a user limited to other types is refused here.
@@ -82,27 +82,42 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
     authRequired: true,
     needsNonce: byNkey.size > 0,
     noAuthUser: noAuthUser !== undefined,
-    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null {
+    authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null | Promise<AuthResult | null> {
       if (opts.nkey) {
         const rec = byNkey.get(opts.nkey);
         if (rec === undefined || !conn.nonce || !opts.sig || !typeAllowed(rec, conn)) return null;
         return verifyNonce(opts.nkey, conn.nonce, opts.sig) ? result(rec) : null;
       }
+      if (tlsMap) {
+        // The certificate names the user; a user/password in CONNECT is not looked at.
+        if (conn.tlsCert === undefined) return null;
+        const name = userForCert(conn.tlsCert, byName.keys(), (n) => {
+          const r = byName.get(n);
+          return r !== undefined && typeAllowed(r, conn);
+        });
+        return name === undefined ? null : result(byName.get(name)!);
+      }
       // nats-server falls back to no_auth_user only when no credential at all was sent.
       const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
       if (token !== undefined) {
-        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) {
-          return { account: globalAccount, user: '', permissions: null };
+        const tokenResult: AuthResult = { account: globalAccount, user: '', permissions: null };
+        if (typeof opts.auth_token === 'string' && isBcrypt(token)) {
+          if (bcryptKnownMatch(opts.auth_token, token)) return tokenResult;
+          return bcryptMatches(opts.auth_token, token).then((ok) => (ok ? tokenResult : null));
         }
+        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) return tokenResult;
         if (noCredentials && noAuthUser && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
         return null;
       }
       if (opts.user !== undefined && opts.user !== '') {
         const rec = byName.get(opts.user);
         if (rec === undefined || rec.password === undefined) return null;
-        if (/^\$2[abxy]?\$/.test(rec.password)) return null;
-        if (typeof opts.pass !== 'string' || !secretEquals(opts.pass, rec.password)) return null;
-        return typeAllowed(rec, conn) ? result(rec) : null;
+        if (typeof opts.pass !== 'string' || !typeAllowed(rec, conn)) return null;
+        if (isBcrypt(rec.password)) {
+          if (bcryptKnownMatch(opts.pass, rec.password)) return result(rec);
+          return bcryptMatches(opts.pass, rec.password).then((ok) => (ok ? result(rec) : null));
+        }
+        return secretEquals(opts.pass, rec.password) ? result(rec) : null;
       }
       if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;

@@ -15,6 +15,7 @@ import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
+import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { authenticatorFromOptions } from './options-auth.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
@@ -83,6 +84,8 @@ export class Server implements ClientHost, AccountHost {
   readonly startTime = new Date();
   configLoadTime = new Date();
   authenticator: ClientAuthenticator | null = null;
+  /** TLS of the client port, built at start from the `tls` block (null: plaintext) */
+  clientTls: { settings: TlsSettings; allowNonTls: boolean } | null = null;
   /** actual client port once listening */
   port = 0;
   running = false;
@@ -239,6 +242,14 @@ export class Server implements ClientHost, AccountHost {
       }
     }
     if (auth !== null && auth.authRequired && !auth.noAuthUser) info.auth_required = true;
+    if (o.tls) {
+      // nats-server: TLS is required unless allow_non_tls (then only available);
+      // handshake_first always requires it.
+      const required = o.tls.handshakeFirst === true || !o.allowNonTls;
+      if (required) info.tls_required = true;
+      if (o.tls.verify || o.tls.verifyAndMap) info.tls_verify = true;
+      if (!required) info.tls_available = true;
+    }
     info.max_payload = o.maxPayloadBytes;
     for (const k of ['jetstream', 'ip']) if (this.infoExtra.has(k)) info[k] = this.infoExtra.get(k);
     // The per-client fields are appended after this prefix (see infoJsonFor).
@@ -293,9 +304,10 @@ export class Server implements ClientHost, AccountHost {
   async start(): Promise<void> {
     const o = this.options;
     const tStart = Date.now();
-    // tsnats has no TLS listener: options that ask for TLS are refused, never served in plaintext.
+    // TLS settings tsnats cannot honour are refused, never silently dropped.
     const noTls = tlsUnsupportedError(o);
     if (noTls !== undefined) throw new Error(noTls);
+    if (o.tls) this.clientTls = { settings: buildTlsSettings(o.tls), allowNonTls: o.allowNonTls };
     this.log.info('Starting nats-server');
     this.log.info(`  Version:  ${SERVER_VERSION}`);
     this.log.info('  Git:      [not set]');
@@ -329,6 +341,11 @@ export class Server implements ClientHost, AccountHost {
     this.rebuildInfo();
     this.running = true;
     this.log.info(`Listening for client connections on ${hostPort(o.host, this.port)}`);
+    if (o.tls) {
+      const firstOnly = o.tls.handshakeFirst === true && !o.tls.handshakeFirstFallbackMs;
+      this.log.info(`TLS ${o.allowNonTls && !firstOnly ? 'available' : 'required'} for client connections`);
+      if (firstOnly) this.log.warn('Clients that are not using "TLS Handshake First" option will fail to connect');
+    }
     this.log.debug(`Accepting clients ${Math.round(performance.now())}ms after process start`);
 
     for (const s of this.subsystems) {
@@ -471,7 +488,7 @@ export class Server implements ClientHost, AccountHost {
       'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
       'maxSubTokens', 'pingIntervalMs', 'pingMax', 'writeDeadlineMs', 'authTimeoutMs',
       'lameDuckDurationMs', 'lameDuckGracePeriodMs', 'noHeaderSupport',
-      'authorization', 'accounts', 'noAuthUser',
+      'authorization', 'accounts', 'noAuthUser', 'tls',
     ];
     const changed: string[] = [];
     const merged: Options = { ...prev };
@@ -481,13 +498,17 @@ export class Server implements ClientHost, AccountHost {
         (merged as unknown as Record<string, unknown>)[k] = next[k];
       }
     }
+    if (changed.includes('tls') && !this.reloadTls(merged)) {
+      merged.tls = prev.tls;
+      changed.splice(changed.indexOf('tls'), 1);
+    }
     this.options = merged;
     this.configLoadTime = new Date();
     this.log.configure({
       debug: merged.debug, trace: merged.trace, logtime: merged.logtime,
       logtimeUtc: merged.logtimeUtc, logFile: merged.logFile,
     });
-    const authKeys = ['authorization', 'accounts', 'noAuthUser'];
+    const authKeys = ['authorization', 'accounts', 'noAuthUser', 'tls'];
     if (this.configAuth && (this.authFromOptions || this.authenticator === null) && changed.some((k) => authKeys.includes(k))) {
       for (const a of merged.accounts) this.registerAccount(a.name);
       this.authenticator = authenticatorFromOptions(merged, this, (m) => this.log.warn(m));
@@ -499,6 +520,20 @@ export class Server implements ClientHost, AccountHost {
     }
     this.log.info('Reloaded server configuration');
     return changed;
+  }
+
+  /** New client TLS settings for connections accepted from now on (nats-server's tls reload); false: kept the old ones. */
+  private reloadTls(next: Options): boolean {
+    const refused = tlsUnsupportedError(next);
+    try {
+      if (refused !== undefined) throw new Error(refused);
+      this.clientTls = next.tls ? { settings: buildTlsSettings(next.tls), allowNonTls: next.allowNonTls } : null;
+    } catch (e) {
+      this.log.error(`Failed to reload the tls configuration, keeping the previous one: ${(e as Error).message}`);
+      return false;
+    }
+    this.log.info(`Reloaded: tls = ${next.tls ? 'enabled' : 'disabled'}`);
+    return true;
   }
 
   /** Number of client connections (kind CLIENT) currently open. */

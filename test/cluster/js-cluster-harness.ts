@@ -67,6 +67,8 @@ export interface ClusterSpec {
   pollMs?: number;
   /** implementation per node index, for a mixed cluster (default: `impl` for every node) */
   impls?: Impl[];
+  /** jetstream `sync_interval` of tsnats nodes (benchmarks; nats-server 2.9.10 has no such option) */
+  tsnatsSyncInterval?: string;
 }
 
 export interface Creds { user: string; pass: string }
@@ -156,13 +158,16 @@ export class JsCluster {
     const file = join(n.dir, `${n.name}.conf`);
     writeFileSync(file, clusterNodeConfig({
       name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n),
+      syncInterval: n.impl === 'tsnats' ? this.spec.tsnatsSyncInterval : undefined,
     }));
     return file;
   }
 
   private async launch(n: JsNode): Promise<void> {
     const conf = this.writeConfig(n);
-    const args = n.impl === 'nats-server' ? ['-c', conf] : [tsnatsCli(), '-c', conf];
+    // TSNATS_CHILD_NODE_ARGS (benchmarks only), e.g. "--cpu-prof --cpu-prof-dir=/tmp/p": node flags for tsnats children.
+    const nodeArgs = process.env.TSNATS_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const args = n.impl === 'nats-server' ? ['-c', conf] : [...nodeArgs, tsnatsCli(), '-c', conf];
     const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
     const ports = await launchServer(n, bin, args, { what: `${n.impl} ${n.name}` });
     n.clientUrl = ports.nats![0]!;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, waitRoutes, waitFor, type InProcNode } from './cluster-helpers.js';
-import { RouteRaftTransport } from '../../src/jetstream/cluster/route-transport.js';
+import { RouteRaftTransport, watchRoutePeersGone } from '../../src/jetstream/cluster/route-transport.js';
 import { RaftNode, peerIdForServerName } from '../../src/raft/index.js';
 
 async function threeNodes(): Promise<InProcNode[]> {
@@ -63,6 +63,45 @@ test('route transport: a 3-node Raft group elects one leader and commits over ro
   } finally {
     rafts.forEach((r) => r.stop());
     await Promise.all(nodes.map((n) => n.h.shutdown()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('route transport: when the leader\'s server goes away its closed routes elect a new leader, with election timeouts far away', async () => {
+  const nodes = await threeNodes();
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-rt-'));
+  const names = ['a', 'b', 'c'];
+  const peers = names.map(peerIdForServerName);
+  const applied: string[][] = [[], [], []];
+  // A closed route is the only way to learn the leader is gone: the election timeout is 10 minutes.
+  const unwatch = nodes.map((n) => watchRoutePeersGone(n.cluster, n.h.server.systemAccount));
+  const rafts = nodes.map((n, i) => new RaftNode({
+    group: 'T-R3F-gone', serverName: names[i]!, peers, storeDir: join(dir, names[i]!),
+    transport: new RouteRaftTransport(n.h.server.systemAccount),
+    timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 },
+    apply: (_idx, entries) => { for (const e of entries) if (e.type === 0) applied[i]!.push(Buffer.from(e.data).toString()); },
+  }).start());
+  const down = new Set<number>();
+  try {
+    await waitFor(() => nodes.every((n) => n.cluster.hasRemoteInterest('$SYS', '$NRG.V.T-R3F-gone')), 'vote subscriptions everywhere');
+    rafts[0]!.campaign();
+    await waitFor(() => rafts.filter((r) => r.isLeader).length === 1, 'one leader', 20_000);
+    const li = rafts.findIndex((r) => r.isLeader);
+    const term = rafts[li]!.term;
+    rafts[li]!.propose(Buffer.from('before'));
+    await waitFor(() => applied.every((a) => a.includes('before')), 'entry applied everywhere', 20_000);
+    rafts[li]!.stop();
+    down.add(li);
+    await nodes[li]!.h.shutdown();
+    await waitFor(() => rafts.some((r, i) => i !== li && r.isLeader), 'a new leader among the other two', 20_000);
+    const next = rafts.find((r, i) => i !== li && r.isLeader)!;
+    assert.ok(next.term > term, `new term ${next.term} after ${term}`);
+    next.propose(Buffer.from('after'));
+    await waitFor(() => applied.every((a, i) => i === li || a.includes('after')), 'the entry after the failover applied on both', 20_000);
+  } finally {
+    unwatch.forEach((u) => u());
+    rafts.forEach((r) => r.stop());
+    await Promise.all(nodes.filter((_n, i) => !down.has(i)).map((n) => n.h.shutdown()));
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -140,6 +140,8 @@ export interface NodeConfig {
   tags?: string[];
   /** cluster `advertise` address, if any */
   advertise?: string;
+  /** jetstream `sync_interval` (e.g. "always", "2m"); the server's default when absent */
+  syncInterval?: string;
 }
 
 /** The config file text of one clustered JetStream node with the SYS and APP accounts. */
@@ -150,7 +152,7 @@ export function clusterNodeConfig(c: NodeConfig): string {
     'http: 127.0.0.1:-1',
     `ports_file_dir: "${c.dir}"`,
     c.tags && c.tags.length > 0 ? `server_tags: [${c.tags.map((t) => `"${t}"`).join(', ')}]` : '',
-    `jetstream { store_dir: "${c.storeDir}" }`,
+    `jetstream { store_dir: "${c.storeDir}"${c.syncInterval !== undefined ? `, sync_interval: ${c.syncInterval}` : ''} }`,
     'cluster {',
     `  name: ${c.clusterName}`,
     '  listen: 127.0.0.1:-1',

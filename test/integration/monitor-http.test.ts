@@ -4,13 +4,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
-import { opensslSkip, requireOpenssl } from '../helpers/nats-server.js';
+import { opensslSkip } from '../helpers/nats-server.js';
+import { makeCerts } from '../helpers/certs.js';
+import http from 'node:http';
+import https from 'node:https';
 
 async function start(t: TestContext, over: Partial<Options> = {}): Promise<ServerHandle> {
   const h = await startServer({ port: 0, host: '127.0.0.1', httpPort: 0, ...over }, { quietLog: true });
@@ -333,14 +335,31 @@ test('index page, unknown paths and http_base_path', async (t) => {
   assert.equal((await get(based, '/nats/varz')).json.http_base_path, 'nats/');
 });
 
-test('https_port is refused at start (no TLS yet): never served as plain http', { skip: opensslSkip() }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-https-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync(requireOpenssl(), [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  await assert.rejects(startServer({
-    port: 0, host: '127.0.0.1', httpsPort: 0, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
-  }, { quietLog: true }), /TLS is not supported by tsnats yet.*client connections.*monitoring \(https/);
+test('https_port serves monitoring over TLS with the client certificate; plain http is refused there', { skip: opensslSkip() }, async (t) => {
+  const c = makeCerts(t);
+  const h = await startServer({
+    port: 0, host: '127.0.0.1', httpsPort: 0, tls: { certFile: c.serverCert, keyFile: c.serverKey },
+  }, { quietLog: true });
+  t.after(() => h.shutdown());
+  const port = h.server.listeners.port('monitoring')!;
+  const body = await new Promise<string>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path: '/varz', ca: c.pem(c.ca) }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+  const varz = JSON.parse(body);
+  assert.equal(varz.https_port, port);
+  assert.equal(varz.server_id, h.server.serverId);
+  // an https client that does not trust the CA fails
+  await assert.rejects(new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path: '/varz' }, resolve).on('error', reject);
+  }));
+  // plain http on the https port gets no monitoring data
+  const plain = await new Promise<number | string>((resolve) => {
+    http.get({ host: '127.0.0.1', port, path: '/varz' }, (res) => resolve(res.statusCode ?? 0)).on('error', (e) => resolve(e.message));
+  });
+  assert.notEqual(plain, 200);
+  assert.deepEqual(JSON.parse(h.server.listeners.portsJson()).monitoring, [`https://127.0.0.1:${port}`]);
 });

@@ -1,95 +1,87 @@
-// Hole (issue 13): a TLS configuration was accepted and ignored, so the client
-// port ran in plaintext. Until tsnats implements TLS, every way of asking for it
-// (client tls block, --tls flags, cluster tls, https monitoring) must stop the
-// server at start-up and fail `-t`.
-//
-// Deliberate difference from nats-server 2.9.10, checked below: nats-server
-// accepts these configs (and serves TLS: its INFO says tls_required); tsnats
-// refuses them, because running the same config without TLS would be unsafe.
+// Issue 13: a TLS configuration must never be accepted and then ignored. Client,
+// route and https monitoring TLS are served now (tls-client, tls-cluster tests); the
+// TLS settings tsnats cannot honour (the Windows certificate store, OCSP peer checks,
+// TLS for listeners tsnats does not have such as leafnodes and websocket) stop the
+// server at start-up and fail `-t`, with a message naming them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnTsnats, spawnNatsServer } from '../helpers/child.js';
-import { natsServerSkip, opensslSkip, requireOpenssl } from '../helpers/nats-server.js';
+import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
+import { makeCerts } from '../helpers/certs.js';
+import { waitUntil } from '../helpers/wait.js';
+import { RawClient } from '../helpers/raw-client.js';
 
-function makeCert(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(requireOpenssl(), [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { cert, key };
+async function firstInfo(port: number): Promise<Record<string, unknown>> {
+  const { c, info } = await RawClient.connectInfo(port);
+  c.close();
+  return info;
 }
 
-function configs(dir: string): Record<string, string> {
-  const { cert, key } = makeCert(dir);
-  const tls = `tls { cert_file: "${cert}", key_file: "${key}" }`;
-  const files: Record<string, string> = {
-    client: `listen: 127.0.0.1:-1\n${tls}\n`,
-    verify: `listen: 127.0.0.1:-1\ntls { cert_file: "${cert}", key_file: "${key}", ca_file: "${cert}", verify: true }\n`,
-    cluster: `listen: 127.0.0.1:-1\ncluster { name: C, listen: 127.0.0.1:-1, ${tls} }\n`,
-    https: `listen: 127.0.0.1:-1\nhttps: 127.0.0.1:-1\n${tls}\n`,
+test('TLS settings tsnats cannot honour are refused at start-up and by -t', { skip: opensslSkip() }, async (t) => {
+  const c = makeCerts(t);
+  const tls = `cert_file: "${c.serverCert}", key_file: "${c.serverKey}"`;
+  const cases: Record<string, [string, RegExp]> = {
+    ocsp_peer: [`listen: 127.0.0.1:-1\ntls { ${tls}, ca_file: "${c.ca}", verify: true, ocsp_peer: true }\n`, /client connections \(tls block\): ocsp_peer/],
+    cert_store: [`listen: 127.0.0.1:-1\ntls { cert_store: "WindowsCurrentUser", cert_match_by: "Subject", cert_match: "x" }\n`, /no cert_file\/key_file/],
+    leafnodes: [`listen: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1, tls { ${tls} } }\n`, /leafnodes \(tls block; tsnats has no leafnodes listener\)/],
+    websocket: [`listen: 127.0.0.1:-1\nwebsocket { listen: 127.0.0.1:-1, tls { ${tls} } }\n`, /websocket \(tls block/],
+    known_urls: [`listen: 127.0.0.1:-1\ncluster { name: C, listen: 127.0.0.1:-1, tls { ${tls}, ca_file: "${c.ca}", verify_cert_and_check_known_urls: true } }\n`, /routes \(cluster tls block\): verify_cert_and_check_known_urls/],
   };
-  const paths: Record<string, string> = {};
-  for (const [name, text] of Object.entries(files)) {
-    paths[name] = join(dir, `${name}.conf`);
-    writeFileSync(paths[name], text);
-  }
-  return paths;
-}
-
-test('a TLS config is refused at start-up and by -t, never run in plaintext', { skip: opensslSkip() }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-tlsref-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const conf = configs(dir);
-  const want: Record<string, RegExp> = {
-    client: /client connections/, verify: /client connections/, cluster: /routes \(cluster tls block\)/, https: /monitoring/,
-  };
-  for (const [name, file] of Object.entries(conf)) {
+  for (const [name, [text, want]] of Object.entries(cases)) {
+    const file = join(c.dir, `${name}.conf`);
+    writeFileSync(file, text);
     for (const args of [['-c', file], ['-c', file, '-t']]) {
       const s = await spawnTsnats(args, { waitListening: false });
-      const code = await s.exited;
-      assert.equal(code, 1, `${args.join(' ')} exits 1: ${s.output()}`);
-      assert.match(s.output(), /TLS is not supported by tsnats yet/, `${args.join(' ')}`);
-      assert.match(s.output(), want[name], `${args.join(' ')}`);
-      assert.doesNotMatch(s.output(), /Listening for client connections/, `${args.join(' ')} never listens`);
+      assert.equal(await s.exited, 1, `${name} ${args.join(' ')}: ${s.output()}`);
+      assert.match(s.output(), /TLS setting not supported by tsnats; refusing to start/, name);
+      assert.match(s.output(), want, name);
+      assert.doesNotMatch(s.output(), /Listening for client connections/, `${name} never listens`);
     }
-  }
-  const { cert, key } = makeCert(dir);
-  for (const flags of [['--tls', '--tlscert', cert, '--tlskey', key], ['--tlsverify', '--tlscert', cert, '--tlskey', key, '--tlscacert', cert]]) {
-    const s = await spawnTsnats(['-a', '127.0.0.1', '-p', '-1', ...flags], { waitListening: false });
-    assert.equal(await s.exited, 1, s.output());
-    assert.match(s.output(), /TLS is not supported by tsnats yet.*client connections/);
-    assert.doesNotMatch(s.output(), /Listening for client connections/);
   }
 });
 
-test('nats-server accepts the same TLS configs and requires TLS on the client port (why we refuse)', {
-  skip: opensslSkip() || natsServerSkip(),
-}, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-tlsref-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const conf = configs(dir);
-  for (const file of Object.values(conf)) {
-    const s = await spawnNatsServer(['-c', file, '-t'], { waitListening: false });
-    assert.equal(await s.exited, 0, `nats-server -t ${file}: ${s.output()}`);
+test('the CLI serves TLS from a config file and from --tls flags', { skip: opensslSkip() }, async (t) => {
+  const c = makeCerts(t);
+  const file = join(c.dir, 'client.conf');
+  writeFileSync(file, `listen: 127.0.0.1:-1\ntls { cert_file: "${c.serverCert}", key_file: "${c.serverKey}", ca_file: "${c.ca}", verify: true }\n`);
+  const byFile = await spawnTsnats(['-c', file]);
+  t.after(() => byFile.stop());
+  await waitUntil(() => /TLS required for client connections/.test(byFile.output()), 10_000);
+  const info = await firstInfo(byFile.port);
+  assert.equal(info.tls_required, true);
+  assert.equal(info.tls_verify, true);
+  const byFlags = await spawnTsnats(['-a', '127.0.0.1', '-p', '-1', '--tls', '--tlscert', c.serverCert, '--tlskey', c.serverKey]);
+  t.after(() => byFlags.stop());
+  const info2 = await firstInfo(byFlags.port);
+  assert.equal(info2.tls_required, true);
+  assert.equal(info2.tls_verify, undefined);
+  const missing = await spawnTsnats(['-a', '127.0.0.1', '-p', '-1', '--tls', '--tlscert', join(c.dir, 'nope.pem'), '--tlskey', c.serverKey], { waitListening: false });
+  assert.equal(await missing.exited, 1);
+  assert.match(missing.output(), /open .*nope\.pem: no such file or directory/);
+});
+
+test('nats-server gives the same INFO TLS fields for the same configs', { skip: opensslSkip() || natsServerSkip() }, async (t) => {
+  const c = makeCerts(t);
+  const tls = `cert_file: "${c.serverCert}", key_file: "${c.serverKey}"`;
+  const confs = {
+    required: `listen: 127.0.0.1:-1\ntls { ${tls} }\n`,
+    verify: `listen: 127.0.0.1:-1\ntls { ${tls}, ca_file: "${c.ca}", verify: true }\n`,
+    available: `listen: 127.0.0.1:-1\nallow_non_tls: true\ntls { ${tls} }\n`,
+  };
+  for (const [name, text] of Object.entries(confs)) {
+    const file = join(c.dir, `${name}.conf`);
+    writeFileSync(file, text);
+    const ns = await spawnNatsServer(['-c', file]);
+    const ts = await spawnTsnats(['-c', file]);
+    try {
+      const a = await firstInfo(ns.port);
+      const b = await firstInfo(ts.port);
+      for (const k of ['tls_required', 'tls_verify', 'tls_available']) assert.equal(b[k], a[k], `${name} ${k}`);
+    } finally {
+      await ns.stop();
+      await ts.stop();
+    }
   }
-  const ns = await spawnNatsServer(['-c', conf.client]);
-  t.after(() => ns.stop());
-  const info = await new Promise<string>((resolve, reject) => {
-    const sock = net.connect(ns.port, '127.0.0.1');
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      if (buf.includes('\r\n')) { sock.destroy(); resolve(buf); }
-    });
-    sock.on('error', reject);
-  });
-  assert.match(info, /^INFO /);
-  assert.equal(JSON.parse(info.slice(5, info.indexOf('\r\n'))).tls_required, true);
 });

@@ -64,11 +64,11 @@ test('real node, injected "vote sent before the term/vote write is durable": cau
   assert.match(c.error, /granted a vote in term \d+ before it was durable/);
 });
 
-test('real node, injected "ack before fsync": caught within 5 seeds; by its consequences alone within 100', () => {
+test('real node, injected "ack before fsync": caught within 5 seeds; by its consequences alone within 200', () => {
   const c = firstCatch('ackBeforeFsync', 5, false);
   assert.ok(c, 'not caught');
   assert.match(c.error, /acknowledged index \d+ but only \d+ is durable/);
-  const e = firstCatch('ackBeforeFsync', 100, true);
+  const e = firstCatch('ackBeforeFsync', 200, true);
   assert.ok(e, 'consequence not seen');
   assert.match(e.error, /differs from|never applied|two leaders|gap or repeat/);
 });

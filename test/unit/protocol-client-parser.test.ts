@@ -196,3 +196,29 @@ test('parseSize', () => {
   assert.equal(parseSize(b, 9, 19), -1);
   assert.equal(parseSize(b, 25, 41), -1);
 });
+
+test('suspend() in onConnect stops right after the CONNECT line and says where', () => {
+  const rec = new Recorder();
+  const p = new ClientParser(rec, 4096);
+  rec.onConnect = (json: string): boolean => {
+    rec.ops.push(`CONNECT ${json}`);
+    p.suspend();
+    return true;
+  };
+  const buf = Buffer.from('CONNECT {}\r\nSUB a 1\r\nPING\r\n');
+  assert.equal(p.parse(buf), ParseResult.SUSPENDED);
+  assert.deepEqual(rec.ops, ['CONNECT {}']);
+  assert.equal(buf.subarray(p.resumeOffset).toString(), 'SUB a 1\r\nPING\r\n');
+  // parsing goes on from there with the rest
+  rec.onConnect = (json: string): boolean => { rec.ops.push(`CONNECT ${json}`); return true; };
+  assert.equal(p.parse(buf.subarray(p.resumeOffset)), ParseResult.OK);
+  assert.deepEqual(rec.ops, ['CONNECT {}', 'SUB a||1', 'PING']);
+  // a CONNECT split over two reads suspends in the second one
+  const q = new ClientParser(rec, 4096);
+  rec.ops = [];
+  rec.onConnect = (json: string): boolean => { rec.ops.push(`CONNECT ${json}`); q.suspend(); return true; };
+  assert.equal(q.parse(Buffer.from('CONNECT {"a"')), ParseResult.OK);
+  const second = Buffer.from(':1}\r\nPING\r\n');
+  assert.equal(q.parse(second), ParseResult.SUSPENDED);
+  assert.equal(second.subarray(q.resumeOffset).toString(), 'PING\r\n');
+});

@@ -8,10 +8,36 @@
 // two groups on one server never talk to each other through the local sublist.
 // Route deliveries come from socket reads, so handlers never run inside publish().
 
+import type { Cluster } from '../../cluster/cluster.js';
 import type { Account } from '../../core/account.js';
 import type { InternalClient } from '../../core/internal-client.js';
 import { ClientKind } from '../../core/types.js';
-import type { RaftMessageHandler, RaftSubscription, RaftTransport } from '../../raft/index.js';
+import { peerIdForServerName, type PeerGoneListener, type RaftMessageHandler, type RaftSubscription, type RaftTransport } from '../../raft/index.js';
+
+/**
+ * "Server gone" listeners per server (keyed by its system account, which every transport of the
+ * server is built on): the JetStream cluster layer reports a peer whose last route closed
+ * (routePeerGone) and every Raft node of this server hears it at once.
+ */
+const goneListeners = new WeakMap<Account, Set<PeerGoneListener>>();
+
+/** The last route to the server with raft peer id `peerId` closed: tell this server's Raft nodes. */
+export function routePeerGone(systemAccount: Account, peerId: string): void {
+  const set = goneListeners.get(systemAccount);
+  if (set === undefined) return;
+  for (const l of [...set]) l(peerId);
+}
+
+/**
+ * Report every server whose last route closes (a kill -9 closes it at once) to this server's Raft
+ * nodes, so a follower of a leader there does not wait out its election timeout
+ * (RaftCore.peerGone). Returns the function that stops watching.
+ */
+export function watchRoutePeersGone(cluster: Cluster, systemAccount: Account): () => void {
+  return cluster.onPeerChange((ev, peer) => {
+    if (ev === 'removed' && peer.name) routePeerGone(systemAccount, peerIdForServerName(peer.name));
+  });
+}
 
 export class RouteRaftTransport implements RaftTransport {
   private readonly client: InternalClient;
@@ -19,8 +45,16 @@ export class RouteRaftTransport implements RaftTransport {
   sent = 0;
   received = 0;
 
-  constructor(systemAccount: Account, name = 'nrg') {
+  constructor(private readonly systemAccount: Account, name = 'nrg') {
     this.client = systemAccount.createInternalClient(name, ClientKind.SYSTEM);
+  }
+
+  onPeerGone(listener: PeerGoneListener): () => void {
+    let set = goneListeners.get(this.systemAccount);
+    if (set === undefined) goneListeners.set(this.systemAccount, (set = new Set()));
+    set.add(listener);
+    const own = set;
+    return () => { own.delete(listener); };
   }
 
   publish(subject: string, reply: string, payload: Uint8Array): void {

@@ -108,6 +108,12 @@ export class StreamApplier {
     }
   }
 
+  /** Forget every tracked id (before rebuilding the window from a restored store). */
+  clearMsgIds(): void {
+    this.ids.clear();
+    this.lastMsgId = '';
+  }
+
   /** Size of the dedupe map (for tests and metrics). */
   get trackedIds(): number {
     return this.ids.size;

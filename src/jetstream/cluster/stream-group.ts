@@ -15,13 +15,28 @@
 // * purge and message delete are proposed as their JSON ops and run on every replica at
 //   apply through the single-server handler; only the leader answers the client.
 //
-// The local store is a pure function of the log: at start the stream's store is recreated
-// empty and the whole log is replayed (the group's log is never compacted here). That makes a
-// store that lost its unsynced tail, or whose files were damaged while the server was down,
-// rebuild itself from the replicated log.
+// Snapshots, restart and catch-up (nats-server monitorStream / processSnapshot / runCatchup):
+// * every replica installs a stream snapshot (the binary stream state of stream-snapshot.ts:
+//   counts, first/last sequence, clfs, interior deletes) at its applied index periodically,
+//   when its WAL grew past a threshold (stream-snapshot-policy.ts) and on shutdown, after
+//   flushing its store; raft then compacts the group's WAL behind it;
+// * at start the store on disk is kept and trusted up to the snapshot (stream-restore.ts):
+//   whatever it holds beyond is cut and re-applied from the log, a store recovery found damaged
+//   is cut below the damage, and a group without a snapshot rebuilds its store from the log;
+// * a replica whose store ends before a snapshot it installed (its own at start, or the
+//   leader's, sent by raft because the replica lagged behind the leader's compacted log) fetches
+//   the missing messages from the leader with the `$JSC` catch-up protocol (stream-catchup.ts).
+//   Meanwhile it is a raft observer (never campaigns, so it never leads with missing data),
+//   buffers the entries raft commits, and the leader reports it as not current; once caught up
+//   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
+import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
+import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
+import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
+import { CatchupClient, CatchupServer } from './stream-catchup.js';
+import { snapshotDue, streamSnapshotPolicy, walSegmentBytes, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
 import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
@@ -43,6 +58,8 @@ import { ConsumerGroup } from './consumer-group.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
+/** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
+const MEMORY_CATCHUP_GIVE_UP_MS = 20_000;
 const MAX_HEADER_BYTES = 65535;
 
 function refusalOf(e: unknown): LimitRefusal | undefined {
@@ -104,6 +121,28 @@ export class StreamGroup {
   readonly consumers = new Map<string, ConsumerGroup>();
   /** Publishes held while a new leader applies the log of earlier terms. */
   private held: Array<[string, string, Buffer | undefined, Buffer]> = [];
+  /** Whether the store on disk was matched against a snapshot (or found untrusted) yet. */
+  private decided = false;
+  /** At start: the last sequence store recovery found intact (undefined: nothing lost). */
+  private trusted: number | undefined;
+  /** The `$JSC` catch-up in progress (this replica's store is behind its snapshot). */
+  private catchup: CatchupClient | undefined;
+  /** Entries committed while catching up, applied once caught up. */
+  private buffered: Buffer[] = [];
+  private catchupServer!: CatchupServer;
+  private readonly snapPolicy: StreamSnapshotPolicy = streamSnapshotPolicy();
+  private snapTimer: NodeJS.Timeout | undefined;
+  private lastSnapAt = Date.now();
+  private snapDueMs = 0;
+  private snapshotting = false;
+  /** resetReplica() is under way: entries are ignored until the node restarts. */
+  private resetting = false;
+  /** Stream snapshots installed by this replica since start (tests, monitoring). */
+  snapshotsTaken = 0;
+  /** `$JSC` catch-ups this replica completed since start (tests, monitoring). */
+  catchupsDone = 0;
+  /** Times this replica reset itself from the leader (resetReplica) since start. */
+  resets = 0;
 
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
@@ -123,15 +162,104 @@ export class StreamGroup {
     return !this.stopped && this.node?.isLeader === true;
   }
 
-  /** Create the local stream (empty) and the raft node; replays the whole log into the store. */
-  async start(): Promise<void> {
+  /**
+   * Create and start the group's raft node (replaying its snapshot and log into the store).
+   * `stateLost`: its log was dropped on purpose (resetReplica): vote as an empty log, never campaign.
+   */
+  private startNode(stateLost: boolean): void {
+    const g = this.entry.sa.group;
+    this.node = new RaftNode({
+      group: g.name,
+      serverName: this.c.server.serverName,
+      peers: [...g.peers],
+      storeDir: this.dir,
+      transport: this.transport,
+      managed: true,
+      stateLost,
+      segmentMaxBytes: walSegmentBytes(this.snapPolicy),
+      apply: (index, entries) => this.applyEntries(index, entries),
+      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      onProposalsAbandoned: () => this.abandon(),
+      log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
+    });
+    this.node.start();
+    // No snapshot and no entry on disk: nothing vouches for a store left on disk.
+    if (!this.decided) this.untrustStore();
+  }
+
+  /**
+   * This replica's store no longer lines up with the log (a sequence mismatch, or the store
+   * failed while applying): it can neither apply nor lead safely. Drop its log and snapshots
+   * (term and vote stay), distrust the whole store and start over as a replica that lost its
+   * state: the leader sends its snapshot (or its log) and the messages follow by catch-up
+   * (nats-server resetClusteredState).
+   */
+  private resetReplica(why: string): void {
+    if (this.resetting || this.stopped) return;
+    this.resetting = true;
+    this.resets++;
+    this.log('warn', `${why}; resetting this replica from the leader`);
+    this.catchup?.stop();
+    this.catchup = undefined;
+    this.buffered = [];
+    // Not from inside the node's apply callback; a short pause also keeps a repeated failure from spinning.
+    const t = setTimeout(() => {
+      if (this.stopped) return;
+      this.abandon();
+      this.catchupServer.setActive(false);
+      stopGroupNode(this.node, undefined, false);
+      for (const d of ['wal', 'snapshots']) rmSync(join(this.dir, d), { recursive: true, force: true });
+      this.decided = false;
+      this.trusted = 0;
+      this.applier.importState({ clfs: 0 });
+      this.applier.clearMsgIds();
+      this.resetting = false;
+      this.startNode(true);
+    }, 250);
+    t.unref();
+  }
+
+  /** True while this replica fetches missing messages from the leader. */
+  get catchingUp(): boolean {
+    return this.catchup !== undefined;
+  }
+
+  /** The local stream as an earlier run left it on disk (recovered at start), or a new one. */
+  private async openStream(): Promise<Stream> {
     const jsa = this.c.js.jsAccount(this.account);
     if (!jsa) throw new Error(`jetstream not enabled for account ${this.account}`);
-    // The store is rebuilt from the log: drop whatever an earlier run left on disk.
+    const cfg = { ...(this.entry.sa.stream as Record<string, unknown>) } as never;
     const old = jsa.streams.get(this.name);
-    if (old) await jsa.deleteStream(old);
-    const stream = await jsa.createStream({ ...(this.entry.sa.stream as Record<string, unknown>) } as never, false, true);
+    if (old) {
+      // Consumers the single-server recovery brought back run as replicated consumer groups
+      // (consumer-group.ts), which rebuild their state from their own logs: stop the local ones.
+      for (const name of old.consumerNames()) await old.getConsumer(name)?.stop(false);
+      try {
+        const raw = this.entry.sa.stream as { storage?: string };
+        const want = checkStreamConfig(cfg, { ...jsa.configContext(raw.storage === 'memory' ? 'memory' : 'file'), clustered: true }, false);
+        if (sameStreamConfig(old.config, want)) return old;
+        await jsa.updateStream(old, cfg, false);
+        return old;
+      } catch (e) {
+        // The assignment changed in a way the store cannot follow: rebuild it from the group.
+        this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': recovered store does not match the assignment (${(e as Error).message}); rebuilding it`);
+        await jsa.deleteStream(old);
+      }
+    }
+    return jsa.createStream(cfg, false, true);
+  }
+
+  /**
+   * Open the local stream (the store an earlier run left, if any) and start the raft node, which
+   * replays the group's snapshot and log through applyEntries before returning.
+   */
+  async start(): Promise<void> {
+    const stream = await this.openStream();
     this.stream = stream;
+    this.trusted = lastTrustedSeq(stream.store);
+    if (this.trusted !== undefined) {
+      this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': store recovery lost messages; trusting it only through sequence ${this.trusted}`);
+    }
     stream.clusterInfo = () => this.clusterInfo();
     const dupNs = BigInt(stream.config.duplicate_window);
     const store: ApplyStore = {
@@ -162,27 +290,26 @@ export class StreamGroup {
     stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
     stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
+    this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
+      (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    this.node = new RaftNode({
-      group: g.name,
-      serverName: this.c.server.serverName,
-      peers: [...g.peers],
-      storeDir: this.dir,
-      transport: this.transport,
-      managed: true,
-      apply: (index, entries) => this.applyEntries(index, entries),
-      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
-      onProposalsAbandoned: () => this.abandon(),
-      log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
-    });
-    this.node.start();
+    this.startNode(false);
+    this.snapDueMs = this.nextSnapDue();
+    this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
+    this.snapTimer.unref();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
-    if (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id)) this.node.campaign();
+    if (!this.catchup && (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id))) this.node.campaign();
   }
 
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
+    if (this.snapTimer) clearInterval(this.snapTimer);
+    // A clean shutdown leaves a snapshot of the flushed store: the next start replays no log.
+    if (!deleting) await this.snapshot(true);
     this.stopped = true;
+    this.catchup?.stop();
+    this.catchup = undefined;
+    this.catchupServer?.setActive(false);
     this.abandon();
     for (const cg of this.consumers.values()) await cg.stop(deleting);
     this.consumers.clear();
@@ -251,15 +378,32 @@ export class StreamGroup {
 
   // ------------------------------------------------------------------ apply
 
-  private applyEntries(_index: number, entries: Entry[]): void {
+  private applyEntries(index: number, entries: Entry[]): void {
     for (const e of entries) {
+      if (this.resetting) return;
+      if (e.type === EntryType.Snapshot) {
+        this.applySnapshot(index, e.data);
+        continue;
+      }
       if (e.type !== EntryType.Normal) continue;
+      // The log starts without a snapshot: the store is rebuilt from it.
+      if (!this.decided) this.untrustStore();
+      if (this.catchup) {
+        this.buffered.push(Buffer.from(e.data));
+        continue;
+      }
+      this.applyNormal(e.data);
+    }
+  }
+
+  private applyNormal(data: Uint8Array): void {
+    {
       let d;
       try {
-        d = decodeStreamGroupEntry(Buffer.from(e.data));
+        d = decodeStreamGroupEntry(Buffer.from(data));
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
-        continue;
+        return;
       }
       try {
         if (d.op === EntryOp.streamMsgOp || d.op === EntryOp.compressedStreamMsgOp) this.applyMsg(d.msg);
@@ -273,6 +417,7 @@ export class StreamGroup {
         } else {
           this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': apply failed: ${(err as Error)?.stack ?? err}`);
         }
+        this.resetReplica(err instanceof ApplyMismatchError ? 'the store does not line up with the log' : 'the store failed at apply');
       }
     }
   }
@@ -288,6 +433,172 @@ export class StreamGroup {
     if (body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
   }
 
+  // ------------------------------------------------------------------ snapshots and catch-up
+
+  private log(level: 'info' | 'warn', msg: string): void {
+    this.c.server.log[level](`JetStream stream '${this.account} > ${this.name}': ${msg}`);
+  }
+
+  private get dupWindowNs(): bigint {
+    const ns = BigInt(this.stream.config.duplicate_window);
+    return ns > 0n ? ns : 0n;
+  }
+
+  /** The group's log starts without a snapshot: the store cannot be matched to it, rebuild it. */
+  private untrustStore(): void {
+    this.decided = true;
+    this.trusted = undefined;
+    const st = this.stream.store.fastState();
+    if (st.lastSeq === 0 && st.msgs === 0) return;
+    this.log('warn', `no stream snapshot vouches for the ${st.msgs} stored messages; rebuilding the store from the log`);
+    truncateStore(this.stream.store, 0);
+    this.applier.importState({ clfs: 0 });
+    this.applier.clearMsgIds();
+  }
+
+  /** A stream snapshot: our own at start, or the leader's (we lagged behind its compacted log). */
+  private applySnapshot(index: number, data: Uint8Array): void {
+    this.decided = true;
+    let snap;
+    try {
+      snap = decodeStreamSnapshot(Buffer.from(data));
+    } catch (e) {
+      // Keep the state we have; raft's lost-state handling covers a snapshot it could not load.
+      this.log('warn', `ignoring unreadable stream snapshot at index ${index}: ${(e as Error).message}`);
+      return;
+    }
+    // A newer snapshot covers whatever an earlier catch-up was fetching and every buffered entry.
+    this.catchup?.stop();
+    this.catchup = undefined;
+    this.buffered = [];
+    const trusted = this.trusted;
+    this.trusted = undefined;
+    const r = restoreFromSnapshot(this.stream.store, this.applier, snap, trusted, this.dupWindowNs);
+    if (r.cut > 0 || r.deleted > 0) this.log('info', `matched the store to the snapshot at index ${index}: ${r.cut} sequences cut, ${r.deleted} deleted`);
+    if (r.catchupTo !== undefined) this.startCatchup(r.catchupTo, index);
+  }
+
+  private startCatchup(lastSeq: number, index: number): void {
+    this.log('info', `store ends at ${this.stream.store.fastState().lastSeq}, snapshot at ${lastSeq}: catching up from the leader`);
+    const store = this.stream.store;
+    const client = new CatchupClient({
+      transport: this.transport, syncSubject: this.entry.sa.sync, peer: this.c.id, lastSeq, snapIndex: index,
+      sink: {
+        lastSeq: () => store.fastState().lastSeq,
+        storeRaw: (subject, hdr, msg, seq, ts) => this.stream.storeRaw(subject, hdr ?? undefined, msg ?? Buffer.alloc(0), seq, ts),
+        skipMsg: (seq) => { store.skipMsg(seq); },
+        skipMsgs: (first, num) => { store.skipMsgs(first, num); },
+      },
+      onDone: () => this.finishCatchup(client),
+      log: (m) => this.log('warn', m),
+    });
+    this.catchup = client;
+    // Never lead with missing messages. Deferred: we may be inside the node's apply callback.
+    queueMicrotask(() => {
+      if (this.catchup === client && !this.stopped) this.node.setObserver(true);
+    });
+    client.start();
+    if (this.stream.config.storage === 'memory') this.giveUpWithoutLeader(client, lastSeq);
+  }
+
+  /**
+   * A memory stream keeps no messages across a restart; when every replica restarted, no leader
+   * holds them either and every replica would wait as an observer for good. After a while without
+   * any leader, accept the loss (the sequences stay used) and take part again.
+   */
+  private giveUpWithoutLeader(client: CatchupClient, lastSeq: number): void {
+    const t = setTimeout(() => {
+      if (this.catchup !== client || this.stopped) return;
+      if (this.node.leaderId) {
+        this.giveUpWithoutLeader(client, lastSeq);
+        return;
+      }
+      const own = this.stream.store.fastState().lastSeq;
+      this.log('warn', `memory stream: no leader to catch up from; messages ${own + 1}..${lastSeq} are lost`);
+      client.stop();
+      if (lastSeq > own) this.stream.store.skipMsgs(own + 1, lastSeq - own);
+      this.finishCatchup(client, true);
+    }, MEMORY_CATCHUP_GIVE_UP_MS);
+    t.unref();
+  }
+
+  private finishCatchup(client: CatchupClient, gaveUp = false): void {
+    if (this.catchup !== client || this.stopped) return;
+    this.catchup = undefined;
+    if (!gaveUp) {
+      this.catchupsDone++;
+      this.log('info', `caught up to ${this.stream.store.fastState().lastSeq} in ${client.attempts} run(s)`);
+    }
+    // Resume the log where the snapshot left it.
+    const pending = this.buffered;
+    this.buffered = [];
+    for (let i = 0; i < pending.length; i++) {
+      if (this.catchup) {
+        this.buffered.push(...pending.slice(i));
+        return;
+      }
+      this.applyNormal(pending[i]!);
+    }
+    if (!this.catchup && !this.stopped) this.node.setObserver(false);
+  }
+
+  /** The leader's store as the catch-up sender reads it. */
+  private catchupSource() {
+    if (!this.isLeader) return undefined;
+    const store = this.stream.store;
+    return {
+      lastSeq: () => store.fastState().lastSeq,
+      loadMsg: (seq: number) => {
+        const m = store.loadMsg(seq);
+        return m ? { subject: m.subject, hdr: m.headers ?? null, msg: m.data, ts: m.ts } : undefined;
+      },
+    };
+  }
+
+  private nextSnapDue(): number {
+    return this.snapPolicy.intervalMs + Math.floor(Math.random() * this.snapPolicy.jitterMs);
+  }
+
+  private async snapshotCheck(): Promise<void> {
+    if (this.stopped || this.catchup || this.snapshotting || !this.node) return;
+    const since = Date.now() - this.lastSnapAt;
+    if (!snapshotDue(this.snapPolicy, since, this.snapDueMs, this.node.status().walBytes)) return;
+    await this.snapshot(false);
+  }
+
+  /**
+   * Install a stream snapshot of the applied state: flush the store first (the snapshot lets raft
+   * drop the log that could rebuild it), then encode the state and install it in the same turn,
+   * so state and raft index match.
+   */
+  async snapshot(force: boolean): Promise<boolean> {
+    if (this.stopped || this.catchup || this.resetting || this.snapshotting || !this.node || this.node.state === 'closed') return false;
+    if (!this.decided || this.node.applied <= 0) return false;
+    this.snapshotting = true;
+    try {
+      await this.stream.store.flush();
+    } catch (e) {
+      this.log('warn', `stream snapshot skipped: store flush failed: ${(e as Error).message}`);
+      return false;
+    } finally {
+      this.snapshotting = false;
+    }
+    if (this.stopped || this.catchup || this.resetting || (this.node.state as string) === 'closed') return false;
+    this.lastSnapAt = Date.now();
+    this.snapDueMs = this.nextSnapDue();
+    try {
+      const bin = this.stream.store.encodedStreamState(this.applier.clfs);
+      // A nats-server 2.9.10 peer reads only the JSON form (raft sends it our snapshot when it lags).
+      const goPeer = this.entry.sa.group.peers.some((id) => id !== this.c.id && this.c.peerInfo.isGoPeer(id));
+      this.node.installSnapshot(goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
+      this.snapshotsTaken++;
+      return true;
+    } catch (e) {
+      if (!(e instanceof RaftError)) this.log('warn', `stream snapshot failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
   /** Purge / message delete: the single-server handler on every replica; the leader answers. */
   private applyApi(subject: string, reply: string, payload: string): void {
     const answer = this.node.isLeader ? reply : '';
@@ -299,6 +610,7 @@ export class StreamGroup {
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
     this.abandon();
+    this.catchupServer.setActive(isLeader);
     if (!isLeader) {
       // Stepping down because the peers went silent: say so (throttled), as nats-server does.
       if (this.wasLeader && quorumLostApplies(this.node.hasQuorum(), this.startedMs, Date.now()) && this.lostQuorum.shouldSend(Date.now())) {
@@ -339,15 +651,16 @@ export class StreamGroup {
   };
 
   clusterInfo(): Record<string, unknown> {
-    return this.clusterInfoFor(this.node, this.entry.sa.group.peers);
+    // A replica fetching messages from us is not current, whatever its raft log says.
+    return this.clusterInfoFor(this.node, this.entry.sa.group.peers, this.catchupServer?.peersCatchingUp());
   }
 
   /** The cluster block for a group of this stream (the stream's own or one of its consumers'). */
-  clusterInfoFor(node: RaftNode | undefined, groupPeers: string[]): Record<string, unknown> {
+  clusterInfoFor(node: RaftNode | undefined, groupPeers: string[], notCurrent?: Set<string>): Record<string, unknown> {
     const leaderId = node?.leaderId ?? '';
     const now = BigInt(Date.now()) * 1_000_000n;
     const peers: RaftPeerStatus[] = (node?.status().peers ?? []).map((p) => ({
-      id: p.id, current: p.current, lag: p.lag,
+      id: p.id, current: p.current && !notCurrent?.has(p.id), lag: p.lag,
       lastNs: p.self ? now : p.lastSeenAgoMs === null ? undefined : now - BigInt(Math.round(p.lastSeenAgoMs * 1e6)),
     }));
     const ci = clusterInfo({

@@ -200,6 +200,9 @@ export class Chunk {
       this.densify();
       return off;
     }
+    // A truncate leaves removed entries above the new last sequence: drop them, or the slots
+    // would stop ascending (every live entry is below `off`, so those are all removed ones).
+    while (this.n > 0 && this.slots[this.n - 1]! >= off) this.n--;
     // Full: repack when most entries are removed ones, else grow.
     if (this.n === this.cap && this.n - this.live > this.live) this.sparsify();
     if (this.n === this.cap) this.grow(this.cap * 2);

@@ -18,7 +18,7 @@ import {
 } from '../codec.js';
 import { RaftCore } from '../core.js';
 import type { RaftHost, RaftTiming, SnapshotRecord, SubscriptionKind } from '../core-types.js';
-import { peerIdForServerName } from '../subjects.js';
+import { isProbeVoteInbox, peerIdForServerName } from '../subjects.js';
 import {
   type AppendEntry,
   type AppendEntryResponse,
@@ -59,6 +59,8 @@ export const SIM_TIMING: Partial<RaftTiming> = {
   peerRejoinMs: 30_000,
   healthyPeerMs: 300,
   maxBatchEntries: 64,
+  goneLeaderDelayMinMs: 2,
+  goneLeaderDelayMaxMs: 25,
 };
 
 type Payload =
@@ -165,6 +167,7 @@ class SimHost implements RaftHost {
     return this.s.disk.snapshot;
   }
   sendVoteRequest(subject: string, reply: string, vr: VoteRequest): void {
+    if (isProbeVoteInbox(reply, SIM_GROUP, vr.candidate, vr.term)) this.sim.probeInboxes.add(reply);
     this.send(subject, reply, { k: 'vreq', v: vr });
   }
   sendVoteResponse(subject: string, vr: VoteResponse): void {
@@ -249,6 +252,13 @@ export class SimCluster {
   now = 0;
   net: NetworkConditions = { ...CALM };
   readonly links: SimLinks;
+  /** Inboxes of probes: their "grants" are pre-votes, which promise nothing (no durability check). */
+  readonly probeInboxes = new Set<string>();
+  /**
+   * When a server crashes, the others are told it is gone (RaftCore.peerGone, as a closed route
+   * tells a real server), each after a small random delay, with this probability.
+   */
+  goneReports = 0;
   private readonly inboxOwner = new Map<string, SimServer>();
   private readonly codec: boolean;
   private readonly traceRing: TraceRing;
@@ -340,6 +350,20 @@ export class SimCluster {
     s.tavWriting = false;
     s.held = [];
     this.inv.onCrash(s);
+    if (this.goneReports > 0) {
+      for (const o of this.servers) if (o !== s && this.rng.chance(this.goneReports)) this.reportGone(s, o);
+    }
+  }
+
+  /** Tell `to` (after 0-5 ms) that `gone`'s server is gone: after a crash, or spuriously (a route flap). */
+  reportGone(gone: SimServer, to: SimServer): void {
+    const inc = to.incarnation;
+    this.q.push(this.now + this.rng.range(0, 5), () => {
+      if (!to.up || to.incarnation !== inc) return;
+      this.trace(`${to.name} told ${gone.name} is gone`);
+      to.core.peerGone(gone.id);
+      this.afterCall(to);
+    });
   }
 
   /** The disk is replaced by an empty one (the server knows it should hold the group: it recovers as lost). */
@@ -448,7 +472,7 @@ export class SimCluster {
 
   publish(from: SimServer, subject: string, reply: string, p: Payload): void {
     // A vote is checked when it leaves (it is held until the term/vote write is durable).
-    if (this.checkSends && p.k === 'vresp') this.checkDurableBeforeSend(from, p);
+    if (this.checkSends && p.k === 'vresp' && !this.probeInboxes.has(subject)) this.checkDurableBeforeSend(from, p);
     if (this.codec) p = encodePayload(p);
     if (subject.startsWith('$NRG.R.') || subject.startsWith('$NRG.CR.')) {
       const to = this.inboxOwner.get(subject);

@@ -13,7 +13,8 @@ import { RaftNode } from '../node.js';
 import { forgetPendingWrites } from '../log/meta-files.js';
 import type { RaftRuntime } from '../runtime.js';
 import type { RaftTiming } from '../core-types.js';
-import { peerIdForServerName } from '../subjects.js';
+import { decodeVoteRequest } from '../codec.js';
+import { isProbeVoteInbox, peerIdForServerName } from '../subjects.js';
 import type { RaftMessageHandler, RaftSubscription, RaftTransport } from '../transport.js';
 import { type Entry, EntryType, RaftError } from '../types.js';
 import { EventQueue } from './event-queue.js';
@@ -186,8 +187,13 @@ class NodeSim {
       publish: (subject, reply, payload) => {
         if (!s.up || s.inc !== inc) return;
         if (this.traceLimit > 0) this.trace(`${s.name} pub ${subject} ${reply} ${payload.length}B`);
-        // A vote is checked when it leaves (the node holds it until the term/vote write is durable).
-        if (this.checkSends && subject.startsWith('$NRG.R.') && payload.length === 17) this.checkDurableBeforeSend(s, payload);
+        // A vote is checked when it leaves (the node holds it until the term/vote write is durable);
+        // an answer to a probe is a pre-vote, which promises nothing.
+        if (subject.startsWith('$NRG.V.') && reply) {
+          const vr = decodeVoteRequest(payload);
+          if (vr && isProbeVoteInbox(reply, GROUP, vr.candidate, vr.term)) this.probeInboxes.add(reply);
+        }
+        if (this.checkSends && subject.startsWith('$NRG.R.') && payload.length === 17 && !this.probeInboxes.has(subject)) this.checkDurableBeforeSend(s, payload);
         const list = this.subs.get(subject);
         if (!list) return;
         for (const sub of list) {
@@ -230,6 +236,8 @@ class NodeSim {
 
   /** Check that promises leaving a server are on its disk (what a crash now would keep). */
   checkSends = true;
+  /** Inboxes of probes (their grants are pre-votes: nothing to be durable). */
+  private readonly probeInboxes = new Set<string>();
 
   private checkDurableBeforeSend(s: Server, payload: Uint8Array): void {
     const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);

@@ -289,4 +289,16 @@ function scheduleChaos(sim: SimCluster, plan: Prng, chaosMs: number, stats: Scen
       }
     });
   }
+  // Closed routes (drawn last, so the plans above stay as they were): a crashed server is
+  // reported gone to the others (RaftCore.peerGone), and live servers, usually the leader, are
+  // reported gone spuriously, to everyone or to some (a route that flapped).
+  sim.goneReports = plan.pick([0, 0.5, 1]);
+  const flaps = plan.chance(0.7);
+  for (let t = plan.range(300, 2000); flaps && t < chaosMs; t += plan.range(300, 2500)) {
+    const toAll = plan.chance(0.5);
+    sim.at(t, () => {
+      const gone = sim.readyLeader() ?? sim.rng.pick(servers);
+      for (const o of servers) if (o !== gone && (toAll || sim.rng.chance(0.5))) sim.reportGone(gone, o);
+    });
+  }
 }

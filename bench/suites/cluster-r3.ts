@@ -1,0 +1,222 @@
+// R3 file streams on three servers of each kind (child processes of the acceptance-test harness,
+// test/cluster/js-cluster-harness.ts, the same config file for both kinds):
+//  - async publish of 128-byte messages, 256 unacknowledged, from a client on a follower of the
+//    stream (the publish and its PubAck cross a route, as for two clients in three);
+//  - a durable pull consumer (R3, explicit acks) draining what was published, acking every message;
+//  - failover: kill -9 of the stream leader until a publish through a surviving server gets a PubAck
+//    (the publish is retried with a short timeout); the killed server is restarted and the stream
+//    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
+// R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
+// fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
+// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles).
+// When this process runs pinned (the runner pins the load generator to the last CPU), the servers are
+// pinned to the other CPUs, as the single-server suites do.
+
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import type { BenchContext, BenchRow, BenchSuite } from '../lib/types.js';
+import { cpuList, type ServerKind } from '../lib/servers.js';
+import { RawConn, replyJson } from '../lib/conn.js';
+import { median } from './core.js';
+import { asyncPublish, jsApi, pullDrain } from '../lib/jetstream-load.js';
+import { APP, JsCluster, pollUntil, type JsNode } from '../../test/cluster/js-cluster-harness.js';
+
+const PAYLOAD_BYTES = 128;
+const IN_FLIGHT = 256;
+const FETCH_BATCH = 500;
+const STREAM = 'R3';
+/** How long the failover client waits for a PubAck before publishing again. */
+const RETRY_MS = 250;
+
+interface Figures { pubPerSec?: number; consumePerSec?: number; failoverMs: number[]; electedMs: number[] }
+
+export const suite: BenchSuite = {
+  name: 'cluster-r3',
+  description: 'R3 file stream on 3 servers: async publish 128B x 256 in flight, pull consume with acks, stream leader kill -9 -> PubAck',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const q = ctx.quick;
+    const sizes = {
+      pubWarmup: q ? 2_000 : 10_000,
+      pubMeasured: q ? 30_000 : 200_000,
+      pubMaxMs: q ? 5_000 : 15_000,
+      drainMax: q ? 30_000 : 100_000,
+      failovers: Number(process.env.R3_FAILOVERS ?? (q ? 3 : 5)),
+    };
+    const figures = new Map<ServerKind, Figures>();
+    const notes: string[] = [];
+    const only = process.env.R3_PARTS?.split(',');
+    for (const kind of ctx.kinds) {
+      const f: Figures = { failoverMs: [], electedMs: [] };
+      figures.set(kind, f);
+      try {
+        await measure(ctx, kind, f, sizes, only);
+      } catch (err) {
+        notes.push(`${kind}: ${(err as Error).message.split('\n')[0]}`);
+        ctx.log(`cluster-r3/${kind}: failed: ${(err as Error).stack}`);
+      }
+    }
+    const get = (kind: ServerKind, key: 'pubPerSec' | 'consumePerSec') => figures.get(kind)?.[key] ?? null;
+    const p50 = (kind: ServerKind) => {
+      const s = figures.get(kind)?.failoverMs ?? [];
+      return s.length ? median(s) : null;
+    };
+    const list = (xs: number[] | undefined) => [...(xs ?? [])].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(', ') || 'none';
+    const dist = ctx.kinds.map((k) => `${k} failover samples (ms): ${list(figures.get(k)?.failoverMs)}; leader-elected advisory seen after (ms): ${list(figures.get(k)?.electedMs)}`);
+    const rows: BenchRow[] = [
+      { name: `R3 file async pub ${PAYLOAD_BYTES}B, ${IN_FLIGHT} in flight`, unit: 'msgs/s', tsnats: get('tsnats', 'pubPerSec'), natsServer: get('nats-server', 'pubPerSec'), target: { kind: 'ratio-at-least', ratio: 1.5 } },
+      { name: `R3 pull consume (fetch ${FETCH_BATCH}, explicit ack)`, unit: 'msgs/s', tsnats: get('tsnats', 'consumePerSec'), natsServer: get('nats-server', 'consumePerSec'), target: { kind: 'ratio-at-least', ratio: 1.0 } },
+      { name: 'R3 stream leader kill -9 -> next PubAck, p50', unit: 'ms', tsnats: p50('tsnats'), natsServer: p50('nats-server'), target: { kind: 'at-most', value: 2000 }, note: dist.join('; ') },
+    ];
+    if (notes.length) rows[0]!.note = notes.join('; ');
+    return rows;
+  },
+};
+
+async function measure(
+  ctx: BenchContext, kind: ServerKind, f: Figures,
+  sizes: { pubWarmup: number; pubMeasured: number; pubMaxMs: number; drainMax: number; failovers: number },
+  only: string[] | undefined,
+): Promise<void> {
+  const want = (part: string) => only === undefined || only.includes(part);
+  const c = await JsCluster.start({ impl: kind, size: 3, pollMs: 5, tsnatsSyncInterval: process.env.R3_TSNATS_SYNC });
+  const serverCpus = serverCpuList();
+  const pin = (n: JsNode) => {
+    if (serverCpus && n.pid !== undefined) spawnSync('taskset', ['-a', '-c', '-p', serverCpus, String(n.pid)], { stdio: 'ignore' });
+  };
+  const conns: RawConn[] = [];
+  const open = async (n: JsNode, name: string) => {
+    const conn = await RawConn.open({ port: portOf(n), headers: true, name, user: APP.user, pass: APP.pass });
+    conns.push(conn);
+    return conn;
+  };
+  try {
+    c.nodes.forEach(pin);
+    await c.waitFullMesh();
+    const control = await open(c.nodes[0]!, 'bench-r3-control');
+    await jsApi(control, `$JS.API.STREAM.CREATE.${STREAM}`, {
+      name: STREAM, subjects: ['r3.>'], storage: 'file', num_replicas: 3, retention: 'limits', discard: 'old',
+      max_msgs: -1, max_bytes: -1, max_age: 0, max_msg_size: -1, duplicate_window: 120_000_000_000,
+    }, 10_000);
+    const leader = await streamLeader(c, control);
+    const follower = c.nodes.find((n) => n !== leader)!;
+    ctx.log(`cluster-r3/${kind}: stream leader ${leader.name}, clients on ${follower.name}`);
+
+    let stored = 0;
+    if (want('pub')) {
+      const load = await open(follower, 'bench-r3-pub');
+      const r = await asyncPublish(load, 'r3.x', PAYLOAD_BYTES, {
+        inFlight: IN_FLIGHT, warmup: sizes.pubWarmup, measured: sizes.pubMeasured, maxMs: sizes.pubMaxMs, stallMs: 20_000,
+      });
+      f.pubPerSec = r.perSec;
+      stored = r.acked;
+      ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked)`);
+    }
+    if (want('consume') && stored > 0) {
+      const count = Math.min(stored, sizes.drainMax);
+      const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
+      await jsApi(control, `$JS.API.CONSUMER.CREATE.${STREAM}.drain`, { stream_name: STREAM, config }, 10_000);
+      const drainer = await open(follower, 'bench-r3-drain');
+      f.consumePerSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
+      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s`);
+      await jsApi(control, `$JS.API.CONSUMER.DELETE.${STREAM}.drain`, undefined, 10_000);
+    }
+    for (const conn of conns.splice(0)) conn.close();
+
+    if (want('failover')) {
+      for (let i = 0; i < sizes.failovers; i++) {
+        const { ms, electedMs } = await failoverSample(c, pin);
+        f.failoverMs.push(ms);
+        if (electedMs !== undefined) f.electedMs.push(electedMs);
+        ctx.log(`cluster-r3/${kind}: failover ${i + 1}/${sizes.failovers}: PubAck ${ms.toFixed(0)} ms after the leader kill (leader elected advisory after ${electedMs?.toFixed(0) ?? '-'} ms)`);
+      }
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+    // With NODE_OPTIONS=--cpu-prof the servers write their profiles on a graceful exit only.
+    if (process.env.R3_GRACEFUL_STOP === '1') for (const n of c.nodes) await c.stop(n);
+    await c.shutdown();
+  }
+}
+
+/** Kill -9 the stream leader; time until a publish through a survivor is acknowledged. Restarts the victim. */
+async function failoverSample(c: JsCluster, pin: (n: JsNode) => void): Promise<{ ms: number; electedMs?: number }> {
+  const any = c.nodes.find((n) => n.alive)!;
+  const control = await RawConn.open({ port: portOf(any), headers: true, name: 'bench-r3-fo-control', user: APP.user, pass: APP.pass });
+  let client: RawConn | undefined;
+  let adv: RawConn | undefined;
+  try {
+    const leader = await streamLeader(c, control);
+    const survivor = c.nodes.find((n) => n !== leader && n.alive)!;
+    client = await RawConn.open({ port: portOf(survivor), headers: true, name: 'bench-r3-fo', user: APP.user, pass: APP.pass });
+    const payload = Buffer.alloc(PAYLOAD_BYTES, 120);
+    // When the new leader announces itself (both servers send this advisory): the election's share.
+    let electedAt: number | undefined;
+    adv = await RawConn.open({ port: portOf(survivor), headers: true, name: 'bench-r3-fo-adv', user: APP.user, pass: APP.pass });
+    adv.onMsg = () => { electedAt ??= performance.now(); };
+    adv.sub(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${STREAM}`, 'elected');
+    await adv.ping();
+    // The client is connected and its interest known before the clock starts.
+    await client.ping();
+    const t0 = performance.now();
+    await c.kill(leader);
+    let ms = 0;
+    for (;;) {
+      try {
+        const j = replyJson(await client.request('r3.f', payload, RETRY_MS));
+        if (j.error === undefined && typeof j.seq === 'number') { ms = performance.now() - t0; break; }
+      } catch {
+        // no PubAck within RETRY_MS (no leader yet): publish again
+      }
+      if (performance.now() - t0 > 60_000) throw new Error('no PubAck within 60 s of the stream leader kill');
+    }
+    client.close();
+    adv.close();
+    control.close();
+    await c.restart(leader);
+    pin(leader);
+    await c.waitFullMesh();
+    // Next sample only once the stream has a leader and both followers are current again.
+    const check = await RawConn.open({ port: portOf(survivor), headers: true, name: 'bench-r3-fo-check', user: APP.user, pass: APP.pass });
+    try {
+      await pollUntil(async () => {
+        const info = await jsApi(check, `$JS.API.STREAM.INFO.${STREAM}`, undefined, 2000);
+        const reps = (info.cluster?.replicas ?? []) as { current?: boolean; offline?: boolean }[];
+        return info.cluster?.leader && reps.length === 2 && reps.every((r) => r.current && !r.offline) ? true : undefined;
+      }, 'R3 stream back to 3 current replicas', 60_000, 100);
+    } catch (err) {
+      // Keep what the servers said: this is a finding, not bench noise.
+      const logs = c.nodes.map((n) => `--- ${n.name} (${n.alive ? 'up' : 'down'}) log tail:\n${n.log().slice(-4000)}`).join('\n');
+      const file = `/tmp/cluster-r3-failure-${Date.now()}.log`;
+      writeFileSync(file, `${(err as Error).message}\n${logs}\n`);
+      throw new Error(`${(err as Error).message} (server logs in ${file})`);
+    } finally {
+      check.close();
+    }
+    return { ms, electedMs: electedAt === undefined ? undefined : electedAt - t0 };
+  } finally {
+    client?.close();
+    adv?.close();
+    control.close();
+  }
+}
+
+async function streamLeader(c: JsCluster, control: RawConn): Promise<JsNode> {
+  const name = await pollUntil(async () => {
+    const info = await jsApi(control, `$JS.API.STREAM.INFO.${STREAM}`, undefined, 2000);
+    return (info.cluster?.leader as string | undefined) || undefined;
+  }, `a leader for stream ${STREAM}`, 30_000, 50);
+  return c.node(name);
+}
+
+function portOf(n: JsNode): number {
+  return Number(new URL(n.clientUrl).port);
+}
+
+/** The CPUs other than ours when this process is pinned to a subset (undefined: no pinning). */
+function serverCpuList(): string | undefined {
+  const mine = new Set(cpuList());
+  if (mine.size === 0) return undefined;
+  const others = cpus().map((_c, i) => i).filter((i) => !mine.has(i));
+  return others.length > 0 ? others.join(',') : undefined;
+}

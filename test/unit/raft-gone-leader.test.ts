@@ -1,0 +1,147 @@
+// A leader's server reported gone (RaftCore.peerGone: the route to it closed, as a kill -9 closes
+// it): followers elect a new leader without waiting out the election timeout, through probes whose
+// answers are pre-votes, so a leader that the other members still hear is never deposed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ae, NATS0, NATS1, normal, SINGLE_ID, singleNode } from '../../src/raft/sim/recording-host.js';
+import { DEFAULT_TIMING } from '../../src/raft/core-types.js';
+import { LocalCluster } from '../../src/raft/local-cluster.js';
+import { isProbeVoteInbox, probeVoteInbox, readsEmptyVoteFlag } from '../../src/raft/subjects.js';
+
+const PEERS = [SINGLE_ID, NATS0, NATS1];
+const LIVE = '$NRG.AE.TEST';
+
+/** A follower of NATS0 at term 2 holding one entry. */
+function follower(id = SINGLE_ID) {
+  const n = singleNode({ id, peers: PEERS });
+  n.core.handleAppendEntry(ae({ leader: NATS0, term: 2, pterm: 0, pindex: 0, entries: [normal('a')] }), '$R', LIVE);
+  n.persistAll();
+  assert.equal(n.core.leader, NATS0);
+  return n;
+}
+
+test('probe and pre-vote inboxes: recognised only for the same group, candidate and term; never read as an empty-flag vote inbox', () => {
+  let r = 0.1;
+  const inbox = probeVoteInbox('G', SINGLE_ID, 5, () => (r = (r + 0.37) % 1));
+  assert.match(inbox, /^\$NRG\.R\.[0-9A-Za-z]{8}$/);
+  assert.equal(isProbeVoteInbox(inbox, 'G', SINGLE_ID, 5), true);
+  assert.equal(isProbeVoteInbox(inbox, 'G', SINGLE_ID, 6), false);
+  assert.equal(isProbeVoteInbox(inbox, 'H', SINGLE_ID, 5), false);
+  assert.equal(isProbeVoteInbox(inbox, 'G', NATS0, 5), false);
+  assert.equal(readsEmptyVoteFlag(inbox, 'G', SINGLE_ID, 5), false);
+});
+
+test('a follower told its leader is gone probes after a short delay; only pre-vote grants from a quorum start the real candidacy', () => {
+  const f = follower();
+  f.core.peerGone(NATS1); // not our leader: nothing changes
+  assert.ok(f.core.electionTimerRemainingMs() > DEFAULT_TIMING.goneLeaderDelayMaxMs);
+  const events = f.host.events.length;
+  f.core.peerGone(NATS0);
+  const remaining = f.core.electionTimerRemainingMs();
+  assert.ok(remaining >= 0 && remaining <= DEFAULT_TIMING.goneLeaderDelayMaxMs, `timer ${remaining} ms`);
+  f.expireElectionAlone();
+  const [probe] = f.host.take('vreq');
+  assert.deepEqual(probe.msg, { term: 2, lastTerm: 2, lastIndex: 1, candidate: SINGLE_ID });
+  assert.equal(isProbeVoteInbox(probe.reply, 'TEST', SINGLE_ID, 2), true);
+  assert.equal(f.core.isProbing, true);
+  assert.deepEqual(f.host.events.slice(events).filter((e) => e.startsWith('tav')), [], 'a probe persists nothing');
+  // A refusal is an answer, but not a pre-vote: unlike an ordinary probe it does not start a candidacy.
+  f.core.handleVoteResponse({ term: 2, peer: NATS1, granted: false, empty: false }, probe.reply);
+  assert.equal(f.core.state, 'follower');
+  assert.equal(f.core.term, 2);
+  // Retries stay short while the leader is not heard.
+  f.expireElectionAlone();
+  const [again] = f.host.take('vreq');
+  assert.equal(again.msg.term, 2);
+  // A grant from a member makes a quorum with our own vote: the real candidacy at term 3.
+  f.core.handleVoteResponse({ term: 2, peer: NATS1, granted: true, empty: false }, again.reply);
+  assert.equal(f.core.state, 'candidate');
+  assert.equal(f.core.term, 3);
+  const [real] = f.host.take('vreq');
+  assert.equal(real.msg.term, 3);
+  assert.equal(isProbeVoteInbox(real.reply, 'TEST', SINGLE_ID, 3), false);
+});
+
+test('pre-vote answers change nothing; a follower that hears its leader refuses, one told the leader is gone grants; a leader refuses', () => {
+  const v = follower(NATS1);
+  const events = v.host.events.length;
+  let r = 0.3;
+  const rnd = () => (r = (r + 0.29) % 1);
+  const ask = (lastTerm: number, lastIndex: number, term = 2) => {
+    const inbox = probeVoteInbox('TEST', SINGLE_ID, term, rnd);
+    v.core.handleVoteRequest({ term, lastTerm, lastIndex, candidate: SINGLE_ID }, inbox);
+    const [resp] = v.host.take('vresp');
+    assert.equal(resp.subject, inbox);
+    return resp.msg;
+  };
+  assert.deepEqual(ask(2, 1), { term: 2, peer: NATS1, granted: false, empty: false }, 'the leader is live');
+  v.core.peerGone(NATS0);
+  assert.deepEqual(ask(2, 1), { term: 2, peer: NATS1, granted: true, empty: false });
+  assert.equal(ask(0, 0).granted, false, 'a shorter log gets no pre-vote');
+  assert.equal(ask(2, 1, 1).granted, false, 'nor does a stale term');
+  assert.equal(v.core.term, 2);
+  assert.equal(v.core.vote, '');
+  assert.equal(v.core.leader, NATS0);
+  assert.deepEqual(v.host.events.slice(events).filter((e) => e.startsWith('tav')), [], 'nothing persisted');
+  // The real request that follows is not refused as disruptive.
+  v.core.handleVoteRequest({ term: 3, lastTerm: 2, lastIndex: 1, candidate: SINGLE_ID }, '$VR');
+  assert.equal(v.host.take('vresp')[0].msg.granted, true);
+  assert.equal(v.core.term, 3);
+
+  const l = singleNode({ peers: PEERS });
+  l.expireElection();
+  l.core.handleVoteResponse({ term: 1, peer: NATS0, granted: true, empty: false }, l.core.currentVoteInbox);
+  assert.equal(l.core.state, 'leader');
+  l.core.handleVoteRequest({ term: 1, lastTerm: 5, lastIndex: 9, candidate: NATS1 }, probeVoteInbox('TEST', NATS1, 1, rnd));
+  assert.equal(l.host.take('vresp')[0].msg.granted, false);
+  assert.equal(l.core.state, 'leader');
+});
+
+test('leader stopped and reported gone: the others elect a new leader, with election timeouts far away', async (t) => {
+  // Only the "gone" path can elect here: the normal election timeout is ten minutes.
+  const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
+  t.after(() => c.destroy());
+  c.startAll();
+  c.members[0]!.n.campaign();
+  const l = await c.waitForLeader();
+  l.n.propose(Buffer.from('before'));
+  await c.waitForStateSize(1);
+  const term = l.n.term;
+  c.stop(l);
+  c.hub.reportGone(l.name, l.id);
+  const next = await c.waitForLeader();
+  assert.notEqual(next, l);
+  // Usually term + 1; when both followers probe at the same moment they may split one vote first.
+  assert.ok(next.n.term > term, `new term ${next.n.term} after ${term}`);
+  next.n.propose(Buffer.from('after'));
+  await c.waitFor(() => c.running().every((m) => m.state.length === 2), 10_000, 'the entry after the failover applied on both');
+  for (const m of c.running()) assert.deepEqual(m.stateStrings(), ['before', 'after']);
+});
+
+test('a route flap reported to one follower while the leader is live: its pre-votes are refused and nobody changes term', async (t) => {
+  const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
+  t.after(() => c.destroy());
+  c.startAll();
+  c.members[0]!.n.campaign();
+  const l = await c.waitForLeader();
+  l.n.propose(Buffer.from('before'));
+  await c.waitForStateSize(1);
+  const term = l.n.term;
+  const f = c.members.find((m) => m !== l)!;
+  const probes: number[] = [];
+  c.hub.onPublish = (from, subject, _reply, payload) => {
+    if (from === f.name && subject.startsWith('$NRG.V.')) probes.push(Number(Buffer.from(payload).readBigUInt64LE(0)));
+  };
+  // The route between the leader and f closes; the third member still hears the leader.
+  c.hub.block(l.name, f.name);
+  c.hub.reportGone(l.name, l.id, [f.name]);
+  await c.waitFor(() => probes.length >= 3, 20_000, 'three probes from the cut-off follower');
+  assert.ok(probes.every((x) => x === term), `probes at term ${term}: ${probes.join(',')}`);
+  for (const m of c.members) assert.equal(m.n.term, term, `${m.name} kept term ${term}`);
+  assert.equal(l.n.isLeader, true);
+  // The route is back: f follows the same leader again.
+  c.hub.unblock(l.name, f.name);
+  l.n.propose(Buffer.from('after'));
+  await c.waitFor(() => f.state.length === 2 && f.n.leaderId === l.id, 10_000, 'f back under the same leader');
+  assert.equal(l.n.term, term, 'the leader was never deposed');
+});
