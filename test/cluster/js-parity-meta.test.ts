@@ -6,6 +6,9 @@
 // - processConsumerAssignmentResults: a consumer the meta leader accepted but the stream's server
 //   refuses (on a workqueue stream, one that does not deliver all) is answered once with that server's error and
 //   its assignment is taken back, so no server lists it and the name can be created again.
+// - processStreamAssignmentResults: a stream update the stream's server refuses (a storage change:
+//   nats-server's meta leader refuses it itself, tsnats's holder after the assignment) leaves the
+//   assigned config as it was: the original create is idempotent again, a valid update works.
 // Run against nats-server 2.9.10 and tsnats with the same assertions; one cluster per implementation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -158,6 +161,32 @@ for (const impl of IMPLS) {
       }, 'the valid create of BAD', 30_000, 200);
       assert.equal(good.type, CREATE_T);
       assert.equal(good.name, 'BAD');
+      await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
+    });
+
+    test('a stream update the stream\'s server refuses: its error once, the assigned config unchanged', async () => {
+      const stream = 'UPD';
+      const cfg = { name: stream, subjects: ['upd.>'], num_replicas: 1, storage: 'file' };
+      const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, `$JS.API.STREAM.CREATE.${stream}`, cfg, { waitMs: 30_000 });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      const bad = await apiRequest<{ type: string; error?: ApiError }>(ncs[1]!, `$JS.API.STREAM.UPDATE.${stream}`,
+        { ...cfg, storage: 'memory' }, { waitMs: 30_000 });
+      assert.equal(bad.all.length, 1, 'one reply to the refused STREAM.UPDATE');
+      assert.equal(bad.first!.type, 'io.nats.jetstream.api.v1.stream_update_response');
+      assert.deepEqual(bad.first!.error, { code: 500, err_code: 10052, description: 'stream configuration update can not change storage type' });
+      // Were the refused config still assigned, the original create would be 10058 (another config).
+      const again = await pollUntil(async () => {
+        const r = await apiRequest<{ error?: ApiError; config?: { storage: string } }>(ncs[2]!, `$JS.API.STREAM.CREATE.${stream}`, cfg, { waitMs: 30_000 });
+        if (r.first?.error && r.first.error.err_code !== 10058) assert.fail(JSON.stringify(r.first));
+        return r.first && !r.first.error ? r : undefined;
+      }, 'the original create answered as idempotent', 30_000, 200);
+      assert.equal(again.all.length, 1);
+      assert.equal(again.first!.config!.storage, 'file');
+      const ok = await apiRequest<{ error?: ApiError; config?: { max_msgs: number } }>(ncs[0]!, `$JS.API.STREAM.UPDATE.${stream}`,
+        { ...cfg, max_msgs: 5 }, { waitMs: 30_000 });
+      assert.equal(ok.all.length, 1);
+      assert.equal(ok.first!.error, undefined, JSON.stringify(ok.first));
+      assert.equal(ok.first!.config!.max_msgs, 5);
       await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
     });
   });
