@@ -9,6 +9,9 @@
 // - processStreamAssignmentResults: a stream update the stream's server refuses (a storage change:
 //   nats-server's meta leader refuses it itself, tsnats's holder after the assignment) leaves the
 //   assigned config as it was: the original create is idempotent again, a valid update works.
+// - processConsumerLeaderChange / sendConsumerLeaderElectAdvisory: CONSUMER.LEADER.STEPDOWN of an
+//   R3 durable is answered once and the new leader announces itself on
+//   $JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer> with the replicas.
 // Run against nats-server 2.9.10 and tsnats with the same assertions; one cluster per implementation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,6 +190,52 @@ for (const impl of IMPLS) {
       assert.equal(ok.all.length, 1);
       assert.equal(ok.first!.error, undefined, JSON.stringify(ok.first));
       assert.equal(ok.first!.config!.max_msgs, 5);
+      await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
+    });
+
+    test('CONSUMER.LEADER.STEPDOWN of an R3 durable: one reply, LEADER_ELECTED names the new leader', async () => {
+      const stream = 'CLE';
+      const s = await apiRequest<{ error?: ApiError }>(ncs[0]!, `$JS.API.STREAM.CREATE.${stream}`,
+        { name: stream, subjects: ['cle.>'], num_replicas: 3, storage: 'file' }, { waitMs: 30_000 });
+      assert.equal(s.first?.error, undefined, JSON.stringify(s.first));
+      const cr = await createConsumer(1, stream, 'D');
+      assert.equal(cr.error, undefined, JSON.stringify(cr));
+      type CInfo = { cluster?: { leader?: string; replicas?: { name: string }[] }; error?: ApiError };
+      const leaderNow = (not?: string) => pollUntil(async () => {
+        const r = await apiRequest<CInfo>(ncs[2]!, `$JS.API.CONSUMER.INFO.${stream}.D`, undefined, { settleMs: 0, waitMs: 2000 });
+        const l = r.first?.cluster?.leader;
+        return l && l !== not && (r.first?.cluster?.replicas ?? []).length === 2 ? l : undefined;
+      }, `a consumer leader${not ? ` other than ${not}` : ''} with two replicas`, 30_000, 100);
+      const first = await leaderNow();
+      const adv: Array<{ subject: string; body: Record<string, any> }> = [];
+      const sub = ncs[0]!.subscribe('$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.>', {
+        callback: (_e, m) => { adv.push({ subject: m.subject, body: m.json() }); },
+      });
+      try {
+        // The interest must have reached every server (the new leader may be any of them): a probe
+        // published through each server arrives.
+        for (const i of [1, 2]) {
+          await pollUntil(async () => {
+            ncs[i]!.publish(`$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.PROBE.${i}`, JSON.stringify({ probe: i }));
+            await ncs[i]!.flush();
+            await new Promise((r) => setImmediate(r));
+            return adv.some((x) => x.body.probe === i) ? true : undefined;
+          }, `the advisory subscription seen from ${c.nodes[i]!.name}`, 30_000, 50);
+        }
+        const sd = await apiRequest<{ type: string; success?: boolean }>(ncs[1]!, `$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.D`, undefined, { waitMs: 30_000 });
+        assert.equal(sd.all.length, 1, 'one reply to CONSUMER.LEADER.STEPDOWN');
+        assert.deepEqual(sd.first, { type: 'io.nats.jetstream.api.v1.consumer_leader_stepdown_response', success: true });
+        const now = await leaderNow(first);
+        const a = await pollUntil(async () => adv.find((x) => x.body.leader === now), `a LEADER_ELECTED advisory naming ${now}`, 30_000, 50);
+        assert.equal(a.subject, `$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.${stream}.D`);
+        assert.equal(a.body.type, 'io.nats.jetstream.advisory.v1.consumer_leader_elected');
+        assert.equal(a.body.stream, stream);
+        assert.equal(a.body.consumer, 'D');
+        // The advisory's replicas are the whole group, the leader included (unlike CONSUMER.INFO's).
+        assert.deepEqual(a.body.replicas.map((r: { name: string }) => r.name).sort(), c.nodes.map((n) => n.name).sort());
+      } finally {
+        sub.unsubscribe();
+      }
       await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
     });
   });
