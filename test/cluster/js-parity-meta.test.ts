@@ -12,6 +12,9 @@
 // - processConsumerLeaderChange / sendConsumerLeaderElectAdvisory: CONSUMER.LEADER.STEPDOWN of an
 //   R3 durable is answered once and the new leader announces itself on
 //   $JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer> with the replicas.
+// - processConsumerAssignmentResults when the stream's server is the meta leader itself: a consumer
+//   update it refuses (deliver policy) leaves the assigned config, so the original config is still
+//   "the same consumer" for a create.
 // Run against nats-server 2.9.10 and tsnats with the same assertions; one cluster per implementation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -237,6 +240,41 @@ for (const impl of IMPLS) {
         sub.unsubscribe();
       }
       await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${stream}`, undefined, { settleMs: 0 });
+    });
+
+    test('a consumer update refused by a stream\'s server that is the meta leader: the assigned config unchanged', async () => {
+      const meta = (await c.metaLeader()).name;
+      // R1 streams go where placement puts them: create until one lands on the meta leader.
+      let stream = '';
+      for (let k = 0; k < 30 && stream === ''; k++) {
+        const name = `ML${k}`;
+        const r = await apiRequest<{ error?: ApiError; cluster?: { leader?: string } }>(ncs[0]!, `$JS.API.STREAM.CREATE.${name}`,
+          { name, subjects: [`ml${k}.>`], num_replicas: 1, storage: 'memory' }, { waitMs: 30_000, settleMs: 0 });
+        assert.equal(r.first?.error, undefined, JSON.stringify(r.first));
+        if (r.first!.cluster?.leader === meta) stream = name;
+      }
+      assert.notEqual(stream, '', `no R1 stream placed on the meta leader ${meta} in 30 creates`);
+      const cfg = { durable_name: 'U', ack_policy: 'explicit', deliver_policy: 'all' };
+      const created = await apiRequest<CreateResp>(ncs[1]!, `$JS.API.CONSUMER.CREATE.${stream}.U`, { stream_name: stream, config: cfg }, { waitMs: 30_000 });
+      assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
+      const upd = await apiRequest<CreateResp>(ncs[2]!, `$JS.API.CONSUMER.CREATE.${stream}.U`,
+        { stream_name: stream, config: { ...cfg, deliver_policy: 'last' } }, { waitMs: 30_000 });
+      assert.equal(upd.all.length, 1, 'one reply to the refused update');
+      assert.equal(upd.first!.error?.err_code, 10012, JSON.stringify(upd.first));
+      assert.match(upd.first!.error!.description, /deliver policy can not be updated/);
+      // Had the refused config stayed assigned, this create of the original one would be an update
+      // of another config ("consumer already exists", tsnats) instead of the same consumer.
+      const again = await pollUntil(async () => {
+        const r = await apiRequest<CreateResp>(ncs[0]!, `$JS.API.CONSUMER.CREATE.${stream}.U`,
+          { stream_name: stream, config: cfg, action: 'create' }, { waitMs: 30_000 });
+        return r.first && !r.first.error ? r : undefined;
+      }, 'the original consumer config accepted as the same consumer', 20_000, 250);
+      assert.equal(again.first!.name, 'U');
+      for (let k = 0; k < 30; k++) {
+        const name = `ML${k}`;
+        await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${name}`, undefined, { settleMs: 0, waitMs: 2000 });
+        if (name === stream) break;
+      }
     });
   });
 }
