@@ -1,139 +1,46 @@
 #!/usr/bin/env node
-// The `tsnats` command: nats-server compatible flags, config file, signals
-// (SIGINT/SIGTERM stop, SIGUSR2 lame duck, SIGHUP reload, SIGUSR1 reopen log)
-// and logging.
-import { FlagError, resolveOptions, signalForCommand, usageText, type ResolvedCommandLine } from './config/flags.js';
-import { ConfigError } from './config/load.js';
-import type { Options } from './config/options.js';
-import { Server, SERVER_VERSION, StartupError } from './server/server.js';
-import { addDefaultSubsystems } from './index.js';
+// Launcher of the `tsnats` command (the command itself is cli-run.ts).
+//
+// A server process spends most of its start loading code. `npm run build` also writes
+// the whole of dist/src as one file (dist/src/bundle/tsnats.js, scripts/bundle.mjs) with
+// a V8 code cache (tsnats.cache): compiling that one script with its cache costs about
+// half the CPU of loading ~155 ES modules one by one (BENCHMARKS.md, start-up). The ES
+// modules are used instead when there is no bundle, when it is older than the last tsc
+// build (a tree rebuilt with plain `tsc`), or with TSNATS_NO_BUNDLE=1.
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
 
-function fail(msg: string, showUsage = false): never {
-  process.stderr.write(`nats-server: ${msg}\n`);
-  if (showUsage) process.stderr.write(usageText());
-  process.exit(1);
-}
-
-function describeConfigError(e: ConfigError): string {
-  return (e.errors?.length ? e.errors : [e]).map((x) => x.message).join('\n');
-}
-
-function resolve(argv: string[]): ResolvedCommandLine {
+function mtimeMs(file: string): number | undefined {
   try {
-    return resolveOptions(argv);
-  } catch (e) {
-    if (e instanceof FlagError) {
-      if (e.showUsage) {
-        process.stderr.write(`${e.message}\n${usageText()}`);
-        process.exit(2);
-      }
-      fail(e.message);
-    }
-    if (e instanceof ConfigError) fail(describeConfigError(e));
-    throw e;
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
   }
 }
 
-function sendSignal(command: string, pidSpec: string | undefined): void {
-  const sig = signalForCommand(command);
-  let pids: number[];
-  if (pidSpec !== undefined) {
-    pids = [Number(pidSpec.replace(/\*$/, ''))];
-  } else {
-    fail('no pid given: use -sl <signal>=<pid or pid file>');
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, sig);
-    } catch (e) {
-      fail(`signal ${command} to ${pid} failed: ${(e as Error).message}`);
-    }
-  }
-}
-
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const r = resolve(argv);
-  switch (r.action) {
-    case 'version':
-      process.stdout.write(`nats-server: v${SERVER_VERSION}\n`);
-      process.exit(0);
-      break;
-    case 'help':
-    case 'help_tls':
-      process.stdout.write(usageText());
-      process.exit(0);
-      break;
-    case 'check':
-      if (r.warnings.length > 0) fail(r.warnings.join('\n'));
-      process.stdout.write(`nats-server: configuration file ${r.configFile} is valid\n`);
-      process.exit(0);
-      break;
-    case 'signal':
-      sendSignal(r.signal!.command, r.signal!.pid);
-      process.exit(0);
-      break;
-    case 'run':
-      break;
-  }
-
-  const options: Options = { ...r.options, configFile: r.configFile ?? r.options.configFile };
-  const server = new Server(options, { configAuth: true });
-  for (const w of r.warnings) server.log.warn(w);
-  for (const n of r.notices) server.log.info(n);
-  await addDefaultSubsystems(server);
-
-  // Signal handlers go in before start so a signal during start-up is not
-  // fatal; what they ask for runs once start-up has finished.
-  let started = false;
-  const deferred: (() => void)[] = [];
-  const whenStarted = (fn: () => void): void => {
-    if (started) fn();
-    else deferred.push(fn);
-  };
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    whenStarted(() => void server.shutdown().then(() => process.exit(0)));
-  };
-  process.on('SIGINT', () => {
-    server.log.info('Trapped "interrupt" signal');
-    stop();
-  });
-  process.on('SIGTERM', () => {
-    server.log.info('Trapped "terminated" signal');
-    stop();
-  });
-  process.on('SIGUSR2', () => {
-    whenStarted(() => void server.enterLameDuckMode().then(() => process.exit(0)));
-  });
-  process.on('SIGUSR1', () => {
-    // Log lines are appended per write: reopening is implicit.
-    server.log.info('Trapped "user defined signal 1" signal: log file reopened');
-  });
-  process.on('SIGHUP', () => {
-    server.log.info('Trapped "hangup" signal');
-    whenStarted(() => {
-      try {
-        const next = resolveOptions(argv);
-        const changed = server.reload(next.options);
-        for (const k of changed) server.log.info(`Reloaded: ${k}`);
-      } catch (e) {
-        const msg = e instanceof ConfigError ? describeConfigError(e) : (e as Error).message;
-        server.log.error(`Failed to reload server configuration: ${msg}`);
-      }
-    });
-  });
-
+function runBundled(): boolean {
+  if (process.env.TSNATS_NO_BUNDLE === '1') return false;
+  const srcDir = dirname(fileURLToPath(import.meta.url));
+  const file = join(srcDir, 'bundle', 'tsnats.js');
+  const bundleTime = mtimeMs(file);
+  if (bundleTime === undefined) return false;
+  // tsc rewrites its build info on every build that changed something: a bundle older than that is stale.
+  const tscTime = mtimeMs(join(srcDir, '..', '.tsbuildinfo'));
+  if (tscTime !== undefined && tscTime > bundleTime) return false;
+  let cachedData: Buffer | undefined;
   try {
-    await server.start();
-  } catch (e) {
-    server.log.fatal(e instanceof StartupError ? e.message : `Error listening on port: ${(e as Error).message}`);
-    process.exit(1);
+    cachedData = readFileSync(join(srcDir, 'bundle', 'tsnats.cache'));
+  } catch {
+    // no cache: V8 compiles from source
   }
-  started = true;
-  for (const fn of deferred.splice(0)) fn();
+  // A cache from another Node.js/V8 version is rejected by V8 and the source compiled instead.
+  const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
+  const load = script.runInThisContext() as (req: NodeRequire, dir: string, toUrl: typeof pathToFileURL) => (id: string) => unknown;
+  load(createRequire(import.meta.url), srcDir, pathToFileURL)('./cli-run.js');
+  return true;
 }
 
-void main();
+if (!runBundled()) await import('./cli-run.js');

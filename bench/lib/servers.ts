@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { natsServerBin } from '../../test/helpers/nats-server.js';
+import { serverEnv } from '../../test/helpers/cluster-proc.js';
 
 export type ServerKind = 'tsnats' | 'nats-server';
 
@@ -119,7 +120,8 @@ export async function launchServer(spec: ServerSpec, o: LaunchOptions): Promise<
   const { cmd, args } = commandFor(spec, spec.port ?? -1, o);
   const full = o.pinning ? { cmd: 'taskset', args: ['-c', o.pinning.serverCpus, cmd, ...args] } : { cmd, args };
   const t0 = performance.now();
-  const child = spawn(full.cmd, full.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // serverEnv(): without NODE_EXTRA_CA_CERTS, which this machine sets and a server never needs (BENCHMARKS.md).
+  const child = spawn(full.cmd, full.args, { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
   const tail: string[] = [];
   // The ports come from the first log lines; keep all output until both are known.
   let head = '';

@@ -3,7 +3,7 @@
 // (nats-server opts.go parseAuthorization, parseUsers, parseUserPermissions,
 // parseAccounts, parseAccountMappings ...), mapped onto Options.
 
-import { fromPublic } from '@nats-io/nkeys';
+import { nkeys } from '../core/lazy-modules.js';
 import { ConfigError, type ConfNode } from './parser.js';
 import { goQuote } from './duration.js';
 import {
@@ -23,7 +23,7 @@ const CONNECTION_TYPES = ['STANDARD', 'WEBSOCKET', 'LEAFNODE', 'LEAFNODE_WS', 'M
 function isPublicKey(key: string, prefix: 'U' | 'A'): boolean {
   if (!key.startsWith(prefix)) return false;
   try {
-    fromPublic(key);
+    nkeys().fromPublic(key);
     return true;
   } catch {
     return false;

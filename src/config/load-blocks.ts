@@ -3,8 +3,8 @@
 // GenTLSConfig), mapped onto Options.
 
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { ConfigError, type ConfNode } from './parser.js';
+import { tls } from '../core/lazy-modules.js';
 import { goQuote, parseGoDurationMs, DurationError } from './duration.js';
 import {
   Collector, arrOf, bool, entries, goType, goValue, int, mapOf, optionalPortFromConfig, parseDurationField,
@@ -383,7 +383,7 @@ export function tlsFilesError(t: TlsConfig): string | undefined {
     const p = pairs[i]!;
     const which = t.certificates ? ` ${i + 1}/${pairs.length}` : '';
     try {
-      createSecureContext({ cert: readFileForTls(p.certFile), key: readFileForTls(p.keyFile) });
+      tls().createSecureContext({ cert: readFileForTls(p.certFile), key: readFileForTls(p.keyFile) });
     } catch (e) {
       return `error parsing X509 certificate/key pair${which}: ${(e as Error).message}`;
     }

@@ -127,6 +127,8 @@ export class JetStreamService implements Subsystem {
       }
       // Created before the API subscriptions so no request is answered single-server style.
       this.clustered = (await import('./cluster/js-cluster.js')).createClusteredJetStream(this, server);
+      // The meta log records each stream: its files become durable with its first write (store-factory.ts).
+      this.storeFactory.deferCreateDurability();
     }
 
     registerStreamApi(this.router, this.api);

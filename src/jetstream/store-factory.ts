@@ -23,8 +23,9 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
-import { FileStore, prepareStoreMeta, readStoreMeta } from './store/filestore.js';
+import { FileStore, prepareStoreMeta, readStoreMeta, storeMetaPath } from './store/filestore.js';
 import { fsyncDir, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
+import { fsyncFile } from './store/durable-fs.js';
 
 const META_FILE = 'meta.inf';
 const SUM_FILE = 'meta.sum';
@@ -82,6 +83,15 @@ function streamMetaBytes(cfg: StreamConfig, createdNs: bigint): Buffer {
 
 export class StoreFactory {
   private readonly sync: SyncPolicy;
+  /**
+   * Clustered mode: a stream exists because its assignment is in the meta group's log, which a
+   * majority has fsync'ed before the create is answered, and a restarted server re-creates a
+   * stream it holds no (or no loadable) directory for. So a new stream's files need not be
+   * durable before the reply: their fsyncs run with the store's first sync (before its first
+   * PubAck) or at its stop. This is nats-server's create cost (it fsyncs none of these files)
+   * without weakening the promise that an acknowledged message survives a power loss.
+   */
+  private deferCreateSync = false;
 
   constructor(
     private readonly root: string,
@@ -89,6 +99,11 @@ export class StoreFactory {
     private readonly warn: (m: string) => void,
   ) {
     this.sync = syncInterval === 'always' ? 'always' : { intervalMs: syncInterval };
+  }
+
+  /** Called once the meta layer is on (see deferCreateSync). */
+  deferCreateDurability(): void {
+    this.deferCreateSync = true;
   }
 
   streamDir(account: string, stream: string): string {
@@ -136,8 +151,18 @@ export class StoreFactory {
       for (let d = join(dir, 'msgs'); d.length >= firstCreated.length; d = dirname(d)) parents.add(dirname(d));
     }
     const metadata = { config: cfg, created: createdNs.toString() };
-    const writes: Promise<void>[] = [prepareStoreMeta(dir, sc, metadata, doSync)];
-    if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), true, false));
+    const defer = withMeta && this.deferCreateSync;
+    const writes: Promise<void>[] = [prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
+    if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), !defer, false));
+    if (defer) {
+      await Promise.all(writes);
+      const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
+      const beforeFirstSync = async (): Promise<void> => {
+        await Promise.all([...files.map(fsyncFile), ...[...parents].filter((p) => p !== dir).map(fsyncDir)]);
+        await fsyncDir(dir);
+      };
+      return openFileStore(sc, { dir, sync: this.sync, log: this.warn, beforeFirstSync });
+    }
     // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
     for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
     await Promise.all(writes);

@@ -2,8 +2,7 @@
 // http_base_path) to the JSON builders, counts requests per endpoint
 // (/varz http_req_stats), answers bad query values with 400 and nats-server's
 // text, unknown paths with Go's "404 page not found".
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { secureContextOptions } from '../tls/settings.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from '../server/server.js';
@@ -198,10 +197,11 @@ export class MonitorHttp {
     const port = secure ? o.httpsPort! : o.httpPort!;
     const host = o.httpHost ?? o.host;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
+    // Imported here rather than at the top: a server without monitoring ports never loads node:http(s).
     const srv = secure
       // The client port's certificate and ciphers; no client certificate is asked for (as nats-server).
-      ? https.createServer(secureContextOptions(o.tls!), handler)
-      : http.createServer(handler);
+      ? (await import('node:https')).createServer(secureContextOptions(o.tls!), handler)
+      : (await import('node:http')).createServer(handler);
     // A slow client must not hold a request open forever.
     srv.headersTimeout = 5000;
     srv.requestTimeout = 30_000;

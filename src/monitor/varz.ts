@@ -16,13 +16,14 @@ export class ProcessUsage {
   constructor() {
     const u = process.cpuUsage();
     this.lastCpuMicros = u.user + u.system;
-    this.lastWallMs = performance.now();
+    // process.uptime(), not performance.now(): the latter loads perf_hooks (~2 ms) at start-up.
+    this.lastWallMs = process.uptime() * 1000;
   }
 
   sample(): { cpuPercent: number; rssBytes: number } {
     const u = process.cpuUsage();
     const cpu = u.user + u.system;
-    const wall = performance.now();
+    const wall = process.uptime() * 1000;
     const elapsedMs = wall - this.lastWallMs;
     // Too short an interval gives noise: keep the previous figure.
     if (elapsedMs >= 100) {

@@ -400,6 +400,26 @@ export class RaftNode {
     return { index: meta.lastIndex, term: meta.lastTerm };
   }
 
+  /**
+   * Installs `data` as the snapshot of the state at `index`, an index already applied (at most
+   * `applied`) and above the current snapshot, and compacts the WAL behind it. For an upper layer
+   * whose state becomes durable asynchronously: it captures its state and the applied index
+   * together, waits until that state is durable, then installs it at that index (entries applied
+   * meanwhile stay in the WAL). Throws RaftError like installSnapshot().
+   */
+  installSnapshotAt(index: number, data: Uint8Array, force = false): { index: number; term: number } {
+    if (index >= this.core.applied) return this.installSnapshot(data, force);
+    if (this.core.state === 'closed') throw new RaftError('closed');
+    if (!force && this.core.leaderCatchupsRunning > 0) throw new RaftError('snapshot_in_progress');
+    if (index <= 0 || index <= this.core.snapshotIndex) throw new RaftError('snapshot_not_allowed');
+    const term = this.core.termAt(index);
+    if (term < 0) throw new RaftError('snapshot_not_allowed');
+    this.snapshots.write({ lastTerm: term, lastIndex: index, peerState: encodePeerState(this.core.committedPeerState(index)), data });
+    this.wal.compactThrough(index, term);
+    this.core.snapshotInstalled(index, term);
+    return { index, term };
+  }
+
   /** Leader: change the expected cluster size and announce it with a peer-state entry. */
   adjustClusterSize(size: number): void {
     this.core.adjustClusterSize(size);

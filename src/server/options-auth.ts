@@ -8,15 +8,14 @@
 // With `tls { verify_and_map: true }` the user comes from the client certificate.
 // bcrypt checks run in a worker thread (bcrypt-check.ts). Not covered here: allow_responses,
 // JWT/operator mode.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { bcryptKnownMatch, bcryptMatches, isBcrypt } from './bcrypt-check.js';
 import { userForCert } from '../tls/cert-map.js';
-import { createRequire } from 'node:module';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
+import { crypto, nkeys } from '../core/lazy-modules.js';
 import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
 
 export interface AccountDirectory {
@@ -38,6 +37,7 @@ interface UserRecord {
  * their lengths): both sides are hashed to equal-length digests first.
  */
 export function secretEquals(given: string, want: string): boolean {
+  const { createHash, timingSafeEqual } = crypto();
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(want).digest();
   return timingSafeEqual(a, b);
@@ -125,15 +125,11 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
   };
 }
 
-let nkeysModule: { fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean } } | null = null;
-
 /** Signature over the INFO nonce (base64url or standard base64, as nats-server accepts). */
 function verifyNonce(nkey: string, nonce: string, sig: string): boolean {
   try {
-    // Loaded on first use: the pure-JS ed25519 code is not needed by most servers.
-    nkeysModule ??= createRequire(import.meta.url)('@nats-io/nkeys');
     const raw = Buffer.from(sig.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    return nkeysModule!.fromPublic(nkey).verify(Buffer.from(nonce), raw);
+    return nkeys().fromPublic(nkey).verify(Buffer.from(nonce), raw);
   } catch {
     return false;
   }

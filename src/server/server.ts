@@ -3,7 +3,6 @@
 //
 // Nothing here is global: several Server instances can live in one process.
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { Options } from '../config/options.js';
 import { DEFAULT_MAX_PAYLOAD, GLOBAL_ACCOUNT } from '../config/options.js';
 import { Account, type AccountHost } from '../core/account.js';
@@ -14,6 +13,7 @@ import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
+import { crypto } from '../core/lazy-modules.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { authenticatorFromOptions } from './options-auth.js';
@@ -271,7 +271,7 @@ export class Server implements ClientHost, AccountHost {
     let s = this.infoBase;
     const auth = this.authenticator;
     if (auth !== null && auth.needsNonce) {
-      client.nonce = randomBytes(11).toString('base64url');
+      client.nonce = crypto().randomBytes(11).toString('base64url');
       s += `,"nonce":${JSON.stringify(client.nonce)}`;
     }
     s += `,"client_id":${client.cid},"client_ip":${JSON.stringify(client.ip)}`;
@@ -346,7 +346,7 @@ export class Server implements ClientHost, AccountHost {
       this.log.info(`TLS ${o.allowNonTls && !firstOnly ? 'available' : 'required'} for client connections`);
       if (firstOnly) this.log.warn('Clients that are not using "TLS Handshake First" option will fail to connect');
     }
-    this.log.debug(`Accepting clients ${Math.round(performance.now())}ms after process start`);
+    this.log.debug(`Accepting clients ${Math.round(process.uptime() * 1000)}ms after process start`);
 
     for (const s of this.subsystems) {
       if (s.startBeforeClients === true) continue;
@@ -360,7 +360,7 @@ export class Server implements ClientHost, AccountHost {
       this.portsFile.write(this.listeners.portsJson());
     }
     this.log.info('Server is ready');
-    this.log.debug(`Server started in ${Date.now() - tStart}ms (${Math.round(performance.now())}ms after process start)`);
+    this.log.debug(`Server started in ${Date.now() - tStart}ms (${Math.round(process.uptime() * 1000)}ms after process start)`);
   }
 
   private accept(socket: net.Socket): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
+import { FatalError, JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
 
 /**
@@ -19,12 +19,12 @@ export const SMALL_SNAPSHOTS: Record<string, string> = {
   TSNATS_STREAM_SNAPSHOT_INTERVAL_MS: '600000',
 };
 
-/** Start a 3-node tsnats cluster with `env` set for its children (restored afterwards). */
-export async function startWithEnv(env: Record<string, string>): Promise<JsCluster> {
+/** Run `fn` with `env` set in process.env (child servers started meanwhile inherit it), then restore it. */
+export async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    return await JsCluster.start({ impl: 'tsnats', size: 3 });
+    return await fn();
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -33,18 +33,14 @@ export async function startWithEnv(env: Record<string, string>): Promise<JsClust
   }
 }
 
+/** Start a 3-node tsnats cluster with `env` set for its children. */
+export function startWithEnv(env: Record<string, string>): Promise<JsCluster> {
+  return withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3 }));
+}
+
 /** Restart a node with `env` set for its child. */
-export async function restartWithEnv(c: JsCluster, n: JsNode, env: Record<string, string>): Promise<void> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    await c.restart(n);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+export function restartWithEnv(c: JsCluster, n: JsNode, env: Record<string, string>): Promise<void> {
+  return withEnv(env, () => c.restart(n));
 }
 
 export const PAD = 'x'.repeat(200);
@@ -65,9 +61,18 @@ export async function publishRange(nc: NatsConnection, stream: string, from: num
   }
 }
 
+/** Create an R3 stream; retried while the meta leader cannot place it yet (10005: it has not heard every peer's statsz). */
 export async function createR3(nc: NatsConnection, stream: string): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 20_000 });
-  await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000 });
+  await pollUntil(async () => {
+    try {
+      await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000 });
+      return true;
+    } catch (e) {
+      if ((e as { code?: number }).code === 10005) return undefined;
+      throw new FatalError((e as Error).message);
+    }
+  }, `R3 stream ${stream} placed`, 30_000, 200);
 }
 
 /** The stream's leader as STREAM.INFO reports it. */

@@ -8,16 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { JsCluster, pollUntil, skipReason, type Impl } from './js-cluster-harness.js';
-import { SMALL_SNAPSHOTS, createR3, localState, restartWithEnv, streamLeader } from './js-repl-snapshot-helpers.js';
+import { SMALL_SNAPSHOTS, createR3, localState, restartWithEnv, streamLeader, withEnv } from './js-repl-snapshot-helpers.js';
 
 const MIXES: Impl[][] = [['nats-server', 'tsnats', 'tsnats'], ['nats-server', 'nats-server', 'tsnats']];
 
 for (const impls of MIXES) {
   test(`repl snapshot, mixed ${impls.join('+')}: a follower of the other kind catches up from the leader's snapshot`,
     { skip: skipReason('nats-server'), timeout: 240_000 }, async () => {
-      const saved = Object.fromEntries(Object.keys(SMALL_SNAPSHOTS).map((k) => [k, process.env[k]]));
-      Object.assign(process.env, SMALL_SNAPSHOTS);
-      const c = await JsCluster.start({ impl: 'nats-server', size: 3, impls });
+      const c = await withEnv(SMALL_SNAPSHOTS, () => JsCluster.start({ impl: 'nats-server', size: 3, impls }));
       try {
         const leader = await (async () => {
           const nc0 = await c.connect(c.nodes[0]!);
@@ -45,10 +43,6 @@ for (const impls of MIXES) {
         assert.equal(info.state.messages, 720);
         console.log(`# ${leader.impl} leader -> ${follower.impl} follower`);
       } finally {
-        for (const [k, v] of Object.entries(saved)) {
-          if (v === undefined) delete process.env[k];
-          else process.env[k] = v;
-        }
         await c.shutdown();
       }
     });

@@ -23,6 +23,7 @@ test('repl snapshot: the group WAL stays bounded under continuous publish', { sk
     const threshold = Number(SMALL_SNAPSHOTS.TSNATS_STREAM_SNAPSHOT_WAL_BYTES);
     for (const node of c.nodes) {
       const wal = streamWalBytes(node);
+      console.log(`# ${node.name}: group WAL ${wal} bytes after ${n} messages (${published} payload bytes published)`);
       assert.ok(streamSnapshotIndex(node) > 0, `${node.name} snapshotted`);
       // Without compaction the WAL would hold every payload (and entry headers) of the run.
       assert.ok(wal < published / 4, `${node.name}: WAL ${wal} bytes, payloads published ${published}`);

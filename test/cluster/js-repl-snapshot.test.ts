@@ -56,6 +56,9 @@ test('repl snapshot: a follower behind the compacted log catches up from snapsho
 
     for (const n of c.nodes) await c.stop(n);
     await assertReplicasIdentical(c, 'SNAP', 720);
+  } catch (e) {
+    if (process.env.SNAP_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log().split('\n').filter((l) => !/Route|Router/.test(l)).join('\n')}`);
+    throw e;
   } finally {
     await c.shutdown();
   }
@@ -87,6 +90,9 @@ test('repl snapshot: every server killed after compaction and restarted: nothing
 
     for (const n of c.nodes) await c.stop(n);
     await assertReplicasIdentical(c, 'ALL', 530);
+  } catch (e) {
+    if (process.env.SNAP_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log().split('\n').filter((l) => !/Route|Router/.test(l)).join('\n')}`);
+    throw e;
   } finally {
     await c.shutdown();
   }

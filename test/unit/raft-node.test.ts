@@ -266,3 +266,35 @@ test('a follower cut off for many election timeouts comes back without deposing 
   assert.equal(l.n.term, termBefore, 'the leader was never deposed');
   assert.deepEqual(text(f), ['before', 'after']);
 });
+
+test('installSnapshotAt: a state captured at an earlier applied index; the entries after it replay from the WAL', async (t) => {
+  const c = cluster(t).startAll();
+  for (let b = 0; b < 5; b++) {
+    await proposeAll(c, [`a${b}`]);
+    await c.waitForStateSize(b + 1);
+  }
+  const l = c.leader()!;
+  const m = c.members.find((x) => x !== l)!;
+  // Captured now, installed later (as a store that makes its state durable asynchronously does).
+  const index = m.appliedIndex;
+  const data = m.snapshotData();
+  for (let b = 5; b < 10; b++) {
+    await proposeAll(c, [`a${b}`]);
+    await c.waitForStateSize(b + 1);
+  }
+  assert.ok(m.n.applied > index);
+  const snap = m.n.installSnapshotAt(index, data);
+  assert.equal(snap.index, index);
+  assert.equal(m.n.status().snapshotIndex, index);
+  assert.throws(() => m.n.installSnapshotAt(index, data), (e: unknown) => e instanceof RaftError && e.code === 'snapshot_not_allowed');
+  const before = text(l);
+  for (const x of c.members) c.stop(x);
+  c.startAll();
+  // Restart: the snapshot, then the WAL's committed entries after it (the newest may wait for a leader).
+  assert.equal(m.snapshotsApplied, 1);
+  assert.ok(m.state.length > 5, `entries after the snapshot replayed from the WAL (${m.state.length})`);
+  assert.deepEqual(text(m), before.slice(0, m.state.length));
+  await c.waitForLeader();
+  await c.waitForStateSize(10);
+  assert.deepEqual(text(m), before);
+});

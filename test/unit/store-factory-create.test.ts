@@ -3,7 +3,7 @@
 // sequential path produced: meta.inf + meta.sum that verify, the store's meta.json
 // exactly as the FileStore would write it (so its constructor writes nothing on the
 // event loop), no temp files, and a stream that recovery loads with its data.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -91,4 +91,64 @@ test('StoreFactory.open (snapshot restore) writes no meta.inf: a crash before sa
   const rec = await new StoreFactory(root, 'always', (m) => warns.push(m)).recover('APP');
   assert.equal(rec.length, 0);
   assert.ok(warns.some((w) => w.includes('NOT loaded') && w.includes('no meta.inf')), warns.join('\n'));
+});
+
+/** Paths whose FileHandle.sync() ran (meta files and directories are fsync'ed through FileHandles). */
+function recordSyncs(t: TestContext): string[] {
+  const synced: string[] = [];
+  const open = fs.promises.open;
+  t.mock.method(fs.promises, 'open', async (p: fs.PathLike, ...rest: unknown[]) => {
+    const fh = await (open as (...a: unknown[]) => Promise<fs.promises.FileHandle>)(p, ...rest);
+    const sync = fh.sync.bind(fh);
+    fh.sync = async () => {
+      await sync();
+      synced.push(String(p));
+    };
+    return fh;
+  });
+  return synced;
+}
+
+test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create; meta files and directory fsynced before the first write is durable', async (t) => {
+  const root = tmp(t);
+  const synced = recordSyncs(t);
+  const f = new StoreFactory(root, 'always', () => undefined);
+  f.deferCreateDurability();
+  const cfg = cfgOf({ name: 'LAZY', subjects: ['lazy.>'] });
+  const store = await f.create('APP', cfg, 7n);
+  const dir = path.join(root, 'APP', 'streams', 'LAZY');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  assert.equal(synced.length, 0, `nothing fsynced by the create itself: ${synced.join(', ')}`);
+
+  store.storeMsg('lazy.1', undefined, Buffer.from('x'));
+  await store.flush();
+  for (const p of ['meta.json', 'meta.inf', 'meta.sum'].map((n) => path.join(dir, n))) assert.ok(synced.includes(p), `${p} fsynced`);
+  assert.ok(synced.includes(dir), 'stream directory fsynced');
+  assert.ok(synced.includes(path.join(root, 'APP', 'streams')), 'the new directory entry in its parent fsynced');
+  const count = synced.length;
+  store.storeMsg('lazy.2', undefined, Buffer.from('y'));
+  await store.flush();
+  assert.equal(synced.length, count, 'the deferred fsyncs run once');
+  await store.stop();
+
+  const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
+  assert.equal(rec.length, 1);
+  assert.equal(rec[0]!.store.state().msgs, 2);
+  await rec[0]!.store.stop();
+});
+
+test('StoreFactory.create, clustered: a stream stopped or deleted before any write still ends durable or removed', async (t) => {
+  const root = tmp(t);
+  const synced = recordSyncs(t);
+  const f = new StoreFactory(root, 'always', () => undefined);
+  f.deferCreateDurability();
+  const kept = await f.create('APP', cfgOf({ name: 'KEPT', subjects: ['k'] }), 1n);
+  await kept.stop();
+  assert.ok(synced.includes(path.join(root, 'APP', 'streams', 'KEPT', 'meta.inf')), 'stop() ran the deferred fsyncs');
+  const gone = await f.create('APP', cfgOf({ name: 'GONE', subjects: ['g'] }), 2n);
+  await gone.delete();
+  await f.removeDir('APP', 'GONE');
+  const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
+  assert.deepEqual(rec.map((r) => r.config.name), ['KEPT']);
+  for (const r of rec) await r.store.stop();
 });

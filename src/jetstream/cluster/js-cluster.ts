@@ -53,6 +53,8 @@ const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
 const SNAPSHOT_INTERVAL_MS = 60_000;
 /** Campaign timeout of the agreed first candidate of a fresh meta group (NRG's minimum campaign timeout). */
 const FIRST_CAMPAIGN_MS = 100;
+/** Earliest campaign of the other members of a fresh meta group (plus up to 500 ms at random). */
+const OTHERS_FIRST_CAMPAIGN_MS = 1000;
 /** nats-server also snapshots when this much WAL could be compacted and the last snapshot is 30 s old. */
 const SNAPSHOT_COMPACT_BYTES = 8 * 1024 * 1024;
 const SNAPSHOT_MIN_GAP_MS = 30_000;
@@ -205,6 +207,8 @@ export class ClusteredJetStream {
   }
 
   private metaStarting: Promise<void> | undefined;
+  /** The meta group started with no state and has not had a leader yet (retryFirstCampaign). */
+  private bootstrapping = false;
 
   private startMeta(): Promise<void> {
     this.metaStarting ??= this.doStartMeta();
@@ -236,7 +240,11 @@ export class ClusteredJetStream {
     // so the first election does not wait ~450 ms on average. Not sooner: a vote request sent
     // before the peer has its own group running is lost, and the candidate then waits a whole
     // election timeout.
-    if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : undefined);
+    // The others campaign only after a later window (1-1.5 s): with both at NRG's 100-800 ms, one of
+    // them could start a candidacy at the same term as the agreed one on a loaded machine, split the
+    // vote, and leave both waiting a whole election timeout (4-9 s).
+    if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : OTHERS_FIRST_CAMPAIGN_MS + Math.floor(Math.random() * 500));
+    this.bootstrapping = fresh;
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
@@ -294,13 +302,35 @@ export class ClusteredJetStream {
    * leads; it then catches up and the leader adds it as a peer.
    */
   private peerAnnounced(id: string): void {
+    this.retryFirstCampaign();
     if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
     try {
       this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
     } catch { /* lost leadership meanwhile */ }
   }
 
+  /**
+   * A fresh group's first vote requests are lost when they reach a peer whose group is not running
+   * yet (a loaded machine starts servers slowly); the candidate would then wait a whole election
+   * timeout (4-9 s). A peer announces itself only once its meta subscriptions exist, so until the
+   * group has had a leader the agreed first candidate campaigns again, at once, on each announcement.
+   */
+  private retryFirstCampaign(): void {
+    if (!this.bootstrapping || !this.node || this.stopped) return;
+    if (this.node.leaderId !== '') {
+      this.bootstrapping = false;
+      return;
+    }
+    if (![this.id, ...this.jsPeerIds()].every((p) => this.id <= p)) return;
+    try {
+      this.node.campaign(FIRST_CAMPAIGN_MS);
+    } catch {
+      // leader or closed meanwhile
+    }
+  }
+
   private onLeaderChange(isLeader: boolean): void {
+    this.bootstrapping = false;
     if (isLeader) {
       this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
       this.sendLeaderElectedAdvisory();

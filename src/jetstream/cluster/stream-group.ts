@@ -567,13 +567,18 @@ export class StreamGroup {
   }
 
   /**
-   * Install a stream snapshot of the applied state: flush the store first (the snapshot lets raft
-   * drop the log that could rebuild it), then encode the state and install it in the same turn,
-   * so state and raft index match.
+   * Install a stream snapshot: capture the store's state together with the applied index (the
+   * apply path is synchronous, so they match), wait until the store has made that state durable,
+   * then install it at that index. The snapshot lets raft drop the log that could rebuild the
+   * state, so it must never describe messages the store could still lose (a kill -9 loses what
+   * the file store has not written yet); entries applied meanwhile stay in the WAL.
    */
   async snapshot(force: boolean): Promise<boolean> {
     if (this.stopped || this.catchup || this.resetting || this.snapshotting || !this.node || this.node.state === 'closed') return false;
-    if (!this.decided || this.node.applied <= 0) return false;
+    if (!this.decided || this.node.applied <= 0 || this.node.applied <= this.node.status().snapshotIndex) return false;
+    const node = this.node;
+    const index = node.applied;
+    const bin = this.stream.store.encodedStreamState(this.applier.clfs);
     this.snapshotting = true;
     try {
       await this.stream.store.flush();
@@ -583,14 +588,14 @@ export class StreamGroup {
     } finally {
       this.snapshotting = false;
     }
-    if (this.stopped || this.catchup || this.resetting || (this.node.state as string) === 'closed') return false;
+    // A reset, a catch-up or a leader's snapshot meanwhile makes the captured state stale.
+    if (this.stopped || this.catchup || this.resetting || this.node !== node || (node.state as string) === 'closed') return false;
     this.lastSnapAt = Date.now();
     this.snapDueMs = this.nextSnapDue();
     try {
-      const bin = this.stream.store.encodedStreamState(this.applier.clfs);
       // A nats-server 2.9.10 peer reads only the JSON form (raft sends it our snapshot when it lags).
       const goPeer = this.entry.sa.group.peers.some((id) => id !== this.c.id && this.c.peerInfo.isGoPeer(id));
-      this.node.installSnapshot(goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
+      node.installSnapshotAt(index, goPeer ? encodeStreamSnapshotJson(decodeStreamSnapshot(bin)) : bin, force);
       this.snapshotsTaken++;
       return true;
     } catch (e) {

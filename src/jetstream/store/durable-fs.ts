@@ -31,6 +31,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsync an existing file by name; a file removed meanwhile (its stream deleted) is not an error. */
+export async function fsyncFile(file: string): Promise<void> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
 /** Create or truncate `file` and write all of `data` (writeSync may write less than asked), fsync'ed if doSync. */
 export function writeSyncedSync(file: string, data: Uint8Array, doSync: boolean): void {
   const fd = fs.openSync(file, 'w');

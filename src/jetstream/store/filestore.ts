@@ -171,6 +171,11 @@ function storeMetaText(cfg: StoreConfig, metadata: unknown): string {
  * durable is left to the caller, who fsyncs the directory once for all files it created there
  * (store-factory.ts). The constructor then finds the same content and writes nothing.
  */
+/** Path of a file store directory's own meta file. */
+export function storeMetaPath(dir: string): string {
+  return path.join(dir, META_FILE);
+}
+
 export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): Promise<void> {
   const text = storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata);
   const file = path.join(dir, META_FILE);
@@ -299,6 +304,7 @@ export class FileStore extends BaseStore {
   private readErrorLoggedAt = 0;
   private readonly openFiles: OpenFiles<Block>;
   private readonly log: (msg: string) => void;
+  private beforeFirstSync: (() => Promise<void>) | undefined;
 
   constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs; testHooks?: FileStoreTestHooks }) {
     super({ ...cfg, storage: 'file' }, 'file', opts.now);
@@ -312,6 +318,7 @@ export class FileStore extends BaseStore {
     this.hooks = opts.testHooks;
     this.openFiles = new OpenFiles<Block>(Math.max(2, opts.maxOpenBlocks ?? DEFAULT_MAX_OPEN_BLOCKS));
     this.log = opts.log ?? ((m) => console.warn(m));
+    this.beforeFirstSync = opts.beforeFirstSync;
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
     this.syncAlways = sync === 'always';
     this.ackWaitsForSync = this.syncAlways;
@@ -1153,6 +1160,10 @@ export class FileStore extends BaseStore {
           if (mx > maxSeq) maxSeq = mx;
         }
         if (doSync) {
+          // The store's own files first: nothing below is durable if its directory can vanish.
+          const pre = this.beforeFirstSync;
+          this.beforeFirstSync = undefined;
+          if (pre) await pre();
           for (const b of this.blocks) {
             if (b.dirty && !b.removed) {
               await this.withFd(b, fsyncP);

@@ -317,6 +317,9 @@ export interface FileStoreOptions {
   compactMinBytes?: number;
   /** Where the store reports read errors and recovery cuts (default: console.warn). */
   log?: (msg: string) => void;
+  /** Durability its creator deferred (a clustered create's meta files and directory entries, see
+   *  StoreFactory): run once, before the first fsync pass reports anything durable, and by stop(). */
+  beforeFirstSync?: () => Promise<void>;
 }
 
 /** Clock injected for tests: returns ns since the epoch. */
