@@ -24,6 +24,11 @@ export type { MsgOrigin, InternalMsgHandler, MsgSink, RouteSink } from './core/t
  */
 export async function addDefaultSubsystems(server: Server): Promise<void> {
   const o = server.options;
+  // websocket clients (and the `ws` package) only when the block sets a port; nats-server
+  // opens this listener before the routes.
+  if (o.websocket?.port !== undefined) {
+    server.addSubsystem(lazySubsystem('websocket', async () => (await import('./websocket/index.js')).createWebsocket(o)));
+  }
   if (o.cluster?.port !== undefined) server.addSubsystem((await import('./cluster/index.js')).createCluster(o));
   if (o.jetstream.enabled) {
     // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)

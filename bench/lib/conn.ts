@@ -6,6 +6,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { FrameScanner, connectFrame, tokenize, type ConnectOptions, type ScannerHandlers } from './proto.js';
+import { WsClientSocket } from './ws-socket.js';
+
+/** What the hot loops use of a connection's socket: TCP (net.Socket) or websocket (WsClientSocket). */
+export interface ConnSocket {
+  write(data: Buffer | string): boolean;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  setNoDelay(noDelay?: boolean): unknown;
+  destroy(): unknown;
+}
 
 const PING = Buffer.from('PING\r\n');
 const READ_BUFFER_BYTES = 256 * 1024;
@@ -17,6 +28,8 @@ export interface ConnOptions extends ConnectOptions {
   /** fixed MSG frame for the scanner's counting fast path */
   fixedFrame?: { frame: number; header: number };
   connectTimeoutMs?: number;
+  /** connect to a websocket port (ws://host:port) instead of the client port */
+  websocket?: boolean;
   /** upgrade to TLS after INFO, as NATS clients do (the TLS suite) */
   tls?: ConnTls;
 }
@@ -40,7 +53,7 @@ export interface ReceivedMsg {
 type MsgListener = (buf: Buffer, lineStart: number, lineEnd: number, payloadStart: number, payloadEnd: number, headerBytes: number) => void;
 
 export class RawConn {
-  readonly socket: net.Socket;
+  readonly socket: ConnSocket;
   readonly scanner: FrameScanner;
   info: Record<string, unknown> = {};
   /** last -ERR text received, if any */
@@ -60,7 +73,7 @@ export class RawConn {
   /** called after each read has been scanned (the subscriber publishes its count here) */
   afterRead: (() => void) | null = null;
 
-  private constructor(socket: net.Socket, wantMsgs: boolean, fixed?: { frame: number; header: number }) {
+  private constructor(socket: ConnSocket, wantMsgs: boolean, fixed?: { frame: number; header: number }) {
     this.socket = socket;
     const handlers: ScannerHandlers = {
       onPing: () => { socket.write(PONG); },
@@ -101,15 +114,18 @@ export class RawConn {
     // (no Buffer allocation and 'data' event per read): the scanner only
     // looks at each read once and copies what it must keep.
     let conn!: RawConn;
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    const socket = net.createConnection({
+    const host = o.host ?? '127.0.0.1';
+    const onBytes = (data: Buffer) => {
+      conn.scanner.feed(data);
+      conn.afterRead?.();
+    };
+    const socket: ConnSocket = o.websocket ? new WsClientSocket(`ws://${host}:${o.port}`, onBytes) : net.createConnection({
       port: o.port,
-      host: o.host ?? '127.0.0.1',
+      host,
       onread: {
-        buffer: readBuffer,
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
         callback: (n: number, buf: Uint8Array) => {
-          conn.scanner.feed((buf as Buffer).subarray(0, n));
-          conn.afterRead?.();
+          onBytes((buf as Buffer).subarray(0, n));
           return true;
         },
       },

@@ -36,6 +36,7 @@ export function builtinSuites(): SuiteEntry[] {
   return [
     entry('core', 'core.js'), entry('js', 'jetstream.js'), entry('cluster', 'cluster.js'), entry('cluster-meta', 'cluster-meta.js'),
     entry('cluster-r3', 'cluster-r3.js'), entry('tls', 'tls.js'),
+    entry('ws', 'websocket.js'),
   ];
 }
 

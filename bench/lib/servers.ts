@@ -30,6 +30,8 @@ export interface ServerSpec {
   cluster?: { name: string; port: number; routes: number[]; serverName: string };
   /** override the client port (default -1: the server binds a free port) */
   port?: number;
+  /** a websocket listener (no TLS) on this port of 127.0.0.1 */
+  websocketPort?: number;
   /** client TLS (`tls {}` in a config file, the same for both servers) */
   tls?: { certFile: string; keyFile: string };
 }
@@ -192,8 +194,8 @@ function commandFor(spec: ServerSpec, port: number, o: LaunchOptions): { cmd: st
   const args: string[] = [];
   if (o.cpuProfileDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir);
   args.push(TSNATS_CLI);
-  if (spec.jetstream?.syncInterval !== undefined || spec.tls !== undefined) {
-    // The sync policy has no flag, TLS is set the same way for both: a config file (nats-server's format).
+  if (spec.jetstream?.syncInterval !== undefined || spec.tls !== undefined || spec.websocketPort !== undefined) {
+    // The sync policy and websocket have no flags, TLS is set the same way for both: a config file (nats-server's format).
     args.push('-c', writeConf(spec, port, o.scratchDir));
     return { cmd: process.execPath, args };
   }
@@ -222,6 +224,7 @@ function writeConf(spec: ServerSpec, port: number, dir: string): string {
     const routes = c.routes.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ');
     lines.push(`cluster { name: ${c.name}, listen: "127.0.0.1:${c.port}", routes: [${routes}] }`);
   }
+  if (spec.websocketPort !== undefined) lines.push(`websocket { listen: "127.0.0.1:${spec.websocketPort}", no_tls: true }`);
   const conf = join(dir, `${spec.kind}-${spec.cluster?.serverName ?? 'server'}-${++confCounter}.conf`);
   writeFileSync(conf, lines.join('\n') + '\n');
   return conf;

@@ -26,7 +26,9 @@ function framesPerChunk(subject: string, payloadBytes: number): number {
   return Math.max(1, Math.floor(CHUNK_BYTES / frameBytes));
 }
 
-function publisherConfig(port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer, tls?: ConnTls): PublisherConfig {
+function publisherConfig(
+  port: number, subject: string, payloadBytes: number, c: Counts, counters?: SharedArrayBuffer, tls?: ConnTls, websocket?: boolean,
+): PublisherConfig {
   const fpc = framesPerChunk(subject, payloadBytes);
   return {
     port,
@@ -39,6 +41,7 @@ function publisherConfig(port: number, subject: string, payloadBytes: number, c:
     maxPingsOutstanding: MAX_PINGS_OUTSTANDING,
     counters,
     windowMsgs: fpc * WINDOW_CHUNKS,
+    websocket,
   };
 }
 
@@ -102,6 +105,8 @@ export async function measureFanout(
   beforePublish?: () => Promise<void>,
   window?: Window,
   tls?: ConnTls,
+  /** the ports are websocket ports (publisher and subscribers connect with ws://) */
+  websocket?: boolean,
 ): Promise<FanoutResult> {
   const counters = new SharedArrayBuffer(4 * subscribers);
   const subs: GenWorker[] = [];
@@ -118,12 +123,13 @@ export async function measureFanout(
         counters,
         index: i,
         timeoutMs,
+        websocket,
       };
       subs.push(startWorker('subscriber', cfg));
     }
     await Promise.all(subs.map((s) => s.ready));
     if (beforePublish) await beforePublish();
-    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters, tls));
+    pub = startWorker('publisher', publisherConfig(pubPort, subject, payloadBytes, c, counters, tls, websocket));
     await pub.ready;
     const meter = cpuMeter();
     window?.start();

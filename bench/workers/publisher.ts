@@ -26,6 +26,8 @@ export interface PublisherConfig {
   /** Int32 receive counters, one per subscriber (optional) */
   counters?: SharedArrayBuffer;
   windowMsgs?: number;
+  /** `port` is a websocket port */
+  websocket?: boolean;
 }
 
 const cfg = workerData as PublisherConfig;
@@ -38,7 +40,7 @@ const waitAsync = (Atomics as unknown as {
 const PING = Buffer.from('PING\r\n');
 
 async function main(): Promise<void> {
-  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: 'bench-pub', echo: false }, false);
+  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: 'bench-pub', echo: false, websocket: cfg.websocket }, false);
   const frame = pubFrame(cfg.subject, '', payloadOf(cfg.payloadBytes));
   const chunk = repeatFrame(frame, cfg.framesPerChunk, PING);
   const counters = cfg.counters ? new Int32Array(cfg.counters) : undefined;

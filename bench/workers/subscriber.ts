@@ -22,6 +22,8 @@ export interface SubscriberConfig {
   counters: SharedArrayBuffer;
   index: number;
   timeoutMs: number;
+  /** `port` is a websocket port */
+  websocket?: boolean;
 }
 
 const cfg = workerData as SubscriberConfig;
@@ -29,7 +31,7 @@ const cfg = workerData as SubscriberConfig;
 async function main(): Promise<void> {
   const sid = '1';
   const fixed = msgFrameLength(cfg.subject, sid, cfg.payloadBytes);
-  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: `bench-sub-${cfg.index}`, fixedFrame: fixed }, false);
+  const conn = await RawConn.open({ port: cfg.port, tls: cfg.tls, name: `bench-sub-${cfg.index}`, fixedFrame: fixed, websocket: cfg.websocket }, false);
   const counters = new Int32Array(cfg.counters);
   conn.sub(cfg.subject, sid);
   await conn.ping();

@@ -12,7 +12,7 @@ import {
 } from './load-util.js';
 import type {
   AccountConfig, AccountJetStreamLimits, AccountLimits, ExportEntry, ImportEntry, MappingDestination,
-  PermissionRule, Permissions, UserEntry,
+  Options, PermissionRule, Permissions, UserEntry,
 } from './options.js';
 import { GLOBAL_ACCOUNT } from './options.js';
 
@@ -708,4 +708,18 @@ export function checkDuplicateUsers(users: UserEntry[], c: Collector): void {
     }
     seen.add(id);
   }
+}
+
+/**
+ * nats-server 2.9.10 validateNoAuthUser: the no_auth_user (top level, or the websocket block's)
+ * must name a configured user. The error text, or undefined.
+ */
+export function noAuthUserError(o: Options, name: string): string | undefined {
+  // nkey users do not count: 2.9.10 looks at the user/password users only.
+  const users = [...(o.authorization?.users ?? []), ...o.accounts.flatMap((a) => a.users)].filter((u) => u.user !== undefined);
+  if (users.length === 0) return `no_auth_user: "${name}" present, but users are not defined`;
+  if (!users.some((u) => u.user === name)) {
+    return `no_auth_user: "${name}" not present as user in authorization block or account configuration`;
+  }
+  return undefined;
 }

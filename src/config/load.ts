@@ -2,7 +2,7 @@
 //
 // Every top-level key nats-server knows is accepted (case-insensitively, with
 // its aliases); keys of features tsnats does not have yet (leafnodes, gateway,
-// websocket, mqtt, operator/JWT mode, ...) are accepted, listed in
+// mqtt, operator/JWT mode, ...) are accepted, listed in
 // options.unsupported and reported as notices, never rejected. An unknown key
 // is an error, unless it was used as a $variable (nats-server accepts those).
 // All errors of a file are collected and thrown together as one ConfigError
@@ -14,7 +14,8 @@ import {
   Collector, bool, clientPortFromConfig, entries, goType, int, optionalPortFromConfig,
   parseDurationField, parseListen, str, strictDurationMs,
 } from './load-util.js';
-import { checkDuplicateUsers, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
+import { checkDuplicateUsers, noAuthUserError, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
+import { parseWebsocket, validateWebsocketOptions } from './load-websocket.js';
 import { parseCluster, parseJetStream, parseTls, parseWriteTimeoutPolicy, type StoreDirState } from './load-blocks.js';
 import {
   DEFAULT_PORT, GLOBAL_ACCOUNT, defaultOptions, type Options, type UserEntry,
@@ -42,8 +43,6 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   gateway: 'gateway',
   leaf: 'leafnodes',
   leafnodes: 'leafnodes',
-  websocket: 'websocket',
-  ws: 'websocket',
   mqtt: 'mqtt',
   operator: 'operator',
   operators: 'operator',
@@ -252,6 +251,10 @@ function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelS
       break;
     case 'cluster':
       o.cluster = parseCluster(v, c);
+      break;
+    case 'websocket':
+    case 'ws':
+      o.websocket = parseWebsocket(v, c);
       break;
     case 'store_dir':
     case 'storedir':
@@ -478,11 +481,8 @@ export function validateOptions(o: Options): string | undefined {
   if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.cluster.name) return 'jetstream cluster requires `cluster.name` to be set';
   if (o.httpsPort !== undefined && !o.tls?.certFile && !o.tls?.certificates) return 'TLS cert and key required for HTTPS';
   if (o.noAuthUser) {
-    const users = [...(o.authorization?.users ?? []), ...o.accounts.flatMap((a) => a.users)];
-    if (users.length === 0) return `no_auth_user: "${o.noAuthUser}" present, but users/nkeys are not defined`;
-    if (!users.some((u) => u.user === o.noAuthUser)) {
-      return `no_auth_user: "${o.noAuthUser}" not present as user or nkey in authorization block or account configuration`;
-    }
+    const bad = noAuthUserError(o, o.noAuthUser);
+    if (bad !== undefined) return bad;
   }
-  return undefined;
+  return validateWebsocketOptions(o);
 }

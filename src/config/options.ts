@@ -122,6 +122,28 @@ export interface TlsConfig {
   unsupported?: string[];
 }
 
+/** The `websocket {}` block (nats-server WebsocketOpts). */
+export interface WebsocketOptions {
+  host: string;
+  /** 0 = random (config -1), undefined = no websocket listener (config 0 or absent) */
+  port?: number;
+  advertise?: string;
+  noTls: boolean;
+  tls?: TlsConfig;
+  sameOrigin: boolean;
+  allowedOrigins: string[];
+  /** 0 = none */
+  handshakeTimeoutMs: number;
+  compression: boolean;
+  /** the block's own authorization (overrides the client port's single user/token) */
+  username?: string;
+  password?: string;
+  token?: string;
+  authTimeoutSec?: number;
+  noAuthUser?: string;
+  jwtCookie?: string;
+}
+
 export interface ClusterOptions {
   name?: string;
   host: string;
@@ -240,6 +262,7 @@ export interface Options {
   // subsystems
   jetstream: JetStreamOptions;
   cluster?: ClusterOptions;
+  websocket?: WebsocketOptions;
 
   /** config blocks that were accepted but whose feature tsnats does not have yet */
   unsupported: string[];

@@ -21,6 +21,7 @@ export function tlsUnsupportedError(o: Options): string | undefined {
   blockProblems('client connections (tls block)', o.tls, problems);
   blockProblems('routes (cluster tls block)', o.cluster?.tls, problems);
   if (o.cluster?.tls?.verifyAndMap) problems.push('routes (cluster tls block): verify_and_map');
+  if (o.websocket?.port !== undefined) blockProblems('websocket (tls block)', o.websocket.tls, problems);
   for (const u of o.unsupported) {
     if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
   }

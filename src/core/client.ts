@@ -15,14 +15,14 @@ import { NO_RESPONDERS_HDR } from '../protocol/headers.js';
 import type { Account } from './account.js';
 import {
   decodeConnect, defaultConnectOptions,
-  type AuthResult, type ClientAuthenticator, type ClientPermissions, type ConnectOptions,
+  type AuthResult, type ClientAuthenticator, type ClientPermissions, type ConnectOptions, type ConnectionAuthInfo,
 } from './auth-hook.js';
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
 import { isValidLiteralSubject } from './subject.js';
 import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
-import { SocketWriter } from './socket-writer.js';
+import { SocketWriter, type ByteStream } from './socket-writer.js';
 import { redactConnect } from './redact.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
 import { negotiateClientTls } from '../tls/client-upgrade.js';
@@ -82,6 +82,20 @@ export interface ClientHost {
   /** TLS of the client port (null: plaintext only) */
   readonly clientTls?: { settings: TlsSettings; allowNonTls: boolean } | null;
 }
+
+/** How a client reached the server: the client port (TCP) or another listener (websocket). */
+export interface ClientConn {
+  /** nats-server connection type, for allowed_connection_types: STANDARD, WEBSOCKET */
+  readonly type: string;
+  /** log label id prefix: nats-server writes cid for TCP clients, wid for websocket ones */
+  readonly tag: string;
+  /** the listener's own authenticator (websocket authorization/no_auth_user); else the server's */
+  readonly authenticator?: ClientAuthenticator | null;
+  /** the listener's own authorization timeout */
+  readonly authTimeoutMs?: number;
+}
+
+export const TCP_CONN: ClientConn = { type: 'STANDARD', tag: 'cid' };
 
 const SYS_QUEUE = '_sys_';
 const JS_ACK_PREFIX = '$JS.ACK.';
@@ -148,7 +162,12 @@ export class Client implements ClientOpHandler, MsgSink {
   private maxSubs: number;
   private awaitingAuth = false;
 
-  constructor(readonly cid: number, private socket: Socket, private readonly host: ClientHost) {
+  /** `socket` is a net.Socket on the client port (replaced by its TLSSocket after a TLS
+   *  upgrade), or a transport adapter of another listener (`conn` says which: websocket). */
+  constructor(
+    readonly cid: number, private socket: ByteStream, private readonly host: ClientHost,
+    readonly conn: ClientConn = TCP_CONN,
+  ) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     this.port = socket.remotePort ?? 0;
     const o = host.options;
@@ -166,11 +185,12 @@ export class Client implements ClientOpHandler, MsgSink {
   start(refuse?: string): void {
     const socket = this.socket;
     socket.setNoDelay(true);
-    const auth = this.host.authenticator;
+    const auth = this.authenticator;
     this.awaitingAuth = auth !== null && auth.authRequired && !auth.noAuthUser;
     this.parser.awaitingAuth = this.awaitingAuth;
     this.account.numClients++;
-    const tls = this.host.clientTls;
+    // The client port's TLS; a websocket listener does its own (none yet).
+    const tls = this.conn === TCP_CONN ? this.host.clientTls : null;
     if (tls && refuse === undefined) {
       this.startTls(tls.settings, tls.allowNonTls);
       return;
@@ -184,7 +204,7 @@ export class Client implements ClientOpHandler, MsgSink {
     this.armTimers();
   }
 
-  private listen(socket: Socket): void {
+  private listen(socket: ByteStream): void {
     socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
@@ -194,7 +214,7 @@ export class Client implements ClientOpHandler, MsgSink {
    *  as nats-server arms the auth timer after the handshake. */
   private startTls(settings: TlsSettings, allowNonTls: boolean): void {
     this.tlsPending = true;
-    negotiateClientTls(this.socket, settings, allowNonTls, {
+    negotiateClientTls(this.socket as Socket, settings, allowNonTls, {
       sendInfo: (sock) => {
         sock.write(`INFO ${this.host.infoJsonFor(this)} \r\n`);
       },
@@ -234,7 +254,7 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   private armTimers(): void {
-    const auth = this.host.authenticator;
+    const auth = this.authenticator;
     if (auth !== null && auth.authRequired) {
       if (auth.noAuthUser) {
         // no_auth_user: ops before CONNECT run as that user; a CONNECT with
@@ -247,14 +267,22 @@ export class Client implements ClientOpHandler, MsgSink {
           this.permissions = res.permissions ?? null;
         }
       } else {
-        this.authTimer = setTimeout(this.onAuthTimeout, this.host.options.authTimeoutMs);
+        this.authTimer = setTimeout(this.onAuthTimeout, this.conn.authTimeoutMs ?? this.host.options.authTimeoutMs);
       }
     }
     this.setPingTimer(this.host.options.pingIntervalMs);
   }
 
-  private authInfo() {
-    return { cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce, tlsCert: this.peerCert };
+  /** Who checks this client's credentials: its listener's authenticator, else the server's. */
+  get authenticator(): ClientAuthenticator | null {
+    const own = this.conn.authenticator;
+    return own !== undefined ? own : this.host.authenticator;
+  }
+
+  private authInfo(): ConnectionAuthInfo {
+    return {
+      cid: this.cid, ip: this.ip, port: this.port, nonce: this.nonce, tlsCert: this.peerCert, connectionType: this.conn.type,
+    };
   }
 
   // ---- socket events ----
@@ -487,7 +515,7 @@ export class Client implements ClientOpHandler, MsgSink {
     // A second CONNECT may switch accounts: drop subscriptions first.
     if (!first) this.clearSubs();
 
-    const auth = this.host.authenticator;
+    const auth = this.authenticator;
     if (auth !== null && auth.authRequired) {
       const res = auth.authenticate(opts, this.authInfo());
       if (res instanceof Promise) {
@@ -785,6 +813,7 @@ export class Client implements ClientOpHandler, MsgSink {
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
     this.pingTimer = this.authTimer = null;
+    this.socket.closing?.(reason);
     this.writer.end(last, flush);
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.account.numClients--;
@@ -798,7 +827,7 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** "127.0.0.1:54321 - cid:5" as nats-server prefixes client log lines. */
   label(): string {
-    return `${this.ip}:${this.port} - cid:${this.cid}`;
+    return `${this.ip}:${this.port} - ${this.conn.tag}:${this.cid}`;
   }
 }
 

@@ -2,14 +2,40 @@
 // corked write of everything queued per flush, the kernel's backlog (for max_pending), the
 // write deadline armed while the kernel pushes back, and the two ways of ending a socket.
 // What a stalled write means (a slow consumer) is the owner's call, through onDeadline.
-import type { Socket } from 'node:net';
+
+/**
+ * The byte stream under a connection: a net.Socket, or a transport adapter that carries the
+ * same bytes in other frames (src/websocket). Only what the connection code uses.
+ */
+export interface ByteStream {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  setNoDelay(noDelay?: boolean): unknown;
+  on(event: 'data', listener: (data: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  write(data: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+  /** Stop and restart reading (input is held while a CONNECT is checked asynchronously). */
+  pause(): unknown;
+  resume(): unknown;
+  /** Told why the connection ends before end()/destroy() (a websocket sends it in its close frame). */
+  closing?(reason: string): void;
+}
 
 export class SocketWriter {
   /** Bytes handed to the socket that the kernel has not taken yet. */
   buffered = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly socket: Socket, private readonly onDeadline: () => void) {
+  constructor(private readonly socket: ByteStream, private readonly onDeadline: () => void) {
     socket.on('drain', this.onDrain);
   }
 

@@ -34,6 +34,8 @@ export interface ConnzOptions {
 interface ConnRow {
   cid: number;
   kind: string;
+  /** nats-server clientTypeString: "nats" or "websocket" */
+  type: string;
   ip: string;
   port: number;
   startMs: number;
@@ -57,12 +59,18 @@ interface ConnRow {
   tlsCipher?: string;
 }
 
+/** connz `type` from the connection type the client came with (STANDARD, WEBSOCKET). */
+function connType(t: string | undefined): string {
+  return t === 'WEBSOCKET' ? 'websocket' : 'nats';
+}
+
 function openRow(c: Client): ConnRow {
   const subs: ConnRow['subs'] = [];
   for (const s of c.subs.values()) subs.push({ subject: s.subject, queue: s.queue, sid: s.sid, msgs: s.nmsgs, max: s.max });
   return {
     cid: c.cid,
     kind: clientKindName(c.kind),
+    type: connType(c.conn.type),
     ip: c.ip,
     port: c.port,
     startMs: c.startMs,
@@ -88,6 +96,7 @@ function closedRow(c: ClosedClientInfo): ConnRow {
   return {
     cid: c.cid,
     kind: clientKindName(c.kind),
+    type: connType(c.connectionType),
     ip: c.ip,
     port: c.port,
     startMs: c.startMs,
@@ -115,7 +124,7 @@ function connInfo(r: ConnRow, nowMs: number, opts: ConnzOptions): Record<string,
   const ci: Record<string, unknown> = {
     cid: r.cid,
     kind: r.kind,
-    type: 'nats',
+    type: r.type,
     ip: r.ip,
     port: r.port,
     start: goTime(r.startMs),

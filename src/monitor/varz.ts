@@ -84,7 +84,7 @@ export function varz(server: Server, usage: ProcessUsage, httpReqStats: Record<s
   v.gateway = {};
   v.leaf = {};
   v.mqtt = {};
-  v.websocket = {};
+  v.websocket = websocketVarz(server);
   const js = jetStreamSource(server);
   v.jetstream = js ? { config: jetStreamConfigJson(server, js), stats: jetStreamStatsJson(js), limits: jetStreamLimitsJson(server) } : {};
   v.tls_timeout = o.tls?.timeoutSec ?? 2;
@@ -140,4 +140,24 @@ function clusterFromOptions(server: Server): Record<string, unknown> {
   }
   if (c.routes.length > 0) out.urls = c.routes.map((r) => r.replace(/^[a-z-]+:\/\/(.*@)?/, ''));
   return out;
+}
+
+/** varz `websocket` (nats-server WebsocketOptsVarz: empty fields are left out). */
+function websocketVarz(server: Server): Record<string, unknown> {
+  const w = server.options.websocket;
+  const v: Record<string, unknown> = {};
+  if (w === undefined || w.port === undefined) return v;
+  if (w.host) v.host = w.host;
+  const port = server.listeners.port('websocket') ?? w.port;
+  if (port) v.port = port;
+  if (w.advertise) v.advertise = w.advertise;
+  if (w.noAuthUser) v.no_auth_user = w.noAuthUser;
+  if (w.jwtCookie) v.jwt_cookie = w.jwtCookie;
+  if (w.handshakeTimeoutMs > 0) v.handshake_timeout = nanos(w.handshakeTimeoutMs);
+  if (w.authTimeoutSec) v.auth_timeout = w.authTimeoutSec;
+  if (w.noTls) v.no_tls = true;
+  if (w.sameOrigin) v.same_origin = true;
+  if (w.allowedOrigins.length > 0) v.allowed_origins = [...w.allowedOrigins];
+  if (w.compression) v.compression = true;
+  return v;
 }

@@ -4,6 +4,8 @@ import type { ClientKind } from '../core/types.js';
 export interface ClosedClientInfo {
   cid: number;
   kind: ClientKind;
+  /** connection type (STANDARD, WEBSOCKET); absent for records made before it existed */
+  connectionType?: string;
   ip: string;
   port: number;
   startMs: number;

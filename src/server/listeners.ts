@@ -69,6 +69,7 @@ function expandHost(host: string): string[] {
   return out.length > 0 ? out : ['127.0.0.1'];
 }
 
-function joinHostPort(host: string, port: number): string {
+/** host:port, with brackets around an IPv6 host. */
+export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -7,7 +7,8 @@ import type { Options } from '../config/options.js';
 import { DEFAULT_MAX_PAYLOAD, GLOBAL_ACCOUNT } from '../config/options.js';
 import { Account, type AccountHost } from '../core/account.js';
 import type { ClientAuthenticator } from '../core/auth-hook.js';
-import { Client, CloseReason, ServerStats, type ClientHost } from '../core/client.js';
+import { Client, CloseReason, ServerStats, type ClientConn, type ClientHost } from '../core/client.js';
+import type { ByteStream } from '../core/socket-writer.js';
 import { Logger } from '../core/logger.js';
 import { ClientKind } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
@@ -96,8 +97,10 @@ export class Server implements ClientHost, AccountHost {
   private readonly accounts = new Map<string, Account>();
   private readonly infoExtra = new Map<string, unknown>();
   private infoBase = '';
+  /** infoBase with auth_required, for clients of a listener with its own authenticator */
+  private infoBaseAuth = '';
   private listener: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Set<ByteStream>();
   private readonly subsystems: Subsystem[] = [];
   private readonly startedSubsystems: Subsystem[] = [];
   private routeBridge: RouteBridge | null = null;
@@ -241,20 +244,23 @@ export class Server implements ClientHost, AccountHost {
         info.host = adv.replace(/^\[|\]$/g, '');
       }
     }
-    if (auth !== null && auth.authRequired && !auth.noAuthUser) info.auth_required = true;
+    // Field order as nats-server: auth_required (when set), then the TLS flags, then max_payload.
+    const head = { ...info };
+    const tail: Record<string, unknown> = {};
     if (o.tls) {
       // nats-server: TLS is required unless allow_non_tls (then only available);
       // handshake_first always requires it.
       const required = o.tls.handshakeFirst === true || !o.allowNonTls;
-      if (required) info.tls_required = true;
-      if (o.tls.verify || o.tls.verifyAndMap) info.tls_verify = true;
-      if (!required) info.tls_available = true;
+      if (required) tail.tls_required = true;
+      if (o.tls.verify || o.tls.verifyAndMap) tail.tls_verify = true;
+      if (!required) tail.tls_available = true;
     }
-    info.max_payload = o.maxPayloadBytes;
-    for (const k of ['jetstream', 'ip']) if (this.infoExtra.has(k)) info[k] = this.infoExtra.get(k);
+    tail.max_payload = o.maxPayloadBytes;
+    for (const k of ['jetstream', 'ip']) if (this.infoExtra.has(k)) tail[k] = this.infoExtra.get(k);
+    const authRequired = auth !== null && auth.authRequired && !auth.noAuthUser;
     // The per-client fields are appended after this prefix (see infoJsonFor).
-    const json = JSON.stringify(info);
-    this.infoBase = json.slice(0, -1);
+    this.infoBase = JSON.stringify(authRequired ? { ...head, auth_required: true, ...tail } : { ...head, ...tail }).slice(0, -1);
+    this.infoBaseAuth = JSON.stringify({ ...head, auth_required: true, ...tail }).slice(0, -1);
   }
 
   private infoSuffix(): string {
@@ -269,7 +275,11 @@ export class Server implements ClientHost, AccountHost {
 
   infoJsonFor(client: Client): string {
     let s = this.infoBase;
-    const auth = this.authenticator;
+    const auth = client.authenticator;
+    if (auth !== this.authenticator) {
+      // A listener with its own authorization (websocket) announces it as nats-server does.
+      if (auth !== null && auth.authRequired && !auth.noAuthUser) s = this.infoBaseAuth;
+    }
     if (auth !== null && auth.needsNonce) {
       client.nonce = crypto().randomBytes(11).toString('base64url');
       s += `,"nonce":${JSON.stringify(client.nonce)}`;
@@ -364,23 +374,32 @@ export class Server implements ClientHost, AccountHost {
   }
 
   private accept(socket: net.Socket): void {
+    this.acceptClient(socket);
+  }
+
+  /**
+   * A client connection on the client port or on another listener whose transport feeds the
+   * same protocol bytes (`conn` says which: websocket). False when it was not taken.
+   */
+  acceptClient(socket: ByteStream, conn?: ClientConn): boolean {
     if (!this.running || this.lameDuck || this.shuttingDown) {
       socket.destroy();
-      return;
+      return false;
     }
     this.stats.totalConnections++;
-    const client = new Client(this.nextCid(), socket, this);
+    const client = new Client(this.nextCid(), socket, this, conn);
     const max = this.options.maxConnections;
     if (max > 0 && this.clients.size >= max) {
       this.log.error(`${client.label()} - Maximum Connections Exceeded (${max})`);
       this.clients.set(client.cid, client);
       client.start(Err.MAX_CONNECTIONS);
-      return;
+      return true;
     }
     this.clients.set(client.cid, client);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     client.start();
+    return true;
   }
 
   /** Resolves when the server has shut down (by shutdown(), signal, or lame duck). */
@@ -557,6 +576,7 @@ function snapshotClosed(c: Client): ClosedClientInfo {
   return {
     cid: c.cid,
     kind: c.kind,
+    connectionType: c.conn.type,
     ip: c.ip,
     port: c.port,
     startMs: c.startMs,

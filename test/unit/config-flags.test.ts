@@ -196,7 +196,7 @@ test('options nats-server refuses at start fail a run, but not -t', (t) => {
   });
   assert.equal(resolveOptions(['-c', f, '-t']).action, 'check');
   const nau = tempConf(t, 'no_auth_user: ghost\n');
-  assert.throws(() => resolveOptions(['-c', nau]), /no_auth_user: "ghost" present, but users\/nkeys are not defined/);
+  assert.throws(() => resolveOptions(['-c', nau]), /no_auth_user: "ghost" present, but users are not defined/);
 });
 
 test('-t with a config file reports "check"; bad files throw ConfigError', (t) => {

@@ -209,12 +209,13 @@ test('type errors read like nats-server (Go interface conversion)', () => {
 
 test('blocks of features tsnats lacks are accepted, listed and reported as notices', () => {
   const r = loadConfigFile(join(configFixturesDir(), 'valid', 'unsupported-blocks.conf'));
-  assert.deepEqual(r.options.unsupported.sort(), ['gateway', 'leafnodes', 'mqtt', 'websocket']);
-  assert.equal(r.notices.length, 4);
+  // (the fixture's websocket block is supported now: test/unit/websocket-config.test.ts)
+  assert.deepEqual(r.options.unsupported.sort(), ['gateway', 'leafnodes', 'mqtt']);
+  assert.equal(r.notices.length, 3);
   assert.match(r.notices[0], /unsupported-blocks\.conf:2:1: "leafnodes" is not supported yet by tsnats/);
   // even with content nats-server would reject, never an error
-  const r2 = load('leaf { bogus: 1 }\noperator: /nonexistent/op.jwt\ntrusted_keys: [x]\nresolver: MEMORY\nws: { port: 1 }');
-  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes', 'operator', 'resolver', 'trusted_keys', 'websocket']);
+  const r2 = load('leaf { bogus: 1 }\noperator: /nonexistent/op.jwt\ntrusted_keys: [x]\nresolver: MEMORY');
+  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes', 'operator', 'resolver', 'trusted_keys']);
 });
 
 test('authorization: single user, token, users array with permissions and defaults', () => {
@@ -422,6 +423,6 @@ test('validateOptions: the checks nats-server makes at start', () => {
   assert.equal(validateOptions({ ...o, maxPayloadBytes: 10, maxPendingBytes: 5 }), 'max_payload (10) cannot be higher than max_pending (5)');
   assert.equal(validateOptions({ ...o, lameDuckGracePeriodMs: 200_000 }),
     'lame duck grace period (3m20s) should be strictly lower than lame duck duration (2m0s)');
-  assert.equal(validateOptions({ ...o, noAuthUser: 'x' }), 'no_auth_user: "x" present, but users/nkeys are not defined');
+  assert.equal(validateOptions({ ...o, noAuthUser: 'x' }), 'no_auth_user: "x" present, but users are not defined');
   assert.equal(validateOptions({ ...o, httpsPort: 8443 }), 'TLS cert and key required for HTTPS');
 });
