@@ -192,6 +192,8 @@ export interface JetStreamOptions {
   requestQueueLimit?: number;
   maxBufferedMsgs?: number;
   maxBufferedSizeBytes?: number;
+  /** How often long work (store recovery, catch-up, restore) logs its progress; default 5000 ms (tests set it low). */
+  progressIntervalMs?: number;
 }
 
 export interface Options {

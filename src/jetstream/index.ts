@@ -20,6 +20,7 @@ import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits 
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
 import { StoreFactory } from './store-factory.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS, ProgressBoard, type ProgressReport } from './progress.js';
 import { registerSnapshotApi } from './snapshot.js';
 import { Sourcing } from './sourcing.js';
 import { publishApiAudit } from './advisories.js';
@@ -68,6 +69,8 @@ export class JetStreamService implements Subsystem {
   private started = false;
   /** Clustered mode (jetstream and cluster both configured): the meta layer. */
   clustered: ClusteredJetStream | undefined;
+  /** Long work in progress (store recovery, catch-up, restore): logged and shown in /healthz details. */
+  progress: ProgressBoard | undefined;
 
   constructor(options: Options) {
     this.options = options;
@@ -81,6 +84,11 @@ export class JetStreamService implements Subsystem {
   /** JetStream state of an account (undefined when not enabled for it). */
   jsAccount(name: string): JsAccount | undefined {
     return this.accounts.get(name);
+  }
+
+  /** Long work running now, for /healthz?details=true. */
+  progressReports(): ProgressReport[] {
+    return this.progress?.list() ?? [];
   }
 
   allJsAccounts(): JsAccount[] {
@@ -117,7 +125,8 @@ export class JetStreamService implements Subsystem {
     this.maxMemoryBytes = o.maxMemoryBytes > 0 ? o.maxMemoryBytes : Math.floor(totalmem() * 0.75);
     this.maxStoreBytes = o.maxFileBytes > 0 ? o.maxFileBytes : DEFAULT_MAX_STORE_BYTES;
     Object.assign(this.api, { strict: o.strict, serverName: server.serverName, domain: this.domain });
-    this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m));
+    this.progress = new ProgressBoard((m) => server.log.info(m), o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
+    this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m), this.progress);
     this.sourcing = new Sourcing(this);
     if (this.options.cluster?.port !== undefined) {
       // nats-server 2.9.10 (enableJetStreamClustering) refuses to start clustered JetStream

@@ -258,10 +258,11 @@ export class JsAccount {
   }
 
   /** STREAM.UPDATE after decoding; throws ApiError. */
-  async updateStream(stream: Stream, req: StreamConfigRequest, pedantic: boolean): Promise<void> {
+  async updateStream(stream: Stream, req: StreamConfigRequest, pedantic: boolean, replicated = false): Promise<void> {
     const old = stream.config;
-    // A replica of a replicated stream is updated by the cluster layer (stream-group.ts).
-    const cfg = checkStreamUpdate(old, req, { ...this.configContext(old.storage), clustered: old.num_replicas > 1 }, pedantic);
+    // A replica of a replicated stream is updated by the cluster layer (stream-group.ts), which
+    // also turns an R1 stream into the first replica of a scale-up (`replicated`).
+    const cfg = checkStreamUpdate(old, req, { ...this.configContext(old.storage), clustered: old.num_replicas > 1 || replicated }, pedantic);
     if (cfg.max_consumers > 0 && stream.consumerCount > cfg.max_consumers) {
       throw jsErrText('StreamUpdate', 'can not set max consumers to a value lower than the current number of consumers');
     }

@@ -30,6 +30,7 @@ import type { JetStreamService } from './index.js';
 import type { JsAccount } from './js-account.js';
 import type { Stream } from './stream.js';
 import { restoreSnapshot } from './store/snapshot.js';
+import { trackChunks } from './progress.js';
 
 const DEFAULT_CHUNK = 128 * 1024;
 const DEFAULT_WINDOW = 8 * 1024 * 1024;
@@ -154,9 +155,13 @@ function receiveRestore(ctx: JsApiContext, js: JetStreamService, acc: JsAccount,
       if (acc.streams.has(cfg.name)) throw jsErr('StreamNameExistRestoreFailed');
       const createdNs = BigInt(Date.now()) * 1_000_000n;
       const store = await js.stores.open(acc.name, cfg, createdNs);
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const task = js.progress?.begin(`JetStream: restoring stream '${acc.name} > ${cfg.name}' from a snapshot`, 'bytes', total);
       try {
-        await restoreSnapshot(store, chunks);
+        await restoreSnapshot(store, task ? trackChunks(chunks, task) : chunks);
+        task?.end('restored');
       } catch (e) {
+        task?.end('failed');
         await store.delete().catch(() => {});
         if (cfg.storage === 'file') await js.stores.removeDir(acc.name, cfg.name).catch(() => {});
         throw jsErrText('StreamRestore', e instanceof Error ? e.message : String(e));

@@ -26,6 +26,7 @@ import { createMemStore } from './store/index.js';
 import { FileStore, prepareStoreMeta, readStoreMeta, storeMetaPath } from './store/filestore.js';
 import { fsyncDir, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
 import { fsyncFile } from './store/durable-fs.js';
+import type { ProgressBoard, ProgressTask } from './progress.js';
 
 const META_FILE = 'meta.inf';
 const SUM_FILE = 'meta.sum';
@@ -97,6 +98,8 @@ export class StoreFactory {
     private readonly root: string,
     syncInterval: number | 'always',
     private readonly warn: (m: string) => void,
+    /** Where recovery of a large store reports its progress (log, /healthz). */
+    private readonly progress?: ProgressBoard,
   ) {
     this.sync = syncInterval === 'always' ? 'always' : { intervalMs: syncInterval };
   }
@@ -233,6 +236,7 @@ export class StoreFactory {
         this.warn(`JetStream: stream '${account} > ${name}' NOT loaded: ${String(e)}; its directory ${dir} is left on disk untouched`);
       }
       if (!meta) continue;
+      let task: ProgressTask | undefined;
       try {
         // Re-normalise through validation so configs written by older versions get today's defaults.
         const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
@@ -241,9 +245,16 @@ export class StoreFactory {
         // meta file whenever metadata is given, which would cost every stream a sync write at start.
         const metadata = { config: cfg, created: meta.created };
         const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, log: this.warn, metadata: same ? undefined : metadata });
+        const board = this.progress;
+        const recoveryProgress = board && ((done: number, total: number): void => {
+          task ??= board.begin(`JetStream: recovering stream '${account} > ${name}'`, 'blocks', total);
+          task.update(done, total);
+        });
+        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.sync, log: this.warn, metadata: same ? undefined : metadata, recoveryProgress });
+        task?.end('recovered');
         out.push({ config: cfg, createdNs, store });
       } catch (e) {
+        task?.end('failed');
         this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}; left on disk in ${dir}`);
       }
     }

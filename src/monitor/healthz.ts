@@ -24,6 +24,8 @@ export interface HealthStatus {
   status_code: number;
   error?: string;
   errors?: { type: ErrorType; account?: string; stream?: string; consumer?: string; error: string }[];
+  /** tsnats: with details, the long work still running (store recovery, catch-up, restore) and how far it is. */
+  progress?: Record<string, unknown>[];
 }
 
 function listDir(dir: string): string[] {
@@ -49,6 +51,8 @@ export function healthz(server: Server, opts: HealthzOptions): HealthStatus {
     return finish();
   };
   const finish = (): HealthStatus => {
+    const work = details ? jetStreamSource(server)?.progressReports?.() ?? [] : [];
+    if (work.length > 0) h.progress = work;
     if (details) h.status = h.errors && h.errors.length > 0 ? 'error' : 'ok';
     if (h.status_code === 0) h.status_code = h.error || (h.errors && h.errors.length > 0) ? 503 : 200;
     return h;

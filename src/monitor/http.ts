@@ -13,6 +13,8 @@ import { connz } from './connz.js';
 import { subsz } from './subsz.js';
 import { jsz, jszFilteredOut } from './jsz.js';
 import { healthz } from './healthz.js';
+import { metrics } from './metrics.js';
+import { PROMETHEUS_CONTENT_TYPE } from './prom-text.js';
 import { accountz, accstatz } from './accountz.js';
 import { expvarz, gatewayz, joinPath, leafz, normalizeBasePath, rootPage, routez } from './other.js';
 
@@ -127,6 +129,10 @@ export class MonitorHttp {
       // The HTTP status carries the code; the JSON leaves it out.
       const { status_code, ...body } = h;
       return { status: status_code, body: goJson(body, false) };
+    });
+    r.set('/metrics', () => {
+      this.count('/metrics');
+      return { body: metrics(s, this.usage, this.httpReqStats), contentType: PROMETHEUS_CONTENT_TYPE };
     });
     r.set('/raftz', () => {
       this.count('/raftz');

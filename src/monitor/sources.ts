@@ -31,6 +31,21 @@ export interface JsAccountSource {
   reservedStore?(): number;
 }
 
+/** One Raft group's figures on this server (src/jetstream/cluster/raft-report.ts). */
+export interface RaftGroupSource {
+  kind: 'meta' | 'stream' | 'consumer';
+  group: string;
+  account?: string;
+  stream?: string;
+  consumer?: string;
+  leader: boolean;
+  term: number;
+  commit: number;
+  applied: number;
+  lag: number;
+  peerLag: { peer: string; lag: number }[];
+}
+
 /** The JetStream subsystem (src/jetstream/index.ts). */
 export interface JetStreamSource {
   storeRoot: string;
@@ -42,6 +57,8 @@ export interface JetStreamSource {
   apiErrors: number;
   readonly domain?: string;
   allJsAccounts(): JsAccountSource[];
+  /** Long work in progress (src/jetstream/progress.ts ProgressReport), for /healthz details. */
+  progressReports?(): Record<string, unknown>[];
   /** Clustered JetStream (meta group), absent on a single server. */
   readonly clustered?: {
     readonly ready: boolean;
@@ -54,6 +71,8 @@ export interface JetStreamSource {
       errors: { type: 'STREAM' | 'CONSUMER'; account: string; stream: string; consumer?: string; error: string }[];
       consumerAssigned: boolean;
     };
+    /** Raft groups running here (cluster/raft-report.ts), for /metrics. */
+    raftGroups?(): RaftGroupSource[];
   };
 }
 

@@ -22,12 +22,16 @@ function r1(name: string, extra: Record<string, unknown> = {}): Record<string, u
 }
 const STEPDOWN_TYPE = 'io.nats.jetstream.api.v1.meta_leader_stepdown_response';
 
+// This file removes a server for good; the others keep dialling its route port, so a cluster
+// another test file starts later on that port must not share our cluster name (it would merge).
+const CLUSTER = 'FIVE';
+
 for (const impl of IMPLS) {
   describe(`meta group on a 5-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
     let c: JsCluster;
     let ncs: NatsConnection[];
     before(async () => {
-      c = await JsCluster.start({ impl, size: 5, tags: [1, 2, 3, 4, 5].map((i) => [`node:n${i}`]) });
+      c = await JsCluster.start({ impl, size: 5, clusterName: CLUSTER, tags: [1, 2, 3, 4, 5].map((i) => [`node:n${i}`]) });
       ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
     });
     after(async () => {
@@ -58,7 +62,7 @@ for (const impl of IMPLS) {
       created.forEach((r, i) => {
         assert.equal(r.all.length, 1, `one reply via ${c.nodes[i]!.name}`);
         assert.equal(r.first!.did_create, true);
-        assert.equal(r.first!.cluster?.name, 'C1');
+        assert.equal(r.first!.cluster?.name, CLUSTER);
         assert.ok(c.nodes.some((n) => n.name === r.first!.cluster?.leader));
         holder.set(`F${i}`, r.first!.cluster!.leader);
       });
@@ -67,7 +71,7 @@ for (const impl of IMPLS) {
       cons.forEach((r, i) => {
         assert.equal(r.all.length, 1, `one consumer reply via ${c.nodes[i]!.name}`);
         assert.equal(r.first!.name, `C${i}`);
-        assert.deepEqual(r.first!.cluster, { name: 'C1', leader: holder.get('F0') });
+        assert.deepEqual(r.first!.cluster, { name: CLUSTER, leader: holder.get('F0') });
       });
       await Promise.all(ncs.map(async (nc, i) => {
         const names = await apiRequest<NamesResp>(nc, '$JS.API.STREAM.NAMES');
@@ -78,7 +82,7 @@ for (const impl of IMPLS) {
         assert.deepEqual([...(cn.first!.consumers ?? [])].sort(), ['C0', 'C1', 'C2', 'C3', 'C4']);
         for (const [s, h] of holder) {
           const info = await apiRequest<StreamResp>(nc, `$JS.API.STREAM.INFO.${s}`, undefined, { settleMs: 0 });
-          assert.deepEqual(info.first!.cluster, { name: 'C1', leader: h });
+          assert.deepEqual(info.first!.cluster, { name: CLUSTER, leader: h });
         }
       }));
     });
@@ -106,7 +110,7 @@ for (const impl of IMPLS) {
         assert.deepEqual(tags.first, { type: STEPDOWN_TYPE, error: { code: 400, err_code: 10011, description: 'tags placement not supported for operation' } });
       }
       assert.equal((await c.metaLeader()).name, leader.name, 'refused stepdowns keep the leader');
-      const ok = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN', { placement: { cluster: 'C1' } });
+      const ok = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN', { placement: { cluster: CLUSTER } });
       assert.equal(ok.all.length, 1);
       assert.deepEqual(ok.first, { type: STEPDOWN_TYPE, success: true });
       const now = await c.waitMetaLeader({ not: leader.name });
@@ -125,7 +129,7 @@ for (const impl of IMPLS) {
       const r = await apiRequest<StreamResp>(via, '$JS.API.STREAM.CREATE.AFTER_KILL', r1('AFTER_KILL', { placement: { tags: [`node:${target.name}`] } }));
       assert.equal(r.all.length, 1);
       assert.equal(r.first!.did_create, true);
-      assert.deepEqual(r.first!.cluster, { name: 'C1', leader: target.name });
+      assert.deepEqual(r.first!.cluster, { name: CLUSTER, leader: target.name });
       await c.restart(leader);
       await c.waitMetaLeader();
       const back = await c.connect(leader);

@@ -32,13 +32,13 @@ export function jsClusterOptions(dir: string, extra: Partial<Options> = {}): Par
 }
 
 /** Start `n` clustered JetStream servers in this process (names n1..nN, fixed cluster ports, full mesh of routes). */
-export async function startJsCluster(n: number, root = mkdtempSync(join(tmpdir(), 'tsnats-meta-'))): Promise<{ nodes: JsNode[]; root: string }> {
+export async function startJsCluster(n: number, root = mkdtempSync(join(tmpdir(), 'tsnats-meta-')), extra: Partial<Options> = {}): Promise<{ nodes: JsNode[]; root: string }> {
   const nodes: JsNode[] = [];
   try {
     const started = await startNodesOnPortsKnownInAdvance(n, (ports, clusterName) => ports.map((port, i) => ({
       name: `n${i + 1}`, clusterName, clusterPort: port,
       routes: ports.filter((_, k) => k !== i).map((p) => `nats-route://127.0.0.1:${p}`),
-      extra: jsClusterOptions(join(root, `n${i + 1}`), { cluster: { connectRetries: 60 } as never }),
+      extra: jsClusterOptions(join(root, `n${i + 1}`), { ...extra, cluster: { connectRetries: 60 } as never }),
     })));
     started.forEach((node, i) => nodes.push({ ...node, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) }));
     await waitRoutes(nodes, n - 1);

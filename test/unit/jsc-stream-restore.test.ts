@@ -8,6 +8,7 @@ import { StreamApplier, applyStoreFor } from '../../src/jetstream/cluster/stream
 import { decodeStreamSnapshot } from '../../src/jetstream/cluster/stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from '../../src/jetstream/cluster/stream-restore.js';
 import { CatchupClient, CatchupServer } from '../../src/jetstream/cluster/stream-catchup.js';
+import { ProgressBoard } from '../../src/jetstream/progress.js';
 import { snapshotDue, streamSnapshotPolicy, walSegmentBytes } from '../../src/jetstream/cluster/stream-snapshot-policy.js';
 
 const hdr = (id: string): Buffer => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${id}\r\n\r\n`);
@@ -111,6 +112,9 @@ test(`$JSC catch-up over a transport, ${label}: the follower gets messages and g
   }), (m) => logs.push(m), window);
   server.setActive(true);
   let sawCatchingUp = false;
+  // Progress reported at every message (interval 0), from the follower's last sequence.
+  const progressLines: string[] = [];
+  const board = new ProgressBoard((m) => progressLines.push(m), 0);
   const done = new Promise<void>((resolve) => {
     const client = new CatchupClient({
       transport: hub.transport('follower'), syncSubject: '$JSC.SYNC.test0001', peer: 'peerF', lastSeq: 300, snapIndex: 9,
@@ -125,7 +129,9 @@ test(`$JSC catch-up over a transport, ${label}: the follower gets messages and g
       },
       onDone: resolve,
       log: (m) => logs.push(m),
+      progress: board.begin('catch-up S', 'last seq', 300, follower.fastState().lastSeq),
     });
+    assert.equal(board.list()[0]!.done, 3);
     client.start();
   });
   await done;
@@ -135,6 +141,9 @@ test(`$JSC catch-up over a transport, ${label}: the follower gets messages and g
   assert.equal(server.peersCatchingUp().size, 0, 'the run ended');
   server.setActive(false);
   assert.deepEqual(logs, []);
+  assert.match(progressLines[0]!, /^catch-up S: \d+\/300 last seq \(\d+%\)/);
+  assert.match(progressLines[progressLines.length - 1]!, /^catch-up S: caught up after \d+\.\ds \(300\/300 last seq\)$/);
+  assert.equal(board.list().length, 0, 'the finished catch-up left the board');
 });
 }
 

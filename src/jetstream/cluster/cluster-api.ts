@@ -35,6 +35,7 @@ import {
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
+import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -76,7 +77,8 @@ export function classify(t: string[]): Kind {
     if (t.length === 4 && b === 'MSG' && c === 'GET') return { k: 'stream', type: ResponseType.StreamMsgGet, stream: t[3]! };
     if (t.length === 4 && b === 'MSG' && c === 'DELETE') return { k: 'stream', type: ResponseType.StreamMsgDelete, stream: t[3]! };
     if (t.length === 4 && b === 'LEADER' && c === 'STEPDOWN') return { k: 'stream', type: ResponseType.StreamLeaderStepdown, stream: t[3]! };
-    if (t.length === 4 && b === 'PEER' && c === 'REMOVE') return { k: 'stream', type: ResponseType.StreamRemovePeer, stream: t[3]! };
+    // The meta leader changes a stream's peers (nats-server jsStreamRemovePeerRequest).
+    if (t.length === 4 && b === 'PEER' && c === 'REMOVE') return { k: 'meta', type: ResponseType.StreamRemovePeer };
     return { k: 'none' };
   }
   if (a === 'CONSUMER') {
@@ -102,6 +104,14 @@ function rand8(): string {
   let s = '';
   for (let i = 0; i < 8; i++) s += BASE62[b[i]! % 62];
   return s;
+}
+
+/**
+ * Replica changes tsnats carries out: any change between 1 and the configured maximum (up from
+ * one replica the old server seeds the new ones: stream-membership.ts).
+ */
+export function scalingSupported(from: number, to: number): boolean {
+  return from >= 1 && to >= 1;
 }
 
 const nowGo = (): string => goTimeFromNanos(BigInt(Date.now()) * 1_000_000n);
@@ -256,6 +266,7 @@ export class ClusterApi {
     else if (t[0] === 'STREAM' && t[1] === 'UPDATE') p = this.streamUpdate(req);
     else if (t[0] === 'STREAM' && t[1] === 'DELETE') p = this.streamDelete(req);
     else if (t[0] === 'STREAM' && (t[1] === 'NAMES' || t[1] === 'LIST')) p = this.streamNames(req, t[1] === 'LIST');
+    else if (t[0] === 'STREAM' && t[1] === 'PEER') p = this.streamPeerRemove(req);
     else if (t[0] === 'CONSUMER' && t[1] === 'DELETE') p = this.consumerDelete(req);
     else if (t[0] === 'CONSUMER') p = this.consumerCreate(req);
     else {
@@ -330,17 +341,23 @@ export class ClusterApi {
   }
 
   /** Placement (nats-server createGroupForStream) over the meta peers this leader knows. */
-  private placeStream(cfg: { num_replicas: number; storage: 'file' | 'memory'; max_bytes: number; placement?: { cluster?: string; tags?: string[] } }): RaftGroupJson {
+  /** What placement knows now: the meta peers with their info, and every stream's group. */
+  placementContext(): PlacementContext {
     const c = this.c;
     const members = new Set(c.node.peers());
     members.add(c.id);
     const assignments = [...c.state.all()].map(([, e]) => ({ group: e.sa.group })) as unknown as StreamAssignmentLib[];
-    const ctx: PlacementContext = {
+    return {
       peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)),
       assignments,
       uniqueTag: c.js.options.jetstream.uniqueTag || undefined,
       random: Math.random,
     };
+  }
+
+  private placeStream(cfg: { num_replicas: number; storage: 'file' | 'memory'; max_bytes: number; placement?: { cluster?: string; tags?: string[] } }): RaftGroupJson {
+    const c = this.c;
+    const ctx = this.placementContext();
     const r = createGroupForStream({ cluster: c.clusterName }, {
       num_replicas: cfg.num_replicas || 1, storage: cfg.storage, max_bytes: cfg.max_bytes, placement: cfg.placement,
     }, ctx);
@@ -360,7 +377,7 @@ export class ClusterApi {
   }
 
   private streamUpdate(req: ApiRequest): Promise<void> {
-    return guarded(this.ctx, req, ResponseType.StreamUpdate, () => {
+    return guarded(this.ctx, req, ResponseType.StreamUpdate, async () => {
       const acc = requireAccount(this.ctx, req);
       const body = decodeBody<StreamConfigRequest>(this.ctx, req, streamCreateRequestSchema, 'StreamConfigRequest');
       const name = req.tokens[2]!;
@@ -371,16 +388,110 @@ export class ClusterApi {
       if (!entry) throw jsErr('StreamNotFound');
       const cfgJson = encodeStreamConfig(cfg) as StreamAssignment['stream'];
       const oldReplicas = Number(entry.sa.stream.num_replicas ?? 1) || 1;
-      if ((cfg.num_replicas || 1) !== oldReplicas) throw jsErr('StreamReplicasNotUpdatable');
+      const newReplicas = cfg.num_replicas || 1;
+      if (newReplicas !== oldReplicas && !scalingSupported(oldReplicas, newReplicas)) throw jsErr('StreamReplicasNotUpdatable');
       for (const e of this.c.state.streamsOf(acc.name)) {
         if (e.sa.stream.name === name) continue;
         const theirs = (e.sa.stream.subjects as string[] | undefined) ?? [];
         if ((cfg.subjects ?? []).some((s) => theirs.some((x) => subjectsCollide(s, x)))) throw jsErr('StreamSubjectOverlap');
       }
-      const sa: StreamAssignment = { ...entry.sa, stream: cfgJson, subject: req.subject, reply: req.reply };
+      let group = { ...entry.sa.group };
+      let consumers: ConsumerAssignment[] = [];
+      if (newReplicas !== oldReplicas) {
+        const leader = newReplicas < entry.sa.group.peers.length ? await this.streamLeaderOf(acc.name, entry) : '';
+        // Only the stream leader surely holds every acknowledged message: without one, a
+        // scale-down to one replica could keep a replica that misses some (nats-server would
+        // keep the first online peer).
+        if (newReplicas === 1 && leader === '') throw jsErr('ClusterNotAvail');
+        const online = this.c.onlinePeers();
+        const r = scaleGroup(entry, newReplicas, { num_replicas: newReplicas, storage, max_bytes: cfg.max_bytes, placement: cfg.placement ?? undefined },
+          this.c.clusterName, this.placementContext(), leader, (p) => online.has(p));
+        if (!r.ok) throw r.error;
+        group = r.group;
+        consumers = r.consumers;
+      } else {
+        // Other updates leave the next leader to the group (nats-server clears preferred).
+        delete group.preferred;
+      }
+      if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
+      const sa: StreamAssignment = { ...entry.sa, group, stream: cfgJson, subject: req.subject, reply: req.reply };
       if (!this.c.propose(encodeStreamEntry(MetaOp.updateStream, sa))) throw jsErr('ClusterNotLeader');
+      for (const ca of consumers) this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca));
       this.beforeUpdate.set(key(acc.name, name), entry.sa);
     });
+  }
+
+  /**
+   * The stream's current leader (peer id, '' when unknown): from the local group when this
+   * server is a peer, else from a peer's STREAM.INFO (nats-server asks the stream leader).
+   */
+  private async streamLeaderOf(account: string, entry: StreamEntry): Promise<string> {
+    const local = this.c.streamGroups.get(account, entry.sa.stream.name);
+    if (local?.node?.leaderId) return local.node.leaderId;
+    const online = this.c.onlinePeers();
+    const peer = entry.sa.group.peers.find((p) => p !== this.c.id && online.has(p));
+    if (!peer || this.c.isGoPeer(peer, account)) return '';
+    const inbox = `_INBOX.JSC.${rand8()}`;
+    let unsub: () => void = () => {};
+    const answer = new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve(''), 2000);
+      unsub = this.ctx.subscribe(account, inbox, (_s, _r, _h, payload) => {
+        clearTimeout(timer);
+        try {
+          const leader = (JSON.parse(payload.toString()) as { cluster?: { leader?: string } }).cluster?.leader;
+          resolve(leader ? peerIdForServerName(leader) : '');
+        } catch {
+          resolve('');
+        }
+      });
+    });
+    const fake: ApiRequest = {
+      accountName: account, subject: `$JS.API.STREAM.INFO.${entry.sa.stream.name}`, tokens: [], reply: inbox,
+      headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account, kind: 'internal' },
+    };
+    this.c.forward(peer, fake);
+    const leader = await answer;
+    unsub();
+    return leader;
+  }
+
+  /** STREAM.PEER.REMOVE (meta leader): the peer is replaced by a placed one, or only dropped (10075). */
+  private streamPeerRemove(req: ApiRequest): Promise<void> {
+    const type = ResponseType.StreamRemovePeer;
+    return guarded(this.ctx, req, type, () => {
+      const acc = requireAccount(this.ctx, req);
+      if (isEmptyRequest(req.payload)) throw jsErr('BadRequest');
+      let body: { peer?: unknown };
+      try {
+        body = JSON.parse(req.payload.toString()) as { peer?: unknown };
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
+        if (body.peer !== undefined && body.peer !== null && typeof body.peer !== 'string') throw new Error('peer is not a string');
+      } catch {
+        throw new ApiError(400, 10025, 'invalid JSON'); // 2.9.10's text has no detail here
+      }
+      const peerName = typeof body.peer === 'string' ? body.peer : '';
+      if (peerName === '') throw jsErr('BadRequest');
+      const entry = this.c.state.stream(acc.name, req.tokens[3]!);
+      if (!entry) throw jsErr('StreamNotFound');
+      const peer = peerIdForServerName(peerName);
+      if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
+      if (!this.removePeerFromStream(entry, peer)) throw jsErr('PeerRemap');
+      sendOk(this.ctx, req, type, { success: true });
+    });
+  }
+
+  /**
+   * nats-server removePeerFromStreamLocked: propose the stream's group with `peer` replaced
+   * (or only dropped) and its consumers following. False when no replacement was found.
+   */
+  removePeerFromStream(entry: StreamEntry, peer: string): boolean {
+    const { group, replaced } = remapGroup(entry.sa, peer, this.c.clusterName, this.placementContext());
+    if (!replaced) this.c.server.log.warn(`JetStream cluster could not replace peer for stream '${accountOf(entry.sa.client)} > ${entry.sa.stream.name}'`);
+    this.c.propose(encodeStreamEntry(MetaOp.assignStream, { ...entry.sa, group, subject: '', reply: '' }));
+    const { assign, remove } = consumersAfterPeerRemoval(entry, peer, group.peers);
+    for (const ca of assign) this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca));
+    for (const ca of remove) this.c.propose(encodeConsumerEntry(MetaOp.removeConsumer, ca));
+    return replaced;
   }
 
   private streamDelete(req: ApiRequest): Promise<void> {
@@ -576,16 +687,6 @@ export class ClusterApi {
     if (entry) for (const w of f.waiters) this.c.forward(holderOf(entry.sa.group), w);
   }
 
-  /** The meta leader answers creates of replicated assets (recorded and placed only). */
-  answerReplicatedCreate(sa: StreamAssignment, isUpdate: boolean): void {
-    if (!this.c.isLeader || !sa.reply) return;
-    const req: ApiRequest = {
-      accountName: accountOf(sa.client), subject: sa.subject, tokens: [], reply: sa.reply,
-      headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account: accountOf(sa.client), kind: 'internal' },
-    };
-    this.respondFromAssignment(req, sa, isUpdate ? ResponseType.StreamUpdate : ResponseType.StreamCreate, !isUpdate);
-  }
-
   private answerReplicated(req: ApiRequest, kind: Kind, entry: StreamEntry): void {
     if (kind.k === 'stream' && kind.type === ResponseType.StreamInfo) {
       this.respondFromAssignment(req, entry.sa, ResponseType.StreamInfo, false);
@@ -601,6 +702,22 @@ export class ClusterApi {
     this.beforeUpdate.clear();
     this.newConsumers.clear();
     if (!isLeader) this.pendingRemovals.clear();
+    // A server removed while another server led (or a leader that removed itself) may still
+    // hold assets: the new leader re-places them.
+    if (isLeader) setImmediate(() => this.replaceRemovedPeers());
+  }
+
+  /** Streams placed on servers no longer in the meta group get their peers replaced. */
+  private replaceRemovedPeers(): void {
+    if (!this.c.isLeader) return;
+    const members = new Set(this.c.node.peers());
+    for (const [, e] of [...this.c.state.all()]) {
+      for (const p of e.sa.group.peers) {
+        if (members.has(p)) continue;
+        this.removePeerFromStream(e, p);
+        break; // one peer per proposal: the next is handled once this one applied
+      }
+    }
   }
 
   /** Member -> leader: a create or update failed on the holder (the holder already answered the client). */
@@ -723,11 +840,31 @@ export class ClusterApi {
     this.pendingRemovals.set(id, list);
   }
 
-  /** EntryRemovePeer committed: answer the SERVER.REMOVE requests that asked for it. */
-  peerRemoved(id: string): void {
+  /**
+   * EntryRemovePeer committed: answer the SERVER.REMOVE requests that asked for it; a live meta
+   * leader re-places every stream the removed server held (nats-server processRemovePeer).
+   */
+  peerRemoved(id: string, live: boolean): void {
     const list = this.pendingRemovals.get(id);
-    if (!list) return;
-    this.pendingRemovals.delete(id);
-    for (const r of list) this.sysReply(r, { type: SERVER_REMOVE, success: true });
+    if (list) {
+      this.pendingRemovals.delete(id);
+      for (const r of list) this.sysReply(r, { type: SERVER_REMOVE, success: true });
+    }
+    if (live && id === this.c.id) this.c.removedFromCluster();
+    if (!live || !this.c.node.isLeader) return;
+    for (const [, e] of [...this.c.state.all()]) if (e.sa.group.peers.includes(id)) this.removePeerFromStream(e, id);
+  }
+
+  /** EntryAddPeer committed: a live meta leader gives the new server to streams missing a peer (processAddPeer). */
+  peerAdded(id: string, live: boolean): void {
+    if (!live || !this.c.node.isLeader) return;
+    const info = this.c.peerInfo.placementPeers(this.c.id, [id], this.c.onlinePeers(), (x) => this.c.serverNameOf(x))[0];
+    if (!info?.cluster) return;
+    for (const [, e] of [...this.c.state.all()]) {
+      const fill = fillMissingPeer(e, id, info.cluster, this.c.clusterName);
+      if (!fill) continue;
+      this.c.propose(encodeStreamEntry(MetaOp.assignStream, fill.sa));
+      for (const ca of fill.consumers) this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca));
+    }
   }
 }

@@ -28,7 +28,7 @@
 // answers each of them "409 Leadership Change" (the requests died with the old leader).
 
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
@@ -122,6 +122,8 @@ export class ConsumerGroup implements RetentionMember {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
   private running = false;
+  /** Seed of a scale-up from R1: keeps its store's state and replicates it as a snapshot once leader. */
+  private seeding = false;
   /** Entries and bytes applied since the last snapshot (nats-server's n.Applied counts). */
   private sinceSnapEntries = 0;
   private sinceSnapBytes = 0;
@@ -178,8 +180,12 @@ export class ConsumerGroup implements RetentionMember {
   start(): void {
     const stream = this.sg.stream;
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
-    // Rebuilt from the group's snapshot and log below.
-    if (this.store.hasState()) this.store.forceUpdate(emptyConsumerState());
+    // Rebuilt from the group's snapshot and log below; except on the seed of a stream scaled up
+    // from R1 (stream-membership.ts): its R1 consumer's state is the state, replicated once it leads.
+    const seed = !existsSync(this.dir) ? this.sg.seedConsumerStates?.get(this.name) : undefined;
+    this.seeding = seed !== undefined;
+    if (seed) this.store.forceUpdate(seed);
+    else if (this.store.hasState()) this.store.forceUpdate(emptyConsumerState());
     const groups = this.sg.consumers;
     stream.ackDeferred = (cons) => groups.has(cons.name);
     if (stream.config.retention !== 'limits') {
@@ -460,6 +466,12 @@ export class ConsumerGroup implements RetentionMember {
     this.releasePendingRequests();
     this.sendLeaderElected();
     this.snapshot(true);
+    if (this.seeding) {
+      this.seeding = false;
+      try {
+        this.node.sendSnapshot(this.store.encodedState());
+      } catch { /* not leader any more: the next leader's snapshot carries the state */ }
+    }
   }
 
   /**

@@ -41,9 +41,12 @@ import {
 import { ClusterApi } from './cluster-api.js';
 import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
+import { GroupMembership, dissolveToSingle } from './stream-membership.js';
+import { serverRemoved } from './advisories.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
+import { raftGroupReports, type RaftGroupReport } from './raft-report.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -84,12 +87,16 @@ export class ClusteredJetStream {
   readonly state = new MetaAssignments();
   /** R>1 streams this server is a peer of (stream-group.ts). */
   readonly streamGroups = new StreamGroups(this);
+  /** Raft membership of the groups this server leads follows their assignments. */
+  private readonly membership = new GroupMembership(this);
   cluster!: Cluster;
   node!: RaftNode;
   /** Replaying snapshot + WAL at start: local actions wait for the end of recovery. */
   recovering = true;
   /** Snapshot + log replayed and local assets reconciled: JetStream may be served. */
   ready = false;
+  /** This server was removed from the meta group: it answers no API request (the others do). */
+  private removed = false;
   private transport!: RouteRaftTransport;
   peerInfo!: PeerInfoTable;
   private sys!: InternalClient;
@@ -152,7 +159,7 @@ export class ClusteredJetStream {
 
   /** nats-server isLeaderless: no leader and the group is past its start-up grace. */
   isLeaderless(): boolean {
-    if (this.hasLeader()) return false;
+    if (this.hasLeader() || this.removed) return false;
     return performance.now() - this.startedAt > LEADERLESS_GRACE_MS || this.node?.hadPreviousLeader === true;
   }
 
@@ -252,6 +259,7 @@ export class ClusteredJetStream {
     this.snapshotTimer.unref();
     this.orphanTimer = setInterval(() => this.maybeCheckOrphans(), 250);
     this.orphanTimer.unref();
+    this.membership.start();
   }
 
   async stop(): Promise<void> {
@@ -262,6 +270,7 @@ export class ClusteredJetStream {
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
+    this.membership.stop();
     await this.metaStarting?.catch(() => {});
     await this.work.catch(() => {});
     await this.streamGroups.stopAll();
@@ -388,7 +397,8 @@ export class ClusteredJetStream {
       try {
         if (e.type === EntryType.Normal) this.applyEntry(e.data);
         else if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) this.applySnapshot(e.data);
-        else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'));
+        else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'), !this.recovering);
+        else if (e.type === EntryType.AddPeer) this.api.peerAdded(Buffer.from(e.data).toString('latin1'), !this.recovering);
       } catch (err) {
         this.server.log.error(`JetStream cluster: applying meta entry failed: ${(err as Error)?.stack ?? err}`);
       }
@@ -499,11 +509,20 @@ export class ClusteredJetStream {
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (sa.group.peers.length > 1) {
-      // Replicated: the group's first leader answers a create; updates are answered by the
-      // meta leader from the assignment.
-      if (isUpdate) this.api.answerReplicatedCreate(sa, isUpdate);
+      // Replicated: the group's first leader answers a create, its current leader an update.
       await this.streamGroups.assign(entry);
       return;
+    }
+    const sg = this.streamGroups.get(account, name);
+    if (sg) {
+      // Scaled down to one replica: the remaining server keeps the data and serves it as R1
+      // (and answers the update below); the others drop their replica.
+      if (this.isLocalHolder(sa)) {
+        this.streamGroups.detach(account, name);
+        await dissolveToSingle(this, sg);
+      } else {
+        await this.streamGroups.remove(account, name);
+      }
     }
     if (!this.isLocalHolder(sa)) {
       if (jsa?.streams.has(name)) await this.removeLocalStream(account, name, 'assigned to another server');
@@ -673,6 +692,26 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ messaging
 
+  /**
+   * Our own removal from the meta group committed (nats-server processRemovePeer "isUs"): the
+   * SERVER.REMOVED advisory, then this server stops its JetStream cluster work: stream and
+   * consumer groups stop (their data stays on disk), the meta node stops and the API is no
+   * longer served here.
+   */
+  removedFromCluster(): void {
+    if (this.stopped || !this.ready) return;
+    this.server.log.error('JetStream being DISABLED, our server was removed from the cluster');
+    const adv = serverRemoved(this.server.serverName, this.server.serverId, this.clusterName, this.js.domain ? { domain: this.js.domain } : {});
+    this.publishSystem(adv.subject, adv.payload);
+    this.ready = false;
+    this.removed = true;
+    this.membership.stop();
+    void this.enqueue(async () => {
+      await this.streamGroups.stopAll();
+      this.node.stop();
+    });
+  }
+
   /** Publish in the system account (advisories of the asset layer). */
   publishSystem(subject: string, payload: string): void {
     this.sys.publish(subject, '', undefined, payload);
@@ -836,7 +875,7 @@ export class ClusteredJetStream {
 
   /** Every $JS.API request of every account arrives here in clustered mode. */
   route(req: ApiRequest, handler: ApiHandler | undefined): void {
-    if (isImportedCopy(req, this.server.systemAccount.name)) return; // go-import.ts
+    if (isImportedCopy(req, this.server.systemAccount.name) || this.removed) return; // go-import.ts
     if (!this.ready) {
       // No meta group yet (alone, or still replaying its log): the API is not served; past
       // the start-up grace the client's own server says so (10008).
@@ -928,6 +967,11 @@ export class ClusteredJetStream {
   /** /healthz: streams and consumers assigned here that are not current. */
   assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
     return assetHealth(this, filter, firstOnly);
+  }
+
+  /** /metrics: every Raft group running here (meta, streams, consumers). */
+  raftGroups(): RaftGroupReport[] {
+    return raftGroupReports(this);
   }
 
   /** For /jsz meta_cluster (2.9.10 fields: name, leader, peer = the leader's id, replicas, cluster_size). */

@@ -169,6 +169,8 @@ export interface CatchupClientOptions {
   snapIndex: number;
   onDone: () => void;
   log: (msg: string) => void;
+  /** Progress of the whole catch-up (src/jetstream/progress.ts): messages received of those wanted. */
+  progress?: { update(done: number, total: number): void; end(outcome?: string): void };
 }
 
 /** The follower's side of one catch-up, retried until the store reaches `lastSeq` or stop(). */
@@ -188,6 +190,7 @@ export class CatchupClient {
   }
 
   stop(): void {
+    if (!this.stopped) this.o.progress?.end('stopped');
     this.stopped = true;
     this.reset();
   }
@@ -233,6 +236,7 @@ export class CatchupClient {
     this.reset();
     if (this.stopped) return;
     this.stopped = true;
+    this.o.progress?.end('caught up');
     this.o.onDone();
   }
 
@@ -254,5 +258,6 @@ export class CatchupClient {
       return;
     }
     if (reply) this.o.transport.publish(reply, '', EMPTY);
+    this.o.progress?.update(this.o.sink.lastSeq(), this.o.lastSeq);
   }
 }

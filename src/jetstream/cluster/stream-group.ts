@@ -31,7 +31,7 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
@@ -55,6 +55,8 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
+import { answerUpdate, clearSeedMark, consumerStates, handOver, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
+import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -144,10 +146,18 @@ export class StreamGroup {
   /** Times this replica reset itself from the leader (resetReplica) since start. */
   resets = 0;
 
+  /** Scale-up from one replica (stream-membership.ts scaleUpRole), decided before start. */
+  scaleUp: ScaleUpRole;
+  /** This replica started as the seed of a scale-up from R1 (its consumers keep their state). */
+  seeded = false;
+  /** The seed's R1 consumers' states, taken before the group starts (consumer-group.ts seeds from them). */
+  seedConsumerStates: Map<string, ConsumerState> | undefined;
+
   constructor(private readonly c: ClusteredJetStream, public entry: StreamEntry) {
     this.account = accountOf(entry.sa.client);
     this.name = entry.sa.stream.name;
-    this.createReply = entry.sa.reply;
+    // A replica joining through an update (scale-up) has no create to answer.
+    this.createReply = entry.sa.subject.includes('.STREAM.UPDATE.') ? '' : entry.sa.reply;
   }
 
   get groupName(): string {
@@ -238,7 +248,7 @@ export class StreamGroup {
         const raw = this.entry.sa.stream as { storage?: string };
         const want = checkStreamConfig(cfg, { ...jsa.configContext(raw.storage === 'memory' ? 'memory' : 'file'), clustered: true }, false);
         if (sameStreamConfig(old.config, want)) return old;
-        await jsa.updateStream(old, cfg, false);
+        await jsa.updateStream(old, cfg, false, true);
         return old;
       } catch (e) {
         // The assignment changed in a way the store cannot follow: rebuild it from the group.
@@ -293,7 +303,15 @@ export class StreamGroup {
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    this.startNode(false);
+    // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet); a new
+    // replica starts as one that lost its state, so it cannot lead before the seed did.
+    if (this.scaleUp === 'seed') {
+      this.seeded = true;
+      mkdirSync(this.dir, { recursive: true });
+      markSeed(this.dir);
+      this.decided = true;
+    }
+    this.startNode(this.scaleUp === 'join');
     this.snapDueMs = this.nextSnapDue();
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
     this.snapTimer.unref();
@@ -459,6 +477,11 @@ export class StreamGroup {
   /** A stream snapshot: our own at start, or the leader's (we lagged behind its compacted log). */
   private applySnapshot(index: number, data: Uint8Array): void {
     this.decided = true;
+    // The seed's own snapshot is in its log: a restart replays it instead of seeding again.
+    if (this.scaleUp === 'seed') {
+      this.scaleUp = undefined;
+      clearSeedMark(this.dir);
+    }
     let snap;
     try {
       snap = decodeStreamSnapshot(Buffer.from(data));
@@ -491,6 +514,7 @@ export class StreamGroup {
       },
       onDone: () => this.finishCatchup(client),
       log: (m) => this.log('warn', m),
+      progress: this.c.js.progress?.begin(`JetStream: catching up stream '${this.account} > ${this.name}' from its leader`, 'last seq', lastSeq, store.fastState().lastSeq),
     });
     this.catchup = client;
     // Never lead with missing messages. Deferred: we may be inside the node's apply callback.
@@ -627,6 +651,14 @@ export class StreamGroup {
     this.wasLeader = true;
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
+    if (this.scaleUp === 'seed') {
+      // Ahead of any message entry: the new replicas restore this state and catch up from here.
+      try {
+        this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
+      } catch (e) {
+        this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
+      }
+    }
     if (this.createReply) {
       const reply = this.createReply;
       this.createReply = '';
@@ -753,12 +785,6 @@ export class StreamGroup {
       } catch { /* already stepping down */ }
       return true;
     }
-    if (sub === 'PEER.REMOVE') {
-      // tsnats does not move a replicated stream's replica to another peer: answer with
-      // nats-server's 10036 (feature unsupported) rather than leave the client waiting.
-      this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('ClusterUnSupportFeature').toJSON() }), true);
-      return true;
-    }
     if (sub.startsWith('PURGE.') || sub === 'MSG.DELETE') {
       this.proposeApi(req, type);
       return true;
@@ -825,6 +851,7 @@ export class StreamGroups {
     const member = entry.sa.group.peers.includes(this.c.id);
     if (cur && (cur.groupName !== entry.sa.group.name || !member)) {
       this.groups.delete(k);
+      if (!member) handOver(cur.node, entry.sa.group.peers);
       await cur.stop(!member);
       if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
     }
@@ -841,17 +868,28 @@ export class StreamGroups {
           this.c.server.log.warn(`JetStream cluster: updating stream '${account} > ${entry.sa.stream.name}': ${(e as Error).message}`);
         }
       }
+      // Peer changes are carried out by the group's leader (stream-membership.ts).
+      if (entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, existing, entry.sa.reply);
       return;
     }
     const g = new StreamGroup(this.c, entry);
+    const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
+    if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {
       await g.start();
+      if (g.scaleUp === 'seed' && entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, g, entry.sa.reply, true);
     } catch (e) {
       this.groups.delete(k);
       await g.stop(false);
       this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}': ${(e as Error)?.stack ?? e}`);
     }
+  }
+
+  /** Forget a group without stopping it (its stream is scaled down to R1 here: stream-membership.ts). */
+  detach(account: string, name: string): void {
+    this.groups.delete(StreamGroups.key(account, name));
   }
 
   async remove(account: string, name: string): Promise<void> {

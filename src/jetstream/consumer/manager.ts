@@ -8,6 +8,7 @@ import type { JsAccount } from '../js-account.js';
 import { EMPTY_BUFFER, InboundMsg } from '../../core/types.js';
 import type { Account } from '../../core/account.js';
 import type { Stream } from '../stream.js';
+import type { ConsumerState } from '../store/types.js';
 import type { StreamConfig } from '../api/types.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
 import { OverlapWorkExceeded, SubjectTrie } from '../subject-trie.js';
@@ -16,7 +17,7 @@ import { consumerRecoveryNote } from '../store/consumer-store.js';
 import { stateAfterLostState } from './restart-point.js';
 import {
   checkConsumerConfig, checkConsumerUpdate, consumerConfigsEqual, consumerConfigToJSON, decodeConsumerConfig,
-  gatherFilters, isValidAssetName, setConsumerConfigDefaults, MAX_NAME_LEN,
+  gatherFilters, isValidAssetName, setConsumerConfigDefaults, MAX_NAME_LEN, NO_LIMITS,
   type ConsumerAction, type ConsumerConfig, type ConsumerLimits, type StreamConfigView,
 } from './config.js';
 import { Consumer, StopReason, type ConsumerHost } from './consumer.js';
@@ -291,6 +292,26 @@ export function recoverConsumers(stream: Stream, host: ConsumerHost): Consumer[]
     }
   }
   return out;
+}
+
+/**
+ * Run a consumer here from a state held elsewhere (a replicated consumer whose stream was scaled
+ * down to this one server): its store gets that state and the consumer starts from it.
+ */
+export function resumeConsumer(
+  stream: Stream, host: ConsumerHost, name: string, config: Record<string, unknown>, createdMs: number, state: ConsumerState,
+): Consumer {
+  const cfg = decodeConsumerConfig(config, false);
+  // An assignment's config holds what the client sent: fill in the defaults a create applies.
+  const err = setConsumerConfigDefaults(cfg, streamView(stream.config), NO_LIMITS, false);
+  if (err) throw err;
+  const cstore = stream.store.consumerStore(name, consumerConfigToJSON(cfg), createdMs);
+  cstore.forceUpdate(state);
+  const c = new Consumer(stream, host, cfg, name, BigInt(createdMs) * 1_000_000n, cstore);
+  stream.attachConsumer(c);
+  c.start(state);
+  c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
+  return c;
 }
 
 /** CONSUMER.DELETE: stop, remove state, advisory, then interest clean-up. */

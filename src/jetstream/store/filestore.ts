@@ -328,7 +328,7 @@ export class FileStore extends BaseStore {
     if (!existing || opts.metadata !== undefined ||
       JSON.stringify(existing.config) !== JSON.stringify(this.cfg)) this.writeMeta();
 
-    this.recover();
+    this.recover(opts.recoveryProgress);
     this.durable = this.index.lastSeq;
 
     for (const c of readConsumerDirs(this.obsDir)) {
@@ -1216,7 +1216,7 @@ export class FileStore extends BaseStore {
 
   // ---- recovery ----
 
-  private recover(): void {
+  private recover(progress?: (done: number, total: number) => void): void {
     this.recovering = true;
     // A compaction interrupted before its rename leaves its temp file; the block itself is intact.
     for (const f of fs.readdirSync(this.msgsDir)) {
@@ -1226,7 +1226,8 @@ export class FileStore extends BaseStore {
       .filter((f) => /^\d+\.blk$/.test(f))
       .map((f) => Number(f.slice(0, -4)))
       .sort((a, b) => a - b);
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
+      progress?.(i, ids.length);
       const p = blockPath(this.msgsDir, id);
       const size = fs.statSync(p).size;
       const blk: Block = {

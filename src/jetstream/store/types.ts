@@ -317,6 +317,8 @@ export interface FileStoreOptions {
   compactMinBytes?: number;
   /** Where the store reports read errors and recovery cuts (default: console.warn). */
   log?: (msg: string) => void;
+  /** Called after each block replayed at recovery (blocks done, blocks in all): start-up progress. */
+  recoveryProgress?: (done: number, total: number) => void;
   /** Durability its creator deferred (a clustered create's meta files and directory entries, see
    *  StoreFactory): run once, before the first fsync pass reports anything durable, and by stop(). */
   beforeFirstSync?: () => Promise<void>;

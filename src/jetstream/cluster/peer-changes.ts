@@ -1,0 +1,126 @@
+// The meta leader's side of changing a stream's peers (nats-server 2.9.10:
+// remapStreamAssignment, removePeerFromStreamLocked, processRemovePeer, processAddPeer and the
+// replica-change part of jsClusteredStreamUpdateRequest).
+//
+// Pure decisions over assignments: which peers a group gets and which consumer assignments
+// follow. The caller proposes the results; the servers of the group then change the raft
+// membership (stream-membership.ts).
+
+import type { ApiError } from '../api/errors.js';
+import type { StorageType } from '../api/types.js';
+import type { ConsumerAssignment, RaftGroupJson, StreamAssignment, StreamEntry } from './assignments.js';
+import { selectPeerGroup, type PlacementContext, type PlacementStreamConfig } from './placement.js';
+
+/** The parts of a stream's assignment config placement reads. */
+export function placementConfigOf(sa: StreamAssignment): PlacementStreamConfig {
+  const s = sa.stream as Record<string, unknown>;
+  const placement = s.placement as PlacementStreamConfig['placement'] | null | undefined;
+  return {
+    num_replicas: Number(s.num_replicas ?? 1) || 1,
+    storage: (s.storage === 'memory' ? 'memory' : 'file') as StorageType,
+    max_bytes: typeof s.max_bytes === 'number' ? s.max_bytes : -1,
+    placement: placement ?? undefined,
+  };
+}
+
+function copyGroup(g: RaftGroupJson): RaftGroupJson {
+  return { ...g, peers: [...g.peers] };
+}
+
+/**
+ * Replace `removePeer` in the stream's group by a peer placement chooses (the others stay);
+ * without a suitable peer the group only loses `removePeer` (`replaced` false). The preferred
+ * leader is cleared either way (nats-server does not influence the next leader).
+ */
+export function remapGroup(sa: StreamAssignment, removePeer: string, clusterName: string, ctx: PlacementContext): { group: RaftGroupJson; replaced: boolean } {
+  const g = copyGroup(sa.group);
+  const retain = g.peers.filter((p) => p !== removePeer);
+  const sel = selectPeerGroup(g.peers.length, g.cluster || clusterName, placementConfigOf(sa), ctx, retain, 0, [removePeer]);
+  delete g.preferred;
+  if (sel.ok) {
+    g.peers = sel.peers;
+    return { group: g, replaced: true };
+  }
+  g.peers = retain;
+  return { group: g, replaced: false };
+}
+
+/**
+ * Consumer assignments that follow a stream's new peers after a peer was removed: durables take
+ * the stream's peers (no preferred leader); ephemerals running on the removed peer are removed.
+ */
+export function consumersAfterPeerRemoval(entry: StreamEntry, removedPeer: string, peers: string[]): { assign: ConsumerAssignment[]; remove: ConsumerAssignment[] } {
+  const assign: ConsumerAssignment[] = [];
+  const remove: ConsumerAssignment[] = [];
+  for (const ca of entry.consumers.values()) {
+    if (ca.consumer.durable_name) {
+      const g = copyGroup(ca.group);
+      g.peers = [...peers];
+      delete g.preferred;
+      assign.push({ ...ca, group: g, subject: '', reply: '' });
+    } else if (ca.group.peers.includes(removedPeer)) {
+      remove.push({ ...ca, subject: '', reply: '' });
+    }
+  }
+  return { assign, remove };
+}
+
+/**
+ * A peer joined the meta group: a stream of that peer's cluster with fewer peers than replicas
+ * (one whose removed peer could not be replaced) takes it, and so do its durable and replicated
+ * consumers. Undefined when the stream needs nothing.
+ */
+export function fillMissingPeer(entry: StreamEntry, peer: string, peerCluster: string, clusterName: string): { sa: StreamAssignment; consumers: ConsumerAssignment[] } | undefined {
+  const sa = entry.sa;
+  const want = placementConfigOf(sa).num_replicas;
+  if (sa.group.peers.length >= want || sa.group.peers.includes(peer)) return undefined;
+  if (peerCluster !== (sa.group.cluster || sa.client.cluster || clusterName)) return undefined;
+  const g = copyGroup(sa.group);
+  g.peers.push(peer);
+  const consumers: ConsumerAssignment[] = [];
+  for (const ca of entry.consumers.values()) {
+    if (!ca.consumer.durable_name && ca.group.peers.length <= 1) continue;
+    consumers.push({ ...ca, group: { ...copyGroup(ca.group), peers: [...g.peers] }, subject: '', reply: '' });
+  }
+  return { sa: { ...sa, group: g, subject: '', reply: '' }, consumers };
+}
+
+export type ScaleResult = { ok: true; group: RaftGroupJson; consumers: ConsumerAssignment[] } | { ok: false; error: ApiError };
+
+/**
+ * The group of a stream whose replica count changes from the assignment's to `replicas`:
+ * up: the current peers stay and placement adds the rest (from one peer: that peer is the
+ * preferred leader, it holds the data); down: the current stream leader stays (when known),
+ * then the other online peers in order. Durable and replicated consumers take the new peers.
+ */
+export function scaleGroup(
+  entry: StreamEntry, replicas: number, cfg: PlacementStreamConfig, clusterName: string, ctx: PlacementContext,
+  leader: string, isOnline: (peer: string) => boolean,
+): ScaleResult {
+  const g = copyGroup(entry.sa.group);
+  if (replicas > g.peers.length) {
+    const sel = selectPeerGroup(replicas, g.cluster || clusterName, cfg, ctx, g.peers, 0, []);
+    if (!sel.ok) return { ok: false, error: sel.error.toApiError() };
+    if (g.peers.length === 1 && sel.peers.length > 1) g.preferred = g.peers[0];
+    g.peers = sel.peers;
+  } else {
+    const selected: string[] = leader && g.peers.includes(leader) ? [leader] : [];
+    for (const p of g.peers) {
+      if (selected.length === replicas) break;
+      if (p === leader || !isOnline(p)) continue;
+      selected.push(p);
+    }
+    g.peers = selected;
+  }
+  const consumers: ConsumerAssignment[] = [];
+  for (const ca of entry.consumers.values()) {
+    const n = ca.group.peers.length;
+    if (!ca.consumer.durable_name && n <= 1) continue;
+    const cg = copyGroup(ca.group);
+    if (n === 1 && g.peers.length > 1) cg.preferred = ca.group.peers[0];
+    else delete cg.preferred;
+    cg.peers = [...g.peers];
+    consumers.push({ ...ca, group: cg, subject: '', reply: '' });
+  }
+  return { ok: true, group: g, consumers };
+}

@@ -1,0 +1,210 @@
+// Membership of replicated stream and consumer groups, on the servers that hold them
+// (nats-server: processClusterUpdateStream, checkPeers, removeStream, the scale-down to R1).
+//
+// The meta leader decides a group's peers (peer-changes.ts) and commits them in the stream's or
+// consumer's assignment. On the group's servers:
+// * the raft group's leader brings the raft membership in line with the assignment, one change
+//   at a time (EntryRemovePeer for peers no longer assigned first, then EntryAddPeer for new
+//   ones). Stream and consumer groups are `managed` raft groups: they never add a peer on their
+//   own. A new peer started its replica from the assignment and catches up from the leader;
+//   a removed peer stopped and deleted its replica when it applied the assignment;
+// * a stream scaled down to one replica keeps its data on the remaining server, which stops the
+//   raft group and serves the stream as a plain R1 stream (its consumers continue from their
+//   replicated state);
+// * a stream scaled up from one replica (nats-server keeps the R1 group's name and makes the old
+//   server the preferred leader): the old server is the seed: its store is the data, it campaigns,
+//   and once it leads it replicates a stream snapshot (EntrySnapshot, as nats-server's
+//   SendSnapshot), from which the new replicas catch up with `$JSC` (stream-catchup.ts). The new
+//   replicas start as raft nodes that lost their state, so none of them can lead with an empty
+//   store before the seed has led.
+
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Stream } from '../stream.js';
+import { RaftError, type RaftNode } from '../../raft/index.js';
+import { consumerHostFor, lookupConsumer, resumeConsumer } from '../consumer/manager.js';
+import type { ConsumerState } from '../store/types.js';
+import type { ClusteredJetStream } from './js-cluster.js';
+import type { StreamGroup } from './stream-group.js';
+
+const T = 'io.nats.jetstream.api.v1.';
+/** How often group leaders compare their raft membership with the assignment. */
+const RECONCILE_MS = 250;
+
+/**
+ * One membership step for a group this server leads: true when the raft peers already equal
+ * `wanted` (or nothing can be done now), false when a change was proposed or is pending.
+ * The leader never removes itself here: its own server stops its replica when it applies the
+ * assignment (handing leadership over first), and the next leader removes it.
+ */
+export function reconcileMembership(node: RaftNode, selfId: string, wanted: readonly string[]): boolean {
+  if (!node.isLeader || wanted.length === 0) return true;
+  const current = node.peers();
+  const want = new Set(wanted);
+  const extra = current.filter((p) => !want.has(p) && p !== selfId);
+  const missing = wanted.filter((p) => !current.includes(p));
+  if (extra.length === 0 && missing.length === 0) return true;
+  try {
+    // Removals first: a replica that is gone then no longer counts towards the quorum the
+    // additions need.
+    if (extra.length > 0) node.proposeRemovePeer(extra[0]!);
+    else node.proposeAddPeer(missing[0]!);
+  } catch (e) {
+    if (!(e instanceof RaftError)) throw e;
+  }
+  return false;
+}
+
+/**
+ * A server dropped from a group it leads hands leadership to a current peer that stays (no
+ * election timeout for the others), as nats-server's removeStream steps down first.
+ */
+export function handOver(node: RaftNode | undefined, staying: readonly string[]): void {
+  if (!node || node.state !== 'leader') return;
+  const keep = new Set(staying);
+  const current = node.status().peers.filter((p) => !p.self && p.current && keep.has(p.id));
+  const to = current.length ? current[Math.floor(Math.random() * current.length)]!.id : undefined;
+  try {
+    node.stepDown(to);
+  } catch (e) {
+    if (!(e instanceof RaftError)) throw e;
+  }
+}
+
+/** Runs the membership steps of every group this server leads, until each matches its assignment. */
+export class GroupMembership {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly c: ClusteredJetStream) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), RECONCILE_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  tick(): void {
+    for (const sg of this.c.streamGroups.all()) {
+      if (sg.stopped || !sg.node) continue;
+      try {
+        reconcileMembership(sg.node, this.c.id, sg.entry.sa.group.peers);
+        for (const cg of sg.consumers.values()) {
+          if (!cg.stopped && cg.node) reconcileMembership(cg.node, this.c.id, cg.ca.group.peers);
+        }
+      } catch (e) {
+        this.c.server.log.warn(`JetStream cluster: membership of '${sg.account} > ${sg.name}': ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Marks a seed whose snapshot is not in its log yet (a restart then seeds again). */
+const SEED_MARKER = 'scale-up-seed';
+
+export type ScaleUpRole = 'seed' | 'join' | undefined;
+
+/**
+ * This server's part when it starts a replica of a group it has no directory for, outside a
+ * create: 'seed' when it holds the stream locally as the group's preferred (or first) peer (a
+ * scale-up from one replica, or peers added back to a stream left on this one server), 'join'
+ * otherwise (a new, empty replica of an existing group). Undefined for creates and restarts.
+ */
+export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
+  dir: string, local: Stream | undefined): ScaleUpRole {
+  const g = entry.sa.group;
+  if (existsSync(join(dir, SEED_MARKER))) return 'seed';
+  if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
+  const first = g.preferred ?? g.peers[0];
+  return local !== undefined && first === selfId ? 'seed' : 'join';
+}
+
+/** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
+export function consumerStates(stream: Stream): Map<string, ConsumerState> {
+  const out = new Map<string, ConsumerState>();
+  for (const name of stream.consumerNames()) {
+    const cons = lookupConsumer(stream, name);
+    if (cons) out.set(name, cons.state());
+  }
+  return out;
+}
+
+/** The seed's marker, written durably before its raft group starts. */
+export function markSeed(dir: string): void {
+  const fd = openSync(join(dir, SEED_MARKER), 'w');
+  try {
+    writeSync(fd, 'scale-up from R1: this store seeds the group until its snapshot is in the log\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function clearSeedMark(dir: string): void {
+  rmSync(join(dir, SEED_MARKER), { force: true });
+}
+
+/** nats-server answers a clustered update with the stream leader's info, typed as an update. */
+export function asUpdateResponse(body: string, isError: boolean): string {
+  if (isError) return body.replace(`"type":"${T}stream_info_response"`, `"type":"${T}stream_update_response"`);
+  return body.replace(`"type":"${T}stream_info_response","total":0,"offset":0,"limit":0,`, `"type":"${T}stream_update_response",`);
+}
+
+/**
+ * The stream leader answers a STREAM.UPDATE of a replicated stream once it applied the new config;
+ * a seed answers the update that scaled it up before any leader exists (nats-server: "a single
+ * node being promoted assumes leadership role for purpose of responding").
+ */
+export function answerUpdate(c: ClusteredJetStream, sg: StreamGroup, reply: string, promoted = false): void {
+  if (!reply || (!sg.isLeader && !promoted)) return;
+  void c.runLocal(sg.account, `$JS.API.STREAM.INFO.${sg.name}`, reply, '', asUpdateResponse);
+}
+
+/**
+ * Scale-down to one replica, on the server that keeps it: the consumers' replicated state is
+ * captured, every raft group of the stream is stopped and deleted, and the stream and its
+ * consumers continue here as plain local assets from that state.
+ */
+export async function dissolveToSingle(c: ClusteredJetStream, sg: StreamGroup): Promise<void> {
+  // The server that stays must hold every committed entry: the meta leader keeps the stream
+  // leader (cluster-api.ts refuses a scale-down to R1 when it does not know it). Leadership may
+  // have moved since; say so, as entries committed after this replica's commit index would be
+  // missing (the others are dropping their replicas at the same time, so there is nobody to ask).
+  if (!sg.node.isLeader) {
+    c.server.log.warn(`JetStream cluster: '${sg.account} > ${sg.name}' scaled down to R1 on a server that is not its leader (applied index ${sg.node.applied})`);
+  }
+  const stream = sg.stream;
+  const kept: Array<{ name: string; config: Record<string, unknown>; state: ConsumerState; createdMs: number }> = [];
+  for (const cg of sg.consumers.values()) {
+    // Ephemerals of the stream are R1 already and run on one server: they follow nats-server
+    // and stay only where they run.
+    const running = lookupConsumer(stream, cg.name);
+    const state = cg.state();
+    const createdMs = running ? Number(running.createdNs / 1_000_000n) : Date.now();
+    kept.push({ name: cg.name, config: { ...cg.ca.consumer, name: cg.name }, state, createdMs });
+  }
+  // Consumer groups stop without deleting their state store; the raft groups' directories go.
+  for (const cg of [...sg.consumers.values()]) {
+    await cg.stop(false);
+    rmSync(cg.dir, { recursive: true, force: true });
+  }
+  sg.consumers.clear();
+  await sg.stop(true);
+  stream.replicator = undefined;
+  stream.consumerStoreHook = undefined;
+  stream.clusterInfo = () => c.clusterBlock();
+  const jsa = c.js.jsAccount(sg.account);
+  if (!jsa) return;
+  const host = consumerHostFor(jsa, c.js.domain, (m) => c.server.log.warn(m));
+  for (const k of kept) {
+    if (lookupConsumer(stream, k.name)) continue;
+    try {
+      resumeConsumer(stream, host, k.name, k.config, k.createdMs, k.state);
+    } catch (e) {
+      c.server.log.warn(`JetStream cluster: consumer '${sg.account} > ${sg.name} > ${k.name}' after scale-down: ${(e as Error).message}`);
+    }
+  }
+}
