@@ -16,6 +16,7 @@ import {
 } from './load-util.js';
 import { checkDuplicateUsers, noAuthUserError, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
 import { parseWebsocket, validateWebsocketOptions } from './load-websocket.js';
+import { finishOperatorMode, parseOperatorKey, parsePreloadKey, parseResolverKey, validateOperatorMode, type OperatorKeys } from './load-operator.js';
 import { parseCluster, parseJetStream, parseTls, parseWriteTimeoutPolicy, type StoreDirState } from './load-blocks.js';
 import {
   DEFAULT_PORT, GLOBAL_ACCOUNT, defaultOptions, type Options, type UserEntry,
@@ -44,17 +45,7 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   leaf: 'leafnodes',
   leafnodes: 'leafnodes',
   mqtt: 'mqtt',
-  operator: 'operator',
-  operators: 'operator',
-  roots: 'operator',
-  root: 'operator',
-  root_operators: 'operator',
-  root_operator: 'operator',
-  resolver: 'resolver',
-  account_resolver: 'resolver',
-  accounts_resolver: 'resolver',
   resolver_tls: 'resolver_tls',
-  resolver_preload: 'resolver_preload',
   resolver_pinned_accounts: 'resolver_pinned_accounts',
   trusted: 'trusted_keys',
   trusted_keys: 'trusted_keys',
@@ -84,7 +75,8 @@ export function optionsFromConfig(root: ConfMap, file: string): ConfigLoadResult
   o.configFile = file || undefined;
   const c = new Collector();
   const storeDir: StoreDirState = {};
-  const st: TopLevelState = { storeDir, authUsers: undefined, authSet: false, tlsTimeoutSet: false, authTimeoutSet: false };
+  const st: TopLevelState = { storeDir, authUsers: undefined, authSet: false, tlsTimeoutSet: false, authTimeoutSet: false,
+    operator: {}, systemAccountSet: false };
   const keysSet: string[] = [];
 
   if (root.size === 0) c.warnings.push(new ConfigError(file, 0, 0, `${file}: config has no values or is empty`));
@@ -95,6 +87,7 @@ export function optionsFromConfig(root: ConfMap, file: string): ConfigLoadResult
     c.guard(() => {
       if (sys.kind !== 'string') throw ConfigError.at(sys, 'system account name must be a string');
       o.systemAccount = sys.value;
+      st.systemAccountSet = true;
     });
   }
 
@@ -137,6 +130,8 @@ interface TopLevelState {
   tlsTimeoutSet: boolean;
   authNode?: ConfNode;
   accountsNode?: ConfNode;
+  operator: OperatorKeys;
+  systemAccountSet: boolean;
 }
 
 function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelState, c: Collector): void {
@@ -376,6 +371,22 @@ function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelS
       o.lameDuckGracePeriodMs = ms;
       break;
     }
+    case 'operator':
+    case 'operators':
+    case 'roots':
+    case 'root':
+    case 'root_operators':
+    case 'root_operator':
+      parseOperatorKey(v, st.operator, c);
+      break;
+    case 'resolver':
+    case 'account_resolver':
+    case 'accounts_resolver':
+      parseResolverKey(v, st.operator, c);
+      break;
+    case 'resolver_preload':
+      parsePreloadKey(v, st.operator, c);
+      break;
     case 'no_auth_user':
       o.noAuthUser = str(v);
       break;
@@ -446,6 +457,7 @@ function parseTags(v: ConfNode): string[] {
 /** Checks that need the whole file (nats-server does them while processing, in map order). */
 function finish(o: Options, st: TopLevelState, c: Collector): void {
   if (st.storeDir.value !== undefined) o.jetstream.storeDir = st.storeDir.value;
+  finishOperatorMode(o, st.operator, st.systemAccountSet);
 
   const accountUsers = o.accounts.flatMap((a) => a.users);
   if (accountUsers.length > 0 && o.authorization) {
@@ -480,6 +492,8 @@ export function validateOptions(o: Options): string | undefined {
   if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.serverName) return 'jetstream cluster requires `server_name` to be set';
   if (o.jetstream.enabled && o.cluster?.port !== undefined && !o.cluster.name) return 'jetstream cluster requires `cluster.name` to be set';
   if (o.httpsPort !== undefined && !o.tls?.certFile && !o.tls?.certificates) return 'TLS cert and key required for HTTPS';
+  const op = validateOperatorMode(o);
+  if (op !== undefined) return op;
   if (o.noAuthUser) {
     const bad = noAuthUserError(o, o.noAuthUser);
     if (bad !== undefined) return bad;

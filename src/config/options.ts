@@ -89,6 +89,33 @@ export interface AccountConfig {
   weightedMappings?: Record<string, MappingDestination[]>;
 }
 
+/** One trusted operator, decoded (and its self-signature checked) when the config was loaded. */
+export interface TrustedOperator {
+  jwt: string;
+  /** operator public key (O...) */
+  subject: string;
+  /** operator signing keys (O...) */
+  signingKeys: string[];
+  /** strict_signing_key_usage: the identity key itself may not sign accounts */
+  strictSigningKeyUsage: boolean;
+  systemAccount?: string;
+}
+
+/** `operator` + `resolver: MEMORY` + `resolver_preload` (nats-server's memory account resolver). */
+export interface OperatorModeOptions {
+  operators: TrustedOperator[];
+  /**
+   * 'memory': resolver_preload only; 'full': the directory resolver (account JWTs in `dir`,
+   * updated at run time through $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE); 'none': operator given
+   * without a resolver (refused at start, as nats-server)
+   */
+  resolver: 'memory' | 'full' | 'none';
+  /** directory of the full resolver */
+  dir?: string;
+  /** account public key -> account JWT */
+  preload: Record<string, string>;
+}
+
 export interface AuthorizationConfig {
   user?: string;
   password?: string;
@@ -268,6 +295,8 @@ export interface Options {
 
   /** config blocks that were accepted but whose feature tsnats does not have yet */
   unsupported: string[];
+  /** operator (JWT) mode: trusted operators and the account resolver (src/auth/jwt-auth.ts) */
+  operatorMode?: OperatorModeOptions;
 
   // less common settings (all optional)
   /** trace_headers: trace message headers (implies trace) */

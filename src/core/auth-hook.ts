@@ -98,6 +98,13 @@ export interface AuthResult {
   /** authorized user label (connz `authorized_user`) */
   user?: string;
   permissions?: ClientPermissions | null;
+  /** per-connection limits of the user/account (-1 = none); the server's own limits still apply */
+  maxSubs?: number;
+  maxPayload?: number;
+  /** connection limit of the account (-1 = none): a client over it is refused */
+  accountMaxConnections?: number;
+  /** the credentials expire: the client is disconnected then, with `error` */
+  expires?: { atMs: number; error: string };
 }
 
 /** What the authenticator may look at besides the CONNECT fields. */

@@ -50,6 +50,9 @@ export const CloseReason = {
   NO_RESPONDERS_REQUIRES_HEADERS: 'No Responders Requires Headers',
   KICKED: 'Kicked',
   TLS_HANDSHAKE: 'TLS Handshake Failure',
+  AUTH_EXPIRED: 'Authentication Expired',
+  MAX_ACCOUNT_CONNECTIONS: 'Maximum Account Connections Exceeded',
+  REVOKED: 'Credentials Revoked',
 } as const;
 
 /** Server-wide counters the clients update (/varz). */
@@ -161,6 +164,10 @@ export class Client implements ClientOpHandler, MsgSink {
   private maxPending: number;
   private maxSubs: number;
   private awaitingAuth = false;
+  /** limits from the credentials (JWT user/account; -1 = none), combined with the options' in applyLimits */
+  private authMaxSubs = -1;
+  private authMaxPayload = -1;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   /** `socket` is a net.Socket on the client port (replaced by its TLSSocket after a TLS
    *  upgrade), or a transport adapter of another listener (`conn` says which: websocket). */
@@ -171,9 +178,10 @@ export class Client implements ClientOpHandler, MsgSink {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     this.port = socket.remotePort ?? 0;
     const o = host.options;
-    this.maxPayload = o.maxPayloadBytes;
+    // -1 = no limit (the options say 0 for that)
+    this.maxPayload = combineLimit(o.maxPayloadBytes, -1);
     this.maxPending = o.maxPendingBytes;
-    this.maxSubs = o.maxSubscriptions;
+    this.maxSubs = combineLimit(o.maxSubscriptions, -1);
     this.parser = new ClientParser(this, o.maxControlLineBytes);
     this.writer = new SocketWriter(socket, this.onWriteDeadline);
     this.account = host.globalAccount;
@@ -557,6 +565,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.bindAccount(res.account);
       this.authorizedUser = res.user ?? '';
       this.permissions = res.permissions ?? null;
+      if (!this.applyCredentialLimits(res)) return false;
     }
     if (opts.new_account || (opts.account !== undefined && opts.account !== '')) {
       this.authViolation();
@@ -592,6 +601,61 @@ export class Client implements ClientOpHandler, MsgSink {
     this.msg.origin = { cid: this.cid, account: acc.name, kind: 'client' };
   }
 
+  /** Limits and expiry that come with the credentials (operator mode); false = refused. */
+  private applyCredentialLimits(res: AuthResult): boolean {
+    const maxConns = res.accountMaxConnections ?? -1;
+    if (maxConns >= 0 && this.account.numClients > maxConns) {
+      this.host.log.error(`${this.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+      this.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+      return false;
+    }
+    this.authMaxSubs = res.maxSubs ?? -1;
+    this.authMaxPayload = res.maxPayload ?? -1;
+    this.applyLimits(this.host.options);
+    if (this.maxSubs === 0) {
+      // credentials that allow no subscriptions at all: nats-server says so and closes
+      this.sendErrAndClose(Err.MAX_SUBSCRIPTIONS, CloseReason.MAX_SUBSCRIPTIONS);
+      return false;
+    }
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (res.expires !== undefined) this.armExpiry(res.expires.atMs, res.expires.error);
+    return true;
+  }
+
+  /**
+   * The credentials were checked again (the account JWT changed): apply the new permissions
+   * and limits, or close the connection as nats-server does (`res` null = no longer valid).
+   */
+  credentialsChanged(res: AuthResult | null, revoked: boolean, overConnectionLimit: boolean): void {
+    if (this.closed) return;
+    if (overConnectionLimit) {
+      this.host.log.error(`${this.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+      this.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+    } else if (revoked) {
+      this.host.log.debug(`${this.label()} - User Authentication Revoked`);
+      this.sendErrAndClose('User Authentication Revoked', CloseReason.REVOKED);
+    } else if (res === null) {
+      this.authViolation();
+    } else {
+      this.permissions = res.permissions ?? null;
+      this.applyCredentialLimits({ ...res, accountMaxConnections: -1 });
+    }
+  }
+
+  private armExpiry(atMs: number, error: string): void {
+    // setTimeout holds at most ~24.8 days: longer expiries re-arm on the way.
+    const delay = Math.min(Math.max(0, atMs - Date.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (this.closed) return;
+      if (Date.now() < atMs) return this.armExpiry(atMs, error);
+      this.host.log.debug(`${this.label()} - ${error}`);
+      this.sendErrAndClose(error, CloseReason.AUTH_EXPIRED);
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
   private authViolation(): void {
     this.host.log.error(`${this.label()} - authentication error`);
     this.sendErrAndClose(Err.AUTH_VIOLATION, CloseReason.AUTH_VIOLATION);
@@ -608,7 +672,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.MSG_HEADER_VIOLATION, true);
       return false;
     }
-    if (this.maxPayload > 0 && pa.size > this.maxPayload) {
+    if (this.maxPayload >= 0 && pa.size > this.maxPayload) {
       this.host.log.error(`${this.label()} - Maximum Payload Violation: ${pa.size} vs ${this.maxPayload}`);
       this.sendErrAndClose(Err.MAX_PAYLOAD, CloseReason.MAX_PAYLOAD);
       return false;
@@ -712,7 +776,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErr(Err.tooManyTokens(subject));
       return;
     }
-    if (this.maxSubs > 0 && this.subs.size >= this.maxSubs) {
+    if (this.maxSubs >= 0 && this.subs.size >= this.maxSubs) {
       this.host.log.error(`${this.label()} - Maximum Subscriptions Exceeded (${this.maxSubs})`);
       this.sendErr(Err.MAX_SUBSCRIPTIONS);
       return;
@@ -787,9 +851,10 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** Apply reloadable limits (config reload). */
   applyLimits(o: Options): void {
-    this.maxPayload = o.maxPayloadBytes;
+    // The smaller of the server's and the credentials' limits (nats-server applyAccountLimits).
+    this.maxPayload = combineLimit(o.maxPayloadBytes, this.authMaxPayload);
     this.maxPending = o.maxPendingBytes;
-    this.maxSubs = o.maxSubscriptions;
+    this.maxSubs = combineLimit(o.maxSubscriptions, this.authMaxSubs);
     this.parser.maxControlLine = o.maxControlLineBytes;
   }
 
@@ -812,7 +877,8 @@ export class Client implements ClientOpHandler, MsgSink {
     this.out.clear();
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.pingTimer = this.authTimer = null;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.pingTimer = this.authTimer = this.expiryTimer = null;
     this.socket.closing?.(reason);
     this.writer.end(last, flush);
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
@@ -829,6 +895,17 @@ export class Client implements ClientOpHandler, MsgSink {
   label(): string {
     return `${this.ip}:${this.port} - ${this.conn.tag}:${this.cid}`;
   }
+}
+
+/**
+ * A server limit (0 or less = none) combined with a credentials limit (-1 = none; 0 allows
+ * nothing, as in nats-server). The result uses -1 for "none".
+ */
+function combineLimit(server: number, cred: number): number {
+  const srv = server > 0 ? server : -1;
+  if (cred < 0) return srv;
+  if (srv < 0) return cred;
+  return Math.min(srv, cred);
 }
 
 /** nats-server isReservedReply: service-import replies, JetStream acks, gateway replies. */

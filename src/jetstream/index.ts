@@ -16,6 +16,8 @@ import { ClientKind, type MsgOrigin } from '../core/types.js';
 import { ApiRouter, API_PREFIX, type ApiHandler, type ApiRequest } from './api/router.js';
 import type { JsApiContext } from './api/context.js';
 import { registerStreamApi, registerStandaloneClusterApi } from './api/stream-api.js';
+import { operatorJetStreamAccounts, type JwtAccount } from '../auth/jwt-accounts.js';
+import type { OperatorAuthenticator } from '../server/jwt-auth.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
@@ -153,6 +155,7 @@ export class JetStreamService implements Subsystem {
       this.accounts.set(name, jsa);
     }
     await Promise.all([...this.accounts.values()].map((jsa) => this.recoverStreams(jsa)));
+    (server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver?.onChange((a) => this.jwtAccountChanged(a));
     this.started = true;
     server.setInfoField('jetstream', true);
     if (this.domain) server.setInfoField('domain', this.domain);
@@ -181,6 +184,9 @@ export class JetStreamService implements Subsystem {
   /** Accounts whose JetStream is enabled, with their limits (nats-server: only $G when no accounts are configured). */
   private enabledAccounts(): Array<[string, JsAccountLimits]> {
     const out: Array<[string, JsAccountLimits]> = [];
+    // Operator mode: the account JWTs say which accounts have JetStream and with which limits.
+    const resolver = (this.server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver;
+    if (this.options.operatorMode !== undefined) return resolver !== undefined ? operatorJetStreamAccounts(resolver) : [];
     const accounts = this.options.accounts ?? [];
     if (accounts.length === 0) return [['$G', { ...UNLIMITED_ACCOUNT }]];
     for (const a of accounts) {
@@ -199,8 +205,27 @@ export class JetStreamService implements Subsystem {
     return out;
   }
 
+  /**
+   * An account JWT was pushed (full resolver): an account that gains JetStream gets it at
+   * once, one that has it takes the new limits (nats-server configJetStream on update).
+   */
+  private jwtAccountChanged(a: JwtAccount): void {
+    if (!this.started || a.jetstream === null) return;
+    const jsa = this.accounts.get(a.subject);
+    if (jsa !== undefined) {
+      Object.assign(jsa.limits, a.jetstream);
+      if (a.jetstream.tiers === undefined) delete jsa.limits.tiers;
+      return;
+    }
+    const acc = this.server.registerAccount(a.subject);
+    if (!this.apiClients.has(acc.name)) this.subscribeApi(acc);
+    this.accounts.set(acc.name, new JsAccount(acc, { ...a.jetstream }, this.accountHost()));
+  }
+
   private candidateAccounts(): Account[] {
     const names = new Set<string>(['$G', ...(this.options.accounts ?? []).map((a) => a.name)]);
+    const resolver = (this.server.authenticator as Partial<OperatorAuthenticator> | null)?.resolver;
+    if (resolver !== undefined) for (const a of resolver.all()) names.add(a.subject);
     const out: Account[] = [];
     for (const n of names) {
       const a = this.server.lookupAccount(n);

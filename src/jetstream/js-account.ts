@@ -24,6 +24,12 @@ export interface JsAccountLimits {
   memoryMaxStreamBytes: number;
   storeMaxStreamBytes: number;
   maxBytesRequired: boolean;
+  /**
+   * Tiered limits by replica count ("R1", "R3"; account JWTs): reported under `tiers` in
+   * $JS.API.INFO with the top-level limits all 0, as nats-server does. The limits above are
+   * then those of the R1 tier, the one a single server enforces.
+   */
+  tiers?: Record<string, JsAccountLimits>;
 }
 
 export const UNLIMITED_ACCOUNT: JsAccountLimits = {
@@ -322,6 +328,20 @@ export class JsAccount {
     this.streams.clear();
     await Promise.all(all.map((s) => s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`))));
     this.client.close();
+  }
+
+  /** Usage of the streams with `replicas` replicas (one tier of tiered limits). */
+  tierUsage(replicas: number): { memory: number; storage: number; streams: number; consumers: number } {
+    const u = { memory: 0, storage: 0, streams: 0, consumers: 0 };
+    for (const s of this.streams.values()) {
+      if (Math.max(1, s.config.num_replicas) !== replicas) continue;
+      const bytes = s.store.fastState().bytes;
+      if (s.config.storage === 'memory') u.memory += bytes;
+      else u.storage += bytes;
+      u.streams++;
+      u.consumers += s.consumerCount;
+    }
+    return u;
   }
 
   /** Number of consumers over all streams. */

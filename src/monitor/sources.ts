@@ -34,6 +34,7 @@ export interface JsAccountSource {
 /** One Raft group's figures on this server (src/jetstream/cluster/raft-report.ts). */
 export interface RaftGroupSource {
   kind: 'meta' | 'stream' | 'consumer';
+  /** Raft group name (e.g. _meta_, S-R3F-abc). */
   group: string;
   account?: string;
   stream?: string;
@@ -42,7 +43,9 @@ export interface RaftGroupSource {
   term: number;
   commit: number;
   applied: number;
+  /** Committed entries this server has not applied yet. */
   lag: number;
+  /** Leader only: how far each follower's log is behind ours, by peer id. */
   peerLag: { peer: string; lag: number }[];
 }
 

@@ -126,7 +126,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
 }
 
 /** Signature over the INFO nonce (base64url or standard base64, as nats-server accepts). */
-function verifyNonce(nkey: string, nonce: string, sig: string): boolean {
+export function verifyNonce(nkey: string, nonce: string, sig: string): boolean {
   try {
     const raw = Buffer.from(sig.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     return nkeys().fromPublic(nkey).verify(Buffer.from(nonce), raw);

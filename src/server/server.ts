@@ -18,6 +18,8 @@ import { crypto } from '../core/lazy-modules.js';
 import { tlsUnsupportedError } from '../config/tls-unsupported.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { authenticatorFromOptions } from './options-auth.js';
+import { operatorAuthenticator } from './jwt-auth.js';
+import { JwtResolverService } from './jwt-resolver-service.js';
 import { ListenerRegistry, type ListenerKind } from './listeners.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
@@ -126,7 +128,12 @@ export class Server implements ClientHost, AccountHost {
     this.globalAccount = this.registerAccount(GLOBAL_ACCOUNT);
     this.systemAccount = this.registerAccount(options.systemAccount || '$SYS');
     for (const a of options.accounts) this.registerAccount(a.name);
-    if (extras.configAuth) {
+    if (options.operatorMode !== undefined) {
+      // Operator mode always authenticates (JWT users only: no users in the options).
+      const auth = operatorAuthenticator(options, this, this.log);
+      this.authenticator = auth;
+      if (options.operatorMode.resolver === 'full') this.addSubsystem(new JwtResolverService(auth));
+    } else if (extras.configAuth) {
       this.authenticator = authenticatorFromOptions(options, this, (m) => this.log.warn(m));
       this.authFromOptions = this.authenticator !== null;
       this.configAuth = true;

@@ -80,7 +80,8 @@ export class JsNode extends ServerDir {
   monitorUrl = '';
   clusterPort = 0;
   constructor(index: number, name: string, dir: string, readonly tags: string[] | undefined,
-    readonly impl: Impl = 'nats-server') {
+    /** changes only through JsCluster.replace (rolling replacement) */
+    public impl: Impl = 'nats-server') {
     super(index, name, dir);
   }
 
@@ -189,6 +190,17 @@ export class JsCluster {
   async restart(n: JsNode): Promise<void> {
     if (n.alive) throw new Error(`${n.name} is still running`);
     await this.launch(n);
+  }
+
+  /**
+   * Rolling replacement: a stopped node comes back as a server of `impl` with the same name (so the
+   * same raft peer id) and an empty store dir, as an operator swapping the binary on a fresh disk.
+   */
+  async replace(n: JsNode, impl: Impl): Promise<void> {
+    if (n.alive) throw new Error(`${n.name} is still running`);
+    rmSync(n.storeDir, { recursive: true, force: true });
+    n.impl = impl;
+    await this.restart(n);
   }
 
   /** GET a monitoring endpoint of node n as JSON. */

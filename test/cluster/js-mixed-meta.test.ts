@@ -12,13 +12,10 @@ import { jetstream } from '@nats-io/jetstream';
 import {
   JsCluster, SYS, apiRequest, peerIdOf, pollUntil, skipReason, type Impl, type JsNode,
 } from './js-cluster-harness.js';
+import { MIXES, leadMeta } from './js-mixed-helpers.js';
 
 const TAGS = [['node:n1'], ['node:n2'], ['node:n3']];
 
-const MIXES: { label: string; impls: Impl[] }[] = [
-  { label: '2 nats-server + 1 tsnats', impls: ['nats-server', 'nats-server', 'tsnats'] },
-  { label: '1 nats-server + 2 tsnats', impls: ['nats-server', 'tsnats', 'tsnats'] },
-];
 
 interface ApiError { code: number; err_code: number; description: string }
 interface StreamResp {
@@ -46,18 +43,7 @@ for (const mix of MIXES) {
       await c?.shutdown();
     });
 
-    /** Step the meta leader down until a server of `kind` leads (2.9.10 takes no placement tags, so retry). */
-    async function leadBy(kind: Impl): Promise<JsNode> {
-      let leader = await c.waitMetaLeader();
-      for (let i = 0; leader.impl !== kind; i++) {
-        assert.ok(i < 30, `no ${kind} meta leader after ${i} stepdowns`);
-        const r = await apiRequest(sys, '$JS.API.META.LEADER.STEPDOWN');
-        assert.equal(r.all.length, 1, 'one reply to META.LEADER.STEPDOWN');
-        assert.deepEqual(r.first, { type: 'io.nats.jetstream.api.v1.meta_leader_stepdown_response', success: true });
-        leader = await c.waitMetaLeader({ not: leader.name });
-      }
-      return leader;
-    }
+    const leadBy = (kind: Impl): Promise<JsNode> => leadMeta(c, sys, kind);
 
     test('the meta group forms with all three servers; /jsz meta_cluster agrees on every server', async () => {
       const leader = await c.waitMetaLeader();

@@ -2,27 +2,21 @@
 // checked against /varz /connz /jsz of the same server (names as prometheus-nats-exporter).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import { Exposition } from '../../src/monitor/prom-text.js';
 import { parsePrometheus, sampleOf } from '../helpers/prom-parse.js';
+import { startTestServer } from '../helpers/server.js';
 
 async function startJs(t: TestContext): Promise<{ h: ServerHandle; nc: NatsConnection }> {
-  const storeDir = mkdtempSync(join(tmpdir(), 'tsnats-metrics-'));
-  const h = await startServer({
-    port: 0, host: '127.0.0.1', httpPort: 0,
-    jetstream: { enabled: true, storeDir, maxMemoryBytes: 64 * 1024 * 1024, maxFileBytes: 256 * 1024 * 1024, syncIntervalMs: 'always', strict: true },
-  }, { quietLog: true });
+  // storeDir '': startTestServer gives the server a private temp store and removes it afterwards.
+  const h = await startTestServer({
+    httpPort: 0,
+    jetstream: { enabled: true, storeDir: '', maxMemoryBytes: 64 * 1024 * 1024, maxFileBytes: 256 * 1024 * 1024, syncIntervalMs: 'always', strict: true },
+  }, t);
   const nc = await connect({ servers: h.clientUrl, reconnect: false });
-  t.after(async () => {
-    await nc.close().catch(() => {});
-    await h.shutdown();
-    rmSync(storeDir, { recursive: true, force: true });
-  });
+  t.after(() => nc.close().catch(() => {}));
   return { h, nc };
 }
 

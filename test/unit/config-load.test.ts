@@ -214,8 +214,8 @@ test('blocks of features tsnats lacks are accepted, listed and reported as notic
   assert.equal(r.notices.length, 3);
   assert.match(r.notices[0], /unsupported-blocks\.conf:2:1: "leafnodes" is not supported yet by tsnats/);
   // even with content nats-server would reject, never an error
-  const r2 = load('leaf { bogus: 1 }\noperator: /nonexistent/op.jwt\ntrusted_keys: [x]\nresolver: MEMORY');
-  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes', 'operator', 'resolver', 'trusted_keys']);
+  const r2 = load('leaf { bogus: 1 }\ntrusted_keys: [x]\nresolver_tls: { cert_file: x }');
+  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes', 'resolver_tls', 'trusted_keys']);
 });
 
 test('authorization: single user, token, users array with permissions and defaults', () => {

@@ -15,6 +15,7 @@ import {
   ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyResult, type ApplyStore, type LimitRefusal,
 } from '../../src/jetstream/cluster/stream-apply.js';
 import { loadVector } from './jsc-vectors.js';
+import { jsErr } from '../../src/jetstream/api/errors.js';
 import { applyStoreFor } from '../../src/jetstream/cluster/stream-apply.js';
 import { createMemStore } from '../../src/jetstream/store/index.js';
 import type { StoreConfig, StoredMsg, StreamStore } from '../../src/jetstream/store/types.js';
@@ -148,11 +149,13 @@ test('stream apply: headers checked at apply (expected stream, subject seq, last
   assert.deepEqual(pub('a', { 'Nats-Msg-Id': 'x' }, 500n), { kind: 'duplicate', seq: 1 });
   // Outside the window (measured with the entries' timestamps) the id is new again.
   assert.deepEqual(pub('a', { 'Nats-Msg-Id': 'x' }, 1010n), { kind: 'stored', seq: 2, msgId: 'x' });
-  const bad = pub('b', { 'Nats-Expected-Last-Subject-Sequence': '1' }, 1011n);
+  // Expected subject sequence 0 ("no message yet") is checked at apply on every replica...
+  const bad = pub('a', { 'Nats-Expected-Last-Subject-Sequence': '0' }, 1011n);
   assert.equal(bad.kind, 'rejected');
-  assert.equal(pubAckFor('S', bad), '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 0"},"stream":"S","seq":0}');
+  assert.equal(pubAckFor('S', bad), '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"},"stream":"S","seq":0}');
   assert.equal(pub('b', { 'Nats-Expected-Last-Subject-Sequence': '0' }, 1012n).kind, 'stored');
-  assert.equal(pub('a', { 'Nats-Expected-Last-Subject-Sequence': '2' }, 1013n).kind, 'stored');
+  // ...a non-zero one only by the leader before proposing (2.9.10: replicas do not check it).
+  assert.deepEqual(pub('a', { 'Nats-Expected-Last-Subject-Sequence': '1' }, 1013n), { kind: 'stored', seq: 4 });
   const lm = pub('c', { 'Nats-Expected-Last-Msg-Id': 'y' }, 1014n);
   assert.equal(pubAckFor('S', lm), '{"error":{"code":400,"err_code":10070,"description":"wrong last msg ID: x"},"stream":"S","seq":0}');
   assert.equal(pub('c', { 'Nats-Expected-Last-Msg-Id': 'x' }, 1015n).kind, 'stored');
@@ -191,6 +194,21 @@ test('proposal sequencer: in-flight duplicates and expectations are proposed and
   assert.deepEqual(d, { kind: 'answer', result: { kind: 'duplicate', seq: 1 } });
   const w = seqr.propose('a', '', h('Nats-Expected-Last-Sequence', '7'), null, 5n, true);
   assert.equal(w.kind, 'answer');
+  // A CAS on a subject (non-zero expected subject sequence) is decided before proposing, also
+  // while other subjects' proposals are in flight, and refused while one on its subject is.
+  const cas = (v: string) => seqr.propose('a', '', h('Nats-Expected-Last-Subject-Sequence', v), null, 5n, true);
+  assert.deepEqual(cas('1'), { kind: 'answer', result: { kind: 'rejected', error: jsErr('StreamWrongLastSequence', { seq: 2 }) } });
+  const other = seqr.propose('b', '', null, Buffer.from('o'), 5n, true);
+  assert.equal(other.kind, 'propose');
+  const ok = cas('2');
+  assert.equal(ok.kind, 'propose', 'the right subject sequence is proposed');
+  assert.equal(cas('2').kind, 'answer', 'a CAS on a subject with a proposal in flight is refused');
+  for (const p of [other, ok]) {
+    a.apply(decodeStreamMsg((p as { entry: Buffer }).entry));
+    seqr.applied((p as { lseq: number }).lseq);
+  }
+  assert.equal(cas('4').kind, 'propose');
+  seqr.reset();
   // A leader still applying earlier terms' entries holds publishes.
   assert.deepEqual(seqr.propose('a', '', null, Buffer.from('x'), 6n, false), { kind: 'not_ready' });
   // With one of ours in flight, an expectation is proposed rather than pre-checked.

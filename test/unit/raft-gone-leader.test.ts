@@ -1,7 +1,7 @@
 // A leader's server reported gone (RaftCore.peerGone: the route to it closed, as a kill -9 closes
 // it): followers elect a new leader without waiting out the election timeout, through probes whose
 // answers are pre-votes, so a leader that the other members still hear is never deposed.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ae, NATS0, NATS1, normal, SINGLE_ID, singleNode } from '../../src/raft/sim/recording-host.js';
 import { DEFAULT_TIMING } from '../../src/raft/core-types.js';
@@ -97,8 +97,9 @@ test('pre-vote answers change nothing; a follower that hears its leader refuses,
   assert.equal(l.core.state, 'leader');
 });
 
-test('leader stopped and reported gone: the others elect a new leader, with election timeouts far away', async (t) => {
-  // Only the "gone" path can elect here: the normal election timeout is ten minutes.
+/** Three nodes whose normal election timeout is ten minutes (only the "gone" path can elect within
+ *  a test), a leader elected by campaign and one entry, 'before', applied everywhere. */
+async function clusterWithLeader(t: TestContext) {
   const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
   t.after(() => c.destroy());
   c.startAll();
@@ -106,7 +107,11 @@ test('leader stopped and reported gone: the others elect a new leader, with elec
   const l = await c.waitForLeader();
   l.n.propose(Buffer.from('before'));
   await c.waitForStateSize(1);
-  const term = l.n.term;
+  return { c, l, term: l.n.term };
+}
+
+test('leader stopped and reported gone: the others elect a new leader, with election timeouts far away', async (t) => {
+  const { c, l, term } = await clusterWithLeader(t);
   c.stop(l);
   c.hub.reportGone(l.name, l.id);
   const next = await c.waitForLeader();
@@ -119,14 +124,7 @@ test('leader stopped and reported gone: the others elect a new leader, with elec
 });
 
 test('a route flap reported to one follower while the leader is live: its pre-votes are refused and nobody changes term', async (t) => {
-  const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
-  t.after(() => c.destroy());
-  c.startAll();
-  c.members[0]!.n.campaign();
-  const l = await c.waitForLeader();
-  l.n.propose(Buffer.from('before'));
-  await c.waitForStateSize(1);
-  const term = l.n.term;
+  const { c, l, term } = await clusterWithLeader(t);
   const f = c.members.find((m) => m !== l)!;
   const probes: number[] = [];
   c.hub.onPublish = (from, subject, _reply, payload) => {

@@ -45,16 +45,33 @@ export function accountInfo(ctx: JsApiContext, acc: JsAccount): Record<string, u
     reserved_storage: acc.reservedStore(),
     streams: acc.streams.size,
     consumers: acc.consumerCount(),
-    limits: {
-      max_memory: l.maxMemory, max_storage: l.maxStore, max_streams: l.maxStreams, max_consumers: l.maxConsumers,
-      max_ack_pending: l.maxAckPending, memory_max_stream_bytes: l.memoryMaxStreamBytes,
-      storage_max_stream_bytes: l.storeMaxStreamBytes, max_bytes_required: l.maxBytesRequired,
-    },
+    limits: l.tiers === undefined ? limitsJson(l) : ZERO_LIMITS,
   };
   if (ctx.domain) out.domain = ctx.domain;
   out.api = { total: acc.apiTotal, errors: acc.apiErrors };
+  if (l.tiers !== undefined) {
+    const tiers: Record<string, unknown> = {};
+    for (const [name, tl] of Object.entries(l.tiers)) {
+      tiers[name] = { ...acc.tierUsage(Number(name.slice(1)) || 1), limits: limitsJson(tl) };
+    }
+    out.tiers = tiers;
+  }
   return out;
 }
+
+function limitsJson(l: JsAccount['limits']): Record<string, unknown> {
+  return {
+    max_memory: l.maxMemory, max_storage: l.maxStore, max_streams: l.maxStreams, max_consumers: l.maxConsumers,
+    max_ack_pending: l.maxAckPending, memory_max_stream_bytes: l.memoryMaxStreamBytes,
+    storage_max_stream_bytes: l.storeMaxStreamBytes, max_bytes_required: l.maxBytesRequired,
+  };
+}
+
+/** Top-level limits of an account with tiered limits (nats-server reports the zero value). */
+const ZERO_LIMITS = {
+  max_memory: 0, max_storage: 0, max_streams: 0, max_consumers: 0, max_ack_pending: 0,
+  memory_max_stream_bytes: 0, storage_max_stream_bytes: 0, max_bytes_required: false,
+};
 
 /** StreamInfo body as returned by create/update (a cluster block only in clustered mode). */
 function createInfo(ctx: JsApiContext, s: Stream, withDomain: boolean): Record<string, unknown> {

@@ -34,6 +34,7 @@ import {
 } from './assignments.js';
 import { holderOf, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
+import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
 import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
@@ -182,8 +183,10 @@ export class ClusterApi {
     }
     const holder = holderOf(entry.sa.group);
     if (entry.sa.group.peers.length > 1) {
-      // Replicated streams: the stream group's leader answers (stream-group.ts); consumers
-      // of replicated streams are not served yet: the meta leader says so.
+      // Replicated streams: the stream group's leader answers (stream-group.ts), a consumer's
+      // requests its consumer group's leader. A nats-server group leader only hears them in the
+      // system account (go-import.ts), and CONSUMER.NAMES is 2.9.10's meta leader's.
+      if (this.routeToGoLeader(req, kind, entry)) return;
       if (kind.k === 'stream') {
         c.streamGroups.get(req.accountName, kind.stream)?.handleApi(req, kind.type, handler);
         return;
@@ -220,6 +223,36 @@ export class ClusterApi {
     }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
+  }
+
+  /**
+   * A request for a replicated stream or consumer whose answering server is a nats-server
+   * (docs/interop.md): a local client's request is passed on as its service import would, and
+   * nobody here answers. A tsnats meta leader answers CONSUMER.NAMES for a Go-led stream.
+   */
+  private routeToGoLeader(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
+    const c = this.c;
+    if (kind.k !== 'stream' && kind.k !== 'consumer') return false;
+    // CONSUMER.NAMES / LIST are 2.9.10's meta leader's (it gathers LIST on $JSC.CI, leader-info.ts).
+    const metaOnly = kind.type === T + 'consumer_names_response' || kind.type === T + 'consumer_list_response';
+    if (metaOnly && c.hasLeader()) {
+      if (c.isGoPeer(c.node.leaderId, req.accountName)) {
+        c.forwardAsImport(req);
+        return true;
+      }
+      if (kind.type !== T + 'consumer_names_response') return false;
+      const sl = c.streamGroups.get(req.accountName, kind.stream)?.node?.leaderId ?? '';
+      if (c.isLeader && sl !== c.id && c.isGoPeer(sl, req.accountName)) {
+        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
+        return true;
+      }
+      return false;
+    }
+    const sg = c.streamGroups.get(req.accountName, kind.stream);
+    const leaderId = kind.k === 'stream' ? sg?.node?.leaderId : sg?.consumers.get(kind.consumer)?.node?.leaderId;
+    if (leaderId === undefined || leaderId === '' || leaderId === c.id || !c.isGoPeer(leaderId, req.accountName)) return false;
+    c.forwardAsImport(req);
+    return true;
   }
 
   private run(req: ApiRequest, handler: ApiHandler): void {
@@ -804,7 +837,10 @@ export class ClusterApi {
       if (choice.preferred) preferred = choice.preferred;
     }
     this.sysReply(reply, { type: META_STEPDOWN, success: true });
-    c.node.stepDown(preferred);
+    // No placement: a random current peer, as nats-server's StepDown (the first of a Go map). The
+    // raft library's own choice, the first caught-up peer in its order, could alternate between
+    // the same two servers for ever (seen in a mixed cluster after a member was replaced).
+    c.node.stepDown(preferred ?? randomCurrentPeer(c.node));
   }
 
   private serverRemove(reply: string, payload: Buffer, origin: string): void {

@@ -50,6 +50,7 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
+import { consumerInfoSubject, serveLeaderInfo } from './leader-info.js';
 
 /** nats-server monitorConsumer's compaction thresholds. */
 export const CONSUMER_SNAPSHOT = {
@@ -118,6 +119,8 @@ export class ConsumerGroup implements RetentionMember {
   private createReply: string;
   stopped = false;
   private wasLeader = false;
+  /** The `$JSC.CI` subscription while this server leads (setInfoSub). */
+  private infoUnsub: (() => void) | undefined;
   private readonly startedMs = Date.now();
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
@@ -216,6 +219,7 @@ export class ConsumerGroup implements RetentionMember {
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.setInfoSub(false);
     await this.stopConsumer(deleting);
     // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
     if (!deleting) this.installSnapshot(true);
@@ -424,8 +428,20 @@ export class ConsumerGroup implements RetentionMember {
       this.sendQuorumLost();
     }
     this.wasLeader = isLeader;
+    this.setInfoSub(isLeader);
     if (isLeader) void this.c.enqueue(() => this.startConsumer());
     else void this.c.enqueue(() => this.stopConsumer(false));
+  }
+
+  /** While leading, answer a nats-server meta leader's `$JSC.CI` (leader-info.ts). */
+  private setInfoSub(on: boolean): void {
+    if (!on) {
+      this.infoUnsub?.();
+      this.infoUnsub = undefined;
+    } else if (!this.infoUnsub) {
+      this.infoUnsub = serveLeaderInfo(this.c, consumerInfoSubject(this.account, this.ca.stream, this.name), this.account,
+        `$JS.API.CONSUMER.INFO.${this.ca.stream}.${this.name}`, () => this.isLeader, (b) => this.withCluster(b));
+    }
   }
 
   /** Run the Consumer here, from the replicated state; the first leader answers the create. */

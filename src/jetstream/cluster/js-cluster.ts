@@ -545,7 +545,13 @@ export class ClusteredJetStream {
     const group = prev?.sa.group ?? sa.group;
     const holder = holderOf(group);
     const jsa = this.js.jsAccount(account);
-    if (this.streamGroups.get(account, name)) await this.streamGroups.remove(account, name);
+    const sg = this.streamGroups.get(account, name);
+    // As nats-server's processClusterDeleteStream: a replicated stream's group leader answers the
+    // delete; the meta leader only when the group has no leader (or no peer is online), so a
+    // mixed cluster (docs/interop.md) gives one answer whichever kind leads which group.
+    const wasGroupLeader = sg?.isLeader ?? false;
+    const groupLeaderless = sg !== undefined ? !sg.node?.leaderId : !group.peers.some((p) => this.onlinePeers().has(p));
+    if (sg) await this.streamGroups.remove(account, name);
     const local = jsa?.streams.has(name) ?? false;
     if (holder === this.id && group.peers.length === 1 && local) {
       const res = await this.runLocal(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply, '');
@@ -556,7 +562,8 @@ export class ClusteredJetStream {
     // The holder answers; when it has nothing to delete, or is not reachable (nats-server:
     // meta leader when all peers are offline), answer here so the client gets one reply.
     const holderAnswers = holder !== this.id && group.peers.length === 1 && this.onlinePeers().has(holder);
-    const iAnswer = group.peers.length > 1 ? this.node.isLeader : holder === this.id || (!holderAnswers && this.node.isLeader);
+    const iAnswer = group.peers.length > 1 ? wasGroupLeader || (groupLeaderless && this.node.isLeader)
+      : holder === this.id || (!holderAnswers && this.node.isLeader);
     if (iAnswer && sa.reply) {
       this.respondRaw(account, `$JS.API.STREAM.DELETE.${name}`, sa.reply,
         goJson({ type: 'io.nats.jetstream.api.v1.stream_delete_response', success: true }), false);
@@ -585,10 +592,14 @@ export class ClusteredJetStream {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
     if (entry && entry.sa.group.peers.length > 1) {
-      // Replicated stream: its peers drop the consumer's group; the meta leader answers (the
-      // consumer's own peers may be down).
+      // Replicated stream: its peers drop the consumer's group. The consumer group's leader
+      // answers, as nats-server's processClusterDeleteConsumer; the meta leader only when that
+      // group has no leader (its peers may be down), so a mixed cluster answers once.
+      const cg = this.streamGroups.get(account, ca.stream)?.consumers.get(ca.name);
+      const wasGroupLeader = cg?.isLeader ?? false;
+      const leaderless = cg !== undefined ? !cg.node?.leaderId : !ca.group.peers.some((p) => this.onlinePeers().has(p));
       await this.streamGroups.get(account, ca.stream)?.removeConsumer(ca);
-      if (this.node.isLeader && ca.reply) {
+      if ((wasGroupLeader || (leaderless && this.node.isLeader)) && ca.reply) {
         this.respondRaw(account, `$JS.API.CONSUMER.DELETE.${ca.stream}.${ca.name}`, ca.reply,
           goJson({ type: 'io.nats.jetstream.api.v1.consumer_delete_response', success: true }), false);
       }
@@ -717,12 +728,25 @@ export class ClusteredJetStream {
     this.sys.publish(subject, '', undefined, payload);
   }
 
+  /** Subscribe in the system account (a stream leader's `$JSC.SI`); returns the unsubscribe. */
+  subscribeSystem(subject: string, handler: (subject: string, reply: string) => void): () => void {
+    const sid = this.sys.subscribe(subject, (subj, reply) => handler(subj, reply));
+    return () => this.sys.unsubscribe(sid);
+  }
+
   /** Answer a client in its account, counted like any API answer. */
   respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
     const req: ApiRequest = {
       accountName: account, subject, tokens: subject.slice('$JS.API.'.length).split('.'), reply,
       headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account, kind: 'internal' },
     };
+    // A reply copied from a Go meta leader's assignment is a service-import reply: system account.
+    if (isServiceImportReply(reply)) {
+      req.onRespond = (b) => {
+        this.sys.publish(reply, '', undefined, b);
+        return null;
+      };
+    }
     this.js.api.respond(req, body, isError);
   }
 

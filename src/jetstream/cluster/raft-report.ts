@@ -2,23 +2,10 @@
 // monitoring reads them: a point-in-time figure per group, built on scrape only (/metrics).
 import type { RaftNode } from '../../raft/index.js';
 import type { ClusteredJetStream } from './js-cluster.js';
+import type { RaftGroupSource } from '../../monitor/sources.js';
 
-export interface RaftGroupReport {
-  kind: 'meta' | 'stream' | 'consumer';
-  /** Raft group name (e.g. _meta_, S-R3F-abc). */
-  group: string;
-  account?: string;
-  stream?: string;
-  consumer?: string;
-  leader: boolean;
-  term: number;
-  commit: number;
-  applied: number;
-  /** Committed entries this server has not applied yet. */
-  lag: number;
-  /** Leader only: how far each follower's log is behind ours, by peer id. */
-  peerLag: { peer: string; lag: number }[];
-}
+/** Monitoring defines the shape (it may not import this layer); this module fills it in. */
+export type RaftGroupReport = RaftGroupSource;
 
 function report(node: RaftNode, base: Pick<RaftGroupReport, 'kind' | 'account' | 'stream' | 'consumer'>): RaftGroupReport | undefined {
   if (!node || node.state === 'closed') return undefined;

@@ -169,7 +169,10 @@ export class StreamApplier {
       const dup = this.lookupMsgId(h.msgId, e.ts);
       if (dup !== undefined) return { kind: 'duplicate', seq: dup };
     }
-    if (h.expectedLastSubjSeq !== undefined) {
+    // 2.9.10 checks a non-zero expected subject sequence only at the leader, before proposing
+    // (ProposalSequencer.propose); its replicas check only "no message yet" (0) at apply. Doing the
+    // same keeps tsnats and nats-server replicas of one stream identical (docs/interop.md).
+    if (h.expectedLastSubjSeq === 0) {
       const subj = h.expectedLastSubjSeqSubject ?? e.subject;
       const have = this.store.lastSeqForSubject(subj);
       if (have !== h.expectedLastSubjSeq) return { kind: 'rejected', error: jsErr('StreamWrongLastSequence', { seq: have }) };
@@ -244,6 +247,9 @@ export class ProposalSequencer {
   private readonly pending = new Map<number, string>();
   /** msg id -> number of proposals in flight carrying it. */
   private readonly inflightIds = new Map<string, number>();
+  /** lseq -> subject, and subject -> count, of the proposals in flight (for the CAS pre-check). */
+  private readonly pendingSubject = new Map<number, string>();
+  private readonly inflightSubjects = new Map<string, number>();
 
   constructor(readonly applier: StreamApplier) {}
 
@@ -283,9 +289,22 @@ export class ProposalSequencer {
         return { kind: 'answer', result: { kind: 'rejected', error: jsErr('StreamWrongLastSequence', { seq: lastSeq }) } };
       }
     }
+    if (h?.expectedLastSubjSeq !== undefined && h.expectedLastSubjSeq > 0) {
+      // A CAS on a subject is decided here, as 2.9.10's leader does (apply does not check it):
+      // against the applied store, which is exact while nothing on that subject is in flight. A
+      // proposal in flight on it means the client cannot have seen the sequence it will get.
+      const subj = h.expectedLastSubjSeqSubject ?? subject;
+      const have = a.store.lastSeqForSubject(subj);
+      const busy = /[*>]/.test(subj) ? this.pending.size > 0 : this.inflightSubjects.has(subj);
+      if (busy || have !== h.expectedLastSubjSeq) {
+        return { kind: 'answer', result: { kind: 'rejected', error: jsErr('StreamWrongLastSequence', { seq: have }) } };
+      }
+    }
     const lseq = this.clseq++;
     const id = h?.msgId ?? '';
     this.pending.set(lseq, id);
+    this.pendingSubject.set(lseq, subject);
+    this.inflightSubjects.set(subject, (this.inflightSubjects.get(subject) ?? 0) + 1);
     if (id) this.inflightIds.set(id, (this.inflightIds.get(id) ?? 0) + 1);
     const entry = encodeStreamMsg({ lseq, ts: tsNs, subject, reply, hdr, msg });
     return { kind: 'propose', lseq, entry };
@@ -296,6 +315,13 @@ export class ProposalSequencer {
     const id = this.pending.get(lseq);
     if (id === undefined) return false;
     this.pending.delete(lseq);
+    const subj = this.pendingSubject.get(lseq);
+    this.pendingSubject.delete(lseq);
+    if (subj !== undefined) {
+      const n = this.inflightSubjects.get(subj) ?? 0;
+      if (n <= 1) this.inflightSubjects.delete(subj);
+      else this.inflightSubjects.set(subj, n - 1);
+    }
     if (id) {
       const n = this.inflightIds.get(id) ?? 0;
       if (n <= 1) this.inflightIds.delete(id);
@@ -309,6 +335,8 @@ export class ProposalSequencer {
     this.clseq = 0;
     this.pending.clear();
     this.inflightIds.clear();
+    this.pendingSubject.clear();
+    this.inflightSubjects.clear();
   }
 }
 

@@ -55,6 +55,7 @@ import {
 } from './advisories.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
+import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
@@ -121,6 +122,8 @@ export class StreamGroup {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** Replicated consumers of this stream, by name. */
   readonly consumers = new Map<string, ConsumerGroup>();
+  /** The `$JSC.SI` subscription while this server leads (setInfoSub). */
+  private infoUnsub: (() => void) | undefined;
   /** Publishes held while a new leader applies the log of earlier terms. */
   private held: Array<[string, string, Buffer | undefined, Buffer]> = [];
   /** Whether the store on disk was matched against a snapshot (or found untrusted) yet. */
@@ -325,6 +328,7 @@ export class StreamGroup {
     // A clean shutdown leaves a snapshot of the flushed store: the next start replays no log.
     if (!deleting) await this.snapshot(true);
     this.stopped = true;
+    this.setInfoSub(false);
     this.catchup?.stop();
     this.catchup = undefined;
     this.catchupServer?.setActive(false);
@@ -636,9 +640,21 @@ export class StreamGroup {
 
   // ------------------------------------------------------------------ leadership
 
+  /** While leading, answer a nats-server meta leader's `$JSC.SI` (leader-info.ts). */
+  private setInfoSub(on: boolean): void {
+    if (!on) {
+      this.infoUnsub?.();
+      this.infoUnsub = undefined;
+    } else if (!this.infoUnsub) {
+      this.infoUnsub = serveLeaderInfo(this.c, streamInfoSubject(this.account, this.name), this.account,
+        `$JS.API.STREAM.INFO.${this.name}`, () => this.isLeader);
+    }
+  }
+
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
     this.abandon();
+    this.setInfoSub(isLeader);
     this.catchupServer.setActive(isLeader);
     if (!isLeader) {
       // Stepping down because the peers went silent: say so (throttled), as nats-server does.

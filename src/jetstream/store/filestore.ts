@@ -1,7 +1,7 @@
 // File-backed stream store.
 //
 // Layout under the store directory:
-//   meta.json              store config + opaque stream metadata (readStoreMeta)
+//   meta.json              store config + opaque stream metadata (store-meta.ts)
 //   msgs/<id>.blk          append-only message blocks of records (record.ts)
 //   msgs/<id>.idx          record index of a sealed block (block-meta.ts)
 //   obs/<consumer>/        consumer meta.json + state.dat (consumer-store.ts)
@@ -42,14 +42,16 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BaseStore, normalizeConfig, type RemoveKind } from './base-store.js';
+import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
-import { atomicWrite, atomicWriteSync, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
+import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
+import { writeSynced } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import { OpenFiles } from './open-files.js';
+import { readStoreMeta, writeStoreMetaSync } from './store-meta.js';
 import type { Chunk } from './msg-index.js';
 import {
   CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, RecordView,
@@ -58,6 +60,9 @@ import {
 import type {
   ConsumerStore, FileStoreOptions, NowNs, RecoveredConsumer, StoreConfig, StoredMsg,
 } from './types.js';
+
+// The meta file helpers live in store-meta.ts; importers of this module keep finding them here.
+export { prepareStoreMeta, readStoreMeta, storeMetaPath, type StoreMeta } from './store-meta.js';
 
 const TWO32 = 0x1_0000_0000;
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
@@ -72,7 +77,6 @@ const CACHE_SLOTS = 4096;
 /** Messages indexed per event-loop turn when building a block index. */
 const BUILD_SLICE = 8192;
 const CACHE_MASK = CACHE_SLOTS - 1;
-const META_FILE = 'meta.json';
 
 interface Block {
   id: number;
@@ -142,60 +146,6 @@ type QueueItem = { page: PendingPage } | { op: () => Promise<void> };
 /** Fault-injection points for tests (a crash test kills the process at a compaction step). */
 export interface FileStoreTestHooks {
   compactStep?: (step: 'start' | 'written' | 'index-removed' | 'renamed' | 'done') => void;
-}
-
-/** Write a whole file and fsync it. */
-async function writeFileSynced(file: string, data: Buffer): Promise<void> {
-  const fh = await fs.promises.open(file, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-export interface StoreMeta {
-  config: StoreConfig;
-  metadata?: unknown;
-}
-
-/** The meta file text a FileStore of `cfg` writes (the constructor leaves an identical file alone). */
-function storeMetaText(cfg: StoreConfig, metadata: unknown): string {
-  return JSON.stringify({ config: cfg, metadata });
-}
-
-/**
- * Write the meta file of a new store directory before the FileStore is constructed, without
- * blocking the event loop: temp file, fsync, rename. The directory fsync that makes the name
- * durable is left to the caller, who fsyncs the directory once for all files it created there
- * (store-factory.ts). The constructor then finds the same content and writes nothing.
- */
-/** Path of a file store directory's own meta file. */
-export function storeMetaPath(dir: string): string {
-  return path.join(dir, META_FILE);
-}
-
-export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): Promise<void> {
-  const text = storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata);
-  const file = path.join(dir, META_FILE);
-  const fh = await fs.promises.open(`${file}.tmp`, 'w');
-  try {
-    await fh.writeFile(text);
-    if (doSync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.rename(`${file}.tmp`, file);
-}
-
-/** Read the meta file of a file store directory (undefined when absent or unreadable). */
-export function readStoreMeta(dir: string): StoreMeta | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, META_FILE), 'utf8')) as StoreMeta;
-  } catch {
-    return undefined;
-  }
 }
 
 function cacheCost(m: StoredMsg): number {
@@ -348,7 +298,7 @@ export class FileStore extends BaseStore {
   }
 
   private writeMeta(): void {
-    atomicWriteSync(path.join(this.dir, META_FILE), storeMetaText(this.cfg, this.metadata), this.syncAlways);
+    writeStoreMetaSync(this.dir, this.cfg, this.metadata, this.syncAlways);
   }
 
   protected msgSize(subjectBytes: number, hdrLen: number, dataLen: number): number {
@@ -564,7 +514,7 @@ export class FileStore extends BaseStore {
     const tmp = `${blk.path}.compact`;
     this.hooks?.compactStep?.('start');
     try {
-      await writeFileSynced(tmp, plan.buf);
+      await writeSynced(tmp, plan.buf, true);
     } catch (e) {
       await unlinkP(tmp);
       this.log(`file store '${this.cfg.name}': compaction of block ${blk.id} failed: ${String(e)}`);

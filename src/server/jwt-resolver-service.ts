@@ -1,0 +1,122 @@
+// The full account resolver's system-account services (nats-server
+// DirAccResolver.Start): account JWT updates ($SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE,
+// the older $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE, $SYS.REQ.CLAIMS.UPDATE), lookups
+// ($SYS.REQ.ACCOUNT.<acc>.CLAIMS.LOOKUP), CLAIMS.PACK and CLAIMS.LIST. An update
+// is applied to the connected users of the account at once: new permissions and
+// limits, revoked users and users over the connection limit disconnected.
+import type { InternalClient } from '../core/internal-client.js';
+import { CloseReason, type Client } from '../core/client.js';
+import type { JwtAccount } from '../auth/jwt-accounts.js';
+import { decodeJwt } from '../config/jwt-lib.js';
+import type { OperatorAuthenticator } from './jwt-auth.js';
+import { SERVER_VERSION, type Server, type Subsystem } from './server.js';
+
+export class JwtResolverService implements Subsystem {
+  readonly name = 'jwt-resolver';
+  private client: InternalClient | null = null;
+  private server: Server | null = null;
+  private seq = 0;
+
+  constructor(private readonly auth: OperatorAuthenticator) {}
+
+  async start(server: Server): Promise<void> {
+    this.server = server;
+    const c = this.client = server.createSystemClient('jwt-resolver');
+    const update = (subject: string, reply: string, _h: Buffer | undefined, payload: Buffer): void => {
+      const tk = subject.split('.');
+      // $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE or $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE
+      const pub = tk.length === 6 ? tk[3] : tk.length === 5 ? tk[2] : '';
+      if (pub === '') return;
+      this.handleUpdate(pub, payload.toString(), reply);
+    };
+    c.subscribe('$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', update);
+    c.subscribe('$SYS.ACCOUNT.*.CLAIMS.UPDATE', update);
+    c.subscribe('$SYS.REQ.CLAIMS.UPDATE', (_s, reply, _h, payload) => this.handleUpdate(undefined, payload.toString(), reply));
+    c.subscribe('$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP', (subject, reply) => {
+      const jwt = this.auth.resolver.jwtOf(subject.split('.')[3] ?? '');
+      if (reply && jwt !== undefined) c.publish(reply, '', undefined, jwt);
+    });
+    c.subscribe('$SYS.REQ.CLAIMS.PACK', (_s, reply, _h, theirHash) => {
+      if (!reply) return;
+      // the same store hash means nothing to send: only the end-of-pack empty message
+      if (!theirHash.equals(this.auth.resolver.hash())) {
+        for (const line of this.auth.resolver.packLines()) c.publish(reply, '', undefined, line);
+      }
+      c.publish(reply, '', undefined, '');
+    }, 'responder');
+    c.subscribe('$SYS.REQ.CLAIMS.LIST', (_s, reply) => {
+      if (!reply) return;
+      const ids = this.auth.resolver.all().map((a) => a.subject);
+      c.publish(reply, '', undefined, JSON.stringify({ server: this.serverInfo(), data: ids }));
+    });
+    this.auth.resolver.onChange((acc, old) => this.accountChanged(acc, old));
+    server.log.info(`Managing all jwt in exclusive directory ${server.options.operatorMode?.dir ?? ''}`);
+  }
+
+  async shutdown(): Promise<void> {
+    this.client?.close();
+    this.client = null;
+  }
+
+  /** nats-server respondToUpdate: {"server":{..},"data":{account,code:200,message}} or "error". */
+  private handleUpdate(pubFromSubject: string | undefined, jwt: string, reply: string): void {
+    let account = pubFromSubject ?? 'n/a';
+    let message = 'jwt update resulted in error';
+    try {
+      let sub: string;
+      try {
+        sub = decodeJwt<unknown>(jwt).sub;
+      } catch (e) {
+        account = 'n/a';
+        throw e;
+      }
+      if (pubFromSubject === undefined) account = sub;
+      else if (sub !== pubFromSubject) throw new Error('subject does not match jwt content');
+      message = 'jwt update resulted in error';
+      this.auth.resolver.update(account, jwt);
+      this.respond(reply, { account, code: 200, message: 'jwt updated' }, false);
+    } catch (e) {
+      this.server?.log.error(`${message} - ${account} - ${(e as Error).message}`);
+      this.respond(reply, { account, code: 500, description: `${message} - ${(e as Error).message}` }, true);
+    }
+  }
+
+  private respond(reply: string, body: Record<string, unknown>, isError: boolean): void {
+    if (!reply || this.client === null) return;
+    const out = { server: this.serverInfo(), [isError ? 'error' : 'data']: body };
+    this.client.publish(reply, '', undefined, JSON.stringify(out));
+  }
+
+  private serverInfo(): Record<string, unknown> {
+    const s = this.server!;
+    return {
+      name: s.serverName, host: s.options.host, id: s.serverId, ver: SERVER_VERSION,
+      jetstream: s.getInfoField('jetstream') === true, flags: 0, seq: ++this.seq, time: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Re-check every connected user of a changed account. Newest connections first: over a
+   * lowered connection limit nats-server keeps the newest and disconnects the oldest.
+   */
+  private accountChanged(acc: JwtAccount, old: JwtAccount | undefined): void {
+    const s = this.server;
+    if (s === null) return;
+    const clients: Client[] = [];
+    for (const c of s.clients.values()) if (!c.closed && c.account.name === acc.subject) clients.push(c);
+    clients.sort((a, b) => b.startMs - a.startMs || b.cid - a.cid);
+    const scope = (a: JwtAccount | undefined, key: string) => JSON.stringify(a?.signingKeys.get(key) ?? null);
+    clients.forEach((c, i) => {
+      const { result, revoked, signer } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
+      // A user whose signing key was removed or whose scope changed is cut off without an
+      // -ERR (nats-server closes it with an authentication violation).
+      const over = acc.maxConnections >= 0 && i >= acc.maxConnections;
+      if (!over && !revoked && signer !== undefined
+        && (!acc.signingKeys.has(signer) || scope(acc, signer) !== scope(old, signer))) {
+        c.close(CloseReason.AUTH_VIOLATION, true);
+        return;
+      }
+      c.credentialsChanged(result, revoked, over);
+    });
+  }
+}
