@@ -20,6 +20,7 @@ import { expvarz, gatewayz, leafz, routez } from './other.js';
 import { clusterSource, jetStreamSource } from './sources.js';
 import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
 import { StatszHeartbeat } from './statsz-heartbeat.js';
+import { SysClientEvents } from './sys-events.js';
 
 type Json = Record<string, unknown>;
 
@@ -40,6 +41,9 @@ export class SysMonitorServices {
   private client: InternalClient | null = null;
   private seq = 0;
   private heartbeat: StatszHeartbeat | null = null;
+  private events: SysClientEvents | null = null;
+  /** One internal client per ordinary account, answering its imported $SYS requests. */
+  private accountClients: InternalClient[] = [];
 
   constructor(private readonly server: Server, private readonly usage: ProcessUsage,
     private readonly httpReqStats: () => Record<string, number>) {}
@@ -48,14 +52,8 @@ export class SysMonitorServices {
     const s = this.server;
     const c = s.createSystemClient('monitoring');
     this.client = c;
-    const on = (subject: string, answer: (subject: string, req: Json) => unknown, wrap = true): void => {
-      c.subscribe(subject, (subj, reply, _hdr, payload) => {
-        if (reply === '') return;
-        // Answer outside the delivery path (nats-server queues these too); keep a copy of the request.
-        const body = payload.length > 0 ? payload.toString('utf8') : '';
-        setImmediate(() => this.respond(subj, reply, body, answer, wrap));
-      });
-    };
+    const on = (subject: string, answer: (subject: string, req: Json) => unknown, wrap = true): void =>
+      this.listen(c, subject, answer, wrap);
     on('$SYS.REQ.SERVER.PING', (_s, req) => this.statsz(req), false);
     for (const name of SERVER_ENDPOINTS) {
       const answer = (subject: string, req: Json): unknown => this.serverEndpoint(name, req);
@@ -72,13 +70,50 @@ export class SysMonitorServices {
     }
     this.heartbeat = new StatszHeartbeat(c, s.serverId, () => this.statsz({}));
     this.heartbeat.start();
+    this.startAccountImports();
+    this.events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
+    this.events.start();
   }
 
   stop(): void {
+    for (const ac of this.accountClients) ac.close();
+    this.accountClients = [];
+    this.events?.stop();
+    this.events = null;
     this.heartbeat?.stop();
     this.heartbeat = null;
     this.client?.close();
     this.client = null;
+  }
+
+  /** Answers requests on `subject` in the account of `c`, replying through `c`. */
+  private listen(c: InternalClient, subject: string, answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
+    c.subscribe(subject, (subj, reply, _hdr, payload) => {
+      if (reply === '') return;
+      // Answer outside the delivery path (nats-server queues these too); keep a copy of the request.
+      const body = payload.length > 0 ? payload.toString('utf8') : '';
+      setImmediate(() => this.respond(c, subj, reply, body, answer, wrap));
+    });
+  }
+
+  /**
+   * nats-server gives every ordinary account three imports from the system account: its own
+   * CONNZ on `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`, its own STATZ on
+   * `$SYS.REQ.ACCOUNT.PING.STATZ`. Everything else under `$SYS` in that account is just the
+   * account's own subjects (a subscriber there never sees the system account's traffic).
+   * Accounts known at start only (accounts a JWT resolver adds later get none).
+   */
+  private startAccountImports(): void {
+    const s = this.server;
+    for (const acc of s.allAccounts()) {
+      if (acc === s.systemAccount) continue;
+      const ac = acc.createInternalClient('sys-imports');
+      this.accountClients.push(ac);
+      const connz = (_subj: string, req: Json): unknown => this.accountEndpoint('CONNZ', acc.name, req);
+      this.listen(ac, '$SYS.REQ.ACCOUNT.PING.CONNZ', connz, true);
+      this.listen(ac, '$SYS.REQ.SERVER.PING.CONNZ', connz, true);
+      this.listen(ac, '$SYS.REQ.ACCOUNT.PING.STATZ', (_subj, req) => this.accountEndpoint('STATZ', acc.name, req), true);
+    }
   }
 
   private strings(v: unknown): string[] | undefined {
@@ -123,9 +158,9 @@ export class SysMonitorServices {
     return false;
   }
 
-  private respond(subject: string, reply: string, body: string, answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
-    const c = this.client;
-    if (c === null) return;
+  private respond(c: InternalClient, subject: string, reply: string, body: string,
+    answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
+    if (this.client === null) return; // stopped
     let req: Json = {};
     let parseError: string | undefined;
     if (body.trim() !== '') {
