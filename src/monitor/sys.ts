@@ -21,6 +21,7 @@ import { clusterSource, jetStreamSource } from './sources.js';
 import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
 import { StatszHeartbeat } from './statsz-heartbeat.js';
 import { SysClientEvents } from './sys-events.js';
+import { ACCOUNT_SYS_IMPORTS } from './sys-imports.js';
 
 type Json = Record<string, unknown>;
 
@@ -109,10 +110,9 @@ export class SysMonitorServices {
       if (acc === s.systemAccount) continue;
       const ac = acc.createInternalClient('sys-imports');
       this.accountClients.push(ac);
-      const connz = (_subj: string, req: Json): unknown => this.accountEndpoint('CONNZ', acc.name, req);
-      this.listen(ac, '$SYS.REQ.ACCOUNT.PING.CONNZ', connz, true);
-      this.listen(ac, '$SYS.REQ.SERVER.PING.CONNZ', connz, true);
-      this.listen(ac, '$SYS.REQ.ACCOUNT.PING.STATZ', (_subj, req) => this.accountEndpoint('STATZ', acc.name, req), true);
+      for (const [subject, endpoint] of ACCOUNT_SYS_IMPORTS) {
+        this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true);
+      }
     }
   }
 
