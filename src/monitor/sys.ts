@@ -88,13 +88,14 @@ export class SysMonitorServices {
   }
 
   /** Answers requests on `subject` in the account of `c`, replying through `c`. */
-  private listen(c: InternalClient, subject: string, answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
+  private listen(c: InternalClient, subject: string, answer: (subject: string, req: Json) => unknown, wrap: boolean,
+    localOnly = false): void {
     c.subscribe(subject, (subj, reply, _hdr, payload) => {
       if (reply === '') return;
       // Answer outside the delivery path (nats-server queues these too); keep a copy of the request.
       const body = payload.length > 0 ? payload.toString('utf8') : '';
       setImmediate(() => this.respond(c, subj, reply, body, answer, wrap));
-    });
+    }, undefined, localOnly);
   }
 
   /**
@@ -102,7 +103,9 @@ export class SysMonitorServices {
    * CONNZ on `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`, its own STATZ on
    * `$SYS.REQ.ACCOUNT.PING.STATZ`. Everything else under `$SYS` in that account is just the
    * account's own subjects (a subscriber there never sees the system account's traffic).
-   * Accounts known at start only (accounts a JWT resolver adds later get none).
+   * Accounts known at start only (accounts a JWT resolver adds later get none). Unlike
+   * nats-server, which forwards the request to every server of the system account, only this
+   * server answers.
    */
   private startAccountImports(): void {
     const s = this.server;
@@ -111,7 +114,8 @@ export class SysMonitorServices {
       const ac = acc.createInternalClient('sys-imports');
       this.accountClients.push(ac);
       for (const [subject, endpoint] of ACCOUNT_SYS_IMPORTS) {
-        this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true);
+        // local only, as nats-server's import subscriptions (noForward): this server answers for itself
+        this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true, true);
       }
     }
   }
