@@ -97,11 +97,16 @@ export class SysClientEvents implements ClientWatcher {
     });
   }
 
-  /** account_connections for one account (its current figures on this server). */
   private sendAccountConns(accName: string): void {
     const ic = this.client();
+    const msg = this.accountConns(accName);
+    if (ic !== null && msg !== null) ic.publish(accConnsSubject(accName), '', undefined, goJson(msg, false));
+  }
+
+  /** account_connections for one account (its current figures on this server); null: no such account. */
+  accountConns(accName: string): Json | null {
     const acc = this.server.lookupAccount(accName);
-    if (ic === null || !acc) return;
+    if (!acc) return null;
     let conns = 0;
     let leafs = 0;
     for (const cl of this.server.clients.values()) {
@@ -110,13 +115,12 @@ export class SysClientEvents implements ClientWatcher {
       else conns++;
     }
     const st = acc.stats;
-    const msg: Json = {
+    return {
       type: 'io.nats.server.advisory.v1.account_connections', id: nuid.next(), timestamp: goTime(Date.now()),
       server: this.serverInfo(), acc: accName, conns, leafnodes: leafs, total_conns: conns + leafs,
       sent: { msgs: st.outMsgs, bytes: st.outBytes },
       received: { msgs: st.inMsgs, bytes: st.inBytes },
       slow_consumers: 0, // tsnats counts slow consumers per server, not per account
     };
-    ic.publish(accConnsSubject(accName), '', undefined, goJson(msg, false));
   }
 }

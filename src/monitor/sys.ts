@@ -72,8 +72,14 @@ export class SysMonitorServices {
     this.heartbeat = new StatszHeartbeat(c, s.serverId, () => this.statsz({}));
     this.heartbeat.start();
     this.startAccountImports();
-    this.events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
-    this.events.start();
+    const events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
+    this.events = events;
+    events.start();
+    // an account's connection count, from the servers where it has connections (the others stay silent)
+    on('$SYS.REQ.ACCOUNT.*.CONNS', (subject) => {
+      const msg = events.accountConns(subject.split('.')[3] ?? '');
+      return msg === null || msg.total_conns === 0 ? SKIP : msg;
+    }, false);
   }
 
   stop(): void {

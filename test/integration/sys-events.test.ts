@@ -39,6 +39,9 @@ interface Observed {
   aConnz: any;
   aStatz: any;
   aServerPing: string;
+  /** $SYS.REQ.ACCOUNT.A.CONNS while A's client is connected, and after (no server answers) */
+  connsReq: any;
+  connsReqAfter: string;
 }
 
 async function observe(port: number): Promise<Observed> {
@@ -58,15 +61,17 @@ async function observe(port: number): Promise<Observed> {
   // not imported: only A's own subscriber hears it, nobody answers
   const aServerPing = await a.request('$SYS.REQ.SERVER.PING', '', { timeout: 300 }).then(() => 'answered', (e: Error) => e.message);
   await waitUntil(() => got.some((m) => m.subject.endsWith('.CONNECT')), 5000, 'connect event');
+  const connsReq = (await sys.request('$SYS.REQ.ACCOUNT.A.CONNS', '', { timeout: 3000 })).json();
   await a.close();
   await waitUntil(() => got.some((m) => m.subject.endsWith('.DISCONNECT'))
     && got.some((m) => m.subject.endsWith('.SERVER.CONNS') && m.json<{ conns: number }>().conns === 0), 5000, 'disconnect events');
+  const connsReqAfter = await sys.request('$SYS.REQ.ACCOUNT.A.CONNS', '', { timeout: 300 }).then(() => 'answered', (e: Error) => e.message);
   await sys.close();
   const one = (suffix: string): any => got.find((m) => m.subject === `$SYS.ACCOUNT.A.${suffix}`)!.json();
   return {
     subjects: got.map((m) => m.subject), connect: one('CONNECT'), disconnect: one('DISCONNECT'),
     conns: got.filter((m) => m.subject === '$SYS.ACCOUNT.A.SERVER.CONNS').map((m) => m.json()), seenByA,
-    aConnz, aStatz, aServerPing,
+    aConnz, aStatz, aServerPing, connsReq, connsReqAfter,
   };
 }
 
@@ -103,6 +108,10 @@ function checkEvents(o: Observed): void {
   assert.equal(o.aConnz.data.connections[0].name, 'cli-a');
   assert.equal(o.aStatz.data.account_statz[0].acc, 'A');
   assert.equal(o.aServerPing, 'timeout');
+  assert.equal(o.connsReq.type, 'io.nats.server.advisory.v1.account_connections');
+  assert.equal(o.connsReq.acc, 'A');
+  assert.equal(o.connsReq.conns, 1);
+  assert.equal(o.connsReqAfter, 'timeout', 'a server without connections of the account stays silent');
 }
 
 test('tsnats publishes client connect/disconnect and account connection events in the system account', async (t) => {
@@ -133,4 +142,5 @@ test('connect/disconnect events carry the same JSON keys as nats-server 2.9.10',
     }
   }
   assert.deepEqual(keys(got.conns[0]), keys(want.conns[0]), 'account_connections keys');
+  assert.deepEqual(keys(got.connsReq), keys(want.connsReq), 'CONNS answer keys');
 });
