@@ -96,6 +96,9 @@ function checkEvents(o: Observed): void {
   assert.ok(d.received.msgs >= 2, 'the two replies were delivered');
   assert.equal(typeof d.client.stop, 'string');
   assert.ok(o.subjects.indexOf('$SYS.ACCOUNT.A.CONNECT') < o.subjects.indexOf('$SYS.ACCOUNT.A.DISCONNECT'));
+  // one pair of events: the connection refused for its password had none
+  assert.equal(o.subjects.filter((x) => x.endsWith('.CONNECT')).length, 1);
+  assert.equal(o.subjects.filter((x) => x.endsWith('.DISCONNECT')).length, 1);
   assert.ok(o.conns.length >= 2);
   assert.equal(o.conns[0].type, 'io.nats.server.advisory.v1.account_connections');
   assert.equal(o.conns[0].acc, 'A');
