@@ -109,9 +109,9 @@ export class SysMonitorServices {
    * CONNZ on `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`, its own STATZ on
    * `$SYS.REQ.ACCOUNT.PING.STATZ`. Everything else under `$SYS` in that account is just the
    * account's own subjects (a subscriber there never sees the system account's traffic).
-   * Accounts known at start only (accounts a JWT resolver adds later get none). Unlike
-   * nats-server, which forwards the request to every server of the system account, only this
-   * server answers.
+   * Accounts known at start only (accounts a JWT resolver adds later get none). nats-server maps
+   * the request into the system account and, the import being a singleton, the requester gets
+   * the first server's answer (normally its own server's); here the requester's server answers.
    */
   private startAccountImports(): void {
     const s = this.server;
