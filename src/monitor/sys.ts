@@ -7,6 +7,7 @@
 import type { Server } from '../server/server.js';
 import { SERVER_VERSION } from '../server/server.js';
 import type { InternalClient } from '../core/internal-client.js';
+import type { Account } from '../core/account.js';
 import { cpus } from 'node:os';
 import { goJson, goTime } from './format.js';
 import { BadRequest } from './query.js';
@@ -83,6 +84,7 @@ export class SysMonitorServices {
   }
 
   stop(): void {
+    this.server.accountWatchers.delete(this.onNewAccount);
     for (const ac of this.accountClients) ac.close();
     this.accountClients = [];
     this.events?.stop();
@@ -109,20 +111,25 @@ export class SysMonitorServices {
    * CONNZ on `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`, its own STATZ on
    * `$SYS.REQ.ACCOUNT.PING.STATZ`. Everything else under `$SYS` in that account is just the
    * account's own subjects (a subscriber there never sees the system account's traffic).
-   * Accounts known at start only (accounts a JWT resolver adds later get none). nats-server maps
+   * Accounts created later (reload, JWT resolver) get theirs when they appear. nats-server maps
    * the request into the system account and, the import being a singleton, the requester gets
    * the first server's answer (normally its own server's); here the requester's server answers.
    */
   private startAccountImports(): void {
     const s = this.server;
-    for (const acc of s.allAccounts()) {
-      if (acc === s.systemAccount) continue;
-      const ac = acc.createInternalClient('sys-imports');
-      this.accountClients.push(ac);
-      for (const [subject, endpoint] of ACCOUNT_SYS_IMPORTS) {
-        // local only, as nats-server's import subscriptions (noForward): this server answers for itself
-        this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true, true);
-      }
+    for (const acc of s.allAccounts()) this.addAccountImports(acc);
+    s.accountWatchers.add(this.onNewAccount);
+  }
+
+  private readonly onNewAccount = (acc: Account): void => this.addAccountImports(acc);
+
+  private addAccountImports(acc: Account): void {
+    if (acc === this.server.systemAccount || this.client === null) return;
+    const ac = acc.createInternalClient('sys-imports');
+    this.accountClients.push(ac);
+    for (const [subject, endpoint] of ACCOUNT_SYS_IMPORTS) {
+      // local only, as nats-server's import subscriptions (noForward): this server answers for itself
+      this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true, true);
     }
   }
 

@@ -103,6 +103,8 @@ export class Server implements ClientHost, AccountHost {
   readonly listeners = new ListenerRegistry();
   /** who hears about clients connecting and closing (the system account's connect/disconnect events) */
   readonly clientWatchers = new Set<ClientWatcher>();
+  /** called with each account created after start-up (config reload, JWT resolver, JetStream) */
+  readonly accountWatchers = new Set<(acc: Account) => void>();
 
   private readonly accounts = new Map<string, Account>();
   private readonly infoExtra = new Map<string, unknown>();
@@ -161,6 +163,7 @@ export class Server implements ClientHost, AccountHost {
     if (acc === undefined) {
       acc = new Account(name, this);
       this.accounts.set(name, acc);
+      for (const w of this.accountWatchers) w(acc);
     }
     return acc;
   }

@@ -10,6 +10,8 @@ import { connect, type Msg } from '@nats-io/transport-node';
 import { spawnNatsServer, spawnTsnats } from '../helpers/child.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startServer } from '../../src/index.js';
+import { ACCOUNT_SYS_IMPORTS } from '../../src/monitor/sys-imports.js';
 
 const CONF = `listen: 127.0.0.1:-1
 accounts: {
@@ -146,4 +148,19 @@ test('connect/disconnect events carry the same JSON keys as nats-server 2.9.10',
   }
   assert.deepEqual(keys(got.conns[0]), keys(want.conns[0]), 'account_connections keys');
   assert.deepEqual(keys(got.connsReq), keys(want.connsReq), 'CONNS answer keys');
+});
+
+test('an account created after start-up gets its $SYS imports too', async (t) => {
+  const h = await startServer({ port: 0, host: '127.0.0.1' }, { quietLog: true });
+  t.after(() => h.shutdown());
+  const later = h.server.registerAccount('LATER');
+  const subjects = later.sublist.all().map((s) => s.subject).sort();
+  assert.deepEqual(subjects, ACCOUNT_SYS_IMPORTS.map(([s]) => s).sort());
+  const ic = later.createInternalClient('asker');
+  t.after(() => ic.close());
+  const replies: any[] = [];
+  ic.subscribe('reply.here', (_s, _r, _h, payload) => { replies.push(JSON.parse(payload.toString())); });
+  ic.publish('$SYS.REQ.ACCOUNT.PING.STATZ', 'reply.here', undefined, JSON.stringify({ include_unused: true }));
+  await waitUntil(() => replies.length === 1, 5000, 'STATZ answer in LATER');
+  assert.equal(replies[0].data.account_statz[0].acc, 'LATER');
 });
