@@ -78,7 +78,7 @@ export class Account {
     if (!this.sublist.insert(sub)) return false;
     sub.account = this;
     sub.closed = false;
-    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF) this.trackInterest(sub, 1);
+    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF && !sub.localOnly) this.trackInterest(sub, 1);
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
     return true;
   }
@@ -87,7 +87,7 @@ export class Account {
   removeSubscription(sub: Subscription): void {
     sub.closed = true;
     if (!this.sublist.remove(sub)) return;
-    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF) this.trackInterest(sub, -1);
+    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF && !sub.localOnly) this.trackInterest(sub, -1);
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
   }
 

@@ -83,6 +83,8 @@ export interface ClientHost {
   flushPending(): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
+  /** the client's first CONNECT was accepted (system account connect event) */
+  clientConnected?(client: Client): void;
   /** TLS of the client port (null: plaintext only) */
   readonly clientTls?: { settings: TlsSettings; allowNonTls: boolean } | null;
 }
@@ -590,6 +592,7 @@ export class Client implements ClientOpHandler, MsgSink {
       const firstPing = Math.min(o.pingIntervalMs, 2000);
       this.setPingTimer(firstPing + Math.floor(Math.random() * (firstPing / 5)));
       this.host.log.debug(`${this.label()} - Client connection created`);
+      this.host.clientConnected?.(this);
     }
     return true;
   }

@@ -31,12 +31,14 @@ export class InternalClient implements MsgSink {
     };
   }
 
-  /** Subscribe; the handler runs synchronously on the delivery path. Returns the sid. */
-  subscribe(subject: string, handler: InternalMsgHandler, queue?: string): number {
+  /** Subscribe; the handler runs synchronously on the delivery path. Returns the sid.
+   *  `localOnly`: this server's interest alone, never sent to routes or leaf nodes. */
+  subscribe(subject: string, handler: InternalMsgHandler, queue?: string, localOnly = false): number {
     if (this.closed) throw new Error('internal client closed');
     const sid = this.nextSid++;
     const sub = new Subscription(subject, queue, String(sid), this);
     sub.handler = handler;
+    sub.localOnly = localOnly;
     if (!this.account.addSubscription(sub)) throw new Error(`invalid subject: ${subject}`);
     this.subs.set(sid, sub);
     return sid;

@@ -132,6 +132,8 @@ export class Subscription {
   handler: InternalMsgHandler | null = null;
   /** account whose sublist holds it (set by Account.addSubscription) */
   account: Account | null = null;
+  /** never announced to routes or leaf nodes (nats-server's noForward subscriptions, e.g. service imports) */
+  localOnly = false;
 
   constructor(
     readonly subject: string,

@@ -7,6 +7,7 @@ import { goTime } from './format.js';
 import { BadRequest } from './query.js';
 import { jetStreamSource } from './sources.js';
 import { sublistStats } from './subsz.js';
+import { sysImportsJson } from './sys-imports.js';
 
 function accountConfig(server: Server, name: string): AccountConfig | undefined {
   return server.options.accounts.find((a) => a.name === name);
@@ -80,7 +81,10 @@ export function accountInfo(server: Server, acc: Account): Record<string, unknow
   if (mappings) info.mappings = mappings;
   const exports = exportsJson(cfg);
   if (exports.length > 0) info.exports = exports;
-  const imports = importsJson(cfg);
+  // every ordinary account imports its own CONNZ/STATZ from the system account (when there is one)
+  const sysImports = acc === server.systemAccount || server.options.noSystemAccount ? []
+    : sysImportsJson(acc.name, server.systemAccount.name);
+  const imports = [...sysImports, ...importsJson(cfg)];
   if (imports.length > 0) info.imports = imports;
   info.sublist_stats = sublistStats([acc]);
   return info;

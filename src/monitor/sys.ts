@@ -7,6 +7,7 @@
 import type { Server } from '../server/server.js';
 import { SERVER_VERSION } from '../server/server.js';
 import type { InternalClient } from '../core/internal-client.js';
+import type { Account } from '../core/account.js';
 import { cpus } from 'node:os';
 import { goJson, goTime } from './format.js';
 import { BadRequest } from './query.js';
@@ -20,6 +21,8 @@ import { expvarz, gatewayz, leafz, routez } from './other.js';
 import { clusterSource, jetStreamSource } from './sources.js';
 import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
 import { StatszHeartbeat } from './statsz-heartbeat.js';
+import { SysClientEvents } from './sys-events.js';
+import { ACCOUNT_SYS_IMPORTS } from './sys-imports.js';
 
 type Json = Record<string, unknown>;
 
@@ -40,6 +43,9 @@ export class SysMonitorServices {
   private client: InternalClient | null = null;
   private seq = 0;
   private heartbeat: StatszHeartbeat | null = null;
+  private events: SysClientEvents | null = null;
+  /** One internal client per ordinary account, answering its imported $SYS requests. */
+  private accountClients: InternalClient[] = [];
 
   constructor(private readonly server: Server, private readonly usage: ProcessUsage,
     private readonly httpReqStats: () => Record<string, number>) {}
@@ -48,14 +54,8 @@ export class SysMonitorServices {
     const s = this.server;
     const c = s.createSystemClient('monitoring');
     this.client = c;
-    const on = (subject: string, answer: (subject: string, req: Json) => unknown, wrap = true): void => {
-      c.subscribe(subject, (subj, reply, _hdr, payload) => {
-        if (reply === '') return;
-        // Answer outside the delivery path (nats-server queues these too); keep a copy of the request.
-        const body = payload.length > 0 ? payload.toString('utf8') : '';
-        setImmediate(() => this.respond(subj, reply, body, answer, wrap));
-      });
-    };
+    const on = (subject: string, answer: (subject: string, req: Json) => unknown, wrap = true): void =>
+      this.listen(c, subject, answer, wrap);
     on('$SYS.REQ.SERVER.PING', (_s, req) => this.statsz(req), false);
     for (const name of SERVER_ENDPOINTS) {
       const answer = (subject: string, req: Json): unknown => this.serverEndpoint(name, req);
@@ -72,13 +72,65 @@ export class SysMonitorServices {
     }
     this.heartbeat = new StatszHeartbeat(c, s.serverId, () => this.statsz({}));
     this.heartbeat.start();
+    this.startAccountImports();
+    const events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
+    this.events = events;
+    events.start();
+    // an account's connection count, from the servers where it has connections (the others stay silent)
+    on('$SYS.REQ.ACCOUNT.*.CONNS', (subject) => {
+      const msg = events.accountConns(subject.split('.')[3] ?? '');
+      return msg === null || msg.total_conns === 0 ? SKIP : msg;
+    }, false);
   }
 
   stop(): void {
+    this.server.accountWatchers.delete(this.onNewAccount);
+    for (const ac of this.accountClients) ac.close();
+    this.accountClients = [];
+    this.events?.stop();
+    this.events = null;
     this.heartbeat?.stop();
     this.heartbeat = null;
     this.client?.close();
     this.client = null;
+  }
+
+  /** Answers requests on `subject` in the account of `c`, replying through `c`. */
+  private listen(c: InternalClient, subject: string, answer: (subject: string, req: Json) => unknown, wrap: boolean,
+    localOnly = false): void {
+    c.subscribe(subject, (subj, reply, _hdr, payload) => {
+      if (reply === '') return;
+      // Answer outside the delivery path (nats-server queues these too); keep a copy of the request.
+      const body = payload.length > 0 ? payload.toString('utf8') : '';
+      setImmediate(() => this.respond(c, subj, reply, body, answer, wrap));
+    }, undefined, localOnly);
+  }
+
+  /**
+   * nats-server gives every ordinary account three imports from the system account: its own
+   * CONNZ on `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`, its own STATZ on
+   * `$SYS.REQ.ACCOUNT.PING.STATZ`. Everything else under `$SYS` in that account is just the
+   * account's own subjects (a subscriber there never sees the system account's traffic).
+   * Accounts created later (reload, JWT resolver) get theirs when they appear. nats-server maps
+   * the request into the system account and, the import being a singleton, the requester gets
+   * the first server's answer (normally its own server's); here the requester's server answers.
+   */
+  private startAccountImports(): void {
+    const s = this.server;
+    for (const acc of s.allAccounts()) this.addAccountImports(acc);
+    s.accountWatchers.add(this.onNewAccount);
+  }
+
+  private readonly onNewAccount = (acc: Account): void => this.addAccountImports(acc);
+
+  private addAccountImports(acc: Account): void {
+    if (acc === this.server.systemAccount || this.client === null) return;
+    const ac = acc.createInternalClient('sys-imports');
+    this.accountClients.push(ac);
+    for (const [subject, endpoint] of ACCOUNT_SYS_IMPORTS) {
+      // local only, as nats-server's import subscriptions (noForward): this server answers for itself
+      this.listen(ac, subject, (_subj, req) => this.accountEndpoint(endpoint, acc.name, req), true, true);
+    }
   }
 
   private strings(v: unknown): string[] | undefined {
@@ -123,9 +175,9 @@ export class SysMonitorServices {
     return false;
   }
 
-  private respond(subject: string, reply: string, body: string, answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
-    const c = this.client;
-    if (c === null) return;
+  private respond(c: InternalClient, subject: string, reply: string, body: string,
+    answer: (subject: string, req: Json) => unknown, wrap: boolean): void {
+    if (this.client === null) return; // stopped
     let req: Json = {};
     let parseError: string | undefined;
     if (body.trim() !== '') {

@@ -72,6 +72,12 @@ export interface ServerExtras {
   configAuth?: boolean;
 }
 
+/** Told when a client's CONNECT is accepted and when the client has closed. */
+export interface ClientWatcher {
+  connected(client: Client): void;
+  closed(client: Client): void;
+}
+
 export class Server implements ClientHost, AccountHost {
   options: Options;
   readonly serverId: string;
@@ -95,6 +101,10 @@ export class Server implements ClientHost, AccountHost {
   lameDuck = false;
   shuttingDown = false;
   readonly listeners = new ListenerRegistry();
+  /** who hears about clients connecting and closing (the system account's connect/disconnect events) */
+  readonly clientWatchers = new Set<ClientWatcher>();
+  /** called with each account created after start-up (config reload, JWT resolver, JetStream) */
+  readonly accountWatchers = new Set<(acc: Account) => void>();
 
   private readonly accounts = new Map<string, Account>();
   private readonly infoExtra = new Map<string, unknown>();
@@ -153,6 +163,7 @@ export class Server implements ClientHost, AccountHost {
     if (acc === undefined) {
       acc = new Account(name, this);
       this.accounts.set(name, acc);
+      for (const w of this.accountWatchers) w(acc);
     }
     return acc;
   }
@@ -314,6 +325,11 @@ export class Server implements ClientHost, AccountHost {
     this.clients.delete(client.cid);
     this.closedClients.push(snapshotClosed(client));
     this.log.debug(`${client.label()} - Client connection closed: ${client.closeReason}`);
+    for (const w of this.clientWatchers) w.closed(client);
+  }
+
+  clientConnected(client: Client): void {
+    for (const w of this.clientWatchers) w.connected(client);
   }
 
   // ---- lifecycle ----

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
+import { ClientKind, type Account } from '../../src/index.js';
 
 export type { ServerHandle };
 
@@ -38,4 +39,10 @@ export function captureLog(h: ServerHandle): string[] {
   const lines: string[] = [];
   h.server.log.sink = { write: (l) => lines.push(l) };
   return lines;
+}
+
+/** Subscriptions of the account's client connections: its sublist without the server's internal
+ *  ones (every account holds local-only subscriptions for its $SYS imports). */
+export function clientSubCount(acc: Account): number {
+  return acc.sublist.all().filter((s) => s.owner.kind === ClientKind.CLIENT).length;
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { createUser } from '@nats-io/nkeys';
-import { startTestServer } from '../helpers/server.js';
+import { clientSubCount, startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
 import type { AccountConfig } from '../../src/config/options.js';
@@ -127,7 +127,7 @@ test('no_auth_user and reload of users', async (t) => {
   assert.equal(info.auth_required, undefined);
   c.send(connectLine() + 'SUB x 1\r\n');
   await c.flushPing();
-  assert.equal(h.server.lookupAccount('APP')!.sublist.size, 1);
+  assert.equal(clientSubCount(h.server.lookupAccount('APP')!), 1);
 
   const dev = await connect({ servers: h.clientUrl, user: 'dev', pass: 'old' });
   await dev.close();

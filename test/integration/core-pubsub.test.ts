@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, headers, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import { clientSubCount, startTestServer, type ServerHandle } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
 
@@ -129,7 +129,7 @@ test('auto-unsubscribe after max messages', async (t) => {
   await waitUntil(() => got.length === 3);
   await nc.flush();
   assert.deepEqual(got.map((m) => m.string()), ['0', '1', '2']);
-  await waitUntil(() => h.server.globalAccount.sublist.size === 0, 2000, 'server removed the subscription');
+  await waitUntil(() => clientSubCount(h.server.globalAccount) === 0, 2000, 'server removed the subscription');
 });
 
 test('max_payload is advertised and enforced', async (t) => {

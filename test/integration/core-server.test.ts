@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
-import { startTestServer, captureLog } from '../helpers/server.js';
+import { startTestServer, captureLog, clientSubCount } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../../src/core/types.js';
@@ -76,7 +76,7 @@ test('no_auth_user style authenticator binds clients without CONNECT credentials
   assert.equal(info.auth_required, undefined);
   c.send('SUB x 1\r\nPUB x 1\r\nx\r\n');
   assert.equal(await c.flushPing(), '+OK\r\n+OK\r\nMSG x 1 1\r\nx\r\n');
-  assert.equal(app.sublist.size, 1, 'subscription lives in the no-auth account');
+  assert.equal(clientSubCount(app), 1, 'subscription lives in the no-auth account');
   const nc = await connect({ servers: h.clientUrl });
   t.after(() => nc.close());
   const got: string[] = [];
@@ -176,7 +176,7 @@ test('newest nats-server rules where 2.9.10 differs', async (t) => {
   await c.flushPing();
   c.send(connectLine() + 'PUB a 1\r\nx\r\n');
   assert.equal(await c.flushPing(), '');
-  assert.equal(h.server.globalAccount.sublist.size, 0);
+  assert.equal(clientSubCount(h.server.globalAccount), 0);
   // reserved publish prefixes
   c.send('SUB > 2\r\nPUB $GNR.x 1\r\nx\r\nPUB $NRG.y 1\r\ny\r\nPUB ok 1\r\nz\r\n');
   assert.equal(await c.flushPing(),

@@ -11,6 +11,10 @@ import { startServer, type ServerHandle } from '../../src/index.js';
 import type { Options } from '../../src/config/options.js';
 import { opensslSkip } from '../helpers/nats-server.js';
 import { makeCerts } from '../helpers/certs.js';
+import { ACCOUNT_SYS_IMPORTS } from '../../src/monitor/sys-imports.js';
+
+/** Subscriptions every ordinary account holds for its $SYS imports (as in nats-server). */
+const IMPORT_SUBS = ACCOUNT_SYS_IMPORTS.map(([subject]) => subject);
 import http from 'node:http';
 import https from 'node:https';
 
@@ -235,8 +239,8 @@ test('/subsz: statistics, the subscription list, test subject and account filter
   }
   assert.equal(plain.subscriptions_list, undefined);
   const g = (await get(h, '/subsz?subs=1&acc=$G')).json;
-  assert.equal(g.total, 3);
-  assert.deepEqual(g.subscriptions_list.map((s: any) => s.subject).sort(), ['orders.*', 'orders.new', 'other']);
+  assert.equal(g.total, 3 + IMPORT_SUBS.length);
+  assert.deepEqual(g.subscriptions_list.map((s: any) => s.subject).sort(), [...IMPORT_SUBS, 'orders.*', 'orders.new', 'other'].sort());
   const q = g.subscriptions_list.find((s: any) => s.subject === 'orders.new');
   assert.equal(q.qgroup, 'workers');
   assert.equal(q.account, '$G');
@@ -244,10 +248,10 @@ test('/subsz: statistics, the subscription list, test subject and account filter
   const tested = (await get(h, '/subsz?subs=1&test=orders.new')).json;
   assert.deepEqual(tested.subscriptions_list.map((s: any) => s.subject).sort(), ['orders.*', 'orders.new']);
   const paged = (await get(h, '/subsz?subs=1&acc=$G&limit=2&offset=2')).json;
-  assert.equal(paged.total, 3);
-  assert.equal(paged.subscriptions_list.length, 1);
+  assert.equal(paged.total, 6);
+  assert.equal(paged.subscriptions_list.length, 2);
   // the alias answers the same
-  assert.equal((await get(h, '/subscriptionsz?subs=1&acc=$G')).json.total, 3);
+  assert.equal((await get(h, '/subscriptionsz?subs=1&acc=$G')).json.total, 6);
   // the system account holds the server's own request subscriptions
   const sys = (await get(h, '/subsz?subs=1&acc=$SYS&test=$SYS.REQ.SERVER.PING.VARZ')).json;
   assert.deepEqual(sys.subscriptions_list.map((s: any) => s.subject), ['$SYS.REQ.SERVER.PING.VARZ']);
@@ -267,9 +271,14 @@ test('/accountz and /accstatz', async (t) => {
   const g = (await get(h, '/accountz?acc=$G')).json.account_detail;
   assert.equal(g.account_name, '$G');
   assert.equal(g.client_connections, 1);
-  assert.equal(g.subscriptions, 1);
+  assert.equal(g.subscriptions, 1 + IMPORT_SUBS.length);
   assert.equal(g.jetstream_enabled, false);
-  assert.equal(g.sublist_stats.num_subscriptions, 1);
+  assert.equal(g.sublist_stats.num_subscriptions, 1 + IMPORT_SUBS.length);
+  assert.deepEqual(g.imports.map((i: any) => [i.subject, i.account, i.to, i.type]), [
+    ['$SYS.REQ.ACCOUNT.PING.CONNZ', '$SYS', '$SYS.REQ.ACCOUNT.$G.CONNZ', 'service'],
+    ['$SYS.REQ.SERVER.PING.CONNZ', '$SYS', '$SYS.REQ.ACCOUNT.$G.CONNZ', 'service'],
+    ['$SYS.REQ.ACCOUNT.PING.STATZ', '$SYS', '$SYS.REQ.ACCOUNT.$G.STATZ', 'service'],
+  ]);
   const app = (await get(h, '/accountz?acc=APP')).json.account_detail;
   assert.deepEqual(app.exports, [{ subject: 'pub.>', type: 'stream', approved_accounts: [] }]);
   assert.deepEqual(app.mappings, { 'a.b': [{ dest: 'c.d', weight: 100 }] });
@@ -277,7 +286,7 @@ test('/accountz and /accstatz', async (t) => {
   const stz = (await get(h, '/accstatz')).json;
   assert.deepEqual(stz.account_statz.map((a: any) => a.acc), ['$G']);
   assert.equal(stz.account_statz[0].conns, 1);
-  assert.equal(stz.account_statz[0].num_subscriptions, 1);
+  assert.equal(stz.account_statz[0].num_subscriptions, 1 + IMPORT_SUBS.length);
   const unused = (await get(h, '/accstatz?unused=1')).json;
   assert.deepEqual(unused.account_statz.map((a: any) => a.acc).sort(), ['$G', '$SYS', 'APP']);
 });

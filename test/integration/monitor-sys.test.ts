@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startServer, type ServerHandle } from '../../src/index.js';
 import type { InternalClient } from '../../src/core/internal-client.js';
+import { ACCOUNT_SYS_IMPORTS } from '../../src/monitor/sys-imports.js';
+
+/** Subscriptions every ordinary account holds for its $SYS imports (as in nats-server). */
+const IMPORT_SUBS = ACCOUNT_SYS_IMPORTS.map(([subject]) => subject);
 
 interface Env { h: ServerHandle; sys: InternalClient; nc: NatsConnection }
 
@@ -74,7 +78,7 @@ test('CONNZ, SUBSZ, HEALTHZ, JSZ, IDZ and STATSZ requests', async (t) => {
   assert.deepEqual(connz.data.connections[0].subscriptions_list, ['app.>']);
   assert.equal(connz.data.connections[0].name, 'app');
   const [subsz] = await request(sys, '$SYS.REQ.SERVER.PING.SUBSZ', JSON.stringify({ subscriptions: true, account: '$G' }));
-  assert.deepEqual(subsz.data.subscriptions_list.map((s: any) => s.subject), ['app.>']);
+  assert.deepEqual(subsz.data.subscriptions_list.map((s: any) => s.subject).sort(), [...IMPORT_SUBS, 'app.>'].sort());
   const [health] = await request(sys, '$SYS.REQ.SERVER.PING.HEALTHZ');
   assert.deepEqual(health.data, { status: 'ok', status_code: 200 });
   const [jsz] = await request(sys, '$SYS.REQ.SERVER.PING.JSZ');
@@ -113,7 +117,7 @@ test('account requests answer for the account named in the subject', async (t) =
   const [sysConnz] = await request(sys, '$SYS.REQ.ACCOUNT.$SYS.CONNZ');
   assert.equal(sysConnz.data.num_connections, 0);
   const [subsz] = await request(sys, '$SYS.REQ.ACCOUNT.$G.SUBSZ');
-  assert.deepEqual(subsz.data.subscriptions_list.map((s: any) => s.subject), ['only.here']);
+  assert.deepEqual(subsz.data.subscriptions_list.map((s: any) => s.subject).sort(), [...IMPORT_SUBS, 'only.here'].sort());
   const [info] = await request(sys, '$SYS.REQ.ACCOUNT.$G.INFO');
   assert.equal(info.data.account_name, '$G');
   assert.equal(info.data.client_connections, 1);
