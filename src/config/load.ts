@@ -16,6 +16,7 @@ import {
 } from './load-util.js';
 import { checkDuplicateUsers, noAuthUserError, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
 import { parseWebsocket, validateWebsocketOptions } from './load-websocket.js';
+import { parseLeafnodes } from './load-leafnodes.js';
 import { parseCluster, parseJetStream, parseTls, parseWriteTimeoutPolicy, type StoreDirState } from './load-blocks.js';
 import {
   DEFAULT_PORT, GLOBAL_ACCOUNT, defaultOptions, type Options, type UserEntry,
@@ -41,8 +42,6 @@ export interface ConfigLoadResult {
 /** Keys of blocks tsnats accepts but does not implement yet (alias -> reported name). */
 const UNSUPPORTED_KEYS: Record<string, string> = {
   gateway: 'gateway',
-  leaf: 'leafnodes',
-  leafnodes: 'leafnodes',
   mqtt: 'mqtt',
   operator: 'operator',
   operators: 'operator',
@@ -251,6 +250,10 @@ function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelS
       break;
     case 'cluster':
       o.cluster = parseCluster(v, c);
+      break;
+    case 'leaf':
+    case 'leafnodes':
+      o.leafnodes = parseLeafnodes(v, c);
       break;
     case 'websocket':
     case 'ws':
