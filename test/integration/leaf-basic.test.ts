@@ -1,0 +1,138 @@
+// Leaf nodes, tsnats on both sides (in-process): messages both ways, request/reply, queue
+// groups across the link (local members preferred), interest removal, and the leaf
+// re-dialling a hub that restarted.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
+import { getLeafnodes } from '../../src/leaf/index.js';
+import type { LeafnodeOptions } from '../../src/config/options.js';
+
+function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
+  return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
+}
+
+async function hubAndLeaf(t: TestContext, hubPort = 0): Promise<{ hub: ServerHandle; leaf: ServerHandle; leafPort: number }> {
+  const hub = await startTestServer({ leafnodes: leafOpts({ port: hubPort }) }, t);
+  const leafPort = getLeafnodes(hub.server)!.port;
+  const leaf = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://127.0.0.1:${leafPort}`] }] }) }, t);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1 && getLeafnodes(leaf.server)!.connections().length === 1, 5000, 'leaf link');
+  return { hub, leaf, leafPort };
+}
+
+async function client(h: ServerHandle, t: TestContext): Promise<NatsConnection> {
+  const nc = await connect({ servers: h.clientUrl });
+  t.after(() => nc.close());
+  return nc;
+}
+
+function collect(nc: NatsConnection, subject: string, queue?: string): Msg[] {
+  const got: Msg[] = [];
+  nc.subscribe(subject, { queue, callback: (_e, m) => { got.push(m); } });
+  return got;
+}
+
+const interest = (h: ServerHandle, subject: string): boolean => h.server.globalAccount.sublist.hasInterest(subject);
+
+test('leaf: messages flow hub -> leaf and leaf -> hub, with request/reply', async (t) => {
+  const { hub, leaf } = await hubAndLeaf(t);
+  const hc = await client(hub, t);
+  const lc = await client(leaf, t);
+  const onLeaf = collect(lc, 'to.leaf.>');
+  const onHub = collect(hc, 'to.hub');
+  await lc.flush();
+  await hc.flush();
+  await waitUntil(() => interest(hub, 'to.leaf.x') && interest(leaf, 'to.hub'), 5000, 'interest both ways');
+  hc.publish('to.leaf.x', 'from hub');
+  lc.publish('to.hub', 'from leaf');
+  await waitUntil(() => onLeaf.length === 1 && onHub.length === 1, 5000, 'messages');
+  assert.equal(onLeaf[0]!.string(), 'from hub');
+  assert.equal(onLeaf[0]!.subject, 'to.leaf.x');
+  assert.equal(onHub[0]!.string(), 'from leaf');
+
+  lc.subscribe('svc.echo', { callback: (_e, m) => { m.respond(`echo:${m.string()}`); } });
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'svc.echo'), 5000, 'service interest on hub');
+  const r = await hc.request('svc.echo', 'hi', { timeout: 5000 });
+  assert.equal(r.string(), 'echo:hi');
+  // the hub's own subscription is not echoed back over the link
+  assert.equal(onHub.length, 1);
+});
+
+test('leaf: queue groups prefer local members, remote ones serve when there is none', async (t) => {
+  const { hub, leaf } = await hubAndLeaf(t);
+  const hc = await client(hub, t);
+  const lc = await client(leaf, t);
+  const hubQ = collect(hc, 'work', 'q');
+  const leafQ = collect(lc, 'work', 'q');
+  await hc.flush();
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'work') && interest(leaf, 'work'), 5000, 'queue interest');
+  for (let i = 0; i < 20; i++) hc.publish('work', `h${i}`);
+  for (let i = 0; i < 20; i++) lc.publish('work', `l${i}`);
+  await waitUntil(() => hubQ.length === 20 && leafQ.length === 20, 5000, 'queue deliveries');
+  assert.ok(hubQ.every((m) => m.string().startsWith('h')), 'hub publishes stay with the hub member');
+  assert.ok(leafQ.every((m) => m.string().startsWith('l')), 'leaf publishes stay with the leaf member');
+
+  // only a leaf member left: hub publishes cross the link, each once
+  const onlyLeaf = collect(lc, 'jobs', 'w');
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'jobs'), 5000, 'jobs interest');
+  for (let i = 0; i < 10; i++) hc.publish('jobs', `${i}`);
+  await waitUntil(() => onlyLeaf.length === 10, 5000, 'remote queue deliveries');
+});
+
+test('leaf: interest removal reaches the other side', async (t) => {
+  const { hub, leaf } = await hubAndLeaf(t);
+  const lc = await client(leaf, t);
+  const sub = lc.subscribe('gone.soon');
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'gone.soon'), 5000, 'interest');
+  sub.unsubscribe();
+  await lc.flush();
+  await waitUntil(() => !interest(hub, 'gone.soon'), 5000, 'interest removed');
+  const hc = await client(hub, t);
+  const s2 = hc.subscribe('back.up');
+  await hc.flush();
+  await waitUntil(() => interest(leaf, 'back.up'), 5000, 'hub interest on leaf');
+  s2.unsubscribe();
+  await hc.flush();
+  await waitUntil(() => !interest(leaf, 'back.up'), 5000, 'hub interest removed on leaf');
+});
+
+test('leaf: the leaf reconnects after the hub restarts and sends its interest again', async (t) => {
+  const { hub, leaf, leafPort } = await hubAndLeaf(t);
+  const lc = await client(leaf, t);
+  const got = collect(lc, 'after.restart');
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'after.restart'), 5000, 'interest');
+  await hub.shutdown();
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 0, 5000, 'link down');
+  const hub2 = await startTestServer({ leafnodes: leafOpts({ port: leafPort }) }, t);
+  await waitUntil(() => interest(hub2, 'after.restart'), 10000, 'interest after reconnect');
+  const hc = await client(hub2, t);
+  hc.publish('after.restart', 'again');
+  await waitUntil(() => got.length === 1, 5000, 'message after reconnect');
+});
+
+test('leaf: hub authorization binds the leaf to the user account; bad password is refused', async (t) => {
+  const hub = await startTestServer({
+    accounts: [{ name: 'A', users: [], exports: [], imports: [], mappings: {} }],
+    leafnodes: leafOpts({ port: 0, users: [{ user: 'lu', password: 'lp', account: 'A' }] }),
+  }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const bad = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://lu:wrong@127.0.0.1:${port}`] }] }) }, t);
+  const good = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${port}`] }] }) }, t);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 5000, 'good leaf bound');
+  assert.equal(getLeafnodes(hub.server)!.connections()[0]!.account!.name, 'A');
+  // the wrong password never gets a bound link on the hub
+  assert.deepEqual(getLeafnodes(hub.server)!.connections().map((c) => c.remoteId), [good.server.serverId]);
+  assert.notEqual(bad.server.serverId, good.server.serverId);
+  const lc = await client(good, t);
+  lc.subscribe('in.a');
+  await lc.flush();
+  const accA = hub.server.lookupAccount('A')!;
+  await waitUntil(() => accA.sublist.hasInterest('in.a'), 5000, 'interest in account A');
+  assert.equal(interest(hub, 'in.a'), false);
+});
