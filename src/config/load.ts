@@ -1,7 +1,7 @@
 // Load a nats-server configuration file into Options.
 //
 // Every top-level key nats-server knows is accepted (case-insensitively, with
-// its aliases); keys of features tsnats does not have yet (leafnodes, gateway,
+// its aliases); keys of features tsnats does not have yet (gateway,
 // mqtt, operator/JWT mode, ...) are accepted, listed in
 // options.unsupported and reported as notices, never rejected. An unknown key
 // is an error, unless it was used as a $variable (nats-server accepts those).
