@@ -35,6 +35,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   /** the $LDS subject this server advertises on solicited links (loop detection) */
   private readonly ldsSubject = `$LDS.${randomBytes(12).toString('base64url')}`;
   port = 0;
+  private jsLocal = false;
   maxPayload = 1024 * 1024;
   pingIntervalMs = 120_000;
 
@@ -44,6 +45,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     this.server = server;
     this.maxPayload = server.options.maxPayloadBytes;
     this.pingIntervalMs = server.options.pingIntervalMs;
+    this.jsLocal = server.options.jetstream.enabled;
     server.setLeafBridge(this.onSubChange);
     if (this.o.port !== undefined) await this.listen();
     for (const r of this.o.remotes) this.dial(r, 0);
@@ -220,9 +222,18 @@ export class Leafnodes implements Subsystem, LeafHost {
     return m;
   }
 
+  /**
+   * With JetStream here, the plain `$JS.API.>` stays on this side of every leaf link (as
+   * nats-server's "JetStream Not Extended" deny): both sides would answer otherwise. The
+   * other side's JetStream is reached through its domain, `$JS.<domain>.API.>`.
+   */
+  denied(subject: string): boolean {
+    return this.jsLocal && (subject.startsWith('$JS.API.') || subject === '$JS.API.>');
+  }
+
   /** Tell `c` about `key` given the account-wide count `total` (its own subscriptions excluded). */
   private advertise(c: LeafConnection, key: string, total: number): void {
-    if (c.account === null) return;
+    if (c.account === null || this.denied(key)) return;
     const own = c.subs.has(key) ? 1 : 0;
     const n = total - own;
     const sp = key.indexOf(' ');

@@ -15,6 +15,8 @@ export interface LeafHost {
   closed(conn: LeafConnection): void;
   /** the peer advertised our own loop-detection subject: the host closes the link (returns true) */
   loopDetected(conn: LeafConnection, subject: string): boolean;
+  /** interest in `subject` is not exchanged over leaf links */
+  denied(subject: string): boolean;
   readonly maxPayload: number;
   readonly pingIntervalMs: number;
 }
@@ -150,6 +152,7 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
       return this.close();
     }
     if (subject.startsWith('$LDS.') && this.host.loopDetected(this, subject)) return;
+    if (this.host.denied(subject)) return;
     const key = queue === undefined ? subject : `${subject} ${queue}`;
     const existing = this.subs.get(key);
     if (existing === undefined) {

@@ -7,7 +7,13 @@ import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node'
 import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
-import type { LeafnodeOptions } from '../../src/config/options.js';
+import type { JetStreamOptions, LeafnodeOptions } from '../../src/config/options.js';
+import { defaultOptions } from '../../src/config/options.js';
+import { ClientKind } from '../../src/core/types.js';
+
+function js(domain: string): JetStreamOptions {
+  return { ...defaultOptions().jetstream, enabled: true, domain };
+}
 
 function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
   return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
@@ -135,4 +141,27 @@ test('leaf: hub authorization binds the leaf to the user account; bad password i
   const accA = hub.server.lookupAccount('A')!;
   await waitUntil(() => accA.sublist.hasInterest('in.a'), 5000, 'interest in account A');
   assert.equal(interest(hub, 'in.a'), false);
+});
+
+test('leaf: JetStream of a leaf is reached from the hub through its domain', async (t) => {
+  const hub = await startTestServer({ jetstream: js('hub'), leafnodes: leafOpts({ port: 0 }) }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const leaf = await startTestServer({
+    jetstream: js('edge'),
+    leafnodes: leafOpts({ remotes: [{ urls: [`nats://127.0.0.1:${port}`] }] }),
+  }, t);
+  await waitUntil(() => interest(hub, '$JS.edge.API.INFO'), 5000, 'edge domain API interest on the hub');
+  // the plain API stays local on each side: no leaf-owned interest in it on the hub
+  assert.deepEqual(hub.server.globalAccount.sublist.match('$JS.API.INFO').psubs.filter((s) => s.owner.kind === ClientKind.LEAF), []);
+  const hc = await client(hub, t);
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const edge = await jetstreamManager(hc, { domain: 'edge' });
+  await edge.streams.add({ name: 'EDGE', subjects: ['edge.>'] });
+  const local = await jetstreamManager(hc);
+  await assert.rejects(local.streams.info('EDGE'), /stream not found/);
+  const hubInfo = await local.getAccountInfo();
+  assert.equal(hubInfo.domain, 'hub');
+  await waitUntil(() => interest(hub, 'edge.x'), 5000, 'stream subjects interest on the hub');
+  hc.publish('edge.x', 'stored at the edge');
+  await waitUntil(async () => (await edge.streams.info('EDGE')).state.messages === 1, 5000, 'message stored on the leaf');
 });
