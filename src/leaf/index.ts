@@ -71,6 +71,15 @@ export class Leafnodes implements Subsystem, LeafHost {
     return [...this.conns].filter((c) => c.account !== null);
   }
 
+  /** /leafz entries (nats-server LeafInfo field names). */
+  leafz(subs: boolean): Record<string, unknown>[] {
+    return this.connections().map((c) => ({
+      name: c.remoteName, is_spoke: c.solicited, account: c.account!.name, ip: c.ip, port: c.port, rtt: '0s',
+      in_msgs: c.inMsgs, out_msgs: c.outMsgs, in_bytes: c.inBytes, out_bytes: c.outBytes, subscriptions: c.subs.size,
+      ...(subs ? { subscriptions_list: [...c.subs.values()].map((s) => s.subject) } : {}),
+    }));
+  }
+
   // ---- accept side ----
 
   private async listen(): Promise<void> {

@@ -40,7 +40,12 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
   private pingTimer: NodeJS.Timeout | null = null;
   private pingsOut = 0;
 
+  readonly ip: string;
+  readonly port: number;
+
   constructor(readonly cid: number, private readonly socket: Socket, private readonly host: LeafHost, readonly solicited: boolean) {
+    this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.port = socket.remotePort ?? 0;
     this.parser = new LeafParser(this, 4096 * 16, host.maxPayload);
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
     socket.setNoDelay(true);

@@ -4,7 +4,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import * as net from 'node:net';
+import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
 import type { JetStreamOptions, LeafnodeOptions } from '../../src/config/options.js';
@@ -164,4 +165,35 @@ test('leaf: JetStream of a leaf is reached from the hub through its domain', asy
   await waitUntil(() => interest(hub, 'edge.x'), 5000, 'stream subjects interest on the hub');
   hc.publish('edge.x', 'stored at the edge');
   await waitUntil(async () => (await edge.streams.info('EDGE')).state.messages === 1, 5000, 'message stored on the leaf');
+});
+
+test('leaf: /leafz and /varz list the leaf connections', async (t) => {
+  const hub = await startTestServer({ leafnodes: leafOpts({ port: 0 }) }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const leaf = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://127.0.0.1:${port}`] }] }) }, t);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 5000, 'leaf link');
+  const { leafz } = await import('../../src/monitor/other.js');
+  const lz = leafz(hub.server, true) as { leafnodes: number; leafs: { account: string; is_spoke: boolean; name: string }[] };
+  assert.equal(lz.leafnodes, 1);
+  assert.equal(lz.leafs[0]!.account, '$G');
+  assert.equal(lz.leafs[0]!.is_spoke, false);
+  assert.equal(lz.leafs[0]!.name, leaf.server.serverName);
+  const spoke = leafz(leaf.server) as { leafs: { is_spoke: boolean }[] };
+  assert.equal(spoke.leafs[0]!.is_spoke, true);
+  const { varz, ProcessUsage } = await import('../../src/monitor/varz.js');
+  assert.equal(varz(hub.server, new ProcessUsage(), {}).leafnodes, 1);
+});
+
+test('leaf: a cycle of leaf links is detected through the $LDS subject and refused', async (t) => {
+  // B's leaf port is taken from a listener closed just before B binds it; A dials it until B is up.
+  const probe = net.createServer();
+  await new Promise<void>((res) => probe.listen(0, '127.0.0.1', () => res()));
+  const bPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((res) => probe.close(() => res()));
+  const a = await startTestServer({ leafnodes: leafOpts({ port: 0, remotes: [{ urls: [`nats://127.0.0.1:${bPort}`] }] }) }, t);
+  const logA = captureLog(a);
+  const aPort = getLeafnodes(a.server)!.port;
+  const b = await startTestServer({ leafnodes: leafOpts({ port: bPort, remotes: [{ urls: [`nats://127.0.0.1:${aPort}`] }] }) }, t);
+  const logB = captureLog(b);
+  await waitUntil(() => [...logA, ...logB].some((l) => l.includes('Loop detected for leafnode account="$G"')), 10000, 'loop detection');
 });
