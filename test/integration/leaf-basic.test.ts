@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import * as net from 'node:net';
 import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
 import type { JetStreamOptions, LeafnodeOptions } from '../../src/config/options.js';
@@ -196,4 +197,36 @@ test('leaf: a cycle of leaf links is detected through the $LDS subject and refus
   const b = await startTestServer({ leafnodes: leafOpts({ port: bPort, remotes: [{ urls: [`nats://127.0.0.1:${aPort}`] }] }) }, t);
   const logB = captureLog(b);
   await waitUntil(() => [...logA, ...logB].some((l) => l.includes('Loop detected for leafnode account="$G"')), 10000, 'loop detection');
+});
+
+test('leaf: bad input on the leaf port closes that link only', async (t) => {
+  const hub = await startTestServer({ leafnodes: leafOpts({ port: 0 }) }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const { c, info } = await RawClient.connectInfo(port);
+  assert.equal(typeof info.client_id, 'number');
+  assert.ok(Array.isArray(info.leafnode_urls));
+  // interest before CONNECT is refused
+  c.send('LS+ foo\r\n');
+  await c.waitFor(/-ERR 'Authorization Violation'/);
+  await c.waitClosed();
+  const c2 = (await RawClient.connectInfo(port)).c;
+  c2.send('CONNECT {"server_id":"NX","name":"raw"}\r\nLS+ a b notanumber\r\n');
+  await c2.waitClosed();
+  const c3 = (await RawClient.connectInfo(port)).c;
+  c3.send('CONNECT {"server_id":"NY"}\r\nBOGUS\r\n');
+  await c3.waitFor(/-ERR 'Unknown Protocol Operation'/);
+  await c3.waitClosed();
+  const c4 = (await RawClient.connectInfo(port)).c;
+  c4.send('CONNECT {"server_id":"NZ"}\r\nLMSG foo 99999999999\r\n');
+  await c4.waitClosed();
+  // the server still serves leaf links and clients
+  const leaf = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://127.0.0.1:${port}`] }] }) }, t);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 5000, 'leaf link after bad input');
+  const lc = await client(leaf, t);
+  const got = collect(lc, 'still.ok');
+  await lc.flush();
+  await waitUntil(() => interest(hub, 'still.ok'), 5000, 'interest');
+  const hc = await client(hub, t);
+  hc.publish('still.ok', 'yes');
+  await waitUntil(() => got.length === 1, 5000, 'message');
 });
