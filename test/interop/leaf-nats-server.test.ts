@@ -91,3 +91,39 @@ test('leaf interop: tsnats hub, nats-server 2.9.10 leaf', { skip }, async (t) =>
   await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 10000, 'leaf link');
   await exercise(t, hub.clientUrl, `nats://127.0.0.1:${leaf.port}`);
 });
+
+test('leaf interop: nats-server hub authorizes the tsnats leaf and binds it to account A', { skip }, async (t) => {
+  const hub = await natsServer(t, [
+    'listen: 127.0.0.1:-1',
+    'accounts { A { users [ { user: a, password: a } ] }, B { users [ { user: b, password: b } ] } }',
+    'leafnodes { listen: "127.0.0.1:-1", authorization { users [ { user: lu, password: lp, account: A } ] } }',
+  ].join('\n') + '\n');
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leaf = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${leafPort}`] }] },
+  }, t);
+  // (the binding to A is shown by where the leaf's messages arrive)
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'leaf link');
+  const inA = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'a', pass: 'a' });
+  t.after(() => inA.close());
+  const inB = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'b', pass: 'b' });
+  t.after(() => inB.close());
+  const gotA: Msg[] = [];
+  const gotB: Msg[] = [];
+  inA.subscribe('acc.msg', { callback: (_e, m) => { gotA.push(m); } });
+  inB.subscribe('acc.msg', { callback: (_e, m) => { gotB.push(m); } });
+  await inA.flush();
+  await inB.flush();
+  const lc = await client(leaf.clientUrl, t);
+  await publishUntilSeen(lc, 'acc.msg', gotA);
+  await inB.flush();
+  assert.equal(gotB.length, 0, 'account B never sees the leaf traffic');
+
+  // a wrong password is refused by nats-server
+  const bad = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:nope@127.0.0.1:${leafPort}`] }] },
+  }, t);
+  await waitUntil(() => /authentication error|Authorization Violation/i.test(hub.output()), 10000, 'hub refuses the bad password');
+  void bad;
+});
