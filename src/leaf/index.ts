@@ -38,6 +38,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   private jsLocal = false;
   maxPayload = 1024 * 1024;
   pingIntervalMs = 120_000;
+  maxPendingBytes = 64 * 1024 * 1024;
 
   constructor(private readonly o: LeafnodeOptions) {}
 
@@ -45,6 +46,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     this.server = server;
     this.maxPayload = server.options.maxPayloadBytes;
     this.pingIntervalMs = server.options.pingIntervalMs;
+    this.maxPendingBytes = server.options.maxPendingBytes;
     this.jsLocal = server.options.jetstream.enabled;
     server.setLeafBridge(this.onSubChange);
     if (this.o.port !== undefined) await this.listen();

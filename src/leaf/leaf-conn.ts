@@ -11,7 +11,7 @@ export interface LeafHost {
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void;
   onInfo(conn: LeafConnection, info: Record<string, unknown>): void;
   onConnect(conn: LeafConnection, connect: Record<string, unknown>): void;
-  /** the peer's interest in this account changed (sub owned by conn added/removed) */
+  /** the connection is gone (called once, after its subscriptions were removed) */
   closed(conn: LeafConnection): void;
   /** the peer advertised our own loop-detection subject: the host closes the link (returns true) */
   loopDetected(conn: LeafConnection, subject: string): boolean;
@@ -19,6 +19,8 @@ export interface LeafHost {
   denied(subject: string): boolean;
   readonly maxPayload: number;
   readonly pingIntervalMs: number;
+  /** bytes queued for the socket above which the link is cut as a slow consumer */
+  readonly maxPendingBytes: number;
 }
 
 export class LeafConnection implements RouteSink, LeafProtocolHandler {
@@ -92,6 +94,11 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
     const bufs = this.out;
     this.out = [];
     this.socket.write(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs));
+    if (this.socket.writableLength > this.host.maxPendingBytes) {
+      // The peer does not read: cut the link (a dialled one is re-dialled) rather than buffer without bound.
+      this.host.log('info', `${this.label()} - Slow Consumer Detected: MaxPending of ${this.host.maxPendingBytes} Exceeded`);
+      this.close();
+    }
   };
 
   // ---- interest we send ----
@@ -116,9 +123,15 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
     if (queues !== null && queues.length > 0) mid = msg.reply !== '' ? ` + ${msg.reply} ${queues.join(' ')}` : ` | ${queues.join(' ')}`;
     else if (msg.reply !== '') mid = ` ${msg.reply}`;
     const head = msg.hdrLen > 0 ? `HMSG ${subject}${mid} ${msg.hdrLen} ${data.length}\r\n` : `LMSG ${subject}${mid} ${data.length}\r\n`;
-    this.send(head);
-    this.send(Buffer.from(data));
-    this.send('\r\n');
+    // One buffer per message: the control line, a copy of the payload (the caller's view is
+    // only valid during this call) and CRLF.
+    const hl = Buffer.byteLength(head);
+    const b = Buffer.allocUnsafe(hl + data.length + 2);
+    b.write(head, 0);
+    data.copy(b, hl);
+    b[hl + data.length] = 13;
+    b[hl + data.length + 1] = 10;
+    this.send(b);
     this.outMsgs++;
     this.outBytes += data.length;
     return true;
