@@ -30,6 +30,8 @@ export async function addDefaultSubsystems(server: Server): Promise<void> {
     server.addSubsystem(lazySubsystem('websocket', async () => (await import('./websocket/index.js')).createWebsocket(o)));
   }
   if (o.cluster?.port !== undefined) server.addSubsystem((await import('./cluster/index.js')).createCluster(o));
+  // leaf nodes: the module is loaded only when a leafnodes block is configured
+  if (o.leafnodes !== undefined) server.addSubsystem((await import('./leaf/index.js')).createLeafnodes(o));
   if (o.jetstream.enabled) {
     // consumers: $JS.API.CONSUMER.* handlers and recovery (a JetStream extension)
     await import('./jetstream/consumer/api.js');

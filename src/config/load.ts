@@ -1,7 +1,7 @@
 // Load a nats-server configuration file into Options.
 //
 // Every top-level key nats-server knows is accepted (case-insensitively, with
-// its aliases); keys of features tsnats does not have yet (leafnodes, gateway,
+// its aliases); keys of features tsnats does not have yet (gateway,
 // mqtt, operator/JWT mode, ...) are accepted, listed in
 // options.unsupported and reported as notices, never rejected. An unknown key
 // is an error, unless it was used as a $variable (nats-server accepts those).
@@ -17,6 +17,7 @@ import {
 import { checkDuplicateUsers, noAuthUserError, parseAccounts, parseAuthorizationBlock, parseMappings } from './load-auth.js';
 import { parseWebsocket, validateWebsocketOptions } from './load-websocket.js';
 import { finishOperatorMode, parseOperatorKey, parsePreloadKey, parseResolverKey, validateOperatorMode, type OperatorKeys } from './load-operator.js';
+import { parseLeafnodes } from './load-leafnodes.js';
 import { parseCluster, parseJetStream, parseTls, parseWriteTimeoutPolicy, type StoreDirState } from './load-blocks.js';
 import {
   DEFAULT_PORT, GLOBAL_ACCOUNT, defaultOptions, type Options, type UserEntry,
@@ -42,8 +43,6 @@ export interface ConfigLoadResult {
 /** Keys of blocks tsnats accepts but does not implement yet (alias -> reported name). */
 const UNSUPPORTED_KEYS: Record<string, string> = {
   gateway: 'gateway',
-  leaf: 'leafnodes',
-  leafnodes: 'leafnodes',
   mqtt: 'mqtt',
   resolver_tls: 'resolver_tls',
   resolver_pinned_accounts: 'resolver_pinned_accounts',
@@ -246,6 +245,10 @@ function topLevel(k: string, key: string, v: ConfNode, o: Options, st: TopLevelS
       break;
     case 'cluster':
       o.cluster = parseCluster(v, c);
+      break;
+    case 'leaf':
+    case 'leafnodes':
+      o.leafnodes = parseLeafnodes(v, c);
       break;
     case 'websocket':
     case 'ws':

@@ -292,6 +292,8 @@ export interface Options {
   jetstream: JetStreamOptions;
   cluster?: ClusterOptions;
   websocket?: WebsocketOptions;
+  /** the `leafnodes {}` block (undefined when absent: the leaf module is never loaded) */
+  leafnodes?: LeafnodeOptions;
 
   /** config blocks that were accepted but whose feature tsnats does not have yet */
   unsupported: string[];
@@ -402,4 +404,33 @@ export function mergeOptions(base: Options, over: Partial<Options>): Options {
     }
   }
   return out;
+}
+
+/** A user of `leafnodes { authorization { users [...] } }`. */
+export interface LeafUser { user: string; password: string; account?: string }
+
+/** One entry of `leafnodes { remotes [...] }`: a hub this server dials. */
+export interface LeafRemoteOptions {
+  urls: string[];
+  /** local account bound to this connection (default $G) */
+  account?: string;
+  credentials?: string;
+  hub?: boolean;
+}
+
+/** The `leafnodes {}` block (nats-server LeafNodeOpts, the parts tsnats implements). */
+export interface LeafnodeOptions {
+  host: string;
+  /** 0 = random, undefined = no leafnode listener */
+  port?: number;
+  advertise?: string;
+  user?: string;
+  password?: string;
+  /** account that leaf connections authenticating with user/password (or none) bind to */
+  account?: string;
+  users: LeafUser[];
+  authTimeoutMs?: number;
+  remotes: LeafRemoteOptions[];
+  /** delay between dial attempts of a remote */
+  reconnectMs: number;
 }

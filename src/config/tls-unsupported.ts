@@ -23,7 +23,8 @@ export function tlsUnsupportedError(o: Options): string | undefined {
   if (o.cluster?.tls?.verifyAndMap) problems.push('routes (cluster tls block): verify_and_map');
   if (o.websocket?.port !== undefined) blockProblems('websocket (tls block)', o.websocket.tls, problems);
   for (const u of o.unsupported) {
-    if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
+    if (u.startsWith('leafnodes') && u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats leaf connections are plain TCP)`);
+    else if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
   }
   if (problems.length === 0) return undefined;
   return `TLS setting not supported by tsnats; refusing to start rather than run without it: ${problems.join(', ')}`;

@@ -18,6 +18,8 @@ export interface AccountHost {
   localInterestChanged(account: Account, subject: string, queue: string | undefined, delta: 1 | -1, queueWeight: number): void;
   /** report an error raised by an internal handler (logged, never thrown to the publisher) */
   reportError(text: string): void;
+  /** any subscription (any owner) was added (+1) or removed (-1): leaf nodes propagate all interest */
+  subscriptionChanged(account: Account, sub: Subscription, delta: 1 | -1): void;
 }
 
 /** Per-account message counters (monitoring). */
@@ -78,7 +80,12 @@ export class Account {
     if (!this.sublist.insert(sub)) return false;
     sub.account = this;
     sub.closed = false;
-    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF && !sub.localOnly) this.trackInterest(sub, 1);
+    // Leaf-node interest is local interest for the routes (the cluster forwards to us for the leaf).
+    // Local-only subscriptions (the per-account $SYS imports) are never announced to routes or leaf links.
+    if (!sub.localOnly) {
+      if (sub.owner.kind !== ClientKind.ROUTE) this.trackInterest(sub, 1);
+      this.host.subscriptionChanged(this, sub, 1);
+    }
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
     return true;
   }
@@ -87,7 +94,10 @@ export class Account {
   removeSubscription(sub: Subscription): void {
     sub.closed = true;
     if (!this.sublist.remove(sub)) return;
-    if (sub.owner.kind !== ClientKind.ROUTE && sub.owner.kind !== ClientKind.LEAF && !sub.localOnly) this.trackInterest(sub, -1);
+    if (!sub.localOnly) {
+      if (sub.owner.kind !== ClientKind.ROUTE) this.trackInterest(sub, -1);
+      this.host.subscriptionChanged(this, sub, -1);
+    }
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
   }
 
@@ -147,6 +157,17 @@ export class Account {
     const r = this.sublist.match(msg.subject);
     if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
     return deliverResult(this, r, msg, null, false, true, queues && queues.length > 0 ? queues : null);
+  }
+
+  /**
+   * Deliver a message that arrived from leaf connection `leaf`: local subscribers, routes and
+   * other leaf connections, never back to `leaf`. Like a routed message, queue groups are
+   * served only when the sender picked them (`queues`).
+   */
+  deliverFromLeaf(msg: InboundMsg, leaf: MsgSink, queues: readonly string[] | null | undefined): number {
+    const r = this.sublist.match(msg.subject);
+    if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
+    return deliverResult(this, r, msg, null, false, false, queues && queues.length > 0 ? queues : null, leaf);
   }
 
   /** Convenience form of deliverRouted (contract name). Copies nothing: the

@@ -23,6 +23,8 @@ interface RouteTarget {
 export function deliverResult(
   account: Account, r: SublistResult, msg: InboundMsg,
   publisher: MsgSink | null, noEcho: boolean, fromRoute: boolean, routeQueues: readonly string[] | null,
+  /** the leaf connection the message came from (never sent back to it; queues as routeQueues) */
+  fromLeaf: MsgSink | null = null,
 ): number {
   let delivered = 0;
   let routes: RouteTarget[] | null = null;
@@ -37,6 +39,12 @@ export function deliverResult(
       routes = addRoute(routes, owner as RouteSink, null);
       continue;
     }
+    if (owner.kind === ClientKind.LEAF) {
+      // Leaf connections forward like routes (one LMSG per message), also for routed
+      // messages; never back to the leaf the message came from.
+      if (owner !== fromLeaf) routes = addRoute(routes, owner as RouteSink, null);
+      continue;
+    }
     if (noEcho && owner === publisher) continue;
     if (owner.deliverMsg(sub, msg)) delivered++;
   }
@@ -46,7 +54,7 @@ export function deliverResult(
     const group = qsubs[g];
     const glen = group.length;
     if (glen === 0) continue;
-    if (fromRoute) {
+    if (fromRoute || fromLeaf !== null) {
       if (routeQueues === null || !routeQueues.includes(group[0].queue!)) continue;
     }
     let routeSub: Subscription | null = null;
@@ -58,6 +66,11 @@ export function deliverResult(
       const owner = sub.owner;
       if (owner.kind === ClientKind.ROUTE) {
         if (!fromRoute && routeSub === null) routeSub = sub;
+        continue;
+      }
+      if (owner.kind === ClientKind.LEAF) {
+        // A remote member: used only when no local member takes the message.
+        if (owner !== fromLeaf && routeSub === null) routeSub = sub;
         continue;
       }
       if (noEcho && owner === publisher) continue;

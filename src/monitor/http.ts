@@ -82,8 +82,8 @@ export class MonitorHttp {
     });
     r.set('/leafz', (q) => {
       this.count('/leafz');
-      q.subs();
-      return this.json(leafz(s));
+      const sq = q.subs();
+      return this.json(leafz(s, sq.subs || sq.detail));
     });
     r.set('/accountz', (q) => {
       this.count('/accountz');

@@ -27,12 +27,19 @@ export function gatewayz(server: Server): Record<string, unknown> {
   };
 }
 
-export function leafz(server: Server): Record<string, unknown> {
+/** What /leafz reads from the leaf-node subsystem (src/leaf), without importing it. */
+interface LeafzSource {
+  leafz(subs: boolean): Record<string, unknown>[];
+}
+
+export function leafz(server: Server, subs = false): Record<string, unknown> {
+  const src = server.getSubsystem('leafnodes') as (LeafzSource & object) | undefined;
+  const leafs = src !== undefined && typeof src.leafz === 'function' ? src.leafz(subs) : [];
   return {
     server_id: server.serverId,
     now: goTime(Date.now()),
-    leafnodes: 0,
-    leafs: [],
+    leafnodes: leafs.length,
+    leafs,
   };
 }
 

@@ -102,7 +102,8 @@ export function varz(server: Server, usage: ProcessUsage, httpReqStats: Record<s
   const peers = clusterSource(server)?.remoteServerIds?.() ?? [];
   v.routes = peers.length;
   v.remotes = peers.length;
-  v.leafnodes = 0;
+  const leafSrc = server.getSubsystem('leafnodes') as { leafz?(subs: boolean): unknown[] } | undefined;
+  v.leafnodes = typeof leafSrc?.leafz === 'function' ? leafSrc.leafz(false).length : 0;
   const st = server.stats;
   v.in_msgs = st.inMsgs;
   v.in_bytes = st.inBytes;

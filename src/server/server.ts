@@ -10,7 +10,7 @@ import type { ClientAuthenticator } from '../core/auth-hook.js';
 import { Client, CloseReason, ServerStats, type ClientConn, type ClientHost } from '../core/client.js';
 import type { ByteStream } from '../core/socket-writer.js';
 import { Logger } from '../core/logger.js';
-import { ClientKind } from '../core/types.js';
+import { ClientKind, type Subscription } from '../core/types.js';
 import { Err } from '../protocol/client-encode.js';
 import { FlushQueue } from './flush-queue.js';
 import { newServerId } from './server-id.js';
@@ -116,6 +116,7 @@ export class Server implements ClientHost, AccountHost {
   private readonly subsystems: Subsystem[] = [];
   private readonly startedSubsystems: Subsystem[] = [];
   private routeBridge: RouteBridge | null = null;
+  private leafBridge: ((account: Account, sub: Subscription, delta: 1 | -1) => void) | null = null;
   private readonly flushQueue = new FlushQueue();
   private cidCounter = 0;
   private portsFile: PortsFile | null = null;
@@ -185,6 +186,16 @@ export class Server implements ClientHost, AccountHost {
 
   reportError(text: string): void {
     this.log.error(text);
+  }
+
+  subscriptionChanged(account: Account, sub: Subscription, delta: 1 | -1): void {
+    const b = this.leafBridge;
+    if (b !== null) b(account, sub, delta);
+  }
+
+  /** The leaf-node subsystem watches every subscription change (null: no leafnodes block). */
+  setLeafBridge(bridge: ((account: Account, sub: Subscription, delta: 1 | -1) => void) | null): void {
+    this.leafBridge = bridge;
   }
 
   // ---- extension points ----

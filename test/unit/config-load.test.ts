@@ -209,13 +209,16 @@ test('type errors read like nats-server (Go interface conversion)', () => {
 
 test('blocks of features tsnats lacks are accepted, listed and reported as notices', () => {
   const r = loadConfigFile(join(configFixturesDir(), 'valid', 'unsupported-blocks.conf'));
-  // (the fixture's websocket block is supported now: test/unit/websocket-config.test.ts)
-  assert.deepEqual(r.options.unsupported.sort(), ['gateway', 'leafnodes', 'mqtt']);
-  assert.equal(r.notices.length, 3);
-  assert.match(r.notices[0], /unsupported-blocks\.conf:2:1: "leafnodes" is not supported yet by tsnats/);
+  // (the fixture's websocket and leafnodes blocks are supported now: test/unit/websocket-config.test.ts,
+  // test/integration/leaf-basic.test.ts)
+  assert.deepEqual(r.options.unsupported.sort(), ['gateway', 'mqtt']);
+  assert.equal(r.notices.length, 2);
+  assert.match(r.notices[0], /unsupported-blocks\.conf:7:1: "mqtt" is not supported yet by tsnats/);
+  assert.equal(r.options.leafnodes?.port, 7422);
+  assert.deepEqual(r.options.leafnodes?.remotes, [{ urls: ['nats-leaf://127.0.0.1:7422'] }]);
   // even with content nats-server would reject, never an error
   const r2 = load('leaf { bogus: 1 }\ntrusted_keys: [x]\nresolver_tls: { cert_file: x }');
-  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes', 'resolver_tls', 'trusted_keys']);
+  assert.deepEqual(r2.options.unsupported.sort(), ['leafnodes bogus', 'resolver_tls', 'trusted_keys']);
 });
 
 test('authorization: single user, token, users array with permissions and defaults', () => {

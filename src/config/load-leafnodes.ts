@@ -1,0 +1,76 @@
+// The `leafnodes {}` block (nats-server parseLeafNodes): the accept side (listen/port/host,
+// authorization) and the remotes this server dials. Kept apart from src/leaf so reading a
+// config never loads the leaf module.
+import { ConfigError, type ConfNode } from './parser.js';
+import { Collector, arrOf, bool, entries, goType, int, optionalPortFromConfig, parseListen, str } from './load-util.js';
+import type { LeafnodeOptions, LeafRemoteOptions, LeafUser } from './options.js';
+
+export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
+  if (n.kind !== 'map') throw ConfigError.at(n, `Expected leafnodes to be a map, got ${goType(n)}`);
+  const l: LeafnodeOptions = { host: '0.0.0.0', remotes: [], users: [], reconnectMs: 1000 };
+  for (const [k, key, v] of entries(n.value)) {
+    c.guard(() => {
+      switch (k) {
+        case 'listen': {
+          const hp = parseListen(v);
+          if (hp.host !== undefined) l.host = hp.host === '' ? '0.0.0.0' : hp.host;
+          l.port = optionalPortFromConfig(hp.port);
+          break;
+        }
+        case 'port': l.port = optionalPortFromConfig(int(v)); break;
+        case 'host': case 'net': l.host = str(v); break;
+        case 'advertise': l.advertise = str(v); break;
+        case 'reconnect': case 'reconnect_delay': l.reconnectMs = Math.max(1, int(v)) * 1000; break;
+        case 'authorization': parseLeafAuth(v, l, c); break;
+        case 'remotes': l.remotes = arrOf(v).map((r) => parseRemote(r, c)); break;
+        case 'no_advertise': case 'compression': case 'min_version': break;
+        case 'tls': c.notSupported(v, 'leafnodes tls'); break;
+        default: c.notSupported(v, `leafnodes ${key}`);
+      }
+    });
+  }
+  return l;
+}
+
+function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
+  if (n.kind !== 'map') throw ConfigError.at(n, `Expected leafnodes authorization to be a map, got ${goType(n)}`);
+  for (const [k, , v] of entries(n.value)) {
+    switch (k) {
+      case 'user': case 'username': l.user = str(v); break;
+      case 'pass': case 'password': l.password = str(v); break;
+      case 'account': l.account = str(v); break;
+      case 'timeout': l.authTimeoutMs = Math.round((v.kind === 'integer' || v.kind === 'float' ? Number(v.value) : 1) * 1000); break;
+      case 'users':
+        l.users = arrOf(v).map((u): LeafUser => {
+          if (u.kind !== 'map') throw ConfigError.at(u, 'Leafnode authorization users must be maps');
+          const e: LeafUser = { user: '', password: '' };
+          for (const [uk, , uv] of entries(u.value)) {
+            if (uk === 'user' || uk === 'username') e.user = str(uv);
+            else if (uk === 'pass' || uk === 'password') e.password = str(uv);
+            else if (uk === 'account') e.account = str(uv);
+          }
+          return e;
+        });
+        break;
+      default: c.notSupported(v, `leafnodes authorization ${k}`);
+    }
+  }
+}
+
+function parseRemote(n: ConfNode, c: Collector): LeafRemoteOptions {
+  if (n.kind !== 'map') throw ConfigError.at(n, `Expected remote leafnode entry to be a map/struct, got ${goType(n)}`);
+  const r: LeafRemoteOptions = { urls: [] };
+  for (const [k, key, v] of entries(n.value)) {
+    switch (k) {
+      case 'url': r.urls.push(str(v)); break;
+      case 'urls': r.urls.push(...arrOf(v).map(str)); break;
+      case 'account': case 'local': r.account = str(v); break;
+      case 'credentials': case 'creds': r.credentials = str(v); break;
+      case 'hub': r.hub = bool(v); break;
+      case 'tls': c.notSupported(v, 'leafnodes remote tls'); break;
+      default: c.notSupported(v, `leafnodes remote ${key}`);
+    }
+  }
+  if (r.urls.length === 0) throw ConfigError.at(n, 'leafnode remote requires at least one url');
+  return r;
+}

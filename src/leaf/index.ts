@@ -1,0 +1,322 @@
+// The leaf-node subsystem (nats-server server/leafnode.go, 2.9.10 behaviour): the accept side
+// (hub: `leafnodes { port, authorization }`) and solicited remotes (`leafnodes { remotes }`).
+// src/index.ts imports this module only when a leafnodes block is configured.
+//
+// Interest: a leaf connection is told about every subscription of its bound account (local
+// clients, internal clients, routes and other leaf connections) except its own, so the
+// same subject is never advertised back to where it came from. Per account we keep a count
+// per "subject[ queue]" key over all owners; what a connection sees is that count minus its
+// own subscriptions on the key.
+import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import type { LeafnodeOptions, LeafRemoteOptions, Options } from '../config/options.js';
+import type { Server, Subsystem } from '../server/server.js';
+import type { Account } from '../core/account.js';
+import { ClientKind, type Subscription } from '../core/types.js';
+import { LeafConnection, type LeafHost } from './leaf-conn.js';
+
+const DEFAULT_LEAF_PORT = 7422;
+
+function keyOf(sub: Subscription): string {
+  return sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
+}
+
+export class Leafnodes implements Subsystem, LeafHost {
+  readonly name = 'leafnodes';
+  private server!: Server;
+  private listener: net.Server | null = null;
+  private readonly conns = new Set<LeafConnection>();
+  /** account -> key -> number of subscriptions (any owner) */
+  private readonly counts = new Map<Account, Map<string, number>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopping = false;
+  /** the $LDS subject this server advertises on solicited links (loop detection) */
+  private readonly ldsSubject = `$LDS.${randomBytes(12).toString('base64url')}`;
+  port = 0;
+  private jsLocal = false;
+  maxPayload = 1024 * 1024;
+  pingIntervalMs = 120_000;
+  maxPendingBytes = 64 * 1024 * 1024;
+
+  constructor(private readonly o: LeafnodeOptions) {}
+
+  async start(server: Server): Promise<void> {
+    this.server = server;
+    this.maxPayload = server.options.maxPayloadBytes;
+    this.pingIntervalMs = server.options.pingIntervalMs;
+    this.maxPendingBytes = server.options.maxPendingBytes;
+    this.jsLocal = server.options.jetstream.enabled;
+    server.setLeafBridge(this.onSubChange);
+    if (this.o.port !== undefined) await this.listen();
+    for (const r of this.o.remotes) this.dial(r, 0);
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.server.setLeafBridge(null);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const c of [...this.conns]) c.close();
+    const l = this.listener;
+    this.listener = null;
+    if (l !== null) await new Promise<void>((res) => l.close(() => res()));
+  }
+
+  log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void {
+    this.server.log[level](text);
+  }
+
+  /** Connections, for monitoring and tests. */
+  connections(): LeafConnection[] {
+    return [...this.conns].filter((c) => c.account !== null);
+  }
+
+  /** /leafz entries (nats-server LeafInfo field names). */
+  leafz(subs: boolean): Record<string, unknown>[] {
+    return this.connections().map((c) => ({
+      name: c.remoteName, is_spoke: c.solicited, account: c.account!.name, ip: c.ip, port: c.port, rtt: '0s',
+      in_msgs: c.inMsgs, out_msgs: c.outMsgs, in_bytes: c.inBytes, out_bytes: c.outBytes, subscriptions: c.subs.size,
+      ...(subs ? { subscriptions_list: [...c.subs.values()].map((s) => s.subject) } : {}),
+    }));
+  }
+
+  // ---- accept side ----
+
+  private async listen(): Promise<void> {
+    const l = net.createServer((s) => this.accept(s));
+    this.listener = l;
+    await new Promise<void>((res, rej) => {
+      l.once('error', rej);
+      l.listen(this.o.port === 0 ? 0 : this.o.port, this.o.host, () => res());
+    });
+    this.port = (l.address() as net.AddressInfo).port;
+    this.log('info', `Listening for leafnode connections on ${this.o.host}:${this.port}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopping) return void socket.destroy();
+    const c = new LeafConnection(this.server.nextCid(), socket, this, false);
+    this.conns.add(c);
+    const authRequired = this.o.users.length > 0 || this.o.user !== undefined;
+    const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
+    const info = {
+      server_id: this.server.serverId, server_name: this.server.serverName, version: '2.9.10', proto: 1,
+      go: 'go1.19.8', host: this.o.host, port: this.port, headers: true,
+      ...(authRequired ? { auth_required: true } : {}),
+      max_payload: this.maxPayload, client_id: c.cid, nonce: randomBytes(11).toString('base64url'),
+      leafnode_urls: [host],
+    };
+    c.send(`INFO ${JSON.stringify(info)}\r\n`);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (c.account === null && !c.closed) {
+        c.send("-ERR 'Authentication Timeout'\r\n");
+        c.close();
+      }
+    }, this.o.authTimeoutMs ?? 2000);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    if (c.solicited || c.account !== null) return;
+    const user = typeof cn.user === 'string' ? cn.user : undefined;
+    const pass = typeof cn.pass === 'string' ? cn.pass : undefined;
+    let accountName: string | undefined = this.o.account;
+    if (this.o.users.length > 0) {
+      const u = this.o.users.find((x) => x.user === user && x.password === pass);
+      if (u === undefined) return this.authFail(c);
+      accountName = u.account ?? accountName;
+    } else if (this.o.user !== undefined && (user !== this.o.user || pass !== this.o.password)) {
+      return this.authFail(c);
+    }
+    const acc = this.server.lookupAccount(accountName ?? '$G');
+    if (acc === undefined) return this.authFail(c);
+    c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
+    c.remoteName = typeof cn.name === 'string' ? cn.name : '';
+    this.bind(c, acc);
+  }
+
+  private authFail(c: LeafConnection): void {
+    this.log('error', `${c.label()} - Leafnode authentication error`);
+    c.send("-ERR 'Authorization Violation'\r\n");
+    c.close();
+  }
+
+  // ---- solicit side ----
+
+  private dial(r: LeafRemoteOptions, attempt: number): void {
+    if (this.stopping) return;
+    const raw = r.urls[attempt % r.urls.length]!;
+    let u: URL;
+    try {
+      u = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `nats-leaf://${raw}`);
+    } catch {
+      this.log('error', `Error parsing leafnode remote URL "${raw}"`);
+      return;
+    }
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const port = u.port === '' ? DEFAULT_LEAF_PORT : Number(u.port);
+    const socket = net.connect({ host, port });
+    let conn: LeafConnection | null = null;
+    const retry = (): void => {
+      if (this.stopping) return;
+      const t = setTimeout(() => { this.timers.delete(t); this.dial(r, attempt + 1); }, this.o.reconnectMs);
+      t.unref();
+      this.timers.add(t);
+    };
+    socket.once('error', (e) => {
+      if (conn === null) {
+        this.log('debug', `Error trying to connect as leafnode to remote server "${host}:${port}": ${e.message}`);
+        retry();
+      }
+    });
+    socket.once('connect', () => {
+      conn = new LeafConnection(this.server.nextCid(), socket, this, true);
+      (conn as LeafConnection & { remote?: LeafRemoteOptions; url?: URL; onGone?: () => void }).remote = r;
+      this.pendingRemote.set(conn, { r, u, retry });
+      this.conns.add(conn);
+    });
+  }
+
+  private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void }>();
+
+  onInfo(c: LeafConnection, info: Record<string, unknown>): void {
+    const p = this.pendingRemote.get(c);
+    if (!c.solicited || p === undefined || c.account !== null) return;
+    const acc = this.server.registerAccount(p.r.account ?? '$G');
+    const connect: Record<string, unknown> = {
+      version: '2.9.10', tls_required: false, server_id: this.server.serverId, name: this.server.serverName, headers: true,
+    };
+    if (p.u.username !== '') {
+      connect.user = decodeURIComponent(p.u.username);
+      connect.pass = decodeURIComponent(p.u.password);
+    }
+    if (p.r.credentials !== undefined) {
+      try {
+        const creds = readCreds(p.r.credentials);
+        const kp = (createRequire(import.meta.url)('@nats-io/nkeys') as NKeysSeed).fromSeed(Buffer.from(creds.seed));
+        connect.jwt = creds.jwt;
+        connect.sig = Buffer.from(kp.sign(Buffer.from(String(info.nonce ?? '')))).toString('base64url');
+      } catch (e) {
+        this.log('error', `Error reading leafnode credentials "${p.r.credentials}": ${(e as Error).message}`);
+        c.close();
+        return;
+      }
+    }
+    c.remoteId = typeof info.server_id === 'string' ? info.server_id : '';
+    c.remoteName = typeof info.server_name === 'string' ? info.server_name : '';
+    c.send(`CONNECT ${JSON.stringify(connect)}\r\n`);
+    this.bind(c, acc);
+    // Loop detection: our own $LDS subject coming back means the link closes a cycle.
+    c.sendSub(this.ldsSubject, undefined, 0);
+  }
+
+  // ---- both sides ----
+
+  private bind(c: LeafConnection, acc: Account): void {
+    c.account = acc;
+    this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);
+    const counts = this.countsFor(acc);
+    for (const [key, n] of counts) this.advertise(c, key, n);
+  }
+
+  private countsFor(acc: Account): Map<string, number> {
+    let m = this.counts.get(acc);
+    if (m === undefined) {
+      m = new Map();
+      for (const sub of acc.sublist.all()) m.set(keyOf(sub), (m.get(keyOf(sub)) ?? 0) + 1);
+      this.counts.set(acc, m);
+    }
+    return m;
+  }
+
+  /**
+   * With JetStream here, the plain `$JS.API.>` stays on this side of every leaf link (as
+   * nats-server's "JetStream Not Extended" deny): both sides would answer otherwise. The
+   * other side's JetStream is reached through its domain, `$JS.<domain>.API.>`.
+   */
+  denied(subject: string): boolean {
+    return this.jsLocal && (subject.startsWith('$JS.API.') || subject === '$JS.API.>');
+  }
+
+  /** Tell `c` about `key` given the account-wide count `total` (its own subscriptions excluded). */
+  private advertise(c: LeafConnection, key: string, total: number): void {
+    if (c.account === null || this.denied(key)) return;
+    const own = c.subs.has(key) ? 1 : 0;
+    const n = total - own;
+    const sp = key.indexOf(' ');
+    const subject = sp < 0 ? key : key.slice(0, sp);
+    const queue = sp < 0 ? undefined : key.slice(sp + 1);
+    const before = c.sent.get(key);
+    if (n > 0) {
+      const w = queue === undefined ? 0 : n;
+      if (before === w) return;
+      c.sent.set(key, w);
+      c.sendSub(subject, queue, w);
+    } else if (before !== undefined) {
+      c.sent.delete(key);
+      c.sendUnsub(subject, queue);
+    }
+  }
+
+  private readonly onSubChange = (acc: Account, sub: Subscription, delta: 1 | -1): void => {
+    const m = this.counts.get(acc);
+    if (m === undefined) return;
+    const key = keyOf(sub);
+    const n = (m.get(key) ?? 0) + delta;
+    if (n <= 0) m.delete(key);
+    else m.set(key, n);
+    for (const c of this.conns) {
+      if (c.account !== acc || c.closed) continue;
+      if (sub.owner === c) continue;
+      this.advertise(c, key, n);
+    }
+  };
+
+  /** Our own $LDS subject arriving means this link closes a cycle: refuse it, as nats-server does. */
+  loopDetected(c: LeafConnection, subject: string): boolean {
+    if (subject !== this.ldsSubject) return false;
+    const acc = c.account?.name ?? '$G';
+    const text = `Loop detected for leafnode account=${JSON.stringify(acc)}. Delaying attempt to reconnect for 30s`;
+    this.log('error', `${c.label()} - ${text}`);
+    c.send(`-ERR '${text}'\r\n`);
+    c.close();
+    return true;
+  }
+
+  closed(c: LeafConnection): void {
+    this.conns.delete(c);
+    const p = this.pendingRemote.get(c);
+    this.pendingRemote.delete(c);
+    if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
+    if (p !== undefined && !this.stopping) p.retry();
+  }
+}
+
+interface NKeysSeed { fromSeed(seed: Uint8Array): { sign(data: Uint8Array): Uint8Array } }
+
+function readCreds(path: string): { jwt: string; seed: string } {
+  const text = readFileSync(path, 'utf8');
+  const blocks = [...text.matchAll(/-{3,}[^\n]*-{3,}\s*\n([\s\S]*?)\n\s*-{3,}[^\n]*END[^\n]*-{3,}/g)].map((m) => m[1]!.trim());
+  if (blocks.length < 2) throw new Error('Credentials file malformed');
+  return { jwt: blocks[0]!, seed: blocks[1]! };
+}
+
+const byServer = new WeakMap<Server, Leafnodes>();
+
+export function createLeafnodes(o: Options): Leafnodes {
+  const l = new Leafnodes(o.leafnodes!);
+  const start = l.start.bind(l);
+  l.start = async (server: Server): Promise<void> => {
+    byServer.set(server, l);
+    await start(server);
+  };
+  return l;
+}
+
+export function getLeafnodes(server: Server): Leafnodes | undefined {
+  return byServer.get(server);
+}

@@ -1,0 +1,129 @@
+// Leaf nodes against the real nats-server 2.9.10: nats-server as hub with a tsnats leaf, and a
+// tsnats hub with a nats-server leaf. Interest on the far side is awaited by publishing until
+// the first message arrives (nats-server's interest is not visible from here).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
+import { waitUntil } from '../helpers/wait.js';
+import { getLeafnodes } from '../../src/leaf/index.js';
+
+const skip = natsServerSkip();
+
+function tempConf(t: TestContext, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'server.conf');
+  writeFileSync(f, text);
+  return f;
+}
+
+async function natsServer(t: TestContext, conf: string): Promise<ChildServer> {
+  const c = await spawnNatsServer(['-c', tempConf(t, conf)]);
+  t.after(() => c.stop());
+  return c;
+}
+
+async function client(url: string, t: TestContext): Promise<NatsConnection> {
+  const nc = await connect({ servers: url });
+  t.after(() => nc.close());
+  return nc;
+}
+
+/** Publish on `pub` until `got` has a message (the far side's interest arrives asynchronously). */
+async function publishUntilSeen(pub: NatsConnection, subject: string, got: Msg[]): Promise<void> {
+  await waitUntil(async () => {
+    if (got.length > 0) return true;
+    pub.publish(subject, 'probe');
+    await pub.flush();
+    return got.length > 0;
+  }, 10000, `a message on ${subject}`, 50);
+}
+
+async function exercise(t: TestContext, hubUrl: string, leafUrl: string): Promise<void> {
+  const hc = await client(hubUrl, t);
+  const lc = await client(leafUrl, t);
+  const onLeaf: Msg[] = [];
+  lc.subscribe('down.>', { callback: (_e, m) => { onLeaf.push(m); } });
+  const onHub: Msg[] = [];
+  hc.subscribe('up', { callback: (_e, m) => { onHub.push(m); } });
+  lc.subscribe('svc', { callback: (_e, m) => { m.respond(`r:${m.string()}`); } });
+  await lc.flush();
+  await hc.flush();
+  await publishUntilSeen(hc, 'down.x', onLeaf);
+  await publishUntilSeen(lc, 'up', onHub);
+  assert.equal(onLeaf[0]!.subject, 'down.x');
+  const r = await hc.request('svc', 'q', { timeout: 5000 });
+  assert.equal(r.string(), 'r:q');
+
+  // queue group on the leaf only: every hub publish is served exactly once across the link
+  const qgot: Msg[] = [];
+  lc.subscribe('qwork', { queue: 'g', callback: (_e, m) => { qgot.push(m); } });
+  lc.subscribe('qwork', { queue: 'g', callback: (_e, m) => { qgot.push(m); } });
+  await lc.flush();
+  await publishUntilSeen(hc, 'qwork', qgot);
+  const before = qgot.length;
+  for (let i = 0; i < 20; i++) hc.publish('qwork', `${i}`);
+  await hc.flush();
+  await waitUntil(() => qgot.length === before + 20, 5000, 'queue deliveries');
+}
+
+test('leaf interop: nats-server 2.9.10 hub, tsnats leaf', { skip }, async (t) => {
+  const hub = await natsServer(t, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }\n');
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leaf: ServerHandle = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://127.0.0.1:${leafPort}`] }] },
+  }, t);
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 5000, 'leaf link');
+  await exercise(t, `nats://127.0.0.1:${hub.port}`, leaf.clientUrl);
+});
+
+test('leaf interop: tsnats hub, nats-server 2.9.10 leaf', { skip }, async (t) => {
+  const hub = await startTestServer({ leafnodes: { host: '127.0.0.1', port: 0, users: [], reconnectMs: 50, remotes: [] } }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const leaf = await natsServer(t, `listen: 127.0.0.1:-1\nleafnodes { remotes [ { url: "nats://127.0.0.1:${port}" } ] }\n`);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 10000, 'leaf link');
+  await exercise(t, hub.clientUrl, `nats://127.0.0.1:${leaf.port}`);
+});
+
+test('leaf interop: nats-server hub authorizes the tsnats leaf and binds it to account A', { skip }, async (t) => {
+  const hub = await natsServer(t, [
+    'listen: 127.0.0.1:-1',
+    'accounts { A { users [ { user: a, password: a } ] }, B { users [ { user: b, password: b } ] } }',
+    'leafnodes { listen: "127.0.0.1:-1", authorization { users [ { user: lu, password: lp, account: A } ] } }',
+  ].join('\n') + '\n');
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leaf = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${leafPort}`] }] },
+  }, t);
+  // (the binding to A is shown by where the leaf's messages arrive)
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'leaf link');
+  const inA = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'a', pass: 'a' });
+  t.after(() => inA.close());
+  const inB = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'b', pass: 'b' });
+  t.after(() => inB.close());
+  const gotA: Msg[] = [];
+  const gotB: Msg[] = [];
+  inA.subscribe('acc.msg', { callback: (_e, m) => { gotA.push(m); } });
+  inB.subscribe('acc.msg', { callback: (_e, m) => { gotB.push(m); } });
+  await inA.flush();
+  await inB.flush();
+  const lc = await client(leaf.clientUrl, t);
+  await publishUntilSeen(lc, 'acc.msg', gotA);
+  await inB.flush();
+  assert.equal(gotB.length, 0, 'account B never sees the leaf traffic');
+
+  // a wrong password is refused by nats-server
+  const bad = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:nope@127.0.0.1:${leafPort}`] }] },
+  }, t);
+  await waitUntil(() => /authentication error|Authorization Violation/i.test(hub.output()), 10000, 'hub refuses the bad password');
+  void bad;
+});
