@@ -7,7 +7,7 @@ import type { OperatorModeOptions } from '../config/options.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 import { crypto } from '../core/lazy-modules.js';
 
-/** JetStream limits of an account (the shape of jetstream/js-account.ts JsAccountLimits; -1 = none). */
+/** JetStream limits of an account (-1 = none); jetstream/js-account.ts uses this same type. */
 export interface JsAccountLimits {
   maxMemory: number;
   maxStore: number;

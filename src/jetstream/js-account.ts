@@ -14,23 +14,11 @@ import { publishStreamAction, type StreamAction } from './advisories.js';
 import type { StreamStore } from './store/types.js';
 import { RequestGate } from './visibility.js';
 
-/** Resolved per-account limits; -1 = unlimited. */
-export interface JsAccountLimits {
-  maxMemory: number;
-  maxStore: number;
-  maxStreams: number;
-  maxConsumers: number;
-  maxAckPending: number;
-  memoryMaxStreamBytes: number;
-  storeMaxStreamBytes: number;
-  maxBytesRequired: boolean;
-  /**
-   * Tiered limits by replica count ("R1", "R3"; account JWTs): reported under `tiers` in
-   * $JS.API.INFO with the top-level limits all 0, as nats-server does. The limits above are
-   * then those of the R1 tier, the one a single server enforces.
-   */
-  tiers?: Record<string, JsAccountLimits>;
-}
+// One definition of the per-account limits (-1 = unlimited), shared with the JWT accounts that
+// produce them (tiers: by replica count, reported under `tiers` in $JS.API.INFO with the top-level
+// limits all 0, as nats-server does; the top-level limits are then those of the R1 tier).
+import type { JsAccountLimits } from '../auth/jwt-accounts.js';
+export type { JsAccountLimits };
 
 export const UNLIMITED_ACCOUNT: JsAccountLimits = {
   maxMemory: -1, maxStore: -1, maxStreams: -1, maxConsumers: -1, maxAckPending: -1,
