@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
+import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
 
 describe('a consumer on a stream replica that is not current (tsnats)', { skip: skipReason('tsnats') }, () => {
@@ -33,6 +33,13 @@ describe('a consumer on a stream replica that is not current (tsnats)', { skip: 
     await waitSettled(nc, '$JS.API.STREAM.INFO.W', 3);
     const p = (await waitSettled(nc, '$JS.API.CONSUMER.INFO.W.D', 1)).cluster!.leader!;
     const others = ['n3', 'n4', 'n5'].filter((n) => n !== p);
+    // P a stream follower, so the others keep taking publishes without an election.
+    await pollUntil(async () => {
+      const info = await waitSettled(nc, '$JS.API.STREAM.INFO.W', 3);
+      if (info.cluster!.leader !== p) return true;
+      await apiRequest(nc, '$JS.API.STREAM.LEADER.STEPDOWN.W');
+      return undefined;
+    }, `the stream led by a server other than ${p}`, 60_000, 250);
 
     await c.stop(c.node(p));
     await publishAcked(nc, 'w', 11, 20);
