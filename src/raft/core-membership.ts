@@ -184,6 +184,19 @@ export abstract class RaftCoreMembership extends RaftCoreBase {
     this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
   }
 
+  /**
+   * Not leader: an authority outside this group (the meta group's committed assignment) removed
+   * peers for good, and the rest can never form a quorum of the current membership to remove them
+   * by entries (e.g. two stopped servers of three). Adopt `keep` as the membership; the survivors
+   * then elect among themselves (nats-server keeps such a group running with its remaining peers).
+   */
+  forceKnownPeers(keep: readonly string[]): void {
+    if (this._state === 'leader' || this._state === 'closed') throw new RaftError('not_leader');
+    if (keep.length === 0) return;
+    this.membChange = null;
+    this.processPeerState({ knownPeers: [...keep], clusterSize: keep.length, domainExt: 0 }, true);
+  }
+
   /** Only while the group never had a leader: set the bootstrap cluster size (floor 2). */
   adjustBootClusterSize(size: number): void {
     if (this._leader !== '' || this.hadLeader) throw new RaftError('bad_message', 'raft: can not adjust boot peer size on established group');

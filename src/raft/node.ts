@@ -274,6 +274,10 @@ export class RaftNode {
   get leaderId(): string {
     return this.core.leader;
   }
+  /** Votes (or acks) a decision needs under the current membership. */
+  get quorumNeeded(): number {
+    return this.core.quorumNeeded;
+  }
   get commit(): number {
     return this.core.commit;
   }
@@ -351,6 +355,12 @@ export class RaftNode {
   /** Removes a peer; on a follower the request is forwarded to the leader. */
   proposeRemovePeer(peer: string): void {
     this.core.proposeRemovePeer(peer);
+    this.afterCore();
+  }
+
+  /** Not leader: take `keep` as the membership when removed peers left no quorum (core-membership.ts). */
+  forceKnownPeers(keep: readonly string[]): void {
+    this.core.forceKnownPeers(keep);
     this.afterCore();
   }
 

@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import { clusterNodeConfig, killServer, launchServer, listenBlackHole, ServerDir, terminateServer } from '../helpers/cluster-proc.js';
 import { natsServerBin } from '../helpers/nats-server.js';
@@ -104,6 +104,13 @@ export class JsCluster {
   private readonly anchors: net.Server[] = [];
   private readonly anchorPorts: number[] = [];
 
+  /**
+   * Route credentials of this cluster alone. A stopped server's peers keep dialling its route
+   * port; a cluster started later may bind that port, and with the shared name C1 the two would
+   * merge. With its own credentials each cluster refuses the other's routes.
+   */
+  readonly routeAuth = { user: `r${randomBytes(6).toString('hex')}`, password: randomBytes(12).toString('hex') };
+
   private constructor(readonly spec: ClusterSpec, readonly root: string, readonly bin: string) {}
 
   /** Start every node (sequentially, each routing to the ones already up) and wait for a meta leader with all peers. */
@@ -152,13 +159,13 @@ export class JsCluster {
   private routesFor(n: JsNode): string[] {
     const others = this.nodes.filter((x) => x !== n && x.clusterPort !== 0).map((x) => x.clusterPort);
     const ports = [...others, ...this.anchorPorts.slice(0, this.spec.size - others.length)];
-    return ports.map((p) => `nats-route://127.0.0.1:${p}`);
+    return ports.map((p) => `nats-route://${this.routeAuth.user}:${this.routeAuth.password}@127.0.0.1:${p}`);
   }
 
   private writeConfig(n: JsNode): string {
     const file = join(n.dir, `${n.name}.conf`);
     writeFileSync(file, clusterNodeConfig({
-      name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n),
+      name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n), routeAuth: this.routeAuth,
       syncInterval: n.impl === 'tsnats' ? this.spec.tsnatsSyncInterval : undefined,
     }));
     return file;

@@ -153,6 +153,11 @@ export interface NodeConfig {
   advertise?: string;
   /** jetstream `sync_interval` (e.g. "always", "2m"); the server's default when absent */
   syncInterval?: string;
+  /**
+   * cluster `authorization` (routes must carry these credentials in their URLs): a cluster of its
+   * own refuses the routes of any other test cluster that dials a port it now holds.
+   */
+  routeAuth?: { user: string; password: string };
 }
 
 /** The config file text of one clustered JetStream node with the SYS and APP accounts. */
@@ -168,7 +173,8 @@ export function clusterNodeConfig(c: NodeConfig): string {
     `  name: ${c.clusterName}`,
     '  listen: 127.0.0.1:-1',
     c.advertise !== undefined ? `  advertise: "${c.advertise}"` : '',
-    `  routes: [ ${c.routes.join(', ')} ]`,
+    c.routeAuth ? `  authorization { user: "${c.routeAuth.user}", password: "${c.routeAuth.password}" }` : '',
+    `  routes: [ ${c.routes.map((r) => `"${r}"`).join(', ')} ]`,
     '}',
     'accounts {',
     '  SYS { users: [ {user: sys, password: sys} ] }',

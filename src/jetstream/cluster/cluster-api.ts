@@ -32,7 +32,7 @@ import {
   MetaOp, accountOf, encodeConsumerEntry, encodeStreamEntry,
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
-import { holderOf, type ClusteredJetStream } from './js-cluster.js';
+import { holderOf, isReplicated, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
@@ -182,7 +182,7 @@ export class ClusterApi {
       return;
     }
     const holder = holderOf(entry.sa.group);
-    if (entry.sa.group.peers.length > 1) {
+    if (isReplicated(entry.sa)) {
       // Replicated streams: the stream group's leader answers (stream-group.ts), a consumer's
       // requests its consumer group's leader. A nats-server group leader only hears them in the
       // system account (go-import.ts), and CONSUMER.NAMES is 2.9.10's meta leader's.
@@ -402,7 +402,7 @@ export class ClusterApi {
   }
 
   private forwardToHolder(entry: StreamEntry, req: ApiRequest): void {
-    if (entry.sa.group.peers.length > 1) {
+    if (isReplicated(entry.sa)) {
       this.respondFromAssignment(req, entry.sa, ResponseType.StreamCreate, false);
       return;
     }
@@ -431,7 +431,7 @@ export class ClusterApi {
       let group = { ...entry.sa.group };
       let consumers: ConsumerAssignment[] = [];
       if (newReplicas !== oldReplicas) {
-        const leader = newReplicas < entry.sa.group.peers.length ? await this.streamLeaderOf(acc.name, entry) : '';
+        const leader = newReplicas < Math.max(oldReplicas, entry.sa.group.peers.length) ? await this.streamLeaderOf(acc.name, entry) : '';
         // Only the stream leader surely holds every acknowledged message: without one, a
         // scale-down to one replica could keep a replica that misses some (nats-server would
         // keep the first online peer).
@@ -572,7 +572,7 @@ export class ClusterApi {
   private async gatherInfos(account: string, page: StreamEntry[]): Promise<{ infos: unknown[]; missing: string[] }> {
     const results = new Map<string, unknown>();
     const inbox = `_INBOX.JSC.${rand8()}`;
-    const remote = page.filter((e) => e.sa.group.peers.length === 1 && holderOf(e.sa.group) !== this.c.id);
+    const remote = page.filter((e) => !isReplicated(e.sa) && holderOf(e.sa.group) !== this.c.id);
     let done: () => void = () => {};
     const all = new Promise<void>((r) => { done = r; });
     const unsub = remote.length ? this.ctx.subscribe(account, `${inbox}.*`, (subject, _r, _h, payload) => {
@@ -605,7 +605,7 @@ export class ClusterApi {
     const missing: string[] = [];
     for (const e of page) {
       const name = e.sa.stream.name;
-      if (e.sa.group.peers.length > 1) infos.push(this.infoFromAssignment(e.sa));
+      if (isReplicated(e.sa)) infos.push(this.infoFromAssignment(e.sa));
       else if (holderOf(e.sa.group) === this.c.id) {
         const s = this.c.js.jsAccount(account)?.streams.get(name);
         if (s) infos.push(s.info().info);
@@ -655,7 +655,7 @@ export class ClusterApi {
         if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
         if (same) {
           // Replicated: every peer gets it and the consumer's leader answers (js-cluster runForwarded).
-          if (entry.sa.group.peers.length > 1) for (const p of entry.sa.group.peers) this.c.forward(p, req);
+          if (isReplicated(entry.sa)) for (const p of entry.sa.group.peers) this.c.forward(p, req);
           else this.c.forward(holderOf(entry.sa.group), req);
           return;
         }
@@ -665,7 +665,7 @@ export class ClusterApi {
       // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts);
       // ephemerals, and consumers configured with one replica, are R1 on one of them, at random.
       const wantR = Number((cfgJson as Record<string, unknown>).num_replicas ?? 0) || 0;
-      const single = entry.sa.group.peers.length > 1 && (wantR === 1 || (!config.durable_name && wantR === 0));
+      const single = isReplicated(entry.sa) && (wantR === 1 || (!config.durable_name && wantR === 0));
       const online = this.c.onlinePeers();
       const up = entry.sa.group.peers.filter((p) => online.has(p));
       const pool = up.length ? up : entry.sa.group.peers;

@@ -52,6 +52,19 @@ import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 import { consumerInfoSubject, serveLeaderInfo } from './leader-info.js';
 
+/** How often a consumer leader re-checks a stream replica that is not current yet. */
+const STREAM_WAIT_MS = 50;
+
+/**
+ * The stream replica on this server holds everything its group committed, so a consumer may run
+ * on it: its raft node is the leader or a follower current with its leader (heard from lately,
+ * everything known applied), and it is not fetching missing messages from the leader.
+ */
+export function streamReplicaCurrent(sg: Pick<StreamGroup, 'node' | 'stream' | 'catchingUp' | 'stopped'>): boolean {
+  if (sg.stopped || !sg.stream || !sg.node || sg.catchingUp) return false;
+  return sg.node.isCurrent();
+}
+
 /** nats-server monitorConsumer's compaction thresholds. */
 export const CONSUMER_SNAPSHOT = {
   intervalMs: 2 * 60_000,
@@ -121,6 +134,7 @@ export class ConsumerGroup implements RetentionMember {
   private wasLeader = false;
   /** The `$JSC.CI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
+  private waitLogged = false;
   private readonly startedMs = Date.now();
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
@@ -133,6 +147,8 @@ export class ConsumerGroup implements RetentionMember {
   private lastSnapAt = 0;
   private lastSnap: Buffer | undefined;
   private snapTimer: NodeJS.Timeout | undefined;
+  /** Set while this leader waits for its stream replica to be current (startConsumer). */
+  private streamWait: NodeJS.Timeout | undefined;
   /** Pull requests waiting on the leader, as the leader announced them (followers only). */
   private readonly pendingRequests = new Set<string>();
   /** Ack policy and filters of `ca` (re-read when a config update replaces the assignment). */
@@ -224,6 +240,7 @@ export class ConsumerGroup implements RetentionMember {
     // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
     if (!deleting) this.installSnapshot(true);
     if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
+    if (this.streamWait !== undefined) clearTimeout(this.streamWait);
     this.snapTimer = undefined;
     this.unlisten?.();
     this.unlisten = undefined;
@@ -422,6 +439,26 @@ export class ConsumerGroup implements RetentionMember {
 
   // ------------------------------------------------------------------ leadership (processConsumerLeaderChange)
 
+  /**
+   * The consumer leads but its stream's replica here is not current yet (it has not heard from
+   * its leader since starting, is applying, or fetches missing messages with `$JSC`): a Consumer
+   * run now would deliver from an incomplete store, so it starts once the replica is current (as
+   * nats-server's consumer checks that its stream is current). Checked on a short timer: the
+   * consumer's leadership and the stream's state change independently.
+   */
+  private waitForStream(): void {
+    if (this.streamWait !== undefined) return;
+    if (!this.waitLogged) {
+      this.waitLogged = true;
+      this.c.server.log.debug(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': leader waits for its stream replica to be current`);
+    }
+    this.streamWait = setTimeout(() => {
+      this.streamWait = undefined;
+      if (!this.stopped && this.node.isLeader && !this.running) void this.c.enqueue(() => this.startConsumer());
+    }, STREAM_WAIT_MS);
+    this.streamWait.unref();
+  }
+
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
     if (!isLeader && this.wasLeader && quorumLostApplies(this.node.hasQuorum(), this.startedMs, Date.now()) && this.lostQuorum.shouldSend(Date.now())) {
@@ -447,6 +484,10 @@ export class ConsumerGroup implements RetentionMember {
   /** Run the Consumer here, from the replicated state; the first leader answers the create. */
   private async startConsumer(): Promise<void> {
     if (this.stopped || !this.node.isLeader || this.running) return;
+    if (!streamReplicaCurrent(this.sg)) {
+      this.waitForStream();
+      return;
+    }
     const stream = this.sg.stream;
     this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
       () => this.ackPolicy === 'none' && stream.config.retention !== 'limits');

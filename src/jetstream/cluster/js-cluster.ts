@@ -81,6 +81,16 @@ export function holderOf(group: { peers: string[]; preferred?: string }): string
   return group.peers[0] ?? '';
 }
 
+/**
+ * A stream runs as a raft group when its config asks for more than one replica, whatever the
+ * number of peers it has now: an R3 stream left on one server (peers removed with nothing to
+ * replace them) is a raft group of one, as in nats-server, not a plain local stream. Only a
+ * stream configured R1 (created so, or scaled down) is served as a local stream by its holder.
+ */
+export function isReplicated(sa: { stream: Record<string, unknown>; group: { peers: string[] } }): boolean {
+  return (Number(sa.stream.num_replicas ?? 1) || 1) > 1 || sa.group.peers.length > 1;
+}
+
 export class ClusteredJetStream {
   readonly js: JetStreamService;
   readonly server: Server;
@@ -464,7 +474,7 @@ export class ClusteredJetStream {
   // ------------------------------------------------------------------ local assets
 
   private isLocalHolder(sa: StreamAssignment): boolean {
-    return sa.group.peers.length === 1 && holderOf(sa.group) === this.id;
+    return !isReplicated(sa) && holderOf(sa.group) === this.id;
   }
 
   /** The cluster block of STREAM.INFO / create answers for a stream held here. */
@@ -511,7 +521,7 @@ export class ClusteredJetStream {
     const account = accountOf(sa.client);
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
-    if (sa.group.peers.length > 1) {
+    if (isReplicated(sa)) {
       // Replicated: the group's first leader answers a create, its current leader an update.
       await this.streamGroups.assign(entry);
       return;
@@ -576,7 +586,7 @@ export class ClusteredJetStream {
   private async localAssignConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
-    if (entry && entry.sa.group.peers.length > 1) {
+    if (entry && isReplicated(entry.sa)) {
       this.streamGroups.get(account, ca.stream)?.assignConsumer(ca);
       return;
     }
@@ -594,7 +604,7 @@ export class ClusteredJetStream {
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {
     const account = accountOf(ca.client);
     const entry = this.state.stream(account, ca.stream);
-    if (entry && entry.sa.group.peers.length > 1) {
+    if (entry && isReplicated(entry.sa)) {
       // Replicated stream: its peers drop the consumer's group. The consumer group's leader
       // answers, as nats-server's processClusterDeleteConsumer; the meta leader only when that
       // group has no leader (its peers may be down), so a mixed cluster answers once.
@@ -642,7 +652,7 @@ export class ClusteredJetStream {
   private async reconcile(only: string | undefined): Promise<void> {
     for (const [account, e] of [...this.state.all()]) {
       if (only !== undefined && only !== account) continue;
-      if (e.sa.group.peers.length > 1) {
+      if (isReplicated(e.sa)) {
         await this.streamGroups.assign(e);
         const sg = this.streamGroups.get(account, e.sa.stream.name);
         if (sg) for (const ca of e.consumers.values()) sg.assignConsumer(ca);
@@ -973,7 +983,7 @@ export class ClusteredJetStream {
       reservedStore += a.reservedStore();
     }
     let haAssets = 1; // the meta group itself
-    for (const [, e] of this.state.all()) if (e.sa.group.peers.length > 1 && e.sa.group.peers.includes(this.id)) haAssets++;
+    for (const [, e] of this.state.all()) if (isReplicated(e.sa) && e.sa.group.peers.includes(this.id)) haAssets++;
     return {
       name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
       maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,

@@ -38,6 +38,7 @@ const RECONCILE_MS = 250;
  * assignment (handing leadership over first), and the next leader removes it.
  */
 export function reconcileMembership(node: RaftNode, selfId: string, wanted: readonly string[]): boolean {
+  if (!node.isLeader && wanted.length > 0) adoptSurvivors(node, selfId, wanted);
   if (!node.isLeader || wanted.length === 0) return true;
   const current = node.peers();
   const want = new Set(wanted);
@@ -53,6 +54,25 @@ export function reconcileMembership(node: RaftNode, selfId: string, wanted: read
     if (!(e instanceof RaftError)) throw e;
   }
   return false;
+}
+
+/**
+ * No leader, and the peers still assigned cannot reach a quorum of the raft membership (the
+ * others were removed for good, e.g. two stopped servers of an R3 stream with nothing to replace
+ * them): no entry can remove them, so the survivors adopt the assigned peers as the membership and
+ * the group runs on them (a one-server group stays a raft group, as nats-server's). With a leader,
+ * or enough survivors to elect one, the leader's one-at-a-time changes above do it instead.
+ */
+function adoptSurvivors(node: RaftNode, selfId: string, wanted: readonly string[]): void {
+  if (node.leaderId !== '' || !wanted.includes(selfId)) return;
+  const current = node.peers();
+  const staying = wanted.filter((p) => current.includes(p));
+  if (staying.length === current.length || staying.length >= node.quorumNeeded) return;
+  try {
+    node.forceKnownPeers(staying);
+  } catch (e) {
+    if (!(e instanceof RaftError)) throw e;
+  }
 }
 
 /**
