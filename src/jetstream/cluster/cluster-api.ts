@@ -234,7 +234,7 @@ export class ClusterApi {
   /**
    * A request for a replicated stream or consumer whose answering server is a nats-server
    * (docs/interop.md): a local client's request is passed on as its service import would, and
-   * nobody here answers. A tsnats meta leader answers CONSUMER.NAMES for a Go-led stream.
+   * nobody here answers. CONSUMER.NAMES / LIST of a replicated stream are the meta leader's.
    */
   private routeToGoLeader(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
     const c = this.c;
@@ -246,17 +246,15 @@ export class ClusterApi {
         c.forwardAsImport(req);
         return true;
       }
-      if (kind.type === T + 'consumer_list_response') {
-        // As 2.9.10: only the meta leader answers, with each consumer leader's live info ($JSC.CI).
-        if (c.isLeader) answerConsumerList(c, this.ctx, req, entry).catch(() => undefined);
-        return true;
+      // As 2.9.10: only the meta leader answers, from the assignments (NAMES, so also while the
+      // stream group has no leader) or with each consumer leader's live info (LIST, $JSC.CI).
+      if (c.isLeader) {
+        const p = kind.type === T + 'consumer_names_response'
+          ? answerConsumerNames(this.ctx, req, entry.consumers.keys())
+          : answerConsumerList(c, this.ctx, req, entry);
+        p.catch(() => undefined);
       }
-      const sl = c.streamGroups.get(req.accountName, kind.stream)?.node?.leaderId ?? '';
-      if (c.isLeader && sl !== c.id && c.isGoPeer(sl, req.accountName)) {
-        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
-        return true;
-      }
-      return false;
+      return true;
     }
     const sg = c.streamGroups.get(req.accountName, kind.stream);
     const leaderId = kind.k === 'stream' ? sg?.node?.leaderId : sg?.consumers.get(kind.consumer)?.node?.leaderId;
