@@ -34,6 +34,7 @@ import {
 } from './assignments.js';
 import { holderOf, isReplicated, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
+import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
@@ -213,6 +214,11 @@ export class ClusterApi {
         return;
       }
     }
+    if (kind.type === T + 'consumer_list_response' && c.isLeader && holder !== c.id && c.isGoPeer(holder, req.accountName)) {
+      // A nats-server holder leaves CONSUMER.LIST to the meta leader, which gathers it on $JSC.CI.
+      answerConsumerList(c, this.ctx, req, entry).catch(() => undefined);
+      return;
+    }
     if (kind.k === 'consumer' && !entry.consumers.has(kind.consumer)) {
       if (c.isLeader) this.answerNotFound(req, kind.type, 'ConsumerNotFound');
       return;
@@ -228,7 +234,7 @@ export class ClusterApi {
   /**
    * A request for a replicated stream or consumer whose answering server is a nats-server
    * (docs/interop.md): a local client's request is passed on as its service import would, and
-   * nobody here answers. A tsnats meta leader answers CONSUMER.NAMES for a Go-led stream.
+   * nobody here answers. CONSUMER.NAMES / LIST of a replicated stream are the meta leader's.
    */
   private routeToGoLeader(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
     const c = this.c;
@@ -240,13 +246,15 @@ export class ClusterApi {
         c.forwardAsImport(req);
         return true;
       }
-      if (kind.type !== T + 'consumer_names_response') return false;
-      const sl = c.streamGroups.get(req.accountName, kind.stream)?.node?.leaderId ?? '';
-      if (c.isLeader && sl !== c.id && c.isGoPeer(sl, req.accountName)) {
-        answerConsumerNames(this.ctx, req, entry.consumers.keys()).catch(() => undefined);
-        return true;
+      // As 2.9.10: only the meta leader answers, from the assignments (NAMES, so also while the
+      // stream group has no leader) or with each consumer leader's live info (LIST, $JSC.CI).
+      if (c.isLeader) {
+        const p = kind.type === T + 'consumer_names_response'
+          ? answerConsumerNames(this.ctx, req, entry.consumers.keys())
+          : answerConsumerList(c, this.ctx, req, entry);
+        p.catch(() => undefined);
       }
-      return false;
+      return true;
     }
     const sg = c.streamGroups.get(req.accountName, kind.stream);
     const leaderId = kind.k === 'stream' ? sg?.node?.leaderId : sg?.consumers.get(kind.consumer)?.node?.leaderId;
@@ -568,11 +576,16 @@ export class ClusterApi {
     }, this.extraFor(type));
   }
 
-  /** STREAM.LIST: ask each holder for its stream's info (nats-server asks stream leaders on $JSC.SI). */
+  /**
+   * STREAM.LIST: replicated streams and nats-server-held ones from their leaders on $JSC.SI
+   * (list-collect.ts); tsnats R1 holders, which have no stream group, are asked STREAM.INFO.
+   */
   private async gatherInfos(account: string, page: StreamEntry[]): Promise<{ infos: unknown[]; missing: string[] }> {
     const results = new Map<string, unknown>();
     const inbox = `_INBOX.JSC.${rand8()}`;
-    const remote = page.filter((e) => !isReplicated(e.sa) && holderOf(e.sa.group) !== this.c.id);
+    const viaLeader = page.filter((e) => isReplicated(e.sa) || this.c.isGoPeer(holderOf(e.sa.group), account));
+    const collected = collectStreamInfos(this.c, account, viaLeader);
+    const remote = page.filter((e) => !viaLeader.includes(e) && holderOf(e.sa.group) !== this.c.id);
     let done: () => void = () => {};
     const all = new Promise<void>((r) => { done = r; });
     const unsub = remote.length ? this.ctx.subscribe(account, `${inbox}.*`, (subject, _r, _h, payload) => {
@@ -601,12 +614,16 @@ export class ClusterApi {
       clearTimeout(timer);
       unsub();
     }
+    const led = await collected;
     const infos: unknown[] = [];
     const missing: string[] = [];
     for (const e of page) {
       const name = e.sa.stream.name;
-      if (isReplicated(e.sa)) infos.push(this.infoFromAssignment(e.sa));
-      else if (holderOf(e.sa.group) === this.c.id) {
+      if (viaLeader.includes(e)) {
+        const si = led.infos.get(name);
+        if (si) infos.push(si);
+        if (led.missing.has(name)) missing.push(name);
+      } else if (holderOf(e.sa.group) === this.c.id) {
         const s = this.c.js.jsAccount(account)?.streams.get(name);
         if (s) infos.push(s.info().info);
         else missing.push(name);

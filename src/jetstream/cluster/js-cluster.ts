@@ -737,13 +737,13 @@ export class ClusteredJetStream {
   }
 
   /** Publish in the system account (advisories of the asset layer). */
-  publishSystem(subject: string, payload: string): void {
-    this.sys.publish(subject, '', undefined, payload);
+  publishSystem(subject: string, payload: string, reply = ''): void {
+    this.sys.publish(subject, reply, undefined, payload);
   }
 
   /** Subscribe in the system account (a stream leader's `$JSC.SI`); returns the unsubscribe. */
-  subscribeSystem(subject: string, handler: (subject: string, reply: string) => void): () => void {
-    const sid = this.sys.subscribe(subject, (subj, reply) => handler(subj, reply));
+  subscribeSystem(subject: string, handler: (subject: string, reply: string, payload: Buffer) => void): () => void {
+    const sid = this.sys.subscribe(subject, (subj, reply, _h, payload) => handler(subj, reply, payload));
     return () => this.sys.unsubscribe(sid);
   }
 
