@@ -111,6 +111,16 @@ export function writeName(buf: Buffer, off: number, s: string): number {
   return off + buf.write(s, off, 'latin1');
 }
 
+/**
+ * writeName when the caller already has n = nameByteLength(s) (it sized the buffer). When n equals
+ * s.length every unit is ASCII or an escaped byte U+DC80..U+DCFF, and latin1 writes the low byte
+ * of each unit: exactly the original bytes, with no scan. Returns the new offset.
+ */
+export function writeNameSized(buf: Buffer, off: number, s: string, n: number): number {
+  if (n === s.length) return off + buf.write(s, off, n, 'latin1');
+  return writeName(buf, off, s);
+}
+
 function encodeEscaped(s: string): Buffer {
   const parts: Buffer[] = [];
   let start = 0;

@@ -13,6 +13,7 @@
 // throws StreamEntryError (never a RangeError from Buffer reads, never a huge allocation).
 
 import { EntryOp } from './ops.js';
+import { decodeName, nameByteLength, writeNameSized } from '../../protocol/names.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
 import { goJson } from '../api/json.js';
 import { putUvarint, uvarintLen } from '../store/varint.js';
@@ -95,10 +96,10 @@ function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: 
   off += 16;
   out.writeUInt16LE(sl, off);
   off += 2;
-  if (sl) off += out.write(m.subject, off, sl, 'utf8');
+  if (sl) off = writeNameSized(out, off, m.subject, sl);
   out.writeUInt16LE(rl, off);
   off += 2;
-  if (rl) off += out.write(m.reply, off, rl, 'utf8');
+  if (rl) off = writeNameSized(out, off, m.reply, rl);
   const hl = m.hdr ? m.hdr.length : 0;
   out.writeUInt16LE(hl, off);
   off += 2;
@@ -127,8 +128,9 @@ export function encodeStreamMsg(m: StreamMsgEntry, opts: EncodeStreamMsgOptions 
   checkSeq(m.lseq, 'lseq');
   if (m.ts < -(1n << 63n) || m.ts >= 1n << 63n) throw new StreamEntryError('range', 'timestamp outside int64');
   if (m.flags !== undefined) checkSeq(m.flags, 'flags');
-  const sl = Buffer.byteLength(m.subject, 'utf8');
-  const rl = m.reply.length === 0 ? 0 : Buffer.byteLength(m.reply, 'utf8');
+  // Subjects and replies may hold escaped invalid UTF-8 bytes (names.ts): size and write them as sent.
+  const sl = nameByteLength(m.subject);
+  const rl = m.reply.length === 0 ? 0 : nameByteLength(m.reply);
   const hl = m.hdr ? m.hdr.length : 0;
   const ml = m.msg ? m.msg.length : 0;
   if (sl > U16_MAX || rl > U16_MAX || hl > U16_MAX) throw new StreamEntryError('range', 'subject, reply or header over 65535 bytes');
@@ -172,13 +174,13 @@ export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedSt
   const sl = body.readUInt16LE(off);
   off += 2;
   need(sl, 'subject');
-  const subject = sl ? body.toString('utf8', off, off + sl) : '';
+  const subject = sl ? decodeName(body, off, off + sl) : '';
   off += sl;
   need(2, 'reply length');
   const rl = body.readUInt16LE(off);
   off += 2;
   need(rl, 'reply');
-  const reply = rl ? body.toString('utf8', off, off + rl) : '';
+  const reply = rl ? decodeName(body, off, off + rl) : '';
   off += rl;
   need(2, 'header length');
   const hl = body.readUInt16LE(off);

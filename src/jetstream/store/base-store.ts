@@ -3,6 +3,7 @@
 // callbacks. Subclasses only decide where message bytes live.
 
 import { nowNs as defaultNowNs, nsToMs } from './clock.js';
+import { nameByteLength } from '../../protocol/names.js';
 import { StoreError } from './errors.js';
 import { MsgIndex, type Chunk, type IndexMode } from './msg-index.js';
 import { LostData } from './lost-data.js';
@@ -170,7 +171,7 @@ export abstract class BaseStore implements StreamStore {
     const maxPer = cfg.maxMsgsPerSubject!;
     const ss = index.subjects.get(subject);
     const atSubjectLimit = maxPer > 0 && ss !== undefined && ss.msgs >= maxPer;
-    const subjBytes = Buffer.byteLength(subject);
+    const subjBytes = nameByteLength(subject);
     const size = this.msgSize(subjBytes, hdrLen, data.length);
 
     if (discardNewCheck && cfg.discard === 'new') {

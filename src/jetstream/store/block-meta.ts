@@ -7,6 +7,7 @@
 // own crc matches.
 
 import * as fs from 'node:fs';
+import { decodeName, encodeName } from '../../protocol/names.js';
 import { crc32 } from './crc32.js';
 
 const IDX_MAGIC = 0x58495354; // "TSIX"
@@ -97,7 +98,7 @@ export class BlockMeta {
   /** Everything but the trailing crc (left as zero). */
   private encodeBody(blockSize: number, blockCrc: number): Buffer {
     const n = this.n;
-    const subjBufs = this.subjects.map((s) => Buffer.from(s, 'utf8'));
+    const subjBufs = this.subjects.map(encodeName);
     const subjBytes = subjBufs.reduce((a, b) => a + 2 + b.length, 0);
     const pad8 = (x: number): number => (x + 7) & ~7;
     const head = HEAD;
@@ -201,7 +202,7 @@ export class BlockMeta {
       const l = buf.readUInt16LE(off);
       off += 2;
       if (off + l > buf.length - 4) return undefined;
-      const s = buf.toString('utf8', off, off + l);
+      const s = decodeName(buf, off, off + l);
       off += l;
       m.subjects.push(s);
       m.subjIds.set(s, i);

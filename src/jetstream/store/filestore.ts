@@ -42,6 +42,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { decodeName } from '../../protocol/names.js';
 import { BaseStore, type RemoveKind } from './base-store.js';
 import { BlockMeta } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
@@ -1269,7 +1270,7 @@ export class FileStore extends BaseStore {
       // Records replay ignores (sequence already passed) and erased ones are dead on disk.
       if ((rv.type === REC_MSG && rv.seq <= this.index.lastSeq) || rv.type === REC_ERASED) blk.deadOnDisk++;
       if (rv.type === REC_MSG) {
-        const subject = buf.toString('utf8', rv.subjStart, rv.subjStart + rv.subjLen);
+        const subject = decodeName(buf, rv.subjStart, rv.subjStart + rv.subjLen);
         const size = this.msgSize(rv.subjLen, rv.hdrLen > 0 ? rv.hdrLen : 0, rv.dataLen);
         this.applyMsg(blk, rv.seq, rv.ts, subject, size, off, rv.len, rv.ttlSec);
       } else if (rv.type === REC_ERASED) {

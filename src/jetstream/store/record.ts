@@ -17,6 +17,7 @@
 // ERASED: a MSG overwritten in place by eraseMsg (same length, seq and ts kept, zero payload,
 // valid crc); it still consumes its sequence on replay.
 
+import { writeNameSized } from '../../protocol/names.js';
 import { crc32 } from './crc32.js';
 
 export const REC_MSG = 1;
@@ -70,8 +71,8 @@ export function encodeMsg(buf: Buffer, off: number, seq: number, ts: bigint, sub
     buf.writeUInt32LE(hdr.length, off);
     off += 4;
   }
-  // ASCII subjects (byte length == string length) take the faster latin1 path; same bytes.
-  off += buf.write(subject, off, subjectBytes, subjectBytes === subject.length ? 'latin1' : 'utf8');
+  // subjectBytes is nameByteLength(subject): invalid UTF-8 bytes kept by the parser go back to disk as sent.
+  off = writeNameSized(buf, off, subject, subjectBytes);
   if (hdr) {
     buf.set(hdr, off);
     off += hdr.length;

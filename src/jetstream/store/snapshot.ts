@@ -6,6 +6,7 @@
 // and interior deletes come back identical.
 
 import { decodeConsumerState, encodeConsumerState } from './consumer-state-codec.js';
+import { decodeName, encodeName } from '../../protocol/names.js';
 import { StoreError } from './errors.js';
 import type { ConsumerState, ConsumerStore, StreamStore } from './types.js';
 
@@ -41,7 +42,7 @@ export async function* snapshotStore(store: StreamStore, consumers: SnapConsumer
     const m = store.loadNextMsg('', seq);
     if (!m || m.seq > st.lastSeq) break;
     seq = m.seq + 1;
-    const subj = Buffer.from(m.subject);
+    const subj = encodeName(m.subject);
     const hdrLen = m.headers ? m.headers.length : 0;
     const p = Buffer.allocUnsafe(8 + 8 + 2 + 4 + subj.length + hdrLen + m.data.length);
     p.writeBigUInt64LE(BigInt(m.seq), 0);
@@ -105,7 +106,7 @@ export async function restoreSnapshot(store: StreamStore, chunks: AsyncIterable<
       const sl = p.readUInt16LE(16);
       const hl = p.readUInt32LE(18);
       let off = 22;
-      const subject = p.toString('utf8', off, off + sl);
+      const subject = decodeName(p, off, off + sl);
       off += sl;
       let hdr: Buffer | undefined;
       if (hl !== NO_HDR) {
