@@ -21,6 +21,7 @@ import { authenticatorFromOptions } from './options-auth.js';
 import { operatorAuthenticator } from './jwt-auth.js';
 import { JwtResolverService } from './jwt-resolver-service.js';
 import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.js';
+import { AcceptQueue } from './accept-queue.js';
 import { writePidFile, PortsFile } from './files.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
 
@@ -113,6 +114,8 @@ export class Server implements ClientHost, AccountHost {
   private infoBaseAuth = '';
   private listener: net.Server | null = null;
   private readonly sockets = new Set<ByteStream>();
+  /** client-port sockets accepted but not yet started (a burst is started in batches) */
+  private readonly acceptQueue = new AcceptQueue((socket) => this.acceptClient(socket));
   private readonly subsystems: Subsystem[] = [];
   private readonly startedSubsystems: Subsystem[] = [];
   private routeBridge: RouteBridge | null = null;
@@ -367,7 +370,8 @@ export class Server implements ClientHost, AccountHost {
       this.startedSubsystems.push(s);
     }
 
-    const listener = net.createServer({ noDelay: true });
+    // Paused until the accept queue starts the client (see accept-queue.ts).
+    const listener = net.createServer({ noDelay: true, pauseOnConnect: true });
     listener.on('connection', (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(err);
@@ -408,7 +412,7 @@ export class Server implements ClientHost, AccountHost {
   }
 
   private accept(socket: net.Socket): void {
-    this.acceptClient(socket);
+    this.acceptQueue.push(socket);
   }
 
   /**
@@ -464,6 +468,7 @@ export class Server implements ClientHost, AccountHost {
       }
     }
     this.startedSubsystems.length = 0;
+    this.acceptQueue.clear();
     for (const c of [...this.clients.values()]) c.close(CloseReason.SERVER_SHUTDOWN, true);
     // Sockets still draining an -ERR are cut so the listener can close.
     for (const s of this.sockets) s.destroy();
