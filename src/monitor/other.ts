@@ -5,6 +5,7 @@ import type { Server } from '../server/server.js';
 import { SERVER_VERSION } from '../server/server.js';
 import { goTime } from './format.js';
 import { clusterSource } from './sources.js';
+import { liveSection } from './live-page.js';
 
 export function routez(server: Server, opts: { subscriptions?: boolean; subscriptionsDetail?: boolean }): Record<string, unknown> {
   const c = clusterSource(server);
@@ -74,7 +75,7 @@ const LINKS: [string, string][] = [
   ['Expvar', '/debug/vars'],
 ];
 
-/** The HTML index page at the base path, with links relative to it. */
+/** The HTML index page at the base path: nats-server's links (relative to it), then the live cluster view. */
 export function rootPage(basePath: string): string {
   const link = (p: string): string => '.' + joinPath(basePath, p);
   const items = LINKS.map(([label, p], i) =>
@@ -99,6 +100,7 @@ export function rootPage(basePath: string): string {
 	<br/>
 ${items}
 	<a href=https://docs.nats.io/running-a-nats-service/nats_admin/monitoring class="help">Help</a>
+	${liveSection(link)}
 	</body>
 </html>`;
 }

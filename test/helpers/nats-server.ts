@@ -20,7 +20,7 @@ export function inCI(): boolean {
   return v !== '' && v !== 'false' && v !== '0';
 }
 
-interface Lookup { path?: string; missing?: string }
+export interface Lookup { path?: string; missing?: string }
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -33,7 +33,7 @@ function isExecutableFile(p: string): boolean {
 }
 
 /** Finds `name` via the env var `envVar` (a path, or a bare name looked up on PATH) or PATH. */
-function lookup(name: string, envVar: string): Lookup {
+export function lookup(name: string, envVar: string): Lookup {
   const override = process.env[envVar];
   if (override !== undefined && override !== '') {
     if (override.includes('/') || isAbsolute(override)) {
@@ -56,14 +56,14 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-function skipReason(l: Lookup): string | false {
+export function skipReason(l: Lookup): string | false {
   if (l.path !== undefined) return false;
   // In CI the test runs and fails where it needs the program (see require*()).
   if (inCI()) return false;
   return l.missing!;
 }
 
-function required(l: Lookup, what: string): string {
+export function required(l: Lookup, what: string): string {
   if (l.path !== undefined) return l.path;
   throw new Error(`${l.missing}: ${what}${inCI() ? ' (CI=true: .ci/run must install it; this check may not be skipped in CI)' : ''}`);
 }
