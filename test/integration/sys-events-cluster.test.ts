@@ -23,7 +23,7 @@ test('connect/disconnect events of one server reach the system account of the ot
   await waitRemoteInterest(b, '$SYS.ACCOUNT.$G.CONNECT', true, a.h.server.systemAccount.name);
 
   const nc = await connect({ servers: b.h.clientUrl, name: 'on-b', reconnect: false });
-  await waitUntil(() => seen.some((e) => e.subject === '$SYS.ACCOUNT.$G.CONNECT'), 5000, 'connect event from B');
+  await waitUntil(() => seen.some((e) => e.subject === '$SYS.ACCOUNT.$G.CONNECT'), 15_000, 'connect event from B');
   const ev = seen.find((e) => e.subject === '$SYS.ACCOUNT.$G.CONNECT')!.body;
   assert.equal(ev.server.id, b.h.server.serverId);
   assert.equal(ev.server.name, 'B');
@@ -35,12 +35,12 @@ test('connect/disconnect events of one server reach the system account of the ot
     assert.equal(b.cluster.hasRemoteInterest('$G', subject), false, subject);
   }
   // so the account's CONNZ request is answered by the server the client is on
-  const r = (await nc.request('$SYS.REQ.ACCOUNT.PING.CONNZ', '', { timeout: 3000 })).json<any>();
+  const r = (await nc.request('$SYS.REQ.ACCOUNT.PING.CONNZ', '', { timeout: 10_000 })).json<any>();
   assert.equal(r.server.id, b.h.server.serverId);
   assert.equal(r.data.connections[0].name, 'on-b');
 
   await nc.close();
-  await waitUntil(() => seen.some((e) => e.subject === '$SYS.ACCOUNT.$G.DISCONNECT'), 5000, 'disconnect event from B');
+  await waitUntil(() => seen.some((e) => e.subject === '$SYS.ACCOUNT.$G.DISCONNECT'), 15_000, 'disconnect event from B');
   const gone = seen.find((e) => e.subject === '$SYS.ACCOUNT.$G.DISCONNECT')!.body;
   assert.equal(gone.server.id, b.h.server.serverId);
   assert.equal(gone.reason, 'Client Closed');

@@ -58,15 +58,15 @@ async function observe(port: number): Promise<Observed> {
   const seenByA: string[] = [];
   a.subscribe('$SYS.>', { callback: (_e, m) => { seenByA.push(m.subject); } });
   a.publish('foo', 'hi');
-  const aConnz = (await a.request('$SYS.REQ.ACCOUNT.PING.CONNZ', '', { timeout: 3000 })).json();
-  const aStatz = (await a.request('$SYS.REQ.ACCOUNT.PING.STATZ', '', { timeout: 3000 })).json();
+  const aConnz = (await a.request('$SYS.REQ.ACCOUNT.PING.CONNZ', '', { timeout: 10_000 })).json();
+  const aStatz = (await a.request('$SYS.REQ.ACCOUNT.PING.STATZ', '', { timeout: 10_000 })).json();
   // not imported: only A's own subscriber hears it, nobody answers
   const aServerPing = await a.request('$SYS.REQ.SERVER.PING', '', { timeout: 300 }).then(() => 'answered', (e: Error) => e.message);
-  await waitUntil(() => got.some((m) => m.subject.endsWith('.CONNECT')), 5000, 'connect event');
-  const connsReq = (await sys.request('$SYS.REQ.ACCOUNT.A.CONNS', '', { timeout: 3000 })).json();
+  await waitUntil(() => got.some((m) => m.subject.endsWith('.CONNECT')), 15_000, 'connect event');
+  const connsReq = (await sys.request('$SYS.REQ.ACCOUNT.A.CONNS', '', { timeout: 10_000 })).json();
   await a.close();
   await waitUntil(() => got.some((m) => m.subject.endsWith('.DISCONNECT'))
-    && got.some((m) => m.subject.endsWith('.SERVER.CONNS') && m.json<{ conns: number }>().conns === 0), 5000, 'disconnect events');
+    && got.some((m) => m.subject.endsWith('.SERVER.CONNS') && m.json<{ conns: number }>().conns === 0), 15_000, 'disconnect events');
   const connsReqAfter = await sys.request('$SYS.REQ.ACCOUNT.A.CONNS', '', { timeout: 300 }).then(() => 'answered', (e: Error) => e.message);
   await sys.close();
   const one = (suffix: string): any => got.find((m) => m.subject === `$SYS.ACCOUNT.A.${suffix}`)!.json();
@@ -161,6 +161,6 @@ test('an account created after start-up gets its $SYS imports too', async (t) =>
   const replies: any[] = [];
   ic.subscribe('reply.here', (_s, _r, _h, payload) => { replies.push(JSON.parse(payload.toString())); });
   ic.publish('$SYS.REQ.ACCOUNT.PING.STATZ', 'reply.here', undefined, JSON.stringify({ include_unused: true }));
-  await waitUntil(() => replies.length === 1, 5000, 'STATZ answer in LATER');
+  await waitUntil(() => replies.length === 1, 15_000, 'STATZ answer in LATER');
   assert.equal(replies[0].data.account_statz[0].acc, 'LATER');
 });
