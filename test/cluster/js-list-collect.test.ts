@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type Impl } from './js-cluster-harness.js';
-import { MIXES, createStream, leadMeta, leadStream, type ClusterBlock } from './js-mixed-helpers.js';
+import { JsCluster, apiRequest, pollUntil, skipReason, type Impl } from './js-cluster-harness.js';
+import { MIXES, createStream, leadMeta, leadStream, type ClusterBlock, startMixed } from './js-mixed-helpers.js';
 
 interface ListReply {
   type: string;
@@ -88,9 +88,7 @@ describe(`clustered lists, tsnats meta leader, nats-server stream leader: ${mix.
   let ncs: NatsConnection[];
   let sys: NatsConnection;
   before(async () => {
-    c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
-    ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
-    sys = await c.connect(c.nodes[0]!, SYS);
+    ({ c, ncs, sys } = await startMixed(mix.impls));
   });
   after(async () => {
     await c?.shutdown();

@@ -199,6 +199,18 @@ for (const impl of IMPLS) {
     });
 
     let rsBefore: Record<string, unknown> | undefined;
+    /** Every server, through a client of its own, reports `want` (waiting for it to settle). */
+    const expectStateEverywhere = async (want: Record<string, unknown>): Promise<void> => {
+      for (const n of c.nodes) {
+        const ncn = await c.connect(n);
+        const now = await pollUntil(async () => {
+          const s = await snapshot(ncn);
+          return JSON.stringify(s) === JSON.stringify(want) ? s : undefined;
+        }, `the state before the restart via ${n.name}`).catch(async () => snapshot(ncn));
+        assert.deepEqual(now, want, `state via ${n.name}`);
+        await ncn.close();
+      }
+    };
 
     test('a restart of every server (kill -9) recovers the same streams, consumers, placement and messages', async () => {
       const nc = await c.connect(c.nodes[0]!);
@@ -219,16 +231,8 @@ for (const impl of IMPLS) {
       await Promise.all(c.nodes.map((n) => c.kill(n)));
       for (const n of c.nodes) await c.restart(n);
       await c.waitMetaLeader();
-      for (const n of c.nodes) {
-        const ncn = await c.connect(n);
-        // Every server answers for the whole cluster again (asset requests go to the holders).
-        const now = await pollUntil(async () => {
-          const s = await snapshot(ncn);
-          return JSON.stringify(s) === JSON.stringify(before) ? s : undefined;
-        }, `the state before the restart via ${n.name}`).catch(async () => snapshot(ncn));
-        assert.deepEqual(now, before, `state via ${n.name}`);
-        await ncn.close();
-      }
+      // Every server answers for the whole cluster again (asset requests go to the holders).
+      await expectStateEverywhere(before);
     });
 
     test('a graceful restart of every server (SIGTERM, which snapshots the meta state) recovers the same state', async () => {
@@ -236,15 +240,7 @@ for (const impl of IMPLS) {
       await Promise.all(c.nodes.map((n) => c.stop(n)));
       for (const n of c.nodes) await c.restart(n);
       await c.waitMetaLeader();
-      for (const n of c.nodes) {
-        const ncn = await c.connect(n);
-        const now = await pollUntil(async () => {
-          const s = await snapshot(ncn);
-          return JSON.stringify(s) === JSON.stringify(rsBefore) ? s : undefined;
-        }, `the state before the restart via ${n.name}`).catch(async () => snapshot(ncn));
-        assert.deepEqual(now, rsBefore, `state via ${n.name}`);
-        await ncn.close();
-      }
+      await expectStateEverywhere(rsBefore!);
     });
   });
 }

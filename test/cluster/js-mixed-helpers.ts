@@ -3,7 +3,7 @@
 // waiting for each server's own replica state (its /jsz, js-repl-snapshot-helpers.ts localState).
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { apiRequest, pollUntil, type ApiReply, type Impl, type JsCluster, type JsNode } from './js-cluster-harness.js';
+import { JsCluster, SYS, apiRequest, pollUntil, type ApiReply, type Impl, type JsNode } from './js-cluster-harness.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
 export const MIXES: { label: string; impls: Impl[] }[] = [
@@ -136,4 +136,12 @@ export async function createStream<T extends { error?: ApiError } = StreamInfo>(
     const r = await apiRequest<T>(nc, `$JS.API.STREAM.CREATE.${cfg.name}`, cfg);
     return r.first?.error?.err_code === 10005 ? undefined : r;
   }, `STREAM.CREATE ${cfg.name} placed`, 30_000, 250);
+}
+
+/** A 3-server mixed cluster (`impls` per server), a client on every server and a system-account client on the first. */
+export async function startMixed(impls: Impl[]): Promise<{ c: JsCluster; ncs: NatsConnection[]; sys: NatsConnection }> {
+  const c = await JsCluster.start({ impl: 'nats-server', size: 3, impls });
+  const ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
+  const sys = await c.connect(c.nodes[0]!, SYS);
+  return { c, ncs, sys };
 }

@@ -13,8 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { JsCluster, SYS, apiRequest, skipReason } from './js-cluster-harness.js';
-import { MIXES, createStream, infoEverywhere, leadGroup, leadMeta, leadStream, replicaStates, type ClusterBlock, type ApiError } from './js-mixed-helpers.js';
+import { type JsCluster, apiRequest, skipReason } from './js-cluster-harness.js';
+import { MIXES, createStream, infoEverywhere, leadGroup, leadMeta, leadStream, replicaStates, type ClusterBlock, type ApiError, startMixed } from './js-mixed-helpers.js';
 
 interface ConsumerInfo {
   type: string;
@@ -37,9 +37,7 @@ for (const mix of MIXES) {
     let ncs: NatsConnection[];
     let sys: NatsConnection;
     before(async () => {
-      c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
-      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
-      sys = await c.connect(c.nodes[0]!, SYS);
+      ({ c, ncs, sys } = await startMixed(mix.impls));
     });
     after(async () => {
       await c?.shutdown();

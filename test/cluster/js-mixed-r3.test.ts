@@ -14,8 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { MIXES, createStream, leadMeta, leadStream, replicaStates, streamInfoEverywhere } from './js-mixed-helpers.js';
+import { type JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
+import { MIXES, createStream, leadMeta, leadStream, replicaStates, streamInfoEverywhere, startMixed } from './js-mixed-helpers.js';
 import { localState } from './js-repl-snapshot-helpers.js';
 
 for (const mix of MIXES) {
@@ -24,9 +24,7 @@ for (const mix of MIXES) {
     let ncs: NatsConnection[];
     let sys: NatsConnection;
     before(async () => {
-      c = await JsCluster.start({ impl: 'nats-server', size: 3, impls: mix.impls });
-      ncs = await Promise.all(c.nodes.map((n) => c.connect(n)));
-      sys = await c.connect(c.nodes[0]!, SYS);
+      ({ c, ncs, sys } = await startMixed(mix.impls));
     });
     after(async () => {
       await c?.shutdown();
