@@ -35,6 +35,7 @@ import {
   writePeerStateFileLater,
   writeTermVoteLater,
   STATE_LOST_FILE,
+  SNAPSHOTS_DIR,
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
@@ -53,6 +54,17 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './types.js';
+
+/**
+ * Drop a stopped node's log and snapshots so that it restarts as a node that lost its state (its
+ * term, vote and peers stay). The lost-state marker is made durable before anything is deleted:
+ * a crash half way must leave a node that still knows it may not vote or lead until a leader has
+ * caught it up, never an empty log that counts as an ordinary member.
+ */
+export function resetNodeStorage(storeDir: string, fsx: RaftFs = realRuntime.fs): void {
+  writeFileDurable(join(storeDir, STATE_LOST_FILE), Buffer.from('state reset; cleared once a leader caught this node up\n'), storeDir, fsx);
+  for (const d of ['wal', SNAPSHOTS_DIR]) fsx.rmSync(join(storeDir, d), { recursive: true, force: true });
+}
 
 export interface RaftNodeOptions {
   /** Group name (`_meta_`, `S-R3F-...`, `C-R3F-...`). */

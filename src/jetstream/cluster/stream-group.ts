@@ -37,7 +37,7 @@ import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapsho
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
 import { snapshotDue, streamSnapshotPolicy, walSegmentBytes, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
-import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, resetNodeStorage, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { jsErr, jsErrText } from '../api/errors.js';
@@ -221,7 +221,7 @@ export class StreamGroup {
       this.abandon();
       this.catchupServer.setActive(false);
       stopGroupNode(this.node, undefined, false);
-      for (const d of ['wal', 'snapshots']) rmSync(join(this.dir, d), { recursive: true, force: true });
+      resetNodeStorage(this.dir);
       this.decided = false;
       this.trusted = 0;
       this.applier.importState({ clfs: 0 });
