@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
 import { LeafParser, type LeafProtocolHandler } from './leaf-parser.js';
+import { encodeName, nameByteLength, writeNameSized } from '../protocol/names.js';
 
 export interface LeafHost {
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void;
@@ -81,7 +82,8 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
 
   send(s: string | Buffer): void {
     if (this.closed) return;
-    this.out.push(typeof s === 'string' ? Buffer.from(s) : s);
+    // Control lines carry subjects and queues: written back with their exact bytes (protocol/names.ts).
+    this.out.push(typeof s === 'string' ? encodeName(s) : s);
     if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(this.flush);
@@ -125,9 +127,9 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
     const head = msg.hdrLen > 0 ? `HMSG ${subject}${mid} ${msg.hdrLen} ${data.length}\r\n` : `LMSG ${subject}${mid} ${data.length}\r\n`;
     // One buffer per message: the control line, a copy of the payload (the caller's view is
     // only valid during this call) and CRLF.
-    const hl = Buffer.byteLength(head);
+    const hl = nameByteLength(head);
     const b = Buffer.allocUnsafe(hl + data.length + 2);
-    b.write(head, 0);
+    writeNameSized(b, 0, head, hl);
     data.copy(b, hl);
     b[hl + data.length] = 13;
     b[hl + data.length + 1] = 10;
@@ -204,9 +206,9 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
     const msg = this.inMsg;
     msg.origin.account = acc.name;
     msg.subject = subject;
-    msg.subjectBytes = Buffer.from(subject);
+    msg.subjectBytes = encodeName(subject);
     msg.reply = reply;
-    msg.replyBytes = reply === '' ? null : Buffer.from(reply);
+    msg.replyBytes = reply === '' ? null : encodeName(reply);
     msg.hdrLen = hdrLen;
     msg.data = data;
     acc.deliverFromLeaf(msg, this, queues);

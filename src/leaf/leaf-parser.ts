@@ -8,6 +8,8 @@
 // Leaf links carry far less traffic than client ports, so this parser favours simplicity:
 // it copies partial input and tokenises each control line with split.
 
+import { decodeName } from '../protocol/names.js';
+
 export interface LeafProtocolHandler {
   onInfo(json: string): void;
   onConnect(json: string): void;
@@ -62,7 +64,8 @@ export class LeafParser {
         if (b.length - p > this.maxControlLine) return new LeafParseError('control line too long', 'Maximum Control Line Exceeded');
         break;
       }
-      const line = b.toString('utf8', p, nl > p && b[nl - 1] === 13 ? nl - 1 : nl);
+      // decodeName keeps invalid UTF-8 bytes of subjects and queues recoverable (protocol/names.ts).
+      const line = decodeName(b, p, nl > p && b[nl - 1] === 13 ? nl - 1 : nl);
       p = nl + 1;
       const err = this.line(line);
       if (err !== undefined) return err;

@@ -230,3 +230,24 @@ test('leaf: bad input on the leaf port closes that link only', async (t) => {
   hc.publish('still.ok', 'yes');
   await waitUntil(() => got.length === 1, 5000, 'message');
 });
+
+test('leaf: subjects with invalid UTF-8 cross the link byte for byte (LS+ and LMSG) and do not match each other', async (t) => {
+  const { hub, leaf } = await hubAndLeaf(t);
+  const raw = (s: string): Buffer => Buffer.from(s, 'latin1');
+  const sub = (await RawClient.connectInfo(leaf.server.port)).c;
+  const pub = (await RawClient.connectInfo(hub.server.port)).c;
+  t.after(() => { sub.close(); pub.close(); });
+  sub.send(raw('CONNECT {"verbose":false}\r\nSUB t.\xff 1\r\nSUB t.\xfe 2\r\n'));
+  await sub.flushPing();
+  pub.send(raw('CONNECT {"verbose":false}\r\n'));
+  await pub.flushPing();
+  // The hub decodes the leaf's LS+ lines: two distinct subjects, neither the U+FFFD one.
+  const subjectsOnHub = (): string[] => [...hub.server.globalAccount.sublist.all()].map((s) => s.subject);
+  await waitUntil(() => subjectsOnHub().filter((x) => x.startsWith('t.')).length === 2, 5000, 'both subjects on the hub');
+  pub.send(raw('PUB t.\xff 1\r\nA\r\nPUB t.\xfe 1\r\nB\r\nPUB t.\xef\xbf\xbd 1\r\nC\r\n'));
+  await pub.flushPing();
+  const got = await sub.waitFor((s) => s.includes('B\r\n'));
+  assert.equal(got, 'MSG t.\xff 1 1\r\nA\r\nMSG t.\xfe 2 1\r\nB\r\n');
+  const more = await sub.flushPing();
+  assert.ok(!more.includes('C\r\n'), 'the U+FFFD subject matched nobody');
+});
