@@ -137,7 +137,8 @@ export function parsePermissions(n: ConfNode, c: Collector): Permissions {
 
 // ---- users ----------------------------------------------------------------------
 
-function stringArray(field: string, n: ConfNode, c: Collector): string[] | undefined {
+/** A string or an array of strings (config fields that take either); errors go to the collector. */
+export function stringArray(field: string, n: ConfNode, c: Collector): string[] | undefined {
   if (n.kind === 'string') return [n.value];
   if (n.kind === 'array') {
     const out: string[] = [];

@@ -4,7 +4,7 @@
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, bool, entries, goType, int, optionalPortFromConfig, parseListen, str, strictDurationMs } from './load-util.js';
 import { parseTls } from './load-blocks.js';
-import { noAuthUserError } from './load-auth.js';
+import { noAuthUserError, stringArray } from './load-auth.js';
 import type { Options, WebsocketOptions } from './options.js';
 
 export function defaultWebsocketOptions(): WebsocketOptions {
@@ -48,7 +48,7 @@ export function parseWebsocket(n: ConfNode, c: Collector): WebsocketOptions {
         case 'allow_origin':
         case 'origins':
         case 'origin':
-          w.allowedOrigins = stringArray(v, 'allowed origins', c);
+          w.allowedOrigins = stringArray('allowed origins', v, c) ?? [];
           break;
         case 'handshake_timeout':
           if (v.kind === 'integer') w.handshakeTimeoutMs = v.value * 1000;
@@ -103,17 +103,6 @@ function parseSimpleAuth(n: ConfNode, w: WebsocketOptions, c: Collector): void {
       }
     });
   }
-}
-
-function stringArray(n: ConfNode, field: string, c: Collector): string[] {
-  if (n.kind === 'string') return [n.value];
-  if (n.kind !== 'array') throw ConfigError.at(n, `error parsing ${field}: unsupported type ${goType(n)}`);
-  const out: string[] = [];
-  for (const e of n.value) {
-    if (e.kind === 'string') out.push(e.value);
-    else c.error(e, `error parsing ${field}: unsupported type in array ${goType(e)}`);
-  }
-  return out;
 }
 
 /** nats-server validateWebsocketOptions: the reason the server refuses to start, or undefined. */
