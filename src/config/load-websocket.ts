@@ -121,9 +121,8 @@ export function validateWebsocketOptions(o: Options): string | undefined {
     if (w.username) return 'websocket authentication username not compatible with presence of users/nkeys';
     if (w.token) return 'websocket authentication token not compatible with presence of users/nkeys';
   }
-  // tsnats has no operator/JWT mode, so a JWT cookie can never be checked: refused as nats-server
-  // refuses it without trusted operators or keys.
-  if (w.jwtCookie) {
+  // A JWT cookie can only be checked against trusted operators (operator mode).
+  if (w.jwtCookie && o.operatorMode === undefined) {
     return `trusted operators or trusted keys configuration is required for JWT authentication via cookie ${JSON.stringify(w.jwtCookie)}`;
   }
   return undefined;

@@ -514,6 +514,8 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.PROTOCOL_VIOLATION, true);
       return false;
     }
+    // A websocket client without a JWT in CONNECT uses the one of its handshake cookie (nats-server).
+    if (!opts.jwt && this.socket.cookieJwt) opts.jwt = this.socket.cookieJwt;
     const first = !this.connectReceived;
     if (first) this.rttMs = Math.max(0.001, Date.now() - this.startMs);
     this.opts = opts;

@@ -26,6 +26,8 @@ export interface ByteStream {
   /** Stop and restart reading (input is held while a CONNECT is checked asynchronously). */
   pause(): unknown;
   resume(): unknown;
+  /** A websocket's user JWT from the handshake's cookie (websocket `jwt_cookie`), used when CONNECT has none. */
+  readonly cookieJwt?: string;
   /** Told why the connection ends before end()/destroy() (a websocket sends it in its close frame). */
   closing?(reason: string): void;
 }

@@ -166,3 +166,21 @@ function splitHostPort(hp: string, tls: boolean): { host: string; port: string }
   }
   return { host: host.toLowerCase(), port: port || defaultPort(tls) };
 }
+
+/**
+ * The value of cookie `name` in the request's Cookie header(s), as Go's Request.Cookie finds it
+ * (first match; surrounding double quotes removed), or undefined.
+ */
+export function requestCookie(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers.cookie;
+  if (v === undefined) return undefined;
+  for (const line of Array.isArray(v) ? v : [v]) {
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+      const value = part.slice(eq + 1).trim();
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+    }
+  }
+  return undefined;
+}

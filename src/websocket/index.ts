@@ -10,7 +10,7 @@ import type { ClientAuthenticator } from '../core/auth-hook.js';
 import type { ClientConn } from '../core/client.js';
 import type { Server, Subsystem } from '../server/server.js';
 import { authenticatorFromOptions } from '../server/options-auth.js';
-import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, wantsNoMasking } from './handshake.js';
+import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, requestCookie, wantsNoMasking } from './handshake.js';
 import { WsStream } from './transport.js';
 import { secureContextOptions } from '../tls/settings.js';
 import { joinHostPort } from '../server/listeners.js';
@@ -113,7 +113,8 @@ export class WebsocketListener implements Subsystem {
     const fwd = req.headers['x-forwarded-for'];
     const fwdIp = (Array.isArray(fwd) ? fwd[0] : fwd)?.trim();
     const ip = fwdIp !== undefined && net.isIP(fwdIp) !== 0 ? fwdIp : raw.remoteAddress;
-    const stream = new WsStream(raw, ip, raw.remotePort, { requireMask: !noMasking, compress, maxMessageBytes: MAX_MESSAGE_BYTES });
+    const cookieJwt = this.opts.jwtCookie ? requestCookie(req, this.opts.jwtCookie) : undefined;
+    const stream = new WsStream(raw, ip, raw.remotePort, { requireMask: !noMasking, compress, maxMessageBytes: MAX_MESSAGE_BYTES, cookieJwt });
     if (this.server === null || !this.server.acceptClient(stream, this.conn)) raw.destroy();
   }
 

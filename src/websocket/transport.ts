@@ -57,12 +57,15 @@ export interface WsStreamOptions {
   compress: boolean;
   /** largest (inflated or fragmented) message accepted */
   maxMessageBytes: number;
+  /** the user JWT of the handshake's `jwt_cookie` cookie */
+  cookieJwt?: string;
 }
 
 export class WsStream implements ByteStream, FrameHandler {
   private onBytes: ((data: Buffer) => void) | null = null;
   private readonly onErrors: ((err: Error) => void)[] = [];
   private readonly decoder: FrameDecoder;
+  readonly cookieJwt: string | undefined;
   private corked = 0;
   private held: Buffer[] = [];
   private closeStatus: number = Status.NORMAL;
@@ -75,6 +78,7 @@ export class WsStream implements ByteStream, FrameHandler {
     private readonly opts: WsStreamOptions,
   ) {
     this.decoder = new FrameDecoder(this, opts.requireMask, opts.maxMessageBytes);
+    this.cookieJwt = opts.cookieJwt;
     raw.on('data', (buf: Buffer) => this.decoder.feed(buf));
     raw.on('error', (err: Error) => {
       for (const f of this.onErrors) f(err);

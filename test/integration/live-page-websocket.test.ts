@@ -1,34 +1,25 @@
-// A page in headless Chromium speaks NATS over the browser's own WebSocket to the tsnats
-// websocket port: it subscribes, publishes, receives its message back and writes it into the
-// DOM, which the test reads. A TCP client on the same subject sees the browser's message too.
+// Pages in headless Chromium speak NATS over the browser's own WebSocket to the tsnats websocket
+// port and write what they saw into the DOM, which the tests read: one with the raw protocol
+// (subscribe, publish, receive its message back; a TCP client sees it too), one with the
+// official client using a KV bucket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { startTestServer } from '../helpers/server.js';
-import { pollUntil } from '../helpers/wait.js';
 import { wsBlock, wsUrl } from '../helpers/ws.js';
-import { chromiumSkip, dumpDom } from '../helpers/chromium.js';
+import { chromiumSkip } from '../helpers/chromium.js';
+import { resultPage, servePage } from '../helpers/page-server.js';
+import { browserBundle } from '../helpers/browser-bundle.js';
+import { startTsnatsJs } from '../helpers/js-conn.js';
 
-/**
- * The page. Once its socket is open it holds a request to /hold open: Chromium's virtual time
- * does not advance (so --dump-dom does not fire) while a fetch is pending, and the test server
- * answers /hold only once the page has posted /done, after writing its result into the DOM.
- * (Holding from the very start instead stalled the socket in some runs.)
- */
+/** The page: raw NATS protocol over the browser's WebSocket. */
 function page(ws: string): string {
-  return `<!doctype html><html><body><div id="result">waiting</div><script>
-var out = document.getElementById('result');
-function done(text) {
-  if (out.textContent !== 'waiting') return;
-  out.textContent = text;
-  try { sock.close(); } catch (e) {}
-  fetch('/done', { method: 'POST', body: text });
-}
+  return resultPage(`
+function onDone() { try { sock.close(); } catch (e) {} }
 var sock = new WebSocket(${JSON.stringify(ws)});
 sock.binaryType = 'arraybuffer';
-sock.onopen = function () { fetch('/hold'); };
+sock.onopen = function () { hold(); };
 var buf = '', sent = false;
 sock.onerror = function () { done('error: websocket error'); };
 sock.onclose = function (e) { done('error: closed ' + e.code); };
@@ -50,7 +41,7 @@ sock.onmessage = function (e) {
     if (buf.length >= start + n) done('got ' + buf.slice(start, start + n));
   }
 };
-</script></body></html>`;
+`);
 }
 
 test('browser WebSocket page: subscribe, publish and receive through the tsnats websocket port', { skip: chromiumSkip(), timeout: 120_000 }, async (t) => {
@@ -60,38 +51,56 @@ test('browser WebSocket page: subscribe, publish and receive through the tsnats 
   const seenByTcp = tcp.subscribe('page.echo', { max: 1 });
   await tcp.flush();
 
-  let posted: string | undefined;
-  let release: (() => void) | undefined;
-  let released = new Promise<void>((r) => { release = r; });
-  const web = http.createServer((req, res) => {
-    if (req.url === '/hold') {
-      // Answered when the page has its result, or after 15 s so a broken page still ends.
-      const timer = setTimeout(() => release!(), 15_000);
-      void released.then(() => { clearTimeout(timer); res.end('ok'); });
-    } else if (req.url === '/done') {
-      let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
-      req.on('end', () => { posted = body; res.end('ok'); release!(); });
-    } else if (req.url === '/') {
-      res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end(page(wsUrl(h)));
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { web.closeAllConnections(); web.close(() => r()); }));
-
-  // A run whose virtual-time budget ends before the socket opens leaves "waiting" (no request
-  // was pending to hold the clock yet): that run proved nothing, so the page is loaded again.
-  const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/`;
-  const dom = await pollUntil(async () => {
-    released = new Promise<void>((r) => { release = r; });
-    const d = await dumpDom(url, 5000);
-    return d.includes('<div id="result">waiting</div>') ? undefined : d;
-  }, 'a page run that got past opening its websocket', 90_000, 0);
-  const result = /<div id="result">([^<]*)<\/div>/.exec(dom)?.[1];
-  assert.equal(result, 'got hello from page', `the page's DOM (posted: ${posted})`);
+  const web = await servePage(t, page(wsUrl(h)));
+  const { text, posted } = await web.result();
+  assert.equal(text, 'got hello from page', `the page's DOM (posted: ${posted})`);
   for await (const m of seenByTcp) assert.equal(m.string(), 'hello from page');
+});
+
+/**
+ * The page: the official client (@nats-io/nats-core's wsconnect and @nats-io/kv, loaded from the
+ * test's own node_modules as one script) against a bucket the test made over TCP.
+ */
+function kvPage(ws: string): string {
+  return resultPage(`
+hold();
+(async function () {
+  var nc;
+  try {
+    nc = await nats.core.wsconnect({ servers: ${JSON.stringify(ws)} });
+    var kv = await new nats.kv.Kvm(nc).open('page');
+    var fromTcp = await kv.get('tcp');
+    var rev = await kv.put('browser', 'one');
+    await kv.put('browser', 'two');
+    var casRefused = false;
+    try { await kv.update('browser', 'three', rev); } catch (e) { casRefused = true; }
+    var history = [];
+    for await (var h of await kv.history({ key: 'browser' })) history.push(h.string());
+    var watch = await kv.watch({ key: 'watched' });
+    await kv.put('watched', 'seen');
+    var watched = '';
+    for await (var w of watch) { watched = w.key + '=' + w.string(); break; }
+    done('tcp=' + (fromTcp ? fromTcp.string() : 'none') + ' cas-refused=' + casRefused +
+      ' history=' + history.join(',') + ' watch=' + watched);
+  } catch (e) {
+    done('error: ' + (e && e.message));
+  } finally {
+    if (nc) nc.close();
+  }
+})();
+`, ['/nats.js']);
+}
+
+test('browser page with the official client: KV get, put, CAS, history and watch over the tsnats websocket port', { skip: chromiumSkip(), timeout: 120_000 }, async (t) => {
+  const { server: h, nc: tcp } = await startTsnatsJs(t, 'tsnats-page-kv-', { websocket: wsBlock() });
+  const kv = await new Kvm(tcp).create('page', { history: 5 });
+  await kv.put('tcp', 'written over tcp');
+
+  const bundle = browserBundle({ core: '@nats-io/nats-core', kv: '@nats-io/kv' });
+  const web = await servePage(t, kvPage(wsUrl(h)), { '/nats.js': bundle });
+  const { text, posted } = await web.result();
+  assert.equal(text, 'tcp=written over tcp cas-refused=true history=one,two watch=watched=seen', `the page's DOM (posted: ${posted})`);
+  // What the browser wrote is in the bucket for every other client.
+  assert.equal((await kv.get('browser'))?.string(), 'two');
+  assert.equal((await kv.get('watched'))?.string(), 'seen');
 });

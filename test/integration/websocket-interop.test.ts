@@ -1,6 +1,7 @@
 // Websocket behaviour side by side with nats-server 2.9.10 (child processes of both, same
 // config file): the start-up refusals of the websocket block, the INFO a websocket client
-// gets, origin rejection, and the close frames of an auth failure and a protocol error.
+// gets, origin rejection, the close frames of an auth failure and a protocol error, and the
+// user JWT taken from a cookie (jwt_cookie) in operator mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { cliPath, spawnNatsServer, spawnTsnats, type ChildServer } from '../help
 import { natsServerSkip, requireNatsServer } from '../helpers/nats-server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { rawWs, refusedUpgrade } from '../helpers/ws.js';
+import { accountJwt, createAccount, createUser, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
 
 function confFile(t: { after(fn: () => void): void }, text: string): string {
   const d = mkdtempSync(join(tmpdir(), 'tsnats-ws-'));
@@ -96,4 +98,41 @@ test('a websocket client sees the same INFO fields, rejections and close frames 
   assert.match(ts.output(), /\[WRN\] Websocket not configured with TLS\. DO NOT USE IN PRODUCTION!/);
   assert.match(ts.output(), /websocket handshake error: origin not allowed: not in the allowed list/);
   assert.match(ts.output(), /wid:\d+ - authentication error/);
+});
+
+/** What a websocket client sees after CONNECT (no JWT in it) + PING, with `headers` on the upgrade. */
+async function cookieConnect(url: string, headers: Record<string, string>): Promise<string> {
+  const c = await rawWs(url, { headers });
+  c.ws.send('CONNECT {"verbose":false}\r\nPING\r\n');
+  await waitUntil(() => c.received.slice(1).some((m) => m.includes('PONG') || m.startsWith('-ERR')), 5000, 'PONG or -ERR');
+  c.ws.close();
+  return c.received.slice(1).join('').trim();
+}
+
+test('jwt_cookie in operator mode: the cookie\'s user JWT authenticates a websocket client, as in nats-server', { skip: natsServerSkip() }, async (t) => {
+  const op = await newOperator();
+  const acc = createAccount();
+  const [bearer, other] = [createUser(), createUser()];
+  const conf = operatorConfig(op, { [acc.getPublicKey()]: await accountJwt(op, 'A', acc) },
+    'port: -1\nnet: 127.0.0.1\nwebsocket { port: -1, host: 127.0.0.1, no_tls: true, jwt_cookie: "nats_jwt" }');
+  const f = confFile(t, conf);
+  const bearerJwt = await userJwt('web', bearer, acc, { bearer_token: true });
+  // Not a bearer token: the nonce must be signed, which a client that sends no CONNECT jwt cannot do.
+  const signedJwt = await userJwt('app', other, acc);
+  const observeCookies = async (url: string) => ({
+    bearer: await cookieConnect(url, { Cookie: `theme=dark; nats_jwt=${bearerJwt}` }),
+    quoted: await cookieConnect(url, { Cookie: `nats_jwt="${bearerJwt}"` }),
+    otherName: await cookieConnect(url, { Cookie: `jwt=${bearerJwt}` }),
+    none: await cookieConnect(url, {}),
+    unsigned: await cookieConnect(url, { Cookie: `nats_jwt=${signedJwt}` }),
+  });
+  const ns = await spawnNatsServer(['-c', f]);
+  t.after(() => ns.stop('SIGKILL'));
+  const ts = await spawnTsnats(['-c', f]);
+  t.after(() => ts.stop('SIGKILL'));
+  const want = await observeCookies(`ws://127.0.0.1:${await wsPort(ns)}`);
+  const got = await observeCookies(`ws://127.0.0.1:${await wsPort(ts)}`);
+  assert.equal(want.bearer, 'PONG');
+  assert.equal(want.none, "-ERR 'Authorization Violation'");
+  assert.deepEqual(got, want);
 });
