@@ -149,6 +149,12 @@ export class Stream {
   ackDeferred: ((consumer: StreamConsumer) => boolean) | undefined;
   /** Cluster info for responses (the clustered layer replaces this). */
   clusterInfo: (() => Record<string, unknown> | undefined) | undefined;
+  /**
+   * Set by a replicated stream's group: the consumers the meta state assigns to the stream,
+   * which StreamInfo and /jsz report on every replica (nats-server's len(sa.consumers)); a
+   * replica runs only the consumers it leads.
+   */
+  assignedConsumerCount: (() => number) | undefined;
 
   constructor(cfg: StreamConfig, store: StreamStore, host: StreamHost, createdNs: bigint) {
     this.name = cfg.name;
@@ -642,7 +648,7 @@ export class Stream {
       first_ts: goTimeFromNanos(st.firstTs),
       last_seq: st.lastSeq,
       last_ts: goTimeFromNanos(st.lastTs),
-      consumer_count: this.consumers.size,
+      consumer_count: this.assignedConsumerCount?.() ?? this.consumers.size,
     };
     let totalSubjects = 0;
     if (st.numSubjects) state.num_subjects = st.numSubjects;

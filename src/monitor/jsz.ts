@@ -79,7 +79,7 @@ function streamTotals(a: JsAccountSource): { streams: number; consumers: number;
   return { streams: a.streams.size, consumers, messages, bytes };
 }
 
-function accountDetail(a: JsAccountSource, opts: JszOptions): Record<string, unknown> {
+function accountDetail(js: JetStreamSource, a: JsAccountSource, opts: JszOptions): Record<string, unknown> {
   const d: Record<string, unknown> = {
     name: a.name,
     id: a.name,
@@ -100,9 +100,13 @@ function accountDetail(a: JsAccountSource, opts: JszOptions): Record<string, unk
       if (opts.config) sd.config = info.config;
       sd.state = info.state;
       if (opts.consumers && s.consumerNames && s.getConsumer) {
+        // A replicated stream's consumers are reported by every replica (followers too); others
+        // (a single server, R1 assets) by the stream that runs them.
+        const grouped = js.clustered?.consumerDetail?.(a.name, s.name, opts.config === true);
+        const names = new Set([...s.consumerNames(), ...(grouped?.keys() ?? [])]);
         const consumers: Record<string, unknown>[] = [];
-        for (const n of s.consumerNames()) {
-          const ci = consumerInfo(s.getConsumer(n), opts.config === true);
+        for (const n of [...names].sort()) {
+          const ci = grouped?.get(n) ?? consumerInfo(s.getConsumer(n), opts.config === true);
           if (ci) consumers.push(ci);
         }
         if (consumers.length > 0) sd.consumer_detail = consumers;
@@ -169,7 +173,7 @@ export function jsz(server: Server, optsIn: JszOptions): Record<string, unknown>
   } else {
     accounts = [];
   }
-  if (accounts.length > 0) out.account_details = accounts.map((a) => accountDetail(a, opts));
+  if (accounts.length > 0) out.account_details = accounts.map((a) => accountDetail(js, a, opts));
   out.total = total;
   return out;
 }

@@ -74,6 +74,8 @@ export interface JetStreamSource {
       errors: { type: 'STREAM' | 'CONSUMER'; account: string; stream: string; consumer?: string; error: string }[];
       consumerAssigned: boolean;
     };
+    /** consumer_detail of a replicated stream's consumers held here, by name (undefined: no group here). */
+    consumerDetail?(account: string, stream: string, withConfig: boolean): Map<string, Record<string, unknown>> | undefined;
     /** Raft groups running here (cluster/raft-report.ts), for /metrics. */
     raftGroups?(): RaftGroupSource[];
   };

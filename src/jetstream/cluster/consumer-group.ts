@@ -36,6 +36,9 @@ import { lookupConsumer } from '../consumer/manager.js';
 import { StopReason, type Consumer } from '../consumer/consumer.js';
 import { STATUS_LEADERSHIP_CHANGE } from '../consumer/pull-request.js';
 import type { FilterSet } from '../consumer/filters.js';
+import { decodeConsumerConfig } from '../consumer/config.js';
+import { buildConsumerInfo } from '../consumer/consumer-info.js';
+import { parseGoTime } from '../api/json.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
@@ -588,12 +591,58 @@ export class ConsumerGroup implements RetentionMember {
     }));
   }
 
+  /**
+   * This replica's ConsumerInfo with the group's cluster block, as /jsz reports it on every server
+   * that holds the consumer (nats-server: each replica's own consumer object): the running
+   * Consumer's on the leader; on a follower one built from the replicated state, its stream replica
+   * giving num_pending. Undefined once stopped.
+   */
+  localInfo(withConfig: boolean): Record<string, unknown> | undefined {
+    if (this.stopped) return undefined;
+    const stream = this.sg.stream;
+    let info: Record<string, unknown> | undefined;
+    const cons = this.running && stream ? lookupConsumer(stream, this.name) : undefined;
+    if (cons) {
+      info = cons.info({ refreshInterest: false });
+    } else {
+      let st: ConsumerState;
+      try {
+        st = this.followerState();
+      } catch {
+        return undefined; // the store is not open (yet, or any more)
+      }
+      const cfg = decodeConsumerConfig({ ...this.ca.consumer, name: this.name });
+      const from = st.delivered.streamSeq + 1;
+      const f = this.filters.filters as string[];
+      const lps = cfg.deliver_policy === 'last_per_subject';
+      const numPending = !stream ? 0
+        : f.length > 1 ? stream.store.numPendingMulti(from, f, lps).total : stream.store.numPending(from, f[0] ?? '', lps).total;
+      info = buildConsumerInfo({
+        streamName: this.ca.stream, name: this.name, createdNs: parseGoTime(this.ca.created), cfg,
+        dseq: st.delivered.consumerSeq + 1, deliveredSseq: st.delivered.streamSeq, lastDeliveredMs: 0,
+        adflr: st.ackFloor.consumerSeq, asflr: st.ackFloor.streamSeq, lastAckMs: 0,
+        numAckPending: st.pending.size, numRedelivered: st.redelivered.size, numWaiting: 0, numPending, pushBound: false,
+      });
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(info)) {
+      if (k === 'type' || (k === 'config' && !withConfig)) continue;
+      // nats-server's field order: cluster after num_pending, before push_bound (and our ts).
+      if ((k === 'push_bound' || k === 'ts') && out.cluster === undefined) out.cluster = this.sg.clusterInfoFor(this.node, this.ca.group.peers);
+      out[k] = v;
+    }
+    if (out.cluster === undefined) out.cluster = this.sg.clusterInfoFor(this.node, this.ca.group.peers);
+    return out;
+  }
+
   /** ConsumerInfo answers carry the group's cluster block. */
   withCluster(body: string): string {
     if (body.includes('"error":')) return body;
     const ci = this.sg.clusterInfoFor(this.node, this.ca.group.peers);
     const block = `"cluster":${JSON.stringify(ci)}`;
-    const i = body.lastIndexOf(',"ts":"');
+    // nats-server's field order: cluster after num_pending, before push_bound (and our ts).
+    const pb = body.lastIndexOf(',"push_bound":');
+    const i = pb >= 0 ? pb : body.lastIndexOf(',"ts":"');
     if (i >= 0) return `${body.slice(0, i)},${block}${body.slice(i)}`;
     return body.endsWith('}') ? `${body.slice(0, -1)},${block}}` : body;
   }

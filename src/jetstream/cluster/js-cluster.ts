@@ -1002,6 +1002,22 @@ export class ClusteredJetStream {
   }
 
   /** /healthz: streams and consumers assigned here that are not current. */
+  /**
+   * /jsz consumer_detail entries of the replicated consumers of `account` > `stream` held on this
+   * server, by name (every replica reports its own, leader or not), or undefined when this server
+   * runs no group of that stream.
+   */
+  consumerDetail(account: string, stream: string, withConfig: boolean): Map<string, Record<string, unknown>> | undefined {
+    const sg = this.streamGroups.get(account, stream);
+    if (!sg) return undefined;
+    const out = new Map<string, Record<string, unknown>>();
+    for (const [name, g] of sg.consumers) {
+      const info = g.localInfo(withConfig);
+      if (info) out.set(name, info);
+    }
+    return out;
+  }
+
   assetHealth(filter: AssetFilter, firstOnly: boolean): AssetHealth {
     return assetHealth(this, filter, firstOnly);
   }

@@ -274,6 +274,7 @@ export class StreamGroup {
       this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': store recovery lost messages; trusting it only through sequence ${this.trusted}`);
     }
     stream.clusterInfo = () => this.clusterInfo();
+    stream.assignedConsumerCount = () => this.entry.consumers.size;
     const dupNs = BigInt(stream.config.duplicate_window);
     const store: ApplyStore = {
       state: () => {
