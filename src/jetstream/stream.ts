@@ -143,6 +143,11 @@ export class Stream {
    */
   consumerStoreHook: ((name: string, store: ConsumerStore) => ConsumerStore) | undefined;
   /**
+   * Set by a replicated stream's group: a consumer's creation time from its meta assignment, so
+   * that every leader it ever has reports the same `created` (nats-server: ca.Created).
+   */
+  assignedConsumerCreatedNs: ((name: string) => bigint | undefined) | undefined;
+  /**
    * Set by the cluster layer (cluster/consumer-group.ts): true for a replicated consumer, whose
    * acks reach retention when its group applies them, on every replica, not here.
    */

@@ -57,6 +57,8 @@ for (const impl of IMPLS) {
         return undefined;
       }, 'a consumer leader other than the stream leader', 60_000, 300);
       assert.equal((await jsm.streams.info('JZ')).state.consumer_count, 1);
+      // `created` is the assignment's: the same from every leader the consumer has had.
+      const created = (await jsm.consumers.info('JZ', 'D')).created;
 
       for (const n of c.nodes) {
         // The leader's figures are current. nats-server 2.9.10 followers report the delivered and
@@ -72,6 +74,7 @@ for (const impl of IMPLS) {
         }, `${n.name}'s /jsz to show consumer D${current ? ' with the ack' : ''}`, 30_000, 100);
         assert.equal(d.sd.consumer_detail!.length, 1, n.name);
         assert.equal(d.cd.name, 'D');
+        assert.equal(d.cd.created, created, `${n.name}: created`);
         assert.equal(d.sd.state.consumer_count, 1, `${n.name}: consumer_count`);
         assert.equal(d.j.consumers, 1, `${n.name}: /jsz consumers`);
         assert.deepEqual(Object.keys(d.cd).filter((k) => k !== 'ts'), FIELDS, `${n.name}: fields and their order`);

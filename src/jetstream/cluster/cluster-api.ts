@@ -28,6 +28,7 @@ import { subjectsCollide } from '../subjects.js';
 import { accountInfo } from '../api/stream-api.js';
 import { createConsumerTarget, decodeCreateConsumerBody } from '../consumer/create-request.js';
 import { isEmptyRequest } from '../consumer/api.js';
+import { nowNs } from '../consumer/go-format.js';
 import {
   MetaOp, accountOf, encodeConsumerEntry, encodeStreamEntry,
   type ConsumerAssignment, type RaftGroupJson, type StreamAssignment, type StreamEntry,
@@ -116,7 +117,8 @@ export function scalingSupported(from: number, to: number): boolean {
   return from >= 1 && to >= 1;
 }
 
-const nowGo = (): string => goTimeFromNanos(BigInt(Date.now()) * 1_000_000n);
+/** Assignment times with nanoseconds, as nats-server's time.Now().UTC(). */
+const nowGo = (): string => goTimeFromNanos(nowNs());
 
 interface Inflight {
   cfg: string;

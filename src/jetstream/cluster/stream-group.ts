@@ -47,6 +47,7 @@ import { isStoreError } from '../store/errors.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
+import { parseGoTime } from '../api/json.js';
 import { decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
@@ -275,6 +276,14 @@ export class StreamGroup {
     }
     stream.clusterInfo = () => this.clusterInfo();
     stream.assignedConsumerCount = () => this.entry.consumers.size;
+    stream.assignedConsumerCreatedNs = (consumer) => {
+      const created = this.entry.consumers.get(consumer)?.created;
+      try {
+        return created ? parseGoTime(created) : undefined;
+      } catch {
+        return undefined; // an assignment from elsewhere with an unreadable time: the local clock
+      }
+    };
     const dupNs = BigInt(stream.config.duplicate_window);
     const store: ApplyStore = {
       state: () => {

@@ -231,7 +231,7 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
   if (!isValidAssetName(name)) throw jsErr('ConsumerBadDurableName');
   if (stream.getConsumer(name) !== undefined) throw jsErr('ConsumerNameExist');
 
-  const createdNs = nowNs();
+  const createdNs = stream.assignedConsumerCreatedNs?.(name) ?? nowNs();
   let cstore;
   if (!config.direct) {
     try {
