@@ -15,9 +15,9 @@
 //   snapshot of its own (one would vouch for an empty state). Removed once it applied a snapshot
 //   from the leader (the seed's entry, or a later snapshot sent to catch it up).
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fsyncDirSync, writeSyncedSync } from '../store/durable-fs.js';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDirWithFileSync } from '../store/durable-fs.js';
 import { encodeConsumerState } from '../store/consumer-state-codec.js';
 import type { ConsumerState } from '../store/types.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
@@ -37,19 +37,6 @@ export function scaledFromOne(ca: Pick<ConsumerAssignment, 'subject' | 'group'>)
   return ca.subject === '' && p !== undefined && ca.group.peers.length > 1 && ca.group.peers.includes(p);
 }
 
-/** Create `dir` holding only `file` (durably; see the header). */
-function createDirWith(dir: string, file: string, data: Uint8Array): void {
-  const parent = dirname(dir);
-  const tmp = join(parent, `.${basename(dir)}.init`);
-  mkdirSync(parent, { recursive: true });
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeSyncedSync(join(tmp, file), data, true);
-  fsyncDirSync(tmp);
-  renameSync(tmp, dir);
-  fsyncDirSync(parent);
-}
-
 /**
  * This server's seeding role for the consumer group in `dir`, making it durable before the group
  * starts. `seedState`: the state of the consumer this server ran as R1 (when it seeds the stream).
@@ -63,11 +50,11 @@ export function prepareSeedRole(dir: string, selfId: string, ca: Pick<ConsumerAs
     return existsSync(join(dir, AWAITING_FILE)) ? { kind: 'join' } : undefined;
   }
   if (seedState) {
-    createDirWith(dir, SEED_STATE_FILE, encodeConsumerState(seedState));
+    createDirWithFileSync(dir, SEED_STATE_FILE, encodeConsumerState(seedState));
     return { kind: 'seed', state: seedState };
   }
   if (scaledFromOne(ca) && ca.group.preferred !== selfId) {
-    createDirWith(dir, AWAITING_FILE, Buffer.from('new replica: waiting for the seed state from the leader\n'));
+    createDirWithFileSync(dir, AWAITING_FILE, Buffer.from('new replica: waiting for the seed state from the leader\n'));
     return { kind: 'join' };
   }
   return undefined;

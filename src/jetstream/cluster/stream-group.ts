@@ -31,7 +31,7 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
@@ -318,7 +318,6 @@ export class StreamGroup {
     // replica starts as one that lost its state, so it cannot lead before the seed did.
     if (this.scaleUp === 'seed') {
       this.seeded = true;
-      mkdirSync(this.dir, { recursive: true });
       markSeed(this.dir);
       this.decided = true;
     }
