@@ -101,12 +101,7 @@ export function nameByteLength(s: string): number {
 /** Write encodeName(s) into buf at off; returns the new offset. */
 export function writeName(buf: Buffer, off: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 127) {
-      if (!hasEscapes(s)) return off + buf.write(s, off, 'utf8');
-      const b = encodeEscaped(s);
-      b.copy(buf, off);
-      return off + b.length;
-    }
+    if (s.charCodeAt(i) > 127) return writeNonAscii(buf, off, s);
   }
   return off + buf.write(s, off, 'latin1');
 }
@@ -114,11 +109,20 @@ export function writeName(buf: Buffer, off: number, s: string): number {
 /**
  * writeName when the caller already has n = nameByteLength(s) (it sized the buffer). When n equals
  * s.length every unit is ASCII or an escaped byte U+DC80..U+DCFF, and latin1 writes the low byte
- * of each unit: exactly the original bytes, with no scan. Returns the new offset.
+ * of each unit: exactly the original bytes, with no scan. Otherwise the name is not ASCII, and
+ * the one scan left is the one for escaped bytes. Returns the new offset.
  */
 export function writeNameSized(buf: Buffer, off: number, s: string, n: number): number {
   if (n === s.length) return off + buf.write(s, off, n, 'latin1');
-  return writeName(buf, off, s);
+  return writeNonAscii(buf, off, s);
+}
+
+/** A name known to hold a non-ASCII unit: plain UTF-8 unless it holds escaped bytes. */
+function writeNonAscii(buf: Buffer, off: number, s: string): number {
+  if (!hasEscapes(s)) return off + buf.write(s, off, 'utf8');
+  const b = encodeEscaped(s);
+  b.copy(buf, off);
+  return off + b.length;
 }
 
 function encodeEscaped(s: string): Buffer {

@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { waitFor } from './cluster-helpers.js';
 import { connectAll, jsOf, metaOf, stopAll, type JsNode } from './js-meta-own-helpers.js';
 import { restartOne, startRestartable, waitPlacement } from './js-repl-helpers.js';
-import { CONSUMER_SNAPSHOT } from '../../src/jetstream/cluster/consumer-group.js';
+import { CONSUMER_SNAPSHOT_POLICY as CONSUMER_SNAPSHOT } from '../../src/jetstream/cluster/raft-snapshot-policy.js';
 import type { ConsumerState } from '../../src/jetstream/store/types.js';
 
 const cg = (n: JsNode, s: string, c: string) => metaOf(n).streamGroups.get('$G', s)?.consumers.get(c);
@@ -58,8 +58,8 @@ async function consume(nc: NatsConnection, nodes: JsNode[], count: number, floor
 test('repl: consumer snapshots bound the WAL; full restart and a lagging follower recover the same state', async (t) => {
   const saved = { ...CONSUMER_SNAPSHOT };
   // Small thresholds so that a few hundred acks go through many snapshots.
-  CONSUMER_SNAPSHOT.minEntries = 8;
-  CONSUMER_SNAPSHOT.minBytes = 1024;
+  CONSUMER_SNAPSHOT.entries = 8;
+  CONSUMER_SNAPSHOT.appliedBytes = 1024;
   CONSUMER_SNAPSHOT.minGapMs = 0;
   CONSUMER_SNAPSHOT.segmentBytes = 4096;
   const root = mkdtempSync(join(tmpdir(), 'tsnats-cons-snap-'));

@@ -9,7 +9,7 @@ import { FatalError, JsCluster, pollUntil, type JsNode } from './js-cluster-harn
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
 
 /**
- * Small compaction thresholds for the child servers (read once by stream-snapshot-policy.ts;
+ * Small compaction thresholds for the child servers (read once by raft-snapshot-policy.ts;
  * children inherit the environment): a snapshot whenever the group WAL passes 32 KiB.
  */
 export const SMALL_SNAPSHOTS: Record<string, string> = {

@@ -2,7 +2,7 @@
 // (a) a follower that was down while the leader compacted its log past the follower's end
 //     installs the leader's snapshot and fetches the missing messages with `$JSC` catch-up;
 // (b) every server killed (-9) after compaction and started again: nothing acknowledged is lost.
-// The compaction thresholds are made small through the environment (stream-snapshot-policy.ts).
+// The compaction thresholds are made small through the environment (raft-snapshot-policy.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';

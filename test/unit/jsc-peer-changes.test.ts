@@ -6,7 +6,7 @@ import { RaftError, type RaftNode } from '../../src/raft/index.js';
 import type { ConsumerAssignment, StreamAssignment, StreamEntry } from '../../src/jetstream/cluster/assignments.js';
 import type { PlacementContext, PlacementPeer } from '../../src/jetstream/cluster/placement.js';
 import {
-  consumersAfterPeerRemoval, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup,
+  consumersAfterPeerRemoval, consumersFollowing, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup,
 } from '../../src/jetstream/cluster/peer-changes.js';
 import { reconcileMembership } from '../../src/jetstream/cluster/stream-membership.js';
 import { scalingSupported } from '../../src/jetstream/cluster/cluster-api.js';
@@ -75,6 +75,23 @@ test('remapGroup: without a free server (or one that matches the tags) the peer 
   assert.deepEqual(withTag.group.peers, ['b', 'c', 'd']);
 });
 
+test('consumersFollowing: durables and replicated ephemerals take the peers; a single old peer that stays is preferred', () => {
+  const e = entry(['a', 'b', 'c'], 3, [
+    consumer('D', ['a', 'b', 'c'], true), consumer('R1', ['b'], true), consumer('E', ['a'], false), consumer('RE', ['a', 'b', 'c'], false),
+  ]);
+  const f = consumersFollowing(e, ['a', 'b', 'c', 'd']);
+  assert.deepEqual(f.map((c) => [c.name, c.group.peers, c.group.preferred, c.subject, c.reply]), [
+    ['D', ['a', 'b', 'c', 'd'], undefined, '', ''],
+    ['R1', ['a', 'b', 'c', 'd'], 'b', '', ''],
+    ['RE', ['a', 'b', 'c', 'd'], undefined, '', ''],
+  ]);
+  // Its one peer is not among the new ones: nobody holds its state, no preferred leader.
+  assert.equal(consumersFollowing(e, ['a', 'c', 'd']).find((c) => c.name === 'R1')!.group.preferred, undefined);
+  assert.deepEqual(consumersFollowing(e, ['a', 'c'], (c) => c.name !== 'D').map((c) => c.name), ['D']);
+  // The assignments themselves are not changed.
+  assert.deepEqual([e.consumers.get('D')!.group.peers, e.consumers.get('D')!.group.preferred], [['a', 'b', 'c'], 'a']);
+});
+
 test('consumersAfterPeerRemoval: durables take the new peers, ephemerals on the removed peer go', () => {
   const e = entry(['a', 'b', 'c'], 3, [consumer('D', ['a', 'b', 'c'], true), consumer('E1', ['b'], false), consumer('E2', ['c'], false)]);
   const r = consumersAfterPeerRemoval(e, 'b', ['a', 'c', 'd']);
@@ -122,7 +139,7 @@ test('fillMissingPeer: a stream short of a peer takes a new server of its cluste
   assert.ok(f);
   assert.deepEqual(f.sa.group.peers, ['a', 'b', 'z']);
   assert.equal(f.sa.reply, '');
-  assert.deepEqual(f.consumers.map((c) => [c.name, c.group.peers]), [['D', ['a', 'b', 'z']]]);
+  assert.deepEqual(f.consumers.map((c) => [c.name, c.group.peers, c.group.preferred]), [['D', ['a', 'b', 'z'], undefined]]);
   assert.equal(fillMissingPeer(e, 'z', 'OTHER', 'C1'), undefined);
   assert.equal(fillMissingPeer(entry(['a', 'b', 'c'], 3), 'z', 'C1', 'C1'), undefined);
   assert.equal(fillMissingPeer(e, 'a', 'C1', 'C1'), undefined);

@@ -1,5 +1,5 @@
 // A replica's store matched to a stream snapshot (stream-restore.ts), the `$JSC` catch-up run
-// end to end over an in-memory transport (stream-catchup.ts), and the snapshot policy.
+// end to end over an in-memory transport (stream-catchup.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemStore, subjectMatches, type StreamStore } from '../../src/jetstream/store/index.js';
@@ -9,7 +9,6 @@ import { decodeStreamSnapshot } from '../../src/jetstream/cluster/stream-snapsho
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from '../../src/jetstream/cluster/stream-restore.js';
 import { CatchupClient, CatchupServer } from '../../src/jetstream/cluster/stream-catchup.js';
 import { ProgressBoard } from '../../src/jetstream/progress.js';
-import { snapshotDue, streamSnapshotPolicy, walSegmentBytes } from '../../src/jetstream/cluster/stream-snapshot-policy.js';
 
 const hdr = (id: string): Buffer => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${id}\r\n\r\n`);
 
@@ -146,15 +145,3 @@ test(`$JSC catch-up over a transport, ${label}: the follower gets messages and g
   assert.equal(board.list().length, 0, 'the finished catch-up left the board');
 });
 }
-
-test('snapshot policy: defaults, environment overrides, due conditions, segment size', () => {
-  const d = streamSnapshotPolicy({});
-  assert.deepEqual([d.intervalMs, d.jitterMs, d.walBytes], [120_000, 60_000, 8 * 1024 * 1024]);
-  const t = streamSnapshotPolicy({ TSNATS_STREAM_SNAPSHOT_WAL_BYTES: '65536', TSNATS_STREAM_SNAPSHOT_INTERVAL_MS: '1000', TSNATS_STREAM_SNAPSHOT_MIN_GAP_MS: 'x' });
-  assert.deepEqual([t.intervalMs, t.jitterMs, t.walBytes, t.minGapMs], [1000, 0, 65536, 5000]);
-  assert.equal(snapshotDue(t, 999, 1000, 0), false);
-  assert.equal(snapshotDue(t, 1000, 1000, 0), true);
-  assert.equal(snapshotDue(t, 5000, 10_000, 65536), true);
-  assert.equal(snapshotDue(t, 4999, 10_000, 1 << 20), false, 'not sooner than the minimum gap');
-  assert.ok(walSegmentBytes(d) <= d.walBytes / 4, 'a snapshot always frees segments');
-});

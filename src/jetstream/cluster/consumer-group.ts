@@ -28,7 +28,7 @@
 // answers each of them "409 Leadership Change" (the requests died with the old leader).
 
 import { join } from 'node:path';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
@@ -46,6 +46,8 @@ import {
   decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
+import { clearSeedRole, prepareSeedRole, scaledFromOne } from './consumer-seed.js';
+import { CONSUMER_SNAPSHOT_POLICY, SnapshotSchedule } from './raft-snapshot-policy.js';
 import { removeIfDone, removeUninterested, retentionConfig, stateNeedsAck, type AckPolicyName, type RetentionMember } from './consumer-retention.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse,
@@ -67,24 +69,6 @@ export function streamReplicaCurrent(sg: Pick<StreamGroup, 'node' | 'stream' | '
   if (sg.stopped || !sg.stream || !sg.node || sg.catchingUp) return false;
   return sg.node.isCurrent();
 }
-
-/** nats-server monitorConsumer's compaction thresholds. */
-export const CONSUMER_SNAPSHOT = {
-  intervalMs: 2 * 60_000,
-  /** Up to this much random spread on the interval, so restarted servers do not snapshot together. */
-  spreadMs: 60_000,
-  /** Committed log entries (each may carry many ops) since the last snapshot. */
-  minEntries: 1024,
-  /** Bytes of ops applied since the last snapshot. */
-  minBytes: 64 * 1024,
-  minGapMs: 2_000,
-  /**
-   * WAL segment size of a consumer group. Compaction drops whole segments, so with the 64 MiB
-   * default a consumer's WAL would grow to 64 MiB before a snapshot could shrink it; what a
-   * consumer logs is small (nats-server: "always small for consumers").
-   */
-  segmentBytes: 256 * 1024,
-};
 
 /**
  * The store the leader's Consumer writes through: local first, then proposed. `resuming`
@@ -142,12 +126,15 @@ export class ConsumerGroup implements RetentionMember {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** The Consumer runs here (this server leads the group). */
   private running = false;
-  /** Seed of a scale-up from R1: keeps its store's state and replicates it as a snapshot once leader. */
+  /**
+   * Seed of a scale-up from R1: keeps its store's state and replicates it as a snapshot once leader,
+   * until that snapshot is committed (consumer-seed.ts).
+   */
   private seeding = false;
-  /** Entries and bytes applied since the last snapshot (nats-server's n.Applied counts). */
-  private sinceSnapEntries = 0;
-  private sinceSnapBytes = 0;
-  private lastSnapAt = 0;
+  /** A new replica of a scale-up from R1 that has not applied the seed's state yet (consumer-seed.ts). */
+  private awaitingSeed = false;
+  /** When to snapshot; counts entries and bytes applied since the last (nats-server's n.Applied). */
+  private readonly snaps = new SnapshotSchedule(CONSUMER_SNAPSHOT_POLICY);
   private lastSnap: Buffer | undefined;
   private snapTimer: NodeJS.Timeout | undefined;
   /** Set while this leader waits for its stream replica to be current (startConsumer). */
@@ -204,9 +191,10 @@ export class ConsumerGroup implements RetentionMember {
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
     // Rebuilt from the group's snapshot and log below; except on the seed of a stream scaled up
     // from R1 (stream-membership.ts): its R1 consumer's state is the state, replicated once it leads.
-    const seed = !existsSync(this.dir) ? this.sg.seedConsumerStates?.get(this.name) : undefined;
-    this.seeding = seed !== undefined;
-    if (seed) this.store.forceUpdate(seed);
+    const role = prepareSeedRole(this.dir, this.c.id, this.ca, this.sg.seedConsumerStates?.get(this.name));
+    this.seeding = role?.kind === 'seed';
+    this.awaitingSeed = role?.kind === 'join';
+    if (role?.kind === 'seed') this.store.forceUpdate(role.state);
     else if (this.store.hasState()) this.store.forceUpdate(emptyConsumerState());
     const groups = this.sg.consumers;
     stream.ackDeferred = (cons) => groups.has(cons.name);
@@ -223,13 +211,14 @@ export class ConsumerGroup implements RetentionMember {
     const g = this.ca.group;
     this.node = new RaftNode({
       group: g.name, serverName: this.c.server.serverName, peers: [...g.peers], storeDir: this.dir,
-      transport: this.transport, managed: true, segmentMaxBytes: CONSUMER_SNAPSHOT.segmentBytes,
+      transport: this.transport, managed: true, segmentMaxBytes: this.snaps.policy.segmentBytes,
+      // Waiting for the seed's state: never campaign (only a replica holding the state may lead).
+      observer: this.awaitingSeed,
       apply: (_i, entries) => this.applyEntries(entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();
-    this.lastSnapAt = Date.now();
     this.armSnapshotTimer();
     const preferred = g.preferred ?? this.sg.node.leaderId;
     if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
@@ -273,23 +262,23 @@ export class ConsumerGroup implements RetentionMember {
 
   private applyEntries(entries: Entry[]): void {
     // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
-    this.sinceSnapEntries++;
+    let bytes = 0;
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
+        this.seedDone();
         this.applySnapshot(e.data);
         continue;
       }
       if (e.type !== EntryType.Normal) continue;
-      this.sinceSnapBytes += e.data.length;
+      bytes += e.data.length;
       try {
         this.applyOp(Buffer.from(e.data));
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
     }
-    if ((this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes) {
-      this.snapshot(false);
-    }
+    this.snaps.applied(1, bytes);
+    if (this.snaps.thresholdMet()) this.snapshot(false);
   }
 
   private applyOp(buf: Buffer): void {
@@ -325,6 +314,24 @@ export class ConsumerGroup implements RetentionMember {
     }
   }
 
+  /**
+   * A snapshot entry is applied: on the seed while it leads, the one it sent is committed; on a
+   * new replica, it holds the state now and may lead.
+   */
+  private seedDone(): void {
+    if (this.seeding && this.running) {
+      this.seeding = false;
+      clearSeedRole(this.dir, 'seed');
+    } else if (this.awaitingSeed && !this.running) {
+      this.awaitingSeed = false;
+      clearSeedRole(this.dir, 'join');
+      // Not from inside the node's apply callback.
+      queueMicrotask(() => {
+        if (!this.stopped) this.node.setObserver(false);
+      });
+    }
+  }
+
   /** A snapshot entry: the replicated state as of its index (restart, or a leader's catch-up). */
   private applySnapshot(data: Uint8Array): void {
     if (this.running) return;
@@ -337,8 +344,7 @@ export class ConsumerGroup implements RetentionMember {
     }
     this.store.forceUpdate(st);
     this.stateCache = undefined;
-    this.sinceSnapEntries = 0;
-    this.sinceSnapBytes = 0;
+    this.snaps.resetApplied();
     this.sweepAcked(st);
   }
 
@@ -395,7 +401,7 @@ export class ConsumerGroup implements RetentionMember {
 
   private armSnapshotTimer(): void {
     if (this.stopped) return;
-    const delay = CONSUMER_SNAPSHOT.intervalMs + Math.floor(Math.random() * CONSUMER_SNAPSHOT.spreadMs);
+    const delay = this.snaps.nextInterval();
     this.snapTimer = setTimeout(() => {
       this.snapTimer = undefined;
       this.snapshot(false);
@@ -415,10 +421,10 @@ export class ConsumerGroup implements RetentionMember {
   }
 
   private installSnapshot(force: boolean): void {
-    if (!this.node || this.node.state === 'closed') return;
-    const now = Date.now();
-    if (!force && now - this.lastSnapAt < CONSUMER_SNAPSHOT.minGapMs) return;
-    const need = force || (this.sinceSnapBytes > 0 && this.sinceSnapEntries >= CONSUMER_SNAPSHOT.minEntries) || this.sinceSnapBytes > CONSUMER_SNAPSHOT.minBytes;
+    // A replica still waiting for the seed's state must not vouch for the empty one it has.
+    if (!this.node || this.node.state === 'closed' || this.awaitingSeed) return;
+    if (!force && !this.snaps.pastMinGap()) return;
+    const need = force || this.snaps.thresholdMet();
     let data: Buffer;
     try {
       data = this.store.encodedState();
@@ -429,9 +435,7 @@ export class ConsumerGroup implements RetentionMember {
     try {
       this.node.installSnapshot(data, force);
       this.lastSnap = data;
-      this.lastSnapAt = now;
-      this.sinceSnapEntries = 0;
-      this.sinceSnapBytes = 0;
+      this.snaps.taken();
     } catch (e) {
       // Nothing new applied, or a follower is being caught up from the current snapshot.
       if (!(e instanceof RaftError)) {
@@ -491,6 +495,8 @@ export class ConsumerGroup implements RetentionMember {
       this.waitForStream();
       return;
     }
+    // Ahead of the Consumer's own entries: new replicas restore this state first.
+    if (this.seedsOthers()) this.sendSeed();
     const stream = this.sg.stream;
     this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
       () => this.ackPolicy === 'none' && stream.config.retention !== 'limits');
@@ -526,12 +532,27 @@ export class ConsumerGroup implements RetentionMember {
     this.releasePendingRequests();
     this.sendLeaderElected();
     this.snapshot(true);
-    if (this.seeding) {
-      this.seeding = false;
-      try {
-        this.node.sendSnapshot(this.store.encodedState());
-      } catch { /* not leader any more: the next leader's snapshot carries the state */ }
-    }
+  }
+
+  /**
+   * This replica holds the state new replicas wait for: the seed of a scale-up from R1, or the
+   * single peer of a consumer whose group grew (consumer-seed.ts).
+   */
+  private seedsOthers(): boolean {
+    return this.seeding || (scaledFromOne(this.ca) && this.ca.group.preferred === this.c.id);
+  }
+
+  private sendSeed(): void {
+    try {
+      this.node.sendSnapshot(this.store.encodedState());
+    } catch { /* not leader any more: sent again when this replica leads next */ }
+  }
+
+  /** A new assignment of this group (its peers changed): a leader that now has replicas to seed seeds them. */
+  reassign(ca: ConsumerAssignment): void {
+    const before = this.seedsOthers();
+    this.ca = ca;
+    if (!before && this.running && this.seedsOthers()) this.sendSeed();
   }
 
   /**

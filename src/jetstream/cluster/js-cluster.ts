@@ -47,22 +47,17 @@ import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 import { raftGroupReports, type RaftGroupReport } from './raft-report.js';
-import { walSegmentBytes } from './stream-snapshot-policy.js';
+import { META_SNAPSHOT_POLICY, SnapshotSchedule } from './raft-snapshot-policy.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
 /** Requests the meta leader hands to the server holding an asset (ours; not a nats-server subject). */
 const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
 
-const SNAPSHOT_INTERVAL_MS = 60_000;
 /** Campaign timeout of the agreed first candidate of a fresh meta group (NRG's minimum campaign timeout). */
 const FIRST_CAMPAIGN_MS = 100;
 /** Earliest campaign of the other members of a fresh meta group (plus up to 500 ms at random). */
 const OTHERS_FIRST_CAMPAIGN_MS = 1000;
-/** nats-server also snapshots when this much WAL could be compacted and the last snapshot is 30 s old. */
-const SNAPSHOT_COMPACT_BYTES = 8 * 1024 * 1024;
-const SNAPSHOT_MIN_GAP_MS = 30_000;
-const SNAPSHOT_CHECK_MS = 5_000;
 /** nats-server answers 10008 once the meta group has been leaderless this long (since it started). */
 const LEADERLESS_GRACE_MS = 10_000;
 
@@ -244,7 +239,7 @@ export class ClusteredJetStream {
       clusterSize: Math.max(2, known.length),
       storeDir: this.metaDir,
       // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
-      segmentMaxBytes: walSegmentBytes({ walBytes: SNAPSHOT_COMPACT_BYTES }),
+      segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
       transport: this.transport,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
@@ -268,7 +263,7 @@ export class ClusteredJetStream {
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
-    this.snapshotTimer = setInterval(() => this.snapshotCheck(), SNAPSHOT_CHECK_MS);
+    this.snapshotTimer = setInterval(() => this.snapshotCheck(), META_SNAPSHOT_POLICY.checkMs);
     this.snapshotTimer.unref();
     this.orphanTimer = setInterval(() => this.maybeCheckOrphans(), 250);
     this.orphanTimer.unref();
@@ -924,7 +919,7 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ snapshots
 
-  private lastSnapshotAt = performance.now();
+  private readonly snaps = new SnapshotSchedule(META_SNAPSHOT_POLICY);
   /** Assigned consumers found missing locally on the previous sweep. */
   private missingConsumers = new Set<string>();
 
@@ -956,17 +951,14 @@ export class ClusteredJetStream {
   private snapshotCheck(): void {
     if (!this.node) return;
     void this.enqueue(() => this.sweepVanishedConsumers());
-    const since = performance.now() - this.lastSnapshotAt;
-    if (since >= SNAPSHOT_INTERVAL_MS || (since >= SNAPSHOT_MIN_GAP_MS && this.node.status().walBytes >= SNAPSHOT_COMPACT_BYTES)) {
-      this.snapshot(false);
-    }
+    if (this.snaps.due(this.node.status().walBytes)) this.snapshot(false);
   }
 
   /** Install a meta snapshot (nats-server: periodic, on compaction, on leadership, on shutdown). */
   snapshot(force: boolean): void {
     if (!this.node || this.node.state === 'closed') return;
     if (this.node.applied <= 0) return;
-    this.lastSnapshotAt = performance.now();
+    this.snaps.taken();
     try {
       this.node.installSnapshot(this.state.toSnapshot(), force);
     } catch (e) {

@@ -46,23 +46,33 @@ export function remapGroup(sa: StreamAssignment, removePeer: string, clusterName
 }
 
 /**
- * Consumer assignments that follow a stream's new peers after a peer was removed: durables take
- * the stream's peers (no preferred leader); ephemerals running on the removed peer are removed.
+ * The consumer assignments that follow a stream's new peers: durables and replicated ephemerals
+ * take them (ephemerals on one server stay where they run). A consumer that had a single peer
+ * still among the new ones names it the preferred leader: it holds the state and seeds the others
+ * (consumer-seed.ts); otherwise the next leader is left to the group.
+ */
+export function consumersFollowing(entry: StreamEntry, peers: readonly string[], skip: (ca: ConsumerAssignment) => boolean = () => false): ConsumerAssignment[] {
+  const out: ConsumerAssignment[] = [];
+  for (const ca of entry.consumers.values()) {
+    const was = ca.group.peers;
+    if ((!ca.consumer.durable_name && was.length <= 1) || skip(ca)) continue;
+    const g = copyGroup(ca.group);
+    g.peers = [...peers];
+    if (was.length === 1 && peers.length > 1 && peers.includes(was[0]!)) g.preferred = was[0];
+    else delete g.preferred;
+    out.push({ ...ca, group: g, subject: '', reply: '' });
+  }
+  return out;
+}
+
+/**
+ * Consumer assignments after a stream's peer was removed: ephemerals running on the removed peer
+ * are removed, the others follow the stream's peers.
  */
 export function consumersAfterPeerRemoval(entry: StreamEntry, removedPeer: string, peers: string[]): { assign: ConsumerAssignment[]; remove: ConsumerAssignment[] } {
-  const assign: ConsumerAssignment[] = [];
-  const remove: ConsumerAssignment[] = [];
-  for (const ca of entry.consumers.values()) {
-    if (ca.consumer.durable_name) {
-      const g = copyGroup(ca.group);
-      g.peers = [...peers];
-      delete g.preferred;
-      assign.push({ ...ca, group: g, subject: '', reply: '' });
-    } else if (ca.group.peers.includes(removedPeer)) {
-      remove.push({ ...ca, subject: '', reply: '' });
-    }
-  }
-  return { assign, remove };
+  const onRemoved = (ca: ConsumerAssignment): boolean => !ca.consumer.durable_name && ca.group.peers.includes(removedPeer);
+  const remove = [...entry.consumers.values()].filter(onRemoved).map((ca) => ({ ...ca, subject: '', reply: '' }));
+  return { assign: consumersFollowing(entry, peers, onRemoved), remove };
 }
 
 /**
@@ -77,12 +87,7 @@ export function fillMissingPeer(entry: StreamEntry, peer: string, peerCluster: s
   if (peerCluster !== (sa.group.cluster || sa.client.cluster || clusterName)) return undefined;
   const g = copyGroup(sa.group);
   g.peers.push(peer);
-  const consumers: ConsumerAssignment[] = [];
-  for (const ca of entry.consumers.values()) {
-    if (!ca.consumer.durable_name && ca.group.peers.length <= 1) continue;
-    consumers.push({ ...ca, group: { ...copyGroup(ca.group), peers: [...g.peers] }, subject: '', reply: '' });
-  }
-  return { sa: { ...sa, group: g, subject: '', reply: '' }, consumers };
+  return { sa: { ...sa, group: g, subject: '', reply: '' }, consumers: consumersFollowing(entry, g.peers) };
 }
 
 export type ScaleResult = { ok: true; group: RaftGroupJson; consumers: ConsumerAssignment[] } | { ok: false; error: ApiError };
@@ -112,15 +117,5 @@ export function scaleGroup(
     }
     g.peers = selected;
   }
-  const consumers: ConsumerAssignment[] = [];
-  for (const ca of entry.consumers.values()) {
-    const n = ca.group.peers.length;
-    if (!ca.consumer.durable_name && n <= 1) continue;
-    const cg = copyGroup(ca.group);
-    if (n === 1 && g.peers.length > 1) cg.preferred = ca.group.peers[0];
-    else delete cg.preferred;
-    cg.peers = [...g.peers];
-    consumers.push({ ...ca, group: cg, subject: '', reply: '' });
-  }
-  return { ok: true, group: g, consumers };
+  return { ok: true, group: g, consumers: consumersFollowing(entry, g.peers) };
 }

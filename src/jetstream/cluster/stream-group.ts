@@ -18,7 +18,7 @@
 // Snapshots, restart and catch-up (nats-server monitorStream / processSnapshot / runCatchup):
 // * every replica installs a stream snapshot (the binary stream state of stream-snapshot.ts:
 //   counts, first/last sequence, clfs, interior deletes) at its applied index periodically,
-//   when its WAL grew past a threshold (stream-snapshot-policy.ts) and on shutdown, after
+//   when its WAL grew past a threshold (raft-snapshot-policy.ts) and on shutdown, after
 //   flushing its store; raft then compacts the group's WAL behind it;
 // * at start the store on disk is kept and trusted up to the snapshot (stream-restore.ts):
 //   whatever it holds beyond is cut and re-applied from the log, a store recovery found damaged
@@ -31,12 +31,12 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
-import { snapshotDue, streamSnapshotPolicy, walSegmentBytes, type StreamSnapshotPolicy } from './stream-snapshot-policy.js';
+import { SnapshotSchedule, streamSnapshotPolicy } from './raft-snapshot-policy.js';
 import { EntryType, RaftError, RaftNode, resetNodeStorage, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
@@ -136,10 +136,8 @@ export class StreamGroup {
   /** Entries committed while catching up, applied once caught up. */
   private buffered: Buffer[] = [];
   private catchupServer!: CatchupServer;
-  private readonly snapPolicy: StreamSnapshotPolicy = streamSnapshotPolicy();
+  private readonly snaps = new SnapshotSchedule(streamSnapshotPolicy());
   private snapTimer: NodeJS.Timeout | undefined;
-  private lastSnapAt = Date.now();
-  private snapDueMs = 0;
   private snapshotting = false;
   /** resetReplica() is under way: entries are ignored until the node restarts. */
   private resetting = false;
@@ -190,7 +188,7 @@ export class StreamGroup {
       transport: this.transport,
       managed: true,
       stateLost,
-      segmentMaxBytes: walSegmentBytes(this.snapPolicy),
+      segmentMaxBytes: this.snaps.policy.segmentBytes,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       onProposalsAbandoned: () => this.abandon(),
@@ -320,13 +318,11 @@ export class StreamGroup {
     // replica starts as one that lost its state, so it cannot lead before the seed did.
     if (this.scaleUp === 'seed') {
       this.seeded = true;
-      mkdirSync(this.dir, { recursive: true });
       markSeed(this.dir);
       this.decided = true;
     }
     this.startNode(this.scaleUp === 'join');
-    this.snapDueMs = this.nextSnapDue();
-    this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snapPolicy.checkMs);
+    this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snaps.policy.checkMs);
     this.snapTimer.unref();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
     if (!this.catchup && (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id))) this.node.campaign();
@@ -593,14 +589,9 @@ export class StreamGroup {
     };
   }
 
-  private nextSnapDue(): number {
-    return this.snapPolicy.intervalMs + Math.floor(Math.random() * this.snapPolicy.jitterMs);
-  }
-
   private async snapshotCheck(): Promise<void> {
     if (this.stopped || this.catchup || this.snapshotting || !this.node) return;
-    const since = Date.now() - this.lastSnapAt;
-    if (!snapshotDue(this.snapPolicy, since, this.snapDueMs, this.node.status().walBytes)) return;
+    if (!this.snaps.due(this.node.status().walBytes)) return;
     await this.snapshot(false);
   }
 
@@ -628,8 +619,7 @@ export class StreamGroup {
     }
     // A reset, a catch-up or a leader's snapshot meanwhile makes the captured state stale.
     if (this.stopped || this.catchup || this.resetting || this.node !== node || (node.state as string) === 'closed') return false;
-    this.lastSnapAt = Date.now();
-    this.snapDueMs = this.nextSnapDue();
+    this.snaps.taken();
     try {
       // A nats-server 2.9.10 peer reads only the JSON form (raft sends it our snapshot when it lags).
       const goPeer = this.entry.sa.group.peers.some((id) => id !== this.c.id && this.c.peerInfo.isGoPeer(id));
@@ -776,7 +766,7 @@ export class StreamGroup {
       return;
     }
     if (cur && cur.ca.group.name === ca.group.name) {
-      cur.ca = ca;
+      cur.reassign(ca);
       return;
     }
     if (cur) void cur.stop(true);

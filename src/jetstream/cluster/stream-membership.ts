@@ -18,12 +18,13 @@
 //   replicas start as raft nodes that lost their state, so none of them can lead with an empty
 //   store before the seed has led.
 
-import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stream } from '../stream.js';
 import { RaftError, type RaftNode } from '../../raft/index.js';
 import { consumerHostFor, lookupConsumer, resumeConsumer } from '../consumer/manager.js';
 import type { ConsumerState } from '../store/types.js';
+import { atomicWriteSync, createDirWithFileSync } from '../store/durable-fs.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import type { StreamGroup } from './stream-group.js';
 
@@ -152,15 +153,14 @@ export function consumerStates(stream: Stream): Map<string, ConsumerState> {
   return out;
 }
 
-/** The seed's marker, written durably before its raft group starts. */
+/**
+ * The seed's marker, written durably before its raft group starts: a new group directory is
+ * created with the marker in it (after a crash there is no directory without it).
+ */
 export function markSeed(dir: string): void {
-  const fd = openSync(join(dir, SEED_MARKER), 'w');
-  try {
-    writeSync(fd, 'scale-up from R1: this store seeds the group until its snapshot is in the log\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const text = Buffer.from('scale-up from R1: this store seeds the group until its snapshot is in the log\n');
+  if (existsSync(dir)) atomicWriteSync(join(dir, SEED_MARKER), text, true);
+  else createDirWithFileSync(dir, SEED_MARKER, text);
 }
 
 export function clearSeedMark(dir: string): void {

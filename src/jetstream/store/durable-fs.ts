@@ -77,6 +77,23 @@ export async function atomicWrite(file: string, data: Buffer | string, doSync: b
   if (doSync) await fsyncDir(path.dirname(file));
 }
 
+/**
+ * Create `dir` holding only `file`, durably: built under a temporary name, the file fsync'ed, the
+ * directory renamed into place and its parent fsync'ed. After a crash the directory either does not
+ * exist or holds the file (a marker that must be there before anything else is).
+ */
+export function createDirWithFileSync(dir: string, file: string, data: Uint8Array): void {
+  const parent = path.dirname(dir);
+  const tmp = path.join(parent, `.${path.basename(dir)}.init`);
+  fs.mkdirSync(parent, { recursive: true });
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  writeSyncedSync(path.join(tmp, file), data, true);
+  fsyncDirSync(tmp);
+  fs.renameSync(tmp, dir);
+  fsyncDirSync(parent);
+}
+
 export function atomicWriteSync(file: string, data: Buffer | string, doSync: boolean): void {
   const tmp = `${file}.tmp`;
   writeSyncedSync(tmp, typeof data === 'string' ? Buffer.from(data) : data, doSync);
