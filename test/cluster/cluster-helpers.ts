@@ -89,9 +89,9 @@ export interface InProcNode {
   routeUrl: string;
 }
 
-/** Start a clustered tsnats server in this process. */
-export async function startNode(spec: NodeSpec): Promise<InProcNode> {
-  const h = await startServer(clusterOptions(spec), { quietLog: process.env.TSNATS_TEST_LOG !== '1' });
+/** Start a clustered tsnats server in this process (`configAuth`: the users of the options are enforced). */
+export async function startNode(spec: NodeSpec, extras: { configAuth?: boolean } = {}): Promise<InProcNode> {
+  const h = await startServer(clusterOptions(spec), { quietLog: process.env.TSNATS_TEST_LOG !== '1', ...extras });
   const cluster = getCluster(h.server);
   if (cluster === undefined) throw new Error('cluster subsystem did not start');
   return { h, cluster, routeUrl: `nats-route://127.0.0.1:${h.clusterPort}` };
