@@ -25,7 +25,7 @@ import { sameSubject } from './subject.js';
 import { SubjectMapping, isSubsetMatch, subjectIntersection } from './imports-subject.js';
 import { encodeName } from '../protocol/names.js';
 import type { AccountConfig, ExportEntry } from '../config/options.js';
-import { ServiceLatency, type LatencyHost, type LatencyTrack } from './imports-latency.js';
+import { LatencySampler, type LatencyReporter, type LatencyTrack } from './imports-latency.js';
 
 /** nats-server DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
 export const DEFAULT_RESPONSE_THRESHOLD_MS = 2 * 60_000;
@@ -35,7 +35,7 @@ const JS_ACK_PREFIX = '$JS.ACK.';
 export type ResponseType = 'singleton' | 'stream' | 'chunked';
 
 /** What the imports need from the server. */
-export interface ImportsHost extends LatencyHost {
+export interface ImportsHost {
   lookupAccount(name: string): Account | undefined;
 }
 
@@ -57,7 +57,7 @@ export interface ServiceImport {
   toRemote: SubjectMapping;
   rt: ResponseType;
   thresholdMs: number;
-  latency: ServiceLatency | null;
+  latency: LatencySampler | null;
 }
 
 /** The service export of `exporter` that covers `subject`, nats-server getServiceExport. */
@@ -192,7 +192,7 @@ class ResponseRoutes implements MsgSink {
       nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
         : this.imports.responsesOf(e.dest).add(this.owner, reply, 'singleton', e.thresholdMs, null);
     }
-    if (e.track !== null) e.track.latency.report(e.track, msg.origin.cid);
+    if (e.track !== null) this.imports.reportLatency(e.track, msg.origin.cid);
     const shown = sameSubject(msg.subjectBytes, subject) ? encodeName(e.to) : msg.subjectBytes;
     const m = copyMsg(msg, e.to, shown, nrr, nrr === '' ? null : encodeName(nrr), { cid: msg.origin.cid, account: e.dest.name, kind: 'internal' });
     e.dest.stats.inMsgs++;
@@ -243,6 +243,7 @@ export class AccountImports {
   private readonly clients = new Map<Account, InternalClient>();
   private readonly responses = new Map<Account, ResponseRoutes>();
   private readonly streamImports: StreamImports[] = [];
+  private latencyReporter: LatencyReporter | null = null;
 
   constructor(private readonly host: ImportsHost) {}
 
@@ -275,7 +276,7 @@ export class AccountImports {
             toRemote: new SubjectMapping(local, src.subject),
             rt, thresholdMs: exp?.responseThresholdMs ?? DEFAULT_RESPONSE_THRESHOLD_MS,
             latency: exp?.latency && rt === 'singleton'
-              ? new ServiceLatency(exp.latency, this.host, exporter, (acc, subj, body) => this.publishLater(acc, subj, body), imp.share === true)
+              ? new LatencySampler(exp.latency, exporter, imp.share === true)
               : null,
           };
           this.clientOf(importer).subscribe(local, (subject, reply, hdr, payload, origin) => {
@@ -306,8 +307,17 @@ export class AccountImports {
     return r;
   }
 
+  /** Who publishes service latency metrics (the monitor layer); none: requests are not measured. */
+  setLatencyReporter(r: LatencyReporter | null): void {
+    this.latencyReporter = r;
+  }
+
+  reportLatency(track: LatencyTrack, responderCid: number): void {
+    this.latencyReporter?.(track, responderCid, Date.now());
+  }
+
   /** Publish outside the delivery path (nats-server sends its internal account messages from a queue). */
-  private publishLater(acc: Account, subject: string, body: string): void {
+  publishLater(acc: Account, subject: string, body: string): void {
     setImmediate(() => this.clients.get(acc)?.publish(subject, '', undefined, body));
   }
 
@@ -323,7 +333,7 @@ export class AccountImports {
     try {
       let nrr = '';
       if (reply !== '') {
-        const track = si.latency?.sample(hdr, cid) ?? null;
+        const track = this.latencyReporter !== null ? si.latency?.sample(hdr, cid) ?? null : null;
         nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
           : this.responsesOf(si.exporter).add(si.importer, reply, si.rt, si.thresholdMs, track);
       }
