@@ -3,7 +3,7 @@
 // other account that approves the importer, a stream prefix must be literal, no import may
 // be given twice, and no chain of imports may lead back to where it started. Each problem is
 // reported with nats-server's text; every problem is reported, not just the first.
-import type { AccountConfig, ExportEntry } from './options.js';
+import type { AccountConfig, ExportEntry, ImportEntry } from './options.js';
 import { isSubsetMatch, subjectsCollide } from '../core/imports-subject.js';
 import { isValidSubject, subjectIsLiteral } from '../core/subject.js';
 
@@ -32,6 +32,7 @@ function authorized(exporter: AccountConfig, importer: string, subject: string, 
 }
 
 interface Edge { from: string; to: string; acc: string }
+type Source = { account: string; subject: string };
 
 /** Check the exports and imports of `accounts`; `error` gets each problem's text. */
 export function checkImports(accounts: readonly AccountConfig[], error: (text: string) => void): void {
@@ -49,25 +50,19 @@ export function checkImports(accounts: readonly AccountConfig[], error: (text: s
   const services = new Map<string, Edge[]>();
   const edges = (m: Map<string, Edge[]>, acc: string): Edge[] => m.get(acc) ?? [];
 
-  const streamCycle = (acc: string, to: string, visited: Set<string>): boolean => {
+  // nats-server checkStreamImportsForCycles / checkServiceImportsForCycles: follow the imports of
+  // `acc` that overlap `subject`; reaching an account already visited is a cycle
+  const formsCycle = (kind: 'stream' | 'service', acc: string, subject: string, visited: Set<string>): boolean => {
     if (visited.size >= MAX_CYCLE_SEARCH_DEPTH) throw new CycleDepthError();
-    const cfg = byName.get(acc);
-    if (!cfg?.exports.some((e) => e.stream !== undefined && isSubsetMatch(to, e.stream))) return false;
-    for (const si of edges(streams, acc)) {
-      if (!subjectsCollide(to, si.to)) continue;
-      if (visited.has(si.acc)) return true;
-      visited.add(acc);
-      if (streamCycle(si.acc, isSubsetMatch(si.to, to) ? si.to : to, visited)) return true;
+    if (kind === 'stream' && !byName.get(acc)?.exports.some((e) => e.stream !== undefined && isSubsetMatch(subject, e.stream))) {
+      return false;
     }
-    return false;
-  };
-  const serviceCycle = (acc: string, from: string, visited: Set<string>): boolean => {
-    if (visited.size >= MAX_CYCLE_SEARCH_DEPTH) throw new CycleDepthError();
-    for (const si of edges(services, acc)) {
-      if (!subjectsCollide(from, si.to)) continue;
+    for (const si of edges(kind === 'stream' ? streams : services, acc)) {
+      if (!subjectsCollide(subject, si.to)) continue;
       if (visited.has(si.acc)) return true;
       visited.add(acc);
-      if (serviceCycle(si.acc, isSubsetMatch(si.from, from) ? si.from : from, visited)) return true;
+      const narrower = kind === 'stream' ? si.to : si.from;
+      if (formsCycle(kind, si.acc, isSubsetMatch(narrower, subject) ? narrower : subject, visited)) return true;
     }
     return false;
   };
@@ -80,56 +75,36 @@ export function checkImports(accounts: readonly AccountConfig[], error: (text: s
     }
   };
 
-  for (const a of accounts) {
-    for (const imp of a.imports) {
-      const src = imp.stream;
-      const exporter = src && byName.get(src.account);
-      if (src === undefined || exporter === undefined) continue;
-      const fail = (why: string): void => error(`Error adding stream import "${src.subject}": ${why}`);
-      if (!authorized(exporter, a.name, src.subject, 'stream')) {
-        fail('stream import not authorized');
-        continue;
-      }
-      if (imp.prefix !== undefined && imp.prefix !== '' && !subjectIsLiteral(imp.prefix)) {
-        fail('stream import prefix can not contain wildcard tokens');
-        continue;
-      }
-      const to = imp.prefix ? `${imp.prefix.replace(/\.$/, '')}.${src.subject}` : imp.to || src.subject;
-      const cyc = cycleError(() => streamCycle(exporter.name, to, new Set([a.name])));
-      if (cyc !== undefined) {
-        fail(cyc);
-        continue;
-      }
-      const mine = edges(streams, a.name);
-      if (mine.some((e) => e.acc === exporter.name && e.from === src.subject)) {
-        fail('stream import already exists');
-        continue;
-      }
-      streams.set(a.name, [...mine, { from: src.subject, to, acc: exporter.name }]);
+  /** The import as an edge of the import graph, or why nats-server refuses it. */
+  const streamEdge = (importer: string, exporter: string, imp: ImportEntry, src: Source): Edge | string => {
+    if (!authorized(byName.get(exporter)!, importer, src.subject, 'stream')) return 'stream import not authorized';
+    if (imp.prefix !== undefined && imp.prefix !== '' && !subjectIsLiteral(imp.prefix)) {
+      return 'stream import prefix can not contain wildcard tokens';
     }
-  }
+    const to = imp.prefix ? `${imp.prefix.replace(/\.$/, '')}.${src.subject}` : imp.to || src.subject;
+    const cyc = cycleError(() => formsCycle('stream', exporter, to, new Set([importer])));
+    if (cyc !== undefined) return cyc;
+    if (edges(streams, importer).some((e) => e.acc === exporter && e.from === src.subject)) return 'stream import already exists';
+    return { from: src.subject, to, acc: exporter };
+  };
+  const serviceEdge = (importer: string, exporter: string, imp: ImportEntry, src: Source): Edge | string => {
+    const from = imp.to || src.subject;
+    if (!isValidSubject(from) || !isValidSubject(src.subject)) return 'invalid subject';
+    if (!authorized(byName.get(exporter)!, importer, src.subject, 'service')) return 'service import not authorized';
+    return cycleError(() => formsCycle('service', exporter, from, new Set([importer]))) ?? { from, to: src.subject, acc: exporter };
+  };
 
-  for (const a of accounts) {
-    for (const imp of a.imports) {
-      const src = imp.service;
-      const exporter = src && byName.get(src.account);
-      if (src === undefined || exporter === undefined) continue;
-      const fail = (why: string): void => error(`Error adding service import "${src.subject}": ${why}`);
-      const from = imp.to || src.subject;
-      if (!isValidSubject(from) || !isValidSubject(src.subject)) {
-        fail('invalid subject');
-        continue;
+  // all stream imports first, then the service imports, each added once checked
+  for (const kind of ['stream', 'service'] as const) {
+    const graph = kind === 'stream' ? streams : services;
+    for (const a of accounts) {
+      for (const imp of a.imports) {
+        const src = kind === 'stream' ? imp.stream : imp.service;
+        if (src === undefined || !byName.has(src.account)) continue;
+        const r = (kind === 'stream' ? streamEdge : serviceEdge)(a.name, src.account, imp, src);
+        if (typeof r === 'string') error(`Error adding ${kind} import "${src.subject}": ${r}`);
+        else graph.set(a.name, [...edges(graph, a.name), r]);
       }
-      if (!authorized(exporter, a.name, src.subject, 'service')) {
-        fail('service import not authorized');
-        continue;
-      }
-      const cyc = cycleError(() => serviceCycle(exporter.name, from, new Set([a.name])));
-      if (cyc !== undefined) {
-        fail(cyc);
-        continue;
-      }
-      services.set(a.name, [...edges(services, a.name), { from, to: src.subject, acc: exporter.name }]);
     }
   }
 }

@@ -56,6 +56,17 @@ function collect(nc: NatsConnection, subject: string, into: string[]): void {
   nc.subscribe(subject, { callback: (_e, m: Msg) => { into.push(`${m.subject} ${m.string()}`); } });
 }
 
+/** Publish a request on `subject` with a reply inbox; resolves once `n` answers came (the array keeps filling). */
+async function answers(nc: NatsConnection, subject: string, n: number): Promise<string[]> {
+  const got: string[] = [];
+  const inbox = createInbox();
+  collect(nc, inbox, got);
+  await nc.flush();
+  nc.publish(subject, 'x', { reply: inbox });
+  await waitUntil(() => got.length >= n);
+  return got;
+}
+
 /** The scenario, run against one server: what each client saw. */
 async function scenario(t: import('node:test').TestContext, s: ConfigServer): Promise<Record<string, unknown>> {
   const [a, b, c] = [await open(t, s.url, 'a'), await open(t, s.url, 'b'), await open(t, s.url, 'c')];
@@ -103,23 +114,12 @@ async function scenario(t: import('node:test').TestContext, s: ConfigServer): Pr
   out.request = (await b.request('local.q', 'hi')).string();
 
   // singleton: only the first answer comes back; a later request's answer proves the second is not in flight
-  const single: string[] = [];
-  const inbox = createInbox();
-  collect(b, inbox, single);
-  await b.flush();
-  b.publish('local.two', 'x', { reply: inbox });
-  await waitUntil(() => single.length >= 1);
+  const single = await answers(b, 'local.two', 1);
   await b.request('local.q', 'again');
   out.singleton = [...single];
 
   // stream response type: every answer comes back
-  const many: string[] = [];
-  const inbox2 = createInbox();
-  collect(b, inbox2, many);
-  await b.flush();
-  b.publish('multi', 'x', { reply: inbox2 });
-  await waitUntil(() => many.length >= 3);
-  out.stream = many.map((x) => x.split(' ')[1]);
+  out.stream = (await answers(b, 'multi', 3)).map((x) => x.split(' ')[1]);
 
   // approved accounts: C imports "private"
   out.private = (await c.request('private')).string();
