@@ -31,13 +31,13 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
  * port is read back from the listener (or the ports file).
  */
 export async function startNodesOnPortsKnownInAdvance(
-  count: number, specs: (ports: number[], clusterName: string) => NodeSpec[], attempts = 5,
+  count: number, specs: (ports: number[], clusterName: string) => NodeSpec[], attempts = 5, extras: { configAuth?: boolean } = {},
 ): Promise<InProcNode[]> {
   for (let i = 1; ; i++) {
     const ports = await Promise.all(Array.from({ length: count }, () => probePort()));
     const started: InProcNode[] = [];
     try {
-      for (const spec of specs(ports, `C-${process.pid}-${ports[0]}-${i}`)) started.push(await startNode(spec));
+      for (const spec of specs(ports, `C-${process.pid}-${ports[0]}-${i}`)) started.push(await startNode(spec, extras));
       return started;
     } catch (e) {
       for (const n of started) await n.h.shutdown();
