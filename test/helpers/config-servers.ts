@@ -16,14 +16,22 @@ export interface ConfigServer {
   h?: ServerHandle;
 }
 
-/** `conf` without `listen`/`jetstream.store_dir`: both are added here. `jetstream: true` turns it on. */
-export async function startConfigServers(t: TestContext, conf: string, opts: { jetstream?: boolean } = {}): Promise<ConfigServer[]> {
+/** `conf` without `listen`/`jetstream.store_dir`: both are added here. `jetstream: true` turns it on;
+ *  `natsServer: false` starts tsnats alone. */
+export async function startConfigServers(
+  t: TestContext, conf: string, opts: { jetstream?: boolean; natsServer?: boolean } = {},
+): Promise<ConfigServer[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-conf-'));
   const text = (store: string): string => `listen: "127.0.0.1:-1"\n${opts.jetstream ? `jetstream { store_dir: "${store}" }\n` : ''}${conf}`;
 
   const { options } = loadConfigText(text(join(dir, 'ts')), join(dir, 'ts.conf'));
   const h = await startTestServer({ ...options, port: 0 }, t, { configAuth: true });
 
+  const ts: ConfigServer = { name: 'tsnats', url: h.clientUrl, h };
+  if (opts.natsServer === false) {
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return [ts];
+  }
   const file = join(dir, 'ns.conf');
   writeFileSync(file, text(join(dir, 'ns')));
   const ns = await spawnNatsServer(['-c', file]).catch((e: unknown) => {
@@ -33,8 +41,5 @@ export async function startConfigServers(t: TestContext, conf: string, opts: { j
   // after hooks run in the order they were added: stop the server, then remove its files
   t.after(() => ns.stop());
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return [
-    { name: 'tsnats', url: h.clientUrl, h },
-    { name: 'nats-server', url: `127.0.0.1:${ns.port}` },
-  ];
+  return [ts, { name: 'nats-server', url: `127.0.0.1:${ns.port}` }];
 }

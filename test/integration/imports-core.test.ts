@@ -168,7 +168,7 @@ test('stream and service imports behave as in nats-server', { skip: natsServerSk
 });
 
 test('a subscription in the importer is shadowed in the exporter while it lives', async (t) => {
-  const [ts] = (await startConfigServers(t, CONF)).filter((s) => s.name === 'tsnats');
+  const [ts] = await startConfigServers(t, CONF, { natsServer: false });
   const server = ts.h!.server;
   const a = server.lookupAccount('A')!;
   const b = await open(t, ts.url, 'b');
@@ -186,7 +186,7 @@ test('a subscription in the importer is shadowed in the exporter while it lives'
 });
 
 test('a service response mapping ends with the singleton answer and with an unanswered request', async (t) => {
-  const [ts] = (await startConfigServers(t, CONF)).filter((s) => s.name === 'tsnats');
+  const [ts] = await startConfigServers(t, CONF, { natsServer: false });
   const server = ts.h!.server;
   const accA = server.lookupAccount('A')!;
   const [a, b] = [await open(t, ts.url, 'a'), await open(t, ts.url, 'b')];
@@ -256,4 +256,36 @@ test('unauthorized imports, cycles and latency on a non-singleton export are ref
     assert.ok(ns.length > 0, `nats-server accepted ${conf}`);
     assert.deepEqual(ts, ns, conf);
   }
+});
+
+test('a reload applies new imports to existing subscriptions and removes dropped ones', async (t) => {
+  const base = `accounts: {
+    A: { users: [ {user: a, password: a} ], exports: [ { stream: "pub.>" }, { service: "svc" } ] }
+    B: {
+      users: [ {user: b, password: b} ]
+      IMPORTS
+    }
+  }`;
+  const [ts] = await startConfigServers(t, base.replace('IMPORTS', ''), { natsServer: false });
+  const server = ts.h!.server;
+  const [a, b] = [await open(t, ts.url, 'a'), await open(t, ts.url, 'b')];
+  const got: string[] = [];
+  collect(b, 'pub.>', got);
+  a.subscribe('svc', { callback: (_e, m) => { m.respond('served'); } });
+  await b.flush();
+  await a.flush();
+
+  const withImports = loadConfigText(base.replace('IMPORTS', `imports: [
+    { stream: { account: A, subject: "pub.>" } }
+    { service: { account: A, subject: "svc" } }
+  ]`), 'x.conf').options;
+  assert.deepEqual(server.reload({ ...server.options, accounts: withImports.accounts }), ['accounts']);
+  a.publish('pub.1', 'after reload');
+  await waitUntil(() => got.length === 1);
+  assert.deepEqual(got, ['pub.1 after reload']);
+  assert.equal((await b.request('svc')).string(), 'served');
+
+  server.reload({ ...server.options, accounts: loadConfigText(base.replace('IMPORTS', ''), 'x.conf').options.accounts });
+  assert.equal(server.lookupAccount('A')!.sublist.all().some((s) => s.subject === 'pub.>'), false, 'the shadow is gone');
+  await assert.rejects(b.request('svc', '', { timeout: 2000 }), /no responders|503/i);
 });
