@@ -280,6 +280,9 @@ export class AccountImports {
               : null,
           };
           this.clientOf(importer).subscribe(local, (subject, reply, hdr, payload, origin) => {
+            // the publisher's own server moved it into the exporter already (a routed copy is
+            // for the importer's subscribers here; nats-server ignores it for the import too)
+            if (origin.kind === 'route') return;
             this.request(si, subject, reply, hdr, payload, origin.cid);
           }, undefined, true);
         }

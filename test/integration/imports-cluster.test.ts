@@ -52,20 +52,30 @@ test('stream and service imports work between clients on different servers', asy
   await waitUntil(() => got.length === 1);
   assert.deepEqual(got, ['fromA.pub.x over the route']);
 
+  let requests = 0;
   a.subscribe('svc.>', {
     callback: (_e, m) => {
+      requests++;
       m.respond(`one ${m.subject}`);
       m.respond('two');
     },
   });
   await a.flush();
   await waitRemoteInterest(n2, 'svc.q', true, 'A');
+  // a subscriber of B on n1 makes n2 route B's requests there too: n1 must not serve that copy again
+  const served: string[] = [];
+  const b1 = await open(t, n1, 'b');
+  b1.subscribe('local.q', { callback: (_e, m) => { served.push(m.string()); } });
+  await b1.flush();
+  await waitRemoteInterest(n2, 'local.q', true, 'B');
   const answers: string[] = [];
   const inbox = b.subscribe('answers', { callback: (_e, m) => { answers.push(m.string()); } });
   await b.flush();
   b.publish('local.q', 'hi', { reply: 'answers' });
   await waitUntil(() => answers.length === 2);
   assert.deepEqual(answers, ['one svc.q', 'two']);
+  assert.deepEqual(served, ['hi']);
+  assert.equal(requests, 1, 'the responder in A got the request once');
   inbox.unsubscribe();
 
   // B's subscription gone: so is A's interest on n1
