@@ -7,6 +7,7 @@
 // `$JS.ACK.…` reply; the receiving server cuts it off again and delivers the message with
 // the shown subject. We do the same in both directions so mixed clusters interoperate.
 
+import { sameSubject } from '../core/subject.js';
 import type { InboundMsg } from '../core/types.js';
 
 const ACK_PREFIX = Buffer.from('$JS.ACK.');
@@ -29,14 +30,6 @@ export function jsAckDeliverIdx(reply: Buffer): number {
     else if (c === AT && dots >= 8) return i;
   }
   return -1;
-}
-
-/** Does `bytes` hold exactly the UTF-8 encoding of `s`? (no allocation for ASCII subjects) */
-function sameSubject(bytes: Buffer, s: string): boolean {
-  const n = s.length;
-  if (bytes.length !== n) return bytes.length > n && Buffer.byteLength(s) === bytes.length && bytes.toString() === s;
-  for (let i = 0; i < n; i++) if (bytes[i] !== s.charCodeAt(i)) return false;
-  return true;
 }
 
 /**

@@ -3,6 +3,7 @@
 // (nats-server opts.go parseAuthorization, parseUsers, parseUserPermissions,
 // parseAccounts, parseAccountMappings ...), mapped onto Options.
 
+import { checkImports } from './imports-check.js';
 import { nkeys } from '../core/lazy-modules.js';
 import { ConfigError, type ConfNode } from './parser.js';
 import { goQuote } from './duration.js';
@@ -695,6 +696,7 @@ export function parseAccounts(n: ConfNode, c: Collector): AccountConfig[] {
       }
     }
   }
+  checkImports(out, (text) => c.error(n, text));
   return out;
 }
 

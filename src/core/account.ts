@@ -22,6 +22,12 @@ export interface AccountHost {
   subscriptionChanged(account: Account, sub: Subscription, delta: 1 | -1): void;
 }
 
+/** Told about every subscription added to / removed from an account (its stream imports' shadows). */
+export interface SubscriptionObserver {
+  added(sub: Subscription): void;
+  removed(sub: Subscription): void;
+}
+
 /** Per-account message counters (monitoring). */
 export class AccountStats {
   inMsgs = 0;
@@ -37,6 +43,9 @@ export class Account {
   numClients = 0;
   /** refcount of local (non-route) interest per "subject" or "subject queue" key */
   private readonly localInterest = new Map<string, number>();
+
+  /** the stream imports of this account (src/core/imports.ts); null without any: one null check per sub change */
+  importObserver: SubscriptionObserver | null = null;
 
   /** literal subject -> watchers; null while nobody watches (one null check per sub change) */
   private interestWatchers: Map<string, Set<InterestWatcher>> | null = null;
@@ -87,6 +96,7 @@ export class Account {
       this.host.subscriptionChanged(this, sub, 1);
     }
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
+    if (this.importObserver !== null) this.importObserver.added(sub);
     return true;
   }
 
@@ -99,6 +109,7 @@ export class Account {
       this.host.subscriptionChanged(this, sub, -1);
     }
     if (this.interestWatchers !== null) this.notifyInterest(sub.subject);
+    if (this.importObserver !== null) this.importObserver.removed(sub);
   }
 
   private trackInterest(sub: Subscription, delta: 1 | -1): void {

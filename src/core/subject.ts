@@ -54,3 +54,12 @@ export function subjectMatchesFilter(subject: string, filter: string): boolean {
   }
   return st.length === ft.length;
 }
+
+/** Does `bytes` hold exactly the UTF-8 encoding of `s`? (no allocation for ASCII subjects) A
+ *  JetStream delivery is routed on one subject and shows another (the stored message's). */
+export function sameSubject(bytes: Buffer, s: string): boolean {
+  const n = s.length;
+  if (bytes.length !== n) return bytes.length > n && Buffer.byteLength(s) === bytes.length && bytes.toString() === s;
+  for (let i = 0; i < n; i++) if (bytes[i] !== s.charCodeAt(i)) return false;
+  return true;
+}

@@ -8,6 +8,7 @@ import { BadRequest } from './query.js';
 import { jetStreamSource } from './sources.js';
 import { sublistStats } from './subsz.js';
 import { sysImportsJson } from './sys-imports.js';
+import { findExport } from '../core/imports.js';
 
 function accountConfig(server: Server, name: string): AccountConfig | undefined {
   return server.options.accounts.find((a) => a.name === name);
@@ -28,37 +29,52 @@ function mappingsJson(server: Server, name: string): Record<string, unknown> | u
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+function latencyJson(l: { subject: string; sampling: number | 'headers' }): Record<string, unknown> {
+  // nats-server keeps `sampling: headers` as sampling 0 (decided per request by trace headers)
+  return { sampling: l.sampling === 'headers' ? 0 : l.sampling, results: l.subject };
+}
+
+/** nats-server ExtExport list: the services, then the streams. */
 function exportsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (const e of cfg?.exports ?? []) {
+  const all = cfg?.exports ?? [];
+  for (const e of [...all.filter((x) => x.service !== undefined), ...all.filter((x) => x.service === undefined)]) {
     const x: Record<string, unknown> = { subject: e.service ?? e.stream, type: e.service !== undefined ? 'service' : 'stream' };
-    if (e.service !== undefined) x.response_type = e.responseType === 'stream' ? 'Stream' : e.responseType === 'chunked' ? 'Chunked' : 'Singleton';
+    if (e.service !== undefined) x.response_type = e.responseType === 'stream' ? 'Streamed' : e.responseType === 'chunked' ? 'Chunked' : 'Singleton';
+    if (e.latency) x.service_latency = latencyJson(e.latency);
     if (e.accountTokenPosition) x.account_token_position = e.accountTokenPosition;
-    x.approved_accounts = [...(e.accounts ?? [])];
+    if (e.accounts && e.accounts.length > 0) x.approved_accounts = [...e.accounts];
     out.push(x);
   }
   return out;
 }
 
-function importsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] {
+/** nats-server ExtImport list: the stream imports; the service imports come with the $SYS ones. */
+function streamImportsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const i of cfg?.imports ?? []) {
-    if (i.stream) {
-      const x: Record<string, unknown> = { subject: i.stream.subject, account: i.stream.account };
-      const local = i.to ?? (i.prefix ? `${i.prefix}.${i.stream.subject}` : undefined);
-      if (local !== undefined) x.local_subject = local;
-      x.type = 'stream';
-      x.invalid = false;
-      x.share = false;
-      x.tracking = false;
-      out.push(x);
-    } else if (i.service) {
-      const local = i.to ?? i.service.subject;
-      out.push({
-        subject: i.service.subject, account: i.service.account, to: local, local_subject: local, type: 'service',
-        invalid: false, share: i.share === true, tracking: false,
-      });
-    }
+    if (!i.stream) continue;
+    const x: Record<string, unknown> = { subject: i.stream.subject, account: i.stream.account };
+    const local = i.prefix ? `${i.prefix.replace(/\.$/, '')}.${i.stream.subject}` : i.to;
+    if (local) x.local_subject = local;
+    Object.assign(x, { type: 'stream', invalid: false, share: false, tracking: false });
+    out.push(x);
+  }
+  return out;
+}
+
+/** Service imports: `subject` is the subject in this account, `to` the one in the exporter. */
+function serviceImportsJson(server: Server, cfg: AccountConfig | undefined): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const i of cfg?.imports ?? []) {
+    if (!i.service) continue;
+    const x: Record<string, unknown> = {
+      subject: i.to || i.service.subject, account: i.service.account, to: i.service.subject, type: 'service',
+      invalid: false, share: i.share === true, tracking: false,
+    };
+    const exp = findExport(accountConfig(server, i.service.account), i.service.subject, 'service');
+    if (exp?.latency) x.latency = latencyJson(exp.latency);
+    out.push(x);
   }
   return out;
 }
@@ -84,7 +100,7 @@ export function accountInfo(server: Server, acc: Account): Record<string, unknow
   // every ordinary account imports its own CONNZ/STATZ from the system account (when there is one)
   const sysImports = acc === server.systemAccount || server.options.noSystemAccount ? []
     : sysImportsJson(acc.name, server.systemAccount.name);
-  const imports = [...sysImports, ...importsJson(cfg)];
+  const imports = [...streamImportsJson(cfg), ...sysImports, ...serviceImportsJson(server, cfg)];
   if (imports.length > 0) info.imports = imports;
   info.sublist_stats = sublistStats([acc]);
   return info;

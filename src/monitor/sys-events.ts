@@ -28,6 +28,24 @@ function clientType(connType: string): string {
   }
 }
 
+/** nats-server ClientInfo of a connection, with Go's omitempty: empty strings and zero numbers are
+ *  left out (connect/disconnect events, service latency metrics). */
+export function clientInfoJson(c: Client, closed: boolean): Json {
+  const o = c.opts;
+  const info: Json = { start: goTime(c.startMs), host: c.ip, id: c.cid, acc: c.account.name };
+  if (c.authorizedUser) info.user = c.authorizedUser;
+  if (o.name) info.name = o.name;
+  if (o.lang) info.lang = o.lang;
+  if (o.version) info.ver = o.version;
+  if (closed) {
+    if (c.rttMs > 0) info.rtt = nanos(c.rttMs);
+    info.stop = goTime(c.stopMs || Date.now());
+  }
+  info.kind = 'Client';
+  info.client_type = clientType(c.conn.type);
+  return info;
+}
+
 export class SysClientEvents implements ClientWatcher {
   /** Clients whose connect event went out: only these get a disconnect event. */
   private readonly announced = new WeakSet<Client>();
@@ -49,7 +67,7 @@ export class SysClientEvents implements ClientWatcher {
     const now = Date.now();
     const msg: Json = {
       type: 'io.nats.server.advisory.v1.client_connect', id: nuid.next(), timestamp: goTime(now),
-      server: this.serverInfo(), client: this.clientInfo(c, false),
+      server: this.serverInfo(), client: clientInfoJson(c, false),
     };
     this.send(connectSubject(c.account.name), msg, c.account.name);
   }
@@ -60,30 +78,13 @@ export class SysClientEvents implements ClientWatcher {
     const stop = c.stopMs || Date.now();
     const msg: Json = {
       type: 'io.nats.server.advisory.v1.client_disconnect', id: nuid.next(), timestamp: goTime(stop),
-      server: this.serverInfo(), client: this.clientInfo(c, true),
+      server: this.serverInfo(), client: clientInfoJson(c, true),
       // seen from the client: what it sent is what the server received from it
       sent: { msgs: c.inMsgs, bytes: c.inBytes },
       received: { msgs: c.outMsgs, bytes: c.outBytes },
       reason: c.closeReason,
     };
     this.send(disconnectSubject(c.account.name), msg, c.account.name);
-  }
-
-  /** ClientInfo with Go's omitempty: empty strings and zero numbers are left out. */
-  private clientInfo(c: Client, closed: boolean): Json {
-    const o = c.opts;
-    const info: Json = { start: goTime(c.startMs), host: c.ip, id: c.cid, acc: c.account.name };
-    if (c.authorizedUser) info.user = c.authorizedUser;
-    if (o.name) info.name = o.name;
-    if (o.lang) info.lang = o.lang;
-    if (o.version) info.ver = o.version;
-    if (closed) {
-      if (c.rttMs > 0) info.rtt = nanos(c.rttMs);
-      info.stop = goTime(c.stopMs || Date.now());
-    }
-    info.kind = 'Client';
-    info.client_type = clientType(c.conn.type);
-    return info;
   }
 
   private send(subject: string, msg: Json, accName: string): void {

@@ -23,6 +23,7 @@ import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
 import { StatszHeartbeat } from './statsz-heartbeat.js';
 import { SysClientEvents } from './sys-events.js';
 import { ACCOUNT_SYS_IMPORTS } from './sys-imports.js';
+import { serviceLatencyReporter } from './service-latency.js';
 
 type Json = Record<string, unknown>;
 
@@ -73,6 +74,7 @@ export class SysMonitorServices {
     this.heartbeat = new StatszHeartbeat(c, s.serverId, () => this.statsz({}));
     this.heartbeat.start();
     this.startAccountImports();
+    s.imports.setLatencyReporter(serviceLatencyReporter(s));
     const events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
     this.events = events;
     events.start();
@@ -85,6 +87,7 @@ export class SysMonitorServices {
 
   stop(): void {
     this.server.accountWatchers.delete(this.onNewAccount);
+    this.server.imports.setLatencyReporter(null);
     for (const ac of this.accountClients) ac.close();
     this.accountClients = [];
     this.events?.stop();

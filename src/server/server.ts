@@ -23,6 +23,7 @@ import { JwtResolverService } from './jwt-resolver-service.js';
 import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.js';
 import { AcceptQueue } from './accept-queue.js';
 import { writePidFile, PortsFile } from './files.js';
+import { AccountImports } from '../core/imports.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
 
 /** The nats-server version whose client-visible features tsnats has (INFO version). */
@@ -106,6 +107,8 @@ export class Server implements ClientHost, AccountHost {
   readonly clientWatchers = new Set<ClientWatcher>();
   /** called with each account created after start-up (config reload, JWT resolver, JetStream) */
   readonly accountWatchers = new Set<(acc: Account) => void>();
+  /** the configured accounts' exports and imports, applied (src/core/imports.ts) */
+  readonly imports = new AccountImports(this);
 
   private readonly accounts = new Map<string, Account>();
   private readonly infoExtra = new Map<string, unknown>();
@@ -142,6 +145,7 @@ export class Server implements ClientHost, AccountHost {
     this.globalAccount = this.registerAccount(GLOBAL_ACCOUNT);
     this.systemAccount = this.registerAccount(options.systemAccount || '$SYS');
     for (const a of options.accounts) this.registerAccount(a.name);
+    this.imports.configure(options.accounts);
     if (options.operatorMode !== undefined) {
       // Operator mode always authenticates (JWT users only: no users in the options).
       const auth = operatorAuthenticator(options, this, this.log);
@@ -470,6 +474,7 @@ export class Server implements ClientHost, AccountHost {
     this.startedSubsystems.length = 0;
     this.acceptQueue.clear();
     for (const c of [...this.clients.values()]) c.close(CloseReason.SERVER_SHUTDOWN, true);
+    this.imports.close();
     // Sockets still draining an -ERR are cut so the listener can close.
     for (const s of this.sockets) s.destroy();
     await closed;
@@ -569,6 +574,7 @@ export class Server implements ClientHost, AccountHost {
     const authKeys = ['authorization', 'accounts', 'noAuthUser', 'tls'];
     if (this.configAuth && (this.authFromOptions || this.authenticator === null) && changed.some((k) => authKeys.includes(k))) {
       for (const a of merged.accounts) this.registerAccount(a.name);
+      if (changed.includes('accounts')) this.imports.configure(merged.accounts);
       this.authenticator = authenticatorFromOptions(merged, this, (m) => this.log.warn(m));
       this.authFromOptions = this.authenticator !== null;
     }

@@ -31,13 +31,13 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
  * port is read back from the listener (or the ports file).
  */
 export async function startNodesOnPortsKnownInAdvance(
-  count: number, specs: (ports: number[], clusterName: string) => NodeSpec[], attempts = 5,
+  count: number, specs: (ports: number[], clusterName: string) => NodeSpec[], attempts = 5, extras: { configAuth?: boolean } = {},
 ): Promise<InProcNode[]> {
   for (let i = 1; ; i++) {
     const ports = await Promise.all(Array.from({ length: count }, () => probePort()));
     const started: InProcNode[] = [];
     try {
-      for (const spec of specs(ports, `C-${process.pid}-${ports[0]}-${i}`)) started.push(await startNode(spec));
+      for (const spec of specs(ports, `C-${process.pid}-${ports[0]}-${i}`)) started.push(await startNode(spec, extras));
       return started;
     } catch (e) {
       for (const n of started) await n.h.shutdown();
@@ -89,9 +89,9 @@ export interface InProcNode {
   routeUrl: string;
 }
 
-/** Start a clustered tsnats server in this process. */
-export async function startNode(spec: NodeSpec): Promise<InProcNode> {
-  const h = await startServer(clusterOptions(spec), { quietLog: process.env.TSNATS_TEST_LOG !== '1' });
+/** Start a clustered tsnats server in this process (`configAuth`: the users of the options are enforced). */
+export async function startNode(spec: NodeSpec, extras: { configAuth?: boolean } = {}): Promise<InProcNode> {
+  const h = await startServer(clusterOptions(spec), { quietLog: process.env.TSNATS_TEST_LOG !== '1', ...extras });
   const cluster = getCluster(h.server);
   if (cluster === undefined) throw new Error('cluster subsystem did not start');
   return { h, cluster, routeUrl: `nats-route://127.0.0.1:${h.clusterPort}` };

@@ -500,7 +500,7 @@ export class ClusteredJetStream {
         // An answer with no one to receive it (recovery, reconcile) is not sent or counted.
         if (!reply || b === null) return null;
         // A Go meta leader's assignment carries its service-import reply: answer in the system account.
-        if (isServiceImportReply(reply)) {
+        if (this.answersInSystem(reply)) {
           this.sys.publish(reply, '', undefined, b);
           return null;
         }
@@ -742,6 +742,12 @@ export class ClusteredJetStream {
     return () => this.sys.unsubscribe(sid);
   }
 
+  /** A `_R_` reply made by nats-server's service import lives in the system account; one made by an
+   *  account's import of another's $JS.API (src/core/imports.ts) lives in the exporting account. */
+  private answersInSystem(reply: string): boolean {
+    return isServiceImportReply(reply) && this.sys.account.sublist.hasInterest(reply);
+  }
+
   /** Answer a client in its account, counted like any API answer. */
   respondRaw(account: string, subject: string, reply: string, body: string, isError: boolean): void {
     const req: ApiRequest = {
@@ -749,7 +755,7 @@ export class ClusteredJetStream {
       headers: undefined, payload: Buffer.alloc(0), origin: { cid: 0, account, kind: 'internal' },
     };
     // A reply copied from a Go meta leader's assignment is a service-import reply: system account.
-    if (isServiceImportReply(reply)) {
+    if (this.answersInSystem(reply)) {
       req.onRespond = (b) => {
         this.sys.publish(reply, '', undefined, b);
         return null;
@@ -862,7 +868,7 @@ export class ClusteredJetStream {
         : body.replace('"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,',
           '"type":"io.nats.jetstream.api.v1.stream_create_response",');
       if (!req.reply) return;
-      if (isServiceImportReply(req.reply)) this.sys.publish(req.reply, '', undefined, body);
+      if (this.answersInSystem(req.reply)) this.sys.publish(req.reply, '', undefined, body);
       else this.publishIn(req.accountName, req.reply, Buffer.from(body));
     });
     this.sys.publish(`$JS.API.STREAM.INFO.${name}`, reply, requestInfoHeader(req.accountName, this.server.serverName, this.clusterName), '');

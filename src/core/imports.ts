@@ -1,0 +1,360 @@
+// Account exports and imports from the configuration, applied (nats-server accounts.go model).
+//
+// Stream import (account B imports subject S of A, seen in B as L): every subscription in B
+// that overlaps L gets a shadow subscription in A on the overlap mapped back to S. A message
+// published in A (or routed to A) matches the shadow like any subscriber and is handed to the
+// real subscription with its subject mapped to L. The shadow is ordinary interest of A, so
+// routes and leaf nodes learn it as A's interest and bring A's messages here.
+//
+// Service import (B imports service S of A, seen in B as L): an internal subscription in B on
+// L (local only: every server serves its own importers) republishes requests into A on S with
+// the reply rewritten to a `_R_.<prefix>.<n>` subject of A. A's wildcard subscription on its
+// `_R_.<prefix>.>` (announced to routes, so answers given on other servers come back here)
+// takes the answers and publishes them into B on the original reply. A singleton mapping ends
+// with its first answer; stream and chunked ones live until the export's response threshold
+// passes without an answer (an empty message also ends them), as do unanswered singletons.
+//
+// Accounts without imports pay one null check per subscription change and nothing per message.
+import { randomBytes } from 'node:crypto';
+import type { Account } from './account.js';
+import type { InternalClient } from './internal-client.js';
+import {
+  ClientKind, InboundMsg, Subscription, type MsgOrigin, type MsgSink, type RouteSink,
+} from './types.js';
+import { sameSubject } from './subject.js';
+import { SubjectMapping, isSubsetMatch, subjectIntersection } from './imports-subject.js';
+import { encodeName } from '../protocol/names.js';
+import type { AccountConfig, ExportEntry } from '../config/options.js';
+import { LatencySampler, type LatencyReporter, type LatencyTrack } from './imports-latency.js';
+
+/** nats-server DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
+export const DEFAULT_RESPONSE_THRESHOLD_MS = 2 * 60_000;
+/** JetStream acks keep their own reply subject: the importer imports `$JS.ACK` (nats-server's special case). */
+const JS_ACK_PREFIX = '$JS.ACK.';
+
+export type ResponseType = 'singleton' | 'stream' | 'chunked';
+
+/** What the imports need from the server. */
+export interface ImportsHost {
+  lookupAccount(name: string): Account | undefined;
+}
+
+interface StreamImport {
+  exporter: Account;
+  /** subject pattern in the importing account */
+  local: string;
+  /** exporter subject -> importer subject */
+  toLocal: SubjectMapping;
+  /** importer subject -> exporter subject */
+  toRemote: SubjectMapping;
+}
+
+export interface ServiceImport {
+  importer: Account;
+  exporter: Account;
+  local: string;
+  remote: string;
+  toRemote: SubjectMapping;
+  rt: ResponseType;
+  thresholdMs: number;
+  latency: LatencySampler | null;
+}
+
+/** The service export of `exporter` that covers `subject`, nats-server getServiceExport. */
+export function findExport(cfg: AccountConfig | undefined, subject: string, kind: 'service' | 'stream'): ExportEntry | undefined {
+  const all = (cfg?.exports ?? []).filter((e) => (kind === 'service' ? e.service : e.stream) !== undefined);
+  return all.find((e) => (e.service ?? e.stream) === subject)
+    ?? all.find((e) => isSubsetMatch(subject, (e.service ?? e.stream)!));
+}
+
+/** `msg` routed on `subject` in another account (the buffers are shared, not copied). */
+function copyMsg(msg: InboundMsg, subject: string, subjectBytes: Buffer, reply: string, replyBytes: Buffer | null, origin: MsgOrigin): InboundMsg {
+  const m = new InboundMsg(origin);
+  m.subject = subject;
+  m.subjectBytes = subjectBytes;
+  m.reply = reply;
+  m.replyBytes = replyBytes;
+  m.hdrLen = msg.hdrLen;
+  m.data = msg.data;
+  return m;
+}
+
+/** Hands a message matched by a shadow subscription in the exporter to the importer's subscription. */
+class ShadowSink implements MsgSink {
+  readonly kind = ClientKind.ACCOUNT;
+  readonly cid: number;
+
+  constructor(private readonly real: Subscription, private readonly im: StreamImport, private readonly importer: Account) {
+    this.cid = real.owner.cid;
+  }
+
+  deliverMsg(_shadow: Subscription, msg: InboundMsg): boolean {
+    const real = this.real;
+    if (real.closed) return false;
+    let m = msg;
+    if (!this.im.toLocal.identity) {
+      const local = this.im.toLocal.apply(msg.subject);
+      // a JetStream delivery shows the stored message's subject: it stays as it is
+      m = copyMsg(msg, local, sameSubject(msg.subjectBytes, msg.subject) ? encodeName(local) : msg.subjectBytes, msg.reply, msg.replyBytes, msg.origin);
+    }
+    const owner = real.owner;
+    if (owner.kind === ClientKind.LEAF) {
+      return (owner as RouteSink).forwardMsg(this.importer, m, real.queue !== undefined ? [real.queue] : null);
+    }
+    return owner.deliverMsg(real, m);
+  }
+}
+
+/** The stream imports of one account and the shadow subscriptions of its subscriptions. */
+export class StreamImports {
+  private readonly shadows = new Map<Subscription, Subscription[]>();
+
+  constructor(private readonly importer: Account, private readonly list: StreamImport[]) {}
+
+  /** A subscription was added to the importing account. Routes' interest is the other servers'
+   *  own business (they shadow it there); local-only and shadow subscriptions are internal. */
+  added(sub: Subscription): void {
+    if (sub.localOnly || sub.owner.kind === ClientKind.ROUTE || sub.owner instanceof ShadowSink) return;
+    let made: Subscription[] | undefined;
+    for (const im of this.list) {
+      const overlap = subjectIntersection(sub.subject, im.local);
+      if (overlap === null) continue;
+      const shadow = new Subscription(im.toRemote.apply(overlap), sub.queue, sub.sid, new ShadowSink(sub, im, this.importer));
+      if (!im.exporter.addSubscription(shadow)) continue;
+      (made ??= []).push(shadow);
+    }
+    if (made !== undefined) this.shadows.set(sub, made);
+  }
+
+  removed(sub: Subscription): void {
+    const made = this.shadows.get(sub);
+    if (made === undefined) return;
+    this.shadows.delete(sub);
+    for (const s of made) s.account?.removeSubscription(s);
+  }
+
+  close(): void {
+    if (this.importer.importObserver === this) this.importer.importObserver = null;
+    for (const made of this.shadows.values()) for (const s of made) s.account?.removeSubscription(s);
+    this.shadows.clear();
+  }
+}
+
+interface ResponseEntry {
+  /** the account the answer goes to, and the subject there */
+  dest: Account;
+  to: string;
+  rt: ResponseType;
+  thresholdMs: number;
+  expiresAt: number;
+  /** latency tracking of a sampled singleton request */
+  track: LatencyTrack | null;
+}
+
+/** The `_R_` reply subjects of one account that lead answers back to importing accounts. Its
+ *  subscription takes the message itself: a JetStream delivery (pull requests) is routed on the
+ *  reply subject but shows the stored message's subject, and so must the answer in the importer. */
+class ResponseRoutes implements MsgSink {
+  readonly kind = ClientKind.ACCOUNT;
+  readonly cid = 0;
+  readonly prefix = `_R_.${randomBytes(4).toString('base64url').slice(0, 6)}.`;
+  private readonly entries = new Map<string, ResponseEntry>();
+  private seq = 0;
+  private sub: Subscription | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly imports: AccountImports, private readonly owner: Account) {}
+
+  /** A new reply subject in the owner account for an answer that goes to `dest` on `to`. */
+  add(dest: Account, to: string, rt: ResponseType, thresholdMs: number, track: ResponseEntry['track']): string {
+    if (this.sub === null) {
+      this.sub = new Subscription(`${this.prefix}>`, undefined, 'responses', this);
+      this.owner.addSubscription(this.sub);
+    }
+    const reply = this.prefix + (++this.seq).toString(36);
+    this.entries.set(reply, { dest, to, rt, thresholdMs, expiresAt: Date.now() + thresholdMs, track });
+    this.timer ??= this.schedule(thresholdMs);
+    return reply;
+  }
+
+  remove(reply: string): void {
+    this.entries.delete(reply);
+  }
+
+  deliverMsg(_sub: Subscription, msg: InboundMsg): boolean {
+    const subject = msg.subject;
+    const e = this.entries.get(subject);
+    if (e === undefined) return false;
+    const reply = msg.reply;
+    let nrr = '';
+    if (reply !== '') {
+      // an answer that wants an answer itself: map its reply back into this account
+      nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
+        : this.imports.responsesOf(e.dest).add(this.owner, reply, 'singleton', e.thresholdMs, null);
+    }
+    if (e.track !== null) this.imports.reportLatency(e.track, msg.origin.cid);
+    const shown = sameSubject(msg.subjectBytes, subject) ? encodeName(e.to) : msg.subjectBytes;
+    const m = copyMsg(msg, e.to, shown, nrr, nrr === '' ? null : encodeName(nrr), { cid: msg.origin.cid, account: e.dest.name, kind: 'internal' });
+    e.dest.stats.inMsgs++;
+    e.dest.stats.inBytes += m.data.length;
+    const n = e.dest.processMsg(m, null, false);
+    const eof = m.data.length === 0;
+    if (n === 0 || e.rt === 'singleton' || eof) this.entries.delete(subject);
+    else e.expiresAt = Date.now() + e.thresholdMs;
+    return true;
+  }
+
+  private schedule(ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => this.sweep(), ms);
+    t.unref();
+    return t;
+  }
+
+  private sweep(): void {
+    this.timer = null;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [reply, e] of this.entries) {
+      if (e.expiresAt <= now) this.entries.delete(reply);
+      else next = Math.min(next, e.expiresAt);
+    }
+    if (next !== Infinity) this.timer = this.schedule(Math.max(1, next - now));
+  }
+
+  close(): void {
+    if (this.sub !== null) this.owner.removeSubscription(this.sub);
+    this.sub = null;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Service imports in flight on the (synchronous) delivery path: a request that comes back to
+ *  an import it already went through is a cycle and is dropped, as nats-server does. */
+const inFlight = new Set<ServiceImport>();
+
+/** All exports and imports of the configured accounts. */
+export class AccountImports {
+  private readonly clients = new Map<Account, InternalClient>();
+  private readonly responses = new Map<Account, ResponseRoutes>();
+  private readonly streamImports: StreamImports[] = [];
+  private latencyReporter: LatencyReporter | null = null;
+
+  constructor(private readonly host: ImportsHost) {}
+
+  /** Apply the exports and imports of `accounts` (replacing what was applied before). The
+   *  configuration loader has already rejected unauthorized imports and cycles. */
+  configure(accounts: readonly AccountConfig[]): void {
+    this.close();
+    const byName = new Map(accounts.map((a) => [a.name, a]));
+    for (const cfg of accounts) {
+      const importer = this.host.lookupAccount(cfg.name);
+      if (importer === undefined) continue;
+      const streams: StreamImport[] = [];
+      for (const imp of cfg.imports) {
+        const src = imp.stream ?? imp.service;
+        const exporter = src && this.host.lookupAccount(src.account);
+        if (src === undefined || exporter === undefined) continue;
+        if (imp.stream) {
+          const local = imp.prefix ? `${imp.prefix.replace(/\.$/, '')}.${src.subject}` : imp.to ?? src.subject;
+          streams.push({
+            exporter, local,
+            toLocal: new SubjectMapping(src.subject, local),
+            toRemote: new SubjectMapping(local, src.subject),
+          });
+        } else {
+          const local = imp.to ?? src.subject;
+          const exp = findExport(byName.get(src.account), src.subject, 'service');
+          const rt = exp?.responseType ?? 'singleton';
+          const si: ServiceImport = {
+            importer, exporter, local, remote: src.subject,
+            toRemote: new SubjectMapping(local, src.subject),
+            rt, thresholdMs: exp?.responseThresholdMs ?? DEFAULT_RESPONSE_THRESHOLD_MS,
+            latency: exp?.latency && rt === 'singleton'
+              ? new LatencySampler(exp.latency, exporter, imp.share === true)
+              : null,
+          };
+          this.clientOf(importer).subscribe(local, (subject, reply, hdr, payload, origin) => {
+            // the publisher's own server moved it into the exporter already (a routed copy is
+            // for the importer's subscribers here; nats-server ignores it for the import too)
+            if (origin.kind === 'route') return;
+            this.request(si, subject, reply, hdr, payload, origin.cid);
+          }, undefined, true);
+        }
+      }
+      if (streams.length > 0) {
+        const si = new StreamImports(importer, streams);
+        this.streamImports.push(si);
+        importer.importObserver = si;
+        // subscriptions made before (a reload) get their shadows now
+        for (const sub of importer.sublist.all()) si.added(sub);
+      }
+    }
+  }
+
+  /** The internal client of `acc` that publishes imported requests and answers into it. */
+  clientOf(acc: Account): InternalClient {
+    let c = this.clients.get(acc);
+    if (c === undefined) this.clients.set(acc, c = acc.createInternalClient('imports'));
+    return c;
+  }
+
+  responsesOf(acc: Account): ResponseRoutes {
+    let r = this.responses.get(acc);
+    if (r === undefined) this.responses.set(acc, r = new ResponseRoutes(this, acc));
+    return r;
+  }
+
+  /** Who publishes service latency metrics (the monitor layer); none: requests are not measured. */
+  setLatencyReporter(r: LatencyReporter | null): void {
+    this.latencyReporter = r;
+  }
+
+  reportLatency(track: LatencyTrack, responderCid: number): void {
+    this.latencyReporter?.(track, responderCid, Date.now());
+  }
+
+  /** Publish outside the delivery path (nats-server sends its internal account messages from a queue). */
+  publishLater(acc: Account, subject: string, body: string): void {
+    setImmediate(() => this.clients.get(acc)?.publish(subject, '', undefined, body));
+  }
+
+  /** Pending response mappings of `acc` (tests, monitoring). */
+  pendingResponses(acc: Account): number {
+    return this.responses.get(acc)?.size ?? 0;
+  }
+
+  /** A request published in the importing account on the import's local subject. */
+  private request(si: ServiceImport, subject: string, reply: string, hdr: Buffer | undefined, payload: Buffer, cid: number): void {
+    if (inFlight.has(si)) return;
+    inFlight.add(si);
+    try {
+      let nrr = '';
+      if (reply !== '') {
+        const track = this.latencyReporter !== null ? si.latency?.sample(hdr, cid) ?? null : null;
+        nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
+          : this.responsesOf(si.exporter).add(si.importer, reply, si.rt, si.thresholdMs, track);
+      }
+      const n = this.clientOf(si.exporter).publish(si.toRemote.apply(subject), nrr, hdr, payload);
+      // nobody in the exporting account took it: no answer will come
+      if (n === 0 && nrr !== '' && nrr !== reply) this.responsesOf(si.exporter).remove(nrr);
+    } finally {
+      inFlight.delete(si);
+    }
+  }
+
+  /** Remove everything applied (reload, shutdown). */
+  close(): void {
+    for (const si of this.streamImports) si.close();
+    this.streamImports.length = 0;
+    for (const r of this.responses.values()) r.close();
+    this.responses.clear();
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
