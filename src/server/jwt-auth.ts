@@ -140,7 +140,9 @@ function hasPermissionsOrLimits(u: UserBody): boolean {
 function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
   const has = (p: PermissionBody | undefined): boolean =>
     (Array.isArray(p?.allow) && p!.allow.length > 0) || (Array.isArray(p?.deny) && p!.deny.length > 0);
-  const src = has(u.pub) || has(u.sub) ? u : acc.defaultPermissions;
+  const hasResp = (r: UserBody['resp']): boolean => r !== null && typeof r === 'object';
+  // nats-server buildPermissionsFromJwt: a `resp` alone also counts as the user's own permissions
+  const src = has(u.pub) || has(u.sub) || hasResp(u.resp) ? u : acc.defaultPermissions;
   if (src === undefined) return undefined;
   // JWT contents are outside input: only string subjects are taken
   const subjects = (l: unknown): string[] | undefined => {
@@ -149,7 +151,12 @@ function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
   };
   const rule = (p: PermissionBody | undefined) => (has(p) ? { allow: subjects(p!.allow), deny: subjects(p!.deny) } : undefined);
   const out: Permissions = { publish: rule(src.pub), subscribe: rule(src.sub) };
-  return out.publish || out.subscribe ? out : undefined;
+  if (hasResp(src.resp)) {
+    // max and ttl (nanoseconds) as in the JWT; zero values become the defaults in compilePermissions
+    const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+    out.allowResponses = { max: num(src.resp!.max), expiresMs: num(src.resp!.ttl) / 1e6 };
+  }
+  return out.publish || out.subscribe || out.allowResponses ? out : undefined;
 }
 
 /** jwt RevocationList.IsRevoked: revoked when the user JWT was issued at or before the revocation. */
