@@ -112,6 +112,10 @@ export interface OperatorModeOptions {
   resolver: 'memory' | 'full' | 'none';
   /** directory of the full resolver */
   dir?: string;
+  /** full resolver: how long a lookup in the cluster waits (`timeout`; nats-server's default 1.9 s) */
+  fetchTimeoutMs?: number;
+  /** full resolver: how often the store is compared with the cluster's (`interval`; default 1 min) */
+  syncIntervalMs?: number;
   /** account public key -> account JWT */
   preload: Record<string, string>;
 }
