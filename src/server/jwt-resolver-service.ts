@@ -69,7 +69,9 @@ export class JwtResolverService implements Subsystem {
     const packInbox = this.inboxPrefix + 'pack';
     c.subscribe(packInbox, (_s, _r, _h, payload) => this.merge(payload.toString()));
     const interval = server.options.operatorMode?.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
-    this.syncTimer = setInterval(() => c.publish('$SYS.REQ.CLAIMS.PACK', packInbox, undefined, this.auth.resolver.hash()), interval);
+    // Not to our own "responder" member: tsnats prefers local queue members, and this server's
+    // own store is the one to compare.
+    this.syncTimer = setInterval(() => c.publish('$SYS.REQ.CLAIMS.PACK', packInbox, undefined, this.auth.resolver.hash(), true), interval);
     this.syncTimer.unref();
     server.log.info(`Managing all jwt in exclusive directory ${server.options.operatorMode?.dir ?? ''}`);
   }

@@ -2,14 +2,15 @@
 // DirAccResolver): an account JWT pushed to one server reaches the others through the
 // system account's subscriptions over the routes, and a server that does not hold an
 // account's JWT asks the cluster for it ($SYS.REQ.ACCOUNT.<acc>.CLAIMS.LOOKUP) when a user
-// of that account connects.
+// of that account connects; one that missed a push catches up through CLAIMS.PACK.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { loadConfigText } from '../../src/config/load.js';
+import { waitUntil } from '../helpers/wait.js';
 import { startNode, waitRemoteInterest, waitRoutes, type InProcNode } from '../cluster/cluster-helpers.js';
 import {
   accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, rawJwtConnect, userJwt, type OperatorSetup,
@@ -22,8 +23,8 @@ function tempDir(t: TestContext): string {
 }
 
 /** A clustered server in operator mode with its own full-resolver directory. */
-async function node(t: TestContext, op: OperatorSetup, dir: string, name: string, routes: string[]): Promise<InProcNode> {
-  const text = operatorConfig(op, {}, `resolver: { type: full, dir: "${join(dir, name)}" }`).replace('resolver: MEMORY\n', '');
+async function node(t: TestContext, op: OperatorSetup, dir: string, name: string, routes: string[], resolverExtra = ''): Promise<InProcNode> {
+  const text = operatorConfig(op, {}, `resolver: { type: full, dir: "${join(dir, name)}"${resolverExtra} }`).replace('resolver: MEMORY\n', '');
   const { options } = loadConfigText(text, `${name}.conf`);
   const n = await startNode({ name, routes, extra: { ...options, host: '127.0.0.1', port: 0 } });
   t.after(() => n.h.shutdown());
@@ -51,7 +52,6 @@ test('full resolver in a cluster: a pushed account JWT reaches every server; a m
   const inbox = sys.subscribe('_INBOX.update', { callback: (_e, m) => void answers.push(m.string()) });
   sys.publish(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b), { reply: '_INBOX.update' });
   await sys.flush();
-  const { waitUntil } = await import('../helpers/wait.js');
   await waitUntil(() => answers.length === 2);
   inbox.unsubscribe();
   const servers = answers.map((a) => JSON.parse(a) as { server: { name: string }; data: { code: number } });
@@ -83,4 +83,22 @@ test('full resolver in a cluster: a pushed account JWT reaches every server; a m
   const refused = await rawJwtConnect(n3.h.port, await userJwt('cu', cu, c), cu);
   await refused.waitClosed(10_000);
   assert.equal(refused.text, "-ERR 'Authorization Violation'\r\n");
+});
+
+test('full resolver in a cluster: a server that missed a push gets it through CLAIMS.PACK every interval', async (t) => {
+  const dir = tempDir(t);
+  const op = await newOperator();
+  const n1 = await node(t, op, dir, 'n1', [], ', interval: "100ms"');
+  const b = createAccount();
+  const su = createUser();
+  const sys = await connect({ port: n1.h.port, authenticator: credsAuthenticator(credsOf(await userJwt('sys', su, op.sys), su)) });
+  t.after(() => sys.close());
+  const m = await sys.request(`$SYS.REQ.ACCOUNT.${b.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, 'B', b));
+  assert.equal((JSON.parse(m.string()) as { data: { code: number } }).data.code, 200);
+  // n2 was not there: its store stays without B until n1 answers one of its pack requests
+  const n2 = await node(t, op, dir, 'n2', [n1.routeUrl], ', interval: "100ms"');
+  await waitRoutes([n1, n2], 1);
+  const file = (n: string) => join(dir, n, `${b.getPublicKey()}.jwt`);
+  await waitUntil(() => existsSync(file('n2')));
+  assert.equal(readFileSync(file('n2'), 'utf8'), readFileSync(file('n1'), 'utf8'));
 });
