@@ -214,13 +214,14 @@ test('account expiry: connected users are disconnected with nats-server\'s error
   const op = await newOperator();
   const a = createAccount();
   const h = await serverFor(t, operatorConfig(op, {
-    [a.getPublicKey()]: await accountJwt(op, 'A', a, {}, { exp: Math.floor(Date.now() / 1000) + 2 }),
+    // far enough ahead for a loaded machine to start the server and connect before it expires
+    [a.getPublicKey()]: await accountJwt(op, 'A', a, {}, { exp: Math.floor(Date.now() / 1000) + 5 }),
   }));
   const u = createUser();
   const jwt = await userJwt('u', u, a);
   const c = await rawJwtConnect(h.port, jwt, u);
   assert.equal(await c.flushPing(), '');
-  await c.waitFor("-ERR 'Account Authentication Expired'\r\n", 10_000);
+  await c.waitFor("-ERR 'Account Authentication Expired'\r\n", 15_000);
   await c.waitClosed();
   const again = await rawJwtConnect(h.port, jwt, u);
   await again.waitFor("-ERR 'Authorization Violation'\r\n");
