@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { loadConfigText } from '../../src/config/load.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startNode, waitRemoteInterest, waitRoutes, type InProcNode } from '../cluster/cluster-helpers.js';
+import { NatsServerNode, startNode, waitRemoteInterest, waitRoutes, type InProcNode } from '../cluster/cluster-helpers.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
 import {
   accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, rawJwtConnect, userJwt, type OperatorSetup,
 } from '../helpers/jwt-flow.js';
@@ -102,3 +103,60 @@ test('full resolver in a cluster: a server that missed a push gets it through CL
   await waitUntil(() => existsSync(file('n2')));
   assert.equal(readFileSync(file('n2'), 'utf8'), readFileSync(file('n1'), 'utf8'));
 });
+
+test('full resolver in a cluster with nats-server 2.9.10: packs, pushes and lookups are answered across both kinds',
+  { skip: natsServerSkip(), timeout: 60_000 }, async (t) => {
+    const dir = tempDir(t);
+    const op = await newOperator();
+    const sysAcc = op.sys.getPublicKey();
+    const su = createUser();
+    const sysCreds = credsAuthenticator(credsOf(await userJwt('sys', su, op.sys), su));
+    /** push an account JWT through `port`; the servers that answered, with their codes */
+    const push = async (port: number, acc: ReturnType<typeof createAccount>, name: string, answering: number): Promise<string[]> => {
+      const sys = await connect({ port, authenticator: sysCreds });
+      try {
+        const answers: string[] = [];
+        sys.subscribe('_INBOX.push', { callback: (_e, m) => void answers.push(m.string()) });
+        sys.publish(`$SYS.REQ.ACCOUNT.${acc.getPublicKey()}.CLAIMS.UPDATE`, await accountJwt(op, name, acc), { reply: '_INBOX.push' });
+        await waitUntil(() => answers.length === answering);
+        return answers.map((a) => {
+          const j = JSON.parse(a) as { server: { name: string }; data: { code: number } };
+          return `${j.server.name}:${j.data.code}`;
+        }).sort();
+      } finally {
+        await sys.close();
+      }
+    };
+    const connectUser = async (acc: ReturnType<typeof createAccount>, port: number): Promise<string> => {
+      const u = createUser();
+      const conn = await rawJwtConnect(port, await userJwt('u', u, acc), u);
+      t.after(() => conn.close());
+      return conn.flushPing(5000);
+    };
+
+    const ns = await NatsServerNode.start('ns', [], 0, 'C1', undefined,
+      operatorConfig(op, {}, `resolver: { type: full, dir: "${join(dir, 'ns')}" }`).replace('resolver: MEMORY\n', ''));
+    t.after(() => ns.cleanup());
+    const nsPort = Number(new URL(ns.clientUrl).port);
+    const b = createAccount();
+    assert.deepEqual(await push(nsPort, b, 'B', 1), ['ns:200']);
+    // tsnats joins after the push: nats-server answers its pack request with B
+    const ts = await node(t, op, dir, 'ts', [ns.routeUrl], ', interval: "100ms"');
+    await waitUntil(() => existsSync(join(dir, 'ts', `${b.getPublicKey()}.jwt`)));
+    assert.equal(await connectUser(b, ts.h.port), '');
+    // a push to either kind reaches the other
+    await waitRemoteInterest(ts, `$SYS.REQ.ACCOUNT.${sysAcc}.CLAIMS.UPDATE`, true, sysAcc);
+    const c = createAccount();
+    assert.deepEqual(await push(ts.h.port, c, 'C', 2), ['ns:200', 'ts:200']);
+    assert.equal(await connectUser(c, nsPort), '');
+    const d = createAccount();
+    assert.deepEqual(await push(nsPort, d, 'D', 2), ['ns:200', 'ts:200']);
+    assert.equal(await connectUser(d, ts.h.port), '');
+    // a tsnats server that joins later (no pack for a minute) looks C up when its user connects
+    const late = await node(t, op, dir, 'late', [ns.routeUrl]);
+    await waitUntil(() => late.cluster.numRoutes === 2);
+    await waitRemoteInterest(late, `$SYS.REQ.ACCOUNT.${c.getPublicKey()}.CLAIMS.LOOKUP`, true, sysAcc);
+    assert.equal(existsSync(join(dir, 'late', `${c.getPublicKey()}.jwt`)), false);
+    assert.equal(await connectUser(c, late.h.port), '');
+    assert.equal(existsSync(join(dir, 'late', `${c.getPublicKey()}.jwt`)), true);
+  });
