@@ -67,7 +67,7 @@ export interface JwtAccount {
   /** signing key -> its user scope (null: an unscoped key) */
   signingKeys: Map<string, ScopeBody | null>;
   revocations: Record<string, number>;
-  defaultPermissions?: { pub?: PermissionBody; sub?: PermissionBody };
+  defaultPermissions?: { pub?: PermissionBody; sub?: PermissionBody; resp?: UserBody['resp'] };
   disallowBearer: boolean;
   tags: string[];
   /** -1 = unlimited */

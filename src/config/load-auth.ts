@@ -15,10 +15,7 @@ import type {
   AccountConfig, AccountJetStreamLimits, AccountLimits, ExportEntry, ImportEntry, MappingDestination,
   Options, PermissionRule, Permissions, UserEntry,
 } from './options.js';
-import { GLOBAL_ACCOUNT } from './options.js';
-
-const DEFAULT_ALLOW_RESPONSE_MAX_MSGS = 1;
-const DEFAULT_ALLOW_RESPONSE_EXPIRATION_MS = 2 * 60 * 1000;
+import { GLOBAL_ACCOUNT, responsePermission } from './options.js';
 const CONNECTION_TYPES = ['STANDARD', 'WEBSOCKET', 'LEAFNODE', 'LEAFNODE_WS', 'MQTT', 'MQTT_WS', 'IN_PROCESS'];
 
 function isPublicKey(key: string, prefix: 'U' | 'A'): boolean {
@@ -83,7 +80,7 @@ function allowResponses(n: ConfNode, c: Collector): Permissions['allowResponses'
     c.error(n, 'error parsing response permissions, expected a boolean or a map');
     return undefined;
   }
-  const rp = { max: DEFAULT_ALLOW_RESPONSE_MAX_MSGS, expiresMs: DEFAULT_ALLOW_RESPONSE_EXPIRATION_MS };
+  const rp = responsePermission();
   for (const [k, key, v] of entries(n.value)) {
     if (['max', 'max_msgs', 'max_messages', 'max_responses'].includes(k)) {
       const max = int(v);
@@ -117,9 +114,7 @@ export function parsePermissions(n: ConfNode, c: Collector): Permissions {
         p.subscribe = subjectPermission(v, true, c);
       } else if (k === 'publish_allow_responses' || k === 'allow_responses') {
         if (v.kind === 'bool') {
-          p.allowResponses = v.value
-            ? { max: DEFAULT_ALLOW_RESPONSE_MAX_MSGS, expiresMs: DEFAULT_ALLOW_RESPONSE_EXPIRATION_MS }
-            : undefined;
+          p.allowResponses = v.value ? responsePermission() : undefined;
         } else {
           p.allowResponses = allowResponses(v, c);
         }

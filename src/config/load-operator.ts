@@ -8,12 +8,15 @@ import type { ConfNode } from './parser.js';
 import { goType, type Collector } from './load-util.js';
 import type { OperatorModeOptions, Options, TrustedOperator } from './options.js';
 import { decodeJwt, parseDecoratedJwt } from './jwt-lib.js';
+import { parseGoDurationMs } from './duration.js';
 
 /** What the operator keys of one file set (combined in finishOperatorMode). */
 export interface OperatorKeys {
   operators?: TrustedOperator[];
   resolver?: 'memory' | 'full';
   dir?: string;
+  fetchTimeoutMs?: number;
+  syncIntervalMs?: number;
   preload?: Record<string, string>;
 }
 
@@ -86,6 +89,20 @@ export function parseResolverKey(v: ConfNode, st: OperatorKeys, c: Collector): v
     } catch {
       // created when the server starts, as nats-server does
     }
+    // interval (the PACK sync) and timeout (a lookup in the cluster), as Go durations
+    const durations: [string, 'syncIntervalMs' | 'fetchTimeoutMs'][] = [['interval', 'syncIntervalMs'], ['timeout', 'fetchTimeoutMs']];
+    for (const [key, field] of durations) {
+      const d = get(key);
+      if (d === undefined) continue;
+      try {
+        st[field] = parseGoDurationMs(d);
+      } catch (e) {
+        return c.error(v, (e as Error).message);
+      }
+    }
+    if (st.fetchTimeoutMs !== undefined && st.fetchTimeoutMs <= 0) {
+      return c.error(v, `Fetch timeout ${get('timeout')} is too smal`);
+    }
     if (type === 'FULL') {
       st.resolver = 'full';
       st.dir = dir;
@@ -126,6 +143,8 @@ export function finishOperatorMode(o: Options, st: OperatorKeys, systemAccountSe
     preload: st.preload ?? {},
   };
   if (st.dir !== undefined) mode.dir = st.dir;
+  if (st.fetchTimeoutMs !== undefined) mode.fetchTimeoutMs = st.fetchTimeoutMs;
+  if (st.syncIntervalMs !== undefined) mode.syncIntervalMs = st.syncIntervalMs;
   o.operatorMode = mode;
   if (!systemAccountSet && st.operators.length === 1 && st.operators[0].systemAccount) {
     o.systemAccount = st.operators[0].systemAccount;

@@ -112,6 +112,10 @@ export interface OperatorModeOptions {
   resolver: 'memory' | 'full' | 'none';
   /** directory of the full resolver */
   dir?: string;
+  /** full resolver: how long a lookup in the cluster waits (`timeout`; nats-server's default 1.9 s) */
+  fetchTimeoutMs?: number;
+  /** full resolver: how often the store is compared with the cluster's (`interval`; default 1 min) */
+  syncIntervalMs?: number;
   /** account public key -> account JWT */
   preload: Record<string, string>;
 }
@@ -325,6 +329,17 @@ export const DEFAULT_MAX_CONNECTIONS = 64 * 1024;
 export const DEFAULT_PING_INTERVAL_MS = 2 * 60 * 1000;
 export const DEFAULT_PING_MAX = 2;
 export const DEFAULT_WRITE_DEADLINE_MS = 10 * 1000;
+/** allow_responses defaults (nats-server DEFAULT_ALLOW_RESPONSE_MAX_MSGS / _EXPIRATION) */
+export const DEFAULT_ALLOW_RESPONSE_MAX_MSGS = 1;
+export const DEFAULT_ALLOW_RESPONSE_EXPIRATION_MS = 2 * 60 * 1000;
+
+/** A response permission with nats-server's defaults for zero values (negative: no limit). */
+export function responsePermission(max = 0, expiresMs = 0): { max: number; expiresMs: number } {
+  return {
+    max: max === 0 ? DEFAULT_ALLOW_RESPONSE_MAX_MSGS : max,
+    expiresMs: expiresMs === 0 ? DEFAULT_ALLOW_RESPONSE_EXPIRATION_MS : expiresMs,
+  };
+}
 export const DEFAULT_AUTH_TIMEOUT_MS = 2 * 1000;
 export const DEFAULT_LAME_DUCK_DURATION_MS = 2 * 60 * 1000;
 export const DEFAULT_LAME_DUCK_GRACE_PERIOD_MS = 10 * 1000;

@@ -91,6 +91,11 @@ export interface ClientPermissions {
   canSubscribe(subject: string, queue?: string): boolean;
   /** Checked at delivery for wildcard subscriptions overlapping a subscribe deny. */
   canDeliver?(subject: string, queue?: string): boolean;
+  /**
+   * Response permissions (allow_responses): the reply subjects of delivered messages may be
+   * published to `max` times within `expiresMs` (<= 0: no limit) although canPublish says no.
+   */
+  responses?: { max: number; expiresMs: number };
 }
 
 export interface AuthResult {
@@ -132,4 +137,10 @@ export interface ClientAuthenticator {
    * such as bcrypt) holds the connection's input until it settles.
    */
   authenticate(opts: ConnectOptions, conn: ConnectionAuthInfo): AuthResult | null | Promise<AuthResult | null>;
+  /**
+   * The account of the user a CONNECT names by `user` or `nkey`: null when there is no such
+   * user, undefined when this authenticator does not say (a config reload closes the clients
+   * whose user is gone or moved to another account).
+   */
+  userAccount?(opts: ConnectOptions): string | null | undefined;
 }

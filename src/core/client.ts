@@ -25,6 +25,7 @@ import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult 
 import { deliverResult } from './deliver.js';
 import { SocketWriter, type ByteStream } from './socket-writer.js';
 import { redactConnect } from './redact.js';
+import { ResponsePermits } from './response-permits.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
 import { negotiateClientTls } from '../tls/client-upgrade.js';
 import { tlsVersionName, type TlsSettings } from '../tls/settings.js';
@@ -129,6 +130,8 @@ export class Client implements ClientOpHandler, MsgSink {
   account: Account;
   authorizedUser = '';
   permissions: ClientPermissions | null = null;
+  /** reply subjects this client may answer (response permissions only; set with `permissions`) */
+  private responsePermits: ResponsePermits | null = null;
   /** client supports HPUB/HMSG (CONNECT headers:true and server allows) */
   headers = false;
   // Hot CONNECT flags copied out of `opts` (read for every message).
@@ -275,7 +278,7 @@ export class Client implements ClientOpHandler, MsgSink {
         if (res !== null && !(res instanceof Promise)) {
           this.bindAccount(res.account);
           this.authorizedUser = res.user ?? '';
-          this.permissions = res.permissions ?? null;
+          this.setPermissions(res.permissions);
         }
       } else {
         this.authTimer = setTimeout(this.onAuthTimeout, this.conn.authTimeoutMs ?? this.host.options.authTimeoutMs);
@@ -493,6 +496,7 @@ export class Client implements ClientOpHandler, MsgSink {
     stats.outMsgs++;
     stats.outBytes += size;
     sub.nmsgs++;
+    if (this.responsePermits !== null && msg.reply.length > 0) this.responsePermits.received(msg.reply);
     if (sub.max > 0 && sub.nmsgs >= sub.max) this.removeSub(sub);
     if (wasEmpty) this.requestFlush();
     if (this.out.pending + this.writer.buffered > this.maxPending) this.slowConsumer(CloseReason.SLOW_CONSUMER_PENDING);
@@ -569,7 +573,7 @@ export class Client implements ClientOpHandler, MsgSink {
     if (res !== undefined) {
       this.bindAccount(res.account);
       this.authorizedUser = res.user ?? '';
-      this.permissions = res.permissions ?? null;
+      this.setPermissions(res.permissions);
       if (!this.applyCredentialLimits(res)) return false;
     }
     if (opts.new_account || (opts.account !== undefined && opts.account !== '')) {
@@ -644,9 +648,76 @@ export class Client implements ClientOpHandler, MsgSink {
     } else if (res === null) {
       this.authViolation();
     } else {
-      this.permissions = res.permissions ?? null;
+      this.setPermissions(res.permissions);
       this.applyCredentialLimits({ ...res, accountMaxConnections: -1 });
     }
+  }
+
+  /**
+   * A config reload replaced the users: check this client's CONNECT again, as nats-server's
+   * reloadAuthorization does. A user that is gone or now belongs to another account is closed
+   * without an -ERR (nats-server closes it so that it reconnects); credentials no longer
+   * accepted get 'Authorization Violation'; otherwise the new permissions apply and each
+   * subscription they deny is removed with an -ERR naming it.
+   */
+  authorizationReloaded(): void {
+    if (this.closed || !this.connectReceived) return;
+    const auth = this.authenticator;
+    const named = this.opts.nkey ? this.opts.nkey : this.opts.user;
+    if (named) {
+      // With no users configured any more the user is gone too.
+      const acc = auth === null ? null : auth.userAccount?.(this.opts);
+      if (acc !== undefined && acc !== this.account.name) {
+        this.close(CloseReason.CLIENT_CLOSED, true);
+        return;
+      }
+    }
+    // No authentication any more: the client keeps what it has (nats-server lets it be).
+    if (auth === null || !auth.authRequired) return;
+    const res = auth.authenticate(this.opts, this.authInfo());
+    if (res instanceof Promise) void res.then((r) => this.reauthenticated(r));
+    else this.reauthenticated(res);
+  }
+
+  private reauthenticated(res: AuthResult | null): void {
+    if (this.closed) return;
+    if (res === null) return this.authViolation();
+    if (res.account !== this.account) {
+      this.close(CloseReason.CLIENT_CLOSED, true);
+      return;
+    }
+    this.authorizedUser = res.user ?? '';
+    this.setPermissions(res.permissions);
+    if (!this.applyCredentialLimits({ ...res, accountMaxConnections: -1 })) return;
+    this.dropDeniedSubs();
+  }
+
+  /** nats-server processSubsOnConfigReload: a queue subscription stays if its subject alone or with its queue is allowed. */
+  private dropDeniedSubs(): void {
+    const perms = this.permissions;
+    if (perms === null) return;
+    for (const sub of [...this.subs.values()]) {
+      if (perms.canSubscribe(sub.subject)) continue;
+      if (sub.queue !== undefined && perms.canSubscribe(sub.subject, sub.queue)) continue;
+      this.removeSub(sub);
+      this.sendErr(Err.subRemoved(sub.subject, sub.sid));
+      this.host.log.info(`Removed sub "${sub.subject}" (sid "${sub.sid}") for ${this.authLabel()} - not authorized`);
+    }
+  }
+
+  /** Who the client is in log lines (nats-server getAuthUser). */
+  private authLabel(): string {
+    if (this.opts.nkey) return `Nkey "${this.opts.nkey}"`;
+    if (this.opts.user) return `User "${this.opts.user}"`;
+    if (this.opts.jwt) return `JWT User "${this.authorizedUser}"`;
+    return 'User "N/A"';
+  }
+
+  private setPermissions(p: ClientPermissions | null | undefined): void {
+    this.permissions = p ?? null;
+    const rp = p?.responses;
+    // New permissions start with no answerable replies, as nats-server's setPermissions.
+    this.responsePermits = rp === undefined ? null : new ResponsePermits(rp.max, rp.expiresMs);
   }
 
   private armExpiry(atMs: number, error: string): void {
@@ -703,7 +774,8 @@ export class Client implements ClientOpHandler, MsgSink {
 
     const subject = pa.subject;
     const reply = pa.reply;
-    if (this.permissions !== null && !this.permissions.canPublish(subject)) {
+    if (this.permissions !== null && !this.permissions.canPublish(subject)
+      && (this.responsePermits === null || !this.responsePermits.respond(subject))) {
       this.host.log.error(`${this.label()} - Publish Violation - Subject "${subject}"`);
       this.sendErr(Err.pubViolation(subject));
       return;

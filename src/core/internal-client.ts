@@ -52,8 +52,9 @@ export class InternalClient implements MsgSink {
   }
 
   /** Publish into the account (local subscribers and routes). Returns the number
-   *  of sinks that accepted the message. */
-  publish(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string): number {
+   *  of sinks that accepted the message. `noEcho`: not to this client's own subscriptions
+   *  (a queue group it is a member of then goes to another member, e.g. on another server). */
+  publish(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string, noEcho = false): number {
     if (this.closed) return 0;
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const msg = InboundMsg.create(this.origin, subject, reply, headers, body);
@@ -61,7 +62,7 @@ export class InternalClient implements MsgSink {
     const stats = this.account.stats;
     stats.inMsgs++;
     stats.inBytes += msg.data.length;
-    return this.account.processMsg(msg, this, false);
+    return this.account.processMsg(msg, this, noEcho);
   }
 
   deliverMsg(sub: Subscription, msg: InboundMsg): boolean {

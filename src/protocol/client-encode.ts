@@ -57,6 +57,8 @@ export const Err = {
   subViolation: (subject: string) => `Permissions Violation for Subscription to "${subject}"`,
   queueSubViolation: (subject: string, queue: string) =>
     `Permissions Violation for Subscription to "${subject}" using queue "${queue}"`,
+  /** a subscription a config reload no longer allows was removed */
+  subRemoved: (subject: string, sid: string) => `Permissions Violation for Subscription to "${subject}" (sid "${sid}")`,
   replyViolation: (reply: string) => `Permissions Violation for Publish with Reply of "${reply}"`,
   tooManyTokens: (subject: string) => `Permissions Violation for Subscription to "${subject}", too many tokens`,
 } as const;

@@ -23,7 +23,15 @@ export interface OperatorAuthenticator extends ClientAuthenticator {
    * nonce signature is not checked again). `revoked`: refused because the user was revoked.
    */
   recheck(opts: ConnectOptions, conn: ConnectionAuthInfo): { result: AuthResult | null; revoked: boolean; signer?: string };
+  /**
+   * Asks the cluster for an account JWT this server does not hold (the full resolver's
+   * CLAIMS.LOOKUP; set by the resolver service). undefined: nobody answered in time.
+   */
+  fetchAccount?: (pub: string) => Promise<string | undefined>;
 }
+
+/** A well-formed account public key: the only names worth a lookup (nats-server fetchAccount). */
+const ACCOUNT_KEY = /^A[A-Z2-7]{55}$/;
 
 /** Build the operator-mode authenticator; accounts are registered under their public keys. */
 export function operatorAuthenticator(
@@ -34,6 +42,8 @@ export function operatorAuthenticator(
   for (const a of resolver.all()) accounts.registerAccount(a.subject);
 
   let revoked = false;
+  /** the account of the last user checked, when this server holds no JWT for it */
+  let missing: string | undefined;
   /** the signing key of the last user checked (undefined: signed by the account's identity key) */
   let signer: string | undefined;
   const refuse = (conn: ConnectionAuthInfo, why: string): null => {
@@ -59,7 +69,10 @@ export function operatorAuthenticator(
 
     const issuer = u.issuer_account || uc.iss;
     const acc = resolver.lookup(issuer);
-    if (acc === undefined) return refuse(conn, `Account JWT lookup error: ${issuer}`);
+    if (acc === undefined) {
+      missing = issuer;
+      return refuse(conn, `Account JWT lookup error: ${issuer}`);
+    }
     let perms: UserBody = u;
     signer = uc.iss !== acc.subject ? uc.iss : undefined;
     if (uc.iss !== acc.subject) {
@@ -101,11 +114,26 @@ export function operatorAuthenticator(
     };
   };
 
-  return {
+  const auth: OperatorAuthenticator = {
     authRequired: true,
     needsNonce: true,
     resolver,
-    authenticate: (opts, conn) => check(opts, conn, true),
+    authenticate(opts, conn) {
+      missing = undefined;
+      const res = check(opts, conn, true);
+      const pub = missing;
+      if (res !== null || pub === undefined || auth.fetchAccount === undefined || !ACCOUNT_KEY.test(pub)) return res;
+      // The connection's input is held while the cluster is asked (an asynchronous authentication).
+      return auth.fetchAccount(pub).then((jwt) => {
+        if (jwt === undefined) return refuse(conn, `Account JWT lookup error: ${pub}: fetching jwt timed out`);
+        try {
+          if (resolver.lookup(pub) === undefined) resolver.update(pub, jwt);
+        } catch (e) {
+          return refuse(conn, `Account JWT lookup error: ${pub}: ${(e as Error).message}`);
+        }
+        return check(opts, conn, true);
+      });
+    },
     recheck(opts, conn) {
       revoked = false;
       signer = undefined;
@@ -113,6 +141,7 @@ export function operatorAuthenticator(
       return { result, revoked, signer };
     },
   };
+  return auth;
 }
 
 function stringsOf(l: unknown): string[] {
@@ -140,7 +169,9 @@ function hasPermissionsOrLimits(u: UserBody): boolean {
 function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
   const has = (p: PermissionBody | undefined): boolean =>
     (Array.isArray(p?.allow) && p!.allow.length > 0) || (Array.isArray(p?.deny) && p!.deny.length > 0);
-  const src = has(u.pub) || has(u.sub) ? u : acc.defaultPermissions;
+  const hasResp = (r: UserBody['resp']): boolean => r !== null && typeof r === 'object';
+  // nats-server buildPermissionsFromJwt: a `resp` alone also counts as the user's own permissions
+  const src = has(u.pub) || has(u.sub) || hasResp(u.resp) ? u : acc.defaultPermissions;
   if (src === undefined) return undefined;
   // JWT contents are outside input: only string subjects are taken
   const subjects = (l: unknown): string[] | undefined => {
@@ -149,7 +180,12 @@ function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
   };
   const rule = (p: PermissionBody | undefined) => (has(p) ? { allow: subjects(p!.allow), deny: subjects(p!.deny) } : undefined);
   const out: Permissions = { publish: rule(src.pub), subscribe: rule(src.sub) };
-  return out.publish || out.subscribe ? out : undefined;
+  if (hasResp(src.resp)) {
+    // max and ttl (nanoseconds) as in the JWT; zero values become the defaults in compilePermissions
+    const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+    out.allowResponses = { max: num(src.resp!.max), expiresMs: num(src.resp!.ttl) / 1e6 };
+  }
+  return out.publish || out.subscribe || out.allowResponses ? out : undefined;
 }
 
 /** jwt RevocationList.IsRevoked: revoked when the user JWT was issued at or before the revocation. */

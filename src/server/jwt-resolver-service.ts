@@ -4,6 +4,12 @@
 // ($SYS.REQ.ACCOUNT.<acc>.CLAIMS.LOOKUP), CLAIMS.PACK and CLAIMS.LIST. An update
 // is applied to the connected users of the account at once: new permissions and
 // limits, revoked users and users over the connection limit disconnected.
+//
+// In a cluster every server's handlers are system-account subscriptions, known to the other
+// servers over the routes: an update pushed to one server reaches all of them (each answers),
+// a server without an account's JWT asks the others (CLAIMS.LOOKUP, first answer wins) when a
+// user of that account connects, and every `interval` each server sends its store hash to
+// CLAIMS.PACK so that one peer with a different store sends its JWTs (newer ones are kept).
 import type { InternalClient } from '../core/internal-client.js';
 import { CloseReason, type Client } from '../core/client.js';
 import type { JwtAccount } from '../auth/jwt-accounts.js';
@@ -11,11 +17,18 @@ import { decodeJwt } from '../config/jwt-lib.js';
 import type { OperatorAuthenticator } from './jwt-auth.js';
 import { SERVER_VERSION, type Server, type Subsystem } from './server.js';
 
+/** nats-server DEFAULT_ACCOUNT_FETCH_TIMEOUT, and the DirAccResolver's default sync interval */
+const DEFAULT_FETCH_TIMEOUT_MS = 1900;
+const DEFAULT_SYNC_INTERVAL_MS = 60_000;
+
 export class JwtResolverService implements Subsystem {
   readonly name = 'jwt-resolver';
   private client: InternalClient | null = null;
   private server: Server | null = null;
   private seq = 0;
+  private inboxPrefix = '';
+  private nextInbox = 0;
+  private syncTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly auth: OperatorAuthenticator) {}
 
@@ -50,12 +63,56 @@ export class JwtResolverService implements Subsystem {
       c.publish(reply, '', undefined, JSON.stringify({ server: this.serverInfo(), data: ids }));
     });
     this.auth.resolver.onChange((acc, old) => this.accountChanged(acc, old));
+    // nats-server's $SYS._INBOX.<server>.<n> replies
+    this.inboxPrefix = `$SYS._INBOX.${server.serverId.slice(-8)}.`;
+    this.auth.fetchAccount = (pub) => this.fetch(pub);
+    const packInbox = this.inboxPrefix + 'pack';
+    c.subscribe(packInbox, (_s, _r, _h, payload) => this.merge(payload.toString()));
+    const interval = server.options.operatorMode?.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
+    // Not to our own "responder" member: tsnats prefers local queue members, and this server's
+    // own store is the one to compare.
+    this.syncTimer = setInterval(() => c.publish('$SYS.REQ.CLAIMS.PACK', packInbox, undefined, this.auth.resolver.hash(), true), interval);
+    this.syncTimer.unref();
     server.log.info(`Managing all jwt in exclusive directory ${server.options.operatorMode?.dir ?? ''}`);
   }
 
   async shutdown(): Promise<void> {
+    if (this.syncTimer !== null) clearInterval(this.syncTimer);
+    this.syncTimer = null;
+    this.auth.fetchAccount = undefined;
     this.client?.close();
     this.client = null;
+  }
+
+  /** nats-server Server.fetch: ask the cluster for an account JWT; the first answer counts. */
+  private fetch(pub: string): Promise<string | undefined> {
+    const c = this.client;
+    if (c === null) return Promise.resolve(undefined);
+    const timeoutMs = this.server?.options.operatorMode?.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+    const reply = this.inboxPrefix + String(++this.nextInbox);
+    return new Promise((resolve) => {
+      const done = (jwt: string | undefined): void => {
+        clearTimeout(timer);
+        c.unsubscribe(sid);
+        resolve(jwt);
+      };
+      const sid = c.subscribe(reply, (_s, _r, _h, payload) => done(payload.toString()));
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      c.publish(`$SYS.REQ.ACCOUNT.${pub}.CLAIMS.LOOKUP`, reply, undefined, '');
+    });
+  }
+
+  /** A CLAIMS.PACK answer: `<account>|<jwt>` lines, each kept if newer (an empty message ends the pack). */
+  private merge(pack: string): void {
+    for (const line of pack.split('\n')) {
+      const bar = line.indexOf('|');
+      if (bar <= 0) continue;
+      try {
+        this.auth.resolver.update(line.slice(0, bar), line.slice(bar + 1));
+      } catch (e) {
+        this.server?.log.error(`Merging resulted in error: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** nats-server respondToUpdate: {"server":{..},"data":{account,code:200,message}} or "error". */

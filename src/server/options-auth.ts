@@ -6,15 +6,15 @@
 //
 // Passwords may be bcrypt hashes ($2a$/$2b$, as `nats server passwd` writes them).
 // With `tls { verify_and_map: true }` the user comes from the client certificate.
-// bcrypt checks run in a worker thread (bcrypt-check.ts). Not covered here: allow_responses,
-// JWT/operator mode.
+// bcrypt checks run in a worker thread (bcrypt-check.ts). JWT/operator mode is jwt-auth.ts.
 import { bcryptKnownMatch, bcryptMatches, isBcrypt } from './bcrypt-check.js';
 import { userForCert } from '../tls/cert-map.js';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
-import { GLOBAL_ACCOUNT } from '../config/options.js';
+import { GLOBAL_ACCOUNT, responsePermission } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
+import { subjectIsSubsetMatch } from '../jetstream/subjects.js';
 import { crypto, nkeys } from '../core/lazy-modules.js';
 import { ClientKind, Subscription, type MsgSink } from '../core/types.js';
 
@@ -122,6 +122,11 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;
     },
+    userAccount(opts: ConnectOptions): string | null | undefined {
+      const rec = opts.nkey ? byNkey.get(opts.nkey) : opts.user ? byName.get(opts.user) : undefined;
+      if (rec !== undefined) return rec.account.name;
+      return opts.nkey || opts.user ? null : undefined;
+    },
   };
 }
 
@@ -149,15 +154,26 @@ function permList(entries: string[] | undefined): Sublist | null {
   return sl;
 }
 
+/**
+ * nats-server queueMatches: the queue is named by a "subject queue" entry, literally or
+ * through a wildcard queue entry ("foo v1.*" lets queue v1.a in; queue "v1.*" matches only itself
+ * or a wider wildcard entry).
+ */
 function queueIn(queue: string, r: ReturnType<Sublist['match']>): boolean {
-  for (const g of r.qsubs) if (g.length > 0 && g[0].queue === queue) return true;
+  for (const g of r.qsubs) {
+    const q = g.length > 0 ? g[0].queue : undefined;
+    if (q === undefined) continue;
+    if (q === queue || (/[*>]/.test(q) && subjectIsSubsetMatch(queue, q))) return true;
+  }
   return false;
 }
 
 /** nats-server canPublish/canSubscribe/checkDenySub over compiled allow/deny lists. */
 export function compilePermissions(p: Permissions | undefined): ClientPermissions | null {
-  if (!p || (!p.publish && !p.subscribe)) return null;
-  const pubAllow = permList(p.publish?.allow);
+  if (!p || (!p.publish && !p.subscribe && !p.allowResponses)) return null;
+  const responses = p.allowResponses ? responsePermission(p.allowResponses.max, p.allowResponses.expiresMs) : undefined;
+  // Response permissions turn off the implicit "publish anything" (nats-server validateResponsePermissions).
+  const pubAllow = permList(p.publish?.allow ?? (responses !== undefined ? [] : undefined));
   const pubDeny = permList(p.publish?.deny);
   const subAllow = permList(p.subscribe?.allow);
   const subDeny = permList(p.subscribe?.deny);
@@ -183,5 +199,6 @@ export function compilePermissions(p: Permissions | undefined): ClientPermission
     },
     // A wildcard subscription may be wider than a deny clause: such messages are not delivered.
     canDeliver: subDeny === null ? undefined : (subject: string): boolean => subDeny.match(subject).psubs.length === 0,
+    responses,
   };
 }

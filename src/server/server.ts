@@ -540,8 +540,9 @@ export class Server implements ClientHost, AccountHost {
   }
 
   /**
-   * Apply what nats-server reloads on SIGHUP: logging and limits. Returns the
-   * names of the options that changed.
+   * Apply what nats-server reloads on SIGHUP: logging, limits, tls and users (connected
+   * clients are re-checked against the new users and permissions). Returns the names of
+   * the options that changed.
    */
   reload(next: Options): string[] {
     next = withBaseline(next);
@@ -572,16 +573,20 @@ export class Server implements ClientHost, AccountHost {
       logtimeUtc: merged.logtimeUtc, logFile: merged.logFile,
     });
     const authKeys = ['authorization', 'accounts', 'noAuthUser', 'tls'];
+    let usersReloaded = false;
     if (this.configAuth && (this.authFromOptions || this.authenticator === null) && changed.some((k) => authKeys.includes(k))) {
       for (const a of merged.accounts) this.registerAccount(a.name);
       if (changed.includes('accounts')) this.imports.configure(merged.accounts);
       this.authenticator = authenticatorFromOptions(merged, this, (m) => this.log.warn(m));
       this.authFromOptions = this.authenticator !== null;
+      usersReloaded = changed.some((k) => k !== 'tls' && authKeys.includes(k));
     }
     if (changed.length > 0) {
       this.rebuildInfo();
       for (const c of this.clients.values()) c.applyLimits(merged);
     }
+    // nats-server reloadAuthorization: connected clients are checked against the new users.
+    if (usersReloaded) for (const c of [...this.clients.values()]) c.authorizationReloaded();
     this.log.info('Reloaded server configuration');
     return changed;
   }

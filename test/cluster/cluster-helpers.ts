@@ -205,9 +205,11 @@ export class NatsServerNode {
   /**
    * Start nats-server with a conf file in a temp dir; `clusterPort` 0 means -1 (the server
    * binds a free port). Both ports are read back from the ports file nats-server writes
-   * (2.9.10 lists the cluster listener there too).
+   * (2.9.10 lists the cluster listener there too). `extraConf` is appended to the file.
    */
-  static async start(name: string, routes: string[], clusterPort = 0, clusterName = 'C1', dir?: string): Promise<NatsServerNode> {
+  static async start(
+    name: string, routes: string[], clusterPort = 0, clusterName = 'C1', dir?: string, extraConf = '',
+  ): Promise<NatsServerNode> {
     const bin = requireNatsServer();
     const d = dir ?? mkdtempSync(join(tmpdir(), 'tsnats-ns-'));
     for (const f of readdirSync(d)) if (f.endsWith('.ports')) rmSync(join(d, f));
@@ -222,6 +224,7 @@ export class NatsServerNode {
       `  port: ${clusterPort === 0 ? -1 : clusterPort}`,
       rs.length > 0 ? `  routes: [${rs.map((r) => `"${r}"`).join(', ')}]` : '',
       '}',
+      extraConf,
     ].join('\n');
     const confFile = join(d, `${name}.conf`);
     writeFileSync(confFile, conf(routes));

@@ -136,3 +136,85 @@ test('no_auth_user and reload of users', async (t) => {
   const dev2 = await connect({ servers: h.clientUrl, user: 'dev', pass: 'new' });
   await dev2.close();
 });
+
+test('allow_responses: negative max and expires mean unlimited; an expiry ends the permission', async (t) => {
+  const svcPerms = (expiresMs: number) => ({ subscribe: { allow: ['req'] }, allowResponses: { max: -1, expiresMs } });
+  const h = await startTestServer({
+    authorization: {
+      users: [
+        { user: 'forever', password: 's', permissions: svcPerms(-1) },
+        { user: 'brief', password: 's', permissions: svcPerms(20) },
+        { user: 'cli', password: 'c' },
+      ],
+    },
+  }, t, CFG);
+  const cli = await connect({ servers: h.clientUrl, user: 'cli', pass: 'c' });
+  t.after(() => cli.close());
+  const answers: string[] = [];
+  cli.subscribe('rep.*', { callback: (_e, m) => void answers.push(`${m.subject}:${m.string()}`) });
+  const svc = async (user: string, reply: string): Promise<RawClient> => {
+    const { c } = await RawClient.connectInfo(h.port);
+    t.after(() => c.close());
+    c.send(connectLine({ user, pass: 's' }) + 'SUB req 1\r\n');
+    await c.flushPing();
+    cli.publish('req', 'q', { reply });
+    await cli.flush();
+    await c.waitFor(`MSG req 1 ${reply} 1\r\nq\r\n`);
+    c.clear();
+    return c;
+  };
+  const forever = await svc('forever', 'rep.1');
+  forever.send('PUB rep.1 1\r\na\r\n'.repeat(5));
+  assert.equal(await forever.flushPing(), '');
+  forever.close();
+  // publish denies rep.2, but it was a request's reply subject: answers pass until the
+  // permission expires, then the same publish is a violation
+  const brief = await svc('brief', 'rep.2');
+  let n = 0;
+  await waitUntil(async () => {
+    brief.send(`PUB rep.2 1\r\n${n++ % 10}\r\n`);
+    return (await brief.flushPing()) === "-ERR 'Permissions Violation for Publish to \"rep.2\"'\r\n";
+  });
+  await cli.flush();
+  assert.deepEqual(answers.filter((a) => a.startsWith('rep.1')), ['rep.1:a', 'rep.1:a', 'rep.1:a', 'rep.1:a', 'rep.1:a']);
+  assert.equal(answers.filter((a) => a.startsWith('rep.2')).length, n - 1);
+});
+
+test('reload: tightened permissions remove denied subscriptions; changed password and removed user disconnect', async (t) => {
+  const perms = (allow: string[]) => ({ subscribe: { allow } });
+  const h = await startTestServer({
+    authorization: {
+      users: [
+        { user: 'a', password: 'a', permissions: perms(['foo.>', 'q.work workers']) },
+        { user: 'b', password: 'b' },
+        { user: 'gone', password: 'g' },
+      ],
+    },
+  }, t, CFG);
+  const [a, b, gone] = await Promise.all([0, 1, 2].map(async () => (await RawClient.connectInfo(h.port)).c));
+  t.after(() => [a, b, gone].forEach((x) => x.close()));
+  a.send(connectLine({ user: 'a', pass: 'a' }) + 'SUB foo.> 1\r\nSUB foo.bar 2\r\nSUB q.work workers 3\r\n');
+  b.send(connectLine({ user: 'b', pass: 'b' }));
+  gone.send(connectLine({ user: 'gone', pass: 'g' }));
+  for (const x of [a, b, gone]) assert.equal(await x.flushPing(), '');
+
+  const changed = h.server.reload({
+    ...h.server.options,
+    authorization: { users: [{ user: 'a', password: 'a', permissions: perms(['foo.bar', 'q.work other']) }, { user: 'b', password: 'new' }] },
+  });
+  assert.deepEqual(changed, ['authorization']);
+  assert.equal(await a.flushPing(),
+    "-ERR 'Permissions Violation for Subscription to \"foo.>\" (sid \"1\")'\r\n"
+    + "-ERR 'Permissions Violation for Subscription to \"q.work\" (sid \"3\")'\r\n");
+  await b.waitClosed();
+  assert.equal(b.text, "-ERR 'Authorization Violation'\r\n");
+  await gone.waitClosed();
+  assert.equal(gone.text, '');
+  const pub = await connect({ servers: h.clientUrl, user: 'b', pass: 'new' });
+  t.after(() => pub.close());
+  pub.publish('foo.bar', '1');
+  pub.publish('foo.baz', '2');
+  pub.publish('q.work', '3');
+  await pub.flush();
+  assert.equal(await a.flushPing(), 'MSG foo.bar 2 1\r\n1\r\n');
+});

@@ -214,13 +214,14 @@ test('account expiry: connected users are disconnected with nats-server\'s error
   const op = await newOperator();
   const a = createAccount();
   const h = await serverFor(t, operatorConfig(op, {
-    [a.getPublicKey()]: await accountJwt(op, 'A', a, {}, { exp: Math.floor(Date.now() / 1000) + 2 }),
+    // far enough ahead for a loaded machine to start the server and connect before it expires
+    [a.getPublicKey()]: await accountJwt(op, 'A', a, {}, { exp: Math.floor(Date.now() / 1000) + 5 }),
   }));
   const u = createUser();
   const jwt = await userJwt('u', u, a);
   const c = await rawJwtConnect(h.port, jwt, u);
   assert.equal(await c.flushPing(), '');
-  await c.waitFor("-ERR 'Account Authentication Expired'\r\n", 10_000);
+  await c.waitFor("-ERR 'Account Authentication Expired'\r\n", 15_000);
   await c.waitClosed();
   const again = await rawJwtConnect(h.port, jwt, u);
   await again.waitFor("-ERR 'Authorization Violation'\r\n");
@@ -244,4 +245,29 @@ test('bad input: garbage JWTs and signed JWTs with fields of the wrong types nev
   const nc = await connect({ servers: h.clientUrl, authenticator: credsAuthenticator(credsOf(await userJwt('ok', u, a), u)) });
   await nc.flush();
   await nc.close();
+});
+
+test('user JWT response permissions (resp): reply subjects answered within max; resp alone replaces the account defaults', async (t) => {
+  const op = await newOperator();
+  const a = createAccount();
+  const h = await serverFor(t, operatorConfig(op, {
+    [a.getPublicKey()]: await accountJwt(op, 'A', a, { default_permissions: { pub: { allow: ['dflt.>'] }, sub: {} } }),
+  }));
+  const svc = createUser();
+  // ttl in nanoseconds as @nats-io/jwt writes it; 0 max would mean the default (1)
+  const sc = await rawJwtConnect(h.port, await userJwt('svc', svc, a, { resp: { max: 2, ttl: 60e9 } }), svc);
+  t.after(() => sc.close());
+  sc.send('SUB req 1\r\n');
+  await sc.flushPing();
+  const cli = createUser();
+  const cc = await rawJwtConnect(h.port, await userJwt('cli', cli, a, { pub: { allow: ['>'] } }), cli);
+  t.after(() => cc.close());
+  cc.send('SUB rep.> 9\r\nPUB req rep.1 1\r\nq\r\n');
+  await cc.flushPing();
+  await sc.waitFor('MSG req 1 rep.1 1\r\nq\r\n');
+  sc.clear();
+  sc.send('PUB rep.1 1\r\na\r\nPUB rep.1 1\r\nb\r\nPUB rep.1 1\r\nc\r\nPUB dflt.x 0\r\n\r\n');
+  assert.equal(await sc.flushPing(),
+    "-ERR 'Permissions Violation for Publish to \"rep.1\"'\r\n-ERR 'Permissions Violation for Publish to \"dflt.x\"'\r\n");
+  assert.equal(await cc.flushPing(), 'MSG rep.1 9 1\r\na\r\nMSG rep.1 9 1\r\nb\r\n');
 });

@@ -47,6 +47,11 @@ test('the full directory resolver', async () => {
   assert.equal(o.operatorMode?.resolver, 'full');
   assert.equal(o.operatorMode?.dir, '/tmp/some/dir');
   assert.equal(validateOptions(o), undefined);
+  // lookup timeout and store sync interval (nats-server's defaults 1.9s and 1m when absent)
+  assert.equal(o.operatorMode?.fetchTimeoutMs, undefined);
+  const timed = loadConfigText(`operator: "${op.operatorJwt}"\nresolver: { type: full, dir: "/tmp/some/dir", timeout: "500ms", interval: "2m" }`, 't.conf').options;
+  assert.equal(timed.operatorMode?.fetchTimeoutMs, 500);
+  assert.equal(timed.operatorMode?.syncIntervalMs, 120_000);
 });
 
 test('errors as nats-server reports them', async () => {
@@ -57,6 +62,8 @@ test('errors as nats-server reports them', async () => {
     't.conf:1:0: error parsing account resolver, should be MEM or  URL("url") or a map containing dir and type state=[FULL|CACHE])');
   assert.equal(loadError('resolver_preload: 1'), 't.conf:1:0: preload should be a map of account_public_key:account_jwt');
   assert.equal(loadError('resolver: { type: full }'), 't.conf:1:0: dir has no value and needs to point to a directory');
+  assert.equal(loadError('resolver: { type: full, dir: "/tmp/x", timeout: "bogus" }'), 't.conf:1:0: time: invalid duration "bogus"');
+  assert.equal(loadError('resolver: { type: full, dir: "/tmp/x", timeout: "0s" }'), 't.conf:1:0: Fetch timeout 0s is too smal');
   // resolvers tsnats does not have are refused rather than silently ignored
   assert.match(loadError('resolver: { type: cache, dir: "/tmp/x" }'), /resolver type CACHE is not supported by tsnats/);
   assert.match(loadError('resolver: URL(http://localhost:9090/jwt/v1/accounts/)'), /URL account resolver is not supported/);
