@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
 import type { Account } from '../core/account.js';
-import { subjectMatchesFilter } from '../core/subject.js';
+import { permits } from '../core/subject.js';
 import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
@@ -49,13 +49,6 @@ function toSubjectPermission(r: PermissionRule | undefined): SubjectPermission |
   if (r.allow && r.allow.length > 0) out.allow = [...r.allow];
   if (r.deny && r.deny.length > 0) out.deny = [...r.deny];
   return out.allow || out.deny ? out : undefined;
-}
-
-function permits(rule: PermissionRule | undefined, subject: string): boolean {
-  if (rule === undefined) return true;
-  if (rule.allow && rule.allow.length > 0 && !rule.allow.some((f) => subjectMatchesFilter(subject, f))) return false;
-  if (rule.deny && rule.deny.some((f) => subjectMatchesFilter(subject, f))) return false;
-  return true;
 }
 
 function ignoreError(): void {

@@ -407,7 +407,13 @@ export function mergeOptions(base: Options, over: Partial<Options>): Options {
 }
 
 /** A user of `leafnodes { authorization { users [...] } }`. */
-export interface LeafUser { user: string; password: string; account?: string }
+export interface LeafUser {
+  user: string;
+  password: string;
+  account?: string;
+  /** publish: what the leaf may send in; subscribe: what interest (and messages) it may take */
+  permissions?: Permissions;
+}
 
 /** One entry of `leafnodes { remotes [...] }`: a hub this server dials. */
 export interface LeafRemoteOptions {
@@ -416,6 +422,12 @@ export interface LeafRemoteOptions {
   account?: string;
   credentials?: string;
   hub?: boolean;
+  /** TLS of the link (also used when the url is tls:// or the hub's INFO requires TLS) */
+  tls?: TlsConfig;
+  /** subjects whose messages never come in from the hub (nor is our interest in them sent) */
+  denyImports?: string[];
+  /** subjects whose messages never go out to the hub (the hub's interest in them is ignored) */
+  denyExports?: string[];
 }
 
 /** The `leafnodes {}` block (nats-server LeafNodeOpts, the parts tsnats implements). */
@@ -430,6 +442,8 @@ export interface LeafnodeOptions {
   account?: string;
   users: LeafUser[];
   authTimeoutMs?: number;
+  /** `leafnodes { tls {} }`: accepted leaf connections upgrade to TLS after the INFO */
+  tls?: TlsConfig;
   remotes: LeafRemoteOptions[];
   /** delay between dial attempts of a remote */
   reconnectMs: number;

@@ -7,6 +7,11 @@
 // same subject is never advertised back to where it came from. Per account we keep a count
 // per "subject[ queue]" key over all owners; what a connection sees is that count minus its
 // own subscriptions on the key.
+//
+// TLS (nats-server 2.9.10): the accepting side sends its INFO in plaintext (tls_required
+// when `leafnodes { tls {} }` is set) and then handshakes as the TLS server; the dialling side
+// reads that INFO and handshakes as the client when the INFO requires TLS, the remote's url
+// is tls:// or the remote has a tls block; CONNECT and everything after go over TLS.
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,10 +19,17 @@ import { randomBytes } from 'node:crypto';
 import type { LeafnodeOptions, LeafRemoteOptions, Options } from '../config/options.js';
 import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
-import { ClientKind, type Subscription } from '../core/types.js';
-import { LeafConnection, type LeafHost } from './leaf-conn.js';
+import type { Subscription } from '../core/types.js';
+import type { RouteLimits } from '../cluster/route-conn.js';
+import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
+import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
+import { LeafConnection, type LeafHost, type LeafPerms } from './leaf-conn.js';
 
 const DEFAULT_LEAF_PORT = 7422;
+/** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
+const INFO_WAIT_MS = 2000;
+/** Longest first INFO line read before the TLS decision. */
+const INFO_MAX_BYTES = 64 * 1024;
 
 function keyOf(sub: Subscription): string {
   return sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
@@ -36,18 +48,25 @@ export class Leafnodes implements Subsystem, LeafHost {
   private readonly ldsSubject = `$LDS.${randomBytes(12).toString('base64url')}`;
   port = 0;
   private jsLocal = false;
-  maxPayload = 1024 * 1024;
-  pingIntervalMs = 120_000;
-  maxPendingBytes = 64 * 1024 * 1024;
+  limits!: RouteLimits;
+  /** accept-side TLS (null: plain TCP) */
+  private tls: TlsSettings | null = null;
+  /** sockets in a TLS handshake or waiting for the first INFO (closed at shutdown) */
+  private readonly pendingSockets = new Set<net.Socket>();
+  private flushList: LeafConnection[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly o: LeafnodeOptions) {}
 
   async start(server: Server): Promise<void> {
     this.server = server;
-    this.maxPayload = server.options.maxPayloadBytes;
-    this.pingIntervalMs = server.options.pingIntervalMs;
-    this.maxPendingBytes = server.options.maxPendingBytes;
-    this.jsLocal = server.options.jetstream.enabled;
+    const so = server.options;
+    this.limits = {
+      pingIntervalMs: so.pingIntervalMs, pingMax: so.pingMax, writeDeadlineMs: so.writeDeadlineMs,
+      maxPendingBytes: so.maxPendingBytes, maxControlLineBytes: so.maxControlLineBytes, maxPayloadBytes: so.maxPayloadBytes,
+    };
+    this.jsLocal = so.jetstream.enabled;
+    this.tls = this.o.tls !== undefined ? buildTlsSettings(this.o.tls) : null;
     server.setLeafBridge(this.onSubChange);
     if (this.o.port !== undefined) await this.listen();
     for (const r of this.o.remotes) this.dial(r, 0);
@@ -59,6 +78,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const c of [...this.conns]) c.close();
+    for (const s of this.pendingSockets) s.destroy();
+    this.pendingSockets.clear();
     const l = this.listener;
     this.listener = null;
     if (l !== null) await new Promise<void>((res) => l.close(() => res()));
@@ -66,6 +87,39 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void {
     this.server.log[level](text);
+  }
+
+  // ---- LeafHost: output batching and counters, as the cluster does for routes ----
+
+  scheduleFlush(conn: LeafConnection): void {
+    this.flushList.push(conn);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.runFlush);
+    }
+  }
+
+  private readonly runFlush = (): void => {
+    this.flushScheduled = false;
+    const list = this.flushList;
+    this.flushList = [];
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
+  };
+
+  countIn(bytes: number): void {
+    const s = this.server.stats;
+    s.inMsgs++;
+    s.inBytes += bytes;
+  }
+
+  countOut(bytes: number): void {
+    const s = this.server.stats;
+    s.outMsgs++;
+    s.outBytes += bytes;
+  }
+
+  countSlowConsumer(): void {
+    this.server.stats.slowConsumers++;
   }
 
   /** Connections, for monitoring and tests. */
@@ -97,24 +151,42 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   private accept(socket: net.Socket): void {
     if (this.stopping) return void socket.destroy();
-    const c = new LeafConnection(this.server.nextCid(), socket, this, false);
-    this.conns.add(c);
+    const cid = this.server.nextCid();
     const authRequired = this.o.users.length > 0 || this.o.user !== undefined;
     const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
+    const tls = this.tls;
     const info = {
       server_id: this.server.serverId, server_name: this.server.serverName, version: '2.9.10', proto: 1,
       go: 'go1.19.8', host: this.o.host, port: this.port, headers: true,
       ...(authRequired ? { auth_required: true } : {}),
-      max_payload: this.maxPayload, client_id: c.cid, nonce: randomBytes(11).toString('base64url'),
+      ...(tls !== null ? { tls_required: true, ...(tls.verify ? { tls_verify: true } : {}) } : {}),
+      max_payload: this.limits.maxPayloadBytes, client_id: cid, nonce: randomBytes(11).toString('base64url'),
       leafnode_urls: [host],
     };
-    c.send(`INFO ${JSON.stringify(info)}\r\n`);
+    // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
+    socket.write(`INFO ${JSON.stringify(info)}\r\n`);
+    if (tls === null) return this.accepted(cid, socket, false);
+    this.pendingSockets.add(socket);
+    socket.on('error', ignoreError);
+    acceptRouteTls(socket, tls).then((secure) => {
+      this.pendingSockets.delete(socket);
+      if (this.stopping) secure.destroy();
+      else this.accepted(cid, secure, true);
+    }, (e: Error) => {
+      this.pendingSockets.delete(socket);
+      const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
+      this.log('error', `${who} - lid:${cid} - TLS leafnode handshake error: ${e.message}`);
+    });
+  }
+
+  private accepted(cid: number, socket: net.Socket, tls: boolean): void {
+    const c = new LeafConnection(cid, socket, this, false);
+    c.tls = tls;
+    this.conns.add(c);
+    c.start();
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (c.account === null && !c.closed) {
-        c.send("-ERR 'Authentication Timeout'\r\n");
-        c.close();
-      }
+      if (c.account === null && !c.closed) c.sendErrAndClose('Authentication Timeout', 'Authentication Timeout');
     }, this.o.authTimeoutMs ?? 2000);
     t.unref();
     this.timers.add(t);
@@ -129,6 +201,9 @@ export class Leafnodes implements Subsystem, LeafHost {
       const u = this.o.users.find((x) => x.user === user && x.password === pass);
       if (u === undefined) return this.authFail(c);
       accountName = u.account ?? accountName;
+      // The leaf is a client of ours: it publishes into this server and subscribes to it.
+      const p = u.permissions;
+      if (p !== undefined && (p.publish !== undefined || p.subscribe !== undefined)) c.perms = { receive: p.publish, send: p.subscribe };
     } else if (this.o.user !== undefined && (user !== this.o.user || pass !== this.o.password)) {
       return this.authFail(c);
     }
@@ -141,8 +216,7 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   private authFail(c: LeafConnection): void {
     this.log('error', `${c.label()} - Leafnode authentication error`);
-    c.send("-ERR 'Authorization Violation'\r\n");
-    c.close();
+    c.sendErrAndClose('Authorization Violation', 'Authentication Failure');
   }
 
   // ---- solicit side ----
@@ -160,25 +234,63 @@ export class Leafnodes implements Subsystem, LeafHost {
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = u.port === '' ? DEFAULT_LEAF_PORT : Number(u.port);
     const socket = net.connect({ host, port });
-    let conn: LeafConnection | null = null;
+    this.pendingSockets.add(socket);
+    let retried = false;
     const retry = (): void => {
-      if (this.stopping) return;
+      if (this.stopping || retried) return;
+      retried = true;
       const t = setTimeout(() => { this.timers.delete(t); this.dial(r, attempt + 1); }, this.o.reconnectMs);
       t.unref();
       this.timers.add(t);
     };
-    socket.once('error', (e) => {
-      if (conn === null) {
-        this.log('debug', `Error trying to connect as leafnode to remote server "${host}:${port}": ${e.message}`);
+    const fail = (text: string): void => {
+      this.pendingSockets.delete(socket);
+      socket.destroy();
+      this.log('error', `Error trying to connect as leafnode to remote server "${host}:${port}": ${text}`);
+      retry();
+    };
+    socket.on('error', ignoreError);
+    socket.once('connect', () => {
+      readFirstLine(socket, INFO_WAIT_MS).then(async ({ line, rest }) => {
+        const m = /^INFO\s+(.*)$/i.exec(line);
+        const info = m === null ? null : parseObject(m[1]!);
+        if (info === null) return fail(`expected INFO, got ${JSON.stringify(line.slice(0, 64))}`);
+        let sock: net.Socket = socket;
+        const useTls = info.tls_required === true || u.protocol === 'tls:' || r.tls !== undefined;
+        if (useTls) {
+          try {
+            sock = await dialRouteTls(socket, this.remoteTls(r), host);
+          } catch (e) {
+            return fail(`TLS leafnode handshake error: ${(e as Error).message}`);
+          }
+        }
+        this.pendingSockets.delete(socket);
+        if (this.stopping) return void sock.destroy();
+        const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+        conn.tls = useTls;
+        this.pendingRemote.set(conn, { r, u, retry });
+        this.conns.add(conn);
+        conn.start(useTls ? undefined : rest);
+        this.onInfo(conn, info);
+      }, (e: Error) => fail(e.message));
+    });
+    socket.once('close', () => {
+      if (this.pendingSockets.delete(socket)) {
+        this.log('debug', `Error trying to connect as leafnode to remote server "${host}:${port}": connection closed`);
         retry();
       }
     });
-    socket.once('connect', () => {
-      conn = new LeafConnection(this.server.nextCid(), socket, this, true);
-      (conn as LeafConnection & { remote?: LeafRemoteOptions; url?: URL; onGone?: () => void }).remote = r;
-      this.pendingRemote.set(conn, { r, u, retry });
-      this.conns.add(conn);
-    });
+  }
+
+  /** TLS settings of a remote, built once (a remote without a tls block verifies with the system CAs). */
+  private readonly remoteTlsCache = new Map<LeafRemoteOptions, TlsSettings>();
+  private remoteTls(r: LeafRemoteOptions): TlsSettings {
+    let s = this.remoteTlsCache.get(r);
+    if (s === undefined) {
+      s = buildTlsSettings(r.tls ?? {});
+      this.remoteTlsCache.set(r, s);
+    }
+    return s;
   }
 
   private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void }>();
@@ -188,8 +300,13 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (!c.solicited || p === undefined || c.account !== null) return;
     const acc = this.server.registerAccount(p.r.account ?? '$G');
     const connect: Record<string, unknown> = {
-      version: '2.9.10', tls_required: false, server_id: this.server.serverId, name: this.server.serverName, headers: true,
+      version: '2.9.10', tls_required: c.tls, server_id: this.server.serverId, name: this.server.serverName, headers: true,
     };
+    if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) connect.deny_pub = p.r.denyImports;
+    const perms: LeafPerms = {};
+    if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) perms.receive = { deny: p.r.denyImports };
+    if (p.r.denyExports !== undefined && p.r.denyExports.length > 0) perms.send = { deny: p.r.denyExports };
+    if (perms.receive !== undefined || perms.send !== undefined) c.perms = perms;
     if (p.u.username !== '') {
       connect.user = decodeURIComponent(p.u.username);
       connect.pass = decodeURIComponent(p.u.password);
@@ -202,7 +319,7 @@ export class Leafnodes implements Subsystem, LeafHost {
         connect.sig = Buffer.from(kp.sign(Buffer.from(String(info.nonce ?? '')))).toString('base64url');
       } catch (e) {
         this.log('error', `Error reading leafnode credentials "${p.r.credentials}": ${(e as Error).message}`);
-        c.close();
+        c.close('Client Closed', false);
         return;
       }
     }
@@ -249,6 +366,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     const n = total - own;
     const sp = key.indexOf(' ');
     const subject = sp < 0 ? key : key.slice(0, sp);
+    // Interest in what we would drop on arrival is not sent (deny_imports, publish permissions).
+    if (!c.mayReceive(subject)) return;
     const queue = sp < 0 ? undefined : key.slice(sp + 1);
     const before = c.sent.get(key);
     if (n > 0) {
@@ -282,8 +401,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     const acc = c.account?.name ?? '$G';
     const text = `Loop detected for leafnode account=${JSON.stringify(acc)}. Delaying attempt to reconnect for 30s`;
     this.log('error', `${c.label()} - ${text}`);
-    c.send(`-ERR '${text}'\r\n`);
-    c.close();
+    c.sendErrAndClose(text, 'Protocol Violation');
     return true;
   }
 
@@ -294,6 +412,47 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
     if (p !== undefined && !this.stopping) p.retry();
   }
+}
+
+function ignoreError(): void {
+  // a socket being set up: its failure is reported by the handshake or dial path
+}
+
+function parseObject(s: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(s) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Read the first protocol line of a freshly dialled socket (the hub's INFO) and stop reading,
+ * so a TLS upgrade can take the socket over; `rest` is what came after the line.
+ */
+function readFirstLine(socket: net.Socket, timeoutMs: number): Promise<{ line: string; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (err: Error | null, line?: string, rest?: Buffer): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (err !== null) reject(err);
+      else resolve({ line: line!, rest: rest! });
+    };
+    const onData = (b: Buffer): void => {
+      buf = buf.length === 0 ? b : Buffer.concat([buf, b]);
+      const nl = buf.indexOf(10);
+      if (nl >= 0) return done(null, buf.toString('utf8', 0, nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl), buf.subarray(nl + 1));
+      if (buf.length > INFO_MAX_BYTES) done(new Error('INFO line too long'));
+    };
+    const onClose = (): void => done(new Error('connection closed before INFO'));
+    const timer = setTimeout(() => done(new Error('timeout waiting for INFO')), timeoutMs);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
 }
 
 interface NKeysSeed { fromSeed(seed: Uint8Array): { sign(data: Uint8Array): Uint8Array } }
