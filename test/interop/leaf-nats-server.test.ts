@@ -1,5 +1,5 @@
 // Leaf nodes against the real nats-server 2.9.10: nats-server as hub with a tsnats leaf, and a
-// tsnats hub with a nats-server leaf. Interest on the far side is awaited by publishing until
+// tsnats hub with a nats-server leaf, in plain TCP and with TLS (mutual verification). Interest on the far side is awaited by publishing until
 // the first message arrives (nats-server's interest is not visible from here).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
-import { natsServerSkip } from '../helpers/nats-server.js';
+import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
+import { makeCerts } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
 
@@ -126,4 +127,52 @@ test('leaf interop: nats-server hub authorizes the tsnats leaf and binds it to a
   }, t);
   await waitUntil(() => /authentication error|Authorization Violation/i.test(hub.output()), 10000, 'hub refuses the bad password');
   void bad;
+});
+
+// ---- TLS (certificates made by the test with openssl) ----
+
+const tlsSkip = skip || opensslSkip();
+
+test('leaf interop TLS: nats-server 2.9.10 hub verifying client certificates, tsnats leaf over tls://', { skip: tlsSkip }, async (t) => {
+  const c = makeCerts(t);
+  const hub = await natsServer(t, [
+    'listen: 127.0.0.1:-1',
+    `leafnodes { listen: "127.0.0.1:-1", tls { cert_file: "${c.serverCert}", key_file: "${c.serverKey}", ca_file: "${c.ca}", verify: true } }`,
+  ].join('\n') + '\n');
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leaf = await startTestServer({
+    leafnodes: {
+      host: '127.0.0.1', users: [], reconnectMs: 50,
+      remotes: [{ urls: [`tls://127.0.0.1:${leafPort}`], tls: { certFile: c.clientCert, keyFile: c.clientKey, caFile: c.ca } }],
+    },
+  }, t);
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'TLS leaf link');
+  assert.equal(getLeafnodes(leaf.server)!.connections()[0]!.tls, true);
+  await exercise(t, `nats://127.0.0.1:${hub.port}`, leaf.clientUrl);
+
+  // without a client certificate nats-server refuses the handshake and nothing links
+  const noCert = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`tls://127.0.0.1:${leafPort}`], tls: { caFile: c.ca } }] },
+  }, t);
+  await waitUntil(() => /TLS leafnode handshake error/.test(hub.output()), 10000, 'nats-server refuses the leaf without a certificate');
+  void noCert;
+});
+
+test('leaf interop TLS: tsnats hub verifying client certificates, nats-server 2.9.10 leaf', { skip: tlsSkip }, async (t) => {
+  const c = makeCerts(t);
+  const hub = await startTestServer({
+    leafnodes: {
+      host: '127.0.0.1', port: 0, users: [], reconnectMs: 50, remotes: [],
+      tls: { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.ca, verify: true },
+    },
+  }, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const leaf = await natsServer(t, [
+    'listen: 127.0.0.1:-1',
+    `leafnodes { remotes [ { url: "tls://127.0.0.1:${port}", tls { cert_file: "${c.clientCert}", key_file: "${c.clientKey}", ca_file: "${c.ca}" } } ] }`,
+  ].join('\n') + '\n');
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 10000, 'TLS leaf link');
+  assert.equal(getLeafnodes(hub.server)!.connections()[0]!.tls, true);
+  await exercise(t, hub.clientUrl, `nats://127.0.0.1:${leaf.port}`);
 });
