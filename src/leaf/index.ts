@@ -20,6 +20,7 @@ import type { LeafnodeOptions, LeafRemoteOptions, Options } from '../config/opti
 import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
 import type { Subscription } from '../core/types.js';
+import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
 import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -152,7 +153,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   private accept(socket: net.Socket): void {
     if (this.stopping) return void socket.destroy();
     const cid = this.server.nextCid();
-    const authRequired = this.o.users.length > 0 || this.o.user !== undefined;
+    const authRequired = this.o.users.length > 0 || this.o.user !== undefined || this.server.options.operatorMode !== undefined;
     const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
     const tls = this.tls;
     const info = {
@@ -165,13 +166,13 @@ export class Leafnodes implements Subsystem, LeafHost {
     };
     // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
     socket.write(`INFO ${JSON.stringify(info)}\r\n`);
-    if (tls === null) return this.accepted(cid, socket, false);
+    if (tls === null) return this.accepted(cid, socket, false, info.nonce);
     this.pendingSockets.add(socket);
     socket.on('error', ignoreError);
     acceptRouteTls(socket, tls).then((secure) => {
       this.pendingSockets.delete(socket);
       if (this.stopping) secure.destroy();
-      else this.accepted(cid, secure, true);
+      else this.accepted(cid, secure, true, info.nonce);
     }, (e: Error) => {
       this.pendingSockets.delete(socket);
       const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
@@ -179,9 +180,10 @@ export class Leafnodes implements Subsystem, LeafHost {
     });
   }
 
-  private accepted(cid: number, socket: net.Socket, tls: boolean): void {
+  private accepted(cid: number, socket: net.Socket, tls: boolean, nonce: string): void {
     const c = new LeafConnection(cid, socket, this, false);
     c.tls = tls;
+    c.nonce = nonce;
     this.conns.add(c);
     c.start();
     const t = setTimeout(() => {
@@ -193,7 +195,8 @@ export class Leafnodes implements Subsystem, LeafHost {
   }
 
   onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
-    if (c.solicited || c.account !== null) return;
+    if (c.solicited || c.account !== null || c.authPending) return;
+    if (this.server.options.operatorMode !== undefined) return this.operatorConnect(c, cn);
     const user = typeof cn.user === 'string' ? cn.user : undefined;
     const pass = typeof cn.pass === 'string' ? cn.pass : undefined;
     let accountName: string | undefined = this.o.account;
@@ -212,6 +215,30 @@ export class Leafnodes implements Subsystem, LeafHost {
     c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
     c.remoteName = typeof cn.name === 'string' ? cn.name : '';
     this.bind(c, acc);
+  }
+
+  /**
+   * Operator mode: the leaf authenticates as a user JWT signed by its account (the INFO nonce
+   * signed with the user's seed, a remote's `credentials`), through the server's own
+   * authenticator with connection type LEAFNODE; the link binds to the user's account.
+   */
+  private operatorConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    const auth = this.server.authenticator;
+    if (auth === null || typeof cn.jwt !== 'string') return this.authFail(c);
+    const opts = { ...defaultConnectOptions(), jwt: cn.jwt, sig: typeof cn.sig === 'string' ? cn.sig : undefined };
+    const done = (r: AuthResult | null): void => {
+      if (c.closed) return;
+      if (r === null) return this.authFail(c);
+      c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
+      c.remoteName = typeof cn.name === 'string' ? cn.name : '';
+      this.bind(c, r.account);
+      c.authSettled();
+    };
+    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: 'LEAFNODE' });
+    if (!(r instanceof Promise)) return done(r);
+    // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
+    c.authPending = true;
+    r.then(done, () => this.authFail(c));
   }
 
   private authFail(c: LeafConnection): void {

@@ -65,6 +65,11 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   tls = false;
   /** null: everything may cross */
   perms: LeafPerms | null = null;
+  /** the nonce of our INFO (accept side): operator-mode leaves sign it */
+  nonce = '';
+  /** a CONNECT is being checked (asynchronously): interest that arrives meanwhile waits in `held` */
+  authPending = false;
+  private held: (() => void)[] = [];
   flushQueued = false;
   private readonly parser: RouteParser;
   private readonly inMsg: InboundMsg;
@@ -270,7 +275,16 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     this.close(RouteCloseReason.PARSE_ERROR, true);
   }
 
+  /** The CONNECT check finished (bound or closed): replay the interest that waited for it. */
+  authSettled(): void {
+    this.authPending = false;
+    const held = this.held;
+    this.held = [];
+    for (const f of held) f();
+  }
+
   onRemoteSub(_account: string, subject: string, queue: string | undefined, weight: number): void {
+    if (this.authPending) return void this.held.push(() => this.onRemoteSub('', subject, queue, weight));
     const acc = this.account;
     if (acc === null) {
       this.sendErrAndClose('Authorization Violation', RouteCloseReason.AUTH_VIOLATION);
@@ -299,6 +313,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   }
 
   onRemoteUnsub(_account: string, subject: string, queue: string | undefined): void {
+    if (this.authPending) return void this.held.push(() => this.onRemoteUnsub('', subject, queue));
     const key = queue === undefined ? subject : `${subject} ${queue}`;
     const sub = this.subs.get(key);
     if (sub === undefined || this.account === null) return;

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import { connect, credsAuthenticator, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
+import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
 import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
 import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { makeCerts } from '../helpers/certs.js';
@@ -175,4 +176,41 @@ test('leaf interop TLS: tsnats hub verifying client certificates, nats-server 2.
   await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 10000, 'TLS leaf link');
   assert.equal(getLeafnodes(hub.server)!.connections()[0]!.tls, true);
   await exercise(t, hub.clientUrl, `nats://127.0.0.1:${leaf.port}`);
+});
+
+// ---- operator mode: credentials ----
+
+test('leaf interop: nats-server 2.9.10 operator-mode hub takes the tsnats leaf\'s credentials; untrusted ones are refused', { skip }, async (t) => {
+  const op = await newOperator();
+  const akp = createAccount();
+  const ajwt = await accountJwt(op, 'APP', akp);
+  const hub = await natsServer(t, operatorConfig(op, { [akp.getPublicKey()]: ajwt }, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }'));
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-creds-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ukp = createUser();
+  writeFileSync(join(dir, 'leaf.creds'), credsOf(await userJwt('leaf', ukp, akp), ukp));
+  const leaf = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://127.0.0.1:${leafPort}`], credentials: join(dir, 'leaf.creds') }] },
+  }, t);
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'leaf link');
+  const ckp = createUser();
+  const hc = await connect({ servers: `nats://127.0.0.1:${hub.port}`, authenticator: credsAuthenticator(credsOf(await userJwt('c', ckp, akp), ckp)) });
+  t.after(() => hc.close());
+  const lc = await client(leaf.clientUrl, t);
+  const got: Msg[] = [];
+  lc.subscribe('creds.down', { callback: (_e, m) => { got.push(m); } });
+  await lc.flush();
+  await publishUntilSeen(hc, 'creds.down', got);
+
+  const stranger = createAccount();
+  const skp = createUser();
+  writeFileSync(join(dir, 'bad.creds'), credsOf(await userJwt('x', skp, stranger), skp));
+  const bad = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://127.0.0.1:${leafPort}`], credentials: join(dir, 'bad.creds') }] },
+  }, t);
+  const badLog = captureLog(bad);
+  await waitUntil(() => badLog.filter((l) => /Authorization Violation/.test(l)).length >= 2, 10000, 'refused by nats-server, and retried');
+  assert.equal(getLeafnodes(bad.server)!.connections().length, 0);
 });
