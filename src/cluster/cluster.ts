@@ -16,6 +16,7 @@ import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import { permits } from '../core/subject.js';
+import { FlushList, countMsgIn, countMsgOut } from '../core/flush-list.js';
 import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
@@ -106,8 +107,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
   private readonly peerListeners: PeerListener[] = [];
-  private flushList: RouteConnection[] = [];
-  private flushScheduled = false;
+  private readonly flushList = new FlushList<RouteConnection>();
 
   constructor(options: Options) {
     if (options.cluster === undefined) throw new Error('cluster options missing');
@@ -217,30 +217,15 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   }
 
   scheduleFlush(conn: RouteConnection): void {
-    this.flushList.push(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.runFlush);
-    }
+    this.flushList.add(conn);
   }
 
-  private readonly runFlush = (): void => {
-    this.flushScheduled = false;
-    const list = this.flushList;
-    this.flushList = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
-  };
-
   countIn(bytes: number): void {
-    const s = this.server.stats;
-    s.inMsgs++;
-    s.inBytes += bytes;
+    countMsgIn(this.server.stats, bytes);
   }
 
   countOut(bytes: number): void {
-    const s = this.server.stats;
-    s.outMsgs++;
-    s.outBytes += bytes;
+    countMsgOut(this.server.stats, bytes);
   }
 
   countSlowConsumer(): void {

@@ -24,7 +24,8 @@ import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
 import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
-import { LeafConnection, type LeafHost, type LeafPerms } from './leaf-conn.js';
+import { LeafConnection, parseJson, type LeafHost, type LeafPerms } from './leaf-conn.js';
+import { FlushList, countMsgIn, countMsgOut } from '../core/flush-list.js';
 
 const DEFAULT_LEAF_PORT = 7422;
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
@@ -54,8 +55,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   private tls: TlsSettings | null = null;
   /** sockets in a TLS handshake or waiting for the first INFO (closed at shutdown) */
   private readonly pendingSockets = new Set<net.Socket>();
-  private flushList: LeafConnection[] = [];
-  private flushScheduled = false;
+  private readonly flushList = new FlushList<LeafConnection>();
 
   constructor(private readonly o: LeafnodeOptions) {}
 
@@ -93,30 +93,15 @@ export class Leafnodes implements Subsystem, LeafHost {
   // ---- LeafHost: output batching and counters, as the cluster does for routes ----
 
   scheduleFlush(conn: LeafConnection): void {
-    this.flushList.push(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.runFlush);
-    }
+    this.flushList.add(conn);
   }
 
-  private readonly runFlush = (): void => {
-    this.flushScheduled = false;
-    const list = this.flushList;
-    this.flushList = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
-  };
-
   countIn(bytes: number): void {
-    const s = this.server.stats;
-    s.inMsgs++;
-    s.inBytes += bytes;
+    countMsgIn(this.server.stats, bytes);
   }
 
   countOut(bytes: number): void {
-    const s = this.server.stats;
-    s.outMsgs++;
-    s.outBytes += bytes;
+    countMsgOut(this.server.stats, bytes);
   }
 
   countSlowConsumer(): void {
@@ -280,7 +265,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     socket.once('connect', () => {
       readFirstLine(socket, INFO_WAIT_MS).then(async ({ line, rest }) => {
         const m = /^INFO\s+(.*)$/i.exec(line);
-        const info = m === null ? null : parseObject(m[1]!);
+        const info = m === null ? null : parseJson(m[1]!);
         if (info === null) return fail(`expected INFO, got ${JSON.stringify(line.slice(0, 64))}`);
         let sock: net.Socket = socket;
         const useTls = info.tls_required === true || u.protocol === 'tls:' || r.tls !== undefined;
@@ -443,15 +428,6 @@ export class Leafnodes implements Subsystem, LeafHost {
 
 function ignoreError(): void {
   // a socket being set up: its failure is reported by the handshake or dial path
-}
-
-function parseObject(s: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(s) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -364,10 +364,11 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   }
 }
 
-function parseJson(s: string): Record<string, unknown> | null {
+/** A JSON object (INFO, CONNECT), or null for anything else. */
+export function parseJson(s: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(s) as unknown;
-    return typeof v === 'object' && v !== null ? v as Record<string, unknown> : null;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
   } catch {
     return null;
   }

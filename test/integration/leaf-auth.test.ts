@@ -31,7 +31,7 @@ test('leaf auth: an operator-mode hub binds a leaf by its credentials; untrusted
   const op = await newOperator();
   const akp = createAccount();
   const ajwt = await accountJwt(op, 'APP', akp);
-  const { options } = loadConfigText(operatorConfig(op, { [akp.getPublicKey()]: ajwt }, 'leafnodes { listen: "127.0.0.1:-1" }'), 'hub.conf');
+  const { options } = loadConfigText(operatorConfig(op, { [akp.getPublicKey()]: ajwt }, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }'), 'hub.conf');
   const hub = await startTestServer({ ...options, leafnodes: { ...options.leafnodes!, reconnectMs: 50 } }, t);
   const hubLog = captureLog(hub);
   const port = getLeafnodes(hub.server)!.port;
