@@ -4,7 +4,6 @@
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, arrOf, bool, entries, goType, int, optionalPortFromConfig, parseListen, str } from './load-util.js';
 import { parseTls } from './load-blocks.js';
-import { parsePermissions } from './load-auth.js';
 import type { LeafnodeOptions, LeafRemoteOptions, LeafUser } from './options.js';
 
 export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
@@ -46,11 +45,12 @@ function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
         l.users = arrOf(v).map((u): LeafUser => {
           if (u.kind !== 'map') throw ConfigError.at(u, 'Leafnode authorization users must be maps');
           const e: LeafUser = { user: '', password: '' };
-          for (const [uk, , uv] of entries(u.value)) {
+          for (const [uk, ukey, uv] of entries(u.value)) {
             if (uk === 'user' || uk === 'username') e.user = str(uv);
             else if (uk === 'pass' || uk === 'password') e.password = str(uv);
             else if (uk === 'account') e.account = str(uv);
-            else if (uk === 'permissions') e.permissions = parsePermissions(uv, c);
+            // nats-server 2.9.10 takes nothing else here (permissions come from client users)
+            else c.unknownField(uv, ukey);
           }
           return e;
         });

@@ -407,13 +407,7 @@ export function mergeOptions(base: Options, over: Partial<Options>): Options {
 }
 
 /** A user of `leafnodes { authorization { users [...] } }`. */
-export interface LeafUser {
-  user: string;
-  password: string;
-  account?: string;
-  /** publish: what the leaf may send in; subscribe: what interest (and messages) it may take */
-  permissions?: Permissions;
-}
+export interface LeafUser { user: string; password: string; account?: string }
 
 /** One entry of `leafnodes { remotes [...] }`: a hub this server dials. */
 export interface LeafRemoteOptions {

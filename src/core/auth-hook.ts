@@ -3,6 +3,7 @@
 // (src/auth builds it from the options) and the client asks it on CONNECT.
 import type { X509Certificate } from 'node:crypto';
 import type { Account } from './account.js';
+import type { Permissions } from '../config/options.js';
 
 /** CONNECT fields (client.go ClientOpts), after applying nats-server's defaults. */
 export interface ConnectOptions {
@@ -91,6 +92,8 @@ export interface ClientPermissions {
   canSubscribe(subject: string, queue?: string): boolean;
   /** Checked at delivery for wildcard subscriptions overlapping a subscribe deny. */
   canDeliver?(subject: string, queue?: string): boolean;
+  /** the lists these were compiled from (a leaf hub announces them to its leaf in INFO) */
+  readonly source?: Permissions;
 }
 
 export interface AuthResult {

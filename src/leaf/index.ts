@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import type { LeafnodeOptions, LeafRemoteOptions, Options } from '../config/options.js';
+import type { LeafnodeOptions, LeafRemoteOptions, Options, Permissions } from '../config/options.js';
 import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
 import type { Subscription } from '../core/types.js';
@@ -24,7 +24,7 @@ import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
 import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
-import { LeafConnection, parseJson, type LeafHost, type LeafPerms } from './leaf-conn.js';
+import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type LeafRule } from './leaf-conn.js';
 import { FlushList, countMsgIn, countMsgOut } from '../core/flush-list.js';
 
 const DEFAULT_LEAF_PORT = 7422;
@@ -138,31 +138,38 @@ export class Leafnodes implements Subsystem, LeafHost {
   private accept(socket: net.Socket): void {
     if (this.stopping) return void socket.destroy();
     const cid = this.server.nextCid();
-    const authRequired = this.o.users.length > 0 || this.o.user !== undefined || this.server.options.operatorMode !== undefined;
-    const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
     const tls = this.tls;
-    const info = {
-      server_id: this.server.serverId, server_name: this.server.serverName, version: '2.9.10', proto: 1,
-      go: 'go1.19.8', host: this.o.host, port: this.port, headers: true,
-      ...(authRequired ? { auth_required: true } : {}),
-      ...(tls !== null ? { tls_required: true, ...(tls.verify ? { tls_verify: true } : {}) } : {}),
-      max_payload: this.limits.maxPayloadBytes, client_id: cid, nonce: randomBytes(11).toString('base64url'),
-      leafnode_urls: [host],
-    };
+    const nonce = randomBytes(11).toString('base64url');
     // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
-    socket.write(`INFO ${JSON.stringify(info)}\r\n`);
-    if (tls === null) return this.accepted(cid, socket, false, info.nonce);
+    socket.write(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
+    if (tls === null) return this.accepted(cid, socket, false, nonce);
     this.pendingSockets.add(socket);
     socket.on('error', ignoreError);
     acceptRouteTls(socket, tls).then((secure) => {
       this.pendingSockets.delete(socket);
       if (this.stopping) secure.destroy();
-      else this.accepted(cid, secure, true, info.nonce);
+      else this.accepted(cid, secure, true, nonce);
     }, (e: Error) => {
       this.pendingSockets.delete(socket);
       const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
       this.log('error', `${who} - lid:${cid} - TLS leafnode handshake error: ${e.message}`);
     });
+  }
+
+  /**
+   * The accept side's INFO, field for field as nats-server 2.9.10 writes it: first with the
+   * nonce and `info_on_connect`, then (answering the CONNECT) with `connect_info`, the leaf
+   * user's permissions as `import`/`export` and the bound account.
+   */
+  private acceptInfo(cid: number, extra: Record<string, unknown>, tail: Record<string, unknown> = {}): Record<string, unknown> {
+    const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
+    const tls = this.tls;
+    return {
+      server_id: this.server.serverId, server_name: this.server.serverName, version: '2.9.10', proto: 1,
+      go: 'go1.19.8', host: this.o.host, port: this.port, headers: true, auth_required: true,
+      ...(tls !== null ? { tls_required: true, ...(tls.verify ? { tls_verify: true } : {}) } : {}),
+      max_payload: this.limits.maxPayloadBytes, ip: host, client_id: cid, ...extra, leafnode_urls: [host], ...tail,
+    };
   }
 
   private accepted(cid: number, socket: net.Socket, tls: boolean, nonce: string): void {
@@ -181,7 +188,7 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
     if (c.solicited || c.account !== null || c.authPending) return;
-    if (this.server.options.operatorMode !== undefined) return this.operatorConnect(c, cn);
+    if (this.usesClientAuth()) return this.clientAuthConnect(c, cn);
     const user = typeof cn.user === 'string' ? cn.user : undefined;
     const pass = typeof cn.pass === 'string' ? cn.pass : undefined;
     let accountName: string | undefined = this.o.account;
@@ -189,9 +196,6 @@ export class Leafnodes implements Subsystem, LeafHost {
       const u = this.o.users.find((x) => x.user === user && x.password === pass);
       if (u === undefined) return this.authFail(c);
       accountName = u.account ?? accountName;
-      // The leaf is a client of ours: it publishes into this server and subscribes to it.
-      const p = u.permissions;
-      if (p !== undefined && (p.publish !== undefined || p.subscribe !== undefined)) c.perms = { receive: p.publish, send: p.subscribe };
     } else if (this.o.user !== undefined && (user !== this.o.user || pass !== this.o.password)) {
       return this.authFail(c);
     }
@@ -203,20 +207,35 @@ export class Leafnodes implements Subsystem, LeafHost {
   }
 
   /**
-   * Operator mode: the leaf authenticates as a user JWT signed by its account (the INFO nonce
-   * signed with the user's seed, a remote's `credentials`), through the server's own
-   * authenticator with connection type LEAFNODE; the link binds to the user's account.
+   * Without an `authorization` of its own in the leafnodes block, a leaf authenticates as a
+   * client user of this server (nats-server 2.9.10): config users and accounts, or in operator
+   * mode a user JWT with the INFO nonce signed (a remote's `credentials`).
    */
-  private operatorConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+  private usesClientAuth(): boolean {
+    if (this.o.users.length > 0 || this.o.user !== undefined) return false;
     const auth = this.server.authenticator;
-    if (auth === null || typeof cn.jwt !== 'string') return this.authFail(c);
-    const opts = { ...defaultConnectOptions(), jwt: cn.jwt, sig: typeof cn.sig === 'string' ? cn.sig : undefined };
+    return this.server.options.operatorMode !== undefined || (auth !== null && auth.authRequired);
+  }
+
+  /**
+   * Check the CONNECT with the server's own authenticator (connection type LEAFNODE); the link
+   * binds to the user's account and the user's permissions apply to it as to a client.
+   */
+  private clientAuthConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    const auth = this.server.authenticator;
+    if (auth === null) return this.authFail(c);
+    const text = (k: string): string | undefined => (typeof cn[k] === 'string' ? cn[k] as string : undefined);
+    const opts = {
+      ...defaultConnectOptions(), user: text('user'), pass: text('pass'), auth_token: text('auth_token'),
+      nkey: text('nkey'), jwt: text('jwt'), sig: text('sig'),
+    };
     const done = (r: AuthResult | null): void => {
       if (c.closed) return;
       if (r === null) return this.authFail(c);
-      c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
-      c.remoteName = typeof cn.name === 'string' ? cn.name : '';
-      this.bind(c, r.account);
+      c.remoteId = text('server_id') ?? '';
+      c.remoteName = text('name') ?? '';
+      if (r.permissions) c.perms = userPerms(r.permissions);
+      this.bind(c, r.account, r.permissions?.source);
       c.authSettled();
     };
     const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: 'LEAFNODE' });
@@ -305,20 +324,21 @@ export class Leafnodes implements Subsystem, LeafHost {
     return s;
   }
 
-  private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void }>();
+  private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void; connectSent?: boolean }>();
 
   onInfo(c: LeafConnection, info: Record<string, unknown>): void {
     const p = this.pendingRemote.get(c);
     if (!c.solicited || p === undefined || c.account !== null) return;
-    const acc = this.server.registerAccount(p.r.account ?? '$G');
+    if (p.connectSent) {
+      // nats-server answers our CONNECT with an INFO carrying the permissions of the user we
+      // authenticated as (`connect_info`); only then is interest sent.
+      this.finishSolicited(c, p.r, info);
+      return;
+    }
     const connect: Record<string, unknown> = {
       version: '2.9.10', tls_required: c.tls, server_id: this.server.serverId, name: this.server.serverName, headers: true,
     };
     if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) connect.deny_pub = p.r.denyImports;
-    const perms: LeafPerms = {};
-    if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) perms.receive = { deny: p.r.denyImports };
-    if (p.r.denyExports !== undefined && p.r.denyExports.length > 0) perms.send = { deny: p.r.denyExports };
-    if (perms.receive !== undefined || perms.send !== undefined) c.perms = perms;
     if (p.u.username !== '') {
       connect.user = decodeURIComponent(p.u.username);
       connect.pass = decodeURIComponent(p.u.password);
@@ -338,15 +358,44 @@ export class Leafnodes implements Subsystem, LeafHost {
     c.remoteId = typeof info.server_id === 'string' ? info.server_id : '';
     c.remoteName = typeof info.server_name === 'string' ? info.server_name : '';
     c.send(`CONNECT ${JSON.stringify(connect)}\r\n`);
-    this.bind(c, acc);
+    p.connectSent = true;
+    if (info.info_on_connect !== true) this.finishSolicited(c, p.r, info);
+  }
+
+  private finishSolicited(c: LeafConnection, r: LeafRemoteOptions, info: Record<string, unknown>): void {
+    this.applyRemotePerms(c, r, info);
+    this.bind(c, this.server.registerAccount(r.account ?? '$G'));
     // Loop detection: our own $LDS subject coming back means the link closes a cycle.
     c.sendSub(this.ldsSubject, undefined, 0);
   }
 
+  /**
+   * A remote's deny_exports/deny_imports, merged (as nats-server's spoke does) with the
+   * `export`/`import` permissions a hub announces in its INFO: what its leaf user may publish
+   * and subscribe to. Interest outside them is never sent: the hub would close the link.
+   */
+  private applyRemotePerms(c: LeafConnection, r: LeafRemoteOptions, info: Record<string, unknown>): void {
+    const send: LeafRule = { ...ruleOf(info.export) };
+    const receive: LeafRule = { ...ruleOf(info.import) };
+    if (r.denyExports !== undefined && r.denyExports.length > 0) send.deny = [...(send.deny ?? []), ...r.denyExports];
+    if (r.denyImports !== undefined && r.denyImports.length > 0) receive.deny = [...(receive.deny ?? []), ...r.denyImports];
+    const none = (x: LeafRule): boolean => x.allow === undefined && x.deny === undefined;
+    c.perms = none(send) && none(receive) ? null : rulePerms(send, receive);
+  }
+
   // ---- both sides ----
 
-  private bind(c: LeafConnection, acc: Account): void {
+  private bind(c: LeafConnection, acc: Account, perms?: Permissions): void {
     c.account = acc;
+    if (!c.solicited) {
+      // Answer the CONNECT as nats-server does, before any interest: the remote applies the
+      // permissions so that it never sends interest we would refuse.
+      const extra: Record<string, unknown> = {};
+      if (perms?.subscribe) extra.import = perms.subscribe;
+      if (perms?.publish) extra.export = perms.publish;
+      c.send(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
+        acc.name === '$G' ? {} : { remote_account: acc.name }))}\r\n`);
+    }
     this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);
     const counts = this.countsFor(acc);
     for (const [key, n] of counts) this.advertise(c, key, n);
@@ -424,6 +473,19 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
     if (p !== undefined && !this.stopping) p.retry();
   }
+}
+
+/** The allow/deny lists of an INFO `import`/`export` field. */
+function ruleOf(v: unknown): LeafRule {
+  const out: LeafRule = {};
+  if (typeof v !== 'object' || v === null) return out;
+  const o = v as Record<string, unknown>;
+  const list = (x: unknown): string[] | undefined => (Array.isArray(x) ? x.filter((e): e is string => typeof e === 'string') : undefined);
+  const allow = list(o.allow);
+  const deny = list(o.deny);
+  if (allow !== undefined) out.allow = allow;
+  if (deny !== undefined) out.deny = deny;
+  return out;
 }
 
 function ignoreError(): void {

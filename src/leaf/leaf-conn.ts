@@ -18,17 +18,33 @@ import { ROUTE_MAX_CONTROL_LINE, RouteCloseReason, type RouteLimits } from '../c
 import { SocketWriter } from '../core/socket-writer.js';
 import { PingAction, pingTimerAction } from '../core/keepalive.js';
 import { permits } from '../core/subject.js';
+import type { ClientPermissions } from '../core/auth-hook.js';
 
-/** allow/deny subject lists (config PermissionRule) */
+/** allow/deny subject lists (config PermissionRule, the import/export of a hub's INFO) */
 export interface LeafRule { allow?: string[]; deny?: string[] }
 
 /**
  * What may cross one link, from this server's side: `send` limits the messages we forward
  * (and so the peer's interest we take), `receive` the messages we take in (and so the
- * interest we advertise). A hub's user `permissions` give subscribe/publish; a remote's
- * `deny_exports`/`deny_imports` give the deny lists.
+ * interest we advertise).
  */
-export interface LeafPerms { send?: LeafRule; receive?: LeafRule }
+export interface LeafPerms {
+  send(subject: string): boolean;
+  receive(subject: string): boolean;
+}
+
+/** From allow/deny lists: a remote's deny_exports/deny_imports, merged with a hub's INFO export/import. */
+export function rulePerms(send: LeafRule | undefined, receive: LeafRule | undefined): LeafPerms {
+  return { send: (s) => permits(send, s), receive: (s) => permits(receive, s) };
+}
+
+/**
+ * From the permissions of the client user a leaf authenticated as (hub side, as nats-server):
+ * the leaf may subscribe to what we send it and publish what we take in.
+ */
+export function userPerms(p: ClientPermissions): LeafPerms {
+  return { send: (s) => p.canSubscribe(s), receive: (s) => p.canPublish(s) };
+}
 
 export interface LeafHost {
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void;
@@ -215,12 +231,12 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
 
   /** may messages on `subject` go to the peer */
   maySend(subject: string): boolean {
-    return this.perms === null || permits(this.perms.send, subject);
+    return this.perms === null || this.perms.send(subject);
   }
 
   /** may messages on `subject` come in from the peer (and so: do we tell it our interest) */
   mayReceive(subject: string): boolean {
-    return this.perms === null || permits(this.perms.receive, subject);
+    return this.perms === null || this.perms.receive(subject);
   }
 
   // ---- RouteSink ----
@@ -291,8 +307,17 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
       return;
     }
     if (subject.startsWith('$LDS.') && this.host.loopDetected(this, subject)) return;
-    if (this.host.denied(subject) || !this.maySend(subject)) {
-      this.host.log('debug', `${this.label()} - Not taking leafnode interest in "${subject}" (not permitted)`);
+    if (this.host.denied(subject)) return;
+    // Loop detection and gateway reply subjects are never subject to permissions (nats-server).
+    const exempt = subject.startsWith('$LDS.') || subject.startsWith('$GR.') || subject.startsWith('_GR_.');
+    if (!exempt && !this.maySend(subject)) {
+      if (this.solicited) {
+        this.host.log('debug', `${this.label()} - Not permitted to export "${subject}", ignoring leafnode interest`);
+        return;
+      }
+      // The hub refuses interest outside the leaf user's subscribe permissions and cuts the link.
+      this.host.log('error', `${this.label()} - Subscription Violation on "${subject}" - Check other side configuration`);
+      this.sendErrAndClose(`Permissions Violation for Subscription to "${subject}"`, RouteCloseReason.PROTOCOL_VIOLATION);
       return;
     }
     const key = queue === undefined ? subject : `${subject} ${queue}`;

@@ -1,12 +1,15 @@
-// What may cross a leaf link, tsnats on both sides: the hub's per-user `permissions` (publish:
-// what the leaf may send in, subscribe: what it may receive) and a remote's `deny_imports` /
-// `deny_exports`. Interest that could only carry refused messages is not exchanged, and
+// What may cross a leaf link, tsnats on both sides: the permissions of the client user a leaf
+// authenticates as (publish: what it may send in, subscribe: what it may receive; announced to
+// the leaf in the INFO answering its CONNECT, as nats-server 2.9.10 does) and a remote's
+// `deny_imports` / `deny_exports`. Interest that could only carry refused messages is not exchanged, and
 // messages a wildcard interest would carry are still filtered one by one.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { startTestServer, type ServerHandle } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { loadConfigText } from '../../src/config/load.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
 import type { LeafnodeOptions } from '../../src/config/options.js';
 
@@ -28,17 +31,24 @@ function collect(nc: NatsConnection, subject: string): Msg[] {
 
 const interest = (h: ServerHandle, subject: string): boolean => h.server.globalAccount.sublist.hasInterest(subject);
 
-test('leaf permissions: the hub user\'s publish/subscribe permissions limit interest and messages', async (t) => {
-  const hub = await startTestServer({
-    leafnodes: leafOpts({
-      port: 0,
-      users: [{ user: 'lu', password: 'lp', permissions: { publish: { allow: ['up.>'] }, subscribe: { allow: ['down.>'], deny: ['down.secret'] } } }],
-    }),
-  }, t);
+test('leaf permissions: a leaf authenticating as a client user gets its publish/subscribe permissions', async (t) => {
+  const { options } = loadConfigText([
+    'listen: 127.0.0.1:-1',
+    'accounts { A { users [',
+    '  { user: lu, password: lp, permissions { publish: "up.>", subscribe: { allow: "down.>", deny: "down.secret" } } }',
+    '  { user: c, password: c }',
+    '] } }',
+    'leafnodes { listen: "127.0.0.1:-1" }',
+  ].join('\n'), 'hub.conf');
+  const hub = await startTestServer({ ...options, leafnodes: { ...options.leafnodes!, reconnectMs: 50 } }, t);
   const port = getLeafnodes(hub.server)!.port;
   const leaf = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${port}`] }] }) }, t);
-  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 5000, 'leaf link');
-  const hc = await client(hub, t);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1 && getLeafnodes(leaf.server)!.connections().length === 1, 5000, 'leaf link');
+  const link = getLeafnodes(hub.server)!.connections()[0]!;
+  assert.equal(link.account!.name, 'A');
+  const accA = hub.server.lookupAccount('A')!;
+  const hc = await connect({ servers: hub.clientUrl, user: 'c', pass: 'c' });
+  t.after(() => hc.close());
   const lc = await client(leaf, t);
 
   // hub -> leaf interest: only what the leaf may publish in
@@ -48,12 +58,13 @@ test('leaf permissions: the hub user\'s publish/subscribe permissions limit inte
   await waitUntil(() => interest(leaf, 'up.ok'), 5000, 'up.ok interest on the leaf');
   assert.equal(interest(leaf, 'other'), false, 'interest the leaf may not publish to is not sent');
 
-  // leaf -> hub interest: only what the leaf may subscribe to
+  // leaf -> hub interest: the leaf learnt the user's subscribe permissions from the hub's INFO
+  // and never sends interest the hub would refuse (which would cost it the link)
   const down = collect(lc, 'down.>');
   collect(lc, 'nope');
   await lc.flush();
-  await waitUntil(() => interest(hub, 'down.x'), 5000, 'down.> interest on the hub');
-  assert.equal(interest(hub, 'nope'), false, 'interest outside subscribe permissions is not taken');
+  await waitUntil(() => accA.sublist.hasInterest('down.x'), 5000, 'down.> interest on the hub');
+  assert.equal(accA.sublist.hasInterest('nope'), false);
 
   // down.> is allowed, down.secret is denied: filtered per message
   hc.publish('down.secret', 'no');
@@ -64,6 +75,14 @@ test('leaf permissions: the hub user\'s publish/subscribe permissions limit inte
   await lc.flush();
   assert.deepEqual(down.map((m) => m.subject), ['down.x']);
   assert.equal(upOk[0]!.string(), 'in');
+  assert.equal(link.closed, false, 'the link survived');
+
+  // a leaf that does send such interest is cut, with nats-server's error
+  const { c: raw } = await RawClient.connectInfo(port);
+  raw.send('CONNECT {"user":"lu","pass":"lp","server_id":"NRAW","name":"raw"}\r\nLS+ down.y\r\nLS+ other\r\n');
+  await raw.waitFor(/"connect_info":true/);
+  await raw.waitFor(/-ERR 'Permissions Violation for Subscription to "other"'/);
+  await raw.waitClosed();
 });
 
 test('leaf permissions: a remote\'s deny_imports and deny_exports', async (t) => {
@@ -96,4 +115,11 @@ test('leaf permissions: a remote\'s deny_imports and deny_exports', async (t) =>
   assert.equal(onHub.some((m) => m.subject === 'local.a'), false, 'deny_exports');
   const leafSubs = [...getLeafnodes(leaf.server)!.connections()[0]!.subs.keys()];
   assert.equal(leafSubs.includes('local.a'), false, 'the hub\'s local.a interest was not taken');
+});
+
+test('leaf permissions: leafnodes authorization users take no permissions (nats-server 2.9.10: unknown field)', () => {
+  assert.throws(
+    () => loadConfigText('leafnodes { listen: "127.0.0.1:-1", authorization { users [ { user: u, password: p, permissions { publish: ">" } } ] } }', 'x.conf'),
+    /unknown field "permissions"/,
+  );
 });

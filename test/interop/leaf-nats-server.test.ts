@@ -14,6 +14,7 @@ import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { makeCerts } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
+import { loadConfigText } from '../../src/config/load.js';
 
 const skip = natsServerSkip();
 
@@ -213,4 +214,57 @@ test('leaf interop: nats-server 2.9.10 operator-mode hub takes the tsnats leaf\'
   const badLog = captureLog(bad);
   await waitUntil(() => badLog.filter((l) => /Authorization Violation/.test(l)).length >= 2, 10000, 'refused by nats-server, and retried');
   assert.equal(getLeafnodes(bad.server)!.connections().length, 0);
+});
+
+// ---- permissions of the client user a leaf authenticates as ----
+
+const PERMS_HUB = [
+  'listen: 127.0.0.1:-1',
+  'accounts { A { users [',
+  '  { user: lu, password: lp, permissions { publish: "up.>", subscribe: { allow: "down.>", deny: "down.secret" } } }',
+  '  { user: c, password: c }',
+  '] } }',
+].join('\n');
+
+/** Leaf-side clients subscribe inside and outside the permissions; the link must survive and carry only what is allowed. */
+async function exercisePerms(t: TestContext, hubUrl: string, leafUrl: string, linkAlive: () => boolean): Promise<void> {
+  const hc = await connect({ servers: hubUrl, user: 'c', pass: 'c' });
+  t.after(() => hc.close());
+  const lc = await client(leafUrl, t);
+  const down: Msg[] = [];
+  lc.subscribe('down.>', { callback: (_e, m) => { down.push(m); } });
+  lc.subscribe('nope', { callback: () => undefined });
+  await lc.flush();
+  const up: Msg[] = [];
+  hc.subscribe('up.ok', { callback: (_e, m) => { up.push(m); } });
+  await hc.flush();
+  await publishUntilSeen(hc, 'down.x', down);
+  await publishUntilSeen(lc, 'up.ok', up);
+  hc.publish('down.secret', 'no');
+  hc.publish('down.last', 'yes');
+  await waitUntil(() => down.some((m) => m.subject === 'down.last'), 5000, 'down.last');
+  assert.equal(down.some((m) => m.subject === 'down.secret'), false, 'subscribe deny applies to the leaf');
+  assert.ok(linkAlive(), 'the link was not cut for a permissions violation');
+}
+
+test('leaf interop: nats-server 2.9.10 hub with a permissioned leaf user, tsnats leaf', { skip }, async (t) => {
+  const hub = await natsServer(t, `${PERMS_HUB}\nleafnodes { listen: "127.0.0.1:-1" }\n`);
+  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
+  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leaf = await startTestServer({
+    leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${leafPort}`] }] },
+  }, t);
+  await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'leaf link');
+  const first = getLeafnodes(leaf.server)!.connections()[0]!;
+  await exercisePerms(t, `nats://127.0.0.1:${hub.port}`, leaf.clientUrl, () => !first.closed && !/Violation/.test(hub.output()));
+});
+
+test('leaf interop: tsnats hub with a permissioned leaf user, nats-server 2.9.10 leaf', { skip }, async (t) => {
+  const { options } = loadConfigText(`${PERMS_HUB}\nleafnodes { listen: "127.0.0.1:-1" }\n`, 'hub.conf');
+  const hub = await startTestServer(options, t);
+  const port = getLeafnodes(hub.server)!.port;
+  const leaf = await natsServer(t, `listen: 127.0.0.1:-1\nleafnodes { remotes [ { url: "nats://lu:lp@127.0.0.1:${port}" } ] }\n`);
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 10000, 'leaf link');
+  const first = getLeafnodes(hub.server)!.connections()[0]!;
+  await exercisePerms(t, hub.clientUrl, `nats://127.0.0.1:${leaf.port}`, () => !first.closed);
 });
