@@ -16,7 +16,8 @@ import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
 import type { Account } from '../core/account.js';
 import { permits } from '../core/subject.js';
-import { FlushList, countMsgIn, countMsgOut } from '../core/flush-list.js';
+import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
+import { FlushQueue } from '../server/flush-queue.js';
 import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
@@ -107,7 +108,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
   private readonly peerListeners: PeerListener[] = [];
-  private readonly flushList = new FlushList<RouteConnection>();
+  private readonly flushList = new FlushQueue<RouteConnection>();
 
   constructor(options: Options) {
     if (options.cluster === undefined) throw new Error('cluster options missing');

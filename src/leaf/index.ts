@@ -25,7 +25,8 @@ import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
 import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type LeafRule } from './leaf-conn.js';
-import { FlushList, countMsgIn, countMsgOut } from '../core/flush-list.js';
+import { FlushQueue } from '../server/flush-queue.js';
+import type { ServerStats } from '../core/client.js';
 
 const DEFAULT_LEAF_PORT = 7422;
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
@@ -55,7 +56,6 @@ export class Leafnodes implements Subsystem, LeafHost {
   private tls: TlsSettings | null = null;
   /** sockets in a TLS handshake or waiting for the first INFO (closed at shutdown) */
   private readonly pendingSockets = new Set<net.Socket>();
-  private readonly flushList = new FlushList<LeafConnection>();
 
   constructor(private readonly o: LeafnodeOptions) {}
 
@@ -90,22 +90,12 @@ export class Leafnodes implements Subsystem, LeafHost {
     this.server.log[level](text);
   }
 
-  // ---- LeafHost: output batching and counters, as the cluster does for routes ----
+  // ---- LeafHost: output batching and counters, as the cluster has for routes ----
 
-  scheduleFlush(conn: LeafConnection): void {
-    this.flushList.add(conn);
-  }
+  readonly flushQueue = new FlushQueue<LeafConnection>();
 
-  countIn(bytes: number): void {
-    countMsgIn(this.server.stats, bytes);
-  }
-
-  countOut(bytes: number): void {
-    countMsgOut(this.server.stats, bytes);
-  }
-
-  countSlowConsumer(): void {
-    this.server.stats.slowConsumers++;
+  get stats(): ServerStats {
+    return this.server.stats;
   }
 
   /** Connections, for monitoring and tests. */

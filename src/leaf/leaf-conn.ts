@@ -18,6 +18,9 @@ import { ROUTE_MAX_CONTROL_LINE, RouteCloseReason, type RouteLimits } from '../c
 import { SocketWriter } from '../core/socket-writer.js';
 import { PingAction, pingTimerAction } from '../core/keepalive.js';
 import { permits } from '../core/subject.js';
+import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
+import type { FlushQueue } from '../server/flush-queue.js';
+import type { ServerStats } from '../core/client.js';
 import type { ClientPermissions } from '../core/auth-hook.js';
 
 /** allow/deny subject lists (config PermissionRule, the import/export of a hub's INFO) */
@@ -56,11 +59,10 @@ export interface LeafHost {
   loopDetected(conn: LeafConnection, subject: string): boolean;
   /** interest in `subject` is not exchanged over leaf links (the JetStream API boundary) */
   denied(subject: string): boolean;
-  /** write this connection's output at the end of the event-loop turn */
-  scheduleFlush(conn: LeafConnection): void;
-  countIn(bytes: number): void;
-  countOut(bytes: number): void;
-  countSlowConsumer(): void;
+  /** connections whose output is written at the end of the event-loop turn */
+  readonly flushQueue: FlushQueue<LeafConnection>;
+  /** the server's counters (varz in/out, slow_consumers) */
+  readonly stats: ServerStats;
   readonly limits: RouteLimits;
 }
 
@@ -176,7 +178,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   private requestFlush(): void {
     if (!this.flushQueued) {
       this.flushQueued = true;
-      this.host.scheduleFlush(this);
+      this.host.flushQueue.add(this);
     }
   }
 
@@ -205,7 +207,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
 
   private slowConsumer(reason: string): void {
     if (this.closed) return;
-    this.host.countSlowConsumer();
+    this.host.stats.slowConsumers++;
     const l = this.host.limits;
     this.host.log('info', reason === RouteCloseReason.SLOW_CONSUMER_PENDING
       ? `${this.label()} - Slow Consumer Detected: MaxPending of ${l.maxPendingBytes} Exceeded`
@@ -254,7 +256,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     this.out.writeMsg(null, subject, msg.replyBytes, queues, msg.hdrLen, msg.data);
     this.outMsgs++;
     this.outBytes += size;
-    this.host.countOut(size);
+    countMsgOut(this.host.stats, size);
     this.requestFlush();
     this.checkPending();
     return true;
@@ -352,7 +354,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     const size = data.length;
     this.inMsgs++;
     this.inBytes += size;
-    this.host.countIn(size);
+    countMsgIn(this.host.stats, size);
     if (this.perms !== null && !this.mayReceive(args.subject)) {
       this.host.log('debug', `${this.label()} - Dropping leafnode message on "${args.subject}" (not permitted)`);
       return;

@@ -32,6 +32,13 @@ async function natsServer(t: TestContext, conf: string): Promise<ChildServer> {
   return c;
 }
 
+/** The leafnode port a nats-server picked (config `leafnodes { listen: "...:-1" }`), from its log. */
+async function leafListenPort(hub: ChildServer): Promise<number> {
+  const re = /Listening for leafnode connections on [^:]+:(\d+)/;
+  await waitUntil(() => re.test(hub.output()), 5000, 'hub leaf listener');
+  return Number(re.exec(hub.output())![1]);
+}
+
 async function client(url: string, t: TestContext): Promise<NatsConnection> {
   const nc = await connect({ servers: url });
   t.after(() => nc.close());
@@ -78,8 +85,7 @@ async function exercise(t: TestContext, hubUrl: string, leafUrl: string): Promis
 
 test('leaf interop: nats-server 2.9.10 hub, tsnats leaf', { skip }, async (t) => {
   const hub = await natsServer(t, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }\n');
-  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
-  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leafPort = await leafListenPort(hub);
   const leaf: ServerHandle = await startTestServer({
     leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://127.0.0.1:${leafPort}`] }] },
   }, t);
@@ -101,8 +107,7 @@ test('leaf interop: nats-server hub authorizes the tsnats leaf and binds it to a
     'accounts { A { users [ { user: a, password: a } ] }, B { users [ { user: b, password: b } ] } }',
     'leafnodes { listen: "127.0.0.1:-1", authorization { users [ { user: lu, password: lp, account: A } ] } }',
   ].join('\n') + '\n');
-  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
-  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leafPort = await leafListenPort(hub);
   const leaf = await startTestServer({
     leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${leafPort}`] }] },
   }, t);
@@ -141,8 +146,7 @@ test('leaf interop TLS: nats-server 2.9.10 hub verifying client certificates, ts
     'listen: 127.0.0.1:-1',
     `leafnodes { listen: "127.0.0.1:-1", tls { cert_file: "${c.serverCert}", key_file: "${c.serverKey}", ca_file: "${c.ca}", verify: true } }`,
   ].join('\n') + '\n');
-  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
-  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leafPort = await leafListenPort(hub);
   const leaf = await startTestServer({
     leafnodes: {
       host: '127.0.0.1', users: [], reconnectMs: 50,
@@ -186,8 +190,7 @@ test('leaf interop: nats-server 2.9.10 operator-mode hub takes the tsnats leaf\'
   const akp = createAccount();
   const ajwt = await accountJwt(op, 'APP', akp);
   const hub = await natsServer(t, operatorConfig(op, { [akp.getPublicKey()]: ajwt }, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }'));
-  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
-  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leafPort = await leafListenPort(hub);
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-creds-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ukp = createUser();
@@ -249,8 +252,7 @@ async function exercisePerms(t: TestContext, hubUrl: string, leafUrl: string, li
 
 test('leaf interop: nats-server 2.9.10 hub with a permissioned leaf user, tsnats leaf', { skip }, async (t) => {
   const hub = await natsServer(t, `${PERMS_HUB}\nleafnodes { listen: "127.0.0.1:-1" }\n`);
-  await waitUntil(() => /Listening for leafnode connections on [^:]+:(\d+)/.test(hub.output()), 5000, 'hub leaf listener');
-  const leafPort = Number(/Listening for leafnode connections on [^:]+:(\d+)/.exec(hub.output())![1]);
+  const leafPort = await leafListenPort(hub);
   const leaf = await startTestServer({
     leafnodes: { host: '127.0.0.1', users: [], reconnectMs: 50, remotes: [{ urls: [`nats://lu:lp@127.0.0.1:${leafPort}`] }] },
   }, t);
