@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
 import type { Account } from '../core/account.js';
-import { subjectMatchesFilter } from '../core/subject.js';
+import { permits } from '../core/subject.js';
+import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
+import { FlushQueue } from '../server/flush-queue.js';
 import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
@@ -49,13 +51,6 @@ function toSubjectPermission(r: PermissionRule | undefined): SubjectPermission |
   if (r.allow && r.allow.length > 0) out.allow = [...r.allow];
   if (r.deny && r.deny.length > 0) out.deny = [...r.deny];
   return out.allow || out.deny ? out : undefined;
-}
-
-function permits(rule: PermissionRule | undefined, subject: string): boolean {
-  if (rule === undefined) return true;
-  if (rule.allow && rule.allow.length > 0 && !rule.allow.some((f) => subjectMatchesFilter(subject, f))) return false;
-  if (rule.deny && rule.deny.some((f) => subjectMatchesFilter(subject, f))) return false;
-  return true;
 }
 
 function ignoreError(): void {
@@ -113,8 +108,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
   private readonly peerListeners: PeerListener[] = [];
-  private flushList: RouteConnection[] = [];
-  private flushScheduled = false;
+  private readonly flushList = new FlushQueue<RouteConnection>();
 
   constructor(options: Options) {
     if (options.cluster === undefined) throw new Error('cluster options missing');
@@ -224,30 +218,15 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   }
 
   scheduleFlush(conn: RouteConnection): void {
-    this.flushList.push(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.runFlush);
-    }
+    this.flushList.add(conn);
   }
 
-  private readonly runFlush = (): void => {
-    this.flushScheduled = false;
-    const list = this.flushList;
-    this.flushList = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
-  };
-
   countIn(bytes: number): void {
-    const s = this.server.stats;
-    s.inMsgs++;
-    s.inBytes += bytes;
+    countMsgIn(this.server.stats, bytes);
   }
 
   countOut(bytes: number): void {
-    const s = this.server.stats;
-    s.outMsgs++;
-    s.outBytes += bytes;
+    countMsgOut(this.server.stats, bytes);
   }
 
   countSlowConsumer(): void {

@@ -18,7 +18,6 @@ import {
 } from '../protocol/route-parser.js';
 import {
   PING_LINE, PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
-  routedMsgHeadRoom, writeRoutedMsgHead,
 } from '../protocol/route-encoder.js';
 import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
@@ -86,8 +85,6 @@ export interface RouteLimits {
   maxControlLineBytes: number;
   maxPayloadBytes: number;
 }
-
-const CRLF = Buffer.from('\r\n');
 
 /** Longest route control line accepted (memory bound per route; nats-server has none). */
 export const ROUTE_MAX_CONTROL_LINE = 64 * 1024 * 1024;
@@ -354,7 +351,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       data = data.subarray(hdrLen);
       hdrLen = 0;
     }
-    const acc = accountBytes(account);
     const size = data.length;
     let subject = msg.subjectBytes;
     let reply = msg.replyBytes;
@@ -362,28 +358,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       subject = jsDeliver.subject;
       reply = jsDeliver.reply;
     }
-    const room = routedMsgHeadRoom(acc, subject, reply, queues);
-    const out = this.out;
-    if (RouteOutbound.copies(size)) {
-      // Control line, payload and CRLF written in one pass into the slab.
-      const b = out.reserve(room + size + 2);
-      let p = writeRoutedMsgHead(b, out.pos, acc, subject, reply, queues, hdrLen, size);
-      if (size < 64) {
-        for (let i = 0; i < size; i++) b[p++] = data[i]!;
-      } else {
-        data.copy(b, p);
-        p += size;
-      }
-      b[p++] = 13;
-      b[p++] = 10;
-      out.commit(p);
-    } else {
-      const b = out.reserve(room);
-      out.commit(writeRoutedMsgHead(b, out.pos, acc, subject, reply, queues, hdrLen, size));
-      // Large payloads are referenced: read buffers are never reused by Node.
-      out.write(data);
-      out.write(CRLF);
-    }
+    this.out.writeMsg(accountBytes(account), subject, reply, queues, hdrLen, data);
     this.outMsgs++;
     this.outBytes += size;
     this.host.countOut(size);

@@ -6,6 +6,9 @@
 // Slab regions handed to the socket are never written again: after take() we
 // continue after them in the same slab or start a fresh one.
 
+import { routedMsgHeadRoom, writeRoutedMsgHead } from '../protocol/route-encoder.js';
+
+const CRLF = Buffer.from('\r\n');
 const SLAB_BYTES = 64 * 1024;
 /** payloads larger than this are referenced, not copied */
 const COPY_LIMIT = 16 * 1024;
@@ -54,6 +57,38 @@ export class RouteOutbound {
     const slab = this.reserve(n);
     buf.copy(slab, this.pos);
     this.commit(this.pos + n);
+  }
+
+  /**
+   * Queue one routed message (RMSG/HMSG, or the leaf form LMSG/HMSG when `accountBytes` is
+   * null): control line, payload and CRLF in one pass into the slab when the payload is small,
+   * the payload referenced when large (read buffers are never reused by Node). `data` is
+   * headers+payload; `hdrLen` > 0 selects HMSG.
+   */
+  writeMsg(
+    accountBytes: Buffer | null, subject: Buffer, reply: Buffer | null, queues: readonly string[] | null,
+    hdrLen: number, data: Buffer,
+  ): void {
+    const size = data.length;
+    const room = routedMsgHeadRoom(accountBytes, subject, reply, queues);
+    if (size <= COPY_LIMIT) {
+      const b = this.reserve(room + size + 2);
+      let p = writeRoutedMsgHead(b, this.pos, accountBytes, subject, reply, queues, hdrLen, size);
+      if (size < 64) {
+        for (let i = 0; i < size; i++) b[p++] = data[i]!;
+      } else {
+        data.copy(b, p);
+        p += size;
+      }
+      b[p++] = 13;
+      b[p++] = 10;
+      this.commit(p);
+    } else {
+      const b = this.reserve(room);
+      this.commit(writeRoutedMsgHead(b, this.pos, accountBytes, subject, reply, queues, hdrLen, size));
+      this.write(data);
+      this.write(CRLF);
+    }
   }
 
   /** Whether a payload of this size is copied into the slab (otherwise referenced). */

@@ -3,6 +3,7 @@
 // config never loads the leaf module.
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, arrOf, bool, entries, goType, int, optionalPortFromConfig, parseListen, str } from './load-util.js';
+import { parseTls } from './load-blocks.js';
 import type { LeafnodeOptions, LeafRemoteOptions, LeafUser } from './options.js';
 
 export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
@@ -24,7 +25,7 @@ export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
         case 'authorization': parseLeafAuth(v, l, c); break;
         case 'remotes': l.remotes = arrOf(v).map((r) => parseRemote(r, c)); break;
         case 'no_advertise': case 'compression': case 'min_version': break;
-        case 'tls': c.notSupported(v, 'leafnodes tls'); break;
+        case 'tls': l.tls = parseTls(v, false); break;
         default: c.notSupported(v, `leafnodes ${key}`);
       }
     });
@@ -44,10 +45,12 @@ function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
         l.users = arrOf(v).map((u): LeafUser => {
           if (u.kind !== 'map') throw ConfigError.at(u, 'Leafnode authorization users must be maps');
           const e: LeafUser = { user: '', password: '' };
-          for (const [uk, , uv] of entries(u.value)) {
+          for (const [uk, ukey, uv] of entries(u.value)) {
             if (uk === 'user' || uk === 'username') e.user = str(uv);
             else if (uk === 'pass' || uk === 'password') e.password = str(uv);
             else if (uk === 'account') e.account = str(uv);
+            // nats-server 2.9.10 takes nothing else here (permissions come from client users)
+            else c.unknownField(uv, ukey);
           }
           return e;
         });
@@ -67,10 +70,17 @@ function parseRemote(n: ConfNode, c: Collector): LeafRemoteOptions {
       case 'account': case 'local': r.account = str(v); break;
       case 'credentials': case 'creds': r.credentials = str(v); break;
       case 'hub': r.hub = bool(v); break;
-      case 'tls': c.notSupported(v, 'leafnodes remote tls'); break;
+      case 'tls': r.tls = parseTls(v, false); break;
+      case 'deny_imports': case 'deny_import': r.denyImports = subjects(v); break;
+      case 'deny_exports': case 'deny_export': r.denyExports = subjects(v); break;
       default: c.notSupported(v, `leafnodes remote ${key}`);
     }
   }
   if (r.urls.length === 0) throw ConfigError.at(n, 'leafnode remote requires at least one url');
   return r;
+}
+
+/** A subject or a list of subjects. */
+function subjects(n: ConfNode): string[] {
+  return n.kind === 'array' ? arrOf(n).map(str) : [str(n)];
 }

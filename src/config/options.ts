@@ -431,6 +431,12 @@ export interface LeafRemoteOptions {
   account?: string;
   credentials?: string;
   hub?: boolean;
+  /** TLS of the link (also used when the url is tls:// or the hub's INFO requires TLS) */
+  tls?: TlsConfig;
+  /** subjects whose messages never come in from the hub (nor is our interest in them sent) */
+  denyImports?: string[];
+  /** subjects whose messages never go out to the hub (the hub's interest in them is ignored) */
+  denyExports?: string[];
 }
 
 /** The `leafnodes {}` block (nats-server LeafNodeOpts, the parts tsnats implements). */
@@ -445,6 +451,8 @@ export interface LeafnodeOptions {
   account?: string;
   users: LeafUser[];
   authTimeoutMs?: number;
+  /** `leafnodes { tls {} }`: accepted leaf connections upgrade to TLS after the INFO */
+  tls?: TlsConfig;
   remotes: LeafRemoteOptions[];
   /** delay between dial attempts of a remote */
   reconnectMs: number;

@@ -22,9 +22,14 @@ export function tlsUnsupportedError(o: Options): string | undefined {
   blockProblems('routes (cluster tls block)', o.cluster?.tls, problems);
   if (o.cluster?.tls?.verifyAndMap) problems.push('routes (cluster tls block): verify_and_map');
   if (o.websocket?.port !== undefined) blockProblems('websocket (tls block)', o.websocket.tls, problems);
+  if (o.leafnodes?.port !== undefined) blockProblems('leafnodes (tls block)', o.leafnodes.tls, problems);
+  // A remote's tls block is the dialling side: a client certificate is optional there.
+  for (const r of o.leafnodes?.remotes ?? []) {
+    if (r.tls?.certificates && r.tls.certificates.length > 1) problems.push("leafnodes remote (tls block): more than one certificate in 'certs'");
+    for (const k of new Set(r.tls?.unsupported ?? [])) problems.push(`leafnodes remote (tls block): ${k}`);
+  }
   for (const u of o.unsupported) {
-    if (u.startsWith('leafnodes') && u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats leaf connections are plain TCP)`);
-    else if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
+    if (u.endsWith(' tls')) problems.push(`${u.slice(0, -4)} (tls block; tsnats has no ${u.slice(0, -4)} listener)`);
   }
   if (problems.length === 0) return undefined;
   return `TLS setting not supported by tsnats; refusing to start rather than run without it: ${problems.join(', ')}`;

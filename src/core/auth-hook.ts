@@ -3,6 +3,7 @@
 // (src/auth builds it from the options) and the client asks it on CONNECT.
 import type { X509Certificate } from 'node:crypto';
 import type { Account } from './account.js';
+import type { Permissions } from '../config/options.js';
 
 /** CONNECT fields (client.go ClientOpts), after applying nats-server's defaults. */
 export interface ConnectOptions {
@@ -96,6 +97,8 @@ export interface ClientPermissions {
    * published to `max` times within `expiresMs` (<= 0: no limit) although canPublish says no.
    */
   responses?: { max: number; expiresMs: number };
+  /** the lists these were compiled from (a leaf hub announces them to its leaf in INFO) */
+  readonly source?: Permissions;
 }
 
 export interface AuthResult {

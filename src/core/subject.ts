@@ -42,6 +42,17 @@ export function subjectIsLiteral(subject: string): boolean {
   return true;
 }
 
+/**
+ * An allow/deny rule (cluster and leaf-node permissions) applied to `subject`: allowed when
+ * no allow list is given or a filter of it matches, and no deny filter matches.
+ */
+export function permits(rule: { allow?: string[]; deny?: string[] } | undefined, subject: string): boolean {
+  if (rule === undefined) return true;
+  if (rule.allow && rule.allow.length > 0 && !rule.allow.some((f) => subjectMatchesFilter(subject, f))) return false;
+  if (rule.deny && rule.deny.some((f) => subjectMatchesFilter(subject, f))) return false;
+  return true;
+}
+
 /** Does the literal subject `subject` match the (possibly wildcard) `filter`? */
 export function subjectMatchesFilter(subject: string, filter: string): boolean {
   const st = subject.split('.');

@@ -7,17 +7,32 @@
 // same subject is never advertised back to where it came from. Per account we keep a count
 // per "subject[ queue]" key over all owners; what a connection sees is that count minus its
 // own subscriptions on the key.
+//
+// TLS (nats-server 2.9.10): the accepting side sends its INFO in plaintext (tls_required
+// when `leafnodes { tls {} }` is set) and then handshakes as the TLS server; the dialling side
+// reads that INFO and handshakes as the client when the INFO requires TLS, the remote's url
+// is tls:// or the remote has a tls block; CONNECT and everything after go over TLS.
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import type { LeafnodeOptions, LeafRemoteOptions, Options } from '../config/options.js';
+import type { LeafnodeOptions, LeafRemoteOptions, Options, Permissions } from '../config/options.js';
 import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
-import { ClientKind, type Subscription } from '../core/types.js';
-import { LeafConnection, type LeafHost } from './leaf-conn.js';
+import type { Subscription } from '../core/types.js';
+import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
+import type { RouteLimits } from '../cluster/route-conn.js';
+import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
+import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
+import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type LeafRule } from './leaf-conn.js';
+import { FlushQueue } from '../server/flush-queue.js';
+import type { ServerStats } from '../core/client.js';
 
 const DEFAULT_LEAF_PORT = 7422;
+/** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
+const INFO_WAIT_MS = 2000;
+/** Longest first INFO line read before the TLS decision. */
+const INFO_MAX_BYTES = 64 * 1024;
 
 function keyOf(sub: Subscription): string {
   return sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
@@ -36,18 +51,23 @@ export class Leafnodes implements Subsystem, LeafHost {
   private readonly ldsSubject = `$LDS.${randomBytes(12).toString('base64url')}`;
   port = 0;
   private jsLocal = false;
-  maxPayload = 1024 * 1024;
-  pingIntervalMs = 120_000;
-  maxPendingBytes = 64 * 1024 * 1024;
+  limits!: RouteLimits;
+  /** accept-side TLS (null: plain TCP) */
+  private tls: TlsSettings | null = null;
+  /** sockets in a TLS handshake or waiting for the first INFO (closed at shutdown) */
+  private readonly pendingSockets = new Set<net.Socket>();
 
   constructor(private readonly o: LeafnodeOptions) {}
 
   async start(server: Server): Promise<void> {
     this.server = server;
-    this.maxPayload = server.options.maxPayloadBytes;
-    this.pingIntervalMs = server.options.pingIntervalMs;
-    this.maxPendingBytes = server.options.maxPendingBytes;
-    this.jsLocal = server.options.jetstream.enabled;
+    const so = server.options;
+    this.limits = {
+      pingIntervalMs: so.pingIntervalMs, pingMax: so.pingMax, writeDeadlineMs: so.writeDeadlineMs,
+      maxPendingBytes: so.maxPendingBytes, maxControlLineBytes: so.maxControlLineBytes, maxPayloadBytes: so.maxPayloadBytes,
+    };
+    this.jsLocal = so.jetstream.enabled;
+    this.tls = this.o.tls !== undefined ? buildTlsSettings(this.o.tls) : null;
     server.setLeafBridge(this.onSubChange);
     if (this.o.port !== undefined) await this.listen();
     for (const r of this.o.remotes) this.dial(r, 0);
@@ -59,6 +79,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const c of [...this.conns]) c.close();
+    for (const s of this.pendingSockets) s.destroy();
+    this.pendingSockets.clear();
     const l = this.listener;
     this.listener = null;
     if (l !== null) await new Promise<void>((res) => l.close(() => res()));
@@ -66,6 +88,14 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void {
     this.server.log[level](text);
+  }
+
+  // ---- LeafHost: output batching and counters, as the cluster has for routes ----
+
+  readonly flushQueue = new FlushQueue<LeafConnection>();
+
+  get stats(): ServerStats {
+    return this.server.stats;
   }
 
   /** Connections, for monitoring and tests. */
@@ -97,31 +127,58 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   private accept(socket: net.Socket): void {
     if (this.stopping) return void socket.destroy();
-    const c = new LeafConnection(this.server.nextCid(), socket, this, false);
-    this.conns.add(c);
-    const authRequired = this.o.users.length > 0 || this.o.user !== undefined;
+    const cid = this.server.nextCid();
+    const tls = this.tls;
+    const nonce = randomBytes(11).toString('base64url');
+    // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
+    socket.write(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
+    if (tls === null) return this.accepted(cid, socket, false, nonce);
+    this.pendingSockets.add(socket);
+    socket.on('error', ignoreError);
+    acceptRouteTls(socket, tls).then((secure) => {
+      this.pendingSockets.delete(socket);
+      if (this.stopping) secure.destroy();
+      else this.accepted(cid, secure, true, nonce);
+    }, (e: Error) => {
+      this.pendingSockets.delete(socket);
+      const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
+      this.log('error', `${who} - lid:${cid} - TLS leafnode handshake error: ${e.message}`);
+    });
+  }
+
+  /**
+   * The accept side's INFO, field for field as nats-server 2.9.10 writes it: first with the
+   * nonce and `info_on_connect`, then (answering the CONNECT) with `connect_info`, the leaf
+   * user's permissions as `import`/`export` and the bound account.
+   */
+  private acceptInfo(cid: number, extra: Record<string, unknown>, tail: Record<string, unknown> = {}): Record<string, unknown> {
     const host = this.o.advertise ?? `${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${this.port}`;
-    const info = {
+    const tls = this.tls;
+    return {
       server_id: this.server.serverId, server_name: this.server.serverName, version: '2.9.10', proto: 1,
-      go: 'go1.19.8', host: this.o.host, port: this.port, headers: true,
-      ...(authRequired ? { auth_required: true } : {}),
-      max_payload: this.maxPayload, client_id: c.cid, nonce: randomBytes(11).toString('base64url'),
-      leafnode_urls: [host],
+      go: 'go1.19.8', host: this.o.host, port: this.port, headers: true, auth_required: true,
+      ...(tls !== null ? { tls_required: true, ...(tls.verify ? { tls_verify: true } : {}) } : {}),
+      max_payload: this.limits.maxPayloadBytes, ip: host, client_id: cid, ...extra, leafnode_urls: [host], ...tail,
     };
-    c.send(`INFO ${JSON.stringify(info)}\r\n`);
+  }
+
+  private accepted(cid: number, socket: net.Socket, tls: boolean, nonce: string): void {
+    const c = new LeafConnection(cid, socket, this, false);
+    c.tls = tls;
+    c.nonce = nonce;
+    this.conns.add(c);
+    c.start();
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (c.account === null && !c.closed) {
-        c.send("-ERR 'Authentication Timeout'\r\n");
-        c.close();
-      }
+      if (c.account === null && !c.closed) c.sendErrAndClose('Authentication Timeout', 'Authentication Timeout');
     }, this.o.authTimeoutMs ?? 2000);
     t.unref();
     this.timers.add(t);
   }
 
   onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
-    if (c.solicited || c.account !== null) return;
+    if (c.solicited || c.account !== null || c.authPending) return;
+    if (this.usesClientAuth()) return this.clientAuthConnect(c, cn);
     const user = typeof cn.user === 'string' ? cn.user : undefined;
     const pass = typeof cn.pass === 'string' ? cn.pass : undefined;
     let accountName: string | undefined = this.o.account;
@@ -139,10 +196,48 @@ export class Leafnodes implements Subsystem, LeafHost {
     this.bind(c, acc);
   }
 
+  /**
+   * Without an `authorization` of its own in the leafnodes block, a leaf authenticates as a
+   * client user of this server (nats-server 2.9.10): config users and accounts, or in operator
+   * mode a user JWT with the INFO nonce signed (a remote's `credentials`).
+   */
+  private usesClientAuth(): boolean {
+    if (this.o.users.length > 0 || this.o.user !== undefined) return false;
+    const auth = this.server.authenticator;
+    return this.server.options.operatorMode !== undefined || (auth !== null && auth.authRequired);
+  }
+
+  /**
+   * Check the CONNECT with the server's own authenticator (connection type LEAFNODE); the link
+   * binds to the user's account and the user's permissions apply to it as to a client.
+   */
+  private clientAuthConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    const auth = this.server.authenticator;
+    if (auth === null) return this.authFail(c);
+    const text = (k: string): string | undefined => (typeof cn[k] === 'string' ? cn[k] as string : undefined);
+    const opts = {
+      ...defaultConnectOptions(), user: text('user'), pass: text('pass'), auth_token: text('auth_token'),
+      nkey: text('nkey'), jwt: text('jwt'), sig: text('sig'),
+    };
+    const done = (r: AuthResult | null): void => {
+      if (c.closed) return;
+      if (r === null) return this.authFail(c);
+      c.remoteId = text('server_id') ?? '';
+      c.remoteName = text('name') ?? '';
+      if (r.permissions) c.perms = userPerms(r.permissions);
+      this.bind(c, r.account, r.permissions?.source);
+      c.authSettled();
+    };
+    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: 'LEAFNODE' });
+    if (!(r instanceof Promise)) return done(r);
+    // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
+    c.authPending = true;
+    r.then(done, () => this.authFail(c));
+  }
+
   private authFail(c: LeafConnection): void {
     this.log('error', `${c.label()} - Leafnode authentication error`);
-    c.send("-ERR 'Authorization Violation'\r\n");
-    c.close();
+    c.sendErrAndClose('Authorization Violation', 'Authentication Failure');
   }
 
   // ---- solicit side ----
@@ -160,36 +255,80 @@ export class Leafnodes implements Subsystem, LeafHost {
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = u.port === '' ? DEFAULT_LEAF_PORT : Number(u.port);
     const socket = net.connect({ host, port });
-    let conn: LeafConnection | null = null;
+    this.pendingSockets.add(socket);
+    let retried = false;
     const retry = (): void => {
-      if (this.stopping) return;
+      if (this.stopping || retried) return;
+      retried = true;
       const t = setTimeout(() => { this.timers.delete(t); this.dial(r, attempt + 1); }, this.o.reconnectMs);
       t.unref();
       this.timers.add(t);
     };
-    socket.once('error', (e) => {
-      if (conn === null) {
-        this.log('debug', `Error trying to connect as leafnode to remote server "${host}:${port}": ${e.message}`);
+    const fail = (text: string): void => {
+      this.pendingSockets.delete(socket);
+      socket.destroy();
+      this.log('error', `Error trying to connect as leafnode to remote server "${host}:${port}": ${text}`);
+      retry();
+    };
+    socket.on('error', ignoreError);
+    socket.once('connect', () => {
+      readFirstLine(socket, INFO_WAIT_MS).then(async ({ line, rest }) => {
+        const m = /^INFO\s+(.*)$/i.exec(line);
+        const info = m === null ? null : parseJson(m[1]!);
+        if (info === null) return fail(`expected INFO, got ${JSON.stringify(line.slice(0, 64))}`);
+        let sock: net.Socket = socket;
+        const useTls = info.tls_required === true || u.protocol === 'tls:' || r.tls !== undefined;
+        if (useTls) {
+          try {
+            sock = await dialRouteTls(socket, this.remoteTls(r), host);
+          } catch (e) {
+            return fail(`TLS leafnode handshake error: ${(e as Error).message}`);
+          }
+        }
+        this.pendingSockets.delete(socket);
+        if (this.stopping) return void sock.destroy();
+        const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+        conn.tls = useTls;
+        this.pendingRemote.set(conn, { r, u, retry });
+        this.conns.add(conn);
+        conn.start(useTls ? undefined : rest);
+        this.onInfo(conn, info);
+      }, (e: Error) => fail(e.message));
+    });
+    socket.once('close', () => {
+      if (this.pendingSockets.delete(socket)) {
+        this.log('debug', `Error trying to connect as leafnode to remote server "${host}:${port}": connection closed`);
         retry();
       }
     });
-    socket.once('connect', () => {
-      conn = new LeafConnection(this.server.nextCid(), socket, this, true);
-      (conn as LeafConnection & { remote?: LeafRemoteOptions; url?: URL; onGone?: () => void }).remote = r;
-      this.pendingRemote.set(conn, { r, u, retry });
-      this.conns.add(conn);
-    });
   }
 
-  private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void }>();
+  /** TLS settings of a remote, built once (a remote without a tls block verifies with the system CAs). */
+  private readonly remoteTlsCache = new Map<LeafRemoteOptions, TlsSettings>();
+  private remoteTls(r: LeafRemoteOptions): TlsSettings {
+    let s = this.remoteTlsCache.get(r);
+    if (s === undefined) {
+      s = buildTlsSettings(r.tls ?? {});
+      this.remoteTlsCache.set(r, s);
+    }
+    return s;
+  }
+
+  private readonly pendingRemote = new Map<LeafConnection, { r: LeafRemoteOptions; u: URL; retry: () => void; connectSent?: boolean }>();
 
   onInfo(c: LeafConnection, info: Record<string, unknown>): void {
     const p = this.pendingRemote.get(c);
     if (!c.solicited || p === undefined || c.account !== null) return;
-    const acc = this.server.registerAccount(p.r.account ?? '$G');
+    if (p.connectSent) {
+      // nats-server answers our CONNECT with an INFO carrying the permissions of the user we
+      // authenticated as (`connect_info`); only then is interest sent.
+      this.finishSolicited(c, p.r, info);
+      return;
+    }
     const connect: Record<string, unknown> = {
-      version: '2.9.10', tls_required: false, server_id: this.server.serverId, name: this.server.serverName, headers: true,
+      version: '2.9.10', tls_required: c.tls, server_id: this.server.serverId, name: this.server.serverName, headers: true,
     };
+    if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) connect.deny_pub = p.r.denyImports;
     if (p.u.username !== '') {
       connect.user = decodeURIComponent(p.u.username);
       connect.pass = decodeURIComponent(p.u.password);
@@ -202,22 +341,51 @@ export class Leafnodes implements Subsystem, LeafHost {
         connect.sig = Buffer.from(kp.sign(Buffer.from(String(info.nonce ?? '')))).toString('base64url');
       } catch (e) {
         this.log('error', `Error reading leafnode credentials "${p.r.credentials}": ${(e as Error).message}`);
-        c.close();
+        c.close('Client Closed', false);
         return;
       }
     }
     c.remoteId = typeof info.server_id === 'string' ? info.server_id : '';
     c.remoteName = typeof info.server_name === 'string' ? info.server_name : '';
     c.send(`CONNECT ${JSON.stringify(connect)}\r\n`);
-    this.bind(c, acc);
+    p.connectSent = true;
+    if (info.info_on_connect !== true) this.finishSolicited(c, p.r, info);
+  }
+
+  private finishSolicited(c: LeafConnection, r: LeafRemoteOptions, info: Record<string, unknown>): void {
+    this.applyRemotePerms(c, r, info);
+    this.bind(c, this.server.registerAccount(r.account ?? '$G'));
     // Loop detection: our own $LDS subject coming back means the link closes a cycle.
     c.sendSub(this.ldsSubject, undefined, 0);
   }
 
+  /**
+   * A remote's deny_exports/deny_imports, merged (as nats-server's spoke does) with the
+   * `export`/`import` permissions a hub announces in its INFO: what its leaf user may publish
+   * and subscribe to. Interest outside them is never sent: the hub would close the link.
+   */
+  private applyRemotePerms(c: LeafConnection, r: LeafRemoteOptions, info: Record<string, unknown>): void {
+    const send: LeafRule = { ...ruleOf(info.export) };
+    const receive: LeafRule = { ...ruleOf(info.import) };
+    if (r.denyExports !== undefined && r.denyExports.length > 0) send.deny = [...(send.deny ?? []), ...r.denyExports];
+    if (r.denyImports !== undefined && r.denyImports.length > 0) receive.deny = [...(receive.deny ?? []), ...r.denyImports];
+    const none = (x: LeafRule): boolean => x.allow === undefined && x.deny === undefined;
+    c.perms = none(send) && none(receive) ? null : rulePerms(send, receive);
+  }
+
   // ---- both sides ----
 
-  private bind(c: LeafConnection, acc: Account): void {
+  private bind(c: LeafConnection, acc: Account, perms?: Permissions): void {
     c.account = acc;
+    if (!c.solicited) {
+      // Answer the CONNECT as nats-server does, before any interest: the remote applies the
+      // permissions so that it never sends interest we would refuse.
+      const extra: Record<string, unknown> = {};
+      if (perms?.subscribe) extra.import = perms.subscribe;
+      if (perms?.publish) extra.export = perms.publish;
+      c.send(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
+        acc.name === '$G' ? {} : { remote_account: acc.name }))}\r\n`);
+    }
     this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);
     const counts = this.countsFor(acc);
     for (const [key, n] of counts) this.advertise(c, key, n);
@@ -249,6 +417,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     const n = total - own;
     const sp = key.indexOf(' ');
     const subject = sp < 0 ? key : key.slice(0, sp);
+    // Interest in what we would drop on arrival is not sent (deny_imports, publish permissions).
+    if (!c.mayReceive(subject)) return;
     const queue = sp < 0 ? undefined : key.slice(sp + 1);
     const before = c.sent.get(key);
     if (n > 0) {
@@ -282,8 +452,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     const acc = c.account?.name ?? '$G';
     const text = `Loop detected for leafnode account=${JSON.stringify(acc)}. Delaying attempt to reconnect for 30s`;
     this.log('error', `${c.label()} - ${text}`);
-    c.send(`-ERR '${text}'\r\n`);
-    c.close();
+    c.sendErrAndClose(text, 'Protocol Violation');
     return true;
   }
 
@@ -294,6 +463,51 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
     if (p !== undefined && !this.stopping) p.retry();
   }
+}
+
+/** The allow/deny lists of an INFO `import`/`export` field. */
+function ruleOf(v: unknown): LeafRule {
+  const out: LeafRule = {};
+  if (typeof v !== 'object' || v === null) return out;
+  const o = v as Record<string, unknown>;
+  const list = (x: unknown): string[] | undefined => (Array.isArray(x) ? x.filter((e): e is string => typeof e === 'string') : undefined);
+  const allow = list(o.allow);
+  const deny = list(o.deny);
+  if (allow !== undefined) out.allow = allow;
+  if (deny !== undefined) out.deny = deny;
+  return out;
+}
+
+function ignoreError(): void {
+  // a socket being set up: its failure is reported by the handshake or dial path
+}
+
+/**
+ * Read the first protocol line of a freshly dialled socket (the hub's INFO) and stop reading,
+ * so a TLS upgrade can take the socket over; `rest` is what came after the line.
+ */
+function readFirstLine(socket: net.Socket, timeoutMs: number): Promise<{ line: string; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (err: Error | null, line?: string, rest?: Buffer): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (err !== null) reject(err);
+      else resolve({ line: line!, rest: rest! });
+    };
+    const onData = (b: Buffer): void => {
+      buf = buf.length === 0 ? b : Buffer.concat([buf, b]);
+      const nl = buf.indexOf(10);
+      if (nl >= 0) return done(null, buf.toString('utf8', 0, nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl), buf.subarray(nl + 1));
+      if (buf.length > INFO_MAX_BYTES) done(new Error('INFO line too long'));
+    };
+    const onClose = (): void => done(new Error('connection closed before INFO'));
+    const timer = setTimeout(() => done(new Error('timeout waiting for INFO')), timeoutMs);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
 }
 
 interface NKeysSeed { fromSeed(seed: Uint8Array): { sign(data: Uint8Array): Uint8Array } }

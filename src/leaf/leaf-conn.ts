@@ -2,11 +2,52 @@
 // interest (LS+) lives in that account's sublist as Subscriptions owned by this connection,
 // and the delivery loop hands it each matching message once (forwardMsg) which we write as
 // LMSG/HMSG. Messages from the peer go to Account.deliverFromLeaf: everyone but this link.
+//
+// The wire side is the route machinery: RouteParser in leaf mode reads the protocol, the
+// route encoder writes it into a RouteOutbound slab, and a SocketWriter hands each event-loop
+// turn's output to the socket in one write, so batching, the write deadline, max_pending
+// (slow consumer) and the server's in/out counters behave as on routes.
 import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
-import { LeafParser, type LeafProtocolHandler } from './leaf-parser.js';
-import { encodeName, nameByteLength, writeNameSized } from '../protocol/names.js';
+import { RouteParser, type RouteProtocolHandler, type RoutedMsgArgs } from '../protocol/route-parser.js';
+import { PING_LINE, PONG_LINE, encodeErrLine, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
+import { encodeName } from '../protocol/names.js';
+import { RouteOutbound } from '../cluster/route-outbound.js';
+import { ROUTE_MAX_CONTROL_LINE, RouteCloseReason, type RouteLimits } from '../cluster/route-conn.js';
+import { SocketWriter } from '../core/socket-writer.js';
+import { PingAction, pingTimerAction } from '../core/keepalive.js';
+import { permits } from '../core/subject.js';
+import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
+import type { FlushQueue } from '../server/flush-queue.js';
+import type { ServerStats } from '../core/client.js';
+import type { ClientPermissions } from '../core/auth-hook.js';
+
+/** allow/deny subject lists (config PermissionRule, the import/export of a hub's INFO) */
+export interface LeafRule { allow?: string[]; deny?: string[] }
+
+/**
+ * What may cross one link, from this server's side: `send` limits the messages we forward
+ * (and so the peer's interest we take), `receive` the messages we take in (and so the
+ * interest we advertise).
+ */
+export interface LeafPerms {
+  send(subject: string): boolean;
+  receive(subject: string): boolean;
+}
+
+/** From allow/deny lists: a remote's deny_exports/deny_imports, merged with a hub's INFO export/import. */
+export function rulePerms(send: LeafRule | undefined, receive: LeafRule | undefined): LeafPerms {
+  return { send: (s) => permits(send, s), receive: (s) => permits(receive, s) };
+}
+
+/**
+ * From the permissions of the client user a leaf authenticated as (hub side, as nats-server):
+ * the leaf may subscribe to what we send it and publish what we take in.
+ */
+export function userPerms(p: ClientPermissions): LeafPerms {
+  return { send: (s) => p.canSubscribe(s), receive: (s) => p.canPublish(s) };
+}
 
 export interface LeafHost {
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void;
@@ -16,15 +57,16 @@ export interface LeafHost {
   closed(conn: LeafConnection): void;
   /** the peer advertised our own loop-detection subject: the host closes the link (returns true) */
   loopDetected(conn: LeafConnection, subject: string): boolean;
-  /** interest in `subject` is not exchanged over leaf links */
+  /** interest in `subject` is not exchanged over leaf links (the JetStream API boundary) */
   denied(subject: string): boolean;
-  readonly maxPayload: number;
-  readonly pingIntervalMs: number;
-  /** bytes queued for the socket above which the link is cut as a slow consumer */
-  readonly maxPendingBytes: number;
+  /** connections whose output is written at the end of the event-loop turn */
+  readonly flushQueue: FlushQueue<LeafConnection>;
+  /** the server's counters (varz in/out, slow_consumers) */
+  readonly stats: ServerStats;
+  readonly limits: RouteLimits;
 }
 
-export class LeafConnection implements RouteSink, LeafProtocolHandler {
+export class LeafConnection implements RouteSink, RouteProtocolHandler {
   readonly kind = ClientKind.LEAF;
   account: Account | null = null;
   /** the peer's interest, keyed "subject" or "subject queue" */
@@ -34,14 +76,27 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
   remoteId = '';
   remoteName = '';
   closed = false;
+  closeReason = '';
   inMsgs = 0; outMsgs = 0; inBytes = 0; outBytes = 0;
   readonly startMs = Date.now();
-  private readonly parser: LeafParser;
+  /** the link runs over TLS */
+  tls = false;
+  /** null: everything may cross */
+  perms: LeafPerms | null = null;
+  /** the nonce of our INFO (accept side): operator-mode leaves sign it */
+  nonce = '';
+  /** a CONNECT is being checked (asynchronously): interest that arrives meanwhile waits in `held` */
+  authPending = false;
+  private held: (() => void)[] = [];
+  flushQueued = false;
+  private readonly parser: RouteParser;
   private readonly inMsg: InboundMsg;
-  private out: Buffer[] = [];
-  private flushQueued = false;
+  private readonly out = new RouteOutbound();
+  private readonly writer: SocketWriter;
   private pingTimer: NodeJS.Timeout | null = null;
   private pingsOut = 0;
+  private lastInMs = this.startMs;
+  private rttMeasuredMs = 0;
 
   readonly ip: string;
   readonly port: number;
@@ -49,67 +104,141 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
   constructor(readonly cid: number, private readonly socket: Socket, private readonly host: LeafHost, readonly solicited: boolean) {
     this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.port = socket.remotePort ?? 0;
-    this.parser = new LeafParser(this, 4096 * 16, host.maxPayload);
+    const l = host.limits;
+    // Like routes, leaf connections have no control-line limit in nats-server (an LMSG lists
+    // the queue groups it serves); the route bound caps the memory one line can take.
+    this.parser = new RouteParser(this, { leaf: true, maxControlLineBytes: ROUTE_MAX_CONTROL_LINE, maxPayloadBytes: l.maxPayloadBytes });
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
+    this.writer = new SocketWriter(socket, this.onWriteDeadline);
+  }
+
+  /** Start reading; `pending` is input that arrived before (the INFO read ahead of a TLS upgrade). */
+  start(pending?: Buffer): void {
+    const socket = this.socket;
     socket.setNoDelay(true);
-    socket.on('data', (b: Buffer) => {
-      const err = this.parser.parse(b);
-      if (err === undefined) return;
-      this.host.log('error', `${this.label()} - Leafnode parser ERROR: ${err.message}`);
-      if (err.errText !== undefined) this.send(`-ERR '${err.errText}'\r\n`);
-      this.close();
-    });
-    socket.on('error', () => this.close());
-    socket.on('close', () => this.close());
-    this.pingTimer = setInterval(this.onPingTimer, host.pingIntervalMs);
-    this.pingTimer.unref();
+    socket.on('data', this.onData);
+    socket.on('error', () => this.close(RouteCloseReason.READ_ERROR, false));
+    socket.on('close', () => this.close(RouteCloseReason.CLIENT_CLOSED, false));
+    this.setPingTimer(Math.min(this.host.limits.pingIntervalMs, 1000));
+    if (pending !== undefined && pending.length > 0) this.onData(pending);
+    // A dialled socket was paused after its INFO was read ahead.
+    socket.resume();
   }
 
   label(): string {
-    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0} - lid:${this.cid}`;
+    return `${this.ip.includes(':') ? `[${this.ip}]` : this.ip}:${this.port} - lid:${this.cid}`;
+  }
+
+  private readonly onData = (b: Buffer): void => {
+    this.lastInMs = Date.now();
+    const err = this.parser.parse(b);
+    if (err === undefined) return;
+    this.host.log('error', `${this.label()} - Leafnode parser ERROR: ${err.message}`);
+    if (err.errText !== undefined) this.sendErrAndClose(err.errText, err.closeReason);
+    else this.close(err.closeReason, true);
+  };
+
+  private setPingTimer(delayMs: number): void {
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
+    this.pingTimer.unref();
   }
 
   private readonly onPingTimer = (): void => {
-    if (this.pingsOut >= 2) {
+    this.pingTimer = null;
+    if (this.closed) return;
+    const l = this.host.limits;
+    const action = pingTimerAction(Date.now(), this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
+    if (action === PingAction.Stale) {
       this.host.log('debug', `${this.label()} - Stale Leafnode Connection - Closing`);
-      this.send("-ERR 'Stale Connection'\r\n");
-      this.close();
+      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
       return;
     }
-    this.pingsOut++;
-    this.send('PING\r\n');
+    if (action === PingAction.Ping) {
+      this.pingsOut++;
+      this.enqueue(PING_LINE);
+    }
+    this.setPingTimer(l.pingIntervalMs);
   };
 
-  send(s: string | Buffer): void {
+  // ---- output (the route path: slab, one write per turn, max_pending, write deadline) ----
+
+  enqueue(buf: Buffer): void {
     if (this.closed) return;
-    // Control lines carry subjects and queues: written back with their exact bytes (protocol/names.ts).
-    this.out.push(typeof s === 'string' ? encodeName(s) : s);
+    this.out.write(buf);
+    this.requestFlush();
+    this.checkPending();
+  }
+
+  /** Queue a protocol line; names in it keep their exact bytes (protocol/names.ts). */
+  send(line: string): void {
+    this.enqueue(encodeName(line));
+  }
+
+  private requestFlush(): void {
     if (!this.flushQueued) {
       this.flushQueued = true;
-      setImmediate(this.flush);
+      this.host.flushQueue.add(this);
     }
   }
 
-  private readonly flush = (): void => {
+  flush(): void {
     this.flushQueued = false;
-    if (this.closed || this.out.length === 0) return;
-    const bufs = this.out;
-    this.out = [];
-    this.socket.write(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs));
-    if (this.socket.writableLength > this.host.maxPendingBytes) {
-      // The peer does not read: cut the link (a dialled one is re-dialled) rather than buffer without bound.
-      this.host.log('info', `${this.label()} - Slow Consumer Detected: MaxPending of ${this.host.maxPendingBytes} Exceeded`);
-      this.close();
-    }
+    if (this.closed) return;
+    const bufs = this.out.take();
+    if (bufs === null) return;
+    this.writer.write(bufs, this.host.limits.writeDeadlineMs);
+    this.checkPending();
+  }
+
+  /** Bytes queued and not yet taken by the kernel. */
+  get pendingBytes(): number {
+    return this.out.pending + this.writer.buffered;
+  }
+
+  private checkPending(): void {
+    const max = this.host.limits.maxPendingBytes;
+    if (max > 0 && this.out.pending + this.writer.buffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
+  }
+
+  private readonly onWriteDeadline = (): void => {
+    if (!this.closed) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
   };
+
+  private slowConsumer(reason: string): void {
+    if (this.closed) return;
+    this.host.stats.slowConsumers++;
+    const l = this.host.limits;
+    this.host.log('info', reason === RouteCloseReason.SLOW_CONSUMER_PENDING
+      ? `${this.label()} - Slow Consumer Detected: MaxPending of ${l.maxPendingBytes} Exceeded`
+      : `${this.label()} - Slow Consumer Detected: WriteDeadline of ${l.writeDeadlineMs}ms Exceeded`);
+    // The peer does not read: cut the link (a dialled one is re-dialled) rather than buffer without bound.
+    this.close(reason, false);
+  }
+
+  sendErrAndClose(text: string, reason: string): void {
+    if (this.closed) return;
+    this.out.write(Buffer.from(encodeErrLine(text)));
+    this.close(reason, true);
+  }
 
   // ---- interest we send ----
   sendSub(subject: string, queue: string | undefined, weight: number): void {
-    this.send(queue === undefined ? `LS+ ${subject}\r\n` : `LS+ ${subject} ${queue} ${weight}\r\n`);
+    this.send(encodeLeafSub(subject, queue, weight));
   }
 
   sendUnsub(subject: string, queue: string | undefined): void {
-    this.send(queue === undefined ? `LS- ${subject}\r\n` : `LS- ${subject} ${queue}\r\n`);
+    this.send(encodeLeafUnsub(subject, queue));
+  }
+
+  /** may messages on `subject` go to the peer */
+  maySend(subject: string): boolean {
+    return this.perms === null || this.perms.send(subject);
+  }
+
+  /** may messages on `subject` come in from the peer (and so: do we tell it our interest) */
+  mayReceive(subject: string): boolean {
+    return this.perms === null || this.perms.receive(subject);
   }
 
   // ---- RouteSink ----
@@ -119,65 +248,85 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
 
   forwardMsg(_account: Account, msg: InboundMsg, queues: string[] | null): boolean {
     if (this.closed || this.account === null) return false;
-    const data = msg.data;
-    const subject = msg.subject;
-    let mid = '';
-    if (queues !== null && queues.length > 0) mid = msg.reply !== '' ? ` + ${msg.reply} ${queues.join(' ')}` : ` | ${queues.join(' ')}`;
-    else if (msg.reply !== '') mid = ` ${msg.reply}`;
-    const head = msg.hdrLen > 0 ? `HMSG ${subject}${mid} ${msg.hdrLen} ${data.length}\r\n` : `LMSG ${subject}${mid} ${data.length}\r\n`;
-    // One buffer per message: the control line, a copy of the payload (the caller's view is
-    // only valid during this call) and CRLF.
-    const hl = nameByteLength(head);
-    const b = Buffer.allocUnsafe(hl + data.length + 2);
-    writeNameSized(b, 0, head, hl);
-    data.copy(b, hl);
-    b[hl + data.length] = 13;
-    b[hl + data.length + 1] = 10;
-    this.send(b);
+    if (this.perms !== null && !this.maySend(msg.subject)) return false;
+    // A JetStream delivery is shown with the stream's subject but matched on the deliver
+    // subject: the leaf side matches what we send, so it gets the matched one.
+    const subject = msg.origin.kind === 'internal' ? encodeName(msg.subject) : msg.subjectBytes;
+    const size = msg.data.length;
+    this.out.writeMsg(null, subject, msg.replyBytes, queues, msg.hdrLen, msg.data);
     this.outMsgs++;
-    this.outBytes += data.length;
+    this.outBytes += size;
+    countMsgOut(this.host.stats, size);
+    this.requestFlush();
+    this.checkPending();
     return true;
   }
 
-  // ---- LeafProtocolHandler ----
+  // ---- RouteProtocolHandler (leaf mode) ----
   onInfo(json: string): void {
     const info = parseJson(json);
-    if (info === null) return this.close();
+    if (info === null) return this.close(RouteCloseReason.PARSE_ERROR, false);
     this.host.onInfo(this, info);
   }
 
   onConnect(json: string): void {
     const c = parseJson(json);
-    if (c === null) return this.close();
+    if (c === null) return this.close(RouteCloseReason.PARSE_ERROR, false);
     this.host.onConnect(this, c);
   }
 
   onPing(): void {
-    this.send('PONG\r\n');
+    this.enqueue(PONG_LINE);
   }
 
   onPong(): void {
     this.pingsOut = 0;
+    this.rttMeasuredMs = Date.now();
+  }
+
+  onOk(): void {
+    // ignored, as nats-server does
   }
 
   onErr(text: string): void {
-    this.host.log('error', `${this.label()} - Leafnode Error '${text}'`);
-    this.close();
+    this.host.log('error', `${this.label()} - Leafnode Error ${text}`);
+    this.close(RouteCloseReason.PARSE_ERROR, true);
   }
 
-  onLeafSub(subject: string, queue: string | undefined, weight: number): void {
+  /** The CONNECT check finished (bound or closed): replay the interest that waited for it. */
+  authSettled(): void {
+    this.authPending = false;
+    const held = this.held;
+    this.held = [];
+    for (const f of held) f();
+  }
+
+  onRemoteSub(_account: string, subject: string, queue: string | undefined, weight: number): void {
+    if (this.authPending) return void this.held.push(() => this.onRemoteSub('', subject, queue, weight));
     const acc = this.account;
     if (acc === null) {
-      this.send("-ERR 'Authorization Violation'\r\n");
-      return this.close();
+      this.sendErrAndClose('Authorization Violation', RouteCloseReason.AUTH_VIOLATION);
+      return;
     }
     if (subject.startsWith('$LDS.') && this.host.loopDetected(this, subject)) return;
     if (this.host.denied(subject)) return;
+    // Loop detection and gateway reply subjects are never subject to permissions (nats-server).
+    const exempt = subject.startsWith('$LDS.') || subject.startsWith('$GR.') || subject.startsWith('_GR_.');
+    if (!exempt && !this.maySend(subject)) {
+      if (this.solicited) {
+        this.host.log('debug', `${this.label()} - Not permitted to export "${subject}", ignoring leafnode interest`);
+        return;
+      }
+      // The hub refuses interest outside the leaf user's subscribe permissions and cuts the link.
+      this.host.log('error', `${this.label()} - Subscription Violation on "${subject}" - Check other side configuration`);
+      this.sendErrAndClose(`Permissions Violation for Subscription to "${subject}"`, RouteCloseReason.PROTOCOL_VIOLATION);
+      return;
+    }
     const key = queue === undefined ? subject : `${subject} ${queue}`;
     const existing = this.subs.get(key);
     if (existing === undefined) {
       const sub = new Subscription(subject, queue, key, this);
-      if (queue !== undefined) sub.weight = Math.max(1, weight);
+      if (queue !== undefined) sub.weight = weight;
       this.subs.set(key, sub);
       if (!acc.addSubscription(sub)) {
         this.subs.delete(key);
@@ -185,12 +334,13 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
       }
     } else if (queue !== undefined && existing.weight !== weight) {
       acc.sublist.remove(existing);
-      existing.weight = Math.max(1, weight);
+      existing.weight = weight;
       acc.sublist.insert(existing);
     }
   }
 
-  onLeafUnsub(subject: string, queue: string | undefined): void {
+  onRemoteUnsub(_account: string, subject: string, queue: string | undefined): void {
+    if (this.authPending) return void this.held.push(() => this.onRemoteUnsub('', subject, queue));
     const key = queue === undefined ? subject : `${subject} ${queue}`;
     const sub = this.subs.get(key);
     if (sub === undefined || this.account === null) return;
@@ -198,31 +348,42 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
     this.account.removeSubscription(sub);
   }
 
-  onLeafMsg(subject: string, reply: string, queues: string[] | null, hdrLen: number, data: Buffer): void {
+  onRoutedMsg(args: RoutedMsgArgs, data: Buffer): void {
     const acc = this.account;
     if (acc === null) return;
+    const size = data.length;
     this.inMsgs++;
-    this.inBytes += data.length;
+    this.inBytes += size;
+    countMsgIn(this.host.stats, size);
+    if (this.perms !== null && !this.mayReceive(args.subject)) {
+      this.host.log('debug', `${this.label()} - Dropping leafnode message on "${args.subject}" (not permitted)`);
+      return;
+    }
     const msg = this.inMsg;
     msg.origin.account = acc.name;
-    msg.subject = subject;
-    msg.subjectBytes = encodeName(subject);
-    msg.reply = reply;
-    msg.replyBytes = reply === '' ? null : encodeName(reply);
-    msg.hdrLen = hdrLen;
+    msg.subject = args.subject;
+    msg.subjectBytes = args.subjectBytes;
+    msg.reply = args.reply;
+    msg.replyBytes = args.replyBytes;
+    msg.hdrLen = args.hdrLen;
     msg.data = data;
-    acc.deliverFromLeaf(msg, this, queues);
+    acc.deliverFromLeaf(msg, this, args.queues ?? null);
   }
 
-  close(): void {
+  close(reason: string = RouteCloseReason.CLIENT_CLOSED, flush = true): void {
     if (this.closed) return;
-    this.flush();
-    this.closed = true;
     this.parser.stop();
-    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    let last: Buffer[] | null = null;
+    if (flush) {
+      this.flushQueued = false;
+      last = this.out.take();
+    }
+    this.closed = true;
+    this.closeReason = reason;
+    this.out.clear();
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     this.pingTimer = null;
-    this.socket.end();
-    this.socket.destroySoon?.();
+    this.writer.end(last, flush);
     const acc = this.account;
     if (acc !== null) for (const sub of this.subs.values()) acc.removeSubscription(sub);
     this.subs.clear();
@@ -230,10 +391,11 @@ export class LeafConnection implements RouteSink, LeafProtocolHandler {
   }
 }
 
-function parseJson(s: string): Record<string, unknown> | null {
+/** A JSON object (INFO, CONNECT), or null for anything else. */
+export function parseJson(s: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(s) as unknown;
-    return typeof v === 'object' && v !== null ? v as Record<string, unknown> : null;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
   } catch {
     return null;
   }

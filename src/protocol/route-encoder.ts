@@ -3,6 +3,9 @@
 // RMSG/HMSG head; captured bytes in test/fixtures/vectors/route).
 // Interest lines are rare and built as strings; the routed-message header is on the hot path
 // and is written straight into a caller-supplied Buffer (see writeRoutedMsgHeader).
+// The leaf-node protocol is the same with other verbs and no account (server/leafnode.go
+// sendLeafNodeSubUpdate, client.go msgHeaderForRouteOrLeaf for kind LEAF): encodeLeafSub /
+// encodeLeafUnsub, and writeRoutedMsgHead with a null account writes LMSG/HMSG.
 
 import { encodeName, writeName } from './names.js';
 
@@ -37,6 +40,16 @@ export function encodeRemoteUnsub(account: string, subject: string, queue?: stri
   return queue === undefined || queue === ''
     ? `RS- ${account} ${subject}\r\n`
     : `RS- ${account} ${subject} ${queue}\r\n`;
+}
+
+/** `LS+ <subject>[ <queue> <weight>]\r\n` (leaf connections: no account) */
+export function encodeLeafSub(subject: string, queue: string | undefined, weight: number): string {
+  return queue === undefined || queue === '' ? `LS+ ${subject}\r\n` : `LS+ ${subject} ${queue} ${weight}\r\n`;
+}
+
+/** `LS- <subject>[ <queue>]\r\n` */
+export function encodeLeafUnsub(subject: string, queue: string | undefined): string {
+  return queue === undefined || queue === '' ? `LS- ${subject}\r\n` : `LS- ${subject} ${queue}\r\n`;
 }
 
 /**
@@ -112,11 +125,11 @@ function copyBytes(src: Buffer, dst: Buffer, p: number): number {
   return p + n;
 }
 
-/** Room writeRoutedMsgFrame needs for the control line (payload and CRLF come on top). */
+/** Room writeRoutedMsgHead needs for the control line (payload and CRLF come on top). */
 export function routedMsgHeadRoom(
-  accountBytes: Buffer, subjectBytes: Buffer, replyBytes: Buffer | null, queues: readonly string[] | null,
+  accountBytes: Buffer | null, subjectBytes: Buffer, replyBytes: Buffer | null, queues: readonly string[] | null,
 ): number {
-  let n = 5 + accountBytes.length + 1 + subjectBytes.length + 1 + (replyBytes === null ? 0 : replyBytes.length + 3) + 2 + 24 + 2;
+  let n = 5 + (accountBytes === null ? 0 : accountBytes.length + 1) + subjectBytes.length + 1 + (replyBytes === null ? 0 : replyBytes.length + 3) + 2 + 24 + 2;
   if (queues !== null) for (let i = 0; i < queues.length; i++) n += 3 * queues[i]!.length + 1;
   return n;
 }
@@ -124,20 +137,24 @@ export function routedMsgHeadRoom(
 /**
  * Hot-path form of writeRoutedMsgHeader for bytes already at hand (account name bytes, the
  * subject/reply bytes of the message being routed). Writes the control line only; returns the
- * new offset. `headerBytes` > 0 selects HMSG.
+ * new offset. `headerBytes` > 0 selects HMSG. A null account writes the leaf form
+ * (`LMSG <subject> ...` / `HMSG <subject> ...`).
  */
 export function writeRoutedMsgHead(
-  buf: Buffer, off: number, accountBytes: Buffer, subjectBytes: Buffer, replyBytes: Buffer | null,
+  buf: Buffer, off: number, accountBytes: Buffer | null, subjectBytes: Buffer, replyBytes: Buffer | null,
   queues: readonly string[] | null, headerBytes: number, totalBytes: number,
 ): number {
   const hasHdr = headerBytes > 0;
-  buf[off] = hasHdr ? 72 : 82;
+  buf[off] = hasHdr ? 72 : accountBytes === null ? 76 : 82;
   buf[off + 1] = 77;
   buf[off + 2] = 83;
   buf[off + 3] = 71;
   buf[off + 4] = 32;
-  let p = copyBytes(accountBytes, buf, off + 5);
-  buf[p++] = 32;
+  let p = off + 5;
+  if (accountBytes !== null) {
+    p = copyBytes(accountBytes, buf, p);
+    buf[p++] = 32;
+  }
   p = copyBytes(subjectBytes, buf, p);
   buf[p++] = 32;
   if (queues !== null && queues.length > 0) {

@@ -12,6 +12,15 @@
 // Errors follow nats-server's parser: an unknown op (or a payload not followed by
 // CRLF) answers -ERR 'Unknown Protocol Operation' and closes; malformed arguments of
 // a known op close the connection without an -ERR.
+//
+// Leaf mode (`{ leaf: true }`) reads the leaf-node protocol instead (nats-server's parser
+// for a LEAF connection: processLeafSub / processLeafUnsub / processLeafMsgArgs /
+// processLeafHeaderMsgArgs in server/leafnode.go). A leaf connection is bound to one
+// account, so its lines carry none and there is no origin:
+//   LS+ <subject>[ <queue> <weight>]    LS- <subject>[ <queue>]
+//   LMSG <subject> [<reply> | + <reply> <q...> | '|' <q...>] <size>
+//   HMSG <subject> [same reply/queue forms] <hdr> <size>
+// RS+/RS-/RMSG are unknown ops there. Handlers see account '' for leaf interest and messages.
 
 import { decodeName } from './names.js';
 
@@ -50,9 +59,10 @@ export interface RouteProtocolHandler {
   onPong(): void;
   onOk(): void;
   onErr(text: string): void;
-  /** RS+ (origin undefined) or LS+ (origin = leafnode origin cluster). weight is 0 for plain subs. */
+  /** RS+ (origin undefined) or LS+ (origin = leafnode origin cluster). weight is 0 for plain subs.
+   *  In leaf mode: LS+ with account '' and no origin. */
   onRemoteSub(account: string, subject: string, queue: string | undefined, weight: number, origin: string | undefined): void;
-  /** RS- or LS- (isLeaf). 2.9.10's LS- carries no origin. */
+  /** RS- or LS- (isLeaf). 2.9.10's LS- carries no origin. In leaf mode account is ''. */
   onRemoteUnsub(account: string, subject: string, queue: string | undefined, isLeaf: boolean): void;
   /**
    * RMSG/HMSG/LMSG. `args` is reused for every message; `data` is headers+payload (no trailing
@@ -177,6 +187,8 @@ export interface RouteParserOptions {
   maxControlLineBytes?: number;
   /** Largest payload accepted; protects memory against a broken peer. */
   maxPayloadBytes?: number;
+  /** Read the leaf-node protocol (see the top of this file) instead of the route protocol. */
+  leaf?: boolean;
 }
 
 export class RouteParser {
@@ -191,6 +203,8 @@ export class RouteParser {
   private carryLen = 0;
   private readonly maxLine: number;
   private readonly maxPayload: number;
+  /** leaf mode: no account (and no origin) in interest and message lines */
+  private readonly leaf: boolean;
 
   // Token positions of the current argument line (start,end pairs).
   private tok = new Int32Array(32);
@@ -215,6 +229,7 @@ export class RouteParser {
   constructor(private readonly handler: RouteProtocolHandler, opts: RouteParserOptions = {}) {
     this.maxLine = opts.maxControlLineBytes ?? 64 * 1024;
     this.maxPayload = opts.maxPayloadBytes ?? 64 * 1024 * 1024;
+    this.leaf = opts.leaf === true;
   }
 
   private appendCarry(buf: Buffer, s: number, e: number): void {
@@ -345,7 +360,7 @@ export class RouteParser {
     // Fast path for the hot ops as nats-server writes them: "RMSG " / "HMSG ".
     if (e - s > 5 && buf[s + 1] === 77 && buf[s + 2] === 83 && buf[s + 3] === 71 && buf[s + 4] === SPACE) {
       const b0 = buf[s];
-      if (b0 === 82 || b0 === 72) {
+      if ((b0 === 82 && !this.leaf) || b0 === 72) {
         let p = s + 5;
         while (p < e && (buf[p] === SPACE || buf[p] === TAB)) p++;
         this.argStart = p;
@@ -391,7 +406,9 @@ export class RouteParser {
     if (e - s > this.maxLine) return this.fail(ERR_MAX_CONTROL_LINE, 'control line too long', 'Maximum Control Line Exceeded');
     if (e === s) return this.badOp(buf, s, e + 1);
     const op = this.matchOp(buf, s, e, true);
-    if (op < 0) return this.badOp(buf, s, e);
+    if (op < 0 || (this.leaf && (op === RouteOp.RS_PLUS || op === RouteOp.RS_MINUS || op === RouteOp.RMSG))) {
+      return this.badOp(buf, s, e);
+    }
     if (this.awaitingConnect) {
       if (op !== RouteOp.CONNECT) return this.authFail();
       this.awaitingConnect = false;
@@ -496,33 +513,40 @@ export class RouteParser {
     return parseRouteSize(buf, this.tok[t * 2]!, this.tok[t * 2 + 1]!);
   }
 
-  private processSub(buf: Buffer, s: number, e: number, hasOrigin: boolean): RouteParseError | undefined {
+  /** RS+, the route form of LS+ (origin first), or in leaf mode LS+ (no account, no origin). */
+  private processSub(buf: Buffer, s: number, e: number, isLs: boolean): RouteParseError | undefined {
     const n = this.tokenize(buf, s, e);
-    const off = hasOrigin ? 1 : 0;
+    const leaf = this.leaf;
+    const off = isLs && !leaf ? 1 : 0;
+    // token index of the subject: after the origin and the account (none of them in leaf mode)
+    const st = leaf ? 0 : 1 + off;
     let queue: string | undefined;
     let weight = 0;
-    if (n === 2 + off) {
+    if (n === st + 1) {
       queue = undefined;
-    } else if (n === 4 + off) {
-      queue = this.str(buf, 2 + off);
-      weight = this.size(buf, 3 + off);
+    } else if (n === st + 3) {
+      queue = this.str(buf, st + 1);
+      weight = this.size(buf, st + 2);
       // nats-server keeps whatever it parsed; a member count below one makes no sense, count it as one.
       if (weight < 1) weight = 1;
     } else {
-      return this.fail(undefined, `processRemoteSub Parse Error: '${buf.toString('utf8', s, e)}'`);
+      const name = leaf ? 'processLeafSub' : 'processRemoteSub';
+      return this.fail(undefined, `${name} Parse Error: '${buf.toString('utf8', s, e)}'`);
     }
-    const origin = hasOrigin ? this.str(buf, 0) : undefined;
-    this.handler.onRemoteSub(this.account(buf, off), this.str(buf, 1 + off), queue, weight, origin);
+    const origin = off ? this.str(buf, 0) : undefined;
+    this.handler.onRemoteSub(leaf ? '' : this.account(buf, off), this.str(buf, st), queue, weight, origin);
     return undefined;
   }
 
   private processUnsub(buf: Buffer, s: number, e: number, isLeaf: boolean): RouteParseError | undefined {
     const n = this.tokenize(buf, s, e);
-    if (n !== 2 && n !== 3) {
-      return this.fail(undefined, `processRemoteUnsub parse error: '${buf.toString('utf8', s, e)}'`);
+    const st = this.leaf ? 0 : 1;
+    if (n !== st + 1 && n !== st + 2) {
+      const name = this.leaf ? 'processLeafUnsub' : 'processRemoteUnsub';
+      return this.fail(undefined, `${name} parse error: '${buf.toString('utf8', s, e)}'`);
     }
-    const queue = n === 3 ? this.str(buf, 2) : undefined;
-    this.handler.onRemoteUnsub(this.account(buf, 0), this.str(buf, 1), queue, isLeaf);
+    const queue = n === st + 2 ? this.str(buf, st + 1) : undefined;
+    this.handler.onRemoteUnsub(this.leaf ? '' : this.account(buf, 0), this.str(buf, st), queue, isLeaf);
     return undefined;
   }
 
@@ -530,23 +554,28 @@ export class RouteParser {
    * RMSG <acc> <subj> [reply] <size>
    * RMSG <acc> <subj> (+ <reply> | '|') <q...> <size>
    * HMSG: same with <hdr> <size>; LMSG: <origin> first, always <hdr> <size>.
+   * Leaf mode: no account and no origin; LMSG has <size> only, HMSG <hdr> <size>.
    */
   private processMsgArgs(buf: Buffer, s: number, e: number, op: RouteOp): RouteParseError | undefined {
     const n = this.tokenize(buf, s, e);
-    const off = op === RouteOp.LMSG ? 1 : 0;
-    const withHdr = op !== RouteOp.RMSG;
+    const leaf = this.leaf;
+    const off = op === RouteOp.LMSG && !leaf ? 1 : 0;
+    const withHdr = leaf ? op === RouteOp.HMSG : op !== RouteOp.RMSG;
     const sizes = withHdr ? 2 : 1;
-    const fixed = 2 + off + sizes; // acc, subj, (origin), sizes
-    const name = op === RouteOp.RMSG ? 'processRoutedMsgArgs' : op === RouteOp.HMSG ? 'processRoutedHeaderMsgArgs' : 'processRoutedOriginClusterMsgArgs';
+    // token index of the subject: after the origin and the account (none of them in leaf mode)
+    const st = leaf ? 0 : 1 + off;
+    const fixed = st + 1 + sizes;
+    const name = leaf ? (withHdr ? 'processLeafHeaderMsgArgs' : 'processLeafMsgArgs')
+      : op === RouteOp.RMSG ? 'processRoutedMsgArgs' : op === RouteOp.HMSG ? 'processRoutedHeaderMsgArgs' : 'processRoutedOriginClusterMsgArgs';
     if (n < fixed) return this.fail(undefined, `${name} Parse Error: '${buf.toString('utf8', s, e)}'`);
     let reply = '';
     let replyTok = -1;
     let queues: string[] | undefined;
     if (n === fixed + 1) {
-      replyTok = 2 + off;
+      replyTok = st + 1;
       reply = this.str(buf, replyTok);
     } else if (n > fixed + 1) {
-      const ind = 2 + off;
+      const ind = st + 1;
       const is = this.tok[ind * 2]!;
       if (this.tok[ind * 2 + 1]! - is !== 1 || (buf[is] !== 43 /* + */ && buf[is] !== 124 /* | */)) {
         return this.fail(undefined, `${name} Bad or Missing Reply Indicator: '${buf.toString('utf8', s, e)}'`);
@@ -575,8 +604,7 @@ export class RouteParser {
     const m = this.margs;
     this.mOp = op;
     m.origin = off ? this.str(buf, 0) : undefined;
-    m.account = this.account(buf, off);
-    const st = 1 + off;
+    m.account = leaf ? '' : this.account(buf, off);
     const ss = this.tok[st * 2]!;
     const sl = this.tok[st * 2 + 1]! - ss;
     const last = this.lastSubjectBytes;

@@ -3,14 +3,15 @@
 // or a reply is not held back while more reads are processed) and otherwise
 // once per event-loop turn in a setImmediate callback (timers, internal
 // publishes). Many MSG frames for one client become one socket write
-// (writev via cork/uncork when there are several chunks).
+// (writev via cork/uncork when there are several chunks). Routes and leaf links use one of
+// their own, flushed once per turn.
 import type { Client } from '../core/client.js';
 
-export class FlushQueue {
-  private queue: Client[] = [];
+export class FlushQueue<T extends { flush(): void } = Client> {
+  private queue: T[] = [];
   private scheduled = false;
 
-  add(client: Client): void {
+  add(client: T): void {
     this.queue.push(client);
     if (!this.scheduled) {
       this.scheduled = true;

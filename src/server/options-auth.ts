@@ -200,5 +200,6 @@ export function compilePermissions(p: Permissions | undefined): ClientPermission
     // A wildcard subscription may be wider than a deny clause: such messages are not delivered.
     canDeliver: subDeny === null ? undefined : (subject: string): boolean => subDeny.match(subject).psubs.length === 0,
     responses,
+    source: p,
   };
 }

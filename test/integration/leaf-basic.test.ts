@@ -210,7 +210,8 @@ test('leaf: bad input on the leaf port closes that link only', async (t) => {
   await c.waitFor(/-ERR 'Authorization Violation'/);
   await c.waitClosed();
   const c2 = (await RawClient.connectInfo(port)).c;
-  c2.send('CONNECT {"server_id":"NX","name":"raw"}\r\nLS+ a b notanumber\r\n');
+  // LS+ takes one or three arguments (nats-server processLeafSub); a bad weight alone is not an error
+  c2.send('CONNECT {"server_id":"NX","name":"raw"}\r\nLS+ a b c d\r\n');
   await c2.waitClosed();
   const c3 = (await RawClient.connectInfo(port)).c;
   c3.send('CONNECT {"server_id":"NY"}\r\nBOGUS\r\n');

@@ -1,7 +1,7 @@
 // Issue 13: a TLS configuration must never be accepted and then ignored. Client,
 // route and https monitoring TLS are served now (tls-client, tls-cluster tests); the
 // TLS settings tsnats cannot honour (the Windows certificate store, OCSP peer checks,
-// TLS for listeners tsnats does not have such as leafnodes, unsupported settings in websocket TLS) stop the
+// unsupported settings in websocket or leafnode TLS) stop the
 // server at start-up and fail `-t`, with a message naming them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,8 @@ test('TLS settings tsnats cannot honour are refused at start-up and by -t', { sk
   const cases: Record<string, [string, RegExp]> = {
     ocsp_peer: [`listen: 127.0.0.1:-1\ntls { ${tls}, ca_file: "${c.ca}", verify: true, ocsp_peer: true }\n`, /client connections \(tls block\): ocsp_peer/],
     cert_store: [`listen: 127.0.0.1:-1\ntls { cert_store: "WindowsCurrentUser", cert_match_by: "Subject", cert_match: "x" }\n`, /no cert_file\/key_file/],
-    leafnodes: [`listen: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1, tls { ${tls} } }\n`, /leafnodes \(tls block; tsnats leaf connections are plain TCP\)/],
+    // leaf TLS is served (test/integration/leaf-tls.test.ts); what it cannot honour is refused
+    leafnodes: [`listen: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1, tls { ${tls}, ca_file: "${c.ca}", verify: true, ocsp_peer: true } }\n`, /leafnodes \(tls block\): ocsp_peer/],
     // wss is served (test/integration/websocket-tls.test.ts); what it cannot honour is refused
     websocket: [`listen: 127.0.0.1:-1\nwebsocket { listen: 127.0.0.1:-1, tls { ${tls}, connection_rate_limit: 5 } }\n`, /websocket \(tls block\): connection_rate_limit/],
     known_urls: [`listen: 127.0.0.1:-1\ncluster { name: C, listen: 127.0.0.1:-1, tls { ${tls}, ca_file: "${c.ca}", verify_cert_and_check_known_urls: true } }\n`, /routes \(cluster tls block\): verify_cert_and_check_known_urls/],

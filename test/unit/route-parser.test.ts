@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  RouteParser, RouteParseError, type RouteProtocolHandler,
+  RouteParser, RouteParseError, type RouteProtocolHandler, type RouteParserOptions,
 } from '../../src/protocol/route-parser.js';
 import {
   encodeRemoteSub, encodeRemoteUnsub, encodeRoutedMsgHeader, writeRoutedMsgHeader,
-  routedMsgHeaderMaxBytes, encodeInfoLine,
+  routedMsgHeaderMaxBytes, encodeInfoLine, encodeLeafSub, encodeLeafUnsub, writeRoutedMsgHead,
 } from '../../src/protocol/route-encoder.js';
+import { RouteOutbound } from '../../src/cluster/route-outbound.js';
 import { readVectorJson } from '../helpers/vectors.js';
 
 // Bytes nats-server 2.9.10 sent on a route (test/fixtures/vectors/route/route_transcript.json):
@@ -53,9 +54,9 @@ function recorder(): { h: RouteProtocolHandler; events: Ev[] } {
   return { h, events };
 }
 
-function parseAll(chunks: Buffer[]): { events: Ev[]; err?: RouteParseError } {
+function parseAll(chunks: Buffer[], opts: RouteParserOptions = {}): { events: Ev[]; err?: RouteParseError } {
   const { h, events } = recorder();
-  const p = new RouteParser(h);
+  const p = new RouteParser(h, opts);
   for (const c of chunks) {
     const err = p.parse(c);
     if (err) return { events, err };
@@ -247,4 +248,80 @@ test('full captured n1->route byte stream parses in its original TCP chunks', ()
   const r = parseAll(back);
   assert.equal(r.err, undefined);
   assert.deepEqual(r.events.map((e) => e[0]), ['CONNECT', 'INFO', 'PONG', 'SUB', 'SUB', 'PING', 'UNSUB', 'MSG', 'MSG']);
+});
+
+// ---- leaf mode: the leaf-node protocol (no account, no origin) ----
+
+const LEAF = { leaf: true };
+
+test('leaf mode decodes LS+/LS-/LMSG/HMSG as nats-server 2.9.10 writes them on a leaf connection', () => {
+  const input = 'LS+ foo.>\r\nLS+ work q 2\r\nls-\tfoo.>\r\nLS- work q\r\n'
+    + 'LMSG a.b 3\r\nabc\r\nLMSG a.b r.1 1\r\nx\r\nLMSG a.b + r.2 q1 q2 1\r\ny\r\nLMSG a.b | q1 1\r\nz\r\n'
+    + 'HMSG h.s 12 14\r\nNATS/1.0\r\n\r\nhi\r\nHMSG h.s + rep q 12 14\r\nNATS/1.0\r\n\r\nhi\r\n';
+  const { events, err } = parseAll([Buffer.from(input)], LEAF);
+  assert.equal(err, undefined);
+  assert.deepEqual(events, [
+    ['SUB', '', 'foo.>', undefined, 0, undefined],
+    ['SUB', '', 'work', 'q', 2, undefined],
+    ['UNSUB', '', 'foo.>', undefined, true],
+    ['UNSUB', '', 'work', 'q', true],
+    ['MSG', '', 'a.b', '', undefined, -1, 'abc', undefined],
+    ['MSG', '', 'a.b', 'r.1', undefined, -1, 'x', undefined],
+    ['MSG', '', 'a.b', 'r.2', ['q1', 'q2'], -1, 'y', undefined],
+    ['MSG', '', 'a.b', '', ['q1'], -1, 'z', undefined],
+    ['MSG', '', 'h.s', '', undefined, 12, 'NATS/1.0\r\n\r\nhi', undefined],
+    ['MSG', '', 'h.s', 'rep', ['q'], 12, 'NATS/1.0\r\n\r\nhi', undefined],
+  ]);
+});
+
+test('leaf mode: every split point gives the same events; RS+/RMSG are unknown ops; bad args close silently', () => {
+  const all = Buffer.from('LS+ foo q 3\r\nLMSG foo + r q 2\r\nhi\r\nHMSG bar r 12 12\r\nNATS/1.0\r\n\r\n\r\nPING\r\n');
+  const want = parseAll([all], LEAF).events;
+  assert.equal(want.length, 4);
+  for (let cut = 1; cut < all.length; cut++) {
+    assert.deepEqual(parseAll([all.subarray(0, cut), all.subarray(cut)], LEAF).events, want, `cut at ${cut}`);
+  }
+  for (const bad of ['RS+ $G foo\r\n', 'RMSG $G foo 1\r\nx\r\n', 'RS- $G foo\r\n']) {
+    const { err } = parseAll([Buffer.from(bad)], LEAF);
+    assert.equal(err?.errText, 'Unknown Protocol Operation', bad);
+  }
+  for (const [bad, text] of [
+    ['LS+ a b\r\n', "processLeafSub Parse Error: 'a b'"],
+    ['LS- a b c\r\n', "processLeafUnsub parse error: 'a b c'"],
+    ['LMSG a\r\n', "processLeafMsgArgs Parse Error: 'a'"],
+    ['LMSG a x\r\n', "processLeafMsgArgs Bad or Missing Size: 'a x'"],
+    ['HMSG a 1\r\n', "processLeafHeaderMsgArgs Parse Error: 'a 1'"],
+    ['HMSG a 5 4\r\n', "processLeafHeaderMsgArgs Header Size larger then TotalSize: 'a 5 4'"],
+    ['LMSG a * q 1\r\n', "processLeafMsgArgs Bad or Missing Reply Indicator: 'a * q 1'"],
+  ] as const) {
+    const { err } = parseAll([Buffer.from(bad)], LEAF);
+    assert.equal(err?.errText, undefined, bad);
+    assert.equal(err?.message, text, bad);
+  }
+  // as nats-server, a queue weight that is not a number is taken (as one member), not an error
+  assert.deepEqual(parseAll([Buffer.from('LS+ a b notanumber\r\n')], LEAF).events, [['SUB', '', 'a', 'b', 1, undefined]]);
+});
+
+test('leaf encoders and the RouteOutbound leaf frame write the bytes the leaf parser reads back', () => {
+  assert.equal(encodeLeafSub('foo.>', undefined, 0), 'LS+ foo.>\r\n');
+  assert.equal(encodeLeafSub('work', 'q', 3), 'LS+ work q 3\r\n');
+  assert.equal(encodeLeafUnsub('work', 'q'), 'LS- work q\r\n');
+  assert.equal(encodeLeafUnsub('foo', undefined), 'LS- foo\r\n');
+  const b = Buffer.alloc(128);
+  const n = writeRoutedMsgHead(b, 0, null, Buffer.from('a.b'), Buffer.from('r'), ['q1'], 0, 5);
+  assert.equal(b.toString('latin1', 0, n), 'LMSG a.b + r q1 5\r\n');
+  const out = new RouteOutbound();
+  out.writeMsg(null, Buffer.from('a.b'), null, null, 0, Buffer.from('hello'));
+  out.writeMsg(null, Buffer.from('a.b'), Buffer.from('r'), null, 12, Buffer.from('NATS/1.0\r\n\r\nhi'));
+  const big = Buffer.alloc(20_000, 120);
+  out.writeMsg(null, Buffer.from('big'), null, ['g'], 0, big);
+  out.writeMsg(Buffer.from('$G'), Buffer.from('a.b'), null, null, 0, Buffer.from('x'));
+  const wire = Buffer.concat(out.take()!);
+  assert.ok(wire.toString('latin1').startsWith('LMSG a.b 5\r\nhello\r\nHMSG a.b r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nLMSG big | g 20000\r\nxxx'));
+  assert.ok(wire.toString('latin1').endsWith('RMSG $G a.b 1\r\nx\r\n'));
+  const leaf = parseAll([wire.subarray(0, wire.length - 'RMSG $G a.b 1\r\nx\r\n'.length)], LEAF);
+  assert.equal(leaf.err, undefined);
+  assert.deepEqual(leaf.events.map((e) => [e[2], e[3], e[4], e[5], (e[6] as string).length]), [
+    ['a.b', '', undefined, -1, 5], ['a.b', 'r', undefined, 12, 14], ['big', '', ['g'], -1, 20_000],
+  ]);
 });
