@@ -1216,6 +1216,9 @@ export class FileStore extends BaseStore {
         if (stale) for (let i = 0; i < stale.n; i++) if (stale.type[i] === REC_MSG) staleSeqs.push(stale.seq[i]);
         this.scanBlock(blk, fs.readFileSync(p), staleSeqs);
       }
+      // Pack the index of what is replayed so far: a restart then never holds the whole stream's
+      // index unpacked (later blocks unpack what their deletes touch; the sweep packs it again).
+      this.index.packAll();
     }
     // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
     const last = this.blocks[this.blocks.length - 1];
