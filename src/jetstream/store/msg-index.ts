@@ -82,7 +82,7 @@ export class Chunk {
     this.base = no * CHUNK_SIZE;
     this.cap = cap;
     this.withHlen = mode === 'memory';
-    this.useColumns(newColumns(cap, this.withHlen));
+    this.useColumns(takeColumns(cap, this.withHlen));
   }
 
   private readonly seqAtBound = (k: number): number => this.seqAt(k);
@@ -101,6 +101,7 @@ export class Chunk {
     this.packedFirst = first;
     this.packedLast = last;
     this.packed = packColumns(this.columns(), end, this.seqAtBound);
+    giveColumns(this.columns());
     this.useColumns(this.withHlen ? EMPTY_MEMORY : EMPTY_FILE);
   }
 
@@ -108,7 +109,7 @@ export class Chunk {
   unpack(): void {
     const packed = this.packed;
     if (packed === null) return;
-    const c = newColumns(this.cap, this.withHlen);
+    const c = takeColumns(this.cap, this.withHlen);
     unpackColumns(packed, c, this.end, this.seqAtBound);
     this.useColumns(c);
     this.packed = null;
@@ -117,6 +118,7 @@ export class Chunk {
   /** Drop columns unpacked by a scan that changed nothing: the packed form is still exact. */
   repack(packed: Buffer): void {
     this.packed = packed;
+    giveColumns(this.columns());
     this.useColumns(this.withHlen ? EMPTY_MEMORY : EMPTY_FILE);
   }
 
@@ -303,6 +305,29 @@ function newColumns(cap: number, withHlen: boolean): Columns {
     rlen: new Uint32Array(cap),
     hlen: withHlen ? new Int32Array(cap) : null,
   };
+}
+
+/** Full-size column sets of packed chunks, kept for the next chunk created or unpacked (process
+ *  wide, at most POOL_MAX of each kind). Packing and unpacking otherwise churn ~180 KiB per chunk
+ *  through the allocator, and a recovery or a scan left the process holding the freed memory. */
+const POOL_MAX = 8;
+const pools = { file: [] as Columns[], memory: [] as Columns[] };
+
+/** Columns for cap entries, subj -1 everywhere (the other columns of a reused set hold stale values,
+ *  which are only read for entries whose subj is set). */
+function takeColumns(cap: number, withHlen: boolean): Columns {
+  const pool = withHlen ? pools.memory : pools.file;
+  if (cap !== CHUNK_SIZE || pool.length === 0) return newColumns(cap, withHlen);
+  const c = pool.pop()!;
+  c.subj.fill(-1);
+  return c;
+}
+
+/** Columns no chunk uses any more (the caller holds no other reference to them). */
+function giveColumns(c: Columns): void {
+  if (c.subj.length !== CHUNK_SIZE) return;
+  const pool = c.hlen !== null ? pools.memory : pools.file;
+  if (pool.length < POOL_MAX) pool.push(c);
 }
 
 /** The column arrays of a packed chunk (shared: nothing is ever written to them). */
