@@ -18,15 +18,18 @@
 
 import { putUvarint } from './varint.js';
 
-/** The columns packed (the subset of msg-index.ts's Columns the codec needs to know about). */
-export interface PackableColumns {
+/** A chunk's columns (msg-index.ts): entry i of every array describes one message. */
+export interface Columns {
   subj: Int32Array;
   ts: BigInt64Array;
   size: Uint32Array;
   next: Float64Array;
   prev: Float64Array;
+  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
   loc: Float64Array;
+  /** File: record length. Memory: header + payload length. */
   rlen: Uint32Array;
+  /** Memory only: header length, -1 when the message has no headers. */
   hlen: Int32Array | null;
 }
 
@@ -133,7 +136,7 @@ function getDelta(buf: Buffer, pred: number): number {
 }
 
 /** Pack entries [0, end) of cols; seqAt(k) is the sequence of entry k. */
-export function packColumns(cols: PackableColumns, end: number, seqAt: (k: number) => number): Buffer {
+export function packColumns(cols: Columns, end: number, seqAt: (k: number) => number): Buffer {
   const need = end * MAX_ENTRY_BYTES;
   if (scratch === null || scratch.length < need) scratch = new Uint8Array(Math.max(need, 4096 * MAX_ENTRY_BYTES));
   const buf = scratch;
@@ -200,7 +203,7 @@ export function packColumns(cols: PackableColumns, end: number, seqAt: (k: numbe
 }
 
 /** Unpack into fresh columns (subj prefilled with -1, as newColumns makes them). */
-export function unpackColumns(packed: Buffer, cols: PackableColumns, end: number, seqAt: (k: number) => number): void {
+export function unpackColumns(packed: Buffer, cols: Columns, end: number, seqAt: (k: number) => number): void {
   const tsLo = new Uint32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
   const tsHi = new Int32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
   const { subj, size, next, prev, loc, rlen, hlen } = cols;

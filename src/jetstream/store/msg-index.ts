@@ -23,7 +23,7 @@
 // caller holds no chunk, and inside a scan for chunks that were packed when the
 // scan reached them (so never under a (chunk, entry) pair someone holds).
 
-import { packColumns, unpackColumns } from './chunk-codec.js';
+import { packColumns, unpackColumns, type Columns } from './chunk-codec.js';
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
 import type { SimpleState } from './types.js';
 
@@ -276,21 +276,6 @@ export class Chunk {
       this.sparsify();
     }
   }
-}
-
-/** A chunk's columns: entry i of every array describes one message. */
-interface Columns {
-  subj: Int32Array;
-  ts: BigInt64Array;
-  size: Uint32Array;
-  next: Float64Array;
-  prev: Float64Array;
-  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
-  loc: Float64Array;
-  /** File: record length. Memory: header + payload length. */
-  rlen: Uint32Array;
-  /** Memory only: header length, -1 when the message has no headers. */
-  hlen: Int32Array | null;
 }
 
 /** Empty columns for cap entries (subj -1: no message). */
