@@ -16,12 +16,13 @@
 // bytes, not 4096 slots. Code outside this file only sees (chunk, entry) pairs
 // from lookup()/add(), valid until the next change of the index.
 //
-// Idle chunks are packed (chunk-codec.ts, ~9 bytes per message instead of ~44):
+// Idle chunks are packed (chunk-codec.ts, ~4-7 bytes per message instead of ~44):
 // a sweep every SWEEP_MS packs the chunks nobody touched since the previous
 // sweep, and any access unpacks the chunk first. Packing happens only from the
-// sweep timer (between event-loop tasks), from packIdle() at points where the
-// caller holds no chunk, and inside a scan for chunks that were packed when the
-// scan reached them (so never under a (chunk, entry) pair someone holds).
+// sweep timer (between event-loop tasks), from packAll() at points where the
+// caller holds no chunk, and after a one-off pass (deletedRuns, countFrom) for
+// chunks that were packed when the pass reached them (so never under a
+// (chunk, entry) pair someone holds).
 
 import { packColumns, unpackColumns, type Columns } from './chunk-codec.js';
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
@@ -486,20 +487,22 @@ export class MsgIndex {
     return { columns, packed, chunks: this.chunks.size, packedChunks };
   }
 
-  /** A chunk for a scan: unpacked, and its packed form when it was packed (to drop the columns
-   *  again if the scan moves past it without a result). */
-  private scanChunk(no: number): { c: Chunk; packed: Buffer | null } {
+  /** A chunk for a scan, unpacked. A scan that moves on leaves it unpacked: the same scan is usually
+   *  asked again soon (a filtered consumer looking for its next match), and unpacking every chunk
+   *  again on each call costs far more than the memory until the sweep packs them. */
+  private scanChunk(no: number): Chunk {
+    const c = this.chunks.get(no)!;
+    if (c.packed !== null) this.unpackChunk(c);
+    return c;
+  }
+
+  /** A chunk for a one-off pass (deletedRuns, a partial count): unpacked, and its packed form when it
+   *  was packed, to drop the columns again right after (nothing changes them meanwhile). */
+  private peekChunk(no: number): { c: Chunk; packed: Buffer | null } {
     const c = this.chunks.get(no)!;
     const packed = c.packed;
     if (packed !== null) c.unpack();
     return { c, packed };
-  }
-
-  /** After a scan stopped in chunk c: keep it unpacked (it is about to be used). */
-  private scanHit(c: Chunk, packed: Buffer | null): void {
-    if (packed === null) return;
-    c.used = true;
-    this.startSweep();
   }
 
   private dropChunk(c: Chunk): void {
@@ -663,7 +666,7 @@ export class MsgIndex {
     let total = 0;
     let k = lowerBound(nos, no);
     if (k < nos.length && nos[k] === no) {
-      const { c, packed } = this.scanChunk(no);
+      const { c, packed } = this.peekChunk(no);
       for (let i = c.from(seq - c.base), end = c.end; i < end; i++) if (c.subj[i] >= 0) total++;
       if (packed !== null) c.repack(packed);
       k++;
@@ -834,16 +837,12 @@ export class MsgIndex {
     const nos = this.chunkNos;
     let k = lowerBound(nos, Math.floor(start / CHUNK_SIZE));
     for (; k < nos.length; k++) {
-      const { c, packed } = this.scanChunk(nos[k]);
+      const c = this.scanChunk(nos[k]);
       const subj = c.subj;
       for (let i = c.from(start - c.base), end = c.end; i < end; i++) {
         const id = subj[i];
-        if (id >= 0 && ok(id)) {
-          this.scanHit(c, packed);
-          return c.seqAt(i);
-        }
+        if (id >= 0 && ok(id)) return c.seqAt(i);
       }
-      if (packed !== null) c.repack(packed);
     }
     return 0;
   }
@@ -853,21 +852,14 @@ export class MsgIndex {
     const nos = this.chunkNos;
     let k = upperBound(nos, Math.floor(start / CHUNK_SIZE)) - 1;
     for (; k >= 0; k--) {
-      const { c, packed } = this.scanChunk(nos[k]);
+      const c = this.scanChunk(nos[k]);
       const subj = c.subj;
       for (let i = c.upTo(start - c.base); i >= 0; i--) {
         const s = c.seqAt(i);
-        if (s < stopBelow) {
-          if (packed !== null) c.repack(packed);
-          return 0;
-        }
+        if (s < stopBelow) return 0;
         const id = subj[i];
-        if (id >= 0 && ok(id)) {
-          this.scanHit(c, packed);
-          return s;
-        }
+        if (id >= 0 && ok(id)) return s;
       }
-      if (packed !== null) c.repack(packed);
     }
     return 0;
   }
@@ -999,7 +991,7 @@ export class MsgIndex {
         expect = Math.min(pc.packedLast, last) + 1;
         continue;
       }
-      const { c, packed } = this.scanChunk(no);
+      const { c, packed } = this.peekChunk(no);
       const subj = c.subj;
       const end = c.end;
       for (let i = c.from(expect - c.base); i < end; i++) {
