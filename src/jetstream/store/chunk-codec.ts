@@ -95,13 +95,20 @@ function rd(buf: Buffer): number {
   }
 }
 
-/** putUvarint with the one-byte case inline. */
+/** putUvarint with values below 2^31 (nearly all) written with integer ops. */
 function wr(buf: Uint8Array, off: number, v: number): number {
   if (v < 0x80) {
     buf[off] = v;
     return off + 1;
   }
-  return putUvarint(buf, off, v);
+  if (v > 0x7fffffff) return putUvarint(buf, off, v);
+  let x = v | 0;
+  while (x >= 0x80) {
+    buf[off++] = (x & 0x7f) | 0x80;
+    x >>>= 7;
+  }
+  buf[off] = x;
+  return off + 1;
 }
 
 function zig(v: number): number {
@@ -135,8 +142,8 @@ function getDelta(buf: Buffer, pred: number): number {
   return hi * TWO32 + rd(buf);
 }
 
-/** Pack entries [0, end) of cols; seqAt(k) is the sequence of entry k. */
-export function packColumns(cols: Columns, end: number, seqAt: (k: number) => number): Buffer {
+/** Pack entries [0, end) of cols. Entry k is sequence base + k, or base + slots[k] (sparse chunk). */
+export function packColumns(cols: Columns, end: number, base: number, slots: Uint16Array | null): Buffer {
   const need = end * MAX_ENTRY_BYTES;
   if (scratch === null || scratch.length < need) scratch = new Uint8Array(Math.max(need, 4096 * MAX_ENTRY_BYTES));
   const buf = scratch;
@@ -152,7 +159,7 @@ export function packColumns(cols: Columns, end: number, seqAt: (k: number) => nu
       buf[off++] = 0;
       continue;
     }
-    const seq = seqAt(k);
+    const seq = slots === null ? base + k : base + slots[k];
     const flagsAt = off++;
     let flags = LIVE;
     const lo = tsLo[2 * k];
@@ -203,7 +210,7 @@ export function packColumns(cols: Columns, end: number, seqAt: (k: number) => nu
 }
 
 /** Unpack into fresh columns (subj prefilled with -1, as newColumns makes them). */
-export function unpackColumns(packed: Buffer, cols: Columns, end: number, seqAt: (k: number) => number): void {
+export function unpackColumns(packed: Buffer, cols: Columns, end: number, base: number, slots: Uint16Array | null): void {
   const tsLo = new Uint32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
   const tsHi = new Int32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
   const { subj, size, next, prev, loc, rlen, hlen } = cols;
@@ -231,7 +238,7 @@ export function unpackColumns(packed: Buffer, cols: Columns, end: number, seqAt:
     }
     tsLo[2 * k] = p.lo;
     tsHi[2 * k + 1] = p.hi;
-    const seq = seqAt(k);
+    const seq = slots === null ? base + k : base + slots[k];
     const s = (flags & F_SUBJ) !== 0 ? p.subj + unzig(rd(packed)) : p.subj;
     const sz = (flags & F_SIZE) !== 0 ? getDelta(packed, p.size) : p.size;
     const nx = (flags & F_NEXT) !== 0 ? getDelta(packed, seq + p.nextD) : seq + p.nextD;

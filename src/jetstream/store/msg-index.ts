@@ -86,8 +86,6 @@ export class Chunk {
     this.useColumns(takeColumns(cap, this.withHlen));
   }
 
-  private readonly seqAtBound = (k: number): number => this.seqAt(k);
-
   /** Pack the columns and let go of the arrays. */
   pack(): void {
     if (this.packed !== null) return;
@@ -101,7 +99,7 @@ export class Chunk {
     }
     this.packedFirst = first;
     this.packedLast = last;
-    this.packed = packColumns(this.columns(), end, this.seqAtBound);
+    this.packed = packColumns(this.columns(), end, this.base, this.slots);
     giveColumns(this.columns());
     this.useColumns(this.withHlen ? EMPTY_MEMORY : EMPTY_FILE);
   }
@@ -111,7 +109,7 @@ export class Chunk {
     const packed = this.packed;
     if (packed === null) return;
     const c = takeColumns(this.cap, this.withHlen);
-    unpackColumns(packed, c, this.end, this.seqAtBound);
+    unpackColumns(packed, c, this.end, this.base, this.slots);
     this.useColumns(c);
     this.packed = null;
   }
