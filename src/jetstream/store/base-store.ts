@@ -682,6 +682,16 @@ export abstract class BaseStore implements StreamStore {
   abstract durableSeq(): number;
   abstract flush(): Promise<void>;
 
+  /** Memory of the message index: unpacked column bytes and packed bytes (msg-index.ts). */
+  indexMemory(): ReturnType<MsgIndex['chunkBytes']> {
+    return this.index.chunkBytes();
+  }
+
+  /** Pack every idle index chunk now rather than at the next sweeps (tests, and benchmarks). */
+  packIndex(): void {
+    this.index.packAll();
+  }
+
   encodedStreamState(failed: number): Buffer {
     const ix = this.index;
     return encodeStreamState({

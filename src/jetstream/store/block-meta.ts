@@ -15,6 +15,35 @@ const IDX_VERSION = 3;
 const HEAD = 64;
 const CRC_SLICE_BYTES = 256 * 1024;
 
+let scratch: Buffer | null = null;
+
+/** The file's bytes in the shared scratch buffer (grown as needed; 8-byte aligned at offset 0). */
+function readIntoScratch(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (scratch === null || scratch.length < size) {
+      let cap = 64 * 1024;
+      while (cap < size) cap *= 2;
+      scratch = Buffer.allocUnsafeSlow(cap);
+    }
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, scratch, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return scratch.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Let go of the transient load buffer (after recovery). */
+export function releaseLoadScratch(): void {
+  scratch = null;
+}
+
 export class BlockMeta {
   n = 0;
   cap: number;
@@ -150,11 +179,14 @@ export class BlockMeta {
   }
 
   /** Load an index file; undefined when missing, corrupt or not describing a block of blockSize bytes
-   *  (without blockSize: any size, for hints about a block that no longer matches its index). */
-  static load(file: string, blockSize?: number): BlockMeta | undefined {
+   *  (without blockSize: any size, for hints about a block that no longer matches its index).
+   *  With `transient` the columns are views of a buffer the next transient load reuses: recovery
+   *  replays one index at a time, and a fresh ~2 MB buffer per block left the process holding the
+   *  freed memory of all of them (the allocator does not give it back to the OS). */
+  static load(file: string, blockSize?: number, transient = false): BlockMeta | undefined {
     let buf: Buffer;
     try {
-      buf = fs.readFileSync(file);
+      buf = transient ? readIntoScratch(file) : fs.readFileSync(file);
     } catch {
       return undefined;
     }

@@ -44,7 +44,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeName } from '../../protocol/names.js';
 import { BaseStore, type RemoveKind } from './base-store.js';
-import { BlockMeta } from './block-meta.js';
+import { BlockMeta, releaseLoadScratch } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
 import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
@@ -1192,7 +1192,7 @@ export class FileStore extends BaseStore {
       // A sealed block's index is trusted when it describes a file of exactly this size. Payloads
       // are not read here: every record's crc is checked when it is read, and a damaged record is
       // then reported lost. Blocks without a usable index are scanned and verified record by record.
-      const meta = BlockMeta.load(blk.idxPath, size);
+      const meta = BlockMeta.load(blk.idxPath, size, true);
       if (meta) {
         blk.sealed = true;
         blk.crc = meta.blockCrc;
@@ -1211,12 +1211,16 @@ export class FileStore extends BaseStore {
       } else {
         // An index that no longer matches (the block was cut or torn after it was written) still
         // says which sequences the block held: it bounds what a damaged tail lost.
-        const stale = BlockMeta.load(blk.idxPath);
+        const stale = BlockMeta.load(blk.idxPath, undefined, true);
         const staleSeqs: number[] = [];
         if (stale) for (let i = 0; i < stale.n; i++) if (stale.type[i] === REC_MSG) staleSeqs.push(stale.seq[i]);
         this.scanBlock(blk, fs.readFileSync(p), staleSeqs);
       }
+      // Pack the index of what is replayed so far: a restart then never holds the whole stream's
+      // index unpacked (later blocks unpack what their deletes touch; the sweep packs it again).
+      this.index.packAll();
     }
+    releaseLoadScratch();
     // Older unsealed blocks (no valid .idx) get one now; the last one keeps taking writes if it has room.
     const last = this.blocks[this.blocks.length - 1];
     for (const b of this.blocks) {

@@ -15,7 +15,16 @@
 // follows the live messages: one live message in a chunk costs a few dozen
 // bytes, not 4096 slots. Code outside this file only sees (chunk, entry) pairs
 // from lookup()/add(), valid until the next change of the index.
+//
+// Idle chunks are packed (chunk-codec.ts, ~4-7 bytes per message instead of ~44):
+// a sweep every SWEEP_MS packs the chunks nobody touched since the previous
+// sweep, and any access unpacks the chunk first. Packing happens only from the
+// sweep timer (between event-loop tasks), from packAll() at points where the
+// caller holds no chunk, and after a one-off pass (deletedRuns, countFrom) for
+// chunks that were packed when the pass reached them (so never under a
+// (chunk, entry) pair someone holds).
 
+import { packColumns, unpackColumns, type Columns } from './chunk-codec.js';
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
 import type { SimpleState } from './types.js';
 
@@ -26,6 +35,8 @@ const INITIAL_CAP = 64;
 const SPARSE_AT = CHUNK_SIZE / 32;
 /** A sparse chunk with this many live entries turns dense again. */
 const DENSE_AT = CHUNK_SIZE / 8;
+/** Period of the idle-chunk sweep: a chunk is packed after one to two periods without access. */
+export const SWEEP_MS = 2000;
 
 export type IndexMode = 'memory' | 'file';
 
@@ -57,12 +68,57 @@ export class Chunk {
   slots: Uint16Array | null = null;
   /** Sparse chunks: entries in use (live or removed-not-yet-packed). */
   n = 0;
+  /** Idle chunk: its columns packed (chunk-codec.ts) and the column arrays empty; null when in use. */
+  packed: Buffer | null = null;
+  /** While packed: the first and last live sequence (deletedRuns skips a packed chunk whose live
+   *  messages are contiguous without unpacking it). */
+  packedFirst = 0;
+  packedLast = 0;
+  /** Accessed since the last sweep. */
+  used = true;
+  private readonly withHlen: boolean;
 
   constructor(no: number, mode: IndexMode, cap: number) {
     this.no = no;
     this.base = no * CHUNK_SIZE;
     this.cap = cap;
-    this.useColumns(newColumns(cap, mode === 'memory'));
+    this.withHlen = mode === 'memory';
+    this.useColumns(takeColumns(cap, this.withHlen));
+  }
+
+  /** Pack the columns and let go of the arrays. */
+  pack(): void {
+    if (this.packed !== null) return;
+    const end = this.end;
+    let first = 0;
+    let last = 0;
+    for (let k = 0; k < end; k++) {
+      if (this.subj[k] < 0) continue;
+      if (first === 0) first = this.seqAt(k);
+      last = this.seqAt(k);
+    }
+    this.packedFirst = first;
+    this.packedLast = last;
+    this.packed = packColumns(this.columns(), end, this.base, this.slots);
+    giveColumns(this.columns());
+    this.useColumns(this.withHlen ? EMPTY_MEMORY : EMPTY_FILE);
+  }
+
+  /** Columns back from the packed form. */
+  unpack(): void {
+    const packed = this.packed;
+    if (packed === null) return;
+    const c = takeColumns(this.cap, this.withHlen);
+    unpackColumns(packed, c, this.end, this.base, this.slots);
+    this.useColumns(c);
+    this.packed = null;
+  }
+
+  /** Drop columns unpacked by a scan that changed nothing: the packed form is still exact. */
+  repack(packed: Buffer): void {
+    this.packed = packed;
+    giveColumns(this.columns());
+    this.useColumns(this.withHlen ? EMPTY_MEMORY : EMPTY_FILE);
   }
 
   /** The current column arrays (a snapshot: useColumns does not change it). */
@@ -221,21 +277,6 @@ export class Chunk {
   }
 }
 
-/** A chunk's columns: entry i of every array describes one message. */
-interface Columns {
-  subj: Int32Array;
-  ts: BigInt64Array;
-  size: Uint32Array;
-  next: Float64Array;
-  prev: Float64Array;
-  /** Where the bytes are: (block or slab id) * 2^32 + offset. */
-  loc: Float64Array;
-  /** File: record length. Memory: header + payload length. */
-  rlen: Uint32Array;
-  /** Memory only: header length, -1 when the message has no headers. */
-  hlen: Int32Array | null;
-}
-
 /** Empty columns for cap entries (subj -1: no message). */
 function newColumns(cap: number, withHlen: boolean): Columns {
   return {
@@ -249,6 +290,33 @@ function newColumns(cap: number, withHlen: boolean): Columns {
     hlen: withHlen ? new Int32Array(cap) : null,
   };
 }
+
+/** Full-size column sets of packed chunks, kept for the next chunk created or unpacked (process
+ *  wide, at most POOL_MAX of each kind). Packing and unpacking otherwise churn ~180 KiB per chunk
+ *  through the allocator, and a recovery or a scan left the process holding the freed memory. */
+const POOL_MAX = 8;
+const pools = { file: [] as Columns[], memory: [] as Columns[] };
+
+/** Columns for cap entries, subj -1 everywhere (the other columns of a reused set hold stale values,
+ *  which are only read for entries whose subj is set). */
+function takeColumns(cap: number, withHlen: boolean): Columns {
+  const pool = withHlen ? pools.memory : pools.file;
+  if (cap !== CHUNK_SIZE || pool.length === 0) return newColumns(cap, withHlen);
+  const c = pool.pop()!;
+  c.subj.fill(-1);
+  return c;
+}
+
+/** Columns no chunk uses any more (the caller holds no other reference to them). */
+function giveColumns(c: Columns): void {
+  if (c.subj.length !== CHUNK_SIZE) return;
+  const pool = c.hlen !== null ? pools.memory : pools.file;
+  if (pool.length < POOL_MAX) pool.push(c);
+}
+
+/** The column arrays of a packed chunk (shared: nothing is ever written to them). */
+const EMPTY_FILE = newColumns(0, false);
+const EMPTY_MEMORY = newColumns(0, true);
 
 /** Cached per-filter subject-id match results (lazily filled). */
 class Matcher {
@@ -275,8 +343,10 @@ export class MsgIndex {
   private chunks = new Map<number, Chunk>();
   private chunkNos: number[] = [];
   private matchers = new Map<string, Matcher>();
-  // Last chunk looked up: most accesses are sequential.
+  // Last chunk looked up: most accesses are sequential. Never a packed chunk.
   private hot: Chunk | undefined;
+  /** Runs while some chunk is unpacked (see sweep). */
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   /** Filled by remove(): what was removed. */
   removedSubject = '';
@@ -299,8 +369,10 @@ export class MsgIndex {
     if (c === undefined || c.no !== no) {
       c = this.chunks.get(no);
       if (c === undefined) return undefined;
+      if (c.packed !== null) this.unpackChunk(c);
       this.hot = c;
     }
+    c.used = true;
     const i = c.find(seq - c.base);
     if (i < 0 || c.subj[i] < 0) return undefined;
     this.slot = i;
@@ -343,10 +415,92 @@ export class MsgIndex {
         const nos = this.chunkNos;
         if (nos.length === 0 || nos[nos.length - 1] < no) nos.push(no);
         else nos.splice(lowerBound(nos, no), 0, no);
+        this.startSweep();
+      } else if (c.packed !== null) {
+        this.unpackChunk(c);
       }
       this.hot = c;
     }
+    c.used = true;
     return c;
+  }
+
+  // ---- packing of idle chunks ----
+
+  private unpackChunk(c: Chunk): void {
+    c.unpack();
+    c.used = true;
+    this.startSweep();
+  }
+
+  private startSweep(): void {
+    if (this.sweepTimer !== undefined) return;
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  private packChunk(c: Chunk): void {
+    c.pack();
+    if (this.hot === c) this.hot = undefined;
+  }
+
+  /** Pack the chunks not accessed since the previous sweep; the timer stops once all are packed.
+   *  Runs from the timer, between tasks, when no caller holds a (chunk, entry) pair. */
+  sweep(): void {
+    let unpacked = 0;
+    for (const c of this.chunks.values()) {
+      if (c.packed !== null) continue;
+      if (c.used) {
+        c.used = false;
+        unpacked++;
+      } else {
+        this.packChunk(c);
+      }
+    }
+    if (unpacked === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  /** Pack every chunk now (recovery between blocks: nothing holds a chunk there). */
+  packAll(): void {
+    for (const c of this.chunks.values()) this.packChunk(c);
+  }
+
+  /** Bytes held by the chunks: column arrays, packed forms and sparse offsets (for tests and stats). */
+  chunkBytes(): { columns: number; packed: number; chunks: number; packedChunks: number } {
+    let columns = 0;
+    let packed = 0;
+    let packedChunks = 0;
+    for (const c of this.chunks.values()) {
+      if (c.slots !== null) columns += c.slots.byteLength;
+      if (c.packed !== null) {
+        packed += c.packed.length;
+        packedChunks++;
+      } else {
+        columns += c.cap * (c.hlen ? 48 : 44);
+      }
+    }
+    return { columns, packed, chunks: this.chunks.size, packedChunks };
+  }
+
+  /** A chunk for a scan, unpacked. A scan that moves on leaves it unpacked: the same scan is usually
+   *  asked again soon (a filtered consumer looking for its next match), and unpacking every chunk
+   *  again on each call costs far more than the memory until the sweep packs them. */
+  private scanChunk(no: number): Chunk {
+    const c = this.chunks.get(no)!;
+    if (c.packed !== null) this.unpackChunk(c);
+    return c;
+  }
+
+  /** A chunk for a one-off pass (deletedRuns, a partial count): unpacked, and its packed form when it
+   *  was packed, to drop the columns again right after (nothing changes them meanwhile). */
+  private peekChunk(no: number): { c: Chunk; packed: Buffer | null } {
+    const c = this.chunks.get(no)!;
+    const packed = c.packed;
+    if (packed !== null) c.unpack();
+    return { c, packed };
   }
 
   private dropChunk(c: Chunk): void {
@@ -510,8 +664,9 @@ export class MsgIndex {
     let total = 0;
     let k = lowerBound(nos, no);
     if (k < nos.length && nos[k] === no) {
-      const c = this.chunks.get(no)!;
+      const { c, packed } = this.peekChunk(no);
       for (let i = c.from(seq - c.base), end = c.end; i < end; i++) if (c.subj[i] >= 0) total++;
+      if (packed !== null) c.repack(packed);
       k++;
     }
     for (; k < nos.length; k++) total += this.chunks.get(nos[k])!.live;
@@ -680,7 +835,7 @@ export class MsgIndex {
     const nos = this.chunkNos;
     let k = lowerBound(nos, Math.floor(start / CHUNK_SIZE));
     for (; k < nos.length; k++) {
-      const c = this.chunks.get(nos[k])!;
+      const c = this.scanChunk(nos[k]);
       const subj = c.subj;
       for (let i = c.from(start - c.base), end = c.end; i < end; i++) {
         const id = subj[i];
@@ -695,7 +850,7 @@ export class MsgIndex {
     const nos = this.chunkNos;
     let k = upperBound(nos, Math.floor(start / CHUNK_SIZE)) - 1;
     for (; k >= 0; k--) {
-      const c = this.chunks.get(nos[k])!;
+      const c = this.scanChunk(nos[k]);
       const subj = c.subj;
       for (let i = c.upTo(start - c.base); i >= 0; i--) {
         const s = c.seqAt(i);
@@ -825,7 +980,16 @@ export class MsgIndex {
     let expect = this.firstSeq;
     const last = this.lastSeq;
     for (const no of this.chunkNos) {
-      const c = this.chunks.get(no)!;
+      const pc = this.chunks.get(no)!;
+      if (pc.packed !== null && pc.live === pc.packedLast - pc.packedFirst + 1) {
+        // Every sequence from packedFirst to packedLast is live: no need to unpack.
+        const from = Math.max(pc.packedFirst, expect);
+        if (from > last || pc.packedLast < expect) continue;
+        if (from > expect) runs.push([expect, from - expect]);
+        expect = Math.min(pc.packedLast, last) + 1;
+        continue;
+      }
+      const { c, packed } = this.peekChunk(no);
       const subj = c.subj;
       const end = c.end;
       for (let i = c.from(expect - c.base); i < end; i++) {
@@ -835,6 +999,7 @@ export class MsgIndex {
         if (s > expect) runs.push([expect, s - expect]);
         expect = s + 1;
       }
+      if (packed !== null) c.repack(packed);
     }
     if (expect <= last) runs.push([expect, last - expect + 1]);
     return runs;
