@@ -172,7 +172,8 @@ test('leaf: /leafz and /varz list the leaf connections', async (t) => {
   const hub = await startTestServer({ leafnodes: leafOpts({ port: 0 }) }, t);
   const port = getLeafnodes(hub.server)!.port;
   const leaf = await startTestServer({ leafnodes: leafOpts({ remotes: [{ urls: [`nats://127.0.0.1:${port}`] }] }) }, t);
-  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1, 5000, 'leaf link');
+  // Each side registers the link on its own schedule: wait for both.
+  await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1 && getLeafnodes(leaf.server)!.connections().length === 1, 10000, 'leaf link on both sides');
   const { leafz } = await import('../../src/monitor/other.js');
   const lz = leafz(hub.server, true) as { leafnodes: number; leafs: { account: string; is_spoke: boolean; name: string }[] };
   assert.equal(lz.leafnodes, 1);
