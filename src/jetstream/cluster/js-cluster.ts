@@ -35,7 +35,7 @@ import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
 import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
-  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
+  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry, isReplicated,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
@@ -81,15 +81,8 @@ export function holderOf(group: { peers: string[]; preferred?: string }): string
   return group.peers[0] ?? '';
 }
 
-/**
- * A stream runs as a raft group when its config asks for more than one replica, whatever the
- * number of peers it has now: an R3 stream left on one server (peers removed with nothing to
- * replace them) is a raft group of one, as in nats-server, not a plain local stream. Only a
- * stream configured R1 (created so, or scaled down) is served as a local stream by its holder.
- */
-export function isReplicated(sa: { stream: Record<string, unknown>; group: { peers: string[] } }): boolean {
-  return (Number(sa.stream.num_replicas ?? 1) || 1) > 1 || sa.group.peers.length > 1;
-}
+// isReplicated lives with the meta state (assignments.ts), which counts replicated streams per peer.
+export { isReplicated };
 
 export class ClusteredJetStream {
   readonly js: JetStreamService;
@@ -982,8 +975,7 @@ export class ClusteredJetStream {
       reservedMemory += a.reservedMemory();
       reservedStore += a.reservedStore();
     }
-    let haAssets = 1; // the meta group itself
-    for (const [, e] of this.state.all()) if (isReplicated(e.sa) && e.sa.group.peers.includes(this.id)) haAssets++;
+    const haAssets = 1 + this.state.replicatedOn(this.id); // the meta group itself, and the replicated streams here
     return {
       name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
       maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,
