@@ -145,9 +145,18 @@ export class ClusteredJetStream {
   }
 
   /** JetStream servers reachable now (self included), by peer id. */
+  /** Peer ids by server name: a sha256 each, and every placement asks for all of them (onlinePeers). */
+  private readonly idsByName = new Map<string, string>();
+
+  private peerIdOf(name: string): string {
+    let id = this.idsByName.get(name);
+    if (id === undefined) this.idsByName.set(name, (id = peerIdForServerName(name)));
+    return id;
+  }
+
   onlinePeers(): Set<string> {
     const out = new Set<string>([this.id]);
-    for (const p of this.cluster.peers()) if (p.jetstream) out.add(peerIdForServerName(p.name));
+    for (const p of this.cluster.peers()) if (p.jetstream) out.add(this.peerIdOf(p.name));
     return out;
   }
 
@@ -214,7 +223,7 @@ export class ClusteredJetStream {
   }
 
   private jsPeerIds(): string[] {
-    return this.cluster.peers().filter((p) => p.jetstream).map((p) => peerIdForServerName(p.name));
+    return this.cluster.peers().filter((p) => p.jetstream).map((p) => this.peerIdOf(p.name));
   }
 
   private metaStarting: Promise<void> | undefined;
@@ -300,7 +309,7 @@ export class ClusteredJetStream {
   }
 
   private notePeer(p: ClusterPeer): void {
-    if (p.name) this.names.set(peerIdForServerName(p.name), p.name);
+    if (p.name) this.names.set(this.peerIdOf(p.name), p.name);
   }
 
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
@@ -873,7 +882,7 @@ export class ClusteredJetStream {
 
   private hasGoPeers(account: string): boolean {
     if (!this.peerInfo.hasGoPeers()) return false;
-    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(peerIdForServerName(p.name), account)) return true;
+    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(this.peerIdOf(p.name), account)) return true;
     return false;
   }
 
