@@ -8,7 +8,7 @@ import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
 import { boundedOverlap, checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
 import { Stream, type StreamHost } from './stream.js';
-import { SubjectTrie } from './subject-trie.js';
+import { DEFAULT_OVERLAP_BUDGET, SubjectTrie } from './subject-trie.js';
 import { DirectGetResponder, DIRECT_GET_PREFIX } from './direct-get.js';
 import { publishStreamAction, type StreamAction } from './advisories.js';
 import type { StreamStore } from './store/types.js';
@@ -50,6 +50,8 @@ export interface JsAccountHost {
   streamRemoved(acc: JsAccount, stream: Stream): void;
 }
 
+
+const overlapLimit = (): ApiError => jsErrText('StreamInvalidConfig', 'subject overlap check exceeded its work limit');
 export class JsAccount {
   readonly name: string;
   readonly account: Account;
@@ -169,9 +171,45 @@ export class JsAccount {
     }
   }
 
+  /**
+   * The subjects of the account's streams as a trie, kept between creates: building it (or
+   * querying every stream's subjects) per create grew with the number of streams and sat on the
+   * critical path of clustered creates. `built` holds each stream's config object as inserted;
+   * any difference from `streams` (a stream removed or reconfigured) rebuilds it.
+   */
+  private subjectIndex: { trie: SubjectTrie; built: Map<string, StreamConfig> } | undefined;
+
+  private streamSubjects(): SubjectTrie {
+    let ix = this.subjectIndex;
+    if (ix !== undefined && ix.built.size === this.streams.size) {
+      for (const [name, s] of this.streams) {
+        if (ix.built.get(name) !== s.config) {
+          ix = undefined;
+          break;
+        }
+      }
+    } else {
+      ix = undefined;
+    }
+    if (ix === undefined) {
+      ix = { trie: new SubjectTrie(Infinity), built: new Map() };
+      for (const [name, s] of this.streams) this.indexSubjects(ix, name, s.config);
+      this.subjectIndex = ix;
+    }
+    return ix.trie;
+  }
+
+  private indexSubjects(ix: { trie: SubjectTrie; built: Map<string, StreamConfig> }, name: string, cfg: StreamConfig): void {
+    ix.trie.setBudget(Infinity);
+    for (const x of cfg.subjects ?? []) ix.trie.insert(x, 0);
+    ix.built.set(name, cfg);
+  }
+
   /** Bring a stream (new or recovered) to life: subscriptions and registration. */
   addStream(cfg: StreamConfig, store: StreamStore, createdNs: bigint): Stream {
     const stream = new Stream(cfg, store, this.streamHost(), createdNs);
+    if (this.subjectIndex?.built.has(cfg.name)) this.subjectIndex = undefined; // replaced: its old subjects are in the trie
+    else if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
     this.streams.set(cfg.name, stream);
     this.subscribeStream(stream);
     this.host.streamAdded(this, stream);
@@ -240,6 +278,15 @@ export class JsAccount {
   private checkOverlap(cfg: StreamConfig, self: string | undefined): void {
     const mine = cfg.subjects ?? [];
     if (mine.length === 0) return;
+    if (self === undefined) {
+      // A create: each new subject is one query of the account's subjects trie.
+      const trie = this.streamSubjects();
+      boundedOverlap(() => {
+        trie.setBudget(DEFAULT_OVERLAP_BUDGET);
+        if (mine.some((b) => trie.collides(b))) throw jsErr('StreamSubjectOverlap');
+      }, overlapLimit);
+      return;
+    }
     // The new subjects go into a trie once; each subject of the other streams is one query.
     const trie = new SubjectTrie();
     boundedOverlap(() => {
@@ -248,7 +295,7 @@ export class JsAccount {
         if (s.name === self) continue;
         for (const a of s.config.subjects ?? []) if (trie.collides(a)) throw jsErr('StreamSubjectOverlap');
       }
-    }, () => jsErrText('StreamInvalidConfig', 'subject overlap check exceeded its work limit'));
+    }, overlapLimit);
   }
 
   /** STREAM.UPDATE after decoding; throws ApiError. */

@@ -71,6 +71,11 @@ export class SubjectTrie {
     return this.coverAt(this.root, subject.split('.'), 0, exclude);
   }
 
+  /** Give the queries from now on `budget` node visits: a trie kept between requests gets each request its own. */
+  setBudget(budget: number): void {
+    this.left = budget;
+  }
+
   private spend(): void {
     if (--this.left < 0) throw new OverlapWorkExceeded();
   }

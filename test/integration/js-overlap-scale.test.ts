@@ -90,3 +90,26 @@ test('a 60,000-subject stream create and update are answered; other clients keep
   await other.flush();
   assert.equal((await api(other, '$JS.API.STREAM.NAMES', {})).streams.sort().join(','), 'BIG');
 });
+
+/** Creates after deletes and updates: the account's subjects trie, kept between creates, must follow both. */
+async function overlapAfterChanges(nc: NatsConnection): Promise<unknown[]> {
+  const res = (r: Record<string, any>) => (r.error ? r.error.err_code : 'ok');
+  const out: unknown[] = [];
+  out.push(res(await addStream(nc, { name: 'A', subjects: ['a.>'] })));
+  out.push(res(await addStream(nc, { name: 'B', subjects: ['a.x'] })));
+  out.push(res(await api(nc, '$JS.API.STREAM.DELETE.A', {})));
+  out.push(res(await addStream(nc, { name: 'B', subjects: ['a.x'] })));
+  out.push(res(await api(nc, '$JS.API.STREAM.UPDATE.B', { name: 'B', storage: 'memory', subjects: ['b.x'] })));
+  out.push(res(await addStream(nc, { name: 'C', subjects: ['a.x'] })));
+  out.push(res(await addStream(nc, { name: 'D', subjects: ['b.*'] })));
+  out.push(res(await addStream(nc, { name: 'E', subjects: ['a.*', 'e'] })));
+  return out;
+}
+
+test('stream creates after a delete and an update see the account\'s current subjects', async (t) => {
+  const ours = await overlapAfterChanges(await tsnats(t));
+  assert.deepEqual(ours, ['ok', 10065, 'ok', 'ok', 'ok', 'ok', 10065, 10065]);
+  if (natsServerSkip() === false) {
+    assert.deepEqual(ours, await overlapAfterChanges(await natsServer(t)));
+  }
+});

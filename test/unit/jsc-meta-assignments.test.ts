@@ -5,11 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MetaAssignments, MetaOp, decodeMetaEntry, encodeConsumerEntry, encodeStreamEntry,
+  MetaAssignments, MetaOp, decodeMetaEntry, isReplicated, encodeConsumerEntry, encodeStreamEntry,
   type ConsumerAssignment, type DecodedEntry, type MetaChange, type StreamAssignment,
 } from '../../src/jetstream/cluster/assignments.js';
 import { metaEntryFixtures, metaSnapshotFixtures } from '../fixtures/cluster/locate.js';
 import { seededRandom as rng } from '../helpers/wait.js';
+import { peerLoadOf } from '../../src/jetstream/cluster/placement.js';
+import type { StreamAssignment as PlacementAssignment } from '../../src/jetstream/cluster/meta-codec.js';
+import { subjectsCollide } from '../../src/jetstream/subjects.js';
 
 let counter = 0;
 const nextTime = (): string => `2026-12-06T20:${String(Math.floor(counter / 60) % 60).padStart(2, '0')}:${String(counter++ % 60).padStart(2, '0')}Z`;
@@ -215,5 +218,48 @@ test('random histories: direct apply == snapshot + tail == catch-up by snapshot 
       assert.equal(before.get(`${a}/${e.sa.stream.name}`), e.sa.group.name);
       assert.notEqual(direct.stream(a, e.sa.stream.name)?.sa.group.name, e.sa.group.name, `seed ${seed}: removed a kept stream`);
     }
+  }
+});
+
+test('derived indexes (subject overlap, streams per peer) stay equal to a scan of the map through assigns, updates, removals and snapshots', () => {
+  const r = rng(9);
+  const subjectsPool = ['a.b', 'a.*', 'a.>', 'b.c.d', 'b.*.d', '>', 'c', 'c.d', '*.x', 'x.y.z', 'x.>', 'q.r'];
+  const peersPool = ['p1', 'p2', 'p3', 'p4'];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const m = new MetaAssignments();
+  const check = (state: MetaAssignments, step: number): void => {
+    const scan = peerLoadOf([...state.all()].map(([, e]) => e.sa as unknown as PlacementAssignment));
+    assert.deepEqual(new Map([...state.peerLoad().streams].sort()), new Map([...scan.streams].sort()), `streams per peer, step ${step}`);
+    assert.deepEqual(new Map([...state.peerLoad().ha].sort()), new Map([...scan.ha].sort()), `HA per peer, step ${step}`);
+    for (const p of peersPool) {
+      const want = [...state.all()].filter(([, e]) => isReplicated(e.sa) && e.sa.group.peers.includes(p)).length;
+      assert.equal(state.replicatedOn(p), want, `replicated streams on ${p}, step ${step}`);
+    }
+    for (const acc of ['A', 'B']) {
+      for (const q of subjectsPool) {
+        const want = state.streamsOf(acc).some((e) => ((e.sa.stream.subjects as string[] | undefined) ?? []).some((s) => subjectsCollide(q, s)));
+        assert.equal(state.subjectOverlaps(acc, q), want, `overlap of ${q} in ${acc}, step ${step}`);
+      }
+    }
+  };
+  for (let step = 0; step < 400; step++) {
+    const acc = pick(['A', 'B']);
+    const name = `S${Math.floor(r() * 6)}`;
+    const x = r();
+    if (x < 0.5) {
+      const sa = stream(acc, name);
+      sa.stream.subjects = [pick(subjectsPool), ...(r() < 0.3 ? [pick(subjectsPool)] : [])];
+      sa.group.peers = [...new Set([pick(peersPool), ...(r() < 0.4 ? [pick(peersPool), pick(peersPool)] : [])])];
+      if (r() < 0.3) sa.stream.num_replicas = 3;
+      m.apply(entry(r() < 0.8 ? MetaOp.assignStream : MetaOp.updateStream, sa));
+    } else if (x < 0.9) {
+      const cur = m.stream(acc, name);
+      if (cur) m.apply(entry(MetaOp.removeStream, cur.sa));
+    } else {
+      const next = MetaAssignments.fromSnapshot(m.toSnapshot(), (w) => assert.fail(w));
+      check(next, step);
+      m.applySnapshot(next);
+    }
+    check(m, step);
   }
 });

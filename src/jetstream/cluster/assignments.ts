@@ -18,6 +18,8 @@ import {
 } from './meta-codec.js';
 import { decodeMetaSnapshot, encodeMetaSnapshot } from './meta-snapshot.js';
 import type { MetaOp as LibMetaOp } from './ops.js';
+import type { PeerLoad } from './placement.js';
+import { SubjectTrie } from '../subject-trie.js';
 
 export const MetaOp = {
   assignStream: 0,
@@ -213,12 +215,38 @@ function recreated(a: { created: string; group: { name: string } }, b: { created
   return a.created !== b.created && a.group.name !== b.group.name;
 }
 
+/**
+ * A stream runs as a raft group when its config asks for more than one replica, whatever the
+ * number of peers it has now: an R3 stream left on one server (peers removed with nothing to
+ * replace them) is a raft group of one, as in nats-server, not a plain local stream. Only a
+ * stream configured R1 (created so, or scaled down) is served as a local stream by its holder.
+ */
+export function isReplicated(sa: { stream: Record<string, unknown>; group: { peers: string[] } }): boolean {
+  return (Number(sa.stream.num_replicas ?? 1) || 1) > 1 || sa.group.peers.length > 1;
+}
+
+function subjectsOf(sa: StreamAssignment): string[] {
+  return (sa.stream.subjects as string[] | undefined) ?? [];
+}
+
 /** The whole assignment map (one per server, identical everywhere once applied). */
 export class MetaAssignments {
   readonly accounts = new Map<string, Map<string, StreamEntry>>();
+  // Derived from `accounts` so that the meta leader's per-create checks do not scan every stream:
+  // per account, a trie of its streams' subjects (the overlap check; insert-only, so dropped when
+  // a stream is removed or replaced and rebuilt at the next check), and how many streams each
+  // peer carries (placement) and how many replicated streams (a server's announced HA assets),
+  // kept in step by setStream / removeStream, the only writers.
+  private readonly subjectTries = new Map<string, SubjectTrie>();
+  private readonly load: PeerLoad = { streams: new Map(), ha: new Map() };
+  private readonly replicated = new Map<string, number>();
 
   stream(account: string, name: string): StreamEntry | undefined {
     return this.accounts.get(account)?.get(name);
+  }
+
+  streamCount(account: string): number {
+    return this.accounts.get(account)?.size ?? 0;
   }
 
   streamsOf(account: string): StreamEntry[] {
@@ -235,9 +263,61 @@ export class MetaAssignments {
     let m = this.accounts.get(acc);
     if (!m) this.accounts.set(acc, (m = new Map()));
     const prev = m.get(sa.stream.name);
+    if (prev) this.unindex(acc, prev.sa);
     const e: StreamEntry = { sa, consumers: prev?.consumers ?? new Map() };
     m.set(sa.stream.name, e);
+    this.index(acc, sa, prev === undefined);
     return e;
+  }
+
+  /** Does `subject` overlap a subject of an assigned stream of the account? */
+  subjectOverlaps(account: string, subject: string): boolean {
+    let trie = this.subjectTries.get(account);
+    if (!trie) {
+      const m = this.accounts.get(account);
+      if (!m) return false;
+      trie = new SubjectTrie(Infinity); // lives as long as the state: no per-request budget
+      for (const e of m.values()) for (const s of subjectsOf(e.sa)) trie.insert(s, 0);
+      this.subjectTries.set(account, trie);
+    }
+    return trie.collides(subject);
+  }
+
+  /** Streams and streams placed on several peers (HA), per peer, for placement. */
+  peerLoad(): PeerLoad {
+    return this.load;
+  }
+
+  /** Replicated streams (isReplicated) that have `peer` in their group. */
+  replicatedOn(peer: string): number {
+    return this.replicated.get(peer) ?? 0;
+  }
+
+  private index(acc: string, sa: StreamAssignment, added: boolean): void {
+    const trie = this.subjectTries.get(acc);
+    if (trie && added) for (const s of subjectsOf(sa)) trie.insert(s, 0);
+    else this.subjectTries.delete(acc);
+    this.count(sa, 1);
+  }
+
+  private unindex(acc: string, sa: StreamAssignment): void {
+    this.subjectTries.delete(acc);
+    this.count(sa, -1);
+  }
+
+  private count(sa: StreamAssignment, by: 1 | -1): void {
+    const ha = sa.group.peers.length > 1;
+    const repl = isReplicated(sa);
+    const bump = (m: Map<string, number>, p: string): void => {
+      const v = (m.get(p) ?? 0) + by;
+      if (v === 0) m.delete(p);
+      else m.set(p, v);
+    };
+    for (const p of sa.group.peers) {
+      bump(this.load.streams, p);
+      if (ha) bump(this.load.ha, p);
+      if (repl) bump(this.replicated, p);
+    }
   }
 
   /**
@@ -250,6 +330,7 @@ export class MetaAssignments {
     if (!m || !e) return undefined;
     if (sa && recreated(sa, e.sa)) return undefined;
     m.delete(name);
+    this.unindex(account, e.sa);
     if (m.size === 0) this.accounts.delete(account);
     return e;
   }
@@ -273,6 +354,10 @@ export class MetaAssignments {
 
   clear(): void {
     this.accounts.clear();
+    this.subjectTries.clear();
+    this.load.streams.clear();
+    this.load.ha.clear();
+    this.replicated.clear();
   }
 
   /** Apply one decoded meta entry to the map and say what changed. */
@@ -331,8 +416,11 @@ export class MetaAssignments {
         if (!nca || recreated(nca, ca)) d.removedConsumers.push(ca);
       }
     }
-    this.accounts.clear();
-    for (const [acc, m] of next.accounts) this.accounts.set(acc, m);
+    this.clear();
+    for (const [acc, m] of next.accounts) {
+      this.accounts.set(acc, m);
+      for (const e of m.values()) this.count(e.sa, 1);
+    }
     return d;
   }
 

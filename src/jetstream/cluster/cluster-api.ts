@@ -39,7 +39,6 @@ import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
-import type { StreamAssignment as StreamAssignmentLib } from './meta-codec.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 const CONSUMER_CREATE = T + 'consumer_create_response';
@@ -360,19 +359,18 @@ export class ClusterApi {
         return;
       }
       const subjects = (cfgJson.subjects as string[] | undefined) ?? [];
-      const others: Array<{ name: string; subjects: string[] }> = this.c.state.streamsOf(acc.name)
-        .map((e) => ({ name: e.sa.stream.name, subjects: (e.sa.stream.subjects as string[] | undefined) ?? [] }));
+      // Against the assigned streams through the state's subject index, then the few in flight.
+      if (subjects.some((s) => this.c.state.subjectOverlaps(acc.name, s))) throw jsErr('StreamSubjectOverlap');
+      let count = this.c.state.streamCount(acc.name);
       for (const [ik, f] of this.inflightStreams) {
         if (!ik.startsWith(acc.name + '\u0000')) continue;
+        count++;
         const parsed = JSON.parse(f.cfg) as { name: string; subjects?: string[] };
-        others.push({ name: parsed.name, subjects: parsed.subjects ?? [] });
-      }
-      for (const o of others) {
-        if (o.name === name) continue;
-        if (subjects.some((s) => o.subjects.some((x) => subjectsCollide(s, x)))) throw jsErr('StreamSubjectOverlap');
+        if (parsed.name === name) continue;
+        if (subjects.some((s) => (parsed.subjects ?? []).some((x) => subjectsCollide(s, x)))) throw jsErr('StreamSubjectOverlap');
       }
       const max = acc.limits.maxStreams;
-      if (max > 0 && others.length >= max) throw jsErr('MaximumStreamsLimit');
+      if (max > 0 && count >= max) throw jsErr('MaximumStreamsLimit');
       const group = this.placeStream({ num_replicas: cfg.num_replicas, storage, max_bytes: cfg.max_bytes, placement: cfg.placement ?? undefined });
       const sa: StreamAssignment = {
         client: this.clientInfo(req), created: nowGo(), stream: cfgJson, group,
@@ -389,10 +387,10 @@ export class ClusterApi {
     const c = this.c;
     const members = new Set(c.node.peers());
     members.add(c.id);
-    const assignments = [...c.state.all()].map(([, e]) => ({ group: e.sa.group })) as unknown as StreamAssignmentLib[];
     return {
       peers: c.peerInfo.placementPeers(c.id, members, c.onlinePeers(), (id) => c.serverNameOf(id)),
-      assignments,
+      assignments: [],
+      load: c.state.peerLoad(),
       uniqueTag: c.js.options.jetstream.uniqueTag || undefined,
       random: Math.random,
     };

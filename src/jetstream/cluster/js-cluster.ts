@@ -35,7 +35,7 @@ import { encodeStreamConfig } from '../api/types.js';
 import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
 import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
-  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry,
+  MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry, isReplicated,
   type ConsumerAssignment, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
@@ -76,15 +76,8 @@ export function holderOf(group: { peers: string[]; preferred?: string }): string
   return group.peers[0] ?? '';
 }
 
-/**
- * A stream runs as a raft group when its config asks for more than one replica, whatever the
- * number of peers it has now: an R3 stream left on one server (peers removed with nothing to
- * replace them) is a raft group of one, as in nats-server, not a plain local stream. Only a
- * stream configured R1 (created so, or scaled down) is served as a local stream by its holder.
- */
-export function isReplicated(sa: { stream: Record<string, unknown>; group: { peers: string[] } }): boolean {
-  return (Number(sa.stream.num_replicas ?? 1) || 1) > 1 || sa.group.peers.length > 1;
-}
+// isReplicated lives with the meta state (assignments.ts), which counts replicated streams per peer.
+export { isReplicated };
 
 export class ClusteredJetStream {
   readonly js: JetStreamService;
@@ -147,9 +140,18 @@ export class ClusteredJetStream {
   }
 
   /** JetStream servers reachable now (self included), by peer id. */
+  /** Peer ids by server name: a sha256 each, and every placement asks for all of them (onlinePeers). */
+  private readonly idsByName = new Map<string, string>();
+
+  private peerIdOf(name: string): string {
+    let id = this.idsByName.get(name);
+    if (id === undefined) this.idsByName.set(name, (id = peerIdForServerName(name)));
+    return id;
+  }
+
   onlinePeers(): Set<string> {
     const out = new Set<string>([this.id]);
-    for (const p of this.cluster.peers()) if (p.jetstream) out.add(peerIdForServerName(p.name));
+    for (const p of this.cluster.peers()) if (p.jetstream) out.add(this.peerIdOf(p.name));
     return out;
   }
 
@@ -216,7 +218,7 @@ export class ClusteredJetStream {
   }
 
   private jsPeerIds(): string[] {
-    return this.cluster.peers().filter((p) => p.jetstream).map((p) => peerIdForServerName(p.name));
+    return this.cluster.peers().filter((p) => p.jetstream).map((p) => this.peerIdOf(p.name));
   }
 
   private metaStarting: Promise<void> | undefined;
@@ -302,7 +304,7 @@ export class ClusteredJetStream {
   }
 
   private notePeer(p: ClusterPeer): void {
-    if (p.name) this.names.set(peerIdForServerName(p.name), p.name);
+    if (p.name) this.names.set(this.peerIdOf(p.name), p.name);
   }
 
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
@@ -881,7 +883,7 @@ export class ClusteredJetStream {
 
   private hasGoPeers(account: string): boolean {
     if (!this.peerInfo.hasGoPeers()) return false;
-    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(peerIdForServerName(p.name), account)) return true;
+    for (const p of this.cluster.peers()) if (p.jetstream && this.isGoPeer(this.peerIdOf(p.name), account)) return true;
     return false;
   }
 
@@ -980,8 +982,7 @@ export class ClusteredJetStream {
       reservedMemory += a.reservedMemory();
       reservedStore += a.reservedStore();
     }
-    let haAssets = 1; // the meta group itself
-    for (const [, e] of this.state.all()) if (isReplicated(e.sa) && e.sa.group.peers.includes(this.id)) haAssets++;
+    const haAssets = 1 + this.state.replicatedOn(this.id); // the meta group itself, and the replicated streams here
     return {
       name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
       maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,

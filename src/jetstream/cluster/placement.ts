@@ -54,16 +54,38 @@ export interface PlacementStreamConfig {
   placement?: { cluster?: string; tags?: string[]; preferred?: string };
 }
 
+/** Streams per peer and replicated (HA) streams per peer. */
+export interface PeerLoad {
+  streams: Map<string, number>;
+  ha: Map<string, number>;
+}
+
 export interface PlacementContext {
   /** The meta group's peers (every JetStream server known to the meta layer). */
   peers: PlacementPeer[];
-  /** Current stream assignments (stream and HA counts per peer); unsupported ones are skipped. */
+  /** Current stream assignments (stream and HA counts per peer); unsupported ones are skipped. Not read when `load` is given. */
   assignments: Iterable<StreamAssignment>;
+  /** The counts `assignments` gives, kept up to date by the caller (the meta state), so a placement does not scan every stream. */
+  load?: PeerLoad;
   /** jetstream { unique_tag }: at most one replica per value of tags with this prefix. */
   uniqueTag?: string;
   /** jetstream { limits { max_ha_assets } }; 0 / undefined = no limit. */
   maxHaAssets?: number;
   random: Rand;
+}
+
+/** Count streams and HA streams per peer over `assignments` (unsupported ones skipped). */
+export function peerLoadOf(assignments: Iterable<StreamAssignment>): PeerLoad {
+  const load: PeerLoad = { streams: new Map(), ha: new Map() };
+  for (const sa of assignments) {
+    if (sa.unsupported) continue;
+    const ha = sa.group.peers.length > 1;
+    for (const p of sa.group.peers) {
+      load.streams.set(p, (load.streams.get(p) ?? 0) + 1);
+      if (ha) load.ha.set(p, (load.ha.get(p) ?? 0) + 1);
+    }
+  }
+  return load;
 }
 
 /** Why a placement failed: the flags nats-server's selectPeerError collects. */
@@ -165,16 +187,7 @@ export function selectPeerGroup(
   }
   const ignored = new Set(ignore);
 
-  const streamsOn = new Map<string, number>();
-  const haOn = new Map<string, number>();
-  for (const sa of ctx.assignments) {
-    if (sa.unsupported) continue;
-    const ha = sa.group.peers.length > 1;
-    for (const p of sa.group.peers) {
-      streamsOn.set(p, (streamsOn.get(p) ?? 0) + 1);
-      if (ha) haOn.set(p, (haOn.get(p) ?? 0) + 1);
-    }
-  }
+  const { streams: streamsOn, ha: haOn } = ctx.load ?? peerLoadOf(ctx.assignments);
 
   const err = new SelectPeerError();
   interface Candidate { id: string; avail: number; off: boolean; ha: number; ns: number }
