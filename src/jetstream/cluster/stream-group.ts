@@ -48,7 +48,7 @@ import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
-import { decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
+import { asBuffer, decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
@@ -117,6 +117,8 @@ export class StreamGroup {
   /** The client's create request is answered by the first leader (once). */
   private createReply: string;
   private lastTs = 0n;
+  private tsMs = -1;
+  private tsMsNs = 0n;
   stopped = false;
   private wasLeader = false;
   private readonly startedMs = Date.now();
@@ -348,7 +350,13 @@ export class StreamGroup {
   // ------------------------------------------------------------------ publish path
 
   private nextTs(): bigint {
-    let ts = BigInt(Date.now()) * 1_000_000n;
+    // The ns value of the current millisecond is converted once per millisecond, not per message.
+    const ms = Date.now();
+    if (ms !== this.tsMs) {
+      this.tsMs = ms;
+      this.tsMsNs = BigInt(ms) * 1_000_000n;
+    }
+    let ts = this.tsMsNs;
     if (ts <= this.lastTs) ts = this.lastTs + 1n;
     this.lastTs = ts;
     return ts;
@@ -379,8 +387,9 @@ export class StreamGroup {
       }
       if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return fail(jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
     }
-    const d = this.sequencer.propose(subject, reply, headers && headers.length ? Buffer.from(headers) : null,
-      payload.length ? Buffer.from(payload) : null, this.nextTs(), true);
+    // Views are enough: the sequencer keeps neither, and the entry it encodes is a copy.
+    const d = this.sequencer.propose(subject, reply, headers && headers.length ? headers : null,
+      payload.length ? payload : null, this.nextTs(), true);
     if (d.kind === 'answer') {
       const body = pubAckFor(this.name, d.result, this.c.js.domain);
       if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
@@ -428,7 +437,8 @@ export class StreamGroup {
     {
       let d;
       try {
-        d = decodeStreamGroupEntry(Buffer.from(data));
+        // A view, not a copy: what the store and the dedupe map keep they copy or turn into strings.
+        d = decodeStreamGroupEntry(asBuffer(data), false);
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
         return;
