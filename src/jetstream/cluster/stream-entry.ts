@@ -14,6 +14,7 @@
 
 import { EntryOp } from './ops.js';
 import { decodeName, nameByteLength, writeNameSized } from '../../protocol/names.js';
+import { readI64LE, writeI64LE } from '../../protocol/int64.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
 import { goJson } from '../api/json.js';
 import { putUvarint, uvarintLen } from '../store/varint.js';
@@ -79,6 +80,10 @@ export function isSourced(m: StreamMsgEntry): boolean {
 }
 
 
+// Module constants: BigInt shifts in the per-message range check would allocate every call.
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
 function checkSeq(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new StreamEntryError('range', `${what} ${v} is not a sequence`);
 }
@@ -92,7 +97,7 @@ function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: 
   // lseq is a safe integer (checked): two u32 halves avoid a BigInt per message.
   out.writeUInt32LE(m.lseq % 0x100000000, off);
   out.writeUInt32LE(Math.floor(m.lseq / 0x100000000), off + 4);
-  out.writeBigInt64LE(m.ts, off + 8);
+  writeI64LE(out, off + 8, m.ts);
   off += 16;
   out.writeUInt16LE(sl, off);
   off += 2;
@@ -126,7 +131,7 @@ export interface EncodeStreamMsgOptions {
  */
 export function encodeStreamMsg(m: StreamMsgEntry, opts: EncodeStreamMsgOptions = {}): Buffer {
   checkSeq(m.lseq, 'lseq');
-  if (m.ts < -(1n << 63n) || m.ts >= 1n << 63n) throw new StreamEntryError('range', 'timestamp outside int64');
+  if (m.ts < INT64_MIN || m.ts > INT64_MAX) throw new StreamEntryError('range', 'timestamp outside int64');
   if (m.flags !== undefined) checkSeq(m.flags, 'flags');
   // Subjects and replies may hold escaped invalid UTF-8 bytes (names.ts): size and write them as sent.
   const sl = nameByteLength(m.subject);
@@ -175,7 +180,7 @@ export function decodeStreamMsgBody(body: Buffer, compressed = false, withReply 
   const hi = body.readUInt32LE(4);
   if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${body.readBigUInt64LE(0)} beyond 2^53`);
   const lseq = hi * 0x100000000 + lo;
-  const ts = body.readBigInt64LE(8);
+  const ts = readI64LE(body, 8);
   let off = 16;
   const need = (n: number, what: string): void => {
     if (body.length - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off}`);
