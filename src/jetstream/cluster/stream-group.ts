@@ -372,20 +372,17 @@ export class StreamGroup {
     }
     const cfg = this.stream.config;
     const respond = reply !== '' && cfg.no_ack !== true;
-    const fail = (err: ReturnType<typeof jsErr>): void => {
-      if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
-    };
-    if (cfg.sealed) return fail(jsErr('StreamSealed'));
+    if (cfg.sealed) return this.rejectPublish(respond, reply, jsErr('StreamSealed'));
     const hdrLen = headers?.length ?? 0;
-    if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return fail(jsErr('StreamMessageExceedsMaximum'));
-    if (hdrLen > MAX_HEADER_BYTES) return fail(jsErr('StreamHeaderExceedsMaximum'));
+    if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return this.rejectPublish(respond, reply, jsErr('StreamMessageExceedsMaximum'));
+    if (hdrLen > MAX_HEADER_BYTES) return this.rejectPublish(respond, reply, jsErr('StreamHeaderExceedsMaximum'));
     if (hdrLen > 0) {
       const h = parsePubHeaders(headers!);
       if (h?.rollup !== undefined) {
-        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(jsErrText('StreamRollupFailed', 'rollup not permitted'));
-        if (h.rollup !== 'sub' && h.rollup !== 'all') return fail(jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return this.rejectPublish(respond, reply, jsErrText('StreamRollupFailed', 'rollup not permitted'));
+        if (h.rollup !== 'sub' && h.rollup !== 'all') return this.rejectPublish(respond, reply, jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
       }
-      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return fail(jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
+      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return this.rejectPublish(respond, reply, jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
     }
     // Views are enough: the sequencer keeps neither, and the entry it encodes is a copy.
     const d = this.sequencer.propose(subject, reply, headers && headers.length ? headers : null,
@@ -404,6 +401,11 @@ export class StreamGroup {
       this.sequencer.reset();
       if (!(e instanceof RaftError)) throw e;
     }
+  }
+
+  /** A publish refused before proposing (a method, not a closure allocated for every publish). */
+  private rejectPublish(respond: boolean, reply: string, err: ReturnType<typeof jsErr>): void {
+    if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
   }
 
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
