@@ -127,8 +127,13 @@ async function measure(
       const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
       await jsApi(control, `$JS.API.CONSUMER.CREATE.${STREAM}.drain`, { stream_name: STREAM, config }, 10_000);
       const drainer = await open(follower, 'bench-r3-drain');
+      // Server CPU per consumed message, per server: unlike msgs/s it does not depend on how much of
+      // the shared machine the servers got.
+      const cpu0 = c.nodes.map((n) => (n.pid === undefined ? NaN : cpuSecondsOf(n.pid)));
       f.consumePerSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
-      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s`);
+      const cpuUs = c.nodes.map((n, i) => (n.pid === undefined ? NaN : ((cpuSecondsOf(n.pid) - cpu0[i]!) * 1e6) / count));
+      const per = c.nodes.map((n, i) => `${n.name}${n === leader ? ' (stream leader)' : n === follower ? ' (client)' : ''} ${cpuUs[i]!.toFixed(1)}`);
+      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s; server CPU us/msg ${cpuUs.reduce((a, b) => a + b, 0).toFixed(1)} (${per.join(', ')})`);
       await jsApi(control, `$JS.API.CONSUMER.DELETE.${STREAM}.drain`, undefined, 10_000);
     }
     for (const conn of conns.splice(0)) conn.close();

@@ -13,7 +13,7 @@
 //    the same work. The memory stream, drain and KV rows use this one.
 
 import type { BenchContext, BenchRow, BenchSuite } from '../lib/types.js';
-import type { ServerKind, RunningServer } from '../lib/servers.js';
+import { cpuSecondsOf, type ServerKind, type RunningServer } from '../lib/servers.js';
 import { RawConn } from '../lib/conn.js';
 import { asyncPublish, createStream, jsApi, pullDrain } from '../lib/jetstream-load.js';
 import { sequentialRequests } from '../lib/latency.js';
@@ -175,8 +175,11 @@ async function runOne(
       const stored = Math.max(sizes.drainMsgs, state.messages);
       const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
       await jsApi(control, '$JS.API.CONSUMER.CREATE.BENCHFILE.drain', { stream_name: 'BENCHFILE', config });
+      const cpu0 = cpuSecondsOf(server.pid);
       f.drain = await pullDrain(load, 'BENCHFILE', 'drain', stored, FETCH_BATCH);
-      ctx.log(`${label}: drained ${stored} at ${Math.round(f.drain)} msgs/s`);
+      // Server CPU per message: comparable across runs on a shared machine, unlike msgs/s.
+      const cpuUs = ((cpuSecondsOf(server.pid) - cpu0) * 1e6) / stored;
+      ctx.log(`${label}: drained ${stored} at ${Math.round(f.drain)} msgs/s; server CPU ${cpuUs.toFixed(1)} us/msg`);
       const info = await jsApi(control, '$JS.API.CONSUMER.INFO.BENCHFILE.drain', undefined);
       if (info.num_ack_pending !== 0) notes.push(`${kind}: ${info.num_ack_pending} drain acks still pending after the run`);
     });

@@ -190,6 +190,9 @@ export class Sublist {
   /** All subscriptions matching the literal subject `subject`. */
   match(subject: string): SublistResult {
     this.matches++;
+    // A JetStream ack subject carries the message's sequences and time, so it is matched once:
+    // caching it would only hash it twice and push out entries that are used again.
+    if (isJsAckSubject(subject)) return this.matchNoCache(subject);
     const cached = this.cache.get(subject);
     if (cached !== undefined) {
       this.cacheHits++;
@@ -250,6 +253,12 @@ export class Sublist {
       avgFanout: this.cache.size > 0 ? totalFanout / this.cache.size : 0,
     };
   }
+}
+
+/** `$JS.ACK.…`, tested by character codes (cheaper than startsWith on a fresh string). */
+function isJsAckSubject(s: string): boolean {
+  return s.length > 8 && s.charCodeAt(0) === 36 && s.charCodeAt(1) === 74 && s.charCodeAt(2) === 83 && s.charCodeAt(3) === 46
+    && s.charCodeAt(4) === 65 && s.charCodeAt(5) === 67 && s.charCodeAt(6) === 75 && s.charCodeAt(7) === 46;
 }
 
 function matchLevel(level: SlLevel | null, toks: string[], start: number, b: ResultBuilder): void {

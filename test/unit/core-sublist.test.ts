@@ -124,3 +124,18 @@ test('property: sublist matches a brute-force matcher (seeded)', () => {
   }
   assert.equal(sl.size, live.length);
 });
+
+test('JetStream ack subjects are matched without entering the cache', () => {
+  const sl = new Sublist();
+  assert.ok(sl.insert(sub('$JS.ACK.S.C.>')));
+  assert.ok(sl.insert(sub('foo')));
+  sl.match('foo');
+  for (let i = 1; i <= 3000; i++) assert.deepEqual(subjects(sl.match(`$JS.ACK.S.C.1.${i}.${i}.1765072800000000000.0`).psubs), ['$JS.ACK.S.C.>']);
+  // Each ack subject is used once: caching them would have evicted 'foo'.
+  assert.equal(sl.stats().numCache, 1);
+  assert.equal(sl.match('$JS.ACK.S.D.1.1.1.1.0').psubs.length, 0);
+  // Subjects that only look alike still go through the cache.
+  sl.match('$JS.ACKS.x');
+  sl.match('$JS.AC');
+  assert.equal(sl.stats().numCache, 3);
+});

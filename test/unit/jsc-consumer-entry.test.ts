@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import {
-  ConsumerEntryError, decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
-  encodeDeliveredUpdate, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
+  ConsumerEntryError, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
+  encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
 } from '../../src/jetstream/cluster/consumer-entry.js';
 import { decodeStreamMsg } from '../../src/jetstream/cluster/stream-entry.js';
 import { EntryOp } from '../../src/jetstream/cluster/ops.js';
@@ -120,4 +120,59 @@ test('consumer entry: random bytes never throw anything but ConsumerEntryError',
       assert.ok(err instanceof ConsumerEntryError, `${(err as Error).name}: ${(err as Error).message}`);
     }
   }
+});
+
+/** Go's PutUvarint of a 64-bit value, written the slow obvious way (the reference for the fast paths). */
+function refUvarint(v: bigint): number[] {
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
+function refDelivered(dseq: number, sseq: number, dc: number, ts: bigint): string {
+  const zz = ((ts << 1n) ^ (ts >> 63n)) & ((1n << 64n) - 1n);
+  return Buffer.from([EntryOp.updateDeliveredOp, ...refUvarint(BigInt(dseq)), ...refUvarint(BigInt(sseq)), ...refUvarint(BigInt(dc)), ...refUvarint(zz)]).toString('hex');
+}
+
+test('consumer entry: number fast paths write and read the bytes of the 64-bit reference', () => {
+  const seqs = [0, 1, 127, 128, 2 ** 21 - 1, 2 ** 21, 2 ** 49 - 1, 2 ** 49, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER];
+  const stamps = [0n, 1n, -1n, 1_000_000n, 1_765_000_000_123_456_789n, (1n << 53n) + 1n, 1n << 56n, (1n << 63n) - 1n, -(1n << 63n), 2_097_151n, 2_097_152n];
+  for (const seq of seqs) {
+    for (const ts of stamps) {
+      const b = encodeDeliveredUpdate({ dseq: seq, sseq: seq, dc: 1, ts });
+      assert.equal(b.toString('hex'), refDelivered(seq, seq, 1, ts), `seq ${seq} ts ${ts}`);
+      assert.deepEqual(decodeConsumerEntry(b), { op: EntryOp.updateDeliveredOp, dseq: seq, sseq: seq, dc: 1, ts });
+    }
+    const a = encodeAckUpdate({ dseq: seq, sseq: 5 });
+    assert.deepEqual(decodeConsumerEntry(a), { op: EntryOp.updateAcksOp, dseq: seq, sseq: 5 });
+  }
+  // The leader's millisecond form gives the bytes of the nanosecond one.
+  const msValues = [0, 1, 2 ** 21 - 1, 2 ** 21, 1_765_072_800_123, 2 ** 41 + 12345, 2 ** 42 - 1];
+  for (const ms of msValues) {
+    assert.equal(encodeDeliveredUpdateMs(9, 10, 2, ms).toString('hex'), refDelivered(9, 10, 2, BigInt(ms) * 1_000_000n), `ms ${ms}`);
+  }
+  assert.throws(() => encodeDeliveredUpdateMs(1, 1, 1, -1), ConsumerEntryError);
+  assert.throws(() => encodeDeliveredUpdateMs(1, 1, 1, 2 ** 42), ConsumerEntryError);
+});
+
+test('consumer entry: the followers\' millisecond decode equals the 64-bit decode truncated to ms', () => {
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
+  const stamps = [0n, 1n, -1n, 999_999n, 1_000_000n, -999_999n, -1_000_000n, -1_000_001n, 1_765_072_800_123_456_789n,
+    (1n << 63n) - 1n, -(1n << 63n), (1n << 53n) + 7n, 2_000_000n * (1n << 21n) - 1n];
+  for (let i = 0; i < 500; i++) {
+    const v = (BigInt(next()) << 32n) | BigInt(next());
+    stamps.push(BigInt.asIntN(64, v));
+  }
+  for (const ts of stamps) {
+    const b = encodeDeliveredUpdate({ dseq: 3, sseq: 4, dc: 2, ts });
+    assert.deepEqual(decodeDeliveredMs(b), { dseq: 3, sseq: 4, dc: 2, tsMs: Number(ts / 1_000_000n) }, `ts ${ts}`);
+  }
+  assert.throws(() => decodeDeliveredMs(encodeAckUpdate({ dseq: 1, sseq: 1 })), ConsumerEntryError);
+  assert.throws(() => decodeDeliveredMs(Buffer.from([7, 1, 1, 1, 0x80])), ConsumerEntryError);
+  assert.throws(() => decodeDeliveredMs(Buffer.from([7, 1, 1, 1, 2, 0])), ConsumerEntryError);
 });

@@ -188,3 +188,28 @@ test('flush waits for the state as of the call, not for changes made after it (a
   assert.equal(st.damage, undefined);
   assert.ok(st.state.delivered.streamSeq >= target, `on disk: delivered ${st.state.delivered.streamSeq} >= ${target}`);
 });
+
+test('consumer state: with a write gap (replicated consumers) flush and stop still write the latest state at once', async (t) => {
+  const dir = tmp(t);
+  const s = open(dir);
+  const cs = s.consumerStore('D', CFG, 1_700_000_000_000) as FileConsumerStore;
+  cs.setWriteGap(10 * 60_000);
+  cs.updateDelivered(1, 1, 1, Date.now());
+  await cs.flush();
+  const stateFile = path.join(dir, 'obs', 'D', 'state.dat');
+  const first = fs.readFileSync(stateFile);
+  // Within the gap: a flush (an ack-sync reply waits for one) does not wait for the gap to pass.
+  cs.updateDelivered(2, 2, 1, Date.now());
+  cs.updateAcks(1, 1);
+  await cs.flush();
+  assert.notDeepEqual(fs.readFileSync(stateFile), first);
+  // Changes after that are written by stop, not left behind the timer.
+  cs.updateAcks(2, 2);
+  cs.updateDelivered(3, 3, 1, Date.now());
+  await s.stop();
+  const again = open(dir);
+  onCleanup(t, () => again.stop());
+  const [r] = again.recoveredConsumers();
+  assert.deepEqual(r!.state.ackFloor, { consumerSeq: 2, streamSeq: 2 });
+  assert.deepEqual(r!.state.delivered, { consumerSeq: 3, streamSeq: 3 });
+});

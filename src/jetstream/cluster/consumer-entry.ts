@@ -34,30 +34,30 @@ function checkSeq(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new ConsumerEntryError('range', `${what} ${v} is not a sequence`);
 }
 
-function uvarintLen(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
+function putUvarint(buf: Buffer, off: number, v: number): number {
+  while (v >= 0x80) {
+    buf[off++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
   }
-  return n;
+  buf[off++] = v;
+  return off;
 }
 
-function putUvarint(buf: Buffer, off: number, v: number | bigint): number {
-  if (typeof v === 'number') {
-    while (v >= 0x80) {
-      buf[off++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    buf[off++] = v;
-    return off;
-  }
-  while (v >= 0x80n) {
-    buf[off++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  buf[off++] = Number(v);
-  return off;
+const TWO_21 = 2 ** 21;
+
+/**
+ * Writes the uvarint of `hi * 2^21 + lo` (both exact numbers below 2^52): a 64-bit value, such as
+ * a zig-zag timestamp in nanoseconds, without BigInt arithmetic (one allocation per operation, and
+ * this runs once per delivered message on the leader). 21 bits are three whole seven-bit groups.
+ */
+function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): number {
+  const low = lo % TWO_21;
+  const rest = hi + Math.floor(lo / TWO_21);
+  if (rest === 0) return putUvarint(buf, off, low);
+  buf[off++] = (low & 0x7f) | 0x80;
+  buf[off++] = ((low >>> 7) & 0x7f) | 0x80;
+  buf[off++] = ((low >>> 14) & 0x7f) | 0x80;
+  return putUvarint(buf, off, rest);
 }
 
 /** Go's binary.PutVarint mapping: zig-zag of an int64. */
@@ -71,41 +71,83 @@ function unzigzag(u: bigint): bigint {
 
 /** Reads a Go uvarint as bigint (at most 10 bytes, at most 64 bits). */
 function readUvarintBig(buf: Buffer, pos: { off: number }, what: string): bigint {
-  let v = 0n;
-  let shift = 0n;
+  // Seven-bit groups gathered in three exact numbers (bits 0-27, 28-55, 56-63), then one BigInt.
+  let lo = 0;
+  let mid = 0;
+  let top = 0;
+  let mul = 1;
   for (let i = 0; i < MAX_VARINT; i++) {
     const at = pos.off + i;
     if (at >= buf.length) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
     const b = buf[at]!;
     if (i === MAX_VARINT - 1 && b > 1) throw new ConsumerEntryError('bad_varint', `${what}: varint overflows 64 bits`);
-    v |= BigInt(b & 0x7f) << shift;
+    if (i === 4 || i === 8) mul = 1;
+    const bits = (b & 0x7f) * mul;
+    if (i < 4) lo += bits;
+    else if (i < 8) mid += bits;
+    else top += bits;
+    mul *= 128;
     if (b < 0x80) {
       pos.off = at + 1;
-      return v;
+      if (mid === 0 && top === 0) return BigInt(lo);
+      return BigInt(lo) | (BigInt(mid) << 28n) | (BigInt(top) << 56n);
     }
-    shift += 7n;
   }
   throw new ConsumerEntryError('bad_varint', `${what}: varint too long`);
 }
 
+/** Varints of up to 7 bytes (49 bits) are read as numbers; longer ones take the 64-bit path. */
+const FAST_VARINT_BYTES = 7;
+
 function readSeq(buf: Buffer, pos: { off: number }, what: string): number {
-  const v = readUvarintBig(buf, pos, what);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConsumerEntryError('range', `${what} ${v} beyond 2^53`);
-  return Number(v);
+  let v = 0;
+  let mul = 1;
+  const start = pos.off;
+  for (let i = 0; i < FAST_VARINT_BYTES; i++) {
+    const at = start + i;
+    if (at >= buf.length) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
+    const b = buf[at]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      pos.off = at + 1;
+      return v;
+    }
+    mul *= 128;
+  }
+  const big = readUvarintBig(buf, pos, what);
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConsumerEntryError('range', `${what} ${big} beyond 2^53`);
+  return Number(big);
 }
 
 export function encodeDeliveredUpdate(u: DeliveredUpdate): Buffer {
-  checkSeq(u.dseq, 'dseq');
-  checkSeq(u.sseq, 'sseq');
-  checkSeq(u.dc, 'delivery count');
   if (u.ts < -(1n << 63n) || u.ts >= 1n << 63n) throw new ConsumerEntryError('range', 'timestamp outside int64');
   const zz = zigzag(u.ts);
-  const buf = Buffer.allocUnsafe(1 + 3 * MAX_VARINT + uvarintLen(zz));
+  return deliveredEntry(u.dseq, u.sseq, u.dc, Number(zz >> 21n), Number(zz & 0x1fffffn));
+}
+
+/**
+ * The leader's form of encodeDeliveredUpdate: the timestamp in whole milliseconds since the epoch
+ * (non-negative), written as nanoseconds (ms * 10^6, zig-zag: ms * 2 * 10^6) with number arithmetic.
+ * The bytes are those of encodeDeliveredUpdate({ ts: BigInt(tsMs) * 1_000_000n }).
+ */
+export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, tsMs: number): Buffer {
+  if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
+  // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
+  const msLo = tsMs % TWO_21;
+  const msHi = (tsMs - msLo) / TWO_21;
+  return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
+}
+
+function deliveredEntry(dseq: number, sseq: number, dc: number, zzHi: number, zzLo: number): Buffer {
+  checkSeq(dseq, 'dseq');
+  checkSeq(sseq, 'sseq');
+  checkSeq(dc, 'delivery count');
+  const buf = Buffer.allocUnsafe(1 + 4 * MAX_VARINT);
   buf[0] = EntryOp.updateDeliveredOp;
-  let off = putUvarint(buf, 1, u.dseq);
-  off = putUvarint(buf, off, u.sseq);
-  off = putUvarint(buf, off, u.dc);
-  off = putUvarint(buf, off, zz);
+  let off = putUvarint(buf, 1, dseq);
+  off = putUvarint(buf, off, sseq);
+  off = putUvarint(buf, off, dc);
+  off = putUvarintSplit(buf, off, zzHi, zzLo);
   return buf.subarray(0, off);
 }
 
@@ -154,6 +196,54 @@ function readU64Seq(buf: Buffer, off: number, what: string): number {
   const v = buf.readBigUInt64LE(off);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConsumerEntryError('range', `${what} ${v} beyond 2^53`);
   return Number(v);
+}
+
+/**
+ * A zig-zag int64 nanosecond timestamp, read as whole milliseconds truncated toward zero (the
+ * value of Number(ts / 10^6n)) with number arithmetic only: the first three seven-bit groups are
+ * the low 21 bits, the rest (at most 43 bits) an exact number.
+ */
+function readZigzagMs(buf: Buffer, pos: { off: number }): number {
+  let lo = 0;
+  let hi = 0;
+  let mul = 1;
+  for (let i = 0; i < MAX_VARINT; i++) {
+    const at = pos.off + i;
+    if (at >= buf.length) throw new ConsumerEntryError('bad_varint', 'timestamp: truncated varint');
+    const b = buf[at]!;
+    if (i === MAX_VARINT - 1 && b > 1) throw new ConsumerEntryError('bad_varint', 'timestamp: varint overflows 64 bits');
+    if (i === 3) mul = 1;
+    if (i < 3) lo += (b & 0x7f) * mul;
+    else hi += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) {
+      pos.off = at + 1;
+      // zz = hi * 2^21 + lo; ts = zz / 2 (even) or -(zz + 1) / 2 (odd); |ms| = floor(n / 2e6) with
+      // n = zz or zz + 1, computed as h1 * 2^21 + floor((h0 * 2^21 + lo') / 2e6) for hi = h1 * 2e6 + h0.
+      const negative = (lo & 1) === 1;
+      const l = negative ? lo + 1 : lo;
+      const h0 = hi % 2_000_000;
+      const h1 = (hi - h0) / 2_000_000;
+      const ms = h1 * TWO_21 + Math.floor((h0 * TWO_21 + l) / 2_000_000);
+      return negative && ms !== 0 ? -ms : ms;
+    }
+  }
+  throw new ConsumerEntryError('bad_varint', 'timestamp: varint too long');
+}
+
+/**
+ * Followers' form of decodeConsumerEntry for an updateDeliveredOp: the timestamp as whole
+ * milliseconds (what the consumer store keeps), without BigInt arithmetic per delivered message.
+ */
+export function decodeDeliveredMs(entry: Buffer): { dseq: number; sseq: number; dc: number; tsMs: number } {
+  if (entry.length === 0 || entry[0] !== EntryOp.updateDeliveredOp) throw new ConsumerEntryError('bad_op', 'not a delivered update');
+  const pos = { off: 1 };
+  const dseq = readSeq(entry, pos, 'dseq');
+  const sseq = readSeq(entry, pos, 'sseq');
+  const dc = readSeq(entry, pos, 'delivery count');
+  const tsMs = readZigzagMs(entry, pos);
+  if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after delivered update`);
+  return { dseq, sseq, dc, tsMs };
 }
 
 /**

@@ -43,7 +43,7 @@ import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
 import {
-  decodeConsumerEntry, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate,
+  decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
 import { clearSeedRole, prepareSeedRole, scaledFromOne } from './consumer-seed.js';
@@ -71,6 +71,13 @@ export function streamReplicaCurrent(sg: Pick<StreamGroup, 'node' | 'stream' | '
 }
 
 /**
+ * Least time between two writes of a replica's consumer state file: the raft log and its snapshots
+ * hold a replicated consumer's state (the file is reset and rebuilt from them at start), so writing
+ * it after every delivery and ack (open, write, rename per turn) bought nothing on the consume path.
+ */
+const STORE_WRITE_GAP_MS = 1_000;
+
+/**
  * The store the leader's Consumer writes through: local first, then proposed. `resuming`
  * keeps the replicated state when the consumer is brought up on a new leader (the create
  * path would otherwise reset a store that already holds state).
@@ -87,7 +94,10 @@ class ReplicatingConsumerStore implements ConsumerStore {
   }
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
     this.inner.updateDelivered(dseq, sseq, dc, tsMs);
-    this.propose(encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(Math.round(tsMs)) * 1_000_000n }));
+    const ms = Math.round(tsMs);
+    this.propose(ms >= 0 && ms < 2 ** 42
+      ? encodeDeliveredUpdateMs(dseq, sseq, dc, ms)
+      : encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(ms) * 1_000_000n }));
     if (this.deliveryAcks()) this.propose(encodeAckUpdate({ dseq, sseq }));
   }
   updateAcks(dseq: number, sseq: number): void {
@@ -189,6 +199,7 @@ export class ConsumerGroup implements RetentionMember {
   start(): void {
     const stream = this.sg.stream;
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
+    this.store.setWriteGap?.(STORE_WRITE_GAP_MS);
     // Rebuilt from the group's snapshot and log below; except on the seed of a stream scaled up
     // from R1 (stream-membership.ts): its R1 consumer's state is the state, replicated once it leads.
     const role = prepareSeedRole(this.dir, this.c.id, this.ca, this.sg.seedConsumerStates?.get(this.name));
@@ -272,7 +283,8 @@ export class ConsumerGroup implements RetentionMember {
       if (e.type !== EntryType.Normal) continue;
       bytes += e.data.length;
       try {
-        this.applyOp(Buffer.from(e.data));
+        // A view, not a copy: the op is decoded here and not kept.
+        this.applyOp(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
@@ -282,13 +294,21 @@ export class ConsumerGroup implements RetentionMember {
   }
 
   private applyOp(buf: Buffer): void {
-    const d = decodeConsumerEntry(buf);
-    this.stateCache = undefined;
-    // The leader already applied its own changes to its store when it made them.
+    // The leader already applied its own changes to its store when it made them; of its own ops
+    // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
+    // even decoded (two committed ops per message on the consume path).
     const follower = !this.running;
+    if (!follower && (buf[0] !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
+    this.stateCache = undefined;
+    if (buf[0] === EntryOp.updateDeliveredOp) {
+      const u = decodeDeliveredMs(buf);
+      this.store.updateDelivered(u.dseq, u.sseq, u.dc, u.tsMs);
+      return;
+    }
+    const d = decodeConsumerEntry(buf);
     switch (d.op) {
       case EntryOp.updateDeliveredOp:
-        if (follower) this.store.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts / 1_000_000n));
+        // Decoded above (decodeDeliveredMs).
         break;
       case EntryOp.updateAcksOp:
         if (follower && this.ackPolicy !== 'none') {

@@ -289,6 +289,9 @@ export class FileConsumerStore extends MemConsumerStore {
   /** Latest meta not yet written to the second copy, and the loop writing it. */
   private backupData: Buffer | undefined;
   private backupWriting: Promise<void> | undefined;
+  /** setWriteGap: least time between the starts of two state writes, and when the last one started. */
+  private writeGapMs = 0;
+  private lastWriteAt = 0;
 
   constructor(name: string, cfg: unknown, createdMs: number, private readonly dir: string,
     private readonly syncAlways: boolean, onClose?: (name: string) => void, recovered?: ConsumerState) {
@@ -332,20 +335,33 @@ export class FileConsumerStore extends MemConsumerStore {
     this.writeMeta();
   }
 
+  setWriteGap(ms: number): void {
+    this.writeGapMs = ms;
+  }
+
   protected override changed(): void {
     this.changeGen++;
     this.dirty = true;
     if (this.scheduled || this.writing) return;
+    this.schedule();
+  }
+
+  /** The next write: after this turn, or once the write gap since the last one has passed. */
+  private schedule(): void {
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       this.startWrite();
-    });
+    };
+    const wait = this.writeGapMs > 0 ? this.lastWriteAt + this.writeGapMs - Date.now() : 0;
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait).unref();
   }
 
   private startWrite(): void {
     if (this.writing || !this.dirty) return;
     this.dirty = false;
+    this.lastWriteAt = Date.now();
     const gen = this.changeGen;
     const data = encodeStateFile(this.st);
     this.writing = atomicWrite(path.join(this.dir, STATE_FILE), data, this.syncAlways)
@@ -358,7 +374,9 @@ export class FileConsumerStore extends MemConsumerStore {
       })
       .finally(() => {
         this.writing = undefined;
-        if (this.dirty && !this.closed) this.startWrite();
+        if (!this.dirty || this.closed || this.scheduled) return;
+        if (this.writeGapMs > 0) this.schedule();
+        else this.startWrite();
       });
   }
 

@@ -171,6 +171,12 @@ export interface ConsumerStore {
   updateConfig(cfg: unknown): void;
   /** Binary encoding of state (for replication snapshots). */
   encodedState(): Buffer;
+  /**
+   * File stores: start state writes at most every `ms` (0, the default: as soon as the previous
+   * write finished). For replicated consumers, whose state the raft log and its snapshots hold:
+   * the file copy is rebuilt from them at start, so writing it per change is wasted I/O.
+   */
+  setWriteGap?(ms: number): void;
   /** Flush pending writes (file store) and release resources. */
   stop(): Promise<void>;
   /** Remove the consumer's persisted state. */
