@@ -65,6 +65,14 @@ const T = 'io.nats.jetstream.api.v1.';
 /** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
 const MEMORY_CATCHUP_GIVE_UP_MS = 20_000;
 const MAX_HEADER_BYTES = 65535;
+/**
+ * Fault injection for tests only (read once at start; never set in production): the seed of a
+ * scale-up from R1 waits this long after it became leader before it sends its stream snapshot,
+ * holding open the window in which the new replicas have its first entry but not its data
+ * (test/cluster/js-repl-scale-seed-stream-kill.test.ts). Publishes reaching it meanwhile would be
+ * proposed ahead of the snapshot, so tests publish nothing while it is open.
+ */
+const SEED_SNAPSHOT_DELAY_MS = Math.max(0, Number(process.env.TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS ?? 0) || 0);
 
 function refusalOf(e: unknown): LimitRefusal | undefined {
   if (!isStoreError(e)) return undefined;
@@ -680,12 +688,8 @@ export class StreamGroup {
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
     if (this.scaleUp === 'seed') {
-      // Ahead of any message entry: the new replicas restore this state and catch up from here.
-      try {
-        this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
-      } catch (e) {
-        this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
-      }
+      if (SEED_SNAPSHOT_DELAY_MS > 0) setTimeout(() => this.sendSeedSnapshot(), SEED_SNAPSHOT_DELAY_MS).unref();
+      else this.sendSeedSnapshot();
     }
     if (this.createReply) {
       const reply = this.createReply;
@@ -699,6 +703,16 @@ export class StreamGroup {
     const held = this.held;
     this.held = [];
     for (const [s, r, h, p] of held) this.onPublish(s, r, h, p);
+  }
+
+  /** The seed of a scale-up from R1, leading: its store's state as a snapshot entry, ahead of any message entry. */
+  private sendSeedSnapshot(): void {
+    if (this.stopped || this.scaleUp !== 'seed' || this.node.state !== 'leader') return;
+    try {
+      this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
+    } catch (e) {
+      this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
+    }
   }
 
   private peerStatus(): RaftPeerStatus[] {
