@@ -16,20 +16,20 @@ function entry(peers: string[], preferred?: string, subject = UPDATE) {
   return { sa: { subject, group: { peers, ...(preferred ? { preferred } : {}) } } };
 }
 
-test('scaleUpRole: the holder of a stream grown from one peer seeds; the new peers wait for it', (t) => {
+test('scaleUpRole: the holder of a plain R1 stream scaled up seeds; the new peers wait for it', (t) => {
   const dir = join(tmpDir(t, 'tsnats-role-'), 'S-1');
   const grown = entry(['a', 'b', 'c'], 'a');
-  assert.equal(scaleUpRole('a', grown, dir, LOCAL), 'seed');
-  assert.equal(scaleUpRole('b', grown, dir, undefined), 'join');
-  assert.equal(scaleUpRole('c', grown, dir, undefined), 'join');
+  assert.equal(scaleUpRole('a', grown, dir, LOCAL, true), 'seed');
+  assert.equal(scaleUpRole('b', grown, dir, undefined, true), 'join');
+  assert.equal(scaleUpRole('c', grown, dir, undefined, true), 'join');
 });
 
 test('scaleUpRole: other new replicas of an existing group are plain new replicas; creates and restarts have no part', (t) => {
   const dir = join(tmpDir(t, 'tsnats-role-'), 'S-1');
-  // R3 -> R5 (no preferred peer): the data is in the group's log, which raft protects.
-  assert.equal(scaleUpRole('d', entry(['a', 'b', 'c', 'd', 'e']), dir, undefined), 'new');
-  // A preferred peer no longer in the group seeds nothing.
-  assert.equal(scaleUpRole('d', entry(['b', 'c', 'd'], 'a'), dir, undefined), 'new');
+  // R3 -> R5 (the preferred peer of the create stays): the data is in the group's log, which raft protects.
+  assert.equal(scaleUpRole('d', entry(['a', 'b', 'c', 'd', 'e'], 'a'), dir, undefined), 'new');
+  // A peer added to a raft group left on one server (its data is in that group's log).
+  assert.equal(scaleUpRole('b', entry(['a', 'b']), dir, undefined), 'new');
   assert.equal(scaleUpRole('b', entry(['a', 'b', 'c'], 'a', '$JS.API.STREAM.CREATE.S'), dir, undefined), undefined);
   assert.equal(scaleUpRole('a', entry(['a']), dir, LOCAL), undefined);
   mkdirSync(dir);

@@ -909,8 +909,11 @@ export class StreamGroups {
     return [...this.groups.values()];
   }
 
-  /** An R>1 assignment was applied (or recovered): start the group if this server is a peer. */
-  async assign(entry: StreamEntry): Promise<void> {
+  /**
+   * An R>1 assignment was applied (or recovered): start the group if this server is a peer.
+   * `fromR1`: it replaced a plain R1 stream's assignment (a scale-up from R1, applied live).
+   */
+  async assign(entry: StreamEntry, fromR1 = false): Promise<void> {
     const account = accountOf(entry.sa.client);
     const k = StreamGroups.key(account, entry.sa.stream.name);
     const cur = this.groups.get(k);
@@ -940,7 +943,7 @@ export class StreamGroups {
     }
     const g = new StreamGroup(this.c, entry);
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
-    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local, fromR1);
     if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {

@@ -140,9 +140,10 @@ export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
  * This server's part when it starts a replica of a group it has no directory for, outside a
  * create: 'seed' when it holds the stream locally as the group's preferred (or first) peer (a
  * scale-up from one replica, or peers added back to a stream left on this one server); 'join'
- * when the group names another peer preferred (peer-changes.ts does so only when the group grows
- * from that one peer, which then seeds it); 'new' otherwise. A restart finds 'seed' and 'join'
- * from their markers; undefined for creates and other restarts.
+ * when the assignment replaced a plain R1 stream's (`fromR1`: its data is in the seed's store
+ * alone); 'new' otherwise. A restart finds 'seed' and 'join' from their markers; undefined for
+ * creates and other restarts. (A server that applies the scale-up only while recovering, from
+ * the meta log, is 'new': raft's lost-state mode is then its only guard.)
  *
  * Why a joiner needs more than raft's lost-state mode: the seed's data is in its store, not in
  * any log. Lost-state mode ends with the seed's first entry, which comes before the seed's
@@ -153,14 +154,14 @@ export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
  * covering it), and keeps a durable marker saying so across restarts.
  */
 export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
-  dir: string, local: Stream | undefined): ScaleUpRole {
+  dir: string, local: Stream | undefined, fromR1 = false): ScaleUpRole {
   const g = entry.sa.group;
   if (existsSync(join(dir, SEED_MARKER))) return 'seed';
   if (existsSync(join(dir, AWAITING_MARKER))) return 'join';
   if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
   const first = g.preferred ?? g.peers[0];
   if (local !== undefined && first === selfId) return 'seed';
-  return g.preferred !== undefined && g.preferred !== selfId && g.peers.includes(g.preferred) ? 'join' : 'new';
+  return fromR1 ? 'join' : 'new';
 }
 
 /** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
