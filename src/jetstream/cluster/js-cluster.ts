@@ -429,7 +429,7 @@ export class ClusteredJetStream {
         if (live) void this.enqueue(() => this.localAssignStream(ch.entry, false));
         break;
       case 'stream_updated':
-        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true));
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true, !isReplicated(ch.prev)));
         break;
       case 'stream_removed':
         if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
@@ -513,14 +513,15 @@ export class ClusteredJetStream {
     return out;
   }
 
-  private async localAssignStream(entry: StreamEntry, isUpdate: boolean): Promise<void> {
+  /** `fromR1`: the update replaced a plain (unreplicated) R1 stream's assignment. */
+  private async localAssignStream(entry: StreamEntry, isUpdate: boolean, fromR1 = false): Promise<void> {
     const sa = entry.sa;
     const account = accountOf(sa.client);
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (isReplicated(sa)) {
       // Replicated: the group's first leader answers a create, its current leader an update.
-      await this.streamGroups.assign(entry);
+      await this.streamGroups.assign(entry, fromR1);
       return;
     }
     const sg = this.streamGroups.get(account, name);

@@ -57,7 +57,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
-import { answerUpdate, clearSeedMark, consumerStates, handOver, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
+import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
 
@@ -65,6 +65,14 @@ const T = 'io.nats.jetstream.api.v1.';
 /** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
 const MEMORY_CATCHUP_GIVE_UP_MS = 20_000;
 const MAX_HEADER_BYTES = 65535;
+/**
+ * Fault injection for tests only (read once at start; never set in production): the seed of a
+ * scale-up from R1 waits this long after it became leader before it sends its stream snapshot,
+ * holding open the window in which the new replicas have its first entry but not its data
+ * (test/cluster/js-repl-scale-seed-stream-kill.test.ts). Publishes reaching it meanwhile would be
+ * proposed ahead of the snapshot, so tests publish nothing while it is open.
+ */
+const SEED_SNAPSHOT_DELAY_MS = Math.max(0, Number(process.env.TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS ?? 0) || 0);
 
 function refusalOf(e: unknown): LimitRefusal | undefined {
   if (!isStoreError(e)) return undefined;
@@ -154,6 +162,11 @@ export class StreamGroup {
   scaleUp: ScaleUpRole;
   /** This replica started as the seed of a scale-up from R1 (its consumers keep their state). */
   seeded = false;
+  /**
+   * A new replica of a scale-up from R1 that has not applied a snapshot from a leader: an
+   * observer that vouches for nothing (stream-membership.ts scaleUpRole).
+   */
+  private awaitingSeed = false;
   /** The seed's R1 consumers' states, taken before the group starts (consumer-group.ts seeds from them). */
   seedConsumerStates: Map<string, ConsumerState> | undefined;
 
@@ -190,6 +203,7 @@ export class StreamGroup {
       transport: this.transport,
       managed: true,
       stateLost,
+      observer: this.awaitingSeed,
       segmentMaxBytes: this.snaps.policy.segmentBytes,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
@@ -317,13 +331,18 @@ export class StreamGroup {
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
     // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet); a new
-    // replica starts as one that lost its state, so it cannot lead before the seed did.
+    // replica waits as an observer for the seed's snapshot. Any other new replica starts as one
+    // that lost its state (raft's election rules then keep it from leading with less than the log).
+    let fresh = this.scaleUp === 'new';
     if (this.scaleUp === 'seed') {
       this.seeded = true;
       markSeed(this.dir);
       this.decided = true;
+    } else if (this.scaleUp === 'join') {
+      this.awaitingSeed = true;
+      fresh = markAwaitingSeed(this.dir);
     }
-    this.startNode(this.scaleUp === 'join');
+    this.startNode(fresh);
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snaps.policy.checkMs);
     this.snapTimer.unref();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
@@ -512,6 +531,17 @@ export class StreamGroup {
       this.log('warn', `ignoring unreadable stream snapshot at index ${index}: ${(e as Error).message}`);
       return;
     }
+    // A joiner never installs a snapshot of its own: this one came from a leader, and it is
+    // committed (the seed's data is in a quorum's log now). The catch-up below keeps the replica
+    // an observer until its store holds what the snapshot describes.
+    if (this.awaitingSeed) {
+      this.awaitingSeed = false;
+      clearSeedMark(this.dir, 'join');
+      // Not from inside the node's apply callback.
+      queueMicrotask(() => {
+        if (!this.stopped && !this.catchup && !this.resetting) this.node.setObserver(false);
+      });
+    }
     // A newer snapshot covers whatever an earlier catch-up was fetching and every buffered entry.
     this.catchup?.stop();
     this.catchup = undefined;
@@ -585,7 +615,7 @@ export class StreamGroup {
       }
       this.applyNormal(pending[i]!);
     }
-    if (!this.catchup && !this.stopped) this.node.setObserver(false);
+    if (!this.catchup && !this.stopped && !this.awaitingSeed) this.node.setObserver(false);
   }
 
   /** The leader's store as the catch-up sender reads it. */
@@ -617,6 +647,8 @@ export class StreamGroup {
   async snapshot(force: boolean): Promise<boolean> {
     if (this.stopped || this.catchup || this.resetting || this.snapshotting || !this.node || this.node.state === 'closed') return false;
     if (!this.decided || this.node.applied <= 0 || this.node.applied <= this.node.status().snapshotIndex) return false;
+    // A joiner's empty store is not the stream: a snapshot of it would vouch for it at restart.
+    if (this.awaitingSeed) return false;
     const node = this.node;
     const index = node.applied;
     const bin = this.stream.store.encodedStreamState(this.applier.clfs);
@@ -680,12 +712,8 @@ export class StreamGroup {
     this.c.server.log.info(`JetStream cluster new stream leader for '${this.account} > ${this.name}'`);
     this.sendLeaderElected();
     if (this.scaleUp === 'seed') {
-      // Ahead of any message entry: the new replicas restore this state and catch up from here.
-      try {
-        this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
-      } catch (e) {
-        this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
-      }
+      if (SEED_SNAPSHOT_DELAY_MS > 0) setTimeout(() => this.sendSeedSnapshot(), SEED_SNAPSHOT_DELAY_MS).unref();
+      else this.sendSeedSnapshot();
     }
     if (this.createReply) {
       const reply = this.createReply;
@@ -699,6 +727,16 @@ export class StreamGroup {
     const held = this.held;
     this.held = [];
     for (const [s, r, h, p] of held) this.onPublish(s, r, h, p);
+  }
+
+  /** The seed of a scale-up from R1, leading: its store's state as a snapshot entry, ahead of any message entry. */
+  private sendSeedSnapshot(): void {
+    if (this.stopped || this.scaleUp !== 'seed' || this.node.state !== 'leader') return;
+    try {
+      this.node.sendSnapshot(this.stream.store.encodedStreamState(this.applier.clfs));
+    } catch (e) {
+      this.log('warn', `scale-up snapshot not sent: ${(e as Error).message}`);
+    }
   }
 
   private peerStatus(): RaftPeerStatus[] {
@@ -871,8 +909,11 @@ export class StreamGroups {
     return [...this.groups.values()];
   }
 
-  /** An R>1 assignment was applied (or recovered): start the group if this server is a peer. */
-  async assign(entry: StreamEntry): Promise<void> {
+  /**
+   * An R>1 assignment was applied (or recovered): start the group if this server is a peer.
+   * `fromR1`: it replaced a plain R1 stream's assignment (a scale-up from R1, applied live).
+   */
+  async assign(entry: StreamEntry, fromR1 = false): Promise<void> {
     const account = accountOf(entry.sa.client);
     const k = StreamGroups.key(account, entry.sa.stream.name);
     const cur = this.groups.get(k);
@@ -902,7 +943,7 @@ export class StreamGroups {
     }
     const g = new StreamGroup(this.c, entry);
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
-    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local, fromR1);
     if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {

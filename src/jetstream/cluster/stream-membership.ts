@@ -15,8 +15,9 @@
 //   server the preferred leader): the old server is the seed: its store is the data, it campaigns,
 //   and once it leads it replicates a stream snapshot (EntrySnapshot, as nats-server's
 //   SendSnapshot), from which the new replicas catch up with `$JSC` (stream-catchup.ts). The new
-//   replicas start as raft nodes that lost their state, so none of them can lead with an empty
-//   store before the seed has led.
+//   replicas are raft observers until they applied a snapshot from a leader (scaleUpRole), so
+//   none of them can lead with an empty store, even if the seed dies before its snapshot is
+//   committed; the seed keeps its marker (and so its store) until then.
 
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,22 +126,42 @@ export class GroupMembership {
 
 /** Marks a seed whose snapshot is not in its log yet (a restart then seeds again). */
 const SEED_MARKER = 'scale-up-seed';
+/** Marks a new replica of a group grown from one peer that has not applied a snapshot from a leader yet. */
+const AWAITING_MARKER = 'awaiting-seed';
 
-export type ScaleUpRole = 'seed' | 'join' | undefined;
+/**
+ * 'seed': this server holds the stream's data and seeds the group; 'join': a new replica of a
+ * group grown from one peer, waiting for the seed's data; 'new': any other new replica of an
+ * existing group (its data is in the group's log or snapshot, which raft protects).
+ */
+export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
 
 /**
  * This server's part when it starts a replica of a group it has no directory for, outside a
  * create: 'seed' when it holds the stream locally as the group's preferred (or first) peer (a
- * scale-up from one replica, or peers added back to a stream left on this one server), 'join'
- * otherwise (a new, empty replica of an existing group). Undefined for creates and restarts.
+ * scale-up from one replica, or peers added back to a stream left on this one server); 'join'
+ * when the assignment replaced a plain R1 stream's (`fromR1`: its data is in the seed's store
+ * alone); 'new' otherwise. A restart finds 'seed' and 'join' from their markers; undefined for
+ * creates and other restarts. (A server that applies the scale-up only while recovering, from
+ * the meta log, is 'new': raft's lost-state mode is then its only guard.)
+ *
+ * Why a joiner needs more than raft's lost-state mode: the seed's data is in its store, not in
+ * any log. Lost-state mode ends with the seed's first entry, which comes before the seed's
+ * snapshot entry is committed; were the seed killed then, the new replicas could elect one of
+ * themselves with an empty store, and the seed's acknowledged messages would be overwritten when
+ * it returned. So a joiner is a raft observer (it votes, never campaigns) and vouches for nothing
+ * (no snapshot of its own) until it applied a snapshot from a leader (the seed's, or a later one
+ * covering it), and keeps a durable marker saying so across restarts.
  */
 export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
-  dir: string, local: Stream | undefined): ScaleUpRole {
+  dir: string, local: Stream | undefined, fromR1 = false): ScaleUpRole {
   const g = entry.sa.group;
   if (existsSync(join(dir, SEED_MARKER))) return 'seed';
+  if (existsSync(join(dir, AWAITING_MARKER))) return 'join';
   if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
   const first = g.preferred ?? g.peers[0];
-  return local !== undefined && first === selfId ? 'seed' : 'join';
+  if (local !== undefined && first === selfId) return 'seed';
+  return fromR1 ? 'join' : 'new';
 }
 
 /** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
@@ -163,8 +184,23 @@ export function markSeed(dir: string): void {
   else createDirWithFileSync(dir, SEED_MARKER, text);
 }
 
-export function clearSeedMark(dir: string): void {
-  rmSync(join(dir, SEED_MARKER), { force: true });
+/**
+ * A joiner's marker, written durably before its raft group starts (the group directory is created
+ * with the marker in it). True when it was created now (false: a restart found it).
+ */
+export function markAwaitingSeed(dir: string): boolean {
+  if (existsSync(join(dir, AWAITING_MARKER))) return false;
+  createDirWithFileSync(dir, AWAITING_MARKER, Buffer.from('new replica of a scale-up from R1: waiting for a snapshot from the leader\n'));
+  return true;
+}
+
+/**
+ * A seed's or joiner's part is over. Not fsync'ed: a marker that comes back after a crash only
+ * repeats a step (the seed sends its snapshot again; a joiner waits for the snapshot its own log
+ * or snapshot replays at start).
+ */
+export function clearSeedMark(dir: string, role: 'seed' | 'join' = 'seed'): void {
+  rmSync(join(dir, role === 'seed' ? SEED_MARKER : AWAITING_MARKER), { force: true });
 }
 
 /** nats-server answers a clustered update with the stream leader's info, typed as an update. */
