@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { OperatorModeOptions } from '../config/options.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 import { crypto } from '../core/lazy-modules.js';
+// (jwt-imports.ts imports this module too: only functions are shared, used after loading)
+import { importTokenIssue } from './jwt-imports.js';
 
 /** JetStream limits of an account (-1 = none); jetstream/js-account.ts uses this same type. */
 export interface JsAccountLimits {
@@ -49,6 +51,8 @@ interface AccountBody {
   default_permissions?: { pub?: PermissionBody; sub?: PermissionBody };
   disallow_bearer?: boolean;
   tags?: string[];
+  exports?: unknown[];
+  imports?: unknown[];
   limits?: JsLimitsBody & {
     subs?: number; payload?: number; data?: number; conn?: number; leaf?: number; disallow_bearer?: boolean;
     tiered_limits?: Record<string, JsLimitsBody>;
@@ -77,6 +81,9 @@ export interface JwtAccount {
   maxPayload: number;
   /** JetStream limits, or null when the account has no JetStream */
   jetstream: JsAccountLimits | null;
+  /** the claim's exports and imports as written (read by auth/jwt-imports.ts) */
+  exports: unknown[];
+  imports: unknown[];
 }
 
 /** One set of JetStream limits as nats-server reads it from a JWT (missing numbers are 0). */
@@ -115,6 +122,8 @@ export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount
   const a = c.nats ?? {};
   if (a.type !== 'account') throw new Error('not an account JWT');
   if (!trustedKeys.has(c.iss)) throw new Error('account JWT not signed by a trusted operator');
+  const tokenIssue = importTokenIssue(c.sub, Array.isArray(a.imports) ? a.imports : []);
+  if (tokenIssue !== '') throw new Error(tokenIssue);
   const keys = new Map<string, ScopeBody | null>();
   for (const k of Array.isArray(a.signing_keys) ? a.signing_keys : []) {
     if (typeof k === 'string') keys.set(k, null);
@@ -131,7 +140,18 @@ export function decodeAccount(jwt: string, trustedKeys: Set<string>): JwtAccount
     tags: Array.isArray(a.tags) ? a.tags.filter((x) => typeof x === 'string') : [],
     maxConnections: lim(l.conn), maxLeafnodes: lim(l.leaf), maxSubs: lim(l.subs), maxPayload: lim(l.payload),
     jetstream: jsLimits(a.limits),
+    exports: Array.isArray(a.exports) ? a.exports : [],
+    imports: Array.isArray(a.imports) ? a.imports : [],
   };
+}
+
+/** jwt RevocationList.IsRevoked: revoked when the JWT was issued at or before the key's (or `*`'s) revocation. */
+export function isRevoked(revocations: Record<string, number> | undefined, key: string, iat: number): boolean {
+  if (revocations === undefined) return false;
+  const all = revocations['*'];
+  if (typeof all === 'number' && all >= iat) return true;
+  const t = revocations[key];
+  return typeof t === 'number' && t >= iat;
 }
 
 /** The keys allowed to sign account JWTs (nats-server validateTrustedOperators). */

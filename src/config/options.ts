@@ -64,6 +64,10 @@ export interface ExportEntry {
   accountTokenPosition?: number;
   latency?: { subject: string; sampling: number | 'headers' };
   allowTrace?: boolean;
+  /** operator mode: importers need an activation token signed by this account */
+  tokenReq?: boolean;
+  /** operator mode: revoked activations (importer key -> revoked at, seconds) */
+  revocations?: Record<string, number>;
 }
 
 export interface ImportEntry {
@@ -73,6 +77,8 @@ export interface ImportEntry {
   to?: string;
   share?: boolean;
   allowTrace?: boolean;
+  /** operator mode: listed but no longer authorized (not applied; /accountz shows `invalid`) */
+  invalid?: boolean;
 }
 
 export interface AccountConfig {

@@ -24,6 +24,7 @@ import {
 import { sameSubject } from './subject.js';
 import { SubjectMapping, isSubsetMatch, subjectIntersection } from './imports-subject.js';
 import { encodeName } from '../protocol/names.js';
+import { getHeader, setHeader } from '../protocol/headers.js';
 import type { AccountConfig, ExportEntry } from '../config/options.js';
 import { LatencySampler, type LatencyReporter, type LatencyTrack } from './imports-latency.js';
 
@@ -49,8 +50,15 @@ interface StreamImport {
   toRemote: SubjectMapping;
 }
 
+/** nats-server's ClientInfo of a connection for the Nats-Request-Info header (`detailed`: the
+ *  import shares the requester's details); null when `cid` is not a client connection. */
+export type RequestInfo = (cid: number, detailed: boolean) => Record<string, unknown> | null;
+/** nats-server ClientInfoHdr */
+export const REQUEST_INFO_HDR = 'Nats-Request-Info';
+
 export interface ServiceImport {
   importer: Account;
+  share: boolean;
   exporter: Account;
   local: string;
   remote: string;
@@ -234,6 +242,18 @@ class ResponseRoutes implements MsgSink {
   }
 }
 
+/** `o` with `key` set, placed right after `after` (Go's ClientInfo field order). */
+function insertAfter(o: Record<string, unknown>, after: string, key: string, value: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k === key) continue;
+    out[k] = v;
+    if (k === after) out[key] = value;
+  }
+  if (!(key in out)) out[key] = value;
+  return out;
+}
+
 /** Service imports in flight on the (synchronous) delivery path: a request that comes back to
  *  an import it already went through is a cycle and is dropped, as nats-server does. */
 const inFlight = new Set<ServiceImport>();
@@ -243,21 +263,34 @@ export class AccountImports {
   private readonly clients = new Map<Account, InternalClient>();
   private readonly responses = new Map<Account, ResponseRoutes>();
   private readonly streamImports: StreamImports[] = [];
+  /** the service imports' subscriptions: [client, sid] */
+  private readonly serviceSubs: Array<[InternalClient, number]> = [];
+  private readonly configs = new Map<string, AccountConfig>();
   private latencyReporter: LatencyReporter | null = null;
+  private clientInfo: RequestInfo | null = null;
 
   constructor(private readonly host: ImportsHost) {}
 
-  /** Apply the exports and imports of `accounts` (replacing what was applied before). The
-   *  configuration loader has already rejected unauthorized imports and cycles. */
+  /** Apply the exports and imports of `accounts` (replacing what was applied before; response
+   *  mappings of requests in flight stay). The configuration loader has already rejected
+   *  unauthorized imports and cycles; operator mode marks the ones no longer authorized `invalid`. */
   configure(accounts: readonly AccountConfig[]): void {
-    this.close();
-    const byName = new Map(accounts.map((a) => [a.name, a]));
+    this.detach();
+    this.configs.clear();
+    for (const a of accounts) this.configs.set(a.name, a);
+    const byName = this.configs;
     for (const cfg of accounts) {
       const importer = this.host.lookupAccount(cfg.name);
       if (importer === undefined) continue;
       const streams: StreamImport[] = [];
       for (const imp of cfg.imports) {
         const src = imp.stream ?? imp.service;
+        if (imp.invalid) {
+          // a service import no longer authorized keeps its interest and drops what it gets (a
+          // requester times out, as with nats-server); an invalid stream import shadows nothing
+          if (imp.service) this.serviceSubs.push([this.clientOf(importer), this.clientOf(importer).subscribe(imp.to ?? imp.service.subject, () => {}, undefined, true)]);
+          continue;
+        }
         const exporter = src && this.host.lookupAccount(src.account);
         if (src === undefined || exporter === undefined) continue;
         if (imp.stream) {
@@ -272,19 +305,20 @@ export class AccountImports {
           const exp = findExport(byName.get(src.account), src.subject, 'service');
           const rt = exp?.responseType ?? 'singleton';
           const si: ServiceImport = {
-            importer, exporter, local, remote: src.subject,
+            importer, exporter, share: imp.share === true, local, remote: src.subject,
             toRemote: new SubjectMapping(local, src.subject),
             rt, thresholdMs: exp?.responseThresholdMs ?? DEFAULT_RESPONSE_THRESHOLD_MS,
             latency: exp?.latency && rt === 'singleton'
               ? new LatencySampler(exp.latency, exporter, imp.share === true)
               : null,
           };
-          this.clientOf(importer).subscribe(local, (subject, reply, hdr, payload, origin) => {
+          const c = this.clientOf(importer);
+          this.serviceSubs.push([c, c.subscribe(local, (subject, reply, hdr, payload, origin) => {
             // the publisher's own server moved it into the exporter already (a routed copy is
             // for the importer's subscribers here; nats-server ignores it for the import too)
             if (origin.kind === 'route') return;
             this.request(si, subject, reply, hdr, payload, origin.cid);
-          }, undefined, true);
+          }, undefined, true)]);
         }
       }
       if (streams.length > 0) {
@@ -315,6 +349,29 @@ export class AccountImports {
     this.latencyReporter = r;
   }
 
+  /** Who describes requesters for the Nats-Request-Info header (the monitor layer). */
+  setRequestInfo(fn: RequestInfo | null): void {
+    this.clientInfo = fn;
+  }
+
+  /**
+   * The request's headers with Nats-Request-Info (nats-server processServiceImport): the
+   * requester's account and RTT (its details with `share`). A request that already went through
+   * an import keeps its requester and names the account it is in now as `svc`.
+   */
+  private withRequestInfo(si: ServiceImport, hdr: Buffer | undefined, cid: number): Buffer | undefined {
+    const ci = this.clientInfo?.(cid, si.share) ?? null;
+    if (ci !== null) return setHeader(hdr, REQUEST_INFO_HDR, JSON.stringify(ci));
+    const prev = getHeader(hdr, REQUEST_INFO_HDR);
+    if (prev === undefined) return hdr;
+    try {
+      const info = JSON.parse(prev) as Record<string, unknown>;
+      return setHeader(hdr, REQUEST_INFO_HDR, JSON.stringify(insertAfter(info, 'acc', 'svc', si.importer.name)));
+    } catch {
+      return hdr;
+    }
+  }
+
   reportLatency(track: LatencyTrack, responderCid: number): void {
     this.latencyReporter?.(track, responderCid, Date.now());
   }
@@ -340,7 +397,7 @@ export class AccountImports {
         nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
           : this.responsesOf(si.exporter).add(si.importer, reply, si.rt, si.thresholdMs, track);
       }
-      const n = this.clientOf(si.exporter).publish(si.toRemote.apply(subject), nrr, hdr, payload);
+      const n = this.clientOf(si.exporter).publish(si.toRemote.apply(subject), nrr, this.withRequestInfo(si, hdr, cid), payload);
       // nobody in the exporting account took it: no answer will come
       if (n === 0 && nrr !== '' && nrr !== reply) this.responsesOf(si.exporter).remove(nrr);
     } finally {
@@ -348,10 +405,23 @@ export class AccountImports {
     }
   }
 
-  /** Remove everything applied (reload, shutdown). */
-  close(): void {
+  /** The account configuration applied last for `name` (config or account JWT), for /accountz. */
+  configOf(name: string): AccountConfig | undefined {
+    return this.configs.get(name);
+  }
+
+  /** Remove the applied imports (the response mappings stay). */
+  private detach(): void {
     for (const si of this.streamImports) si.close();
     this.streamImports.length = 0;
+    for (const [c, sid] of this.serviceSubs) c.unsubscribe(sid);
+    this.serviceSubs.length = 0;
+  }
+
+  /** Remove everything applied (shutdown). */
+  close(): void {
+    this.detach();
+    this.configs.clear();
     for (const r of this.responses.values()) r.close();
     this.responses.clear();
     for (const c of this.clients.values()) c.close();

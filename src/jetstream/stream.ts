@@ -12,7 +12,7 @@ import {
   encodeStreamConfig, type StreamConfig, type StreamStateJson, type StreamSourceInfo, type StreamPurgeRequest,
 } from './api/types.js';
 import { goTimeFromNanos } from './api/json.js';
-import { parsePubHeaders, appendHeaders, getHeader, HDR_MSG_ID } from './headers.js';
+import { parsePubHeaders, appendHeaders, getHeader, removeHeader, HDR_MSG_ID } from './headers.js';
 import { SubjectTransform, subjectMatchesFilter, subjectsCollide, subjectIsSubsetMatch } from './subjects.js';
 import type { ConsumerStore, StreamStore, StoreConfig, StoredMsg } from './store/types.js';
 import { isStoreError } from './store/errors.js';
@@ -256,8 +256,9 @@ export class Stream {
    * A message published on one of the stream's subjects. Called synchronously by the
    * internal subscription; `headers`/`payload` may be views into a read buffer.
    */
-  processInbound(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): void {
+  processInbound(subject: string, reply: string, headersIn: Buffer | undefined, payload: Buffer): void {
     if (this.closed) return;
+    const headers = withoutRequestInfo(headersIn);
     // A replicated stream numbers and stores through its Raft group (cluster/stream-group.ts),
     // whose proposal sequencer keeps the duplicate window cluster-wide.
     if (this.replicator) {
@@ -747,4 +748,13 @@ export class Stream {
       this.host.onUsage?.(this.cfg.storage, -held.msgs, -held.bytes);
     }
   }
+}
+
+/** nats-server's Nats-Request-Info header (a request that came through a service import). */
+const REQUEST_INFO_LINE = Buffer.from('\r\nNats-Request-Info:');
+
+/** A request that crossed accounts carries its requester's details: 2.9.10 does not store them. */
+function withoutRequestInfo(headers: Buffer | undefined): Buffer | undefined {
+  if (headers === undefined || headers.indexOf(REQUEST_INFO_LINE) < 0) return headers;
+  return removeHeader(headers, 'Nats-Request-Info');
 }

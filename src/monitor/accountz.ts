@@ -11,7 +11,8 @@ import { sysImportsJson } from './sys-imports.js';
 import { findExport } from '../core/imports.js';
 
 function accountConfig(server: Server, name: string): AccountConfig | undefined {
-  return server.options.accounts.find((a) => a.name === name);
+  // the applied configuration also covers the account JWTs of operator mode
+  return server.imports.configOf(name) ?? server.options.accounts.find((a) => a.name === name);
 }
 
 function jetStreamEnabled(server: Server, name: string): boolean {
@@ -41,9 +42,12 @@ function exportsJson(cfg: AccountConfig | undefined): Record<string, unknown>[] 
   for (const e of [...all.filter((x) => x.service !== undefined), ...all.filter((x) => x.service === undefined)]) {
     const x: Record<string, unknown> = { subject: e.service ?? e.stream, type: e.service !== undefined ? 'service' : 'stream' };
     if (e.service !== undefined) x.response_type = e.responseType === 'stream' ? 'Streamed' : e.responseType === 'chunked' ? 'Chunked' : 'Singleton';
+    if (e.tokenReq) x.token_req = true;
     if (e.latency) x.service_latency = latencyJson(e.latency);
     if (e.accountTokenPosition) x.account_token_position = e.accountTokenPosition;
     if (e.accounts && e.accounts.length > 0) x.approved_accounts = [...e.accounts];
+    const revoked = Object.entries(e.revocations ?? {});
+    if (revoked.length > 0) x.revoked_activations = Object.fromEntries(revoked.map(([k, t]) => [k, goTime(t * 1000)]));
     out.push(x);
   }
   return out;
@@ -57,7 +61,7 @@ function streamImportsJson(cfg: AccountConfig | undefined): Record<string, unkno
     const x: Record<string, unknown> = { subject: i.stream.subject, account: i.stream.account };
     const local = i.prefix ? `${i.prefix.replace(/\.$/, '')}.${i.stream.subject}` : i.to;
     if (local) x.local_subject = local;
-    Object.assign(x, { type: 'stream', invalid: false, share: false, tracking: false });
+    Object.assign(x, { type: 'stream', invalid: i.invalid === true, share: false, tracking: false });
     out.push(x);
   }
   return out;
@@ -70,7 +74,7 @@ function serviceImportsJson(server: Server, cfg: AccountConfig | undefined): Rec
     if (!i.service) continue;
     const x: Record<string, unknown> = {
       subject: i.to || i.service.subject, account: i.service.account, to: i.service.subject, type: 'service',
-      invalid: false, share: i.share === true, tracking: false,
+      invalid: i.invalid === true, share: i.share === true, tracking: false,
     };
     const exp = findExport(accountConfig(server, i.service.account), i.service.subject, 'service');
     if (exp?.latency) x.latency = latencyJson(exp.latency);
@@ -88,7 +92,7 @@ export function accountInfo(server: Server, acc: Account): Record<string, unknow
   };
   if (acc === server.systemAccount) info.is_system = true;
   info.expired = false;
-  info.complete = true;
+  info.complete = server.jwtImports?.complete(acc.name) ?? true;
   info.jetstream_enabled = jetStreamEnabled(server, acc.name);
   info.leafnode_connections = 0;
   info.client_connections = acc.numClients;

@@ -10,7 +10,7 @@ import { clientInfoJson } from './sys-events.js';
 type Json = Record<string, unknown>;
 
 /** nats-server getClientInfo: the account and RTT, and with `detailed` who the client is. */
-function clientInfo(server: Server, cid: number, detailed: boolean): Json {
+export function clientInfo(server: Server, cid: number, detailed: boolean): Json {
   const c = server.clients.get(cid);
   if (c === undefined) return {};
   const rtt = c.rttMs > 0 ? nanos(c.rttMs) : 0;

@@ -23,7 +23,7 @@ import { jetStreamConfigJson, jetStreamStatsJson } from './jsz.js';
 import { StatszHeartbeat } from './statsz-heartbeat.js';
 import { SysClientEvents } from './sys-events.js';
 import { ACCOUNT_SYS_IMPORTS } from './sys-imports.js';
-import { serviceLatencyReporter } from './service-latency.js';
+import { clientInfo, serviceLatencyReporter } from './service-latency.js';
 
 type Json = Record<string, unknown>;
 
@@ -75,6 +75,7 @@ export class SysMonitorServices {
     this.heartbeat.start();
     this.startAccountImports();
     s.imports.setLatencyReporter(serviceLatencyReporter(s));
+    s.imports.setRequestInfo((cid, detailed) => (s.clients.has(cid) ? clientInfo(s, cid, detailed) : null));
     const events = new SysClientEvents(s, () => this.client, () => this.serverInfo());
     this.events = events;
     events.start();
@@ -88,6 +89,7 @@ export class SysMonitorServices {
   stop(): void {
     this.server.accountWatchers.delete(this.onNewAccount);
     this.server.imports.setLatencyReporter(null);
+    this.server.imports.setRequestInfo(null);
     for (const ac of this.accountClients) ac.close();
     this.accountClients = [];
     this.events?.stop();

@@ -74,3 +74,16 @@ export function parseHeaders(hdr: Buffer): ParsedHeaders | null {
   }
   return { status, description, headers };
 }
+
+/**
+ * `hdr` with `key` set to `value` (nats-server client.setHeader): an earlier value of the key
+ * (exact case) is removed and the new one goes last; no block yet starts a "NATS/1.0" one.
+ */
+export function setHeader(hdr: Buffer | undefined, key: string, value: string): Buffer {
+  let head = `${HDR_LINE}\r\n`;
+  if (hdr !== undefined && hdr.length > 0) {
+    const lines = hdr.toString('latin1').split('\r\n');
+    head = lines[0] + '\r\n' + lines.slice(1).filter((l) => l !== '' && !l.startsWith(`${key}:`)).map((l) => `${l}\r\n`).join('');
+  }
+  return Buffer.concat([Buffer.from(`${head}${key}: `, 'latin1'), Buffer.from(value), Buffer.from('\r\n\r\n', 'latin1')]);
+}

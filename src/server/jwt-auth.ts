@@ -9,7 +9,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Options, Permissions } from '../config/options.js';
 import type { AuthResult, ClientAuthenticator, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { compilePermissions, verifyNonce, type AccountDirectory } from './options-auth.js';
-import { JwtAccountResolver, type JwtAccount, type PermissionBody, type UserBody } from '../auth/jwt-accounts.js';
+import { JwtAccountResolver, isRevoked, type JwtAccount, type PermissionBody, type UserBody } from '../auth/jwt-accounts.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 
 /** Texts nats-server sends when credentials run out on a live connection. */
@@ -91,7 +91,7 @@ export function operatorAuthenticator(
       if (!opts.sig) return refuse(conn, 'Signature missing');
       if (!conn.nonce || !verifyNonce(uc.sub, conn.nonce, opts.sig)) return refuse(conn, 'Signature not verified');
     }
-    if (isRevoked(acc, uc.sub, uc.iat)) {
+    if (isRevoked(acc.revocations, uc.sub, uc.iat)) {
       revoked = true;
       return refuse(conn, 'User authentication revoked');
     }
@@ -186,14 +186,6 @@ function permissionsOf(u: UserBody, acc: JwtAccount): Permissions | undefined {
     out.allowResponses = { max: num(src.resp!.max), expiresMs: num(src.resp!.ttl) / 1e6 };
   }
   return out.publish || out.subscribe || out.allowResponses ? out : undefined;
-}
-
-/** jwt RevocationList.IsRevoked: revoked when the user JWT was issued at or before the revocation. */
-function isRevoked(acc: JwtAccount, userKey: string, iat: number): boolean {
-  const all = acc.revocations['*'];
-  if (typeof all === 'number' && all >= iat) return true;
-  const t = acc.revocations[userKey];
-  return typeof t === 'number' && t >= iat;
 }
 
 /** `src` limits: the client address must fall in one of the CIDR blocks. */

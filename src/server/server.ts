@@ -24,6 +24,7 @@ import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.
 import { AcceptQueue } from './accept-queue.js';
 import { writePidFile, PortsFile } from './files.js';
 import { AccountImports } from '../core/imports.js';
+import { watchJwtImports } from '../auth/jwt-imports.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
 
 /** The nats-server version whose client-visible features tsnats has (INFO version). */
@@ -109,6 +110,8 @@ export class Server implements ClientHost, AccountHost {
   readonly accountWatchers = new Set<(acc: Account) => void>();
   /** the configured accounts' exports and imports, applied (src/core/imports.ts) */
   readonly imports = new AccountImports(this);
+  /** operator mode: the account JWTs' exports and imports (src/auth/jwt-imports.ts) */
+  jwtImports: ReturnType<typeof watchJwtImports> | null = null;
 
   private readonly accounts = new Map<string, Account>();
   private readonly infoExtra = new Map<string, unknown>();
@@ -150,6 +153,7 @@ export class Server implements ClientHost, AccountHost {
       // Operator mode always authenticates (JWT users only: no users in the options).
       const auth = operatorAuthenticator(options, this, this.log);
       this.authenticator = auth;
+      this.jwtImports = watchJwtImports(auth.resolver, this);
       if (options.operatorMode.resolver === 'full') this.addSubsystem(new JwtResolverService(auth));
     } else if (extras.configAuth) {
       this.authenticator = authenticatorFromOptions(options, this, (m) => this.log.warn(m));
@@ -474,6 +478,7 @@ export class Server implements ClientHost, AccountHost {
     this.startedSubsystems.length = 0;
     this.acceptQueue.clear();
     for (const c of [...this.clients.values()]) c.close(CloseReason.SERVER_SHUTDOWN, true);
+    this.jwtImports?.stop();
     this.imports.close();
     // Sockets still draining an -ERR are cut so the listener can close.
     for (const s of this.sockets) s.destroy();
