@@ -6,6 +6,7 @@ import type { Server } from '../server/server.js';
 import type { LatencyReporter } from '../core/imports-latency.js';
 import { goJson, goTime, nanos } from './format.js';
 import { clientInfoJson } from './sys-events.js';
+import { decodeJwt } from '../config/jwt-lib.js';
 
 type Json = Record<string, unknown>;
 
@@ -15,10 +16,26 @@ export function clientInfo(server: Server, cid: number, detailed: boolean): Json
   if (c === undefined) return {};
   const rtt = c.rttMs > 0 ? nanos(c.rttMs) : 0;
   if (!detailed) return rtt > 0 ? { acc: c.account.name, rtt } : { acc: c.account.name };
-  const info = clientInfoJson(c, false);
+  const { kind, client_type: clientType, ...info } = clientInfoJson(c, false);
   if (rtt > 0) info.rtt = rtt;
   info.server = server.serverName;
-  return info;
+  Object.assign(info, jwtUserInfo(c.opts.jwt, c.account.name));
+  return { ...info, kind, client_type: clientType };
+}
+
+/** The user JWT fields of ClientInfo (operator mode): the JWT, who signed it (the account, or
+ *  its signing key), the user's name and tags. */
+function jwtUserInfo(jwt: string | undefined, account: string): Json {
+  if (!jwt) return {};
+  try {
+    const uc = decodeJwt<{ issuer_account?: string; tags?: string[] }>(jwt);
+    const out: Json = { jwt, issuer_key: uc.nats?.issuer_account ? uc.iss : account };
+    if (uc.name) out.name_tag = uc.name;
+    if (Array.isArray(uc.nats?.tags) && uc.nats.tags.length > 0) out.tags = uc.nats.tags;
+    return out;
+  } catch {
+    return { jwt };
+  }
 }
 
 export function serviceLatencyReporter(server: Server): LatencyReporter {

@@ -69,7 +69,7 @@ async function flow(spawn: Spawn, dir: string): Promise<Json> {
   const moreImport: Partial<Import> = { name: 'more', subject: 'more.>', account: ep, type: 'stream', local_subject: 'in.more.>' };
   const jImports: Import[] = [
     { name: 'none', subject: 'svc.tok.b', account: ep, type: 'service' },
-    { name: 'pub', subject: 'svc.pub', account: ep, type: 'service' },
+    { name: 'pub', subject: 'svc.pub', account: ep, type: 'service', share: true },
   ] as Import[];
 
   mkdirSync(dir, { recursive: true });
@@ -186,7 +186,8 @@ test('imports and exports in account JWTs: tsnats behaves as nats-server 2.9.10'
   assert.deepEqual(ts.seen, [
     { subject: 'svc.pub', acc: 'I', keys: ['acc'], x: '1' },
     { subject: 'svc.tok.a', acc: 'I', keys: ['acc'], x: '1' },
-    { subject: 'svc.pub', acc: 'J', keys: ['acc'], x: '1' },
+    // share: true (J's import) gives the requester's details
+    { subject: 'svc.pub', acc: 'J', keys: ['acc', 'client_type', 'host', 'id', 'issuer_key', 'jwt', 'kind', 'lang', 'name_tag', 'server', 'start', 'user', 'ver'], x: '1' },
   ]);
   assert.deepEqual(ts.streamBefore, ['e1']);
   assert.deepEqual(ts.storeAck, { stream: 'ST', seq: 1 });
