@@ -16,8 +16,16 @@ export interface LatencyTrack {
   startMs: number;
 }
 
-/** Publishes the metric of a measured request once its answer reached this server. */
-export type LatencyReporter = (track: LatencyTrack, responderCid: number, endMs: number) => void;
+/** Why a measured request got no answer (nats-server's metric status and description):
+ *  400 no reply subject, 503 nobody in the exporter took it, 504 no answer within the threshold. */
+export interface LatencyFailure { status: 400 | 503 | 504; description: string }
+export const BAD_REQUEST: LatencyFailure = { status: 400, description: 'Bad Request' };
+export const SERVICE_UNAVAILABLE: LatencyFailure = { status: 503, description: 'Service Unavailable' };
+export const SERVICE_TIMEOUT: LatencyFailure = { status: 504, description: 'Service Timeout' };
+
+/** Publishes the metric of a measured request once its answer reached this server (responder
+ *  `responderCid`), or once it is known that no answer will come (`failure`). */
+export type LatencyReporter = (track: LatencyTrack, responderCid: number, endMs: number, failure?: LatencyFailure) => void;
 
 /** The header lines of a NATS/1.0 header block, names lower-cased. */
 function headerMap(hdr: Buffer): Map<string, string> {

@@ -26,7 +26,9 @@ import { SubjectMapping, isSubsetMatch, subjectIntersection } from './imports-su
 import { encodeName } from '../protocol/names.js';
 import { getHeader, setHeader } from '../protocol/headers.js';
 import type { AccountConfig, ExportEntry } from '../config/options.js';
-import { LatencySampler, type LatencyReporter, type LatencyTrack } from './imports-latency.js';
+import {
+  BAD_REQUEST, LatencySampler, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, type LatencyFailure, type LatencyReporter, type LatencyTrack,
+} from './imports-latency.js';
 
 /** nats-server DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
 export const DEFAULT_RESPONSE_THRESHOLD_MS = 2 * 60_000;
@@ -170,6 +172,7 @@ class ResponseRoutes implements MsgSink {
   private seq = 0;
   private sub: Subscription | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private timerDue = 0;
 
   constructor(private readonly imports: AccountImports, private readonly owner: Account) {}
 
@@ -180,13 +183,21 @@ class ResponseRoutes implements MsgSink {
       this.owner.addSubscription(this.sub);
     }
     const reply = this.prefix + (++this.seq).toString(36);
-    this.entries.set(reply, { dest, to, rt, thresholdMs, expiresAt: Date.now() + thresholdMs, track });
-    this.timer ??= this.schedule(thresholdMs);
+    const expiresAt = Date.now() + thresholdMs;
+    this.entries.set(reply, { dest, to, rt, thresholdMs, expiresAt, track });
+    // one timer for all: moved earlier when this mapping expires before the one it waits for
+    if (this.timer === null || expiresAt < this.timerDue) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = this.schedule(thresholdMs);
+    }
     return reply;
   }
 
+  /** Drop a mapping whose request nobody took (a measured one reports 503). */
   remove(reply: string): void {
+    const e = this.entries.get(reply);
     this.entries.delete(reply);
+    if (e?.track) this.imports.reportLatency(e.track, 0, SERVICE_UNAVAILABLE);
   }
 
   deliverMsg(_sub: Subscription, msg: InboundMsg): boolean {
@@ -213,6 +224,7 @@ class ResponseRoutes implements MsgSink {
   }
 
   private schedule(ms: number): NodeJS.Timeout {
+    this.timerDue = Date.now() + ms;
     const t = setTimeout(() => this.sweep(), ms);
     t.unref();
     return t;
@@ -223,8 +235,11 @@ class ResponseRoutes implements MsgSink {
     const now = Date.now();
     let next = Infinity;
     for (const [reply, e] of this.entries) {
-      if (e.expiresAt <= now) this.entries.delete(reply);
-      else next = Math.min(next, e.expiresAt);
+      if (e.expiresAt <= now) {
+        this.entries.delete(reply);
+        // a measured request that was never answered
+        if (e.track !== null) this.imports.reportLatency(e.track, 0, SERVICE_TIMEOUT);
+      } else next = Math.min(next, e.expiresAt);
     }
     if (next !== Infinity) this.timer = this.schedule(Math.max(1, next - now));
   }
@@ -372,8 +387,8 @@ export class AccountImports {
     }
   }
 
-  reportLatency(track: LatencyTrack, responderCid: number): void {
-    this.latencyReporter?.(track, responderCid, Date.now());
+  reportLatency(track: LatencyTrack, responderCid: number, failure?: LatencyFailure): void {
+    this.latencyReporter?.(track, responderCid, Date.now(), failure);
   }
 
   /** Publish outside the delivery path (nats-server sends its internal account messages from a queue). */
@@ -392,10 +407,13 @@ export class AccountImports {
     inFlight.add(si);
     try {
       let nrr = '';
+      const track = this.latencyReporter !== null ? si.latency?.sample(hdr, cid) ?? null : null;
       if (reply !== '') {
-        const track = this.latencyReporter !== null ? si.latency?.sample(hdr, cid) ?? null : null;
         nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
           : this.responsesOf(si.exporter).add(si.importer, reply, si.rt, si.thresholdMs, track);
+      } else if (track !== null) {
+        // a measured request that cannot be answered
+        this.reportLatency(track, 0, BAD_REQUEST);
       }
       const n = this.clientOf(si.exporter).publish(si.toRemote.apply(subject), nrr, this.withRequestInfo(si, hdr, cid), payload);
       // nobody in the exporting account took it: no answer will come

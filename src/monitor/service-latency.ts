@@ -39,8 +39,20 @@ function jwtUserInfo(jwt: string | undefined, account: string): Json {
 }
 
 export function serviceLatencyReporter(server: Server): LatencyReporter {
-  return (track, responderCid, endMs) => {
+  return (track, responderCid, endMs, failure) => {
     const requestor = clientInfo(server, track.requestorCid, track.share);
+    if (failure !== undefined) {
+      // no responder: nats-server leaves it out and reports no durations
+      const rtt = typeof requestor.rtt === 'number' ? requestor.rtt : 0;
+      const start = failure.status === 400 ? endMs : track.startMs;
+      const metric: Json = {
+        type: 'io.nats.server.metric.v1.service_latency', id: nuid.next(), timestamp: goTime(endMs),
+        status: failure.status, description: failure.description, requestor,
+        start: goTime(start - rtt / 1e6), service: 0, system: 0, total: 0,
+      };
+      server.imports.publishLater(track.exporter, track.subject, goJson(metric, false));
+      return;
+    }
     const responder = clientInfo(server, responderCid, true);
     const reqRtt = typeof requestor.rtt === 'number' ? requestor.rtt : 0;
     const respRtt = typeof responder.rtt === 'number' ? responder.rtt : 0;

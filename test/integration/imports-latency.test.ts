@@ -1,0 +1,76 @@
+// Service latency metrics of requests that got no answer, side by side with nats-server 2.9.10:
+// 400 (a request without a reply subject), 503 (nobody in the exporting account took it) and
+// 504 (no answer within the export's response threshold).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
+import { startConfigServers, type ConfigServer } from '../helpers/config-servers.js';
+import { natsServerSkip } from '../helpers/nats-server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const CONF = `
+accounts: {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [
+      { service: "none", latency: { sampling: 100, subject: "lat.results" } }
+      { service: "slow", latency: { sampling: 100, subject: "lat.results" }, response_threshold: "200ms" }
+    ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [
+      { service: { account: A, subject: "none" } }
+      { service: { account: A, subject: "slow" } }
+    ]
+  }
+  SYS: { users: [ {user: sys, password: sys} ] }
+}
+system_account: SYS
+`;
+
+type Json = Record<string, unknown>;
+
+async function scenario(s: ConfigServer): Promise<Json> {
+  const [a, b] = await Promise.all(['a', 'b'].map((u) => connect({ servers: s.url, user: u, pass: u })));
+  const conns: NatsConnection[] = [a, b];
+  try {
+    const metrics: Json[] = [];
+    a.subscribe('lat.results', { callback: (_e, m) => { metrics.push(m.json<Json>()); } });
+    // the service that never answers
+    a.subscribe('slow', { callback: () => {} });
+    await a.flush();
+    const summary = (m: Json) => ({
+      status: m.status, description: m.description, keys: Object.keys(m).sort(),
+      requestor: (m.requestor as Json | undefined)?.acc, total: m.total, service: m.service,
+    });
+    const out: Json = {};
+    // a request with no reply subject: 400
+    b.publish('none', 'x');
+    await waitUntil(() => metrics.length >= 1);
+    out.noReply = summary(metrics[0]);
+    // nobody in A subscribes to "none": 503
+    b.publish('none', 'x', { reply: createInbox() });
+    await waitUntil(() => metrics.length >= 2);
+    out.noResponder = summary(metrics[1]);
+    // "slow" is taken but never answered: 504 once the 200ms threshold passed
+    b.publish('slow', 'x', { reply: createInbox() });
+    await waitUntil(() => metrics.length >= 3, 10_000);
+    out.timeout = summary(metrics[2]);
+    return out;
+  } finally {
+    for (const nc of conns) await nc.close();
+  }
+}
+
+test('latency metrics of failed requests: 400, 503 and 504 as nats-server', { skip: natsServerSkip() }, async (t) => {
+  const servers = await startConfigServers(t, CONF);
+  const [ts, ns] = [await scenario(servers[0]), await scenario(servers[1])];
+  assert.deepEqual(ts.noReply, {
+    status: 400, description: 'Bad Request', requestor: 'B', total: 0, service: 0,
+    keys: ['description', 'id', 'requestor', 'service', 'start', 'status', 'system', 'timestamp', 'total', 'type'],
+  });
+  assert.equal((ts.noResponder as Json).status, 503);
+  assert.equal((ts.timeout as Json).status, 504);
+  assert.deepEqual(ts, ns);
+});
