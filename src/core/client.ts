@@ -80,7 +80,7 @@ export interface ClientHost {
   infoJsonFor(client: Client): string;
   /** queue the client for a flush at the end of this event-loop turn */
   scheduleFlush(client: Client): void;
-  /** flush every queued client now (end of a socket read) */
+  /** flush every queued client now (before replaying input held during authentication) */
   flushPending(): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
@@ -317,7 +317,12 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.PROTOCOL_VIOLATION, true);
       return;
     }
-    this.host.flushPending();
+    // No flush here: what this read queued is written by the FlushQueue's setImmediate, after
+    // libuv's poll phase. libuv reads a busy socket up to 32 times per poll event (and TLS and
+    // websocket streams emit several 'data' events per socket read), so flushing per event
+    // cost a write syscall per ~60 1 KiB messages; deferring to the end of the poll phase
+    // makes one write per burst (see BENCHMARKS.md, 2026-12-07 core 1 KiB). A lone request or
+    // PING is still answered in the same event-loop turn.
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
     if (r === ParseResult.SUSPENDED) {
       // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.
