@@ -82,6 +82,9 @@ export interface ClientHost {
   scheduleFlush(client: Client): void;
   /** flush every queued client now (before replaying input held during authentication) */
   flushPending(): void;
+  /** a socket read of `bytes` was parsed: flushes at once only after a long burst of reads
+   *  (otherwise the flush waits for the end of the event-loop turn) */
+  afterRead(bytes: number): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
   /** the client's first CONNECT was accepted (system account connect event) */
@@ -317,12 +320,11 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.PROTOCOL_VIOLATION, true);
       return;
     }
-    // No flush here: what this read queued is written by the FlushQueue's setImmediate, after
-    // libuv's poll phase. libuv reads a busy socket up to 32 times per poll event (and TLS and
-    // websocket streams emit several 'data' events per socket read), so flushing per event
-    // cost a write syscall per ~60 1 KiB messages; deferring to the end of the poll phase
-    // makes one write per burst (see BENCHMARKS.md, 2026-12-07 core 1 KiB). A lone request or
-    // PING is still answered in the same event-loop turn.
+    // Usually no flush here: what this read queued is written at the end of the event-loop
+    // turn with what the next reads of the same poll phase queue (one write per burst instead
+    // of one per 'data' event; see server/flush-queue.ts). A lone request or PING is still
+    // answered in the same turn.
+    this.host.afterRead(buf.length);
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
     if (r === ParseResult.SUSPENDED) {
       // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.

@@ -1,15 +1,21 @@
-// Flushes every connection that queued output once per event-loop turn, in a
-// setImmediate callback: after libuv's poll phase, so everything the socket
-// reads of that phase queued (libuv reads a busy socket up to 32 times per
-// event) goes out in one socket write per connection (writev via cork/uncork
-// when there are several chunks). Flushing after each read instead cost a
-// write syscall per ~60 1 KiB messages. flushNow is for the few places that
-// must write at once.
+// Flushes every connection that queued output. Normally once per event-loop turn,
+// in a setImmediate callback after libuv's poll phase, so what several socket
+// reads queued (libuv reads a busy socket up to 32 times per poll event; TLS and
+// websocket streams emit several 'data' events per socket read) goes out in one
+// socket write per connection (writev via cork/uncork when there are several
+// chunks). Flushing after every read cost a write syscall per ~60 1 KiB messages.
+// A burst is cut short once READ_BUDGET bytes were read since the last flush, so
+// subscribers and PONGs are not held back while megabytes of input are parsed (a
+// publisher pacing itself on PONGs would otherwise stall).
 import type { Client } from '../core/client.js';
+
+/** input bytes read since the last flush after which the end of a read flushes at once */
+const READ_BUDGET = 256 * 1024;
 
 export class FlushQueue {
   private queue: Client[] = [];
   private scheduled = false;
+  private readSinceFlush = 0;
 
   add(client: Client): void {
     this.queue.push(client);
@@ -19,8 +25,15 @@ export class FlushQueue {
     }
   }
 
+  /** A socket read of `bytes` was processed: flush now when the burst has gone on long enough. */
+  afterRead(bytes: number): void {
+    this.readSinceFlush += bytes;
+    if (this.readSinceFlush >= READ_BUDGET) this.flushNow();
+  }
+
   /** Flush everything queued so far (the scheduled callback then finds little or nothing). */
   flushNow(): void {
+    this.readSinceFlush = 0;
     if (this.queue.length === 0) return;
     const q = this.queue;
     this.queue = [];

@@ -338,6 +338,10 @@ export class Server implements ClientHost, AccountHost {
     this.flushQueue.flushNow();
   }
 
+  afterRead(bytes: number): void {
+    this.flushQueue.afterRead(bytes);
+  }
+
   clientClosed(client: Client): void {
     if (this.clients.get(client.cid) !== client) return;
     this.clients.delete(client.cid);
