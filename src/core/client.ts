@@ -82,9 +82,9 @@ export interface ClientHost {
   scheduleFlush(client: Client): void;
   /** flush every queued client now (before replaying input held during authentication) */
   flushPending(): void;
-  /** a socket read of `bytes` was parsed: flushes at once only after a long burst of reads
-   *  (otherwise the flush waits for the end of the event-loop turn) */
-  afterRead(bytes: number): void;
+  /** a socket read of `bytes` from `reader` was parsed: flushes at once only after a long burst
+   *  of reads or when the reader alone has output (otherwise at the end of the event-loop turn) */
+  afterRead(reader: Client, bytes: number): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
   /** the client's first CONNECT was accepted (system account connect event) */
@@ -320,11 +320,10 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.PROTOCOL_VIOLATION, true);
       return;
     }
-    // Usually no flush here: what this read queued is written at the end of the event-loop
-    // turn with what the next reads of the same poll phase queue (one write per burst instead
-    // of one per 'data' event; see server/flush-queue.ts). A lone request or PING is still
-    // answered in the same turn.
-    this.host.afterRead(buf.length);
+    // What this read queued is usually written at the end of the event-loop turn, with what
+    // the next reads of the same poll phase queue (one write per burst instead of one per
+    // 'data' event; see server/flush-queue.ts).
+    this.host.afterRead(this, buf.length);
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
     if (r === ParseResult.SUSPENDED) {
       // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.

@@ -6,7 +6,10 @@
 // chunks). Flushing after every read cost a write syscall per ~60 1 KiB messages.
 // A burst is cut short once READ_BUDGET bytes were read since the last flush, so
 // subscribers and PONGs are not held back while megabytes of input are parsed (a
-// publisher pacing itself on PONGs would otherwise stall).
+// publisher pacing itself on PONGs would otherwise stall). A read whose only output
+// is for the reading connection itself (a PONG or reply to a publisher with no local
+// subscribers) is written at once: there is no other connection's write to share,
+// and waiting slowed publish-only traffic down.
 import type { Client } from '../core/client.js';
 
 /** input bytes read since the last flush after which the end of a read flushes at once */
@@ -25,10 +28,12 @@ export class FlushQueue {
     }
   }
 
-  /** A socket read of `bytes` was processed: flush now when the burst has gone on long enough. */
-  afterRead(bytes: number): void {
+  /** A socket read of `bytes` from `reader` was processed: flush now when the burst has gone on
+   *  long enough, or when only the reader has output waiting. */
+  afterRead(reader: Client, bytes: number): void {
     this.readSinceFlush += bytes;
-    if (this.readSinceFlush >= READ_BUDGET) this.flushNow();
+    const q = this.queue;
+    if (this.readSinceFlush >= READ_BUDGET || (q.length === 1 && q[0] === reader)) this.flushNow();
   }
 
   /** Flush everything queued so far (the scheduled callback then finds little or nothing). */

@@ -338,8 +338,8 @@ export class Server implements ClientHost, AccountHost {
     this.flushQueue.flushNow();
   }
 
-  afterRead(bytes: number): void {
-    this.flushQueue.afterRead(bytes);
+  afterRead(reader: Client, bytes: number): void {
+    this.flushQueue.afterRead(reader, bytes);
   }
 
   clientClosed(client: Client): void {

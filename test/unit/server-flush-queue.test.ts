@@ -1,6 +1,6 @@
 // FlushQueue: output queued by socket reads is written once per event-loop turn, or at once
 // when a burst of reads has gone past the read budget (so PONGs and subscribers are not held
-// back while a long burst is parsed).
+// back while a long burst is parsed) or when only the reading connection has output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlushQueue } from '../../src/server/flush-queue.js';
@@ -38,7 +38,7 @@ test('reads in one event-loop turn share one flush per connection', async () => 
   for (let i = 0; i < 4; i++) {
     a.queueOutput();
     b.queueOutput();
-    q.afterRead(i === 3 ? 64 * 1024 - 1 : 64 * 1024);
+    q.afterRead(a.client, i === 3 ? 64 * 1024 - 1 : 64 * 1024);
   }
   assert.equal(a.flushes(), 0);
   assert.equal(b.flushes(), 0);
@@ -49,16 +49,17 @@ test('reads in one event-loop turn share one flush per connection', async () => 
 
 test('a burst past the read budget is flushed at the end of the read', async () => {
   const q = new FlushQueue();
+  const pub = fakeClient(q);
   const a = fakeClient(q);
   for (let i = 0; i < 4; i++) {
     a.queueOutput();
-    q.afterRead(64 * 1024);
+    q.afterRead(pub.client, 64 * 1024);
   }
   // The fourth read reached 256 KiB: written without waiting for the turn to end.
   assert.equal(a.flushes(), 1);
   // The budget starts again after a flush.
   a.queueOutput();
-  q.afterRead(64 * 1024);
+  q.afterRead(pub.client, 64 * 1024);
   assert.equal(a.flushes(), 1);
   await turn();
   assert.equal(a.flushes(), 2);
@@ -66,14 +67,34 @@ test('a burst past the read budget is flushed at the end of the read', async () 
 
 test('flushNow writes at once and restarts the budget', async () => {
   const q = new FlushQueue();
+  const pub = fakeClient(q);
   const a = fakeClient(q);
   a.queueOutput();
-  q.afterRead(200 * 1024);
+  q.afterRead(pub.client, 200 * 1024);
   q.flushNow();
   assert.equal(a.flushes(), 1);
   a.queueOutput();
-  q.afterRead(100 * 1024);
+  q.afterRead(pub.client, 100 * 1024);
   assert.equal(a.flushes(), 1);
   await turn();
   assert.equal(a.flushes(), 2);
+});
+
+test("a read whose only output is the reader's own is written at once", async () => {
+  const q = new FlushQueue();
+  const pub = fakeClient(q);
+  const sub = fakeClient(q);
+  // A PING with no subscriber output: the PONG goes out at the end of the read.
+  pub.queueOutput();
+  q.afterRead(pub.client, 100);
+  assert.equal(pub.flushes(), 1);
+  // The same read also queued a subscriber's MSG: both wait for the end of the turn.
+  pub.queueOutput();
+  sub.queueOutput();
+  q.afterRead(pub.client, 100);
+  assert.equal(pub.flushes(), 1);
+  assert.equal(sub.flushes(), 0);
+  await turn();
+  assert.equal(pub.flushes(), 2);
+  assert.equal(sub.flushes(), 1);
 });
