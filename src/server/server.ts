@@ -338,8 +338,8 @@ export class Server implements ClientHost, AccountHost {
     this.flushQueue.flushNow();
   }
 
-  afterRead(reader: Client, bytes: number): void {
-    this.flushQueue.afterRead(reader, bytes);
+  afterRead(reader: Client, bytes: number, msgs: number): void {
+    this.flushQueue.afterRead(reader, bytes, msgs);
   }
 
   clientClosed(client: Client): void {

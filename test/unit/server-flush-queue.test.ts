@@ -38,7 +38,7 @@ test('reads in one event-loop turn share one flush per connection', async () => 
   for (let i = 0; i < 4; i++) {
     a.queueOutput();
     b.queueOutput();
-    q.afterRead(a.client, i === 3 ? 64 * 1024 - 1 : 64 * 1024);
+    q.afterRead(a.client, i === 3 ? 64 * 1024 - 1 : 64 * 1024, 60);
   }
   assert.equal(a.flushes(), 0);
   assert.equal(b.flushes(), 0);
@@ -53,15 +53,31 @@ test('a burst past the read budget is flushed at the end of the read', async () 
   const a = fakeClient(q);
   for (let i = 0; i < 4; i++) {
     a.queueOutput();
-    q.afterRead(pub.client, 64 * 1024);
+    q.afterRead(pub.client, 64 * 1024, 60);
   }
   // The fourth read reached 256 KiB: written without waiting for the turn to end.
   assert.equal(a.flushes(), 1);
   // The budget starts again after a flush.
   a.queueOutput();
-  q.afterRead(pub.client, 64 * 1024);
+  q.afterRead(pub.client, 64 * 1024, 60);
   assert.equal(a.flushes(), 1);
   await turn();
+  assert.equal(a.flushes(), 2);
+});
+
+test('a read past the message budget is flushed at the end of the read', () => {
+  const q = new FlushQueue();
+  const pub = fakeClient(q);
+  const a = fakeClient(q);
+  // One 64 KiB read of 16-byte messages holds ~2,600 of them: no reason to hold it back.
+  a.queueOutput();
+  q.afterRead(pub.client, 64 * 1024, 2600);
+  assert.equal(a.flushes(), 1);
+  // Small reads add up to the budget.
+  a.queueOutput();
+  q.afterRead(pub.client, 1000, 1000);
+  assert.equal(a.flushes(), 1);
+  q.afterRead(pub.client, 24, 24);
   assert.equal(a.flushes(), 2);
 });
 
@@ -70,11 +86,11 @@ test('flushNow writes at once and restarts the budget', async () => {
   const pub = fakeClient(q);
   const a = fakeClient(q);
   a.queueOutput();
-  q.afterRead(pub.client, 200 * 1024);
+  q.afterRead(pub.client, 200 * 1024, 60);
   q.flushNow();
   assert.equal(a.flushes(), 1);
   a.queueOutput();
-  q.afterRead(pub.client, 100 * 1024);
+  q.afterRead(pub.client, 100 * 1024, 60);
   assert.equal(a.flushes(), 1);
   await turn();
   assert.equal(a.flushes(), 2);
@@ -86,12 +102,12 @@ test("a read whose only output is the reader's own is written at once", async ()
   const sub = fakeClient(q);
   // A PING with no subscriber output: the PONG goes out at the end of the read.
   pub.queueOutput();
-  q.afterRead(pub.client, 100);
+  q.afterRead(pub.client, 100, 60);
   assert.equal(pub.flushes(), 1);
   // The same read also queued a subscriber's MSG: both wait for the end of the turn.
   pub.queueOutput();
   sub.queueOutput();
-  q.afterRead(pub.client, 100);
+  q.afterRead(pub.client, 100, 60);
   assert.equal(pub.flushes(), 1);
   assert.equal(sub.flushes(), 0);
   await turn();
