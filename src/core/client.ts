@@ -80,8 +80,11 @@ export interface ClientHost {
   infoJsonFor(client: Client): string;
   /** queue the client for a flush at the end of this event-loop turn */
   scheduleFlush(client: Client): void;
-  /** flush every queued client now (end of a socket read) */
+  /** flush every queued client now (before replaying input held during authentication) */
   flushPending(): void;
+  /** a socket read of `bytes` (`msgs` messages) from `reader` was parsed: flushes at once only
+   *  after a long burst or when the reader alone has output (otherwise at the end of the turn) */
+  afterRead(reader: Client, bytes: number, msgs: number): void;
   /** the client finished closing (remove from registries, record it) */
   clientClosed(client: Client): void;
   /** the client's first CONNECT was accepted (system account connect event) */
@@ -308,6 +311,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.heldInput.push(buf);
       return;
     }
+    const msgs0 = this.inMsgs;
     let r: ParseResult;
     try {
       r = this.parser.parse(buf);
@@ -317,7 +321,10 @@ export class Client implements ClientOpHandler, MsgSink {
       this.close(CloseReason.PROTOCOL_VIOLATION, true);
       return;
     }
-    this.host.flushPending();
+    // What this read queued is usually written at the end of the event-loop turn, with what
+    // the next reads of the same poll phase queue (one write per burst instead of one per
+    // 'data' event; see server/flush-queue.ts).
+    this.host.afterRead(this, buf.length, this.inMsgs - msgs0);
     if (r === ParseResult.OK || r === ParseResult.STOPPED) return;
     if (r === ParseResult.SUSPENDED) {
       // The read buffer is copied: what follows the CONNECT is parsed once authentication settles.

@@ -342,6 +342,10 @@ export class Server implements ClientHost, AccountHost {
     this.flushQueue.flushNow();
   }
 
+  afterRead(reader: Client, bytes: number, msgs: number): void {
+    this.flushQueue.afterRead(reader, bytes, msgs);
+  }
+
   clientClosed(client: Client): void {
     if (this.clients.get(client.cid) !== client) return;
     this.clients.delete(client.cid);
