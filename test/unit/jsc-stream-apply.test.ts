@@ -105,6 +105,17 @@ test('stream apply: the captured 2.9.10 proposals give the captured PubAcks', ()
   assert.equal(a.clfs, 2);
 });
 
+test('stream apply: PubAck text stays right when streams and domains alternate (the prefix is reused)', () => {
+  const stored = (seq: number): ApplyResult => ({ kind: 'stored', seq });
+  for (let i = 1; i <= 3; i++) {
+    assert.equal(pubAckFor('A', stored(i)), `{"stream":"A", "seq":${i}}`);
+    assert.equal(pubAckFor('A', stored(i), 'hub'), `{"stream":"A", "domain":"hub", "seq":${i}}`);
+    assert.equal(pubAckFor('B', { kind: 'duplicate', seq: i }), `{"stream":"B", "seq":${i},"duplicate": true}`);
+    assert.equal(pubAckFor('B', stored(i), 'leaf'), `{"stream":"B", "domain":"leaf", "seq":${i}}`);
+    assert.equal(pubAckFor('A', stored(i), ''), `{"stream":"A", "seq":${i}}`);
+  }
+});
+
 test('stream apply: a gap is a mismatch unless the store is empty; skip entries use one sequence', () => {
   const store = new MemApplyStore();
   const a = new StreamApplier(store, { stream: 'S', duplicateWindowNs: WINDOW });

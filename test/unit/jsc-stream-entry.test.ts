@@ -110,6 +110,28 @@ test('stream entry: op 14 only above the threshold and only when smaller', () =>
   assert.equal(encodeStreamMsg(mk(5000, () => 0x61), { threshold: 4096 })[0], EntryOp.compressedStreamMsgOp);
 });
 
+test('stream entry: the apply decode (withReply false) reads every field but the reply, plain and op 14', () => {
+  for (const name of VECTORS) {
+    const { data } = entryOf(name);
+    const full = decodeStreamMsg(data);
+    const g = decodeStreamGroupEntry(data, false);
+    assert.ok(g.op === EntryOp.streamMsgOp);
+    assert.deepEqual(g.msg, { ...full, reply: '' }, name);
+  }
+  const big = { lseq: 7, ts: 5n, subject: 'big', reply: '_INBOX.y', hdr: null, msg: Buffer.alloc(COMPRESS_THRESHOLD + 1, 0x62) };
+  const c = encodeStreamMsg(big);
+  assert.equal(c[0], EntryOp.compressedStreamMsgOp);
+  const g = decodeStreamGroupEntry(c, false);
+  assert.ok(g.op === EntryOp.compressedStreamMsgOp);
+  assert.equal(g.msg.reply, '');
+  assert.equal(g.msg.subject, 'big');
+  assert.deepEqual(g.msg.msg, big.msg);
+  // The default still decodes the reply (catch-up, tests, tools).
+  const withReply = decodeStreamGroupEntry(c);
+  assert.ok(withReply.op === EntryOp.compressedStreamMsgOp);
+  assert.equal(withReply.msg.reply, '_INBOX.y');
+});
+
 test('stream entry: skip entries', () => {
   const s = encodeSkipEntry(9);
   assert.equal(s.length, 27);

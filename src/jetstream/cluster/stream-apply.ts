@@ -203,17 +203,28 @@ export class StreamApplier {
  * with those spaces); error acks are a marshalled JSPubAckResponse (error, stream, seq, domain).
  */
 export function pubAckFor(stream: string, r: ApplyResult, domain?: string): string | undefined {
-  const name = goJson(stream);
-  const prefix = domain ? `{"stream":${name}, "domain":${goJson(domain)}, "seq":` : `{"stream":${name}, "seq":`;
   switch (r.kind) {
-    case 'stored': return `${prefix}${r.seq}}`;
-    case 'duplicate': return `${prefix}${r.seq},"duplicate": true}`;
+    case 'stored': return `${pubAckPrefix(stream, domain)}${r.seq}}`;
+    case 'duplicate': return `${pubAckPrefix(stream, domain)}${r.seq},"duplicate": true}`;
     case 'rejected': {
       const dom = domain ? `,"domain":${goJson(domain)}` : '';
-      return `{"error":${goJson(r.error.toJSON())},"stream":${name},"seq":0${dom}}`;
+      return `{"error":${goJson(r.error.toJSON())},"stream":${goJson(stream)},"seq":0${dom}}`;
     }
     default: return undefined;
   }
+}
+
+/** The last success-ack prefix built: a PubAck per replicated message need not re-escape the
+ *  same stream and domain names each time (several streams just rebuild it when they alternate). */
+let lastPrefix = { stream: '', domain: undefined as string | undefined, text: '' };
+
+function pubAckPrefix(stream: string, domain: string | undefined): string {
+  const l = lastPrefix;
+  if (l.stream === stream && l.domain === domain && l.text !== '') return l.text;
+  const name = goJson(stream);
+  const text = domain ? `{"stream":${name}, "domain":${goJson(domain)}, "seq":` : `{"stream":${name}, "seq":`;
+  lastPrefix = { stream, domain, text };
+  return text;
 }
 
 // ---- leader side ----

@@ -14,6 +14,7 @@
 
 import { EntryOp } from './ops.js';
 import { decodeName, nameByteLength, writeNameSized } from '../../protocol/names.js';
+import { readI64LE, writeI64LE } from '../../protocol/int64.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
 import { goJson } from '../api/json.js';
 import { putUvarint, uvarintLen } from '../store/varint.js';
@@ -79,6 +80,10 @@ export function isSourced(m: StreamMsgEntry): boolean {
 }
 
 
+// Module constants: BigInt shifts in the per-message range check would allocate every call.
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
 function checkSeq(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new StreamEntryError('range', `${what} ${v} is not a sequence`);
 }
@@ -92,7 +97,7 @@ function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: 
   // lseq is a safe integer (checked): two u32 halves avoid a BigInt per message.
   out.writeUInt32LE(m.lseq % 0x100000000, off);
   out.writeUInt32LE(Math.floor(m.lseq / 0x100000000), off + 4);
-  out.writeBigInt64LE(m.ts, off + 8);
+  writeI64LE(out, off + 8, m.ts);
   off += 16;
   out.writeUInt16LE(sl, off);
   off += 2;
@@ -126,7 +131,7 @@ export interface EncodeStreamMsgOptions {
  */
 export function encodeStreamMsg(m: StreamMsgEntry, opts: EncodeStreamMsgOptions = {}): Buffer {
   checkSeq(m.lseq, 'lseq');
-  if (m.ts < -(1n << 63n) || m.ts >= 1n << 63n) throw new StreamEntryError('range', 'timestamp outside int64');
+  if (m.ts < INT64_MIN || m.ts > INT64_MAX) throw new StreamEntryError('range', 'timestamp outside int64');
   if (m.flags !== undefined) checkSeq(m.flags, 'flags');
   // Subjects and replies may hold escaped invalid UTF-8 bytes (names.ts): size and write them as sent.
   const sl = nameByteLength(m.subject);
@@ -159,14 +164,23 @@ export function encodeSkipEntry(lseq: number): Buffer {
   return encodeStreamMsg({ lseq, ts: 0n, subject: '', reply: '', hdr: null, msg: null }, { allowCompress: false });
 }
 
-/** Decode the body after the op byte of op 4 (or the decompressed body of op 14). */
-export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedStreamMsg {
+/** A Buffer over the same bytes (no copy) for raft entry data typed as Uint8Array. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Decode the body after the op byte of op 4 (or the decompressed body of op 14). `withReply`
+ * false leaves `reply` empty: the apply path never reads it (the leader keeps each proposal's
+ * reply itself), and turning it into a string was a measurable part of every replica's apply.
+ */
+export function decodeStreamMsgBody(body: Buffer, compressed = false, withReply = true): DecodedStreamMsg {
   if (body.length < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${body.length} bytes`);
   const lo = body.readUInt32LE(0);
   const hi = body.readUInt32LE(4);
   if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${body.readBigUInt64LE(0)} beyond 2^53`);
   const lseq = hi * 0x100000000 + lo;
-  const ts = body.readBigInt64LE(8);
+  const ts = readI64LE(body, 8);
   let off = 16;
   const need = (n: number, what: string): void => {
     if (body.length - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off}`);
@@ -180,7 +194,7 @@ export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedSt
   const rl = body.readUInt16LE(off);
   off += 2;
   need(rl, 'reply');
-  const reply = rl ? decodeName(body, off, off + rl) : '';
+  const reply = rl && withReply ? decodeName(body, off, off + rl) : '';
   off += rl;
   need(2, 'header length');
   const hl = body.readUInt16LE(off);
@@ -216,10 +230,10 @@ export function decodeStreamMsgBody(body: Buffer, compressed = false): DecodedSt
 }
 
 /** Decode an op 4 or op 14 entry (op byte first). */
-export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY): DecodedStreamMsg {
+export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY, withReply = true): DecodedStreamMsg {
   if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
   const op = entry[0];
-  if (op === EntryOp.streamMsgOp) return decodeStreamMsgBody(entry.subarray(1));
+  if (op === EntryOp.streamMsgOp) return decodeStreamMsgBody(entry.subarray(1), false, withReply);
   if (op === EntryOp.compressedStreamMsgOp) {
     let body: Buffer;
     try {
@@ -228,7 +242,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
       if (err instanceof S2Error) throw new StreamEntryError('compressed', err.message);
       throw err;
     }
-    return decodeStreamMsgBody(body, true);
+    return decodeStreamMsgBody(body, true, withReply);
   }
   throw new StreamEntryError('bad_op', `op ${op} is not a stream message`);
 }
@@ -395,13 +409,16 @@ export type StreamGroupEntry =
   | { op: typeof EntryOp.deleteMsgOp; del: StreamMsgDelete }
   | { op: typeof EntryOp.deleteRangeOp; range: DeleteRange };
 
-/** Decode any stream-group EntryNormal payload; unknown ops throw StreamEntryError('bad_op'). */
-export function decodeStreamGroupEntry(entry: Buffer): StreamGroupEntry {
+/**
+ * Decode any stream-group EntryNormal payload; unknown ops throw StreamEntryError('bad_op').
+ * `withReply` false: a message entry's reply is left empty (see decodeStreamMsgBody).
+ */
+export function decodeStreamGroupEntry(entry: Buffer, withReply = true): StreamGroupEntry {
   if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
   switch (entry[0]) {
     case EntryOp.streamMsgOp:
     case EntryOp.compressedStreamMsgOp:
-      return { op: entry[0], msg: decodeStreamMsg(entry) } as StreamGroupEntry;
+      return { op: entry[0], msg: decodeStreamMsg(entry, MAX_DECOMPRESSED_BODY, withReply) } as StreamGroupEntry;
     case EntryOp.purgeStreamOp:
       return { op: EntryOp.purgeStreamOp, purge: decodePurge(entry) };
     case EntryOp.deleteMsgOp:

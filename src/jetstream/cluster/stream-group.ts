@@ -48,7 +48,7 @@ import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
-import { decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
+import { asBuffer, decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
@@ -117,6 +117,8 @@ export class StreamGroup {
   /** The client's create request is answered by the first leader (once). */
   private createReply: string;
   private lastTs = 0n;
+  private tsMs = -1;
+  private tsMsNs = 0n;
   stopped = false;
   private wasLeader = false;
   private readonly startedMs = Date.now();
@@ -348,7 +350,13 @@ export class StreamGroup {
   // ------------------------------------------------------------------ publish path
 
   private nextTs(): bigint {
-    let ts = BigInt(Date.now()) * 1_000_000n;
+    // The ns value of the current millisecond is converted once per millisecond, not per message.
+    const ms = Date.now();
+    if (ms !== this.tsMs) {
+      this.tsMs = ms;
+      this.tsMsNs = BigInt(ms) * 1_000_000n;
+    }
+    let ts = this.tsMsNs;
     if (ts <= this.lastTs) ts = this.lastTs + 1n;
     this.lastTs = ts;
     return ts;
@@ -364,23 +372,21 @@ export class StreamGroup {
     }
     const cfg = this.stream.config;
     const respond = reply !== '' && cfg.no_ack !== true;
-    const fail = (err: ReturnType<typeof jsErr>): void => {
-      if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
-    };
-    if (cfg.sealed) return fail(jsErr('StreamSealed'));
+    if (cfg.sealed) return this.rejectPublish(respond, reply, jsErr('StreamSealed'));
     const hdrLen = headers?.length ?? 0;
-    if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return fail(jsErr('StreamMessageExceedsMaximum'));
-    if (hdrLen > MAX_HEADER_BYTES) return fail(jsErr('StreamHeaderExceedsMaximum'));
+    if (cfg.max_msg_size >= 0 && (hdrLen > cfg.max_msg_size || payload.length > cfg.max_msg_size - hdrLen)) return this.rejectPublish(respond, reply, jsErr('StreamMessageExceedsMaximum'));
+    if (hdrLen > MAX_HEADER_BYTES) return this.rejectPublish(respond, reply, jsErr('StreamHeaderExceedsMaximum'));
     if (hdrLen > 0) {
       const h = parsePubHeaders(headers!);
       if (h?.rollup !== undefined) {
-        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(jsErrText('StreamRollupFailed', 'rollup not permitted'));
-        if (h.rollup !== 'sub' && h.rollup !== 'all') return fail(jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return this.rejectPublish(respond, reply, jsErrText('StreamRollupFailed', 'rollup not permitted'));
+        if (h.rollup !== 'sub' && h.rollup !== 'all') return this.rejectPublish(respond, reply, jsErrText('StreamRollupFailed', `rollup value invalid: ${JSON.stringify(h.rollup)}`));
       }
-      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return fail(jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
+      if (h?.expectedLastSubjSeqSubject !== undefined && h.expectedLastSubjSeq === undefined) return this.rejectPublish(respond, reply, jsErr('StreamExpectedLastSeqPerSubjectInvalid'));
     }
-    const d = this.sequencer.propose(subject, reply, headers && headers.length ? Buffer.from(headers) : null,
-      payload.length ? Buffer.from(payload) : null, this.nextTs(), true);
+    // Views are enough: the sequencer keeps neither, and the entry it encodes is a copy.
+    const d = this.sequencer.propose(subject, reply, headers && headers.length ? headers : null,
+      payload.length ? payload : null, this.nextTs(), true);
     if (d.kind === 'answer') {
       const body = pubAckFor(this.name, d.result, this.c.js.domain);
       if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
@@ -395,6 +401,11 @@ export class StreamGroup {
       this.sequencer.reset();
       if (!(e instanceof RaftError)) throw e;
     }
+  }
+
+  /** A publish refused before proposing (a method, not a closure allocated for every publish). */
+  private rejectPublish(respond: boolean, reply: string, err: ReturnType<typeof jsErr>): void {
+    if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
   }
 
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
@@ -428,7 +439,8 @@ export class StreamGroup {
     {
       let d;
       try {
-        d = decodeStreamGroupEntry(Buffer.from(data));
+        // A view, not a copy: what the store and the dedupe map keep they copy or turn into strings.
+        d = decodeStreamGroupEntry(asBuffer(data), false);
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
         return;
