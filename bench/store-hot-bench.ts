@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createFileStore, type StreamStore } from '../src/jetstream/store/index.js';
-import { encodeMsg, msgRecordLen, parseRecord, RecordView } from '../src/jetstream/store/record.js';
+import { BlockMeta } from '../src/jetstream/store/block-meta.js';
+import { MsgIndex, type Chunk } from '../src/jetstream/store/msg-index.js';
+import { encodeMsg, msgRecordLen, parseRecord, RecordView, REC_MSG } from '../src/jetstream/store/record.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -59,6 +61,37 @@ function fastStateReads(s: StreamStore, n: number): void {
   if (sum === 0) throw new Error('empty store');
 }
 
+/** What a block seal does per live message: walk the index over the block's range and add each
+ *  message to a BlockMeta. `perMsg` walks with nextLive + lookup per message (the walk before
+ *  visitLive); the other one visits the columns in one pass, 8192 per slice like the file store. */
+function sealWalk(ix: MsgIndex, n: number, perMsg: boolean): void {
+  const m = new BlockMeta(Math.max(16, n));
+  const add = (c: Chunk, i: number, s: number): void => {
+    m.add(REC_MSG, s, c.ts[i]!, 0, c.loc[i]!, c.rlen[i]!, c.size[i]!, ix.subjectById(c.subj[i]!)!.subject);
+  };
+  if (perMsg) {
+    for (let s = ix.nextLive(1); s !== 0 && s <= n; s = ix.nextLive(s + 1)) {
+      const c = ix.lookup(s);
+      if (c !== undefined) add(c, ix.slot, s);
+    }
+  } else {
+    for (let from = 1; from !== 0; ) from = ix.visitLive(from, n, 8192, add);
+  }
+  if (m.n !== n) throw new Error(`walked ${m.n} of ${n}`);
+}
+
+function indexOf(n: number): MsgIndex {
+  const ix = new MsgIndex('file', 1);
+  let ts = BigInt(Date.now()) * 1_000_000n;
+  for (let s = 1; s <= n; s++) {
+    const c = ix.add(s, subjects[s % subjects.length]!, ts, 170);
+    c.loc[ix.slot] = s * 170;
+    c.rlen[ix.slot] = 170;
+    ts += 1000n;
+  }
+  return ix;
+}
+
 /** storeRawMsg like a replica's apply (leader's seq and ts), 1000 per event-loop turn, then stop
  *  (which waits for the seal of every full block and the index it writes). Small blocks so that
  *  many seals fall inside the run. */
@@ -86,6 +119,14 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const dir = path.join(root, `r${r}`);
       const rec = cpuPerOp(COUNT, recordRoundTrip);
+      const ix = indexOf(COUNT);
+      const walkOld = cpuPerOp(COUNT, (n) => sealWalk(ix, n, true));
+      const walkNew = cpuPerOp(COUNT, (n) => sealWalk(ix, n, false));
+      // The block's chunks packed while it filled (idle > 2 s): the walk plus the sweep that packs
+      // again whatever the walk left unpacked.
+      ix.packAll();
+      const packedOld = cpuPerOp(COUNT, (n) => { sealWalk(ix, n, true); ix.packAll(); });
+      const packedNew = cpuPerOp(COUNT, (n) => { sealWalk(ix, n, false); ix.packAll(); });
       const append = await fileAppend(dir, COUNT);
       const s = createFileStore({ name: 'H', storage: 'file' }, { dir, sync: { intervalMs: 120_000 } });
       const acc = cpuPerOp(COUNT, (n) => stateReads(s, n));
@@ -93,7 +134,9 @@ async function main(): Promise<void> {
       await s.stop();
       fs.rmSync(dir, { recursive: true, force: true });
       console.log(`round ${r}: record encode+parse ${rec.toFixed(0)} ns; file storeRawMsg (1 MiB blocks, seals incl.) ${(append / 1000).toFixed(2)} us/msg; ` +
-        `3 state reads: accessors ${acc.toFixed(0)} ns, fastState() ${full.toFixed(0)} ns`);
+        `3 state reads: accessors ${acc.toFixed(0)} ns, fastState() ${full.toFixed(0)} ns; ` +
+        `seal index walk: nextLive+lookup ${walkOld.toFixed(0)} ns, visitLive ${walkNew.toFixed(0)} ns; ` +
+        `packed chunks: ${packedOld.toFixed(0)} ns, ${packedNew.toFixed(0)} ns`);
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
