@@ -35,6 +35,7 @@ function propose(): void {
   let lastSeq = 0;
   const store: ApplyStore = {
     state: () => ({ msgs: lastSeq, firstSeq: 1, lastSeq }),
+    lastSeq: () => lastSeq,
     storeRaw: () => { lastSeq++; return undefined; },
     skipMsg: () => undefined,
     compact: () => undefined,

@@ -174,7 +174,7 @@ export class DirectGetResponder {
       if (sentBytes >= maxBytes) break;
     }
     if (isBatch) {
-      if (store.fastState().lastSeq > validThrough) np = store.numPending(seq, next, false).total;
+      if (store.lastSeq > validThrough) np = store.numPending(seq, next, false).total;
       this.publish(reply, '', statusHeader(204, 'EOB', [['Nats-Num-Pending', String(np)], ['Nats-Last-Sequence', String(lastSeq)]]), EMPTY);
     }
   }
@@ -184,10 +184,10 @@ export class DirectGetResponder {
     let upTo = req.up_to_seq ?? 0;
     if (req.up_to_time) {
       upTo = store.getSeqFromTime(parseGoTime(req.up_to_time));
-      if (upTo <= store.fastState().firstSeq) return this.publish(reply, '', status(404, 'No Results'), EMPTY);
+      if (upTo <= store.firstSeq) return this.publish(reply, '', status(404, 'No Results'), EMPTY);
       upTo--;
     }
-    if (upTo === 0) upTo = Math.min(store.fastState().lastSeq, this.stream.visibility.seq);
+    if (upTo === 0) upTo = Math.min(store.lastSeq, this.stream.visibility.seq);
     let seqs: number[];
     try {
       seqs = store.multiLastSeqs(req.multi_last!, upTo, MAX_MULTI_RESULTS);

@@ -117,7 +117,7 @@ class SourceFollower {
       if (m !== undefined && m.seq > visible) m = undefined;
       if (!m) {
         // Nothing more stored; for mirrors advance over trailing deletes so lag is right.
-        const last = Math.min(store.fastState().lastSeq, visible);
+        const last = Math.min(store.lastSeq, visible);
         if (this.isMirror && last > this.lastOriginSeq) this.skipTo(last);
         return;
       }

@@ -320,7 +320,7 @@ export class Stream {
           throw jsErr('StreamExpectedLastSeqPerSubjectInvalid');
         }
         if (h.expectedLastSeq !== undefined) {
-          const last = this.store.fastState().lastSeq;
+          const last = this.store.lastSeq;
           if (h.expectedLastSeq !== last) throw jsErr('StreamWrongLastSequence', { seq: last });
         }
         if (h.msgId !== undefined) {
@@ -404,7 +404,7 @@ export class Stream {
    * Gaps before `seq` are skipped. No publish checks, no PubAck.
    */
   storeRaw(subject: string, headers: Buffer | undefined, payload: Buffer, seq: number, tsNs: bigint): void {
-    const last = this.store.fastState().lastSeq;
+    const last = this.store.lastSeq;
     if (seq <= last) return;
     if (seq > last + 1) this.store.skipMsgs(last + 1, seq - last - 1);
     this.store.storeRawMsg(subject, headers, payload, seq, tsNs);

@@ -36,6 +36,9 @@ class MemApplyStore implements ApplyStore {
   state() {
     return { msgs: this.msgs.size, firstSeq: this.first, lastSeq: this.last };
   }
+  lastSeq(): number {
+    return this.last;
+  }
   storeRaw(subject: string, hdr: Buffer | null, msg: Buffer | null, seq: number, ts: bigint): LimitRefusal | undefined {
     if (seq !== this.last + 1) throw new Error(`store out of order: ${seq} after ${this.last}`);
     if (this.msgs.size >= this.maxMsgs) return 'max_msgs';

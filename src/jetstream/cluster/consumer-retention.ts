@@ -58,8 +58,7 @@ export function removeIfDone(stream: Stream, acker: RetentionMember, filters: Fi
   seq: number, subjectIn?: string): boolean {
   const retention = stream.config.retention;
   if (retention === 'limits' || stream.isClosed) return false;
-  const st = stream.store.fastState();
-  if (seq < st.firstSeq || seq > st.lastSeq) return false;
+  if (seq < stream.store.firstSeq || seq > stream.store.lastSeq) return false;
   const subject = subjectIn ?? stream.store.subjectForSeq(seq);
   if (subject === undefined) return false;
   if (!filters.matches(subject)) return false;

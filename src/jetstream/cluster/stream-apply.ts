@@ -29,6 +29,8 @@ export type LimitRefusal = 'max_msgs' | 'max_bytes' | 'max_msgs_per_subject' | '
 /** The part of a stream store the apply path needs. */
 export interface ApplyStore {
   state(): { msgs: number; firstSeq: number; lastSeq: number };
+  /** state().lastSeq without building the object (read for every entry proposed and applied). */
+  lastSeq(): number;
   /** Store at exactly `seq` (= lastSeq + 1) with the leader's timestamp. Returns a refusal for
    *  limits (discard new); any thrown error is fatal for the stream. */
   storeRaw(subject: string, hdr: Buffer | null, msg: Buffer | null, seq: number, tsNs: bigint): LimitRefusal | undefined;
@@ -85,7 +87,7 @@ export class StreamApplier {
 
   /** The lseq the next entry must carry. */
   expectedLseq(): number {
-    return this.store.state().lastSeq + this.clfs;
+    return this.store.lastSeq() + this.clfs;
   }
 
   /** Known msg id still inside the window as of `tsNs` (the deciding entry's timestamp). */
@@ -120,14 +122,14 @@ export class StreamApplier {
   }
 
   apply(e: StreamMsgEntry): ApplyResult {
-    let { lastSeq } = this.store.state();
+    let lastSeq = this.store.lastSeq();
     // Already have it: replayed from the log after a restart or a snapshot.
     if (e.lseq < lastSeq + this.clfs) return { kind: 'replayed' };
     if (e.lseq > lastSeq + this.clfs) {
       // An empty replica (e.g. installed a snapshot of a purged stream) can move forward.
       if (this.store.state().msgs === 0) {
         this.store.compact(e.lseq + 1 - this.clfs);
-        lastSeq = this.store.state().lastSeq;
+        lastSeq = this.store.lastSeq();
         if (e.lseq !== lastSeq + this.clfs) throw new ApplyMismatchError(e.lseq, lastSeq + this.clfs);
       } else {
         throw new ApplyMismatchError(e.lseq, lastSeq + this.clfs);
@@ -292,7 +294,7 @@ export class ProposalSequencer {
     if (h && this.pending.size === 0 && this.clseq === base) {
       // Nothing of ours is in flight and everything before is applied: the store is what
       // apply will see, so failing checks can be answered without using a sequence.
-      const lastSeq = a.store.state().lastSeq;
+      const lastSeq = a.store.lastSeq();
       if (h.expectedStream !== undefined && h.expectedStream !== a.opts.stream) {
         return { kind: 'answer', result: { kind: 'rejected', error: jsErr('StreamNotMatch') } };
       }
@@ -369,8 +371,10 @@ export function applyStoreFor(store: StreamStore): ApplyStore {
   const empty = Buffer.alloc(0);
   return {
     state() {
-      const s = store.fastState();
-      return { msgs: s.msgs, firstSeq: s.firstSeq, lastSeq: s.lastSeq };
+      return { msgs: store.msgs, firstSeq: store.firstSeq, lastSeq: store.lastSeq };
+    },
+    lastSeq() {
+      return store.lastSeq;
     },
     storeRaw(subject, hdr, msg, seq, tsNs) {
       try {
@@ -387,7 +391,7 @@ export function applyStoreFor(store: StreamStore): ApplyStore {
     },
     compact(nextSeq) {
       // Only called on an empty store: move it so that nextSeq is the next sequence.
-      const last = store.fastState().lastSeq;
+      const last = store.lastSeq;
       if (nextSeq - 1 > last) store.skipMsgs(last + 1, nextSeq - 1 - last);
       store.compact(nextSeq);
     },

@@ -300,10 +300,8 @@ export class StreamGroup {
     };
     const dupNs = BigInt(stream.config.duplicate_window);
     const store: ApplyStore = {
-      state: () => {
-        const st = stream.store.fastState();
-        return { msgs: st.msgs, firstSeq: st.firstSeq, lastSeq: st.lastSeq };
-      },
+      state: () => ({ msgs: stream.store.msgs, firstSeq: stream.store.firstSeq, lastSeq: stream.store.lastSeq }),
+      lastSeq: () => stream.store.lastSeq,
       storeRaw: (subject, hdr, msg, seq, tsNs) => {
         try {
           stream.storeRaw(subject, hdr ?? undefined, msg ?? Buffer.alloc(0), seq, tsNs);

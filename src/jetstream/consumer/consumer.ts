@@ -522,7 +522,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
     if (msg !== undefined && msg.seq > visible) return undefined;
     if (msg === undefined) {
       // End of stream: skip ahead past non-matching messages.
-      const last = Math.min(store.fastState().lastSeq, visible);
+      const last = Math.min(store.lastSeq, visible);
       if (last >= this.sseq) this.sseq = last + 1;
       if (this.sseq > last && this.npc !== 0) {
         this.npc = 0;

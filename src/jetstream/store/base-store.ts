@@ -556,6 +556,18 @@ export abstract class BaseStore implements StreamStore {
   /** Messages found damaged (file store), reported as StreamState.lost. */
   protected readonly lost = new LostData();
 
+  get lastSeq(): number {
+    return this.index.lastSeq;
+  }
+
+  get firstSeq(): number {
+    return this.index.firstSeq;
+  }
+
+  get msgs(): number {
+    return this.index.msgs;
+  }
+
   fastState(): StreamState {
     const ix = this.index;
     const empty = ix.msgs === 0;

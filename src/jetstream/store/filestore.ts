@@ -583,21 +583,20 @@ export class FileStore extends BaseStore {
     let ci = 0;
     const addCtl = (r: CtlRec): void => m.add(r.type, r.seq, r.ts, r.value, r.off, CONTROL_LEN, 0, null);
     if (blk.msgMin > 0) {
-      let n = 0;
-      for (let s = ix.nextLive(blk.msgMin); s !== 0 && s <= blk.msgMax; s = ix.nextLive(s + 1)) {
-        if (++n % BUILD_SLICE === 0) {
-          await new Promise((r) => setImmediate(r));
-          if (blk.removed || blk.ctl === null) return undefined;
-        }
-        const c = ix.lookup(s);
-        if (c === undefined) continue;
-        const i = ix.slot;
+      const visit = (c: Chunk, i: number, s: number): void => {
         const loc = c.loc[i];
-        if (loc < base || loc >= base + TWO32) continue;
+        if (loc < base || loc >= base + TWO32) return;
         const off = loc - base;
         while (ci < ctl.length && ctl[ci].off < off) addCtl(ctl[ci++]);
         const ts = c.ts[i];
         m.add(REC_MSG, s, ts, this.ttlSecOf(s, ts), off, c.rlen[i], c.size[i], ix.subjectById(c.subj[i])!.subject);
+      };
+      // A slice per event-loop turn; no chunk is held across the turn (the index may pack it).
+      for (let from = blk.msgMin; from !== 0; ) {
+        from = ix.visitLive(from, blk.msgMax, BUILD_SLICE, visit);
+        if (from === 0) break;
+        await new Promise((r) => setImmediate(r));
+        if (blk.removed || blk.ctl === null) return undefined;
       }
     }
     while (ci < ctl.length) addCtl(ctl[ci++]);

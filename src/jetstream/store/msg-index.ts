@@ -637,6 +637,45 @@ export class MsgIndex {
 
   // ---- navigation ----
 
+  /**
+   * Call fn(chunk, entry, seq) for the live messages from <= seq <= to in order, at most `max` of
+   * them. Returns the sequence to resume from, 0 when the range is done. One pass over the
+   * columns: a nextLive + lookup per message searched the chunk list and the chunk twice each.
+   * fn must not change the index, and the chunk is only valid during the call. A one-off pass
+   * (a block seal's index): a chunk packed while its block filled is packed again right after.
+   */
+  visitLive(from: number, to: number, max: number, fn: (c: Chunk, i: number, seq: number) => void): number {
+    if (this.msgs === 0) return 0;
+    if (from < this.firstSeq) from = this.firstSeq;
+    if (to > this.lastSeq) to = this.lastSeq;
+    if (from > to) return 0;
+    const nos = this.chunkNos;
+    let left = max;
+    for (let k = lowerBound(nos, Math.floor(from / CHUNK_SIZE)); k < nos.length; k++) {
+      if (nos[k] * CHUNK_SIZE > to) return 0;
+      const { c, packed } = this.peekChunk(nos[k]);
+      const subj = c.subj;
+      let resume = -1;
+      for (let i = c.from(from - c.base), end = c.end; i < end; i++) {
+        if (subj[i] < 0) continue;
+        const seq = c.seqAt(i);
+        if (seq > to) {
+          resume = 0;
+          break;
+        }
+        if (left === 0) {
+          resume = seq;
+          break;
+        }
+        left--;
+        fn(c, i, seq);
+      }
+      if (packed !== null) c.repack(packed);
+      if (resume >= 0) return resume;
+    }
+    return 0;
+  }
+
   /** First live seq >= seq, or 0. */
   nextLive(seq: number): number {
     if (this.msgs === 0 || seq > this.lastSeq) return 0;

@@ -17,6 +17,7 @@
 // ERASED: a MSG overwritten in place by eraseMsg (same length, seq and ts kept, zero payload,
 // valid crc); it still consumes its sequence on replay.
 
+import { readI64LE, writeI64LE } from '../../protocol/int64.js';
 import { writeNameSized } from '../../protocol/names.js';
 import { crc32 } from './crc32.js';
 
@@ -46,6 +47,18 @@ export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * TWO32;
 }
 
+// TTL seconds as an i64 in two 32-bit halves: exact for any TTL a number holds, and no BigInt per
+// record (ns timestamps do not fit a number and go through protocol/int64 instead).
+function writeI64Num(buf: Buffer, off: number, v: number): void {
+  const hi = Math.floor(v / TWO32);
+  buf.writeUInt32LE(v - hi * TWO32, off);
+  buf.writeInt32LE(hi, off + 4);
+}
+
+function readI64Num(buf: Buffer, off: number): number {
+  return buf.readInt32LE(off + 4) * TWO32 + buf.readUInt32LE(off);
+}
+
 export function msgRecordLen(subjectBytes: number, hdrLen: number | -1, dataLen: number, hasTtl: boolean): number {
   return REC_MIN + (hasTtl ? 8 : 0) + (hdrLen >= 0 ? 4 : 0) + subjectBytes + (hdrLen > 0 ? hdrLen : 0) + dataLen;
 }
@@ -61,10 +74,10 @@ export function encodeMsg(buf: Buffer, off: number, seq: number, ts: bigint, sub
   buf[off + 5] = (hdr ? FLAG_HDR : 0) | (hasTtl ? FLAG_TTL : 0);
   buf.writeUInt16LE(subjectBytes, off + 6);
   writeU64(buf, off + 8, seq);
-  buf.writeBigInt64LE(ts, off + 16);
+  writeI64LE(buf, off + 16, ts);
   off += REC_FIXED;
   if (hasTtl) {
-    buf.writeBigInt64LE(BigInt(ttlSec), off);
+    writeI64Num(buf, off, ttlSec);
     off += 8;
   }
   if (hdr) {
@@ -91,7 +104,7 @@ export function encodeControl(buf: Buffer, off: number, type: number, seq: numbe
   buf[off + 5] = 0;
   buf.writeUInt16LE(0, off + 6);
   writeU64(buf, off + 8, seq);
-  buf.writeBigInt64LE(ts, off + 16);
+  writeI64LE(buf, off + 16, ts);
   writeU64(buf, off + 24, value);
   buf.writeUInt32LE(crc32(buf, off, off + 32), off + 32);
   return len;
@@ -104,7 +117,7 @@ export function encodeErased(len: number, seq: number, ts: bigint): Buffer {
   buf.writeUInt32LE(len, 0);
   buf[4] = REC_ERASED;
   writeU64(buf, 8, seq);
-  buf.writeBigInt64LE(ts, 16);
+  writeI64LE(buf, 16, ts);
   buf.writeUInt32LE(crc32(buf, 0, len - 4), len - 4);
   return buf;
 }
@@ -139,7 +152,7 @@ export function parseRecord(buf: Buffer, off: number, end: number, out: RecordVi
   out.len = len;
   out.type = type;
   out.seq = readU64(buf, off + 8);
-  out.ts = buf.readBigInt64LE(off + 16);
+  out.ts = readI64LE(buf, off + 16);
   let p = off + REC_FIXED;
   const bodyEnd = off + len - REC_CRC;
   out.ttlSec = 0;
@@ -147,7 +160,7 @@ export function parseRecord(buf: Buffer, off: number, end: number, out: RecordVi
   if (type === REC_MSG) {
     if (flags & FLAG_TTL) {
       if (p + 8 > bodyEnd) return false;
-      out.ttlSec = Number(buf.readBigInt64LE(p));
+      out.ttlSec = readI64Num(buf, p);
       p += 8;
     }
     out.hdrLen = -1;

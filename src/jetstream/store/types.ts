@@ -248,6 +248,11 @@ export interface StreamStore {
   /** Remove all messages with sequence > seq; lastSeq becomes seq. */
   truncate(seq: number): void;
 
+  /** fastState()'s lastSeq, firstSeq and msgs without building a state object (read per
+   *  message on the publish and apply paths). */
+  readonly lastSeq: number;
+  readonly firstSeq: number;
+  readonly msgs: number;
   /** Full state including the list of deleted sequences. */
   state(): StreamState;
   /** State without the deleted list (cheap). */
