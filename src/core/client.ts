@@ -85,7 +85,8 @@ export interface ClientHost {
   /** a socket read of `bytes` (`msgs` messages) from `reader` was parsed: flushes at once only
    *  after a long burst or when the reader alone has output (otherwise at the end of the turn) */
   afterRead(reader: Client, bytes: number, msgs: number): void;
-  /** the client finished closing (remove from registries, record it) */
+  /** the client is closed: remove its subscriptions (flagged closed) from its account, remove it
+   *  from the registries and record it; the host may do this on a later turn */
   clientClosed(client: Client): void;
   /** the client's first CONNECT was accepted (system account connect event) */
   clientConnected?(client: Client): void;
@@ -966,7 +967,9 @@ export class Client implements ClientOpHandler, MsgSink {
     this.pingTimer = this.authTimer = this.expiryTimer = null;
     this.socket.closing?.(reason);
     this.writer.end(last, flush);
-    for (const sub of this.subs.values()) this.account.removeSubscription(sub);
+    // Flagged now: delivery (and queue picks) skip closed subscriptions. Their removal from the
+    // sublist is the host's, possibly a few turns later (server/close-queue.ts).
+    for (const sub of this.subs.values()) sub.closed = true;
     this.account.numClients--;
     this.host.clientClosed(this);
   }

@@ -209,6 +209,8 @@ export function connz(server: Server, opts: ConnzOptions): Record<string, unknow
   const acc = opts.account ?? '';
   const user = opts.user ?? '';
 
+  // Closes of this turn still queued (close-queue.ts) are finished first: the lists are exact.
+  server.closeQueue.drainAll();
   let open: Client[] = [];
   let closed: ClosedClientInfo[] = [];
   if (state !== 'closed') open = [...server.clients.values()].filter((c) => acc === '' || c.account.name === acc);

@@ -4,9 +4,16 @@ import { formatGoDuration } from '../config/duration.js';
 
 /** Go time.Time JSON (RFC3339Nano, UTC): "2026-11-27T00:46:41.378Z", no fraction when zero. */
 export function goTime(ms: number): string {
+  // A burst of $SYS events (thousands of clients closing at once) formats the same
+  // millisecond again and again: the last one is kept.
+  if (ms === lastGoTimeMs) return lastGoTime;
   const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso.replace(/0+Z$/, 'Z');
+  lastGoTime = iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso.replace(/0+Z$/, 'Z');
+  lastGoTimeMs = ms;
+  return lastGoTime;
 }
+let lastGoTimeMs = NaN;
+let lastGoTime = '';
 
 /** nats-server myUptime: "5s", "3m16s", "2h0m5s", "1d2h3m4s", "1y2d3h4m5s". */
 export function natsUptime(ms: number): string {

@@ -46,9 +46,14 @@ export function clientInfoJson(c: Client, closed: boolean): Json {
   return info;
 }
 
+interface ConnCount { conns: number; leafs: number }
+const NO_CONNS: ConnCount = { conns: 0, leafs: 0 };
+
 export class SysClientEvents implements ClientWatcher {
   /** Clients whose connect event went out: only these get a disconnect event. */
   private readonly announced = new WeakSet<Client>();
+  /** Events built this turn, published on the next (outside the client's read/close path). */
+  private queued: { subject: string; body: string; accName: string }[] = [];
 
   constructor(private readonly server: Server, private readonly client: () => InternalClient | null,
     private readonly serverInfo: () => Json) {}
@@ -88,37 +93,54 @@ export class SysClientEvents implements ClientWatcher {
   }
 
   private send(subject: string, msg: Json, accName: string): void {
-    const body = goJson(msg, false);
-    setImmediate(() => {
-      const ic = this.client();
-      if (ic === null) return;
-      // nats-server's order: the account's connection count first, then the event
-      this.sendAccountConns(accName);
-      ic.publish(subject, '', undefined, body);
-    });
+    this.queued.push({ subject, body: goJson(msg, false), accName });
+    if (this.queued.length === 1) setImmediate(this.drain);
   }
 
-  private sendAccountConns(accName: string): void {
+  /**
+   * Publishes the events queued since the last turn, in order. One turn's events share one
+   * count of the connections per account (a single pass over the clients): 2,000 clients
+   * closing at once would otherwise walk the 2,000 clients once per event.
+   */
+  private readonly drain = (): void => {
+    const batch = this.queued;
+    this.queued = [];
     const ic = this.client();
-    const msg = this.accountConns(accName);
-    if (ic !== null && msg !== null) ic.publish(accConnsSubject(accName), '', undefined, goJson(msg, false));
+    if (ic === null) return;
+    const counts = this.connCounts();
+    for (const ev of batch) {
+      // nats-server's order: the account's connection count first, then the event
+      const msg = this.accountConnsMsg(ev.accName, counts.get(ev.accName) ?? NO_CONNS);
+      if (msg !== null) ic.publish(accConnsSubject(ev.accName), '', undefined, goJson(msg, false));
+      ic.publish(ev.subject, '', undefined, ev.body);
+    }
+  };
+
+  /** Connections (leaf nodes apart) of every account on this server, in one pass over the clients. */
+  private connCounts(): Map<string, ConnCount> {
+    const counts = new Map<string, ConnCount>();
+    for (const cl of this.server.clients.values()) {
+      if (cl.closed) continue; // closed, its bookkeeping still queued (close-queue.ts)
+      let n = counts.get(cl.account.name);
+      if (n === undefined) counts.set(cl.account.name, n = { conns: 0, leafs: 0 });
+      if (cl.kind === ClientKind.LEAF) n.leafs++;
+      else n.conns++;
+    }
+    return counts;
   }
 
   /** account_connections for one account (its current figures on this server); null: no such account. */
   accountConns(accName: string): Json | null {
+    return this.accountConnsMsg(accName, this.connCounts().get(accName) ?? NO_CONNS);
+  }
+
+  private accountConnsMsg(accName: string, n: ConnCount): Json | null {
     const acc = this.server.lookupAccount(accName);
     if (!acc) return null;
-    let conns = 0;
-    let leafs = 0;
-    for (const cl of this.server.clients.values()) {
-      if (cl.account !== acc) continue;
-      if (cl.kind === ClientKind.LEAF) leafs++;
-      else conns++;
-    }
     const st = acc.stats;
     return {
       type: 'io.nats.server.advisory.v1.account_connections', id: nuid.next(), timestamp: goTime(Date.now()),
-      server: this.serverInfo(), acc: accName, conns, leafnodes: leafs, total_conns: conns + leafs,
+      server: this.serverInfo(), acc: accName, conns: n.conns, leafnodes: n.leafs, total_conns: n.conns + n.leafs,
       sent: { msgs: st.outMsgs, bytes: st.outBytes },
       received: { msgs: st.inMsgs, bytes: st.inBytes },
       slow_consumers: 0, // tsnats counts slow consumers per server, not per account

@@ -324,6 +324,7 @@ export class SysMonitorServices {
     const s = this.server;
     const { cpuPercent, rssBytes } = this.usage.sample();
     const st = s.stats;
+    s.closeQueue.drainAll(); // closes still queued are counted as closed
     const statsz: Json = {
       start: goTime(s.startTime.getTime()),
       mem: rssBytes,

@@ -97,6 +97,7 @@ export function varz(server: Server, usage: ProcessUsage, httpReqStats: Record<s
   v.cores = cpus().length;
   v.gomaxprocs = cpus().length;
   v.cpu = cpuPercent;
+  server.closeQueue.drainAll(); // closes still queued are counted as closed
   v.connections = server.clients.size;
   v.total_connections = server.stats.totalConnections;
   const peers = clusterSource(server)?.remoteServerIds?.() ?? [];

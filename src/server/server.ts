@@ -22,6 +22,7 @@ import { operatorAuthenticator } from './jwt-auth.js';
 import { JwtResolverService } from './jwt-resolver-service.js';
 import { ListenerRegistry, listenBacklog, type ListenerKind } from './listeners.js';
 import { AcceptQueue } from './accept-queue.js';
+import { CloseQueue } from './close-queue.js';
 import { writePidFile, PortsFile } from './files.js';
 import { AccountImports } from '../core/imports.js';
 import { watchJwtImports } from '../auth/jwt-imports.js';
@@ -122,6 +123,8 @@ export class Server implements ClientHost, AccountHost {
   private readonly sockets = new Set<ByteStream>();
   /** client-port sockets accepted but not yet started (a burst is started in batches) */
   private readonly acceptQueue = new AcceptQueue((socket) => this.acceptClient(socket));
+  /** closed clients whose bookkeeping is spread over turns (see close-queue.ts) */
+  readonly closeQueue = new CloseQueue((client) => this.finishClose(client));
   private readonly subsystems: Subsystem[] = [];
   private readonly startedSubsystems: Subsystem[] = [];
   private routeBridge: RouteBridge | null = null;
@@ -347,10 +350,16 @@ export class Server implements ClientHost, AccountHost {
   }
 
   clientClosed(client: Client): void {
+    this.closeQueue.push(client);
+  }
+
+  private finishClose(client: Client): void {
+    for (const sub of client.subs.values()) client.account.removeSubscription(sub);
     if (this.clients.get(client.cid) !== client) return;
     this.clients.delete(client.cid);
     this.closedClients.push(snapshotClosed(client));
-    this.log.debug(`${client.label()} - Client connection closed: ${client.closeReason}`);
+    // Guarded: the label would be built for every close, debug or not.
+    if (this.log.debugEnabled) this.log.debug(`${client.label()} - Client connection closed: ${client.closeReason}`);
     for (const w of this.clientWatchers) w.closed(client);
   }
 
@@ -483,6 +492,7 @@ export class Server implements ClientHost, AccountHost {
     this.acceptQueue.clear();
     for (const c of [...this.clients.values()]) c.close(CloseReason.SERVER_SHUTDOWN, true);
     this.jwtImports?.stop();
+    this.closeQueue.drainAll();
     this.imports.close();
     // Sockets still draining an -ERR are cut so the listener can close.
     for (const s of this.sockets) s.destroy();

@@ -152,11 +152,15 @@ export class StallWatch {
 /**
  * Run `phase` while watching the event loop (StallWatch); a phase whose worst stall exceeds
  * `limitMs` is retried once, then fails. The seed is part of every failure message.
+ * `prepare` runs before each attempt, outside the watch (set-up that is not what is measured).
  */
-export async function withLoopWatch(name: string, seed: number, limitMs: number, phase: (attempt: number) => Promise<number>):
-Promise<{ inputs: number; maxDelayMs: number }> {
+export async function withLoopWatch(
+  name: string, seed: number, limitMs: number, phase: (attempt: number) => Promise<number>,
+  prepare?: (attempt: number) => Promise<void>,
+): Promise<{ inputs: number; maxDelayMs: number }> {
   let worst = 0;
   for (let attempt = 0; attempt < 2; attempt++) {
+    if (prepare !== undefined) await prepare(attempt);
     const w = new StallWatch();
     let inputs: number;
     try {
