@@ -1,13 +1,19 @@
-// The output half of a server-to-server link (a route, a leaf connection): the slab buffer
-// (RouteOutbound), its registration on the host's flush queue (one socket write per
-// event-loop turn), the socket writer with the write deadline, the max_pending cut, and the
-// link's and the server's out counters. The link owns its input, interest and timers; this
-// owns everything from "frame queued" to "bytes handed to the kernel", and ends the socket
-// when the link closes.
+// What the two kinds of server-to-server link (a route, a leaf connection) share.
+//
+// LinkOutput is the output half: the slab buffer (RouteOutbound), its registration on the
+// host's flush queue (one socket write per event-loop turn), the socket writer with the write
+// deadline, the max_pending cut, and the link's and the server's out counters. It owns
+// everything from "frame queued" to "bytes handed to the kernel", and ends the socket when
+// the link closes.
+//
+// ServerLink is the base class of RouteConnection and LeafConnection: it holds the LinkOutput,
+// the PING keepalive (stale detection, RTT) and the start of close. The subclasses own their
+// parser, the peer's interest, their other timers and what the host is told on close.
 import { encodeName } from '../protocol/names.js';
-import { encodeErrLine } from '../protocol/route-encoder.js';
 import { RouteOutbound } from './route-outbound.js';
 import { SocketWriter, type ByteStream } from '../core/socket-writer.js';
+import { PING_LINE, encodeErrLine } from '../protocol/route-encoder.js';
+import { PingAction, pingTimerAction } from '../core/keepalive.js';
 
 /** Closed-connection reasons used for routes and leaf links (nats-server ClosedState strings). */
 export const RouteCloseReason = {
@@ -30,10 +36,15 @@ export const RouteCloseReason = {
   MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
 } as const;
 
-/** What a link's output needs from the subsystem the link belongs to (Cluster, Leafnodes). */
+/** What a link's output and keepalive need from the subsystem the link belongs to (Cluster, Leafnodes). */
 export interface LinkOutputHost {
-  readonly limits: { readonly writeDeadlineMs: number; readonly maxPendingBytes: number };
-  log(level: 'info', text: string): void;
+  readonly limits: {
+    readonly writeDeadlineMs: number;
+    readonly maxPendingBytes: number;
+    readonly pingIntervalMs: number;
+    readonly pingMax: number;
+  };
+  log(level: 'info' | 'debug', text: string): void;
   /** write `out` at the end of the event-loop turn (the host's FlushQueue) */
   scheduleFlush(out: LinkOutput): void;
   /** server-wide counters: varz out_msgs/out_bytes, slow_consumers */
@@ -157,15 +168,24 @@ export class LinkOutput {
 
 /**
  * What a route and a leaf connection share: the output half (a LinkOutput), the ways they are
- * written to, and the start of their close.
+ * written to, the PING keepalive (stale detection, RTT) and the start of their close.
  */
 export abstract class ServerLink implements OutputLink {
   closed = false;
   closeReason = '';
+  /** round trip of our last answered PING */
+  rttMs = 0;
   protected readonly output: LinkOutput;
+  /** when the peer last sent anything (the owner sets it on every read) */
+  protected lastInMs = Date.now();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pingsOut = 0;
+  private rttStartMs = 0;
+  private rttMeasuredMs = 0;
 
-  constructor(socket: ByteStream, host: LinkOutputHost) {
-    this.output = new LinkOutput(socket, host, this);
+  /** `linkName` names the link in the stale log line ("Router", "Leafnode"). */
+  constructor(socket: ByteStream, private readonly linkHost: LinkOutputHost, private readonly linkName: string) {
+    this.output = new LinkOutput(socket, linkHost, this);
   }
 
   abstract label(): string;
@@ -200,10 +220,50 @@ export abstract class ServerLink implements OutputLink {
     this.close(reason, true);
   }
 
-  /** The part of close() both links share: mark closed and end the socket (see LinkOutput.end). */
+  /** Next keepalive check after `delayMs` (0: none). */
+  protected setPingTimer(delayMs: number): void {
+    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    this.pingTimer = null;
+    if (delayMs <= 0) return;
+    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
+    this.pingTimer.unref();
+  }
+
+  private readonly onPingTimer = (): void => {
+    this.pingTimer = null;
+    if (this.closed) return;
+    const l = this.linkHost.limits;
+    const now = Date.now();
+    const action = pingTimerAction(now, this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
+    if (action === PingAction.Stale) {
+      this.linkHost.log('debug', `${this.label()} - Stale ${this.linkName} Connection - Closing`);
+      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
+      return;
+    }
+    if (action === PingAction.Ping) {
+      this.pingsOut++;
+      if (this.rttStartMs === 0) this.rttStartMs = now;
+      this.enqueue(PING_LINE);
+    }
+    this.setPingTimer(l.pingIntervalMs);
+  };
+
+  /** The peer answered a PING: not stale, and the round trip is measured. */
+  protected gotPong(): void {
+    this.pingsOut = 0;
+    if (this.rttStartMs > 0) {
+      const now = Date.now();
+      this.rttMs = Math.max(0.001, now - this.rttStartMs);
+      this.rttStartMs = 0;
+      this.rttMeasuredMs = now;
+    }
+  }
+
+  /** The part of close() both links share: mark closed, stop the keepalive, end the socket (see LinkOutput.end). */
   protected markClosed(reason: string, flush: boolean): void {
     this.closed = true;
     this.closeReason = reason;
     this.output.end(flush);
+    this.setPingTimer(0);
   }
 }

@@ -16,14 +16,13 @@ import {
   RouteParser, type RouteProtocolHandler, type RoutedMsgArgs,
 } from '../protocol/route-parser.js';
 import {
-  PING_LINE, PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
+  PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
 } from '../protocol/route-encoder.js';
 import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
 import { RouteCloseReason, ServerLink, type LinkOutputHost } from './link-output.js';
 import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
-import { PingAction, pingTimerAction } from '../core/keepalive.js';
 
 /** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
 const jsDeliver = new RoutedDeliverSubject();
@@ -81,10 +80,6 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
   readonly port: number;
   readonly startMs = Date.now();
   lastActivityMs = this.startMs;
-  private lastInMs = this.startMs;
-  rttMs = 0;
-  private rttStartMs = 0;
-  private rttMeasuredMs = 0;
   inMsgs = 0;
   inBytes = 0;
 
@@ -115,8 +110,6 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
   stopMs = 0;
 
   private readonly parser: RouteParser;
-  private pingsOut = 0;
-  private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private readonly inMsg: InboundMsg;
   private readonly origins = new Map<string, MsgOrigin>();
@@ -128,7 +121,7 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
     private readonly host: RouteHost,
     solicit: { url: RouteUrl; routeType: RouteType } | undefined,
   ) {
-    super(socket, host);
+    super(socket, host, 'Router');
     this.ip = plainIp(socket.remoteAddress);
     this.port = socket.remotePort ?? 0;
     this.didSolicit = solicit !== undefined;
@@ -202,34 +195,6 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
     this.sendErrAndClose('Authentication Timeout', RouteCloseReason.AUTH_TIMEOUT);
   };
 
-  private setPingTimer(delayMs: number): void {
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    if (delayMs <= 0) return;
-    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
-    this.pingTimer.unref();
-  }
-
-  private readonly onPingTimer = (): void => {
-    this.pingTimer = null;
-    if (this.closed) return;
-    const l = this.host.limits;
-    const now = Date.now();
-    const action = pingTimerAction(now, this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
-    if (action === PingAction.Skip) {
-      this.setPingTimer(l.pingIntervalMs);
-      return;
-    }
-    if (action === PingAction.Stale) {
-      this.log('debug', 'Stale Router Connection - Closing');
-      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
-      return;
-    }
-    this.pingsOut++;
-    if (this.rttStartMs === 0) this.rttStartMs = now;
-    this.enqueue(PING_LINE);
-    this.setPingTimer(l.pingIntervalMs);
-  };
-
   // ---- interest we send ----
 
   sendSub(account: string, subject: string, queue: string | undefined, weight: number): void {
@@ -286,13 +251,7 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
   }
 
   onPong(): void {
-    this.pingsOut = 0;
-    if (this.rttStartMs > 0) {
-      const now = Date.now();
-      this.rttMs = Math.max(0.001, now - this.rttStartMs);
-      this.rttStartMs = 0;
-      this.rttMeasuredMs = now;
-    }
+    this.gotPong();
   }
 
   onOk(): void {
@@ -409,9 +368,8 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
     this.parser.stop();
     this.stopMs = Date.now();
     this.markClosed(reason, flush);
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.pingTimer = this.authTimer = null;
+    this.authTimer = null;
     this.removeRemoteSubs();
     this.host.routeClosed(this);
   }

@@ -11,11 +11,10 @@ import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
 import { RouteParser, type RouteProtocolHandler, type RoutedMsgArgs } from '../protocol/route-parser.js';
-import { PING_LINE, PONG_LINE, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
+import { PONG_LINE, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
 import { encodeName } from '../protocol/names.js';
 import { ROUTE_MAX_CONTROL_LINE, type RouteLimits } from '../cluster/route-conn.js';
 import { RouteCloseReason, ServerLink, type LinkOutputHost } from '../cluster/link-output.js';
-import { PingAction, pingTimerAction } from '../core/keepalive.js';
 import { permits } from '../core/subject.js';
 import { countMsgIn } from '../core/msg-counters.js';
 import type { ServerStats } from '../core/client.js';
@@ -84,16 +83,12 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   private held: (() => void)[] = [];
   private readonly parser: RouteParser;
   private readonly inMsg: InboundMsg;
-  private pingTimer: NodeJS.Timeout | null = null;
-  private pingsOut = 0;
-  private lastInMs = this.startMs;
-  private rttMeasuredMs = 0;
 
   readonly ip: string;
   readonly port: number;
 
   constructor(readonly cid: number, private readonly socket: Socket, private readonly host: LeafHost, readonly solicited: boolean) {
-    super(socket, host);
+    super(socket, host, 'Leafnode');
     this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.port = socket.remotePort ?? 0;
     const l = host.limits;
@@ -127,29 +122,6 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     this.host.log('error', `${this.label()} - Leafnode parser ERROR: ${err.message}`);
     if (err.errText !== undefined) this.sendErrAndClose(err.errText, err.closeReason);
     else this.close(err.closeReason, true);
-  };
-
-  private setPingTimer(delayMs: number): void {
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
-    this.pingTimer.unref();
-  }
-
-  private readonly onPingTimer = (): void => {
-    this.pingTimer = null;
-    if (this.closed) return;
-    const l = this.host.limits;
-    const action = pingTimerAction(Date.now(), this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
-    if (action === PingAction.Stale) {
-      this.host.log('debug', `${this.label()} - Stale Leafnode Connection - Closing`);
-      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
-      return;
-    }
-    if (action === PingAction.Ping) {
-      this.pingsOut++;
-      this.enqueue(PING_LINE);
-    }
-    this.setPingTimer(l.pingIntervalMs);
   };
 
   // ---- interest we send ----
@@ -204,8 +176,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   }
 
   onPong(): void {
-    this.pingsOut = 0;
-    this.rttMeasuredMs = Date.now();
+    this.gotPong();
   }
 
   onOk(): void {
@@ -298,8 +269,6 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     if (this.closed) return;
     this.parser.stop();
     this.markClosed(reason, flush);
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    this.pingTimer = null;
     const acc = this.account;
     if (acc !== null) for (const sub of this.subs.values()) acc.removeSubscription(sub);
     this.subs.clear();
