@@ -18,6 +18,7 @@ import type { Account } from '../core/account.js';
 import { permits } from '../core/subject.js';
 import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
 import { FlushQueue } from '../server/flush-queue.js';
+import type { LinkOutput } from './link-output.js';
 import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
@@ -108,7 +109,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private readonly selfAddrs = localInterfaceAddrs();
   private stopped = false;
   private readonly peerListeners: PeerListener[] = [];
-  private readonly flushList = new FlushQueue<RouteConnection>();
+  private readonly flushList = new FlushQueue<LinkOutput>();
 
   constructor(options: Options) {
     if (options.cluster === undefined) throw new Error('cluster options missing');
@@ -217,8 +218,8 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     return permits(this.opts.permissions?.export, subject);
   }
 
-  scheduleFlush(conn: RouteConnection): void {
-    this.flushList.add(conn);
+  scheduleFlush(out: LinkOutput): void {
+    this.flushList.add(out);
   }
 
   countIn(bytes: number): void {

@@ -9,7 +9,6 @@
 //
 // The connection owns its socket, parser, outbound buffer, timers and remote
 // subscriptions; registration, gossip and reconnects belong to the Cluster (RouteHost).
-import { encodeName } from '../protocol/names.js';
 import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type MsgOrigin, type RouteSink } from '../core/types.js';
@@ -17,44 +16,23 @@ import {
   RouteParser, type RouteProtocolHandler, type RoutedMsgArgs,
 } from '../protocol/route-parser.js';
 import {
-  PING_LINE, PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
+  PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
 } from '../protocol/route-encoder.js';
 import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
-import { RouteOutbound } from './route-outbound.js';
+import { RouteCloseReason, ServerLink, type LinkOutputHost } from './link-output.js';
 import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
-import { SocketWriter } from '../core/socket-writer.js';
-import { PingAction, pingTimerAction } from '../core/keepalive.js';
 
 /** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
 const jsDeliver = new RoutedDeliverSubject();
 
-/** Closed-connection reasons used for routes (nats-server ClosedState strings). */
-export const RouteCloseReason = {
-  CLIENT_CLOSED: 'Client Closed',
-  READ_ERROR: 'Read Error',
-  WRITE_ERROR: 'Write Error',
-  PARSE_ERROR: 'Parse Error',
-  PROTOCOL_VIOLATION: 'Protocol Violation',
-  AUTH_VIOLATION: 'Authentication Failure',
-  AUTH_TIMEOUT: 'Authentication Timeout',
-  STALE: 'Stale Connection',
-  SLOW_CONSUMER_PENDING: 'Slow Consumer (Pending Bytes)',
-  SLOW_CONSUMER_DEADLINE: 'Slow Consumer (Write Deadline)',
-  DUPLICATE_ROUTE: 'Duplicate Route',
-  DUPLICATE_SERVER_NAME: 'Duplicate Server Name',
-  CLUSTER_NAME_CONFLICT: 'Cluster Name Conflict',
-  WRONG_PORT: 'Incorrect Port',
-  WRONG_GATEWAY: 'Wrong Gateway',
-  SERVER_SHUTDOWN: 'Server Shutdown',
-  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
-} as const;
+export { RouteCloseReason } from './link-output.js';
 
 export type RouteType = 'explicit' | 'implicit';
 
 /** What a route connection needs from the cluster it belongs to. */
-export interface RouteHost {
+export interface RouteHost extends LinkOutputHost {
   readonly serverId: string;
   log(level: 'info' | 'warn' | 'error' | 'debug' | 'trace', text: string): void;
   lookupAccount(name: string): Account | undefined;
@@ -69,12 +47,8 @@ export interface RouteHost {
   routeInfo(conn: RouteConnection, json: string): void;
   /** the connection is gone (called once) */
   routeClosed(conn: RouteConnection): void;
-  /** write this connection's output at the end of the event-loop turn */
-  scheduleFlush(conn: RouteConnection): void;
-  /** server-wide counters */
+  /** server-wide in counters (the out ones are LinkOutputHost's) */
   countIn(bytes: number): void;
-  countOut(bytes: number): void;
-  countSlowConsumer(): void;
 }
 
 export interface RouteLimits {
@@ -100,20 +74,14 @@ function accountBytes(acc: Account): Buffer {
   return b;
 }
 
-export class RouteConnection implements RouteSink, RouteProtocolHandler {
+export class RouteConnection extends ServerLink implements RouteSink, RouteProtocolHandler {
   readonly kind = ClientKind.ROUTE;
   readonly ip: string;
   readonly port: number;
   readonly startMs = Date.now();
   lastActivityMs = this.startMs;
-  private lastInMs = this.startMs;
-  rttMs = 0;
-  private rttStartMs = 0;
-  private rttMeasuredMs = 0;
   inMsgs = 0;
   inBytes = 0;
-  outMsgs = 0;
-  outBytes = 0;
 
   /** we dialled this connection */
   didSolicit: boolean;
@@ -139,17 +107,9 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
 
   /** the peer's interest, keyed `<acc> <subject>[ <queue>]` as nats-server keys it */
   readonly subs = new Map<string, Subscription>();
-  closed = false;
-  closeReason = '';
   stopMs = 0;
 
-  flushQueued = false;
   private readonly parser: RouteParser;
-  private readonly out = new RouteOutbound();
-  /** Writes `out` to the socket; knows the kernel's backlog and the write deadline. */
-  private readonly writer: SocketWriter;
-  private pingsOut = 0;
-  private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private readonly inMsg: InboundMsg;
   private readonly origins = new Map<string, MsgOrigin>();
@@ -161,6 +121,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     private readonly host: RouteHost,
     solicit: { url: RouteUrl; routeType: RouteType } | undefined,
   ) {
+    super(socket, host, 'Router');
     this.ip = plainIp(socket.remoteAddress);
     this.port = socket.remotePort ?? 0;
     this.didSolicit = solicit !== undefined;
@@ -174,7 +135,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       maxPayloadBytes: Math.max(l.maxPayloadBytes, l.maxPendingBytes),
     });
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
-    this.writer = new SocketWriter(socket, this.onWriteDeadline);
   }
 
   /** Start reading; queue the opening protocol (CONNECT+INFO when dialling, INFO when accepting). */
@@ -189,8 +149,8 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       this.authTimer = setTimeout(this.onAuthTimeout, authTimeoutMs);
       this.authTimer.unref();
     }
-    this.enqueueString(opening);
-    this.flush();
+    this.output.writeLine(opening);
+    this.output.flush();
     // First PING after 1s (or the ping interval if shorter) plus up to 20% jitter.
     const first = Math.min(this.host.limits.pingIntervalMs, 1000);
     this.setPingTimer(first + Math.floor(Math.random() * (first / 5)));
@@ -235,96 +195,6 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
     this.sendErrAndClose('Authentication Timeout', RouteCloseReason.AUTH_TIMEOUT);
   };
 
-  private setPingTimer(delayMs: number): void {
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    if (delayMs <= 0) return;
-    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
-    this.pingTimer.unref();
-  }
-
-  private readonly onPingTimer = (): void => {
-    this.pingTimer = null;
-    if (this.closed) return;
-    const l = this.host.limits;
-    const now = Date.now();
-    const action = pingTimerAction(now, this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
-    if (action === PingAction.Skip) {
-      this.setPingTimer(l.pingIntervalMs);
-      return;
-    }
-    if (action === PingAction.Stale) {
-      this.log('debug', 'Stale Router Connection - Closing');
-      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
-      return;
-    }
-    this.pingsOut++;
-    if (this.rttStartMs === 0) this.rttStartMs = now;
-    this.enqueue(PING_LINE);
-    this.setPingTimer(l.pingIntervalMs);
-  };
-
-  // ---- output ----
-
-  enqueue(buf: Buffer): void {
-    if (this.closed) return;
-    this.out.write(buf);
-    this.requestFlush();
-    this.checkPending();
-  }
-
-  enqueueString(s: string): void {
-    // Interest lines carry names that may hold escaped raw bytes (protocol/names.ts).
-    this.enqueue(encodeName(s));
-  }
-
-  private requestFlush(): void {
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.host.scheduleFlush(this);
-    }
-  }
-
-  /** Bytes queued and not yet written by the kernel (routez pending_size). */
-  get pendingBytes(): number {
-    return this.out.pending + this.writer.buffered;
-  }
-
-  private checkPending(): void {
-    const max = this.host.limits.maxPendingBytes;
-    if (max > 0 && this.out.pending + this.writer.buffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
-  }
-
-  flush(): void {
-    this.flushQueued = false;
-    if (this.closed) return;
-    const bufs = this.out.take();
-    if (bufs === null) return;
-    this.writer.write(bufs, this.host.limits.writeDeadlineMs);
-    this.checkPending();
-  }
-
-  private readonly onWriteDeadline = (): void => {
-    if (!this.closed) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
-  };
-
-  private slowConsumer(reason: string): void {
-    if (this.closed) return;
-    this.host.countSlowConsumer();
-    if (reason === RouteCloseReason.SLOW_CONSUMER_PENDING) {
-      this.log('info', `Slow Consumer Detected: MaxPending of ${this.host.limits.maxPendingBytes} Exceeded`);
-    } else {
-      this.log('info', `Slow Consumer Detected: WriteDeadline of ${this.host.limits.writeDeadlineMs}ms Exceeded`);
-    }
-    // A slow route is cut (and re-dialled if we solicited it); local clients never wait for it.
-    this.close(reason, false);
-  }
-
-  sendErrAndClose(text: string, reason: string): void {
-    if (this.closed) return;
-    this.out.write(Buffer.from(encodeErrLine(text)));
-    this.close(reason, true);
-  }
-
   // ---- interest we send ----
 
   sendSub(account: string, subject: string, queue: string | undefined, weight: number): void {
@@ -351,19 +221,13 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
       data = data.subarray(hdrLen);
       hdrLen = 0;
     }
-    const size = data.length;
     let subject = msg.subjectBytes;
     let reply = msg.replyBytes;
     if (jsDeliver.prepare(msg)) {
       subject = jsDeliver.subject;
       reply = jsDeliver.reply;
     }
-    this.out.writeMsg(accountBytes(account), subject, reply, queues, hdrLen, data);
-    this.outMsgs++;
-    this.outBytes += size;
-    this.host.countOut(size);
-    this.requestFlush();
-    this.checkPending();
+    this.output.writeMsg(accountBytes(account), subject, reply, queues, hdrLen, data);
     return true;
   }
 
@@ -387,13 +251,7 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   }
 
   onPong(): void {
-    this.pingsOut = 0;
-    if (this.rttStartMs > 0) {
-      const now = Date.now();
-      this.rttMs = Math.max(0.001, now - this.rttStartMs);
-      this.rttStartMs = 0;
-      this.rttMeasuredMs = now;
-    }
+    this.gotPong();
   }
 
   onOk(): void {
@@ -508,19 +366,10 @@ export class RouteConnection implements RouteSink, RouteProtocolHandler {
   close(reason: string, flush: boolean): void {
     if (this.closed) return;
     this.parser.stop();
-    let last: Buffer[] | null = null;
-    if (flush) {
-      this.flushQueued = false;
-      last = this.out.take();
-    }
-    this.closed = true;
-    this.closeReason = reason;
     this.stopMs = Date.now();
-    this.out.clear();
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    this.markClosed(reason, flush);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.pingTimer = this.authTimer = null;
-    this.writer.end(last, flush);
+    this.authTimer = null;
     this.removeRemoteSubs();
     this.host.routeClosed(this);
   }

@@ -26,6 +26,8 @@ import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
 import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type LeafRule } from './leaf-conn.js';
 import { FlushQueue } from '../server/flush-queue.js';
+import type { LinkOutput } from '../cluster/link-output.js';
+import { countMsgOut } from '../core/msg-counters.js';
 import type { ServerStats } from '../core/client.js';
 
 const DEFAULT_LEAF_PORT = 7422;
@@ -92,7 +94,20 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   // ---- LeafHost: output batching and counters, as the cluster has for routes ----
 
-  readonly flushQueue = new FlushQueue<LeafConnection>();
+  /** link outputs written at the end of the event-loop turn */
+  private readonly flushQueue = new FlushQueue<LinkOutput>();
+
+  scheduleFlush(out: LinkOutput): void {
+    this.flushQueue.add(out);
+  }
+
+  countOut(bytes: number): void {
+    countMsgOut(this.server.stats, bytes);
+  }
+
+  countSlowConsumer(): void {
+    this.server.stats.slowConsumers++;
+  }
 
   get stats(): ServerStats {
     return this.server.stats;
@@ -347,7 +362,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     }
     c.remoteId = typeof info.server_id === 'string' ? info.server_id : '';
     c.remoteName = typeof info.server_name === 'string' ? info.server_name : '';
-    c.send(`CONNECT ${JSON.stringify(connect)}\r\n`);
+    c.enqueueString(`CONNECT ${JSON.stringify(connect)}\r\n`);
     p.connectSent = true;
     if (info.info_on_connect !== true) this.finishSolicited(c, p.r, info);
   }
@@ -383,7 +398,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       const extra: Record<string, unknown> = {};
       if (perms?.subscribe) extra.import = perms.subscribe;
       if (perms?.publish) extra.export = perms.publish;
-      c.send(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
+      c.enqueueString(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
         acc.name === '$G' ? {} : { remote_account: acc.name }))}\r\n`);
     }
     this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);

@@ -3,23 +3,20 @@
 // and the delivery loop hands it each matching message once (forwardMsg) which we write as
 // LMSG/HMSG. Messages from the peer go to Account.deliverFromLeaf: everyone but this link.
 //
-// The wire side is the route machinery: RouteParser in leaf mode reads the protocol, the
-// route encoder writes it into a RouteOutbound slab, and a SocketWriter hands each event-loop
-// turn's output to the socket in one write, so batching, the write deadline, max_pending
-// (slow consumer) and the server's in/out counters behave as on routes.
+// The wire side is the route machinery: RouteParser in leaf mode reads the protocol, and the
+// output goes through a LinkOutput as a route's does (the route encoder into a slab, one
+// socket write per event-loop turn), so batching, the write deadline, max_pending (slow
+// consumer) and the server's out counters behave as on routes.
 import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
 import { RouteParser, type RouteProtocolHandler, type RoutedMsgArgs } from '../protocol/route-parser.js';
-import { PING_LINE, PONG_LINE, encodeErrLine, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
+import { PONG_LINE, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
 import { encodeName } from '../protocol/names.js';
-import { RouteOutbound } from '../cluster/route-outbound.js';
-import { ROUTE_MAX_CONTROL_LINE, RouteCloseReason, type RouteLimits } from '../cluster/route-conn.js';
-import { SocketWriter } from '../core/socket-writer.js';
-import { PingAction, pingTimerAction } from '../core/keepalive.js';
+import { ROUTE_MAX_CONTROL_LINE, type RouteLimits } from '../cluster/route-conn.js';
+import { RouteCloseReason, ServerLink, type LinkOutputHost } from '../cluster/link-output.js';
 import { permits } from '../core/subject.js';
-import { countMsgIn, countMsgOut } from '../core/msg-counters.js';
-import type { FlushQueue } from '../server/flush-queue.js';
+import { countMsgIn } from '../core/msg-counters.js';
 import type { ServerStats } from '../core/client.js';
 import type { ClientPermissions } from '../core/auth-hook.js';
 
@@ -49,7 +46,7 @@ export function userPerms(p: ClientPermissions): LeafPerms {
   return { send: (s) => p.canSubscribe(s), receive: (s) => p.canPublish(s) };
 }
 
-export interface LeafHost {
+export interface LeafHost extends LinkOutputHost {
   log(level: 'info' | 'warn' | 'error' | 'debug', text: string): void;
   onInfo(conn: LeafConnection, info: Record<string, unknown>): void;
   onConnect(conn: LeafConnection, connect: Record<string, unknown>): void;
@@ -59,14 +56,12 @@ export interface LeafHost {
   loopDetected(conn: LeafConnection, subject: string): boolean;
   /** interest in `subject` is not exchanged over leaf links (the JetStream API boundary) */
   denied(subject: string): boolean;
-  /** connections whose output is written at the end of the event-loop turn */
-  readonly flushQueue: FlushQueue<LeafConnection>;
-  /** the server's counters (varz in/out, slow_consumers) */
+  /** the server's counters (varz in_msgs/in_bytes) */
   readonly stats: ServerStats;
   readonly limits: RouteLimits;
 }
 
-export class LeafConnection implements RouteSink, RouteProtocolHandler {
+export class LeafConnection extends ServerLink implements RouteSink, RouteProtocolHandler {
   readonly kind = ClientKind.LEAF;
   account: Account | null = null;
   /** the peer's interest, keyed "subject" or "subject queue" */
@@ -75,9 +70,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   readonly sent = new Map<string, number>();
   remoteId = '';
   remoteName = '';
-  closed = false;
-  closeReason = '';
-  inMsgs = 0; outMsgs = 0; inBytes = 0; outBytes = 0;
+  inMsgs = 0; inBytes = 0;
   readonly startMs = Date.now();
   /** the link runs over TLS */
   tls = false;
@@ -88,20 +81,14 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   /** a CONNECT is being checked (asynchronously): interest that arrives meanwhile waits in `held` */
   authPending = false;
   private held: (() => void)[] = [];
-  flushQueued = false;
   private readonly parser: RouteParser;
   private readonly inMsg: InboundMsg;
-  private readonly out = new RouteOutbound();
-  private readonly writer: SocketWriter;
-  private pingTimer: NodeJS.Timeout | null = null;
-  private pingsOut = 0;
-  private lastInMs = this.startMs;
-  private rttMeasuredMs = 0;
 
   readonly ip: string;
   readonly port: number;
 
   constructor(readonly cid: number, private readonly socket: Socket, private readonly host: LeafHost, readonly solicited: boolean) {
+    super(socket, host, 'Leafnode');
     this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.port = socket.remotePort ?? 0;
     const l = host.limits;
@@ -109,7 +96,6 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     // the queue groups it serves); the route bound caps the memory one line can take.
     this.parser = new RouteParser(this, { leaf: true, maxControlLineBytes: ROUTE_MAX_CONTROL_LINE, maxPayloadBytes: l.maxPayloadBytes });
     this.inMsg = new InboundMsg({ cid, account: '', kind: 'route' });
-    this.writer = new SocketWriter(socket, this.onWriteDeadline);
   }
 
   /** Start reading; `pending` is input that arrived before (the INFO read ahead of a TLS upgrade). */
@@ -138,97 +124,13 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     else this.close(err.closeReason, true);
   };
 
-  private setPingTimer(delayMs: number): void {
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    this.pingTimer = setTimeout(this.onPingTimer, delayMs);
-    this.pingTimer.unref();
-  }
-
-  private readonly onPingTimer = (): void => {
-    this.pingTimer = null;
-    if (this.closed) return;
-    const l = this.host.limits;
-    const action = pingTimerAction(Date.now(), this.lastInMs, this.rttMeasuredMs, this.pingsOut, l.pingIntervalMs, l.pingMax);
-    if (action === PingAction.Stale) {
-      this.host.log('debug', `${this.label()} - Stale Leafnode Connection - Closing`);
-      this.sendErrAndClose('Stale Connection', RouteCloseReason.STALE);
-      return;
-    }
-    if (action === PingAction.Ping) {
-      this.pingsOut++;
-      this.enqueue(PING_LINE);
-    }
-    this.setPingTimer(l.pingIntervalMs);
-  };
-
-  // ---- output (the route path: slab, one write per turn, max_pending, write deadline) ----
-
-  enqueue(buf: Buffer): void {
-    if (this.closed) return;
-    this.out.write(buf);
-    this.requestFlush();
-    this.checkPending();
-  }
-
-  /** Queue a protocol line; names in it keep their exact bytes (protocol/names.ts). */
-  send(line: string): void {
-    this.enqueue(encodeName(line));
-  }
-
-  private requestFlush(): void {
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.host.flushQueue.add(this);
-    }
-  }
-
-  flush(): void {
-    this.flushQueued = false;
-    if (this.closed) return;
-    const bufs = this.out.take();
-    if (bufs === null) return;
-    this.writer.write(bufs, this.host.limits.writeDeadlineMs);
-    this.checkPending();
-  }
-
-  /** Bytes queued and not yet taken by the kernel. */
-  get pendingBytes(): number {
-    return this.out.pending + this.writer.buffered;
-  }
-
-  private checkPending(): void {
-    const max = this.host.limits.maxPendingBytes;
-    if (max > 0 && this.out.pending + this.writer.buffered > max) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_PENDING);
-  }
-
-  private readonly onWriteDeadline = (): void => {
-    if (!this.closed) this.slowConsumer(RouteCloseReason.SLOW_CONSUMER_DEADLINE);
-  };
-
-  private slowConsumer(reason: string): void {
-    if (this.closed) return;
-    this.host.stats.slowConsumers++;
-    const l = this.host.limits;
-    this.host.log('info', reason === RouteCloseReason.SLOW_CONSUMER_PENDING
-      ? `${this.label()} - Slow Consumer Detected: MaxPending of ${l.maxPendingBytes} Exceeded`
-      : `${this.label()} - Slow Consumer Detected: WriteDeadline of ${l.writeDeadlineMs}ms Exceeded`);
-    // The peer does not read: cut the link (a dialled one is re-dialled) rather than buffer without bound.
-    this.close(reason, false);
-  }
-
-  sendErrAndClose(text: string, reason: string): void {
-    if (this.closed) return;
-    this.out.write(Buffer.from(encodeErrLine(text)));
-    this.close(reason, true);
-  }
-
   // ---- interest we send ----
   sendSub(subject: string, queue: string | undefined, weight: number): void {
-    this.send(encodeLeafSub(subject, queue, weight));
+    this.enqueueString(encodeLeafSub(subject, queue, weight));
   }
 
   sendUnsub(subject: string, queue: string | undefined): void {
-    this.send(encodeLeafUnsub(subject, queue));
+    this.enqueueString(encodeLeafUnsub(subject, queue));
   }
 
   /** may messages on `subject` go to the peer */
@@ -252,13 +154,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
     // A JetStream delivery is shown with the stream's subject but matched on the deliver
     // subject: the leaf side matches what we send, so it gets the matched one.
     const subject = msg.origin.kind === 'internal' ? encodeName(msg.subject) : msg.subjectBytes;
-    const size = msg.data.length;
-    this.out.writeMsg(null, subject, msg.replyBytes, queues, msg.hdrLen, msg.data);
-    this.outMsgs++;
-    this.outBytes += size;
-    countMsgOut(this.host.stats, size);
-    this.requestFlush();
-    this.checkPending();
+    this.output.writeMsg(null, subject, msg.replyBytes, queues, msg.hdrLen, msg.data);
     return true;
   }
 
@@ -280,8 +176,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   }
 
   onPong(): void {
-    this.pingsOut = 0;
-    this.rttMeasuredMs = Date.now();
+    this.gotPong();
   }
 
   onOk(): void {
@@ -373,17 +268,7 @@ export class LeafConnection implements RouteSink, RouteProtocolHandler {
   close(reason: string = RouteCloseReason.CLIENT_CLOSED, flush = true): void {
     if (this.closed) return;
     this.parser.stop();
-    let last: Buffer[] | null = null;
-    if (flush) {
-      this.flushQueued = false;
-      last = this.out.take();
-    }
-    this.closed = true;
-    this.closeReason = reason;
-    this.out.clear();
-    if (this.pingTimer !== null) clearTimeout(this.pingTimer);
-    this.pingTimer = null;
-    this.writer.end(last, flush);
+    this.markClosed(reason, flush);
     const acc = this.account;
     if (acc !== null) for (const sub of this.subs.values()) acc.removeSubscription(sub);
     this.subs.clear();
