@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { natsServerSkip } from '../helpers/nats-server.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { NatsServerNode, startNode, waitFor, waitRoutes } from './cluster-helpers.js';
 
 interface Pair { urlA: string; urlB: string }
@@ -152,5 +153,61 @@ for (const [name, pair, skip] of IMPLS) {
     assertOnce(seen, N);
     assert.ok(drained !== null, 'the member on B left while messages flowed');
     assert.ok(onB >= 200 && onB < N, `B got ${onB} before it left`);
+  });
+}
+
+/** A route peer speaking the raw protocol to `clusterPort` (its own server id `id`). */
+async function fakeRoute(clusterPort: number, id: string, t: After): Promise<RawClient> {
+  const c = await RawClient.connect(clusterPort);
+  t.after(() => c.close());
+  await c.readLine();
+  c.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${id}","cluster":"C1"}\r\n`);
+  c.send(`INFO {"server_id":"${id}","server_name":"${id}","version":"2.9.10","proto":2,"go":"go1.19.8","host":"127.0.0.1","port":1,"headers":true,"max_payload":1048576,"cluster":"C1"}\r\n`);
+  await c.flushPing();
+  return c;
+}
+
+const SINGLE: [string, (t: After) => Promise<{ clientUrl: string; clusterPort: number }>, string | false][] = [
+  ['tsnats', async (t) => {
+    const a = await startNode({ name: 'QSR' });
+    t.after(() => a.h.shutdown());
+    return { clientUrl: a.h.clientUrl, clusterPort: a.h.clusterPort! };
+  }, false],
+  ['nats-server', async (t) => {
+    const a = await NatsServerNode.start('QSR', []);
+    t.after(() => a.cleanup());
+    return a;
+  }, natsServerSkip()],
+];
+
+for (const [name, single, skip] of SINGLE) {
+  test(`${name}: a routed queue message goes to a local member, and to a route member only when none is left`, { skip }, async (t) => {
+    const { clientUrl, clusterPort } = await single(t);
+    const r1 = await fakeRoute(clusterPort, 'NQSR1', t);
+    const r2 = await fakeRoute(clusterPort, 'NQSR2', t);
+    // r1 has a member of group q (weight 3); the server has one local member.
+    r1.send('RS+ $G routed.q q 3\r\n');
+    await r1.flushPing();
+    const nc = await client(clientUrl, t);
+    let local = 0;
+    const sub = nc.subscribe('routed.q', { queue: 'q', callback: () => { local++; } });
+    await nc.flush();
+    await r1.waitFor('RS+ $G routed.q q 1\r\n');
+    r1.clear();
+
+    const N = 20;
+    for (let i = 0; i < N; i++) r2.send('RMSG $G routed.q | q 1\r\nX\r\n');
+    await r2.flushPing();
+    await waitFor(() => local === N, `${N} routed messages on the local member`);
+    assert.equal(await r1.flushPing(), '', 'nothing went on to the other route');
+
+    // No local member left: the message still reaches the group, through r1.
+    sub.unsubscribe();
+    await nc.flush();
+    await r1.waitFor('RS- $G routed.q q\r\n');
+    r1.clear();
+    r2.send('RMSG $G routed.q | q 1\r\nY\r\n');
+    await r2.flushPing();
+    await r1.waitFor('RMSG $G routed.q | q 1\r\nY\r\n');
   });
 }
