@@ -1,15 +1,21 @@
 // The delivery loop: one matched message to its subscribers.
 //
-// Rules (nats-server processMsgResults):
+// Rules (nats-server 2.9.10 processMsgResults):
 // - every plain subscriber gets the message, except the publisher's own
 //   subscriptions when it connected with echo:false;
-// - each queue group gets it once: a random local member is preferred; only
-//   when the group has no usable local member is a route member picked, and
-//   that queue name is added to the route's forward list;
+// - each queue group gets it once. A message from a client or a leaf picks
+//   uniformly among ALL members: the match result holds a route's queue
+//   subscription `weight` times, so a member behind a route is as likely as a
+//   local one; picking it adds the queue name to that route's forward list. A
+//   leaf member is skipped in favour of the others and only serves when nothing
+//   else takes the message;
+// - a message that came from a route was meant for our members: local ones are
+//   picked; a leaf member, else a route member, is the last resort (the member
+//   the sender picked may have just gone away);
 // - subscriptions owned by routes are collected and each route gets ONE
-//   forwardMsg call (with the queue names it was picked for). Messages that came
-//   from a route are never sent to another route, and for them only the queue
-//   groups the sending server picked for us (`routeQueues`) are served.
+//   forwardMsg call (with the queue names it was picked for). Plain
+//   subscriptions of routes never get a routed message, and for it only the
+//   queue groups the sending server picked for us (`routeQueues`) are served.
 import type { Account } from './account.js';
 import { ClientKind, type InboundMsg, type MsgSink, type RouteSink, type SublistResult, type Subscription } from './types.js';
 
@@ -57,20 +63,26 @@ export function deliverResult(
     if (fromRoute || fromLeaf !== null) {
       if (routeQueues === null || !routeQueues.includes(group[0].queue!)) continue;
     }
-    let routeSub: Subscription | null = null;
+    // A remote member held back in case no other member takes the message.
+    let fallback: Subscription | null = null;
     let done = false;
-    const startIdx = glen === 1 ? 0 : Math.floor(Math.random() * glen);
+    const startIdx = glen === 1 ? 0 : fromRoute ? randomLocalIndex(group) : Math.floor(Math.random() * glen);
     for (let k = 0; k < glen; k++) {
       const sub = group[(startIdx + k) % glen];
       if (sub.closed) continue;
       const owner = sub.owner;
       if (owner.kind === ClientKind.ROUTE) {
-        if (!fromRoute && routeSub === null) routeSub = sub;
-        continue;
+        if (fromRoute) {
+          // Local members first; a leaf member beats a route one as the fallback.
+          if (fallback === null) fallback = sub;
+          continue;
+        }
+        routes = addRoute(routes, owner as RouteSink, sub.queue!);
+        done = true;
+        break;
       }
       if (owner.kind === ClientKind.LEAF) {
-        // A remote member: used only when no local member takes the message.
-        if (owner !== fromLeaf && routeSub === null) routeSub = sub;
+        if (owner !== fromLeaf && (fallback === null || fromRoute)) fallback = sub;
         continue;
       }
       if (noEcho && owner === publisher) continue;
@@ -80,8 +92,8 @@ export function deliverResult(
         break;
       }
     }
-    if (!done && routeSub !== null) {
-      routes = addRoute(routes, routeSub.owner as RouteSink, routeSub.queue!);
+    if (!done && fallback !== null) {
+      routes = addRoute(routes, fallback.owner as RouteSink, fallback.queue!);
     }
   }
 
@@ -92,6 +104,28 @@ export function deliverResult(
     }
   }
   return delivered;
+}
+
+/**
+ * Index of a uniformly chosen local member (not a route's or a leaf's) of `group`, or 0
+ * when it has none. A routed message draws among local members only: starting at a
+ * random slot of the whole group and skipping remote ones would favour the local member
+ * that follows a remote one.
+ */
+function randomLocalIndex(group: readonly Subscription[]): number {
+  let locals = 0;
+  for (let i = 0; i < group.length; i++) if (isLocal(group[i])) locals++;
+  if (locals === 0) return 0;
+  let n = Math.floor(Math.random() * locals);
+  for (let i = 0; i < group.length; i++) {
+    if (isLocal(group[i]) && n-- === 0) return i;
+  }
+  return 0;
+}
+
+function isLocal(sub: Subscription): boolean {
+  const kind = sub.owner.kind;
+  return kind !== ClientKind.ROUTE && kind !== ClientKind.LEAF;
 }
 
 function addRoute(routes: RouteTarget[] | null, route: RouteSink, queue: string | null): RouteTarget[] {

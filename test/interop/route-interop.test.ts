@@ -147,7 +147,9 @@ async function exercisePair(t: T, ts: InProcNode, nsUrl: string): Promise<void> 
   assert.ok([...seen.values()].every((w) => w.length === 1), 'no job delivered twice');
   const fromNsToTs = [...seen.entries()].filter(([k, w]) => k.startsWith('n') && w[0] === 'ts').length;
   assert.ok(fromNsToTs > 0, 'nats-server sent some jobs to the tsnats member (weighted random pick)');
-  assert.ok([...seen.entries()].filter(([k]) => k.startsWith('t')).every(([, w]) => w[0] === 'ts'), 'tsnats kept its own jobs local');
+  // and tsnats picks among all members too: about 2/3 of its own jobs go to the two there
+  const fromTsToNs = [...seen.entries()].filter(([k, w]) => k.startsWith('t') && w[0] !== 'ts').length;
+  assert.ok(fromTsToNs > 0 && fromTsToNs < N, `tsnats sent some of its jobs to the nats-server members (${fromTsToNs})`);
 
   // Interest removal on unsubscribe: nats-server -> tsnats ...
   const nsSub = nc.subscribe('rm.ns');
