@@ -7,18 +7,7 @@ import { test } from 'node:test';
 import { createFileStore, createMemStore } from '../../src/jetstream/store/index.js';
 import { CHUNK_SIZE, MsgIndex, type IndexMode } from '../../src/jetstream/store/msg-index.js';
 import { tmpDir } from './store-helpers.js';
-
-/** Deterministic PRNG (mulberry32) so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/wait.js';
 
 /** Everything the index says about every sequence in [1, last] and about each subject. */
 function describe(ix: MsgIndex, subjects: string[]): unknown {
@@ -42,7 +31,7 @@ function describe(ix: MsgIndex, subjects: string[]): unknown {
 for (const mode of ['file', 'memory'] as IndexMode[]) {
   test(`${mode} index: packing at any point changes no answer`, () => {
     for (const seed of [1, 2, 3]) {
-      const r = rng(seed);
+      const r = seededRandom(seed);
       const plain = new MsgIndex(mode);
       const packed = new MsgIndex(mode);
       const subjects = ['k.a', 'k.b', 'k.c', 'other', 'k.d.e'];
