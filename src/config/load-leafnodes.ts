@@ -4,6 +4,7 @@
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, arrOf, bool, entries, goType, int, optionalPortFromConfig, parseListen, str } from './load-util.js';
 import { parseTls } from './load-blocks.js';
+import { goQuote } from './duration.js';
 import type { LeafnodeOptions, LeafRemoteOptions, LeafUser } from './options.js';
 
 export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
@@ -73,11 +74,23 @@ function parseRemote(n: ConfNode, c: Collector): LeafRemoteOptions {
       case 'tls': r.tls = parseTls(v, false); break;
       case 'deny_imports': case 'deny_import': r.denyImports = subjects(v); break;
       case 'deny_exports': case 'deny_export': r.denyExports = subjects(v); break;
+      case 'ws_compress': case 'ws_compression': case 'websocket_compress': case 'websocket_compression': r.wsCompression = bool(v); break;
+      case 'ws_no_masking': case 'websocket_no_masking': r.wsNoMasking = bool(v); break;
       default: c.notSupported(v, `leafnodes remote ${key}`);
     }
   }
   if (r.urls.length === 0) throw ConfigError.at(n, 'leafnode remote requires at least one url');
+  // nats-server validateLeafNode: one remote dials either websocket or leaf-protocol urls.
+  const isWs = (url: string): boolean => /^ws/i.test(url);
+  if (r.urls.some((url) => isWs(url) !== isWs(r.urls[0]!))) {
+    throw ConfigError.at(n, `remote leaf node configuration cannot have a mix of websocket and non-websocket urls: [${r.urls.map((x) => goQuote(redactUrl(x))).join(' ')}]`);
+  }
   return r;
+}
+
+/** A url with its password shown as "xxxxx" (nats-server redactURLList). */
+function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1xxxxx@');
 }
 
 /** A subject or a list of subjects. */

@@ -29,6 +29,8 @@ import { FlushQueue } from '../server/flush-queue.js';
 import type { LinkOutput } from '../cluster/link-output.js';
 import { countMsgOut } from '../core/msg-counters.js';
 import type { ServerStats } from '../core/client.js';
+import type { ByteStream } from '../core/socket-writer.js';
+import { upgradeAsClient } from '../websocket/client-upgrade.js';
 
 const DEFAULT_LEAF_PORT = 7422;
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
@@ -146,8 +148,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     const tls = this.tls;
     const nonce = randomBytes(11).toString('base64url');
     // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
-    socket.write(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
-    if (tls === null) return this.accepted(cid, socket, false, nonce);
+    socket.write(this.firstInfo(cid, nonce));
+    if (tls === null) return void this.accepted(cid, socket, false, nonce);
     this.pendingSockets.add(socket);
     socket.on('error', ignoreError);
     acceptRouteTls(socket, tls).then((secure) => {
@@ -159,6 +161,22 @@ export class Leafnodes implements Subsystem, LeafHost {
       const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
       this.log('error', `${who} - lid:${cid} - TLS leafnode handshake error: ${e.message}`);
     });
+  }
+
+  /**
+   * A leaf that came through the websocket listener (the `/leafnode` path). As nats-server: the
+   * same INFO, in a websocket frame, and no leaf TLS upgrade after it (wss is the listener's).
+   */
+  acceptWebsocket(stream: ByteStream): void {
+    if (this.stopping) return void stream.destroy();
+    const cid = this.server.nextCid();
+    const nonce = randomBytes(11).toString('base64url');
+    stream.write(this.firstInfo(cid, nonce));
+    this.accepted(cid, stream, false, nonce).websocket = true;
+  }
+
+  private firstInfo(cid: number, nonce: string): Buffer {
+    return Buffer.from(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
   }
 
   /**
@@ -177,7 +195,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     };
   }
 
-  private accepted(cid: number, socket: net.Socket, tls: boolean, nonce: string): void {
+  private accepted(cid: number, socket: ByteStream, tls: boolean, nonce: string): LeafConnection {
     const c = new LeafConnection(cid, socket, this, false);
     c.tls = tls;
     c.nonce = nonce;
@@ -189,6 +207,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     }, this.o.authTimeoutMs ?? 2000);
     t.unref();
     this.timers.add(t);
+    return c;
   }
 
   onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
@@ -243,7 +262,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       this.bind(c, r.account, r.permissions?.source);
       c.authSettled();
     };
-    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: 'LEAFNODE' });
+    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: c.websocket ? 'LEAFNODE_WS' : 'LEAFNODE' });
     if (!(r instanceof Promise)) return done(r);
     // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
     c.authPending = true;
@@ -268,7 +287,8 @@ export class Leafnodes implements Subsystem, LeafHost {
       return;
     }
     const host = u.hostname.replace(/^\[|\]$/g, '');
-    const port = u.port === '' ? DEFAULT_LEAF_PORT : Number(u.port);
+    const ws = isWsUrl(u);
+    const port = u.port !== '' ? Number(u.port) : !ws ? DEFAULT_LEAF_PORT : u.protocol === 'wss:' ? 443 : 80;
     const socket = net.connect({ host, port });
     this.pendingSockets.add(socket);
     let retried = false;
@@ -287,6 +307,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     };
     socket.on('error', ignoreError);
     socket.once('connect', () => {
+      if (ws) return void this.dialWebsocket(socket, r, u, host, retry, fail);
       readFirstLine(socket, INFO_WAIT_MS).then(async ({ line, rest }) => {
         const m = /^INFO\s+(.*)$/i.exec(line);
         const info = m === null ? null : parseJson(m[1]!);
@@ -302,10 +323,8 @@ export class Leafnodes implements Subsystem, LeafHost {
         }
         this.pendingSockets.delete(socket);
         if (this.stopping) return void sock.destroy();
-        const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+        const conn = this.solicited(sock, r, u, retry);
         conn.tls = useTls;
-        this.pendingRemote.set(conn, { r, u, retry });
-        this.conns.add(conn);
         conn.start(useTls ? undefined : rest);
         this.onInfo(conn, info);
       }, (e: Error) => fail(e.message));
@@ -316,6 +335,48 @@ export class Leafnodes implements Subsystem, LeafHost {
         retry();
       }
     });
+  }
+
+  /**
+   * A ws:// or wss:// remote (nats-server leafNodeSolicitWSConnection): TLS first for wss or
+   * a remote with a tls block, then the HTTP upgrade on `/leafnode`; the hub's INFO comes in
+   * the first websocket frame and is read by the connection's parser.
+   */
+  private async dialWebsocket(
+    socket: net.Socket, r: LeafRemoteOptions, u: URL, host: string, retry: () => void, fail: (text: string) => void,
+  ): Promise<void> {
+    let sock: net.Socket = socket;
+    const useTls = u.protocol === 'wss:' || r.tls !== undefined;
+    if (useTls) {
+      try {
+        sock = await dialRouteTls(socket, this.remoteTls(r), host);
+      } catch (e) {
+        return fail(`TLS leafnode handshake error: ${(e as Error).message}`);
+      }
+    }
+    let stream: ByteStream;
+    try {
+      stream = await upgradeAsClient(sock, {
+        host: u.host, path: u.pathname, compress: r.wsCompression === true, noMasking: r.wsNoMasking === true, timeoutMs: INFO_WAIT_MS,
+      });
+    } catch (e) {
+      this.pendingSockets.delete(socket);
+      this.log('error', `Error soliciting websocket connection: ${(e as Error).message}`);
+      return retry();
+    }
+    this.pendingSockets.delete(socket);
+    if (this.stopping) return void stream.destroy();
+    const conn = this.solicited(stream, r, u, retry);
+    conn.websocket = true;
+    conn.start();
+  }
+
+  /** A dialled link, registered before its hub's INFO is handled. */
+  private solicited(sock: ByteStream, r: LeafRemoteOptions, u: URL, retry: () => void): LeafConnection {
+    const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+    this.pendingRemote.set(conn, { r, u, retry });
+    this.conns.add(conn);
+    return conn;
   }
 
   /** TLS settings of a remote, built once (a remote without a tls block verifies with the system CAs). */
@@ -341,6 +402,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       return;
     }
     const connect: Record<string, unknown> = {
+      // tls_required reports the leaf TLS upgrade; over websocket TLS is wss, which nats-server leaves out here.
       version: '2.9.10', tls_required: c.tls, server_id: this.server.serverId, name: this.server.serverName, headers: true,
     };
     if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) connect.deny_pub = p.r.denyImports;
@@ -491,6 +553,11 @@ function ruleOf(v: unknown): LeafRule {
   if (allow !== undefined) out.allow = allow;
   if (deny !== undefined) out.deny = deny;
   return out;
+}
+
+/** nats-server isWSURL: the scheme starts with "ws" (ws, wss). */
+export function isWsUrl(u: URL): boolean {
+  return u.protocol.toLowerCase().startsWith('ws');
 }
 
 function ignoreError(): void {
