@@ -21,13 +21,14 @@ export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
         }
         case 'port': l.port = optionalPortFromConfig(int(v)); break;
         case 'host': case 'net': l.host = str(v); break;
-        case 'advertise': l.advertise = str(v); break;
-        case 'reconnect': case 'reconnect_delay': l.reconnectMs = Math.max(1, int(v)) * 1000; break;
+        case 'advertise': case 'leafnode_advertise': l.advertise = str(v); break;
+        case 'reconnect': case 'reconnect_delay': case 'reconnect_interval': l.reconnectMs = Math.max(1, int(v)) * 1000; break;
         case 'authorization': parseLeafAuth(v, l, c); break;
         case 'remotes': l.remotes = arrOf(v).map((r) => parseRemote(r, c)); break;
-        case 'no_advertise': case 'compression': case 'min_version': break;
+        case 'no_advertise': case 'min_version': case 'minimum_version': break;
         case 'tls': l.tls = parseTls(v, false); break;
-        default: c.notSupported(v, `leafnodes ${key}`);
+        // nats-server 2.9.10 knows no other key here (compression came with 2.10)
+        default: c.unknownField(v, key);
       }
     });
   }
@@ -36,7 +37,7 @@ export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
 
 function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
   if (n.kind !== 'map') throw ConfigError.at(n, `Expected leafnodes authorization to be a map, got ${goType(n)}`);
-  for (const [k, , v] of entries(n.value)) {
+  for (const [k, key, v] of entries(n.value)) {
     switch (k) {
       case 'user': case 'username': l.user = str(v); break;
       case 'pass': case 'password': l.password = str(v); break;
@@ -56,7 +57,8 @@ function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
           return e;
         });
         break;
-      default: c.notSupported(v, `leafnodes authorization ${k}`);
+      // nkey users and the rest of a client authorization block are not leaf auth in nats-server 2.9.10
+      default: c.unknownField(v, key);
     }
   }
 }
@@ -76,7 +78,11 @@ function parseRemote(n: ConfNode, c: Collector): LeafRemoteOptions {
       case 'deny_exports': case 'deny_export': r.denyExports = subjects(v); break;
       case 'ws_compress': case 'ws_compression': case 'websocket_compress': case 'websocket_compression': r.wsCompression = bool(v); break;
       case 'ws_no_masking': case 'websocket_no_masking': r.wsNoMasking = bool(v); break;
-      default: c.notSupported(v, `leafnodes remote ${key}`);
+      case 'no_randomize': case 'dont_randomize': case 'jetstream_cluster_migrate': case 'js_cluster_migrate':
+        c.notSupported(v, `leafnodes remote ${key}`);
+        break;
+      // as nats-server 2.9.10: no `nkey`/`seed` (a remote authenticates with url user/password or credentials)
+      default: c.unknownField(v, key);
     }
   }
   if (r.urls.length === 0) throw ConfigError.at(n, 'leafnode remote requires at least one url');

@@ -28,7 +28,8 @@ import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type Le
 import { FlushQueue } from '../server/flush-queue.js';
 import type { LinkOutput } from '../cluster/link-output.js';
 import { countMsgOut } from '../core/msg-counters.js';
-import type { ServerStats } from '../core/client.js';
+import { CloseReason, type ServerStats } from '../core/client.js';
+import { Err } from '../protocol/client-encode.js';
 import type { ByteStream } from '../core/socket-writer.js';
 import { upgradeAsClient } from '../websocket/client-upgrade.js';
 
@@ -176,7 +177,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   }
 
   private firstInfo(cid: number, nonce: string): Buffer {
-    return Buffer.from(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
+    return Buffer.from(infoLine(this.acceptInfo(cid, { nonce, info_on_connect: true })));
   }
 
   /**
@@ -256,6 +257,11 @@ export class Leafnodes implements Subsystem, LeafHost {
     const done = (r: AuthResult | null): void => {
       if (c.closed) return;
       if (r === null) return this.authFail(c);
+      if (this.overLeafLimit(r)) {
+        // nats-server registerWithAccount: the account's leaf limit (JWT limits.leaf) is full.
+        this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+        return c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+      }
       c.remoteId = text('server_id') ?? '';
       c.remoteName = text('name') ?? '';
       if (r.permissions) c.perms = userPerms(r.permissions);
@@ -267,6 +273,19 @@ export class Leafnodes implements Subsystem, LeafHost {
     // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
     c.authPending = true;
     r.then(done, () => this.authFail(c));
+  }
+
+  /**
+   * The account already has its `limits.leaf` leaf connections (those this server accepted and
+   * those it dialled, as nats-server counts them). Checked when a leaf binds only: nats-server
+   * 2.9.10 leaves the links it has alone when an account update lowers the limit.
+   */
+  private overLeafLimit(r: AuthResult): boolean {
+    const max = r.accountMaxLeafnodes ?? -1;
+    if (max < 0) return false;
+    let n = 0;
+    for (const c of this.conns) if (c.account === r.account && !c.closed) n++;
+    return n >= max;
   }
 
   private authFail(c: LeafConnection): void {
@@ -379,12 +398,23 @@ export class Leafnodes implements Subsystem, LeafHost {
     return conn;
   }
 
-  /** TLS settings of a remote, built once (a remote without a tls block verifies with the system CAs). */
+  /**
+   * TLS settings of a remote, built once (a remote without a tls block verifies with the system
+   * CAs). The hub's certificate must match the `pinned_certs` of the leafnodes tls block, which
+   * is what nats-server 2.9.10 checks on this side, and those of the remote's own tls block
+   * (parsed and ignored by nats-server; tsnats honours them too: both lists must allow the key).
+   */
   private readonly remoteTlsCache = new Map<LeafRemoteOptions, TlsSettings>();
   private remoteTls(r: LeafRemoteOptions): TlsSettings {
     let s = this.remoteTlsCache.get(r);
     if (s === undefined) {
       s = buildTlsSettings(r.tls ?? {});
+      const top = this.o.tls?.pinnedCerts;
+      if (top !== undefined && top.length > 0) {
+        const pins = new Set(top.map((p) => p.toLowerCase()));
+        const own = s.pinned;
+        s = { ...s, pinned: own === null ? pins : new Set([...own].filter((p) => pins.has(p))) };
+      }
       this.remoteTlsCache.set(r, s);
     }
     return s;
@@ -460,8 +490,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       const extra: Record<string, unknown> = {};
       if (perms?.subscribe) extra.import = perms.subscribe;
       if (perms?.publish) extra.export = perms.publish;
-      c.enqueueString(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
-        acc.name === '$G' ? {} : { remote_account: acc.name }))}\r\n`);
+      c.enqueueString(infoLine(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true }, { remote_account: acc.name })));
     }
     this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);
     const counts = this.countsFor(acc);
@@ -540,6 +569,11 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
     if (p !== undefined && !this.stopping) p.retry();
   }
+}
+
+/** An accept-side INFO line as nats-server writes it ("INFO", the JSON and CRLF joined by spaces). */
+function infoLine(info: Record<string, unknown>): string {
+  return `INFO ${JSON.stringify(info)} \r\n`;
 }
 
 /** The allow/deny lists of an INFO `import`/`export` field. */

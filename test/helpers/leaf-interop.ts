@@ -19,8 +19,9 @@ export function tempConf(t: TestContext, text: string): string {
   return f;
 }
 
-export async function natsServer(t: TestContext, conf: string): Promise<ChildServer> {
-  const c = await spawnNatsServer(['-c', tempConf(t, conf)]);
+/** A child server (nats-server unless `spawn` says otherwise) from a config text, stopped after the test. */
+export async function natsServer(t: TestContext, conf: string, spawn: (args: string[]) => Promise<ChildServer> = spawnNatsServer): Promise<ChildServer> {
+  const c = await spawn(['-c', tempConf(t, conf)]);
   t.after(() => c.stop());
   return c;
 }
