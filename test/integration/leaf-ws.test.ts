@@ -13,6 +13,10 @@ import { getLeafnodes } from '../../src/leaf/index.js';
 import type { LeafnodeOptions, LeafRemoteOptions } from '../../src/config/options.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { ClientKind } from '../../src/core/types.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
 
 function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
   return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
@@ -118,6 +122,34 @@ test('leaf over websocket: the hub restarting on its port is dialled again', asy
   const hub = await startTestServer({ websocket: wsBlock({ port: wsPort }), leafnodes: leafOpts({ port: 0 }) }, t);
   await waitUntil(() => getLeafnodes(leaf.server)!.connections().length === 1 && getLeafnodes(hub.server)!.connections().length === 1, 10000, 'link again');
   await exercise(t, hub, leaf);
+});
+
+test('leaf over websocket: a JWT user\'s allowed_connection_types tells LEAFNODE_WS from LEAFNODE', async (t) => {
+  const op = await newOperator();
+  const akp = createAccount();
+  const { options } = loadConfigText(operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'APP', akp) },
+    'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }'), 'hub.conf');
+  const hub = await startTestServer({ ...options, websocket: wsBlock() }, t);
+  const hubLog = captureLog(hub);
+  const wsPort = hub.server.listeners.port('websocket')!;
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-ws-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const creds = async (name: string, types: ('LEAFNODE' | 'LEAFNODE_WS')[]): Promise<string> => {
+    const ukp = createUser();
+    const f = join(dir, `${name}.creds`);
+    writeFileSync(f, credsOf(await userJwt(name, ukp, akp, { allowed_connection_types: types }), ukp));
+    return f;
+  };
+  const tcpOnly = await startTestServer({
+    leafnodes: leafOpts({ remotes: [{ urls: [`ws://127.0.0.1:${wsPort}`], credentials: await creds('tcp', ['LEAFNODE']) }] }),
+  }, t);
+  await waitUntil(() => hubLog.some((l) => /Leafnode authentication error/.test(l)), 10_000, 'the LEAFNODE-only user refused over websocket');
+  assert.equal(getLeafnodes(tcpOnly.server)!.connections().length, 0);
+  const wsUser = await startTestServer({
+    leafnodes: leafOpts({ remotes: [{ urls: [`ws://127.0.0.1:${wsPort}`], credentials: await creds('ws', ['LEAFNODE_WS']) }] }),
+  }, t);
+  await waitUntil(() => getLeafnodes(wsUser.server)!.connections().length === 1, 10_000, 'the LEAFNODE_WS user linked');
+  assert.equal(getLeafnodes(hub.server)!.connections()[0]!.account!.name, akp.getPublicKey());
 });
 
 test('leaf over websocket config: ws_compression/ws_no_masking; a mix of websocket and other urls is refused', () => {
