@@ -5,36 +5,18 @@
 // and closes; a remote mixing ws:// and nats:// urls is refused in config.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { client, collect, interest, leafOpts } from '../helpers/leaf.js';
 import { wsBlock } from '../helpers/ws.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
-import type { LeafnodeOptions, LeafRemoteOptions } from '../../src/config/options.js';
+import type { LeafRemoteOptions } from '../../src/config/options.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { ClientKind } from '../../src/core/types.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
-
-function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
-  return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
-}
-
-async function client(h: ServerHandle, t: TestContext): Promise<NatsConnection> {
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  return nc;
-}
-
-function collect(nc: NatsConnection, subject: string, queue?: string): Msg[] {
-  const got: Msg[] = [];
-  nc.subscribe(subject, { queue, callback: (_e, m) => { got.push(m); } });
-  return got;
-}
-
-const interest = (h: ServerHandle, subject: string): boolean => h.server.globalAccount.sublist.hasInterest(subject);
 
 /** A hub with a websocket listener (and a leafnodes listener, as nats-server requires) and a leaf dialling it over ws://. */
 async function wsHubAndLeaf(
