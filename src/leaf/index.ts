@@ -12,6 +12,10 @@
 // when `leafnodes { tls {} }` is set) and then handshakes as the TLS server; the dialling side
 // reads that INFO and handshakes as the client when the INFO requires TLS, the remote's url
 // is tls:// or the remote has a tls block; CONNECT and everything after go over TLS.
+//
+// Websocket: a remote with ws:// or wss:// urls does TLS (wss, or a tls block) and the HTTP
+// upgrade on /leafnode first, then the leaf protocol in websocket frames; the hub's websocket
+// listener hands such upgrades to acceptWebsocket (no leaf TLS upgrade after the INFO there).
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,6 +1,7 @@
 // The websocket listener (nats-server's `websocket {}` block): an HTTP server whose upgrade
 // requests pass nats-server's handshake and origin checks, then become ordinary client
-// connections over a WsStream. Loaded only when the block is configured.
+// connections over a WsStream, or leaf connections when the path is /leafnode (handed to the
+// leaf subsystem). Loaded only when the block is configured.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
