@@ -223,20 +223,42 @@ export function unmask(buf: Buffer, key: Uint8Array, pos: number): number {
  */
 export function frameHeader(op: Op, len: number, compressed = false, maskKey?: Uint8Array): Buffer {
   const b0 = FIN | op | (compressed ? RSV1 : 0);
-  const m = maskKey === undefined ? 0 : MASK;
+  if (maskKey !== undefined) return maskedHeader(b0, len, maskKey);
+  if (len <= 125) {
+    const h = Buffer.allocUnsafe(2);
+    h[0] = b0;
+    h[1] = len;
+    return h;
+  }
+  if (len < 65536) {
+    const h = Buffer.allocUnsafe(4);
+    h[0] = b0;
+    h[1] = 126;
+    h.writeUInt16BE(len, 2);
+    return h;
+  }
+  const h = Buffer.allocUnsafe(10);
+  h[0] = b0;
+  h[1] = 127;
+  h.writeBigUInt64BE(BigInt(len), 2);
+  return h;
+}
+
+/** A client's header: the mask bit, the length, then the 4-byte key (kept apart from the server's hot path). */
+function maskedHeader(b0: number, len: number, key: Uint8Array): Buffer {
   const lenBytes = len <= 125 ? 0 : len < 65536 ? 2 : 8;
-  const h = Buffer.allocUnsafe(2 + lenBytes + (m === 0 ? 0 : 4));
+  const h = Buffer.allocUnsafe(6 + lenBytes);
   h[0] = b0;
   if (lenBytes === 0) {
-    h[1] = m | len;
+    h[1] = MASK | len;
   } else if (lenBytes === 2) {
-    h[1] = m | 126;
+    h[1] = MASK | 126;
     h.writeUInt16BE(len, 2);
   } else {
-    h[1] = m | 127;
+    h[1] = MASK | 127;
     h.writeBigUInt64BE(BigInt(len), 2);
   }
-  if (maskKey !== undefined) h.set(maskKey.subarray(0, 4), 2 + lenBytes);
+  h.set(key.subarray(0, 4), 2 + lenBytes);
   return h;
 }
 
