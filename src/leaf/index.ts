@@ -36,6 +36,7 @@ import { CloseReason, type ServerStats } from '../core/client.js';
 import { Err } from '../protocol/client-encode.js';
 import type { ByteStream } from '../core/socket-writer.js';
 import { upgradeAsClient } from '../websocket/client-upgrade.js';
+import type { WsStream } from '../websocket/transport.js';
 
 const DEFAULT_LEAF_PORT = 7422;
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
@@ -172,8 +173,9 @@ export class Leafnodes implements Subsystem, LeafHost {
    * A leaf that came through the websocket listener (the `/leafnode` path). As nats-server: the
    * same INFO, in a websocket frame, and no leaf TLS upgrade after it (wss is the listener's).
    */
-  acceptWebsocket(stream: ByteStream): void {
+  acceptWebsocket(stream: WsStream): void {
     if (this.stopping) return void stream.destroy();
+    this.log('debug', `Leafnode compression=${stream.compressed}`);
     const cid = this.server.nextCid();
     const nonce = randomBytes(11).toString('base64url');
     stream.write(this.firstInfo(cid, nonce));
@@ -377,7 +379,7 @@ export class Leafnodes implements Subsystem, LeafHost {
         return fail(`TLS leafnode handshake error: ${(e as Error).message}`);
       }
     }
-    let stream: ByteStream;
+    let stream: WsStream;
     try {
       stream = await upgradeAsClient(sock, {
         host: u.host, path: u.pathname, compress: r.wsCompression === true, noMasking: r.wsNoMasking === true, timeoutMs: INFO_WAIT_MS,
@@ -389,6 +391,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     }
     this.pendingSockets.delete(socket);
     if (this.stopping) return void stream.destroy();
+    this.log('debug', `Leafnode compression=${stream.compressed} masking=${stream.masking}`);
     const conn = this.solicited(stream, r, u, retry);
     conn.websocket = true;
     conn.start();

@@ -95,6 +95,16 @@ export class WsStream implements ByteStream, FrameHandler {
     });
   }
 
+  /** permessage-deflate is in use (nats-server's "compression=" debug line) */
+  get compressed(): boolean {
+    return this.opts.compress;
+  }
+
+  /** our frames are masked (a leaf link dialling a websocket hub without no-masking) */
+  get masking(): boolean {
+    return this.opts.maskWrite === true;
+  }
+
   get writableLength(): number {
     return this.raw.writableLength;
   }

@@ -21,14 +21,15 @@ import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorCo
 /** A hub with a websocket listener (and a leafnodes listener, as nats-server requires) and a leaf dialling it over ws://. */
 async function wsHubAndLeaf(
   t: TestContext, hubWs: { compression?: boolean } = {}, remote: Partial<LeafRemoteOptions> = {},
-): Promise<{ hub: ServerHandle; leaf: ServerHandle }> {
-  const hub = await startTestServer({ websocket: wsBlock(hubWs), leafnodes: leafOpts({ port: 0 }) }, t);
+): Promise<{ hub: ServerHandle; leaf: ServerHandle; hubLog: string[] }> {
+  const hub = await startTestServer({ websocket: wsBlock(hubWs), leafnodes: leafOpts({ port: 0 }), debug: true }, t);
+  const hubLog = captureLog(hub);
   const wsPort = hub.server.listeners.port('websocket')!;
   const leaf = await startTestServer({
     leafnodes: leafOpts({ remotes: [{ urls: [`ws://127.0.0.1:${wsPort}`], ...remote }] }),
   }, t);
   await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1 && getLeafnodes(leaf.server)!.connections().length === 1, 5000, 'leaf link over websocket');
-  return { hub, leaf };
+  return { hub, leaf, hubLog };
 }
 
 /** Messages both ways, request/reply, and a queue group on the leaf serving every hub publish once. */
@@ -75,12 +76,16 @@ test('leaf over websocket: a ws:// remote links to the hub websocket listener, m
 });
 
 test('leaf over websocket: compression and no-masking negotiated', async (t) => {
-  const { hub, leaf } = await wsHubAndLeaf(t, { compression: true }, { wsCompression: true, wsNoMasking: true });
+  const { hub, leaf, hubLog } = await wsHubAndLeaf(t, { compression: true }, { wsCompression: true, wsNoMasking: true });
+  // nats-server's debug line on the accepting side (its log is captured before the leaf dials;
+  // that masking follows no-masking is shown against nats-server, test/interop/leaf-ws-nats-server.test.ts)
+  assert.ok(hubLog.some((l) => l.includes('Leafnode compression=true')));
   await exercise(t, hub, leaf);
 });
 
 test('leaf over websocket: the remote asks for compression the hub does not do', async (t) => {
-  const { hub, leaf } = await wsHubAndLeaf(t, { compression: false }, { wsCompression: true });
+  const { hub, leaf, hubLog } = await wsHubAndLeaf(t, { compression: false }, { wsCompression: true });
+  assert.ok(hubLog.some((l) => l.includes('Leafnode compression=false')));
   await exercise(t, hub, leaf);
 });
 
