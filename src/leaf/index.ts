@@ -39,6 +39,8 @@ import { upgradeAsClient } from '../websocket/client-upgrade.js';
 import type { WsStream } from '../websocket/transport.js';
 
 const DEFAULT_LEAF_PORT = 7422;
+/** nats-server's DuplicateRemoteLeafnodeConnection: the -ERR text and the close reason */
+const DUPLICATE_LEAF = 'Duplicate Remote LeafNode Connection';
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
 const INFO_WAIT_MS = 2000;
 /** Longest first INFO line read before the TLS decision. */
@@ -232,8 +234,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     }
     const acc = this.server.lookupAccount(accountName ?? '$G');
     if (acc === undefined) return this.authFail(c);
-    c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
-    c.remoteName = typeof cn.name === 'string' ? cn.name : '';
+    this.peerFromConnect(c, cn);
     this.bind(c, acc);
   }
 
@@ -268,8 +269,7 @@ export class Leafnodes implements Subsystem, LeafHost {
         this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
         return c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
       }
-      c.remoteId = text('server_id') ?? '';
-      c.remoteName = text('name') ?? '';
+      this.peerFromConnect(c, cn);
       if (r.permissions) c.perms = userPerms(r.permissions);
       this.bind(c, r.account, r.permissions?.source);
       c.authSettled();
@@ -279,6 +279,31 @@ export class Leafnodes implements Subsystem, LeafHost {
     // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
     c.authPending = true;
     r.then(done, () => this.authFail(c));
+  }
+
+  /** Who the accepted peer says it is (CONNECT server_id, name, cluster). */
+  private peerFromConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    const text = (k: string): string => (typeof cn[k] === 'string' ? cn[k] as string : '');
+    c.remoteId = text('server_id');
+    c.remoteName = text('name');
+    c.remoteCluster = text('cluster');
+  }
+
+  /**
+   * nats-server addLeafNodeConnection: a server that links again into the same account (a new
+   * link from the same name and cluster, e.g. after it lost the old one without us noticing)
+   * replaces its old accepted link, which is told why and closed.
+   */
+  private replaceDuplicate(c: LeafConnection, acc: Account): void {
+    if (c.remoteName === '') return;
+    for (const old of this.conns) {
+      if (old === c || old.solicited || old.closed || old.account !== acc) continue;
+      if (old.remoteName !== c.remoteName || old.remoteCluster !== c.remoteCluster) continue;
+      this.log('error', `${old.label()} - ${DUPLICATE_LEAF}`);
+      old.sendErrAndClose(DUPLICATE_LEAF, DUPLICATE_LEAF);
+      this.log('warn', `${c.label()} - Replacing connection from same server`);
+      return;
+    }
   }
 
   /**
@@ -490,6 +515,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   // ---- both sides ----
 
   private bind(c: LeafConnection, acc: Account, perms?: Permissions): void {
+    if (!c.solicited) this.replaceDuplicate(c, acc);
     c.account = acc;
     if (!c.solicited) {
       // Answer the CONNECT as nats-server does, before any interest: the remote applies the

@@ -70,6 +70,8 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   readonly sent = new Map<string, number>();
   remoteId = '';
   remoteName = '';
+  /** the cluster the peer says it belongs to (CONNECT `cluster`) */
+  remoteCluster = '';
   inMsgs = 0; inBytes = 0;
   readonly startMs = Date.now();
   /** the link runs over TLS (the leaf TLS upgrade; a wss link is `websocket`) */

@@ -3,7 +3,7 @@
 // CONNECT signs the INFO nonce); the JWT account limit `limits.leaf` refuses the extra leaf
 // with nats-server's error, also after an account update, which leaves existing links alone;
 // `pinned_certs` of the leafnodes tls block refuse a peer whose key is not pinned, on the
-// accepting and on the dialling side.
+// accepting and on the dialling side; a leaf server that links again replaces its old link.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
@@ -82,6 +82,34 @@ test('leaf nkey users side by side: a leaf signs the nonce with the nkey of a cl
     badSig: '-ERR Authorization Violation', noSig: '-ERR Authorization Violation',
   };
   for (const [name, spawn] of KINDS) assert.deepEqual(await nkeyFlow(t, spawn), want, name);
+});
+
+// ---- the same leaf server linking again ----
+
+async function duplicateFlow(t: TestContext, spawn: Spawn): Promise<Record<string, unknown>> {
+  const hub = await natsServer(t, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }\n', spawn);
+  const port = await leafListenPort(hub);
+  const same = { name: 'edge-1', server_id: 'NEDGE1' };
+  const first = await rawLeaf(port, same);
+  const out: Record<string, unknown> = { first: await outcome(first) };
+  const other = await rawLeaf(port, { name: 'edge-2', server_id: 'NEDGE2' });
+  out.other = await outcome(other);
+  const again = await rawLeaf(port, same);
+  out.again = await outcome(again);
+  // the old link is told and closed; the new one and the other server's stay
+  await first.waitClosed(5000);
+  out.firstErr = /-ERR '([^']*)'/.exec(first.text)?.[1];
+  await again.flushPing(5000);
+  await other.flushPing(5000);
+  out.log = /Replacing connection from same server/.test(hub.output());
+  again.close();
+  other.close();
+  return out;
+}
+
+test('leaf duplicate side by side: a leaf server linking again replaces its old link', { skip }, async (t) => {
+  const want = { first: 'linked', other: 'linked', again: 'linked', firstErr: 'Duplicate Remote LeafNode Connection', log: true };
+  for (const [name, spawn] of KINDS) assert.deepEqual(await duplicateFlow(t, spawn), want, name);
 });
 
 // ---- JWT limits.leaf ----
