@@ -48,6 +48,12 @@ async function outcome(c: RawClient): Promise<string> {
   return `-ERR ${err[1]}`;
 }
 
+/** The raw leaves answer a PING (their links are still up); then they are closed. */
+async function stillLinked(...leaves: RawClient[]): Promise<void> {
+  for (const c of leaves) await c.flushPing(5000);
+  for (const c of leaves) c.close();
+}
+
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-sbs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,11 +105,8 @@ async function duplicateFlow(t: TestContext, spawn: Spawn): Promise<Record<strin
   // the old link is told and closed; the new one and the other server's stay
   await first.waitClosed(5000);
   out.firstErr = /-ERR '([^']*)'/.exec(first.text)?.[1];
-  await again.flushPing(5000);
-  await other.flushPing(5000);
+  await stillLinked(again, other);
   out.log = /Replacing connection from same server/.test(hub.output());
-  again.close();
-  other.close();
   return out;
 }
 
@@ -154,11 +157,8 @@ async function leafLimitFlow(t: TestContext, spawn: Spawn): Promise<Record<strin
   await update(1);
   out.afterLowerNew = await outcome(await leaf());
   out.afterLowerExisting = [first, second].map((c) => c.isClosed ? 'closed' : 'open');
-  await first.flushPing(5000);
-  await second.flushPing(5000);
+  await stillLinked(first, second);
   out.hubLog = /maximum account active connections exceeded/.test(hub.output());
-  first.close();
-  second.close();
   return out;
 }
 
