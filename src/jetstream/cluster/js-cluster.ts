@@ -183,7 +183,7 @@ export class ClusteredJetStream {
     this.cluster = cluster;
     this.startedAt = performance.now();
     for (const p of cluster.peers()) this.notePeer(p);
-    this.transport = new RouteRaftTransport(this.server.systemAccount, 'nrg-meta');
+    this.transport = new RouteRaftTransport(this.server.systemAccount, 'nrg-meta', () => cluster.flushRoutes());
     this.sys = this.server.systemAccount.createInternalClient('jsc', ClientKind.SYSTEM);
     this.sys.subscribe(forwardSubject(this.id), (_s, _r, _h, payload) => this.onForward(payload));
     this.sys.subscribe(STREAM_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onStreamResult(p));
@@ -243,6 +243,8 @@ export class ClusteredJetStream {
       // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
       segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
       transport: this.transport,
+      // A follower may hold the asset being created: it learns the commit before our own apply.
+      announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
