@@ -15,7 +15,6 @@
 // adopts, and its limits never trim, the old data. Deleting a stream retires meta.inf
 // before removing the files, so a crash half-way never brings back part of a stream.
 
-import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -24,8 +23,8 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
-import { FileStore, prepareStoreMeta, prepareStoreMetaSync, readStoreMeta, storeMetaPath } from './store/filestore.js';
-import { fsyncDir, readCheckedFile, writeCheckedFile, writeCheckedFileSync } from './store/checked-file.js';
+import { FileStore, prepareStoreMeta, readStoreMeta, storeMetaPath } from './store/filestore.js';
+import { fsyncDir, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
 import { fsyncFile } from './store/durable-fs.js';
 import type { ProgressBoard, ProgressTask } from './progress.js';
 
@@ -55,18 +54,6 @@ class StreamFileStore extends FileStore {
     }
     await super.delete();
   }
-}
-
-/**
- * Directories whose entries changed when `<dir>/msgs` was created (`firstCreated`: what mkdir
- * -p returned, the topmost directory it made): `dir` and the parent of each new directory.
- */
-function changedDirs(dir: string, firstCreated: string | undefined): Set<string> {
-  const parents = new Set<string>([dir]);
-  if (firstCreated !== undefined) {
-    for (let d = join(dir, 'msgs'); d.length >= firstCreated.length; d = dirname(d)) parents.add(dirname(d));
-  }
-  return parents;
 }
 
 function openFileStore(cfg: ReturnType<typeof toStoreConfig>, opts: FileStoreOptions): StreamStore {
@@ -179,48 +166,36 @@ export class StoreFactory {
     const sc = toStoreConfig(cfg);
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
-    const defer = withMeta && this.deferCreateSync;
-    // Normally there is no directory yet: only then is a thread-pool round trip (readdir) saved.
-    if (!defer || existsSync(dir)) await this.moveAsideLeftover(account, cfg.name, dir);
-    if (defer) return this.openNewDeferred(cfg, createdNs, dir);
+    await this.moveAsideLeftover(account, cfg.name, dir);
     const firstCreated = await mkdir(join(dir, 'msgs'), { recursive: true });
     // meta.json follows the store's sync policy (as the FileStore writes it); meta.inf and the
     // directory entries are always fsync'ed (as saveMeta does).
     // A restored store (open) keeps the server's policy: its data is in no raft log.
     const sync = withMeta ? this.syncFor(cfg) : this.sync;
     const doSync = sync === 'always';
-    const parents = changedDirs(dir, firstCreated);
+    // Directories whose entries changed: the parent of each newly created directory.
+    const parents = new Set<string>([dir]);
+    if (firstCreated !== undefined) {
+      for (let d = join(dir, 'msgs'); d.length >= firstCreated.length; d = dirname(d)) parents.add(dirname(d));
+    }
     const metadata = { config: cfg, created: createdNs.toString() };
-    const writes: Promise<void>[] = [prepareStoreMeta(dir, sc, metadata, doSync)];
-    if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), true, false));
+    const defer = withMeta && this.deferCreateSync;
+    const writes: Promise<void>[] = [prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
+    if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), !defer, false));
+    if (defer) {
+      await Promise.all(writes);
+      const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
+      const beforeFirstSync = async (): Promise<void> => {
+        await Promise.all([...files.map(fsyncFile), ...[...parents].filter((p) => p !== dir).map(fsyncDir)]);
+        await fsyncDir(dir);
+      };
+      return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
+    }
     // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
     for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
     await Promise.all(writes);
     await fsyncDir(dir);
     return openFileStore(sc, { dir, sync, log: this.warn });
-  }
-
-  /**
-   * A clustered create (deferCreateSync): the same files in the same order as openNew, but no
-   * fsync before the reply. The meta group's log, fsync'ed by a majority before the create was
-   * applied, already records the stream; the files, their directory entries and the directories
-   * above are fsync'ed before the store's first sync (its first PubAck) or at its stop. Without
-   * fsyncs the dozen syscalls (mkdir, open/write/close and rename of three small files) run on
-   * the event loop: cheaper than the ~7 sequential thread-pool round trips of the async calls,
-   * each a wait for a pool thread and then for the loop on a busy machine.
-   */
-  private openNewDeferred(cfg: StreamConfig, createdNs: bigint, dir: string): StreamStore {
-    const sc = toStoreConfig(cfg);
-    const sync = this.syncFor(cfg);
-    const parents = changedDirs(dir, mkdirSync(join(dir, 'msgs'), { recursive: true }));
-    prepareStoreMetaSync(dir, sc, { config: cfg, created: createdNs.toString() });
-    writeCheckedFileSync(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), false);
-    const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
-    const beforeFirstSync = async (): Promise<void> => {
-      await Promise.all([...files.map(fsyncFile), ...[...parents].filter((p) => p !== dir).map(fsyncDir)]);
-      await fsyncDir(dir);
-    };
-    return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
   }
 
   /**

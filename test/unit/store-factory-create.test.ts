@@ -115,11 +115,9 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   const f = new StoreFactory(root, 'always', () => undefined);
   f.deferCreateDurability();
   const cfg = cfgOf({ name: 'LAZY', subjects: ['lazy.>'] });
-  const creating = f.create('APP', cfg, 7n);
-  // Nothing to fsync, so no thread-pool round trips either: the files are there when create() returns its promise.
+  const store = await f.create('APP', cfg, 7n);
   const dir = path.join(root, 'APP', 'streams', 'LAZY');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
-  const store = await creating;
   assert.equal(synced.length, 0, `nothing fsynced by the create itself: ${synced.join(', ')}`);
 
   store.storeMsg('lazy.1', undefined, Buffer.from('x'));

@@ -37,11 +37,6 @@ export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: 
   await fs.promises.rename(`${file}.tmp`, file);
 }
 
-/** prepareStoreMeta on the event loop and without fsync (a clustered create defers its fsyncs: store-factory.ts). */
-export function prepareStoreMetaSync(dir: string, cfg: StoreConfig, metadata: unknown): void {
-  atomicWriteSync(storeMetaPath(dir), storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata), false);
-}
-
 /** Write the meta file from the running store (config or metadata changed): atomic, synchronous. */
 export function writeStoreMetaSync(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): void {
   atomicWriteSync(storeMetaPath(dir), storeMetaText(cfg, metadata), doSync);
