@@ -222,6 +222,11 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     this.flushList.add(out);
   }
 
+  /** Write every route's queued output now instead of at the end of the turn. */
+  flushRoutes(): void {
+    this.flushList.flushNow();
+  }
+
   countIn(bytes: number): void {
     countMsgIn(this.server.stats, bytes);
   }

@@ -710,6 +710,23 @@ export class RaftCore extends RaftCoreElections {
     return this._state === 'leader' && (this.queue.length > 0 || this.heartbeatAfterCommit);
   }
 
+  /** True when the leader's commit index moved and no append entry has carried it yet. */
+  get commitUnannounced(): boolean {
+    return this._state === 'leader' && this.heartbeatAfterCommit;
+  }
+
+  /**
+   * Sends the commit index to the followers now, before the driver delivers the newly committed
+   * entries to the upper layer (NRG sends its heartbeat as soon as a quorum answered and leaves
+   * the apply to another goroutine). As NRG, a heartbeat only when no proposals wait: otherwise
+   * the append entry that carries them (end of turn) also carries the commit.
+   */
+  announceCommit(): void {
+    if (!this.commitUnannounced || this.queue.length > 0) return;
+    this.heartbeatAfterCommit = false;
+    this.sendHeartbeat();
+  }
+
   /** Driver: end of a batch of inputs; sends queued proposals and a pending heartbeat. */
   flush(): void {
     if (this._state !== 'leader') return;

@@ -99,6 +99,13 @@ export interface RaftNodeOptions {
    * snapshots are removed at start).
    */
   storage?: 'file' | 'memory';
+  /**
+   * Leader: when entries commit, send the commit to the followers and flush the transport before
+   * applying them here (default false: the commit goes out with the turn's other output). For a
+   * group whose followers' apply is on a request's critical path (the meta group: a follower may
+   * hold the stream being created), so they need not wait for the leader's own apply.
+   */
+  announceCommitFirst?: boolean;
   /** fdatasync the WAL (default true). Turning it off voids durability; tests only. */
   fsync?: boolean;
   /**
@@ -507,6 +514,10 @@ export class RaftNode {
   /** After any call into the core: deliver notices, keep the timer right. */
   private afterCore(): void {
     if (this.stateLostMarked && !this.core.hasLostState && !this.stopped) this.clearStateLost();
+    if (this.opts.announceCommitFirst && this.core.commitUnannounced) {
+      this.core.announceCommit();
+      if (!this.core.commitUnannounced) this.transport.flush?.();
+    }
     this.drainNotices();
     if (this.walDirty || this.core.needsFlush) this.scheduleTurn();
     this.armTimer();

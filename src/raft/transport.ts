@@ -15,6 +15,8 @@
 //   node copies what it keeps. A payload given to publish() is not modified
 //   by the node afterwards, so the transport may hold on to it.
 // * reply '' means "no reply subject".
+// * flush (optional): publishes may be batched until the end of the event-loop
+//   turn; flush() sends them now (a leader announcing a commit before it applies).
 // * onPeerGone (optional): the transport tells the node at once when it knows
 //   a peer's server is unreachable (routes: the last route to that server
 //   closed, as a kill -9 of it does). A hint only: the node then checks with
@@ -34,6 +36,11 @@ export interface RaftTransport {
   subscribe(subject: string, handler: RaftMessageHandler): RaftSubscription;
   /** Register for "that peer's server is gone" hints; returns the unregister function. */
   onPeerGone?(listener: PeerGoneListener): () => void;
+  /**
+   * Hand what was published so far to the network now rather than with the rest of the
+   * event-loop turn's output (optional; a transport that sends at once needs none).
+   */
+  flush?(): void;
 }
 
 interface HubSub {

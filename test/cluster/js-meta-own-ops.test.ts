@@ -30,6 +30,8 @@ test('meta: stepdown to a preferred server, then SERVER.REMOVE of a stopped serv
   const ncs = await connectAll(nodes);
   try {
     const old = await waitForMetaLeader(nodes);
+    // A fresh group can elect its leader with the first two servers; the third joins right after.
+    await waitFor(() => metaOf(old).node?.peers().length === 3, 'every server a member of the meta group');
     const target = nodes.find((n) => n !== old)!;
     // The new leader announces itself in the system account (newer nats-server's advisory).
     const advisories: Record<string, any>[] = [];

@@ -298,3 +298,51 @@ test('installSnapshotAt: a state captured at an earlier applied index; the entri
   await c.waitForStateSize(10);
   assert.deepEqual(text(m), before);
 });
+
+test('announceCommitFirst: the leader sends and flushes the new commit index before it applies the entries', async (t) => {
+  // Per member, in order: what its transport published on the group's AE subject (with the commit
+  // index the AE carried) and when it was flushed.
+  const events = new Map<string, ({ k: 'ae'; commit: number } | { k: 'flush' })[]>();
+  const checks = { applied: 0, unannounced: [] as number[] };
+  let c: LocalCluster | undefined;
+  c = cluster(t, 3, {
+    memberOptions: (name) => {
+      const inner = c!.hub.transport(name);
+      const log: ({ k: 'ae'; commit: number } | { k: 'flush' })[] = [];
+      events.set(name, log);
+      return {
+        announceCommitFirst: true,
+        transport: {
+          publish: (subject, reply, payload) => {
+            if (subject === `$NRG.AE.${c!.group}`) {
+              const ae = decodeAppendEntry(Buffer.from(payload));
+              if (!(ae instanceof RaftError)) log.push({ k: 'ae', commit: ae.commit });
+            }
+            inner.publish(subject, reply, payload);
+          },
+          subscribe: (subject, handler) => inner.subscribe(subject, handler),
+          flush: () => log.push({ k: 'flush' }),
+        },
+        apply: (index, entries) => {
+          const m = c!.members.find((x) => x.name === name)!;
+          if (m.node?.state === 'leader' && entries.some((e) => e.type === EntryType.Normal)) {
+            checks.applied++;
+            // The last AE this leader published carries `index` as committed, and was flushed.
+            const lastAe = log.map((e, i) => [e, i] as const).filter(([e]) => e.k === 'ae').pop();
+            const flushedAfter = lastAe !== undefined && log.slice(lastAe[1] + 1).some((e) => e.k === 'flush');
+            if (lastAe === undefined || (lastAe[0] as { commit: number }).commit < index || !flushedAfter) checks.unannounced.push(index);
+          }
+          m.applyEntries(index, entries);
+        },
+      };
+    },
+  });
+  c.startAll();
+  const l = await c.waitForLeader();
+  // One proposal per turn, each waited for: every commit is a separate announcement.
+  for (let i = 0; i < 5; i++) await l.n.proposeAndWait(Buffer.from(`p${i}`));
+  await c.waitForStateSize(5);
+  for (const m of c.members) assert.deepEqual(text(m), ['p0', 'p1', 'p2', 'p3', 'p4']);
+  assert.equal(checks.applied, 5);
+  assert.deepEqual(checks.unannounced, [], 'entries applied by the leader before the followers were sent their commit');
+});

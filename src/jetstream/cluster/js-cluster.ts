@@ -56,6 +56,11 @@ const forwardSubject = (peer: string): string => `$JSC.FWD.${peer}`;
 
 /** Campaign timeout of the agreed first candidate of a fresh meta group (NRG's minimum campaign timeout). */
 const FIRST_CAMPAIGN_MS = 100;
+/**
+ * The agreed first candidate's campaign once a peer announced itself for the first time: its meta
+ * group runs by then (it announces after starting it), so a vote request reaches it.
+ */
+const ANNOUNCED_CAMPAIGN_MS = 0;
 /** Earliest campaign of the other members of a fresh meta group (plus up to 500 ms at random). */
 const OTHERS_FIRST_CAMPAIGN_MS = 1000;
 /** nats-server answers 10008 once the meta group has been leaderless this long (since it started). */
@@ -183,7 +188,7 @@ export class ClusteredJetStream {
     this.cluster = cluster;
     this.startedAt = performance.now();
     for (const p of cluster.peers()) this.notePeer(p);
-    this.transport = new RouteRaftTransport(this.server.systemAccount, 'nrg-meta');
+    this.transport = new RouteRaftTransport(this.server.systemAccount, 'nrg-meta', () => cluster.flushRoutes());
     this.sys = this.server.systemAccount.createInternalClient('jsc', ClientKind.SYSTEM);
     this.sys.subscribe(forwardSubject(this.id), (_s, _r, _h, payload) => this.onForward(payload));
     this.sys.subscribe(STREAM_RESULT_SUBJECT, (_s, _r, _h, p) => this.api.onStreamResult(p));
@@ -224,6 +229,8 @@ export class ClusteredJetStream {
   private metaStarting: Promise<void> | undefined;
   /** The meta group started with no state and has not had a leader yet (retryFirstCampaign). */
   private bootstrapping = false;
+  /** Peers heard announcing themselves while bootstrapping (retryFirstCampaign). */
+  private readonly bootstrapAnnounced = new Set<string>();
 
   private startMeta(): Promise<void> {
     this.metaStarting ??= this.doStartMeta();
@@ -243,6 +250,8 @@ export class ClusteredJetStream {
       // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
       segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
       transport: this.transport,
+      // A follower may hold the asset being created: it learns the commit before our own apply.
+      announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
@@ -321,7 +330,7 @@ export class ClusteredJetStream {
    * leads; it then catches up and the leader adds it as a peer.
    */
   private peerAnnounced(id: string): void {
-    this.retryFirstCampaign();
+    this.retryFirstCampaign(id);
     if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
     try {
       this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
@@ -332,17 +341,20 @@ export class ClusteredJetStream {
    * A fresh group's first vote requests are lost when they reach a peer whose group is not running
    * yet (a loaded machine starts servers slowly); the candidate would then wait a whole election
    * timeout (4-9 s). A peer announces itself only once its meta subscriptions exist, so until the
-   * group has had a leader the agreed first candidate campaigns again, at once, on each announcement.
+   * group has had a leader the agreed first candidate campaigns again, at once, on each peer's first
+   * announcement (not on later ones: a new candidacy would discard the votes already on their way).
    */
-  private retryFirstCampaign(): void {
+  private retryFirstCampaign(peer: string): void {
     if (!this.bootstrapping || !this.node || this.stopped) return;
     if (this.node.leaderId !== '') {
       this.bootstrapping = false;
       return;
     }
+    if (this.bootstrapAnnounced.has(peer)) return;
+    this.bootstrapAnnounced.add(peer);
     if (![this.id, ...this.jsPeerIds()].every((p) => this.id <= p)) return;
     try {
-      this.node.campaign(FIRST_CAMPAIGN_MS);
+      this.node.campaign(ANNOUNCED_CAMPAIGN_MS);
     } catch {
       // leader or closed meanwhile
     }

@@ -45,8 +45,16 @@ export class RouteRaftTransport implements RaftTransport {
   sent = 0;
   received = 0;
 
-  constructor(private readonly systemAccount: Account, name = 'nrg') {
+  /**
+   * `flushRoutes`, when given, writes the routes' queued output at once (Cluster.flushRoutes);
+   * without it a publish goes out with the rest of the event-loop turn's route output.
+   */
+  constructor(private readonly systemAccount: Account, name = 'nrg', private readonly flushRoutes?: () => void) {
     this.client = systemAccount.createInternalClient(name, ClientKind.SYSTEM);
+  }
+
+  flush(): void {
+    this.flushRoutes?.();
   }
 
   onPeerGone(listener: PeerGoneListener): () => void {
