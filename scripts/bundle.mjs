@@ -110,6 +110,11 @@ for (const f of files) {
   code += `defs[${JSON.stringify(id)}] = function (module, exports, require, __moduleUrl) {\n${toCommonJs(f)}\n};\n`;
 }
 code += `return (spec) => load(resolveId('', spec));\n})`;
+// V8 keeps the script's source for as long as the process runs (functions are compiled lazily
+// from it). One character outside Latin-1 (a 'μ' or '…' in a string) makes the whole source a
+// two-byte string, twice the memory (3.5 MB instead of 1.75 MB); the few there are become \u escapes,
+// which mean the same in the string, template and regex literals they occur in (comments are gone).
+code = code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(outFile, code);
 writeFileSync(partsFile, JSON.stringify(nextParts));

@@ -8,7 +8,10 @@ import type { RawConn } from './conn.js';
 export interface LatencyResult {
   count: number;
   p50Us: number;
+  p90Us: number;
   p99Us: number;
+  /** the 99.9th percentile: with 20,000 samples, the 20 slowest round trips lie above it */
+  p999Us: number;
   meanUs: number;
   /** every measured round trip, in nanoseconds (for pooling runs) */
   samplesNs: Float64Array;
@@ -69,7 +72,7 @@ export function summarize(samplesNs: Float64Array): LatencyResult {
   const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000;
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { count: sorted.length, p50Us: pick(0.5), p99Us: pick(0.99), meanUs: sum / sorted.length / 1000, samplesNs };
+  return { count: sorted.length, p50Us: pick(0.5), p90Us: pick(0.9), p99Us: pick(0.99), p999Us: pick(0.999), meanUs: sum / sorted.length / 1000, samplesNs };
 }
 
 /** Summary over the samples of several runs together. */

@@ -23,7 +23,9 @@ interface Figures {
   pubSub?: number;
   fanout?: number;
   reqP50?: number;
+  reqP90?: number;
   reqP99?: number;
+  reqP999?: number;
 }
 
 export const suite: BenchSuite = {
@@ -146,8 +148,10 @@ export const suite: BenchSuite = {
             latencySamples.set(kind, runs);
             const all = pooled(runs);
             fig(kind).reqP50 = all.p50Us;
+            fig(kind).reqP90 = all.p90Us;
             fig(kind).reqP99 = all.p99Us;
-            ctx.log(`core/${tag}: p50 ${r.p50Us.toFixed(1)} us, p99 ${r.p99Us.toFixed(1)} us`);
+            fig(kind).reqP999 = all.p999Us;
+            ctx.log(`core/${tag}: p50 ${r.p50Us.toFixed(1)} us, p90 ${r.p90Us.toFixed(1)} us, p99 ${r.p99Us.toFixed(1)} us, p99.9 ${r.p999Us.toFixed(1)} us`);
           });
           if (s.exited()) throw new Error(`${kind} exited during the run: ${s.outputTail().slice(-300)}`);
         }
@@ -166,7 +170,9 @@ export const suite: BenchSuite = {
       row(`pub -> sub ${PAYLOAD_BYTES}B`, 'pubSub', 'msgs/s', { kind: 'ratio-at-least', ratio: 0.5 }),
       row(`pub -> 4 subs ${PAYLOAD_BYTES}B (delivered)`, 'fanout', 'msgs/s', { kind: 'ratio-at-least', ratio: 0.5 }),
       row('request/reply p50', 'reqP50', 'us', { kind: 'ratio-at-most', ratio: 2 }),
+      row('request/reply p90', 'reqP90', 'us'),
       row('request/reply p99', 'reqP99', 'us'),
+      row('request/reply p99.9', 'reqP999', 'us'),
       row('RSS idle', 'rssIdleMB', 'MB'),
       row(`RSS ${IDLE_CONNECTIONS} idle conns`, 'rssConnsMB', 'MB', { kind: 'at-most', value: 120 }),
       row(`start to accepting (median of ${START_SAMPLES})`, 'startMs', 'ms', { kind: 'at-most', value: 300 }),

@@ -61,3 +61,28 @@ test('bytes written after a take do not overwrite what was taken', () => {
   assert.equal(Buffer.concat(a).toString(), 'first\r\n');
   assert.equal(Buffer.concat(b).toString(), 'second\r\n');
 });
+
+test('a small slab (a slice of the shared Buffer pool) is not kept across a take; a large one is reused', () => {
+  const slabOf = (o: Outbound) => (o as unknown as { slab: Buffer | null }).slab;
+  const idle = new Outbound();
+  idle.writeMsg(B('a'), B(' 1 '), null, 0, B('x'));
+  const small = slabOf(idle);
+  assert.ok(small !== null && small.length < Buffer.poolSize / 2);
+  // The slab shares its ArrayBuffer with other Buffers: kept by an idle connection, it pins all of it.
+  assert.equal(small.buffer.byteLength, Buffer.poolSize);
+  assert.equal(drain(idle), 'MSG a 1 1\r\nx\r\n');
+  assert.equal(slabOf(idle), null);
+  idle.writeMsg(B('a'), B(' 1 '), null, 0, B('y'));
+  assert.equal(drain(idle), 'MSG a 1 1\r\ny\r\n');
+
+  const busy = new Outbound();
+  const payload = Buffer.alloc(1000, 0x62);
+  for (let i = 0; i < 20; i++) busy.writeMsg(B('b'), B(' 2 '), null, 0, payload);
+  drain(busy);
+  // The next slab is sized after that flush (~40 KB): its own ArrayBuffer, kept and written after.
+  busy.writeMsg(B('b'), B(' 2 '), null, 0, payload);
+  const big = slabOf(busy);
+  assert.ok(big !== null && big.length >= Buffer.poolSize);
+  assert.equal(drain(busy), `MSG b 2 1000\r\n${'b'.repeat(1000)}\r\n`);
+  assert.equal(slabOf(busy), big);
+});
