@@ -10,6 +10,7 @@ import { isValidSubject } from './subject.js';
 
 const CACHE_MAX = 1024;
 const CACHE_SWEEP_TO = 768;
+const DOT = 46;
 
 const EMPTY_RESULT: SublistResult = Object.freeze({
   psubs: Object.freeze([]) as readonly Subscription[],
@@ -212,10 +213,9 @@ export class Sublist {
   }
 
   private matchNoCache(subject: string): SublistResult {
-    const toks = subject.split('.');
-    for (let i = 0; i < toks.length; i++) if (toks[i].length === 0) return EMPTY_RESULT;
+    if (!hasNoEmptyToken(subject)) return EMPTY_RESULT;
     const b = new ResultBuilder();
-    matchLevel(this.root, toks, 0, b);
+    matchLevel(this.root, subject, 0, b);
     if (b.psubs.length === 0 && b.qsubs.length === 0) return EMPTY_RESULT;
     return { psubs: b.psubs, qsubs: b.qsubs };
   }
@@ -261,17 +261,35 @@ function isJsAckSubject(s: string): boolean {
     && s.charCodeAt(4) === 65 && s.charCodeAt(5) === 67 && s.charCodeAt(6) === 75 && s.charCodeAt(7) === 46;
 }
 
-function matchLevel(level: SlLevel | null, toks: string[], start: number, b: ResultBuilder): void {
+/** No empty token: not empty, no leading or trailing dot, no two dots in a row. */
+function hasNoEmptyToken(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || s.charCodeAt(0) === DOT || s.charCodeAt(n - 1) === DOT) return false;
+  for (let i = s.indexOf('.', 1); i !== -1; i = s.indexOf('.', i + 1)) if (s.charCodeAt(i + 1) === DOT) return false;
+  return true;
+}
+
+/**
+ * Adds what matches the tokens of `subject` from character `start` on (past its end: no tokens
+ * left). The subject is walked by offsets rather than split: a token becomes a string only where
+ * the level has literal children to look it up in, so below a `>`-only level (a consumer's
+ * `$JS.ACK.<stream>.<consumer>.>`) the rest of a long subject costs no allocation.
+ */
+function matchLevel(level: SlLevel | null, subject: string, start: number, b: ResultBuilder): void {
   let l = level;
   let n: SlNode | null = null;
   let pwc: SlNode | null = null;
-  for (let i = start; i < toks.length; i++) {
+  const len = subject.length;
+  for (let pos = start; pos <= len;) {
     if (l === null) return;
+    let end = subject.indexOf('.', pos);
+    if (end === -1) end = len;
     if (l.fwc !== null) b.addNode(l.fwc);
     pwc = l.pwc;
-    if (pwc !== null) matchLevel(pwc.next, toks, i + 1, b);
-    n = l.nodes.get(toks[i]) ?? null;
+    if (pwc !== null) matchLevel(pwc.next, subject, end + 1, b);
+    n = l.nodes.size === 0 ? null : (l.nodes.get(subject.substring(pos, end)) ?? null);
     l = n !== null ? n.next : null;
+    pos = end + 1;
   }
   if (n !== null) b.addNode(n);
   if (pwc !== null) b.addNode(pwc);

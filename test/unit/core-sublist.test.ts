@@ -37,6 +37,16 @@ test('invalid subjects are refused', () => {
   assert.equal(isValidLiteralSubject('foo.>'), false);
 });
 
+test('subjects with an empty token match nothing, also under wildcards', () => {
+  const sl = new Sublist();
+  for (const f of ['>', '*.>', 'foo.*', 'foo.>', '*', 'foo.*.bar']) assert.ok(sl.insert(sub(f)));
+  for (const s of ['', '.', 'foo..bar', '.foo', 'foo.', 'foo.bar.', '..']) {
+    const r = sl.match(s);
+    assert.equal(r.psubs.length + r.qsubs.length, 0, JSON.stringify(s));
+  }
+  assert.deepEqual(subjects(sl.match('foo.x.bar').psubs), ['*.>', '>', 'foo.*.bar', 'foo.>']);
+});
+
 test('queue groups are grouped by name across matching subjects', () => {
   const sl = new Sublist();
   const a = sub('q.*', 'g1');
@@ -98,7 +108,9 @@ test('property: sublist matches a brute-force matcher (seeded)', () => {
     return parts.join('.');
   };
   const randSubject = (): string => {
-    const n = 1 + Math.floor(rnd() * 4);
+    // Up to 7 tokens: also past the deepest filter level, where a match walks the rest of the
+    // subject without creating token strings.
+    const n = 1 + Math.floor(rnd() * 7);
     return Array.from({ length: n }, () => pick(toks)).join('.');
   };
   const sl = new Sublist();
