@@ -49,16 +49,24 @@ export interface SublistStats {
   avgFanout: number;
 }
 
+/** Shared by results without queue subscriptions (most): never written to. */
+const NO_QSUBS = Object.freeze([]) as unknown as Subscription[][];
+
 class ResultBuilder {
   psubs: Subscription[] = [];
-  qsubs: Subscription[][] = [];
-  qnames: string[] = [];
+  /** Queue groups and their names, allocated at the first queue subscription. */
+  qsubs: Subscription[][] = NO_QSUBS;
+  qnames: string[] | null = null;
 
   addNode(n: SlNode): void {
     if (n.psubs !== null) for (const s of n.psubs) this.psubs.push(s);
     if (n.qsubs !== null) {
       for (const [qname, set] of n.qsubs) {
         if (set.size === 0) continue;
+        if (this.qnames === null) {
+          this.qnames = [];
+          this.qsubs = [];
+        }
         let idx = this.qnames.indexOf(qname);
         if (idx < 0) {
           idx = this.qnames.length;
