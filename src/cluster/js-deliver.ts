@@ -43,10 +43,11 @@ export class RoutedDeliverSubject {
   reply: Buffer = ACK_PREFIX;
   private scratch = Buffer.allocUnsafe(1024);
   /**
-   * The matched subject last written at the start of `scratch` and its length in bytes: a pull
-   * batch goes to one inbox, so it is encoded once per batch rather than once per message.
+   * The matched subject last written at the start of `scratch` (`subject` is its view) and its
+   * length in bytes: a pull batch goes to one inbox, so it is encoded once per batch rather than
+   * once per message.
    */
-  private matchedInScratch = '';
+  private matchedInScratch: string | undefined;
   private matchedLen = 0;
 
   prepare(msg: InboundMsg): boolean {
@@ -60,7 +61,7 @@ export class RoutedDeliverSubject {
     const need = 3 * matched.length + replyLen + 1 + shown.length;
     if (need > this.scratch.length) {
       this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
-      this.matchedInScratch = '';
+      this.matchedInScratch = undefined;
     }
     const b = this.scratch;
     let subjLen = this.matchedLen;
@@ -68,8 +69,8 @@ export class RoutedDeliverSubject {
       subjLen = b.write(matched, 0, 'utf8');
       this.matchedInScratch = matched;
       this.matchedLen = subjLen;
+      this.subject = b.subarray(0, subjLen);
     }
-    this.subject = b.subarray(0, subjLen);
     if (reply === null || replyLen === 0 || jsAckDeliverIdx(reply) !== -1) {
       // Without a reply there is nowhere to carry the shown subject (nats-server does the same);
       // a reply that already carries one is left alone.
