@@ -42,6 +42,13 @@ export class RoutedDeliverSubject {
   subject: Buffer = ACK_PREFIX;
   reply: Buffer = ACK_PREFIX;
   private scratch = Buffer.allocUnsafe(1024);
+  /**
+   * The matched subject last written at the start of `scratch` (`subject` is its view) and its
+   * length in bytes: a pull batch goes to one inbox, so it is encoded once per batch rather than
+   * once per message.
+   */
+  private matchedInScratch: string | undefined;
+  private matchedLen = 0;
 
   prepare(msg: InboundMsg): boolean {
     // Only internal publishers (the JetStream deliverer) set a shown subject of their own.
@@ -52,10 +59,18 @@ export class RoutedDeliverSubject {
     const reply = msg.replyBytes;
     const replyLen = reply === null ? 0 : reply.length;
     const need = 3 * matched.length + replyLen + 1 + shown.length;
-    if (need > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
+    if (need > this.scratch.length) {
+      this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
+      this.matchedInScratch = undefined;
+    }
     const b = this.scratch;
-    const subjLen = b.write(matched, 0, 'utf8');
-    this.subject = b.subarray(0, subjLen);
+    let subjLen = this.matchedLen;
+    if (matched !== this.matchedInScratch) {
+      subjLen = b.write(matched, 0, 'utf8');
+      this.matchedInScratch = matched;
+      this.matchedLen = subjLen;
+      this.subject = b.subarray(0, subjLen);
+    }
     if (reply === null || replyLen === 0 || jsAckDeliverIdx(reply) !== -1) {
       // Without a reply there is nowhere to carry the shown subject (nats-server does the same);
       // a reply that already carries one is left alone.

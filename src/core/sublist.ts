@@ -10,6 +10,7 @@ import { isValidSubject } from './subject.js';
 
 const CACHE_MAX = 1024;
 const CACHE_SWEEP_TO = 768;
+const DOT = 46;
 
 const EMPTY_RESULT: SublistResult = Object.freeze({
   psubs: Object.freeze([]) as readonly Subscription[],
@@ -48,16 +49,31 @@ export interface SublistStats {
   avgFanout: number;
 }
 
+/** Shared by results without queue subscriptions (most): never written to. */
+const NO_QSUBS = Object.freeze([]) as unknown as Subscription[][];
+
 class ResultBuilder {
+  /**
+   * Token index from which on the walk notes whether it looked at a token (a literal child or a
+   * `*` at that level): `dependsPast` then says the result may differ for subjects that share
+   * only the tokens before it.
+   */
+  constructor(readonly prefixTokens = Infinity) {}
+  dependsPast = false;
   psubs: Subscription[] = [];
-  qsubs: Subscription[][] = [];
-  qnames: string[] = [];
+  /** Queue groups and their names, allocated at the first queue subscription. */
+  qsubs: Subscription[][] = NO_QSUBS;
+  qnames: string[] | null = null;
 
   addNode(n: SlNode): void {
     if (n.psubs !== null) for (const s of n.psubs) this.psubs.push(s);
     if (n.qsubs !== null) {
       for (const [qname, set] of n.qsubs) {
         if (set.size === 0) continue;
+        if (this.qnames === null) {
+          this.qnames = [];
+          this.qsubs = [];
+        }
         let idx = this.qnames.indexOf(qname);
         if (idx < 0) {
           idx = this.qnames.length;
@@ -185,14 +201,23 @@ export class Sublist {
   private invalidate(): void {
     this.genid++;
     if (this.cache.size > 0) this.cache.clear();
+    this.ackPrefix = null;
   }
+
+  /**
+   * The last `$JS.ACK.<stream>.<consumer>` whose acks matched without looking at any later token
+   * (the usual `$JS.ACK.<stream>.<consumer>.>` interest), and that result: every ack of that
+   * consumer has it. Dropped with the cache on every insert and remove.
+   */
+  private ackPrefix: string | null = null;
+  private ackResult: SublistResult = EMPTY_RESULT;
 
   /** All subscriptions matching the literal subject `subject`. */
   match(subject: string): SublistResult {
     this.matches++;
-    // A JetStream ack subject carries the message's sequences and time, so it is matched once:
+    // A JetStream ack subject carries the message's sequences and time, so it is never used twice:
     // caching it would only hash it twice and push out entries that are used again.
-    if (isJsAckSubject(subject)) return this.matchNoCache(subject);
+    if (isJsAckSubject(subject)) return this.matchAck(subject);
     const cached = this.cache.get(subject);
     if (cached !== undefined) {
       this.cacheHits++;
@@ -212,12 +237,35 @@ export class Sublist {
   }
 
   private matchNoCache(subject: string): SublistResult {
-    const toks = subject.split('.');
-    for (let i = 0; i < toks.length; i++) if (toks[i].length === 0) return EMPTY_RESULT;
-    const b = new ResultBuilder();
-    matchLevel(this.root, toks, 0, b);
+    if (!hasNoEmptyToken(subject)) return EMPTY_RESULT;
+    return this.walk(subject, new ResultBuilder());
+  }
+
+  private walk(subject: string, b: ResultBuilder): SublistResult {
+    matchLevel(this.root, subject, 0, 0, b);
     if (b.psubs.length === 0 && b.qsubs.length === 0) return EMPTY_RESULT;
     return { psubs: b.psubs, qsubs: b.qsubs };
+  }
+
+  /**
+   * An ack subject: the result of the previous ack of the same consumer when that one did not
+   * depend on anything after `$JS.ACK.<stream>.<consumer>` (then no subscription tells the
+   * numeric tokens apart, and every subject with that prefix and more tokens matches the same).
+   */
+  private matchAck(subject: string): SublistResult {
+    if (!hasNoEmptyToken(subject)) return EMPTY_RESULT;
+    const p = this.ackPrefix;
+    if (p !== null && subject.length > p.length && subject.charCodeAt(p.length) === DOT && subject.startsWith(p)) {
+      return this.ackResult;
+    }
+    const b = new ResultBuilder(ACK_PREFIX_TOKENS);
+    const r = this.walk(subject, b);
+    const cut = nthDot(subject, ACK_PREFIX_TOKENS);
+    if (cut !== -1 && !b.dependsPast) {
+      this.ackPrefix = subject.substring(0, cut);
+      this.ackResult = r;
+    }
+    return r;
   }
 
   /** True when at least one subscription matches. */
@@ -261,17 +309,50 @@ function isJsAckSubject(s: string): boolean {
     && s.charCodeAt(4) === 65 && s.charCodeAt(5) === 67 && s.charCodeAt(6) === 75 && s.charCodeAt(7) === 46;
 }
 
-function matchLevel(level: SlLevel | null, toks: string[], start: number, b: ResultBuilder): void {
+/** `$JS.ACK.<stream>.<consumer>`: the tokens an ack subject's match result may be shared by. */
+const ACK_PREFIX_TOKENS = 4;
+
+/** Index of the `n`th dot of `s` (1-based), or -1. */
+function nthDot(s: string, n: number): number {
+  let i = -1;
+  for (let k = 0; k < n; k++) {
+    i = s.indexOf('.', i + 1);
+    if (i === -1) return -1;
+  }
+  return i;
+}
+
+/** No empty token: not empty, no leading or trailing dot, no two dots in a row. */
+function hasNoEmptyToken(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || s.charCodeAt(0) === DOT || s.charCodeAt(n - 1) === DOT) return false;
+  for (let i = s.indexOf('.', 1); i !== -1; i = s.indexOf('.', i + 1)) if (s.charCodeAt(i + 1) === DOT) return false;
+  return true;
+}
+
+/**
+ * Adds what matches the tokens of `subject` from character `start` on (past its end: no tokens
+ * left). The subject is walked by offsets rather than split: a token becomes a string only where
+ * the level has literal children to look it up in, so below a `>`-only level (a consumer's
+ * `$JS.ACK.<stream>.<consumer>.>`) the rest of a long subject costs no allocation.
+ */
+function matchLevel(level: SlLevel | null, subject: string, start: number, tok: number, b: ResultBuilder): void {
   let l = level;
   let n: SlNode | null = null;
   let pwc: SlNode | null = null;
-  for (let i = start; i < toks.length; i++) {
+  const len = subject.length;
+  for (let pos = start; pos <= len; tok++) {
     if (l === null) return;
+    let end = subject.indexOf('.', pos);
+    if (end === -1) end = len;
     if (l.fwc !== null) b.addNode(l.fwc);
     pwc = l.pwc;
-    if (pwc !== null) matchLevel(pwc.next, toks, i + 1, b);
-    n = l.nodes.get(toks[i]) ?? null;
+    // A `>` here matches whatever follows; a literal child or a `*` looks at this token.
+    if (tok >= b.prefixTokens && (pwc !== null || l.nodes.size > 0)) b.dependsPast = true;
+    if (pwc !== null) matchLevel(pwc.next, subject, end + 1, tok + 1, b);
+    n = l.nodes.size === 0 ? null : (l.nodes.get(subject.substring(pos, end)) ?? null);
     l = n !== null ? n.next : null;
+    pos = end + 1;
   }
   if (n !== null) b.addNode(n);
   if (pwc !== null) b.addNode(pwc);

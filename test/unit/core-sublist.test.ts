@@ -37,6 +37,16 @@ test('invalid subjects are refused', () => {
   assert.equal(isValidLiteralSubject('foo.>'), false);
 });
 
+test('subjects with an empty token match nothing, also under wildcards', () => {
+  const sl = new Sublist();
+  for (const f of ['>', '*.>', 'foo.*', 'foo.>', '*', 'foo.*.bar']) assert.ok(sl.insert(sub(f)));
+  for (const s of ['', '.', 'foo..bar', '.foo', 'foo.', 'foo.bar.', '..']) {
+    const r = sl.match(s);
+    assert.equal(r.psubs.length + r.qsubs.length, 0, JSON.stringify(s));
+  }
+  assert.deepEqual(subjects(sl.match('foo.x.bar').psubs), ['*.>', '>', 'foo.*.bar', 'foo.>']);
+});
+
 test('queue groups are grouped by name across matching subjects', () => {
   const sl = new Sublist();
   const a = sub('q.*', 'g1');
@@ -98,7 +108,9 @@ test('property: sublist matches a brute-force matcher (seeded)', () => {
     return parts.join('.');
   };
   const randSubject = (): string => {
-    const n = 1 + Math.floor(rnd() * 4);
+    // Up to 7 tokens: also past the deepest filter level, where a match walks the rest of the
+    // subject without creating token strings.
+    const n = 1 + Math.floor(rnd() * 7);
     return Array.from({ length: n }, () => pick(toks)).join('.');
   };
   const sl = new Sublist();
@@ -123,6 +135,44 @@ test('property: sublist matches a brute-force matcher (seeded)', () => {
     }
   }
   assert.equal(sl.size, live.length);
+});
+
+test('property: ack subjects of one consumer share a match only while nothing tells their numbers apart (seeded)', () => {
+  const rnd = seededRandom(7);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  // Interest a server may hold: a consumer's ack subscription, routed or imported wider and
+  // narrower ones, some of which look at the numeric tokens.
+  const filters = [
+    '$JS.ACK.S.C.>', '$JS.ACK.S.D.>', '$JS.ACK.*.C.>', '$JS.ACK.S.*.>', '$JS.ACK.>', '$JS.>', '>',
+    '$JS.ACK.S.C.1.>', '$JS.ACK.S.C.*.2.>', '$JS.ACK.S.C.*.*.*.*.*', '$JS.ACK.S.C.*', '$JS.*.S.C.>',
+    '$JS.ACK.S.C.1.1.1.1.0', '$JS.ACK.T.C.>',
+  ];
+  const subject = (): string => {
+    const n = pick([5, 6, 9, 9, 9, 11]);
+    const head = ['$JS', 'ACK', pick(['S', 'T']), pick(['C', 'D'])];
+    const tail = Array.from({ length: n - 4 }, () => pick(['0', '1', '2']));
+    return [...head, ...tail].join('.');
+  };
+  const sl = new Sublist();
+  const live: Subscription[] = [];
+  for (let step = 0; step < 4000; step++) {
+    const r = rnd();
+    if (r < 0.06 || live.length === 0) {
+      const s = sub(pick(filters), rnd() < 0.2 ? 'q' : undefined);
+      assert.ok(sl.insert(s));
+      live.push(s);
+    } else if (r < 0.1) {
+      const i = Math.floor(rnd() * live.length);
+      assert.ok(sl.remove(live[i]!));
+      live.splice(i, 1);
+    } else {
+      const subj = subject();
+      const res = sl.match(subj);
+      const got = [...res.psubs, ...res.qsubs.flat()].map((s) => s.sid).sort();
+      const want = live.filter((s) => subjectMatchesFilter(subj, s.subject)).map((s) => s.sid).sort();
+      assert.deepEqual(got, want, `step ${step} subject ${subj}`);
+    }
+  }
 });
 
 test('JetStream ack subjects are matched without entering the cache', () => {

@@ -9,6 +9,7 @@
 // Decoding never trusts the input and throws ConsumerEntryError.
 
 import { EntryOp } from './ops.js';
+import { putUvarint, uvarintLen } from '../../protocol/varint.js';
 
 export class ConsumerEntryError extends Error {
   constructor(readonly code: 'bad_op' | 'short' | 'bad_varint' | 'range' | 'trailing', message: string) {
@@ -34,15 +35,6 @@ function checkSeq(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new ConsumerEntryError('range', `${what} ${v} is not a sequence`);
 }
 
-function putUvarint(buf: Buffer, off: number, v: number): number {
-  while (v >= 0x80) {
-    buf[off++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[off++] = v;
-  return off;
-}
-
 const TWO_21 = 2 ** 21;
 
 /**
@@ -58,6 +50,12 @@ function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): numb
   buf[off++] = ((low >>> 7) & 0x7f) | 0x80;
   buf[off++] = ((low >>> 14) & 0x7f) | 0x80;
   return putUvarint(buf, off, rest);
+}
+
+/** The length putUvarintSplit writes. */
+function uvarintSplitLen(hi: number, lo: number): number {
+  const rest = hi + Math.floor(lo / TWO_21);
+  return rest === 0 ? uvarintLen(lo % TWO_21) : 3 + uvarintLen(rest);
 }
 
 /** Go's binary.PutVarint mapping: zig-zag of an int64. */
@@ -138,26 +136,28 @@ export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, 
   return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
 }
 
+// Entries are allocated at their exact size (two of them per consumed message): a view of a
+// larger allocation would cost a second Buffer object each.
 function deliveredEntry(dseq: number, sseq: number, dc: number, zzHi: number, zzLo: number): Buffer {
   checkSeq(dseq, 'dseq');
   checkSeq(sseq, 'sseq');
   checkSeq(dc, 'delivery count');
-  const buf = Buffer.allocUnsafe(1 + 4 * MAX_VARINT);
+  const buf = Buffer.allocUnsafe(1 + uvarintLen(dseq) + uvarintLen(sseq) + uvarintLen(dc) + uvarintSplitLen(zzHi, zzLo));
   buf[0] = EntryOp.updateDeliveredOp;
   let off = putUvarint(buf, 1, dseq);
   off = putUvarint(buf, off, sseq);
   off = putUvarint(buf, off, dc);
-  off = putUvarintSplit(buf, off, zzHi, zzLo);
-  return buf.subarray(0, off);
+  putUvarintSplit(buf, off, zzHi, zzLo);
+  return buf;
 }
 
 export function encodeAckUpdate(u: AckUpdate): Buffer {
   checkSeq(u.dseq, 'dseq');
   checkSeq(u.sseq, 'sseq');
-  const buf = Buffer.allocUnsafe(1 + 2 * MAX_VARINT);
+  const buf = Buffer.allocUnsafe(1 + uvarintLen(u.dseq) + uvarintLen(u.sseq));
   buf[0] = EntryOp.updateAcksOp;
-  const off = putUvarint(buf, putUvarint(buf, 1, u.dseq), u.sseq);
-  return buf.subarray(0, off);
+  putUvarint(buf, putUvarint(buf, 1, u.dseq), u.sseq);
+  return buf;
 }
 
 export function encodeSkipUpdate(sseq: number): Buffer {

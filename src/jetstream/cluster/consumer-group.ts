@@ -87,7 +87,9 @@ class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
   constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
     /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
-    private readonly deliveryAcks: () => boolean) {}
+    private readonly deliveryAcks: () => boolean,
+    /** Resolves once every change proposed so far is committed (ConsumerGroup.whenCommitted). */
+    readonly flush: () => Promise<void>) {}
   get name(): string { return this.inner.name; }
   setStarting(sseq: number): void {
     this.inner.setStarting(sseq);
@@ -159,6 +161,10 @@ export class ConsumerGroup implements RetentionMember {
   private unlisten: (() => void) | undefined;
   /** A follower's state as retention reads it; the store hands out copies, so one is kept until the next apply. */
   private stateCache: ConsumerState | undefined;
+  /** Raft proposal sequence of the last change proposed, the highest known committed, and who waits for one. */
+  private lastProposed = 0;
+  private committedSeq = 0;
+  private commitWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(private readonly c: ClusteredJetStream, private readonly sg: StreamGroup, public ca: ConsumerAssignment) {
     this.account = accountOf(ca.client);
@@ -229,6 +235,8 @@ export class ConsumerGroup implements RetentionMember {
       observer: this.awaitingSeed,
       apply: (_i, entries) => this.applyEntries(entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      onProposalsCommitted: (seq) => this.proposalsCommitted(seq),
+      onProposalsAbandoned: (from, to) => this.proposalsAbandoned(from, to),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();
@@ -242,6 +250,7 @@ export class ConsumerGroup implements RetentionMember {
     this.stopped = true;
     this.setInfoSub(false);
     await this.stopConsumer(deleting);
+    this.rejectCommitWaiters(() => true);
     // A clean stop leaves a snapshot, so the next start replays little (nats-server stopWithFlags).
     if (!deleting) this.installSnapshot(true);
     if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
@@ -261,9 +270,47 @@ export class ConsumerGroup implements RetentionMember {
   private propose = (data: Buffer): void => {
     if (!this.running || this.stopped) return;
     try {
-      this.node.propose(data);
+      this.lastProposed = this.node.propose(data);
     } catch { /* leadership lost: the new leader continues from the committed state */ }
   };
+
+  /**
+   * Resolves once every change this leader proposed so far is committed: stored (fdatasync'ed) by
+   * a quorum of the group, so it survives kill -9 of every server. The leader's Consumer sends an
+   * ack confirmation (ack sync) only then (its store's flush, consumer-persistence.ts): its
+   * state.dat is written at most once a second and does not count, the group's log does. Rejects
+   * when leadership is lost first (no confirmation; the client's ack times out and is retried).
+   */
+  private readonly whenCommitted = (): Promise<void> => {
+    const target = this.lastProposed;
+    if (target <= this.committedSeq) return Promise.resolve();
+    if (this.stopped || !this.running) return Promise.reject(new RaftError('not_leader'));
+    return new Promise((resolve, reject) => this.commitWaiters.push({ seq: target, resolve, reject }));
+  };
+
+  private proposalsCommitted(seqUpTo: number): void {
+    if (seqUpTo > this.committedSeq) this.committedSeq = seqUpTo;
+    const w = this.commitWaiters;
+    // Waiters are in proposal order.
+    let i = 0;
+    while (i < w.length && w[i]!.seq <= seqUpTo) w[i++]!.resolve();
+    if (i > 0) w.splice(0, i);
+  }
+
+  /** Proposals fromSeq..toSeq lost their leader (they may still commit, but nothing confirms them here). */
+  private proposalsAbandoned(fromSeq: number, toSeq: number): void {
+    this.rejectCommitWaiters((seq) => seq >= fromSeq && seq <= toSeq);
+  }
+
+  private rejectCommitWaiters(which: (seq: number) => boolean): void {
+    if (this.commitWaiters.length === 0) return;
+    const keep: typeof this.commitWaiters = [];
+    for (const w of this.commitWaiters) {
+      if (which(w.seq)) w.reject(new RaftError('not_leader', 'consumer leadership lost before the change committed'));
+      else keep.push(w);
+    }
+    this.commitWaiters = keep;
+  }
 
   /** Stream.consumerStoreHook: the leader's Consumer gets the replicating store. */
   wrap(store: ConsumerStore): ConsumerStore {
@@ -521,7 +568,7 @@ export class ConsumerGroup implements RetentionMember {
     if (this.seedsOthers()) this.sendSeed();
     const stream = this.sg.stream;
     this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
-      () => this.ackPolicy === 'none' && stream.config.retention !== 'limits');
+      () => this.ackPolicy === 'none' && stream.config.retention !== 'limits', this.whenCommitted);
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;
     this.running = true;
@@ -610,6 +657,7 @@ export class ConsumerGroup implements RetentionMember {
     }
     this.stateCache = undefined;
     this.wrapper = undefined;
+    this.rejectCommitWaiters(() => true);
   }
 
   /**

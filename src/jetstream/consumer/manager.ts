@@ -49,6 +49,8 @@ class Deliverer {
   private readonly msg: InboundMsg;
   private readonly subjects = new Map<string, Buffer>();
   private scratch = Buffer.allocUnsafe(512);
+  /** The last view of `scratch` handed out as reply bytes: reused while the length is the same. */
+  private replyView = this.scratch.subarray(0, 0);
 
   constructor(private readonly account: Account) {
     this.msg = new InboundMsg({ cid: 0, account: account.name, kind: 'internal' });
@@ -72,9 +74,14 @@ class Deliverer {
     if (reply === '') {
       m.replyBytes = null;
     } else {
-      if (reply.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafe(reply.length * 3);
+      if (reply.length * 3 > this.scratch.length) {
+        this.scratch = Buffer.allocUnsafe(reply.length * 3);
+        this.replyView = this.scratch.subarray(0, 0);
+      }
       const n = this.scratch.write(reply, 0, 'utf8');
-      m.replyBytes = this.scratch.subarray(0, n);
+      // Ack replies of one batch mostly have the same length: no new view object per message.
+      if (this.replyView.length !== n) this.replyView = this.scratch.subarray(0, n);
+      m.replyBytes = this.replyView;
     }
     if (headers !== undefined && headers.length > 0) {
       m.hdrLen = headers.length;

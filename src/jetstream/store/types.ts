@@ -172,9 +172,10 @@ export interface ConsumerStore {
   /** Binary encoding of state (for replication snapshots). */
   encodedState(): Buffer;
   /**
-   * File stores: start state writes at most every `ms` (0, the default: as soon as the previous
-   * write finished). For replicated consumers, whose state the raft log and its snapshots hold:
-   * the file copy is rebuilt from them at start, so writing it per change is wasted I/O.
+   * File stores: start state writes at most every `ms` (default 100, as nats-server; 0: as soon as
+   * the previous write finished; flush() always writes at once). Replicated consumers, whose state
+   * the raft log and its snapshots hold, use a longer gap: the file copy is rebuilt from them at
+   * start, so writing it often is wasted I/O.
    */
   setWriteGap?(ms: number): void;
   /** Flush pending writes (file store) and release resources. */
