@@ -48,7 +48,10 @@ import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
-import { asBuffer, decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
+import {
+  MAX_DECOMPRESSED_BODY, asBuffer, decodeStreamGroupEntry, decodeStreamMsg, encodeMsgDelete, encodePurge,
+  type DecodedStreamMsg, type StreamGroupEntry,
+} from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
@@ -120,8 +123,6 @@ export class StreamGroup {
   private applier!: StreamApplier;
   private sequencer!: ProposalSequencer;
   private transport!: RouteRaftTransport;
-  /** Reply subject of each in-flight proposal, by lseq (leader only). */
-  private readonly replies = new Map<number, string>();
   /** The client's create request is answered by the first leader (once). */
   private createReply: string;
   private lastTs = 0n;
@@ -403,7 +404,7 @@ export class StreamGroup {
     }
     // Views are enough: the sequencer keeps neither, and the entry it encodes is a copy.
     const d = this.sequencer.propose(subject, reply, headers && headers.length ? headers : null,
-      payload.length ? payload : null, this.nextTs(), true);
+      payload.length ? payload : null, this.nextTs(), true, respond ? reply : '');
     if (d.kind === 'answer') {
       const body = pubAckFor(this.name, d.result, this.c.js.domain);
       if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
@@ -412,7 +413,6 @@ export class StreamGroup {
     if (d.kind === 'not_ready') return;
     try {
       this.node.propose(d.entry);
-      if (respond) this.replies.set(d.lseq, reply);
     } catch (e) {
       this.sequencer.applied(d.lseq);
       this.sequencer.reset();
@@ -428,7 +428,6 @@ export class StreamGroup {
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
   private abandon(): void {
     this.sequencer?.reset();
-    this.replies.clear();
     this.held = [];
   }
 
@@ -454,16 +453,21 @@ export class StreamGroup {
 
   private applyNormal(data: Uint8Array): void {
     {
-      let d;
+      let d: StreamGroupEntry | undefined;
+      let m: DecodedStreamMsg | undefined;
       try {
         // A view, not a copy: what the store and the dedupe map keep they copy or turn into strings.
-        d = decodeStreamGroupEntry(asBuffer(data), false);
+        // Messages (nearly every entry) are decoded without the op wrapper object.
+        const op = data.length > 0 ? data[0] : -1;
+        if (op === EntryOp.streamMsgOp || op === EntryOp.compressedStreamMsgOp) m = decodeStreamMsg(asBuffer(data), MAX_DECOMPRESSED_BODY, false);
+        else d = decodeStreamGroupEntry(asBuffer(data), false);
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
         return;
       }
       try {
-        if (d.op === EntryOp.streamMsgOp || d.op === EntryOp.compressedStreamMsgOp) this.applyMsg(d.msg);
+        if (m !== undefined) this.applyMsg(m);
+        else if (d === undefined) return;
         else if (d.op === EntryOp.purgeStreamOp) this.applyApi(d.purge.subject, d.purge.reply, JSON.stringify(d.purge.request ?? {}));
         else if (d.op === EntryOp.deleteMsgOp) {
           this.applyApi(d.del.subject, d.del.reply, JSON.stringify({ seq: d.del.seq, ...(d.del.no_erase ? { no_erase: true } : {}) }));
@@ -481,10 +485,8 @@ export class StreamGroup {
 
   private applyMsg(m: DecodedStreamMsg): void {
     const r = this.applier.apply(m);
-    const mine = this.sequencer.applied(m.lseq);
-    if (!mine) return;
-    const reply = this.replies.get(m.lseq);
-    this.replies.delete(m.lseq);
+    // The PubAck's reply was recorded with the proposal ('' when none is wanted; undefined: not ours).
+    const reply = this.sequencer.settle(m.lseq);
     if (!reply || !this.node.isLeader) return;
     const body = pubAckFor(this.name, r, this.c.js.domain);
     if (body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
