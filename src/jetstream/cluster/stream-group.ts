@@ -324,6 +324,8 @@ export class StreamGroup {
     this.applier = new StreamApplier(store, { stream: this.name, duplicateWindowNs: dupNs > 0n ? dupNs : 0n });
     this.sequencer = new ProposalSequencer(this.applier);
     stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
+    // Publishes are taken on the leader only (onLeaderChange): a scale-up's seed stops taking them here.
+    this.setIngest(false);
     stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
@@ -695,8 +697,14 @@ export class StreamGroup {
     }
   }
 
+  /** Subscribe the stream's subjects here (this server leads the stream) or not. */
+  private setIngest(on: boolean): void {
+    this.c.js.jsAccount(this.account)?.setStreamIngest(this.name, on);
+  }
+
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
+    this.setIngest(isLeader);
     this.abandon();
     this.setInfoSub(isLeader);
     this.catchupServer.setActive(isLeader);
