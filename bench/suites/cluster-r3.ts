@@ -73,6 +73,17 @@ export const suite: BenchSuite = {
   },
 };
 
+/** varz in_msgs + out_msgs of every live server (clients, routes and internal traffic, raft included). */
+async function serversMsgs(c: JsCluster): Promise<number> {
+  let sum = 0;
+  for (const n of c.nodes) {
+    if (!n.alive) continue;
+    const v = await c.monitor<{ in_msgs?: number; out_msgs?: number }>(n, '/varz');
+    sum += (v.in_msgs ?? 0) + (v.out_msgs ?? 0);
+  }
+  return sum;
+}
+
 /** utime + stime of the cluster's live server processes, in seconds. */
 function serversCpuSeconds(c: JsCluster): number {
   let s = 0;
@@ -112,15 +123,18 @@ async function measure(
     let stored = 0;
     if (want('pub')) {
       const load = await open(follower, 'bench-r3-pub');
+      const msgs0 = await serversMsgs(c);
       const cpu0 = serversCpuSeconds(c);
       const r = await asyncPublish(load, 'r3.x', PAYLOAD_BYTES, {
         inFlight: IN_FLIGHT, warmup: sizes.pubWarmup, measured: sizes.pubMeasured, maxMs: sizes.pubMaxMs, stallMs: 20_000,
       });
       // Server CPU per message (warm-up included) judges a change better than msgs/s on a shared machine.
       const cpuUs = ((serversCpuSeconds(c) - cpu0) * 1e6) / r.acked;
+      // Messages the servers handled per publish (in + out over all three): routing hops, raft traffic, acks.
+      const hops = ((await serversMsgs(c)) - msgs0) / r.acked;
       f.pubPerSec = r.perSec;
       stored = r.acked;
-      ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers)`);
+      ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers), ${hops.toFixed(2)} server in+out msgs per message`);
     }
     if (want('consume') && stored > 0) {
       const count = Math.min(stored, sizes.drainMax);
