@@ -193,6 +193,20 @@ export class Sublist {
     // A JetStream ack subject carries the message's sequences and time, so it is matched once:
     // caching it would only hash it twice and push out entries that are used again.
     if (isJsAckSubject(subject)) return this.matchNoCache(subject);
+    return this.matchCached(subject);
+  }
+
+  /**
+   * match() for a subject used once, such as the reply subject a PubAck or another answer goes
+   * to: straight from the trie, neither looked up in the cache nor added to it (a fresh string
+   * would be hashed twice and push out entries that are used again).
+   */
+  matchOnce(subject: string): SublistResult {
+    this.matches++;
+    return this.matchNoCache(subject);
+  }
+
+  private matchCached(subject: string): SublistResult {
     const cached = this.cache.get(subject);
     if (cached !== undefined) {
       this.cacheHits++;

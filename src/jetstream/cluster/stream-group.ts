@@ -409,7 +409,7 @@ export class StreamGroup {
       payload.length ? payload : null, this.nextTs(), true, respond ? reply : '');
     if (d.kind === 'answer') {
       const body = pubAckFor(this.name, d.result, this.c.js.domain);
-      if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+      if (respond && body) this.c.js.jsAccount(this.account)?.client.answer(reply, body);
       return;
     }
     if (d.kind === 'not_ready') return;
@@ -424,7 +424,7 @@ export class StreamGroup {
 
   /** A publish refused before proposing (a method, not a closure allocated for every publish). */
   private rejectPublish(respond: boolean, reply: string, err: ReturnType<typeof jsErr>): void {
-    if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
+    if (respond) this.c.js.jsAccount(this.account)?.client.answer(reply, pubAckFor(this.name, { kind: 'rejected', error: err })!);
   }
 
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
@@ -491,7 +491,7 @@ export class StreamGroup {
     const reply = this.sequencer.settle(m.lseq);
     if (!reply || !this.node.isLeader) return;
     const body = pubAckFor(this.name, r, this.c.js.domain);
-    if (body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+    if (body) this.c.js.jsAccount(this.account)?.client.answer(reply, body);
   }
 
   // ------------------------------------------------------------------ snapshots and catch-up
