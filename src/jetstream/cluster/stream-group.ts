@@ -4,9 +4,10 @@
 // Who does what:
 // * every peer of the assignment runs a RaftNode for the group (WAL under
 //   `<store_dir>/jetstream/$SYS/_js_/<group>/`) and holds a local Stream;
-// * the local Stream gets a `replicator` hook: publishes that reach it are handed here, and
-//   only the group leader acts on them (followers drop theirs: the leader received its own
-//   copy, since every replica subscribes to the stream's subjects);
+// * the local Stream gets a `replicator` hook: publishes that reach it are handed here. Only the
+//   group leader subscribes to the stream's subjects (setIngest, as nats-server's setLeader), so
+//   publishes reach it alone; one that still reaches a follower (in the moment of a leader
+//   change) is dropped;
 // * the leader checks, numbers (ProposalSequencer) and proposes a streamMsgOp; every replica
 //   applies committed entries in log order through StreamApplier (exactly once, replays
 //   ignored), and the leader sends the PubAck once it applied the entry. A committed entry is
