@@ -79,6 +79,10 @@ export class Sublist {
   genid = 0;
   private root = new SlLevel();
   private cache = new Map<string, SublistResult>();
+  /** matchOnce's last subject and its result, valid while genid is unchanged. */
+  private onceSubject = '';
+  private onceResult: SublistResult = EMPTY_RESULT;
+  private onceGenid = -1;
   private count = 0;
   private inserts = 0;
   private removes = 0;
@@ -197,13 +201,22 @@ export class Sublist {
   }
 
   /**
-   * match() for a subject used once, such as the reply subject a PubAck or another answer goes
-   * to: straight from the trie, neither looked up in the cache nor added to it (a fresh string
-   * would be hashed twice and push out entries that are used again).
+   * match() for a subject that is usually used once, such as the reply subject a PubAck or
+   * another answer goes to: not looked up in the cache nor added to it (a fresh string would be
+   * hashed twice and push out entries that are used again). Only the last one is remembered, for
+   * a requester that reuses one reply subject.
    */
   matchOnce(subject: string): SublistResult {
     this.matches++;
-    return this.matchNoCache(subject);
+    if (subject === this.onceSubject && this.onceGenid === this.genid) {
+      this.cacheHits++;
+      return this.onceResult;
+    }
+    const r = this.matchNoCache(subject);
+    this.onceSubject = subject;
+    this.onceResult = r;
+    this.onceGenid = this.genid;
+    return r;
   }
 
   private matchCached(subject: string): SublistResult {
