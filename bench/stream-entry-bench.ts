@@ -7,7 +7,7 @@
 //
 // The R3 publish benchmark (`npm run bench -- cluster-r3`) spends about 60 µs of server CPU per
 // message over three servers; this isolates the part src/jetstream/cluster owns.
-import { decodeStreamGroupEntry, encodeStreamMsg, asBuffer } from '../src/jetstream/cluster/stream-entry.js';
+import { MAX_DECOMPRESSED_BODY, decodeStreamMsg, encodeStreamMsg, asBuffer } from '../src/jetstream/cluster/stream-entry.js';
 import { ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore } from '../src/jetstream/cluster/stream-apply.js';
 
 const args = process.argv.slice(2);
@@ -59,9 +59,9 @@ function propose(): void {
 function decodeAndAck(entries: Buffer[]): void {
   let sink = 0;
   for (let k = 0; k < COUNT; k++) {
-    const d = decodeStreamGroupEntry(asBuffer(entries[k % entries.length]!), false);
-    if (d.op !== 4) throw new Error('not a message entry');
-    sink += pubAckFor('R3', { kind: 'stored', seq: d.msg.lseq + 1 })!.length;
+    // A message entry (op 4) is decoded without the op wrapper, as applyNormal does.
+    const m = decodeStreamMsg(asBuffer(entries[k % entries.length]!), MAX_DECOMPRESSED_BODY, false);
+    sink += pubAckFor('R3', { kind: 'stored', seq: m.lseq + 1 })!.length;
   }
   if (sink === 0) throw new Error('nothing decoded');
 }

@@ -73,6 +73,29 @@ export const suite: BenchSuite = {
   },
 };
 
+/** varz in_msgs + out_msgs of every live server (clients, routes and internal traffic, raft included). */
+async function serversMsgs(c: JsCluster): Promise<number> {
+  let sum = 0;
+  for (const n of c.nodes) {
+    if (!n.alive) continue;
+    const v = await c.monitor<{ in_msgs?: number; out_msgs?: number }>(n, '/varz');
+    sum += (v.in_msgs ?? 0) + (v.out_msgs ?? 0);
+  }
+  return sum;
+}
+
+/** utime + stime of each server process (NaN for one not running), in seconds. */
+function nodesCpuSeconds(c: JsCluster): number[] {
+  return c.nodes.map((n) => (n.pid === undefined ? NaN : cpuSecondsOf(n.pid)));
+}
+
+/** Each server's CPU µs per message since `cpu0`, as "n1 (stream leader) 12.3" texts, and their sum. */
+function perNode(c: JsCluster, cpu0: number[], count: number, leader: JsNode, follower: JsNode): string[] & { totalUs: number } {
+  const us = c.nodes.map((n, i) => (n.pid === undefined ? NaN : ((cpuSecondsOf(n.pid) - cpu0[i]!) * 1e6) / count));
+  const texts = c.nodes.map((n, i) => `${n.name}${n === leader ? ' (stream leader)' : n === follower ? ' (client)' : ''} ${us[i]!.toFixed(1)}`);
+  return Object.assign(texts, { totalUs: us.reduce((a, b) => a + b, 0) });
+}
+
 /** utime + stime of the cluster's live server processes, in seconds. */
 function serversCpuSeconds(c: JsCluster): number {
   let s = 0;
@@ -112,15 +135,20 @@ async function measure(
     let stored = 0;
     if (want('pub')) {
       const load = await open(follower, 'bench-r3-pub');
+      const msgs0 = await serversMsgs(c);
       const cpu0 = serversCpuSeconds(c);
+      const nodeCpu0 = nodesCpuSeconds(c);
       const r = await asyncPublish(load, 'r3.x', PAYLOAD_BYTES, {
         inFlight: IN_FLIGHT, warmup: sizes.pubWarmup, measured: sizes.pubMeasured, maxMs: sizes.pubMaxMs, stallMs: 20_000,
       });
       // Server CPU per message (warm-up included) judges a change better than msgs/s on a shared machine.
       const cpuUs = ((serversCpuSeconds(c) - cpu0) * 1e6) / r.acked;
+      const per = perNode(c, nodeCpu0, r.acked, leader, follower);
+      // Messages the servers handled per publish (in + out over all three): routing hops, raft traffic, acks.
+      const hops = ((await serversMsgs(c)) - msgs0) / r.acked;
       f.pubPerSec = r.perSec;
       stored = r.acked;
-      ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers)`);
+      ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers: ${per.join(', ')}), ${hops.toFixed(2)} server in+out msgs per message`);
     }
     if (want('consume') && stored > 0) {
       const count = Math.min(stored, sizes.drainMax);
@@ -129,11 +157,10 @@ async function measure(
       const drainer = await open(follower, 'bench-r3-drain');
       // Server CPU per consumed message, per server: unlike msgs/s it does not depend on how much of
       // the shared machine the servers got.
-      const cpu0 = c.nodes.map((n) => (n.pid === undefined ? NaN : cpuSecondsOf(n.pid)));
+      const cpu0 = nodesCpuSeconds(c);
       f.consumePerSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
-      const cpuUs = c.nodes.map((n, i) => (n.pid === undefined ? NaN : ((cpuSecondsOf(n.pid) - cpu0[i]!) * 1e6) / count));
-      const per = c.nodes.map((n, i) => `${n.name}${n === leader ? ' (stream leader)' : n === follower ? ' (client)' : ''} ${cpuUs[i]!.toFixed(1)}`);
-      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s; server CPU us/msg ${cpuUs.reduce((a, b) => a + b, 0).toFixed(1)} (${per.join(', ')})`);
+      const per = perNode(c, cpu0, count, leader, follower);
+      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s; server CPU us/msg ${per.totalUs.toFixed(1)} (${per.join(', ')})`);
       await jsApi(control, `$JS.API.CONSUMER.DELETE.${STREAM}.drain`, undefined, 10_000);
     }
     for (const conn of conns.splice(0)) conn.close();

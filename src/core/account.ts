@@ -153,8 +153,8 @@ export class Account {
    * subscribers and to routes with matching interest. Returns the number of
    * sinks that accepted it (each route counts once).
    */
-  processMsg(msg: InboundMsg, publisher: MsgSink | null, noEcho: boolean): number {
-    const r = this.sublist.match(msg.subject);
+  processMsg(msg: InboundMsg, publisher: MsgSink | null, noEcho: boolean, subjectUsedOnce = false): number {
+    const r = subjectUsedOnce ? this.sublist.matchOnce(msg.subject) : this.sublist.match(msg.subject);
     if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
     return deliverResult(this, r, msg, publisher, noEcho, false, null);
   }

@@ -20,9 +20,17 @@ import type { Account } from './account.js';
 import { ClientKind, type InboundMsg, type MsgSink, type RouteSink, type SublistResult, type Subscription } from './types.js';
 
 interface RouteTarget {
-  route: RouteSink;
+  route: RouteSink | null;
   queues: string[] | null;
 }
+
+/**
+ * The route targets of a delivery, reused from message to message (a routed message used to
+ * allocate a list and a target each time). Deliveries nest (an internal subscriber's handler may
+ * publish), so each nesting depth has its own list.
+ */
+const targetLists: RouteTarget[][] = [];
+let depth = 0;
 
 /** Deliver `msg` to the subscribers in `r`. Returns how many sinks accepted it
  *  (each route counts once). */
@@ -32,8 +40,23 @@ export function deliverResult(
   /** the leaf connection the message came from (never sent back to it; queues as routeQueues) */
   fromLeaf: MsgSink | null = null,
 ): number {
+  const routes = targetLists[depth] ?? (targetLists[depth] = []);
+  depth++;
+  try {
+    return deliverTo(routes, account, r, msg, publisher, noEcho, fromRoute, routeQueues, fromLeaf);
+  } finally {
+    depth--;
+  }
+}
+
+function deliverTo(
+  routes: RouteTarget[], account: Account, r: SublistResult, msg: InboundMsg,
+  publisher: MsgSink | null, noEcho: boolean, fromRoute: boolean, routeQueues: readonly string[] | null,
+  fromLeaf: MsgSink | null,
+): number {
   let delivered = 0;
-  let routes: RouteTarget[] | null = null;
+  /** targets in use at the start of `routes` */
+  let nt = 0;
 
   const psubs = r.psubs;
   for (let i = 0; i < psubs.length; i++) {
@@ -42,13 +65,13 @@ export function deliverResult(
     const owner = sub.owner;
     if (owner.kind === ClientKind.ROUTE) {
       if (fromRoute) continue;
-      routes = addRoute(routes, owner as RouteSink, null);
+      nt = addRoute(routes, nt, owner as RouteSink, null);
       continue;
     }
     if (owner.kind === ClientKind.LEAF) {
       // Leaf connections forward like routes (one LMSG per message), also for routed
       // messages; never back to the leaf the message came from.
-      if (owner !== fromLeaf) routes = addRoute(routes, owner as RouteSink, null);
+      if (owner !== fromLeaf) nt = addRoute(routes, nt, owner as RouteSink, null);
       continue;
     }
     if (noEcho && owner === publisher) continue;
@@ -77,7 +100,7 @@ export function deliverResult(
           if (fallback === null) fallback = sub;
           continue;
         }
-        routes = addRoute(routes, owner as RouteSink, sub.queue!);
+        nt = addRoute(routes, nt, owner as RouteSink, sub.queue!);
         done = true;
         break;
       }
@@ -93,15 +116,18 @@ export function deliverResult(
       }
     }
     if (!done && fallback !== null) {
-      routes = addRoute(routes, fallback.owner as RouteSink, fallback.queue!);
+      nt = addRoute(routes, nt, fallback.owner as RouteSink, fallback.queue!);
     }
   }
 
-  if (routes !== null) {
-    for (let i = 0; i < routes.length; i++) {
-      const t = routes[i];
-      if (t.route.forwardMsg(account, msg, t.queues)) delivered++;
-    }
+  for (let i = 0; i < nt; i++) {
+    const t = routes[i];
+    const route = t.route!;
+    const queues = t.queues;
+    // Nothing of this message stays referenced from the reused list.
+    t.route = null;
+    t.queues = null;
+    if (route.forwardMsg(account, msg, queues)) delivered++;
   }
   return delivered;
 }
@@ -128,15 +154,22 @@ function isLocal(sub: Subscription): boolean {
   return kind !== ClientKind.ROUTE && kind !== ClientKind.LEAF;
 }
 
-function addRoute(routes: RouteTarget[] | null, route: RouteSink, queue: string | null): RouteTarget[] {
-  if (routes === null) routes = [];
-  for (let i = 0; i < routes.length; i++) {
+/** Add `route` (and the queue it was picked for) to the first `nt` targets; returns the new count. */
+function addRoute(routes: RouteTarget[], nt: number, route: RouteSink, queue: string | null): number {
+  for (let i = 0; i < nt; i++) {
     const t = routes[i];
     if (t.route === route) {
       if (queue !== null) (t.queues ??= []).push(queue);
-      return routes;
+      return nt;
     }
   }
-  routes.push({ route, queues: queue === null ? null : [queue] });
-  return routes;
+  const queues = queue === null ? null : [queue];
+  if (nt < routes.length) {
+    const t = routes[nt];
+    t.route = route;
+    t.queues = queues;
+  } else {
+    routes.push({ route, queues });
+  }
+  return nt + 1;
 }

@@ -55,6 +55,18 @@ export class InternalClient implements MsgSink {
    *  of sinks that accepted the message. `noEcho`: not to this client's own subscriptions
    *  (a queue group it is a member of then goes to another member, e.g. on another server). */
   publish(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string, noEcho = false): number {
+    return this.send(subject, reply, headers, payload, noEcho, false);
+  }
+
+  /**
+   * Answer on a requester's reply subject (a PubAck, say), which is used once: its match skips
+   * the sublist's cache (Sublist.matchOnce). Delivery is otherwise publish()'s.
+   */
+  answer(replySubject: string, payload: Buffer | string): number {
+    return this.send(replySubject, '', undefined, payload, false, true);
+  }
+
+  private send(subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string, noEcho: boolean, once: boolean): number {
     if (this.closed) return 0;
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const msg = InboundMsg.create(this.origin, subject, reply, headers, body);
@@ -62,7 +74,7 @@ export class InternalClient implements MsgSink {
     const stats = this.account.stats;
     stats.inMsgs++;
     stats.inBytes += msg.data.length;
-    return this.account.processMsg(msg, this, noEcho);
+    return this.account.processMsg(msg, this, noEcho, once);
   }
 
   deliverMsg(sub: Subscription, msg: InboundMsg): boolean {

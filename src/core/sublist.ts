@@ -95,6 +95,10 @@ export class Sublist {
   genid = 0;
   private root = new SlLevel();
   private cache = new Map<string, SublistResult>();
+  /** matchOnce's last subject and its result, valid while genid is unchanged. */
+  private onceSubject = '';
+  private onceResult: SublistResult = EMPTY_RESULT;
+  private onceGenid = -1;
   private count = 0;
   private inserts = 0;
   private removes = 0;
@@ -218,6 +222,29 @@ export class Sublist {
     // A JetStream ack subject carries the message's sequences and time, so it is never used twice:
     // caching it would only hash it twice and push out entries that are used again.
     if (isJsAckSubject(subject)) return this.matchAck(subject);
+    return this.matchCached(subject);
+  }
+
+  /**
+   * match() for a subject that is usually used once, such as the reply subject a PubAck or
+   * another answer goes to: not looked up in the cache nor added to it (a fresh string would be
+   * hashed twice and push out entries that are used again). Only the last one is remembered, for
+   * a requester that reuses one reply subject.
+   */
+  matchOnce(subject: string): SublistResult {
+    this.matches++;
+    if (subject === this.onceSubject && this.onceGenid === this.genid) {
+      this.cacheHits++;
+      return this.onceResult;
+    }
+    const r = this.matchNoCache(subject);
+    this.onceSubject = subject;
+    this.onceResult = r;
+    this.onceGenid = this.genid;
+    return r;
+  }
+
+  private matchCached(subject: string): SublistResult {
     const cached = this.cache.get(subject);
     if (cached !== undefined) {
       this.cacheHits++;

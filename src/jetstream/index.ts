@@ -320,6 +320,7 @@ export class JetStreamService implements Subsystem {
         return !(reserved > max || bytes > max - reserved);
       },
       warn: (m) => this.server.log.warn(m),
+      ingestsAtStart: (cfg) => this.clustered === undefined || cfg.num_replicas <= 1,
       streamAdded: (acc, stream) => this.onStreamAdded(acc, stream),
       streamRemoved: (acc, stream) => this.onStreamRemoved(acc, stream),
     };

@@ -45,6 +45,11 @@ export interface JsAccountHost {
   /** Server-wide reservation check for a new max_bytes (true = fits). */
   serverCanReserve(storage: StreamConfig['storage'], bytes: number): boolean;
   warn(msg: string): void;
+  /**
+   * Whether a new stream takes publishes here from the start. A replicated stream of a clustered
+   * server does not: its raft group subscribes its subjects on the leader only (setStreamIngest).
+   */
+  ingestsAtStart(cfg: StreamConfig): boolean;
   /** A stream was created/recovered/deleted in this account (consumers, mirrors react). */
   streamAdded(acc: JsAccount, stream: Stream): void;
   streamRemoved(acc: JsAccount, stream: Stream): void;
@@ -59,6 +64,10 @@ export class JsAccount {
   readonly client: InternalClient;
   readonly streams = new Map<string, Stream>();
   private readonly streamSids = new Map<string, number[]>();
+  /** Subscriptions of each stream's subjects (publish intake), apart from streamSids. */
+  private readonly ingestSids = new Map<string, number[]>();
+  /** Streams whose subjects are not subscribed here (replicated streams led elsewhere). */
+  private readonly ingestOff = new Set<string>();
   private readonly host: JsAccountHost;
   /** Names being created right now (async store open) so concurrent creates do not race. */
   private readonly creating = new Set<string>();
@@ -211,6 +220,8 @@ export class JsAccount {
     if (this.subjectIndex?.built.has(cfg.name)) this.subjectIndex = undefined; // replaced: its old subjects are in the trie
     else if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
     this.streams.set(cfg.name, stream);
+    if (this.host.ingestsAtStart(stream.config)) this.ingestOff.delete(cfg.name);
+    else this.ingestOff.add(cfg.name);
     this.subscribeStream(stream);
     this.host.streamAdded(this, stream);
     return stream;
@@ -242,12 +253,41 @@ export class JsAccount {
     return undefined;
   }
 
-  private subscribeStream(stream: Stream): void {
+  /**
+   * Take publishes on the stream's subjects here or not. A replicated stream's group turns this on
+   * when this server leads it and off when it does not, as nats-server subscribes a stream's
+   * subjects on its leader only: publishes then cross one route to the leader instead of being
+   * routed to every replica and dropped by all but one.
+   */
+  setStreamIngest(name: string, on: boolean): void {
+    if (on) {
+      if (!this.ingestOff.delete(name)) return;
+      const stream = this.streams.get(name);
+      if (stream) this.subscribeSubjects(stream);
+    } else if (!this.ingestOff.has(name)) {
+      this.ingestOff.add(name);
+      this.unsubscribeSubjects(name);
+    }
+  }
+
+  private subscribeSubjects(stream: Stream): void {
+    if (this.ingestOff.has(stream.name) || this.ingestSids.has(stream.name)) return;
     const sids: number[] = [];
-    const cfg = stream.config;
-    for (const subj of cfg.subjects ?? []) {
+    for (const subj of stream.config.subjects ?? []) {
       sids.push(this.client.subscribe(subj, (s, r, h, p) => stream.processInbound(s, r, h, p)));
     }
+    this.ingestSids.set(stream.name, sids);
+  }
+
+  private unsubscribeSubjects(name: string): void {
+    for (const sid of this.ingestSids.get(name) ?? []) this.client.unsubscribe(sid);
+    this.ingestSids.delete(name);
+  }
+
+  private subscribeStream(stream: Stream): void {
+    this.subscribeSubjects(stream);
+    const sids: number[] = [];
+    const cfg = stream.config;
     // Direct get: queue group "_sys_" like nats-server, so a mirror with mirror_direct can share the load.
     const directNames: string[] = [];
     if (cfg.allow_direct) directNames.push(cfg.name);
@@ -270,6 +310,7 @@ export class JsAccount {
   }
 
   private unsubscribeStream(name: string): void {
+    this.unsubscribeSubjects(name);
     for (const sid of this.streamSids.get(name) ?? []) this.client.unsubscribe(sid);
     this.streamSids.delete(name);
   }
@@ -336,6 +377,7 @@ export class JsAccount {
   async deleteStream(stream: Stream): Promise<void> {
     const name = stream.name;
     this.unsubscribeStream(name);
+    this.ingestOff.delete(name);
     this.streams.delete(name);
     this.host.streamRemoved(this, stream);
     const removal = (async () => {

@@ -189,3 +189,27 @@ test('JetStream ack subjects are matched without entering the cache', () => {
   sl.match('$JS.AC');
   assert.equal(sl.stats().numCache, 3);
 });
+
+test('matchOnce (a reply subject used once) matches like match() and leaves the cache alone', () => {
+  const sl = new Sublist();
+  for (const s of ['_INBOX.abc.*', '_INBOX.>', 'foo.>']) assert.ok(sl.insert(sub(s)));
+  assert.ok(sl.insert(sub('_INBOX.abc.*', 'q')));
+  sl.match('foo.bar');
+  assert.equal(sl.stats().numCache, 1);
+  for (let i = 0; i < 50; i++) {
+    const once = sl.matchOnce(`_INBOX.abc.${i}`);
+    assert.deepEqual(subjects(once.psubs), ['_INBOX.>', '_INBOX.abc.*']);
+    assert.equal(once.qsubs.length, 1);
+    assert.deepEqual(subjects(once.psubs), subjects(sl.match(`_INBOX.abc.x${i}`).psubs));
+  }
+  assert.equal(sl.stats().numCache, 51, 'only the match() calls were cached');
+  // The last subject is remembered (a requester reusing one reply subject), and forgotten on a change.
+  assert.equal(sl.matchOnce('_INBOX.abc.same'), sl.matchOnce('_INBOX.abc.same'));
+  const extra = sub('_INBOX.abc.same');
+  assert.ok(sl.insert(extra));
+  assert.deepEqual(subjects(sl.matchOnce('_INBOX.abc.same').psubs), ['_INBOX.>', '_INBOX.abc.*', '_INBOX.abc.same']);
+  sl.remove(extra);
+  assert.deepEqual(subjects(sl.matchOnce('_INBOX.abc.same').psubs), ['_INBOX.>', '_INBOX.abc.*']);
+  assert.equal(sl.matchOnce('nothing.here').psubs.length, 0);
+  assert.equal(sl.matchOnce('_INBOX..x').psubs.length, 0, 'an empty token matches nothing');
+});

@@ -21,6 +21,7 @@ import { jsErr, type ApiError } from '../api/errors.js';
 import { goJson } from '../api/json.js';
 import { encodeStreamMsg, isSkipEntry, type StreamMsgEntry } from './stream-entry.js';
 import { isStoreError, type StoreErrorCode } from '../store/errors.js';
+import { InflightProposals } from './inflight-proposals.js';
 import type { StreamStore } from '../store/types.js';
 
 /** Store limit refusals that are not fatal at apply (nats-server: ErrMaxMsgs & co). */
@@ -256,13 +257,10 @@ export type ProposeDecision =
  */
 export class ProposalSequencer {
   private clseq = 0;
-  /** lseq -> msg id (or '') of each proposal in flight. */
-  private readonly pending = new Map<number, string>();
-  /** msg id -> number of proposals in flight carrying it. */
+  /** Each proposal in flight: lseq, subject (for the CAS pre-check), msg id, PubAck reply. */
+  private readonly pending = new InflightProposals();
+  /** msg id -> number of proposals in flight carrying it (only publishes with an id touch it). */
   private readonly inflightIds = new Map<string, number>();
-  /** lseq -> subject, and subject -> count, of the proposals in flight (for the CAS pre-check). */
-  private readonly pendingSubject = new Map<number, string>();
-  private readonly inflightSubjects = new Map<string, number>();
 
   constructor(readonly applier: StreamApplier) {}
 
@@ -279,9 +277,9 @@ export class ProposalSequencer {
   /**
    * Decide what to do with a publish. `tsNs` becomes the message's timestamp on every replica
    * and must not go backwards on one leader. `ready`: this leader has applied every entry its
-   * log held when it was elected.
+   * log held when it was elected. `ackTo`: where the PubAck goes once applied ('' for none), returned by settle().
    */
-  propose(subject: string, reply: string, hdr: Buffer | null, msg: Buffer | null, tsNs: bigint, ready: boolean): ProposeDecision {
+  propose(subject: string, reply: string, hdr: Buffer | null, msg: Buffer | null, tsNs: bigint, ready: boolean, ackTo = ''): ProposeDecision {
     if (!ready) return { kind: 'not_ready' };
     const a = this.applier;
     const base = a.expectedLseq();
@@ -308,16 +306,14 @@ export class ProposalSequencer {
       // proposal in flight on it means the client cannot have seen the sequence it will get.
       const subj = h.expectedLastSubjSeqSubject ?? subject;
       const have = a.store.lastSeqForSubject(subj);
-      const busy = /[*>]/.test(subj) ? this.pending.size > 0 : this.inflightSubjects.has(subj);
+      const busy = /[*>]/.test(subj) ? this.pending.size > 0 : this.pending.hasSubject(subj);
       if (busy || have !== h.expectedLastSubjSeq) {
         return { kind: 'answer', result: { kind: 'rejected', error: jsErr('StreamWrongLastSequence', { seq: have }) } };
       }
     }
     const lseq = this.clseq++;
     const id = h?.msgId ?? '';
-    this.pending.set(lseq, id);
-    this.pendingSubject.set(lseq, subject);
-    this.inflightSubjects.set(subject, (this.inflightSubjects.get(subject) ?? 0) + 1);
+    this.pending.push(lseq, subject, id, ackTo);
     if (id) this.inflightIds.set(id, (this.inflightIds.get(id) ?? 0) + 1);
     const entry = encodeStreamMsg({ lseq, ts: tsNs, subject, reply, hdr, msg });
     return { kind: 'propose', lseq, entry };
@@ -325,22 +321,19 @@ export class ProposalSequencer {
 
   /** The leader applied the entry with this lseq (whatever the result). True if it was ours. */
   applied(lseq: number): boolean {
-    const id = this.pending.get(lseq);
-    if (id === undefined) return false;
-    this.pending.delete(lseq);
-    const subj = this.pendingSubject.get(lseq);
-    this.pendingSubject.delete(lseq);
-    if (subj !== undefined) {
-      const n = this.inflightSubjects.get(subj) ?? 0;
-      if (n <= 1) this.inflightSubjects.delete(subj);
-      else this.inflightSubjects.set(subj, n - 1);
-    }
+    return this.settle(lseq) !== undefined;
+  }
+
+  /** applied(), returning the proposal's `ackTo` ('' for none), or undefined when it was not ours. */
+  settle(lseq: number): string | undefined {
+    if (!this.pending.take(lseq)) return undefined;
+    const id = this.pending.takenId;
     if (id) {
       const n = this.inflightIds.get(id) ?? 0;
       if (n <= 1) this.inflightIds.delete(id);
       else this.inflightIds.set(id, n - 1);
     }
-    return true;
+    return this.pending.takenReply;
   }
 
   /** Leadership changed or proposals were dropped: forget everything in flight. */
@@ -348,8 +341,6 @@ export class ProposalSequencer {
     this.clseq = 0;
     this.pending.clear();
     this.inflightIds.clear();
-    this.pendingSubject.clear();
-    this.inflightSubjects.clear();
   }
 }
 

@@ -175,55 +175,65 @@ export function asBuffer(data: Uint8Array): Buffer {
  * reply itself), and turning it into a string was a measurable part of every replica's apply.
  */
 export function decodeStreamMsgBody(body: Buffer, compressed = false, withReply = true): DecodedStreamMsg {
-  if (body.length < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${body.length} bytes`);
-  const lo = body.readUInt32LE(0);
-  const hi = body.readUInt32LE(4);
-  if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${body.readBigUInt64LE(0)} beyond 2^53`);
+  return decodeBodyAt(body, 0, compressed, withReply);
+}
+
+/** Throws unless `n` bytes are left in `buf` at `off` (offsets in the text are from the body start). */
+function need(buf: Buffer, start: number, off: number, n: number, what: string): void {
+  if (buf.length - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off - start}`);
+}
+
+/**
+ * decodeStreamMsgBody for the body running from `start` to the end of `buf`: the op 4 entry is
+ * decoded in place, without a view of its body or a closure (every replica decodes every message).
+ */
+function decodeBodyAt(buf: Buffer, start: number, compressed: boolean, withReply: boolean): DecodedStreamMsg {
+  if (buf.length - start < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${buf.length - start} bytes`);
+  const lo = buf.readUInt32LE(start);
+  const hi = buf.readUInt32LE(start + 4);
+  if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${buf.readBigUInt64LE(start)} beyond 2^53`);
   const lseq = hi * 0x100000000 + lo;
-  const ts = readI64LE(body, 8);
-  let off = 16;
-  const need = (n: number, what: string): void => {
-    if (body.length - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off}`);
-  };
-  const sl = body.readUInt16LE(off);
+  const ts = readI64LE(buf, start + 8);
+  let off = start + 16;
+  const sl = buf.readUInt16LE(off);
   off += 2;
-  need(sl, 'subject');
-  const subject = sl ? decodeName(body, off, off + sl) : '';
+  need(buf, start, off, sl, 'subject');
+  const subject = sl ? decodeName(buf, off, off + sl) : '';
   off += sl;
-  need(2, 'reply length');
-  const rl = body.readUInt16LE(off);
+  need(buf, start, off, 2, 'reply length');
+  const rl = buf.readUInt16LE(off);
   off += 2;
-  need(rl, 'reply');
-  const reply = rl && withReply ? decodeName(body, off, off + rl) : '';
+  need(buf, start, off, rl, 'reply');
+  const reply = rl && withReply ? decodeName(buf, off, off + rl) : '';
   off += rl;
-  need(2, 'header length');
-  const hl = body.readUInt16LE(off);
+  need(buf, start, off, 2, 'header length');
+  const hl = buf.readUInt16LE(off);
   off += 2;
-  need(hl, 'header');
-  const hdr = hl ? body.subarray(off, off + hl) : null;
+  need(buf, start, off, hl, 'header');
+  const hdr = hl ? buf.subarray(off, off + hl) : null;
   off += hl;
-  need(4, 'payload length');
-  const ml = body.readUInt32LE(off);
+  need(buf, start, off, 4, 'payload length');
+  const ml = buf.readUInt32LE(off);
   off += 4;
-  need(ml, 'payload');
-  const msg = ml ? body.subarray(off, off + ml) : null;
+  need(buf, start, off, ml, 'payload');
+  const msg = ml ? buf.subarray(off, off + ml) : null;
   off += ml;
   // One object shape for every decoded message (flags always present, maybe undefined).
   const out: DecodedStreamMsg = { lseq, ts, subject, reply, hdr, msg, flags: undefined, compressed };
-  if (off < body.length) {
+  if (off < buf.length) {
     // Trailing flags uvarint (newer servers). Anything else after it is an error: we would
     // not re-encode it and silently dropping bytes hides corruption.
     let v = 0;
     let mul = 1;
     let i = off;
     for (;; i++) {
-      if (i >= body.length || i - off >= 9) throw new StreamEntryError('bad_flags', 'unterminated flags varint');
-      const b = body[i]!;
+      if (i >= buf.length || i - off >= 9) throw new StreamEntryError('bad_flags', 'unterminated flags varint');
+      const b = buf[i]!;
       v += (b & 0x7f) * mul;
       mul *= 128;
       if (b < 0x80) break;
     }
-    if (i + 1 !== body.length) throw new StreamEntryError('bad_flags', `${body.length - i - 1} bytes after flags`);
+    if (i + 1 !== buf.length) throw new StreamEntryError('bad_flags', `${buf.length - i - 1} bytes after flags`);
     out.flags = v;
   }
   return out;
@@ -233,7 +243,7 @@ export function decodeStreamMsgBody(body: Buffer, compressed = false, withReply 
 export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY, withReply = true): DecodedStreamMsg {
   if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
   const op = entry[0];
-  if (op === EntryOp.streamMsgOp) return decodeStreamMsgBody(entry.subarray(1), false, withReply);
+  if (op === EntryOp.streamMsgOp) return decodeBodyAt(entry, 1, false, withReply);
   if (op === EntryOp.compressedStreamMsgOp) {
     let body: Buffer;
     try {
@@ -242,7 +252,7 @@ export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSE
       if (err instanceof S2Error) throw new StreamEntryError('compressed', err.message);
       throw err;
     }
-    return decodeStreamMsgBody(body, true, withReply);
+    return decodeBodyAt(body, 0, true, withReply);
   }
   throw new StreamEntryError('bad_op', `op ${op} is not a stream message`);
 }

@@ -4,9 +4,10 @@
 // Who does what:
 // * every peer of the assignment runs a RaftNode for the group (WAL under
 //   `<store_dir>/jetstream/$SYS/_js_/<group>/`) and holds a local Stream;
-// * the local Stream gets a `replicator` hook: publishes that reach it are handed here, and
-//   only the group leader acts on them (followers drop theirs: the leader received its own
-//   copy, since every replica subscribes to the stream's subjects);
+// * the local Stream gets a `replicator` hook: publishes that reach it are handed here. Only the
+//   group leader subscribes to the stream's subjects (setIngest, as nats-server's setLeader), so
+//   publishes reach it alone; one that still reaches a follower (in the moment of a leader
+//   change) is dropped;
 // * the leader checks, numbers (ProposalSequencer) and proposes a streamMsgOp; every replica
 //   applies committed entries in log order through StreamApplier (exactly once, replays
 //   ignored), and the leader sends the PubAck once it applied the entry. A committed entry is
@@ -48,7 +49,10 @@ import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
-import { asBuffer, decodeStreamGroupEntry, encodeMsgDelete, encodePurge, type DecodedStreamMsg } from './stream-entry.js';
+import {
+  MAX_DECOMPRESSED_BODY, asBuffer, decodeStreamGroupEntry, decodeStreamMsg, encodeMsgDelete, encodePurge,
+  type DecodedStreamMsg, type StreamGroupEntry,
+} from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
@@ -121,8 +125,6 @@ export class StreamGroup {
   private applier!: StreamApplier;
   private sequencer!: ProposalSequencer;
   private transport!: RouteRaftTransport;
-  /** Reply subject of each in-flight proposal, by lseq (leader only). */
-  private readonly replies = new Map<number, string>();
   /** The client's create request is answered by the first leader (once). */
   private createReply: string;
   private lastTs = 0n;
@@ -325,6 +327,8 @@ export class StreamGroup {
     this.applier = new StreamApplier(store, { stream: this.name, duplicateWindowNs: dupNs > 0n ? dupNs : 0n });
     this.sequencer = new ProposalSequencer(this.applier);
     stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
+    // Publishes are taken on the leader only (onLeaderChange): a scale-up's seed stops taking them here.
+    this.setIngest(false);
     stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
@@ -405,16 +409,15 @@ export class StreamGroup {
     }
     // Views are enough: the sequencer keeps neither, and the entry it encodes is a copy.
     const d = this.sequencer.propose(subject, reply, headers && headers.length ? headers : null,
-      payload.length ? payload : null, this.nextTs(), true);
+      payload.length ? payload : null, this.nextTs(), true, respond ? reply : '');
     if (d.kind === 'answer') {
       const body = pubAckFor(this.name, d.result, this.c.js.domain);
-      if (respond && body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+      if (respond && body) this.c.js.jsAccount(this.account)?.client.answer(reply, body);
       return;
     }
     if (d.kind === 'not_ready') return;
     try {
       this.node.propose(d.entry);
-      if (respond) this.replies.set(d.lseq, reply);
     } catch (e) {
       this.sequencer.applied(d.lseq);
       this.sequencer.reset();
@@ -424,13 +427,12 @@ export class StreamGroup {
 
   /** A publish refused before proposing (a method, not a closure allocated for every publish). */
   private rejectPublish(respond: boolean, reply: string, err: ReturnType<typeof jsErr>): void {
-    if (respond) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, pubAckFor(this.name, { kind: 'rejected', error: err })!);
+    if (respond) this.c.js.jsAccount(this.account)?.client.answer(reply, pubAckFor(this.name, { kind: 'rejected', error: err })!);
   }
 
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
   private abandon(): void {
     this.sequencer?.reset();
-    this.replies.clear();
     this.held = [];
   }
 
@@ -456,16 +458,21 @@ export class StreamGroup {
 
   private applyNormal(data: Uint8Array): void {
     {
-      let d;
+      let d: StreamGroupEntry | undefined;
+      let m: DecodedStreamMsg | undefined;
       try {
         // A view, not a copy: what the store and the dedupe map keep they copy or turn into strings.
-        d = decodeStreamGroupEntry(asBuffer(data), false);
+        // Messages (nearly every entry) are decoded without the op wrapper object.
+        const op = data.length > 0 ? data[0] : -1;
+        if (op === EntryOp.streamMsgOp || op === EntryOp.compressedStreamMsgOp) m = decodeStreamMsg(asBuffer(data), MAX_DECOMPRESSED_BODY, false);
+        else d = decodeStreamGroupEntry(asBuffer(data), false);
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
         return;
       }
       try {
-        if (d.op === EntryOp.streamMsgOp || d.op === EntryOp.compressedStreamMsgOp) this.applyMsg(d.msg);
+        if (m !== undefined) this.applyMsg(m);
+        else if (d === undefined) return;
         else if (d.op === EntryOp.purgeStreamOp) this.applyApi(d.purge.subject, d.purge.reply, JSON.stringify(d.purge.request ?? {}));
         else if (d.op === EntryOp.deleteMsgOp) {
           this.applyApi(d.del.subject, d.del.reply, JSON.stringify({ seq: d.del.seq, ...(d.del.no_erase ? { no_erase: true } : {}) }));
@@ -483,13 +490,11 @@ export class StreamGroup {
 
   private applyMsg(m: DecodedStreamMsg): void {
     const r = this.applier.apply(m);
-    const mine = this.sequencer.applied(m.lseq);
-    if (!mine) return;
-    const reply = this.replies.get(m.lseq);
-    this.replies.delete(m.lseq);
+    // The PubAck's reply was recorded with the proposal ('' when none is wanted; undefined: not ours).
+    const reply = this.sequencer.settle(m.lseq);
     if (!reply || !this.node.isLeader) return;
     const body = pubAckFor(this.name, r, this.c.js.domain);
-    if (body) this.c.js.jsAccount(this.account)?.client.publish(reply, '', undefined, body);
+    if (body) this.c.js.jsAccount(this.account)?.client.answer(reply, body);
   }
 
   // ------------------------------------------------------------------ snapshots and catch-up
@@ -695,8 +700,14 @@ export class StreamGroup {
     }
   }
 
+  /** Subscribe the stream's subjects here (this server leads the stream) or not. */
+  private setIngest(on: boolean): void {
+    this.c.js.jsAccount(this.account)?.setStreamIngest(this.name, on);
+  }
+
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
+    this.setIngest(isLeader);
     this.abandon();
     this.setInfoSub(isLeader);
     this.catchupServer.setActive(isLeader);

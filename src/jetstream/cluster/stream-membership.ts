@@ -250,6 +250,8 @@ export async function dissolveToSingle(c: ClusteredJetStream, sg: StreamGroup): 
   sg.consumers.clear();
   await sg.stop(true);
   stream.replicator = undefined;
+  // An R1 stream takes publishes wherever it is (its group subscribed its subjects only when leading).
+  c.js.jsAccount(sg.account)?.setStreamIngest(stream.name, true);
   stream.consumerStoreHook = undefined;
   stream.clusterInfo = () => c.clusterBlock();
   const jsa = c.js.jsAccount(sg.account);
