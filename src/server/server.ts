@@ -27,6 +27,7 @@ import { writePidFile, PortsFile } from './files.js';
 import { AccountImports } from '../core/imports.js';
 import { watchJwtImports } from '../auth/jwt-imports.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
+import { unsupportedReload } from './reload-check.js';
 
 /** The nats-server version whose client-visible features tsnats has (INFO version). */
 export const SERVER_VERSION = '2.10.0';
@@ -561,11 +562,15 @@ export class Server implements ClientHost, AccountHost {
   /**
    * Apply what nats-server reloads on SIGHUP: logging, limits, tls and users (connected
    * clients are re-checked against the new users and permissions). Returns the names of
-   * the options that changed.
+   * the options that changed. Throws, applying nothing, when `next` changes what cannot be
+   * reloaded (src/server/reload-check.ts).
    */
   reload(next: Options): string[] {
     next = withBaseline(next);
     const prev = this.options;
+    // nats-server applies nothing of a reload that changes what it cannot reload
+    const refused = unsupportedReload(prev, next);
+    if (refused !== null) throw new Error(refused);
     const keys: (keyof Options)[] = [
       'debug', 'trace', 'traceVerbose', 'logtime', 'logtimeUtc', 'logFile',
       'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
