@@ -317,13 +317,17 @@ export class Server implements ClientHost, AccountHost {
     return s;
   }
 
-  infoJsonFor(client: Client): string {
-    let s = this.infoBase;
+  /** The INFO fields before the per-client ones. */
+  private infoPrefix(client: Client): string {
     const auth = client.authenticator;
-    if (auth !== this.authenticator) {
-      // A listener with its own authorization (websocket) announces it as nats-server does.
-      if (auth !== null && auth.authRequired && !auth.noAuthUser) s = this.infoBaseAuth;
-    }
+    // A listener with its own authorization (websocket) announces it as nats-server does.
+    if (auth !== this.authenticator && auth !== null && auth.authRequired && !auth.noAuthUser) return this.infoBaseAuth;
+    return this.infoBase;
+  }
+
+  infoJsonFor(client: Client): string {
+    let s = this.infoPrefix(client);
+    const auth = client.authenticator;
     if (auth !== null && auth.needsNonce) {
       client.nonce = crypto().randomBytes(11).toString('base64url');
       s += `,"nonce":${JSON.stringify(client.nonce)}`;
@@ -332,8 +336,16 @@ export class Server implements ClientHost, AccountHost {
     return s + this.infoSuffix() + '}';
   }
 
+  asyncInfoJsonFor(client: Client): string {
+    let s = this.infoPrefix(client);
+    const own = client.payloadLimit;
+    if (own !== this.options.maxPayloadBytes) s = s.replace(`"max_payload":${this.options.maxPayloadBytes}`, `"max_payload":${own}`);
+    s += `,"client_id":${client.cid},"client_ip":${JSON.stringify(client.ip)}`;
+    return s + this.infoSuffix() + '}';
+  }
+
   private sendAsyncInfoToClients(): void {
-    for (const c of this.clients.values()) c.sendAsyncInfo(this.infoJsonFor(c));
+    for (const c of this.clients.values()) c.sendAsyncInfo(this.asyncInfoJsonFor(c));
   }
 
   // ---- ClientHost ----
