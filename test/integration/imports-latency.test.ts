@@ -41,12 +41,23 @@ const summary = (m: Json) => ({
   requestor: (m.requestor as Json | undefined)?.acc, total: m.total, service: m.service,
 });
 
-async function scenario(s: ConfigServer): Promise<Json> {
+/** The keys of a metric of a request that got no answer (no responder, no durations). */
+const FAILED_KEYS = ['description', 'id', 'requestor', 'service', 'start', 'status', 'system', 'timestamp', 'total', 'type'];
+
+/** Users a (exporter, who collects the metrics) and b (importer) connected to `s` for `steps`. */
+async function withUsers(s: ConfigServer, steps: (a: NatsConnection, b: NatsConnection, metrics: Json[]) => Promise<Json>): Promise<Json> {
   const [a, b] = await Promise.all(['a', 'b'].map((u) => connect({ servers: s.url, user: u, pass: u })));
-  const conns: NatsConnection[] = [a, b];
   try {
     const metrics: Json[] = [];
     a.subscribe('lat.results', { callback: (_e, m) => { metrics.push(m.json<Json>()); } });
+    return await steps(a, b, metrics);
+  } finally {
+    for (const nc of [a, b]) await nc.close();
+  }
+}
+
+function scenario(s: ConfigServer): Promise<Json> {
+  return withUsers(s, async (a, b, metrics) => {
     // the service that never answers
     a.subscribe('slow', { callback: () => {} });
     await a.flush();
@@ -64,30 +75,21 @@ async function scenario(s: ConfigServer): Promise<Json> {
     await waitUntil(() => metrics.length >= 3, 10_000);
     out.timeout = summary(metrics[2]);
     return out;
-  } finally {
-    for (const nc of conns) await nc.close();
-  }
+  });
 }
 
 test('latency metrics of failed requests: 400, 503 and 504 as nats-server', { skip: natsServerSkip() }, async (t) => {
   const servers = await startConfigServers(t, CONF);
   const [ts, ns] = [await scenario(servers[0]), await scenario(servers[1])];
-  assert.deepEqual(ts.noReply, {
-    status: 400, description: 'Bad Request', requestor: 'B', total: 0, service: 0,
-    keys: ['description', 'id', 'requestor', 'service', 'start', 'status', 'system', 'timestamp', 'total', 'type'],
-  });
+  assert.deepEqual(ts.noReply, { status: 400, description: 'Bad Request', requestor: 'B', total: 0, service: 0, keys: FAILED_KEYS });
   assert.equal((ts.noResponder as Json).status, 503);
   assert.equal((ts.timeout as Json).status, 504);
   assert.deepEqual(ts, ns);
 });
 
 /** Requests to "lost" (taken, never answered, 2 minute threshold) whose requester stops listening. */
-async function lostScenario(s: ConfigServer): Promise<Json> {
-  const [a, b] = await Promise.all(['a', 'b'].map((u) => connect({ servers: s.url, user: u, pass: u })));
-  const conns: NatsConnection[] = [a, b];
-  try {
-    const metrics: Json[] = [];
-    a.subscribe('lat.results', { callback: (_e, m) => { metrics.push(m.json<Json>()); } });
+function lostScenario(s: ConfigServer): Promise<Json> {
+  return withUsers(s, async (a, b, metrics) => {
     let taken = 0;
     a.subscribe('lost', { callback: () => { taken++; } });
     a.subscribe('echo', { callback: (_e, m) => { m.respond('pong'); } });
@@ -117,18 +119,13 @@ async function lostScenario(s: ConfigServer): Promise<Json> {
     await waitUntil(() => metrics.length >= 4);
     out.after = metrics.slice(2, 4).map((m) => m.status);
     return out;
-  } finally {
-    for (const nc of conns) await nc.close();
-  }
+  });
 }
 
 test('latency metric 408 when the requester stops listening, as nats-server', { skip: natsServerSkip() }, async (t) => {
   const servers = await startConfigServers(t, CONF);
   const [ts, ns] = [await lostScenario(servers[0]), await lostScenario(servers[1])];
-  assert.deepEqual(ts.unsubscribed, {
-    status: 408, description: 'Request Timeout', requestor: 'B', total: 0, service: 0,
-    keys: ['description', 'id', 'requestor', 'service', 'start', 'status', 'system', 'timestamp', 'total', 'type'],
-  });
+  assert.deepEqual(ts.unsubscribed, { status: 408, description: 'Request Timeout', requestor: 'B', total: 0, service: 0, keys: FAILED_KEYS });
   assert.equal((ts.disconnected as Json).status, 408);
   assert.deepEqual(ts.after, [200, 400]);
   assert.deepEqual(ts, ns);
