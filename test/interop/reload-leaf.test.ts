@@ -13,30 +13,10 @@ import { join } from 'node:path';
 import { natsServerSkip } from '../helpers/nats-server.js';
 import { spawnNatsServer, spawnTsnats, type ChildServer } from '../helpers/child.js';
 import { RawClient, connectLine } from '../helpers/raw-client.js';
+import { leafPort, rawLeaf } from '../helpers/raw-leaf.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const skip = natsServerSkip();
-
-const LEAF_LISTEN = /Listening for leafnode connections on \S+:(\d+)/;
-
-/** The leaf port from the log (the line may follow the client listener's). */
-async function leafPort(s: ChildServer): Promise<number> {
-  await waitUntil(() => LEAF_LISTEN.test(s.output()), 10_000, 'leafnode listener');
-  return Number(LEAF_LISTEN.exec(s.output())![1]);
-}
-
-/** A leaf link made by hand: the CONNECT of a leaf with these credentials, then PING. Returns
- *  the connection and what came before the PONG, or the error the server sent. */
-let leafSeq = 0;
-async function rawLeaf(port: number, user: string, pass: string): Promise<{ c: RawClient; reply: string }> {
-  const { c } = await RawClient.connectInfo(port);
-  // each leaf its own server id: nats-server closes a second link from the same server
-  const id = `RAWLEAF${++leafSeq}`;
-  c.send(`CONNECT {"user":"${user}","pass":"${pass}","tls_required":false,"server_id":"${id}","name":"${id}","headers":true}\r\nPING\r\n`);
-  const t = await c.waitFor((x) => x.includes('PONG\r\n') || x.includes('-ERR'));
-  c.clear();
-  return { c, reply: t.includes('-ERR') ? t.slice(t.indexOf('-ERR')).split('\r\n')[0]! : 'PONG' };
-}
 
 /** The same steps against each server started from `conf` written with `first`; the steps
  *  rewrite the file before each reload. */
