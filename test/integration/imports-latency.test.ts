@@ -2,7 +2,7 @@
 // 400 (a request without a reply subject), 408 (the requester unsubscribed its reply subject or
 // disconnected before the answer came), 503 (nobody in the exporting account took it) and 504 (no
 // answer within the export's response threshold).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import { startConfigServers, type ConfigServer } from '../helpers/config-servers.js';
@@ -56,6 +56,12 @@ async function withUsers(s: ConfigServer, steps: (a: NatsConnection, b: NatsConn
   }
 }
 
+/** `steps` on tsnats, then on nats-server, both started from CONF. */
+async function sideBySide(t: TestContext, steps: (s: ConfigServer) => Promise<Json>): Promise<[Json, Json, ConfigServer[]]> {
+  const servers = await startConfigServers(t, CONF);
+  return [await steps(servers[0]), await steps(servers[1]), servers];
+}
+
 function scenario(s: ConfigServer): Promise<Json> {
   return withUsers(s, async (a, b, metrics) => {
     // the service that never answers
@@ -79,8 +85,7 @@ function scenario(s: ConfigServer): Promise<Json> {
 }
 
 test('latency metrics of failed requests: 400, 503 and 504 as nats-server', { skip: natsServerSkip() }, async (t) => {
-  const servers = await startConfigServers(t, CONF);
-  const [ts, ns] = [await scenario(servers[0]), await scenario(servers[1])];
+  const [ts, ns] = await sideBySide(t, scenario);
   assert.deepEqual(ts.noReply, { status: 400, description: 'Bad Request', requestor: 'B', total: 0, service: 0, keys: FAILED_KEYS });
   assert.equal((ts.noResponder as Json).status, 503);
   assert.equal((ts.timeout as Json).status, 504);
@@ -123,8 +128,7 @@ function lostScenario(s: ConfigServer): Promise<Json> {
 }
 
 test('latency metric 408 when the requester stops listening, as nats-server', { skip: natsServerSkip() }, async (t) => {
-  const servers = await startConfigServers(t, CONF);
-  const [ts, ns] = [await lostScenario(servers[0]), await lostScenario(servers[1])];
+  const [ts, ns, servers] = await sideBySide(t, lostScenario);
   assert.deepEqual(ts.unsubscribed, { status: 408, description: 'Request Timeout', requestor: 'B', total: 0, service: 0, keys: FAILED_KEYS });
   assert.equal((ts.disconnected as Json).status, 408);
   assert.deepEqual(ts.after, [200, 400]);
