@@ -11,7 +11,7 @@ import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
 import { lookup } from 'node:dns/promises';
-import { networkInterfaces } from 'node:os';
+import { interfaces } from '../server/host-facts.js';
 import { randomBytes } from 'node:crypto';
 import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
@@ -61,7 +61,7 @@ function ignoreError(): void {
 
 function localInterfaceAddrs(): Set<string> {
   const out = new Set<string>(['127.0.0.1', '::1', '0.0.0.0', '::']);
-  for (const list of Object.values(networkInterfaces())) {
+  for (const list of Object.values(interfaces())) {
     for (const a of list ?? []) out.add(a.address.toLowerCase());
   }
   return out;

@@ -1,6 +1,6 @@
 // Route URLs (`nats-route://[user:pass@]host:port`, also `nats://`) and the
 // refcounted set of client URLs learned from peers (connect_urls).
-import { networkInterfaces } from 'node:os';
+import { interfaces } from '../server/host-facts.js';
 
 export interface RouteUrl {
   /** as configured or gossiped, for logs and /routez */
@@ -66,7 +66,7 @@ export function listenerConnectUrls(host: string, port: number, advertise?: stri
   }
   if (host === '0.0.0.0' || host === '::' || host === '') {
     const out: string[] = [];
-    for (const list of Object.values(networkInterfaces())) {
+    for (const list of Object.values(interfaces())) {
       for (const a of list ?? []) {
         if (a.internal) continue;
         if (a.family === 'IPv6' && (a.address.startsWith('fe80') || a.address === '::')) continue;

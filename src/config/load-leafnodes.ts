@@ -4,6 +4,7 @@
 import { ConfigError, type ConfNode } from './parser.js';
 import { Collector, arrOf, bool, entries, goType, int, optionalPortFromConfig, parseListen, str } from './load-util.js';
 import { parseTls } from './load-blocks.js';
+import { goQuote } from './duration.js';
 import type { LeafnodeOptions, LeafRemoteOptions, LeafUser } from './options.js';
 
 export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
@@ -20,13 +21,14 @@ export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
         }
         case 'port': l.port = optionalPortFromConfig(int(v)); break;
         case 'host': case 'net': l.host = str(v); break;
-        case 'advertise': l.advertise = str(v); break;
-        case 'reconnect': case 'reconnect_delay': l.reconnectMs = Math.max(1, int(v)) * 1000; break;
+        case 'advertise': case 'leafnode_advertise': l.advertise = str(v); break;
+        case 'reconnect': case 'reconnect_delay': case 'reconnect_interval': l.reconnectMs = Math.max(1, int(v)) * 1000; break;
         case 'authorization': parseLeafAuth(v, l, c); break;
         case 'remotes': l.remotes = arrOf(v).map((r) => parseRemote(r, c)); break;
-        case 'no_advertise': case 'compression': case 'min_version': break;
+        case 'no_advertise': case 'min_version': case 'minimum_version': break;
         case 'tls': l.tls = parseTls(v, false); break;
-        default: c.notSupported(v, `leafnodes ${key}`);
+        // nats-server 2.9.10 knows no other key here (compression came with 2.10)
+        default: c.unknownField(v, key);
       }
     });
   }
@@ -35,7 +37,7 @@ export function parseLeafnodes(n: ConfNode, c: Collector): LeafnodeOptions {
 
 function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
   if (n.kind !== 'map') throw ConfigError.at(n, `Expected leafnodes authorization to be a map, got ${goType(n)}`);
-  for (const [k, , v] of entries(n.value)) {
+  for (const [k, key, v] of entries(n.value)) {
     switch (k) {
       case 'user': case 'username': l.user = str(v); break;
       case 'pass': case 'password': l.password = str(v); break;
@@ -55,7 +57,8 @@ function parseLeafAuth(n: ConfNode, l: LeafnodeOptions, c: Collector): void {
           return e;
         });
         break;
-      default: c.notSupported(v, `leafnodes authorization ${k}`);
+      // nkey users and the rest of a client authorization block are not leaf auth in nats-server 2.9.10
+      default: c.unknownField(v, key);
     }
   }
 }
@@ -73,11 +76,27 @@ function parseRemote(n: ConfNode, c: Collector): LeafRemoteOptions {
       case 'tls': r.tls = parseTls(v, false); break;
       case 'deny_imports': case 'deny_import': r.denyImports = subjects(v); break;
       case 'deny_exports': case 'deny_export': r.denyExports = subjects(v); break;
-      default: c.notSupported(v, `leafnodes remote ${key}`);
+      case 'ws_compress': case 'ws_compression': case 'websocket_compress': case 'websocket_compression': r.wsCompression = bool(v); break;
+      case 'ws_no_masking': case 'websocket_no_masking': r.wsNoMasking = bool(v); break;
+      case 'no_randomize': case 'dont_randomize': case 'jetstream_cluster_migrate': case 'js_cluster_migrate':
+        c.notSupported(v, `leafnodes remote ${key}`);
+        break;
+      // as nats-server 2.9.10: no `nkey`/`seed` (a remote authenticates with url user/password or credentials)
+      default: c.unknownField(v, key);
     }
   }
   if (r.urls.length === 0) throw ConfigError.at(n, 'leafnode remote requires at least one url');
+  // nats-server validateLeafNode: one remote dials either websocket or leaf-protocol urls.
+  const isWs = (url: string): boolean => /^ws/i.test(url);
+  if (r.urls.some((url) => isWs(url) !== isWs(r.urls[0]!))) {
+    throw ConfigError.at(n, `remote leaf node configuration cannot have a mix of websocket and non-websocket urls: [${r.urls.map((x) => goQuote(redactUrl(x))).join(' ')}]`);
+  }
   return r;
+}
+
+/** A url with its password shown as "xxxxx" (nats-server redactURLList). */
+function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1xxxxx@');
 }
 
 /** A subject or a list of subjects. */

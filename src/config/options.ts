@@ -443,6 +443,10 @@ export interface LeafRemoteOptions {
   denyImports?: string[];
   /** subjects whose messages never go out to the hub (the hub's interest in them is ignored) */
   denyExports?: string[];
+  /** ws:// and wss:// urls: offer permessage-deflate (`ws_compression`) */
+  wsCompression?: boolean;
+  /** ws:// and wss:// urls: ask the hub to take unmasked frames (`ws_no_masking`) */
+  wsNoMasking?: boolean;
 }
 
 /** The `leafnodes {}` block (nats-server LeafNodeOpts, the parts tsnats implements). */

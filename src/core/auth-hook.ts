@@ -111,6 +111,8 @@ export interface AuthResult {
   maxPayload?: number;
   /** connection limit of the account (-1 = none): a client over it is refused */
   accountMaxConnections?: number;
+  /** leaf-connection limit of the account (JWT `limits.leaf`, -1 = none): a leaf over it is refused */
+  accountMaxLeafnodes?: number;
   /** the credentials expire: the client is disconnected then, with `error` */
   expires?: { atMs: number; error: string };
 }

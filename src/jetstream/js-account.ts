@@ -353,15 +353,18 @@ export class JsAccount {
     this.advise(name, 'delete');
   }
 
+  /** Stop serving a stream and close its store, keeping its files (shutdown, or a replica whose group failed to start). */
+  async unloadStream(s: Stream): Promise<void> {
+    if (this.streams.get(s.name) !== s) return;
+    this.unsubscribeStream(s.name);
+    this.host.streamRemoved(this, s);
+    this.streams.delete(s.name);
+    await s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`));
+  }
+
   /** Server shutdown: stop streams without deleting. */
   async stopAll(): Promise<void> {
-    const all = [...this.streams.values()];
-    for (const s of all) {
-      this.unsubscribeStream(s.name);
-      this.host.streamRemoved(this, s);
-    }
-    this.streams.clear();
-    await Promise.all(all.map((s) => s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`))));
+    await Promise.all([...this.streams.values()].map((s) => this.unloadStream(s)));
     this.client.close();
   }
 

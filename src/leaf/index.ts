@@ -12,6 +12,10 @@
 // when `leafnodes { tls {} }` is set) and then handshakes as the TLS server; the dialling side
 // reads that INFO and handshakes as the client when the INFO requires TLS, the remote's url
 // is tls:// or the remote has a tls block; CONNECT and everything after go over TLS.
+//
+// Websocket: a remote with ws:// or wss:// urls does TLS (wss, or a tls block) and the HTTP
+// upgrade on /leafnode first, then the leaf protocol in websocket frames; the hub's websocket
+// listener hands such upgrades to acceptWebsocket (no leaf TLS upgrade after the INFO there).
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,9 +33,15 @@ import { LeafConnection, parseJson, rulePerms, userPerms, type LeafHost, type Le
 import { FlushQueue } from '../server/flush-queue.js';
 import type { LinkOutput } from '../cluster/link-output.js';
 import { countMsgOut } from '../core/msg-counters.js';
-import type { ServerStats } from '../core/client.js';
+import { CloseReason, type ServerStats } from '../core/client.js';
+import { Err } from '../protocol/client-encode.js';
+import type { ByteStream } from '../core/socket-writer.js';
+import { upgradeAsClient } from '../websocket/client-upgrade.js';
+import type { WsStream } from '../websocket/transport.js';
 
 const DEFAULT_LEAF_PORT = 7422;
+/** nats-server's DuplicateRemoteLeafnodeConnection: the -ERR text and the close reason */
+const DUPLICATE_LEAF = 'Duplicate Remote LeafNode Connection';
 /** How long a dialled link waits for the hub's INFO (nats-server's infoTimeout is 2s). */
 const INFO_WAIT_MS = 2000;
 /** Longest first INFO line read before the TLS decision. */
@@ -147,8 +157,8 @@ export class Leafnodes implements Subsystem, LeafHost {
     const tls = this.tls;
     const nonce = randomBytes(11).toString('base64url');
     // The INFO goes out in plaintext, before any TLS (the dialler decides on TLS from it).
-    socket.write(`INFO ${JSON.stringify(this.acceptInfo(cid, { nonce, info_on_connect: true }))}\r\n`);
-    if (tls === null) return this.accepted(cid, socket, false, nonce);
+    socket.write(this.firstInfo(cid, nonce));
+    if (tls === null) return void this.accepted(cid, socket, false, nonce);
     this.pendingSockets.add(socket);
     socket.on('error', ignoreError);
     acceptRouteTls(socket, tls).then((secure) => {
@@ -160,6 +170,23 @@ export class Leafnodes implements Subsystem, LeafHost {
       const who = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
       this.log('error', `${who} - lid:${cid} - TLS leafnode handshake error: ${e.message}`);
     });
+  }
+
+  /**
+   * A leaf that came through the websocket listener (the `/leafnode` path). As nats-server: the
+   * same INFO, in a websocket frame, and no leaf TLS upgrade after it (wss is the listener's).
+   */
+  acceptWebsocket(stream: WsStream): void {
+    if (this.stopping) return void stream.destroy();
+    this.log('debug', `Leafnode compression=${stream.compressed}`);
+    const cid = this.server.nextCid();
+    const nonce = randomBytes(11).toString('base64url');
+    stream.write(this.firstInfo(cid, nonce));
+    this.accepted(cid, stream, false, nonce).websocket = true;
+  }
+
+  private firstInfo(cid: number, nonce: string): Buffer {
+    return Buffer.from(infoLine(this.acceptInfo(cid, { nonce, info_on_connect: true })));
   }
 
   /**
@@ -178,7 +205,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     };
   }
 
-  private accepted(cid: number, socket: net.Socket, tls: boolean, nonce: string): void {
+  private accepted(cid: number, socket: ByteStream, tls: boolean, nonce: string): LeafConnection {
     const c = new LeafConnection(cid, socket, this, false);
     c.tls = tls;
     c.nonce = nonce;
@@ -190,6 +217,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     }, this.o.authTimeoutMs ?? 2000);
     t.unref();
     this.timers.add(t);
+    return c;
   }
 
   onConnect(c: LeafConnection, cn: Record<string, unknown>): void {
@@ -206,8 +234,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       if (c.closed) return;
       const acc = ok ? this.server.lookupAccount(want?.account ?? this.o.account ?? '$G') : undefined;
       if (acc === undefined) return this.authFail(c);
-      c.remoteId = typeof cn.server_id === 'string' ? cn.server_id : '';
-      c.remoteName = typeof cn.name === 'string' ? cn.name : '';
+      this.peerFromConnect(c, cn);
       this.bind(c, acc);
     };
     if (this.o.users.length === 0 && this.o.user === undefined) return finish(true);
@@ -248,17 +275,59 @@ export class Leafnodes implements Subsystem, LeafHost {
     const done = (r: AuthResult | null): void => {
       if (c.closed) return;
       if (r === null) return this.authFail(c);
-      c.remoteId = text('server_id') ?? '';
-      c.remoteName = text('name') ?? '';
+      if (this.overLeafLimit(r)) {
+        // nats-server registerWithAccount: the account's leaf limit (JWT limits.leaf) is full.
+        this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+        return c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+      }
+      this.peerFromConnect(c, cn);
       if (r.permissions) c.perms = userPerms(r.permissions);
       this.bind(c, r.account, r.permissions?.source);
       c.authSettled();
     };
-    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: 'LEAFNODE' });
+    const r = auth.authenticate(opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce, connectionType: c.websocket ? 'LEAFNODE_WS' : 'LEAFNODE' });
     if (!(r instanceof Promise)) return done(r);
     // The check runs off the loop: interest the leaf sends meanwhile waits for its outcome.
     c.authPending = true;
     r.then(done, () => this.authFail(c));
+  }
+
+  /** Who the accepted peer says it is (CONNECT server_id, name, cluster). */
+  private peerFromConnect(c: LeafConnection, cn: Record<string, unknown>): void {
+    const text = (k: string): string => (typeof cn[k] === 'string' ? cn[k] as string : '');
+    c.remoteId = text('server_id');
+    c.remoteName = text('name');
+    c.remoteCluster = text('cluster');
+  }
+
+  /**
+   * nats-server addLeafNodeConnection: a server that links again into the same account (a new
+   * link from the same name and cluster, e.g. after it lost the old one without us noticing)
+   * replaces its old accepted link, which is told why and closed.
+   */
+  private replaceDuplicate(c: LeafConnection, acc: Account): void {
+    if (c.remoteName === '') return;
+    for (const old of this.conns) {
+      if (old === c || old.solicited || old.closed || old.account !== acc) continue;
+      if (old.remoteName !== c.remoteName || old.remoteCluster !== c.remoteCluster) continue;
+      this.log('error', `${old.label()} - ${DUPLICATE_LEAF}`);
+      old.sendErrAndClose(DUPLICATE_LEAF, DUPLICATE_LEAF);
+      this.log('warn', `${c.label()} - Replacing connection from same server`);
+      return;
+    }
+  }
+
+  /**
+   * The account already has its `limits.leaf` leaf connections (those this server accepted and
+   * those it dialled, as nats-server counts them). Checked when a leaf binds only: nats-server
+   * 2.9.10 leaves the links it has alone when an account update lowers the limit.
+   */
+  private overLeafLimit(r: AuthResult): boolean {
+    const max = r.accountMaxLeafnodes ?? -1;
+    if (max < 0) return false;
+    let n = 0;
+    for (const c of this.conns) if (c.account === r.account && !c.closed) n++;
+    return n >= max;
   }
 
   private authFail(c: LeafConnection): void {
@@ -279,7 +348,8 @@ export class Leafnodes implements Subsystem, LeafHost {
       return;
     }
     const host = u.hostname.replace(/^\[|\]$/g, '');
-    const port = u.port === '' ? DEFAULT_LEAF_PORT : Number(u.port);
+    const ws = isWsUrl(u);
+    const port = u.port !== '' ? Number(u.port) : !ws ? DEFAULT_LEAF_PORT : u.protocol === 'wss:' ? 443 : 80;
     const socket = net.connect({ host, port });
     this.pendingSockets.add(socket);
     let retried = false;
@@ -298,6 +368,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     };
     socket.on('error', ignoreError);
     socket.once('connect', () => {
+      if (ws) return void this.dialWebsocket(socket, r, u, host, retry, fail);
       readFirstLine(socket, INFO_WAIT_MS).then(async ({ line, rest }) => {
         const m = /^INFO\s+(.*)$/i.exec(line);
         const info = m === null ? null : parseJson(m[1]!);
@@ -313,10 +384,8 @@ export class Leafnodes implements Subsystem, LeafHost {
         }
         this.pendingSockets.delete(socket);
         if (this.stopping) return void sock.destroy();
-        const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+        const conn = this.solicited(sock, r, u, retry);
         conn.tls = useTls;
-        this.pendingRemote.set(conn, { r, u, retry });
-        this.conns.add(conn);
         conn.start(useTls ? undefined : rest);
         this.onInfo(conn, info);
       }, (e: Error) => fail(e.message));
@@ -329,12 +398,66 @@ export class Leafnodes implements Subsystem, LeafHost {
     });
   }
 
-  /** TLS settings of a remote, built once (a remote without a tls block verifies with the system CAs). */
+  /**
+   * A ws:// or wss:// remote (nats-server leafNodeSolicitWSConnection): TLS first for wss or
+   * a remote with a tls block, then the HTTP upgrade on `/leafnode`; the hub's INFO comes in
+   * the first websocket frame and is read by the connection's parser.
+   */
+  private async dialWebsocket(
+    socket: net.Socket, r: LeafRemoteOptions, u: URL, host: string, retry: () => void, fail: (text: string) => void,
+  ): Promise<void> {
+    let sock: net.Socket = socket;
+    const useTls = u.protocol === 'wss:' || r.tls !== undefined;
+    if (useTls) {
+      try {
+        sock = await dialRouteTls(socket, this.remoteTls(r), host);
+      } catch (e) {
+        return fail(`TLS leafnode handshake error: ${(e as Error).message}`);
+      }
+    }
+    let stream: WsStream;
+    try {
+      stream = await upgradeAsClient(sock, {
+        host: u.host, path: u.pathname, compress: r.wsCompression === true, noMasking: r.wsNoMasking === true, timeoutMs: INFO_WAIT_MS,
+      });
+    } catch (e) {
+      this.pendingSockets.delete(socket);
+      this.log('error', `Error soliciting websocket connection: ${(e as Error).message}`);
+      return retry();
+    }
+    this.pendingSockets.delete(socket);
+    if (this.stopping) return void stream.destroy();
+    this.log('debug', `Leafnode compression=${stream.compressed} masking=${stream.masking}`);
+    const conn = this.solicited(stream, r, u, retry);
+    conn.websocket = true;
+    conn.start();
+  }
+
+  /** A dialled link, registered before its hub's INFO is handled. */
+  private solicited(sock: ByteStream, r: LeafRemoteOptions, u: URL, retry: () => void): LeafConnection {
+    const conn = new LeafConnection(this.server.nextCid(), sock, this, true);
+    this.pendingRemote.set(conn, { r, u, retry });
+    this.conns.add(conn);
+    return conn;
+  }
+
+  /**
+   * TLS settings of a remote, built once (a remote without a tls block verifies with the system
+   * CAs). The hub's certificate must match the `pinned_certs` of the leafnodes tls block, which
+   * is what nats-server 2.9.10 checks on this side, and those of the remote's own tls block
+   * (parsed and ignored by nats-server; tsnats honours them too: both lists must allow the key).
+   */
   private readonly remoteTlsCache = new Map<LeafRemoteOptions, TlsSettings>();
   private remoteTls(r: LeafRemoteOptions): TlsSettings {
     let s = this.remoteTlsCache.get(r);
     if (s === undefined) {
       s = buildTlsSettings(r.tls ?? {});
+      const top = this.o.tls?.pinnedCerts;
+      if (top !== undefined && top.length > 0) {
+        const pins = new Set(top.map((p) => p.toLowerCase()));
+        const own = s.pinned;
+        s = { ...s, pinned: own === null ? pins : new Set([...own].filter((p) => pins.has(p))) };
+      }
       this.remoteTlsCache.set(r, s);
     }
     return s;
@@ -352,6 +475,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       return;
     }
     const connect: Record<string, unknown> = {
+      // tls_required reports the leaf TLS upgrade; over websocket TLS is wss, which nats-server leaves out here.
       version: '2.9.10', tls_required: c.tls, server_id: this.server.serverId, name: this.server.serverName, headers: true,
     };
     if (p.r.denyImports !== undefined && p.r.denyImports.length > 0) connect.deny_pub = p.r.denyImports;
@@ -402,6 +526,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   // ---- both sides ----
 
   private bind(c: LeafConnection, acc: Account, perms?: Permissions): void {
+    if (!c.solicited) this.replaceDuplicate(c, acc);
     c.account = acc;
     if (!c.solicited) {
       // Answer the CONNECT as nats-server does, before any interest: the remote applies the
@@ -409,8 +534,7 @@ export class Leafnodes implements Subsystem, LeafHost {
       const extra: Record<string, unknown> = {};
       if (perms?.subscribe) extra.import = perms.subscribe;
       if (perms?.publish) extra.export = perms.publish;
-      c.enqueueString(`INFO ${JSON.stringify(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true },
-        acc.name === '$G' ? {} : { remote_account: acc.name }))}\r\n`);
+      c.enqueueString(infoLine(this.acceptInfo(c.cid, { ...extra, info_on_connect: true, connect_info: true }, { remote_account: acc.name })));
     }
     this.log('info', `${c.label()} - Leafnode connection created for account: ${acc.name}`);
     const counts = this.countsFor(acc);
@@ -491,6 +615,11 @@ export class Leafnodes implements Subsystem, LeafHost {
   }
 }
 
+/** An accept-side INFO line as nats-server writes it ("INFO", the JSON and CRLF joined by spaces). */
+function infoLine(info: Record<string, unknown>): string {
+  return `INFO ${JSON.stringify(info)} \r\n`;
+}
+
 /** The allow/deny lists of an INFO `import`/`export` field. */
 function ruleOf(v: unknown): LeafRule {
   const out: LeafRule = {};
@@ -502,6 +631,11 @@ function ruleOf(v: unknown): LeafRule {
   if (allow !== undefined) out.allow = allow;
   if (deny !== undefined) out.deny = deny;
   return out;
+}
+
+/** nats-server isWSURL: the scheme starts with "ws" (ws, wss). */
+export function isWsUrl(u: URL): boolean {
+  return u.protocol.toLowerCase().startsWith('ws');
 }
 
 function ignoreError(): void {

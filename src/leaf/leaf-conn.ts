@@ -7,7 +7,7 @@
 // output goes through a LinkOutput as a route's does (the route encoder into a slab, one
 // socket write per event-loop turn), so batching, the write deadline, max_pending (slow
 // consumer) and the server's out counters behave as on routes.
-import type { Socket } from 'node:net';
+import type { ByteStream } from '../core/socket-writer.js';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
 import { RouteParser, type RouteProtocolHandler, type RoutedMsgArgs } from '../protocol/route-parser.js';
@@ -70,10 +70,14 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   readonly sent = new Map<string, number>();
   remoteId = '';
   remoteName = '';
+  /** the cluster the peer says it belongs to (CONNECT `cluster`) */
+  remoteCluster = '';
   inMsgs = 0; inBytes = 0;
   readonly startMs = Date.now();
-  /** the link runs over TLS */
+  /** the link runs over TLS (the leaf TLS upgrade; a wss link is `websocket`) */
   tls = false;
+  /** the link runs over websocket frames (a ws:// or wss:// remote, or the hub's websocket listener) */
+  websocket = false;
   /** null: everything may cross */
   perms: LeafPerms | null = null;
   /** the nonce of our INFO (accept side): operator-mode leaves sign it */
@@ -87,7 +91,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   readonly ip: string;
   readonly port: number;
 
-  constructor(readonly cid: number, private readonly socket: Socket, private readonly host: LeafHost, readonly solicited: boolean) {
+  constructor(readonly cid: number, private readonly socket: ByteStream, private readonly host: LeafHost, readonly solicited: boolean) {
     super(socket, host, 'Leafnode');
     this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.port = socket.remotePort ?? 0;
@@ -270,6 +274,8 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   close(reason: string = RouteCloseReason.CLIENT_CLOSED, flush = true): void {
     if (this.closed) return;
     this.parser.stop();
+    // A websocket link says why in its close frame.
+    this.socket.closing?.(reason);
     this.markClosed(reason, flush);
     const acc = this.account;
     if (acc !== null) for (const sub of this.subs.values()) acc.removeSubscription(sub);

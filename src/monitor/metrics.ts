@@ -9,6 +9,7 @@ import { connz } from './connz.js';
 import { routez } from './other.js';
 import { jsz } from './jsz.js';
 import { healthz } from './healthz.js';
+import { residentBytes } from '../server/host-facts.js';
 import { jetStreamSource, type RaftGroupSource } from './sources.js';
 import { Exposition, type Labels, type MetricType } from './prom-text.js';
 
@@ -226,7 +227,7 @@ function raftMetrics(e: Exposition, sl: Labels, groups: RaftGroupSource[]): void
 function processMetrics(e: Exposition): void {
   const u = process.cpuUsage();
   e.add('process_cpu_seconds_total', 'counter', 'User and system CPU time spent in seconds', {}, (u.user + u.system) / 1e6);
-  e.add('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes', {}, process.memoryUsage.rss());
+  e.add('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes', {}, residentBytes());
   e.add('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds', {}, Math.round(Date.now() / 1000 - process.uptime()));
 }
 

@@ -4,6 +4,7 @@
 import type { Server } from '../server/server.js';
 import { SERVER_VERSION } from '../server/server.js';
 import { goTime } from './format.js';
+import { memoryUsage } from '../server/host-facts.js';
 import { clusterSource } from './sources.js';
 import { liveSection } from './live-page.js';
 
@@ -46,7 +47,7 @@ export function leafz(server: Server, subs = false): Record<string, unknown> {
 
 /** /debug/vars (Go expvar): command line and memory figures. */
 export function expvarz(): Record<string, unknown> {
-  const m = process.memoryUsage();
+  const m = memoryUsage();
   return {
     cmdline: process.argv,
     memstats: {

@@ -8,7 +8,7 @@ import type { Server } from '../server/server.js';
 import { SERVER_VERSION } from '../server/server.js';
 import type { InternalClient } from '../core/internal-client.js';
 import type { Account } from '../core/account.js';
-import { cpus } from 'node:os';
+import { cpuCount } from '../server/host-facts.js';
 import { goJson, goTime } from './format.js';
 import { BadRequest } from './query.js';
 import { totalSubscriptions, varz, type ProcessUsage } from './varz.js';
@@ -328,7 +328,7 @@ export class SysMonitorServices {
     const statsz: Json = {
       start: goTime(s.startTime.getTime()),
       mem: rssBytes,
-      cores: cpus().length,
+      cores: cpuCount(),
       cpu: cpuPercent,
       connections: s.clients.size,
       total_connections: st.totalConnections,
@@ -344,7 +344,7 @@ export class SysMonitorServices {
     if (peers.length > 0) statsz.active_servers = peers.length + 1;
     const js = jetStreamSource(s);
     if (js) statsz.jetstream = { config: jetStreamConfigJson(s, js), stats: jetStreamStatsJson(js) };
-    statsz.gomaxprocs = cpus().length;
+    statsz.gomaxprocs = cpuCount();
     return { server: this.serverInfo(), statsz };
   }
 }

@@ -1,6 +1,6 @@
 // /varz: server identity, configuration, counters (nats-server monitor.go Varz,
 // newest field set and order).
-import { cpus } from 'node:os';
+import { cpuCount, residentBytes } from '../server/host-facts.js';
 import type { Server } from '../server/server.js';
 import { SERVER_VERSION, RUNTIME_VERSION } from '../server/server.js';
 import { goTime, nanos, natsUptime } from './format.js';
@@ -31,7 +31,7 @@ export class ProcessUsage {
       this.lastCpuMicros = cpu;
       this.lastWallMs = wall;
     }
-    return { cpuPercent: this.lastPercent, rssBytes: process.memoryUsage.rss() };
+    return { cpuPercent: this.lastPercent, rssBytes: residentBytes() };
   }
 }
 
@@ -94,8 +94,8 @@ export function varz(server: Server, usage: ProcessUsage, httpReqStats: Record<s
   v.now = goTime(now);
   v.uptime = natsUptime(now - server.startTime.getTime());
   v.mem = rssBytes;
-  v.cores = cpus().length;
-  v.gomaxprocs = cpus().length;
+  v.cores = cpuCount();
+  v.gomaxprocs = cpuCount();
   v.cpu = cpuPercent;
   server.closeQueue.drainAll(); // closes still queued are counted as closed
   v.connections = server.clients.size;

@@ -110,6 +110,7 @@ export function operatorAuthenticator(
       maxSubs: minLimit(num(perms.subs), acc.maxSubs),
       maxPayload: minLimit(num(perms.payload), acc.maxPayload),
       accountMaxConnections: acc.maxConnections,
+      accountMaxLeafnodes: acc.maxLeafnodes,
       expires,
     };
   };

@@ -2,7 +2,7 @@
 // INFO connect_urls. A listener bound to 0.0.0.0/:: is reported with every
 // non-loopback interface address (as nats-server does), or 127.0.0.1 when
 // the machine has none.
-import { networkInterfaces } from 'node:os';
+import { interfaces } from './host-facts.js';
 import { readFileSync } from 'node:fs';
 
 export type ListenerKind = 'nats' | 'monitoring' | 'cluster' | 'websocket' | 'profile' | 'leafnode' | 'gateway';
@@ -60,7 +60,7 @@ export class ListenerRegistry {
 function expandHost(host: string): string[] {
   if (host !== '0.0.0.0' && host !== '::' && host !== '') return [host];
   const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
+  for (const list of Object.values(interfaces())) {
     for (const a of list ?? []) {
       if (a.internal) continue;
       if (host === '0.0.0.0' && a.family !== 'IPv4') continue;

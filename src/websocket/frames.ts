@@ -1,4 +1,5 @@
-// RFC 6455 frames for the server side, written for the NATS byte stream: the decoder unmasks
+// RFC 6455 frames, written for the NATS byte stream (the server side of websocket clients and
+// leaf links, and the dialling side of a leaf link to a websocket hub): the decoder unmasks
 // payload bytes in place and hands them on as they arrive (a message is never reassembled,
 // since the NATS parser takes its input in any pieces), except compressed messages, which
 // are collected and inflated whole (permessage-deflate, RFC 7692, no context takeover).
@@ -214,9 +215,15 @@ export function unmask(buf: Buffer, key: Uint8Array, pos: number): number {
   return (pos + n) & 3;
 }
 
-/** A server frame header (never masked) for a payload of `len` bytes. */
-export function frameHeader(op: Op, len: number, compressed = false): Buffer {
+/**
+ * A frame header for a payload of `len` bytes. A server's frames are never masked; a leaf link
+ * that dialled a websocket hub writes as a client and masks (unless the hub agreed to
+ * nats-server's no-masking): then `maskKey` is written after the length and the caller masks
+ * the payload with it.
+ */
+export function frameHeader(op: Op, len: number, compressed = false, maskKey?: Uint8Array): Buffer {
   const b0 = FIN | op | (compressed ? RSV1 : 0);
+  if (maskKey !== undefined) return maskedHeader(b0, len, maskKey);
   if (len <= 125) {
     const h = Buffer.allocUnsafe(2);
     h[0] = b0;
@@ -234,6 +241,24 @@ export function frameHeader(op: Op, len: number, compressed = false): Buffer {
   h[0] = b0;
   h[1] = 127;
   h.writeBigUInt64BE(BigInt(len), 2);
+  return h;
+}
+
+/** A client's header: the mask bit, the length, then the 4-byte key (kept apart from the server's hot path). */
+function maskedHeader(b0: number, len: number, key: Uint8Array): Buffer {
+  const lenBytes = len <= 125 ? 0 : len < 65536 ? 2 : 8;
+  const h = Buffer.allocUnsafe(6 + lenBytes);
+  h[0] = b0;
+  if (lenBytes === 0) {
+    h[1] = MASK | len;
+  } else if (lenBytes === 2) {
+    h[1] = MASK | 126;
+    h.writeUInt16BE(len, 2);
+  } else {
+    h[1] = MASK | 127;
+    h.writeBigUInt64BE(BigInt(len), 2);
+  }
+  h.set(key.subarray(0, 4), 2 + lenBytes);
   return h;
 }
 

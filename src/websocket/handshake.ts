@@ -78,9 +78,14 @@ export function checkUpgrade(req: IncomingMessage, origins: OriginPolicy, tls: b
 
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** The Sec-WebSocket-Accept value for a request's key (RFC 6455 4.2.2). */
+export function wsAcceptKey(key: string): string {
+  return createHash('sha1').update(key + ACCEPT_GUID).digest('base64');
+}
+
 /** nats-server's 101 answer (RFC 6455 4.2.2) with its extension and no-masking lines. */
 export function acceptResponse(req: IncomingMessage, compress: boolean, noMasking: boolean): string {
-  const accept = createHash('sha1').update(header(req, 'sec-websocket-key') + ACCEPT_GUID).digest('base64');
+  const accept = wsAcceptKey(header(req, 'sec-websocket-key'));
   return 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
     + `Sec-WebSocket-Accept: ${accept}\r\n`
     + (compress ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n' : '')

@@ -1,6 +1,7 @@
 // The websocket listener (nats-server's `websocket {}` block): an HTTP server whose upgrade
 // requests pass nats-server's handshake and origin checks, then become ordinary client
-// connections over a WsStream. Loaded only when the block is configured.
+// connections over a WsStream, or leaf connections when the path is /leafnode (handed to the
+// leaf subsystem). Loaded only when the block is configured.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -11,12 +12,11 @@ import type { ClientConn } from '../core/client.js';
 import type { Server, Subsystem } from '../server/server.js';
 import { authenticatorFromOptions } from '../server/options-auth.js';
 import { acceptResponse, checkUpgrade, offersDeflate, OriginPolicy, rejectUpgrade, requestCookie, wantsNoMasking } from './handshake.js';
-import { WsStream } from './transport.js';
+import { WS_MAX_MESSAGE_BYTES, WsStream } from './transport.js';
 import { secureContextOptions } from '../tls/settings.js';
 import { joinHostPort } from '../server/listeners.js';
+import { LEAF_WS_PATH } from './client-upgrade.js';
 
-/** Largest compressed or control message collected whole (others stream to the parser). */
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export function createWebsocket(o: Options): WebsocketListener {
   return new WebsocketListener(o.websocket!);
@@ -96,8 +96,27 @@ export class WebsocketListener implements Subsystem {
     const compress = this.opts.compression && offersDeflate(req);
     const noMasking = wantsNoMasking(req);
     raw.write(acceptResponse(req, compress, noMasking));
-    this.accept(req, raw, compress, noMasking);
+    if (isLeafPath(req.url)) this.acceptLeaf(req, raw, compress, noMasking);
+    else this.accept(req, raw, compress, noMasking);
   };
+
+  /**
+   * A leaf node came in (nats-server tells it from a client by the `/leafnode` path). Without a
+   * leafnodes listener nats-server logs and closes it after the 101 answer; so do we.
+   */
+  private acceptLeaf(req: http.IncomingMessage, raw: net.Socket, compress: boolean, noMasking: boolean): void {
+    const s = this.server;
+    const leaf = s?.options.leafnodes?.port !== undefined ? s.getSubsystem('leafnodes') as unknown as WebsocketLeafAcceptor | undefined : undefined;
+    if (s === null || leaf === undefined) {
+      this.server?.log.error('Not configured to accept leaf node connections');
+      raw.destroy();
+      return;
+    }
+    // Leaf links are not clients: no jwt cookie. Masking and compression as negotiated.
+    leaf.acceptWebsocket(new WsStream(raw, forwardedIp(req, raw), raw.remotePort, {
+      requireMask: !noMasking, compress, maxMessageBytes: WS_MAX_MESSAGE_BYTES,
+    }));
+  }
 
   private reject(socket: net.Socket, bad: { status: number; reason: string }): void {
     this.logReject(socket, bad.reason);
@@ -109,12 +128,9 @@ export class WebsocketListener implements Subsystem {
   }
 
   private accept(req: http.IncomingMessage, raw: net.Socket, compress: boolean, noMasking: boolean): void {
-    // A proxy in front may say who the client is (nats-server uses a valid X-Forwarded-For IP).
-    const fwd = req.headers['x-forwarded-for'];
-    const fwdIp = (Array.isArray(fwd) ? fwd[0] : fwd)?.trim();
-    const ip = fwdIp !== undefined && net.isIP(fwdIp) !== 0 ? fwdIp : raw.remoteAddress;
+    const ip = forwardedIp(req, raw);
     const cookieJwt = this.opts.jwtCookie ? requestCookie(req, this.opts.jwtCookie) : undefined;
-    const stream = new WsStream(raw, ip, raw.remotePort, { requireMask: !noMasking, compress, maxMessageBytes: MAX_MESSAGE_BYTES, cookieJwt });
+    const stream = new WsStream(raw, ip, raw.remotePort, { requireMask: !noMasking, compress, maxMessageBytes: WS_MAX_MESSAGE_BYTES, cookieJwt });
     if (this.server === null || !this.server.acceptClient(stream, this.conn)) raw.destroy();
   }
 
@@ -134,6 +150,23 @@ export class WebsocketListener implements Subsystem {
   async shutdown(): Promise<void> {
     this.stopListening();
   }
+}
+
+/** The leaf-node subsystem as the listener sees it (src/leaf is loaded only with a leafnodes block). */
+export interface WebsocketLeafAcceptor {
+  acceptWebsocket(stream: WsStream): void;
+}
+
+/** nats-server's leafNodeWSPath prefix (EscapedPath, the query excluded). */
+function isLeafPath(url: string | undefined): boolean {
+  return url !== undefined && url.split('?')[0]!.startsWith(LEAF_WS_PATH);
+}
+
+/** A proxy in front may say who the peer is (nats-server uses a valid X-Forwarded-For IP). */
+function forwardedIp(req: http.IncomingMessage, raw: net.Socket): string | undefined {
+  const fwd = req.headers['x-forwarded-for'];
+  const fwdIp = (Array.isArray(fwd) ? fwd[0] : fwd)?.trim();
+  return fwdIp !== undefined && net.isIP(fwdIp) !== 0 ? fwdIp : raw.remoteAddress;
 }
 
 /**

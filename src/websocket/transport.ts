@@ -4,12 +4,15 @@
 // socket corked (header, then the queued buffers: no copy). Ping, pong and close frames are
 // answered here; nats-server's close statuses say why a connection ends.
 import type { Socket } from 'node:net';
+import { randomFillSync } from 'node:crypto';
 import type { ByteStream } from '../core/socket-writer.js';
 import { CloseReason } from '../core/client.js';
-import { closePayload, deflateMessage, FrameDecoder, frameHeader, Op, type FrameHandler } from './frames.js';
+import { closePayload, deflateMessage, FrameDecoder, frameHeader, Op, unmask, type FrameHandler } from './frames.js';
 
 /** Output smaller than this is not compressed (nats-server's wsCompressThreshold). */
 const COMPRESS_THRESHOLD = 64;
+/** Largest compressed or control message collected whole (others stream to the parser). */
+export const WS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A peer that does not read after our close frame is cut after this. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -59,10 +62,17 @@ export interface WsStreamOptions {
   maxMessageBytes: number;
   /** the user JWT of the handshake's `jwt_cookie` cookie */
   cookieJwt?: string;
+  /**
+   * Our frames are masked: we are the dialling side of a leaf link (a websocket client) and
+   * the hub did not agree to nats-server's no-masking.
+   */
+  maskWrite?: boolean;
 }
 
 export class WsStream implements ByteStream, FrameHandler {
   private onBytes: ((data: Buffer) => void) | null = null;
+  /** data that arrived before a reader was attached (a dialled leaf link's first INFO) */
+  private early: Buffer[] = [];
   private readonly onErrors: ((err: Error) => void)[] = [];
   private readonly decoder: FrameDecoder;
   readonly cookieJwt: string | undefined;
@@ -83,6 +93,16 @@ export class WsStream implements ByteStream, FrameHandler {
     raw.on('error', (err: Error) => {
       for (const f of this.onErrors) f(err);
     });
+  }
+
+  /** permessage-deflate is in use (nats-server's "compression=" debug line) */
+  get compressed(): boolean {
+    return this.opts.compress;
+  }
+
+  /** our frames are masked (a leaf link dialling a websocket hub without no-masking) */
+  get masking(): boolean {
+    return this.opts.maskWrite === true;
   }
 
   get writableLength(): number {
@@ -106,9 +126,17 @@ export class WsStream implements ByteStream, FrameHandler {
   }
 
   on(event: 'data' | 'error' | 'close' | 'drain', listener: (arg: never) => void): this {
-    if (event === 'data') this.onBytes = listener as (data: Buffer) => void;
-    else if (event === 'error') this.onErrors.push(listener as (err: Error) => void);
-    else this.raw.on(event, listener as () => void);
+    if (event === 'data') {
+      const f = listener as (data: Buffer) => void;
+      this.onBytes = f;
+      const early = this.early;
+      this.early = [];
+      for (const b of early) f(b);
+    } else if (event === 'error') {
+      this.onErrors.push(listener as (err: Error) => void);
+    } else {
+      this.raw.on(event, listener as () => void);
+    }
     return this;
   }
 
@@ -121,6 +149,13 @@ export class WsStream implements ByteStream, FrameHandler {
 
   onData(data: Buffer): void {
     if (this.onBytes !== null) this.onBytes(data);
+    // Kept (copied: the socket reuses its read buffer) until a reader is attached.
+    else this.early.push(Buffer.from(data));
+  }
+
+  /** Bytes read off the socket before this stream took it over (what followed the HTTP 101 answer). */
+  feed(bytes: Buffer): void {
+    if (bytes.length > 0) this.decoder.feed(bytes);
   }
 
   onControl(op: Op, payload: Buffer): void {
@@ -171,26 +206,35 @@ export class WsStream implements ByteStream, FrameHandler {
     if (this.closeSent || raw.destroyed) return false;
     if (this.opts.compress && len > COMPRESS_THRESHOLD) {
       const z = deflateMessage(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len));
-      raw.cork();
-      raw.write(frameHeader(Op.BINARY, z.length, true));
-      const ok = raw.write(z);
-      raw.uncork();
-      return ok;
+      return this.opts.maskWrite === true ? this.writeMasked(Op.BINARY, z, true) : this.writeFrame(Op.BINARY, [z], z.length, true);
     }
+    // Masking changes the bytes: it works on a copy (the queued buffers may be shared).
+    if (this.opts.maskWrite === true) return this.writeMasked(Op.BINARY, Buffer.concat(bufs, len), false);
+    return this.writeFrame(Op.BINARY, bufs, len, false);
+  }
+
+  /** One frame: header, then the buffers (already masked with `maskKey` if given), in one corked write. */
+  private writeFrame(op: Op, bufs: Buffer[], len: number, compressed: boolean, maskKey?: Uint8Array): boolean {
+    const raw = this.raw;
     raw.cork();
-    raw.write(frameHeader(Op.BINARY, len));
+    raw.write(frameHeader(op, len, compressed, maskKey));
     let ok = true;
     for (let i = 0; i < bufs.length; i++) ok = raw.write(bufs[i]!);
     raw.uncork();
     return ok;
   }
 
+  /** One masked frame (a client's, RFC 6455 5.3): `payload` is ours and is masked in place. */
+  private writeMasked(op: Op, payload: Buffer, compressed: boolean): boolean {
+    const key = randomFillSync(Buffer.allocUnsafe(4));
+    unmask(payload, key, 0);
+    return this.writeFrame(op, payload.length > 0 ? [payload] : [], payload.length, compressed, key);
+  }
+
   private sendFrame(op: Op, payload: Buffer): void {
     if (this.closeSent || this.raw.destroyed) return;
-    this.raw.cork();
-    this.raw.write(frameHeader(op, payload.length));
-    if (payload.length > 0) this.raw.write(payload);
-    this.raw.uncork();
+    if (this.opts.maskWrite === true) this.writeMasked(op, Buffer.from(payload), false);
+    else this.writeFrame(op, payload.length > 0 ? [payload] : [], payload.length, false);
   }
 
   private sendClose(status: number | undefined, text: string): void {

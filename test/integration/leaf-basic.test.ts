@@ -3,22 +3,18 @@
 // re-dialling a hub that restarted.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import * as net from 'node:net';
 import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { client, collect, interest, leafOpts } from '../helpers/leaf.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
-import type { JetStreamOptions, LeafnodeOptions } from '../../src/config/options.js';
+import type { JetStreamOptions } from '../../src/config/options.js';
 import { defaultOptions } from '../../src/config/options.js';
 import { ClientKind } from '../../src/core/types.js';
 
 function js(domain: string): JetStreamOptions {
   return { ...defaultOptions().jetstream, enabled: true, domain };
-}
-
-function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
-  return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
 }
 
 async function hubAndLeaf(t: TestContext, hubPort = 0): Promise<{ hub: ServerHandle; leaf: ServerHandle; leafPort: number }> {
@@ -28,20 +24,6 @@ async function hubAndLeaf(t: TestContext, hubPort = 0): Promise<{ hub: ServerHan
   await waitUntil(() => getLeafnodes(hub.server)!.connections().length === 1 && getLeafnodes(leaf.server)!.connections().length === 1, 5000, 'leaf link');
   return { hub, leaf, leafPort };
 }
-
-async function client(h: ServerHandle, t: TestContext): Promise<NatsConnection> {
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  return nc;
-}
-
-function collect(nc: NatsConnection, subject: string, queue?: string): Msg[] {
-  const got: Msg[] = [];
-  nc.subscribe(subject, { queue, callback: (_e, m) => { got.push(m); } });
-  return got;
-}
-
-const interest = (h: ServerHandle, subject: string): boolean => h.server.globalAccount.sublist.hasInterest(subject);
 
 test('leaf: messages flow hub -> leaf and leaf -> hub, with request/reply', async (t) => {
   const { hub, leaf } = await hubAndLeaf(t);

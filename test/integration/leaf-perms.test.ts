@@ -3,33 +3,15 @@
 // the leaf in the INFO answering its CONNECT, as nats-server 2.9.10 does) and a remote's
 // `deny_imports` / `deny_exports`. Interest that could only carry refused messages is not exchanged, and
 // messages a wildcard interest would carry are still filtered one by one.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { startTestServer, type ServerHandle } from '../helpers/server.js';
+import { connect } from '@nats-io/transport-node';
+import { startTestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
+import { client, collect, interest, leafOpts } from '../helpers/leaf.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
-import type { LeafnodeOptions } from '../../src/config/options.js';
-
-function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
-  return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
-}
-
-async function client(h: ServerHandle, t: TestContext): Promise<NatsConnection> {
-  const nc = await connect({ servers: h.clientUrl });
-  t.after(() => nc.close());
-  return nc;
-}
-
-function collect(nc: NatsConnection, subject: string): Msg[] {
-  const got: Msg[] = [];
-  nc.subscribe(subject, { callback: (_e, m) => { got.push(m); } });
-  return got;
-}
-
-const interest = (h: ServerHandle, subject: string): boolean => h.server.globalAccount.sublist.hasInterest(subject);
 
 test('leaf permissions: a leaf authenticating as a client user gets its publish/subscribe permissions', async (t) => {
   const { options } = loadConfigText([

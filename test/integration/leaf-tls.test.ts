@@ -10,14 +10,11 @@ import { makeCerts, type CertFiles } from '../helpers/certs.js';
 import { opensslSkip } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { leafOpts } from '../helpers/leaf.js';
 import { getLeafnodes } from '../../src/leaf/index.js';
-import type { LeafnodeOptions, LeafRemoteOptions, TlsConfig } from '../../src/config/options.js';
+import type { LeafRemoteOptions, TlsConfig } from '../../src/config/options.js';
 
 const skip = opensslSkip();
-
-function leafOpts(o: Partial<LeafnodeOptions>): LeafnodeOptions {
-  return { host: '127.0.0.1', users: [], remotes: [], reconnectMs: 50, ...o };
-}
 
 async function tlsHub(t: TestContext, c: CertFiles, verify: boolean): Promise<{ hub: ServerHandle; port: number; log: string[] }> {
   const tls: TlsConfig = { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.ca, verify };

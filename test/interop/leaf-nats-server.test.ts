@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { captureLog, startTestServer, type ServerHandle } from '../helpers/server.js';
 import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
-import { spawnNatsServer, type ChildServer } from '../helpers/child.js';
+import { client, exercise, leafListenPort, natsServer, publishUntilSeen } from '../helpers/leaf-interop.js';
 import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { makeCerts } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -17,71 +17,6 @@ import { getLeafnodes } from '../../src/leaf/index.js';
 import { loadConfigText } from '../../src/config/load.js';
 
 const skip = natsServerSkip();
-
-function tempConf(t: TestContext, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const f = join(dir, 'server.conf');
-  writeFileSync(f, text);
-  return f;
-}
-
-async function natsServer(t: TestContext, conf: string): Promise<ChildServer> {
-  const c = await spawnNatsServer(['-c', tempConf(t, conf)]);
-  t.after(() => c.stop());
-  return c;
-}
-
-/** The leafnode port a nats-server picked (config `leafnodes { listen: "...:-1" }`), from its log. */
-async function leafListenPort(hub: ChildServer): Promise<number> {
-  const re = /Listening for leafnode connections on [^:]+:(\d+)/;
-  await waitUntil(() => re.test(hub.output()), 5000, 'hub leaf listener');
-  return Number(re.exec(hub.output())![1]);
-}
-
-async function client(url: string, t: TestContext): Promise<NatsConnection> {
-  const nc = await connect({ servers: url });
-  t.after(() => nc.close());
-  return nc;
-}
-
-/** Publish on `pub` until `got` has a message (the far side's interest arrives asynchronously). */
-async function publishUntilSeen(pub: NatsConnection, subject: string, got: Msg[]): Promise<void> {
-  await waitUntil(async () => {
-    if (got.length > 0) return true;
-    pub.publish(subject, 'probe');
-    await pub.flush();
-    return got.length > 0;
-  }, 10000, `a message on ${subject}`, 50);
-}
-
-async function exercise(t: TestContext, hubUrl: string, leafUrl: string): Promise<void> {
-  const hc = await client(hubUrl, t);
-  const lc = await client(leafUrl, t);
-  const onLeaf: Msg[] = [];
-  lc.subscribe('down.>', { callback: (_e, m) => { onLeaf.push(m); } });
-  const onHub: Msg[] = [];
-  hc.subscribe('up', { callback: (_e, m) => { onHub.push(m); } });
-  lc.subscribe('svc', { callback: (_e, m) => { m.respond(`r:${m.string()}`); } });
-  await lc.flush();
-  await hc.flush();
-  await publishUntilSeen(hc, 'down.x', onLeaf);
-  await publishUntilSeen(lc, 'up', onHub);
-  assert.equal(onLeaf[0]!.subject, 'down.x');
-  const r = await hc.request('svc', 'q', { timeout: 5000 });
-  assert.equal(r.string(), 'r:q');
-
-  // queue group on the leaf only: every hub publish is served exactly once across the link
-  const qgot: Msg[] = [];
-  lc.subscribe('qwork', { queue: 'g', callback: (_e, m) => { qgot.push(m); } });
-  lc.subscribe('qwork', { queue: 'g', callback: (_e, m) => { qgot.push(m); } });
-  await lc.flush();
-  await publishUntilSeen(hc, 'qwork', qgot);
-  const before = qgot.length;
-  for (let i = 0; i < 20; i++) hc.publish('qwork', `${i}`);
-  await hc.flush();
-  await waitUntil(() => qgot.length === before + 20, 5000, 'queue deliveries');
-}
 
 test('leaf interop: nats-server 2.9.10 hub, tsnats leaf', { skip }, async (t) => {
   const hub = await natsServer(t, 'listen: 127.0.0.1:-1\nleafnodes { listen: "127.0.0.1:-1" }\n');

@@ -1,10 +1,14 @@
 // The websocket frame decoder and encoder (src/websocket/frames.ts): client frames built here
-// (masked, fragmented, compressed) are fed in every split, and must come out as the same bytes.
+// (masked, fragmented, compressed) are fed in every split, and must come out as the same bytes;
+// the frames a leaf link writes as a websocket client (masked) are taken by the server decoder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateRawSync, inflateRawSync, constants as zc } from 'node:zlib';
 import { closePayload, deflateMessage, FrameDecoder, frameHeader, Op, unmask } from '../../src/websocket/frames.js';
 import { seededRandom } from '../helpers/wait.js';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { WsStream } from '../../src/websocket/transport.js';
 
 interface Seen { data: Buffer[]; control: [Op, string][]; errors: string[] }
 
@@ -156,4 +160,51 @@ test('decoder: random bytes in random splits never throw, and stop at the first 
     assert.doesNotThrow(() => feedSplit(d, input, rnd));
     assert.ok(seen.errors.length <= 1);
   }
+});
+
+/** A stand-in for the socket under a WsStream: what is written is kept, reads are emitted by the test. */
+class FakeSocket extends EventEmitter {
+  written: Buffer[] = [];
+  destroyed = false;
+  writableLength = 0;
+  write(b: Buffer): boolean {
+    this.written.push(Buffer.from(b));
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  end(): void {}
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+test('encoder: a leaf link dialling a websocket hub writes masked frames a server decoder takes (data, compressed, control)', () => {
+  assert.deepEqual([...frameHeader(Op.BINARY, 5, false, Buffer.from([1, 2, 3, 4]))], [0x82, 0x85, 1, 2, 3, 4]);
+  assert.deepEqual([...frameHeader(Op.BINARY, 300, true, Buffer.from([1, 2, 3, 4]))], [0xc2, 0xfe, 1, 44, 1, 2, 3, 4]);
+  for (const compress of [false, true]) {
+    const raw = new FakeSocket();
+    const ws = new WsStream(raw as unknown as Socket, '127.0.0.1', 1, { requireMask: false, compress, maxMessageBytes: 1 << 20, maskWrite: true });
+    const shared = Buffer.from('LMSG a 2\r\nhi\r\n');
+    ws.write(shared);
+    ws.cork();
+    ws.write(Buffer.from('LS+ foo\r\n'));
+    ws.write(Buffer.from(`LMSG big ${200}\r\n${'z'.repeat(200)}\r\n`));
+    ws.uncork();
+    // a ping from the hub is answered with a masked pong
+    raw.emit('data', Buffer.from([0x89, 2, 0x61, 0x62]));
+    // the caller's buffer is left as it was (masking works on a copy)
+    assert.equal(shared.toString(), 'LMSG a 2\r\nhi\r\n');
+    const { d, seen } = decoder(true);
+    d.feed(Buffer.concat(raw.written));
+    assert.deepEqual(seen.errors, []);
+    assert.equal(Buffer.concat(seen.data).toString(), `LMSG a 2\r\nhi\r\nLS+ foo\r\nLMSG big 200\r\n${'z'.repeat(200)}\r\n`);
+    assert.deepEqual(seen.control, [[Op.PONG, 'ab']]);
+  }
+  // unmasked (no-masking agreed): a decoder that requires masks refuses it
+  const raw = new FakeSocket();
+  new WsStream(raw as unknown as Socket, '127.0.0.1', 1, { requireMask: false, compress: false, maxMessageBytes: 1 << 20 }).write(Buffer.from('PING\r\n'));
+  const { d, seen } = decoder(true);
+  d.feed(Buffer.concat(raw.written));
+  assert.deepEqual(seen.errors, ['mask bit missing']);
 });

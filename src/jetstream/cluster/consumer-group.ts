@@ -56,6 +56,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 import { consumerInfoSubject, serveLeaderInfo } from './leader-info.js';
+import { injectedStartFault } from './start-retry.js';
 
 /** How often a consumer leader re-checks a stream replica that is not current yet. */
 const STREAM_WAIT_MS = 50;
@@ -200,6 +201,7 @@ export class ConsumerGroup implements RetentionMember {
     const stream = this.sg.stream;
     this.store = stream.store.consumerStore(this.name, { ...this.ca.consumer, name: this.name }, Date.now());
     this.store.setWriteGap?.(STORE_WRITE_GAP_MS);
+    injectedStartFault(this.c.server.serverName);
     // Rebuilt from the group's snapshot and log below; except on the seed of a stream scaled up
     // from R1 (stream-membership.ts): its R1 consumer's state is the state, replicated once it leads.
     const role = prepareSeedRole(this.dir, this.c.id, this.ca, this.sg.seedConsumerStates?.get(this.name));

@@ -60,6 +60,7 @@ import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
+import { injectedStartFault, StartRetries } from './start-retry.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 /** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
@@ -284,6 +285,7 @@ export class StreamGroup {
   async start(): Promise<void> {
     const stream = await this.openStream();
     this.stream = stream;
+    injectedStartFault(this.c.server.serverName);
     this.trusted = lastTrustedSeq(stream.store);
     if (this.trusted !== undefined) {
       this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': store recovery lost messages; trusting it only through sequence ${this.trusted}`);
@@ -820,12 +822,24 @@ export class StreamGroup {
     if (cur) void cur.stop(true);
     const cg = new ConsumerGroup(this.c, this, ca);
     this.consumers.set(ca.name, cg);
+    const retryKey = `${this.account}\u0000${this.name}\u0000${ca.name}`;
     try {
       cg.start();
+      this.c.streamGroups.retries.succeeded(retryKey);
     } catch (e) {
       this.consumers.delete(ca.name);
       void cg.stop(false);
-      this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}': ${(e as Error)?.stack ?? e}`);
+      this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}' (will retry): ${(e as Error)?.stack ?? e}`);
+      // Again later, in commit order, while the assignment still names this server (start-retry.ts).
+      this.c.streamGroups.retries.schedule(retryKey, () => void this.c.enqueue(() => {
+        const now = this.c.state.stream(this.account, this.name)?.consumers.get(ca.name);
+        const sg = this.c.streamGroups.get(this.account, this.name);
+        if (sg !== this || this.stopped || !now || now.group.name !== ca.group.name || this.consumers.has(ca.name)) {
+          this.c.streamGroups.retries.succeeded(retryKey);
+          return;
+        }
+        this.assignConsumer(now);
+      }));
     }
   }
 
@@ -892,6 +906,8 @@ export class StreamGroup {
 /** Every replicated stream this server is a peer of. */
 export class StreamGroups {
   private readonly groups = new Map<string, StreamGroup>();
+  /** Group starts that failed and are tried again (stream and consumer groups). */
+  readonly retries = new StartRetries();
 
   constructor(private readonly c: ClusteredJetStream) {}
 
@@ -946,12 +962,34 @@ export class StreamGroups {
     this.groups.set(k, g);
     try {
       await g.start();
+      this.retries.succeeded(k);
       if (g.scaleUp === 'seed' && entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, g, entry.sa.reply, true);
     } catch (e) {
       this.groups.delete(k);
-      await g.stop(false);
-      this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}': ${(e as Error)?.stack ?? e}`);
+      await g.stop(false).catch(() => {});
+      // Its local stream, opened before the failure, must not take publishes on its own (no
+      // replicator): unloaded until the retry opens it again from its files.
+      if (g.stream) await this.c.js.jsAccount(account)?.unloadStream(g.stream);
+      this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}' (will retry): ${(e as Error)?.stack ?? e}`);
+      this.retryAssign(k, account, entry, fromR1);
     }
+  }
+
+  /**
+   * Start a group whose start failed again later (start-retry.ts), in commit order, with the
+   * assignment as it is then; its consumers are assigned as a recovery assigns them.
+   */
+  private retryAssign(k: string, account: string, failed: StreamEntry, fromR1: boolean): void {
+    this.retries.schedule(k, () => void this.c.enqueue(async () => {
+      const now = this.c.state.stream(account, failed.sa.stream.name);
+      if (!now || now.sa.group.name !== failed.sa.group.name || !now.sa.group.peers.includes(this.c.id) || this.groups.has(k)) {
+        this.retries.succeeded(k);
+        return;
+      }
+      await this.assign(now, fromR1);
+      const sg = this.groups.get(k);
+      if (sg) for (const ca of now.consumers.values()) sg.assignConsumer(ca);
+    }));
   }
 
   /** Forget a group without stopping it (its stream is scaled down to R1 here: stream-membership.ts). */
@@ -969,6 +1007,7 @@ export class StreamGroups {
   }
 
   async stopAll(): Promise<void> {
+    this.retries.close();
     for (const g of this.groups.values()) await g.stop(false);
     this.groups.clear();
   }

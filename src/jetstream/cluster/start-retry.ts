@@ -1,0 +1,78 @@
+// Starting a stream's or consumer's raft group on this server can fail for a
+// reason that passes: EMFILE at the open-files limit, ENOSPC, EIO. The meta
+// assignment that asked for the group does not come again, so a failed start
+// used to leave this server out of the group until its next restart: an R3
+// stream ran on two replicas, or had no quorum at all, with nothing in the
+// log after the first error. Here a failed start is tried again, with a
+// doubling delay, for as long as the assignment still names this server.
+
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 30_000;
+
+/** Retry timers by asset key, with the delay that grows while starts keep failing. */
+export class StartRetries {
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
+  private readonly delays = new Map<string, number>();
+  private closed = false;
+
+  /** Run `attempt` later; the delay doubles with each failure of the same key (reset by `succeeded`). */
+  schedule(key: string, attempt: () => void): void {
+    if (this.closed) return;
+    this.cancel(key);
+    const delayMs = Math.min((this.delays.get(key) ?? FIRST_DELAY_MS / 2) * 2, MAX_DELAY_MS);
+    this.delays.set(key, delayMs);
+    const timer = setTimeout(() => {
+      this.pending.delete(key);
+      if (!this.closed) attempt();
+    }, delayMs);
+    timer.unref();
+    this.pending.set(key, { timer, delayMs });
+  }
+
+  /** The group started (or is no longer wanted here): forget its timer and backoff. */
+  succeeded(key: string): void {
+    this.cancel(key);
+    this.delays.delete(key);
+  }
+
+  private cancel(key: string): void {
+    const p = this.pending.get(key);
+    if (p) clearTimeout(p.timer);
+    this.pending.delete(key);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    this.delays.clear();
+  }
+}
+
+// Fault injection for tests, off unless set. In a child process:
+// TSNATS_FAULT_FAIL_GROUP_STARTS=<server name>:<count>, read once when this module loads; in-process
+// tests call injectStartFaults. The next <count> stream or consumer group starts on that server fail
+// half-way (after the local store is opened), as EMFILE would.
+const FAULT_ENV = /^([^:]+):(\d+)$/.exec(process.env.TSNATS_FAULT_FAIL_GROUP_STARTS ?? '');
+const fault = { server: FAULT_ENV?.[1] ?? '', left: FAULT_ENV ? Number(FAULT_ENV[2]) : 0, hits: 0 };
+
+/** Tests: fail the next `count` group starts on server `serverName` (Infinity: until called again with 0). */
+export function injectStartFaults(serverName: string, count: number): void {
+  fault.server = serverName;
+  fault.left = count;
+}
+
+/** Tests: how many group starts the injected fault has failed so far. */
+export function injectedStartFaultHits(): number {
+  return fault.hits;
+}
+
+/** Throws while injected failures are left for this server. */
+export function injectedStartFault(serverName: string): void {
+  if (fault.left <= 0 || fault.server !== serverName) return;
+  fault.left--;
+  fault.hits++;
+  const e = new Error('EMFILE: too many open files (injected fault)') as NodeJS.ErrnoException;
+  e.code = 'EMFILE';
+  throw e;
+}
