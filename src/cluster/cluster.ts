@@ -6,6 +6,7 @@
 // account names in every protocol line.
 import { encodeName } from '../protocol/names.js';
 import { listenBacklog } from '../server/listeners.js';
+import { secretEquals } from '../server/options-auth.js';
 import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -492,7 +493,8 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
     }
     const auth = this.opts.authorization;
     if (!conn.didSolicit && auth?.user) {
-      if (c.user !== auth.user || (c.pass ?? '') !== (auth.password ?? '')) {
+      // constant time, as nats-server's comparePasswords; a bcrypt hash here is compared as text
+      if (c.user !== auth.user || !secretEquals(c.pass ?? '', auth.password ?? '')) {
         this.log('error', `${conn.label()} - authentication error - User "${c.user ?? ''}"`);
         conn.sendErrAndClose('Authorization Violation', RouteCloseReason.AUTH_VIOLATION);
         return false;

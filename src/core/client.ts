@@ -78,6 +78,9 @@ export interface ClientHost {
   readonly authenticator: ClientAuthenticator | null;
   /** INFO JSON for this client (with client_id, client_ip, nonce) */
   infoJsonFor(client: Client): string;
+  /** INFO JSON sent to this client once it is connected (nats-server generateClientInfoJSON):
+   *  no nonce, and max_payload is the client's own limit */
+  asyncInfoJsonFor(client: Client): string;
   /** queue the client for a flush at the end of this event-loop turn */
   scheduleFlush(client: Client): void;
   /** flush every queued client now (before replaying input held during authentication) */
@@ -171,6 +174,8 @@ export class Client implements ClientOpHandler, MsgSink {
   private l1Genid = -1;
   private l1Result: SublistResult | null = null;
   private maxPayload: number;
+  /** the PONG to the first PING after CONNECT was sent (nats-server firstPongSent) */
+  private firstPongSent = false;
   private maxPending: number;
   private maxSubs: number;
   private awaitingAuth = false;
@@ -630,8 +635,10 @@ export class Client implements ClientOpHandler, MsgSink {
     this.authMaxSubs = res.maxSubs ?? -1;
     this.authMaxPayload = res.maxPayload ?? -1;
     this.applyLimits(this.host.options);
-    if (this.maxSubs === 0) {
-      // credentials that allow no subscriptions at all: nats-server says so and closes
+    if (this.maxSubs >= 0 && this.subs.size >= this.maxSubs) {
+      // nats-server subsAtLimit: credentials that allow no subscriptions at all, or (an account
+      // update) a limit the client's subscriptions already reach, are told and closed
+      this.host.log.error(`${this.label()} - ${Err.MAX_SUBSCRIPTIONS}`);
       this.sendErrAndClose(Err.MAX_SUBSCRIPTIONS, CloseReason.MAX_SUBSCRIPTIONS);
       return false;
     }
@@ -642,8 +649,10 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   /**
-   * The credentials were checked again (the account JWT changed): apply the new permissions
-   * and limits, or close the connection as nats-server does (`res` null = no longer valid).
+   * The credentials were checked again (the account JWT changed): apply the new limits, or
+   * close the connection as nats-server does (`res` null = no longer valid). The permissions
+   * stay those of the CONNECT: nats-server 2.9.10 gives new default permissions only to
+   * connections made after the update.
    */
   credentialsChanged(res: AuthResult | null, revoked: boolean, overConnectionLimit: boolean): void {
     if (this.closed) return;
@@ -656,7 +665,6 @@ export class Client implements ClientOpHandler, MsgSink {
     } else if (res === null) {
       this.authViolation();
     } else {
-      this.setPermissions(res.permissions);
       this.applyCredentialLimits({ ...res, accountMaxConnections: -1 });
     }
   }
@@ -907,6 +915,18 @@ export class Client implements ClientOpHandler, MsgSink {
       this.traceOp('->>', 'PONG');
     }
     this.enqueue(PONG);
+    if (this.firstPongSent || !this.connectReceived) return;
+    this.firstPongSent = true;
+    // Clients flush right after CONNECT: the answer to that first PING tells a client whose
+    // credentials limit the payload below the server's what its limit is (as nats-server).
+    if (this.opts.protocol >= 1 && this.maxPayload !== this.host.options.maxPayloadBytes) {
+      this.enqueue(Buffer.from(`INFO ${this.host.asyncInfoJsonFor(this)} \r\n`));
+    }
+  }
+
+  /** The largest payload this client may publish (-1: none), the server's and its credentials' limits combined. */
+  get payloadLimit(): number {
+    return this.maxPayload;
   }
 
   onPong(): void {

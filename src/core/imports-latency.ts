@@ -17,9 +17,12 @@ export interface LatencyTrack {
 }
 
 /** Why a measured request got no answer (nats-server's metric status and description):
- *  400 no reply subject, 503 nobody in the exporter took it, 504 no answer within the threshold. */
-export interface LatencyFailure { status: 400 | 503 | 504; description: string }
+ *  400 no reply subject, 408 the requester lost interest in the reply subject (unsubscribed or
+ *  disconnected) before the answer came, 503 nobody in the exporter took it, 504 no answer within
+ *  the threshold. */
+export interface LatencyFailure { status: 400 | 408 | 503 | 504; description: string }
 export const BAD_REQUEST: LatencyFailure = { status: 400, description: 'Bad Request' };
+export const REQUEST_TIMEOUT: LatencyFailure = { status: 408, description: 'Request Timeout' };
 export const SERVICE_UNAVAILABLE: LatencyFailure = { status: 503, description: 'Service Unavailable' };
 export const SERVICE_TIMEOUT: LatencyFailure = { status: 504, description: 'Service Timeout' };
 

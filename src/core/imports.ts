@@ -13,6 +13,7 @@
 // takes the answers and publishes them into B on the original reply. A singleton mapping ends
 // with its first answer; stream and chunked ones live until the export's response threshold
 // passes without an answer (an empty message also ends them), as do unanswered singletons.
+// A mapping also ends when nothing in the importing account listens on the reply subject any more.
 //
 // Accounts without imports pay one null check per subscription change and nothing per message.
 import { randomBytes } from 'node:crypto';
@@ -21,13 +22,13 @@ import type { InternalClient } from './internal-client.js';
 import {
   ClientKind, InboundMsg, Subscription, type MsgOrigin, type MsgSink, type RouteSink,
 } from './types.js';
-import { sameSubject } from './subject.js';
+import { sameSubject, subjectIsLiteral } from './subject.js';
 import { SubjectMapping, isSubsetMatch, subjectIntersection } from './imports-subject.js';
 import { encodeName } from '../protocol/names.js';
 import { getHeader, setHeader } from '../protocol/headers.js';
 import type { AccountConfig, ExportEntry } from '../config/options.js';
 import {
-  BAD_REQUEST, LatencySampler, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, type LatencyFailure, type LatencyReporter, type LatencyTrack,
+  BAD_REQUEST, LatencySampler, REQUEST_TIMEOUT, SERVICE_TIMEOUT, SERVICE_UNAVAILABLE, type LatencyFailure, type LatencyReporter, type LatencyTrack,
 } from './imports-latency.js';
 
 /** nats-server DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
@@ -159,6 +160,8 @@ interface ResponseEntry {
   expiresAt: number;
   /** latency tracking of a sampled singleton request */
   track: LatencyTrack | null;
+  /** stops watching the interest on `to` in `dest` */
+  unwatch: (() => void) | null;
 }
 
 /** The `_R_` reply subjects of one account that lead answers back to importing accounts. Its
@@ -184,7 +187,12 @@ class ResponseRoutes implements MsgSink {
     }
     const reply = this.prefix + (++this.seq).toString(36);
     const expiresAt = Date.now() + thresholdMs;
-    this.entries.set(reply, { dest, to, rt, thresholdMs, expiresAt, track });
+    const e: ResponseEntry = { dest, to, rt, thresholdMs, expiresAt, track, unwatch: null };
+    this.entries.set(reply, e);
+    // nats-server's reverse response map: once nothing in `dest` listens on `to` any more (the
+    // requester unsubscribed its inbox or disconnected) the mapping goes, and a measured request
+    // reports 408. The watcher also fires on additions; those leave interest in place.
+    if (subjectIsLiteral(to)) e.unwatch = dest.watchInterest(to, () => this.interestChanged(reply, e));
     // one timer for all: moved earlier when this mapping expires before the one it waits for
     if (this.timer === null || expiresAt < this.timerDue) {
       if (this.timer !== null) clearTimeout(this.timer);
@@ -196,8 +204,22 @@ class ResponseRoutes implements MsgSink {
   /** Drop a mapping whose request nobody took (a measured one reports 503). */
   remove(reply: string): void {
     const e = this.entries.get(reply);
+    if (e === undefined) return;
+    this.drop(reply, e);
+    if (e.track) this.imports.reportLatency(e.track, 0, SERVICE_UNAVAILABLE);
+  }
+
+  private drop(reply: string, e: ResponseEntry): void {
     this.entries.delete(reply);
-    if (e?.track) this.imports.reportLatency(e.track, 0, SERVICE_UNAVAILABLE);
+    e.unwatch?.();
+    e.unwatch = null;
+  }
+
+  /** A subscription that can match the requester's reply subject came or went. */
+  private interestChanged(reply: string, e: ResponseEntry): void {
+    if (this.entries.get(reply) !== e || e.dest.sublist.hasInterest(e.to)) return;
+    this.drop(reply, e);
+    if (e.track !== null) this.imports.reportLatency(e.track, 0, REQUEST_TIMEOUT);
   }
 
   deliverMsg(_sub: Subscription, msg: InboundMsg): boolean {
@@ -211,14 +233,18 @@ class ResponseRoutes implements MsgSink {
       nrr = reply.startsWith(JS_ACK_PREFIX) ? reply
         : this.imports.responsesOf(e.dest).add(this.owner, reply, 'singleton', e.thresholdMs, null);
     }
-    if (e.track !== null) this.imports.reportLatency(e.track, msg.origin.cid);
+    if (e.track !== null) {
+      this.imports.reportLatency(e.track, msg.origin.cid);
+      // answered: a requester that unsubscribes on this answer (max 1) is no lost interest
+      e.track = null;
+    }
     const shown = sameSubject(msg.subjectBytes, subject) ? encodeName(e.to) : msg.subjectBytes;
     const m = copyMsg(msg, e.to, shown, nrr, nrr === '' ? null : encodeName(nrr), { cid: msg.origin.cid, account: e.dest.name, kind: 'internal' });
     e.dest.stats.inMsgs++;
     e.dest.stats.inBytes += m.data.length;
     const n = e.dest.processMsg(m, null, false);
     const eof = m.data.length === 0;
-    if (n === 0 || e.rt === 'singleton' || eof) this.entries.delete(subject);
+    if (n === 0 || e.rt === 'singleton' || eof) this.drop(subject, e);
     else e.expiresAt = Date.now() + e.thresholdMs;
     return true;
   }
@@ -236,7 +262,7 @@ class ResponseRoutes implements MsgSink {
     let next = Infinity;
     for (const [reply, e] of this.entries) {
       if (e.expiresAt <= now) {
-        this.entries.delete(reply);
+        this.drop(reply, e);
         // a measured request that was never answered
         if (e.track !== null) this.imports.reportLatency(e.track, 0, SERVICE_TIMEOUT);
       } else next = Math.min(next, e.expiresAt);
@@ -249,6 +275,7 @@ class ResponseRoutes implements MsgSink {
     this.sub = null;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    for (const e of this.entries.values()) e.unwatch?.();
     this.entries.clear();
   }
 

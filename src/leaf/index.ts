@@ -25,6 +25,7 @@ import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
 import type { Subscription } from '../core/types.js';
 import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
+import { passwordMatches } from '../server/options-auth.js';
 import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -223,19 +224,29 @@ export class Leafnodes implements Subsystem, LeafHost {
     if (c.solicited || c.account !== null || c.authPending) return;
     if (this.usesClientAuth()) return this.clientAuthConnect(c, cn);
     const user = typeof cn.user === 'string' ? cn.user : undefined;
-    const pass = typeof cn.pass === 'string' ? cn.pass : undefined;
-    let accountName: string | undefined = this.o.account;
-    if (this.o.users.length > 0) {
-      const u = this.o.users.find((x) => x.user === user && x.password === pass);
-      if (u === undefined) return this.authFail(c);
-      accountName = u.account ?? accountName;
-    } else if (this.o.user !== undefined && (user !== this.o.user || pass !== this.o.password)) {
-      return this.authFail(c);
-    }
-    const acc = this.server.lookupAccount(accountName ?? '$G');
-    if (acc === undefined) return this.authFail(c);
-    this.peerFromConnect(c, cn);
-    this.bind(c, acc);
+    const pass = typeof cn.pass === 'string' ? cn.pass : '';
+    // the block's own user(s): found by name, the password compared as nats-server's
+    // comparePasswords (bcrypt off the loop, plain in constant time)
+    let want: { password: string; account?: string } | undefined;
+    if (this.o.users.length > 0) want = this.o.users.find((x) => x.user === user);
+    else if (this.o.user !== undefined) want = user === this.o.user ? { password: this.o.password ?? '' } : undefined;
+    const finish = (ok: boolean): void => {
+      if (c.closed) return;
+      const acc = ok ? this.server.lookupAccount(want?.account ?? this.o.account ?? '$G') : undefined;
+      if (acc === undefined) return this.authFail(c);
+      this.peerFromConnect(c, cn);
+      this.bind(c, acc);
+    };
+    if (this.o.users.length === 0 && this.o.user === undefined) return finish(true);
+    if (want === undefined) return finish(false);
+    const ok = passwordMatches(pass, want.password);
+    if (!(ok instanceof Promise)) return finish(ok);
+    // interest the leaf sends meanwhile waits for the outcome
+    c.authPending = true;
+    void ok.then((yes) => {
+      finish(yes);
+      if (!c.closed) c.authSettled();
+    });
   }
 
   /**

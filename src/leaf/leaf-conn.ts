@@ -82,7 +82,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   perms: LeafPerms | null = null;
   /** the nonce of our INFO (accept side): operator-mode leaves sign it */
   nonce = '';
-  /** a CONNECT is being checked (asynchronously): interest that arrives meanwhile waits in `held` */
+  /** a CONNECT is being checked (asynchronously): interest and PINGs that arrive meanwhile wait in `held` */
   authPending = false;
   private held: (() => void)[] = [];
   private readonly parser: RouteParser;
@@ -176,6 +176,8 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   }
 
   onPing(): void {
+    // nats-server checks the CONNECT before it reads on: the PONG follows the verdict
+    if (this.authPending) return void this.held.push(() => this.onPing());
     this.enqueue(PONG_LINE);
   }
 

@@ -43,6 +43,15 @@ export function secretEquals(given: string, want: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * nats-server comparePasswords: a configured bcrypt hash is checked off the event loop (answered
+ * at once when a match is cached), a plain secret in constant time.
+ */
+export function passwordMatches(given: string, configured: string): boolean | Promise<boolean> {
+  if (!isBcrypt(configured)) return secretEquals(given, configured);
+  return bcryptKnownMatch(given, configured) || bcryptMatches(given, configured);
+}
+
 /** Build the authenticator the options ask for; null when no authentication is configured. */
 export function authenticatorFromOptions(o: Options, accounts: AccountDirectory, warn: (msg: string) => void): ClientAuthenticator | null {
   const byName = new Map<string, UserRecord>();
@@ -101,11 +110,11 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       const noCredentials = !opts.user && !opts.pass && !opts.auth_token;
       if (token !== undefined) {
         const tokenResult: AuthResult = { account: globalAccount, user: '', permissions: null };
-        if (typeof opts.auth_token === 'string' && isBcrypt(token)) {
-          if (bcryptKnownMatch(opts.auth_token, token)) return tokenResult;
-          return bcryptMatches(opts.auth_token, token).then((ok) => (ok ? tokenResult : null));
+        if (typeof opts.auth_token === 'string') {
+          const ok = passwordMatches(opts.auth_token, token);
+          if (ok instanceof Promise) return ok.then((yes) => (yes ? tokenResult : null));
+          if (ok) return tokenResult;
         }
-        if (typeof opts.auth_token === 'string' && secretEquals(opts.auth_token, token)) return tokenResult;
         if (noCredentials && noAuthUser && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
         return null;
       }
@@ -113,11 +122,9 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
         const rec = byName.get(opts.user);
         if (rec === undefined || rec.password === undefined) return null;
         if (typeof opts.pass !== 'string' || !typeAllowed(rec, conn)) return null;
-        if (isBcrypt(rec.password)) {
-          if (bcryptKnownMatch(opts.pass, rec.password)) return result(rec);
-          return bcryptMatches(opts.pass, rec.password).then((ok) => (ok ? result(rec) : null));
-        }
-        return secretEquals(opts.pass, rec.password) ? result(rec) : null;
+        const ok = passwordMatches(opts.pass, rec.password);
+        if (ok instanceof Promise) return ok.then((yes) => (yes ? result(rec) : null));
+        return ok ? result(rec) : null;
       }
       if (noCredentials && noAuthUser !== undefined && typeAllowed(noAuthUser, conn)) return result(noAuthUser);
       return null;

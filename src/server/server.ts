@@ -27,6 +27,7 @@ import { writePidFile, PortsFile } from './files.js';
 import { AccountImports } from '../core/imports.js';
 import { watchJwtImports } from '../auth/jwt-imports.js';
 import { ClosedRing, type ClosedClientInfo } from './closed-ring.js';
+import { unsupportedReload } from './reload-check.js';
 
 /** The nats-server version whose client-visible features tsnats has (INFO version). */
 export const SERVER_VERSION = '2.10.0';
@@ -316,13 +317,17 @@ export class Server implements ClientHost, AccountHost {
     return s;
   }
 
-  infoJsonFor(client: Client): string {
-    let s = this.infoBase;
+  /** The INFO fields before the per-client ones. */
+  private infoPrefix(client: Client): string {
     const auth = client.authenticator;
-    if (auth !== this.authenticator) {
-      // A listener with its own authorization (websocket) announces it as nats-server does.
-      if (auth !== null && auth.authRequired && !auth.noAuthUser) s = this.infoBaseAuth;
-    }
+    // A listener with its own authorization (websocket) announces it as nats-server does.
+    if (auth !== this.authenticator && auth !== null && auth.authRequired && !auth.noAuthUser) return this.infoBaseAuth;
+    return this.infoBase;
+  }
+
+  infoJsonFor(client: Client): string {
+    let s = this.infoPrefix(client);
+    const auth = client.authenticator;
     if (auth !== null && auth.needsNonce) {
       client.nonce = crypto().randomBytes(11).toString('base64url');
       s += `,"nonce":${JSON.stringify(client.nonce)}`;
@@ -331,8 +336,16 @@ export class Server implements ClientHost, AccountHost {
     return s + this.infoSuffix() + '}';
   }
 
+  asyncInfoJsonFor(client: Client): string {
+    let s = this.infoPrefix(client);
+    const own = client.payloadLimit;
+    if (own !== this.options.maxPayloadBytes) s = s.replace(`"max_payload":${this.options.maxPayloadBytes}`, `"max_payload":${own}`);
+    s += `,"client_id":${client.cid},"client_ip":${JSON.stringify(client.ip)}`;
+    return s + this.infoSuffix() + '}';
+  }
+
   private sendAsyncInfoToClients(): void {
-    for (const c of this.clients.values()) c.sendAsyncInfo(this.infoJsonFor(c));
+    for (const c of this.clients.values()) c.sendAsyncInfo(this.asyncInfoJsonFor(c));
   }
 
   // ---- ClientHost ----
@@ -561,11 +574,15 @@ export class Server implements ClientHost, AccountHost {
   /**
    * Apply what nats-server reloads on SIGHUP: logging, limits, tls and users (connected
    * clients are re-checked against the new users and permissions). Returns the names of
-   * the options that changed.
+   * the options that changed. Throws, applying nothing, when `next` changes what cannot be
+   * reloaded (src/server/reload-check.ts).
    */
   reload(next: Options): string[] {
     next = withBaseline(next);
     const prev = this.options;
+    // nats-server applies nothing of a reload that changes what it cannot reload
+    const refused = unsupportedReload(prev, next);
+    if (refused !== null) throw new Error(refused);
     const keys: (keyof Options)[] = [
       'debug', 'trace', 'traceVerbose', 'logtime', 'logtimeUtc', 'logFile',
       'maxPayloadBytes', 'maxPendingBytes', 'maxControlLineBytes', 'maxConnections', 'maxSubscriptions',
