@@ -133,14 +133,24 @@ export function filesMatching(dir: string, re: RegExp): string[] {
   return out;
 }
 
-/** Highest raft index of a stream group snapshot in n's store (0 when none). */
-export function streamSnapshotIndex(n: JsNode): number {
+/** Highest raft index of the snapshot files matching `re` in n's store (0 when none). */
+function snapshotIndexOf(n: JsNode, re: RegExp): number {
   let max = 0;
-  for (const f of filesMatching(n.storeDir, /\/_js_\/S-[^/]+\/snapshots\/snap\.\d+\.\d+$/)) {
+  for (const f of filesMatching(n.storeDir, re)) {
     const idx = Number(f.split('.').pop());
     if (idx > max) max = idx;
   }
   return max;
+}
+
+/** Highest raft index of a stream group snapshot in n's store (0 when none). */
+export function streamSnapshotIndex(n: JsNode): number {
+  return snapshotIndexOf(n, /\/_js_\/S-[^/]+\/snapshots\/snap\.\d+\.\d+$/);
+}
+
+/** Raft index of n's meta group snapshot (0 when none). */
+export function metaSnapshotIndex(n: JsNode): number {
+  return snapshotIndexOf(n, /\/_js_\/_meta_\/snapshots\/snap\.\d+\.\d+$/);
 }
 
 /** Bytes of the stream groups' WAL segments in n's store. */

@@ -1,0 +1,77 @@
+// A stream scaled from R1 to R3 while one of its new servers is down, on a 3-server tsnats cluster
+// of child processes. That server learns of the scale-up only when it comes back: from the meta
+// leader's log, or (once the meta log was compacted) from a meta snapshot, which holds the new
+// assignment but not the one it replaced. Until the old holder's stream snapshot is committed in
+// the new group, the holder's store is the only copy of the acknowledged messages; the returning
+// server must not lead with its empty store either, even once it has the holder's first log entry
+// and the holder is killed -9 (stream-membership.ts scaleUpRole).
+//
+// The holder is started with the test-only fault injection TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS
+// (stream-group.ts), which holds the window open, and restarted without it. The other two servers
+// then get longer than raft's largest election timeout to elect a leader they must not. Afterwards
+// every acknowledged message is on the leader and on every replica, the R1 durable kept its
+// acknowledgements, and the next publish takes the next sequence. (tsnats only: the window is ours.)
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import type { InfoResp } from './js-repl-scale-helpers.js';
+import { metaSnapshotIndex } from './js-repl-snapshot-helpers.js';
+import { ELECTION_WINDOW_MS, assertKept, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { delay } from '../helpers/wait.js';
+
+describe('R1 -> R3 stream seeding with a new replica down during the scale-up, on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
+  let c: JsCluster | undefined;
+  afterEach(async () => {
+    await c?.shutdown();
+    c = undefined;
+  });
+  after(async () => {
+    await c?.shutdown();
+  });
+
+  /**
+   * R1 stream `name` with 10 acknowledged messages and durable D (acks 1..4) on the holder; the
+   * meta leader on another server (`live`); the third server (`late`) killed -9; the stream scaled
+   * to R3 and the holder leading with its snapshot held back. With `compactMeta` the meta leader
+   * then compacts its log past the update (each new meta leader takes a snapshot), so that `late`
+   * recovers the assignment from a snapshot. `late` comes back, the holder leads and both new
+   * replicas receive its first entry; then the holder is killed -9 and, after an election window, restarted.
+   */
+  async function lateReplica(name: string, compactMeta: boolean): Promise<void> {
+    const cl = await startHeldCluster();
+    c = cl;
+    await cl.waitMetaLeader({ peers: 3 });
+    const holder = await r1StreamWithMessages(cl, await cl.connect(cl.nodes[0]!), name, true);
+    const [live, late] = cl.nodes.filter((n) => n !== holder) as [typeof holder, typeof holder];
+    await moveMetaLeader(cl, live);
+    await cl.kill(late);
+    const nc = await cl.connect(live);
+    const up = await apiRequest<InfoResp>(nc, `$JS.API.STREAM.UPDATE.${name}`, { name, subjects: [name.toLowerCase()], num_replicas: 3 });
+    assert.equal(up.first?.error, undefined, JSON.stringify(up.first));
+    // A new replica in raft's lost-state mode votes only as "empty", and a candidate needs every
+    // member's vote then: the holder cannot lead before `late` is back.
+    await pollUntil(() => (holdsStreamGroup(live) ? true : undefined), 'the live new replica\'s stream group', 30_000, 20);
+    let compactedAt = 0;
+    if (compactMeta) {
+      const before = metaSnapshotIndex(live);
+      await moveMetaLeader(cl, holder);
+      await moveMetaLeader(cl, live);
+      compactedAt = await pollUntil(() => (metaSnapshotIndex(live) > before ? metaSnapshotIndex(live) : undefined), 'a meta snapshot on the meta leader', 30_000, 20);
+    }
+    await cl.restart(late);
+    await pollUntil(() => (heardFromLeader(late) && heardFromLeader(live) ? true : undefined), 'the holder\'s first entry on both new replicas', 30_000, 20);
+    if (compactMeta) assert.ok(metaSnapshotIndex(late) >= compactedAt, 'the returning server recovered the meta state from the leader\'s snapshot');
+    await cl.kill(holder);
+    await delay(ELECTION_WINDOW_MS);
+    await cl.restart(holder);
+    await assertKept(cl, name, live, true);
+  }
+
+  test('the returning server replays the scale-up from the meta log; the holder killed -9: nobody leads without its data', async () => {
+    await lateReplica('SL1', false);
+  });
+
+  test('the returning server recovers the scale-up from a meta snapshot; the holder killed -9: nobody leads without its data', async () => {
+    await lateReplica('SL2', true);
+  });
+});
