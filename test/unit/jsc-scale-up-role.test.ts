@@ -19,17 +19,27 @@ function entry(peers: string[], preferred?: string, subject = UPDATE) {
 test('scaleUpRole: the holder of a plain R1 stream scaled up seeds; the new peers wait for it', (t) => {
   const dir = join(tmpDir(t, 'tsnats-role-'), 'S-1');
   const grown = entry(['a', 'b', 'c'], 'a');
-  assert.equal(scaleUpRole('a', grown, dir, LOCAL, true), 'seed');
-  assert.equal(scaleUpRole('b', grown, dir, undefined, true), 'join');
-  assert.equal(scaleUpRole('c', grown, dir, undefined, true), 'join');
+  assert.equal(scaleUpRole('a', grown, dir, LOCAL), 'seed');
+  assert.equal(scaleUpRole('b', grown, dir, undefined), 'join');
+  assert.equal(scaleUpRole('c', grown, dir, undefined), 'join');
+  // As a server that was down during the update recovers it from a meta snapshot (no API subject).
+  assert.equal(scaleUpRole('c', entry(['a', 'b', 'c'], 'a', ''), dir, undefined), 'join');
+  // An update that cleared the preference: the first listed peer (placement lists existing peers first).
+  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c']), dir, LOCAL), 'seed');
+  assert.equal(scaleUpRole('b', entry(['a', 'b', 'c']), dir, undefined), 'join');
+  // A preferred peer that is no longer a member names nobody.
+  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], 'x'), dir, LOCAL), 'seed');
 });
 
-test('scaleUpRole: other new replicas of an existing group are plain new replicas; creates and restarts have no part', (t) => {
+test('scaleUpRole: other new replicas wait too, except the first peer; creates and restarts have no part', (t) => {
   const dir = join(tmpDir(t, 'tsnats-role-'), 'S-1');
-  // R3 -> R5 (the preferred peer of the create stays): the data is in the group's log, which raft protects.
-  assert.equal(scaleUpRole('d', entry(['a', 'b', 'c', 'd', 'e'], 'a'), dir, undefined), 'new');
-  // A peer added to a raft group left on one server (its data is in that group's log).
-  assert.equal(scaleUpRole('b', entry(['a', 'b']), dir, undefined), 'new');
+  // R3 -> R5 (the preferred peer of the create stays) and a peer added to a group left on one
+  // server: from the assignment alone these cannot be told from a seeded group.
+  assert.equal(scaleUpRole('d', entry(['a', 'b', 'c', 'd', 'e'], 'a'), dir, undefined), 'join');
+  assert.equal(scaleUpRole('b', entry(['a', 'b']), dir, undefined), 'join');
+  // The first peer without the stream (all replicas of a create recovered from a meta snapshot,
+  // none with a directory yet): lost-state mode only, so that the group elects.
+  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], 'a', ''), dir, undefined), 'new');
   assert.equal(scaleUpRole('b', entry(['a', 'b', 'c'], 'a', '$JS.API.STREAM.CREATE.S'), dir, undefined), undefined);
   assert.equal(scaleUpRole('a', entry(['a']), dir, LOCAL), undefined);
   mkdirSync(dir);

@@ -193,8 +193,7 @@ export function decodeMetaEntry(data: Uint8Array): DecodedEntry | { error: strin
 export type MetaChange =
   /** A new stream, or a re-assignment of an assigned name (`replaced`; its consumers stay). */
   | { kind: 'stream_assigned'; account: string; entry: StreamEntry; replaced: boolean }
-  /** `prev`: the assignment it replaced (a scale-up from a plain R1 stream is seeded: stream-membership.ts). */
-  | { kind: 'stream_updated'; account: string; entry: StreamEntry; prev: StreamAssignment }
+  | { kind: 'stream_updated'; account: string; entry: StreamEntry }
   /** `removed` is undefined when the name was not assigned (a local copy may still need removing). */
   | { kind: 'stream_removed'; account: string; sa: StreamAssignment; removed: StreamEntry | undefined }
   | { kind: 'consumer_assigned'; account: string; ca: ConsumerAssignment }
@@ -371,9 +370,8 @@ export class MetaAssignments {
       }
       case MetaOp.updateStream: {
         const account = accountOf(d.sa.client);
-        const prev = this.stream(account, d.sa.stream.name);
-        if (!prev) return { kind: 'ignored', account, reason: `update of unknown stream '${account} > ${d.sa.stream.name}'` };
-        return { kind: 'stream_updated', account, entry: this.setStream(d.sa), prev: prev.sa };
+        if (!this.stream(account, d.sa.stream.name)) return { kind: 'ignored', account, reason: `update of unknown stream '${account} > ${d.sa.stream.name}'` };
+        return { kind: 'stream_updated', account, entry: this.setStream(d.sa) };
       }
       case MetaOp.removeStream: {
         const account = accountOf(d.sa.client);

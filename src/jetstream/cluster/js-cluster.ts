@@ -441,7 +441,7 @@ export class ClusteredJetStream {
         if (live) void this.enqueue(() => this.localAssignStream(ch.entry, false));
         break;
       case 'stream_updated':
-        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true, !isReplicated(ch.prev)));
+        if (live) void this.enqueue(() => this.localAssignStream(ch.entry, true));
         break;
       case 'stream_removed':
         if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
@@ -525,15 +525,14 @@ export class ClusteredJetStream {
     return out;
   }
 
-  /** `fromR1`: the update replaced a plain (unreplicated) R1 stream's assignment. */
-  private async localAssignStream(entry: StreamEntry, isUpdate: boolean, fromR1 = false): Promise<void> {
+  private async localAssignStream(entry: StreamEntry, isUpdate: boolean): Promise<void> {
     const sa = entry.sa;
     const account = accountOf(sa.client);
     const name = sa.stream.name;
     const jsa = this.js.jsAccount(account);
     if (isReplicated(sa)) {
       // Replicated: the group's first leader answers a create, its current leader an update.
-      await this.streamGroups.assign(entry, fromR1);
+      await this.streamGroups.assign(entry);
       return;
     }
     const sg = this.streamGroups.get(account, name);

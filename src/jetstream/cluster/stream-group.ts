@@ -74,8 +74,9 @@ const MAX_HEADER_BYTES = 65535;
  * Fault injection for tests only (read once at start; never set in production): the seed of a
  * scale-up from R1 waits this long after it became leader before it sends its stream snapshot,
  * holding open the window in which the new replicas have its first entry but not its data
- * (test/cluster/js-repl-scale-seed-stream-kill.test.ts). Publishes reaching it meanwhile would be
- * proposed ahead of the snapshot, so tests publish nothing while it is open.
+ * (test/cluster/js-repl-scale-seed-*-kill.test.ts). Publishes reaching it meanwhile would be
+ * proposed ahead of the snapshot (and end the new replicas' wait), so tests publish nothing while
+ * it is open.
  */
 const SEED_SNAPSHOT_DELAY_MS = Math.max(0, Number(process.env.TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS ?? 0) || 0);
 
@@ -166,8 +167,8 @@ export class StreamGroup {
   /** This replica started as the seed of a scale-up from R1 (its consumers keep their state). */
   seeded = false;
   /**
-   * A new replica of a scale-up from R1 that has not applied a snapshot from a leader: an
-   * observer that vouches for nothing (stream-membership.ts scaleUpRole).
+   * A new replica that has not applied a snapshot or stream entry from a leader: an observer that
+   * vouches for nothing (stream-membership.ts scaleUpRole).
    */
   private awaitingSeed = false;
   /** The seed's R1 consumers' states, taken before the group starts (consumer-group.ts seeds from them). */
@@ -334,9 +335,10 @@ export class StreamGroup {
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
-    // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet); a new
-    // replica waits as an observer for the seed's snapshot. Any other new replica starts as one
-    // that lost its state (raft's election rules then keep it from leading with less than the log).
+    // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet). A new
+    // replica waits as an observer until a leader gave it the data; the group's first peer, new,
+    // starts as one that lost its state (raft's election rules then keep it from leading with
+    // less than the log).
     let fresh = this.scaleUp === 'new';
     if (this.scaleUp === 'seed') {
       this.seeded = true;
@@ -448,6 +450,8 @@ export class StreamGroup {
       if (e.type !== EntryType.Normal) continue;
       // The log starts without a snapshot: the store is rebuilt from it.
       if (!this.decided) this.untrustStore();
+      // A committed stream entry: a seed's snapshot would have come first, so the data is in the log.
+      if (this.awaitingSeed) this.endAwaiting();
       if (this.catchup) {
         this.buffered.push(Buffer.from(e.data));
         continue;
@@ -539,14 +543,7 @@ export class StreamGroup {
     // A joiner never installs a snapshot of its own: this one came from a leader, and it is
     // committed (the seed's data is in a quorum's log now). The catch-up below keeps the replica
     // an observer until its store holds what the snapshot describes.
-    if (this.awaitingSeed) {
-      this.awaitingSeed = false;
-      clearSeedMark(this.dir, 'join');
-      // Not from inside the node's apply callback.
-      queueMicrotask(() => {
-        if (!this.stopped && !this.catchup && !this.resetting) this.node.setObserver(false);
-      });
-    }
+    if (this.awaitingSeed) this.endAwaiting();
     // A newer snapshot covers whatever an earlier catch-up was fetching and every buffered entry.
     this.catchup?.stop();
     this.catchup = undefined;
@@ -556,6 +553,16 @@ export class StreamGroup {
     const r = restoreFromSnapshot(this.stream.store, this.applier, snap, trusted, this.dupWindowNs);
     if (r.cut > 0 || r.deleted > 0) this.log('info', `matched the store to the snapshot at index ${index}: ${r.cut} sequences cut, ${r.deleted} deleted`);
     if (r.catchupTo !== undefined) this.startCatchup(r.catchupTo, index);
+  }
+
+  /** A joiner has the group's data from the log: it may lead once its store holds it (no catch-up running). */
+  private endAwaiting(): void {
+    this.awaitingSeed = false;
+    clearSeedMark(this.dir, 'join');
+    // Not from inside the node's apply callback.
+    queueMicrotask(() => {
+      if (!this.stopped && !this.catchup && !this.resetting) this.node.setObserver(false);
+    });
   }
 
   private startCatchup(lastSeq: number, index: number): void {
@@ -934,11 +941,8 @@ export class StreamGroups {
     return [...this.groups.values()];
   }
 
-  /**
-   * An R>1 assignment was applied (or recovered): start the group if this server is a peer.
-   * `fromR1`: it replaced a plain R1 stream's assignment (a scale-up from R1, applied live).
-   */
-  async assign(entry: StreamEntry, fromR1 = false): Promise<void> {
+  /** An R>1 assignment was applied (or recovered): start the group if this server is a peer. */
+  async assign(entry: StreamEntry): Promise<void> {
     const account = accountOf(entry.sa.client);
     const k = StreamGroups.key(account, entry.sa.stream.name);
     const cur = this.groups.get(k);
@@ -968,7 +972,7 @@ export class StreamGroups {
     }
     const g = new StreamGroup(this.c, entry);
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
-    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local, fromR1);
+    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
     if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {

@@ -14,10 +14,10 @@
 // * a stream scaled up from one replica (nats-server keeps the R1 group's name and makes the old
 //   server the preferred leader): the old server is the seed: its store is the data, it campaigns,
 //   and once it leads it replicates a stream snapshot (EntrySnapshot, as nats-server's
-//   SendSnapshot), from which the new replicas catch up with `$JSC` (stream-catchup.ts). The new
-//   replicas are raft observers until they applied a snapshot from a leader (scaleUpRole), so
-//   none of them can lead with an empty store, even if the seed dies before its snapshot is
-//   committed; the seed keeps its marker (and so its store) until then.
+//   SendSnapshot), from which the new replicas catch up with `$JSC` (stream-catchup.ts). New
+//   replicas are raft observers until they applied a snapshot or stream entry from a leader
+//   (scaleUpRole), so none of them can lead with an empty store, even if the seed dies before
+//   its snapshot is committed; the seed keeps its marker (and so its store) until then.
 
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,42 +126,59 @@ export class GroupMembership {
 
 /** Marks a seed whose snapshot is not in its log yet (a restart then seeds again). */
 const SEED_MARKER = 'scale-up-seed';
-/** Marks a new replica of a group grown from one peer that has not applied a snapshot from a leader yet. */
+/** Marks a new replica that has not applied a snapshot or stream entry from a leader yet. */
 const AWAITING_MARKER = 'awaiting-seed';
 
 /**
- * 'seed': this server holds the stream's data and seeds the group; 'join': a new replica of a
- * group grown from one peer, waiting for the seed's data; 'new': any other new replica of an
- * existing group (its data is in the group's log or snapshot, which raft protects).
+ * 'seed': this server holds the stream's data and seeds the group; 'join': a new replica that
+ * may only lead once a leader gave it the group's data; 'new': a new replica guarded by raft's
+ * lost-state mode alone.
  */
 export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
 
 /**
  * This server's part when it starts a replica of a group it has no directory for, outside a
- * create: 'seed' when it holds the stream locally as the group's preferred (or first) peer (a
- * scale-up from one replica, or peers added back to a stream left on this one server); 'join'
- * when the assignment replaced a plain R1 stream's (`fromR1`: its data is in the seed's store
- * alone); 'new' otherwise. A restart finds 'seed' and 'join' from their markers; undefined for
- * creates and other restarts. (A server that applies the scale-up only while recovering, from
- * the meta log, is 'new': raft's lost-state mode is then its only guard.)
+ * create (undefined for creates and restarts; a restart finds 'seed' and 'join' from their
+ * markers). The group's first peer (its preferred leader, else the first listed) holding the
+ * stream locally is the 'seed' (a scale-up from one replica: the old holder is the preferred
+ * leader; or peers added back to a stream left on this one server). Any other new replica is a
+ * 'join', except the first peer itself ('new').
  *
- * Why a joiner needs more than raft's lost-state mode: the seed's data is in its store, not in
- * any log. Lost-state mode ends with the seed's first entry, which comes before the seed's
- * snapshot entry is committed; were the seed killed then, the new replicas could elect one of
- * themselves with an empty store, and the seed's acknowledged messages would be overwritten when
- * it returned. So a joiner is a raft observer (it votes, never campaigns) and vouches for nothing
- * (no snapshot of its own) until it applied a snapshot from a leader (the seed's, or a later one
- * covering it), and keeps a durable marker saying so across restarts.
+ * Why a new replica needs more than raft's lost-state mode: after a scale-up from R1 the data is
+ * in the seed's store, not in any log, until the seed's snapshot entry is committed. Lost-state
+ * mode ends with the seed's first entry, which comes before that; were the seed killed then, the
+ * new replicas could elect one of themselves with an empty store, and the seed's acknowledged
+ * messages would be overwritten when it returned. So a joiner is a raft observer (it votes, never
+ * campaigns) and vouches for nothing (no snapshot of its own) until a leader gave it the data,
+ * and keeps a durable marker saying so across restarts.
+ *
+ * Why every new replica but the first, not only those that saw the R1 assignment replaced: a
+ * server that was down during the scale-up learns of it from the meta log or a meta snapshot,
+ * which has no previous assignment to compare with (a snapshot does not even keep the API
+ * subject); a second update (R3 -> R5) may come before the seed's snapshot is committed; from the
+ * assignment alone a seeded group cannot be told from any other. Waiting is cheap where nothing
+ * is seeded: a joiner's wait ends at the first snapshot or stream entry it applies from the log
+ * (stream-group.ts), since a seed proposes its snapshot before anything else and nobody else can
+ * lead before it is committed; so a committed stream entry proves the data is in the log. A young
+ * group without a single message keeps its joiners observers until the first message: it still
+ * elects through its old replicas, or its first peer.
+ *
+ * Why the first peer is exempt: liveness. A fresh R3 create whose servers all crashed before
+ * creating their group directories, recovered from a meta snapshot (no API subject), has only
+ * new replicas; the first one campaigns ('new': its log is the group's, raft's lost-state mode
+ * guards it against a longer log elsewhere). It is never a non-seed new replica of a group in its
+ * seeding window: a scale-up names the seed the preferred leader, and placement lists existing
+ * peers first, so it is the seed there even once an update cleared the preference.
  */
 export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
-  dir: string, local: Stream | undefined, fromR1 = false): ScaleUpRole {
+  dir: string, local: Stream | undefined): ScaleUpRole {
   const g = entry.sa.group;
   if (existsSync(join(dir, SEED_MARKER))) return 'seed';
   if (existsSync(join(dir, AWAITING_MARKER))) return 'join';
   if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
-  const first = g.preferred ?? g.peers[0];
-  if (local !== undefined && first === selfId) return 'seed';
-  return fromR1 ? 'join' : 'new';
+  const first = g.preferred !== undefined && g.peers.includes(g.preferred) ? g.preferred : g.peers[0];
+  if (first !== selfId) return 'join';
+  return local !== undefined ? 'seed' : 'new';
 }
 
 /** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
