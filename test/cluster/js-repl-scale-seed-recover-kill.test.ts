@@ -11,10 +11,15 @@
 // then get longer than raft's largest election timeout to elect a leader they must not. Afterwards
 // every acknowledged message is on the leader and on every replica, the R1 durable kept its
 // acknowledgements, and the next publish takes the next sequence. (tsnats only: the window is ours.)
+//
+// The price of that guard, checked last: a server that recovers an R3 stream and durable created
+// while it was down, from a meta snapshot, cannot tell them from seeded ones and waits as an
+// observer too; it must stop waiting once entries are committed, and may then lead both.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
-import type { InfoResp } from './js-repl-scale-helpers.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
+import { consumeAcked, ownClusterName, publishAcked, type InfoResp } from './js-repl-scale-helpers.js';
 import { metaSnapshotIndex } from './js-repl-snapshot-helpers.js';
 import { ELECTION_WINDOW_MS, assertKept, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
@@ -29,6 +34,26 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
     await c?.shutdown();
   });
 
+  /** Compact the meta log past what it holds now: each new meta leader takes a snapshot (moved to `other`, then back to `leader`). */
+  async function compactMeta(cl: JsCluster, leader: JsNode, other: JsNode): Promise<number> {
+    const before = metaSnapshotIndex(leader);
+    await moveMetaLeader(cl, other);
+    await moveMetaLeader(cl, leader);
+    return pollUntil(() => (metaSnapshotIndex(leader) > before ? metaSnapshotIndex(leader) : undefined), 'a meta snapshot on the meta leader', 30_000, 20);
+  }
+
+  /** Step the group's leader down (`what`: STREAM name, or CONSUMER stream.name) until `n` leads it. */
+  async function leadsAfterStepdowns(nc: NatsConnection, what: string, n: JsNode): Promise<void> {
+    const kind = what.includes('.') ? 'CONSUMER' : 'STREAM';
+    await pollUntil(async () => {
+      const info = await apiRequest<InfoResp>(nc, `$JS.API.${kind}.INFO.${what}`, undefined, { settleMs: 0 });
+      const leader = info.first?.cluster?.leader;
+      if (leader === n.name) return true;
+      if (leader) await apiRequest(nc, `$JS.API.${kind}.LEADER.STEPDOWN.${what}`, undefined, { settleMs: 0 });
+      return undefined;
+    }, `${n.name} leading ${kind} ${what}`, 90_000, 1000);
+  }
+
   /**
    * R1 stream `name` with 10 acknowledged messages and durable D (acks 1..4) on the holder; the
    * meta leader on another server (`live`); the third server (`late`) killed -9; the stream scaled
@@ -37,12 +62,12 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
    * recovers the assignment from a snapshot. `late` comes back, the holder leads and both new
    * replicas receive its first entry; then the holder is killed -9 and, after an election window, restarted.
    */
-  async function lateReplica(name: string, compactMeta: boolean): Promise<void> {
+  async function lateReplica(name: string, viaSnapshot: boolean): Promise<void> {
     const cl = await startHeldCluster();
     c = cl;
     await cl.waitMetaLeader({ peers: 3 });
     const holder = await r1StreamWithMessages(cl, await cl.connect(cl.nodes[0]!), name, true);
-    const [live, late] = cl.nodes.filter((n) => n !== holder) as [typeof holder, typeof holder];
+    const [live, late] = cl.nodes.filter((n) => n !== holder) as [JsNode, JsNode];
     await moveMetaLeader(cl, live);
     await cl.kill(late);
     const nc = await cl.connect(live);
@@ -51,16 +76,10 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
     // A new replica in raft's lost-state mode votes only as "empty", and a candidate needs every
     // member's vote then: the holder cannot lead before `late` is back.
     await pollUntil(() => (holdsStreamGroup(live) ? true : undefined), 'the live new replica\'s stream group', 30_000, 20);
-    let compactedAt = 0;
-    if (compactMeta) {
-      const before = metaSnapshotIndex(live);
-      await moveMetaLeader(cl, holder);
-      await moveMetaLeader(cl, live);
-      compactedAt = await pollUntil(() => (metaSnapshotIndex(live) > before ? metaSnapshotIndex(live) : undefined), 'a meta snapshot on the meta leader', 30_000, 20);
-    }
+    const compactedAt = viaSnapshot ? await compactMeta(cl, live, holder) : 0;
     await cl.restart(late);
     await pollUntil(() => (heardFromLeader(late) && heardFromLeader(live) ? true : undefined), 'the holder\'s first entry on both new replicas', 30_000, 20);
-    if (compactMeta) assert.ok(metaSnapshotIndex(late) >= compactedAt, 'the returning server recovered the meta state from the leader\'s snapshot');
+    if (viaSnapshot) assert.ok(metaSnapshotIndex(late) >= compactedAt, 'the returning server recovered the meta state from the leader\'s snapshot');
     await cl.kill(holder);
     await delay(ELECTION_WINDOW_MS);
     await cl.restart(holder);
@@ -73,5 +92,28 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
 
   test('the returning server recovers the scale-up from a meta snapshot; the holder killed -9: nobody leads without its data', async () => {
     await lateReplica('SL2', true);
+  });
+
+  test('an R3 stream and durable created while a server was down, recovered from a meta snapshot: it waits only until entries are committed', async () => {
+    const cl = await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() });
+    c = cl;
+    await cl.waitMetaLeader({ peers: 3 });
+    const [a, b, late] = cl.nodes as [JsNode, JsNode, JsNode];
+    await moveMetaLeader(cl, a);
+    await cl.kill(late);
+    const nc = await cl.connect(a);
+    const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.SL3', { name: 'SL3', subjects: ['sl3'], num_replicas: 3 });
+    assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
+    const cons = await apiRequest<InfoResp>(nc, '$JS.API.CONSUMER.CREATE.SL3.D', { stream_name: 'SL3', config: { durable_name: 'D', ack_policy: 'explicit' } });
+    assert.equal(cons.first?.error, undefined, JSON.stringify(cons.first));
+    const compactedAt = await compactMeta(cl, a, b);
+    await cl.restart(late);
+    await pollUntil(() => (holdsStreamGroup(late) ? true : undefined), 'the returning server\'s stream replica', 30_000, 20);
+    assert.ok(metaSnapshotIndex(late) >= compactedAt, 'the returning server recovered the meta state from the leader\'s snapshot');
+    await publishAcked(nc, 'sl3', 1, 10);
+    await consumeAcked(nc, 'SL3', 'D', 1, 4);
+    await leadsAfterStepdowns(nc, 'SL3', late);
+    await leadsAfterStepdowns(nc, 'SL3.D', late);
+    await assertKept(cl, 'SL3', late, true);
   });
 });
