@@ -4,7 +4,7 @@
 // an R1 durable, where a node's stream group stands, and the final checks that nothing
 // acknowledged was lost.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, SYS, apiRequest, type JsNode } from './js-cluster-harness.js';
@@ -29,6 +29,15 @@ function streamGroupDirs(n: JsNode): string[] {
     const js = join(root, acc, '_js_');
     return existsSync(js) ? readdirSync(js).filter((d) => d.startsWith('S-')).map((d) => join(js, d)) : [];
   });
+}
+
+/**
+ * Remove the node's replica of `stream` (its raft group directory and its store) while it is
+ * down: the state a crash leaves before the replica was created.
+ */
+export function dropReplica(n: JsNode, stream: string): void {
+  for (const d of streamGroupDirs(n)) rmSync(d, { recursive: true, force: true });
+  rmSync(join(n.storeDir, 'jetstream', 'APP', 'streams', stream), { recursive: true, force: true });
 }
 
 /** The node has started its replica of the (one) replicated stream. */

@@ -14,14 +14,16 @@
 //
 // The price of that guard, checked last: a server that recovers an R3 stream and durable created
 // while it was down, from a meta snapshot, cannot tell them from seeded ones and waits as an
-// observer too; it must stop waiting once entries are committed, and may then lead both.
+// observer too; it must stop waiting once entries are committed, and may then lead both. And an
+// R3 create whose servers all went down before creating their replicas, recovered from their meta
+// snapshots, has only new replicas: it must still elect.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { consumeAcked, ownClusterName, publishAcked, type InfoResp } from './js-repl-scale-helpers.js';
-import { metaSnapshotIndex } from './js-repl-snapshot-helpers.js';
-import { ELECTION_WINDOW_MS, assertKept, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { metaSnapshotIndex, waitReplicas } from './js-repl-snapshot-helpers.js';
+import { ELECTION_WINDOW_MS, assertKept, dropReplica, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
 
 describe('R1 -> R3 stream seeding with a new replica down during the scale-up, on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
@@ -115,5 +117,28 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
     await leadsAfterStepdowns(nc, 'SL3', late);
     await leadsAfterStepdowns(nc, 'SL3.D', late);
     await assertKept(cl, 'SL3', late, true);
+  });
+
+  test('an R3 create whose servers all went down before creating their replicas, recovered from meta snapshots: the group elects', async () => {
+    const cl = await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() });
+    c = cl;
+    await cl.waitMetaLeader({ peers: 3 });
+    const nc = await cl.connect(cl.nodes[0]!);
+    const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.SL4', { name: 'SL4', subjects: ['sl4'], num_replicas: 3 });
+    assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
+    await waitSettled(nc, '$JS.API.STREAM.INFO.SL4', 3);
+    // A graceful stop leaves a meta snapshot (which keeps no API subject); without their replicas
+    // the servers are where a crash right after applying the create would leave them.
+    for (const n of cl.nodes) await cl.stop(n);
+    for (const n of cl.nodes) {
+      assert.ok(metaSnapshotIndex(n) > 0, `${n.name} has a meta snapshot`);
+      dropReplica(n, 'SL4');
+    }
+    for (const n of cl.nodes) await cl.restart(n);
+    await cl.waitMetaLeader({ peers: 3 });
+    const again = await cl.connect(cl.nodes[0]!);
+    await waitSettled(again, '$JS.API.STREAM.INFO.SL4', 3, [], 60_000);
+    await publishAcked(again, 'sl4', 1, 3);
+    await waitReplicas(cl, 'SL4', 3);
   });
 });

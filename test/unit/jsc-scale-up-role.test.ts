@@ -31,15 +31,16 @@ test('scaleUpRole: the holder of a plain R1 stream scaled up seeds; the new peer
   assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], 'x'), dir, LOCAL), 'seed');
 });
 
-test('scaleUpRole: other new replicas wait too, except the first peer; creates and restarts have no part', (t) => {
+test('scaleUpRole: other new replicas wait too; the first peer, creates and restarts have no part', (t) => {
   const dir = join(tmpDir(t, 'tsnats-role-'), 'S-1');
   // R3 -> R5 (the preferred peer of the create stays) and a peer added to a group left on one
   // server: from the assignment alone these cannot be told from a seeded group.
   assert.equal(scaleUpRole('d', entry(['a', 'b', 'c', 'd', 'e'], 'a'), dir, undefined), 'join');
   assert.equal(scaleUpRole('b', entry(['a', 'b']), dir, undefined), 'join');
   // The first peer without the stream (all replicas of a create recovered from a meta snapshot,
-  // none with a directory yet): lost-state mode only, so that the group elects.
-  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], 'a', ''), dir, undefined), 'new');
+  // none with a directory yet): a plain new member, which campaigns, so that the group elects.
+  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], 'a', ''), dir, undefined), undefined);
+  assert.equal(scaleUpRole('a', entry(['a', 'b', 'c'], undefined, ''), dir, undefined), undefined);
   assert.equal(scaleUpRole('b', entry(['a', 'b', 'c'], 'a', '$JS.API.STREAM.CREATE.S'), dir, undefined), undefined);
   assert.equal(scaleUpRole('a', entry(['a']), dir, LOCAL), undefined);
   mkdirSync(dir);

@@ -336,10 +336,8 @@ export class StreamGroup {
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
     // Scale-up from R1: the seed's store is the data (trusted, no log vouches for it yet). A new
-    // replica waits as an observer until a leader gave it the data; the group's first peer, new,
-    // starts as one that lost its state (raft's election rules then keep it from leading with
-    // less than the log).
-    let fresh = this.scaleUp === 'new';
+    // replica waits as an observer (and in raft's lost-state mode) until a leader gave it the data.
+    let fresh = false;
     if (this.scaleUp === 'seed') {
       this.seeded = true;
       markSeed(this.dir);

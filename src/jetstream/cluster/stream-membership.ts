@@ -131,10 +131,9 @@ const AWAITING_MARKER = 'awaiting-seed';
 
 /**
  * 'seed': this server holds the stream's data and seeds the group; 'join': a new replica that
- * may only lead once a leader gave it the group's data; 'new': a new replica guarded by raft's
- * lost-state mode alone.
+ * may only lead once a leader gave it the group's data.
  */
-export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
+export type ScaleUpRole = 'seed' | 'join' | undefined;
 
 /**
  * This server's part when it starts a replica of a group it has no directory for, outside a
@@ -142,7 +141,7 @@ export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
  * markers). The group's first peer (its preferred leader, else the first listed) holding the
  * stream locally is the 'seed' (a scale-up from one replica: the old holder is the preferred
  * leader; or peers added back to a stream left on this one server). Any other new replica is a
- * 'join', except the first peer itself ('new').
+ * 'join'; the first peer without the stream starts as a plain new member (undefined).
  *
  * Why a new replica needs more than raft's lost-state mode: after a scale-up from R1 the data is
  * in the seed's store, not in any log, until the seed's snapshot entry is committed. Lost-state
@@ -164,11 +163,16 @@ export type ScaleUpRole = 'seed' | 'join' | 'new' | undefined;
  * elects through its old replicas, or its first peer.
  *
  * Why the first peer is exempt: liveness. A fresh R3 create whose servers all crashed before
- * creating their group directories, recovered from a meta snapshot (no API subject), has only
- * new replicas; the first one campaigns ('new': its log is the group's, raft's lost-state mode
- * guards it against a longer log elsewhere). It is never a non-seed new replica of a group in its
- * seeding window: a scale-up names the seed the preferred leader, and placement lists existing
- * peers first, so it is the seed there even once an update cleared the preference.
+ * creating their group directories has only new replicas; recovered from the meta log it is
+ * seen as a create (undefined for all), but from a meta snapshot (no API subject) it is not, and
+ * the first peer must still campaign, as the create's preferred peer does. Neither raft's
+ * lost-state mode (it never campaigns before a leader caught it up) nor waiting would let it. As
+ * a plain empty member it cannot win against a replica holding entries (raft's log comparison)
+ * and joiners that have not heard from a leader vote only as empty logs, which count only when
+ * every member votes. It is never a
+ * non-seed new replica of a group in its seeding window: a scale-up names the seed the preferred
+ * leader, and placement lists existing peers first, so it is the seed there even once an update
+ * cleared the preference.
  */
 export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
   dir: string, local: Stream | undefined): ScaleUpRole {
@@ -178,7 +182,7 @@ export function scaleUpRole(selfId: string, entry: { sa: { subject: string; grou
   if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
   const first = g.preferred !== undefined && g.peers.includes(g.preferred) ? g.preferred : g.peers[0];
   if (first !== selfId) return 'join';
-  return local !== undefined ? 'seed' : 'new';
+  return local !== undefined ? 'seed' : undefined;
 }
 
 /** The delivery state of each consumer running on a stream (the seed's R1 consumers). */
