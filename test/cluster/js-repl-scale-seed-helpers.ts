@@ -3,6 +3,7 @@
 // (the test-only fault injection of stream-group.ts), an R1 stream with acknowledged messages and
 // an R1 durable, where a node's stream group stands, and the final checks that nothing
 // acknowledged was lost.
+import { after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,21 @@ import { waitReplicas, withEnv } from './js-repl-snapshot-helpers.js';
 export const ELECTION_WINDOW_MS = 10_000;
 /** raft's lost-state marker (src/raft/log/meta-files.ts): gone once a leader's entry reached the node. */
 const STATE_LOST_FILE = 'state-lost';
+
+/**
+ * Register hooks that shut down the cluster a test passed to `use` after that test (and after the
+ * suite, should it stop before). Each test starts its own.
+ */
+export function clusterPerTest(): { use(cl: JsCluster): JsCluster } {
+  let current: JsCluster | undefined;
+  const down = async (): Promise<void> => {
+    await current?.shutdown();
+    current = undefined;
+  };
+  afterEach(down);
+  after(down);
+  return { use: (cl) => (current = cl) };
+}
 
 /** A 3-server tsnats cluster whose scale-up seeds hold their snapshot back (nodes restarted later run without it). */
 export function startHeldCluster(): Promise<JsCluster> {

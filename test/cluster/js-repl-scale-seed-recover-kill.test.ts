@@ -17,24 +17,17 @@
 // observer too; it must stop waiting once entries are committed, and may then lead both. And an
 // R3 create whose servers all went down before creating their replicas, recovered from their meta
 // snapshots, has only new replicas: it must still elect.
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
 import { metaSnapshotIndex, waitReplicas } from './js-repl-snapshot-helpers.js';
-import { ELECTION_WINDOW_MS, assertKept, dropReplica, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { ELECTION_WINDOW_MS, assertKept, clusterPerTest, dropReplica, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
 
 describe('R1 -> R3 stream seeding with a new replica down during the scale-up, on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
-  let c: JsCluster | undefined;
-  afterEach(async () => {
-    await c?.shutdown();
-    c = undefined;
-  });
-  after(async () => {
-    await c?.shutdown();
-  });
+  const clusters = clusterPerTest();
 
   /** Compact the meta log past what it holds now: each new meta leader takes a snapshot (moved to `other`, then back to `leader`). */
   async function compactMeta(cl: JsCluster, leader: JsNode, other: JsNode): Promise<number> {
@@ -65,8 +58,7 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
    * replicas receive its first entry; then the holder is killed -9 and, after an election window, restarted.
    */
   async function lateReplica(name: string, viaSnapshot: boolean): Promise<void> {
-    const cl = await startHeldCluster();
-    c = cl;
+    const cl = clusters.use(await startHeldCluster());
     await cl.waitMetaLeader({ peers: 3 });
     const holder = await r1StreamWithMessages(cl, await cl.connect(cl.nodes[0]!), name, true);
     const [live, late] = cl.nodes.filter((n) => n !== holder) as [JsNode, JsNode];
@@ -97,8 +89,7 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
   });
 
   test('an R3 stream and durable created while a server was down, recovered from a meta snapshot: it waits only until entries are committed', async () => {
-    const cl = await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() });
-    c = cl;
+    const cl = clusters.use(await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() }));
     await cl.waitMetaLeader({ peers: 3 });
     const [a, b, late] = cl.nodes as [JsNode, JsNode, JsNode];
     await moveMetaLeader(cl, a);
@@ -120,8 +111,7 @@ describe('R1 -> R3 stream seeding with a new replica down during the scale-up, o
   });
 
   test('an R3 create whose servers all went down before creating their replicas, recovered from meta snapshots: the group elects', async () => {
-    const cl = await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() });
-    c = cl;
+    const cl = clusters.use(await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() }));
     await cl.waitMetaLeader({ peers: 3 });
     const nc = await cl.connect(cl.nodes[0]!);
     const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.SL4', { name: 'SL4', subjects: ['sl4'], num_replicas: 3 });

@@ -11,22 +11,15 @@
 // without it. The new replicas then get longer than raft's largest election timeout to do what
 // they must not. Afterwards every acknowledged message is on the leader and on every replica, and
 // the next publish takes the next sequence. (tsnats only: the crash window is ours.)
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { ELECTION_WINDOW_MS, assertKept, heardFromLeader, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { ELECTION_WINDOW_MS, assertKept, clusterPerTest, heardFromLeader, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
 
 describe('R1 -> R3 stream seeding under kill -9 on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
-  let c: JsCluster | undefined;
-  afterEach(async () => {
-    await c?.shutdown();
-    c = undefined;
-  });
-  after(async () => {
-    await c?.shutdown();
-  });
+  const clusters = clusterPerTest();
 
   /**
    * A cluster whose servers hold the seed's snapshot back, an R1 stream `name` with 10
@@ -34,9 +27,8 @@ describe('R1 -> R3 stream seeding under kill -9 on a 3-server tsnats cluster', {
    * holder leads the new group and its first entry has reached both new replicas, but its data
    * has not. Returns the holder and the new replicas.
    */
-  async function openWindow(name: string): Promise<{ holder: JsNode; joiners: JsNode[] }> {
-    const cl = await startHeldCluster();
-    c = cl;
+  async function openWindow(name: string): Promise<{ cl: JsCluster; holder: JsNode; joiners: JsNode[] }> {
+    const cl = clusters.use(await startHeldCluster());
     await cl.waitMetaLeader({ peers: 3 });
     const nc = await cl.connect(cl.nodes[0]!);
     const subject = name.toLowerCase();
@@ -50,12 +42,11 @@ describe('R1 -> R3 stream seeding under kill -9 on a 3-server tsnats cluster', {
     const info = await waitSettled(nc, `$JS.API.STREAM.INFO.${name}`, 3);
     assert.equal(info.cluster?.leader, holder.name);
     await pollUntil(() => (joiners.every(heardFromLeader) ? true : undefined), 'the holder\'s first entry on both new replicas', 30_000, 20);
-    return { holder, joiners };
+    return { cl, holder, joiners };
   }
 
   test('the holder killed -9 once its first entry reached the new replicas: they wait for it', async () => {
-    const { holder, joiners } = await openWindow('SS1');
-    const cl = c!;
+    const { cl, holder, joiners } = await openWindow('SS1');
     await cl.kill(holder);
     await delay(ELECTION_WINDOW_MS);
     await cl.restart(holder);
@@ -63,8 +54,7 @@ describe('R1 -> R3 stream seeding under kill -9 on a 3-server tsnats cluster', {
   });
 
   test('a new replica killed -9 and restarted in the window, the holder killed too: the new replicas still wait for it', async () => {
-    const { holder, joiners } = await openWindow('SS2');
-    const cl = c!;
+    const { cl, holder, joiners } = await openWindow('SS2');
     await cl.kill(joiners[1]!);
     await cl.kill(holder);
     await cl.restart(joiners[1]!);
