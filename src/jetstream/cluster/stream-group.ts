@@ -939,8 +939,11 @@ export class StreamGroups {
     return [...this.groups.values()];
   }
 
-  /** An R>1 assignment was applied (or recovered): start the group if this server is a peer. */
-  async assign(entry: StreamEntry): Promise<void> {
+  /**
+   * An R>1 assignment was applied (or recovered): start the group if this server is a peer.
+   * `seedAgain`: a retry of a seed's failed start, with the R1 consumers' states it had taken.
+   */
+  async assign(entry: StreamEntry, seedAgain?: Map<string, ConsumerState>): Promise<void> {
     const account = accountOf(entry.sa.client);
     const k = StreamGroups.key(account, entry.sa.stream.name);
     const cur = this.groups.get(k);
@@ -970,8 +973,11 @@ export class StreamGroups {
     }
     const g = new StreamGroup(this.c, entry);
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
-    g.scaleUp = scaleUpRole(this.c.id, entry, g.dir, local);
-    if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
+    // A seed keeps its part across a failed start: its R1 consumers were stopped when the start
+    // opened its stream, so their states come from the failed attempt.
+    g.scaleUp = seedAgain ? 'seed' : scaleUpRole(this.c.id, entry, g.dir, local);
+    if (seedAgain) g.seedConsumerStates = seedAgain;
+    else if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);
     try {
       await g.start();
@@ -981,10 +987,13 @@ export class StreamGroups {
       this.groups.delete(k);
       await g.stop(false).catch(() => {});
       // Its local stream, opened before the failure, must not take publishes on its own (no
-      // replicator): unloaded until the retry opens it again from its files.
-      if (g.stream) await this.c.js.jsAccount(account)?.unloadStream(g.stream);
+      // replicator): unloaded until the retry opens it again from its files. Except a seed's: it
+      // is the only copy of the data, and opening it again would create the stream anew (its
+      // files moved aside); it stays loaded and drops what reaches it until the retry.
+      if (g.stream && g.scaleUp === 'seed') g.stream.replicator = () => {};
+      else if (g.stream) await this.c.js.jsAccount(account)?.unloadStream(g.stream);
       this.c.server.log.error(`JetStream cluster: starting stream group '${account} > ${entry.sa.stream.name}' (will retry): ${(e as Error)?.stack ?? e}`);
-      this.retryAssign(k, account, entry, fromR1);
+      this.retryAssign(k, account, entry, g.scaleUp === 'seed' ? g.seedConsumerStates ?? new Map() : undefined);
     }
   }
 
@@ -992,14 +1001,14 @@ export class StreamGroups {
    * Start a group whose start failed again later (start-retry.ts), in commit order, with the
    * assignment as it is then; its consumers are assigned as a recovery assigns them.
    */
-  private retryAssign(k: string, account: string, failed: StreamEntry, fromR1: boolean): void {
+  private retryAssign(k: string, account: string, failed: StreamEntry, seedAgain: Map<string, ConsumerState> | undefined): void {
     this.retries.schedule(k, () => void this.c.enqueue(async () => {
       const now = this.c.state.stream(account, failed.sa.stream.name);
       if (!now || now.sa.group.name !== failed.sa.group.name || !now.sa.group.peers.includes(this.c.id) || this.groups.has(k)) {
         this.retries.succeeded(k);
         return;
       }
-      await this.assign(now, fromR1);
+      await this.assign(now, seedAgain);
       const sg = this.groups.get(k);
       if (sg) for (const ca of now.consumers.values()) sg.assignConsumer(ca);
     }));
