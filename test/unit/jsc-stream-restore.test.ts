@@ -9,6 +9,7 @@ import { decodeStreamSnapshot } from '../../src/jetstream/cluster/stream-snapsho
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from '../../src/jetstream/cluster/stream-restore.js';
 import { CatchupClient, CatchupServer } from '../../src/jetstream/cluster/stream-catchup.js';
 import { ProgressBoard } from '../../src/jetstream/progress.js';
+import { pollUntil } from '../helpers/wait.js';
 
 const hdr = (id: string): Buffer => Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${id}\r\n\r\n`);
 
@@ -136,8 +137,8 @@ test(`$JSC catch-up over a transport, ${label}: the follower gets messages and g
   await done;
   assert.deepEqual(contents(follower), contents(leaderStore));
   assert.equal(sawCatchingUp, true, 'the leader counted the follower as catching up');
-  await new Promise((r) => setTimeout(r, 10));
-  assert.equal(server.peersCatchingUp().size, 0, 'the run ended');
+  // The leader ends the run when the follower's last ack arrives (a later turn): wait for it.
+  await pollUntil(() => (server.peersCatchingUp().size === 0 ? true : undefined), 'the leader ended the run', 10_000, 5);
   server.setActive(false);
   assert.deepEqual(logs, []);
   assert.match(progressLines[0]!, /^catch-up S: \d+\/300 last seq \(\d+%\)/);
