@@ -26,7 +26,7 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 // missing here (a new one) starts after these. Refresh from a full run's TAP output when the
 // order is far off.
 const SLOW_SECONDS = {
-  'cluster/js-mixed-r3-consumer.test.js': 64,
+  'cluster/js-mixed-r3-consumer.test.js': 45,
   'cluster/js-meta-faults.test.js': 53,
   'cluster/js-mixed-r3.test.js': 51,
   'cluster/chaos-tsnats.slow.test.js': 50,
