@@ -3,7 +3,8 @@
 // Files ending in .slow.test.js run too; set TSNATS_SKIP_SLOW=1 to leave them out locally.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { run } from 'node:test';
+import { spec, tap } from 'node:test/reporters';
 import { availableParallelism } from 'node:os';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
@@ -78,7 +79,11 @@ if (list) {
   console.log(selected.map((f) => relative(root, f)).join('\n'));
   process.exit(0);
 }
-const r = spawnSync(process.execPath, [
-  '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...selected,
-], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// Through run(), not `node --test a b c`: the command line sorts its files by name, run() keeps
+// the order above. Each file still runs in its own process; the reporter is the command line's
+// default (spec on a terminal, TAP otherwise) and any failure makes the exit code 1.
+const stream = run({ files: selected, concurrency, timeout: 120_000 });
+stream.on('test:fail', (data) => {
+  if (!data.todo) process.exitCode = 1;
+});
+stream.compose(process.stdout.isTTY ? new spec() : tap).pipe(process.stdout);
