@@ -1,9 +1,10 @@
 // Runs every compiled test file under dist/test with node's test runner.
-// Usage: node scripts/run-tests.mjs [substring filters...]
+// Usage: node scripts/run-tests.mjs [--list] [substring filters...]   (--list: print the files in run order)
 // Files ending in .slow.test.js run too; set TSNATS_SKIP_SLOW=1 to leave them out locally.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { join, relative, sep } from 'node:path';
+import { run } from 'node:test';
+import { spec, tap } from 'node:test/reporters';
 import { availableParallelism } from 'node:os';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
@@ -15,10 +16,58 @@ const files = [];
     else if (name.endsWith('.test.js')) files.push(p);
   }
 })(root);
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const list = args.includes('--list');
+const filters = args.filter((a) => a !== '--list');
 let selected = filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files;
 if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith('.slow.test.js'));
-selected.sort();
+// Longest files first, then the rest by name: started last, a long file would end the run alone
+// while the other worker idles. The seconds are a file's summed test durations in a full run on
+// the 2-core CI machine (concurrency 2); they only order the start, so rough figures do, and a file
+// missing here (a new one) starts after these. Refresh from a full run's TAP output when the
+// order is far off.
+const SLOW_SECONDS = {
+  'cluster/js-mixed-r3-consumer.test.js': 45,
+  'cluster/js-meta-faults.test.js': 53,
+  'cluster/js-mixed-r3.test.js': 51,
+  'cluster/chaos-tsnats.slow.test.js': 50,
+  'cluster/js-repl-scale.test.js': 48,
+  'cluster/chaos-nats-server.slow.test.js': 45,
+  'cluster/js-parity-quorum.test.js': 43,
+  'cluster/js-parity-meta.test.js': 41,
+  'cluster/js-repl-scale-restart.test.js': 37,
+  'cluster/js-repl-scale-seed-kill.test.js': 34,
+  'cluster/js-repl-scale-seed-stream-kill.test.js': 34,
+  'cluster/js-mixed-r3-snapcatchup.test.js': 32,
+  'cluster/js-mixed-r3-catchup.test.js': 30,
+  'cluster/js-meta-api.test.js': 29,
+  'cluster/js-mixed-meta-snapshot.test.js': 28,
+  'cluster/js-repl-snapshot-memory.test.js': 27,
+  'cluster/js-repl-lazy-sync.test.js': 25,
+  'cluster/js-repl-faults.test.js': 25,
+  'cluster/js-mixed-meta.test.js': 24,
+  'integration/jwt-resolver.test.js': 23,
+  'cluster/js-repl-snapshot.test.js': 21,
+  'cluster/js-meta-five.test.js': 21,
+  'cluster/js-repl-advisories.test.js': 21,
+  'cluster/js-repl-consumer-stream-current.test.js': 19,
+  'cluster/js-list-collect.test.js': 15,
+  'cluster/js-repl-scale-up.test.js': 15,
+  'cluster/js-repl-scale-load.test.js': 15,
+  'cluster/js-consumer-noquorum.test.js': 15,
+  'cluster/js-mixed-rolling.test.js': 14,
+  'cluster/js-repl-pull-leader.test.js': 13,
+  'cluster/js-meta-own-api.test.js': 13,
+  'cluster/js-meta-own-recovery.test.js': 13,
+  'cluster/js-meta-remove.test.js': 13,
+  'cluster/js-repl-consumer-snap.test.js': 13,
+  'integration/jwt-auth.test.js': 12,
+  'cluster/js-repl-restart.test.js': 12,
+  'sim/sim.test.js': 10,
+  'integration/store-faults.test.js': 10,
+};
+const slowSeconds = (f) => SLOW_SECONDS[relative(root, f).split(sep).join('/')] ?? 0;
+selected.sort((a, b) => slowSeconds(b) - slowSeconds(a) || (a < b ? -1 : a > b ? 1 : 0));
 if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
@@ -26,7 +75,15 @@ if (selected.length === 0) {
 // Tests mostly wait on sockets and timers, so a little more concurrency than
 // cores keeps the suite short without making timing-sensitive tests flaky.
 const concurrency = Number(process.env.TSNATS_TEST_CONCURRENCY ?? Math.max(2, availableParallelism()));
-const r = spawnSync(process.execPath, [
-  '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...selected,
-], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+if (list) {
+  console.log(selected.map((f) => relative(root, f)).join('\n'));
+  process.exit(0);
+}
+// Through run(), not `node --test a b c`: the command line sorts its files by name, run() keeps
+// the order above. Each file still runs in its own process; the reporter is the command line's
+// default (spec on a terminal, TAP otherwise) and any failure makes the exit code 1.
+const stream = run({ files: selected, concurrency, timeout: 120_000 });
+stream.on('test:fail', (data) => {
+  if (!data.todo) process.exitCode = 1;
+});
+stream.compose(process.stdout.isTTY ? new spec() : tap).pipe(process.stdout);

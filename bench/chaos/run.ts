@@ -63,6 +63,19 @@ export function ciFaults(impl: Impl): FaultKind[] {
     : ['kill', 'stop', 'partition', 'torn', 'bitflip', 'unsynced', 'peer-remove'];
 }
 
+/**
+ * The bounded runs of `npm test` (test/cluster/chaos-ci.ts): fixed seeds and a load duration per
+ * implementation. Chosen for the shortest run whose schedules together still hold every kind of
+ * ciFaults() and a fault of the leader (kill, and for tsnats also stop and partition);
+ * chaos-parts.test.ts checks that from the schedules alone. nats-server: seeds 3 and 23 hold each of its
+ * kinds twice (kill of the leader twice). tsnats: seed 23 (kill of the leader, torn, peer-remove,
+ * bitflip) and 222 (stop and partition of the leader, unsynced).
+ */
+export const CI_RUNS: Record<Impl, { seeds: number[]; durationS: number }> = {
+  'nats-server': { seeds: [3, 23], durationS: 10 },
+  tsnats: { seeds: [23, 222], durationS: 12 },
+};
+
 export function replayCommand(o: ChaosOptions): string {
   const rate = o.rate !== undefined && o.rate !== DEFAULT_RATE ? ` --rate ${o.rate}` : '';
   return `npm run chaos -- --seed ${o.seed} --duration ${o.durationS} --impl ${o.impl} --faults ${o.faults.join(',')}${rate}`;

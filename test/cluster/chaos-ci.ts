@@ -1,21 +1,13 @@
-// The bounded chaos run of `npm test`: a few fixed seeds of the chaos suite
-// (bench/chaos) with every fault kind, against nats-server (chaos-nats-server.slow.test.ts)
-// and tsnats (chaos-tsnats.slow.test.ts), one file each so each stays within the runner's
-// per-file time limit. Each seed is its own test so a failure names its seed; the
+// The bounded chaos run of `npm test`: a few fixed seeds of the chaos suite (bench/chaos; CI_RUNS
+// in run.ts) whose schedules together hold every fault kind (checked in chaos-parts.test.ts),
+// against nats-server (chaos-nats-server.slow.test.ts) and tsnats (chaos-tsnats.slow.test.ts), one
+// file each so each stays within the runner's per-file time limit. Each seed is its own test so a failure names its seed; the
 // assertion message carries the whole report with the schedule and the replay command.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runChaos, report, ciFaults } from '../../bench/chaos/run.js';
+import { runChaos, report, ciFaults, CI_RUNS } from '../../bench/chaos/run.js';
 import { natsServerSkip, requireNatsServer } from '../helpers/nats-server.js';
 import type { Impl } from '../../bench/chaos/cluster.js';
-
-/**
- * Fixed seeds per implementation: together they schedule every fault kind of ciFaults() at least once,
- * and the leader as a target (checked below, and in chaos-parts.test.ts without servers). nats-server
- * runs only the faults it survives (ciFaults: see bench/chaos/README.md for the ones it does not).
- */
-const CI_SEEDS: Record<Impl, number[]> = { 'nats-server': [1, 2, 8], tsnats: [1, 6, 15] };
-const CI_DURATION_S = 12;
 
 function skipFor(impl: Impl): string | false {
   if (impl === 'nats-server') return natsServerSkip();
@@ -25,11 +17,12 @@ function skipFor(impl: Impl): string | false {
 export function chaosCiSuite(impl: Impl): void {
   describe(`chaos on ${impl}`, { skip: skipFor(impl) }, () => {
     const kindsRun = new Set<string>();
-    for (const seed of CI_SEEDS[impl]) {
+    const { seeds, durationS } = CI_RUNS[impl];
+    for (const seed of seeds) {
       test(`seed ${seed}: every acknowledged message survives, replicas agree, the consumer delivers all`, async () => {
         if (impl === 'nats-server') requireNatsServer();
         const lines: string[] = [];
-        const r = await runChaos({ seed, durationS: CI_DURATION_S, impl, faults: ciFaults(impl), log: (m) => lines.push(m) });
+        const r = await runChaos({ seed, durationS, impl, faults: ciFaults(impl), log: (m) => lines.push(m) });
         for (const e of r.executed) if (e.node !== undefined) kindsRun.add(e.fault.kind);
         const text = `${report(r, impl)}\n--- progress ---\n${lines.join('\n')}`;
         assert.deepEqual(r.violations, [], text);

@@ -12,7 +12,7 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ALL_FAULTS, planSchedule, parseFaults } from '../../bench/chaos/schedule.js';
 import { streamSeqOfAck } from '../../bench/chaos/api.js';
-import { ciFaults } from '../../bench/chaos/run.js';
+import { CI_RUNS, ciFaults } from '../../bench/chaos/run.js';
 import { streamBlocks, walBlocks } from '../../bench/chaos/faults.js';
 
 async function echoServer(): Promise<{ srv: net.Server; port: number }> {
@@ -95,13 +95,11 @@ test('ack reply subjects: stream sequence from both the 9-token and the domain f
   assert.equal(streamSeqOfAck(undefined), undefined);
 });
 
-test('the CI seeds of chaos-ci.ts schedule every CI fault kind, and faults of the leader', () => {
-  // the same seeds and duration as test/cluster/chaos-ci.ts (kept in step by hand: importing that
-  // file would register its tests here)
-  const seeds = { 'nats-server': [1, 2, 8], tsnats: [1, 6, 15] } as const;
+test('the CI runs (CI_RUNS, run by chaos-ci.ts) schedule every CI fault kind, and faults of the leader', () => {
   const leaderFaults = { 'nats-server': ['kill:leader'], tsnats: ['kill:leader', 'partition:leader', 'stop:leader'] } as const;
   for (const impl of ['nats-server', 'tsnats'] as const) {
-    const planned = seeds[impl].flatMap((seed) => planSchedule(seed, 12_000, ciFaults(impl)));
+    const { seeds, durationS } = CI_RUNS[impl];
+    const planned = seeds.flatMap((seed) => planSchedule(seed, durationS * 1000, ciFaults(impl)));
     assert.deepEqual([...new Set(planned.map((f) => f.kind))].sort(), [...ciFaults(impl)].sort(), impl);
     const kr = new Set(planned.map((f) => `${f.kind}:${f.role}`));
     for (const lf of leaderFaults[impl]) assert.ok(kr.has(lf), `${impl}: ${lf} not in ${[...kr].join(' ')}`);

@@ -274,10 +274,16 @@ export class JsCluster {
     return this.waitMetaLeader();
   }
 
-  /** A client connection to node n (closed by shutdown). Defaults to the JetStream account's user. */
+  /**
+   * A client connection to node n (closed by shutdown). Defaults to the JetStream account's user.
+   * Its reply subscription (apiRequest) is made now, not at the first request: the first reply may
+   * come from another server, which must have learnt that interest over its route first.
+   */
   async connect(n: JsNode, creds: Creds = APP): Promise<NatsConnection> {
     const nc = await connect({ servers: n.clientUrl, user: creds.user, pass: creds.pass, reconnect: false });
     this.conns.push(nc);
+    muxFor(nc);
+    await nc.flush();
     return nc;
   }
 
@@ -349,6 +355,21 @@ export async function apiRequest<T = Record<string, unknown>>(
     mux.pending.delete(inbox);
   }
   return { all, first: all[0] };
+}
+
+/**
+ * An idempotent API request (a create with the same config, an INFO) sent again until it is answered:
+ * right after a change nats-server 2.9.10 can leave one unanswered (seen: an R1 STREAM.CREATE on a
+ * 5-server cluster, no reply in 10 s), and a client whose request timed out retries the same way.
+ * `all` holds every reply to the answered attempt (collected as apiRequest does).
+ */
+export async function apiRequestAnswered<T = Record<string, unknown>>(
+  nc: NatsConnection, subject: string, body?: unknown, opts: { waitMs?: number; settleMs?: number; timeoutMs?: number } = {},
+): Promise<ApiReply<T> & { first: T }> {
+  return pollUntil(async () => {
+    const r = await apiRequest<T>(nc, subject, body, { waitMs: opts.waitMs ?? 5000, settleMs: opts.settleMs });
+    return r.first === undefined ? undefined : { all: r.all, first: r.first };
+  }, `an answer to ${subject}`, opts.timeoutMs ?? 30_000, 100);
 }
 
 /** nats-server's raft peer id of a server: the first 8 bytes of SHA-256(name), each mapped to 0-9A-Za-z[b % 62]. */

@@ -225,8 +225,8 @@ for (const impl of IMPLS) {
       assert.deepEqual(az3.first!.cluster, { name: 'C1', leader: 'n3' });
       assert.deepEqual(az3.first!.config && (az3.first!.config as unknown as { placement: unknown }).placement, { tags: ['ssd', 'az:3'] });
       assert.deepEqual(holders('PL_AZ3'), ['n3']);
-      assert.ok(['n1', 'n3'].includes(ssd.first!.cluster!.leader), `ssd stream on an ssd server, got ${ssd.first!.cluster!.leader}`);
       assert.equal(ssd.all.length, 1);
+      assert.ok(['n1', 'n3'].includes(ssd.first!.cluster!.leader), `ssd stream on an ssd server, got ${ssd.first!.cluster!.leader}`);
       assert.equal(inCluster.all.length, 1);
       assert.equal(inCluster.first!.did_create, true);
       for (const s of ['PL_AZ3', 'PL_SSD', 'PL_C1']) await apiRequest(ncs[0]!, `$JS.API.STREAM.DELETE.${s}`, undefined, { settleMs: 0 });

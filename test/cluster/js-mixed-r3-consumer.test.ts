@@ -62,53 +62,54 @@ for (const mix of MIXES) {
       let delivered = 0; // highest stream sequence delivered so far
       let unacked = 0; // a message delivered but not acknowledged before the last failover
       const ackFloor = (): number => (unacked !== 0 ? unacked - 1 : delivered);
-      for (let round = 0; round < 2; round++) {
-        for (const target of c.nodes) {
-          const leader = await leadGroup(c, ncs, target, 'CR3', 'D');
-          const ctx = `consumer leader ${leader.name} (${leader.impl}), round ${round}`;
-          const info = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
-          assert.equal(info.ack_floor.stream_seq, ackFloor(), `ack floor after failover, ${ctx}`);
-          assert.equal(info.delivered.stream_seq, delivered, `delivered after failover, ${ctx}`);
-          assert.equal(info.num_ack_pending, unacked !== 0 ? 1 : 0, ctx);
+      // Leaders in turn n3, n1, n2, n3: every server leads, and the failovers n3->n1, n1->n2, n2->n3
+      // take the consumer from each kind to the other and, in each mix, to its own kind; the last
+      // leader is n3 (tsnats, for the CONSUMER.LIST check below).
+      for (const [step, target] of [2, 0, 1, 2].map((i) => c.nodes[i]!).entries()) {
+        const leader = await leadGroup(c, ncs, target, 'CR3', 'D');
+        const ctx = `consumer leader ${leader.name} (${leader.impl}), step ${step}`;
+        const info = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
+        assert.equal(info.ack_floor.stream_seq, ackFloor(), `ack floor after failover, ${ctx}`);
+        assert.equal(info.delivered.stream_seq, delivered, `delivered after failover, ${ctx}`);
+        assert.equal(info.num_ack_pending, unacked !== 0 ? 1 : 0, ctx);
 
-          if (unacked !== 0) {
-            // Delivered, never acked, leader changed since: redelivered once its ack_wait is over
-            // (a 2.9.10 leader counts from the first delivery, tsnats from taking over). With
-            // max_ack_pending 1 nothing else can be delivered before it.
-            const cons = await jetstream(ncs[leader.index]!).consumers.get('CR3', 'D');
-            const m = await cons.next({ expires: 15_000 });
-            assert.ok(m, `redelivery of ${unacked}, ${ctx}`);
-            assert.equal(m.seq, unacked, `redelivered message, ${ctx}`);
-            assert.equal(m.redelivered, true, `redelivered flag, ${ctx}`);
-            assert.ok(await m.ackAck());
-            unacked = 0;
-          }
-          // Pull and ack the next messages through a client on every server.
-          for (const n of c.nodes) {
-            const cons = await jetstream(ncs[n.index]!).consumers.get('CR3', 'D');
-            for (let k = 0; k < 2; k++) {
-              const m = await cons.next({ expires: 10_000 });
-              assert.ok(m, `a message via ${n.name} (${n.impl}), ${ctx}`);
-              assert.equal(m.seq, delivered + 1, `next message via ${n.name} (${n.impl}), ${ctx}`);
-              assert.equal(m.redelivered, false, `seq ${m.seq} is not a redelivery, ${ctx}`);
-              assert.equal(m.string(), `m${m.seq}`);
-              assert.ok(await m.ackAck(), `ack of ${m.seq} confirmed, ${ctx}`);
-              delivered = m.seq;
-            }
-          }
-          // One more delivered and left unacknowledged for the next leader to redeliver.
-          const cons = await jetstream(ncs[(leader.index + 1) % 3]!).consumers.get('CR3', 'D');
-          const m = await cons.next({ expires: 10_000 });
-          assert.ok(m);
-          assert.equal(m.seq, delivered + 1);
-          unacked = m.seq;
-          delivered = m.seq;
-          const after = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
-          assert.equal(after.ack_floor.stream_seq, ackFloor(), ctx);
-          assert.equal(after.delivered.stream_seq, delivered, ctx);
-          assert.equal(after.num_ack_pending, 1, ctx);
-          assert.equal(after.num_pending, MSGS - delivered, ctx);
+        if (unacked !== 0) {
+          // Delivered, never acked, leader changed since: redelivered once its ack_wait is over
+          // (a 2.9.10 leader counts from the first delivery, tsnats from taking over). With
+          // max_ack_pending 1 nothing else can be delivered before it.
+          const cons = await jetstream(ncs[leader.index]!).consumers.get('CR3', 'D');
+          const m = await cons.next({ expires: 15_000 });
+          assert.ok(m, `redelivery of ${unacked}, ${ctx}`);
+          assert.equal(m.seq, unacked, `redelivered message, ${ctx}`);
+          assert.equal(m.redelivered, true, `redelivered flag, ${ctx}`);
+          assert.ok(await m.ackAck());
+          unacked = 0;
         }
+        // Pull and ack the next messages through a client on every server.
+        for (const n of c.nodes) {
+          const cons = await jetstream(ncs[n.index]!).consumers.get('CR3', 'D');
+          for (let k = 0; k < 2; k++) {
+            const m = await cons.next({ expires: 10_000 });
+            assert.ok(m, `a message via ${n.name} (${n.impl}), ${ctx}`);
+            assert.equal(m.seq, delivered + 1, `next message via ${n.name} (${n.impl}), ${ctx}`);
+            assert.equal(m.redelivered, false, `seq ${m.seq} is not a redelivery, ${ctx}`);
+            assert.equal(m.string(), `m${m.seq}`);
+            assert.ok(await m.ackAck(), `ack of ${m.seq} confirmed, ${ctx}`);
+            delivered = m.seq;
+          }
+        }
+        // One more delivered and left unacknowledged for the next leader to redeliver.
+        const cons = await jetstream(ncs[(leader.index + 1) % 3]!).consumers.get('CR3', 'D');
+        const m = await cons.next({ expires: 10_000 });
+        assert.ok(m);
+        assert.equal(m.seq, delivered + 1);
+        unacked = m.seq;
+        delivered = m.seq;
+        const after = await infoEverywhere<ConsumerInfo>(c, ncs, 'CR3', 'D');
+        assert.equal(after.ack_floor.stream_seq, ackFloor(), ctx);
+        assert.equal(after.delivered.stream_seq, delivered, ctx);
+        assert.equal(after.num_ack_pending, 1, ctx);
+        assert.equal(after.num_pending, MSGS - delivered, ctx);
       }
       assert.ok(delivered < MSGS);
 

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { IMPLS, JsCluster, apiRequest, apiRequestAnswered, pollUntil, skipReason } from './js-cluster-harness.js';
 import { assertAllReadable, consumeAcked, publishAcked, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -24,7 +24,8 @@ for (const impl of IMPLS) {
 
     test('R1 -> R3: the new replicas get every acknowledged message and the consumer state', async () => {
       const cfg = { name: 'U', subjects: ['u'], num_replicas: 1 };
-      const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.U', cfg);
+      const created = await apiRequestAnswered<InfoResp>(nc, '$JS.API.STREAM.CREATE.U', cfg);
+      assert.equal(created.all.length, 1, JSON.stringify(created.all));
       assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
       const holder = created.first!.cluster!.leader!;
       const cons = await apiRequest<InfoResp>(nc, '$JS.API.CONSUMER.CREATE.U.D', { stream_name: 'U', config: { durable_name: 'D', ack_policy: 'explicit' } });

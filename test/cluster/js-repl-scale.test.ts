@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { IMPLS, JsCluster, apiRequest, apiRequestAnswered, pollUntil, skipReason } from './js-cluster-harness.js';
 import { assertAllReadable, consumeAcked, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -51,7 +51,8 @@ for (const impl of IMPLS) {
 
     test('peer remove of an R1 stream\'s server: the stream is placed on another server', async () => {
       const nc = ncs[3]!;
-      const created = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.ONE', { name: 'ONE', subjects: ['one'], num_replicas: 1 });
+      const created = await apiRequestAnswered<InfoResp>(nc, '$JS.API.STREAM.CREATE.ONE', { name: 'ONE', subjects: ['one'], num_replicas: 1 });
+      assert.equal(created.all.length, 1, JSON.stringify(created.all));
       assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
       const holder = created.first!.cluster!.leader!;
       const r = await apiRequest<{ type: string; success?: boolean }>(nc, '$JS.API.STREAM.PEER.REMOVE.ONE', { peer: holder });
