@@ -42,7 +42,7 @@ export class ServerDir {
 
 /** PIDs of every child started through spawnServer in this process: killed on exit if a caller forgot. */
 const livePids = new Set<number>();
-process.on('exit', () => {
+function killLive(): void {
   for (const pid of livePids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -50,7 +50,16 @@ process.on('exit', () => {
       // already gone
     }
   }
-});
+}
+process.on('exit', killLive);
+// The test runner ends a file that overran its timeout with a signal, which skips 'exit' handlers
+// and the tests' after() hooks: the servers would be left running.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    killLive();
+    process.exit(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15));
+  });
+}
 
 /**
  * Environment for a server child: ours minus NODE_EXTRA_CA_CERTS. Node reads and parses that CA
