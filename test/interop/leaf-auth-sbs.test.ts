@@ -6,8 +6,7 @@
 // accepting and on the dialling side; a leaf server that links again replaces its old link.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
@@ -16,49 +15,11 @@ import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { makeCerts, type CertFiles } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
-import { exercise, leafListenPort, natsServer } from '../helpers/leaf-interop.js';
+import { KINDS, exercise, leafListenPort, natsServer, outcome, rawLeaf, stillLinked, tempDir, type Spawn } from '../helpers/leaf-interop.js';
 import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt, type KeyPair } from '../helpers/jwt-flow.js';
 import { spkiSha256 } from '../../src/tls/settings.js';
 
 const skip = natsServerSkip();
-type Spawn = (args: string[]) => Promise<ChildServer>;
-const KINDS: [string, Spawn][] = [['nats-server', spawnNatsServer], ['tsnats', spawnTsnats]];
-
-let rawLeaves = 0;
-
-/**
- * A leaf written by hand: reads the INFO, sends a leaf CONNECT (no `lang`: that would be a
- * client on the leaf port) with `fields`, the nonce signed by `signer` when given, then PING.
- * Each has its own server id (nats-server refuses a second link from the same server).
- */
-async function rawLeaf(port: number, fields: Record<string, unknown>, signer?: KeyPair): Promise<RawClient> {
-  const { c, info } = await RawClient.connectInfo(port);
-  const sig = signer === undefined ? {} : { sig: Buffer.from(signer.sign(Buffer.from(String(info.nonce)))).toString('base64url') };
-  const id = `NRAWLEAF${++rawLeaves}`;
-  c.send(`CONNECT ${JSON.stringify({ server_id: id, name: id, headers: true, ...fields, ...sig })}\r\nPING\r\n`);
-  return c;
-}
-
-/** What a raw leaf saw: 'linked' (its PING answered) or the -ERR it got before the hub closed it. */
-async function outcome(c: RawClient): Promise<string> {
-  await c.waitFor((x) => x.includes('PONG\r\n') || x.includes('-ERR'), 5000);
-  const err = /-ERR '([^']*)'/.exec(c.text);
-  if (err === null) return 'linked';
-  await c.waitClosed(5000);
-  return `-ERR ${err[1]}`;
-}
-
-/** The raw leaves answer a PING (their links are still up); then they are closed. */
-async function stillLinked(...leaves: RawClient[]): Promise<void> {
-  for (const c of leaves) await c.flushPing(5000);
-  for (const c of leaves) c.close();
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-sbs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // ---- nkey users ----
 
