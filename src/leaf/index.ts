@@ -314,9 +314,19 @@ export class Leafnodes implements Subsystem, LeafHost {
    */
   private overLeafLimit(c: LeafConnection, acc: Account, max: number): boolean {
     if (max < 0 || acc.numLeafs < max) return false;
+    this.maxConnectionsExceeded(c);
+    return true;
+  }
+
+  /** The open links bound to `acc` (an account update checks them against its lowered connection limit). */
+  linksOf(acc: Account): LeafConnection[] {
+    return this.connections().filter((c) => c.account === acc && !c.closed);
+  }
+
+  /** nats-server maxAccountConnExceeded: the link is told and closed. */
+  maxConnectionsExceeded(c: LeafConnection): void {
     this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
     c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
-    return true;
   }
 
   /** The connection limits of a local account: its JWT in operator mode, else its config `limits`. */

@@ -16,7 +16,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { makeCerts, type CertFiles } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
 import { KINDS, exercise, leafListenPort, natsServer, outcome, rawLeaf, stillLinked, tempDir, type Spawn } from '../helpers/leaf-interop.js';
-import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt, type KeyPair } from '../helpers/jwt-flow.js';
+import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, pushAccountUpdate, sysClient, userJwt, type KeyPair } from '../helpers/jwt-flow.js';
 import { spkiSha256 } from '../../src/tls/settings.js';
 
 const skip = natsServerSkip();
@@ -100,15 +100,10 @@ async function leafLimitFlow(t: TestContext, spawn: Spawn): Promise<Record<strin
   t.after(() => nc.close());
   out.client = 'connected';
   // raise the limit: a second leaf links
-  const sukp = createUser();
-  const sys = await connect({ port: hub.port, authenticator: credsAuthenticator(credsOf(await userJwt('sys', sukp, op.sys), sukp)) });
+  const sys = await sysClient(op, hub.port);
   t.after(() => sys.close());
   const update = async (leafLimit: number): Promise<void> => {
-    // a newer JWT needs a later issued-at (seconds)
-    await new Promise((r) => setTimeout(r, 1100));
-    const jwt = await accountJwt(op, 'A', akp, { limits: { leaf: leafLimit } });
-    const r = JSON.parse((await sys.request(`$SYS.REQ.ACCOUNT.${akp.getPublicKey()}.CLAIMS.UPDATE`, jwt, { timeout: 5000 })).string()) as { error?: unknown };
-    assert.equal(r.error, undefined);
+    assert.equal(await pushAccountUpdate(sys, op, 'A', akp, { limits: { leaf: leafLimit } }), undefined);
   };
   await update(2);
   const second = await leaf();

@@ -9,7 +9,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { join } from 'node:path';
 import { KINDS, exercise, leafListenPort, natsServer, outcome, rawClient, rawLeaf, stillLinked, tempDir, type Spawn } from '../helpers/leaf-interop.js';
-import { accountJwt, createAccount, createUser, newOperator, operatorConfig, userJwt } from '../helpers/jwt-flow.js';
+import { accountJwt, createAccount, createUser, newOperator, operatorConfig, pushAccountUpdate, sysClient, userJwt } from '../helpers/jwt-flow.js';
 
 const skip = natsServerSkip();
 const refused = '-ERR maximum account active connections exceeded';
@@ -85,7 +85,7 @@ test('leaf limits side by side: max_connections 0 and max_leafnodes 0 allow noth
 async function jwtConnFlow(t: TestContext, spawn: Spawn): Promise<Record<string, unknown>> {
   const op = await newOperator();
   const akp = createAccount();
-  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, { limits: { conn: 2, leaf: 3 } }) },
+  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, { limits: { conn: 3, leaf: 3 } }) },
     `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(tempDir(t), 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
     .replace('resolver: MEMORY\n', '');
   const hub = await natsServer(t, conf, spawn);
@@ -93,19 +93,31 @@ async function jwtConnFlow(t: TestContext, spawn: Spawn): Promise<Record<string,
   const ukp = createUser();
   const ujwt = await userJwt('u', ukp, akp);
   const out: Record<string, unknown> = {};
+  const c1 = await rawClient(hub.port, { jwt: ujwt }, ukp);
+  out.client1 = await outcome(c1);
   const leaves: RawClient[] = [];
   for (const k of ['leaf1', 'leaf2', 'leaf3', 'leaf4']) {
     const l = await rawLeaf(port, { jwt: ujwt }, ukp);
     out[k] = await outcome(l);
     if (out[k] === 'linked') leaves.push(l);
   }
-  out.client = await outcome(await rawClient(hub.port, { jwt: ujwt }, ukp));
-  await stillLinked(...leaves);
+  out.client2 = await outcome(await rawClient(hub.port, { jwt: ujwt }, ukp));
+  // lower limits.conn: the oldest connections beyond it are closed, leaf links included
+  const sys = await sysClient(op, hub.port);
+  t.after(() => sys.close());
+  out.update = await pushAccountUpdate(sys, op, 'A', akp, { limits: { conn: 2, leaf: 3 } });
+  const all = [c1, ...leaves];
+  await waitUntil(() => all.filter((c) => c.isClosed).length >= 2, 10_000, 'two connections closed');
+  out.afterLower = all.map((c) => (c.isClosed ? /-ERR '([^']*)'/.exec(c.text)?.[1] ?? 'closed' : 'open'));
+  await stillLinked(...all.filter((c) => !c.isClosed));
   return out;
 }
 
 test('leaf limits side by side: JWT limits.conn counts the leafs of the account, which only limits.leaf refuses', { skip }, async (t) => {
-  const want = { leaf1: 'linked', leaf2: 'linked', leaf3: 'linked', leaf4: refused, client: refused };
+  const want = {
+    client1: 'linked', leaf1: 'linked', leaf2: 'linked', leaf3: 'linked', leaf4: refused, client2: refused, update: undefined,
+    afterLower: [refused.slice(5), refused.slice(5), 'open', 'open'],
+  };
   for (const [name, spawn] of KINDS) assert.deepEqual(await jwtConnFlow(t, spawn), want, name);
 });
 
