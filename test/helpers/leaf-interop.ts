@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { spawnNatsServer, spawnTsnats, type ChildServer } from './child.js';
 import { RawClient } from './raw-client.js';
-import type { KeyPair } from './jwt-flow.js';
+import { accountJwt, createAccount, newOperator, operatorConfig, type KeyPair, type OperatorSetup } from './jwt-flow.js';
+import type { Account } from '@nats-io/jwt';
 import { waitUntil } from './wait.js';
 
 export type Spawn = (args: string[]) => Promise<ChildServer>;
@@ -133,4 +134,18 @@ export async function outcome(c: RawClient): Promise<string> {
 export async function stillLinked(...leaves: RawClient[]): Promise<void> {
   for (const c of leaves) await c.flushPing(5000);
   for (const c of leaves) c.close();
+}
+
+/**
+ * An operator-mode hub (full resolver, so that account updates are accepted) with a leafnodes
+ * listener and one account `A` made from `data`: the operator, the account key and the ports.
+ */
+export async function operatorLeafHub(t: TestContext, spawn: Spawn, data: Partial<Account>): Promise<{ op: OperatorSetup; akp: KeyPair; hub: ChildServer; port: number }> {
+  const op = await newOperator();
+  const akp = createAccount();
+  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, data) },
+    `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(tempDir(t), 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
+    .replace('resolver: MEMORY\n', '');
+  const hub = await natsServer(t, conf, spawn);
+  return { op, akp, hub, port: await leafListenPort(hub) };
 }

@@ -7,7 +7,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { spawnNatsServer, spawnTsnats, type ChildServer } from '../helpers/child.js';
@@ -15,8 +14,8 @@ import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { makeCerts, type CertFiles } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
-import { KINDS, exercise, leafListenPort, natsServer, outcome, rawLeaf, stillLinked, tempDir, type Spawn } from '../helpers/leaf-interop.js';
-import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, pushAccountUpdate, sysClient, userJwt, type KeyPair } from '../helpers/jwt-flow.js';
+import { KINDS, exercise, leafListenPort, natsServer, operatorLeafHub, outcome, rawLeaf, stillLinked, type Spawn } from '../helpers/leaf-interop.js';
+import { createUser, credsOf, pushAccountUpdate, sysClient, userJwt } from '../helpers/jwt-flow.js';
 import { spkiSha256 } from '../../src/tls/settings.js';
 
 const skip = natsServerSkip();
@@ -79,14 +78,7 @@ test('leaf duplicate side by side: a leaf server linking again replaces its old 
 // ---- JWT limits.leaf ----
 
 async function leafLimitFlow(t: TestContext, spawn: Spawn): Promise<Record<string, unknown>> {
-  const op = await newOperator();
-  const akp = createAccount();
-  const dir = tempDir(t);
-  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, { limits: { leaf: 1 } }) },
-    `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(dir, 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
-    .replace('resolver: MEMORY\n', '');
-  const hub = await natsServer(t, conf, spawn);
-  const port = await leafListenPort(hub);
+  const { op, akp, hub, port } = await operatorLeafHub(t, spawn, { limits: { leaf: 1 } });
   const ukp = createUser();
   const ujwt = await userJwt('leaf', ukp, akp);
   const leaf = (): Promise<RawClient> => rawLeaf(port, { jwt: ujwt }, ukp);

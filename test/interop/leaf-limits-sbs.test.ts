@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { natsServerSkip } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitUntil } from '../helpers/wait.js';
-import { join } from 'node:path';
-import { KINDS, exercise, leafListenPort, natsServer, outcome, rawClient, rawLeaf, stillLinked, tempDir, type Spawn } from '../helpers/leaf-interop.js';
-import { accountJwt, createAccount, createUser, newOperator, operatorConfig, pushAccountUpdate, sysClient, userJwt } from '../helpers/jwt-flow.js';
+import { KINDS, exercise, leafListenPort, natsServer, outcome, rawClient, operatorLeafHub, rawLeaf, stillLinked, type Spawn } from '../helpers/leaf-interop.js';
+import { createUser, pushAccountUpdate, sysClient, userJwt } from '../helpers/jwt-flow.js';
 
 const skip = natsServerSkip();
 const refused = '-ERR maximum account active connections exceeded';
@@ -83,13 +82,7 @@ test('leaf limits side by side: max_connections 0 and max_leafnodes 0 allow noth
 // ---- JWT limits.conn ----
 
 async function jwtConnFlow(t: TestContext, spawn: Spawn): Promise<Record<string, unknown>> {
-  const op = await newOperator();
-  const akp = createAccount();
-  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, { limits: { conn: 3, leaf: 3 } }) },
-    `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(tempDir(t), 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
-    .replace('resolver: MEMORY\n', '');
-  const hub = await natsServer(t, conf, spawn);
-  const port = await leafListenPort(hub);
+  const { op, akp, hub, port } = await operatorLeafHub(t, spawn, { limits: { conn: 3, leaf: 3 } });
   const ukp = createUser();
   const ujwt = await userJwt('u', ukp, akp);
   const out: Record<string, unknown> = {};
