@@ -41,6 +41,12 @@ export class Account {
   readonly stats = new AccountStats();
   /** number of socket client connections bound to this account */
   numClients = 0;
+  /**
+   * number of leaf connections bound to this account, accepted and dialled (owned by
+   * src/leaf): nats-server keeps them with the clients, so they count toward the account's
+   * connection limit as well as its leaf limit
+   */
+  numLeafs = 0;
   /** refcount of local (non-route) interest per "subject" or "subject queue" key */
   private readonly localInterest = new Map<string, number>();
 

@@ -109,9 +109,9 @@ export interface AuthResult {
   /** per-connection limits of the user/account (-1 = none); the server's own limits still apply */
   maxSubs?: number;
   maxPayload?: number;
-  /** connection limit of the account (-1 = none): a client over it is refused */
+  /** connection limit of the account (-1 = none): a client over it (clients and leafs) is refused */
   accountMaxConnections?: number;
-  /** leaf-connection limit of the account (JWT `limits.leaf`, -1 = none): a leaf over it is refused */
+  /** leaf-connection limit of the account (JWT `limits.leaf`, config `max_leafnodes`, -1 = none): a leaf over it is refused */
   accountMaxLeafnodes?: number;
   /** the credentials expire: the client is disconnected then, with `error` */
   expires?: { atMs: number; error: string };
@@ -148,4 +148,15 @@ export interface ClientAuthenticator {
    * whose user is gone or moved to another account).
    */
   userAccount?(opts: ConnectOptions): string | null | undefined;
+  /**
+   * The limits of an account by name, for a link that binds without a user's check (a leaf
+   * this server dials, a user of the leafnodes block); undefined when the account is unknown.
+   */
+  accountLimits?(name: string): AccountLimitsOf | undefined;
+}
+
+/** Connection limits of an account (-1 = none). */
+export interface AccountLimitsOf {
+  maxConnections: number;
+  maxLeafnodes: number;
 }

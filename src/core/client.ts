@@ -627,7 +627,8 @@ export class Client implements ClientOpHandler, MsgSink {
   /** Limits and expiry that come with the credentials (operator mode); false = refused. */
   private applyCredentialLimits(res: AuthResult): boolean {
     const maxConns = res.accountMaxConnections ?? -1;
-    if (maxConns >= 0 && this.account.numClients > maxConns) {
+    // nats-server counts the account's leaf connections with its clients (this one included)
+    if (maxConns >= 0 && this.account.numClients + this.account.numLeafs > maxConns) {
       this.host.log.error(`${this.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
       this.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
       return false;

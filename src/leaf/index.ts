@@ -24,8 +24,8 @@ import type { LeafnodeOptions, LeafRemoteOptions, Options, Permissions } from '.
 import type { Server, Subsystem } from '../server/server.js';
 import type { Account } from '../core/account.js';
 import type { Subscription } from '../core/types.js';
-import { defaultConnectOptions, type AuthResult } from '../core/auth-hook.js';
-import { passwordMatches } from '../server/options-auth.js';
+import { defaultConnectOptions, type AccountLimitsOf, type AuthResult } from '../core/auth-hook.js';
+import { configAccountLimits, passwordMatches } from '../server/options-auth.js';
 import type { RouteLimits } from '../cluster/route-conn.js';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -234,6 +234,9 @@ export class Leafnodes implements Subsystem, LeafHost {
       if (c.closed) return;
       const acc = ok ? this.server.lookupAccount(want?.account ?? this.o.account ?? '$G') : undefined;
       if (acc === undefined) return this.authFail(c);
+      // nats-server: a leafnodes-block user whose account has no leaf left is an authorization failure.
+      const max = this.limitsOf(acc.name).maxLeafnodes;
+      if (max >= 0 && acc.numLeafs >= max) return this.authFail(c);
       this.peerFromConnect(c, cn);
       this.bind(c, acc);
     };
@@ -275,11 +278,7 @@ export class Leafnodes implements Subsystem, LeafHost {
     const done = (r: AuthResult | null): void => {
       if (c.closed) return;
       if (r === null) return this.authFail(c);
-      if (this.overLeafLimit(r)) {
-        // nats-server registerWithAccount: the account's leaf limit (JWT limits.leaf) is full.
-        this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
-        return c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
-      }
+      if (this.overLeafLimit(c, r.account, r.accountMaxLeafnodes ?? -1)) return;
       this.peerFromConnect(c, cn);
       if (r.permissions) c.perms = userPerms(r.permissions);
       this.bind(c, r.account, r.permissions?.source);
@@ -318,16 +317,31 @@ export class Leafnodes implements Subsystem, LeafHost {
   }
 
   /**
-   * The account already has its `limits.leaf` leaf connections (those this server accepted and
-   * those it dialled, as nats-server counts them). Checked when a leaf binds only: nats-server
-   * 2.9.10 leaves the links it has alone when an account update lowers the limit.
+   * nats-server registerWithAccount: the account already has its `limits.leaf` (JWT) or
+   * `max_leafnodes` (config) leaf connections on this server, accepted and dialled alike, so
+   * this link is refused with -ERR and closed (true). Checked when a leaf binds only:
+   * nats-server 2.9.10 leaves the links it has alone when an account update lowers the limit.
    */
-  private overLeafLimit(r: AuthResult): boolean {
-    const max = r.accountMaxLeafnodes ?? -1;
-    if (max < 0) return false;
-    let n = 0;
-    for (const c of this.conns) if (c.account === r.account && !c.closed) n++;
-    return n >= max;
+  private overLeafLimit(c: LeafConnection, acc: Account, max: number): boolean {
+    if (max < 0 || acc.numLeafs < max) return false;
+    this.maxConnectionsExceeded(c);
+    return true;
+  }
+
+  /** The open links bound to `acc` (an account update checks them against its lowered connection limit). */
+  linksOf(acc: Account): LeafConnection[] {
+    return this.connections().filter((c) => c.account === acc && !c.closed);
+  }
+
+  /** nats-server maxAccountConnExceeded: the link is told and closed. */
+  maxConnectionsExceeded(c: LeafConnection): void {
+    this.log('error', `${c.label()} - ${Err.MAX_ACCOUNT_CONNECTIONS}`);
+    c.sendErrAndClose(Err.MAX_ACCOUNT_CONNECTIONS, CloseReason.MAX_ACCOUNT_CONNECTIONS);
+  }
+
+  /** The connection limits of a local account: its JWT in operator mode, else its config `limits`. */
+  private limitsOf(name: string): AccountLimitsOf {
+    return this.server.authenticator?.accountLimits?.(name) ?? configAccountLimits(this.server.options, name);
   }
 
   private authFail(c: LeafConnection): void {
@@ -504,7 +518,10 @@ export class Leafnodes implements Subsystem, LeafHost {
 
   private finishSolicited(c: LeafConnection, r: LeafRemoteOptions, info: Record<string, unknown>): void {
     this.applyRemotePerms(c, r, info);
-    this.bind(c, this.server.registerAccount(r.account ?? '$G'));
+    const acc = this.server.registerAccount(r.account ?? '$G');
+    // nats-server leafNodeFinishConnectProcess: the local account's leaf limit applies to the links it dials too.
+    if (this.overLeafLimit(c, acc, this.limitsOf(acc.name).maxLeafnodes)) return;
+    this.bind(c, acc);
     // Loop detection: our own $LDS subject coming back means the link closes a cycle.
     c.sendSub(this.ldsSubject, undefined, 0);
   }
@@ -528,6 +545,7 @@ export class Leafnodes implements Subsystem, LeafHost {
   private bind(c: LeafConnection, acc: Account, perms?: Permissions): void {
     if (!c.solicited) this.replaceDuplicate(c, acc);
     c.account = acc;
+    acc.numLeafs++;
     if (!c.solicited) {
       // Answer the CONNECT as nats-server does, before any interest: the remote applies the
       // permissions so that it never sends interest we would refuse.
@@ -610,7 +628,10 @@ export class Leafnodes implements Subsystem, LeafHost {
     this.conns.delete(c);
     const p = this.pendingRemote.get(c);
     this.pendingRemote.delete(c);
-    if (c.account !== null) this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
+    if (c.account !== null) {
+      c.account.numLeafs--;
+      this.log('info', `${c.label()} - Leafnode connection closed account: ${c.account.name}`);
+    }
     if (p !== undefined && !this.stopping) p.retry();
   }
 }

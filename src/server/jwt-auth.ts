@@ -119,6 +119,10 @@ export function operatorAuthenticator(
     authRequired: true,
     needsNonce: true,
     resolver,
+    accountLimits(name) {
+      const acc = resolver.lookup(name);
+      return acc === undefined ? undefined : { maxConnections: acc.maxConnections, maxLeafnodes: acc.maxLeafnodes };
+    },
     authenticate(opts, conn) {
       missing = undefined;
       const res = check(opts, conn, true);

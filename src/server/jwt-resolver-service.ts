@@ -11,7 +11,9 @@
 // user of that account connects, and every `interval` each server sends its store hash to
 // CLAIMS.PACK so that one peer with a different store sends its JWTs (newer ones are kept).
 import type { InternalClient } from '../core/internal-client.js';
-import { CloseReason, type Client } from '../core/client.js';
+import { Client, CloseReason } from '../core/client.js';
+import type { Leafnodes } from '../leaf/index.js';
+import type { LeafConnection } from '../leaf/leaf-conn.js';
 import type { JwtAccount } from '../auth/jwt-accounts.js';
 import { decodeJwt } from '../config/jwt-lib.js';
 import type { OperatorAuthenticator } from './jwt-auth.js';
@@ -154,20 +156,29 @@ export class JwtResolverService implements Subsystem {
 
   /**
    * Re-check every connected user of a changed account. Newest connections first: over a
-   * lowered connection limit nats-server keeps the newest and disconnects the oldest.
+   * lowered connection limit nats-server keeps the newest and disconnects the oldest, leaf
+   * links included (they count toward the limit; only clients are checked again otherwise).
    */
   private accountChanged(acc: JwtAccount, old: JwtAccount | undefined): void {
     const s = this.server;
     if (s === null) return;
     const clients: Client[] = [];
     for (const c of s.clients.values()) if (!c.closed && c.account.name === acc.subject) clients.push(c);
-    clients.sort((a, b) => b.startMs - a.startMs || b.cid - a.cid);
+    const leafnodes = s.getSubsystem('leafnodes') as Leafnodes | undefined;
+    const account = s.lookupAccount(acc.subject);
+    const leafs = leafnodes !== undefined && account !== undefined ? leafnodes.linksOf(account) : [];
+    const all: (Client | LeafConnection)[] = [...clients, ...leafs];
+    all.sort((a, b) => b.startMs - a.startMs || b.cid - a.cid);
     const scope = (a: JwtAccount | undefined, key: string) => JSON.stringify(a?.signingKeys.get(key) ?? null);
-    clients.forEach((c, i) => {
+    all.forEach((c, i) => {
+      const over = acc.maxConnections >= 0 && i >= acc.maxConnections;
+      if (!(c instanceof Client)) {
+        if (over) leafnodes!.maxConnectionsExceeded(c);
+        return;
+      }
       const { result, revoked, signer } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
       // A user whose signing key was removed or whose scope changed is cut off without an
       // -ERR (nats-server closes it with an authentication violation).
-      const over = acc.maxConnections >= 0 && i >= acc.maxConnections;
       if (!over && !revoked && signer !== undefined
         && (!acc.signingKeys.has(signer) || scope(acc, signer) !== scope(old, signer))) {
         c.close(CloseReason.AUTH_VIOLATION, true);

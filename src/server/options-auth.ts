@@ -12,7 +12,7 @@ import { userForCert } from '../tls/cert-map.js';
 import type { Options, Permissions, UserEntry } from '../config/options.js';
 import { GLOBAL_ACCOUNT, responsePermission } from '../config/options.js';
 import type { Account } from '../core/account.js';
-import type { AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
+import type { AccountLimitsOf, AuthResult, ClientAuthenticator, ClientPermissions, ConnectOptions, ConnectionAuthInfo } from '../core/auth-hook.js';
 import { Sublist } from '../core/sublist.js';
 import { subjectIsSubsetMatch } from '../jetstream/subjects.js';
 import { crypto, nkeys } from '../core/lazy-modules.js';
@@ -30,6 +30,17 @@ interface UserRecord {
   permissions: ClientPermissions | null;
   /** allowed_connection_types; null = every type */
   connTypes: Set<string> | null;
+  /** the `limits` of the user's account */
+  limits: AccountLimitsOf;
+}
+
+/**
+ * The `limits { max_connections, max_leafnodes }` of a config-file account (-1 = none). As in
+ * nats-server a value is taken as it is: 0 allows no connection at all.
+ */
+export function configAccountLimits(o: Options, name: string): AccountLimitsOf {
+  const l = o.accounts.find((a) => a.name === name)?.limits;
+  return { maxConnections: l?.maxConnections ?? -1, maxLeafnodes: l?.maxLeafnodes ?? -1 };
 }
 
 /**
@@ -64,6 +75,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       account: accounts.registerAccount(u.account ?? accountName),
       permissions: compilePermissions(u.permissions),
       connTypes: u.allowedConnectionTypes?.length ? new Set(u.allowedConnectionTypes) : null,
+      limits: configAccountLimits(o, u.account ?? accountName),
     };
     if (u.nkey) byNkey.set(u.nkey, rec);
     else if (u.user !== undefined) byName.set(u.user, rec);
@@ -82,7 +94,10 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
   if (o.noAuthUser !== undefined && noAuthUser === undefined) warn(`no_auth_user "${o.noAuthUser}" is not a configured user`);
   const tlsMap = o.tls?.verifyAndMap === true && byName.size > 0;
   const globalAccount = accounts.registerAccount(GLOBAL_ACCOUNT);
-  const result = (rec: UserRecord): AuthResult => ({ account: rec.account, user: rec.name, permissions: rec.permissions });
+  const result = (rec: UserRecord): AuthResult => ({
+    account: rec.account, user: rec.name, permissions: rec.permissions,
+    accountMaxConnections: rec.limits.maxConnections, accountMaxLeafnodes: rec.limits.maxLeafnodes,
+  });
   // allowed_connection_types, as nats-server: a user limited to other types is refused here.
   const typeAllowed = (rec: UserRecord, conn: ConnectionAuthInfo): boolean =>
     rec.connTypes === null || rec.connTypes.has(conn.connectionType ?? 'STANDARD');
@@ -134,6 +149,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       if (rec !== undefined) return rec.account.name;
       return opts.nkey || opts.user ? null : undefined;
     },
+    accountLimits: (name: string): AccountLimitsOf => configAccountLimits(o, name),
   };
 }
 

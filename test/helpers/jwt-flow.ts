@@ -5,6 +5,7 @@ import {
   createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds,
   type Account, type KeyPair, type User,
 } from '@nats-io/jwt';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { RawClient, connectLine } from './raw-client.js';
 
 export interface OperatorSetup {
@@ -67,6 +68,24 @@ export async function rawJwtConnect(port: number, jwt: string, ukp: KeyPair | nu
   if (ukp !== null) fields.sig = Buffer.from(ukp.sign(Buffer.from(String(info.nonce)))).toString('base64url');
   c.send(connectLine(fields));
   return c;
+}
+
+/** A client of the system account (for claim updates), closed by the caller. */
+export async function sysClient(op: OperatorSetup, port: number): Promise<NatsConnection> {
+  const ukp = createUser();
+  return connect({ port, authenticator: credsAuthenticator(credsOf(await userJwt('sys', ukp, op.sys), ukp)) });
+}
+
+/**
+ * Push a new JWT of account `name` through `$SYS.REQ.ACCOUNT.<key>.CLAIMS.UPDATE` and return the
+ * reply's error (undefined when accepted). It waits out the second first: a newer JWT needs a
+ * later issued-at (seconds).
+ */
+export async function pushAccountUpdate(sys: NatsConnection, op: OperatorSetup, name: string, akp: KeyPair, data: Partial<Account>): Promise<unknown> {
+  await new Promise((r) => setTimeout(r, 1100));
+  const jwt = await accountJwt(op, name, akp, data);
+  const m = await sys.request(`$SYS.REQ.ACCOUNT.${akp.getPublicKey()}.CLAIMS.UPDATE`, jwt, { timeout: 5000 });
+  return (JSON.parse(m.string()) as { error?: unknown }).error;
 }
 
 export { createAccount, createUser, type KeyPair };

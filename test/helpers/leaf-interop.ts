@@ -1,6 +1,7 @@
 // Shared by the leaf interop tests with nats-server 2.9.10: a nats-server from a config text
 // (stopped after the test), the ports it picked from its log, clients, and the message
-// exchange that shows a link works both ways. Interest on the far side is awaited by
+// exchange that shows a link works both ways; raw leaves (a CONNECT written by hand) and what
+// the hub answered them. Interest on the far side is awaited by
 // publishing until the first message arrives (nats-server's interest is not visible from here).
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,13 +9,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
-import { spawnNatsServer, type ChildServer } from './child.js';
+import { spawnNatsServer, spawnTsnats, type ChildServer } from './child.js';
+import { RawClient } from './raw-client.js';
+import { accountJwt, createAccount, newOperator, operatorConfig, type KeyPair, type OperatorSetup } from './jwt-flow.js';
+import type { Account } from '@nats-io/jwt';
 import { waitUntil } from './wait.js';
 
-export function tempConf(t: TestContext, text: string): string {
+export type Spawn = (args: string[]) => Promise<ChildServer>;
+/** The two servers the side-by-side tests run the same flow against. */
+export const KINDS: [string, Spawn][] = [['nats-server', spawnNatsServer], ['tsnats', spawnTsnats]];
+
+/** A temporary directory, removed after the test. */
+export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const f = join(dir, 'server.conf');
+  return dir;
+}
+
+export function tempConf(t: TestContext, text: string): string {
+  const f = join(tempDir(t), 'server.conf');
   writeFileSync(f, text);
   return f;
 }
@@ -82,4 +95,57 @@ export async function exercise(t: TestContext, hubUrl: string, leafUrl: string):
   for (let i = 0; i < 20; i++) hc.publish('qwork', `${i}`);
   await hc.flush();
   await waitUntil(() => qgot.length === before + 20, 5000, 'queue deliveries');
+}
+
+let rawLeaves = 0;
+
+/**
+ * A leaf written by hand: reads the INFO, sends a leaf CONNECT (no `lang`: that would be a
+ * client on the leaf port) with `fields`, the nonce signed by `signer` when given, then PING.
+ * Each has its own server id (nats-server refuses a second link from the same server).
+ */
+export async function rawLeaf(port: number, fields: Record<string, unknown>, signer?: KeyPair): Promise<RawClient> {
+  const id = `NRAWLEAF${++rawLeaves}`;
+  return rawConnect(port, { server_id: id, name: id, headers: true, ...fields }, signer);
+}
+
+/** A client written by hand (a CONNECT with `lang`, signed as `rawLeaf`'s), for `outcome`. */
+export function rawClient(port: number, fields: Record<string, unknown>, signer?: KeyPair): Promise<RawClient> {
+  return rawConnect(port, { verbose: false, lang: 'raw', ...fields }, signer);
+}
+
+async function rawConnect(port: number, fields: Record<string, unknown>, signer?: KeyPair): Promise<RawClient> {
+  const { c, info } = await RawClient.connectInfo(port);
+  const sig = signer === undefined ? {} : { sig: Buffer.from(signer.sign(Buffer.from(String(info.nonce)))).toString('base64url') };
+  c.send(`CONNECT ${JSON.stringify({ ...fields, ...sig })}\r\nPING\r\n`);
+  return c;
+}
+
+/** What a raw leaf (or raw client) saw: 'linked' (its PING answered) or the -ERR it got before the server closed it. */
+export async function outcome(c: RawClient): Promise<string> {
+  await c.waitFor((x) => x.includes('PONG\r\n') || x.includes('-ERR'), 5000);
+  const err = /-ERR '([^']*)'/.exec(c.text);
+  if (err === null) return 'linked';
+  await c.waitClosed(5000);
+  return `-ERR ${err[1]}`;
+}
+
+/** The raw leaves answer a PING (their links are still up); then they are closed. */
+export async function stillLinked(...leaves: RawClient[]): Promise<void> {
+  for (const c of leaves) await c.flushPing(5000);
+  for (const c of leaves) c.close();
+}
+
+/**
+ * An operator-mode hub (full resolver, so that account updates are accepted) with a leafnodes
+ * listener and one account `A` made from `data`: the operator, the account key and the ports.
+ */
+export async function operatorLeafHub(t: TestContext, spawn: Spawn, data: Partial<Account>): Promise<{ op: OperatorSetup; akp: KeyPair; hub: ChildServer; port: number }> {
+  const op = await newOperator();
+  const akp = createAccount();
+  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, data) },
+    `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(tempDir(t), 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
+    .replace('resolver: MEMORY\n', '');
+  const hub = await natsServer(t, conf, spawn);
+  return { op, akp, hub, port: await leafListenPort(hub) };
 }

@@ -6,9 +6,7 @@
 // accepting and on the dialling side; a leaf server that links again replaces its old link.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { spawnNatsServer, spawnTsnats, type ChildServer } from '../helpers/child.js';
@@ -16,49 +14,11 @@ import { natsServerSkip, opensslSkip } from '../helpers/nats-server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { makeCerts, type CertFiles } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
-import { exercise, leafListenPort, natsServer } from '../helpers/leaf-interop.js';
-import { accountJwt, createAccount, createUser, credsOf, newOperator, operatorConfig, userJwt, type KeyPair } from '../helpers/jwt-flow.js';
+import { KINDS, exercise, leafListenPort, natsServer, operatorLeafHub, outcome, rawLeaf, stillLinked, type Spawn } from '../helpers/leaf-interop.js';
+import { createUser, credsOf, pushAccountUpdate, sysClient, userJwt } from '../helpers/jwt-flow.js';
 import { spkiSha256 } from '../../src/tls/settings.js';
 
 const skip = natsServerSkip();
-type Spawn = (args: string[]) => Promise<ChildServer>;
-const KINDS: [string, Spawn][] = [['nats-server', spawnNatsServer], ['tsnats', spawnTsnats]];
-
-let rawLeaves = 0;
-
-/**
- * A leaf written by hand: reads the INFO, sends a leaf CONNECT (no `lang`: that would be a
- * client on the leaf port) with `fields`, the nonce signed by `signer` when given, then PING.
- * Each has its own server id (nats-server refuses a second link from the same server).
- */
-async function rawLeaf(port: number, fields: Record<string, unknown>, signer?: KeyPair): Promise<RawClient> {
-  const { c, info } = await RawClient.connectInfo(port);
-  const sig = signer === undefined ? {} : { sig: Buffer.from(signer.sign(Buffer.from(String(info.nonce)))).toString('base64url') };
-  const id = `NRAWLEAF${++rawLeaves}`;
-  c.send(`CONNECT ${JSON.stringify({ server_id: id, name: id, headers: true, ...fields, ...sig })}\r\nPING\r\n`);
-  return c;
-}
-
-/** What a raw leaf saw: 'linked' (its PING answered) or the -ERR it got before the hub closed it. */
-async function outcome(c: RawClient): Promise<string> {
-  await c.waitFor((x) => x.includes('PONG\r\n') || x.includes('-ERR'), 5000);
-  const err = /-ERR '([^']*)'/.exec(c.text);
-  if (err === null) return 'linked';
-  await c.waitClosed(5000);
-  return `-ERR ${err[1]}`;
-}
-
-/** The raw leaves answer a PING (their links are still up); then they are closed. */
-async function stillLinked(...leaves: RawClient[]): Promise<void> {
-  for (const c of leaves) await c.flushPing(5000);
-  for (const c of leaves) c.close();
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsnats-leaf-sbs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // ---- nkey users ----
 
@@ -118,14 +78,7 @@ test('leaf duplicate side by side: a leaf server linking again replaces its old 
 // ---- JWT limits.leaf ----
 
 async function leafLimitFlow(t: TestContext, spawn: Spawn): Promise<Record<string, unknown>> {
-  const op = await newOperator();
-  const akp = createAccount();
-  const dir = tempDir(t);
-  const conf = operatorConfig(op, { [akp.getPublicKey()]: await accountJwt(op, 'A', akp, { limits: { leaf: 1 } }) },
-    `listen: 127.0.0.1:-1\nresolver: { type: full, dir: "${join(dir, 'jwt')}" }\nleafnodes { listen: "127.0.0.1:-1" }`)
-    .replace('resolver: MEMORY\n', '');
-  const hub = await natsServer(t, conf, spawn);
-  const port = await leafListenPort(hub);
+  const { op, akp, hub, port } = await operatorLeafHub(t, spawn, { limits: { leaf: 1 } });
   const ukp = createUser();
   const ujwt = await userJwt('leaf', ukp, akp);
   const leaf = (): Promise<RawClient> => rawLeaf(port, { jwt: ujwt }, ukp);
@@ -139,15 +92,10 @@ async function leafLimitFlow(t: TestContext, spawn: Spawn): Promise<Record<strin
   t.after(() => nc.close());
   out.client = 'connected';
   // raise the limit: a second leaf links
-  const sukp = createUser();
-  const sys = await connect({ port: hub.port, authenticator: credsAuthenticator(credsOf(await userJwt('sys', sukp, op.sys), sukp)) });
+  const sys = await sysClient(op, hub.port);
   t.after(() => sys.close());
   const update = async (leafLimit: number): Promise<void> => {
-    // a newer JWT needs a later issued-at (seconds)
-    await new Promise((r) => setTimeout(r, 1100));
-    const jwt = await accountJwt(op, 'A', akp, { limits: { leaf: leafLimit } });
-    const r = JSON.parse((await sys.request(`$SYS.REQ.ACCOUNT.${akp.getPublicKey()}.CLAIMS.UPDATE`, jwt, { timeout: 5000 })).string()) as { error?: unknown };
-    assert.equal(r.error, undefined);
+    assert.equal(await pushAccountUpdate(sys, op, 'A', akp, { limits: { leaf: leafLimit } }), undefined);
   };
   await update(2);
   const second = await leaf();
