@@ -32,6 +32,18 @@ interface UserRecord {
   connTypes: Set<string> | null;
   /** the `limits` of the user's account */
   limits: AccountLimitsOf;
+  /** what those limits give each client of the account (-1 = none) */
+  clientLimits: { maxSubs: number; maxPayload: number };
+}
+
+/**
+ * Per-connection limits a config-file account gives its clients: `max_subscriptions` and
+ * `max_payload` of its `limits {}` (-1 when unset). The client takes the lower of these and the
+ * server's own (nats-server applyAccountLimits).
+ */
+function configClientLimits(o: Options, name: string): UserRecord['clientLimits'] {
+  const l = o.accounts.find((a) => a.name === name)?.limits;
+  return { maxSubs: l?.maxSubscriptions ?? -1, maxPayload: l?.maxPayload ?? -1 };
 }
 
 /**
@@ -76,6 +88,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       permissions: compilePermissions(u.permissions),
       connTypes: u.allowedConnectionTypes?.length ? new Set(u.allowedConnectionTypes) : null,
       limits: configAccountLimits(o, u.account ?? accountName),
+      clientLimits: configClientLimits(o, u.account ?? accountName),
     };
     if (u.nkey) byNkey.set(u.nkey, rec);
     else if (u.user !== undefined) byName.set(u.user, rec);
@@ -97,6 +110,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
   const result = (rec: UserRecord): AuthResult => ({
     account: rec.account, user: rec.name, permissions: rec.permissions,
     accountMaxConnections: rec.limits.maxConnections, accountMaxLeafnodes: rec.limits.maxLeafnodes,
+    maxSubs: rec.clientLimits.maxSubs, maxPayload: rec.clientLimits.maxPayload,
   });
   // allowed_connection_types, as nats-server: a user limited to other types is refused here.
   const typeAllowed = (rec: UserRecord, conn: ConnectionAuthInfo): boolean =>
