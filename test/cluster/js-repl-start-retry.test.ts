@@ -21,7 +21,9 @@ test('repl: stream and consumer groups that failed to start on a replica are sta
     injectStartFaults(n3.name, Infinity);
     const hitsBefore = injectedStartFaultHits();
     // The client is on the failing server: its publishes must reach the group, not a local store.
-    const jsm = await jetstreamManager(ncs[2]!);
+    // A create waits for the group's first leader: when the failing server is the preferred peer,
+    // the others elect after an election timeout.
+    const jsm = await jetstreamManager(ncs[2]!, { timeout: 30_000 });
     await jsm.streams.add({ name: 'S', subjects: ['s.>'], num_replicas: 3 });
     await jsm.consumers.add('S', { durable_name: 'D', ack_policy: 'explicit' });
     await publishAcked(ncs[2]!, 's.x', 1, 10);
