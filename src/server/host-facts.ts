@@ -29,6 +29,7 @@ export function residentBytes(): number {
 export function memoryUsage(): NodeJS.MemoryUsage {
   try {
     lastMemory = process.memoryUsage();
+    lastRss = lastMemory.rss;
   } catch {
     // EMFILE/ENFILE: keep the previous figures
   }
@@ -53,3 +54,9 @@ export function interfaces(): NodeJS.Dict<NetworkInterfaceInfo[]> {
   }
   return lastInterfaces;
 }
+
+// A first reading at start-up, while descriptors are free, so that a server that reaches its limit
+// before any monitoring request still reports real figures rather than zeros.
+memoryUsage();
+residentBytes();
+interfaces();
