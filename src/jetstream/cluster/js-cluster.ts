@@ -710,6 +710,9 @@ export class ClusteredJetStream {
       for (const s of [...jsa.streams.values()]) {
         const e = this.state.stream(jsa.name, s.name);
         if (e && this.streamGroups.get(jsa.name, s.name)) continue;
+        // A replica assigned here whose group is not running (yet): its start failed and is retried
+        // (start-retry.ts). A scale-up seed's store is then the only copy of the stream: never an orphan.
+        if (e && isReplicated(e.sa) && e.sa.group.peers.includes(this.id)) continue;
         if (!e || !this.isLocalHolder(e.sa)) {
           await this.removeLocalStream(jsa.name, s.name, 'orphaned: not in the meta state');
           continue;
