@@ -31,28 +31,26 @@ interface UserRecord {
   /** allowed_connection_types; null = every type */
   connTypes: Set<string> | null;
   /** the `limits` of the user's account */
-  limits: AccountLimitsOf;
-  /** what those limits give each client of the account (-1 = none) */
-  clientLimits: { maxSubs: number; maxPayload: number };
+  limits: ConfigAccountLimits;
 }
 
 /**
- * Per-connection limits a config-file account gives its clients: `max_subscriptions` and
- * `max_payload` of its `limits {}` (-1 when unset). The client takes the lower of these and the
- * server's own (nats-server applyAccountLimits).
+ * The `limits {}` of a config-file account (-1 = none): the account's connection and leaf
+ * limits, and what each of its clients gets (`max_subscriptions`, `max_payload`: the client takes
+ * the lower of these and the server's own, as nats-server applyAccountLimits). As in nats-server
+ * a value is taken as it is: 0 allows none at all.
  */
-function configClientLimits(o: Options, name: string): UserRecord['clientLimits'] {
-  const l = o.accounts.find((a) => a.name === name)?.limits;
-  return { maxSubs: l?.maxSubscriptions ?? -1, maxPayload: l?.maxPayload ?? -1 };
+interface ConfigAccountLimits extends AccountLimitsOf {
+  maxSubs: number;
+  maxPayload: number;
 }
 
-/**
- * The `limits { max_connections, max_leafnodes }` of a config-file account (-1 = none). As in
- * nats-server a value is taken as it is: 0 allows no connection at all.
- */
-export function configAccountLimits(o: Options, name: string): AccountLimitsOf {
+export function configAccountLimits(o: Options, name: string): ConfigAccountLimits {
   const l = o.accounts.find((a) => a.name === name)?.limits;
-  return { maxConnections: l?.maxConnections ?? -1, maxLeafnodes: l?.maxLeafnodes ?? -1 };
+  return {
+    maxConnections: l?.maxConnections ?? -1, maxLeafnodes: l?.maxLeafnodes ?? -1,
+    maxSubs: l?.maxSubscriptions ?? -1, maxPayload: l?.maxPayload ?? -1,
+  };
 }
 
 /**
@@ -88,7 +86,6 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
       permissions: compilePermissions(u.permissions),
       connTypes: u.allowedConnectionTypes?.length ? new Set(u.allowedConnectionTypes) : null,
       limits: configAccountLimits(o, u.account ?? accountName),
-      clientLimits: configClientLimits(o, u.account ?? accountName),
     };
     if (u.nkey) byNkey.set(u.nkey, rec);
     else if (u.user !== undefined) byName.set(u.user, rec);
@@ -110,7 +107,7 @@ export function authenticatorFromOptions(o: Options, accounts: AccountDirectory,
   const result = (rec: UserRecord): AuthResult => ({
     account: rec.account, user: rec.name, permissions: rec.permissions,
     accountMaxConnections: rec.limits.maxConnections, accountMaxLeafnodes: rec.limits.maxLeafnodes,
-    maxSubs: rec.clientLimits.maxSubs, maxPayload: rec.clientLimits.maxPayload,
+    maxSubs: rec.limits.maxSubs, maxPayload: rec.limits.maxPayload,
   });
   // allowed_connection_types, as nats-server: a user limited to other types is refused here.
   const typeAllowed = (rec: UserRecord, conn: ConnectionAuthInfo): boolean =>
