@@ -101,6 +101,14 @@ async function probe(t: TestContext, kind: Kind, dir: string): Promise<string[]>
     await nc.flush();
     out.push(`${pass === HASH ? 'hash' : pass}: ${r.verdict}, foo got [${got.splice(0).join(',')}]`);
   }
+  // credentials are checked before the kind of peer: a client with wrong ones is not told it is on the route port
+  for (const creds of ['"user":"x","pass":"y"', '"user":"r","pass":"secret"']) {
+    const c = await RawClient.connect(port);
+    t.after(() => c.close());
+    await c.readLine();
+    c.send(`CONNECT {"lang":"go",${creds}}\r\n`);
+    out.push(`client ${creds}: ${(await c.waitFor('\r\n')).trim()}`);
+  }
   return out;
 }
 
@@ -111,6 +119,8 @@ test('bcrypt route password: a raw route peer gets the same verdicts from tsnats
     "wrong: -ERR 'Authorization Violation', foo got []",
     "hash: -ERR 'Authorization Violation', foo got []",
     'secret: PONG +bar, foo got [hello]',
+    `client "user":"x","pass":"y": -ERR 'Authorization Violation'`,
+    `client "user":"r","pass":"secret": -ERR 'attempted to connect to route port'`,
   ]);
   assert.deepEqual(ts, await probe(t, 'nats-server', dir));
 });
