@@ -6,7 +6,7 @@
 // account names in every protocol line.
 import { encodeName } from '../protocol/names.js';
 import { listenBacklog } from '../server/listeners.js';
-import { secretEquals } from '../server/options-auth.js';
+import { passwordMatches } from '../server/options-auth.js';
 import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
@@ -24,7 +24,7 @@ import { ClientKind, type Subscription } from '../core/types.js';
 import { SERVER_VERSION, RUNTIME_VERSION, type RouteBridge, type Server, type Subsystem } from '../server/server.js';
 import { encodeConnectLine, encodeInfoLine, encodeRemoteSub, encodeRemoteUnsub } from '../protocol/route-encoder.js';
 import {
-  parseRouteConnect, parseRouteInfo, routeConnectJson, routeInfoJson,
+  type RouteConnect, parseRouteConnect, parseRouteInfo, routeConnectJson, routeInfoJson,
   type RouteInfo, type SubjectPermission,
 } from './route-info.js';
 import {
@@ -471,34 +471,48 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
 
   // ---- handshake ----
 
-  routeConnect(conn: RouteConnection, json: string): boolean {
-    let c;
+  routeConnect(conn: RouteConnection, json: string): void {
+    let c: RouteConnect;
     try {
       c = parseRouteConnect(json);
     } catch (e) {
       this.log('error', `${conn.label()} - Router parser ERROR: invalid CONNECT: ${(e as Error).message}`);
       conn.close(RouteCloseReason.PROTOCOL_VIOLATION, true);
-      return false;
+      return;
+    }
+    // nats-server checks the credentials before anything else of the CONNECT (processConnect),
+    // then what kind of peer it is (processRouteConnect).
+    const auth = this.opts.authorization;
+    if (conn.didSolicit || !auth?.user) return this.routeConnectAuthorized(conn, c, true);
+    // isRouterAuthorized: the user by name, the password by comparePasswords
+    // (a bcrypt hash checked off the loop, a plain one in constant time)
+    const ok = c.user === auth.user && passwordMatches(c.pass ?? '', auth.password ?? '');
+    if (!(ok instanceof Promise)) return this.routeConnectAuthorized(conn, c, ok);
+    conn.holdInput();
+    void ok.then((yes) => {
+      if (conn.closed) return;
+      this.routeConnectAuthorized(conn, c, yes);
+      conn.releaseInput();
+    });
+  }
+
+  /** The rest of a route CONNECT once its credentials are known to be right (or wrong). */
+  private routeConnectAuthorized(conn: RouteConnection, c: RouteConnect, authorized: boolean): void {
+    if (!authorized) {
+      this.log('error', `${conn.label()} - authentication error - User "${c.user ?? ''}"`);
+      conn.sendErrAndClose('Authorization Violation', RouteCloseReason.AUTH_VIOLATION);
+      return;
     }
     if (c.lang !== undefined && c.lang !== '') {
       this.log('error', `${conn.label()} - attempted to connect to route port`);
       conn.sendErrAndClose('attempted to connect to route port', RouteCloseReason.WRONG_PORT);
-      return false;
+      return;
     }
     if (c.gateway !== undefined && c.gateway !== '') {
       const text = `Rejecting connection from gateway "${c.gateway}" on the Route port`;
       this.log('error', `${conn.label()} - ${text}`);
       conn.sendErrAndClose(text, RouteCloseReason.WRONG_GATEWAY);
-      return false;
-    }
-    const auth = this.opts.authorization;
-    if (!conn.didSolicit && auth?.user) {
-      // constant time, as nats-server's comparePasswords; a bcrypt hash here is compared as text
-      if (c.user !== auth.user || !secretEquals(c.pass ?? '', auth.password ?? '')) {
-        this.log('error', `${conn.label()} - authentication error - User "${c.user ?? ''}"`);
-        conn.sendErrAndClose('Authorization Violation', RouteCloseReason.AUTH_VIOLATION);
-        return false;
-      }
+      return;
     }
     if (c.cluster !== this.clusterName) {
       let reject = true;
@@ -512,13 +526,12 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
         const text = `Rejecting connection, cluster name "${c.cluster}" does not match "${this.clusterName}"`;
         this.log('error', `${conn.label()} - ${text}`);
         conn.sendErrAndClose(text, RouteCloseReason.CLUSTER_NAME_CONFLICT);
-        return false;
+        return;
       }
     }
     conn.connectReceived = true;
     if (conn.remoteId === '') conn.remoteId = c.name;
     conn.headers = !this.server.options.noHeaderSupport && c.headers;
-    return true;
   }
 
   routeInfo(conn: RouteConnection, json: string): void {

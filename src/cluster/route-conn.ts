@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type MsgOrigin, type RouteSink } from '../core/types.js';
 import {
-  RouteParser, type RouteProtocolHandler, type RoutedMsgArgs,
+  RouteParser, type RouteParseError, type RouteProtocolHandler, type RoutedMsgArgs,
 } from '../protocol/route-parser.js';
 import {
   PONG_LINE, encodeErrLine, encodeRemoteSub, encodeRemoteUnsub,
@@ -41,8 +41,8 @@ export interface RouteHost extends LinkOutputHost {
   /** do we accept the peer's interest in `subject` (cluster export permission) */
   canExport(subject: string): boolean;
   readonly limits: RouteLimits;
-  /** the peer sent CONNECT (accept side); returns false when it closed the connection */
-  routeConnect(conn: RouteConnection, json: string): boolean;
+  /** the peer sent CONNECT (accept side); may hold the connection's input while it checks the password */
+  routeConnect(conn: RouteConnection, json: string): void;
   /** the peer sent INFO */
   routeInfo(conn: RouteConnection, json: string): void;
   /** the connection is gone (called once) */
@@ -170,11 +170,32 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
   private readonly onData = (buf: Buffer): void => {
     this.lastInMs = Date.now();
     const err = this.parser.parse(buf);
-    if (err === undefined) return;
+    if (err !== undefined) this.parseFailed(err);
+  };
+
+  private parseFailed(err: RouteParseError): void {
     this.log('error', `Router parser ERROR: ${err.message}`);
     if (err.errText !== undefined) this.sendErrAndClose(err.errText, err.closeReason);
     else this.close(err.closeReason, true);
-  };
+  }
+
+  /**
+   * The peer's CONNECT is being checked off the event loop (a bcrypt route password): nothing
+   * it sends after it (INFO, RS+, RMSG, PING) is acted on, and nothing more is read, until
+   * the verdict. nats-server checks it on the connection's read loop, with the same effect.
+   */
+  holdInput(): void {
+    this.parser.suspend();
+    this.socket.pause();
+  }
+
+  /** The CONNECT passed: act on what arrived meanwhile, then read on. */
+  releaseInput(): void {
+    if (this.closed) return;
+    const err = this.parser.resume();
+    if (err !== undefined) return this.parseFailed(err);
+    if (!this.closed && !this.parser.isSuspended) this.socket.resume();
+  }
 
   private readonly onSocketError = (err: Error): void => {
     const code = (err as NodeJS.ErrnoException).code;

@@ -102,6 +102,9 @@ export class RouteParseError extends Error {
   }
 }
 
+/** processLine's answer when the handler suspended parsing after a CONNECT (never surfaces from parse()). */
+const SUSPENDED = new RouteParseError('suspended', undefined, '');
+
 export const ERR_UNKNOWN_OP = 'Unknown Protocol Operation';
 export const ERR_MAX_CONTROL_LINE = 'maximum control line exceeded';
 export const ERR_AUTH_VIOLATION = 'Authorization Violation';
@@ -197,6 +200,11 @@ export class RouteParser {
 
   private state = STATE_LINE;
   private stopped = false;
+  /**
+   * Input kept while parsing is suspended (a CONNECT being checked off the event loop); null
+   * when not suspended. Nothing after the CONNECT is acted on until resume().
+   */
+  private held: Buffer[] | null = null;
   /** Bytes of an incomplete control line carried over from earlier reads. */
   private lineCarry: Buffer | null = null;
   /** Bytes used in lineCarry, which grows by doubling: a long line arriving in many reads costs linear time. */
@@ -247,6 +255,7 @@ export class RouteParser {
   stop(): void {
     this.stopped = true;
     this.state = STATE_DEAD;
+    this.held = null;
     this.lineCarry = null;
     this.payloadBuf = null;
   }
@@ -255,8 +264,42 @@ export class RouteParser {
     return this.stopped;
   }
 
+  /** Called by the handler from onConnect: parse nothing after this CONNECT until resume(). */
+  suspend(): void {
+    if (this.held === null) this.held = [];
+  }
+
+  get isSuspended(): boolean {
+    return this.held !== null;
+  }
+
+  /**
+   * Parse what was kept while suspended. It may suspend again (a second CONNECT in the kept
+   * bytes): what follows stays kept. Returns an error as parse() does.
+   */
+  resume(): RouteParseError | undefined {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return undefined;
+    for (let i = 0; i < held.length; i++) {
+      const err = this.parse(held[i]!);
+      if (err) return err;
+      const again = this.held as Buffer[] | null;
+      if (again !== null) {
+        for (let j = i + 1; j < held.length; j++) again.push(held[j]!);
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
   /** Feed bytes. Returns an error when the connection must be closed (the parser is then dead). */
   parse(buf: Buffer): RouteParseError | undefined {
+    if (this.held !== null) {
+      // once per read, not per message: the reader pauses while suspended, so this is rare
+      this.held.push(buf);
+      return undefined;
+    }
     let pos = 0;
     const len = buf.length;
     while (pos < len) {
@@ -305,7 +348,7 @@ export class RouteParser {
         this.carryLen = 0;
         pos = nl + 1;
         const err = this.processLine(line, 0, line.length);
-        if (err) return err;
+        if (err) return this.stopAt(err, buf, pos);
         continue;
       }
       if (nl < 0) {
@@ -317,8 +360,16 @@ export class RouteParser {
       }
       const err = this.processLine(buf, pos, nl);
       pos = nl + 1;
-      if (err) return err;
+      if (err) return this.stopAt(err, buf, pos);
     }
+    return undefined;
+  }
+
+  /** A line ended parsing: a real error, or a suspension that keeps the rest of this read. */
+  private stopAt(err: RouteParseError, buf: Buffer, pos: number): RouteParseError | undefined {
+    if (err !== SUSPENDED) return err;
+    // copied: the caller may reuse its read buffer
+    if (pos < buf.length) this.held!.push(Buffer.from(buf.subarray(pos)));
     return undefined;
   }
 
@@ -433,7 +484,7 @@ export class RouteParser {
         return undefined;
       case RouteOp.CONNECT:
         h.onConnect(buf.toString('utf8', a, end));
-        return undefined;
+        return this.held !== null && !this.stopped ? SUSPENDED : undefined;
       case RouteOp.ERR:
         h.onErr(buf.toString('utf8', a, end));
         return undefined;

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { RawClient } from '../helpers/raw-client.js';
-import { spawnNatsServer } from '../helpers/child.js';
+import { listenPort, spawnNatsServer } from '../helpers/child.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
-import { waitUntil } from '../helpers/wait.js';
 import { startNode } from './cluster-helpers.js';
 
 /** INFO + RS+ + PING without CONNECT: must be refused, and no interest may leak to the peer. */
@@ -58,13 +57,10 @@ test('nats-server 2.9.10 refuses INFO/RS+ before CONNECT with timeout 0 too', { 
   writeFileSync(conf, 'listen: 127.0.0.1:-1\ncluster { name: C1, listen: 127.0.0.1:-1, authorization { user: ruser, password: rpass, timeout: 0 } }\n');
   const ns = await spawnNatsServer(['-c', conf]);
   t.after(() => ns.stop());
-  // the route listener may be logged after the client one the spawn helper waits for
-  const routeLine = /Listening for route connections on [^:]+:(\d+)/;
-  await waitUntil(() => routeLine.test(ns.output()), 10_000, 'nats-server route listener');
-  const m = routeLine.exec(ns.output())!;
-  const text = await probeNoConnect(Number(m[1]));
+  const port = await listenPort(ns, 'route');
+  const text = await probeNoConnect(port);
   assert.doesNotMatch(text, /RS\+|RMSG|PONG/);
-  const c = await RawClient.connect(Number(m[1]));
+  const c = await RawClient.connect(port);
   t.after(() => c.close());
   await c.waitFor("-ERR 'Authentication Timeout'\r\n");
   await c.waitClosed();

@@ -4,6 +4,7 @@
 // client connections on host:port" line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hasNatsServer, requireNatsServer } from './nats-server.js';
+import { waitUntil } from './wait.js';
 
 /** @deprecated for a test's `skip` option use natsServerSkip() from ./nats-server.js (it fails in CI instead of skipping). */
 export function natsServerAvailable(): boolean {
@@ -109,4 +110,12 @@ export function spawnServer(cmd: string, args: string[], opts: SpawnOptions = {}
       if (child.port === 0) reject(new Error(`server exited (${code}) before listening: ${out}`));
     });
   });
+}
+
+/** A child's port for `what` ('route', 'leafnode', ...) from its "Listening for <what> connections on
+ *  host:port" log line, which may follow the client listener's line spawn waited for. */
+export async function listenPort(s: ChildServer, what: string): Promise<number> {
+  const re = new RegExp(`Listening for ${what} connections on \\S+:(\\d+)`);
+  await waitUntil(() => re.test(s.output()), 10_000, `${what} listener`);
+  return Number(re.exec(s.output())![1]);
 }

@@ -1,15 +1,11 @@
 // A leaf link made by hand on a server's leafnode port (child processes: the port is read from
 // the log), for side-by-side tests of leaf authentication with nats-server.
 import { RawClient } from './raw-client.js';
-import type { ChildServer } from './child.js';
-import { waitUntil } from './wait.js';
+import { listenPort, type ChildServer } from './child.js';
 
-const LEAF_LISTEN = /Listening for leafnode connections on \S+:(\d+)/;
-
-/** The leaf port from the log (the line may follow the client listener's). */
-export async function leafPort(s: ChildServer): Promise<number> {
-  await waitUntil(() => LEAF_LISTEN.test(s.output()), 10_000, 'leafnode listener');
-  return Number(LEAF_LISTEN.exec(s.output())![1]);
+/** The leaf port from the log. */
+export function leafPort(s: ChildServer): Promise<number> {
+  return listenPort(s, 'leafnode');
 }
 
 let leafSeq = 0;

@@ -196,6 +196,39 @@ test('stop() from inside a callback halts the parse', () => {
   assert.deepEqual(events, ['PING']);
 });
 
+test('suspend() from onConnect keeps everything after the CONNECT until resume(), across reads and a second CONNECT', () => {
+  const input = 'CONNECT {"a":1}\r\nINFO {}\r\nRS+ $G foo\r\nRMSG $G foo 5\r\nhello\r\nCONNECT {"a":2}\r\nPING\r\n';
+  const want = [['CONNECT', { a: 1 }], ['INFO', {}], ['SUB', '$G', 'foo', undefined, 0, undefined],
+    ['MSG', '$G', 'foo', '', undefined, -1, 'hello', undefined], ['CONNECT', { a: 2 }], ['PING']];
+  // every split of the input into two reads, the CONNECT line itself included
+  for (let cut = 1; cut < input.length; cut++) {
+    const r = recorder();
+    const p = new RouteParser(r.h);
+    p.awaitingConnect = true;
+    r.h.onConnect = (j) => {
+      r.events.push(['CONNECT', JSON.parse(j)]);
+      p.suspend();
+    };
+    for (const part of [input.slice(0, cut), input.slice(cut)]) assert.equal(p.parse(Buffer.from(part)), undefined);
+    assert.deepEqual(r.events, [want[0]], `cut ${cut}: nothing after the first CONNECT`);
+    assert.equal(p.isSuspended, true);
+    assert.equal(p.resume(), undefined);
+    assert.deepEqual(r.events, want.slice(0, 5), `cut ${cut}: up to the second CONNECT`);
+    assert.equal(p.isSuspended, true);
+    assert.equal(p.resume(), undefined);
+    assert.deepEqual(r.events, want, `cut ${cut}: all`);
+    assert.equal(p.isSuspended, false);
+  }
+  // stop() while suspended drops what was kept
+  const r = recorder();
+  const p = new RouteParser(r.h);
+  r.h.onConnect = () => p.suspend();
+  p.parse(Buffer.from('CONNECT {}\r\nPING\r\n'));
+  p.stop();
+  assert.equal(p.resume(), undefined);
+  assert.deepEqual(r.events, []);
+});
+
 test('payload views share the read buffer only when the payload is in one read', () => {
   const datas: Buffer[] = [];
   const h = recorder().h;

@@ -98,6 +98,9 @@ export function classify(t: string[]): Kind {
   return { k: 'none' };
 }
 
+/** nats-server's errRespDelay: an error answer that gives a live leader the chance to answer first. */
+const ERR_RESPONSE_DELAY_MS = 500;
+
 const key = (account: string, name: string): string => `${account}\u0000${name}`;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -136,6 +139,8 @@ export class ClusterApi {
   /** SERVER.REMOVE requests waiting for the EntryRemovePeer to commit. */
   private readonly pendingRemovals = new Map<string, string[]>();
   private sysClient: InternalClient | undefined;
+  /** Error answers waiting out ERR_RESPONSE_DELAY_MS (answerOffline). */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   constructor(c: ClusteredJetStream) {
     this.c = c;
@@ -146,6 +151,8 @@ export class ClusterApi {
   }
 
   stop(): void {
+    for (const t of this.delayed) clearTimeout(t);
+    this.delayed.clear();
     this.inflightStreams.clear();
     this.inflightConsumers.clear();
   }
@@ -183,6 +190,7 @@ export class ClusterApi {
       }
       return;
     }
+    if (this.answerOffline(req, kind, entry)) return;
     const holder = holderOf(entry.sa.group);
     if (isReplicated(entry.sa)) {
       // Replicated streams: the stream group's leader answers (stream-group.ts), a consumer's
@@ -261,6 +269,34 @@ export class ClusterApi {
     const leaderId = kind.k === 'stream' ? sg?.node?.leaderId : sg?.consumers.get(kind.consumer)?.node?.leaderId;
     if (leaderId === undefined || leaderId === '' || leaderId === c.id || !c.isGoPeer(leaderId, req.accountName)) return false;
     c.forwardAsImport(req);
+    return true;
+  }
+
+  /**
+   * STREAM.INFO / CONSUMER.INFO of an asset none of whose servers is online (nats-server
+   * jsStreamInfoRequest / jsConsumerInfoRequest with allPeersOffline): nobody holds it to answer,
+   * so the meta leader answers 10118 / 10119, or with no meta leader the client's server 10008,
+   * after nats-server's errRespDelay. Returns true when the request is settled here.
+   */
+  private answerOffline(req: ApiRequest, kind: Kind, entry: StreamEntry): boolean {
+    if (kind.k !== 'stream' && kind.k !== 'consumer') return false;
+    if (kind.type !== ResponseType.StreamInfo && kind.type !== CONSUMER_INFO) return false;
+    const group = kind.k === 'consumer' ? entry.consumers.get(kind.consumer)?.group : entry.sa.group;
+    if (group === undefined) return false;
+    const online = this.c.onlinePeers();
+    if (group.peers.length === 0 || group.peers.some((p) => online.has(p))) return false;
+    const c = this.c;
+    let err: ApiError | undefined;
+    if (c.isLeader) err = jsErr(kind.type === CONSUMER_INFO ? 'ConsumerOffline' : 'StreamOffline');
+    else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) err = jsErr('ClusterNotAvail');
+    if (err === undefined) return true;
+    const answer = err;
+    const t = setTimeout(() => {
+      this.delayed.delete(t);
+      sendErr(this.ctx, req, kind.type, answer, this.extraFor(kind.type));
+    }, ERR_RESPONSE_DELAY_MS);
+    t.unref();
+    this.delayed.add(t);
     return true;
   }
 
