@@ -14,6 +14,8 @@ export interface LatencyTrack {
   /** the import shares the requester's details (`share: true`) */
   share: boolean;
   startMs: number;
+  /** the trace headers that asked for this measurement (sampling by headers only) */
+  header?: TraceHeader;
 }
 
 /** Why a measured request got no answer (nats-server's metric status and description):
@@ -30,36 +32,86 @@ export const SERVICE_TIMEOUT: LatencyFailure = { status: 504, description: 'Serv
  *  `responderCid`), or once it is known that no answer will come (`failure`). */
 export type LatencyReporter = (track: LatencyTrack, responderCid: number, endMs: number, failure?: LatencyFailure) => void;
 
-/** The header lines of a NATS/1.0 header block, names lower-cased. */
-function headerMap(hdr: Buffer): Map<string, string> {
-  const h = new Map<string, string>();
-  for (const line of hdr.toString('latin1').split('\r\n').slice(1)) {
-    const i = line.indexOf(':');
-    if (i > 0) h.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
+/** Trace headers, as nats-server's `header` field of the metric shows them: canonical names
+ *  (`X-B3-Traceid`), every value of each. */
+export type TraceHeader = Record<string, string[]>;
+
+/** Go's textproto.CanonicalMIMEHeaderKey: the first letter and each letter after a '-' upper case,
+ *  the rest lower case; a name with a character outside the token set is left as it is. */
+function canonicalKey(k: string): string {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(k)) return k;
+  let out = '';
+  let upper = true;
+  for (const ch of k) {
+    out += upper ? ch.toUpperCase() : ch.toLowerCase();
+    upper = ch === '-';
+  }
+  return out;
+}
+
+/** The fields of a NATS/1.0 header block as nats-server reads them (ReadMIMEHeader after the
+ *  version line): canonical names, trimmed values, repeated names keeping every value in order.
+ *  undefined when the block does not parse, which nats-server treats as no header. */
+function parseHeader(hdr: Buffer): Map<string, string[]> | undefined {
+  const h = new Map<string, string[]>();
+  const lines = hdr.toString('latin1').split('\r\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') break;
+    const c = line.indexOf(':');
+    if (c < 0) return undefined;
+    if (c === 0) continue;
+    const key = canonicalKey(line.slice(0, c));
+    const vals = h.get(key);
+    const v = line.slice(c + 1).trim();
+    if (vals) vals.push(v); else h.set(key, [v]);
   }
   return h;
 }
 
-/** Trace headers that ask for (or refuse) sampling, nats-server shouldSample's order. */
-function headerSampled(hdr: Buffer | undefined): boolean {
-  if (hdr === undefined) return false;
-  const h = headerMap(hdr);
-  const uber = h.get('uber-trace-id');
-  if (uber !== undefined) {
-    const flags = uber.split(':')[3] ?? '';
-    return flags.length > 0 && flags.length <= 2 && (parseInt(flags, 16) & 1) === 1;
+/** The named fields of `h` that are present. */
+function pick(h: Map<string, string[]>, keys: string[]): TraceHeader {
+  const out: TraceHeader = {};
+  for (const k of keys) { const v = h.get(k); if (v !== undefined) out[k] = v; }
+  return out;
+}
+
+const B3_FIELDS = ['X-B3-Sampled', 'X-B3-Traceid', 'X-B3-Parentspanid', 'X-B3-Spanid'];
+
+/** Whether the request's trace headers ask for sampling, in nats-server shouldSample's order
+ *  (Jaeger, B3 multi-header, B3 single header, W3C trace context); when they do, the headers
+ *  that made the decision, which the metric carries. null: not sampled. */
+function traceSampled(hdr: Buffer | undefined): TraceHeader | null {
+  if (hdr === undefined) return null;
+  const h = parseHeader(hdr);
+  if (h === undefined || h.size === 0) return null;
+  const uber = h.get('Uber-Trace-Id');
+  if (uber !== undefined && uber.length > 0) {
+    const tk = uber[0]!.split(':');
+    const flags = tk[3] ?? '';
+    if (tk.length !== 4 || flags.length === 0 || flags.length > 2 || !/^[0-9a-fA-F]+$/.test(flags)) return null;
+    if ((parseInt(flags, 16) & 1) !== 1) return null;
+    const out: TraceHeader = { 'Uber-Trace-Id': uber };
+    for (const [k, v] of h) if (k.startsWith('Uberctx-')) out[k] = v;
+    return out;
   }
-  const sampled = h.get('x-b3-sampled');
-  if (sampled !== undefined) return sampled === '1';
-  if (h.has('x-b3-traceid')) return true;
-  const b3 = h.get('b3');
-  if (b3 !== undefined) {
-    const tk = b3.split('-');
-    return !((tk.length > 2 && tk[2] === '0') || (tk.length === 1 && tk[0] === '0'));
+  const sampled = h.get('X-B3-Sampled');
+  if (sampled !== undefined && sampled[0] === '1') return pick(h, B3_FIELDS);
+  if (sampled !== undefined && sampled[0] === '0') return null;
+  if (h.has('X-B3-Traceid')) return pick(h, B3_FIELDS);
+  const b3 = h.get('B3');
+  if (b3 !== undefined && b3.length > 0) {
+    const tk = b3[0]!.split('-');
+    if ((tk.length > 2 && tk[2] === '0') || (tk.length === 1 && tk[0] === '0')) return null;
+    return { B3: b3 };
   }
-  const ctx = h.get('traceparent');
-  if (ctx !== undefined) return (ctx.split('-')[3] ?? '') === '01';
-  return false;
+  const ctx = h.get('Traceparent');
+  if (ctx !== undefined && ctx.length > 0) {
+    const tk = ctx[0]!.split('-');
+    if (tk.length !== 4 || tk[3] !== '01') return null;
+    return pick(h, ['Traceparent', 'Tracestate']);
+  }
+  return null;
 }
 
 export class LatencySampler {
@@ -73,7 +125,12 @@ export class LatencySampler {
   sample(hdr: Buffer | undefined, requestorCid: number): LatencyTrack | null {
     const s = this.cfg.sampling;
     const sampled = s !== 'headers' && (s >= 100 || Math.floor(Math.random() * 100) <= s);
-    if (!sampled && !headerSampled(hdr)) return null;
-    return { exporter: this.exporter, subject: this.cfg.subject, requestorCid, share: this.share, startMs: Date.now() };
+    const track: LatencyTrack = { exporter: this.exporter, subject: this.cfg.subject, requestorCid, share: this.share, startMs: Date.now() };
+    if (sampled) return track;
+    // not picked by the percentage: the request's trace headers decide, and the metric shows them
+    const header = traceSampled(hdr);
+    if (header === null) return null;
+    track.header = header;
+    return track;
   }
 }

@@ -38,6 +38,15 @@ function jwtUserInfo(jwt: string | undefined, account: string): Json {
   }
 }
 
+/** The metric's `header` field (the trace headers that asked for it), its names sorted as Go
+ *  encodes a map; absent when the request was sampled by percentage. */
+function headerField(h: Record<string, string[]> | undefined): Json {
+  if (h === undefined) return {};
+  const sorted: Record<string, string[]> = {};
+  for (const k of Object.keys(h).sort()) sorted[k] = h[k]!;
+  return Object.keys(sorted).length > 0 ? { header: sorted } : {};
+}
+
 export function serviceLatencyReporter(server: Server): LatencyReporter {
   return (track, responderCid, endMs, failure) => {
     const requestor = clientInfo(server, track.requestorCid, track.share);
@@ -48,6 +57,7 @@ export function serviceLatencyReporter(server: Server): LatencyReporter {
       const metric: Json = {
         type: 'io.nats.server.metric.v1.service_latency', id: nuid.next(), timestamp: goTime(endMs),
         status: failure.status, description: failure.description, requestor,
+        ...headerField(track.header),
         start: goTime(start - rtt / 1e6), service: 0, system: 0, total: 0,
       };
       server.imports.publishLater(track.exporter, track.subject, goJson(metric, false));
@@ -64,6 +74,7 @@ export function serviceLatencyReporter(server: Server): LatencyReporter {
       status: 200,
       requestor,
       responder,
+      ...headerField(track.header),
       start: goTime(track.startMs - reqRtt / 1e6),
       service: Math.max(0, serviceRtt - respRtt),
       system: 0,

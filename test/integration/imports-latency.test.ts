@@ -4,7 +4,7 @@
 // answer within the export's response threshold).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type NatsConnection } from '@nats-io/transport-node';
 import { startConfigServers, type ConfigServer } from '../helpers/config-servers.js';
 import { natsServerSkip } from '../helpers/nats-server.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -135,4 +135,77 @@ test('latency metric 408 when the requester stops listening, as nats-server', { 
   assert.deepEqual(ts, ns);
   // the mappings of the lost requests are gone (nats-server's reverse response map cleanup)
   assert.equal(servers[0].h!.server.imports.pendingResponses(servers[0].h!.server.lookupAccount('A')!), 0);
+});
+
+// An export sampled by trace headers only: a request is measured when its trace headers ask for it,
+// and the metric's `header` field carries the headers that decided (nats-server shouldSample).
+const TRACED_CONF = `
+accounts: {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [ { service: "traced", latency: { sampling: headers, subject: "lat.results" } } ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [ { service: { account: A, subject: "traced" } } ]
+  }
+}
+`;
+
+/** Header sets sent one request each, in order: some ask for sampling, some refuse, some are not trace headers. */
+const TRACE_CASES: Array<Array<[string, string]>> = [
+  [],
+  [['X-Other', '1']],
+  [['uber-trace-id', '479fefe9525eddb:5adb976bfc1f95c1:479fefe9525eddb:1'], ['uberctx-user', 'alice'], ['X-Other', 'y']],
+  [['Uber-Trace-Id', '479fefe9525eddb:5adb976bfc1f95c1:479fefe9525eddb:0']],
+  [['Uber-Trace-Id', '479fefe9525eddb:5adb976bfc1f95c1:479fefe9525eddb:1:extra']],
+  [['Uber-Trace-Id', 'a:b:c:03']],
+  [['X-B3-Sampled', '1'], ['X-B3-TraceId', '80f198ee56343ba864fe8b2a57d3eff7'], ['X-B3-SpanId', 'e457b5a2e4d86bd1'], ['X-B3-ParentSpanId', '05e3ac9a4f6e3b90']],
+  [['X-B3-Sampled', '0'], ['X-B3-TraceId', '80f198ee56343ba864fe8b2a57d3eff7']],
+  [['X-B3-Sampled', 'true'], ['X-B3-TraceId', '80f198ee56343ba864fe8b2a57d3eff8']],
+  [['X-B3-TraceId', '80f198ee56343ba864fe8b2a57d3eff9']],
+  [['b3', '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90']],
+  [['b3', '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0']],
+  [['b3', '0']],
+  [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'], ['tracestate', 'congo=t61rcWkgMzE']],
+  [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00']],
+  [['traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-01']],
+];
+
+/** Every case through the import (answered), then a marker request that is always sampled: the
+ *  metrics' `header` fields in order, each tagged with its case by the request's payload. */
+function tracedScenario(s: ConfigServer): Promise<Json> {
+  return withUsers(s, async (a, b, metrics) => {
+    const seen: string[] = [];
+    a.subscribe('traced', { callback: (_e, m) => { seen.push(m.string()); m.respond('ok'); } });
+    await a.flush();
+    for (let i = 0; i < TRACE_CASES.length; i++) {
+      const h = headers();
+      for (const [k, v] of TRACE_CASES[i]!) h.append(k, v);
+      await b.request('traced', String(i), { headers: TRACE_CASES[i]!.length ? h : undefined, timeout: 10_000 });
+    }
+    const marker = headers();
+    marker.set('traceparent', '00-11111111111111111111111111111111-2222222222222222-01');
+    await b.request('traced', 'marker', { headers: marker, timeout: 10_000 });
+    await waitUntil(() => metrics.some((m) => (m.header as Json | undefined)?.Traceparent?.toString().startsWith('00-1111')));
+    return {
+      answered: seen.length,
+      statuses: metrics.map((m) => m.status),
+      headers: metrics.map((m) => m.header),
+      keys: metrics.map((m) => Object.keys(m).join(',')),
+    };
+  });
+}
+
+test('latency sampling by trace headers: which requests are measured and the metric header field, as nats-server', { skip: natsServerSkip() }, async (t) => {
+  const servers = await startConfigServers(t, TRACED_CONF);
+  const ts = await tracedScenario(servers[0]);
+  const ns = await tracedScenario(servers[1]);
+  assert.equal(ts.answered, TRACE_CASES.length + 1);
+  // Jaeger with baggage, B3 sampled, B3 trace id with an unknown sampled value, B3 trace id alone,
+  // b3 single header, W3C with state, and the marker
+  assert.equal((ts.headers as unknown[]).length, 8, JSON.stringify(ts.headers));
+  assert.deepEqual((ts.headers as Json[])[0], { 'Uber-Trace-Id': ['479fefe9525eddb:5adb976bfc1f95c1:479fefe9525eddb:1'], 'Uberctx-User': ['alice'] });
+  assert.ok((ts.keys as string[]).every((k) => k.includes('responder,header,start')), JSON.stringify(ts.keys));
+  assert.deepEqual(ts, ns);
 });
