@@ -81,6 +81,8 @@ export interface ClientHost {
   /** INFO JSON sent to this client once it is connected (nats-server generateClientInfoJSON):
    *  no nonce, and max_payload is the client's own limit */
   asyncInfoJsonFor(client: Client): string;
+  /** when the cluster's client URLs (INFO connect_urls) last changed, ms since the epoch; 0: never */
+  readonly connectUrlsChangedMs: number;
   /** queue the client for a flush at the end of this event-loop turn */
   scheduleFlush(client: Client): void;
   /** flush every queued client now (before replaying input held during authentication) */
@@ -471,7 +473,9 @@ export class Client implements ClientOpHandler, MsgSink {
 
   /** Async INFO (lame duck, connect_urls changes): only to protocol>=1 clients. */
   sendAsyncInfo(json: string): void {
-    if (this.closed || !this.connectReceived || this.opts.protocol < 1) return;
+    // Until its first PONG a client is not fully registered: what changed meanwhile is sent with
+    // that PONG (onPing), as nats-server's sendAsyncInfoToClients skips such clients.
+    if (this.closed || !this.firstPongSent || this.opts.protocol < 1) return;
     this.enqueue(Buffer.from(`INFO ${json} \r\n`));
   }
 
@@ -918,9 +922,10 @@ export class Client implements ClientOpHandler, MsgSink {
     this.enqueue(PONG);
     if (this.firstPongSent || !this.connectReceived) return;
     this.firstPongSent = true;
-    // Clients flush right after CONNECT: the answer to that first PING tells a client whose
-    // credentials limit the payload below the server's what its limit is (as nats-server).
-    if (this.opts.protocol >= 1 && this.maxPayload !== this.host.options.maxPayloadBytes) {
+    // Clients flush right after CONNECT: the answer to that first PING tells a client what changed
+    // in the cluster's URLs since it connected, and a client whose credentials limit the payload
+    // below the server's what its limit is (as nats-server).
+    if (this.opts.protocol >= 1 && (this.host.connectUrlsChangedMs >= this.startMs || this.maxPayload !== this.host.options.maxPayloadBytes)) {
       this.enqueue(Buffer.from(`INFO ${this.host.asyncInfoJsonFor(this)} \r\n`));
     }
   }

@@ -234,11 +234,16 @@ export class Server implements ClientHost, AccountHost {
     this.rebuildInfo();
   }
 
+  /** when INFO connect_urls last changed (ClientHost): clients that connected since then and
+   *  have not sent their first PING get it with their first PONG */
+  connectUrlsChangedMs = 0;
+
   /**
    * Extra INFO fields for clients (jetstream, domain, connect_urls, cluster...).
    * `undefined` removes the field. With `resend`, protocol>=1 clients get an async INFO.
    */
   setInfoField(key: string, value: unknown, resend = false): void {
+    if (key === 'connect_urls') this.connectUrlsChangedMs = Date.now();
     if (value === undefined) this.infoExtra.delete(key);
     else this.infoExtra.set(key, value);
     this.rebuildInfo();

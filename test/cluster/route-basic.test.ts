@@ -203,6 +203,30 @@ test('clients get connect_urls of the cluster in an async INFO', async (t) => {
   assert.deepEqual(info2.connect_urls, [`127.0.0.1:${a.h.port}`]);
 });
 
+test('a client before its first PING gets the changed connect_urls with its first PONG, not before (nats-server firstPongSent)', async (t) => {
+  const a = await startNode({ name: 'FA' });
+  t.after(() => a.h.shutdown());
+  const { c } = await RawClient.connectInfo(a.h.port);
+  t.after(() => c.close());
+  c.send(connectLine());
+  const b = await startNode({ name: 'FB', routes: [a.routeUrl] });
+  t.after(() => b.h.shutdown());
+  await waitFor(() => ((a.h.server.getInfoField('connect_urls') as string[] | undefined) ?? []).length === 2, 'A knows B\'s client URL');
+  // A has changed its INFO; this client is not registered yet (no PING), so nothing came.
+  c.send('PING\r\n');
+  const text = await c.waitFor(/PONG\r\nINFO \{[^\r]*\} \r\n/, 5000);
+  assert.ok(text.startsWith('PONG\r\nINFO '), JSON.stringify(text));
+  const info = JSON.parse(text.match(/INFO (\{[^\r]*\}) \r\n/)![1]!) as { connect_urls: string[] };
+  assert.deepEqual(info.connect_urls, [`127.0.0.1:${a.h.port}`, `127.0.0.1:${b.h.port}`]);
+  // A client that connects after the change gets the URLs in its first INFO and no second one.
+  const late = await RawClient.connectInfo(a.h.port);
+  t.after(() => late.c.close());
+  assert.deepEqual(late.info.connect_urls, info.connect_urls);
+  late.c.send(connectLine());
+  await late.c.flushPing();
+  assert.doesNotMatch(late.c.text, /INFO/);
+});
+
 test('/routez and the /varz cluster section over HTTP', async (t) => {
   const a = await startNode({ name: 'HA', extra: { httpHost: '127.0.0.1', httpPort: 0 } });
   t.after(() => a.h.shutdown());
