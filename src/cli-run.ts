@@ -117,8 +117,7 @@ async function main(): Promise<void> {
     whenStarted(() => {
       try {
         const next = resolveOptions(argv);
-        const changed = server.reload(next.options);
-        for (const k of changed) server.log.info(`Reloaded: ${k}`);
+        server.reload(next.options);
       } catch (e) {
         const msg = e instanceof ConfigError ? describeConfigError(e) : (e as Error).message;
         server.log.error(`Failed to reload server configuration: ${msg}`);

@@ -628,6 +628,8 @@ export class Server implements ClientHost, AccountHost {
     }
     // nats-server reloadAuthorization: connected clients are checked against the new users.
     if (usersReloaded) for (const c of [...this.clients.values()]) c.authorizationReloaded();
+    // One line per changed option, then the summary line, in nats-server's order (tls logged its own).
+    for (const k of changed) if (k !== 'tls') this.log.info(`Reloaded: ${k}`);
     this.log.info('Reloaded server configuration');
     return changed;
   }

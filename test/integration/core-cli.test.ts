@@ -82,6 +82,8 @@ test('SIGHUP reloads the config file', async (t) => {
   writeFileSync(conf, 'listen: "127.0.0.1:-1"\nmax_payload: 2000\n');
   srv.proc.kill('SIGHUP');
   await waitUntil(() => /Reloaded server configuration/.test(srv.output()), 3000, 'reload logged');
+  // the changed option is named before the summary line, as nats-server logs them
+  assert.match(srv.output(), /Reloaded: maxPayloadBytes[^\n]*\n[^\n]*Reloaded server configuration/);
   const second = await RawClient.connectInfo(srv.port);
   second.c.close();
   assert.equal(second.info.max_payload, 2000);
