@@ -33,7 +33,25 @@ export function jsAckDeliverIdx(reply: Buffer): number {
 }
 
 /**
- * Rewrites a JetStream delivery for a route: after `prepare(msg)` returned true, `subject`
+ * Fill `msg`'s shown subject and reply from a received RMSG/LMSG: a `$JS.ACK…@<subject>` reply
+ * is a JetStream delivery, shown with the subject after the `@` (the matched subject stays
+ * msg.subject).
+ */
+export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, reply: string, replyBytes: Buffer | null): void {
+  const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
+  if (at > 0 && at < replyBytes!.length - 1) {
+    msg.subjectBytes = replyBytes!.subarray(at + 1);
+    msg.replyBytes = replyBytes!.subarray(0, at);
+    msg.reply = msg.replyBytes.toString('utf8');
+  } else {
+    msg.subjectBytes = subjectBytes;
+    msg.reply = reply;
+    msg.replyBytes = replyBytes;
+  }
+}
+
+/**
+ * Rewrites a JetStream delivery for a route or leaf link: after `prepare(msg)` returned true, `subject`
  * (the matched subject) and `reply` (`<reply>@<shown subject>`) are views into a scratch
  * buffer, valid until the next call. Returns false for every other message (the common case,
  * decided with one property read for client publishes).

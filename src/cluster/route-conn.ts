@@ -22,10 +22,10 @@ import type { RouteInfo } from './route-info.js';
 import type { RouteUrl } from './route-url.js';
 import { plainIp } from './route-url.js';
 import { RouteCloseReason, ServerLink, type LinkOutputHost } from './link-output.js';
-import { RoutedDeliverSubject, jsAckDeliverIdx } from './js-deliver.js';
+import { RoutedDeliverSubject, takeRoutedReply } from './js-deliver.js';
 
-/** Shared by all routes: forwardMsg is synchronous and uses the views before returning. */
-const jsDeliver = new RoutedDeliverSubject();
+/** Shared by all routes and leaf links: forwardMsg is synchronous and uses the views before returning. */
+export const jsDeliver = new RoutedDeliverSubject();
 
 export { RouteCloseReason } from './link-output.js';
 
@@ -352,18 +352,8 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
     }
     msg.origin = origin;
     msg.subject = args.subject;
-    const replyBytes = args.replyBytes;
-    const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
-    if (at > 0 && at < replyBytes!.length - 1) {
-      // A JetStream delivery: matched on args.subject, shown with the subject after '@'.
-      msg.subjectBytes = replyBytes!.subarray(at + 1);
-      msg.replyBytes = replyBytes!.subarray(0, at);
-      msg.reply = msg.replyBytes.toString('utf8');
-    } else {
-      msg.subjectBytes = args.subjectBytes;
-      msg.reply = args.reply;
-      msg.replyBytes = replyBytes;
-    }
+    // A JetStream delivery: matched on args.subject, shown with the subject after '@'.
+    takeRoutedReply(msg, args.subjectBytes, args.reply, args.replyBytes);
     msg.hdrLen = args.hdrLen;
     msg.data = data;
     acc.deliverRouted(msg, args.queues);

@@ -83,7 +83,7 @@ export class InternalClient implements MsgSink {
     sub.nmsgs++;
     this.outMsgs++;
     try {
-      h(msg.subject, msg.reply, msg.headers(), msg.payload(), msg.origin);
+      h(msg.subject, msg.reply, msg.headers(), msg.payload(), msg.origin, msg);
     } catch (e) {
       // A failing subsystem handler must not break the publisher's connection.
       this.account.reportError(`internal subscription handler on "${msg.subject}" (${this.name}) failed: ${(e as Error)?.stack ?? e}`);

@@ -115,6 +115,8 @@ export interface RouteSink extends MsgSink {
 /** Handler of an internal subscription (contract: src/core/internal-client.ts). */
 export type InternalMsgHandler = (
   subject: string, reply: string, headers: Buffer | undefined, payload: Buffer, origin: MsgOrigin,
+  /** The message itself: its subjectBytes is the subject shown (a JetStream delivery's stream subject). */
+  msg: InboundMsg,
 ) => void;
 
 export class Subscription {

@@ -116,7 +116,7 @@ export class JetStreamService implements Subsystem {
     subscribe: (acc, subject, handler) => {
       const c = this.apiClients.get(acc);
       if (!c) return () => {};
-      const sid = c.subscribe(subject, (s, r, h, p) => handler(s, r, h, p));
+      const sid = c.subscribe(subject, (s, r, h, p, _o, m) => handler(s, r, h, p, m));
       return () => c.unsubscribe(sid);
     },
   };

@@ -1,60 +1,45 @@
-// Mirrors and sources for streams of the same account on this server.
+// Mirrors and sources: the one owner of the followers of every sourcing stream (Sourcing),
+// and the follower of an origin in this process (LocalFollower).
 //
 // nats-server follows an origin stream through an internal push consumer with flow
-// control. Here the origin lives in the same process, so the sourcing stream reads the
-// origin's store directly: a catch-up pass copies what is already stored (in batches, one
-// batch per event-loop turn), then a listener on the origin follows new messages. The
-// effect is the same as nats-server's for local origins:
+// control; so does tsnats wherever the origin is not exactly here (source-remote.ts): an
+// `external` origin (another domain across a leaf node, another account) and every origin
+// in a cluster, where origin and sourcing stream may be led by different servers. Only the
+// sourcing stream's leader follows; a new leader continues from its own store (a mirror's
+// last sequence, a source's last Nats-Stream-Source header).
+//
+// On a standalone server an origin of the same account lives in the same process, so the
+// sourcing stream reads the origin's store directly: a catch-up pass copies what is already
+// stored (in batches, one batch per event-loop turn), then a listener on the origin follows
+// new messages. The effect is the same as nats-server's:
 //  - a mirror keeps the origin's sequences and timestamps (gaps are skipped) and applies
 //    its filter/subject transforms;
 //  - a source re-publishes matching messages into the sourcing stream with a
 //    `Nats-Stream-Source: <stream> <seq> <filter> <dest> <subject>` header, from which
 //    the position is recovered after a restart.
-// Sources/mirrors with `external` (another account or domain) are not followed: their
-// info shows an error saying so.
 
 import type { JetStreamService } from './index.js';
 import type { JsAccount } from './js-account.js';
 import type { Stream } from './stream.js';
-import type { StreamSource, StreamSourceInfo } from './api/types.js';
-import { SubjectTransform, subjectMatchesFilter } from './subjects.js';
-import { appendHeaders, getHeader, removeHeader, HDR_STREAM_SOURCE } from './headers.js';
+import type { StreamSource } from './api/types.js';
+import { getHeader, HDR_STREAM_SOURCE } from './headers.js';
+import { FollowerBase } from './source-base.js';
+import { RemoteFollower } from './source-remote.js';
 import { parseGoTime } from './api/json.js';
 import type { StoredMsg } from './store/types.js';
 
 const BATCH = 512;
-/** Idle heartbeat interval of nats-server's sourcing consumers (activity while attached). */
-const SOURCE_HEARTBEAT_MS = 1000;
 
-/** One origin followed by one sourcing stream. */
-class SourceFollower {
-  readonly iname: string;
-  /** Last origin sequence already copied. */
-  lastOriginSeq = 0;
-  lastActiveMs = 0;
-  error: string | undefined;
+/** An origin in this process followed by reading its store. */
+class LocalFollower extends FollowerBase {
   private origin: Stream | undefined;
   private detach: (() => void) | undefined;
   private scheduled = false;
   private stopped = false;
-  private readonly transforms: Array<{ filter: string; tr: SubjectTransform | undefined }>;
-
-  constructor(
-    readonly target: Stream,
-    readonly src: StreamSource,
-    readonly isMirror: boolean,
-  ) {
-    const trs = src.subject_transforms ?? [];
-    this.transforms = trs.length
-      ? trs.map((t) => ({ filter: t.src || '>', tr: t.dest ? new SubjectTransform(t.src || '>', t.dest) : undefined }))
-      : [{ filter: src.filter_subject || '>', tr: undefined }];
-    this.iname = `${src.name} ${trs.length ? trs.map((t) => t.src || '>').join('\f') : (src.filter_subject || '>')} ${trs.length ? trs.map((t) => t.dest || '>').join('\f') : '>'}`;
-    if (src.external) this.error = 'sourcing from another account or domain is not supported by this server';
-  }
 
   /** Attach to the origin (when it exists) and start catching up. */
   connect(origin: Stream): void {
-    if (this.stopped || this.src.external) return;
+    if (this.stopped) return;
     this.disconnect();
     this.origin = origin;
     this.error = undefined;
@@ -73,9 +58,20 @@ class SourceFollower {
     this.origin = undefined;
   }
 
+  /** Attached by connect() once the origin exists (Sourcing does that). */
+  start(): void {}
+
   stop(): void {
     this.stopped = true;
     this.disconnect();
+  }
+
+  protected lag(): number {
+    return this.origin ? Math.max(0, this.origin.store.fastState().lastSeq - this.lastOriginSeq) : 0;
+  }
+
+  protected attached(): boolean {
+    return this.origin !== undefined && !this.origin.isClosed;
   }
 
   private initialPosition(origin: Stream): number {
@@ -141,14 +137,6 @@ class SourceFollower {
     this.lastOriginSeq = last;
   }
 
-  private mapSubject(subject: string): string | undefined {
-    for (const { filter, tr } of this.transforms) {
-      if (!subjectMatchesFilter(subject, filter)) continue;
-      return tr ? (tr.apply(subject) ?? subject) : subject;
-    }
-    return undefined;
-  }
-
   private copy(m: StoredMsg): void {
     const subject = this.mapSubject(m.subject);
     if (this.isMirror) {
@@ -158,39 +146,19 @@ class SourceFollower {
         if (m.seq > tl) this.target.store.skipMsgs(tl + 1, m.seq - tl);
         return;
       }
-      this.target.storeRaw(subject, m.headers ? Buffer.from(m.headers) : undefined, Buffer.from(m.data), m.seq, m.ts);
+      this.storeMirrored(subject, m.headers ? Buffer.from(m.headers) : undefined, Buffer.from(m.data), m.seq, m.ts);
       return;
     }
     if (subject === undefined) return;
-    const base = m.headers ? removeHeader(m.headers, HDR_STREAM_SOURCE) : undefined;
-    const hdr = appendHeaders(base, [[HDR_STREAM_SOURCE, `${this.iname.split(' ')[0]} ${m.seq} ${this.iname.split(' ')[1]} ${this.iname.split(' ')[2]} ${m.subject}`]]);
-    this.target.storeMessage(subject, hdr, Buffer.from(m.data), '');
-  }
-
-  info(): StreamSourceInfo {
-    const o: StreamSourceInfo = { name: this.src.name, lag: 0, active: -1 };
-    if (this.src.external) o.external = this.src.external;
-    if (this.origin) {
-      const last = this.origin.store.fastState().lastSeq;
-      o.lag = Math.max(0, last - this.lastOriginSeq);
-    }
-    if (this.lastActiveMs > 0) {
-      let sinceMs = Date.now() - this.lastActiveMs;
-      // nats-server's sourcing consumer receives an idle heartbeat every second while the
-      // origin is reachable, and counts it as activity: an attached follower is never
-      // more than a heartbeat interval inactive.
-      if (this.origin && !this.origin.isClosed) sinceMs %= SOURCE_HEARTBEAT_MS;
-      o.active = sinceMs * 1_000_000;
-    }
-    if (this.error) o.error = { code: 500, err_code: 10029, description: this.error };
-    if (this.src.filter_subject) o.filter_subject = this.src.filter_subject;
-    if (this.src.subject_transforms?.length) o.subject_transforms = this.src.subject_transforms;
-    return o;
+    this.target.storeMessage(subject, this.sourcedHeaders(m.headers ? Buffer.from(m.headers) : undefined, m.seq, m.subject), Buffer.from(m.data), '');
   }
 }
 
+type Follower = LocalFollower | RemoteFollower;
+
+/** The one owner of the followers of every sourcing stream of this server. */
 export class Sourcing {
-  private readonly followers = new Map<Stream, SourceFollower[]>();
+  private readonly followers = new Map<Stream, Follower[]>();
   private readonly watched = new WeakSet<Stream>();
 
   constructor(private readonly js: JetStreamService) {}
@@ -200,27 +168,34 @@ export class Sourcing {
     // Streams that were waiting for this one as their origin.
     for (const [target, fs] of this.followers) {
       if (target === stream) continue;
-      for (const f of fs) if (f.src.name === stream.name && !f.src.external && acc.streams.get(target.name) === target) f.connect(stream);
+      for (const f of fs) {
+        if (f instanceof LocalFollower && f.src.name === stream.name && acc.streams.get(target.name) === target) f.connect(stream);
+      }
     }
   }
 
   streamRemoved(_acc: JsAccount, stream: Stream): void {
     for (const f of this.followers.get(stream) ?? []) f.stop();
     this.followers.delete(stream);
-    for (const fs of this.followers.values()) for (const f of fs) if (f.src.name === stream.name) f.disconnect();
+    for (const fs of this.followers.values()) {
+      for (const f of fs) if (f instanceof LocalFollower && f.src.name === stream.name) f.disconnect();
+    }
   }
 
   /** (Re)build the followers of a stream from its config (create, recover, update). */
   setup(acc: JsAccount, stream: Stream): void {
     if (!this.watched.has(stream)) {
       this.watched.add(stream);
-      stream.addListener({ configChanged: () => { if (!stream.isClosed) this.setup(acc, stream); } });
+      stream.addListener({
+        configChanged: () => { if (!stream.isClosed) this.setup(acc, stream); },
+        leaderChanged: () => { if (!stream.isClosed) this.leadership(acc, stream); },
+      });
     }
     for (const f of this.followers.get(stream) ?? []) f.stop();
     const cfg = stream.config;
-    const fs: SourceFollower[] = [];
-    if (cfg.mirror) fs.push(new SourceFollower(stream, cfg.mirror, true));
-    for (const s of cfg.sources ?? []) fs.push(new SourceFollower(stream, s, false));
+    const fs: Follower[] = [];
+    if (cfg.mirror) fs.push(this.follower(acc, stream, cfg.mirror, true));
+    for (const s of cfg.sources ?? []) fs.push(this.follower(acc, stream, s, false));
     if (!fs.length) {
       this.followers.delete(stream);
       stream.mirrorInfo = undefined;
@@ -228,20 +203,47 @@ export class Sourcing {
       return;
     }
     this.followers.set(stream, fs);
-    if (!cfg.mirror) this.recoverSourcePositions(stream, fs);
     stream.mirrorInfo = cfg.mirror ? () => fs[0]!.info() : undefined;
     stream.sourcesInfo = cfg.sources?.length ? () => fs.filter((f) => !f.isMirror).map((f) => f.info()) : undefined;
+    this.leadership(acc, stream);
+  }
+
+  /**
+   * The origin is read in this process only where that is exact: a standalone server and an
+   * origin of the same account and domain. Everything else (clustered, where the origin may
+   * be led elsewhere and the sourcing stream by another replica; external) uses a consumer.
+   */
+  private follower(acc: JsAccount, stream: Stream, src: StreamSource, isMirror: boolean): Follower {
+    if (src.external || this.js.clustered) return new RemoteFollower(this.js.api, acc.name, stream, src, isMirror);
+    return new LocalFollower(stream, src, isMirror);
+  }
+
+  /** Only the sourcing stream's leader follows; a new leader continues from its own store. */
+  private leadership(acc: JsAccount, stream: Stream): void {
+    const fs = this.followers.get(stream);
+    if (!fs) return;
+    if (!stream.leads()) {
+      for (const f of fs) if (f instanceof RemoteFollower) f.stop();
+      return;
+    }
+    if (!stream.config.mirror) this.recoverSourcePositions(stream, fs);
     for (const f of fs) {
+      if (f instanceof RemoteFollower) {
+        if (f.isMirror) f.lastOriginSeq = stream.store.fastState().lastSeq;
+        f.start();
+        continue;
+      }
       const origin = acc.streams.get(f.src.name);
       if (origin && origin !== stream) f.connect(origin);
     }
   }
 
-  /** After a restart: the last Nats-Stream-Source header per source tells where to continue. */
-  private recoverSourcePositions(stream: Stream, fs: SourceFollower[]): void {
+  /** The last Nats-Stream-Source header per source tells where to continue (restart, new leader). */
+  private recoverSourcePositions(stream: Stream, fs: Follower[]): void {
     const store = stream.store;
     let seq = store.fastState().lastSeq;
     const pending = new Set(fs);
+    for (const f of fs) f.lastOriginSeq = 0;
     const first = store.fastState().firstSeq;
     while (pending.size && seq >= first && seq > 0) {
       const m = store.loadPrevMsg('', seq);

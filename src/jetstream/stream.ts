@@ -56,6 +56,8 @@ export interface StreamListener {
   purged?(firstSeq: number, filter: string, keep: number, upToSeq: number): void;
   /** The configuration changed (update). */
   configChanged?(cfg: StreamConfig): void;
+  /** A replicated stream's replica here started or stopped leading (leads() tells which). */
+  leaderChanged?(): void;
 }
 
 /** A publish held back while the duplicate window is rebuilt (copied out of the read buffer). */
@@ -137,6 +139,13 @@ export class Stream {
    * them and stores committed entries through storeRaw on every replica).
    */
   replicator: ((subject: string, reply: string, headers: Buffer | undefined, payload: Buffer) => void) | undefined;
+  /**
+   * Replicated mirrors: a mirrored message (the origin's sequence and time) is proposed to
+   * the stream's group instead of stored here (sourcing).
+   */
+  mirrorReplicator: ((subject: string, headers: Buffer | undefined, payload: Buffer, seq: number, tsNs: bigint) => void) | undefined;
+  /** Replicated streams: whether this replica leads now (set by the stream's group). */
+  leaderCheck: (() => boolean) | undefined;
   /**
    * Replicated consumers: the cluster layer wraps a consumer's state store so that the
    * leader's deliveries and acks are also proposed to the consumer's group.
@@ -224,6 +233,17 @@ export class Stream {
 
   get consumerCount(): number {
     return this.consumers.size;
+  }
+
+  /** This server leads the stream: it is not replicated, or its group elected this replica. */
+  leads(): boolean {
+    return this.replicator === undefined || this.leaderCheck?.() === true;
+  }
+
+  /** Called by the stream's group when this replica starts or stops leading. */
+  notifyLeaderChanged(): void {
+    const ls = this.listeners;
+    for (let i = 0; i < ls.length; i++) ls[i]!.leaderChanged?.();
   }
 
   addListener(l: StreamListener): () => void {

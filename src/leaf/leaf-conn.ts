@@ -12,8 +12,8 @@ import type { Account } from '../core/account.js';
 import { ClientKind, InboundMsg, Subscription, type RouteSink } from '../core/types.js';
 import { RouteParser, type RouteProtocolHandler, type RoutedMsgArgs } from '../protocol/route-parser.js';
 import { PONG_LINE, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-encoder.js';
-import { encodeName } from '../protocol/names.js';
-import { ROUTE_MAX_CONTROL_LINE, type RouteLimits } from '../cluster/route-conn.js';
+import { ROUTE_MAX_CONTROL_LINE, jsDeliver, type RouteLimits } from '../cluster/route-conn.js';
+import { takeRoutedReply } from '../cluster/js-deliver.js';
 import { RouteCloseReason, ServerLink, type LinkOutputHost } from '../cluster/link-output.js';
 import { permits } from '../core/subject.js';
 import { countMsgIn } from '../core/msg-counters.js';
@@ -155,10 +155,16 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   forwardMsg(_account: Account, msg: InboundMsg, queues: string[] | null): boolean {
     if (this.closed || this.account === null) return false;
     if (this.perms !== null && !this.maySend(msg.subject)) return false;
-    // A JetStream delivery is shown with the stream's subject but matched on the deliver
-    // subject: the leaf side matches what we send, so it gets the matched one.
-    const subject = msg.origin.kind === 'internal' ? encodeName(msg.subject) : msg.subjectBytes;
-    this.output.writeMsg(null, subject, msg.replyBytes, queues, msg.hdrLen, msg.data);
+    // A JetStream delivery is matched on the deliver subject and shown with the stream's
+    // subject: as on routes (and as nats-server does on leaf links), the matched one goes as
+    // the LMSG subject and the shown one after an '@' in the $JS.ACK reply.
+    let subject = msg.subjectBytes;
+    let reply = msg.replyBytes;
+    if (jsDeliver.prepare(msg)) {
+      subject = jsDeliver.subject;
+      reply = jsDeliver.reply;
+    }
+    this.output.writeMsg(null, subject, reply, queues, msg.hdrLen, msg.data);
     return true;
   }
 
@@ -263,9 +269,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     const msg = this.inMsg;
     msg.origin.account = acc.name;
     msg.subject = args.subject;
-    msg.subjectBytes = args.subjectBytes;
-    msg.reply = args.reply;
-    msg.replyBytes = args.replyBytes;
+    takeRoutedReply(msg, args.subjectBytes, args.reply, args.replyBytes);
     msg.hdrLen = args.hdrLen;
     msg.data = data;
     acc.deliverFromLeaf(msg, this, args.queues ?? null);

@@ -5,6 +5,7 @@ import type { JsAccount } from '../js-account.js';
 import { ApiError, jsErr, unlessApiError } from './errors.js';
 import { decodeRequest, goJson, isEmptyRequest, JsonDecodeError, type Schema } from './json.js';
 import type { ApiRequest } from './router.js';
+import type { InboundMsg } from '../../core/types.js';
 
 export interface JsApiContext {
   /** jetstream { strict } : unknown request fields are errors. */
@@ -19,7 +20,7 @@ export interface JsApiContext {
   publishRaw(accountName: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer | string): void;
   /** Subscribe in an account through the JetStream internal client; returns an unsubscribe function. */
   subscribe(accountName: string, subject: string,
-    handler: (subject: string, reply: string, headers: Buffer | undefined, payload: Buffer) => void): () => void;
+    handler: (subject: string, reply: string, headers: Buffer | undefined, payload: Buffer, msg: InboundMsg) => void): () => void;
 }
 
 /** Answer `{"type":T, ...fields}`. */

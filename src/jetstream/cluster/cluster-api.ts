@@ -101,6 +101,17 @@ export function classify(t: string[]): Kind {
 /** nats-server's errRespDelay: an error answer that gives a live leader the chance to answer first. */
 const ERR_RESPONSE_DELAY_MS = 500;
 
+/** A consumer create asking for `direct: true` (checked on the decoded body: the text may vary). */
+function isDirectCreate(payload: Buffer): boolean {
+  if (!payload.includes('"direct"')) return false;
+  try {
+    const body = JSON.parse(payload.toString()) as { config?: { direct?: unknown } };
+    return body.config?.direct === true;
+  } catch {
+    return false;
+  }
+}
+
 const key = (account: string, name: string): string => `${account}\u0000${name}`;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -167,6 +178,10 @@ export class ClusterApi {
       return;
     }
     const c = this.c;
+    if (kind.type === CONSUMER_CREATE && isDirectCreate(req.payload)) {
+      this.directCreate(req, handler);
+      return;
+    }
     if (kind.k === 'meta') {
       if (!c.hasLeader()) {
         if (req.origin.kind !== 'route' && c.isLeaderless()) this.unavailable(req, kind.type);
@@ -238,6 +253,22 @@ export class ClusterApi {
     }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
+  }
+
+  /**
+   * A `direct` consumer (a mirror's or source's, sourcing): not replicated and not in the meta
+   * group. The origin stream's leader creates it on its own replica and answers; every other
+   * server stays silent (nats-server jsConsumerCreateRequest: only the stream leader).
+   */
+  private directCreate(req: ApiRequest, handler: ApiHandler | undefined): void {
+    const c = this.c;
+    const name = req.tokens[2];
+    const entry = name === undefined ? undefined : c.state.stream(req.accountName, name);
+    if (!entry || !handler) return;
+    const leads = isReplicated(entry.sa)
+      ? c.streamGroups.get(req.accountName, name!)?.isLeader === true
+      : holderOf(entry.sa.group) === c.id;
+    if (leads) this.run(req, handler);
   }
 
   /**

@@ -51,6 +51,7 @@ import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
 import {
   MAX_DECOMPRESSED_BODY, asBuffer, decodeStreamGroupEntry, decodeStreamMsg, encodeMsgDelete, encodePurge,
+  encodeSkipEntry, encodeStreamMsg,
   type DecodedStreamMsg, type StreamGroupEntry,
 } from './stream-entry.js';
 import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
@@ -139,6 +140,8 @@ export class StreamGroup {
   readonly consumers = new Map<string, ConsumerGroup>();
   /** The `$JSC.SI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
+  /** Next lseq a mirrored message would be proposed with (0: from the applied store). */
+  private mirrorNext = 0;
   /** Publishes held while a new leader applies the log of earlier terms. */
   private held: Array<[string, string, Buffer | undefined, Buffer]> = [];
   /** Whether the store on disk was matched against a snapshot (or found untrusted) yet. */
@@ -328,6 +331,10 @@ export class StreamGroup {
     this.applier = new StreamApplier(store, { stream: this.name, duplicateWindowNs: dupNs > 0n ? dupNs : 0n });
     this.sequencer = new ProposalSequencer(this.applier);
     stream.replicator = (s, r, h, p) => this.onPublish(s, r, h, p);
+    stream.mirrorReplicator = (s, h, p, seq, ts) => this.proposeMirrored(s, h, p, seq, ts);
+    stream.leaderCheck = () => this.isLeader;
+    // Until elected here, followers of this stream's origins stop (sourcing.ts).
+    stream.notifyLeaderChanged();
     // Publishes are taken on the leader only (onLeaderChange): a scale-up's seed stops taking them here.
     this.setIngest(false);
     stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
@@ -425,6 +432,28 @@ export class StreamGroup {
     }
   }
 
+  /**
+   * A message of the origin of a mirror (sourcing): proposed with the origin's sequence and
+   * time, the origin's gaps as skip entries before it (nats-server: mirrored messages are
+   * proposed with lseq = origin sequence - 1, and skipMsgs proposes one skip per sequence).
+   * An empty mirror starts at the first sequence it receives (apply moves it forward).
+   */
+  private proposeMirrored(subject: string, hdr: Buffer | undefined, msg: Buffer, seq: number, ts: bigint): void {
+    if (this.stopped || !this.node.isLeader) return;
+    const expected = this.applier.expectedLseq();
+    let next = Math.max(this.mirrorNext, expected);
+    if (seq - 1 < next) return;
+    if (this.mirrorNext === 0 && this.stream.store.msgs === 0 && this.sequencer.inFlight === 0) next = seq - 1;
+    try {
+      for (; next < seq - 1; next++) this.node.propose(encodeSkipEntry(next));
+      this.node.propose(encodeStreamMsg({ lseq: seq - 1, ts, subject, reply: '', hdr: hdr && hdr.length ? hdr : null, msg: msg.length ? msg : null }));
+      this.mirrorNext = seq;
+    } catch (e) {
+      this.mirrorNext = 0;
+      if (!(e instanceof RaftError)) throw e;
+    }
+  }
+
   /** A publish refused before proposing (a method, not a closure allocated for every publish). */
   private rejectPublish(respond: boolean, reply: string, err: ReturnType<typeof jsErr>): void {
     if (respond) this.c.js.jsAccount(this.account)?.client.answer(reply, pubAckFor(this.name, { kind: 'rejected', error: err })!);
@@ -433,6 +462,7 @@ export class StreamGroup {
   /** Lost leadership: outcomes of in-flight proposals are unknown to us now. */
   private abandon(): void {
     this.sequencer?.reset();
+    this.mirrorNext = 0;
     this.held = [];
   }
 
@@ -714,6 +744,7 @@ export class StreamGroup {
     if (this.stopped) return;
     this.setIngest(isLeader);
     this.abandon();
+    this.stream.notifyLeaderChanged();
     this.setInfoSub(isLeader);
     this.catchupServer.setActive(isLeader);
     if (!isLeader) {

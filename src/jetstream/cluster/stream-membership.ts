@@ -271,6 +271,10 @@ export async function dissolveToSingle(c: ClusteredJetStream, sg: StreamGroup): 
   sg.consumers.clear();
   await sg.stop(true);
   stream.replicator = undefined;
+  stream.mirrorReplicator = undefined;
+  stream.leaderCheck = undefined;
+  // Its followers of origins (sourcing.ts) run here now, the only replica.
+  stream.notifyLeaderChanged();
   // An R1 stream takes publishes wherever it is (its group subscribed its subjects only when leading).
   c.js.jsAccount(sg.account)?.setStreamIngest(stream.name, true);
   stream.consumerStoreHook = undefined;
