@@ -258,17 +258,22 @@ export class ClusterApi {
   /**
    * A `direct` consumer (a mirror's or source's, sourcing): not replicated and not in the meta
    * group. The origin stream's leader creates it on its own replica and answers; every other
-   * server stays silent (nats-server jsConsumerCreateRequest: only the stream leader).
+   * server stays silent (nats-server jsConsumerCreateRequest: only the stream leader), except
+   * that a local requester's create for a stream led by a nats-server is passed on to it.
    */
   private directCreate(req: ApiRequest, handler: ApiHandler | undefined): void {
     const c = this.c;
     const name = req.tokens[2];
     const entry = name === undefined ? undefined : c.state.stream(req.accountName, name);
-    if (!entry || !handler) return;
-    const leads = isReplicated(entry.sa)
-      ? c.streamGroups.get(req.accountName, name!)?.isLeader === true
-      : holderOf(entry.sa.group) === c.id;
-    if (leads) this.run(req, handler);
+    if (!entry) return;
+    const sg = isReplicated(entry.sa) ? c.streamGroups.get(req.accountName, name!) : undefined;
+    const leaderId = sg ? sg.node?.leaderId : holderOf(entry.sa.group);
+    if (leaderId === c.id && (!sg || sg.isLeader)) {
+      if (handler) this.run(req, handler);
+    } else if (leaderId && c.isGoPeer(leaderId, req.accountName)) {
+      // A nats-server leader hears the request only through the system account's import.
+      c.forwardAsImport(req);
+    }
   }
 
   /**
