@@ -78,13 +78,20 @@ test('R1 mirror and source of an R1 stream on another server', async () => {
 });
 
 test('R3 mirror and source of an R3 stream: kill -9 of their leaders mid-stream loses and repeats nothing', async () => {
-  const nc = await c.connect(c.nodes[0]!);
+  let nc = await c.connect(c.nodes[0]!);
+  const opened: NatsConnection[] = [nc];
   try {
-    const jsm = await jetstreamManager(nc);
+    let jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'O3', subjects: ['o3.>'], num_replicas: 3 });
     await jsm.streams.add({ name: 'M3', mirror: { name: 'O3' }, num_replicas: 3 });
     await jsm.streams.add({ name: 'S3', subjects: [], sources: [{ name: 'O3' }], num_replicas: 3 });
-    const js = jetstream(nc);
+    /** A client on a running server other than `avoid` (the one about to be killed). */
+    const reconnect = async (avoid?: string): Promise<void> => {
+      const n = c.nodes.find((x) => x.alive && x.name !== avoid)!;
+      nc = await c.connect(n);
+      opened.push(nc);
+      jsm = await jetstreamManager(nc);
+    };
     const TOTAL = 300;
     let sent = 0;
     const publish = async (upTo: number): Promise<void> => {
@@ -92,7 +99,7 @@ test('R3 mirror and source of an R3 stream: kill -9 of their leaders mid-stream 
         // A publish that fails while a leader moves is retried with the same id (deduplicated).
         await pollUntil(async () => {
           try {
-            await js.publish(`o3.${sent % 7}`, `p${sent + 1}`, { msgID: `id-${sent + 1}` });
+            await jetstream(nc).publish(`o3.${sent % 7}`, `p${sent + 1}`, { msgID: `id-${sent + 1}` });
             return true;
           } catch {
             return undefined;
@@ -103,19 +110,23 @@ test('R3 mirror and source of an R3 stream: kill -9 of their leaders mid-stream 
     await publish(100);
     await waitCount(jsm, 'M3', 100, 'mirror at 100');
     const mirrorLeader = (await streamInfoWithLeader<{ cluster?: { leader?: string } }>(nc, 'M3')).cluster!.leader!;
-    const sourceLeader = (await streamInfoWithLeader<{ cluster?: { leader?: string } }>(nc, 'S3')).cluster!.leader!;
-    // Kill the mirror's leader while the origin keeps taking messages, then the source's.
+    // Kill the mirror's leader while the origin keeps taking messages.
+    await reconnect(mirrorLeader);
     const rest = publish(200);
     const victim = nodeNamed(mirrorLeader);
     await c.kill(victim);
     await rest;
     await streamInfoWithLeader(nc, 'M3', mirrorLeader);
     await c.restart(victim);
-    const victim2 = nodeNamed(sourceLeader);
+    // Then the source's leader.
+    const sourceLeader = (await streamInfoWithLeader<{ cluster?: { leader?: string } }>(nc, 'S3')).cluster!.leader!;
+    await reconnect(sourceLeader);
     const rest2 = publish(TOTAL);
-    if (victim2.alive) await c.kill(victim2);
+    const victim2 = nodeNamed(sourceLeader);
+    await c.kill(victim2);
     await rest2;
-    if (!victim2.alive) await c.restart(victim2);
+    await streamInfoWithLeader(nc, 'S3', sourceLeader);
+    await c.restart(victim2);
     await waitCount(jsm, 'O3', TOTAL, 'origin complete');
     await waitCount(jsm, 'M3', TOTAL, 'mirror complete');
     await waitCount(jsm, 'S3', TOTAL, 'source complete');
@@ -127,6 +138,6 @@ test('R3 mirror and source of an R3 stream: kill -9 of their leaders mid-stream 
     assert.deepEqual(await payloads(nc, 'M3'), expected);
     assert.deepEqual(await payloads(nc, 'S3'), expected);
   } finally {
-    await nc.close();
+    for (const x of opened) await x.close();
   }
 });
