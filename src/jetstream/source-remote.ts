@@ -62,6 +62,10 @@ export class RemoteFollower extends FollowerBase {
     super(target, src, isMirror);
   }
 
+  get isRunning(): boolean {
+    return this.running;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;

@@ -226,9 +226,13 @@ export class Sourcing {
       for (const f of fs) if (f instanceof RemoteFollower) f.stop();
       return;
     }
-    if (!stream.config.mirror) this.recoverSourcePositions(stream, fs);
+    // Positions come from the store only when (re)starting: a follower already running is ahead
+    // of its store by the copies still being proposed.
+    const starting = fs.filter((f) => !(f instanceof RemoteFollower && f.isRunning));
+    if (!stream.config.mirror && starting.length) this.recoverSourcePositions(stream, starting);
     for (const f of fs) {
       if (f instanceof RemoteFollower) {
+        if (f.isRunning) continue;
         if (f.isMirror) f.lastOriginSeq = stream.store.fastState().lastSeq;
         f.start();
         continue;
