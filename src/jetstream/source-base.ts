@@ -68,8 +68,10 @@ export abstract class FollowerBase {
   }
 
   info(): StreamSourceInfo {
-    const o: StreamSourceInfo = { name: this.src.name, lag: this.lag(), active: -1 };
-    if (this.src.external) o.external = this.src.external;
+    // nats-server's field order: name, external, lag, active, error.
+    const o: StreamSourceInfo = this.src.external
+      ? { name: this.src.name, external: this.src.external, lag: this.lag(), active: -1 }
+      : { name: this.src.name, lag: this.lag(), active: -1 };
     if (this.lastActiveMs > 0) {
       let sinceMs = Date.now() - this.lastActiveMs;
       // nats-server's sourcing consumer receives an idle heartbeat every second while the
