@@ -141,3 +141,29 @@ test('R3 mirror and source of an R3 stream: kill -9 of their leaders mid-stream 
     for (const x of opened) await x.close();
   }
 });
+
+test('R3 mirror of an R1 stream whose server is killed -9 and restarted: the mirror resumes', async () => {
+  let nc = await c.connect(nodeNamed('n2'));
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'O4', subjects: ['o4.>'], placement: on('a') });
+    await jsm.streams.add({ name: 'M4', mirror: { name: 'O4' }, num_replicas: 3 });
+    for (let i = 1; i <= 20; i++) await jetstream(nc).publish(`o4.${i}`, `q${i}`);
+    await waitCount(jsm, 'M4', 20, 'mirror at 20');
+    const holder = nodeNamed('n1');
+    await c.kill(holder);
+    await c.restart(holder);
+    await nc.close();
+    nc = await c.connect(nodeNamed('n2'));
+    const jsm2 = await jetstreamManager(nc);
+    await streamInfoWithLeader(nc, 'O4');
+    for (let i = 21; i <= 40; i++) await jetstream(nc).publish(`o4.${i}`, `q${i}`);
+    await waitCount(jsm2, 'M4', 40, 'mirror at 40 after the origin came back');
+    const m = await jsm2.streams.info('M4');
+    assert.equal(m.state.last_seq, 40);
+    assert.equal(m.mirror?.error, undefined);
+    assert.deepEqual(await payloads(nc, 'M4'), Array.from({ length: 40 }, (_x, i) => `q${i + 1}`));
+  } finally {
+    await nc.close();
+  }
+});
