@@ -166,8 +166,7 @@ export class StoreFactory {
     const sc = toStoreConfig(cfg);
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
-    await this.moveAsideLeftover(account, cfg.name, dir);
-    const firstCreated = await mkdir(join(dir, 'msgs'), { recursive: true });
+    const firstCreated = await this.makeStreamDirs(account, cfg.name, dir);
     // meta.json follows the store's sync policy (as the FileStore writes it); meta.inf and the
     // directory entries are always fsync'ed (as saveMeta does).
     // A restored store (open) keeps the server's policy: its data is in no raft log.
@@ -196,6 +195,25 @@ export class StoreFactory {
     await Promise.all(writes);
     await fsyncDir(dir);
     return openFileStore(sc, { dir, sync, log: this.warn });
+  }
+
+  /**
+   * Create `<dir>/msgs` for a new stream and return the first directory created (as a recursive
+   * mkdir does). Each call here is a thread-pool round trip on the path of a create, so the usual
+   * case, a stream directory that does not exist yet in an existing streams directory, takes two
+   * plain mkdirs: the stream directory's mkdir succeeding proves that nothing was left there, so the
+   * readdir for leftovers is not needed. Otherwise (it exists, or the account has no streams
+   * directory yet) leftovers are moved aside and the path made as before.
+   */
+  private async makeStreamDirs(account: string, name: string, dir: string): Promise<string | undefined> {
+    try {
+      await mkdir(dir);
+    } catch {
+      await this.moveAsideLeftover(account, name, dir);
+      return mkdir(join(dir, 'msgs'), { recursive: true });
+    }
+    await mkdir(join(dir, 'msgs'));
+    return dir;
   }
 
   /**

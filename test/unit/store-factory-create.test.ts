@@ -137,6 +137,29 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   await rec[0]!.store.stop();
 });
 
+test('StoreFactory.create, clustered: a later stream of the account (its directory made by two plain mkdirs) also has its files, directory and parent entry fsynced before its first durable write', async (t) => {
+  const root = tmp(t);
+  const f = new StoreFactory(root, 'always', () => undefined);
+  f.deferCreateDurability();
+  const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
+  await first.stop();
+  const synced = recordSyncs(t);
+  const store = await f.create('APP', cfgOf({ name: 'SECOND', subjects: ['second'] }), 2n);
+  const dir = path.join(root, 'APP', 'streams', 'SECOND');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  assert.equal(synced.length, 0, `nothing fsynced by the create itself: ${synced.join(', ')}`);
+  store.storeMsg('second', undefined, Buffer.from('x'));
+  await store.flush();
+  for (const p of ['meta.json', 'meta.inf', 'meta.sum'].map((n) => path.join(dir, n))) assert.ok(synced.includes(p), `${p} fsynced`);
+  assert.ok(synced.includes(dir), 'stream directory fsynced');
+  assert.ok(synced.includes(path.join(root, 'APP', 'streams')), 'the new directory entry in its parent fsynced');
+  assert.ok(!synced.includes(path.join(root, 'APP')), 'directories that did not change are not fsynced');
+  await store.stop();
+  const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
+  assert.deepEqual(rec.map((r) => [r.config.name, r.store.state().msgs]).sort(), [['FIRST', 0], ['SECOND', 1]]);
+  for (const r of rec) await r.store.stop();
+});
+
 test('StoreFactory.create, clustered: a stream stopped or deleted before any write still ends durable or removed', async (t) => {
   const root = tmp(t);
   const synced = recordSyncs(t);
