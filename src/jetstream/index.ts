@@ -5,7 +5,7 @@
 //
 // Layout on disk (as nats-server): <store_dir>/jetstream/<account>/streams/<stream>/
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Options } from '../config/options.js';
@@ -48,7 +48,24 @@ export function addJetStreamExtension(ext: JetStreamExtension): void {
   if (!extensions.includes(ext)) extensions.push(ext);
 }
 
-const DEFAULT_MAX_STORE_BYTES = 1024 ** 4; // 1 TiB, nats-server's default cap
+/** nats-server's JetStreamMaxStoreDefault: the cap when the store's file system cannot be asked (1 TiB). */
+const FALLBACK_MAX_STORE_BYTES = 1024 ** 4;
+
+/**
+ * The store cap when none is configured: 75% of the space available to us on the store's file
+ * system, computed as nats-server's diskAvailable (blocks available x block size, / 4 x 3, in
+ * integers). Placement ranks servers by this figure minus what they use, so with equal caps
+ * every R1 stream of a fresh cluster goes to the server that measured the most free space, as
+ * with nats-server, rather than being spread by a tie-break.
+ */
+export function diskAvailable(dir: string): number {
+  try {
+    const st = statfsSync(dir, { bigint: true });
+    return Number((st.bavail * st.bsize) / 4n * 3n);
+  } catch {
+    return FALLBACK_MAX_STORE_BYTES;
+  }
+}
 
 export class JetStreamService implements Subsystem {
   readonly name = 'jetstream';
@@ -128,7 +145,7 @@ export class JetStreamService implements Subsystem {
     this.storeRoot = join(base, 'jetstream');
     mkdirSync(this.storeRoot, { recursive: true });
     this.maxMemoryBytes = o.maxMemoryBytes > 0 ? o.maxMemoryBytes : Math.floor(totalmem() * 0.75);
-    this.maxStoreBytes = o.maxFileBytes > 0 ? o.maxFileBytes : DEFAULT_MAX_STORE_BYTES;
+    this.maxStoreBytes = o.maxFileBytes > 0 ? o.maxFileBytes : diskAvailable(this.storeRoot);
     Object.assign(this.api, { strict: o.strict, serverName: server.serverName, domain: this.domain });
     this.progress = new ProgressBoard((m) => server.log.info(m), o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
     this.storeFactory = new StoreFactory(this.storeRoot, o.syncIntervalMs, (m) => server.log.warn(m), this.progress);

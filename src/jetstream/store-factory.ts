@@ -166,8 +166,7 @@ export class StoreFactory {
     const sc = toStoreConfig(cfg);
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
-    await this.moveAsideLeftover(account, cfg.name, dir);
-    const firstCreated = await mkdir(join(dir, 'msgs'), { recursive: true });
+    const { firstCreated, msgsDir } = await this.makeStreamDirs(account, cfg.name, dir);
     // meta.json follows the store's sync policy (as the FileStore writes it); meta.inf and the
     // directory entries are always fsync'ed (as saveMeta does).
     // A restored store (open) keeps the server's policy: its data is in no raft log.
@@ -180,7 +179,7 @@ export class StoreFactory {
     }
     const metadata = { config: cfg, created: createdNs.toString() };
     const defer = withMeta && this.deferCreateSync;
-    const writes: Promise<void>[] = [prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
+    const writes: Promise<unknown>[] = [msgsDir, prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
     if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), !defer, false));
     if (defer) {
       await Promise.all(writes);
@@ -196,6 +195,25 @@ export class StoreFactory {
     await Promise.all(writes);
     await fsyncDir(dir);
     return openFileStore(sc, { dir, sync, log: this.warn });
+  }
+
+  /**
+   * Make a new stream's directory; `firstCreated` is the first directory created (as a recursive
+   * mkdir reports it) and `msgsDir` settles once `<dir>/msgs` exists. Each step here is a
+   * thread-pool round trip on the path of a create, so in the usual case, a stream directory that
+   * does not exist yet in an existing streams directory, the stream directory's plain mkdir
+   * succeeding proves that nothing was left there (no readdir for leftovers), and `msgs` is made
+   * while the caller writes the meta files next to it. Otherwise (the directory exists, or the
+   * account has no streams directory yet) leftovers are moved aside and the path made first.
+   */
+  private async makeStreamDirs(account: string, name: string, dir: string): Promise<{ firstCreated: string | undefined; msgsDir: Promise<unknown> }> {
+    try {
+      await mkdir(dir);
+    } catch {
+      await this.moveAsideLeftover(account, name, dir);
+      return { firstCreated: await mkdir(join(dir, 'msgs'), { recursive: true }), msgsDir: Promise.resolve() };
+    }
+    return { firstCreated: dir, msgsDir: mkdir(join(dir, 'msgs')) };
   }
 
   /**

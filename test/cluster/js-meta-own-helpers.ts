@@ -24,10 +24,18 @@ export function metaOf(n: InProcNode): ClusteredJetStream {
   return c;
 }
 
+/**
+ * The same store cap on every server (an operator's max_file_store). Without one each server takes
+ * 75% of the free disk space it measured at start (nats-server's default), which differs a little
+ * from server to server, and placement would put every R1 stream on the one that measured most;
+ * with equal caps it breaks the tie by the fewest streams, so the tests see R1 streams spread.
+ */
+const TEST_MAX_STORE_BYTES = 1024 ** 4;
+
 export function jsClusterOptions(dir: string, extra: Partial<Options> = {}): Partial<Options> {
   return {
     ...extra,
-    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: -1, syncIntervalMs: 1000, strict: true },
+    jetstream: { enabled: true, storeDir: dir, maxMemoryBytes: -1, maxFileBytes: TEST_MAX_STORE_BYTES, syncIntervalMs: 1000, strict: true },
   };
 }
 

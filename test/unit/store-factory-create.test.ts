@@ -14,6 +14,7 @@ import { toStoreConfig } from '../../src/jetstream/stream.js';
 import type { StreamConfig, StreamConfigRequest } from '../../src/jetstream/api/types.js';
 import { readCheckedFileSync } from '../../src/jetstream/store/checked-file.js';
 import { FileStore, readStoreMeta } from '../../src/jetstream/store/filestore.js';
+import type { StreamStore } from '../../src/jetstream/store/types.js';
 
 function cfgOf(req: StreamConfigRequest): StreamConfig {
   return checkStreamConfig(req, { lookupStream: () => undefined });
@@ -109,6 +110,20 @@ function recordSyncs(t: TestContext): string[] {
   return synced;
 }
 
+/**
+ * A clustered create (deferred fsyncs) of `dir`'s stream: nothing fsynced by the create itself; after
+ * its first message is flushed, its three meta files, its directory and the entry in its parent are.
+ */
+async function assertSyncedAtFirstWrite(synced: string[], store: StreamStore, dir: string, subject: string): Promise<void> {
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  assert.equal(synced.length, 0, `nothing fsynced by the create itself: ${synced.join(', ')}`);
+  store.storeMsg(subject, undefined, Buffer.from('x'));
+  await store.flush();
+  for (const p of ['meta.json', 'meta.inf', 'meta.sum'].map((n) => path.join(dir, n))) assert.ok(synced.includes(p), `${p} fsynced`);
+  assert.ok(synced.includes(dir), 'stream directory fsynced');
+  assert.ok(synced.includes(path.dirname(dir)), 'the new directory entry in its parent fsynced');
+}
+
 test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create; meta files and directory fsynced before the first write is durable', async (t) => {
   const root = tmp(t);
   const synced = recordSyncs(t);
@@ -116,15 +131,7 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   f.deferCreateDurability();
   const cfg = cfgOf({ name: 'LAZY', subjects: ['lazy.>'] });
   const store = await f.create('APP', cfg, 7n);
-  const dir = path.join(root, 'APP', 'streams', 'LAZY');
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
-  assert.equal(synced.length, 0, `nothing fsynced by the create itself: ${synced.join(', ')}`);
-
-  store.storeMsg('lazy.1', undefined, Buffer.from('x'));
-  await store.flush();
-  for (const p of ['meta.json', 'meta.inf', 'meta.sum'].map((n) => path.join(dir, n))) assert.ok(synced.includes(p), `${p} fsynced`);
-  assert.ok(synced.includes(dir), 'stream directory fsynced');
-  assert.ok(synced.includes(path.join(root, 'APP', 'streams')), 'the new directory entry in its parent fsynced');
+  await assertSyncedAtFirstWrite(synced, store, path.join(root, 'APP', 'streams', 'LAZY'), 'lazy.1');
   const count = synced.length;
   store.storeMsg('lazy.2', undefined, Buffer.from('y'));
   await store.flush();
@@ -135,6 +142,22 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   assert.equal(rec.length, 1);
   assert.equal(rec[0]!.store.state().msgs, 2);
   await rec[0]!.store.stop();
+});
+
+test('StoreFactory.create, clustered: a later stream of the account (its directory made by two plain mkdirs) also has its files, directory and parent entry fsynced before its first durable write', async (t) => {
+  const root = tmp(t);
+  const f = new StoreFactory(root, 'always', () => undefined);
+  f.deferCreateDurability();
+  const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
+  await first.stop();
+  const synced = recordSyncs(t);
+  const store = await f.create('APP', cfgOf({ name: 'SECOND', subjects: ['second'] }), 2n);
+  await assertSyncedAtFirstWrite(synced, store, path.join(root, 'APP', 'streams', 'SECOND'), 'second');
+  assert.ok(!synced.includes(path.join(root, 'APP')), 'directories that did not change are not fsynced');
+  await store.stop();
+  const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
+  assert.deepEqual(rec.map((r) => [r.config.name, r.store.state().msgs]).sort(), [['FIRST', 0], ['SECOND', 1]]);
+  for (const r of rec) await r.store.stop();
 });
 
 test('StoreFactory.create, clustered: a stream stopped or deleted before any write still ends durable or removed', async (t) => {
