@@ -60,7 +60,7 @@ export function defaultFaults(_impl: Impl): FaultKind[] {
 export function ciFaults(impl: Impl): FaultKind[] {
   return impl === 'nats-server'
     ? ['kill', 'torn', 'unsynced']
-    : ['kill', 'stop', 'partition', 'torn', 'bitflip', 'unsynced', 'peer-remove'];
+    : ['kill', 'stop', 'partition', 'torn', 'bitflip', 'unsynced', 'raft-damage', 'peer-remove'];
 }
 
 /**
