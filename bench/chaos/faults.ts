@@ -143,6 +143,12 @@ function flipBits(files: string[], bits: number, seed: number): string {
   return `flipped ${done.join(' ')}`;
 }
 
+/** The last panic or fatal line of a node's log (what a crashed server said), or ''. */
+function lastFatal(node: ChaosNode): string {
+  const l = node.log().split('\n').filter((x) => /panic:|\[FTL\]|Error:/.test(x)).pop();
+  return l === undefined ? '' : ` (${l.trim().slice(0, 200)})`;
+}
+
 /** How long a server whose raft files were damaged may take to rejoin after its restart. */
 export const REJOIN_MS = 30_000;
 
@@ -180,7 +186,7 @@ export class FaultRunner {
     } catch (e) {
       const hung = node.alive;
       await this.cluster.kill(node);
-      rec.violation = `${node.name} did not come back after fault #${rec.fault.n} ${rec.fault.kind}: ${hung ? 'still starting (not listening) after the start bound' : 'exited'}: ${(e as Error).message.split('\n')[0]}`;
+      rec.violation = `${node.name} did not come back after fault #${rec.fault.n} ${rec.fault.kind}: ${hung ? 'still starting (not listening) after the start bound' : 'exited'}: ${(e as Error).message.split('\n')[0]}${lastFatal(node)}`;
       rec.note += ` [${rec.violation}]`;
     }
   }
@@ -196,6 +202,10 @@ export class FaultRunner {
     const t = Date.now();
     let why = '';
     while (Date.now() - t < REJOIN_MS) {
+      if (!node.alive) {
+        why = `it exited${lastFatal(node)}`;
+        break;
+      }
       const parts: string[] = [];
       const si = await api<StreamInfo>(this.nc, `$JS.API.STREAM.INFO.${STREAM}`, undefined, 2000).catch(() => undefined);
       const sw = notRejoined(si?.cluster, node.name);
@@ -212,7 +222,7 @@ export class FaultRunner {
       why = parts.join(', ');
       await pause(250);
     }
-    rec.violation = `${node.name} did not rejoin within ${REJOIN_MS / 1000} s of its restart after fault #${rec.fault.n} ${rec.fault.kind}: ${why}`;
+    rec.violation = `${node.name} did not rejoin ${node.alive ? `within ${REJOIN_MS / 1000} s of` : 'after'} its restart after fault #${rec.fault.n} ${rec.fault.kind}: ${why}`;
     rec.note += ` [${rec.violation}]`;
   }
 
