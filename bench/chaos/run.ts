@@ -53,7 +53,8 @@ export function defaultFaults(_impl: Impl): FaultKind[] {
  * again), peer-remove under load (replacements that hold only the stream's tail, or a replacement
  * with a torn tail that ends up past the leader's last sequence), and partition of the leader sometimes
  * (a replica ends up with messages missing and others at the wrong sequences while it is reported
- * current). Those are findings about
+ * current), and raft-damage (a peers.idx cut short makes it panic at start or when it loads the group,
+ * "slice bounds out of range", on every restart: the server never comes back). Those are findings about
  * the reference, recorded in bench/chaos/README.md with their seeds; checks that fail on the reference
  * some of the time would only make CI flaky. Run them with `npm run chaos -- --faults ...`.
  */
@@ -68,14 +69,14 @@ export function ciFaults(impl: Impl): FaultKind[] {
  * implementation. Chosen for the shortest run whose schedules together still hold every kind of
  * ciFaults() and a fault of the leader (kill, and for tsnats also stop and partition);
  * chaos-parts.test.ts checks that from the schedules alone. nats-server: seeds 3 and 23 hold each of its
- * kinds twice (kill of the leader twice). tsnats: seed 17548 (torn, stop and partition of the leader,
- * peer-remove) and 18954 (raft-damage of 4 files, kill of the leader, unsynced, bitflip) at 10 s: eight
- * kinds need eight faults, one more than the seven of the earlier pair at 12 s, so the load is 2 s
- * shorter to keep the file's time.
+ * kinds twice (kill of the leader twice). tsnats: seed 3552 (partition of the leader, bitflip, torn,
+ * unsynced) and 18100 (kill and stop of the leader, raft-damage of 3 files, peer-remove) at 10 s: eight
+ * kinds need eight faults, one more than the seven of the earlier pair (23 and 222 at 12 s), so the load
+ * is 2 s shorter; run alternately with that pair on this machine they took 59.9 s against 56.6 s.
  */
 export const CI_RUNS: Record<Impl, { seeds: number[]; durationS: number }> = {
   'nats-server': { seeds: [3, 23], durationS: 10 },
-  tsnats: { seeds: [17548, 18954], durationS: 10 },
+  tsnats: { seeds: [3552, 18100], durationS: 10 },
 };
 
 export function replayCommand(o: ChaosOptions): string {
