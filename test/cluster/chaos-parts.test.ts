@@ -82,7 +82,10 @@ test('chaos schedule: same seed same schedule, bounded by the duration, only the
   const only = planSchedule(42, 60_000, ['stop', 'partition']);
   assert.ok(only.every((f) => f.kind === 'stop' || f.kind === 'partition'));
   assert.ok(only.filter((f) => f.kind === 'stop').every((f) => f.role === 'leader'), 'SIGSTOP targets the leader');
-  assert.ok(a.filter((f) => f.kind === 'corrupt' || f.kind === 'unsynced').every((f) => f.role === 'follower'), 'disk faults hit a minority replica');
+  const disk = a.filter((f) => f.kind === 'corrupt' || f.kind === 'unsynced' || f.kind === 'raft-damage');
+  assert.ok(disk.some((f) => f.kind === 'raft-damage'), 'raft-damage is among the kinds planned');
+  assert.ok(disk.every((f) => f.role === 'follower'), 'disk faults hit a minority replica');
+  assert.ok(a.filter((f) => f.kind === 'raft-damage').every((f) => f.amount! >= 1 && f.amount! <= 4), 'raft-damage damages 1-4 files');
   assert.deepEqual(planSchedule(1, 60_000, []), []);
   assert.throws(() => parseFaults('kill,meteor'), /unknown fault 'meteor'/);
   assert.deepEqual(parseFaults('kill, stop'), ['kill', 'stop']);
