@@ -173,6 +173,23 @@ export function readTermVote(dir: string, fsx: RaftFs = realFs): { term: number;
   return { term, vote };
 }
 
+/**
+ * Why tav.idx is damaged, or undefined when it is absent or well formed. It is only ever replaced whole
+ * (temp file, rename), so a length other than 8 (no vote) or 16 B, or a term that does not decode, is
+ * damage: the vote cast in the current term may be forgotten, and the node must not vote as if it knew.
+ */
+export function termVoteDamage(dir: string, fsx: RaftFs = realFs): string | undefined {
+  let buf: Buffer;
+  try {
+    buf = fsx.readFileSync(join(dir, TERM_VOTE_FILE));
+  } catch {
+    return undefined;
+  }
+  if (buf.length !== 8 && buf.length !== 8 + ID_LEN) return `${TERM_VOTE_FILE} has ${buf.length} bytes`;
+  if (readU64(buf, 0) < 0) return `${TERM_VOTE_FILE} holds no valid term`;
+  return undefined;
+}
+
 export function writePeerStateFile(dir: string, ps: PeerState, fsx: RaftFs = realFs): void {
   writeFileDurable(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir, fsx);
 }
