@@ -6,7 +6,7 @@ import { readdirSync, statSync, truncateSync, openSync, readSync, writeSync, clo
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { seededRandom } from '../../test/helpers/wait.js';
-import { api, STREAM, type StreamInfo } from './api.js';
+import { api, CONSUMER, STREAM, type ConsumerInfo, type ReplicaInfo, type StreamInfo } from './api.js';
 import type { ChaosCluster, ChaosNode } from './cluster.js';
 import type { PlannedFault } from './schedule.js';
 import { pause } from './workload.js';
@@ -69,6 +69,48 @@ export function walBlocks(storeDir: string): string[] {
   return [...blks, ...segs];
 }
 
+/**
+ * Every raft file of every group in a node's store (the meta group _meta_, the stream's S-… and the
+ * consumer's C-… groups), sorted so a seed picks the same ones: the WAL (nats-server's
+ * _js_/<group>/msgs/<n>.blk and its index <n>.idx; tsnats's <20-digit first index>.wal segments),
+ * snapshots/snap.<term>.<index>, tav.idx (term and vote) and peers.idx (peer state). Files a recovery
+ * set aside (*.bad) and temp files are not raft state any more and are left out.
+ */
+export function raftFiles(storeDir: string): string[] {
+  const raft = /\/_js_\/[^/]+\/(?:(?:.*\/)?msgs\/\d+\.(?:blk|idx)|(?:.*\/)?\d{20}\.wal|snapshots\/snap\.\d+\.\d+|tav\.idx|peers\.idx)$/;
+  return walk(storeDir).filter((p) => raft.test(p)).sort();
+}
+
+/** The last parts of a store path that say which file it is (group, and the file within it). */
+const short = (file: string) => file.slice(file.indexOf('/_js_/') + 6);
+
+/**
+ * Damage `count` of the given files (non-empty ones, chosen by `seed`), each in a way chosen by the
+ * seed: a torn tail (1–4096 B dropped: a write the crash cut short), a cut at a random length (lost
+ * data in the middle of the log or a half-written small file) or 1–8 flipped bits. Returns what was
+ * done to which file, for the report.
+ */
+export function damageFiles(files: string[], count: number, seed: number): string {
+  const rnd = seededRandom(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+  const pool = files.filter((f) => statSync(f).size > 0);
+  if (pool.length === 0) return 'no raft files to damage';
+  const done: string[] = [];
+  for (let k = 0; k < count && pool.length > 0; k++) {
+    const file = pool.splice(int(0, pool.length - 1), 1)[0]!;
+    const size = statSync(file).size;
+    const mode = int(0, 2);
+    if (mode === 2) {
+      done.push(`${short(file)}: ${flipBits([file], int(1, 8), int(1, 0x7fffffff))}`);
+      continue;
+    }
+    const to = mode === 0 ? size - Math.min(size, int(1, 4096)) : int(0, size - 1);
+    truncateSync(file, to);
+    done.push(`${mode === 0 ? 'torn' : 'cut'} ${short(file)} ${size}->${to}`);
+  }
+  return done.join('; ');
+}
+
 function truncateTail(file: string, bytes: number): string {
   const size = statSync(file).size;
   const drop = Math.min(bytes, size);
@@ -101,6 +143,26 @@ function flipBits(files: string[], bits: number, seed: number): string {
   return `flipped ${done.join(' ')}`;
 }
 
+/** The last panic or fatal line of a node's log (what a crashed server said), or ''. */
+function lastFatal(node: ChaosNode): string {
+  const l = node.log().split('\n').filter((x) => /panic:|\[FTL\]|Error:/.test(x)).pop();
+  return l === undefined ? '' : ` (${l.trim().slice(0, 200)})`;
+}
+
+/** How long a server whose raft files were damaged may take to rejoin after its restart. */
+export const REJOIN_MS = 30_000;
+
+type GroupInfo = { leader?: string; replicas?: ReplicaInfo[] } | undefined;
+
+/** Why `name` is not (yet) a working member of a group as its leader reports it, or undefined when it is. */
+export function notRejoined(c: GroupInfo, name: string): string | undefined {
+  if (c?.leader === undefined || c.leader === '') return 'no leader';
+  if (c.leader === name) return undefined;
+  const r = c.replicas?.find((x) => x.name === name);
+  if (r === undefined) return `not among the replicas (leader ${c.leader})`;
+  return r.current === true && r.offline !== true ? undefined : `current=${r.current === true} offline=${r.offline === true} lag=${r.lag ?? 0}`;
+}
+
 export class FaultRunner {
   constructor(private readonly cluster: ChaosCluster, private readonly nc: NatsConnection, private readonly t0: number, private readonly log: (m: string) => void) {}
 
@@ -124,9 +186,44 @@ export class FaultRunner {
     } catch (e) {
       const hung = node.alive;
       await this.cluster.kill(node);
-      rec.violation = `${node.name} did not come back after fault #${rec.fault.n} ${rec.fault.kind}: ${hung ? 'still starting (not listening) after the start bound' : 'exited'}: ${(e as Error).message.split('\n')[0]}`;
+      rec.violation = `${node.name} did not come back after fault #${rec.fault.n} ${rec.fault.kind}: ${hung ? 'still starting (not listening) after the start bound' : 'exited'}: ${(e as Error).message.split('\n')[0]}${lastFatal(node)}`;
       rec.note += ` [${rec.violation}]`;
     }
+  }
+
+  /**
+   * A server restarted after raft-file damage must take its place again within REJOIN_MS: its stream
+   * and consumer replicas current in their leaders' INFO (or it leads them) and a meta leader known in
+   * its own /jsz. Seen once is enough (under load "current" may flicker). One that stays out is a
+   * violation even if the checks at the end find it back.
+   */
+  private async checkRejoined(node: ChaosNode, rec: FaultRecord): Promise<void> {
+    if (rec.violation !== undefined) return; // did not even start
+    const t = Date.now();
+    let why = '';
+    while (Date.now() - t < REJOIN_MS) {
+      if (!node.alive) {
+        why = `it exited${lastFatal(node)}`;
+        break;
+      }
+      const parts: string[] = [];
+      const si = await api<StreamInfo>(this.nc, `$JS.API.STREAM.INFO.${STREAM}`, undefined, 2000).catch(() => undefined);
+      const sw = notRejoined(si?.cluster, node.name);
+      if (sw !== undefined) parts.push(`stream: ${sw}`);
+      const ci = await api<ConsumerInfo>(this.nc, `$JS.API.CONSUMER.INFO.${STREAM}.${CONSUMER}`, undefined, 2000).catch(() => undefined);
+      const cw = notRejoined(ci?.cluster, node.name);
+      if (cw !== undefined) parts.push(`consumer: ${cw}`);
+      const jsz = await this.cluster.monitor<{ meta_cluster?: { leader?: string } }>(node, '/jsz', 2000).catch(() => undefined);
+      if (!jsz?.meta_cluster?.leader) parts.push('meta: no leader known');
+      if (parts.length === 0) {
+        rec.note += ` [rejoined in ${Date.now() - t} ms]`;
+        return;
+      }
+      why = parts.join(', ');
+      await pause(250);
+    }
+    rec.violation = `${node.name} did not rejoin ${node.alive ? `within ${REJOIN_MS / 1000} s of` : 'after'} its restart after fault #${rec.fault.n} ${rec.fault.kind}: ${why}`;
+    rec.note += ` [${rec.violation}]`;
   }
 
   async run(f: PlannedFault): Promise<FaultRecord> {
@@ -178,6 +275,14 @@ export class FaultRunner {
         rec.note = `dropped tails: ${parts.join('; ')}`;
         await pause(f.durationMs);
         await this.restart(node, rec);
+        break;
+      }
+      case 'raft-damage': {
+        await c.kill(node);
+        rec.note = `raft files: ${damageFiles(raftFiles(node.storeDir), f.amount!, f.subSeed)}`;
+        await pause(f.durationMs);
+        await this.restart(node, rec);
+        await this.checkRejoined(node, rec);
         break;
       }
       case 'peer-remove': {

@@ -5,13 +5,13 @@
 // schedule, so a failing run can be replayed.
 import { seededRandom } from '../../test/helpers/wait.js';
 
-export type FaultKind = 'kill' | 'stop' | 'partition' | 'corrupt' | 'torn' | 'bitflip' | 'unsynced' | 'peer-remove';
+export type FaultKind = 'kill' | 'stop' | 'partition' | 'corrupt' | 'torn' | 'bitflip' | 'unsynced' | 'raft-damage' | 'peer-remove';
 export type Role = 'leader' | 'follower';
 
-export const ALL_FAULTS: FaultKind[] = ['kill', 'stop', 'partition', 'corrupt', 'torn', 'bitflip', 'unsynced', 'peer-remove'];
+export const ALL_FAULTS: FaultKind[] = ['kill', 'stop', 'partition', 'corrupt', 'torn', 'bitflip', 'unsynced', 'raft-damage', 'peer-remove'];
 
 /** The default fault list: every kind once ('corrupt' already stands for its two halves, torn and bitflip). */
-export const DEFAULT_FAULTS: FaultKind[] = ['kill', 'stop', 'partition', 'corrupt', 'unsynced', 'peer-remove'];
+export const DEFAULT_FAULTS: FaultKind[] = ['kill', 'stop', 'partition', 'corrupt', 'unsynced', 'raft-damage', 'peer-remove'];
 
 /**
  * What each fault does (printed by --help and documented in bench/chaos/README.md).
@@ -24,6 +24,7 @@ export const FAULT_DOC: Record<FaultKind, string> = {
   torn: 'kill -9 a follower (a minority replica), truncate a random tail (1-4096 B) of its newest stream message block (a torn write), restart it',
   bitflip: 'kill -9 a follower (a minority replica), flip 1-8 random bits anywhere in its stream message blocks, restart it',
   unsynced: 'kill -9 a follower and drop the tail of its newest stream message block and of its newest stream raft WAL block (writes not yet fsynced at power loss), then restart it',
+  'raft-damage': 'kill -9 a follower (a minority replica), damage 1-4 of its raft files (meta, stream and consumer groups: WAL, snapshot, tav.idx, peers.idx; chosen by the seed and printed), each by a torn tail (1-4096 B dropped), a cut at a random length or 1-8 flipped bits, restart it; it must rejoin (stream and consumer replica current, a meta leader known) within 30 s',
   'peer-remove': 'STREAM.PEER.REMOVE of a follower under load; a 4th server is started for this fault so a replacement can be placed and caught up (with the stream\'s 3 servers only, nats-server 2.9.10 answers "peer remap failed" or leaves 2 peers)',
 };
 
@@ -38,7 +39,10 @@ export interface PlannedFault {
   gapMs: number;
   /** how long the fault lasts (down, stopped, partitioned) */
   durationMs: number;
-  /** for corrupt: torn tail or flipped bits; bytes or bits touched; seed of the offsets */
+  /**
+   * for corrupt: torn tail or flipped bits, and bytes or bits touched; for unsynced: bytes dropped; for
+   * raft-damage: how many raft files are damaged (which, and how, follows from subSeed)
+   */
   mode?: 'torn' | 'flip';
   amount?: number;
   subSeed: number;
@@ -52,6 +56,7 @@ const ROLES: Record<FaultKind, Role[]> = {
   torn: ['follower'],
   bitflip: ['follower'],
   unsynced: ['follower'],
+  'raft-damage': ['follower'],
   'peer-remove': ['follower'],
 };
 
@@ -80,6 +85,8 @@ export function planSchedule(seed: number, durationMs: number, kinds: FaultKind[
       f.amount = f.mode === 'torn' ? int(1, 4096) : int(1, 8);
     } else if (kind === 'unsynced') {
       f.amount = int(1, 8192);
+    } else if (kind === 'raft-damage') {
+      f.amount = int(1, 4);
     }
     if (kind === 'peer-remove') f.durationMs = 0;
     if (t + f.gapMs + f.durationMs > durationMs) break;
@@ -91,7 +98,8 @@ export function planSchedule(seed: number, durationMs: number, kinds: FaultKind[
 
 export function describeFault(f: PlannedFault): string {
   const extra = f.mode !== undefined ? ` ${f.mode} ${f.amount}${f.mode === 'torn' ? 'B' : ' bits'}`
-    : f.kind === 'unsynced' ? ` drop ${f.amount}B` : '';
+    : f.kind === 'unsynced' ? ` drop ${f.amount}B`
+      : f.kind === 'raft-damage' ? ` ${f.amount} raft file${f.amount === 1 ? '' : 's'}` : '';
   const who = f.role === 'leader' ? 'leader' : `follower#${f.pick}`;
   return `#${f.n} +${f.gapMs}ms ${f.kind} ${who} for ${f.durationMs}ms${extra}`;
 }

@@ -29,10 +29,12 @@ import {
   decodePeerStateOrThrow,
   readPeerStateFile,
   readTermVote,
+  termVoteDamage,
   SnapshotStore,
   writePeerStateFile,
   writeFileDurable,
   writePeerStateFileLater,
+  writeTermVote,
   writeTermVoteLater,
   STATE_LOST_FILE,
   SNAPSHOTS_DIR,
@@ -209,13 +211,21 @@ export class RaftNode {
     if (rec.reason) this.log('warn', `WAL recovery: ${rec.reason}, dropped ${rec.droppedRecords} record(s)${rec.lostDurable ? ' that may have been acknowledged' : ''}`);
     for (const f of this.snapshots.movedAside) this.log('warn', `snapshot ${f} failed to load; moved aside`);
     for (const f of rec.movedAside ?? []) this.log('warn', `WAL data moved aside to ${f}`);
+    // A damaged term/vote file may have forgotten a vote cast in the current term: voting again as a
+    // full log could elect a second leader in that term. Lost state votes only as "empty", which counts
+    // only when every member grants, until a leader has caught this node up.
+    const tavDamage = termVoteDamage(opts.storeDir, this.fs);
+    if (tavDamage !== undefined) this.log('warn', `${tavDamage}: term and vote may be lost`);
     // Recovery that lost possibly acknowledged state: the core must not vote
     // or lead as if its log were complete until a leader has caught it up.
     // The marker keeps that knowledge across restarts until a leader has
     // caught the node up (a crash during catch-up must not forget it).
     const marker = join(opts.storeDir, STATE_LOST_FILE);
-    const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || this.fs.existsSync(marker);
+    const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || tavDamage !== undefined || this.fs.existsSync(marker);
     if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
+    // With the loss on record (the marker), the term/vote file is made whole again from what could be
+    // read, so that a later restart does not take it for new damage.
+    if (tavDamage !== undefined) writeTermVote(opts.storeDir, tav.term, tav.vote, this.fs);
     this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {

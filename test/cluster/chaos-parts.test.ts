@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../src/jetstream/store/index.js';
@@ -13,7 +13,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { ALL_FAULTS, planSchedule, parseFaults } from '../../bench/chaos/schedule.js';
 import { streamSeqOfAck } from '../../bench/chaos/api.js';
 import { CI_RUNS, ciFaults } from '../../bench/chaos/run.js';
-import { streamBlocks, walBlocks } from '../../bench/chaos/faults.js';
+import { damageFiles, notRejoined, raftFiles, streamBlocks, walBlocks } from '../../bench/chaos/faults.js';
 
 async function echoServer(): Promise<{ srv: net.Server; port: number }> {
   const srv = net.createServer((s) => s.pipe(s));
@@ -82,7 +82,10 @@ test('chaos schedule: same seed same schedule, bounded by the duration, only the
   const only = planSchedule(42, 60_000, ['stop', 'partition']);
   assert.ok(only.every((f) => f.kind === 'stop' || f.kind === 'partition'));
   assert.ok(only.filter((f) => f.kind === 'stop').every((f) => f.role === 'leader'), 'SIGSTOP targets the leader');
-  assert.ok(a.filter((f) => f.kind === 'corrupt' || f.kind === 'unsynced').every((f) => f.role === 'follower'), 'disk faults hit a minority replica');
+  const disk = a.filter((f) => f.kind === 'corrupt' || f.kind === 'unsynced' || f.kind === 'raft-damage');
+  assert.ok(disk.some((f) => f.kind === 'raft-damage'), 'raft-damage is among the kinds planned');
+  assert.ok(disk.every((f) => f.role === 'follower'), 'disk faults hit a minority replica');
+  assert.ok(a.filter((f) => f.kind === 'raft-damage').every((f) => f.amount! >= 1 && f.amount! <= 4), 'raft-damage damages 1-4 files');
   assert.deepEqual(planSchedule(1, 60_000, []), []);
   assert.throws(() => parseFaults('kill,meteor'), /unknown fault 'meteor'/);
   assert.deepEqual(parseFaults('kill, stop'), ['kill', 'stop']);
@@ -105,7 +108,7 @@ test('the CI runs (CI_RUNS, run by chaos-ci.ts) schedule every CI fault kind, an
     for (const lf of leaderFaults[impl]) assert.ok(kr.has(lf), `${impl}: ${lf} not in ${[...kr].join(' ')}`);
   }
   // tsnats is held to every fault, the reference only to those it survives (README findings)
-  assert.deepEqual(ciFaults('tsnats').sort(), ['bitflip', 'kill', 'partition', 'peer-remove', 'stop', 'torn', 'unsynced']);
+  assert.deepEqual(ciFaults('tsnats').sort(), ['bitflip', 'kill', 'partition', 'peer-remove', 'raft-damage', 'stop', 'torn', 'unsynced']);
 });
 
 test('offline replica reader: reads a stopped tsnats store through a copy, never touching the original', async () => {
@@ -168,4 +171,65 @@ test('disk faults find the stream blocks and the raft WAL in both layouts', () =
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('raft-damage finds every raft file of both layouts, and damages the ones its seed picks, the same way each time', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-chaos-raft-'));
+  try {
+    const files: Record<string, number> = {
+      // nats-server 2.9.10: the WAL is a file store (msgs/<n>.blk and its index <n>.idx)
+      'ns/jetstream/SYS/_js_/_meta_/msgs/1.blk': 3000,
+      'ns/jetstream/SYS/_js_/_meta_/msgs/1.idx': 34,
+      'ns/jetstream/SYS/_js_/_meta_/snapshots/snap.2.19': 1000,
+      'ns/jetstream/SYS/_js_/S-R3F-abc/tav.idx': 16,
+      'ns/jetstream/SYS/_js_/S-R3F-abc/peers.idx': 34,
+      'ns/jetstream/SYS/_js_/C-R3F-xyz/snapshots/snap.1.1186': 88,
+      // tsnats: WAL segments named by their first index
+      [`ts/jetstream/SYS/_js_/S-R3F-def/wal/${'1'.padStart(20, '0')}.wal`]: 5000,
+      'ts/jetstream/SYS/_js_/C-R3F-uvw/tav.idx': 8,
+      'ts/jetstream/SYS/_js_/_meta_/peers.idx': 42,
+    };
+    // not raft state: the stream's own blocks, the WAL store's meta.inf, files a recovery set aside, temp files
+    const others = ['ns/jetstream/APP/streams/CHAOS/msgs/1.blk', 'ns/jetstream/SYS/_js_/_meta_/meta.inf',
+      'ts/jetstream/SYS/_js_/_meta_/snapshots/snap.1.5.bad', 'ts/jetstream/SYS/_js_/_meta_/tav.idx.tmp', 'ts/jetstream/SYS/_js_/_meta_/state-lost'];
+    for (const [rel, size] of [...Object.entries(files), ...others.map((o) => [o, 100] as const)]) {
+      mkdirSync(join(root, rel, '..'), { recursive: true });
+      writeFileSync(join(root, rel), Buffer.alloc(size, 0x5a));
+    }
+    const found = raftFiles(root);
+    assert.deepEqual(found.map((p) => p.slice(root.length + 1)), Object.keys(files).sort());
+
+    const sizes = () => found.map((f) => statSync(f).size);
+    const contents = () => found.map((f) => readFileSync(f).toString('hex')).join('|');
+    const before = contents();
+    const note = damageFiles(found, 4, 12345);
+    const after = contents();
+    const changed = found.filter((f, i) => before.split('|')[i] !== after.split('|')[i]);
+    assert.ok(changed.length >= 1 && changed.length <= 4, note);
+    for (const f of changed) assert.ok(note.includes(f.slice(f.indexOf('/_js_/') + 6)), `${f} damaged but not reported: ${note}`);
+    assert.match(note, /^(?:(?:torn|cut) \S+ \d+->\d+|\S+: flipped .+?)(?:; (?:(?:torn|cut) \S+ \d+->\d+|\S+: flipped .+?))*$/);
+
+    // the same seed on the same files does the same again
+    const root2 = join(root, 'again');
+    for (const [rel, size] of Object.entries(files)) {
+      mkdirSync(join(root2, rel, '..'), { recursive: true });
+      writeFileSync(join(root2, rel), Buffer.alloc(size, 0x5a));
+    }
+    const found2 = raftFiles(root2);
+    assert.equal(damageFiles(found2, 4, 12345).replaceAll(root2, root), note);
+    assert.deepEqual(found2.map((f) => statSync(f).size), sizes());
+    assert.equal(damageFiles([], 3, 1), 'no raft files to damage');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a damaged server has rejoined a group when it leads it or is a current, online replica', () => {
+  assert.equal(notRejoined({ leader: 'n1', replicas: [{ name: 'n2', current: true }] }, 'n1'), undefined);
+  assert.equal(notRejoined({ leader: 'n1', replicas: [{ name: 'n2', current: true }, { name: 'n3', current: false }] }, 'n2'), undefined);
+  assert.equal(notRejoined({ leader: 'n1', replicas: [{ name: 'n3', current: false, lag: 7 }] }, 'n3'), 'current=false offline=false lag=7');
+  assert.equal(notRejoined({ leader: 'n1', replicas: [{ name: 'n3', current: true, offline: true }] }, 'n3'), 'current=true offline=true lag=0');
+  assert.equal(notRejoined({ leader: 'n1', replicas: [] }, 'n3'), 'not among the replicas (leader n1)');
+  assert.equal(notRejoined({ replicas: [] }, 'n3'), 'no leader');
+  assert.equal(notRejoined(undefined, 'n3'), 'no leader');
 });

@@ -97,14 +97,47 @@ test('installSnapshot() from inside apply() covers the entry being applied: afte
   assert.ok(![...sm2.appliedCount.keys()].some((i) => i !== snapAt && i <= snapAt), 'no entry at or below the snapshot is re-applied');
 });
 
-test('a corrupt snapshot is moved aside with the WAL it covered, never deleted; the node reports lost state until the leader caught it up', async (t) => {
-  const c = new LocalCluster({ size: 3, segmentMaxBytes: 256 });
+/** A 3-node cluster with `entries` committed ("a0", "a1", …), its leader and one follower. */
+async function clusterWithEntries(t: { after(fn: () => void): void }, entries: number, opts: { segmentMaxBytes?: number } = {}) {
+  const c = new LocalCluster({ size: 3, ...opts });
   t.after(() => c.destroy());
   c.startAll();
   const l = await c.waitForLeader();
-  for (let k = 0; k < 20; k++) l.n.propose(Buffer.from(`a${k}`));
-  await c.waitForStateSize(20);
-  const m = c.members.find((x) => x !== l)!;
+  for (let k = 0; k < entries; k++) l.n.propose(Buffer.from(`a${k}`));
+  await c.waitForStateSize(entries);
+  return { c, l, m: c.members.find((x) => x !== l)! };
+}
+
+test('a damaged tav.idx is lost state (its vote in the current term may be forgotten) until the leader caught the node up', async (t) => {
+  const { c, l, m } = await clusterWithEntries(t, 10);
+  const tav = join(m.dir, 'tav.idx');
+
+  // a clean restart: the file is whole, nothing is lost
+  c.stop(m);
+  c.start(m);
+  assert.equal(m.n.status().stateLost, false);
+
+  for (const damage of [(b: Buffer) => b.subarray(0, 5), (b: Buffer) => Buffer.concat([b, Buffer.from([1, 2, 3])]), (b: Buffer) => {
+    const x = Buffer.from(b);
+    x[7] = 0xff; // a term far beyond 2^53: no valid term
+    return x;
+  }]) {
+    await c.waitFor(() => !m.n.status().stateLost, 10_000, 'caught up before the next damage');
+    c.stop(m);
+    fs.writeFileSync(tav, damage(fs.readFileSync(tav)));
+    c.start(m);
+    assert.equal(m.n.status().stateLost, true, 'a damaged tav.idx is reported as lost state');
+    assert.ok(fs.existsSync(join(m.dir, 'state-lost')), 'and remembered across a restart');
+    await c.waitFor(() => !m.n.status().stateLost, 10_000, 'leader to catch the member up');
+    await c.waitFor(() => m.state.length === 10, 10_000, 'member state complete');
+    assert.deepEqual(m.stateStrings(), l.stateStrings());
+    assert.equal(fs.readFileSync(tav).length === 8 || fs.readFileSync(tav).length === 16, true, 'tav.idx rewritten whole');
+  }
+  assert.equal(m.leaderChanges.some((x) => x.isLeader), false);
+});
+
+test('a corrupt snapshot is moved aside with the WAL it covered, never deleted; the node reports lost state until the leader caught it up', async (t) => {
+  const { c, l, m } = await clusterWithEntries(t, 20, { segmentMaxBytes: 256 });
   const snap = m.n.installSnapshot(m.snapshotData());
   for (let k = 0; k < 5; k++) l.n.propose(Buffer.from(`b${k}`));
   await c.waitForStateSize(25);

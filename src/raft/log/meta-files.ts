@@ -159,18 +159,35 @@ export function writePeerStateFileLater(dir: string, ps: PeerState, done: (err?:
   writeFileDurableLater(join(dir, PEER_STATE_FILE), encodePeerState(ps), dir, done, fsx);
 }
 
+/** A group file's bytes, or undefined when it cannot be read (absent). */
+function readIfPresent(dir: string, name: string, fsx: RaftFs): Buffer | undefined {
+  try {
+    return fsx.readFileSync(join(dir, name));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Term and vote; a missing or short file reads as far as it goes (term 0, no vote). */
 export function readTermVote(dir: string, fsx: RaftFs = realFs): { term: number; vote: string } {
-  let buf: Buffer;
-  try {
-    buf = fsx.readFileSync(join(dir, TERM_VOTE_FILE));
-  } catch {
-    return { term: 0, vote: '' };
-  }
-  if (buf.length < 8) return { term: 0, vote: '' };
+  const buf = readIfPresent(dir, TERM_VOTE_FILE, fsx);
+  if (buf === undefined || buf.length < 8) return { term: 0, vote: '' };
   const term = Math.max(0, readU64(buf, 0));
   const vote = buf.length >= 8 + ID_LEN ? buf.toString('latin1', 8, 8 + ID_LEN) : '';
   return { term, vote };
+}
+
+/**
+ * Why tav.idx is damaged, or undefined when it is absent or well formed. It is only ever replaced whole
+ * (temp file, rename), so a length other than 8 (no vote) or 16 B, or a term that does not decode, is
+ * damage: the vote cast in the current term may be forgotten, and the node must not vote as if it knew.
+ */
+export function termVoteDamage(dir: string, fsx: RaftFs = realFs): string | undefined {
+  const buf = readIfPresent(dir, TERM_VOTE_FILE, fsx);
+  if (buf === undefined) return undefined;
+  if (buf.length !== 8 && buf.length !== 8 + ID_LEN) return `${TERM_VOTE_FILE} has ${buf.length} bytes`;
+  if (readU64(buf, 0) < 0) return `${TERM_VOTE_FILE} holds no valid term`;
+  return undefined;
 }
 
 export function writePeerStateFile(dir: string, ps: PeerState, fsx: RaftFs = realFs): void {
@@ -178,12 +195,8 @@ export function writePeerStateFile(dir: string, ps: PeerState, fsx: RaftFs = rea
 }
 
 export function readPeerStateFile(dir: string, fsx: RaftFs = realFs): PeerState | undefined {
-  let buf: Buffer;
-  try {
-    buf = fsx.readFileSync(join(dir, PEER_STATE_FILE));
-  } catch {
-    return undefined;
-  }
+  const buf = readIfPresent(dir, PEER_STATE_FILE, fsx);
+  if (buf === undefined) return undefined;
   const ps = decodePeerState(buf);
   return ps instanceof RaftError ? undefined : ps;
 }
