@@ -3,6 +3,7 @@
 // way round from a client's (what the leaf may publish is the interest the hub gives it, what it
 // may subscribe to is what the hub delivers to it), checks `allowed_connection_types` (LEAFNODE),
 // `bearer_token`, and closes the link when the user JWT expires or the account revokes the user.
+// Leaf servers (tsnats and nats-server) link with `credentials` files in the last two tests.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -184,6 +185,43 @@ test('leaf JWT side by side: leaf servers linking with credentials get the user\
   for (const [hubName, hubSpawn] of KINDS) {
     for (const [leafName, leafSpawn] of KINDS) {
       assert.deepEqual(await serverLeafFlow(t, hubSpawn, leafSpawn), want, `hub ${hubName}, leaf ${leafName}`);
+    }
+  }
+});
+
+/**
+ * A hub client's request to a service on the leaf whose user may subscribe to it and publish to
+ * `x`, plus `resp` (allow_responses) or the requester's inbox: the reply or the request's error.
+ */
+async function responsesFlow(t: TestContext, hubSpawn: Spawn, leafSpawn: Spawn, via: 'resp' | 'inbox'): Promise<string> {
+  const { akp, hub, port } = await operatorLeafHub(t, hubSpawn, {});
+  const ukp = createUser();
+  const creds = join(tempDir(t), 'leaf.creds');
+  const perms: Partial<User> = via === 'resp'
+    ? { sub: { allow: ['svc'] }, pub: { allow: ['x'] }, resp: { max: 1, ttl: 0 } }
+    : { sub: { allow: ['svc'] }, pub: { allow: ['x', '_INBOX.>'] } };
+  writeFileSync(creds, credsOf(await userJwt('leaf', ukp, akp, perms), ukp));
+  const leaf = await natsServer(t, `listen: 127.0.0.1:-1\nleafnodes { reconnect: 1, remotes [ { url: "nats://127.0.0.1:${port}", credentials: "${creds}" } ] }\n`, leafSpawn);
+  const hc = await hubClient(t, hub.port, akp);
+  const lc = await connect({ port: leaf.port });
+  t.after(() => lc.close());
+  let served = 0;
+  lc.subscribe('svc', { callback: (_e, m) => { served++; m.respond('pong'); } });
+  await lc.flush();
+  await waitUntil(async () => {
+    hc.publish('svc');
+    await hc.flush();
+    return served > 0;
+  }, 10_000, 'the service reached', 100);
+  // the client subscribes to its inbox before it publishes the request
+  return hc.request('svc', 'ping', { timeout: 2000 }).then((m) => m.string(), (e: Error) => e.message);
+}
+
+test('leaf JWT side by side: a leaf service answers only when its user may publish to the inbox (allow_responses does not open it)', { skip }, async (t) => {
+  for (const [hubName, hubSpawn] of KINDS) {
+    for (const [leafName, leafSpawn] of KINDS) {
+      const got = { resp: await responsesFlow(t, hubSpawn, leafSpawn, 'resp'), inbox: await responsesFlow(t, hubSpawn, leafSpawn, 'inbox') };
+      assert.deepEqual(got, { resp: 'timeout', inbox: 'pong' }, `hub ${hubName}, leaf ${leafName}`);
     }
   }
 });
