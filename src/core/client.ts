@@ -29,6 +29,7 @@ import { ResponsePermits } from './response-permits.js';
 import { PingAction, pingTimerAction } from './keepalive.js';
 import { negotiateClientTls } from '../tls/client-upgrade.js';
 import { tlsVersionName, type TlsSettings } from '../tls/settings.js';
+import { Expiry } from './expiry.js';
 
 /** Closed-connection reasons (nats-server ClosedState strings). */
 export const CloseReason = {
@@ -184,7 +185,7 @@ export class Client implements ClientOpHandler, MsgSink {
   /** limits from the credentials (JWT user/account; -1 = none), combined with the options' in applyLimits */
   private authMaxSubs = -1;
   private authMaxPayload = -1;
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly expiry = new Expiry();
 
   /** `socket` is a net.Socket on the client port (replaced by its TLSSocket after a TLS
    *  upgrade), or a transport adapter of another listener (`conn` says which: websocket). */
@@ -647,8 +648,7 @@ export class Client implements ClientOpHandler, MsgSink {
       this.sendErrAndClose(Err.MAX_SUBSCRIPTIONS, CloseReason.MAX_SUBSCRIPTIONS);
       return false;
     }
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
+    this.expiry.clear();
     if (res.expires !== undefined) this.armExpiry(res.expires.atMs, res.expires.error);
     return true;
   }
@@ -742,16 +742,11 @@ export class Client implements ClientOpHandler, MsgSink {
   }
 
   private armExpiry(atMs: number, error: string): void {
-    // setTimeout holds at most ~24.8 days: longer expiries re-arm on the way.
-    const delay = Math.min(Math.max(0, atMs - Date.now()), 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = null;
+    this.expiry.set(atMs, () => {
       if (this.closed) return;
-      if (Date.now() < atMs) return this.armExpiry(atMs, error);
       this.host.log.debug(`${this.label()} - ${error}`);
       this.sendErrAndClose(error, CloseReason.AUTH_EXPIRED);
-    }, delay);
-    this.expiryTimer.unref();
+    });
   }
 
   private authViolation(): void {
@@ -989,8 +984,8 @@ export class Client implements ClientOpHandler, MsgSink {
     this.out.clear();
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.pingTimer = this.authTimer = this.expiryTimer = null;
+    this.expiry.clear();
+    this.pingTimer = this.authTimer = null;
     this.socket.closing?.(reason);
     this.writer.end(last, flush);
     // Flagged now: delivery (and queue picks) skip closed subscriptions. Their removal from the

@@ -281,6 +281,8 @@ export class Leafnodes implements Subsystem, LeafHost {
       if (this.overLeafLimit(c, r.account, r.accountMaxLeafnodes ?? -1)) return;
       this.peerFromConnect(c, cn);
       if (r.permissions) c.perms = userPerms(r.permissions);
+      if (r.expires !== undefined) c.expireAt(r.expires.atMs, r.expires.error);
+      c.jwt = opts.jwt ?? '';
       this.bind(c, r.account, r.permissions?.source);
       c.authSettled();
     };
@@ -331,6 +333,12 @@ export class Leafnodes implements Subsystem, LeafHost {
   /** The open links bound to `acc` (an account update checks them against its lowered connection limit). */
   linksOf(acc: Account): LeafConnection[] {
     return this.connections().filter((c) => c.account === acc && !c.closed);
+  }
+
+  /** An account update revoked the user the link authenticated as (nats-server: told and closed). */
+  revoked(c: LeafConnection): void {
+    this.log('debug', `${c.label()} - User Authentication Revoked`);
+    c.sendErrAndClose('User Authentication Revoked', CloseReason.REVOKED);
   }
 
   /** nats-server maxAccountConnExceeded: the link is told and closed. */

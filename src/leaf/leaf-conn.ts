@@ -15,7 +15,9 @@ import { PONG_LINE, encodeLeafSub, encodeLeafUnsub } from '../protocol/route-enc
 import { ROUTE_MAX_CONTROL_LINE, jsDeliver, type RouteLimits } from '../cluster/route-conn.js';
 import { takeRoutedReply } from '../cluster/js-deliver.js';
 import { RouteCloseReason, ServerLink, type LinkOutputHost } from '../cluster/link-output.js';
-import { permits } from '../core/subject.js';
+import { permits, subjectIsLiteral, subjectMatchesFilter } from '../core/subject.js';
+import { subjectIsSubsetMatch } from '../jetstream/subjects.js';
+import { Expiry } from '../core/expiry.js';
 import { countMsgIn } from '../core/msg-counters.js';
 import type { ServerStats } from '../core/client.js';
 import type { ClientPermissions } from '../core/auth-hook.js';
@@ -31,11 +33,25 @@ export interface LeafRule { allow?: string[]; deny?: string[] }
 export interface LeafPerms {
   send(subject: string): boolean;
   receive(subject: string): boolean;
+  /**
+   * Messages from the peer outside `receive` are dropped (a remote's deny_imports and the hub's
+   * INFO); a hub leaves that to the interest it gives its leaf (nats-server checks nothing there).
+   */
+  readonly dropsInbound: boolean;
 }
 
 /** From allow/deny lists: a remote's deny_exports/deny_imports, merged with a hub's INFO export/import. */
 export function rulePerms(send: LeafRule | undefined, receive: LeafRule | undefined): LeafPerms {
-  return { send: (s) => permits(send, s), receive: (s) => permits(receive, s) };
+  return { send: (s) => permits(send, s), receive: (s) => permits(receive, s) || wider(receive, s), dropsInbound: true };
+}
+
+/**
+ * nats-server lets interest over a leaf link be wider than the allow list (a `>` reaches a leaf
+ * allowed `up.>`) unless a deny clause names it: the other side still sends only what it may.
+ */
+function wider(rule: LeafRule | undefined, subject: string): boolean {
+  return rule !== undefined && !subjectIsLiteral(subject) && (rule.allow ?? []).some((a) => subjectIsSubsetMatch(a, subject))
+    && !(rule.deny ?? []).some((d) => subjectMatchesFilter(subject, d));
 }
 
 /**
@@ -43,7 +59,8 @@ export function rulePerms(send: LeafRule | undefined, receive: LeafRule | undefi
  * the leaf may subscribe to what we send it and publish what we take in.
  */
 export function userPerms(p: ClientPermissions): LeafPerms {
-  return { send: (s) => p.canSubscribe(s), receive: (s) => p.canPublish(s) };
+  const pub = p.source?.publish;
+  return { send: (s) => p.canSubscribe(s), receive: (s) => p.canPublish(s) || wider(pub, s), dropsInbound: false };
 }
 
 export interface LeafHost extends LinkOutputHost {
@@ -85,6 +102,9 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
   /** a CONNECT is being checked (asynchronously): interest and PINGs that arrive meanwhile wait in `held` */
   authPending = false;
   private held: (() => void)[] = [];
+  /** the user JWT the peer linked with (accept side, operator mode): an account update checks it again */
+  jwt = '';
+  private readonly expiry = new Expiry();
   private readonly parser: RouteParser;
   private readonly inMsg: InboundMsg;
 
@@ -218,8 +238,10 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     if (subject.startsWith('$LDS.') && this.host.loopDetected(this, subject)) return;
     if (this.host.denied(subject)) return;
     // Loop detection and gateway reply subjects are never subject to permissions (nats-server).
+    // Only literal interest is checked: a wildcard wider than the permissions is taken, and what
+    // it matches is filtered message by message when forwarded (nats-server processLeafSub).
     const exempt = subject.startsWith('$LDS.') || subject.startsWith('$GR.') || subject.startsWith('_GR_.');
-    if (!exempt && !this.maySend(subject)) {
+    if (!exempt && subjectIsLiteral(subject) && !this.maySend(subject)) {
       if (this.solicited) {
         this.host.log('debug', `${this.label()} - Not permitted to export "${subject}", ignoring leafnode interest`);
         return;
@@ -262,7 +284,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     this.inMsgs++;
     this.inBytes += size;
     countMsgIn(this.host.stats, size);
-    if (this.perms !== null && !this.mayReceive(args.subject)) {
+    if (this.perms !== null && this.perms.dropsInbound && !this.perms.receive(args.subject)) {
       this.host.log('debug', `${this.label()} - Dropping leafnode message on "${args.subject}" (not permitted)`);
       return;
     }
@@ -275,8 +297,18 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     acc.deliverFromLeaf(msg, this, args.queues ?? null);
   }
 
+  /** The credentials the peer linked with expire at `atMs`: the link is told `error` and closed then. */
+  expireAt(atMs: number, error: string): void {
+    this.expiry.set(atMs, () => {
+      if (this.closed) return;
+      this.host.log('debug', `${this.label()} - ${error}`);
+      this.sendErrAndClose(error, 'Authentication Expired');
+    });
+  }
+
   close(reason: string = RouteCloseReason.CLIENT_CLOSED, flush = true): void {
     if (this.closed) return;
+    this.expiry.clear();
     this.parser.stop();
     // A websocket link says why in its close frame.
     this.socket.closing?.(reason);

@@ -12,6 +12,7 @@
 // CLAIMS.PACK so that one peer with a different store sends its JWTs (newer ones are kept).
 import type { InternalClient } from '../core/internal-client.js';
 import { Client, CloseReason } from '../core/client.js';
+import { defaultConnectOptions } from '../core/auth-hook.js';
 import type { Leafnodes } from '../leaf/index.js';
 import type { LeafConnection } from '../leaf/leaf-conn.js';
 import type { JwtAccount } from '../auth/jwt-accounts.js';
@@ -174,6 +175,11 @@ export class JwtResolverService implements Subsystem {
       const over = acc.maxConnections >= 0 && i >= acc.maxConnections;
       if (!(c instanceof Client)) {
         if (over) leafnodes!.maxConnectionsExceeded(c);
+        // nats-server checks a leaf's user JWT against the new revocations too (nothing else)
+        else if (c.jwt !== '') {
+          const info = { cid: c.cid, ip: c.ip, port: c.port, connectionType: c.websocket ? 'LEAFNODE_WS' : 'LEAFNODE' };
+          if (this.auth.recheck({ ...defaultConnectOptions(), jwt: c.jwt }, info).revoked) leafnodes!.revoked(c);
+        }
         return;
       }
       const { result, revoked, signer } = this.auth.recheck(c.opts, { cid: c.cid, ip: c.ip, port: c.port, nonce: c.nonce });
