@@ -21,6 +21,8 @@ const gapMs = Number(arg('gap-ms', '4000'));
 const NS = 1_000_000;
 const STREAM = 'RC';
 
+let round = 0;
+let roundStart = Date.now();
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const violations: string[] = [];
 const violation = (s: string) => {
@@ -36,14 +38,30 @@ class Tally {
   confirmed = new Set<number>();
   redeliveredAfterConfirm = 0;
   floors: number[] = [];
+  /** per stream seq: deliveries (delivery count and consumer seq from the reply subject) and confirmations, with the round */
+  history = new Map<number, string[]>();
   constructor(readonly name: string) {}
 
-  deliver(seq: number): void {
+  note(seq: number, what: string): void {
+    const h = this.history.get(seq) ?? [];
+    h.push(`${what}@r${round}+${Date.now() - roundStart}ms`);
+    this.history.set(seq, h);
+  }
+
+  deliver(seq: number, reply = ''): void {
     this.delivered.set(seq, (this.delivered.get(seq) ?? 0) + 1);
+    const t = reply.split('.');
+    this.note(seq, `d(dc=${t[4]},dseq=${t[6]})`);
     if (this.confirmed.has(seq)) {
       this.redeliveredAfterConfirm++;
-      violation(`${this.name}: seq ${seq} delivered again after its ack was confirmed`);
+      violation(`${this.name}: seq ${seq} delivered again after its ack was confirmed: ${this.history.get(seq)!.join(' ')}`);
     }
+  }
+
+  confirm(seq: number, reply: string): void {
+    const t = reply.split('.');
+    this.note(seq, `c(dc=${t[4]},dseq=${t[6]})`);
+    this.confirmed.add(seq);
   }
 
   floor(f: number, when: string): void {
@@ -143,8 +161,8 @@ async function main(): Promise<void> {
         }
         sub.unsubscribe();
         for (const m of msgs) {
-          pull.deliver(m.seq);
-          if (await ackSync(pullNc, m.reply)) pull.confirmed.add(m.seq);
+          pull.deliver(m.seq, m.reply);
+          if (await ackSync(pullNc, m.reply)) pull.confirm(m.seq, m.reply);
         }
       }
     })();
@@ -159,9 +177,9 @@ async function main(): Promise<void> {
           if (m.reply && m.headers?.code === 100) pushNc.publish(m.reply, ''); // flow control
           return;
         }
-        push.deliver(seq);
+        push.deliver(seq, m.reply);
         pushChain = pushChain.then(async () => {
-          if (await ackSync(pushNc, m.reply!)) push.confirmed.add(seq);
+          if (await ackSync(pushNc, m.reply!)) push.confirm(seq, m.reply!);
         });
       },
     });
@@ -178,6 +196,8 @@ async function main(): Promise<void> {
     };
 
     for (let r = 1; r <= rounds; r++) {
+      round = r;
+      roundStart = Date.now();
       const t0 = Date.now();
       while (Date.now() - t0 < gapMs) {
         await floors(`round ${r} load`);
@@ -186,7 +206,9 @@ async function main(): Promise<void> {
       await floors(`round ${r} before the kill`);
       const before = { acked: acked.size, pull: pull.confirmed.size, push: push.confirmed.size, floors: [pull.floors.at(-1), push.floors.at(-1)] };
       await Promise.all(c.nodes.map((n) => c.kill(n)));
+      console.log(`round ${r}: killed all at +${Date.now() - roundStart}ms`);
       await Promise.all(c.nodes.map((n) => c.restart(n)));
+      console.log(`round ${r}: restarted all at +${Date.now() - roundStart}ms`);
       // Wait for the consumers to answer again, then check their floors against before the kill.
       await waitApi(`$JS.API.CONSUMER.INFO.${STREAM}.P`, undefined, (x: ConsumerInfo) => x.ack_floor !== undefined, 'pull consumer info after restart');
       await waitApi(`$JS.API.CONSUMER.INFO.${STREAM}.Q`, undefined, (x: ConsumerInfo) => x.ack_floor !== undefined, 'push consumer info after restart');
@@ -209,8 +231,8 @@ async function main(): Promise<void> {
         await pause(1200);
         sub.unsubscribe();
         for (const m of msgs) {
-          pull.deliver(m.seq);
-          if (await ackSync(pullNc, m.reply)) pull.confirmed.add(m.seq);
+          pull.deliver(m.seq, m.reply);
+          if (await ackSync(pullNc, m.reply)) pull.confirm(m.seq, m.reply);
         }
       }
     })();
