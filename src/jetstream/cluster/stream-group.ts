@@ -940,7 +940,14 @@ export class StreamGroup {
     const isPurge = req.tokens[1] === 'PURGE';
     let entry: Buffer;
     if (isPurge) {
-      entry = encodePurge({ stream: this.name, last_seq: this.stream.store.fastState().lastSeq, subject: req.subject, reply: req.reply, request: body });
+      try {
+        entry = encodePurge({ stream: this.name, last_seq: this.stream.store.fastState().lastSeq, subject: req.subject, reply: req.reply, request: body });
+      } catch {
+        // A body JSON.parse takes but the entry cannot carry (thousands of nested levels overflow
+        // the encoder's stack): refused here, never proposed, and answered once.
+        this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('InvalidJSON', { err: 'invalid JSON' }).toJSON() }), true);
+        return;
+      }
     } else {
       const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) && body.seq >= 0 ? body.seq : -1;
       if (seq < 0 || text === '') {
