@@ -228,6 +228,12 @@ export class ClusterApi {
       if (holder !== c.id && c.isGoPeer(holder, req.accountName)) c.forwardAsImport(req);
       return;
     }
+    if (kind.type === ResponseType.StreamLeaderStepdown || kind.type === T + 'consumer_leader_stepdown_response') {
+      // An R1 asset has no group whose leader could step down: nats-server answers success (its
+      // holder's standalone handler would say "clustering support required").
+      sendOk(this.ctx, req, kind.type, { success: true });
+      return;
+    }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
     this.run(req, handler);
   }
