@@ -21,7 +21,7 @@ import type { OperatorAuthenticator } from '../server/jwt-auth.js';
 import { JsAccount, UNLIMITED_ACCOUNT, type JsAccountHost, type JsAccountLimits } from './js-account.js';
 import type { Stream } from './stream.js';
 import type { StreamConfig } from './api/types.js';
-import { StoreFactory } from './store-factory.js';
+import { StoreFactory, type RecoveredStream } from './store-factory.js';
 import { DEFAULT_PROGRESS_INTERVAL_MS, ProgressBoard, type ProgressReport } from './progress.js';
 import { registerSnapshotApi } from './snapshot.js';
 import { Sourcing } from './sourcing.js';
@@ -375,15 +375,30 @@ export class JetStreamService implements Subsystem {
 
   private async recoverStreams(jsa: JsAccount): Promise<void> {
     const recovered = await this.storeFactory.recover(jsa.name);
-    for (const r of recovered) {
-      try {
-        jsa.addStream(r.config, r.store, r.createdNs);
-        this.server.log.info(`  Restored stream '${jsa.name} > ${r.config.name}'`);
-      } catch (e) {
-        this.server.log.error(`Error recovering stream '${jsa.name} > ${r.config.name}': ${String(e)}`);
-        await r.store.stop().catch(() => {});
-      }
+    for (const r of recovered) await this.addRecovered(jsa, r);
+  }
+
+  private async addRecovered(jsa: JsAccount, r: RecoveredStream): Promise<Stream | undefined> {
+    try {
+      const s = jsa.addStream(r.config, r.store, r.createdNs);
+      this.server.log.info(`  Restored stream '${jsa.name} > ${r.config.name}'`);
+      return s;
+    } catch (e) {
+      this.server.log.error(`Error recovering stream '${jsa.name} > ${r.config.name}': ${String(e)}`);
+      await r.store.stop().catch(() => {});
+      return undefined;
     }
+  }
+
+  /**
+   * Load file stream `name` again from its directory, as recovery at start does: a replica whose
+   * store failed (a full disk) was unloaded, and its restart must find its files, not create the
+   * stream anew (which would move them aside). Undefined when it is loaded already or cannot be.
+   */
+  async reloadStream(jsa: JsAccount, name: string): Promise<Stream | undefined> {
+    if (jsa.streams.has(name)) return undefined;
+    const r = await this.storeFactory.recoverOne(jsa.name, name);
+    return r && !jsa.streams.has(name) ? this.addRecovered(jsa, r) : undefined;
   }
 
   /** Used by snapshot restore: adopt a store that was filled from a snapshot. */

@@ -265,43 +265,53 @@ export class StoreFactory {
     }
     const out: RecoveredStream[] = [];
     for (const name of names.sort()) {
-      const dir = join(base, name);
-      if (await isInterruptedDelete(dir)) {
-        // Deleted on request; the server stopped before all files were gone. Finish the job.
-        await rm(dir, { recursive: true, force: true }).catch((e) => this.warn(`JetStream: removing ${dir}: ${String(e)}`));
-        this.warn(`JetStream: stream '${account} > ${name}' was being deleted when the server stopped; deletion finished`);
-        continue;
-      }
-      let meta: StreamMeta | undefined;
-      try {
-        meta = await this.readMeta(account, name, dir);
-      } catch (e) {
-        this.warn(`JetStream: stream '${account} > ${name}' NOT loaded: ${String(e)}; its directory ${dir} is left on disk untouched`);
-      }
-      if (!meta) continue;
-      let task: ProgressTask | undefined;
-      try {
-        // Re-normalise through validation so configs written by older versions get today's defaults.
-        const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
-        const createdNs = BigInt(meta.created);
-        // Hand the store its metadata only when it changed: the store rewrites (and fsyncs) its
-        // meta file whenever metadata is given, which would cost every stream a sync write at start.
-        const metadata = { config: cfg, created: meta.created };
-        const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
-        const board = this.progress;
-        const recoveryProgress = board && ((done: number, total: number): void => {
-          task ??= board.begin(`JetStream: recovering stream '${account} > ${name}'`, 'blocks', total);
-          task.update(done, total);
-        });
-        const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.syncFor(cfg), log: this.warn, metadata: same ? undefined : metadata, recoveryProgress });
-        task?.end('recovered');
-        out.push({ config: cfg, createdNs, store });
-      } catch (e) {
-        task?.end('failed');
-        this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}; left on disk in ${dir}`);
-      }
+      const r = await this.recoverOne(account, name);
+      if (r) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * Open the file stream `name` of `account` from its directory as recovery does (at start, or
+   * again after its store failed and was unloaded), or undefined (logged) when it cannot be loaded.
+   */
+  async recoverOne(account: string, name: string): Promise<RecoveredStream | undefined> {
+    const dir = this.streamDir(account, name);
+    if (await isInterruptedDelete(dir)) {
+      // Deleted on request; the server stopped before all files were gone. Finish the job.
+      await rm(dir, { recursive: true, force: true }).catch((e) => this.warn(`JetStream: removing ${dir}: ${String(e)}`));
+      this.warn(`JetStream: stream '${account} > ${name}' was being deleted when the server stopped; deletion finished`);
+      return undefined;
+    }
+    let meta: StreamMeta | undefined;
+    try {
+      meta = await this.readMeta(account, name, dir);
+    } catch (e) {
+      this.warn(`JetStream: stream '${account} > ${name}' NOT loaded: ${String(e)}; its directory ${dir} is left on disk untouched`);
+    }
+    if (!meta) return undefined;
+    let task: ProgressTask | undefined;
+    try {
+      // Re-normalise through validation so configs written by older versions get today's defaults.
+      const cfg = checkStreamConfig(meta.config as unknown as StreamConfigRequest, { lookupStream: () => undefined });
+      const createdNs = BigInt(meta.created);
+      // Hand the store its metadata only when it changed: the store rewrites (and fsyncs) its
+      // meta file whenever metadata is given, which would cost every stream a sync write at start.
+      const metadata = { config: cfg, created: meta.created };
+      const same = JSON.stringify(readStoreMeta(dir)?.metadata) === JSON.stringify(metadata);
+      const board = this.progress;
+      const recoveryProgress = board && ((done: number, total: number): void => {
+        task ??= board.begin(`JetStream: recovering stream '${account} > ${name}'`, 'blocks', total);
+        task.update(done, total);
+      });
+      const store = openFileStore(toStoreConfig(cfg), { dir, sync: this.syncFor(cfg), log: this.warn, metadata: same ? undefined : metadata, recoveryProgress });
+      task?.end('recovered');
+      return { config: cfg, createdNs, store };
+    } catch (e) {
+      task?.end('failed');
+      this.warn(`JetStream: could not recover stream '${account} > ${name}': ${String(e)}; left on disk in ${dir}`);
+    }
+    return undefined;
   }
 
   /** The verified meta of the stream in `dir`, or undefined (logged) when it cannot be trusted. */

@@ -417,6 +417,22 @@ export function checkStreamUpdate(old: StreamConfig, req: StreamConfigRequest, c
   return cfg;
 }
 
+/**
+ * The config a meta assignment holds (JSON as encodeStreamConfig wrote it), normalised as
+ * checkStreamConfig does, for checkStreamUpdate on a meta leader that may not host the stream.
+ * It was validated when it was assigned; the account's current limits are not applied again
+ * (an update must not fail because the old config no longer fits them). Should even that fail
+ * (an assignment written by another server version), the raw fields are what the rules compare.
+ */
+export function assignedStreamConfig(json: Record<string, unknown>): StreamConfig {
+  try {
+    return checkStreamConfig(json as StreamConfigRequest, { lookupStream: () => undefined, clustered: true });
+  } catch {
+    const raw = json as Partial<StreamConfig>;
+    return { ...raw, name: raw.name ?? '', storage: raw.storage ?? 'file', retention: raw.retention ?? 'limits' } as StreamConfig;
+  }
+}
+
 /** Are two normalised configs the same (idempotent create)? */
 export function sameStreamConfig(a: StreamConfig, b: StreamConfig): boolean {
   return JSON.stringify(encodeStreamConfig(a)) === JSON.stringify(encodeStreamConfig(b));

@@ -147,6 +147,13 @@ export class Stream {
   /** Replicated streams: whether this replica leads now (set by the stream's group). */
   leaderCheck: (() => boolean) | undefined;
   /**
+   * A replica of a replicated stream recovered from disk (set by the cluster layer): its consumers'
+   * groups run them. The consumers found on disk only load their state (a scale-up seed reads it)
+   * and neither deliver nor take acks: from a state.dat that may be a second old, a push consumer
+   * would deliver again what was acknowledged, and confirm acks no group replicated.
+   */
+  consumersStandby = false;
+  /**
    * Replicated consumers: the cluster layer wraps a consumer's state store so that the
    * leader's deliveries and acks are also proposed to the consumer's group.
    */

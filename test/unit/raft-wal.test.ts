@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import * as nodeFs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from '../../src/raft/log/wal.js';
@@ -179,6 +180,40 @@ test('group commit: sync reports the durable index; a truncation during a sync l
   });
   assert.deepEqual(durable, [3, 6]);
   w.close();
+});
+
+test('a write the disk refuses during a folded group commit is reported through onDurable, never thrown from a callback', async (t) => {
+  // The second sync of a group commit starts from the first one's fsync callback; a writev that
+  // fails there (a full disk) used to throw out of that callback and end the whole process.
+  const dir = tempDir(t);
+  let full = false;
+  const fs = {
+    ...nodeFs,
+    writevSync: (...a: Parameters<typeof nodeFs.writevSync>) => {
+      if (full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return nodeFs.writevSync(...a);
+    },
+  };
+  const w = Wal.open(dir, { fs });
+  const seen: Array<[number, string | undefined]> = [];
+  const failed = new Promise<void>((resolve) => {
+    w.onDurable = (i, err) => {
+      seen.push([i, (err as NodeJS.ErrnoException | undefined)?.code]);
+      if (err) resolve();
+    };
+  });
+  fill(w, 1, 3);
+  w.sync();
+  fill(w, 4, 6);
+  full = true;
+  w.sync(); // folded: runs from the first sync's callback, where the write fails
+  await failed;
+  assert.deepEqual(seen[0], [3, undefined]);
+  assert.equal(seen[seen.length - 1]![1], 'ENOSPC');
+  w.close();
+  const r = Wal.open(dir);
+  assert.equal(r.lastIndex(), 3, 'what was durable is still there');
+  r.close();
 });
 
 test('meta files: tav.idx and peers.idx round trip; a truncated tav.idx is tolerated (InvalidTAVDoesntPanic)', (t) => {

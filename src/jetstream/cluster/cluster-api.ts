@@ -23,7 +23,7 @@ import {
   type StreamConfigRequest, type StreamNamesRequest,
 } from '../api/types.js';
 import { decodeRequest, goJson, goTimeFromNanos, type Schema } from '../api/json.js';
-import { checkStreamConfig } from '../stream-config.js';
+import { assignedStreamConfig, checkStreamConfig, checkStreamUpdate } from '../stream-config.js';
 import { subjectsCollide } from '../subjects.js';
 import { accountInfo } from '../api/stream-api.js';
 import { createConsumerTarget, decodeCreateConsumerBody } from '../consumer/create-request.js';
@@ -249,6 +249,12 @@ export class ClusterApi {
     }
     if (holder !== c.id || !handler) {
       if (holder !== c.id && c.isGoPeer(holder, req.accountName)) c.forwardAsImport(req);
+      return;
+    }
+    if (kind.type === ResponseType.StreamLeaderStepdown || kind.type === T + 'consumer_leader_stepdown_response') {
+      // An R1 asset has no group whose leader could step down: nats-server answers success (its
+      // holder's standalone handler would say "clustering support required").
+      sendOk(this.ctx, req, kind.type, { success: true });
       return;
     }
     if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
@@ -495,10 +501,15 @@ export class ClusterApi {
       const body = decodeBody<StreamConfigRequest>(this.ctx, req, streamCreateRequestSchema, 'StreamConfigRequest');
       const name = req.tokens[2]!;
       const storage = body.storage === 'memory' ? 'memory' : 'file';
-      const cfg = checkStreamConfig(body, { ...acc.configContext(storage), clustered: true }, body.pedantic === true);
-      if (name !== cfg.name) throw jsErr('StreamMismatch');
+      const ctx = { ...acc.configContext(storage), clustered: true };
+      const requested = checkStreamConfig(body, ctx, body.pedantic === true);
+      if (name !== requested.name) throw jsErr('StreamMismatch');
       const entry = this.c.state.stream(acc.name, name);
       if (!entry) throw jsErr('StreamNotFound');
+      // The single server's update rules, against the assigned config, before anything is
+      // proposed: a replica cannot take a change of storage type (say), and an assignment it cannot
+      // take would have every replica rebuild its store empty at the next restart.
+      const cfg = checkStreamUpdate(assignedStreamConfig(entry.sa.stream as Record<string, unknown>), body, ctx, body.pedantic === true);
       const cfgJson = encodeStreamConfig(cfg) as StreamAssignment['stream'];
       const oldReplicas = Number(entry.sa.stream.num_replicas ?? 1) || 1;
       const newReplicas = cfg.num_replicas || 1;

@@ -237,6 +237,7 @@ export class ConsumerGroup implements RetentionMember {
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       onProposalsCommitted: (seq) => this.proposalsCommitted(seq),
       onProposalsAbandoned: (from, to) => this.proposalsAbandoned(from, to),
+      onError: (err) => this.sg.consumerStorageFailed(this, err),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();

@@ -32,7 +32,7 @@ import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { nuid } from '@nats-io/nuid';
 import { goJson, goTimeFromNanos } from '../api/json.js';
 import { encodeStreamConfig } from '../api/types.js';
-import { lookupConsumer, publicConsumers } from '../consumer/manager.js';
+import { consumerHostFor, lookupConsumer, publicConsumers, wakeStandbyConsumers } from '../consumer/manager.js';
 import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry, isReplicated,
@@ -495,7 +495,10 @@ export class ClusteredJetStream {
   streamAdded(_acc: JsAccount, stream: Stream): void {
     stream.clusterInfo = () => this.clusterBlock();
     // A replica recovered from disk takes no publishes until its group has rebuilt it.
-    if (stream.config.num_replicas > 1) stream.replicator = () => {};
+    if (stream.config.num_replicas > 1) {
+      stream.replicator = () => {};
+      stream.consumersStandby = true;
+    }
   }
 
   /** Run the single-server handler for `subject` with a request made from an assignment. */
@@ -682,6 +685,8 @@ export class ClusteredJetStream {
       const stream = jsa.streams.get(name);
       if (!stream) continue;
       stream.clusterInfo = () => this.clusterBlock();
+      // Recovered as a replica of a replicated stream, now served here alone: its consumers run here.
+      await wakeStandbyConsumers(stream, consumerHostFor(jsa, this.js.domain, (m) => this.server.log.warn(m)));
       for (const ca of e.consumers.values()) {
         // Ephemeral consumers do not come back after a restart (as on a single server).
         if (lookupConsumer(stream, ca.name) || !ca.consumer.durable_name) continue;

@@ -32,7 +32,7 @@
 //   it applies the buffered entries and may lead again.
 
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { checkStreamConfig, sameStreamConfig } from '../stream-config.js';
 import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapshot.js';
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
@@ -44,7 +44,7 @@ import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { jsErr, jsErrText } from '../api/errors.js';
 import { parsePubHeaders } from '../headers.js';
 import { goJson } from '../api/json.js';
-import { isStoreError } from '../store/errors.js';
+import { isStorageFailure, isStoreError } from '../store/errors.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
@@ -156,6 +156,8 @@ export class StreamGroup {
   private readonly snaps = new SnapshotSchedule(streamSnapshotPolicy());
   private snapTimer: NodeJS.Timeout | undefined;
   private snapshotting = false;
+  /** A write failed (storageFailed): the group is being stopped, to start again later. */
+  failedStorage = false;
   /** resetReplica() is under way: entries are ignored until the node restarts. */
   private resetting = false;
   /** Stream snapshots installed by this replica since start (tests, monitoring). */
@@ -215,6 +217,7 @@ export class StreamGroup {
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       onProposalsAbandoned: () => this.abandon(),
+      onError: (err) => this.storageFailed(err),
       log: (level, msg) => (level === 'warn' ? this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${msg}`) : undefined),
     });
     this.node.start();
@@ -230,7 +233,7 @@ export class StreamGroup {
    * (nats-server resetClusteredState).
    */
   private resetReplica(why: string): void {
-    if (this.resetting || this.stopped) return;
+    if (this.resetting || this.stopped || this.failedStorage) return;
     this.resetting = true;
     this.resets++;
     this.log('warn', `${why}; resetting this replica from the leader`);
@@ -252,6 +255,19 @@ export class StreamGroup {
       this.startNode(true);
     }, 250);
     t.unref();
+  }
+
+  /**
+   * A write of this replica failed (its raft log, which stops the node, or its store): a full
+   * disk, EIO. Resetting would throw away good files and fail the same way. The replica stops and
+   * StreamGroups starts it again later from its files, backing off while the disk keeps failing;
+   * once it can write again it catches up from the leader like any restarted replica.
+   */
+  private storageFailed(err: Error): void {
+    if (this.stopped || this.failedStorage) return;
+    this.failedStorage = true;
+    this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': storage failure (${err.message}); this replica stops and starts again from its files later`);
+    this.c.streamGroups.restartAfterFailure(this);
   }
 
   /** True while this replica fetches missing messages from the leader. */
@@ -470,7 +486,8 @@ export class StreamGroup {
 
   private applyEntries(index: number, entries: Entry[]): void {
     for (const e of entries) {
-      if (this.resetting) return;
+      // After a failed write nothing more is applied: the restart re-applies from the log.
+      if (this.resetting || this.failedStorage) return;
       if (e.type === EntryType.Snapshot) {
         this.applySnapshot(index, e.data);
         continue;
@@ -489,6 +506,7 @@ export class StreamGroup {
   }
 
   private applyNormal(data: Uint8Array): void {
+    if (this.failedStorage) return;
     {
       let d: StreamGroupEntry | undefined;
       let m: DecodedStreamMsg | undefined;
@@ -515,7 +533,8 @@ export class StreamGroup {
         } else {
           this.c.server.log.error(`JetStream stream '${this.account} > ${this.name}': apply failed: ${(err as Error)?.stack ?? err}`);
         }
-        this.resetReplica(err instanceof ApplyMismatchError ? 'the store does not line up with the log' : 'the store failed at apply');
+        if (isStorageFailure(err)) this.storageFailed(err as Error);
+        else this.resetReplica(err instanceof ApplyMismatchError ? 'the store does not line up with the log' : 'the store failed at apply');
       }
     }
   }
@@ -869,25 +888,44 @@ export class StreamGroup {
     if (cur) void cur.stop(true);
     const cg = new ConsumerGroup(this.c, this, ca);
     this.consumers.set(ca.name, cg);
-    const retryKey = `${this.account}\u0000${this.name}\u0000${ca.name}`;
     try {
       cg.start();
-      this.c.streamGroups.retries.succeeded(retryKey);
+      this.c.streamGroups.retries.succeeded(this.consumerRetryKey(ca.name));
     } catch (e) {
       this.consumers.delete(ca.name);
       void cg.stop(false);
       this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}' (will retry): ${(e as Error)?.stack ?? e}`);
-      // Again later, in commit order, while the assignment still names this server (start-retry.ts).
-      this.c.streamGroups.retries.schedule(retryKey, () => void this.c.enqueue(() => {
-        const now = this.c.state.stream(this.account, this.name)?.consumers.get(ca.name);
-        const sg = this.c.streamGroups.get(this.account, this.name);
-        if (sg !== this || this.stopped || !now || now.group.name !== ca.group.name || this.consumers.has(ca.name)) {
-          this.c.streamGroups.retries.succeeded(retryKey);
-          return;
-        }
-        this.assignConsumer(now);
-      }));
+      this.retryConsumer(ca, this.consumerRetryKey(ca.name));
     }
+  }
+
+  private consumerRetryKey(consumer: string): string {
+    return `${this.account}\u0000${this.name}\u0000${consumer}`;
+  }
+
+  /** Assign `ca` again later, in commit order, while the assignment still names this server (start-retry.ts). */
+  private retryConsumer(ca: ConsumerAssignment, retryKey: string): void {
+    this.c.streamGroups.retries.schedule(retryKey, () => void this.c.enqueue(() => {
+      const now = this.c.state.stream(this.account, this.name)?.consumers.get(ca.name);
+      const sg = this.c.streamGroups.get(this.account, this.name);
+      if (sg !== this || this.stopped || !now || now.group.name !== ca.group.name || this.consumers.has(ca.name)) {
+        this.c.streamGroups.retries.succeeded(retryKey);
+        return;
+      }
+      this.assignConsumer(now);
+    }));
+  }
+
+  /**
+   * A consumer group's raft log could not be written (a full disk): it stops, and starts again
+   * later from its files, backing off under a key of its own while writes keep failing.
+   */
+  consumerStorageFailed(cg: ConsumerGroup, err: Error): void {
+    if (this.stopped || this.consumers.get(cg.name) !== cg) return;
+    this.c.server.log.error(`JetStream consumer '${this.account} > ${this.name} > ${cg.name}': storage failure (${err.message}); this replica stops and starts again from its files later`);
+    this.consumers.delete(cg.name);
+    void cg.stop(false);
+    this.retryConsumer(cg.ca, `${this.consumerRetryKey(cg.name)}\u0000storage`);
   }
 
   async removeConsumer(ca: ConsumerAssignment): Promise<void> {
@@ -933,7 +971,14 @@ export class StreamGroup {
     const isPurge = req.tokens[1] === 'PURGE';
     let entry: Buffer;
     if (isPurge) {
-      entry = encodePurge({ stream: this.name, last_seq: this.stream.store.fastState().lastSeq, subject: req.subject, reply: req.reply, request: body });
+      try {
+        entry = encodePurge({ stream: this.name, last_seq: this.stream.store.fastState().lastSeq, subject: req.subject, reply: req.reply, request: body });
+      } catch {
+        // A body JSON.parse takes but the entry cannot carry (thousands of nested levels overflow
+        // the encoder's stack): refused here, never proposed, and answered once.
+        this.c.respondRaw(req.accountName, req.subject, req.reply, goJson({ type, error: jsErr('InvalidJSON', { err: 'invalid JSON' }).toJSON() }), true);
+        return;
+      }
     } else {
       const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) && body.seq >= 0 ? body.seq : -1;
       if (seq < 0 || text === '') {
@@ -1029,15 +1074,39 @@ export class StreamGroups {
   }
 
   /**
+   * A running group's writes failed (StreamGroup.storageFailed): stop it, unload its local stream
+   * (files kept, so that nothing here takes publishes on its own) and start it again later, as a
+   * failed start is. Its own retry key keeps backing off while the disk stays full, even though
+   * each start succeeds (the first write fails again).
+   */
+  restartAfterFailure(g: StreamGroup): void {
+    const k = StreamGroups.key(g.account, g.name);
+    void this.c.enqueue(async () => {
+      if (this.groups.get(k) !== g) return;
+      this.groups.delete(k);
+      await g.stop(false).catch(() => {});
+      if (g.stream) await this.c.js.jsAccount(g.account)?.unloadStream(g.stream);
+      this.retryAssign(k, g.account, g.entry, undefined, `${k}\u0000storage`);
+    });
+  }
+
+  /**
    * Start a group whose start failed again later (start-retry.ts), in commit order, with the
    * assignment as it is then; its consumers are assigned as a recovery assigns them.
    */
-  private retryAssign(k: string, account: string, failed: StreamEntry, seedAgain: Map<string, ConsumerState> | undefined): void {
-    this.retries.schedule(k, () => void this.c.enqueue(async () => {
+  private retryAssign(k: string, account: string, failed: StreamEntry, seedAgain: Map<string, ConsumerState> | undefined, retryKey = k): void {
+    this.retries.schedule(retryKey, () => void this.c.enqueue(async () => {
       const now = this.c.state.stream(account, failed.sa.stream.name);
       if (!now || now.sa.group.name !== failed.sa.group.name || !now.sa.group.peers.includes(this.c.id) || this.groups.has(k)) {
-        this.retries.succeeded(k);
+        this.retries.succeeded(retryKey);
         return;
+      }
+      // Its local stream was unloaded after the failure: open its files again, so that the
+      // group starts from them (a create would move them aside and fetch everything anew).
+      const jsa = this.c.js.jsAccount(account);
+      const name = failed.sa.stream.name;
+      if (jsa && !seedAgain && (now.sa.stream as { storage?: string }).storage !== 'memory' && existsSync(this.c.js.stores.streamDir(account, name))) {
+        await this.c.js.reloadStream(jsa, name);
       }
       await this.assign(now, seedAgain);
       const sg = this.groups.get(k);

@@ -65,9 +65,10 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
   /**
    * Bring the consumer to life: restore or select the starting position, subscribe,
    * start timers. `restored` is the persisted state when recovering; with `resume` it is
-   * applied even when all zeros (a restart point chosen after the state was lost).
+   * applied even when all zeros (a restart point chosen after the state was lost). With
+   * `standby` only the state is loaded: no subscription, no delivery (Stream.consumersStandby).
    */
-  start(restored?: ConsumerState, resume = false): void {
+  start(restored?: ConsumerState, resume = false, standby = false): void {
     if (restored !== undefined && (resume || restored.delivered.streamSeq > 0 || restored.ackFloor.streamSeq > 0 || restored.pending.size > 0)) {
       this.applyState(restored);
     } else if (this.store !== undefined && this.store.hasState()) {
@@ -77,6 +78,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
     }
     this.checkRedelivered();
     this.streamNumPending();
+    if (standby) return;
 
     if (this.cfg.ack_policy !== 'none') {
       this.subs.push(this.host.subscribe(ackSubscription(this.streamName, this.name), (s, r, h, p) => this.processAck(s, r, h, p)));

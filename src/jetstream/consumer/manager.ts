@@ -265,6 +265,17 @@ export function addConsumer(stream: Stream, host: ConsumerHost, config: Consumer
 }
 
 /**
+ * The consumers a stream recovered in standby (Stream.consumersStandby) when it turns out to be
+ * served here alone (its assignment is R1): started for real from the state they loaded.
+ */
+export async function wakeStandbyConsumers(stream: Stream, host: ConsumerHost): Promise<void> {
+  if (!stream.consumersStandby) return;
+  stream.consumersStandby = false;
+  for (const name of stream.consumerNames()) await stream.getConsumer(name)?.stop(false);
+  recoverConsumers(stream, host);
+}
+
+/**
  * Bring back the consumers the stream's store recovered from disk (restart).
  * Their configs were validated when they were created; a config that no longer
  * decodes is skipped with a warning.
@@ -291,9 +302,9 @@ export function recoverConsumers(stream: Stream, host: ConsumerHost): Consumer[]
       if (note?.restart === 'beginning') {
         const st = stateAfterLostState(stream.store, cfg, r.createdMs, stream.config.max_msgs_per_subject);
         cstore.forceUpdate(st);
-        c.start(st, true);
+        c.start(st, true, stream.consumersStandby);
       } else {
-        c.start(r.state);
+        c.start(r.state, false, stream.consumersStandby);
       }
       c.onSelfDelete = (gone) => cleanupAfterDelete(stream, gone);
       out.push(c);

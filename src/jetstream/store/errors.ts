@@ -48,3 +48,13 @@ export class StoreError extends Error {
 export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
   return err instanceof StoreError && (code === undefined || err.code === code);
 }
+
+/** errno codes of a write the disk refused, not of damaged data: full, quota, too large, I/O error, read-only. */
+const WRITE_FAILURE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS']);
+
+/** The store (or a raft log) could not write: its files are as good as they were, the disk is not. */
+export function isStorageFailure(err: unknown): boolean {
+  if (isStoreError(err, 'ErrStoreFailed')) return true;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && WRITE_FAILURE_CODES.has(code);
+}

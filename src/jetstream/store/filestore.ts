@@ -50,6 +50,7 @@ import { planCompaction } from './block-compact.js';
 import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
 import { crc32 } from './crc32.js';
 import { writeSynced } from './durable-fs.js';
+import { diskFullFault } from '../../core/disk-fault.js';
 import { StoreError } from './errors.js';
 import { OpenFiles } from './open-files.js';
 import { readStoreMeta, writeStoreMetaSync } from './store-meta.js';
@@ -1108,6 +1109,7 @@ export class FileStore extends BaseStore {
             i++;
           }
           if (!first.blk.removed) {
+            diskFullFault(this.dir);
             if (!first.blk.created) await this.createFile(first.blk);
             await this.withFd(first.blk, (fd) => writevFully(fd, bufs, first.off));
             first.blk.dirty = true;

@@ -14,6 +14,7 @@ import { type RaftFs, realFs } from '../runtime.js';
 import { join } from 'node:path';
 import { readU64, writeU32, writeU64 } from '../codec.js';
 import { crc32 } from './crc32.js';
+import { diskFullFault } from '../../core/disk-fault.js';
 
 const HEADER_BYTES = 24;
 const MAX_PAYLOAD_BYTES = 512 * 1024 * 1024;
@@ -205,6 +206,7 @@ export class Wal {
   /** Hands buffered records to the OS (writev). */
   flush(): void {
     if (this.pending.length === 0) return;
+    diskFullFault(this.dir);
     const s = this.segs[this.segs.length - 1];
     const bufs = this.pending;
     const total = this.pendingBytes;
@@ -310,7 +312,17 @@ export class Wal {
   }
 
   private startSync(): void {
-    this.flush();
+    try {
+      this.flush();
+    } catch (e) {
+      // A write the disk refused (ENOSPC, EIO). This also runs from the previous sync's callback,
+      // where a throw would take the whole process down: report it as a failed sync instead.
+      const err = e instanceof Error ? e : new Error(String(e));
+      process.nextTick(() => {
+        if (!this.closed) this.onDurable(this.floor, err);
+      });
+      return;
+    }
     const fds: number[] = [];
     for (const s of this.dirty) fds.push(s.fd);
     this.dirty.clear();
