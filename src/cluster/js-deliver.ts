@@ -37,16 +37,15 @@ export function jsAckDeliverIdx(reply: Buffer): number {
  * is a JetStream delivery, shown with the subject after the `@` (the matched subject stays
  * msg.subject).
  */
-export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, reply: string, replyBytes: Buffer | null): void {
+export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, replyBytes: Buffer | null): void {
   const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
+  // The reply's text is decoded only if a sink reads it (InboundMsg.reply).
   if (at > 0 && at < replyBytes!.length - 1) {
     msg.subjectBytes = replyBytes!.subarray(at + 1);
-    msg.replyBytes = replyBytes!.subarray(0, at);
-    msg.reply = msg.replyBytes.toString('utf8');
+    msg.setReplyBytes(replyBytes!.subarray(0, at));
   } else {
     msg.subjectBytes = subjectBytes;
-    msg.reply = reply;
-    msg.replyBytes = replyBytes;
+    msg.setReplyBytes(replyBytes);
   }
 }
 
