@@ -8,7 +8,8 @@
 //    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
 // R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
 // fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
-// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles).
+// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles); R3_HEAP_SIGNAL=1 brackets each
+// drain with SIGWINCH for bench/heap-sample-preload.cjs (HS_ON_SIGNAL=1: allocations of one drain).
 // Consumer leader placement: nats-server 2.9.10 names a random peer of a new consumer's group its
 // preferred leader (raftGroup.setPreferred), tsnats lets the stream leader campaign. Either way the
 // drain's cost depends on it (on the client's server deliveries need no route hop), so each kind
@@ -183,17 +184,21 @@ async function measure(
       const target: Record<Placement, JsNode | undefined> = {
         client: follower, stream: leader, third: c.nodes.find((n) => n !== leader && n !== follower), any: undefined,
       };
+      // bench/heap-sample-preload.cjs with HS_ON_SIGNAL=1 in the servers: one allocation profile per drain.
+      const heapSignal = kind === 'tsnats' && process.env.R3_HEAP_SIGNAL === '1';
       for (const p of where) {
         const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
         await jsApi(control, `$JS.API.CONSUMER.CREATE.${STREAM}.drain`, { stream_name: STREAM, config }, 10_000);
         const { node: cl, stepdowns } = await placeConsumerLeader(c, control, 'drain', target[p]);
         // Server CPU per consumed message, per server: unlike msgs/s it does not depend on how much of
         // the shared machine the servers got.
+        if (heapSignal) signalNodes(c, 'SIGWINCH');
         const msgs0 = await nodesMsgs(c);
         const cpu0 = nodesCpuSeconds(c);
         const fromUs = monotonicUs();
         const perSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
         const window = `${fromUs}-${monotonicUs()}`;
+        if (heapSignal) signalNodes(c, 'SIGWINCH');
         f.consumePerSec.set(p, perSec);
         const per = perNode(c, cpu0, count, leader, follower, cl);
         // Messages each server handled per consumed message (in + out: deliveries, acks, raft traffic).
@@ -310,13 +315,18 @@ async function placeConsumerLeader(c: JsCluster, control: RawConn, name: string,
     await jsApi(control, `$JS.API.CONSUMER.LEADER.STEPDOWN.${STREAM}.${name}`, undefined, 10_000);
     stepdowns++;
     const was = node;
-    // The stepped-down leader may still answer INFO as leader for a moment: wait for a new one.
+    // The stepped-down leader may still answer INFO as leader for a moment: wait for a new one,
+    // but the group may also elect the same server again (then the next stepdown tries again).
     node = await pollUntil(async () => {
       const n = await consumerLeader(c, control, name);
       return n !== was ? n : undefined;
-    }, `a new leader for consumer ${name}`, 30_000, 20);
+    }, `a new leader for consumer ${name}`, 5_000, 20).catch(() => consumerLeader(c, control, name));
   }
   return { node, stepdowns };
+}
+
+function signalNodes(c: JsCluster, signal: NodeJS.Signals): void {
+  for (const n of c.nodes) if (n.pid !== undefined) process.kill(n.pid, signal);
 }
 
 /** CLOCK_MONOTONIC in µs: the clock of V8's .cpuprofile timestamps (profile-summary.ts windows). */
