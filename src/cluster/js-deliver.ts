@@ -66,6 +66,9 @@ export class RoutedDeliverSubject {
    */
   private matchedInScratch: string | undefined;
   private matchedLen = 0;
+  /** `reply`'s place in `scratch` when it is a view of it: kept while a batch's replies have one length. */
+  private replyAt = -1;
+  private replyEnd = -1;
 
   prepare(msg: InboundMsg): boolean {
     // Only internal publishers (the JetStream deliverer) set a shown subject of their own.
@@ -79,6 +82,7 @@ export class RoutedDeliverSubject {
     if (need > this.scratch.length) {
       this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
       this.matchedInScratch = undefined;
+      this.replyAt = -1;
     }
     const b = this.scratch;
     let subjLen = this.matchedLen;
@@ -92,6 +96,7 @@ export class RoutedDeliverSubject {
       // Without a reply there is nowhere to carry the shown subject (nats-server does the same);
       // a reply that already carries one is left alone.
       this.reply = reply ?? ACK_PREFIX.subarray(0, 0);
+      this.replyAt = -1;
       return true;
     }
     let p = subjLen;
@@ -100,7 +105,11 @@ export class RoutedDeliverSubject {
     b[p++] = AT;
     shown.copy(b, p);
     p += shown.length;
-    this.reply = b.subarray(subjLen, p);
+    if (this.replyAt !== subjLen || this.replyEnd !== p) {
+      this.reply = b.subarray(subjLen, p);
+      this.replyAt = subjLen;
+      this.replyEnd = p;
+    }
     return true;
   }
 }

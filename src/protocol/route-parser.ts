@@ -327,7 +327,8 @@ export class RouteParser {
             const end = pos + this.mSize;
             if (buf[end] !== CR || buf[end + 1] !== LF) return this.fail(ERR_UNKNOWN_OP, 'payload not followed by CRLF');
             this.state = STATE_LINE;
-            this.emitMsg(buf.subarray(pos, end));
+            // No view for an empty payload (every JetStream ack is one).
+            this.emitMsg(end === pos ? EMPTY : buf.subarray(pos, end));
             pos = end + 2;
             continue;
           }

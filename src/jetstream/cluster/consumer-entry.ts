@@ -231,19 +231,37 @@ function readZigzagMs(buf: Buffer, pos: { off: number }): number {
   throw new ConsumerEntryError('bad_varint', 'timestamp: varint too long');
 }
 
+export interface DeliveredMs { dseq: number; sseq: number; dc: number; tsMs: number }
+
+/** Read position of the followers' decoders below (synchronous, so one object serves all). */
+const POS = { off: 0 };
+
 /**
  * Followers' form of decodeConsumerEntry for an updateDeliveredOp: the timestamp as whole
  * milliseconds (what the consumer store keeps), without BigInt arithmetic per delivered message.
+ * Fills `out` (a caller's object reused for every entry: no allocation per message).
  */
-export function decodeDeliveredMs(entry: Buffer): { dseq: number; sseq: number; dc: number; tsMs: number } {
+export function decodeDeliveredMs(entry: Buffer, out: DeliveredMs = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 }): DeliveredMs {
   if (entry.length === 0 || entry[0] !== EntryOp.updateDeliveredOp) throw new ConsumerEntryError('bad_op', 'not a delivered update');
-  const pos = { off: 1 };
-  const dseq = readSeq(entry, pos, 'dseq');
-  const sseq = readSeq(entry, pos, 'sseq');
-  const dc = readSeq(entry, pos, 'delivery count');
-  const tsMs = readZigzagMs(entry, pos);
+  const pos = POS;
+  pos.off = 1;
+  out.dseq = readSeq(entry, pos, 'dseq');
+  out.sseq = readSeq(entry, pos, 'sseq');
+  out.dc = readSeq(entry, pos, 'delivery count');
+  out.tsMs = readZigzagMs(entry, pos);
   if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after delivered update`);
-  return { dseq, sseq, dc, tsMs };
+  return out;
+}
+
+/** decodeConsumerEntry of an updateAcksOp into `out` (reused, as decodeDeliveredMs). */
+export function decodeAckUpdate(entry: Buffer, out: AckUpdate): AckUpdate {
+  if (entry.length === 0 || entry[0] !== EntryOp.updateAcksOp) throw new ConsumerEntryError('bad_op', 'not an ack update');
+  const pos = POS;
+  pos.off = 1;
+  out.dseq = readSeq(entry, pos, 'dseq');
+  out.sseq = readSeq(entry, pos, 'sseq');
+  if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after ack update`);
+  return out;
 }
 
 /**
@@ -264,10 +282,7 @@ export function decodeConsumerEntry(entry: Buffer): ConsumerGroupEntry {
       return { op, dseq, sseq, dc, ts };
     }
     case EntryOp.updateAcksOp: {
-      const pos = { off: 1 };
-      const dseq = readSeq(entry, pos, 'dseq');
-      const sseq = readSeq(entry, pos, 'sseq');
-      if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after ack update`);
+      const { dseq, sseq } = decodeAckUpdate(entry, { dseq: 0, sseq: 0 });
       return { op, dseq, sseq };
     }
     case EntryOp.updateSkipOp: {
