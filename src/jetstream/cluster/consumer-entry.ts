@@ -43,8 +43,9 @@ const TWO_21 = 2 ** 21;
  * this runs once per delivered message on the leader). 21 bits are three whole seven-bit groups.
  */
 function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): number {
-  const low = lo % TWO_21;
-  const rest = hi + Math.floor(lo / TWO_21);
+  const carry = Math.floor(lo / TWO_21);
+  const low = lo - carry * TWO_21; // lo % 2^21 without a double fmod
+  const rest = hi + carry;
   if (rest === 0) return putUvarint(buf, off, low);
   buf[off++] = (low & 0x7f) | 0x80;
   buf[off++] = ((low >>> 7) & 0x7f) | 0x80;
@@ -54,8 +55,9 @@ function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): numb
 
 /** The length putUvarintSplit writes. */
 function uvarintSplitLen(hi: number, lo: number): number {
-  const rest = hi + Math.floor(lo / TWO_21);
-  return rest === 0 ? uvarintLen(lo % TWO_21) : 3 + uvarintLen(rest);
+  const carry = Math.floor(lo / TWO_21);
+  const rest = hi + carry;
+  return rest === 0 ? uvarintLen(lo - carry * TWO_21) : 3 + uvarintLen(rest);
 }
 
 /** Go's binary.PutVarint mapping: zig-zag of an int64. */
@@ -131,8 +133,8 @@ export function encodeDeliveredUpdate(u: DeliveredUpdate): Buffer {
 export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, tsMs: number): Buffer {
   if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
   // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
-  const msLo = tsMs % TWO_21;
-  const msHi = (tsMs - msLo) / TWO_21;
+  const msHi = Math.floor(tsMs / TWO_21);
+  const msLo = tsMs - msHi * TWO_21;
   return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
 }
 
