@@ -1,5 +1,7 @@
 // Sums self time per function in a V8 .cpuprofile (from node --cpu-prof) and
-// prints the top frames. Usage: node dist/bench/profile-summary.js <file.cpuprofile> [top=25]
+// prints the top frames. Usage: node dist/bench/profile-summary.js <file.cpuprofile> [top=25] [fromUs-toUs]
+// The optional window keeps the samples taken in it, in the profile's clock (CLOCK_MONOTONIC µs, the
+// clock of process.hrtime: the cluster-r3 bench prints its drains' windows in it).
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +38,10 @@ export interface ProfileSummary {
   files: FrameTime[];
 }
 
-export function summarizeProfile(path: string): ProfileSummary {
+/** Samples taken between `fromUs` and `toUs` (monotonic µs, as the profile's startTime). */
+export interface ProfileWindow { fromUs: number; toUs: number }
+
+export function summarizeProfile(path: string, window?: ProfileWindow): ProfileSummary {
   const p = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   for (const n of p.nodes) byId.set(n.id, n);
@@ -45,7 +50,10 @@ export function summarizeProfile(path: string): ProfileSummary {
   const deltas = p.timeDeltas ?? [];
   // timeDeltas[i] is the time before sample i; attribute the gap after a
   // sample to that sample (the usual convention of DevTools).
+  let at = p.startTime;
   for (let i = 0; i < samples.length; i++) {
+    at += deltas[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) continue;
     const dt = i + 1 < deltas.length ? deltas[i + 1] : 0;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
   }
@@ -95,8 +103,10 @@ export function renderSummary(s: ProfileSummary, top = 25): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: node dist/bench/profile-summary.js <file.cpuprofile> [top]');
+    console.error('usage: node dist/bench/profile-summary.js <file.cpuprofile> [top] [fromUs-toUs]');
     process.exit(2);
   }
-  console.log(renderSummary(summarizeProfile(file), Number(process.argv[3] ?? 25)));
+  const w = process.argv[4]?.split('-').map(Number);
+  const window = w && w.length === 2 && w.every(Number.isFinite) ? { fromUs: w[0]!, toUs: w[1]! } : undefined;
+  console.log(renderSummary(summarizeProfile(file, window), Number(process.argv[3] ?? 25)));
 }

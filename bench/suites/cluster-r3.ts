@@ -8,7 +8,13 @@
 //    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
 // R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
 // fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
-// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles).
+// servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles); R3_HEAP_SIGNAL=1 brackets each
+// drain with SIGWINCH for bench/heap-sample-preload.cjs (HS_ON_SIGNAL=1: allocations of one drain).
+// Consumer leader placement: nats-server 2.9.10 names a random peer of a new consumer's group its
+// preferred leader (raftGroup.setPreferred), tsnats lets the stream leader campaign. Either way the
+// drain's cost depends on it (on the client's server deliveries need no route hop), so each kind
+// drains once per placement, the leader moved there by stepdowns first: R3_CONSUMER_LEADER=client,stream
+// (the default; 'third' is the server that is neither; 'any' keeps the first leader).
 // When this process runs pinned (the runner pins the load generator to the last CPU), the servers are
 // pinned to the other CPUs, as the single-server suites do.
 
@@ -29,7 +35,19 @@ const STREAM = 'R3';
 /** How long the failover client waits for a PubAck before publishing again. */
 const RETRY_MS = 250;
 
-interface Figures { pubPerSec?: number; consumePerSec?: number; failoverMs: number[]; electedMs: number[] }
+/** Where the drain's consumer leader is moved before the drain (see the header). */
+type Placement = 'client' | 'stream' | 'third' | 'any';
+const PLACEMENT_TEXT: Record<Placement, string> = {
+  client: "on the client's server", stream: 'on the stream leader', third: 'on neither', any: 'where first elected',
+};
+
+function placements(): Placement[] {
+  const raw = (process.env.R3_CONSUMER_LEADER ?? 'client,stream').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of raw) if (!(p in PLACEMENT_TEXT)) throw new Error(`R3_CONSUMER_LEADER: unknown placement '${p}'`);
+  return raw as Placement[];
+}
+
+interface Figures { pubPerSec?: number; consumePerSec: Map<Placement, number>; failoverMs: number[]; electedMs: number[] }
 
 export const suite: BenchSuite = {
   name: 'cluster-r3',
@@ -46,17 +64,19 @@ export const suite: BenchSuite = {
     const figures = new Map<ServerKind, Figures>();
     const notes: string[] = [];
     const only = process.env.R3_PARTS?.split(',');
+    const where = placements();
     for (const kind of ctx.kinds) {
-      const f: Figures = { failoverMs: [], electedMs: [] };
+      const f: Figures = { consumePerSec: new Map(), failoverMs: [], electedMs: [] };
       figures.set(kind, f);
       try {
-        await measure(ctx, kind, f, sizes, only);
+        await measure(ctx, kind, f, sizes, only, where);
       } catch (err) {
         notes.push(`${kind}: ${(err as Error).message.split('\n')[0]}`);
         ctx.log(`cluster-r3/${kind}: failed: ${(err as Error).stack}`);
       }
     }
-    const get = (kind: ServerKind, key: 'pubPerSec' | 'consumePerSec') => figures.get(kind)?.[key] ?? null;
+    const pub = (kind: ServerKind) => figures.get(kind)?.pubPerSec ?? null;
+    const consume = (kind: ServerKind, p: Placement) => figures.get(kind)?.consumePerSec.get(p) ?? null;
     const p50 = (kind: ServerKind) => {
       const s = figures.get(kind)?.failoverMs ?? [];
       return s.length ? median(s) : null;
@@ -64,8 +84,11 @@ export const suite: BenchSuite = {
     const list = (xs: number[] | undefined) => [...(xs ?? [])].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(', ') || 'none';
     const dist = ctx.kinds.map((k) => `${k} failover samples (ms): ${list(figures.get(k)?.failoverMs)}; leader-elected advisory seen after (ms): ${list(figures.get(k)?.electedMs)}`);
     const rows: BenchRow[] = [
-      { name: `R3 file async pub ${PAYLOAD_BYTES}B, ${IN_FLIGHT} in flight`, unit: 'msgs/s', tsnats: get('tsnats', 'pubPerSec'), natsServer: get('nats-server', 'pubPerSec'), target: { kind: 'ratio-at-least', ratio: 1.5 } },
-      { name: `R3 pull consume (fetch ${FETCH_BATCH}, explicit ack)`, unit: 'msgs/s', tsnats: get('tsnats', 'consumePerSec'), natsServer: get('nats-server', 'consumePerSec'), target: { kind: 'ratio-at-least', ratio: 1.0 } },
+      { name: `R3 file async pub ${PAYLOAD_BYTES}B, ${IN_FLIGHT} in flight`, unit: 'msgs/s', tsnats: pub('tsnats'), natsServer: pub('nats-server'), target: { kind: 'ratio-at-least', ratio: 1.5 } },
+      ...where.map((p): BenchRow => ({
+        name: `R3 pull consume (fetch ${FETCH_BATCH}, explicit ack), consumer leader ${PLACEMENT_TEXT[p]}`, unit: 'msgs/s',
+        tsnats: consume('tsnats', p), natsServer: consume('nats-server', p), target: { kind: 'ratio-at-least', ratio: 1.0 },
+      })),
       { name: 'R3 stream leader kill -9 -> next PubAck, p50', unit: 'ms', tsnats: p50('tsnats'), natsServer: p50('nats-server'), target: { kind: 'at-most', value: 2000 }, note: dist.join('; ') },
     ];
     if (notes.length) rows[0]!.note = notes.join('; ');
@@ -75,13 +98,16 @@ export const suite: BenchSuite = {
 
 /** varz in_msgs + out_msgs of every live server (clients, routes and internal traffic, raft included). */
 async function serversMsgs(c: JsCluster): Promise<number> {
-  let sum = 0;
-  for (const n of c.nodes) {
-    if (!n.alive) continue;
+  return (await nodesMsgs(c)).reduce((a, b) => a + b, 0);
+}
+
+/** varz in_msgs + out_msgs of each server (0 for one not running). */
+async function nodesMsgs(c: JsCluster): Promise<number[]> {
+  return Promise.all(c.nodes.map(async (n) => {
+    if (!n.alive) return 0;
     const v = await c.monitor<{ in_msgs?: number; out_msgs?: number }>(n, '/varz');
-    sum += (v.in_msgs ?? 0) + (v.out_msgs ?? 0);
-  }
-  return sum;
+    return (v.in_msgs ?? 0) + (v.out_msgs ?? 0);
+  }));
 }
 
 /** utime + stime of each server process (NaN for one not running), in seconds. */
@@ -90,9 +116,11 @@ function nodesCpuSeconds(c: JsCluster): number[] {
 }
 
 /** Each server's CPU µs per message since `cpu0`, as "n1 (stream leader) 12.3" texts, and their sum. */
-function perNode(c: JsCluster, cpu0: number[], count: number, leader: JsNode, follower: JsNode): string[] & { totalUs: number } {
+function perNode(c: JsCluster, cpu0: number[], count: number, leader: JsNode, follower: JsNode, consumerLeader?: JsNode): string[] & { totalUs: number } {
   const us = c.nodes.map((n, i) => (n.pid === undefined ? NaN : ((cpuSecondsOf(n.pid) - cpu0[i]!) * 1e6) / count));
-  const texts = c.nodes.map((n, i) => `${n.name}${n === leader ? ' (stream leader)' : n === follower ? ' (client)' : ''} ${us[i]!.toFixed(1)}`);
+  const roles = (n: JsNode) => [n === leader ? 'stream leader' : n === follower ? 'client' : '', n === consumerLeader ? 'consumer leader' : '']
+    .filter(Boolean).join(', ');
+  const texts = c.nodes.map((n, i) => `${n.name}${roles(n) ? ` (${roles(n)})` : ''} ${us[i]!.toFixed(1)}`);
   return Object.assign(texts, { totalUs: us.reduce((a, b) => a + b, 0) });
 }
 
@@ -106,7 +134,7 @@ function serversCpuSeconds(c: JsCluster): number {
 async function measure(
   ctx: BenchContext, kind: ServerKind, f: Figures,
   sizes: { pubWarmup: number; pubMeasured: number; pubMaxMs: number; drainMax: number; failovers: number },
-  only: string[] | undefined,
+  only: string[] | undefined, where: Placement[],
 ): Promise<void> {
   const want = (part: string) => only === undefined || only.includes(part);
   const c = await JsCluster.start({ impl: kind, size: 3, pollMs: 5, tsnatsSyncInterval: process.env.R3_TSNATS_SYNC });
@@ -152,16 +180,32 @@ async function measure(
     }
     if (want('consume') && stored > 0) {
       const count = Math.min(stored, sizes.drainMax);
-      const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
-      await jsApi(control, `$JS.API.CONSUMER.CREATE.${STREAM}.drain`, { stream_name: STREAM, config }, 10_000);
       const drainer = await open(follower, 'bench-r3-drain');
-      // Server CPU per consumed message, per server: unlike msgs/s it does not depend on how much of
-      // the shared machine the servers got.
-      const cpu0 = nodesCpuSeconds(c);
-      f.consumePerSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
-      const per = perNode(c, cpu0, count, leader, follower);
-      ctx.log(`cluster-r3/${kind}: consumed ${count} at ${Math.round(f.consumePerSec)} msgs/s; server CPU us/msg ${per.totalUs.toFixed(1)} (${per.join(', ')})`);
-      await jsApi(control, `$JS.API.CONSUMER.DELETE.${STREAM}.drain`, undefined, 10_000);
+      const target: Record<Placement, JsNode | undefined> = {
+        client: follower, stream: leader, third: c.nodes.find((n) => n !== leader && n !== follower), any: undefined,
+      };
+      // bench/heap-sample-preload.cjs with HS_ON_SIGNAL=1 in the servers: one allocation profile per drain.
+      const heapSignal = kind === 'tsnats' && process.env.R3_HEAP_SIGNAL === '1';
+      for (const p of where) {
+        const config = { durable_name: 'drain', name: 'drain', ack_policy: 'explicit', deliver_policy: 'all', ack_wait: 30_000_000_000 };
+        await jsApi(control, `$JS.API.CONSUMER.CREATE.${STREAM}.drain`, { stream_name: STREAM, config }, 10_000);
+        const { node: cl, stepdowns } = await placeConsumerLeader(c, control, 'drain', target[p]);
+        // Server CPU per consumed message, per server: unlike msgs/s it does not depend on how much of
+        // the shared machine the servers got.
+        if (heapSignal) signalNodes(c, 'SIGWINCH');
+        const msgs0 = await nodesMsgs(c);
+        const cpu0 = nodesCpuSeconds(c);
+        const fromUs = monotonicUs();
+        const perSec = await pullDrain(drainer, STREAM, 'drain', count, FETCH_BATCH, 20_000);
+        const window = `${fromUs}-${monotonicUs()}`;
+        if (heapSignal) signalNodes(c, 'SIGWINCH');
+        f.consumePerSec.set(p, perSec);
+        const per = perNode(c, cpu0, count, leader, follower, cl);
+        // Messages each server handled per consumed message (in + out: deliveries, acks, raft traffic).
+        const hops = (await nodesMsgs(c)).map((m, i) => ((m - msgs0[i]!) / count).toFixed(2)).join('/');
+        ctx.log(`cluster-r3/${kind}: consumer leader ${cl.name} (${PLACEMENT_TEXT[p]}, ${stepdowns} stepdowns): consumed ${count} at ${Math.round(perSec)} msgs/s; server CPU us/msg ${per.totalUs.toFixed(1)} (${per.join(', ')}); in+out msgs per message ${hops}; profile window ${window}`);
+        await jsApi(control, `$JS.API.CONSUMER.DELETE.${STREAM}.drain`, undefined, 10_000);
+      }
     }
     for (const conn of conns.splice(0)) conn.close();
 
@@ -249,6 +293,45 @@ async function streamLeader(c: JsCluster, control: RawConn): Promise<JsNode> {
     return (info.cluster?.leader as string | undefined) || undefined;
   }, `a leader for stream ${STREAM}`, 30_000, 50);
   return c.node(name);
+}
+
+async function consumerLeader(c: JsCluster, control: RawConn, name: string): Promise<JsNode> {
+  const leader = await pollUntil(async () => {
+    const info = await jsApi(control, `$JS.API.CONSUMER.INFO.${STREAM}.${name}`, undefined, 2000);
+    return (info.cluster?.leader as string | undefined) || undefined;
+  }, `a leader for consumer ${name}`, 30_000, 20);
+  return c.node(leader);
+}
+
+/**
+ * Step the consumer's leader down until `want` leads it (undefined: keep the first leader). Both
+ * kinds pick the next leader among the other current peers, so a few stepdowns get there.
+ */
+async function placeConsumerLeader(c: JsCluster, control: RawConn, name: string, want: JsNode | undefined): Promise<{ node: JsNode; stepdowns: number }> {
+  let node = await consumerLeader(c, control, name);
+  let stepdowns = 0;
+  while (want !== undefined && node !== want) {
+    if (stepdowns === 20) throw new Error(`consumer ${name}: no leadership on ${want.name} after 20 stepdowns`);
+    await jsApi(control, `$JS.API.CONSUMER.LEADER.STEPDOWN.${STREAM}.${name}`, undefined, 10_000);
+    stepdowns++;
+    const was = node;
+    // The stepped-down leader may still answer INFO as leader for a moment: wait for a new one,
+    // but the group may also elect the same server again (then the next stepdown tries again).
+    node = await pollUntil(async () => {
+      const n = await consumerLeader(c, control, name);
+      return n !== was ? n : undefined;
+    }, `a new leader for consumer ${name}`, 5_000, 20).catch(() => consumerLeader(c, control, name));
+  }
+  return { node, stepdowns };
+}
+
+function signalNodes(c: JsCluster, signal: NodeJS.Signals): void {
+  for (const n of c.nodes) if (n.pid !== undefined) process.kill(n.pid, signal);
+}
+
+/** CLOCK_MONOTONIC in µs: the clock of V8's .cpuprofile timestamps (profile-summary.ts windows). */
+function monotonicUs(): number {
+  return Math.round(Number(process.hrtime.bigint() / 1000n));
 }
 
 function portOf(n: JsNode): number {

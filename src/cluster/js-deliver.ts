@@ -37,16 +37,15 @@ export function jsAckDeliverIdx(reply: Buffer): number {
  * is a JetStream delivery, shown with the subject after the `@` (the matched subject stays
  * msg.subject).
  */
-export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, reply: string, replyBytes: Buffer | null): void {
+export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, replyBytes: Buffer | null): void {
   const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
+  // The reply's text is decoded only if a sink reads it (InboundMsg.reply).
   if (at > 0 && at < replyBytes!.length - 1) {
     msg.subjectBytes = replyBytes!.subarray(at + 1);
-    msg.replyBytes = replyBytes!.subarray(0, at);
-    msg.reply = msg.replyBytes.toString('utf8');
+    msg.setReplyBytes(replyBytes!.subarray(0, at));
   } else {
     msg.subjectBytes = subjectBytes;
-    msg.reply = reply;
-    msg.replyBytes = replyBytes;
+    msg.setReplyBytes(replyBytes);
   }
 }
 
@@ -67,6 +66,9 @@ export class RoutedDeliverSubject {
    */
   private matchedInScratch: string | undefined;
   private matchedLen = 0;
+  /** `reply`'s place in `scratch` when it is a view of it: kept while a batch's replies have one length. */
+  private replyAt = -1;
+  private replyEnd = -1;
 
   prepare(msg: InboundMsg): boolean {
     // Only internal publishers (the JetStream deliverer) set a shown subject of their own.
@@ -80,6 +82,7 @@ export class RoutedDeliverSubject {
     if (need > this.scratch.length) {
       this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
       this.matchedInScratch = undefined;
+      this.replyAt = -1;
     }
     const b = this.scratch;
     let subjLen = this.matchedLen;
@@ -93,6 +96,7 @@ export class RoutedDeliverSubject {
       // Without a reply there is nowhere to carry the shown subject (nats-server does the same);
       // a reply that already carries one is left alone.
       this.reply = reply ?? ACK_PREFIX.subarray(0, 0);
+      this.replyAt = -1;
       return true;
     }
     let p = subjLen;
@@ -101,7 +105,11 @@ export class RoutedDeliverSubject {
     b[p++] = AT;
     shown.copy(b, p);
     p += shown.length;
-    this.reply = b.subarray(subjLen, p);
+    if (this.replyAt !== subjLen || this.replyEnd !== p) {
+      this.reply = b.subarray(subjLen, p);
+      this.replyAt = subjLen;
+      this.replyEnd = p;
+    }
     return true;
   }
 }

@@ -21,7 +21,7 @@ import {
 import type { Logger } from './logger.js';
 import { Outbound } from './outbound.js';
 import { isValidLiteralSubject } from './subject.js';
-import { ClientKind, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
+import { ClientKind, EMPTY_BUFFER, InboundMsg, Subscription, type MsgSink, type SublistResult } from './types.js';
 import { deliverResult } from './deliver.js';
 import { SocketWriter, type ByteStream } from './socket-writer.js';
 import { redactConnect } from './redact.js';
@@ -828,7 +828,8 @@ export class Client implements ClientOpHandler, MsgSink {
       msg.reply = reply;
       msg.replyBytes = pa.replyBytes;
       msg.hdrLen = pa.hdrLen;
-      msg.data = buf.subarray(start, end);
+      // No view for an empty payload (every JetStream ack is one).
+      msg.data = end > start ? buf.subarray(start, end) : EMPTY_BUFFER;
       delivered = deliverResult(acc, r, msg, this, this.noEcho, false, null);
     }
     if (delivered === 0 && reply.length > 0 && this.noResponders) {

@@ -1,7 +1,7 @@
 // Shared core types: connection kinds, message origin, the message being
 // routed, subscription owners (MsgSink) and subscriptions.
 import type { Account } from './account.js';
-import { encodeName } from '../protocol/names.js';
+import { decodeName, encodeName } from '../protocol/names.js';
 
 /** Kind of connection/client, as nats-server's CLIENT/ROUTER/SYSTEM/JETSTREAM/ACCOUNT. */
 export enum ClientKind {
@@ -44,8 +44,8 @@ export class InboundMsg {
   subject = '';
   /** the subject's bytes (written as-is into MSG frames) */
   subjectBytes: Buffer = EMPTY_BUFFER;
-  /** '' when there is no reply subject */
-  reply = '';
+  /** The reply as text; null until `reply` decodes it from replyBytes (setReplyBytes). */
+  private replyText: string | null = '';
   replyBytes: Buffer | null = null;
   /** length of the NATS header block at the start of `data`; <= 0 means no headers */
   hdrLen = -1;
@@ -55,6 +55,31 @@ export class InboundMsg {
 
   constructor(origin: MsgOrigin) {
     this.origin = origin;
+  }
+
+  /**
+   * The reply subject, '' when there is none. After setReplyBytes it is decoded on first read:
+   * most sinks write replyBytes and never need the text (a routed JetStream delivery's unique
+   * ack reply, for one, goes to its client as bytes).
+   */
+  get reply(): string {
+    const t = this.replyText;
+    if (t !== null) return t;
+    const b = this.replyBytes;
+    const r = b === null ? '' : decodeName(b, 0, b.length);
+    this.replyText = r;
+    return r;
+  }
+
+  /** Sets the text only; the caller sets replyBytes to the same name (or null for ''). */
+  set reply(text: string) {
+    this.replyText = text;
+  }
+
+  /** Sets the reply by its bytes (null: none); the text is decoded only if something reads `reply`. */
+  setReplyBytes(bytes: Buffer | null): void {
+    this.replyBytes = bytes;
+    this.replyText = bytes === null ? '' : null;
   }
 
   /** Headers as a separate view, or undefined. */

@@ -584,8 +584,8 @@ export class ClientParser {
     const pa = this.pa;
     const prev = pa.subjectBytes;
     if (!sameBytes(prev, buf, s, e)) {
-      pa.subjectBytes = Buffer.from(buf.subarray(s, e));
-      pa.subject = decodeName(pa.subjectBytes, 0, pa.subjectBytes.length);
+      pa.subjectBytes = copyRange(buf, s, e);
+      pa.subject = decodeName(buf, s, e);
     }
   }
 
@@ -597,9 +597,9 @@ export class ClientParser {
       pa.reply = this.lastReplyStr;
       return;
     }
-    const b = Buffer.from(buf.subarray(s, e));
+    const b = copyRange(buf, s, e);
     this.lastReply = b;
-    this.lastReplyStr = decodeName(b, 0, b.length);
+    this.lastReplyStr = decodeName(buf, s, e);
     pa.replyBytes = b;
     pa.reply = this.lastReplyStr;
   }
@@ -623,6 +623,13 @@ export class ClientParser {
     }
     return ParseResult.OK;
   }
+}
+
+/** A copy of buf[s, e) (the read buffer is reused): one Buffer, no intermediate view. */
+function copyRange(buf: Buffer, s: number, e: number): Buffer {
+  const b = Buffer.allocUnsafe(e - s);
+  buf.copy(b, 0, s, e);
+  return b;
 }
 
 function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {

@@ -8,6 +8,7 @@
 // encodeLeafUnsub, and writeRoutedMsgHead with a null account writes LMSG/HMSG.
 
 import { encodeName, writeName } from './names.js';
+import { writeUint } from './decimal.js';
 
 export const PING_LINE = Buffer.from('PING\r\n', 'latin1');
 export const PONG_LINE = Buffer.from('PONG\r\n', 'latin1');
@@ -81,18 +82,6 @@ export function routedMsgHeaderMaxBytes(
   let n = 5 + 3 * (account.length + subject.length + reply.length) + 4 + 2 + 2 * 11 + 2;
   if (queues !== undefined) for (let i = 0; i < queues.length; i++) n += 3 * queues[i]!.length + 1;
   return n;
-}
-
-function writeUint(buf: Buffer, off: number, n: number): number {
-  if (n < 10) {
-    buf[off] = 48 + n;
-    return off + 1;
-  }
-  let digits = 0;
-  for (let v = n; v > 0; v = Math.floor(v / 10)) digits++;
-  let p = off + digits;
-  for (let v = n; v > 0; v = Math.floor(v / 10)) buf[--p] = 48 + (v % 10);
-  return off + digits;
 }
 
 function writeStr(buf: Buffer, off: number, s: string): number {

@@ -79,15 +79,31 @@ export class RoutedMsgArgs {
   subject = '';
   /** the subject's bytes as received */
   subjectBytes: Buffer = EMPTY;
-  /** '' when there is no reply */
-  reply = '';
+  /** The reply's bytes as received, null when there is none. */
   replyBytes: Buffer | null = null;
+  /** The reply as text, decoded on first read (most messages only forward the bytes). */
+  private replyText: string | null = '';
   /** queue groups the sending server picked for us (undefined when none) */
   queues: string[] | undefined = undefined;
   /** header block length at the start of the data; -1 for RMSG (no headers) */
   hdrLen = -1;
   /** leafnode origin cluster (LMSG only) */
   origin: string | undefined = undefined;
+
+  /** '' when there is no reply. */
+  get reply(): string {
+    const t = this.replyText;
+    if (t !== null) return t;
+    const b = this.replyBytes!;
+    const r = decodeName(b, 0, b.length);
+    this.replyText = r;
+    return r;
+  }
+
+  setReplyBytes(bytes: Buffer | null): void {
+    this.replyBytes = bytes;
+    this.replyText = bytes === null ? '' : null;
+  }
 }
 
 /** Why parsing stopped. `errText` (when set) is sent as -ERR '<errText>' before closing. */
@@ -311,7 +327,8 @@ export class RouteParser {
             const end = pos + this.mSize;
             if (buf[end] !== CR || buf[end + 1] !== LF) return this.fail(ERR_UNKNOWN_OP, 'payload not followed by CRLF');
             this.state = STATE_LINE;
-            this.emitMsg(buf.subarray(pos, end));
+            // No view for an empty payload (every JetStream ack is one).
+            this.emitMsg(end === pos ? EMPTY : buf.subarray(pos, end));
             pos = end + 2;
             continue;
           }
@@ -619,12 +636,10 @@ export class RouteParser {
     const name = leaf ? (withHdr ? 'processLeafHeaderMsgArgs' : 'processLeafMsgArgs')
       : op === RouteOp.RMSG ? 'processRoutedMsgArgs' : op === RouteOp.HMSG ? 'processRoutedHeaderMsgArgs' : 'processRoutedOriginClusterMsgArgs';
     if (n < fixed) return this.fail(undefined, `${name} Parse Error: '${buf.toString('utf8', s, e)}'`);
-    let reply = '';
     let replyTok = -1;
     let queues: string[] | undefined;
     if (n === fixed + 1) {
       replyTok = st + 1;
-      reply = this.str(buf, replyTok);
     } else if (n > fixed + 1) {
       const ind = st + 1;
       const is = this.tok[ind * 2]!;
@@ -634,7 +649,6 @@ export class RouteParser {
       let q = ind + 1;
       if (buf[is] === 43) {
         replyTok = q;
-        reply = this.str(buf, q);
         q++;
       }
       const qEnd = n - sizes;
@@ -670,8 +684,7 @@ export class RouteParser {
       this.lastSubjectBytes = m.subjectBytes;
       this.lastSubject = m.subject;
     }
-    m.reply = reply;
-    m.replyBytes = replyTok < 0 ? null : buf.subarray(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
+    m.setReplyBytes(replyTok < 0 ? null : buf.subarray(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!));
     m.queues = queues;
     m.hdrLen = hdr;
     this.mSize = size;

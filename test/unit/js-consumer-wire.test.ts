@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ackPrefix, ackSubscription, encodeAckSubject, parseAckSubject, BAD_NUM,
+  AckReplyWriter, ackPrefix, ackSubscription, encodeAckSubject, parseAckSubject, BAD_NUM,
 } from '../../src/jetstream/consumer/ack-subject.js';
 import {
   parsePullRequest, requestTimeout, idleHeartbeat, STATUS_NO_MESSAGES, STATUS_CONSUMER_DELETED,
@@ -35,6 +35,33 @@ test('ack subject round trip matches the captured 2.9.10 delivery', () => {
   const info = parseAckSubject('$JS.ACK.ORDERS.C1.2.7.9.1795732728188044053.4');
   assert.deepEqual(info, { stream: 'ORDERS', consumer: 'C1', dc: 2, sseq: 7, dseq: 9, ts: '1795732728188044053', pending: 4 });
   assert.equal(ackSubscription('S', 'C'), '$JS.ACK.S.C.>');
+});
+
+test('AckReplyWriter writes the bytes of encodeAckSubject, reusing its view only while the length stays', () => {
+  const w = new AckReplyWriter('T3', 'D1');
+  assert.equal(w.write(1, 1, 1, 1795738563295351080n, 1).toString(), capturedAckReply());
+  // Names are UTF-8 on the wire; numbers at their extremes; negative and zero timestamps.
+  const cases: [string, string, number, number, number, bigint, number][] = [
+    ['ORDERS', 'C1', 2, 7, 9, 1795732728188044053n, 4],
+    ['strëam', 'cønsumer', 1, Number.MAX_SAFE_INTEGER, 10, 0n, 0],
+    ['S', 'C', 999, 1, Number.MAX_SAFE_INTEGER, (1n << 63n) - 1n, Number.MAX_SAFE_INTEGER],
+    ['S', 'C', 1, 2, 3, -(1n << 63n), 5],
+  ];
+  for (const [s, c, dc, sseq, dseq, ts, pending] of cases) {
+    const writer = new AckReplyWriter(s, c);
+    const got = writer.write(dc, sseq, dseq, ts, pending);
+    assert.deepEqual(got, Buffer.from(encodeAckSubject(ackPrefix(s, c), dc, sseq, dseq, ts, pending), 'utf8'));
+  }
+  // Same length: the same view object with new contents; another length: a new view.
+  const a = w.write(1, 100, 100, 5n, 7);
+  const aText = a.toString();
+  const b = w.write(1, 101, 101, 5n, 7);
+  assert.equal(b, a);
+  assert.equal(b.toString(), '$JS.ACK.T3.D1.1.101.101.5.7');
+  assert.notEqual(aText, b.toString());
+  const c = w.write(1, 1000, 1000, 5n, 7);
+  assert.notEqual(c, b);
+  assert.equal(c.toString(), '$JS.ACK.T3.D1.1.1000.1000.5.7');
 });
 
 test('ack subject parser accepts v2 form and rejects other shapes', () => {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoutedDeliverSubject, jsAckDeliverIdx } from '../../src/cluster/js-deliver.js';
 import { InboundMsg } from '../../src/core/types.js';
+import { encodeName } from '../../src/protocol/names.js';
 
 function delivery(inbox: string, shown: string, reply: string): InboundMsg {
   const m = new InboundMsg({ cid: 0, account: 'A', kind: 'internal' });
@@ -45,4 +46,51 @@ test('routed deliveries to alternating inboxes carry each its own inbox and show
   assert.ok(r.prepare(noReply));
   assert.equal(r.subject.toString(), '_INBOX.c');
   assert.equal(r.reply.length, 0);
+});
+
+test('routed deliveries of one batch: the reply view is reused only while it has the same place and length', () => {
+  const r = new RoutedDeliverSubject();
+  const seen: Buffer[] = [];
+  for (let seq = 10; seq < 13; seq++) {
+    const reply = `$JS.ACK.S.C.1.${seq}.${seq}.1700000000000000000.5`;
+    assert.ok(r.prepare(delivery('_INBOX.batch', 'orders.new', reply)));
+    assert.equal(r.reply.toString(), `${reply}@orders.new`);
+    seen.push(r.reply);
+  }
+  assert.equal(seen[1], seen[0]);
+  assert.equal(seen[2], seen[0]);
+  // A longer reply, then a new inbox of another length (the reply moves in the scratch buffer).
+  assert.ok(r.prepare(delivery('_INBOX.batch', 'orders.new', '$JS.ACK.S.C.1.100.100.1700000000000000000.5')));
+  assert.notEqual(r.reply, seen[0]);
+  assert.equal(r.reply.toString(), '$JS.ACK.S.C.1.100.100.1700000000000000000.5@orders.new');
+  assert.ok(r.prepare(delivery('_INBOX.b2', 'orders.new', '$JS.ACK.S.C.1.101.101.1700000000000000000.5')));
+  assert.equal(r.subject.toString(), '_INBOX.b2');
+  assert.equal(r.reply.toString(), '$JS.ACK.S.C.1.101.101.1700000000000000000.5@orders.new');
+  // A delivery without a shown-subject rewrite of the reply in between, then the batch again.
+  const noReply = delivery('_INBOX.b2', 'shown', '');
+  noReply.setReplyBytes(null);
+  assert.ok(r.prepare(noReply));
+  assert.equal(r.reply.length, 0);
+  assert.ok(r.prepare(delivery('_INBOX.b2', 'orders.new', '$JS.ACK.S.C.1.102.102.1700000000000000000.5')));
+  assert.equal(r.reply.toString(), '$JS.ACK.S.C.1.102.102.1700000000000000000.5@orders.new');
+});
+
+test('InboundMsg: a reply set by its bytes is decoded when read, names with invalid UTF-8 included', () => {
+  const m = new InboundMsg({ cid: 0, account: 'A', kind: 'route' });
+  assert.equal(m.reply, '');
+  const scratch = Buffer.from('$JS.ACK.S.C.1.2.3.4.5');
+  m.setReplyBytes(scratch);
+  assert.equal(m.reply, '$JS.ACK.S.C.1.2.3.4.5');
+  // Read once: the text stays even if the bytes' buffer is reused afterwards (the caller's rule
+  // is that bytes are valid during delivery; a sink that read the text keeps a string).
+  scratch[14] = 0x39;
+  assert.equal(m.reply, '$JS.ACK.S.C.1.2.3.4.5');
+  const bad = Buffer.from([0x72, 0x2e, 0xff, 0x2e, 0x78]);
+  m.setReplyBytes(bad);
+  assert.equal(Buffer.from(encodeName(m.reply)).compare(bad), 0);
+  m.setReplyBytes(null);
+  assert.equal(m.reply, '');
+  assert.equal(m.replyBytes, null);
+  m.reply = 'text.only';
+  assert.equal(m.reply, 'text.only');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import {
-  ConsumerEntryError, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
+  ConsumerEntryError, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
   encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
 } from '../../src/jetstream/cluster/consumer-entry.js';
 import { decodeStreamMsg } from '../../src/jetstream/cluster/stream-entry.js';
@@ -175,4 +175,22 @@ test('consumer entry: the followers\' millisecond decode equals the 64-bit decod
   assert.throws(() => decodeDeliveredMs(encodeAckUpdate({ dseq: 1, sseq: 1 })), ConsumerEntryError);
   assert.throws(() => decodeDeliveredMs(Buffer.from([7, 1, 1, 1, 0x80])), ConsumerEntryError);
   assert.throws(() => decodeDeliveredMs(Buffer.from([7, 1, 1, 1, 2, 0])), ConsumerEntryError);
+});
+
+test('consumer entry: followers decode delivered and ack ops into one reused object each', () => {
+  const d = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 };
+  assert.equal(decodeDeliveredMs(encodeDeliveredUpdateMs(5, 9, 1, 1_765_072_800_123), d), d);
+  assert.deepEqual(d, { dseq: 5, sseq: 9, dc: 1, tsMs: 1_765_072_800_123 });
+  decodeDeliveredMs(encodeDeliveredUpdateMs(2 ** 40, 2 ** 50, 3, 0), d);
+  assert.deepEqual(d, { dseq: 2 ** 40, sseq: 2 ** 50, dc: 3, tsMs: 0 });
+  const a = { dseq: 0, sseq: 0 };
+  for (const [dseq, sseq] of [[1, 1], [300, 70_000], [Number.MAX_SAFE_INTEGER, 2 ** 49 + 1]] as const) {
+    assert.equal(decodeAckUpdate(encodeAckUpdate({ dseq, sseq }), a), a);
+    assert.deepEqual(a, { dseq, sseq });
+    assert.deepEqual(decodeConsumerEntry(encodeAckUpdate({ dseq, sseq })), { op: 8, dseq, sseq });
+  }
+  assert.throws(() => decodeAckUpdate(encodeDeliveredUpdateMs(1, 1, 1, 1), a), ConsumerEntryError);
+  assert.throws(() => decodeAckUpdate(Buffer.from([8, 1]), a), ConsumerEntryError);
+  assert.throws(() => decodeAckUpdate(Buffer.from([8, 1, 1, 0]), a), ConsumerEntryError);
+  assert.throws(() => decodeAckUpdate(Buffer.from([8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1]), a), ConsumerEntryError);
 });

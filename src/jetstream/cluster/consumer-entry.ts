@@ -43,8 +43,9 @@ const TWO_21 = 2 ** 21;
  * this runs once per delivered message on the leader). 21 bits are three whole seven-bit groups.
  */
 function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): number {
-  const low = lo % TWO_21;
-  const rest = hi + Math.floor(lo / TWO_21);
+  const carry = Math.floor(lo / TWO_21);
+  const low = lo - carry * TWO_21; // lo % 2^21 without a double fmod
+  const rest = hi + carry;
   if (rest === 0) return putUvarint(buf, off, low);
   buf[off++] = (low & 0x7f) | 0x80;
   buf[off++] = ((low >>> 7) & 0x7f) | 0x80;
@@ -54,8 +55,9 @@ function putUvarintSplit(buf: Buffer, off: number, hi: number, lo: number): numb
 
 /** The length putUvarintSplit writes. */
 function uvarintSplitLen(hi: number, lo: number): number {
-  const rest = hi + Math.floor(lo / TWO_21);
-  return rest === 0 ? uvarintLen(lo % TWO_21) : 3 + uvarintLen(rest);
+  const carry = Math.floor(lo / TWO_21);
+  const rest = hi + carry;
+  return rest === 0 ? uvarintLen(lo - carry * TWO_21) : 3 + uvarintLen(rest);
 }
 
 /** Go's binary.PutVarint mapping: zig-zag of an int64. */
@@ -131,8 +133,8 @@ export function encodeDeliveredUpdate(u: DeliveredUpdate): Buffer {
 export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, tsMs: number): Buffer {
   if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
   // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
-  const msLo = tsMs % TWO_21;
-  const msHi = (tsMs - msLo) / TWO_21;
+  const msHi = Math.floor(tsMs / TWO_21);
+  const msLo = tsMs - msHi * TWO_21;
   return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
 }
 
@@ -231,19 +233,37 @@ function readZigzagMs(buf: Buffer, pos: { off: number }): number {
   throw new ConsumerEntryError('bad_varint', 'timestamp: varint too long');
 }
 
+export interface DeliveredMs { dseq: number; sseq: number; dc: number; tsMs: number }
+
+/** Read position of the followers' decoders below (synchronous, so one object serves all). */
+const POS = { off: 0 };
+
 /**
  * Followers' form of decodeConsumerEntry for an updateDeliveredOp: the timestamp as whole
  * milliseconds (what the consumer store keeps), without BigInt arithmetic per delivered message.
+ * Fills `out` (a caller's object reused for every entry: no allocation per message).
  */
-export function decodeDeliveredMs(entry: Buffer): { dseq: number; sseq: number; dc: number; tsMs: number } {
+export function decodeDeliveredMs(entry: Buffer, out: DeliveredMs = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 }): DeliveredMs {
   if (entry.length === 0 || entry[0] !== EntryOp.updateDeliveredOp) throw new ConsumerEntryError('bad_op', 'not a delivered update');
-  const pos = { off: 1 };
-  const dseq = readSeq(entry, pos, 'dseq');
-  const sseq = readSeq(entry, pos, 'sseq');
-  const dc = readSeq(entry, pos, 'delivery count');
-  const tsMs = readZigzagMs(entry, pos);
+  const pos = POS;
+  pos.off = 1;
+  out.dseq = readSeq(entry, pos, 'dseq');
+  out.sseq = readSeq(entry, pos, 'sseq');
+  out.dc = readSeq(entry, pos, 'delivery count');
+  out.tsMs = readZigzagMs(entry, pos);
   if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after delivered update`);
-  return { dseq, sseq, dc, tsMs };
+  return out;
+}
+
+/** decodeConsumerEntry of an updateAcksOp into `out` (reused, as decodeDeliveredMs). */
+export function decodeAckUpdate(entry: Buffer, out: AckUpdate): AckUpdate {
+  if (entry.length === 0 || entry[0] !== EntryOp.updateAcksOp) throw new ConsumerEntryError('bad_op', 'not an ack update');
+  const pos = POS;
+  pos.off = 1;
+  out.dseq = readSeq(entry, pos, 'dseq');
+  out.sseq = readSeq(entry, pos, 'sseq');
+  if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after ack update`);
+  return out;
 }
 
 /**
@@ -264,10 +284,7 @@ export function decodeConsumerEntry(entry: Buffer): ConsumerGroupEntry {
       return { op, dseq, sseq, dc, ts };
     }
     case EntryOp.updateAcksOp: {
-      const pos = { off: 1 };
-      const dseq = readSeq(entry, pos, 'dseq');
-      const sseq = readSeq(entry, pos, 'sseq');
-      if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after ack update`);
+      const { dseq, sseq } = decodeAckUpdate(entry, { dseq: 0, sseq: 0 });
       return { op, dseq, sseq };
     }
     case EntryOp.updateSkipOp: {

@@ -43,7 +43,7 @@ import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
 import {
-  decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
+  type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
 import { clearSeedRole, prepareSeedRole, scaledFromOne } from './consumer-seed.js';
@@ -161,6 +161,9 @@ export class ConsumerGroup implements RetentionMember {
   private unlisten: (() => void) | undefined;
   /** A follower's state as retention reads it; the store hands out copies, so one is kept until the next apply. */
   private stateCache: ConsumerState | undefined;
+  /** Reused by applyOp for the two ops of every consumed message. */
+  private readonly deliveredOp: DeliveredMs = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 };
+  private readonly ackOp: AckUpdate = { dseq: 0, sseq: 0 };
   /** Raft proposal sequence of the last change proposed, the highest known committed, and who waits for one. */
   private lastProposed = 0;
   private committedSeq = 0;
@@ -350,24 +353,28 @@ export class ConsumerGroup implements RetentionMember {
     const follower = !this.running;
     if (!follower && (buf[0] !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
     this.stateCache = undefined;
+    // The two ops of every consumed message are decoded into reused objects (no allocation).
     if (buf[0] === EntryOp.updateDeliveredOp) {
-      const u = decodeDeliveredMs(buf);
+      const u = decodeDeliveredMs(buf, this.deliveredOp);
       this.store.updateDelivered(u.dseq, u.sseq, u.dc, u.tsMs);
+      return;
+    }
+    if (buf[0] === EntryOp.updateAcksOp) {
+      const a = decodeAckUpdate(buf, this.ackOp);
+      if (follower && this.ackPolicy !== 'none') {
+        try {
+          this.store.updateAcks(a.dseq, a.sseq);
+        } catch { /* an ack of something already acknowledged: retention below still runs */ }
+      }
+      // nats-server processReplicatedAck: every replica (the leader too) applies retention.
+      this.replicatedAck(a.sseq);
       return;
     }
     const d = decodeConsumerEntry(buf);
     switch (d.op) {
       case EntryOp.updateDeliveredOp:
-        // Decoded above (decodeDeliveredMs).
-        break;
       case EntryOp.updateAcksOp:
-        if (follower && this.ackPolicy !== 'none') {
-          try {
-            this.store.updateAcks(d.dseq, d.sseq);
-          } catch { /* an ack of something already acknowledged: retention below still runs */ }
-        }
-        // nats-server processReplicatedAck: every replica (the leader too) applies retention.
-        this.replicatedAck(d.sseq);
+        // Decoded above.
         break;
       case EntryOp.updateSkipOp:
         if (follower) this.store.setStarting(d.sseq);

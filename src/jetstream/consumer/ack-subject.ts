@@ -3,6 +3,9 @@
 //   v2 (newest, opt-in): $JS.ACK.<domain|_>.<acc hash>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>[...]
 // We send v1 (the default of every nats-server) and accept both when parsing.
 
+import { writeUint } from '../../protocol/decimal.js';
+import { encodeName } from '../../protocol/names.js';
+
 /** Parsed numbers of an ack subject. Unparseable numbers become NaN-free sentinels (see BAD_NUM). */
 export interface AckInfo {
   stream: string;
@@ -33,6 +36,45 @@ export function ackPrefix(stream: string, consumer: string): string {
 export function ackSubscription(stream: string, consumer: string): string {
   return `$JS.ACK.${stream}.${consumer}.>`;
 }
+
+/**
+ * Writes each delivery's v1 ack reply as bytes into one scratch buffer: the prefix once, then
+ * the numbers as digits. This is the hot path of every delivery: no string is built (sinks
+ * write replyBytes; an InboundMsg decodes the text only when something reads it).
+ */
+export class AckReplyWriter {
+  private readonly prefixLen: number;
+  private readonly scratch: Buffer;
+  /** The last view handed out: reused while the reply length stays the same. */
+  private view: Buffer;
+
+  constructor(stream: string, consumer: string) {
+    const prefix = encodeName(ackPrefix(stream, consumer));
+    this.prefixLen = prefix.length;
+    // Four dots and five numbers: at most 16 digits for a safe integer, 20 for an int64 timestamp.
+    this.scratch = Buffer.allocUnsafe(prefix.length + 4 + 4 * 16 + 20);
+    prefix.copy(this.scratch, 0);
+    this.view = this.scratch.subarray(0, 0);
+  }
+
+  /** The reply `<prefix><dc>.<sseq>.<dseq>.<ts>.<pending>`; valid until the next write (copy it to keep it). */
+  write(dc: number, sseq: number, dseq: number, ts: bigint, pending: number): Buffer {
+    const b = this.scratch;
+    let off = writeUint(b, this.prefixLen, dc);
+    b[off++] = DOT;
+    off = writeUint(b, off, sseq);
+    b[off++] = DOT;
+    off = writeUint(b, off, dseq);
+    b[off++] = DOT;
+    off += b.write(ts.toString(), off, 'latin1');
+    b[off++] = DOT;
+    off = writeUint(b, off, pending);
+    if (this.view.length !== off) this.view = b.subarray(0, off);
+    return this.view;
+  }
+}
+
+const DOT = 46;
 
 export function encodeAckSubject(prefix: string, dc: number, sseq: number, dseq: number, ts: bigint, pending: number): string {
   return prefix + dc + '.' + sseq + '.' + dseq + '.' + ts + '.' + pending;

@@ -11,7 +11,7 @@ import type { InternalMsgHandler } from '../../core/types.js';
 import type { Stream } from '../stream.js';
 import type { ConsumerStore, PendingInfo } from '../store/types.js';
 import { gatherFilters, parseSampleFreq, type ConsumerConfig } from './config.js';
-import { ackPrefix, type AckNumbers } from './ack-subject.js';
+import { AckReplyWriter, type AckNumbers } from './ack-subject.js';
 import { WaitQueue } from './wait-queue.js';
 import { RedeliveryQueue } from './redelivery-queue.js';
 import { FilterSet } from './filters.js';
@@ -29,7 +29,8 @@ export interface ConsumerHost {
    * Deliver a stream message: routed to `dsubj` (deliver subject or pull request inbox) but
    * presented to subscribers with the message's own `subject`, as nats-server does.
    */
-  deliver(dsubj: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): number;
+  /** `reply`: the ack reply's bytes, only valid during the call. */
+  deliver(dsubj: string, subject: string, reply: Buffer, headers: Buffer | undefined, payload: Buffer): number;
   /** Does anyone in the account listen on this subject? */
   hasInterest(subject: string): boolean;
   /**
@@ -104,7 +105,7 @@ export abstract class ConsumerBase {
   protected lastReplayTsNs = 0n;
   /** a delivery held back by replay timing or the rate limit */
   protected held: {
-    dsubj: string; ackReply: string; seq: number; subject: string; dc: number;
+    dsubj: string; ackReply: Buffer; seq: number; subject: string; dc: number;
     hdrs: Buffer | undefined; data: Buffer; batchLeftBytes: number;
   } | undefined;
 
@@ -117,7 +118,8 @@ export abstract class ConsumerBase {
   protected dthreshMs = 0;
 
   // ---- subscriptions and timers ----
-  protected readonly ackPre: string;
+  /** Builds each delivery's ack reply. */
+  protected readonly ackReplies: AckReplyWriter;
   protected readonly nextSubject: string;
   protected readonly fcPrefix: string;
   protected subs: number[] = [];
@@ -154,7 +156,7 @@ export abstract class ConsumerBase {
     this.maxDeliver = Math.max(cfg.max_deliver, 0);
     this.sampleFreq = cfg.sample_freq ? (parseSampleFreq(cfg.sample_freq) ?? 0) : 0;
     this.dsubj = cfg.deliver_subject;
-    this.ackPre = ackPrefix(stream.name, name);
+    this.ackReplies = new AckReplyWriter(stream.name, name);
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream.name}.${name}`;
     this.fcPrefix = `$JS.FC.${stream.name}.${name}.`;
     if (this.isPull) {

@@ -387,7 +387,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
   private deliverOne(msg: StoredMsg, dc: number, nowMs: number): number {
     if (dc === 1) this.npc--;
     const pendingAfter = this.npc < 0 ? 0 : this.npc;
-    const ackReply = this.ackPre + dc + '.' + msg.seq + '.' + this.dseq + '.' + msg.ts + '.' + pendingAfter;
+    const ackReply = this.ackReplies.write(dc, msg.seq, this.dseq, msg.ts, pendingAfter);
     let hdrs = msg.headers;
     let data = msg.data;
     if (this.cfg.headers_only) {
@@ -427,7 +427,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
     }
     if (delayMs > 0) {
       this.held = {
-        dsubj, ackReply, seq: msg.seq, subject: msg.subject, dc,
+        dsubj, ackReply: Buffer.from(ackReply), seq: msg.seq, subject: msg.subject, dc,
         hdrs: hdrs ? Buffer.from(hdrs) : undefined,
         data: data.length > 0 ? Buffer.from(data) : EMPTY,
         batchLeftBytes: wr !== null && wr.n <= 0 ? wr.b : 0,
@@ -557,7 +557,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
   // ==== delivery ========================================================================
 
   private deliverMsg(
-    dsubj: string, subject: string, ackReply: string, seq: number, hdrs: Buffer | undefined, data: Buffer,
+    dsubj: string, subject: string, ackReply: Buffer, seq: number, hdrs: Buffer | undefined, data: Buffer,
     dc: number, nowMs: number,
   ): void {
     const dseq = this.dseq++;

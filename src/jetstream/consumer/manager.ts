@@ -43,14 +43,11 @@ export function streamView(cfg: StreamConfig): StreamConfigView {
  * Publishes stream messages to consumers' deliver subjects / pull inboxes on the hot path:
  * routed on the destination, shown with the message's own subject (nats-server pa.deliver).
  * One InboundMsg is reused (delivery is synchronous and sinks copy what they keep), subject
- * bytes are cached, the ack reply is written into a scratch buffer.
+ * bytes are cached, the ack reply comes as bytes (the consumer's AckReplyWriter).
  */
 class Deliverer {
   private readonly msg: InboundMsg;
   private readonly subjects = new Map<string, Buffer>();
-  private scratch = Buffer.allocUnsafe(512);
-  /** The last view of `scratch` handed out as reply bytes: reused while the length is the same. */
-  private replyView = this.scratch.subarray(0, 0);
 
   constructor(private readonly account: Account) {
     this.msg = new InboundMsg({ cid: 0, account: account.name, kind: 'internal' });
@@ -66,23 +63,11 @@ class Deliverer {
     return b;
   }
 
-  deliver(dsubj: string, subject: string, reply: string, headers: Buffer | undefined, payload: Buffer): number {
+  deliver(dsubj: string, subject: string, reply: Buffer, headers: Buffer | undefined, payload: Buffer): number {
     const m = this.msg;
     m.subject = dsubj;
     m.subjectBytes = this.subjectBytes(subject);
-    m.reply = reply;
-    if (reply === '') {
-      m.replyBytes = null;
-    } else {
-      if (reply.length * 3 > this.scratch.length) {
-        this.scratch = Buffer.allocUnsafe(reply.length * 3);
-        this.replyView = this.scratch.subarray(0, 0);
-      }
-      const n = this.scratch.write(reply, 0, 'utf8');
-      // Ack replies of one batch mostly have the same length: no new view object per message.
-      if (this.replyView.length !== n) this.replyView = this.scratch.subarray(0, n);
-      m.replyBytes = this.replyView;
-    }
+    m.setReplyBytes(reply.length > 0 ? reply : null);
     if (headers !== undefined && headers.length > 0) {
       m.hdrLen = headers.length;
       m.data = payload.length > 0 ? Buffer.concat([headers, payload]) : headers;
@@ -96,7 +81,7 @@ class Deliverer {
     const n = this.account.processMsg(m, null, false);
     // Drop references so stored buffers are not kept alive by the scratch message.
     m.data = EMPTY_BUFFER;
-    m.replyBytes = null;
+    m.setReplyBytes(null);
     return n;
   }
 }
