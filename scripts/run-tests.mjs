@@ -27,6 +27,14 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 // missing here (a new one) starts after these. Refresh from a full run's TAP output when the
 // order is far off.
 const SLOW_SECONDS = {
+  'cluster/js-repl-scale-seed-retry.test.js': 63,
+  'cluster/js-repl-scale-seed-recover-kill.test.js': 60,
+  'cluster/js-api-offline.test.js': 48,
+  'cluster/js-repl-sourcing.test.js': 33,
+  'interop/leaf-jwt-perms-sbs.test.js': 32,
+  'interop/leaf-js-mirror.test.js': 29,
+  'cluster/js-repl-consumer-kill-all.test.js': 16,
+  'cluster/js-mixed-r3-kv.test.js': 15,
   'cluster/js-mixed-r3-consumer.test.js': 45,
   'cluster/js-meta-faults.test.js': 53,
   'cluster/js-mixed-r3.test.js': 51,
