@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     { name: `${what}: commit p99`, tsnats: Number(pct(0.99).toFixed(3)), natsServer: null, unit: 'ms' },
   ];
   console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
-  cluster.destroy();
+  await cluster.destroy();
 }
 
 main().catch((e) => {

@@ -3,7 +3,8 @@
 // benchmark; each member keeps a trivial state machine: the list of applied
 // payloads (snapshotted as a length-prefixed concatenation).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RaftTiming } from './core-types.js';
@@ -208,10 +209,12 @@ export class LocalCluster {
     await this.waitFor(() => this.running().every((m) => m.state.length >= count), timeoutMs, `${count} applied entries everywhere`);
   }
 
-  destroy(): void {
+  async destroy(): Promise<void> {
     for (const m of this.members) this.stop(m);
-    // A stopped node's last asynchronous term/vote or peer-state write may still land a file while
-    // the directory is removed (ENOTEMPTY): retry the removal briefly.
-    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+    // A stopped node's last asynchronous term/vote or peer-state write (a temp file, its fsync, the
+    // rename) may still land a file while the directory is removed (ENOTEMPTY). On a busy disk that
+    // fsync can take seconds (CI saw 10 synchronous retries over 1.1 s fail), so the removal retries
+    // without blocking, for up to ~10 s, letting those writes finish.
+    if (this.ownDir) await rm(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 }
