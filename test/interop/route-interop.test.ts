@@ -168,12 +168,18 @@ async function exercisePair(t: T, ts: InProcNode, nsUrl: string): Promise<void> 
   probe.unsubscribe();
   await tc.flush();
   await waitNoResponders(nc, 'probe.rm');
-  const inBefore = ts.cluster.routez().routes[0]!.in_msgs;
-  nc.publish('rm.ts', 'dropped');
-  await nc.flush();
-  assert.equal((await nc.request('probe.ts', 'sync', { timeout: 2000 })).string(), 'ts:sync');
-  // only the sync request crossed the route
-  assert.equal(ts.cluster.routez().routes[0]!.in_msgs, inBefore + 1);
+  // Only the sync request crosses the route, not the publish to the removed interest. A system event
+  // of nats-server's (a STATSZ heartbeat) may cross in the same window now and then, so the window is
+  // tried up to three times; were rm.ts still forwarded, it would cross in every one.
+  const crossed: number[] = [];
+  for (let i = 0; i < 3 && crossed.at(-1) !== 1; i++) {
+    const inBefore = ts.cluster.routez().routes[0]!.in_msgs;
+    nc.publish('rm.ts', 'dropped');
+    await nc.flush();
+    assert.equal((await nc.request('probe.ts', 'sync', { timeout: 2000 })).string(), 'ts:sync');
+    crossed.push(ts.cluster.routez().routes[0]!.in_msgs - inBefore);
+  }
+  assert.equal(crossed.at(-1), 1, `messages that crossed the route per window: ${crossed.join(', ')}`);
   assert.equal(gotRm, 0);
 
   // Interest removal on client disconnect, both directions.
