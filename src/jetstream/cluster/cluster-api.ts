@@ -39,6 +39,7 @@ import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
+import { PEER_REMOVE_APPLY_MS, PEER_REMOVE_REFUSED, waitFor, waitRemovalSafe } from './peer-remove-guard.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 const CONSUMER_CREATE = T + 'consumer_create_response';
@@ -149,6 +150,8 @@ export class ClusterApi {
   private readonly newConsumers = new Map<string, ConsumerAssignment | null>();
   /** SERVER.REMOVE requests waiting for the EntryRemovePeer to commit. */
   private readonly pendingRemovals = new Map<string, string[]>();
+  /** STREAM.PEER.REMOVE under way per stream (the next one of the same stream waits for it). */
+  private readonly peerRemovals = new Map<string, Promise<void>>();
   private sysClient: InternalClient | undefined;
   /** Error answers waiting out ERR_RESPONSE_DELAY_MS (answerOffline). */
   private readonly delayed = new Set<NodeJS.Timeout>();
@@ -579,10 +582,13 @@ export class ClusterApi {
     return leader;
   }
 
-  /** STREAM.PEER.REMOVE (meta leader): the peer is replaced by a placed one, or only dropped (10075). */
+  /**
+   * STREAM.PEER.REMOVE (meta leader): the peer is replaced by a placed one, or only dropped (10075);
+   * refused (10051) while the peers that would stay do not hold the stream's data.
+   */
   private streamPeerRemove(req: ApiRequest): Promise<void> {
     const type = ResponseType.StreamRemovePeer;
-    return guarded(this.ctx, req, type, () => {
+    return guarded(this.ctx, req, type, async () => {
       const acc = requireAccount(this.ctx, req);
       if (isEmptyRequest(req.payload)) throw jsErr('BadRequest');
       let body: { peer?: unknown };
@@ -599,9 +605,39 @@ export class ClusterApi {
       if (!entry) throw jsErr('StreamNotFound');
       const peer = peerIdForServerName(peerName);
       if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
-      if (!this.removePeerFromStream(entry, peer)) throw jsErr('PeerRemap');
+      // One removal of a stream's peer at a time: each decides against the group the previous left.
+      const k = key(acc.name, entry.sa.stream.name);
+      const run = (this.peerRemovals.get(k) ?? Promise.resolve()).then(() => this.removePeerWhenSafe(acc.name, entry.sa.stream.name, peer));
+      const tail = run.then(() => undefined, () => undefined);
+      this.peerRemovals.set(k, tail);
+      void tail.then(() => { if (this.peerRemovals.get(k) === tail) this.peerRemovals.delete(k); });
+      if (!(await run)) throw jsErr('PeerRemap');
       sendOk(this.ctx, req, type, { success: true });
     });
+  }
+
+  /**
+   * Remove `peer` from a replicated stream once the peers that stay hold its data (peer-remove-guard.ts),
+   * else refuse with nothing changed. Resolves once the meta state shows the new group; true when
+   * the peer was replaced, false when only dropped (nats-server's 10075, answered by the caller).
+   */
+  private async removePeerWhenSafe(account: string, name: string, peer: string): Promise<boolean> {
+    const current = (): StreamAssignment | undefined => this.c.state.stream(account, name)?.sa;
+    const sa = current();
+    if (!sa) throw jsErr('StreamNotFound');
+    if (!sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
+    // An R1 stream moves as in nats-server; groups with nats-server peers cannot be asked.
+    if (isReplicated(sa) && !sa.group.peers.some((p) => this.c.isGoPeer(p, account))) {
+      const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
+      if (!(await waitRemovalSafe(this.c, current, newPeers))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
+    }
+    if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
+    const entry = this.c.state.stream(account, name);
+    if (!entry) throw jsErr('StreamNotFound');
+    if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
+    const replaced = this.removePeerFromStream(entry, peer);
+    await waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS);
+    return replaced;
   }
 
   /**

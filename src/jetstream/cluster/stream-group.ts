@@ -62,6 +62,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
+import { serveReplicaState, type ReplicaState } from './peer-remove-guard.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
@@ -140,6 +141,8 @@ export class StreamGroup {
   readonly consumers = new Map<string, ConsumerGroup>();
   /** The `$JSC.SI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
+  /** Answers the meta leader's `$JSC.RSTATE` while this replica runs (peer-remove-guard.ts). */
+  private stateUnsub: (() => void) | undefined;
   /** Next lseq a mirrored message would be proposed with (0: from the applied store). */
   private mirrorNext = 0;
   /** Publishes held while a new leader applies the log of earlier terms. */
@@ -370,6 +373,7 @@ export class StreamGroup {
       fresh = markAwaitingSeed(this.dir);
     }
     this.startNode(fresh);
+    this.stateUnsub = serveReplicaState(this.c, this.groupName, () => this.replicaState());
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snaps.policy.checkMs);
     this.snapTimer.unref();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
@@ -383,6 +387,7 @@ export class StreamGroup {
     if (!deleting) await this.snapshot(true);
     this.stopped = true;
     this.setInfoSub(false);
+    this.stateUnsub?.();
     this.catchup?.stop();
     this.catchup = undefined;
     this.catchupServer?.setActive(false);
@@ -602,6 +607,17 @@ export class StreamGroup {
     if (r.catchupTo !== undefined) this.startCatchup(r.catchupTo, index);
   }
 
+  /**
+   * What this replica holds, for the meta leader deciding a STREAM.PEER.REMOVE: its store has what
+   * its applied log describes unless it awaits a seed, fetches messages, was reset or failed.
+   */
+  private replicaState(): ReplicaState | undefined {
+    if (this.stopped || !this.node || this.node.state === 'closed') return undefined;
+    const st = this.node.status();
+    const holds = !this.resetting && !this.failedStorage && !this.awaitingSeed && !this.catchup && !st.observer && !st.stateLost;
+    return { holds, leader: this.node.isLeader, applied: st.applied, commit: st.commit };
+  }
+
   /** A joiner has the group's data from the log: it may lead once its store holds it (no catch-up running). */
   private endAwaiting(): void {
     this.awaitingSeed = false;
@@ -708,6 +724,9 @@ export class StreamGroup {
     if (!this.decided || this.node.applied <= 0 || this.node.applied <= this.node.status().snapshotIndex) return false;
     // A joiner's empty store is not the stream: a snapshot of it would vouch for it at restart.
     if (this.awaitingSeed) return false;
+    // Nor a seed's before its seed snapshot is applied: restarting from that snapshot would end the
+    // seeding (applySnapshot), and the new replicas would never get the data (a clean restart did).
+    if (this.scaleUp === 'seed') return false;
     const node = this.node;
     const index = node.applied;
     const bin = this.stream.store.encodedStreamState(this.applier.clfs);
