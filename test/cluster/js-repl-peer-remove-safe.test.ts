@@ -8,14 +8,22 @@
 // * the same removal sent right after the update without any fault: whichever answer comes, every
 //   acknowledged message is there, with a leader;
 // * an R3 stream whose third replica is down: removing the only current follower, or the leader,
-//   is refused with nothing changed; with the replica back, removing the leader goes through.
+//   is refused with nothing changed; with the replica back, removing the leader goes through;
+// * the same while the third replica, restarted behind the leader's compacted log, is still
+//   fetching messages with `$JSC` (held there by the test-only TSNATS_FAULT_HOLD_CATCHUP_FILE):
+//   refused; once it caught up, the follower's removal goes through.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { assertAllReadable, ownClusterName, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
 import { clusterPerTest, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
-import { waitReplicas } from './js-repl-snapshot-helpers.js';
+import {
+  SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv,
+} from './js-repl-snapshot-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 type RemoveResp = { type: string; success?: boolean; error?: { code: number; err_code: number; description: string } };
@@ -132,5 +140,46 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
     await assertAllReadable(ncs, 'R', 25);
     await publishAcked(ncs, 'r', 26, 27);
     await assertAllReadable(ncs, 'R', 27);
+  });
+
+  test('R3 with a replica still catching up after a restart: the only current follower and the leader stay', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsnats-hold-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const hold = join(dir, 'hold');
+    writeFileSync(hold, '');
+    const env = { ...SMALL_SNAPSHOTS, TSNATS_FAULT_HOLD_CATCHUP_FILE: hold };
+    const cl = clusters.use(await withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() })));
+    await cl.waitMetaLeader({ peers: 3 });
+    const nc0 = await cl.connect(cl.nodes[0]!);
+    await createR3(nc0, 'C');
+    await publishRange(nc0, 'C', 1, 50);
+    const leader = cl.node((await waitSettled(nc0, '$JS.API.STREAM.INFO.C', 3)).cluster!.leader!);
+    const meta = await cl.metaLeader();
+    const lagging = cl.nodes.find((n) => n !== leader && n !== meta)!;
+    const current = cl.nodes.find((n) => n !== leader && n !== lagging)!;
+    const nc = await cl.connect(leader);
+    await cl.stop(lagging);
+    const laggingIndex = streamSnapshotIndex(lagging);
+    await publishRange(nc, 'C', 51, 400);
+    await pollUntil(() => (streamSnapshotIndex(leader) > laggingIndex + 5 ? true : undefined), 'the leader compacted past the stopped replica');
+    await restartWithEnv(cl, lagging, env);
+    await pollUntil(() => (/catching up from the leader/.test(lagging.log()) ? true : undefined), 'the restarted replica in its $JSC catch-up');
+
+    assertRefused(await removePeer(nc, 'C', current.name));
+    assertRefused(await removePeer(nc, 'C', leader.name));
+    const still = await infoWithLeader(nc, 'C');
+    assert.deepEqual(serversOf(still.cluster).sort(), cl.nodes.map((n) => n.name).sort(), JSON.stringify(still.cluster));
+    assert.equal(still.state!.messages, 400);
+
+    rmSync(hold);
+    await waitReplicas(cl, 'C', 400);
+    await waitSettled(nc, '$JS.API.STREAM.INFO.C', 3);
+    assert.deepEqual(await removePeer(nc, 'C', current.name), REMAP_FAILED);
+    const two = await waitSettled(nc, '$JS.API.STREAM.INFO.C', 2, [current.name]);
+    assert.equal(two.state!.messages, 400);
+    await publishRange(nc, 'C', 401, 410);
+    // The two replicas left (the removed server, no longer a peer, is stopped out of the check).
+    await cl.stop(current);
+    await waitReplicas(cl, 'C', 410);
   });
 });
