@@ -50,8 +50,23 @@ function infoWithLeader(nc: NatsConnection, stream: string): Promise<InfoResp> {
   }, `${stream} with a leader`);
 }
 
+/** After a refusal: the stream still has a leader, all three servers and every message. */
+async function assertUnchanged(cl: JsCluster, nc: NatsConnection, stream: string, messages: number): Promise<InfoResp> {
+  const still = await infoWithLeader(nc, stream);
+  assert.deepEqual(serversOf(still.cluster).sort(), cl.nodes.map((n) => n.name).sort(), JSON.stringify(still.cluster));
+  assert.equal(still.state!.messages, messages);
+  return still;
+}
+
 describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { skip: skipReason('tsnats') }, () => {
   const clusters = clusterPerTest();
+
+  /** A 3-server cluster (children started with `env`) with its meta group formed, and a connection to its first server. */
+  async function startThree(env: Record<string, string> = {}): Promise<{ cl: JsCluster; nc: NatsConnection }> {
+    const cl = clusters.use(await withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() })));
+    await cl.waitMetaLeader({ peers: 3 });
+    return { cl, nc: await cl.connect(cl.nodes[0]!) };
+  }
 
   test('R1 -> R3 still seeding: removing the holder or a new replica is refused; once seeded the holder goes', async () => {
     const cl = clusters.use(await startHeldCluster());
@@ -66,10 +81,8 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
 
     assertRefused(await removePeer(nc, 'H', holder.name));
     assertRefused(await removePeer(nc, 'H', joiners[1]!.name));
-    const still = await infoWithLeader(nc, 'H');
-    assert.deepEqual(serversOf(still.cluster).sort(), cl.nodes.map((n) => n.name).sort(), JSON.stringify(still.cluster));
+    const still = await assertUnchanged(cl, nc, 'H', 10);
     assert.equal(still.cluster!.leader, holder.name);
-    assert.equal(still.state!.messages, 10);
 
     // Restarted without the fault, the holder sends its snapshot: the new replicas catch up, then it may go.
     await cl.stop(holder);
@@ -84,9 +97,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
   });
 
   test('the holder removed right after R1 -> R3 (no fault): every acknowledged message stays', async () => {
-    const cl = clusters.use(await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() }));
-    await cl.waitMetaLeader({ peers: 3 });
-    const nc = await cl.connect(cl.nodes[0]!);
+    const { cl, nc } = await startThree();
     const holder = await r1StreamWithMessages(cl, nc, 'P');
     const up = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.UPDATE.P', { name: 'P', subjects: ['p'], num_replicas: 3 });
     assert.equal(up.first?.error, undefined, JSON.stringify(up.first));
@@ -105,9 +116,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
   });
 
   test('R3 with a replica down: the only current follower and the leader stay; with it back the leader goes', async () => {
-    const cl = clusters.use(await JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() }));
-    await cl.waitMetaLeader({ peers: 3 });
-    const nc0 = await cl.connect(cl.nodes[0]!);
+    const { cl, nc: nc0 } = await startThree();
     const created = await apiRequest<InfoResp>(nc0, '$JS.API.STREAM.CREATE.R', { name: 'R', subjects: ['r'], num_replicas: 3 });
     assert.equal(created.first?.error, undefined, JSON.stringify(created.first));
     await publishAcked(nc0, 'r', 1, 20);
@@ -124,9 +133,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
 
     assertRefused(await removePeer(nc, 'R', current.name));
     assertRefused(await removePeer(nc, 'R', leader.name));
-    const still = await infoWithLeader(nc, 'R');
-    assert.deepEqual(serversOf(still.cluster).sort(), cl.nodes.map((n) => n.name).sort(), JSON.stringify(still.cluster));
-    assert.equal(still.state!.messages, 25);
+    await assertUnchanged(cl, nc, 'R', 25);
 
     await cl.restart(down);
     await waitSettled(nc, '$JS.API.STREAM.INFO.R', 3);
@@ -148,9 +155,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
     const hold = join(dir, 'hold');
     writeFileSync(hold, '');
     const env = { ...SMALL_SNAPSHOTS, TSNATS_FAULT_HOLD_CATCHUP_FILE: hold };
-    const cl = clusters.use(await withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() })));
-    await cl.waitMetaLeader({ peers: 3 });
-    const nc0 = await cl.connect(cl.nodes[0]!);
+    const { cl, nc: nc0 } = await startThree(env);
     await createR3(nc0, 'C');
     await publishRange(nc0, 'C', 1, 50);
     const leader = cl.node((await waitSettled(nc0, '$JS.API.STREAM.INFO.C', 3)).cluster!.leader!);
@@ -167,9 +172,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
 
     assertRefused(await removePeer(nc, 'C', current.name));
     assertRefused(await removePeer(nc, 'C', leader.name));
-    const still = await infoWithLeader(nc, 'C');
-    assert.deepEqual(serversOf(still.cluster).sort(), cl.nodes.map((n) => n.name).sort(), JSON.stringify(still.cluster));
-    assert.equal(still.state!.messages, 400);
+    await assertUnchanged(cl, nc, 'C', 400);
 
     rmSync(hold);
     await waitReplicas(cl, 'C', 400);
