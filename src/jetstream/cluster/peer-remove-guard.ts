@@ -5,10 +5,10 @@
 // replica that has every acknowledged message. tsnats refuses such a removal.
 //
 // The meta leader does not know what replicas hold, so it asks each online replica of the group on
-// `$JSC.RSTATE.<group>.<peer>` (system account; tsnats only, nats-server peers never answer). Each
-// replica reports whether its store holds what its log says (not a scale-up joiner awaiting the
-// seed, not fetching messages with `$JSC`, not reset, not failed, not in raft's lost-state mode),
-// whether it leads, and its applied and commit indexes. A peer may go when, counted against the
+// `$JSC.RSTATE.<peer>.<group>` (system account, one subscription per server; tsnats only:
+// nats-server peers never answer). Each replica reports whether its store holds what its log says
+// (not a scale-up joiner awaiting the seed, not fetching messages with `$JSC`, not reset, not
+// failed, not in raft's lost-state mode), whether it leads, and its applied and commit indexes. A peer may go when, counted against the
 // leader's commit index at the first answer, at least a quorum of the new group (the peers that
 // stay plus the replacement) holds everything up to it. The leader is asked again every
 // RECHECK_MS until that holds or WAIT_MS passed: a seed that is about to finish or a follower a
@@ -17,7 +17,7 @@ import type { StreamAssignment } from './assignments.js';
 import type { ClusteredJetStream } from './js-cluster.js';
 import { collectLeaderInfos } from './list-collect.js';
 
-export const replicaStateSubject = (group: string, peer: string): string => `$JSC.RSTATE.${group}.${peer}`;
+export const replicaStateSubject = (peer: string, group: string): string => `$JSC.RSTATE.${peer}.${group}`;
 
 /** What one replica reports about itself. */
 export interface ReplicaState {
@@ -44,11 +44,15 @@ export async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
 }
 
-/** A replica's side: answer `$JSC.RSTATE` with `state()`. Returns the unsubscribe. */
-export function serveReplicaState(c: ClusteredJetStream, group: string, state: () => ReplicaState | undefined): () => void {
-  return c.subscribeSystem(replicaStateSubject(group, c.id), (_s, reply) => {
-    const s = state();
-    if (reply && s) c.publishSystem(reply, JSON.stringify(s));
+/**
+ * A server's side (one subscription for all its replicas): answer `$JSC.RSTATE.<us>.<group>` with
+ * `state(group)`; a group not running here does not answer. Returns the unsubscribe.
+ */
+export function serveReplicaStates(c: ClusteredJetStream, state: (group: string) => ReplicaState | undefined): () => void {
+  const prefix = replicaStateSubject(c.id, '');
+  return c.subscribeSystem(`${prefix}*`, (subject, reply) => {
+    const s = reply ? state(subject.slice(prefix.length)) : undefined;
+    if (s) c.publishSystem(reply, JSON.stringify(s));
   });
 }
 
@@ -69,7 +73,7 @@ export function quorumHolds(states: ReadonlyMap<string, ReplicaState>, newPeers:
 async function askReplicas(c: ClusteredJetStream, sa: StreamAssignment): Promise<Map<string, ReplicaState>> {
   const online = c.onlinePeers();
   const asks = sa.group.peers.filter((p) => p === c.id || online.has(p))
-    .map((p) => ({ key: p, subject: replicaStateSubject(sa.group.name, p) }));
+    .map((p) => ({ key: p, subject: replicaStateSubject(p, sa.group.name) }));
   const got = await collectLeaderInfos(c, asks, ASK_TIMEOUT_MS);
   const out = new Map<string, ReplicaState>();
   for (const [p, j] of got) {

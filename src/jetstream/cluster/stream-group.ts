@@ -62,7 +62,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
-import { serveReplicaState, type ReplicaState } from './peer-remove-guard.js';
+import { serveReplicaStates, type ReplicaState } from './peer-remove-guard.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
@@ -141,8 +141,6 @@ export class StreamGroup {
   readonly consumers = new Map<string, ConsumerGroup>();
   /** The `$JSC.SI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
-  /** Answers the meta leader's `$JSC.RSTATE` while this replica runs (peer-remove-guard.ts). */
-  private stateUnsub: (() => void) | undefined;
   /** Next lseq a mirrored message would be proposed with (0: from the applied store). */
   private mirrorNext = 0;
   /** Publishes held while a new leader applies the log of earlier terms. */
@@ -373,7 +371,6 @@ export class StreamGroup {
       fresh = markAwaitingSeed(this.dir);
     }
     this.startNode(fresh);
-    this.stateUnsub = serveReplicaState(this.c, this.groupName, () => this.replicaState());
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snaps.policy.checkMs);
     this.snapTimer.unref();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
@@ -387,7 +384,6 @@ export class StreamGroup {
     if (!deleting) await this.snapshot(true);
     this.stopped = true;
     this.setInfoSub(false);
-    this.stateUnsub?.();
     this.catchup?.stop();
     this.catchup = undefined;
     this.catchupServer?.setActive(false);
@@ -611,7 +607,7 @@ export class StreamGroup {
    * What this replica holds, for the meta leader deciding a STREAM.PEER.REMOVE: its store has what
    * its applied log describes unless it awaits a seed, fetches messages, was reset or failed.
    */
-  private replicaState(): ReplicaState | undefined {
+  replicaState(): ReplicaState | undefined {
     if (this.stopped || !this.node || this.node.state === 'closed') return undefined;
     const st = this.node.status();
     const holds = !this.resetting && !this.failedStorage && !this.awaitingSeed && !this.catchup && !st.observer && !st.stateLost;
@@ -1020,6 +1016,9 @@ export class StreamGroups {
   /** Group starts that failed and are tried again (stream and consumer groups). */
   readonly retries = new StartRetries();
 
+  /** The meta leader's `$JSC.RSTATE` asks to this server's replicas (peer-remove-guard.ts), once the first group starts. */
+  private stateUnsub: (() => void) | undefined;
+
   constructor(private readonly c: ClusteredJetStream) {}
 
   private static key(account: string, name: string): string {
@@ -1050,6 +1049,7 @@ export class StreamGroups {
       if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
     }
     if (!member) return;
+    this.stateUnsub ??= serveReplicaStates(this.c, (group) => this.all().find((g) => g.groupName === group && !g.stopped)?.replicaState());
     const existing = this.groups.get(k);
     if (existing) {
       const changed = JSON.stringify(existing.entry.sa.stream) !== JSON.stringify(entry.sa.stream);
@@ -1149,6 +1149,8 @@ export class StreamGroups {
 
   async stopAll(): Promise<void> {
     this.retries.close();
+    this.stateUnsub?.();
+    this.stateUnsub = undefined;
     for (const g of this.groups.values()) await g.stop(false);
     this.groups.clear();
   }
