@@ -29,7 +29,11 @@ const T = 'io.nats.jetstream.api.v1.';
 type RemoveResp = { type: string; success?: boolean; error?: { code: number; err_code: number; description: string } };
 
 async function removePeer(nc: NatsConnection, stream: string, peer: string): Promise<RemoveResp> {
-  const r = await apiRequest<RemoveResp>(nc, `$JS.API.STREAM.PEER.REMOVE.${stream}`, { peer });
+  // Sent again while no meta leader takes it (an election after a restart): unanswered, or 10008.
+  const r = await pollUntil(async () => {
+    const x = await apiRequest<RemoveResp>(nc, `$JS.API.STREAM.PEER.REMOVE.${stream}`, { peer }, { waitMs: 10_000 });
+    return x.first === undefined || x.first.error?.err_code === 10008 ? undefined : x;
+  }, `an answer to the removal of ${peer}`, 60_000, 250);
   assert.equal(r.all.length, 1, JSON.stringify(r.all));
   assert.equal(r.first!.type, `${T}stream_remove_peer_response`);
   return r.first!;
@@ -136,6 +140,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
     await assertUnchanged(cl, nc, 'R', 25);
 
     await cl.restart(down);
+    await cl.waitMetaLeader({ peers: 3 });
     await waitSettled(nc, '$JS.API.STREAM.INFO.R', 3);
     await waitReplicas(cl, 'R', 25);
     const ldr = (await waitSettled(nc, '$JS.API.STREAM.INFO.R', 3)).cluster!.leader!;
@@ -168,6 +173,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
     await publishRange(nc, 'C', 51, 400);
     await pollUntil(() => (streamSnapshotIndex(leader) > laggingIndex + 5 ? true : undefined), 'the leader compacted past the stopped replica');
     await restartWithEnv(cl, lagging, env);
+    await cl.waitMetaLeader({ peers: 3 });
     await pollUntil(() => (/catching up from the leader/.test(lagging.log()) ? true : undefined), 'the restarted replica in its $JSC catch-up');
 
     assertRefused(await removePeer(nc, 'C', current.name));

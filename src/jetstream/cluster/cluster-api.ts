@@ -619,20 +619,21 @@ export class ClusterApi {
       // One removal of a stream's peer at a time: each decides against the group the previous left.
       const k = key(acc.name, entry.sa.stream.name);
       const run = (this.peerRemovals.get(k) ?? Promise.resolve()).then(() => this.removePeerWhenSafe(acc.name, entry.sa.stream.name, peer));
-      const tail = run.then(() => undefined, () => undefined);
+      // The next removal waits until this one's group is applied (or it was refused); the client not.
+      const tail = run.then((r) => r.applied, () => undefined);
       this.peerRemovals.set(k, tail);
       void tail.then(() => { if (this.peerRemovals.get(k) === tail) this.peerRemovals.delete(k); });
-      if (!(await run)) throw jsErr('PeerRemap');
+      if (!(await run).replaced) throw jsErr('PeerRemap');
       sendOk(this.ctx, req, type, { success: true });
     });
   }
 
   /**
    * Remove `peer` from a replicated stream once the peers that stay hold its data (peer-remove-guard.ts),
-   * else refuse with nothing changed. Resolves once the meta state shows the new group; true when
-   * the peer was replaced, false when only dropped (nats-server's 10075, answered by the caller).
+   * else refuse with nothing changed. `replaced`: the peer was replaced, not only dropped (nats-server's
+   * 10075, answered by the caller); `applied` resolves once the meta state shows the new group.
    */
-  private async removePeerWhenSafe(account: string, name: string, peer: string): Promise<boolean> {
+  private async removePeerWhenSafe(account: string, name: string, peer: string): Promise<{ replaced: boolean; applied: Promise<void> }> {
     const current = (): StreamAssignment | undefined => this.c.state.stream(account, name)?.sa;
     const sa = current();
     if (!sa) throw jsErr('StreamNotFound');
@@ -647,8 +648,7 @@ export class ClusterApi {
     if (!entry) throw jsErr('StreamNotFound');
     if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
     const replaced = this.removePeerFromStream(entry, peer);
-    await waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS);
-    return replaced;
+    return { replaced, applied: waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS) };
   }
 
   /**

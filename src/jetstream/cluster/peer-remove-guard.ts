@@ -35,7 +35,7 @@ const ASK_TIMEOUT_MS = 1000;
 
 /** Refusal text (10051): the peer holds data the others lack. */
 export const PEER_REMOVE_REFUSED = 'peer remove refused: the remaining replicas do not hold every acknowledged message yet (a replica is being seeded, catching up or offline)';
-/** How long a removal waits to see its proposed group applied before the next removal of the stream runs. */
+/** How long the next removal of the same stream waits to see this one's group applied. */
 export const PEER_REMOVE_APPLY_MS = 5000;
 
 /** Resolve once `cond()` holds (checked every 25 ms) or after `ms`. */
@@ -70,11 +70,11 @@ export function quorumHolds(states: ReadonlyMap<string, ReplicaState>, newPeers:
 }
 
 /** Ask the group's online replicas for their state (those that do not answer are absent). */
-async function askReplicas(c: ClusteredJetStream, sa: StreamAssignment): Promise<Map<string, ReplicaState>> {
+async function askReplicas(c: ClusteredJetStream, sa: StreamAssignment, timeoutMs: number): Promise<Map<string, ReplicaState>> {
   const online = c.onlinePeers();
   const asks = sa.group.peers.filter((p) => p === c.id || online.has(p))
     .map((p) => ({ key: p, subject: replicaStateSubject(p, sa.group.name) }));
-  const got = await collectLeaderInfos(c, asks, ASK_TIMEOUT_MS);
+  const got = await collectLeaderInfos(c, asks, timeoutMs);
   const out = new Map<string, ReplicaState>();
   for (const [p, j] of got) {
     if (typeof j.applied !== 'number' || typeof j.commit !== 'number') continue;
@@ -96,7 +96,7 @@ export async function waitRemovalSafe(
   for (;;) {
     const sa = current();
     if (!sa) return true; // the caller answers for a stream that went away
-    const states = await askReplicas(c, sa);
+    const states = await askReplicas(c, sa, Math.max(100, Math.min(ASK_TIMEOUT_MS, deadline - Date.now())));
     if (target === undefined) {
       for (const s of states.values()) if (s.leader) target = s.commit;
     }
