@@ -39,11 +39,14 @@ import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
+import { PEER_REMOVE_APPLY_MS, PEER_REMOVE_REFUSED, waitFor, waitRemovalSafe } from './peer-remove-guard.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 const CONSUMER_CREATE = T + 'consumer_create_response';
 const CONSUMER_INFO = T + 'consumer_info_response';
 const CONSUMER_DELETE = T + 'consumer_delete_response';
+const CONSUMER_LIST = T + 'consumer_list_response';
+const CONSUMER_NAMES = T + 'consumer_names_response';
 const META_STEPDOWN = T + 'meta_leader_stepdown_response';
 const SERVER_REMOVE = T + 'meta_server_remove_response';
 
@@ -88,7 +91,7 @@ export function classify(t: string[]): Kind {
     if (b === 'DURABLE' && c === 'CREATE') return { k: 'meta', type: CONSUMER_CREATE };
     if (b === 'DELETE' && t.length === 4) return { k: 'meta', type: CONSUMER_DELETE };
     if ((b === 'NAMES' || b === 'LIST') && t.length === 3) {
-      return { k: 'stream', type: b === 'NAMES' ? T + 'consumer_names_response' : T + 'consumer_list_response', stream: c! };
+      return { k: 'stream', type: b === 'NAMES' ? CONSUMER_NAMES : CONSUMER_LIST, stream: c! };
     }
     if (b === 'INFO' && t.length === 4) return { k: 'consumer', type: CONSUMER_INFO, stream: c!, consumer: t[3]! };
     if (b === 'LEADER' && t[2] === 'STEPDOWN' && t.length === 5) {
@@ -149,6 +152,8 @@ export class ClusterApi {
   private readonly newConsumers = new Map<string, ConsumerAssignment | null>();
   /** SERVER.REMOVE requests waiting for the EntryRemovePeer to commit. */
   private readonly pendingRemovals = new Map<string, string[]>();
+  /** STREAM.PEER.REMOVE under way per stream (the next one of the same stream waits for it). */
+  private readonly peerRemovals = new Map<string, Promise<void>>();
   private sysClient: InternalClient | undefined;
   /** Error answers waiting out ERR_RESPONSE_DELAY_MS (answerOffline). */
   private readonly delayed = new Set<NodeJS.Timeout>();
@@ -194,10 +199,18 @@ export class ClusterApi {
       this.leaderHandle(req, handler);
       return;
     }
+    if (kind.type === CONSUMER_INFO && !isEmptyRequest(req.payload)) {
+      // 2.9.10 refuses a body before it looks anything up, on the client's own server.
+      if (req.origin.kind !== 'route') void guarded(this.ctx, req, CONSUMER_INFO, () => { throw jsErr('NotEmptyRequest'); });
+      return;
+    }
     const entry = c.state.stream(req.accountName, kind.stream);
     if (!entry) {
       if (c.isLeader && handler) {
-        if (kind.k === 'stream' || kind.k === 'consumer') this.answerNotFound(req, kind.type, 'StreamNotFound');
+        // 2.9.10's meta leader: LIST of a missing stream is an empty list, NAMES a 10059 with the paging fields.
+        if (kind.type === CONSUMER_LIST) answerConsumerList(c, this.ctx, req, kind.stream, []).catch(() => undefined);
+        else if (kind.type === CONSUMER_NAMES) answerConsumerNames(this.ctx, req, undefined).catch(() => undefined);
+        else this.answerNotFound(req, kind.type, 'StreamNotFound');
       } else if (!c.hasLeader() && req.origin.kind !== 'route' && c.isLeaderless()) {
         this.unavailable(req, kind.type);
       } else if (!c.isLeader && c.isGoPeer(c.node.leaderId, req.accountName)) {
@@ -227,7 +240,7 @@ export class ClusterApi {
       if (c.isLeader) this.answerReplicated(req, kind, entry);
       return;
     }
-    if (kind.type === T + 'consumer_names_response' && c.hasLeader()) {
+    if (kind.type === CONSUMER_NAMES && c.hasLeader()) {
       // 2.9.10's meta leader answers CONSUMER.NAMES (consumer-names.ts).
       if (c.isGoPeer(c.node.leaderId, req.accountName)) {
         c.forwardAsImport(req);
@@ -238,9 +251,9 @@ export class ClusterApi {
         return;
       }
     }
-    if (kind.type === T + 'consumer_list_response' && c.isLeader && holder !== c.id && c.isGoPeer(holder, req.accountName)) {
+    if (kind.type === CONSUMER_LIST && c.isLeader && holder !== c.id && c.isGoPeer(holder, req.accountName)) {
       // A nats-server holder leaves CONSUMER.LIST to the meta leader, which gathers it on $JSC.CI.
-      answerConsumerList(c, this.ctx, req, entry).catch(() => undefined);
+      answerConsumerList(c, this.ctx, req, entry.sa.stream.name, entry.consumers.values()).catch(() => undefined);
       return;
     }
     if (kind.k === 'consumer' && !entry.consumers.has(kind.consumer)) {
@@ -257,7 +270,8 @@ export class ClusterApi {
       sendOk(this.ctx, req, kind.type, { success: true });
       return;
     }
-    if (kind.k === 'consumer' || kind.type.includes('consumer_')) req.onRespond = (b) => c.withConsumerCluster(b);
+    // Consumer infos get the cluster block (those in a LIST each); the LIST / NAMES bodies have none of their own.
+    if (kind.k === 'consumer' || kind.type === CONSUMER_LIST) req.onRespond = (b) => c.withConsumerCluster(b, kind.type === CONSUMER_LIST);
     this.run(req, handler);
   }
 
@@ -291,7 +305,7 @@ export class ClusterApi {
     const c = this.c;
     if (kind.k !== 'stream' && kind.k !== 'consumer') return false;
     // CONSUMER.NAMES / LIST are 2.9.10's meta leader's (it gathers LIST on $JSC.CI, leader-info.ts).
-    const metaOnly = kind.type === T + 'consumer_names_response' || kind.type === T + 'consumer_list_response';
+    const metaOnly = kind.type === CONSUMER_NAMES || kind.type === CONSUMER_LIST;
     if (metaOnly && c.hasLeader()) {
       if (c.isGoPeer(c.node.leaderId, req.accountName)) {
         c.forwardAsImport(req);
@@ -300,9 +314,9 @@ export class ClusterApi {
       // As 2.9.10: only the meta leader answers, from the assignments (NAMES, so also while the
       // stream group has no leader) or with each consumer leader's live info (LIST, $JSC.CI).
       if (c.isLeader) {
-        const p = kind.type === T + 'consumer_names_response'
+        const p = kind.type === CONSUMER_NAMES
           ? answerConsumerNames(this.ctx, req, entry.consumers.keys())
-          : answerConsumerList(c, this.ctx, req, entry);
+          : answerConsumerList(c, this.ctx, req, entry.sa.stream.name, entry.consumers.values());
         p.catch(() => undefined);
       }
       return true;
@@ -579,10 +593,13 @@ export class ClusterApi {
     return leader;
   }
 
-  /** STREAM.PEER.REMOVE (meta leader): the peer is replaced by a placed one, or only dropped (10075). */
+  /**
+   * STREAM.PEER.REMOVE (meta leader): the peer is replaced by a placed one, or only dropped (10075);
+   * refused (10051) while the peers that would stay do not hold the stream's data.
+   */
   private streamPeerRemove(req: ApiRequest): Promise<void> {
     const type = ResponseType.StreamRemovePeer;
-    return guarded(this.ctx, req, type, () => {
+    return guarded(this.ctx, req, type, async () => {
       const acc = requireAccount(this.ctx, req);
       if (isEmptyRequest(req.payload)) throw jsErr('BadRequest');
       let body: { peer?: unknown };
@@ -599,9 +616,39 @@ export class ClusterApi {
       if (!entry) throw jsErr('StreamNotFound');
       const peer = peerIdForServerName(peerName);
       if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
-      if (!this.removePeerFromStream(entry, peer)) throw jsErr('PeerRemap');
+      // One removal of a stream's peer at a time: each decides against the group the previous left.
+      const k = key(acc.name, entry.sa.stream.name);
+      const run = (this.peerRemovals.get(k) ?? Promise.resolve()).then(() => this.removePeerWhenSafe(acc.name, entry.sa.stream.name, peer));
+      // The next removal waits until this one's group is applied (or it was refused); the client not.
+      const tail = run.then((r) => r.applied, () => undefined);
+      this.peerRemovals.set(k, tail);
+      void tail.then(() => { if (this.peerRemovals.get(k) === tail) this.peerRemovals.delete(k); });
+      if (!(await run).replaced) throw jsErr('PeerRemap');
       sendOk(this.ctx, req, type, { success: true });
     });
+  }
+
+  /**
+   * Remove `peer` from a replicated stream once the peers that stay hold its data (peer-remove-guard.ts),
+   * else refuse with nothing changed. `replaced`: the peer was replaced, not only dropped (nats-server's
+   * 10075, answered by the caller); `applied` resolves once the meta state shows the new group.
+   */
+  private async removePeerWhenSafe(account: string, name: string, peer: string): Promise<{ replaced: boolean; applied: Promise<void> }> {
+    const current = (): StreamAssignment | undefined => this.c.state.stream(account, name)?.sa;
+    const sa = current();
+    if (!sa) throw jsErr('StreamNotFound');
+    if (!sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
+    // An R1 stream moves as in nats-server; groups with nats-server peers cannot be asked.
+    if (isReplicated(sa) && !sa.group.peers.some((p) => this.c.isGoPeer(p, account))) {
+      const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
+      if (!(await waitRemovalSafe(this.c, current, newPeers))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
+    }
+    if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
+    const entry = this.c.state.stream(account, name);
+    if (!entry) throw jsErr('StreamNotFound');
+    if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
+    const replaced = this.removePeerFromStream(entry, peer);
+    return { replaced, applied: waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS) };
   }
 
   /**

@@ -641,9 +641,11 @@ export class ClusteredJetStream {
   }
 
   /** Add the consumer's cluster block to a ConsumerInfo answer (before `ts`, as newer servers order it). */
-  withConsumerCluster(body: string): string {
+  withConsumerCluster(body: string, list = false): string {
     if (body.includes('"error":')) return body;
     const block = `"cluster":${JSON.stringify(this.clusterBlock())}`;
+    // A CONSUMER.LIST body: every info in it (each ends with its "ts"; a quote in a string value is escaped).
+    if (list) return body.replaceAll(',"ts":"', `,${block},"ts":"`);
     const i = body.lastIndexOf(',"ts":"');
     if (i >= 0) return `${body.slice(0, i)},${block}${body.slice(i)}`;
     return body.endsWith('}') ? `${body.slice(0, -1)},${block}}` : body;

@@ -9,7 +9,7 @@ import { API_LIST_LIMIT } from '../api/types.js';
 import { decodeBody, guarded, isEmptyBody, requireAccount, sendOk, type JsApiContext } from '../api/context.js';
 import type { Schema } from '../api/json.js';
 import type { ClusteredJetStream } from './js-cluster.js';
-import type { StreamEntry } from './assignments.js';
+import type { ConsumerAssignment, StreamEntry } from './assignments.js';
 import { consumerInfoSubject, streamInfoSubject } from './leader-info.js';
 
 const CONSUMER_LIST = 'io.nats.jetstream.api.v1.consumer_list_response';
@@ -102,18 +102,17 @@ export async function collectStreamInfos(c: ClusteredJetStream, account: string,
 
 /** CONSUMER.LIST answered by the meta leader from the consumer leaders' `$JSC.CI` answers. */
 export function answerConsumerList(c: ClusteredJetStream, ctx: JsApiContext, req: ApiRequest,
-  entry: StreamEntry): Promise<void> {
+  stream: string, assigned: Iterable<ConsumerAssignment>): Promise<void> {
   return guarded(ctx, req, CONSUMER_LIST, async () => {
     requireAccount(ctx, req);
     let offset = 0;
     if (!isEmptyBody(req.payload)) offset = Math.max(decodeBody<{ offset?: number }>(ctx, req, PAGED, 'JSApiConsumersRequest').offset ?? 0, 0);
-    const all = [...entry.consumers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const all = [...assigned].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     offset = Math.min(offset, all.length);
     const page = all.slice(offset, offset + API_LIST_LIMIT);
     const consumers: Record<string, unknown>[] = [];
     const missing: string[] = [];
     const asks: InfoAsk[] = [];
-    const stream = entry.sa.stream.name;
     for (const ca of page) {
       if (allOffline(c, ca.group.peers)) {
         consumers.push({ stream_name: stream, name: ca.name, created: ca.created, config: ca.consumer,

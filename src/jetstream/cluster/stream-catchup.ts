@@ -16,6 +16,7 @@
 // Both ends use the stream group's RouteRaftTransport (system account, route deliveries only:
 // leader and follower are always different servers).
 
+import { existsSync } from 'node:fs';
 import type { RaftSubscription, RaftTransport } from '../../raft/index.js';
 import {
   CatchupBudget, CatchupError, CatchupWindow, catchupAckWildcard, decodeSyncRequest, encodeSyncRequest, formatCatchupAck,
@@ -36,6 +37,13 @@ export const CATCHUP_RETRY_MS = 2_000;
 const serverBudget = new CatchupBudget();
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Test-only fault injection (never set in production; read once at start): while this file
+ * exists the leader ignores sync requests, so a replica stays in its catch-up for as long as a
+ * test needs (js-repl-peer-remove-safe).
+ */
+const HOLD_CATCHUP_FILE = process.env.TSNATS_FAULT_HOLD_CATCHUP_FILE ?? '';
 
 function copy(p: Uint8Array): Buffer {
   return Buffer.from(p);
@@ -93,7 +101,7 @@ export class CatchupServer {
       return;
     }
     const source = this.source();
-    if (!source) return;
+    if (!source || (HOLD_CATCHUP_FILE && existsSync(HOLD_CATCHUP_FILE))) return;
     // A repeated request from the same peer replaces its earlier run.
     for (const r of this.runs) if (req.peer && r.peer === req.peer) this.end(r);
     const window = new CatchupWindow(this.window.maxBytes, this.window.maxMsgs, serverBudget);

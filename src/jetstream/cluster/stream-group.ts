@@ -62,6 +62,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { ConsumerGroup } from './consumer-group.js';
 import { serveLeaderInfo, streamInfoSubject } from './leader-info.js';
+import { serveReplicaStates, type ReplicaState } from './peer-remove-guard.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
@@ -602,6 +603,17 @@ export class StreamGroup {
     if (r.catchupTo !== undefined) this.startCatchup(r.catchupTo, index);
   }
 
+  /**
+   * What this replica holds, for the meta leader deciding a STREAM.PEER.REMOVE: its store has what
+   * its applied log describes unless it awaits a seed, fetches messages, was reset or failed.
+   */
+  replicaState(): ReplicaState | undefined {
+    if (this.stopped || !this.node || this.node.state === 'closed') return undefined;
+    const st = this.node.status();
+    const holds = !this.resetting && !this.failedStorage && !this.awaitingSeed && !this.catchup && !st.observer && !st.stateLost;
+    return { holds, leader: this.node.isLeader, applied: st.applied, commit: st.commit };
+  }
+
   /** A joiner has the group's data from the log: it may lead once its store holds it (no catch-up running). */
   private endAwaiting(): void {
     this.awaitingSeed = false;
@@ -708,6 +720,9 @@ export class StreamGroup {
     if (!this.decided || this.node.applied <= 0 || this.node.applied <= this.node.status().snapshotIndex) return false;
     // A joiner's empty store is not the stream: a snapshot of it would vouch for it at restart.
     if (this.awaitingSeed) return false;
+    // Nor a seed's before its seed snapshot is applied: restarting from that snapshot would end the
+    // seeding (applySnapshot), and the new replicas would never get the data (a clean restart did).
+    if (this.scaleUp === 'seed') return false;
     const node = this.node;
     const index = node.applied;
     const bin = this.stream.store.encodedStreamState(this.applier.clfs);
@@ -1001,6 +1016,9 @@ export class StreamGroups {
   /** Group starts that failed and are tried again (stream and consumer groups). */
   readonly retries = new StartRetries();
 
+  /** The meta leader's `$JSC.RSTATE` asks to this server's replicas (peer-remove-guard.ts), once the first group starts. */
+  private stateUnsub: (() => void) | undefined;
+
   constructor(private readonly c: ClusteredJetStream) {}
 
   private static key(account: string, name: string): string {
@@ -1031,6 +1049,7 @@ export class StreamGroups {
       if (!member) await this.c.removeLocalStream(account, entry.sa.stream.name, 'no longer a peer');
     }
     if (!member) return;
+    this.stateUnsub ??= serveReplicaStates(this.c, (group) => this.all().find((g) => g.groupName === group && !g.stopped)?.replicaState());
     const existing = this.groups.get(k);
     if (existing) {
       const changed = JSON.stringify(existing.entry.sa.stream) !== JSON.stringify(entry.sa.stream);
@@ -1130,6 +1149,8 @@ export class StreamGroups {
 
   async stopAll(): Promise<void> {
     this.retries.close();
+    this.stateUnsub?.();
+    this.stateUnsub = undefined;
     for (const g of this.groups.values()) await g.stop(false);
     this.groups.clear();
   }
