@@ -327,6 +327,9 @@ export class ConsumerGroup implements RetentionMember {
   private applyEntries(entries: Entry[]): void {
     // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
     let bytes = 0;
+    // The leader has nothing left to do for its own ops on a limits stream (see applyOp): only
+    // their sizes are counted, without a look at each op (two per consumed message).
+    const countOnly = this.running && this.sg.stream.config.retention === 'limits';
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
         this.seedDone();
@@ -335,6 +338,7 @@ export class ConsumerGroup implements RetentionMember {
       }
       if (e.type !== EntryType.Normal) continue;
       bytes += e.data.length;
+      if (countOnly) continue;
       try {
         // A view, not a copy: the op is decoded here and not kept.
         this.applyOp(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
