@@ -178,9 +178,24 @@ export function encodeAppendEntry(ae: AppendEntry): Uint8Array {
 }
 
 /**
- * Decodes an AE. Entry data are subarrays of `msg` (zero copy): the caller
- * must own `msg` for as long as the AE lives. Corrupt header values below
- * byte 42 still decode (as upstream); bad entry framing fails.
+ * An entry of a decoded AE: its bytes are `src[start, end)`, and `data` (a view of them) is made
+ * only when read. A follower stores the AE's own bytes and an upper layer may decode an entry
+ * from `src` directly (consumer groups do, two entries per consumed message), so most entries
+ * never need a view object of their own.
+ */
+export class WireEntry implements Entry {
+  private view: Uint8Array | undefined;
+  constructor(readonly type: number, readonly src: Uint8Array, readonly start: number, readonly end: number) {}
+
+  get data(): Uint8Array {
+    return (this.view ??= this.src.subarray(this.start, this.end));
+  }
+}
+
+/**
+ * Decodes an AE. Entry data are subarrays of `msg` (zero copy, made when read: WireEntry): the
+ * caller must own `msg` for as long as the AE lives. Corrupt header values below byte 42 still
+ * decode (as upstream); bad entry framing fails.
  */
 export function decodeAppendEntry(msg: Uint8Array): AppendEntry | RaftError {
   if (msg.length < APPEND_ENTRY_BASE_LEN) return new RaftError('bad_append_entry');
@@ -198,7 +213,7 @@ export function decodeAppendEntry(msg: Uint8Array): AppendEntry | RaftError {
     const ml = readU32(msg, ri);
     ri += 4;
     if (ml <= 0 || ri + ml > max) return new RaftError('bad_append_entry');
-    entries[i] = { type: msg[ri], data: msg.subarray(ri + 1, ri + ml) };
+    entries[i] = new WireEntry(msg[ri], msg, ri + 1, ri + ml);
     ri += ml;
   }
   let lterm = 0;

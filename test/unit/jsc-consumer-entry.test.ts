@@ -194,3 +194,32 @@ test('consumer entry: followers decode delivered and ack ops into one reused obj
   assert.throws(() => decodeAckUpdate(Buffer.from([8, 1, 1, 0]), a), ConsumerEntryError);
   assert.throws(() => decodeAckUpdate(Buffer.from([8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1]), a), ConsumerEntryError);
 });
+
+test('consumer entry: ops decoded in place inside their append entry equal the ops decoded alone', () => {
+  // A follower decodes each op where it arrived (raft WireEntry: src[start, end)), without a view.
+  const ops = [
+    encodeDeliveredUpdateMs(1, 7, 1, 1_796_644_715_425), encodeAckUpdate({ dseq: 1, sseq: 7 }),
+    encodeDeliveredUpdateMs(2 ** 40, 2 ** 53 - 1, 3, 0), encodeAckUpdate({ dseq: 2 ** 40, sseq: 2 ** 53 - 1 }),
+    encodeDeliveredUpdate({ dseq: 5, sseq: 9, dc: 2, ts: -(1n << 63n) }),
+  ];
+  const ae = Buffer.concat([Buffer.from([0xff]), ...ops, Buffer.from([0x80, 0x80])]);
+  const d = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 };
+  const a = { dseq: 0, sseq: 0 };
+  let at = 1;
+  for (const op of ops) {
+    const end = at + op.length;
+    if (op[0] === EntryOp.updateDeliveredOp) {
+      assert.deepEqual({ ...decodeDeliveredMs(ae, d, at, end) }, { ...decodeDeliveredMs(op) });
+      assert.throws(() => decodeAckUpdate(ae, a, at, end), ConsumerEntryError);
+    } else {
+      assert.deepEqual({ ...decodeAckUpdate(ae, a, at, end) }, { ...decodeAckUpdate(op, { dseq: 0, sseq: 0 }) });
+      assert.throws(() => decodeDeliveredMs(ae, d, at, end), ConsumerEntryError);
+    }
+    // One byte short: truncated, although the bytes after `end` would complete it.
+    assert.throws(() => (op[0] === EntryOp.updateDeliveredOp ? decodeDeliveredMs(ae, d, at, end - 1) : decodeAckUpdate(ae, a, at, end - 1)), ConsumerEntryError);
+    // One byte long: trailing.
+    assert.throws(() => (op[0] === EntryOp.updateDeliveredOp ? decodeDeliveredMs(ae, d, at, end + 1) : decodeAckUpdate(ae, a, at, end + 1)), ConsumerEntryError);
+    at = end;
+  }
+  assert.throws(() => decodeAckUpdate(ae, a, 3, 3), ConsumerEntryError);
+});

@@ -29,7 +29,7 @@
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, WireEntry, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
@@ -42,6 +42,7 @@ import { parseGoTime } from '../api/json.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
+import { asBuffer } from './stream-entry.js';
 import {
   type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
 } from './consumer-entry.js';
@@ -337,11 +338,14 @@ export class ConsumerGroup implements RetentionMember {
         continue;
       }
       if (e.type !== EntryType.Normal) continue;
-      bytes += e.data.length;
+      // An entry of a received append entry is decoded in place (no view per op).
+      const wire = e instanceof WireEntry;
+      bytes += wire ? e.end - e.start : e.data.length;
       if (countOnly) continue;
       try {
-        // A view, not a copy: the op is decoded here and not kept.
-        this.applyOp(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+        // The op is decoded here and not kept: no copy.
+        if (wire) this.applyOp(asBuffer(e.src), e.start, e.end);
+        else this.applyOp(asBuffer(e.data), 0, e.data.length);
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
@@ -350,21 +354,23 @@ export class ConsumerGroup implements RetentionMember {
     if (this.snaps.thresholdMet()) this.snapshot(false);
   }
 
-  private applyOp(buf: Buffer): void {
+  /** One op, `buf[start, end)`. */
+  private applyOp(buf: Buffer, start: number, end: number): void {
     // The leader already applied its own changes to its store when it made them; of its own ops
     // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
     // even decoded (two committed ops per message on the consume path).
     const follower = !this.running;
-    if (!follower && (buf[0] !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
+    const op = buf[start];
+    if (!follower && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
     this.stateCache = undefined;
     // The two ops of every consumed message are decoded into reused objects (no allocation).
-    if (buf[0] === EntryOp.updateDeliveredOp) {
-      const u = decodeDeliveredMs(buf, this.deliveredOp);
+    if (op === EntryOp.updateDeliveredOp) {
+      const u = decodeDeliveredMs(buf, this.deliveredOp, start, end);
       this.store.updateDelivered(u.dseq, u.sseq, u.dc, u.tsMs);
       return;
     }
-    if (buf[0] === EntryOp.updateAcksOp) {
-      const a = decodeAckUpdate(buf, this.ackOp);
+    if (op === EntryOp.updateAcksOp) {
+      const a = decodeAckUpdate(buf, this.ackOp, start, end);
       if (follower && this.ackPolicy !== 'none') {
         try {
           this.store.updateAcks(a.dseq, a.sseq);
@@ -374,7 +380,7 @@ export class ConsumerGroup implements RetentionMember {
       this.replicatedAck(a.sseq);
       return;
     }
-    const d = decodeConsumerEntry(buf);
+    const d = decodeConsumerEntry(buf.subarray(start, end));
     switch (d.op) {
       case EntryOp.updateDeliveredOp:
       case EntryOp.updateAcksOp:
