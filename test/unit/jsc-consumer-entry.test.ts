@@ -7,7 +7,7 @@ import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import {
   ConsumerEntryError, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
-  encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
+  encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, OpSlab, type ConsumerGroupEntry,
 } from '../../src/jetstream/cluster/consumer-entry.js';
 import { decodeStreamMsg } from '../../src/jetstream/cluster/stream-entry.js';
 import { EntryOp } from '../../src/jetstream/cluster/ops.js';
@@ -222,4 +222,31 @@ test('consumer entry: ops decoded in place inside their append entry equal the o
     at = end;
   }
   assert.throws(() => decodeAckUpdate(ae, a, 3, 3), ConsumerEntryError);
+});
+
+test('consumer entry: OpSlab writes the bytes of encodeDeliveredUpdateMs and encodeAckUpdate, never rewriting them', () => {
+  const slab = new OpSlab();
+  const written: { buf: Buffer; start: number; end: number; want: Buffer }[] = [];
+  const chunks = new Set<Buffer>();
+  // Enough ops to fill several chunks, with sequences and timestamps of every varint length.
+  for (let i = 0; i < 5_000; i++) {
+    const seq = i % 3 === 0 ? 2 ** 53 - 1 - i : i * 9_973;
+    if (i % 2 === 0) {
+      const ts = i % 5 === 0 ? 2 ** 42 - 1 : 1_796_644_715_425 + i;
+      slab.delivered(i + 1, seq, 1 + (i % 4), ts);
+      written.push({ buf: slab.buf, start: slab.start, end: slab.end, want: encodeDeliveredUpdateMs(i + 1, seq, 1 + (i % 4), ts) });
+    } else {
+      slab.ack(i + 1, seq);
+      written.push({ buf: slab.buf, start: slab.start, end: slab.end, want: encodeAckUpdate({ dseq: i + 1, sseq: seq }) });
+    }
+    chunks.add(slab.buf);
+  }
+  assert.ok(chunks.size > 2, `only ${chunks.size} chunks used`);
+  for (const w of written) assert.deepEqual(w.buf.subarray(w.start, w.end), w.want);
+  // Out-of-range input is refused before anything is written.
+  const before = slab.end;
+  assert.throws(() => slab.delivered(1, 1, 1, 2 ** 42), ConsumerEntryError);
+  assert.throws(() => slab.ack(-1, 1), ConsumerEntryError);
+  assert.throws(() => slab.delivered(1, 2 ** 53, 1, 0), ConsumerEntryError);
+  assert.equal(slab.end, before);
 });

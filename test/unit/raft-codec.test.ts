@@ -250,3 +250,15 @@ test('decoded entries are WireEntry: src[start, end) holds the bytes, data is on
   // Re-encoding decoded entries (catch-up sends stored AEs again) gives the same bytes.
   assert.deepEqual(Buffer.from(encodeAppendEntry(ae)), msg);
 });
+
+test('encodeAppendEntry copies WireEntry ranges (small ones byte by byte) as it copies plain entries', () => {
+  const slab = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+  const ranges: [number, number][] = [[0, 0], [3, 4], [10, 57], [57, 58], [100, 147], [147, 300]];
+  const wire = ranges.map(([s, e]) => new WireEntry(EntryType.Normal, slab, s, e));
+  const plain = ranges.map(([s, e]) => ({ type: EntryType.Normal, data: Buffer.from(slab.subarray(s, e)) }));
+  const a = encodeAppendEntry(makeAppendEntry('abcdefgh', 4, 3, 4, 9, wire));
+  const b = encodeAppendEntry(makeAppendEntry('abcdefgh', 4, 3, 4, 9, plain));
+  assert.deepEqual(Buffer.from(a), Buffer.from(b));
+  const back = decodeAppendEntry(a) as AppendEntry;
+  assert.deepEqual(back.entries.map((e) => Buffer.from(e.data)), plain.map((e) => e.data));
+});

@@ -131,11 +131,8 @@ export function encodeDeliveredUpdate(u: DeliveredUpdate): Buffer {
  * The bytes are those of encodeDeliveredUpdate({ ts: BigInt(tsMs) * 1_000_000n }).
  */
 export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, tsMs: number): Buffer {
-  if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
-  // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
-  const msHi = Math.floor(tsMs / TWO_21);
-  const msLo = tsMs - msHi * TWO_21;
-  return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
+  const zz = splitMs(tsMs);
+  return deliveredEntry(dseq, sseq, dc, zz.hi, zz.lo);
 }
 
 // Entries are allocated at their exact size (two of them per consumed message): a view of a
@@ -145,21 +142,86 @@ function deliveredEntry(dseq: number, sseq: number, dc: number, zzHi: number, zz
   checkSeq(sseq, 'sseq');
   checkSeq(dc, 'delivery count');
   const buf = Buffer.allocUnsafe(1 + uvarintLen(dseq) + uvarintLen(sseq) + uvarintLen(dc) + uvarintSplitLen(zzHi, zzLo));
-  buf[0] = EntryOp.updateDeliveredOp;
-  let off = putUvarint(buf, 1, dseq);
-  off = putUvarint(buf, off, sseq);
-  off = putUvarint(buf, off, dc);
-  putUvarintSplit(buf, off, zzHi, zzLo);
+  writeDelivered(buf, 0, dseq, sseq, dc, zzHi, zzLo);
   return buf;
 }
+
+/** Writes a checked delivered op at `off`; returns the offset after it. */
+function writeDelivered(buf: Buffer, off: number, dseq: number, sseq: number, dc: number, zzHi: number, zzLo: number): number {
+  buf[off] = EntryOp.updateDeliveredOp;
+  off = putUvarint(buf, off + 1, dseq);
+  off = putUvarint(buf, off, sseq);
+  off = putUvarint(buf, off, dc);
+  return putUvarintSplit(buf, off, zzHi, zzLo);
+}
+
+/** encodeDeliveredUpdateMs' zig-zag nanoseconds of `tsMs` as hi * 2^21 + lo (both exact). */
+function splitMs(tsMs: number): { hi: number; lo: number } {
+  if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
+  // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
+  const msHi = Math.floor(tsMs / TWO_21);
+  const msLo = tsMs - msHi * TWO_21;
+  SPLIT.hi = msHi * 2_000_000;
+  SPLIT.lo = msLo * 2_000_000;
+  return SPLIT;
+}
+const SPLIT = { hi: 0, lo: 0 };
 
 export function encodeAckUpdate(u: AckUpdate): Buffer {
   checkSeq(u.dseq, 'dseq');
   checkSeq(u.sseq, 'sseq');
   const buf = Buffer.allocUnsafe(1 + uvarintLen(u.dseq) + uvarintLen(u.sseq));
-  buf[0] = EntryOp.updateAcksOp;
-  putUvarint(buf, putUvarint(buf, 1, u.dseq), u.sseq);
+  writeAck(buf, 0, u.dseq, u.sseq);
   return buf;
+}
+
+function writeAck(buf: Buffer, off: number, dseq: number, sseq: number): number {
+  buf[off] = EntryOp.updateAcksOp;
+  return putUvarint(buf, putUvarint(buf, off + 1, dseq), sseq);
+}
+
+/** The most bytes of one op an OpSlab writes: a delivered op (three safe integers, a 64-bit varint). */
+const MAX_OP = 1 + 3 * 8 + MAX_VARINT;
+const SLAB_BYTES = 16 * 1024;
+
+/**
+ * A consumer leader's two ops per consumed message (delivered, ack), written one after the other
+ * into shared chunks and proposed as ranges of them (RaftNode.proposeRange): one object per op
+ * instead of a Buffer and a raft entry. Written bytes are never rewritten (raft keeps referring
+ * to them while it holds the entry); a full chunk is left to the garbage collector and replaced.
+ * After each write the op is `buf[start, end)`. The bytes are those of encodeDeliveredUpdateMs
+ * and encodeAckUpdate.
+ */
+export class OpSlab {
+  buf = Buffer.allocUnsafe(SLAB_BYTES);
+  start = 0;
+  end = 0;
+
+  /** encodeDeliveredUpdateMs into the slab. */
+  delivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
+    checkSeq(dseq, 'dseq');
+    checkSeq(sseq, 'sseq');
+    checkSeq(dc, 'delivery count');
+    const zz = splitMs(tsMs);
+    this.room();
+    this.end = writeDelivered(this.buf, this.start, dseq, sseq, dc, zz.hi, zz.lo);
+  }
+
+  /** encodeAckUpdate into the slab. */
+  ack(dseq: number, sseq: number): void {
+    checkSeq(dseq, 'dseq');
+    checkSeq(sseq, 'sseq');
+    this.room();
+    this.end = writeAck(this.buf, this.start, dseq, sseq);
+  }
+
+  private room(): void {
+    this.start = this.end;
+    if (this.start + MAX_OP > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.start = 0;
+    }
+  }
 }
 
 export function encodeSkipUpdate(sseq: number): Buffer {

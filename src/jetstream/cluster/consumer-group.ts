@@ -44,7 +44,7 @@ import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type
 import { EntryOp } from './ops.js';
 import { asBuffer } from './stream-entry.js';
 import {
-  type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
+  type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate, OpSlab,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
 import { clearSeedRole, prepareSeedRole, scaledFromOne } from './consumer-seed.js';
@@ -86,7 +86,10 @@ const STORE_WRITE_GAP_MS = 1_000;
  */
 class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
+  /** The delivered and ack ops of the consume path (two per message), written without a Buffer each. */
+  private readonly ops = new OpSlab();
   constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
+    private readonly proposeRange: (src: Buffer, start: number, end: number) => void,
     /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
     private readonly deliveryAcks: () => boolean,
     /** Resolves once every change proposed so far is committed (ConsumerGroup.whenCommitted). */
@@ -99,14 +102,25 @@ class ReplicatingConsumerStore implements ConsumerStore {
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
     this.inner.updateDelivered(dseq, sseq, dc, tsMs);
     const ms = Math.round(tsMs);
-    this.propose(ms >= 0 && ms < 2 ** 42
-      ? encodeDeliveredUpdateMs(dseq, sseq, dc, ms)
-      : encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(ms) * 1_000_000n }));
-    if (this.deliveryAcks()) this.propose(encodeAckUpdate({ dseq, sseq }));
+    if (ms >= 0 && ms < 2 ** 42) {
+      this.ops.delivered(dseq, sseq, dc, ms);
+      this.proposeOp();
+    } else {
+      this.propose(encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(ms) * 1_000_000n }));
+    }
+    if (this.deliveryAcks()) this.proposeAck(dseq, sseq);
   }
   updateAcks(dseq: number, sseq: number): void {
     this.inner.updateAcks(dseq, sseq);
-    this.propose(encodeAckUpdate({ dseq, sseq }));
+    this.proposeAck(dseq, sseq);
+  }
+  private proposeAck(dseq: number, sseq: number): void {
+    this.ops.ack(dseq, sseq);
+    this.proposeOp();
+  }
+  private proposeOp(): void {
+    const o = this.ops;
+    this.proposeRange(o.buf, o.start, o.end);
   }
   update(state: ConsumerState): void { this.inner.update(state); }
   forceUpdate(state: ConsumerState): void {
@@ -277,6 +291,14 @@ export class ConsumerGroup implements RetentionMember {
     try {
       this.lastProposed = this.node.propose(data);
     } catch { /* leadership lost: the new leader continues from the committed state */ }
+  };
+
+  /** propose() of `src[start, end)` (ReplicatingConsumerStore's OpSlab). */
+  private proposeRange = (src: Buffer, start: number, end: number): void => {
+    if (!this.running || this.stopped) return;
+    try {
+      this.lastProposed = this.node.proposeRange(src, start, end);
+    } catch { /* leadership lost, as propose */ }
   };
 
   /**
@@ -585,7 +607,7 @@ export class ConsumerGroup implements RetentionMember {
     // Ahead of the Consumer's own entries: new replicas restore this state first.
     if (this.seedsOthers()) this.sendSeed();
     const stream = this.sg.stream;
-    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
+    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose, this.proposeRange,
       () => this.ackPolicy === 'none' && stream.config.retention !== 'limits', this.whenCommitted);
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;
