@@ -18,6 +18,16 @@ function leaderOf(peers: string[], votesFrom: string[]) {
   return n;
 }
 
+/** A leader whose first entry (its peer state) is committed and applied, with nothing left to send. */
+function readyLeader() {
+  const n = leaderOf(PEERS, [NATS0]);
+  n.persistAll();
+  n.core.handleAppendEntryResponse({ term: 1, index: 1, peer: NATS0, success: true }, '');
+  n.applyAll();
+  n.host.take('ae');
+  return n;
+}
+
 /** Feed a follower `count` live entries of `term` from nats-0 (pindex continuing its log). */
 function feed(n: ReturnType<typeof singleNode>, term: number, texts: string[], commit = 0): void {
   for (const t of texts) {
@@ -94,11 +104,7 @@ test('followers acknowledge only what is durable, one ack per group commit', () 
 });
 
 test('proposals are batched into one append entry per flush and reported committed by sequence', () => {
-  const n = leaderOf(PEERS, [NATS0]);
-  n.persistAll();
-  n.core.handleAppendEntryResponse({ term: 1, index: 1, peer: NATS0, success: true }, '');
-  n.applyAll();
-  n.host.take('ae');
+  const n = readyLeader();
   const seqs = ['a', 'b', 'c'].map((t) => n.core.propose(Buffer.from(t)));
   n.core.flush();
   const [batch] = n.host.take('ae');
@@ -116,11 +122,7 @@ test('proposals are batched into one append entry per flush and reported committ
 });
 
 test('proposeRange: ranges of one shared buffer go out and apply as the bytes of plain proposals', () => {
-  const n = leaderOf(PEERS, [NATS0]);
-  n.persistAll();
-  n.core.handleAppendEntryResponse({ term: 1, index: 1, peer: NATS0, success: true }, '');
-  n.applyAll();
-  n.host.take('ae');
+  const n = readyLeader();
   const shared = Buffer.from('xxalphabetagammaxx');
   const seqs = [n.core.proposeRange(shared, 2, 7), n.core.propose(Buffer.from('plain')), n.core.proposeRange(shared, 7, 16)];
   assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], 'one proposal sequence each');
