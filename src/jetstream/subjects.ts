@@ -34,8 +34,11 @@ export function isValidAssetName(name: string | undefined): boolean {
 /** Does literal `subject` match `filter` (which may hold '*' and '>')? */
 export function subjectMatchesFilter(subject: string, filter: string): boolean {
   if (filter === '>' || filter === subject) return true;
-  const st = subject.split('.');
-  const ft = filter.split('.');
+  return tokensMatchFilter(subject.split('.'), filter.split('.'));
+}
+
+/** subjectMatchesFilter on a subject and a filter already split into tokens. */
+export function tokensMatchFilter(st: readonly string[], ft: readonly string[]): boolean {
   for (let i = 0; i < ft.length; i++) {
     const f = ft[i]!;
     if (f === '>') return st.length > i;

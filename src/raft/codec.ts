@@ -143,10 +143,18 @@ export function decodeAppendEntryResponse(msg: Uint8Array): AppendEntryResponse 
 export function appendEntrySize(ae: AppendEntry): number {
   let n = APPEND_ENTRY_BASE_LEN;
   const es = ae.entries;
-  for (let i = 0; i < es.length; i++) n += 5 + es[i].data.length;
+  for (let i = 0; i < es.length; i++) n += 5 + entryLength(es[i]);
   if (ae.lterm !== 0) n += uvarintLen(ae.lterm);
   return n;
 }
+
+/** An entry's data length, without making a WireEntry's view. */
+export function entryLength(e: Entry): number {
+  return e instanceof WireEntry ? e.end - e.start : e.data.length;
+}
+
+/** Below this many bytes an entry is copied byte by byte (a view to copy from would cost more). */
+const SMALL_ENTRY = 48;
 
 /**
  * Encodes an AE. The newer `lterm` uvarint trailer is written only when
@@ -168,19 +176,42 @@ export function encodeAppendEntry(ae: AppendEntry): Uint8Array {
   let off = APPEND_ENTRY_BASE_LEN;
   for (let i = 0; i < es.length; i++) {
     const e = es[i];
-    writeU32(buf, off, 1 + e.data.length);
+    const len = entryLength(e);
+    writeU32(buf, off, 1 + len);
     buf[off + 4] = e.type;
-    buf.set(e.data, off + 5);
-    off += 5 + e.data.length;
+    if (e instanceof WireEntry && len < SMALL_ENTRY) {
+      // Small ops proposed from a shared slab (consumer groups: two per consumed message).
+      const src = e.src;
+      for (let j = e.start, o = off + 5; j < e.end; j++, o++) buf[o] = src[j];
+    } else {
+      buf.set(e.data, off + 5);
+    }
+    off += 5 + len;
   }
   if (ae.lterm !== 0) putUvarint(buf, off, ae.lterm);
   return buf;
 }
 
 /**
- * Decodes an AE. Entry data are subarrays of `msg` (zero copy): the caller
- * must own `msg` for as long as the AE lives. Corrupt header values below
- * byte 42 still decode (as upstream); bad entry framing fails.
+ * An entry whose bytes are `src[start, end)`; `data` (a view of them) is made only when read.
+ * Decoded AEs hold these: a follower stores the AE's own bytes and an upper layer may decode an
+ * entry from `src` directly (consumer groups do, two entries per consumed message), so most
+ * entries never need a view object of their own. A leader may propose them too (proposeEntry):
+ * many small ops written into one shared buffer cost one object each instead of two.
+ */
+export class WireEntry implements Entry {
+  private view: Uint8Array | undefined;
+  constructor(readonly type: number, readonly src: Uint8Array, readonly start: number, readonly end: number) {}
+
+  get data(): Uint8Array {
+    return (this.view ??= this.src.subarray(this.start, this.end));
+  }
+}
+
+/**
+ * Decodes an AE. Entry data are subarrays of `msg` (zero copy, made when read: WireEntry): the
+ * caller must own `msg` for as long as the AE lives. Corrupt header values below byte 42 still
+ * decode (as upstream); bad entry framing fails.
  */
 export function decodeAppendEntry(msg: Uint8Array): AppendEntry | RaftError {
   if (msg.length < APPEND_ENTRY_BASE_LEN) return new RaftError('bad_append_entry');
@@ -198,7 +229,7 @@ export function decodeAppendEntry(msg: Uint8Array): AppendEntry | RaftError {
     const ml = readU32(msg, ri);
     ri += 4;
     if (ml <= 0 || ri + ml > max) return new RaftError('bad_append_entry');
-    entries[i] = { type: msg[ri], data: msg.subarray(ri + 1, ri + ml) };
+    entries[i] = new WireEntry(msg[ri], msg, ri + 1, ri + ml);
     ri += ml;
   }
   let lterm = 0;

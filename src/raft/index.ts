@@ -38,6 +38,7 @@ export {
   decodeVoteResponse,
   encodeAppendEntry,
   decodeAppendEntry,
+  WireEntry,
   encodeAppendEntryResponse,
   decodeAppendEntryResponse,
   encodePeerState,

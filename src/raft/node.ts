@@ -364,6 +364,13 @@ export class RaftNode {
     return seq;
   }
 
+  /** propose() of `src[start, end)`, bytes the caller never rewrites (see RaftCore.proposeRange). */
+  proposeRange(src: Uint8Array, start: number, end: number, term?: number): number {
+    const seq = this.core.proposeRange(src, start, end, term);
+    this.scheduleTurn();
+    return seq;
+  }
+
   /** Convenience: resolves with the raft index once committed (one Promise per call: not for hot paths). */
   proposeAndWait(data: Uint8Array): Promise<number> {
     const seq = this.propose(data);

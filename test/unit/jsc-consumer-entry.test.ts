@@ -7,7 +7,7 @@ import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import {
   ConsumerEntryError, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeConsumerEntry,
-  encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, type ConsumerGroupEntry,
+  encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeResetSeq, encodeSkipUpdate, OpSlab, type ConsumerGroupEntry,
 } from '../../src/jetstream/cluster/consumer-entry.js';
 import { decodeStreamMsg } from '../../src/jetstream/cluster/stream-entry.js';
 import { EntryOp } from '../../src/jetstream/cluster/ops.js';
@@ -193,4 +193,60 @@ test('consumer entry: followers decode delivered and ack ops into one reused obj
   assert.throws(() => decodeAckUpdate(Buffer.from([8, 1]), a), ConsumerEntryError);
   assert.throws(() => decodeAckUpdate(Buffer.from([8, 1, 1, 0]), a), ConsumerEntryError);
   assert.throws(() => decodeAckUpdate(Buffer.from([8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1]), a), ConsumerEntryError);
+});
+
+test('consumer entry: ops decoded in place inside their append entry equal the ops decoded alone', () => {
+  // A follower decodes each op where it arrived (raft WireEntry: src[start, end)), without a view.
+  const ops = [
+    encodeDeliveredUpdateMs(1, 7, 1, 1_796_644_715_425), encodeAckUpdate({ dseq: 1, sseq: 7 }),
+    encodeDeliveredUpdateMs(2 ** 40, 2 ** 53 - 1, 3, 0), encodeAckUpdate({ dseq: 2 ** 40, sseq: 2 ** 53 - 1 }),
+    encodeDeliveredUpdate({ dseq: 5, sseq: 9, dc: 2, ts: -(1n << 63n) }),
+  ];
+  const ae = Buffer.concat([Buffer.from([0xff]), ...ops, Buffer.from([0x80, 0x80])]);
+  const d = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 };
+  const a = { dseq: 0, sseq: 0 };
+  let at = 1;
+  for (const op of ops) {
+    const end = at + op.length;
+    if (op[0] === EntryOp.updateDeliveredOp) {
+      assert.deepEqual({ ...decodeDeliveredMs(ae, d, at, end) }, { ...decodeDeliveredMs(op) });
+      assert.throws(() => decodeAckUpdate(ae, a, at, end), ConsumerEntryError);
+    } else {
+      assert.deepEqual({ ...decodeAckUpdate(ae, a, at, end) }, { ...decodeAckUpdate(op, { dseq: 0, sseq: 0 }) });
+      assert.throws(() => decodeDeliveredMs(ae, d, at, end), ConsumerEntryError);
+    }
+    // One byte short: truncated, although the bytes after `end` would complete it.
+    assert.throws(() => (op[0] === EntryOp.updateDeliveredOp ? decodeDeliveredMs(ae, d, at, end - 1) : decodeAckUpdate(ae, a, at, end - 1)), ConsumerEntryError);
+    // One byte long: trailing.
+    assert.throws(() => (op[0] === EntryOp.updateDeliveredOp ? decodeDeliveredMs(ae, d, at, end + 1) : decodeAckUpdate(ae, a, at, end + 1)), ConsumerEntryError);
+    at = end;
+  }
+  assert.throws(() => decodeAckUpdate(ae, a, 3, 3), ConsumerEntryError);
+});
+
+test('consumer entry: OpSlab writes the bytes of encodeDeliveredUpdateMs and encodeAckUpdate, never rewriting them', () => {
+  const slab = new OpSlab();
+  const written: { buf: Buffer; start: number; end: number; want: Buffer }[] = [];
+  const chunks = new Set<Buffer>();
+  // Enough ops to fill several chunks, with sequences and timestamps of every varint length.
+  for (let i = 0; i < 5_000; i++) {
+    const seq = i % 3 === 0 ? 2 ** 53 - 1 - i : i * 9_973;
+    if (i % 2 === 0) {
+      const ts = i % 5 === 0 ? 2 ** 42 - 1 : 1_796_644_715_425 + i;
+      slab.delivered(i + 1, seq, 1 + (i % 4), ts);
+      written.push({ buf: slab.buf, start: slab.start, end: slab.end, want: encodeDeliveredUpdateMs(i + 1, seq, 1 + (i % 4), ts) });
+    } else {
+      slab.ack(i + 1, seq);
+      written.push({ buf: slab.buf, start: slab.start, end: slab.end, want: encodeAckUpdate({ dseq: i + 1, sseq: seq }) });
+    }
+    chunks.add(slab.buf);
+  }
+  assert.ok(chunks.size > 2, `only ${chunks.size} chunks used`);
+  for (const w of written) assert.deepEqual(w.buf.subarray(w.start, w.end), w.want);
+  // Out-of-range input is refused before anything is written.
+  const before = slab.end;
+  assert.throws(() => slab.delivered(1, 1, 1, 2 ** 42), ConsumerEntryError);
+  assert.throws(() => slab.ack(-1, 1), ConsumerEntryError);
+  assert.throws(() => slab.delivered(1, 2 ** 53, 1, 0), ConsumerEntryError);
+  assert.equal(slab.end, before);
 });

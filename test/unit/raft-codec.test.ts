@@ -15,6 +15,7 @@ import {
   encodeVoteRequest,
   encodeVoteResponse,
   readU64,
+  WireEntry,
   writeU64,
 } from '../../src/raft/codec.js';
 import { peerIdForServerName, groupName } from '../../src/raft/subjects.js';
@@ -229,4 +230,35 @@ test('u64 helpers cover the safe integer range and reject larger values', () => 
   }
   b.writeBigUInt64LE(2n ** 63n);
   assert.equal(readU64(b, 0), -1);
+});
+
+test('decoded entries are WireEntry: src[start, end) holds the bytes, data is one view made when first read', () => {
+  const sent = [Buffer.from('alpha'), Buffer.alloc(0), Buffer.from([7, 1, 2, 3])];
+  const msg = Buffer.from(encodeAppendEntry(makeAppendEntry('abcdefgh', 3, 2, 3, 7, sent.map((data, i) => ({ type: i, data })))));
+  const ae = decodeAppendEntry(msg) as AppendEntry;
+  assert.equal(ae.entries.length, sent.length);
+  ae.entries.forEach((e, i) => {
+    assert.ok(e instanceof WireEntry);
+    assert.equal(e.type, i);
+    assert.equal(e.src, msg);
+    assert.deepEqual(msg.subarray(e.start, e.end), sent[i]);
+    const view = e.data;
+    assert.deepEqual(Buffer.from(view), sent[i]);
+    assert.equal(view.buffer, msg.buffer, 'a view, not a copy');
+    assert.equal(e.data, view, 'the view is made once');
+  });
+  // Re-encoding decoded entries (catch-up sends stored AEs again) gives the same bytes.
+  assert.deepEqual(Buffer.from(encodeAppendEntry(ae)), msg);
+});
+
+test('encodeAppendEntry copies WireEntry ranges (small ones byte by byte) as it copies plain entries', () => {
+  const slab = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+  const ranges: [number, number][] = [[0, 0], [3, 4], [10, 57], [57, 58], [100, 147], [147, 300]];
+  const wire = ranges.map(([s, e]) => new WireEntry(EntryType.Normal, slab, s, e));
+  const plain = ranges.map(([s, e]) => ({ type: EntryType.Normal, data: Buffer.from(slab.subarray(s, e)) }));
+  const a = encodeAppendEntry(makeAppendEntry('abcdefgh', 4, 3, 4, 9, wire));
+  const b = encodeAppendEntry(makeAppendEntry('abcdefgh', 4, 3, 4, 9, plain));
+  assert.deepEqual(Buffer.from(a), Buffer.from(b));
+  const back = decodeAppendEntry(a) as AppendEntry;
+  assert.deepEqual(back.entries.map((e) => Buffer.from(e.data)), plain.map((e) => e.data));
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ae, NATS0, NATS1, normal, RecordingHost, SINGLE_ID, singleNode } from '../../src/raft/sim/recording-host.js';
 import { encodePeerState } from '../../src/raft/codec.js';
-import { EntryType } from '../../src/raft/types.js';
+import { EntryType, RaftError } from '../../src/raft/types.js';
 
 const PEERS = [SINGLE_ID, NATS0, NATS1];
 const FIVE = [SINGLE_ID, NATS0, NATS1, 'AAAAAAAA', 'BBBBBBBB'];
@@ -15,6 +15,16 @@ function leaderOf(peers: string[], votesFrom: string[]) {
   n.expireElection();
   for (const p of votesFrom) n.core.handleVoteResponse({ term: n.core.term, peer: p, granted: true, empty: false }, n.core.currentVoteInbox);
   assert.equal(n.core.state, 'leader');
+  return n;
+}
+
+/** A leader whose first entry (its peer state) is committed and applied, with nothing left to send. */
+function readyLeader() {
+  const n = leaderOf(PEERS, [NATS0]);
+  n.persistAll();
+  n.core.handleAppendEntryResponse({ term: 1, index: 1, peer: NATS0, success: true }, '');
+  n.applyAll();
+  n.host.take('ae');
   return n;
 }
 
@@ -94,11 +104,7 @@ test('followers acknowledge only what is durable, one ack per group commit', () 
 });
 
 test('proposals are batched into one append entry per flush and reported committed by sequence', () => {
-  const n = leaderOf(PEERS, [NATS0]);
-  n.persistAll();
-  n.core.handleAppendEntryResponse({ term: 1, index: 1, peer: NATS0, success: true }, '');
-  n.applyAll();
-  n.host.take('ae');
+  const n = readyLeader();
   const seqs = ['a', 'b', 'c'].map((t) => n.core.propose(Buffer.from(t)));
   n.core.flush();
   const [batch] = n.host.take('ae');
@@ -113,6 +119,25 @@ test('proposals are batched into one append entry per flush and reported committ
   const [hb] = n.host.take('ae');
   assert.equal(hb.msg.entries.length, 0);
   assert.equal(hb.msg.commit, 2);
+});
+
+test('proposeRange: ranges of one shared buffer go out and apply as the bytes of plain proposals', () => {
+  const n = readyLeader();
+  const shared = Buffer.from('xxalphabetagammaxx');
+  const seqs = [n.core.proposeRange(shared, 2, 7), n.core.propose(Buffer.from('plain')), n.core.proposeRange(shared, 7, 16)];
+  assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], 'one proposal sequence each');
+  n.core.flush();
+  const [batch] = n.host.take('ae');
+  assert.deepEqual(batch.msg.entries.map((e) => [e.type, Buffer.from(e.data).toString()]),
+    [[EntryType.Normal, 'alpha'], [EntryType.Normal, 'plain'], [EntryType.Normal, 'betagamma']]);
+  n.persistAll();
+  n.core.handleAppendEntryResponse({ term: 1, index: 2, peer: NATS1, success: true }, '');
+  n.applyAll();
+  assert.deepEqual(n.host.committedSeqs, [seqs[2]]);
+  const last = n.host.applied[n.host.applied.length - 1]!;
+  assert.deepEqual(last.entries.map((e) => Buffer.from(e.data).toString()), ['alpha', 'plain', 'betagamma']);
+  n.core.stepDown();
+  assert.throws(() => n.core.proposeRange(shared, 0, 2), (e: unknown) => e instanceof RaftError && e.code === 'not_leader');
 });
 
 test('forwarded proposals are accepted only by a ready leader and confirmed with an empty reply', () => {

@@ -69,8 +69,8 @@ function unzigzag(u: bigint): bigint {
   return (u & 1n) === 0n ? u >> 1n : -((u >> 1n) + 1n);
 }
 
-/** Reads a Go uvarint as bigint (at most 10 bytes, at most 64 bits). */
-function readUvarintBig(buf: Buffer, pos: { off: number }, what: string): bigint {
+/** Reads a Go uvarint as bigint (at most 10 bytes, at most 64 bits) from buf[pos.off, end). */
+function readUvarintBig(buf: Buffer, pos: { off: number }, what: string, end = buf.length): bigint {
   // Seven-bit groups gathered in three exact numbers (bits 0-27, 28-55, 56-63), then one BigInt.
   let lo = 0;
   let mid = 0;
@@ -78,7 +78,7 @@ function readUvarintBig(buf: Buffer, pos: { off: number }, what: string): bigint
   let mul = 1;
   for (let i = 0; i < MAX_VARINT; i++) {
     const at = pos.off + i;
-    if (at >= buf.length) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
+    if (at >= end) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
     const b = buf[at]!;
     if (i === MAX_VARINT - 1 && b > 1) throw new ConsumerEntryError('bad_varint', `${what}: varint overflows 64 bits`);
     if (i === 4 || i === 8) mul = 1;
@@ -99,13 +99,13 @@ function readUvarintBig(buf: Buffer, pos: { off: number }, what: string): bigint
 /** Varints of up to 7 bytes (49 bits) are read as numbers; longer ones take the 64-bit path. */
 const FAST_VARINT_BYTES = 7;
 
-function readSeq(buf: Buffer, pos: { off: number }, what: string): number {
+function readSeq(buf: Buffer, pos: { off: number }, what: string, end = buf.length): number {
   let v = 0;
   let mul = 1;
   const start = pos.off;
   for (let i = 0; i < FAST_VARINT_BYTES; i++) {
     const at = start + i;
-    if (at >= buf.length) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
+    if (at >= end) throw new ConsumerEntryError('bad_varint', `${what}: truncated varint`);
     const b = buf[at]!;
     v += (b & 0x7f) * mul;
     if (b < 0x80) {
@@ -114,7 +114,7 @@ function readSeq(buf: Buffer, pos: { off: number }, what: string): number {
     }
     mul *= 128;
   }
-  const big = readUvarintBig(buf, pos, what);
+  const big = readUvarintBig(buf, pos, what, end);
   if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConsumerEntryError('range', `${what} ${big} beyond 2^53`);
   return Number(big);
 }
@@ -131,11 +131,8 @@ export function encodeDeliveredUpdate(u: DeliveredUpdate): Buffer {
  * The bytes are those of encodeDeliveredUpdate({ ts: BigInt(tsMs) * 1_000_000n }).
  */
 export function encodeDeliveredUpdateMs(dseq: number, sseq: number, dc: number, tsMs: number): Buffer {
-  if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
-  // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
-  const msHi = Math.floor(tsMs / TWO_21);
-  const msLo = tsMs - msHi * TWO_21;
-  return deliveredEntry(dseq, sseq, dc, msHi * 2_000_000, msLo * 2_000_000);
+  const zz = splitMs(tsMs);
+  return deliveredEntry(dseq, sseq, dc, zz.hi, zz.lo);
 }
 
 // Entries are allocated at their exact size (two of them per consumed message): a view of a
@@ -145,21 +142,86 @@ function deliveredEntry(dseq: number, sseq: number, dc: number, zzHi: number, zz
   checkSeq(sseq, 'sseq');
   checkSeq(dc, 'delivery count');
   const buf = Buffer.allocUnsafe(1 + uvarintLen(dseq) + uvarintLen(sseq) + uvarintLen(dc) + uvarintSplitLen(zzHi, zzLo));
-  buf[0] = EntryOp.updateDeliveredOp;
-  let off = putUvarint(buf, 1, dseq);
-  off = putUvarint(buf, off, sseq);
-  off = putUvarint(buf, off, dc);
-  putUvarintSplit(buf, off, zzHi, zzLo);
+  writeDelivered(buf, 0, dseq, sseq, dc, zzHi, zzLo);
   return buf;
 }
+
+/** Writes a checked delivered op at `off`; returns the offset after it. */
+function writeDelivered(buf: Buffer, off: number, dseq: number, sseq: number, dc: number, zzHi: number, zzLo: number): number {
+  buf[off] = EntryOp.updateDeliveredOp;
+  off = putUvarint(buf, off + 1, dseq);
+  off = putUvarint(buf, off, sseq);
+  off = putUvarint(buf, off, dc);
+  return putUvarintSplit(buf, off, zzHi, zzLo);
+}
+
+/** encodeDeliveredUpdateMs' zig-zag nanoseconds of `tsMs` as hi * 2^21 + lo (both exact). */
+function splitMs(tsMs: number): { hi: number; lo: number } {
+  if (!Number.isSafeInteger(tsMs) || tsMs < 0 || tsMs >= 2 ** 42) throw new ConsumerEntryError('range', `timestamp ${tsMs} ms out of range`);
+  // zz = tsMs * 2e6 = (msHi * 2^21 + msLo) * 2e6, both products exact.
+  const msHi = Math.floor(tsMs / TWO_21);
+  const msLo = tsMs - msHi * TWO_21;
+  SPLIT.hi = msHi * 2_000_000;
+  SPLIT.lo = msLo * 2_000_000;
+  return SPLIT;
+}
+const SPLIT = { hi: 0, lo: 0 };
 
 export function encodeAckUpdate(u: AckUpdate): Buffer {
   checkSeq(u.dseq, 'dseq');
   checkSeq(u.sseq, 'sseq');
   const buf = Buffer.allocUnsafe(1 + uvarintLen(u.dseq) + uvarintLen(u.sseq));
-  buf[0] = EntryOp.updateAcksOp;
-  putUvarint(buf, putUvarint(buf, 1, u.dseq), u.sseq);
+  writeAck(buf, 0, u.dseq, u.sseq);
   return buf;
+}
+
+function writeAck(buf: Buffer, off: number, dseq: number, sseq: number): number {
+  buf[off] = EntryOp.updateAcksOp;
+  return putUvarint(buf, putUvarint(buf, off + 1, dseq), sseq);
+}
+
+/** The most bytes of one op an OpSlab writes: a delivered op (three safe integers, a 64-bit varint). */
+const MAX_OP = 1 + 3 * 8 + MAX_VARINT;
+const SLAB_BYTES = 16 * 1024;
+
+/**
+ * A consumer leader's two ops per consumed message (delivered, ack), written one after the other
+ * into shared chunks and proposed as ranges of them (RaftNode.proposeRange): one object per op
+ * instead of a Buffer and a raft entry. Written bytes are never rewritten (raft keeps referring
+ * to them while it holds the entry); a full chunk is left to the garbage collector and replaced.
+ * After each write the op is `buf[start, end)`. The bytes are those of encodeDeliveredUpdateMs
+ * and encodeAckUpdate.
+ */
+export class OpSlab {
+  buf = Buffer.allocUnsafe(SLAB_BYTES);
+  start = 0;
+  end = 0;
+
+  /** encodeDeliveredUpdateMs into the slab. */
+  delivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
+    checkSeq(dseq, 'dseq');
+    checkSeq(sseq, 'sseq');
+    checkSeq(dc, 'delivery count');
+    const zz = splitMs(tsMs);
+    this.room();
+    this.end = writeDelivered(this.buf, this.start, dseq, sseq, dc, zz.hi, zz.lo);
+  }
+
+  /** encodeAckUpdate into the slab. */
+  ack(dseq: number, sseq: number): void {
+    checkSeq(dseq, 'dseq');
+    checkSeq(sseq, 'sseq');
+    this.room();
+    this.end = writeAck(this.buf, this.start, dseq, sseq);
+  }
+
+  private room(): void {
+    this.start = this.end;
+    if (this.start + MAX_OP > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.start = 0;
+    }
+  }
 }
 
 export function encodeSkipUpdate(sseq: number): Buffer {
@@ -205,13 +267,13 @@ function readU64Seq(buf: Buffer, off: number, what: string): number {
  * value of Number(ts / 10^6n)) with number arithmetic only: the first three seven-bit groups are
  * the low 21 bits, the rest (at most 43 bits) an exact number.
  */
-function readZigzagMs(buf: Buffer, pos: { off: number }): number {
+function readZigzagMs(buf: Buffer, pos: { off: number }, end: number): number {
   let lo = 0;
   let hi = 0;
   let mul = 1;
   for (let i = 0; i < MAX_VARINT; i++) {
     const at = pos.off + i;
-    if (at >= buf.length) throw new ConsumerEntryError('bad_varint', 'timestamp: truncated varint');
+    if (at >= end) throw new ConsumerEntryError('bad_varint', 'timestamp: truncated varint');
     const b = buf[at]!;
     if (i === MAX_VARINT - 1 && b > 1) throw new ConsumerEntryError('bad_varint', 'timestamp: varint overflows 64 bits');
     if (i === 3) mul = 1;
@@ -241,28 +303,32 @@ const POS = { off: 0 };
 /**
  * Followers' form of decodeConsumerEntry for an updateDeliveredOp: the timestamp as whole
  * milliseconds (what the consumer store keeps), without BigInt arithmetic per delivered message.
- * Fills `out` (a caller's object reused for every entry: no allocation per message).
+ * Fills `out` (a caller's object reused for every entry: no allocation per message). The entry
+ * is `buf[start, end)` (the whole buffer by default): a raft entry is decoded where it arrived,
+ * in its append entry, without a view of its own.
  */
-export function decodeDeliveredMs(entry: Buffer, out: DeliveredMs = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 }): DeliveredMs {
-  if (entry.length === 0 || entry[0] !== EntryOp.updateDeliveredOp) throw new ConsumerEntryError('bad_op', 'not a delivered update');
+export function decodeDeliveredMs(
+  buf: Buffer, out: DeliveredMs = { dseq: 0, sseq: 0, dc: 0, tsMs: 0 }, start = 0, end = buf.length,
+): DeliveredMs {
+  if (end <= start || buf[start] !== EntryOp.updateDeliveredOp) throw new ConsumerEntryError('bad_op', 'not a delivered update');
   const pos = POS;
-  pos.off = 1;
-  out.dseq = readSeq(entry, pos, 'dseq');
-  out.sseq = readSeq(entry, pos, 'sseq');
-  out.dc = readSeq(entry, pos, 'delivery count');
-  out.tsMs = readZigzagMs(entry, pos);
-  if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after delivered update`);
+  pos.off = start + 1;
+  out.dseq = readSeq(buf, pos, 'dseq', end);
+  out.sseq = readSeq(buf, pos, 'sseq', end);
+  out.dc = readSeq(buf, pos, 'delivery count', end);
+  out.tsMs = readZigzagMs(buf, pos, end);
+  if (pos.off !== end) throw new ConsumerEntryError('trailing', `${end - pos.off} bytes after delivered update`);
   return out;
 }
 
-/** decodeConsumerEntry of an updateAcksOp into `out` (reused, as decodeDeliveredMs). */
-export function decodeAckUpdate(entry: Buffer, out: AckUpdate): AckUpdate {
-  if (entry.length === 0 || entry[0] !== EntryOp.updateAcksOp) throw new ConsumerEntryError('bad_op', 'not an ack update');
+/** decodeConsumerEntry of an updateAcksOp into `out` (reused, and `buf[start, end)`, as decodeDeliveredMs). */
+export function decodeAckUpdate(buf: Buffer, out: AckUpdate, start = 0, end = buf.length): AckUpdate {
+  if (end <= start || buf[start] !== EntryOp.updateAcksOp) throw new ConsumerEntryError('bad_op', 'not an ack update');
   const pos = POS;
-  pos.off = 1;
-  out.dseq = readSeq(entry, pos, 'dseq');
-  out.sseq = readSeq(entry, pos, 'sseq');
-  if (pos.off !== entry.length) throw new ConsumerEntryError('trailing', `${entry.length - pos.off} bytes after ack update`);
+  pos.off = start + 1;
+  out.dseq = readSeq(buf, pos, 'dseq', end);
+  out.sseq = readSeq(buf, pos, 'sseq', end);
+  if (pos.off !== end) throw new ConsumerEntryError('trailing', `${end - pos.off} bytes after ack update`);
   return out;
 }
 

@@ -29,7 +29,7 @@
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { EntryType, RaftError, RaftNode, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, WireEntry, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
@@ -42,8 +42,9 @@ import { parseGoTime } from '../api/json.js';
 import { RouteRaftTransport } from './route-transport.js';
 import { MetaOp, accountOf, encodeConsumerEntry as encodeMetaConsumerEntry, type ConsumerAssignment } from './assignments.js';
 import { EntryOp } from './ops.js';
+import { asBuffer } from './stream-entry.js';
 import {
-  type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAckUpdate, encodeAddPendingRequest, encodeDeliveredUpdate, encodeDeliveredUpdateMs, encodeRemovePendingRequest, encodeSkipUpdate,
+  type AckUpdate, type DeliveredMs, decodeAckUpdate, decodeConsumerEntry, decodeDeliveredMs, encodeAddPendingRequest, encodeDeliveredUpdate, encodeRemovePendingRequest, encodeSkipUpdate, OpSlab,
 } from './consumer-entry.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
 import { clearSeedRole, prepareSeedRole, scaledFromOne } from './consumer-seed.js';
@@ -85,7 +86,10 @@ const STORE_WRITE_GAP_MS = 1_000;
  */
 class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
+  /** The delivered and ack ops of the consume path (two per message), written without a Buffer each. */
+  private readonly ops = new OpSlab();
   constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
+    private readonly proposeRange: (src: Buffer, start: number, end: number) => void,
     /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
     private readonly deliveryAcks: () => boolean,
     /** Resolves once every change proposed so far is committed (ConsumerGroup.whenCommitted). */
@@ -98,14 +102,25 @@ class ReplicatingConsumerStore implements ConsumerStore {
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
     this.inner.updateDelivered(dseq, sseq, dc, tsMs);
     const ms = Math.round(tsMs);
-    this.propose(ms >= 0 && ms < 2 ** 42
-      ? encodeDeliveredUpdateMs(dseq, sseq, dc, ms)
-      : encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(ms) * 1_000_000n }));
-    if (this.deliveryAcks()) this.propose(encodeAckUpdate({ dseq, sseq }));
+    if (ms >= 0 && ms < 2 ** 42) {
+      this.ops.delivered(dseq, sseq, dc, ms);
+      this.proposeOp();
+    } else {
+      this.propose(encodeDeliveredUpdate({ dseq, sseq, dc, ts: BigInt(ms) * 1_000_000n }));
+    }
+    if (this.deliveryAcks()) this.proposeAck(dseq, sseq);
   }
   updateAcks(dseq: number, sseq: number): void {
     this.inner.updateAcks(dseq, sseq);
-    this.propose(encodeAckUpdate({ dseq, sseq }));
+    this.proposeAck(dseq, sseq);
+  }
+  private proposeAck(dseq: number, sseq: number): void {
+    this.ops.ack(dseq, sseq);
+    this.proposeOp();
+  }
+  private proposeOp(): void {
+    const o = this.ops;
+    this.proposeRange(o.buf, o.start, o.end);
   }
   update(state: ConsumerState): void { this.inner.update(state); }
   forceUpdate(state: ConsumerState): void {
@@ -278,6 +293,14 @@ export class ConsumerGroup implements RetentionMember {
     } catch { /* leadership lost: the new leader continues from the committed state */ }
   };
 
+  /** propose() of `src[start, end)` (ReplicatingConsumerStore's OpSlab). */
+  private proposeRange = (src: Buffer, start: number, end: number): void => {
+    if (!this.running || this.stopped) return;
+    try {
+      this.lastProposed = this.node.proposeRange(src, start, end);
+    } catch { /* leadership lost, as propose */ }
+  };
+
   /**
    * Resolves once every change this leader proposed so far is committed: stored (fdatasync'ed) by
    * a quorum of the group, so it survives kill -9 of every server. The leader's Consumer sends an
@@ -327,6 +350,9 @@ export class ConsumerGroup implements RetentionMember {
   private applyEntries(entries: Entry[]): void {
     // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
     let bytes = 0;
+    // The leader has nothing left to do for its own ops on a limits stream (see applyOp): only
+    // their sizes are counted, without a look at each op (two per consumed message).
+    const countOnly = this.running && this.sg.stream.config.retention === 'limits';
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
         this.seedDone();
@@ -334,10 +360,14 @@ export class ConsumerGroup implements RetentionMember {
         continue;
       }
       if (e.type !== EntryType.Normal) continue;
-      bytes += e.data.length;
+      // An entry of a received append entry is decoded in place (no view per op).
+      const wire = e instanceof WireEntry;
+      bytes += wire ? e.end - e.start : e.data.length;
+      if (countOnly) continue;
       try {
-        // A view, not a copy: the op is decoded here and not kept.
-        this.applyOp(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+        // The op is decoded here and not kept: no copy.
+        if (wire) this.applyOp(asBuffer(e.src), e.start, e.end);
+        else this.applyOp(asBuffer(e.data), 0, e.data.length);
       } catch (err) {
         this.c.server.log.debug(`JetStream consumer '${this.ca.stream} > ${this.name}': entry not applied: ${(err as Error).message}`);
       }
@@ -346,21 +376,23 @@ export class ConsumerGroup implements RetentionMember {
     if (this.snaps.thresholdMet()) this.snapshot(false);
   }
 
-  private applyOp(buf: Buffer): void {
+  /** One op, `buf[start, end)`. */
+  private applyOp(buf: Buffer, start: number, end: number): void {
     // The leader already applied its own changes to its store when it made them; of its own ops
     // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
     // even decoded (two committed ops per message on the consume path).
     const follower = !this.running;
-    if (!follower && (buf[0] !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
+    const op = buf[start];
+    if (!follower && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
     this.stateCache = undefined;
     // The two ops of every consumed message are decoded into reused objects (no allocation).
-    if (buf[0] === EntryOp.updateDeliveredOp) {
-      const u = decodeDeliveredMs(buf, this.deliveredOp);
+    if (op === EntryOp.updateDeliveredOp) {
+      const u = decodeDeliveredMs(buf, this.deliveredOp, start, end);
       this.store.updateDelivered(u.dseq, u.sseq, u.dc, u.tsMs);
       return;
     }
-    if (buf[0] === EntryOp.updateAcksOp) {
-      const a = decodeAckUpdate(buf, this.ackOp);
+    if (op === EntryOp.updateAcksOp) {
+      const a = decodeAckUpdate(buf, this.ackOp, start, end);
       if (follower && this.ackPolicy !== 'none') {
         try {
           this.store.updateAcks(a.dseq, a.sseq);
@@ -370,7 +402,7 @@ export class ConsumerGroup implements RetentionMember {
       this.replicatedAck(a.sseq);
       return;
     }
-    const d = decodeConsumerEntry(buf);
+    const d = decodeConsumerEntry(buf.subarray(start, end));
     switch (d.op) {
       case EntryOp.updateDeliveredOp:
       case EntryOp.updateAcksOp:
@@ -575,7 +607,7 @@ export class ConsumerGroup implements RetentionMember {
     // Ahead of the Consumer's own entries: new replicas restore this state first.
     if (this.seedsOthers()) this.sendSeed();
     const stream = this.sg.stream;
-    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose,
+    this.wrapper = new ReplicatingConsumerStore(this.store, this.propose, this.proposeRange,
       () => this.ackPolicy === 'none' && stream.config.retention !== 'limits', this.whenCommitted);
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;

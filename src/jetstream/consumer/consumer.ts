@@ -471,6 +471,16 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
    * nats-server getNextMsg: redeliveries first, then the skip list (last per subject), then
    * the next matching message. undefined = nothing now, null = max ack pending reached.
    */
+  /** getNextMsg's answer, one object per consumer: run() reads it before asking for the next. */
+  private readonly nextFound: NextMsg = { msg: undefined as unknown as StoredMsg, dc: 0 };
+
+  private found(msg: StoredMsg, dc: number): NextMsg {
+    const n = this.nextFound;
+    n.msg = msg;
+    n.dc = dc;
+    return n;
+  }
+
   private getNextMsg(): NextMsg | undefined | null {
     const store = this.stream.store;
     while (this.rdq.size > 0) {
@@ -494,7 +504,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
         if (p !== undefined) this.processTerm(seq, p.seq, dc - 1, TERM_REASON_UNACKED_REMOVED);
         continue;
       }
-      return { msg, dc };
+      return this.found(msg, dc);
     }
     if (this.maxAckPending > 0 && this.pending.size >= this.maxAckPending) return null;
 
@@ -513,7 +523,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
       const msg = store.loadMsg(seq);
       this.sseq++;
       if (msg === undefined) return this.getNextMsg();
-      return { msg, dc: 1 };
+      return this.found(msg, 1);
     }
 
     if (this.sseq > visible) return undefined;
@@ -533,7 +543,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
       return undefined;
     }
     if (msg.seq >= this.sseq) this.sseq = msg.seq + 1;
-    return { msg, dc: 1 };
+    return this.found(msg, 1);
   }
 
   private deliveryCount(seq: number): number {
