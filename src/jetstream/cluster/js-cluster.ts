@@ -306,8 +306,15 @@ export class ClusteredJetStream {
     this.transport?.close();
   }
 
-  /** Run local work in commit order; errors are logged, never thrown to the caller. */
+  /**
+   * Run local work in commit order; errors are logged, never thrown to the caller. Once stop() has
+   * begun nothing more is queued: stop() waits only for the work queued before it, so later work
+   * (a meta entry applied while the groups stop, a consumer leader elected by a peer's stepdown)
+   * would run alongside the groups' stop and could start a stream, consumer or raft node that
+   * nothing stops any more, keeping the process alive after the server shut down.
+   */
   enqueue(fn: () => void | Promise<void>): Promise<void> {
+    if (this.stopped) return this.work;
     this.work = this.work.then(fn).catch((e) => this.server.log.error(`JetStream cluster: ${(e as Error)?.stack ?? e}`));
     return this.work;
   }
