@@ -3,7 +3,7 @@
 // a random preferred peer in the assignment and that peer campaigns at once, so the consumers of
 // one R3 stream are led from different servers, not all from the stream leader. Ephemerals on a
 // limits stream run on their preferred peer alone. Every consumer delivers and takes acks
-// wherever it leads.
+// wherever it leads. An update keeps the group and the consumer's state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -13,7 +13,7 @@ import { waitPlacement } from './js-repl-helpers.js';
 
 const CONSUMERS = 12;
 
-test('repl: consumer groups are placed with a random preferred leader, recorded in the assignment; it leads, and delivers', async () => {
+test('repl: consumer groups are placed with a random preferred leader, recorded in the assignment; it leads, delivers, and an update keeps the group', async () => {
   const { nodes, root } = await startJsCluster(3);
   const ncs = await connectAll(nodes);
   try {
@@ -70,6 +70,24 @@ test('repl: consumer groups are placed with a random preferred leader, recorded 
       assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => i + 1), d);
       await waitFor(async () => (await jsm.consumers.info('CP', d)).ack_floor.stream_seq === 10, `${d} ack floor 10`, 30_000);
     }
+
+    // An update keeps the group, so nothing acknowledged comes again (it used to get a new group
+    // and start from nothing: all ten messages pending again).
+    const before = metaOf(nodes[0]!).state.stream('$G', 'CP')!.consumers.get('D0')!;
+    const updated = await jsm.consumers.update('CP', 'D0', { description: 'updated', max_ack_pending: 500 });
+    assert.equal(updated.config.description, 'updated');
+    assert.equal(updated.ack_floor.stream_seq, 10);
+    await settle(nodes);
+    for (const n of nodes) {
+      const now = metaOf(n).state.stream('$G', 'CP')!.consumers.get('D0')!;
+      assert.deepEqual(now.group, before.group, `the same group on ${n.name}`);
+      assert.equal(now.created, before.created);
+      assert.equal(now.consumer.description, 'updated');
+    }
+    const info = await jsm.consumers.info('CP', 'D0');
+    assert.equal(info.ack_floor.stream_seq, 10);
+    assert.equal(info.num_pending, 0);
+    assert.equal(info.config.max_ack_pending, 500);
   } finally {
     await stopAll(nodes, ncs, root);
   }

@@ -37,7 +37,7 @@ import { holderOf, isReplicated, type ClusteredJetStream } from './js-cluster.js
 import { answerConsumerNames } from './consumer-names.js';
 import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
-import { createGroupForConsumer, createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
+import { consumerReplicaCount, createGroupForConsumer, createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { RaftGroup } from './meta-codec.js';
 import { consumersAfterPeerRemoval, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup } from './peer-changes.js';
 
@@ -770,16 +770,22 @@ export class ClusterApi {
       } else if (action === 'update') {
         throw jsErr('ConsumerDoesNotExist');
       }
-      // Placement as nats-server's: the stream's peers (or a subset), a random preferred leader.
       const streamCfg = placementConfigOf(entry.sa);
-      const placed = createGroupForConsumer(config, {
-        group: entry.sa.group,
-        config: { retention: String(entry.sa.stream.retention ?? 'limits'), storage: streamCfg.storage },
-      }, this.placementContext());
-      if (!placed.ok) throw placed.error;
+      const retention = String(entry.sa.stream.retention ?? 'limits');
+      let group: RaftGroupJson;
+      if (existing && existing.group.peers.length === consumerReplicaCount(config, streamCfg.num_replicas, retention)) {
+        // An update keeps the group, and with it the consumer's delivery and ack state (nats-server
+        // copies the assignment's group; ConsumerGroup.reassign applies the new config).
+        group = { ...existing.group, peers: [...existing.group.peers] };
+      } else {
+        // Placement as nats-server's: the stream's peers (or a subset), a random preferred leader.
+        const placed = createGroupForConsumer(config, { group: entry.sa.group, config: { retention, storage: streamCfg.storage } }, this.placementContext());
+        if (!placed.ok) throw placed.error;
+        group = groupJson(placed.group);
+      }
       const ca: ConsumerAssignment = {
-        client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
-        group: groupJson(placed.group), subject: req.subject, reply: req.reply,
+        client: this.clientInfo(req), created: existing?.created ?? nowGo(), name, stream: streamName, consumer: cfgJson,
+        group, subject: req.subject, reply: req.reply,
       };
       if (!this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca))) throw jsErr('ClusterNotLeader');
       this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });

@@ -640,8 +640,20 @@ export class ConsumerGroup implements RetentionMember {
   /** A new assignment of this group (its peers changed): a leader that now has replicas to seed seeds them. */
   reassign(ca: ConsumerAssignment): void {
     const before = this.seedsOthers();
+    const prev = this.ca;
     this.ca = ca;
     if (!before && this.running && this.seedsOthers()) this.sendSeed();
+    // A config update keeps the group (and so the delivery and ack state), as nats-server's does:
+    // the leader applies it to its running consumer and answers; followers take it when they lead.
+    if (ca.subject !== '' && JSON.stringify(prev.consumer) !== JSON.stringify(ca.consumer)) void this.c.enqueue(() => this.applyUpdate(ca));
+  }
+
+  private async applyUpdate(ca: ConsumerAssignment): Promise<void> {
+    if (this.stopped || !this.running || this.ca !== ca) return;
+    const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${this.name}`;
+    const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: this.name } });
+    const res = await this.c.runLocal(this.account, subject, ca.reply, payload, (b) => this.withCluster(b));
+    if (res?.error) this.c.publishConsumerResult(this.account, ca.stream, this.name, res.body);
   }
 
   /**

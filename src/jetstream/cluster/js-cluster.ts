@@ -613,11 +613,12 @@ export class ClusteredJetStream {
     const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${ca.name}`;
     const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: ca.name } });
     const res = await this.runLocal(account, subject, ca.reply, payload, (b) => this.withConsumerCluster(b));
-    if (res?.error) {
-      this.sys.publish(CONSUMER_RESULT_SUBJECT, '', undefined, JSON.stringify({
-        account, stream: ca.stream, consumer: ca.name, response: JSON.parse(res.body) as unknown,
-      }));
-    }
+    if (res?.error) this.publishConsumerResult(account, ca.stream, ca.name, res.body);
+  }
+
+  /** A consumer create or update failed here: the meta leader undoes its assignment (ClusterApi.onConsumerResult). */
+  publishConsumerResult(account: string, stream: string, consumer: string, body: string): void {
+    this.sys.publish(CONSUMER_RESULT_SUBJECT, '', undefined, JSON.stringify({ account, stream, consumer, response: JSON.parse(body) as unknown }));
   }
 
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {

@@ -321,6 +321,12 @@ export function createGroupForStream(
   return { ok: false, error: errs.toApiError() };
 }
 
+/** How many peers a consumer's group has for `cfg` (nats-server 2.9.10 ConsumerConfig.replicas). */
+export function consumerReplicaCount(cfg: Pick<ConsumerConfig, 'num_replicas' | 'durable_name'>, streamReplicas: number, retention: string): number {
+  if (cfg.num_replicas > 0) return cfg.num_replicas;
+  return !cfg.durable_name && retention === 'limits' ? 1 : streamReplicas;
+}
+
 /** What a consumer's placement reads from its stream's assignment. */
 export interface ConsumerPlacementStream {
   group: Pick<RaftGroup, 'peers' | 'cluster'>;
