@@ -10,8 +10,8 @@
 // fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
 // servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles); R3_HEAP_SIGNAL=1 brackets each
 // drain with SIGWINCH for bench/heap-sample-preload.cjs (HS_ON_SIGNAL=1: allocations of one drain).
-// Consumer leader placement: nats-server 2.9.10 names a random peer of a new consumer's group its
-// preferred leader (raftGroup.setPreferred), tsnats lets the stream leader campaign. Either way the
+// Consumer leader placement: nats-server 2.9.10 and tsnats name a random peer of a new consumer's
+// group its preferred leader (raftGroup.setPreferred; placement.ts createGroupForConsumer). So the
 // drain's cost depends on it (on the client's server deliveries need no route hop), so each kind
 // drains once per placement, the leader moved there by stepdowns first: R3_CONSUMER_LEADER=client,stream
 // (the default; 'third' is the server that is neither; 'any' keeps the first leader).

@@ -14,7 +14,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { injectDiskFull } from '../../src/core/disk-fault.js';
 import { waitFor } from './cluster-helpers.js';
 import { connectAll, jsOf, metaOf, stopAll } from './js-meta-own-helpers.js';
-import { replicaMsgs, startRestartable, waitPlacement } from './js-repl-helpers.js';
+import { fetchOnce, replicaMsgs, startRestartable, waitPlacement } from './js-repl-helpers.js';
 
 test('repl: a follower whose disk is full catches up from its files once space is back, stream and consumer', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsnats-repl-disk-full-'));
@@ -41,10 +41,10 @@ test('repl: a follower whose disk is full catches up from its files once space i
     const c = await js2.consumers.get('DF', 'C');
     let acked = 0;
     await waitFor(async () => {
-      for await (const m of await c.fetch({ max_messages: 30 - acked, expires: 1000 })) {
+      await fetchOnce(c, { max_messages: 30 - acked, expires: 1000 }, async (m) => {
         await m.ackAck();
         acked++;
-      }
+      });
       return acked === 30;
     }, '30 messages acknowledged', 30_000);
     // Its stream group has hit the full disk (the first append after the fault): stopped, not reset.

@@ -1,5 +1,6 @@
 // Helpers for the replicated stream / consumer tests on in-process clusters.
 import { join } from 'node:path';
+import type { Consumer, FetchOptions, JsMsg } from '@nats-io/jetstream';
 import { startNode, startNodesOnPortsKnownInAdvance, waitFor, waitRoutes, type InProcNode, type NodeSpec } from './cluster-helpers.js';
 import { jsClusterOptions, jsOf, metaOf, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
 
@@ -62,4 +63,17 @@ export function replicaMsgs(n: JsNode, stream: string): string[] {
 export async function restartOne(root: string, layout: Layout, i: number): Promise<JsNode> {
   const n = await startNode(specs(root, layout.ports, layout.clusterName)[i]!);
   return { ...n, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) };
+}
+
+/**
+ * Fetch once from `c` and hand each message to `each`. The client ends a fetch with "heartbeats
+ * missed" when its idle-heartbeat clock (half the expiry) outruns a loaded machine; that ends
+ * this fetch only, the caller's wait fetches again. Any other error is thrown.
+ */
+export async function fetchOnce(c: Consumer, opts: FetchOptions, each: (m: JsMsg) => Promise<void>): Promise<void> {
+  try {
+    for await (const m of await c.fetch(opts)) await each(m);
+  } catch (e) {
+    if (!/heartbeats missed/.test((e as Error)?.message ?? '')) throw e;
+  }
 }

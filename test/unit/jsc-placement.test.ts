@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EXCLUDE_PLACEMENT_TAG, SelectPeerError, choosePreferred, consumerReplicas, createGroupForConsumer, createGroupForStream,
+  EXCLUDE_PLACEMENT_TAG, SelectPeerError, choosePreferred, createGroupForConsumer, createGroupForStream,
   groupName, peerIdForServerName, selectPeerGroup, stepDownPreferredPeer, syncSubject, type PlacementContext, type PlacementPeer,
   type PlacementStreamConfig,
 } from '../../src/jetstream/cluster/placement.js';
@@ -229,39 +229,61 @@ test('group names, sync subjects and preferred leaders', () => {
   }
 });
 
-test('consumer groups: stream peers, subsets of online peers, quorum, 10023 insufficient resources', () => {
+test('consumer groups (nats-server 2.9.10): stream peers or a subset, a random preferred leader, ephemerals R1 on limits streams, 10023', () => {
   const peers = ['a', 'b', 'c'].map((n) => peer(n));
-  const sa = makeStreamAssignment({
-    client: { acc: 'A' },
-    config: checkStreamConfig({ name: 'S', num_replicas: 3 }, { lookupStream: () => undefined, clustered: true }),
-    group: { name: 'S-R3F-xxxxxxxx', peers: ids('a', 'b', 'c'), store: 'file', cluster: 'C1' }, sync: '',
-  });
+  const stream = (retention = 'limits') => ({ group: { peers: ids('a', 'b', 'c'), cluster: 'C1' }, config: { retention, storage: 'file' as const } });
   const durable = (extra: Record<string, unknown> = {}) => decodeConsumerConfig({ durable_name: 'D', ...extra });
-  const all = createGroupForConsumer(durable(), sa, ctx(peers));
+  const ephemeral = (extra: Record<string, unknown> = {}) => decodeConsumerConfig({ ...extra });
+  const all = createGroupForConsumer(durable(), stream(), ctx(peers));
   assert.ok(all.ok);
   if (all.ok) {
     assert.deepEqual(all.group.peers, ids('a', 'b', 'c'), 'R0 takes the stream replicas');
     assert.match(all.group.name, /^C-R3F-/);
     assert.equal(all.group.cluster, 'C1');
-    assert.ok(all.group.preferred);
+    assert.ok(all.group.peers.includes(all.group.preferred!));
   }
-  const mem = createGroupForConsumer(durable({ mem_storage: true, num_replicas: 1 }), sa, ctx(peers));
+  // The preferred leader is any of the peers, not always the same one (the stream leader, say).
+  const preferred = new Set<string>();
+  for (let seed = 1; seed <= 30; seed++) {
+    const r = createGroupForConsumer(durable(), stream(), ctx(peers, {}, seed));
+    if (r.ok) preferred.add(r.group.preferred!);
+  }
+  assert.deepEqual([...preferred].sort(), ids('a', 'b', 'c').sort());
+  const mem = createGroupForConsumer(durable({ mem_storage: true, num_replicas: 1 }), stream(), ctx(peers));
   assert.ok(mem.ok && /^C-R1M-/.test(mem.group.name) && mem.group.store === 'memory' && mem.group.peers.length === 1);
-  // Ephemeral (no durable) on a limits stream: R1.
-  assert.equal(consumerReplicas({ num_replicas: 0, durable_name: '' }, { num_replicas: 3, retention: 'limits' }), 1);
-  assert.equal(consumerReplicas({ num_replicas: 0, durable_name: '' }, { num_replicas: 3, retention: 'interest' }), 3);
-  assert.equal(consumerReplicas({ num_replicas: 2, durable_name: 'x' }, { num_replicas: 3, retention: 'limits' }), 2);
-  // R1 subset comes from online peers only.
+  assert.ok(mem.ok && mem.group.preferred === mem.group.peers[0]);
+  // Ephemerals: R1 on the preferred peer on a limits stream (also when R1 is asked for), the
+  // stream's replicas on interest and workqueue streams, as many as asked for otherwise.
+  for (const [cfg, retention, size] of [[ephemeral(), 'limits', 1], [ephemeral({ num_replicas: 1 }), 'limits', 1],
+    [ephemeral({ num_replicas: 2 }), 'limits', 2], [ephemeral(), 'interest', 3], [ephemeral(), 'workqueue', 3]] as const) {
+    const r = createGroupForConsumer(cfg, stream(retention), ctx(peers));
+    assert.ok(r.ok);
+    if (r.ok) {
+      assert.equal(r.group.peers.length, size, `${retention} ${JSON.stringify(cfg.num_replicas)}`);
+      assert.match(r.group.name, new RegExp(`^C-R${size}F-`));
+      assert.ok(r.group.peers.includes(r.group.preferred!));
+    }
+  }
+  // A subset and the preferred leader come from online peers while there are enough.
   const oneUp = [peer('a', { offline: true }), peer('b', { offline: true }), peer('c')];
   for (let seed = 1; seed <= 10; seed++) {
-    const r1 = createGroupForConsumer(durable({ num_replicas: 1 }), sa, ctx(oneUp, {}, seed));
+    const r1 = createGroupForConsumer(durable({ num_replicas: 1 }), stream(), ctx(oneUp, {}, seed));
     assert.ok(r1.ok && r1.group.peers[0] === peerIdForServerName('c'));
+    const r3 = createGroupForConsumer(durable(), stream(), ctx(oneUp, {}, seed));
+    assert.ok(r3.ok && r3.group.preferred === peerIdForServerName('c'));
   }
-  // R3 with only one of three online: no quorum.
-  const noQuorum = createGroupForConsumer(durable(), sa, ctx(oneUp));
-  assert.deepEqual(!noQuorum.ok && noQuorum.error.toJSON(), { code: 503, err_code: 10023, description: 'insufficient resources' });
-  // More replicas than the stream has.
-  assert.equal(createGroupForConsumer(durable({ num_replicas: 5 }), sa, ctx(peers)).ok, false);
+  // Offline peers refuse nothing (2.9.10 assigns, and answers once the group has a leader); too few
+  // online for a subset: drawn from all.
+  const noneUp = ['a', 'b', 'c'].map((n) => peer(n, { offline: true }));
+  const r3 = createGroupForConsumer(durable(), stream(), ctx(noneUp));
+  assert.ok(r3.ok && r3.group.peers.length === 3);
+  const r2 = createGroupForConsumer(durable({ num_replicas: 2 }), stream(), ctx(oneUp));
+  assert.ok(r2.ok && r2.group.peers.length === 2);
+  // More replicas than the stream group has, or no peers at all.
+  for (const r of [createGroupForConsumer(durable({ num_replicas: 5 }), stream(), ctx(peers)),
+    createGroupForConsumer(durable(), { ...stream(), group: { peers: [] } }, ctx(peers))]) {
+    assert.deepEqual(!r.ok && r.error.toJSON(), { code: 503, err_code: 10023, description: 'insufficient resources' });
+  }
 });
 
 test('stepdown placement: preferred server by name, else a random online non-leader matching cluster and tags', () => {

@@ -13,7 +13,7 @@ import {
 import { consumersFollowing, scaleGroup } from '../../src/jetstream/cluster/peer-changes.js';
 import type { PlacementContext } from '../../src/jetstream/cluster/placement.js';
 import { scaleUpRole } from '../../src/jetstream/cluster/stream-membership.js';
-import { prepareSeedRole } from '../../src/jetstream/cluster/consumer-seed.js';
+import { prepareSeedRole, scaledFromOne } from '../../src/jetstream/cluster/consumer-seed.js';
 import type { Stream } from '../../src/jetstream/stream.js';
 import { tmpDir } from '../helpers/store-files.js';
 
@@ -58,4 +58,24 @@ test('recovered from a meta snapshot, the new replicas of a stream and durable s
   for (const j of joiners) assert.equal(scaleUpRole(j, recovered, join(root, j, 'S'), undefined), 'join', `stream replica on ${j}`);
   const ca = recovered.consumers.get('D')!;
   for (const j of joiners) assert.deepEqual(prepareSeedRole(join(root, j, 'D'), j, ca, undefined), { kind: 'join' }, `consumer replica on ${j}`);
+});
+
+test('recovered from a meta snapshot, a consumer created R3 with a preferred leader is no scale-up: its replicas do not wait for a seed', (t) => {
+  const m = new MetaAssignments();
+  const created = '2026-12-07T06:00:00Z';
+  applied(m, MetaOp.assignStream, {
+    client: { acc: 'APP', server: 'a' }, created, stream: { name: 'S', subjects: ['s'], num_replicas: 3 },
+    group: { name: 'S-R3F-00000001', peers: ['a', 'b', 'c'], store: 'file', preferred: 'a' }, sync: '$JSC.SYNC.x', subject: '$JS.API.STREAM.CREATE.S', reply: '_INBOX.1',
+  });
+  // As nats-server 2.9.10 and placement.ts assign a new durable: a random preferred leader.
+  applied(m, MetaOp.assignConsumer, {
+    client: { acc: 'APP' }, created, name: 'D', stream: 'S', consumer: { durable_name: 'D', ack_policy: 'explicit' },
+    group: { name: 'C-R3F-00000002', peers: ['a', 'b', 'c'], store: 'file', preferred: 'b' }, subject: '$JS.API.CONSUMER.CREATE.S.D', reply: '_INBOX.2',
+  });
+  const ca = MetaAssignments.fromSnapshot(m.toSnapshot(), (w) => assert.fail(w)).stream('APP', 'S')!.consumers.get('D')!;
+  assert.equal(ca.subject, '', 'a meta snapshot keeps no API subject');
+  assert.equal(ca.group.preferred, 'b', 'the preferred leader is kept');
+  assert.equal(scaledFromOne(ca), false);
+  const root = tmpDir(t, 'tsnats-seed-roles-');
+  for (const p of ['a', 'c']) assert.equal(prepareSeedRole(join(root, p, 'D'), p, ca, undefined), undefined, `replica on ${p}`);
 });

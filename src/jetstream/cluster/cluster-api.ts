@@ -14,7 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { InternalClient } from '../../core/internal-client.js';
-import { groupName, peerIdForServerName } from '../../raft/index.js';
+import { peerIdForServerName } from '../../raft/index.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { ApiError, jsErr, jsErrText } from '../api/errors.js';
 import { decodeBody, guarded, isEmptyBody, requireAccount, sendErr, sendOk, type JsApiContext } from '../api/context.js';
@@ -37,8 +37,9 @@ import { holderOf, isReplicated, type ClusteredJetStream } from './js-cluster.js
 import { answerConsumerNames } from './consumer-names.js';
 import { answerConsumerList, collectStreamInfos } from './list-collect.js';
 import { randomCurrentPeer } from './stream-group.js';
-import { createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
-import { consumersAfterPeerRemoval, fillMissingPeer, remapGroup, scaleGroup } from './peer-changes.js';
+import { consumerReplicaCount, createGroupForConsumer, createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
+import type { RaftGroup } from './meta-codec.js';
+import { consumersAfterPeerRemoval, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup } from './peer-changes.js';
 import { PEER_REMOVE_APPLY_MS, PEER_REMOVE_REFUSED, waitFor, waitRemovalSafe } from './peer-remove-guard.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -135,6 +136,14 @@ export function scalingSupported(from: number, to: number): boolean {
 
 /** Assignment times with nanoseconds, as nats-server's time.Now().UTC(). */
 const nowGo = (): string => goTimeFromNanos(nowNs());
+
+/** A placed group as the meta state carries it. */
+function groupJson(g: RaftGroup): RaftGroupJson {
+  const out: RaftGroupJson = { name: g.name, peers: g.peers, store: g.store };
+  if (g.cluster) out.cluster = g.cluster;
+  if (g.preferred) out.preferred = g.preferred;
+  return out;
+}
 
 interface Inflight {
   cfg: string;
@@ -495,10 +504,7 @@ export class ClusterApi {
       num_replicas: cfg.num_replicas || 1, storage: cfg.storage, max_bytes: cfg.max_bytes, placement: cfg.placement,
     }, ctx);
     if (!r.ok) throw r.error;
-    const g: RaftGroupJson = { name: r.group.name, peers: r.group.peers, store: r.group.store };
-    if (r.group.cluster) g.cluster = r.group.cluster;
-    if (r.group.preferred) g.preferred = r.group.preferred;
-    return g;
+    return groupJson(r.group);
   }
 
   private forwardToHolder(entry: StreamEntry, req: ApiRequest): void {
@@ -785,6 +791,8 @@ export class ClusterApi {
       let name = consumerName;
       const entry = this.c.state.stream(acc.name, streamName);
       if (!entry) throw jsErr('StreamNotFound');
+      // Checked here, as nats-server's meta leader does, before placement takes a subset of peers.
+      if (config.num_replicas > placementConfigOf(entry.sa).num_replicas) throw jsErr('ConsumerReplicasExceedsStream');
       if (name === '') name = rand8();
       const cfgJson = { ...(body.config ?? {}), name };
       const cfgText = JSON.stringify(cfgJson);
@@ -809,22 +817,22 @@ export class ClusterApi {
       } else if (action === 'update') {
         throw jsErr('ConsumerDoesNotExist');
       }
-      // Consumers of a replicated stream are replicated on the stream's peers (consumer-group.ts);
-      // ephemerals, and consumers configured with one replica, are R1 on one of them, at random.
-      const wantR = Number((cfgJson as Record<string, unknown>).num_replicas ?? 0) || 0;
-      const single = isReplicated(entry.sa) && (wantR === 1 || (!config.durable_name && wantR === 0));
-      const online = this.c.onlinePeers();
-      const up = entry.sa.group.peers.filter((p) => online.has(p));
-      const pool = up.length ? up : entry.sa.group.peers;
-      const peers = single ? [pool[Math.floor(Math.random() * pool.length)]!] : [...entry.sa.group.peers];
-      const replicas = peers.length;
+      const streamCfg = placementConfigOf(entry.sa);
+      const retention = String(entry.sa.stream.retention ?? 'limits');
+      let group: RaftGroupJson;
+      if (existing && existing.group.peers.length === consumerReplicaCount(config, streamCfg.num_replicas, retention)) {
+        // An update keeps the group, and with it the consumer's delivery and ack state (nats-server
+        // copies the assignment's group; ConsumerGroup.reassign applies the new config).
+        group = { ...existing.group, peers: [...existing.group.peers] };
+      } else {
+        // Placement as nats-server's: the stream's peers (or a subset), a random preferred leader.
+        const placed = createGroupForConsumer(config, { group: entry.sa.group, config: { retention, storage: streamCfg.storage } }, this.placementContext());
+        if (!placed.ok) throw placed.error;
+        group = groupJson(placed.group);
+      }
       const ca: ConsumerAssignment = {
-        client: this.clientInfo(req), created: nowGo(), name, stream: streamName, consumer: cfgJson,
-        group: {
-          name: groupName('C', replicas, entry.sa.group.store === 'memory' || config.mem_storage ? 'M' : 'F', `${rand8()}${Date.now()}`),
-          peers, store: entry.sa.group.store, cluster: this.c.clusterName,
-        },
-        subject: req.subject, reply: req.reply,
+        client: this.clientInfo(req), created: existing?.created ?? nowGo(), name, stream: streamName, consumer: cfgJson,
+        group, subject: req.subject, reply: req.reply,
       };
       if (!this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca))) throw jsErr('ClusterNotLeader');
       this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });

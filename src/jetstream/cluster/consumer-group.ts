@@ -146,6 +146,8 @@ export class ConsumerGroup implements RetentionMember {
   private transport!: RouteRaftTransport;
   private createReply: string;
   stopped = false;
+  /** stop() was a delete (a consumer created while it ran is deleted too). */
+  private deleting = false;
   private wasLeader = false;
   /** The `$JSC.CI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
@@ -260,6 +262,9 @@ export class ConsumerGroup implements RetentionMember {
     });
     this.node.start();
     this.armSnapshotTimer();
+    // The preferred peer placement chose (nats-server setPreferred) campaigns at once. Assignments
+    // without one (written before consumers were placed with one, or re-proposed after a peer
+    // change) fall back to the stream leader, so that such a group need not wait an election timeout.
     const preferred = g.preferred ?? this.sg.node.leaderId;
     if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
   }
@@ -267,6 +272,7 @@ export class ConsumerGroup implements RetentionMember {
   async stop(deleting: boolean): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.deleting = deleting;
     this.setInfoSub(false);
     await this.stopConsumer(deleting);
     this.rejectCommitWaiters(() => true);
@@ -617,6 +623,12 @@ export class ConsumerGroup implements RetentionMember {
     const subject = `$JS.API.CONSUMER.CREATE.${this.ca.stream}.${this.name}`;
     const payload = JSON.stringify({ stream_name: this.ca.stream, config: { ...this.ca.consumer, name: this.name } });
     const res = await this.c.runLocal(this.account, subject, reply, payload, (b) => this.withCluster(b));
+    if (this.stopped) {
+      // Stopped while the consumer was being created: stop() found nothing to stop then, and a
+      // consumer left running keeps its timers (acks, heartbeats) and the process alive.
+      await lookupConsumer(stream, this.name)?.shutdown(this.deleting ? StopReason.Deleted : StopReason.Shutdown, this.deleting);
+      return;
+    }
     if (this.wrapper) this.wrapper.resuming = false;
     if (res?.error) {
       this.running = false;
@@ -660,8 +672,20 @@ export class ConsumerGroup implements RetentionMember {
   /** A new assignment of this group (its peers changed): a leader that now has replicas to seed seeds them. */
   reassign(ca: ConsumerAssignment): void {
     const before = this.seedsOthers();
+    const prev = this.ca;
     this.ca = ca;
     if (!before && this.running && this.seedsOthers()) this.sendSeed();
+    // A config update keeps the group (and so the delivery and ack state), as nats-server's does:
+    // the leader applies it to its running consumer and answers; followers take it when they lead.
+    if (ca.subject !== '' && JSON.stringify(prev.consumer) !== JSON.stringify(ca.consumer)) void this.c.enqueue(() => this.applyUpdate(ca));
+  }
+
+  private async applyUpdate(ca: ConsumerAssignment): Promise<void> {
+    if (this.stopped || !this.running || this.ca !== ca) return;
+    const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${this.name}`;
+    const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: this.name } });
+    const res = await this.c.runLocal(this.account, subject, ca.reply, payload, (b) => this.withCluster(b));
+    if (res?.error) this.c.publishConsumerResult(this.account, ca.stream, this.name, res.body);
   }
 
   /**

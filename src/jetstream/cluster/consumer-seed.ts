@@ -29,12 +29,15 @@ const AWAITING_FILE = 'awaiting-seed';
 export type SeedRole = { kind: 'seed'; state: ConsumerState } | { kind: 'join' } | undefined;
 
 /**
- * The consumer's group grew from one peer to several (peer-changes.ts names that peer the
- * preferred leader only then; assignments from a create carry the API subject).
+ * The consumer's group grew from one peer to several: peer-changes.ts (as nats-server) keeps the
+ * group, named `C-R1..` when it was placed, and names its one peer the preferred leader. A create
+ * names a preferred leader too (placement.ts), of a group named after its own size; its API
+ * subject is lost in a meta snapshot, so the name is what tells the two apart.
  */
 export function scaledFromOne(ca: Pick<ConsumerAssignment, 'subject' | 'group'>): boolean {
   const p = ca.group.preferred;
-  return ca.subject === '' && p !== undefined && ca.group.peers.length > 1 && ca.group.peers.includes(p);
+  return ca.subject === '' && p !== undefined && ca.group.peers.length > 1 && ca.group.peers.includes(p) &&
+    /^C-R1\D/.test(ca.group.name);
 }
 
 /**

@@ -306,8 +306,15 @@ export class ClusteredJetStream {
     this.transport?.close();
   }
 
-  /** Run local work in commit order; errors are logged, never thrown to the caller. */
+  /**
+   * Run local work in commit order; errors are logged, never thrown to the caller. Once stop() has
+   * begun nothing more is queued: stop() waits only for the work queued before it, so later work
+   * (a meta entry applied while the groups stop, a consumer leader elected by a peer's stepdown)
+   * would run alongside the groups' stop and could start a stream, consumer or raft node that
+   * nothing stops any more, keeping the process alive after the server shut down.
+   */
   enqueue(fn: () => void | Promise<void>): Promise<void> {
+    if (this.stopped) return this.work;
     this.work = this.work.then(fn).catch((e) => this.server.log.error(`JetStream cluster: ${(e as Error)?.stack ?? e}`));
     return this.work;
   }
@@ -606,11 +613,12 @@ export class ClusteredJetStream {
     const subject = `$JS.API.CONSUMER.CREATE.${ca.stream}.${ca.name}`;
     const payload = JSON.stringify({ stream_name: ca.stream, config: { ...ca.consumer, name: ca.name } });
     const res = await this.runLocal(account, subject, ca.reply, payload, (b) => this.withConsumerCluster(b));
-    if (res?.error) {
-      this.sys.publish(CONSUMER_RESULT_SUBJECT, '', undefined, JSON.stringify({
-        account, stream: ca.stream, consumer: ca.name, response: JSON.parse(res.body) as unknown,
-      }));
-    }
+    if (res?.error) this.publishConsumerResult(account, ca.stream, ca.name, res.body);
+  }
+
+  /** A consumer create or update failed here: the meta leader undoes its assignment (ClusterApi.onConsumerResult). */
+  publishConsumerResult(account: string, stream: string, consumer: string, body: string): void {
+    this.sys.publish(CONSUMER_RESULT_SUBJECT, '', undefined, JSON.stringify({ account, stream, consumer, response: JSON.parse(body) as unknown }));
   }
 
   private async localRemoveConsumer(ca: ConsumerAssignment): Promise<void> {

@@ -321,47 +321,56 @@ export function createGroupForStream(
   return { ok: false, error: errs.toApiError() };
 }
 
-/** A consumer's replica count given its stream (nats-server ConsumerConfig.replicas). */
-export function consumerReplicas(cfg: Pick<ConsumerConfig, 'num_replicas' | 'durable_name'>, stream: { num_replicas: number; retention: string }): number {
-  if (cfg.num_replicas === 0 || cfg.num_replicas > stream.num_replicas) {
-    // Old-style ephemerals (no replica count asked) stay R1 on limits streams.
-    if (!cfg.durable_name && stream.retention === 'limits' && cfg.num_replicas === 0) return 1;
-    return stream.num_replicas;
-  }
-  return cfg.num_replicas;
+/** How many peers a consumer's group has for `cfg` (nats-server 2.9.10 ConsumerConfig.replicas). */
+export function consumerReplicaCount(cfg: Pick<ConsumerConfig, 'num_replicas' | 'durable_name'>, streamReplicas: number, retention: string): number {
+  if (cfg.num_replicas > 0) return cfg.num_replicas;
+  return !cfg.durable_name && retention === 'limits' ? 1 : streamReplicas;
+}
+
+/** What a consumer's placement reads from its stream's assignment. */
+export interface ConsumerPlacementStream {
+  group: Pick<RaftGroup, 'peers' | 'cluster'>;
+  config: { retention: string; storage: StorageType };
 }
 
 /**
- * Place a new consumer on its stream's peers: all of them, or (fewer replicas) a random subset
- * of the online ones; a quorum must be online. Failure is 10023 insufficient resources.
- * The group inherits the stream group's cluster.
+ * Place a new consumer (nats-server 2.9.10 jsClusteredConsumerRequest with createGroupForConsumer
+ * and setPreferred): the stream's peers, or a random subset of them when the config asks for
+ * another replica count; a random preferred leader among them, which campaigns as soon as it
+ * creates the group. Ephemerals on a limits stream without more than one replica asked for run
+ * on the preferred peer alone. The group inherits the stream group's cluster. Where 2.9.10 drew
+ * the subset and the preferred peer from all peers, offline ones are passed over while online
+ * ones remain (as later nats-server releases do): an R1 ephemeral placed on a server that is
+ * down would never answer. Nothing is refused for peers being offline: 2.9.10 proposes the
+ * assignment and answers once the group elects a leader. Failure (no stream peers, more
+ * replicas than the stream has) is 10023 insufficient resources.
  */
 export function createGroupForConsumer(
-  cfg: Pick<ConsumerConfig, 'num_replicas' | 'durable_name' | 'mem_storage'>, sa: StreamAssignment, ctx: PlacementContext,
+  cfg: Pick<ConsumerConfig, 'num_replicas' | 'durable_name' | 'mem_storage'>, stream: ConsumerPlacementStream, ctx: Pick<PlacementContext, 'peers' | 'random'>,
 ): GroupResult {
-  const insufficient = (): GroupResult => ({ ok: false, error: jsErr('InsufficientResources') });
-  const streamPeers = sa.group.peers;
-  if (streamPeers.length === 0 || cfg.num_replicas > streamPeers.length) return insufficient();
-  const replicas = consumerReplicas(cfg, sa.config);
+  const streamPeers = stream.group.peers;
+  if (streamPeers.length === 0 || cfg.num_replicas > streamPeers.length) return { ok: false, error: jsErr('InsufficientResources') };
   const isOnline = onlineCheck(ctx);
-  const active = streamPeers.filter(isOnline);
-  if (Math.floor(replicas / 2) + 1 > active.length) return insufficient();
   let peers = [...streamPeers];
-  if (replicas > 0 && replicas < streamPeers.length) {
-    if (active.length < replicas) return insufficient();
-    const pool = [...active];
+  if (cfg.num_replicas > 0 && cfg.num_replicas !== streamPeers.length) {
+    const online = streamPeers.filter(isOnline);
+    const pool = online.length >= cfg.num_replicas ? online : [...streamPeers];
     shuffle(pool, ctx.random);
-    peers = pool.slice(0, replicas);
+    peers = pool.slice(0, cfg.num_replicas);
   }
-  const store: StorageType = cfg.mem_storage ? 'memory' : sa.config.storage;
+  const store: StorageType = cfg.mem_storage ? 'memory' : stream.config.storage;
   const group: RaftGroup = { name: groupName('C', peers.length, store, ctx.random), peers, store };
-  if (sa.group.cluster) group.cluster = sa.group.cluster;
+  if (stream.group.cluster) group.cluster = stream.group.cluster;
   setPreferred(group, isOnline, ctx.random);
+  if (!cfg.durable_name && stream.config.retention === 'limits' && cfg.num_replicas <= 1 && group.preferred !== undefined) {
+    group.peers = [group.preferred];
+    group.name = groupName('C', 1, store, ctx.random);
+  }
   return { ok: true, group };
 }
 
 /** Known (statsz seen) and not offline. Unknown peer ids count as offline. */
-function onlineCheck(ctx: PlacementContext): (peer: string) => boolean {
+function onlineCheck(ctx: Pick<PlacementContext, 'peers'>): (peer: string) => boolean {
   const byId = new Map(ctx.peers.map((p) => [p.id, p]));
   return (id) => {
     const p = byId.get(id);

@@ -134,6 +134,8 @@ export class StreamGroup {
   private tsMs = -1;
   private tsMsNs = 0n;
   stopped = false;
+  /** stop() was called (stopped is set later, once its snapshot is taken); a start in progress gives up. */
+  private stopping: Promise<void> | undefined;
   private wasLeader = false;
   private readonly startedMs = Date.now();
   private readonly lostQuorum = new QuorumLostThrottle();
@@ -308,6 +310,8 @@ export class StreamGroup {
   async start(): Promise<void> {
     const stream = await this.openStream();
     this.stream = stream;
+    // Stopped while the store opened (the server shutting down): no node, nothing to stop later.
+    if (this.stopping !== undefined) throw new Error('stream group stopped while starting');
     injectedStartFault(this.c.server.serverName);
     this.trusted = lastTrustedSeq(stream.store);
     if (this.trusted !== undefined) {
@@ -377,8 +381,13 @@ export class StreamGroup {
     if (!this.catchup && (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id))) this.node.campaign();
   }
 
-  async stop(deleting: boolean): Promise<void> {
-    if (this.stopped) return;
+  /** Stop the group (once: a second call waits for the first). */
+  stop(deleting: boolean): Promise<void> {
+    this.stopping ??= this.doStop(deleting);
+    return this.stopping;
+  }
+
+  private async doStop(deleting: boolean): Promise<void> {
     if (this.snapTimer) clearInterval(this.snapTimer);
     // A clean shutdown leaves a snapshot of the flushed store: the next start replays no log.
     if (!deleting) await this.snapshot(true);
@@ -1015,6 +1024,8 @@ export class StreamGroups {
   private readonly groups = new Map<string, StreamGroup>();
   /** Group starts that failed and are tried again (stream and consumer groups). */
   readonly retries = new StartRetries();
+  /** stopAll() was called: no group starts any more. */
+  private closed = false;
 
   /** The meta leader's `$JSC.RSTATE` asks to this server's replicas (peer-remove-guard.ts), once the first group starts. */
   private stateUnsub: (() => void) | undefined;
@@ -1038,6 +1049,7 @@ export class StreamGroups {
    * `seedAgain`: a retry of a seed's failed start, with the R1 consumers' states it had taken.
    */
   async assign(entry: StreamEntry, seedAgain?: Map<string, ConsumerState>): Promise<void> {
+    if (this.closed) return;
     const account = accountOf(entry.sa.client);
     const k = StreamGroups.key(account, entry.sa.stream.name);
     const cur = this.groups.get(k);
@@ -1066,6 +1078,9 @@ export class StreamGroups {
       if (entry.sa.subject.includes('.STREAM.UPDATE.')) answerUpdate(this.c, existing, entry.sa.reply);
       return;
     }
+    // Checked again after the awaits above: a group added once stopAll() has gone through the
+    // groups would never be stopped.
+    if (this.closed) return;
     const g = new StreamGroup(this.c, entry);
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
     // A seed keeps its part across a failed start: its R1 consumers were stopped when the start
@@ -1081,6 +1096,7 @@ export class StreamGroups {
     } catch (e) {
       this.groups.delete(k);
       await g.stop(false).catch(() => {});
+      if (this.closed) return; // stopAll() stopped it while it started: nothing to retry
       // Its local stream, opened before the failure, must not take publishes on its own (no
       // replicator): unloaded until the retry opens it again from its files. Except a seed's: it
       // is the only copy of the data, and opening it again would create the stream anew (its
@@ -1148,6 +1164,7 @@ export class StreamGroups {
   }
 
   async stopAll(): Promise<void> {
+    this.closed = true;
     this.retries.close();
     this.stateUnsub?.();
     this.stateUnsub = undefined;
