@@ -175,7 +175,7 @@ async function exerciseCluster(req, tmp, servers) {
     writeFileSync(conf, [
       `server_name: cache${i}`, 'listen: 127.0.0.1:-1', 'http: 127.0.0.1:-1',
       `jetstream { store_dir: "${join(tmp, `js${i}`)}" }`,
-      `cluster { name: C, listen: 127.0.0.1:-1, authorization { user: ${routeUser}, password: ${routePass} }, routes: [ ${routes.join(', ')} ] }`,
+      `cluster { name: C, listen: 127.0.0.1:-1, authorization { user: "${routeUser}", password: "${routePass}" }, routes: [ ${routes.join(', ')} ] }`,
       'accounts { SYS { users: [ {user: sys, password: sys} ] }, APP { jetstream: enabled, users: [ {user: a, password: a} ] } }',
       'system_account: SYS',
     ].join('\n'));
