@@ -103,14 +103,32 @@ export class JsAccount {
     };
   }
 
+  /**
+   * The max_bytes reservations of all streams, by storage; undefined after a stream was added,
+   * removed or reconfigured (reservationsChanged), summed again on the next use. Every create
+   * checks them, here and for the whole server (serverCanReserve), and a clustered server's
+   * placement info reports them: scanning every stream each time cost a holder of 1,000 streams
+   * ~0.2 ms per create.
+   */
+  private reservations: { file: number; memory: number } | undefined;
+
+  private reservationsChanged(): void {
+    this.reservations = undefined;
+  }
+
   /** Sum of max_bytes reservations of the other streams on `storage`. */
   private reserved(storage: StreamConfig['storage'], except: string): number {
-    let r = 0;
-    for (const s of this.streams.values()) {
-      const c = s.config;
-      if (c.name !== except && c.storage === storage && c.max_bytes > 0) r += c.max_bytes;
+    if (this.reservations === undefined) {
+      const sums = { file: 0, memory: 0 };
+      for (const s of this.streams.values()) {
+        const c = s.config;
+        if (c.max_bytes > 0) sums[c.storage === 'memory' ? 'memory' : 'file'] += c.max_bytes;
+      }
+      this.reservations = sums;
     }
-    return r;
+    const own = except === '' ? undefined : this.streams.get(except)?.config;
+    const ownBytes = own !== undefined && own.storage === storage && own.max_bytes > 0 ? own.max_bytes : 0;
+    return this.reservations[storage === 'memory' ? 'memory' : 'file'] - ownBytes;
   }
 
   reservedMemory(): number { return this.reserved('memory', ''); }
@@ -220,6 +238,7 @@ export class JsAccount {
     if (this.subjectIndex?.built.has(cfg.name)) this.subjectIndex = undefined; // replaced: its old subjects are in the trie
     else if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
     this.streams.set(cfg.name, stream);
+    this.reservationsChanged();
     if (this.host.ingestsAtStart(stream.config)) this.ingestOff.delete(cfg.name);
     else this.ingestOff.add(cfg.name);
     this.subscribeStream(stream);
@@ -362,6 +381,7 @@ export class JsAccount {
     }
     this.checkOverlap(cfg, stream.name);
     stream.update(cfg);
+    this.reservationsChanged();
     this.unsubscribeStream(stream.name);
     this.subscribeStream(stream);
     await this.host.saveStreamMeta(this.name, cfg, stream.createdNs);
@@ -379,6 +399,7 @@ export class JsAccount {
     this.unsubscribeStream(name);
     this.ingestOff.delete(name);
     this.streams.delete(name);
+    this.reservationsChanged();
     this.host.streamRemoved(this, stream);
     const removal = (async () => {
       await stream.close(true);
@@ -401,6 +422,7 @@ export class JsAccount {
     this.unsubscribeStream(s.name);
     this.host.streamRemoved(this, s);
     this.streams.delete(s.name);
+    this.reservationsChanged();
     await s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`));
   }
 

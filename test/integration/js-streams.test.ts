@@ -448,6 +448,40 @@ test('account limits: max streams and memory reservation', async (t) => {
   assert.equal(info.reserved_memory, 500);
 });
 
+test('account reservations follow creates, updates and deletes of streams', async (t) => {
+  // Account A may reserve 1000 bytes of memory: every create and every max_bytes growth is checked
+  // against what the account's other streams reserve at that moment, as nats-server checks it.
+  const { nc: nca } = await startJs(t, {
+    accounts: [
+      { name: 'A', users: [{ user: 'a', password: 'a' }], jetstream: { enabled: true, maxMemory: 1000 }, exports: [], imports: [], mappings: {} },
+    ],
+    // The test's connection is user a of account A.
+    noAuthUser: 'a',
+  } as Partial<Options>);
+  const noRoom = { code: 500, err_code: 10028, description: 'insufficient memory resources available' };
+  const create = (name: string, maxBytes: number) => api(nca, `$JS.API.STREAM.CREATE.${name}`, { name, subjects: [name.toLowerCase()], storage: 'memory', max_bytes: maxBytes });
+  const update = (name: string, maxBytes: number) => api(nca, `$JS.API.STREAM.UPDATE.${name}`, { name, subjects: [name.toLowerCase()], storage: 'memory', max_bytes: maxBytes });
+  const reserved = async () => (await api(nca, '$JS.API.INFO')).reserved_memory as number;
+
+  assert.equal((await create('S1', 600)).did_create, true);
+  assert.equal(await reserved(), 600);
+  assert.deepEqual((await create('S2', 600)).error, noRoom);
+  // An update is checked against the other streams only, so S1 can keep or shrink its own 600.
+  assert.equal((await update('S1', 600)).error, undefined);
+  assert.equal((await update('S1', 300)).error, undefined);
+  assert.equal(await reserved(), 300);
+  assert.equal((await create('S2', 600)).did_create, true);
+  assert.equal(await reserved(), 900);
+  assert.deepEqual((await update('S2', 800)).error, noRoom);
+  assert.equal((await api(nca, '$JS.API.STREAM.DELETE.S1')).success, true);
+  assert.equal(await reserved(), 600);
+  assert.equal((await update('S2', 800)).error, undefined);
+  assert.equal(await reserved(), 800);
+  assert.deepEqual((await create('S3', 300)).error, noRoom);
+  assert.equal((await create('S3', 200)).did_create, true);
+  assert.equal(await reserved(), 1000);
+});
+
 test('KV buckets through @nats-io/kv: create, put, get, update with revision, delete, purge', async (t) => {
   const { nc } = await startJs(t);
   const { Kvm } = await import('@nats-io/kv');
