@@ -289,6 +289,9 @@ export class FaultRunner {
         try {
           const r = await api<Record<string, unknown>>(this.nc, `$JS.API.STREAM.PEER.REMOVE.${STREAM}`, { peer: node.name }, 5000);
           rec.note = `reply ${JSON.stringify(r).slice(0, 160)}`;
+          // The reply may come before the meta group applies the removal: wait until the stream's
+          // peers no longer list it, so the final check never reads a peer list that is about to change.
+          if (r.success === true) rec.note += await this.untilRemoved(node.name);
         } catch (e) {
           rec.note = `no reply: ${(e as Error).message}`;
         }
@@ -297,5 +300,16 @@ export class FaultRunner {
     }
     this.log(`fault #${f.n} ${f.kind} on ${node.name} (leader was ${leader}): ${rec.note}`);
     return rec;
+  }
+
+  private async untilRemoved(name: string): Promise<string> {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const si = await streamInfo(this.nc, 2000);
+      const peers = si?.cluster === undefined ? undefined : [si.cluster.leader, ...(si.cluster.replicas ?? []).map((r) => r.name)];
+      if (peers !== undefined && !peers.includes(name)) return '; removal applied';
+      await pause(100);
+    }
+    return '; removal not seen in the peer list within 15 s';
   }
 }
