@@ -28,6 +28,7 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 // order is far off.
 const SLOW_SECONDS = {
   'cluster/js-repl-scale-seed-retry.test.js': 63,
+  'cluster/js-repl-peer-remove-safe.test.js': 60,
   'cluster/js-repl-scale-seed-recover-kill.test.js': 60,
   'cluster/js-api-offline.test.js': 48,
   'cluster/js-repl-sourcing.test.js': 33,
