@@ -56,6 +56,7 @@ export class ChaosCluster {
   private blackHolePort = 0;
   readonly root: string;
   private readonly bin: string;
+  private routeTap: ((from: ChaosNode, to: ChaosNode, chunk: Buffer, link: string) => void) | undefined;
 
   constructor(readonly impl: Impl, readonly size: number, readonly keepDir = false) {
     const bin = impl === 'nats-server' ? natsServerBin() : process.execPath;
@@ -85,6 +86,9 @@ export class ChaosCluster {
           continue;
         }
         const p = new TcpProxy(undefined, `route n${i + 1}->n${j + 1}`);
+        const tap = this.routeTap;
+        // Node i dials node j: what comes back from the target is j's output to i.
+        if (tap !== undefined) p.tap = (fromTarget, b, conn) => tap(this.nodes[fromTarget ? j : i]!, this.nodes[fromTarget ? i : j]!, b, `${p.label} #${conn}`);
         await p.listen();
         this.routeProxies[i]!.push(p);
       }
@@ -163,6 +167,14 @@ export class ChaosCluster {
       this.routeProxies[n.index]![j]?.cut();
       this.routeProxies[j]![n.index]?.cut();
     }
+  }
+
+  /**
+   * Calls `fn` with every chunk a node sends another over a route connection (`link` names the
+   * connection), for tests that check the order bytes crossed a link in. Set it before start().
+   */
+  tapRoutes(fn: (from: ChaosNode, to: ChaosNode, chunk: Buffer, link: string) => void): void {
+    this.routeTap = fn;
   }
 
   healAll(): void {

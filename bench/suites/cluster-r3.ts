@@ -6,6 +6,8 @@
 //  - failover: kill -9 of the stream leader until a publish through a surviving server gets a PubAck
 //    (the publish is retried with a short timeout); the killed server is restarted and the stream
 //    back to three current replicas before the next sample. Reported: p50, with every sample in the note.
+// R3_SYSCALLS=1 counts each server's fdatasync, socket and file writes over the publish part with
+// `perf stat` (bench/lib/syscall-count.ts; Linux, perf and tracepoint access), per message.
 // R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
 // fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
 // servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles); R3_HEAP_SIGNAL=1 brackets each
@@ -26,6 +28,7 @@ import { cpuList, cpuSecondsOf, type ServerKind } from '../lib/servers.js';
 import { RawConn, replyJson } from '../lib/conn.js';
 import { median } from './core.js';
 import { asyncPublish, jsApi, pullDrain } from '../lib/jetstream-load.js';
+import { startSyscallCount, type CountedSyscall } from '../lib/syscall-count.js';
 import { APP, JsCluster, pollUntil, type JsNode } from '../../test/cluster/js-cluster-harness.js';
 
 const PAYLOAD_BYTES = 128;
@@ -124,6 +127,21 @@ function perNode(c: JsCluster, cpu0: number[], count: number, leader: JsNode, fo
   return Object.assign(texts, { totalUs: us.reduce((a, b) => a + b, 0) });
 }
 
+/**
+ * Each server's system calls over the publish part, per published message, and how many messages
+ * one fdatasync covered (a tsnats raft group commit; nats-server 2.9.10 does not fsync per write).
+ */
+function syscallText(c: JsCluster, counts: Map<number, Record<CountedSyscall, number>>, acked: number, leader: JsNode, follower: JsNode): string {
+  return c.nodes.flatMap((n) => {
+    const k = n.pid === undefined ? undefined : counts.get(n.pid);
+    if (k === undefined) return [];
+    const per = (x: number) => (x / acked).toFixed(3);
+    const role = n === leader ? ' (stream leader)' : n === follower ? ' (client)' : '';
+    const batch = k.fdatasync > 0 ? `, ${(acked / k.fdatasync).toFixed(0)} msgs per fdatasync` : '';
+    return [`${n.name}${role} fdatasync ${per(k.fdatasync)}${batch}, read ${per(k.read)}, write ${per(k.write + k.writev)} (sockets and event-loop wake-ups), file pwrite ${per(k.pwrite64 + k.pwritev)}`];
+  }).join('; ');
+}
+
 /** utime + stime of the cluster's live server processes, in seconds. */
 function serversCpuSeconds(c: JsCluster): number {
   let s = 0;
@@ -166,6 +184,9 @@ async function measure(
       const msgs0 = await serversMsgs(c);
       const cpu0 = serversCpuSeconds(c);
       const nodeCpu0 = nodesCpuSeconds(c);
+      const syscalls = process.env.R3_SYSCALLS === '1'
+        ? startSyscallCount(c.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])))
+        : undefined;
       const r = await asyncPublish(load, 'r3.x', PAYLOAD_BYTES, {
         inFlight: IN_FLIGHT, warmup: sizes.pubWarmup, measured: sizes.pubMeasured, maxMs: sizes.pubMaxMs, stallMs: 20_000,
       });
@@ -176,6 +197,7 @@ async function measure(
       const hops = ((await serversMsgs(c)) - msgs0) / r.acked;
       f.pubPerSec = r.perSec;
       stored = r.acked;
+      if (syscalls) ctx.log(`cluster-r3/${kind}: system calls per published message: ${syscallText(c, await syscalls.stop(), r.acked, leader, follower)}`);
       ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers: ${per.join(', ')}), ${hops.toFixed(2)} server in+out msgs per message`);
     }
     if (want('consume') && stored > 0) {

@@ -19,6 +19,12 @@ export class TcpProxy {
   /** connections dropped because the proxy was cut or had no target */
   dropped = 0;
   port = 0;
+  /**
+   * Sees every chunk forwarded on connections accepted from now on (`fromTarget`: the bytes the
+   * target sent back to the dialer; `conn`: which accepted connection, numbered from 1), so a test
+   * can check the order of what crossed a link.
+   */
+  tap: ((fromTarget: boolean, chunk: Buffer, conn: number) => void) | undefined;
 
   constructor(private target: number | undefined = undefined, readonly label = 'proxy') {}
 
@@ -90,6 +96,12 @@ export class TcpProxy {
     upstream.on('error', end);
     client.on('close', end);
     upstream.on('close', end);
+    const tap = this.tap;
+    if (tap !== undefined) {
+      const conn = this.forwarded;
+      client.on('data', (b: Buffer) => tap(false, b, conn));
+      upstream.on('data', (b: Buffer) => tap(true, b, conn));
+    }
     client.pipe(upstream);
     upstream.pipe(client);
   }

@@ -217,6 +217,11 @@ export class StreamGroup {
       stateLost,
       observer: this.awaitingSeed,
       segmentMaxBytes: this.snaps.policy.segmentBytes,
+      // The commit goes to the followers (routes flushed) before the leader applies it, as NRG's
+      // heartbeat on quorum: a follower that is also the publisher's server applies the batch while
+      // the leader does, instead of after it (the leader's PubAcks and the commit used to leave in
+      // one write, and that server applied the batch before it could forward them).
+      announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       onProposalsAbandoned: () => this.abandon(),
@@ -359,7 +364,8 @@ export class StreamGroup {
     // Publishes are taken on the leader only (onLeaderChange): a scale-up's seed stops taking them here.
     this.setIngest(false);
     stream.consumerStoreHook = (name, st) => this.consumers.get(name)?.wrap(st) ?? st;
-    this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`);
+    // flushRoutes: announceCommitFirst writes the commit out at once (see the node's options).
+    this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.groupName}`, () => this.c.cluster.flushRoutes());
     this.catchupServer = new CatchupServer(this.transport, this.entry.sa.sync, () => this.catchupSource(),
       (m) => this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': ${m}`));
     const g = this.entry.sa.group;
