@@ -25,8 +25,8 @@ async function replicasAt(nodes: JsNode[], peers: string[], floor: number): Prom
   await waitFor(() => nodes.every((n) => {
     const cg = metaOf(n).streamGroups.get('$G', 'SC')?.consumers.get('D');
     if (!peers.includes(metaOf(n).id)) return cg === undefined;
-    return cg !== undefined && cg.state().ackFloor.streamSeq === floor && cg.node.peers().length === peers.length;
-  }), `every replica of D at ack floor ${floor} with ${peers.length} raft peers`, 30_000);
+    return cg !== undefined && cg.state().ackFloor.streamSeq === floor && [...cg.node.peers()].sort().join() === [...peers].sort().join();
+  }), `every replica of D at ack floor ${floor}, its raft peers those assigned`, 30_000);
 }
 
 /** CONSUMER.CREATE of D with `replicas`: exactly one answer, the state kept, the group kept. */
@@ -50,20 +50,24 @@ async function scale(nc: NatsConnection, jsm: JetStreamManager, nodes: JsNode[],
   return g.peers;
 }
 
-test('repl: a consumer scaled R3 -> R1 -> R3 -> R5 keeps its group and its ack state; only unacknowledged messages come', async () => {
-  const { nodes, root } = await startJsCluster(5);
+/**
+ * `servers` servers, a stream of `streamReplicas`, durable D of `steps[0]` replicas with five of
+ * ten messages acknowledged, then updated to each replica count of `steps` in turn.
+ */
+async function scenario(servers: number, streamReplicas: number, steps: number[]): Promise<void> {
+  const { nodes, root } = await startJsCluster(servers);
   const ncs = await connectAll(nodes);
   try {
     await waitPlacement(nodes);
     const nc = ncs[0]!;
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: 'SC', subjects: ['sc.>'], num_replicas: 5 });
+    await jsm.streams.add({ name: 'SC', subjects: ['sc.>'], num_replicas: streamReplicas });
     const js = jetstream(ncs[1]!);
     for (let i = 1; i <= 10; i++) await js.publish('sc.x', `m${i}`);
-    await jsm.consumers.add('SC', { ...CONFIG, ack_policy: AckPolicy.Explicit, num_replicas: 3 });
+    await jsm.consumers.add('SC', { ...CONFIG, ack_policy: AckPolicy.Explicit, num_replicas: steps[0]! });
     await settle(nodes);
     const group = assignment(nodes);
-    assert.equal(group.peers.length, 3);
+    assert.equal(group.peers.length, steps[0]);
 
     // Deliver and acknowledge five of the ten.
     const c = await jetstream(ncs[2]!).consumers.get('SC', 'D');
@@ -78,12 +82,19 @@ test('repl: a consumer scaled R3 -> R1 -> R3 -> R5 keeps its group and its ack s
     assert.deepEqual(first, [1, 2, 3, 4, 5]);
     await replicasAt(nodes, group.peers, 5);
 
-    const r1 = await scale(nc, jsm, nodes, 1, group.name, 5);
-    assert.ok(group.peers.includes(r1[0]!), 'scale-down keeps one of the replicas');
-    const r3 = await scale(nc, jsm, nodes, 3, group.name, 5);
-    assert.ok(r3.includes(r1[0]!), 'scale-up keeps the replica that holds the state');
-    const r5 = await scale(nc, jsm, nodes, 5, group.name, 5);
-    assert.deepEqual([...r5].sort(), [...metaOf(nodes[0]!).state.stream('$G', 'SC')!.sa.group.peers].sort());
+    let peers = group.peers;
+    for (const replicas of steps.slice(1)) {
+      const leader = (await jsm.consumers.info('SC', 'D')).cluster?.leader;
+      const leaderId = metaOf(nodes.find((n) => n.name === leader)!).id;
+      const next = await scale(nc, jsm, nodes, replicas, group.name, 5);
+      if (replicas < peers.length) {
+        assert.ok(next.includes(leaderId), `R${peers.length} -> R${replicas} keeps the leader ${leader}`);
+        assert.ok(next.every((p) => peers.includes(p)), 'scale-down keeps only replicas');
+      } else {
+        assert.ok(peers.every((p) => next.includes(p)), `R${peers.length} -> R${replicas} keeps every replica`);
+      }
+      peers = next;
+    }
 
     // Only the five unacknowledged messages are delivered, and their acks reach every replica.
     const rest: number[] = [];
@@ -95,7 +106,7 @@ test('repl: a consumer scaled R3 -> R1 -> R3 -> R5 keeps its group and its ack s
       return rest.length >= 5;
     }, 'the five unacknowledged messages delivered', 30_000);
     assert.deepEqual(rest, [6, 7, 8, 9, 10]);
-    await replicasAt(nodes, r5, 10);
+    await replicasAt(nodes, peers, 10);
     const info = await jsm.consumers.info('SC', 'D');
     assert.equal(info.num_pending, 0);
     assert.equal(info.num_redelivered, 0);
@@ -103,4 +114,12 @@ test('repl: a consumer scaled R3 -> R1 -> R3 -> R5 keeps its group and its ack s
   } finally {
     await stopAll(nodes, ncs, root);
   }
+}
+
+test('repl: an R3 consumer of an R3 stream scaled to R1 and back to R3 keeps its group and ack state', async () => {
+  await scenario(3, 3, [3, 1, 3]);
+});
+
+test('repl: a consumer of an R5 stream scaled R3 -> R1 -> R3 -> R5 -> R3 keeps its group and ack state', async () => {
+  await scenario(5, 5, [3, 1, 3, 5, 3]);
 });
