@@ -185,16 +185,23 @@ export abstract class RaftCoreMembership extends RaftCoreBase {
   }
 
   /**
-   * Not leader: an authority outside this group (the meta group's committed assignment) removed
-   * peers for good, and the rest can never form a quorum of the current membership to remove them
-   * by entries (e.g. two stopped servers of three). Adopt `keep` as the membership; the survivors
+   * An authority outside this group (the meta group's committed assignment) removed peers for
+   * good, and the rest can never form a quorum of the current membership to remove them by
+   * entries (e.g. two stopped servers of three). Adopt `keep` as the membership; the survivors
    * then elect among themselves (nats-server keeps such a group running with its remaining peers).
+   * A leader may do it only while it stays (a consumer scaled down to fewer replicas than a
+   * quorum, its leader kept: nats-server's UpdateKnownPeers); it goes on leading the smaller group.
    */
   forceKnownPeers(keep: readonly string[]): void {
-    if (this._state === 'leader' || this._state === 'closed') throw new RaftError('not_leader');
+    if (this._state === 'closed' || (this._state === 'leader' && !keep.includes(this.id))) throw new RaftError('not_leader');
     if (keep.length === 0) return;
     this.membChange = null;
     this.processPeerState({ knownPeers: [...keep], clusterSize: keep.length, domainExt: 0 }, true);
+    if (this._state !== 'leader') return;
+    // In the log too: a peer added later replays it and takes this membership, not the older one
+    // of earlier entries. Committing it also commits what only the removed peers held back.
+    if (this.queue.length > 0) this.flushQueue();
+    this.appendAndSend([{ type: EntryType.PeerState, data: encodePeerState(this.currentPeerState()) }], 0);
   }
 
   /** Only while the group never had a leader: set the bootstrap cluster size (floor 2). */

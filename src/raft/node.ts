@@ -394,7 +394,7 @@ export class RaftNode {
     this.afterCore();
   }
 
-  /** Not leader: take `keep` as the membership when removed peers left no quorum (core-membership.ts). */
+  /** Take `keep` as the membership when removed peers left no quorum (core-membership.ts); a leader must stay in it. */
   forceKnownPeers(keep: readonly string[]): void {
     this.core.forceKnownPeers(keep);
     this.afterCore();

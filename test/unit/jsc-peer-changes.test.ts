@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftError, type RaftNode } from '../../src/raft/index.js';
-import type { ConsumerAssignment, StreamAssignment, StreamEntry } from '../../src/jetstream/cluster/assignments.js';
+import type { ConsumerAssignment, RaftGroupJson, StreamAssignment, StreamEntry } from '../../src/jetstream/cluster/assignments.js';
 import type { PlacementContext, PlacementPeer } from '../../src/jetstream/cluster/placement.js';
 import {
-  consumersAfterPeerRemoval, consumersFollowing, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup,
+  consumersAfterPeerRemoval, consumersFollowing, fillMissingPeer, placementConfigOf, remapGroup, scaleConsumerGroup, scaleGroup,
 } from '../../src/jetstream/cluster/peer-changes.js';
 import { reconcileMembership } from '../../src/jetstream/cluster/stream-membership.js';
 import { scalingSupported } from '../../src/jetstream/cluster/cluster-api.js';
@@ -160,6 +160,13 @@ function fakeNode(peers: string[], leader = true, busy = false): RaftNode & { ch
     changes,
     isLeader: leader,
     peers: () => [...peers],
+    get quorumNeeded() {
+      return Math.floor(peers.length / 2) + 1;
+    },
+    forceKnownPeers(keep: string[]) {
+      changes.push(`=${keep.join(',')}`);
+      peers.splice(0, peers.length, ...keep);
+    },
     proposeRemovePeer(p: string) {
       if (busy) throw new RaftError('membership_change');
       changes.push(`-${p}`);
@@ -191,4 +198,40 @@ test('reconcileMembership: one change per step, removals before additions, never
   const busy = fakeNode(['me', 'b'], true, true);
   assert.equal(reconcileMembership(busy, 'me', ['me', 'b', 'c']), false);
   assert.deepEqual(busy.changes, []);
+});
+
+test('reconcileMembership: a leader left with fewer peers than a quorum adopts them (no removal could commit)', () => {
+  const n = fakeNode(['me', 'b', 'c']);
+  assert.equal(reconcileMembership(n, 'me', ['me']), false);
+  assert.equal(reconcileMembership(n, 'me', ['me']), true);
+  assert.deepEqual(n.changes, ['=me']);
+  // R5 -> R2 keeps two of five: adopted; R5 -> R3 keeps a quorum: removals one at a time.
+  const five = fakeNode(['me', 'b', 'c', 'd', 'e']);
+  while (!reconcileMembership(five, 'me', ['me', 'b'])) { /* steps */ }
+  assert.deepEqual(five.changes, ['=me,b']);
+  const three = fakeNode(['me', 'b', 'c', 'd', 'e']);
+  while (!reconcileMembership(three, 'me', ['me', 'b', 'c'])) { /* steps */ }
+  assert.deepEqual(three.changes, ['-d', '-e']);
+});
+
+test('scaleConsumerGroup: the group and its name kept; down keeps the leader, up adds stream peers', () => {
+  const g: RaftGroupJson = { name: 'C-R3F-abcdefgh', peers: ['a', 'b', 'c'], store: 'file', cluster: 'C1', preferred: 'a' };
+  const online = (p: string): boolean => p !== 'b';
+  const down = scaleConsumerGroup(g, ['a', 'b', 'c', 'd', 'e'], 1, 'c', online)!;
+  assert.deepEqual(down, { ...g, peers: ['c'], preferred: 'c' });
+  assert.deepEqual(g.peers, ['a', 'b', 'c'], 'the assignment itself is not changed');
+  // Without a known leader: online peers first; to one replica: refused (nobody known to hold every ack).
+  assert.deepEqual(scaleConsumerGroup(g, ['a', 'b', 'c'], 2, '', online)!.peers, ['a', 'c']);
+  assert.equal(scaleConsumerGroup(g, ['a', 'b', 'c'], 1, '', online), undefined);
+  assert.equal(scaleConsumerGroup(g, ['a', 'b', 'c'], 2, '', online)!.preferred, undefined);
+  // Up: every current peer stays, first; the new ones are stream peers, online ones first.
+  const up = scaleConsumerGroup({ ...g, peers: ['c'] }, ['a', 'b', 'c', 'd', 'e'], 3, 'c', online, () => 0)!;
+  assert.equal(up.name, g.name);
+  assert.equal(up.peers[0], 'c');
+  assert.equal(up.peers.length, 3);
+  assert.ok(!up.peers.includes('b'), `an offline peer only when online ones do not suffice: ${up.peers}`);
+  assert.equal(up.preferred, 'c');
+  const all = scaleConsumerGroup({ ...g, peers: ['c'] }, ['a', 'b', 'c'], 3, '', online)!;
+  assert.deepEqual([...all.peers].sort(), ['a', 'b', 'c']);
+  assert.equal(all.preferred, undefined);
 });

@@ -314,3 +314,19 @@ test('a committed peer state does not undo a membership change stored after it',
   assert.equal(n.core.clusterSize, 2);
   assert.equal(n.core.membershipChangeInProgress, true);
 });
+
+test('forceKnownPeers on a leader that stays: it leads the smaller group, the membership goes in the log, pending entries commit', () => {
+  const n = readyLeader();
+  assert.throws(() => n.core.forceKnownPeers([NATS0, NATS1]), isCode('not_leader'), 'a leader outside the kept peers refuses');
+  n.core.propose(Buffer.from('held back by the removed peers'));
+  n.core.forceKnownPeers([SINGLE_ID]);
+  assert.equal(n.core.isLeader, true);
+  assert.deepEqual(n.core.peerIds(), [SINGLE_ID]);
+  assert.equal(n.core.clusterSize, 1);
+  const sent = n.host.take('ae').flatMap((a) => a.msg.entries.map((e) => e.type));
+  assert.ok(sent.includes(EntryType.PeerState), 'the new membership is in the log for peers added later');
+  n.persistAll();
+  n.applyAll();
+  assert.ok(n.host.applied.some((a) => a.entries.some((e) => e.type === EntryType.Normal && Buffer.from(e.data).toString() === 'held back by the removed peers')),
+    'committed by the leader alone');
+});

@@ -35,11 +35,12 @@ import {
 } from './assignments.js';
 import { holderOf, isReplicated, type ClusteredJetStream } from './js-cluster.js';
 import { answerConsumerNames } from './consumer-names.js';
-import { answerConsumerList, collectStreamInfos } from './list-collect.js';
+import { answerConsumerList, collectLeaderInfos, collectStreamInfos } from './list-collect.js';
+import { consumerInfoSubject } from './leader-info.js';
 import { randomCurrentPeer } from './stream-group.js';
 import { consumerReplicaCount, createGroupForConsumer, createGroupForStream, stepDownPreferredPeer, type PlacementContext } from './placement.js';
 import type { RaftGroup } from './meta-codec.js';
-import { consumersAfterPeerRemoval, fillMissingPeer, placementConfigOf, remapGroup, scaleGroup } from './peer-changes.js';
+import { consumersAfterPeerRemoval, fillMissingPeer, placementConfigOf, remapGroup, scaleConsumerGroup, scaleGroup } from './peer-changes.js';
 import { PEER_REMOVE_APPLY_MS, PEER_REMOVE_REFUSED, waitFor, waitRemovalSafe } from './peer-remove-guard.js';
 
 const T = 'io.nats.jetstream.api.v1.';
@@ -52,6 +53,8 @@ const META_STEPDOWN = T + 'meta_leader_stepdown_response';
 const SERVER_REMOVE = T + 'meta_server_remove_response';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+/** How long the meta leader waits for a consumer leader to name itself (nats-server's sysRequest timeout). */
+const CONSUMER_LEADER_ASK_MS = 2000;
 const STEPDOWN_SCHEMA: Schema = {
   placement: { object: { cluster: 'string', tags: { array: 'string' }, preferred: 'string' }, name: 'Placement' },
 };
@@ -784,7 +787,7 @@ export class ClusterApi {
   // ------------------------------------------------------------------ meta leader: consumers
 
   private consumerCreate(req: ApiRequest): Promise<void> {
-    return guarded(this.ctx, req, CONSUMER_CREATE, () => {
+    return guarded(this.ctx, req, CONSUMER_CREATE, async () => {
       const body = decodeCreateConsumerBody(this.ctx, req);
       const acc = requireAccount(this.ctx, req);
       const { config, streamName, consumerName } = createConsumerTarget(body, req.tokens);
@@ -820,10 +823,24 @@ export class ClusterApi {
       const streamCfg = placementConfigOf(entry.sa);
       const retention = String(entry.sa.stream.retention ?? 'limits');
       let group: RaftGroupJson;
-      if (existing && existing.group.peers.length === consumerReplicaCount(config, streamCfg.num_replicas, retention)) {
+      const replicas = consumerReplicaCount(config, streamCfg.num_replicas, retention);
+      if (existing && existing.group.peers.length === replicas) {
         // An update keeps the group, and with it the consumer's delivery and ack state (nats-server
         // copies the assignment's group; ConsumerGroup.reassign applies the new config).
         group = { ...existing.group, peers: [...existing.group.peers] };
+      } else if (existing) {
+        // A new replica count keeps the group too, with other peers (peer-changes.ts); the group's
+        // servers then change its raft membership (stream-membership.ts) and the state stays.
+        const leader = await this.consumerLeaderOf(acc.name, entry, existing);
+        // The state may have moved on while the leader was asked: decide again from the new one.
+        if (this.c.state.stream(acc.name, streamName)?.consumers.get(name) !== existing || this.inflightConsumers.has(k)) {
+          return this.consumerCreate(req);
+        }
+        if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
+        const online = this.c.onlinePeers();
+        const scaled = scaleConsumerGroup(existing.group, entry.sa.group.peers, replicas, leader, (p) => online.has(p));
+        if (!scaled) throw jsErr('ClusterNotAvail');
+        group = scaled;
       } else {
         // Placement as nats-server's: the stream's peers (or a subset), a random preferred leader.
         const placed = createGroupForConsumer(config, { group: entry.sa.group, config: { retention, storage: streamCfg.storage } }, this.placementContext());
@@ -838,6 +855,21 @@ export class ClusterApi {
       this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });
       this.newConsumers.set(k, existing ?? null);
     });
+  }
+
+  /**
+   * The consumer's current leader (peer id, '' when unknown): from the local group when this
+   * server is a peer, else from the leader's answer on `$JSC.CI` (nats-server asks it the same way).
+   */
+  private async consumerLeaderOf(account: string, entry: StreamEntry, ca: ConsumerAssignment): Promise<string> {
+    const local = this.c.streamGroups.get(account, entry.sa.stream.name)?.consumers.get(ca.name);
+    if (local && !local.stopped && local.node?.leaderId) return local.node.leaderId;
+    const online = this.c.onlinePeers();
+    if (!ca.group.peers.some((p) => p === this.c.id || online.has(p))) return '';
+    const ask = { key: ca.name, subject: consumerInfoSubject(account, entry.sa.stream.name, ca.name) };
+    const info = (await collectLeaderInfos(this.c, [ask], CONSUMER_LEADER_ASK_MS)).get(ca.name);
+    const leader = (info?.cluster as { leader?: string } | undefined)?.leader;
+    return leader ? peerIdForServerName(leader) : '';
   }
 
   private consumerDelete(req: ApiRequest): Promise<void> {

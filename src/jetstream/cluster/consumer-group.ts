@@ -669,12 +669,18 @@ export class ConsumerGroup implements RetentionMember {
     } catch { /* not leader any more: sent again when this replica leads next */ }
   }
 
-  /** A new assignment of this group (its peers changed): a leader that now has replicas to seed seeds them. */
+  /**
+   * A new assignment of this group (its peers changed): a leader that now has replicas to seed
+   * seeds them; a leader whose group grew sends its state to the group as nats-server does on a
+   * scale-up, so a new replica that waits for a seed (consumer-seed.ts: one that learns of the
+   * scale-up from a meta snapshot) finds one in the log.
+   */
   reassign(ca: ConsumerAssignment): void {
     const before = this.seedsOthers();
     const prev = this.ca;
     this.ca = ca;
-    if (!before && this.running && this.seedsOthers()) this.sendSeed();
+    const grew = ca.group.peers.length > prev.group.peers.length;
+    if (this.running && (grew || (!before && this.seedsOthers()))) this.sendSeed();
     // A config update keeps the group (and so the delivery and ack state), as nats-server's does:
     // the leader applies it to its running consumer and answers; followers take it when they lead.
     if (ca.subject !== '' && JSON.stringify(prev.consumer) !== JSON.stringify(ca.consumer)) void this.c.enqueue(() => this.applyUpdate(ca));

@@ -119,3 +119,39 @@ export function scaleGroup(
   }
   return { ok: true, group: g, consumers: consumersFollowing(entry, g.peers) };
 }
+
+/**
+ * The group of an existing consumer whose replica count changes (nats-server 2.9.10: the branch of
+ * jsClusteredConsumerRequest for an existing consumer). The group and its name are kept, so the
+ * raft log, and with it the delivery and ack state, stays; only the peers change:
+ * up: the current peers stay and peers of the stream not in the group yet are added, in random
+ * order (online ones first: an offline one could not catch up now);
+ * down: the current leader stays (`leader`, '' when unknown), then online peers, then the rest.
+ * The current leader is the preferred peer when it stays, as 2.9.10 sets it; else none.
+ * Undefined: a scale-down to one replica without a known leader (which other replica holds
+ * every committed ack is unknown; the stream scale-down refuses the same, cluster-api.ts).
+ */
+export function scaleConsumerGroup(
+  group: RaftGroupJson, streamPeers: readonly string[], replicas: number, leader: string,
+  isOnline: (peer: string) => boolean, random: () => number = Math.random,
+): RaftGroupJson | undefined {
+  const g = copyGroup(group);
+  const known = leader !== '' && g.peers.includes(leader) ? leader : '';
+  if (replicas > g.peers.length) {
+    const candidates = streamPeers.filter((p) => !g.peers.includes(p));
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    const ordered = [...candidates.filter(isOnline), ...candidates.filter((p) => !isOnline(p))];
+    g.peers = [...g.peers, ...ordered.slice(0, replicas - g.peers.length)];
+  } else {
+    if (replicas === 1 && known === '') return undefined;
+    const rest = g.peers.filter((p) => p !== known);
+    const ordered = [...(known ? [known] : []), ...rest.filter(isOnline), ...rest.filter((p) => !isOnline(p))];
+    g.peers = ordered.slice(0, replicas);
+  }
+  if (known) g.preferred = known;
+  else delete g.preferred;
+  return g;
+}

@@ -48,6 +48,15 @@ export function reconcileMembership(node: RaftNode, selfId: string, wanted: read
   const missing = wanted.filter((p) => !current.includes(p));
   if (extra.length === 0 && missing.length === 0) return true;
   try {
+    // The peers that stay are fewer than a quorum of the membership (a consumer scaled from R3
+    // to R1 keeps only its leader; the others stopped when they applied the assignment): no
+    // removal could ever commit, so the leader adopts them as the membership, as nats-server's
+    // UpdateKnownPeers, and goes on leading. Additions follow at the next step.
+    const staying = current.filter((p) => want.has(p));
+    if (extra.length > 0 && wanted.includes(selfId) && staying.length < node.quorumNeeded) {
+      node.forceKnownPeers(staying);
+      return false;
+    }
     // Removals first: a replica that is gone then no longer counts towards the quorum the
     // additions need.
     if (extra.length > 0) node.proposeRemovePeer(extra[0]!);
