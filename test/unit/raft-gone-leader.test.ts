@@ -178,3 +178,34 @@ test('a route flap reported to one follower while the leader is live: its pre-vo
   await c.waitFor(() => f.state.length === 2 && f.n.leaderId === l.id, 10_000, 'f back under the same leader');
   assert.equal(l.n.term, term, 'the leader was never deposed');
 });
+
+test('a restarted follower whose timer runs out before the leader reaches it follows that leader; nobody changes term', async (t) => {
+  const c = new LocalCluster({ size: 3 });
+  t.after(() => c.destroy());
+  c.startAll();
+  c.members[0]!.n.campaign();
+  const l = await c.waitForLeader();
+  l.n.propose(Buffer.from('before'));
+  await c.waitForStateSize(1);
+  const term = l.n.term;
+  const f = c.members.find((m) => m !== l)!;
+  c.stop(f);
+  // Nothing from the leader reaches f until f's election timer has run out and it probes (a server
+  // whose routes or first heartbeat come late); from that probe on, everything flows.
+  c.hub.block(l.name, f.name, true);
+  const probes: number[] = [];
+  c.hub.onPublish = (from, subject, _reply, payload) => {
+    if (from !== f.name || !subject.startsWith('$NRG.V.')) return;
+    probes.push(Number(Buffer.from(payload).readBigUInt64LE(0)));
+    c.hub.unblock(l.name, f.name);
+  };
+  c.restart(f);
+  await c.waitFor(() => probes.length > 0, 10_000, 'the restarted follower probing');
+  await c.waitFor(() => f.n.leaderId === l.id && f.state.length === 1, 10_000, 'the restarted follower under the same leader');
+  l.n.propose(Buffer.from('after'));
+  await c.waitFor(() => c.members.every((m) => m.stateStrings().join() === 'before,after'), 10_000, 'the next entry applied everywhere');
+  assert.deepEqual(probes, [term], 'one probe at the old term, no candidacy');
+  for (const m of c.members) assert.equal(m.n.term, term, `${m.name} kept term ${term}`);
+  assert.equal(l.n.isLeader, true);
+  assert.deepEqual(l.leaderChanges.filter((x) => !x.isLeader), [], 'the leader never stepped down');
+});
