@@ -133,9 +133,11 @@ test('a follower whose timer ran out before it heard the leader (a restarted ser
 });
 
 /** Three nodes whose normal election timeout is ten minutes (only the "gone" path can elect within
- *  a test), a leader elected by campaign and one entry, 'before', applied everywhere. */
-async function clusterWithLeader(t: TestContext) {
-  const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
+ *  a test; `fastTimers`: the usual test timings instead), a leader elected by campaign and one entry,
+ *  'before', applied everywhere. */
+async function clusterWithLeader(t: TestContext, fastTimers = false) {
+  const timing = fastTimers ? undefined : { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 };
+  const c = new LocalCluster({ size: 3, timing });
   t.after(() => c.destroy());
   c.startAll();
   c.members[0]!.n.campaign();
@@ -180,14 +182,7 @@ test('a route flap reported to one follower while the leader is live: its pre-vo
 });
 
 test('a restarted follower whose timer runs out before the leader reaches it follows that leader; nobody changes term', async (t) => {
-  const c = new LocalCluster({ size: 3 });
-  t.after(() => c.destroy());
-  c.startAll();
-  c.members[0]!.n.campaign();
-  const l = await c.waitForLeader();
-  l.n.propose(Buffer.from('before'));
-  await c.waitForStateSize(1);
-  const term = l.n.term;
+  const { c, l, term } = await clusterWithLeader(t, true);
   const f = c.members.find((m) => m !== l)!;
   c.stop(f);
   // Nothing from the leader reaches f until f's election timer has run out and it probes (a server
