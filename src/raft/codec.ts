@@ -106,7 +106,7 @@ export function encodeVoteResponse(vr: VoteResponse): Uint8Array {
   const buf = new Uint8Array(VOTE_RESPONSE_LEN);
   writeU64(buf, 0, vr.term);
   writeId(buf, 8, vr.peer);
-  buf[16] = (vr.granted ? 1 : 0) | (vr.empty ? 2 : 0);
+  buf[16] = (vr.granted ? 1 : 0) | (vr.empty ? 2 : 0) | (vr.liveLeader ? 4 : 0);
   return buf;
 }
 
@@ -115,7 +115,9 @@ export function decodeVoteResponse(msg: Uint8Array): VoteResponse | null {
   const term = readU64(msg, 0);
   if (term < 0) return null;
   const flags = msg[16];
-  return { term, peer: readId(msg, 8), granted: (flags & 1) !== 0, empty: (flags & 2) !== 0 };
+  const vr: VoteResponse = { term, peer: readId(msg, 8), granted: (flags & 1) !== 0, empty: (flags & 2) !== 0 };
+  if ((flags & 4) !== 0) vr.liveLeader = true;
+  return vr;
 }
 
 // ---- append entry response (25 bytes) ----

@@ -244,7 +244,9 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
       // We have the better log: campaign early (as for a real request).
       this.resetElect(this.campaignTimeout());
     }
-    this.host.sendVoteResponse(reply, { term: this._term, peer: this.id, granted, empty });
+    const resp: VoteResponse = { term: this._term, peer: this.id, granted, empty };
+    if (liveLeader) resp.liveLeader = true;
+    this.host.sendVoteResponse(reply, resp);
   }
 
   /** A vote response arriving on `inbox`. */
@@ -263,6 +265,16 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     // Any answer on our current inbox shows that peer is reachable.
     this.trackPeerSeen(vr.peer);
     if (this.probing) {
+      // A member that leads, or hears its leader, vetoes the candidacy: a node whose election timer
+      // ran out before it heard that leader (a restarted server: its timer starts before the
+      // leader's first append reaches it) would otherwise raise its term and, answering the
+      // leader's appends with that term, depose a healthy leader. It waits for the leader's append
+      // instead (a full election timeout, set by sendProbe).
+      if (vr.liveLeader) {
+        this.debug(`probe at term ${this._term} refused by ${vr.peer}: it has a live leader`);
+        this.cancelProbe();
+        return;
+      }
       if (this.probeWantsGrants) {
         // Only a full (non-empty) pre-vote from a member counts: the real election needs as much.
         if (vr.granted && !vr.empty && this.countsVote(vr.peer)) this.probeGrants.add(vr.peer);

@@ -73,6 +73,11 @@ export interface VoteResponse {
   granted: boolean;
   /** Voter's log is empty (newer servers; 2.9.10 never sets it). */
   empty: boolean;
+  /**
+   * Only in our answers to a probe (pre-vote): the voter refuses because it leads or follows a
+   * leader heard within the minimum election timeout. Never sent to an NRG candidate.
+   */
+  liveLeader?: boolean;
 }
 
 export interface AppendEntryResponse {

@@ -199,7 +199,7 @@ test('PeerStateDecodeTruncated: round trip; claimed peer with partial id is corr
   assert.ok(decodePeerState(Buffer.alloc(3)) instanceof RaftError);
 });
 
-test('VoteResponseEncoding: flag byte 0..3 for granted/empty and back', () => {
+test('VoteResponseEncoding: flag byte 0..3 for granted/empty (4: live leader) and back', () => {
   const cases = [
     { granted: false, empty: false, b: 0 },
     { granted: true, empty: false, b: 1 },
@@ -212,6 +212,11 @@ test('VoteResponseEncoding: flag byte 0..3 for granted/empty and back', () => {
     assert.equal(enc[16], c.b);
     assert.deepEqual(decodeVoteResponse(enc), vr);
   }
+  // Bit 4: a pre-vote refused for a live leader (only in answers to our own probes).
+  const live = { term: 1, peer: 'S1Nunr6R', granted: false, empty: true, liveLeader: true };
+  const enc = encodeVoteResponse(live);
+  assert.equal(enc[16], 6);
+  assert.deepEqual(decodeVoteResponse(enc), live);
 });
 
 test('messages of the wrong length are rejected (MalformedAppendEntryResponse)', () => {

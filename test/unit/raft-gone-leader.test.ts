@@ -74,7 +74,7 @@ test('pre-vote answers change nothing; a follower that hears its leader refuses,
     assert.equal(resp.subject, inbox);
     return resp.msg;
   };
-  assert.deepEqual(ask(2, 1), { term: 2, peer: NATS1, granted: false, empty: false }, 'the leader is live');
+  assert.deepEqual(ask(2, 1), { term: 2, peer: NATS1, granted: false, empty: false, liveLeader: true }, 'the leader is live');
   v.core.peerGone(NATS0);
   assert.deepEqual(ask(2, 1), { term: 2, peer: NATS1, granted: true, empty: false });
   assert.equal(ask(0, 0).granted, false, 'a shorter log gets no pre-vote');
@@ -93,14 +93,51 @@ test('pre-vote answers change nothing; a follower that hears its leader refuses,
   l.core.handleVoteResponse({ term: 1, peer: NATS0, granted: true, empty: false }, l.core.currentVoteInbox);
   assert.equal(l.core.state, 'leader');
   l.core.handleVoteRequest({ term: 1, lastTerm: 5, lastIndex: 9, candidate: NATS1 }, probeVoteInbox('TEST', NATS1, 1, rnd));
-  assert.equal(l.host.take('vresp')[0].msg.granted, false);
+  assert.deepEqual(l.host.take('vresp')[0].msg, { term: 1, peer: SINGLE_ID, granted: false, empty: false, liveLeader: true });
   assert.equal(l.core.state, 'leader');
 });
 
+test('a follower whose timer ran out before it heard the leader (a restarted server) does not raise its term when a member has a live leader', () => {
+  const f = follower();
+  // No append from the leader for a whole election timeout: the probe at the current term.
+  f.expireElectionAlone();
+  const [probe] = f.host.take('vreq');
+  assert.equal(isProbeVoteInbox(probe.reply, 'TEST', SINGLE_ID, 2), true);
+  const events = f.host.events.length;
+  // The leader (or a follower hearing it) refuses and says why: no candidacy, nothing persisted.
+  f.core.handleVoteResponse({ term: 2, peer: NATS0, granted: false, empty: false, liveLeader: true }, probe.reply);
+  assert.equal(f.core.state, 'follower');
+  assert.equal(f.core.term, 2);
+  assert.equal(f.core.isProbing, false);
+  assert.deepEqual(f.host.take('vreq'), []);
+  assert.deepEqual(f.host.events.slice(events).filter((e) => e.startsWith('tav')), [], 'no term or vote written');
+  // The other member's answer to that probe arrives after the veto: ignored.
+  f.core.handleVoteResponse({ term: 2, peer: NATS1, granted: false, empty: false }, probe.reply);
+  assert.equal(f.core.state, 'follower');
+  assert.deepEqual(f.host.take('vreq'), []);
+  // It waits a whole election timeout, long enough for the leader's next heartbeat, and follows it.
+  assert.ok(f.core.electionTimerRemainingMs() >= DEFAULT_TIMING.electionTimeoutMinMs - 1, `timer ${f.core.electionTimerRemainingMs()} ms`);
+  f.core.handleAppendEntry(ae({ leader: NATS0, term: 2, pterm: 2, pindex: 1, commit: 1 }), '$R', LIVE);
+  assert.equal(f.core.leader, NATS0);
+  assert.equal(f.core.term, 2);
+  const [ack] = f.host.take('aer');
+  assert.deepEqual(ack.msg, { term: 2, index: 1, peer: SINGLE_ID, success: true });
+
+  // Answers without the reason (NRG 2.9.10 voters) still count as reachability, as 2.9.10 itself campaigns.
+  const g = follower();
+  g.expireElectionAlone();
+  const [p2] = g.host.take('vreq');
+  g.core.handleVoteResponse({ term: 2, peer: NATS1, granted: false, empty: false }, p2.reply);
+  assert.equal(g.core.state, 'candidate');
+  assert.equal(g.core.term, 3);
+});
+
 /** Three nodes whose normal election timeout is ten minutes (only the "gone" path can elect within
- *  a test), a leader elected by campaign and one entry, 'before', applied everywhere. */
-async function clusterWithLeader(t: TestContext) {
-  const c = new LocalCluster({ size: 3, timing: { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 } });
+ *  a test; `fastTimers`: the usual test timings instead), a leader elected by campaign and one entry,
+ *  'before', applied everywhere. */
+async function clusterWithLeader(t: TestContext, fastTimers = false) {
+  const timing = fastTimers ? undefined : { electionTimeoutMinMs: 600_000, electionTimeoutMaxMs: 700_000 };
+  const c = new LocalCluster({ size: 3, timing });
   t.after(() => c.destroy());
   c.startAll();
   c.members[0]!.n.campaign();
@@ -142,4 +179,28 @@ test('a route flap reported to one follower while the leader is live: its pre-vo
   l.n.propose(Buffer.from('after'));
   await c.waitFor(() => f.state.length === 2 && f.n.leaderId === l.id, 10_000, 'f back under the same leader');
   assert.equal(l.n.term, term, 'the leader was never deposed');
+});
+
+test('a restarted follower whose timer runs out before the leader reaches it follows that leader; nobody changes term', async (t) => {
+  const { c, l, term } = await clusterWithLeader(t, true);
+  const f = c.members.find((m) => m !== l)!;
+  c.stop(f);
+  // Nothing from the leader reaches f until f's election timer has run out and it probes (a server
+  // whose routes or first heartbeat come late); from that probe on, everything flows.
+  c.hub.block(l.name, f.name, true);
+  const probes: number[] = [];
+  c.hub.onPublish = (from, subject, _reply, payload) => {
+    if (from !== f.name || !subject.startsWith('$NRG.V.')) return;
+    probes.push(Number(Buffer.from(payload).readBigUInt64LE(0)));
+    c.hub.unblock(l.name, f.name);
+  };
+  c.restart(f);
+  await c.waitFor(() => probes.length > 0, 10_000, 'the restarted follower probing');
+  await c.waitFor(() => f.n.leaderId === l.id && f.state.length === 1, 10_000, 'the restarted follower under the same leader');
+  l.n.propose(Buffer.from('after'));
+  await c.waitFor(() => c.members.every((m) => m.stateStrings().join() === 'before,after'), 10_000, 'the next entry applied everywhere');
+  assert.deepEqual(probes, [term], 'one probe at the old term, no candidacy');
+  for (const m of c.members) assert.equal(m.n.term, term, `${m.name} kept term ${term}`);
+  assert.equal(l.n.isLeader, true);
+  assert.deepEqual(l.leaderChanges.filter((x) => !x.isLeader), [], 'the leader never stepped down');
 });
