@@ -381,7 +381,11 @@ export function peerIdOf(serverName: string): string {
   return s;
 }
 
-/** STREAM.INFO of `name` once it has a leader (other than `notLeader`, when given) and no error. */
+/**
+ * STREAM.INFO of `name` once it has a leader (other than `notLeader`, when given) and no error.
+ * Up to 60 s: nats-server 2.9.10 takes 5-9 s to elect a stream leader after a kill -9 on a quiet
+ * machine (BENCHMARKS.md, cluster-r3 failover) and once took over 30 s in a loaded CI run.
+ */
 export async function streamInfoWithLeader<T extends { error?: unknown; cluster?: { leader?: string } }>(
   nc: NatsConnection, name: string, notLeader?: string,
 ): Promise<T> {
@@ -390,5 +394,5 @@ export async function streamInfoWithLeader<T extends { error?: unknown; cluster?
     const l = r.first?.cluster?.leader;
     if (!l || l === notLeader || r.first?.error) return undefined;
     return r.first;
-  }, `stream info of ${name}${notLeader ? ` with a leader other than ${notLeader}` : ''}`, 30_000, 100);
+  }, `stream info of ${name}${notLeader ? ` with a leader other than ${notLeader}` : ''}`, 60_000, 100);
 }
