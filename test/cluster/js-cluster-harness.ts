@@ -239,6 +239,13 @@ export class JsCluster {
     }, `a full route mesh on ${this.impl}`, timeoutMs, intervalMs);
   }
 
+  /** What every running server's /jsz says of the meta group, for failure messages. */
+  async metaSeen(): Promise<string> {
+    const up = this.nodes.filter((n) => n.alive);
+    const metas = await Promise.all(up.map((n) => this.metaOf(n).catch((e: unknown) => String(e))));
+    return up.map((n, i) => `${n.name}: ${JSON.stringify(metas[i])}`).join('; ');
+  }
+
   /**
    * Wait until every running node names the same running node as meta leader and that leader sees
    * `peers` (default: every node of the cluster, or the running ones when some are down) as current.

@@ -27,12 +27,15 @@ for (const impl of IMPLS) {
       await c.stop(n4);
       await c.stop(n5);
       const cfg = { name: 'T', subjects: ['t'], num_replicas: 3, placement: { tags: ['disk:ssd'] } };
-      // Wait until the meta leader knows both are down: the create is then refused.
+      // Wait until the meta leader knows both are down: the create is then refused. When n4 or n5
+      // led the meta group, a request sent before the three left have elected a leader goes
+      // unanswered (as on nats-server): ask again every few seconds, and say what each server saw.
       const refused = await pollUntil(async () => {
-        const r = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.T', cfg);
+        const r = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.T', cfg, { waitMs: 3000 });
+        if (r.all.length === 0) throw new Error(`no answer; meta_cluster seen: ${await c.metaSeen()}`);
         assert.equal(r.all.length, 1, JSON.stringify(r.all));
         return r.first?.error?.err_code === 10005 ? r.first : undefined;
-      }, 'the create refused while n4 and n5 are down');
+      }, 'the create refused while n4 and n5 are down', 45_000, 100);
       assert.deepEqual(refused.error, { code: 400, err_code: 10005,
         description: "no suitable peers for placement, peer offline, tags not matched ['disk:ssd']" });
       assert.equal((await apiRequest<InfoResp>(nc, '$JS.API.STREAM.INFO.T')).first?.error?.err_code, 10059);
