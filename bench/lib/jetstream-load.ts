@@ -55,13 +55,14 @@ export interface AsyncPublishResult {
 /**
  * Publishes `payloadBytes` messages to `subject` with at most `inFlight`
  * unacknowledged, counting PubAcks. Timing covers acks warmup+1 .. the last;
- * publishing stops after `measured` acks or once `maxMs` have passed.
+ * publishing stops after `measured` acks or once `maxMs` have passed. `onWarm` runs when the
+ * warm-up's last PubAck arrives (at the start without a warm-up), where the timing starts.
  */
 export function asyncPublish(
   conn: RawConn,
   subject: string,
   payloadBytes: number,
-  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number },
+  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number; onWarm?: () => void },
 ): Promise<AsyncPublishResult> {
   const sid = `ack${++sidSeq}`;
   const inbox = `_INBOX.jsbench.${sid}.${process.pid}`;
@@ -104,7 +105,10 @@ export function asyncPublish(
       }
       acked++;
       released++;
-      if (acked === o.warmup) t0 = performance.now();
+      if (acked === o.warmup) {
+        t0 = performance.now();
+        o.onWarm?.();
+      }
     };
     conn.afterRead = () => {
       if (failed) { finish(failed); return; }
@@ -118,7 +122,10 @@ export function asyncPublish(
     };
     conn.sub(inbox, sid);
     conn.ping().then(() => {
-      if (o.warmup === 0) t0 = performance.now();
+      if (o.warmup === 0) {
+        t0 = performance.now();
+        o.onWarm?.();
+      }
       send(Math.min(o.inFlight, total));
     }, finish);
   });
