@@ -56,13 +56,14 @@ export interface AsyncPublishResult {
  * Publishes `payloadBytes` messages to `subject` with at most `inFlight`
  * unacknowledged, counting PubAcks. Timing covers acks warmup+1 .. the last;
  * publishing stops after `measured` acks or once `maxMs` have passed. `onWarm` runs when the
- * warm-up's last PubAck arrives (at the start without a warm-up), where the timing starts.
+ * warm-up's last PubAck arrives (at the start without a warm-up), where the timing starts;
+ * `onEvery` after every `every` PubAcks (warm-up included).
  */
 export function asyncPublish(
   conn: RawConn,
   subject: string,
   payloadBytes: number,
-  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number; onWarm?: () => void },
+  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number; onWarm?: () => void; every?: number; onEvery?: (acked: number) => void },
 ): Promise<AsyncPublishResult> {
   const sid = `ack${++sidSeq}`;
   const inbox = `_INBOX.jsbench.${sid}.${process.pid}`;
@@ -105,6 +106,7 @@ export function asyncPublish(
       }
       acked++;
       released++;
+      if (o.every !== undefined && acked % o.every === 0) o.onEvery?.(acked);
       if (acked === o.warmup) {
         t0 = performance.now();
         o.onWarm?.();
