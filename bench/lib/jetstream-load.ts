@@ -55,13 +55,15 @@ export interface AsyncPublishResult {
 /**
  * Publishes `payloadBytes` messages to `subject` with at most `inFlight`
  * unacknowledged, counting PubAcks. Timing covers acks warmup+1 .. the last;
- * publishing stops after `measured` acks or once `maxMs` have passed.
+ * publishing stops after `measured` acks or once `maxMs` have passed. `onWarm` runs when the
+ * warm-up's last PubAck arrives (at the start without a warm-up), where the timing starts;
+ * `onEvery` after every `every` PubAcks (warm-up included).
  */
 export function asyncPublish(
   conn: RawConn,
   subject: string,
   payloadBytes: number,
-  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number },
+  o: { inFlight: number; warmup: number; measured: number; maxMs: number; stallMs?: number; onWarm?: () => void; every?: number; onEvery?: (acked: number) => void },
 ): Promise<AsyncPublishResult> {
   const sid = `ack${++sidSeq}`;
   const inbox = `_INBOX.jsbench.${sid}.${process.pid}`;
@@ -104,7 +106,11 @@ export function asyncPublish(
       }
       acked++;
       released++;
-      if (acked === o.warmup) t0 = performance.now();
+      if (o.every !== undefined && acked % o.every === 0) o.onEvery?.(acked);
+      if (acked === o.warmup) {
+        t0 = performance.now();
+        o.onWarm?.();
+      }
     };
     conn.afterRead = () => {
       if (failed) { finish(failed); return; }
@@ -118,7 +124,10 @@ export function asyncPublish(
     };
     conn.sub(inbox, sid);
     conn.ping().then(() => {
-      if (o.warmup === 0) t0 = performance.now();
+      if (o.warmup === 0) {
+        t0 = performance.now();
+        o.onWarm?.();
+      }
       send(Math.min(o.inFlight, total));
     }, finish);
   });

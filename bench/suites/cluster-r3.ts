@@ -9,7 +9,7 @@
 // R3_SYSCALLS=1 counts each server's fdatasync, socket and file writes over the publish part with
 // `perf stat` (bench/lib/syscall-count.ts; Linux, perf and tracepoint access), per message.
 // R3_TSNATS_SYNC=2m sets tsnats' jetstream sync_interval (its default is 'always': every store write
-// fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_GRACEFUL_STOP=1 stops the
+// fsync'ed; nats-server 2.9.10 has no such option and does not fsync per write); R3_PARTS=pub,consume,failover picks parts; R3_FAILOVERS=n sets the samples; R3_WARMUP=n sets the PubAcks before the timed part (default 10,000; the CPU per message is also printed for the timed part alone); R3_CHUNK=n prints it for every n PubAcks; R3_GRACEFUL_STOP=1 stops the
 // servers with SIGTERM at the end (for NODE_OPTIONS=--cpu-prof profiles); R3_HEAP_SIGNAL=1 brackets each
 // drain with SIGWINCH for bench/heap-sample-preload.cjs (HS_ON_SIGNAL=1: allocations of one drain).
 // Consumer leader placement: nats-server 2.9.10 and tsnats name a random peer of a new consumer's
@@ -58,7 +58,9 @@ export const suite: BenchSuite = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const q = ctx.quick;
     const sizes = {
-      pubWarmup: q ? 2_000 : 10_000,
+      // R3_WARMUP=n: PubAcks before the timing starts (tsnats' JIT needs far more than the default
+      // to reach its steady state: BENCHMARKS.md "R3 async publish: JIT warm-up").
+      pubWarmup: Number(process.env.R3_WARMUP ?? (q ? 2_000 : 10_000)),
       pubMeasured: q ? 30_000 : 200_000,
       pubMaxMs: q ? 5_000 : 15_000,
       drainMax: q ? 30_000 : 100_000,
@@ -187,18 +189,33 @@ async function measure(
       const syscalls = process.env.R3_SYSCALLS === '1'
         ? startSyscallCount(c.nodes.flatMap((n) => (n.pid === undefined ? [] : [n.pid])))
         : undefined;
+      let warmCpu: number[] = [];
+      // R3_CHUNK=n: server CPU per message of every n PubAcks, to see where the servers reach their steady state.
+      const chunk = Number(process.env.R3_CHUNK ?? 0);
+      let chunkCpu = nodeCpu0;
       const r = await asyncPublish(load, 'r3.x', PAYLOAD_BYTES, {
         inFlight: IN_FLIGHT, warmup: sizes.pubWarmup, measured: sizes.pubMeasured, maxMs: sizes.pubMaxMs, stallMs: 20_000,
+        onWarm: () => { warmCpu = nodesCpuSeconds(c); },
+        every: chunk > 0 ? chunk : undefined,
+        onEvery: (acked) => {
+          const p = perNode(c, chunkCpu, chunk, leader, follower);
+          chunkCpu = nodesCpuSeconds(c);
+          ctx.log(`cluster-r3/${kind}: PubAcks ${acked - chunk + 1}-${acked}: ${p.totalUs.toFixed(1)} µs of server CPU per message (${p.join(', ')})`);
+        },
       });
       // Server CPU per message (warm-up included) judges a change better than msgs/s on a shared machine.
       const cpuUs = ((serversCpuSeconds(c) - cpu0) * 1e6) / r.acked;
       const per = perNode(c, nodeCpu0, r.acked, leader, follower);
+      // The same over the timed part only (what a warmed-up server costs; the JIT's tier-up is excluded).
+      const timed = r.acked - sizes.pubWarmup;
+      const perTimed = warmCpu.length && timed > 0 ? perNode(c, warmCpu, timed, leader, follower) : undefined;
       // Messages the servers handled per publish (in + out over all three): routing hops, raft traffic, acks.
       const hops = ((await serversMsgs(c)) - msgs0) / r.acked;
       f.pubPerSec = r.perSec;
       stored = r.acked;
       if (syscalls) ctx.log(`cluster-r3/${kind}: system calls per published message: ${syscallText(c, await syscalls.stop(), r.acked, leader, follower)}`);
       ctx.log(`cluster-r3/${kind}: async publish ${Math.round(r.perSec)} msgs/s (${r.acked} acked), ${cpuUs.toFixed(1)} µs of server CPU per message (3 servers: ${per.join(', ')}), ${hops.toFixed(2)} server in+out msgs per message`);
+      if (perTimed) ctx.log(`cluster-r3/${kind}: after the ${sizes.pubWarmup} warm-up PubAcks: ${perTimed.totalUs.toFixed(1)} µs of server CPU per message (${perTimed.join(', ')})`);
     }
     if (want('consume') && stored > 0) {
       const count = Math.min(stored, sizes.drainMax);

@@ -7,7 +7,7 @@ import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import {
   COMPRESS_THRESHOLD, StreamEntryError, decodeDeleteRange, decodeMsgDelete, decodePurge, decodeStreamGroupEntry,
-  decodeStreamMsg, encodeDeleteRange, encodeMsgDelete, encodePurge, encodeSkipEntry, encodeStreamMsg, isSkipEntry,
+  decodeStreamMsg, decodeStreamMsgAt, encodeDeleteRange, encodeMsgDelete, encodePurge, encodeSkipEntry, encodeStreamMsg, isSkipEntry,
   isSourced,
 } from '../../src/jetstream/cluster/stream-entry.js';
 import { EntryOp } from '../../src/jetstream/cluster/ops.js';
@@ -130,6 +130,32 @@ test('stream entry: the apply decode (withReply false) reads every field but the
   const withReply = decodeStreamGroupEntry(c);
   assert.ok(withReply.op === EntryOp.compressedStreamMsgOp);
   assert.equal(withReply.msg.reply, '_INBOX.y');
+});
+
+test('stream entry: decodeStreamMsgAt reads an entry in place inside a larger buffer, bounded by its end', () => {
+  const big = { lseq: 7, ts: 5n, subject: 'big', reply: '_INBOX.y', hdr: null, msg: Buffer.alloc(COMPRESS_THRESHOLD + 1, 0x62) };
+  const entries = [...VECTORS.map((n) => entryOf(n).data), encodeStreamMsg(big), encodeStreamMsg({ ...big, msg: Buffer.from('x'), flags: 3 })];
+  for (const data of entries) {
+    // The entry between other bytes, as one entry of an append entry's payload. The bytes after it
+    // look like a flags varint and more: they must be neither read as flags nor reported as extra.
+    const buf = Buffer.concat([Buffer.from([0xaa, 0xbb, 0xcc]), data, Buffer.from([0x05, 0x01, 0x02])]);
+    const at = decodeStreamMsgAt(buf, 3, 3 + data.length, undefined, false);
+    assert.deepEqual(at, { ...decodeStreamMsg(data), reply: '' });
+    assert.deepEqual(decodeStreamMsgAt(buf, 3, 3 + data.length), decodeStreamMsg(data));
+    // Every cut of the entry reads as the same cut on its own (refused, or, for a cut before the
+    // flags, the entry without them), though the buffer goes on.
+    for (let n = 0; n < data.length; n++) {
+      let alone: unknown;
+      try {
+        alone = decodeStreamMsg(data.subarray(0, n));
+      } catch (e) {
+        assert.ok(e instanceof StreamEntryError);
+        assert.throws(() => decodeStreamMsgAt(buf, 3, 3 + n), StreamEntryError, `cut at ${n}`);
+        continue;
+      }
+      assert.deepEqual(decodeStreamMsgAt(buf, 3, 3 + n), alone, `cut at ${n}`);
+    }
+  }
 });
 
 test('stream entry: skip entries', () => {

@@ -175,20 +175,20 @@ export function asBuffer(data: Uint8Array): Buffer {
  * reply itself), and turning it into a string was a measurable part of every replica's apply.
  */
 export function decodeStreamMsgBody(body: Buffer, compressed = false, withReply = true): DecodedStreamMsg {
-  return decodeBodyAt(body, 0, compressed, withReply);
+  return decodeBodyAt(body, 0, body.length, compressed, withReply);
 }
 
-/** Throws unless `n` bytes are left in `buf` at `off` (offsets in the text are from the body start). */
-function need(buf: Buffer, start: number, off: number, n: number, what: string): void {
-  if (buf.length - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off - start}`);
+/** Throws unless `n` bytes are left before `end` at `off` (offsets in the text are from the body start). */
+function need(end: number, start: number, off: number, n: number, what: string): void {
+  if (end - off < n) throw new StreamEntryError('truncated', `${what} needs ${n} bytes at ${off - start}`);
 }
 
 /**
- * decodeStreamMsgBody for the body running from `start` to the end of `buf`: the op 4 entry is
- * decoded in place, without a view of its body or a closure (every replica decodes every message).
+ * decodeStreamMsgBody for the body `buf[start, end)`: the op 4 entry is decoded in place, without a
+ * view of its body or a closure (every replica decodes every message).
  */
-function decodeBodyAt(buf: Buffer, start: number, compressed: boolean, withReply: boolean): DecodedStreamMsg {
-  if (buf.length - start < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${buf.length - start} bytes`);
+function decodeBodyAt(buf: Buffer, start: number, end: number, compressed: boolean, withReply: boolean): DecodedStreamMsg {
+  if (end - start < STREAM_MSG_MIN_BODY) throw new StreamEntryError('short', `body of ${end - start} bytes`);
   const lo = buf.readUInt32LE(start);
   const hi = buf.readUInt32LE(start + 4);
   if (hi > 0x1fffff) throw new StreamEntryError('range', `lseq ${buf.readBigUInt64LE(start)} beyond 2^53`);
@@ -197,43 +197,43 @@ function decodeBodyAt(buf: Buffer, start: number, compressed: boolean, withReply
   let off = start + 16;
   const sl = buf.readUInt16LE(off);
   off += 2;
-  need(buf, start, off, sl, 'subject');
+  need(end, start, off, sl, 'subject');
   const subject = sl ? decodeName(buf, off, off + sl) : '';
   off += sl;
-  need(buf, start, off, 2, 'reply length');
+  need(end, start, off, 2, 'reply length');
   const rl = buf.readUInt16LE(off);
   off += 2;
-  need(buf, start, off, rl, 'reply');
+  need(end, start, off, rl, 'reply');
   const reply = rl && withReply ? decodeName(buf, off, off + rl) : '';
   off += rl;
-  need(buf, start, off, 2, 'header length');
+  need(end, start, off, 2, 'header length');
   const hl = buf.readUInt16LE(off);
   off += 2;
-  need(buf, start, off, hl, 'header');
+  need(end, start, off, hl, 'header');
   const hdr = hl ? buf.subarray(off, off + hl) : null;
   off += hl;
-  need(buf, start, off, 4, 'payload length');
+  need(end, start, off, 4, 'payload length');
   const ml = buf.readUInt32LE(off);
   off += 4;
-  need(buf, start, off, ml, 'payload');
+  need(end, start, off, ml, 'payload');
   const msg = ml ? buf.subarray(off, off + ml) : null;
   off += ml;
   // One object shape for every decoded message (flags always present, maybe undefined).
   const out: DecodedStreamMsg = { lseq, ts, subject, reply, hdr, msg, flags: undefined, compressed };
-  if (off < buf.length) {
+  if (off < end) {
     // Trailing flags uvarint (newer servers). Anything else after it is an error: we would
     // not re-encode it and silently dropping bytes hides corruption.
     let v = 0;
     let mul = 1;
     let i = off;
     for (;; i++) {
-      if (i >= buf.length || i - off >= 9) throw new StreamEntryError('bad_flags', 'unterminated flags varint');
+      if (i >= end || i - off >= 9) throw new StreamEntryError('bad_flags', 'unterminated flags varint');
       const b = buf[i]!;
       v += (b & 0x7f) * mul;
       mul *= 128;
       if (b < 0x80) break;
     }
-    if (i + 1 !== buf.length) throw new StreamEntryError('bad_flags', `${buf.length - i - 1} bytes after flags`);
+    if (i + 1 !== end) throw new StreamEntryError('bad_flags', `${end - i - 1} bytes after flags`);
     out.flags = v;
   }
   return out;
@@ -241,18 +241,26 @@ function decodeBodyAt(buf: Buffer, start: number, compressed: boolean, withReply
 
 /** Decode an op 4 or op 14 entry (op byte first). */
 export function decodeStreamMsg(entry: Buffer, maxDecompressed = MAX_DECOMPRESSED_BODY, withReply = true): DecodedStreamMsg {
-  if (entry.length === 0) throw new StreamEntryError('short', 'empty entry');
-  const op = entry[0];
-  if (op === EntryOp.streamMsgOp) return decodeBodyAt(entry, 1, false, withReply);
+  return decodeStreamMsgAt(entry, 0, entry.length, maxDecompressed, withReply);
+}
+
+/**
+ * decodeStreamMsg of the entry `buf[start, end)`, e.g. one entry of a received append entry read
+ * straight from the AE's bytes (raft's WireEntry): no view of the entry is made.
+ */
+export function decodeStreamMsgAt(buf: Buffer, start: number, end: number, maxDecompressed = MAX_DECOMPRESSED_BODY, withReply = true): DecodedStreamMsg {
+  if (end <= start) throw new StreamEntryError('short', 'empty entry');
+  const op = buf[start];
+  if (op === EntryOp.streamMsgOp) return decodeBodyAt(buf, start + 1, end, false, withReply);
   if (op === EntryOp.compressedStreamMsgOp) {
     let body: Buffer;
     try {
-      body = s2Decode(entry.subarray(1), maxDecompressed);
+      body = s2Decode(buf.subarray(start + 1, end), maxDecompressed);
     } catch (err) {
       if (err instanceof S2Error) throw new StreamEntryError('compressed', err.message);
       throw err;
     }
-    return decodeBodyAt(body, 0, true, withReply);
+    return decodeBodyAt(body, 0, body.length, true, withReply);
   }
   throw new StreamEntryError('bad_op', `op ${op} is not a stream message`);
 }

@@ -38,7 +38,7 @@ import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapsho
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
 import { SnapshotSchedule, streamSnapshotPolicy } from './raft-snapshot-policy.js';
-import { EntryType, RaftError, RaftNode, resetNodeStorage, type Entry } from '../../raft/index.js';
+import { EntryType, RaftError, RaftNode, WireEntry, resetNodeStorage, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { jsErr, jsErrText } from '../api/errors.js';
@@ -50,7 +50,7 @@ import { accountOf, type StreamEntry } from './assignments.js';
 import { EntryOp } from './ops.js';
 import { parseGoTime } from '../api/json.js';
 import {
-  MAX_DECOMPRESSED_BODY, asBuffer, decodeStreamGroupEntry, decodeStreamMsg, encodeMsgDelete, encodePurge,
+  MAX_DECOMPRESSED_BODY, asBuffer, decodeStreamGroupEntry, decodeStreamMsgAt, encodeMsgDelete, encodePurge,
   encodeSkipEntry, encodeStreamMsg,
   type DecodedStreamMsg, type StreamGroupEntry,
 } from './stream-entry.js';
@@ -517,21 +517,29 @@ export class StreamGroup {
         this.buffered.push(Buffer.from(e.data));
         continue;
       }
-      this.applyNormal(e.data);
+      // An entry of a received append entry (followers: every message) is decoded straight from
+      // the AE's bytes, without a view of its own.
+      if (e instanceof WireEntry) this.applyNormalAt(asBuffer(e.src), e.start, e.end);
+      else this.applyNormal(e.data);
     }
   }
 
   private applyNormal(data: Uint8Array): void {
+    this.applyNormalAt(asBuffer(data), 0, data.length);
+  }
+
+  /** Apply the entry `buf[start, end)`. */
+  private applyNormalAt(buf: Buffer, start: number, end: number): void {
     if (this.failedStorage) return;
     {
       let d: StreamGroupEntry | undefined;
       let m: DecodedStreamMsg | undefined;
       try {
-        // A view, not a copy: what the store and the dedupe map keep they copy or turn into strings.
+        // In place, not a copy: what the store and the dedupe map keep they copy or turn into strings.
         // Messages (nearly every entry) are decoded without the op wrapper object.
-        const op = data.length > 0 ? data[0] : -1;
-        if (op === EntryOp.streamMsgOp || op === EntryOp.compressedStreamMsgOp) m = decodeStreamMsg(asBuffer(data), MAX_DECOMPRESSED_BODY, false);
-        else d = decodeStreamGroupEntry(asBuffer(data), false);
+        const op = end > start ? buf[start] : -1;
+        if (op === EntryOp.streamMsgOp || op === EntryOp.compressedStreamMsgOp) m = decodeStreamMsgAt(buf, start, end, MAX_DECOMPRESSED_BODY, false);
+        else d = decodeStreamGroupEntry(buf.subarray(start, end), false);
       } catch (err) {
         this.c.server.log.warn(`JetStream stream '${this.account} > ${this.name}': skipping malformed entry: ${(err as Error).message}`);
         return;

@@ -487,6 +487,8 @@ export abstract class BaseStore implements StreamStore {
   /** The TTL a stored message was given: seconds, -1 for never, 0 for none. */
   protected ttlSecOf(seq: number, ts: bigint): number {
     if (this.ttlNever.size > 0 && this.ttlNever.has(seq)) return -1;
+    // Most streams have no TTLs: a block seal asks for every message, so skip the map lookup.
+    if (this.ttlExpiry.size === 0) return 0;
     const at = this.ttlExpiry.get(seq);
     return at === undefined ? 0 : Math.max(1, Math.round((at - nsToMs(ts)) / 1000));
   }

@@ -65,6 +65,9 @@ export class BlockMeta {
   maxInfo = 0;
   maxInfoTs = 0n;
   private subjIds = new Map<string, number>();
+  /** The subject of the last add() and its id: consecutive messages mostly share a subject. */
+  private lastSubject: string | null = null;
+  private lastSubjectId = -1;
 
   constructor(cap = 4096) {
     this.cap = cap;
@@ -106,6 +109,7 @@ export class BlockMeta {
     this.len[i] = len;
     this.size[i] = size;
     if (subject === null) this.subj[i] = -1;
+    else if (subject === this.lastSubject) this.subj[i] = this.lastSubjectId;
     else {
       let id = this.subjIds.get(subject);
       if (id === undefined) {
@@ -114,6 +118,8 @@ export class BlockMeta {
         this.subjIds.set(subject, id);
       }
       this.subj[i] = id;
+      this.lastSubject = subject;
+      this.lastSubjectId = id;
     }
   }
 
