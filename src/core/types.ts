@@ -42,8 +42,11 @@ export const EMPTY_BUFFER = Buffer.alloc(0);
  */
 export class InboundMsg {
   subject = '';
-  /** the subject's bytes (written as-is into MSG frames) */
-  subjectBytes: Buffer = EMPTY_BUFFER;
+  /** The subject's bytes, or null while they are only a range of subjectSrc (setSubjectRange). */
+  private subjectBuf: Buffer | null = EMPTY_BUFFER;
+  private subjectSrc: Buffer = EMPTY_BUFFER;
+  private subjectStart = 0;
+  private subjectEnd = 0;
   /** The reply as text; null until `reply` decodes it from replyBytes (setReplyBytes). */
   private replyText: string | null = '';
   replyBytes: Buffer | null = null;
@@ -55,6 +58,29 @@ export class InboundMsg {
 
   constructor(origin: MsgOrigin) {
     this.origin = origin;
+  }
+
+  /** the subject's bytes (written as-is into MSG frames) */
+  get subjectBytes(): Buffer {
+    let b = this.subjectBuf;
+    if (b === null) b = this.subjectBuf = this.subjectSrc.subarray(this.subjectStart, this.subjectEnd);
+    return b;
+  }
+
+  set subjectBytes(bytes: Buffer) {
+    this.subjectBuf = bytes;
+  }
+
+  /**
+   * The subject's bytes are `src[start, end)`; the view is made only if something reads
+   * subjectBytes (a routed JetStream ack, a new subject every message, goes to an internal
+   * subscriber that reads the text only).
+   */
+  setSubjectRange(src: Buffer, start: number, end: number): void {
+    this.subjectBuf = null;
+    this.subjectSrc = src;
+    this.subjectStart = start;
+    this.subjectEnd = end;
   }
 
   /**
