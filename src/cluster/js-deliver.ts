@@ -40,8 +40,9 @@ function jsAckDeliverAt(buf: Buffer, start: number, end: number): number {
 /**
  * Fill `msg`'s shown subject and reply from a received RMSG/LMSG: a `$JS.ACK…@<subject>` reply
  * is a JetStream delivery, shown with the subject after the `@` (the matched subject stays
- * msg.subject). Views are made only of what the message carries on: the two parts of such a
- * reply, not the whole; no subject view for a sink that reads the text only (InboundMsg).
+ * msg.subject). No view is made: the message carries ranges of the read buffer (InboundMsg
+ * setSubjectRange / setReplyRange), which a client's MSG frame is written from; a sink that
+ * reads subjectBytes or replyBytes gets a view then.
  */
 export function takeRoutedReply(msg: InboundMsg, args: RoutedMsgArgs): void {
   const rs = args.replyStart;
@@ -50,8 +51,8 @@ export function takeRoutedReply(msg: InboundMsg, args: RoutedMsgArgs): void {
     const re = args.replyEnd;
     const at = jsAckDeliverAt(src, rs, re);
     if (at > rs && at < re - 1) {
-      msg.subjectBytes = src.subarray(at + 1, re);
-      msg.setReplyBytes(src.subarray(rs, at));
+      msg.setSubjectRange(src, at + 1, re);
+      msg.setReplyRange(src, rs, at);
       return;
     }
   }
@@ -59,7 +60,8 @@ export function takeRoutedReply(msg: InboundMsg, args: RoutedMsgArgs): void {
   if (own !== null) msg.subjectBytes = own;
   else msg.setSubjectRange(args.src, args.subjectStart, args.subjectEnd);
   // The reply's text is decoded only if a sink reads it (InboundMsg.reply).
-  msg.setReplyBytes(args.replyBytes);
+  if (rs < 0) msg.setReplyBytes(null);
+  else msg.setReplyRange(args.src, rs, args.replyEnd);
 }
 
 /**
