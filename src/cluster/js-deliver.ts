@@ -9,6 +9,7 @@
 
 import { sameSubject } from '../core/subject.js';
 import type { InboundMsg } from '../core/types.js';
+import type { RoutedMsgArgs } from '../protocol/route-parser.js';
 
 const ACK_PREFIX = Buffer.from('$JS.ACK.');
 const AT = 64;
@@ -20,12 +21,16 @@ const DOT = 46;
  * eighth dot counts (the ack reply has at least nine tokens).
  */
 export function jsAckDeliverIdx(reply: Buffer): number {
-  const n = reply.length;
-  if (n <= ACK_PREFIX.length) return -1;
-  for (let i = 0; i < ACK_PREFIX.length; i++) if (reply[i] !== ACK_PREFIX[i]) return -1;
+  return jsAckDeliverAt(reply, 0, reply.length);
+}
+
+/** jsAckDeliverIdx of the reply `buf[start, end)`: the index in `buf`, or -1. */
+function jsAckDeliverAt(buf: Buffer, start: number, end: number): number {
+  if (end - start <= ACK_PREFIX.length) return -1;
+  for (let i = 0; i < ACK_PREFIX.length; i++) if (buf[start + i] !== ACK_PREFIX[i]) return -1;
   let dots = 0;
-  for (let i = 0; i < n; i++) {
-    const c = reply[i];
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
     if (c === DOT) dots++;
     else if (c === AT && dots >= 8) return i;
   }
@@ -35,18 +40,28 @@ export function jsAckDeliverIdx(reply: Buffer): number {
 /**
  * Fill `msg`'s shown subject and reply from a received RMSG/LMSG: a `$JS.ACK…@<subject>` reply
  * is a JetStream delivery, shown with the subject after the `@` (the matched subject stays
- * msg.subject).
+ * msg.subject). No view is made: the message carries ranges of the read buffer (InboundMsg
+ * setSubjectRange / setReplyRange), which a client's MSG frame is written from; a sink that
+ * reads subjectBytes or replyBytes gets a view then.
  */
-export function takeRoutedReply(msg: InboundMsg, subjectBytes: Buffer, replyBytes: Buffer | null): void {
-  const at = replyBytes === null ? -1 : jsAckDeliverIdx(replyBytes);
-  // The reply's text is decoded only if a sink reads it (InboundMsg.reply).
-  if (at > 0 && at < replyBytes!.length - 1) {
-    msg.subjectBytes = replyBytes!.subarray(at + 1);
-    msg.setReplyBytes(replyBytes!.subarray(0, at));
-  } else {
-    msg.subjectBytes = subjectBytes;
-    msg.setReplyBytes(replyBytes);
+export function takeRoutedReply(msg: InboundMsg, args: RoutedMsgArgs): void {
+  const rs = args.replyStart;
+  if (rs >= 0) {
+    const src = args.src;
+    const re = args.replyEnd;
+    const at = jsAckDeliverAt(src, rs, re);
+    if (at > rs && at < re - 1) {
+      msg.setSubjectRange(src, at + 1, re);
+      msg.setReplyRange(src, rs, at);
+      return;
+    }
   }
+  const own = args.subjectBuf;
+  if (own !== null) msg.subjectBytes = own;
+  else msg.setSubjectRange(args.src, args.subjectStart, args.subjectEnd);
+  // The reply's text is decoded only if a sink reads it (InboundMsg.reply).
+  if (rs < 0) msg.setReplyBytes(null);
+  else msg.setReplyRange(args.src, rs, args.replyEnd);
 }
 
 /**

@@ -353,7 +353,7 @@ export class RouteConnection extends ServerLink implements RouteSink, RouteProto
     msg.origin = origin;
     msg.subject = args.subject;
     // A JetStream delivery: matched on args.subject, shown with the subject after '@'.
-    takeRoutedReply(msg, args.subjectBytes, args.replyBytes);
+    takeRoutedReply(msg, args);
     msg.hdrLen = args.hdrLen;
     msg.data = data;
     acc.deliverRouted(msg, args.queues);

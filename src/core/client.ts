@@ -490,18 +490,20 @@ export class Client implements ClientOpHandler, MsgSink {
     if (sid === null) sid = sub.sidBytes = encodeName(` ${sub.sid} `);
     const wasEmpty = this.out.pending === 0;
     let size: number;
+    // Subject and reply are written from their ranges (a routed delivery's are parts of the read buffer).
+    const out = this.out;
     if (msg.hdrLen > 0) {
       if (this.headers) {
-        this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, msg.hdrLen, msg.data);
+        out.writeMsg(msg.subjectSrc, msg.subjectStart, msg.subjectEnd, sid, msg.replySrc, msg.replyStart, msg.replyEnd, msg.hdrLen, msg.data);
         size = msg.data.length;
       } else {
         // Non-header clients get the payload only.
         const payload = msg.data.subarray(msg.hdrLen);
-        this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, 0, payload);
+        out.writeMsg(msg.subjectSrc, msg.subjectStart, msg.subjectEnd, sid, msg.replySrc, msg.replyStart, msg.replyEnd, 0, payload);
         size = payload.length;
       }
     } else {
-      this.out.writeMsg(msg.subjectBytes, sid, msg.replyBytes, 0, msg.data);
+      out.writeMsg(msg.subjectSrc, msg.subjectStart, msg.subjectEnd, sid, msg.replySrc, msg.replyStart, msg.replyEnd, 0, msg.data);
       size = msg.data.length;
     }
     this.outMsgs++;
@@ -844,7 +846,7 @@ export class Client implements ClientOpHandler, MsgSink {
       if (sub.owner === this) {
         let sid = sub.sidBytes;
         if (sid === null) sid = sub.sidBytes = encodeName(` ${sub.sid} `);
-        this.out.writeMsg(replyBytes, sid, null, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
+        this.out.writeMsg(replyBytes, 0, replyBytes.length, sid, replyBytes, -1, -1, NO_RESPONDERS_HDR.length, NO_RESPONDERS_HDR);
         this.requestFlush();
         return;
       }

@@ -77,11 +77,14 @@ export class Outbound {
    *   HMSG <subject><sid bytes>[<reply> ]<hdrLen> <total>\r\n<data>\r\n
    * `sidBytes` is " <sid> " (with both spaces). `hdrLen` > 0 selects HMSG and
    * `data` then holds headers+payload. Returns the number of bytes queued.
+   * The subject is `subject[ss, se)` and the reply `reply[rs, re)` (none when rs < 0): a
+   * routed message's are ranges of the read buffer (InboundMsg), copied without a view.
    */
-  writeMsg(subject: Buffer, sidBytes: Buffer, reply: Buffer | null, hdrLen: number, data: Buffer): number {
+  writeMsg(subject: Buffer, ss: number, se: number, sidBytes: Buffer, reply: Buffer, rs: number, re: number,
+    hdrLen: number, data: Buffer): number {
     const size = data.length;
-    const rlen = reply === null ? 0 : reply.length + 1;
-    const headLen = 5 + subject.length + sidBytes.length + rlen + 40;
+    const rlen = rs < 0 ? 0 : re - rs + 1;
+    const headLen = 5 + (se - ss) + sidBytes.length + rlen + 40;
     const inline = size <= COPY_LIMIT;
     const need = inline ? headLen + size + 2 : headLen;
     let slab = this.slab;
@@ -92,10 +95,10 @@ export class Outbound {
       slab[p++] = C_H;
     }
     slab[p++] = C_M; slab[p++] = C_S; slab[p++] = C_G; slab[p++] = C_SP;
-    p = copySmall(subject, slab, p);
+    p = copyRange(subject, ss, se, slab, p);
     p = copySmall(sidBytes, slab, p);
-    if (reply !== null) {
-      p = copySmall(reply, slab, p);
+    if (rs >= 0) {
+      p = copyRange(reply, rs, re, slab, p);
       slab[p++] = C_SP;
     }
     if (hdrLen > 0) {
@@ -168,6 +171,16 @@ function copySmall(src: Buffer, dst: Buffer, p: number): number {
   }
   src.copy(dst, p);
   return p + n;
+}
+
+/** copySmall of `src[s, e)`. Up to 128 bytes byte by byte: Buffer#copy of a range makes a view of the source first. */
+function copyRange(src: Buffer, s: number, e: number, dst: Buffer, p: number): number {
+  if (e - s <= 128) {
+    for (let i = s; i < e; i++) dst[p++] = src[i];
+    return p;
+  }
+  src.copy(dst, p, s, e);
+  return p + (e - s);
 }
 
 /** Write a non-negative integer in decimal; returns the new position. */

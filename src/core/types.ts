@@ -42,11 +42,24 @@ export const EMPTY_BUFFER = Buffer.alloc(0);
  */
 export class InboundMsg {
   subject = '';
-  /** the subject's bytes (written as-is into MSG frames) */
-  subjectBytes: Buffer = EMPTY_BUFFER;
-  /** The reply as text; null until `reply` decodes it from replyBytes (setReplyBytes). */
+  /**
+   * The subject's bytes are `subjectSrc[subjectStart, subjectEnd)` (read only: set them with
+   * the subjectBytes setter or setSubjectRange). A sink that writes bytes copies them from the
+   * range (Outbound.writeMsg); `subjectBytes` makes a view only when read and the bytes are
+   * not a Buffer of their own.
+   */
+  subjectSrc: Buffer = EMPTY_BUFFER;
+  subjectStart = 0;
+  subjectEnd = 0;
+  /** subjectSrc when the range is all of it (no view needed), else the view once made, or null. */
+  private subjectBuf: Buffer | null = EMPTY_BUFFER;
+  /** The reply's bytes, as the subject's; replyStart is -1 when there is none. */
+  replySrc: Buffer = EMPTY_BUFFER;
+  replyStart = -1;
+  replyEnd = -1;
+  private replyBuf: Buffer | null = null;
+  /** The reply as text; null until `reply` decodes it from the bytes (setReplyBytes, setReplyRange). */
   private replyText: string | null = '';
-  replyBytes: Buffer | null = null;
   /** length of the NATS header block at the start of `data`; <= 0 means no headers */
   hdrLen = -1;
   /** header block followed by the payload (no trailing CRLF) */
@@ -57,16 +70,63 @@ export class InboundMsg {
     this.origin = origin;
   }
 
+  /** the subject's bytes (written as-is into MSG frames) */
+  get subjectBytes(): Buffer {
+    let b = this.subjectBuf;
+    if (b === null) b = this.subjectBuf = this.subjectSrc.subarray(this.subjectStart, this.subjectEnd);
+    return b;
+  }
+
+  set subjectBytes(bytes: Buffer) {
+    this.subjectBuf = bytes;
+    this.subjectSrc = bytes;
+    this.subjectStart = 0;
+    this.subjectEnd = bytes.length;
+  }
+
   /**
-   * The reply subject, '' when there is none. After setReplyBytes it is decoded on first read:
-   * most sinks write replyBytes and never need the text (a routed JetStream delivery's unique
-   * ack reply, for one, goes to its client as bytes).
+   * The subject's bytes are `src[start, end)`; the view is made only if something reads
+   * subjectBytes (a routed JetStream ack, a new subject every message, goes to an internal
+   * subscriber that reads the text only; a client's MSG frame is written from the range).
+   */
+  setSubjectRange(src: Buffer, start: number, end: number): void {
+    this.subjectBuf = null;
+    this.subjectSrc = src;
+    this.subjectStart = start;
+    this.subjectEnd = end;
+  }
+
+  /** The reply's bytes, null when there is none. */
+  get replyBytes(): Buffer | null {
+    if (this.replyStart < 0) return null;
+    let b = this.replyBuf;
+    if (b === null) b = this.replyBuf = this.replySrc.subarray(this.replyStart, this.replyEnd);
+    return b;
+  }
+
+  /** Sets the bytes only; the caller sets `reply` to the same name (setReplyBytes sets both). */
+  set replyBytes(bytes: Buffer | null) {
+    this.replyBuf = bytes;
+    if (bytes === null) {
+      this.replySrc = EMPTY_BUFFER;
+      this.replyStart = -1;
+      this.replyEnd = -1;
+    } else {
+      this.replySrc = bytes;
+      this.replyStart = 0;
+      this.replyEnd = bytes.length;
+    }
+  }
+
+  /**
+   * The reply subject, '' when there is none. After setReplyBytes or setReplyRange it is decoded
+   * on first read: most sinks write the bytes and never need the text (a routed JetStream
+   * delivery's unique ack reply, for one, goes to its client as bytes).
    */
   get reply(): string {
     const t = this.replyText;
     if (t !== null) return t;
-    const b = this.replyBytes;
-    const r = b === null ? '' : decodeName(b, 0, b.length);
+    const r = this.replyStart < 0 ? '' : decodeName(this.replySrc, this.replyStart, this.replyEnd);
     this.replyText = r;
     return r;
   }
@@ -80,6 +140,15 @@ export class InboundMsg {
   setReplyBytes(bytes: Buffer | null): void {
     this.replyBytes = bytes;
     this.replyText = bytes === null ? '' : null;
+  }
+
+  /** The reply is `src[start, end)` (setSubjectRange's rules). */
+  setReplyRange(src: Buffer, start: number, end: number): void {
+    this.replyBuf = null;
+    this.replySrc = src;
+    this.replyStart = start;
+    this.replyEnd = end;
+    this.replyText = null;
   }
 
   /** Headers as a separate view, or undefined. */

@@ -291,7 +291,7 @@ export class LeafConnection extends ServerLink implements RouteSink, RouteProtoc
     const msg = this.inMsg;
     msg.origin.account = acc.name;
     msg.subject = args.subject;
-    takeRoutedReply(msg, args.subjectBytes, args.replyBytes);
+    takeRoutedReply(msg, args);
     msg.hdrLen = args.hdrLen;
     msg.data = data;
     acc.deliverFromLeaf(msg, this, args.queues ?? null);

@@ -625,10 +625,22 @@ export class ClientParser {
   }
 }
 
-/** A copy of buf[s, e) (the read buffer is reused): one Buffer, no intermediate view. */
+/** Below this many bytes copyRange copies byte by byte. */
+const SMALL_COPY = 128;
+
+/**
+ * A copy of buf[s, e) (the read buffer is reused): one Buffer, no intermediate view. Short
+ * names are copied byte by byte: Buffer#copy of a range makes a Uint8Array view of the source
+ * first, which for a JetStream ack (a new subject every message) was as large as the copy.
+ */
 function copyRange(buf: Buffer, s: number, e: number): Buffer {
-  const b = Buffer.allocUnsafe(e - s);
-  buf.copy(b, 0, s, e);
+  const n = e - s;
+  const b = Buffer.allocUnsafe(n);
+  if (n < SMALL_COPY) {
+    for (let i = 0; i < n; i++) b[i] = buf[s + i];
+  } else {
+    buf.copy(b, 0, s, e);
+  }
   return b;
 }
 

@@ -73,14 +73,26 @@ export interface RouteProtocolHandler {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Arguments of the routed message being delivered (one instance per parser). */
+/**
+ * Arguments of the routed message being delivered (one instance per parser). The subject's and
+ * the reply's bytes are ranges of `src` (the read buffer, valid during the call only); a view of
+ * them is made only when read (`subjectBytes`, `replyBytes`): a JetStream ack (a new subject
+ * every message) reaches an internal subscriber that never reads them, and a routed delivery's
+ * `<reply>@<subject>` is cut into two views without one of the whole (takeRoutedReply).
+ */
 export class RoutedMsgArgs {
   account = '';
   subject = '';
-  /** the subject's bytes as received */
-  subjectBytes: Buffer = EMPTY;
-  /** The reply's bytes as received, null when there is none. */
-  replyBytes: Buffer | null = null;
+  /** the buffer holding the subject and the reply */
+  src: Buffer = EMPTY;
+  subjectStart = 0;
+  subjectEnd = 0;
+  /** The subject's bytes when already a Buffer of their own (a repeated subject): else null. */
+  subjectBuf: Buffer | null = EMPTY;
+  /** The reply's range in `src`; replyStart is -1 when there is none. */
+  replyStart = -1;
+  replyEnd = -1;
+  private replyView: Buffer | null = null;
   /** The reply as text, decoded on first read (most messages only forward the bytes). */
   private replyText: string | null = '';
   /** queue groups the sending server picked for us (undefined when none) */
@@ -90,19 +102,36 @@ export class RoutedMsgArgs {
   /** leafnode origin cluster (LMSG only) */
   origin: string | undefined = undefined;
 
+  /** the subject's bytes as received */
+  get subjectBytes(): Buffer {
+    let b = this.subjectBuf;
+    if (b === null) b = this.subjectBuf = this.src.subarray(this.subjectStart, this.subjectEnd);
+    return b;
+  }
+
+  /** The reply's bytes as received, null when there is none. */
+  get replyBytes(): Buffer | null {
+    if (this.replyStart < 0) return null;
+    let b = this.replyView;
+    if (b === null) b = this.replyView = this.src.subarray(this.replyStart, this.replyEnd);
+    return b;
+  }
+
   /** '' when there is no reply. */
   get reply(): string {
     const t = this.replyText;
     if (t !== null) return t;
-    const b = this.replyBytes!;
-    const r = decodeName(b, 0, b.length);
+    const r = decodeName(this.src, this.replyStart, this.replyEnd);
     this.replyText = r;
     return r;
   }
 
-  setReplyBytes(bytes: Buffer | null): void {
-    this.replyBytes = bytes;
-    this.replyText = bytes === null ? '' : null;
+  /** The reply is `src[start, end)`, or none when start < 0. */
+  setReplyRange(start: number, end: number): void {
+    this.replyStart = start;
+    this.replyEnd = end;
+    this.replyView = null;
+    this.replyText = start < 0 ? '' : null;
   }
 }
 
@@ -243,8 +272,11 @@ export class RouteParser {
   private payloadHave = 0;
 
   // Last routed subject, reused while it repeats.
-  private lastSubjectBytes: Buffer = EMPTY;
+  /** The previous message's subject: bytes in a scratch buffer (lastSubjectLen of them), text, and a Buffer of its own once repeated. */
+  private lastSubjectBytes: Buffer = Buffer.allocUnsafe(256);
+  private lastSubjectLen = -1;
   private lastSubject = '';
+  private lastSubjectOwn: Buffer | null = null;
 
   // Small cache so the few account names in use are not re-decoded per message.
   private accBytes: Buffer[] = [];
@@ -672,19 +704,25 @@ export class RouteParser {
     m.account = leaf ? '' : this.account(buf, off);
     const ss = this.tok[st * 2]!;
     const sl = this.tok[st * 2 + 1]! - ss;
+    m.src = buf;
+    m.subjectStart = ss;
+    m.subjectEnd = ss + sl;
     const last = this.lastSubjectBytes;
-    if (last.length === sl && sameBytes(buf, ss, last, sl)) {
-      // Same subject as the previous message (the common case on a busy route): no decode.
-      m.subjectBytes = last;
+    if (this.lastSubjectLen === sl && sameBytes(buf, ss, last, sl)) {
+      // Same subject as the previous message (the common case on a busy route): no decode, and
+      // from the second one on its bytes are one Buffer of their own.
       m.subject = this.lastSubject;
+      let own = this.lastSubjectOwn;
+      if (own === null) own = this.lastSubjectOwn = Buffer.from(last.subarray(0, sl));
+      m.subjectBuf = own;
     } else {
-      m.subjectBytes = buf.subarray(ss, ss + sl);
-      m.subject = decodeName(m.subjectBytes, 0, m.subjectBytes.length);
-      // The view keeps one read buffer alive until the subject changes; Node never reuses them.
-      this.lastSubjectBytes = m.subjectBytes;
-      this.lastSubject = m.subject;
+      m.subject = decodeName(buf, ss, ss + sl);
+      m.subjectBuf = null;
+      // Kept in a scratch buffer for the comparison with the next message (no view per message).
+      this.rememberSubject(buf, ss, sl, m.subject);
     }
-    m.setReplyBytes(replyTok < 0 ? null : buf.subarray(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!));
+    if (replyTok < 0) m.setReplyRange(-1, -1);
+    else m.setReplyRange(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
     m.queues = queues;
     m.hdrLen = hdr;
     this.mSize = size;
@@ -707,6 +745,15 @@ export class RouteParser {
     this.mSize = size;
     this.state = STATE_PAYLOAD;
     return undefined;
+  }
+
+  private rememberSubject(buf: Buffer, s: number, n: number, text: string): void {
+    let b = this.lastSubjectBytes;
+    if (b.length < n) b = this.lastSubjectBytes = Buffer.allocUnsafe(Math.max(n, 2 * b.length));
+    for (let i = 0; i < n; i++) b[i] = buf[s + i];
+    this.lastSubjectLen = n;
+    this.lastSubject = text;
+    this.lastSubjectOwn = null;
   }
 
   private emitMsg(data: Buffer): void {

@@ -1,9 +1,11 @@
 // RoutedDeliverSubject rewrites a JetStream delivery for a route: the matched subject (the pull
 // inbox) as the RMSG subject, `<ack reply>@<shown subject>` as its reply. The inbox bytes are kept
-// between calls (one pull batch goes to one inbox), so a change of inbox must be noticed.
+// between calls (one pull batch goes to one inbox), so a change of inbox must be noticed. The
+// receiving side (takeRoutedReply) takes the parser's ranges apart without a view of the whole reply.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RoutedDeliverSubject, jsAckDeliverIdx } from '../../src/cluster/js-deliver.js';
+import { RoutedDeliverSubject, jsAckDeliverIdx, takeRoutedReply } from '../../src/cluster/js-deliver.js';
+import { RouteParser, type RoutedMsgArgs } from '../../src/protocol/route-parser.js';
 import { InboundMsg } from '../../src/core/types.js';
 import { encodeName } from '../../src/protocol/names.js';
 
@@ -93,4 +95,46 @@ test('InboundMsg: a reply set by its bytes is decoded when read, names with inva
   assert.equal(m.replyBytes, null);
   m.reply = 'text.only';
   assert.equal(m.reply, 'text.only');
+});
+
+test('takeRoutedReply: what a route parser hands over, split at every byte, gives each message its shown subject and reply', () => {
+  const frames: { line: string; subject: string; shown: string; reply: string }[] = [
+    // A routed JetStream delivery: shown with the subject after '@', the ack reply before it.
+    { line: 'RMSG $G _INBOX.p.1 $JS.ACK.S.C.1.7.7.1700000000000000000.3@orders.new 3', subject: '_INBOX.p.1', shown: 'orders.new', reply: '$JS.ACK.S.C.1.7.7.1700000000000000000.3' },
+    { line: 'RMSG $G _INBOX.p.1 $JS.ACK.S.C.1.8.8.1700000000000000000.2@orders.é 3', subject: '_INBOX.p.1', shown: 'orders.é', reply: '$JS.ACK.S.C.1.8.8.1700000000000000000.2' },
+    // Acks: a new subject each, no reply.
+    { line: 'RMSG $G $JS.ACK.S.C.1.7.7.1700000000000000000.3 3', subject: '$JS.ACK.S.C.1.7.7.1700000000000000000.3', shown: '$JS.ACK.S.C.1.7.7.1700000000000000000.3', reply: '' },
+    { line: 'RMSG $G $JS.ACK.S.C.1.8.8.1700000000000000000.2 3', subject: '$JS.ACK.S.C.1.8.8.1700000000000000000.2', shown: '$JS.ACK.S.C.1.8.8.1700000000000000000.2', reply: '' },
+    // A plain subject three times (kept as one Buffer from the second on), with and without a reply.
+    { line: 'RMSG $G plain.ü r.1 3', subject: 'plain.ü', shown: 'plain.ü', reply: 'r.1' },
+    { line: 'RMSG $G plain.ü 3', subject: 'plain.ü', shown: 'plain.ü', reply: '' },
+    { line: 'RMSG $G plain.ü + r.2 q1 3', subject: 'plain.ü', shown: 'plain.ü', reply: 'r.2' },
+    // An '@' that is not after the ack's eighth dot stays in the reply.
+    { line: `RMSG $G x.y $JS.ACK.S@C.1.1 3`, subject: 'x.y', shown: 'x.y', reply: '$JS.ACK.S@C.1.1' },
+    { line: `RMSG $G ${'l'.repeat(300)} 3`, subject: 'l'.repeat(300), shown: 'l'.repeat(300), reply: '' },
+  ];
+  const wire = Buffer.from(frames.map((f) => `${f.line}\r\nabc\r\n`).join(''));
+  for (const step of [wire.length, 1, 7]) {
+    const seen: { subject: string; shown: Buffer; reply: string; replyBytes: string | null }[] = [];
+    const msg = new InboundMsg({ cid: 1, account: '$G', kind: 'route' });
+    const p = new RouteParser({
+      onInfo() {}, onConnect() {}, onPing() {}, onPong() {}, onOk() {}, onErr() {}, onRemoteSub() {}, onRemoteUnsub() {},
+      onRoutedMsg(args: RoutedMsgArgs, data: Buffer) {
+        assert.equal(data.toString(), 'abc');
+        msg.subject = args.subject;
+        takeRoutedReply(msg, args);
+        seen.push({ subject: msg.subject, shown: msg.subjectBytes, reply: msg.reply, replyBytes: msg.replyBytes === null ? null : msg.replyBytes.toString() });
+      },
+    });
+    for (let i = 0; i < wire.length; i += step) assert.equal(p.parse(wire.subarray(i, Math.min(wire.length, i + step))), undefined);
+    assert.equal(seen.length, frames.length);
+    frames.forEach((f, i) => {
+      const s = seen[i]!;
+      assert.equal(s.subject, f.subject, `step ${step} frame ${i}`);
+      assert.deepEqual(s.shown, encodeName(f.shown), `step ${step} frame ${i}`);
+      assert.equal(s.reply, f.reply);
+      assert.equal(s.replyBytes, f.reply === '' ? null : f.reply);
+    });
+    assert.equal(seen[5]!.shown, seen[6]!.shown, 'a repeated subject is one Buffer');
+  }
 });
