@@ -131,6 +131,11 @@ export class StoreFactory {
     this.useSpares = true;
   }
 
+  /** Resolves once the spare directories asked for so far are ready (tests wait for this). */
+  sparesSettled(): Promise<void> {
+    return this.spares.settled();
+  }
+
   /** Stop preparing stream directories; resolves once nothing more is being written. */
   async stop(): Promise<void> {
     await this.spares.stop();

@@ -70,6 +70,11 @@ export class StreamDirSpares {
     });
   }
 
+  /** Resolves once the refills asked for so far have finished. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
   /** No more refills; resolves once the one running has finished (nothing is left writing). */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -229,7 +229,8 @@ test('StoreFactory.create, clustered: later streams take a prepared directory wh
   f.deferCreateDurability();
   const streams = path.join(root, 'APP', 'streams');
   const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
-  await waitUntil(() => sparesOf(streams).size === 4, 10_000, 'four spare directories after the first create');
+  await f.sparesSettled();
+  assert.equal(sparesOf(streams).size, 4, 'four spare directories after the first create');
   for (const [, n] of sparesOf(streams)) {
     assert.deepEqual(fs.readdirSync(path.join(streams, n)).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
   }
@@ -271,22 +272,24 @@ test('StoreFactory.create, clustered: when the stream directory holds leftovers 
   f.deferCreateDurability();
   const streams = path.join(root, 'APP', 'streams');
   const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
-  await waitUntil(() => sparesOf(streams).size === 4, 10_000, 'four spare directories');
+  await f.sparesSettled();
   const spares = sparesOf(streams);
   fs.mkdirSync(path.join(streams, 'LEFT'));
   fs.writeFileSync(path.join(streams, 'LEFT', 'old.blk'), 'old data');
   const store = await f.create('APP', cfgOf({ name: 'LEFT', subjects: ['left'] }), 2n);
   const dir = path.join(streams, 'LEFT');
-  assert.ok(!spares.has(fs.statSync(dir).ino), 'made by the plain path');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  assert.equal(readCheckedFileSync(dir, 'meta.inf', 'meta.sum', 'LEFT').status, 'ok');
   const damaged = fs.readdirSync(path.join(root, 'APP', 'damaged'));
   assert.equal(damaged.length, 1);
   assert.deepEqual(fs.readdirSync(path.join(root, 'APP', 'damaged', damaged[0]!)), ['old.blk']);
   assert.ok(warns.some((w) => w.includes('moved to')), warns.join('\n'));
-  // The spare that was filled for LEFT is gone; the pool is made up again.
+  // The spare that was filled for LEFT is removed (in the background); the pool is made up again.
+  await f.sparesSettled();
+  const names = new Set(spares.values());
   await waitUntil(() => {
-    const now = sparesOf(streams);
-    return now.size === 4 && [...spares.keys()].filter((i) => !now.has(i)).length === 1;
+    const now = [...sparesOf(streams).values()];
+    return now.length === 4 && now.filter((n) => names.has(n)).length === 3;
   }, 10_000, 'the used spare removed and replaced');
   await Promise.all([first.stop(), store.stop()]);
   await f.stop();
