@@ -222,14 +222,19 @@ function sparesOf(streams: string): Map<number, string> {
   return new Map(fs.readdirSync(streams).filter(isSpareName).map((n) => [fs.statSync(path.join(streams, n)).ino, n]));
 }
 
-test('StoreFactory.create, clustered: later streams take a prepared directory whole; a create cut short before its rename leaves no stream, and recovery removes spares', async (t) => {
+/** A clustered factory (warnings collected) whose account APP has a stream FIRST and its spares ready. */
+async function clusteredWithSpares(t: TestContext) {
   const root = tmp(t);
   const warns: string[] = [];
   const f = new StoreFactory(root, 'always', (m) => warns.push(m));
   f.deferCreateDurability();
-  const streams = path.join(root, 'APP', 'streams');
   const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
   await f.sparesSettled();
+  return { root, warns, f, streams: path.join(root, 'APP', 'streams'), first };
+}
+
+test('StoreFactory.create, clustered: later streams take a prepared directory whole; a create cut short before its rename leaves no stream, and recovery removes spares', async (t) => {
+  const { root, warns, f, streams, first } = await clusteredWithSpares(t);
   assert.equal(sparesOf(streams).size, 4, 'four spare directories after the first create');
   for (const [, n] of sparesOf(streams)) {
     assert.deepEqual(fs.readdirSync(path.join(streams, n)).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
@@ -266,13 +271,7 @@ test('StoreFactory.create, clustered: later streams take a prepared directory wh
 });
 
 test('StoreFactory.create, clustered: when the stream directory holds leftovers the spare is discarded and the leftovers moved aside as before', async (t) => {
-  const root = tmp(t);
-  const warns: string[] = [];
-  const f = new StoreFactory(root, 'always', (m) => warns.push(m));
-  f.deferCreateDurability();
-  const streams = path.join(root, 'APP', 'streams');
-  const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
-  await f.sparesSettled();
+  const { root, warns, f, streams, first } = await clusteredWithSpares(t);
   const spares = sparesOf(streams);
   fs.mkdirSync(path.join(streams, 'LEFT'));
   fs.writeFileSync(path.join(streams, 'LEFT', 'old.blk'), 'old data');
