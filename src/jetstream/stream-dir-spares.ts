@@ -17,9 +17,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 const SPARE_PREFIX = '.spare-';
+let instances = 0;
 
 /** The files a spare holds, empty, so that writing them allocates no inode. */
 export const SPARE_FILES = ['meta.json', 'meta.inf', 'meta.sum'] as const;
@@ -36,8 +36,10 @@ export class StreamDirSpares {
    *  most one thread-pool thread and never crowd out a create's own calls. */
   private chain: Promise<void> = Promise.resolve();
   private readonly queued = new Set<string>();
-  /** Distinguishes this process's spares from any a crashed process left behind. */
-  private readonly token = randomBytes(4).toString('hex');
+  /** Distinguishes these spares from any that an earlier process (or server in this process) left
+   *  behind: pid, time and instance (no node:crypto, which a plain server loads only on first use,
+   *  and /healthz imports isSpareName). */
+  private readonly token = `${process.pid.toString(36)}${Date.now().toString(36)}${(instances++).toString(36)}`;
   private seq = 0;
   private stopped = false;
 

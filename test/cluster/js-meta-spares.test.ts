@@ -1,8 +1,8 @@
 // tsnats only: a clustered create takes a prepared stream directory (src/jetstream/stream-dir-spares.ts),
 // filled and renamed into place. The holder killed with kill -9 while creates run leaves every stream
 // either whole or absent: after the restart each create that was answered is there with its messages,
-// a create cut short is there whole or not at all (and a retry succeeds), and the spares of the killed
-// process are gone.
+// a create cut short is there whole or not at all (and a retry succeeds), the spares of the killed
+// process are gone, and /healthz never counts a spare as a stream that failed to recover.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -47,6 +47,8 @@ describe('clustered creates from prepared stream directories, holder killed (tsn
       return s.length > 0 ? s : undefined;
     }, 'spare directories on the holder');
     assert.deepEqual(entries(holder).filter((e) => !isSpare(e)), ['SP0', 'SP1', 'SP2', 'SP3', 'SP4', 'SP5']);
+    // A spare is no stream that failed to recover.
+    assert.deepEqual(await c.monitor(holder, '/healthz'), { status: 'ok' });
 
     // Creates in flight when the holder dies.
     const cut = ['CUT0', 'CUT1', 'CUT2'];
@@ -74,9 +76,13 @@ describe('clustered creates from prepared stream directories, holder killed (tsn
       await js.publish(`${s.toLowerCase()}.m`, 'after');
       assert.equal((await jsm.streams.info(s)).state.messages, 1, `${s} takes messages`);
     }
-    const now = entries(holder);
-    assert.deepEqual(now.filter((e) => !isSpare(e)), ['CUT0', 'CUT1', 'CUT2', 'SP0', 'SP1', 'SP2', 'SP3', 'SP4', 'SP5']);
-    assert.deepEqual(now.filter((e) => spares.includes(e)), [], 'the killed process\'s spares were removed at recovery');
+    assert.deepEqual(entries(holder).filter((e) => spares.includes(e)), [], 'the killed process\'s spares were removed at recovery');
+    // The restarted holder prepares spares again after its next create.
+    const r = await apiRequestAnswered<StreamResp>(nc, '$JS.API.STREAM.CREATE.AFTER', body('AFTER', holder), { settleMs: 0 });
+    assert.equal(r.first.error, undefined, JSON.stringify(r.first));
+    await pollUntil(() => entries(holder).some(isSpare) || undefined, 'spares of the restarted holder');
+    assert.deepEqual(entries(holder).filter((e) => !isSpare(e)), ['AFTER', 'CUT0', 'CUT1', 'CUT2', 'SP0', 'SP1', 'SP2', 'SP3', 'SP4', 'SP5']);
+    assert.deepEqual(await c.monitor(holder, '/healthz'), { status: 'ok' });
     await nc.close();
   });
 });
