@@ -201,6 +201,7 @@ export class JetStreamService implements Subsystem {
     this.apiClients.clear();
     await Promise.all([...this.accounts.values()].map((a) => a.stopAll()));
     this.accounts.clear();
+    await this.storeFactory.stop();
   }
 
   /** Accounts whose JetStream is enabled, with their limits (nats-server: only $G when no accounts are configured). */

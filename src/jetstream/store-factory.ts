@@ -15,6 +15,7 @@
 // adopts, and its limits never trim, the old data. Deleting a stream retires meta.inf
 // before removing the files, so a crash half-way never brings back part of a stream.
 
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -23,14 +24,17 @@ import { checkStreamConfig } from './stream-config.js';
 import { toStoreConfig } from './stream.js';
 import type { FileStoreOptions, StreamStore, SyncPolicy } from './store/types.js';
 import { createMemStore } from './store/index.js';
-import { FileStore, prepareStoreMeta, readStoreMeta, storeMetaPath } from './store/filestore.js';
-import { fsyncDir, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
+import { FileStore, newStoreMetaText, prepareStoreMeta, readStoreMeta, storeMetaPath } from './store/filestore.js';
+import { fsyncDir, metaChecksum, readCheckedFile, writeCheckedFile } from './store/checked-file.js';
 import { fsyncFile } from './store/durable-fs.js';
 import type { ProgressBoard, ProgressTask } from './progress.js';
+import { StreamDirSpares } from './stream-dir-spares.js';
 
 const META_FILE = 'meta.inf';
 const SUM_FILE = 'meta.sum';
 const DAMAGED_DIR = 'damaged';
+/** Spare stream directories kept ready per streams directory in clustered mode (stream-dir-spares.ts). */
+const SPARES_PER_DIR = 4;
 
 /** Left in place of meta.inf while a stream's files are being removed. */
 const DELETING_FILE = 'meta.inf.deleted';
@@ -102,6 +106,9 @@ export class StoreFactory {
    * PubAcks and visibility wait for the commit and apply only, as in nats-server.
    */
   private replicaSync: SyncPolicy | undefined;
+  /** Prepared stream directories; used for creates once deferCreateDurability() is called. */
+  private readonly spares: StreamDirSpares;
+  private useSpares = false;
 
   constructor(
     private readonly root: string,
@@ -111,11 +118,27 @@ export class StoreFactory {
     private readonly progress?: ProgressBoard,
   ) {
     this.sync = syncInterval === 'always' ? 'always' : { intervalMs: syncInterval };
+    this.spares = new StreamDirSpares(SPARES_PER_DIR, warn);
   }
 
-  /** Called once the meta layer is on (see deferCreateSync). */
+  /**
+   * Called once the meta layer is on (see deferCreateSync). A create is then on the meta group's
+   * critical path (the holder answers the client once its files exist), so creates also take a
+   * prepared directory when one is ready (stream-dir-spares.ts).
+   */
   deferCreateDurability(): void {
     this.deferCreateSync = true;
+    this.useSpares = true;
+  }
+
+  /** Resolves once the spare directories asked for so far are ready (tests wait for this). */
+  sparesSettled(): Promise<void> {
+    return this.spares.settled();
+  }
+
+  /** Stop preparing stream directories; resolves once nothing more is being written. */
+  async stop(): Promise<void> {
+    await this.spares.stop();
   }
 
   /**
@@ -166,35 +189,76 @@ export class StoreFactory {
     const sc = toStoreConfig(cfg);
     if (cfg.storage === 'memory') return createMemStore(sc);
     const dir = this.streamDir(account, cfg.name);
-    const { firstCreated, msgsDir } = await this.makeStreamDirs(account, cfg.name, dir);
     // meta.json follows the store's sync policy (as the FileStore writes it); meta.inf and the
     // directory entries are always fsync'ed (as saveMeta does).
     // A restored store (open) keeps the server's policy: its data is in no raft log.
     const sync = withMeta ? this.syncFor(cfg) : this.sync;
     const doSync = sync === 'always';
+    const metadata = { config: cfg, created: createdNs.toString() };
+    const defer = withMeta && this.deferCreateSync;
+    if (defer && this.useSpares) {
+      const streams = dirname(dir);
+      if (this.fillSpare(streams, dir, sc, metadata, cfg.name, streamMetaBytes(cfg, createdNs))) {
+        this.spares.refill(streams);
+        return this.openDeferred(sc, dir, sync, [streams]);
+      }
+    }
+    const { firstCreated, msgsDir } = await this.makeStreamDirs(account, cfg.name, dir);
     // Directories whose entries changed: the parent of each newly created directory.
     const parents = new Set<string>([dir]);
     if (firstCreated !== undefined) {
       for (let d = join(dir, 'msgs'); d.length >= firstCreated.length; d = dirname(d)) parents.add(dirname(d));
     }
-    const metadata = { config: cfg, created: createdNs.toString() };
-    const defer = withMeta && this.deferCreateSync;
     const writes: Promise<unknown>[] = [msgsDir, prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
     if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), !defer, false));
     if (defer) {
       await Promise.all(writes);
-      const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
-      const beforeFirstSync = async (): Promise<void> => {
-        await Promise.all([...files.map(fsyncFile), ...[...parents].filter((p) => p !== dir).map(fsyncDir)]);
-        await fsyncDir(dir);
-      };
-      return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
+      // The streams directory exists now: prepare directories for the next creates.
+      if (this.useSpares) this.spares.refill(dirname(dir));
+      return this.openDeferred(sc, dir, sync, [...parents].filter((p) => p !== dir));
     }
     // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
     for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
     await Promise.all(writes);
     await fsyncDir(dir);
     return openFileStore(sc, { dir, sync, log: this.warn });
+  }
+
+  /**
+   * A clustered create's store: its files become durable before the store's first sync (see
+   * deferCreateSync): the three meta files and the directories above whose entries changed
+   * (`parents`), then the stream directory itself.
+   */
+  private openDeferred(sc: ReturnType<typeof toStoreConfig>, dir: string, sync: SyncPolicy, parents: string[]): StreamStore {
+    const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
+    const beforeFirstSync = async (): Promise<void> => {
+      await Promise.all([...files.map(fsyncFile), ...parents.map(fsyncDir)]);
+      await fsyncDir(dir);
+    };
+    return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
+  }
+
+  /**
+   * Make `dir` from a ready spare of `streams`: its three empty files are written in place (no new
+   * inode: plain system calls, each a few µs, where a thread-pool round trip would cost more) and
+   * the spare is renamed to the stream's name, so the directory appears with all its files at
+   * once. False (the spare discarded) when no spare is ready or a step fails, e.g. because `dir`
+   * exists and holds something: the caller then takes the plain path, which deals with leftovers.
+   */
+  private fillSpare(streams: string, dir: string, sc: ReturnType<typeof toStoreConfig>, metadata: unknown, name: string,
+    meta: Buffer): boolean {
+    const spare = this.spares.take(streams);
+    if (spare === undefined) return false;
+    try {
+      writeFileSync(storeMetaPath(spare), newStoreMetaText(sc, metadata));
+      writeFileSync(join(spare, META_FILE), meta);
+      writeFileSync(join(spare, SUM_FILE), metaChecksum(name, meta));
+      renameSync(spare, dir);
+      return true;
+    } catch {
+      void rm(spare, { recursive: true, force: true }).catch(() => undefined);
+      return false;
+    }
   }
 
   /**
@@ -259,7 +323,7 @@ export class StoreFactory {
     const base = join(this.root, account, 'streams');
     let names: string[];
     try {
-      names = await readdir(base);
+      names = await this.spares.dropStale(base, await readdir(base));
     } catch {
       return [];
     }

@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from '../server/server.js';
 import { jetStreamSource } from './sources.js';
+import { isSpareName } from '../jetstream/stream-dir-spares.js';
 
 export interface HealthzOptions {
   jsEnabled?: boolean;
@@ -100,6 +101,7 @@ export function healthz(server: Server, opts: HealthzOptions): HealthStatus {
     }
     const jsa = accounts.find((a) => a.name === accName);
     for (const streamName of listDir(join(js.storeRoot, accName, 'streams'))) {
+      if (isSpareName(streamName)) continue; // a prepared directory for a later create, not a stream
       if (opts.stream) {
         if (streamName !== opts.stream) continue;
         streamFound = true;

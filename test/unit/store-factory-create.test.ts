@@ -14,6 +14,8 @@ import { toStoreConfig } from '../../src/jetstream/stream.js';
 import type { StreamConfig, StreamConfigRequest } from '../../src/jetstream/api/types.js';
 import { readCheckedFileSync } from '../../src/jetstream/store/checked-file.js';
 import { FileStore, readStoreMeta } from '../../src/jetstream/store/filestore.js';
+import { isSpareName } from '../../src/jetstream/stream-dir-spares.js';
+import { waitUntil } from '../helpers/wait.js';
 import type { StreamStore } from '../../src/jetstream/store/types.js';
 
 function cfgOf(req: StreamConfigRequest): StreamConfig {
@@ -137,6 +139,7 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   await store.flush();
   assert.equal(synced.length, count, 'the deferred fsyncs run once');
   await store.stop();
+  await f.stop();
 
   const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
   assert.equal(rec.length, 1);
@@ -144,15 +147,19 @@ test('StoreFactory.create, clustered (deferCreateDurability): no fsync at create
   await rec[0]!.store.stop();
 });
 
-test('StoreFactory.create, clustered: a later stream of the account (its directory made by two plain mkdirs) also has its files, directory and parent entry fsynced before its first durable write', async (t) => {
+test('StoreFactory.create, clustered: a later stream of the account with no spare directory ready (its directory made by two plain mkdirs) also has its files, directory and parent entry fsynced before its first durable write', async (t) => {
   const root = tmp(t);
   const f = new StoreFactory(root, 'always', () => undefined);
   f.deferCreateDurability();
   const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
   await first.stop();
+  // No spare directory to take (stream-dir-spares.ts): refills stopped, the ready ones gone.
+  await f.stop();
+  const streams = path.join(root, 'APP', 'streams');
+  for (const n of sparesOf(streams).values()) fs.rmSync(path.join(streams, n), { recursive: true });
   const synced = recordSyncs(t);
   const store = await f.create('APP', cfgOf({ name: 'SECOND', subjects: ['second'] }), 2n);
-  await assertSyncedAtFirstWrite(synced, store, path.join(root, 'APP', 'streams', 'SECOND'), 'second');
+  await assertSyncedAtFirstWrite(synced, store, path.join(streams, 'SECOND'), 'second');
   assert.ok(!synced.includes(path.join(root, 'APP')), 'directories that did not change are not fsynced');
   await store.stop();
   const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
@@ -171,6 +178,7 @@ test('StoreFactory.create, clustered: a stream stopped or deleted before any wri
   const gone = await f.create('APP', cfgOf({ name: 'GONE', subjects: ['g'] }), 2n);
   await gone.delete();
   await f.removeDir('APP', 'GONE');
+  await f.stop();
   const rec = await new StoreFactory(root, 'always', () => undefined).recover('APP');
   assert.deepEqual(rec.map((r) => r.config.name), ['KEPT']);
   for (const r of rec) await r.store.stop();
@@ -197,6 +205,7 @@ test('StoreFactory.lazyReplicaSync: replicated stores (created and recovered) sy
   const restored = await f.open('APP', { ...r3cfg, name: 'R3B', subjects: ['r3b'] }, 3n);
   assert.equal(restored.ackWaitsForSync, true);
   for (const s of [a, b, restored]) await s.stop();
+  await f.stop();
   const rec = await open().recover('APP');
   assert.deepEqual(rec.map((r) => [r.config.name, r.store.ackWaitsForSync]), [['R1', true], ['R3', false]]);
   for (const r of rec) await r.store.stop();
@@ -206,4 +215,81 @@ test('StoreFactory.lazyReplicaSync: replicated stores (created and recovered) sy
   const again = await plain.recover('APP');
   assert.ok(again.every((r) => r.store.ackWaitsForSync));
   for (const r of again) await r.store.stop();
+});
+
+/** The spare directories of a streams directory, by inode. */
+function sparesOf(streams: string): Map<number, string> {
+  return new Map(fs.readdirSync(streams).filter(isSpareName).map((n) => [fs.statSync(path.join(streams, n)).ino, n]));
+}
+
+/** A clustered factory (warnings collected) whose account APP has a stream FIRST and its spares ready. */
+async function clusteredWithSpares(t: TestContext) {
+  const root = tmp(t);
+  const warns: string[] = [];
+  const f = new StoreFactory(root, 'always', (m) => warns.push(m));
+  f.deferCreateDurability();
+  const first = await f.create('APP', cfgOf({ name: 'FIRST', subjects: ['first'] }), 1n);
+  await f.sparesSettled();
+  return { root, warns, f, streams: path.join(root, 'APP', 'streams'), first };
+}
+
+test('StoreFactory.create, clustered: later streams take a prepared directory whole; a create cut short before its rename leaves no stream, and recovery removes spares', async (t) => {
+  const { root, warns, f, streams, first } = await clusteredWithSpares(t);
+  assert.equal(sparesOf(streams).size, 4, 'four spare directories after the first create');
+  for (const [, n] of sparesOf(streams)) {
+    assert.deepEqual(fs.readdirSync(path.join(streams, n)).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  }
+
+  const spares = sparesOf(streams);
+  const synced = recordSyncs(t);
+  const cfg = cfgOf({ name: 'SECOND', subjects: ['second.>'], max_msgs: 5 });
+  const store = await f.create('APP', cfg, 2n);
+  const dir = path.join(streams, 'SECOND');
+  assert.ok(spares.has(fs.statSync(dir).ino), 'the stream directory is a spare renamed');
+  const inf = readCheckedFileSync(dir, 'meta.inf', 'meta.sum', 'SECOND');
+  assert.equal(inf.status, 'ok');
+  assert.deepEqual(readStoreMeta(dir)?.metadata, { config: cfg, created: '2' });
+  const ino = fs.statSync(path.join(dir, 'meta.json')).ino;
+  const again = new FileStore(toStoreConfig(cfg), { dir, sync: 'always', log: () => undefined });
+  assert.equal(fs.statSync(path.join(dir, 'meta.json')).ino, ino, 'meta.json is the one the FileStore writes');
+  await again.stop();
+  await assertSyncedAtFirstWrite(synced, store, dir, 'second.1');
+
+  // A process killed between filling a spare and renaming it: the files sit under the spare's name.
+  const [cut] = [...sparesOf(streams).values()];
+  fs.writeFileSync(path.join(streams, cut!, 'meta.inf'), JSON.stringify({ created: '3', config: cfgOf({ name: 'CUT', subjects: ['cut'] }) }));
+  await Promise.all([first.stop(), store.stop()]);
+  await f.stop();
+  assert.deepEqual(warns, []);
+
+  const rwarns: string[] = [];
+  const rec = await new StoreFactory(root, 'always', (m) => rwarns.push(m)).recover('APP');
+  assert.deepEqual(rwarns, [], 'spares are not streams that failed to load');
+  assert.deepEqual(rec.map((r) => [r.config.name, r.store.state().msgs]).sort(), [['FIRST', 0], ['SECOND', 1]]);
+  for (const r of rec) await r.store.stop();
+  assert.deepEqual(fs.readdirSync(streams).sort(), ['FIRST', 'SECOND'], 'spares of the earlier process removed');
+});
+
+test('StoreFactory.create, clustered: when the stream directory holds leftovers the spare is discarded and the leftovers moved aside as before', async (t) => {
+  const { root, warns, f, streams, first } = await clusteredWithSpares(t);
+  const spares = sparesOf(streams);
+  fs.mkdirSync(path.join(streams, 'LEFT'));
+  fs.writeFileSync(path.join(streams, 'LEFT', 'old.blk'), 'old data');
+  const store = await f.create('APP', cfgOf({ name: 'LEFT', subjects: ['left'] }), 2n);
+  const dir = path.join(streams, 'LEFT');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['meta.inf', 'meta.json', 'meta.sum', 'msgs']);
+  assert.equal(readCheckedFileSync(dir, 'meta.inf', 'meta.sum', 'LEFT').status, 'ok');
+  const damaged = fs.readdirSync(path.join(root, 'APP', 'damaged'));
+  assert.equal(damaged.length, 1);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'APP', 'damaged', damaged[0]!)), ['old.blk']);
+  assert.ok(warns.some((w) => w.includes('moved to')), warns.join('\n'));
+  // The spare that was filled for LEFT is removed (in the background); the pool is made up again.
+  await f.sparesSettled();
+  const names = new Set(spares.values());
+  await waitUntil(() => {
+    const now = [...sparesOf(streams).values()];
+    return now.length === 4 && now.filter((n) => names.has(n)).length === 3;
+  }, 10_000, 'the used spare removed and replaced');
+  await Promise.all([first.stop(), store.stop()]);
+  await f.stop();
 });

@@ -64,7 +64,7 @@ import type {
 } from './types.js';
 
 // The meta file helpers live in store-meta.ts; importers of this module keep finding them here.
-export { prepareStoreMeta, readStoreMeta, storeMetaPath, type StoreMeta } from './store-meta.js';
+export { newStoreMetaText, prepareStoreMeta, readStoreMeta, storeMetaPath, type StoreMeta } from './store-meta.js';
 
 const TWO32 = 0x1_0000_0000;
 const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;

@@ -24,6 +24,11 @@ export function storeMetaPath(dir: string): string {
   return path.join(dir, META_FILE);
 }
 
+/** The meta file text of a new file store directory (what prepareStoreMeta writes). */
+export function newStoreMetaText(cfg: StoreConfig, metadata: unknown): string {
+  return storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata);
+}
+
 /**
  * Write the meta file of a new store directory before the FileStore is constructed, without
  * blocking the event loop: temp file, fsync, rename. The directory fsync that makes the name
@@ -31,7 +36,7 @@ export function storeMetaPath(dir: string): string {
  * (store-factory.ts). The constructor then finds the same content and writes nothing.
  */
 export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): Promise<void> {
-  const text = storeMetaText(normalizeConfig({ ...cfg, storage: 'file' }), metadata);
+  const text = newStoreMetaText(cfg, metadata);
   const file = storeMetaPath(dir);
   await writeSynced(`${file}.tmp`, text, doSync);
   await fs.promises.rename(`${file}.tmp`, file);
