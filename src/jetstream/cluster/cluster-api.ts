@@ -150,7 +150,12 @@ function groupJson(g: RaftGroup): RaftGroupJson {
 
 interface Inflight {
   cfg: string;
+  /** Repeats of the proposed request: answered as idempotent creates once it applied. */
   waiters: ApiRequest[];
+  /** Other requests for the same consumer: decided again once it applied (they see its result). */
+  after?: ApiRequest[];
+  /** The proposed request (consumers only: answered here if its stream went away first). */
+  req?: ApiRequest;
 }
 
 export class ClusterApi {
@@ -802,19 +807,21 @@ export class ClusterApi {
       const k = key(acc.name, `${streamName}\u0000${name}`);
       const existing = entry.consumers.get(name);
       const inflight = this.inflightConsumers.get(k);
+      const action = body.action ?? '';
       if (inflight) {
-        if (inflight.cfg !== cfgText) throw jsErr('ConsumerAlreadyExists');
-        inflight.waiters.push(req);
+        if (inflight.cfg === cfgText) inflight.waiters.push(req);
+        // A create must not change a consumer, and the one in flight exists with another config.
+        else if (action === 'create') throw jsErr('ConsumerAlreadyExists');
+        // An update (or create-or-update) waits for the proposal in flight, as nats-server's
+        // pending assignment makes the next request build on it: decided then against its result.
+        else (inflight.after ??= []).push(req);
         return;
       }
-      const action = body.action ?? '';
       if (existing) {
         const same = JSON.stringify({ ...existing.consumer, name }) === cfgText;
         if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
         if (same) {
-          // Replicated: every peer gets it and the consumer's leader answers (js-cluster runForwarded).
-          if (isReplicated(entry.sa)) for (const p of entry.sa.group.peers) this.c.forward(p, req);
-          else this.c.forward(holderOf(entry.sa.group), req);
+          this.forwardToConsumer(entry, req);
           return;
         }
       } else if (action === 'update') {
@@ -852,7 +859,7 @@ export class ClusterApi {
         group, subject: req.subject, reply: req.reply,
       };
       if (!this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca))) throw jsErr('ClusterNotLeader');
-      this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });
+      this.inflightConsumers.set(k, { cfg: cfgText, waiters: [], req });
       this.newConsumers.set(k, existing ?? null);
     });
   }
@@ -897,14 +904,31 @@ export class ClusterApi {
     for (const w of f.waiters) this.forwardToHolder(entry, w);
   }
 
-  consumerAssigned(ca: ConsumerAssignment): void {
-    const account = accountOf(ca.client);
-    const k = key(account, `${ca.stream}\u0000${ca.name}`);
+  /** An idempotent create: the holder answers (replicated: every peer gets it, the consumer's leader answers). */
+  private forwardToConsumer(entry: StreamEntry, req: ApiRequest): void {
+    if (isReplicated(entry.sa)) for (const p of entry.sa.group.peers) this.c.forward(p, req);
+    else this.c.forward(holderOf(entry.sa.group), req);
+  }
+
+  /**
+   * A consumer assignment was applied, or skipped (`applied` false) because its stream was gone
+   * by then: the requests that waited for it go on. Without this a skipped one stayed in flight,
+   * and every later create of the name waited for good.
+   */
+  consumerApplied(account: string, stream: string, name: string, applied: boolean): void {
+    const k = key(account, `${stream}\u0000${name}`);
     const f = this.inflightConsumers.get(k);
     if (!f) return;
     this.inflightConsumers.delete(k);
-    const entry = this.c.state.stream(account, ca.stream);
-    if (entry) for (const w of f.waiters) this.c.forward(holderOf(entry.sa.group), w);
+    const entry = this.c.state.stream(account, stream);
+    if (applied && entry) {
+      for (const w of f.waiters) this.forwardToConsumer(entry, w);
+    } else {
+      this.newConsumers.delete(k);
+      // nats-server leaves these unanswered; decided again they get the stream's 10059.
+      for (const w of [...(f.req ? [f.req] : []), ...f.waiters]) void this.consumerCreate(w);
+    }
+    for (const w of f.after ?? []) void this.consumerCreate(w);
   }
 
   private answerReplicated(req: ApiRequest, kind: Kind, entry: StreamEntry): void {

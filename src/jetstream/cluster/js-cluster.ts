@@ -454,7 +454,7 @@ export class ClusteredJetStream {
         if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
         break;
       case 'consumer_assigned':
-        this.api.consumerAssigned(ch.ca);
+        this.api.consumerApplied(ch.account, ch.ca.stream, ch.ca.name, true);
         if (live) void this.enqueue(() => this.localAssignConsumer(ch.ca));
         break;
       case 'consumer_removed':
@@ -462,7 +462,10 @@ export class ClusteredJetStream {
         break;
       case 'ignored':
         // A consumer for a stream we do not have is worth a warning (nats-server logs it too).
-        if (d.op === MetaOp.assignConsumer) this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+        if (d.op === MetaOp.assignConsumer) {
+          this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+          this.api.consumerApplied(ch.account, d.ca.stream, d.ca.name, false);
+        }
         break;
     }
   }
