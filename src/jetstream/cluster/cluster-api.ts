@@ -652,17 +652,26 @@ export class ClusterApi {
     const sa = current();
     if (!sa) throw jsErr('StreamNotFound');
     if (!sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
-    // An R1 stream moves as in nats-server; groups with nats-server peers cannot be asked.
-    if (isReplicated(sa) && !sa.group.peers.some((p) => this.c.isGoPeer(p, account))) {
-      const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
-      if (!(await waitRemovalSafe(this.c, current, newPeers))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
-    }
+    if (!(await this.removalSafe(account, name, peer))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
     if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
     const entry = this.c.state.stream(account, name);
     if (!entry) throw jsErr('StreamNotFound');
     if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
     const replaced = this.removePeerFromStream(entry, peer);
     return { replaced, applied: waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS) };
+  }
+
+  /**
+   * Whether the stream's data survives `peer` leaving its group (peer-remove-guard.ts), waiting a
+   * little for a seed or a catch-up about to finish. An R1 stream moves as in nats-server; groups
+   * with nats-server peers cannot be asked.
+   */
+  private async removalSafe(account: string, name: string, peer: string): Promise<boolean> {
+    const current = (): StreamAssignment | undefined => this.c.state.stream(account, name)?.sa;
+    const sa = current();
+    if (!sa || !isReplicated(sa) || sa.group.peers.some((p) => this.c.isGoPeer(p, account))) return true;
+    const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
+    return waitRemovalSafe(this.c, current, newPeers);
   }
 
   /**
@@ -1072,6 +1081,29 @@ export class ClusterApi {
       return;
     }
     const id = body.peer_id || peerIdForServerName(body.peer!);
+    if (!c.node.peers().includes(id)) {
+      this.sysError(reply, SERVER_REMOVE, jsErr('ClusterServerNotMember'));
+      return;
+    }
+    void this.serverRemoveWhenSafe(reply, id);
+  }
+
+  /**
+   * Every stream the server holds gets another peer once it is gone (peerRemoved): refused, as
+   * STREAM.PEER.REMOVE is, while the replicas that stay of any of them lack its data. nats-server
+   * 2.9.10 removes the server whatever its streams' replicas hold.
+   */
+  private async serverRemoveWhenSafe(reply: string, id: string): Promise<void> {
+    const c = this.c;
+    const held = [...c.state.all()].filter(([, e]) => e.sa.group.peers.includes(id))
+      .map(([, e]) => ({ account: accountOf(e.sa.client), name: e.sa.stream.name }));
+    const safe = await Promise.all(held.map((h) => this.removalSafe(h.account, h.name, id)));
+    const unsafe = held.find((_h, i) => !safe[i]);
+    if (unsafe) {
+      this.sysError(reply, SERVER_REMOVE, jsErrText('StreamGeneral', `${PEER_REMOVE_REFUSED} (stream '${unsafe.account} > ${unsafe.name}')`));
+      return;
+    }
+    if (!c.isLeader) return; // the next leader answers a repeated request
     if (!c.node.peers().includes(id)) {
       this.sysError(reply, SERVER_REMOVE, jsErr('ClusterServerNotMember'));
       return;
