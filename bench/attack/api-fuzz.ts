@@ -15,7 +15,7 @@ import { connect } from '@nats-io/transport-node';
 import { JsCluster, type Impl } from '../../test/cluster/js-cluster-harness.js';
 import { seededRandom } from '../../test/helpers/wait.js';
 import { argOf } from './args.js';
-import { checkAgreement, logProblems, rawRequest } from './cluster-checks.js';
+import { checkAgreement, logProblems, printWarnings, rawRequest } from './cluster-checks.js';
 
 type Rnd = () => number;
 const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -302,10 +302,7 @@ async function main(): Promise<void> {
     console.log(`RESULT seed=${seed}: ${sent} requests, ${noReply} unanswered, ${multi} with several replies; survived`);
   } catch (e) {
     // What the servers said about it, before their dirs go.
-    for (const n of c.nodes) {
-      const lines = n.log().split('\n').filter((l) => /\[(ERR|WRN|FTL)\]/.test(l) && !/route/.test(l));
-      console.log(`--- ${n.name} (alive=${n.alive}), last warnings and errors:\n${lines.slice(-40).map((l) => l.slice(0, 400)).join('\n')}`);
-    }
+    printWarnings(c);
     throw e;
   } finally {
     await c.shutdown();

@@ -99,3 +99,11 @@ export function logProblems(c: JsCluster, seen: Map<string, number>): string[] {
   return out;
 }
 
+
+/** Each server's last warnings and errors (route noise left out), printed when a run fails. */
+export function printWarnings(c: JsCluster, last = 40): void {
+  for (const n of c.nodes) {
+    const lines = n.log().split('\n').filter((l) => /\[(ERR|WRN|FTL)\]/.test(l) && !/route/.test(l));
+    console.log(`--- ${n.name} (alive=${n.alive}), last warnings and errors:\n${lines.slice(-last).map((l) => l.slice(0, 400)).join('\n')}`);
+  }
+}

@@ -14,7 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { JsCluster, type JsNode } from '../../test/cluster/js-cluster-harness.js';
 import { pollUntil } from '../../test/helpers/wait.js';
 import { argOf } from './args.js';
-import { checkAgreement, logProblems, rawRequest } from './cluster-checks.js';
+import { checkAgreement, logProblems, printWarnings, rawRequest } from './cluster-checks.js';
 
 const which = argOf('case', 'truncate-one');
 const R1 = 9;
@@ -137,6 +137,9 @@ async function main(): Promise<void> {
     await Promise.all(ncs.map((nc) => nc.close()));
     console.log(`RESULT case=${which}: ${view.size} of ${names.length} streams, ${problems.length} problems`);
     if (problems.length) process.exitCode = 1;
+  } catch (e) {
+    printWarnings(c, 25);
+    throw e;
   } finally {
     await c.shutdown();
   }

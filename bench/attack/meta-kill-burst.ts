@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, type Impl } from '../../test/cluster/js-cluster-harness.js';
 import { pollUntil, seededRandom } from '../../test/helpers/wait.js';
 import { argOf } from './args.js';
-import { checkAgreement, logProblems, rawRequest } from './cluster-checks.js';
+import { checkAgreement, logProblems, printWarnings, rawRequest } from './cluster-checks.js';
 
 const impl = argOf('impl', 'tsnats') as Impl;
 const seed = Number(argOf('seed', '1'));
@@ -137,10 +137,7 @@ async function main(): Promise<void> {
     }
     console.log(`RESULT seed=${seed}: ${rounds} rounds, ${answered} answered, ${unanswered} unanswered; every OK kept, same assignments everywhere`);
   } catch (e) {
-    for (const n of c.nodes) {
-      const lines = n.log().split('\n').filter((l) => /\[(ERR|WRN|FTL)\]/.test(l) && !/route/.test(l));
-      console.log(`--- ${n.name} (alive=${n.alive}), last warnings and errors:\n${lines.slice(-30).map((l) => l.slice(0, 400)).join('\n')}`);
-    }
+    printWarnings(c, 30);
     throw e;
   } finally {
     await c.shutdown();

@@ -10,14 +10,12 @@
 //   current follower is refused; once it caught up, the removal goes through.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
-import { assertAllReadable, ownClusterName, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { clusterPerTest, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
-import { SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv } from './js-repl-snapshot-helpers.js';
+import { assertAllReadable, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { clusterPerTest, heldCatchupCluster, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { publishRange, waitReplicas } from './js-repl-snapshot-helpers.js';
 
 type RemoveResp = { type: string; success?: boolean; error?: { code: number; err_code: number; description: string } };
 const OK = { type: 'io.nats.jetstream.api.v1.meta_server_remove_response', success: true };
@@ -81,29 +79,7 @@ describe('SERVER.REMOVE keeps the replicas holding the data (tsnats)', { skip: s
   });
 
   test('an R3 stream with a replica still catching up keeps its leader and its only current follower', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsnats-hold-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const hold = join(dir, 'hold');
-    writeFileSync(hold, '');
-    const env = { ...SMALL_SNAPSHOTS, TSNATS_FAULT_HOLD_CATCHUP_FILE: hold };
-    const cl = clusters.use(await withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() })));
-    await cl.waitMetaLeader({ peers: 3 });
-    const nc0 = await cl.connect(cl.nodes[0]!);
-    await createR3(nc0, 'C');
-    await publishRange(nc0, 'C', 1, 50);
-    const leader = cl.node((await waitSettled(nc0, '$JS.API.STREAM.INFO.C', 3)).cluster!.leader!);
-    const meta = await cl.metaLeader();
-    const lagging = cl.nodes.find((n) => n !== leader && n !== meta)!;
-    const current = cl.nodes.find((n) => n !== leader && n !== lagging)!;
-    const nc = await cl.connect(leader);
-    await cl.stop(lagging);
-    const laggingIndex = streamSnapshotIndex(lagging);
-    await publishRange(nc, 'C', 51, 400);
-    await pollUntil(() => (streamSnapshotIndex(leader) > laggingIndex + 5 ? true : undefined), 'the leader compacted past the stopped replica');
-    await restartWithEnv(cl, lagging, env);
-    await cl.waitMetaLeader({ peers: 3 });
-    await pollUntil(() => (/catching up from the leader/.test(lagging.log()) ? true : undefined), 'the restarted replica in its $JSC catch-up');
-
+    const { cl, nc, leader, lagging, current, hold } = await heldCatchupCluster(t, (c) => clusters.use(c));
     assertRefused(await serverRemove(cl, lagging, current.name), 'C');
     assertRefused(await serverRemove(cl, lagging, leader.name), 'C');
     await assertUnchanged(cl, nc, 'C', 400);
