@@ -107,3 +107,23 @@ export function printWarnings(c: JsCluster, last = 40): void {
     console.log(`--- ${n.name} (alive=${n.alive}), last warnings and errors:\n${lines.slice(-last).map((l) => l.slice(0, 400)).join('\n')}`);
   }
 }
+
+/** Run `fn` on `c`: on failure the servers' last warnings are printed; `c` is shut down either way. */
+export async function onCluster(c: JsCluster, fn: () => Promise<void>, warnLines = 25): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    printWarnings(c, warnLines);
+    throw e;
+  } finally {
+    await c.shutdown();
+  }
+}
+
+/** A script's entry: a failure is printed with `label` and the process exits 1. */
+export function runMain(label: string, main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    console.error(`FAILED ${label}:`, e);
+    process.exit(1);
+  });
+}

@@ -14,7 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { JsCluster, type JsNode } from '../../test/cluster/js-cluster-harness.js';
 import { pollUntil } from '../../test/helpers/wait.js';
 import { argOf } from './args.js';
-import { checkAgreement, logProblems, printWarnings, rawRequest } from './cluster-checks.js';
+import { checkAgreement, logProblems, onCluster, rawRequest, runMain } from './cluster-checks.js';
 
 const which = argOf('case', 'truncate-one');
 const R1 = 9;
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   console.log(`meta-corrupt case=${which}`);
   const c = await JsCluster.start({ impl: 'tsnats', size: 3 });
   const logSeen = new Map<string, number>();
-  try {
+  await onCluster(c, async () => {
     await c.waitMetaLeader({ peers: 3 });
     let ncs = await Promise.all(c.nodes.map((n) => connect({ servers: n.clientUrl, user: 'a', pass: 'a', reconnect: false })));
     const names: string[] = [];
@@ -137,15 +137,7 @@ async function main(): Promise<void> {
     await Promise.all(ncs.map((nc) => nc.close()));
     console.log(`RESULT case=${which}: ${view.size} of ${names.length} streams, ${problems.length} problems`);
     if (problems.length) process.exitCode = 1;
-  } catch (e) {
-    printWarnings(c, 25);
-    throw e;
-  } finally {
-    await c.shutdown();
-  }
+  });
 }
 
-main().catch((e: unknown) => {
-  console.error(`FAILED case=${which}:`, e);
-  process.exit(1);
-});
+runMain(`case=${which}`, main);

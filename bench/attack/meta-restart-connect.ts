@@ -7,7 +7,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, type Impl } from '../../test/cluster/js-cluster-harness.js';
 import { argOf } from './args.js';
-import { printWarnings, rawRequest } from './cluster-checks.js';
+import { onCluster, rawRequest, runMain } from './cluster-checks.js';
 
 const impl = argOf('impl', 'tsnats') as Impl;
 const rounds = Number(argOf('rounds', '3'));
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const c = await JsCluster.start({ impl, size: 3 });
   const wrong: string[] = [];
   const tally = new Map<string, number>();
-  try {
+  await onCluster(c, async () => {
     await c.waitMetaLeader({ peers: 3 });
     const nc = await connect({ servers: c.nodes[0]!.clientUrl, user: 'a', pass: 'a' });
     for (const name of STREAMS) {
@@ -69,15 +69,7 @@ async function main(): Promise<void> {
     for (const w of wrong.slice(0, 30)) console.log(`WRONG ${w}`);
     console.log(`RESULT: ${wrong.length} wrong answers`);
     if (wrong.length) process.exitCode = 1;
-  } catch (e) {
-    printWarnings(c, 25);
-    throw e;
-  } finally {
-    await c.shutdown();
-  }
+  });
 }
 
-main().catch((e: unknown) => {
-  console.error('FAILED:', e);
-  process.exit(1);
-});
+runMain('', main);
