@@ -14,16 +14,12 @@
 //   refused; once it caught up, the follower's removal goes through.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { assertAllReadable, ownClusterName, publishAcked, serversOf, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { clusterPerTest, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
-import {
-  SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv,
-} from './js-repl-snapshot-helpers.js';
+import { clusterPerTest, heldCatchupCluster, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { publishRange, waitReplicas, withEnv } from './js-repl-snapshot-helpers.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 type RemoveResp = { type: string; success?: boolean; error?: { code: number; err_code: number; description: string } };
@@ -155,27 +151,7 @@ describe('STREAM.PEER.REMOVE keeps the replicas holding the data (tsnats)', { sk
   });
 
   test('R3 with a replica still catching up after a restart: the only current follower and the leader stay', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsnats-hold-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const hold = join(dir, 'hold');
-    writeFileSync(hold, '');
-    const env = { ...SMALL_SNAPSHOTS, TSNATS_FAULT_HOLD_CATCHUP_FILE: hold };
-    const { cl, nc: nc0 } = await startThree(env);
-    await createR3(nc0, 'C');
-    await publishRange(nc0, 'C', 1, 50);
-    const leader = cl.node((await waitSettled(nc0, '$JS.API.STREAM.INFO.C', 3)).cluster!.leader!);
-    const meta = await cl.metaLeader();
-    const lagging = cl.nodes.find((n) => n !== leader && n !== meta)!;
-    const current = cl.nodes.find((n) => n !== leader && n !== lagging)!;
-    const nc = await cl.connect(leader);
-    await cl.stop(lagging);
-    const laggingIndex = streamSnapshotIndex(lagging);
-    await publishRange(nc, 'C', 51, 400);
-    await pollUntil(() => (streamSnapshotIndex(leader) > laggingIndex + 5 ? true : undefined), 'the leader compacted past the stopped replica');
-    await restartWithEnv(cl, lagging, env);
-    await cl.waitMetaLeader({ peers: 3 });
-    await pollUntil(() => (/catching up from the leader/.test(lagging.log()) ? true : undefined), 'the restarted replica in its $JSC catch-up');
-
+    const { cl, nc, leader, current, hold } = await heldCatchupCluster(t, (c) => clusters.use(c));
     assertRefused(await removePeer(nc, 'C', current.name));
     assertRefused(await removePeer(nc, 'C', leader.name));
     await assertUnchanged(cl, nc, 'C', 400);

@@ -3,14 +3,17 @@
 // (the test-only fault injection of stream-group.ts), an R1 stream with acknowledged messages and
 // an R1 durable, where a node's stream group stands, and the final checks that nothing
 // acknowledged was lost.
-import { after, afterEach } from 'node:test';
+import { after, afterEach, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JsCluster, SYS, apiRequest, type JsNode } from './js-cluster-harness.js';
+import { JsCluster, SYS, apiRequest, pollUntil, type JsNode } from './js-cluster-harness.js';
 import { assertAllReadable, consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { waitReplicas, withEnv } from './js-repl-snapshot-helpers.js';
+import {
+  SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv,
+} from './js-repl-snapshot-helpers.js';
 
 /** Longer than raft's maximum election timeout: time in which unguarded new replicas would elect. */
 export const ELECTION_WINDOW_MS = 10_000;
@@ -113,4 +116,39 @@ export async function assertKept(cl: JsCluster, name: string, via: JsNode, durab
   }
   await publishAcked(nc, name.toLowerCase(), 11, 11);
   await waitReplicas(cl, name, 11);
+}
+
+/**
+ * A 3-server tsnats cluster (its shutdown registered with `use`) with an R3 stream C of 400
+ * messages whose third replica `lagging` (neither the stream leader nor the meta leader) was
+ * restarted behind the leader's compacted log and is held in its `$JSC` catch-up while the file
+ * `hold` exists (TSNATS_FAULT_HOLD_CATCHUP_FILE). `current` is the other follower; `nc` is
+ * connected to the stream leader.
+ */
+export async function heldCatchupCluster(t: TestContext, use: (cl: JsCluster) => JsCluster): Promise<{
+  cl: JsCluster; nc: NatsConnection; leader: JsNode; lagging: JsNode; current: JsNode; hold: string;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-hold-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const hold = join(dir, 'hold');
+  writeFileSync(hold, '');
+  const env = { ...SMALL_SNAPSHOTS, TSNATS_FAULT_HOLD_CATCHUP_FILE: hold };
+  const cl = use(await withEnv(env, () => JsCluster.start({ impl: 'tsnats', size: 3, clusterName: ownClusterName() })));
+  await cl.waitMetaLeader({ peers: 3 });
+  const nc0 = await cl.connect(cl.nodes[0]!);
+  await createR3(nc0, 'C');
+  await publishRange(nc0, 'C', 1, 50);
+  const leader = cl.node((await waitSettled(nc0, '$JS.API.STREAM.INFO.C', 3)).cluster!.leader!);
+  const meta = await cl.metaLeader();
+  const lagging = cl.nodes.find((n) => n !== leader && n !== meta)!;
+  const current = cl.nodes.find((n) => n !== leader && n !== lagging)!;
+  const nc = await cl.connect(leader);
+  await cl.stop(lagging);
+  const laggingIndex = streamSnapshotIndex(lagging);
+  await publishRange(nc, 'C', 51, 400);
+  await pollUntil(() => (streamSnapshotIndex(leader) > laggingIndex + 5 ? true : undefined), 'the leader compacted past the stopped replica');
+  await restartWithEnv(cl, lagging, env);
+  await cl.waitMetaLeader({ peers: 3 });
+  await pollUntil(() => (/catching up from the leader/.test(lagging.log()) ? true : undefined), 'the restarted replica in its $JSC catch-up');
+  return { cl, nc, leader, lagging, current, hold };
 }

@@ -150,7 +150,12 @@ function groupJson(g: RaftGroup): RaftGroupJson {
 
 interface Inflight {
   cfg: string;
+  /** Repeats of the proposed request: answered as idempotent creates once it applied. */
   waiters: ApiRequest[];
+  /** Other requests for the same consumer: decided again once it applied (they see its result). */
+  after?: ApiRequest[];
+  /** The proposed request (consumers only: answered here if its stream went away first). */
+  req?: ApiRequest;
 }
 
 export class ClusterApi {
@@ -647,17 +652,26 @@ export class ClusterApi {
     const sa = current();
     if (!sa) throw jsErr('StreamNotFound');
     if (!sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
-    // An R1 stream moves as in nats-server; groups with nats-server peers cannot be asked.
-    if (isReplicated(sa) && !sa.group.peers.some((p) => this.c.isGoPeer(p, account))) {
-      const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
-      if (!(await waitRemovalSafe(this.c, current, newPeers))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
-    }
+    if (!(await this.removalSafe(account, name, peer))) throw jsErrText('StreamGeneral', PEER_REMOVE_REFUSED);
     if (!this.c.isLeader) throw jsErr('ClusterNotLeader');
     const entry = this.c.state.stream(account, name);
     if (!entry) throw jsErr('StreamNotFound');
     if (!entry.sa.group.peers.includes(peer)) throw jsErr('ClusterPeerNotMember');
     const replaced = this.removePeerFromStream(entry, peer);
     return { replaced, applied: waitFor(() => !this.c.isLeader || !(current()?.group.peers.includes(peer) ?? false), PEER_REMOVE_APPLY_MS) };
+  }
+
+  /**
+   * Whether the stream's data survives `peer` leaving its group (peer-remove-guard.ts), waiting a
+   * little for a seed or a catch-up about to finish. An R1 stream moves as in nats-server; groups
+   * with nats-server peers cannot be asked.
+   */
+  private async removalSafe(account: string, name: string, peer: string): Promise<boolean> {
+    const current = (): StreamAssignment | undefined => this.c.state.stream(account, name)?.sa;
+    const sa = current();
+    if (!sa || !isReplicated(sa) || sa.group.peers.some((p) => this.c.isGoPeer(p, account))) return true;
+    const newPeers = (s: StreamAssignment): string[] => remapGroup(s, peer, this.c.clusterName, this.placementContext()).group.peers;
+    return waitRemovalSafe(this.c, current, newPeers);
   }
 
   /**
@@ -802,19 +816,21 @@ export class ClusterApi {
       const k = key(acc.name, `${streamName}\u0000${name}`);
       const existing = entry.consumers.get(name);
       const inflight = this.inflightConsumers.get(k);
+      const action = body.action ?? '';
       if (inflight) {
-        if (inflight.cfg !== cfgText) throw jsErr('ConsumerAlreadyExists');
-        inflight.waiters.push(req);
+        if (inflight.cfg === cfgText) inflight.waiters.push(req);
+        // A create must not change a consumer, and the one in flight exists with another config.
+        else if (action === 'create') throw jsErr('ConsumerAlreadyExists');
+        // An update (or create-or-update) waits for the proposal in flight, as nats-server's
+        // pending assignment makes the next request build on it: decided then against its result.
+        else (inflight.after ??= []).push(req);
         return;
       }
-      const action = body.action ?? '';
       if (existing) {
         const same = JSON.stringify({ ...existing.consumer, name }) === cfgText;
         if (!same && action === 'create') throw jsErr('ConsumerAlreadyExists');
         if (same) {
-          // Replicated: every peer gets it and the consumer's leader answers (js-cluster runForwarded).
-          if (isReplicated(entry.sa)) for (const p of entry.sa.group.peers) this.c.forward(p, req);
-          else this.c.forward(holderOf(entry.sa.group), req);
+          this.forwardToConsumer(entry, req);
           return;
         }
       } else if (action === 'update') {
@@ -852,7 +868,7 @@ export class ClusterApi {
         group, subject: req.subject, reply: req.reply,
       };
       if (!this.c.propose(encodeConsumerEntry(MetaOp.assignConsumer, ca))) throw jsErr('ClusterNotLeader');
-      this.inflightConsumers.set(k, { cfg: cfgText, waiters: [] });
+      this.inflightConsumers.set(k, { cfg: cfgText, waiters: [], req });
       this.newConsumers.set(k, existing ?? null);
     });
   }
@@ -897,14 +913,31 @@ export class ClusterApi {
     for (const w of f.waiters) this.forwardToHolder(entry, w);
   }
 
-  consumerAssigned(ca: ConsumerAssignment): void {
-    const account = accountOf(ca.client);
-    const k = key(account, `${ca.stream}\u0000${ca.name}`);
+  /** An idempotent create: the holder answers (replicated: every peer gets it, the consumer's leader answers). */
+  private forwardToConsumer(entry: StreamEntry, req: ApiRequest): void {
+    if (isReplicated(entry.sa)) for (const p of entry.sa.group.peers) this.c.forward(p, req);
+    else this.c.forward(holderOf(entry.sa.group), req);
+  }
+
+  /**
+   * A consumer assignment was applied, or skipped (`applied` false) because its stream was gone
+   * by then: the requests that waited for it go on. Without this a skipped one stayed in flight,
+   * and every later create of the name waited for good.
+   */
+  consumerApplied(account: string, stream: string, name: string, applied: boolean): void {
+    const k = key(account, `${stream}\u0000${name}`);
     const f = this.inflightConsumers.get(k);
     if (!f) return;
     this.inflightConsumers.delete(k);
-    const entry = this.c.state.stream(account, ca.stream);
-    if (entry) for (const w of f.waiters) this.c.forward(holderOf(entry.sa.group), w);
+    const entry = this.c.state.stream(account, stream);
+    if (applied && entry) {
+      for (const w of f.waiters) this.forwardToConsumer(entry, w);
+    } else {
+      this.newConsumers.delete(k);
+      // nats-server leaves these unanswered; decided again they get the stream's 10059.
+      for (const w of [...(f.req ? [f.req] : []), ...f.waiters]) void this.consumerCreate(w);
+    }
+    for (const w of f.after ?? []) void this.consumerCreate(w);
   }
 
   private answerReplicated(req: ApiRequest, kind: Kind, entry: StreamEntry): void {
@@ -1048,6 +1081,29 @@ export class ClusterApi {
       return;
     }
     const id = body.peer_id || peerIdForServerName(body.peer!);
+    if (!c.node.peers().includes(id)) {
+      this.sysError(reply, SERVER_REMOVE, jsErr('ClusterServerNotMember'));
+      return;
+    }
+    void this.serverRemoveWhenSafe(reply, id);
+  }
+
+  /**
+   * Every stream the server holds gets another peer once it is gone (peerRemoved): refused, as
+   * STREAM.PEER.REMOVE is, while the replicas that stay of any of them lack its data. nats-server
+   * 2.9.10 removes the server whatever its streams' replicas hold.
+   */
+  private async serverRemoveWhenSafe(reply: string, id: string): Promise<void> {
+    const c = this.c;
+    const held = [...c.state.all()].filter(([, e]) => e.sa.group.peers.includes(id))
+      .map(([, e]) => ({ account: accountOf(e.sa.client), name: e.sa.stream.name }));
+    const safe = await Promise.all(held.map((h) => this.removalSafe(h.account, h.name, id)));
+    const unsafe = held.find((_h, i) => !safe[i]);
+    if (unsafe) {
+      this.sysError(reply, SERVER_REMOVE, jsErrText('StreamGeneral', `${PEER_REMOVE_REFUSED} (stream '${unsafe.account} > ${unsafe.name}')`));
+      return;
+    }
+    if (!c.isLeader) return; // the next leader answers a repeated request
     if (!c.node.peers().includes(id)) {
       this.sysError(reply, SERVER_REMOVE, jsErr('ClusterServerNotMember'));
       return;

@@ -81,6 +81,18 @@ export function holderOf(group: { peers: string[]; preferred?: string }): string
   return group.peers[0] ?? '';
 }
 
+/**
+ * Whether this server's meta state is known to hold everything committed: its log ends with an
+ * entry of the current leader's own term (a new leader's first entry follows everything committed
+ * before it) and all of it is committed and applied here. Being "current" is not enough: a
+ * restarted server whose WAL lost its tail took entries back from the leader up to 16 while it knew
+ * the commit only up to 14 (applied 14: "current"), and removed the stream assigned at 15 as an
+ * orphan (bench/attack/meta-corrupt.ts, case truncate-one).
+ */
+export function metaStateComplete(s: { term: number; pterm: number; pindex: number; commit: number; applied: number }): boolean {
+  return s.pindex > 0 && s.pterm === s.term && s.commit >= s.pindex && s.applied >= s.pindex;
+}
+
 // isReplicated lives with the meta state (assignments.ts), which counts replicated streams per peer.
 export { isReplicated };
 
@@ -454,7 +466,7 @@ export class ClusteredJetStream {
         if (live) void this.enqueue(() => this.localRemoveStream(ch.account, ch.sa, ch.removed));
         break;
       case 'consumer_assigned':
-        this.api.consumerAssigned(ch.ca);
+        this.api.consumerApplied(ch.account, ch.ca.stream, ch.ca.name, true);
         if (live) void this.enqueue(() => this.localAssignConsumer(ch.ca));
         break;
       case 'consumer_removed':
@@ -462,7 +474,10 @@ export class ClusteredJetStream {
         break;
       case 'ignored':
         // A consumer for a stream we do not have is worth a warning (nats-server logs it too).
-        if (d.op === MetaOp.assignConsumer) this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+        if (d.op === MetaOp.assignConsumer) {
+          this.server.log.warn(`JetStream cluster: ${ch.reason}, skipped`);
+          this.api.consumerApplied(ch.account, d.ca.stream, d.ca.name, false);
+        }
         break;
     }
   }
@@ -714,7 +729,7 @@ export class ClusteredJetStream {
    */
   private maybeCheckOrphans(): void {
     if (this.orphansChecked || this.stopped || !this.ready) return;
-    if (!this.node.leaderId || !this.node.isCurrent()) return;
+    if (!this.node.leaderId || !this.node.isCurrent() || !metaStateComplete(this.node.status())) return;
     this.orphansChecked = true;
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     void this.enqueue(() => this.checkOrphans());

@@ -1,6 +1,6 @@
-// STREAM.PEER.REMOVE must never drop the replicas that hold a stream's data. nats-server 2.9.10
-// proposes the new group whatever the replicas hold: removing the R1 holder right after an R1 -> R3
-// update (its store is the only copy until its seed snapshot is committed), or the only current
+// STREAM.PEER.REMOVE (and SERVER.REMOVE, for each stream of the server) must never drop the
+// replicas that hold a stream's data. nats-server 2.9.10 proposes the new group whatever the
+// replicas hold: removing the R1 holder right after an R1 -> R3 update (its store is the only copy until its seed snapshot is committed), or the only current
 // follower while the third replica is down or still catching up, leaves the group without any
 // replica that has every acknowledged message. tsnats refuses such a removal.
 //

@@ -141,6 +141,12 @@ export class StreamGroup {
   private readonly lostQuorum = new QuorumLostThrottle();
   /** Replicated consumers of this stream, by name. */
   readonly consumers = new Map<string, ConsumerGroup>();
+  /**
+   * Consumer groups being deleted here (by consumer name): the deletion removes the group's
+   * directory once its node stopped, so a group of the same name and directory (a consumer scaled
+   * off this server and straight back on) starts only after it.
+   */
+  private readonly deletingConsumers = new Map<string, Promise<void>>();
   /** The `$JSC.SI` subscription while this server leads (setInfoSub). */
   private infoUnsub: (() => void) | undefined;
   /** Next lseq a mirrored message would be proposed with (0: from the applied store). */
@@ -913,17 +919,23 @@ export class StreamGroup {
     const cur = this.consumers.get(ca.name);
     if (!ca.group.peers.includes(this.c.id)) {
       // Placed on other peers of the stream (an R1 consumer): nothing runs here.
-      if (cur) {
-        this.consumers.delete(ca.name);
-        void cur.stop(true);
-      }
+      if (cur) this.deleteConsumerGroup(cur);
       return;
     }
     if (cur && cur.ca.group.name === ca.group.name) {
       cur.reassign(ca);
       return;
     }
-    if (cur) void cur.stop(true);
+    if (cur) this.deleteConsumerGroup(cur);
+    const deleting = this.deletingConsumers.get(ca.name);
+    if (deleting) {
+      // Started again, in commit order, from the assignment as it is then.
+      void deleting.then(() => this.c.enqueue(() => {
+        const now = this.c.state.stream(this.account, this.name)?.consumers.get(ca.name);
+        if (!this.stopped && now && !this.consumers.has(ca.name) && !this.deletingConsumers.has(ca.name)) this.assignConsumer(now);
+      }));
+      return;
+    }
     const cg = new ConsumerGroup(this.c, this, ca);
     this.consumers.set(ca.name, cg);
     try {
@@ -935,6 +947,15 @@ export class StreamGroup {
       this.c.server.log.error(`JetStream cluster: starting consumer group '${this.account} > ${this.name} > ${ca.name}' (will retry): ${(e as Error)?.stack ?? e}`);
       this.retryConsumer(ca, this.consumerRetryKey(ca.name));
     }
+  }
+
+  /** Stop `cg` and delete its files; tracked until done (deletingConsumers). */
+  private deleteConsumerGroup(cg: ConsumerGroup): void {
+    if (this.consumers.get(cg.name) === cg) this.consumers.delete(cg.name);
+    const done: Promise<void> = cg.stop(true)
+      .catch((e) => this.c.server.log.error(`JetStream cluster: deleting consumer group '${this.account} > ${this.name} > ${cg.name}': ${(e as Error)?.message ?? e}`))
+      .finally(() => { if (this.deletingConsumers.get(cg.name) === done) this.deletingConsumers.delete(cg.name); });
+    this.deletingConsumers.set(cg.name, done);
   }
 
   private consumerRetryKey(consumer: string): string {

@@ -1,0 +1,143 @@
+// Attack: damaged meta group files (`<store>/jetstream/$SYS/_js_/_meta_/`) on one server or on a
+// majority of a 3-server cluster.
+//
+// Setup: R1 streams spread over the servers and R3 streams, each with 5 acknowledged messages. Then
+// per case: the victims are stopped (kill -9, or SIGTERM so that a meta snapshot is written), their
+// meta files damaged, and every server restarted. Checked: no server died, every server holds
+// exactly the streams assigned to it, every stream is still there with its 5 messages (no orphan
+// removal on an incomplete meta state), and what the victims logged.
+//
+//   node dist/bench/attack/meta-corrupt.js [--case truncate-one|flip-one|snapflip-one|wipe-one|truncate-two|flip-two]
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { JsCluster, type JsNode } from '../../test/cluster/js-cluster-harness.js';
+import { pollUntil } from '../../test/helpers/wait.js';
+import { argOf } from './args.js';
+import { checkAgreement, logProblems, onCluster, rawRequest, runMain } from './cluster-checks.js';
+
+const which = argOf('case', 'truncate-one');
+const R1 = 9;
+const R3 = 3;
+
+/** `<store>/jetstream/<system account>/_js_/_meta_` (the harness names its system account). */
+function metaDir(n: JsNode): string {
+  const root = join(n.storeDir, 'jetstream');
+  for (const acc of readdirSync(root)) if (existsSync(join(root, acc, '_js_', '_meta_'))) return join(root, acc, '_js_', '_meta_');
+  throw new Error(`${n.name}: no meta dir under ${root}`);
+}
+
+/** Every file of the meta dir (recursively), with its size. */
+function listing(n: JsNode): string {
+  const out: string[] = [];
+  const walk = (d: string, pre: string): void => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p, `${pre}${f}/`);
+      else out.push(`${pre}${f}:${statSync(p).size}`);
+    }
+  };
+  walk(metaDir(n), '');
+  return out.join(' ');
+}
+
+function walFiles(n: JsNode): string[] {
+  const d = join(metaDir(n), 'wal');
+  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.wal')).sort().map((f) => join(d, f)) : [];
+}
+
+function damage(n: JsNode, how: string): string {
+  const wals = walFiles(n);
+  const last = wals[wals.length - 1];
+  if (how === 'truncate') {
+    if (!last) return 'no WAL';
+    const size = statSync(last).size;
+    truncateSync(last, Math.floor(size / 2));
+    return `${last} truncated ${size} -> ${Math.floor(size / 2)}`;
+  }
+  if (how === 'flip') {
+    if (!last) return 'no WAL';
+    const b = readFileSync(last);
+    const at = Math.floor(b.length / 3);
+    b[at] = b[at]! ^ 0x10;
+    writeFileSync(last, b);
+    return `${last} bit flipped at ${at} of ${b.length}`;
+  }
+  if (how === 'snapflip') {
+    const sd = join(metaDir(n), 'snapshots');
+    const snaps = existsSync(sd) ? readdirSync(sd).filter((f) => f.startsWith('snap.')).sort() : [];
+    if (snaps.length === 0) return 'no snapshot';
+    const p = join(sd, snaps[snaps.length - 1]!);
+    const b = readFileSync(p);
+    const at = Math.floor(b.length / 2);
+    b[at] = b[at]! ^ 0x01;
+    writeFileSync(p, b);
+    return `${p} bit flipped at ${at} of ${b.length}`;
+  }
+  if (how === 'wipe') {
+    rmSync(metaDir(n), { recursive: true, force: true });
+    return 'meta dir removed';
+  }
+  throw new Error(`unknown damage ${how}`);
+}
+
+async function main(): Promise<void> {
+  const [how, count] = which.split('-') as [string, string];
+  console.log(`meta-corrupt case=${which}`);
+  const c = await JsCluster.start({ impl: 'tsnats', size: 3 });
+  const logSeen = new Map<string, number>();
+  await onCluster(c, async () => {
+    await c.waitMetaLeader({ peers: 3 });
+    let ncs = await Promise.all(c.nodes.map((n) => connect({ servers: n.clientUrl, user: 'a', pass: 'a', reconnect: false })));
+    const names: string[] = [];
+    for (let i = 0; i < R1 + R3; i++) {
+      const name = i < R1 ? `R1_${i}` : `R3_${i}`;
+      const nc = ncs[i % 3]!;
+      const r = await rawRequest(nc, `$JS.API.STREAM.CREATE.${name}`, JSON.stringify({ name, subjects: [`s.${name}`], num_replicas: i < R1 ? 1 : 3 }), 15_000);
+      if (r.length !== 1 || r[0]!.includes('"error"')) throw new Error(`create ${name}: ${r.join(' | ')}`);
+      for (let m = 1; m <= 5; m++) {
+        const a = await nc.request(`s.${name}`, `m${m}`, { timeout: 10_000 });
+        if (a.string().includes('"error"')) throw new Error(`publish ${name}: ${a.string()}`);
+      }
+      names.push(name);
+    }
+    await checkAgreement(c, ncs, 'before');
+    await Promise.all(ncs.map((nc) => nc.close()));
+    const meta = await c.metaLeader();
+    // One victim: a server that is not the meta leader; two: the meta leader and one other.
+    const victims = count === 'one' ? [c.nodes.find((n) => n !== meta)!] : [meta, c.nodes.find((n) => n !== meta)!];
+    const graceful = how === 'snapflip';
+    for (const n of c.nodes) await (graceful ? c.stop(n) : c.kill(n));
+    for (const v of victims) {
+      console.log(`${v.name} before: ${listing(v)}`);
+      console.log(`${v.name}: ${damage(v, how)}`);
+    }
+    for (const n of c.nodes) await c.restart(n);
+    ncs = await Promise.all(c.nodes.map((n) => connect({ servers: n.clientUrl, user: 'a', pass: 'a', reconnect: false })));
+    const view = await checkAgreement(c, ncs, 'after');
+    const problems: string[] = [];
+    for (const name of names) {
+      if (!view.has(name)) {
+        problems.push(`${name} missing`);
+        continue;
+      }
+      const info = await pollUntil(async () => {
+        const r = await rawRequest(ncs[0]!, `$JS.API.STREAM.INFO.${name}`, '', 3000);
+        const j = r[0] ? JSON.parse(r[0]) as { state?: { messages: number }; error?: unknown } : undefined;
+        return j?.state ? j : undefined;
+      }, `STREAM.INFO ${name}`, 30_000, 200);
+      if (info.state!.messages !== 5) problems.push(`${name}: ${info.state!.messages} messages of 5`);
+    }
+    for (const p of logProblems(c, logSeen)) if (!/connect to route/.test(p)) console.log(`LOG ${p}`);
+    for (const v of victims) {
+      const lines = v.log().split('\n').filter((l) => (process.env.ALL_LOG ? true : /\[(WRN|ERR)\]/.test(l)) && /meta|_meta_|removing|orphan|lost|RAFT|leader|catch/i.test(l));
+      console.log(`${v.name} said:\n  ${lines.slice(process.env.ALL_LOG ? -60 : -12).map((l) => l.slice(0, 300)).join('\n  ')}`);
+    }
+    for (const p of problems) console.log(`PROBLEM ${p}`);
+    await Promise.all(ncs.map((nc) => nc.close()));
+    console.log(`RESULT case=${which}: ${view.size} of ${names.length} streams, ${problems.length} problems`);
+    if (problems.length) process.exitCode = 1;
+  });
+}
+
+runMain(`case=${which}`, main);
