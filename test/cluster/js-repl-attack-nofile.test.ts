@@ -7,12 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { pollUntil, skipReason } from './js-cluster-harness.js';
+import { apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 import { createR3, filesMatching, localState, payloadOf, publishRange, startWithEnv } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
-const STREAMS = 8;
-const MSGS = 40;
+const STREAMS = 4;
+const MSGS = 10;
 
 const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 /** Set the soft limit only: lowering the hard one could not be undone without privileges. */
@@ -25,7 +25,6 @@ test('one server at a low open-files limit while R3 streams and consumers are cr
   try {
     const meta = await c.waitMetaLeader();
     const victim = c.nodes.find((n) => n !== meta)!;
-    const other = c.nodes.find((n) => n !== meta && n !== victim)!;
     const nc = await c.connect(meta);
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const js = jetstream(nc, { timeout: 5_000 });
@@ -75,15 +74,17 @@ test('one server at a low open-files limit while R3 streams and consumers are cr
         }
       }
     }
-    console.error(`victim ${victim.name} fds ${fds(pid)}/${limit}; created ${created.length}, durables ${durables.length}; errors:\n${errors.join('\n')}`);
+    if (process.env.ATTACK_DEBUG) console.error(`victim ${victim.name} fds ${fds(pid)}/${limit}; created ${created.length}, durables ${durables.length}; errors:\n${errors.join('\n')}`);
     assert.ok(victim.alive, `${victim.name} still running under the limit`);
+    const t0 = Date.now();
     setNofile(pid, 4096);
     for (const s of created) {
       const want = acked.get(s) ?? 0;
       await pollUntil(async () => {
         const st = await Promise.all(c.nodes.map((n) => localState(c, n, s)));
-        return st.every((x) => x && x.messages === want && x.last_seq === want) ? true : undefined;
-      }, `every replica of ${s} at ${want}`, 60_000, 200);
+        // A publish that timed out may still have been stored: at least what was acknowledged, the same everywhere.
+        return st.every((x) => x && x.last_seq >= want && x.messages === x.last_seq && x.last_seq === st[0]!.last_seq) ? true : undefined;
+      }, `every replica of ${s} holding the same messages, at least 1..${want}`, 60_000, 200);
     }
     for (const s of durables) {
       await pollUntil(async () => {
@@ -91,10 +92,15 @@ test('one server at a low open-files limit while R3 streams and consumers are cr
         return (ci.cluster?.replicas ?? []).length === 2 && ci.cluster!.replicas!.every((r) => r.current) ? true : undefined;
       }, `consumer D of ${s} with every replica current`, 60_000, 200);
     }
-    void other;
+    if (process.env.ATTACK_DEBUG) console.error(`caught up ${Date.now() - t0} ms after the limit was lifted`);
     assert.ok(victim.alive, `${victim.name} still running`);
   } catch (e) {
-    if (process.env.ATTACK_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log()}`);
+    if (process.env.ATTACK_DEBUG) {
+      for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log()}`);
+      for (const n of c.nodes) console.error(`==== JSZ ${n.name}\n${JSON.stringify(await c.monitor(n, '/jsz?streams=true&consumers=true&raft=true'), null, 1)}`);
+      const nc9 = await c.connect(c.nodes[1]!);
+      for (let s = 0; s < STREAMS; s++) console.error(`==== INFO S${s}\n${JSON.stringify((await apiRequest(nc9, `$JS.API.STREAM.INFO.S${s}`)).first)}`);
+    }
     throw e;
   } finally {
     await c.shutdown();
