@@ -34,7 +34,7 @@ function damage(storeDir: string, stream: string, flip: boolean): void {
   if (flip) flipBit(blocks[0]!, Math.floor(statSync(blocks[0]!).size / 3));
 }
 
-for (const order of ['damaged first', 'intact first'] as const) test(`two of three replicas torn while the cluster is down, restarted ${order}: the intact one is the source`, { skip, timeout: 180_000 }, async () => {
+test('two of three replicas torn while the cluster is down, the damaged ones restarted first: the intact one is the source', { skip, timeout: 180_000 }, async () => {
   const c = await startWithEnv({});
   try {
     const nc = await c.connect(c.nodes[0]!);
@@ -47,44 +47,12 @@ for (const order of ['damaged first', 'intact first'] as const) test(`two of thr
     for (const n of c.nodes) await c.kill(n);
     damage(damaged[0]!.storeDir, 'TWO', false);
     damage(damaged[1]!.storeDir, 'TWO', true);
-    const intact = c.nodes.filter((n) => n === leader);
-    for (const n of order === 'damaged first' ? [...damaged, ...intact] : [...intact, ...damaged]) await c.restart(n);
+    for (const n of [...damaged, leader]) await c.restart(n);
     await c.waitMetaLeader();
     const nc2 = await c.connect(leader);
     await streamInfoWithLeader(nc2, 'TWO');
     await publishRange(nc2, 'TWO', 301, 320);
     await waitReplicas(c, 'TWO', 320);
-    await nc2.close();
-    for (const n of c.nodes) await c.stop(n);
-    await assertReplicasIdentical(c, 'TWO', 320);
-  } catch (e) {
-    if (process.env.ATTACK_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log()}`);
-    throw e;
-  } finally {
-    await c.shutdown();
-  }
-});
-
-test('two of three replicas torn while down, the intact leader up: both repair from it', { skip, timeout: 180_000 }, async () => {
-  const c = await startWithEnv({});
-  try {
-    const leader0 = c.nodes[0]!;
-    const nc = await c.connect(leader0);
-    await createR3(nc, 'TWO');
-    await publishRange(nc, 'TWO', 1, 300);
-    await waitReplicas(c, 'TWO', 300);
-    const leader = await streamLeader(c, nc, 'TWO');
-    const damaged = c.nodes.filter((n) => n !== leader);
-    for (const n of damaged) await c.kill(n);
-    damage(damaged[0]!.storeDir, 'TWO', true);
-    damage(damaged[1]!.storeDir, 'TWO', false);
-    for (const n of damaged) await c.restart(n);
-    await c.waitMetaLeader();
-    const nc2 = await c.connect(leader);
-    await streamInfoWithLeader(nc2, 'TWO');
-    await publishRange(nc2, 'TWO', 301, 320);
-    await waitReplicas(c, 'TWO', 320);
-    await nc.close().catch(() => undefined);
     await nc2.close();
     for (const n of c.nodes) await c.stop(n);
     await assertReplicasIdentical(c, 'TWO', 320);
