@@ -7,7 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pollUntil, skipReason, streamInfoWithLeader, type JsCluster } from './js-cluster-harness.js';
 import { fetchOnce } from './js-repl-helpers.js';
-import { publishRange, startWithEnv } from './js-repl-snapshot-helpers.js';
+import { createR3, publishRange, startWithEnv } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
 
@@ -65,15 +65,7 @@ test('R3 pull consumer, explicit ack and max_deliver 2: its leader killed under 
     const meta = await c.waitMetaLeader();
     let nc = await c.connect(meta);
     const jsm = await jetstreamManager(nc, { timeout: 20_000 });
-    await pollUntil(async () => {
-      try {
-        await jsm.streams.add({ name: 'FO', subjects: ['fo.>'], num_replicas: 3 });
-        return true;
-      } catch (e) {
-        if ((e as { code?: number }).code === 10005) return undefined;
-        throw e;
-      }
-    }, 'FO placed', 30_000, 200);
+    await createR3(nc, 'FO');
     await jsm.consumers.add('FO', { durable_name: 'W', ack_policy: AckPolicy.Explicit, max_deliver: 2, ack_wait: 3_000_000_000 });
     await publishRange(nc, 'FO', 1, 600);
     const ci = await jsm.consumers.info('FO', 'W');

@@ -29,15 +29,7 @@ test('one server at a low open-files limit while R3 streams and consumers are cr
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const js = jetstream(nc, { timeout: 5_000 });
     // placement needs every server's statsz first: create one stream before the limit
-    await pollUntil(async () => {
-      try {
-        await jsm.streams.add({ name: 'S0', subjects: ['s0.>'], num_replicas: 3 });
-        return true;
-      } catch (e) {
-        if ((e as { code?: number }).code === 10005) return undefined;
-        throw e;
-      }
-    }, 'S0 placed', 30_000, 200);
+    await createR3(nc, 'S0');
     const pid = victim.pid!;
     const limit = fds(pid) + 12;
     setNofile(pid, limit);

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers } from '@nats-io/transport-node';
-import { apiRequest, pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
-import { localState, payloadOf, publishRange, startWithEnv, streamLeader, waitReplicas } from './js-repl-snapshot-helpers.js';
+import { connect } from '@nats-io/transport-node';
+import { apiRequest, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
+import { createR3, localState, payloadOf, publishRange, startWithEnv, streamLeader, waitReplicas } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
 
@@ -17,15 +17,7 @@ test('a restarted replica behind the others: its clients get the cluster\'s answ
     const meta = await c.waitMetaLeader();
     const nc = await c.connect(meta);
     const jsm = await jetstreamManager(nc, { timeout: 20_000 });
-    await pollUntil(async () => {
-      try {
-        await jsm.streams.add({ name: 'RC', subjects: ['rc.>'], num_replicas: 3, allow_direct: true, duplicate_window: 120_000_000_000 });
-        return true;
-      } catch (e) {
-        if ((e as { code?: number }).code === 10005) return undefined;
-        throw e;
-      }
-    }, 'RC placed', 30_000, 200);
+    await createR3(nc, 'RC', { allow_direct: true });
     await publishRange(nc, 'RC', 1, 200);
     await waitReplicas(c, 'RC', 200);
     const leader = await streamLeader(c, nc, 'RC');
@@ -57,8 +49,7 @@ test('a restarted replica behind the others: its clients get the cluster\'s answ
           if (d && d.headers?.code !== undefined && d.headers.code !== 0) wrong.push(`DIRECT.GET ${dseq}: ${d.headers.code} ${d.headers.description}`);
         }
         try {
-          const h = headers();
-          const a = await js.publish(`rc.${k % 5}`, payloadOf(k), { msgID: `id-${k}`, expect: { streamName: 'RC' }, headers: h });
+          const a = await js.publish(`rc.${k % 5}`, payloadOf(k), { msgID: `id-${k}`, expect: { streamName: 'RC' } });
           if (a.seq !== last + 1 && !a.duplicate) wrong.push(`PubAck of ${k} at ${a.seq}, expected ${last + 1}`);
           if (!a.duplicate) last = a.seq;
           k++;
@@ -75,6 +66,25 @@ test('a restarted replica behind the others: its clients get the cluster\'s answ
   } catch (e) {
     if (process.env.ATTACK_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log()}`);
     throw e;
+  } finally {
+    await c.shutdown();
+  }
+});
+
+test('allow_direct turned on by an update of an R3 stream: direct gets answered through every server', { skip, timeout: 120_000 }, async () => {
+  const c = await startWithEnv({});
+  try {
+    const nc = await c.connect(c.nodes[0]!);
+    await createR3(nc, 'UPD');
+    await publishRange(nc, 'UPD', 1, 5);
+    const jsm = await jetstreamManager(nc, { timeout: 20_000 });
+    const si = await jsm.streams.info('UPD');
+    await jsm.streams.update('UPD', { ...si.config, allow_direct: true });
+    for (const n of c.nodes) {
+      const cn = await c.connect(n);
+      const m = await cn.request('$JS.API.DIRECT.GET.UPD', JSON.stringify({ seq: 3 }), { timeout: 5_000 });
+      assert.equal(m.headers?.get('Nats-Sequence'), '3', `direct get through ${n.name}`);
+    }
   } finally {
     await c.shutdown();
   }

@@ -3,27 +3,16 @@
 // every acknowledged message on every replica, once, at its sequence, and none served corrupted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { statSync, truncateSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
 import { pollUntil, skipReason, streamInfoWithLeader } from './js-cluster-harness.js';
 import {
-  SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, filesMatching, payloadOf, publishRange, restartWithEnv, startWithEnv, streamLeader,
+  SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, filesMatching, flipBit, payloadOf, publishRange, restartWithEnv, startWithEnv, streamLeader,
   streamSnapshotIndex, waitReplicas,
 } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
 
-function flipBit(file: string, at: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x10;
-    writeSync(fd, b, 0, 1, at);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function damage(storeDir: string, stream: string, flip: boolean): void {
   const blocks = filesMatching(storeDir, new RegExp(`/streams/${stream}/msgs/\\d+\\.blk$`)).sort();

@@ -800,8 +800,8 @@ export class StreamGroup {
    * gets only once it is (nearly) caught up. Polled while off, as nats-server checks on a ticker.
    */
   private watchDirect(): void {
-    const cfg = this.stream.config;
-    if (!cfg.allow_direct && !cfg.mirror_direct) return;
+    // Whatever the config says now: an update may turn allow_direct on later, and it subscribes
+    // only where direct gets are on.
     if (this.directTimer !== undefined) clearTimeout(this.directTimer);
     this.directTimer = undefined;
     if (this.stopped) return;
