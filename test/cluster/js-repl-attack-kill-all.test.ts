@@ -99,7 +99,7 @@ function checkReplicas(c: JsCluster, stream: string, ledger: Ledger, replicas: M
   });
 }
 
-const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]];
+const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0]];
 
 test('kill -9 of all three servers mid-publish (msg ids, expected last sequence), restarted in different orders: every PubAck held on every replica', { skip, timeout: 240_000 }, async () => {
   const c = await startWithEnv({});
