@@ -63,11 +63,14 @@ export class JsAccount {
   readonly limits: JsAccountLimits;
   readonly client: InternalClient;
   readonly streams = new Map<string, Stream>();
-  private readonly streamSids = new Map<string, number[]>();
-  /** Subscriptions of each stream's subjects (publish intake), apart from streamSids. */
+  /** Subscriptions of each stream's subjects (publish intake). */
   private readonly ingestSids = new Map<string, number[]>();
   /** Streams whose subjects are not subscribed here (replicated streams led elsewhere). */
   private readonly ingestOff = new Set<string>();
+  /** Direct-get subscriptions of each stream. */
+  private readonly directSids = new Map<string, number[]>();
+  /** Streams that answer no direct gets here (a replica not yet current: setStreamDirect). */
+  private readonly directOff = new Set<string>();
   private readonly host: JsAccountHost;
   /** Names being created right now (async store open) so concurrent creates do not race. */
   private readonly creating = new Set<string>();
@@ -239,8 +242,13 @@ export class JsAccount {
     else if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
     this.streams.set(cfg.name, stream);
     this.reservationsChanged();
-    if (this.host.ingestsAtStart(stream.config)) this.ingestOff.delete(cfg.name);
-    else this.ingestOff.add(cfg.name);
+    if (this.host.ingestsAtStart(stream.config)) {
+      this.ingestOff.delete(cfg.name);
+      this.directOff.delete(cfg.name);
+    } else {
+      this.ingestOff.add(cfg.name);
+      this.directOff.add(cfg.name);
+    }
     this.subscribeStream(stream);
     this.host.streamAdded(this, stream);
     return stream;
@@ -303,8 +311,31 @@ export class JsAccount {
     this.ingestSids.delete(name);
   }
 
+  /**
+   * Answer direct gets of the stream here or not. A replicated stream's group turns this on when
+   * this server leads it or its replica is current, as nats-server subscribes a follower to direct
+   * gets only once it has caught up: a replica still behind would answer "404 Message Not Found"
+   * for acknowledged messages (the queue group prefers a subscriber local to the client).
+   */
+  setStreamDirect(name: string, on: boolean): void {
+    if (on) {
+      if (!this.directOff.delete(name)) return;
+      const stream = this.streams.get(name);
+      if (stream) this.subscribeDirect(stream);
+    } else if (!this.directOff.has(name)) {
+      this.directOff.add(name);
+      for (const sid of this.directSids.get(name) ?? []) this.client.unsubscribe(sid);
+      this.directSids.delete(name);
+    }
+  }
+
   private subscribeStream(stream: Stream): void {
     this.subscribeSubjects(stream);
+    this.subscribeDirect(stream);
+  }
+
+  private subscribeDirect(stream: Stream): void {
+    if (this.directOff.has(stream.name) || this.directSids.has(stream.name)) return;
     const sids: number[] = [];
     const cfg = stream.config;
     // Direct get: queue group "_sys_" like nats-server, so a mirror with mirror_direct can share the load.
@@ -325,13 +356,13 @@ export class JsAccount {
         }
       }
     }
-    this.streamSids.set(stream.name, sids);
+    this.directSids.set(stream.name, sids);
   }
 
   private unsubscribeStream(name: string): void {
     this.unsubscribeSubjects(name);
-    for (const sid of this.streamSids.get(name) ?? []) this.client.unsubscribe(sid);
-    this.streamSids.delete(name);
+    for (const sid of this.directSids.get(name) ?? []) this.client.unsubscribe(sid);
+    this.directSids.delete(name);
   }
 
   /** Subjects may not overlap another stream of the account (10065). */
@@ -398,6 +429,7 @@ export class JsAccount {
     const name = stream.name;
     this.unsubscribeStream(name);
     this.ingestOff.delete(name);
+    this.directOff.delete(name);
     this.streams.delete(name);
     this.reservationsChanged();
     this.host.streamRemoved(this, stream);

@@ -1,9 +1,9 @@
 // Helpers for the stream snapshot / compaction / catch-up tests on tsnats child-process clusters.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { FatalError, JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
@@ -60,12 +60,15 @@ export async function publishRange(nc: NatsConnection, stream: string, from: num
   }
 }
 
-/** Create an R3 stream; retried while the meta leader cannot place it yet (10005: it has not heard every peer's statsz). */
-export async function createR3(nc: NatsConnection, stream: string): Promise<void> {
+/**
+ * Create an R3 stream (`extra`: more config, e.g. allow_direct); retried while the meta leader cannot
+ * place it yet (10005: it has not heard every peer's statsz).
+ */
+export async function createR3(nc: NatsConnection, stream: string, extra: Partial<StreamConfig> = {}): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 20_000 });
   await pollUntil(async () => {
     try {
-      await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000 });
+      await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], num_replicas: 3, duplicate_window: 120_000_000_000, ...extra });
       return true;
     } catch (e) {
       if ((e as { code?: number }).code === 10005) return undefined;
@@ -177,5 +180,18 @@ export async function assertReplicasIdentical(c: JsCluster, stream: string, n: n
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Flip one bit (0x10) of the byte at `at` in `file` (damage a stopped replica's store). */
+export function flipBit(file: string, at: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0x10;
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -4,27 +4,16 @@
 // catch-up: afterwards every replica holds the same acknowledged messages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { statSync, truncateSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { pollUntil, skipReason } from './js-cluster-harness.js';
 import {
-  SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, filesMatching, publishRange, restartWithEnv, startWithEnv, streamLeader,
+  SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, filesMatching, flipBit, publishRange, restartWithEnv, startWithEnv, streamLeader,
   waitReplicas,
 } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
 
-function flipBit(file: string, at: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x10;
-    writeSync(fd, b, 0, 1, at);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test('repl snapshot: a follower whose store files were truncated and bit-flipped repairs itself from the leader', { skip, timeout: 180_000 }, async () => {
   const c = await startWithEnv(SMALL_SNAPSHOTS);

@@ -284,11 +284,13 @@ export class ConsumerGroup implements RetentionMember {
     this.unlisten?.();
     this.unlisten = undefined;
     stopGroupNode(this.node, this.transport, deleting);
+    // Unset when start() failed opening it (EMFILE, a blocked obs dir): the retry opens it again.
+    const store = this.store as ConsumerStore | undefined;
     if (deleting) {
       rmSync(this.dir, { recursive: true, force: true });
-      await this.store.delete().catch(() => {});
+      await store?.delete().catch(() => {});
     } else {
-      await this.store.stop().catch(() => {});
+      await store?.stop().catch(() => {});
     }
   }
 

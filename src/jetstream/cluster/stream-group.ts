@@ -71,6 +71,8 @@ import { injectedStartFault, StartRetries } from './start-retry.js';
 const T = 'io.nats.jetstream.api.v1.';
 /** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
 const MEMORY_CATCHUP_GIVE_UP_MS = 20_000;
+/** How often a follower that answers no direct gets checks whether its replica is current. */
+const DIRECT_CHECK_MS = 250;
 const MAX_HEADER_BYTES = 65535;
 /**
  * Fault injection for tests only (read once at start; never set in production): the seed of a
@@ -164,6 +166,8 @@ export class StreamGroup {
   private catchupServer!: CatchupServer;
   private readonly snaps = new SnapshotSchedule(streamSnapshotPolicy());
   private snapTimer: NodeJS.Timeout | undefined;
+  /** Polls, while this follower answers no direct gets, for its replica to become current (watchDirect). */
+  private directTimer: NodeJS.Timeout | undefined;
   private snapshotting = false;
   /** A write failed (storageFailed): the group is being stopped, to start again later. */
   failedStorage = false;
@@ -253,6 +257,7 @@ export class StreamGroup {
     this.log('warn', `${why}; resetting this replica from the leader`);
     this.catchup?.stop();
     this.catchup = undefined;
+    this.stopDirect();
     this.buffered = [];
     // Not from inside the node's apply callback; a short pause also keeps a repeated failure from spinning.
     const t = setTimeout(() => {
@@ -389,6 +394,7 @@ export class StreamGroup {
     this.startNode(fresh);
     this.snapTimer = setInterval(() => void this.snapshotCheck(), this.snaps.policy.checkMs);
     this.snapTimer.unref();
+    this.watchDirect();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
     if (!this.catchup && (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id))) this.node.campaign();
   }
@@ -401,6 +407,8 @@ export class StreamGroup {
 
   private async doStop(deleting: boolean): Promise<void> {
     if (this.snapTimer) clearInterval(this.snapTimer);
+    if (this.directTimer) clearTimeout(this.directTimer);
+    this.directTimer = undefined;
     // A clean shutdown leaves a snapshot of the flushed store: the next start replays no log.
     if (!deleting) await this.snapshot(true);
     this.stopped = true;
@@ -669,6 +677,7 @@ export class StreamGroup {
       progress: this.c.js.progress?.begin(`JetStream: catching up stream '${this.account} > ${this.name}' from its leader`, 'last seq', lastSeq, store.fastState().lastSeq),
     });
     this.catchup = client;
+    this.stopDirect();
     // Never lead with missing messages. Deferred: we may be inside the node's apply callback.
     queueMicrotask(() => {
       if (this.catchup === client && !this.stopped) this.node.setObserver(true);
@@ -798,6 +807,33 @@ export class StreamGroup {
     }
   }
 
+  /**
+   * Direct gets (allow_direct, mirror_direct) are answered here while this server leads the stream
+   * or once its replica is current, and not while its store is behind (a catch-up, a reset): it
+   * would answer "not found" for acknowledged messages. nats-server subscribes a follower to direct
+   * gets only once it is (nearly) caught up. Polled while off, as nats-server checks on a ticker.
+   */
+  private watchDirect(): void {
+    // Whatever the config says now: an update may turn allow_direct on later, and it subscribes
+    // only where direct gets are on.
+    if (this.directTimer !== undefined) clearTimeout(this.directTimer);
+    this.directTimer = undefined;
+    if (this.stopped) return;
+    const current = this.isLeader || (this.node?.isCurrent() === true && !this.catchup && !this.resetting && !this.awaitingSeed && !this.failedStorage);
+    if (current) {
+      this.c.js.jsAccount(this.account)?.setStreamDirect(this.name, true);
+      return;
+    }
+    this.directTimer = setTimeout(() => this.watchDirect(), DIRECT_CHECK_MS);
+    this.directTimer.unref();
+  }
+
+  /** No direct gets from this replica until it is current again. */
+  private stopDirect(): void {
+    this.c.js.jsAccount(this.account)?.setStreamDirect(this.name, false);
+    this.watchDirect();
+  }
+
   /** Subscribe the stream's subjects here (this server leads the stream) or not. */
   private setIngest(on: boolean): void {
     this.c.js.jsAccount(this.account)?.setStreamIngest(this.name, on);
@@ -806,6 +842,7 @@ export class StreamGroup {
   private onLeaderChange(isLeader: boolean): void {
     if (this.stopped) return;
     this.setIngest(isLeader);
+    this.watchDirect();
     this.abandon();
     this.stream.notifyLeaderChanged();
     this.setInfoSub(isLeader);
