@@ -24,7 +24,7 @@
 // chunks that were packed when the pass reached them (so never under a
 // (chunk, entry) pair someone holds).
 
-import { packColumns, unpackColumns, type Columns } from './chunk-codec.js';
+import { emptyColumns, packColumns, unpackColumns, type Columns } from './chunk-codec.js';
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
 import type { SimpleState } from './types.js';
 
@@ -163,7 +163,7 @@ export class Chunk {
 
   /** Columns of capacity cap keeping the first `keep` entries. */
   private realloc(cap: number, keep: number): void {
-    const c = newColumns(cap, this.hlen !== null);
+    const c = emptyColumns(cap, this.hlen !== null);
     c.subj.set(this.subj.subarray(0, keep));
     c.ts.set(this.ts.subarray(0, keep));
     c.size.set(this.size.subarray(0, keep));
@@ -218,7 +218,7 @@ export class Chunk {
     const oldSlots = this.slots;
     const end = this.end;
     const slots = new Uint16Array(cap);
-    this.useColumns(newColumns(cap, old.hlen !== null));
+    this.useColumns(emptyColumns(cap, old.hlen !== null));
     let j = 0;
     for (let k = 0; k < end; k++) {
       if (old.subj[k] < 0) continue;
@@ -239,7 +239,7 @@ export class Chunk {
     const n = this.n;
     this.slots = null;
     this.n = 0;
-    this.useColumns(newColumns(CHUNK_SIZE, old.hlen !== null));
+    this.useColumns(emptyColumns(CHUNK_SIZE, old.hlen !== null));
     this.cap = CHUNK_SIZE;
     for (let k = 0; k < n; k++) {
       if (old.subj[k] >= 0) this.copyEntry(old, k, slots[k]);
@@ -277,20 +277,6 @@ export class Chunk {
   }
 }
 
-/** Empty columns for cap entries (subj -1: no message). */
-function newColumns(cap: number, withHlen: boolean): Columns {
-  return {
-    subj: new Int32Array(cap).fill(-1),
-    ts: new BigInt64Array(cap),
-    size: new Uint32Array(cap),
-    next: new Float64Array(cap),
-    prev: new Float64Array(cap),
-    loc: new Float64Array(cap),
-    rlen: new Uint32Array(cap),
-    hlen: withHlen ? new Int32Array(cap) : null,
-  };
-}
-
 /** Full-size column sets of packed chunks, kept for the next chunk created or unpacked (process
  *  wide, at most POOL_MAX of each kind). Packing and unpacking otherwise churn ~180 KiB per chunk
  *  through the allocator, and a recovery or a scan left the process holding the freed memory. */
@@ -301,7 +287,7 @@ const pools = { file: [] as Columns[], memory: [] as Columns[] };
  *  which are only read for entries whose subj is set). */
 function takeColumns(cap: number, withHlen: boolean): Columns {
   const pool = withHlen ? pools.memory : pools.file;
-  if (cap !== CHUNK_SIZE || pool.length === 0) return newColumns(cap, withHlen);
+  if (cap !== CHUNK_SIZE || pool.length === 0) return emptyColumns(cap, withHlen);
   const c = pool.pop()!;
   c.subj.fill(-1);
   return c;
@@ -315,8 +301,8 @@ function giveColumns(c: Columns): void {
 }
 
 /** The column arrays of a packed chunk (shared: nothing is ever written to them). */
-const EMPTY_FILE = newColumns(0, false);
-const EMPTY_MEMORY = newColumns(0, true);
+const EMPTY_FILE = emptyColumns(0, false);
+const EMPTY_MEMORY = emptyColumns(0, true);
 
 /** Cached per-filter subject-id match results (lazily filled). */
 class Matcher {
