@@ -31,6 +31,8 @@ import type { SimpleState } from './types.js';
 const CHUNK_SHIFT = 12;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const INITIAL_CAP = 64;
+/** Stands for a packed form in Chunk's constructor (see there); never a chunk's packed form. */
+const NO_BYTES = Buffer.alloc(0);
 /** A full dense chunk with at most this many live entries turns sparse. */
 const SPARSE_AT = CHUNK_SIZE / 32;
 /** A sparse chunk with this many live entries turns dense again. */
@@ -84,6 +86,18 @@ export class Chunk {
     this.cap = cap;
     this.withHlen = mode === 'memory';
     this.useColumns(takeColumns(cap, this.withHlen));
+    // V8 takes a field that only its initializer has written for a constant of the class, and the
+    // first later write (with another value) throws away every optimized function that read it. The
+    // sweep first writes these seconds into a run (the first pack), which threw away add, setNext,
+    // visitLive and the block seal's visitor in every server and had them compiled again
+    // (BENCHMARKS.md, "JIT warm-up: where the compiler's time goes"). A second write here, with other
+    // values, makes them ordinary fields before any code is optimized.
+    this.packed = NO_BYTES;
+    this.packed = null;
+    this.packedFirst = this.packedLast = -1;
+    this.packedFirst = this.packedLast = 0;
+    this.used = false;
+    this.used = true;
   }
 
   /** Pack the columns and let go of the arrays. */
