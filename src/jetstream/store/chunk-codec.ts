@@ -209,7 +209,7 @@ export function packColumns(cols: Columns, end: number, base: number, slots: Uin
   return out;
 }
 
-/** Unpack into fresh columns (subj prefilled with -1, as newColumns makes them). */
+/** Unpack into fresh columns (subj prefilled with -1, as emptyColumns makes them). */
 export function unpackColumns(packed: Buffer, cols: Columns, end: number, base: number, slots: Uint16Array | null): void {
   const tsLo = new Uint32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
   const tsHi = new Int32Array(cols.ts.buffer, cols.ts.byteOffset, end * 2);
@@ -260,3 +260,61 @@ export function unpackColumns(packed: Buffer, cols: Columns, end: number, base: 
   }
   if (rOff !== packed.length) throw new Error(`index chunk unpack: ${rOff} of ${packed.length} bytes used`);
 }
+
+/** Entries that reach every branch of the codec with the kinds of numbers real chunks reach only later
+ *  (see primeFeedback): record locations past 2^32 (every block after the first), timestamp halves
+ *  above 2^31, differences above 2^30, multi-byte varints, dead entries, sparse slots, and both the
+ *  file and the memory column sets. Exported for the codec's test. */
+export function codecSamples(): Array<{ cols: Columns; end: number; base: number; slots: Uint16Array | null }> {
+  const n = 6;
+  const t0 = 1_765_000_000_000_000_000n;
+  const ts = [t0 + 0xf000_0000n, 0n, t0 + 0xf000_0100n, t0 + 0x1_8000_0000n, t0 - 5n * 0x1_0000_0000n, t0 + 0x8000_0000_0000n];
+  const subj = [0, -1, 0, 70_000, 3, 3];
+  const size = [128, 0, 128, 3_000_000_000, 1, 0x4000_0001];
+  const locs = [2 ** 32, 0, 2 ** 32 + 200, 2 ** 45 + 17, 2 ** 33, 2 ** 32 + 2 ** 31 + 3];
+  const out = [];
+  for (const withHlen of [false, true]) {
+    for (const slots of [null, Uint16Array.from([0, 1, 2, 900, 4000, 4095])]) {
+      const cols = emptyColumns(n, withHlen);
+      for (let k = 0; k < n; k++) {
+        cols.subj[k] = subj[k]!;
+        cols.ts[k] = ts[k]!;
+        cols.size[k] = size[k]!;
+        cols.loc[k] = locs[k]!;
+        cols.rlen[k] = 200 + k * 0x1000_0000;
+        cols.next[k] = k === 3 ? 2 ** 40 : k + 1;
+        cols.prev[k] = k === 4 ? 2 ** 35 : 0;
+        if (cols.hlen !== null) cols.hlen[k] = k === 2 ? -1 : k * 100_000;
+      }
+      out.push({ cols, end: n, base: 2 ** 33, slots });
+    }
+  }
+  return out;
+}
+
+/** Empty columns for n entries (subj -1: no message), as unpackColumns and a new index chunk want them. */
+export function emptyColumns(n: number, withHlen: boolean): Columns {
+  return {
+    subj: new Int32Array(n).fill(-1), ts: new BigInt64Array(n), size: new Uint32Array(n), next: new Float64Array(n),
+    prev: new Float64Array(n), loc: new Float64Array(n), rlen: new Uint32Array(n), hlen: withHlen ? new Int32Array(n) : null,
+  };
+}
+
+/**
+ * Run packColumns and unpackColumns once, at load, over codecSamples().
+ *
+ * Why: a server packs and unpacks index chunks only every few seconds, each call a loop over
+ * thousands of entries, so V8 optimizes these functions (on-stack, mid-loop) from the feedback of the
+ * first chunks it saw. Each kind of number or branch met later (a location past 2^32, a timestamp
+ * half above 2^31, the code after the loop) then throws the optimized code away and V8 compiles the
+ * function again: 8-10 TurboFan compiles of the two per server in a publish run, among the most
+ * expensive ones the server makes (BENCHMARKS.md, "JIT warm-up: where the compiler's time goes").
+ * With the feedback complete from the start, each is compiled twice (on-stack and whole) and never
+ * thrown away. Costs well under a millisecond at start.
+ */
+function primeFeedback(): void {
+  for (const s of codecSamples()) {
+    unpackColumns(packColumns(s.cols, s.end, s.base, s.slots), emptyColumns(s.end, s.cols.hlen !== null), s.end, s.base, s.slots);
+  }
+}
+primeFeedback();

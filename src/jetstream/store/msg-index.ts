@@ -24,13 +24,15 @@
 // chunks that were packed when the pass reached them (so never under a
 // (chunk, entry) pair someone holds).
 
-import { packColumns, unpackColumns, type Columns } from './chunk-codec.js';
+import { emptyColumns, packColumns, unpackColumns, type Columns } from './chunk-codec.js';
 import { hasWildcard, isAllFilter, subjectMatches } from './subject.js';
 import type { SimpleState } from './types.js';
 
 const CHUNK_SHIFT = 12;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const INITIAL_CAP = 64;
+/** Stands for a packed form in Chunk's constructor (see there); never a chunk's packed form. */
+const NO_BYTES = Buffer.alloc(0);
 /** A full dense chunk with at most this many live entries turns sparse. */
 const SPARSE_AT = CHUNK_SIZE / 32;
 /** A sparse chunk with this many live entries turns dense again. */
@@ -84,6 +86,18 @@ export class Chunk {
     this.cap = cap;
     this.withHlen = mode === 'memory';
     this.useColumns(takeColumns(cap, this.withHlen));
+    // V8 takes a field that only its initializer has written for a constant of the class, and the
+    // first later write (with another value) throws away every optimized function that read it. The
+    // sweep first writes these seconds into a run (the first pack), which threw away add, setNext,
+    // visitLive and the block seal's visitor in every server and had them compiled again
+    // (BENCHMARKS.md, "JIT warm-up: where the compiler's time goes"). A second write here, with other
+    // values, makes them ordinary fields before any code is optimized.
+    this.packed = NO_BYTES;
+    this.packed = null;
+    this.packedFirst = this.packedLast = -1;
+    this.packedFirst = this.packedLast = 0;
+    this.used = false;
+    this.used = true;
   }
 
   /** Pack the columns and let go of the arrays. */
@@ -163,7 +177,7 @@ export class Chunk {
 
   /** Columns of capacity cap keeping the first `keep` entries. */
   private realloc(cap: number, keep: number): void {
-    const c = newColumns(cap, this.hlen !== null);
+    const c = emptyColumns(cap, this.hlen !== null);
     c.subj.set(this.subj.subarray(0, keep));
     c.ts.set(this.ts.subarray(0, keep));
     c.size.set(this.size.subarray(0, keep));
@@ -218,7 +232,7 @@ export class Chunk {
     const oldSlots = this.slots;
     const end = this.end;
     const slots = new Uint16Array(cap);
-    this.useColumns(newColumns(cap, old.hlen !== null));
+    this.useColumns(emptyColumns(cap, old.hlen !== null));
     let j = 0;
     for (let k = 0; k < end; k++) {
       if (old.subj[k] < 0) continue;
@@ -239,7 +253,7 @@ export class Chunk {
     const n = this.n;
     this.slots = null;
     this.n = 0;
-    this.useColumns(newColumns(CHUNK_SIZE, old.hlen !== null));
+    this.useColumns(emptyColumns(CHUNK_SIZE, old.hlen !== null));
     this.cap = CHUNK_SIZE;
     for (let k = 0; k < n; k++) {
       if (old.subj[k] >= 0) this.copyEntry(old, k, slots[k]);
@@ -277,20 +291,6 @@ export class Chunk {
   }
 }
 
-/** Empty columns for cap entries (subj -1: no message). */
-function newColumns(cap: number, withHlen: boolean): Columns {
-  return {
-    subj: new Int32Array(cap).fill(-1),
-    ts: new BigInt64Array(cap),
-    size: new Uint32Array(cap),
-    next: new Float64Array(cap),
-    prev: new Float64Array(cap),
-    loc: new Float64Array(cap),
-    rlen: new Uint32Array(cap),
-    hlen: withHlen ? new Int32Array(cap) : null,
-  };
-}
-
 /** Full-size column sets of packed chunks, kept for the next chunk created or unpacked (process
  *  wide, at most POOL_MAX of each kind). Packing and unpacking otherwise churn ~180 KiB per chunk
  *  through the allocator, and a recovery or a scan left the process holding the freed memory. */
@@ -301,7 +301,7 @@ const pools = { file: [] as Columns[], memory: [] as Columns[] };
  *  which are only read for entries whose subj is set). */
 function takeColumns(cap: number, withHlen: boolean): Columns {
   const pool = withHlen ? pools.memory : pools.file;
-  if (cap !== CHUNK_SIZE || pool.length === 0) return newColumns(cap, withHlen);
+  if (cap !== CHUNK_SIZE || pool.length === 0) return emptyColumns(cap, withHlen);
   const c = pool.pop()!;
   c.subj.fill(-1);
   return c;
@@ -315,8 +315,8 @@ function giveColumns(c: Columns): void {
 }
 
 /** The column arrays of a packed chunk (shared: nothing is ever written to them). */
-const EMPTY_FILE = newColumns(0, false);
-const EMPTY_MEMORY = newColumns(0, true);
+const EMPTY_FILE = emptyColumns(0, false);
+const EMPTY_MEMORY = emptyColumns(0, true);
 
 /** Cached per-filter subject-id match results (lazily filled). */
 class Matcher {
