@@ -28,6 +28,11 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 // order is far off.
 const SLOW_SECONDS = {
   'cluster/js-repl-scale-seed-retry.test.js': 63,
+  'cluster/js-repl-attack-kill-all.test.js': 40,
+  'cluster/js-repl-attack-two-damaged.test.js': 38,
+  'cluster/js-meta-server-remove-safe.test.js': 35,
+  'cluster/js-repl-attack-failover.test.js': 32,
+  'cluster/js-repl-attack-nofile.test.js': 18,
   'cluster/js-repl-peer-remove-safe.test.js': 60,
   'cluster/js-repl-scale-seed-recover-kill.test.js': 60,
   'cluster/js-api-offline.test.js': 48,
