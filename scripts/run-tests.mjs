@@ -31,6 +31,7 @@ const SLOW_SECONDS = {
   'cluster/js-repl-attack-kill-all.test.js': 40,
   'cluster/js-repl-attack-two-damaged.test.js': 38,
   'cluster/js-meta-server-remove-safe.test.js': 35,
+  'cluster/js-meta-truncated-wal.test.js': 25,
   'cluster/js-repl-attack-failover.test.js': 32,
   'cluster/js-repl-attack-nofile.test.js': 18,
   'cluster/js-repl-peer-remove-safe.test.js': 60,

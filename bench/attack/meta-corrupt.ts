@@ -8,78 +8,16 @@
 // removal on an incomplete meta state), and what the victims logged.
 //
 //   node dist/bench/attack/meta-corrupt.js [--case truncate-one|flip-one|snapflip-one|wipe-one|truncate-two|flip-two]
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { JsCluster, type JsNode } from '../../test/cluster/js-cluster-harness.js';
+import { JsCluster } from '../../test/cluster/js-cluster-harness.js';
 import { pollUntil } from '../../test/helpers/wait.js';
 import { argOf } from './args.js';
 import { checkAgreement, logProblems, onCluster, rawRequest, runMain } from './cluster-checks.js';
+import { damage, listing } from './meta-damage.js';
 
 const which = argOf('case', 'truncate-one');
 const R1 = 9;
 const R3 = 3;
-
-/** `<store>/jetstream/<system account>/_js_/_meta_` (the harness names its system account). */
-function metaDir(n: JsNode): string {
-  const root = join(n.storeDir, 'jetstream');
-  for (const acc of readdirSync(root)) if (existsSync(join(root, acc, '_js_', '_meta_'))) return join(root, acc, '_js_', '_meta_');
-  throw new Error(`${n.name}: no meta dir under ${root}`);
-}
-
-/** Every file of the meta dir (recursively), with its size. */
-function listing(n: JsNode): string {
-  const out: string[] = [];
-  const walk = (d: string, pre: string): void => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p, `${pre}${f}/`);
-      else out.push(`${pre}${f}:${statSync(p).size}`);
-    }
-  };
-  walk(metaDir(n), '');
-  return out.join(' ');
-}
-
-function walFiles(n: JsNode): string[] {
-  const d = join(metaDir(n), 'wal');
-  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.wal')).sort().map((f) => join(d, f)) : [];
-}
-
-function damage(n: JsNode, how: string): string {
-  const wals = walFiles(n);
-  const last = wals[wals.length - 1];
-  if (how === 'truncate') {
-    if (!last) return 'no WAL';
-    const size = statSync(last).size;
-    truncateSync(last, Math.floor(size / 2));
-    return `${last} truncated ${size} -> ${Math.floor(size / 2)}`;
-  }
-  if (how === 'flip') {
-    if (!last) return 'no WAL';
-    const b = readFileSync(last);
-    const at = Math.floor(b.length / 3);
-    b[at] = b[at]! ^ 0x10;
-    writeFileSync(last, b);
-    return `${last} bit flipped at ${at} of ${b.length}`;
-  }
-  if (how === 'snapflip') {
-    const sd = join(metaDir(n), 'snapshots');
-    const snaps = existsSync(sd) ? readdirSync(sd).filter((f) => f.startsWith('snap.')).sort() : [];
-    if (snaps.length === 0) return 'no snapshot';
-    const p = join(sd, snaps[snaps.length - 1]!);
-    const b = readFileSync(p);
-    const at = Math.floor(b.length / 2);
-    b[at] = b[at]! ^ 0x01;
-    writeFileSync(p, b);
-    return `${p} bit flipped at ${at} of ${b.length}`;
-  }
-  if (how === 'wipe') {
-    rmSync(metaDir(n), { recursive: true, force: true });
-    return 'meta dir removed';
-  }
-  throw new Error(`unknown damage ${how}`);
-}
 
 async function main(): Promise<void> {
   const [how, count] = which.split('-') as [string, string];
