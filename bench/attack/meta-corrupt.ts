@@ -6,6 +6,10 @@
 // meta files damaged, and every server restarted. Checked: no server died, every server holds
 // exactly the streams assigned to it, every stream is still there with its 5 messages (no orphan
 // removal on an incomplete meta state), and what the victims logged.
+// truncate-two (the meta leader and one other cut in half): before the WAL's durable witness the cut
+// read as an unfinished write, the two elected a leader without the lost entries and removed the
+// streams assigned in them as orphans (R1 ones: data lost). Now both recover as lost state (log ends
+// below its durable witness), wait for the intact server to lead, and are repaired by it.
 //
 //   node dist/bench/attack/meta-corrupt.js [--case truncate-one|flip-one|snapflip-one|wipe-one|truncate-two|flip-two]
 import { connect } from '@nats-io/transport-node';

@@ -223,6 +223,9 @@ export class RaftNode {
     const marker = join(opts.storeDir, STATE_LOST_FILE);
     const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || tavDamage !== undefined || this.fs.existsSync(marker);
     if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
+    // With the loss on record, the WAL's durable witness follows the log down (else entries the log
+    // holds again after the repair would not be witnessed until it passes the old end).
+    if (stateLost) this.wal.settleWitness();
     // With the loss on record (the marker), the term/vote file is made whole again from what could be
     // read, so that a later restart does not take it for new damage.
     if (tavDamage !== undefined) writeTermVote(opts.storeDir, tav.term, tav.vote, this.fs);

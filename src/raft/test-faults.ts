@@ -11,6 +11,8 @@ export const injectedFaults = {
   voteBeforeDurable: false,
   /** installSnapshot() called inside apply() snapshots one index below the entry being applied (issue 12). */
   snapshotBelowApplied: false,
+  /** WAL recovery ignores its durable witness: a log cut cleanly looks complete (wal.ts). */
+  ignoreDurableWitness: false,
 };
 
 export type InjectedFault = keyof typeof injectedFaults;

@@ -48,10 +48,24 @@ test('node simulation determinism: same seed, same run; different seeds, differe
   assert.equal(new Set(runs.map((r) => r.fingerprint)).size, seeds.length);
 });
 
-function firstCatch(fault: InjectedFault, seeds: number, consequencesOnly: boolean): { seed: number; error: string } | undefined {
+const CUT_SEEDS = Number(process.env.TSNATS_NODE_SIM_CUT_SEEDS ?? 60);
+
+test(`${CUT_SEEDS} seeded simulations with WALs cut cleanly (kill -9, newest segment cut at a record boundary or removed) keep every check`, () => {
+  const failures: string[] = [];
+  let corruptions = 0;
+  for (let seed = 1; seed <= CUT_SEEDS; seed++) {
+    const r = runNodeScenario({ seed, cutTails: true });
+    if (!r.ok) failures.push(`seed ${seed} (${r.nodes} nodes): ${r.error}`);
+    corruptions += r.stats.corruptions;
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(corruptions >= CUT_SEEDS / 2, `only ${corruptions} cuts and corruptions`);
+});
+
+function firstCatch(fault: InjectedFault, seeds: number, consequencesOnly: boolean, cutTails = false): { seed: number; error: string } | undefined {
   return withInjectedFault(fault, () => {
     for (let seed = 1; seed <= seeds; seed++) {
-      const r = runNodeScenario({ seed, consequencesOnly });
+      const r = runNodeScenario({ seed, consequencesOnly, cutTails });
       if (!r.ok) return { seed, error: r.error ?? '' };
     }
     return undefined;
@@ -77,4 +91,10 @@ test('real node, injected "snapshot from inside apply() one index too low" (issu
   const c = firstCatch('snapshotBelowApplied', 10, true);
   assert.ok(c, 'not caught');
   assert.match(c.error, /snapshot for \d+ holds state of \d+|gap or repeat|differs from/);
+});
+
+test('real node, injected "WAL recovery ignores its durable witness" with clean cuts: caught by its consequences within 20 seeds', () => {
+  const c = firstCatch('ignoreDurableWitness', 20, true, true);
+  assert.ok(c, 'not caught');
+  assert.match(c.error, /differs from|never applied|two leaders|gap or repeat/);
 });

@@ -181,8 +181,10 @@ test('WAL recovery: a torn end of the last segment is an unfinished write; a bad
   const dir = mkdtempSync(join(tmpdir(), 'raft-wal-'));
   try {
     const w = Wal.open(dir, { segmentMaxBytes: 1 << 20 });
-    for (let i = 1; i <= 10; i++) w.append(i, 1, Buffer.from(`record-${i}`));
+    for (let i = 1; i <= 9; i++) w.append(i, 1, Buffer.from(`record-${i}`));
     w.syncNow();
+    // Record 10 is written but never synced (so never acknowledged): the one a crash may tear.
+    w.append(10, 1, Buffer.from('record-10'));
     w.close();
     const [seg] = fs.readdirSync(dir).filter((n) => n.endsWith('.wal'));
     const path = join(dir, seg);
@@ -289,4 +291,49 @@ test('term/vote writes run off the event loop, and no vote leaves a node before 
   assert.equal(syncCalls, 0, 'no synchronous fsync during elections');
   const writes = c.members.reduce((n, m) => n + m.n.termVoteWrites, 0);
   assert.ok(writes >= 6, `term/vote writes went through the async path (${writes})`);
+});
+
+/** Cuts a member's (stopped) WAL cleanly after `lastKept`: at a record boundary, as if the records after it never existed. */
+function cutWalAfter(dir: string, lastKept: number): number {
+  const walDir = join(dir, 'wal');
+  let dropped = 0;
+  for (const name of fs.readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort()) {
+    const p = join(walDir, name);
+    const b = fs.readFileSync(p);
+    for (let off = 0; off + 24 <= b.length; off += 24 + b.readUInt32LE(off)) {
+      if (Number(b.readBigUInt64LE(off + 8)) <= lastKept) continue;
+      let n = 0;
+      for (let o = off; o + 24 <= b.length; o += 24 + b.readUInt32LE(o)) n++;
+      dropped += n;
+      fs.truncateSync(p, off);
+      break;
+    }
+  }
+  return dropped;
+}
+
+test('a minority WAL cut cleanly cannot elect a leader without acknowledged entries (L and A hold 11..20, B not; A cut, L dies)', async (t) => {
+  const { c, l } = await clusterWithEntries(t, 10);
+  const [a, b] = c.members.filter((x) => x !== l);
+  const bLast = b.n.status().pindex;
+  c.stop(b);
+  for (let k = 10; k < 20; k++) l.n.propose(Buffer.from(`a${k}`));
+  await c.waitFor(() => l.state.length === 20 && a.state.length === 20, 10_000, 'L and A apply 11..20');
+  const full = l.stateStrings();
+  c.stop(a);
+  assert.ok(cutWalAfter(a.dir, bLast) >= 1, 'the cut drops the acknowledged entries (proposals of one turn share a record)');
+  c.stop(l);
+  c.start(a);
+  c.start(b);
+  assert.equal(a.n.status().stateLost, true, 'A knows it lost acknowledged entries');
+  // B (whose log ends where A's does now) campaigns: A votes as an empty log, which counts only with every member.
+  const t0 = b.n.term;
+  await c.waitFor(() => b.n.term >= t0 + 2 || c.leader() !== undefined, 10_000, 'B to campaign twice (or win)');
+  assert.equal(c.leader(), undefined, 'no leader without the intact member');
+  assert.equal(b.leaderChanges.some((x) => x.isLeader), false);
+  c.start(l);
+  await c.waitForLeader();
+  await c.waitForStateSize(20);
+  for (const m of c.members) assert.deepEqual(m.stateStrings().slice(0, 20), full, `${m.name} holds every acknowledged entry`);
+  await c.waitFor(() => !a.n.status().stateLost, 10_000, 'A repaired by the leader');
 });

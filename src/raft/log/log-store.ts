@@ -18,6 +18,8 @@ export interface LogStore {
   sync(): void;
   close(): void;
   sizeBytes(): number;
+  /** The loss recovery found is on record (state-lost marker): the durable witness may follow the log down. */
+  settleWitness(): void;
 }
 
 /**
@@ -89,6 +91,9 @@ export class MemoryLog implements LogStore {
   }
   close(): void {
     this.closed = true;
+  }
+  settleWitness(): void {
+    // Nothing survives a restart, so there is nothing to witness.
   }
   sizeBytes(): number {
     return this.bytes;

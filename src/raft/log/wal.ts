@@ -9,17 +9,30 @@
 // reports the index that became durable. Recovery reads every segment, cuts
 // a torn or corrupt tail at the first bad record and drops what follows: a
 // record that fails its checksum is never trusted.
+//
+// Durable witness: <dir>/durable.idx = u64 index | u32 crc32(index), rewritten
+// in place (a plain write, no fsync) after each completed sync with the index
+// that became durable. A log cut cleanly (at a record boundary, or its newest
+// segment gone) looks like a log that never had those records; recovery
+// compares its end with the witness to tell the two apart. The witness is
+// only raised after the records are durable, so it is never ahead of the log
+// through a crash (a stale, lower one only weakens detection); it is lowered
+// durably (fdatasync) before a truncation or reset cuts below it, so a crash
+// right after does not raise a false alarm.
 
 import { type RaftFs, realFs } from '../runtime.js';
 import { join } from 'node:path';
 import { readU64, writeU32, writeU64 } from '../codec.js';
 import { crc32 } from './crc32.js';
 import { diskFullFault } from '../../core/disk-fault.js';
+import { injectedFaults } from '../test-faults.js';
 
 const HEADER_BYTES = 24;
 const MAX_PAYLOAD_BYTES = 512 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.wal$/;
 const FLUSH_PENDING_BYTES = 4 * 1024 * 1024;
+export const WITNESS_FILE = 'durable.idx';
+const WITNESS_BYTES = 12;
 
 export interface WalOptions {
   /** Roll over to a new segment past this size. */
@@ -47,6 +60,8 @@ export interface WalRecovery {
   lostDurable?: boolean;
   /** Files (or cut tails) moved aside as `*.bad` instead of being deleted. */
   movedAside?: string[];
+  /** The durable witness at open (0: none); recovery ending below it is lost durable data. */
+  witness?: number;
 }
 
 interface Segment {
@@ -83,6 +98,10 @@ export class Wal {
   private syncMinTrunc = Infinity;
   private closeLater: number[] = [];
   private closed = false;
+  private witnessFd = -1;
+  /** Index last written to the witness file (or read from it at open). */
+  private witnessed = 0;
+  private readonly witnessBuf = Buffer.alloc(WITNESS_BYTES);
   /** Called with the durable index when a sync completes (or with an error). */
   onDurable: (index: number, err?: Error) => void = () => {};
 
@@ -227,6 +246,7 @@ export class Wal {
     if (lastKept >= this.lastIndex()) return;
     if (lastKept < this.floor) lastKept = this.floor;
     this.flush();
+    if (lastKept < this.witnessed) this.lowerWitness(lastKept);
     while (this.segs.length > 0) {
       const s = this.segs[this.segs.length - 1];
       if (s.first > lastKept) {
@@ -269,6 +289,7 @@ export class Wal {
     this.checkOpen();
     this.pending = [];
     this.pendingBytes = 0;
+    if (floor < this.witnessed) this.lowerWitness(floor);
     for (const s of this.segs) this.dropSegment(s);
     this.segs = [];
     this.floor = floor;
@@ -337,10 +358,12 @@ export class Wal {
       if (err && !failure) failure = err;
       if (--remaining > 0) return;
       this.syncing = false;
+      const durable = Math.min(target, this.syncMinTrunc);
+      // Before anything is acknowledged (and before a close in flight releases the fd).
+      if (!failure) failure = this.raiseWitness(durable);
       for (const fd of this.closeLater) this.fs.close(fd, () => {});
       this.closeLater = [];
       if (this.closed) return;
-      const durable = Math.min(target, this.syncMinTrunc);
       this.onDurable(durable, failure);
       if (!failure && (this.syncAgain || this.dirty.size > 0)) {
         this.syncAgain = false;
@@ -370,6 +393,67 @@ export class Wal {
     }
     this.dirty.clear();
     this.dirDirty = false;
+    const err = this.raiseWitness(this.lastIndex());
+    if (err) throw err;
+  }
+
+  // ---------------------------------------------------------------- durable witness
+
+  /** Records `index` as durable when above the witness: a plain write (a crash may keep the old value, which is safe). */
+  private raiseWitness(index: number): Error | undefined {
+    if (index <= this.witnessed || this.witnessFd < 0) return undefined;
+    try {
+      this.writeWitness(index);
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+    return undefined;
+  }
+
+  /** Lowers the witness durably before the log is cut below it (truncation, reset, accepted loss). */
+  private lowerWitness(index: number): void {
+    if (this.witnessFd < 0) return;
+    this.writeWitness(index);
+    // A damaged file may have been longer.
+    this.fs.ftruncateSync(this.witnessFd, WITNESS_BYTES);
+    if (this.doFsync) this.fs.fdatasyncSync(this.witnessFd);
+  }
+
+  private writeWitness(index: number): void {
+    const b = this.witnessBuf;
+    writeU64(b, 0, index);
+    writeU32(b, 8, crc32(b.subarray(0, 8)));
+    this.fs.writeSync(this.witnessFd, b, 0, WITNESS_BYTES, 0);
+    this.witnessed = index;
+  }
+
+  /**
+   * After a recovery that ended below the witness, once the loss is on record elsewhere (the node's
+   * state-lost marker, written durably first): lowers the witness to the log's end, so that the
+   * records the log holds from now on are witnessed again.
+   */
+  settleWitness(): void {
+    this.checkOpen();
+    const end = this.lastIndex();
+    if (end < this.witnessed) this.lowerWitness(end);
+  }
+
+  /**
+   * The witness at open: 0 when absent, shorter than a record or all zero (a first write into the new
+   * file that a crash kept none or only part of: no claim), the index when intact, undefined when
+   * damaged (nothing can be known). Later writes overwrite the same 12 bytes in place.
+   */
+  private readWitness(path: string): number | undefined {
+    let b: Buffer;
+    try {
+      b = this.fs.readFileSync(path);
+    } catch {
+      return 0;
+    }
+    if (b.length < WITNESS_BYTES || b.every((x) => x === 0)) return 0;
+    if (b.length !== WITNESS_BYTES || readU32le(b, 8) !== crc32(b.subarray(0, 8))) return undefined;
+    const index = readU64(b, 0);
+    return index >= 0 ? index : undefined;
   }
 
   close(): void {
@@ -380,6 +464,7 @@ export class Wal {
       this.closed = true;
       const fds = this.segs.map((s) => s.fd);
       if (this.dirFd >= 0) fds.push(this.dirFd);
+      if (this.witnessFd >= 0) fds.push(this.witnessFd);
       this.segs = [];
       // A sync in flight still owns its fds; close once it is done.
       if (this.syncing) this.closeLater.push(...fds);
@@ -394,6 +479,8 @@ export class Wal {
   // ---------------------------------------------------------------- recovery
 
   private recover(): void {
+    const witnessPath = join(this.dir, WITNESS_FILE);
+    const witness = this.readWitness(witnessPath);
     const names = this.fs
       .readdirSync(this.dir)
       .filter((n: string) => SEGMENT_RE.test(n))
@@ -475,6 +562,23 @@ export class Wal {
       }
       this.segs = [];
     }
+    // A clean cut (at a record boundary, or whole newest segments gone) leaves a log that looks
+    // complete: only the witness knows it once went further.
+    const end = this.lastIndex();
+    if (injectedFaults.ignoreDurableWitness) {
+      // test-only: as before the witness existed
+    } else if (witness === undefined) {
+      this.recovery.reason ??= `${WITNESS_FILE} is damaged`;
+      this.recovery.lostDurable = true;
+    } else if (end < witness) {
+      this.recovery.reason ??= `log ends at ${end}, below its durable witness ${witness}`;
+      this.recovery.lostDurable = true;
+    }
+    this.recovery.witness = witness ?? 0;
+    // The witness is kept as found until settleWitness() (a damaged one counts as infinitely high),
+    // so a crash before the loss is on record finds it again; plain writes only ever raise it.
+    this.witnessed = witness ?? Number.MAX_SAFE_INTEGER;
+    this.witnessFd = this.fs.openSync(witnessPath, this.fs.existsSync(witnessPath) ? 'r+' : 'w+');
     // Whatever survived recovery is made durable before anyone relies on it.
     this.syncNow();
   }

@@ -42,6 +42,11 @@ export interface NodeScenarioOptions {
   keepTrace?: boolean;
   /** Only end-to-end consequences, not the durable-before-send checks. */
   consequencesOnly?: boolean;
+  /**
+   * Also damage logs cleanly (off by default, so the default seeds stay as they are): a killed
+   * server (page cache kept) has its newest WAL segment cut at a record boundary or removed.
+   */
+  cutTails?: boolean;
 }
 
 export interface NodeScenarioResult {
@@ -326,14 +331,16 @@ class NodeSim {
     node.start();
   }
 
-  crash(s: Server): void {
+  /** Power loss (only what was fsync'ed stays), or with `kill` a process death (every write stays). */
+  crash(s: Server, kill = false): void {
     if (!s.up) return;
-    this.trace(`${s.name} CRASH`);
+    this.trace(`${s.name} ${kill ? 'KILL' : 'CRASH'}`);
     s.up = false;
     s.inc++;
     for (const sub of [...s.subs]) this.dropSub(sub);
     s.node = undefined;
-    s.fs.crash(s.rng);
+    if (kill) s.fs.kill(s.rng);
+    else s.fs.crash(s.rng);
     forgetPendingWrites(s.fs.raftFs);
   }
 
@@ -377,6 +384,33 @@ class NodeSim {
     if (s.fs.corrupt(f, off)) {
       this.corruptions++;
       this.trace(`${s.name} CORRUPT ${f} at ${off}`);
+    }
+  }
+
+  /**
+   * Kill -9 (what was written stays), then a clean cut of the WAL: the newest segment cut at a record
+   * boundary (at least one record dropped) or removed. It looks like a log that never went further;
+   * only the durable witness tells the difference.
+   */
+  cutTail(s: Server): void {
+    if (!s.up) return;
+    this.crash(s, true);
+    const segs = s.fs.list(`${DIR}/wal`).filter((p) => p.endsWith('.wal'));
+    const newest = segs[segs.length - 1];
+    if (!newest) return;
+    if (this.rng.chance(0.3)) {
+      if (s.fs.remove(newest)) this.trace(`${s.name} CUT: ${newest} removed`);
+      this.corruptions++;
+      return;
+    }
+    const d = s.fs.durableContent(newest)!;
+    const starts: number[] = [];
+    for (let off = 0; off + 24 <= d.length; off += 24 + d.readUInt32LE(off)) starts.push(off);
+    if (starts.length === 0) return;
+    const at = starts[this.rng.int(0, starts.length - 1)];
+    if (s.fs.cut(newest, at)) {
+      this.corruptions++;
+      this.trace(`${s.name} CUT: ${newest} at ${at} (record ${starts.indexOf(at) + 1} of ${starts.length})`);
     }
   }
 
@@ -511,7 +545,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
       sim.boot(s);
     }
     sim.snapshotChance = plan.pick([0, 0.01, 0.05]);
-    schedule(sim, plan, chaosMs);
+    schedule(sim, plan, chaosMs, opts.cutTails === true);
     sim.runUntil(chaosMs);
     // Heal: reliable network, everyone up.
     sim.links.heal();
@@ -548,7 +582,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
   }
 }
 
-function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
+function schedule(sim: NodeSim, plan: Prng, chaosMs: number, cutTails: boolean): void {
   const servers = sim.servers;
   for (let t = 0; t < chaosMs; t += plan.range(300, 1500)) {
     const net = { loss: plan.pick([0, 0, 0.01, 0.05, 0.2]), dup: plan.pick([0, 0, 0.01, 0.05]), minDelayMs: 0.05, maxDelayMs: plan.pick([0.5, 2, 10]), slowProb: plan.pick([0, 0.01, 0.05]), slowMaxMs: plan.range(5, 300) };
@@ -587,10 +621,13 @@ function schedule(sim: NodeSim, plan: Prng, chaosMs: number): void {
     const target = plan.int(0, servers.length - 1);
     const down = plan.range(5, 500);
     const wipe = plan.chance(0.3);
+    // Drawn only when enabled: the default seeds keep their plans.
+    const cut = cutTails && plan.chance(0.7);
     sim.q.push(t, () => {
       if (servers.some((s) => sim.lostState(s))) return;
       const s = servers[target];
-      if (wipe) sim.wipe(s);
+      if (cut) sim.cutTail(s);
+      else if (wipe) sim.wipe(s);
       else {
         sim.crash(s);
         sim.corrupt(s);

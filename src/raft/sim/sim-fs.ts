@@ -70,6 +70,28 @@ export class SimFs {
     this.durableNames = new Map(files);
   }
 
+  /** Process death (kill -9): the kernel keeps every write and name; nothing in flight completes. */
+  kill(rng: Prng): void {
+    for (const inode of this.files.values()) inode.durable = Buffer.from(inode.data);
+    this.durableNames = new Map(this.files);
+    this.crash(rng);
+  }
+
+  /** Cuts a file to `len` bytes, on disk (damage while the server is down). */
+  cut(path: string, len: number): boolean {
+    const inode = this.files.get(path);
+    if (!inode || len >= inode.data.length) return false;
+    inode.data = Buffer.from(inode.data.subarray(0, len));
+    inode.durable = Buffer.from(inode.durable.subarray(0, len));
+    return true;
+  }
+
+  /** Removes a file, on disk (damage while the server is down). */
+  remove(path: string): boolean {
+    this.durableNames.delete(path);
+    return this.files.delete(path);
+  }
+
   /** Flips one byte of a file, on disk (bit rot). */
   corrupt(path: string, offset: number): boolean {
     const inode = this.files.get(path);
