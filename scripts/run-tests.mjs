@@ -28,6 +28,7 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 // order is far off.
 const SLOW_SECONDS = {
   'cluster/js-repl-scale-seed-retry.test.js': 63,
+  'cluster/js-repl-attack-cut-wal.test.js': 50,
   'cluster/js-repl-attack-kill-all.test.js': 40,
   'cluster/js-repl-attack-two-damaged.test.js': 38,
   'cluster/js-meta-server-remove-safe.test.js': 35,
