@@ -12,38 +12,21 @@ export interface NKeysModule {
   fromPublic(k: string): { verify(data: Uint8Array, sig: Uint8Array): boolean };
 }
 
-let nkeysModule: NKeysModule | null = null;
+const requireHere = createRequire(import.meta.url);
 
-export function nkeys(): NKeysModule {
-  nkeysModule ??= createRequire(import.meta.url)('@nats-io/nkeys') as NKeysModule;
-  return nkeysModule;
+/** A getter that requires `id` at its first call and returns the same module after. */
+function onFirstUse<T>(id: string): () => T {
+  let mod: T | undefined;
+  return () => (mod ??= requireHere(id) as T);
 }
 
-let tlsModule: typeof import('node:tls') | null = null;
+export const nkeys = onFirstUse<NKeysModule>('@nats-io/nkeys');
 
 /** node:tls (with its crypto bindings, several ms to load): only servers with TLS blocks need it. */
-export function tls(): typeof import('node:tls') {
-  tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
-  return tlsModule;
-}
+export const tls = onFirstUse<typeof import('node:tls')>('node:tls');
 
-let cryptoModule: typeof import('node:crypto') | null = null;
+export const crypto = onFirstUse<typeof import('node:crypto')>('node:crypto');
 
-export function crypto(): typeof import('node:crypto') {
-  cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-  return cryptoModule;
-}
+export const workerThreads = onFirstUse<typeof import('node:worker_threads')>('node:worker_threads');
 
-let workerThreadsModule: typeof import('node:worker_threads') | null = null;
-
-export function workerThreads(): typeof import('node:worker_threads') {
-  workerThreadsModule ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-  return workerThreadsModule;
-}
-
-let dnsPromisesModule: typeof import('node:dns/promises') | null = null;
-
-export function dnsPromises(): typeof import('node:dns/promises') {
-  dnsPromisesModule ??= createRequire(import.meta.url)('node:dns/promises') as typeof import('node:dns/promises');
-  return dnsPromisesModule;
-}
+export const dnsPromises = onFirstUse<typeof import('node:dns/promises')>('node:dns/promises');
