@@ -10,8 +10,8 @@ import { passwordMatches } from '../server/options-auth.js';
 import net from 'node:net';
 import { buildTlsSettings, type TlsSettings } from '../tls/settings.js';
 import { acceptRouteTls, dialRouteTls } from '../tls/route-tls.js';
-import { lookup } from 'node:dns/promises';
 import { interfaces } from '../server/host-facts.js';
+import { dnsPromises } from '../core/lazy-modules.js';
 import { randomBytes } from 'node:crypto';
 import { nuid } from '@nats-io/nuid';
 import type { ClusterOptions, Options, PermissionRule } from '../config/options.js';
@@ -412,7 +412,7 @@ export class Cluster implements Subsystem, RouteBridge, RouteHost {
   private async pickAddress(url: RouteUrl): Promise<string | null> {
     let addrs: string[];
     if (net.isIP(url.host) !== 0) addrs = [url.host];
-    else addrs = (await lookup(url.host, { all: true })).map((a) => a.address);
+    else addrs = (await dnsPromises().lookup(url.host, { all: true })).map((a) => a.address);
     const candidates = addrs.filter((a) => !(url.port === this.port && this.selfAddrs.has(a.toLowerCase())));
     if (candidates.length === 0) return null;
     return candidates[Math.floor(Math.random() * candidates.length)]!;

@@ -2,8 +2,9 @@
 // of milliseconds per check at the costs `nats server passwd` uses); run on the event
 // loop, every CONNECT with a wrong password would stall every other connection for that
 // long. One worker thread (started on first use, unref'd) runs the checks in order.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
+import { workerThreads } from '../core/lazy-modules.js';
 
 let worker: Worker | null = null;
 let nextId = 1;
@@ -50,7 +51,7 @@ export function bcryptMatches(given: string, hash: string): Promise<boolean> {
 
 function startWorker(): Worker {
   if (worker !== null) return worker;
-  const w = new Worker(new URL('./bcrypt-worker.js', import.meta.url));
+  const w = new (workerThreads().Worker)(new URL('./bcrypt-worker.js', import.meta.url));
   w.on('message', (m: { id: number; ok: boolean }) => {
     const done = waiting.get(m.id);
     waiting.delete(m.id);

@@ -10,7 +10,8 @@
 // client sees INFO and then EOF (checked against the real server), and so it is here.
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { tls } from '../core/lazy-modules.js';
 import { serverHandshakeError, type TlsSettings } from './settings.js';
 
 export interface ClientTlsHooks {
@@ -83,7 +84,7 @@ function serverHandshake(raw: Socket, pre: Buffer | null, s: TlsSettings, hooks:
   // Bytes already read cannot be handed back to the socket's handle: a stream that
   // replays them in front of the socket carries the handshake instead.
   const stream = pre === null ? raw : new ReplayDuplex(raw, pre);
-  const sock = new TLSSocket(stream, {
+  const sock = new (tls().TLSSocket)(stream, {
     isServer: true, secureContext: s.context, requestCert: s.verify, rejectUnauthorized: s.verify,
   });
   let done = false;

@@ -5,13 +5,14 @@
 // for the dialer's certificate when `verify` is set. Pinned certificates apply to both.
 import type { Socket } from 'node:net';
 import net from 'node:net';
-import tls, { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { tls } from '../core/lazy-modules.js';
 import { pinnedError, serverHandshakeError, type TlsSettings } from './settings.js';
 import { tlsErrorText } from './client-upgrade.js';
 
 /** Handshake as the server on an accepted route socket; rejects with the error text. */
 export function acceptRouteTls(raw: Socket, s: TlsSettings): Promise<TLSSocket> {
-  const sock = new TLSSocket(raw, {
+  const sock = new (tls().TLSSocket)(raw, {
     isServer: true, secureContext: s.context, requestCert: s.verify, rejectUnauthorized: s.verify,
   });
   return settle(raw, sock, s, 'secure', () => serverHandshakeError(s, sock));
@@ -19,7 +20,7 @@ export function acceptRouteTls(raw: Socket, s: TlsSettings): Promise<TLSSocket> 
 
 /** Handshake as the client on a dialed route socket to `host`; rejects with the error text. */
 export function dialRouteTls(raw: Socket, s: TlsSettings, host: string): Promise<TLSSocket> {
-  const sock = tls.connect({
+  const sock = tls().connect({
     socket: raw,
     secureContext: s.context,
     host,

@@ -4,9 +4,10 @@
 // curve names are translated to OpenSSL's by config/tls-names.ts.
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { TlsConfig } from '../config/options.js';
 import { opensslCiphers, opensslCurves } from '../config/tls-names.js';
+import { tls } from '../core/lazy-modules.js';
 
 /** nats-server's default TLS timeout (seconds). */
 export const DEFAULT_TLS_TIMEOUT_SEC = 2;
@@ -43,7 +44,7 @@ export function secureContextOptions(t: TlsConfig): SecureContextOptions {
 
 /** Build the settings of one tls block (files were checked when the config was read). */
 export function buildTlsSettings(t: TlsConfig): TlsSettings {
-  const context = createSecureContext(secureContextOptions(t));
+  const context = tls().createSecureContext(secureContextOptions(t));
   const timeoutSec = t.timeoutSec !== undefined && t.timeoutSec > 0 ? t.timeoutSec : DEFAULT_TLS_TIMEOUT_SEC;
   return {
     context,

@@ -59,6 +59,26 @@ test('pub/sub crosses the route both ways, with wildcards, replies and headers',
   assert.ok(rz.routes[0]!.in_msgs >= 1);
 });
 
+test('a route URL that names a host is looked up and connects', async (t) => {
+  // Host names go through the resolver (loaded on first use); addresses never do.
+  const a = await startNode({ name: 'HA' });
+  t.after(() => a.h.shutdown());
+  const b = await startNode({ name: 'HB', routes: [a.routeUrl.replace('127.0.0.1', 'localhost')] });
+  t.after(() => b.h.shutdown());
+  await waitRoutes([a, b], 1);
+  const nca = await client(a, t);
+  const ncb = await client(b, t);
+  const got: string[] = [];
+  ncb.subscribe('named.host', { callback: (_e, m) => { got.push(m.string()); } });
+  await ncb.flush();
+  await waitRemoteInterest(a, 'named.host');
+  nca.publish('named.host', 'via localhost');
+  await nca.flush();
+  await waitFor(() => got.length === 1, 'the message across the route');
+  assert.deepEqual(got, ['via localhost']);
+  assert.equal(b.cluster.routez().routes[0]!.remote_name, 'HA');
+});
+
 test('queue group: every message reaches exactly one member cluster-wide', async (t) => {
   const a = await startNode({ name: 'QA' });
   t.after(() => a.h.shutdown());
