@@ -31,6 +31,12 @@ function walFiles(n: JsNode): string[] {
   return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.wal')).sort().map((f) => join(d, f)) : [];
 }
 
+/** Bytes in the newest meta WAL segment (0 when there is none: e.g. the log was just replaced by a leader's snapshot). */
+export function lastWalBytes(n: JsNode): number {
+  const last = walFiles(n).pop();
+  return last ? statSync(last).size : 0;
+}
+
 export function damage(n: JsNode, how: string): string {
   const wals = walFiles(n);
   const last = wals[wals.length - 1];
