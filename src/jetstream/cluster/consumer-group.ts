@@ -158,9 +158,14 @@ class ReplicatingConsumerStore implements ConsumerStore {
     // what it delivered (see the class comment): the store never counts more than delivered.
     if (f.consumerSeq > d.consumerSeq) f.consumerSeq = d.consumerSeq;
     if (f.streamSeq > d.streamSeq) f.streamSeq = d.streamSeq;
-    for (const seq of st.pending.keys()) if (seq <= f.streamSeq || seq > d.streamSeq) st.pending.delete(seq);
+    const pending = st.pending;
+    pending.forEach((_, seq) => {
+      if (seq <= f.streamSeq || seq > d.streamSeq) pending.delete(seq);
+    });
     try {
-      this.inner.forceUpdate(st);
+      // The state is a fresh copy: the store may keep it as is.
+      if (this.inner.replaceState) this.inner.replaceState(st);
+      else this.inner.forceUpdate(st);
     } catch { /* closed (the consumer was deleted): there is nothing left to keep */ }
   }
 

@@ -10,9 +10,10 @@ export abstract class ConsumerPersistence extends ConsumerBase {
   /** The delivery state as the store keeps it. */
   state(): ConsumerState {
     // A replicated consumer's leader copies this into its group's store every second (one entry
-    // per unacknowledged delivery): a plain loop, no intermediate arrays or spreads.
+    // per unacknowledged delivery). Code that runs this seldom is not optimised: forEach makes no
+    // iterator result and entry array per element, as for-of does there.
     const pending = new Map<number, PendingInfo>();
-    for (const [k, v] of this.pending) pending.set(k, { seq: v.seq, tsMs: v.tsMs });
+    this.pending.forEach((v, k) => pending.set(k, { seq: v.seq, tsMs: v.tsMs }));
     return {
       delivered: { consumerSeq: this.dseq - 1, streamSeq: this.sseq - 1 },
       ackFloor: { consumerSeq: this.adflr, streamSeq: this.asflr },
