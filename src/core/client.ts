@@ -826,7 +826,7 @@ export class Client implements ClientOpHandler, MsgSink {
     if (r.psubs.length > 0 || r.qsubs.length > 0) {
       const msg = this.msg;
       msg.subject = subject;
-      msg.subjectBytes = pa.subjectBytes;
+      msg.setSubjectRange(pa.subjectSrc, pa.subjectStart, pa.subjectEnd);
       msg.reply = reply;
       msg.replyBytes = pa.replyBytes;
       msg.hdrLen = pa.hdrLen;

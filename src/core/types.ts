@@ -90,7 +90,8 @@ export class InboundMsg {
    * subscriber that reads the text only; a client's MSG frame is written from the range).
    */
   setSubjectRange(src: Buffer, start: number, end: number): void {
-    this.subjectBuf = null;
+    // A range that is the whole Buffer is the Buffer (a repeated subject's own copy): no view.
+    this.subjectBuf = start === 0 && end === src.length ? src : null;
     this.subjectSrc = src;
     this.subjectStart = start;
     this.subjectEnd = end;

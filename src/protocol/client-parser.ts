@@ -36,8 +36,19 @@ export const enum ParseResult {
 /** Arguments of the PUB/HPUB being parsed. One instance per parser, reused. */
 export class PubArgs {
   subject = '';
-  /** raw bytes of the subject; a view valid until the message has been handled */
-  subjectBytes: Buffer = EMPTY_BUFFER;
+  /**
+   * The subject's bytes are `subjectSrc[subjectStart, subjectEnd)`: a Buffer of its own when the
+   * subject repeats the previous PUB's, else a range of the read buffer (read buffers are never
+   * reused: it stays valid as the payload's view does). A new subject every message (JetStream
+   * acks) thus costs no Buffer; `subjectBytes` makes a view only when read.
+   */
+  subjectSrc: Buffer = EMPTY_BUFFER;
+  subjectStart = 0;
+  subjectEnd = 0;
+  get subjectBytes(): Buffer {
+    const src = this.subjectSrc;
+    return this.subjectStart === 0 && this.subjectEnd === src.length ? src : src.subarray(this.subjectStart, this.subjectEnd);
+  }
   /** '' when the publish has no reply subject */
   reply = '';
   replyBytes: Buffer | null = null;
@@ -118,6 +129,11 @@ export class ClientParser {
   private readonly fields = new Int32Array(8);
   private lastReply: Buffer | null = null;
   private lastReplyStr = '';
+  /** The previous PUB's subject bytes, copied into a reused buffer: a repeated subject is recognised without a Buffer per new one. */
+  private lastSubject = Buffer.allocUnsafe(64);
+  private lastSubjectLen = -1;
+  /** lastSubject as a Buffer of its own, made once the subject repeats. */
+  private lastSubjectBuf: Buffer | null = null;
 
   constructor(private readonly handler: ClientOpHandler, maxControlLine: number) {
     this.maxControlLine = maxControlLine;
@@ -579,14 +595,30 @@ export class ClientParser {
     return pa.hdrLen >= 0 && pa.size >= 0 && pa.hdrLen <= pa.size;
   }
 
-  /** Subjects usually repeat: reuse the previous string and bytes when the bytes are equal. */
+  /**
+   * Subjects usually repeat: the previous string and one Buffer of the bytes serve every repeat.
+   * A new subject is a range of the read buffer until it repeats.
+   */
   private setSubject(buf: Buffer, s: number, e: number): void {
     const pa = this.pa;
-    const prev = pa.subjectBytes;
-    if (!sameBytes(prev, buf, s, e)) {
-      pa.subjectBytes = copyRange(buf, s, e);
-      pa.subject = decodeName(buf, s, e);
+    const n = e - s;
+    let last = this.lastSubject;
+    if (n === this.lastSubjectLen && prefixEquals(last, buf, s, e)) {
+      let b = this.lastSubjectBuf;
+      if (b === null) b = this.lastSubjectBuf = copyRange(buf, s, e);
+      pa.subjectSrc = b;
+      pa.subjectStart = 0;
+      pa.subjectEnd = n;
+      return;
     }
+    if (n > last.length) last = this.lastSubject = Buffer.allocUnsafe(Math.max(n, 2 * last.length));
+    for (let i = 0; i < n; i++) last[i] = buf[s + i];
+    this.lastSubjectLen = n;
+    this.lastSubjectBuf = null;
+    pa.subject = decodeName(buf, s, e);
+    pa.subjectSrc = buf;
+    pa.subjectStart = s;
+    pa.subjectEnd = e;
   }
 
   private setReply(buf: Buffer, s: number, e: number): void {
@@ -645,8 +677,13 @@ function copyRange(buf: Buffer, s: number, e: number): Buffer {
 }
 
 function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {
+  return a.length === e - s && prefixEquals(a, buf, s, e);
+}
+
+/** a[0, e - s) equals buf[s, e) (a may be longer: the reused subject copy). */
+function prefixEquals(a: Buffer, buf: Buffer, s: number, e: number): boolean {
   const n = e - s;
-  if (a.length !== n) return false;
+  if (a.length < n) return false;
   for (let i = 0; i < n; i++) if (a[i] !== buf[s + i]) return false;
   return true;
 }

@@ -222,3 +222,45 @@ test('suspend() in onConnect stops right after the CONNECT line and says where',
   assert.equal(q.parse(second), ParseResult.SUSPENDED);
   assert.equal(second.subarray(q.resumeOffset).toString(), 'PING\r\n');
 });
+
+test('subjects: a new one is a range of the read buffer, a repeated one a Buffer of its own; bytes and text right at every split', () => {
+  // Unique ack subjects, a repeated publish subject, prefixes and extensions of the previous
+  // subject (same bytes up to a length), one longer than the reused copy, non-ASCII.
+  const subjects = [
+    '$JS.ACK.S.C.1.1.1.1700000000000000001.9', '$JS.ACK.S.C.1.2.2.1700000000000000002.8', 'orders.new', 'orders.new',
+    'orders.new', 'orders.ne', 'orders.new', 'orders.new.x', 'orders.new.x', `long.${'y'.repeat(200)}`, `long.${'y'.repeat(200)}`,
+    'ünïcode.subj', 'ünïcode.subj', 'orders.new',
+  ];
+  const wire = Buffer.concat(subjects.map((s, i) => Buffer.from(`PUB ${s} ${i < 10 ? 1 : 2}\r\n${i < 10 ? 'x' : 'yz'}\r\n`)));
+  for (const step of [wire.length, 7, 1]) {
+    const seen: { subject: string; bytes: string; own: boolean; inRead: boolean }[] = [];
+    const kept: Buffer[] = [];
+    let read = Buffer.alloc(0);
+    const p = new ClientParser(new class extends Recorder {
+      override onMsg(pa: PubArgs): void {
+        const own = pa.subjectStart === 0 && pa.subjectEnd === pa.subjectSrc.length && pa.subjectSrc !== read;
+        seen.push({ subject: pa.subject, bytes: pa.subjectBytes.toString(), own, inRead: pa.subjectSrc === read });
+        kept.push(pa.subjectBytes);
+      }
+    }(), 4096);
+    for (let i = 0; i < wire.length; i += step) {
+      // A fresh buffer per read, as a socket's.
+      read = Buffer.from(wire.subarray(i, Math.min(wire.length, i + step)));
+      assert.equal(p.parse(read), ParseResult.OK);
+    }
+    assert.deepEqual(seen.map((x) => x.subject), subjects, `step ${step}`);
+    for (const x of seen) assert.equal(x.bytes, x.subject, `step ${step}`);
+    // Every repeat of the previous subject is one Buffer, the same one while it repeats.
+    for (let i = 1; i < subjects.length; i++) {
+      if (subjects[i] === subjects[i - 1]) {
+        assert.ok(seen[i]!.own, `step ${step}: repeat ${i} is a Buffer of its own`);
+        if (i >= 2 && subjects[i - 2] === subjects[i]) assert.equal(kept[i], kept[i - 1], `step ${step}: repeat ${i} reuses it`);
+      } else if (step === wire.length) {
+        // A new subject whose line is whole in the read: a range of that read.
+        assert.ok(seen[i]!.inRead, `step ${step}: new subject ${i} is a range of the read buffer`);
+      }
+    }
+    // What was handed out stays right after later reads.
+    assert.deepEqual(kept.map((b) => b.toString()), subjects, `step ${step}`);
+  }
+});

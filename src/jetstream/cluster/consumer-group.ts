@@ -79,15 +79,42 @@ export function streamReplicaCurrent(sg: Pick<StreamGroup, 'node' | 'stream' | '
  */
 const STORE_WRITE_GAP_MS = 1_000;
 
+/** Longest time the leader's local store lags its running Consumer (ReplicatingConsumerStore). */
+const REFRESH_MS = STORE_WRITE_GAP_MS;
+
+/** What a running Consumer offers its replicating store: its whole delivery state (a copy). */
+export interface ConsumerStateSource {
+  state(): ConsumerState;
+}
+
 /**
- * The store the leader's Consumer writes through: local first, then proposed. `resuming`
- * keeps the replicated state when the consumer is brought up on a new leader (the create
- * path would otherwise reset a store that already holds state).
+ * The store the leader's Consumer writes through: proposed, and kept in the local store. `resuming`
+ * keeps the replicated state when the consumer is brought up on a new leader (the create path would
+ * otherwise reset a store that already holds state).
+ *
+ * One owner of the leader's pending state: once the running Consumer is known (follow()), its
+ * deliveries and acks are only proposed, and the local store is brought up to the Consumer's state
+ * when it is read (snapshot, info, the end of the leadership) and at least once a second
+ * (REFRESH_MS). Updating both copies per message (two maps of pending deliveries, each growing and
+ * shrinking with every fetch) was a quarter of the consume path's allocations on the leader. The
+ * store's state is what the Consumer delivered: its own next sequences can run ahead (a message held
+ * back for replay timing or the rate limit, non-matching messages skipped), so the delivered
+ * sequences are the highest this store saw, as the store would count them.
  */
 class ReplicatingConsumerStore implements ConsumerStore {
   resuming = false;
+  /** The hook handed this store to a Consumer (ConsumerGroup.wrap). */
+  handedOut = false;
   /** The delivered and ack ops of the consume path (two per message), written without a Buffer each. */
   private readonly ops = new OpSlab();
+  /** Set by follow(): the running Consumer the local store copies. */
+  private source: ConsumerStateSource | undefined;
+  /** Delivered (consumer, stream sequence) as the store counts it, while following. */
+  private deliveredC = 0;
+  private deliveredS = 0;
+  /** The Consumer changed its state since the local store last copied it. */
+  private stale = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
   constructor(readonly inner: ConsumerStore, private readonly propose: (data: Buffer) => void,
     private readonly proposeRange: (src: Buffer, start: number, end: number) => void,
     /** Ack policy none on an interest/workqueue stream: a delivery is the ack (nats-server proposes one). */
@@ -95,12 +122,87 @@ class ReplicatingConsumerStore implements ConsumerStore {
     /** Resolves once every change proposed so far is committed (ConsumerGroup.whenCommitted). */
     readonly flush: () => Promise<void>) {}
   get name(): string { return this.inner.name; }
+
+  /**
+   * From now on the local store copies `source` lazily. Until here both were updated together, so
+   * they hold the same state.
+   */
+  follow(source: ConsumerStateSource): void {
+    this.adoptDelivered();
+    this.source = source;
+  }
+
+  /** Stop following (the Consumer stops): the local store gets its last state first, unless it is being deleted. */
+  unfollow(keep: boolean): void {
+    if (keep) this.refresh();
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.source = undefined;
+    this.stale = false;
+  }
+
+  /** Copy the Consumer's state into the local store if it changed since the last copy. */
+  refresh(): void {
+    if (this.refreshTimer !== undefined) {
+      clearTimeout(this.refreshTimer);
+      this.refreshTimer = undefined;
+    }
+    if (!this.stale || this.source === undefined) return;
+    this.stale = false;
+    const st = this.source.state();
+    const d = st.delivered;
+    d.consumerSeq = this.deliveredC;
+    d.streamSeq = this.deliveredS;
+    const f = st.ackFloor;
+    // The Consumer's floor moves to its next sequence when nothing is pending, which may be past
+    // what it delivered (see the class comment): the store never counts more than delivered.
+    if (f.consumerSeq > d.consumerSeq) f.consumerSeq = d.consumerSeq;
+    if (f.streamSeq > d.streamSeq) f.streamSeq = d.streamSeq;
+    const pending = st.pending;
+    pending.forEach((_, seq) => {
+      if (seq <= f.streamSeq || seq > d.streamSeq) pending.delete(seq);
+    });
+    try {
+      // The state is a fresh copy: the store may keep it as is.
+      if (this.inner.replaceState) this.inner.replaceState(st);
+      else this.inner.forceUpdate(st);
+    } catch { /* closed (the consumer was deleted): there is nothing left to keep */ }
+  }
+
+  private markStale(): void {
+    if (this.stale) return;
+    this.stale = true;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.refresh();
+    }, REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  /** The delivered sequences from the local store (after it was written as a whole). */
+  private adoptDelivered(): void {
+    const d = this.inner.state().delivered;
+    this.deliveredC = d.consumerSeq;
+    this.deliveredS = d.streamSeq;
+  }
+
   setStarting(sseq: number): void {
-    this.inner.setStarting(sseq);
+    if (this.source !== undefined) {
+      this.deliveredS = sseq;
+      this.markStale();
+    } else {
+      this.inner.setStarting(sseq);
+    }
     this.propose(encodeSkipUpdate(sseq));
   }
   updateDelivered(dseq: number, sseq: number, dc: number, tsMs: number): void {
-    this.inner.updateDelivered(dseq, sseq, dc, tsMs);
+    if (this.source !== undefined) {
+      if (dseq > this.deliveredC) this.deliveredC = dseq;
+      if (sseq > this.deliveredS) this.deliveredS = sseq;
+      this.markStale();
+    } else {
+      this.inner.updateDelivered(dseq, sseq, dc, tsMs);
+    }
     const ms = Math.round(tsMs);
     if (ms >= 0 && ms < 2 ** 42) {
       this.ops.delivered(dseq, sseq, dc, ms);
@@ -111,7 +213,10 @@ class ReplicatingConsumerStore implements ConsumerStore {
     if (this.deliveryAcks()) this.proposeAck(dseq, sseq);
   }
   updateAcks(dseq: number, sseq: number): void {
-    this.inner.updateAcks(dseq, sseq);
+    // Following, an ack of something not pending is proposed as well (as nats-server's leader
+    // does); every replica's store ignores it.
+    if (this.source !== undefined) this.markStale();
+    else this.inner.updateAcks(dseq, sseq);
     this.proposeAck(dseq, sseq);
   }
   private proposeAck(dseq: number, sseq: number): void {
@@ -122,19 +227,41 @@ class ReplicatingConsumerStore implements ConsumerStore {
     const o = this.ops;
     this.proposeRange(o.buf, o.start, o.end);
   }
-  update(state: ConsumerState): void { this.inner.update(state); }
+  update(state: ConsumerState): void {
+    this.inner.update(state);
+    this.wroteWhole();
+  }
   forceUpdate(state: ConsumerState): void {
     if (this.resuming) return;
     this.inner.forceUpdate(state);
+    this.wroteWhole();
   }
-  state(): ConsumerState { return this.inner.state(); }
-  hasState(): boolean { return this.inner.hasState(); }
+  /** The Consumer wrote its whole state (bulk changes): the local store holds it as is. */
+  private wroteWhole(): void {
+    if (this.source === undefined) return;
+    this.stale = false;
+    this.adoptDelivered();
+  }
+  state(): ConsumerState {
+    this.refresh();
+    return this.inner.state();
+  }
+  hasState(): boolean {
+    this.refresh();
+    return this.inner.hasState();
+  }
   config(): unknown { return this.inner.config(); }
   updateConfig(cfg: unknown): void { this.inner.updateConfig(cfg); }
-  encodedState(): Buffer { return this.inner.encodedState(); }
+  encodedState(): Buffer {
+    this.refresh();
+    return this.inner.encodedState();
+  }
   /** The Consumer stops on a leadership change: the state store stays open for the follower. */
   async stop(): Promise<void> {}
-  async delete(): Promise<void> { await this.inner.delete(); }
+  async delete(): Promise<void> {
+    this.unfollow(false);
+    await this.inner.delete();
+  }
 }
 
 export class ConsumerGroup implements RetentionMember {
@@ -215,7 +342,13 @@ export class ConsumerGroup implements RetentionMember {
 
   /** This replica's copy of the consumer state. */
   state(): ConsumerState {
-    return this.store.state();
+    return this.localStore().state();
+  }
+
+  /** The local store, brought up to the running Consumer's state when this server leads. */
+  private localStore(): ConsumerStore {
+    this.wrapper?.refresh();
+    return this.store;
   }
 
   /** Pull requests this follower knows to be waiting on the leader (tests, healthz). */
@@ -350,6 +483,7 @@ export class ConsumerGroup implements RetentionMember {
   /** Stream.consumerStoreHook: the leader's Consumer gets the replicating store. */
   wrap(store: ConsumerStore): ConsumerStore {
     if (store !== this.store || !this.wrapper) return store;
+    this.wrapper.handedOut = true;
     return this.wrapper;
   }
 
@@ -479,7 +613,7 @@ export class ConsumerGroup implements RetentionMember {
   }
 
   private followerState(): ConsumerState {
-    if (this.running) return this.store.state();
+    if (this.running) return this.localStore().state();
     return (this.stateCache ??= this.store.state());
   }
 
@@ -544,7 +678,7 @@ export class ConsumerGroup implements RetentionMember {
     const need = force || this.snaps.thresholdMet();
     let data: Buffer;
     try {
-      data = this.store.encodedState();
+      data = this.localStore().encodedState();
     } catch {
       return;
     }
@@ -651,6 +785,8 @@ export class ConsumerGroup implements RetentionMember {
         } catch { /* no meta group: the assignment stays until the next removal */ }
       };
       this.watchPullRequests(cons);
+      // Its deliveries and acks are only proposed from now on; the local store copies its state lazily.
+      if (this.wrapper?.handedOut) this.wrapper.follow(cons);
     }
     this.releasePendingRequests();
     this.sendLeaderElected();
@@ -667,7 +803,7 @@ export class ConsumerGroup implements RetentionMember {
 
   private sendSeed(): void {
     try {
-      this.node.sendSnapshot(this.store.encodedState());
+      this.node.sendSnapshot(this.localStore().encodedState());
     } catch { /* not leader any more: sent again when this replica leads next */ }
   }
 
@@ -721,6 +857,8 @@ export class ConsumerGroup implements RetentionMember {
     if (!this.running) return;
     this.running = false;
     this.stateCache = undefined;
+    // The follower continues from the state the Consumer reached.
+    this.wrapper?.unfollow(!deleting);
     const cons = lookupConsumer(this.sg.stream, this.name);
     if (cons) {
       const wq = cons.pullQueue;

@@ -2,17 +2,22 @@
 // store: incremental updates (delivered, acks), whole-state writes after bulk
 // changes, and ack confirmations sent only once the state is on disk.
 
-import type { ConsumerState } from '../store/types.js';
+import type { ConsumerState, PendingInfo } from '../store/types.js';
 import { isStoreError } from '../store/errors.js';
 import { ConsumerBase, EMPTY } from './consumer-base.js';
 
 export abstract class ConsumerPersistence extends ConsumerBase {
   /** The delivery state as the store keeps it. */
   state(): ConsumerState {
+    // A replicated consumer's leader copies this into its group's store every second (one entry
+    // per unacknowledged delivery). Code that runs this seldom is not optimised: forEach makes no
+    // iterator result and entry array per element, as for-of does there.
+    const pending = new Map<number, PendingInfo>();
+    this.pending.forEach((v, k) => pending.set(k, { seq: v.seq, tsMs: v.tsMs }));
     return {
       delivered: { consumerSeq: this.dseq - 1, streamSeq: this.sseq - 1 },
       ackFloor: { consumerSeq: this.adflr, streamSeq: this.asflr },
-      pending: new Map([...this.pending].map(([k, v]) => [k, { ...v }])),
+      pending,
       redelivered: new Map(this.rdc),
     };
   }

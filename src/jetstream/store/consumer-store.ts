@@ -32,11 +32,13 @@ function maxDeliverOf(cfg: unknown): number {
 function validate(state: ConsumerState): void {
   if (state.ackFloor.consumerSeq > state.delivered.consumerSeq) throw new Error('bad ack floor for consumer');
   if (state.ackFloor.streamSeq > state.delivered.streamSeq) throw new Error('bad ack floor for stream');
-  for (const seq of state.pending.keys()) {
+  // forEach: no iterator result per entry where this runs unoptimised (a replicated consumer's
+  // leader hands its whole state over every second).
+  state.pending.forEach((_, seq) => {
     if (seq <= state.ackFloor.streamSeq || seq > state.delivered.streamSeq) {
       throw new Error(`bad pending entry, sequence [${seq}] out of range`);
     }
-  }
+  });
 }
 
 export class MemConsumerStore implements ConsumerStore {
@@ -169,6 +171,13 @@ export class MemConsumerStore implements ConsumerStore {
     this.checkOpen();
     validate(state);
     this.st = copyConsumerState(state);
+    this.changed();
+  }
+
+  replaceState(state: ConsumerState): void {
+    this.checkOpen();
+    validate(state);
+    this.st = state;
     this.changed();
   }
 

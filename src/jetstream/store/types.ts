@@ -162,6 +162,8 @@ export interface ConsumerStore {
   update(state: ConsumerState): void;
   /** Same as update() but without the staleness check. */
   forceUpdate(state: ConsumerState): void;
+  /** forceUpdate() of a state the caller built for this and does not keep: the store keeps the object itself (no copy). */
+  replaceState?(state: ConsumerState): void;
   /** A copy of the current state. */
   state(): ConsumerState;
   hasState(): boolean;
