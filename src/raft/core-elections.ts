@@ -283,7 +283,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
    * so candidates never hold each other off.
    */
   private openCandidacy(proberTerm: number): boolean {
-    return this._state === 'candidate' && !this.probing && !this.splitRetry && this.voteInbox !== '' && this._term >= proberTerm;
+    return this._state === 'candidate' && !this.probing && this.voteInbox !== '' && this._term >= proberTerm;
   }
 
   /**
@@ -363,6 +363,9 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     }
     const votes = this.votes.size + pending;
     if (votes >= this.qn || votes + this.emptyVotes.size >= this.csz) return;
+    // Closed: late answers count for nothing, and we no longer veto probes as an open candidacy.
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = '';
     this.splitRounds++;
     const widen = 2 ** Math.min(this.splitRounds - 1, 3);
     const delay = Math.min(this.timing.electionTimeoutMinMs, widen * this.campaignTimeout());
