@@ -6,7 +6,7 @@
 // the restart, while the server is a current meta member), so that half runs on tsnats only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { FatalError, IMPLS, JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 import { assertAllReadable, publishAcked, serversOf, waitSettled, type InfoResp, ownClusterName } from './js-repl-scale-helpers.js';
 
 for (const impl of IMPLS) {
@@ -47,6 +47,8 @@ for (const impl of IMPLS) {
         const r = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.T', cfg, { waitMs: 3000 });
         if (r.all.length === 0) throw new Error(`no answer; meta_cluster seen: ${await c.metaSeen()}`);
         assert.equal(r.all.length, 1, JSON.stringify(r.all));
+        // Created after all (placed on a server counted online): no later create can be refused, say so now.
+        if (r.first !== undefined && r.first.error === undefined) throw new FatalError(`T was created while n4 and n5 were down: ${JSON.stringify(r.first.cluster)}; meta_cluster seen: ${await c.metaSeen()}`);
         return r.first?.error?.err_code === 10005 ? r.first : undefined;
       }, 'the create refused while n4 and n5 are down', 45_000, 100);
       assert.deepEqual(refused.error, { code: 400, err_code: 10005,
