@@ -83,6 +83,14 @@ export abstract class RaftCoreBase {
   /** The current probe counts pre-vote grants (goneLeaderUntil window), not mere answers. */
   protected probeWantsGrants = false;
   protected readonly probeGrants = new Set<string>();
+  /** Members that refused our current candidacy (a split vote is known once no quorum is left). */
+  protected readonly refusals = new Set<string>();
+  /** Members heard from within the minimum election timeout when our current candidacy began. */
+  protected readonly electorate = new Set<string>();
+  /** Our last candidacy was lost to a split vote: the retry starts with a probe that needs pre-vote grants. */
+  protected splitRetry = false;
+  /** Candidacies lost in a row to split votes since a leader was last heard (widens the retry delay). */
+  protected splitRounds = 0;
   /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
   protected transferTarget = '';
   /** Index of a new leader's first entry; leadership is signalled once it is applied. */
@@ -291,7 +299,10 @@ export abstract class RaftCoreBase {
     const now = this.env.now();
     if (this.goneLeaderUntil > now) {
       // Retries after a lost leader: long enough for a competing candidacy to win and be heard.
-      const max = this.timing.goneLeaderDelayMaxMs;
+      // A candidacy waits twice as long as a probe: its round trip holds two term/vote writes
+      // (ours, the voter's), which a loaded disk makes slow; a lost one retries early anyway
+      // (checkElectionLost).
+      const max = this.timing.goneLeaderDelayMaxMs * (this._state === 'candidate' ? 2 : 1);
       this.electionDeadline = now + this.randomBetween(2 * max, 4 * max);
       return;
     }

@@ -78,15 +78,26 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     }
     // After our leader was reported gone we always probe first and need pre-vote grants: a
     // peer that still hears the leader refuses, so a route that merely flapped deposes nobody.
+    // After a split vote, too: the retry must not depose a leader elected meanwhile whose append
+    // has not reached us yet (its followers veto the probe), and it is where a competing loser
+    // steps back (answerPreVote).
     const goneWindow = this.goneLeaderUntil > now;
-    if (!force && !afterProbe && this._term > 0 && (goneWindow || !this.reachableQuorum(now))) {
-      this.sendProbe(goneWindow);
+    const splitRetry = this.splitRetry;
+    this.splitRetry = false;
+    if (!force && !afterProbe && this._term > 0 && (goneWindow || splitRetry || !this.reachableQuorum(now))) {
+      this.sendProbe(goneWindow || splitRetry);
       return;
     }
     this.probing = false;
     if (this._state === 'candidate' && this.lostQuorum(now) && now - this.lastQuorumSignalAt > this.timing.lostQuorumSignalMs) {
       this.lastQuorumSignalAt = now;
       this.host.leaderSignal(false, this._term);
+    }
+    // Who can still answer: the members heard from lately (a probe's answers included), taken
+    // before updateLeader('') forgets them; see checkElectionLost.
+    this.electorate.clear();
+    for (const [pid, p] of this.peers) {
+      if (pid !== this.id && p.lastSeen > 0 && now - p.lastSeen < this.timing.electionTimeoutMinMs) this.electorate.add(pid);
     }
     this._term++;
     this._vote = this.id;
@@ -100,6 +111,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     this.host.subscribe(this.voteInbox, 'vote-response');
     this.votes.clear();
     this.emptyVotes.clear();
+    this.refusals.clear();
     // Our own vote counts like anyone's: only as a member (or while the peer
     // set is still incomplete). A removed node must not help elect itself.
     if (this.countsVote(this.id)) this.votes.add(this.id);
@@ -214,6 +226,10 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
       if (!this.persistTermVote()) return;
       dirty = false;
       resp.granted = true;
+      // We back this candidate: a probe of ours still out would otherwise turn its late grants
+      // into a candidacy that splits the vote we just gave.
+      this.cancelProbe();
+      this.splitRetry = false;
       this.resetElectionTimeout();
     } else if (this._vote === '' && this._state !== 'candidate') {
       // We have the better log and have not voted: campaign early.
@@ -234,7 +250,8 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     const now = this.env.now();
     const liveLeader =
       this._state === 'leader' ||
-      (this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs);
+      (this._state === 'follower' && this._leader !== '' && this.leaderContactAt > 0 && now - this.leaderContactAt < this.timing.electionTimeoutMinMs) ||
+      this.openCandidacy(vr.term);
     const myTerm = this.stateLost ? 0 : this.pterm;
     const myIndex = this.stateLost ? 0 : this.pindex;
     const logOk = vr.lastTerm > myTerm || (vr.lastTerm === myTerm && vr.lastIndex >= myIndex);
@@ -244,9 +261,39 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
       // We have the better log: campaign early (as for a real request).
       this.resetElect(this.campaignTimeout());
     }
+    if (granted && (this.probing || this.splitRetry) && this.yieldsTo(vr)) {
+      // Two of us probing at once would both campaign at the next term and split the vote; with
+      // few members left (3 of 5 need every vote) each split costs a whole election timeout. The
+      // one that yields lets the other's candidacy through and waits a timer.
+      this.debug(`stepping back for ${vr.candidate}, probing at term ${vr.term} too`);
+      this.cancelProbe();
+      this.splitRetry = false;
+      this.resetElectionTimeout();
+    }
     const resp: VoteResponse = { term: this._term, peer: this.id, granted, empty };
     if (liveLeader) resp.liveLeader = true;
     this.host.sendVoteResponse(reply, resp);
+  }
+
+  /**
+   * We are a candidate whose vote request is out, not known lost, at a term at or above the
+   * prober's: its candidacy would be one term above ours and, if we win meanwhile, depose us
+   * through its append responses. We veto its probe (as a live leader does); it votes for us when
+   * our request arrives. A candidacy that lost, timed out or went back to probing vetoes nothing,
+   * so candidates never hold each other off.
+   */
+  private openCandidacy(proberTerm: number): boolean {
+    return this._state === 'candidate' && !this.probing && this.voteInbox !== '' && this._term >= proberTerm;
+  }
+
+  /**
+   * Of two concurrent probers, exactly one yields: to a more up-to-date log, and between equal
+   * logs the higher peer id to the lower (any fixed order will do, as long as both sides agree).
+   */
+  private yieldsTo(vr: VoteRequest): boolean {
+    if (vr.lastTerm !== this.pterm) return vr.lastTerm > this.pterm;
+    if (vr.lastIndex !== this.pindex) return vr.lastIndex > this.pindex;
+    return vr.candidate < this.id;
   }
 
   /** A vote response arriving on `inbox`. */
@@ -286,12 +333,45 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
       this.switchToCandidate(true);
       return;
     }
-    if (this._state !== 'candidate' || !vr.granted) return;
-    if (this.countsVote(vr.peer)) {
-      if (vr.empty) this.emptyVotes.add(vr.peer);
-      else this.votes.add(vr.peer);
+    if (this._state !== 'candidate' || !this.countsVote(vr.peer)) return;
+    if (!vr.granted) {
+      this.refusals.add(vr.peer);
+      this.checkElectionLost();
+      return;
     }
+    if (vr.empty) this.emptyVotes.add(vr.peer);
+    else this.votes.add(vr.peer);
     this.checkElectionWon();
+  }
+
+  /**
+   * Once the refusals leave no quorum among the votes we have and the members we heard from lately
+   * that have not answered yet, this candidacy is lost (split vote, or a better log elsewhere).
+   * Waiting out the election timeout (4-9 s) would leave the group leaderless for nothing: we retry
+   * after a short random delay, widened after each split in a row, starting with a probe that
+   * needs pre-vote grants. Timing only: votes and terms follow the usual rules.
+   */
+  private checkElectionLost(): void {
+    if (this.splitRetry) return;
+    // Members that may still grant: those we heard from when the candidacy began (a member silent
+    // since then is likely down: 3 of 5 left cannot wait for the other two); every member when we
+    // knew of none.
+    let pending = 0;
+    for (const pid of this.peers.keys()) {
+      if (pid === this.id || this.votes.has(pid) || this.emptyVotes.has(pid) || this.refusals.has(pid)) continue;
+      if (this.electorate.size === 0 || this.electorate.has(pid)) pending++;
+    }
+    const votes = this.votes.size + pending;
+    if (votes >= this.qn || votes + this.emptyVotes.size >= this.csz) return;
+    // Closed: late answers count for nothing, and we no longer veto probes as an open candidacy.
+    if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
+    this.voteInbox = '';
+    this.splitRounds++;
+    const widen = 2 ** Math.min(this.splitRounds - 1, 3);
+    const delay = Math.min(this.timing.electionTimeoutMinMs, widen * this.campaignTimeout());
+    this.splitRetry = true;
+    this.resetElect(delay);
+    this.debug(`election at term ${this._term} lost (${this.votes.size} votes, refused by ${[...this.refusals].join(',')}): probing again in ${delay} ms`);
   }
 
   protected switchToLeader(): void {
@@ -329,6 +409,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     for (const p of this.peers.values()) p.match = 0;
     this._state = 'follower';
     this.probing = false;
+    this.splitRetry = false;
     this.updateLeader(newLeader);
     this.resetElectionTimeout();
     if (this.voteInbox) {
@@ -348,7 +429,10 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
 
   protected updateLeader(newLeader: string): void {
     const wasLeader = this._leader === this.id;
-    if (newLeader !== '') this.hadLeader = true;
+    if (newLeader !== '') {
+      this.hadLeader = true;
+      this.splitRounds = 0;
+    }
     if (newLeader !== this._leader) {
       this.leaderContactAt = 0;
       if (newLeader !== '') this.transferTarget = '';
