@@ -13,6 +13,8 @@ const MAX_DELAY_MS = 30_000;
 export class StartRetries {
   private readonly pending = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
   private readonly delays = new Map<string, number>();
+  /** Failed starts per key since its last success (logs and tests: how often a start was retried). */
+  private readonly failed = new Map<string, number>();
   private closed = false;
 
   /** Run `attempt` later; the delay doubles with each failure of the same key (reset by `succeeded`). */
@@ -21,6 +23,7 @@ export class StartRetries {
     this.cancel(key);
     const delayMs = Math.min((this.delays.get(key) ?? FIRST_DELAY_MS / 2) * 2, MAX_DELAY_MS);
     this.delays.set(key, delayMs);
+    this.failed.set(key, (this.failed.get(key) ?? 0) + 1);
     const timer = setTimeout(() => {
       this.pending.delete(key);
       if (!this.closed) attempt();
@@ -33,6 +36,12 @@ export class StartRetries {
   succeeded(key: string): void {
     this.cancel(key);
     this.delays.delete(key);
+    this.failed.delete(key);
+  }
+
+  /** How many retries of `key` were scheduled since it last started (0 when none is pending). */
+  failures(key: string): number {
+    return this.failed.get(key) ?? 0;
   }
 
   private cancel(key: string): void {
@@ -46,6 +55,7 @@ export class StartRetries {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
     this.delays.clear();
+    this.failed.clear();
   }
 }
 

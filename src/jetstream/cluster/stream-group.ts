@@ -1108,6 +1108,11 @@ export class StreamGroups {
     return `${account}\u0000${name}`;
   }
 
+  /** Failed starts of this stream's group since it last started (tests, diagnostics). */
+  startFailures(account: string, name: string): number {
+    return this.retries.failures(StreamGroups.key(account, name));
+  }
+
   get(account: string, name: string): StreamGroup | undefined {
     return this.groups.get(StreamGroups.key(account, name));
   }
