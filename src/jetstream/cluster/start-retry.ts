@@ -59,6 +59,30 @@ export class StartRetries {
   }
 }
 
+/**
+ * How long the other peers of a new group wait for its preferred first leader (placement's
+ * choice, which campaigns as soon as its group starts) before one of them campaigns instead.
+ */
+const PREFERRED_GRACE_MS = 2_000;
+
+/**
+ * A group's preferred peer whose start failed (EMFILE, a full disk: it is retried later) never
+ * campaigns, and the others waited a whole election timeout (4-9 s) before they elected: longer
+ * than a client waits for the answer to its create, which only the group's first leader sends.
+ * So one other peer (the lowest id, so that the others never split the vote among themselves)
+ * campaigns once the grace has passed with no leader known (`campaignIfLeaderless` checks that).
+ * Returns the timer to clear when the group stops, or undefined when this peer is not the stand-in.
+ */
+export function standInForPreferred(peers: readonly string[], preferred: string, self: string,
+  campaignIfLeaderless: () => void): NodeJS.Timeout | undefined {
+  if (!preferred || preferred === self || !peers.includes(preferred)) return undefined;
+  const standIn = peers.filter((p) => p !== preferred).sort()[0];
+  if (standIn !== self) return undefined;
+  const timer = setTimeout(campaignIfLeaderless, PREFERRED_GRACE_MS);
+  timer.unref();
+  return timer;
+}
+
 // Fault injection for tests, off unless set. In a child process:
 // TSNATS_FAULT_FAIL_GROUP_STARTS=<server name>:<count>, read once when this module loads; in-process
 // tests call injectStartFaults. The next <count> stream or consumer group starts on that server fail
