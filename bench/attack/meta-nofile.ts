@@ -7,17 +7,18 @@
 // and no directory of a stream that is not there left behind in its store; then the starved server
 // is killed (-9) and restarted and the configs must be as answered.
 //
-//   node dist/bench/attack/meta-nofile.js [--slack 0] [--verbose]
+//   node dist/bench/attack/meta-nofile.js [--impl tsnats|nats-server] [--slack 0] [--verbose]
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JsCluster } from '../../test/cluster/js-cluster-harness.js';
+import { JsCluster, type Impl } from '../../test/cluster/js-cluster-harness.js';
 import { argOf } from './args.js';
 import { checkAgreement, localStreams, onCluster, rawRequest, runMain } from './cluster-checks.js';
 
 const slack = Number(argOf('slack', '0'));
+const impl = argOf('impl', 'tsnats') as Impl;
 const verbose = process.argv.includes('--verbose');
 
 const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -38,7 +39,7 @@ async function ask(nc: NatsConnection, subject: string, body: unknown): Promise<
 
 async function main(): Promise<void> {
   // Tags name each server, so that the test places half of the streams on the starved one.
-  const c = await JsCluster.start({ impl: 'tsnats', size: 3, tags: [['s:n1'], ['s:n2'], ['s:n3']] });
+  const c = await JsCluster.start({ impl, size: 3, tags: [['s:n1'], ['s:n2'], ['s:n3']] });
   const log: string[] = [];
   await onCluster(c, async () => {
     const meta = await c.waitMetaLeader({ peers: 3 });
