@@ -35,6 +35,8 @@ const SLOW_SECONDS = {
   'cluster/js-meta-truncated-wal.test.js': 25,
   'cluster/js-repl-attack-failover.test.js': 32,
   'cluster/js-repl-attack-nofile.test.js': 18,
+  'cluster/js-repl-attack-catchup-kill.test.js': 30,
+  'cluster/js-repl-start-retry.test.js': 30,
   'cluster/js-repl-peer-remove-safe.test.js': 60,
   'cluster/js-repl-scale-seed-recover-kill.test.js': 60,
   'cluster/js-api-offline.test.js': 48,

@@ -1,6 +1,7 @@
 // Fault injection for tests, off unless a test calls injectDiskFull: the writes of the raft logs
-// (src/raft/log/wal.ts) and of the file stores (src/jetstream/store/filestore.ts) under a given
-// directory fail with ENOSPC, as on a full disk; injectDiskFull(undefined) is the space coming back.
+// (src/raft/log/wal.ts), of the file stores (src/jetstream/store/filestore.ts) and of a new
+// stream's meta files (store-meta.ts, checked-file.ts, the spare directories of store-factory.ts)
+// under a given directory fail with ENOSPC, as on a full disk; injectDiskFull(undefined) is the space coming back.
 // In-process tests aim it at one server by its store directory. Production code never sets it;
 // each write pays one comparison.
 

@@ -16,7 +16,7 @@
 // before removing the files, so a crash half-way never brings back part of a stream.
 
 import { renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
@@ -29,6 +29,7 @@ import { fsyncDir, metaChecksum, readCheckedFile, writeCheckedFile } from './sto
 import { fsyncFile } from './store/durable-fs.js';
 import type { ProgressBoard, ProgressTask } from './progress.js';
 import { StreamDirSpares } from './stream-dir-spares.js';
+import { diskFullFault } from '../core/disk-fault.js';
 
 const META_FILE = 'meta.inf';
 const SUM_FILE = 'meta.sum';
@@ -250,6 +251,7 @@ export class StoreFactory {
     const spare = this.spares.take(streams);
     if (spare === undefined) return false;
     try {
+      diskFullFault(spare);
       writeFileSync(storeMetaPath(spare), newStoreMetaText(sc, metadata));
       writeFileSync(join(spare, META_FILE), meta);
       writeFileSync(join(spare, SUM_FILE), metaChecksum(name, meta));
@@ -282,20 +284,30 @@ export class StoreFactory {
 
   /**
    * A new stream's directory must be empty. Anything there was left by an earlier stream of the
-   * same name that was not loaded at start-up (damaged meta) or whose removal was interrupted:
-   * keep it, but out of the way.
+   * same name that was not loaded at start-up (damaged meta), whose removal was interrupted, or by
+   * a create of this stream that failed half-way (EMFILE, ENOSPC: its group start is retried).
+   * What holds data is kept, but out of the way; what never held any is removed: a create that
+   * keeps failing must not leave one more copy in damaged/ at every retry.
    */
   private async moveAsideLeftover(account: string, name: string, dir: string): Promise<void> {
     let entries: string[];
     try {
       entries = await readdir(dir);
-    } catch {
-      return; // no directory yet: the normal case
+    } catch (e) {
+      // No directory yet is the normal case. Any other failure (EMFILE) must fail the create:
+      // writing the new stream's files into a directory that was not checked could adopt old data.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
     }
     if (entries.length === 0) return;
     if (await isInterruptedDelete(dir)) {
       await rm(dir, { recursive: true, force: true });
       this.warn(`JetStream: creating stream '${account} > ${name}': removed what was left of its deleted predecessor`);
+      return;
+    }
+    if (await holdsNoData(dir)) {
+      await rm(dir, { recursive: true, force: true });
+      this.warn(`JetStream: creating stream '${account} > ${name}': removed the empty directory of an earlier create that failed half-way`);
       return;
     }
     const parent = join(this.root, account, DAMAGED_DIR);
@@ -417,6 +429,27 @@ export class StoreFactory {
   async removeDir(account: string, stream: string): Promise<void> {
     await rm(this.streamDir(account, stream), { recursive: true, force: true });
   }
+}
+
+/** A new stream's own files at the top of its directory (and their temp names while written). */
+const CREATE_FILES = /^meta\.(inf|sum|json)(\.new|\.tmp)?$/;
+
+/**
+ * True when nothing under `dir` can be a message or consumer state: every file is empty, except a
+ * new stream's own meta files at the top (a create that failed half-way writes those and nothing
+ * else; the stream's config is in its assignment). A failure to look (EMFILE) is thrown: the create
+ * fails and is retried, rather than guessing either way.
+ */
+async function holdsNoData(dir: string, top = true): Promise<boolean> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!(await holdsNoData(p, false))) return false;
+    } else if (!(top && CREATE_FILES.test(e.name)) && (!e.isFile() || (await stat(p)).size > 0)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 async function exists(p: string): Promise<boolean> {

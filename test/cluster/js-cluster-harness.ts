@@ -69,6 +69,8 @@ export interface ClusterSpec {
   impls?: Impl[];
   /** jetstream `sync_interval` of tsnats nodes (benchmarks; nats-server 2.9.10 has no such option) */
   tsnatsSyncInterval?: string;
+  /** how long a node may take to listen after it is launched (default 20 s; a store of many streams recovers first) */
+  startTimeoutMs?: number;
 }
 
 export interface Creds { user: string; pass: string }
@@ -177,7 +179,7 @@ export class JsCluster {
     const nodeArgs = process.env.TSNATS_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
     const args = n.impl === 'nats-server' ? ['-c', conf] : [...nodeArgs, tsnatsCli(), '-c', conf];
     const bin = n.impl === 'nats-server' ? natsServerBin()! : process.execPath;
-    const ports = await launchServer(n, bin, args, { what: `${n.impl} ${n.name}` });
+    const ports = await launchServer(n, bin, args, { what: `${n.impl} ${n.name}`, timeoutMs: this.spec.startTimeoutMs });
     n.clientUrl = ports.nats![0]!;
     n.monitorUrl = ports.monitoring![0]!;
     n.clusterPort = Number(new URL(ports.cluster![0]!).port);

@@ -50,3 +50,42 @@ test('repl: stream and consumer groups that failed to start on a replica are sta
     await stopAll(nodes, ncs, root);
   }
 });
+
+// Found by attack (report-attackr3): with one server at its open-files limit, a durable create on
+// an R3 stream went unanswered. Only a group's first leader answers the create; when placement
+// had made the failing server the preferred first leader, the other two waited a whole election
+// timeout (4-9 s) before electing, past the client's timeout. nats-server answers at once (with an
+// error). Now one of the others stands in for the preferred peer after a short grace, and the create
+// succeeds within the client's default timeout.
+test('repl: a consumer create whose preferred leader fails to start is answered within the client timeout', async () => {
+  const { nodes, root } = await startJsCluster(3);
+  const ncs = await connectAll(nodes);
+  const n3 = nodes[2]!;
+  try {
+    await waitPlacement(nodes);
+    const jsm = await jetstreamManager(ncs[0]!);
+    await jsm.streams.add({ name: 'P', subjects: ['p.>'], num_replicas: 3 });
+    await publishAcked(ncs[0]!, 'p.x', 1, 3);
+    injectStartFaults(n3.name, Infinity);
+    const n3id = metaOf(n3).id;
+    const preferredOf = (name: string) => metaOf(nodes[0]!).state.stream('$G', 'P')?.consumers.get(name)?.group.preferred;
+    // Placement picks the preferred peer at random: create until two landed on n3 (bounded).
+    const created: string[] = [];
+    let onN3 = 0;
+    for (let i = 0; i < 40 && onN3 < 2; i++) {
+      const name = `D${i}`;
+      // The client's default timeout (5 s): the answer must come before it.
+      const ci = await jsm.consumers.add('P', { durable_name: name, ack_policy: 'explicit' });
+      assert.equal(ci.name, name);
+      created.push(name);
+      if (preferredOf(name) === n3id) onN3++;
+    }
+    assert.equal(onN3, 2, 'two creates had the failing server as preferred leader');
+    injectStartFaults(n3.name, 0);
+    await waitFor(() => created.every((d) => metaOf(n3).streamGroups.get('$G', 'P')?.consumers.has(d) === true), 'every consumer group runs on n3 once it can start them', 60_000);
+    for (const d of created.filter((x) => preferredOf(x) === n3id)) await consumeAcked(ncs[2]!, 'P', d, 1, 3);
+  } finally {
+    injectStartFaults(n3.name, 0);
+    await stopAll(nodes, ncs, root);
+  }
+});

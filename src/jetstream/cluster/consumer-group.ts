@@ -57,7 +57,7 @@ import {
 import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 import { consumerInfoSubject, serveLeaderInfo } from './leader-info.js';
-import { injectedStartFault } from './start-retry.js';
+import { injectedStartFault, standInForPreferred } from './start-retry.js';
 
 /** How often a consumer leader re-checks a stream replica that is not current yet. */
 const STREAM_WAIT_MS = 50;
@@ -312,6 +312,8 @@ export class ConsumerGroup implements RetentionMember {
   private lastProposed = 0;
   private committedSeq = 0;
   private commitWaiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Campaigns if the preferred first leader has not led in time (start-retry.ts standInForPreferred). */
+  private standIn: NodeJS.Timeout | undefined;
 
   constructor(private readonly c: ClusteredJetStream, private readonly sg: StreamGroup, public ca: ConsumerAssignment) {
     this.account = accountOf(ca.client);
@@ -400,6 +402,14 @@ export class ConsumerGroup implements RetentionMember {
     // change) fall back to the stream leader, so that such a group need not wait an election timeout.
     const preferred = g.preferred ?? this.sg.node.leaderId;
     if (g.peers.length === 1 || preferred === this.c.id) this.node.campaign();
+    else {
+      this.standIn = standInForPreferred(g.peers, preferred, this.c.id, () => {
+        if (this.stopped || this.node.leaderId !== '' || this.node.isLeader) return;
+        try {
+          this.node.campaign();
+        } catch { /* closed meanwhile */ }
+      });
+    }
   }
 
   async stop(deleting: boolean): Promise<void> {
@@ -413,6 +423,7 @@ export class ConsumerGroup implements RetentionMember {
     if (!deleting) this.installSnapshot(true);
     if (this.snapTimer !== undefined) clearTimeout(this.snapTimer);
     if (this.streamWait !== undefined) clearTimeout(this.streamWait);
+    if (this.standIn !== undefined) clearTimeout(this.standIn);
     this.snapTimer = undefined;
     this.unlisten?.();
     this.unlisten = undefined;

@@ -13,6 +13,8 @@ const MAX_DELAY_MS = 30_000;
 export class StartRetries {
   private readonly pending = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
   private readonly delays = new Map<string, number>();
+  /** Failed starts per key since its last success (logs and tests: how often a start was retried). */
+  private readonly failed = new Map<string, number>();
   private closed = false;
 
   /** Run `attempt` later; the delay doubles with each failure of the same key (reset by `succeeded`). */
@@ -21,6 +23,7 @@ export class StartRetries {
     this.cancel(key);
     const delayMs = Math.min((this.delays.get(key) ?? FIRST_DELAY_MS / 2) * 2, MAX_DELAY_MS);
     this.delays.set(key, delayMs);
+    this.failed.set(key, (this.failed.get(key) ?? 0) + 1);
     const timer = setTimeout(() => {
       this.pending.delete(key);
       if (!this.closed) attempt();
@@ -33,6 +36,12 @@ export class StartRetries {
   succeeded(key: string): void {
     this.cancel(key);
     this.delays.delete(key);
+    this.failed.delete(key);
+  }
+
+  /** How many retries of `key` were scheduled since it last started (0 when none is pending). */
+  failures(key: string): number {
+    return this.failed.get(key) ?? 0;
   }
 
   private cancel(key: string): void {
@@ -46,7 +55,32 @@ export class StartRetries {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
     this.delays.clear();
+    this.failed.clear();
   }
+}
+
+/**
+ * How long the other peers of a new group wait for its preferred first leader (placement's
+ * choice, which campaigns as soon as its group starts) before one of them campaigns instead.
+ */
+const PREFERRED_GRACE_MS = 2_000;
+
+/**
+ * A group's preferred peer whose start failed (EMFILE, a full disk: it is retried later) never
+ * campaigns, and the others waited a whole election timeout (4-9 s) before they elected: longer
+ * than a client waits for the answer to its create, which only the group's first leader sends.
+ * So one other peer (the lowest id, so that the others never split the vote among themselves)
+ * campaigns once the grace has passed with no leader known (`campaignIfLeaderless` checks that).
+ * Returns the timer to clear when the group stops, or undefined when this peer is not the stand-in.
+ */
+export function standInForPreferred(peers: readonly string[], preferred: string, self: string,
+  campaignIfLeaderless: () => void): NodeJS.Timeout | undefined {
+  if (!preferred || preferred === self || !peers.includes(preferred)) return undefined;
+  const standIn = peers.filter((p) => p !== preferred).sort()[0];
+  if (standIn !== self) return undefined;
+  const timer = setTimeout(campaignIfLeaderless, PREFERRED_GRACE_MS);
+  timer.unref();
+  return timer;
 }
 
 // Fault injection for tests, off unless set. In a child process:

@@ -66,7 +66,7 @@ import { serveReplicaStates, type ReplicaState } from './peer-remove-guard.js';
 import { answerUpdate, clearSeedMark, consumerStates, handOver, markAwaitingSeed, markSeed, scaleUpRole, type ScaleUpRole } from './stream-membership.js';
 import type { ConsumerState } from '../store/types.js';
 import type { ConsumerAssignment } from './assignments.js';
-import { injectedStartFault, StartRetries } from './start-retry.js';
+import { injectedStartFault, standInForPreferred, StartRetries } from './start-retry.js';
 
 const T = 'io.nats.jetstream.api.v1.';
 /** A memory replica behind its snapshot waits this long for a leader before accepting the loss. */
@@ -168,6 +168,8 @@ export class StreamGroup {
   private snapTimer: NodeJS.Timeout | undefined;
   /** Polls, while this follower answers no direct gets, for its replica to become current (watchDirect). */
   private directTimer: NodeJS.Timeout | undefined;
+  /** Campaigns if the preferred first leader has not led in time (start-retry.ts standInForPreferred). */
+  private standIn: NodeJS.Timeout | undefined;
   private snapshotting = false;
   /** A write failed (storageFailed): the group is being stopped, to start again later. */
   failedStorage = false;
@@ -396,7 +398,16 @@ export class StreamGroup {
     this.snapTimer.unref();
     this.watchDirect();
     // The preferred peer (nats-server: the placement's first choice) campaigns at once.
-    if (!this.catchup && (g.preferred === this.c.id || (!g.preferred && g.peers[0] === this.c.id))) this.node.campaign();
+    const preferred = g.preferred || g.peers[0] || '';
+    if (!this.catchup && preferred === this.c.id) this.node.campaign();
+    else {
+      this.standIn = standInForPreferred(g.peers, preferred, this.c.id, () => {
+        if (this.stopped || this.stopping !== undefined || this.catchup || this.node.leaderId !== '' || this.node.isLeader) return;
+        try {
+          this.node.campaign();
+        } catch { /* closed meanwhile */ }
+      });
+    }
   }
 
   /** Stop the group (once: a second call waits for the first). */
@@ -409,6 +420,7 @@ export class StreamGroup {
     if (this.snapTimer) clearInterval(this.snapTimer);
     if (this.directTimer) clearTimeout(this.directTimer);
     this.directTimer = undefined;
+    if (this.standIn) clearTimeout(this.standIn);
     // A clean shutdown leaves a snapshot of the flushed store: the next start replays no log.
     if (!deleting) await this.snapshot(true);
     this.stopped = true;
@@ -1106,6 +1118,11 @@ export class StreamGroups {
 
   private static key(account: string, name: string): string {
     return `${account}\u0000${name}`;
+  }
+
+  /** Failed starts of this stream's group since it last started (tests, diagnostics). */
+  startFailures(account: string, name: string): number {
+    return this.retries.failures(StreamGroups.key(account, name));
   }
 
   get(account: string, name: string): StreamGroup | undefined {

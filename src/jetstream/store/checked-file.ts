@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { diskFullFault } from '../../core/disk-fault.js';
 import { fsyncDir, fsyncDirSync, writeSynced, writeSyncedSync } from './durable-fs.js';
 import { highwayHash64 } from './highwayhash.js';
 
@@ -66,6 +67,7 @@ export function writeCheckedFileSync(dir: string, file: string, sumFile: string,
  */
 export async function writeCheckedFile(dir: string, file: string, sumFile: string, keyName: string, data: Uint8Array,
   doSync = true, syncDir = true): Promise<void> {
+  diskFullFault(dir);
   const target = path.join(dir, file);
   const sumPath = path.join(dir, sumFile);
   await Promise.all([

@@ -3,6 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { diskFullFault } from '../../core/disk-fault.js';
 import { normalizeConfig } from './base-store.js';
 import { atomicWriteSync, writeSynced } from './durable-fs.js';
 import type { StoreConfig } from './types.js';
@@ -36,6 +37,7 @@ export function newStoreMetaText(cfg: StoreConfig, metadata: unknown): string {
  * (store-factory.ts). The constructor then finds the same content and writes nothing.
  */
 export async function prepareStoreMeta(dir: string, cfg: StoreConfig, metadata: unknown, doSync: boolean): Promise<void> {
+  diskFullFault(dir);
   const text = newStoreMetaText(cfg, metadata);
   const file = storeMetaPath(dir);
   await writeSynced(`${file}.tmp`, text, doSync);
