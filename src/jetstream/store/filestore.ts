@@ -48,7 +48,6 @@ import { BlockMeta, releaseLoadScratch } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
 import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
-import { crc32 } from './crc32.js';
 import { writeSynced } from './durable-fs.js';
 import { diskFullFault } from '../../core/disk-fault.js';
 import { StoreError } from './errors.js';
@@ -123,9 +122,10 @@ interface Block {
   /** Control records of the block (for its .idx at seal); null once no index may be written. */
   ctl: CtlRec[] | null;
   dirty: boolean;
-  /** crc32 of the block content queued so far; stale (crcValid false) after an in-place rewrite. */
-  crc: number;
-  crcValid: boolean;
+  /** No in-place rewrite outside the page since the block was written or compacted (an erase of a
+   *  record already queued): false means an index built now could disagree with the file, so none is
+   *  written and the block is scanned at recovery. */
+  appendOnly: boolean;
 }
 
 interface CtlRec {
@@ -323,7 +323,7 @@ export class FileStore extends BaseStore {
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
       fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [],
-      sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
+      sealed: false, removed: false, ctl: [], dirty: false, appendOnly: true,
     };
     this.blocks.push(blk);
     this.blockById.set(id, blk);
@@ -423,16 +423,14 @@ export class FileStore extends BaseStore {
   }
 
   private async writeIndex(blk: Block): Promise<void> {
-    if (blk.removed || !blk.crcValid || blk.ctl === null) return;
+    if (blk.removed || !blk.appendOnly || blk.ctl === null) return;
     // A compaction meanwhile changes the offsets: the index is then dropped, and in any case it
     // names the size it was built for, so a stale one never matches the file.
     const rewrites = blk.rewrites;
     const size = blk.size;
-    const crc = blk.crc;
-    const stale = (): boolean => blk.removed || !blk.crcValid || blk.ctl === null || blk.rewrites !== rewrites;
+    const stale = (): boolean => blk.removed || !blk.appendOnly || blk.ctl === null || blk.rewrites !== rewrites;
     // The index may only describe bytes that are durable.
     await this.withFd(blk, fsyncP);
-    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
     const meta = await this.buildMeta(blk);
     if (!meta || stale()) return;
     // The index leaves out messages removed before it was built; their removal records must be
@@ -440,9 +438,9 @@ export class FileStore extends BaseStore {
     await this.syncAll();
     if (stale()) return;
     blk.ctl = null;
-    await atomicWrite(blk.idxPath, await meta.encodeAsync(size, crc), false);
+    await atomicWrite(blk.idxPath, await meta.encodeAsync(size), false);
     // An erase, retirement or compaction that raced with the write makes the index stale.
-    if (blk.removed || !blk.crcValid || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
+    if (blk.removed || !blk.appendOnly || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
   }
 
   // ---- compaction ----
@@ -563,8 +561,7 @@ export class FileStore extends BaseStore {
     blk.liveBytes = liveBytes;
     blk.size = plan.buf.length;
     blk.flushed = plan.buf.length;
-    blk.crc = crc32(plan.buf, 0, plan.buf.length);
-    blk.crcValid = true;
+    blk.appendOnly = true;
     blk.ctl = plan.ctl;
     blk.msgMin = plan.msgMin;
     blk.msgMax = plan.msgMax;
@@ -636,7 +633,6 @@ export class FileStore extends BaseStore {
   private closePage(): void {
     if (this.page === null || this.pageUsed === 0) return;
     const p: PendingPage = { blk: this.pageBlk!, off: this.pageOff, buf: this.page.subarray(0, this.pageUsed), maxSeq: this.pageMaxSeq };
-    p.blk.crc = crc32(p.buf, 0, p.buf.length, p.blk.crc);
     this.pendingPages.push(p);
     this.queue.push({ page: p });
     // Keep the unused tail as the next page when it is still worth it.
@@ -847,7 +843,7 @@ export class FileStore extends BaseStore {
       return;
     }
     const sealed = blk.sealed;
-    blk.crcValid = false;
+    blk.appendOnly = false;
     blk.epoch++;
     const rewrites = blk.rewrites;
     this.queue.push({
@@ -1192,7 +1188,7 @@ export class FileStore extends BaseStore {
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [], sealed: false, removed: false, ctl: null,
-        dirty: false, crc: 0, crcValid: true,
+        dirty: false, appendOnly: true,
       };
       this.blocks.push(blk);
       this.blockById.set(id, blk);
@@ -1203,7 +1199,6 @@ export class FileStore extends BaseStore {
       const meta = BlockMeta.load(blk.idxPath, size, true);
       if (meta) {
         blk.sealed = true;
-        blk.crc = meta.blockCrc;
         this.replayMeta(blk, meta);
         if (id === ids[ids.length - 1] && size < this.blockSizeBytes) {
           // The write block of a clean shutdown: keep writing to it. Its index goes (appends and
@@ -1312,7 +1307,6 @@ export class FileStore extends BaseStore {
       fs.rmSync(blk.idxPath, { force: true });
     }
     blk.ctl = ctl;
-    blk.crc = crc32(buf, 0, size);
   }
 
   /** After every block is replayed: work out which sequences each recovery cut lost, log the cut and
@@ -1444,9 +1438,9 @@ export class FileStore extends BaseStore {
     while (this.bgTasks.size > 0) await Promise.all([...this.bgTasks]);
     // Index the write block too, so a clean restart reads no block data at all.
     const wb = this.wb;
-    if (!err && !this.failed && wb.size > 0 && wb.crcValid && wb.ctl && !wb.removed) {
+    if (!err && !this.failed && wb.size > 0 && wb.appendOnly && wb.ctl && !wb.removed) {
       const meta = await this.buildMeta(wb);
-      if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
+      if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size), this.syncAlways).catch(() => undefined);
     }
     for (const b of this.blocks) await this.closeFd(b);
     this.cache.fill(undefined);
