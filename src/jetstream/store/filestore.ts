@@ -121,6 +121,12 @@ interface Block {
   removed: boolean;
   /** Control records of the block (for its .idx at seal); null once no index may be written. */
   ctl: CtlRec[] | null;
+  /** The block's index as its records are appended (a block created by this process, while it
+   *  takes writes): at seal it is the .idx as is when no message of the block was removed, so a
+   *  busy stream's seal does not walk the message index (unpacking what the sweep packed). null
+   *  when it cannot describe the file, or once let go on an idle stream (its memory); the seal
+   *  then builds the index from the message index (buildMeta). */
+  wmeta: BlockMeta | null;
   dirty: boolean;
   /** No in-place rewrite outside the page since the block was written or compacted (an erase of a
    *  record already queued): false means an index built now could disagree with the file, so none is
@@ -249,6 +255,8 @@ export class FileStore extends BaseStore {
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
   /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
+  /** A message was stored since the index's last idle sweep (see onIndexSweep). */
+  private wroteSinceSweep = false;
   private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
   /** A block file was created since the last directory fsync. */
   private dirDirty = false;
@@ -289,6 +297,7 @@ export class FileStore extends BaseStore {
 
     this.recover(opts.recoveryProgress);
     this.durable = this.index.lastSeq;
+    this.index.onSweep = () => this.onIndexSweep();
 
     for (const c of readConsumerDirs(this.obsDir)) {
       this.recovered.push({ name: c.name, config: c.config, createdMs: c.createdMs, state: c.state });
@@ -323,7 +332,7 @@ export class FileStore extends BaseStore {
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
       fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [],
-      sealed: false, removed: false, ctl: [], dirty: false, appendOnly: true,
+      sealed: false, removed: false, ctl: [], wmeta: new BlockMeta(16), dirty: false, appendOnly: true,
     };
     this.blocks.push(blk);
     this.blockById.set(id, blk);
@@ -563,6 +572,7 @@ export class FileStore extends BaseStore {
     blk.flushed = plan.buf.length;
     blk.appendOnly = true;
     blk.ctl = plan.ctl;
+    blk.wmeta = null;
     blk.msgMin = plan.msgMin;
     blk.msgMax = plan.msgMax;
     blk.tombs = plan.tombs;
@@ -582,6 +592,14 @@ export class FileStore extends BaseStore {
   private async buildMeta(blk: Block): Promise<BlockMeta | undefined> {
     const ctl = blk.ctl;
     if (!ctl) return undefined;
+    const wm = blk.wmeta;
+    blk.wmeta = null;
+    if (wm !== null && wm.n - ctl.length === blk.live) {
+      // Every message appended is still live (a removal in the block makes live smaller than the
+      // listed count): the index kept while writing is exactly what the walk below would build.
+      this.setMetaRange(wm, blk);
+      return wm;
+    }
     const ix = this.index;
     const m = new BlockMeta(Math.max(16, blk.live + ctl.length));
     const base = blk.id * TWO32;
@@ -605,11 +623,29 @@ export class FileStore extends BaseStore {
       }
     }
     while (ci < ctl.length) addCtl(ctl[ci++]);
+    this.setMetaRange(m, blk);
+    return m;
+  }
+
+  private setMetaRange(m: BlockMeta, blk: Block): void {
     m.msgMin = blk.msgMin;
     m.msgMax = blk.msgMax;
     m.maxInfo = blk.maxInfo;
     m.maxInfoTs = blk.maxInfoTs;
-    return m;
+  }
+
+  /** Packing the whole index now also lets go of the write block's kept index (same purpose). */
+  override packIndex(): void {
+    super.packIndex();
+    this.wb.wmeta = null;
+  }
+
+  /** The message index's idle sweep: a write block's kept index is let go when nothing was
+   *  written since the previous sweep (an idle stream keeps no per-message columns beyond the
+   *  packed message index; the seal builds the .idx from that instead). */
+  private onIndexSweep(): void {
+    if (this.wroteSinceSweep) this.wroteSinceSweep = false;
+    else if (this.wb !== undefined) this.wb.wmeta = null;
   }
 
   /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
@@ -670,6 +706,9 @@ export class FileStore extends BaseStore {
     const wb = this.wb;
     chunk.loc[slot] = wb.id * TWO32 + fileOff;
     chunk.rlen[slot] = len;
+    // What a scan of the record would list: the record's own ttl, and the index's accounted size.
+    if (wb.wmeta !== null) wb.wmeta.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
+    this.wroteSinceSweep = true;
     wb.live++;
     wb.liveBytes += len;
     if (wb.msgMin === 0) wb.msgMin = seq;
@@ -873,6 +912,7 @@ export class FileStore extends BaseStore {
       }
     }
     wb.ctl?.push({ type, seq, ts, value, off: fileOff });
+    if (wb.wmeta !== null) wb.wmeta.add(type, seq, ts, value, fileOff, CONTROL_LEN, 0, null);
   }
 
   private appendMark(): void {
@@ -930,6 +970,7 @@ export class FileStore extends BaseStore {
     cut.epoch++;
     cut.noCompact = true;
     cut.ctl = null;
+    cut.wmeta = null;
     cut.maxInfo = Math.min(cut.maxInfo, seq);
     if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
     else cut.msgMax = Math.min(cut.msgMax, seq);
@@ -1188,7 +1229,7 @@ export class FileStore extends BaseStore {
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [], sealed: false, removed: false, ctl: null,
-        dirty: false, appendOnly: true,
+        wmeta: null, dirty: false, appendOnly: true,
       };
       this.blocks.push(blk);
       this.blockById.set(id, blk);
