@@ -77,6 +77,8 @@ const READ_AHEAD_BYTES = 64 * 1024;
 const CACHE_SLOTS = 4096;
 /** Messages indexed per event-loop turn when building a block index. */
 const BUILD_SLICE = 8192;
+/** Messages per index sweep (2 s) below which a write block does not keep its index (onIndexSweep). */
+const WMETA_MIN_WRITES_PER_SWEEP = 1024;
 const CACHE_MASK = CACHE_SLOTS - 1;
 
 interface Block {
@@ -124,7 +126,7 @@ interface Block {
   /** The block's index as its records are appended (a block created by this process, while it
    *  takes writes): at seal it is the .idx as is when no message of the block was removed, so a
    *  busy stream's seal does not walk the message index (unpacking what the sweep packed). null
-   *  when it cannot describe the file, or once let go on an idle stream (its memory); the seal
+   *  when it cannot describe the file, or once let go on a slow or idle stream (its memory: onIndexSweep); the seal
    *  then builds the index from the message index (buildMeta). */
   wmeta: BlockMeta | null;
   dirty: boolean;
@@ -255,8 +257,8 @@ export class FileStore extends BaseStore {
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
   /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
-  /** A message was stored since the index's last idle sweep (see onIndexSweep). */
-  private wroteSinceSweep = false;
+  /** Messages stored since the index's last sweep (see onIndexSweep). */
+  private writesSinceSweep = 0;
   private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
   /** A block file was created since the last directory fsync. */
   private dirDirty = false;
@@ -640,12 +642,14 @@ export class FileStore extends BaseStore {
     this.wb.wmeta = null;
   }
 
-  /** The message index's idle sweep: a write block's kept index is let go when nothing was
-   *  written since the previous sweep (an idle stream keeps no per-message columns beyond the
-   *  packed message index; the seal builds the .idx from that instead). */
+  /** The message index's sweep (every SWEEP_MS while chunks are unpacked): a write block's kept
+   *  index is let go unless the stream is busy. A slow or idle stream then keeps no per-message
+   *  columns beyond the (packed) message index, whose walk at seal it can afford; a stream written
+   *  slowly but steadily would otherwise grow the kept index to a whole block's worth (~41 bytes per
+   *  message against the packed index's ~4-7). */
   private onIndexSweep(): void {
-    if (this.wroteSinceSweep) this.wroteSinceSweep = false;
-    else if (this.wb !== undefined) this.wb.wmeta = null;
+    if (this.writesSinceSweep < WMETA_MIN_WRITES_PER_SWEEP && this.wb !== undefined) this.wb.wmeta = null;
+    this.writesSinceSweep = 0;
   }
 
   /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
@@ -708,7 +712,7 @@ export class FileStore extends BaseStore {
     chunk.rlen[slot] = len;
     // What a scan of the record would list: the record's own ttl, and the index's accounted size.
     if (wb.wmeta !== null) wb.wmeta.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
-    this.wroteSinceSweep = true;
+    this.writesSinceSweep++;
     wb.live++;
     wb.liveBytes += len;
     if (wb.msgMin === 0) wb.msgMin = seq;
