@@ -140,3 +140,61 @@ function encodeEscaped(s: string): Buffer {
   if (start < s.length) parts.push(Buffer.from(s.slice(start)));
   return Buffer.concat(parts);
 }
+
+const MEMO_MAX = 256;
+
+/**
+ * The last name decoded or written, with its bytes. Consecutive messages of a stream mostly share a
+ * subject, and each decodeName / nameByteLength / writeNameSized is a call into the runtime
+ * (~100 ns each); a compare of a few bytes, or of the same string, is much cheaper. Every method
+ * returns exactly what the plain function returns (they are pure in the bytes or the string). One
+ * memo per call site: a site that sees a new name each time (reply subjects) gains nothing.
+ */
+export class NameMemo {
+  private str = '';
+  private len = -1;
+  private readonly bytes = Buffer.alloc(MEMO_MAX);
+
+  /** decodeName(buf, s, e). */
+  decode(buf: Buffer, s: number, e: number): string {
+    const n = e - s;
+    if (n === this.len) {
+      const b = this.bytes;
+      let k = 0;
+      while (k < n && buf[s + k] === b[k]) k++;
+      if (k === n) return this.str;
+    }
+    const str = decodeName(buf, s, e);
+    this.remember(str, buf, s, n);
+    return str;
+  }
+
+  /** nameByteLength(name). */
+  byteLength(name: string): number {
+    if (name === this.str && this.len >= 0) return this.len;
+    return nameByteLength(name);
+  }
+
+  /** writeNameSized(buf, off, name, n), n = nameByteLength(name). */
+  write(buf: Buffer, off: number, name: string, n: number): number {
+    if (name === this.str && n === this.len) {
+      const b = this.bytes;
+      for (let k = 0; k < n; k++) buf[off + k] = b[k];
+      return off + n;
+    }
+    const end = writeNameSized(buf, off, name, n);
+    this.remember(name, buf, off, end - off);
+    return end;
+  }
+
+  private remember(str: string, buf: Buffer, at: number, n: number): void {
+    if (n > MEMO_MAX) {
+      this.len = -1;
+      this.str = '';
+      return;
+    }
+    buf.copy(this.bytes, 0, at, at + n);
+    this.str = str;
+    this.len = n;
+  }
+}

@@ -12,7 +12,7 @@ import { decodeAppendEntry } from '../../src/raft/codec.js';
 import { RaftError } from '../../src/raft/types.js';
 import { decodeStreamMsg, encodeSkipEntry, encodeStreamMsg, type StreamMsgEntry } from '../../src/jetstream/cluster/stream-entry.js';
 import {
-  ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyResult, type ApplyStore, type LimitRefusal,
+  ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckBytes, pubAckFor, type ApplyResult, type ApplyStore, type LimitRefusal,
 } from '../../src/jetstream/cluster/stream-apply.js';
 import { loadVector } from './jsc-vectors.js';
 import { jsErr } from '../../src/jetstream/api/errors.js';
@@ -99,6 +99,10 @@ test('stream apply: the captured 2.9.10 proposals give the captured PubAcks', ()
   assert.equal(pubAckFor('T3', results[3]!, 'hub'),
     '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 2"},"stream":"T3","seq":0,"domain":"hub"}');
   assert.equal(pubAckFor('T3', { kind: 'replayed' }), undefined);
+  for (let i = 0; i < 4; i++) {
+    assert.deepEqual(pubAckBytes('T3', results[i]!), Buffer.from(loadVector('jsapi', acks[i]!).response.payload_text), acks[i]);
+  }
+  assert.equal(pubAckBytes('T3', { kind: 'replayed' }), undefined);
   assert.equal(store.state().lastSeq, 2);
   assert.equal(store.msgs.get(1)!.ts, 1795738563295351080n, 'stored with the leader timestamp');
   // Replaying the same four entries (restart without a snapshot of the state) changes nothing.
@@ -496,4 +500,19 @@ test('stream apply: a hand-built skip proposal between messages keeps every repl
     assert.deepEqual(catchUp(rep, log), [{ kind: 'stored', seq: 1 }, { kind: 'skip', seq: 2 }, { kind: 'stored', seq: 3 }]);
   }
   assert.equal(reps[0]!.store.dump(), reps[1]!.store.dump());
+});
+
+test('stream apply: pubAckBytes writes exactly the bytes of pubAckFor (streams, domains, every digit count)', () => {
+  const seqs = [0, 1, 9, 10, 99, 100, 12345, 999_999_999, 1_000_000_000, 2 ** 32, 2 ** 53 - 1];
+  const streams = ['T3', 'ORDERS', 'ünï', 'a"b\\c'];
+  for (const stream of streams) {
+    for (const domain of [undefined, 'hub', 'd\u00e9']) {
+      for (const seq of seqs) {
+        const r: ApplyResult = { kind: 'stored', seq };
+        assert.deepEqual(pubAckBytes(stream, r, domain), Buffer.from(pubAckFor(stream, r, domain)!), `${stream} ${domain} ${seq}`);
+      }
+      const dup: ApplyResult = { kind: 'duplicate', seq: 7 };
+      assert.deepEqual(pubAckBytes(stream, dup, domain), Buffer.from(pubAckFor(stream, dup, domain)!));
+    }
+  }
 });

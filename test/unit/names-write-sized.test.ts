@@ -3,7 +3,7 @@
 // sized by nameByteLength with other bytes around it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeName, encodeName, nameByteLength, writeName, writeNameSized } from '../../src/protocol/names.js';
+import { decodeName, encodeName, NameMemo, nameByteLength, writeName, writeNameSized } from '../../src/protocol/names.js';
 
 const escaped = (bytes: number[]): string => decodeName(Buffer.from(bytes), 0, bytes.length);
 
@@ -22,5 +22,30 @@ test('writeNameSized and writeName write encodeName(s) exactly', () => {
       assert.deepEqual(buf.subarray(3, 3 + n), want, JSON.stringify(s));
       assert.deepEqual([...buf.subarray(0, 3), ...buf.subarray(3 + n)], [0x2a, 0x2a, 0x2a, 0x2a, 0x2a], 'nothing written around it');
     }
+  }
+});
+
+test('NameMemo answers exactly as decodeName, nameByteLength and writeNameSized over a run of names', () => {
+  const long = 'l.'.repeat(200);
+  const base = [
+    'orders.new', 'orders.new', 'orders.old', 'orders.old', 'ünïcode.sübject', 'ünïcode.sübject', 'emoji.😀.x',
+    escaped([0x61, 0xff, 0x62]), escaped([0x61, 0xff, 0x62]), escaped([0x61, 0xfe, 0x62]), 'a\ufffdb', 'a\ufffdb',
+    long, long, long + 'x', 'orders.new', escaped([0xed, 0xa0, 0x80]) + '.😀', 'x', 'y', 'y',
+  ];
+  const memo = new NameMemo();
+  for (const s of base) {
+    const bytes = encodeName(s);
+    // Decode from bytes in a larger buffer, as the stream entry decoder does.
+    const src = Buffer.concat([Buffer.from([1, 2, 3]), bytes, Buffer.from([4])]);
+    const got = memo.decode(src, 3, 3 + bytes.length);
+    assert.equal(got, decodeName(src, 3, 3 + bytes.length), JSON.stringify(s));
+    assert.equal(memo.byteLength(got), nameByteLength(got));
+    const n = nameByteLength(got);
+    const a = Buffer.alloc(n + 4, 0x2a);
+    const b = Buffer.alloc(n + 4, 0x2a);
+    assert.equal(memo.write(a, 2, got, n), writeNameSized(b, 2, got, n));
+    assert.deepEqual(a, b, JSON.stringify(s));
+    // A string equal in content but another object hits the memo the same way.
+    assert.equal(memo.byteLength(`${got}`), n);
   }
 });

@@ -13,7 +13,11 @@
 // throws StreamEntryError (never a RangeError from Buffer reads, never a huge allocation).
 
 import { EntryOp } from './ops.js';
-import { decodeName, nameByteLength, writeNameSized } from '../../protocol/names.js';
+import { decodeName, NameMemo, nameByteLength, writeNameSized } from '../../protocol/names.js';
+
+/** Subjects of consecutive entries mostly repeat: one memo for encoding, one for decoding. */
+const encodedSubjects = new NameMemo();
+const decodedSubjects = new NameMemo();
 import { readI64LE, writeI64LE } from '../../protocol/int64.js';
 import { S2Error, s2Decode, s2Encode } from './s2.js';
 import { goJson } from '../api/json.js';
@@ -101,7 +105,7 @@ function writeBody(out: Buffer, off: number, m: StreamMsgEntry, sl: number, rl: 
   off += 16;
   out.writeUInt16LE(sl, off);
   off += 2;
-  if (sl) off = writeNameSized(out, off, m.subject, sl);
+  if (sl) off = encodedSubjects.write(out, off, m.subject, sl);
   out.writeUInt16LE(rl, off);
   off += 2;
   if (rl) off = writeNameSized(out, off, m.reply, rl);
@@ -134,7 +138,7 @@ export function encodeStreamMsg(m: StreamMsgEntry, opts: EncodeStreamMsgOptions 
   if (m.ts < INT64_MIN || m.ts > INT64_MAX) throw new StreamEntryError('range', 'timestamp outside int64');
   if (m.flags !== undefined) checkSeq(m.flags, 'flags');
   // Subjects and replies may hold escaped invalid UTF-8 bytes (names.ts): size and write them as sent.
-  const sl = nameByteLength(m.subject);
+  const sl = encodedSubjects.byteLength(m.subject);
   const rl = m.reply.length === 0 ? 0 : nameByteLength(m.reply);
   const hl = m.hdr ? m.hdr.length : 0;
   const ml = m.msg ? m.msg.length : 0;
@@ -198,7 +202,7 @@ function decodeBodyAt(buf: Buffer, start: number, end: number, compressed: boole
   const sl = buf.readUInt16LE(off);
   off += 2;
   need(end, start, off, sl, 'subject');
-  const subject = sl ? decodeName(buf, off, off + sl) : '';
+  const subject = sl ? decodedSubjects.decode(buf, off, off + sl) : '';
   off += sl;
   need(end, start, off, 2, 'reply length');
   const rl = buf.readUInt16LE(off);

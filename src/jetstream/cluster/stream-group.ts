@@ -54,7 +54,7 @@ import {
   encodeSkipEntry, encodeStreamMsg,
   type DecodedStreamMsg, type StreamGroupEntry,
 } from './stream-entry.js';
-import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
+import { ApplyMismatchError, ProposalSequencer, StreamApplier, pubAckBytes, pubAckFor, type ApplyStore, type LimitRefusal } from './stream-apply.js';
 import {
   QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, quorumLostApplies, streamLeaderElected, streamQuorumLost,
   streamStepdownResponse, type RaftPeerStatus,
@@ -594,7 +594,7 @@ export class StreamGroup {
     // The PubAck's reply was recorded with the proposal ('' when none is wanted; undefined: not ours).
     const reply = this.sequencer.settle(m.lseq);
     if (!reply || !this.node.isLeader) return;
-    const body = pubAckFor(this.name, r, this.c.js.domain);
+    const body = pubAckBytes(this.name, r, this.c.js.domain);
     if (body) this.c.js.jsAccount(this.account)?.client.answer(reply, body);
   }
 

@@ -3,7 +3,7 @@
 // callbacks. Subclasses only decide where message bytes live.
 
 import { nowNs as defaultNowNs, nsToMs } from './clock.js';
-import { nameByteLength } from '../../protocol/names.js';
+import { NameMemo } from '../../protocol/names.js';
 import { StoreError } from './errors.js';
 import { MsgIndex, type Chunk, type IndexMode } from './msg-index.js';
 import { LostData } from './lost-data.js';
@@ -20,6 +20,8 @@ export type RemoveKind = 'single' | 'bulk' | 'erase';
 
 const ROLLUP_HEADER = Buffer.from('Nats-Rollup:');
 const MIN_EXPIRY_TIMER_MS = 5;
+/** Byte lengths of stored subjects, which mostly repeat (names.ts NameMemo). */
+const subjectNames = new NameMemo();
 
 export function normalizeConfig(cfg: StoreConfig): StoreConfig {
   return {
@@ -171,7 +173,7 @@ export abstract class BaseStore implements StreamStore {
     const maxPer = cfg.maxMsgsPerSubject!;
     const ss = index.subjects.get(subject);
     const atSubjectLimit = maxPer > 0 && ss !== undefined && ss.msgs >= maxPer;
-    const subjBytes = nameByteLength(subject);
+    const subjBytes = subjectNames.byteLength(subject);
     const size = this.msgSize(subjBytes, hdrLen, data.length);
 
     if (discardNewCheck && cfg.discard === 'new') {

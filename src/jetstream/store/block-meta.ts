@@ -56,8 +56,6 @@ export class BlockMeta {
   size: Uint32Array; // MSG: accounted bytes
   subj: Int32Array; // MSG: index into subjects
   subjects: string[] = [];
-  /** crc32 of the block file this index describes (set by load). */
-  blockCrc = 0;
   /** MSG sequence range of every record ever written to the block (0 when none). */
   msgMin = 0;
   msgMax = 0;
@@ -123,15 +121,15 @@ export class BlockMeta {
     }
   }
 
-  /** Serialise for a block file of blockSize bytes whose content has crc32 blockCrc. */
-  encode(blockSize: number, blockCrc: number): Buffer {
-    const buf = this.encodeBody(blockSize, blockCrc);
+  /** Serialise for a block file of blockSize bytes. */
+  encode(blockSize: number): Buffer {
+    const buf = this.encodeBody(blockSize);
     buf.writeUInt32LE(crc32(buf, 0, buf.length - 4), buf.length - 4);
     return buf;
   }
 
   /** Everything but the trailing crc (left as zero). */
-  private encodeBody(blockSize: number, blockCrc: number): Buffer {
+  private encodeBody(blockSize: number): Buffer {
     const n = this.n;
     const subjBufs = this.subjects.map(encodeName);
     const subjBytes = subjBufs.reduce((a, b) => a + 2 + b.length, 0);
@@ -144,7 +142,10 @@ export class BlockMeta {
     buf.writeDoubleLE(blockSize, 8);
     buf.writeUInt32LE(n, 16);
     buf.writeUInt32LE(this.subjects.length, 20);
-    buf.writeUInt32LE(blockCrc >>> 0, 24);
+    // Bytes 24-27 held a crc32 of the whole block file. Recovery never compared it with the file
+    // (every record carries its own crc, checked when it is read), and computing it was a second
+    // pass over every byte written: it is written as 0 now and ignored on load.
+    buf.writeUInt32LE(0, 24);
     buf.writeDoubleLE(this.msgMin, 32);
     buf.writeDoubleLE(this.msgMax, 40);
     buf.writeDoubleLE(this.maxInfo, 48);
@@ -172,8 +173,8 @@ export class BlockMeta {
   }
 
   /** encode() spread over event-loop turns: the crc of a large index is computed in slices. */
-  async encodeAsync(blockSize: number, blockCrc: number): Promise<Buffer> {
-    const buf = this.encodeBody(blockSize, blockCrc);
+  async encodeAsync(blockSize: number): Promise<Buffer> {
+    const buf = this.encodeBody(blockSize);
     const end = buf.length - 4;
     let c = 0;
     for (let at = 0; at < end; at += CRC_SLICE_BYTES) {
@@ -205,7 +206,6 @@ export class BlockMeta {
     const m = new BlockMeta(0);
     m.n = n;
     m.cap = n;
-    m.blockCrc = buf.readUInt32LE(24);
     m.msgMin = buf.readDoubleLE(32);
     m.msgMax = buf.readDoubleLE(40);
     m.maxInfo = buf.readDoubleLE(48);

@@ -48,7 +48,6 @@ import { BlockMeta, releaseLoadScratch } from './block-meta.js';
 import { describeCut, lostSeqsOfCut, scanRecords, type DamagedRange } from './block-scan.js';
 import { planCompaction } from './block-compact.js';
 import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './consumer-store.js';
-import { crc32 } from './crc32.js';
 import { writeSynced } from './durable-fs.js';
 import { diskFullFault } from '../../core/disk-fault.js';
 import { StoreError } from './errors.js';
@@ -78,6 +77,8 @@ const READ_AHEAD_BYTES = 64 * 1024;
 const CACHE_SLOTS = 4096;
 /** Messages indexed per event-loop turn when building a block index. */
 const BUILD_SLICE = 8192;
+/** Messages per index sweep (2 s) below which a write block does not keep its index (onIndexSweep). */
+const WMETA_MIN_WRITES_PER_SWEEP = 1024;
 const CACHE_MASK = CACHE_SLOTS - 1;
 
 interface Block {
@@ -122,10 +123,17 @@ interface Block {
   removed: boolean;
   /** Control records of the block (for its .idx at seal); null once no index may be written. */
   ctl: CtlRec[] | null;
+  /** The block's index as its records are appended (a block created by this process, while it
+   *  takes writes): at seal it is the .idx as is when no message of the block was removed, so a
+   *  busy stream's seal does not walk the message index (unpacking what the sweep packed). null
+   *  when it cannot describe the file, or once let go on a slow or idle stream (its memory: onIndexSweep); the seal
+   *  then builds the index from the message index (buildMeta). */
+  wmeta: BlockMeta | null;
   dirty: boolean;
-  /** crc32 of the block content queued so far; stale (crcValid false) after an in-place rewrite. */
-  crc: number;
-  crcValid: boolean;
+  /** No in-place rewrite outside the page since the block was written or compacted (an erase of a
+   *  record already queued): false means an index built now could disagree with the file, so none is
+   *  written and the block is scanned at recovery. */
+  appendOnly: boolean;
 }
 
 interface CtlRec {
@@ -249,6 +257,8 @@ export class FileStore extends BaseStore {
   /** Bytes cut from damaged block tails during recovery. */
   recoveredCutBytes = 0;
   /** Damaged ranges found while scanning blocks at recovery (reported once all blocks are replayed). */
+  /** Messages stored since the index's last sweep (see onIndexSweep). */
+  private writesSinceSweep = 0;
   private recoveryCuts: Array<DamagedRange & { blk: Block; staleSeqs: number[] }> = [];
   /** A block file was created since the last directory fsync. */
   private dirDirty = false;
@@ -289,6 +299,7 @@ export class FileStore extends BaseStore {
 
     this.recover(opts.recoveryProgress);
     this.durable = this.index.lastSeq;
+    this.index.onSweep = () => this.onIndexSweep();
 
     for (const c of readConsumerDirs(this.obsDir)) {
       this.recovered.push({ name: c.name, config: c.config, createdMs: c.createdMs, state: c.state });
@@ -323,7 +334,7 @@ export class FileStore extends BaseStore {
     const blk: Block = {
       id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size: 0, flushed: 0,
       fd: -1, busy: 0, created: false, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0, msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [],
-      sealed: false, removed: false, ctl: [], dirty: false, crc: 0, crcValid: true,
+      sealed: false, removed: false, ctl: [], wmeta: new BlockMeta(16), dirty: false, appendOnly: true,
     };
     this.blocks.push(blk);
     this.blockById.set(id, blk);
@@ -423,16 +434,14 @@ export class FileStore extends BaseStore {
   }
 
   private async writeIndex(blk: Block): Promise<void> {
-    if (blk.removed || !blk.crcValid || blk.ctl === null) return;
+    if (blk.removed || !blk.appendOnly || blk.ctl === null) return;
     // A compaction meanwhile changes the offsets: the index is then dropped, and in any case it
     // names the size it was built for, so a stale one never matches the file.
     const rewrites = blk.rewrites;
     const size = blk.size;
-    const crc = blk.crc;
-    const stale = (): boolean => blk.removed || !blk.crcValid || blk.ctl === null || blk.rewrites !== rewrites;
+    const stale = (): boolean => blk.removed || !blk.appendOnly || blk.ctl === null || blk.rewrites !== rewrites;
     // The index may only describe bytes that are durable.
     await this.withFd(blk, fsyncP);
-    // Without a trustworthy crc the block is scanned (and verified record by record) at recovery.
     const meta = await this.buildMeta(blk);
     if (!meta || stale()) return;
     // The index leaves out messages removed before it was built; their removal records must be
@@ -440,9 +449,9 @@ export class FileStore extends BaseStore {
     await this.syncAll();
     if (stale()) return;
     blk.ctl = null;
-    await atomicWrite(blk.idxPath, await meta.encodeAsync(size, crc), false);
+    await atomicWrite(blk.idxPath, await meta.encodeAsync(size), false);
     // An erase, retirement or compaction that raced with the write makes the index stale.
-    if (blk.removed || !blk.crcValid || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
+    if (blk.removed || !blk.appendOnly || blk.rewrites !== rewrites) await unlinkP(blk.idxPath);
   }
 
   // ---- compaction ----
@@ -563,9 +572,9 @@ export class FileStore extends BaseStore {
     blk.liveBytes = liveBytes;
     blk.size = plan.buf.length;
     blk.flushed = plan.buf.length;
-    blk.crc = crc32(plan.buf, 0, plan.buf.length);
-    blk.crcValid = true;
+    blk.appendOnly = true;
     blk.ctl = plan.ctl;
+    blk.wmeta = null;
     blk.msgMin = plan.msgMin;
     blk.msgMax = plan.msgMax;
     blk.tombs = plan.tombs;
@@ -585,6 +594,14 @@ export class FileStore extends BaseStore {
   private async buildMeta(blk: Block): Promise<BlockMeta | undefined> {
     const ctl = blk.ctl;
     if (!ctl) return undefined;
+    const wm = blk.wmeta;
+    blk.wmeta = null;
+    if (wm !== null && wm.n - ctl.length === blk.live) {
+      // Every message appended is still live (a removal in the block makes live smaller than the
+      // listed count): the index kept while writing is exactly what the walk below would build.
+      this.setMetaRange(wm, blk);
+      return wm;
+    }
     const ix = this.index;
     const m = new BlockMeta(Math.max(16, blk.live + ctl.length));
     const base = blk.id * TWO32;
@@ -608,11 +625,31 @@ export class FileStore extends BaseStore {
       }
     }
     while (ci < ctl.length) addCtl(ctl[ci++]);
+    this.setMetaRange(m, blk);
+    return m;
+  }
+
+  private setMetaRange(m: BlockMeta, blk: Block): void {
     m.msgMin = blk.msgMin;
     m.msgMax = blk.msgMax;
     m.maxInfo = blk.maxInfo;
     m.maxInfoTs = blk.maxInfoTs;
-    return m;
+  }
+
+  /** Packing the whole index now also lets go of the write block's kept index (same purpose). */
+  override packIndex(): void {
+    super.packIndex();
+    this.wb.wmeta = null;
+  }
+
+  /** The message index's sweep (every SWEEP_MS while chunks are unpacked): a write block's kept
+   *  index is let go unless the stream is busy. A slow or idle stream then keeps no per-message
+   *  columns beyond the (packed) message index, whose walk at seal it can afford; a stream written
+   *  slowly but steadily would otherwise grow the kept index to a whole block's worth (~41 bytes per
+   *  message against the packed index's ~4-7). */
+  private onIndexSweep(): void {
+    if (this.writesSinceSweep < WMETA_MIN_WRITES_PER_SWEEP && this.wb !== undefined) this.wb.wmeta = null;
+    this.writesSinceSweep = 0;
   }
 
   /** Reserve len bytes in the write block; returns the page and the record's offset in it. */
@@ -636,7 +673,6 @@ export class FileStore extends BaseStore {
   private closePage(): void {
     if (this.page === null || this.pageUsed === 0) return;
     const p: PendingPage = { blk: this.pageBlk!, off: this.pageOff, buf: this.page.subarray(0, this.pageUsed), maxSeq: this.pageMaxSeq };
-    p.blk.crc = crc32(p.buf, 0, p.buf.length, p.blk.crc);
     this.pendingPages.push(p);
     this.queue.push({ page: p });
     // Keep the unused tail as the next page when it is still worth it.
@@ -674,6 +710,9 @@ export class FileStore extends BaseStore {
     const wb = this.wb;
     chunk.loc[slot] = wb.id * TWO32 + fileOff;
     chunk.rlen[slot] = len;
+    // What a scan of the record would list: the record's own ttl, and the index's accounted size.
+    if (wb.wmeta !== null) wb.wmeta.add(REC_MSG, seq, ts, ttlSec, fileOff, len, chunk.size[slot], subject);
+    this.writesSinceSweep++;
     wb.live++;
     wb.liveBytes += len;
     if (wb.msgMin === 0) wb.msgMin = seq;
@@ -847,7 +886,7 @@ export class FileStore extends BaseStore {
       return;
     }
     const sealed = blk.sealed;
-    blk.crcValid = false;
+    blk.appendOnly = false;
     blk.epoch++;
     const rewrites = blk.rewrites;
     this.queue.push({
@@ -877,6 +916,7 @@ export class FileStore extends BaseStore {
       }
     }
     wb.ctl?.push({ type, seq, ts, value, off: fileOff });
+    if (wb.wmeta !== null) wb.wmeta.add(type, seq, ts, value, fileOff, CONTROL_LEN, 0, null);
   }
 
   private appendMark(): void {
@@ -934,6 +974,7 @@ export class FileStore extends BaseStore {
     cut.epoch++;
     cut.noCompact = true;
     cut.ctl = null;
+    cut.wmeta = null;
     cut.maxInfo = Math.min(cut.maxInfo, seq);
     if (cut.msgMin > seq) cut.msgMin = cut.msgMax = 0;
     else cut.msgMax = Math.min(cut.msgMax, seq);
@@ -1192,7 +1233,7 @@ export class FileStore extends BaseStore {
       const blk: Block = {
         id, path: p, idxPath: p.replace(/\.blk$/, '.idx'), size, flushed: size, fd: -1, busy: 0, created: true, live: 0, liveBytes: 0, compactQueued: false, noCompact: false, epoch: 0, rewrites: 0, deadOnDisk: 0,
         msgMin: 0, msgMax: 0, maxInfo: 0, maxInfoTs: 0n, hasMark: false, marks: false, tombs: [], sealed: false, removed: false, ctl: null,
-        dirty: false, crc: 0, crcValid: true,
+        wmeta: null, dirty: false, appendOnly: true,
       };
       this.blocks.push(blk);
       this.blockById.set(id, blk);
@@ -1203,7 +1244,6 @@ export class FileStore extends BaseStore {
       const meta = BlockMeta.load(blk.idxPath, size, true);
       if (meta) {
         blk.sealed = true;
-        blk.crc = meta.blockCrc;
         this.replayMeta(blk, meta);
         if (id === ids[ids.length - 1] && size < this.blockSizeBytes) {
           // The write block of a clean shutdown: keep writing to it. Its index goes (appends and
@@ -1312,7 +1352,6 @@ export class FileStore extends BaseStore {
       fs.rmSync(blk.idxPath, { force: true });
     }
     blk.ctl = ctl;
-    blk.crc = crc32(buf, 0, size);
   }
 
   /** After every block is replayed: work out which sequences each recovery cut lost, log the cut and
@@ -1444,9 +1483,9 @@ export class FileStore extends BaseStore {
     while (this.bgTasks.size > 0) await Promise.all([...this.bgTasks]);
     // Index the write block too, so a clean restart reads no block data at all.
     const wb = this.wb;
-    if (!err && !this.failed && wb.size > 0 && wb.crcValid && wb.ctl && !wb.removed) {
+    if (!err && !this.failed && wb.size > 0 && wb.appendOnly && wb.ctl && !wb.removed) {
       const meta = await this.buildMeta(wb);
-      if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size, wb.crc), this.syncAlways).catch(() => undefined);
+      if (meta) await atomicWrite(wb.idxPath, meta.encode(wb.size), this.syncAlways).catch(() => undefined);
     }
     for (const b of this.blocks) await this.closeFd(b);
     this.cache.fill(undefined);

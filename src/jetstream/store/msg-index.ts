@@ -347,6 +347,8 @@ export class MsgIndex {
   private hot: Chunk | undefined;
   /** Runs while some chunk is unpacked (see sweep). */
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Called at every sweep (the owner lets go of its own per-message state of an idle stream). */
+  onSweep: (() => void) | undefined;
 
   /** Filled by remove(): what was removed. */
   removedSubject = '';
@@ -447,6 +449,7 @@ export class MsgIndex {
   /** Pack the chunks not accessed since the previous sweep; the timer stops once all are packed.
    *  Runs from the timer, between tasks, when no caller holds a (chunk, entry) pair. */
   sweep(): void {
+    this.onSweep?.();
     let unpacked = 0;
     for (const c of this.chunks.values()) {
       if (c.packed !== null) continue;

@@ -18,7 +18,10 @@
 // valid crc); it still consumes its sequence on replay.
 
 import { readI64LE, writeI64LE } from '../../protocol/int64.js';
-import { writeNameSized } from '../../protocol/names.js';
+import { NameMemo } from '../../protocol/names.js';
+
+/** Subjects of consecutive records mostly repeat (names.ts NameMemo). */
+const recordSubjects = new NameMemo();
 import { crc32 } from './crc32.js';
 
 export const REC_MSG = 1;
@@ -85,7 +88,7 @@ export function encodeMsg(buf: Buffer, off: number, seq: number, ts: bigint, sub
     off += 4;
   }
   // subjectBytes is nameByteLength(subject): invalid UTF-8 bytes kept by the parser go back to disk as sent.
-  off = writeNameSized(buf, off, subject, subjectBytes);
+  off = recordSubjects.write(buf, off, subject, subjectBytes);
   if (hdr) {
     buf.set(hdr, off);
     off += hdr.length;
