@@ -51,7 +51,7 @@ import { atomicWrite, FileConsumerStore, fsyncDir, readConsumerDirs } from './co
 import { writeSynced } from './durable-fs.js';
 import { diskFullFault } from '../../core/disk-fault.js';
 import { StoreError } from './errors.js';
-import { OpenFiles } from './open-files.js';
+import { DescriptorRetry, OpenFiles } from './open-files.js';
 import { readStoreMeta, writeStoreMetaSync } from './store-meta.js';
 import type { Chunk } from './msg-index.js';
 import {
@@ -274,6 +274,9 @@ export class FileStore extends BaseStore {
   private readonly openFiles: OpenFiles<Block>;
   private readonly log: (msg: string) => void;
   private beforeFirstSync: (() => Promise<void>) | undefined;
+  /** Highest sequence written by a pass that a lack of descriptors cut short before its sync. */
+  private writtenUnsynced = 0;
+  private readonly descriptorRetry = new DescriptorRetry();
 
   constructor(cfg: StoreConfig, opts: FileStoreOptions & { now?: NowNs; testHooks?: FileStoreTestHooks }) {
     super({ ...cfg, storage: 'file' }, 'file', opts.now);
@@ -1112,15 +1115,22 @@ export class FileStore extends BaseStore {
     this.flushing = true;
     // Waiters taken by the pass in progress: a failure must reach them too.
     let inPass: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+    // Where a pass stands, so that a pass cut short by a lack of descriptors can be taken up again.
+    let items: QueueItem[] = [];
+    let at = 0;
+    let post: Array<() => Promise<void>> = [];
+    let pre: (() => Promise<void>) | undefined;
+    let stage: 'write' | 'op' | 'sync' | 'post' = 'write';
     try {
       while (this.hasWork()) {
         if (this.failed) throw this.failed;
+        stage = 'write';
         if (this.markDirty) this.appendMark();
         this.processEmptyBlocks();
         this.closePage();
-        const items = this.queue;
+        items = this.queue;
         this.queue = [];
-        const post = this.postSync;
+        post = this.postSync;
         this.postSync = [];
         // Removals up to here are in `items` (or a MARK above) and durable once this pass has synced.
         if (this.removedPending.size > 0) this.removedPending = new Set();
@@ -1129,11 +1139,14 @@ export class FileStore extends BaseStore {
         inPass = waiters;
         const doSync = this.syncAlways || waiters.length > 0 || this.syncRequested || post.length > 0;
         this.syncRequested = false;
-        let maxSeq = 0;
+        let maxSeq = this.writtenUnsynced;
         for (let i = 0; i < items.length; i++) {
+          at = i;
           const it = items[i];
           if ('op' in it) {
+            stage = 'op';
             await it.op();
+            stage = 'write';
             continue;
           }
           // Coalesce contiguous pages of one block into one writev.
@@ -1158,12 +1171,16 @@ export class FileStore extends BaseStore {
           first.blk.flushed = end;
           this.pendingPages.splice(0, bufs.length);
           if (mx > maxSeq) maxSeq = mx;
+          this.writtenUnsynced = maxSeq;
         }
+        at = items.length;
+        stage = 'sync';
         if (doSync) {
           // The store's own files first: nothing below is durable if its directory can vanish.
-          const pre = this.beforeFirstSync;
+          pre = this.beforeFirstSync;
           this.beforeFirstSync = undefined;
           if (pre) await pre();
+          pre = undefined;
           for (const b of this.blocks) {
             if (b.dirty && !b.removed) {
               await this.withFd(b, fdatasyncP);
@@ -1171,19 +1188,37 @@ export class FileStore extends BaseStore {
             }
           }
           if (this.dirDirty) {
-            this.dirDirty = false;
             await fsyncDir(this.msgsDir);
+            this.dirDirty = false;
           }
           // Blocks kept open only because they were dirty may be closed now.
           this.openFiles.makeRoom(this.wb, 0);
         }
+        stage = 'post';
         for (const op of post) await op();
+        this.writtenUnsynced = 0;
+        this.descriptorRetry.succeeded();
         if (maxSeq > this.durable) this.durable = maxSeq;
         if (this.syncAlways && maxSeq > 0 && this.durableCb) this.durableCb(this.durable);
         for (const w of waiters) w.resolve();
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
+      if ((stage === 'write' || stage === 'sync') && !this.closed && this.descriptorRetry.transient(err)) {
+        // Out of file descriptors (a low open-files limit): nothing was half written (the open
+        // failed, and writes are positional), so the pass is taken up again later where it stopped
+        // and its waiters keep waiting, instead of failing the store until the server restarts.
+        // Pages written in this pass stay dirty and are synced by the next one.
+        this.queue = items.slice(at).concat(this.queue);
+        this.postSync = post.concat(this.postSync);
+        this.syncWaiters = inPass.concat(this.syncWaiters);
+        if (pre) this.beforeFirstSync = pre;
+        this.syncRequested = true;
+        this.flushing = false;
+        this.flushScheduled = true;
+        this.descriptorRetry.schedule(this.runFlushBound, err, this.log);
+        return;
+      }
       this.failed = err;
       const waiters = [...inPass, ...this.syncWaiters];
       inPass = [];

@@ -68,3 +68,35 @@ export class OpenFiles<T extends FdHolder> {
     }
   }
 }
+
+/**
+ * A flush pass that failed to open a file for lack of descriptors (EMFILE, ENFILE: a low
+ * open-files limit, or a burst of other work) is tried again after a growing pause, instead of
+ * failing the store for good: once descriptors are free again the stream works again without a
+ * restart, as nats-server's does. Nothing is lost meanwhile; writers waiting for durability keep
+ * waiting.
+ */
+export class DescriptorRetry {
+  private failures = 0;
+  private loggedAt = 0;
+
+  transient(err: Error): boolean {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EMFILE' || code === 'ENFILE';
+  }
+
+  schedule(run: () => void, err: Error, log: (msg: string) => void): void {
+    const delay = Math.min(2_000, 50 * 2 ** Math.min(this.failures, 6));
+    this.failures++;
+    const now = Date.now();
+    if (this.failures === 1 || now - this.loggedAt >= 30_000) {
+      this.loggedAt = now;
+      log(`store write waits for file descriptors (retrying every ${delay} ms or less): ${err.message}`);
+    }
+    setTimeout(run, delay);
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+  }
+}
