@@ -81,7 +81,7 @@ export class JsAccount {
    */
   private readonly deleting = new Map<string, Promise<void>>();
   /** API requests wait here until what the streams held when they arrived is durable (visibility.ts). */
-  readonly requestGate = new RequestGate(() => this.streams.values(), (e) => this.host.warn(`JetStream API: ${String(e)}`));
+  readonly requestGate = new RequestGate((e) => this.host.warn(`JetStream API: ${String(e)}`));
 
   memoryBytes = 0;
   storeBytes = 0;
@@ -233,7 +233,9 @@ export class JsAccount {
   /** Bring a stream (new or recovered) to life: subscriptions and registration. */
   addStream(cfg: StreamConfig, store: StreamStore, createdNs: bigint): Stream {
     const stream = new Stream(cfg, store, this.streamHost(), createdNs);
-    const replaced = this.streams.has(cfg.name) || this.subjectIndex?.built.has(cfg.name) === true;
+    const previous = this.streams.get(cfg.name);
+    if (previous !== undefined) this.requestGate.unwatch(previous);
+    const replaced = previous !== undefined || this.subjectIndex?.built.has(cfg.name) === true;
     if (replaced) {
       this.streamsChanged(); // its old subjects are in the trie, its old bytes in the sums
     } else {
@@ -242,6 +244,7 @@ export class JsAccount {
       if (this.reservations !== undefined && c.max_bytes > 0) this.reservations[c.storage === 'memory' ? 'memory' : 'file'] += c.max_bytes;
     }
     this.streams.set(cfg.name, stream);
+    this.requestGate.watch(stream);
     if (this.host.ingestsAtStart(stream.config)) {
       this.ingestOff.delete(cfg.name);
       this.directOff.delete(cfg.name);
@@ -431,6 +434,7 @@ export class JsAccount {
     this.ingestOff.delete(name);
     this.directOff.delete(name);
     this.streams.delete(name);
+    this.requestGate.unwatch(stream);
     this.streamsChanged();
     this.host.streamRemoved(this, stream);
     const removal = (async () => {
@@ -454,6 +458,7 @@ export class JsAccount {
     this.unsubscribeStream(s.name);
     this.host.streamRemoved(this, s);
     this.streams.delete(s.name);
+    this.requestGate.unwatch(s);
     this.streamsChanged();
     await s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`));
   }
