@@ -81,7 +81,7 @@ export class JsAccount {
    */
   private readonly deleting = new Map<string, Promise<void>>();
   /** API requests wait here until what the streams held when they arrived is durable (visibility.ts). */
-  readonly requestGate = new RequestGate(() => this.streams.values(), (e) => this.host.warn(`JetStream API: ${String(e)}`));
+  readonly requestGate = new RequestGate((e) => this.host.warn(`JetStream API: ${String(e)}`));
 
   memoryBytes = 0;
   storeBytes = 0;
@@ -107,17 +107,13 @@ export class JsAccount {
   }
 
   /**
-   * The max_bytes reservations of all streams, by storage; undefined after a stream was added,
-   * removed or reconfigured (reservationsChanged), summed again on the next use. Every create
-   * checks them, here and for the whole server (serverCanReserve), and a clustered server's
-   * placement info reports them: scanning every stream each time cost a holder of 1,000 streams
-   * ~0.2 ms per create.
+   * The max_bytes reservations of all streams, by storage. Every create checks them, here and for
+   * the whole server (serverCanReserve), and a clustered server's placement info reports them:
+   * scanning every stream each time cost a holder of 1,000 streams ~0.2 ms per create. A new
+   * stream adds its own (addStream); after a removal or a reconfiguration (streamsChanged) they
+   * are undefined and summed again on the next use.
    */
   private reservations: { file: number; memory: number } | undefined;
-
-  private reservationsChanged(): void {
-    this.reservations = undefined;
-  }
 
   /** Sum of max_bytes reservations of the other streams on `storage`. */
   private reserved(storage: StreamConfig['storage'], except: string): number {
@@ -204,44 +200,51 @@ export class JsAccount {
   /**
    * The subjects of the account's streams as a trie, kept between creates: building it (or
    * querying every stream's subjects) per create grew with the number of streams and sat on the
-   * critical path of clustered creates. `built` holds each stream's config object as inserted;
-   * any difference from `streams` (a stream removed or reconfigured) rebuilds it.
+   * critical path of clustered creates. A new stream adds its subjects (addStream); a removal or
+   * a reconfiguration drops the trie (subjectsChanged), built again at the next create. Every
+   * change of `streams` or of a stream's config goes through this class (addStream, updateStream,
+   * deleteStream, unloadStream), so no check against `streams` is needed per create (that check
+   * was itself a scan of every stream).
    */
-  private subjectIndex: { trie: SubjectTrie; built: Map<string, StreamConfig> } | undefined;
+  private subjectIndex: { trie: SubjectTrie; built: Set<string> } | undefined;
 
   private streamSubjects(): SubjectTrie {
     let ix = this.subjectIndex;
-    if (ix !== undefined && ix.built.size === this.streams.size) {
-      for (const [name, s] of this.streams) {
-        if (ix.built.get(name) !== s.config) {
-          ix = undefined;
-          break;
-        }
-      }
-    } else {
-      ix = undefined;
-    }
     if (ix === undefined) {
-      ix = { trie: new SubjectTrie(Infinity), built: new Map() };
+      ix = { trie: new SubjectTrie(Infinity), built: new Set() };
       for (const [name, s] of this.streams) this.indexSubjects(ix, name, s.config);
       this.subjectIndex = ix;
     }
     return ix.trie;
   }
 
-  private indexSubjects(ix: { trie: SubjectTrie; built: Map<string, StreamConfig> }, name: string, cfg: StreamConfig): void {
+  private indexSubjects(ix: { trie: SubjectTrie; built: Set<string> }, name: string, cfg: StreamConfig): void {
     ix.trie.setBudget(Infinity);
     for (const x of cfg.subjects ?? []) ix.trie.insert(x, 0);
-    ix.built.set(name, cfg);
+    ix.built.add(name);
+  }
+
+  /** A stream was removed or reconfigured: the subjects trie (insert-only) and the sums are stale. */
+  private streamsChanged(): void {
+    this.subjectIndex = undefined;
+    this.reservations = undefined;
   }
 
   /** Bring a stream (new or recovered) to life: subscriptions and registration. */
   addStream(cfg: StreamConfig, store: StreamStore, createdNs: bigint): Stream {
     const stream = new Stream(cfg, store, this.streamHost(), createdNs);
-    if (this.subjectIndex?.built.has(cfg.name)) this.subjectIndex = undefined; // replaced: its old subjects are in the trie
-    else if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
+    const previous = this.streams.get(cfg.name);
+    if (previous !== undefined) this.requestGate.unwatch(previous);
+    const replaced = previous !== undefined || this.subjectIndex?.built.has(cfg.name) === true;
+    if (replaced) {
+      this.streamsChanged(); // its old subjects are in the trie, its old bytes in the sums
+    } else {
+      if (this.subjectIndex) this.indexSubjects(this.subjectIndex, cfg.name, stream.config);
+      const c = stream.config;
+      if (this.reservations !== undefined && c.max_bytes > 0) this.reservations[c.storage === 'memory' ? 'memory' : 'file'] += c.max_bytes;
+    }
     this.streams.set(cfg.name, stream);
-    this.reservationsChanged();
+    this.requestGate.watch(stream);
     if (this.host.ingestsAtStart(stream.config)) {
       this.ingestOff.delete(cfg.name);
       this.directOff.delete(cfg.name);
@@ -412,7 +415,7 @@ export class JsAccount {
     }
     this.checkOverlap(cfg, stream.name);
     stream.update(cfg);
-    this.reservationsChanged();
+    this.streamsChanged();
     this.unsubscribeStream(stream.name);
     this.subscribeStream(stream);
     await this.host.saveStreamMeta(this.name, cfg, stream.createdNs);
@@ -431,7 +434,8 @@ export class JsAccount {
     this.ingestOff.delete(name);
     this.directOff.delete(name);
     this.streams.delete(name);
-    this.reservationsChanged();
+    this.requestGate.unwatch(stream);
+    this.streamsChanged();
     this.host.streamRemoved(this, stream);
     const removal = (async () => {
       await stream.close(true);
@@ -454,7 +458,8 @@ export class JsAccount {
     this.unsubscribeStream(s.name);
     this.host.streamRemoved(this, s);
     this.streams.delete(s.name);
-    this.reservationsChanged();
+    this.requestGate.unwatch(s);
+    this.streamsChanged();
     await s.close(false).catch((e) => this.host.warn(`stopping stream ${s.name}: ${String(e)}`));
   }
 

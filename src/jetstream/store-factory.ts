@@ -201,7 +201,8 @@ export class StoreFactory {
       const streams = dirname(dir);
       if (this.fillSpare(streams, dir, sc, metadata, cfg.name, streamMetaBytes(cfg, createdNs))) {
         this.spares.refill(streams);
-        return this.openDeferred(sc, dir, sync, [streams]);
+        // A spare holds nothing but what fillSpare wrote: the store need not read it back.
+        return this.openDeferred(sc, dir, sync, [streams], { metadata });
       }
     }
     const { firstCreated, msgsDir } = await this.makeStreamDirs(account, cfg.name, dir);
@@ -230,13 +231,14 @@ export class StoreFactory {
    * deferCreateSync): the three meta files and the directories above whose entries changed
    * (`parents`), then the stream directory itself.
    */
-  private openDeferred(sc: ReturnType<typeof toStoreConfig>, dir: string, sync: SyncPolicy, parents: string[]): StreamStore {
+  private openDeferred(sc: ReturnType<typeof toStoreConfig>, dir: string, sync: SyncPolicy, parents: string[],
+    fresh?: { metadata: unknown }): StreamStore {
     const files = [storeMetaPath(dir), join(dir, META_FILE), join(dir, SUM_FILE)];
     const beforeFirstSync = async (): Promise<void> => {
       await Promise.all([...files.map(fsyncFile), ...parents.map(fsyncDir)]);
       await fsyncDir(dir);
     };
-    return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync });
+    return openFileStore(sc, { dir, sync, log: this.warn, beforeFirstSync, fresh });
   }
 
   /**

@@ -117,6 +117,12 @@ export interface RaftNodeOptions {
    * Entry data are only valid during the call unless copied.
    */
   apply(index: number, entries: Entry[]): void;
+  /**
+   * Entries stored at `index` (one AE) as a follower, before they are durable or committed: for
+   * work that can overlap the fsync (the meta layer decodes assignments ahead of their apply).
+   * Entry data are only valid during the call unless copied. Not called for the leader's own.
+   */
+  onAppend?(index: number, entries: readonly Entry[]): void;
   /** Leadership for the upper layer: true once this leader's first entry is applied. */
   onLeaderChange?(isLeader: boolean, term: number, leader: string): void;
   /** Local proposals up to seq are committed (at raft index `index`). */
@@ -763,6 +769,13 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
+      if (this.opts.onAppend !== undefined && this.core.state !== 'leader') {
+        try {
+          this.opts.onAppend(index, ae.entries);
+        } catch (e) {
+          this.log('warn', `onAppend of ${index} threw: ${(e as Error).message}`);
+        }
+      }
       if (injectedFaults.ackBeforeFsync) {
         this.rt.defer(() => {
           if (this.stopped) return;

@@ -1,6 +1,7 @@
 // NRG subjects and identifiers (server/raft.go: raftVoteSubj, raftAppendSubj, newInbox, ...).
 
 import { createHash } from 'node:crypto';
+import { sha256 } from '../core/sha256.js';
 import { ID_LEN } from './types.js';
 
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -11,7 +12,7 @@ const BASE = 62;
  * mapped to DIGITS[b % 62] (same as nats-server's route/system hash).
  */
 export function peerIdForServerName(serverName: string): string {
-  const sum = createHash('sha256').update(serverName).digest();
+  const sum = sha256(serverName);
   let s = '';
   for (let i = 0; i < ID_LEN; i++) s += DIGITS[sum[i] % BASE];
   return s;

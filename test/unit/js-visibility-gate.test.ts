@@ -62,7 +62,9 @@ test('a failed write makes nothing more visible, answers with errors and release
 test('API requests of an account wait for what was stored before them, in arrival order', () => {
   const a = gatedStream();
   const b = gatedStream();
-  const gate = new RequestGate(() => [a.stream, b.stream]);
+  const gate = new RequestGate();
+  gate.watch(a.stream);
+  gate.watch(b.stream);
   const ran: string[] = [];
   gate.submit(() => ran.push('r0'));
   assert.deepEqual(ran, ['r0'], 'nothing pending: runs at once');
@@ -76,6 +78,21 @@ test('API requests of an account wait for what was stored before them, in arriva
   b.durable(1);
   gate.progress();
   assert.deepEqual(ran, ['r0', 'r1', 'r2']);
+
+  // Pending again after everything was visible: the next request waits again.
+  b.stream.processInbound('s.2', '', undefined, Buffer.from('z'));
+  gate.submit(() => ran.push('r3'));
+  gate.progress();
+  assert.deepEqual(ran, ['r0', 'r1', 'r2'], 'waits for the message stored before it');
+  b.durable(2);
+  gate.progress();
+  assert.deepEqual(ran, ['r0', 'r1', 'r2', 'r3']);
+
+  // A stream that left the account (deleted, unloaded) holds no request back.
+  a.stream.processInbound('s.2', '', undefined, Buffer.from('w'));
+  gate.unwatch(a.stream);
+  gate.submit(() => ran.push('r4'));
+  assert.deepEqual(ran, ['r0', 'r1', 'r2', 'r3', 'r4']);
 });
 
 test('a throwing listener or reader is reported and stops neither the others nor the store callback', () => {

@@ -254,6 +254,9 @@ test('StoreFactory.create, clustered: later streams take a prepared directory wh
   assert.equal(fs.statSync(path.join(dir, 'meta.json')).ino, ino, 'meta.json is the one the FileStore writes');
   await again.stop();
   await assertSyncedAtFirstWrite(synced, store, dir, 'second.1');
+  // The store opened the spare without reading its files back: its meta.json, written again, keeps the metadata.
+  store.updateConfig(toStoreConfig(cfg));
+  assert.deepEqual(readStoreMeta(dir)?.metadata, { config: cfg, created: '2' });
 
   // A process killed between filling a spare and renaming it: the files sit under the spare's name.
   const [cut] = [...sparesOf(streams).values()];

@@ -198,6 +198,15 @@ export function decodeRequest<T>(payload: Buffer | string, schema: Schema, rootN
   }
 }
 
+/**
+ * decodeRequest for a value JSON.parse has already produced (a member of a larger JSON text that
+ * was parsed whole): the same schema check and errors, without parsing the text again.
+ */
+export function checkDecoded<T>(v: unknown, schema: Schema, rootName: string, strict: boolean): T {
+  checkTopLevel(v, schema, rootName, strict);
+  return (v ?? {}) as T;
+}
+
 /** Only JSON whitespace (space, tab, CR, LF): what Go's Decoder skips before reporting EOF. */
 function isJsonSpaceOnly(text: string): boolean {
   for (let i = 0; i < text.length; i++) {

@@ -12,7 +12,7 @@
 // * stream / consumer requests: the server holding the R1 asset; when the asset is not
 //   assigned at all, the meta leader answers (10059 / 10014).
 
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { InternalClient } from '../../core/internal-client.js';
 import { peerIdForServerName } from '../../raft/index.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
@@ -122,10 +122,17 @@ function isDirectCreate(payload: Buffer): boolean {
 const key = (account: string, name: string): string => `${account}\u0000${name}`;
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+// One randomFillSync serves 64 tokens: a randomBytes call per token cost the meta leader tens of
+// µs on each create's path (a stream's sync subject).
+const randomPool = Buffer.alloc(512);
+let randomAt = randomPool.length;
 function rand8(): string {
-  const b = randomBytes(8);
+  if (randomAt + 8 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomAt = 0;
+  }
   let s = '';
-  for (let i = 0; i < 8; i++) s += BASE62[b[i]! % 62];
+  for (let i = 0; i < 8; i++) s += BASE62[randomPool[randomAt++]! % 62];
   return s;
 }
 

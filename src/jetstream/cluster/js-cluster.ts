@@ -48,6 +48,7 @@ import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHead
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
 import { raftGroupReports, type RaftGroupReport } from './raft-report.js';
 import { META_SNAPSHOT_POLICY, SnapshotSchedule } from './raft-snapshot-policy.js';
+import { MetaPredecode } from './meta-predecode.js';
 
 export const STREAM_RESULT_SUBJECT = '$SYS.JSC.STREAM.ASSIGNMENT.RESULT';
 export const CONSUMER_RESULT_SUBJECT = '$SYS.JSC.CONSUMER.ASSIGNMENT.RESULT';
@@ -101,6 +102,8 @@ export class ClusteredJetStream {
   readonly server: Server;
   readonly id: string;
   readonly state = new MetaAssignments();
+  /** Meta entries a follower decodes while its append is being fsync'ed (meta-predecode.ts). */
+  private readonly predecode = new MetaPredecode();
   /** R>1 streams this server is a peer of (stream-group.ts). */
   readonly streamGroups = new StreamGroups(this);
   /** Raft membership of the groups this server leads follows their assignments. */
@@ -265,6 +268,7 @@ export class ClusteredJetStream {
       // A follower may hold the asset being created: it learns the commit before our own apply.
       announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
+      onAppend: (index, entries) => this.predecode.appended(index, entries),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
     });
@@ -433,10 +437,11 @@ export class ClusteredJetStream {
 
   // ------------------------------------------------------------------ applying
 
-  private applyEntries(_index: number, entries: Entry[]): void {
+  private applyEntries(index: number, entries: Entry[]): void {
+    let nth = 0;
     for (const e of entries) {
       try {
-        if (e.type === EntryType.Normal) this.applyEntry(e.data);
+        if (e.type === EntryType.Normal) this.applyEntry(e.data, this.predecode.take(index, nth++, e.data));
         else if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) this.applySnapshot(e.data);
         else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'), !this.recovering);
         else if (e.type === EntryType.AddPeer) this.api.peerAdded(Buffer.from(e.data).toString('latin1'), !this.recovering);
@@ -444,10 +449,11 @@ export class ClusteredJetStream {
         this.server.log.error(`JetStream cluster: applying meta entry failed: ${(err as Error)?.stack ?? err}`);
       }
     }
+    this.predecode.appliedThrough(index);
   }
 
-  private applyEntry(data: Uint8Array): void {
-    const d = decodeMetaEntry(data);
+  private applyEntry(data: Uint8Array, predecoded: ReturnType<typeof decodeMetaEntry> | undefined): void {
+    const d = predecoded ?? decodeMetaEntry(data);
     if ('error' in d) {
       this.server.log.warn(`JetStream cluster: skipping malformed meta entry: ${d.error}`);
       return;

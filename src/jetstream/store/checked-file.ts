@@ -17,10 +17,10 @@
 // reader therefore finds a verifying pair after any crash, and anything else
 // (hand edit, torn write, flipped bit) is reported as damage, never loaded.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diskFullFault } from '../../core/disk-fault.js';
+import { sha256 } from '../../core/sha256.js';
 import { fsyncDir, fsyncDirSync, writeSynced, writeSyncedSync } from './durable-fs.js';
 import { highwayHash64 } from './highwayhash.js';
 
@@ -29,7 +29,7 @@ export { fsyncDir };
 
 /** The checksum nats-server writes to meta.sum: HighwayHash-64 keyed with SHA-256(keyName), hex. */
 export function metaChecksum(keyName: string, data: Uint8Array): string {
-  const key = createHash('sha256').update(keyName).digest();
+  const key = sha256(keyName);
   return highwayHash64(key, data).toString('hex');
 }
 

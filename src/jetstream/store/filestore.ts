@@ -294,18 +294,24 @@ export class FileStore extends BaseStore {
     const sync = opts.sync ?? { intervalMs: DEFAULT_SYNC_INTERVAL_MS };
     this.syncAlways = sync === 'always';
     this.ackWaitsForSync = this.syncAlways;
-    fs.mkdirSync(this.msgsDir, { recursive: true });
-    const existing = readStoreMeta(this.dir);
-    this.metadata = opts.metadata ?? existing?.metadata;
-    if (!existing || opts.metadata !== undefined ||
-      JSON.stringify(existing.config) !== JSON.stringify(this.cfg)) this.writeMeta();
+    if (opts.fresh !== undefined) {
+      this.metadata = opts.fresh.metadata;
+    } else {
+      fs.mkdirSync(this.msgsDir, { recursive: true });
+      const existing = readStoreMeta(this.dir);
+      this.metadata = opts.metadata ?? existing?.metadata;
+      if (!existing || opts.metadata !== undefined ||
+        JSON.stringify(existing.config) !== JSON.stringify(this.cfg)) this.writeMeta();
+    }
 
     this.recover(opts.recoveryProgress);
     this.durable = this.index.lastSeq;
     this.index.onSweep = () => this.onIndexSweep();
 
-    for (const c of readConsumerDirs(this.obsDir)) {
-      this.recovered.push({ name: c.name, config: c.config, createdMs: c.createdMs, state: c.state });
+    if (opts.fresh === undefined) {
+      for (const c of readConsumerDirs(this.obsDir)) {
+        this.recovered.push({ name: c.name, config: c.config, createdMs: c.createdMs, state: c.state });
+      }
     }
     if (sync !== 'always') {
       const every = Math.max(1, sync.intervalMs);

@@ -336,6 +336,10 @@ export interface FileStoreOptions {
   /** Durability its creator deferred (a clustered create's meta files and directory entries, see
    *  StoreFactory): run once, before the first fsync pass reports anything durable, and by stop(). */
   beforeFirstSync?: () => Promise<void>;
+  /** The creator has just made `dir` whole for this config and knows what it holds: an empty
+   *  msgs/, meta.json of this config with `metadata`, no obs/. Opening then does not read them
+   *  back (a clustered create's store, opened on the meta group's critical path). */
+  fresh?: { metadata: unknown };
 }
 
 /** Clock injected for tests: returns ns since the epoch. */
