@@ -57,6 +57,9 @@ for (const impl of IMPLS) {
 
       if (impl === 'nats-server') return; // see the header
       await c.restart(n4);
+      // Only the stream leader listens on 't': if n4 leads before its routes to n1 are up, the first
+      // publish from n1 finds no responder (a publish racing a server's restart, not the placement).
+      await c.waitFullMesh();
       const created = await pollUntil(async () => {
         const r = await apiRequest<InfoResp>(nc, '$JS.API.STREAM.CREATE.T', cfg);
         assert.equal(r.all.length, 1, JSON.stringify(r.all));

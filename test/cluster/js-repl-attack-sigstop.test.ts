@@ -1,10 +1,13 @@
 // A follower frozen (SIGSTOP) long enough that the stream leader compacts its log past it, then
 // thawed (SIGCONT): its connections were never closed, so it first reads what queued up while it
 // slept, then must catch up from the leader's snapshot. Afterwards every replica is identical.
-// A durable consumer acknowledged meanwhile must come back on it with the same ack floor.
+// A durable consumer acknowledged meanwhile must come back on it with the same ack floor; the
+// consumer led on the frozen server, so the thawed server must take the acks made under the next
+// leader although its own Consumer was still running when they arrived.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
 import { fetchOnce } from './js-repl-helpers.js';
 import {
@@ -12,6 +15,18 @@ import {
 } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
+
+/** Step the consumer down until `name` leads it. */
+async function moveConsumerLeader(nc: NatsConnection, jsm: JetStreamManager, name: string): Promise<void> {
+  await pollUntil(async () => {
+    // Right after a stepdown the consumer has no leader for a moment (503): ask again.
+    const ci = await jsm.consumers.info('STOP', 'D').catch(() => undefined);
+    if (ci === undefined) return undefined;
+    if (ci.cluster?.leader === name) return true;
+    await apiRequest(nc, '$JS.API.CONSUMER.LEADER.STEPDOWN.STOP.D', undefined, { settleMs: 0 });
+    return undefined;
+  }, `consumer leader on ${name}`, 60_000, 1_000);
+}
 
 test('a follower SIGSTOPped while the leader compacts past it, then SIGCONT: caught up from the snapshot, identical', { skip, timeout: 180_000 }, async () => {
   const c = await startWithEnv(SMALL_SNAPSHOTS);
@@ -27,6 +42,9 @@ test('a follower SIGSTOPped while the leader compacts past it, then SIGCONT: cau
     const leader = await streamLeader(c, nc, 'STOP');
     const follower = c.nodes.find((n) => n !== leader && n !== meta)!;
     const before = streamSnapshotIndex(follower);
+    // The consumer leads on the server about to freeze: thawed, it must apply the next leader's
+    // acks (and snapshots) instead of skipping them as its own (it still ran its Consumer then).
+    await moveConsumerLeader(nc, jsm, follower.name);
     frozen = follower.pid!;
     process.kill(frozen, 'SIGSTOP');
     await publishRange(nc, 'STOP', 101, 900);
@@ -65,12 +83,7 @@ test('a follower SIGSTOPped while the leader compacts past it, then SIGCONT: cau
     }, 'every consumer replica current', 30_000, 100);
     assert.ok(leaderSnap > 0);
     // The thawed follower takes over the consumer: its ack floor is the replicated one.
-    await pollUntil(async () => {
-      const ci = await jsm.consumers.info('STOP', 'D');
-      if (ci.cluster?.leader === follower.name) return true;
-      await apiRequest(nc, '$JS.API.CONSUMER.LEADER.STEPDOWN.STOP.D', undefined, { settleMs: 0 });
-      return undefined;
-    }, `consumer leader on ${follower.name}`, 60_000, 1_000);
+    await moveConsumerLeader(nc, jsm, follower.name);
     const ci = await jsm.consumers.info('STOP', 'D');
     assert.ok(ci.ack_floor.stream_seq >= 300, `ack floor ${ci.ack_floor.stream_seq} on ${ci.cluster?.leader}`);
     await nc.close();

@@ -284,6 +284,14 @@ export class ConsumerGroup implements RetentionMember {
   /** The Consumer runs here (this server leads the group). */
   private running = false;
   /**
+   * The ops applied now are this replica's own (it leads, and its Consumer already holds them), so
+   * they are not applied to the store again. Cleared the moment raft reports the leadership lost,
+   * before any entry of the next leader is applied, while `running` stays set until the Consumer has
+   * been stopped (asynchronously): a thawed or deposed leader must apply the new leader's entries
+   * and snapshots, not skip them as its own.
+   */
+  private ownOps = false;
+  /**
    * Seed of a scale-up from R1: keeps its store's state and replicates it as a snapshot once leader,
    * until that snapshot is committed (consumer-seed.ts).
    */
@@ -505,7 +513,7 @@ export class ConsumerGroup implements RetentionMember {
     let bytes = 0;
     // The leader has nothing left to do for its own ops on a limits stream (see applyOp): only
     // their sizes are counted, without a look at each op (two per consumed message).
-    const countOnly = this.running && this.sg.stream.config.retention === 'limits';
+    const countOnly = this.ownOps && this.sg.stream.config.retention === 'limits';
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
         this.seedDone();
@@ -534,7 +542,7 @@ export class ConsumerGroup implements RetentionMember {
     // The leader already applied its own changes to its store when it made them; of its own ops
     // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
     // even decoded (two committed ops per message on the consume path).
-    const follower = !this.running;
+    const follower = !this.ownOps;
     const op = buf[start];
     if (!follower && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
     this.stateCache = undefined;
@@ -596,7 +604,7 @@ export class ConsumerGroup implements RetentionMember {
 
   /** A snapshot entry: the replicated state as of its index (restart, or a leader's catch-up). */
   private applySnapshot(data: Uint8Array): void {
-    if (this.running) return;
+    if (this.ownOps) return;
     let st: ConsumerState;
     try {
       st = decodeConsumerSnapshot(Buffer.from(data));
@@ -734,6 +742,11 @@ export class ConsumerGroup implements RetentionMember {
       this.sendQuorumLost();
     }
     this.wasLeader = isLeader;
+    if (!isLeader && this.ownOps) {
+      // The store takes the Consumer's state now, before the next leader's entries are applied over it.
+      this.ownOps = false;
+      this.wrapper?.unfollow(true);
+    }
     this.setInfoSub(isLeader);
     if (isLeader) void this.c.enqueue(() => this.startConsumer());
     else void this.c.enqueue(() => this.stopConsumer(false));
@@ -765,6 +778,7 @@ export class ConsumerGroup implements RetentionMember {
     const resuming = this.store.hasState();
     this.wrapper.resuming = resuming;
     this.running = true;
+    this.ownOps = true;
     const reply = this.createReply;
     this.createReply = '';
     const subject = `$JS.API.CONSUMER.CREATE.${this.ca.stream}.${this.name}`;
@@ -779,6 +793,7 @@ export class ConsumerGroup implements RetentionMember {
     if (this.wrapper) this.wrapper.resuming = false;
     if (res?.error) {
       this.running = false;
+      this.ownOps = false;
       this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${res.body}`);
       return;
     }
@@ -791,6 +806,7 @@ export class ConsumerGroup implements RetentionMember {
         prev?.(gone);
         if (this.stopped) return;
         this.running = false;
+        this.ownOps = false;
         try {
           this.c.node.forwardProposal(encodeMetaConsumerEntry(MetaOp.removeConsumer, { ...this.ca, subject: '', reply: '' }));
         } catch { /* no meta group: the assignment stays until the next removal */ }
@@ -867,6 +883,7 @@ export class ConsumerGroup implements RetentionMember {
   private async stopConsumer(deleting: boolean): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.ownOps = false;
     this.stateCache = undefined;
     // The follower continues from the state the Consumer reached.
     this.wrapper?.unfollow(!deleting);
