@@ -19,10 +19,10 @@
 
 import { readI64LE, writeI64LE } from '../../protocol/int64.js';
 import { NameMemo } from '../../protocol/names.js';
+import { crc32 } from './crc32.js';
 
 /** Subjects of consecutive records mostly repeat (names.ts NameMemo). */
 const recordSubjects = new NameMemo();
-import { crc32 } from './crc32.js';
 
 export const REC_MSG = 1;
 export const REC_DEL = 2;
