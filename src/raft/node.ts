@@ -146,11 +146,12 @@ export interface RaftNodeOptions {
    */
   apply(index: number, entries: Entry[]): void;
   /**
-   * Entries stored at `index` (one AE) as a follower, before they are durable or committed: for
-   * work that can overlap the fsync (the meta layer decodes assignments ahead of their apply).
-   * Entry data are only valid during the call unless copied. Not called for the leader's own.
+   * Entries stored at `index` (one AE), before they are durable or committed: for work that can
+   * overlap the fsync (the meta layer decodes assignments ahead of their apply). `asLeader` when
+   * they are the leader's own proposals (its append goes out to the followers in the same turn).
+   * Entry data are only valid during the call unless copied.
    */
-  onAppend?(index: number, entries: readonly Entry[]): void;
+  onAppend?(index: number, entries: readonly Entry[], asLeader: boolean): void;
   /** Leadership for the upper layer: true once this leader's first entry is applied. */
   onLeaderChange?(isLeader: boolean, term: number, leader: string): void;
   /** Local proposals up to seq are committed (at raft index `index`). */
@@ -796,9 +797,9 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
-      if (this.opts.onAppend !== undefined && this.core.state !== 'leader') {
+      if (this.opts.onAppend !== undefined) {
         try {
-          this.opts.onAppend(index, ae.entries);
+          this.opts.onAppend(index, ae.entries, this.core.state === 'leader');
         } catch (e) {
           this.log('warn', `onAppend of ${index} threw: ${(e as Error).message}`);
         }

@@ -102,7 +102,7 @@ export class ClusteredJetStream {
   readonly server: Server;
   readonly id: string;
   readonly state = new MetaAssignments();
-  /** Meta entries a follower decodes while its append is being fsync'ed (meta-predecode.ts). */
+  /** Meta entries decoded while their append is being fsync'ed (meta-predecode.ts). */
   private readonly predecode = new MetaPredecode();
   /** R>1 streams this server is a peer of (stream-group.ts). */
   readonly streamGroups = new StreamGroups(this);
@@ -295,7 +295,7 @@ export class ClusteredJetStream {
       // A follower may hold the asset being created: it learns the commit before our own apply.
       announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
-      onAppend: (index, entries) => this.predecode.appended(index, entries),
+      onAppend: (index, entries, asLeader) => this.predecode.appended(index, entries, asLeader),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
     });
