@@ -338,7 +338,6 @@ export class JetStreamService implements Subsystem {
         return !(reserved > max || bytes > max - reserved);
       },
       warn: (m) => this.server.log.warn(m),
-      flushRoutes: () => this.clustered?.cluster?.flushRoutes(),
       ingestsAtStart: (cfg) => this.clustered === undefined || cfg.num_replicas <= 1,
       streamAdded: (acc, stream) => this.onStreamAdded(acc, stream),
       streamRemoved: (acc, stream) => this.onStreamRemoved(acc, stream),

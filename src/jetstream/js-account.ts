@@ -45,8 +45,6 @@ export interface JsAccountHost {
   /** Server-wide reservation check for a new max_bytes (true = fits). */
   serverCanReserve(storage: StreamConfig['storage'], bytes: number): boolean;
   warn(msg: string): void;
-  /** Write the routes' queued output now (clustered servers; see ConsumerHost.flushRoutes). */
-  flushRoutes?(): void;
   /**
    * Whether a new stream takes publishes here from the start. A replicated stream of a clustered
    * server does not: its raft group subscribes its subjects on the leader only (setStreamIngest).
@@ -96,11 +94,6 @@ export class JsAccount {
     this.limits = limits;
     this.host = host;
     this.client = account.createInternalClient('jetstream', ClientKind.JETSTREAM);
-  }
-
-  /** Write the routes' queued output now (a no-op on a server without routes). */
-  flushRoutes(): void {
-    this.host.flushRoutes?.();
   }
 
   configContext(storage: StreamConfig['storage'] = 'file'): StreamConfigContext {

@@ -40,12 +40,6 @@ export interface ConsumerHost {
   watchInterest?(subject: string, cb: () => void): () => void;
   readonly domain?: string;
   warn(msg: string): void;
-  /**
-   * Write what deliveries queued for routes now rather than at the end of the turn. A delivery run
-   * to a pull requester on another server calls it every few hundred messages, so that server
-   * forwards the first part of a batch while this one still reads the rest.
-   */
-  flushRoutes?(): void;
 }
 
 /** Why a consumer stops. */

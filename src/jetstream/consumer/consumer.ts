@@ -39,13 +39,6 @@ export type { ConsumerInfoOptions } from './consumer-info.js';
 /** Messages delivered per run before yielding to I/O. */
 const RUN_BUDGET_MSGS = 1024;
 const RUN_BUDGET_BYTES = 4 * 1024 * 1024;
-/**
- * Deliveries between two writes of the routes' output within a run (a power of two). A pull
- * request that came over a route gets its batch in parts: the requester's server forwards the
- * first part while this one still reads the rest, instead of both waiting in turn for one write at
- * the end of the run.
- */
-const ROUTE_FLUSH_MSGS = 128;
 /** nats-server JsFlowControlMaxPending */
 const FC_MAX_PENDING_BYTES = 32 * 1024 * 1024;
 /** delay added to ack-wait timers so bursts are handled in one pass (ackWaitDelay) */
@@ -370,7 +363,6 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
       if (n < 0) break;
       sent++;
       bytes += n;
-      if ((sent & (ROUTE_FLUSH_MSGS - 1)) === 0) this.host.flushRoutes?.();
     }
     // Held back for replay timing or the rate limit: the hold timer resumes us.
     if (this.closed || this.held !== undefined) return;

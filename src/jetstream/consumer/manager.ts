@@ -105,7 +105,6 @@ export function consumerHostFor(acc: JsAccount, domain: string | undefined, warn
       watchInterest: (subject, cb) => account.watchInterest(subject, cb),
       domain,
       warn,
-      flushRoutes: () => acc.flushRoutes(),
     };
     hosts.set(acc, h);
   }
