@@ -45,6 +45,7 @@ import { Wal } from './log/wal.js';
 import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
 import { injectedFaults } from './test-faults.js';
+import { raftTrace, raftTraceOn } from './trace.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
   type AppendEntry,
@@ -396,6 +397,7 @@ export class RaftNode {
    * 'not_leader' otherwise. `term` fences the proposal to a leadership term.
    */
   propose(data: Uint8Array, term?: number): number {
+    if (raftTraceOn && !this.turnScheduled) raftTrace(this.opts.serverName, this.group, 'L-prop0', this.core.lastIndex + 1);
     const seq = this.core.propose(data, term);
     this.scheduleTurn();
     return seq;
@@ -403,6 +405,7 @@ export class RaftNode {
 
   /** propose() of `src[start, end)`, bytes the caller never rewrites (see RaftCore.proposeRange). */
   proposeRange(src: Uint8Array, start: number, end: number, term?: number): number {
+    if (raftTraceOn && !this.turnScheduled) raftTrace(this.opts.serverName, this.group, 'L-prop0', this.core.lastIndex + 1);
     const seq = this.core.proposeRange(src, start, end, term);
     this.scheduleTurn();
     return seq;
@@ -594,7 +597,9 @@ export class RaftNode {
   private deliver(n: Notice): void {
     switch (n.k) {
       case 'apply':
+        if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'apply0', n.index, n.entries.length);
         this.callApply(n.index, n.entries);
+        if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'apply1', n.index, n.entries.length);
         this.core.appliedTo(n.index);
         break;
       case 'leader':
@@ -659,6 +664,7 @@ export class RaftNode {
       this.fatal(err);
       return;
     }
+    if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'durable', index);
     this.core.persisted(index);
     this.afterCore();
   }
@@ -711,12 +717,14 @@ export class RaftNode {
           // Keep our own copy: entries are stored and applied after this call.
           const ae = decodeAppendEntry(Buffer.from(payload));
           if (ae instanceof RaftError) return this.log('warn', `malformed append entry on ${subject}`);
+          if (raftTraceOn && ae.entries.length === 0) raftTrace(this.opts.serverName, this.group, 'F-hb', ae.commit);
           this.core.handleAppendEntry(ae, reply, subject);
           break;
         }
         case 'append-response': {
           const ar = decodeAppendEntryResponse(payload);
           if (!ar) return this.log('warn', `malformed append entry response on ${subject}`);
+          if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'L-ackin', ar.index);
           this.core.handleAppendEntryResponse(ar, reply);
           break;
         }
@@ -797,6 +805,7 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
+      if (raftTraceOn) raftTrace(this.opts.serverName, this.group, this.core.state === 'leader' ? 'L-aeout' : 'F-aein', index, ae.entries.length);
       if (this.opts.onAppend !== undefined) {
         try {
           this.opts.onAppend(index, ae.entries, this.core.state === 'leader');
