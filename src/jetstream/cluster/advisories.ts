@@ -16,6 +16,7 @@ export const ClusterAdvisoryType = {
   consumerLeaderElected: 'io.nats.jetstream.advisory.v1.consumer_leader_elected',
   consumerQuorumLost: 'io.nats.jetstream.advisory.v1.consumer_quorum_lost',
   serverRemoved: 'io.nats.jetstream.advisory.v1.server_removed',
+  serverOutOfSpace: 'io.nats.jetstream.advisory.v1.server_out_of_space',
 } as const;
 
 export const STREAM_LEADER_ELECTED_PRE = '$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED';
@@ -23,6 +24,7 @@ export const STREAM_QUORUM_LOST_PRE = '$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST';
 export const CONSUMER_LEADER_ELECTED_PRE = '$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED';
 export const CONSUMER_QUORUM_LOST_PRE = '$JS.EVENT.ADVISORY.CONSUMER.QUORUM_LOST';
 export const SERVER_REMOVED_SUBJECT = '$JS.EVENT.ADVISORY.SERVER.REMOVED';
+export const SERVER_OUT_OF_STORAGE_SUBJECT = '$JS.EVENT.ADVISORY.SERVER.OUT_OF_STORAGE';
 
 /** nats-server's PeerInfo. Optional fields are omitted when false / 0, as Go's omitempty. */
 export interface PeerInfo {
@@ -119,6 +121,15 @@ export function serverRemoved(server: string, serverId: string, cluster: string,
     subject: SERVER_REMOVED_SUBJECT,
     payload: `${head(ClusterAdvisoryType.serverRemoved, m)},"server":${str(server)},"server_id":${str(serverId)},` +
       `"cluster":${str(cluster)}${tail(m)}`,
+  };
+}
+
+/** SERVER.OUT_OF_STORAGE (system account): this server could not write its JetStream files; `stream` when one stream's store failed. */
+export function serverOutOfSpace(server: string, serverId: string, cluster: string, stream = '', m: Omit<AdvisoryMeta, 'account'> = {}): Advisory {
+  return {
+    subject: SERVER_OUT_OF_STORAGE_SUBJECT,
+    payload: `${head(ClusterAdvisoryType.serverOutOfSpace, m)},"server":${str(server)},"server_id":${str(serverId)},` +
+      `${stream ? `"stream":${str(stream)},` : ''}"cluster":${str(cluster)}${tail(m)}`,
   };
 }
 

@@ -36,13 +36,15 @@ import { consumerHostFor, lookupConsumer, publicConsumers, wakeStandbyConsumers 
 import { RouteRaftTransport, watchRoutePeersGone } from './route-transport.js';
 import {
   MetaAssignments, MetaOp, accountOf, decodeMetaEntry, encodeConsumerEntry, isReplicated,
-  type ConsumerAssignment, type StreamAssignment, type StreamEntry,
+  type ConsumerAssignment, type MetaSnapshotDiff, type StreamAssignment, type StreamEntry,
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
 import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
 import { StreamGroups } from './stream-group.js';
 import { GroupMembership, dissolveToSingle } from './stream-membership.js';
-import { serverRemoved } from './advisories.js';
+import { serverOutOfSpace, serverRemoved } from './advisories.js';
+import { probeWritable } from './meta-outage.js';
+import { StartRetries } from './start-retry.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
 import { assetHealth, type AssetFilter, type AssetHealth } from './health.js';
@@ -116,6 +118,13 @@ export class ClusteredJetStream {
   ready = false;
   /** This server was removed from the meta group: it answers no API request (the others do). */
   private removed = false;
+  /**
+   * The meta node stopped at a failed write (a full disk): set until it runs again from its files
+   * (restartMeta). Meanwhile this server takes no placements and leaves the API to the others.
+   */
+  private metaOutage: Error | undefined;
+  /** Backoff of the meta node's restarts after a storage failure. */
+  private readonly metaRestarts = new StartRetries();
   private transport!: RouteRaftTransport;
   peerInfo!: PeerInfoTable;
   private sys!: InternalClient;
@@ -187,7 +196,7 @@ export class ClusteredJetStream {
 
   /** nats-server isLeaderless: no leader and the group is past its start-up grace. */
   isLeaderless(): boolean {
-    if (this.hasLeader() || this.removed) return false;
+    if (this.hasLeader() || this.removed || this.metaOutage) return false;
     return performance.now() - this.startedAt > LEADERLESS_GRACE_MS || this.node?.hadPreviousLeader === true;
   }
 
@@ -283,22 +292,7 @@ export class ClusteredJetStream {
       }
       if (this.stopped) return;
     }
-    this.node = new RaftNode({
-      group: META_GROUP,
-      serverName: this.server.serverName,
-      peers: known,
-      clusterSize,
-      storeDir: this.metaDir,
-      // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
-      segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
-      transport: this.transport,
-      // A follower may hold the asset being created: it learns the commit before our own apply.
-      announceCommitFirst: true,
-      apply: (index, entries) => this.applyEntries(index, entries),
-      onAppend: (index, entries, asLeader) => this.predecode.appended(index, entries, asLeader),
-      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
-      log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
-    });
+    this.node = this.newMetaNode(known, clusterSize);
     this.server.log.info('Creating JetStream metadata controller');
     this.recovering = true;
     this.node.start(); // replays snapshot + log through applyEntries before returning
@@ -328,6 +322,91 @@ export class ClusteredJetStream {
     this.membership.start();
   }
 
+  /** The meta group's raft node on this server's files (fresh, or replaying them). */
+  private newMetaNode(known: string[], clusterSize = Math.max(2, known.length)): RaftNode {
+    return new RaftNode({
+      group: META_GROUP,
+      serverName: this.server.serverName,
+      peers: known,
+      clusterSize,
+      storeDir: this.metaDir,
+      // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
+      segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
+      transport: this.transport,
+      // A follower may hold the asset being created: it learns the commit before our own apply.
+      announceCommitFirst: true,
+      apply: (index, entries) => this.applyEntries(index, entries),
+      onAppend: (index, entries, asLeader) => this.predecode.appended(index, entries, asLeader),
+      onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
+      log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
+      onError: (err) => this.metaStorageFailed(err),
+    });
+  }
+
+  /** Whether this server's meta node is stopped by a storage failure (until restartMeta). */
+  get metaDown(): boolean {
+    return this.metaOutage !== undefined;
+  }
+
+  /**
+   * The meta node stopped at a failed write (RaftNode.fatal). Said once, as nats-server's
+   * handleOutOfSpace does (error log, SERVER.OUT_OF_STORAGE advisory); then this server announces
+   * itself unavailable for placement (selfInfo) and restarts the node from its files once it can
+   * write, with a backoff (restartMeta).
+   */
+  private metaStorageFailed(err: Error): void {
+    if (this.stopped || this.removed || this.metaOutage) return;
+    this.metaOutage = err;
+    this.server.log.error(`JetStream out of resources: meta log write failed (${err.message}); ` +
+      'this server takes no new assets and restarts its meta layer once it can write');
+    const adv = serverOutOfSpace(this.server.serverName, this.server.serverId, this.clusterName, '', this.js.domain ? { domain: this.js.domain } : {});
+    this.publishSystem(adv.subject, adv.payload);
+    this.peerInfo.announce();
+    this.metaRestarts.schedule(META_GROUP, () => this.restartMeta());
+  }
+
+  /**
+   * Restart the meta node from what its files durably hold, once a test write succeeds. The state
+   * is rebuilt by that replay (not replayed over the live one: entries applied here but lost with
+   * the failed write come again from the leader); what the rebuilt state no longer has is removed
+   * locally, what it assigns is reconciled, as after a snapshot.
+   */
+  private restartMeta(): void {
+    void this.enqueue(async () => {
+      if (this.stopped || this.removed || !this.metaOutage) return;
+      try {
+        probeWritable(this.metaDir);
+      } catch (e) {
+        this.server.log.debug(`JetStream cluster: meta layer still cannot write: ${(e as Error).message}`);
+        this.metaRestarts.schedule(META_GROUP, () => this.restartMeta());
+        return;
+      }
+      this.node.stop();
+      const before = new MetaAssignments();
+      before.applySnapshot(this.state); // takes the current entries; the state starts empty
+      this.state.clear();
+      this.recovering = true;
+      try {
+        this.node = this.newMetaNode([...new Set([this.id, ...this.jsPeerIds()])]);
+        this.node.start();
+      } catch (e) {
+        this.node.stop();
+        this.state.applySnapshot(before);
+        this.server.log.warn(`JetStream cluster: restarting the meta layer failed: ${(e as Error).message}`);
+        this.metaRestarts.schedule(META_GROUP, () => this.restartMeta());
+        return;
+      } finally {
+        this.recovering = false;
+      }
+      const gone = before.applySnapshot(this.state);
+      this.metaOutage = undefined;
+      this.metaRestarts.succeeded(META_GROUP);
+      this.server.log.info('JetStream cluster: meta layer restarted from its files after a storage failure');
+      this.peerInfo.announce();
+      await this.dropAndReconcile(gone, 'not in the meta log replayed after a storage failure');
+    });
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -336,6 +415,7 @@ export class ClusteredJetStream {
     this.offPeerInfoInterest?.();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
+    this.metaRestarts.close();
     this.membership.stop();
     await this.metaStarting?.catch(() => {});
     await this.work.catch(() => {});
@@ -534,14 +614,17 @@ export class ClusteredJetStream {
     }
     const d = this.state.applySnapshot(next);
     if (this.recovering) return; // reconciled once at the end of recovery
-    void this.enqueue(async () => {
-      for (const [acc, e] of d.removedStreams) {
-        await this.streamGroups.remove(acc, e.sa.stream.name);
-        await this.removeLocalStream(acc, e.sa.stream.name, 'removed by meta snapshot');
-      }
-      for (const ca of d.removedConsumers) await this.localRemoveConsumer(ca);
-      await this.reconcile(undefined);
-    });
+    void this.enqueue(() => this.dropAndReconcile(d, 'removed by meta snapshot'));
+  }
+
+  /** After the state was replaced: remove locally what went away, then reconcile what it assigns. */
+  private async dropAndReconcile(d: MetaSnapshotDiff, why: string): Promise<void> {
+    for (const [acc, e] of d.removedStreams) {
+      await this.streamGroups.remove(acc, e.sa.stream.name);
+      await this.removeLocalStream(acc, e.sa.stream.name, why);
+    }
+    for (const ca of d.removedConsumers) await this.localRemoveConsumer(ca);
+    await this.reconcile(undefined);
   }
 
   // ------------------------------------------------------------------ local assets
@@ -1074,6 +1157,7 @@ export class ClusteredJetStream {
       name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
       maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,
       usedStore: this.js.storeUsed, reservedMemory, reservedStore, haAssets,
+      ...(this.metaOutage ? { unavailable: true } : {}),
     };
   }
 

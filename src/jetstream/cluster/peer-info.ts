@@ -22,6 +22,8 @@ export interface PeerInfoMsg {
   reservedMemory: number;
   reservedStore: number;
   haAssets: number;
+  /** tsnats: this server cannot write its meta log (a full disk) and takes no new assets. */
+  unavailable?: boolean;
 }
 
 export class PeerInfoTable {
@@ -87,7 +89,7 @@ export class PeerInfoTable {
     const out: PlacementPeer[] = [];
     for (const id of memberIds) {
       const m = id === selfId ? this.self() : this.peers.get(id);
-      const p: PlacementPeer = { id, name: m?.name ?? nameOf(id), cluster: m?.cluster ?? '', tags: m?.tags ?? [], offline: !online.has(id) };
+      const p: PlacementPeer = { id, name: m?.name ?? nameOf(id), cluster: m?.cluster ?? '', tags: m?.tags ?? [], offline: !online.has(id) || m?.unavailable === true };
       if (m) {
         p.stats = {
           maxMemory: m.maxMemory, maxStore: m.maxStore, usedMemory: m.usedMemory, reservedMemory: m.reservedMemory,
