@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   ClusterAdvisoryType, QuorumLostThrottle, advisoryCopies, advisoryReplicas, clusterInfo, clusterInfoJson,
   clusterInfoR1, consumerLeaderElected, consumerQuorumLost, consumerStepdownResponse, quorumLostApplies,
-  serverRemoved, streamLeaderElected, streamQuorumLost, streamStepdownResponse, type PeerInfo,
+  serverOutOfSpace, serverRemoved, streamLeaderElected, streamQuorumLost, streamStepdownResponse, type PeerInfo,
 } from '../../src/jetstream/cluster/advisories.js';
 import { parseRfc3339 } from '../../src/jetstream/consumer/go-format.js';
 import { jsErr } from '../../src/jetstream/api/errors.js';
@@ -83,6 +83,10 @@ test('quorum lost, server removed: key order of nats-server\'s structs, domain l
   const sr = serverRemoved('n2', 'NBXYZ', 'C1', m);
   assert.equal(sr.subject, '$JS.EVENT.ADVISORY.SERVER.REMOVED');
   assert.equal(sr.payload, '{"type":"io.nats.jetstream.advisory.v1.server_removed","id":"ID","timestamp":"1970-01-01T00:16:40.0000005Z","server":"n2","server_id":"NBXYZ","cluster":"C1"}');
+  const oos = serverOutOfSpace('n2', 'NBXYZ', 'C1', '', { ...m, domain: 'hub' });
+  assert.equal(oos.subject, '$JS.EVENT.ADVISORY.SERVER.OUT_OF_STORAGE');
+  assert.equal(oos.payload, '{"type":"io.nats.jetstream.advisory.v1.server_out_of_space","id":"ID","timestamp":"1970-01-01T00:16:40.0000005Z","server":"n2","server_id":"NBXYZ","cluster":"C1","domain":"hub"}');
+  assert.deepEqual(Object.keys(JSON.parse(serverOutOfSpace('n2', 'NBXYZ', 'C1', 'S', m).payload)), ['type', 'id', 'timestamp', 'server', 'server_id', 'stream', 'cluster']);
   // Go's HTML-safe escaping in names.
   assert.match(streamQuorumLost('a<b', [], m).payload, /"stream":"a\\u003cb","replicas":\[\]/);
 });

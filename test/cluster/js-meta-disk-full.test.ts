@@ -1,0 +1,70 @@
+// A meta group member whose disk is full (ENOSPC on every write of its store, meta WAL included,
+// injected with core/disk-fault.ts) while streams are created: its meta node stops at the first
+// failed write. It then says so (SERVER.OUT_OF_STORAGE, as nats-server's handleOutOfSpace), stops
+// offering itself for placement and leaves the API to the others, so every create (from a client
+// connected to it, too) is answered and none is placed on it. Once space is back it restarts its
+// meta node from its files, catches up from the leader and takes assets again, without a process
+// restart. Before: the node stayed stopped until the process restarted, the server kept being
+// placed on (an R1 create placed there got no answer) and it answered its own clients' meta
+// requests with 10008.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { injectDiskFull } from '../../src/core/disk-fault.js';
+import { ClientKind } from '../../src/core/types.js';
+import { waitFor } from './cluster-helpers.js';
+import { connectAll, metaOf, stopAll } from './js-meta-own-helpers.js';
+import { replicaMsgs, startRestartable, waitPlacement } from './js-repl-helpers.js';
+
+test('meta: a member whose disk is full leaves placement, and restarts its meta node once space is back', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-meta-disk-full-'));
+  const { nodes } = await startRestartable(root);
+  const ncs = await connectAll(nodes);
+  try {
+    await waitPlacement(nodes);
+    const leader = nodes.find((n) => metaOf(n).isLeader)!;
+    const full = nodes.find((n) => n !== leader)!;
+    const jsm = await jetstreamManager(ncs[nodes.indexOf(full)]!, { timeout: 20_000 });
+    const advisories: Array<Record<string, unknown>> = [];
+    const sys = leader.h.server.systemAccount.createInternalClient('test', ClientKind.SYSTEM);
+    sys.subscribe('$JS.EVENT.ADVISORY.SERVER.OUT_OF_STORAGE', (_s, _r, _h, p) => { advisories.push(JSON.parse(p.toString()) as Record<string, unknown>); });
+
+    injectDiskFull(`${full.dir}/`);
+    // Its meta node fails at the append of this entry; the create itself is committed by the other two.
+    await jsm.streams.add({ name: 'T0', subjects: ['t0.>'], num_replicas: 3 });
+    await waitFor(() => metaOf(full).metaDown, `${full.name}'s meta node stopped on the full disk`, 30_000);
+    await waitFor(() => advisories.length > 0, 'the SERVER.OUT_OF_STORAGE advisory');
+    assert.equal(advisories[0]!.type, 'io.nats.jetstream.advisory.v1.server_out_of_space');
+    assert.equal(advisories[0]!.server, full.name);
+    const lm = metaOf(leader);
+    await waitFor(() => lm.peerInfo.placementPeers(lm.id, [metaOf(full).id], lm.onlinePeers())[0]!.offline,
+      `the leader sees ${full.name} unavailable for placement`);
+
+    // Asked through the full server: answered (by the meta leader), never placed there.
+    for (let i = 0; i < 6; i++) {
+      const si = await jsm.streams.add({ name: `R${i}`, subjects: [`r${i}.>`], num_replicas: 1 });
+      assert.notEqual(si.cluster?.leader, full.name, `R${i} placed on the full server`);
+    }
+    assert.equal(metaOf(full).metaDown, true, 'still down while the disk is full');
+
+    injectDiskFull(undefined);
+    await waitFor(() => !metaOf(full).metaDown, `${full.name}'s meta node running again`, 60_000);
+    await jsm.streams.add({ name: 'AFTER', subjects: ['after.>'], num_replicas: 3 });
+    const fm = metaOf(full);
+    await waitFor(() => ['T0', 'R0', 'R5', 'AFTER'].every((s) => fm.state.stream('$G', s) !== undefined), `${full.name} caught up with the meta log`, 30_000);
+    await waitFor(() => fm.node.isCurrent() && fm.node.leaderId !== '', `${full.name} current with the meta leader`, 30_000);
+    // A replica again: the new R3 stream's group runs there and takes messages.
+    assert.equal((await jetstream(ncs[nodes.indexOf(leader)]!).publish('after.1', 'x')).seq, 1);
+    await waitFor(() => replicaMsgs(full, 'AFTER').length === 1, `${full.name} holds AFTER's message`, 30_000);
+    await waitFor(() => !lm.peerInfo.placementPeers(lm.id, [fm.id], lm.onlinePeers())[0]!.offline,
+      `the leader sees ${full.name} placeable again`);
+    sys.close();
+  } finally {
+    injectDiskFull(undefined);
+    await stopAll(nodes, ncs, root);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
