@@ -4,7 +4,7 @@
 import type { Account } from '../core/account.js';
 import type { InternalClient } from '../core/internal-client.js';
 import { ClientKind } from '../core/types.js';
-import { ApiError, jsErr, jsErrText, unlessApiError } from './api/errors.js';
+import { ApiError, jsErr, jsErrText } from './api/errors.js';
 import type { StreamConfig, StreamConfigRequest } from './api/types.js';
 import { boundedOverlap, checkStreamConfig, checkStreamUpdate, sameStreamConfig, type StreamConfigContext } from './stream-config.js';
 import { Stream, type StreamHost } from './stream.js';
@@ -184,7 +184,11 @@ export class JsAccount {
       try {
         store = await this.host.openStore(this.name, cfg, createdNs);
       } catch (e) {
-        throw unlessApiError('StreamCreate', e);
+        if (e instanceof ApiError) throw e;
+        // nats-server 2.9.10 (JSStreamStoreFailedF): the cause goes to the log, the client gets
+        // 10049 "error creating store for stream", standalone and clustered alike.
+        this.host.warn(`Stream create failed for '${this.name} > ${cfg.name}': ${e instanceof Error ? e.message : String(e)}`);
+        throw jsErrText('StreamCreate', 'error creating store for stream');
       }
       if (cfg.compression === 's2') {
         this.host.warn(`stream '${this.name} > ${cfg.name}': compression "s2" accepted, messages are stored uncompressed`);

@@ -213,17 +213,27 @@ export class StoreFactory {
     }
     const writes: Promise<unknown>[] = [msgsDir, prepareStoreMeta(dir, sc, metadata, doSync && !defer)];
     if (withMeta) writes.push(writeCheckedFile(dir, META_FILE, SUM_FILE, cfg.name, streamMetaBytes(cfg, createdNs), !defer, false));
-    if (defer) {
+    try {
+      if (defer) {
+        await Promise.all(writes);
+        // The streams directory exists now: prepare directories for the next creates.
+        if (this.useSpares) this.spares.refill(dirname(dir));
+        return this.openDeferred(sc, dir, sync, [...parents].filter((p) => p !== dir));
+      }
+      // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
+      for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
       await Promise.all(writes);
-      // The streams directory exists now: prepare directories for the next creates.
-      if (this.useSpares) this.spares.refill(dirname(dir));
-      return this.openDeferred(sc, dir, sync, [...parents].filter((p) => p !== dir));
+      await fsyncDir(dir);
+      return openFileStore(sc, { dir, sync, log: this.warn });
+    } catch (e) {
+      // The directory was made here (makeStreamDirs moved any leftover aside first) and holds
+      // nothing but what this create began to write: a failed create (EMFILE, ENOSPC) leaves no
+      // stream directory behind. Best effort: a removal that fails too leaves an empty skeleton,
+      // which the next create of the name removes (moveAsideLeftover).
+      await Promise.allSettled(writes);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
     }
-    // The stream directory itself is fsync'ed after the renames; the ones above it meanwhile.
-    for (const p of parents) if (p !== dir) writes.push(fsyncDir(p));
-    await Promise.all(writes);
-    await fsyncDir(dir);
-    return openFileStore(sc, { dir, sync, log: this.warn });
   }
 
   /**
