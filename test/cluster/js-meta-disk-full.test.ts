@@ -68,3 +68,36 @@ test('meta: a member whose disk is full leaves placement, and restarts its meta 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('meta: the meta leader\'s disk is full: the others elect a leader and serve; it follows again once space is back', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-meta-disk-full-leader-'));
+  const { nodes } = await startRestartable(root);
+  const ncs = await connectAll(nodes);
+  try {
+    await waitPlacement(nodes);
+    const full = nodes.find((n) => metaOf(n).isLeader)!;
+    const jsm = await jetstreamManager(ncs[nodes.indexOf(nodes.find((n) => n !== full)!)]!, { timeout: 20_000 });
+    injectDiskFull(`${full.dir}/`);
+    // The leader cannot append this entry: it stops; the create is answered by the next leader or
+    // times out with the old one (the client retries, as after any leader loss).
+    await jsm.streams.add({ name: 'L0', subjects: ['l0.>'], num_replicas: 3 }).catch(() => undefined);
+    await waitFor(() => metaOf(full).metaDown, `${full.name}'s meta node stopped on the full disk`, 30_000);
+    await waitFor(() => nodes.some((n) => n !== full && metaOf(n).isLeader), 'a new meta leader among the others', 30_000);
+    for (let i = 0; i < 4; i++) {
+      const si = await jsm.streams.add({ name: `L${i + 1}`, subjects: [`l${i + 1}.>`], num_replicas: 1 });
+      assert.notEqual(si.cluster?.leader, full.name);
+    }
+    injectDiskFull(undefined);
+    await waitFor(() => !metaOf(full).metaDown, `${full.name}'s meta node running again`, 60_000);
+    const fm = metaOf(full);
+    await waitFor(() => ['L1', 'L4'].every((s) => fm.state.stream('$G', s) !== undefined) && fm.node.isCurrent(),
+      `${full.name} caught up as a follower`, 30_000);
+    assert.equal(fm.isLeader, false);
+    await jsm.streams.add({ name: 'L9', subjects: ['l9.>'], num_replicas: 3 });
+    await waitFor(() => fm.state.stream('$G', 'L9') !== undefined, `${full.name} applies new entries`, 30_000);
+  } finally {
+    injectDiskFull(undefined);
+    await stopAll(nodes, ncs, root);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

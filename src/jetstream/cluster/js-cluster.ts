@@ -361,6 +361,8 @@ export class ClusteredJetStream {
       'this server takes no new assets and restarts its meta layer once it can write');
     const adv = serverOutOfSpace(this.server.serverName, this.server.serverId, this.clusterName, '', this.js.domain ? { domain: this.js.domain } : {});
     this.publishSystem(adv.subject, adv.payload);
+    // A leader that stopped leads no more: forget its in-flight proposals (the next leader answers).
+    this.api.leaderChanged(false);
     this.peerInfo.announce();
     this.metaRestarts.schedule(META_GROUP, () => this.restartMeta());
   }
