@@ -6,23 +6,18 @@
 // description was the file error ("too many open files") and the half-made directory stayed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { injectWriteFault } from '../../src/core/disk-fault.js';
 import { waitFor } from './cluster-helpers.js';
-import { connectAll, jsOf, metaOf, stopAll } from './js-meta-own-helpers.js';
-import { startRestartable, waitPlacement } from './js-repl-helpers.js';
+import { jsOf, metaOf } from './js-meta-own-helpers.js';
+import { withPlaceableCluster } from './js-repl-helpers.js';
 
 interface CreateReply { error?: { code: number; err_code: number; description: string }; cluster?: { leader?: string } }
 
 test('meta: a create whose holder cannot create its files answers 10049 and is undone, leaving no directory', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'tsnats-meta-create-fail-'));
-  const { nodes } = await startRestartable(root);
-  const ncs = await connectAll(nodes);
-  try {
-    await waitPlacement(nodes);
+  await withPlaceableCluster('tsnats-meta-create-fail-', async (nodes, ncs) => {
     const leader = nodes.find((n) => metaOf(n).isLeader)!;
     const victim = nodes.find((n) => n !== leader)!;
     const nc = ncs[nodes.indexOf(leader)]!;
@@ -56,9 +51,5 @@ test('meta: a create whose holder cannot create its files answers 10049 and is u
     const again = await create(failed);
     assert.equal(again.error, undefined, `${failed} created once files can be written: ${JSON.stringify(again.error)}`);
     assert.equal((await jetstream(nc).publish(`${failed.toLowerCase()}.x`, 'x')).seq, 1);
-  } finally {
-    injectWriteFault(undefined, 'EMFILE');
-    await stopAll(nodes, ncs, root);
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });

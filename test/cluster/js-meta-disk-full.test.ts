@@ -9,22 +9,15 @@
 // requests with 10008.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { injectDiskFull } from '../../src/core/disk-fault.js';
 import { ClientKind } from '../../src/core/types.js';
 import { waitFor } from './cluster-helpers.js';
-import { connectAll, metaOf, stopAll } from './js-meta-own-helpers.js';
-import { replicaMsgs, startRestartable, waitPlacement } from './js-repl-helpers.js';
+import { metaOf } from './js-meta-own-helpers.js';
+import { replicaMsgs, withPlaceableCluster } from './js-repl-helpers.js';
 
 test('meta: a member whose disk is full leaves placement, and restarts its meta node once space is back', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'tsnats-meta-disk-full-'));
-  const { nodes } = await startRestartable(root);
-  const ncs = await connectAll(nodes);
-  try {
-    await waitPlacement(nodes);
+  await withPlaceableCluster('tsnats-meta-disk-full-', async (nodes, ncs) => {
     const leader = nodes.find((n) => metaOf(n).isLeader)!;
     const full = nodes.find((n) => n !== leader)!;
     const jsm = await jetstreamManager(ncs[nodes.indexOf(full)]!, { timeout: 20_000 });
@@ -62,19 +55,11 @@ test('meta: a member whose disk is full leaves placement, and restarts its meta 
     await waitFor(() => !lm.peerInfo.placementPeers(lm.id, [fm.id], lm.onlinePeers())[0]!.offline,
       `the leader sees ${full.name} placeable again`);
     sys.close();
-  } finally {
-    injectDiskFull(undefined);
-    await stopAll(nodes, ncs, root);
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('meta: the meta leader\'s disk is full: the others elect a leader and serve; it follows again once space is back', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'tsnats-meta-disk-full-leader-'));
-  const { nodes } = await startRestartable(root);
-  const ncs = await connectAll(nodes);
-  try {
-    await waitPlacement(nodes);
+  await withPlaceableCluster('tsnats-meta-disk-full-leader-', async (nodes, ncs) => {
     const full = nodes.find((n) => metaOf(n).isLeader)!;
     const jsm = await jetstreamManager(ncs[nodes.indexOf(nodes.find((n) => n !== full)!)]!, { timeout: 20_000 });
     injectDiskFull(`${full.dir}/`);
@@ -95,9 +80,5 @@ test('meta: the meta leader\'s disk is full: the others elect a leader and serve
     assert.equal(fm.isLeader, false);
     await jsm.streams.add({ name: 'L9', subjects: ['l9.>'], num_replicas: 3 });
     await waitFor(() => fm.state.stream('$G', 'L9') !== undefined, `${full.name} applies new entries`, 30_000);
-  } finally {
-    injectDiskFull(undefined);
-    await stopAll(nodes, ncs, root);
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });

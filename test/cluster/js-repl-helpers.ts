@@ -1,8 +1,12 @@
 // Helpers for the replicated stream / consumer tests on in-process clusters.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { injectDiskFull } from '../../src/core/disk-fault.js';
 import type { Consumer, FetchOptions, JsMsg } from '@nats-io/jetstream';
 import { startNode, startNodesOnPortsKnownInAdvance, waitFor, waitRoutes, type InProcNode, type NodeSpec } from './cluster-helpers.js';
-import { jsClusterOptions, jsOf, metaOf, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
+import { connectAll, jsClusterOptions, jsOf, metaOf, stopAll, waitForMetaLeader, type JsNode } from './js-meta-own-helpers.js';
 
 /** Placement of R3 needs every server in the meta group and its placement info known to the leader. */
 export async function waitPlacement(nodes: JsNode[]): Promise<void> {
@@ -63,6 +67,24 @@ export function replicaMsgs(n: JsNode, stream: string): string[] {
 export async function restartOne(root: string, layout: Layout, i: number): Promise<JsNode> {
   const n = await startNode(specs(root, layout.ports, layout.clusterName)[i]!);
   return { ...n, name: `n${i + 1}`, dir: join(root, `n${i + 1}`) };
+}
+
+/**
+ * Run `fn` on 3 in-process servers (startRestartable, placement ready, a client on each), then
+ * stop them, remove their directories and lift any injected write fault (core/disk-fault.ts).
+ */
+export async function withPlaceableCluster(prefix: string, fn: (nodes: JsNode[], ncs: NatsConnection[]) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const { nodes } = await startRestartable(root);
+  const ncs = await connectAll(nodes);
+  try {
+    await waitPlacement(nodes);
+    await fn(nodes, ncs);
+  } finally {
+    injectDiskFull(undefined);
+    await stopAll(nodes, ncs, root);
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 /**
