@@ -13,7 +13,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { injectDiskFull } from '../../src/core/disk-fault.js';
 import { ClientKind } from '../../src/core/types.js';
 import { waitFor } from './cluster-helpers.js';
-import { metaOf } from './js-meta-own-helpers.js';
+import { jsOf, metaOf } from './js-meta-own-helpers.js';
 import { replicaMsgs, withPlaceableCluster } from './js-repl-helpers.js';
 
 test('meta: a member whose disk is full leaves placement, and restarts its meta node once space is back', async () => {
@@ -80,5 +80,36 @@ test('meta: the meta leader\'s disk is full: the others elect a leader and serve
     assert.equal(fm.isLeader, false);
     await jsm.streams.add({ name: 'L9', subjects: ['l9.>'], num_replicas: 3 });
     await waitFor(() => fm.state.stream('$G', 'L9') !== undefined, `${full.name} applies new entries`, 30_000);
+  });
+});
+
+test('meta: an R1 create placed on a member just before its meta node stops is refused with 10049 and undone, not left unanswered', async () => {
+  await withPlaceableCluster('tsnats-meta-disk-full-race-', async (nodes, ncs) => {
+    const leader = nodes.find((n) => metaOf(n).isLeader)!;
+    const full = nodes.find((n) => n !== leader)!;
+    const jsm = await jetstreamManager(ncs[nodes.indexOf(leader)]!, { timeout: 20_000 });
+    // Placement takes the server with the fewest streams (the stores are equal and empty): give
+    // every other server one and this one none, so the next R1 create is placed on it.
+    const holds = new Map<string, number>();
+    for (let i = 0; nodes.some((n) => n !== full && !holds.get(n.name)); i++) {
+      assert.ok(i < 30, 'placement spreads R1 streams');
+      const si = await jsm.streams.add({ name: `X${i}`, subjects: [`x${i}.>`], num_replicas: 1 });
+      const on = si.cluster!.leader!;
+      if (on === full.name) await jsm.streams.delete(`X${i}`);
+      else holds.set(on, (holds.get(on) ?? 0) + 1);
+    }
+    injectDiskFull(`${full.dir}/`);
+    // Placed on the full server, whose meta node fails at this very entry's append: it never
+    // applies it, so it cannot answer; the meta leader does once the server says it stopped.
+    await assert.rejects(jsm.streams.add({ name: 'F', subjects: ['f.>'], num_replicas: 1 }),
+      (e: Error & { api_error?: { err_code?: number } }) => /error creating store for stream/.test(e.message));
+    assert.equal(metaOf(full).metaDown, true);
+    await waitFor(() => nodes.every((n) => n === full || metaOf(n).state.stream('$G', 'F') === undefined), 'F undone in the meta state');
+    injectDiskFull(undefined);
+    await waitFor(() => !metaOf(full).metaDown, `${full.name}'s meta node running again`, 60_000);
+    await waitFor(() => metaOf(full).state.stream('$G', 'F') === undefined && metaOf(full).state.stream('$G', 'X0') !== undefined
+      && !jsOf(full).jsAccount('$G')?.streams.has('F'), `${full.name} caught up without F`, 30_000);
+    const si = await jsm.streams.add({ name: 'F', subjects: ['f.>'], num_replicas: 1 });
+    assert.equal(si.config.name, 'F');
   });
 });

@@ -43,7 +43,7 @@ import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.
 import { StreamGroups } from './stream-group.js';
 import { GroupMembership, dissolveToSingle } from './stream-membership.js';
 import { serverOutOfSpace, serverRemoved } from './advisories.js';
-import { probeWritable } from './meta-outage.js';
+import { UnappliedCreates, probeWritable } from './meta-outage.js';
 import { StartRetries } from './start-retry.js';
 import { followStatsz } from './statsz-peers.js';
 import { ImportReplyRelay, isImportedCopy, isServiceImportReply, requestInfoHeader, routesAccountApi } from './go-import.js';
@@ -125,6 +125,8 @@ export class ClusteredJetStream {
   private metaOutage: Error | undefined;
   /** Backoff of the meta node's restarts after a storage failure. */
   private readonly metaRestarts = new StartRetries();
+  /** Leader: R1 creates not yet known to be applied by their holder (for a holder whose meta node stops). */
+  private readonly unapplied = new UnappliedCreates();
   private transport!: RouteRaftTransport;
   peerInfo!: PeerInfoTable;
   private sys!: InternalClient;
@@ -368,6 +370,27 @@ export class ClusteredJetStream {
   }
 
   /**
+   * Meta leader: `peer` announced that its meta node stopped (a full disk). The R1 creates placed
+   * on it that it had not applied will not be answered by it: answer them here with the error its
+   * store would have given (10049) and undo them, as a create its holder refused.
+   */
+  private failUnappliedCreates(peer: string): void {
+    const applied = this.peerInfo.info(peer)?.metaApplied ?? Number.MAX_SAFE_INTEGER;
+    for (const r of this.unapplied.takeUnapplied(peer, applied)) {
+      const e = this.state.stream(r.account, r.stream);
+      if (!e || isReplicated(e.sa) || holderOf(e.sa.group) !== peer) continue;
+      this.server.log.warn(`JetStream cluster: stream '${r.account} > ${r.stream}' was placed on ${this.serverNameOf(peer)}, ` +
+        'whose meta layer stopped before applying it: create refused');
+      const response = { type: 'io.nats.jetstream.api.v1.stream_create_response', error: { code: 500, err_code: 10049, description: 'error creating store for stream' } };
+      if (r.reply) {
+        if (this.answersInSystem(r.reply)) this.sys.publish(r.reply, '', undefined, goJson(response));
+        else this.publishIn(r.account, r.reply, Buffer.from(goJson(response)));
+      }
+      this.api.onStreamResult(Buffer.from(JSON.stringify({ account: r.account, stream: r.stream, create_response: response, is_update: false })), true);
+    }
+  }
+
+  /**
    * Restart the meta node from what its files durably hold, once a test write succeeds. The state
    * is rebuilt by that replay (not replayed over the live one: entries applied here but lost with
    * the failed write come again from the leader); what the rebuilt state no longer has is removed
@@ -471,6 +494,7 @@ export class ClusteredJetStream {
    */
   private peerAnnounced(id: string): void {
     this.retryFirstCampaign(id);
+    if (this.peerInfo.info(id)?.unavailable && this.node?.isLeader) this.failUnappliedCreates(id);
     if (!this.node || !this.node.isLeader || this.node.peers().includes(id)) return;
     try {
       this.node.adjustClusterSize(Math.max(this.node.clusterSize, this.node.peers().length + 1));
@@ -503,6 +527,7 @@ export class ClusteredJetStream {
 
   private onLeaderChange(isLeader: boolean): void {
     this.bootstrapping = false;
+    this.unapplied.clear();
     if (isLeader) {
       this.server.log.info(`JetStream cluster new metadata leader: ${this.server.serverName}/${this.clusterName}`);
       this.sendLeaderElectedAdvisory();
@@ -559,7 +584,7 @@ export class ClusteredJetStream {
     let nth = 0;
     for (const e of entries) {
       try {
-        if (e.type === EntryType.Normal) this.applyEntry(e.data, this.predecode.take(index, nth++, e.data));
+        if (e.type === EntryType.Normal) this.applyEntry(e.data, this.predecode.take(index, nth++, e.data), index);
         else if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) this.applySnapshot(e.data);
         else if (e.type === EntryType.RemovePeer) this.api.peerRemoved(Buffer.from(e.data).toString('latin1'), !this.recovering);
         else if (e.type === EntryType.AddPeer) this.api.peerAdded(Buffer.from(e.data).toString('latin1'), !this.recovering);
@@ -570,7 +595,7 @@ export class ClusteredJetStream {
     this.predecode.appliedThrough(index);
   }
 
-  private applyEntry(data: Uint8Array, predecoded: ReturnType<typeof decodeMetaEntry> | undefined): void {
+  private applyEntry(data: Uint8Array, predecoded: ReturnType<typeof decodeMetaEntry> | undefined, index: number): void {
     const d = predecoded ?? decodeMetaEntry(data);
     if ('error' in d) {
       this.server.log.warn(`JetStream cluster: skipping malformed meta entry: ${d.error}`);
@@ -581,6 +606,13 @@ export class ClusteredJetStream {
     switch (ch.kind) {
       case 'stream_assigned':
         this.api.streamAssigned(ch.entry, ch.replaced);
+        if (live && !ch.replaced && this.node.isLeader && !isReplicated(ch.entry.sa)) {
+          const sa = ch.entry.sa;
+          const holder = holderOf(sa.group);
+          this.unapplied.record(holder, index, accountOf(sa.client), sa.stream.name, sa.reply);
+          // Placed just before its holder said it stopped: handled now, not at its next announcement.
+          if (this.peerInfo.info(holder)?.unavailable) queueMicrotask(() => this.failUnappliedCreates(holder));
+        }
         if (live) void this.enqueue(() => this.localAssignStream(ch.entry, false));
         break;
       case 'stream_updated':
@@ -1159,7 +1191,7 @@ export class ClusteredJetStream {
       name: this.server.serverName, cluster: this.clusterName, tags: [...(this.server.options.serverTags ?? [])],
       maxMemory: this.js.maxMemoryBytes, maxStore: this.js.maxStoreBytes, usedMemory: this.js.memoryUsed,
       usedStore: this.js.storeUsed, reservedMemory, reservedStore, haAssets,
-      ...(this.metaOutage ? { unavailable: true } : {}),
+      ...(this.metaOutage ? { unavailable: true, metaApplied: this.node.applied } : {}),
     };
   }
 

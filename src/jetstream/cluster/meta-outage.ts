@@ -33,3 +33,43 @@ export function probeWritable(dir: string): void {
     unlinkSync(path);
   }
 }
+
+/** How long the meta leader remembers an R1 create for its holder (longer than any client waits). */
+const KEEP_MS = 30_000;
+
+interface Recorded { index: number; account: string; stream: string; reply: string; at: number }
+
+/**
+ * R1 creates the meta leader applied, by holder. The holder answers the client once it applies the
+ * assignment; a holder whose meta node stopped at a failed write before that (the assignment's own
+ * append can be the first write to fail, after placement chose it) would never answer. When such a
+ * holder announces its outage with the index it applied through, the leader takes the creates it
+ * never applied (`takeUnapplied`), answers them with an error and undoes them, as a refused create.
+ */
+export class UnappliedCreates {
+  private readonly byHolder = new Map<string, Recorded[]>();
+
+  record(holder: string, index: number, account: string, stream: string, reply: string): void {
+    const now = performance.now();
+    let l = this.byHolder.get(holder);
+    if (l === undefined) this.byHolder.set(holder, (l = []));
+    let old = 0;
+    while (old < l.length && now - l[old]!.at > KEEP_MS) old++;
+    if (old > 0) l.splice(0, old);
+    l.push({ index, account, stream, reply, at: now });
+  }
+
+  /** The creates on `holder` after index `applied` (forgotten here: each is handled once). */
+  takeUnapplied(holder: string, applied: number): Recorded[] {
+    const l = this.byHolder.get(holder);
+    if (l === undefined) return [];
+    this.byHolder.delete(holder);
+    const now = performance.now();
+    return l.filter((r) => r.index > applied && now - r.at <= KEEP_MS);
+  }
+
+  /** Leadership changed: what this server recorded as leader no longer applies. */
+  clear(): void {
+    this.byHolder.clear();
+  }
+}

@@ -24,6 +24,8 @@ export interface PeerInfoMsg {
   haAssets: number;
   /** tsnats: this server cannot write its meta log (a full disk) and takes no new assets. */
   unavailable?: boolean;
+  /** With `unavailable`: the last meta log index it applied (meta-outage.ts UnappliedCreates). */
+  metaApplied?: number;
 }
 
 export class PeerInfoTable {
@@ -69,6 +71,11 @@ export class PeerInfoTable {
     }
     this.peers.set(id, m);
     this.onAnnounce?.(id);
+  }
+
+  /** The latest info of a peer (undefined when none was heard). */
+  info(id: string): PeerInfoMsg | undefined {
+    return this.peers.get(id);
   }
 
   /** A peer that sends statsz but no announcement: a nats-server. */
