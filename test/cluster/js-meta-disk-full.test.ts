@@ -107,8 +107,12 @@ test('meta: an R1 create placed on a member just before its meta node stops is r
     await waitFor(() => nodes.every((n) => n === full || metaOf(n).state.stream('$G', 'F') === undefined), 'F undone in the meta state');
     injectDiskFull(undefined);
     await waitFor(() => !metaOf(full).metaDown, `${full.name}'s meta node running again`, 60_000);
-    await waitFor(() => metaOf(full).state.stream('$G', 'F') === undefined && metaOf(full).state.stream('$G', 'X0') !== undefined
-      && !jsOf(full).jsAccount('$G')?.streams.has('F'), `${full.name} caught up without F`, 30_000);
+    // Caught up: the same streams as the leader (the X ones it kept), F not among them, nor here.
+    const names = (n: (typeof nodes)[number]): string => [...metaOf(n).state.all()].map(([, e]) => e.sa.stream.name).sort().join(',');
+    await waitFor(() => names(full) === names(leader) && metaOf(full).node.isCurrent(), `${full.name} caught up`, 30_000);
+    assert.equal(metaOf(full).state.stream('$G', 'F'), undefined);
+    assert.ok([...holds.keys()].length === 2 && names(full).includes('X'), names(full));
+    await waitFor(() => !jsOf(full).jsAccount('$G')?.streams.has('F'), `no stream F on ${full.name}`);
     const si = await jsm.streams.add({ name: 'F', subjects: ['f.>'], num_replicas: 1 });
     assert.equal(si.config.name, 'F');
   });
