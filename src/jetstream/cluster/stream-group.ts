@@ -214,7 +214,7 @@ export class StreamGroup {
    * directory removed while the store is left is then lost state, not a new replica (memory
    * streams have no directory for it).
    */
-  private get witnessCopyPath(): string | undefined {
+  get witnessCopyPath(): string | undefined {
     if ((this.entry.sa.stream as { storage?: string }).storage === 'memory') return undefined;
     return join(this.c.js.stores.streamDir(this.account, this.name), RAFT_WITNESS_COPY);
   }
@@ -1185,7 +1185,7 @@ export class StreamGroups {
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
     // A seed keeps its part across a failed start: its R1 consumers were stopped when the start
     // opened its stream, so their states come from the failed attempt.
-    g.scaleUp = seedAgain ? 'seed' : scaleUpRole(this.c.id, entry, g.dir, local);
+    g.scaleUp = seedAgain ? 'seed' : scaleUpRole(this.c.id, entry, g.dir, local, g.witnessCopyPath);
     if (seedAgain) g.seedConsumerStates = seedAgain;
     else if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);

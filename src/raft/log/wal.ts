@@ -761,6 +761,20 @@ export class Wal {
   }
 }
 
+/**
+ * True when `path` holds a witness copy of `group` claiming durable entries: the group's log was
+ * here (an upper layer deciding whether a missing group directory is new uses it).
+ */
+export function holdsWitnessCopy(path: string, group: string, fs: RaftFs = realFs): boolean {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(path);
+  } catch {
+    return false;
+  }
+  return b.length > WITNESS_BYTES && b.subarray(WITNESS_BYTES).equals(Buffer.from(group)) && !b.subarray(0, 8).every((x) => x === 0);
+}
+
 function readU32le(b: Uint8Array, off: number): number {
   return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16)) + b[off + 3] * 0x100_0000;
 }
