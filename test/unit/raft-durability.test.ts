@@ -372,11 +372,11 @@ test('legitimate fresh starts stay fresh: a new group, another group\'s copy, a 
   const root = tempDir(t);
   const copy = join(root, 'copy.idx');
   const hub = new InProcessHub();
-  const open = (group: string) => new RaftNode({ group, serverName: 'n1', peers: [peerIdForServerName('n1')], storeDir: join(root, group), transport: hub.transport('n1'), witnessCopy: copy, apply() {} }).start();
+  const open = (group: string) => new RaftNode({ group, serverName: 'n1', peers: [peerIdForServerName('n1')], storeDir: join(root, group), transport: hub.transport('n1'), witnessCopy: copy, timing: FAST_TIMING, apply() {} }).start();
   const copyTag = () => (fs.existsSync(copy) ? fs.readFileSync(copy).subarray(12).toString() : '');
   const first = open('G-ONE');
   assert.equal(first.status().stateLost, false, 'a new group');
-  await waitUntil(() => copyTag() === 'G-ONE', 10_000);
+  await waitUntil(() => copyTag() === 'G-ONE', 20_000, 'the new group\'s copy');
   first.stop();
   // The copy names its group: one that another group left in the directory (a stream deleted and
   // created again under its name) claims nothing, and is replaced.
@@ -384,7 +384,7 @@ test('legitimate fresh starts stay fresh: a new group, another group\'s copy, a 
   fs.rmSync(join(root, 'G-ONE'), { recursive: true });
   const other = open('G-ONE');
   assert.equal(other.status().stateLost, false, 'another group\'s copy claims nothing');
-  await waitUntil(() => copyTag() === 'G-ONE', 10_000);
+  await waitUntil(() => copyTag() === 'G-ONE', 20_000, 'our copy replacing the other group\'s');
   other.delete();
   assert.equal(fs.existsSync(join(root, 'G-ONE')), false);
   assert.equal(fs.existsSync(copy), false, 'delete() removes the copy');

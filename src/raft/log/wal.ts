@@ -441,7 +441,8 @@ export class Wal {
    * disk) only leaves the removal of the WAL's directory undetected, as without it.
    */
   private raiseCopy(index: number): void {
-    if (!this.copy) return;
+    // A sync that completes after close() (the group deleted meanwhile) must not create it again.
+    if (!this.copy || this.closed) return;
     try {
       // Its creation off the event loop has not finished: create it here (no truncation race: that
       // one never truncates, it only creates).
