@@ -17,6 +17,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { afterTurnOutput } from '../core/after-output.js';
 
 const SPARE_PREFIX = '.spare-';
 let instances = 0;
@@ -54,11 +55,15 @@ export class StreamDirSpares {
     return this.ready.get(streamsDir)?.shift();
   }
 
-  /** Make `streamsDir`'s spares up to the pool size, in the background. */
+  /**
+   * Make `streamsDir`'s spares up to the pool size, in the background. The first call waits for
+   * this turn's output (afterTurnOutput): a create asks for the refill before it answers, and the
+   * answer should not wait for a thread-pool hand-off.
+   */
   refill(streamsDir: string): void {
     if (this.stopped || this.queued.has(streamsDir)) return;
     this.queued.add(streamsDir);
-    this.chain = this.chain.then(async () => {
+    this.chain = this.chain.then(() => new Promise<void>((resolve) => afterTurnOutput(resolve))).then(async () => {
       try {
         const list = this.ready.get(streamsDir) ?? [];
         this.ready.set(streamsDir, list);

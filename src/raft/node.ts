@@ -10,6 +10,7 @@
 // group-commit fsync started. Durability reaches the core when the fsync
 // completes, and only then does a follower acknowledge.
 
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   APPEND_ENTRY_BASE_LEN,
@@ -46,6 +47,7 @@ import { Wal } from './log/wal.js';
 import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
 import { injectedFaults } from './test-faults.js';
+import { raftTrace, raftTraceOn } from './trace.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
   type AppendEntry,
@@ -65,6 +67,33 @@ import {
  * a crash half way must leave a node that still knows it may not vote or lead until a leader has
  * caught it up, never an empty log that counts as an ordinary member.
  */
+/** The peer state a group that starts with no state records in peers.idx: its bootstrap peers and expected size. */
+function bootstrapPeerState(opts: Pick<RaftNodeOptions, 'peers' | 'clusterSize'>): PeerState {
+  const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
+  return { knownPeers: [...opts.peers], clusterSize: size, domainExt: 0 };
+}
+
+/**
+ * The file work of a new group's directory, done before its RaftNode is built and off the event loop, so
+ * that the constructor finds it done and does not wait on the disk itself (a fresh meta group is built
+ * while its server is joining the cluster, where 10-60 ms of synchronous fsyncs held everything else up).
+ * First `makeNewGroupDirs`: `storeDir` with snapshots/ and wal/ (mkdir -p, nothing durable, as the
+ * constructor makes them). Then `writeBootstrapPeerState`: peers.idx written durably (temp file,
+ * fdatasync, rename, directory fsync) with exactly the peer state the constructor would write for a group
+ * with no state. Only for a directory that held no group: a crash before peers.idx is renamed in leaves
+ * no peer state (the next start bootstraps again, as after a crash before the constructor); after it,
+ * the group is a member from a restart on, as after a crash right after the constructor.
+ */
+export async function makeNewGroupDirs(storeDir: string): Promise<void> {
+  await mkdir(join(storeDir, SNAPSHOTS_DIR), { recursive: true });
+  await mkdir(join(storeDir, 'wal'), { recursive: true });
+}
+
+/** peers.idx of a new group (see makeNewGroupDirs), durable when the promise resolves. */
+export function writeBootstrapPeerState(storeDir: string, opts: Pick<RaftNodeOptions, 'peers' | 'clusterSize'>): Promise<void> {
+  return new Promise<void>((resolve, reject) => writePeerStateFileLater(storeDir, bootstrapPeerState(opts), (err) => (err ? reject(err) : resolve())));
+}
+
 export function resetNodeStorage(storeDir: string, fsx: RaftFs = realRuntime.fs): void {
   writeFileDurable(join(storeDir, STATE_LOST_FILE), Buffer.from('state reset; cleared once a leader caught this node up\n'), storeDir, fsx);
   for (const d of ['wal', SNAPSHOTS_DIR]) fsx.rmSync(join(storeDir, d), { recursive: true, force: true });
@@ -126,11 +155,12 @@ export interface RaftNodeOptions {
    */
   apply(index: number, entries: Entry[]): void;
   /**
-   * Entries stored at `index` (one AE) as a follower, before they are durable or committed: for
-   * work that can overlap the fsync (the meta layer decodes assignments ahead of their apply).
-   * Entry data are only valid during the call unless copied. Not called for the leader's own.
+   * Entries stored at `index` (one AE), before they are durable or committed: for work that can
+   * overlap the fsync (the meta layer decodes assignments ahead of their apply). `asLeader` when
+   * they are the leader's own proposals (its append goes out to the followers in the same turn).
+   * Entry data are only valid during the call unless copied.
    */
-  onAppend?(index: number, entries: readonly Entry[]): void;
+  onAppend?(index: number, entries: readonly Entry[], asLeader: boolean): void;
   /** Leadership for the upper layer: true once this leader's first entry is applied. */
   onLeaderChange?(isLeader: boolean, term: number, leader: string): void;
   /** Local proposals up to seq are committed (at raft index `index`). */
@@ -256,8 +286,7 @@ export class RaftNode {
     this.stateLostMarked = stateLost;
     const hasState = !!snap || this.wal.lastIndex() > 0 || tav.term > 0;
     if (!peerState && !snap) {
-      const size = Math.max(opts.clusterSize ?? opts.peers.length, opts.peers.length, 1);
-      peerState = { knownPeers: [...opts.peers], clusterSize: size, domainExt: 0 };
+      peerState = bootstrapPeerState(opts);
       writePeerStateFile(opts.storeDir, peerState, this.fs);
     }
     const env: RaftEnv = { now: this.rt.now, random: this.rt.random };
@@ -386,6 +415,7 @@ export class RaftNode {
    * 'not_leader' otherwise. `term` fences the proposal to a leadership term.
    */
   propose(data: Uint8Array, term?: number): number {
+    if (raftTraceOn && !this.turnScheduled) raftTrace(this.opts.serverName, this.group, 'L-prop0', this.core.lastIndex + 1);
     const seq = this.core.propose(data, term);
     this.scheduleTurn();
     return seq;
@@ -393,6 +423,7 @@ export class RaftNode {
 
   /** propose() of `src[start, end)`, bytes the caller never rewrites (see RaftCore.proposeRange). */
   proposeRange(src: Uint8Array, start: number, end: number, term?: number): number {
+    if (raftTraceOn && !this.turnScheduled) raftTrace(this.opts.serverName, this.group, 'L-prop0', this.core.lastIndex + 1);
     const seq = this.core.proposeRange(src, start, end, term);
     this.scheduleTurn();
     return seq;
@@ -585,7 +616,9 @@ export class RaftNode {
   private deliver(n: Notice): void {
     switch (n.k) {
       case 'apply':
+        if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'apply0', n.index, n.entries.length);
         this.callApply(n.index, n.entries);
+        if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'apply1', n.index, n.entries.length);
         this.core.appliedTo(n.index);
         break;
       case 'leader':
@@ -650,6 +683,7 @@ export class RaftNode {
       this.fatal(err);
       return;
     }
+    if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'durable', index);
     this.core.persisted(index);
     this.afterCore();
   }
@@ -702,12 +736,14 @@ export class RaftNode {
           // Keep our own copy: entries are stored and applied after this call.
           const ae = decodeAppendEntry(Buffer.from(payload));
           if (ae instanceof RaftError) return this.log('warn', `malformed append entry on ${subject}`);
+          if (raftTraceOn && ae.entries.length === 0) raftTrace(this.opts.serverName, this.group, 'F-hb', ae.commit);
           this.core.handleAppendEntry(ae, reply, subject);
           break;
         }
         case 'append-response': {
           const ar = decodeAppendEntryResponse(payload);
           if (!ar) return this.log('warn', `malformed append entry response on ${subject}`);
+          if (raftTraceOn) raftTrace(this.opts.serverName, this.group, 'L-ackin', ar.index);
           this.core.handleAppendEntryResponse(ar, reply);
           break;
         }
@@ -788,9 +824,10 @@ export class RaftNode {
         return;
       }
       this.walDirty = true;
-      if (this.opts.onAppend !== undefined && this.core.state !== 'leader') {
+      if (raftTraceOn) raftTrace(this.opts.serverName, this.group, this.core.state === 'leader' ? 'L-aeout' : 'F-aein', index, ae.entries.length);
+      if (this.opts.onAppend !== undefined) {
         try {
-          this.opts.onAppend(index, ae.entries);
+          this.opts.onAppend(index, ae.entries, this.core.state === 'leader');
         } catch (e) {
           this.log('warn', `onAppend of ${index} threw: ${(e as Error).message}`);
         }

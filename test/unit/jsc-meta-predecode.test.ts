@@ -45,3 +45,17 @@ test('meta predecode: an entry applied before the idle decode ran is not decoded
   assert.deepEqual(p.take(4, 0, r3), decodeMetaEntry(r3));
   assert.deepEqual(p.take(4, 1, r1), decodeMetaEntry(r1));
 });
+
+test("meta predecode: the leader's own proposals are decoded after the output its append turn queued", async () => {
+  const p = new MetaPredecode();
+  p.appended(5, [normal(r1)], true);
+  // What the server queues in the same turn: its socket flush (a setImmediate).
+  let decodedAtFlush: unknown = 'not run';
+  setImmediate(() => {
+    decodedAtFlush = p.take(5, 0, r1);
+  });
+  await tick();
+  assert.equal(decodedAtFlush, undefined, "the append's flush runs before the leader's decode");
+  await tick();
+  assert.deepEqual(p.take(5, 0, r1), decodeMetaEntry(r1), 'decoded one loop iteration later');
+});

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, RecordView, REC_DEL, REC_ERASED, REC_FIXED, REC_MSG,
+  CONTROL_LEN, encodeControl, encodeErased, encodeMsg, msgRecordLen, parseRecord, readU64, RecordView, REC_DEL, REC_ERASED, REC_FIXED, REC_MSG,
+  writeU64,
 } from '../../src/jetstream/store/record.js';
 
 const TS = [0n, 1n, -1n, 1795738563295351081n, (1n << 63n) - 1n, -(1n << 63n), (1n << 53n) + 1n];
@@ -47,5 +48,15 @@ test('record: control and erased records carry their timestamp exactly', () => {
     assert.ok(parseRecord(erased, 0, erased.length, v));
     assert.equal(v.type, REC_ERASED);
     assert.equal(v.ts, ts);
+  }
+});
+
+test('record: u64 fields (seq, counts) keep the uint64 byte layout for every safe integer', () => {
+  const values = [0, 1, 255, 0x7fffffff, 0xffffffff, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 52 + 7, Number.MAX_SAFE_INTEGER];
+  for (const v of values) {
+    const buf = Buffer.alloc(11);
+    writeU64(buf, 3, v);
+    assert.equal(buf.readBigUInt64LE(3), BigInt(v), `bytes of ${v}`);
+    assert.equal(readU64(buf, 3), v);
   }
 });

@@ -24,7 +24,7 @@ import type { Cluster, ClusterPeer } from '../../cluster/cluster.js';
 import { getCluster } from '../../cluster/index.js';
 import type { InternalClient } from '../../core/internal-client.js';
 import { ClientKind } from '../../core/types.js';
-import { EntryType, META_GROUP, RAFT_WITNESS_COPY, RaftError, RaftNode, peerIdForServerName, type Entry } from '../../raft/index.js';
+import { EntryType, META_GROUP, RAFT_WITNESS_COPY, RaftError, RaftNode, makeNewGroupDirs, peerIdForServerName, writeBootstrapPeerState, type Entry } from '../../raft/index.js';
 import type { JetStreamService } from '../index.js';
 import type { JsAccount } from '../js-account.js';
 import type { Stream } from '../stream.js';
@@ -102,7 +102,7 @@ export class ClusteredJetStream {
   readonly server: Server;
   readonly id: string;
   readonly state = new MetaAssignments();
-  /** Meta entries a follower decodes while its append is being fsync'ed (meta-predecode.ts). */
+  /** Meta entries decoded while their append is being fsync'ed (meta-predecode.ts). */
   private readonly predecode = new MetaPredecode();
   /** R>1 streams this server is a peer of (stream-group.ts). */
   readonly streamGroups = new StreamGroups(this);
@@ -226,7 +226,8 @@ export class ClusteredJetStream {
       announcePending = true;
       setImmediate(() => {
         announcePending = false;
-        if (!this.stopped) this.peerInfo.announce();
+        // A meta group still being built announces once it runs (doStartMeta).
+        if (!this.stopped && (this.node !== undefined || this.metaStarting === undefined)) this.peerInfo.announce();
       });
     });
     // A server that was part of the group replays its snapshot + log before serving
@@ -234,6 +235,16 @@ export class ClusteredJetStream {
     // route): the peers it knows then are the group's bootstrap peers, so a leader can
     // count their acknowledgements from its first entry on; later servers are added by the
     // leader as it hears them.
+    // A server with no meta group directory yet makes it now, before its ports file and off the event
+    // loop (nats-server creates its meta group before it listens); its peers.idx waits for the peers.
+    if (!existsSync(this.metaDir)) {
+      try {
+        await makeNewGroupDirs(this.metaDir);
+        this.newMetaDir = true;
+      } catch {
+        // The RaftNode makes them when it is built, and reports what fails there.
+      }
+    }
     if (existsSync(join(this.metaDir, 'peers.idx')) || this.jsPeerIds().length > 0) await this.startMeta();
   }
 
@@ -246,6 +257,10 @@ export class ClusteredJetStream {
   private bootstrapping = false;
   /** Peers heard announcing themselves while bootstrapping (retryFirstCampaign). */
   private readonly bootstrapAnnounced = new Set<string>();
+  /** The meta group directory did not exist when this server started (makeNewGroupDirs made it). */
+  private newMetaDir = false;
+  /** Peers heard announcing themselves while the meta group was being built (replayed once it runs). */
+  private readonly announcedBeforeNode = new Set<string>();
 
   private startMeta(): Promise<void> {
     this.metaStarting ??= this.doStartMeta();
@@ -255,12 +270,24 @@ export class ClusteredJetStream {
   private async doStartMeta(): Promise<void> {
     if (this.stopped) return;
     const known = [...new Set([this.id, ...this.jsPeerIds()])];
+    const clusterSize = Math.max(2, known.length);
     const fresh = !existsSync(join(this.metaDir, 'peers.idx'));
+    if (fresh && this.newMetaDir) {
+      // The new group's durable peers.idx is written off the event loop: the route handshakes and
+      // announcements that the first election and the leader's view of this server wait on go on
+      // meanwhile. The RaftNode then finds it (same content) and does not write it again.
+      try {
+        await writeBootstrapPeerState(this.metaDir, { peers: known, clusterSize });
+      } catch {
+        // The RaftNode writes it, synchronously, and reports what fails there.
+      }
+      if (this.stopped) return;
+    }
     this.node = new RaftNode({
       group: META_GROUP,
       serverName: this.server.serverName,
       peers: known,
-      clusterSize: Math.max(2, known.length),
+      clusterSize,
       storeDir: this.metaDir,
       // In the JetStream root, outside the system account's directory: a removed meta group
       // directory is lost state, not a new member.
@@ -271,7 +298,7 @@ export class ClusteredJetStream {
       // A follower may hold the asset being created: it learns the commit before our own apply.
       announceCommitFirst: true,
       apply: (index, entries) => this.applyEntries(index, entries),
-      onAppend: (index, entries) => this.predecode.appended(index, entries),
+      onAppend: (index, entries, asLeader) => this.predecode.appended(index, entries, asLeader),
       onLeaderChange: (isLeader) => this.onLeaderChange(isLeader),
       log: (level, msg) => (level === 'warn' ? this.server.log.warn(`JetStream cluster: ${msg}`) : this.server.log.debug(`JetStream cluster: ${msg}`)),
     });
@@ -290,6 +317,10 @@ export class ClusteredJetStream {
     // vote, and leave both waiting a whole election timeout (4-9 s).
     if (fresh) this.node.campaign(known.every((p) => this.id <= p) ? FIRST_CAMPAIGN_MS : OTHERS_FIRST_CAMPAIGN_MS + Math.floor(Math.random() * 500));
     this.bootstrapping = fresh;
+    // Peers learn from an announcement that our group runs (a first candidate campaigns on it): now.
+    this.peerInfo.announce();
+    for (const p of this.announcedBeforeNode) this.retryFirstCampaign(p);
+    this.announcedBeforeNode.clear();
     await this.enqueue(() => this.reconcile(undefined));
     if (this.stopped) return;
     this.ready = true;
@@ -345,8 +376,12 @@ export class ClusteredJetStream {
   private onPeerChange(ev: 'added' | 'removed', peer: ClusterPeer): void {
     this.notePeer(peer);
     if (ev !== 'added' || !peer.jetstream || this.stopped) return;
-    // Meta subscriptions first: the announcement then reaches the leader after them.
-    if (!this.node) void this.startMeta();
+    // Meta subscriptions first: the announcement then reaches the leader after them. A group still
+    // being built announces once it runs (doStartMeta).
+    if (!this.node) {
+      void this.startMeta();
+      return;
+    }
     this.peerInfo.announce();
   }
 
@@ -371,6 +406,7 @@ export class ClusteredJetStream {
    * announcement (not on later ones: a new candidacy would discard the votes already on their way).
    */
   private retryFirstCampaign(peer: string): void {
+    if (!this.node && this.metaStarting !== undefined) this.announcedBeforeNode.add(peer);
     if (!this.bootstrapping || !this.node || this.stopped) return;
     if (this.node.leaderId !== '') {
       this.bootstrapping = false;

@@ -6,8 +6,9 @@
 // assignment (JSON, config checks) was ~0.25 ms of it. So a follower decodes each appended entry
 // in the idle time after the fsync was started (setImmediate: after the raft turn that submits
 // it), and the apply takes the result when the bytes it applies are the bytes that were decoded
-// (a truncated and rewritten index decodes again). The leader does not: it encoded the entry
-// itself, and its event loop is sending the append to the followers at that moment.
+// (a truncated and rewritten index decodes again). The leader waits as long for its quorum, and
+// when it holds the stream its own apply is on the create's path too: it decodes its proposals
+// once the append it sends to the followers in the same turn is written (afterTurnOutput).
 //
 // One owner: the meta layer (js-cluster.ts) feeds appended() from the raft node's onAppend and
 // calls take() from its apply. Decoding is pure, so a result is the same whenever it is made.
@@ -15,6 +16,7 @@
 import type { Entry } from '../../raft/index.js';
 import { EntryType } from '../../raft/index.js';
 import { decodeMetaEntry } from './assignments.js';
+import { afterTurnOutput } from '../../core/after-output.js';
 
 type Decoded = ReturnType<typeof decodeMetaEntry>;
 
@@ -29,8 +31,8 @@ export class MetaPredecode {
   /** Highest index applied: entries at or below it are not decoded ahead any more. */
   private applied = 0;
 
-  /** Entries stored at `index` by a follower's append (their bytes are copied). */
-  appended(index: number, entries: readonly Entry[]): void {
+  /** Entries stored at `index` by an append, the leader's own when `asLeader` (their bytes are copied). */
+  appended(index: number, entries: readonly Entry[], asLeader = false): void {
     if (index <= this.applied || this.ready.size + this.queued.length >= MAX_HELD) return;
     const data: Buffer[] = [];
     for (const e of entries) if (e.type === EntryType.Normal) data.push(Buffer.from(e.data));
@@ -38,7 +40,8 @@ export class MetaPredecode {
     this.queued.push({ index, data });
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.decodeQueued);
+      if (asLeader) afterTurnOutput(this.decodeQueued);
+      else setImmediate(this.decodeQueued);
     }
   }
 

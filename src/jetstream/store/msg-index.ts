@@ -104,12 +104,18 @@ export class Chunk {
   pack(): void {
     if (this.packed !== null) return;
     const end = this.end;
+    // First and last live entry, each searched from its own end: a full chunk (every chunk a busy
+    // stream fills) stops at once instead of visiting all 4096 entries.
     let first = 0;
     let last = 0;
-    for (let k = 0; k < end; k++) {
-      if (this.subj[k] < 0) continue;
-      if (first === 0) first = this.seqAt(k);
-      last = this.seqAt(k);
+    const subj = this.subj;
+    let k = 0;
+    while (k < end && subj[k] < 0) k++;
+    if (k < end) {
+      first = this.seqAt(k);
+      let j = end - 1;
+      while (subj[j] < 0) j--;
+      last = this.seqAt(j);
     }
     this.packedFirst = first;
     this.packedLast = last;

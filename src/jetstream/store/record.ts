@@ -42,8 +42,10 @@ export const REC_MAX = 256 * 1024 * 1024;
 const TWO32 = 0x1_0000_0000;
 
 export function writeU64(buf: Buffer, off: number, v: number): void {
-  buf.writeUInt32LE(v % TWO32, off);
-  buf.writeUInt32LE(Math.floor(v / TWO32), off + 4);
+  // No % on a double (a slow library call in V8): the high half first, the low half from it.
+  const hi = Math.floor(v / TWO32);
+  buf.writeUInt32LE(v - hi * TWO32, off);
+  buf.writeUInt32LE(hi, off + 4);
 }
 
 export function readU64(buf: Buffer, off: number): number {
