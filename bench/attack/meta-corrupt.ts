@@ -11,7 +11,12 @@
 // streams assigned in them as orphans (R1 ones: data lost). Now both recover as lost state (log ends
 // below its durable witness), wait for the intact server to lead, and are repaired by it.
 //
-//   node dist/bench/attack/meta-corrupt.js [--case truncate-one|flip-one|snapflip-one|wipe-one|truncate-two|flip-two]
+// wipe-two / rmwal-two (the meta leader's and one other's whole meta directory, or its wal/ directory,
+// removed): the two came back as new members (a removed wal/ with a snapshot left as a log ending at
+// the snapshot) and could elect a leader without the entries they had held. Now the copy of the
+// durable witness in the JetStream root (or the group's other files) makes them lost state too.
+//
+//   node dist/bench/attack/meta-corrupt.js [--case truncate-one|flip-one|snapflip-one|wipe-one|rmwal-one|truncate-two|flip-two|wipe-two|rmwal-two]
 import { connect } from '@nats-io/transport-node';
 import { JsCluster } from '../../test/cluster/js-cluster-harness.js';
 import { pollUntil } from '../../test/helpers/wait.js';

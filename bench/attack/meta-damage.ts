@@ -65,6 +65,10 @@ export function damage(n: JsNode, how: string): string {
     writeFileSync(p, b);
     return `${p} bit flipped at ${at} of ${b.length}`;
   }
+  if (how === 'rmwal') {
+    rmSync(join(metaDir(n), 'wal'), { recursive: true, force: true });
+    return 'meta wal/ dir removed';
+  }
   if (how === 'wipe') {
     rmSync(metaDir(n), { recursive: true, force: true });
     return 'meta dir removed';

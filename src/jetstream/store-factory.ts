@@ -443,8 +443,11 @@ export class StoreFactory {
   }
 }
 
-/** A new stream's own files at the top of its directory (and their temp names while written). */
-const CREATE_FILES = /^meta\.(inf|sum|json)(\.new|\.tmp)?$/;
+/**
+ * A new stream's own files at the top of its directory (and their temp names while written), and
+ * the copy of its raft group's durable witness (an index, no data; raft/log/wal.ts).
+ */
+const CREATE_FILES = /^(meta\.(inf|sum|json)(\.new|\.tmp)?|raft-witness\.idx)$/;
 
 /**
  * True when nothing under `dir` can be a message or consumer state: every file is empty, except a

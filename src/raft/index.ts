@@ -3,6 +3,7 @@
 // group and hands it a RaftTransport that the route layer implements.
 
 export { RaftNode, resetNodeStorage, makeNewGroupDirs, writeBootstrapPeerState, type RaftNodeOptions, type RaftNodeStatus } from './node.js';
+export { RAFT_WITNESS_COPY, holdsWitnessCopy } from './log/wal.js';
 export { type RaftTransport, type RaftSubscription, type RaftMessageHandler, type PeerGoneListener, InProcessHub } from './transport.js';
 export { type RaftRuntime, type RaftFs, realRuntime } from './runtime.js';
 export {

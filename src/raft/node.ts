@@ -37,8 +37,10 @@ import {
   writePeerStateFileLater,
   writeTermVote,
   writeTermVoteLater,
+  PEER_STATE_FILE,
   STATE_LOST_FILE,
   SNAPSHOTS_DIR,
+  TERM_VOTE_FILE,
 } from './log/meta-files.js';
 import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
@@ -109,6 +111,12 @@ export interface RaftNodeOptions {
   clusterSize?: number;
   /** Group directory: tav.idx, peers.idx, snapshots/, wal/. */
   storeDir: string;
+  /**
+   * A file outside `storeDir` for a copy of the WAL's durable witness (the stream's store
+   * directory, the JetStream root for the meta group): with it, a group directory removed whole
+   * is lost state, not a new member. Removed by `delete()`.
+   */
+  witnessCopy?: string;
   transport: RaftTransport;
   /** Never campaigns (still replicates, votes and acknowledges). */
   observer?: boolean;
@@ -234,6 +242,15 @@ export class RaftNode {
     if (opts.storage === 'memory') this.snapshots.clear();
     const snap = this.snapshots.loadLatest();
     this.restoredSnapshot = snap;
+    // wal/ is created with the group (before peers.idx, whose directory fsync makes it durable) and
+    // never removed while the group is here: the directory's other files without it mean its log
+    // was removed (a fresh wal/ would look like a member that never received an entry).
+    const walGone =
+      !injectedFaults.ignoreRemovedLog &&
+      opts.storage !== 'memory' &&
+      !this.fs.existsSync(join(opts.storeDir, 'wal')) &&
+      (snap !== undefined || [PEER_STATE_FILE, TERM_VOTE_FILE].some((f) => this.fs.existsSync(join(opts.storeDir, f))));
+    if (walGone) this.log('warn', 'WAL recovery: the wal/ directory is missing while the group directory holds its other files; its entries may have been acknowledged');
     this.wal =
       opts.storage === 'memory'
         ? new MemoryLog()
@@ -242,6 +259,7 @@ export class RaftNode {
             segmentMaxBytes: opts.segmentMaxBytes,
             fsync: opts.fsync,
             fs: this.fs,
+            witnessCopy: opts.witnessCopy ? { path: opts.witnessCopy, tag: opts.group } : undefined,
           });
     const rec = this.wal.recovery;
     if (rec.reason) this.log('warn', `WAL recovery: ${rec.reason}, dropped ${rec.droppedRecords} record(s)${rec.lostDurable ? ' that may have been acknowledged' : ''}`);
@@ -257,7 +275,7 @@ export class RaftNode {
     // The marker keeps that knowledge across restarts until a leader has
     // caught the node up (a crash during catch-up must not forget it).
     const marker = join(opts.storeDir, STATE_LOST_FILE);
-    const stateLost = opts.stateLost === true || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || tavDamage !== undefined || this.fs.existsSync(marker);
+    const stateLost = opts.stateLost === true || walGone || this.snapshots.movedAside.length > 0 || rec.lostDurable === true || tavDamage !== undefined || this.fs.existsSync(marker);
     if (stateLost && !this.fs.existsSync(marker)) writeFileDurable(marker, Buffer.from('state lost in recovery; cleared once a leader caught this node up\n'), opts.storeDir, this.fs);
     // With the loss on record, the WAL's durable witness follows the log down (else entries the log
     // holds again after the repair would not be witnessed until it passes the old end).
@@ -547,6 +565,7 @@ export class RaftNode {
   /** Stops and removes the group directory. */
   delete(): void {
     this.stop();
+    this.wal.dropWitnessCopy();
     this.fs.rmSync(this.storeDir, { recursive: true, force: true });
   }
 

@@ -13,6 +13,8 @@ export const injectedFaults = {
   snapshotBelowApplied: false,
   /** WAL recovery ignores its durable witness: a log cut cleanly looks complete (wal.ts). */
   ignoreDurableWitness: false,
+  /** A removed wal/ or group directory is not noticed (its witness copy, the group's other files): the node starts as a new member (node.ts, wal.ts). */
+  ignoreRemovedLog: false,
 };
 
 export type InjectedFault = keyof typeof injectedFaults;

@@ -62,10 +62,10 @@ test(`${CUT_SEEDS} seeded simulations with WALs cut cleanly (kill -9, newest seg
   assert.ok(corruptions >= CUT_SEEDS / 2, `only ${corruptions} cuts and corruptions`);
 });
 
-function firstCatch(fault: InjectedFault, seeds: number, consequencesOnly: boolean, cutTails = false): { seed: number; error: string } | undefined {
+function firstCatch(fault: InjectedFault, seeds: number, consequencesOnly: boolean, cutTails = false, removeLogs = false): { seed: number; error: string } | undefined {
   return withInjectedFault(fault, () => {
     for (let seed = 1; seed <= seeds; seed++) {
-      const r = runNodeScenario({ seed, consequencesOnly, cutTails });
+      const r = runNodeScenario({ seed, consequencesOnly, cutTails, removeLogs });
       if (!r.ok) return { seed, error: r.error ?? '' };
     }
     return undefined;
@@ -95,6 +95,24 @@ test('real node, injected "snapshot from inside apply() one index too low" (issu
 
 test('real node, injected "WAL recovery ignores its durable witness" with clean cuts: caught by its consequences within 20 seeds', () => {
   const c = firstCatch('ignoreDurableWitness', 20, true, true);
+  assert.ok(c, 'not caught');
+  assert.match(c.error, /differs from|never applied|two leaders|gap or repeat/);
+});
+
+test(`${CUT_SEEDS} seeded simulations with logs removed (kill -9, then as above, or the whole wal/ or group directory removed; a witness copy outside it) keep every check`, () => {
+  const failures: string[] = [];
+  let corruptions = 0;
+  for (let seed = 1; seed <= CUT_SEEDS; seed++) {
+    const r = runNodeScenario({ seed, removeLogs: true });
+    if (!r.ok) failures.push(`seed ${seed} (${r.nodes} nodes): ${r.error}`);
+    corruptions += r.stats.corruptions;
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(corruptions >= CUT_SEEDS / 2, `only ${corruptions} cuts and corruptions`);
+});
+
+test('real node, injected "a removed wal/ or group directory is not noticed" with logs removed: caught by its consequences within 60 seeds', () => {
+  const c = firstCatch('ignoreRemovedLog', 60, true, false, true);
   assert.ok(c, 'not caught');
   assert.match(c.error, /differs from|never applied|two leaders|gap or repeat/);
 });

@@ -3,7 +3,7 @@
 // restart, on real directories.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stream } from '../../src/jetstream/stream.js';
 import { clearSeedMark, markAwaitingSeed, markSeed, scaleUpRole } from '../../src/jetstream/cluster/stream-membership.js';
@@ -13,7 +13,7 @@ const LOCAL = {} as Stream;
 const UPDATE = '$JS.API.STREAM.UPDATE.S';
 
 function entry(peers: string[], preferred?: string, subject = UPDATE) {
-  return { sa: { subject, group: { peers, ...(preferred ? { preferred } : {}) } } };
+  return { sa: { subject, group: { name: 'S-1', peers, ...(preferred ? { preferred } : {}) } } };
 }
 
 test('scaleUpRole: the holder of a plain R1 stream scaled up seeds; the new peers wait for it', (t) => {
@@ -64,4 +64,23 @@ test('the markers: a restart finds its part until it is cleared; the directory i
   assert.equal(scaleUpRole('a', plain, seed, undefined), 'seed');
   clearSeedMark(seed);
   assert.equal(scaleUpRole('a', plain, seed, undefined), undefined);
+});
+
+test('scaleUpRole: a group directory removed while the stream\'s store keeps a witness copy of that group is no scale-up', (t) => {
+  const root = tmpDir(t, 'tsnats-role-');
+  const dir = join(root, 'S-1');
+  const copy = join(root, 'raft-witness.idx');
+  const grown = entry(['a', 'b', 'c'], 'a');
+  const index = (n: number) => Buffer.from([n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  // No copy, an empty one, one of another group, or one claiming nothing: a scale-up as before.
+  assert.equal(scaleUpRole('a', grown, dir, LOCAL, copy), 'seed');
+  for (const other of [Buffer.alloc(0), Buffer.concat([index(7), Buffer.from('S-2')]), Buffer.concat([index(0), Buffer.from('S-1')])]) {
+    writeFileSync(copy, other);
+    assert.equal(scaleUpRole('a', grown, dir, LOCAL, copy), 'seed');
+    assert.equal(scaleUpRole('b', grown, dir, undefined, copy), 'join');
+  }
+  // The group's log was here: a plain start (raft finds the loss through the same copy), never a seed.
+  writeFileSync(copy, Buffer.concat([index(7), Buffer.from('S-1')]));
+  assert.equal(scaleUpRole('a', grown, dir, LOCAL, copy), undefined);
+  assert.equal(scaleUpRole('b', grown, dir, undefined, copy), undefined);
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft/node.js';
-import { FAST_TIMING, LocalCluster } from '../../src/raft/local-cluster.js';
+import { FAST_TIMING, LocalCluster, type LocalMember } from '../../src/raft/local-cluster.js';
 import { Wal } from '../../src/raft/log/wal.js';
 import { readTermVote } from '../../src/raft/log/meta-files.js';
 import { decodeVoteResponse } from '../../src/raft/codec.js';
@@ -312,8 +312,25 @@ function cutWalAfter(dir: string, lastKept: number): number {
   return dropped;
 }
 
-test('a minority WAL cut cleanly cannot elect a leader without acknowledged entries (L and A hold 11..20, B not; A cut, L dies)', async (t) => {
-  const { c, l } = await clusterWithEntries(t, 10);
+/**
+ * The brief's example: L and A hold 11..20, B does not; A's files are damaged while it is down
+ * (`damage`), then L dies. A must know it lost acknowledged entries, so that its vote cannot elect
+ * B; once L is back, every member holds all 20.
+ */
+async function minorityLoss(t: { after(fn: () => void): void }, damage: (a: LocalMember, bLast: number) => void, opts: { copies?: boolean; snapshotFirst?: boolean } = {}): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'tsnats-raft-loss-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // With `copies`, each member keeps its witness copy outside its group directory (as a stream
+  // group does in its store's directory).
+  const c = new LocalCluster({ size: 3, dir: root, memberOptions: opts.copies ? (name) => ({ witnessCopy: join(root, `${name}-witness.idx`) }) : undefined });
+  t.after(() => c.destroy());
+  c.startAll();
+  const l = await c.waitForLeader();
+  for (let k = 0; k < 10; k++) l.n.propose(Buffer.from(`a${k}`));
+  await c.waitForStateSize(10);
+  // Every member snapshots 1..10: a log removed later still ends there, not at 0 (an empty log's
+  // vote counts only with every member's).
+  if (opts.snapshotFirst) for (const m of c.members) m.n.installSnapshot(m.snapshotData());
   const [a, b] = c.members.filter((x) => x !== l);
   const bLast = b.n.status().pindex;
   c.stop(b);
@@ -321,19 +338,57 @@ test('a minority WAL cut cleanly cannot elect a leader without acknowledged entr
   await c.waitFor(() => l.state.length === 20 && a.state.length === 20, 10_000, 'L and A apply 11..20');
   const full = l.stateStrings();
   c.stop(a);
-  assert.ok(cutWalAfter(a.dir, bLast) >= 1, 'the cut drops the acknowledged entries (proposals of one turn share a record)');
+  damage(a, bLast);
   c.stop(l);
   c.start(a);
   c.start(b);
-  assert.equal(a.n.status().stateLost, true, 'A knows it lost acknowledged entries');
-  // B (whose log ends where A's does now) campaigns: A votes as an empty log, which counts only with every member.
+  // B (whose log ends where A's does now, or further) campaigns: A votes as an empty log, which counts only with every member.
   const t0 = b.n.term;
   await c.waitFor(() => b.n.term >= t0 + 2 || c.leader() !== undefined, 10_000, 'B to campaign twice (or win)');
   assert.equal(c.leader(), undefined, 'no leader without the intact member');
   assert.equal(b.leaderChanges.some((x) => x.isLeader), false);
+  assert.equal(a.n.status().stateLost, true, 'A knows it lost acknowledged entries');
   c.start(l);
   await c.waitForLeader();
   await c.waitForStateSize(20);
   for (const m of c.members) assert.deepEqual(m.stateStrings().slice(0, 20), full, `${m.name} holds every acknowledged entry`);
   await c.waitFor(() => !a.n.status().stateLost, 10_000, 'A repaired by the leader');
+}
+
+test('a minority WAL cut cleanly cannot elect a leader without acknowledged entries (L and A hold 11..20, B not; A cut, L dies)', async (t) => {
+  await minorityLoss(t, (a, bLast) => assert.ok(cutWalAfter(a.dir, bLast) >= 1, 'the cut drops the acknowledged entries (proposals of one turn share a record)'));
+});
+
+test('a minority whose wal/ directory was removed (its witness with it) is lost state, not a log ending at its snapshot: its vote cannot elect the member that lacks 11..20', async (t) => {
+  await minorityLoss(t, (a) => fs.rmSync(join(a.dir, 'wal'), { recursive: true }), { snapshotFirst: true });
+});
+
+test('a minority whose whole group directory was removed is lost state through the witness copy kept outside it', async (t) => {
+  // Without the copy it restarts as a new member (an empty log that votes as a full one) and elects B.
+  await minorityLoss(t, (a) => fs.rmSync(a.dir, { recursive: true }), { copies: true });
+});
+
+test('legitimate fresh starts stay fresh: a new group, another group\'s copy, a group placed here again after delete() (its copy goes too)', async (t) => {
+  const root = tempDir(t);
+  const copy = join(root, 'copy.idx');
+  const hub = new InProcessHub();
+  const open = (group: string) => new RaftNode({ group, serverName: 'n1', peers: [peerIdForServerName('n1')], storeDir: join(root, group), transport: hub.transport('n1'), witnessCopy: copy, timing: FAST_TIMING, apply() {} }).start();
+  const copyTag = () => (fs.existsSync(copy) ? fs.readFileSync(copy).subarray(12).toString() : '');
+  const first = open('G-ONE');
+  assert.equal(first.status().stateLost, false, 'a new group');
+  await waitUntil(() => copyTag() === 'G-ONE', 20_000, 'the new group\'s copy');
+  first.stop();
+  // The copy names its group: one that another group left in the directory (a stream deleted and
+  // created again under its name) claims nothing, and is replaced.
+  fs.writeFileSync(copy, Buffer.concat([Buffer.from([9, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]), Buffer.from('G-OLD')]));
+  fs.rmSync(join(root, 'G-ONE'), { recursive: true });
+  const other = open('G-ONE');
+  assert.equal(other.status().stateLost, false, 'another group\'s copy claims nothing');
+  await waitUntil(() => copyTag() === 'G-ONE', 20_000, 'our copy replacing the other group\'s');
+  other.delete();
+  assert.equal(fs.existsSync(join(root, 'G-ONE')), false);
+  assert.equal(fs.existsSync(copy), false, 'delete() removes the copy');
+  const again = open('G-ONE');
+  assert.equal(again.status().stateLost, false, 'placed here again after delete(): a new member');
+  again.stop();
 });

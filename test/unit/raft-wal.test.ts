@@ -417,3 +417,109 @@ test('witness: a damaged witness file is lost state until settled; an empty, sho
     empty.close();
   }
 });
+
+// ---------------------------------------------------------------- witness copy (outside the WAL's directory)
+
+function copyIndex(path: string): number {
+  return Number(readFileSync(path).readBigUInt64LE(0));
+}
+
+test('witness copy: a WAL directory removed whole is lost state through the copy outside it, until settled', (t) => {
+  const root = tempDir(t);
+  const dir = join(root, 'g', 'wal');
+  const copy = join(root, 'copy.idx');
+  const witnessCopy = { path: copy, tag: 'S-R3F-ONE' };
+  const w = Wal.open(dir, { witnessCopy });
+  fill(w, 1, 10);
+  w.syncNow();
+  w.close();
+  assert.equal(copyIndex(copy), 10);
+  const ok = Wal.open(dir, { witnessCopy });
+  assert.equal(ok.recovery.lostDurable, undefined);
+  assert.equal(ok.recovery.witnessCopy, 10);
+  ok.close();
+  rmSync(join(root, 'g'), { recursive: true });
+  const lost = Wal.open(dir, { witnessCopy });
+  assert.equal(lost.lastIndex(), 0);
+  assert.equal(lost.recovery.lostDurable, true);
+  assert.match(lost.recovery.reason!, /log ends at 0, below its witness copy 10/);
+  lost.close();
+  // Nothing on record yet: lost again; settled (the loss on record elsewhere), the copy follows the log down, durably.
+  const again = Wal.open(dir, { witnessCopy });
+  assert.equal(again.recovery.lostDurable, true);
+  again.settleWitness();
+  assert.equal(copyIndex(copy), 0);
+  again.close();
+  const healed = Wal.open(dir, { witnessCopy });
+  assert.equal(healed.recovery.lostDurable, undefined);
+  healed.close();
+});
+
+test('witness copy: raised only when the durable index doubles, lowered durably with the witness, dropped with the group; another group\'s or a torn one claims nothing, a damaged one is lost state', async (t) => {
+  const root = tempDir(t);
+  const dir = join(root, 'wal');
+  const copy = join(root, 'copy.idx');
+  const witnessCopy = { path: copy, tag: 'G' };
+  const w = Wal.open(dir, { witnessCopy });
+  fill(w, 1, 10);
+  w.syncNow();
+  assert.equal(copyIndex(copy), 10);
+  fill(w, 11, 19);
+  w.syncNow();
+  assert.equal(copyIndex(copy), 10, 'below twice its value: not rewritten');
+  fill(w, 20, 25);
+  w.syncNow();
+  assert.equal(copyIndex(copy), 25);
+  w.truncateAfter(7); // a new leader overwrites a conflicting suffix
+  assert.equal(copyIndex(copy), 7);
+  w.close();
+  const ok = Wal.open(dir, { witnessCopy });
+  assert.equal(ok.recovery.lostDurable, undefined, ok.recovery.reason);
+  ok.close();
+  // Another group's copy (a reused directory) and a first write cut short claim nothing.
+  const good = readFileSync(copy);
+  for (const other of [Buffer.concat([good.subarray(0, 12), Buffer.from('H')]), good.subarray(0, 12), good.subarray(0, 5), Buffer.alloc(13)]) {
+    writeFileSync(copy, other);
+    rmSync(dir, { recursive: true });
+    const fresh = Wal.open(dir, { witnessCopy });
+    assert.equal(fresh.recovery.lostDurable, undefined, `${other.length} bytes`);
+    assert.equal(fresh.recovery.witnessCopy, 0);
+    fill(fresh, 1, 3);
+    fresh.syncNow();
+    fresh.close();
+    assert.deepEqual(readFileSync(copy).subarray(12), Buffer.from('G'), 'replaced by ours');
+    assert.equal(copyIndex(copy), 3);
+  }
+  const damaged = Buffer.from(readFileSync(copy));
+  damaged[0] ^= 1;
+  writeFileSync(copy, damaged);
+  const bad = Wal.open(dir, { witnessCopy });
+  assert.equal(bad.recovery.lostDurable, true);
+  assert.match(bad.recovery.reason!, /witness copy .* is damaged/);
+  bad.settleWitness();
+  bad.dropWitnessCopy();
+  bad.close();
+  assert.equal(statSync(copy, { throwIfNoEntry: false }), undefined, 'dropped with the group');
+});
+
+test('witness copy: a new copy file is created off the event loop; a copy that cannot be written (its directory gone) is no error', async (t) => {
+  const root = tempDir(t);
+  const copy = join(root, 'copy.idx');
+  const w = Wal.open(join(root, 'wal'), { witnessCopy: { path: copy, tag: 'G' } });
+  // Created empty (it claims nothing until the first sync raises it) by the thread pool.
+  await new Promise<void>((resolve) => {
+    const check = (): void => (statSync(copy, { throwIfNoEntry: false }) ? resolve() : void setImmediate(check));
+    check();
+  });
+  assert.equal(statSync(copy).size, 0);
+  fill(w, 1, 4);
+  w.syncNow();
+  assert.equal(copyIndex(copy), 4);
+  w.close();
+  const orphan = Wal.open(join(root, 'wal2'), { witnessCopy: { path: join(root, 'gone', 'copy.idx'), tag: 'G' } });
+  fill(orphan, 1, 4);
+  const synced = new Promise<[number, Error | undefined]>((resolve) => (orphan.onDurable = (i, e) => resolve([i, e])));
+  orphan.sync();
+  assert.deepEqual(await synced, [4, undefined]);
+  orphan.close();
+});

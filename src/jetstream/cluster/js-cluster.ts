@@ -24,7 +24,7 @@ import type { Cluster, ClusterPeer } from '../../cluster/cluster.js';
 import { getCluster } from '../../cluster/index.js';
 import type { InternalClient } from '../../core/internal-client.js';
 import { ClientKind } from '../../core/types.js';
-import { EntryType, META_GROUP, RaftError, RaftNode, makeNewGroupDirs, peerIdForServerName, writeBootstrapPeerState, type Entry } from '../../raft/index.js';
+import { EntryType, META_GROUP, RAFT_WITNESS_COPY, RaftError, RaftNode, makeNewGroupDirs, peerIdForServerName, writeBootstrapPeerState, type Entry } from '../../raft/index.js';
 import type { JetStreamService } from '../index.js';
 import type { JsAccount } from '../js-account.js';
 import type { Stream } from '../stream.js';
@@ -332,6 +332,9 @@ export class ClusteredJetStream {
       peers: known,
       clusterSize,
       storeDir: this.metaDir,
+      // In the JetStream root, outside the system account's directory: a removed meta group
+      // directory is lost state, not a new member.
+      witnessCopy: join(this.js.storeRoot, `${META_GROUP}-${RAFT_WITNESS_COPY}`),
       // Below the snapshot threshold, so a snapshot can shrink the WAL (compaction drops whole segments).
       segmentMaxBytes: META_SNAPSHOT_POLICY.segmentBytes,
       transport: this.transport,

@@ -38,7 +38,7 @@ import { decodeStreamSnapshot, encodeStreamSnapshotJson } from './stream-snapsho
 import { lastTrustedSeq, restoreFromSnapshot, truncateStore } from './stream-restore.js';
 import { CatchupClient, CatchupServer } from './stream-catchup.js';
 import { SnapshotSchedule, streamSnapshotPolicy } from './raft-snapshot-policy.js';
-import { EntryType, RaftError, RaftNode, WireEntry, resetNodeStorage, type Entry } from '../../raft/index.js';
+import { EntryType, RAFT_WITNESS_COPY, RaftError, RaftNode, WireEntry, resetNodeStorage, type Entry } from '../../raft/index.js';
 import type { Stream } from '../stream.js';
 import type { ApiHandler, ApiRequest } from '../api/router.js';
 import { jsErr, jsErrText } from '../api/errors.js';
@@ -209,6 +209,16 @@ export class StreamGroup {
     return join(this.c.js.storeRoot, this.c.server.systemAccount.name, '_js_', this.groupName);
   }
 
+  /**
+   * The copy of the group's durable WAL witness, in the stream's store directory: a group
+   * directory removed while the store is left is then lost state, not a new replica (memory
+   * streams have no directory for it).
+   */
+  get witnessCopyPath(): string | undefined {
+    if ((this.entry.sa.stream as { storage?: string }).storage === 'memory') return undefined;
+    return join(this.c.js.stores.streamDir(this.account, this.name), RAFT_WITNESS_COPY);
+  }
+
   get isLeader(): boolean {
     return !this.stopped && this.node?.isLeader === true;
   }
@@ -224,6 +234,7 @@ export class StreamGroup {
       serverName: this.c.server.serverName,
       peers: [...g.peers],
       storeDir: this.dir,
+      witnessCopy: this.witnessCopyPath,
       transport: this.transport,
       managed: true,
       stateLost,
@@ -1174,7 +1185,7 @@ export class StreamGroups {
     const local = this.c.js.jsAccount(account)?.streams.get(entry.sa.stream.name);
     // A seed keeps its part across a failed start: its R1 consumers were stopped when the start
     // opened its stream, so their states come from the failed attempt.
-    g.scaleUp = seedAgain ? 'seed' : scaleUpRole(this.c.id, entry, g.dir, local);
+    g.scaleUp = seedAgain ? 'seed' : scaleUpRole(this.c.id, entry, g.dir, local, g.witnessCopyPath);
     if (seedAgain) g.seedConsumerStates = seedAgain;
     else if (g.scaleUp === 'seed' && local) g.seedConsumerStates = consumerStates(local);
     this.groups.set(k, g);

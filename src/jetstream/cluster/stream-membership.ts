@@ -22,7 +22,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stream } from '../stream.js';
-import { RaftError, type RaftNode } from '../../raft/index.js';
+import { RaftError, holdsWitnessCopy, type RaftNode } from '../../raft/index.js';
 import { consumerHostFor, lookupConsumer, resumeConsumer } from '../consumer/manager.js';
 import type { ConsumerState } from '../store/types.js';
 import { atomicWriteSync, createDirWithFileSync } from '../store/durable-fs.js';
@@ -183,12 +183,15 @@ export type ScaleUpRole = 'seed' | 'join' | undefined;
  * leader, and placement lists existing peers first, so it is the seed there even once an update
  * cleared the preference.
  */
-export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { peers: string[]; preferred?: string } } },
-  dir: string, local: Stream | undefined): ScaleUpRole {
+export function scaleUpRole(selfId: string, entry: { sa: { subject: string; group: { name: string; peers: string[]; preferred?: string } } },
+  dir: string, local: Stream | undefined, witnessCopy?: string): ScaleUpRole {
   const g = entry.sa.group;
   if (existsSync(join(dir, SEED_MARKER))) return 'seed';
   if (existsSync(join(dir, AWAITING_MARKER))) return 'join';
   if (existsSync(dir) || g.peers.length < 2 || entry.sa.subject.includes('.STREAM.CREATE.')) return undefined;
+  // The group's log was here and its directory was removed: not a scale-up (a seed would lead
+  // with its store as it is); the group starts as a replica that lost its state (raft/node.ts).
+  if (witnessCopy !== undefined && holdsWitnessCopy(witnessCopy, g.name)) return undefined;
   const first = g.preferred !== undefined && g.peers.includes(g.preferred) ? g.preferred : g.peers[0];
   if (first !== selfId) return 'join';
   return local !== undefined ? 'seed' : undefined;

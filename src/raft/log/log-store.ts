@@ -20,6 +20,8 @@ export interface LogStore {
   sizeBytes(): number;
   /** The loss recovery found is on record (state-lost marker): the durable witness may follow the log down. */
   settleWitness(): void;
+  /** The group leaves this server: remove the witness copy kept outside its directory. */
+  dropWitnessCopy(): void;
 }
 
 /**
@@ -92,6 +94,10 @@ export class MemoryLog implements LogStore {
   close(): void {
     this.closed = true;
   }
+  dropWitnessCopy(): void {
+    // no witness
+  }
+
   settleWitness(): void {
     // Nothing survives a restart, so there is nothing to witness.
   }

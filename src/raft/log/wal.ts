@@ -19,6 +19,14 @@
 // through a crash (a stale, lower one only weakens detection); it is lowered
 // durably (fdatasync) before a truncation or reset cuts below it, so a crash
 // right after does not raise a false alarm.
+//
+// Witness copy (optional, `witnessCopy`): the same claim kept outside the group directory (the
+// stream's store directory, the JetStream root for the meta group), so that removing the whole
+// wal/ or group directory does not take every trace of the log with it. File: u64 index |
+// u32 crc32(index bytes, tag) | tag (the group name, so a copy left by another group of that
+// directory claims nothing). It is raised only when the durable index reaches twice its value
+// (a handful of writes over a group's life, none on the hot path): it is a lower bound of the
+// witness, and lowered durably with it.
 
 import { type RaftFs, realFs } from '../runtime.js';
 import { join } from 'node:path';
@@ -32,6 +40,8 @@ const MAX_PAYLOAD_BYTES = 512 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.wal$/;
 const FLUSH_PENDING_BYTES = 4 * 1024 * 1024;
 export const WITNESS_FILE = 'durable.idx';
+/** The name upper layers give the witness copy in a directory they own (a stream's store). */
+export const RAFT_WITNESS_COPY = 'raft-witness.idx';
 const WITNESS_BYTES = 12;
 
 export interface WalOptions {
@@ -43,6 +53,8 @@ export interface WalOptions {
   fsync?: boolean;
   /** File system (default: node:fs; the simulator passes its own). */
   fs?: RaftFs;
+  /** Keep a copy of the durable witness in `path` (outside the WAL's directory), marked with `tag`. */
+  witnessCopy?: { path: string; tag: string };
 }
 
 export interface WalRecovery {
@@ -62,6 +74,8 @@ export interface WalRecovery {
   movedAside?: string[];
   /** The durable witness at open (0: none); recovery ending below it is lost durable data. */
   witness?: number;
+  /** The witness copy at open (0: none or another group's). */
+  witnessCopy?: number;
 }
 
 interface Segment {
@@ -102,6 +116,13 @@ export class Wal {
   /** Index last written to the witness file (or read from it at open). */
   private witnessed = 0;
   private readonly witnessBuf = Buffer.alloc(WITNESS_BYTES);
+  private readonly copy: { path: string; tag: Buffer; buf: Buffer } | undefined;
+  private copyFd = -1;
+  /** Index last written to the copy (or read from it at open); its length is set at the first write. */
+  private copyWritten = 0;
+  private copySized = false;
+  /** The copy is raised once the durable index reaches this. */
+  private copyNext = 1;
   /** Called with the durable index when a sync completes (or with an error). */
   onDurable: (index: number, err?: Error) => void = () => {};
 
@@ -113,6 +134,10 @@ export class Wal {
     this.segMax = opts.segmentMaxBytes ?? 64 * 1024 * 1024;
     this.doFsync = opts.fsync ?? true;
     this.floor = opts.floor ?? 0;
+    if (opts.witnessCopy) {
+      const tag = Buffer.from(opts.witnessCopy.tag);
+      this.copy = { path: opts.witnessCopy.path, tag, buf: Buffer.alloc(WITNESS_BYTES + tag.length) };
+    }
   }
 
   /** Opens (creating if needed) and recovers the WAL in `dir`. Synchronous. */
@@ -407,7 +432,38 @@ export class Wal {
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }
+    if (index >= this.copyNext) this.raiseCopy(index);
     return undefined;
+  }
+
+  /**
+   * The copy is a help, not a duty: a copy that cannot be written (its directory removed, a full
+   * disk) only leaves the removal of the WAL's directory undetected, as without it.
+   */
+  private raiseCopy(index: number): void {
+    // A sync that completes after close() (the group deleted meanwhile) must not create it again.
+    if (!this.copy || this.closed) return;
+    try {
+      // Its creation off the event loop has not finished: create it here (no truncation race: that
+      // one never truncates, it only creates).
+      if (this.copyFd < 0) this.copyFd = this.fs.openSync(this.copy.path, 'w');
+      this.writeCopy(index);
+    } catch {
+      this.copyNext = Number.MAX_SAFE_INTEGER;
+    }
+  }
+
+  private writeCopy(index: number): void {
+    const c = this.copy!;
+    writeU64(c.buf, 0, index);
+    c.tag.copy(c.buf, WITNESS_BYTES);
+    writeU32(c.buf, 8, crc32(c.tag, crc32(c.buf.subarray(0, 8))));
+    this.fs.writeSync(this.copyFd, c.buf, 0, c.buf.length, 0);
+    // A copy another group left there may have been longer.
+    if (!this.copySized) this.fs.ftruncateSync(this.copyFd, c.buf.length);
+    this.copySized = true;
+    this.copyWritten = index;
+    this.copyNext = Math.max(1, 2 * index);
   }
 
   /** Lowers the witness durably before the log is cut below it (truncation, reset, accepted loss). */
@@ -417,6 +473,11 @@ export class Wal {
     // A damaged file may have been longer.
     this.fs.ftruncateSync(this.witnessFd, WITNESS_BYTES);
     if (this.doFsync) this.fs.fdatasyncSync(this.witnessFd);
+    if (index < this.copyWritten && this.copyFd >= 0) {
+      this.copySized = false;
+      this.writeCopy(index);
+      if (this.doFsync) this.fs.fdatasyncSync(this.copyFd);
+    }
   }
 
   private writeWitness(index: number): void {
@@ -435,7 +496,62 @@ export class Wal {
   settleWitness(): void {
     this.checkOpen();
     const end = this.lastIndex();
-    if (end < this.witnessed) this.lowerWitness(end);
+    if (end < this.witnessed || end < this.copyWritten) this.lowerWitness(end);
+  }
+
+  /**
+   * The group leaves this server for good (its directory is being removed): the copy outside it
+   * goes too, so that the same group placed here again later starts as a new member.
+   */
+  dropWitnessCopy(): void {
+    const c = this.copy;
+    if (!c) return;
+    try {
+      // Only our own: another group's copy there is not ours to remove.
+      const b = this.fs.readFileSync(c.path);
+      if (b.length === 0 || b.subarray(WITNESS_BYTES).equals(c.tag)) this.fs.unlinkSync(c.path);
+    } catch {
+      // already gone (its directory removed first)
+    }
+  }
+
+  /** The copy at open, read like the witness: 0 (no claim), the index, or undefined (damaged). */
+  private readCopy(): number | undefined {
+    const c = this.copy;
+    if (!c) return 0;
+    let b: Buffer;
+    try {
+      b = this.fs.readFileSync(c.path);
+    } catch {
+      return 0;
+    }
+    if (b.length < WITNESS_BYTES || b.subarray(0, WITNESS_BYTES).every((x) => x === 0)) return 0;
+    // Another group's copy (a directory reused) or a first write cut short in its tag: no claim.
+    if (!b.subarray(WITNESS_BYTES).equals(c.tag)) return 0;
+    if (readU32le(b, 8) !== crc32(c.tag, crc32(b.subarray(0, 8)))) return undefined;
+    const index = readU64(b, 0);
+    return index >= 0 ? index : undefined;
+  }
+
+  /** Opens the copy; a new file is created off the event loop. */
+  private openCopy(): void {
+    const c = this.copy;
+    if (!c) return;
+    if (this.fs.existsSync(c.path)) {
+      try {
+        this.copyFd = this.fs.openSync(c.path, 'r+');
+      } catch {
+        this.copyNext = Number.MAX_SAFE_INTEGER;
+      }
+      return;
+    }
+    // On the thread pool: allocating an inode can cost a millisecond on a busy file system. 'wx'
+    // only creates (a raise that opened the file first is not undone).
+    this.fs.open(c.path, 'wx', (err, fd) => {
+      if (err) return;
+      if (this.closed || this.copyFd >= 0) this.fs.close(fd, () => {});
+      else this.copyFd = fd;
+    });
   }
 
   /**
@@ -465,6 +581,7 @@ export class Wal {
       const fds = this.segs.map((s) => s.fd);
       if (this.dirFd >= 0) fds.push(this.dirFd);
       if (this.witnessFd >= 0) fds.push(this.witnessFd);
+      if (this.copyFd >= 0) fds.push(this.copyFd);
       this.segs = [];
       // A sync in flight still owns its fds; close once it is done.
       if (this.syncing) this.closeLater.push(...fds);
@@ -574,10 +691,25 @@ export class Wal {
       this.recovery.reason ??= `log ends at ${end}, below its durable witness ${witness}`;
       this.recovery.lostDurable = true;
     }
+    // The copy outside the directory: the only trace left when the whole directory was removed.
+    const copy = this.readCopy();
+    if (injectedFaults.ignoreRemovedLog) {
+      // test-only: as before the copy existed
+    } else if (copy === undefined) {
+      this.recovery.reason ??= `the witness copy ${this.copy!.path} is damaged`;
+      this.recovery.lostDurable = true;
+    } else if (end < copy) {
+      this.recovery.reason ??= `log ends at ${end}, below its witness copy ${copy} (${this.copy!.path})`;
+      this.recovery.lostDurable = true;
+    }
     this.recovery.witness = witness ?? 0;
+    this.recovery.witnessCopy = copy ?? 0;
     // The witness is kept as found until settleWitness() (a damaged one counts as infinitely high),
     // so a crash before the loss is on record finds it again; plain writes only ever raise it.
     this.witnessed = witness ?? Number.MAX_SAFE_INTEGER;
+    this.copyWritten = copy ?? Number.MAX_SAFE_INTEGER;
+    this.copyNext = copy === undefined ? Number.MAX_SAFE_INTEGER : Math.max(1, 2 * copy);
+    this.openCopy();
     this.witnessFd = this.fs.openSync(witnessPath, this.fs.existsSync(witnessPath) ? 'r+' : 'w+');
     // Whatever survived recovery is made durable before anyone relies on it.
     this.syncNow();
@@ -628,6 +760,20 @@ export class Wal {
       return 0;
     }
   }
+}
+
+/**
+ * True when `path` holds a witness copy of `group` claiming durable entries: the group's log was
+ * here (an upper layer deciding whether a missing group directory is new uses it).
+ */
+export function holdsWitnessCopy(path: string, group: string, fs: RaftFs = realFs): boolean {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(path);
+  } catch {
+    return false;
+  }
+  return b.length > WITNESS_BYTES && b.subarray(WITNESS_BYTES).equals(Buffer.from(group)) && !b.subarray(0, 8).every((x) => x === 0);
 }
 
 function readU32le(b: Uint8Array, off: number): number {

@@ -28,6 +28,8 @@ import { SIM_TIMING } from './cluster.js';
 
 const GROUP = 'S-R3F-NODESIM1';
 const DIR = '/data/S-R3F-NODESIM1';
+/** The witness copy outside the group directory (as a stream group keeps it in its store's directory). */
+const WITNESS_COPY = '/data/raft-witness.idx';
 const CLIENT = 1;
 const PROBE = 0xfe;
 
@@ -47,6 +49,11 @@ export interface NodeScenarioOptions {
    * server (page cache kept) has its newest WAL segment cut at a record boundary or removed.
    */
   cutTails?: boolean;
+  /**
+   * As `cutTails`, and half of the cuts remove the whole wal/ directory or the whole group directory
+   * instead (the nodes keep a witness copy outside it). Separate, so the `cutTails` seeds stay as they are.
+   */
+  removeLogs?: boolean;
 }
 
 export interface NodeScenarioResult {
@@ -107,6 +114,8 @@ class NodeSim {
   restarts = 0;
   corruptions = 0;
   snapshotChance = 0;
+  /** Cuts may remove wal/ or the group directory; nodes keep a witness copy outside it (`removeLogs`). */
+  removeLogs = false;
   private readonly traceRing: TraceRing;
   failure: string | undefined;
 
@@ -298,6 +307,7 @@ class NodeSim {
       serverName: s.name,
       peers,
       storeDir: DIR,
+      witnessCopy: this.removeLogs ? WITNESS_COPY : undefined,
       transport: this.transport(s),
       timing: this.timing,
       runtime: this.runtime(s),
@@ -389,12 +399,20 @@ class NodeSim {
 
   /**
    * Kill -9 (what was written stays), then a clean cut of the WAL: the newest segment cut at a record
-   * boundary (at least one record dropped) or removed. It looks like a log that never went further;
-   * only the durable witness tells the difference.
+   * boundary (at least one record dropped) or removed, or the whole wal/ directory or group directory
+   * removed (the witness copy outside it stays). It looks like a log that never went further, or a
+   * new member; only the durable witness, the group's other files or the copy tell the difference.
    */
   cutTail(s: Server): void {
     if (!s.up) return;
     this.crash(s, true);
+    const removed = this.removeLogs && this.rng.chance(0.5) ? this.rng.pick([`${DIR}/wal`, DIR]) : undefined;
+    if (removed !== undefined) {
+      s.fs.api.rmSync(removed, { recursive: true, force: true });
+      this.corruptions++;
+      this.trace(`${s.name} CUT: ${removed}/ removed`);
+      return;
+    }
     const segs = s.fs.list(`${DIR}/wal`).filter((p) => p.endsWith('.wal'));
     const newest = segs[segs.length - 1];
     if (!newest) return;
@@ -538,6 +556,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
       fingerprint: fp,
     };
   };
+  sim.removeLogs = opts.removeLogs === true;
   try {
     for (const s of sim.servers) {
       s.clockRate = plan.chance(0.3) ? plan.range(0.9, 1.1) : plan.range(0.995, 1.005);
@@ -545,7 +564,7 @@ export function runNodeScenario(opts: NodeScenarioOptions): NodeScenarioResult {
       sim.boot(s);
     }
     sim.snapshotChance = plan.pick([0, 0.01, 0.05]);
-    schedule(sim, plan, chaosMs, opts.cutTails === true);
+    schedule(sim, plan, chaosMs, opts.cutTails === true || sim.removeLogs);
     sim.runUntil(chaosMs);
     // Heal: reliable network, everyone up.
     sim.links.heal();

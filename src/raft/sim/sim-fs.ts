@@ -175,6 +175,7 @@ export class SimFs {
       if (this.dirs.has(path)) inode = null;
       else if (flags.startsWith('w')) {
         if (!this.dirs.has(dirname(path))) throw enoent(path);
+        if (flags.includes('x') && this.files.has(path)) throw Object.assign(new Error(`EEXIST: ${path}`), { code: 'EEXIST' });
         inode = this.files.get(path) ?? null;
         if (inode) inode.data = Buffer.alloc(0);
         else this.files.set(path, (inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0) }));
