@@ -15,20 +15,6 @@ import {
   SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv,
 } from './js-repl-snapshot-helpers.js';
 
-/** Election timeouts of the tsnats servers of a file that calls shortElections. */
-const TEST_ELECTION_MS = { min: 1500, max: 3000 };
-/** Longer than those servers' maximum election timeout: time in which unguarded new replicas would elect. */
-export const ELECTION_WINDOW_MS = TEST_ELECTION_MS.max + 1000;
-
-/**
- * Shorter raft election timeouts for every tsnats server this test file starts, restarted ones too
- * (the test-only TSNATS_TEST_RAFT_ELECTION_MS, src/raft/test-faults.ts): ELECTION_WINDOW_MS is then
- * 4 s instead of 10 s (raft's default 4-9 s plus a margin). For the whole file (each file runs in
- * its own process); call it at the top, before a cluster starts.
- */
-export function shortElections(): void {
-  process.env.TSNATS_TEST_RAFT_ELECTION_MS = `${TEST_ELECTION_MS.min}-${TEST_ELECTION_MS.max}`;
-}
 /** raft's lost-state marker (src/raft/log/meta-files.ts): gone once a leader's entry reached the node. */
 const STATE_LOST_FILE = 'state-lost';
 

@@ -6,7 +6,7 @@
 //
 // The old holder is frozen (SIGSTOP) while the scale-up is committed, so that the new replicas
 // start their consumer replicas without it; they are then given longer than their largest
-// election timeout (shortened for these tests, js-repl-scale-seed-helpers.ts) to do what they
+// election timeout (shortened for these tests, js-short-elections.ts) to do what they
 // must not. Afterwards: the durable continues exactly after its last acknowledged message, and
 // every message not acknowledged is still delivered.
 // (tsnats only: the crash windows are ours; nats-server 2.9.10 has its own.)
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { ELECTION_WINDOW_MS, shortElections } from './js-repl-scale-seed-helpers.js';
+import { ELECTION_WINDOW_MS, shortElections } from './js-short-elections.js';
 import { delay } from '../helpers/wait.js';
 
 shortElections();
