@@ -46,7 +46,7 @@ import { type LogStore, MemoryLog } from './log/log-store.js';
 import { Wal } from './log/wal.js';
 import { type RaftFs, type RaftRuntime, realRuntime } from './runtime.js';
 import { peerIdForServerName } from './subjects.js';
-import { injectedFaults } from './test-faults.js';
+import { injectedFaults, testElectionTiming } from './test-faults.js';
 import { raftTrace, raftTraceOn } from './trace.js';
 import type { RaftSubscription, RaftTransport } from './transport.js';
 import {
@@ -301,7 +301,7 @@ export class RaftNode {
         managed: opts.managed,
         recovering: opts.recovering ?? (hasState || stateLost),
         stateLost,
-        timing: opts.timing,
+        timing: opts.timing ?? testElectionTiming(),
       },
       env,
       this.host,

@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pollUntil, skipReason } from './js-cluster-harness.js';
 import { SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, localState, publishRange, restartWithEnv, startWithEnv, streamLeader, waitReplicas } from './js-repl-snapshot-helpers.js';
+import { shortElections } from './js-short-elections.js';
+
+// Elections after the kills and restarts take 1.5-3 s instead of 4-9 s; what is checked does not depend on it.
+shortElections();
 
 const skip = skipReason('tsnats');
 const BEFORE = 200;

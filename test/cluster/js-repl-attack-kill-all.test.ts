@@ -13,6 +13,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pollUntil, skipReason, streamInfoWithLeader, type JsCluster, type JsNode } from './js-cluster-harness.js';
 import { createR3, localState, payloadOf, startWithEnv } from './js-repl-snapshot-helpers.js';
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
+import { shortElections } from './js-short-elections.js';
+
+// Elections after each kill take 1.5-3 s instead of 4-9 s; what is checked does not depend on it.
+shortElections();
 
 const skip = skipReason('tsnats');
 

@@ -13,6 +13,10 @@ import {
   SMALL_SNAPSHOTS, assertReplicasIdentical, createR3, publishRange, restartWithEnv, startWithEnv, streamLeader,
   streamSnapshotIndex, waitReplicas,
 } from './js-repl-snapshot-helpers.js';
+import { shortElections } from './js-short-elections.js';
+
+// Elections after each kill take 1.5-3 s instead of 4-9 s; what is checked does not depend on it.
+shortElections();
 
 const skip = skipReason('tsnats');
 

@@ -15,8 +15,6 @@ import {
   SMALL_SNAPSHOTS, createR3, publishRange, restartWithEnv, streamSnapshotIndex, waitReplicas, withEnv,
 } from './js-repl-snapshot-helpers.js';
 
-/** Longer than raft's maximum election timeout: time in which unguarded new replicas would elect. */
-export const ELECTION_WINDOW_MS = 10_000;
 /** raft's lost-state marker (src/raft/log/meta-files.ts): gone once a leader's entry reached the node. */
 const STATE_LOST_FILE = 'state-lost';
 

@@ -5,9 +5,10 @@
 // and the old holder must keep its state across a kill -9 (consumer-seed.ts).
 //
 // The old holder is frozen (SIGSTOP) while the scale-up is committed, so that the new replicas
-// start their consumer replicas without it; they are then given longer than raft's largest
-// election timeout (9 s) to do what they must not. Afterwards: the durable continues exactly after
-// its last acknowledged message, and every message not acknowledged is still delivered.
+// start their consumer replicas without it; they are then given longer than their largest
+// election timeout (shortened for these tests, js-short-elections.ts) to do what they
+// must not. Afterwards: the durable continues exactly after its last acknowledged message, and
+// every message not acknowledged is still delivered.
 // (tsnats only: the crash windows are ours; nats-server 2.9.10 has its own.)
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +17,10 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, SYS, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
+import { ELECTION_WINDOW_MS, shortElections } from './js-short-elections.js';
 import { delay } from '../helpers/wait.js';
 
-/** Longer than raft's maximum election timeout: time in which unguarded new replicas would elect. */
-const ELECTION_WINDOW_MS = 10_000;
+shortElections();
 
 /** The consumer raft group directories (`C-*`, in the system account's `_js_`) a node holds. */
 function consumerGroupDirs(n: JsNode): string[] {

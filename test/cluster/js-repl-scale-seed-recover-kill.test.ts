@@ -8,9 +8,10 @@
 //
 // The holder is started with the test-only fault injection TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS
 // (stream-group.ts), which holds the window open, and restarted without it. The other two servers
-// then get longer than raft's largest election timeout to elect a leader they must not. Afterwards
-// every acknowledged message is on the leader and on every replica, the R1 durable kept its
-// acknowledgements, and the next publish takes the next sequence. (tsnats only: the window is ours.)
+// then get longer than their largest election timeout (shortened: js-short-elections.ts) to elect a
+// leader they must not. Afterwards every acknowledged message is on the leader and on every
+// replica, the R1 durable kept its acknowledgements, and the next publish takes the next
+// sequence. (tsnats only: the window is ours.)
 //
 // The price of that guard, checked last: a server that recovers an R3 stream and durable created
 // while it was down, from a meta snapshot, cannot tell them from seeded ones and waits as an
@@ -23,8 +24,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { consumeAcked, ownClusterName, publishAcked, waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
 import { metaSnapshotIndex, waitReplicas } from './js-repl-snapshot-helpers.js';
-import { ELECTION_WINDOW_MS, assertKept, clusterPerTest, dropReplica, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { ELECTION_WINDOW_MS, shortElections } from './js-short-elections.js';
+import { assertKept, clusterPerTest, dropReplica, heardFromLeader, holdsStreamGroup, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
+
+shortElections();
 
 describe('R1 -> R3 stream seeding with a new replica down during the scale-up, on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
   const clusters = clusterPerTest();

@@ -8,15 +8,19 @@
 // The window between the holder's first entry reaching the new replicas and its snapshot being
 // committed is milliseconds wide; the holder is started with the test-only fault injection
 // TSNATS_FAULT_DELAY_SEED_SNAPSHOT_MS (stream-group.ts), which holds it open, and is restarted
-// without it. The new replicas then get longer than raft's largest election timeout to do what
-// they must not. Afterwards every acknowledged message is on the leader and on every replica, and
-// the next publish takes the next sequence. (tsnats only: the crash window is ours.)
+// without it. The new replicas then get longer than their largest election timeout (shortened:
+// js-short-elections.ts) to do what they must not. Afterwards every acknowledged message is on
+// the leader and on every replica, and the next publish takes the next sequence. (tsnats only:
+// the crash window is ours.)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsCluster, apiRequest, pollUntil, skipReason, type JsNode } from './js-cluster-harness.js';
 import { waitSettled, type InfoResp } from './js-repl-scale-helpers.js';
-import { ELECTION_WINDOW_MS, assertKept, clusterPerTest, heardFromLeader, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
+import { ELECTION_WINDOW_MS, shortElections } from './js-short-elections.js';
+import { assertKept, clusterPerTest, heardFromLeader, moveMetaLeader, r1StreamWithMessages, startHeldCluster } from './js-repl-scale-seed-helpers.js';
 import { delay } from '../helpers/wait.js';
+
+shortElections();
 
 describe('R1 -> R3 stream seeding under kill -9 on a 3-server tsnats cluster', { skip: skipReason('tsnats') }, () => {
   const clusters = clusterPerTest();
