@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { FatalError, JsCluster, pollUntil, type JsNode } from './js-cluster-harness.js';
+import { FatalError, JsCluster, pollUntil, streamInfoWithLeader, type JsNode } from './js-cluster-harness.js';
 import { readReplicaOffline } from '../../bench/chaos/offline.js';
 
 /**
@@ -194,4 +194,44 @@ export function flipBit(file: string, at: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The second half of the "one follower's raft log damaged while down, then the leader killed"
+ * attacks: `behind` missed messages 101..150, `damaged` acknowledged them with `leader` and then lost
+ * its log (the caller's damage). The leader is killed, the two followers restarted; `damaged` must
+ * report its loss (`lostLog` in its log) and the two must not elect a leader that lacks 101..150: any
+ * PubAck while the leader is down follows 150. Then the leader returns, 10 more are published, and
+ * every replica holds the same messages.
+ */
+export async function assertLostLogKeepsAcks(
+  c: JsCluster, stream: string, subject: string, nodes: { leader: JsNode; damaged: JsNode; behind: JsNode }, lostLog: RegExp,
+): Promise<void> {
+  const { leader, damaged, behind } = nodes;
+  await c.kill(leader);
+  await c.restart(damaged);
+  await c.restart(behind);
+  await pollUntil(async () => (lostLog.test(damaged.log()) ? true : undefined), 'the damaged replica reports its lost log', 60_000, 100);
+  await c.waitMetaLeader();
+  // Probe for longer than an election takes (a leader among the two would answer within it).
+  const nc = await c.connect(behind);
+  const js = jetstream(nc, { timeout: 2_000 });
+  const early = await pollUntil(async () => {
+    try {
+      return await js.publish(subject, payloadOf(151), { msgID: 'id-151', expect: { streamName: stream } });
+    } catch {
+      return undefined;
+    }
+  }, 'a PubAck while the intact replica is down', 20_000, 250).catch(() => undefined);
+  if (early) assert.equal(early.seq, 151, 'PubAck while the intact replica is down follows the last acknowledged message');
+  await c.restart(leader);
+  await c.waitMetaLeader();
+  const si = await streamInfoWithLeader<{ state: { last_seq: number }; cluster?: { leader?: string } }>(nc, stream);
+  assert.ok(si.state.last_seq >= 150, `stream ends at ${si.state.last_seq}, acknowledged up to 150`);
+  const end = si.state.last_seq;
+  await publishRange(nc, stream, end + 1, end + 10);
+  await waitReplicas(c, stream, end + 10);
+  await nc.close();
+  for (const n of c.nodes) await c.stop(n);
+  await assertReplicasIdentical(c, stream, end + 10);
 }
