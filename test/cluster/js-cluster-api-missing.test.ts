@@ -104,7 +104,7 @@ function withoutLeader(j: Json, servers: string[]): Json {
 
 for (const impl of IMPLS) {
   describe(`consumer requests for missing streams on a 3-server ${impl} cluster`, { skip: skipReason(impl) }, () => {
-    test('one answer each, as nats-server 2.9.10', async () => {
+    test('one answer each, as nats-server 2.9.10', async (t) => {
       const name = ownClusterName();
       const c = await JsCluster.start({ impl, size: 3, clusterName: name });
       try {
@@ -115,7 +115,11 @@ for (const impl of IMPLS) {
         for (let i = 0; i < STEPS.length; i++) {
           const [subject, body] = STEPS[i]!;
           const r = await apiRequest<Json>(nc, subject, body);
-          assert.equal(r.all.length, 1, `${subject} ${JSON.stringify(body)}: ${JSON.stringify(r.all)}`);
+          // The nats-server 2.9.10 reference run sometimes answers a request from two or three servers
+          // under load (seen in full CI runs only, with identical answers); tsnats must answer once.
+          const same = r.all.every((a) => JSON.stringify(a) === JSON.stringify(r.all[0]));
+          if (impl === 'nats-server' && r.all.length > 1 && same) t.diagnostic(`nats-server answered ${subject} ${r.all.length} times (identical answers)`);
+          else assert.equal(r.all.length, 1, `${subject} ${JSON.stringify(body)}: ${JSON.stringify(r.all)}`);
           assert.deepEqual(withoutLeader(normal(r.first!), c.nodes.map((n) => n.name)), want[i], `step ${i}: ${subject} ${JSON.stringify(body)}`);
         }
       } finally {
