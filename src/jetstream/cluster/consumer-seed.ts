@@ -17,6 +17,7 @@
 
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { holdsWitnessCopy } from '../../raft/index.js';
 import { createDirWithFileSync, fsyncDirSync } from '../store/durable-fs.js';
 import { encodeConsumerState } from '../store/consumer-state-codec.js';
 import type { ConsumerState } from '../store/types.js';
@@ -64,6 +65,9 @@ export function prepareSeedRole(dir: string, selfId: string, ca: Pick<ConsumerAs
     createDirWithFileSync(dir, SEED_STATE_FILE, encodeConsumerState(seedState));
     return { kind: 'seed', state: seedState };
   }
+  // The group's log was here and its directory was removed: not a new replica of a scale-up but
+  // one that lost its log (raft/node.ts finds it through the same copy), as for streams.
+  if (witnessCopy !== undefined && holdsWitnessCopy(witnessCopy, ca.group.name)) return undefined;
   if (scaledFromOne(ca) && ca.group.preferred !== selfId) {
     createDirWithFileSync(dir, AWAITING_FILE, Buffer.from('new replica: waiting for the seed state from the leader\n'));
     return { kind: 'join' };
