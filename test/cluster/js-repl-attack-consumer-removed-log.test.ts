@@ -6,14 +6,16 @@
 // floor of 0: every acknowledged message was delivered again. With the copy of the durable witness
 // in the consumer's store directory the replica recovers as lost state: no consumer leader until
 // the intact one is back, and no acknowledged message is delivered again, on any replica.
+// The same attack with the replica's consumer WAL cut in half or a bit flipped in it (the stream
+// cases are js-repl-attack-cut-wal / -two-damaged): its WAL recovery finds the loss itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pollUntil, skipReason, type JsCluster, type JsNode } from './js-cluster-harness.js';
-import { createR3, filesMatching, publishRange, startWithEnv, waitReplicas } from './js-repl-snapshot-helpers.js';
+import { createR3, filesMatching, flipBit, publishRange, startWithEnv, waitReplicas } from './js-repl-snapshot-helpers.js';
 
 const skip = skipReason('tsnats');
 const STREAM = 'CRM';
@@ -21,6 +23,13 @@ const DURABLE = 'D';
 const TOTAL = 40;
 /** Acknowledged (ack sync) while one follower is down. */
 const ACKED = 20;
+
+/** The newest segment of the raft WAL in `groupDir`. */
+function newestSegment(groupDir: string): string {
+  const segs = filesMatching(groupDir, /\/wal\/\d{20}\.wal$/).sort();
+  assert.ok(segs.length > 0, `a WAL segment in ${groupDir}`);
+  return segs[segs.length - 1]!;
+}
 
 /** n's consumer raft group directory (`…/_js_/C-…`). */
 function consumerGroupDir(n: JsNode): string | undefined {
@@ -52,7 +61,14 @@ async function fetchSome(nc: NatsConnection, max: number, expiresMs: number): Pr
   return out;
 }
 
-test('a replica whose consumer group directory was removed while down, then the consumer leader killed: no acknowledged message is delivered again', { skip, timeout: 240_000 }, async () => {
+/**
+ * R3 stream of 40 and durable D; `behind` down while `damaged` and the consumer leader confirm the
+ * acks of 1..20; `damage` hits `damaged`'s consumer group while it is down; the leader is killed and
+ * the two followers restarted. While the intact leader is down nothing acknowledged may be delivered
+ * (`damaged` must log `lostLog`); once it is back, 21..40 are delivered and every replica, the
+ * damaged one included, ends with the whole stream acknowledged.
+ */
+async function lostConsumerLogKeepsAcks(damage: (n: JsNode, groupDir: string) => void, lostLog: RegExp): Promise<void> {
   const c = await startWithEnv({});
   try {
     let nc = await c.connect(c.nodes[0]!);
@@ -80,7 +96,7 @@ test('a replica whose consumer group directory was removed while down, then the 
     await nc.close();
     await c.kill(damaged);
     const groupDir = consumerGroupDir(damaged)!;
-    rmSync(groupDir, { recursive: true });
+    damage(damaged, groupDir);
 
     await c.kill(leader);
     await c.restart(damaged);
@@ -94,7 +110,7 @@ test('a replica whose consumer group directory was removed while down, then the 
       return undefined;
     }, 'deliveries while the intact replica is down', 15_000, 250).catch(() => undefined);
     assert.ok(early.every((s) => s > ACKED), `acknowledged messages delivered again while the intact replica is down: ${early.join(',')}`);
-    assert.match(damaged.log(), /consumer .*below its witness copy/, 'the damaged replica reports its lost consumer log');
+    assert.match(damaged.log(), lostLog, 'the damaged replica reports its lost consumer log');
 
     await c.restart(leader);
     await c.waitMetaLeader();
@@ -113,12 +129,33 @@ test('a replica whose consumer group directory was removed while down, then the 
       const floors = await Promise.all(c.nodes.map((n) => localAckFloor(c, n)));
       return floors.every((f) => f === TOTAL) ? true : undefined;
     }, `every replica's ack floor at ${TOTAL}`, 60_000, 100);
-    assert.ok(existsSync(groupDir), 'the group directory is created again');
-    assert.equal(filesMatching(damaged.storeDir, new RegExp(`/streams/${STREAM}/obs/${DURABLE}/raft-witness\\.idx$`)).length, 1, 'the consumer store keeps the witness copy');
+    assert.ok(existsSync(groupDir), 'the group directory is there again');
   } catch (e) {
     if (process.env.ATTACK_DEBUG) for (const n of c.nodes) console.error(`==== ${n.name}\n${n.log()}`);
     throw e;
   } finally {
     await c.shutdown();
   }
+}
+
+test('a replica whose consumer group directory was removed while down, then the consumer leader killed: no acknowledged message is delivered again', { skip, timeout: 240_000 }, async () => {
+  await lostConsumerLogKeepsAcks((n, groupDir) => {
+    const copy = filesMatching(n.storeDir, new RegExp(`/streams/${STREAM}/obs/${DURABLE}/raft-witness\\.idx$`));
+    assert.equal(copy.length, 1, 'the consumer store keeps the witness copy');
+    rmSync(groupDir, { recursive: true });
+  }, /consumer .*below its witness copy/);
+});
+
+test('a replica whose consumer WAL was cut in half while down, then the consumer leader killed: no acknowledged message is delivered again', { skip, timeout: 240_000 }, async () => {
+  await lostConsumerLogKeepsAcks((_n, groupDir) => {
+    const wal = newestSegment(groupDir);
+    truncateSync(wal, Math.floor(statSync(wal).size / 2));
+  }, /consumer .*WAL recovery: .*may have been acknowledged/);
+});
+
+test('a replica whose consumer WAL has a bit flipped while down, then the consumer leader killed: no acknowledged message is delivered again', { skip, timeout: 240_000 }, async () => {
+  await lostConsumerLogKeepsAcks((_n, groupDir) => {
+    const wal = newestSegment(groupDir);
+    flipBit(wal, Math.floor(statSync(wal).size / 2));
+  }, /consumer .*WAL recovery: .*may have been acknowledged/);
 });
