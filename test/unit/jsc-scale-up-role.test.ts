@@ -7,9 +7,13 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stream } from '../../src/jetstream/stream.js';
 import { clearSeedMark, markAwaitingSeed, markSeed, scaleUpRole } from '../../src/jetstream/cluster/stream-membership.js';
+import { prepareSeedRole } from '../../src/jetstream/cluster/consumer-seed.js';
+import { emptyConsumerState } from '../../src/jetstream/store/consumer-state-codec.js';
 import { tmpDir } from '../helpers/store-files.js';
 
 const LOCAL = {} as Stream;
+/** The first 12 bytes of a witness copy (u64 index, u32 checksum left 0) claiming `n`. */
+const index = (n: number) => Buffer.from([n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const UPDATE = '$JS.API.STREAM.UPDATE.S';
 
 function entry(peers: string[], preferred?: string, subject = UPDATE) {
@@ -71,7 +75,6 @@ test('scaleUpRole: a group directory removed while the stream\'s store keeps a w
   const dir = join(root, 'S-1');
   const copy = join(root, 'raft-witness.idx');
   const grown = entry(['a', 'b', 'c'], 'a');
-  const index = (n: number) => Buffer.from([n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   // No copy, an empty one, one of another group, or one claiming nothing: a scale-up as before.
   assert.equal(scaleUpRole('a', grown, dir, LOCAL, copy), 'seed');
   for (const other of [Buffer.alloc(0), Buffer.concat([index(7), Buffer.from('S-2')]), Buffer.concat([index(0), Buffer.from('S-1')])]) {
@@ -83,4 +86,23 @@ test('scaleUpRole: a group directory removed while the stream\'s store keeps a w
   writeFileSync(copy, Buffer.concat([index(7), Buffer.from('S-1')]));
   assert.equal(scaleUpRole('a', grown, dir, LOCAL, copy), undefined);
   assert.equal(scaleUpRole('b', grown, dir, undefined, copy), undefined);
+});
+
+test('prepareSeedRole: a consumer group directory removed while its store keeps the group\'s witness copy is no new replica; a seed drops a stale copy', (t) => {
+  const root = tmpDir(t, 'tsnats-role-');
+  const copy = join(root, 'raft-witness.idx');
+  // A durable scaled up from R1 around `a` (a meta snapshot's assignment: no API subject).
+  const ca = { subject: '', group: { name: 'C-R1F-1', peers: ['a', 'b', 'c'], preferred: 'a', store: 'file' as const } };
+  const other = Buffer.concat([index(7), Buffer.from('C-R1F-2')]);
+  writeFileSync(copy, other);
+  assert.deepEqual(prepareSeedRole(join(root, 'b1'), 'b', ca, undefined, copy), { kind: 'join' }, 'another group\'s copy: a new replica');
+  writeFileSync(copy, Buffer.concat([index(7), Buffer.from('C-R1F-1')]));
+  assert.equal(prepareSeedRole(join(root, 'b2'), 'b', ca, undefined, copy), undefined, 'its own copy: lost state, not a joiner');
+  assert.equal(existsSync(join(root, 'b2')), false, 'no marker directory');
+  assert.ok(existsSync(copy), 'the copy stays for raft to find');
+  // The seed's R1 consumer ran after that group was here: its state is newer than the copy's claim.
+  const seeded = prepareSeedRole(join(root, 'a1'), 'a', ca, emptyConsumerState(), copy);
+  assert.equal(seeded?.kind, 'seed');
+  assert.equal(existsSync(copy), false, 'the stale copy is gone');
+  assert.deepEqual(readdirSync(join(root, 'a1')), ['seed-state']);
 });

@@ -29,7 +29,7 @@
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { EntryType, RaftError, RaftNode, WireEntry, type Entry } from '../../raft/index.js';
+import { EntryType, RAFT_WITNESS_COPY, RaftError, RaftNode, WireEntry, type Entry } from '../../raft/index.js';
 import type { ConsumerState, ConsumerStore } from '../store/types.js';
 import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
@@ -333,6 +333,17 @@ export class ConsumerGroup implements RetentionMember {
     return join(this.c.js.storeRoot, this.c.server.systemAccount.name, '_js_', this.ca.group.name);
   }
 
+  /**
+   * The copy of the group's durable WAL witness, in the consumer store's own directory (file
+   * streams): a group directory removed while the store is left is then lost state, not a new
+   * member whose empty log votes as a full one. It goes with the store when the consumer is
+   * deleted, and the group name it carries tells a recreated consumer's group it is not its own.
+   */
+  private get witnessCopyPath(): string | undefined {
+    const dir = this.store.dir;
+    return dir === undefined ? undefined : join(dir, RAFT_WITNESS_COPY);
+  }
+
   private get ackPolicy(): AckPolicyName {
     return this.retention().ackPolicy;
   }
@@ -373,7 +384,8 @@ export class ConsumerGroup implements RetentionMember {
     injectedStartFault(this.c.server.serverName);
     // Rebuilt from the group's snapshot and log below; except on the seed of a stream scaled up
     // from R1 (stream-membership.ts): its R1 consumer's state is the state, replicated once it leads.
-    const role = prepareSeedRole(this.dir, this.c.id, this.ca, this.sg.seedConsumerStates?.get(this.name));
+    const witnessCopy = this.witnessCopyPath;
+    const role = prepareSeedRole(this.dir, this.c.id, this.ca, this.sg.seedConsumerStates?.get(this.name), witnessCopy);
     this.seeding = role?.kind === 'seed';
     this.awaitingSeed = role?.kind === 'join';
     if (role?.kind === 'seed') this.store.forceUpdate(role.state);
@@ -392,7 +404,7 @@ export class ConsumerGroup implements RetentionMember {
     this.transport = new RouteRaftTransport(this.c.server.systemAccount, `nrg-${this.ca.group.name}`);
     const g = this.ca.group;
     this.node = new RaftNode({
-      group: g.name, serverName: this.c.server.serverName, peers: [...g.peers], storeDir: this.dir,
+      group: g.name, serverName: this.c.server.serverName, peers: [...g.peers], storeDir: this.dir, witnessCopy,
       transport: this.transport, managed: true, segmentMaxBytes: this.snaps.policy.segmentBytes,
       // Waiting for the seed's state: never campaign (only a replica holding the state may lead).
       observer: this.awaitingSeed,
@@ -444,6 +456,18 @@ export class ConsumerGroup implements RetentionMember {
     } else {
       await store?.stop().catch(() => {});
     }
+  }
+
+  /**
+   * Stop for good on this server while the consumer's store stays (its stream scaled down to R1
+   * here): the group directory and the group's witness copy in the store go, so that a later
+   * scale-up starts the group here as its seed, not as a replica that lost its log.
+   */
+  async leaveKeepingStore(): Promise<void> {
+    await this.stop(false);
+    // Stopped already: this drops the witness copy and removes the group directory.
+    if (this.node) this.node.delete();
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
   private propose = (data: Buffer): void => {

@@ -16,8 +16,9 @@
 //   from the leader (the seed's entry, or a later snapshot sent to catch it up).
 
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { createDirWithFileSync } from '../store/durable-fs.js';
+import { dirname, join } from 'node:path';
+import { holdsWitnessCopy } from '../../raft/index.js';
+import { createDirWithFileSync, fsyncDirSync } from '../store/durable-fs.js';
 import { encodeConsumerState } from '../store/consumer-state-codec.js';
 import type { ConsumerState } from '../store/types.js';
 import { decodeConsumerSnapshot } from './consumer-snapshot.js';
@@ -44,18 +45,29 @@ export function scaledFromOne(ca: Pick<ConsumerAssignment, 'subject' | 'group'>)
  * This server's seeding role for the consumer group in `dir`, making it durable before the group
  * starts. `seedState`: the state of the consumer this server ran as R1 (when it seeds the stream).
  * A restart finds the role from the markers; an unreadable `seed-state` throws (the group must not
- * start without the state it seeds).
+ * start without the state it seeds). `witnessCopy`: where the group keeps its raft witness copy.
  */
-export function prepareSeedRole(dir: string, selfId: string, ca: Pick<ConsumerAssignment, 'subject' | 'group'>, seedState: ConsumerState | undefined): SeedRole {
+export function prepareSeedRole(dir: string, selfId: string, ca: Pick<ConsumerAssignment, 'subject' | 'group'>, seedState: ConsumerState | undefined,
+  witnessCopy?: string): SeedRole {
   if (existsSync(dir)) {
     const seedFile = join(dir, SEED_STATE_FILE);
     if (existsSync(seedFile)) return { kind: 'seed', state: decodeConsumerSnapshot(readFileSync(seedFile)) };
     return existsSync(join(dir, AWAITING_FILE)) ? { kind: 'join' } : undefined;
   }
   if (seedState) {
+    // The R1 consumer that ran here since is newer than any log of this group that was here: a
+    // copy left by it (a crash while the scale-down removed the group) would make the seed a
+    // replica that lost its log, and nobody else has the state. Gone durably before the marker.
+    if (witnessCopy !== undefined && existsSync(witnessCopy)) {
+      rmSync(witnessCopy, { force: true });
+      fsyncDirSync(dirname(witnessCopy));
+    }
     createDirWithFileSync(dir, SEED_STATE_FILE, encodeConsumerState(seedState));
     return { kind: 'seed', state: seedState };
   }
+  // The group's log was here and its directory was removed: not a new replica of a scale-up but
+  // one that lost its log (raft/node.ts finds it through the same copy), as for streams.
+  if (witnessCopy !== undefined && holdsWitnessCopy(witnessCopy, ca.group.name)) return undefined;
   if (scaledFromOne(ca) && ca.group.preferred !== selfId) {
     createDirWithFileSync(dir, AWAITING_FILE, Buffer.from('new replica: waiting for the seed state from the leader\n'));
     return { kind: 'join' };

@@ -275,11 +275,9 @@ export async function dissolveToSingle(c: ClusteredJetStream, sg: StreamGroup): 
     const createdMs = running ? Number(running.createdNs / 1_000_000n) : Date.now();
     kept.push({ name: cg.name, config: { ...cg.ca.consumer, name: cg.name }, state, createdMs });
   }
-  // Consumer groups stop without deleting their state store; the raft groups' directories go.
-  for (const cg of [...sg.consumers.values()]) {
-    await cg.stop(false);
-    rmSync(cg.dir, { recursive: true, force: true });
-  }
+  // Consumer groups stop without deleting their state store; the raft groups' directories and
+  // witness copies go.
+  for (const cg of [...sg.consumers.values()]) await cg.leaveKeepingStore();
   sg.consumers.clear();
   await sg.stop(true);
   stream.replicator = undefined;

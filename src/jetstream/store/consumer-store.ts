@@ -228,6 +228,8 @@ export class MemConsumerStore implements ConsumerStore {
 //   state.dat                  nats-server's consumer state encoding + an 8-byte trailer
 //                              (CRC-32 of the encoding, then "TSCK"), replaced atomically
 //   state.dat.damaged          a state file that failed its checks, kept for inspection
+//   raft-witness.idx           a replicated consumer's raft witness copy (written by its raft
+//                              group, consumer-group.ts; not read here)
 // nats-server keeps meta.inf + meta.sum + o.dat; it drops a consumer whose meta or
 // state does not decode. Here the durable survives one damaged meta copy, and a damaged
 // state restarts it from what can be trusted (see readConsumerDirs).
@@ -310,7 +312,7 @@ export class FileConsumerStore extends MemConsumerStore {
   private writeGapMs = STATE_WRITE_GAP_MS;
   private lastWriteAt = 0;
 
-  constructor(name: string, cfg: unknown, createdMs: number, private readonly dir: string,
+  constructor(name: string, cfg: unknown, createdMs: number, readonly dir: string,
     private readonly syncAlways: boolean, onClose?: (name: string) => void, recovered?: ConsumerState) {
     super(name, cfg, createdMs, onClose);
     if (recovered && consumerRecoveryNote(recovered)?.metaUnreadable) {

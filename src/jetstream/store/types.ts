@@ -151,6 +151,11 @@ export interface ConsumerState {
  *  the state file atomically (temp + rename + dir fsync) at most every flush interval and on stop(). */
 export interface ConsumerStore {
   readonly name: string;
+  /**
+   * File stores: the directory holding this consumer's files, removed with the consumer. A
+   * replicated consumer keeps its raft witness copy there (consumer-group.ts).
+   */
+  readonly dir?: string;
   /** Initialise the delivered/ack floor for a consumer starting at stream sequence sseq. */
   setStarting(sseq: number): void;
   /** Record a delivery. dc = delivery count (1 first time). With ack policy 'none' (from the

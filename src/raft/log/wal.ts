@@ -21,7 +21,7 @@
 // right after does not raise a false alarm.
 //
 // Witness copy (optional, `witnessCopy`): the same claim kept outside the group directory (the
-// stream's store directory, the JetStream root for the meta group), so that removing the whole
+// stream's or consumer's store directory, the JetStream root for the meta group), so that removing the whole
 // wal/ or group directory does not take every trace of the log with it. File: u64 index |
 // u32 crc32(index bytes, tag) | tag (the group name, so a copy left by another group of that
 // directory claims nothing). It is raised only when the durable index reaches twice its value
@@ -40,7 +40,7 @@ const MAX_PAYLOAD_BYTES = 512 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.wal$/;
 const FLUSH_PENDING_BYTES = 4 * 1024 * 1024;
 export const WITNESS_FILE = 'durable.idx';
-/** The name upper layers give the witness copy in a directory they own (a stream's store). */
+/** The name upper layers give the witness copy in a directory they own (a stream's or consumer's store). */
 export const RAFT_WITNESS_COPY = 'raft-witness.idx';
 const WITNESS_BYTES = 12;
 
