@@ -519,8 +519,8 @@ export class ConsumerGroup implements RetentionMember {
   private applyEntries(entries: Entry[]): void {
     // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
     let bytes = 0;
-    // The leader has nothing left to do for its own ops on a limits stream (see applyOp): only
-    // their sizes are counted, without a look at each op (two per consumed message).
+    // The leader has nothing left to do for its own ops on a limits stream (see applyOp) but the
+    // pending pull requests: the others' sizes are counted, after a look at their op byte only.
     const countOnly = this.ownOps && this.sg.stream.config.retention === 'limits';
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
@@ -548,8 +548,9 @@ export class ConsumerGroup implements RetentionMember {
   /** One op, `buf[start, end)`. */
   private applyOp(buf: Buffer, start: number, end: number): void {
     // The leader already applied its own changes to its store when it made them; of its own ops
-    // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
-    // even decoded (two committed ops per message on the consume path).
+    // only an ack on an interest/workqueue stream (retention) and the pending pull requests (kept
+    // on every replica) have work left, so the rest are not even decoded (two committed ops per
+    // message on the consume path).
     const follower = !this.ownOps;
     const op = buf[start];
     if (!follower && !isPendingRequestOp(op) && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
