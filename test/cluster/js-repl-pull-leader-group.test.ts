@@ -15,38 +15,21 @@ import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-n
 import { withPlaceableCluster } from './js-repl-helpers.js';
 import { metaOf } from './js-meta-own-helpers.js';
 import { JsCluster, apiRequest, pollUntil, skipReason } from './js-cluster-harness.js';
+import { PULL_NEXT, assertLeadershipChange, consumerInfo, createPD, infoFromLeader } from './js-pull-leader-helpers.js';
 import { shortElections } from './js-short-elections.js';
 
 shortElections();
 
-interface Info { num_waiting?: number; cluster?: { leader?: string }; error?: unknown }
-
-const PULL_NEXT = '$JS.API.CONSUMER.MSG.NEXT.P.D';
 const WAIT_60S = JSON.stringify({ batch: 1, expires: 60_000_000_000 });
 
-async function consumerInfo(nc: NatsConnection): Promise<Info | undefined> {
-  return (await apiRequest<Info>(nc, '$JS.API.CONSUMER.INFO.P.D', undefined, { settleMs: 0, waitMs: 2000 })).first;
-}
+const PROBE = 'probe';
 
-/** R3 stream P and R3 durable pull consumer D; the consumer leader's server name. */
-async function createPD(nc: NatsConnection): Promise<string> {
-  const sc = await apiRequest<Info>(nc, '$JS.API.STREAM.CREATE.P', { name: 'P', subjects: ['p.>'], num_replicas: 3 });
-  assert.equal(sc.first?.error, undefined, JSON.stringify(sc.first));
-  return pollUntil(async () => {
-    const r = await apiRequest<Info>(nc, '$JS.API.CONSUMER.CREATE.P.D',
-      { stream_name: 'P', config: { durable_name: 'D', ack_policy: 'explicit' } }, { settleMs: 0 });
-    return r.first?.cluster?.leader;
-  }, 'an R3 consumer with a leader', 30_000, 200);
-}
-
-/** Every message published to `inbox` on nc, in order, except probe's. */
+/** Every message published to `inbox` on nc, in order, except interestSeen's probes. */
 function collect(nc: NatsConnection, inbox: string): Msg[] {
   const got: Msg[] = [];
   nc.subscribe(inbox, { callback: (_e, m) => { if (m.string() !== PROBE) got.push(m); } });
   return got;
 }
-
-const PROBE = 'probe';
 
 /**
  * Until the server of `via` has learnt the interest in `inbox` (a subscription on another server
@@ -65,12 +48,6 @@ async function interestSeen(via: NatsConnection, inbox: string, sub: NatsConnect
   } finally {
     s.unsubscribe();
   }
-}
-
-function assertLeadershipChange(m: Msg | undefined): void {
-  assert.equal(m?.headers?.code, 409);
-  assert.equal(m?.headers?.description, 'Leadership Change');
-  assert.equal(m?.data.length, 0);
 }
 
 test('tsnats: the old consumer leader that wins again after its stepdown answers the requests it held 409', { skip: skipReason('tsnats') }, async () => {
@@ -94,12 +71,8 @@ test('tsnats: the old consumer leader that wins again after its stepdown answers
     const sd = await apiRequest<{ success?: boolean }>(nc, '$JS.API.CONSUMER.LEADER.STEPDOWN.P.D', undefined, { settleMs: 0 });
     assert.equal(sd.first?.success, true, JSON.stringify(sd.first));
     await pollUntil(() => (group(li)!.isLeader ? undefined : true), 'the stepdown', 10_000, 5);
-    await pollUntil(() => (raw.length > 0 ? true : undefined), 'a status on the request', 20_000, 20);
-    assertLeadershipChange(raw[0]);
-    const after = await pollUntil(async () => {
-      const i = await consumerInfo(nc);
-      return i?.cluster?.leader === leaderName && i.num_waiting === 0 ? i : undefined;
-    }, 'the old leader leading again', 20_000, 100);
+    await assertLeadershipChange(raw);
+    const after = await infoFromLeader(nc, leaderName, true);
     assert.equal(after.num_waiting, 0);
     // The new term's leader told the group that the request is answered: no replica keeps it for a
     // later leader to answer again.
@@ -133,12 +106,8 @@ test('tsnats: num_waiting counts a request once the consumer group committed it;
     for (const pid of frozen.splice(0)) process.kill(pid, 'SIGCONT');
     await pollUntil(async () => ((await consumerInfo(ncL))?.num_waiting === 1 ? true : undefined), 'the request counted', 20_000);
     await c.kill(leader);
-    await pollUntil(() => (raw.length > 0 ? true : undefined), 'a status on the request', 30_000, 20);
-    assertLeadershipChange(raw[0]);
-    const after = await pollUntil(async () => {
-      const i = await consumerInfo(ncF);
-      return i?.cluster?.leader && i.cluster.leader !== leaderName ? i : undefined;
-    }, 'the new leader', 30_000, 100);
+    await assertLeadershipChange(raw);
+    const after = await infoFromLeader(ncF, leaderName);
     assert.equal(after.num_waiting, 0);
     assert.equal(raw.length, 1, 'one answer per request');
   } finally {
