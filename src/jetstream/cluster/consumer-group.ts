@@ -24,8 +24,9 @@
 // consumer-retention.ts), so every copy of the stream removes the same messages.
 //
 // Pending pull requests (nats-server 2.9.10): the leader proposes addPendingRequest /
-// removePendingRequest as requests wait and finish; followers keep the set, and a new leader
-// answers each of them "409 Leadership Change" (the requests died with the old leader).
+// removePendingRequest as requests wait and finish; every replica keeps the set it applied
+// (pending-requests.ts), and a new leader answers each of them "409 Leadership Change" (the
+// requests died with the old leader's Consumer) and removes them from the group's set.
 
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -35,7 +36,9 @@ import { emptyConsumerState } from '../store/consumer-state-codec.js';
 import { lookupConsumer } from '../consumer/manager.js';
 import { StopReason, type Consumer } from '../consumer/consumer.js';
 import { STATUS_LEADERSHIP_CHANGE } from '../consumer/pull-request.js';
+import { PendingRequests, knownWaiting } from './pending-requests.js';
 import type { FilterSet } from '../consumer/filters.js';
+import type { WaitQueue } from '../consumer/wait-queue.js';
 import { decodeConsumerConfig } from '../consumer/config.js';
 import { buildConsumerInfo } from '../consumer/consumer-info.js';
 import { parseGoTime } from '../api/json.js';
@@ -58,6 +61,11 @@ import type { ClusteredJetStream } from './js-cluster.js';
 import { randomCurrentPeer, stopGroupNode, type StreamGroup } from './stream-group.js';
 import { consumerInfoSubject, serveLeaderInfo } from './leader-info.js';
 import { injectedStartFault, standInForPreferred } from './start-retry.js';
+
+/** addPendingRequest / removePendingRequest: applied on every replica, the leader too. */
+function isPendingRequestOp(op: number | undefined): boolean {
+  return op === EntryOp.addPendingRequest || op === EntryOp.removePendingRequest;
+}
 
 /** How often a consumer leader re-checks a stream replica that is not current yet. */
 const STREAM_WAIT_MS = 50;
@@ -304,8 +312,8 @@ export class ConsumerGroup implements RetentionMember {
   private snapTimer: NodeJS.Timeout | undefined;
   /** Set while this leader waits for its stream replica to be current (startConsumer). */
   private streamWait: NodeJS.Timeout | undefined;
-  /** Pull requests waiting on the leader, as the leader announced them (followers only). */
-  private readonly pendingRequests = new Set<string>();
+  /** Pull requests waiting on the leader, as the group committed them (every replica, the leader too). */
+  private readonly pendingRequests = new PendingRequests();
   /** Ack policy and filters of `ca` (re-read when a config update replaces the assignment). */
   private retentionOf: { ca: ConsumerAssignment; ackPolicy: AckPolicyName; filters: FilterSet } | undefined;
   /** AckAll: the stream sequence up to which retention already ran for this consumer. */
@@ -372,9 +380,9 @@ export class ConsumerGroup implements RetentionMember {
     return this.store;
   }
 
-  /** Pull requests this follower knows to be waiting on the leader (tests, healthz). */
+  /** Reply subjects of the pull requests this replica knows to be waiting on the leader (tests). */
   pendingRequestReplies(): string[] {
-    return [...this.pendingRequests];
+    return this.pendingRequests.replies();
   }
 
   start(): void {
@@ -535,8 +543,8 @@ export class ConsumerGroup implements RetentionMember {
   private applyEntries(entries: Entry[]): void {
     // One committed log entry (which may carry many ops), as NRG's Applied() counts them.
     let bytes = 0;
-    // The leader has nothing left to do for its own ops on a limits stream (see applyOp): only
-    // their sizes are counted, without a look at each op (two per consumed message).
+    // The leader has nothing left to do for its own ops on a limits stream (see applyOp) but the
+    // pending pull requests: the others' sizes are counted, after a look at their op byte only.
     const countOnly = this.ownOps && this.sg.stream.config.retention === 'limits';
     for (const e of entries) {
       if (e.type === EntryType.Snapshot || e.type === EntryType.OldSnapshot) {
@@ -548,7 +556,7 @@ export class ConsumerGroup implements RetentionMember {
       // An entry of a received append entry is decoded in place (no view per op).
       const wire = e instanceof WireEntry;
       bytes += wire ? e.end - e.start : e.data.length;
-      if (countOnly) continue;
+      if (countOnly && !isPendingRequestOp(wire ? e.src[e.start] : e.data[0])) continue;
       try {
         // The op is decoded here and not kept: no copy.
         if (wire) this.applyOp(asBuffer(e.src), e.start, e.end);
@@ -564,11 +572,12 @@ export class ConsumerGroup implements RetentionMember {
   /** One op, `buf[start, end)`. */
   private applyOp(buf: Buffer, start: number, end: number): void {
     // The leader already applied its own changes to its store when it made them; of its own ops
-    // only an ack on an interest/workqueue stream has work left (retention), so the rest are not
-    // even decoded (two committed ops per message on the consume path).
+    // only an ack on an interest/workqueue stream (retention) and the pending pull requests (kept
+    // on every replica) have work left, so the rest are not even decoded (two committed ops per
+    // message on the consume path).
     const follower = !this.ownOps;
     const op = buf[start];
-    if (!follower && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
+    if (!follower && !isPendingRequestOp(op) && (op !== EntryOp.updateAcksOp || this.sg.stream.config.retention === 'limits')) return;
     this.stateCache = undefined;
     // The two ops of every consumed message are decoded into reused objects (no allocation).
     if (op === EntryOp.updateDeliveredOp) {
@@ -597,10 +606,10 @@ export class ConsumerGroup implements RetentionMember {
         if (follower) this.store.setStarting(d.sseq);
         break;
       case EntryOp.addPendingRequest:
-        if (follower) this.pendingRequests.add(d.reply);
+        this.pendingRequests.add(d.reply);
         break;
       case EntryOp.removePendingRequest:
-        if (follower) this.pendingRequests.delete(d.reply);
+        this.pendingRequests.remove(d.reply);
         break;
       case EntryOp.resetSeqOp:
         // A newer servers' op (consumer reset); 2.9.10 has none to send.
@@ -803,6 +812,8 @@ export class ConsumerGroup implements RetentionMember {
     this.wrapper.resuming = resuming;
     this.running = true;
     this.ownOps = true;
+    // The requests that waited on earlier leaders; from here on the set holds this leader's own.
+    const orphans = this.pendingRequests.takeAll();
     const reply = this.createReply;
     this.createReply = '';
     const subject = `$JS.API.CONSUMER.CREATE.${this.ca.stream}.${this.name}`;
@@ -816,6 +827,7 @@ export class ConsumerGroup implements RetentionMember {
     }
     if (this.wrapper) this.wrapper.resuming = false;
     if (res?.error) {
+      this.pendingRequests.restore(orphans);
       this.running = false;
       this.ownOps = false;
       this.c.server.log.warn(`JetStream consumer '${this.account} > ${this.ca.stream} > ${this.name}': ${res.body}`);
@@ -839,7 +851,7 @@ export class ConsumerGroup implements RetentionMember {
       // Its deliveries and acks are only proposed from now on; the local store copies its state lazily.
       if (this.wrapper?.handedOut) this.wrapper.follow(cons);
     }
-    this.releasePendingRequests();
+    this.releasePendingRequests(orphans, cons?.pullQueue);
     this.sendLeaderElected();
     this.snapshot(true);
   }
@@ -884,24 +896,38 @@ export class ConsumerGroup implements RetentionMember {
   }
 
   /**
-   * nats-server checkPendingRequests: the pull requests that waited on the old leader are gone
-   * with it; tell each requester so it can ask again.
+   * nats-server checkPendingRequests: the pull requests that waited on an earlier leader are gone
+   * with its Consumer; tell each requester so it can ask again (once per reply subject, as
+   * nats-server). The group forgets them too (a removePendingRequest each, which nats-server's
+   * leader does not send): a replica that leads later must not answer them a second time. A reply
+   * waiting on this leader's Consumer already (the client pulled again on the same inbox) keeps
+   * the entries its new requests added.
    */
-  private releasePendingRequests(): void {
-    if (this.pendingRequests.size === 0) return;
+  private releasePendingRequests(orphans: Map<string, number>, wq: WaitQueue | undefined): void {
+    if (orphans.size === 0) return;
     const client = this.c.js.jsAccount(this.account)?.client;
-    for (const reply of this.pendingRequests) client?.publish(reply, '', STATUS_LEADERSHIP_CHANGE, Buffer.alloc(0));
-    this.pendingRequests.clear();
+    const live = new Set(wq?.toArray().map((wr) => wr.reply));
+    for (const [reply, n] of orphans) {
+      client?.publish(reply, '', STATUS_LEADERSHIP_CHANGE, Buffer.alloc(0));
+      if (live.has(reply)) continue;
+      for (let i = 0; i < n; i++) this.propose(encodeRemovePendingRequest(reply));
+    }
   }
 
-  /** The leader mirrors its waiting pull requests to the group (addPendingRequest / removePendingRequest). */
+  /**
+   * The leader mirrors its waiting pull requests to the group (addPendingRequest /
+   * removePendingRequest), those that came while its Consumer was being created too; num_waiting
+   * counts those the group committed (pending-requests.ts knownWaiting).
+   */
   private watchPullRequests(cons: Consumer): void {
     const wq = cons.pullQueue;
     if (!wq) return;
     wq.observer = {
       added: (reply) => this.propose(encodeAddPendingRequest(reply)),
       removed: (reply) => this.propose(encodeRemovePendingRequest(reply)),
+      reported: (q) => (this.ca.group.peers.length > 1 ? knownWaiting(q, this.pendingRequests) : q.n),
     };
+    for (const wr of wq.toArray()) this.propose(encodeAddPendingRequest(wr.reply));
   }
 
   private async stopConsumer(deleting: boolean): Promise<void> {

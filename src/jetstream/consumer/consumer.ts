@@ -1030,7 +1030,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
   }
 
   numWaiting(): number {
-    return this.waiting?.n ?? 0;
+    return this.waiting?.reported() ?? 0;
   }
 
   numPending(): number {
@@ -1058,7 +1058,7 @@ export class Consumer extends ConsumerAcks implements StreamConsumer {
       lastAckMs: this.lastAckMs,
       numAckPending: this.pending.size,
       numRedelivered: this.rdc.size,
-      numWaiting: this.waiting?.n ?? 0,
+      numWaiting: this.numWaiting(),
       numPending: np,
       pushBound: this.isPush && this.active,
     });

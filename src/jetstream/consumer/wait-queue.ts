@@ -43,6 +43,8 @@ export class WaitingRequest {
 export interface WaitQueueObserver {
   added(reply: string): void;
   removed(reply: string): void;
+  /** How many of the queue's requests to report as waiting (a replicated consumer: those its group committed). */
+  reported?(wq: WaitQueue): number;
 }
 
 export class WaitQueue {
@@ -63,6 +65,11 @@ export class WaitQueue {
 
   get isFull(): boolean {
     return this.n === this.max;
+  }
+
+  /** num_waiting: every request, or what the observer counts of them. */
+  reported(): number {
+    return this.observer?.reported?.(this) ?? this.n;
   }
 
   /** Append; false when the queue is full. */
