@@ -192,6 +192,11 @@ export class JetStreamService implements Subsystem {
     await this.clustered?.start();
   }
 
+  /** Graceful shutdown, routes still up: raft leaderships are handed over first (ClusteredJetStream.handOverLeadership). */
+  beforeShutdown(): void {
+    if (this.started) this.clustered?.handOverLeadership();
+  }
+
   async shutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;

@@ -91,6 +91,17 @@ export abstract class RaftCoreBase {
   protected splitRetry = false;
   /** Candidacies lost in a row to split votes since a leader was last heard (widens the retry delay). */
   protected splitRounds = 0;
+  /**
+   * A member refused our current candidacy after moving up to its term: it holds a better log (NRG
+   * 2.9.10), or follows a live leader (ours). Once the candidacy is lost we keep quiet (quietUntil).
+   */
+  protected outvotedByLog = false;
+  /**
+   * Until this env time we send no vote request (0 = none): 2.9.10 voters restart their election
+   * timer at every vote request, even one they refuse, so a member whose log cannot win must leave
+   * the members holding a better log a whole NRG election timeout to campaign.
+   */
+  protected quietUntil = 0;
   /** Peer named by the latest EntryLeaderTransfer we stored: its vote requests are not refused as disruptive. */
   protected transferTarget = '';
   /** Index of a new leader's first entry; leadership is signalled once it is applied. */

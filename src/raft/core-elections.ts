@@ -58,6 +58,12 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
       return;
     }
     const now = this.env.now();
+    // After a candidacy lost to a better log we keep quiet (see quietUntil). A leader transfer's
+    // target is exempt: its leader chose it for holding the whole log.
+    if (this.quietUntil > now && !this.lxfer) {
+      this.resetElect(this.quietUntil - now);
+      return;
+    }
     // Raise the term only when a quorum is reachable: a node cut off from
     // the group (or coming back from a partition) would otherwise return
     // with a higher term and depose a healthy leader. It first probes with a
@@ -112,6 +118,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     this.votes.clear();
     this.emptyVotes.clear();
     this.refusals.clear();
+    this.outvotedByLog = false;
     // Our own vote counts like anyone's: only as a member (or while the peer
     // set is still incomplete). A removed node must not help elect itself.
     if (this.countsVote(this.id)) this.votes.add(this.id);
@@ -336,6 +343,10 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     if (this._state !== 'candidate' || !this.countsVote(vr.peer)) return;
     if (!vr.granted) {
       this.refusals.add(vr.peer);
+      // A refusal at a term below ours: the voter moved up to our term and still refused. NRG
+      // 2.9.10 answers with the term it had and clears its vote on a higher term, so it refused on
+      // the logs; ours refuse so only while they hear a live leader.
+      if (vr.term < this._term) this.outvotedByLog = true;
       this.checkElectionLost();
       return;
     }
@@ -366,6 +377,20 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     // Closed: late answers count for nothing, and we no longer veto probes as an open candidacy.
     if (this.voteInbox) this.host.unsubscribe(this.voteInbox);
     this.voteInbox = '';
+    if (this.outvotedByLog) {
+      // Lost to a better log (or a live leader): retrying cannot win while our log stays as it is,
+      // and every vote request restarts the election timers of 2.9.10 voters (they do so even for
+      // one they refuse), so retries within their longest election timeout would keep the members
+      // that hold the log from ever campaigning (a fresh member with an empty log, the group
+      // leaderless for good). We wait as a follower for longer than that timeout, still voting.
+      const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.timing;
+      const quiet = max + this.randomBetween(0, max - min);
+      this.switchToFollower('');
+      this.quietUntil = this.env.now() + quiet;
+      this.resetElect(quiet);
+      this.debug(`election at term ${this._term} lost to a better log (refused by ${[...this.refusals].join(',')}): no vote request for ${quiet} ms`);
+      return;
+    }
     this.splitRounds++;
     const widen = 2 ** Math.min(this.splitRounds - 1, 3);
     const delay = Math.min(this.timing.electionTimeoutMinMs, widen * this.campaignTimeout());
@@ -432,6 +457,7 @@ export abstract class RaftCoreElections extends RaftCoreMembership {
     if (newLeader !== '') {
       this.hadLeader = true;
       this.splitRounds = 0;
+      this.quietUntil = 0;
     }
     if (newLeader !== this._leader) {
       this.leaderContactAt = 0;

@@ -41,6 +41,11 @@ export interface Subsystem {
   /** Optional: the server entered lame duck mode (e.g. tell routes, hand over leadership). */
   lameDuck?(): void;
   /**
+   * Optional: graceful shutdown begins; called on every subsystem before any of them stops (so
+   * with the routes still up): clustered JetStream hands its raft leaderships over here.
+   */
+  beforeShutdown?(): void;
+  /**
    * Start before the client listener opens (and so before the subsystems that start after
    * it, such as routes). JetStream sets this: nats-server recovers JetStream before it
    * accepts clients or routes, so no client sees a stream missing or loses a publish to one.
@@ -499,6 +504,13 @@ export class Server implements ClientHost, AccountHost {
     const listener = this.listener;
     this.listener = null;
     const closed = listener !== null ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
+    for (const s of this.startedSubsystems) {
+      try {
+        s.beforeShutdown?.();
+      } catch (e) {
+        this.log.error(`Error preparing ${s.name} for shutdown: ${(e as Error).message}`);
+      }
+    }
     for (const s of [...this.startedSubsystems].reverse()) {
       try {
         await s.shutdown();

@@ -71,6 +71,8 @@ export interface ClusterSpec {
   tsnatsSyncInterval?: string;
   /** how long a node may take to listen after it is launched (default 20 s; a store of many streams recovers first) */
   startTimeoutMs?: number;
+  /** debug logging on the nats-server nodes (a test reading 2.9.10's raft steps from its log) */
+  natsServerDebug?: boolean;
 }
 
 export interface Creds { user: string; pass: string }
@@ -169,6 +171,7 @@ export class JsCluster {
     writeFileSync(file, clusterNodeConfig({
       name: n.name, dir: n.dir, storeDir: n.storeDir, tags: n.tags, clusterName: this.spec.clusterName ?? 'C1', routes: this.routesFor(n), routeAuth: this.routeAuth,
       syncInterval: n.impl === 'tsnats' ? this.spec.tsnatsSyncInterval : undefined,
+      debug: n.impl === 'nats-server' && this.spec.natsServerDebug === true,
     }));
     return file;
   }

@@ -167,6 +167,8 @@ export interface NodeConfig {
    * own refuses the routes of any other test cluster that dials a port it now holds.
    */
   routeAuth?: { user: string; password: string };
+  /** `debug: true` (a test that reads what a server logs at debug level, e.g. 2.9.10's raft steps) */
+  debug?: boolean;
 }
 
 /** The config file text of one clustered JetStream node with the SYS and APP accounts. */
@@ -190,6 +192,7 @@ export function clusterNodeConfig(c: NodeConfig): string {
     '  APP { jetstream: enabled, users: [ {user: a, password: a} ] }',
     '}',
     'system_account: SYS',
+    c.debug ? 'debug: true' : '',
   ];
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }

@@ -40,7 +40,7 @@ import {
 } from './assignments.js';
 import { ClusterApi } from './cluster-api.js';
 import { PEER_INFO_SUBJECT, PeerInfoTable, type PeerInfoMsg } from './peer-info.js';
-import { StreamGroups } from './stream-group.js';
+import { randomCurrentPeer, StreamGroups } from './stream-group.js';
 import { GroupMembership, dissolveToSingle } from './stream-membership.js';
 import { serverOutOfSpace, serverRemoved } from './advisories.js';
 import { UnappliedCreates, probeWritable } from './meta-outage.js';
@@ -433,6 +433,28 @@ export class ClusteredJetStream {
       this.peerInfo.announce();
       await this.dropAndReconcile(gone, 'not in the meta log replayed after a storage failure');
     });
+  }
+
+  /**
+   * Graceful shutdown, before anything closes (nats-server's stepdownRaftNodes, first in its
+   * Shutdown): every group led here hands leadership to a caught-up peer while the routes still
+   * carry the EntryLeaderTransfer, so the others elect at once instead of after an election timeout
+   * (nats-server followers have no other hint that we left). stop() then finds followers.
+   */
+  handOverLeadership(): void {
+    if (this.stopped) return;
+    const nodes: (RaftNode | undefined)[] = [this.node];
+    for (const sg of this.streamGroups.all()) {
+      nodes.push(sg.node);
+      for (const cg of sg.consumers.values()) nodes.push(cg.node);
+    }
+    for (const n of nodes) {
+      if (n?.state !== 'leader') continue;
+      try {
+        n.stepDown(randomCurrentPeer(n));
+      } catch { /* not leader any more */ }
+    }
+    this.cluster?.flushRoutes();
   }
 
   async stop(): Promise<void> {
