@@ -14,6 +14,7 @@
 // stay valid.
 
 import { decodeName } from './names.js';
+import { fieldEnd } from './tokens.js';
 
 /** Result of `ClientParser.parse`. Non-zero values mean: stop reading this connection. */
 export const enum ParseResult {
@@ -490,21 +491,26 @@ export class ClientParser {
     let n = 0;
     let start = -1;
     let p = i;
-    for (; p < len; p++) {
-      const b = buf[p];
+    while (p < len) {
+      let b = buf[p];
       if (b === SPACE || b === TAB) {
-        if (start >= 0) {
-          if (n === 4) return -ParseResult.BAD_ARGS;
-          f[n * 2] = start;
-          f[n * 2 + 1] = p;
-          n++;
-          start = -1;
-        }
-      } else if (b === LF || b === CR) {
-        break;
-      } else if (start < 0) {
-        start = p;
+        p++;
+        continue;
       }
+      if (b === LF || b === CR) break;
+      // A field: scanned to its end in one tight loop (tokens.ts).
+      start = p;
+      p = fieldEnd(buf, p + 1, len);
+      if (p >= len) break;
+      b = buf[p];
+      // The line's last field is recorded below, after the line-length check.
+      if (b === LF || b === CR) break;
+      if (n === 4) return -ParseResult.BAD_ARGS;
+      f[n * 2] = start;
+      f[n * 2 + 1] = p;
+      n++;
+      start = -1;
+      p++;
     }
     if (p >= len) return FALLBACK;
     let eol = p;
