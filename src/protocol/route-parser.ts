@@ -22,7 +22,7 @@
 //   HMSG <subject> [same reply/queue forms] <hdr> <size>
 // RS+/RS-/RMSG are unknown ops there. Handlers see account '' for leaf interest and messages.
 
-import { decodeName } from './names.js';
+import { decodeName, LastName } from './names.js';
 import { fieldEnd } from './tokens.js';
 
 const CR = 13;
@@ -274,11 +274,8 @@ export class RouteParser {
   private payloadHave = 0;
 
   // Last routed subject, reused while it repeats.
-  /** The previous message's subject: bytes in a scratch buffer (lastSubjectLen of them), text, and a Buffer of its own once repeated. */
-  private lastSubjectBytes: Buffer = Buffer.allocUnsafe(256);
-  private lastSubjectLen = -1;
-  private lastSubject = '';
-  private lastSubjectOwn: Buffer | null = null;
+  /** The previous message's subject (names.ts LastName: a repeat is neither decoded nor copied again). */
+  private readonly lastSubject = new LastName();
 
   // Small cache so the few account names in use are not re-decoded per message.
   private accBytes: Buffer[] = [];
@@ -707,19 +704,16 @@ export class RouteParser {
     m.src = buf;
     m.subjectStart = ss;
     m.subjectEnd = ss + sl;
-    const last = this.lastSubjectBytes;
-    if (this.lastSubjectLen === sl && sameBytes(buf, ss, last, sl)) {
+    const last = this.lastSubject;
+    if (last.matches(buf, ss, ss + sl)) {
       // Same subject as the previous message (the common case on a busy route): no decode, and
       // from the second one on its bytes are one Buffer of their own.
-      m.subject = this.lastSubject;
-      let own = this.lastSubjectOwn;
-      if (own === null) own = this.lastSubjectOwn = Buffer.from(last.subarray(0, sl));
-      m.subjectBuf = own;
+      m.subject = last.text!;
+      m.subjectBuf = last.ownBytes(buf, ss, ss + sl);
     } else {
-      m.subject = decodeName(buf, ss, ss + sl);
+      // A new one (every routed JetStream ack): a range of the read buffer, no view, no copy.
+      m.subject = last.take(buf, ss, ss + sl);
       m.subjectBuf = null;
-      // Kept in a scratch buffer for the comparison with the next message (no view per message).
-      this.rememberSubject(buf, ss, sl, m.subject);
     }
     if (replyTok < 0) m.setReplyRange(-1, -1);
     else m.setReplyRange(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
@@ -745,15 +739,6 @@ export class RouteParser {
     this.mSize = size;
     this.state = STATE_PAYLOAD;
     return undefined;
-  }
-
-  private rememberSubject(buf: Buffer, s: number, n: number, text: string): void {
-    let b = this.lastSubjectBytes;
-    if (b.length < n) b = this.lastSubjectBytes = Buffer.allocUnsafe(Math.max(n, 2 * b.length));
-    for (let i = 0; i < n; i++) b[i] = buf[s + i];
-    this.lastSubjectLen = n;
-    this.lastSubject = text;
-    this.lastSubjectOwn = null;
   }
 
   private emitMsg(data: Buffer): void {

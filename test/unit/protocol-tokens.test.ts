@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { fieldEnd } from '../../src/protocol/tokens.js';
 import { ClientParser, ParseResult, type ClientOpHandler, type PubArgs } from '../../src/protocol/client-parser.js';
 import { RouteParser, type RouteProtocolHandler } from '../../src/protocol/route-parser.js';
+import { decodeName, LastName, sameAsciiName } from '../../src/protocol/names.js';
 import { seededRandom } from '../helpers/wait.js';
 
 const SEPARATORS = new Set([32, 9, 13, 10]);
@@ -123,5 +124,85 @@ test('client parser: ack PUBs with any blanks between fields, in every split; a 
   for (const line of ['PUB a b c\t1 0\r\n\r\n', 'PUB a b c 1 0 ', 'HPUB a b 0 0 0\r\n']) {
     const p = new ClientParser(new PubRecorder(), 4096);
     assert.equal(p.parse(Buffer.from(line)), ParseResult.BAD_ARGS, JSON.stringify(line));
+  }
+});
+
+test('sameAsciiName: true only for the bytes an ASCII text was decoded from', () => {
+  const cases: [string, string][] = [
+    ['$JS.ACK.S.C.1.2.3.1765432109876543210.0', '$JS.ACK.S.C.1.2.3.1765432109876543210.0'],
+    ['$JS.ACK.S.C.1.2.3.1765432109876543210.0', '$JS.ACK.S.C.1.2.3.1765432109876543210.1'],
+    ['orders.new', 'orders.ne'],
+    ['', ''],
+  ];
+  for (const [a, b] of cases) {
+    const buf = Buffer.from(`xx${b}yy`);
+    assert.equal(sameAsciiName(buf, 2, 2 + Buffer.byteLength(b), a), a === b, `${a} / ${b}`);
+  }
+  // Non-ASCII names never equal their own text here (LastName keeps their bytes instead).
+  for (const bytes of [Buffer.from('ünïcode.subj'), Buffer.from([0x61, 0xff, 0x62]), Buffer.from([0xc3, 0xa9, 0x2e, 0x80])]) {
+    const text = decodeName(bytes, 0, bytes.length);
+    assert.equal(sameAsciiName(bytes, 0, bytes.length, text), false);
+  }
+  // A text of escaped bytes has one char per byte; the char codes (U+DC80..) never equal a byte.
+  const esc = decodeName(Buffer.from([0x80, 0x81]), 0, 2);
+  assert.equal(esc.length, 2);
+  assert.equal(sameAsciiName(Buffer.from([0x80, 0x81]), 0, 2, esc), false);
+});
+
+test('route parser: a repeated subject is one Buffer of its own, the text of a new one is right after any other', () => {
+  const subjects = ['_INBOX.a.1', '_INBOX.a.1', '_INBOX.a.1', '$JS.ACK.S.C.1.5.5.1765432109876543210.0',
+    '$JS.ACK.S.C.1.6.6.1765432109876543211.0', 'ünï.x', 'ünï.x', '_INBOX.a.1', '_INBOX.a.12', '_INBOX.a.1'];
+  const wire = Buffer.from(subjects.map((s) => `RMSG APP ${s} 1\r\nx\r\n`).join(''));
+  for (const step of [wire.length, 5, 1]) {
+    const seen: { subject: string; bytes: Buffer }[] = [];
+    const none = (): void => {};
+    const p = new RouteParser({
+      onInfo: none, onConnect: none, onPing: none, onPong: none, onOk: none, onErr: none, onRemoteSub: none, onRemoteUnsub: none,
+      onRoutedMsg: (m) => seen.push({ subject: m.subject, bytes: m.subjectBytes }),
+    }, {});
+    for (let i = 0; i < wire.length; i += step) {
+      // A fresh buffer per read, as a socket's; zeroed after the parse, so a kept view would show it.
+      const read = Buffer.from(wire.subarray(i, Math.min(wire.length, i + step)));
+      assert.equal(p.parse(read), undefined);
+      read.fill(0);
+    }
+    assert.deepEqual(seen.map((x) => x.subject), subjects, `step ${step}`);
+    // The repeats of _INBOX.a.1 (2nd and 3rd) share one Buffer of their own, intact after later reads.
+    assert.equal(seen[1]!.bytes, seen[2]!.bytes, `step ${step}`);
+    assert.equal(seen[2]!.bytes.toString(), '_INBOX.a.1', `step ${step}`);
+    assert.equal(seen[6]!.bytes.toString(), 'ünï.x', `step ${step}`);
+    assert.notEqual(seen[6]!.bytes, seen[5]!.bytes, `step ${step}: the first of a run is a range of the read`);
+  }
+});
+
+test('LastName: repeats of ASCII, multi-byte and escaped names, and the names between them', () => {
+  const names = [
+    Buffer.from('orders.new'), Buffer.from('orders.new'), Buffer.from('orders.nex'), Buffer.from('ünï.x'), Buffer.from('ünï.x'),
+    Buffer.from('ünï.y'), Buffer.from([0x61, 0xff]), Buffer.from([0x61, 0xff]), Buffer.from([0x61, 0xfe]), Buffer.from('a'),
+    Buffer.from(''), Buffer.from(''), Buffer.from('x'.repeat(300)), Buffer.from('x'.repeat(300)),
+  ];
+  const last = new LastName();
+  let prev: Buffer | undefined;
+  for (const raw of names) {
+    const buf = Buffer.concat([Buffer.from('>>'), raw, Buffer.from('<<')]);
+    const s = 2;
+    const e = 2 + raw.length;
+    const repeat = prev !== undefined && prev.equals(raw);
+    const escaped = raw.includes(0xff) || raw.includes(0xfe);
+    // A repeat is recognised unless it is of escaped bytes (decoded again: slower, still right).
+    assert.equal(last.matches(buf, s, e), repeat && !escaped, `${raw.toString('hex')}`);
+    if (last.matches(buf, s, e)) {
+      const own = last.ownBytes(buf, s, e);
+      assert.deepEqual(own, raw);
+      buf.fill(0);
+      assert.equal(last.ownBytes(buf, s, e), own, 'one Buffer per run of repeats');
+      assert.deepEqual(own, raw);
+    } else {
+      assert.equal(last.take(buf, s, e), decodeName(raw, 0, raw.length));
+      // What it kept must not be the caller's buffer.
+      buf.fill(0);
+    }
+    assert.equal(last.text, decodeName(raw, 0, raw.length));
+    prev = raw;
   }
 });
