@@ -35,7 +35,8 @@ export function decodeName(buf: Buffer, s: number, e: number): string {
 export function sameAsciiName(buf: Uint8Array, s: number, e: number, text: string): boolean {
   const n = e - s;
   if (text.length !== n) return false;
-  for (let i = 0; i < n; i++) if (text.charCodeAt(i) !== buf[s + i]) return false;
+  // From the end: consecutive ack subjects share their first ~25 bytes and differ in the last ones.
+  for (let i = n - 1; i >= 0; i--) if (text.charCodeAt(i) !== buf[s + i]) return false;
   return true;
 }
 
