@@ -60,11 +60,13 @@ export class LastName {
   matches(buf: Buffer, s: number, e: number): boolean {
     const t = this.text;
     if (t === null) return false;
-    const b = this.bytes;
+    // In a run of repeats (a pull batch's inbox, a publisher's subject) its own Buffer is there:
+    // comparing bytes with bytes is several times cheaper than with the text's char codes.
+    const b = this.own ?? this.bytes;
     if (b === null) return sameAsciiName(buf, s, e, t);
     const n = e - s;
     if (b.length !== n) return false;
-    for (let i = 0; i < n; i++) if (b[i] !== buf[s + i]) return false;
+    for (let i = n - 1; i >= 0; i--) if (b[i] !== buf[s + i]) return false;
     return true;
   }
 
