@@ -13,7 +13,8 @@
 // copied, into buffers that are never reused, so views handed to the handler
 // stay valid.
 
-import { decodeName } from './names.js';
+import { copyName, decodeName, LastName } from './names.js';
+import { fieldEnd } from './tokens.js';
 
 /** Result of `ClientParser.parse`. Non-zero values mean: stop reading this connection. */
 export const enum ParseResult {
@@ -129,11 +130,8 @@ export class ClientParser {
   private readonly fields = new Int32Array(8);
   private lastReply: Buffer | null = null;
   private lastReplyStr = '';
-  /** The previous PUB's subject bytes, copied into a reused buffer: a repeated subject is recognised without a Buffer per new one. */
-  private lastSubject = Buffer.allocUnsafe(64);
-  private lastSubjectLen = -1;
-  /** lastSubject as a Buffer of its own, made once the subject repeats. */
-  private lastSubjectBuf: Buffer | null = null;
+  /** The previous PUB's subject (names.ts LastName: a repeat is neither decoded nor copied again). */
+  private readonly lastSubject = new LastName();
 
   constructor(private readonly handler: ClientOpHandler, maxControlLine: number) {
     this.maxControlLine = maxControlLine;
@@ -490,21 +488,26 @@ export class ClientParser {
     let n = 0;
     let start = -1;
     let p = i;
-    for (; p < len; p++) {
-      const b = buf[p];
+    while (p < len) {
+      let b = buf[p];
       if (b === SPACE || b === TAB) {
-        if (start >= 0) {
-          if (n === 4) return -ParseResult.BAD_ARGS;
-          f[n * 2] = start;
-          f[n * 2 + 1] = p;
-          n++;
-          start = -1;
-        }
-      } else if (b === LF || b === CR) {
-        break;
-      } else if (start < 0) {
-        start = p;
+        p++;
+        continue;
       }
+      if (b === LF || b === CR) break;
+      // A field: scanned to its end in one tight loop (tokens.ts).
+      start = p;
+      p = fieldEnd(buf, p + 1, len);
+      if (p >= len) break;
+      b = buf[p];
+      // The line's last field is recorded below, after the line-length check.
+      if (b === LF || b === CR) break;
+      if (n === 4) return -ParseResult.BAD_ARGS;
+      f[n * 2] = start;
+      f[n * 2 + 1] = p;
+      n++;
+      start = -1;
+      p++;
     }
     if (p >= len) return FALLBACK;
     let eol = p;
@@ -601,21 +604,15 @@ export class ClientParser {
    */
   private setSubject(buf: Buffer, s: number, e: number): void {
     const pa = this.pa;
-    const n = e - s;
-    let last = this.lastSubject;
-    if (n === this.lastSubjectLen && prefixEquals(last, buf, s, e)) {
-      let b = this.lastSubjectBuf;
-      if (b === null) b = this.lastSubjectBuf = copyRange(buf, s, e);
-      pa.subjectSrc = b;
+    const last = this.lastSubject;
+    if (last.matches(buf, s, e)) {
+      pa.subject = last.text!;
+      pa.subjectSrc = last.ownBytes(buf, s, e);
       pa.subjectStart = 0;
-      pa.subjectEnd = n;
+      pa.subjectEnd = e - s;
       return;
     }
-    if (n > last.length) last = this.lastSubject = Buffer.allocUnsafe(Math.max(n, 2 * last.length));
-    for (let i = 0; i < n; i++) last[i] = buf[s + i];
-    this.lastSubjectLen = n;
-    this.lastSubjectBuf = null;
-    pa.subject = decodeName(buf, s, e);
+    pa.subject = last.take(buf, s, e);
     pa.subjectSrc = buf;
     pa.subjectStart = s;
     pa.subjectEnd = e;
@@ -629,7 +626,7 @@ export class ClientParser {
       pa.reply = this.lastReplyStr;
       return;
     }
-    const b = copyRange(buf, s, e);
+    const b = copyName(buf, s, e);
     this.lastReply = b;
     this.lastReplyStr = decodeName(buf, s, e);
     pa.replyBytes = b;
@@ -655,25 +652,6 @@ export class ClientParser {
     }
     return ParseResult.OK;
   }
-}
-
-/** Below this many bytes copyRange copies byte by byte. */
-const SMALL_COPY = 128;
-
-/**
- * A copy of buf[s, e) (the read buffer is reused): one Buffer, no intermediate view. Short
- * names are copied byte by byte: Buffer#copy of a range makes a Uint8Array view of the source
- * first, which for a JetStream ack (a new subject every message) was as large as the copy.
- */
-function copyRange(buf: Buffer, s: number, e: number): Buffer {
-  const n = e - s;
-  const b = Buffer.allocUnsafe(n);
-  if (n < SMALL_COPY) {
-    for (let i = 0; i < n; i++) b[i] = buf[s + i];
-  } else {
-    buf.copy(b, 0, s, e);
-  }
-  return b;
 }
 
 function sameBytes(a: Buffer, buf: Buffer, s: number, e: number): boolean {

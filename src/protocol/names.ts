@@ -26,6 +26,85 @@ export function decodeName(buf: Buffer, s: number, e: number): string {
   return decodeEscaped(view);
 }
 
+/**
+ * buf[s, e) are the bytes `text` was decoded from (decodeName), for an ASCII `text`. Exact for any
+ * text: equal length and char codes equal to the bytes mean every char came from one byte below
+ * 0x80 (a multi-byte UTF-8 char makes the text shorter than its bytes, and an escaped byte decodes
+ * to U+DC80..U+DCFF, which no byte equals).
+ */
+export function sameAsciiName(buf: Uint8Array, s: number, e: number, text: string): boolean {
+  const n = e - s;
+  if (text.length !== n) return false;
+  // From the end: consecutive ack subjects share their first ~25 bytes and differ in the last ones.
+  for (let i = n - 1; i >= 0; i--) if (text.charCodeAt(i) !== buf[s + i]) return false;
+  return true;
+}
+
+/**
+ * The previous message's subject in a parser: a repeat (the common case for publishes and
+ * deliveries) is recognised without decoding it again, and gets one Buffer of its own.
+ * A new ASCII name is compared later against its text (sameAsciiName), so no copy of its bytes
+ * is kept: every JetStream ack has a new subject, and copying each one into a scratch buffer was
+ * most of what spotting a repeat cost. A name whose text is longer or shorter than its bytes
+ * (multi-byte UTF-8) keeps a copy of its bytes; one of escaped bytes is decoded again when it
+ * repeats, which is only slower.
+ */
+export class LastName {
+  /** the previous name, null before the first */
+  text: string | null = null;
+  /** the previous name's bytes, kept only when its text cannot stand for them (see above) */
+  private bytes: Buffer | null = null;
+  private own: Buffer | null = null;
+
+  /** buf[s, e) is the previous name. */
+  matches(buf: Buffer, s: number, e: number): boolean {
+    const t = this.text;
+    if (t === null) return false;
+    // In a run of repeats (a pull batch's inbox, a publisher's subject) its own Buffer is there:
+    // comparing bytes with bytes is several times cheaper than with the text's char codes.
+    const b = this.own ?? this.bytes;
+    if (b === null) return sameAsciiName(buf, s, e, t);
+    const n = e - s;
+    if (b.length !== n) return false;
+    for (let i = n - 1; i >= 0; i--) if (b[i] !== buf[s + i]) return false;
+    return true;
+  }
+
+  /** Decode buf[s, e) as the new previous name. */
+  take(buf: Buffer, s: number, e: number): string {
+    const t = decodeName(buf, s, e);
+    this.text = t;
+    this.own = null;
+    this.bytes = t.length === e - s ? null : copyName(buf, s, e);
+    return t;
+  }
+
+  /** The previous name's bytes as a Buffer of its own (made once per run of repeats); buf[s, e) holds them. */
+  ownBytes(buf: Buffer, s: number, e: number): Buffer {
+    let o = this.own;
+    if (o === null) o = this.own = copyName(buf, s, e);
+    return o;
+  }
+}
+
+/** Below this many bytes copyName copies byte by byte. */
+const SMALL_COPY = 128;
+
+/**
+ * A copy of buf[s, e): one Buffer, no intermediate view. Short names are copied byte by byte:
+ * Buffer#copy of a range makes a Uint8Array view of the source first, as large as the copy.
+ */
+export function copyName(buf: Buffer, s: number, e: number): Buffer {
+  const n = e - s;
+  const b = Buffer.allocUnsafe(n);
+  if (n < SMALL_COPY) {
+    for (let i = 0; i < n; i++) b[i] = buf[s + i]!;
+  } else {
+    buf.copy(b, 0, s, e);
+  }
+  return b;
+}
+
 /** Slow path: walk the bytes, keep valid sequences, escape every other byte. */
 function decodeEscaped(b: Buffer): string {
   let out = '';

@@ -22,7 +22,8 @@
 //   HMSG <subject> [same reply/queue forms] <hdr> <size>
 // RS+/RS-/RMSG are unknown ops there. Handlers see account '' for leaf interest and messages.
 
-import { decodeName } from './names.js';
+import { decodeName, LastName } from './names.js';
+import { fieldEnd } from './tokens.js';
 
 const CR = 13;
 const LF = 10;
@@ -200,10 +201,11 @@ function upper(b: number): number {
   return b >= 97 && b <= 122 ? b - 32 : b;
 }
 
-/** Index of the next LF at or after `from`, or -1. Control lines are short: a plain loop beats
- *  the native indexOf call overhead; long runs fall back to it. */
+/** Index of the next LF at or after `from`, or -1. A short line (PING, PONG) ends within a few
+ *  bytes, where a plain loop beats the call into the native scan; a message line (~100 bytes
+ *  with a JetStream ack reply) is left to the native scan, several times faster than a loop. */
 function findLF(buf: Buffer, from: number, len: number): number {
-  const stop = from + 128 < len ? from + 128 : len;
+  const stop = from + 16 < len ? from + 16 : len;
   for (let i = from; i < stop; i++) if (buf[i] === LF) return i;
   return stop === len ? -1 : buf.indexOf(LF, stop);
 }
@@ -272,11 +274,8 @@ export class RouteParser {
   private payloadHave = 0;
 
   // Last routed subject, reused while it repeats.
-  /** The previous message's subject: bytes in a scratch buffer (lastSubjectLen of them), text, and a Buffer of its own once repeated. */
-  private lastSubjectBytes: Buffer = Buffer.allocUnsafe(256);
-  private lastSubjectLen = -1;
-  private lastSubject = '';
-  private lastSubjectOwn: Buffer | null = null;
+  /** The previous message's subject (names.ts LastName: a repeat is neither decoded nor copied again). */
+  private readonly lastSubject = new LastName();
 
   // Small cache so the few account names in use are not re-decoded per message.
   private accBytes: Buffer[] = [];
@@ -558,19 +557,17 @@ export class RouteParser {
 
   private tokenize(buf: Buffer, s: number, e: number): number {
     let n = 0;
-    let start = -1;
-    for (let i = s; i < e; i++) {
+    let i = s;
+    while (i < e) {
       const b = buf[i];
       if (b === SPACE || b === TAB || b === CR || b === LF) {
-        if (start >= 0) {
-          n = this.pushTok(n, start, i);
-          start = -1;
-        }
-      } else if (start < 0) {
-        start = i;
+        i++;
+        continue;
       }
+      const end = fieldEnd(buf, i + 1, e);
+      n = this.pushTok(n, i, end);
+      i = end + 1;
     }
-    if (start >= 0) n = this.pushTok(n, start, e);
     this.ntok = n;
     return n;
   }
@@ -707,19 +704,16 @@ export class RouteParser {
     m.src = buf;
     m.subjectStart = ss;
     m.subjectEnd = ss + sl;
-    const last = this.lastSubjectBytes;
-    if (this.lastSubjectLen === sl && sameBytes(buf, ss, last, sl)) {
+    const last = this.lastSubject;
+    if (last.matches(buf, ss, ss + sl)) {
       // Same subject as the previous message (the common case on a busy route): no decode, and
       // from the second one on its bytes are one Buffer of their own.
-      m.subject = this.lastSubject;
-      let own = this.lastSubjectOwn;
-      if (own === null) own = this.lastSubjectOwn = Buffer.from(last.subarray(0, sl));
-      m.subjectBuf = own;
+      m.subject = last.text!;
+      m.subjectBuf = last.ownBytes(buf, ss, ss + sl);
     } else {
-      m.subject = decodeName(buf, ss, ss + sl);
+      // A new one (every routed JetStream ack): a range of the read buffer, no view, no copy.
+      m.subject = last.take(buf, ss, ss + sl);
       m.subjectBuf = null;
-      // Kept in a scratch buffer for the comparison with the next message (no view per message).
-      this.rememberSubject(buf, ss, sl, m.subject);
     }
     if (replyTok < 0) m.setReplyRange(-1, -1);
     else m.setReplyRange(this.tok[replyTok * 2]!, this.tok[replyTok * 2 + 1]!);
@@ -745,15 +739,6 @@ export class RouteParser {
     this.mSize = size;
     this.state = STATE_PAYLOAD;
     return undefined;
-  }
-
-  private rememberSubject(buf: Buffer, s: number, n: number, text: string): void {
-    let b = this.lastSubjectBytes;
-    if (b.length < n) b = this.lastSubjectBytes = Buffer.allocUnsafe(Math.max(n, 2 * b.length));
-    for (let i = 0; i < n; i++) b[i] = buf[s + i];
-    this.lastSubjectLen = n;
-    this.lastSubject = text;
-    this.lastSubjectOwn = null;
   }
 
   private emitMsg(data: Buffer): void {
