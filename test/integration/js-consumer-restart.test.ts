@@ -22,7 +22,10 @@ function jsOpts(dir: string) {
 
 async function fetchSeqs(nc: NatsConnection, consumer: string, n: number, ack: (seq: number) => boolean): Promise<number[]> {
   const c = await jetstream(nc).consumers.get('S', consumer);
-  const it = await c.fetch({ max_messages: n, expires: 1000 });
+  // Every fetch here asks for messages that are all stored, so it ends with the n-th one; the long
+  // expiry only sets the client's idle-heartbeat window (expires / 2), which an ack-sync loop on a
+  // loaded machine could outlast at 1 s ("heartbeats missed", seen once under load).
+  const it = await c.fetch({ max_messages: n, expires: 10_000 });
   const seqs: number[] = [];
   for await (const m of it) {
     seqs.push(m.seq);
