@@ -30,6 +30,7 @@ if (process.env.TSNATS_SKIP_SLOW) selected = selected.filter((f) => !f.endsWith(
 const SLOW_SECONDS = {
   'cluster/js-repl-scale-seed-retry.test.js': 63,
   'cluster/js-repl-attack-cut-wal.test.js': 50,
+  'cluster/js-repl-attack-consumer-removed-log.test.js': 55,
   'cluster/js-repl-attack-kill-all.test.js': 28,
   'cluster/js-repl-attack-two-damaged.test.js': 30,
   'cluster/js-meta-server-remove-safe.test.js': 35,

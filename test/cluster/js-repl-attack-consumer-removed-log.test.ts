@@ -14,8 +14,11 @@ import { existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ELECTION_WINDOW_MS, shortElections } from './js-short-elections.js';
 import { pollUntil, skipReason, type JsCluster, type JsNode } from './js-cluster-harness.js';
 import { createR3, filesMatching, flipBit, publishRange, startWithEnv, waitReplicas } from './js-repl-snapshot-helpers.js';
+
+shortElections();
 
 const skip = skipReason('tsnats');
 const STREAM = 'CRM';
@@ -102,13 +105,13 @@ async function lostConsumerLogKeepsAcks(damage: (n: JsNode, groupDir: string) =>
     await c.restart(damaged);
     await c.restart(behind);
     await c.waitMetaLeader();
-    // Probe for longer than an election takes: a consumer leader among the two would deliver.
+    // Probe for longer than two elections take: a consumer leader among the two would deliver.
     nc = await c.connect(behind);
     const early: number[] = [];
     await pollUntil(async () => {
       for (const m of await fetchSome(nc, 5, 1_000)) early.push(m.seq);
       return undefined;
-    }, 'deliveries while the intact replica is down', 15_000, 250).catch(() => undefined);
+    }, 'deliveries while the intact replica is down', 2 * ELECTION_WINDOW_MS, 250).catch(() => undefined);
     assert.ok(early.every((s) => s > ACKED), `acknowledged messages delivered again while the intact replica is down: ${early.join(',')}`);
     assert.match(damaged.log(), lostLog, 'the damaged replica reports its lost consumer log');
 
